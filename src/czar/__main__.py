@@ -1,0 +1,3 @@
+from czar.interfaces.cli.app import main
+
+main()

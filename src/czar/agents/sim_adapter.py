@@ -1,0 +1,49 @@
+"""Adapter for the built-in simulated agent."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from czar.agents.base import Signal, json_line
+
+
+class SimAdapter:
+    kind = "sim"
+
+    def argv(self, worktree: Path) -> list[str]:
+        return [sys.executable, "-m", "czar.agents.sim"]
+
+    def encode(self, text: str) -> str:
+        return json.dumps({"type": "user", "text": text}) + "\n"
+
+    def parse(self, line: str) -> Signal | None:
+        msg = json_line(line)
+        if msg is None:
+            return Signal("activity", text=line.rstrip()) if line.strip() else None
+        kind = msg.get("type")
+        if kind == "ack":
+            return Signal("ack", task=msg.get("task"), digest=msg.get("sha256"), data=msg)
+        if kind == "progress":
+            return Signal("progress", text=str(msg.get("note", "")), data=msg)
+        if kind == "commit":
+            return Signal("commit", text=str(msg.get("message", "")), data=msg)
+        if kind == "finished":
+            return Signal("finished", text=str(msg.get("summary", "")))
+        if kind in ("idle", "permission", "error"):
+            return Signal(kind, text=str(msg.get("request") or msg.get("message") or ""), data=msg)
+        if kind == "step":
+            return Signal("activity", text=_describe(msg), data=msg)
+        return None
+
+
+def _describe(msg: dict[str, object]) -> str:
+    action = msg.get("action")
+    if action == "run":
+        argv = msg.get("argv")
+        words = " ".join(str(a) for a in argv) if isinstance(argv, list) else ""
+        return f"ran `{words}` -> exit {msg.get('exit')}"
+    if action in ("write", "append", "delete"):
+        return f"{action} {msg.get('path')}"
+    return f"{action}: {msg.get('text') or msg.get('skipped') or msg.get('reply') or ''}".rstrip(": ")

@@ -1,0 +1,117 @@
+"""The ``czar-sim`` script language: what the simulated agent does, written in the task body.
+
+A task body carries its script in a fenced block::
+
+    ```czar-sim
+    write src/pkg/mod.py <<EOF
+    def f(): return 1
+    EOF
+    run python -m pytest -q
+    commit add f
+    finish added f
+    on feedback
+    append src/pkg/mod.py <<EOF
+    def g(): return 2
+    EOF
+    commit add g
+    finish added g too
+    ```
+
+The sim acts only on the text it received, so a truncated or wrong delivery shows up as a
+failed task. The full language is documented in ``docs/sim.md``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+FENCE = re.compile(r"^```czar-sim[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+HEREDOC = re.compile(r"^(write|append)\s+(\S+)\s+<<\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+
+# verb -> (min words, max words) after the verb; None for "rest of line as text"
+_ARITY: dict[str, tuple[int, int | None]] = {
+    "delete": (1, 1),
+    "run": (1, None),
+    "commit": (1, None),
+    "progress": (1, None),
+    "note": (1, None),
+    "sleep": (1, 1),
+    "finish": (0, None),
+    "crash": (0, 0),
+    "hang": (0, 0),
+    "quit": (0, 0),
+    "ask": (1, None),
+    "claim-task": (1, 1),
+}
+
+
+class ScriptError(ValueError):
+    """The script cannot be parsed; the message names the line."""
+
+
+@dataclass(frozen=True)
+class Step:
+    verb: str
+    args: tuple[str, ...] = ()
+    text: str = ""  # file content for write/append; the rest of the line for text verbs
+    line: int = 0
+
+
+@dataclass
+class Script:
+    main: list[Step] = field(default_factory=list)
+    feedback: list[list[Step]] = field(default_factory=list)  # one section per feedback message
+
+    @property
+    def claimed_task(self) -> str | None:
+        """The task id a ``claim-task`` fault makes the sim name instead of its own."""
+        return next((s.args[0] for s in self.main if s.verb == "claim-task"), None)
+
+
+def extract(prompt: str) -> str | None:
+    """The first czar-sim block in ``prompt``, or None."""
+    m = FENCE.search(prompt)
+    return m.group(1) if m else None
+
+
+def parse(source: str) -> Script:
+    script = Script()
+    current = script.main
+    lines = source.splitlines()
+    i = 0
+    while i < len(lines):
+        raw, number = lines[i], i + 1
+        i += 1
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped == "on feedback":
+            current = []
+            script.feedback.append(current)
+            continue
+        heredoc = HEREDOC.match(stripped)
+        if heredoc:
+            verb, path, marker = heredoc.groups()
+            body: list[str] = []
+            while i < len(lines) and lines[i].strip() != marker:
+                body.append(lines[i])
+                i += 1
+            if i >= len(lines):
+                raise ScriptError(f"line {number}: {verb} {path}: no closing {marker!r}")
+            i += 1
+            current.append(Step(verb, (path,), "\n".join(body) + "\n", number))
+            continue
+        verb, _, rest = stripped.partition(" ")
+        if verb not in _ARITY:
+            raise ScriptError(f"line {number}: unknown action {verb!r}")
+        low, high = _ARITY[verb]
+        try:
+            words = shlex.split(rest)
+        except ValueError as exc:
+            raise ScriptError(f"line {number}: {exc}") from exc
+        if len(words) < low or (high is not None and len(words) > high):
+            raise ScriptError(f"line {number}: {verb} takes {low}{'' if high == low else '+'} argument(s)")
+        current.append(Step(verb, tuple(words), rest.strip(), number))
+    return script

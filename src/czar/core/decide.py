@@ -1,0 +1,165 @@
+"""The supervisor's decisions, as a pure function of what the store says now.
+
+``decide`` is level-triggered: it looks at the whole state and returns every command that state
+calls for. Running it twice on the same state gives the same commands, and a supervisor that
+restarts at any point simply decides again: nothing depends on having seen a particular event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from czar.core.scope import scopes_overlap
+from czar.core.states import TERMINAL_TASK_STATES, TaskState, WorkerState
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: str
+    state: TaskState
+    depends_on: tuple[str, ...]
+    scope: tuple[str, ...]
+    priority: int
+    order: int  # position in the plan's topological order
+    agent: str
+    worker: str | None = None
+    agent_exited: bool = False  # the open attempt's agent process ended without finishing
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    id: str
+    agent: str
+    state: WorkerState
+    task: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    tasks: Mapping[str, TaskView]
+    workers: Mapping[str, WorkerView]
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Promote:
+    """Every hard dependency is merged: the task becomes ready."""
+
+    task: str
+
+
+@dataclass(frozen=True)
+class Block:
+    """A hard dependency failed or was cancelled: the task can never run."""
+
+    task: str
+    dependency: str
+
+
+@dataclass(frozen=True)
+class Assign:
+    """Give a ready task to an idle worker."""
+
+    task: str
+    worker: str
+
+
+@dataclass(frozen=True)
+class Verify:
+    """The agent submitted: run the checks."""
+
+    task: str
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Merge an approved task into the integration branch."""
+
+    task: str
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """The agent ended without finishing: take the task back so a worker can continue it."""
+
+    task: str
+    worker: str
+
+
+Decision = Promote | Block | Assign | Verify | Merge | Requeue
+
+# Tasks whose changes are not in the integration branch yet, but may be soon.
+_IN_FLIGHT = frozenset(
+    {
+        TaskState.ASSIGNED,
+        TaskState.RUNNING,
+        TaskState.SUBMITTED,
+        TaskState.VERIFYING,
+        TaskState.APPROVED,
+        TaskState.MERGING,
+    }
+)
+
+
+def decide(snap: Snapshot) -> list[Decision]:
+    """Every command the current state calls for, most urgent first."""
+    out: list[Decision] = []
+    tasks = snap.tasks
+
+    for t in tasks.values():
+        if t.state is TaskState.PENDING:
+            deps = [tasks[d] for d in t.depends_on if d in tasks]
+            dead = next((d for d in deps if d.state in (TaskState.FAILED, TaskState.CANCELLED)), None)
+            if dead is not None:
+                out.append(Block(t.id, dead.id))
+            elif all(d.state is TaskState.MERGED for d in deps):
+                out.append(Promote(t.id))
+        elif t.state in (TaskState.ASSIGNED, TaskState.RUNNING) and t.agent_exited and t.worker:
+            out.append(Requeue(t.id, t.worker))
+        elif t.state is TaskState.SUBMITTED:
+            out.append(Verify(t.id))
+
+    # One merge at a time, in the plan's dependency order.
+    if not any(t.state is TaskState.MERGING for t in tasks.values()):
+        approved = sorted((t for t in tasks.values() if t.state is TaskState.APPROVED), key=lambda t: t.order)
+        if approved:
+            out.append(Merge(approved[0].id))
+
+    out.extend(_assignments(snap, promoted={d.task for d in out if isinstance(d, Promote)}))
+    return out
+
+
+def _assignments(snap: Snapshot, promoted: set[str]) -> list[Assign]:
+    idle = sorted(
+        (w for w in snap.workers.values() if w.state is WorkerState.IDLE and w.task is None),
+        key=lambda w: w.id,
+    )
+    if not idle:
+        return []
+    held = {t.id for t in snap.tasks.values() if t.worker is not None and t.state not in TERMINAL_TASK_STATES}
+    ready = sorted(
+        (t for t in snap.tasks.values() if (t.state is TaskState.READY or t.id in promoted) and t.id not in held),
+        key=lambda t: (-t.priority, t.order, t.id),
+    )
+    busy_scopes = [t.scope for t in snap.tasks.values() if t.state in _IN_FLIGHT]
+    out: list[Assign] = []
+    for task in ready:
+        if any(scopes_overlap(task.scope, s) for s in busy_scopes):
+            continue
+        worker = next((w for w in idle if w.agent == task.agent), None)
+        if worker is None:
+            continue
+        idle.remove(worker)
+        busy_scopes.append(task.scope)
+        out.append(Assign(task.id, worker.id))
+        if not idle:
+            break
+    return out
+
+
+def run_finished(snap: Snapshot) -> bool:
+    """True when every task is merged, failed or cancelled."""
+    return all(t.state in TERMINAL_TASK_STATES for t in snap.tasks.values())

@@ -1,0 +1,55 @@
+"""The prompt a worker's agent receives: the full task text and everything it needs around it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PromptInput:
+    project: str
+    worker: str
+    task_id: str
+    title: str
+    body: str
+    branch: str
+    integration_branch: str
+    scope: tuple[str, ...]
+    accept: tuple[str, ...]
+    subtasks: tuple[str, ...]
+    board: Sequence[str]  # one line per other worker: who does what now
+    previous_failure: str | None = None
+
+
+def render(p: PromptInput) -> str:
+    """Render the prompt. The body is included whole: never a path to it instead."""
+    out = [
+        f"You are worker {p.worker} in project {p.project}, one of several agents working in parallel.",
+        "",
+        f"Task id: {p.task_id}",
+        f"Title: {p.title}",
+        f"Branch: {p.branch} (your current folder is its own git worktree; commit your work there)",
+        "",
+        "## The task",
+        "",
+        p.body.rstrip(),
+        "",
+    ]
+    if p.subtasks:
+        out += ["## Checkpoints", ""] + [f"{i}. {s}" for i, s in enumerate(p.subtasks, 1)] + [""]
+    out += ["## Scope", ""]
+    if p.scope:
+        out += ["Change only paths matching:"] + [f"- {g}" for g in p.scope]
+    else:
+        out += ["No scope was declared; keep your changes to what the task needs."]
+    out += ["", "## Done means", ""]
+    out += ["- your work is committed on your branch (at least one commit);"]
+    if p.accept:
+        out += ["- these commands pass in your worktree:"] + [f"  - `{c}`" for c in p.accept]
+    out += [f"- czar then merges your branch into {p.integration_branch}; do not merge or push yourself.", ""]
+    out += ["## The others right now", ""]
+    out += [f"- {line}" for line in p.board] if p.board else ["- nobody else is working"]
+    if p.previous_failure:
+        out += ["", "## An earlier attempt at this task failed", "", p.previous_failure.rstrip()]
+    return "\n".join(out) + "\n"

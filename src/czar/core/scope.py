@@ -1,0 +1,108 @@
+"""Scope globs: which paths a task may change, and whether two tasks' scopes may overlap.
+
+Syntax: ``*`` matches within one path segment, ``**`` any number of segments, ``?`` one
+character, ``[abc]`` a class; a pattern ending in ``/`` means everything below that folder.
+Paths are relative to the repository root and use ``/``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_WILD = re.compile(r"[*?\[]")
+
+
+def glob_problem(pattern: str) -> str | None:
+    """Why ``pattern`` is not a valid scope glob, or None if it is."""
+    if not pattern.strip():
+        return "is empty"
+    if pattern.startswith("/"):
+        return "is absolute; scope paths are relative to the repository root"
+    if ".." in pattern.split("/"):
+        return "leaves the repository with '..'"
+    if "\\" in pattern:
+        return "uses '\\'; write paths with '/'"
+    depth = 0
+    for ch in pattern:
+        if ch == "[":
+            if depth:
+                return "nests '[' inside a character class"
+            depth = 1
+        elif ch == "]" and depth:
+            depth = 0
+    if depth:
+        return "has an unclosed '['"
+    if re.search(r"[^/]\*\*|\*\*[^/]", pattern):
+        return "uses '**' inside a name; '**' must be a whole path segment"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _regex(pattern: str) -> re.Pattern[str]:
+    if pattern.endswith("/"):
+        pattern += "**"
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[":
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1 : end]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append(f"[{body}]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def matches(pattern: str, path: str) -> bool:
+    """True if repository path ``path`` falls under ``pattern``."""
+    return _regex(pattern).match(path) is not None
+
+
+def in_scope(scope: tuple[str, ...], path: str) -> bool:
+    """True if ``path`` is allowed by any pattern of ``scope``; an empty scope allows everything."""
+    return not scope or any(matches(p, path) for p in scope)
+
+
+def _literal_prefix(pattern: str) -> str:
+    m = _WILD.search(pattern)
+    return pattern if m is None else pattern[: m.start()]
+
+
+def patterns_overlap(a: str, b: str) -> bool:
+    """Whether some path could match both patterns. Errs towards True when unsure."""
+    wild_a, wild_b = _WILD.search(a) is not None, _WILD.search(b) is not None
+    if not wild_a and not a.endswith("/") and not wild_b and not b.endswith("/"):
+        return a == b
+    if not wild_a and not a.endswith("/"):
+        return matches(b, a)
+    if not wild_b and not b.endswith("/"):
+        return matches(a, b)
+    pa, pb = _literal_prefix(a), _literal_prefix(b)
+    return pa.startswith(pb) or pb.startswith(pa)
+
+
+def scopes_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Whether two tasks' scopes may touch the same path.
+
+    A task without a scope claims nothing, so it never holds another task back; declaring
+    scopes is how a plan asks for that protection.
+    """
+    if not a or not b:
+        return False
+    return any(patterns_overlap(x, y) for x in a for y in b)

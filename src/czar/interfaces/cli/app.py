@@ -1,0 +1,223 @@
+"""The ``czar`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from czar.errors import CzarError, SupervisorError
+from czar.interfaces.cli import views
+from czar.interfaces.cli.starter import STARTER_PLAN
+
+app = typer.Typer(
+    name="czar",
+    help="Run a team of AI coding agents on one git repository and supervise them until the plan is merged.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+PlanArg = Annotated[Path, typer.Argument(help="The plan file.", show_default=True)]
+PlanOpt = Annotated[Path, typer.Option("--plan", "-p", help="The plan file.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+DEFAULT_PLAN = Path("czar.toml")
+
+
+def _open(plan: Path, *, check_repo: bool = True) -> Any:
+    from czar.supervisor.project import open_project
+
+    return open_project(plan, check_repo=check_repo)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the starter plan.")] = DEFAULT_PLAN,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter plan."""
+    if path.exists() and not force:
+        raise CzarError(f"{path} exists; use --force to overwrite it")
+    path.write_text(STARTER_PLAN, encoding="utf-8")
+    typer.echo(f"wrote {path}; edit it, then run `czar validate {path}`")
+
+
+@app.command()
+def validate(plan: PlanArg = DEFAULT_PLAN) -> None:
+    """Check a plan and its repository; print one line per problem and exit 2 if any."""
+    from czar.core.graph import depth
+
+    project = _open(plan)
+    tasks = project.plan.tasks
+    edges = {t.id: t.depends_on for t in tasks}
+    typer.echo(
+        f"{plan}: ok: {len(tasks)} task(s), dependency depth {depth(edges)}, "
+        f"{project.plan.workers.count} {project.plan.workers.agent} worker(s), repository {project.plan.repo}"
+    )
+
+
+@app.command()
+def up(
+    plan: PlanArg = DEFAULT_PLAN,
+    foreground: Annotated[bool, typer.Option("--foreground", help="Run the supervisor in this terminal.")] = False,
+) -> None:
+    """Start the supervisor and the workers (idempotent: finds a running supervisor)."""
+    from czar.store.store import Store
+    from czar.supervisor.launcher import supervisor_pid
+    from czar.supervisor.launcher import up as start
+
+    project = _open(plan)
+    if foreground:
+        _supervise(project)
+        return
+    resuming = supervisor_pid(project) is None and any(t.state != "pending" for t in project.store.tasks())
+    pid, started = start(project)
+    if started and resuming:
+        with project.store.write() as conn:
+            Store.emit(conn, "person.up", actor="person", reason="supervisor restarted by hand during a run")
+    typer.echo(
+        f"supervisor {'started' if started else 'already running'} (pid {pid}); `czar status {plan}` shows progress"
+    )
+
+
+def _supervise(project: Any) -> None:
+    from czar.supervisor.loop import Supervisor
+
+    project.paths.ensure()
+    Supervisor(project).run()
+
+
+@app.command(hidden=True)
+def supervise(plan: PlanArg = DEFAULT_PLAN) -> None:
+    """Run the supervisor loop here (what `czar up` starts in tmux)."""
+    _supervise(_open(plan))
+
+
+@app.command("worker-host", hidden=True)
+def worker_host(
+    plan: PlanOpt = DEFAULT_PLAN,
+    worker: Annotated[str, typer.Option("--worker", help="Worker id.")] = "w1",
+) -> None:
+    """Run a worker host here (what the supervisor starts in each worker's tmux window)."""
+    from czar.host.worker_host import WorkerHost
+
+    project = _open(plan, check_repo=False)
+    raise typer.Exit(WorkerHost(project.store, worker, project.plan.workers.agent).run())
+
+
+@app.command()
+def down(plan: PlanArg = DEFAULT_PLAN) -> None:
+    """Stop the supervisor, workers and agents; keep branches, worktrees and the store."""
+    from czar.store.store import Store
+    from czar.supervisor.launcher import down as stop
+
+    project = _open(plan, check_repo=False)
+    unfinished = any(t.state not in ("merged", "failed", "cancelled", "pending") for t in project.store.tasks())
+    if stop(project):
+        if unfinished:
+            with project.store.write() as conn:
+                Store.emit(conn, "person.down", actor="person", reason="stopped by hand during a run")
+        typer.echo("stopped; branches, worktrees and the store are kept (`czar up` resumes)")
+    else:
+        typer.echo("nothing was running")
+
+
+@app.command()
+def status(plan: PlanArg = DEFAULT_PLAN, as_json: JsonOpt = False) -> None:
+    """Workers and tasks, as the store has them now."""
+    project = _open(plan, check_repo=False)
+    data = views.status_data(project)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        views.print_status(data)
+
+
+@app.command()
+def run(
+    plan: PlanArg = DEFAULT_PLAN,
+    as_json: JsonOpt = False,
+    keep_running: Annotated[bool, typer.Option("--keep-running", help="Leave workers up at the end.")] = False,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Give up after this many seconds.")] = None,
+) -> None:
+    """Start (or join) a run, follow it until every task is merged or failed, and sum it up.
+
+    Exits 0 only if every task merged and the integration branch passes the plan's checks.
+    """
+    project = _open(plan)
+    outcome = views.run_to_end(project, as_json=as_json, keep_running=keep_running, timeout=timeout)
+    raise typer.Exit(
+        0 if outcome.tasks_merged == outcome.tasks_total and outcome.integration_tests_passed is not False else 1
+    )
+
+
+@app.command()
+def attach(
+    worker: Annotated[str, typer.Argument(help="Worker id (w1, w2, ...) or 'supervisor'.")],
+    plan: PlanOpt = DEFAULT_PLAN,
+) -> None:
+    """Attach this terminal to a worker's tmux window (detach with C-b d)."""
+    project = _open(plan, check_repo=False)
+    if worker not in project.tmux.windows():
+        raise SupervisorError(f"no window {worker!r}; running: {', '.join(project.tmux.windows()) or 'nothing'}")
+    argv = project.tmux.attach_argv(worker)
+    os.execvp(argv[0], argv)
+
+
+@app.command()
+def logs(
+    worker: Annotated[str | None, typer.Argument(help="Worker id; the supervisor's log if omitted.")] = None,
+    plan: PlanOpt = DEFAULT_PLAN,
+    lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines from the end.")] = 50,
+) -> None:
+    """Print the end of a worker's transcript or of the supervisor's log."""
+    project = _open(plan, check_repo=False)
+    path = project.paths.logs / f"{worker or 'supervisor'}.log"
+    if not path.exists():
+        raise CzarError(f"no log yet at {path}")
+    typer.echo("\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]))
+
+
+@app.command()
+def demo(
+    as_json: JsonOpt = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=16, help="Simulated workers.")] = 4,
+    folder: Annotated[
+        Path | None, typer.Option("--dir", help="Build the demo here (default: a new temp folder).")
+    ] = None,
+) -> None:
+    """Build a sample repository and plan, run it with simulated agents in tmux, and sum it up."""
+    import importlib.util
+    import tempfile
+
+    from czar.demo.sample import write_sample
+
+    if importlib.util.find_spec("pytest") is None:
+        raise CzarError("the demo's sample project is tested with pytest: pip install pytest")
+    root = folder.resolve() if folder else Path(tempfile.mkdtemp(prefix="czar-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    os.environ["CZAR_HOME"] = str(root / "czar-home")  # the demo keeps all its data in its folder
+    plan = write_sample(root, workers=workers)
+    if not as_json:
+        typer.echo(f"demo: sample repository and plan in {root}")
+    outcome = views.run_to_end(_open(plan), as_json=as_json, keep_running=False, timeout=600)
+    if not as_json:
+        typer.echo(f"inspect it: git -C {root / 'repo'} log --graph --oneline {outcome.integration_branch}")
+    raise typer.Exit(0 if outcome.tasks_merged == outcome.tasks_total and outcome.integration_tests_passed else 1)
+
+
+def main() -> None:
+    try:
+        app()
+    except CzarError as exc:
+        for line in str(exc).splitlines() or [exc.__class__.__name__]:
+            print(f"czar: {line}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("czar: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,173 @@
+"""Read a plan file and reject a bad one with one precise line per problem."""
+
+from __future__ import annotations
+
+import shlex
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from czar.core.graph import find_cycle, topological_order
+from czar.errors import PlanError
+from czar.plan.model import PlanFile, ProjectConfig, TaskConfig, WorkersConfig
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task as czar runs it: the plan's fields with the body read and defaults applied."""
+
+    id: str
+    title: str
+    body: str
+    depends_on: tuple[str, ...]
+    after: tuple[str, ...]
+    scope: tuple[str, ...]
+    accept: tuple[str, ...]
+    skills: tuple[str, ...]
+    priority: int
+    subtasks: tuple[str, ...]
+    agent: str
+    order: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    path: Path
+    project: ProjectConfig
+    workers: WorkersConfig
+    tasks: tuple[Task, ...]
+
+    @property
+    def repo(self) -> Path:
+        return (self.path.parent / self.project.repo).resolve()
+
+    def task(self, task_id: str) -> Task:
+        for t in self.tasks:
+            if t.id == task_id:
+                return t
+        raise KeyError(task_id)
+
+
+def _where(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    """Turn a pydantic error location into words a plan author recognises."""
+    if len(loc) >= 2 and loc[0] == "tasks" and isinstance(loc[1], int):
+        tasks = raw.get("tasks") or []
+        entry = tasks[loc[1]] if loc[1] < len(tasks) and isinstance(tasks[loc[1]], dict) else {}
+        name = f"task {entry['id']!r}" if isinstance(entry.get("id"), str) else f"task #{loc[1] + 1}"
+        rest = ".".join(str(p) for p in loc[2:])
+        return f"{name}: {rest}" if rest else name
+    return ".".join(str(p) for p in loc) or "plan"
+
+
+def _schema_errors(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        where = _where(tuple(err["loc"]), raw)
+        if err["type"] == "extra_forbidden":
+            key = err["loc"][-1]
+            lines.append(f"{where.rsplit('.', 1)[0] if '.' in where else where}: unknown key {key!r}")
+        elif err["type"] == "missing":
+            lines.append(f"{where}: required but missing")
+        elif err["type"] == "literal_error":
+            lines.append(f"{where}: {err['input']!r} is not one of: {err['ctx']['expected']}")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{where}: {msg}")
+    return lines
+
+
+def _check_commands(owner: str, commands: list[str]) -> list[str]:
+    problems = []
+    for cmd in commands:
+        try:
+            if not shlex.split(cmd):
+                problems.append(f"{owner}: accept command is empty")
+        except ValueError as exc:
+            problems.append(f"{owner}: accept command {cmd!r} cannot be split into words: {exc}")
+    return problems
+
+
+def load_plan(path: Path) -> Plan:
+    """Parse and validate the plan at ``path``; raise ``PlanError`` listing every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanError(f"{path}: no such plan file (create one with `czar init`)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(f"{path}: cannot read: {exc}") from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(f"{path}: TOML syntax: {exc}") from exc
+    try:
+        parsed = PlanFile.model_validate(raw)
+    except ValidationError as exc:
+        raise PlanError("\n".join(f"{path}: {line}" for line in _schema_errors(exc, raw))) from None
+    return _build(path, parsed)
+
+
+def _body(path: Path, t: TaskConfig, problems: list[str]) -> str:
+    if t.body is not None and t.body_file is not None:
+        problems.append(f"task {t.id!r}: give body or body_file, not both")
+        return ""
+    if t.body_file is not None:
+        file = path.parent / t.body_file
+        try:
+            body = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"task {t.id!r}: body_file {t.body_file!r} cannot be read: {exc.__class__.__name__}")
+            return ""
+    else:
+        body = t.body or ""
+    if not body.strip():
+        problems.append(f"task {t.id!r}: body is empty; the agent would get no instructions")
+    return body
+
+
+def _build(path: Path, parsed: PlanFile) -> Plan:
+    problems: list[str] = []
+    seen: set[str] = set()
+    for t in parsed.tasks:
+        if t.id in seen:
+            problems.append(f"task {t.id!r}: duplicate id")
+        seen.add(t.id)
+    for t in parsed.tasks:
+        for dep in t.depends_on:
+            if dep not in seen:
+                problems.append(f"task {t.id!r}: depends_on names unknown task {dep!r}")
+            elif dep == t.id:
+                problems.append(f"task {t.id!r}: depends on itself")
+        for dep in t.after:
+            if dep not in seen:
+                problems.append(f"task {t.id!r}: after names unknown task {dep!r}")
+        problems += _check_commands(f"task {t.id!r}", t.accept or [])
+    problems += _check_commands("project", parsed.project.accept)
+    bodies = {t.id: _body(path, t, problems) for t in parsed.tasks}
+    edges = {t.id: set(t.depends_on) for t in parsed.tasks}
+    cycle = find_cycle(edges)
+    if cycle:
+        problems.append("dependency cycle: " + " -> ".join(cycle))
+    if problems:
+        raise PlanError("\n".join(f"{path}: {p}" for p in problems))
+    order = {tid: i for i, tid in enumerate(topological_order(edges))}
+    tasks = tuple(
+        Task(
+            id=t.id,
+            title=t.title or t.id,
+            body=bodies[t.id],
+            depends_on=tuple(t.depends_on),
+            after=tuple(t.after),
+            scope=tuple(t.scope),
+            accept=tuple(t.accept if t.accept is not None else parsed.project.accept),
+            skills=tuple(t.skills),
+            priority=t.priority,
+            subtasks=tuple(t.subtasks),
+            agent=t.agent or parsed.workers.agent,
+            order=order[t.id],
+        )
+        for t in parsed.tasks
+    )
+    return Plan(path=path.resolve(), project=parsed.project, workers=parsed.workers, tasks=tasks)

@@ -1,0 +1,111 @@
+"""Worker windows in tmux, on a dedicated socket per project (libtmux).
+
+Windows keep their pane after the process exits (``remain-on-exit``) so a crash leaves its last
+screen for a person, and ``#{pane_dead}`` tells liveness without guessing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import libtmux
+from libtmux.exc import LibTmuxException
+
+from czar.errors import RuntimeHostError
+
+
+class TmuxHost:
+    """One project's tmux server and session."""
+
+    def __init__(self, socket_name: str, session_name: str) -> None:
+        self.socket_name = socket_name
+        self.session_name = session_name
+        self.server = libtmux.Server(socket_name=socket_name)
+
+    def _cmd(self, *args: str) -> list[str]:
+        try:
+            result = self.server.cmd(*args)
+        except LibTmuxException as exc:
+            raise RuntimeHostError(f"tmux {args[0]}: {exc}") from exc
+        if result.stderr:
+            raise RuntimeHostError(f"tmux {args[0]}: {' '.join(result.stderr)}")
+        return list(result.stdout)
+
+    def alive(self) -> bool:
+        return bool(self.server.is_alive()) and bool(self.server.has_session(self.session_name))
+
+    def start_window(self, name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> None:
+        """Run ``argv`` in window ``name``, replacing a window of that name (dead or alive)."""
+        command = shlex.join(argv)  # argv is czar's own: interpreter path, flags, safe ids
+        env_flags = [f"-e{k}={v}" for k, v in env.items()]
+        if not self.alive():
+            self._cmd(
+                "new-session",
+                "-d",
+                "-s",
+                self.session_name,
+                "-n",
+                name,
+                "-x",
+                "200",
+                "-y",
+                "50",
+                "-c",
+                str(cwd),
+                *env_flags,
+                command,
+                ";",
+                "set-option",
+                "-g",
+                "remain-on-exit",
+                "on",
+                ";",
+                "set-option",
+                "-g",
+                "history-limit",
+                "20000",
+            )
+            return
+        self.kill_window(name)
+        self._cmd("new-window", "-d", "-t", f"{self.session_name}:", "-n", name, "-c", str(cwd), *env_flags, command)
+
+    def _panes(self) -> dict[str, tuple[bool, int]]:
+        """Window name -> (pane dead, pane pid), for the session's windows."""
+        if not self.alive():
+            return {}
+        lines = self._cmd(
+            "list-panes", "-s", "-t", self.session_name, "-F", "#{window_name}\t#{pane_dead}\t#{pane_pid}"
+        )
+        out: dict[str, tuple[bool, int]] = {}
+        for line in lines:
+            name, dead, pid = line.split("\t")
+            out[name] = (dead == "1", int(pid or 0))
+        return out
+
+    def window_alive(self, name: str) -> bool:
+        pane = self._panes().get(name)
+        return pane is not None and not pane[0]
+
+    def windows(self) -> list[str]:
+        return list(self._panes())
+
+    def capture(self, name: str, lines: int = 50) -> str:
+        if name not in self._panes():
+            return ""
+        return "\n".join(self._cmd("capture-pane", "-p", "-J", "-t", f"{self.session_name}:{name}", "-S", f"-{lines}"))
+
+    def kill_window(self, name: str) -> None:
+        if name in self._panes():
+            self._cmd("kill-window", "-t", f"{self.session_name}:{name}")
+
+    def kill_server(self) -> None:
+        if self.server.is_alive():
+            with contextlib.suppress(LibTmuxException):  # already gone
+                self.server.kill()
+
+    def attach_argv(self, name: str | None) -> list[str]:
+        target = self.session_name if name is None else f"{self.session_name}:{name}"
+        return ["tmux", "-L", self.socket_name, "attach-session", "-t", target]

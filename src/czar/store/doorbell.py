@@ -1,0 +1,69 @@
+"""A per-project doorbell: writers ring after they commit, waiting readers wake at once.
+
+Each listener binds a Unix datagram socket in the project's bell folder; ``ring`` sends one
+byte to every socket there. A lost ring costs only latency, because every reader also polls
+slowly as a safety net.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+from pathlib import Path
+
+
+class Listener:
+    """One reader's doorbell socket."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / name
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(str(self.path))
+        self._sock.setblocking(False)
+
+    def wait(self, timeout: float) -> bool:
+        """Block until a ring or ``timeout`` seconds; True if rung. Drains queued rings."""
+        ready, _, _ = select.select([self._sock], [], [], max(0.0, timeout))
+        rung = bool(ready)
+        while True:
+            try:
+                self._sock.recv(64)
+            except (BlockingIOError, OSError):
+                break
+            rung = True
+        return rung
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        self._sock.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def ring(folder: Path) -> None:
+    """Wake every listener of the folder; never fails (a missed ring is caught by polling)."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        for name in names:
+            try:
+                sock.sendto(b"!", str(folder / name))
+            except ConnectionRefusedError:
+                # The listener died without unlinking its socket: clean up after it.
+                with contextlib.suppress(OSError):
+                    (folder / name).unlink()
+            except OSError:
+                pass  # full queue: the listener is already awake
+    finally:
+        sock.close()

@@ -1,0 +1,247 @@
+"""The store: SQLite in WAL mode, shared safely by the supervisor, worker hosts and views.
+
+Writes take the write lock up front (``BEGIN IMMEDIATE``) and stay short; no transaction is held
+across I/O. After a write commits, the project's doorbell rings so that waiting readers wake.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy.exc import OperationalError
+
+from czar.core.states import TaskState, WorkerState, can_transition
+from czar.errors import StoreError
+from czar.paths import ProjectPaths
+from czar.store import doorbell
+from czar.store.schema import attempts, events, inbox, migrate, tasks, workers
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    ts: float
+    kind: str
+    actor: str
+    task_id: str | None
+    worker_id: str | None
+    attempt_id: int | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Command:
+    """An inbox row: something one worker host must do, carried out once."""
+
+    id: int
+    worker_id: str
+    kind: str
+    payload: dict[str, Any]
+
+
+class TransitionRefused(StoreError):
+    """A task was asked to move along a transition the table does not allow."""
+
+
+def _engine(paths: ProjectPaths) -> Engine:
+    engine = create_engine(
+        f"sqlite:///{paths.db}",
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves; pysqlite's implicit transactions would defer the lock.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("czar_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+class Store:
+    """Tasks, attempts, workers, events and inboxes of one project."""
+
+    def __init__(self, paths: ProjectPaths) -> None:
+        self.paths = paths
+        paths.ensure()
+        try:
+            self.engine = _engine(paths)
+            with self.write() as conn:
+                migrate(conn)
+        except (OperationalError, RuntimeError) as exc:
+            raise StoreError(f"cannot open the store at {paths.db}: {exc}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A short write transaction; rings the doorbell after it commits."""
+        with self.engine.connect() as conn:
+            conn.execution_options(czar_write=True)
+            with conn.begin():
+                yield conn
+        doorbell.ring(self.paths.bells)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A consistent read snapshot."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def listen(self, name: str) -> doorbell.Listener:
+        return doorbell.Listener(self.paths.bells, name)
+
+    # -- events ------------------------------------------------------------------------------
+
+    @staticmethod
+    def emit(
+        conn: Connection,
+        kind: str,
+        *,
+        actor: str = "supervisor",
+        task: str | None = None,
+        worker: str | None = None,
+        attempt: int | None = None,
+        **payload: Any,
+    ) -> int:
+        """Append one event; returns its id."""
+        result = conn.execute(
+            insert(events).values(
+                ts=time.time(),
+                kind=kind,
+                actor=actor,
+                task_id=task,
+                worker_id=worker,
+                attempt_id=attempt,
+                payload=json.dumps(payload, sort_keys=True, default=str),
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def events_after(self, after: int = 0, limit: int = 1000) -> list[Event]:
+        with self.read() as conn:
+            rows = conn.execute(select(events).where(events.c.id > after).order_by(events.c.id).limit(limit)).all()
+        return [
+            Event(
+                id=r.id,
+                ts=r.ts,
+                kind=r.kind,
+                actor=r.actor,
+                task_id=r.task_id,
+                worker_id=r.worker_id,
+                attempt_id=r.attempt_id,
+                payload=json.loads(r.payload),
+            )
+            for r in rows
+        ]
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    @staticmethod
+    def move_task(
+        conn: Connection,
+        task_id: str,
+        new: TaskState,
+        *,
+        reason: str,
+        actor: str = "supervisor",
+        expect: TaskState | Sequence[TaskState] | None = None,
+        **fields: Any,
+    ) -> TaskState:
+        """Move a task to ``new`` if the table allows it, and log why. Returns the old state.
+
+        ``expect`` guards against a race: if the task is not in (one of) those states, the
+        move is refused with ``TransitionRefused`` and nothing is written.
+        """
+        row = conn.execute(select(tasks.c.state).where(tasks.c.id == task_id)).first()
+        if row is None:
+            raise StoreError(f"unknown task {task_id!r}")
+        old = TaskState(row.state)
+        allowed = (expect,) if isinstance(expect, TaskState) else tuple(expect or ())
+        if (allowed and old not in allowed) or not can_transition(old, new):
+            raise TransitionRefused(f"task {task_id}: {old} -> {new} refused")
+        conn.execute(
+            update(tasks).where(tasks.c.id == task_id).values(state=new.value, updated_at=time.time(), **fields)
+        )
+        Store.emit(conn, "task.state", actor=actor, task=task_id, old=old.value, new=new.value, reason=reason)
+        return old
+
+    @staticmethod
+    def task_row(conn: Connection, task_id: str) -> Any:
+        row = conn.execute(select(tasks).where(tasks.c.id == task_id)).first()
+        if row is None:
+            raise StoreError(f"unknown task {task_id!r}")
+        return row
+
+    @staticmethod
+    def attempt_row(conn: Connection, attempt_id: int) -> Any:
+        row = conn.execute(select(attempts).where(attempts.c.id == attempt_id)).first()
+        if row is None:
+            raise StoreError(f"unknown attempt {attempt_id}")
+        return row
+
+    @staticmethod
+    def attempt_update(attempt_id: int, **values: Any) -> Any:
+        """An UPDATE of one attempt's columns, to execute inside a transaction."""
+        return update(attempts).where(attempts.c.id == attempt_id).values(**values)
+
+    def tasks(self) -> list[Any]:
+        with self.read() as conn:
+            return list(conn.execute(select(tasks).order_by(tasks.c.ord)).all())
+
+    def workers(self) -> list[Any]:
+        with self.read() as conn:
+            return list(conn.execute(select(workers).order_by(workers.c.id)).all())
+
+    # -- workers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def set_worker(conn: Connection, worker_id: str, **fields: Any) -> None:
+        fields.setdefault("updated_at", time.time())
+        if "state" in fields:
+            fields["state"] = WorkerState(fields["state"]).value
+        conn.execute(update(workers).where(workers.c.id == worker_id).values(**fields))
+
+    # -- inbox -------------------------------------------------------------------------------
+
+    @staticmethod
+    def post(conn: Connection, worker_id: str, kind: str, payload: Mapping[str, Any]) -> int:
+        """Queue a command for one worker host, in the same transaction as the decision."""
+        result = conn.execute(
+            insert(inbox).values(worker_id=worker_id, kind=kind, payload=json.dumps(payload), created_at=time.time())
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def open_commands(self, worker_id: str) -> list[Command]:
+        with self.read() as conn:
+            rows = conn.execute(
+                select(inbox).where(inbox.c.worker_id == worker_id, inbox.c.done_at.is_(None)).order_by(inbox.c.id)
+            ).all()
+        return [Command(r.id, r.worker_id, r.kind, json.loads(r.payload)) for r in rows]
+
+    @staticmethod
+    def mark_done(conn: Connection, command_id: int) -> bool:
+        """Record a command as carried out; False if it already was (a repeat to ignore)."""
+        result = conn.execute(
+            update(inbox).where(inbox.c.id == command_id, inbox.c.done_at.is_(None)).values(done_at=time.time())
+        )
+        return result.rowcount == 1

@@ -1,0 +1,57 @@
+"""Acceptance checks: run a task's commands in a folder, keep their output, summarise failures."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from czar.runtime import proc
+
+TAIL_CHARS = 3000  # how much failing output goes back to the agent
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    command: str
+    returncode: int
+    timed_out: bool
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+
+def check_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # Commands like `python -m pytest` should find the interpreter czar runs on first.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.pop("PYTHONPATH", None)  # czar's own import path must not leak into the project's tests
+    return env
+
+
+def run_checks(commands: Sequence[str], cwd: Path, timeout: float, log: Path) -> list[CheckResult]:
+    """Run each command (split into words, never through a shell); stop at the first failure."""
+    results = []
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w", encoding="utf-8") as fh:
+        for command in commands:
+            r = proc.run(shlex.split(command), cwd=cwd, env=check_env(), timeout=timeout)
+            results.append(CheckResult(command, r.returncode, r.timed_out, r.output))
+            fh.write(f"$ {command}\n{r.output}\n[exit {r.returncode}]\n\n")
+            if not r.ok:
+                break
+    return results
+
+
+def describe_failure(results: Sequence[CheckResult]) -> str:
+    failed = next((r for r in results if not r.ok), None)
+    if failed is None:
+        return ""
+    how = "timed out" if failed.timed_out else f"exited {failed.returncode}"
+    tail = failed.output[-TAIL_CHARS:]
+    return f"`{failed.command}` {how}:\n```\n{tail.rstrip()}\n```"

@@ -1,0 +1,229 @@
+"""The supervisor: reconcile on start, then decide and act whenever the store changes.
+
+The loop wakes on the project's doorbell (any process that writes rings it) with a slow poll as
+the safety net; it never sleeps as a way to notice things. Checks and merges run on threads so
+the loop stays responsive; their results come back through the store like everything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO, Any
+
+from czar.core.decide import Assign, Block, Decision, Merge, Promote, Requeue, Verify, decide, run_finished
+from czar.core.states import TaskState, WorkerState
+from czar.errors import SupervisorError
+from czar.runtime import proc
+from czar.store.store import Store, TransitionRefused
+from czar.supervisor.actions import Actions, branch_of
+from czar.supervisor.project import Project, worker_ids
+from czar.supervisor.snapshot import snapshot
+
+log = logging.getLogger("czar.supervisor")
+
+POLL_SECONDS = 2.0
+
+
+class SupervisorLock:
+    """One supervisor per project: an exclusive lock on a file, released when the process dies."""
+
+    def __init__(self, project: Project) -> None:
+        self.path = project.paths.supervisor_lock
+        self.fh: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")  # noqa: SIM115 - held for the life of the process
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise SupervisorError(f"a supervisor already runs for this project (pid {holder_pid(self.path)})") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self.fh = fh
+
+
+def holder_pid(path: Any) -> int | None:
+    """The pid of the running supervisor, or None if none holds the lock."""
+    try:
+        fh = open(path)  # noqa: SIM115
+    except FileNotFoundError:
+        return None
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = fh.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return None
+
+
+class Supervisor:
+    def __init__(self, project: Project, out: IO[str] = sys.stdout) -> None:
+        self.p = project
+        self.store = project.store
+        self.actions = Actions(project)
+        self.out = out
+        self.stopping = False
+        self.busy: dict[str, Future[None]] = {}  # task -> its running check or merge
+        self.checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
+        self.merges = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merge")
+
+    def say(self, text: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {text}"
+        print(line, file=self.out, flush=True)
+        with open(self.p.paths.logs / "supervisor.log", "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        lock = SupervisorLock(self.p)
+        lock.acquire()
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        listener = self.store.listen("supervisor")
+        self.p.sync_plan()
+        self.reconcile()
+        with self.store.write() as conn:
+            Store.emit(conn, "supervisor.started", pid=os.getpid(), plan=str(self.p.plan.path))
+        self.say(f"supervisor of {self.p.name} started (pid {os.getpid()})")
+        try:
+            while not self.stopping:
+                self.step()
+                listener.wait(POLL_SECONDS)
+        finally:
+            listener.close()
+            self.checks.shutdown(wait=False, cancel_futures=True)
+            self.merges.shutdown(wait=False, cancel_futures=True)
+            proc.kill_running()
+            with self.store.write() as conn:
+                Store.emit(conn, "supervisor.stopped", pid=os.getpid())
+            self.say("supervisor stopped")
+        return 0
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.stopping = True
+
+    # -- reconcile ---------------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Make the store agree with what tmux and git show, before deciding anything."""
+        p, git = self.p, self.p.git
+        integration = p.plan.project.integration_branch
+        with p.git_lock.held():
+            if git.ensure_branch(integration, p.plan.project.base_branch):
+                self.say(f"created {integration} from {p.plan.project.base_branch}")
+            git.ensure_worktree(p.paths.integration_worktree, integration)
+            git.clean_worktree(p.paths.integration_worktree)
+        with self.store.write() as conn:
+            for t in self.store_tasks(conn, TaskState.MERGING):
+                tip = git.tip(branch_of(t.id))
+                if git.is_ancestor(tip, integration):
+                    Store.move_task(
+                        conn, t.id, TaskState.MERGED, reason="reconcile: its tip is in the integration branch"
+                    )
+                    Store.emit(conn, "task.merged", task=t.id, attempt=t.attempt_id, commit=git.tip(integration))
+                else:
+                    Store.move_task(conn, t.id, TaskState.APPROVED, reason="reconcile: merge was interrupted; retry")
+            for t in self.store_tasks(conn, TaskState.VERIFYING):
+                Store.move_task(conn, t.id, TaskState.SUBMITTED, reason="reconcile: verification was interrupted; redo")
+        for wid in worker_ids(p.plan.workers.count):
+            self.ensure_worker(wid)
+
+    @staticmethod
+    def store_tasks(conn: Any, state: TaskState) -> list[Any]:
+        from sqlalchemy import select
+
+        from czar.store.schema import tasks
+
+        return list(conn.execute(select(tasks).where(tasks.c.state == state.value)).all())
+
+    def ensure_worker(self, wid: str) -> None:
+        """Start the worker's host unless a live one is there; take back what a dead one held."""
+        row = next(w for w in self.store.workers() if w.id == wid)
+        if self.p.tmux.window_alive(wid) and proc.pid_alive(row.pid):
+            with self.store.write() as conn:
+                if row.task_id is None and row.state != WorkerState.IDLE.value:
+                    Store.set_worker(conn, wid, state=WorkerState.IDLE)
+            return
+        if row.agent_pid:
+            proc.kill_group(row.agent_pid)  # an orphan of the dead host must not keep editing
+        with self.store.write() as conn:
+            if row.task_id is not None:
+                task = Store.task_row(conn, row.task_id)
+                if task.state in (TaskState.ASSIGNED.value, TaskState.RUNNING.value, TaskState.SUBMITTED.value):
+                    self.actions.requeue(conn, row.task_id, f"worker {wid} was gone when the supervisor started")
+                else:
+                    Store.set_worker(conn, wid, task_id=None)
+            Store.set_worker(conn, wid, state=WorkerState.STARTING, pid=None, agent_pid=None)
+            Store.emit(conn, "worker.spawned", worker=wid, reason="no live worker host")
+        argv = [sys.executable, "-m", "czar", "worker-host", "--plan", str(self.p.plan.path), "--worker", wid]
+        self.p.tmux.start_window(wid, argv, env=self.p.child_env(), cwd=self.p.paths.root)
+        self.say(f"started worker host {wid}")
+
+    # -- decide and act ----------------------------------------------------------------------
+
+    def step(self) -> None:
+        for name, fut in list(self.busy.items()):
+            if fut.done():
+                del self.busy[name]
+                exc = fut.exception()
+                if exc is not None:
+                    self.say(f"error while handling task {name}: {exc!r}")
+                    with self.store.write() as conn:
+                        Store.emit(conn, "supervisor.error", task=name, error=repr(exc))
+        snap = snapshot(self.store)
+        for decision in decide(snap):
+            # Another process may have moved the task first; the next step decides again.
+            with contextlib.suppress(TransitionRefused):
+                self.apply(decision)
+        if run_finished(snap) and snap.tasks and not getattr(self, "_reported_done", False):
+            self._reported_done = True
+            self.say("every task is merged, failed or cancelled")
+
+    def apply(self, d: Decision) -> None:
+        if isinstance(d, Promote):
+            with self.store.write() as conn:
+                Store.move_task(conn, d.task, TaskState.READY, expect=TaskState.PENDING, reason="dependencies merged")
+            self.say(f"task {d.task} is ready")
+        elif isinstance(d, Block):
+            with self.store.write() as conn:
+                Store.move_task(
+                    conn,
+                    d.task,
+                    TaskState.FAILED,
+                    expect=TaskState.PENDING,
+                    reason=f"dependency {d.dependency} failed or was cancelled",
+                )
+            self.say(f"task {d.task} cannot run: dependency {d.dependency} failed")
+        elif isinstance(d, Assign):
+            self.actions.assign(d.task, d.worker, reason=f"ready and worker {d.worker} is idle")
+            self.say(f"assigned task {d.task} to {d.worker}")
+        elif isinstance(d, Requeue):
+            with self.store.write() as conn:
+                self.actions.requeue(conn, d.task, f"the agent on {d.worker} exited before finishing")
+            self.say(f"task {d.task}: agent on {d.worker} exited early; requeued")
+        elif isinstance(d, Verify) and d.task not in self.busy:
+            with self.store.write() as conn:
+                Store.move_task(conn, d.task, TaskState.VERIFYING, expect=TaskState.SUBMITTED, reason="submitted")
+            self.say(f"verifying task {d.task}")
+            self.busy[d.task] = self.checks.submit(self.actions.verify, d.task)
+        elif isinstance(d, Merge) and d.task not in self.busy:
+            with self.store.write() as conn:
+                Store.move_task(
+                    conn, d.task, TaskState.MERGING, expect=TaskState.APPROVED, reason="next in the merge queue"
+                )
+            self.say(f"merging task {d.task}")
+            self.busy[d.task] = self.merges.submit(self.actions.merge, d.task)

@@ -1,0 +1,115 @@
+"""Following a run as it happens, and the numbers that sum it up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from czar.core.decide import run_finished
+from czar.core.states import TaskState
+from czar.errors import SupervisorError
+from czar.store.store import Event
+from czar.supervisor.checks import run_checks
+from czar.supervisor.launcher import supervisor_pid
+from czar.supervisor.project import Project
+from czar.supervisor.snapshot import snapshot
+
+
+@dataclass
+class RunOutcome:
+    tasks_total: int
+    tasks_merged: int
+    tasks_failed: int
+    integration_tests_passed: bool | None
+    interventions: int
+    wall_seconds: float
+    integration_branch: str
+    failed_tasks: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def last_event_id(project: Project) -> int:
+    events = project.store.events_after(0, limit=10**9)
+    return events[-1].id if events else 0
+
+
+def follow(project: Project, after: int, on_event: Callable[[Event], None], timeout: float | None = None) -> int:
+    """Report every new event until all tasks are merged, failed or cancelled.
+
+    Raises ``SupervisorError`` if the supervisor stops while work remains.
+    """
+    store = project.store
+    listener = store.listen(f"follow-{id(on_event)}-{time.monotonic_ns()}")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while True:
+            for event in store.events_after(after):
+                on_event(event)
+                after = event.id
+            if run_finished(snapshot(store)):
+                return after
+            if supervisor_pid(project) is None:
+                raise SupervisorError("the supervisor stopped before the run finished; `czar up` resumes it")
+            if deadline is not None and time.monotonic() > deadline:
+                raise SupervisorError(f"the run did not finish within {timeout:g} s")
+            listener.wait(1.0)
+    finally:
+        listener.close()
+
+
+def integration_check(project: Project) -> bool | None:
+    """Run the plan's default acceptance commands on the integration branch as it is now."""
+    commands = project.plan.project.accept
+    if not commands:
+        return None
+    log = project.paths.checks / "integration-final.log"
+    results = run_checks(commands, project.paths.integration_worktree, project.plan.project.accept_timeout, log)
+    return all(r.ok for r in results)
+
+
+def outcome(project: Project, since: int, wall_seconds: float, integration_ok: bool | None) -> RunOutcome:
+    tasks = project.store.tasks()
+    interventions = sum(1 for e in project.store.events_after(since, limit=10**9) if e.actor == "person")
+    return RunOutcome(
+        tasks_total=len(tasks),
+        tasks_merged=sum(1 for t in tasks if t.state == TaskState.MERGED.value),
+        tasks_failed=sum(1 for t in tasks if t.state == TaskState.FAILED.value),
+        integration_tests_passed=integration_ok,
+        interventions=interventions,
+        wall_seconds=round(wall_seconds, 2),
+        integration_branch=project.plan.project.integration_branch,
+        failed_tasks=[t.id for t in tasks if t.state == TaskState.FAILED.value],
+    )
+
+
+def describe(event: Event) -> str | None:
+    """One line for a person following the run, or None for events too fine to show."""
+    p, task, worker = event.payload, event.task_id, event.worker_id
+    k = event.kind
+    if k == "task.state":
+        new = p["new"]
+        if new in ("ready", "merged", "failed", "approved"):
+            return f"task {task}: {p['old']} -> {new} ({p['reason']})"
+        return None
+    if k == "task.assigned":
+        return f"task {task} -> {worker} (attempt {event.attempt_id}, {p['prompt_chars']} chars delivered)"
+    if k == "agent.ack":
+        return f"task {task}: {worker} acknowledged" + ("" if p.get("confirmed") else " (text mismatch!)")
+    if k == "agent.progress":
+        return f"task {task}: {worker} checkpoint {p.get('checkpoint')}: {p.get('text')}"
+    if k == "agent.finished":
+        return f"task {task}: {worker} finished: {p.get('summary')}"
+    if k == "verify.failed":
+        first = str(p.get("evidence", "")).splitlines()[:1]
+        return f"task {task}: verification failed (round {p.get('round')}): {first[0] if first else ''}"
+    if k == "merge.failed":
+        return f"task {task}: merge failed"
+    if k == "alert":
+        return f"ALERT [{p.get('level')}] {p.get('message')}"
+    if k in ("supervisor.started", "supervisor.stopped", "worker.spawned", "agent.exited"):
+        return f"{k.replace('.', ' ')}" + (f" {worker}" if worker else "") + (f" (task {task})" if task else "")
+    return None

@@ -1,0 +1,131 @@
+"""A project opened from its plan: the plan checked against the repository, its data folder,
+its store, git and tmux. Every command that loads a plan goes through ``open_project``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import insert, select, update
+
+from czar.agents import adapter_for
+from czar.agents.base import UnsupportedAgent
+from czar.core.states import TaskState, WorkerState
+from czar.errors import PlanError
+from czar.paths import ProjectPaths
+from czar.plan.load import Plan, load_plan
+from czar.runtime.tmux import TmuxHost
+from czar.store.schema import tasks, workers
+from czar.store.store import Store
+from czar.vcs.git import Git, GitLock
+
+
+def check_repository(plan: Plan) -> None:
+    """The repository exists, is a git repository, and has the base branch."""
+    repo = plan.repo
+    where = f"{plan.path}: project.repo"
+    if not repo.is_dir():
+        raise PlanError(f"{where}: {repo} is not a folder")
+    git = Git(repo)
+    if not git.is_repo():
+        raise PlanError(f"{where}: {repo} is not a git repository")
+    if not git.has_branch(plan.project.base_branch):
+        raise PlanError(f"{plan.path}: project.base_branch: no branch {plan.project.base_branch!r} in {repo}")
+    for kind in sorted({plan.workers.agent, *(t.agent for t in plan.tasks)}):
+        try:
+            adapter_for(kind)
+        except UnsupportedAgent as exc:
+            raise PlanError(f"{plan.path}: {exc}") from None
+
+
+def worker_ids(count: int) -> list[str]:
+    return [f"w{i}" for i in range(1, count + 1)]
+
+
+@dataclass
+class Project:
+    plan: Plan
+    paths: ProjectPaths
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.paths)
+
+    @cached_property
+    def git(self) -> Git:
+        return Git(self.plan.repo)
+
+    @cached_property
+    def git_lock(self) -> GitLock:
+        return GitLock(self.paths.git_lock)
+
+    @cached_property
+    def tmux(self) -> TmuxHost:
+        return TmuxHost(self.paths.tmux_socket, self.paths.tmux_session)
+
+    @property
+    def name(self) -> str:
+        return self.plan.project.name
+
+    def child_env(self) -> dict[str, str]:
+        """Environment for czar's own processes in tmux: the same czar, the same data folder."""
+        env = {
+            "CZAR_HOME": str(self.paths.root.parent.parent),
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        }
+        for var in ("PYTHONPATH", "HOME", "LANG", "XDG_RUNTIME_DIR"):
+            if var in os.environ:
+                env[var] = os.environ[var]
+        return env
+
+    def sync_plan(self) -> None:
+        """Bring the store's tasks and workers in line with the plan, keeping all progress.
+
+        New tasks are added; a task not started yet takes the plan's current text; a task that
+        has started keeps the text it was given. Tasks removed from the plan are left alone.
+        """
+        now = time.time()
+        with self.store.write() as conn:
+            existing = {r.id: r for r in conn.execute(select(tasks)).all()}
+            for t in self.plan.tasks:
+                spec = json.dumps(
+                    {
+                        "depends_on": t.depends_on,
+                        "after": t.after,
+                        "scope": t.scope,
+                        "accept": t.accept,
+                        "skills": t.skills,
+                        "priority": t.priority,
+                        "subtasks": t.subtasks,
+                        "agent": t.agent,
+                    }
+                )
+                values = {"ord": t.order, "title": t.title, "body": t.body, "spec": spec, "updated_at": now}
+                row = existing.get(t.id)
+                if row is None:
+                    conn.execute(insert(tasks).values(id=t.id, state=TaskState.PENDING.value, created_at=now, **values))
+                    Store.emit(conn, "task.added", task=t.id, title=t.title)
+                elif row.state in (TaskState.PENDING.value, TaskState.READY.value) and row.attempt_id is None:
+                    conn.execute(update(tasks).where(tasks.c.id == t.id).values(**values))
+            known = {r.id for r in conn.execute(select(workers.c.id)).all()}
+            for wid in worker_ids(self.plan.workers.count):
+                if wid not in known:
+                    conn.execute(
+                        insert(workers).values(
+                            id=wid, agent=self.plan.workers.agent, state=WorkerState.STOPPED.value, updated_at=now
+                        )
+                    )
+                else:
+                    conn.execute(update(workers).where(workers.c.id == wid).values(agent=self.plan.workers.agent))
+
+
+def open_project(plan_path: Path, *, check_repo: bool = True) -> Project:
+    plan = load_plan(plan_path)
+    if check_repo:
+        check_repository(plan)
+    return Project(plan=plan, paths=ProjectPaths.for_project(plan.project.name))

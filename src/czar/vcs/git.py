@@ -1,0 +1,136 @@
+"""git, as czar uses it: task branches and worktrees, the integration branch, and merges.
+
+The user's checkout is never touched: every command here either reads, or runs inside a
+worktree czar owns, or changes refs czar owns (``czar/*``). Commands that change shared refs or
+worktree metadata run under the project's git lock (see ``GitLock``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from czar.errors import GitError
+from czar.runtime import proc
+
+# Merges czar makes itself are signed by czar, whatever the user's git config says.
+CZAR_IDENTITY = ("-c", "user.name=czar", "-c", "user.email=czar@localhost")
+
+
+class GitLock:
+    """A file lock serialising ref and worktree changes across czar's processes and threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    # A user's GIT_DIR or GIT_WORK_TREE would redirect every command to the wrong place.
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        env.pop(var, None)
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
+
+
+class Git:
+    """git commands against one repository (``-C repo``)."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+
+    def run(self, *args: str, cwd: Path | None = None, check: bool = True, timeout: float = 120) -> proc.Result:
+        where = cwd or self.repo
+        result = proc.run(["git", "-C", str(where), *args], env=_env(), timeout=timeout)
+        if check and not result.ok:
+            first = (result.output.strip().splitlines() or ["(no output)"])[-1]
+            raise GitError(f"git {' '.join(args[:3])} failed in {where}: {first}", output=result.output)
+        return result
+
+    def out(self, *args: str, cwd: Path | None = None) -> str:
+        return self.run(*args, cwd=cwd).output.strip()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def is_repo(self) -> bool:
+        return self.run("rev-parse", "--git-dir", check=False).ok
+
+    def has_branch(self, branch: str) -> bool:
+        return self.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False).ok
+
+    def tip(self, ref: str) -> str:
+        return self.out("rev-parse", "--verify", f"{ref}^{{commit}}")
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        return self.run("merge-base", "--is-ancestor", ancestor, descendant, check=False).returncode == 0
+
+    def commits_ahead(self, base: str, branch: str) -> int:
+        """Commits on ``branch`` not in ``base`` (``git rev-list --count base..branch``)."""
+        return int(self.out("rev-list", "--count", f"{base}..{branch}"))
+
+    def changed_files(self, base: str, branch: str) -> list[str]:
+        """What ``branch`` changed since it left ``base`` (``git diff base...branch``)."""
+        out = self.out("diff", "--name-only", "--no-renames", f"{base}...{branch}")
+        return [line for line in out.splitlines() if line]
+
+    def worktrees(self) -> set[Path]:
+        out = self.out("worktree", "list", "--porcelain")
+        return {Path(line[len("worktree ") :]).resolve() for line in out.splitlines() if line.startswith("worktree ")}
+
+    # -- changing czar's own refs and worktrees (call under the git lock) ---------------------
+
+    def ensure_branch(self, branch: str, start: str) -> bool:
+        """Create ``branch`` at ``start`` unless it exists; True if created."""
+        if self.has_branch(branch):
+            return False
+        self.run("branch", "--no-track", branch, start)
+        return True
+
+    def ensure_worktree(self, path: Path, branch: str) -> None:
+        """Check ``branch`` out at ``path``, reusing a worktree already there."""
+        path = path.resolve()
+        self.run("worktree", "prune")
+        if path in self.worktrees():
+            return
+        if path.exists():
+            # A folder left by a crash between mkdir and registration: nothing of value in it.
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.run("worktree", "add", "--quiet", str(path), branch)
+
+    def remove_worktree(self, path: Path) -> None:
+        if path.resolve() in self.worktrees():
+            self.run("worktree", "remove", "--force", str(path))
+        self.run("worktree", "prune")
+
+    def merge(self, worktree: Path, branch: str, message: str) -> proc.Result:
+        """Merge ``branch`` into the branch checked out at ``worktree``; undo it on conflict."""
+        result = self.run(
+            *CZAR_IDENTITY, "merge", "--no-ff", "--no-edit", "-m", message, branch, cwd=worktree, check=False
+        )
+        if not result.ok:
+            self.run("merge", "--abort", cwd=worktree, check=False)
+        return result
+
+    def reset_hard(self, worktree: Path, ref: str) -> None:
+        self.run("reset", "--hard", "--quiet", ref, cwd=worktree)
+
+    def clean_worktree(self, worktree: Path) -> None:
+        """Drop a half-done merge and stray changes in a worktree czar owns."""
+        self.run("merge", "--abort", cwd=worktree, check=False)
+        self.run("reset", "--hard", "--quiet", "HEAD", cwd=worktree)
+        self.run("clean", "-fdq", cwd=worktree)
