@@ -76,7 +76,7 @@ class Verify:
 
 @dataclass(frozen=True)
 class Merge:
-    """Merge an approved task into the integration branch."""
+    """Merge an approved task into the integration branch, or carry on with its merge."""
 
     task: str
 
@@ -122,8 +122,12 @@ def decide(snap: Snapshot) -> list[Decision]:
         elif t.state is TaskState.SUBMITTED:
             out.append(Verify(t.id))
 
-    # One merge at a time, in the plan's dependency order.
-    if not any(t.state is TaskState.MERGING for t in tasks.values()):
+    # One merge at a time, in the plan's dependency order; a merge in progress is carried on
+    # (after a restart, nobody may be carrying it out).
+    merging = next((t for t in tasks.values() if t.state is TaskState.MERGING), None)
+    if merging is not None:
+        out.append(Merge(merging.id))
+    else:
         approved = sorted((t for t in tasks.values() if t.state is TaskState.APPROVED), key=lambda t: t.order)
         if approved:
             out.append(Merge(approved[0].id))

@@ -24,6 +24,7 @@ from czar.agents import adapter_for
 from czar.agents.base import AgentAdapter, Signal
 from czar.core.states import TaskState, WorkerState
 from czar.runtime.proc import kill_group
+from czar.store.doorbell import Listener
 from czar.store.schema import workers
 from czar.store.store import Command, Store, TransitionRefused
 
@@ -40,7 +41,7 @@ class Current:
     prompt: str
     digest: str
     adapter: AgentAdapter
-    launches: int = 0
+    launches: int = 0  # agent starts in this attempt and, before it, in earlier attempts of the task
     proc: subprocess.Popen[bytes] | None = None
     buffer: bytes = b""
     finished: bool = False
@@ -55,6 +56,7 @@ class WorkerHost:
         self.out = out
         self.current: Current | None = None
         self.stopping = False
+        self.listener: Listener | None = None
         self.log_path = store.paths.logs / f"{worker_id}.log"
 
     # -- transcript --------------------------------------------------------------------------
@@ -70,7 +72,7 @@ class WorkerHost:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, self._on_signal)
-        listener = self.store.listen(f"w-{self.worker}")
+        listener = self.listener = self.store.listen(f"w-{self.worker}")
         with self.store.write() as conn:
             Store.set_worker(conn, self.worker, pid=os.getpid(), last_seen=time.time(), agent_pid=None)
             # Idle unless the supervisor gave this worker a task while the host was starting.
@@ -107,6 +109,8 @@ class WorkerHost:
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.stopping = True
+        if self.listener is not None:
+            self.listener.poke()
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -121,6 +125,7 @@ class WorkerHost:
                 prompt=str(p["prompt"]),
                 digest=str(p["digest"]),
                 adapter=adapter_for(self.agent_kind),
+                launches=int(p.get("earlier_attempts", 0)),
             )
             self.say(f"== task {p['task']} (attempt {p['attempt']}): prompt of {len(p['prompt'])} characters")
             self._launch([self.current.prompt])

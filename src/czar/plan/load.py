@@ -67,8 +67,7 @@ def _schema_errors(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
     for err in exc.errors():
         where = _where(tuple(err["loc"]), raw)
         if err["type"] == "extra_forbidden":
-            key = err["loc"][-1]
-            lines.append(f"{where.rsplit('.', 1)[0] if '.' in where else where}: unknown key {key!r}")
+            lines.append(f"{_where(tuple(err['loc'][:-1]), raw)}: unknown key {err['loc'][-1]!r}")
         elif err["type"] == "missing":
             lines.append(f"{where}: required but missing")
         elif err["type"] == "literal_error":

@@ -38,6 +38,11 @@ class Listener:
             rung = True
         return rung
 
+    def poke(self) -> None:
+        """Wake this listener from within its own process (for example from a signal handler)."""
+        with contextlib.suppress(OSError):
+            self._sock.sendto(b"!", str(self.path))
+
     def fileno(self) -> int:
         return self._sock.fileno()
 

@@ -37,6 +37,7 @@ tasks = Table(
     Column("attempt_id", Integer),
     Column("rounds", Integer, nullable=False, server_default="0"),  # verifications used
     Column("note", Text),  # evidence of the last failure, carried into the next prompt
+    Column("merge_from", String),  # integration tip before the merge in progress, to undo it
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )

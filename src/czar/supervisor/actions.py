@@ -92,6 +92,7 @@ class Actions:
                 )
             )
             digest = hashlib.sha256(prompt.encode()).hexdigest()
+            earlier = len(conn.execute(select(attempts.c.id).where(attempts.c.task_id == task_id)).all())
             attempt_id = int(
                 conn.execute(
                     insert(attempts).values(
@@ -121,7 +122,14 @@ class Actions:
                 conn,
                 worker_id,
                 "start",
-                {"attempt": attempt_id, "task": task_id, "worktree": str(worktree), "prompt": prompt, "digest": digest},
+                {
+                    "attempt": attempt_id,
+                    "task": task_id,
+                    "worktree": str(worktree),
+                    "prompt": prompt,
+                    "digest": digest,
+                    "earlier_attempts": earlier,
+                },
             )
             Store.emit(
                 conn,
@@ -260,7 +268,11 @@ class Actions:
     # -- merge -------------------------------------------------------------------------------
 
     def merge(self, task_id: str) -> None:
-        """Merge an approved task into the integration branch; runs on the merge thread."""
+        """Merge an approved task into the integration branch; runs on the merge thread.
+
+        Safe to run again after a crash at any point: ``merge_from`` (the integration tip before
+        this merge) tells whether the merge commit already exists and where to go back to.
+        """
         with self.store.read() as conn:
             task = Store.task_row(conn, task_id)
         branch = branch_of(task_id)
@@ -269,14 +281,20 @@ class Actions:
         problem = None
         with self.p.git_lock.held():
             git.clean_worktree(integ)
-            before = git.out("rev-parse", "HEAD", cwd=integ)
-            result = git.merge(integ, branch, f"czar: merge task {task_id}: {task.title}")
-            if not result.ok:
-                problem = (
-                    f"Merging {branch} into {self.integration} conflicted:\n```\n{result.output[-TAIL:]}\n```\n"
-                    f"Merge {self.integration} into your branch, resolve the conflicts, and commit."
-                )
-            elif project.check_after_merge and project.accept:
+            head = git.out("rev-parse", "HEAD", cwd=integ)
+            before = task.merge_from or head
+            tip = git.tip(branch)
+            if head != before and git.is_ancestor(tip, head):
+                merged_now = True  # the merge commit was made before an interruption
+            else:
+                result = git.merge(integ, branch, f"czar: merge task {task_id}: {task.title}")
+                merged_now = result.ok
+                if not result.ok:
+                    problem = (
+                        f"Merging {branch} into {self.integration} conflicted:\n```\n{result.output[-TAIL:]}\n```\n"
+                        f"Merge {self.integration} into your branch, resolve the conflicts, and commit."
+                    )
+            if merged_now and project.check_after_merge and project.accept:
                 log_path = paths.checks / task_id / f"merge-{task.rounds}.log"
                 results = run_checks(project.accept, integ, project.accept_timeout, log_path)
                 failure = describe_failure(results)
@@ -291,6 +309,7 @@ class Actions:
                     task_id,
                     TaskState.MERGED,
                     expect=TaskState.MERGING,
+                    merge_from=None,
                     reason=f"merged into {self.integration} at {merged_at[:10]}",
                 )
                 if task.attempt_id is not None:
@@ -301,7 +320,12 @@ class Actions:
                 rounds = task.rounds + 1
                 if rounds >= project.max_attempts:
                     Store.move_task(
-                        conn, task_id, TaskState.FAILED, rounds=rounds, reason="merge failed; no attempts left"
+                        conn,
+                        task_id,
+                        TaskState.FAILED,
+                        rounds=rounds,
+                        merge_from=None,
+                        reason="merge failed; no attempts left",
                     )
                     Store.emit(
                         conn, "alert", task=task_id, level="critical", message=f"task {task_id} could not be merged"
@@ -314,6 +338,7 @@ class Actions:
                         rounds=rounds,
                         worker_id=None,
                         attempt_id=None,
+                        merge_from=None,
                         note=problem,
                         reason="merge failed; back to the pool with the evidence",
                     )

@@ -17,12 +17,16 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
+from sqlalchemy import select
+
 from czar.core.decide import Assign, Block, Decision, Merge, Promote, Requeue, Verify, decide, run_finished
 from czar.core.states import TaskState, WorkerState
 from czar.errors import SupervisorError
 from czar.runtime import proc
+from czar.store.doorbell import Listener
+from czar.store.schema import tasks
 from czar.store.store import Store, TransitionRefused
-from czar.supervisor.actions import Actions, branch_of
+from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project, worker_ids
 from czar.supervisor.snapshot import snapshot
 
@@ -76,6 +80,7 @@ class Supervisor:
         self.actions = Actions(project)
         self.out = out
         self.stopping = False
+        self.listener: Listener | None = None
         self.busy: dict[str, Future[None]] = {}  # task -> its running check or merge
         self.checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
         self.merges = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merge")
@@ -93,7 +98,7 @@ class Supervisor:
         lock.acquire()
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, self._on_signal)
-        listener = self.store.listen("supervisor")
+        listener = self.listener = self.store.listen("supervisor")
         self.p.sync_plan()
         self.reconcile()
         with self.store.write() as conn:
@@ -115,6 +120,8 @@ class Supervisor:
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.stopping = True
+        if self.listener is not None:
+            self.listener.poke()
 
     # -- reconcile ---------------------------------------------------------------------------
 
@@ -127,16 +134,8 @@ class Supervisor:
                 self.say(f"created {integration} from {p.plan.project.base_branch}")
             git.ensure_worktree(p.paths.integration_worktree, integration)
             git.clean_worktree(p.paths.integration_worktree)
+        # A merge that was in progress is carried on by the loop (see Actions.merge).
         with self.store.write() as conn:
-            for t in self.store_tasks(conn, TaskState.MERGING):
-                tip = git.tip(branch_of(t.id))
-                if git.is_ancestor(tip, integration):
-                    Store.move_task(
-                        conn, t.id, TaskState.MERGED, reason="reconcile: its tip is in the integration branch"
-                    )
-                    Store.emit(conn, "task.merged", task=t.id, attempt=t.attempt_id, commit=git.tip(integration))
-                else:
-                    Store.move_task(conn, t.id, TaskState.APPROVED, reason="reconcile: merge was interrupted; retry")
             for t in self.store_tasks(conn, TaskState.VERIFYING):
                 Store.move_task(conn, t.id, TaskState.SUBMITTED, reason="reconcile: verification was interrupted; redo")
         for wid in worker_ids(p.plan.workers.count):
@@ -144,10 +143,6 @@ class Supervisor:
 
     @staticmethod
     def store_tasks(conn: Any, state: TaskState) -> list[Any]:
-        from sqlalchemy import select
-
-        from czar.store.schema import tasks
-
         return list(conn.execute(select(tasks).where(tasks.c.state == state.value)).all())
 
     def ensure_worker(self, wid: str) -> None:
@@ -222,8 +217,16 @@ class Supervisor:
             self.busy[d.task] = self.checks.submit(self.actions.verify, d.task)
         elif isinstance(d, Merge) and d.task not in self.busy:
             with self.store.write() as conn:
-                Store.move_task(
-                    conn, d.task, TaskState.MERGING, expect=TaskState.APPROVED, reason="next in the merge queue"
-                )
+                task = Store.task_row(conn, d.task)
+                if task.state == TaskState.APPROVED.value:
+                    tip = self.p.git.tip(self.p.plan.project.integration_branch)
+                    Store.move_task(
+                        conn,
+                        d.task,
+                        TaskState.MERGING,
+                        expect=TaskState.APPROVED,
+                        reason="next in the merge queue",
+                        merge_from=tip,
+                    )
             self.say(f"merging task {d.task}")
             self.busy[d.task] = self.merges.submit(self.actions.merge, d.task)

@@ -1,0 +1,97 @@
+"""`czar validate` and every command that loads a plan: bad plans get one precise line and exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import czar, make_repo, sim_task, write_plan
+
+
+@pytest.fixture
+def root(tmp_path: Path, czar_home: Path) -> Path:
+    make_repo(tmp_path / "repo")
+    return tmp_path
+
+
+def _bad(root: Path, text: str, *expected: str, command: str = "validate") -> None:
+    plan = root / "czar.toml"
+    plan.write_text(text)
+    result = czar(command, str(plan))
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert all(line.startswith("czar: ") for line in lines), lines
+    for fragment in expected:
+        assert any(fragment in line for line in lines), (fragment, lines)
+
+
+GOOD_HEAD = '[project]\nname = "p"\nrepo = "repo"\n\n'
+
+
+def test_toml_syntax_error_names_the_line(root: Path) -> None:
+    _bad(root, GOOD_HEAD + "[[tasks]\nid = 1\n", "TOML syntax", "line 5")
+
+
+def test_unknown_keys_in_project_and_task(root: Path) -> None:
+    text = '[project]\nname = "p"\nrepo = "repo"\ncolour = "red"\n\n' + sim_task("a").replace(
+        'title = "task a"', 'title = "task a"\nscop = ["x"]'
+    )
+    _bad(root, text, "project: unknown key 'colour'", "task 'a': unknown key 'scop'")
+
+
+def test_missing_and_duplicate_ids(root: Path) -> None:
+    text = GOOD_HEAD + sim_task("a") + sim_task("a") + "[[tasks]]\nbody = 'x'\n"
+    _bad(root, text, "task #3: id: required but missing")
+    _bad(root, GOOD_HEAD + sim_task("a") + sim_task("a"), "task 'a': duplicate id")
+
+
+def test_unknown_dependencies(root: Path) -> None:
+    text = GOOD_HEAD + sim_task("a", deps=("ghost",)) + sim_task("b").replace("depends_on", 'after = ["nope"]\ndepends_on')
+    _bad(root, text, "task 'a': depends_on names unknown task 'ghost'", "task 'b': after names unknown task 'nope'")
+
+
+def test_dependency_cycle_is_printed(root: Path) -> None:
+    text = GOOD_HEAD + sim_task("a", deps=("c",)) + sim_task("b", deps=("a",)) + sim_task("c", deps=("b",))
+    _bad(root, text, "dependency cycle: a -> c -> b -> a")
+
+
+def test_empty_body_bad_glob_unknown_agent(root: Path) -> None:
+    _bad(root, GOOD_HEAD + '[[tasks]]\nid = "a"\nbody = "   "\n', "task 'a': body is empty")
+    _bad(root, GOOD_HEAD + '[[tasks]]\nid = "a"\nbody = "x"\nscope = ["src/[a"]\n', "unclosed '['")
+    _bad(root, GOOD_HEAD + '[[tasks]]\nid = "a"\nbody = "x"\nagent = "gpt"\n', "'gpt' is not one of")
+
+
+def test_repository_problems(root: Path, tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    _bad(root, '[project]\nname = "p"\nrepo = "plain"\n' + sim_task("a"), "is not a git repository")
+    _bad(root, GOOD_HEAD.replace('repo = "repo"', 'repo = "repo"\nbase_branch = "trunk"') + sim_task("a"),
+         "no branch 'trunk'")  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["up", "run"])
+def test_commands_that_load_a_plan_reject_it_too(root: Path, command: str) -> None:
+    _bad(root, GOOD_HEAD + sim_task("a", deps=("zzz",)), "unknown task 'zzz'", command=command)
+
+
+def test_missing_plan_file(root: Path) -> None:
+    result = czar("validate", str(root / "nope.toml"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"czar: {root / 'nope.toml'}: no such plan file (create one with `czar init`)"
+
+
+def test_init_writes_a_plan_that_validates(root: Path) -> None:
+    result = czar("init", cwd=root / "repo")
+    assert result.returncode == 0, result.stderr
+    ok = czar("validate", cwd=root / "repo")
+    assert ok.returncode == 0, ok.stderr
+    assert "2 task(s), dependency depth 2" in ok.stdout
+    again = czar("init", cwd=root / "repo")
+    assert again.returncode == 1 and "exists" in again.stderr
+
+
+def test_good_plan_validates(root: Path) -> None:
+    plan = write_plan(root, "good", [sim_task("a"), sim_task("b", deps=("a",))])
+    result = czar("validate", str(plan))
+    assert result.returncode == 0, result.stderr
+    assert "2 task(s), dependency depth 2, 2 sim worker(s)" in result.stdout

@@ -1,0 +1,131 @@
+"""Whole runs through the `czar` command: plan -> workers in tmux -> verified merges."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import czar, git, make_repo, retry_until, sim_task, write_plan
+
+CHECK = ["python", "-c", "import pathlib, sys; sys.exit(0 if pathlib.Path('{f}').read_text() == '{c}\\n' else 1)"]
+
+
+def _plan(root: Path, name: str) -> Path:
+    make_repo(root / "repo")
+    tasks = [
+        sim_task("a", accept=["python -c \"assert open('a.txt').read() == 'a\\n'\""]),
+        sim_task("b"),
+        sim_task("c", deps=("a",)),
+        sim_task("d", deps=("a", "b")),
+        sim_task("e", deps=("c", "d"), files={"e.txt": "e\n"}),
+    ]
+    return write_plan(root, name, tasks, workers=3, project_extra='accept = ["git status --porcelain"]')
+
+
+def _user_checkout(repo: Path) -> dict[str, str]:
+    return {
+        "head": git(repo, "rev-parse", "HEAD"),
+        "branch": git(repo, "symbolic-ref", "HEAD"),
+        "status": git(repo, "status", "--porcelain", "--untracked-files=all"),
+        "index": git(repo, "ls-files", "--stage"),
+        "stash": git(repo, "stash", "list"),
+        "worktree_file": (repo / "README.md").read_text(),
+    }
+
+
+def test_run_merges_everything_and_never_touches_the_users_checkout(tmp_path: Path, czar_home: Path) -> None:
+    plan = _plan(tmp_path, "runs")
+    repo = tmp_path / "repo"
+    # The user is in the middle of something: a stash, a staged change, an unstaged edit, a new file.
+    (repo / "README.md").write_text("# sample\nstashed\n")
+    git(repo, "stash", "-q")
+    (repo / "staged.txt").write_text("staged\n")
+    git(repo, "add", "staged.txt")
+    (repo / "README.md").write_text("# sample\nwork in progress\n")
+    (repo / "untracked.txt").write_text("mine\n")
+    before = _user_checkout(repo)
+
+    result = czar("run", str(plan), "--json", timeout=180)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["tasks_total"] == 5
+    assert summary["tasks_merged"] == 5
+    assert summary["tasks_failed"] == 0
+    assert summary["integration_tests_passed"] is True
+    assert summary["interventions"] == 0
+    assert summary["integration_branch"] == "czar/integration"
+    assert summary["wall_seconds"] > 0
+
+    assert _user_checkout(repo) == before
+    merged = git(repo, "ls-tree", "-r", "--name-only", "czar/integration").splitlines()
+    assert {"a.txt", "b.txt", "c.txt", "d.txt", "e.txt"} <= set(merged)
+    assert git(repo, "rev-parse", "main") == before["head"]
+    # Dependents start from the integration branch after their dependencies merged.
+    assert git(repo, "merge-base", "--is-ancestor", "czar/a", "czar/c") == ""
+    for dep in ("c", "d"):
+        git(repo, "merge-base", "--is-ancestor", f"czar/{dep}", "czar/e")
+
+
+def test_up_is_idempotent_and_down_keeps_branches_and_worktrees(tmp_path: Path, czar_home: Path) -> None:
+    make_repo(tmp_path / "repo")
+    # The task waits for a message that never comes, so the run stays in flight.
+    plan = write_plan(tmp_path, "updown", [sim_task("slow", extra="ask may I continue?")], workers=1)
+    first = czar("up", str(plan), check=True)
+    assert "started" in first.stdout
+    second = czar("up", str(plan), check=True)
+    assert "already running" in second.stdout
+    pid = first.stdout.split("pid ")[1].split(")")[0]
+    assert f"pid {pid})" in second.stdout
+
+    def slow_running() -> bool:
+        status = json.loads(czar("status", str(plan), "--json", check=True).stdout)
+        return status["tasks"][0]["state"] == "running"
+
+    retry_until(slow_running, what="the task to run")
+    status = json.loads(czar("status", str(plan), "--json", check=True).stdout)
+    assert status["supervisor"]["running"] is True
+    assert status["workers"][0]["task"] == "slow"
+
+    down = czar("down", str(plan), check=True)
+    assert "stopped" in down.stdout
+    repo = tmp_path / "repo"
+    assert git(repo, "rev-parse", "--verify", "czar/slow")
+    worktrees = git(repo, "worktree", "list", "--porcelain")
+    assert str(czar_home / "projects" / "updown" / "worktrees" / "slow") in worktrees
+    status = json.loads(czar("status", str(plan), "--json", check=True).stdout)
+    assert status["supervisor"]["running"] is False
+    assert all(w["state"] == "stopped" for w in status["workers"])
+    assert "nothing was running" in czar("down", str(plan), check=True).stdout
+
+
+def test_failing_checks_go_back_to_the_worker_until_attempts_run_out(tmp_path: Path, czar_home: Path) -> None:
+    make_repo(tmp_path / "repo")
+    fixed = sim_task(
+        "fixme",
+        files={"v.txt": "wrong\n"},
+        accept=["python -c \"assert open('v.txt').read() == 'right\\n'\""],
+        feedback="write v.txt <<END\nright\nEND\ncommit fix v\nfinish fixed",
+    )
+    hopeless = sim_task("hopeless", files={"h.txt": "x\n"}, accept=["python -c \"raise SystemExit(3)\""])
+    plan = write_plan(tmp_path, "retries", [fixed, hopeless], project_extra="max_attempts = 2")
+    result = czar("run", str(plan), "--json", timeout=180)
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    assert summary["tasks_merged"] == 1
+    assert summary["tasks_failed"] == 1
+    assert summary["failed_tasks"] == ["hopeless"]
+    status = {t["id"]: t for t in json.loads(czar("status", str(plan), "--json").stdout)["tasks"]}
+    assert status["fixme"]["state"] == "merged" and status["fixme"]["rounds"] == 2
+    assert status["hopeless"]["state"] == "failed" and status["hopeless"]["rounds"] == 2
+    log = czar("logs", "w1", "--plan", str(plan), "-n", "200").stdout + czar("logs", "w2", "--plan", str(plan), "-n", "200").stdout
+    assert "Verification of task fixme failed (round 1 of 2)" in log
+
+
+@pytest.mark.parametrize("failure", ["crash", "quit"])
+def test_an_agent_that_ends_early_gets_its_task_requeued(tmp_path: Path, czar_home: Path, failure: str) -> None:
+    make_repo(tmp_path / "repo")
+    plan = write_plan(tmp_path, f"early-{failure}", [sim_task("t", extra=failure)], workers=1)
+    result = czar("run", str(plan), "--json", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 1

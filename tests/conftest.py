@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture
+def czar_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private CZAR_HOME; afterwards, every tmux server and process it started is gone."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("CZAR_HOME", str(home))
+    yield home
+    _cleanup(home)
+
+
+def _cleanup(home: Path) -> None:
+    from czar.paths import ProjectPaths
+    from czar.runtime.proc import kill_group, pid_alive
+    from czar.runtime.tmux import TmuxHost
+    from czar.store.store import Store
+    from czar.supervisor.loop import holder_pid
+
+    projects = home / "projects"
+    if not projects.is_dir():
+        return
+    for folder in projects.iterdir():
+        paths = ProjectPaths(name=folder.name, root=folder)
+        pids: list[int] = []
+        if paths.db.exists():
+            store = Store(paths)
+            for w in store.workers():
+                pids += [p for p in (w.pid, w.agent_pid) if p]
+            store.close()
+        holder = holder_pid(paths.supervisor_lock)
+        if holder and holder > 0:
+            pids.append(holder)
+        TmuxHost(paths.tmux_socket, paths.tmux_session).kill_server()
+        for pid in pids:
+            if pid_alive(pid):
+                kill_group(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
