@@ -79,7 +79,9 @@ def write_plan(root: Path, name: str, tasks: list[str], *, workers: int = 2, pro
     return plan
 
 
-def czar(*args: str, cwd: Path | None = None, timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess[str]:
+def czar(
+    *args: str, cwd: Path | None = None, timeout: float = 120, check: bool = False
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``czar`` command in a subprocess."""
     result = subprocess.run(
         [sys.executable, "-m", "czar", *args],

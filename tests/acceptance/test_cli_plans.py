@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from helpers import czar, make_repo, sim_task, write_plan
 
 
@@ -47,7 +48,9 @@ def test_missing_and_duplicate_ids(root: Path) -> None:
 
 
 def test_unknown_dependencies(root: Path) -> None:
-    text = GOOD_HEAD + sim_task("a", deps=("ghost",)) + sim_task("b").replace("depends_on", 'after = ["nope"]\ndepends_on')
+    text = (
+        GOOD_HEAD + sim_task("a", deps=("ghost",)) + sim_task("b").replace("depends_on", 'after = ["nope"]\ndepends_on')
+    )
     _bad(root, text, "task 'a': depends_on names unknown task 'ghost'", "task 'b': after names unknown task 'nope'")
 
 

@@ -10,13 +10,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from helpers import czar, git, make_repo, retry_until, sim_task, write_plan
 
 from czar.paths import ProjectPaths
 from czar.store.store import Event, Store
 from czar.supervisor.loop import holder_pid
+from helpers import czar, git, make_repo, retry_until, sim_task, write_plan
 
-SLOW_CHECK = "python -c \"import time; time.sleep(0.4)\""
+SLOW_CHECK = 'python -c "import time; time.sleep(0.4)"'
 
 
 def _plan(root: Path, name: str) -> Path:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from helpers import czar, git, make_repo, retry_until, sim_task, write_plan
 
 CHECK = ["python", "-c", "import pathlib, sys; sys.exit(0 if pathlib.Path('{f}').read_text() == '{c}\\n' else 1)"]
@@ -107,7 +108,7 @@ def test_failing_checks_go_back_to_the_worker_until_attempts_run_out(tmp_path: P
         accept=["python -c \"assert open('v.txt').read() == 'right\\n'\""],
         feedback="write v.txt <<END\nright\nEND\ncommit fix v\nfinish fixed",
     )
-    hopeless = sim_task("hopeless", files={"h.txt": "x\n"}, accept=["python -c \"raise SystemExit(3)\""])
+    hopeless = sim_task("hopeless", files={"h.txt": "x\n"}, accept=['python -c "raise SystemExit(3)"'])
     plan = write_plan(tmp_path, "retries", [fixed, hopeless], project_extra="max_attempts = 2")
     result = czar("run", str(plan), "--json", timeout=180)
     assert result.returncode == 1
@@ -118,7 +119,10 @@ def test_failing_checks_go_back_to_the_worker_until_attempts_run_out(tmp_path: P
     status = {t["id"]: t for t in json.loads(czar("status", str(plan), "--json").stdout)["tasks"]}
     assert status["fixme"]["state"] == "merged" and status["fixme"]["rounds"] == 2
     assert status["hopeless"]["state"] == "failed" and status["hopeless"]["rounds"] == 2
-    log = czar("logs", "w1", "--plan", str(plan), "-n", "200").stdout + czar("logs", "w2", "--plan", str(plan), "-n", "200").stdout
+    log = (
+        czar("logs", "w1", "--plan", str(plan), "-n", "200").stdout
+        + czar("logs", "w2", "--plan", str(plan), "-n", "200").stdout
+    )
     assert "Verification of task fixme failed (round 1 of 2)" in log
 
 

@@ -1,0 +1,70 @@
+"""git as czar uses it, on real repositories: the meanings of 'changed' and 'ahead', worktrees, merges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from czar.vcs.git import Git
+from helpers import git, make_repo
+
+
+def _commit(repo: Path, path: str, content: str, msg: str) -> str:
+    (repo / path).write_text(content)
+    git(repo, "add", path)
+    git(repo, "commit", "-q", "-m", msg)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def test_changed_means_since_the_merge_base_and_ahead_counts_commits(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo)
+    g.ensure_branch("czar/integration", "main")
+    wt = tmp_path / "wt"
+    g.ensure_branch("czar/t", "czar/integration")
+    g.ensure_worktree(wt, "czar/t")
+    _commit(wt, "t.txt", "t\n", "task work")
+    _commit(wt, "t2.txt", "t\n", "more task work")
+    # The integration branch moves on after the task branched: that must not count as the task's change.
+    integ = tmp_path / "integ"
+    g.ensure_worktree(integ, "czar/integration")
+    _commit(integ, "other.txt", "o\n", "someone else's merge")
+    assert g.changed_files("czar/integration", "czar/t") == ["t.txt", "t2.txt"]
+    assert g.commits_ahead("czar/integration", "czar/t") == 2
+    assert g.commits_ahead("czar/t", "czar/integration") == 1
+
+
+def test_worktrees_are_reused_and_a_stale_folder_is_replaced(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo)
+    g.ensure_branch("czar/t", "main")
+    wt = tmp_path / "data" / "worktrees" / "t"
+    g.ensure_worktree(wt, "czar/t")
+    (wt / "wip.txt").write_text("uncommitted\n")
+    g.ensure_worktree(wt, "czar/t")  # already registered: left as it is
+    assert (wt / "wip.txt").exists()
+    g.remove_worktree(wt)
+    wt.mkdir(parents=True)
+    (wt / "junk").write_text("left by a crash\n")
+    g.ensure_worktree(wt, "czar/t")
+    assert (wt / "README.md").exists() and not (wt / "junk").exists()
+    assert g.ensure_branch("czar/t", "main") is False
+
+
+def test_a_conflicting_merge_is_undone(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo)
+    for name in ("czar/integration", "czar/x", "czar/y"):
+        g.ensure_branch(name, "main")
+    integ, wx, wy = tmp_path / "integ", tmp_path / "x", tmp_path / "y"
+    g.ensure_worktree(integ, "czar/integration")
+    g.ensure_worktree(wx, "czar/x")
+    g.ensure_worktree(wy, "czar/y")
+    _commit(wx, "README.md", "x\n", "x edits readme")
+    _commit(wy, "README.md", "y\n", "y edits readme")
+    assert g.merge(integ, "czar/x", "merge x").ok
+    head = git(integ, "rev-parse", "HEAD")
+    result = g.merge(integ, "czar/y", "merge y")
+    assert not result.ok and "CONFLICT" in result.output
+    assert git(integ, "rev-parse", "HEAD") == head
+    assert git(integ, "status", "--porcelain") == ""
+    assert g.is_ancestor(git(wx, "rev-parse", "HEAD"), "czar/integration")

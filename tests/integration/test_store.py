@@ -1,0 +1,122 @@
+"""The store on real SQLite: WAL, migrations, many writers at once, the doorbell."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from czar.core.states import TaskState
+from czar.paths import ProjectPaths
+from czar.store.schema import MIGRATIONS
+from czar.store.store import Store, TransitionRefused
+
+
+def _paths(tmp_path: Path) -> ProjectPaths:
+    return ProjectPaths(name="s", root=tmp_path / "proj")
+
+
+def test_store_is_wal_and_migrated_once(tmp_path: Path) -> None:
+    store = Store(_paths(tmp_path))
+    with store.read() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        assert conn.execute(text("PRAGMA user_version")).scalar_one() == len(MIGRATIONS)
+    store.close()
+    again = Store(_paths(tmp_path))  # opening again applies nothing twice
+    with again.read() as conn:
+        assert conn.execute(text("PRAGMA user_version")).scalar_one() == len(MIGRATIONS)
+    again.close()
+
+
+def _writer(root: str, n: int, who: str) -> None:
+    store = Store(ProjectPaths(name="s", root=Path(root)))
+    for i in range(n):
+        with store.write() as conn:
+            Store.emit(conn, "test.write", actor=who, i=i)
+    store.close()
+
+
+def test_several_processes_write_at_once_without_loss(tmp_path: Path) -> None:
+    paths = _paths(tmp_path)
+    Store(paths).close()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(paths.root), 150, f"p{k}")) for k in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    store = Store(paths)
+    events = [e for e in store.events_after(0, limit=10_000) if e.kind == "test.write"]
+    assert len(events) == 600
+    ids = [e.id for e in events]
+    assert ids == sorted(ids) and len(set(ids)) == 600
+    for k in range(4):
+        assert [e.payload["i"] for e in events if e.actor == f"p{k}"] == list(range(150))
+    store.close()
+
+
+def test_transitions_are_guarded_by_the_table(tmp_path: Path) -> None:
+    from sqlalchemy import insert
+
+    from czar.store.schema import tasks
+
+    store = Store(_paths(tmp_path))
+    with store.write() as conn:
+        conn.execute(
+            insert(tasks).values(
+                id="t", ord=0, title="t", body="b", spec="{}", state="pending", created_at=0, updated_at=0
+            )
+        )
+    with pytest.raises(TransitionRefused), store.write() as conn:
+        Store.move_task(conn, "t", TaskState.MERGED, reason="skipping ahead")
+    with pytest.raises(TransitionRefused), store.write() as conn:
+        Store.move_task(conn, "t", TaskState.READY, expect=TaskState.ASSIGNED, reason="wrong guess")
+    with store.write() as conn:
+        assert Store.move_task(conn, "t", TaskState.READY, reason="deps merged") is TaskState.PENDING
+    kinds = [(e.kind, e.payload.get("new")) for e in store.events_after(0)]
+    assert kinds == [("task.state", "ready")]  # refused moves wrote nothing
+    store.close()
+
+
+def test_inbox_commands_are_carried_out_once(tmp_path: Path) -> None:
+    store = Store(_paths(tmp_path))
+    with store.write() as conn:
+        first = Store.post(conn, "w1", "start", {"x": 1})
+        Store.post(conn, "w2", "start", {"x": 2})
+    assert [c.id for c in store.open_commands("w1")] == [first]
+    with store.write() as conn:
+        assert Store.mark_done(conn, first) is True
+    with store.write() as conn:
+        assert Store.mark_done(conn, first) is False  # a repeat is recognised and ignored
+    assert store.open_commands("w1") == []
+    store.close()
+
+
+def _ring_later(root: str, delay: float) -> None:
+    time.sleep(delay)
+    store = Store(ProjectPaths(name="s", root=Path(root)))
+    with store.write() as conn:
+        Store.emit(conn, "test.ring", actor=f"pid{os.getpid()}")
+    store.close()
+
+
+def test_a_write_in_another_process_wakes_a_listener(tmp_path: Path) -> None:
+    paths = _paths(tmp_path)
+    store = Store(paths)
+    listener = store.listen("test")
+    try:
+        assert listener.wait(0.05) is False  # nothing rang
+        ctx = multiprocessing.get_context("spawn")
+        proc = ctx.Process(target=_ring_later, args=(str(paths.root), 0.2))
+        proc.start()
+        assert listener.wait(30) is True
+        proc.join(30)
+        assert [e.kind for e in store.events_after(0)] == ["test.ring"]
+    finally:
+        listener.close()
+        store.close()

@@ -1,0 +1,33 @@
+"""Worker windows on a private tmux socket."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from czar.runtime.tmux import TmuxHost
+from helpers import retry_until
+
+
+@pytest.fixture
+def host() -> Iterator[TmuxHost]:
+    h = TmuxHost(f"czar-test-{uuid.uuid4().hex[:8]}", "czar-test")
+    yield h
+    h.kill_server()
+    assert not h.alive()
+
+
+def test_windows_run_their_command_and_a_dead_pane_stays_for_inspection(host: TmuxHost, tmp_path: Path) -> None:
+    host.start_window("w1", ["sh", "-c", 'echo "hello $CZAR_X"; exit 3'], env={"CZAR_X": "from czar"}, cwd=tmp_path)
+    host.start_window("w2", ["sleep", "60"], env={}, cwd=tmp_path)
+    retry_until(lambda: not host.window_alive("w1"), what="w1 to exit")
+    assert "w1" in host.windows()
+    assert "hello from czar" in host.capture("w1")
+    assert host.window_alive("w2")
+    host.start_window("w1", ["sleep", "60"], env={}, cwd=tmp_path)  # replaces the dead window
+    assert host.windows().count("w1") == 1 and host.window_alive("w1")
+    host.kill_window("w2")
+    assert "w2" not in host.windows()

@@ -1,0 +1,136 @@
+"""The demo's sample project: a valid plan, and scripts the real sim agent turns into a passing suite."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from czar.core.graph import depth, topological_order
+from czar.core.scope import matches
+from czar.demo.sample import write_sample
+from czar.errors import CzarError
+from czar.plan.load import load_plan
+
+FEEDBACK_TASK = "readability"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        env.pop(var, None)
+    env.update(
+        CZAR_AGENT_LAUNCH="1",
+        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",  # the sample needs no plugins; loading them costs half a second
+        GIT_AUTHOR_NAME="test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    )
+    return env
+
+
+def _run_sim(repo: Path, task_id: str, body: str, feedback: bool) -> list[dict[str, Any]]:
+    lines = [json.dumps({"type": "user", "text": f"Task id: {task_id}\n\n{body}"})]
+    if feedback:
+        lines.append(json.dumps({"type": "user", "text": "verification failed"}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "czar.agents.sim"],
+        cwd=repo,
+        env=_env(),
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, env=_env()
+    ).stdout
+
+
+def test_sample_plan_is_valid_and_its_scripts_build_a_passing_package(tmp_path: Path) -> None:
+    plan_path = write_sample(tmp_path, workers=3)
+    assert plan_path == tmp_path / "czar.toml"
+    plan = load_plan(plan_path)
+    repo = plan.repo
+    assert repo == (tmp_path / "repo").resolve()
+    assert plan.project.name == "czar-demo"
+    assert plan.workers.count == 3
+    assert plan.workers.agent == "sim"
+    assert len(plan.tasks) >= 10
+    edges = {t.id: set(t.depends_on) for t in plan.tasks}
+    assert depth(edges) >= 4
+
+    # The starting point: one commit on main, a clean tree.
+    assert _git(repo, "branch", "--show-current").strip() == "main"
+    assert _git(repo, "rev-list", "--count", "HEAD").strip() == "1"
+    assert _git(repo, "status", "--porcelain") == ""
+
+    # Scopes are exact, disjoint, and leave the package's __init__ alone.
+    owners: dict[str, str] = {}
+    for task in plan.tasks:
+        assert len(task.subtasks) == 2
+        for path in task.scope:
+            assert path not in owners, f"{path} is in the scope of {owners[path]} and {task.id}"
+            owners[path] = task.id
+    assert "src/textstats/__init__.py" not in owners
+
+    first_test_runs: dict[str, list[int]] = {}
+    for task_id in topological_order(edges):
+        task = plan.task(task_id)
+        before = _git(repo, "rev-parse", "HEAD").strip()
+        events = _run_sim(repo, task_id, task.body, feedback=task_id == FEEDBACK_TASK)
+        kinds = [e["type"] for e in events]
+        assert events[0]["type"] == "ack" and events[0]["task"] == task_id, events[:1]
+        assert "error" not in kinds, events
+        assert "finished" in kinds, events
+        assert "commit" in kinds, events
+        # Everything it wrote is in its scope, committed.
+        changed = _git(repo, "diff", "--name-only", before, "HEAD").split()
+        assert changed
+        assert all(any(matches(g, path) for g in task.scope) for path in changed), (task_id, changed)
+        assert _git(repo, "status", "--porcelain") == "", task_id
+        cut = next((i for i, e in enumerate(events) if e.get("action") == "message"), len(events))
+        first_test_runs[task_id] = [e["exit"] for e in events[:cut] if e.get("action") == "run"]
+        if task_id == FEEDBACK_TASK:
+            assert cut < len(events), "the feedback section did not run"
+            after = [e for e in events[cut:] if e.get("action") == "run"]
+            assert after and after[-1]["exit"] == 0, after
+            assert any(e["type"] == "finished" for e in events[cut:])
+
+    assert first_test_runs[FEEDBACK_TASK] and first_test_runs[FEEDBACK_TASK][0] != 0
+    for task_id, exits in first_test_runs.items():
+        if task_id != FEEDBACK_TASK:
+            assert exits == [0], task_id
+
+    suite = subprocess.run(
+        ["python", "-m", "pytest", "-q"],
+        cwd=repo,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert suite.returncode == 0, suite.stdout + suite.stderr
+    assert " passed" in suite.stdout and "failed" not in suite.stdout
+    assert _git(repo, "status", "--porcelain") == "", "caches must be ignored by the sample's .gitignore"
+
+
+def test_write_sample_refuses_a_used_folder(tmp_path: Path) -> None:
+    write_sample(tmp_path)
+    with pytest.raises(CzarError, match="already exists"):
+        write_sample(tmp_path)
