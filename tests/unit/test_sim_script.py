@@ -129,7 +129,6 @@ def test_empty_heredoc() -> None:
     assert step.args == ("empty.txt",)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an empty heredoc gives the text '\\n', so no empty file can be written")
 def test_empty_heredoc_writes_nothing() -> None:
     (step,) = parse("write pkg/__init__.py <<EOF\nEOF\n").main
     assert step.text == ""

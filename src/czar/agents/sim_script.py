@@ -101,7 +101,7 @@ def parse(source: str) -> Script:
             if i >= len(lines):
                 raise ScriptError(f"line {number}: {verb} {path}: no closing {marker!r}")
             i += 1
-            current.append(Step(verb, (path,), "\n".join(body) + "\n", number))
+            current.append(Step(verb, (path,), "".join(line + "\n" for line in body), number))
             continue
         verb, _, rest = stripped.partition(" ")
         if verb not in _ARITY:

@@ -13,33 +13,50 @@ from functools import lru_cache
 _WILD = re.compile(r"[*?\[]")
 
 
-def glob_problem(pattern: str) -> str | None:
-    """Why ``pattern`` is not a valid scope glob, or None if it is."""
-    if not pattern.strip():
-        return "is empty"
-    if pattern.startswith("/"):
-        return "is absolute; scope paths are relative to the repository root"
-    if ".." in pattern.split("/"):
-        return "leaves the repository with '..'"
-    if "\\" in pattern:
-        return "uses '\\'; write paths with '/'"
-    depth = 0
-    for ch in pattern:
+class _BadGlob(ValueError):
+    """Why a glob cannot be compiled, in words for the plan's author."""
+
+
+def _class(pattern: str, start: int) -> tuple[str, int]:
+    """Compile the character class opening at ``pattern[start]``; return its regex and the index after it.
+
+    Members are taken literally (each escaped), ``a-z`` is a range and a leading ``!`` negates.
+    A class never matches ``/``, so like ``*`` and ``?`` it stays within one path segment.
+    """
+    i = start + 1
+    negate = pattern.startswith("!", i)
+    i += negate
+    members: list[str] = []
+    while True:
+        if i >= len(pattern):
+            raise _BadGlob("has an unclosed '['")
+        ch = pattern[i]
+        if ch == "]":
+            break
         if ch == "[":
-            if depth:
-                return "nests '[' inside a character class"
-            depth = 1
-        elif ch == "]" and depth:
-            depth = 0
-    if depth:
-        return "has an unclosed '['"
-    if re.search(r"[^/]\*\*|\*\*[^/]", pattern):
-        return "uses '**' inside a name; '**' must be a whole path segment"
-    return None
+            raise _BadGlob("nests '[' inside a character class")
+        if ch == "/":
+            if not negate:
+                raise _BadGlob("has '/' inside a character class; a class matches one character of a name")
+            i += 1  # '[!/]' is redundant, not wrong: a class never matches '/' anyway
+            continue
+        if pattern.startswith("-", i + 1) and i + 2 < len(pattern) and pattern[i + 2] not in "]/[":
+            low, high = ch, pattern[i + 2]
+            if low > high:
+                raise _BadGlob(f"has a reversed range '{low}-{high}'")
+            members.append(f"{re.escape(low)}-{re.escape(high)}")
+            i += 3
+        else:
+            members.append(re.escape(ch))
+            i += 1
+    if i == start + 1 + negate:
+        raise _BadGlob(f"has an empty character class '{pattern[start : i + 1]}'")
+    body = "".join(members)
+    return (f"[^/{body}]" if negate else f"[{body}]"), i + 1
 
 
-@lru_cache(maxsize=4096)
-def _regex(pattern: str) -> re.Pattern[str]:
+def _compile(pattern: str) -> str:
+    """The regex source for ``pattern``; raises ``_BadGlob`` for a pattern that cannot match sensibly."""
     if pattern.endswith("/"):
         pattern += "**"
     out, i = [], 0
@@ -57,16 +74,36 @@ def _regex(pattern: str) -> re.Pattern[str]:
             out.append("[^/]")
             i += 1
         elif pattern[i] == "[":
-            end = pattern.index("]", i + 1)
-            body = pattern[i + 1 : end]
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            out.append(f"[{body}]")
-            i = end + 1
+            regex, i = _class(pattern, i)
+            out.append(regex)
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    return re.compile("".join(out) + r"\Z")
+    return "".join(out) + r"\Z"
+
+
+def glob_problem(pattern: str) -> str | None:
+    """Why ``pattern`` is not a valid scope glob, or None if it is."""
+    if not pattern.strip():
+        return "is empty"
+    if pattern.startswith("/"):
+        return "is absolute; scope paths are relative to the repository root"
+    if ".." in pattern.split("/"):
+        return "leaves the repository with '..'"
+    if "\\" in pattern:
+        return "uses '\\'; write paths with '/'"
+    if re.search(r"[^/]\*\*|\*\*[^/]", pattern):
+        return "uses '**' inside a name; '**' must be a whole path segment"
+    try:
+        _compile(pattern)
+    except _BadGlob as exc:
+        return str(exc)
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(_compile(pattern))
 
 
 def matches(pattern: str, path: str) -> bool:

@@ -57,7 +57,8 @@ def _where(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
         tasks = raw.get("tasks") or []
         entry = tasks[loc[1]] if loc[1] < len(tasks) and isinstance(tasks[loc[1]], dict) else {}
         name = f"task {entry['id']!r}" if isinstance(entry.get("id"), str) else f"task #{loc[1] + 1}"
-        rest = ".".join(str(p) for p in loc[2:])
+        # An item's index adds nothing: the message quotes the item (``scope: glob '/x' ...``).
+        rest = ".".join(str(p) for p in loc[2:] if not isinstance(p, int))
         return f"{name}: {rest}" if rest else name
     return ".".join(str(p) for p in loc) or "plan"
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from czar.core.scope import glob_problem
 
@@ -15,6 +15,17 @@ AgentKind = Literal["sim", "claude", "codex", "gemini", "aider"]
 # Task ids become branch, folder and tmux window names: keep them to a safe alphabet.
 TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 PROJECT_NAME = TASK_ID
+
+
+def _glob(pattern: str) -> str:
+    problem = glob_problem(pattern)
+    if problem:
+        raise ValueError(f"glob {pattern!r} {problem}")
+    return pattern
+
+
+# Checked one by one, so that every bad glob of a scope gets its own line.
+Glob = Annotated[str, AfterValidator(_glob)]
 
 
 class _Strict(BaseModel):
@@ -67,7 +78,7 @@ class TaskConfig(_Strict):
     """Hard dependencies: this task starts only after these are merged."""
     after: list[str] = Field(default_factory=list)
     """Soft dependencies: may start earlier; is told when they merge."""
-    scope: list[str] = Field(default_factory=list)
+    scope: list[Glob] = Field(default_factory=list)
     """Globs of the paths this task may change; two tasks with overlapping scopes never run at once."""
     accept: list[str] | None = None
     """Acceptance commands; defaults to the project's."""
@@ -85,15 +96,6 @@ class TaskConfig(_Strict):
     def _id(cls, v: str) -> str:
         if not TASK_ID.match(v):
             raise ValueError("must be letters, digits, '-' or '_' (at most 64), starting with a letter or digit")
-        return v
-
-    @field_validator("scope")
-    @classmethod
-    def _scope(cls, v: list[str]) -> list[str]:
-        for pattern in v:
-            problem = glob_problem(pattern)
-            if problem:
-                raise ValueError(f"glob {pattern!r} {problem}")
         return v
 
 
