@@ -45,6 +45,9 @@ def status_data(project: Project) -> dict[str, Any]:
 def print_status(data: dict[str, Any]) -> None:
     console = Console()
     sup = data["supervisor"]
+    if not data["tasks"]:
+        console.print(f"project {data['project']}: no run yet; `czar up` or `czar run` starts one")
+        return
     console.print(
         f"project {data['project']}: supervisor "
         + (f"running (pid {sup['pid']})" if sup["running"] else "not running")
