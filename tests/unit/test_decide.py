@@ -16,7 +16,6 @@ from czar.core.decide import (
     Decision,
     Merge,
     Promote,
-    Requeue,
     Snapshot,
     TaskView,
     Verify,
@@ -45,9 +44,9 @@ def task(
     order: int = 0,
     agent: str = "sim",
     worker: str | None = None,
-    agent_exited: bool = False,
+    rank: float = 0.0,
 ) -> TaskView:
-    return TaskView(tid, state, deps, scope, priority, order, agent, worker, agent_exited)
+    return TaskView(tid, state, deps, scope, priority, order, agent, worker, rank)
 
 
 def worker(wid: str, *, agent: str = "sim", state: WorkerState = W.IDLE, task: str | None = None) -> WorkerView:
@@ -248,20 +247,20 @@ def test_no_merge_without_approved_work() -> None:
     assert not of(Merge, decide(s))
 
 
-@pytest.mark.parametrize("state", [T.ASSIGNED, T.RUNNING])
-def test_agent_exited_early_is_requeued(state: TaskState) -> None:
-    s = snap([task("a", state, worker="w1", agent_exited=True)], [worker("w1", state=W.WORKING, task="a")])
-    assert decide(s) == [Requeue("a", "w1")]
-
-
-def test_agent_still_running_is_not_requeued() -> None:
+def test_a_running_task_calls_for_nothing() -> None:
+    # Whether its agent is healthy is the health round's business (czar.core.health), not decide's.
     s = snap([task("a", T.RUNNING, worker="w1")], [worker("w1", state=W.WORKING, task="a")])
     assert decide(s) == []
 
 
-def test_agent_exited_after_submitting_is_verified_not_requeued() -> None:
-    s = snap([task("a", T.SUBMITTED, worker="w1", agent_exited=True)], [worker("w1", state=W.WORKING, task="a")])
-    assert decide(s) == [Verify("a")]
+def test_the_longest_chain_of_work_starts_first() -> None:
+    s = snap([task("short", rank=1.0, order=0), task("long", rank=5.0, order=1)], [worker("w1")])
+    assert of(Assign, decide(s)) == [Assign("long", "w1")]
+
+
+def test_priority_outranks_the_chain_of_work() -> None:
+    s = snap([task("urgent", priority=1, rank=1.0), task("long", rank=5.0)], [worker("w1")])
+    assert of(Assign, decide(s)) == [Assign("urgent", "w1")]
 
 
 def test_decisions_come_most_urgent_first() -> None:
@@ -327,7 +326,7 @@ def snapshots(draw: st.DrawFn) -> Snapshot:
             order=i,
             agent=agent,
             worker=wid,
-            agent_exited=state in (T.ASSIGNED, T.RUNNING) and draw(st.booleans()),
+            rank=draw(st.floats(min_value=0, max_value=10)),
         )
     for j in range(draw(st.integers(min_value=0, max_value=5))):
         wid = f"w{j}"
@@ -428,8 +427,6 @@ def test_other_decisions_fit_the_state(s: Snapshot) -> None:
             if t.state is T.APPROVED:
                 assert not any(o.state is T.MERGING for o in s.tasks.values())
                 assert t.order == min(o.order for o in s.tasks.values() if o.state is T.APPROVED)
-        elif isinstance(d, Requeue):
-            assert t.state in (T.ASSIGNED, T.RUNNING) and t.agent_exited and t.worker == d.worker
     # Every submitted task is verified; a pending task with a dead dependency is blocked.
     for t in s.tasks.values():
         if t.state is T.SUBMITTED:

@@ -12,8 +12,10 @@ from typing import Any, Protocol
 class Signal:
     """Something the agent told us, in czar's words.
 
-    kind: ``ack`` (names its task; ``digest`` of the text received), ``progress``, ``commit``,
-    ``finished``, ``idle``, ``permission``, ``activity`` (anything else worth showing), ``error``.
+    kind: ``ack`` (names its task, restates the goal in ``text``; ``digest`` of the text
+    received), ``progress``, ``commit``, ``finished``, ``idle``, ``permission`` (``data["tool"]``,
+    the target in ``text``), ``rate_limited`` (``data["reset_in"]`` seconds), ``activity``
+    (anything else worth showing), ``error``.
     """
 
     kind: str
@@ -30,8 +32,9 @@ class AgentAdapter(Protocol):
         """The command that starts the agent, cwd = the task's worktree."""
         ...
 
-    def encode(self, text: str) -> str:
-        """One line for the agent's stdin carrying a user message."""
+    def encode(self, text: str, kind: str = "task") -> str:
+        """One line for the agent's stdin carrying a user message; ``kind`` says why czar sends it
+        (task, feedback, nudge, correction, stand-off, conflict, merged, answer, continue)."""
         ...
 
     def parse(self, line: str) -> Signal | None:

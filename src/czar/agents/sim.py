@@ -2,38 +2,157 @@
 
 Protocol (one JSON object per line; see ``docs/sim.md``):
 
-- stdin: ``{"type": "user", "text": ...}``; the first message is the task prompt, later ones are
-  feedback (each runs the next ``on feedback`` section). End of input ends the agent.
-- stdout: ``ack`` (task id named in the prompt, sha256 and length of the text received), ``step``,
-  ``progress``, ``commit``, ``permission``, ``finished``, ``idle``, ``error``.
+- stdin: ``{"type": "user", "kind": ..., "text": ...}``; the first message is the task prompt,
+  later ones are czar's messages (``kind``: feedback, nudge, correction, stand-off, conflict,
+  merged, answer, continue, ...). End of input ends the agent.
+- stdout: ``ack`` (task id and goal named in the prompt, sha256 and length of the text
+  received), ``step``, ``progress``, ``commit``, ``permission``, ``rate_limited``, ``finished``,
+  ``idle``, ``error``.
+
+A message that arrives while the script runs is looked at between two actions: if the script has
+an ``on KIND`` section for it, that section takes over from the rest of the script (a real agent
+changes course when told to); otherwise the agent notes it and goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import queue
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from czar.agents.sim_script import Script, ScriptError, Step, extract, parse
+from czar.agents.sim_script import FAULTS, Script, ScriptError, Step, extract, parse
 
 TASK_LINE = re.compile(r"^Task id: (\S+)\s*$", re.MULTILINE)
+TITLE_LINE = re.compile(r"^Title: (.+)$", re.MULTILINE)
 
 
-def emit(kind: str, **fields: Any) -> None:
-    sys.stdout.write(json.dumps({"type": kind, **fields}) + "\n")
+def emit(type_: str, **fields: Any) -> None:
+    sys.stdout.write(json.dumps({"type": type_, **fields}) + "\n")
     sys.stdout.flush()
 
 
+class Message:
+    def __init__(self, kind: str, text: str) -> None:
+        self.kind = kind
+        self.text = text
+
+
+def _message(line: str) -> Message:
+    try:
+        msg = json.loads(line)
+    except json.JSONDecodeError:
+        return Message("feedback", line.strip())
+    if not isinstance(msg, dict):
+        return Message("feedback", str(msg))
+    return Message(str(msg.get("kind") or "feedback"), str(msg.get("text", "")))
+
+
+class Inbox:
+    """stdin, read on a thread so the script can look for messages between two actions."""
+
+    def __init__(self) -> None:
+        self._q: queue.Queue[Message | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in sys.stdin:
+            if line.strip():
+                self._q.put(_message(line))
+        self._q.put(None)
+
+    def get(self, timeout: float | None = None) -> Message | None:
+        """The next message; None at end of input. Raises ``queue.Empty`` after ``timeout``."""
+        return self._q.get(timeout=timeout)
+
+    def poll(self) -> Message | bool | None:
+        """The next message if one is waiting, None at end of input, False if nothing came."""
+        try:
+            return self._q.get_nowait()
+        except queue.Empty:
+            return False
+
+
+# Messages that only make sense once the work is handed in: they wait until the script is done.
+AFTER_FINISH = frozenset({"feedback"})
+
+
+class Stop(Exception):
+    """The agent stops reading input (it quit, or its input ended)."""
+
+
 class Sim:
-    def __init__(self, cwd: Path, launch: int) -> None:
+    def __init__(self, cwd: Path, launch: int, script: Script, inbox: Inbox) -> None:
         self.cwd = cwd
-        self.launch = launch  # 1 on the first start of this attempt; faults fire only then
+        self.launch = launch  # 1 on the first start for this task; faults act only then
+        self.script = script
+        self.inbox = inbox
+        self.used: dict[str, int] = {}  # sections of each kind already run
+        self.deferred: list[Message | None] = []  # read while working, handled once done
+
+    # -- messages and sections ---------------------------------------------------------------
+
+    def section_for(self, kind: str) -> list[Step] | None:
+        sections = self.script.sections.get(kind, [])
+        n = self.used.get(kind, 0)
+        if n >= len(sections):
+            return None
+        self.used[kind] = n + 1
+        return sections[n]
+
+    def take(self, msg: Message | None) -> list[Step] | None:
+        """React to a message: the section it calls for, or None to go on as before."""
+        if msg is None:
+            raise Stop
+        emit("step", action="message", kind=msg.kind, text=msg.text[:500])
+        return self.section_for(msg.kind)
+
+    def wait(self) -> list[Step] | None:
+        """Block for the next message; the section it calls for, if any."""
+        return self.take(self.next_message())
+
+    def next_message(self) -> Message | None:
+        if self.deferred:
+            return self.deferred.pop(0)
+        return self.inbox.get()
+
+    # -- running -----------------------------------------------------------------------------
+
+    def run(self, steps: list[Step]) -> None:
+        """Run steps; a message with a section of its own takes over from the rest."""
+        for s in steps:
+            self.step(s)
+            msg = self.inbox.poll()
+            if msg is False:
+                continue
+            if msg is None or msg.kind in AFTER_FINISH:  # type: ignore[union-attr]
+                self.deferred.append(msg)  # type: ignore[arg-type]
+                continue
+            section = self.take(msg)  # type: ignore[arg-type]
+            if section is not None:
+                self.run(section)
+                return
+
+    def idle_loop(self) -> None:
+        """After the script: wait for messages and run the section each calls for."""
+        while True:
+            emit("idle")
+            msg = self.next_message()
+            section = self.take(msg)
+            if section is not None:
+                with contextlib.suppress(Done):
+                    self.run(section)
+            elif msg is not None and msg.kind == "feedback":
+                emit("step", action="note", text="no more ideas for this feedback")
+                emit("finished", summary="nothing more to change")
 
     def _path(self, rel: str) -> Path:
         target = (self.cwd / rel).resolve()
@@ -41,11 +160,9 @@ class Sim:
             raise ScriptError(f"path {rel!r} leaves the working folder")
         return target
 
-    def run_steps(self, steps: list[Step]) -> bool:
-        """Carry out steps; False if the agent must stop reading input (quit)."""
-        return all(self.step(step) for step in steps)
-
-    def step(self, s: Step) -> bool:
+    def step(self, s: Step) -> None:
+        if s.verb in FAULTS and self.launch != 1:
+            return
         if s.verb in ("write", "append"):
             path = self._path(s.args[0])
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,20 +186,63 @@ class Sim:
         elif s.verb == "finish":
             emit("finished", summary=s.text or "done")
         elif s.verb == "ask":
-            emit("permission", request=s.text)
-            reply = sys.stdin.readline()
-            emit("step", action="permission-answer", reply=_text(reply))
-        elif s.verb == "crash" and self.launch == 1:
+            self._ask(s)
+        elif s.verb == "crash":
             emit("step", action="crash")
             os._exit(3)
-        elif s.verb == "hang" and self.launch == 1:
+        elif s.verb == "hang":
             emit("step", action="hang")
             while True:
                 time.sleep(3600)
-        elif s.verb == "quit" and self.launch == 1:
+        elif s.verb == "quit":
             emit("step", action="quit")
-            return False
-        return True
+            raise Stop
+        elif s.verb == "idle":
+            emit("step", action="idle")
+            self._pause(lambda: emit("idle"))
+        elif s.verb == "ratelimit":
+            emit("rate_limited", reset_in=float(s.args[0]), text="simulated rate limit")
+            self._pause(lambda: None)
+        elif s.verb == "loop":
+            emit("step", action="loop")
+            self._loop(s.text)
+
+    def _pause(self, announce: Any) -> None:
+        """Stop until a message comes; one with a section of its own takes over."""
+        announce()
+        section = self.wait()
+        if section is not None:
+            self.run(section)
+            raise Done
+
+    def _loop(self, text: str) -> None:
+        """Say the same thing again and again until a message comes."""
+        while True:
+            emit("step", action="note", text=text)
+            try:
+                msg = self.deferred.pop(0) if self.deferred else self.inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            section = self.take(msg)
+            if section is not None:
+                self.run(section)
+                raise Done
+            return
+
+    def _ask(self, s: Step) -> None:
+        tool, _, target = s.text.partition(" ")
+        emit("permission", tool=tool, target=target.strip())
+        while True:
+            msg = self.inbox.get()
+            if msg is None:
+                raise Stop
+            if msg.kind == "answer":
+                break
+            self.deferred.append(msg)
+        allowed = msg.text.startswith("allow")
+        emit("step", action="permission-answer", reply=msg.text[:200])
+        if allowed and tool == "Bash" and target.strip():
+            self._run(target.split())
 
     def _run(self, argv: list[str]) -> None:
         try:
@@ -108,22 +268,17 @@ class Sim:
         emit("commit", sha=sha, message=message)
 
 
-def _text(line: str) -> str:
-    try:
-        msg = json.loads(line)
-    except json.JSONDecodeError:
-        return line.strip()
-    return str(msg.get("text", "")) if isinstance(msg, dict) else str(msg)
+class Done(Exception):
+    """A section took over and ran to its end: the main script is over."""
 
 
 def main() -> int:
-    sim = Sim(Path.cwd(), int(os.environ.get("CZAR_AGENT_LAUNCH", "1")))
-    first = sys.stdin.readline()
-    if not first:
+    inbox = Inbox()
+    first = inbox.get()
+    if first is None:
         emit("error", message="no task received")
         return 1
-    prompt = _text(first)
-    named = TASK_LINE.search(prompt)
+    prompt = first.text
     source = extract(prompt)
     script: Script | None = None
     problem = None
@@ -134,26 +289,31 @@ def main() -> int:
             script = parse(source)
         except ScriptError as exc:
             problem = f"script: {exc}"
-    task = (script.claimed_task if script else None) or (named.group(1) if named else None)
-    digest = hashlib.sha256(prompt.encode()).hexdigest()
-    emit("ack", task=task, sha256=digest, chars=len(prompt))
+    launch = int(os.environ.get("CZAR_AGENT_LAUNCH", "1"))
+    named = TASK_LINE.search(prompt)
+    title = TITLE_LINE.search(prompt)
+    wrong = script.claimed_task if script and launch == 1 else None
+    emit(
+        "ack",
+        task=wrong or (named.group(1) if named else None),
+        goal=title.group(1).strip() if title else None,
+        sha256=hashlib.sha256(prompt.encode()).hexdigest(),
+        chars=len(prompt),
+    )
     if script is None:
         emit("error", message=problem)
         return 1
+    sim = Sim(Path.cwd(), launch, script, inbox)
     try:
-        if not sim.run_steps(script.main):
-            return 0
-        emit("idle")
-        sections = iter(script.feedback)
-        for line in sys.stdin:
-            emit("step", action="message", text=_text(line)[:500])
-            section = next(sections, None)
-            if section is None:
-                emit("step", action="note", text="no more ideas for this feedback")
-                emit("finished", summary="nothing more to change")
-            elif not sim.run_steps(section):
-                return 0
-            emit("idle")
+        if wrong is not None:
+            # Working on another task's script: the ``on wrong-task`` section, not our own.
+            sim.run(sim.section_for("wrong-task") or [])
+        else:
+            with contextlib.suppress(Done):
+                sim.run(script.main)
+        sim.idle_loop()
+    except Stop:
+        return 0
     except ScriptError as exc:
         emit("error", message=str(exc))
         return 1

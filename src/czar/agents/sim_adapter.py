@@ -15,8 +15,8 @@ class SimAdapter:
     def argv(self, worktree: Path) -> list[str]:
         return [sys.executable, "-m", "czar.agents.sim"]
 
-    def encode(self, text: str) -> str:
-        return json.dumps({"type": "user", "text": text}) + "\n"
+    def encode(self, text: str, kind: str = "task") -> str:
+        return json.dumps({"type": "user", "kind": kind, "text": text}) + "\n"
 
     def parse(self, line: str) -> Signal | None:
         msg = json_line(line)
@@ -24,15 +24,19 @@ class SimAdapter:
             return Signal("activity", text=line.rstrip()) if line.strip() else None
         kind = msg.get("type")
         if kind == "ack":
-            return Signal("ack", task=msg.get("task"), digest=msg.get("sha256"), data=msg)
+            return Signal("ack", task=msg.get("task"), digest=msg.get("sha256"), text=str(msg.get("goal") or ""))
         if kind == "progress":
             return Signal("progress", text=str(msg.get("note", "")), data=msg)
         if kind == "commit":
             return Signal("commit", text=str(msg.get("message", "")), data=msg)
         if kind == "finished":
             return Signal("finished", text=str(msg.get("summary", "")))
-        if kind in ("idle", "permission", "error"):
-            return Signal(kind, text=str(msg.get("request") or msg.get("message") or ""), data=msg)
+        if kind == "permission":
+            return Signal("permission", text=str(msg.get("target", "")), data={"tool": str(msg.get("tool", ""))})
+        if kind == "rate_limited":
+            return Signal("rate_limited", text=str(msg.get("text", "")), data={"reset_in": msg.get("reset_in", 60)})
+        if kind in ("idle", "error"):
+            return Signal(kind, text=str(msg.get("message") or ""), data=msg)
         if kind == "step":
             return Signal("activity", text=_describe(msg), data=msg)
         return None
@@ -46,4 +50,6 @@ def _describe(msg: dict[str, object]) -> str:
         return f"ran `{words}` -> exit {msg.get('exit')}"
     if action in ("write", "append", "delete"):
         return f"{action} {msg.get('path')}"
+    if action == "message":
+        return f"got a {msg.get('kind')} message"
     return f"{action}: {msg.get('text') or msg.get('skipped') or msg.get('reply') or ''}".rstrip(": ")

@@ -44,7 +44,14 @@ _ARITY: dict[str, tuple[int, int | None]] = {
     "quit": (0, 0),
     "ask": (1, None),
     "claim-task": (1, 1),
+    "idle": (0, 0),
+    "loop": (1, None),
+    "ratelimit": (1, 1),
 }
+
+# Actions that misbehave on purpose; they act only on the agent's first start for the task.
+FAULTS = frozenset({"crash", "hang", "quit", "claim-task", "idle", "loop", "ratelimit"})
+SECTION = re.compile(r"^on\s+([a-z][a-z-]*)$")
 
 
 class ScriptError(ValueError):
@@ -62,7 +69,13 @@ class Step:
 @dataclass
 class Script:
     main: list[Step] = field(default_factory=list)
-    feedback: list[list[Step]] = field(default_factory=list)  # one section per feedback message
+    # ``on KIND`` sections, in order, per kind of message: feedback, nudge, correction, stand-off, ...
+    sections: dict[str, list[list[Step]]] = field(default_factory=dict)
+
+    @property
+    def feedback(self) -> list[list[Step]]:
+        """The sections run, one per message, when verification fails."""
+        return self.sections.get("feedback", [])
 
     @property
     def claimed_task(self) -> str | None:
@@ -87,9 +100,10 @@ def parse(source: str) -> Script:
         stripped = raw.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        if stripped == "on feedback":
+        section = SECTION.match(stripped)
+        if section:
             current = []
-            script.feedback.append(current)
+            script.sections.setdefault(section.group(1), []).append(current)
             continue
         heredoc = HEREDOC.match(stripped)
         if heredoc:

@@ -24,7 +24,7 @@ class TaskView:
     order: int  # position in the plan's topological order
     agent: str
     worker: str | None = None
-    agent_exited: bool = False  # the open attempt's agent process ended without finishing
+    rank: float = 0.0  # length of the longest chain of work from this task on (critical path first)
 
 
 @dataclass(frozen=True)
@@ -81,15 +81,7 @@ class Merge:
     task: str
 
 
-@dataclass(frozen=True)
-class Requeue:
-    """The agent ended without finishing: take the task back so a worker can continue it."""
-
-    task: str
-    worker: str
-
-
-Decision = Promote | Block | Assign | Verify | Merge | Requeue
+Decision = Promote | Block | Assign | Verify | Merge
 
 # Tasks whose changes are not in the integration branch yet, but may be soon.
 _IN_FLIGHT = frozenset(
@@ -117,8 +109,6 @@ def decide(snap: Snapshot) -> list[Decision]:
                 out.append(Block(t.id, dead.id))
             elif all(d.state is TaskState.MERGED for d in deps):
                 out.append(Promote(t.id))
-        elif t.state in (TaskState.ASSIGNED, TaskState.RUNNING) and t.agent_exited and t.worker:
-            out.append(Requeue(t.id, t.worker))
         elif t.state is TaskState.SUBMITTED:
             out.append(Verify(t.id))
 
@@ -146,7 +136,7 @@ def _assignments(snap: Snapshot, promoted: set[str]) -> list[Assign]:
     held = {t.id for t in snap.tasks.values() if t.worker is not None and t.state not in TERMINAL_TASK_STATES}
     ready = sorted(
         (t for t in snap.tasks.values() if (t.state is TaskState.READY or t.id in promoted) and t.id not in held),
-        key=lambda t: (-t.priority, t.order, t.id),
+        key=lambda t: (-t.priority, -t.rank, t.order, t.id),
     )
     busy_scopes = [t.scope for t in snap.tasks.values() if t.state in _IN_FLIGHT]
     out: list[Assign] = []

@@ -55,3 +55,17 @@ def depth(edges: Mapping[str, Iterable[str]]) -> int:
     for node in topological_order(edges):
         level[node] = 1 + max((level[d] for d in edges[node] if d in level), default=0)
     return max(level.values(), default=0)
+
+
+def chain_rank(edges: Mapping[str, Iterable[str]], weight: Mapping[str, float]) -> dict[str, float]:
+    """Each node's weight plus the heaviest chain of its dependents: the work that must still
+    follow it, one after another. Starting high ranks first keeps the critical path moving."""
+    dependents: dict[str, list[str]] = {n: [] for n in edges}
+    for node, deps in edges.items():
+        for d in deps:
+            if d in dependents:
+                dependents[d].append(node)
+    rank: dict[str, float] = {}
+    for node in reversed(topological_order(edges)):
+        rank[node] = weight.get(node, 1.0) + max((rank[c] for c in dependents[node]), default=0.0)
+    return rank

@@ -1,32 +1,37 @@
 """The worker host: one per worker, in its tmux window. It owns the agent process of the current
-task, carries out the worker's inbox commands once each, turns the agent's output into events,
-and shows a readable transcript in the pane.
+task, carries out the worker's inbox commands once each, turns the agent's output into events
+(through the same agent tools the ``czar report/done/...`` commands use), and shows a readable
+transcript in the pane.
 
-Single-threaded: it waits on the doorbell and the agent's output at once with ``select``.
+Single-threaded: it waits on its doorbell and the agent's output at once with ``select``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import select
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import update
 
+from czar.agent_tools.identity import ENV_PROJECT, ENV_TOKEN, ENV_WORKER, CallerError, new_token
+from czar.agent_tools.service import AgentTools
 from czar.agents import adapter_for
 from czar.agents.base import AgentAdapter, Signal
+from czar.core.policy import Decision
 from czar.core.states import TaskState, WorkerState
 from czar.runtime.proc import kill_group
 from czar.store.doorbell import Listener
 from czar.store.schema import workers
-from czar.store.store import Command, Store, TransitionRefused
+from czar.store.store import Command, Store
 
 POLL_SECONDS = 2.0  # safety net only: the doorbell and the agent's output wake the loop
 
@@ -39,13 +44,14 @@ class Current:
     task: str
     worktree: Path
     prompt: str
-    digest: str
     adapter: AgentAdapter
-    launches: int = 0  # agent starts in this attempt and, before it, in earlier attempts of the task
+    launches: int = 0  # agent starts for this task, in this attempt and earlier ones
     proc: subprocess.Popen[bytes] | None = None
     buffer: bytes = b""
     finished: bool = False
-    pending: list[str] = field(default_factory=list)
+    digest: str = ""  # of the first message of the current launch, to confirm delivery
+    last_text: str = ""
+    repeats: int = 0
 
 
 class WorkerHost:
@@ -54,6 +60,8 @@ class WorkerHost:
         self.worker = worker_id
         self.agent_kind = agent_kind
         self.out = out
+        self.tools = AgentTools(store, worker_id)
+        self.token = new_token()
         self.current: Current | None = None
         self.stopping = False
         self.listener: Listener | None = None
@@ -72,14 +80,16 @@ class WorkerHost:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, self._on_signal)
-        listener = self.listener = self.store.listen(f"w-{self.worker}")
+        listener = self.listener = self.store.listen_as_worker(self.worker)
         with self.store.write() as conn:
-            Store.set_worker(conn, self.worker, pid=os.getpid(), last_seen=time.time(), agent_pid=None)
+            Store.set_worker(
+                conn, self.worker, pid=os.getpid(), last_seen=time.time(), agent_pid=None, token=self.token, repeats=0
+            )
             # Idle unless the supervisor gave this worker a task while the host was starting.
             conn.execute(
                 update(workers)
                 .where(workers.c.id == self.worker, workers.c.task_id.is_(None))
-                .values(state=WorkerState.IDLE.value)
+                .values(state=WorkerState.IDLE.value, state_since=time.time())
             )
             Store.emit(conn, "worker.host_started", actor=self.worker, worker=self.worker, pid=os.getpid())
         self.say(f"worker {self.worker} ready ({self.agent_kind}); waiting for a task")
@@ -116,6 +126,7 @@ class WorkerHost:
 
     def handle(self, cmd: Command) -> None:
         p = cmd.payload
+        cur = self.current
         if cmd.kind == "start":
             self._stop_agent()
             self.current = Current(
@@ -123,33 +134,48 @@ class WorkerHost:
                 task=str(p["task"]),
                 worktree=Path(p["worktree"]),
                 prompt=str(p["prompt"]),
-                digest=str(p["digest"]),
                 adapter=adapter_for(self.agent_kind),
-                launches=int(p.get("earlier_attempts", 0)),
+                launches=int(p.get("earlier_launches", 0)),
             )
             self.say(f"== task {p['task']} (attempt {p['attempt']}): prompt of {len(p['prompt'])} characters")
-            self._launch([self.current.prompt])
-            detail = {"pid": self.current.proc.pid if self.current.proc else None}
-            self._done(cmd, "agent.started", **detail)
-        elif cmd.kind == "message":
-            text = str(p["text"])
-            cur = self.current
-            if cur is None or cur.attempt != int(p["attempt"]):
-                self._done(cmd, "agent.message_dropped", reason="no such attempt on this worker")
-                return
-            self.say(f">> message for {cur.task}: {text.splitlines()[0] if text else ''}")
-            cur.finished = False
+            self._launch([(self.current.prompt, "task")])
+            self._done(cmd, "agent.started", launch=self.current.launches)
+            return
+        if cur is None or cur.attempt != int(p.get("attempt", -1)):
+            self._done(cmd, "agent.command_dropped", command=cmd.kind, reason="no such attempt on this worker")
+            return
+        if cmd.kind == "message":
+            text, kind = str(p["text"]), str(p.get("kind", "feedback"))
+            self.say(f">> {kind} for {cur.task}: {text.splitlines()[0] if text else ''}")
+            if kind == "feedback":
+                cur.finished = False
             if cur.proc is not None and cur.proc.poll() is None:
-                self._send(text)
+                self._send(text, kind)
             else:
                 # The agent already exited: start it again with the task and the message.
-                self._launch([cur.prompt, text])
-            self._done(cmd, "agent.message_delivered", chars=len(text))
+                self._launch([(cur.prompt, "task"), (text, kind)])
+            self._done(cmd, "agent.message_delivered", about=kind, chars=len(text))
+        elif cmd.kind == "answer":
+            allow = bool(p["allow"])
+            self.say(f">> permission {'allowed' if allow else 'denied'}: {p.get('reason', '')}")
+            self._send(f"{'allow' if allow else 'deny'}: {p.get('reason', '')}", "answer")
+            with self.store.write() as conn:
+                Store.set_worker(conn, self.worker, state=WorkerState.WORKING, detail=None)
+            self._done(cmd, "agent.answer_delivered", allow=allow)
+        elif cmd.kind == "restart":
+            self._stop_agent()
+            if p.get("reset_to"):
+                self._reset(cur.worktree, str(p["reset_to"]))
+            first = str(p.get("prompt") or cur.prompt)
+            messages = [(first, "task")] + ([(str(p["text"]), str(p.get("kind", "continue")))] if p.get("text") else [])
+            cur.finished = False
+            self.say(f"== restarting the agent of {cur.task}: {p.get('reason', '')}")
+            self._launch(messages)
+            self._done(cmd, "agent.restarted", launch=cur.launches, reason=p.get("reason"))
         elif cmd.kind == "stop":
-            if self.current is not None and self.current.attempt == int(p.get("attempt", -1)):
-                self._stop_agent()
-                self.current = None
-                self.say("== task ended; waiting for the next one")
+            self._stop_agent()
+            self.current = None
+            self.say("== task ended; waiting for the next one")
             self._done(cmd, "agent.stopped")
         else:
             self._done(cmd, "worker.unknown_command", command=cmd.kind)
@@ -169,23 +195,33 @@ class WorkerHost:
                     **payload,
                 )
 
+    def _reset(self, worktree: Path, commit: str) -> None:
+        """Drop what the agent changed since ``commit`` (work on the wrong task, say)."""
+        for argv in (["reset", "--hard", "-q", commit], ["clean", "-fdq"]):
+            subprocess.run(["git", "-C", str(worktree), *argv], capture_output=True, check=False)
+        self.say(f"== worktree reset to {commit[:10]}")
+
     # -- the agent process -------------------------------------------------------------------
 
-    def _launch(self, messages: list[str]) -> None:
+    def _launch(self, messages: list[tuple[str, str]]) -> None:
         cur = self.current
         assert cur is not None
         cur.launches += 1
         env = dict(os.environ)
         env.update(
-            CZAR_WORKER=self.worker,
-            CZAR_TASK=cur.task,
-            CZAR_ATTEMPT=str(cur.attempt),
-            CZAR_AGENT_LAUNCH=str(cur.launches),
-            PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
-            GIT_AUTHOR_NAME=f"czar {self.worker}",
-            GIT_AUTHOR_EMAIL=f"{self.worker}@czar.localhost",
-            GIT_COMMITTER_NAME=f"czar {self.worker}",
-            GIT_COMMITTER_EMAIL=f"{self.worker}@czar.localhost",
+            {
+                ENV_PROJECT: self.store.paths.name,
+                ENV_WORKER: self.worker,
+                ENV_TOKEN: self.token,
+                "CZAR_TASK": cur.task,
+                "CZAR_ATTEMPT": str(cur.attempt),
+                "CZAR_AGENT_LAUNCH": str(cur.launches),
+                "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+                "GIT_AUTHOR_NAME": f"czar {self.worker}",
+                "GIT_AUTHOR_EMAIL": f"{self.worker}@czar.localhost",
+                "GIT_COMMITTER_NAME": f"czar {self.worker}",
+                "GIT_COMMITTER_EMAIL": f"{self.worker}@czar.localhost",
+            }
         )
         cur.proc = subprocess.Popen(
             cur.adapter.argv(cur.worktree),
@@ -197,17 +233,22 @@ class WorkerHost:
             start_new_session=True,  # so stopping it kills its whole process group
         )
         cur.buffer = b""
+        cur.repeats = 0
+        cur.digest = hashlib.sha256(messages[0][0].encode()).hexdigest()
         os.set_blocking(cur.proc.stdout.fileno(), False)  # type: ignore[union-attr]
         with self.store.write() as conn:
-            Store.set_worker(conn, self.worker, agent_pid=cur.proc.pid, last_seen=time.time())
-        for text in messages:
-            self._send(text)
+            now = time.time()
+            Store.set_worker(conn, self.worker, agent_pid=cur.proc.pid, last_seen=now, last_output=now, repeats=0)
+            conn.execute(Store.attempt_update(cur.attempt, launches=cur.launches, agent_exited_at=None))
+        for text, kind in messages:
+            self._send(text, kind)
 
-    def _send(self, text: str) -> None:
+    def _send(self, text: str, kind: str) -> None:
         cur = self.current
-        assert cur is not None and cur.proc is not None and cur.proc.stdin is not None
+        if cur is None or cur.proc is None or cur.proc.stdin is None:
+            return
         try:
-            cur.proc.stdin.write(cur.adapter.encode(text).encode())
+            cur.proc.stdin.write(cur.adapter.encode(text, kind).encode())
             cur.proc.stdin.flush()
         except BrokenPipeError:
             pass  # the agent died; its exit is noticed when its output closes
@@ -248,7 +289,11 @@ class WorkerHost:
         for raw in lines:
             signal_ = cur.adapter.parse(raw.decode(errors="replace"))
             if signal_ is not None:
-                self.on_signal(cur, signal_)
+                try:
+                    self.on_signal(cur, signal_)
+                except CallerError as exc:
+                    # The task left this worker meanwhile (requeued, cancelled): its output no longer counts.
+                    self.say(f"  (ignored: {exc})")
         if eof:
             self._on_exit(cur)
 
@@ -262,9 +307,7 @@ class WorkerHost:
             state = TaskState(Store.task_row(conn, cur.task).state)
             unfinished = not cur.finished and state in (TaskState.ASSIGNED, TaskState.RUNNING)
             if unfinished:
-                conn.execute(
-                    Store.attempt_update(cur.attempt, agent_exited_at=time.time()),
-                )
+                conn.execute(Store.attempt_update(cur.attempt, agent_exited_at=time.time()))
             Store.emit(
                 conn,
                 "agent.exited",
@@ -279,54 +322,42 @@ class WorkerHost:
     # -- signals from the agent --------------------------------------------------------------
 
     def on_signal(self, cur: Current, sig: Signal) -> None:
-        ids: dict[str, Any] = {"actor": self.worker, "worker": self.worker, "task": cur.task, "attempt": cur.attempt}
+        tools = self.tools
         if sig.kind == "ack":
             confirmed = sig.digest == cur.digest
             self.say(
-                f"agent acknowledged task {sig.task}" + ("" if confirmed else " (text differs from what was sent!)")
+                f"agent acknowledged task {sig.task}: {sig.text}"
+                + ("" if confirmed else " (text differs from what was sent!)")
             )
-            with self.store.write() as conn:
-                conn.execute(Store.attempt_update(cur.attempt, acked_at=time.time()))
-                Store.emit(conn, "agent.ack", **ids, named=sig.task, confirmed=confirmed)
-                with contextlib.suppress(TransitionRefused):
-                    Store.move_task(
-                        conn,
-                        cur.task,
-                        TaskState.RUNNING,
-                        expect=TaskState.ASSIGNED,
-                        actor=self.worker,
-                        reason="the agent acknowledged the task",
-                    )
+            self.say("  " + tools.acknowledge(sig.task, sig.text or None, confirmed))
         elif sig.kind == "finished":
             cur.finished = True
             self.say(f"agent finished: {sig.text}")
-            with self.store.write() as conn:
-                conn.execute(Store.attempt_update(cur.attempt, finished_at=time.time(), summary=sig.text))
-                Store.emit(conn, "agent.finished", **ids, summary=sig.text)
-                with contextlib.suppress(TransitionRefused):
-                    if TaskState(Store.task_row(conn, cur.task).state) is TaskState.ASSIGNED:
-                        Store.move_task(
-                            conn, cur.task, TaskState.RUNNING, actor=self.worker, reason="finished before acking"
-                        )
-                    Store.move_task(
-                        conn,
-                        cur.task,
-                        TaskState.SUBMITTED,
-                        expect=TaskState.RUNNING,
-                        actor=self.worker,
-                        reason=f"the agent finished: {sig.text}",
-                    )
-        elif sig.kind in ("progress", "commit", "error", "permission"):
-            self.say(f"{sig.kind}: {sig.text}")
-            with self.store.write() as conn:
-                Store.emit(conn, f"agent.{sig.kind}", **ids, text=sig.text, **_small(sig.data))
-                Store.set_worker(conn, self.worker, last_seen=time.time())
-        elif sig.kind == "activity":
-            self.say(f"  {sig.text}")
-            with self.store.write() as conn:
-                Store.emit(conn, "agent.activity", **ids, text=sig.text[:500])
-                Store.set_worker(conn, self.worker, last_seen=time.time())
-
-
-def _small(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k not in ("type", "output") and k not in ("actor", "task", "worker")}
+            self.say("  " + tools.done(sig.text))
+        elif sig.kind == "progress":
+            checkpoint = sig.data.get("checkpoint")
+            self.say(f"checkpoint {checkpoint}: {sig.text}")
+            tools.report(sig.text, checkpoint=checkpoint if isinstance(checkpoint, int) else None)
+        elif sig.kind == "commit":
+            self.say(f"commit {str(sig.data.get('sha', ''))[:10]}: {sig.text}")
+            tools.commit(str(sig.data.get("sha", "")), sig.text)
+        elif sig.kind == "idle":
+            if not cur.finished:
+                self.say("agent waits for input without having finished")
+                tools.idle()
+        elif sig.kind == "permission":
+            tool = str(sig.data.get("tool", ""))
+            verdict = tools.permission(tool, sig.text)
+            self.say(f"permission {tool} {sig.text}: {verdict.decision} ({verdict.reason})")
+            if verdict.decision is not Decision.ASK:
+                self._send(f"{verdict.decision}: {verdict.reason}", "answer")
+        elif sig.kind == "rate_limited":
+            reset_in = float(sig.data.get("reset_in") or 60)
+            self.say(f"rate limited for {reset_in:g} s: {sig.text}")
+            tools.rate_limited(reset_in, sig.text)
+        elif sig.kind in ("activity", "error"):
+            text = sig.text if sig.kind == "activity" else f"error: {sig.text}"
+            cur.repeats = cur.repeats + 1 if text == cur.last_text else 0
+            cur.last_text = text
+            self.say(f"  {text}")
+            tools.activity(text, cur.repeats)

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import shlex
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from czar.core.graph import find_cycle, topological_order
+from czar.core.graph import chain_rank, find_cycle, topological_order
 from czar.errors import PlanError
-from czar.plan.model import PlanFile, ProjectConfig, TaskConfig, WorkersConfig
+from czar.plan.model import (
+    AlertsConfig,
+    HealthConfig,
+    PermissionsConfig,
+    PlanFile,
+    ProjectConfig,
+    TaskConfig,
+    WorkersConfig,
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,8 @@ class Task:
     subtasks: tuple[str, ...]
     agent: str
     order: int
+    estimate: float | None = None  # minutes
+    rank: float = 1.0  # the estimated work on the longest chain from this task on
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,9 @@ class Plan:
     project: ProjectConfig
     workers: WorkersConfig
     tasks: tuple[Task, ...]
+    health: HealthConfig = field(default_factory=HealthConfig)
+    permissions: PermissionsConfig = field(default_factory=PermissionsConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def repo(self) -> Path:
@@ -153,6 +166,10 @@ def _build(path: Path, parsed: PlanFile) -> Plan:
     if problems:
         raise PlanError("\n".join(f"{path}: {p}" for p in problems))
     order = {tid: i for i, tid in enumerate(topological_order(edges))}
+    # Tasks without an estimate weigh as much as the average estimated one.
+    estimates = [t.estimate for t in parsed.tasks if t.estimate]
+    typical = sum(estimates) / len(estimates) if estimates else 1.0
+    rank = chain_rank(edges, {t.id: t.estimate or typical for t in parsed.tasks})
     tasks = tuple(
         Task(
             id=t.id,
@@ -167,7 +184,17 @@ def _build(path: Path, parsed: PlanFile) -> Plan:
             subtasks=tuple(t.subtasks),
             agent=t.agent or parsed.workers.agent,
             order=order[t.id],
+            estimate=t.estimate,
+            rank=rank[t.id],
         )
         for t in parsed.tasks
     )
-    return Plan(path=path.resolve(), project=parsed.project, workers=parsed.workers, tasks=tasks)
+    return Plan(
+        path=path.resolve(),
+        project=parsed.project,
+        workers=parsed.workers,
+        tasks=tasks,
+        health=parsed.health,
+        permissions=parsed.permissions,
+        alerts=parsed.alerts,
+    )

@@ -65,6 +65,65 @@ class WorkersConfig(_Strict):
     """The agent every worker runs unless a task says otherwise."""
 
 
+class HealthConfig(_Strict):
+    """When a worker counts as unhealthy, and how hard czar tries before giving its task away."""
+
+    silent_after: float = Field(default=180.0, gt=0)
+    """Seconds a working agent may print nothing at all before it counts as hung."""
+    stuck_after: float = Field(default=600.0, gt=0)
+    """Seconds without a commit or checkpoint before a working agent counts as stuck (the least;
+    a task's estimate and its checkpoint pace can make it longer)."""
+    stuck_factor: float = Field(default=3.0, ge=1)
+    """Stuck when no commit or checkpoint came for this many times the expected gap between them."""
+    idle_after: float = Field(default=2.0, ge=0)
+    """Seconds an agent may sit waiting for input, without having finished, before it is nudged."""
+    loop_after: int = Field(default=8, ge=2)
+    """The same output this many times in a row counts as looping."""
+    grace: float = Field(default=60.0, gt=0)
+    """Seconds after a repair before the next, harder one."""
+    nudges: int = Field(default=1, ge=0)
+    """Nudges (a message) per attempt before a restart."""
+    restarts: int = Field(default=2, ge=0)
+    """Restarts of the agent, session resumed, per attempt before the task goes to another worker."""
+    permission_timeout: float = Field(default=300.0, gt=0)
+    """Seconds a permission request no rule decides waits for a person before it is denied."""
+
+
+class PermissionRule(_Strict):
+    tool: str = "*"
+    """The tool asked for, as a glob: ``Bash``, ``Edit``, ``Write``, ``mcp__*``, ``*``."""
+    match: str = "*"
+    """A glob over what it is asked for: the command for ``Bash``, the path for file tools."""
+    reason: str = ""
+    """Why, shown with the decision."""
+
+
+class PermissionsConfig(_Strict):
+    """Which tool uses an agent may make without asking. Deny rules win over allow rules."""
+
+    allow: list[PermissionRule] = Field(default_factory=list)
+    """Allowed on top of the defaults."""
+    deny: list[PermissionRule] = Field(default_factory=list)
+    """Denied on top of the defaults."""
+    defaults: bool = True
+    """Start from czar's defaults: edit the worktree, run tests, commit; never push to the base
+    branch, touch paths outside the worktree, or run destructive commands."""
+
+
+class AlertsConfig(_Strict):
+    webhook: str | None = None
+    """A URL that receives each alert as a JSON POST, for people away from the terminal."""
+    level: Literal["warning", "critical"] = "warning"
+    """The least level sent to the webhook."""
+
+    @field_validator("webhook")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+
 class TaskConfig(_Strict):
     id: str
     """Unique id: letters, digits, '-' and '_'. Names the branch ``czar/<id>``."""
@@ -90,6 +149,9 @@ class TaskConfig(_Strict):
     """Checkpoints the agent reports as it goes."""
     agent: AgentKind | None = None
     """Agent kind for this task, overriding the workers' default."""
+    estimate: float | None = Field(default=None, gt=0)
+    """Minutes the task should take; scales when a silent worker counts as stuck, and ranks
+    tasks on long dependency chains first."""
 
     @field_validator("id")
     @classmethod
@@ -102,4 +164,7 @@ class TaskConfig(_Strict):
 class PlanFile(_Strict):
     project: ProjectConfig
     workers: WorkersConfig = WorkersConfig()
+    health: HealthConfig = HealthConfig()
+    permissions: PermissionsConfig = PermissionsConfig()
+    alerts: AlertsConfig = AlertsConfig()
     tasks: list[TaskConfig] = Field(min_length=1)

@@ -52,16 +52,30 @@ class Listener:
             self.path.unlink()
 
 
-def ring(folder: Path) -> None:
-    """Wake every listener of the folder; never fails (a missed ring is caught by polling)."""
+WORKER_PREFIX = "w-"  # a worker host's bell is named w-<worker>; every other bell is an observer's
+
+
+def worker_bell(worker_id: str) -> str:
+    return f"{WORKER_PREFIX}{worker_id}"
+
+
+def ring(folder: Path, *, workers: frozenset[str] | set[str] = frozenset(), observers: bool = True) -> None:
+    """Wake the named workers' hosts and, if ``observers``, every other listener of the folder.
+
+    Targeting matters at scale: a hundred worker hosts woken by every event would spend the
+    machine re-reading inboxes that did not change. Never fails (a missed ring is caught by polling).
+    """
     try:
         names = os.listdir(folder)
     except FileNotFoundError:
         return
+    wanted = {worker_bell(w) for w in workers}
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
         sock.setblocking(False)
         for name in names:
+            if name not in wanted and (name.startswith(WORKER_PREFIX) or not observers):
+                continue
             try:
                 sock.sendto(b"!", str(folder / name))
             except ConnectionRefusedError:

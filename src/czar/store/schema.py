@@ -38,6 +38,11 @@ tasks = Table(
     Column("rounds", Integer, nullable=False, server_default="0"),  # verifications used
     Column("note", Text),  # evidence of the last failure, carried into the next prompt
     Column("merge_from", String),  # integration tip before the merge in progress, to undo it
+    Column("checkpoint", Integer, nullable=False, server_default="0"),  # last checkpoint reported
+    Column("last_note", Text),  # the agent's last report, for the board
+    Column("blocked_on", String),  # a task this one waits for (reported blocked, or told to stand off)
+    Column("confusions", Integer, nullable=False, server_default="0"),  # times its agent named another task
+    Column("fresh", Integer, nullable=False, server_default="0"),  # 1: restart its branch from scratch
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -53,6 +58,13 @@ workers = Table(
     Column("agent_pid", Integer),  # the agent's process group, while one runs
     Column("last_seen", Float),
     Column("updated_at", Float, nullable=False),
+    Column("token", String),  # the secret its agent's tools prove who they are with
+    Column("state_since", Float),  # when ``state`` last changed
+    Column("last_output", Float),  # the agent's last output of any kind
+    Column("last_progress", Float),  # the agent's last commit or checkpoint
+    Column("wait_until", Float),  # rate-limited until then
+    Column("detail", Text),  # what it waits for (a question, a permission request), for people
+    Column("repeats", Integer, nullable=False, server_default="0"),  # the same output, this many times in a row
 )
 
 attempts = Table(
@@ -72,6 +84,13 @@ attempts = Table(
     Column("finished_at", Float),
     Column("agent_exited_at", Float),  # the agent process ended while the attempt was open
     Column("summary", Text),
+    Column("session_id", String),  # the agent's own session, to resume it after a crash
+    Column("launches", Integer, nullable=False, server_default="0"),  # agent processes started
+    Column("nudges", Integer, nullable=False, server_default="0"),
+    Column("restarts", Integer, nullable=False, server_default="0"),
+    Column("named_task", String),  # the task id the agent named in its first report
+    Column("goal", Text),  # how the agent restated its goal in that report
+    Column("healed_at", Float),  # the last repair (nudge, restart, correction) of this attempt
 )
 
 events = Table(
@@ -98,15 +117,111 @@ inbox = Table(
     Column("done_at", Float),
 )
 
+claims = Table(
+    "claims",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", String, nullable=False),
+    Column("worker_id", String),
+    Column("pattern", String, nullable=False),  # a scope glob
+    Column("origin", String, nullable=False),  # "scope" (claimed on assignment) or "extra" (czar claim)
+    Column("created_at", Float, nullable=False),
+)
+
+# What the conflict radar and the duplicate detector see now; rows are replaced as branches move.
+radar = Table(
+    "radar",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String, nullable=False),  # "conflict" or "duplicate"
+    Column("task_id", String, nullable=False),  # the task told to act (the later one)
+    Column("other", String),  # the other task, or NULL for the integration branch
+    Column("files", Text, nullable=False),  # JSON list of paths
+    Column("since", Float, nullable=False),
+)
+
+# The run's settings that processes without the plan need (agent tools, the MCP server).
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+)
+
 Index("inbox_open", inbox.c.worker_id, inbox.c.done_at)
 Index("events_task", events.c.task_id)
+Index("events_kind", events.c.kind)
+Index("claims_task", claims.c.task_id)
 
 
-def _v1(conn: Connection) -> None:
-    metadata.create_all(conn)
+# Each migration is frozen once released: it states its own DDL instead of reading ``metadata``,
+# so that a store made by any earlier version arrives at exactly the tables above.
+
+_V1 = """
+CREATE TABLE events (
+    id INTEGER NOT NULL, ts FLOAT NOT NULL, kind VARCHAR NOT NULL, actor VARCHAR NOT NULL,
+    task_id VARCHAR, worker_id VARCHAR, attempt_id INTEGER, payload TEXT NOT NULL, PRIMARY KEY (id));
+CREATE INDEX events_task ON events (task_id);
+CREATE TABLE inbox (
+    id INTEGER NOT NULL, worker_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, payload TEXT NOT NULL,
+    created_at FLOAT NOT NULL, done_at FLOAT, PRIMARY KEY (id));
+CREATE INDEX inbox_open ON inbox (worker_id, done_at);
+CREATE TABLE tasks (
+    id VARCHAR NOT NULL, ord INTEGER NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL, spec TEXT NOT NULL,
+    state VARCHAR NOT NULL, worker_id VARCHAR, attempt_id INTEGER, rounds INTEGER DEFAULT '0' NOT NULL,
+    note TEXT, merge_from VARCHAR, created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (id));
+CREATE TABLE workers (
+    id VARCHAR NOT NULL, agent VARCHAR NOT NULL, state VARCHAR NOT NULL, task_id VARCHAR, pid INTEGER,
+    agent_pid INTEGER, last_seen FLOAT, updated_at FLOAT NOT NULL, PRIMARY KEY (id));
+CREATE TABLE attempts (
+    id INTEGER NOT NULL, task_id VARCHAR NOT NULL, worker_id VARCHAR NOT NULL, branch VARCHAR NOT NULL,
+    worktree VARCHAR NOT NULL, base_commit VARCHAR NOT NULL, prompt TEXT NOT NULL, prompt_sha256 VARCHAR NOT NULL,
+    outcome VARCHAR NOT NULL, started_at FLOAT NOT NULL, acked_at FLOAT, finished_at FLOAT, agent_exited_at FLOAT,
+    summary TEXT, PRIMARY KEY (id), FOREIGN KEY(task_id) REFERENCES tasks (id));
+"""
+
+_V2 = """
+ALTER TABLE tasks ADD COLUMN checkpoint INTEGER DEFAULT '0' NOT NULL;
+ALTER TABLE tasks ADD COLUMN last_note TEXT;
+ALTER TABLE tasks ADD COLUMN blocked_on VARCHAR;
+ALTER TABLE tasks ADD COLUMN confusions INTEGER DEFAULT '0' NOT NULL;
+ALTER TABLE tasks ADD COLUMN fresh INTEGER DEFAULT '0' NOT NULL;
+ALTER TABLE workers ADD COLUMN token VARCHAR;
+ALTER TABLE workers ADD COLUMN state_since FLOAT;
+ALTER TABLE workers ADD COLUMN last_output FLOAT;
+ALTER TABLE workers ADD COLUMN last_progress FLOAT;
+ALTER TABLE workers ADD COLUMN wait_until FLOAT;
+ALTER TABLE workers ADD COLUMN detail TEXT;
+ALTER TABLE attempts ADD COLUMN session_id VARCHAR;
+ALTER TABLE attempts ADD COLUMN launches INTEGER DEFAULT '0' NOT NULL;
+ALTER TABLE attempts ADD COLUMN nudges INTEGER DEFAULT '0' NOT NULL;
+ALTER TABLE attempts ADD COLUMN restarts INTEGER DEFAULT '0' NOT NULL;
+ALTER TABLE attempts ADD COLUMN named_task VARCHAR;
+ALTER TABLE attempts ADD COLUMN goal TEXT;
+ALTER TABLE attempts ADD COLUMN healed_at FLOAT;
+ALTER TABLE workers ADD COLUMN repeats INTEGER DEFAULT '0' NOT NULL;
+CREATE TABLE claims (
+    id INTEGER NOT NULL, task_id VARCHAR NOT NULL, worker_id VARCHAR, pattern VARCHAR NOT NULL,
+    origin VARCHAR NOT NULL, created_at FLOAT NOT NULL, PRIMARY KEY (id));
+CREATE INDEX claims_task ON claims (task_id);
+CREATE TABLE radar (
+    id INTEGER NOT NULL, kind VARCHAR NOT NULL, task_id VARCHAR NOT NULL, other VARCHAR, files TEXT NOT NULL,
+    since FLOAT NOT NULL, PRIMARY KEY (id));
+CREATE INDEX events_kind ON events (kind);
+CREATE TABLE meta (key VARCHAR NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key));
+"""
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+def _script(ddl: str) -> Callable[[Connection], None]:
+    def step(conn: Connection) -> None:
+        for statement in ddl.split(";"):
+            if statement.strip():
+                conn.exec_driver_sql(statement)
+
+    return step
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_script(_V1), _script(_V2)]
 
 
 def migrate(conn: Connection) -> int:

@@ -13,14 +13,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, case, create_engine, event, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 
 from czar.core.states import TaskState, WorkerState, can_transition
 from czar.errors import StoreError
 from czar.paths import ProjectPaths
 from czar.store import doorbell
-from czar.store.schema import attempts, events, inbox, migrate, tasks, workers
+from czar.store.schema import attempts, events, inbox, meta, migrate, tasks, workers
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,18 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A short write transaction; rings the doorbell after it commits."""
+        """A short write transaction; after it commits, rings the bells of those it concerns.
+
+        ``emit`` marks the observers (supervisor, followers), ``post`` the addressed worker; a
+        write that marks nobody rings the observers, to be safe.
+        """
         with self.engine.connect() as conn:
             conn.execution_options(czar_write=True)
             with conn.begin():
                 yield conn
-        doorbell.ring(self.paths.bells)
+            workers_rung: set[str] = conn.info.pop("czar_workers", set())
+            observers = conn.info.pop("czar_observers", not workers_rung)
+        doorbell.ring(self.paths.bells, workers=workers_rung, observers=observers)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -108,7 +115,12 @@ class Store:
             yield conn
 
     def listen(self, name: str) -> doorbell.Listener:
+        """An observer's doorbell: rung by every event."""
         return doorbell.Listener(self.paths.bells, name)
+
+    def listen_as_worker(self, worker_id: str) -> doorbell.Listener:
+        """A worker host's doorbell: rung only by commands posted to that worker."""
+        return doorbell.Listener(self.paths.bells, doorbell.worker_bell(worker_id))
 
     # -- events ------------------------------------------------------------------------------
 
@@ -124,6 +136,7 @@ class Store:
         **payload: Any,
     ) -> int:
         """Append one event; returns its id."""
+        conn.info["czar_observers"] = True
         result = conn.execute(
             insert(events).values(
                 ts=time.time(),
@@ -136,6 +149,22 @@ class Store:
             )
         )
         return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    @staticmethod
+    def alert(
+        conn: Connection,
+        level: str,
+        message: str,
+        *,
+        task: str | None = None,
+        worker: str | None = None,
+        actor: str = "supervisor",
+        **evidence: Any,
+    ) -> int:
+        """Raise an alert for people: ``warning`` (needs a look) or ``critical`` (needs a person)."""
+        return Store.emit(
+            conn, "alert", actor=actor, task=task, worker=worker, level=level, message=message, **evidence
+        )
 
     def events_after(self, after: int = 0, limit: int = 1000) -> list[Event]:
         with self.read() as conn:
@@ -216,16 +245,41 @@ class Store:
 
     @staticmethod
     def set_worker(conn: Connection, worker_id: str, **fields: Any) -> None:
-        fields.setdefault("updated_at", time.time())
+        now = time.time()
+        fields.setdefault("updated_at", now)
         if "state" in fields:
             fields["state"] = WorkerState(fields["state"]).value
+            # ``state_since`` keeps the time the state last really changed.
+            fields.setdefault(
+                "state_since", case((workers.c.state != fields["state"], now), else_=workers.c.state_since)
+            )
         conn.execute(update(workers).where(workers.c.id == worker_id).values(**fields))
+
+    @staticmethod
+    def worker_row(conn: Connection, worker_id: str) -> Any:
+        row = conn.execute(select(workers).where(workers.c.id == worker_id)).first()
+        if row is None:
+            raise StoreError(f"unknown worker {worker_id!r}")
+        return row
+
+    # -- settings the run shares with processes that have no plan ---------------------------
+
+    @staticmethod
+    def set_meta(conn: Connection, key: str, value: Any) -> None:
+        stmt = sqlite_insert(meta).values(key=key, value=json.dumps(value))
+        conn.execute(stmt.on_conflict_do_update(index_elements=[meta.c.key], set_={"value": stmt.excluded.value}))
+
+    @staticmethod
+    def get_meta(conn: Connection, key: str, default: Any = None) -> Any:
+        row = conn.execute(select(meta.c.value).where(meta.c.key == key)).first()
+        return default if row is None else json.loads(row.value)
 
     # -- inbox -------------------------------------------------------------------------------
 
     @staticmethod
     def post(conn: Connection, worker_id: str, kind: str, payload: Mapping[str, Any]) -> int:
         """Queue a command for one worker host, in the same transaction as the decision."""
+        conn.info.setdefault("czar_workers", set()).add(worker_id)
         result = conn.execute(
             insert(inbox).values(worker_id=worker_id, kind=kind, payload=json.dumps(payload), created_at=time.time())
         )

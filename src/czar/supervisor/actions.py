@@ -1,4 +1,4 @@
-"""What the supervisor does to carry out a decision: assign, requeue, verify, merge.
+"""What the supervisor does to carry out a decision: assign, requeue, verify, merge, and tell.
 
 Each action writes its outcome, the events that explain it, and any inbox command it causes in
 one transaction, so a crash between two actions never leaves half a decision behind.
@@ -13,17 +13,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
+from czar.agent_tools import board, claims
 from czar.core.prompt import PromptInput, render
+from czar.core.scope import in_scope
 from czar.core.states import AttemptOutcome, TaskState, WorkerState
 from czar.errors import CzarError
-from czar.store.schema import attempts, inbox, tasks, workers
+from czar.store.schema import attempts, inbox, tasks
 from czar.store.store import Store
 from czar.supervisor.checks import describe_failure, run_checks
 from czar.supervisor.project import Project
 
 log = logging.getLogger("czar.supervisor")
+
+TAIL = 3000
 
 
 def branch_of(task_id: str) -> str:
@@ -38,26 +42,29 @@ class Actions:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _board(self, conn: Connection, worker_id: str) -> list[str]:
-        rows = conn.execute(
-            select(workers.c.id, tasks.c.id.label("task"), tasks.c.title, tasks.c.state, tasks.c.spec)
-            .join(tasks, tasks.c.id == workers.c.task_id)
-            .where(workers.c.id != worker_id)
-            .order_by(workers.c.id)
-        ).all()
-        lines = []
-        for r in rows:
-            scope = json.loads(r.spec)["scope"]
-            where = f"; scope: {', '.join(scope)}" if scope else ""
-            lines.append(f"{r.id} works on task {r.task} ({r.state}): {r.title}{where}")
-        return lines
-
     @staticmethod
-    def _free_worker(conn: Connection, worker_id: str | None, attempt_id: int | None) -> None:
+    def free_worker(conn: Connection, worker_id: str | None, attempt_id: int | None) -> None:
+        """The worker's agent is done with the attempt: stop it; the worker is idle again."""
         if worker_id is None:
             return
-        Store.set_worker(conn, worker_id, task_id=None, state=WorkerState.IDLE)
+        Store.set_worker(conn, worker_id, task_id=None, state=WorkerState.IDLE, detail=None, wait_until=None, repeats=0)
         Store.post(conn, worker_id, "stop", {"attempt": attempt_id})
+
+    @staticmethod
+    def tell(conn: Connection, task: Any, kind: str, text: str) -> None:
+        """Send a message to the agent working on ``task`` (if one is)."""
+        if task.worker_id is None or task.attempt_id is None:
+            return
+        Store.post(conn, task.worker_id, "message", {"attempt": task.attempt_id, "kind": kind, "text": text})
+        Store.emit(
+            conn,
+            "worker.told",
+            task=task.id,
+            worker=task.worker_id,
+            attempt=task.attempt_id,
+            about=kind,
+            text=text[:1000],
+        )
 
     # -- assign ------------------------------------------------------------------------------
 
@@ -65,13 +72,18 @@ class Actions:
         plan = self.p.plan
         branch = branch_of(task_id)
         worktree = self.p.paths.worktree(task_id)
+        with self.store.read() as conn:
+            fresh = bool(Store.task_row(conn, task_id).fresh)
         with self.p.git_lock.held():
+            if fresh and self.p.git.has_branch(branch):
+                # Its earlier agents worked on the wrong task: start over from the integration branch.
+                self.p.git.reset_branch(branch, self.integration, worktree)
             self.p.git.ensure_branch(branch, self.integration)
             self.p.git.ensure_worktree(worktree, branch)
         base = self.p.git.tip(branch)
         with self.store.write() as conn:
             task = Store.task_row(conn, task_id)
-            worker = conn.execute(select(workers).where(workers.c.id == worker_id)).one()
+            worker = Store.worker_row(conn, worker_id)
             if task.state != TaskState.READY.value or worker.task_id is not None:
                 return  # the state moved on since the decision: decide again
             spec = json.loads(task.spec)
@@ -87,12 +99,14 @@ class Actions:
                     scope=tuple(spec["scope"]),
                     accept=tuple(spec["accept"]),
                     subtasks=tuple(spec["subtasks"]),
-                    board=self._board(conn, worker_id),
+                    board=board.excerpt(conn, worker_id),
                     previous_failure=task.note,
                 )
             )
             digest = hashlib.sha256(prompt.encode()).hexdigest()
-            earlier = len(conn.execute(select(attempts.c.id).where(attempts.c.task_id == task_id)).all())
+            launches = conn.execute(
+                select(func.coalesce(func.sum(attempts.c.launches), 0)).where(attempts.c.task_id == task_id)
+            ).scalar_one()
             attempt_id = int(
                 conn.execute(
                     insert(attempts).values(
@@ -116,8 +130,15 @@ class Actions:
                 reason=reason,
                 worker_id=worker_id,
                 attempt_id=attempt_id,
+                fresh=0,
+                checkpoint=0,
+                blocked_on=None,
             )
-            Store.set_worker(conn, worker_id, task_id=task_id, state=WorkerState.WORKING)
+            claims.claim_scope(conn, task_id, worker_id, tuple(spec["scope"]))
+            now = time.time()
+            Store.set_worker(
+                conn, worker_id, task_id=task_id, state=WorkerState.WORKING, last_output=now, last_progress=None
+            )
             Store.post(
                 conn,
                 worker_id,
@@ -128,7 +149,7 @@ class Actions:
                     "worktree": str(worktree),
                     "prompt": prompt,
                     "digest": digest,
-                    "earlier_attempts": earlier,
+                    "earlier_launches": int(launches),
                 },
             )
             Store.emit(
@@ -145,8 +166,9 @@ class Actions:
 
     # -- requeue -----------------------------------------------------------------------------
 
-    def requeue(self, conn: Connection, task_id: str, reason: str) -> None:
-        """Take a task back from its worker (gone or given up); its branch keeps the work."""
+    def requeue(self, conn: Connection, task_id: str, reason: str, *, fresh: bool = False) -> None:
+        """Take a task back from its worker (gone, given up on, or confused); its branch keeps the
+        work unless ``fresh``. Fails the task when it has no attempts left."""
         task = Store.task_row(conn, task_id)
         max_attempts = self.p.plan.project.max_attempts
         rounds = task.rounds + 1
@@ -159,11 +181,19 @@ class Actions:
                 .where(inbox.c.worker_id == task.worker_id, inbox.c.done_at.is_(None))
                 .values(done_at=time.time())
             )
-            self._free_worker(conn, task.worker_id, task.attempt_id)
+            self.free_worker(conn, task.worker_id, task.attempt_id)
+        claims.release_all(conn, task_id)
         if rounds >= max_attempts:
-            Store.move_task(conn, task_id, TaskState.FAILED, reason=f"{reason}; no attempts left", rounds=rounds)
-            Store.emit(conn, "alert", task=task_id, level="critical", message=f"task {task_id} failed: {reason}")
+            Store.move_task(
+                conn, task_id, TaskState.FAILED, reason=f"{reason}; no attempts left", rounds=rounds, worker_id=None
+            )
+            Store.alert(conn, "critical", f"task {task_id} failed: {reason}", task=task_id)
             return
+        note = (
+            f"Earlier attempts worked on the wrong task ({reason}); you start from a fresh branch."
+            if fresh
+            else f"The previous attempt ended early: {reason}. Your branch keeps what it committed; go on from there."
+        )
         Store.move_task(
             conn,
             task_id,
@@ -172,8 +202,9 @@ class Actions:
             rounds=rounds,
             worker_id=None,
             attempt_id=None,
-            note=f"The previous attempt ended early: {reason}. "
-            "Your branch keeps what it committed; continue from there.",
+            note=note,
+            fresh=int(fresh),
+            blocked_on=None,
         )
 
     # -- verify ------------------------------------------------------------------------------
@@ -183,6 +214,7 @@ class Actions:
         with self.store.read() as conn:
             task = Store.task_row(conn, task_id)
             attempt = Store.attempt_row(conn, task.attempt_id)
+            held = claims.held(conn, task_id)
         spec = json.loads(task.spec)
         branch = branch_of(task_id)
         round_no = task.rounds + 1
@@ -191,8 +223,11 @@ class Actions:
         results = []
         try:
             if self.p.git.commits_ahead(self.integration, branch) == 0:
-                problems.append(f"no commits on {branch} beyond {self.integration}: commit your work")
+                problems.append(f"There are no commits on {branch} beyond {self.integration}: commit your work.")
             changed = self.p.git.changed_files(self.integration, branch)
+            outside = _outside_scope(tuple(spec["scope"]), held, changed)
+            if outside:
+                problems.append(scope_message(tuple(spec["scope"]), outside, self.integration))
             log_path = self.p.paths.checks / task_id / f"round-{round_no}.log"
             if not problems:
                 results = run_checks(
@@ -217,7 +252,7 @@ class Actions:
                 reason=f"verified: {len(checks)} check(s) passed, {len(changed)} file(s) changed",
             )
             Store.emit(conn, "verify.passed", task=task_id, attempt=task.attempt_id, checks=checks, changed=changed)
-            self._free_worker(conn, task.worker_id, task.attempt_id)
+            self.free_worker(conn, task.worker_id, task.attempt_id)
 
     def _verification_failed(
         self, conn: Connection, task: Any, round_no: int, problems: list[str], checks: list[dict[str, Any]]
@@ -242,14 +277,9 @@ class Actions:
                 reason=f"verification failed {round_no} time(s); no attempts left",
             )
             conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.FAILED.value))
-            Store.emit(
-                conn,
-                "alert",
-                task=task.id,
-                level="critical",
-                message=f"task {task.id} failed verification {round_no} time(s)",
-            )
-            self._free_worker(conn, task.worker_id, task.attempt_id)
+            Store.alert(conn, "critical", f"task {task.id} failed verification {round_no} time(s)", task=task.id)
+            claims.release_all(conn, task.id)
+            self.free_worker(conn, task.worker_id, task.attempt_id)
             return
         Store.move_task(
             conn,
@@ -263,15 +293,17 @@ class Actions:
             f"Verification of task {task.id} failed (round {round_no} of {max_attempts}).\n\n{evidence}\n\n"
             "Fix this in your worktree, commit, and finish again."
         )
-        Store.post(conn, task.worker_id, "message", {"attempt": task.attempt_id, "text": text})
+        self.tell(conn, task, "feedback", text)
 
     # -- merge -------------------------------------------------------------------------------
 
     def merge(self, task_id: str) -> None:
         """Merge an approved task into the integration branch; runs on the merge thread.
 
-        Safe to run again after a crash at any point: ``merge_from`` (the integration tip before
-        this merge) tells whether the merge commit already exists and where to go back to.
+        The merge is made on a detached HEAD in the integration worktree and checked there; only
+        then does the integration branch move to it (compare and swap), so no task ever starts from
+        a merge that is later undone. Safe to run again after a crash at any point: a task whose tip
+        is already in the integration branch was merged.
         """
         with self.store.read() as conn:
             task = Store.task_row(conn, task_id)
@@ -281,70 +313,99 @@ class Actions:
         problem = None
         with self.p.git_lock.held():
             git.clean_worktree(integ)
-            head = git.out("rev-parse", "HEAD", cwd=integ)
-            before = task.merge_from or head
-            tip = git.tip(branch)
-            if head != before and git.is_ancestor(tip, head):
-                merged_now = True  # the merge commit was made before an interruption
-            else:
-                result = git.merge(integ, branch, f"czar: merge task {task_id}: {task.title}")
-                merged_now = result.ok
+            before = git.tip(self.integration)
+            already = git.is_ancestor(git.tip(branch), before)
+            if not already:
+                result = git.merge_onto(integ, before, branch, f"czar: merge task {task_id}: {task.title}")
                 if not result.ok:
                     problem = (
                         f"Merging {branch} into {self.integration} conflicted:\n```\n{result.output[-TAIL:]}\n```\n"
                         f"Merge {self.integration} into your branch, resolve the conflicts, and commit."
                     )
-            if merged_now and project.check_after_merge and project.accept:
-                log_path = paths.checks / task_id / f"merge-{task.rounds}.log"
-                results = run_checks(project.accept, integ, project.accept_timeout, log_path)
-                failure = describe_failure(results)
-                if failure:
-                    git.reset_hard(integ, before)
-                    problem = f"After merging into {self.integration}, the project's checks failed:\n{failure}"
-            merged_at = git.out("rev-parse", "HEAD", cwd=integ)
-        with self.store.write() as conn:
-            if problem is None:
-                Store.move_task(
-                    conn,
-                    task_id,
-                    TaskState.MERGED,
-                    expect=TaskState.MERGING,
-                    merge_from=None,
-                    reason=f"merged into {self.integration} at {merged_at[:10]}",
-                )
-                if task.attempt_id is not None:
-                    conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.MERGED.value))
-                Store.emit(conn, "task.merged", task=task_id, attempt=task.attempt_id, commit=merged_at)
-            else:
-                Store.emit(conn, "merge.failed", task=task_id, attempt=task.attempt_id, evidence=problem[-4000:])
-                rounds = task.rounds + 1
-                if rounds >= project.max_attempts:
-                    Store.move_task(
-                        conn,
-                        task_id,
-                        TaskState.FAILED,
-                        rounds=rounds,
-                        merge_from=None,
-                        reason="merge failed; no attempts left",
-                    )
-                    Store.emit(
-                        conn, "alert", task=task_id, level="critical", message=f"task {task_id} could not be merged"
-                    )
-                else:
-                    Store.move_task(
-                        conn,
-                        task_id,
-                        TaskState.READY,
-                        rounds=rounds,
-                        worker_id=None,
-                        attempt_id=None,
-                        merge_from=None,
-                        note=problem,
-                        reason="merge failed; back to the pool with the evidence",
-                    )
+        if not already and problem is None and project.check_after_merge and project.accept:
+            log_path = paths.checks / task_id / f"merge-{task.rounds}.log"
+            failure = describe_failure(run_checks(project.accept, integ, project.accept_timeout, log_path))
+            if failure:
+                problem = f"After merging into {self.integration}, the project's checks failed:\n{failure}"
+        merged_at = before
         if problem is None:
             with self.p.git_lock.held():
+                if not already:
+                    merged_at = git.out("rev-parse", "HEAD", cwd=integ)
+                    git.move_branch(self.integration, merged_at, before)
                 git.remove_worktree(paths.worktree(task_id))
+        with self.store.write() as conn:
+            if problem is None:
+                self._merged(conn, task, merged_at)
+            else:
+                self._merge_failed(conn, task, problem)
+
+    def _merged(self, conn: Connection, task: Any, commit: str) -> None:
+        Store.move_task(
+            conn,
+            task.id,
+            TaskState.MERGED,
+            expect=TaskState.MERGING,
+            merge_from=None,
+            reason=f"merged into {self.integration} at {commit[:10]}",
+        )
+        if task.attempt_id is not None:
+            conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.MERGED.value))
+        claims.release_all(conn, task.id)
+        Store.emit(conn, "task.merged", task=task.id, attempt=task.attempt_id, commit=commit)
+        self._tell_waiting(conn, task.id)
+
+    def _tell_waiting(self, conn: Connection, merged: str) -> None:
+        """Workers whose task comes after ``merged``, or waits for it, hear at once that it merged."""
+        bring_in = f"Bring it into your branch now: `git merge {self.integration}`, then go on."
+        for t in conn.execute(
+            select(tasks).where(tasks.c.state.in_([TaskState.ASSIGNED.value, TaskState.RUNNING.value]))
+        ).all():
+            if t.blocked_on == merged:
+                conn.execute(update(tasks).where(tasks.c.id == t.id).values(blocked_on=None))
+                if t.worker_id is not None:
+                    Store.set_worker(conn, t.worker_id, state=WorkerState.WORKING, detail=None)
+                self.tell(conn, t, "merged", f"Task {merged}, which you were waiting for, is merged. {bring_in}")
+            elif merged in json.loads(t.spec)["after"]:
+                self.tell(conn, t, "merged", f"Task {merged}, which your task comes after, is merged. {bring_in}")
+
+    def _merge_failed(self, conn: Connection, task: Any, problem: str) -> None:
+        project = self.p.plan.project
+        Store.emit(conn, "merge.failed", task=task.id, attempt=task.attempt_id, evidence=problem[-4000:])
+        rounds = task.rounds + 1
+        if rounds >= project.max_attempts:
+            Store.move_task(
+                conn, task.id, TaskState.FAILED, rounds=rounds, merge_from=None, reason="merge failed; no attempts left"
+            )
+            Store.alert(conn, "critical", f"task {task.id} could not be merged", task=task.id)
+            claims.release_all(conn, task.id)
+            return
+        Store.move_task(
+            conn,
+            task.id,
+            TaskState.READY,
+            rounds=rounds,
+            worker_id=None,
+            attempt_id=None,
+            merge_from=None,
+            note=problem,
+            reason="merge failed; back to the pool with the evidence",
+        )
+        claims.release_all(conn, task.id)
 
 
-TAIL = 3000
+def _outside_scope(scope: tuple[str, ...], held: tuple[str, ...], changed: list[str]) -> list[str]:
+    """Changed paths that neither the plan's scope nor the task's claims allow (no scope: none)."""
+    if not scope:
+        return []
+    allowed = tuple(dict.fromkeys(scope + held))
+    return [path for path in changed if not in_scope(allowed, path)]
+
+
+def scope_message(scope: tuple[str, ...], outside: list[str], integration: str) -> str:
+    listed = "\n".join(f"- {p}" for p in outside[:20]) + ("\n- ..." if len(outside) > 20 else "")
+    return (
+        f"Your branch changes files outside your task's scope ({', '.join(scope)}):\n{listed}\n"
+        f"Undo those changes (`git checkout {integration} -- FILE` for a file that existed, `git rm FILE` for one"
+        " you added), or, if the task truly needs them, claim them first (`czar claim FILE`); then commit."
+    )

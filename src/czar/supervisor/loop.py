@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from sqlalchemy import select
 
-from czar.core.decide import Assign, Block, Decision, Merge, Promote, Requeue, Verify, decide, run_finished
+from czar.core.decide import Assign, Block, Decision, Merge, Promote, Verify, decide, run_finished
 from czar.core.states import TaskState, WorkerState
 from czar.errors import SupervisorError
 from czar.runtime import proc
@@ -27,12 +27,14 @@ from czar.store.doorbell import Listener
 from czar.store.schema import tasks
 from czar.store.store import Store, TransitionRefused
 from czar.supervisor.actions import Actions
+from czar.supervisor.healer import Healer
 from czar.supervisor.project import Project, worker_ids
 from czar.supervisor.snapshot import snapshot
 
 log = logging.getLogger("czar.supervisor")
 
-POLL_SECONDS = 2.0
+POLL_SECONDS = 2.0  # the safety net; the doorbell and the health round's deadlines wake the loop
+LIVENESS_SECONDS = 1.0  # how often worker hosts are checked for life with nothing else happening
 
 
 class SupervisorLock:
@@ -84,6 +86,8 @@ class Supervisor:
         self.busy: dict[str, Future[None]] = {}  # task -> its running check or merge
         self.checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
         self.merges = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merge")
+        self.healer = Healer(project, self.actions, self.say)
+        self.reported_done = False
 
     def say(self, text: str) -> None:
         line = f"{time.strftime('%H:%M:%S')} {text}"
@@ -107,7 +111,8 @@ class Supervisor:
         try:
             while not self.stopping:
                 self.step()
-                listener.wait(POLL_SECONDS)
+                deadline = self.heal()
+                listener.wait(max(0.0, min(POLL_SECONDS, LIVENESS_SECONDS, deadline - time.time())))
         finally:
             listener.close()
             self.checks.shutdown(wait=False, cancel_futures=True)
@@ -132,8 +137,9 @@ class Supervisor:
         with p.git_lock.held():
             if git.ensure_branch(integration, p.plan.project.base_branch):
                 self.say(f"created {integration} from {p.plan.project.base_branch}")
-            git.ensure_worktree(p.paths.integration_worktree, integration)
-            git.clean_worktree(p.paths.integration_worktree)
+            git.clean_worktree_if_present(p.paths.integration_worktree)
+            # Detached: merges are made and checked there before the branch moves (see Actions.merge).
+            git.ensure_worktree(p.paths.integration_worktree, integration, detach=True)
         # A merge that was in progress is carried on by the loop (see Actions.merge).
         with self.store.write() as conn:
             for t in self.store_tasks(conn, TaskState.VERIFYING):
@@ -184,9 +190,17 @@ class Supervisor:
             # Another process may have moved the task first; the next step decides again.
             with contextlib.suppress(TransitionRefused):
                 self.apply(decision)
-        if run_finished(snap) and snap.tasks and not getattr(self, "_reported_done", False):
-            self._reported_done = True
+        if run_finished(snap) and snap.tasks and not self.reported_done:
+            self.reported_done = True
             self.say("every task is merged, failed or cancelled")
+
+    def heal(self) -> float:
+        """One health round; starts lost worker hosts again. Returns when to look again."""
+        deadline, lost = self.healer.tick()
+        for wid in lost:
+            if wid in worker_ids(self.p.plan.workers.count):
+                self.ensure_worker(wid)
+        return deadline if deadline is not None else time.time() + POLL_SECONDS
 
     def apply(self, d: Decision) -> None:
         if isinstance(d, Promote):
@@ -206,10 +220,6 @@ class Supervisor:
         elif isinstance(d, Assign):
             self.actions.assign(d.task, d.worker, reason=f"ready and worker {d.worker} is idle")
             self.say(f"assigned task {d.task} to {d.worker}")
-        elif isinstance(d, Requeue):
-            with self.store.write() as conn:
-                self.actions.requeue(conn, d.task, f"the agent on {d.worker} exited before finishing")
-            self.say(f"task {d.task}: agent on {d.worker} exited early; requeued")
         elif isinstance(d, Verify) and d.task not in self.busy:
             with self.store.write() as conn:
                 Store.move_task(conn, d.task, TaskState.VERIFYING, expect=TaskState.SUBMITTED, reason="submitted")

@@ -88,9 +88,17 @@ class Project:
 
         New tasks are added; a task not started yet takes the plan's current text; a task that
         has started keeps the text it was given. Tasks removed from the plan are left alone.
+        The settings agent tools need (they run without the plan) go to the store's meta table.
         """
         now = time.time()
+        plan = self.plan
         with self.store.write() as conn:
+            Store.set_meta(conn, "plan_path", str(plan.path))
+            Store.set_meta(conn, "base_branch", plan.project.base_branch)
+            Store.set_meta(conn, "integration_branch", plan.project.integration_branch)
+            Store.set_meta(conn, "permissions_allow", [r.model_dump() for r in plan.permissions.allow])
+            Store.set_meta(conn, "permissions_deny", [r.model_dump() for r in plan.permissions.deny])
+            Store.set_meta(conn, "permissions_defaults", plan.permissions.defaults)
             existing = {r.id: r for r in conn.execute(select(tasks)).all()}
             for t in self.plan.tasks:
                 spec = json.dumps(
@@ -103,6 +111,8 @@ class Project:
                         "priority": t.priority,
                         "subtasks": t.subtasks,
                         "agent": t.agent,
+                        "estimate": t.estimate,
+                        "rank": t.rank,
                     }
                 )
                 values = {"ord": t.order, "title": t.title, "body": t.body, "spec": spec, "updated_at": now}

@@ -6,18 +6,18 @@ import json
 
 from sqlalchemy import select
 
+from czar.agent_tools import claims
 from czar.core.decide import Snapshot, TaskView, WorkerView
 from czar.core.states import TaskState, WorkerState
-from czar.store.schema import attempts, tasks, workers
+from czar.store.schema import tasks, workers
 from czar.store.store import Store
 
 
 def snapshot(store: Store) -> Snapshot:
     with store.read() as conn:
-        rows = conn.execute(
-            select(tasks, attempts.c.agent_exited_at).outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
-        ).all()
+        rows = conn.execute(select(tasks)).all()
         wrows = conn.execute(select(workers)).all()
+        held = claims.all_held(conn)
     task_views = {}
     for r in rows:
         spec = json.loads(r.spec)
@@ -25,12 +25,13 @@ def snapshot(store: Store) -> Snapshot:
             id=r.id,
             state=TaskState(r.state),
             depends_on=tuple(spec["depends_on"]),
-            scope=tuple(spec["scope"]),
+            # In flight, a task holds its claims (its scope and what its agent claimed since).
+            scope=held.get(r.id, tuple(spec["scope"])),
             priority=int(spec["priority"]),
             order=r.ord,
             agent=spec["agent"],
             worker=r.worker_id,
-            agent_exited=r.agent_exited_at is not None,
+            rank=float(spec.get("rank", 1.0)),
         )
     worker_views = {w.id: WorkerView(id=w.id, agent=w.agent, state=WorkerState(w.state), task=w.task_id) for w in wrows}
     return Snapshot(tasks=task_views, workers=worker_views)

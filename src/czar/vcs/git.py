@@ -100,17 +100,20 @@ class Git:
         self.run("branch", "--no-track", branch, start)
         return True
 
-    def ensure_worktree(self, path: Path, branch: str) -> None:
-        """Check ``branch`` out at ``path``, reusing a worktree already there."""
+    def ensure_worktree(self, path: Path, ref: str, *, detach: bool = False) -> None:
+        """Check ``ref`` out at ``path`` (a branch, or any commit with ``detach``), reusing a worktree
+        already there."""
         path = path.resolve()
         self.run("worktree", "prune")
         if path in self.worktrees():
+            if detach and self.run("symbolic-ref", "-q", "HEAD", cwd=path, check=False).ok:
+                self.run("checkout", "--quiet", "--detach", ref, cwd=path)
             return
         if path.exists():
             # A folder left by a crash between mkdir and registration: nothing of value in it.
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.run("worktree", "add", "--quiet", str(path), branch)
+        self.run("worktree", "add", "--quiet", *(["--detach"] if detach else []), str(path), ref)
 
     def remove_worktree(self, path: Path) -> None:
         if path.resolve() in self.worktrees():
@@ -126,8 +129,32 @@ class Git:
             self.run("merge", "--abort", cwd=worktree, check=False)
         return result
 
+    def merge_onto(self, worktree: Path, onto: str, branch: str, message: str) -> proc.Result:
+        """In a detached worktree, make the merge of ``branch`` into the commit ``onto``; no ref moves.
+
+        The result is ``HEAD`` of the worktree; on conflict the merge is undone.
+        """
+        self.run("checkout", "--quiet", "--detach", "--force", onto, cwd=worktree)
+        return self.merge(worktree, branch, message)
+
+    def move_branch(self, branch: str, new: str, old: str) -> None:
+        """Point ``branch`` at ``new`` if it still points at ``old`` (compare and swap)."""
+        self.run("update-ref", "-m", "czar: merge", f"refs/heads/{branch}", new, old)
+
+    def reset_branch(self, branch: str, to: str, worktree: Path | None = None) -> None:
+        """Point ``branch`` at ``to``, discarding its commits; through its worktree if it has one."""
+        if worktree is not None and worktree.resolve() in self.worktrees():
+            self.run("reset", "--hard", "--quiet", to, cwd=worktree)
+            self.run("clean", "-fdq", cwd=worktree)
+        else:
+            self.run("branch", "--force", "--no-track", branch, to)
+
     def reset_hard(self, worktree: Path, ref: str) -> None:
         self.run("reset", "--hard", "--quiet", ref, cwd=worktree)
+
+    def clean_worktree_if_present(self, worktree: Path) -> None:
+        if worktree.resolve() in self.worktrees():
+            self.clean_worktree(worktree)
 
     def clean_worktree(self, worktree: Path) -> None:
         """Drop a half-done merge and stray changes in a worktree czar owns."""

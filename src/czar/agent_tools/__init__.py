@@ -1,0 +1,1 @@
+"""The operations agents call on czar: reports, the board, claims, finishing, asking."""

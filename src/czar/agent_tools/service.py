@@ -1,0 +1,317 @@
+"""What an agent may do through czar, for one worker: report, read the board, claim and release
+paths, finish, say it is blocked, ask a question, and ask for permission.
+
+The ``czar report/board/claim/release/done/blocked/ask`` commands, the MCP server and the worker
+host (for agents that speak through their output, like ``sim``) all go through this one class.
+Each call is one short write transaction whose events record what the agent said.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from czar.agent_tools import board as board_mod
+from czar.agent_tools import claims as claims_mod
+from czar.agent_tools.identity import Caller, CallerError, token_matches
+from czar.core import policy
+from czar.core.states import TaskState, WorkerState
+from czar.store.schema import tasks
+from czar.store.store import Store
+
+# Task states in which the worker's agent is still expected to act on the task.
+_WORKING = (TaskState.ASSIGNED, TaskState.RUNNING)
+_HELD = (TaskState.ASSIGNED, TaskState.RUNNING, TaskState.SUBMITTED, TaskState.VERIFYING)
+
+
+@dataclass(frozen=True)
+class Current:
+    worker: Any
+    task: Any
+    attempt: Any
+
+
+class AgentTools:
+    """The operations of one worker's agent. Build it with ``for_caller`` to check the token."""
+
+    def __init__(self, store: Store, worker_id: str) -> None:
+        self.store = store
+        self.worker = worker_id
+
+    @classmethod
+    def for_caller(cls, caller: Caller) -> AgentTools:
+        if not caller.paths.db.exists():
+            raise CallerError(f"no czar project {caller.paths.name!r} under {caller.paths.root.parent}")
+        store = Store(caller.paths)
+        with store.read() as conn:
+            try:
+                row = Store.worker_row(conn, caller.worker)
+            except Exception:
+                raise CallerError(f"no worker {caller.worker!r} in project {caller.paths.name!r}") from None
+        if not token_matches(row.token, caller.token):
+            raise CallerError(f"the token does not belong to worker {caller.worker}; a worker acts only for itself")
+        return cls(store, caller.worker)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _current(self, conn: Connection) -> Current:
+        worker = Store.worker_row(conn, self.worker)
+        if worker.task_id is None:
+            raise CallerError(f"worker {self.worker} has no task now")
+        task = Store.task_row(conn, worker.task_id)
+        if task.attempt_id is None or TaskState(task.state) not in _HELD:
+            raise CallerError(f"task {task.id} is {task.state}; there is nothing to report on it")
+        return Current(worker, task, Store.attempt_row(conn, task.attempt_id))
+
+    def _ids(self, cur: Current) -> dict[str, Any]:
+        return {"actor": self.worker, "worker": self.worker, "task": cur.task.id, "attempt": cur.attempt.id}
+
+    def _alive(self, conn: Connection, *, progress: bool = False, state: WorkerState | None = None) -> None:
+        now = time.time()
+        fields: dict[str, Any] = {"last_output": now, "last_seen": now}
+        if progress:
+            fields["last_progress"] = now
+        if state is not None:
+            fields["state"] = state
+            if state is WorkerState.WORKING:
+                fields["detail"] = None
+                fields["wait_until"] = None
+        Store.set_worker(conn, self.worker, **fields)
+
+    # -- reports -----------------------------------------------------------------------------
+
+    def acknowledge(self, named: str | None, goal: str | None = None, digest_ok: bool | None = None) -> str:
+        """The agent's first report: the task it believes it has, and its goal in its own words."""
+        with self.store.write() as conn:
+            cur = self._current(conn)
+            return self._acknowledge(conn, cur, named, goal, digest_ok)
+
+    def _acknowledge(
+        self, conn: Connection, cur: Current, named: str | None, goal: str | None, digest_ok: bool | None
+    ) -> str:
+        now = time.time()
+        conn.execute(Store.attempt_update(cur.attempt.id, acked_at=now, named_task=named, goal=goal))
+        right = named == cur.task.id
+        Store.emit(conn, "agent.ack", **self._ids(cur), named=named, goal=goal, confirmed=right, digest_ok=digest_ok)
+        self._alive(conn, state=WorkerState.WORKING)
+        if TaskState(cur.task.state) is TaskState.ASSIGNED:
+            Store.move_task(
+                conn,
+                cur.task.id,
+                TaskState.RUNNING,
+                expect=TaskState.ASSIGNED,
+                actor=self.worker,
+                reason="the agent acknowledged the task"
+                + ("" if right else f", naming {named or 'no task'} instead of {cur.task.id}"),
+            )
+        if right:
+            return f"acknowledged: you work on task {cur.task.id}"
+        return f"you named task {named or '(none)'}, but your task is {cur.task.id}; its full text follows"
+
+    def report(
+        self, text: str, *, checkpoint: int | None = None, task: str | None = None, goal: str | None = None
+    ) -> str:
+        """A progress report; the first one of an attempt must name the task (it acknowledges it)."""
+        with self.store.write() as conn:
+            cur = self._current(conn)
+            reply = ""
+            if cur.attempt.named_task is None and cur.attempt.acked_at is None:
+                if task is None:
+                    raise CallerError(f"your first report must name your task: czar report --task {cur.task.id} ...")
+                reply = self._acknowledge(conn, cur, task, goal or text, None) + "; "
+                cur = self._current(conn)
+            elif task is not None and task != cur.task.id:
+                Store.emit(conn, "agent.ack", **self._ids(cur), named=task, goal=goal, confirmed=False, late=True)
+                return f"you named task {task}, but your task is {cur.task.id}; its full text follows"
+            fields: dict[str, Any] = {}
+            if text:
+                fields["last_note"] = text[:500]
+            if checkpoint is not None:
+                fields["checkpoint"] = max(cur.task.checkpoint, checkpoint)
+            if fields:
+                conn.execute(tasks.update().where(tasks.c.id == cur.task.id).values(**fields))
+            kind = "agent.progress" if checkpoint is not None else "agent.report"
+            Store.emit(conn, kind, **self._ids(cur), checkpoint=checkpoint, text=text[:500])
+            self._alive(conn, progress=checkpoint is not None, state=_resume(cur.worker.state))
+            total = len(json.loads(cur.task.spec)["subtasks"])
+            where = f"checkpoint {checkpoint}" + (f" of {total}" if total else "") if checkpoint else "report"
+            return reply + f"{where} recorded"
+
+    def commit(self, sha: str, message: str) -> None:
+        with self.store.write() as conn:
+            cur = self._current(conn)
+            Store.emit(conn, "agent.commit", **self._ids(cur), sha=sha, text=message[:200])
+            self._alive(conn, progress=True, state=_resume(cur.worker.state))
+
+    def activity(self, text: str, repeats: int = 0, **data: Any) -> None:
+        """Anything else the agent did; ``repeats`` counts the same output in a row (looping)."""
+        with self.store.write() as conn:
+            cur = self._current(conn)
+            Store.emit(conn, "agent.activity", **self._ids(cur), text=text[:500], **data)
+            self._alive(conn, state=_resume(cur.worker.state))
+            Store.set_worker(conn, self.worker, repeats=repeats)
+
+    def done(self, summary: str) -> str:
+        """The agent says the task is finished: it goes to verification."""
+        with self.store.write() as conn:
+            cur = self._current(conn)
+            state = TaskState(cur.task.state)
+            if state not in _WORKING:
+                return f"task {cur.task.id} is already {state}; nothing to do"
+            conn.execute(Store.attempt_update(cur.attempt.id, finished_at=time.time(), summary=summary[:2000]))
+            Store.emit(conn, "agent.finished", **self._ids(cur), summary=summary[:2000])
+            if state is TaskState.ASSIGNED:
+                Store.move_task(
+                    conn, cur.task.id, TaskState.RUNNING, actor=self.worker, reason="finished before acking"
+                )
+            Store.move_task(
+                conn,
+                cur.task.id,
+                TaskState.SUBMITTED,
+                expect=TaskState.RUNNING,
+                actor=self.worker,
+                reason=f"the agent finished: {summary[:200]}",
+            )
+            self._alive(conn, state=WorkerState.WORKING)
+            return f"task {cur.task.id} submitted; czar verifies it now and tells you if anything fails"
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    def idle(self) -> None:
+        """The agent stopped and waits for a message without having finished."""
+        with self.store.write() as conn:
+            cur = self._current(conn)
+            if TaskState(cur.task.state) in _WORKING and cur.worker.state == WorkerState.WORKING.value:
+                Store.set_worker(conn, self.worker, state=WorkerState.WAITING_INPUT, detail="waiting for input")
+                Store.emit(conn, "agent.idle", **self._ids(cur))
+
+    def rate_limited(self, reset_in: float, text: str = "") -> None:
+        with self.store.write() as conn:
+            cur = self._current(conn)
+            until = time.time() + max(0.0, reset_in)
+            Store.set_worker(conn, self.worker, state=WorkerState.RATE_LIMITED, wait_until=until, detail=text[:200])
+            Store.emit(conn, "agent.rate_limited", **self._ids(cur), reset_in=reset_in, text=text[:200])
+
+    def blocked(self, on_task: str | None, need: str) -> str:
+        """The agent cannot go on until another task merges (``on_task``) or a person helps."""
+        with self.store.write() as conn:
+            cur = self._current(conn)
+            if on_task is not None:
+                row = conn.execute(select(tasks.c.state).where(tasks.c.id == on_task)).first()
+                if row is None:
+                    raise CallerError(f"no task {on_task!r} in this plan")
+                if row.state == TaskState.MERGED.value:
+                    return f"task {on_task} is merged already: bring it in with `git merge {self._integration(conn)}`"
+            conn.execute(tasks.update().where(tasks.c.id == cur.task.id).values(blocked_on=on_task or "a person"))
+            Store.set_worker(conn, self.worker, state=WorkerState.BLOCKED, detail=need[:500])
+            Store.emit(conn, "agent.blocked", **self._ids(cur), on=on_task, need=need[:500])
+            if on_task is None:
+                Store.alert(
+                    conn,
+                    "warning",
+                    f"worker {self.worker} on task {cur.task.id} is blocked: {need[:200]}",
+                    task=cur.task.id,
+                    worker=self.worker,
+                    actor=self.worker,
+                )
+                return "recorded; a person has been alerted, and the answer comes as a message"
+            return f"recorded; you are told as soon as task {on_task} merges"
+
+    def ask(self, question: str) -> str:
+        with self.store.write() as conn:
+            cur = self._current(conn)
+            Store.set_worker(conn, self.worker, state=WorkerState.WAITING_INPUT, detail=question[:500])
+            Store.emit(conn, "agent.question", **self._ids(cur), question=question[:2000])
+            Store.alert(
+                conn,
+                "warning",
+                f"worker {self.worker} on task {cur.task.id} asks: {question[:200]}",
+                task=cur.task.id,
+                worker=self.worker,
+                actor=self.worker,
+            )
+            return "asked; the answer comes as a message"
+
+    def permission(self, tool: str, target: str) -> policy.Verdict:
+        """Decide a permission request by the plan's policy; undecided ones wait for a person."""
+        with self.store.write() as conn:
+            cur = self._current(conn)
+            verdict = policy.decide(
+                policy.Request(tool, target),
+                policy.Context(worktree=cur.attempt.worktree, base_branch=Store.get_meta(conn, "base_branch", "main")),
+                allow=_rules(Store.get_meta(conn, "permissions_allow", [])),
+                deny=_rules(Store.get_meta(conn, "permissions_deny", [])),
+                defaults=Store.get_meta(conn, "permissions_defaults", True),
+            )
+            Store.emit(
+                conn,
+                "permission.decided" if verdict.decision is not policy.Decision.ASK else "permission.asked",
+                **self._ids(cur),
+                tool=tool,
+                target=target[:1000],
+                decision=verdict.decision.value,
+                reason=verdict.reason,
+                by="policy",
+            )
+            if verdict.decision is policy.Decision.ASK:
+                detail = json.dumps({"tool": tool, "target": target[:1000], "asked_at": time.time()})
+                Store.set_worker(conn, self.worker, state=WorkerState.WAITING_PERMISSION, detail=detail)
+                Store.alert(
+                    conn,
+                    "warning",
+                    f"worker {self.worker} asks to use {tool}: {target[:200]} ({verdict.reason}); "
+                    f"`czar allow {self.worker}` or `czar deny {self.worker}`",
+                    task=cur.task.id,
+                    worker=self.worker,
+                    actor=self.worker,
+                )
+            else:
+                self._alive(conn, state=WorkerState.WORKING)
+            return verdict
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def board(self) -> list[board_mod.BoardRow]:
+        with self.store.read() as conn:
+            return board_mod.board(conn)
+
+    def claim(self, patterns: list[str]) -> list[claims_mod.ClaimResult]:
+        with self.store.write() as conn:
+            cur = self._current(conn)
+            results = claims_mod.claim(conn, cur.task.id, self.worker, patterns)
+            for r in results:
+                Store.emit(
+                    conn,
+                    "claim.granted" if r.granted else "claim.refused",
+                    **self._ids(cur),
+                    pattern=r.pattern,
+                    reason=r.reason,
+                )
+            return results
+
+    def release(self, patterns: list[str]) -> list[claims_mod.ClaimResult]:
+        with self.store.write() as conn:
+            cur = self._current(conn)
+            results = claims_mod.release(conn, cur.task.id, patterns)
+            for r in results:
+                if r.granted:
+                    Store.emit(conn, "claim.released", **self._ids(cur), pattern=r.pattern)
+            return results
+
+    @staticmethod
+    def _integration(conn: Connection) -> str:
+        return str(Store.get_meta(conn, "integration_branch", "czar/integration"))
+
+
+def _resume(state: str) -> WorkerState | None:
+    """Output from an agent that was waiting means it works again (a person or czar answered)."""
+    waiting = (WorkerState.WAITING_INPUT.value, WorkerState.STUCK.value, WorkerState.RATE_LIMITED.value)
+    return WorkerState.WORKING if state in waiting else None
+
+
+def _rules(raw: list[dict[str, str]]) -> list[policy.Rule]:
+    return [policy.Rule(r.get("tool", "*"), r.get("match", "*"), r.get("reason", "")) for r in raw]

@@ -1,0 +1,176 @@
+"""Is a busy worker healthy, and if not, what repair comes next? Pure: time is an argument.
+
+Signals, in order of trust: is the worker host alive, did the agent process exit, what state
+the agent's own output put the worker in, and how long ago it last printed anything, committed or
+reached a checkpoint. Repairs climb a ladder: nudge (a message), restart (the agent, its session
+resumed), reassign (the task goes back to the pool), fail (no attempts left; the requeue that
+finds none left fails the task and raises an alert).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from czar.core.states import WorkerState
+
+
+class Problem(StrEnum):
+    CRASHED = "crashed"  # the worker host died: its process is gone
+    AGENT_EXITED = "agent_exited"  # the agent process ended without finishing its task
+    SILENT = "silent"  # no output at all for too long: hung
+    STUCK = "stuck"  # output, but no commit or checkpoint for far longer than the task's pace
+    IDLE = "idle"  # waiting for input without having finished
+    LOOPING = "looping"  # the same output again and again
+    WRONG_TASK = "wrong_task"  # its first report named another task
+    RATE_LIMIT_OVER = "rate_limit_over"  # it waited for a rate limit that has now reset
+    PERMISSION_TIMEOUT = "permission_timeout"  # nobody answered its permission request in time
+
+
+class Repair(StrEnum):
+    NUDGE = "nudge"  # a message: what is wrong, and what to do
+    RESTART = "restart"  # stop the agent and start it again, its session resumed
+    CORRECT = "correct"  # undo its changes and restart it with the full, right task text
+    REASSIGN = "reassign"  # take the task back; another (or the same, fresh) worker gets it
+    CONTINUE = "continue"  # tell a rate-limited agent to go on
+    DENY = "deny"  # deny an unanswered permission request
+
+
+# Problems where waiting a little after a repair is the right thing: the agent may be recovering.
+_PATIENT = frozenset({Problem.SILENT, Problem.STUCK, Problem.IDLE, Problem.LOOPING})
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    silent_after: float = 180.0
+    stuck_after: float = 600.0
+    stuck_factor: float = 3.0
+    idle_after: float = 2.0
+    loop_after: int = 8
+    grace: float = 60.0
+    nudges: int = 1
+    restarts: int = 2
+    permission_timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class Vitals:
+    """What is known now about one worker whose agent should be working on a task."""
+
+    worker: str
+    task: str
+    state: WorkerState
+    state_since: float
+    host_alive: bool
+    agent_exited: bool
+    started_at: float  # when the attempt began
+    last_output: float | None = None
+    last_progress: float | None = None
+    wait_until: float | None = None  # rate-limited until
+    asked_at: float | None = None  # permission requested at
+    repeats: int = 0
+    nudges: int = 0
+    restarts: int = 0
+    healed_at: float | None = None
+    expected_gap: float | None = None  # seconds expected between two checkpoints
+    named_task: str | None = None  # the task its agent named
+    confusions: int = 0  # times earlier agents on this task named another
+
+
+@dataclass(frozen=True)
+class Finding:
+    problem: Problem
+    evidence: str
+    since: float  # when the condition began, as far as it can be told
+
+
+def expected_gap(
+    estimate_minutes: float | None, subtasks: int, checkpoint: int, started: float, last_progress: float | None
+) -> float | None:
+    """Seconds expected between two checkpoints: the slower of the plan's estimate and the pace so far."""
+    gaps = []
+    if estimate_minutes:
+        gaps.append(estimate_minutes * 60 / (subtasks + 1))
+    if checkpoint > 0 and last_progress is not None and last_progress > started:
+        gaps.append((last_progress - started) / checkpoint)
+    return max(gaps) if gaps else None
+
+
+def stuck_limit(v: Vitals, t: Thresholds) -> float:
+    return max(t.stuck_after, t.stuck_factor * v.expected_gap) if v.expected_gap else t.stuck_after
+
+
+def examine(v: Vitals, now: float, t: Thresholds) -> Finding | None:
+    """The worker's most pressing problem, or None if it looks healthy."""
+    if not v.host_alive:
+        return Finding(Problem.CRASHED, f"the worker host of {v.worker} is gone", now)
+    if v.agent_exited:
+        return Finding(Problem.AGENT_EXITED, f"the agent of {v.worker} exited before finishing {v.task}", now)
+    if v.named_task is not None and v.named_task != v.task:
+        return Finding(Problem.WRONG_TASK, f"the agent named task {v.named_task}, but its task is {v.task}", now)
+    if v.state is WorkerState.WAITING_PERMISSION:
+        asked = v.asked_at or v.state_since
+        if now - asked >= t.permission_timeout:
+            return Finding(
+                Problem.PERMISSION_TIMEOUT, f"no answer to its permission request for {now - asked:.0f} s", asked
+            )
+        return None
+    if v.state is WorkerState.RATE_LIMITED:
+        if v.wait_until is not None and now >= v.wait_until:
+            return Finding(Problem.RATE_LIMIT_OVER, "the rate limit has reset", v.wait_until)
+        return None
+    if v.state in (WorkerState.BLOCKED, WorkerState.STARTING):
+        return None
+    if v.state is WorkerState.WAITING_INPUT:
+        if now - v.state_since >= t.idle_after:
+            return Finding(
+                Problem.IDLE, f"waiting for input for {now - v.state_since:.0f} s, not finished", v.state_since
+            )
+        return None
+    if v.repeats + 1 >= t.loop_after:
+        return Finding(Problem.LOOPING, f"the same output {v.repeats + 1} times in a row", v.last_output or now)
+    heard = max(v.last_output or v.started_at, v.started_at)
+    if now - heard >= t.silent_after:
+        return Finding(Problem.SILENT, f"no output for {now - heard:.0f} s", heard)
+    moved = max(v.last_progress or v.started_at, v.started_at)
+    limit = stuck_limit(v, t)
+    if now - moved >= limit:
+        return Finding(Problem.STUCK, f"no commit or checkpoint for {now - moved:.0f} s (limit {limit:.0f} s)", moved)
+    return None
+
+
+def repair_for(f: Finding, v: Vitals, now: float, t: Thresholds) -> Repair | None:
+    """The next repair on the ladder, or None while a recent repair is given time to work."""
+    if f.problem is Problem.RATE_LIMIT_OVER:
+        return Repair.CONTINUE
+    if f.problem is Problem.PERMISSION_TIMEOUT:
+        return Repair.DENY
+    if f.problem is Problem.CRASHED:
+        return Repair.REASSIGN
+    if f.problem is Problem.WRONG_TASK:
+        return Repair.CORRECT if v.confusions == 0 else Repair.REASSIGN
+    if f.problem in _PATIENT and v.healed_at is not None and now - v.healed_at < t.grace:
+        return None
+    if f.problem is not Problem.AGENT_EXITED and v.nudges < t.nudges:
+        return Repair.NUDGE
+    if v.restarts < t.restarts:
+        return Repair.RESTART
+    return Repair.REASSIGN
+
+
+def next_check(v: Vitals, now: float, t: Thresholds) -> float | None:
+    """The next moment ``examine`` or ``repair_for`` may answer differently with no new signal."""
+    times = [
+        max(v.last_output or v.started_at, v.started_at) + t.silent_after,
+        max(v.last_progress or v.started_at, v.started_at) + stuck_limit(v, t),
+    ]
+    if v.state is WorkerState.WAITING_INPUT:
+        times.append(v.state_since + t.idle_after)
+    if v.wait_until is not None:
+        times.append(v.wait_until)
+    if v.state is WorkerState.WAITING_PERMISSION:
+        times.append((v.asked_at or v.state_since) + t.permission_timeout)
+    if v.healed_at is not None:
+        times.append(v.healed_at + t.grace)
+    future = [x for x in times if x > now]
+    return min(future) if future else None

@@ -1,0 +1,243 @@
+"""The supervisor's health round: examine every busy worker, report each new problem once with
+its evidence, and carry out the next repair on the ladder (see ``czar.core.health``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from czar.core import health
+from czar.core.health import Finding, Problem, Repair, Thresholds, Vitals
+from czar.core.states import TaskState, WorkerState
+from czar.runtime import proc
+from czar.store.schema import attempts, tasks, workers
+from czar.store.store import Store
+from czar.supervisor.actions import Actions
+from czar.supervisor.project import Project
+
+HOST_START_SECONDS = 30.0  # a worker host that has not registered by then is started again
+
+
+@dataclass(frozen=True)
+class Patient:
+    vitals: Vitals
+    attempt: int
+    prompt: str
+    base_commit: str
+    worker_pid: int | None
+
+
+def thresholds(project: Project) -> Thresholds:
+    return Thresholds(**project.plan.health.model_dump())
+
+
+class Healer:
+    def __init__(self, project: Project, actions: Actions, say: Callable[[str], None]) -> None:
+        self.p = project
+        self.store = project.store
+        self.actions = actions
+        self.say = say
+        self.t = thresholds(project)
+        self.reported: dict[str, tuple[Problem, int]] = {}  # worker -> the incident reported last
+
+    # -- one round ---------------------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> tuple[float | None, list[str]]:
+        """Examine and repair; returns the next moment worth looking again, and the workers whose
+        host must be started again."""
+        now = time.time() if now is None else now
+        patients, lost = self._read(now)
+        nxt: list[float] = []
+        for pt in patients:
+            v = pt.vitals
+            finding = health.examine(v, now, self.t)
+            if finding is None:
+                self.reported.pop(v.worker, None)
+            else:
+                self._detected(pt, finding)
+                repair = health.repair_for(finding, v, now, self.t)
+                if repair is not None:
+                    self._repair(pt, finding, repair, now)
+                    if repair in (Repair.REASSIGN,) and finding.problem is Problem.CRASHED:
+                        lost.append(v.worker)
+            when = health.next_check(v, now, self.t)
+            if when is not None:
+                nxt.append(when)
+        return (min(nxt) if nxt else None), lost
+
+    def _read(self, now: float) -> tuple[list[Patient], list[str]]:
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(
+                    workers,
+                    tasks.c.id.label("task"),
+                    tasks.c.spec,
+                    tasks.c.checkpoint,
+                    tasks.c.confusions,
+                    tasks.c.state.label("task_state"),
+                    attempts.c.id.label("attempt"),
+                    attempts.c.started_at,
+                    attempts.c.agent_exited_at,
+                    attempts.c.nudges,
+                    attempts.c.restarts,
+                    attempts.c.healed_at,
+                    attempts.c.named_task,
+                    attempts.c.prompt,
+                    attempts.c.base_commit,
+                )
+                .outerjoin(tasks, tasks.c.id == workers.c.task_id)
+                .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
+            ).all()
+        patients: list[Patient] = []
+        lost: list[str] = []
+        for r in rows:
+            alive = _host_alive(r, now)
+            busy = r.task is not None and r.task_state in (TaskState.ASSIGNED.value, TaskState.RUNNING.value)
+            if not busy or r.attempt is None:
+                if not alive and r.state not in (WorkerState.STOPPED.value,):
+                    lost.append(r.id)
+                continue
+            spec = json.loads(r.spec)
+            vitals = Vitals(
+                worker=r.id,
+                task=r.task,
+                state=WorkerState(r.state),
+                state_since=r.state_since or r.started_at,
+                host_alive=alive,
+                agent_exited=r.agent_exited_at is not None,
+                started_at=r.started_at,
+                last_output=r.last_output,
+                last_progress=r.last_progress,
+                wait_until=r.wait_until,
+                asked_at=_asked_at(r.detail) if r.state == WorkerState.WAITING_PERMISSION.value else None,
+                repeats=r.repeats,
+                nudges=r.nudges,
+                restarts=r.restarts,
+                healed_at=r.healed_at,
+                expected_gap=health.expected_gap(
+                    spec.get("estimate"), len(spec["subtasks"]), r.checkpoint, r.started_at, r.last_progress
+                ),
+                named_task=r.named_task,
+                confusions=r.confusions,
+            )
+            patients.append(Patient(vitals, r.attempt, r.prompt, r.base_commit, r.pid))
+        return patients, lost
+
+    # -- reporting and repairing -------------------------------------------------------------
+
+    def _detected(self, pt: Patient, f: Finding) -> None:
+        v = pt.vitals
+        incident = (f.problem, pt.attempt)
+        if self.reported.get(v.worker) == incident:
+            return
+        self.reported[v.worker] = incident
+        with self.store.write() as conn:
+            Store.emit(
+                conn,
+                "health.detected",
+                task=v.task,
+                worker=v.worker,
+                attempt=pt.attempt,
+                problem=f.problem.value,
+                evidence=f.evidence,
+                since=f.since,
+            )
+        self.say(f"health: {v.worker} on {v.task}: {f.problem} ({f.evidence})")
+
+    def _repair(self, pt: Patient, f: Finding, repair: Repair, now: float) -> None:
+        v = pt.vitals
+        ids: dict[str, Any] = {"task": v.task, "worker": v.worker, "attempt": pt.attempt}
+        why = f"{f.problem}: {f.evidence}"
+        with self.store.write() as conn:
+            task = Store.task_row(conn, v.task)
+            if task.attempt_id != pt.attempt:
+                return  # the attempt ended since we looked
+            if repair is Repair.NUDGE:
+                self._bump(conn, pt.attempt, "nudges", now)
+                Store.set_worker(conn, v.worker, repeats=0)
+                self.actions.tell(conn, task, "nudge", nudge_text(f, v.task))
+            elif repair is Repair.RESTART:
+                self._bump(conn, pt.attempt, "restarts", now)
+                conn.execute(Store.attempt_update(pt.attempt, agent_exited_at=None))
+                Store.set_worker(conn, v.worker, state=WorkerState.WORKING, repeats=0, last_output=now, detail=None)
+                Store.post(conn, v.worker, "restart", {"attempt": pt.attempt, "reason": why})
+            elif repair is Repair.CORRECT:
+                conn.execute(Store.attempt_update(pt.attempt, named_task=None, healed_at=now))
+                conn.execute(update(tasks).where(tasks.c.id == v.task).values(confusions=tasks.c.confusions + 1))
+                Store.set_worker(conn, v.worker, state=WorkerState.WORKING, last_output=now)
+                Store.post(
+                    conn,
+                    v.worker,
+                    "restart",
+                    {
+                        "attempt": pt.attempt,
+                        "reason": why,
+                        "reset_to": pt.base_commit,
+                        "prompt": correction_text(v.named_task, v.task) + pt.prompt,
+                    },
+                )
+            elif repair is Repair.REASSIGN:
+                self.actions.requeue(conn, v.task, why, fresh=f.problem is Problem.WRONG_TASK)
+            elif repair is Repair.CONTINUE:
+                Store.set_worker(conn, v.worker, state=WorkerState.WORKING, wait_until=None, detail=None)
+                self.actions.tell(conn, task, "continue", "The rate limit has reset: continue where you left off.")
+            elif repair is Repair.DENY:
+                Store.set_worker(conn, v.worker, state=WorkerState.WORKING, detail=None)
+                reason = f"nobody answered within {self.t.permission_timeout:g} s"
+                Store.post(conn, v.worker, "answer", {"attempt": pt.attempt, "allow": False, "reason": reason})
+                Store.emit(conn, "permission.decided", **ids, decision="deny", reason=reason, by="timeout")
+            Store.emit(conn, f"health.{repair.value}", **ids, problem=f.problem.value, evidence=f.evidence)
+        self.say(f"health: {v.worker} on {v.task}: {repair} ({f.problem})")
+
+    @staticmethod
+    def _bump(conn: Connection, attempt: int, column: str, now: float) -> None:
+        conn.execute(
+            update(attempts).where(attempts.c.id == attempt).values({column: attempts.c[column] + 1, "healed_at": now})
+        )
+
+
+def _host_alive(row: Any, now: float) -> bool:
+    if row.state == WorkerState.STARTING.value and row.pid is None:
+        since: float = row.state_since or row.updated_at
+        return now - since < HOST_START_SECONDS
+    pid: int | None = row.pid
+    return proc.pid_alive(pid)
+
+
+def _asked_at(detail: str | None) -> float | None:
+    try:
+        value = json.loads(detail or "")
+    except json.JSONDecodeError:
+        return None
+    return float(value["asked_at"]) if isinstance(value, dict) and "asked_at" in value else None
+
+
+def nudge_text(f: Finding, task: str) -> str:
+    if f.problem is Problem.IDLE:
+        return (
+            f"You stopped before finishing task {task}. Carry on with it; when your work is committed and its "
+            "checks pass, finish (`czar done`). If something blocks you, say so (`czar blocked` or `czar ask`)."
+        )
+    if f.problem is Problem.LOOPING:
+        return f"You keep doing the same thing ({f.evidence}). Step back, and try another way to finish task {task}."
+    if f.problem is Problem.SILENT:
+        return (
+            f"czar has heard nothing from you on task {task} ({f.evidence}). If you are working, report your "
+            "progress (`czar report`); if you are stuck, say what blocks you (`czar blocked` or `czar ask`)."
+        )
+    return (
+        f"Task {task} has not moved ({f.evidence}). Commit what works, report your checkpoint "
+        "(`czar report --checkpoint N`), or say what blocks you."
+    )
+
+
+def correction_text(named: str | None, task: str) -> str:
+    return (
+        f"Correction from czar: you named task {named or '(none)'}, but your task is {task}. Whatever you did "
+        f"for {named or 'another task'} has been undone. Here is your own task again, in full.\n\n"
+    )
