@@ -20,6 +20,7 @@ from czar.agent_tools import claims as claims_mod
 from czar.agent_tools.identity import Caller, CallerError, token_matches
 from czar.core import policy
 from czar.core.states import TaskState, WorkerState
+from czar.errors import StoreError
 from czar.store.schema import tasks
 from czar.store.store import Store
 
@@ -50,7 +51,7 @@ class AgentTools:
         with store.read() as conn:
             try:
                 row = Store.worker_row(conn, caller.worker)
-            except Exception:
+            except StoreError:
                 raise CallerError(f"no worker {caller.worker!r} in project {caller.paths.name!r}") from None
         if not token_matches(row.token, caller.token):
             raise CallerError(f"the token does not belong to worker {caller.worker}; a worker acts only for itself")

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from czar.errors import CzarError, SupervisorError
+from czar.interfaces.cli import agent as agent_commands
 from czar.interfaces.cli import views
 from czar.interfaces.cli.starter import STARTER_PLAN
 
@@ -209,6 +210,44 @@ def demo(
     if not as_json:
         typer.echo(f"inspect it: git -C {root / 'repo'} log --graph --oneline {outcome.integration_branch}")
     raise typer.Exit(0 if outcome.tasks_merged == outcome.tasks_total and outcome.integration_tests_passed else 1)
+
+
+@app.command()
+def allow(
+    worker: Annotated[str, typer.Argument(help="The worker waiting for a permission.")],
+    plan: PlanOpt = DEFAULT_PLAN,
+) -> None:
+    """Allow what a worker's agent asked for (a human intervention)."""
+    from czar.supervisor.people import answer_permission
+
+    typer.echo(answer_permission(_open(plan, check_repo=False), worker, True))
+
+
+@app.command()
+def deny(
+    worker: Annotated[str, typer.Argument(help="The worker waiting for a permission.")],
+    plan: PlanOpt = DEFAULT_PLAN,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the agent.")] = "",
+) -> None:
+    """Deny what a worker's agent asked for (a human intervention)."""
+    from czar.supervisor.people import answer_permission
+
+    typer.echo(answer_permission(_open(plan, check_repo=False), worker, False, reason))
+
+
+@app.command()
+def tell(
+    worker: Annotated[str, typer.Argument(help="The worker to tell.")],
+    text: Annotated[list[str], typer.Argument(help="The message (the words are joined).")],
+    plan: PlanOpt = DEFAULT_PLAN,
+) -> None:
+    """Send a message to a worker's agent: an answer, a hint (a human intervention)."""
+    from czar.supervisor.people import tell as send
+
+    typer.echo(send(_open(plan, check_repo=False), worker, " ".join(text)))
+
+
+agent_commands.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,81 @@
+"""The commands agents run from their worktree: report, board, claim, release, done, blocked, ask.
+
+They find their worker in the environment the worker host set (``CZAR_PROJECT``, ``CZAR_WORKER``,
+``CZAR_TOKEN``); a worker acts only for itself.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from czar.agent_tools.service import AgentTools
+
+Text = Annotated[list[str], typer.Argument(help="What to say (the words are joined).")]
+
+
+def _tools() -> AgentTools:
+    from czar.agent_tools.identity import caller_from_env
+    from czar.agent_tools.service import AgentTools
+
+    return AgentTools.for_caller(caller_from_env())
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def report(
+        text: Text,
+        task: Annotated[
+            str | None, typer.Option("--task", help="Your task id (first report).")
+        ] = None,
+        checkpoint: Annotated[int | None, typer.Option("--checkpoint", min=1, help="The checkpoint reached.")] = None,
+    ) -> None:
+        """Report progress; the first report names your task and restates its goal."""
+        typer.echo(_tools().report(" ".join(text), checkpoint=checkpoint, task=task))
+
+    @app.command()
+    def board(as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False) -> None:
+        """Who works on what, how far along, which paths they hold, what they last said."""
+        rows = _tools().board()
+        if as_json:
+            typer.echo(json.dumps([row.__dict__ for row in rows], indent=2))
+        else:
+            for row in rows:
+                typer.echo(row.line())
+
+    @app.command()
+    def claim(paths: Annotated[list[str], typer.Argument(help="Paths or globs to hold.")]) -> None:
+        """Hold paths outside your scope before changing them; a refusal names the holder (exit 1)."""
+        results = _tools().claim(paths)
+        for r in results:
+            typer.echo(r.line())
+        raise typer.Exit(0 if all(r.granted for r in results) else 1)
+
+    @app.command()
+    def release(paths: Annotated[list[str], typer.Argument(help="Paths or globs you claimed.")]) -> None:
+        """Give back paths you claimed."""
+        results = _tools().release(paths)
+        for r in results:
+            typer.echo(r.line())
+        raise typer.Exit(0 if all(r.granted for r in results) else 1)
+
+    @app.command()
+    def done(summary: Text) -> None:
+        """Your work is committed and its checks pass: hand the task in for verification."""
+        typer.echo(_tools().done(" ".join(summary)))
+
+    @app.command()
+    def blocked(
+        need: Text,
+        on: Annotated[str | None, typer.Option("--on", help="The task you wait for.")] = None,
+    ) -> None:
+        """You cannot go on until another task merges (--on) or a person helps."""
+        typer.echo(_tools().blocked(on, " ".join(need)))
+
+    @app.command()
+    def ask(question: Text) -> None:
+        """Ask a person a question; the answer comes as a message."""
+        typer.echo(_tools().ask(" ".join(question)))

@@ -1,0 +1,58 @@
+"""What a person can do to a running worker: answer its permission request, or tell it something.
+
+Each is a human intervention: its events carry ``actor="person"``, which the run's outcome counts.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from czar.core.states import WorkerState
+from czar.errors import StoreError, SupervisorError
+from czar.store.store import Store
+from czar.supervisor.project import Project
+
+
+def _busy_worker(conn: Connection, project: Project, worker_id: str) -> tuple[str, int]:
+    try:
+        row = Store.worker_row(conn, worker_id)
+    except StoreError:
+        raise SupervisorError(f"no worker {worker_id!r} in project {project.name}") from None
+    if row.task_id is None:
+        raise SupervisorError(f"worker {worker_id} has no task now")
+    task = Store.task_row(conn, row.task_id)
+    if task.attempt_id is None:
+        raise SupervisorError(f"task {task.id} of worker {worker_id} is {task.state}; nobody works on it")
+    return task.id, int(task.attempt_id)
+
+
+def answer_permission(project: Project, worker_id: str, allow: bool, reason: str = "") -> str:
+    with project.store.write() as conn:
+        task, attempt = _busy_worker(conn, project, worker_id)
+        if Store.worker_row(conn, worker_id).state != WorkerState.WAITING_PERMISSION.value:
+            raise SupervisorError(f"worker {worker_id} is not waiting for a permission")
+        why = reason or ("allowed by a person" if allow else "denied by a person")
+        Store.post(conn, worker_id, "answer", {"attempt": attempt, "allow": allow, "reason": why})
+        Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
+        Store.emit(
+            conn,
+            "permission.decided",
+            actor="person",
+            task=task,
+            worker=worker_id,
+            attempt=attempt,
+            decision="allow" if allow else "deny",
+            reason=why,
+            by="person",
+        )
+    return f"{'allowed' if allow else 'denied'}; worker {worker_id} goes on with task {task}"
+
+
+def tell(project: Project, worker_id: str, text: str) -> str:
+    with project.store.write() as conn:
+        task, attempt = _busy_worker(conn, project, worker_id)
+        Store.post(conn, worker_id, "message", {"attempt": attempt, "kind": "person", "text": text})
+        if Store.worker_row(conn, worker_id).state in (WorkerState.BLOCKED.value, WorkerState.WAITING_INPUT.value):
+            Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
+        Store.emit(conn, "person.told", actor="person", task=task, worker=worker_id, attempt=attempt, text=text)
+    return f"sent to worker {worker_id} (task {task})"
