@@ -19,6 +19,7 @@ from czar.paths import ProjectPaths
 ENV_PROJECT = "CZAR_PROJECT"
 ENV_WORKER = "CZAR_WORKER"
 ENV_TOKEN = "CZAR_TOKEN"
+ENV_LAUNCH = "CZAR_AGENT_LAUNCH"
 
 
 class CallerError(CzarError):
@@ -32,6 +33,7 @@ class Caller:
     paths: ProjectPaths
     worker: str
     token: str
+    launch: int | None = None  # which start of the agent is calling, to ignore a replaced one
 
 
 def new_token() -> str:
@@ -47,7 +49,13 @@ def caller_from_env(env: Mapping[str, str] | None = None) -> Caller:
             f"this command is for agents inside a czar worker ({', '.join(missing)} not set); "
             "people use `czar status` instead"
         )
-    return Caller(ProjectPaths.for_project(env[ENV_PROJECT]), env[ENV_WORKER], env[ENV_TOKEN])
+    launch = env.get(ENV_LAUNCH, "")
+    return Caller(
+        ProjectPaths.for_project(env[ENV_PROJECT]),
+        env[ENV_WORKER],
+        env[ENV_TOKEN],
+        int(launch) if launch.isdigit() else None,
+    )
 
 
 def token_matches(expected: str | None, given: str) -> bool:

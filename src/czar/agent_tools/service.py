@@ -39,9 +39,10 @@ class Current:
 class AgentTools:
     """The operations of one worker's agent. Build it with ``for_caller`` to check the token."""
 
-    def __init__(self, store: Store, worker_id: str) -> None:
+    def __init__(self, store: Store, worker_id: str, launch: int | None = None) -> None:
         self.store = store
         self.worker = worker_id
+        self.launch = launch  # the agent start speaking; None when unknown (a person's test call)
 
     @classmethod
     def for_caller(cls, caller: Caller) -> AgentTools:
@@ -55,7 +56,7 @@ class AgentTools:
                 raise CallerError(f"no worker {caller.worker!r} in project {caller.paths.name!r}") from None
         if not token_matches(row.token, caller.token):
             raise CallerError(f"the token does not belong to worker {caller.worker}; a worker acts only for itself")
-        return cls(store, caller.worker)
+        return cls(store, caller.worker, caller.launch)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -66,7 +67,11 @@ class AgentTools:
         task = Store.task_row(conn, worker.task_id)
         if task.attempt_id is None or TaskState(task.state) not in _HELD:
             raise CallerError(f"task {task.id} is {task.state}; there is nothing to report on it")
-        return Current(worker, task, Store.attempt_row(conn, task.attempt_id))
+        attempt = Store.attempt_row(conn, task.attempt_id)
+        if self.launch is not None and self.launch <= attempt.stale_launch:
+            # czar restarted this agent; what the replaced process still says no longer counts.
+            raise CallerError(f"this agent process of worker {self.worker} was replaced")
+        return Current(worker, task, attempt)
 
     def _ids(self, cur: Current) -> dict[str, Any]:
         return {"actor": self.worker, "worker": self.worker, "task": cur.task.id, "attempt": cur.attempt.id}
@@ -163,6 +168,11 @@ class AgentTools:
             state = TaskState(cur.task.state)
             if state not in _WORKING:
                 return f"task {cur.task.id} is already {state}; nothing to do"
+            named = cur.attempt.named_task
+            if named is not None and named != cur.task.id:
+                # Work handed in for the wrong task is not verified; the health round corrects the agent.
+                Store.emit(conn, "agent.finished", **self._ids(cur), summary=summary[:2000], refused=True)
+                return f"not submitted: you named task {named}, but your task is {cur.task.id}"
             conn.execute(Store.attempt_update(cur.attempt.id, finished_at=time.time(), summary=summary[:2000]))
             Store.emit(conn, "agent.finished", **self._ids(cur), summary=summary[:2000])
             if state is TaskState.ASSIGNED:

@@ -163,7 +163,7 @@ class WorkerHost:
                 Store.set_worker(conn, self.worker, state=WorkerState.WORKING, detail=None)
             self._done(cmd, "agent.answer_delivered", allow=allow)
         elif cmd.kind == "restart":
-            self._stop_agent()
+            self._stop_agent(patience=0.0)  # it is being replaced because it misbehaves: no waiting
             if p.get("reset_to"):
                 self._reset(cur.worktree, str(p["reset_to"]))
             first = str(p.get("prompt") or cur.prompt)
@@ -207,6 +207,7 @@ class WorkerHost:
         cur = self.current
         assert cur is not None
         cur.launches += 1
+        self.tools.launch = cur.launches
         env = dict(os.environ)
         env.update(
             {
@@ -253,7 +254,8 @@ class WorkerHost:
         except BrokenPipeError:
             pass  # the agent died; its exit is noticed when its output closes
 
-    def _stop_agent(self) -> None:
+    def _stop_agent(self, patience: float = 2.0) -> None:
+        """End the agent: close its input and give it ``patience`` seconds, then kill its group."""
         cur = self.current
         if cur is None or cur.proc is None:
             return
@@ -262,7 +264,7 @@ class WorkerHost:
             if proc.stdin:
                 proc.stdin.close()
         try:
-            proc.wait(timeout=2)
+            proc.wait(timeout=patience)
         except subprocess.TimeoutExpired:
             kill_group(proc.pid)
             proc.wait()

@@ -41,36 +41,44 @@ class TmuxHost:
         """Run ``argv`` in window ``name``, replacing a window of that name (dead or alive)."""
         command = shlex.join(argv)  # argv is czar's own: interpreter path, flags, safe ids
         env_flags = [f"-e{k}={v}" for k, v in env.items()]
-        if not self.alive():
-            self._cmd(
-                "new-session",
-                "-d",
-                "-s",
-                self.session_name,
-                "-n",
-                name,
-                "-x",
-                "200",
-                "-y",
-                "50",
-                "-c",
-                str(cwd),
-                *env_flags,
-                command,
-                ";",
-                "set-option",
-                "-g",
-                "remain-on-exit",
-                "on",
-                ";",
-                "set-option",
-                "-g",
-                "history-limit",
-                "20000",
-            )
-            return
-        self.kill_window(name)
-        self._cmd("new-window", "-d", "-t", f"{self.session_name}:", "-n", name, "-c", str(cwd), *env_flags, command)
+        if self.alive():
+            self.kill_window(name)
+            try:
+                self._cmd(
+                    "new-window", "-d", "-t", f"{self.session_name}:", "-n", name, "-c", str(cwd), *env_flags, command
+                )
+                return
+            except RuntimeHostError as exc:
+                # The server or session went away between the check and the command (a `czar down`
+                # finishing, say): start a new session instead.
+                if "no server running" not in str(exc) and "can't find session" not in str(exc):
+                    raise
+        self._cmd(
+            "new-session",
+            "-d",
+            "-s",
+            self.session_name,
+            "-n",
+            name,
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "-c",
+            str(cwd),
+            *env_flags,
+            command,
+            ";",
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+            ";",
+            "set-option",
+            "-g",
+            "history-limit",
+            "20000",
+        )
 
     def _panes(self) -> dict[str, tuple[bool, int]]:
         """Window name -> (pane dead, pane pid), for the session's windows."""

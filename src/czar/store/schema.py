@@ -91,6 +91,7 @@ attempts = Table(
     Column("named_task", String),  # the task id the agent named in its first report
     Column("goal", Text),  # how the agent restated its goal in that report
     Column("healed_at", Float),  # the last repair (nudge, restart, correction) of this attempt
+    Column("stale_launch", Integer, nullable=False, server_default="0"),  # agent starts up to this one are replaced
 )
 
 events = Table(
@@ -199,6 +200,7 @@ ALTER TABLE attempts ADD COLUMN restarts INTEGER DEFAULT '0' NOT NULL;
 ALTER TABLE attempts ADD COLUMN named_task VARCHAR;
 ALTER TABLE attempts ADD COLUMN goal TEXT;
 ALTER TABLE attempts ADD COLUMN healed_at FLOAT;
+ALTER TABLE attempts ADD COLUMN stale_launch INTEGER DEFAULT '0' NOT NULL;
 ALTER TABLE workers ADD COLUMN repeats INTEGER DEFAULT '0' NOT NULL;
 CREATE TABLE claims (
     id INTEGER NOT NULL, task_id VARCHAR NOT NULL, worker_id VARCHAR, pattern VARCHAR NOT NULL,

@@ -163,10 +163,12 @@ class Healer:
                 self.actions.tell(conn, task, "nudge", nudge_text(f, v.task))
             elif repair is Repair.RESTART:
                 self._bump(conn, pt.attempt, "restarts", now)
+                self._supersede(conn, pt.attempt)
                 conn.execute(Store.attempt_update(pt.attempt, agent_exited_at=None))
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, repeats=0, last_output=now, detail=None)
                 Store.post(conn, v.worker, "restart", {"attempt": pt.attempt, "reason": why})
             elif repair is Repair.CORRECT:
+                self._supersede(conn, pt.attempt)
                 conn.execute(Store.attempt_update(pt.attempt, named_task=None, healed_at=now))
                 conn.execute(update(tasks).where(tasks.c.id == v.task).values(confusions=tasks.c.confusions + 1))
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, last_output=now)
@@ -193,6 +195,11 @@ class Healer:
                 Store.emit(conn, "permission.decided", **ids, decision="deny", reason=reason, by="timeout")
             Store.emit(conn, f"health.{repair.value}", **ids, problem=f.problem.value, evidence=f.evidence)
         self.say(f"health: {v.worker} on {v.task}: {repair} ({f.problem})")
+
+    @staticmethod
+    def _supersede(conn: Connection, attempt: int) -> None:
+        """From now on, ignore what the agent process being replaced still reports."""
+        conn.execute(update(attempts).where(attempts.c.id == attempt).values(stale_launch=attempts.c.launches))
 
     @staticmethod
     def _bump(conn: Connection, attempt: int, column: str, now: float) -> None:

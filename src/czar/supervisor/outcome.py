@@ -98,7 +98,22 @@ def describe(event: Event) -> str | None:
     if k == "task.assigned":
         return f"task {task} -> {worker} (attempt {event.attempt_id}, {p['prompt_chars']} chars delivered)"
     if k == "agent.ack":
-        return f"task {task}: {worker} acknowledged" + ("" if p.get("confirmed") else " (text mismatch!)")
+        if not p.get("confirmed"):
+            return f"task {task}: {worker} named task {p.get('named')} instead!"
+        return f"task {task}: {worker} acknowledged" + (
+            " (the text differs from what was sent!)" if p.get("digest_ok") is False else ""
+        )
+    if k == "health.detected":
+        return f"task {task}: {worker} is unwell: {p.get('problem')} ({p.get('evidence')})"
+    if k.startswith("health."):
+        return f"task {task}: {worker}: {k.split('.', 1)[1]} ({p.get('problem')})"
+    if k == "permission.decided":
+        what = f"{p.get('tool', '')} {p.get('target', '')}".strip() or "its request"
+        return f"task {task}: {worker} {p.get('decision')}: {what} ({p.get('reason')}, by {p.get('by')})"
+    if k == "permission.asked":
+        return f"task {task}: {worker} asks to use {p.get('tool')} {p.get('target')}: waiting for a person"
+    if k == "worker.told" and p.get("about") not in ("feedback",):
+        return f"task {task}: {worker} told ({p.get('about')}): {str(p.get('text', '')).splitlines()[0][:100]}"
     if k == "agent.progress":
         return f"task {task}: {worker} checkpoint {p.get('checkpoint')}: {p.get('text')}"
     if k == "agent.finished":

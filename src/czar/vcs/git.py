@@ -153,6 +153,7 @@ class Git:
         self.run("reset", "--hard", "--quiet", ref, cwd=worktree)
 
     def clean_worktree_if_present(self, worktree: Path) -> None:
+        self.run("worktree", "prune")  # forget worktrees whose folders were deleted
         if worktree.resolve() in self.worktrees():
             self.clean_worktree(worktree)
 

@@ -28,9 +28,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def report(
         text: Text,
-        task: Annotated[
-            str | None, typer.Option("--task", help="Your task id (first report).")
-        ] = None,
+        task: Annotated[str | None, typer.Option("--task", help="Your task id (first report).")] = None,
         checkpoint: Annotated[int | None, typer.Option("--checkpoint", min=1, help="The checkpoint reached.")] = None,
     ) -> None:
         """Report progress; the first report names your task and restates its goal."""
