@@ -223,3 +223,22 @@ def test_unbalanced_quote_names_the_line() -> None:
 
 def test_script_error_is_a_value_error() -> None:
     assert issubclass(ScriptError, ValueError)
+
+
+def test_sections_are_kept_per_kind_in_order() -> None:
+    script = parse(
+        "note main\non stand-off\nnote s1\non feedback\nnote f1\non stand-off\nnote s2\non wrong-task\nnote w\n"
+    )
+    assert [s.text for s in script.main] == ["main"]
+    assert [[s.text for s in sec] for sec in script.sections["stand-off"]] == [["s1"], ["s2"]]
+    assert [[s.text for s in sec] for sec in script.feedback] == [["f1"]]
+    assert [[s.text for s in sec] for sec in script.sections["wrong-task"]] == [["w"]]
+
+
+@pytest.mark.parametrize(
+    ("line", "verb", "args"),
+    [("idle", "idle", ()), ("loop reading a.py", "loop", ("reading", "a.py")), ("ratelimit 2", "ratelimit", ("2",))],
+)
+def test_fault_switches_parse(line: str, verb: str, args: tuple[str, ...]) -> None:
+    (step,) = parse(line + "\n").main
+    assert (step.verb, step.args) == (verb, args)

@@ -24,6 +24,8 @@ from czar.errors import StoreError
 from czar.store.schema import tasks
 from czar.store.store import Store
 
+PERSON = "a person"  # what ``blocked_on`` says when a person, not a task, must act
+
 # Task states in which the worker's agent is still expected to act on the task.
 _WORKING = (TaskState.ASSIGNED, TaskState.RUNNING)
 _HELD = (TaskState.ASSIGNED, TaskState.RUNNING, TaskState.SUBMITTED, TaskState.VERIFYING)
@@ -217,7 +219,7 @@ class AgentTools:
                     raise CallerError(f"no task {on_task!r} in this plan")
                 if row.state == TaskState.MERGED.value:
                     return f"task {on_task} is merged already: bring it in with `git merge {self._integration(conn)}`"
-            conn.execute(tasks.update().where(tasks.c.id == cur.task.id).values(blocked_on=on_task or "a person"))
+            conn.execute(tasks.update().where(tasks.c.id == cur.task.id).values(blocked_on=on_task or PERSON))
             Store.set_worker(conn, self.worker, state=WorkerState.BLOCKED, detail=need[:500])
             Store.emit(conn, "agent.blocked", **self._ids(cur), on=on_task, need=need[:500])
             if on_task is None:
@@ -235,7 +237,9 @@ class AgentTools:
     def ask(self, question: str) -> str:
         with self.store.write() as conn:
             cur = self._current(conn)
-            Store.set_worker(conn, self.worker, state=WorkerState.WAITING_INPUT, detail=question[:500])
+            # Waiting for a person is waiting rightly (blocked), not idling: nobody nudges it.
+            conn.execute(tasks.update().where(tasks.c.id == cur.task.id).values(blocked_on=PERSON))
+            Store.set_worker(conn, self.worker, state=WorkerState.BLOCKED, detail=question[:500])
             Store.emit(conn, "agent.question", **self._ids(cur), question=question[:2000])
             Store.alert(
                 conn,
@@ -245,7 +249,7 @@ class AgentTools:
                 worker=self.worker,
                 actor=self.worker,
             )
-            return "asked; the answer comes as a message"
+            return "asked; a person has been alerted, and the answer comes as a message"
 
     def permission(self, tool: str, target: str) -> policy.Verdict:
         """Decide a permission request by the plan's policy; undecided ones wait for a person."""

@@ -96,8 +96,13 @@ def expected_gap(
     return max(gaps) if gaps else None
 
 
+def _since(signal: float | None, start: float) -> float:
+    """When the attempt last gave this signal; its start if it never did (or did before it)."""
+    return start if signal is None else max(signal, start)
+
+
 def stuck_limit(v: Vitals, t: Thresholds) -> float:
-    return max(t.stuck_after, t.stuck_factor * v.expected_gap) if v.expected_gap else t.stuck_after
+    return t.stuck_after if v.expected_gap is None else max(t.stuck_after, t.stuck_factor * v.expected_gap)
 
 
 def examine(v: Vitals, now: float, t: Thresholds) -> Finding | None:
@@ -109,7 +114,7 @@ def examine(v: Vitals, now: float, t: Thresholds) -> Finding | None:
     if v.named_task is not None and v.named_task != v.task:
         return Finding(Problem.WRONG_TASK, f"the agent named task {v.named_task}, but its task is {v.task}", now)
     if v.state is WorkerState.WAITING_PERMISSION:
-        asked = v.asked_at or v.state_since
+        asked = v.state_since if v.asked_at is None else v.asked_at
         if now - asked >= t.permission_timeout:
             return Finding(
                 Problem.PERMISSION_TIMEOUT, f"no answer to its permission request for {now - asked:.0f} s", asked
@@ -128,11 +133,11 @@ def examine(v: Vitals, now: float, t: Thresholds) -> Finding | None:
             )
         return None
     if v.repeats + 1 >= t.loop_after:
-        return Finding(Problem.LOOPING, f"the same output {v.repeats + 1} times in a row", v.last_output or now)
-    heard = max(v.last_output or v.started_at, v.started_at)
+        return Finding(Problem.LOOPING, f"the same output {v.repeats + 1} times in a row", _since(v.last_output, now))
+    heard = _since(v.last_output, v.started_at)
     if now - heard >= t.silent_after:
         return Finding(Problem.SILENT, f"no output for {now - heard:.0f} s", heard)
-    moved = max(v.last_progress or v.started_at, v.started_at)
+    moved = _since(v.last_progress, v.started_at)
     limit = stuck_limit(v, t)
     if now - moved >= limit:
         return Finding(Problem.STUCK, f"no commit or checkpoint for {now - moved:.0f} s (limit {limit:.0f} s)", moved)
@@ -161,15 +166,15 @@ def repair_for(f: Finding, v: Vitals, now: float, t: Thresholds) -> Repair | Non
 def next_check(v: Vitals, now: float, t: Thresholds) -> float | None:
     """The next moment ``examine`` or ``repair_for`` may answer differently with no new signal."""
     times = [
-        max(v.last_output or v.started_at, v.started_at) + t.silent_after,
-        max(v.last_progress or v.started_at, v.started_at) + stuck_limit(v, t),
+        _since(v.last_output, v.started_at) + t.silent_after,
+        _since(v.last_progress, v.started_at) + stuck_limit(v, t),
     ]
     if v.state is WorkerState.WAITING_INPUT:
         times.append(v.state_since + t.idle_after)
     if v.wait_until is not None:
         times.append(v.wait_until)
     if v.state is WorkerState.WAITING_PERMISSION:
-        times.append((v.asked_at or v.state_since) + t.permission_timeout)
+        times.append((v.state_since if v.asked_at is None else v.asked_at) + t.permission_timeout)
     if v.healed_at is not None:
         times.append(v.healed_at + t.grace)
     future = [x for x in times if x > now]

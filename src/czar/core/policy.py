@@ -187,8 +187,8 @@ def default(req: Request, ctx: Context) -> Verdict:
 
 def inside(path: str, root: str) -> bool:
     """True if ``path`` (absolute, or relative to ``root``) stays within ``root``."""
-    if not path:
-        return False
+    if not path or path.startswith(("~", "$")):
+        return False  # a home folder or a variable: somewhere a shell would decide, not here
     full = posixpath.normpath(path if path.startswith("/") else posixpath.join(root, path))
     root = posixpath.normpath(root)
     return full == root or full.startswith(root + "/")

@@ -184,10 +184,7 @@ class Actions:
             self.free_worker(conn, task.worker_id, task.attempt_id)
         claims.release_all(conn, task_id)
         if rounds >= max_attempts:
-            Store.move_task(
-                conn, task_id, TaskState.FAILED, reason=f"{reason}; no attempts left", rounds=rounds, worker_id=None
-            )
-            Store.alert(conn, "critical", f"task {task_id} failed: {reason}", task=task_id)
+            self.fail(conn, task_id, f"{reason}; no attempts left", f"task {task_id} failed: {reason}", rounds=rounds)
             return
         note = (
             f"Earlier attempts worked on the wrong task ({reason}); you start from a fresh branch."
@@ -206,6 +203,28 @@ class Actions:
             fresh=int(fresh),
             blocked_on=None,
         )
+
+    def fail(self, conn: Connection, task_id: str, reason: str, alert: str, **fields: Any) -> None:
+        """The task is out of attempts: it fails, a person is alerted, and tasks waiting for it hear."""
+        Store.move_task(conn, task_id, TaskState.FAILED, reason=reason, worker_id=None, merge_from=None, **fields)
+        Store.alert(conn, "critical", alert, task=task_id)
+        claims.release_all(conn, task_id)
+        for t in conn.execute(
+            select(tasks).where(
+                tasks.c.blocked_on == task_id,
+                tasks.c.state.in_([TaskState.ASSIGNED.value, TaskState.RUNNING.value]),
+            )
+        ).all():
+            conn.execute(update(tasks).where(tasks.c.id == t.id).values(blocked_on=None))
+            if t.worker_id is not None:
+                Store.set_worker(conn, t.worker_id, state=WorkerState.WORKING, detail=None)
+            self.tell(
+                conn,
+                t,
+                "failed",
+                f"Task {task_id}, which you were waiting for, failed and will not merge. Go on without it if "
+                "you can; otherwise say what you need (`czar blocked` or `czar ask`).",
+            )
 
     # -- verify ------------------------------------------------------------------------------
 
@@ -269,17 +288,15 @@ class Actions:
             evidence=evidence[-4000:],
         )
         if round_no >= max_attempts:
-            Store.move_task(
+            conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.FAILED.value))
+            self.free_worker(conn, task.worker_id, task.attempt_id)
+            self.fail(
                 conn,
                 task.id,
-                TaskState.FAILED,
+                f"verification failed {round_no} time(s); no attempts left",
+                f"task {task.id} failed verification {round_no} time(s)",
                 rounds=round_no,
-                reason=f"verification failed {round_no} time(s); no attempts left",
             )
-            conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.FAILED.value))
-            Store.alert(conn, "critical", f"task {task.id} failed verification {round_no} time(s)", task=task.id)
-            claims.release_all(conn, task.id)
-            self.free_worker(conn, task.worker_id, task.attempt_id)
             return
         Store.move_task(
             conn,
@@ -374,11 +391,9 @@ class Actions:
         Store.emit(conn, "merge.failed", task=task.id, attempt=task.attempt_id, evidence=problem[-4000:])
         rounds = task.rounds + 1
         if rounds >= project.max_attempts:
-            Store.move_task(
-                conn, task.id, TaskState.FAILED, rounds=rounds, merge_from=None, reason="merge failed; no attempts left"
+            self.fail(
+                conn, task.id, "merge failed; no attempts left", f"task {task.id} could not be merged", rounds=rounds
             )
-            Store.alert(conn, "critical", f"task {task.id} could not be merged", task=task.id)
-            claims.release_all(conn, task.id)
             return
         Store.move_task(
             conn,

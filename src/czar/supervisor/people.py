@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from czar.agent_tools.service import PERSON
 from czar.core.states import WorkerState
 from czar.errors import StoreError, SupervisorError
+from czar.store.schema import tasks
 from czar.store.store import Store
 from czar.supervisor.project import Project
 
@@ -52,7 +54,9 @@ def tell(project: Project, worker_id: str, text: str) -> str:
     with project.store.write() as conn:
         task, attempt = _busy_worker(conn, project, worker_id)
         Store.post(conn, worker_id, "message", {"attempt": attempt, "kind": "person", "text": text})
-        if Store.worker_row(conn, worker_id).state in (WorkerState.BLOCKED.value, WorkerState.WAITING_INPUT.value):
+        if Store.task_row(conn, task).blocked_on == PERSON:
+            # The person answered what the agent waited for.
+            conn.execute(tasks.update().where(tasks.c.id == task).values(blocked_on=None))
             Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
         Store.emit(conn, "person.told", actor="person", task=task, worker=worker_id, attempt=attempt, text=text)
     return f"sent to worker {worker_id} (task {task})"

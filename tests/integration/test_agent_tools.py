@@ -1,0 +1,146 @@
+"""The agent tools on a real store and repository: identity, reports, claims, finishing, waiting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from czar.agent_tools.identity import Caller, CallerError, caller_from_env
+from czar.agent_tools.service import AgentTools
+from czar.core.policy import Decision
+from czar.core.states import TaskState, WorkerState
+from czar.store.store import Store
+from czar.supervisor.actions import Actions
+from czar.supervisor.project import Project, open_project
+from helpers import make_repo, sim_task, write_plan
+
+
+@pytest.fixture
+def project(tmp_path: Path, czar_home: Path) -> Project:
+    make_repo(tmp_path / "repo")
+    tasks = [
+        sim_task("a", files={"src/a.py": "a\n"}),
+        sim_task("b", files={"src/b.py": "b\n"}),
+        sim_task("c", files={"docs/c.md": "c\n"}),
+    ]
+    project = open_project(write_plan(tmp_path, "tools", tasks, workers=3))
+    project.sync_plan()
+    project.git.ensure_branch("czar/integration", "main")
+    with project.store.write() as conn:
+        for tid in ("a", "b", "c"):
+            Store.move_task(conn, tid, TaskState.READY, reason="test")
+        for i, wid in enumerate(("w1", "w2", "w3")):
+            Store.set_worker(conn, wid, state=WorkerState.IDLE, token=f"secret-{i + 1}")
+    actions = Actions(project)
+    actions.assign("a", "w1", "test")
+    actions.assign("b", "w2", "test")
+    return project
+
+
+def tools(project: Project, worker: str = "w1", token: str = "secret-1") -> AgentTools:
+    return AgentTools.for_caller(Caller(project.paths, worker, token))
+
+
+def task(project: Project, tid: str) -> object:
+    with project.store.read() as conn:
+        return Store.task_row(conn, tid)
+
+
+def test_a_worker_acts_only_for_itself(project: Project) -> None:
+    with pytest.raises(CallerError, match="does not belong to worker w2"):
+        tools(project, "w2", "secret-1")
+    with pytest.raises(CallerError, match="no worker 'w9'"):
+        tools(project, "w9", "secret-1")
+    with pytest.raises(CallerError, match="w3 has no task"):
+        tools(project, "w3", "secret-3").report("hello", task="c")
+    with pytest.raises(CallerError, match="CZAR_PROJECT, CZAR_WORKER, CZAR_TOKEN not set"):
+        caller_from_env({})
+    caller = caller_from_env(
+        {"CZAR_PROJECT": "tools", "CZAR_WORKER": "w1", "CZAR_TOKEN": "x", "CZAR_AGENT_LAUNCH": "2"}
+    )
+    assert (caller.worker, caller.launch) == ("w1", 2)
+
+
+def test_the_first_report_names_the_task_and_starts_it(project: Project) -> None:
+    t = tools(project)
+    with pytest.raises(CallerError, match="first report must name your task"):
+        t.report("starting")
+    assert "acknowledged" in t.report("parse the config", task="a")
+    row = task(project, "a")
+    assert row.state == "running" and row.last_note == "parse the config"  # type: ignore[attr-defined]
+    assert "checkpoint 1 recorded" in t.report("tokenizer done", checkpoint=1)
+    assert task(project, "a").checkpoint == 1  # type: ignore[attr-defined]
+
+
+def test_naming_another_task_is_recorded_and_its_work_is_not_submitted(project: Project) -> None:
+    t = tools(project, "w2", "secret-2")
+    assert "your task is b" in t.acknowledge("a", "the wrong goal")
+    with project.store.read() as conn:
+        attempt = Store.attempt_row(conn, task(project, "b").attempt_id)  # type: ignore[attr-defined]
+    assert attempt.named_task == "a"
+    assert t.done("did a").startswith("not submitted")
+    assert task(project, "b").state == "running"  # type: ignore[attr-defined]
+
+
+def test_claims_refuse_with_the_holder_named(project: Project) -> None:
+    t = tools(project)
+    t.acknowledge("a")
+    refused, granted = t.claim(["src/b.py", "docs/notes.md"])
+    assert not refused.granted and refused.reason == "src/b.py is held by task b (worker w2)"
+    assert granted.granted
+    (again,) = tools(project, "w2", "secret-2").claim(["docs/*.md"])
+    assert not again.granted and "task a (worker w1)" in again.reason
+    (bad,) = t.claim(["/etc/passwd"])
+    assert not bad.granted and "absolute" in bad.reason
+    scope, extra, unknown = t.release(["src/a.py", "docs/notes.md", "x"])
+    assert (scope.granted, extra.granted, unknown.granted) == (False, True, False)
+    assert "part of your task's scope" in scope.reason
+    (now_free,) = tools(project, "w2", "secret-2").claim(["docs/*.md"])
+    assert now_free.granted
+
+
+def test_done_submits_and_the_board_shows_everyone(project: Project) -> None:
+    t = tools(project)
+    t.acknowledge("a", "write a")
+    t.report("halfway", checkpoint=1)
+    lines = [row.line() for row in t.board()]
+    assert "w1 (working) works on task a" in lines[0] and "holds src/a.py" in lines[0] and "halfway" in lines[0]
+    assert lines[2] == "w3 (idle): no task"
+    assert "submitted" in t.done("a is written")
+    assert task(project, "a").state == "submitted"  # type: ignore[attr-defined]
+    assert "already submitted" in t.done("again")
+
+
+def test_blocked_and_ask_wait_and_alert(project: Project) -> None:
+    t = tools(project)
+    t.acknowledge("a")
+    with pytest.raises(CallerError, match="no task 'zzz'"):
+        t.blocked("zzz", "need it")
+    assert "as soon as task b merges" in t.blocked("b", "needs b's parser")
+    assert task(project, "a").blocked_on == "b"  # type: ignore[attr-defined]
+    assert "a person has been alerted" in t.ask("which format?")
+    alerts = [e for e in project.store.events_after(0) if e.kind == "alert"]
+    assert alerts and "asks: which format?" in alerts[-1].payload["message"]
+
+
+def test_permissions_follow_the_policy_and_undecided_ones_wait(project: Project) -> None:
+    t = tools(project)
+    t.acknowledge("a")
+    assert t.permission("Bash", "python -m pytest -q").decision is Decision.ALLOW
+    assert t.permission("Bash", "git push origin main").decision is Decision.DENY
+    assert t.permission("WebFetch", "https://example.com").decision is Decision.ASK
+    with project.store.read() as conn:
+        assert Store.worker_row(conn, "w1").state == "waiting_permission"
+    decided = [e.payload["decision"] for e in project.store.events_after(0) if e.kind.startswith("permission.")]
+    assert decided == ["allow", "deny", "ask"]
+
+
+def test_a_replaced_agent_process_is_ignored(project: Project) -> None:
+    stale = AgentTools(project.store, "w1", launch=1)
+    with project.store.write() as conn:
+        attempt = task(project, "a").attempt_id  # type: ignore[attr-defined]
+        conn.execute(Store.attempt_update(attempt, stale_launch=1))
+    with pytest.raises(CallerError, match="was replaced"):
+        stale.done("late")
+    assert AgentTools(project.store, "w1", launch=2).report("fresh", task="a")
