@@ -538,3 +538,11 @@ def test_a_simulated_run_merges_every_task_in_dependency_order(
         assert (run.tasks, run.workers) != before, f"no progress: {snapshot}"
     assert all(t.state is T.MERGED for t in run.tasks.values())
     assert sorted(run.started) == sorted(run.tasks)  # each task started exactly once
+
+
+def test_a_held_task_merges_only_after_the_task_it_conflicts_with() -> None:
+    tasks = [task("first", T.RUNNING, worker="w1", order=2), task("second", T.APPROVED, order=1)]
+    held = snap(tasks, [worker("w1", state=W.WORKING, task="first")])
+    assert not of(Merge, decide(replace(held, held={"second": "first"})))
+    done = snap([task("first", T.MERGED, order=2), task("second", T.APPROVED, order=1)])
+    assert of(Merge, decide(replace(done, held={"second": "first"}))) == [Merge("second")]

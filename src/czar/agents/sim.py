@@ -200,6 +200,9 @@ class Sim:
         elif s.verb == "idle":
             emit("step", action="idle")
             self._pause(lambda: emit("idle"))
+        elif s.verb == "wait":
+            emit("step", action="note", text="waiting for a message")
+            self._pause(lambda: None)
         elif s.verb == "ratelimit":
             emit("rate_limited", reset_in=float(s.args[0]), text="simulated rate limit")
             self._pause(lambda: None)

@@ -47,6 +47,7 @@ _ARITY: dict[str, tuple[int, int | None]] = {
     "idle": (0, 0),
     "loop": (1, None),
     "ratelimit": (1, 1),
+    "wait": (0, 0),
 }
 
 # Actions that misbehave on purpose; they act only on the agent's first start for the task.

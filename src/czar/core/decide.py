@@ -8,7 +8,7 @@ restarts at any point simply decides again: nothing depends on having seen a par
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from czar.core.scope import scopes_overlap
 from czar.core.states import TERMINAL_TASK_STATES, TaskState, WorkerState
@@ -39,6 +39,8 @@ class WorkerView:
 class Snapshot:
     tasks: Mapping[str, TaskView]
     workers: Mapping[str, WorkerView]
+    # task -> the task in flight it conflicts with or duplicates: it merges only after that one.
+    held: Mapping[str, str] = field(default_factory=dict)
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -119,8 +121,9 @@ def decide(snap: Snapshot) -> list[Decision]:
         out.append(Merge(merging.id))
     else:
         approved = sorted((t for t in tasks.values() if t.state is TaskState.APPROVED), key=lambda t: t.order)
-        if approved:
-            out.append(Merge(approved[0].id))
+        ready_to_merge = [t for t in approved if not _held(snap, t.id)]
+        if ready_to_merge:
+            out.append(Merge(ready_to_merge[0].id))
 
     out.extend(_assignments(snap, promoted={d.task for d in out if isinstance(d, Promote)}))
     return out
@@ -152,6 +155,11 @@ def _assignments(snap: Snapshot, promoted: set[str]) -> list[Assign]:
         if not idle:
             break
     return out
+
+
+def _held(snap: Snapshot, task: str) -> bool:
+    other = snap.held.get(task)
+    return other is not None and other in snap.tasks and snap.tasks[other].state in _IN_FLIGHT
 
 
 def run_finished(snap: Snapshot) -> bool:

@@ -228,8 +228,9 @@ class Actions:
 
     # -- verify ------------------------------------------------------------------------------
 
-    def verify(self, task_id: str) -> None:
-        """Check a submitted task in its worktree; runs on a worker thread."""
+    def verify(self, task_id: str, blocker: tuple[str, str, str | None] | None = None) -> None:
+        """Check a submitted task in its worktree; runs on a worker thread. ``blocker`` is what the
+        radar found against it: (message kind, evidence, the task it must wait for)."""
         with self.store.read() as conn:
             task = Store.task_row(conn, task_id)
             attempt = Store.attempt_row(conn, task.attempt_id)
@@ -240,6 +241,10 @@ class Actions:
         problems: list[str] = []
         changed: list[str] = []
         results = []
+        if blocker is not None:
+            with self.store.write() as conn:
+                self._verification_failed(conn, task, round_no, [blocker[1]], [], kind=blocker[0], wait_for=blocker[2])
+            return
         try:
             if self.p.git.commits_ahead(self.integration, branch) == 0:
                 problems.append(f"There are no commits on {branch} beyond {self.integration}: commit your work.")
@@ -274,7 +279,15 @@ class Actions:
             self.free_worker(conn, task.worker_id, task.attempt_id)
 
     def _verification_failed(
-        self, conn: Connection, task: Any, round_no: int, problems: list[str], checks: list[dict[str, Any]]
+        self,
+        conn: Connection,
+        task: Any,
+        round_no: int,
+        problems: list[str],
+        checks: list[dict[str, Any]],
+        *,
+        kind: str = "feedback",
+        wait_for: str | None = None,
     ) -> None:
         max_attempts = self.p.plan.project.max_attempts
         evidence = "\n\n".join(problems)
@@ -310,7 +323,10 @@ class Actions:
             f"Verification of task {task.id} failed (round {round_no} of {max_attempts}).\n\n{evidence}\n\n"
             "Fix this in your worktree, commit, and finish again."
         )
-        self.tell(conn, task, "feedback", text)
+        if wait_for is not None:
+            conn.execute(update(tasks).where(tasks.c.id == task.id).values(blocked_on=wait_for))
+            Store.set_worker(conn, task.worker_id, state=WorkerState.BLOCKED, detail=f"stands off for {wait_for}")
+        self.tell(conn, task, kind, text)
 
     # -- merge -------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
@@ -29,12 +30,14 @@ from czar.store.store import Store, TransitionRefused
 from czar.supervisor.actions import Actions
 from czar.supervisor.healer import Healer
 from czar.supervisor.project import Project, worker_ids
+from czar.supervisor.radar import Radar, gate
 from czar.supervisor.snapshot import snapshot
 
 log = logging.getLogger("czar.supervisor")
 
 POLL_SECONDS = 2.0  # the safety net; the doorbell and the health round's deadlines wake the loop
 LIVENESS_SECONDS = 1.0  # how often worker hosts are checked for life with nothing else happening
+RADAR_SECONDS = 0.25  # the least time between two radar scans
 
 
 class SupervisorLock:
@@ -87,6 +90,8 @@ class Supervisor:
         self.checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
         self.merges = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merge")
         self.healer = Healer(project, self.actions, self.say)
+        self.radar = Radar(project, self.actions)
+        self.radar_wanted = threading.Event()
         self.reported_done = False
 
     def say(self, text: str) -> None:
@@ -108,12 +113,14 @@ class Supervisor:
         with self.store.write() as conn:
             Store.emit(conn, "supervisor.started", pid=os.getpid(), plan=str(self.p.plan.path))
         self.say(f"supervisor of {self.p.name} started (pid {os.getpid()})")
+        threading.Thread(target=self._radar_loop, name="radar", daemon=True).start()
         try:
             while not self.stopping:
                 self.step()
                 deadline = self.heal()
                 listener.wait(max(0.0, min(POLL_SECONDS, LIVENESS_SECONDS, deadline - time.time())))
         finally:
+            self.radar_wanted.set()
             listener.close()
             self.checks.shutdown(wait=False, cancel_futures=True)
             self.merges.shutdown(wait=False, cancel_futures=True)
@@ -185,6 +192,7 @@ class Supervisor:
                     self.say(f"error while handling task {name}: {exc!r}")
                     with self.store.write() as conn:
                         Store.emit(conn, "supervisor.error", task=name, error=repr(exc))
+        self.radar_wanted.set()
         snap = snapshot(self.store)
         for decision in decide(snap):
             # Another process may have moved the task first; the next step decides again.
@@ -193,6 +201,28 @@ class Supervisor:
         if run_finished(snap) and snap.tasks and not self.reported_done:
             self.reported_done = True
             self.say("every task is merged, failed or cancelled")
+
+    def _radar_loop(self) -> None:
+        """Watch the branches in flight; at most one scan per ``RADAR_SECONDS``, sooner never."""
+        while not self.stopping:
+            self.radar_wanted.wait(POLL_SECONDS)
+            self.radar_wanted.clear()
+            if self.stopping:
+                return
+            started = time.monotonic()
+            try:
+                found = self.radar.scan()
+                if found is not None:
+                    for f in self.radar.act(found):
+                        other = f"task {f.other}" if f.other else "the integration branch"
+                        self.say(f"radar: {f.kind} for task {f.task} with {other} in {', '.join(f.files[:5])}")
+            except Exception as exc:  # the radar is advice: its failure must not stop the supervisor
+                self.say(f"radar error: {exc!r}")
+            time.sleep(max(0.0, RADAR_SECONDS - (time.monotonic() - started)))
+
+    def _verify(self, task: str) -> None:
+        """Verification, gated by what the radar sees against the task right now."""
+        self.actions.verify(task, gate(self.radar.findings_for(task)))
 
     def heal(self) -> float:
         """One health round; starts lost worker hosts again. Returns when to look again."""
@@ -224,7 +254,7 @@ class Supervisor:
             with self.store.write() as conn:
                 Store.move_task(conn, d.task, TaskState.VERIFYING, expect=TaskState.SUBMITTED, reason="submitted")
             self.say(f"verifying task {d.task}")
-            self.busy[d.task] = self.checks.submit(self.actions.verify, d.task)
+            self.busy[d.task] = self.checks.submit(self._verify, d.task)
         elif isinstance(d, Merge) and d.task not in self.busy:
             with self.store.write() as conn:
                 task = Store.task_row(conn, d.task)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from czar.core import hunks
 from czar.core.decide import run_finished
 from czar.core.states import TaskState
 from czar.errors import SupervisorError
@@ -27,6 +28,7 @@ class RunOutcome:
     wall_seconds: float
     integration_branch: str
     failed_tasks: list[str]
+    duplication: float  # share of the added lines that more than one task added (see czar.core.hunks)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,8 +73,30 @@ def integration_check(project: Project) -> bool | None:
     return all(r.ok for r in results)
 
 
+def contributions(project: Project) -> dict[str, dict[str, hunks.FileChange]]:
+    """What each task added: a merged task's merge commit, an unmerged task's branch."""
+    git, integration = project.git, project.plan.project.integration_branch
+    merges: dict[str, str] = {}
+    for line in git.out("log", "--first-parent", "--merges", "--format=%H %s", integration).splitlines():
+        sha, _, subject = line.partition(" ")
+        if subject.startswith("czar: merge task "):
+            merges.setdefault(subject.removeprefix("czar: merge task ").split(":", 1)[0], sha)
+    tips = git.tips()
+    out: dict[str, dict[str, hunks.FileChange]] = {}
+    for t in project.store.tasks():
+        if t.id in merges:
+            out[t.id] = hunks.parse(git.diff_zero(f"{merges[t.id]}^1", merges[t.id]))
+        elif f"czar/{t.id}" in tips:
+            tip = tips[f"czar/{t.id}"]
+            base = git.merge_base(integration, tip)
+            if base and base != tip:
+                out[t.id] = hunks.parse(git.diff_zero(base, tip))
+    return out
+
+
 def outcome(project: Project, since: int, wall_seconds: float, integration_ok: bool | None) -> RunOutcome:
     tasks = project.store.tasks()
+    share, _, _ = hunks.duplication(contributions(project).values())
     interventions = sum(1 for e in project.store.events_after(since, limit=10**9) if e.actor == "person")
     return RunOutcome(
         tasks_total=len(tasks),
@@ -83,6 +107,7 @@ def outcome(project: Project, since: int, wall_seconds: float, integration_ok: b
         wall_seconds=round(wall_seconds, 2),
         integration_branch=project.plan.project.integration_branch,
         failed_tasks=[t.id for t in tasks if t.state == TaskState.FAILED.value],
+        duplication=round(share, 4),
     )
 
 

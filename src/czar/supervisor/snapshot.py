@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from czar.agent_tools import claims
 from czar.core.decide import Snapshot, TaskView, WorkerView
 from czar.core.states import TaskState, WorkerState
-from czar.store.schema import tasks, workers
+from czar.store.schema import radar, tasks, workers
 from czar.store.store import Store
 
 
@@ -18,6 +18,7 @@ def snapshot(store: Store) -> Snapshot:
         rows = conn.execute(select(tasks)).all()
         wrows = conn.execute(select(workers)).all()
         held = claims.all_held(conn)
+        waiting = held_tasks(conn)
     task_views = {}
     for r in rows:
         spec = json.loads(r.spec)
@@ -34,4 +35,10 @@ def snapshot(store: Store) -> Snapshot:
             rank=float(spec.get("rank", 1.0)),
         )
     worker_views = {w.id: WorkerView(id=w.id, agent=w.agent, state=WorkerState(w.state), task=w.task_id) for w in wrows}
-    return Snapshot(tasks=task_views, workers=worker_views)
+    return Snapshot(tasks=task_views, workers=worker_views, held=waiting)
+
+
+def held_tasks(conn: Connection) -> dict[str, str]:
+    """Tasks whose merge must wait: task -> the task it conflicts with or duplicates (see the radar)."""
+    rows = conn.execute(select(radar.c.task_id, radar.c.other, radar.c.kind).where(radar.c.other.is_not(None))).all()
+    return {r.task_id: r.other for r in rows if r.kind in ("conflict", "duplicate")}

@@ -87,6 +87,32 @@ class Git:
         out = self.out("diff", "--name-only", "--no-renames", f"{base}...{branch}")
         return [line for line in out.splitlines() if line]
 
+    def tips(self, prefix: str = "czar/") -> dict[str, str]:
+        """Every branch under ``prefix`` and the commit it points at, in one command."""
+        out = self.out("for-each-ref", "--format=%(refname:short) %(objectname)", f"refs/heads/{prefix}")
+        return dict(line.split(" ", 1) for line in out.splitlines() if line)
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        result = self.run("merge-base", a, b, check=False)
+        return result.output.strip() if result.ok else None
+
+    def diff_zero(self, base: str, tip: str) -> str:
+        """``git diff -U0`` from ``base`` to ``tip``: only the changed lines, for hunk overlaps."""
+        return self.run("diff", "-U0", "--no-color", "--no-renames", "--no-ext-diff", base, tip).output
+
+    def merge_tree(self, a: str, b: str) -> list[str] | None:
+        """The files a merge of ``a`` and ``b`` would conflict in (None: it merges cleanly).
+
+        ``git merge-tree --write-tree`` (git 2.38 or newer) merges in memory: no worktree, no ref moves.
+        """
+        result = self.run("merge-tree", "--write-tree", "--name-only", "--no-messages", a, b, check=False)
+        if result.returncode == 0:
+            return None
+        if result.returncode != 1:
+            first = (result.output.strip().splitlines() or ["(no output)"])[-1]
+            raise GitError(f"git merge-tree failed: {first}", output=result.output)
+        return [line for line in result.output.splitlines()[1:] if line]
+
     def worktrees(self) -> set[Path]:
         out = self.out("worktree", "list", "--porcelain")
         return {Path(line[len("worktree ") :]).resolve() for line in out.splitlines() if line.startswith("worktree ")}

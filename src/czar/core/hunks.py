@@ -1,0 +1,121 @@
+"""Changed hunks of a diff, where two changes overlap, and how much work was duplicated.
+
+Hunks come from ``git diff -U0``: each says which lines of the old file it replaces
+(``old_start``, ``old_count``; a pure insertion replaces nothing just after ``old_start``) and
+which lines it adds. Two changes to one file overlap when the line ranges they touch meet; two
+changes that both create the same file overlap whatever their lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+_FILE = re.compile(r"^\+\+\+ (?:b/(.*)|/dev/null)$")
+_OLD_FILE = re.compile(r"^--- (?:a/(.*)|/dev/null)$")
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+@dataclass(frozen=True)
+class Hunk:
+    old_start: int
+    old_count: int
+    added: tuple[str, ...]
+
+    @property
+    def span(self) -> tuple[float, float]:
+        """The stretch of the old file this hunk touches, as a closed interval; an insertion is a
+        point between two lines."""
+        if self.old_count == 0:
+            return (self.old_start + 0.5, self.old_start + 0.5)
+        return (float(self.old_start), float(self.old_start + self.old_count - 1))
+
+
+@dataclass
+class FileChange:
+    path: str
+    created: bool = False
+    deleted: bool = False
+    hunks: list[Hunk] = field(default_factory=list)
+
+    @property
+    def added_lines(self) -> list[str]:
+        return [line for h in self.hunks for line in h.added]
+
+
+def parse(diff: str) -> dict[str, FileChange]:
+    """The changes of a ``git diff -U0 --no-color`` output, by path."""
+    files: dict[str, FileChange] = {}
+    current: FileChange | None = None
+    old_path: str | None = None
+    lines = diff.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if line.startswith("--- "):
+            m = _OLD_FILE.match(line)
+            old_path = m.group(1) if m else None
+            continue
+        if line.startswith("+++ "):
+            m = _FILE.match(line)
+            path = m.group(1) if m and m.group(1) else old_path
+            if path is None:
+                current = None
+                continue
+            current = files.setdefault(path, FileChange(path))
+            current.created = old_path is None
+            current.deleted = m is not None and m.group(1) is None
+            continue
+        m = _HUNK.match(line)
+        if m and current is not None:
+            old_start, old_count = int(m.group(1)), int(m.group(2) if m.group(2) is not None else 1)
+            added = []
+            while i < len(lines) and lines[i][:1] in ("+", "-", "\\"):
+                if lines[i].startswith("+"):
+                    added.append(lines[i][1:])
+                i += 1
+            current.hunks.append(Hunk(old_start, old_count, tuple(added)))
+    return files
+
+
+def _meet(a: Hunk, b: Hunk) -> bool:
+    (a0, a1), (b0, b1) = a.span, b.span
+    return a0 <= b1 and b0 <= a1
+
+
+def overlap(a: Mapping[str, FileChange], b: Mapping[str, FileChange]) -> list[str]:
+    """The paths both changes touch at the same lines (or both create)."""
+    out = []
+    for path in sorted(a.keys() & b.keys()):
+        fa, fb = a[path], b[path]
+        if (fa.created and fb.created) or any(_meet(x, y) for x in fa.hunks for y in fb.hunks):
+            out.append(path)
+    return out
+
+
+def _meaningful(line: str) -> str | None:
+    text = line.strip()
+    return text if len(text) > 3 else None  # blank lines and lone brackets are not work
+
+
+def duplication(contributions: Iterable[Mapping[str, FileChange]]) -> tuple[float, int, int]:
+    """Of all meaningful lines the tasks added, the share that more than one task added to the same
+    file: ``(share, duplicated lines, all lines)``."""
+    owners: Counter[tuple[str, str]] = Counter()
+    counts: Counter[tuple[str, str]] = Counter()
+    for changes in contributions:
+        mine: Counter[tuple[str, str]] = Counter()
+        for path, change in changes.items():
+            for line in change.added_lines:
+                text = _meaningful(line)
+                if text is not None:
+                    mine[(path, text)] += 1
+        for key, n in mine.items():
+            owners[key] += 1
+            counts[key] += n
+    total = sum(counts.values())
+    duplicated = sum(n for key, n in counts.items() if owners[key] > 1)
+    return (duplicated / total if total else 0.0), duplicated, total

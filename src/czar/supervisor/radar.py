@@ -1,0 +1,237 @@
+"""The conflict radar and the duplicate detector: what the branches in flight are about to do to
+each other, and to the integration branch, computed again only for branches whose tip moved.
+
+- a *duplicate*: two tasks change the same lines (or create the same file): one of them is doing
+  the other's work. The later one is told to stand off and wait for the other to merge.
+- a *conflict*: ``git merge-tree`` says two branches (or a branch and the integration branch)
+  would not merge cleanly. A task that conflicts with the integration branch is told to merge it
+  in now; of two tasks that conflict with each other, the later one is held until the other merges.
+- *scope*: a branch changes files outside its task's scope and claims; its agent hears at once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+
+from czar.agent_tools import claims
+from czar.core import hunks
+from czar.core.scope import in_scope
+from czar.core.states import TaskState, WorkerState
+from czar.store.schema import radar as radar_table
+from czar.store.schema import tasks
+from czar.store.store import Store
+from czar.supervisor.actions import Actions, branch_of, scope_message
+from czar.supervisor.project import Project
+
+# Tasks whose branches may still change or merge.
+WATCHED = (
+    TaskState.ASSIGNED.value,
+    TaskState.RUNNING.value,
+    TaskState.SUBMITTED.value,
+    TaskState.VERIFYING.value,
+    TaskState.APPROVED.value,
+)
+AGENT_AT_WORK = (TaskState.ASSIGNED.value, TaskState.RUNNING.value)
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # "duplicate", "conflict" or "scope"
+    task: str  # the task that must act (the later one)
+    other: str | None  # the other task; None for the integration branch (or for scope)
+    files: tuple[str, ...]
+
+
+@dataclass
+class _Branch:
+    task: str
+    tip: str
+    integration: str
+    base: str
+    changes: dict[str, hunks.FileChange]
+    since_base: dict[str, hunks.FileChange]  # what the integration branch changed since ``base``
+
+
+class Radar:
+    def __init__(self, project: Project, actions: Actions) -> None:
+        self.p = project
+        self.git = project.git
+        self.store = project.store
+        self.actions = actions
+        self.integration = project.plan.project.integration_branch
+        self._lock = threading.Lock()
+        self._branches: dict[str, _Branch] = {}
+        self._pairs: dict[tuple[str, str], list[str] | None] = {}  # (tip, tip) -> conflicted files
+        self._last: frozenset[tuple[str, str]] = frozenset()  # (task, tip) last scanned, and integration
+
+    # -- looking -----------------------------------------------------------------------------
+
+    def _branch(self, task: str, tip: str, integration: str) -> _Branch:
+        known = self._branches.get(task)
+        if known is not None and known.tip == tip and known.integration == integration:
+            return known
+        base = self.git.merge_base(integration, tip) or integration
+        changes = hunks.parse(self.git.diff_zero(base, tip)) if base != tip else {}
+        since = hunks.parse(self.git.diff_zero(base, integration)) if base != integration else {}
+        branch = _Branch(task, tip, integration, base, changes, since)
+        self._branches[task] = branch
+        return branch
+
+    def _conflicts(self, a: str, b: str) -> list[str] | None:
+        key = (a, b) if a < b else (b, a)
+        if key not in self._pairs:
+            self._pairs[key] = self.git.merge_tree(*key)
+        return self._pairs[key]
+
+    def scan(self, *, force: bool = False) -> list[Finding] | None:
+        """Every finding about the branches in flight now; None if no tip moved since last time
+        (unless ``force``)."""
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(tasks.c.id, tasks.c.state, tasks.c.attempt_id, tasks.c.spec).where(tasks.c.state.in_(WATCHED))
+            ).all()
+            held = claims.all_held(conn)
+        tips = self.git.tips()
+        integration = tips.get(self.integration)
+        if integration is None:
+            return None
+        live = {r.id: r for r in rows if branch_of(r.id) in tips}
+        state = frozenset({(t, tips[branch_of(t)]) for t in live} | {(self.integration, integration)})
+        with self._lock:
+            if state == self._last and not force:
+                return None
+            self._last = state
+            branches = {t: self._branch(t, tips[branch_of(t)], integration) for t in live}
+            for gone in set(self._branches) - set(live):
+                del self._branches[gone]
+            return self._findings(live, branches, held)
+
+    def findings_for(self, task: str) -> list[Finding]:
+        """The findings that concern one task now (for verification, which must not wait a round)."""
+        found = self.scan(force=True) or []
+        return [f for f in found if f.task == task]
+
+    def _findings(
+        self, live: dict[str, Any], branches: dict[str, _Branch], held: dict[str, tuple[str, ...]]
+    ) -> list[Finding]:
+        out: list[Finding] = []
+        order = {t: (r.attempt_id or 0) for t, r in live.items()}
+        busy = {t: b for t, b in branches.items() if b.changes}
+        for t, b in busy.items():
+            scope = tuple(json.loads(live[t].spec)["scope"])
+            if scope:
+                allowed = tuple(dict.fromkeys(scope + held.get(t, ())))
+                outside = tuple(p for p in b.changes if not in_scope(allowed, p))
+                if outside:
+                    out.append(Finding("scope", t, None, outside))
+            with_integration = hunks.overlap(b.changes, b.since_base)
+            conflicted = self._conflicts(b.integration, b.tip) if b.since_base else None
+            if conflicted:
+                out.append(Finding("conflict", t, None, tuple(conflicted)))
+            elif with_integration:
+                out.append(Finding("duplicate", t, None, tuple(with_integration)))
+        names = sorted(busy, key=lambda t: order[t])
+        for i, first in enumerate(names):
+            for later in names[i + 1 :]:
+                a, b = busy[first], busy[later]
+                if not a.changes.keys() & b.changes.keys():
+                    continue
+                same = hunks.overlap(a.changes, b.changes)
+                if same:
+                    out.append(Finding("duplicate", later, first, tuple(same)))
+                    continue
+                conflicted = self._conflicts(a.tip, b.tip)
+                if conflicted:
+                    out.append(Finding("conflict", later, first, tuple(conflicted)))
+        return out
+
+    # -- acting ------------------------------------------------------------------------------
+
+    def act(self, found: list[Finding]) -> list[Finding]:
+        """Record what changed since the last scan and tell the agents concerned; returns the new findings."""
+        now = time.time()
+        fresh: list[Finding] = []
+        with self.store.write() as conn:
+            rows = conn.execute(select(radar_table)).all()
+            known = {(r.kind, r.task_id, r.other): r for r in rows}
+            current = {(f.kind, f.task, f.other): f for f in found}
+            for key, row in known.items():
+                if key not in current:
+                    conn.execute(delete(radar_table).where(radar_table.c.id == row.id))
+                    Store.emit(conn, "radar.cleared", task=row.task_id, finding=row.kind, other=row.other)
+            for key, f in current.items():
+                old = known.get(key)
+                if old is not None and json.loads(old.files) == list(f.files):
+                    continue
+                if old is not None:
+                    conn.execute(delete(radar_table).where(radar_table.c.id == old.id))
+                conn.execute(
+                    insert(radar_table).values(
+                        kind=f.kind, task_id=f.task, other=f.other, files=json.dumps(list(f.files)), since=now
+                    )
+                )
+                Store.emit(conn, f"radar.{f.kind}", task=f.task, other=f.other, files=list(f.files))
+                fresh.append(f)
+                self._tell(conn, f)
+        return fresh
+
+    def _tell(self, conn: Any, f: Finding) -> None:
+        task = Store.task_row(conn, f.task)
+        if task.state not in AGENT_AT_WORK:
+            return  # its agent has handed in; verification and the merge queue take it from here
+        files = ", ".join(f.files[:10])
+        if f.kind == "scope":
+            spec = json.loads(task.spec)
+            self.actions.tell(conn, task, "scope", scope_message(tuple(spec["scope"]), list(f.files), self.integration))
+        elif f.kind == "duplicate" and f.other is not None:
+            other = Store.task_row(conn, f.other)
+            who = f"task {f.other}" + (f" (worker {other.worker_id})" if other.worker_id else "")
+            text = (
+                f"Stand off: your changes to {files} overlap those of {who}, which started first. Leave those lines "
+                f"to task {f.other} and undo your changes to them; you are told as soon as it merges, and can then "
+                f"bring its work in (`git merge {self.integration}`) and build on it."
+            )
+            conn.execute(tasks.update().where(tasks.c.id == f.task).values(blocked_on=f.other))
+            if task.worker_id is not None:
+                Store.set_worker(conn, task.worker_id, state=WorkerState.BLOCKED, detail=f"stands off for {f.other}")
+            self.actions.tell(conn, task, "stand-off", text)
+        elif f.other is None:
+            text = (
+                f"{self.integration} changed {files} since your branch started, in the lines you change too. "
+                f"Merge it into your branch now (`git merge {self.integration}`), keep one version of each change, "
+                "and commit."
+            )
+            self.actions.tell(conn, task, "conflict", text)
+        else:
+            text = (
+                f"Your branch will conflict with task {f.other}'s in {files}. Task {f.other} merges first; you are "
+                f"told when it does, then bring it in (`git merge {self.integration}`) and resolve the conflict."
+            )
+            self.actions.tell(conn, task, "conflict", text)
+
+
+def gate(found: list[Finding]) -> tuple[str, str, str | None] | None:
+    """What stops a handed-in task from verification: (message kind, evidence, task to wait for)."""
+    for f in found:
+        files = ", ".join(f.files[:10])
+        if f.kind == "duplicate" and f.other is not None:
+            return (
+                "stand-off",
+                f"Your changes to {files} overlap those of task {f.other}, which started first. Stand off: undo "
+                f"your changes to those lines; you are told when task {f.other} merges, then build on its work.",
+                f.other,
+            )
+        if f.kind in ("conflict", "duplicate") and f.other is None:
+            return (
+                "conflict",
+                f"Your branch conflicts with the integration branch in {files}. Merge it into your branch, keep "
+                "one version of each change, commit, and finish again.",
+                None,
+            )
+    return None
