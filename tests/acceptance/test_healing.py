@@ -171,3 +171,46 @@ def test_a_person_answers_what_no_rule_decides(tmp_path: Path, czar_home: Path) 
     assert [e.kind for e in people] == ["permission.decided"]
     wrong = czar("allow", "w9", "--plan", str(plan))
     assert wrong.returncode == 1 and wrong.stderr.strip() == "czar: no worker 'w9' in project asking"
+
+
+def test_alerts_reach_the_webhook_and_the_status(tmp_path: Path, czar_home: Path) -> None:
+    import http.server
+    import threading
+
+    received: list[dict[str, object]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        make_repo(tmp_path / "repo")
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        hopeless = task("hopeless", work("hopeless"), extra='accept = ["python -c \\"raise SystemExit(3)\\""]\n')
+        plan = write_plan(
+            tmp_path,
+            "alerting",
+            [hopeless],
+            workers=1,
+            project_extra=f'max_attempts = 1\n\n[alerts]\nwebhook = "{url}"\nlevel = "critical"\n',
+        )
+        result = czar("run", str(plan), "--json", timeout=120)
+        assert result.returncode == 1
+        retry_until(lambda: received, what="the alert to reach the webhook")
+        (alert,) = received
+        assert alert["project"] == "alerting" and alert["level"] == "critical" and alert["task"] == "hopeless"
+        assert "failed verification" in str(alert["message"])
+        status = json.loads(czar("status", str(plan), "--json", check=True).stdout)
+        assert [a["message"] for a in status["alerts"]] == [alert["message"]]
+        assert status["tasks"][0]["state"] == "failed"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -166,9 +166,13 @@ class Store:
             conn, "alert", actor=actor, task=task, worker=worker, level=level, message=message, **evidence
         )
 
-    def events_after(self, after: int = 0, limit: int = 1000) -> list[Event]:
+    def events_after(self, after: int = 0, limit: int = 1000, kinds: Sequence[str] = ()) -> list[Event]:
+        """Events with ids above ``after``, oldest first; only of ``kinds`` if given."""
+        query = select(events).where(events.c.id > after)
+        if kinds:
+            query = query.where(events.c.kind.in_(kinds))
         with self.read() as conn:
-            rows = conn.execute(select(events).where(events.c.id > after).order_by(events.c.id).limit(limit)).all()
+            rows = conn.execute(query.order_by(events.c.id).limit(limit)).all()
         return [
             Event(
                 id=r.id,

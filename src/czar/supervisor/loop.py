@@ -28,6 +28,7 @@ from czar.store.doorbell import Listener
 from czar.store.schema import tasks
 from czar.store.store import Store, TransitionRefused
 from czar.supervisor.actions import Actions
+from czar.supervisor.alerts import AlertSender
 from czar.supervisor.healer import Healer
 from czar.supervisor.project import Project, worker_ids
 from czar.supervisor.radar import Radar, gate
@@ -92,6 +93,7 @@ class Supervisor:
         self.healer = Healer(project, self.actions, self.say)
         self.radar = Radar(project, self.actions)
         self.radar_wanted = threading.Event()
+        self.alerts = AlertSender(project)
         self.reported_done = False
 
     def say(self, text: str) -> None:
@@ -114,6 +116,8 @@ class Supervisor:
             Store.emit(conn, "supervisor.started", pid=os.getpid(), plan=str(self.p.plan.path))
         self.say(f"supervisor of {self.p.name} started (pid {os.getpid()})")
         threading.Thread(target=self._radar_loop, name="radar", daemon=True).start()
+        if self.p.plan.alerts.webhook:
+            threading.Thread(target=self._alert_loop, name="alerts", daemon=True).start()
         try:
             while not self.stopping:
                 self.step()
@@ -125,6 +129,9 @@ class Supervisor:
             self.checks.shutdown(wait=False, cancel_futures=True)
             self.merges.shutdown(wait=False, cancel_futures=True)
             proc.kill_running()
+            if self.p.plan.alerts.webhook:
+                with contextlib.suppress(Exception):  # best effort: the alerts stay in the store
+                    self.alerts.send_pending()  # what the run's last moments raised
             with self.store.write() as conn:
                 Store.emit(conn, "supervisor.stopped", pid=os.getpid())
             self.say("supervisor stopped")
@@ -219,6 +226,20 @@ class Supervisor:
             except Exception as exc:  # the radar is advice: its failure must not stop the supervisor
                 self.say(f"radar error: {exc!r}")
             time.sleep(max(0.0, RADAR_SECONDS - (time.monotonic() - started)))
+
+    def _alert_loop(self) -> None:
+        """Send alerts to the webhook as they come (on a thread: a slow server must not slow the loop)."""
+        sender = self.alerts
+        listener = self.store.listen("alerts")
+        try:
+            while not self.stopping:
+                try:
+                    sender.send_pending()
+                except Exception as exc:  # delivery is best effort; the alert stays in the store
+                    self.say(f"alert delivery error: {exc!r}")
+                listener.wait(POLL_SECONDS)
+        finally:
+            listener.close()
 
     def _verify(self, task: str) -> None:
         """Verification, gated by what the radar sees against the task right now."""

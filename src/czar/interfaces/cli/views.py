@@ -12,34 +12,12 @@ from rich.console import Console
 from rich.table import Table
 
 from czar.store.store import Event
-from czar.supervisor import launcher, outcome
+from czar.supervisor import launcher, outcome, status
 from czar.supervisor.project import Project
 
 
 def status_data(project: Project) -> dict[str, Any]:
-    pid = launcher.supervisor_pid(project)
-    tasks = project.store.tasks()
-    return {
-        "project": project.name,
-        "supervisor": {"running": pid is not None, "pid": pid},
-        "integration_branch": project.plan.project.integration_branch,
-        "workers": [
-            {"id": w.id, "agent": w.agent, "state": w.state, "task": w.task_id, "last_seen": w.last_seen}
-            for w in project.store.workers()
-        ],
-        "tasks": [
-            {
-                "id": t.id,
-                "title": t.title,
-                "state": t.state,
-                "worker": t.worker_id,
-                "rounds": t.rounds,
-                "depends_on": json.loads(t.spec)["depends_on"],
-            }
-            for t in tasks
-        ],
-        "counts": {s: sum(1 for t in tasks if t.state == s) for s in sorted({t.state for t in tasks})},
-    }
+    return status.status(project)
 
 
 def print_status(data: dict[str, Any]) -> None:
@@ -54,16 +32,38 @@ def print_status(data: dict[str, Any]) -> None:
         + " | "
         + ", ".join(f"{n} {s}" for s, n in data["counts"].items())
     )
-    workers = Table("worker", "agent", "state", "task", title="workers", title_justify="left")
+    workers = Table("worker", "agent", "state", "for", "task", "waits for", title="workers", title_justify="left")
     for w in data["workers"]:
-        workers.add_row(w["id"], w["agent"], w["state"], w["task"] or "-")
+        since = f"{w['for_seconds']:.0f} s" if w["for_seconds"] is not None else "-"
+        workers.add_row(w["id"], w["agent"], w["state"], since, w["task"] or "-", (w["detail"] or "")[:60])
     console.print(workers)
-    tasks = Table("task", "state", "worker", "rounds", "depends on", "title", title="tasks", title_justify="left")
+    tasks = Table(
+        "task", "state", "worker", "progress", "rounds", "depends on", "title", title="tasks", title_justify="left"
+    )
     for t in data["tasks"]:
+        progress = f"{t['checkpoint']}/{t['checkpoints']}" if t["checkpoints"] else "-"
+        if t["blocked_on"]:
+            progress += f" (waits for {t['blocked_on']})"
         tasks.add_row(
-            t["id"], t["state"], t["worker"] or "-", str(t["rounds"]), ", ".join(t["depends_on"]) or "-", t["title"]
+            t["id"],
+            t["state"],
+            t["worker"] or "-",
+            progress,
+            str(t["rounds"]),
+            ", ".join(t["depends_on"]) or "-",
+            t["title"],
         )
     console.print(tasks)
+    if data["radar"]:
+        radar = Table("finding", "task", "with", "files", title="radar", title_justify="left")
+        for f in data["radar"]:
+            radar.add_row(f["kind"], f["task"], f["other"] or "integration", ", ".join(f["files"][:5]))
+        console.print(radar)
+    if data["alerts"]:
+        console.print("alerts:")
+        for a in data["alerts"][-10:]:
+            when = time.strftime("%H:%M:%S", time.localtime(a["time"]))
+            console.print(f"  {when} [{a['level']}] {a['message']}", markup=False)
 
 
 def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: float | None) -> outcome.RunOutcome:
