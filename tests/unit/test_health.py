@@ -37,6 +37,7 @@ def vitals(**kw: object) -> Vitals:
         last_output=NOW - 1,
         last_progress=NOW - 1,
     )
+    kw.setdefault("state_since", kw.get("started_at", base.started_at))  # working since it started
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
@@ -81,6 +82,13 @@ def test_each_problem_is_told_apart(kw: dict[str, object], expected: Problem) ->
 )
 def test_waiting_for_good_reason_is_not_a_problem(kw: dict[str, object]) -> None:
     assert problem(vitals(**kw)) is None
+
+
+def test_silence_counts_from_the_return_to_work() -> None:
+    # It waited for another task for a long time, quietly, and was told to go on a moment ago.
+    back = vitals(started_at=NOW - 500, last_output=NOW - 400, last_progress=NOW - 400, state_since=NOW - 1)
+    assert problem(back) is None
+    assert problem(back, NOW + T.silent_after) is Problem.SILENT
 
 
 def test_a_dead_host_outranks_everything_else() -> None:

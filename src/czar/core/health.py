@@ -101,6 +101,12 @@ def _since(signal: float | None, start: float) -> float:
     return start if signal is None else max(signal, start)
 
 
+def _working_since(v: Vitals) -> float:
+    """Silence and standstill count from when the attempt began, or when the worker last went back
+    to work (a wait for another task, a person or a rate limit is not silence)."""
+    return max(v.started_at, v.state_since) if v.state is WorkerState.WORKING else v.started_at
+
+
 def stuck_limit(v: Vitals, t: Thresholds) -> float:
     return t.stuck_after if v.expected_gap is None else max(t.stuck_after, t.stuck_factor * v.expected_gap)
 
@@ -134,10 +140,10 @@ def examine(v: Vitals, now: float, t: Thresholds) -> Finding | None:
         return None
     if v.repeats + 1 >= t.loop_after:
         return Finding(Problem.LOOPING, f"the same output {v.repeats + 1} times in a row", _since(v.last_output, now))
-    heard = _since(v.last_output, v.started_at)
+    heard = _since(v.last_output, _working_since(v))
     if now - heard >= t.silent_after:
         return Finding(Problem.SILENT, f"no output for {now - heard:.0f} s", heard)
-    moved = _since(v.last_progress, v.started_at)
+    moved = _since(v.last_progress, _working_since(v))
     limit = stuck_limit(v, t)
     if now - moved >= limit:
         return Finding(Problem.STUCK, f"no commit or checkpoint for {now - moved:.0f} s (limit {limit:.0f} s)", moved)
@@ -166,8 +172,8 @@ def repair_for(f: Finding, v: Vitals, now: float, t: Thresholds) -> Repair | Non
 def next_check(v: Vitals, now: float, t: Thresholds) -> float | None:
     """The next moment ``examine`` or ``repair_for`` may answer differently with no new signal."""
     times = [
-        _since(v.last_output, v.started_at) + t.silent_after,
-        _since(v.last_progress, v.started_at) + stuck_limit(v, t),
+        _since(v.last_output, _working_since(v)) + t.silent_after,
+        _since(v.last_progress, _working_since(v)) + stuck_limit(v, t),
     ]
     if v.state is WorkerState.WAITING_INPUT:
         times.append(v.state_since + t.idle_after)

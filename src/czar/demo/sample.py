@@ -926,12 +926,17 @@ def write_sample(root: Path, workers: int = 4) -> Path:
         raise CzarError(f"{plan} already exists; build the demo in an empty folder")
     if repo.exists() and (not repo.is_dir() or any(repo.iterdir())):
         raise CzarError(f"{repo} already exists; build the demo in an empty folder")
-    for rel, text in SKELETON.items():
+    init_repo(repo, SKELETON, "textstats: package skeleton and test setup")
+    plan.write_text(plan_text(workers), encoding="utf-8")
+    return plan
+
+
+def init_repo(repo: Path, files: dict[str, str], message: str) -> None:
+    """A new git repository at ``repo`` on branch main, with ``files`` in its first commit."""
+    for rel, text in files.items():
         path = repo / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "textstats: package skeleton and test setup")
-    plan.write_text(plan_text(workers), encoding="utf-8")
-    return plan
+    _git(repo, "commit", "-q", "-m", message)

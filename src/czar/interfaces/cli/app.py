@@ -213,6 +213,33 @@ def demo(
 
 
 @app.command()
+def bench(
+    scenario: Annotated[str, typer.Argument(help="seed, scale or dag.")],
+    as_json: JsonOpt = False,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, max=256, help="Workers (scale, dag).")] = None,
+    tasks: Annotated[int | None, typer.Option("--tasks", min=2, max=2000, help="Tasks (scale, dag).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed of the graph (scale, dag).")] = None,
+    folder: Annotated[Path | None, typer.Option("--dir", help="Run it here (default: a new temp folder).")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Give up after this many seconds.")] = 900,
+) -> None:
+    """Run a benchmark with simulated agents on real git and tmux; exit 1 if a target is missed."""
+    from czar.bench import SCENARIOS
+    from czar.bench.harness import run as run_bench
+
+    if scenario not in SCENARIOS:
+        raise CzarError(f"no benchmark {scenario!r}; choose one of: {', '.join(SCENARIOS)}")
+    options = {k: v for k, v in {"workers": workers, "tasks": tasks, "seed": seed}.items() if v is not None}
+    if options and scenario == "seed":
+        raise CzarError("the seed scenario is fixed; --workers, --tasks and --seed are for scale and dag")
+    result = run_bench(SCENARIOS[scenario](**options), folder=folder, timeout=timeout, progress=not as_json)
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        views.print_bench(result)
+    raise typer.Exit(0 if result["passed"] else 1)
+
+
+@app.command()
 def allow(
     worker: Annotated[str, typer.Argument(help="The worker waiting for a permission.")],
     plan: PlanOpt = DEFAULT_PLAN,

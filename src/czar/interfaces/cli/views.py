@@ -98,3 +98,38 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
         if result.failed_tasks:
             typer.echo(f"failed: {', '.join(result.failed_tasks)} (see `czar logs` and `czar status`)")
     return result
+
+
+def print_bench(r: dict[str, Any]) -> None:
+    console = Console()
+    table = Table("measure", "value", title=f"benchmark {r['scenario']} ({r['workers']} workers)", title_justify="left")
+    rows: list[tuple[str, str]] = [
+        ("tasks merged", f"{r['tasks_merged']}/{r['tasks_total']}"),
+        ("accuracy", _num(r["accuracy"])),
+        ("duplication", f"{r['duplication']} ({r['duplicated_lines']} of {r['added_lines']} lines)"),
+        ("interventions", str(r["interventions"])),
+        ("failures detected", f"{r['detected']}/{r['injected']}"),
+    ]
+    for kind, d in sorted(r["detection_seconds"].items()):
+        rows.append((f"  {kind} detected in (s)", f"p50 {_num(d['p50'])}, p99 {_num(d['p99'])} (n={d['n']})"))
+    reaction = r["reaction_ms"]
+    rows.append(("reaction (ms)", f"p50 {_num(reaction['p50'])}, p99 {_num(reaction['p99'])} (n={reaction['n']})"))
+    if r.get("makespan_ratio") is not None:
+        rows.append(
+            (
+                "makespan / lower bound",
+                f"{r['makespan_ratio']} ({r['makespan_seconds']} s / {r['lower_bound_seconds']} s)",
+            )
+        )
+    rows += [("supervisor CPU (% of a core)", _num(r["supervisor_cpu_percent"])), ("wall (s)", _num(r["wall_seconds"]))]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    for name, t in r["targets"].items():
+        mark = "met" if t["met"] else "MISSED"
+        console.print(f"  target {name}: {t['value']} (target {t['target']}): {mark}", markup=False)
+    console.print(f"{'passed' if r['passed'] else 'FAILED'}; the run is kept in {r['folder']}", markup=False)
+
+
+def _num(value: object) -> str:
+    return "-" if value is None else str(value)
