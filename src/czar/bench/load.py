@@ -40,7 +40,9 @@ def scale(workers: int = 100, tasks: int = 300, seed: int = 7) -> Scenario:
         tid = f"t{i:03d}"
         deps = tuple(sorted(rnd.sample(layers[layer - 1], k=min(2, len(layers[layer - 1]))))) if layer else ()
         layers[layer].append(tid)
-        durations[tid] = rnd.uniform(4.0, 8.0)
+        # Real tasks take minutes; these take seconds, yet long enough that a hundred worker
+        # hosts starting at once (a CPU storm of their own) are behind us when the first finish.
+        durations[tid] = rnd.uniform(10.0, 20.0) if layer == 0 else rnd.uniform(4.0, 10.0)
         edges[tid] = deps
         entries.append(_task(tid, durations[tid], deps))
     return Scenario(

@@ -7,6 +7,7 @@ screen for a person, and ``#{pane_dead}`` tells liveness without guessing.
 from __future__ import annotations
 
 import contextlib
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ import libtmux
 from libtmux.exc import LibTmuxException
 
 from czar.errors import RuntimeHostError
+
+_GONE = re.compile(r"no server running|can't find session|error connecting|No such file or directory")
 
 
 class TmuxHost:
@@ -41,8 +44,10 @@ class TmuxHost:
         """Run ``argv`` in window ``name``, replacing a window of that name (dead or alive)."""
         command = shlex.join(argv)  # argv is czar's own: interpreter path, flags, safe ids
         env_flags = [f"-e{k}={v}" for k, v in env.items()]
-        if self.alive():
-            self.kill_window(name)
+        panes = self._panes()
+        if panes:
+            if name in panes:
+                self._cmd("kill-window", "-t", f"{self.session_name}:{name}")
             try:
                 self._cmd(
                     "new-window", "-d", "-t", f"{self.session_name}:", "-n", name, "-c", str(cwd), *env_flags, command
@@ -51,7 +56,7 @@ class TmuxHost:
             except RuntimeHostError as exc:
                 # The server or session went away between the check and the command (a `czar down`
                 # finishing, say): start a new session instead.
-                if "no server running" not in str(exc) and "can't find session" not in str(exc):
+                if not _GONE.search(str(exc)):
                     raise
         self._cmd(
             "new-session",
@@ -81,17 +86,24 @@ class TmuxHost:
         )
 
     def _panes(self) -> dict[str, tuple[bool, int]]:
-        """Window name -> (pane dead, pane pid), for the session's windows."""
-        if not self.alive():
-            return {}
-        lines = self._cmd(
-            "list-panes", "-s", "-t", self.session_name, "-F", "#{window_name}\t#{pane_dead}\t#{pane_pid}"
-        )
+        """Window name -> (pane dead, pane pid), for the session's windows; one tmux call."""
+        try:
+            lines = self._cmd(
+                "list-panes", "-s", "-t", self.session_name, "-F", "#{window_name}\t#{pane_dead}\t#{pane_pid}"
+            )
+        except RuntimeHostError as exc:
+            if _GONE.search(str(exc)):
+                return {}  # no server, or no session: no windows
+            raise
         out: dict[str, tuple[bool, int]] = {}
         for line in lines:
             name, dead, pid = line.split("\t")
             out[name] = (dead == "1", int(pid or 0))
         return out
+
+    def live_windows(self) -> set[str]:
+        """The windows whose process still runs, in one tmux call."""
+        return {name for name, (dead, _) in self._panes().items() if not dead}
 
     def window_alive(self, name: str) -> bool:
         pane = self._panes().get(name)

@@ -24,6 +24,7 @@ from czar.store.schema import attempts, inbox, tasks
 from czar.store.store import Store
 from czar.supervisor.checks import describe_failure, run_checks
 from czar.supervisor.project import Project
+from czar.vcs.git import WorktreeStale
 
 log = logging.getLogger("czar.supervisor")
 
@@ -74,12 +75,12 @@ class Actions:
         worktree = self.p.paths.worktree(task_id)
         with self.store.read() as conn:
             fresh = bool(Store.task_row(conn, task_id).fresh)
-        with self.p.git_lock.held():
-            if fresh and self.p.git.has_branch(branch):
-                # Its earlier agents worked on the wrong task: start over from the integration branch.
-                self.p.git.reset_branch(branch, self.integration, worktree)
-            self.p.git.ensure_branch(branch, self.integration)
-            self.p.git.ensure_worktree(worktree, branch)
+        try:
+            with self.p.git_lock.held(shared=True):  # other tasks' worktrees may be added meanwhile
+                self._prepare(branch, worktree, fresh, prune_allowed=False)
+        except WorktreeStale:
+            with self.p.git_lock.held():
+                self._prepare(branch, worktree, fresh, prune_allowed=True)
         base = self.p.git.tip(branch)
         with self.store.write() as conn:
             task = Store.task_row(conn, task_id)
@@ -163,6 +164,14 @@ class Actions:
                 base=base,
                 prompt_chars=len(prompt),
             )
+
+    def _prepare(self, branch: str, worktree: Path, fresh: bool, *, prune_allowed: bool) -> None:
+        """The task's branch (from the integration branch) and its worktree."""
+        if fresh and self.p.git.has_branch(branch):
+            # Its earlier agents worked on the wrong task: start over from the integration branch.
+            self.p.git.reset_branch(branch, self.integration, worktree)
+        self.p.git.ensure_branch(branch, self.integration)
+        self.p.git.ensure_worktree(worktree, branch, prune_allowed=prune_allowed)
 
     # -- requeue -----------------------------------------------------------------------------
 
@@ -344,17 +353,18 @@ class Actions:
         git, paths, project = self.p.git, self.p.paths, self.p.plan.project
         integ = paths.integration_worktree
         problem = None
-        with self.p.git_lock.held():
-            git.clean_worktree(integ)
-            before = git.tip(self.integration)
-            already = git.is_ancestor(git.tip(branch), before)
-            if not already:
-                result = git.merge_onto(integ, before, branch, f"czar: merge task {task_id}: {task.title}")
-                if not result.ok:
-                    problem = (
-                        f"Merging {branch} into {self.integration} conflicted:\n```\n{result.output[-TAIL:]}\n```\n"
-                        f"Merge {self.integration} into your branch, resolve the conflicts, and commit."
-                    )
+        # Only this thread uses the integration worktree, and the branch moves by compare and swap:
+        # merges need no lock, so assignments never wait for a merge and its checks.
+        git.clean_worktree(integ)
+        before = git.tip(self.integration)
+        already = git.is_ancestor(git.tip(branch), before)
+        if not already:
+            result = git.merge_onto(integ, before, branch, f"czar: merge task {task_id}: {task.title}")
+            if not result.ok:
+                problem = (
+                    f"Merging {branch} into {self.integration} conflicted:\n```\n{result.output[-TAIL:]}\n```\n"
+                    f"Merge {self.integration} into your branch, resolve the conflicts, and commit."
+                )
         if not already and problem is None and project.check_after_merge and project.accept:
             log_path = paths.checks / task_id / f"merge-{task.rounds}.log"
             failure = describe_failure(run_checks(project.accept, integ, project.accept_timeout, log_path))
@@ -362,10 +372,10 @@ class Actions:
                 problem = f"After merging into {self.integration}, the project's checks failed:\n{failure}"
         merged_at = before
         if problem is None:
-            with self.p.git_lock.held():
-                if not already:
-                    merged_at = git.out("rev-parse", "HEAD", cwd=integ)
-                    git.move_branch(self.integration, merged_at, before)
+            if not already:
+                merged_at = git.out("rev-parse", "HEAD", cwd=integ)
+                git.move_branch(self.integration, merged_at, before)
+            with self.p.git_lock.held():  # worktree metadata is shared with assignments
                 git.remove_worktree(paths.worktree(task_id))
         with self.store.write() as conn:
             if problem is None:

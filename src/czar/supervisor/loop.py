@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from czar.core.decide import Assign, Block, Decision, Merge, Promote, Verify, decide, run_finished
 from czar.core.states import TaskState, WorkerState
-from czar.errors import SupervisorError
+from czar.errors import CzarError, SupervisorError
 from czar.runtime import proc
 from czar.store.doorbell import Listener
 from czar.store.schema import tasks
@@ -39,6 +39,8 @@ log = logging.getLogger("czar.supervisor")
 POLL_SECONDS = 2.0  # the safety net; the doorbell and the health round's deadlines wake the loop
 LIVENESS_SECONDS = 1.0  # how often worker hosts are checked for life with nothing else happening
 RADAR_SECONDS = 0.25  # the least time between two radar scans
+HEAL_SECONDS = 0.25  # the least time between two health rounds, unless one is due
+STEP_SECONDS = 0.02  # the least time between two decision steps (a flood of events is taken at once)
 
 
 class SupervisorLock:
@@ -90,10 +92,12 @@ class Supervisor:
         self.busy: dict[str, Future[None]] = {}  # task -> its running check or merge
         self.checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
         self.merges = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merge")
+        self.assigners = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assign")
         self.healer = Healer(project, self.actions, self.say)
         self.radar = Radar(project, self.actions)
         self.radar_wanted = threading.Event()
         self.alerts = AlertSender(project)
+        self.to_start: list[str] = []  # workers whose host the start of the run must start
         self.reported_done = False
 
     def say(self, text: str) -> None:
@@ -115,19 +119,31 @@ class Supervisor:
         with self.store.write() as conn:
             Store.emit(conn, "supervisor.started", pid=os.getpid(), plan=str(self.p.plan.path))
         self.say(f"supervisor of {self.p.name} started (pid {os.getpid()})")
+        # Started after the announcement: `czar up` need not wait for a hundred windows.
+        self.start_hosts(self.to_start)
         threading.Thread(target=self._radar_loop, name="radar", daemon=True).start()
         if self.p.plan.alerts.webhook:
             threading.Thread(target=self._alert_loop, name="alerts", daemon=True).start()
         try:
+            next_heal = 0.0
             while not self.stopping:
+                stepped = time.monotonic()
                 self.step()
-                deadline = self.heal()
-                listener.wait(max(0.0, min(POLL_SECONDS, LIVENESS_SECONDS, deadline - time.time())))
+                now = time.time()
+                if now >= next_heal:
+                    # The health round needs no event to act on, only time: at most every
+                    # HEAL_SECONDS, sooner when a deadline it computed falls due.
+                    deadline = self.heal()
+                    next_heal = min(max(deadline, now + HEAL_SECONDS), now + LIVENESS_SECONDS)
+                # Coalesce a flood of events: at most one step per STEP_SECONDS.
+                time.sleep(max(0.0, STEP_SECONDS - (time.monotonic() - stepped)))
+                listener.wait(max(0.0, min(POLL_SECONDS, next_heal - time.time())))
         finally:
             self.radar_wanted.set()
             listener.close()
             self.checks.shutdown(wait=False, cancel_futures=True)
             self.merges.shutdown(wait=False, cancel_futures=True)
+            self.assigners.shutdown(wait=False, cancel_futures=True)
             proc.kill_running()
             if self.p.plan.alerts.webhook:
                 with contextlib.suppress(Exception):  # best effort: the alerts stay in the store
@@ -158,35 +174,44 @@ class Supervisor:
         with self.store.write() as conn:
             for t in self.store_tasks(conn, TaskState.VERIFYING):
                 Store.move_task(conn, t.id, TaskState.SUBMITTED, reason="reconcile: verification was interrupted; redo")
-        for wid in worker_ids(p.plan.workers.count):
-            self.ensure_worker(wid)
+        self.to_start = self.take_back(worker_ids(p.plan.workers.count))
 
     @staticmethod
     def store_tasks(conn: Any, state: TaskState) -> list[Any]:
         return list(conn.execute(select(tasks).where(tasks.c.state == state.value)).all())
 
-    def ensure_worker(self, wid: str) -> None:
-        """Start the worker's host unless a live one is there; take back what a dead one held."""
-        row = next(w for w in self.store.workers() if w.id == wid)
-        if self.p.tmux.window_alive(wid) and proc.pid_alive(row.pid):
+    def take_back(self, wids: list[str]) -> list[str]:
+        """Of these workers, the ones without a live host: what their dead hosts held goes back to
+        the pool, and they are marked starting. Returns them, for ``start_hosts``."""
+        live = self.p.tmux.live_windows()
+        rows = {w.id: w for w in self.store.workers()}
+        lost = []
+        for wid in wids:
+            row = rows[wid]
+            if wid in live and proc.pid_alive(row.pid):
+                if row.task_id is None and row.state not in (WorkerState.IDLE.value, WorkerState.STARTING.value):
+                    with self.store.write() as conn:
+                        Store.set_worker(conn, wid, state=WorkerState.IDLE)
+                continue
+            if row.agent_pid:
+                proc.kill_group(row.agent_pid)  # an orphan of the dead host must not keep editing
             with self.store.write() as conn:
-                if row.task_id is None and row.state != WorkerState.IDLE.value:
-                    Store.set_worker(conn, wid, state=WorkerState.IDLE)
-            return
-        if row.agent_pid:
-            proc.kill_group(row.agent_pid)  # an orphan of the dead host must not keep editing
-        with self.store.write() as conn:
-            if row.task_id is not None:
-                task = Store.task_row(conn, row.task_id)
-                if task.state in (TaskState.ASSIGNED.value, TaskState.RUNNING.value, TaskState.SUBMITTED.value):
-                    self.actions.requeue(conn, row.task_id, f"worker {wid} was gone when the supervisor started")
-                else:
-                    Store.set_worker(conn, wid, task_id=None)
-            Store.set_worker(conn, wid, state=WorkerState.STARTING, pid=None, agent_pid=None)
-            Store.emit(conn, "worker.spawned", worker=wid, reason="no live worker host")
-        argv = [sys.executable, "-m", "czar", "worker-host", "--plan", str(self.p.plan.path), "--worker", wid]
-        self.p.tmux.start_window(wid, argv, env=self.p.child_env(), cwd=self.p.paths.root)
-        self.say(f"started worker host {wid}")
+                if row.task_id is not None:
+                    task = Store.task_row(conn, row.task_id)
+                    if task.state in (TaskState.ASSIGNED.value, TaskState.RUNNING.value, TaskState.SUBMITTED.value):
+                        self.actions.requeue(conn, row.task_id, f"the worker host of {wid} was gone")
+                    else:
+                        Store.set_worker(conn, wid, task_id=None)
+                Store.set_worker(conn, wid, state=WorkerState.STARTING, pid=None, agent_pid=None)
+                Store.emit(conn, "worker.spawned", worker=wid, reason="no live worker host")
+            lost.append(wid)
+        return lost
+
+    def start_hosts(self, wids: list[str]) -> None:
+        for wid in wids:
+            argv = [sys.executable, "-m", "czar.host", "--plan", str(self.p.plan.path), "--worker", wid]
+            self.p.tmux.start_window(wid, argv, env=self.p.child_env(), cwd=self.p.paths.root)
+            self.say(f"started worker host {wid}")
 
     # -- decide and act ----------------------------------------------------------------------
 
@@ -201,10 +226,16 @@ class Supervisor:
                         Store.emit(conn, "supervisor.error", task=name, error=repr(exc))
         self.radar_wanted.set()
         snap = snapshot(self.store)
-        for decision in decide(snap):
-            # Another process may have moved the task first; the next step decides again.
-            with contextlib.suppress(TransitionRefused):
-                self.apply(decision)
+        decisions = decide(snap)
+        for decision in decisions:
+            if not isinstance(decision, Assign):
+                # Another process may have moved the task first; the next step decides again.
+                with contextlib.suppress(TransitionRefused):
+                    self.apply(decision)
+        # Assignments prepare branches and worktrees (git, tens of milliseconds each): side by side.
+        assigns = [d for d in decisions if isinstance(d, Assign)]
+        for fut in [self.assigners.submit(self._assign, d) for d in assigns]:
+            fut.result()
         if run_finished(snap) and snap.tasks and not self.reported_done:
             self.reported_done = True
             self.say("every task is merged, failed or cancelled")
@@ -245,12 +276,24 @@ class Supervisor:
         """Verification, gated by what the radar sees against the task right now."""
         self.actions.verify(task, gate(self.radar.findings_for(task)))
 
+    def _assign(self, d: Assign) -> None:
+        try:
+            self.actions.assign(d.task, d.worker, reason=f"ready and worker {d.worker} is idle")
+            self.say(f"assigned task {d.task} to {d.worker}")
+        except TransitionRefused:
+            pass  # another process moved the task first; the next step decides again
+        except CzarError as exc:
+            # git refused (a branch or worktree it cannot make): say so; the task stays ready.
+            self.say(f"could not assign task {d.task} to {d.worker}: {exc}")
+            with self.store.write() as conn:
+                Store.emit(conn, "supervisor.error", task=d.task, worker=d.worker, error=str(exc))
+
     def heal(self) -> float:
         """One health round; starts lost worker hosts again. Returns when to look again."""
         deadline, lost = self.healer.tick()
-        for wid in lost:
-            if wid in worker_ids(self.p.plan.workers.count):
-                self.ensure_worker(wid)
+        ours = set(worker_ids(self.p.plan.workers.count))
+        if any(wid in ours for wid in lost):
+            self.start_hosts(self.take_back([wid for wid in lost if wid in ours]))
         return deadline if deadline is not None else time.time() + POLL_SECONDS
 
     def apply(self, d: Decision) -> None:
@@ -268,9 +311,6 @@ class Supervisor:
                     reason=f"dependency {d.dependency} failed or was cancelled",
                 )
             self.say(f"task {d.task} cannot run: dependency {d.dependency} failed")
-        elif isinstance(d, Assign):
-            self.actions.assign(d.task, d.worker, reason=f"ready and worker {d.worker} is idle")
-            self.say(f"assigned task {d.task} to {d.worker}")
         elif isinstance(d, Verify) and d.task not in self.busy:
             with self.store.write() as conn:
                 Store.move_task(conn, d.task, TaskState.VERIFYING, expect=TaskState.SUBMITTED, reason="submitted")

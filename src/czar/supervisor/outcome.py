@@ -47,13 +47,19 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
     store = project.store
     listener = store.listen(f"follow-{id(on_event)}-{time.monotonic_ns()}")
     deadline = None if timeout is None else time.monotonic() + timeout
+    last_look = 0.0
     try:
         while True:
+            moved = False
             for event in store.events_after(after):
                 on_event(event)
                 after = event.id
-            if run_finished(snapshot(store)):
-                return after
+                moved = moved or event.kind == "task.state"
+            # Whether the run is over changes only with a task's state (the poll is the safety net).
+            if moved or time.monotonic() - last_look > 5:
+                last_look = time.monotonic()
+                if run_finished(snapshot(store)):
+                    return after
             if supervisor_pid(project) is None:
                 raise SupervisorError("the supervisor stopped before the run finished; `czar up` resumes it")
             if deadline is not None and time.monotonic() > deadline:

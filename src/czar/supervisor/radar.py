@@ -23,8 +23,8 @@ from czar.agent_tools import claims
 from czar.core import hunks
 from czar.core.scope import in_scope
 from czar.core.states import TaskState, WorkerState
+from czar.store.schema import attempts, tasks
 from czar.store.schema import radar as radar_table
-from czar.store.schema import tasks
 from czar.store.store import Store
 from czar.supervisor.actions import Actions, branch_of, scope_message
 from czar.supervisor.project import Project
@@ -73,57 +73,88 @@ class Radar:
     # -- looking -----------------------------------------------------------------------------
 
     def _branch(self, task: str, tip: str, integration: str) -> _Branch:
-        known = self._branches.get(task)
+        with self._lock:
+            known = self._branches.get(task)
         if known is not None and known.tip == tip and known.integration == integration:
             return known
+        # git runs outside the lock: the radar thread and verifications look at once.
         base = self.git.merge_base(integration, tip) or integration
         changes = hunks.parse(self.git.diff_zero(base, tip)) if base != tip else {}
         since = hunks.parse(self.git.diff_zero(base, integration)) if base != integration else {}
         branch = _Branch(task, tip, integration, base, changes, since)
-        self._branches[task] = branch
+        with self._lock:
+            self._branches[task] = branch
         return branch
 
     def _conflicts(self, a: str, b: str) -> list[str] | None:
         key = (a, b) if a < b else (b, a)
-        if key not in self._pairs:
-            self._pairs[key] = self.git.merge_tree(*key)
-        return self._pairs[key]
+        with self._lock:
+            if key in self._pairs:
+                return self._pairs[key]
+        files = self.git.merge_tree(*key)
+        with self._lock:
+            self._pairs[key] = files
+        return files
 
-    def scan(self, *, force: bool = False) -> list[Finding] | None:
-        """Every finding about the branches in flight now; None if no tip moved since last time
-        (unless ``force``)."""
+    def _look(self) -> tuple[dict[str, Any], dict[str, tuple[str, ...]], dict[str, str], str | None]:
+        """The tasks whose branches count now, their claims, every czar branch's tip, and the
+        integration branch's tip."""
         with self.store.read() as conn:
             rows = conn.execute(
-                select(tasks.c.id, tasks.c.state, tasks.c.attempt_id, tasks.c.spec).where(tasks.c.state.in_(WATCHED))
+                select(
+                    tasks.c.id,
+                    tasks.c.state,
+                    tasks.c.attempt_id,
+                    tasks.c.spec,
+                    attempts.c.named_task,
+                    attempts.c.stale_launch,
+                )
+                .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
+                .where(tasks.c.state.in_(WATCHED))
             ).all()
             held = claims.all_held(conn)
         tips = self.git.tips()
-        integration = tips.get(self.integration)
+        live = {r.id: r for r in rows if branch_of(r.id) in tips and not _being_corrected(r)}
+        return live, held, tips, tips.get(self.integration)
+
+    def scan(self) -> list[Finding] | None:
+        """Every finding about the branches in flight now; None if no tip moved since last time."""
+        live, held, tips, integration = self._look()
         if integration is None:
             return None
-        live = {r.id: r for r in rows if branch_of(r.id) in tips}
         state = frozenset({(t, tips[branch_of(t)]) for t in live} | {(self.integration, integration)})
+        if state == self._last:
+            return None
+        self._last = state
+        branches = {t: self._branch(t, tips[branch_of(t)], integration) for t in live}
         with self._lock:
-            if state == self._last and not force:
-                return None
-            self._last = state
-            branches = {t: self._branch(t, tips[branch_of(t)], integration) for t in live}
             for gone in set(self._branches) - set(live):
                 del self._branches[gone]
-            return self._findings(live, branches, held)
+        return self._findings(live, branches, held)
 
     def findings_for(self, task: str) -> list[Finding]:
         """The findings that concern one task now (for verification, which must not wait a round)."""
-        found = self.scan(force=True) or []
-        return [f for f in found if f.task == task]
+        live, held, tips, integration = self._look()
+        if integration is None or task not in live:
+            return []
+        branches = {t: self._branch(t, tips[branch_of(t)], integration) for t in live}
+        return [f for f in self._findings(live, branches, held, only=task) if f.task == task]
 
     def _findings(
-        self, live: dict[str, Any], branches: dict[str, _Branch], held: dict[str, tuple[str, ...]]
+        self,
+        live: dict[str, Any],
+        branches: dict[str, _Branch],
+        held: dict[str, tuple[str, ...]],
+        only: str | None = None,
     ) -> list[Finding]:
+        """What the branches do to each other and to the integration branch (``only``: to and
+        with that one task)."""
         out: list[Finding] = []
         order = {t: (r.attempt_id or 0) for t, r in live.items()}
         busy = {t: b for t, b in branches.items() if b.changes}
         for t, b in busy.items():
+            if only is not None and t != only:
+                continue
             scope = tuple(json.loads(live[t].spec)["scope"])
             if scope:
                 allowed = tuple(dict.fromkeys(scope + held.get(t, ())))
@@ -139,6 +170,8 @@ class Radar:
         names = sorted(busy, key=lambda t: order[t])
         for i, first in enumerate(names):
             for later in names[i + 1 :]:
+                if only is not None and only not in (first, later):
+                    continue
                 a, b = busy[first], busy[later]
                 if not a.changes.keys() & b.changes.keys():
                     continue
@@ -214,6 +247,14 @@ class Radar:
                 f"told when it does, then bring it in (`git merge {self.integration}`) and resolve the conflict."
             )
             self.actions.tell(conn, task, "conflict", text)
+
+
+def _being_corrected(row: Any) -> bool:
+    """Its agent works on the wrong task, or is being restarted on the right one: what its branch
+    holds now is about to be undone, and must not set the radar off against anyone."""
+    if row.named_task is not None:
+        return bool(row.named_task != row.id)
+    return bool(row.stale_launch) and row.state in AGENT_AT_WORK
 
 
 def gate(found: list[Finding]) -> tuple[str, str, str | None] | None:

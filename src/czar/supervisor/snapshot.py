@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -21,7 +23,7 @@ def snapshot(store: Store) -> Snapshot:
         waiting = held_tasks(conn)
     task_views = {}
     for r in rows:
-        spec = json.loads(r.spec)
+        spec = _spec(r.spec)
         task_views[r.id] = TaskView(
             id=r.id,
             state=TaskState(r.state),
@@ -36,6 +38,13 @@ def snapshot(store: Store) -> Snapshot:
         )
     worker_views = {w.id: WorkerView(id=w.id, agent=w.agent, state=WorkerState(w.state), task=w.task_id) for w in wrows}
     return Snapshot(tasks=task_views, workers=worker_views, held=waiting)
+
+
+@lru_cache(maxsize=4096)
+def _spec(text: str) -> dict[str, Any]:
+    """A task's spec, parsed once: it never changes once the task has started (treat as read-only)."""
+    value: dict[str, Any] = json.loads(text)
+    return value
 
 
 def held_tasks(conn: Connection) -> dict[str, str]:

@@ -22,20 +22,28 @@ CZAR_IDENTITY = ("-c", "user.name=czar", "-c", "user.email=czar@localhost")
 
 
 class GitLock:
-    """A file lock serialising ref and worktree changes across czar's processes and threads."""
+    """A file lock over worktree changes across czar's processes and threads.
+
+    Adding worktrees for different tasks (and creating their branches) may run side by side:
+    they hold it shared. Pruning and removing worktrees rewrite the shared metadata: exclusive.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     @contextmanager
-    def held(self) -> Iterator[None]:
+    def held(self, *, shared: bool = False) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+            fcntl.flock(fh, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class WorktreeStale(GitError):
+    """A worktree could not be added without pruning stale registrations first."""
 
 
 def _env() -> dict[str, str]:
@@ -126,12 +134,11 @@ class Git:
         self.run("branch", "--no-track", branch, start)
         return True
 
-    def ensure_worktree(self, path: Path, ref: str, *, detach: bool = False) -> None:
+    def ensure_worktree(self, path: Path, ref: str, *, detach: bool = False, prune_allowed: bool = True) -> None:
         """Check ``ref`` out at ``path`` (a branch, or any commit with ``detach``), reusing a worktree
         already there."""
         path = path.resolve()
-        self.run("worktree", "prune")
-        if path in self.worktrees():
+        if (path / ".git").is_file() and self.run("rev-parse", "--git-dir", cwd=path, check=False).ok:
             if detach and self.run("symbolic-ref", "-q", "HEAD", cwd=path, check=False).ok:
                 self.run("checkout", "--quiet", "--detach", ref, cwd=path)
             return
@@ -139,11 +146,18 @@ class Git:
             # A folder left by a crash between mkdir and registration: nothing of value in it.
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.run("worktree", "add", "--quiet", *(["--detach"] if detach else []), str(path), ref)
+        added = self.run("worktree", "add", "--quiet", *(["--detach"] if detach else []), str(path), ref, check=False)
+        if not added.ok:
+            # Most likely a registration whose folder is gone. Pruning rewrites shared metadata:
+            # the caller must hold the git lock exclusively (see ``GitLock``).
+            if not prune_allowed:
+                raise WorktreeStale(f"cannot add a worktree at {path}: {added.output.strip()[-300:]}")
+            self.run("worktree", "prune")
+            self.run("worktree", "add", "--quiet", *(["--detach"] if detach else []), str(path), ref)
 
     def remove_worktree(self, path: Path) -> None:
-        if path.resolve() in self.worktrees():
-            self.run("worktree", "remove", "--force", str(path))
+        if path.exists():
+            self.run("worktree", "remove", "--force", str(path), check=False)
         self.run("worktree", "prune")
 
     def merge(self, worktree: Path, branch: str, message: str) -> proc.Result:
@@ -184,7 +198,7 @@ class Git:
             self.clean_worktree(worktree)
 
     def clean_worktree(self, worktree: Path) -> None:
-        """Drop a half-done merge and stray changes in a worktree czar owns."""
-        self.run("merge", "--abort", cwd=worktree, check=False)
+        """Drop a half-done merge and stray changes in a worktree czar owns (``reset --hard`` ends
+        a merge in progress too)."""
         self.run("reset", "--hard", "--quiet", "HEAD", cwd=worktree)
         self.run("clean", "-fdq", cwd=worktree)

@@ -12,7 +12,6 @@ import typer
 
 from czar.errors import CzarError, SupervisorError
 from czar.interfaces.cli import agent as agent_commands
-from czar.interfaces.cli import views
 from czar.interfaces.cli.starter import STARTER_PLAN
 
 app = typer.Typer(
@@ -28,6 +27,14 @@ PlanArg = Annotated[Path, typer.Argument(help="The plan file.", show_default=Tru
 PlanOpt = Annotated[Path, typer.Option("--plan", "-p", help="The plan file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 DEFAULT_PLAN = Path("czar.toml")
+
+
+def _views() -> Any:
+    # Imported when needed: agents run `czar report` and friends often, and must not pay for the
+    # views' imports (the supervisor, rich tables) each time.
+    from czar.interfaces.cli import views
+
+    return views
 
 
 def _open(plan: Path, *, check_repo: bool = True) -> Any:
@@ -132,11 +139,11 @@ def down(plan: PlanArg = DEFAULT_PLAN) -> None:
 def status(plan: PlanArg = DEFAULT_PLAN, as_json: JsonOpt = False) -> None:
     """Workers and tasks, as the store has them now."""
     project = _open(plan, check_repo=False)
-    data = views.status_data(project)
+    data = _views().status_data(project)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
     else:
-        views.print_status(data)
+        _views().print_status(data)
 
 
 @app.command()
@@ -151,7 +158,7 @@ def run(
     Exits 0 only if every task merged and the integration branch passes the plan's checks.
     """
     project = _open(plan)
-    outcome = views.run_to_end(project, as_json=as_json, keep_running=keep_running, timeout=timeout)
+    outcome = _views().run_to_end(project, as_json=as_json, keep_running=keep_running, timeout=timeout)
     raise typer.Exit(
         0 if outcome.tasks_merged == outcome.tasks_total and outcome.integration_tests_passed is not False else 1
     )
@@ -206,7 +213,7 @@ def demo(
     plan = write_sample(root, workers=workers)
     if not as_json:
         typer.echo(f"demo: sample repository and plan in {root}")
-    outcome = views.run_to_end(_open(plan), as_json=as_json, keep_running=False, timeout=600)
+    outcome = _views().run_to_end(_open(plan), as_json=as_json, keep_running=False, timeout=600)
     if not as_json:
         typer.echo(f"inspect it: git -C {root / 'repo'} log --graph --oneline {outcome.integration_branch}")
     raise typer.Exit(0 if outcome.tasks_merged == outcome.tasks_total and outcome.integration_tests_passed else 1)
@@ -235,7 +242,7 @@ def bench(
     if as_json:
         typer.echo(json.dumps(result))
     else:
-        views.print_bench(result)
+        _views().print_bench(result)
     raise typer.Exit(0 if result["passed"] else 1)
 
 
