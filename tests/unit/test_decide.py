@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from czar.core.decide import (
+    MERGE_BATCH,
     Assign,
     Block,
     Decision,
@@ -232,14 +233,20 @@ def test_submitted_task_is_verified() -> None:
     assert decide(s) == [Verify("a")]
 
 
-def test_one_merge_at_a_time_in_plan_order() -> None:
+def test_approved_tasks_merge_as_one_batch_in_plan_order() -> None:
     s = snap([task("b", T.APPROVED, order=2), task("a", T.APPROVED, order=1), task("c", T.APPROVED, order=3)])
-    assert of(Merge, decide(s)) == [Merge("a")]
+    assert of(Merge, decide(s)) == [Merge(("a", "b", "c"))]
+
+
+def test_a_merge_batch_has_a_limit() -> None:
+    s = snap([task(f"t{i:02d}", T.APPROVED, order=i) for i in range(MERGE_BATCH + 3)])
+    (merge,) = of(Merge, decide(s))
+    assert isinstance(merge, Merge) and merge.tasks == tuple(f"t{i:02d}" for i in range(MERGE_BATCH))
 
 
 def test_a_merge_in_progress_is_carried_on_first() -> None:
     s = snap([task("a", T.APPROVED, order=1), task("b", T.MERGING, order=2)])
-    assert of(Merge, decide(s)) == [Merge("b")]
+    assert of(Merge, decide(s)) == [Merge(("b",))]
 
 
 def test_no_merge_without_approved_work() -> None:
@@ -273,7 +280,7 @@ def test_decisions_come_most_urgent_first() -> None:
         ],
         [worker("w0", state=W.WORKING, task="s"), worker("w1")],
     )
-    assert decide(s) == [Promote("p"), Verify("s"), Merge("ap"), Assign("p", "w1")]
+    assert decide(s) == [Promote("p"), Verify("s"), Merge(("ap",)), Assign("p", "w1")]
 
 
 # -- run_finished --------------------------------------------------------------------------
@@ -423,9 +430,13 @@ def test_other_decisions_fit_the_state(s: Snapshot) -> None:
         elif isinstance(d, Verify):
             assert t.state is T.SUBMITTED
         elif isinstance(d, Merge):
-            assert t.state in (T.APPROVED, T.MERGING)
-            if t.state is T.APPROVED:
-                assert not any(o.state is T.MERGING for o in s.tasks.values())
+            merging = sorted((o for o in s.tasks.values() if o.state is T.MERGING), key=lambda o: o.order)
+            if merging:  # a merge in progress is carried on, whole, before anything else
+                assert d.tasks == tuple(o.id for o in merging)
+            else:
+                batch = [s.tasks[x] for x in d.tasks]
+                assert all(o.state is T.APPROVED for o in batch) and 0 < len(batch) <= MERGE_BATCH
+                assert [o.order for o in batch] == sorted(o.order for o in batch)
                 assert t.order == min(o.order for o in s.tasks.values() if o.state is T.APPROVED)
     # Every submitted task is verified; a pending task with a dead dependency is blocked.
     for t in s.tasks.values():
@@ -498,9 +509,10 @@ class Run:
             self.move(d.task, T.APPROVED)
             self.free(self.tasks[d.task].worker or "")
         elif isinstance(d, Merge):
-            assert not any(o.state is T.MERGING and o.id != d.task for o in self.tasks.values())
-            if self.tasks[d.task].state is T.APPROVED:
-                self.move(d.task, T.MERGING)
+            assert not any(o.state is T.MERGING and o.id not in d.tasks for o in self.tasks.values())
+            for x in d.tasks:
+                if self.tasks[x].state is T.APPROVED:
+                    self.move(x, T.MERGING)
         else:
             raise AssertionError(f"unexpected decision {d}")
 
@@ -545,4 +557,4 @@ def test_a_held_task_merges_only_after_the_task_it_conflicts_with() -> None:
     held = snap(tasks, [worker("w1", state=W.WORKING, task="first")])
     assert not of(Merge, decide(replace(held, held={"second": "first"})))
     done = snap([task("first", T.MERGED, order=2), task("second", T.APPROVED, order=1)])
-    assert of(Merge, decide(replace(done, held={"second": "first"}))) == [Merge("second")]
+    assert of(Merge, decide(replace(done, held={"second": "first"}))) == [Merge(("second",))]

@@ -78,12 +78,19 @@ class Verify:
 
 @dataclass(frozen=True)
 class Merge:
-    """Merge an approved task into the integration branch, or carry on with its merge."""
+    """Merge approved tasks into the integration branch, in this order (a batch), or carry on
+    with the merge in progress."""
 
-    task: str
+    tasks: tuple[str, ...]
+
+    @property
+    def task(self) -> str:
+        return self.tasks[0]
 
 
 Decision = Promote | Block | Assign | Verify | Merge
+
+MERGE_BATCH = 8  # approved tasks merged together, their checks run once (bisected if they fail)
 
 # Tasks whose changes are not in the integration branch yet, but may be soon.
 _IN_FLIGHT = frozenset(
@@ -114,16 +121,16 @@ def decide(snap: Snapshot) -> list[Decision]:
         elif t.state is TaskState.SUBMITTED:
             out.append(Verify(t.id))
 
-    # One merge at a time, in the plan's dependency order; a merge in progress is carried on
-    # (after a restart, nobody may be carrying it out).
-    merging = next((t for t in tasks.values() if t.state is TaskState.MERGING), None)
-    if merging is not None:
-        out.append(Merge(merging.id))
+    # One merge batch at a time, in the plan's dependency order; a merge in progress is carried
+    # on (after a restart, nobody may be carrying it out).
+    merging = sorted((t for t in tasks.values() if t.state is TaskState.MERGING), key=lambda t: t.order)
+    if merging:
+        out.append(Merge(tuple(t.id for t in merging)))
     else:
         approved = sorted((t for t in tasks.values() if t.state is TaskState.APPROVED), key=lambda t: t.order)
         ready_to_merge = [t for t in approved if not _held(snap, t.id)]
         if ready_to_merge:
-            out.append(Merge(ready_to_merge[0].id))
+            out.append(Merge(tuple(t.id for t in ready_to_merge[:MERGE_BATCH])))
 
     out.extend(_assignments(snap, promoted={d.task for d in out if isinstance(d, Promote)}))
     return out

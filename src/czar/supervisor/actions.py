@@ -69,19 +69,23 @@ class Actions:
 
     # -- assign ------------------------------------------------------------------------------
 
-    def assign(self, task_id: str, worker_id: str, reason: str) -> None:
+    def assign(self, task_id: str, worker_id: str, reason: str, tips: dict[str, str] | None = None) -> None:
+        """Give the task to the worker: its branch and worktree, then the prompt, in one transaction.
+
+        ``tips`` (every czar branch's tip, read once for a round of assignments) saves git calls.
+        """
         plan = self.p.plan
         branch = branch_of(task_id)
         worktree = self.p.paths.worktree(task_id)
+        tips = self.p.git.tips() if tips is None else tips
         with self.store.read() as conn:
             fresh = bool(Store.task_row(conn, task_id).fresh)
         try:
             with self.p.git_lock.held(shared=True):  # other tasks' worktrees may be added meanwhile
-                self._prepare(branch, worktree, fresh, prune_allowed=False)
+                base = self._prepare(branch, worktree, fresh, tips, prune_allowed=False)
         except WorktreeStale:
             with self.p.git_lock.held():
-                self._prepare(branch, worktree, fresh, prune_allowed=True)
-        base = self.p.git.tip(branch)
+                base = self._prepare(branch, worktree, fresh, tips, prune_allowed=True)
         with self.store.write() as conn:
             task = Store.task_row(conn, task_id)
             worker = Store.worker_row(conn, worker_id)
@@ -165,13 +169,21 @@ class Actions:
                 prompt_chars=len(prompt),
             )
 
-    def _prepare(self, branch: str, worktree: Path, fresh: bool, *, prune_allowed: bool) -> None:
-        """The task's branch (from the integration branch) and its worktree."""
-        if fresh and self.p.git.has_branch(branch):
+    def _prepare(self, branch: str, worktree: Path, fresh: bool, tips: dict[str, str], *, prune_allowed: bool) -> str:
+        """The task's branch (from the integration branch) and its worktree; returns the commit
+        the attempt starts from. A new task costs one git command: ``worktree add -b``."""
+        git = self.p.git
+        start = tips.get(self.integration) or git.tip(self.integration)
+        if branch in tips and fresh:
             # Its earlier agents worked on the wrong task: start over from the integration branch.
-            self.p.git.reset_branch(branch, self.integration, worktree)
-        self.p.git.ensure_branch(branch, self.integration)
-        self.p.git.ensure_worktree(worktree, branch, prune_allowed=prune_allowed)
+            git.reset_branch(branch, start, worktree)
+            git.ensure_worktree(worktree, branch, prune_allowed=prune_allowed)
+            return start
+        if branch in tips:
+            git.ensure_worktree(worktree, branch, prune_allowed=prune_allowed)
+            return tips[branch]
+        git.ensure_worktree(worktree, branch, new_branch_at=start, prune_allowed=prune_allowed)
+        return start
 
     # -- requeue -----------------------------------------------------------------------------
 
@@ -337,53 +349,10 @@ class Actions:
             Store.set_worker(conn, task.worker_id, state=WorkerState.BLOCKED, detail=f"stands off for {wait_for}")
         self.tell(conn, task, kind, text)
 
-    # -- merge -------------------------------------------------------------------------------
+    # -- after a merge -----------------------------------------------------------------------
 
-    def merge(self, task_id: str) -> None:
-        """Merge an approved task into the integration branch; runs on the merge thread.
-
-        The merge is made on a detached HEAD in the integration worktree and checked there; only
-        then does the integration branch move to it (compare and swap), so no task ever starts from
-        a merge that is later undone. Safe to run again after a crash at any point: a task whose tip
-        is already in the integration branch was merged.
-        """
-        with self.store.read() as conn:
-            task = Store.task_row(conn, task_id)
-        branch = branch_of(task_id)
-        git, paths, project = self.p.git, self.p.paths, self.p.plan.project
-        integ = paths.integration_worktree
-        problem = None
-        # Only this thread uses the integration worktree, and the branch moves by compare and swap:
-        # merges need no lock, so assignments never wait for a merge and its checks.
-        git.clean_worktree(integ)
-        before = git.tip(self.integration)
-        already = git.is_ancestor(git.tip(branch), before)
-        if not already:
-            result = git.merge_onto(integ, before, branch, f"czar: merge task {task_id}: {task.title}")
-            if not result.ok:
-                problem = (
-                    f"Merging {branch} into {self.integration} conflicted:\n```\n{result.output[-TAIL:]}\n```\n"
-                    f"Merge {self.integration} into your branch, resolve the conflicts, and commit."
-                )
-        if not already and problem is None and project.check_after_merge and project.accept:
-            log_path = paths.checks / task_id / f"merge-{task.rounds}.log"
-            failure = describe_failure(run_checks(project.accept, integ, project.accept_timeout, log_path))
-            if failure:
-                problem = f"After merging into {self.integration}, the project's checks failed:\n{failure}"
-        merged_at = before
-        if problem is None:
-            if not already:
-                merged_at = git.out("rev-parse", "HEAD", cwd=integ)
-                git.move_branch(self.integration, merged_at, before)
-            with self.p.git_lock.held():  # worktree metadata is shared with assignments
-                git.remove_worktree(paths.worktree(task_id))
-        with self.store.write() as conn:
-            if problem is None:
-                self._merged(conn, task, merged_at)
-            else:
-                self._merge_failed(conn, task, problem)
-
-    def _merged(self, conn: Connection, task: Any, commit: str) -> None:
+    def merged(self, conn: Connection, task: Any, commit: str) -> None:
+        """The task is in the integration branch: record it, free its claims, tell who waits."""
         Store.move_task(
             conn,
             task.id,
@@ -412,7 +381,8 @@ class Actions:
             elif merged in json.loads(t.spec)["after"]:
                 self.tell(conn, t, "merged", f"Task {merged}, which your task comes after, is merged. {bring_in}")
 
-    def _merge_failed(self, conn: Connection, task: Any, problem: str) -> None:
+    def merge_failed(self, conn: Connection, task: Any, problem: str) -> None:
+        """The task could not be merged: back to the pool with the evidence, or failed."""
         project = self.p.plan.project
         Store.emit(conn, "merge.failed", task=task.id, attempt=task.attempt_id, evidence=problem[-4000:])
         rounds = task.rounds + 1

@@ -30,6 +30,7 @@ from czar.store.store import Store, TransitionRefused
 from czar.supervisor.actions import Actions
 from czar.supervisor.alerts import AlertSender
 from czar.supervisor.healer import Healer
+from czar.supervisor.merge_queue import MergeQueue
 from czar.supervisor.project import Project, worker_ids
 from czar.supervisor.radar import Radar, gate
 from czar.supervisor.snapshot import snapshot
@@ -40,6 +41,7 @@ POLL_SECONDS = 2.0  # the safety net; the doorbell and the health round's deadli
 LIVENESS_SECONDS = 1.0  # how often worker hosts are checked for life with nothing else happening
 RADAR_SECONDS = 0.25  # the least time between two radar scans
 HEAL_SECONDS = 0.25  # the least time between two health rounds, unless one is due
+MERGE_SLOT = "(merge)"  # the key of the merge in progress among the busy futures
 STEP_SECONDS = 0.02  # the least time between two decision steps (a flood of events is taken at once)
 
 
@@ -93,6 +95,7 @@ class Supervisor:
         self.checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
         self.merges = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merge")
         self.assigners = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assign")
+        self.merge_queue = MergeQueue(project, self.actions)
         self.healer = Healer(project, self.actions, self.say)
         self.radar = Radar(project, self.actions)
         self.radar_wanted = threading.Event()
@@ -234,8 +237,10 @@ class Supervisor:
                     self.apply(decision)
         # Assignments prepare branches and worktrees (git, tens of milliseconds each): side by side.
         assigns = [d for d in decisions if isinstance(d, Assign)]
-        for fut in [self.assigners.submit(self._assign, d) for d in assigns]:
-            fut.result()
+        if assigns:
+            tips = self.p.git.tips()
+            for fut in [self.assigners.submit(self._assign, d, tips) for d in assigns]:
+                fut.result()
         if run_finished(snap) and snap.tasks and not self.reported_done:
             self.reported_done = True
             self.say("every task is merged, failed or cancelled")
@@ -276,9 +281,9 @@ class Supervisor:
         """Verification, gated by what the radar sees against the task right now."""
         self.actions.verify(task, gate(self.radar.findings_for(task)))
 
-    def _assign(self, d: Assign) -> None:
+    def _assign(self, d: Assign, tips: dict[str, str]) -> None:
         try:
-            self.actions.assign(d.task, d.worker, reason=f"ready and worker {d.worker} is idle")
+            self.actions.assign(d.task, d.worker, reason=f"ready and worker {d.worker} is idle", tips=tips)
             self.say(f"assigned task {d.task} to {d.worker}")
         except TransitionRefused:
             pass  # another process moved the task first; the next step decides again
@@ -316,18 +321,12 @@ class Supervisor:
                 Store.move_task(conn, d.task, TaskState.VERIFYING, expect=TaskState.SUBMITTED, reason="submitted")
             self.say(f"verifying task {d.task}")
             self.busy[d.task] = self.checks.submit(self._verify, d.task)
-        elif isinstance(d, Merge) and d.task not in self.busy:
+        elif isinstance(d, Merge) and MERGE_SLOT not in self.busy:
             with self.store.write() as conn:
-                task = Store.task_row(conn, d.task)
-                if task.state == TaskState.APPROVED.value:
-                    tip = self.p.git.tip(self.p.plan.project.integration_branch)
-                    Store.move_task(
-                        conn,
-                        d.task,
-                        TaskState.MERGING,
-                        expect=TaskState.APPROVED,
-                        reason="next in the merge queue",
-                        merge_from=tip,
-                    )
-            self.say(f"merging task {d.task}")
-            self.busy[d.task] = self.merges.submit(self.actions.merge, d.task)
+                for t in d.tasks:
+                    if Store.task_row(conn, t).state == TaskState.APPROVED.value:
+                        Store.move_task(
+                            conn, t, TaskState.MERGING, expect=TaskState.APPROVED, reason="next in the merge queue"
+                        )
+            self.say(f"merging {'task' if len(d.tasks) == 1 else 'tasks'} {', '.join(d.tasks)}")
+            self.busy[MERGE_SLOT] = self.merges.submit(self.merge_queue.merge, d.tasks)

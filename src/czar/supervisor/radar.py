@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -69,6 +69,7 @@ class Radar:
         self._branches: dict[str, _Branch] = {}
         self._pairs: dict[tuple[str, str], list[str] | None] = {}  # (tip, tip) -> conflicted files
         self._last: frozenset[tuple[str, str]] = frozenset()  # (task, tip) last scanned, and integration
+        self._integration_seen: str | None = None  # the integration tip the cache has caught up with
 
     # -- looking -----------------------------------------------------------------------------
 
@@ -85,6 +86,19 @@ class Radar:
         with self._lock:
             self._branches[task] = branch
         return branch
+
+    def _catch_up(self, integration: str) -> None:
+        """The integration branch moved (a merge): only branches that change a file the merges
+        changed can have new findings against it; the others just take note, without git."""
+        seen = self._integration_seen
+        self._integration_seen = integration
+        if seen is None or seen == integration:
+            return
+        moved = set(self.git.out("diff", "--name-only", "--no-renames", seen, integration).splitlines())
+        with self._lock:
+            for task, b in list(self._branches.items()):
+                if b.integration == seen and not moved & b.changes.keys():
+                    self._branches[task] = replace(b, integration=integration)
 
     def _conflicts(self, a: str, b: str) -> list[str] | None:
         key = (a, b) if a < b else (b, a)
@@ -126,6 +140,7 @@ class Radar:
         if state == self._last:
             return None
         self._last = state
+        self._catch_up(integration)
         branches = {t: self._branch(t, tips[branch_of(t)], integration) for t in live}
         with self._lock:
             for gone in set(self._branches) - set(live):
@@ -137,8 +152,12 @@ class Radar:
         live, held, tips, integration = self._look()
         if integration is None or task not in live:
             return []
-        branches = {t: self._branch(t, tips[branch_of(t)], integration) for t in live}
-        return [f for f in self._findings(live, branches, held, only=task) if f.task == task]
+        mine = self._branch(task, tips[branch_of(task)], integration)
+        # The others as the radar last saw them: analysing every branch for each verification
+        # would cost a hundred git commands at scale; the radar's next round catches the rest.
+        with self._lock:
+            others = {t: b for t, b in self._branches.items() if t in live and t != task}
+        return [f for f in self._findings(live, {**others, task: mine}, held, only=task) if f.task == task]
 
     def _findings(
         self,

@@ -134,9 +134,17 @@ class Git:
         self.run("branch", "--no-track", branch, start)
         return True
 
-    def ensure_worktree(self, path: Path, ref: str, *, detach: bool = False, prune_allowed: bool = True) -> None:
+    def ensure_worktree(
+        self,
+        path: Path,
+        ref: str,
+        *,
+        detach: bool = False,
+        new_branch_at: str | None = None,
+        prune_allowed: bool = True,
+    ) -> None:
         """Check ``ref`` out at ``path`` (a branch, or any commit with ``detach``), reusing a worktree
-        already there."""
+        already there. With ``new_branch_at``, ``ref`` is a new branch made there at once."""
         path = path.resolve()
         if (path / ".git").is_file() and self.run("rev-parse", "--git-dir", cwd=path, check=False).ok:
             if detach and self.run("symbolic-ref", "-q", "HEAD", cwd=path, check=False).ok:
@@ -146,14 +154,18 @@ class Git:
             # A folder left by a crash between mkdir and registration: nothing of value in it.
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        added = self.run("worktree", "add", "--quiet", *(["--detach"] if detach else []), str(path), ref, check=False)
+        how = ["--detach"] if detach else []
+        target = [ref]
+        if new_branch_at is not None:
+            how, target = ["-b", ref], [new_branch_at]
+        added = self.run("worktree", "add", "--quiet", *how, str(path), *target, check=False)
         if not added.ok:
             # Most likely a registration whose folder is gone. Pruning rewrites shared metadata:
             # the caller must hold the git lock exclusively (see ``GitLock``).
             if not prune_allowed:
                 raise WorktreeStale(f"cannot add a worktree at {path}: {added.output.strip()[-300:]}")
             self.run("worktree", "prune")
-            self.run("worktree", "add", "--quiet", *(["--detach"] if detach else []), str(path), ref)
+            self.run("worktree", "add", "--quiet", *how, str(path), *target)
 
     def remove_worktree(self, path: Path) -> None:
         if path.exists():

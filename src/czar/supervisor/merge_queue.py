@@ -1,0 +1,125 @@
+"""The merge queue: approved tasks go into the integration branch in dependency order, a batch at
+a time, with the project's checks run after the batch; when they fail, the batch is bisected to
+find the task that broke them.
+
+Merges are made on a detached HEAD in the integration worktree and checked there; only then does
+the integration branch move, by compare and swap, so no task ever starts from a merge that is
+later undone. Only the merge thread uses that worktree, so merges take no lock and assignments
+never wait for them. Safe to run again after a crash at any point: a task whose tip is already in
+the integration branch was merged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from czar.store.store import Store
+from czar.supervisor.actions import Actions, branch_of
+from czar.supervisor.checks import describe_failure, run_checks
+from czar.supervisor.project import Project
+
+TAIL = 3000
+
+
+@dataclass
+class _Outcome:
+    merged: dict[str, str]  # task -> the commit that merged it (the integration tip then)
+    problems: dict[str, str]  # task -> why it could not be merged
+
+
+class MergeQueue:
+    def __init__(self, project: Project, actions: Actions) -> None:
+        self.p = project
+        self.git = project.git
+        self.actions = actions
+        self.integration = project.plan.project.integration_branch
+        self.worktree = project.paths.integration_worktree
+
+    def merge(self, task_ids: Sequence[str]) -> None:
+        """Merge these approved tasks, in this order; runs on the merge thread."""
+        with self.p.store.read() as conn:
+            rows = {t: Store.task_row(conn, t) for t in task_ids}
+        git = self.git
+        git.clean_worktree(self.worktree)
+        before = git.tip(self.integration)
+        tips = git.tips()
+        done = self._merge_all(task_ids, rows, before, tips)
+        fresh = [t for t in task_ids if t in done.merged and done.merged[t] != before]
+        if fresh and self._checks_wanted():
+            failure = self._check("+".join(fresh) if len(fresh) > 1 else fresh[0], rows[fresh[0]].rounds)
+            if failure is not None:
+                done = self._bisect(task_ids, rows, before, tips) if len(fresh) > 1 else done
+                if len(fresh) == 1:
+                    done.problems[fresh[0]] = self._broke(failure)
+                    del done.merged[fresh[0]]
+                    git.reset_hard(self.worktree, before)
+        head = git.out("rev-parse", "HEAD", cwd=self.worktree)
+        if head != before:
+            git.move_branch(self.integration, head, before)
+        if done.merged:
+            with self.p.git_lock.held():  # worktree metadata is shared with assignments
+                for t in done.merged:
+                    git.remove_worktree(self.p.paths.worktree(t))
+        with self.p.store.write() as conn:
+            for t in task_ids:
+                if t in done.merged:
+                    self.actions.merged(conn, rows[t], done.merged[t])
+                else:
+                    self.actions.merge_failed(conn, rows[t], done.problems.get(t, "merge did not happen"))
+
+    def _merge_all(self, task_ids: Sequence[str], rows: dict[str, Any], onto: str, tips: dict[str, str]) -> _Outcome:
+        git = self.git
+        git.run("checkout", "--quiet", "--detach", "--force", onto, cwd=self.worktree)
+        out = _Outcome({}, {})
+        for t in task_ids:
+            branch = branch_of(t)
+            tip = tips.get(branch) or git.tip(branch)
+            if git.is_ancestor(tip, onto):
+                out.merged[t] = onto  # merged before an interruption
+                continue
+            title = rows[t].title
+            result = git.merge(self.worktree, branch, f"czar: merge task {t}: {title}")
+            if result.ok:
+                out.merged[t] = git.out("rev-parse", "HEAD", cwd=self.worktree)
+            else:
+                out.problems[t] = (
+                    f"Merging {branch} into {self.integration} conflicted:\n```\n{result.output[-TAIL:]}\n```\n"
+                    f"Merge {self.integration} into your branch, resolve the conflicts, and commit."
+                )
+        return out
+
+    def _bisect(self, task_ids: Sequence[str], rows: dict[str, Any], onto: str, tips: dict[str, str]) -> _Outcome:
+        """The batch broke the checks: merge again one by one, checking each, and keep what passes."""
+        git = self.git
+        out = _Outcome({}, {})
+        head = onto
+        for t in task_ids:
+            step = self._merge_all([t], rows, head, tips)
+            if t in step.problems:
+                out.problems[t] = step.problems[t]
+                continue
+            if step.merged[t] != head:
+                failure = self._check(t, rows[t].rounds)
+                if failure is not None:
+                    out.problems[t] = self._broke(failure)
+                    git.reset_hard(self.worktree, head)
+                    continue
+            out.merged[t] = step.merged[t]
+            head = step.merged[t]
+        git.run("checkout", "--quiet", "--detach", "--force", head, cwd=self.worktree)
+        return out
+
+    def _checks_wanted(self) -> bool:
+        project = self.p.plan.project
+        return bool(project.check_after_merge and project.accept)
+
+    def _check(self, name: str, rounds: int) -> str | None:
+        project = self.p.plan.project
+        log = self.p.paths.checks / name.split("+")[0] / f"merge-{rounds}{'-batch' if '+' in name else ''}.log"
+        failure = describe_failure(run_checks(project.accept, self.worktree, project.accept_timeout, log))
+        return failure or None
+
+    def _broke(self, failure: str) -> str:
+        return f"After merging into {self.integration}, the project's checks failed:\n{failure}"

@@ -1,0 +1,104 @@
+"""The merge queue on a real repository: batches, conflicts, and a batch that breaks the checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from czar.core.states import TaskState
+from czar.store.schema import tasks
+from czar.store.store import Store
+from czar.supervisor.actions import Actions
+from czar.supervisor.merge_queue import MergeQueue
+from czar.supervisor.project import Project, open_project
+from helpers import git, make_repo, sim_task, write_plan
+
+CHECK = "python -c \"import os, sys; sys.exit(1 if os.path.exists('bad.txt') else 0)\""
+
+
+def _project(tmp_path: Path, names: list[str], accept: bool = False) -> Project:
+    repo = make_repo(tmp_path / "repo")
+    extra = f"accept = [{json.dumps(CHECK)}]\n" if accept else ""
+    project = open_project(write_plan(tmp_path, "mq", [sim_task(n) for n in names], project_extra=extra))
+    project.sync_plan()
+    g = project.git
+    g.ensure_branch("czar/integration", "main")
+    g.ensure_worktree(project.paths.integration_worktree, "czar/integration", detach=True)
+    with project.store.write() as conn:
+        for n in names:
+            for state in (
+                TaskState.READY,
+                TaskState.ASSIGNED,
+                TaskState.RUNNING,
+                TaskState.SUBMITTED,
+                TaskState.VERIFYING,
+                TaskState.APPROVED,
+                TaskState.MERGING,
+            ):
+                Store.move_task(conn, n, state, reason="test")
+    for n in names:
+        g.ensure_branch(f"czar/{n}", "czar/integration")
+    assert repo.exists()
+    return project
+
+
+def _commit(project: Project, branch: str, path: str, text: str) -> None:
+    wt = project.paths.worktree(branch.removeprefix("czar/"))
+    project.git.ensure_worktree(wt, branch)
+    (wt / path).write_text(text)
+    git(wt, "add", path)
+    git(wt, "commit", "-q", "-m", f"{branch}: {path}")
+
+
+def _states(project: Project) -> dict[str, str]:
+    return {t.id: t.state for t in project.store.tasks()}
+
+
+def _merges(project: Project) -> list[str]:
+    return git(project.plan.repo, "log", "--first-parent", "--format=%s", "czar/integration").splitlines()[:-1]
+
+
+def test_a_batch_merges_in_order_and_skips_what_conflicts(tmp_path: Path, czar_home: Path) -> None:
+    project = _project(tmp_path, ["a", "b", "c"])
+    _commit(project, "czar/a", "a.txt", "a\n")
+    _commit(project, "czar/b", "README.md", "# b was here\n")
+    _commit(project, "czar/c", "c.txt", "c\n")
+    # Meanwhile the integration branch changed the same line of the README: b conflicts.
+    integ = tmp_path / "integ-edit"
+    git(project.plan.repo, "worktree", "add", "-q", str(integ), "czar/integration")
+    (integ / "README.md").write_text("# changed on the integration branch\n")
+    git(integ, "commit", "-qam", "someone else")
+    git(project.plan.repo, "worktree", "remove", "--force", str(integ))
+
+    MergeQueue(project, Actions(project)).merge(["a", "b", "c"])
+    assert _states(project) == {"a": "merged", "b": "ready", "c": "merged"}
+    assert _merges(project)[:2] == ["czar: merge task c: task c", "czar: merge task a: task a"]
+    note = next(t.note for t in project.store.tasks() if t.id == "b")
+    assert "conflicted" in note and "README.md" in note
+    assert not project.paths.worktree("a").exists() and project.paths.worktree("b").exists()
+
+
+def test_a_batch_that_breaks_the_checks_is_bisected(tmp_path: Path, czar_home: Path) -> None:
+    project = _project(tmp_path, ["good1", "bad", "good2"], accept=True)
+    _commit(project, "czar/good1", "g1.txt", "1\n")
+    _commit(project, "czar/bad", "bad.txt", "breaks the checks\n")
+    _commit(project, "czar/good2", "g2.txt", "2\n")
+    MergeQueue(project, Actions(project)).merge(["good1", "bad", "good2"])
+    assert _states(project) == {"good1": "merged", "bad": "ready", "good2": "merged"}
+    files = git(project.plan.repo, "ls-tree", "-r", "--name-only", "czar/integration").split()
+    assert "bad.txt" not in files and {"g1.txt", "g2.txt"} <= set(files)
+    note = next(t.note for t in project.store.tasks() if t.id == "bad")
+    assert "the project's checks failed" in note
+
+
+def test_merging_again_after_a_crash_changes_nothing(tmp_path: Path, czar_home: Path) -> None:
+    project = _project(tmp_path, ["a"])
+    _commit(project, "czar/a", "a.txt", "a\n")
+    queue = MergeQueue(project, Actions(project))
+    queue.merge(["a"])
+    tip = git(project.plan.repo, "rev-parse", "czar/integration")
+    with project.store.write() as conn:  # as if the supervisor died before recording the merge
+        conn.execute(tasks.update().where(tasks.c.id == "a").values(state="merging"))
+    queue.merge(["a"])
+    assert git(project.plan.repo, "rev-parse", "czar/integration") == tip
+    assert _states(project) == {"a": "merged"}
