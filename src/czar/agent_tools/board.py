@@ -76,6 +76,13 @@ def board(conn: Connection) -> list[BoardRow]:
     return out
 
 
+EXCERPT_LINES = 12  # a prompt carries this much of the board; `czar board` shows all of it
+
+
 def excerpt(conn: Connection, for_worker: str) -> list[str]:
-    """The board lines a worker's prompt carries: the others that hold a task."""
-    return [row.line() for row in board(conn) if row.worker != for_worker and row.task is not None]
+    """The board lines a worker's prompt carries: the others that hold a task (the first few)."""
+    lines = [row.line() for row in board(conn) if row.worker != for_worker and row.task is not None]
+    if len(lines) > EXCERPT_LINES:
+        more = len(lines) - EXCERPT_LINES
+        lines = [*lines[:EXCERPT_LINES], f"... and {more} more workers: `czar board` shows them all"]
+    return lines

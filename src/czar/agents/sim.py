@@ -260,12 +260,13 @@ class Sim:
     def _commit(self, message: str) -> None:
         git = ["git", "-C", str(self.cwd)]
         subprocess.run([*git, "add", "-A"], capture_output=True, check=False)
-        if subprocess.run([*git, "diff", "--cached", "--quiet"], check=False).returncode == 0:
-            emit("step", action="commit", skipped="nothing to commit")
-            return
         proc = subprocess.run([*git, "commit", "-q", "-m", message], capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            emit("error", message=f"git commit failed: {proc.stderr.strip()[-500:]}")
+            said = (proc.stdout + proc.stderr).strip()
+            if "nothing to commit" in said or "nothing added to commit" in said:
+                emit("step", action="commit", skipped="nothing to commit")
+            else:
+                emit("error", message=f"git commit failed: {said[-500:]}")
             return
         sha = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
         emit("commit", sha=sha, message=message)

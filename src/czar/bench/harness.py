@@ -43,8 +43,6 @@ def run(
     plan.write_text(scenario.plan(), encoding="utf-8")
     project = open_project(plan)
     started = time.monotonic()
-    pid, _ = launcher.up(project)
-    cpu_before, clock_before = cpu_seconds(pid), time.monotonic()
 
     def show(event: Any) -> None:
         line = outcome.describe(event)
@@ -52,6 +50,9 @@ def run(
             print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
 
     try:
+        # Inside the try: a supervisor slow to start must not be left running behind us.
+        pid, _ = launcher.up(project)
+        cpu_before, clock_before = cpu_seconds(pid), time.monotonic()
         outcome.follow(project, 0, show, timeout=timeout)
         cpu = cpu_seconds(pid) - cpu_before
         busy = time.monotonic() - clock_before
@@ -82,6 +83,7 @@ def measure(
     detection = {k: {**metrics.summary(v), "missed": missed.get(k, 0)} for k, v in by_kind.items()}
     for k, n in missed.items():
         detection.setdefault(k, {**metrics.summary([]), "missed": n})
+    reaction, unblock = metrics.reaction_times(events)
     result: dict[str, Any] = {
         "scenario": scenario.name,
         "workers": scenario.workers,
@@ -95,7 +97,8 @@ def measure(
         "detection_seconds": detection,
         "injected": len(scenario.injected),
         "detected": sum(1 for d in found if d.seconds is not None),
-        "reaction_ms": metrics.summary(metrics.reaction_times(events), scale=1000, digits=1),
+        "reaction_ms": metrics.summary(reaction, scale=1000, digits=1),
+        "unblock_ms": metrics.summary(unblock, scale=1000, digits=1),
         "makespan_ratio": None,
         "supervisor_cpu_percent": round(cpu_percent, 2),
         "integration_tests_passed": integration_ok,

@@ -29,20 +29,21 @@ def _task(tid: str, seconds: float, deps: tuple[str, ...]) -> str:
 
 
 def scale(workers: int = 100, tasks: int = 300, seed: int = 7) -> Scenario:
-    """``tasks`` tasks in three layers, each depending on up to two of the layer before."""
+    """Twice as many independent tasks as workers, or two thirds of ``tasks``, whichever is less,
+    so that workers finish while tasks wait (what ``reaction_ms`` measures); the rest depend on
+    two of those each (what ``unblock_ms`` measures)."""
     rnd = random.Random(seed)
-    layers: list[list[str]] = [[], [], []]
+    first = min(2 * workers, tasks * 2 // 3)
     durations: dict[str, float] = {}
     edges: dict[str, tuple[str, ...]] = {}
     entries = []
-    for i in range(tasks):
-        layer = min(2, i * 3 // tasks)
-        tid = f"t{i:03d}"
-        deps = tuple(sorted(rnd.sample(layers[layer - 1], k=min(2, len(layers[layer - 1]))))) if layer else ()
-        layers[layer].append(tid)
-        # Real tasks take minutes; these take seconds, yet long enough that a hundred worker
-        # hosts starting at once (a CPU storm of their own) are behind us when the first finish.
-        durations[tid] = rnd.uniform(10.0, 20.0) if layer == 0 else rnd.uniform(4.0, 10.0)
+    names = [f"t{i:03d}" for i in range(tasks)]
+    for i, tid in enumerate(names):
+        deps = tuple(sorted(rnd.sample(names[:first], k=2))) if i >= first else ()
+        # Real tasks take many minutes; these take one or two: a hundred agents then hand in a task
+        # or two a second, bursts included, as a busy real team would, and the first finish after
+        # a hundred worker hosts have started (a CPU storm of their own on two cores).
+        durations[tid] = rnd.uniform(60.0, 120.0) if i < workers else rnd.uniform(40.0, 80.0)
         edges[tid] = deps
         entries.append(_task(tid, durations[tid], deps))
     return Scenario(

@@ -96,21 +96,28 @@ def _overlap_began(events: Sequence[Event], task: str) -> Event | None:
     return max((f for f in firsts if f is not None), key=lambda e: e.id)
 
 
-def reaction_times(events: Sequence[Event]) -> list[float]:
-    """Seconds from the moment a worker finished (or a task became ready, if later) to the
-    delivery of its next task to that worker."""
+def reaction_times(events: Sequence[Event]) -> tuple[list[float], list[float]]:
+    """Two delays, in seconds, of handing out work.
+
+    - reaction: a worker finished while a task was ready and waiting; from the finish to that
+      worker's next task delivered (verification of the finished work included);
+    - unblock: a task became ready while a worker waited idle; from then to its delivery.
+    """
     last_finish: dict[str, float] = {}
     ready_at: dict[str, float] = {}
-    out = []
+    reaction, unblock = [], []
     for e in events:
         if e.kind == "task.state" and e.payload.get("new") == "ready" and e.task_id:
             ready_at[e.task_id] = e.ts
         elif e.kind == "agent.finished" and e.worker_id and not e.payload.get("refused"):
             last_finish[e.worker_id] = e.ts
         elif e.kind == "agent.started" and e.worker_id and e.worker_id in last_finish and e.task_id:
-            since = max(last_finish.pop(e.worker_id), ready_at.get(e.task_id, 0.0))
-            out.append(max(0.0, e.ts - since))
-    return out
+            finished, ready = last_finish.pop(e.worker_id), ready_at.get(e.task_id, 0.0)
+            if ready <= finished:
+                reaction.append(max(0.0, e.ts - finished))
+            else:
+                unblock.append(max(0.0, e.ts - ready))
+    return reaction, unblock
 
 
 def makespan(events: Sequence[Event]) -> float:

@@ -169,6 +169,23 @@ class Actions:
                 prompt_chars=len(prompt),
             )
 
+    def prepare_ahead(self, task_id: str, tips: dict[str, str]) -> bool:
+        """Make a ready task's branch and worktree before a worker is free for it, so that handing
+        it out later costs no git at all. False if it already had them (or is no longer ready)."""
+        branch, worktree = branch_of(task_id), self.p.paths.worktree(task_id)
+        if branch in tips or (worktree / ".git").is_file():
+            return False
+        with self.store.read() as conn:
+            task = Store.task_row(conn, task_id)
+        if task.state != TaskState.READY.value or task.fresh:
+            return False
+        try:
+            with self.p.git_lock.held(shared=True):
+                self._prepare(branch, worktree, False, tips, prune_allowed=False)
+        except WorktreeStale:
+            return False  # the assignment itself will prune and retry
+        return True
+
     def _prepare(self, branch: str, worktree: Path, fresh: bool, tips: dict[str, str], *, prune_allowed: bool) -> str:
         """The task's branch (from the integration branch) and its worktree; returns the commit
         the attempt starts from. A new task costs one git command: ``worktree add -b``."""
@@ -180,10 +197,19 @@ class Actions:
             git.ensure_worktree(worktree, branch, prune_allowed=prune_allowed)
             return start
         if branch in tips:
-            git.ensure_worktree(worktree, branch, prune_allowed=prune_allowed)
+            if not (worktree / ".git").is_file():  # made ahead (see prepare_ahead): nothing to do
+                git.ensure_worktree(worktree, branch, prune_allowed=prune_allowed)
             return tips[branch]
-        git.ensure_worktree(worktree, branch, new_branch_at=start, prune_allowed=prune_allowed)
-        return start
+        if not (worktree / ".git").is_file():
+            try:
+                git.ensure_worktree(worktree, branch, new_branch_at=start, prune_allowed=prune_allowed)
+                return start
+            except WorktreeStale:
+                if not git.has_branch(branch):
+                    raise
+                # Made meanwhile by the preparation ahead of this very task: use it.
+        git.ensure_worktree(worktree, branch, prune_allowed=prune_allowed)
+        return git.tip(branch)
 
     # -- requeue -----------------------------------------------------------------------------
 
@@ -249,9 +275,15 @@ class Actions:
 
     # -- verify ------------------------------------------------------------------------------
 
-    def verify(self, task_id: str, blocker: tuple[str, str, str | None] | None = None) -> None:
+    def verify(
+        self,
+        task_id: str,
+        blocker: tuple[str, str, str | None] | None = None,
+        known: tuple[bool, list[str]] | None = None,
+    ) -> None:
         """Check a submitted task in its worktree; runs on a worker thread. ``blocker`` is what the
-        radar found against it: (message kind, evidence, the task it must wait for)."""
+        radar found against it: (message kind, evidence, the task it must wait for); ``known``,
+        what the radar just read of its branch: (commits of its own, files changed)."""
         with self.store.read() as conn:
             task = Store.task_row(conn, task_id)
             attempt = Store.attempt_row(conn, task.attempt_id)
@@ -267,9 +299,12 @@ class Actions:
                 self._verification_failed(conn, task, round_no, [blocker[1]], [], kind=blocker[0], wait_for=blocker[2])
             return
         try:
-            if self.p.git.commits_ahead(self.integration, branch) == 0:
+            ahead, changed = known or (
+                self.p.git.commits_ahead(self.integration, branch) > 0,
+                self.p.git.changed_files(self.integration, branch),
+            )
+            if not ahead:
                 problems.append(f"There are no commits on {branch} beyond {self.integration}: commit your work.")
-            changed = self.p.git.changed_files(self.integration, branch)
             outside = _outside_scope(tuple(spec["scope"]), held, changed)
             if outside:
                 problems.append(scope_message(tuple(spec["scope"]), outside, self.integration))

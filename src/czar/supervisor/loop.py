@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from sqlalchemy import select
 
-from czar.core.decide import Assign, Block, Decision, Merge, Promote, Verify, decide, run_finished
+from czar.core.decide import Assign, Block, Decision, Merge, Promote, Snapshot, Verify, decide, run_finished
 from czar.core.states import TaskState, WorkerState
 from czar.errors import CzarError, SupervisorError
 from czar.runtime import proc
@@ -39,9 +39,10 @@ log = logging.getLogger("czar.supervisor")
 
 POLL_SECONDS = 2.0  # the safety net; the doorbell and the health round's deadlines wake the loop
 LIVENESS_SECONDS = 1.0  # how often worker hosts are checked for life with nothing else happening
-RADAR_SECONDS = 0.25  # the least time between two radar scans
+RADAR_SECONDS = 0.5  # the least time between two radar scans
 HEAL_SECONDS = 0.25  # the least time between two health rounds, unless one is due
 MERGE_SLOT = "(merge)"  # the key of the merge in progress among the busy futures
+PREPARE_AHEAD = 8  # ready tasks whose worktrees are made before a worker is free for them
 STEP_SECONDS = 0.02  # the least time between two decision steps (a flood of events is taken at once)
 
 
@@ -92,7 +93,8 @@ class Supervisor:
         self.stopping = False
         self.listener: Listener | None = None
         self.busy: dict[str, Future[None]] = {}  # task -> its running check or merge
-        self.checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
+        # Verification mostly waits on git and the checks' processes: a few run side by side.
+        self.checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="verify")
         self.merges = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merge")
         self.assigners = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assign")
         self.merge_queue = MergeQueue(project, self.actions)
@@ -101,6 +103,8 @@ class Supervisor:
         self.radar_wanted = threading.Event()
         self.alerts = AlertSender(project)
         self.to_start: list[str] = []  # workers whose host the start of the run must start
+        self.preparing: Future[None] | None = None  # worktrees made ahead for ready tasks
+        self.prepared: set[str] = set()
         self.reported_done = False
 
     def say(self, text: str) -> None:
@@ -241,6 +245,7 @@ class Supervisor:
             tips = self.p.git.tips()
             for fut in [self.assigners.submit(self._assign, d, tips) for d in assigns]:
                 fut.result()
+        self._prepare_ahead(snap, {d.task for d in assigns})
         if run_finished(snap) and snap.tasks and not self.reported_done:
             self.reported_done = True
             self.say("every task is merged, failed or cancelled")
@@ -279,7 +284,29 @@ class Supervisor:
 
     def _verify(self, task: str) -> None:
         """Verification, gated by what the radar sees against the task right now."""
-        self.actions.verify(task, gate(self.radar.findings_for(task)))
+        found = self.radar.findings_for(task)
+        self.actions.verify(task, gate(found), self.radar.changes_of(task))
+
+    def _prepare_ahead(self, snap: Snapshot, assigned: set[str]) -> None:
+        """Ready tasks next in line get their worktrees now, on a thread, off the critical path."""
+        if self.preparing is not None and not self.preparing.done():
+            return
+        waiting = sorted(
+            (t for t in snap.tasks.values() if t.state is TaskState.READY and t.id not in assigned),
+            key=lambda t: (-t.priority, -t.rank, t.order, t.id),
+        )[:PREPARE_AHEAD]
+        todo = [t.id for t in waiting if t.id not in self.prepared]
+        if todo:
+            self.preparing = self.assigners.submit(self._prepare_tasks, todo)
+
+    def _prepare_tasks(self, task_ids: list[str]) -> None:
+        tips = self.p.git.tips()
+        for t in task_ids:
+            try:
+                self.actions.prepare_ahead(t, tips)
+            except CzarError as exc:  # only an optimisation: the assignment will try again
+                self.say(f"could not prepare task {t} ahead: {exc}")
+            self.prepared.add(t)
 
     def _assign(self, d: Assign, tips: dict[str, str]) -> None:
         try:

@@ -39,6 +39,9 @@ def last_event_id(project: Project) -> int:
     return events[-1].id if events else 0
 
 
+FOLLOW_SECONDS = 0.2  # the least time between two looks of a follower
+
+
 def follow(project: Project, after: int, on_event: Callable[[Event], None], timeout: float | None = None) -> int:
     """Report every new event until all tasks are merged, failed or cancelled.
 
@@ -65,6 +68,9 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
             if deadline is not None and time.monotonic() > deadline:
                 raise SupervisorError(f"the run did not finish within {timeout:g} s")
             listener.wait(1.0)
+            # A follower is a view: it may lag a little, and must not cost the machine a wake-up
+            # for every one of a hundred agents' events.
+            time.sleep(FOLLOW_SECONDS)
     finally:
         listener.close()
 

@@ -159,6 +159,13 @@ class Radar:
             others = {t: b for t, b in self._branches.items() if t in live and t != task}
         return [f for f in self._findings(live, {**others, task: mine}, held, only=task) if f.task == task]
 
+    def changes_of(self, task: str) -> tuple[bool, list[str]] | None:
+        """From the last look at the task's branch: whether it has commits of its own, and the
+        files it changed (None if the radar has not looked at it)."""
+        with self._lock:
+            b = self._branches.get(task)
+        return None if b is None else (b.tip != b.base, sorted(b.changes))
+
     def _findings(
         self,
         live: dict[str, Any],
@@ -181,7 +188,9 @@ class Radar:
                 if outside:
                     out.append(Finding("scope", t, None, outside))
             with_integration = hunks.overlap(b.changes, b.since_base)
-            conflicted = self._conflicts(b.integration, b.tip) if b.since_base else None
+            # A textual conflict needs a file changed on both sides: without one, no merge-tree.
+            both = b.changes.keys() & b.since_base.keys()
+            conflicted = self._conflicts(b.integration, b.tip) if both else None
             if conflicted:
                 out.append(Finding("conflict", t, None, tuple(conflicted)))
             elif with_integration:

@@ -70,16 +70,17 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
     """Start or join the run, print progress (to stderr with --json), and print the outcome."""
     started = time.monotonic()
     since = outcome.last_event_id(project)
-    pid, fresh = launcher.up(project)
 
     def show(event: Event) -> None:
         line = outcome.describe(event)
         if line:
             print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr if as_json else sys.stdout, flush=True)
 
-    if not as_json:
-        typer.echo(f"supervisor {'started' if fresh else 'already running'} (pid {pid}); following the run")
     try:
+        # Inside the try: a supervisor that fails to start in time is stopped, not left behind.
+        pid, fresh = launcher.up(project)
+        if not as_json:
+            typer.echo(f"supervisor {'started' if fresh else 'already running'} (pid {pid}); following the run")
         outcome.follow(project, since, show, timeout=timeout)
         integration_ok = outcome.integration_check(project)
     finally:
@@ -114,6 +115,8 @@ def print_bench(r: dict[str, Any]) -> None:
         rows.append((f"  {kind} detected in (s)", f"p50 {_num(d['p50'])}, p99 {_num(d['p99'])} (n={d['n']})"))
     reaction = r["reaction_ms"]
     rows.append(("reaction (ms)", f"p50 {_num(reaction['p50'])}, p99 {_num(reaction['p99'])} (n={reaction['n']})"))
+    unblock = r["unblock_ms"]
+    rows.append(("unblock (ms)", f"p50 {_num(unblock['p50'])}, p99 {_num(unblock['p99'])} (n={unblock['n']})"))
     if r.get("makespan_ratio") is not None:
         rows.append(
             (
