@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test check bench clean setup
+.PHONY: demo test check bench bench-ci clean setup
 
 setup: $(STAMP)
 
@@ -26,6 +26,17 @@ check: $(STAMP)
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The benchmarks, full size (about eight minutes); each exits non-zero if a target is missed.
+bench: $(STAMP)
+	$(BIN)/czar bench seed
+	$(BIN)/czar bench scale
+	$(BIN)/czar bench dag
+
+# What CI runs: the seed scenario, and a smaller scale.
+bench-ci: $(STAMP)
+	$(BIN)/czar bench seed
+	$(BIN)/czar bench scale --workers 20 --tasks 60 --task-seconds 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -28,7 +28,7 @@ def _task(tid: str, seconds: float, deps: tuple[str, ...]) -> str:
     )
 
 
-def scale(workers: int = 100, tasks: int = 300, seed: int = 7) -> Scenario:
+def scale(workers: int = 100, tasks: int = 300, seed: int = 7, task_seconds: float = 60.0) -> Scenario:
     """Twice as many independent tasks as workers, or two thirds of ``tasks``, whichever is less,
     so that workers finish while tasks wait (what ``reaction_ms`` measures); the rest depend on
     two of those each (what ``unblock_ms`` measures)."""
@@ -40,10 +40,12 @@ def scale(workers: int = 100, tasks: int = 300, seed: int = 7) -> Scenario:
     names = [f"t{i:03d}" for i in range(tasks)]
     for i, tid in enumerate(names):
         deps = tuple(sorted(rnd.sample(names[:first], k=2))) if i >= first else ()
-        # Real tasks take many minutes; these take one or two: a hundred agents then hand in a task
-        # or two a second, bursts included, as a busy real team would, and the first finish after
-        # a hundred worker hosts have started (a CPU storm of their own on two cores).
-        durations[tid] = rnd.uniform(60.0, 120.0) if i < workers else rnd.uniform(40.0, 80.0)
+        # Real tasks take many minutes; these take about ``task_seconds``: a hundred agents then
+        # hand in a task or two a second, bursts included, as a busy real team would, and the
+        # first (half again as long) finish after a hundred worker hosts have started (a CPU
+        # storm of their own on two cores).
+        mean = task_seconds * (1.5 if i < workers else 1.0)
+        durations[tid] = rnd.uniform(mean * 2 / 3, mean * 4 / 3)
         edges[tid] = deps
         entries.append(_task(tid, durations[tid], deps))
     return Scenario(
@@ -60,11 +62,13 @@ def scale(workers: int = 100, tasks: int = 300, seed: int = 7) -> Scenario:
     )
 
 
-def dag(workers: int = 4, tasks: int = 24, seed: int = 1) -> Scenario:
+def dag(workers: int = 4, tasks: int = 24, seed: int = 1, task_seconds: float = 10.0) -> Scenario:
     """A random graph: each task depends on each earlier one with a small chance."""
     rnd = random.Random(seed)
     names = [f"d{i:02d}" for i in range(tasks)]
-    durations = {t: rnd.uniform(2.0, 6.0) for t in names}
+    # Long enough that czar's own time per dependency (verify, merge, start the next: a few
+    # tenths of a second) weighs as it would against real tasks of minutes, within reason.
+    durations = {t: rnd.uniform(task_seconds / 2, task_seconds * 3 / 2) for t in names}
     edges: dict[str, tuple[str, ...]] = {}
     for i, t in enumerate(names):
         edges[t] = tuple(d for d in names[:i] if rnd.random() < 2.5 / max(1, i))[:3]

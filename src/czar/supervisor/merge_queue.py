@@ -61,7 +61,8 @@ class MergeQueue:
         if done.merged:
             with self.p.git_lock.held():  # worktree metadata is shared with assignments
                 for t in done.merged:
-                    git.remove_worktree(self.p.paths.worktree(t))
+                    git.remove_worktree(self.p.paths.worktree(t), prune=False)
+                git.run("worktree", "prune")
         with self.p.store.write() as conn:
             for t in task_ids:
                 if t in done.merged:

@@ -167,10 +167,11 @@ class Git:
             self.run("worktree", "prune")
             self.run("worktree", "add", "--quiet", *how, str(path), *target)
 
-    def remove_worktree(self, path: Path) -> None:
+    def remove_worktree(self, path: Path, *, prune: bool = True) -> None:
         if path.exists():
             self.run("worktree", "remove", "--force", str(path), check=False)
-        self.run("worktree", "prune")
+        if prune:
+            self.run("worktree", "prune")
 
     def merge(self, worktree: Path, branch: str, message: str) -> proc.Result:
         """Merge ``branch`` into the branch checked out at ``worktree``; undo it on conflict."""

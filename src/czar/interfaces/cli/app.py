@@ -226,6 +226,9 @@ def bench(
     workers: Annotated[int | None, typer.Option("--workers", min=1, max=256, help="Workers (scale, dag).")] = None,
     tasks: Annotated[int | None, typer.Option("--tasks", min=2, max=2000, help="Tasks (scale, dag).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed of the graph (scale, dag).")] = None,
+    task_seconds: Annotated[
+        float | None, typer.Option("--task-seconds", min=0.5, help="Mean time a task takes (scale, dag).")
+    ] = None,
     folder: Annotated[Path | None, typer.Option("--dir", help="Run it here (default: a new temp folder).")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Give up after this many seconds.")] = 900,
 ) -> None:
@@ -235,9 +238,12 @@ def bench(
 
     if scenario not in SCENARIOS:
         raise CzarError(f"no benchmark {scenario!r}; choose one of: {', '.join(SCENARIOS)}")
-    options = {k: v for k, v in {"workers": workers, "tasks": tasks, "seed": seed}.items() if v is not None}
+    given = {"workers": workers, "tasks": tasks, "seed": seed, "task_seconds": task_seconds}
+    options = {k: v for k, v in given.items() if v is not None}
     if options and scenario == "seed":
-        raise CzarError("the seed scenario is fixed; --workers, --tasks and --seed are for scale and dag")
+        raise CzarError(
+            "the seed scenario is fixed; --workers, --tasks, --seed and --task-seconds are for scale and dag"
+        )
     result = run_bench(SCENARIOS[scenario](**options), folder=folder, timeout=timeout, progress=not as_json)
     if as_json:
         typer.echo(json.dumps(result))
