@@ -68,7 +68,7 @@ def test_a_predicted_conflict_holds_the_later_task_and_tells_it_to_merge(tmp_pat
     git(repo, "commit", "-q", "-m", "notes")
     first = task(
         "first",
-        "write notes.txt <<E\nLINE1\nline2\nline3\nE\ncommit first\nsleep 1.5\nfinish first",
+        "write notes.txt <<E\nLINE1\nline2\nline3\nE\ncommit first\nsleep 4\nfinish first",
         extra="priority = 1\n",
     )
     second = task(

@@ -144,3 +144,24 @@ def test_a_replaced_agent_process_is_ignored(project: Project) -> None:
     with pytest.raises(CallerError, match="was replaced"):
         stale.done("late")
     assert AgentTools(project.store, "w1", launch=2).report("fresh", task="a")
+
+
+def test_a_task_taken_back_fresh_starts_over_from_the_integration_branch(project: Project) -> None:
+    from helpers import git
+
+    worktree = project.paths.worktree("a")
+    (worktree / "wrong.txt").write_text("work for another task\n")
+    git(worktree, "add", "wrong.txt")
+    git(worktree, "commit", "-q", "-m", "wrong work")
+    actions = Actions(project)
+    with project.store.write() as conn:
+        actions.requeue(conn, "a", "its agent named task b twice", fresh=True)
+    assert task(project, "a").state == "ready"  # type: ignore[attr-defined]
+    with project.store.write() as conn:
+        Store.set_worker(conn, "w1", state=WorkerState.IDLE)
+    actions.assign("a", "w1", "again")
+    repo = project.plan.repo
+    assert git(repo, "rev-parse", "czar/a") == git(repo, "rev-parse", "czar/integration")
+    assert not (worktree / "wrong.txt").exists()
+    note = task(project, "a").note  # type: ignore[attr-defined]
+    assert "fresh branch" in note

@@ -132,19 +132,21 @@ class Supervisor:
         if self.p.plan.alerts.webhook:
             threading.Thread(target=self._alert_loop, name="alerts", daemon=True).start()
         try:
-            next_heal = 0.0
+            next_heal = due = 0.0
             while not self.stopping:
                 stepped = time.monotonic()
                 self.step()
                 now = time.time()
                 if now >= next_heal:
-                    # The health round needs no event to act on, only time: at most every
-                    # HEAL_SECONDS, sooner when a deadline it computed falls due.
+                    # The health round runs on any wake-up, at most every HEAL_SECONDS (so an agent
+                    # that just exited is seen within that), and by itself when a deadline it
+                    # computed falls due, or for the next look at the hosts' liveness.
                     deadline = self.heal()
-                    next_heal = min(max(deadline, now + HEAL_SECONDS), now + LIVENESS_SECONDS)
+                    next_heal = now + HEAL_SECONDS
+                    due = min(deadline, now + LIVENESS_SECONDS)
                 # Coalesce a flood of events: at most one step per STEP_SECONDS.
                 time.sleep(max(0.0, STEP_SECONDS - (time.monotonic() - stepped)))
-                listener.wait(max(0.0, min(POLL_SECONDS, next_heal - time.time())))
+                listener.wait(max(0.0, min(POLL_SECONDS, max(due, next_heal) - time.time())))
         finally:
             self.radar_wanted.set()
             listener.close()
