@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, case, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 
@@ -193,6 +193,10 @@ class Store:
         return Store.emit(
             conn, "alert", actor=actor, task=task, worker=worker, level=level, message=message, **evidence
         )
+
+    def last_event_id(self) -> int:
+        with self.read() as conn:
+            return int(conn.execute(select(func.max(events.c.id))).scalar_one() or 0)
 
     def events_after(self, after: int = 0, limit: int = 1000, kinds: Sequence[str] = ()) -> list[Event]:
         """Events with ids above ``after``, oldest first; only of ``kinds`` if given."""

@@ -27,7 +27,7 @@ def up(project: Project) -> tuple[int, bool]:
     if pid is not None:
         return pid, False
     store = project.store
-    last = max((e.id for e in store.events_after(0, limit=10**9)[-1:]), default=0)
+    last = store.last_event_id()
     listener = store.listen(f"up-{os.getpid()}")
     try:
         argv = [sys.executable, "-m", "czar", "supervise", str(project.plan.path)]

@@ -35,8 +35,7 @@ class RunOutcome:
 
 
 def last_event_id(project: Project) -> int:
-    events = project.store.events_after(0, limit=10**9)
-    return events[-1].id if events else 0
+    return project.store.last_event_id()
 
 
 FOLLOW_SECONDS = 0.2  # the least time between two looks of a follower

@@ -77,3 +77,14 @@ def register(app: typer.Typer) -> None:
     def ask(question: Text) -> None:
         """Ask a person a question; the answer comes as a message."""
         typer.echo(_tools().ask(" ".join(question)))
+
+    @app.command()
+    def mcp(worker: Annotated[str, typer.Option("--worker", help="The worker this server speaks for.")]) -> None:
+        """Serve czar's tools to a worker's agent over MCP (stdio); its host sets the environment."""
+        from czar.agent_tools.identity import CallerError, caller_from_env
+        from czar.interfaces.mcp.server import run
+
+        caller = caller_from_env()
+        if caller.worker != worker:
+            raise CallerError(f"--worker {worker} does not match this environment's worker {caller.worker}")
+        run(caller)

@@ -1,0 +1,1 @@
+"""The MCP server agents use to talk to czar."""

@@ -1,0 +1,97 @@
+"""From a script's turn to the model's answer: a call of one of the tools the agent offered, or a
+final text. Which tool carries a verb depends on the agent: Claude Code offers ``Write`` and
+``Bash``, Codex ``exec_command``; czar's MCP tools appear under names ending in the tool's name."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from czar.model.script import Turn
+
+CZAR_TOOLS = ("report", "board", "claim", "release", "done", "blocked", "ask")
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    input: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Say:
+    text: str
+
+
+Answer = Call | Say
+
+
+def czar_tool(offered: Sequence[str], name: str) -> str | None:
+    """The offered name of czar's MCP tool ``name`` (``mcp__czar__report``, ``czar__report``, ...)."""
+    return next((t for t in offered if t.endswith(f"__{name}") and "czar" in t), None)
+
+
+def _shell(offered: Sequence[str]) -> str | None:
+    return next((t for t in ("Bash", "exec_command", "shell", "run_shell_command") if t in offered), None)
+
+
+def _run(offered: Sequence[str], command: str, why: str) -> Answer:
+    shell = _shell(offered)
+    if shell is None:
+        return _missing("a shell", offered)
+    if shell == "Bash":
+        return Call("Bash", {"command": command, "description": why})
+    if shell == "run_shell_command":
+        return Call(shell, {"command": command, "description": why})
+    return Call(shell, {"cmd": command})
+
+
+def _missing(what: str, offered: Sequence[str]) -> Say:
+    return Say(f"[scripted model] the agent offered no tool for {what}; it offered: {', '.join(offered)}")
+
+
+def answer(turn: Turn, offered: Sequence[str], *, cwd: str | None, task: str | None) -> Answer:
+    """The answer for ``turn``, with tools chosen among ``offered``."""
+    v = turn.verb
+    if v in ("say", "end"):
+        return Say(turn.text or "Done.")
+    if v == "write":
+        if "Write" in offered:
+            path = turn.path if posixpath.isabs(turn.path) or cwd is None else posixpath.join(cwd, turn.path)
+            return Call("Write", {"file_path": path, "content": turn.text})
+        if "write_file" in offered:
+            return Call("write_file", {"file_path": turn.path, "content": turn.text})
+        marker = "CZAR_EOF"
+        folder = posixpath.dirname(turn.path)
+        mkdir = f"mkdir -p {shlex.quote(folder)} && " if folder else ""
+        return _run(
+            offered, f"{mkdir}cat > {shlex.quote(turn.path)} <<'{marker}'\n{turn.text}{marker}", f"write {turn.path}"
+        )
+    if v == "run":
+        return _run(offered, turn.text, turn.text[:60])
+    if v == "commit":
+        return _run(offered, f"git add -A && git commit -q -m {shlex.quote(turn.text)}", "commit the work")
+    if v == "tool":
+        name, _, data = turn.text.partition(" ")
+        chosen = name if name in offered else czar_tool(offered, name)
+        return Call(chosen, json.loads(data or "{}")) if chosen else _missing(name, offered)
+    tool = czar_tool(offered, {"checkpoint": "report"}.get(v, v))
+    if tool is None:
+        return _missing(f"czar's {v}", offered)
+    if v == "report":
+        return Call(tool, {"task": task or "", "text": turn.text})
+    if v == "checkpoint":
+        number, _, note = turn.text.partition(" ")
+        return Call(tool, {"checkpoint": int(number), "text": note.strip() or f"checkpoint {number}"})
+    if v == "claim":
+        return Call(tool, {"paths": shlex.split(turn.text)})
+    if v == "blocked":
+        on, _, need = turn.text.partition(" ")
+        return Call(tool, {"on": on, "need": need.strip() or f"waits for {on}"})
+    if v == "done":
+        return Call(tool, {"summary": turn.text or "done"})
+    return Call(tool, {"text": turn.text})

@@ -1,0 +1,117 @@
+"""The ``czar-model`` script: what the scripted model answers, turn by turn, to a real agent CLI.
+
+A task body carries it in a fenced block, as it carries a ``czar-sim`` script for the simulated
+agent; the scripted model reads it from the conversation the agent sends, so, like ``sim``, it
+acts only on the text the agent actually received::
+
+    ```czar-model
+    report writing hello.py
+    write hello.py <<EOF
+    def greet(name):
+        return f"Hello, {name}!"
+    EOF
+    run python -c "import hello"
+    commit add hello.greet
+    done hello.greet is in place
+    end Done.
+    ```
+
+Each line (a ``write`` with its text) is one answer of the model: one tool call, or, for ``end``
+and ``say``, a final text that ends the agent's turn. The agent sends the conversation again with
+each request; the number of answers already in it says which turn comes next.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass
+
+FENCE = re.compile(r"^```czar-model[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+HEREDOC = re.compile(r"^write\s+(\S+)\s+<<\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+TASK_LINE = re.compile(r"^Task id: (\S+)\s*$", re.MULTILINE)
+
+VERBS = {
+    "report": "report progress through czar's tools (the first report names the task)",
+    "checkpoint": "report checkpoint N through czar's tools",
+    "write": "write a file with the agent's own file tool",
+    "run": "run a shell command with the agent's own shell tool",
+    "commit": "git add -A and commit, with the shell tool",
+    "claim": "claim paths through czar's tools",
+    "blocked": "say it waits for a task through czar's tools",
+    "done": "finish the task through czar's tools",
+    "tool": "call any offered tool: tool NAME {json input}",
+    "wait": "take this many seconds before answering (a slow or hung model)",
+    "say": "answer with text, ending the agent's turn",
+    "end": "answer with text, ending the agent's turn (the last line)",
+}
+
+
+class ModelScriptError(ValueError):
+    """The script cannot be read; the message names the line."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    verb: str
+    text: str = ""  # the rest of the line; a file's content for ``write``
+    path: str = ""  # for ``write``
+    line: int = 0
+
+
+def extract(text: str) -> str | None:
+    m = FENCE.search(text)
+    return m.group(1) if m else None
+
+
+def task_id(text: str) -> str | None:
+    m = TASK_LINE.search(text)
+    return m.group(1) if m else None
+
+
+def parse(source: str) -> list[Turn]:
+    turns: list[Turn] = []
+    lines = source.splitlines()
+    i = 0
+    while i < len(lines):
+        raw, number = lines[i].strip(), i + 1
+        i += 1
+        if not raw or raw.startswith("#"):
+            continue
+        heredoc = HEREDOC.match(raw)
+        if heredoc:
+            path, marker = heredoc.groups()
+            body = []
+            while i < len(lines) and lines[i].strip() != marker:
+                body.append(lines[i])
+                i += 1
+            if i >= len(lines):
+                raise ModelScriptError(f"line {number}: write {path}: no closing {marker!r}")
+            i += 1
+            turns.append(Turn("write", "".join(line + "\n" for line in body), path, number))
+            continue
+        verb, _, rest = raw.partition(" ")
+        if verb not in VERBS or verb == "write":
+            raise ModelScriptError(f"line {number}: unknown action {verb!r} (one of: {', '.join(VERBS)})")
+        rest = rest.strip()
+        if verb == "tool":
+            name, _, data = rest.partition(" ")
+            try:
+                json.loads(data or "{}")
+            except json.JSONDecodeError as exc:
+                raise ModelScriptError(f"line {number}: tool {name}: its input is not JSON: {exc}") from None
+        if verb == "checkpoint" and not rest.split(" ", 1)[0].isdigit():
+            raise ModelScriptError(f"line {number}: checkpoint needs a number first")
+        if verb == "wait":
+            try:
+                float(rest)
+            except ValueError:
+                raise ModelScriptError(f"line {number}: wait needs a number of seconds") from None
+        if verb in ("claim", "run", "commit"):
+            try:
+                shlex.split(rest)
+            except ValueError as exc:
+                raise ModelScriptError(f"line {number}: {exc}") from None
+        turns.append(Turn(verb, rest, "", number))
+    return turns

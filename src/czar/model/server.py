@@ -1,0 +1,304 @@
+"""The scripted model server: speaks the Anthropic Messages API and the OpenAI Responses API,
+streaming, and answers each request with the next turn of the ``czar-model`` script found in the
+conversation. For tests, and for rehearsing a plan with real agent CLIs without spending tokens.
+
+Every request is logged (one JSON line: the API, the task, the turn played, the tools offered,
+and the last thing the agent said) so that tests can check what each agent sent.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from czar.model.answers import Answer, Call, Say, answer
+from czar.model.script import ModelScriptError, Turn, extract, parse, task_id
+
+CWD = re.compile(r"(?:Primary working directory|Working directory): (\S+)")
+MODEL = "claude-sonnet-4-5"
+
+
+@dataclass(frozen=True)
+class Request:
+    api: str  # "anthropic" or "openai"
+    texts: list[str]  # every user text of the conversation, oldest first
+    answered: int  # answers of the model already in the conversation
+    offered: list[str]  # tool names
+    cwd: str | None
+    size: int  # of the request body, for the usage it reports
+
+
+def _anthropic_request(body: dict[str, Any]) -> Request:
+    texts: list[str] = []
+    answered = 0
+    for m in body.get("messages", []):
+        if m.get("role") == "assistant":
+            answered += 1
+        elif m.get("role") == "user":
+            content = m.get("content")
+            if isinstance(content, str):
+                texts.append(content)
+            elif isinstance(content, list):
+                texts += [c.get("text", "") for c in content if isinstance(c, dict) and c.get("type") == "text"]
+    system = json.dumps(body.get("system", ""))
+    cwd = CWD.search(system.replace("\\n", "\n"))
+    return Request(
+        "anthropic",
+        texts,
+        answered,
+        [t.get("name", "") for t in body.get("tools", [])],
+        cwd.group(1) if cwd else None,
+        len(json.dumps(body)),
+    )
+
+
+def _openai_request(body: dict[str, Any]) -> Request:
+    texts: list[str] = []
+    answered = 0
+    items = body.get("input", [])
+    for item in items if isinstance(items, list) else []:
+        kind, role = item.get("type"), item.get("role")
+        if kind == "function_call" or (kind == "message" and role == "assistant"):
+            answered += 1
+        elif kind == "message" and role == "user":
+            texts += [c.get("text", "") for c in item.get("content", []) if isinstance(c, dict)]
+    if isinstance(items, str):
+        texts.append(items)
+    cwd = re.search(r"<cwd>([^<]+)</cwd>", "\n".join(texts))
+    return Request(
+        "openai",
+        texts,
+        answered,
+        [t.get("name", "") for t in body.get("tools", []) if isinstance(t, dict)],
+        cwd.group(1) if cwd else None,
+        len(json.dumps(body)),
+    )
+
+
+def plan_turns(req: Request) -> tuple[list[tuple[float, Turn]], str | None, str | None]:
+    """The script's answers (each with the wait before it), the task id, and any problem."""
+    for text in req.texts:
+        source = extract(text)
+        if source is not None:
+            try:
+                turns = parse(source)
+            except ModelScriptError as exc:
+                return [], task_id(text), f"script: {exc}"
+            out, wait = [], 0.0
+            for t in turns:
+                if t.verb == "wait":
+                    wait += float(t.text)
+                else:
+                    out.append((wait, t))
+                    wait = 0.0
+            return out, task_id(text), None
+    return [], None, "no czar-model block in the conversation"
+
+
+class ScriptedModel:
+    """The model: decides the answer to one request, and keeps the log."""
+
+    def __init__(self, log: Path | None = None) -> None:
+        self.log = log
+        self._lock = threading.Lock()
+
+    def decide(self, req: Request) -> tuple[float, Answer, dict[str, Any]]:
+        turns, task, problem = plan_turns(req)
+        if problem is not None:
+            reply: Answer = Say(f"[scripted model] {problem}")
+            wait, turn_no = 0.0, None
+        elif req.answered < len(turns):
+            wait, turn = turns[req.answered]
+            reply = answer(turn, req.offered, cwd=req.cwd, task=task)
+            turn_no = req.answered
+        else:
+            wait, turn_no, reply = 0.0, None, Say("Nothing more to do.")
+        entry = {
+            "time": time.time(),
+            "api": req.api,
+            "task": task,
+            "turn": turn_no,
+            "answered": req.answered,
+            "answer": {"tool": reply.name, "input": reply.input} if isinstance(reply, Call) else {"text": reply.text},
+            "tools": req.offered,
+            "last_user_text": req.texts[-1][-2000:] if req.texts else "",
+        }
+        self._log(entry)
+        return wait, reply, entry
+
+    def _log(self, entry: dict[str, Any]) -> None:
+        if self.log is None:
+            return
+        with self._lock, open(self.log, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry) + "\n")
+
+
+def anthropic_events(reply: Answer, input_tokens: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The server-sent events of one Messages API answer."""
+    msg_id = f"msg_{uuid.uuid4().hex[:20]}"
+    output_tokens = max(1, len(json.dumps(reply.__dict__)) // 4)
+    start: dict[str, Any] = {
+        "id": msg_id,
+        "type": "message",
+        "role": "assistant",
+        "model": MODEL,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+    }
+    yield "message_start", {"type": "message_start", "message": start}
+    if isinstance(reply, Call):
+        block = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}", "name": reply.name, "input": {}}
+        delta = {"type": "input_json_delta", "partial_json": json.dumps(reply.input)}
+        stop = "tool_use"
+    else:
+        block, delta, stop = {"type": "text", "text": ""}, {"type": "text_delta", "text": reply.text}, "end_turn"
+    yield "content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}
+    yield "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+    yield "content_block_stop", {"type": "content_block_stop", "index": 0}
+    usage = {"output_tokens": output_tokens}
+    yield (
+        "message_delta",
+        {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": usage},
+    )
+    yield "message_stop", {"type": "message_stop"}
+
+
+def openai_events(reply: Answer, input_tokens: int) -> Iterator[dict[str, Any]]:
+    """The server-sent events of one Responses API answer."""
+    resp_id = f"resp_{uuid.uuid4().hex[:20]}"
+    base: dict[str, Any] = {
+        "id": resp_id,
+        "object": "response",
+        "model": "gpt-5",
+        "status": "in_progress",
+        "output": [],
+    }
+    yield {"type": "response.created", "response": base}
+    item_id = f"item_{uuid.uuid4().hex[:16]}"
+    if isinstance(reply, Call):
+        args = json.dumps(reply.input)
+        item: dict[str, Any] = {
+            "type": "function_call",
+            "id": item_id,
+            "call_id": f"call_{uuid.uuid4().hex[:16]}",
+            "name": reply.name,
+            "arguments": args,
+            "status": "completed",
+        }
+        yield {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {**item, "arguments": "", "status": "in_progress"},
+        }
+        yield {"type": "response.function_call_arguments.delta", "output_index": 0, "item_id": item_id, "delta": args}
+        yield {
+            "type": "response.function_call_arguments.done",
+            "output_index": 0,
+            "item_id": item_id,
+            "arguments": args,
+        }
+    else:
+        content = [{"type": "output_text", "text": reply.text, "annotations": []}]
+        item = {"type": "message", "id": item_id, "role": "assistant", "status": "completed", "content": content}
+        yield {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {**item, "content": [], "status": "in_progress"},
+        }
+        yield {
+            "type": "response.output_text.delta",
+            "output_index": 0,
+            "item_id": item_id,
+            "content_index": 0,
+            "delta": reply.text,
+        }
+    yield {"type": "response.output_item.done", "output_index": 0, "item": item}
+    output_tokens = max(1, len(json.dumps(item)) // 4)
+    usage = {
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": input_tokens + output_tokens,
+    }
+    yield {"type": "response.completed", "response": {**base, "status": "completed", "output": [item], "usage": usage}}
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    model: ScriptedModel
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        size = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(size) or b"{}")
+        except json.JSONDecodeError:
+            self._json(400, {"error": {"type": "invalid_request_error", "message": "the body is not JSON"}})
+            return
+        path = self.path.split("?", 1)[0]
+        if path.endswith("/messages/count_tokens"):
+            self._json(200, {"input_tokens": len(json.dumps(body)) // 4})
+        elif path.endswith("/messages"):
+            req = _anthropic_request(body)
+            wait, reply, _ = self.model.decide(req)
+            time.sleep(wait)
+            self._stream(
+                (
+                    f"event: {name}\ndata: {json.dumps(data)}\n\n"
+                    for name, data in anthropic_events(reply, req.size // 4)
+                )
+            )
+        elif path.endswith("/responses"):
+            req = _openai_request(body)
+            wait, reply, _ = self.model.decide(req)
+            time.sleep(wait)
+            self._stream(f"event: {d['type']}\ndata: {json.dumps(d)}\n\n" for d in openai_events(reply, req.size // 4))
+        else:
+            self._json(404, {"error": {"type": "not_found_error", "message": f"no {path} here"}})
+
+    def do_GET(self) -> None:
+        if self.path.split("?", 1)[0].endswith("/models"):
+            self._json(200, {"data": [{"id": MODEL, "type": "model"}, {"id": "gpt-5", "object": "model"}]})
+        else:
+            self._json(404, {"error": {"type": "not_found_error", "message": f"no {self.path} here"}})
+
+    def _json(self, status: int, data: dict[str, Any]) -> None:
+        raw = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _stream(self, chunks: Iterator[str]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        for chunk in chunks:
+            self.wfile.write(chunk.encode())
+            self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the scripted model keeps its own log
+
+
+def serve(port: int = 0, log: Path | None = None, host: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
+    """A running server (on a thread); ``server.server_address[1]`` is its port."""
+    handler = type("Handler", (_Handler,), {"model": ScriptedModel(log)})
+    server = http.server.ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="scripted-model", daemon=True).start()
+    return server

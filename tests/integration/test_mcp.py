@@ -1,0 +1,95 @@
+"""czar's MCP server: the agent tools over MCP, in process and over stdio, and the worker's proof."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, StdioServerParameters
+
+from czar.agent_tools.identity import Caller, CallerError
+from czar.core.states import TaskState, WorkerState
+from czar.interfaces.mcp.server import build, target_of
+from czar.store.store import Store
+from czar.supervisor.actions import Actions
+from czar.supervisor.project import Project, open_project
+from helpers import make_repo, sim_task, write_plan
+
+
+@pytest.fixture
+def project(tmp_path: Path, czar_home: Path) -> Project:
+    make_repo(tmp_path / "repo")
+    project = open_project(write_plan(tmp_path, "mcp", [sim_task("a"), sim_task("b")], workers=2))
+    project.sync_plan()
+    project.git.ensure_branch("czar/integration", "main")
+    with project.store.write() as conn:
+        for tid in ("a", "b"):
+            Store.move_task(conn, tid, TaskState.READY, reason="test")
+        for wid, token in (("w1", "secret-1"), ("w2", "secret-2")):
+            Store.set_worker(conn, wid, state=WorkerState.IDLE, token=token)
+    Actions(project).assign("a", "w1", "test")
+    Actions(project).assign("b", "w2", "test")
+    return project
+
+
+def call(server: Any, tool: str, args: dict[str, Any]) -> Any:
+    async def go() -> Any:
+        async with Client(server) as client:
+            return await client.call_tool(tool, args)
+
+    return asyncio.run(go())
+
+
+def text(result: Any) -> str:
+    return "".join(c.text for c in result.content)
+
+
+def test_the_tools_are_czars_agent_tools(project: Project) -> None:
+    server = build(Caller(project.paths, "w1", "secret-1"))
+
+    async def names() -> list[str]:
+        async with Client(server) as client:
+            return [t.name for t in (await client.list_tools()).tools]
+
+    assert sorted(asyncio.run(names())) == sorted(
+        ["report", "board", "claim", "release", "done", "blocked", "ask", "permission"]
+    )
+    assert "acknowledged" in text(call(server, "report", {"task": "a", "text": "write a.txt"}))
+    assert "checkpoint 1 recorded" in text(call(server, "report", {"text": "halfway", "checkpoint": 1}))
+    refused = call(server, "claim", {"paths": ["b.txt"]})
+    assert "refused b.txt: b.txt is held by task b (worker w2)" in text(refused)
+    assert "w2 (working) works on task b" in text(call(server, "board", {}))
+    assert "submitted" in text(call(server, "done", {"summary": "a is done"}))
+    assert next(t.state for t in project.store.tasks() if t.id == "a") == "submitted"
+
+
+def test_a_worker_cannot_act_for_another(project: Project) -> None:
+    with pytest.raises(CallerError, match="does not belong to worker w2"):
+        build(Caller(project.paths, "w2", "secret-1"))
+
+
+def test_permission_answers_claude_codes_permission_prompt(project: Project) -> None:
+    server = build(Caller(project.paths, "w1", "secret-1"))
+    call(server, "report", {"task": "a", "text": "go"})
+    allowed = json.loads(
+        text(call(server, "permission", {"tool_name": "Bash", "input": {"command": "python -m pytest"}}))
+    )
+    assert allowed == {"behavior": "allow", "updatedInput": {"command": "python -m pytest"}}
+    denied = json.loads(
+        text(call(server, "permission", {"tool_name": "Bash", "input": {"command": "git push origin main"}}))
+    )
+    assert denied["behavior"] == "deny" and "pushing" in denied["message"]
+    assert target_of("Write", {"file_path": "/x/y.py", "content": "..."}) == "/x/y.py"
+
+
+def test_the_server_speaks_mcp_over_stdio(project: Project, czar_home: Path) -> None:
+    env = dict(os.environ, CZAR_HOME=str(czar_home), CZAR_PROJECT="mcp", CZAR_WORKER="w1", CZAR_TOKEN="secret-1")
+    params = StdioServerParameters(command=sys.executable, args=["-m", "czar", "mcp", "--worker", "w1"], env=env)
+    result = call(params, "report", {"task": "a", "text": "over stdio"})
+    assert "acknowledged" in text(result)
+    assert next(t.last_note for t in project.store.tasks() if t.id == "a") == "over stdio"
