@@ -53,8 +53,7 @@ def test_good_plan_loads_with_defaults(tmp_path: Path) -> None:
             accept = ["python -m pytest -q"]
 
             [workers]
-            count = 3
-            agent = "claude"
+            agents = { claude = 2, codex = 1 }
 
             [[tasks]]
             id = "c"
@@ -82,11 +81,13 @@ def test_good_plan_loads_with_defaults(tmp_path: Path) -> None:
     a, b, c = plan.task("a"), plan.task("b"), plan.task("c")
     # order is topological
     assert (a.order, b.order, c.order) == (0, 1, 2)
-    # accept falls back to the project's; agent to workers.agent
+    # accept falls back to the project's; with workers of several kinds, a task without an agent
+    # may go to any of them
     assert a.accept == ("python -m pytest -q",)
     assert c.accept == ("make check",)
-    assert a.agent == "claude"
+    assert a.agent == "*"
     assert c.agent == "codex"
+    assert plan.worker_kinds == {"w1": "claude", "w2": "claude", "w3": "codex"}
     # other defaults and fields
     assert a.title == "a"
     assert b.title == "Bee"
@@ -405,3 +406,8 @@ def test_every_invalid_glob_of_a_task_is_reported(tmp_path: Path) -> None:
 def test_glob_that_cannot_be_matched_is_rejected(tmp_path: Path) -> None:
     lines = problems(tmp_path, PROJECT + '[[tasks]]\nid = "a"\nbody = "x"\nscope = ["src/[]x.py"]\n')
     assert lines and lines[0].startswith("task 'a': scope: glob 'src/[]x.py'")
+
+
+def test_a_task_for_an_agent_no_worker_runs_is_rejected(tmp_path: Path) -> None:
+    text = PROJECT + '[workers]\nagent = "claude"\n\n[[tasks]]\nid = "a"\nbody = "x"\nagent = "codex"\n'
+    assert problems(tmp_path, text) == ["task 'a': agent 'codex', but no worker runs it (workers: claude)"]

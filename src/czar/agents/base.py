@@ -1,8 +1,17 @@
-"""The agent port: how a worker host starts an agent, talks to it, and reads what it does."""
+"""The agent port: how a worker host starts an agent, talks to it, and reads what it does.
+
+An adapter turns a launch context (the worktree, the messages to deliver, the session to resume)
+into a command line, and each line the agent prints into signals in czar's words. It declares
+what the agent can do, and the supervisor adapts: an agent without MCP is told to use the
+``czar`` commands; an agent that answers one message per process is started again, its session
+resumed, for the next one.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,7 +24,9 @@ class Signal:
     kind: ``ack`` (names its task, restates the goal in ``text``; ``digest`` of the text
     received), ``progress``, ``commit``, ``finished``, ``idle``, ``permission`` (``data["tool"]``,
     the target in ``text``), ``rate_limited`` (``data["reset_in"]`` seconds), ``activity``
-    (anything else worth showing), ``error``.
+    (anything else worth showing), ``error``, ``session`` (the agent's session id in ``text``),
+    ``usage`` (tokens and cost so far in this process, in ``data``), ``turn_done`` (the agent
+    answered and waits for the next message).
     """
 
     kind: str
@@ -25,20 +36,66 @@ class Signal:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    mcp: bool = False  # talks to czar through czar's MCP server (else: the czar commands)
+    long_lived: bool = True  # one process for the whole attempt, messages on stdin
+    resumes: bool = False  # a new process can take up the agent's own session
+    permission_tool: bool = False  # asks czar for permissions through its MCP tool, not its output
+    reports_cost: bool = False  # its usage signals carry a cost (else czar prices its tokens)
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """How to run one kind of agent, from the plan's ``[agents.<kind>]``."""
+
+    command: str = ""  # the program; empty: the agent's usual command name
+    base_url: str | None = None  # the model API to talk to (a scripted model server in tests)
+    model: str | None = None
+    home: str = "user"  # "user": the user's own home (logins, settings); "private": czar's own
+    args: tuple[str, ...] = ()  # more arguments, appended
+    env: Mapping[str, str] = field(default_factory=dict)
+    prices: Mapping[str, float] = field(default_factory=dict)  # USD per million tokens: input, output
+
+
+@dataclass(frozen=True)
+class LaunchContext:
+    worktree: Path
+    worker: str
+    task: str
+    env: Mapping[str, str]  # czar's environment for the agent (CZAR_*, PATH, git identity)
+    messages: Sequence[tuple[str, str]]  # (text, kind) to deliver: the task first, on a first start
+    session: str | None = None  # the agent's own session, to resume; None on a first start
+    home: Path = Path()  # a folder czar keeps for this worker's agent (configuration, a private home)
+    czar: Sequence[str] = ("czar",)  # how to run czar itself (for its MCP server and hooks)
+    git_dir: Path | None = None  # the repository's git folder (outside the worktree)
+    settings: AgentSettings = field(default_factory=AgentSettings)
+
+
+@dataclass(frozen=True)
+class Launch:
+    argv: list[str]
+    env: dict[str, str]  # the whole environment
+    stdin: list[str] = field(default_factory=list)  # written at once
+    keep_stdin: bool = True  # later messages go to stdin (else it is closed after ``stdin``)
+    session: str | None = None  # the session id, when czar chose it
+
+
 class AgentAdapter(Protocol):
     kind: str
+    capabilities: Capabilities
 
-    def argv(self, worktree: Path) -> list[str]:
-        """The command that starts the agent, cwd = the task's worktree."""
+    def launch(self, ctx: LaunchContext) -> Launch:
+        """The process to start, with its environment and first input."""
         ...
 
     def encode(self, text: str, kind: str = "task") -> str:
-        """One line for the agent's stdin carrying a user message; ``kind`` says why czar sends it
+        """One line for the agent's stdin carrying a message; ``kind`` says why czar sends it
         (task, feedback, nudge, correction, stand-off, conflict, merged, answer, continue)."""
         ...
 
-    def parse(self, line: str) -> Signal | None:
-        """Turn one line of the agent's output into a signal; None to ignore it."""
+    def parse(self, line: str) -> list[Signal]:
+        """The signals in one line of the agent's output (often none)."""
         ...
 
 
@@ -52,3 +109,18 @@ def json_line(line: str) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def base_env(ctx: LaunchContext) -> dict[str, str]:
+    """The agent's environment: the host's, czar's variables, then the plan's additions."""
+    env = dict(os.environ)
+    env.update(ctx.env)
+    env.update(ctx.settings.env)
+    return env
+
+
+def mcp_config(ctx: LaunchContext) -> dict[str, Any]:
+    """czar's MCP server for this worker, as agents' ``mcpServers`` configuration."""
+    keys = ("CZAR_HOME", "CZAR_PROJECT", "CZAR_WORKER", "CZAR_TOKEN", "CZAR_AGENT_LAUNCH", "PATH", "HOME")
+    env = {k: ctx.env[k] for k in keys if k in ctx.env}
+    return {"type": "stdio", "command": ctx.czar[0], "args": [*ctx.czar[1:], "mcp", "--worker", ctx.worker], "env": env}

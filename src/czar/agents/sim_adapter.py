@@ -4,42 +4,47 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-from czar.agents.base import Signal, json_line
+from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, base_env, json_line
 
 
 class SimAdapter:
     kind = "sim"
+    capabilities = Capabilities()  # the czar commands, stdin messages, no session of its own
 
-    def argv(self, worktree: Path) -> list[str]:
-        return [sys.executable, "-m", "czar.agents.sim"]
+    def launch(self, ctx: LaunchContext) -> Launch:
+        # It has no session to resume: a new start gets the task's text again, then the messages.
+        return Launch(
+            argv=[sys.executable, "-m", "czar.agents.sim"],
+            env=base_env(ctx),
+            stdin=[self.encode(text, kind) for text, kind in ctx.messages],
+        )
 
     def encode(self, text: str, kind: str = "task") -> str:
         return json.dumps({"type": "user", "kind": kind, "text": text}) + "\n"
 
-    def parse(self, line: str) -> Signal | None:
+    def parse(self, line: str) -> list[Signal]:
         msg = json_line(line)
         if msg is None:
-            return Signal("activity", text=line.rstrip()) if line.strip() else None
+            return [Signal("activity", text=line.rstrip())] if line.strip() else []
         kind = msg.get("type")
         if kind == "ack":
-            return Signal("ack", task=msg.get("task"), digest=msg.get("sha256"), text=str(msg.get("goal") or ""))
+            return [Signal("ack", task=msg.get("task"), digest=msg.get("sha256"), text=str(msg.get("goal") or ""))]
         if kind == "progress":
-            return Signal("progress", text=str(msg.get("note", "")), data=msg)
+            return [Signal("progress", text=str(msg.get("note", "")), data=msg)]
         if kind == "commit":
-            return Signal("commit", text=str(msg.get("message", "")), data=msg)
+            return [Signal("commit", text=str(msg.get("message", "")), data=msg)]
         if kind == "finished":
-            return Signal("finished", text=str(msg.get("summary", "")))
+            return [Signal("finished", text=str(msg.get("summary", "")))]
         if kind == "permission":
-            return Signal("permission", text=str(msg.get("target", "")), data={"tool": str(msg.get("tool", ""))})
+            return [Signal("permission", text=str(msg.get("target", "")), data={"tool": str(msg.get("tool", ""))})]
         if kind == "rate_limited":
-            return Signal("rate_limited", text=str(msg.get("text", "")), data={"reset_in": msg.get("reset_in", 60)})
+            return [Signal("rate_limited", text=str(msg.get("text", "")), data={"reset_in": msg.get("reset_in", 60)})]
         if kind in ("idle", "error"):
-            return Signal(kind, text=str(msg.get("message") or ""), data=msg)
+            return [Signal(kind, text=str(msg.get("message") or ""), data=msg)]
         if kind == "step":
-            return Signal("activity", text=_describe(msg), data=msg)
-        return None
+            return [Signal("activity", text=_describe(msg), data=msg)]
+        return []
 
 
 def _describe(msg: dict[str, object]) -> str:

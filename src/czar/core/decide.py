@@ -92,6 +92,8 @@ Decision = Promote | Block | Assign | Verify | Merge
 
 MERGE_BATCH = 8  # approved tasks merged together, their checks run once (bisected if they fail)
 
+ANY_AGENT = "*"  # a task any worker may take, whatever its agent
+
 # Tasks whose changes are not in the integration branch yet, but may be soon.
 _IN_FLIGHT = frozenset(
     {
@@ -153,7 +155,7 @@ def _assignments(snap: Snapshot, promoted: set[str]) -> list[Assign]:
     for task in ready:
         if any(scopes_overlap(task.scope, s) for s in busy_scopes):
             continue
-        worker = next((w for w in idle if w.agent == task.agent), None)
+        worker = next((w for w in idle if task.agent in (w.agent, ANY_AGENT)), None)
         if worker is None:
             continue
         idle.remove(worker)

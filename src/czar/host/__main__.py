@@ -22,8 +22,11 @@ def main() -> int:
         from czar.store.store import Store
 
         plan = load_plan(args.plan)
+        kind = plan.worker_kinds.get(args.worker)
+        if kind is None:
+            raise CzarError(f"no worker {args.worker!r} in {args.plan}")
         store = Store(ProjectPaths.for_project(plan.project.name))
-        return WorkerHost(store, args.worker, plan.workers.agent).run()
+        return WorkerHost(store, args.worker, kind, plan.agents.get(kind)).run()
     except CzarError as exc:
         print(f"czar worker-host: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,9 +25,11 @@ from sqlalchemy import update
 from czar.agent_tools.identity import ENV_PROJECT, ENV_TOKEN, ENV_WORKER, CallerError, new_token
 from czar.agent_tools.service import AgentTools
 from czar.agents import adapter_for
-from czar.agents.base import AgentAdapter, Signal
+from czar.agents.base import AgentAdapter, AgentSettings, LaunchContext, Signal
+from czar.core import pricing
 from czar.core.policy import Decision
 from czar.core.states import TaskState, WorkerState
+from czar.plan.model import AgentConfig
 from czar.runtime.proc import kill_group
 from czar.store.doorbell import Listener
 from czar.store.schema import workers
@@ -53,13 +55,24 @@ class Current:
     digest: str = ""  # of the first message of the current launch, to confirm delivery
     last_text: str = ""
     repeats: int = 0
+    session: str | None = None  # the agent's own session, to resume it
+    counted: dict[str, float] = field(default_factory=dict)  # usage this process already reported
 
 
 class WorkerHost:
-    def __init__(self, store: Store, worker_id: str, agent_kind: str, out: IO[str] = sys.stdout) -> None:
+    def __init__(
+        self,
+        store: Store,
+        worker_id: str,
+        agent_kind: str,
+        agent_config: AgentConfig | None = None,
+        out: IO[str] = sys.stdout,
+    ) -> None:
         self.store = store
         self.worker = worker_id
         self.agent_kind = agent_kind
+        self.settings = settings_of(agent_config)
+        self.home = store.paths.root / "agents" / worker_id  # the agent's own files (configs, a home)
         self.out = out
         self.tools = AgentTools(store, worker_id)
         self.token = new_token()
@@ -137,6 +150,7 @@ class WorkerHost:
                 prompt=str(p["prompt"]),
                 adapter=adapter_for(self.agent_kind),
                 launches=int(p.get("earlier_launches", 0)),
+                session=p.get("session"),
             )
             self.say(f"== task {p['task']} (attempt {p['attempt']}): prompt of {len(p['prompt'])} characters")
             self._launch([(self.current.prompt, "task")])
@@ -150,16 +164,18 @@ class WorkerHost:
             self.say(f">> {kind} for {cur.task}: {text.splitlines()[0] if text else ''}")
             if kind == "feedback":
                 cur.finished = False
-            if cur.proc is not None and cur.proc.poll() is None:
+            if cur.proc is not None and cur.proc.poll() is None and cur.adapter.capabilities.long_lived:
                 self._send(text, kind)
             else:
-                # The agent already exited: start it again with the task and the message.
-                self._launch([(cur.prompt, "task"), (text, kind)])
+                # The agent is not running (it answers one message per process, or it exited):
+                # start it again, its session resumed, or else with the task's text first.
+                self._relaunch([(text, kind)])
             self._done(cmd, "agent.message_delivered", about=kind, chars=len(text))
         elif cmd.kind == "answer":
             allow = bool(p["allow"])
             self.say(f">> permission {'allowed' if allow else 'denied'}: {p.get('reason', '')}")
-            self._send(f"{'allow' if allow else 'deny'}: {p.get('reason', '')}", "answer")
+            if not cur.adapter.capabilities.permission_tool:  # else its permission tool call gets it
+                self._send(f"{'allow' if allow else 'deny'}: {p.get('reason', '')}", "answer")
             with self.store.write() as conn:
                 Store.set_worker(conn, self.worker, state=WorkerState.WORKING, detail=None)
             self._done(cmd, "agent.answer_delivered", allow=allow)
@@ -167,11 +183,13 @@ class WorkerHost:
             self._stop_agent(patience=0.0)  # it is being replaced because it misbehaves: no waiting
             if p.get("reset_to"):
                 self._reset(cur.worktree, str(p["reset_to"]))
-            first = str(p.get("prompt") or cur.prompt)
-            messages = [(first, "task")] + ([(str(p["text"]), str(p.get("kind", "continue")))] if p.get("text") else [])
             cur.finished = False
             self.say(f"== restarting the agent of {cur.task}: {p.get('reason', '')}")
-            self._launch(messages)
+            if p.get("prompt"):  # a correction: the full, right text again
+                self._relaunch([(str(p["prompt"]), "correction")], whole=True)
+            else:
+                why = str(p.get("text") or "czar restarted you. Continue your task where you left off.")
+                self._relaunch([(why, str(p.get("kind", "continue")))])
             self._done(cmd, "agent.restarted", launch=cur.launches, reason=p.get("reason"))
         elif cmd.kind == "stop":
             self._stop_agent()
@@ -204,60 +222,114 @@ class WorkerHost:
 
     # -- the agent process -------------------------------------------------------------------
 
-    def _launch(self, messages: list[tuple[str, str]]) -> None:
+    def _relaunch(self, messages: list[tuple[str, str]], *, whole: bool = False) -> None:
+        """Start the agent again: its own session resumed if it has one (the messages are then all it
+        needs), else with the task's text first. ``whole``: the first message is a whole task text."""
+        cur = self.current
+        assert cur is not None
+        if cur.adapter.capabilities.resumes and cur.session:
+            self._launch(messages, resume=True)
+        elif whole:
+            self._launch(messages)
+        else:
+            self._launch([(cur.prompt, "task"), *messages])
+
+    def _launch(self, messages: list[tuple[str, str]], *, resume: bool = False) -> None:
         cur = self.current
         assert cur is not None
         cur.launches += 1
         self.tools.launch = cur.launches
-        env = dict(os.environ)
-        env.update(
-            {
-                ENV_PROJECT: self.store.paths.name,
-                ENV_WORKER: self.worker,
-                ENV_TOKEN: self.token,
-                "CZAR_TASK": cur.task,
-                "CZAR_ATTEMPT": str(cur.attempt),
-                "CZAR_AGENT_LAUNCH": str(cur.launches),
-                "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
-                "GIT_AUTHOR_NAME": f"czar {self.worker}",
-                "GIT_AUTHOR_EMAIL": f"{self.worker}@czar.localhost",
-                "GIT_COMMITTER_NAME": f"czar {self.worker}",
-                "GIT_COMMITTER_EMAIL": f"{self.worker}@czar.localhost",
-            }
+        ctx = LaunchContext(
+            worktree=cur.worktree,
+            worker=self.worker,
+            task=cur.task,
+            env=self._agent_env(cur),
+            messages=messages,
+            session=cur.session if resume else None,
+            home=self.home,
+            czar=(sys.executable, "-m", "czar"),
+            git_dir=_git_dir(cur.worktree),
+            settings=self.settings,
         )
-        cur.proc = subprocess.Popen(
-            cur.adapter.argv(cur.worktree),
-            cwd=cur.worktree,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # so stopping it kills its whole process group
-        )
+        self.home.mkdir(parents=True, exist_ok=True)
+        launch = cur.adapter.launch(ctx)
+        try:
+            cur.proc = subprocess.Popen(
+                launch.argv,
+                cwd=cur.worktree,
+                env=launch.env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # so stopping it kills its whole process group
+            )
+        except OSError as exc:
+            # The agent's program is missing or cannot run: the attempt's agent "exited" at once.
+            self.say(f"cannot start {launch.argv[0]}: {exc.strerror or exc}")
+            with self.store.write() as conn:
+                conn.execute(Store.attempt_update(cur.attempt, agent_exited_at=time.time(), launches=cur.launches))
+                Store.emit(
+                    conn,
+                    "agent.error",
+                    actor=self.worker,
+                    worker=self.worker,
+                    task=cur.task,
+                    attempt=cur.attempt,
+                    text=f"cannot start {launch.argv[0]}: {exc}",
+                )
+            return
         # Agents yield the CPU to czar's own processes: supervision must stay responsive when a
         # hundred agents (and the tests they run) compete for two cores.
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, cur.proc.pid, AGENT_NICENESS)
         cur.buffer = b""
         cur.repeats = 0
+        cur.counted = {}
         cur.digest = hashlib.sha256(messages[0][0].encode()).hexdigest()
+        if launch.session:
+            cur.session = launch.session
         os.set_blocking(cur.proc.stdout.fileno(), False)  # type: ignore[union-attr]
         with self.store.write() as conn:
             now = time.time()
             Store.set_worker(conn, self.worker, agent_pid=cur.proc.pid, last_seen=now, last_output=now, repeats=0)
-            conn.execute(Store.attempt_update(cur.attempt, launches=cur.launches, agent_exited_at=None))
-        for text, kind in messages:
-            self._send(text, kind)
+            conn.execute(
+                Store.attempt_update(cur.attempt, launches=cur.launches, agent_exited_at=None, session_id=cur.session)
+            )
+        for line in launch.stdin:
+            self._write(line)
+        if not launch.keep_stdin and cur.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                cur.proc.stdin.close()
 
-    def _send(self, text: str, kind: str) -> None:
+    def _agent_env(self, cur: Current) -> dict[str, str]:
+        return {
+            "CZAR_HOME": str(self.store.paths.root.parent.parent),
+            ENV_PROJECT: self.store.paths.name,
+            ENV_WORKER: self.worker,
+            ENV_TOKEN: self.token,
+            "CZAR_TASK": cur.task,
+            "CZAR_ATTEMPT": str(cur.attempt),
+            "CZAR_AGENT_LAUNCH": str(cur.launches),
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            "GIT_AUTHOR_NAME": f"czar {self.worker}",
+            "GIT_AUTHOR_EMAIL": f"{self.worker}@czar.localhost",
+            "GIT_COMMITTER_NAME": f"czar {self.worker}",
+            "GIT_COMMITTER_EMAIL": f"{self.worker}@czar.localhost",
+        }
+
+    def _write(self, data: str) -> None:
         cur = self.current
-        if cur is None or cur.proc is None or cur.proc.stdin is None:
+        if cur is None or cur.proc is None or cur.proc.stdin is None or cur.proc.stdin.closed:
             return
         try:
-            cur.proc.stdin.write(cur.adapter.encode(text, kind).encode())
+            cur.proc.stdin.write(data.encode())
             cur.proc.stdin.flush()
-        except BrokenPipeError:
+        except (BrokenPipeError, OSError):
             pass  # the agent died; its exit is noticed when its output closes
+
+    def _send(self, text: str, kind: str) -> None:
+        if self.current is not None:
+            self._write(self.current.adapter.encode(text, kind))
 
     def _stop_agent(self, patience: float = 2.0) -> None:
         """End the agent: close its input and give it ``patience`` seconds, then kill its group."""
@@ -294,8 +366,7 @@ class WorkerHost:
             cur.buffer += chunk
         *lines, cur.buffer = cur.buffer.split(b"\n")
         for raw in lines:
-            signal_ = cur.adapter.parse(raw.decode(errors="replace"))
-            if signal_ is not None:
+            for signal_ in cur.adapter.parse(raw.decode(errors="replace")):
                 try:
                     self.on_signal(cur, signal_)
                 except CallerError as exc:
@@ -303,6 +374,48 @@ class WorkerHost:
                     self.say(f"  (ignored: {exc})")
         if eof:
             self._on_exit(cur)
+
+    def _count(self, cur: Current, data: dict[str, Any]) -> None:
+        """Add what an API exchange cost to the attempt, each message once: an agent that reports
+        running totals (``cumulative``) adds only what grew since its last report."""
+        keys = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd")
+        now = {k: float(data.get(k) or 0) for k in keys}
+        if "cost_usd" not in data:
+            now["cost_usd"] = pricing.cost_usd(
+                self.settings.model,
+                int(now["input_tokens"]),
+                int(now["output_tokens"]),
+                int(now["cache_read_tokens"]),
+                self.settings.prices,
+            )
+        if data.get("cumulative"):
+            delta = {k: max(0.0, now[k] - cur.counted.get(k, 0.0)) for k in keys}
+            cur.counted = now
+        else:
+            delta = now
+        if not any(delta.values()):
+            return
+        with self.store.write() as conn:
+            row = Store.attempt_row(conn, cur.attempt)
+            conn.execute(
+                Store.attempt_update(
+                    cur.attempt,
+                    input_tokens=row.input_tokens + int(delta["input_tokens"]),
+                    output_tokens=row.output_tokens + int(delta["output_tokens"]),
+                    cache_read_tokens=row.cache_read_tokens + int(delta["cache_read_tokens"]),
+                    cache_write_tokens=row.cache_write_tokens + int(delta["cache_write_tokens"]),
+                    cost_usd=row.cost_usd + delta["cost_usd"],
+                )
+            )
+            Store.emit(
+                conn,
+                "agent.usage",
+                actor=self.worker,
+                worker=self.worker,
+                task=cur.task,
+                attempt=cur.attempt,
+                **{k: round(v, 6) for k, v in delta.items()},
+            )
 
     def _on_exit(self, cur: Current) -> None:
         assert cur.proc is not None
@@ -313,7 +426,14 @@ class WorkerHost:
             Store.set_worker(conn, self.worker, agent_pid=None, last_seen=time.time())
             state = TaskState(Store.task_row(conn, cur.task).state)
             unfinished = not cur.finished and state in (TaskState.ASSIGNED, TaskState.RUNNING)
-            if unfinished:
+            # An agent that answers one message per process ends its turn by exiting: that is
+            # waiting for the next message, not a crash.
+            answered = not cur.adapter.capabilities.long_lived and code == 0
+            if unfinished and answered:
+                unfinished = False
+                if Store.worker_row(conn, self.worker).state == WorkerState.WORKING.value:
+                    Store.set_worker(conn, self.worker, state=WorkerState.WAITING_INPUT, detail="waiting for input")
+            elif unfinished:
                 conn.execute(Store.attempt_update(cur.attempt, agent_exited_at=time.time()))
             Store.emit(
                 conn,
@@ -362,9 +482,44 @@ class WorkerHost:
             reset_in = float(sig.data.get("reset_in") or 60)
             self.say(f"rate limited for {reset_in:g} s: {sig.text}")
             tools.rate_limited(reset_in, sig.text)
+        elif sig.kind == "session":
+            cur.session = sig.text or cur.session
+            with self.store.write() as conn:
+                conn.execute(Store.attempt_update(cur.attempt, session_id=cur.session))
+        elif sig.kind == "usage":
+            self._count(cur, sig.data)
+        elif sig.kind == "turn_done":
+            self.say(f"the agent's turn ended ({sig.text})")
+            tools.idle()
         elif sig.kind in ("activity", "error"):
             text = sig.text if sig.kind == "activity" else f"error: {sig.text}"
             cur.repeats = cur.repeats + 1 if text == cur.last_text else 0
             cur.last_text = text
             self.say(f"  {text}")
             tools.activity(text, cur.repeats)
+
+
+def settings_of(config: AgentConfig | None) -> AgentSettings:
+    """The plan's ``[agents.<kind>]`` table, as the adapters take it."""
+    if config is None:
+        return AgentSettings()
+    return AgentSettings(
+        command=config.command,
+        base_url=config.base_url,
+        model=config.model,
+        home=config.home,
+        args=tuple(config.args),
+        env=dict(config.env),
+        prices={str(k): v for k, v in config.prices.items()},
+    )
+
+
+def _git_dir(worktree: Path) -> Path | None:
+    """The repository's git folder, which a worktree's own ``.git`` file points to, outside it."""
+    result = subprocess.run(
+        ["git", "-C", str(worktree), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return Path(result.stdout.strip()) if result.returncode == 0 and result.stdout.strip() else None

@@ -10,9 +10,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from czar.core.decide import ANY_AGENT
 from czar.core.graph import chain_rank, find_cycle, topological_order
 from czar.errors import PlanError
 from czar.plan.model import (
+    AgentConfig,
     AlertsConfig,
     HealthConfig,
     PermissionsConfig,
@@ -41,6 +43,7 @@ class Task:
     order: int
     estimate: float | None = None  # minutes
     rank: float = 1.0  # the estimated work on the longest chain from this task on
+    budget_usd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,12 @@ class Plan:
     health: HealthConfig = field(default_factory=HealthConfig)
     permissions: PermissionsConfig = field(default_factory=PermissionsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    agents: dict[str, AgentConfig] = field(default_factory=dict)
+
+    @property
+    def worker_kinds(self) -> dict[str, str]:
+        """Each worker's id (w1, w2, ...) and the agent kind it runs."""
+        return {f"w{i}": kind for i, kind in enumerate(self.workers.kinds(), start=1)}
 
     @property
     def repo(self) -> Path:
@@ -158,6 +167,12 @@ def _build(path: Path, parsed: PlanFile) -> Plan:
                 problems.append(f"task {t.id!r}: after names unknown task {dep!r}")
         problems += _check_commands(f"task {t.id!r}", t.accept or [])
     problems += _check_commands("project", parsed.project.accept)
+    kinds = set(parsed.workers.kinds())
+    for t in parsed.tasks:
+        if t.agent is not None and t.agent not in kinds:
+            problems.append(
+                f"task {t.id!r}: agent {t.agent!r}, but no worker runs it (workers: {', '.join(sorted(kinds))})"
+            )
     bodies = {t.id: _body(path, t, problems) for t in parsed.tasks}
     edges = {t.id: set(t.depends_on) for t in parsed.tasks}
     cycle = find_cycle(edges)
@@ -182,10 +197,12 @@ def _build(path: Path, parsed: PlanFile) -> Plan:
             skills=tuple(t.skills),
             priority=t.priority,
             subtasks=tuple(t.subtasks),
-            agent=t.agent or parsed.workers.agent,
+            # With workers of several kinds, a task that names none may go to any of them.
+            agent=t.agent or (ANY_AGENT if parsed.workers.agents else parsed.workers.agent),
             order=order[t.id],
             estimate=t.estimate,
             rank=rank[t.id],
+            budget_usd=t.budget_usd,
         )
         for t in parsed.tasks
     )
@@ -197,4 +214,5 @@ def _build(path: Path, parsed: PlanFile) -> Plan:
         health=parsed.health,
         permissions=parsed.permissions,
         alerts=parsed.alerts,
+        agents={str(k): v for k, v in parsed.agents.items()},
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from czar.core.scope import glob_problem
 
@@ -49,6 +49,8 @@ class ProjectConfig(_Strict):
     """Verification rounds a task gets before it is marked failed."""
     check_after_merge: bool = True
     """Run ``accept`` on the integration branch after each merge; undo the merge if it fails."""
+    budget_usd: float | None = Field(default=None, gt=0)
+    """What the whole run may spend on models; past it, no task starts and a person is alerted."""
 
     @field_validator("name")
     @classmethod
@@ -62,7 +64,53 @@ class WorkersConfig(_Strict):
     count: int = Field(default=2, ge=1, le=256)
     """How many workers run at once."""
     agent: AgentKind = "sim"
-    """The agent every worker runs unless a task says otherwise."""
+    """The agent every worker runs, and every task gets unless it says otherwise."""
+    agents: dict[AgentKind, Annotated[int, Field(ge=1, le=256)]] | None = None
+    """Workers of several kinds, instead of ``count``: ``{ claude = 2, codex = 1 }``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_of_agents(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("agents"), dict):
+            total = sum(n for n in data["agents"].values() if isinstance(n, int))
+            if "count" in data and data["count"] != total:
+                raise ValueError(f"count = {data['count']} but agents add up to {total}; give one of them")
+            data = {**data, "count": total}
+        return data
+
+    def kinds(self) -> list[str]:
+        """The agent kind of each worker, w1 first."""
+        if self.agents:
+            return [kind for kind, n in self.agents.items() for _ in range(n)]
+        return [self.agent] * self.count
+
+
+class AgentConfig(_Strict):
+    """How to run one kind of agent (``[agents.claude]``, ``[agents.codex]``, ...)."""
+
+    command: str = ""
+    """The program; by default the agent's usual command (``claude``, ``codex``, ...)."""
+    base_url: str | None = None
+    """The model API it talks to, for a proxy or czar's scripted model server."""
+    model: str | None = None
+    """The model it uses."""
+    home: Literal["user", "private"] = "user"
+    """``user``: the agent runs with your home (your login, your settings); ``private``: with a
+    home of czar's own, its start-up questions answered (the API key then comes from the
+    environment)."""
+    args: list[str] = Field(default_factory=list)
+    """More command-line arguments."""
+    env: dict[str, str] = Field(default_factory=dict)
+    """More environment variables (no secrets: those come from your environment)."""
+    prices: dict[Literal["input", "output", "cached_input"], float] = Field(default_factory=dict)
+    """USD per million tokens, to price agents that report tokens but no cost."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
 
 
 class HealthConfig(_Strict):
@@ -149,6 +197,8 @@ class TaskConfig(_Strict):
     """Checkpoints the agent reports as it goes."""
     agent: AgentKind | None = None
     """Agent kind for this task, overriding the workers' default."""
+    budget_usd: float | None = Field(default=None, gt=0)
+    """What this task may spend on models over all its attempts; past it, it fails with an alert."""
     estimate: float | None = Field(default=None, gt=0)
     """Minutes the task should take; scales when a silent worker counts as stuck, and ranks
     tasks on long dependency chains first."""
@@ -164,6 +214,7 @@ class TaskConfig(_Strict):
 class PlanFile(_Strict):
     project: ProjectConfig
     workers: WorkersConfig = WorkersConfig()
+    agents: dict[AgentKind, AgentConfig] = Field(default_factory=dict)
     health: HealthConfig = HealthConfig()
     permissions: PermissionsConfig = PermissionsConfig()
     alerts: AlertsConfig = AlertsConfig()

@@ -92,6 +92,11 @@ attempts = Table(
     Column("goal", Text),  # how the agent restated its goal in that report
     Column("healed_at", Float),  # the last repair (nudge, restart, correction) of this attempt
     Column("stale_launch", Integer, nullable=False, server_default="0"),  # agent starts up to this one are replaced
+    Column("input_tokens", Integer, nullable=False, server_default="0"),  # each API message counted once
+    Column("output_tokens", Integer, nullable=False, server_default="0"),
+    Column("cache_read_tokens", Integer, nullable=False, server_default="0"),
+    Column("cache_write_tokens", Integer, nullable=False, server_default="0"),
+    Column("cost_usd", Float, nullable=False, server_default="0"),
 )
 
 events = Table(
@@ -201,6 +206,11 @@ ALTER TABLE attempts ADD COLUMN named_task VARCHAR;
 ALTER TABLE attempts ADD COLUMN goal TEXT;
 ALTER TABLE attempts ADD COLUMN healed_at FLOAT;
 ALTER TABLE attempts ADD COLUMN stale_launch INTEGER DEFAULT '0' NOT NULL;
+ALTER TABLE attempts ADD COLUMN input_tokens INTEGER DEFAULT '0' NOT NULL;
+ALTER TABLE attempts ADD COLUMN output_tokens INTEGER DEFAULT '0' NOT NULL;
+ALTER TABLE attempts ADD COLUMN cache_read_tokens INTEGER DEFAULT '0' NOT NULL;
+ALTER TABLE attempts ADD COLUMN cache_write_tokens INTEGER DEFAULT '0' NOT NULL;
+ALTER TABLE attempts ADD COLUMN cost_usd FLOAT DEFAULT '0' NOT NULL;
 ALTER TABLE workers ADD COLUMN repeats INTEGER DEFAULT '0' NOT NULL;
 CREATE TABLE claims (
     id INTEGER NOT NULL, task_id VARCHAR NOT NULL, worker_id VARCHAR, pattern VARCHAR NOT NULL,

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from czar.agent_tools import board, claims
+from czar.agents import adapter_for
 from czar.core.prompt import PromptInput, render
 from czar.core.scope import in_scope
 from czar.core.states import AttemptOutcome, TaskState, WorkerState
@@ -106,6 +107,7 @@ class Actions:
                     subtasks=tuple(spec["subtasks"]),
                     board=board.excerpt(conn, worker_id),
                     previous_failure=task.note,
+                    tools="mcp" if adapter_for(worker.agent).capabilities.mcp else "cli",
                 )
             )
             digest = hashlib.sha256(prompt.encode()).hexdigest()

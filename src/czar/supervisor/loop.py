@@ -31,7 +31,7 @@ from czar.supervisor.actions import Actions
 from czar.supervisor.alerts import AlertSender
 from czar.supervisor.healer import Healer
 from czar.supervisor.merge_queue import MergeQueue
-from czar.supervisor.project import Project, worker_ids
+from czar.supervisor.project import Project
 from czar.supervisor.radar import Radar, gate
 from czar.supervisor.snapshot import snapshot
 
@@ -183,7 +183,7 @@ class Supervisor:
         with self.store.write() as conn:
             for t in self.store_tasks(conn, TaskState.VERIFYING):
                 Store.move_task(conn, t.id, TaskState.SUBMITTED, reason="reconcile: verification was interrupted; redo")
-        self.to_start = self.take_back(worker_ids(p.plan.workers.count))
+        self.to_start = self.take_back(list(p.plan.worker_kinds))
 
     @staticmethod
     def store_tasks(conn: Any, state: TaskState) -> list[Any]:
@@ -325,7 +325,7 @@ class Supervisor:
     def heal(self) -> float:
         """One health round; starts lost worker hosts again. Returns when to look again."""
         deadline, lost = self.healer.tick()
-        ours = set(worker_ids(self.p.plan.workers.count))
+        ours = set(self.p.plan.worker_kinds)
         if any(wid in ours for wid in lost):
             self.start_hosts(self.take_back([wid for wid in lost if wid in ours]))
         return deadline if deadline is not None else time.time() + POLL_SECONDS

@@ -13,8 +13,6 @@ from pathlib import Path
 
 from sqlalchemy import insert, select, update
 
-from czar.agents import adapter_for
-from czar.agents.base import UnsupportedAgent
 from czar.core.states import TaskState, WorkerState
 from czar.errors import PlanError
 from czar.paths import ProjectPaths
@@ -36,15 +34,6 @@ def check_repository(plan: Plan) -> None:
         raise PlanError(f"{where}: {repo} is not a git repository")
     if not git.has_branch(plan.project.base_branch):
         raise PlanError(f"{plan.path}: project.base_branch: no branch {plan.project.base_branch!r} in {repo}")
-    for kind in sorted({plan.workers.agent, *(t.agent for t in plan.tasks)}):
-        try:
-            adapter_for(kind)
-        except UnsupportedAgent as exc:
-            raise PlanError(f"{plan.path}: {exc}") from None
-
-
-def worker_ids(count: int) -> list[str]:
-    return [f"w{i}" for i in range(1, count + 1)]
 
 
 @dataclass
@@ -123,15 +112,13 @@ class Project:
                 elif row.state in (TaskState.PENDING.value, TaskState.READY.value) and row.attempt_id is None:
                     conn.execute(update(tasks).where(tasks.c.id == t.id).values(**values))
             known = {r.id for r in conn.execute(select(workers.c.id)).all()}
-            for wid in worker_ids(self.plan.workers.count):
+            for wid, kind in self.plan.worker_kinds.items():
                 if wid not in known:
                     conn.execute(
-                        insert(workers).values(
-                            id=wid, agent=self.plan.workers.agent, state=WorkerState.STOPPED.value, updated_at=now
-                        )
+                        insert(workers).values(id=wid, agent=kind, state=WorkerState.STOPPED.value, updated_at=now)
                     )
                 else:
-                    conn.execute(update(workers).where(workers.c.id == wid).values(agent=self.plan.workers.agent))
+                    conn.execute(update(workers).where(workers.c.id == wid).values(agent=kind))
 
 
 def open_project(plan_path: Path, *, check_repo: bool = True) -> Project:

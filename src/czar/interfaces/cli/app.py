@@ -65,8 +65,15 @@ def validate(plan: PlanArg = DEFAULT_PLAN) -> None:
     edges = {t.id: t.depends_on for t in tasks}
     typer.echo(
         f"{plan}: ok: {len(tasks)} task(s), dependency depth {depth(edges)}, "
-        f"{project.plan.workers.count} {project.plan.workers.agent} worker(s), repository {project.plan.repo}"
+        f"{_workers(project.plan.worker_kinds.values())}, repository {project.plan.repo}"
     )
+
+
+def _workers(kinds: Any) -> str:
+    counts: dict[str, int] = {}
+    for k in kinds:
+        counts[k] = counts.get(k, 0) + 1
+    return " and ".join(f"{n} {k} worker(s)" for k, n in counts.items())
 
 
 @app.command()
@@ -115,7 +122,10 @@ def worker_host(
     from czar.host.worker_host import WorkerHost
 
     project = _open(plan, check_repo=False)
-    raise typer.Exit(WorkerHost(project.store, worker, project.plan.workers.agent).run())
+    kind = project.plan.worker_kinds.get(worker)
+    if kind is None:
+        raise CzarError(f"no worker {worker!r} in this plan")
+    raise typer.Exit(WorkerHost(project.store, worker, kind, project.plan.agents.get(kind)).run())
 
 
 @app.command()

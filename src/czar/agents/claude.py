@@ -1,0 +1,171 @@
+"""Claude Code, headless and long-lived: one process per attempt, messages as stream-json on stdin.
+
+Started with a session id czar chooses, so that a crash is restarted with ``--resume``; czar's
+MCP server is its only MCP server (``--strict-mcp-config``); every tool use beyond czar's tools
+and reading goes through czar's permission tool, so that the plan's policy decides each one and
+each decision is an event; a Stop hook (``czar hook``) sends it back to work when it stops
+without having handed its task in.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, base_env, json_line, mcp_config
+
+CZAR_TOOLS = ("report", "board", "claim", "release", "done", "blocked", "ask")
+# Tools it may use without asking: czar's own, and reading.
+ALLOWED = (*(f"mcp__czar__{t}" for t in CZAR_TOOLS), "Read", "Glob", "Grep", "LS", "TodoWrite")
+QUIET = {
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+}
+
+
+class ClaudeAdapter:
+    kind = "claude"
+    capabilities = Capabilities(mcp=True, long_lived=True, resumes=True, permission_tool=True, reports_cost=True)
+
+    def launch(self, ctx: LaunchContext) -> Launch:
+        s = ctx.settings
+        session = ctx.session or str(uuid.uuid4())
+        hook = shlex.join([*ctx.czar, "hook"])
+        settings = {
+            "hooks": {
+                "Stop": [{"hooks": [{"type": "command", "command": hook, "timeout": 30}]}],
+                "Notification": [{"hooks": [{"type": "command", "command": hook, "timeout": 30}]}],
+            }
+        }
+        argv = [
+            s.command or "claude",
+            "-p",
+            "--input-format",
+            "stream-json",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--replay-user-messages",
+            "--mcp-config",
+            json.dumps({"mcpServers": {"czar": mcp_config(ctx)}}),
+            "--strict-mcp-config",
+            "--settings",
+            json.dumps(settings),
+            "--permission-prompt-tool",
+            "mcp__czar__permission",
+            "--allowedTools",
+            ",".join(ALLOWED),
+            *(["--resume", session] if ctx.session else ["--session-id", session]),
+            *(["--model", s.model] if s.model else []),
+            *s.args,
+        ]
+        env = base_env(ctx)
+        for k, v in QUIET.items():
+            env.setdefault(k, v)
+        if s.base_url:
+            env["ANTHROPIC_BASE_URL"] = s.base_url
+        if s.home == "private":
+            env["HOME"] = str(private_home(ctx.home, ctx.worktree, env.get("ANTHROPIC_API_KEY", "")))
+        return Launch(argv, env, [self.encode(text, kind) for text, kind in ctx.messages], True, session)
+
+    def encode(self, text: str, kind: str = "task") -> str:
+        message = {"role": "user", "content": text}
+        return (
+            json.dumps({"type": "user", "message": message, "parent_tool_use_id": None, "session_id": "default"}) + "\n"
+        )
+
+    def parse(self, line: str) -> list[Signal]:
+        msg = json_line(line)
+        if msg is None:
+            return [Signal("activity", text=line.rstrip())] if line.strip() else []
+        kind = msg.get("type")
+        if kind == "system" and msg.get("subtype") == "init":
+            out = [Signal("session", text=str(msg.get("session_id", "")))]
+            servers = {s.get("name"): s.get("status") for s in msg.get("mcp_servers", []) if isinstance(s, dict)}
+            if servers.get("czar") not in (None, "connected"):
+                out.append(Signal("error", text=f"czar's MCP server is {servers.get('czar')}"))
+            out.append(Signal("activity", text=f"started: {msg.get('model')}, czar's tools {servers.get('czar')}"))
+            return out
+        if kind == "assistant":
+            return [s for block in msg.get("message", {}).get("content", []) if (s := _block(block))]
+        if kind == "user":
+            return _user(msg)
+        if kind == "result":
+            usage = msg.get("usage") or {}
+            return [
+                Signal(
+                    "usage",
+                    data={
+                        "cumulative": True,
+                        "input_tokens": int(usage.get("input_tokens") or 0),
+                        "output_tokens": int(usage.get("output_tokens") or 0),
+                        "cache_read_tokens": int(usage.get("cache_read_input_tokens") or 0),
+                        "cache_write_tokens": int(usage.get("cache_creation_input_tokens") or 0),
+                        "cost_usd": float(msg.get("total_cost_usd") or 0.0),
+                    },
+                ),
+                Signal("turn_done", text=str(msg.get("subtype", "")), data={"is_error": bool(msg.get("is_error"))}),
+            ]
+        if kind == "rate_limit_event":
+            info = msg.get("rate_limit_info") or {}
+            if info.get("status") == "rejected":
+                resets = float(info.get("resetsAt") or 0)
+                return [
+                    Signal(
+                        "rate_limited", text="the model's rate limit", data={"reset_in": max(1.0, resets - time.time())}
+                    )
+                ]
+        return []
+
+
+def _block(block: Any) -> Signal | None:
+    if not isinstance(block, dict):
+        return None
+    if block.get("type") == "text" and block.get("text", "").strip():
+        return Signal("activity", text=f"says: {block['text'].strip()[:300]}")
+    if block.get("type") == "tool_use":
+        tool_input = block.get("input") or {}
+        target = next((tool_input[k] for k in ("command", "file_path", "path", "pattern") if k in tool_input), "")
+        return Signal(
+            "activity", text=f"{block.get('name')} {str(target)[:200]}".rstrip(), data={"tool": block.get("name")}
+        )
+    return None
+
+
+def _user(msg: dict[str, Any]) -> list[Signal]:
+    content = msg.get("message", {}).get("content")
+    if isinstance(content, str):
+        return [Signal("activity", text="received a message", data={"delivered": True})]
+    out = []
+    for block in content or []:
+        if isinstance(block, dict) and block.get("type") == "tool_result" and block.get("is_error"):
+            text = block.get("content")
+            out.append(Signal("activity", text=f"tool failed: {str(text)[:200]}"))
+    return out
+
+
+def private_home(folder: Path, worktree: Path, api_key: str) -> Path:
+    """A home of czar's own for Claude Code, with its start-up questions answered: onboarding
+    done, the API key approved, the worktree trusted."""
+    home = folder / "home"
+    (home / ".claude").mkdir(parents=True, exist_ok=True)
+    config_path = home / ".claude.json"
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        config = {}
+    config["hasCompletedOnboarding"] = True
+    if api_key:
+        approved = config.setdefault("customApiKeyResponses", {"approved": [], "rejected": []})
+        if api_key[-20:] not in approved["approved"]:
+            approved["approved"].append(api_key[-20:])
+    config.setdefault("projects", {})[str(worktree)] = {"hasTrustDialogAccepted": True}
+    config_path.write_text(json.dumps(config, indent=2))
+    (home / ".claude" / "settings.json").write_text(json.dumps({"skipDangerousModePermissionPrompt": True}))
+    return home

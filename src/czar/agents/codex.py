@@ -1,0 +1,115 @@
+"""Codex CLI, headless: ``codex exec --json`` answers one message and exits; the next message
+starts ``codex exec resume <thread> --json`` with the same conversation.
+
+czar's MCP server is given per run (``-c mcp_servers.czar...``). Commands run in Codex's
+``workspace-write`` sandbox with the repository's git folder added as writable (``--add-dir``):
+a worktree's git folder lives outside it, and without it the agent could not commit. Codex
+reports tokens, not cost: czar prices them (``prices`` in the plan, or the table below).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, base_env, json_line, mcp_config
+
+
+class CodexAdapter:
+    kind = "codex"
+    capabilities = Capabilities(mcp=True, long_lived=False, resumes=True)
+
+    def launch(self, ctx: LaunchContext) -> Launch:
+        s = ctx.settings
+        server = mcp_config(ctx)
+        overrides = [
+            f"mcp_servers.czar.command={json.dumps(server['command'])}",
+            f"mcp_servers.czar.args={json.dumps(server['args'])}",
+            "mcp_servers.czar.env={" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in server["env"].items()) + "}",
+        ]
+        argv = [s.command or "codex", "exec"]
+        if ctx.session:
+            argv += ["resume", ctx.session]
+        argv += ["--json", "--skip-git-repo-check"]
+        for o in overrides:
+            argv += ["-c", o]
+        if not ctx.session:
+            argv += ["-C", str(ctx.worktree), "-s", "workspace-write"]
+            if ctx.git_dir is not None:
+                argv += ["--add-dir", str(ctx.git_dir)]
+        if s.model:
+            argv += ["-m", s.model]
+        argv += [*s.args, "-"]  # the message comes on stdin
+        env = base_env(ctx)
+        if s.home == "private" or s.base_url:
+            env["CODEX_HOME"] = str(private_home(ctx.home, s.base_url, s.model))
+        text = "\n\n".join(t for t, _ in ctx.messages)
+        return Launch(argv, env, [text], keep_stdin=False)
+
+    def encode(self, text: str, kind: str = "task") -> str:
+        return text  # one message per process, on stdin
+
+    def parse(self, line: str) -> list[Signal]:
+        msg = json_line(line)
+        if msg is None:
+            return [Signal("activity", text=line.rstrip())] if line.strip() and not line.startswith("Reading") else []
+        kind = msg.get("type")
+        if kind == "thread.started":
+            return [Signal("session", text=str(msg.get("thread_id", "")))]
+        if kind in ("item.completed", "item.started"):
+            return _item(msg.get("item") or {}, done=kind == "item.completed")
+        if kind == "turn.completed":
+            usage = msg.get("usage") or {}
+            return [
+                Signal(
+                    "usage",
+                    data={
+                        "cumulative": False,
+                        "input_tokens": int(usage.get("input_tokens") or 0),
+                        "output_tokens": int(usage.get("output_tokens") or 0),
+                        "cache_read_tokens": int(usage.get("cached_input_tokens") or 0),
+                        "cache_write_tokens": int(usage.get("cache_write_input_tokens") or 0),
+                    },
+                ),
+                Signal("turn_done", text="completed"),
+            ]
+        if kind == "turn.failed":
+            return [Signal("error", text=str((msg.get("error") or {}).get("message", "the turn failed")))]
+        return []
+
+
+def _item(item: dict[str, Any], *, done: bool) -> list[Signal]:
+    t = item.get("type")
+    if t == "command_execution" and done:
+        return [Signal("activity", text=f"ran `{item.get('command')}` -> exit {item.get('exit_code')}")]
+    if t == "file_change" and done:
+        paths = ", ".join(str(c.get("path")) for c in item.get("changes", []) if isinstance(c, dict))
+        return [Signal("activity", text=f"changed {paths}")]
+    if t == "mcp_tool_call" and done:
+        return [Signal("activity", text=f"{item.get('server')}.{item.get('tool')}: {item.get('status')}")]
+    if t == "agent_message" and done:
+        return [Signal("activity", text=f"says: {str(item.get('text', '')).strip()[:300]}")]
+    if t == "error":
+        return [Signal("activity", text=f"note: {item.get('message')}")]
+    return []
+
+
+def private_home(folder: Path, base_url: str | None, model: str | None) -> Path:
+    """A ``CODEX_HOME`` of czar's own: a model provider at ``base_url`` (the user's login and
+    settings are not used)."""
+    home = folder / "codex-home"
+    home.mkdir(parents=True, exist_ok=True)
+    lines = [f"model = {json.dumps(model or 'gpt-5')}"]
+    if base_url:
+        lines += [
+            'model_provider = "czar"',
+            "",
+            "[model_providers.czar]",
+            'name = "czar"',
+            f"base_url = {json.dumps(base_url.rstrip('/') + ('' if base_url.rstrip('/').endswith('/v1') else '/v1'))}",
+            'env_key = "OPENAI_API_KEY"',
+            'wire_api = "responses"',
+        ]
+    (home / "config.toml").write_text("\n".join(lines) + "\n")
+    return home
