@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+AGENTS := agent-clis/node_modules/.installed-stamp
 
 .PHONY: demo test check bench bench-ci clean setup
 
@@ -18,7 +19,12 @@ $(STAMP): pyproject.toml scripts/system-deps
 demo: $(STAMP)
 	$(BIN)/czar demo
 
-test: $(STAMP)
+# The real agent CLIs the end-to-end tests drive, pinned in agent-clis/package-lock.json.
+$(AGENTS): agent-clis/package.json agent-clis/package-lock.json
+	cd agent-clis && npm ci --no-audit --no-fund --loglevel=error
+	touch $(AGENTS)
+
+test: $(STAMP) $(AGENTS)
 	$(BIN)/python -m pytest
 
 check: $(STAMP)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -18,11 +19,13 @@ from sqlalchemy import Connection, select
 from czar.agent_tools import board as board_mod
 from czar.agent_tools import claims as claims_mod
 from czar.agent_tools.identity import Caller, CallerError, token_matches
+from czar.agents import adapter_for
 from czar.core import policy
 from czar.core.states import TaskState, WorkerState
 from czar.errors import StoreError
 from czar.store.schema import tasks
 from czar.store.store import Store
+from czar.vcs.git import Git
 
 PERSON = "a person"  # what ``blocked_on`` says when a person, not a task, must act
 
@@ -175,6 +178,10 @@ class AgentTools:
                 # Work handed in for the wrong task is not verified; the health round corrects the agent.
                 Store.emit(conn, "agent.finished", **self._ids(cur), summary=summary[:2000], refused=True)
                 return f"not submitted: you named task {named}, but your task is {cur.task.id}"
+            if not adapter_for(cur.worker.agent).capabilities.commits:
+                committed = commit_for_agent(Path(cur.attempt.worktree), cur.task.id, self.worker, summary)
+                if committed:
+                    Store.emit(conn, "agent.commit", **self._ids(cur), sha=committed, text=summary[:200], by="czar")
             conn.execute(Store.attempt_update(cur.attempt.id, finished_at=time.time(), summary=summary[:2000]))
             Store.emit(conn, "agent.finished", **self._ids(cur), summary=summary[:2000])
             if state is TaskState.ASSIGNED:
@@ -288,6 +295,26 @@ class AgentTools:
                 self._alive(conn, state=WorkerState.WORKING)
             return verdict
 
+    def hook(self, event: str, payload: dict[str, Any]) -> str | None:
+        """Record an agent's hook; for a Stop before the task is handed in, the reason to go on."""
+        with self.store.write() as conn:
+            try:
+                cur = self._current(conn)
+            except CallerError:
+                return None
+            detail: dict[str, Any] = {
+                str(k): payload.get(k) for k in ("notification_type", "message", "stop_hook_active") if k in payload
+            }
+            Store.emit(conn, "agent.hook", **self._ids(cur), hook=event, detail=detail)
+            self._alive(conn)
+            working = TaskState(cur.task.state) in _WORKING
+            if event == "Stop" and working and not payload.get("stop_hook_active"):
+                return (
+                    f"Task {cur.task.id} is not handed in yet. When your work is committed and its checks pass, "
+                    "call czar's `done` tool with a summary; if something blocks you, call `blocked` or `ask`."
+                )
+            return None
+
     # -- reading -----------------------------------------------------------------------------
 
     def board(self) -> list[board_mod.BoardRow]:
@@ -320,6 +347,18 @@ class AgentTools:
     @staticmethod
     def _integration(conn: Connection) -> str:
         return str(Store.get_meta(conn, "integration_branch", "czar/integration"))
+
+
+def commit_for_agent(worktree: Path, task: str, worker: str, summary: str) -> str | None:
+    """Commit what an agent that cannot commit (a sandbox keeps ``.git`` read-only) left in its
+    worktree; the commit's author is the worker. Returns the commit, or None if nothing changed."""
+    git = Git(worktree)
+    git.run("add", "-A", cwd=worktree)
+    if git.run("diff", "--cached", "--quiet", cwd=worktree, check=False).ok:
+        return None
+    who = ("-c", f"user.name=czar {worker}", "-c", f"user.email={worker}@czar.localhost")
+    git.run(*who, "commit", "-q", "-m", f"{task}: {summary.strip()[:200] or 'the work'}", cwd=worktree)
+    return git.out("rev-parse", "HEAD", cwd=worktree)
 
 
 def _resume(state: str) -> WorkerState | None:

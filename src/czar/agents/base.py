@@ -43,6 +43,7 @@ class Capabilities:
     resumes: bool = False  # a new process can take up the agent's own session
     permission_tool: bool = False  # asks czar for permissions through its MCP tool, not its output
     reports_cost: bool = False  # its usage signals carry a cost (else czar prices its tokens)
+    commits: bool = True  # can commit in its worktree (else czar commits its work when it hands in)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Codex CLI, headless: ``codex exec --json`` answers one message and exits; the next message
 starts ``codex exec resume <thread> --json`` with the same conversation.
 
-czar's MCP server is given per run (``-c mcp_servers.czar...``). Commands run in Codex's
-``workspace-write`` sandbox with the repository's git folder added as writable (``--add-dir``):
-a worktree's git folder lives outside it, and without it the agent could not commit. Codex
-reports tokens, not cost: czar prices them (``prices`` in the plan, or the table below).
+czar's MCP server is given per run (``-c mcp_servers.czar...``), its tools approved ahead (czar
+checks who calls them). Commands run in Codex's ``workspace-write`` sandbox, which keeps every
+``.git`` folder read-only: the agent cannot commit, so czar commits its work when it hands the
+task in (``Capabilities.commits``). Codex reports tokens, not cost: czar prices them (``prices``
+in the plan, or ``czar.core.pricing``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, base_e
 
 class CodexAdapter:
     kind = "codex"
-    capabilities = Capabilities(mcp=True, long_lived=False, resumes=True)
+    capabilities = Capabilities(mcp=True, long_lived=False, resumes=True, commits=False)
 
     def launch(self, ctx: LaunchContext) -> Launch:
         s = ctx.settings
@@ -27,6 +28,7 @@ class CodexAdapter:
             f"mcp_servers.czar.command={json.dumps(server['command'])}",
             f"mcp_servers.czar.args={json.dumps(server['args'])}",
             "mcp_servers.czar.env={" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in server["env"].items()) + "}",
+            'mcp_servers.czar.default_tools_approval_mode="approve"',
         ]
         argv = [s.command or "codex", "exec"]
         if ctx.session:
@@ -36,8 +38,6 @@ class CodexAdapter:
             argv += ["-c", o]
         if not ctx.session:
             argv += ["-C", str(ctx.worktree), "-s", "workspace-write"]
-            if ctx.git_dir is not None:
-                argv += ["--add-dir", str(ctx.git_dir)]
         if s.model:
             argv += ["-m", s.model]
         argv += [*s.args, "-"]  # the message comes on stdin

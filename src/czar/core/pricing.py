@@ -17,6 +17,10 @@ PRICES: dict[str, dict[str, float]] = {
 }
 
 
+# The model an agent uses when the plan names none (what czar prices its tokens as).
+DEFAULT_MODELS = {"codex": "gpt-5", "gemini": "gemini-2.5-pro"}
+
+
 def cost_usd(
     model: str | None,
     input_tokens: int,

@@ -346,9 +346,24 @@ class WorkerHost:
             kill_group(proc.pid)
             proc.wait()
         kill_group(proc.pid)  # any grandchildren it left
+        self._drain(cur)
         cur.proc = None
         with self.store.write() as conn:
             Store.set_worker(conn, self.worker, agent_pid=None)
+
+    def _drain(self, cur: Current) -> None:
+        """What a stopped agent printed last and was not read yet: its usage still counts (a
+        final report of cost often comes just as the task is taken from it)."""
+        if cur.proc is None or cur.proc.stdout is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            while chunk := os.read(cur.proc.stdout.fileno(), 65536):
+                cur.buffer += chunk
+        for raw in cur.buffer.split(b"\n"):
+            for sig in cur.adapter.parse(raw.decode(errors="replace")):
+                if sig.kind == "usage":
+                    self._count(cur, sig.data)
+        cur.buffer = b""
 
     def _read_agent(self) -> None:
         cur = self.current
@@ -382,7 +397,7 @@ class WorkerHost:
         now = {k: float(data.get(k) or 0) for k in keys}
         if "cost_usd" not in data:
             now["cost_usd"] = pricing.cost_usd(
-                self.settings.model,
+                self.settings.model or pricing.DEFAULT_MODELS.get(self.agent_kind),
                 int(now["input_tokens"]),
                 int(now["output_tokens"]),
                 int(now["cache_read_tokens"]),

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ class Request:
     offered: list[str]  # tool names
     cwd: str | None
     size: int  # of the request body, for the usage it reports
+    namespaces: dict[str, tuple[str, str]] = field(default_factory=dict)  # flat name -> (namespace, name)
 
 
 def _anthropic_request(body: dict[str, Any]) -> Request:
@@ -73,14 +74,21 @@ def _openai_request(body: dict[str, Any]) -> Request:
     if isinstance(items, str):
         texts.append(items)
     cwd = re.search(r"<cwd>([^<]+)</cwd>", "\n".join(texts))
-    return Request(
-        "openai",
-        texts,
-        answered,
-        [t.get("name", "") for t in body.get("tools", []) if isinstance(t, dict)],
-        cwd.group(1) if cwd else None,
-        len(json.dumps(body)),
-    )
+    # Codex offers an MCP server's tools inside one "namespace" tool; a call names both.
+    offered: list[str] = []
+    namespaces: dict[str, tuple[str, str]] = {}
+    for tool in body.get("tools", []):
+        if not isinstance(tool, dict):
+            continue
+        if tool.get("type") == "namespace":
+            space = str(tool.get("name", ""))
+            for inner in tool.get("tools", []):
+                flat = f"{space.rstrip('_')}__{inner.get('name', '')}"
+                namespaces[flat] = (space, str(inner.get("name", "")))
+                offered.append(flat)
+        else:
+            offered.append(str(tool.get("name", "")))
+    return Request("openai", texts, answered, offered, cwd.group(1) if cwd else None, len(json.dumps(body)), namespaces)
 
 
 def plan_turns(req: Request) -> tuple[list[tuple[float, Turn]], str | None, str | None]:
@@ -173,7 +181,9 @@ def anthropic_events(reply: Answer, input_tokens: int) -> Iterator[tuple[str, di
     yield "message_stop", {"type": "message_stop"}
 
 
-def openai_events(reply: Answer, input_tokens: int) -> Iterator[dict[str, Any]]:
+def openai_events(
+    reply: Answer, input_tokens: int, namespaces: dict[str, tuple[str, str]] | None = None
+) -> Iterator[dict[str, Any]]:
     """The server-sent events of one Responses API answer."""
     resp_id = f"resp_{uuid.uuid4().hex[:20]}"
     base: dict[str, Any] = {
@@ -195,6 +205,8 @@ def openai_events(reply: Answer, input_tokens: int) -> Iterator[dict[str, Any]]:
             "arguments": args,
             "status": "completed",
         }
+        if namespaces and reply.name in namespaces:
+            item["namespace"], item["name"] = namespaces[reply.name]
         yield {
             "type": "response.output_item.added",
             "output_index": 0,
@@ -262,7 +274,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             req = _openai_request(body)
             wait, reply, _ = self.model.decide(req)
             time.sleep(wait)
-            self._stream(f"event: {d['type']}\ndata: {json.dumps(d)}\n\n" for d in openai_events(reply, req.size // 4))
+            self._stream(
+                f"event: {d['type']}\ndata: {json.dumps(d)}\n\n"
+                for d in openai_events(reply, req.size // 4, req.namespaces)
+            )
         else:
             self._json(404, {"error": {"type": "not_found_error", "message": f"no {path} here"}})
 

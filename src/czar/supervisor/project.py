@@ -36,6 +36,22 @@ def check_repository(plan: Plan) -> None:
         raise PlanError(f"{plan.path}: project.base_branch: no branch {plan.project.base_branch!r} in {repo}")
 
 
+# What the agents need from the user's environment to reach their models (values never logged).
+AGENT_CREDENTIALS = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "CODEX_HOME",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+)
+
+
 @dataclass
 class Project:
     plan: Plan
@@ -67,7 +83,7 @@ class Project:
             "CZAR_HOME": str(self.paths.root.parent.parent),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         }
-        for var in ("PYTHONPATH", "HOME", "LANG", "XDG_RUNTIME_DIR"):
+        for var in ("PYTHONPATH", "HOME", "LANG", "XDG_RUNTIME_DIR", *AGENT_CREDENTIALS):
             if var in os.environ:
                 env[var] = os.environ[var]
         return env

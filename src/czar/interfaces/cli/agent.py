@@ -79,6 +79,28 @@ def register(app: typer.Typer) -> None:
         typer.echo(_tools().ask(" ".join(question)))
 
     @app.command()
+    def hook() -> None:
+        """For agents' hooks (Claude Code's Stop and Notification): reads the hook's JSON on stdin.
+
+        A Stop while the task is not handed in exits 2 with the reason, which sends the agent back
+        to work (once: a second Stop in a row is let through).
+        """
+        import sys
+
+        from czar.agent_tools.identity import CallerError, caller_from_env
+
+        try:
+            payload = json.loads(sys.stdin.read() or "{}")
+            tools = _tools() if caller_from_env() else None
+        except (json.JSONDecodeError, CallerError):
+            raise typer.Exit(0) from None  # a hook must never break the agent
+        assert tools is not None
+        reason = tools.hook(str(payload.get("hook_event_name", "")), payload)
+        if reason:
+            print(reason, file=sys.stderr)
+            raise typer.Exit(2)
+
+    @app.command()
     def mcp(worker: Annotated[str, typer.Option("--worker", help="The worker this server speaks for.")]) -> None:
         """Serve czar's tools to a worker's agent over MCP (stdio); its host sets the environment."""
         from czar.agent_tools.identity import CallerError, caller_from_env

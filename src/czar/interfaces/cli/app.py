@@ -262,6 +262,26 @@ def bench(
     raise typer.Exit(0 if result["passed"] else 1)
 
 
+@app.command("model-server")
+def model_server(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free one).")] = 0,
+    log: Annotated[Path | None, typer.Option("--log", help="Log each request here (JSON lines).")] = None,
+) -> None:
+    """Serve the scripted model (Anthropic and OpenAI APIs) to rehearse a plan with real agent CLIs
+    without spending tokens: point `[agents.<kind>] base_url` at it; task bodies carry `czar-model`
+    scripts."""
+    import threading
+
+    from czar.model.server import serve
+
+    server = serve(port, log)
+    typer.echo(f"scripted model at http://127.0.0.1:{server.server_address[1]} (Ctrl-C stops it)", err=False)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
 @app.command()
 def allow(
     worker: Annotated[str, typer.Argument(help="The worker waiting for a permission.")],

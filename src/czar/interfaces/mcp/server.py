@@ -37,43 +37,43 @@ def build(caller: Caller) -> MCPServer:
     tools = AgentTools.for_caller(caller)
     server = MCPServer("czar", instructions="czar's tools for the worker's agent: report, board, claim, done, ...")
 
-    @server.tool()
+    @server.tool(structured_output=False)
     def report(text: str, task: str | None = None, checkpoint: int | None = None) -> str:
         """Report progress. Your first report must name your task id (`task`) and restate its goal
         in `text`; later ones give the checkpoint number reached, if any."""
         return tools.report(text, checkpoint=checkpoint, task=task)
 
-    @server.tool()
+    @server.tool(structured_output=False)
     def board() -> str:
         """Who works on what, how far along, which paths they hold, and what they last said."""
         return "\n".join(row.line() for row in tools.board())
 
-    @server.tool()
+    @server.tool(structured_output=False)
     def claim(paths: list[str]) -> str:
         """Hold paths (or globs) outside your scope before changing them; a refusal names the holder."""
         return "\n".join(r.line() for r in tools.claim(paths))
 
-    @server.tool()
+    @server.tool(structured_output=False)
     def release(paths: list[str]) -> str:
         """Give back paths you claimed."""
         return "\n".join(r.line() for r in tools.release(paths))
 
-    @server.tool()
+    @server.tool(structured_output=False)
     def done(summary: str) -> str:
         """Your work is committed and its checks pass: hand the task in for verification."""
         return tools.done(summary)
 
-    @server.tool()
+    @server.tool(structured_output=False)
     def blocked(need: str, on: str | None = None) -> str:
         """You cannot go on until task `on` merges, or (without `on`) until a person helps."""
         return tools.blocked(on, need)
 
-    @server.tool()
+    @server.tool(structured_output=False)
     def ask(question: str) -> str:
         """Ask a person a question; the answer comes as a message."""
         return tools.ask(question)
 
-    @server.tool()
+    @server.tool(structured_output=False)
     def permission(tool_name: str, input: dict[str, Any], tool_use_id: str | None = None) -> str:
         """Decide whether the agent may use a tool (Claude Code's permission prompt tool)."""
         verdict = tools.permission(tool_name, target_of(tool_name, input))
