@@ -26,7 +26,7 @@ class Signal:
     the target in ``text``), ``rate_limited`` (``data["reset_in"]`` seconds), ``activity``
     (anything else worth showing), ``error``, ``session`` (the agent's session id in ``text``),
     ``usage`` (tokens and cost so far in this process, in ``data``), ``turn_done`` (the agent
-    answered and waits for the next message).
+    answered and waits for the next message), ``session_lost`` (the session to resume is gone).
     """
 
     kind: str

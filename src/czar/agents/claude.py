@@ -22,6 +22,9 @@ CZAR_TOOLS = ("report", "board", "claim", "release", "done", "blocked", "ask")
 # Tools it may use without asking: czar's own, and reading.
 ALLOWED = (*(f"mcp__czar__{t}" for t in CZAR_TOOLS), "Read", "Glob", "Grep", "LS", "TodoWrite")
 QUIET = {
+    # czar's MCP server must be connected before the first request: its report tool is the
+    # agent's first call, and its permission tool decides every edit and command.
+    "MCP_CONNECTION_NONBLOCKING": "0",
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     "DISABLE_AUTOUPDATER": "1",
     "DISABLE_TELEMETRY": "1",
@@ -83,6 +86,9 @@ class ClaudeAdapter:
     def parse(self, line: str) -> list[Signal]:
         msg = json_line(line)
         if msg is None:
+            if "No conversation found with session ID" in line:
+                # Killed before it wrote its session down: there is nothing to resume.
+                return [Signal("session_lost", text=line.strip())]
             return [Signal("activity", text=line.rstrip())] if line.strip() else []
         kind = msg.get("type")
         if kind == "system" and msg.get("subtype") == "init":
@@ -93,7 +99,27 @@ class ClaudeAdapter:
             out.append(Signal("activity", text=f"started: {msg.get('model')}, czar's tools {servers.get('czar')}"))
             return out
         if kind == "assistant":
-            return [s for block in msg.get("message", {}).get("content", []) if (s := _block(block))]
+            message = msg.get("message", {})
+            out = [s for block in message.get("content", []) if (s := _block(block))]
+            usage = message.get("usage")
+            if isinstance(usage, dict) and message.get("id"):
+                # One API message may come as several events, each with its usage: the host
+                # counts each message id once, until the turn's result settles the account.
+                out.append(
+                    Signal(
+                        "usage",
+                        data={
+                            "provisional": True,
+                            "message_id": message["id"],
+                            "model": message.get("model"),
+                            "input_tokens": int(usage.get("input_tokens") or 0),
+                            "output_tokens": int(usage.get("output_tokens") or 0),
+                            "cache_read_tokens": int(usage.get("cache_read_input_tokens") or 0),
+                            "cache_write_tokens": int(usage.get("cache_creation_input_tokens") or 0),
+                        },
+                    )
+                )
+            return out
         if kind == "user":
             return _user(msg)
         if kind == "result":

@@ -29,6 +29,9 @@ class CodexAdapter:
             f"mcp_servers.czar.args={json.dumps(server['args'])}",
             "mcp_servers.czar.env={" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in server["env"].items()) + "}",
             'mcp_servers.czar.default_tools_approval_mode="approve"',
+            # Its tools must be there in the first request: wait for the server's catalog.
+            'mcp_servers.czar.startup_readiness="connection"',
+            "mcp_servers.czar.startup_timeout_sec=60",
         ]
         argv = [s.command or "codex", "exec"]
         if ctx.session:

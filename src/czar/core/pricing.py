@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 PRICES: dict[str, dict[str, float]] = {
+    "claude-sonnet-4-5": {"input": 3.0, "cached_input": 0.3, "output": 15.0},
+    "claude-sonnet-4": {"input": 3.0, "cached_input": 0.3, "output": 15.0},
+    "claude-opus-4-5": {"input": 5.0, "cached_input": 0.5, "output": 25.0},
+    "claude-haiku-4-5": {"input": 1.0, "cached_input": 0.1, "output": 5.0},
     "gpt-5": {"input": 1.25, "cached_input": 0.125, "output": 10.0},
     "gpt-5-mini": {"input": 0.25, "cached_input": 0.025, "output": 2.0},
     "gpt-5-codex": {"input": 1.25, "cached_input": 0.125, "output": 10.0},

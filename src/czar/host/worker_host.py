@@ -57,6 +57,9 @@ class Current:
     repeats: int = 0
     session: str | None = None  # the agent's own session, to resume it
     counted: dict[str, float] = field(default_factory=dict)  # usage this process already reported
+    pending: dict[str, float] = field(default_factory=dict)  # per-message usage not settled by a total yet
+    session_lost: bool = False  # the session it was resumed with does not exist
+    seen: set[str] = field(default_factory=set)  # API messages already counted
 
 
 class WorkerHost:
@@ -285,6 +288,7 @@ class WorkerHost:
         cur.buffer = b""
         cur.repeats = 0
         cur.counted = {}
+        cur.pending = {}
         cur.digest = hashlib.sha256(messages[0][0].encode()).hexdigest()
         if launch.session:
             cur.session = launch.session
@@ -364,6 +368,7 @@ class WorkerHost:
                 if sig.kind == "usage":
                     self._count(cur, sig.data)
         cur.buffer = b""
+        self._settle(cur)
 
     def _read_agent(self) -> None:
         cur = self.current
@@ -391,23 +396,43 @@ class WorkerHost:
             self._on_exit(cur)
 
     def _count(self, cur: Current, data: dict[str, Any]) -> None:
-        """Add what an API exchange cost to the attempt, each message once: an agent that reports
-        running totals (``cumulative``) adds only what grew since its last report."""
+        """Add what an API exchange cost to the attempt, each message once.
+
+        An agent that reports running totals (``cumulative``) adds what grew since its last total;
+        the per-message usage it reports in between (``provisional``) waits, counted once per
+        message, and counts only if the process ends before its next total (a crash, a stop).
+        """
         keys = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd")
         now = {k: float(data.get(k) or 0) for k in keys}
         if "cost_usd" not in data:
             now["cost_usd"] = pricing.cost_usd(
-                self.settings.model or pricing.DEFAULT_MODELS.get(self.agent_kind),
+                data.get("model") or self.settings.model or pricing.DEFAULT_MODELS.get(self.agent_kind),
                 int(now["input_tokens"]),
                 int(now["output_tokens"]),
                 int(now["cache_read_tokens"]),
                 self.settings.prices,
             )
+        if data.get("provisional"):
+            message = str(data.get("message_id"))
+            if message not in cur.seen:
+                cur.seen.add(message)
+                cur.pending = {k: cur.pending.get(k, 0.0) + now[k] for k in keys}
+            return
         if data.get("cumulative"):
             delta = {k: max(0.0, now[k] - cur.counted.get(k, 0.0)) for k in keys}
             cur.counted = now
+            cur.pending = {}
         else:
             delta = now
+        self._record_usage(cur, delta)
+
+    def _settle(self, cur: Current) -> None:
+        """The process ended: usage no total settled still counts, priced by czar."""
+        if cur.pending:
+            self._record_usage(cur, cur.pending)
+            cur.pending = {}
+
+    def _record_usage(self, cur: Current, delta: dict[str, float]) -> None:
         if not any(delta.values()):
             return
         with self.store.write() as conn:
@@ -435,6 +460,13 @@ class WorkerHost:
     def _on_exit(self, cur: Current) -> None:
         assert cur.proc is not None
         code = cur.proc.wait()
+        self._settle(cur)
+        if cur.session_lost:
+            # Its session died with it before it was written down: not a crash of this start;
+            # start it afresh (its branch keeps what it committed).
+            cur.session_lost, cur.proc = False, None
+            self._launch([(cur.prompt, "task")])
+            return
         cur.proc = None
         self.say(f"agent exited with code {code}" + ("" if cur.finished else " before finishing"))
         with self.store.write() as conn:
@@ -503,6 +535,9 @@ class WorkerHost:
                 conn.execute(Store.attempt_update(cur.attempt, session_id=cur.session))
         elif sig.kind == "usage":
             self._count(cur, sig.data)
+        elif sig.kind == "session_lost":
+            self.say(f"  {sig.text}: starting it afresh with the task's text")
+            cur.session, cur.session_lost = None, True
         elif sig.kind == "turn_done":
             self.say(f"the agent's turn ended ({sig.text})")
             tools.idle()

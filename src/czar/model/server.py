@@ -22,6 +22,10 @@ from typing import Any
 from czar.model.answers import Answer, Call, Say, answer
 from czar.model.script import ModelScriptError, Turn, extract, parse, task_id
 
+# A call the model makes while it waits for tools the agent has not loaded yet (an MCP server
+# still starting): it does not count as one of the script's answers.
+FILLER = "czar-model: waiting for the agent's tools"
+FILLERS = 20  # the most filler calls for one turn before the model gives up on a tool
 CWD = re.compile(r"(?:Primary working directory|Working directory): (\S+)")
 MODEL = "claude-sonnet-4-5"
 
@@ -35,14 +39,19 @@ class Request:
     cwd: str | None
     size: int  # of the request body, for the usage it reports
     namespaces: dict[str, tuple[str, str]] = field(default_factory=dict)  # flat name -> (namespace, name)
+    fillers: int = 0  # filler calls already in the conversation
 
 
 def _anthropic_request(body: dict[str, Any]) -> Request:
     texts: list[str] = []
     answered = 0
+    fillers = 0
     for m in body.get("messages", []):
         if m.get("role") == "assistant":
-            answered += 1
+            if FILLER in json.dumps(m.get("content")):
+                fillers += 1
+            else:
+                answered += 1
         elif m.get("role") == "user":
             content = m.get("content")
             if isinstance(content, str):
@@ -58,16 +67,19 @@ def _anthropic_request(body: dict[str, Any]) -> Request:
         [t.get("name", "") for t in body.get("tools", [])],
         cwd.group(1) if cwd else None,
         len(json.dumps(body)),
+        fillers=fillers,
     )
 
 
 def _openai_request(body: dict[str, Any]) -> Request:
     texts: list[str] = []
-    answered = 0
+    answered = fillers = 0
     items = body.get("input", [])
     for item in items if isinstance(items, list) else []:
         kind, role = item.get("type"), item.get("role")
-        if kind == "function_call" or (kind == "message" and role == "assistant"):
+        if kind == "function_call" and FILLER in str(item.get("arguments")):
+            fillers += 1
+        elif kind == "function_call" or (kind == "message" and role == "assistant"):
             answered += 1
         elif kind == "message" and role == "user":
             texts += [c.get("text", "") for c in item.get("content", []) if isinstance(c, dict)]
@@ -88,7 +100,8 @@ def _openai_request(body: dict[str, Any]) -> Request:
                 offered.append(flat)
         else:
             offered.append(str(tool.get("name", "")))
-    return Request("openai", texts, answered, offered, cwd.group(1) if cwd else None, len(json.dumps(body)), namespaces)
+    cwd_text = cwd.group(1) if cwd else None
+    return Request("openai", texts, answered, offered, cwd_text, len(json.dumps(body)), namespaces, fillers)
 
 
 def plan_turns(req: Request) -> tuple[list[tuple[float, Turn]], str | None, str | None]:
@@ -127,6 +140,17 @@ class ScriptedModel:
             wait, turn = turns[req.answered]
             reply = answer(turn, req.offered, cwd=req.cwd, task=task)
             turn_no = req.answered
+            if isinstance(reply, Say) and reply.text.startswith("[scripted model]") and req.fillers < FILLERS:
+                # A tool that is not offered yet may come once the agent's MCP servers are up:
+                # pass a moment in its shell, and look again at the next request.
+                filler = answer(
+                    Turn("run", f"python3 -c 'import time; time.sleep(0.5)' # {FILLER}"),
+                    req.offered,
+                    cwd=req.cwd,
+                    task=task,
+                )
+                if isinstance(filler, Call):
+                    reply = filler
         else:
             wait, turn_no, reply = 0.0, None, Say("Nothing more to do.")
         entry = {

@@ -1,0 +1,177 @@
+"""The real agent CLIs (Claude Code and Codex, pinned in agent-clis/), driven by czar against its
+scripted model server: a whole plan to the end, and czar's MCP server checked by a client czar did
+not write (the MCP Inspector)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from czar.model.server import serve
+from czar.paths import ProjectPaths
+from czar.store.store import Event, Store
+from helpers import czar, git, make_repo, retry_until
+
+BIN = Path(__file__).resolve().parents[2] / "agent-clis" / "node_modules" / ".bin"
+
+
+@pytest.fixture(scope="module")
+def clis() -> Path:
+    for name in ("claude", "codex", "mcp-inspector"):
+        if not (BIN / name).exists():
+            pytest.fail(f"{BIN / name} is missing: `make test` installs the agent CLIs (npm ci in agent-clis/)")
+    return BIN
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    log = tmp_path / "model.log"
+    server = serve(0, log)
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", log
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def task(tid: str, agent: str | None, script: str, deps: tuple[str, ...] = ()) -> str:
+    head = (
+        f'[[tasks]]\nid = "{tid}"\ntitle = "Add {tid}"\nscope = ["{tid}.py"]\ndepends_on = {json.dumps(list(deps))}\n'
+    )
+    head += f'agent = "{agent}"\n' if agent else ""
+    return head + f"body = '''\nAdd {tid}.py.\n\n```czar-model\n{script}\n```\n'''\n"
+
+
+def module(tid: str, before_commit: str = "", extra: str = "") -> str:
+    return (
+        f"report adding {tid}.py\n"
+        f"write {tid}.py <<END\ndef {tid}(name):\n    return '{tid}, ' + name\nEND\n"
+        f"run python3 -c \"import {tid}; print({tid}.{tid}('x'))\"\n"
+        f"{extra}{before_commit}commit add {tid}\ncheckpoint 1 {tid} written and committed\n"
+        f"done {tid}.py is in place\nend Done."
+    )
+
+
+def events_of(name: str) -> list[Event]:
+    store = Store(ProjectPaths.for_project(name))
+    try:
+        return store.events_after(0, limit=100_000)
+    finally:
+        store.close()
+
+
+@pytest.mark.timeout(600)
+def test_claude_code_and_codex_work_a_plan_to_the_end(
+    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, log = model
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
+    repo = make_repo(tmp_path / "repo")
+    plan = tmp_path / "czar.toml"
+    plan.write_text(
+        f'[project]\nname = "real"\nrepo = "repo"\n\n[workers]\nagents = {{ claude = 2, codex = 1 }}\n\n'
+        f'[agents.claude]\ncommand = "{clis / "claude"}"\nbase_url = "{url}"\nhome = "private"\n\n'
+        f'[agents.codex]\ncommand = "{clis / "codex"}"\nbase_url = "{url}"\n\n'
+        + task("greeting", "claude", module("greeting"))
+        # The model takes its time before the commit: the test kills the agent meanwhile.
+        + task("farewell", "claude", module("farewell", before_commit="wait 6\n"))
+        + task("parting", "codex", module("parting"))
+        + task(
+            "everyone",
+            "claude",
+            module("everyone", extra="run git push origin main\n"),
+            deps=("greeting", "farewell", "parting"),
+        )
+    )
+    czar("up", str(plan), check=True)
+
+    def farewell_agent() -> int | None:
+        # Once it ran its check, the model takes its time (`wait 6`) before the commit: kill then.
+        events = events_of("real")
+        ran = [e for e in events if e.kind == "permission.decided" and e.task_id == "farewell"]
+        if not any("import farewell" in e.payload.get("target", "") for e in ran):
+            return None
+        worker = next(e.worker_id for e in events if e.kind == "task.assigned" and e.task_id == "farewell")
+        store = Store(ProjectPaths.for_project("real"))
+        try:
+            with store.read() as conn:
+                pid: int | None = Store.worker_row(conn, str(worker)).agent_pid
+            return pid
+        finally:
+            store.close()
+
+    pid = retry_until(farewell_agent, timeout=90, what="farewell's agent to acknowledge its task")
+    os.kill(pid, signal.SIGKILL)  # Claude Code crashes in the middle of the task
+
+    result = czar("run", str(plan), "--json", timeout=400)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["tasks_merged"] == summary["tasks_total"] == 4
+
+    events = events_of("real")
+    # Files were written by the agents' own tools and the work merged.
+    files = git(repo, "ls-tree", "-r", "--name-only", "czar/integration").split()
+    assert {"greeting.py", "farewell.py", "parting.py", "everyone.py"} <= set(files)
+    # Status came through czar's MCP tools: each agent named its task and reported its checkpoint.
+    for tid in ("greeting", "farewell", "parting", "everyone"):
+        assert any(e.kind == "agent.ack" and e.task_id == tid and e.payload["confirmed"] for e in events), tid
+        assert any(e.kind == "agent.progress" and e.task_id == tid for e in events), tid
+    # The crash was noticed and the agent restarted with its session resumed.
+    assert any(e.kind == "health.restart" and e.task_id == "farewell" for e in events)
+    requests = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(e.kind == "agent.restarted" and e.task_id == "farewell" for e in events)
+    resumed = [r for r in requests if r["task"] == "farewell" and r["api"] == "anthropic" and r["answered"] >= 3]
+    assert resumed, "the restarted agent did not bring its conversation back"
+    # Permissions were decided by the policy: Claude's edits and commands allowed, the push denied.
+    decided = [(e.task_id, e.payload["decision"], e.payload["tool"]) for e in events if e.kind == "permission.decided"]
+    assert ("greeting", "allow", "Write") in decided and ("greeting", "allow", "Bash") in decided
+    denied = [e for e in events if e.kind == "permission.decided" and e.payload["decision"] == "deny"]
+    assert denied and "git push origin main" in denied[0].payload["target"]
+    # Codex could not commit in its sandbox: czar committed its work for it.
+    assert any(e.kind == "agent.commit" and e.task_id == "parting" and e.payload.get("by") == "czar" for e in events)
+    # Costs were recorded for every attempt: Claude's as it reported them, Codex's priced from tokens.
+    store = Store(ProjectPaths.for_project("real"))
+    try:
+        with store.read() as conn:
+            rows = conn.exec_driver_sql("select task_id, input_tokens, output_tokens, cost_usd from attempts").all()
+    finally:
+        store.close()
+    for task_id, tokens_in, tokens_out, cost in rows:
+        assert tokens_in > 0 and tokens_out > 0 and cost > 0, (task_id, tokens_in, tokens_out, cost)
+
+
+def test_the_mcp_inspector_lists_and_calls_czars_tools(tmp_path: Path, czar_home: Path, clis: Path) -> None:
+    from czar.core.states import TaskState, WorkerState
+    from czar.supervisor.actions import Actions
+    from czar.supervisor.project import open_project
+    from helpers import sim_task, write_plan
+
+    make_repo(tmp_path / "repo")
+    project = open_project(write_plan(tmp_path, "inspected", [sim_task("a")], workers=1))
+    project.sync_plan()
+    project.git.ensure_branch("czar/integration", "main")
+    with project.store.write() as conn:
+        Store.move_task(conn, "a", TaskState.READY, reason="test")
+        Store.set_worker(conn, "w1", state=WorkerState.IDLE, token="the-token")
+    Actions(project).assign("a", "w1", "test")
+    env = [f"CZAR_HOME={czar_home}", "CZAR_PROJECT=inspected", "CZAR_WORKER=w1", "CZAR_TOKEN=the-token"]
+    base = [str(clis / "mcp-inspector"), "--cli", *[x for v in env for x in ("-e", v)]]
+    server = [sys.executable, "-m", "czar", "mcp", "--worker", "w1"]
+
+    def inspect(*method: str) -> dict[str, object]:
+        out = subprocess.run([*base, *server, *method], capture_output=True, text=True, timeout=120, check=True)
+        return dict(json.loads(out.stdout))
+
+    tools = inspect("--method", "tools/list")
+    names = {t["name"] for t in tools["tools"]}  # type: ignore[attr-defined]
+    assert {"report", "board", "claim", "release", "done", "blocked", "ask", "permission"} <= names
+    called = inspect("--method", "tools/call", "--tool-name", "report", "--tool-arg", "task=a", "--tool-arg", "text=hi")
+    assert "acknowledged" in json.dumps(called)
