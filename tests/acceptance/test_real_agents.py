@@ -175,3 +175,29 @@ def test_the_mcp_inspector_lists_and_calls_czars_tools(tmp_path: Path, czar_home
     assert {"report", "board", "claim", "release", "done", "blocked", "ask", "permission"} <= names
     called = inspect("--method", "tools/call", "--tool-name", "report", "--tool-arg", "task=a", "--tool-arg", "text=hi")
     assert "acknowledged" in json.dumps(called)
+
+
+@pytest.mark.timeout(300)
+def test_a_task_over_its_budget_is_stopped_with_an_alert(
+    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = model
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
+    make_repo(tmp_path / "repo")
+    plan = tmp_path / "czar.toml"
+    costly = task("costly", "claude", module("costly")).replace(
+        'agent = "claude"\n', 'agent = "claude"\nbudget_usd = 0.01\n'
+    )
+    plan.write_text(
+        f'[project]\nname = "budget"\nrepo = "repo"\n\n[workers]\nagent = "claude"\ncount = 1\n\n'
+        f'[agents.claude]\ncommand = "{clis / "claude"}"\nbase_url = "{url}"\nhome = "private"\n\n' + costly
+    )
+    result = czar("run", str(plan), "--json", timeout=240)
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    assert summary["failed_tasks"] == ["costly"] and summary["cost_usd"] > 0.01
+    events = events_of("budget")
+    stopped = [e for e in events if e.kind == "health.stop" and e.task_id == "costly"]
+    assert stopped and "budget" in stopped[0].payload["evidence"]
+    alerts = [e.payload["message"] for e in events if e.kind == "alert"]
+    assert any("costly stopped" in m and "budget" in m for m in alerts)

@@ -558,3 +558,9 @@ def test_a_held_task_merges_only_after_the_task_it_conflicts_with() -> None:
     assert not of(Merge, decide(replace(held, held={"second": "first"})))
     done = snap([task("first", T.MERGED, order=2), task("second", T.APPROVED, order=1)])
     assert of(Merge, decide(replace(done, held={"second": "first"}))) == [Merge(("second",))]
+
+
+def test_nothing_starts_once_the_run_spent_its_budget() -> None:
+    s = snap([task("a", T.PENDING), task("b", T.READY), task("c", T.SUBMITTED, worker="w2")], [worker("w1")])
+    out = decide(replace(s, out_of_budget=True))
+    assert not of(Assign, out) and of(Promote, out) == [Promote("a")] and of(Verify, out) == [Verify("c")]

@@ -189,3 +189,11 @@ def test_nothing_changes_before_the_next_check(v: Vitals, fraction: float) -> No
 def test_next_check_is_in_the_future(v: Vitals) -> None:
     nxt = next_check(v, NOW, T)
     assert nxt is None or nxt > NOW
+
+
+def test_a_task_over_its_budget_is_stopped() -> None:
+    v = vitals(spent_usd=2.5, budget_usd=2.0)
+    f = examine(v, NOW, T)
+    assert f is not None and f.problem is Problem.OVER_BUDGET and "$2.50 of its $2.00" in f.evidence
+    assert repair_for(f, v, NOW, T) is Repair.STOP
+    assert examine(vitals(spent_usd=1.0, budget_usd=2.0), NOW, T) is None

@@ -41,6 +41,7 @@ class Snapshot:
     workers: Mapping[str, WorkerView]
     # task -> the task in flight it conflicts with or duplicates: it merges only after that one.
     held: Mapping[str, str] = field(default_factory=dict)
+    out_of_budget: bool = False  # the run spent its budget: no task starts any more
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -134,7 +135,8 @@ def decide(snap: Snapshot) -> list[Decision]:
         if ready_to_merge:
             out.append(Merge(tuple(t.id for t in ready_to_merge[:MERGE_BATCH])))
 
-    out.extend(_assignments(snap, promoted={d.task for d in out if isinstance(d, Promote)}))
+    if not snap.out_of_budget:
+        out.extend(_assignments(snap, promoted={d.task for d in out if isinstance(d, Promote)}))
     return out
 
 

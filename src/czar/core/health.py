@@ -25,6 +25,7 @@ class Problem(StrEnum):
     WRONG_TASK = "wrong_task"  # its first report named another task
     RATE_LIMIT_OVER = "rate_limit_over"  # it waited for a rate limit that has now reset
     PERMISSION_TIMEOUT = "permission_timeout"  # nobody answered its permission request in time
+    OVER_BUDGET = "over_budget"  # the task spent more on models than its budget allows
 
 
 class Repair(StrEnum):
@@ -34,6 +35,7 @@ class Repair(StrEnum):
     REASSIGN = "reassign"  # take the task back; another (or the same, fresh) worker gets it
     CONTINUE = "continue"  # tell a rate-limited agent to go on
     DENY = "deny"  # deny an unanswered permission request
+    STOP = "stop"  # stop the agent and fail the task, with an alert (it spent its budget)
 
 
 # Problems where waiting a little after a repair is the right thing: the agent may be recovering.
@@ -75,6 +77,8 @@ class Vitals:
     expected_gap: float | None = None  # seconds expected between two checkpoints
     named_task: str | None = None  # the task its agent named
     confusions: int = 0  # times earlier agents on this task named another
+    spent_usd: float = 0.0  # what the task's attempts cost so far
+    budget_usd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,9 @@ def examine(v: Vitals, now: float, t: Thresholds) -> Finding | None:
     """The worker's most pressing problem, or None if it looks healthy."""
     if not v.host_alive:
         return Finding(Problem.CRASHED, f"the worker host of {v.worker} is gone", now)
+    if v.budget_usd is not None and v.spent_usd > v.budget_usd:
+        evidence = f"spent ${v.spent_usd:.2f} of its ${v.budget_usd:.2f} budget"
+        return Finding(Problem.OVER_BUDGET, evidence, now)
     if v.agent_exited:
         return Finding(Problem.AGENT_EXITED, f"the agent of {v.worker} exited before finishing {v.task}", now)
     if v.named_task is not None and v.named_task != v.task:
@@ -158,6 +165,8 @@ def repair_for(f: Finding, v: Vitals, now: float, t: Thresholds) -> Repair | Non
         return Repair.DENY
     if f.problem is Problem.CRASHED:
         return Repair.REASSIGN
+    if f.problem is Problem.OVER_BUDGET:
+        return Repair.STOP
     if f.problem is Problem.WRONG_TASK:
         return Repair.CORRECT if v.confusions == 0 else Repair.REASSIGN
     if f.problem in _PATIENT and v.healed_at is not None and now - v.healed_at < t.grace:

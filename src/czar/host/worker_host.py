@@ -57,7 +57,7 @@ class Current:
     repeats: int = 0
     session: str | None = None  # the agent's own session, to resume it
     counted: dict[str, float] = field(default_factory=dict)  # usage this process already reported
-    pending: dict[str, float] = field(default_factory=dict)  # per-message usage not settled by a total yet
+    pending: dict[str, float] = field(default_factory=dict)  # per-message usage written, not settled by a total
     session_lost: bool = False  # the session it was resumed with does not exist
     seen: set[str] = field(default_factory=set)  # API messages already counted
 
@@ -398,9 +398,9 @@ class WorkerHost:
     def _count(self, cur: Current, data: dict[str, Any]) -> None:
         """Add what an API exchange cost to the attempt, each message once.
 
-        An agent that reports running totals (``cumulative``) adds what grew since its last total;
-        the per-message usage it reports in between (``provisional``) waits, counted once per
-        message, and counts only if the process ends before its next total (a crash, a stop).
+        Usage per message (``provisional``) counts at once, so that budgets are watched as the
+        agent works; an agent's running total (``cumulative``) then settles the account: what it
+        adds is the growth of the total, less what its messages already counted.
         """
         keys = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd")
         now = {k: float(data.get(k) or 0) for k in keys}
@@ -414,12 +414,15 @@ class WorkerHost:
             )
         if data.get("provisional"):
             message = str(data.get("message_id"))
-            if message not in cur.seen:
-                cur.seen.add(message)
-                cur.pending = {k: cur.pending.get(k, 0.0) + now[k] for k in keys}
+            if message in cur.seen:
+                return
+            cur.seen.add(message)
+            cur.pending = {k: cur.pending.get(k, 0.0) + now[k] for k in keys}
+            self._record_usage(cur, now)
             return
         if data.get("cumulative"):
-            delta = {k: max(0.0, now[k] - cur.counted.get(k, 0.0)) for k in keys}
+            grown = {k: max(0.0, now[k] - cur.counted.get(k, 0.0)) for k in keys}
+            delta = {k: grown[k] - cur.pending.get(k, 0.0) for k in keys}
             cur.counted = now
             cur.pending = {}
         else:
@@ -427,10 +430,8 @@ class WorkerHost:
         self._record_usage(cur, delta)
 
     def _settle(self, cur: Current) -> None:
-        """The process ended: usage no total settled still counts, priced by czar."""
-        if cur.pending:
-            self._record_usage(cur, cur.pending)
-            cur.pending = {}
+        """The process ended: what its messages counted stands."""
+        cur.pending = {}
 
     def _record_usage(self, cur: Current, delta: dict[str, float]) -> None:
         if not any(delta.values()):

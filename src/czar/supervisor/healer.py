@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from czar.core import health
 from czar.core.health import Finding, Problem, Repair, Thresholds, Vitals
@@ -93,6 +93,7 @@ class Healer:
                 .outerjoin(tasks, tasks.c.id == workers.c.task_id)
                 .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
             ).all()
+        spent = self._spent()
         patients: list[Patient] = []
         lost: list[str] = []
         for r in rows:
@@ -124,9 +125,19 @@ class Healer:
                 ),
                 named_task=r.named_task,
                 confusions=r.confusions,
+                spent_usd=spent.get(r.task, 0.0),
+                budget_usd=spec.get("budget_usd"),
             )
             patients.append(Patient(vitals, r.attempt, r.prompt, r.base_commit, r.pid))
         return patients, lost
+
+    def _spent(self) -> dict[str, float]:
+        """What each task's attempts cost so far."""
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(attempts.c.task_id, func.sum(attempts.c.cost_usd)).group_by(attempts.c.task_id)
+            ).all()
+        return {task: float(total or 0.0) for task, total in rows}
 
     # -- reporting and repairing -------------------------------------------------------------
 
@@ -188,6 +199,10 @@ class Healer:
             elif repair is Repair.CONTINUE:
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, wait_until=None, detail=None)
                 self.actions.tell(conn, task, "continue", "The rate limit has reset: continue where you left off.")
+            elif repair is Repair.STOP:
+                self.actions.free_worker(conn, v.worker, pt.attempt)
+                conn.execute(Store.attempt_update(pt.attempt, outcome="failed"))
+                self.actions.fail(conn, v.task, why, f"task {v.task} stopped: {f.evidence}")
             elif repair is Repair.DENY:
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, detail=None)
                 reason = f"nobody answered within {self.t.permission_timeout:g} s"

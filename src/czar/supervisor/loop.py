@@ -16,16 +16,17 @@ import sys
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from czar.core.decide import Assign, Block, Decision, Merge, Promote, Snapshot, Verify, decide, run_finished
 from czar.core.states import TaskState, WorkerState
 from czar.errors import CzarError, SupervisorError
 from czar.runtime import proc
 from czar.store.doorbell import Listener
-from czar.store.schema import tasks
+from czar.store.schema import attempts, tasks
 from czar.store.store import Store, TransitionRefused
 from czar.supervisor.actions import Actions
 from czar.supervisor.alerts import AlertSender
@@ -106,6 +107,7 @@ class Supervisor:
         self.preparing: Future[None] | None = None  # worktrees made ahead for ready tasks
         self.prepared: set[str] = set()
         self.reported_done = False
+        self.budget_alerted = False
 
     def say(self, text: str) -> None:
         line = f"{time.strftime('%H:%M:%S')} {text}"
@@ -235,6 +237,8 @@ class Supervisor:
                         Store.emit(conn, "supervisor.error", task=name, error=repr(exc))
         self.radar_wanted.set()
         snap = snapshot(self.store)
+        if self.p.plan.project.budget_usd is not None and self._run_spent() >= self.p.plan.project.budget_usd:
+            snap = replace(snap, out_of_budget=True)
         decisions = decide(snap)
         for decision in decisions:
             if not isinstance(decision, Assign):
@@ -251,6 +255,20 @@ class Supervisor:
         if run_finished(snap) and snap.tasks and not self.reported_done:
             self.reported_done = True
             self.say("every task is merged, failed or cancelled")
+
+    def _run_spent(self) -> float:
+        """What the run spent on models; the first time it reaches the budget, a person hears."""
+        budget = self.p.plan.project.budget_usd
+        with self.store.read() as conn:
+            spent = float(conn.execute(select(func.coalesce(func.sum(attempts.c.cost_usd), 0.0))).scalar_one())
+        if budget is not None and spent >= budget and not self.budget_alerted:
+            self.budget_alerted = True
+            with self.store.write() as conn:
+                Store.alert(
+                    conn, "critical", f"the run spent ${spent:.2f} of its ${budget:.2f} budget: no task starts any more"
+                )
+            self.say(f"budget spent (${spent:.2f} of ${budget:.2f}): no task starts any more")
+        return spent
 
     def _radar_loop(self) -> None:
         """Watch the branches in flight; at most one scan per ``RADAR_SECONDS``, sooner never."""

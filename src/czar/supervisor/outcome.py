@@ -12,6 +12,7 @@ from czar.core.decide import run_finished
 from czar.core.states import TaskState
 from czar.errors import SupervisorError
 from czar.store.store import Event
+from czar.supervisor import status
 from czar.supervisor.checks import run_checks
 from czar.supervisor.launcher import supervisor_pid
 from czar.supervisor.project import Project
@@ -29,6 +30,7 @@ class RunOutcome:
     integration_branch: str
     failed_tasks: list[str]
     duplication: float  # share of the added lines that more than one task added (see czar.core.hunks)
+    cost_usd: float  # what the agents' models cost, all attempts of all tasks
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +110,8 @@ def contributions(project: Project) -> dict[str, dict[str, hunks.FileChange]]:
 def outcome(project: Project, since: int, wall_seconds: float, integration_ok: bool | None) -> RunOutcome:
     tasks = project.store.tasks()
     share, _, _ = hunks.duplication(contributions(project).values())
+    with project.store.read() as conn:
+        cost = float(status.costs(conn)["run"]["cost_usd"])
     interventions = sum(1 for e in project.store.events_after(since, limit=10**9) if e.actor == "person")
     return RunOutcome(
         tasks_total=len(tasks),
@@ -119,6 +123,7 @@ def outcome(project: Project, since: int, wall_seconds: float, integration_ok: b
         integration_branch=project.plan.project.integration_branch,
         failed_tasks=[t.id for t in tasks if t.state == TaskState.FAILED.value],
         duplication=round(share, 4),
+        cost_usd=cost,
     )
 
 

@@ -118,6 +118,7 @@ class Project:
                         "agent": t.agent,
                         "estimate": t.estimate,
                         "rank": t.rank,
+                        "budget_usd": t.budget_usd,
                     }
                 )
                 values = {"ord": t.order, "title": t.title, "body": t.body, "spec": spec, "updated_at": now}

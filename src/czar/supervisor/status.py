@@ -6,10 +6,10 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from czar.agent_tools import claims
-from czar.store.schema import radar
+from czar.store.schema import attempts, radar
 from czar.supervisor import launcher
 from czar.supervisor.project import Project
 
@@ -25,6 +25,7 @@ def status(project: Project) -> dict[str, Any]:
     with store.read() as conn:
         held = claims.all_held(conn)
         findings = conn.execute(select(radar).order_by(radar.c.id)).all()
+        spend = costs(conn)
     alerts = store.events_after(0, limit=100_000, kinds=("alert",))[-RECENT_ALERTS:]
     return {
         "project": project.name,
@@ -42,7 +43,9 @@ def status(project: Project) -> dict[str, Any]:
             }
             for w in store.workers()
         ],
-        "tasks": [_task(t, held.get(t.id, ())) for t in tasks],
+        "tasks": [{**_task(t, held.get(t.id, ())), **spend["tasks"].get(t.id, _NOTHING)} for t in tasks],
+        "cost": spend["run"],
+        "worker_costs": spend["workers"],
         "counts": {s: sum(1 for t in tasks if t.state == s) for s in sorted({t.state for t in tasks})},
         "radar": [
             {"kind": f.kind, "task": f.task_id, "other": f.other, "files": json.loads(f.files), "since": f.since}
@@ -60,6 +63,29 @@ def status(project: Project) -> dict[str, Any]:
             for e in alerts
         ],
     }
+
+
+_NOTHING = {"cost_usd": 0.0, "input_tokens": 0, "output_tokens": 0}
+
+
+def costs(conn: Any) -> dict[str, Any]:
+    """Tokens and cost per task, per worker and for the run (each API message counted once)."""
+
+    def totals(rows: Any) -> dict[str, dict[str, Any]]:
+        return {
+            key: {"cost_usd": round(float(c or 0), 6), "input_tokens": int(i or 0), "output_tokens": int(o or 0)}
+            for key, c, i, o in rows
+        }
+
+    cols = (func.sum(attempts.c.cost_usd), func.sum(attempts.c.input_tokens), func.sum(attempts.c.output_tokens))
+    by_task = totals(conn.execute(select(attempts.c.task_id, *cols).group_by(attempts.c.task_id)).all())
+    by_worker = totals(conn.execute(select(attempts.c.worker_id, *cols).group_by(attempts.c.worker_id)).all())
+    run = {
+        "cost_usd": round(sum(t["cost_usd"] for t in by_task.values()), 6),
+        "input_tokens": sum(t["input_tokens"] for t in by_task.values()),
+        "output_tokens": sum(t["output_tokens"] for t in by_task.values()),
+    }
+    return {"tasks": by_task, "workers": by_worker, "run": run}
 
 
 def _task(t: Any, held: tuple[str, ...]) -> dict[str, Any]:

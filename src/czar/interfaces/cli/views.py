@@ -26,11 +26,17 @@ def print_status(data: dict[str, Any]) -> None:
     if not data["tasks"]:
         console.print(f"project {data['project']}: no run yet; `czar up` or `czar run` starts one")
         return
+    cost = data["cost"]
     console.print(
         f"project {data['project']}: supervisor "
         + (f"running (pid {sup['pid']})" if sup["running"] else "not running")
         + " | "
         + ", ".join(f"{n} {s}" for s, n in data["counts"].items())
+        + (
+            f" | ${cost['cost_usd']:.2f} ({cost['input_tokens']} tokens in, {cost['output_tokens']} out)"
+            if cost["cost_usd"]
+            else ""
+        )
     )
     workers = Table("worker", "agent", "state", "for", "task", "waits for", title="workers", title_justify="left")
     for w in data["workers"]:
@@ -38,7 +44,16 @@ def print_status(data: dict[str, Any]) -> None:
         workers.add_row(w["id"], w["agent"], w["state"], since, w["task"] or "-", (w["detail"] or "")[:60])
     console.print(workers)
     tasks = Table(
-        "task", "state", "worker", "progress", "rounds", "depends on", "title", title="tasks", title_justify="left"
+        "task",
+        "state",
+        "worker",
+        "progress",
+        "rounds",
+        "cost",
+        "depends on",
+        "title",
+        title="tasks",
+        title_justify="left",
     )
     for t in data["tasks"]:
         progress = f"{t['checkpoint']}/{t['checkpoints']}" if t["checkpoints"] else "-"
@@ -95,6 +110,7 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
             f" in {result.wall_seconds:.1f} s; integration branch {result.integration_branch}: tests "
             + {True: "pass", False: "FAIL", None: "not configured"}[result.integration_tests_passed]
             + f"; {result.interventions} human intervention(s)"
+            + (f"; models cost ${result.cost_usd:.2f}" if result.cost_usd else "")
         )
         if result.failed_tasks:
             typer.echo(f"failed: {', '.join(result.failed_tasks)} (see `czar logs` and `czar status`)")
