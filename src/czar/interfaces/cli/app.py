@@ -262,6 +262,22 @@ def bench(
     raise typer.Exit(0 if result["passed"] else 1)
 
 
+@app.command()
+def doctor(
+    plan: Annotated[Path | None, typer.Argument(help="A plan: also check its agents.")] = None,
+) -> None:
+    """Check this machine for a run: tmux, git, the store, each agent the plan uses (exit 1 if not)."""
+    from czar.supervisor import doctor as checks
+
+    if plan is None and DEFAULT_PLAN.exists():
+        plan = DEFAULT_PLAN
+    project = _open(plan, check_repo=False) if plan is not None else None
+    results = checks.examine(project.plan if project else None, project.paths if project else None)
+    for check in results:
+        typer.echo(check.line())
+    raise typer.Exit(0 if all(c.ok for c in results) else 1)
+
+
 @app.command("model-server")
 def model_server(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free one).")] = 0,

@@ -1,0 +1,134 @@
+"""``czar doctor``: is this machine ready for a run? One line per check, with a fix for each failure.
+
+It checks the programs czar drives (tmux; git 2.38 or newer, for ``git merge-tree --write-tree``),
+the store's folder, and each agent the plan uses: its program and version, and that its
+credentials are present (never their values).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from czar.paths import ProjectPaths, czar_home
+from czar.plan.load import Plan
+from czar.plan.model import AgentConfig
+from czar.runtime import proc
+
+# The agents' usual programs, and where each finds its credentials: variables, or files in home.
+PROGRAMS = {"claude": "claude", "codex": "codex", "gemini": "gemini", "aider": "aider"}
+CREDENTIALS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "claude": (
+        ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"),
+        (".claude/.credentials.json",),
+    ),
+    "codex": (("OPENAI_API_KEY",), (".codex/auth.json",)),
+    "gemini": (("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS"), (".gemini/oauth_creds.json",)),
+    "aider": (("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY"), ()),
+}
+INSTALL = {
+    "claude": "npm install -g @anthropic-ai/claude-code",
+    "codex": "npm install -g @openai/codex",
+    "gemini": "npm install -g @google/gemini-cli",
+    "aider": "pip install aider-chat",
+}
+MIN_GIT = (2, 38)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        return f"ok    {self.name}: {self.detail}" if self.ok else f"FAIL  {self.name}: {self.detail}; fix: {self.fix}"
+
+
+def _version(argv: list[str]) -> tuple[bool, str]:
+    result = proc.run(argv, timeout=30)
+    first = (result.output.strip().splitlines() or [""])[0]
+    return result.ok, first
+
+
+def tmux() -> Check:
+    if shutil.which("tmux") is None:
+        return Check("tmux", False, "not found", "install tmux (apt-get install tmux, brew install tmux)")
+    ok, text = _version(["tmux", "-V"])
+    return Check("tmux", ok, text or "no version", "reinstall tmux")
+
+
+def git() -> Check:
+    if shutil.which("git") is None:
+        return Check("git", False, "not found", "install git 2.38 or newer")
+    ok, text = _version(["git", "--version"])
+    m = re.search(r"(\d+)\.(\d+)", text)
+    version = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    if not ok or version < MIN_GIT:
+        return Check("git", False, f"{text or 'no version'} (czar needs 2.38 or newer, for merge-tree)", "upgrade git")
+    return Check("git", True, text)
+
+
+def python() -> Check:
+    ok = sys.version_info >= (3, 11)
+    return Check("python", ok, sys.version.split()[0], "use Python 3.11 or newer")
+
+
+def store(paths: ProjectPaths | None) -> Check:
+    folder = paths.root if paths is not None else czar_home()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return Check(
+            "store", False, f"{folder} is not writable ({exc.strerror or exc})", "set CZAR_HOME to a writable folder"
+        )
+    return Check("store", True, f"{folder} is writable")
+
+
+def agent(
+    kind: str, config: AgentConfig | None, env: dict[str, str] | None = None, home: Path | None = None
+) -> list[Check]:
+    """The agent's program and version, and its credentials."""
+    env = dict(os.environ) if env is None else env
+    home = Path(env.get("HOME", "~")).expanduser() if home is None else home
+    command = config.command if config and config.command else PROGRAMS[kind]
+    found = shutil.which(command) or (command if Path(command).is_file() and os.access(command, os.X_OK) else None)
+    checks = []
+    if found is None:
+        checks.append(Check(f"{kind} program", False, f"{command} not found", INSTALL[kind]))
+    else:
+        ok, text = _version([found, "--version"])
+        checks.append(
+            Check(f"{kind} program", ok, f"{found}: {text or 'no version'}", f"reinstall it ({INSTALL[kind]})")
+        )
+    names, files = CREDENTIALS[kind]
+    present = [n for n in names if env.get(n)]
+    logins = [f for f in files if (home / f).exists()] if not (config and config.home == "private") else []
+    if config and config.base_url:
+        checks.append(Check(f"{kind} credentials", True, f"talks to {config.base_url}"))
+    elif present or logins:
+        where = ", ".join([*(f"${n} is set" for n in present), *(f"~/{f}" for f in logins)])
+        checks.append(Check(f"{kind} credentials", True, where))
+    else:
+        need = " or ".join(f"${n}" for n in names[:2])
+        fix = f"set {need}" + (
+            f", or log in ({command})" if files and not (config and config.home == "private") else ""
+        )
+        checks.append(Check(f"{kind} credentials", False, "none found", fix))
+    return checks
+
+
+def examine(plan: Plan | None, paths: ProjectPaths | None) -> list[Check]:
+    checks = [python(), tmux(), git(), store(paths)]
+    if plan is not None:
+        for kind in sorted(set(plan.worker_kinds.values()) - {"sim"}):
+            checks += agent(kind, plan.agents.get(kind))
+    return checks
