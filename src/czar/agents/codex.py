@@ -39,7 +39,10 @@ class CodexAdapter:
         argv += ["--json", "--skip-git-repo-check"]
         for o in overrides:
             argv += ["-c", o]
-        if not ctx.session:
+        if ctx.session:
+            # `exec resume` takes no -s: the same sandbox through the configuration.
+            argv += ["-c", 'sandbox_mode="workspace-write"']
+        else:
             argv += ["-C", str(ctx.worktree), "-s", "workspace-write"]
         if s.model:
             argv += ["-m", s.model]

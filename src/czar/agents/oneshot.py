@@ -13,7 +13,10 @@ import re
 
 from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, base_env, json_line, mcp_config
 
-AIDER_COST = re.compile(r"Tokens: ([\d.]+)(k?) sent, ([\d.]+)(k?) received\. Cost: \$([\d.]+) message")
+# "Tokens: 16k sent, 15k cache hit, 1.2k received. Cost: $0.01 message, $0.03 session."
+AIDER_COST = re.compile(
+    r"Tokens: ([\d.]+)(k?) sent, (?:[\d.]+k? cache (?:hit|write), )*([\d.]+)(k?) received\. Cost: \$([\d.]+) message"
+)
 
 
 def _message(ctx: LaunchContext) -> str:
@@ -71,6 +74,7 @@ class GeminiAdapter:
                 "cumulative": False,
                 "input_tokens": int(stats.get("input_tokens") or stats.get("input") or 0),
                 "output_tokens": int(stats.get("output_tokens") or stats.get("output") or 0),
+                "cache_read_tokens": int(stats.get("cached") or 0),  # part of the input
             }
             return [Signal("usage", data=usage), Signal("turn_done", text=str(msg.get("status", "")))]
         return []

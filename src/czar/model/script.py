@@ -92,23 +92,29 @@ def parse(source: str) -> list[Turn]:
             turns.append(Turn("write", "".join(line + "\n" for line in body), path, number))
             continue
         verb, _, rest = raw.partition(" ")
-        if verb not in VERBS or verb == "write":
+        if verb == "write":
+            raise ModelScriptError(f"line {number}: write needs its text after <<MARKER (write PATH <<END ... END)")
+        if verb not in VERBS:
             raise ModelScriptError(f"line {number}: unknown action {verb!r} (one of: {', '.join(VERBS)})")
         rest = rest.strip()
         if verb == "tool":
             name, _, data = rest.partition(" ")
             try:
-                json.loads(data or "{}")
+                value = json.loads(data or "{}")
             except json.JSONDecodeError as exc:
                 raise ModelScriptError(f"line {number}: tool {name}: its input is not JSON: {exc}") from None
-        if verb == "checkpoint" and not rest.split(" ", 1)[0].isdigit():
+            if not isinstance(value, dict):
+                raise ModelScriptError(f"line {number}: tool {name}: its input must be a JSON object")
+        if verb == "checkpoint" and not re.fullmatch(r"[0-9]+", rest.split(" ", 1)[0]):
             raise ModelScriptError(f"line {number}: checkpoint needs a number first")
         if verb == "wait":
             try:
-                float(rest)
+                seconds = float(rest)
             except ValueError:
-                raise ModelScriptError(f"line {number}: wait needs a number of seconds") from None
-        if verb in ("claim", "run", "commit"):
+                seconds = -1.0
+            if not 0 <= seconds < 1e6:  # also refuses nan and inf
+                raise ModelScriptError(f"line {number}: wait needs a number of seconds (0 or more)")
+        if verb in ("claim", "run"):
             try:
                 shlex.split(rest)
             except ValueError as exc:

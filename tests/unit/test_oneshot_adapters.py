@@ -1,0 +1,350 @@
+"""Gemini CLI and Aider: one message per process; their output read into signals.
+
+Gemini's events are shaped like ``gemini -p ... --output-format stream-json`` (init, message,
+tool_use, tool_result, error, result with the stats of its StreamJsonFormatter); Aider's lines like
+the usage report it prints after each message (``Tokens: ... Cost: ...``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from czar.agents.base import AgentSettings, LaunchContext, Signal
+from czar.agents.oneshot import AiderAdapter, GeminiAdapter
+
+SESSION = "c1f4b0a2-6a0e-4d3b-9f9e-2b7d3e8a1c55"
+TS = "2025-11-04T10:21:33.512Z"
+
+
+def line(event: dict[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":")) + "\n"
+
+
+def gemini(event: dict[str, Any] | str) -> list[Signal]:
+    return GeminiAdapter().parse(event if isinstance(event, str) else line(event))
+
+
+def context(tmp_path: Path, **kw: Any) -> LaunchContext:
+    defaults: dict[str, Any] = {
+        "worktree": tmp_path / "wt",
+        "worker": "w3",
+        "task": "hello",
+        "env": {"CZAR_HOME": "/home/u/.czar", "CZAR_WORKER": "w3", "CZAR_TOKEN": "t", "GIT_AUTHOR_NAME": "czar w3"},
+        "messages": [("Task id: hello\n\nWrite hello.py.", "task")],
+        "home": tmp_path / "agent",
+        "czar": ("/opt/czar/bin/czar",),
+    }
+    defaults.update(kw)
+    return LaunchContext(**defaults)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("GEMINI_CLI_HOME", "GOOGLE_GEMINI_BASE_URL", "OPENAI_API_BASE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HOME", "/home/someone")
+
+
+# -- Gemini: parse ---------------------------------------------------------------------------
+
+
+def test_gemini_init_names_the_session() -> None:
+    event = {"type": "init", "timestamp": TS, "session_id": SESSION, "model": "gemini-2.5-pro"}
+    assert gemini(event) == [Signal("session", text=SESSION)]
+
+
+def test_gemini_assistant_message_is_said() -> None:
+    event = {"type": "message", "timestamp": TS, "role": "assistant", "content": "I'll create hello.py.", "delta": True}
+    assert gemini(event) == [Signal("activity", text="says: I'll create hello.py.")]
+
+
+def test_gemini_assistant_message_is_cut_at_300_characters() -> None:
+    event = {"type": "message", "timestamp": TS, "role": "assistant", "content": "w" * 1000, "delta": True}
+    assert gemini(event) == [Signal("activity", text="says: " + "w" * 300)]
+
+
+def test_gemini_user_message_says_nothing() -> None:
+    event = {"type": "message", "timestamp": TS, "role": "user", "content": "Task id: hello"}
+    assert gemini(event) == []
+
+
+def test_gemini_tool_use_names_the_tool_and_its_parameters() -> None:
+    params = {"file_path": "hello.py", "content": "def greet(name):\n    return name\n"}
+    event = {
+        "type": "tool_use",
+        "timestamp": TS,
+        "tool_name": "write_file",
+        "tool_id": "write_file-1",
+        "parameters": params,
+    }
+    assert gemini(event) == [Signal("activity", text=f"write_file {json.dumps(params)}")]
+
+
+def test_gemini_tool_use_parameters_are_cut_at_200_characters() -> None:
+    params = {"command": "echo " + "x" * 500, "description": "print"}
+    event = {
+        "type": "tool_use",
+        "timestamp": TS,
+        "tool_name": "run_shell_command",
+        "tool_id": "r1",
+        "parameters": params,
+    }
+    [signal] = gemini(event)
+    assert signal.text == "run_shell_command " + json.dumps(params)[:200]
+
+
+def test_gemini_tool_result_says_nothing() -> None:
+    event = {"type": "tool_result", "timestamp": TS, "tool_id": "write_file-1", "status": "success", "output": "ok"}
+    assert gemini(event) == []
+
+
+def test_gemini_error_event_is_a_note() -> None:
+    event = {"type": "error", "timestamp": TS, "severity": "warning", "message": "Loop detected, stopping execution"}
+    assert gemini(event) == [Signal("activity", text="note: Loop detected, stopping execution")]
+
+
+STATS = {
+    "total_tokens": 1500,
+    "input_tokens": 1000,
+    "output_tokens": 200,
+    "cached": 400,
+    "input": 600,
+    "duration_ms": 1234,
+    "tool_calls": 2,
+    "models": {"gemini-2.5-pro": {"total_tokens": 1500, "input_tokens": 1000, "output_tokens": 200}},
+}
+
+
+def test_gemini_result_counts_tokens_and_ends_the_turn() -> None:
+    event = {"type": "result", "timestamp": TS, "status": "success", "stats": STATS}
+    signals = gemini(event)
+    assert [s.kind for s in signals] == ["usage", "turn_done"]
+    usage, done = signals
+    assert usage.data["cumulative"] is False
+    assert usage.data["input_tokens"] == 1000
+    assert usage.data["output_tokens"] == 200
+    assert "cost_usd" not in usage.data  # czar prices Gemini's tokens
+    assert done == Signal("turn_done", text="success")
+
+
+def test_gemini_result_reports_the_cached_part_of_the_input() -> None:
+    event = {"type": "result", "timestamp": TS, "status": "success", "stats": STATS}
+    usage, _ = gemini(event)
+    assert usage.data["input_tokens"] == 1000
+    assert usage.data["cache_read_tokens"] == 400
+
+
+def test_gemini_result_with_older_stat_names() -> None:
+    event = {"type": "result", "timestamp": TS, "status": "success", "stats": {"input": 70, "output": 9}}
+    usage, _ = gemini(event)
+    assert (usage.data["input_tokens"], usage.data["output_tokens"]) == (70, 9)
+
+
+def test_gemini_error_result_still_counts_and_ends_the_turn() -> None:
+    event = {
+        "type": "result",
+        "timestamp": TS,
+        "status": "error",
+        "error": {"type": "FatalTurnLimitedError", "message": "Reached max session turns for this session."},
+        "stats": {**STATS, "input_tokens": 42, "output_tokens": 0},
+    }
+    usage, done = gemini(event)
+    assert usage.data["input_tokens"] == 42
+    assert done == Signal("turn_done", text="error")
+
+
+def test_gemini_result_without_stats_counts_zero() -> None:
+    usage, done = gemini({"type": "result", "timestamp": TS, "status": "success"})
+    assert usage.data == {"cumulative": False, "input_tokens": 0, "output_tokens": 0, "cache_read_tokens": 0}
+    assert done.text == "success"
+
+
+@pytest.mark.parametrize("raw", ["", "\n", "  \n"])
+def test_gemini_blank_lines_say_nothing(raw: str) -> None:
+    assert gemini(raw) == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        (
+            "YOLO mode is enabled. All tool calls will be automatically approved.\n",
+            "YOLO mode is enabled. All tool calls will be automatically approved.",
+        ),
+        ('{"type":"message","timestamp":', '{"type":"message","timestamp":'),
+    ],
+)
+def test_gemini_other_lines_are_activity(raw: str, text: str) -> None:
+    assert gemini(raw) == [Signal("activity", text=text)]
+
+
+def test_gemini_unknown_events_are_skipped() -> None:
+    assert gemini({"type": "thought", "timestamp": TS, "subject": "Planning"}) == []
+
+
+# -- Gemini: launch --------------------------------------------------------------------------
+
+
+def test_gemini_command_carries_the_message(tmp_path: Path, clean_env: None) -> None:
+    messages = [("Task id: hello\n\nWrite hello.py.", "task"), ("Add a test too.", "feedback")]
+    launch = GeminiAdapter().launch(context(tmp_path, messages=messages))
+    assert launch.argv == [
+        "gemini",
+        "-p",
+        "Task id: hello\n\nWrite hello.py.\n\nAdd a test too.",
+        "--output-format",
+        "stream-json",
+        "--approval-mode",
+        "auto_edit",
+    ]
+    assert launch.stdin == []
+    assert launch.keep_stdin is False
+
+
+def test_gemini_model_and_extra_arguments(tmp_path: Path, clean_env: None) -> None:
+    settings = AgentSettings(command="/opt/gemini", model="gemini-2.5-flash", args=("--debug",))
+    argv = GeminiAdapter().launch(context(tmp_path, settings=settings)).argv
+    assert argv[0] == "/opt/gemini"
+    assert argv[-3:] == ["-m", "gemini-2.5-flash", "--debug"]
+
+
+def test_gemini_gets_czars_server_through_its_settings(tmp_path: Path, clean_env: None) -> None:
+    env = GeminiAdapter().launch(context(tmp_path)).env
+    home = tmp_path / "agent" / "gemini-home"
+    assert env["GEMINI_CLI_HOME"] == str(home)
+    assert json.loads((home / ".gemini" / "settings.json").read_text()) == {
+        "mcpServers": {
+            "czar": {
+                "command": "/opt/czar/bin/czar",
+                "args": ["mcp", "--worker", "w3"],
+                "env": {"CZAR_HOME": "/home/u/.czar", "CZAR_WORKER": "w3", "CZAR_TOKEN": "t"},
+            }
+        }
+    }
+
+
+def test_gemini_keeps_the_users_home_by_default(tmp_path: Path, clean_env: None) -> None:
+    env = GeminiAdapter().launch(context(tmp_path)).env
+    assert env["HOME"] == "/home/someone"
+    assert "GOOGLE_GEMINI_BASE_URL" not in env
+
+
+def test_gemini_private_home_and_base_url(tmp_path: Path, clean_env: None) -> None:
+    settings = AgentSettings(home="private", base_url="http://127.0.0.1:9000")
+    env = GeminiAdapter().launch(context(tmp_path, settings=settings)).env
+    assert env["HOME"] == str(tmp_path / "agent" / "gemini-home")
+    assert env["GOOGLE_GEMINI_BASE_URL"] == "http://127.0.0.1:9000"
+
+
+def test_gemini_encode_is_the_text() -> None:
+    assert GeminiAdapter().encode("Go on.", "continue") == "Go on."
+
+
+# -- Aider: parse ----------------------------------------------------------------------------
+
+
+def aider(raw: str) -> list[Signal]:
+    return AiderAdapter().parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "sent", "received", "cost"),
+    [
+        ("Tokens: 2.3k sent, 156 received. Cost: $0.0091 message, $0.0091 session.\n", 2300, 156, 0.0091),
+        ("Tokens: 12k sent, 1.2k received. Cost: $0.05 message, $0.12 session.\n", 12000, 1200, 0.05),
+        ("Tokens: 845 sent, 37 received. Cost: $0.00026 message, $0.0031 session.\n", 845, 37, 0.00026),
+        ("Tokens: 1234k sent, 9.9k received. Cost: $3.71 message, $3.71 session.\n", 1_234_000, 9900, 3.71),
+        ("Tokens: 4.1k sent, 0 received. Cost: $0.00 message, $0.40 session.\n", 4100, 0, 0.0),
+    ],
+)
+def test_aider_usage_report_is_counted(raw: str, sent: int, received: int, cost: float) -> None:
+    [signal] = aider(raw)
+    assert signal.kind == "usage"
+    assert signal.data["cumulative"] is False
+    assert signal.data["input_tokens"] == sent
+    assert signal.data["output_tokens"] == received
+    assert signal.data["cost_usd"] == pytest.approx(cost)
+
+
+def test_aider_message_cost_is_taken_not_the_session_total() -> None:
+    [signal] = aider("Tokens: 3.0k sent, 210 received. Cost: $0.01 message, $0.25 session.")
+    assert signal.data["cost_usd"] == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Tokens: 16k sent, 15k cache hit, 1.2k received. Cost: $0.01 message, $0.03 session.\n",
+        "Tokens: 16k sent, 15k cache write, 1.2k received. Cost: $0.01 message, $0.03 session.\n",
+    ],
+)
+def test_aider_usage_report_with_prompt_cache_is_counted(raw: str) -> None:
+    signals = aider(raw)
+    assert [s.kind for s in signals] == ["usage"]
+    assert signals[0].data["input_tokens"] == 16000
+    assert signals[0].data["output_tokens"] == 1200
+    assert signals[0].data["cost_usd"] == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Aider v0.86.1\n",
+        "Model: gpt-5 with diff edit format\n",
+        "Applied edit to hello.py\n",
+        # Without a price for the model, Aider reports tokens and no cost: shown as it is.
+        "Tokens: 2.3k sent, 156 received.\n",
+    ],
+)
+def test_aider_other_lines_are_activity(raw: str) -> None:
+    assert aider(raw) == [Signal("activity", text=raw.rstrip())]
+
+
+@pytest.mark.parametrize("raw", ["", "\n", "   \n"])
+def test_aider_blank_lines_say_nothing(raw: str) -> None:
+    assert aider(raw) == []
+
+
+# -- Aider: launch ---------------------------------------------------------------------------
+
+
+def test_aider_command(tmp_path: Path, clean_env: None) -> None:
+    launch = AiderAdapter().launch(context(tmp_path))
+    assert launch.argv == [
+        "aider",
+        "--message",
+        "Task id: hello\n\nWrite hello.py.",
+        "--yes-always",
+        "--no-auto-commits",
+        "--no-pretty",
+        "--no-check-update",
+        "--analytics-disable",
+        "--no-show-model-warnings",
+    ]
+    assert launch.stdin == []
+    assert launch.keep_stdin is False
+    assert "OPENAI_API_BASE" not in launch.env
+
+
+def test_aider_model_base_url_and_extra_arguments(tmp_path: Path, clean_env: None) -> None:
+    settings = AgentSettings(
+        command="/venv/bin/aider", model="openai/gpt-5", base_url="http://127.0.0.1:9000/v1", args=("--map-tokens", "0")
+    )
+    launch = AiderAdapter().launch(context(tmp_path, settings=settings))
+    assert launch.argv[0] == "/venv/bin/aider"
+    assert launch.argv[-4:] == ["--model", "openai/gpt-5", "--map-tokens", "0"]
+    assert launch.env["OPENAI_API_BASE"] == "http://127.0.0.1:9000/v1"
+    assert launch.env["GIT_AUTHOR_NAME"] == "czar w3"
+
+
+def test_aider_has_no_mcp_and_reports_its_cost() -> None:
+    caps = AiderAdapter.capabilities
+    assert (caps.mcp, caps.long_lived, caps.resumes, caps.reports_cost) == (False, False, False, True)
+
+
+def test_aider_encode_is_the_text() -> None:
+    assert AiderAdapter().encode("Fix the test.", "feedback") == "Fix the test."
