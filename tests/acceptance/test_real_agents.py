@@ -59,6 +59,15 @@ def module(tid: str, before_commit: str = "", extra: str = "") -> str:
     )
 
 
+def one_claude(plan: Path, name: str, clis: Path, url: str, tasks: str, settings: str = "") -> Path:
+    """A plan for one Claude Code worker in a private home, talking to the scripted model."""
+    plan.write_text(
+        f'[project]\nname = "{name}"\nrepo = "repo"\n\n[workers]\nagent = "claude"\ncount = 1\n\n'
+        f'[agents.claude]\ncommand = "{clis / "claude"}"\nbase_url = "{url}"\nhome = "private"\n{settings}\n' + tasks
+    )
+    return plan
+
+
 def events_of(name: str) -> list[Event]:
     store = Store(ProjectPaths.for_project(name))
     try:
@@ -188,10 +197,7 @@ def test_a_task_over_its_budget_is_stopped_with_an_alert(
     costly = task("costly", "claude", module("costly")).replace(
         'agent = "claude"\n', 'agent = "claude"\nbudget_usd = 0.01\n'
     )
-    plan.write_text(
-        f'[project]\nname = "budget"\nrepo = "repo"\n\n[workers]\nagent = "claude"\ncount = 1\n\n'
-        f'[agents.claude]\ncommand = "{clis / "claude"}"\nbase_url = "{url}"\nhome = "private"\n\n' + costly
-    )
+    one_claude(plan, "budget", clis, url, costly)
     result = czar("run", str(plan), "--json", timeout=240)
     assert result.returncode == 1
     summary = json.loads(result.stdout)
@@ -201,3 +207,52 @@ def test_a_task_over_its_budget_is_stopped_with_an_alert(
     assert stopped and "budget" in stopped[0].payload["evidence"]
     alerts = [e.payload["message"] for e in events if e.kind == "alert"]
     assert any("costly stopped" in m and "budget" in m for m in alerts)
+
+
+@pytest.mark.timeout(300)
+def test_claude_code_on_its_own_screen_is_followed_by_its_hooks(
+    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from czar.supervisor.project import open_project
+
+    url, _ = model
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
+    repo = make_repo(tmp_path / "repo")
+    plan = tmp_path / "czar.toml"
+    # The model stops twice (the Stop hook sends it back once) and waits on its screen for a
+    # message; a person's message, pasted in, brings the rest of the work.
+    script = (
+        "report adding greet.py\nend Thinking it over.\nend Waiting for a word from you.\n"
+        "write greet.py <<END\nprint('hi')\nEND\nrun python3 greet.py\ncommit add greet\n"
+        "done greet.py is in place\nend Done."
+    )
+    one_claude(plan, "screen", clis, url, task("greet", None, script), settings="interactive = true\n")
+    czar("up", str(plan), check=True)
+
+    def waiting() -> bool:
+        hooks = [e for e in events_of("screen") if e.kind == "agent.hook" and e.payload["hook"] == "Stop"]
+        return any(e.payload["detail"].get("stop_hook_active") for e in hooks)
+
+    retry_until(waiting, timeout=120, what="Claude Code to stop and wait for a message")
+    screen = open_project(plan).tmux.capture("w1", lines=200)
+    assert "Waiting for a word from you." in screen  # Claude Code's own screen is in the pane
+    assert "? for shortcuts" in screen or "\u276f" in screen  # its input box
+
+    told = "Please go on now:\nadd greet.py, check it runs, commit it, and hand the task in."
+    czar("tell", "w1", told, "--plan", str(plan), check=True)
+    result = czar("run", str(plan), "--json", timeout=200)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "greet.py" in git(repo, "ls-tree", "-r", "--name-only", "czar/integration").split()
+
+    events = events_of("screen")
+    # The message of two lines went in as one prompt, confirmed by the agent's hook.
+    submitted = [e for e in events if e.kind == "agent.prompt_submitted"]
+    assert submitted and submitted[0].payload["confirmed"] is True
+    # Each tool use was decided by czar's policy through the PreToolUse hook.
+    decided = [(e.payload["tool"], e.payload["decision"]) for e in events if e.kind == "permission.decided"]
+    assert ("Write", "allow") in decided and ("Bash", "allow") in decided
+    assert any(e.kind == "agent.ack" and e.payload["confirmed"] for e in events)
+    # Its usage came from its transcript, each message once, priced from the table.
+    usage = [e for e in events if e.kind == "agent.usage"]
+    assert usage and sum(e.payload["cost_usd"] for e in usage) > 0
+    assert sum(e.payload["input_tokens"] for e in usage) > 0

@@ -13,8 +13,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from czar.agent_tools.identity import Caller, CallerError
+from czar.agent_tools.mcp_tools import build, target_of
 from czar.core.states import TaskState, WorkerState
-from czar.interfaces.mcp.server import build, target_of
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project, open_project
@@ -93,3 +93,48 @@ def test_the_server_speaks_mcp_over_stdio(project: Project, czar_home: Path) -> 
     result = call(params, "report", {"task": "a", "text": "over stdio"})
     assert "acknowledged" in text(result)
     assert next(t.last_note for t in project.store.tasks() if t.id == "a") == "over stdio"
+
+
+def test_the_worker_hosts_http_endpoint_serves_the_tools_to_its_worker_only(project: Project) -> None:
+    import urllib.error
+    import urllib.request
+
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    from czar.agent_tools.mcp_tools import Endpoint
+
+    endpoint = Endpoint(Caller(project.paths, "w1", "secret-1", launch=1))
+    try:
+
+        async def session(token: str) -> tuple[list[str], str]:
+            headers = {"Authorization": f"Bearer {token}"}
+            async with (
+                httpx2.AsyncClient(headers=headers) as http,
+                streamable_http_client(endpoint.url, http_client=http) as streams,
+                ClientSession(streams[0], streams[1]) as client,
+            ):
+                await client.initialize()
+                names = [t.name for t in (await client.list_tools()).tools]
+                reply = await client.call_tool("report", {"task": "a", "text": "write a.txt"})
+                return names, text(reply)
+
+        names, reply = asyncio.run(session("secret-1"))
+        assert "permission" in names and "done" in names
+        assert "acknowledged" in reply
+        assert any(e.kind == "agent.ack" and e.task_id == "a" for e in project.store.events_after(0))
+        # Without the worker's token (another worker's, or none), nothing gets through.
+        for headers in ({"Authorization": "Bearer secret-2"}, {}):
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
+            request = urllib.request.Request(
+                endpoint.url,
+                data=body,
+                headers={"Content-Type": "application/json", "Accept": "application/json", **headers},
+            )
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=10)
+            assert refused.value.code == 401
+            refused.value.close()
+    finally:
+        endpoint.stop()

@@ -1,41 +1,50 @@
-"""``czar mcp --worker W``: czar's tools for one worker's agent, over MCP (stdio).
+"""czar's tools for one worker's agent, over MCP: over stdio (``czar mcp --worker W``), or over
+HTTP from inside the worker host (``Endpoint``).
 
 The same operations as the ``czar report/board/claim/release/done/blocked/ask`` commands, through
 the same service (``czar.agent_tools``), plus ``permission``, which Claude Code calls to decide a
 tool use (``--permission-prompt-tool mcp__czar__permission``). The worker is proven by the token
-its host put in the environment: one worker's agent cannot act for another.
+its host made: one worker's agent cannot act for another.
+
+Why HTTP too: an agent that starts its own stdio server waits for it, and a Python process that
+loads the MCP SDK takes most of a second to answer; the worker host has the SDK loaded already,
+so its agent connects at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 import json
-import time
+import socket
+import threading
 from typing import Any
 
 from mcp.server import MCPServer
 
 from czar.agent_tools.identity import Caller
-from czar.agent_tools.service import AgentTools
+from czar.agent_tools.service import AgentTools, target_of
 from czar.core.policy import Decision
-from czar.core.states import WorkerState
-from czar.store.store import Store
-
-PERSON_WAIT_SECONDS = 600.0  # the most a permission tool call waits for a person (or the timeout)
-
-
-def target_of(tool_name: str, tool_input: dict[str, Any]) -> str:
-    """What a tool use is about, for the policy: the command, or the path, or its input."""
-    for key in ("command", "cmd", "file_path", "path", "notebook_path", "url"):
-        value = tool_input.get(key)
-        if isinstance(value, str):
-            return value
-    return json.dumps(tool_input, sort_keys=True)[:1000]
 
 
 def build(caller: Caller) -> MCPServer:
     """The MCP server for the calling worker (its token is checked at once)."""
-    tools = AgentTools.for_caller(caller)
-    server = MCPServer("czar", instructions="czar's tools for the worker's agent: report, board, claim, done, ...")
+    return _server(AgentTools.for_caller(caller))
+
+
+def warm_up() -> None:
+    """Do once, ahead, what the first server of a process costs (loading, preparing the tools'
+    schemas): the worker host calls it while it waits for a task."""
+    import uvicorn  # noqa: F401
+
+    _server(None).streamable_http_app(stateless_http=True, json_response=True)  # type: ignore[arg-type]
+
+
+def _server(tools: AgentTools) -> MCPServer:
+    # Warnings only: on stdio its log goes to the agent's stderr, in a worker host to its pane.
+    server = MCPServer(
+        "czar", log_level="WARNING", instructions="czar's tools for the worker's agent: report, board, claim, done, ..."
+    )
 
     @server.tool(structured_output=False)
     def report(text: str, task: str | None = None, checkpoint: int | None = None) -> str:
@@ -76,10 +85,7 @@ def build(caller: Caller) -> MCPServer:
     @server.tool(structured_output=False)
     def permission(tool_name: str, input: dict[str, Any], tool_use_id: str | None = None) -> str:
         """Decide whether the agent may use a tool (Claude Code's permission prompt tool)."""
-        verdict = tools.permission(tool_name, target_of(tool_name, input))
-        decision, reason = verdict.decision, verdict.reason
-        if decision is Decision.ASK:
-            decision, reason = _wait_for_person(tools)
+        decision, reason = tools.decide_permission(tool_name, target_of(tool_name, input))
         if decision is Decision.ALLOW:
             return json.dumps({"behavior": "allow", "updatedInput": input})
         return json.dumps({"behavior": "deny", "message": f"czar denied it: {reason}"})
@@ -87,27 +93,60 @@ def build(caller: Caller) -> MCPServer:
     return server
 
 
-def _wait_for_person(tools: AgentTools) -> tuple[Decision, str]:
-    """A person (``czar allow|deny``) or the health round's timeout decides; wait for it."""
-    store = tools.store
-    since = store.last_event_id()
-    listener = store.listen(f"mcp-{tools.worker}-{time.monotonic_ns()}")
-    deadline = time.monotonic() + PERSON_WAIT_SECONDS
-    try:
-        while time.monotonic() < deadline:
-            for e in store.events_after(since, kinds=("permission.decided",)):
-                since = e.id
-                if e.worker_id == tools.worker and e.payload.get("by") in ("person", "timeout"):
-                    return Decision(e.payload["decision"]), str(e.payload.get("reason", ""))
-            with store.read() as conn:
-                if Store.worker_row(conn, tools.worker).state != WorkerState.WAITING_PERMISSION.value:
-                    return Decision.DENY, "the request was withdrawn"
-            listener.wait(2.0)
-    finally:
-        listener.close()
-    return Decision.DENY, f"nobody answered within {PERSON_WAIT_SECONDS:g} s"
-
-
 def run(caller: Caller) -> None:
     """Serve over stdio until the agent closes it."""
     build(caller).run("stdio")
+
+
+ASGIApp = Any  # Starlette's application: (scope, receive, send) -> awaitable
+
+
+class Endpoint:
+    """czar's MCP server for one start of an agent, over streamable HTTP on 127.0.0.1, served by a
+    thread of this process; requests must carry the worker's token (``Authorization: Bearer``)."""
+
+    def __init__(self, caller: Caller) -> None:
+        import uvicorn
+
+        # Stateless: an agent that stays quiet for long keeps its connection (no session to expire).
+        app = build(caller).streamable_http_app(stateless_http=True, json_response=True)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)  # the agent may connect before the server thread runs: it waits here
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/mcp"
+        config = uvicorn.Config(
+            _guarded(app, caller.token),
+            log_level="error",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name="czar-mcp", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=3)
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+
+def _guarded(app: ASGIApp, token: str) -> ASGIApp:
+    """``app``, answering 401 to a request without this worker's token."""
+    expected = f"Bearer {token}".encode()
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, expected):
+                await send(
+                    {"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]}
+                )
+                await send({"type": "http.response.body", "body": b"czar: this is not your worker's MCP server\n"})
+                return
+        await app(scope, receive, send)
+
+    return guarded

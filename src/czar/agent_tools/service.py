@@ -27,6 +27,8 @@ from czar.store.schema import tasks
 from czar.store.store import Store
 from czar.vcs.git import Git
 
+PERSON_WAIT_SECONDS = 600.0  # the most a permission request waits for a person (or the timeout)
+
 PERSON = "a person"  # what ``blocked_on`` says when a person, not a task, must act
 
 # Task states in which the worker's agent is still expected to act on the task.
@@ -295,6 +297,30 @@ class AgentTools:
                 self._alive(conn, state=WorkerState.WORKING)
             return verdict
 
+    def decide_permission(self, tool: str, target: str) -> tuple[policy.Decision, str]:
+        """The policy's decision on a tool use, or, when it has none, a person's (``czar allow``,
+        ``czar deny``), or a denial once the health round's timeout passes: waits for it."""
+        verdict = self.permission(tool, target)
+        if verdict.decision is not policy.Decision.ASK:
+            return verdict.decision, verdict.reason
+        store = self.store
+        since = store.last_event_id()
+        listener = store.listen(f"permission-{self.worker}-{time.monotonic_ns()}")
+        deadline = time.monotonic() + PERSON_WAIT_SECONDS
+        try:
+            while time.monotonic() < deadline:
+                for e in store.events_after(since, kinds=("permission.decided",)):
+                    since = e.id
+                    if e.worker_id == self.worker and e.payload.get("by") in ("person", "timeout"):
+                        return policy.Decision(e.payload["decision"]), str(e.payload.get("reason", ""))
+                with store.read() as conn:
+                    if Store.worker_row(conn, self.worker).state != WorkerState.WAITING_PERMISSION.value:
+                        return policy.Decision.DENY, "the request was withdrawn"
+                listener.wait(2.0)
+        finally:
+            listener.close()
+        return policy.Decision.DENY, f"nobody answered within {PERSON_WAIT_SECONDS:g} s"
+
     def hook(self, event: str, payload: dict[str, Any]) -> str | None:
         """Record an agent's hook; for a Stop before the task is handed in, the reason to go on."""
         with self.store.write() as conn:
@@ -303,8 +329,13 @@ class AgentTools:
             except CallerError:
                 return None
             detail: dict[str, Any] = {
-                str(k): payload.get(k) for k in ("notification_type", "message", "stop_hook_active") if k in payload
+                str(k): payload.get(k)
+                for k in ("notification_type", "message", "stop_hook_active", "tool_name")
+                if k in payload
             }
+            if isinstance(payload.get("prompt"), str):
+                # What the agent received as a prompt, to confirm a delivery (see ``digest``).
+                detail["prompt_digest"] = digest(payload["prompt"])
             Store.emit(conn, "agent.hook", **self._ids(cur), hook=event, detail=detail)
             self._alive(conn)
             working = TaskState(cur.task.state) in _WORKING
@@ -347,6 +378,22 @@ class AgentTools:
     @staticmethod
     def _integration(conn: Connection) -> str:
         return str(Store.get_meta(conn, "integration_branch", "czar/integration"))
+
+
+def digest(text: str) -> str:
+    """A text's fingerprint for delivery checks: the same whatever its line endings and edges."""
+    import hashlib
+
+    return hashlib.sha256(text.replace("\r\n", "\n").replace("\r", "\n").strip().encode()).hexdigest()
+
+
+def target_of(tool_name: str, tool_input: dict[str, Any]) -> str:
+    """What a tool use is about, for the policy: the command, or the path, or its input."""
+    for key in ("command", "cmd", "file_path", "path", "notebook_path", "url"):
+        value = tool_input.get(key)
+        if isinstance(value, str):
+            return value
+    return json.dumps(tool_input, sort_keys=True)[:1000]
 
 
 def commit_for_agent(worktree: Path, task: str, worker: str, summary: str) -> str | None:

@@ -39,6 +39,7 @@ class Signal:
 @dataclass(frozen=True)
 class Capabilities:
     mcp: bool = False  # talks to czar through czar's MCP server (else: the czar commands)
+    mcp_http: bool = False  # reaches it over HTTP, served by the worker host (else it starts one over stdio)
     long_lived: bool = True  # one process for the whole attempt, messages on stdin
     resumes: bool = False  # a new process can take up the agent's own session
     permission_tool: bool = False  # asks czar for permissions through its MCP tool, not its output
@@ -57,6 +58,7 @@ class AgentSettings:
     args: tuple[str, ...] = ()  # more arguments, appended
     env: Mapping[str, str] = field(default_factory=dict)
     prices: Mapping[str, float] = field(default_factory=dict)  # USD per million tokens: input, output
+    interactive: bool = False  # the agent's own screen in the pane (Claude Code), not headless
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class LaunchContext:
     czar: Sequence[str] = ("czar",)  # how to run czar itself (for its MCP server and hooks)
     git_dir: Path | None = None  # the repository's git folder (outside the worktree)
     settings: AgentSettings = field(default_factory=AgentSettings)
+    mcp_url: str | None = None  # czar's MCP server for this start, over HTTP, when the host serves one
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class Launch:
     stdin: list[str] = field(default_factory=list)  # written at once
     keep_stdin: bool = True  # later messages go to stdin (else it is closed after ``stdin``)
     session: str | None = None  # the session id, when czar chose it
+    terminal: bool = False  # runs on a terminal of its own (its screen in the pane); messages are pasted
+    transcript: Path | None = None  # a file it writes its events to, in lines ``parse`` reads (on a terminal)
 
 
 class AgentAdapter(Protocol):
@@ -121,7 +126,10 @@ def base_env(ctx: LaunchContext) -> dict[str, str]:
 
 
 def mcp_config(ctx: LaunchContext) -> dict[str, Any]:
-    """czar's MCP server for this worker, as agents' ``mcpServers`` configuration."""
+    """czar's MCP server for this worker, as agents' ``mcpServers`` configuration: the worker
+    host's, over HTTP, when it serves one; else a ``czar mcp`` process over stdio."""
+    if ctx.mcp_url:
+        return {"type": "http", "url": ctx.mcp_url, "headers": {"Authorization": f"Bearer {ctx.env['CZAR_TOKEN']}"}}
     keys = ("CZAR_HOME", "CZAR_PROJECT", "CZAR_WORKER", "CZAR_TOKEN", "CZAR_AGENT_LAUNCH", "PATH", "HOME")
     env = {k: ctx.env[k] for k in keys if k in ctx.env}
     return {"type": "stdio", "command": ctx.czar[0], "args": [*ctx.czar[1:], "mcp", "--worker", ctx.worker], "env": env}

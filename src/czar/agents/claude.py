@@ -10,6 +10,7 @@ without having handed its task in.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
 import uuid
@@ -34,9 +35,13 @@ QUIET = {
 
 class ClaudeAdapter:
     kind = "claude"
-    capabilities = Capabilities(mcp=True, long_lived=True, resumes=True, permission_tool=True, reports_cost=True)
+    capabilities = Capabilities(
+        mcp=True, mcp_http=True, long_lived=True, resumes=True, permission_tool=True, reports_cost=True
+    )
 
     def launch(self, ctx: LaunchContext) -> Launch:
+        if ctx.settings.interactive:
+            return self._interactive(ctx)
         s = ctx.settings
         session = ctx.session or str(uuid.uuid4())
         hook = shlex.join([*ctx.czar, "hook"])
@@ -77,6 +82,41 @@ class ClaudeAdapter:
             env["HOME"] = str(private_home(ctx.home, ctx.worktree, env.get("ANTHROPIC_API_KEY", "")))
         return Launch(argv, env, [self.encode(text, kind) for text, kind in ctx.messages], True, session)
 
+    def _interactive(self, ctx: LaunchContext) -> Launch:
+        """Claude Code on its own screen: the first message as its initial prompt, later ones
+        pasted in; hooks tell czar what it does (a prompt submitted, a tool used, a turn ended) and
+        let czar's policy decide each tool use (PreToolUse)."""
+        s = ctx.settings
+        session = ctx.session or str(uuid.uuid4())
+        hook = [{"hooks": [{"type": "command", "command": shlex.join([*ctx.czar, "hook"]), "timeout": 30}]}]
+        # A tool use may wait for a person's decision (`czar allow`): the hook waits as long.
+        pre_tool = [{"hooks": [{"type": "command", "command": shlex.join([*ctx.czar, "hook"]), "timeout": 660}]}]
+        events = ("SessionStart", "UserPromptSubmit", "PostToolUse", "Stop", "Notification")
+        settings = {"hooks": {**{e: hook for e in events}, "PreToolUse": pre_tool}}
+        argv = [
+            s.command or "claude",
+            "--mcp-config",
+            json.dumps({"mcpServers": {"czar": mcp_config(ctx)}}),
+            "--strict-mcp-config",
+            "--settings",
+            json.dumps(settings),
+            "--allowedTools",
+            ",".join(ALLOWED),
+            *(["--resume", session] if ctx.session else ["--session-id", session]),
+            *(["--model", s.model] if s.model else []),
+            *s.args,
+            "\n\n".join(text for text, _ in ctx.messages),
+        ]
+        env = base_env(ctx)
+        for k, v in QUIET.items():
+            env.setdefault(k, v)
+        env.setdefault("TERM", "xterm-256color")
+        if s.base_url:
+            env["ANTHROPIC_BASE_URL"] = s.base_url
+        if s.home == "private":
+            env["HOME"] = str(private_home(ctx.home, ctx.worktree, env.get("ANTHROPIC_API_KEY", "")))
+        return Launch(argv, env, [], True, session, terminal=True, transcript=transcript(env, ctx.worktree, session))
+
     def encode(self, text: str, kind: str = "task") -> str:
         message = {"role": "user", "content": text}
         return (
@@ -110,6 +150,7 @@ class ClaudeAdapter:
                         "usage",
                         data={
                             "provisional": True,
+                            "input_excludes_cache": True,  # Anthropic counts cache reads and writes apart
                             "message_id": message["id"],
                             "model": message.get("model"),
                             "input_tokens": int(usage.get("input_tokens") or 0),
@@ -174,6 +215,13 @@ def _user(msg: dict[str, Any]) -> list[Signal]:
             text = block.get("content")
             out.append(Signal("activity", text=f"tool failed: {str(text)[:200]}"))
     return out
+
+
+def transcript(env: dict[str, str], worktree: Path, session: str) -> Path:
+    """Where Claude Code keeps a session's conversation: one JSON line per event, its assistant
+    messages shaped as in ``stream-json`` (with their usage)."""
+    home = Path(env.get("HOME") or Path.home())
+    return home / ".claude" / "projects" / re.sub(r"[^A-Za-z0-9]", "-", str(worktree)) / f"{session}.jsonl"
 
 
 def private_home(folder: Path, worktree: Path, api_key: str) -> Path:

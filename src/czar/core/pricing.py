@@ -6,6 +6,7 @@ unknown model is priced at zero, and its tokens are still counted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 PRICES: dict[str, dict[str, float]] = {
@@ -31,12 +32,27 @@ def cost_usd(
     output_tokens: int,
     cached_tokens: int = 0,
     prices: Mapping[str, float] | None = None,
+    *,
+    cache_write_tokens: int = 0,
+    input_includes_cache: bool = True,
 ) -> float:
-    """The cost of one exchange; cached input tokens are the part of the input read from cache."""
-    table = dict(PRICES.get(model or "", {}))
+    """The cost of one exchange. OpenAI and Google count the cached tokens as part of the input
+    (``input_includes_cache``); Anthropic counts input read from cache and written to it apart
+    from the input, and charges a quarter more for a write."""
+    table = dict(PRICES.get(model or "") or PRICES.get(_undated(model or ""), {}))
     table.update(prices or {})
-    fresh = max(0, input_tokens - cached_tokens)
-    cached_price = table.get("cached_input", table.get("input", 0.0))
+    fresh = max(0, input_tokens - cached_tokens) if input_includes_cache else input_tokens
+    price_in = table.get("input", 0.0)
+    cached_price = table.get("cached_input", price_in)
     return (
-        fresh * table.get("input", 0.0) + cached_tokens * cached_price + output_tokens * table.get("output", 0.0)
+        fresh * price_in
+        + cached_tokens * cached_price
+        + cache_write_tokens * price_in * 1.25
+        + output_tokens * table.get("output", 0.0)
     ) / 1e6
+
+
+def _undated(model: str) -> str:
+    """``claude-sonnet-4-5-20250929`` -> ``claude-sonnet-4-5``; ``gpt-5-2025-08-07`` -> ``gpt-5``:
+    the APIs report dated model ids, the price table lists their aliases."""
+    return re.sub(r"-(\d{8}|\d{4}-\d{2}-\d{2})$", "", model)

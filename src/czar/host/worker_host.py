@@ -15,6 +15,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +23,14 @@ from typing import IO, Any
 
 from sqlalchemy import update
 
-from czar.agent_tools.identity import ENV_PROJECT, ENV_TOKEN, ENV_WORKER, CallerError, new_token
-from czar.agent_tools.service import AgentTools
+from czar.agent_tools.identity import ENV_PROJECT, ENV_TOKEN, ENV_WORKER, Caller, CallerError, new_token
+from czar.agent_tools.service import AgentTools, digest
 from czar.agents import adapter_for
 from czar.agents.base import AgentAdapter, AgentSettings, LaunchContext, Signal
 from czar.core import pricing
 from czar.core.policy import Decision
 from czar.core.states import TaskState, WorkerState
+from czar.host.screen import Screen
 from czar.plan.model import AgentConfig
 from czar.runtime.proc import kill_group
 from czar.store.doorbell import Listener
@@ -37,6 +39,18 @@ from czar.store.store import Command, Store
 
 POLL_SECONDS = 5.0  # safety net only: the doorbell and the agent's output wake the loop
 AGENT_NICENESS = 10  # the agent's scheduling priority, below czar's
+SUBMIT_WAIT = 3.0  # seconds for a pasted message to be confirmed submitted before Enter again
+SUBMIT_TRIES = 3
+
+
+@dataclass
+class Submit:
+    """A message pasted into an agent's screen, until its hook confirms the prompt."""
+
+    digest: str
+    since: int  # the last event before the paste
+    deadline: float
+    tries: int = 1
 
 
 @dataclass
@@ -60,6 +74,11 @@ class Current:
     pending: dict[str, float] = field(default_factory=dict)  # per-message usage written, not settled by a total
     session_lost: bool = False  # the session it was resumed with does not exist
     seen: set[str] = field(default_factory=set)  # API messages already counted
+    endpoint: Any = None  # czar's MCP server for the agent's current start, when the host serves it
+    screen: Screen | None = None  # the agent's terminal, when it runs on its own screen
+    submit: Submit | None = None  # a pasted message not confirmed yet
+    transcript: Path | None = None  # what the agent on a screen writes down (its usage), and how far read
+    transcript_at: int = 0
 
 
 class WorkerHost:
@@ -83,12 +102,15 @@ class WorkerHost:
         self.stopping = False
         self.listener: Listener | None = None
         self.log_path = store.paths.logs / f"{worker_id}.log"
+        self.reapers: list[threading.Thread] = []  # ending agents of earlier tasks
+        self.resized = False
 
     # -- transcript --------------------------------------------------------------------------
 
     def say(self, text: str) -> None:
         line = f"{time.strftime('%H:%M:%S')} {text}"
-        print(line, file=self.out, flush=True)
+        if self.current is None or self.current.screen is None:  # else the pane is the agent's screen
+            print(line, file=self.out, flush=True)
         with open(self.log_path, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
 
@@ -97,6 +119,7 @@ class WorkerHost:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, self._on_signal)
+        signal.signal(signal.SIGWINCH, self._on_resize)
         listener = self.listener = self.store.listen_as_worker(self.worker)
         with self.store.write() as conn:
             Store.set_worker(
@@ -109,6 +132,9 @@ class WorkerHost:
                 .values(state=WorkerState.IDLE.value, state_since=time.time())
             )
             Store.emit(conn, "worker.host_started", actor=self.worker, worker=self.worker, pid=os.getpid())
+        if adapter_for(self.agent_kind).capabilities.mcp_http:
+            # Load the MCP server's code while there is nothing to do, not when a task starts.
+            threading.Thread(target=_load_mcp, name="czar-mcp-load", daemon=True).start()
         self.say(f"worker {self.worker} ready ({self.agent_kind}); waiting for a task")
         try:
             while not self.stopping:
@@ -117,22 +143,92 @@ class WorkerHost:
                     if self.stopping:
                         break
                 fds: list[Any] = [listener]
-                if self.current and self.current.proc and self.current.proc.stdout:
-                    fds.append(self.current.proc.stdout)
+                cur = self.current
+                if cur and cur.proc and cur.proc.stdout:
+                    fds.append(cur.proc.stdout)
+                screen = cur.screen if cur else None
+                keyboard = screen.input_fd() if screen else None
+                if screen:
+                    fds += [screen.fd, *([keyboard] if keyboard is not None else [])]
                 try:
-                    ready, _, _ = select.select(fds, [], [], POLL_SECONDS)
+                    wait = 0.5 if cur and cur.submit else 1.0 if screen else POLL_SECONDS
+                    ready, _, _ = select.select(fds, [], [], wait)
                 except InterruptedError:
-                    continue
+                    ready = []
                 if listener in ready:
                     listener.wait(0)
+                if cur and screen:
+                    self._tend_screen(cur, screen, ready, keyboard)
                 self._read_agent()
         finally:
             self._stop_agent()
+            for reaper in self.reapers:
+                reaper.join(timeout=5)
             listener.close()
             with self.store.write() as conn:
                 Store.set_worker(conn, self.worker, state=WorkerState.STOPPED, agent_pid=None)
                 Store.emit(conn, "worker.host_stopped", actor=self.worker, worker=self.worker)
         return 0
+
+    def _on_resize(self, signum: int, _frame: object) -> None:
+        self.resized = True
+
+    def _tend_screen(self, cur: Current, screen: Screen, ready: list[Any], keyboard: int | None) -> None:
+        """The agent on its own screen: the pane follows it, keys go to it, pastes get confirmed."""
+        if self.resized:
+            self.resized = False
+            screen.resize()
+        if keyboard is not None and keyboard in ready:
+            with contextlib.suppress(OSError):
+                screen.type_in(os.read(keyboard, 4096))
+        if cur.submit:
+            self._check_submit(cur, screen, cur.submit)
+        self._read_transcript(cur)
+        if screen.fd in ready and not screen.pump():
+            self._on_exit(cur)
+
+    def _read_transcript(self, cur: Current) -> None:
+        """The agent's new events from its transcript: usage, tools used, what it said."""
+        if cur.transcript is None:
+            return
+        try:
+            with open(cur.transcript, "rb") as fh:
+                fh.seek(cur.transcript_at)
+                data = fh.read()
+        except OSError:
+            return  # not written yet
+        complete = data.rfind(b"\n") + 1
+        cur.transcript_at += complete
+        for raw in data[:complete].splitlines():
+            for sig in cur.adapter.parse(raw.decode(errors="replace")):
+                with contextlib.suppress(CallerError):
+                    self.on_signal(cur, sig)
+
+    def _check_submit(self, cur: Current, screen: Screen, pending: Submit) -> None:
+        for e in self.store.events_after(pending.since, kinds=("agent.hook",)):
+            pending.since = e.id
+            if e.worker_id == self.worker and e.payload.get("hook") == "UserPromptSubmit":
+                same = e.payload.get("detail", {}).get("prompt_digest") == pending.digest
+                cur.submit = None
+                self._emit(cur, "agent.prompt_submitted", confirmed=same, tries=pending.tries)
+                return
+        if time.monotonic() < pending.deadline:
+            return
+        if pending.tries < SUBMIT_TRIES:
+            self.say("  the pasted message is not submitted yet: Enter again")
+            screen.enter()
+            pending.tries += 1
+            pending.deadline = time.monotonic() + SUBMIT_WAIT
+            return
+        cur.submit = None
+        self.say("  the pasted message was not submitted")
+        text = f"a message pasted into the agent's screen was not submitted after {SUBMIT_TRIES} Enters"
+        self._emit(cur, "agent.error", text=text)
+
+    def _emit(self, cur: Current, kind: str, **payload: Any) -> None:
+        """An event about the agent of ``cur``, in a transaction of its own."""
+        with self.store.write() as conn:
+            Store.emit(conn, kind, actor=self.worker, worker=self.worker, task=cur.task, attempt=cur.attempt, **payload)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.stopping = True
@@ -145,7 +241,7 @@ class WorkerHost:
         p = cmd.payload
         cur = self.current
         if cmd.kind == "start":
-            self._stop_agent()
+            self._retire()
             self.current = Current(
                 attempt=int(p["attempt"]),
                 task=str(p["task"]),
@@ -195,7 +291,7 @@ class WorkerHost:
                 self._relaunch([(why, str(p.get("kind", "continue")))])
             self._done(cmd, "agent.restarted", launch=cur.launches, reason=p.get("reason"))
         elif cmd.kind == "stop":
-            self._stop_agent()
+            self._retire()
             self.current = None
             self.say("== task ended; waiting for the next one")
             self._done(cmd, "agent.stopped")
@@ -242,6 +338,9 @@ class WorkerHost:
         assert cur is not None
         cur.launches += 1
         self.tools.launch = cur.launches
+        self._close_endpoint(cur)
+        if cur.adapter.capabilities.mcp_http:
+            cur.endpoint = self._open_endpoint(cur.launches)
         ctx = LaunchContext(
             worktree=cur.worktree,
             worker=self.worker,
@@ -253,19 +352,24 @@ class WorkerHost:
             czar=(sys.executable, "-m", "czar"),
             git_dir=_git_dir(cur.worktree),
             settings=self.settings,
+            mcp_url=cur.endpoint.url if cur.endpoint else None,
         )
         self.home.mkdir(parents=True, exist_ok=True)
         launch = cur.adapter.launch(ctx)
         try:
-            cur.proc = subprocess.Popen(
-                launch.argv,
-                cwd=cur.worktree,
-                env=launch.env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # so stopping it kills its whole process group
-            )
+            if launch.terminal:
+                cur.screen = Screen(launch.argv, launch.env, cur.worktree, self.out)
+                cur.proc = cur.screen.proc
+            else:
+                cur.proc = subprocess.Popen(
+                    launch.argv,
+                    cwd=cur.worktree,
+                    env=launch.env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # so stopping it kills its whole process group
+                )
         except OSError as exc:
             # The agent's program is missing or cannot run: the attempt's agent "exited" at once.
             self.say(f"cannot start {launch.argv[0]}: {exc.strerror or exc}")
@@ -292,7 +396,12 @@ class WorkerHost:
         cur.digest = hashlib.sha256(messages[0][0].encode()).hexdigest()
         if launch.session:
             cur.session = launch.session
-        os.set_blocking(cur.proc.stdout.fileno(), False)  # type: ignore[union-attr]
+        cur.submit = None
+        if launch.transcript is not None and launch.transcript != cur.transcript:
+            cur.transcript = launch.transcript
+            cur.transcript_at = launch.transcript.stat().st_size if launch.transcript.exists() else 0
+        if cur.proc.stdout is not None:
+            os.set_blocking(cur.proc.stdout.fileno(), False)
         with self.store.write() as conn:
             now = time.time()
             Store.set_worker(conn, self.worker, agent_pid=cur.proc.pid, last_seen=now, last_output=now, repeats=0)
@@ -304,6 +413,23 @@ class WorkerHost:
         if not launch.keep_stdin and cur.proc.stdin is not None:
             with contextlib.suppress(OSError):
                 cur.proc.stdin.close()
+
+    def _open_endpoint(self, launch: int) -> Any:
+        """czar's MCP server for this start of the agent, over HTTP; None (the agent then starts
+        one over stdio) if it cannot be served here."""
+        try:
+            from czar.agent_tools.mcp_tools import Endpoint
+
+            return Endpoint(Caller(self.store.paths, self.worker, self.token, launch))
+        except Exception as exc:  # any failure here only costs the agent a slower start
+            self.say(f"  czar's MCP server over HTTP is not available ({exc}); the agent starts its own")
+            return None
+
+    @staticmethod
+    def _close_endpoint(cur: Current) -> None:
+        if cur.endpoint is not None:
+            cur.endpoint.stop()
+            cur.endpoint = None
 
     def _agent_env(self, cur: Current) -> dict[str, str]:
         return {
@@ -332,36 +458,66 @@ class WorkerHost:
             pass  # the agent died; its exit is noticed when its output closes
 
     def _send(self, text: str, kind: str) -> None:
-        if self.current is not None:
-            self._write(self.current.adapter.encode(text, kind))
+        cur = self.current
+        if cur is None:
+            return
+        if cur.screen is None:
+            self._write(cur.adapter.encode(text, kind))
+            return
+        since = self.store.last_event_id()
+        cur.screen.paste(text)
+        cur.submit = Submit(digest(text), since, time.monotonic() + SUBMIT_WAIT)
 
     def _stop_agent(self, patience: float = 2.0) -> None:
         """End the agent: close its input and give it ``patience`` seconds, then kill its group."""
         cur = self.current
         if cur is None or cur.proc is None:
             return
-        proc = cur.proc
+        self._end(cur, cur.proc, patience)
+        cur.proc = None
+        with self.store.write() as conn:
+            Store.set_worker(conn, self.worker, agent_pid=None)
+
+    def _retire(self) -> None:
+        """Let the agent of the task that ended go, without waiting for it: the next task starts
+        at once while a thread gives the old agent its time to exit and counts its last usage."""
+        cur = self.current
+        if cur is None or cur.proc is None:
+            if cur is not None:
+                self._close_endpoint(cur)
+            return
+        proc, cur.proc = cur.proc, None
+        with self.store.write() as conn:
+            Store.set_worker(conn, self.worker, agent_pid=None)
+        reaper = threading.Thread(target=self._end, args=(cur, proc, 2.0), name="czar-reaper", daemon=True)
+        reaper.start()
+        self.reapers = [r for r in self.reapers if r.is_alive()] + [reaper]
+
+    def _end(self, cur: Current, proc: subprocess.Popen[bytes], patience: float) -> None:
+        screen, cur.screen = cur.screen, None
         with contextlib.suppress(OSError):
             if proc.stdin:
                 proc.stdin.close()
+            if screen is not None:  # on its own screen it waits for more: ask it to end
+                os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=patience)
         except subprocess.TimeoutExpired:
             kill_group(proc.pid)
             proc.wait()
         kill_group(proc.pid)  # any grandchildren it left
-        self._drain(cur)
-        cur.proc = None
-        with self.store.write() as conn:
-            Store.set_worker(conn, self.worker, agent_pid=None)
+        self._drain(cur, proc)
+        self._close_endpoint(cur)
+        if screen is not None:
+            screen.close()
 
-    def _drain(self, cur: Current) -> None:
+    def _drain(self, cur: Current, proc: subprocess.Popen[bytes]) -> None:
         """What a stopped agent printed last and was not read yet: its usage still counts (a
         final report of cost often comes just as the task is taken from it)."""
-        if cur.proc is None or cur.proc.stdout is None:
+        if proc.stdout is None:
             return
         with contextlib.suppress(OSError, ValueError):
-            while chunk := os.read(cur.proc.stdout.fileno(), 65536):
+            while chunk := os.read(proc.stdout.fileno(), 65536):
                 cur.buffer += chunk
         for raw in cur.buffer.split(b"\n"):
             for sig in cur.adapter.parse(raw.decode(errors="replace")):
@@ -411,6 +567,8 @@ class WorkerHost:
                 int(now["output_tokens"]),
                 int(now["cache_read_tokens"]),
                 self.settings.prices,
+                cache_write_tokens=int(now["cache_write_tokens"]) if data.get("input_excludes_cache") else 0,
+                input_includes_cache=not data.get("input_excludes_cache"),
             )
         if data.get("provisional"):
             message = str(data.get("message_id"))
@@ -462,6 +620,10 @@ class WorkerHost:
         assert cur.proc is not None
         code = cur.proc.wait()
         self._settle(cur)
+        self._close_endpoint(cur)
+        if cur.screen is not None:
+            cur.screen.close()
+            cur.screen = None
         if cur.session_lost:
             # Its session died with it before it was written down: not a crash of this start;
             # start it afresh (its branch keeps what it committed).
@@ -550,6 +712,13 @@ class WorkerHost:
             tools.activity(text, cur.repeats)
 
 
+def _load_mcp() -> None:
+    with contextlib.suppress(Exception):
+        from czar.agent_tools.mcp_tools import warm_up
+
+        warm_up()
+
+
 def settings_of(config: AgentConfig | None) -> AgentSettings:
     """The plan's ``[agents.<kind>]`` table, as the adapters take it."""
     if config is None:
@@ -562,6 +731,7 @@ def settings_of(config: AgentConfig | None) -> AgentSettings:
         args=tuple(config.args),
         env=dict(config.env),
         prices={str(k): v for k, v in config.prices.items()},
+        interactive=config.interactive,
     )
 
 

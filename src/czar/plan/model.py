@@ -100,6 +100,9 @@ class AgentConfig(_Strict):
     environment)."""
     args: list[str] = Field(default_factory=list)
     """More command-line arguments."""
+    interactive: bool = False
+    """Claude Code only: run it on its own screen in the worker's pane (attach and watch, or
+    answer it yourself), not headless; czar follows it through its hooks and pastes messages in."""
     env: dict[str, str] = Field(default_factory=dict)
     """More environment variables (no secrets: those come from your environment)."""
     prices: dict[Literal["input", "output", "cached_input"], float] = Field(default_factory=dict)
@@ -219,3 +222,11 @@ class PlanFile(_Strict):
     permissions: PermissionsConfig = PermissionsConfig()
     alerts: AlertsConfig = AlertsConfig()
     tasks: list[TaskConfig] = Field(min_length=1)
+
+    @field_validator("agents")
+    @classmethod
+    def _interactive_is_claudes(cls, v: dict[str, AgentConfig]) -> dict[str, AgentConfig]:
+        for kind, config in v.items():
+            if config.interactive and kind != "claude":
+                raise ValueError(f"{kind}: interactive is for claude only (the others run headless)")
+        return v

@@ -95,7 +95,19 @@ def register(app: typer.Typer) -> None:
         except (json.JSONDecodeError, CallerError):
             raise typer.Exit(0) from None  # a hook must never break the agent
         assert tools is not None
-        reason = tools.hook(str(payload.get("hook_event_name", "")), payload)
+        event = str(payload.get("hook_event_name", ""))
+        if event == "PreToolUse":  # Claude Code on its own screen: czar's policy decides each tool use
+            from czar.agent_tools.service import target_of
+            from czar.agents.claude import ALLOWED
+
+            tool, tool_input = str(payload.get("tool_name", "")), payload.get("tool_input") or {}
+            if tool in ALLOWED or not isinstance(tool_input, dict):
+                return
+            decision, why = tools.decide_permission(tool, target_of(tool, tool_input))
+            answer = {"hookEventName": event, "permissionDecision": decision.value, "permissionDecisionReason": why}
+            print(json.dumps({"hookSpecificOutput": answer}))
+            return
+        reason = tools.hook(event, payload)
         if reason:
             print(reason, file=sys.stderr)
             raise typer.Exit(2)
@@ -104,7 +116,7 @@ def register(app: typer.Typer) -> None:
     def mcp(worker: Annotated[str, typer.Option("--worker", help="The worker this server speaks for.")]) -> None:
         """Serve czar's tools to a worker's agent over MCP (stdio); its host sets the environment."""
         from czar.agent_tools.identity import CallerError, caller_from_env
-        from czar.interfaces.mcp.server import run
+        from czar.agent_tools.mcp_tools import run
 
         caller = caller_from_env()
         if caller.worker != worker:

@@ -231,7 +231,7 @@ def demo(
 
 @app.command()
 def bench(
-    scenario: Annotated[str, typer.Argument(help="seed, scale or dag.")],
+    scenario: Annotated[str, typer.Argument(help="seed, scale, dag, or agents (the real agent CLIs).")],
     as_json: JsonOpt = False,
     workers: Annotated[int | None, typer.Option("--workers", min=1, max=256, help="Workers (scale, dag).")] = None,
     tasks: Annotated[int | None, typer.Option("--tasks", min=2, max=2000, help="Tasks (scale, dag).")] = None,
@@ -241,13 +241,19 @@ def bench(
     ] = None,
     folder: Annotated[Path | None, typer.Option("--dir", help="Run it here (default: a new temp folder).")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Give up after this many seconds.")] = 900,
+    agent: Annotated[
+        str, typer.Option("--agent", help="The agent CLI to measure (agents): claude or codex.")
+    ] = "claude",
 ) -> None:
-    """Run a benchmark with simulated agents on real git and tmux; exit 1 if a target is missed."""
+    """Run a benchmark on real git and tmux (simulated agents, or the real agent CLIs against the
+    scripted model); exit 1 if a target is missed."""
     from czar.bench import SCENARIOS
     from czar.bench.harness import run as run_bench
 
+    if scenario == "agents":
+        _bench_agents(agent, tasks, folder, timeout, as_json)
     if scenario not in SCENARIOS:
-        raise CzarError(f"no benchmark {scenario!r}; choose one of: {', '.join(SCENARIOS)}")
+        raise CzarError(f"no benchmark {scenario!r}; choose one of: {', '.join([*SCENARIOS, 'agents'])}")
     given = {"workers": workers, "tasks": tasks, "seed": seed, "task_seconds": task_seconds}
     options = {k: v for k, v in given.items() if v is not None}
     if options and scenario == "seed":
@@ -259,6 +265,22 @@ def bench(
         typer.echo(json.dumps(result))
     else:
         _views().print_bench(result)
+    raise typer.Exit(0 if result["passed"] else 1)
+
+
+def _bench_agents(agent: str, tasks: int | None, folder: Path | None, timeout: float, as_json: bool) -> None:
+    from czar.bench import agents
+
+    if agent not in agents.KINDS:
+        raise CzarError(f"no agent benchmark for {agent!r}; choose one of: {', '.join(agents.KINDS)}")
+    try:
+        result = agents.run(agent, tasks=tasks or 5, folder=folder, timeout=timeout, progress=not as_json)
+    except (FileNotFoundError, RuntimeError) as e:
+        raise CzarError(str(e)) from None
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        _views().print_agents_bench(result)
     raise typer.Exit(0 if result["passed"] else 1)
 
 

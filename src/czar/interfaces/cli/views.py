@@ -150,5 +150,21 @@ def print_bench(r: dict[str, Any]) -> None:
     console.print(f"{'passed' if r['passed'] else 'FAILED'}; the run is kept in {r['folder']}", markup=False)
 
 
+def print_agents_bench(r: dict[str, Any]) -> None:
+    console = Console()
+    table = Table("measure (medians)", "czar", f"bare {r['agent']} CLI", title=f"benchmark agents ({r['agent']})")
+    table.add_row("tasks merged", f"{r['tasks_merged']}/{r['tasks_total']}", "")
+    table.add_row("start to first model request (s)", _num(r["czar_start_seconds"]), _num(r["cli_start_seconds"]))
+    table.add_row("  four started together (s)", _num(r["czar_start_four_seconds"]), _num(r["cli_start_four_seconds"]))
+    table.add_row("hand-in to czar knowing (ms)", f"{_num(r['finish_ms'])} (max {_num(r['finish_ms_max'])})", "")
+    table.add_row("supervisor CPU per task (s)", _num(r["supervisor_cpu_seconds_per_task"]), "")
+    table.add_row("wall (s)", _num(r["wall_seconds"]), "")
+    console.print(table)
+    for name, t in r["targets"].items():
+        mark = "met" if t["met"] else "MISSED"
+        console.print(f"  target {name}: {t['value']} (target {t['target']}): {mark}", markup=False)
+    console.print(f"{'passed' if r['passed'] else 'FAILED'}; the run is kept in {r['folder']}", markup=False)
+
+
 def _num(value: object) -> str:
     return "-" if value is None else str(value)

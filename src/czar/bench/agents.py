@@ -1,0 +1,284 @@
+"""The real agent CLIs under czar, against the scripted model (``czar bench agents``).
+
+Measured, as medians over several tasks:
+
+- start: from czar deciding to start a task (its ``task.assigned`` event) to the agent's first
+  model request for it, next to the CLI's own start-up (the bare CLI, started by hand, to its
+  first request). The difference is what czar adds: its worker host, its MCP server, its hooks.
+- finish: from the model's answer that hands the task in (the call of czar's ``done`` tool) to
+  czar knowing the task is finished (its ``agent.finished`` event).
+- supervisor CPU per task, over the whole run (verification and merges included).
+- four at once: four workers started together, each one's start next to one worker's, and next
+  to four bare CLIs started together (two cores share four start-ups: the bare CLIs show what
+  the machine allows, and czar must not add to it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from czar.agents import claude, codex
+from czar.bench.harness import cpu_seconds
+from czar.demo.sample import init_repo
+from czar.model.server import serve
+from czar.store.store import Event
+from czar.supervisor import launcher, outcome
+from czar.supervisor.project import open_project
+
+KINDS = ("claude", "codex")
+# Keys the bench gives the agents: they only ever reach the local scripted model.
+KEYS = {"ANTHROPIC_API_KEY": "sk-ant-bench-0123456789abcdefghijklmnop", "OPENAI_API_KEY": "sk-bench-0123456789"}
+TARGETS = {
+    "start_overhead_seconds": 0.5,  # czar's start over the CLI's own start-up
+    "finish_ms": 100.0,
+    "supervisor_cpu_seconds_per_task": 0.1,
+    "four_at_once_overhead_seconds": 0.5,  # czar's start of four over four bare CLIs together
+}
+
+
+def find_cli(kind: str) -> str | None:
+    """The agent CLI: the pinned one in the source tree's ``agent-clis/``, else the one on PATH."""
+    pinned = Path(__file__).resolve().parents[3] / "agent-clis" / "node_modules" / ".bin" / kind
+    return str(pinned) if pinned.exists() else shutil.which(kind)
+
+
+def script(tid: str) -> str:
+    """The model's side of one task: report, write a file, commit, hand it in."""
+    return (
+        f"report writing {tid}.txt\nwrite {tid}.txt <<END\n{tid}\nEND\n"
+        f"commit add {tid}\ndone {tid}.txt is written\nend Done."
+    )
+
+
+def plan_text(
+    name: str, kind: str, command: str, url: str, workers: int, tasks: Sequence[str], after: str | None = None
+) -> str:
+    """The plan: ``tasks`` for ``workers`` agents of ``kind``; with ``after``, a first task that
+    the others depend on, so that they start together once the workers are up and waiting."""
+    head = (
+        f'[project]\nname = "{name}"\nrepo = "repo"\n\n[workers]\nagent = "{kind}"\ncount = {workers}\n\n'
+        f'[agents.{kind}]\ncommand = "{command}"\nbase_url = "{url}"\nhome = "private"\n\n'
+    )
+    body = ""
+    for tid in [after, *tasks] if after else tasks:
+        deps = json.dumps([after] if after and tid != after else [])
+        body += (
+            f'[[tasks]]\nid = "{tid}"\ntitle = "Write {tid}.txt"\nscope = ["{tid}.txt"]\ndepends_on = {deps}\n'
+            f"body = '''\nWrite {tid}.txt with the task id in it, commit it and hand the task in.\n\n"
+            f"```czar-model\n{script(tid)}\n```\n'''\n\n"
+        )
+    return head + body
+
+
+def bare_start(kind: str, command: str, url: str, folder: Path, log: Path, tid: str) -> float:
+    """Seconds from starting the bare CLI to its first model request (no czar anywhere)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    prompt = f"Task id: {tid}\n\n```czar-model\nend Done.\n```\n"
+    env = {**os.environ, **KEYS}
+    if kind == "claude":
+        env.update(
+            claude.QUIET,
+            ANTHROPIC_BASE_URL=url,
+            HOME=str(claude.private_home(folder, folder, KEYS["ANTHROPIC_API_KEY"])),
+        )
+        argv = [command, "-p", prompt, "--output-format", "stream-json", "--verbose"]
+    else:
+        env["CODEX_HOME"] = str(codex.private_home(folder, url, None))
+        argv = [command, "exec", "--json", "--skip-git-repo-check", "-C", str(folder), "-s", "workspace-write", prompt]
+    started = time.time()
+    # No input: with its input open, the CLI waits for it.
+    subprocess.run(argv, cwd=folder, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
+    first = _requests(log, tid)
+    if not first:
+        raise RuntimeError(f"the bare {kind} CLI made no model request (its command: {command})")
+    return first[0] - started
+
+
+def _requests(log: Path, tid: str) -> list[float]:
+    if not log.exists():
+        return []
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [e["time"] for e in entries if e.get("task") == tid]
+
+
+def _done_answers(log: Path, tid: str) -> list[float]:
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [
+        e["time"]
+        for e in entries
+        if e.get("task") == tid and str(e.get("answer", {}).get("tool", "")).endswith("__done")
+    ]
+
+
+def czar_run(
+    kind: str,
+    command: str,
+    url: str,
+    log: Path,
+    folder: Path,
+    workers: int,
+    tasks: Sequence[str],
+    timeout: float,
+    after: str | None = None,
+) -> dict[str, Any]:
+    """One run of czar with ``workers`` agents of ``kind`` on ``tasks`` (and the task ``after``
+    they wait for); the start of each of ``tasks``, the finish of each task."""
+    os.environ["CZAR_HOME"] = str(folder / "home")
+    init_repo(folder / "repo", {"README.md": "# agents\n"}, "initial commit")
+    plan = folder / "czar.toml"
+    plan.write_text(
+        plan_text(f"bench-agents-{folder.name}", kind, command, url, workers, tasks, after), encoding="utf-8"
+    )
+    project = open_project(plan)
+    try:
+        pid, _ = launcher.up(project)
+        cpu_before = cpu_seconds(pid)
+        outcome.follow(project, 0, lambda _e: None, timeout=timeout)
+        cpu = cpu_seconds(pid) - cpu_before
+    finally:
+        launcher.down(project, reason="benchmark finished")
+    events = project.store.events_after(0, limit=10**9)
+    merged = sum(1 for t in project.store.tasks() if t.state == "merged")
+    starts, finishes = [], []
+    for tid in [*tasks, after] if after else tasks:
+        assigned = _first(events, "task.assigned", tid)
+        requests = [t for t in _requests(log, tid) if assigned is not None and t >= assigned]
+        if assigned is not None and requests and tid != after:
+            starts.append(requests[0] - assigned)
+        finished = _first(events, "agent.finished", tid)
+        answers = _done_answers(log, tid)
+        if finished is not None and answers:
+            finishes.append(finished - answers[0])
+    return {
+        "tasks": len(tasks) + bool(after),
+        "merged": merged,
+        "starts": starts,
+        "finishes": finishes,
+        "cpu_seconds": cpu,
+    }
+
+
+def _first(events: Sequence[Event], kind: str, tid: str) -> float | None:
+    return next((e.ts for e in events if e.kind == kind and e.task_id == tid), None)
+
+
+def run(
+    kind: str = "claude",
+    *,
+    tasks: int = 5,
+    command: str | None = None,
+    folder: Path | None = None,
+    timeout: float = 600,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Measure ``kind`` under czar; the numbers, each target with whether it was met, and ``passed``."""
+    if kind not in KINDS:
+        raise ValueError(f"no agent benchmark for {kind!r}; choose one of: {', '.join(KINDS)}")
+    cli = command or find_cli(kind)
+    if cli is None:
+        raise FileNotFoundError(f"the {kind} CLI is not installed: run `make test` once (npm ci in agent-clis/)")
+    root = folder or Path(tempfile.mkdtemp(prefix="czar-bench-agents-"))
+    root.mkdir(parents=True, exist_ok=True)
+    saved = {k: os.environ.get(k) for k in (*KEYS, "CZAR_HOME")}
+    os.environ.update(KEYS)
+    log = root / "model.log"
+    server = serve(0, log)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    started = time.monotonic()
+
+    def say(text: str) -> None:
+        if progress:
+            print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+    try:
+        say(f"the bare {kind} CLI, {tasks} times")
+        bare = [bare_start(kind, cli, url, root / "bare" / f"b{i}", log, f"bare-{i}") for i in range(tasks)]
+        say("four bare CLIs started together")
+        with ThreadPoolExecutor(4) as pool:
+            bare4 = list(
+                pool.map(lambda i: bare_start(kind, cli, url, root / "bare4" / f"b{i}", log, f"bare4-{i}"), range(4))
+            )
+        say(f"czar, one {kind} worker, {tasks} tasks")
+        one = czar_run(kind, cli, url, log, root / "one", 1, [f"one{i}" for i in range(tasks)], timeout)
+        say(f"czar, four {kind} workers, four tasks started together")
+        four = czar_run(kind, cli, url, log, root / "four", 4, [f"four{i}" for i in range(4)], timeout, "first")
+    finally:
+        server.shutdown()
+        server.server_close()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return measure(kind, bare, bare4, one, four, time.monotonic() - started, root)
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
+def measure(
+    kind: str,
+    bare: Sequence[float],
+    bare4: Sequence[float],
+    one: dict[str, Any],
+    four: dict[str, Any],
+    wall: float,
+    root: Path,
+) -> dict[str, Any]:
+    """The numbers of a run and its targets (pure: given the measured times)."""
+    start_cli, start_czar = _median(bare), _median(one["starts"])
+    start_cli4, start_czar4 = _median(bare4), _median(four["starts"])
+    finishes = [*one["finishes"], *four["finishes"]]
+    finish_ms = None if not finishes else round(statistics.median(finishes) * 1000, 1)
+    tasks = one["tasks"] + four["tasks"]
+    cpu_per_task = round((one["cpu_seconds"] + four["cpu_seconds"]) / tasks, 4) if tasks else None
+    result: dict[str, Any] = {
+        "scenario": "agents",
+        "agent": kind,
+        "tasks_total": tasks,
+        "tasks_merged": one["merged"] + four["merged"],
+        "cli_start_seconds": start_cli,
+        "czar_start_seconds": start_czar,
+        "start_overhead_seconds": _diff(start_czar, start_cli),
+        "finish_ms": finish_ms,
+        "finish_ms_max": None if not finishes else round(max(finishes) * 1000, 1),
+        "supervisor_cpu_seconds_per_task": cpu_per_task,
+        "cli_start_four_seconds": start_cli4,
+        "czar_start_four_seconds": start_czar4,
+        "four_at_once_overhead_seconds": _diff(start_czar4, start_cli4),
+        "four_over_one": None if not (start_czar4 and start_czar) else round(start_czar4 / start_czar, 3),
+        "samples": {
+            "cli": [round(x, 3) for x in bare],
+            "czar": [round(x, 3) for x in one["starts"]],
+            "cli_four": [round(x, 3) for x in bare4],
+            "czar_four": [round(x, 3) for x in four["starts"]],
+            "finish": [round(x * 1000, 1) for x in finishes],
+        },
+        "wall_seconds": round(wall, 2),
+        "folder": str(root),
+    }
+    targets: dict[str, dict[str, Any]] = {
+        "all_merged": {"target": tasks, "value": result["tasks_merged"], "met": result["tasks_merged"] == tasks}
+    }
+    for name, target in TARGETS.items():
+        value = result[name]
+        targets[name] = {"target": target, "value": value, "met": value is not None and value <= target}
+    result["targets"] = targets
+    result["passed"] = all(t["met"] for t in targets.values())
+    return result
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else round(a - b, 3)

@@ -1,1 +1,0 @@
-"""The MCP server agents use to talk to czar."""
