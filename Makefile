@@ -33,11 +33,13 @@ check: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# The benchmarks, full size (about eight minutes); each exits non-zero if a target is missed.
-bench: $(STAMP)
+# The benchmarks, full size (about nine minutes); each exits non-zero if a target is missed.
+bench: $(STAMP) $(AGENTS)
 	$(BIN)/czar bench seed
 	$(BIN)/czar bench scale
 	$(BIN)/czar bench dag
+	$(BIN)/czar bench agents --agent claude
+	$(BIN)/czar bench agents --agent codex
 
 # What CI runs: the seed scenario, and a smaller scale.
 bench-ci: $(STAMP)

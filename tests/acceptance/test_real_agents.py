@@ -89,7 +89,8 @@ def test_claude_code_and_codex_work_a_plan_to_the_end(
         f'[project]\nname = "real"\nrepo = "repo"\n\n[workers]\nagents = {{ claude = 2, codex = 1 }}\n\n'
         f'[agents.claude]\ncommand = "{clis / "claude"}"\nbase_url = "{url}"\nhome = "private"\n\n'
         f'[agents.codex]\ncommand = "{clis / "codex"}"\nbase_url = "{url}"\n\n'
-        + task("greeting", "claude", module("greeting"))
+        # It stops once before handing in: czar sends it back to work.
+        + task("greeting", "claude", module("greeting", extra="end I stop here for now.\n"))
         # The model takes its time before the commit: the test kills the agent meanwhile.
         + task("farewell", "claude", module("farewell", before_commit="wait 6\n"))
         + task("parting", "codex", module("parting"))
@@ -133,10 +134,14 @@ def test_claude_code_and_codex_work_a_plan_to_the_end(
     for tid in ("greeting", "farewell", "parting", "everyone"):
         assert any(e.kind == "agent.ack" and e.task_id == tid and e.payload["confirmed"] for e in events), tid
         assert any(e.kind == "agent.progress" and e.task_id == tid for e in events), tid
+    # Stopping before handing in sent it back to work (headless: from its output, no hook).
+    assert any(e.kind == "agent.hook" and e.task_id == "greeting" and e.payload["hook"] == "Stop" for e in events)
     # The crash was noticed and the agent restarted with its session resumed.
     assert any(e.kind == "health.restart" and e.task_id == "farewell" for e in events)
     requests = [json.loads(line) for line in log.read_text().splitlines()]
     assert any(e.kind == "agent.restarted" and e.task_id == "farewell" for e in events)
+    told = [r for r in requests if r["task"] == "greeting" and "is not handed in yet" in r["last_user_text"]]
+    assert told, "the agent that stopped early was not sent back to work"
     resumed = [r for r in requests if r["task"] == "farewell" and r["api"] == "anthropic" and r["answered"] >= 3]
     assert resumed, "the restarted agent did not bring its conversation back"
     # Permissions were decided by the policy: Claude's edits and commands allowed, the push denied.

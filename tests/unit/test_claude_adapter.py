@@ -539,13 +539,29 @@ def test_czar_run_through_python_gets_its_arguments_first(tmp_path: Path, clean_
     assert server["args"] == ["-m", "czar", "mcp", "--worker", "w1"]
 
 
-def test_settings_carry_the_stop_and_notification_hooks(tmp_path: Path, clean_env: None) -> None:
+def test_headless_it_needs_no_hooks(tmp_path: Path, clean_env: None) -> None:
+    argv = ClaudeAdapter().launch(context(tmp_path)).argv
+    assert "--settings" not in argv  # its output says when a turn ends; the host does the rest
+
+
+def test_on_its_own_screen_hooks_report_to_czar_and_the_task_is_its_first_prompt(
+    tmp_path: Path, clean_env: None
+) -> None:
     czar = ("/opt/my tools/python", "-m", "czar")
-    argv = ClaudeAdapter().launch(context(tmp_path, czar=czar)).argv
-    settings = json.loads(after(argv, "--settings"))
-    hook = {"type": "command", "command": "'/opt/my tools/python' -m czar hook", "timeout": 30}
-    assert settings == {"hooks": {"Stop": [{"hooks": [hook]}], "Notification": [{"hooks": [hook]}]}}
-    assert shlex.split(hook["command"]) == [*czar, "hook"]
+    settings = AgentSettings(interactive=True, home="private", env={"ANTHROPIC_API_KEY": "sk-ant-" + "k" * 30})
+    launch = ClaudeAdapter().launch(context(tmp_path, czar=czar, settings=settings))
+    argv = launch.argv
+    assert "-p" not in argv and "--output-format" not in argv
+    hooks = json.loads(after(argv, "--settings"))["hooks"]
+    assert set(hooks) == {"SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "Notification"}
+    command = hooks["Stop"][0]["hooks"][0]["command"]
+    assert shlex.split(command) == [*czar, "hook"]
+    # A tool use may wait for a person's decision: its hook waits longer than czar's wait.
+    assert hooks["PreToolUse"][0]["hooks"][0]["timeout"] > 600
+    assert launch.terminal and launch.stdin == []
+    assert argv[-1] == "Task id: hello\n\nWrite hello.py."
+    assert launch.transcript is not None and launch.transcript.name == f"{launch.session}.jsonl"
+    assert str(launch.transcript).startswith(launch.env["HOME"])
 
 
 def test_permissions_go_through_czars_tool(tmp_path: Path, clean_env: None) -> None:
@@ -674,7 +690,11 @@ def test_czars_server_over_http_when_the_host_serves_one(tmp_path: Path, clean_e
             "czar": {
                 "type": "http",
                 "url": "http://127.0.0.1:43117/mcp",
-                "headers": {"Authorization": "Bearer tok-123"},
+                # Expanded by Claude Code from its environment: the secret stays off the command line.
+                "headers": {"Authorization": "Bearer ${CZAR_TOKEN}"},
             }
         }
     }
+    env = ClaudeAdapter().launch(ctx).env
+    assert env["CZAR_TOKEN"] == "tok-123"
+    assert not any("tok-123" in a for a in argv)

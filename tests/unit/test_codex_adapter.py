@@ -389,3 +389,15 @@ def test_private_home_twice_rewrites_the_config(tmp_path: Path) -> None:
     private_home(tmp_path, "http://a:1", "gpt-5")
     home = private_home(tmp_path, None, "gpt-5-codex")
     assert tomllib.loads((home / "config.toml").read_text()) == {"model": "gpt-5-codex"}
+
+
+def test_the_worker_hosts_server_is_reached_over_http_with_the_token_from_the_environment(
+    tmp_path: Path, clean_env: None
+) -> None:
+    launch = CodexAdapter().launch(context(tmp_path, mcp_url="http://127.0.0.1:4242/mcp"))
+    server = merged_toml(overrides(launch.argv))["mcp_servers"]["czar"]
+    assert server["url"] == "http://127.0.0.1:4242/mcp"
+    assert server["bearer_token_env_var"] == "CZAR_TOKEN"
+    assert launch.env["CZAR_TOKEN"] == 'tok "quoted"'
+    assert "command" not in server and "env" not in server
+    assert not any('tok "quoted"' in a for a in launch.argv)  # the secret is not on the command line

@@ -338,7 +338,8 @@ class AgentTools:
                 detail["prompt_digest"] = digest(payload["prompt"])
             Store.emit(conn, "agent.hook", **self._ids(cur), hook=event, detail=detail)
             self._alive(conn)
-            working = TaskState(cur.task.state) in _WORKING
+            # Sent back once; not when it waits for a person or another task (it said so).
+            working = TaskState(cur.task.state) in _WORKING and cur.worker.state == WorkerState.WORKING.value
             if event == "Stop" and working and not payload.get("stop_hook_active"):
                 return (
                     f"Task {cur.task.id} is not handed in yet. When your work is committed and its checks pass, "

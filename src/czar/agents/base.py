@@ -129,7 +129,8 @@ def mcp_config(ctx: LaunchContext) -> dict[str, Any]:
     """czar's MCP server for this worker, as agents' ``mcpServers`` configuration: the worker
     host's, over HTTP, when it serves one; else a ``czar mcp`` process over stdio."""
     if ctx.mcp_url:
-        return {"type": "http", "url": ctx.mcp_url, "headers": {"Authorization": f"Bearer {ctx.env['CZAR_TOKEN']}"}}
+        # The token stays in the environment: Claude Code expands ${VAR} in its MCP configuration.
+        return {"type": "http", "url": ctx.mcp_url, "headers": {"Authorization": "Bearer ${CZAR_TOKEN}"}}
     keys = ("CZAR_HOME", "CZAR_PROJECT", "CZAR_WORKER", "CZAR_TOKEN", "CZAR_AGENT_LAUNCH", "PATH", "HOME")
     env = {k: ctx.env[k] for k in keys if k in ctx.env}
     return {"type": "stdio", "command": ctx.czar[0], "args": [*ctx.czar[1:], "mcp", "--worker", ctx.worker], "env": env}

@@ -3,8 +3,9 @@
 Started with a session id czar chooses, so that a crash is restarted with ``--resume``; czar's
 MCP server is its only MCP server (``--strict-mcp-config``); every tool use beyond czar's tools
 and reading goes through czar's permission tool, so that the plan's policy decides each one and
-each decision is an event; a Stop hook (``czar hook``) sends it back to work when it stops
-without having handed its task in.
+each decision is an event. Headless, it needs no hooks: the end of each turn is in its output,
+and the worker host sends it back to work when it stops without having handed its task in.
+On its own screen (``interactive``), hooks (``czar hook``) tell czar the same things.
 """
 
 from __future__ import annotations
@@ -44,13 +45,6 @@ class ClaudeAdapter:
             return self._interactive(ctx)
         s = ctx.settings
         session = ctx.session or str(uuid.uuid4())
-        hook = shlex.join([*ctx.czar, "hook"])
-        settings = {
-            "hooks": {
-                "Stop": [{"hooks": [{"type": "command", "command": hook, "timeout": 30}]}],
-                "Notification": [{"hooks": [{"type": "command", "command": hook, "timeout": 30}]}],
-            }
-        }
         argv = [
             s.command or "claude",
             "-p",
@@ -63,8 +57,6 @@ class ClaudeAdapter:
             "--mcp-config",
             json.dumps({"mcpServers": {"czar": mcp_config(ctx)}}),
             "--strict-mcp-config",
-            "--settings",
-            json.dumps(settings),
             "--permission-prompt-tool",
             "mcp__czar__permission",
             "--allowedTools",

@@ -19,15 +19,23 @@ from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, base_e
 
 class CodexAdapter:
     kind = "codex"
-    capabilities = Capabilities(mcp=True, long_lived=False, resumes=True, commits=False)
+    capabilities = Capabilities(mcp=True, mcp_http=True, long_lived=False, resumes=True, commits=False)
 
     def launch(self, ctx: LaunchContext) -> Launch:
         s = ctx.settings
         server = mcp_config(ctx)
-        overrides = [
-            f"mcp_servers.czar.command={json.dumps(server['command'])}",
-            f"mcp_servers.czar.args={json.dumps(server['args'])}",
-            "mcp_servers.czar.env={" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in server["env"].items()) + "}",
+        if ctx.mcp_url:  # the worker host's server: the token comes from the environment, not the command line
+            overrides = [
+                f"mcp_servers.czar.url={json.dumps(ctx.mcp_url)}",
+                'mcp_servers.czar.bearer_token_env_var="CZAR_TOKEN"',
+            ]
+        else:
+            overrides = [
+                f"mcp_servers.czar.command={json.dumps(server['command'])}",
+                f"mcp_servers.czar.args={json.dumps(server['args'])}",
+                "mcp_servers.czar.env={" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in server["env"].items()) + "}",
+            ]
+        overrides += [
             'mcp_servers.czar.default_tools_approval_mode="approve"',
             # Its tools must be there in the first request: wait for the server's catalog.
             'mcp_servers.czar.startup_readiness="connection"',

@@ -79,6 +79,7 @@ class Current:
     submit: Submit | None = None  # a pasted message not confirmed yet
     transcript: Path | None = None  # what the agent on a screen writes down (its usage), and how far read
     transcript_at: int = 0
+    sent_back: bool = False  # sent back to work when its turn ended, and no tool used since
 
 
 class WorkerHost:
@@ -487,6 +488,9 @@ class WorkerHost:
                 self._close_endpoint(cur)
             return
         proc, cur.proc = cur.proc, None
+        with contextlib.suppress(OSError):
+            # Its last breath (hooks, saving its session) must not slow the next agent's start.
+            os.setpriority(os.PRIO_PGRP, proc.pid, 19)
         with self.store.write() as conn:
             Store.set_worker(conn, self.worker, agent_pid=None)
         reaper = threading.Thread(target=self._end, args=(cur, proc, 2.0), name="czar-reaper", daemon=True)
@@ -703,8 +707,17 @@ class WorkerHost:
             cur.session, cur.session_lost = None, True
         elif sig.kind == "turn_done":
             self.say(f"the agent's turn ended ({sig.text})")
-            tools.idle()
+            # It stopped before handing its task in: back to work, once (as a Stop hook does).
+            reason = None if cur.finished else tools.hook("Stop", {"stop_hook_active": cur.sent_back})
+            if reason and cur.adapter.capabilities.long_lived:
+                cur.sent_back = True
+                self.say(f">> back to work: {reason}")
+                self._send(reason, "continue")
+            else:
+                tools.idle()
         elif sig.kind in ("activity", "error"):
+            if sig.data.get("tool"):
+                cur.sent_back = False  # it works again
             text = sig.text if sig.kind == "activity" else f"error: {sig.text}"
             cur.repeats = cur.repeats + 1 if text == cur.last_text else 0
             cur.last_text = text
