@@ -539,9 +539,13 @@ def test_czar_run_through_python_gets_its_arguments_first(tmp_path: Path, clean_
     assert server["args"] == ["-m", "czar", "mcp", "--worker", "w1"]
 
 
-def test_headless_it_needs_no_hooks(tmp_path: Path, clean_env: None) -> None:
-    argv = ClaudeAdapter().launch(context(tmp_path)).argv
-    assert "--settings" not in argv  # its output says when a turn ends; the host does the rest
+def test_headless_hooks_report_only_what_its_output_does_not(tmp_path: Path, clean_env: None) -> None:
+    czar = ("/opt/my tools/python", "-m", "czar")
+    argv = ClaudeAdapter().launch(context(tmp_path, czar=czar)).argv
+    hooks = json.loads(after(argv, "--settings"))["hooks"]
+    # Not Stop: its output says when a turn ends, and a hook per turn would cost a process.
+    assert set(hooks) == {"Notification", "PreCompact"}
+    assert shlex.split(hooks["Notification"][0]["hooks"][0]["command"]) == [*czar, "hook"]
 
 
 def test_on_its_own_screen_hooks_report_to_czar_and_the_task_is_its_first_prompt(

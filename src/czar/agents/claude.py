@@ -3,9 +3,9 @@
 Started with a session id czar chooses, so that a crash is restarted with ``--resume``; czar's
 MCP server is its only MCP server (``--strict-mcp-config``); every tool use beyond czar's tools
 and reading goes through czar's permission tool, so that the plan's policy decides each one and
-each decision is an event. Headless, it needs no hooks: the end of each turn is in its output,
-and the worker host sends it back to work when it stops without having handed its task in.
-On its own screen (``interactive``), hooks (``czar hook``) tell czar the same things.
+each decision is an event. Headless, the end of each turn is in its output, and the worker host
+sends it back to work when it stops without having handed its task in; hooks (``czar hook``)
+report only what the output does not. On its own screen (``interactive``), hooks tell czar all.
 """
 
 from __future__ import annotations
@@ -45,6 +45,11 @@ class ClaudeAdapter:
             return self._interactive(ctx)
         s = ctx.settings
         session = ctx.session or str(uuid.uuid4())
+        # Hooks only for what its output does not say (a notification, a compaction of its
+        # context): the end of each turn is in its output, and a hook there would cost a czar
+        # process per turn.
+        hook = [{"hooks": [{"type": "command", "command": shlex.join([*ctx.czar, "hook"]), "timeout": 30}]}]
+        settings = {"hooks": {"Notification": hook, "PreCompact": hook}}
         argv = [
             s.command or "claude",
             "-p",
@@ -57,6 +62,8 @@ class ClaudeAdapter:
             "--mcp-config",
             json.dumps({"mcpServers": {"czar": mcp_config(ctx)}}),
             "--strict-mcp-config",
+            "--settings",
+            json.dumps(settings),
             "--permission-prompt-tool",
             "mcp__czar__permission",
             "--allowedTools",
