@@ -206,13 +206,20 @@ class WorkerHost:
                     self.on_signal(cur, sig)
 
     def _check_submit(self, cur: Current, screen: Screen, pending: Submit) -> None:
+        busy = False
         for e in self.store.events_after(pending.since, kinds=("agent.hook",)):
             pending.since = e.id
-            if e.worker_id == self.worker and e.payload.get("hook") == "UserPromptSubmit":
+            if e.worker_id != self.worker:
+                continue
+            # Still at work on a turn: the message waits in its queue, to be submitted after it.
+            busy = busy or e.payload.get("hook") in ("PostToolUse", "PreToolUse")
+            if e.payload.get("hook") == "UserPromptSubmit":
                 same = e.payload.get("detail", {}).get("prompt_digest") == pending.digest
                 cur.submit = None
                 self._emit(cur, "agent.prompt_submitted", confirmed=same, tries=pending.tries)
                 return
+        if busy:
+            pending.deadline = time.monotonic() + SUBMIT_WAIT
         if time.monotonic() < pending.deadline:
             return
         if pending.tries < SUBMIT_TRIES:
