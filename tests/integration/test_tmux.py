@@ -18,6 +18,7 @@ def host() -> Iterator[TmuxHost]:
     yield h
     h.kill_server()
     assert not h.alive()
+    assert not h.socket_path().exists()  # no socket file left behind
 
 
 def test_windows_run_their_command_and_a_dead_pane_stays_for_inspection(host: TmuxHost, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ screen for a person, and ``#{pane_dead}`` tells liveness without guessing.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -125,6 +126,13 @@ class TmuxHost:
         if self.server.is_alive():
             with contextlib.suppress(LibTmuxException):  # already gone
                 self.server.kill()
+        if not self.server.is_alive():
+            # tmux leaves its socket file behind: czar's go with its server.
+            with contextlib.suppress(OSError):
+                self.socket_path().unlink(missing_ok=True)
+
+    def socket_path(self) -> Path:
+        return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / self.socket_name
 
     def attach_argv(self, name: str | None) -> list[str]:
         target = self.session_name if name is None else f"{self.session_name}:{name}"
