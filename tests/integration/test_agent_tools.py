@@ -165,3 +165,27 @@ def test_a_task_taken_back_fresh_starts_over_from_the_integration_branch(project
     assert not (worktree / "wrong.txt").exists()
     note = task(project, "a").note  # type: ignore[attr-defined]
     assert "fresh branch" in note
+
+
+def test_a_stop_before_handing_in_sends_back_once_then_waits_for_input(project: Project) -> None:
+    t = tools(project)
+    t.report("write a", task="a")
+    reason = t.hook("Stop", {"stop_hook_active": False, "transcript_path": "/x/s.jsonl"})
+    assert reason and "Task a is not handed in yet" in reason
+    with project.store.read() as conn:
+        assert Store.worker_row(conn, "w1").state == WorkerState.WORKING.value
+    assert t.hook("Stop", {"stop_hook_active": True}) is None  # sent back already: let it stop
+    with project.store.read() as conn:
+        assert Store.worker_row(conn, "w1").state == WorkerState.WAITING_INPUT.value
+    hooks = [e for e in project.store.events_after(0) if e.kind == "agent.hook"]
+    assert hooks[0].payload["detail"]["transcript_path"] == "/x/s.jsonl"
+    assert any(e.kind == "agent.idle" and e.worker_id == "w1" for e in project.store.events_after(0))
+
+
+def test_a_prompt_is_recorded_by_its_digest(project: Project) -> None:
+    from czar.agent_tools.service import digest
+
+    tools(project).hook("UserPromptSubmit", {"prompt": "line one\r\nline two\n"})
+    hook = next(e for e in project.store.events_after(0) if e.kind == "agent.hook")
+    assert hook.payload["detail"]["prompt_digest"] == digest("line one\nline two")
+    assert "prompt" not in hook.payload["detail"]  # the text itself is not copied into the store

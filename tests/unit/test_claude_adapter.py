@@ -702,3 +702,15 @@ def test_czars_server_over_http_when_the_host_serves_one(tmp_path: Path, clean_e
     env = ClaudeAdapter().launch(ctx).env
     assert env["CZAR_TOKEN"] == "tok-123"
     assert not any("tok-123" in a for a in argv)
+
+
+def test_on_its_own_screen_a_first_message_too_long_for_a_command_line_is_pasted(
+    tmp_path: Path, clean_env: None
+) -> None:
+    long = "Task id: hello\n\n" + "x" * 200_000
+    settings = AgentSettings(interactive=True)
+    launch = ClaudeAdapter().launch(context(tmp_path, settings=settings, messages=[(long, "task")]))
+    assert long not in launch.argv and "--" not in launch.argv
+    assert launch.stdin == [long]  # the worker host pastes it once the agent has started
+    short = ClaudeAdapter().launch(context(tmp_path, settings=settings)).argv
+    assert short[-2:] == ["--", "Task id: hello\n\nWrite hello.py."]

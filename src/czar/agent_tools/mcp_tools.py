@@ -130,8 +130,9 @@ class Endpoint:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=3)
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        if not self._thread.is_alive():  # else its loop still uses the socket (a daemon thread)
+            with contextlib.suppress(OSError):
+                self._sock.close()
 
 
 def _guarded(app: ASGIApp, token: str) -> ASGIApp:
@@ -139,6 +140,8 @@ def _guarded(app: ASGIApp, token: str) -> ASGIApp:
     expected = f"Bearer {token}".encode()
 
     async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "lifespan"):
+            return  # no websockets
         if scope["type"] == "http":
             given = dict(scope.get("headers") or []).get(b"authorization", b"")
             if not hmac.compare_digest(given, expected):

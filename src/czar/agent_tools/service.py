@@ -27,7 +27,9 @@ from czar.store.schema import tasks
 from czar.store.store import Store
 from czar.vcs.git import Git
 
-PERSON_WAIT_SECONDS = 600.0  # the most a permission request waits for a person (or the timeout)
+# The most a permission request waits for a person; the plan's permission_timeout (the health
+# round's) normally decides long before.
+PERSON_WAIT_SECONDS = 3600.0
 
 PERSON = "a person"  # what ``blocked_on`` says when a person, not a task, must act
 
@@ -330,7 +332,7 @@ class AgentTools:
                 return None
             detail: dict[str, Any] = {
                 str(k): payload.get(k)
-                for k in ("notification_type", "message", "stop_hook_active", "tool_name")
+                for k in ("notification_type", "message", "stop_hook_active", "tool_name", "transcript_path")
                 if k in payload
             }
             if isinstance(payload.get("prompt"), str):
@@ -345,6 +347,9 @@ class AgentTools:
                     f"Task {cur.task.id} is not handed in yet. When your work is committed and its checks pass, "
                     "call czar's `done` tool with a summary; if something blocks you, call `blocked` or `ask`."
                 )
+            if event == "Stop" and working:  # stopped again, sent back already: it waits for input
+                Store.set_worker(conn, self.worker, state=WorkerState.WAITING_INPUT, detail="waiting for input")
+                Store.emit(conn, "agent.idle", **self._ids(cur))
             return None
 
     # -- reading -----------------------------------------------------------------------------

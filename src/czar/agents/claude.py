@@ -11,6 +11,7 @@ report only what the output does not. On its own screen (``interactive``), hooks
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import time
@@ -23,6 +24,7 @@ from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, base_e
 CZAR_TOOLS = ("report", "board", "claim", "release", "done", "blocked", "ask")
 # Tools it may use without asking: czar's own, and reading.
 ALLOWED = (*(f"mcp__czar__{t}" for t in CZAR_TOOLS), "Read", "Glob", "Grep", "LS", "TodoWrite")
+MAX_ARGUMENT = 100_000  # bytes; Linux refuses a single argument over 128 KiB
 QUIET = {
     # czar's MCP server must be connected before the first request: its report tool is the
     # agent's first call, and its permission tool decides every edit and command.
@@ -89,7 +91,7 @@ class ClaudeAdapter:
         session = ctx.session or str(uuid.uuid4())
         hook = [{"hooks": [{"type": "command", "command": shlex.join([*ctx.czar, "hook"]), "timeout": 30}]}]
         # A tool use may wait for a person's decision (`czar allow`): the hook waits as long.
-        pre_tool = [{"hooks": [{"type": "command", "command": shlex.join([*ctx.czar, "hook"]), "timeout": 660}]}]
+        pre_tool = [{"hooks": [{"type": "command", "command": shlex.join([*ctx.czar, "hook"]), "timeout": 3660}]}]
         events = ("SessionStart", "UserPromptSubmit", "PostToolUse", "Stop", "Notification")
         settings = {"hooks": {**{e: hook for e in events}, "PreToolUse": pre_tool}}
         argv = [
@@ -104,8 +106,12 @@ class ClaudeAdapter:
             *(["--resume", session] if ctx.session else ["--session-id", session]),
             *(["--model", s.model] if s.model else []),
             *s.args,
-            "\n\n".join(text for text, _ in ctx.messages),
         ]
+        first = "\n\n".join(text for text, _ in ctx.messages)
+        # The first message as its initial prompt, after `--` (an option of `args` cannot take
+        # it); one too long for a command line is pasted once it has started.
+        later = [first] if len(first.encode()) > MAX_ARGUMENT else []
+        argv += [] if later else ["--", first]
         env = base_env(ctx)
         for k, v in QUIET.items():
             env.setdefault(k, v)
@@ -114,7 +120,7 @@ class ClaudeAdapter:
             env["ANTHROPIC_BASE_URL"] = s.base_url
         if s.home == "private":
             env["HOME"] = str(private_home(ctx.home, ctx.worktree, env.get("ANTHROPIC_API_KEY", "")))
-        return Launch(argv, env, [], True, session, terminal=True, transcript=transcript(env, ctx.worktree, session))
+        return Launch(argv, env, later, True, session, terminal=True, transcript=transcript(env, ctx.worktree, session))
 
     def encode(self, text: str, kind: str = "task") -> str:
         message = {"role": "user", "content": text}
@@ -220,7 +226,9 @@ def transcript(env: dict[str, str], worktree: Path, session: str) -> Path:
     """Where Claude Code keeps a session's conversation: one JSON line per event, its assistant
     messages shaped as in ``stream-json`` (with their usage)."""
     home = Path(env.get("HOME") or Path.home())
-    return home / ".claude" / "projects" / re.sub(r"[^A-Za-z0-9]", "-", str(worktree)) / f"{session}.jsonl"
+    folder = re.sub(r"[^A-Za-z0-9]", "-", os.path.realpath(worktree))
+    # A first guess: its SessionStart hook says where it is (the worker host then follows that).
+    return Path(env.get("CLAUDE_CONFIG_DIR") or home / ".claude") / "projects" / folder / f"{session}.jsonl"
 
 
 def private_home(folder: Path, worktree: Path, api_key: str) -> Path:

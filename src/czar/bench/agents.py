@@ -105,15 +105,23 @@ def bare_start(kind: str, command: str, url: str, folder: Path, log: Path, tid: 
     return first[0] - started
 
 
+def _entries(log: Path) -> list[dict[str, Any]]:
+    """The model's log (a line being written as it is read is left out)."""
+    out = []
+    for line in log.read_text().splitlines() if log.exists() else []:
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
 def _requests(log: Path, tid: str) -> list[float]:
-    if not log.exists():
-        return []
-    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return [e["time"] for e in entries if e.get("task") == tid]
+    return [e["time"] for e in _entries(log) if e.get("task") == tid]
 
 
 def _done_answers(log: Path, tid: str) -> list[float]:
-    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    entries = _entries(log)
     return [
         e["time"]
         for e in entries

@@ -22,7 +22,7 @@ import time
 import tty
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 PASTE_START, PASTE_END = b"\x1b[200~", b"\x1b[201~"
 ENTER_PAUSE = 0.15  # between a paste and its Enter: a TUI takes an Enter inside a paste as text
@@ -51,8 +51,6 @@ class Screen:
         finally:
             os.close(child)
         os.set_blocking(self.fd, False)
-        self._saved: list[object] | None = None
-        self._raw_input()
 
     # -- the pane -----------------------------------------------------------------------------
 
@@ -78,15 +76,13 @@ class Screen:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGWINCH)
 
-    def input_fd(self) -> int | None:
-        """The pane's keyboard, when there is one to forward."""
-        return sys.stdin.fileno() if self._saved is not None else None
-
     # -- czar's messages ----------------------------------------------------------------------
 
     def paste(self, text: str) -> None:
         """``text`` as one bracketed paste, then Enter."""
-        body = text.replace("\r\n", "\n").encode().replace(PASTE_END, b"")
+        body = text.replace("\r\n", "\n").encode()
+        while PASTE_END in body:  # nothing inside may end the paste early (removing one may make one)
+            body = body.replace(PASTE_END, b"")
         self._put(PASTE_START + body + PASTE_END)
         time.sleep(ENTER_PAUSE)
         self.enter()
@@ -97,11 +93,9 @@ class Screen:
     # -- the end --------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """The agent's terminal is closed and the pane's keyboard given back."""
-        self._restore_input()
+        """czar's end of the agent's terminal is closed."""
         with contextlib.suppress(OSError):
             os.close(self.fd)
-        self._show(b"\x1b[0m\x1b[?25h\r\n")  # plain text and a cursor again, on a new line
 
     def _put(self, data: bytes) -> None:
         view = memoryview(data)
@@ -124,21 +118,37 @@ class Screen:
                 self.out.write(chunk.decode(errors="replace"))
                 self.out.flush()
 
-    def _raw_input(self) -> None:
-        # Keys go to the agent as they are typed (arrows, Escape, Ctrl-C): the pane's own
-        # terminal is put in raw mode while the agent is on it.
-        if self.out is not sys.stdout or not sys.stdin.isatty():
-            return
-        with contextlib.suppress(termios.error, OSError):
-            self._saved = termios.tcgetattr(sys.stdin.fileno())
-            tty.setraw(sys.stdin.fileno())
 
-    def _restore_input(self) -> None:
+class Pane:
+    """The worker's tmux pane, while an agent's screen is on it: its keyboard in raw mode (keys go
+    to the agent as they are typed: arrows, Escape, Ctrl-C), and as it was once the agent is gone.
+    Owned by the worker host's main thread: one saved mode, whatever agents come and go."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self._saved: list[Any] | None = None
+
+    def lend(self) -> int | None:
+        """Give the pane to an agent's screen; its keyboard's file descriptor, if it has one."""
+        if self.out is not sys.stdout or not sys.stdin.isatty():
+            return None
         if self._saved is None:
-            return
-        with contextlib.suppress(termios.error, OSError):
-            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._saved)  # type: ignore[arg-type]
-        self._saved = None
+            with contextlib.suppress(termios.error, OSError):
+                self._saved = termios.tcgetattr(sys.stdin.fileno())
+                tty.setraw(sys.stdin.fileno())
+        return sys.stdin.fileno() if self._saved is not None else None
+
+    def take_back(self) -> None:
+        """The pane as it was, and the modes an agent's screen turns on turned off again."""
+        if self._saved is not None:
+            with contextlib.suppress(termios.error, OSError):
+                termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._saved)
+            self._saved = None
+        # Plain text, bracketed paste and focus reports off, the cursor shown, a new line.
+        reset = "\x1b[0m\x1b[?2004l\x1b[?1004l\x1b[?1049l\x1b[?25h\r\n"
+        with contextlib.suppress(OSError, ValueError):
+            self.out.write(reset)
+            self.out.flush()
 
 
 def _copy_size(out: IO[str], fd: int) -> None:

@@ -3,7 +3,8 @@ task, carries out the worker's inbox commands once each, turns the agent's outpu
 (through the same agent tools the ``czar report/done/...`` commands use), and shows a readable
 transcript in the pane.
 
-Single-threaded: it waits on its doorbell and the agent's output at once with ``select``.
+One loop waits on its doorbell and the agent's output at once with ``select``; threads only
+serve czar's MCP server to the agent and let the agent of an ended task go.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from czar.agents.base import AgentAdapter, AgentSettings, LaunchContext, Signal
 from czar.core import pricing
 from czar.core.policy import Decision
 from czar.core.states import TaskState, WorkerState
-from czar.host.screen import Screen
+from czar.host.screen import Pane, Screen
 from czar.plan.model import AgentConfig
 from czar.runtime.proc import kill_group
 from czar.store.doorbell import Listener
@@ -48,9 +49,9 @@ class Submit:
     """A message pasted into an agent's screen, until its hook confirms the prompt."""
 
     digest: str
-    since: int  # the last event before the paste
     deadline: float
     tries: int = 1
+    other: bool = False  # a prompt with other text was submitted meanwhile
 
 
 @dataclass
@@ -79,6 +80,8 @@ class Current:
     submit: Submit | None = None  # a pasted message not confirmed yet
     transcript: Path | None = None  # what the agent on a screen writes down (its usage), and how far read
     transcript_at: int = 0
+    hooks_since: int = 0  # the last event looked at for its hooks (on a screen)
+    first_paste: str | None = None  # a first message too long for its command line, pasted once it started
     sent_back: bool = False  # sent back to work when its turn ended, and no tool used since
 
 
@@ -105,6 +108,8 @@ class WorkerHost:
         self.log_path = store.paths.logs / f"{worker_id}.log"
         self.reapers: list[threading.Thread] = []  # ending agents of earlier tasks
         self.resized = False
+        self.pane = Pane(out)
+        self.keyboard: int | None = None  # the pane's keys, while an agent's screen has them
 
     # -- transcript --------------------------------------------------------------------------
 
@@ -148,7 +153,7 @@ class WorkerHost:
                 if cur and cur.proc and cur.proc.stdout:
                     fds.append(cur.proc.stdout)
                 screen = cur.screen if cur else None
-                keyboard = screen.input_fd() if screen else None
+                keyboard = self.keyboard if screen else None
                 if screen:
                     fds += [screen.fd, *([keyboard] if keyboard is not None else [])]
                 try:
@@ -182,14 +187,40 @@ class WorkerHost:
         if keyboard is not None and keyboard in ready:
             with contextlib.suppress(OSError):
                 screen.type_in(os.read(keyboard, 4096))
-        if cur.submit:
-            self._check_submit(cur, screen, cur.submit)
+        self._watch_hooks(cur, screen)
         self._read_transcript(cur)
         if screen.fd in ready and not screen.pump():
             self._on_exit(cur)
 
-    def _read_transcript(self, cur: Current) -> None:
-        """The agent's new events from its transcript: usage, tools used, what it said."""
+    def _watch_hooks(self, cur: Current, screen: Screen) -> None:
+        """What the agent's hooks said since the last look: where its transcript is, whether a
+        pasted message was submitted, whether it is at work on a turn."""
+        busy = seen_other = False
+        for e in self.store.events_after(cur.hooks_since, kinds=("agent.hook", "permission.decided")):
+            cur.hooks_since = e.id
+            if e.worker_id != self.worker:
+                continue
+            hook, detail = e.payload.get("hook"), e.payload.get("detail") or {}
+            # At work on a turn (a tool used or decided): a message pasted meanwhile is queued.
+            busy = busy or e.kind == "permission.decided" or hook == "PostToolUse"
+            if hook == "SessionStart":
+                if detail.get("transcript_path") and Path(detail["transcript_path"]) != cur.transcript:
+                    cur.transcript, cur.transcript_at = Path(detail["transcript_path"]), 0
+                if cur.first_paste is not None:
+                    text, cur.first_paste = cur.first_paste, None
+                    self._send(text, "task")
+            elif hook == "UserPromptSubmit" and cur.submit is not None:
+                if detail.get("prompt_digest") == cur.submit.digest:
+                    self._emit(cur, "agent.prompt_submitted", confirmed=True, tries=cur.submit.tries)
+                    cur.submit = None
+                else:
+                    seen_other = True  # somebody else's prompt (a person typing): ours may follow
+        if cur.submit is not None:
+            self._check_submit(cur, screen, cur.submit, busy, seen_other)
+
+    def _read_transcript(self, cur: Current, usage_only: bool = False) -> None:
+        """The agent's new events from its transcript: usage, tools used, what it said.
+        ``usage_only``: for an agent already let go (its other signals would go to the next task)."""
         if cur.transcript is None:
             return
         try:
@@ -202,22 +233,14 @@ class WorkerHost:
         cur.transcript_at += complete
         for raw in data[:complete].splitlines():
             for sig in cur.adapter.parse(raw.decode(errors="replace")):
-                with contextlib.suppress(CallerError):
-                    self.on_signal(cur, sig)
+                if sig.kind == "usage":
+                    self._count(cur, sig.data)
+                elif not usage_only:
+                    with contextlib.suppress(CallerError):
+                        self.on_signal(cur, sig)
 
-    def _check_submit(self, cur: Current, screen: Screen, pending: Submit) -> None:
-        busy = False
-        for e in self.store.events_after(pending.since, kinds=("agent.hook",)):
-            pending.since = e.id
-            if e.worker_id != self.worker:
-                continue
-            # Still at work on a turn: the message waits in its queue, to be submitted after it.
-            busy = busy or e.payload.get("hook") in ("PostToolUse", "PreToolUse")
-            if e.payload.get("hook") == "UserPromptSubmit":
-                same = e.payload.get("detail", {}).get("prompt_digest") == pending.digest
-                cur.submit = None
-                self._emit(cur, "agent.prompt_submitted", confirmed=same, tries=pending.tries)
-                return
+    def _check_submit(self, cur: Current, screen: Screen, pending: Submit, busy: bool, seen_other: bool) -> None:
+        pending.other = pending.other or seen_other
         if busy:
             pending.deadline = time.monotonic() + SUBMIT_WAIT
         if time.monotonic() < pending.deadline:
@@ -229,6 +252,9 @@ class WorkerHost:
             pending.deadline = time.monotonic() + SUBMIT_WAIT
             return
         cur.submit = None
+        if pending.other:  # a prompt was submitted, not with the text pasted: said, not confirmed
+            self._emit(cur, "agent.prompt_submitted", confirmed=False, tries=pending.tries)
+            return
         self.say("  the pasted message was not submitted")
         text = f"a message pasted into the agent's screen was not submitted after {SUBMIT_TRIES} Enters"
         self._emit(cur, "agent.error", text=text)
@@ -334,7 +360,9 @@ class WorkerHost:
         needs), else with the task's text first. ``whole``: the first message is a whole task text."""
         cur = self.current
         assert cur is not None
-        if cur.adapter.capabilities.resumes and cur.session:
+        # On its own screen, a session it never wrote down (killed at once) cannot be resumed.
+        lost = cur.transcript is not None and not cur.transcript.exists()
+        if cur.adapter.capabilities.resumes and cur.session and not lost:
             self._launch(messages, resume=True)
         elif whole:
             self._launch(messages)
@@ -366,8 +394,10 @@ class WorkerHost:
         launch = cur.adapter.launch(ctx)
         try:
             if launch.terminal:
+                cur.hooks_since = self.store.last_event_id()
                 cur.screen = Screen(launch.argv, launch.env, cur.worktree, self.out)
                 cur.proc = cur.screen.proc
+                self.keyboard = self.pane.lend()
             else:
                 cur.proc = subprocess.Popen(
                     launch.argv,
@@ -378,9 +408,9 @@ class WorkerHost:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # so stopping it kills its whole process group
                 )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             # The agent's program is missing or cannot run: the attempt's agent "exited" at once.
-            self.say(f"cannot start {launch.argv[0]}: {exc.strerror or exc}")
+            self.say(f"cannot start {launch.argv[0]}: {getattr(exc, 'strerror', None) or exc}")
             with self.store.write() as conn:
                 conn.execute(Store.attempt_update(cur.attempt, agent_exited_at=time.time(), launches=cur.launches))
                 Store.emit(
@@ -405,6 +435,7 @@ class WorkerHost:
         if launch.session:
             cur.session = launch.session
         cur.submit = None
+        cur.first_paste = "\n\n".join(launch.stdin) if launch.terminal and launch.stdin else None
         if launch.transcript is not None and launch.transcript != cur.transcript:
             cur.transcript = launch.transcript
             cur.transcript_at = launch.transcript.stat().st_size if launch.transcript.exists() else 0
@@ -416,7 +447,7 @@ class WorkerHost:
             conn.execute(
                 Store.attempt_update(cur.attempt, launches=cur.launches, agent_exited_at=None, session_id=cur.session)
             )
-        for line in launch.stdin:
+        for line in [] if launch.terminal else launch.stdin:
             self._write(line)
         if not launch.keep_stdin and cur.proc.stdin is not None:
             with contextlib.suppress(OSError):
@@ -472,15 +503,16 @@ class WorkerHost:
         if cur.screen is None:
             self._write(cur.adapter.encode(text, kind))
             return
-        since = self.store.last_event_id()
         cur.screen.paste(text)
-        cur.submit = Submit(digest(text), since, time.monotonic() + SUBMIT_WAIT)
+        cur.submit = Submit(digest(text), time.monotonic() + SUBMIT_WAIT)
 
     def _stop_agent(self, patience: float = 2.0) -> None:
         """End the agent: close its input and give it ``patience`` seconds, then kill its group."""
         cur = self.current
         if cur is None or cur.proc is None:
             return
+        if cur.screen is not None:
+            self._take_pane_back()
         self._end(cur, cur.proc, patience)
         cur.proc = None
         with self.store.write() as conn:
@@ -495,6 +527,8 @@ class WorkerHost:
                 self._close_endpoint(cur)
             return
         proc, cur.proc = cur.proc, None
+        if cur.screen is not None:
+            self._take_pane_back()
         with contextlib.suppress(OSError):
             # Its last breath (hooks, saving its session) must not slow the next agent's start.
             os.setpriority(os.PRIO_PGRP, proc.pid, 19)
@@ -504,20 +538,39 @@ class WorkerHost:
         reaper.start()
         self.reapers = [r for r in self.reapers if r.is_alive()] + [reaper]
 
+    def _take_pane_back(self) -> None:
+        """The pane is the host's again (in the main thread: one saved mode for every agent)."""
+        self.pane.take_back()
+        self.keyboard = None
+
     def _end(self, cur: Current, proc: subprocess.Popen[bytes], patience: float) -> None:
+        """Close its input (or, on a screen, ask it to end), give it ``patience`` seconds while
+        reading what it still prints, kill its group, and count its last usage."""
         screen, cur.screen = cur.screen, None
         with contextlib.suppress(OSError):
             if proc.stdin:
                 proc.stdin.close()
             if screen is not None:  # on its own screen it waits for more: ask it to end
                 os.killpg(proc.pid, signal.SIGTERM)
+        # Read while it ends: an agent whose output nobody reads blocks on a full pipe.
+        source = proc.stdout.fileno() if proc.stdout is not None else screen.fd if screen else None
+        deadline = time.monotonic() + patience
+        while proc.poll() is None and time.monotonic() < deadline and source is not None:
+            with contextlib.suppress(OSError, ValueError):
+                if select.select([source], [], [], 0.1)[0]:
+                    chunk = os.read(source, 65536)
+                    if not chunk:
+                        break
+                    if proc.stdout is not None:
+                        cur.buffer += chunk
         try:
-            proc.wait(timeout=patience)
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             kill_group(proc.pid)
             proc.wait()
         kill_group(proc.pid)  # any grandchildren it left
         self._drain(cur, proc)
+        self._read_transcript(cur, usage_only=True)
         self._close_endpoint(cur)
         if screen is not None:
             screen.close()
@@ -635,6 +688,8 @@ class WorkerHost:
         if cur.screen is not None:
             cur.screen.close()
             cur.screen = None
+            self._read_transcript(cur)
+            self._take_pane_back()
         if cur.session_lost:
             # Its session died with it before it was written down: not a crash of this start;
             # start it afresh (its branch keeps what it committed).

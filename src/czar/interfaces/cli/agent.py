@@ -103,8 +103,12 @@ def register(app: typer.Typer) -> None:
             tool, tool_input = str(payload.get("tool_name", "")), payload.get("tool_input") or {}
             if tool in ALLOWED or not isinstance(tool_input, dict):
                 return
-            decision, why = tools.decide_permission(tool, target_of(tool, tool_input))
-            answer = {"hookEventName": event, "permissionDecision": decision.value, "permissionDecisionReason": why}
+            try:
+                decision, why = tools.decide_permission(tool, target_of(tool, tool_input))
+                verdict = decision.value
+            except Exception as exc:  # undecided must not mean a prompt on a screen nobody watches
+                verdict, why = "deny", f"czar could not decide ({exc})"
+            answer = {"hookEventName": event, "permissionDecision": verdict, "permissionDecisionReason": why}
             print(json.dumps({"hookSpecificOutput": answer}))
             return
         reason = tools.hook(event, payload)
