@@ -144,8 +144,9 @@ class Pane:
             with contextlib.suppress(termios.error, OSError):
                 termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._saved)
             self._saved = None
-        # Plain text, bracketed paste and focus reports off, the cursor shown, a new line.
-        reset = "\x1b[0m\x1b[?2004l\x1b[?1004l\x1b[?1049l\x1b[?25h\r\n"
+        # Plain text, bracketed paste and focus reports off, the cursor shown; the host's lines go
+        # below the agent's last screen (kept above them), from the bottom line.
+        reset = "\x1b[0m\x1b[?2004l\x1b[?1004l\x1b[?1049l\x1b[?25h\x1b[999;1H\r\n"
         with contextlib.suppress(OSError, ValueError):
             self.out.write(reset)
             self.out.flush()
