@@ -24,7 +24,7 @@ BIN = Path(__file__).resolve().parents[2] / "agent-clis" / "node_modules" / ".bi
 
 @pytest.fixture(scope="module")
 def clis() -> Path:
-    for name in ("claude", "codex", "mcp-inspector"):
+    for name in ("claude", "codex", "gemini", "mcp-inspector"):
         if not (BIN / name).exists():
             pytest.fail(f"{BIN / name} is missing: `make test` installs the agent CLIs (npm ci in agent-clis/)")
     return BIN
@@ -59,11 +59,13 @@ def module(tid: str, before_commit: str = "", extra: str = "") -> str:
     )
 
 
-def one_claude(plan: Path, name: str, clis: Path, url: str, tasks: str, settings: str = "") -> Path:
-    """A plan for one Claude Code worker in a private home, talking to the scripted model."""
+def one_worker(
+    plan: Path, name: str, clis: Path, url: str, tasks: str, settings: str = "", kind: str = "claude"
+) -> Path:
+    """A plan for one worker of ``kind`` in a private home, talking to the scripted model."""
     plan.write_text(
-        f'[project]\nname = "{name}"\nrepo = "repo"\n\n[workers]\nagent = "claude"\ncount = 1\n\n'
-        f'[agents.claude]\ncommand = "{clis / "claude"}"\nbase_url = "{url}"\nhome = "private"\n{settings}\n' + tasks
+        f'[project]\nname = "{name}"\nrepo = "repo"\n\n[workers]\nagent = "{kind}"\ncount = 1\n\n'
+        f'[agents.{kind}]\ncommand = "{clis / kind}"\nbase_url = "{url}"\nhome = "private"\n{settings}\n' + tasks
     )
     return plan
 
@@ -202,7 +204,7 @@ def test_a_task_over_its_budget_is_stopped_with_an_alert(
     costly = task("costly", "claude", module("costly")).replace(
         'agent = "claude"\n', 'agent = "claude"\nbudget_usd = 0.01\n'
     )
-    one_claude(plan, "budget", clis, url, costly)
+    one_worker(plan, "budget", clis, url, costly)
     result = czar("run", str(plan), "--json", timeout=240)
     assert result.returncode == 1
     summary = json.loads(result.stdout)
@@ -231,7 +233,7 @@ def test_claude_code_on_its_own_screen_is_followed_by_its_hooks(
         "write greet.py <<END\nprint('hi')\nEND\nrun python3 greet.py\ncommit add greet\n"
         "done greet.py is in place\nend Done."
     )
-    one_claude(plan, "screen", clis, url, task("greet", None, script), settings="interactive = true\n")
+    one_worker(plan, "screen", clis, url, task("greet", None, script), settings="interactive = true\n")
     czar("up", str(plan), check=True)
 
     def waiting() -> bool:
@@ -261,3 +263,31 @@ def test_claude_code_on_its_own_screen_is_followed_by_its_hooks(
     usage = [e for e in events if e.kind == "agent.usage"]
     assert usage and sum(e.payload["cost_usd"] for e in usage) > 0
     assert sum(e.payload["input_tokens"] for e in usage) > 0
+
+
+@pytest.mark.timeout(300)
+def test_gemini_cli_works_a_task_with_czars_policy_deciding_in_its_hook(
+    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, log = model
+    monkeypatch.setenv("GEMINI_API_KEY", "gemini-test-key")
+    repo = make_repo(tmp_path / "repo")
+    plan = tmp_path / "czar.toml"
+    hello = task("hello", None, module("hello", extra="run git push origin main\n"))
+    one_worker(plan, "gem", clis, url, hello, kind="gemini")
+    result = czar("run", str(plan), "--json", timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["cost_usd"] > 0  # priced from its token counts
+    assert "hello.py" in git(repo, "ls-tree", "-r", "--name-only", "czar/integration").split()
+    events = events_of("gem")
+    # It reported through czar's MCP tools, and czar's policy decided its tools in its BeforeTool hook.
+    assert any(e.kind == "agent.ack" and e.payload["confirmed"] for e in events)
+    decided = [
+        (e.payload["tool"], e.payload["decision"], e.payload["target"])
+        for e in events
+        if e.kind == "permission.decided"
+    ]
+    assert any(tool == "write_file" and verdict == "allow" for tool, verdict, _ in decided)
+    assert ("run_shell_command", "deny", "git push origin main") in decided
+    requests = [json.loads(line) for line in log.read_text().splitlines()]
+    assert {r["api"] for r in requests} == {"gemini"}

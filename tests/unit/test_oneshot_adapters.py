@@ -8,6 +8,8 @@ the usage report it prints after each message (``Tokens: ... Cost: ...``).
 from __future__ import annotations
 
 import json
+import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +194,7 @@ def test_gemini_unknown_events_are_skipped() -> None:
 def test_gemini_command_carries_the_message(tmp_path: Path, clean_env: None) -> None:
     messages = [("Task id: hello\n\nWrite hello.py.", "task"), ("Add a test too.", "feedback")]
     launch = GeminiAdapter().launch(context(tmp_path, messages=messages))
+    policy = tmp_path / "agent" / "gemini-home" / "czar-policy.toml"
     assert launch.argv == [
         "gemini",
         "-p",
@@ -200,7 +203,14 @@ def test_gemini_command_carries_the_message(tmp_path: Path, clean_env: None) -> 
         "stream-json",
         "--approval-mode",
         "auto_edit",
+        "--policy",
+        str(policy),
+        "-m",
+        "gemini-2.5-pro",  # named, so that it asks no side question to choose one
     ]
+    # Its shell and edits need no confirmation of its own: czar's BeforeTool hook decides them.
+    rules = tomllib.loads(policy.read_text())["rule"]
+    assert rules == [{"toolName": ["run_shell_command", "write_file", "replace"], "decision": "allow", "priority": 100}]
     assert launch.stdin == []
     assert launch.keep_stdin is False
 
@@ -216,15 +226,28 @@ def test_gemini_gets_czars_server_through_its_settings(tmp_path: Path, clean_env
     env = GeminiAdapter().launch(context(tmp_path)).env
     home = tmp_path / "agent" / "gemini-home"
     assert env["GEMINI_CLI_HOME"] == str(home)
-    assert json.loads((home / ".gemini" / "settings.json").read_text()) == {
-        "mcpServers": {
-            "czar": {
-                "command": "/opt/czar/bin/czar",
-                "args": ["mcp", "--worker", "w3"],
-                "env": {"CZAR_HOME": "/home/u/.czar", "CZAR_WORKER": "w3", "CZAR_TOKEN": "t"},
-            }
+    settings = json.loads((home / ".gemini" / "settings.json").read_text())
+    assert settings["mcpServers"] == {
+        "czar": {
+            "command": "/opt/czar/bin/czar",
+            "args": ["mcp", "--worker", "w3"],
+            "env": {"CZAR_HOME": "/home/u/.czar", "CZAR_WORKER": "w3", "CZAR_TOKEN": "t"},
+            "trust": True,
         }
     }
+    hook = settings["hooks"]["BeforeTool"][0]["hooks"][0]
+    assert shlex.split(hook["command"])[-1] == "hook" and hook["timeout"] > 3_600_000  # milliseconds
+    assert env["GEMINI_CLI_TRUST_WORKSPACE"] == "true"
+    assert "security" not in settings  # no API key in the environment: its own login, if any
+
+
+def test_gemini_over_http_with_an_api_key(tmp_path: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", "k")
+    GeminiAdapter().launch(context(tmp_path, mcp_url="http://127.0.0.1:5/mcp"))
+    settings = json.loads((tmp_path / "agent" / "gemini-home" / ".gemini" / "settings.json").read_text())
+    czar = {"httpUrl": "http://127.0.0.1:5/mcp", "headers": {"Authorization": "Bearer $CZAR_TOKEN"}, "trust": True}
+    assert settings["mcpServers"]["czar"] == czar
+    assert settings["security"] == {"auth": {"selectedType": "gemini-api-key"}}
 
 
 def test_gemini_keeps_the_users_home_by_default(tmp_path: Path, clean_env: None) -> None:

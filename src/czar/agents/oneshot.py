@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+from typing import Any
 
 from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, base_env, json_line, mcp_config
+from czar.core.pricing import DEFAULT_MODELS
 
 # "Tokens: 16k sent, 15k cache hit, 1.2k received. Cost: $0.01 message, $0.03 session."
 AIDER_COST = re.compile(
@@ -23,9 +26,12 @@ def _message(ctx: LaunchContext) -> str:
     return "\n\n".join(t for t, _ in ctx.messages)
 
 
+GEMINI_DECIDED = ("run_shell_command", "write_file", "replace")  # decided by czar's policy
+
+
 class GeminiAdapter:
     kind = "gemini"
-    capabilities = Capabilities(mcp=True, long_lived=False, resumes=False)
+    capabilities = Capabilities(mcp=True, mcp_http=True, long_lived=False, resumes=False)
 
     def launch(self, ctx: LaunchContext) -> Launch:
         s = ctx.settings
@@ -33,9 +39,25 @@ class GeminiAdapter:
         home = ctx.home / "gemini-home"
         (home / ".gemini").mkdir(parents=True, exist_ok=True)
         server = mcp_config(ctx)
-        settings = {"mcpServers": {"czar": {k: server[k] for k in ("command", "args", "env")}}}
+        if ctx.mcp_url:  # the worker host's server; Gemini expands $CZAR_TOKEN from its environment
+            czar: dict[str, Any] = {"httpUrl": ctx.mcp_url, "headers": {"Authorization": "Bearer $CZAR_TOKEN"}}
+        else:
+            czar = {k: server[k] for k in ("command", "args", "env")}
+        czar["trust"] = True  # czar's own tools need no confirmation (czar checks who calls them)
+        # Its shell and edits run without its own confirmation (which a headless run cannot give):
+        # czar's policy decides each one in a BeforeTool hook instead.
+        hook = {"type": "command", "command": shlex.join([*ctx.czar, "hook"]), "timeout": 3_660_000}
+        settings: dict[str, Any] = {"mcpServers": {"czar": czar}, "hooks": {"BeforeTool": [{"hooks": [hook]}]}}
+        policy = home / "czar-policy.toml"
+        policy.write_text(
+            "# czar's policy decides each of these in a BeforeTool hook (`czar hook`).\n"
+            f'[[rule]]\ntoolName = {json.dumps(list(GEMINI_DECIDED))}\ndecision = "allow"\npriority = 100\n'
+        )
+        if env.get("GEMINI_API_KEY"):
+            settings["security"] = {"auth": {"selectedType": "gemini-api-key"}}
         (home / ".gemini" / "settings.json").write_text(json.dumps(settings, indent=2))
         env["GEMINI_CLI_HOME"] = str(home)
+        env.setdefault("GEMINI_CLI_TRUST_WORKSPACE", "true")  # the worktree is czar's
         if s.home == "private":
             env["HOME"] = str(home)
         if s.base_url:
@@ -48,8 +70,11 @@ class GeminiAdapter:
             "stream-json",
             "--approval-mode",
             "auto_edit",
+            "--policy",
+            str(policy),
         ]
-        argv += [*(["-m", s.model] if s.model else []), *s.args]
+        # A model named (by default czar's price table's): no side requests to choose one.
+        argv += ["-m", s.model or DEFAULT_MODELS["gemini"], *s.args]
         return Launch(argv, env, [], keep_stdin=False)
 
     def encode(self, text: str, kind: str = "task") -> str:

@@ -31,8 +31,9 @@ Answer = Call | Say
 
 
 def czar_tool(offered: Sequence[str], name: str) -> str | None:
-    """The offered name of czar's MCP tool ``name`` (``mcp__czar__report``, ``czar__report``, ...)."""
-    return next((t for t in offered if t.endswith(f"__{name}") and "czar" in t), None)
+    """The offered name of czar's MCP tool ``name`` (``mcp__czar__report``, ``czar__report``,
+    Gemini's ``mcp_czar_report``, ...)."""
+    return next((t for t in offered if "czar" in t and (t.endswith(f"__{name}") or t == f"mcp_czar_{name}")), None)
 
 
 def _shell(offered: Sequence[str]) -> str | None:

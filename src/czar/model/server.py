@@ -32,7 +32,7 @@ MODEL = "claude-sonnet-4-5"
 
 @dataclass(frozen=True)
 class Request:
-    api: str  # "anthropic" or "openai"
+    api: str  # "anthropic", "openai" or "gemini"
     texts: list[str]  # every user text of the conversation, oldest first
     answered: int  # answers of the model already in the conversation
     offered: list[str]  # tool names
@@ -102,6 +102,33 @@ def _openai_request(body: dict[str, Any]) -> Request:
             offered.append(str(tool.get("name", "")))
     cwd_text = cwd.group(1) if cwd else None
     return Request("openai", texts, answered, offered, cwd_text, len(json.dumps(body)), namespaces, fillers)
+
+
+def _gemini_request(body: dict[str, Any]) -> Request:
+    texts: list[str] = []
+    answered = fillers = 0
+    for content in body.get("contents", []):
+        if not isinstance(content, dict):
+            continue
+        parts = [p for p in content.get("parts", []) if isinstance(p, dict)]
+        if content.get("role") == "model":
+            if FILLER in json.dumps(parts):
+                fillers += 1
+            elif any("functionCall" in p or p.get("text") for p in parts):
+                answered += 1
+        else:
+            texts += [str(p["text"]) for p in parts if "text" in p]
+    offered = [
+        str(d.get("name", ""))
+        for tool in body.get("tools", [])
+        if isinstance(tool, dict)
+        for d in tool.get("functionDeclarations", [])
+        if isinstance(d, dict)
+    ]
+    cwd = re.search(r"Workspace Directories:\**\n\s*- (\S+)", "\n".join(texts))
+    return Request(
+        "gemini", texts, answered, offered, cwd.group(1) if cwd else None, len(json.dumps(body)), fillers=fillers
+    )
 
 
 def plan_turns(req: Request) -> tuple[list[tuple[float, Turn]], str | None, str | None]:
@@ -270,6 +297,23 @@ def openai_events(
     yield {"type": "response.completed", "response": {**base, "status": "completed", "output": [item], "usage": usage}}
 
 
+def gemini_chunk(reply: Answer, input_tokens: int) -> dict[str, Any]:
+    """The one server-sent chunk of a ``streamGenerateContent`` answer."""
+    part: dict[str, Any] = (
+        {"functionCall": {"name": reply.name, "args": reply.input}} if isinstance(reply, Call) else {"text": reply.text}
+    )
+    output_tokens = max(1, len(json.dumps(part)) // 4)
+    return {
+        "candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {
+            "promptTokenCount": input_tokens,
+            "candidatesTokenCount": output_tokens,
+            "totalTokenCount": input_tokens + output_tokens,
+        },
+        "modelVersion": "gemini-2.5-pro",
+    }
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     model: ScriptedModel
     protocol_version = "HTTP/1.1"
@@ -302,7 +346,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 f"event: {d['type']}\ndata: {json.dumps(d)}\n\n"
                 for d in openai_events(reply, req.size // 4, req.namespaces)
             )
+        elif path.endswith(":streamGenerateContent"):
+            req = _gemini_request(body)
+            wait, reply, _ = self.model.decide(req)
+            time.sleep(wait)
+            self._stream(iter([f"data: {json.dumps(gemini_chunk(reply, req.size // 4))}\n\n"]))
+        elif path.endswith(":countTokens"):
+            self._json(200, {"totalTokens": len(json.dumps(body)) // 4})
         else:
+            # Side calls an agent makes to choose a model or the next speaker: not the script's.
             self._json(404, {"error": {"type": "not_found_error", "message": f"no {path} here"}})
 
     def do_GET(self) -> None:

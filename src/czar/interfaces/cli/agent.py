@@ -96,20 +96,23 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(0) from None  # a hook must never break the agent
         assert tools is not None
         event = str(payload.get("hook_event_name", ""))
-        if event == "PreToolUse":  # Claude Code on its own screen: czar's policy decides each tool use
+        if event in ("PreToolUse", "BeforeTool"):  # Claude Code on its own screen, Gemini CLI
             from czar.agent_tools.service import target_of
             from czar.agents.claude import ALLOWED
 
             tool, tool_input = str(payload.get("tool_name", "")), payload.get("tool_input") or {}
-            if tool in ALLOWED or not isinstance(tool_input, dict):
+            if tool in ALLOWED or tool.startswith("mcp_czar_") or not isinstance(tool_input, dict):
                 return
             try:
                 decision, why = tools.decide_permission(tool, target_of(tool, tool_input))
                 verdict = decision.value
-            except Exception as exc:  # undecided must not mean a prompt on a screen nobody watches
+            except Exception as exc:  # undecided must not mean a prompt nobody answers
                 verdict, why = "deny", f"czar could not decide ({exc})"
-            answer = {"hookEventName": event, "permissionDecision": verdict, "permissionDecisionReason": why}
-            print(json.dumps({"hookSpecificOutput": answer}))
+            if event == "BeforeTool":
+                print(json.dumps({"decision": verdict, "reason": why}))
+            else:
+                answer = {"hookEventName": event, "permissionDecision": verdict, "permissionDecisionReason": why}
+                print(json.dumps({"hookSpecificOutput": answer}))
             return
         reason = tools.hook(event, payload)
         if reason:
