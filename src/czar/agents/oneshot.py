@@ -47,7 +47,9 @@ class GeminiAdapter:
         # Its shell and edits run without its own confirmation (which a headless run cannot give):
         # czar's policy decides each one in a BeforeTool hook instead.
         hook = {"type": "command", "command": shlex.join([*ctx.czar, "hook"]), "timeout": 3_660_000}
-        settings: dict[str, Any] = {"mcpServers": {"czar": czar}, "hooks": {"BeforeTool": [{"hooks": [hook]}]}}
+        # Only for those tools: a hook is a process, and czar's own tools need none.
+        decided = {"matcher": f"^({'|'.join(GEMINI_DECIDED)})$", "hooks": [hook]}
+        settings: dict[str, Any] = {"mcpServers": {"czar": czar}, "hooks": {"BeforeTool": [decided]}}
         policy = home / "czar-policy.toml"
         policy.write_text(
             "# czar's policy decides each of these in a BeforeTool hook (`czar hook`).\n"

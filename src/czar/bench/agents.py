@@ -31,14 +31,19 @@ from typing import Any
 from czar.agents import claude, codex
 from czar.bench.harness import cpu_seconds
 from czar.demo.sample import init_repo
+from czar.model.answers import czar_tool
 from czar.model.server import serve
 from czar.store.store import Event
 from czar.supervisor import launcher, outcome
 from czar.supervisor.project import open_project
 
-KINDS = ("claude", "codex")
+KINDS = ("claude", "codex", "gemini")
 # Keys the bench gives the agents: they only ever reach the local scripted model.
-KEYS = {"ANTHROPIC_API_KEY": "sk-ant-bench-0123456789abcdefghijklmnop", "OPENAI_API_KEY": "sk-bench-0123456789"}
+KEYS = {
+    "ANTHROPIC_API_KEY": "sk-ant-bench-0123456789abcdefghijklmnop",
+    "OPENAI_API_KEY": "sk-bench-0123456789",
+    "GEMINI_API_KEY": "gemini-bench-key",
+}
 TARGETS = {
     "start_overhead_seconds": 0.5,  # czar's start over the CLI's own start-up
     "finish_ms": 100.0,
@@ -93,6 +98,12 @@ def bare_start(kind: str, command: str, url: str, folder: Path, log: Path, tid: 
             HOME=str(claude.private_home(folder, folder, KEYS["ANTHROPIC_API_KEY"])),
         )
         argv = [command, "-p", prompt, "--output-format", "stream-json", "--verbose"]
+    elif kind == "gemini":
+        settings = folder / ".gemini" / "settings.json"
+        settings.parent.mkdir(parents=True, exist_ok=True)
+        settings.write_text(json.dumps({"security": {"auth": {"selectedType": "gemini-api-key"}}}))
+        env.update(GEMINI_CLI_HOME=str(folder), GEMINI_CLI_TRUST_WORKSPACE="true", GOOGLE_GEMINI_BASE_URL=url)
+        argv = [command, "-p", prompt, "--output-format", "stream-json", "-m", "gemini-2.5-pro"]
     else:
         env["CODEX_HOME"] = str(codex.private_home(folder, url, None))
         argv = [command, "exec", "--json", "--skip-git-repo-check", "-C", str(folder), "-s", "workspace-write", prompt]
@@ -125,7 +136,7 @@ def _done_answers(log: Path, tid: str) -> list[float]:
     return [
         e["time"]
         for e in entries
-        if e.get("task") == tid and str(e.get("answer", {}).get("tool", "")).endswith("__done")
+        if e.get("task") == tid and czar_tool([str(e.get("answer", {}).get("tool", ""))], "done")
     ]
 
 

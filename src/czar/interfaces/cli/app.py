@@ -242,7 +242,7 @@ def bench(
     folder: Annotated[Path | None, typer.Option("--dir", help="Run it here (default: a new temp folder).")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Give up after this many seconds.")] = 900,
     agent: Annotated[
-        str, typer.Option("--agent", help="The agent CLI to measure (agents): claude or codex.")
+        str, typer.Option("--agent", help="The agent CLI to measure (agents): claude, codex or gemini.")
     ] = "claude",
 ) -> None:
     """Run a benchmark on real git and tmux (simulated agents, or the real agent CLIs against the
