@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 AGENTS := agent-clis/node_modules/.installed-stamp
+AIDER := agent-clis/aider-venv/.installed-stamp
 
 .PHONY: demo test check bench bench-ci clean setup
 
@@ -24,7 +25,13 @@ $(AGENTS): agent-clis/package.json agent-clis/package-lock.json
 	cd agent-clis && npm ci --no-audit --no-fund --loglevel=error
 	touch $(AGENTS)
 
-test: $(STAMP) $(AGENTS)
+# Aider, a Python program, in a virtual environment of its own (its dependencies are pinned by it).
+$(AIDER): agent-clis/requirements-aider.txt
+	test -x agent-clis/aider-venv/bin/python || $(PYTHON) -m venv agent-clis/aider-venv
+	agent-clis/aider-venv/bin/python -m pip install -q --disable-pip-version-check -r agent-clis/requirements-aider.txt
+	touch $(AIDER)
+
+test: $(STAMP) $(AGENTS) $(AIDER)
 	$(BIN)/python -m pytest
 
 check: $(STAMP)

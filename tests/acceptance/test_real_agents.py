@@ -291,3 +291,28 @@ def test_gemini_cli_works_a_task_with_czars_policy_deciding_in_its_hook(
     assert ("run_shell_command", "deny", "git push origin main") in decided
     requests = [json.loads(line) for line in log.read_text().splitlines()]
     assert {r["api"] for r in requests} == {"gemini"}
+
+
+@pytest.mark.timeout(300)
+def test_aider_works_a_task_and_czar_carries_out_the_czar_commands_it_proposes(
+    tmp_path: Path, czar_home: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aider = BIN.parents[1] / "aider-venv" / "bin"
+    if not (aider / "aider").exists():
+        pytest.fail(f"{aider / 'aider'} is missing: `make test` installs it (agent-clis/requirements-aider.txt)")
+    url, log = model
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
+    repo = make_repo(tmp_path / "repo")
+    plan = tmp_path / "czar.toml"
+    one_worker(plan, "aid", aider, url, task("hello", None, module("hello")), 'model = "openai/gpt-5"\n', kind="aider")
+    result = czar("run", str(plan), "--json", timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["cost_usd"] > 0  # priced from the tokens it reports
+    files = git(repo, "ls-tree", "-r", "--name-only", "czar/integration").split()
+    assert "hello.py" in files  # written by Aider's own edit, and committed by it
+    assert not [f for f in files if f.startswith(".aider")]  # its own files stay out of the work
+    events = events_of("aid")
+    assert any(e.kind == "agent.ack" and e.task_id == "hello" for e in events)  # its proposed `czar report`
+    assert any(e.kind == "agent.progress" and e.payload.get("checkpoint") == 1 for e in events)
+    assert any(e.kind == "agent.finished" for e in events)  # its proposed `czar done`
+    assert {json.loads(line)["api"] for line in log.read_text().splitlines()} == {"chat"}

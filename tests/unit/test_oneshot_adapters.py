@@ -319,8 +319,7 @@ def test_aider_usage_report_with_prompt_cache_is_counted(raw: str) -> None:
         "Aider v0.86.1\n",
         "Model: gpt-5 with diff edit format\n",
         "Applied edit to hello.py\n",
-        # Without a price for the model, Aider reports tokens and no cost: shown as it is.
-        "Tokens: 2.3k sent, 156 received.\n",
+        "czar blocked --on other 'a word'\n",  # a czar command czar does not carry out for it
     ],
 )
 def test_aider_other_lines_are_activity(raw: str) -> None:
@@ -335,19 +334,54 @@ def test_aider_blank_lines_say_nothing(raw: str) -> None:
 # -- Aider: launch ---------------------------------------------------------------------------
 
 
+def test_aider_without_a_price_reports_tokens_for_czar_to_price() -> None:
+    [signal] = aider("Tokens: 2.3k sent, 156 received.\n")
+    assert signal.kind == "usage" and "cost_usd" not in signal.data
+    assert signal.data["input_tokens"] == 2300 and signal.data["output_tokens"] == 156
+
+
+def test_the_czar_commands_aider_proposes_are_carried_out_once_after_its_edits() -> None:
+    adapter = AiderAdapter()
+    reply = [
+        "```bash\n",
+        "czar report --task hello 'writing hello.py'\n",  # inside its reply: proposed, not settled
+        "```\n",
+        "Applied edit to hello.py\n",
+        "czar report --task hello 'writing hello.py'\n",  # listed at the end, after its edits
+        "czar report --checkpoint 1 'hello written'\n",
+        "czar done 'hello.py is in place'\n",
+        "czar done 'hello.py is in place'\n",  # printed again: once is enough
+    ]
+    signals = [sig for line in reply for sig in adapter.parse(line)]
+    kinds = [(s.kind, s.task, s.text, s.data.get("checkpoint")) for s in signals if s.kind != "activity"]
+    assert kinds == [
+        ("progress", "hello", "writing hello.py", None),
+        ("progress", None, "hello written", 1),
+        ("finished", None, "hello.py is in place", None),
+    ]
+
+
 def test_aider_command(tmp_path: Path, clean_env: None) -> None:
     launch = AiderAdapter().launch(context(tmp_path))
+    folder = tmp_path / "agent" / "aider"
     assert launch.argv == [
         "aider",
         "--message",
         "Task id: hello\n\nWrite hello.py.",
         "--yes-always",
-        "--no-auto-commits",
         "--no-pretty",
         "--no-check-update",
         "--analytics-disable",
         "--no-show-model-warnings",
+        "--no-gitignore",
+        "--chat-history-file",
+        str(folder / "chat.md"),
+        "--input-history-file",
+        str(folder / "input.txt"),
     ]
+    # Its own files stay out of the work: its git (and the agent's) ignores them.
+    assert launch.env["GIT_CONFIG_KEY_0"] == "core.excludesFile"
+    assert Path(launch.env["GIT_CONFIG_VALUE_0"]).read_text() == ".aider*\n"
     assert launch.stdin == []
     assert launch.keep_stdin is False
     assert "OPENAI_API_BASE" not in launch.env

@@ -740,7 +740,7 @@ class WorkerHost:
         elif sig.kind == "progress":
             checkpoint = sig.data.get("checkpoint")
             self.say(f"checkpoint {checkpoint}: {sig.text}")
-            tools.report(sig.text, checkpoint=checkpoint if isinstance(checkpoint, int) else None)
+            tools.report(sig.text, checkpoint=checkpoint if isinstance(checkpoint, int) else None, task=sig.task)
         elif sig.kind == "commit":
             self.say(f"commit {str(sig.data.get('sha', ''))[:10]}: {sig.text}")
             tools.commit(str(sig.data.get("sha", "")), sig.text)

@@ -96,3 +96,42 @@ def answer(turn: Turn, offered: Sequence[str], *, cwd: str | None, task: str | N
     if v == "done":
         return Call(tool, {"summary": turn.text or "done"})
     return Call(tool, {"text": turn.text})
+
+
+def as_text(turns: Sequence[Turn], task: str | None) -> str:
+    """The rest of a script as one answer of text, for an agent that offers no tools and acts on
+    what the model writes (Aider): file edits as SEARCH/REPLACE blocks (an empty SEARCH makes a
+    new file), commands, and czar's commands, as shell blocks it runs."""
+    out: list[str] = []
+    for turn in turns:
+        v, text = turn.verb, turn.text
+        if v in ("say", "end"):
+            out.append(text or "Done.")
+        elif v == "write":
+            out.append(f"{turn.path}\n```\n<<<<<<< SEARCH\n=======\n{text}>>>>>>> REPLACE\n```")
+        elif v == "wait":
+            continue
+        else:
+            out.append(f"```bash\n{_command(turn, task)}\n```")
+    return "\n\n".join(out)
+
+
+def _command(turn: Turn, task: str | None) -> str:
+    v, text, q = turn.verb, turn.text, shlex.quote
+    if v == "run":
+        return text
+    if v == "commit":
+        return f"git add -A && git commit -q -m {q(text)}"
+    if v == "report":
+        return f"czar report --task {q(task or '')} {q(text)}"
+    if v == "checkpoint":
+        number, _, note = text.partition(" ")
+        return f"czar report --checkpoint {number} {q(note.strip() or f'checkpoint {number}')}"
+    if v == "claim":
+        return f"czar claim {text}"
+    if v == "blocked":
+        on, _, need = text.partition(" ")
+        return f"czar blocked --on {q(on)} {q(need.strip() or f'waits for {on}')}"
+    if v == "done":
+        return f"czar done {q(text or 'done')}"
+    return f"echo {q(f'[scripted model] no command for {v} {text}')}"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from czar.model.answers import Answer, Call, Say, answer
+from czar.model.answers import Answer, Call, Say, answer, as_text
 from czar.model.script import ModelScriptError, Turn, extract, parse, task_id
 
 # A call the model makes while it waits for tools the agent has not loaded yet (an MCP server
@@ -32,7 +32,7 @@ MODEL = "claude-sonnet-4-5"
 
 @dataclass(frozen=True)
 class Request:
-    api: str  # "anthropic", "openai" or "gemini"
+    api: str  # "anthropic", "openai" (Responses), "chat" (Chat Completions) or "gemini"
     texts: list[str]  # every user text of the conversation, oldest first
     answered: int  # answers of the model already in the conversation
     offered: list[str]  # tool names
@@ -40,6 +40,7 @@ class Request:
     size: int  # of the request body, for the usage it reports
     namespaces: dict[str, tuple[str, str]] = field(default_factory=dict)  # flat name -> (namespace, name)
     fillers: int = 0  # filler calls already in the conversation
+    side: str | None = None  # the answer to a side request of the agent's own (a commit message)
 
 
 def _anthropic_request(body: dict[str, Any]) -> Request:
@@ -104,6 +105,31 @@ def _openai_request(body: dict[str, Any]) -> Request:
     return Request("openai", texts, answered, offered, cwd_text, len(json.dumps(body)), namespaces, fillers)
 
 
+def _chat_request(body: dict[str, Any]) -> Request:
+    texts: list[str] = []
+    answered = 0
+    seen_script = False  # answers before the script are examples in the agent's prompt (Aider's)
+    for m in body.get("messages", []):
+        if not isinstance(m, dict):
+            continue
+        content = m.get("content")
+        text = (
+            content
+            if isinstance(content, str)
+            else " ".join(str(c.get("text", "")) for c in content or [] if isinstance(c, dict))
+        )
+        if m.get("role") == "assistant":
+            answered += seen_script
+        elif m.get("role") == "user":
+            texts.append(text)
+            seen_script = seen_script or "```czar-model" in text
+    offered = [str(t.get("function", {}).get("name", "")) for t in body.get("tools", []) if isinstance(t, dict)]
+    system = " ".join(str(m.get("content")) for m in body.get("messages", []) if m.get("role") == "system")
+    if "commit message" in system.lower():  # an agent asking for a commit message (Aider): not the script's
+        return Request("chat", [], 0, offered, None, len(json.dumps(body)), side="the work of the scripted model")
+    return Request("chat", texts, answered, offered, None, len(json.dumps(body)))
+
+
 def _gemini_request(body: dict[str, Any]) -> Request:
     texts: list[str] = []
     answered = fillers = 0
@@ -160,9 +186,16 @@ class ScriptedModel:
 
     def decide(self, req: Request) -> tuple[float, Answer, dict[str, Any]]:
         turns, task, problem = plan_turns(req)
-        if problem is not None:
-            reply: Answer = Say(f"[scripted model] {problem}")
+        if req.side is not None:
+            reply: Answer = Say(req.side)
             wait, turn_no = 0.0, None
+        elif problem is not None:
+            reply = Say(f"[scripted model] {problem}")
+            wait, turn_no = 0.0, None
+        elif req.api == "chat" and not req.offered and req.answered < len(turns):
+            # An agent with no tools acts on the text: the rest of the script in one answer.
+            wait, turn_no = turns[req.answered][0], req.answered
+            reply = Say(as_text([t for _, t in turns[req.answered :]], task))
         elif req.answered < len(turns):
             wait, turn = turns[req.answered]
             reply = answer(turn, req.offered, cwd=req.cwd, task=task)
@@ -297,6 +330,16 @@ def openai_events(
     yield {"type": "response.completed", "response": {**base, "status": "completed", "output": [item], "usage": usage}}
 
 
+def chat_chunks(text: str, usage: dict[str, int]) -> Iterator[str]:
+    """A Chat Completions answer, streamed: the text, then the end with the usage."""
+    base = {"id": "chatcmpl-czar", "object": "chat.completion.chunk", "model": "gpt-5"}
+    first = {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}}]}
+    last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": usage}
+    yield f"data: {json.dumps(first)}\n\n"
+    yield f"data: {json.dumps(last)}\n\n"
+    yield "data: [DONE]\n\n"
+
+
 def gemini_chunk(reply: Answer, input_tokens: int) -> dict[str, Any]:
     """The one server-sent chunk of a ``streamGenerateContent`` answer."""
     part: dict[str, Any] = (
@@ -351,6 +394,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             wait, reply, _ = self.model.decide(req)
             time.sleep(wait)
             self._stream(iter([f"data: {json.dumps(gemini_chunk(reply, req.size // 4))}\n\n"]))
+        elif path.endswith("/chat/completions"):
+            req = _chat_request(body)
+            wait, reply, _ = self.model.decide(req)
+            time.sleep(wait)
+            text = reply.text if isinstance(reply, Say) else json.dumps(reply.input)
+            usage = {"prompt_tokens": req.size // 4, "completion_tokens": max(1, len(text) // 4)}
+            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+            if body.get("stream"):
+                self._stream(chat_chunks(text, usage))
+            else:
+                message = {"role": "assistant", "content": text}
+                choice = {"index": 0, "message": message, "finish_reason": "stop"}
+                self._json(
+                    200,
+                    {
+                        "id": "chatcmpl-czar",
+                        "object": "chat.completion",
+                        "model": "gpt-5",
+                        "choices": [choice],
+                        "usage": usage,
+                    },
+                )
         elif path.endswith(":countTokens"):
             self._json(200, {"totalTokens": len(json.dumps(body)) // 4})
         else:
