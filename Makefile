@@ -25,9 +25,12 @@ $(AGENTS): agent-clis/package.json agent-clis/package-lock.json
 	cd agent-clis && npm ci --no-audit --no-fund --loglevel=error
 	touch $(AGENTS)
 
-# Aider, a Python program, in a virtual environment of its own (its dependencies are pinned by it).
-$(AIDER): agent-clis/requirements-aider.txt
-	test -x agent-clis/aider-venv/bin/python || $(PYTHON) -m venv agent-clis/aider-venv
+# Aider, a Python program, in a virtual environment of its own (it pins its dependencies; it runs on
+# Python 3.10 to 3.12).
+AIDER_PYTHON ?= $(shell for p in python3.12 python3.11 python3.10 $(PYTHON); do command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' && echo $$p && break; done)
+$(AIDER): agent-clis/requirements-aider.txt $(STAMP)
+	@test -n "$(AIDER_PYTHON)" || { echo "Aider needs Python 3.10 to 3.12 (python3.12 on PATH will do)" >&2; exit 1; }
+	test -x agent-clis/aider-venv/bin/pip || { rm -rf agent-clis/aider-venv; $(AIDER_PYTHON) -m venv agent-clis/aider-venv || { rm -rf agent-clis/aider-venv; exit 1; }; }
 	agent-clis/aider-venv/bin/python -m pip install -q --disable-pip-version-check -r agent-clis/requirements-aider.txt
 	touch $(AIDER)
 

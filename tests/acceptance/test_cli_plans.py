@@ -98,3 +98,21 @@ def test_good_plan_validates(root: Path) -> None:
     result = czar("validate", str(plan))
     assert result.returncode == 0, result.stderr
     assert "2 task(s), dependency depth 2, 2 sim worker(s)" in result.stdout
+
+
+def test_a_hook_never_breaks_an_agent_but_a_tool_use_czar_cannot_decide_is_denied(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CZAR_")}  # outside any worker
+    request = '{"hook_event_name": "BeforeTool", "tool_name": "run_shell_command", "tool_input": {"command": "ls"}}'
+
+    def hook(*flags: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "czar", "hook", *flags]
+        return subprocess.run(argv, input=request, capture_output=True, text=True, env=env, timeout=60)
+
+    let_through = hook()
+    assert let_through.returncode == 0 and "Traceback" not in let_through.stderr
+    denied = hook("--deny-on-error")
+    assert denied.returncode == 2 and "czar denied it" in denied.stderr and "Traceback" not in denied.stderr

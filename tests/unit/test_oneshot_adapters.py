@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from czar.agents.aider import AiderAdapter
 from czar.agents.base import AgentSettings, LaunchContext, Signal
-from czar.agents.oneshot import AiderAdapter, GeminiAdapter
+from czar.agents.oneshot import GeminiAdapter
 
 SESSION = "c1f4b0a2-6a0e-4d3b-9f9e-2b7d3e8a1c55"
 TS = "2025-11-04T10:21:33.512Z"
@@ -236,7 +237,7 @@ def test_gemini_gets_czars_server_through_its_settings(tmp_path: Path, clean_env
         }
     }
     hook = settings["hooks"]["BeforeTool"][0]["hooks"][0]
-    assert shlex.split(hook["command"])[-1] == "hook" and hook["timeout"] > 3_600_000  # milliseconds
+    assert shlex.split(hook["command"])[-2:] == ["hook", "--deny-on-error"] and hook["timeout"] > 3_600_000  # ms
     assert env["GEMINI_CLI_TRUST_WORKSPACE"] == "true"
     assert "security" not in settings  # no API key in the environment: its own login, if any
 
@@ -335,30 +336,62 @@ def test_aider_blank_lines_say_nothing(raw: str) -> None:
 
 
 def test_aider_without_a_price_reports_tokens_for_czar_to_price() -> None:
-    [signal] = aider("Tokens: 2.3k sent, 156 received.\n")
-    assert signal.kind == "usage" and "cost_usd" not in signal.data
+    adapter = AiderAdapter()
+    assert adapter.parse("Tokens: 2.3k sent, 156 received.\n") == []  # its cost may follow
+    [signal, shown] = adapter.parse("Applied edit to a.py\n")
+    assert signal.kind == "usage" and "cost_usd" not in signal.data and shown.kind == "activity"
     assert signal.data["input_tokens"] == 2300 and signal.data["output_tokens"] == 156
+
+
+def test_aider_cost_on_the_line_after_its_tokens() -> None:
+    adapter = AiderAdapter()
+    assert adapter.parse("Tokens: 16k sent, 15k cache hit, 2k cache write, 1.2k received.\n") == []
+    [signal] = adapter.parse("Cost: $0.02 message, $0.05 session.\n")
+    assert signal.data["cost_usd"] == pytest.approx(0.02) and signal.data["input_tokens"] == 16000
+
+
+# What Aider prints for one message: its reply (with the commands it proposes in shell blocks),
+# its token count, its edits applied and committed, then the commands it proposes, listed.
+REPLY = [
+    "I will write hello.py, then tell czar.\n",
+    "czar done 'not a proposal: prose'\n",
+    "hello.py\n",
+    "```\n",
+    "<<<<<<< SEARCH\n",
+    "=======\n",
+    "czar done 'not a proposal: file content'\n",
+    ">>>>>>> REPLACE\n",
+    "```\n",
+    "```bash\n",
+    "czar report --task hello 'writing hello.py'\n",
+    "czar report --checkpoint 1 'hello written'\n",
+    "czar claim docs/hello.md\n",
+    "czar done 'hello.py is in place'\n",
+    "```\n",
+    "Tokens: 2.8k sent, 83 received. Cost: $0.0043 message, $0.0043 session.\n",
+    "Applied edit to hello.py\n",
+    "Commit 0473669 Add hello.py\n",
+    "czar report --task hello 'writing hello.py'\n",
+    "czar report --checkpoint 1 'hello written'\n",
+    "czar claim docs/hello.md\n",
+    "czar done 'hello.py is in place'\n",
+    "czar done 'hello.py is in place'\n",  # printed again: carried out once
+    "  czar done 'not a proposal: indented'\n",
+    "czar done 'not a proposal: not in its reply'\n",
+]
 
 
 def test_the_czar_commands_aider_proposes_are_carried_out_once_after_its_edits() -> None:
     adapter = AiderAdapter()
-    reply = [
-        "```bash\n",
-        "czar report --task hello 'writing hello.py'\n",  # inside its reply: proposed, not settled
-        "```\n",
-        "Applied edit to hello.py\n",
-        "czar report --task hello 'writing hello.py'\n",  # listed at the end, after its edits
-        "czar report --checkpoint 1 'hello written'\n",
-        "czar done 'hello.py is in place'\n",
-        "czar done 'hello.py is in place'\n",  # printed again: once is enough
-    ]
-    signals = [sig for line in reply for sig in adapter.parse(line)]
-    kinds = [(s.kind, s.task, s.text, s.data.get("checkpoint")) for s in signals if s.kind != "activity"]
+    signals = [sig for line in REPLY for sig in adapter.parse(line)]
+    kinds = [(s.kind, s.task, s.text, s.data.get("checkpoint")) for s in signals if s.kind not in ("activity", "usage")]
     assert kinds == [
         ("progress", "hello", "writing hello.py", None),
         ("progress", None, "hello written", 1),
+        ("claim", None, "", None),
         ("finished", None, "hello.py is in place", None),
     ]
+    assert [s.data["paths"] for s in signals if s.kind == "claim"] == [["docs/hello.md"]]
 
 
 def test_aider_command(tmp_path: Path, clean_env: None) -> None:
@@ -381,10 +414,26 @@ def test_aider_command(tmp_path: Path, clean_env: None) -> None:
     ]
     # Its own files stay out of the work: its git (and the agent's) ignores them.
     assert launch.env["GIT_CONFIG_KEY_0"] == "core.excludesFile"
-    assert Path(launch.env["GIT_CONFIG_VALUE_0"]).read_text() == ".aider*\n"
+    assert Path(launch.env["GIT_CONFIG_VALUE_0"]).read_text().startswith(".aider*\n")
     assert launch.stdin == []
     assert launch.keep_stdin is False
     assert "OPENAI_API_BASE" not in launch.env
+
+
+def test_aider_keeps_the_users_git_settings_and_ignores(
+    tmp_path: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "xdg" / "git").mkdir(parents=True)
+    (tmp_path / "xdg" / "git" / "ignore").write_text(".env\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "user.name")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "someone")
+    env = AiderAdapter().launch(context(tmp_path)).env
+    assert env["GIT_CONFIG_COUNT"] == "2" and env["GIT_CONFIG_KEY_0"] == "user.name"
+    assert env["GIT_CONFIG_KEY_1"] == "core.excludesFile"
+    assert Path(env["GIT_CONFIG_VALUE_1"]).read_text() == ".aider*\n.env\n"
 
 
 def test_aider_model_base_url_and_extra_arguments(tmp_path: Path, clean_env: None) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from czar.agents.aider import AiderAdapter
 from czar.agents.base import AgentAdapter, UnsupportedAgent
 from czar.agents.claude import ClaudeAdapter
 from czar.agents.codex import CodexAdapter
-from czar.agents.oneshot import AiderAdapter, GeminiAdapter
+from czar.agents.oneshot import GeminiAdapter
 from czar.agents.sim_adapter import SimAdapter
 
 ADAPTERS: dict[str, type[AgentAdapter]] = {

@@ -26,7 +26,9 @@ class Signal:
     the target in ``text``), ``rate_limited`` (``data["reset_in"]`` seconds), ``activity``
     (anything else worth showing), ``error``, ``session`` (the agent's session id in ``text``),
     ``usage`` (tokens and cost so far in this process, in ``data``), ``turn_done`` (the agent
-    answered and waits for the next message), ``session_lost`` (the session to resume is gone).
+    answered and waits for the next message), ``session_lost`` (the session to resume is gone);
+    and, for an agent that cannot call czar itself, the czar commands it proposed: ``claim`` and
+    ``release`` (``data["paths"]``), ``blocked`` (on task ``task``, the need in ``text``), ``ask``.
     """
 
     kind: str

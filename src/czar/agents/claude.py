@@ -91,7 +91,8 @@ class ClaudeAdapter:
         session = ctx.session or str(uuid.uuid4())
         hook = [{"hooks": [{"type": "command", "command": shlex.join([*ctx.czar, "hook"]), "timeout": 30}]}]
         # A tool use may wait for a person's decision (`czar allow`): the hook waits as long.
-        pre_tool = [{"hooks": [{"type": "command", "command": shlex.join([*ctx.czar, "hook"]), "timeout": 3660}]}]
+        deciding = shlex.join([*ctx.czar, "hook", "--deny-on-error"])
+        pre_tool = [{"hooks": [{"type": "command", "command": deciding, "timeout": 3660}]}]
         events = ("SessionStart", "UserPromptSubmit", "PostToolUse", "Stop", "Notification")
         settings = {"hooks": {**{e: hook for e in events}, "PreToolUse": pre_tool}}
         argv = [

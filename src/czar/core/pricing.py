@@ -55,5 +55,5 @@ def cost_usd(
 def _undated(model: str) -> str:
     """``claude-sonnet-4-5-20250929`` -> ``claude-sonnet-4-5``; ``gpt-5-2025-08-07`` -> ``gpt-5``:
     the APIs report dated model ids, the price table lists their aliases."""
-    model = model.split("/", 1)[1] if "/" in model else model  # "openai/gpt-5": a provider's prefix
+    model = model.rsplit("/", 1)[-1]  # "openai/gpt-5", "openrouter/openai/gpt-5": a provider's prefix
     return re.sub(r"-(\d{8}|\d{4}-\d{2}-\d{2})$", "", model)

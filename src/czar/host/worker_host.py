@@ -754,6 +754,14 @@ class WorkerHost:
             self.say(f"permission {tool} {sig.text}: {verdict.decision} ({verdict.reason})")
             if verdict.decision is not Decision.ASK:
                 self._send(f"{verdict.decision}: {verdict.reason}", "answer")
+        elif sig.kind in ("claim", "release"):  # proposed by an agent that runs no command (Aider)
+            paths = [str(p) for p in sig.data.get("paths") or []]
+            results = tools.claim(paths) if sig.kind == "claim" else tools.release(paths)
+            self.say("  " + "; ".join(r.line() for r in results))
+        elif sig.kind == "blocked":
+            self.say("  " + tools.blocked(sig.task, sig.text))
+        elif sig.kind == "ask":
+            self.say("  " + tools.ask(sig.text))
         elif sig.kind == "rate_limited":
             reset_in = float(sig.data.get("reset_in") or 60)
             self.say(f"rate limited for {reset_in:g} s: {sig.text}")

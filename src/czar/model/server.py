@@ -192,10 +192,11 @@ class ScriptedModel:
         elif problem is not None:
             reply = Say(f"[scripted model] {problem}")
             wait, turn_no = 0.0, None
-        elif req.api == "chat" and not req.offered and req.answered < len(turns):
-            # An agent with no tools acts on the text: the rest of the script in one answer.
-            wait, turn_no = turns[req.answered][0], req.answered
-            reply = Say(as_text([t for _, t in turns[req.answered :]], task))
+        elif req.api == "chat" and not req.offered:
+            # An agent with no tools acts on the text: the rest of the script in one answer (and
+            # once it was given, whatever it asks again is answered with a close).
+            wait, turn_no = (turns[0][0], 0) if turns and not req.answered else (0.0, None)
+            reply = Say(as_text([t for _, t in turns], task) if turn_no == 0 else "Done.")
         elif req.answered < len(turns):
             wait, turn = turns[req.answered]
             reply = answer(turn, req.offered, cwd=req.cwd, task=task)

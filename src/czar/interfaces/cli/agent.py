@@ -7,9 +7,11 @@ They find their worker in the environment the worker host set (``CZAR_PROJECT``,
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from czar.errors import CzarError
 
 if TYPE_CHECKING:
     from czar.agent_tools.service import AgentTools
@@ -79,42 +81,44 @@ def register(app: typer.Typer) -> None:
         typer.echo(_tools().ask(" ".join(question)))
 
     @app.command()
-    def hook() -> None:
-        """For agents' hooks (Claude Code's Stop and Notification): reads the hook's JSON on stdin.
+    def hook(
+        deny_on_error: Annotated[
+            bool, typer.Option("--deny-on-error", help="A tool-use hook: deny (exit 2) when czar cannot decide.")
+        ] = False,
+    ) -> None:
+        """For agents' hooks (Claude Code's, Gemini CLI's): reads the hook's JSON on stdin.
 
         A Stop while the task is not handed in exits 2 with the reason, which sends the agent back
-        to work (once: a second Stop in a row is let through).
+        to work (once: a second Stop in a row is let through). A tool use about to happen
+        (PreToolUse, BeforeTool) gets czar's policy's decision; with ``--deny-on-error``, one czar
+        cannot decide is denied rather than left to a prompt nobody answers.
         """
         import sys
 
         from czar.agent_tools.identity import CallerError, caller_from_env
 
+        def refuse(why: str) -> None:
+            if deny_on_error:
+                print(f"czar denied it: {why}", file=sys.stderr)
+                raise typer.Exit(2)
+            raise typer.Exit(0)  # a hook must never break the agent
+
         try:
             payload = json.loads(sys.stdin.read() or "{}")
             tools = _tools() if caller_from_env() else None
-        except (json.JSONDecodeError, CallerError):
-            raise typer.Exit(0) from None  # a hook must never break the agent
+        except (json.JSONDecodeError, CallerError) as exc:
+            refuse(f"czar could not read the request ({exc})")
+            return
         assert tools is not None
         event = str(payload.get("hook_event_name", ""))
-        if event in ("PreToolUse", "BeforeTool"):  # Claude Code on its own screen, Gemini CLI
-            from czar.agent_tools.service import target_of
-            from czar.agents.claude import ALLOWED
-
-            tool, tool_input = str(payload.get("tool_name", "")), payload.get("tool_input") or {}
-            if tool in ALLOWED or tool.startswith("mcp_czar_") or not isinstance(tool_input, dict):
+        try:
+            if event in ("PreToolUse", "BeforeTool"):  # Claude Code on its own screen, Gemini CLI
+                _tool_use(tools, event, payload)
                 return
-            try:
-                decision, why = tools.decide_permission(tool, target_of(tool, tool_input))
-                verdict = decision.value
-            except Exception as exc:  # undecided must not mean a prompt nobody answers
-                verdict, why = "deny", f"czar could not decide ({exc})"
-            if event == "BeforeTool":
-                print(json.dumps({"decision": verdict, "reason": why}))
-            else:
-                answer = {"hookEventName": event, "permissionDecision": verdict, "permissionDecisionReason": why}
-                print(json.dumps({"hookSpecificOutput": answer}))
+            reason = tools.hook(event, payload)
+        except CzarError as exc:
+            refuse(str(exc))
             return
-        reason = tools.hook(event, payload)
         if reason:
             print(reason, file=sys.stderr)
             raise typer.Exit(2)
@@ -129,3 +133,25 @@ def register(app: typer.Typer) -> None:
         if caller.worker != worker:
             raise CallerError(f"--worker {worker} does not match this environment's worker {caller.worker}")
         run(caller)
+
+
+def _tool_use(tools: AgentTools, event: str, payload: dict[str, Any]) -> None:
+    """Print czar's decision on a tool use in the hook's answer format (Claude's or Gemini's)."""
+    from czar.agent_tools.service import target_of
+    from czar.agents.claude import ALLOWED
+
+    tool, tool_input = str(payload.get("tool_name", "")), payload.get("tool_input")
+    if tool in ALLOWED or tool.startswith("mcp_czar_"):
+        return  # czar's own tools and reading need no decision
+    try:
+        if not isinstance(tool_input, dict):
+            raise CzarError(f"no input for {tool}")
+        decision, why = tools.decide_permission(tool, target_of(tool, tool_input))
+        verdict = decision.value
+    except Exception as exc:  # undecided must not mean a prompt nobody answers
+        verdict, why = "deny", f"czar could not decide ({exc})"
+    if event == "BeforeTool":
+        print(json.dumps({"decision": verdict, "reason": why}))
+    else:
+        answer = {"hookEventName": event, "permissionDecision": verdict, "permissionDecisionReason": why}
+        print(json.dumps({"hookSpecificOutput": answer}))

@@ -1,0 +1,157 @@
+"""Aider: one message per process (``aider --message``), no JSON and no MCP.
+
+Aider edits by what its model writes and commits its edits itself. It runs no shell command
+unattended (``--yes-always`` answers those prompts with no), so the ``czar`` commands its model
+proposes, as its prompt asks, are read from its output and carried out by czar: only commands it
+proposed in a shell block of its reply, and only once it lists them at the end, after its edits
+are applied and committed. Cost from its ``Tokens: ... Cost:`` lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, base_env
+from czar.agents.oneshot import message
+from czar.runtime import proc
+
+# "Tokens: 16k sent, 15k cache hit, 1.2k received. Cost: $0.01 message, $0.03 session." (with both
+# a cache hit and a cache write, the cost comes on the next line)
+TOKENS = re.compile(
+    r"Tokens: ([\d.]+)(k?) sent, (?:[\d.]+k? cache (?:hit|write), )*([\d.]+)(k?) received\."
+    r"(?: Cost: \$([\d.]+) message)?"
+)
+COST = re.compile(r"^Cost: \$([\d.]+) message")
+SHELL_FENCES = ("bash", "sh", "shell", "zsh", "console")
+
+
+class AiderAdapter:
+    kind = "aider"
+    capabilities = Capabilities(mcp=False, long_lived=False, resumes=False, reports_cost=True)
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._fence: str | None = None  # the language of the fenced block of its reply it is in
+        self._proposed: list[str] = []  # czar commands proposed in shell blocks of its reply
+        self._done: set[str] = set()  # those carried out
+        self._replied = False  # its reply is over (its token count came): what follows is settled
+        self._usage: dict[str, Any] | None = None  # tokens whose cost may come on the next line
+
+    def launch(self, ctx: LaunchContext) -> Launch:
+        self._reset()
+        s = ctx.settings
+        env = base_env(ctx)
+        if s.base_url:
+            env["OPENAI_API_BASE"] = s.base_url
+        env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # its prices from its own copy, not the web
+        # Its files (chat history, repo-map cache) stay out of the worktree's commits.
+        folder = ctx.home / "aider"
+        folder.mkdir(parents=True, exist_ok=True)
+        _exclude(env, folder / "exclude")
+        argv = [
+            s.command or "aider",
+            "--message",
+            message(ctx),
+            "--yes-always",  # its edits (it still runs no shell command: czar carries out its czar commands)
+            "--no-pretty",
+            "--no-check-update",
+            "--analytics-disable",
+            "--no-show-model-warnings",
+            "--no-gitignore",  # the worktree's .gitignore is the project's
+            "--chat-history-file",
+            str(folder / "chat.md"),
+            "--input-history-file",
+            str(folder / "input.txt"),
+            *(["--model", s.model] if s.model else []),
+            *s.args,
+        ]
+        return Launch(argv, env, [], keep_stdin=False)
+
+    def encode(self, text: str, kind: str = "task") -> str:
+        return text
+
+    def parse(self, line: str) -> list[Signal]:
+        out: list[Signal] = []
+        if self._usage is not None:  # the cost of the tokens just counted, or none
+            usage, self._usage = self._usage, None
+            cost = COST.match(line.strip())
+            if cost:
+                return [Signal("usage", data={**usage, "cost_usd": float(cost.group(1))})]
+            out.append(Signal("usage", data=usage))  # no price known to it: czar prices the tokens
+        m = TOKENS.search(line)
+        if m:
+            self._replied = True
+            sent = float(m.group(1)) * (1000 if m.group(2) else 1)
+            received = float(m.group(3)) * (1000 if m.group(4) else 1)
+            data: dict[str, Any] = {"cumulative": False, "input_tokens": int(sent), "output_tokens": int(received)}
+            if m.group(5) is None:
+                self._usage = data
+                return out
+            return [*out, Signal("usage", data={**data, "cost_usd": float(m.group(5))})]
+        proposed = self._proposal(line.rstrip("\r\n"))
+        if proposed is not None:
+            return [*out, *proposed]
+        return [*out, Signal("activity", text=line.rstrip())] if line.strip() else out
+
+    def _proposal(self, line: str) -> list[Signal] | None:
+        """A czar command of a shell block of its reply is noted; listed again once its reply is
+        over, it is carried out (once). Anything else is not a command of czar's (None)."""
+        stripped = line.strip()
+        if not self._replied:
+            if stripped.startswith("```"):
+                self._fence = None if self._fence is not None else stripped[3:].strip().lower()
+            elif self._fence in SHELL_FENCES and stripped.startswith("czar "):
+                self._proposed.append(stripped)
+            return None
+        if line != stripped or line not in self._proposed or line in self._done:
+            return None
+        self._done.add(line)
+        return proposal(line)
+
+
+def proposal(line: str) -> list[Signal]:
+    """The signals of one ``czar`` command line (none when czar cannot carry it out)."""
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        return []
+    verb, rest = (words[1], words[2:]) if len(words) > 1 else ("", [])
+    if verb == "done":
+        return [Signal("finished", text=" ".join(rest) or "done")]
+    if verb == "report" and len(rest) >= 2 and rest[0] == "--task":
+        return [Signal("progress", text=" ".join(rest[2:]), task=rest[1])]
+    if verb == "report" and len(rest) >= 2 and rest[0] == "--checkpoint" and rest[1].isdigit():
+        return [Signal("progress", text=" ".join(rest[2:]), data={"checkpoint": int(rest[1])})]
+    if verb == "report" and rest and not rest[0].startswith("--"):
+        return [Signal("progress", text=" ".join(rest))]
+    if verb in ("claim", "release") and rest:
+        return [Signal(verb, data={"paths": rest})]
+    if verb == "blocked" and len(rest) >= 2 and rest[0] == "--on":
+        return [Signal("blocked", text=" ".join(rest[2:]) or f"waits for {rest[1]}", task=rest[1])]
+    if verb in ("blocked", "ask") and rest:
+        return [Signal(verb, text=" ".join(rest))]
+    return []
+
+
+def _exclude(env: dict[str, str], path: Path) -> None:
+    """Aider's files out of the agent's git: ``core.excludesFile`` set for its processes (after any
+    settings the environment carries already) to a file with its patterns and the user's own."""
+    patterns = ".aider*\n"
+    found = proc.run(["git", "config", "--global", "--get", "core.excludesFile"], env=env, timeout=10)
+    configured = found.output.strip() if found.ok else ""
+    xdg = Path(env.get("XDG_CONFIG_HOME") or Path(env.get("HOME") or Path.home()) / ".config")
+    users = Path(os.path.expanduser(configured)) if configured else xdg / "git" / "ignore"
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        patterns += users.read_text()
+    path.write_text(patterns)
+    count = env.get("GIT_CONFIG_COUNT") or "0"
+    n = int(count) if count.isdigit() else 0
+    env.update({"GIT_CONFIG_COUNT": str(n + 1), f"GIT_CONFIG_KEY_{n}": "core.excludesFile"})
+    env[f"GIT_CONFIG_VALUE_{n}"] = str(path)
