@@ -8,6 +8,7 @@ Each call is one short write transaction whose events record what the agent said
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -388,8 +389,6 @@ class AgentTools:
 
 def digest(text: str) -> str:
     """A text's fingerprint for delivery checks: the same whatever its line endings and edges."""
-    import hashlib
-
     return hashlib.sha256(text.replace("\r\n", "\n").replace("\r", "\n").strip().encode()).hexdigest()
 
 

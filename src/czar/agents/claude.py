@@ -74,13 +74,7 @@ class ClaudeAdapter:
             *(["--model", s.model] if s.model else []),
             *s.args,
         ]
-        env = base_env(ctx)
-        for k, v in QUIET.items():
-            env.setdefault(k, v)
-        if s.base_url:
-            env["ANTHROPIC_BASE_URL"] = s.base_url
-        if s.home == "private":
-            env["HOME"] = str(private_home(ctx.home, ctx.worktree, env.get("ANTHROPIC_API_KEY", "")))
+        env = _env(ctx)
         return Launch(argv, env, [self.encode(text, kind) for text, kind in ctx.messages], True, session)
 
     def _interactive(self, ctx: LaunchContext) -> Launch:
@@ -113,14 +107,8 @@ class ClaudeAdapter:
         # it); one too long for a command line is pasted once it has started.
         later = [first] if len(first.encode()) > MAX_ARGUMENT else []
         argv += [] if later else ["--", first]
-        env = base_env(ctx)
-        for k, v in QUIET.items():
-            env.setdefault(k, v)
+        env = _env(ctx)
         env.setdefault("TERM", "xterm-256color")
-        if s.base_url:
-            env["ANTHROPIC_BASE_URL"] = s.base_url
-        if s.home == "private":
-            env["HOME"] = str(private_home(ctx.home, ctx.worktree, env.get("ANTHROPIC_API_KEY", "")))
         return Launch(argv, env, later, True, session, terminal=True, transcript=transcript(env, ctx.worktree, session))
 
     def encode(self, text: str, kind: str = "task") -> str:
@@ -195,6 +183,18 @@ class ClaudeAdapter:
                     )
                 ]
         return []
+
+
+def _env(ctx: LaunchContext) -> dict[str, str]:
+    """Its environment, headless or on its screen: quiet, its model API, its home."""
+    env = base_env(ctx)
+    for k, v in QUIET.items():
+        env.setdefault(k, v)
+    if ctx.settings.base_url:
+        env["ANTHROPIC_BASE_URL"] = ctx.settings.base_url
+    if ctx.settings.home == "private":
+        env["HOME"] = str(private_home(ctx.home, ctx.worktree, env.get("ANTHROPIC_API_KEY", "")))
+    return env
 
 
 def _block(block: Any) -> Signal | None:

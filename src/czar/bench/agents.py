@@ -110,7 +110,7 @@ def bare_start(kind: str, command: str, url: str, folder: Path, log: Path, tid: 
     started = time.time()
     # No input: with its input open, the CLI waits for it.
     subprocess.run(argv, cwd=folder, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
-    first = _requests(log, tid)
+    first = _requests(_entries(log), tid)
     if not first:
         raise RuntimeError(f"the bare {kind} CLI made no model request (its command: {command})")
     return first[0] - started
@@ -127,12 +127,11 @@ def _entries(log: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _requests(log: Path, tid: str) -> list[float]:
-    return [e["time"] for e in _entries(log) if e.get("task") == tid]
+def _requests(entries: list[dict[str, Any]], tid: str) -> list[float]:
+    return [e["time"] for e in entries if e.get("task") == tid]
 
 
-def _done_answers(log: Path, tid: str) -> list[float]:
-    entries = _entries(log)
+def _done_answers(entries: list[dict[str, Any]], tid: str) -> list[float]:
     return [
         e["time"]
         for e in entries
@@ -169,14 +168,15 @@ def czar_run(
         launcher.down(project, reason="benchmark finished")
     events = project.store.events_after(0, limit=10**9)
     merged = sum(1 for t in project.store.tasks() if t.state == "merged")
+    entries = _entries(log)  # the model's log, read once
     starts, finishes = [], []
     for tid in [*tasks, after] if after else tasks:
         assigned = _first(events, "task.assigned", tid)
-        requests = [t for t in _requests(log, tid) if assigned is not None and t >= assigned]
+        requests = [t for t in _requests(entries, tid) if assigned is not None and t >= assigned]
         if assigned is not None and requests and tid != after:
             starts.append(requests[0] - assigned)
         finished = _first(events, "agent.finished", tid)
-        answers = _done_answers(log, tid)
+        answers = _done_answers(entries, tid)
         if finished is not None and answers:
             finishes.append(finished - answers[0])
     return {

@@ -262,7 +262,12 @@ class WorkerHost:
     def _emit(self, cur: Current, kind: str, **payload: Any) -> None:
         """An event about the agent of ``cur``, in a transaction of its own."""
         with self.store.write() as conn:
-            Store.emit(conn, kind, actor=self.worker, worker=self.worker, task=cur.task, attempt=cur.attempt, **payload)
+            self._event(conn, cur, kind, **payload)
+
+    def _event(self, conn: Any, cur: Current | None, kind: str, **payload: Any) -> None:
+        """An event about this worker's agent (on ``cur``'s attempt), in the transaction ``conn``."""
+        task, attempt = (cur.task, cur.attempt) if cur else (None, None)
+        Store.emit(conn, kind, actor=self.worker, worker=self.worker, task=task, attempt=attempt, **payload)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.stopping = True
@@ -335,17 +340,7 @@ class WorkerHost:
     def _done(self, cmd: Command, kind: str, **payload: Any) -> None:
         with self.store.write() as conn:
             if Store.mark_done(conn, cmd.id):
-                cur = self.current
-                Store.emit(
-                    conn,
-                    kind,
-                    actor=self.worker,
-                    worker=self.worker,
-                    task=cur.task if cur else None,
-                    attempt=cur.attempt if cur else None,
-                    command=cmd.id,
-                    **payload,
-                )
+                self._event(conn, self.current, kind, command=cmd.id, **payload)
 
     def _reset(self, worktree: Path, commit: str) -> None:
         """Drop what the agent changed since ``commit`` (work on the wrong task, say)."""
@@ -413,15 +408,7 @@ class WorkerHost:
             self.say(f"cannot start {launch.argv[0]}: {getattr(exc, 'strerror', None) or exc}")
             with self.store.write() as conn:
                 conn.execute(Store.attempt_update(cur.attempt, agent_exited_at=time.time(), launches=cur.launches))
-                Store.emit(
-                    conn,
-                    "agent.error",
-                    actor=self.worker,
-                    worker=self.worker,
-                    task=cur.task,
-                    attempt=cur.attempt,
-                    text=f"cannot start {launch.argv[0]}: {exc}",
-                )
+                self._event(conn, cur, "agent.error", text=f"cannot start {launch.argv[0]}: {exc}")
             return
         # Agents yield the CPU to czar's own processes: supervision must stay responsive when a
         # hundred agents (and the tests they run) compete for two cores.
@@ -670,15 +657,7 @@ class WorkerHost:
                     cost_usd=row.cost_usd + delta["cost_usd"],
                 )
             )
-            Store.emit(
-                conn,
-                "agent.usage",
-                actor=self.worker,
-                worker=self.worker,
-                task=cur.task,
-                attempt=cur.attempt,
-                **{k: round(v, 6) for k, v in delta.items()},
-            )
+            self._event(conn, cur, "agent.usage", **{k: round(v, 6) for k, v in delta.items()})
 
     def _on_exit(self, cur: Current) -> None:
         assert cur.proc is not None
@@ -711,16 +690,7 @@ class WorkerHost:
                     Store.set_worker(conn, self.worker, state=WorkerState.WAITING_INPUT, detail="waiting for input")
             elif unfinished:
                 conn.execute(Store.attempt_update(cur.attempt, agent_exited_at=time.time()))
-            Store.emit(
-                conn,
-                "agent.exited",
-                actor=self.worker,
-                worker=self.worker,
-                task=cur.task,
-                attempt=cur.attempt,
-                code=code,
-                finished=not unfinished,
-            )
+            self._event(conn, cur, "agent.exited", code=code, finished=not unfinished)
 
     # -- signals from the agent --------------------------------------------------------------
 

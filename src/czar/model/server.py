@@ -374,8 +374,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._json(200, {"input_tokens": len(json.dumps(body)) // 4})
         elif path.endswith("/messages"):
             req = _anthropic_request(body)
-            wait, reply, _ = self.model.decide(req)
-            time.sleep(wait)
+            reply = self._answer(req)
             self._stream(
                 (
                     f"event: {name}\ndata: {json.dumps(data)}\n\n"
@@ -384,21 +383,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             )
         elif path.endswith("/responses"):
             req = _openai_request(body)
-            wait, reply, _ = self.model.decide(req)
-            time.sleep(wait)
+            reply = self._answer(req)
             self._stream(
                 f"event: {d['type']}\ndata: {json.dumps(d)}\n\n"
                 for d in openai_events(reply, req.size // 4, req.namespaces)
             )
         elif path.endswith(":streamGenerateContent"):
             req = _gemini_request(body)
-            wait, reply, _ = self.model.decide(req)
-            time.sleep(wait)
+            reply = self._answer(req)
             self._stream(iter([f"data: {json.dumps(gemini_chunk(reply, req.size // 4))}\n\n"]))
         elif path.endswith("/chat/completions"):
             req = _chat_request(body)
-            wait, reply, _ = self.model.decide(req)
-            time.sleep(wait)
+            reply = self._answer(req)
             text = reply.text if isinstance(reply, Say) else json.dumps(reply.input)
             usage = {"prompt_tokens": req.size // 4, "completion_tokens": max(1, len(text) // 4)}
             usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
@@ -422,6 +418,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             # Side calls an agent makes to choose a model or the next speaker: not the script's.
             self._json(404, {"error": {"type": "not_found_error", "message": f"no {path} here"}})
+
+    def _answer(self, req: Request) -> Answer:
+        """The model's answer to ``req``, once its script's wait before it has passed."""
+        wait, reply, _ = self.model.decide(req)
+        time.sleep(wait)
+        return reply
 
     def do_GET(self) -> None:
         if self.path.split("?", 1)[0].endswith("/models"):
