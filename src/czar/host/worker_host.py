@@ -295,7 +295,7 @@ class WorkerHost:
             self._done(cmd, "agent.started", launch=self.current.launches)
             return
         if cur is None or cur.attempt != int(p.get("attempt", -1)):
-            self._done(cmd, "agent.command_dropped", command=cmd.kind, reason="no such attempt on this worker")
+            self._done(cmd, "agent.command_dropped", dropped=cmd.kind, reason="no such attempt on this worker")
             return
         if cmd.kind == "message":
             text, kind = str(p["text"]), str(p.get("kind", "feedback"))
@@ -335,7 +335,7 @@ class WorkerHost:
             self.say("== task ended; waiting for the next one")
             self._done(cmd, "agent.stopped")
         else:
-            self._done(cmd, "worker.unknown_command", command=cmd.kind)
+            self._done(cmd, "worker.unknown_command", unknown=cmd.kind)
 
     def _done(self, cmd: Command, kind: str, **payload: Any) -> None:
         with self.store.write() as conn:
