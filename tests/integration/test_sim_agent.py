@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from helpers import make_repo
+from helpers import git, make_repo
 
 
 def _run(cwd: Path, script: str, *messages: tuple[str, str], launch: int = 1) -> list[dict[str, Any]]:
@@ -100,3 +100,35 @@ def test_rate_limit_and_loop_wait_for_a_message(tmp_path: Path) -> None:
     looping = _run(tmp_path, "loop same thing\nnote after\nfinish ok", ("nudge", "stop looping"))
     assert _notes(looping)[-1] == "after"
     assert all(n == "same thing" for n in _notes(looping)[:-1])
+
+
+def test_every_section_answers_every_message_of_its_kind(tmp_path: Path) -> None:
+    script = "finish ok\non merged\nnote first\non every merged\nnote again"
+    events = _run(tmp_path, script, ("merged", "a"), ("merged", "b"), ("merged", "c"))
+    assert _notes(events) == ["first", "again", "again"]
+
+
+def test_pick_makes_a_commits_change_on_another_base_its_side_winning_a_conflict(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    (repo / "f.txt").write_text("a\nb\nc\nd\ne\nf\n")
+    git(repo, "add", "f.txt")
+    git(repo, "commit", "-q", "-m", "f")
+    base = git(repo, "rev-parse", "HEAD")
+    (repo / "f.txt").write_text("a\nB\nc\nd\ne\nf\n")
+    git(repo, "commit", "-q", "-am", "earlier change")
+    # The commit to pick changes the line the earlier one did, and another far from it.
+    (repo / "f.txt").write_text("a\nBB\nc\nd\ne\nF\n")
+    (repo / "new.txt").write_text("new\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "the change")
+    change = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "-b", "task", base)
+    events = _run(repo, f"pick {change}\ncommit picked\nfinish ok")
+    picked = next(e for e in events if e.get("action") == "pick")
+    assert picked["files"] == ["f.txt", "new.txt"]
+    assert (repo / "f.txt").read_text() == "a\nBB\nc\nd\ne\nF\n"
+    assert git(repo, "log", "-1", "--format=%s") == "picked" and git(repo, "status", "--porcelain") == ""
+    # Picked again where the change is already made: nothing changes.
+    events = _run(repo, f"pick {change}\ncommit again\nfinish ok")
+    assert next(e for e in events if e.get("action") == "pick")["files"] == []
+    assert git(repo, "log", "-1", "--format=%s") == "picked"

@@ -242,3 +242,23 @@ def test_sections_are_kept_per_kind_in_order() -> None:
 def test_fault_switches_parse(line: str, verb: str, args: tuple[str, ...]) -> None:
     (step,) = parse(line + "\n").main
     assert (step.verb, step.args) == (verb, args)
+
+
+def test_an_every_section_answers_each_message_once_the_numbered_ones_are_used() -> None:
+    script = parse(
+        src("""\
+        finish
+        on merged
+        note first
+        on every merged
+        note again
+        pick 0123abcd
+        """)
+    )
+    assert [[s.text for s in sec] for sec in script.sections["merged"]] == [["first"]]
+    assert [(s.verb, s.args) for s in script.every["merged"]] == [("note", ("again",)), ("pick", ("0123abcd",))]
+
+
+def test_pick_takes_one_commit() -> None:
+    with pytest.raises(ScriptError, match="pick takes 1"):
+        parse("pick a b")

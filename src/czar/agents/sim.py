@@ -104,7 +104,7 @@ class Sim:
         sections = self.script.sections.get(kind, [])
         n = self.used.get(kind, 0)
         if n >= len(sections):
-            return None
+            return self.script.every.get(kind)
         self.used[kind] = n + 1
         return sections[n]
 
@@ -174,6 +174,8 @@ class Sim:
             emit("step", action="delete", path=s.args[0])
         elif s.verb == "run":
             self._run(list(s.args))
+        elif s.verb == "pick":
+            self._pick(s.args[0])
         elif s.verb == "commit":
             self._commit(s.text)
         elif s.verb == "progress":
@@ -256,6 +258,48 @@ class Sim:
         except (OSError, subprocess.TimeoutExpired) as exc:
             code, out = 127, str(exc)
         emit("step", action="run", argv=argv, exit=code, output=out[-2000:])
+
+    def _pick(self, commit: str) -> None:
+        """Make in the worktree the change ``commit`` made to its first parent, by a three-way
+        merge (git's cherry-pick, without committing); where it conflicts with what the worktree
+        holds, the commit's side wins, as an agent writes its own version of the lines."""
+        git = ["git", "-C", str(self.cwd)]
+        parents = subprocess.run(
+            [*git, "rev-list", "--parents", "-n", "1", commit], capture_output=True, text=True, check=False
+        ).stdout.split()
+        if len(parents) < 2:
+            emit("error", message=f"pick: no commit {commit} with a parent in this repository")
+            return
+        mainline = ["-m", "1"] if len(parents) > 2 else []
+        pick = subprocess.run(
+            [*git, "cherry-pick", "--no-commit", "-X", "theirs", *mainline, commit],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        # What ``-X theirs`` leaves unmerged (a file changed on one side and deleted on the other,
+        # binary files): take the commit's version, or its deletion.
+        listed = subprocess.run(
+            [*git, "diff", "--name-only", "--diff-filter=U", "-z"], capture_output=True, text=True, check=False
+        )
+        unmerged = [path for path in listed.stdout.split("\0") if path]
+        for path in unmerged:
+            there = subprocess.run([*git, "cat-file", "-e", f"{commit}:{path}"], capture_output=True, check=False)
+            if there.returncode == 0:
+                subprocess.run([*git, "checkout", commit, "--", path], capture_output=True, check=False)
+            else:
+                subprocess.run([*git, "rm", "-q", "-f", "--", path], capture_output=True, check=False)
+        subprocess.run([*git, "cherry-pick", "--quit"], capture_output=True, check=False)
+        changed = subprocess.run([*git, "diff", "--name-only", "HEAD"], capture_output=True, text=True, check=False)
+        emit(
+            "step",
+            action="pick",
+            commit=commit,
+            exit=pick.returncode,
+            unmerged=unmerged[:50],
+            files=changed.stdout.split()[:50],
+            output=(pick.stdout + pick.stderr)[-1000:],
+        )
 
     def _commit(self, message: str) -> None:
         git = ["git", "-C", str(self.cwd)]

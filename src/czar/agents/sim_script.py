@@ -33,6 +33,7 @@ HEREDOC = re.compile(r"^(write|append)\s+(\S+)\s+<<\s*([A-Za-z_][A-Za-z0-9_]*)\s
 # verb -> (min words, max words) after the verb; None for "rest of line as text"
 _ARITY: dict[str, tuple[int, int | None]] = {
     "delete": (1, 1),
+    "pick": (1, 1),
     "run": (1, None),
     "commit": (1, None),
     "progress": (1, None),
@@ -52,7 +53,7 @@ _ARITY: dict[str, tuple[int, int | None]] = {
 
 # Actions that misbehave on purpose; they act only on the agent's first start for the task.
 FAULTS = frozenset({"crash", "hang", "quit", "claim-task", "idle", "loop", "ratelimit"})
-SECTION = re.compile(r"^on\s+([a-z][a-z-]*)$")
+SECTION = re.compile(r"^on\s+(every\s+)?([a-z][a-z-]*)$")
 
 
 class ScriptError(ValueError):
@@ -72,6 +73,8 @@ class Script:
     main: list[Step] = field(default_factory=list)
     # ``on KIND`` sections, in order, per kind of message: feedback, nudge, correction, stand-off, ...
     sections: dict[str, list[list[Step]]] = field(default_factory=dict)
+    # ``on every KIND``: the section for every message of that kind once the numbered ones are used.
+    every: dict[str, list[Step]] = field(default_factory=dict)
 
     @property
     def feedback(self) -> list[list[Step]]:
@@ -104,7 +107,11 @@ def parse(source: str) -> Script:
         section = SECTION.match(stripped)
         if section:
             current = []
-            script.sections.setdefault(section.group(1), []).append(current)
+            every, kind = section.groups()
+            if every:
+                script.every[kind] = current
+            else:
+                script.sections.setdefault(kind, []).append(current)
             continue
         heredoc = HEREDOC.match(stripped)
         if heredoc:

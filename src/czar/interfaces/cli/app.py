@@ -231,9 +231,14 @@ def demo(
 
 @app.command()
 def bench(
-    scenario: Annotated[str, typer.Argument(help="seed, scale, dag, or agents (the real agent CLIs).")],
+    scenario: Annotated[
+        str, typer.Argument(help="seed, scale, dag, agents (the real agent CLIs), or replay REPO A..B.")
+    ],
+    replay: Annotated[list[str] | None, typer.Argument(help="replay: the repository and the range A..B.")] = None,
     as_json: JsonOpt = False,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, max=256, help="Workers (scale, dag).")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, max=256, help="Workers (scale, dag, replay).")
+    ] = None,
     tasks: Annotated[int | None, typer.Option("--tasks", min=2, max=2000, help="Tasks (scale, dag).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed of the graph (scale, dag).")] = None,
     task_seconds: Annotated[
@@ -244,6 +249,9 @@ def bench(
     agent: Annotated[
         str, typer.Option("--agent", help="The agent CLI to measure (agents): claude, codex or gemini.")
     ] = "claude",
+    no_deps: Annotated[
+        bool, typer.Option("--no-deps", help="replay: no dependencies; every task may start at once.")
+    ] = False,
 ) -> None:
     """Run a benchmark on real git and tmux (simulated agents, or the real agent CLIs against the
     scripted model); exit 1 if a target is missed."""
@@ -252,8 +260,12 @@ def bench(
 
     if scenario == "agents":
         _bench_agents(agent, tasks, folder, timeout, as_json)
+    if scenario == "replay":
+        _bench_replay(replay or [], not no_deps, workers or 4, folder, timeout, as_json)
+    elif replay:
+        raise CzarError(f"unexpected argument(s) {' '.join(replay)!r}: only replay takes a repository and a range")
     if scenario not in SCENARIOS:
-        raise CzarError(f"no benchmark {scenario!r}; choose one of: {', '.join([*SCENARIOS, 'agents'])}")
+        raise CzarError(f"no benchmark {scenario!r}; choose one of: {', '.join([*SCENARIOS, 'agents', 'replay'])}")
     given = {"workers": workers, "tasks": tasks, "seed": seed, "task_seconds": task_seconds}
     options = {k: v for k, v in given.items() if v is not None}
     if options and scenario == "seed":
@@ -265,6 +277,23 @@ def bench(
         typer.echo(json.dumps(result))
     else:
         _views().print_bench(result)
+    raise typer.Exit(0 if result["passed"] else 1)
+
+
+def _bench_replay(
+    args: list[str], deps: bool, workers: int, folder: Path | None, timeout: float, as_json: bool
+) -> None:
+    from czar.bench import replay
+
+    if len(args) != 2:
+        raise CzarError("usage: czar bench replay REPO A..B [--no-deps] [--workers N]")
+    result = replay.run(
+        Path(args[0]), args[1], deps=deps, workers=workers, folder=folder, timeout=timeout, progress=not as_json
+    )
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        _views().print_replay(result)
     raise typer.Exit(0 if result["passed"] else 1)
 
 

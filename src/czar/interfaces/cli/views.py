@@ -166,5 +166,24 @@ def print_agents_bench(r: dict[str, Any]) -> None:
     console.print(f"{'passed' if r['passed'] else 'FAILED'}; the run is kept in {r['folder']}", markup=False)
 
 
+def print_replay(r: dict[str, Any]) -> None:
+    console = Console()
+    mode = "no dependencies" if not r["deps"] else "dependencies by file"
+    table = Table("measure", "value", title=f"replay {r['range']} of {r['source']} ({mode}, {r['workers']} workers)")
+    table.add_row("tasks merged", f"{r['tasks_merged']}/{r['tasks_total']} ({r['tasks_failed']} failed)")
+    table.add_row("final tree equals the range's end", "yes" if r["tree_matches"] else "NO")
+    table.add_row("stand-offs", str(r["stand_offs"]))
+    table.add_row("verification rounds", f"{r['rounds']} ({r['failed_verifications']} failed)")
+    table.add_row("failed merges, requeues", f"{r['failed_merges']}, {r['requeues']}")
+    table.add_row("duplication", f"{r['duplication']} ({r['duplicated_lines']} of {r['added_lines']} lines)")
+    table.add_row("wall (s)", _num(r["wall_seconds"]))
+    console.print(table)
+    if r["failed_tasks"]:
+        console.print(f"  failed: {', '.join(r['failed_tasks'])}", markup=False)
+    if r["problem"]:
+        console.print(f"  {r['problem']}", markup=False)
+    console.print(f"{'passed' if r['passed'] else 'FAILED'}; the run is kept in {r['folder']}", markup=False)
+
+
 def _num(value: object) -> str:
     return "-" if value is None else str(value)
