@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import czar, make_repo, sim_task, write_plan
+from helpers import czar, git, make_repo, sim_task, write_plan
 
 
 @pytest.fixture
@@ -70,6 +70,34 @@ def test_repository_problems(root: Path, tmp_path: Path) -> None:
     _bad(root, '[project]\nname = "p"\nrepo = "plain"\n' + sim_task("a"), "is not a git repository")
     _bad(root, GOOD_HEAD.replace('repo = "repo"', 'repo = "repo"\nbase_branch = "trunk"') + sim_task("a"),
          "no branch 'trunk'")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("branch", "expected"),
+    [
+        ("-D", "project.integration_branch: '-D' is not a branch name git accepts: it starts with '-'"),
+        ("main", "project.integration_branch: 'main' is the base branch"),
+        ("czar", "project.integration_branch: 'czar' cannot exist beside the task branches"),
+        ("czar/a", "project.integration_branch: 'czar/a' is the branch of task 'a'"),
+    ],
+)
+def test_an_integration_branch_that_would_hurt_the_repository_is_refused(
+    root: Path, branch: str, expected: str
+) -> None:
+    repo = root / "repo"
+    before = git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
+    text = GOOD_HEAD.replace('repo = "repo"', f'repo = "repo"\nintegration_branch = "{branch}"') + sim_task("a")
+    _bad(root, text, f"czar.toml: {expected}")
+    _bad(root, text, expected, command="up")
+    # `-D` used to reach `git branch` as an option and delete main; `main` had czar merge into it.
+    assert git(repo, "for-each-ref", "--format=%(refname) %(objectname)") == before
+
+
+def test_an_integration_branch_checked_out_by_the_user_is_refused(root: Path) -> None:
+    repo = root / "repo"
+    git(repo, "switch", "-q", "-c", "dev")
+    text = GOOD_HEAD.replace('repo = "repo"', 'repo = "repo"\nintegration_branch = "dev"') + sim_task("a")
+    _bad(root, text, f"project.integration_branch: 'dev' is checked out in {repo.resolve()}; czar would move it")
 
 
 @pytest.mark.parametrize("command", ["up", "run"])

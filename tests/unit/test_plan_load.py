@@ -411,3 +411,122 @@ def test_glob_that_cannot_be_matched_is_rejected(tmp_path: Path) -> None:
 def test_a_task_for_an_agent_no_worker_runs_is_rejected(tmp_path: Path) -> None:
     text = PROJECT + '[workers]\nagent = "claude"\n\n[[tasks]]\nid = "a"\nbody = "x"\nagent = "codex"\n'
     assert problems(tmp_path, text) == ["task 'a': agent 'codex', but no worker runs it (workers: claude)"]
+
+
+# -- branches: the integration branch is czar's alone ----------------------------------------
+
+TWO_TASKS = '[[tasks]]\nid = "a"\nbody = "x"\n[[tasks]]\nid = "b"\nbody = "y"\n'
+
+
+def _project(**fields: str) -> str:
+    return PROJECT + "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in fields.items()) + TWO_TASKS
+
+
+@pytest.mark.parametrize(
+    ("branch", "why"),
+    [
+        ("-D", "'-D' is not a branch name git accepts: it starts with '-', so git would read it as an option"),
+        ("--delete", "'--delete' is not a branch name git accepts: it starts with '-'"),
+        ("a..b", "'a..b' is not a branch name git accepts: it has '..'"),
+        ("x y", "'x y' is not a branch name git accepts: it has ' '"),
+        ("x.lock", "'x.lock' is not a branch name git accepts: it has a part ending with '.lock'"),
+        ("", "'' is not a branch name git accepts: it is empty"),
+        ("HEAD", "'HEAD' is not a branch name git accepts: it is a name git reserves"),
+    ],
+)
+def test_branch_fields_must_be_names_git_accepts(tmp_path: Path, branch: str, why: str) -> None:
+    for field_name in ("integration_branch", "base_branch"):
+        line = only_problem(tmp_path, _project(**{field_name: branch}))
+        assert line.startswith(f"project.{field_name}: {why}"), line
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (
+            {"integration_branch": "main"},
+            "project.integration_branch: 'main' is the base branch; czar merges into the integration branch,"
+            " so it must be one of czar's own (the default is 'czar/integration')",
+        ),
+        (
+            {"base_branch": "trunk", "integration_branch": "trunk"},
+            "project.integration_branch: 'trunk' is the base branch;",
+        ),
+        (
+            {"integration_branch": "main/czar"},
+            "project.integration_branch: 'main/czar' cannot exist beside the base branch 'main'"
+            " (git cannot hold a branch and another under it)",
+        ),
+        (
+            {"base_branch": "release/1", "integration_branch": "release"},
+            "project.integration_branch: 'release' cannot exist beside the base branch 'release/1'",
+        ),
+        (
+            {"integration_branch": "czar"},
+            "project.integration_branch: 'czar' cannot exist beside the task branches 'czar/<task>'",
+        ),
+        ({"integration_branch": "czar/b"}, "project.integration_branch: 'czar/b' is the branch of task 'b'"),
+        (
+            {"integration_branch": "czar/a/merged"},
+            "project.integration_branch: 'czar/a/merged' cannot exist beside the branch of task 'a', 'czar/a'",
+        ),
+        ({"base_branch": "czar/a"}, "project.base_branch: 'czar/a' is the branch of task 'a'"),
+        (
+            {"base_branch": "czar", "integration_branch": "merged"},
+            "project.base_branch: 'czar' cannot exist beside the task branches",
+        ),
+    ],
+)
+def test_the_integration_branch_collides_with_no_other_branch(
+    tmp_path: Path, fields: dict[str, str], expected: str
+) -> None:
+    line = only_problem(tmp_path, _project(**fields))
+    assert line.startswith(expected), line
+
+
+def test_a_task_named_integration_collides_with_the_default_integration_branch(tmp_path: Path) -> None:
+    line = only_problem(tmp_path, PROJECT + '[[tasks]]\nid = "integration"\nbody = "x"\n')
+    assert line == "project.integration_branch: 'czar/integration' is the branch of task 'integration'"
+
+
+def test_branches_czar_can_own_are_accepted(tmp_path: Path) -> None:
+    for name in ("czar/integration", "czar-merged", "integration/main", "czarx/a", "mainline"):
+        plan = load_plan(write_plan(tmp_path, _project(integration_branch=name)))
+        assert plan.project.integration_branch == name
+
+
+# -- body files stay in the plan's folder ----------------------------------------------------
+
+
+def test_a_body_file_outside_the_plans_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "plan"
+    (folder / "tasks").mkdir(parents=True)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the user's secret\n", encoding="utf-8")
+    (folder / "tasks" / "link.md").symlink_to(secret)
+    (folder / "tasks" / "fine.md").write_text("Do it.\n", encoding="utf-8")
+    for given in ("../secret.txt", str(secret), "tasks/link.md", "tasks/../../secret.txt"):
+        line = only_problem(folder, PROJECT + f'[[tasks]]\nid = "a"\nbody_file = "{given}"\n')
+        assert line == (
+            f"task 'a': body_file {given!r} is outside the plan's folder {folder.resolve()}"
+            " (set project.body_files_outside_plan = true to allow it)"
+        )
+    # Inside it, through `..` or not, is fine.
+    plan = load_plan(write_plan(folder, PROJECT + '[[tasks]]\nid = "a"\nbody_file = "tasks/../tasks/fine.md"\n'))
+    assert plan.task("a").body == "Do it.\n"
+
+
+def test_a_plan_may_allow_body_files_outside_its_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "plan"
+    folder.mkdir()
+    (tmp_path / "shared.md").write_text("Shared text.\n", encoding="utf-8")
+    text = PROJECT + 'body_files_outside_plan = true\n[[tasks]]\nid = "a"\nbody_file = "../shared.md"\n'
+    assert load_plan(write_plan(folder, text)).task("a").body == "Shared text.\n"
+
+
+def test_a_body_file_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe.md")  # reading it would wait forever
+    line = only_problem(tmp_path, PROJECT + '[[tasks]]\nid = "a"\nbody_file = "pipe.md"\n')
+    assert line == "task 'a': body_file 'pipe.md' is not a regular file"

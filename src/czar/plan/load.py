@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from czar.core.branches import TASK_PREFIX, clash, task_branch
 from czar.core.decide import ANY_AGENT
 from czar.core.graph import chain_rank, find_cycle, topological_order
 from czar.errors import PlanError
@@ -20,6 +21,7 @@ from czar.plan.model import (
     PermissionsConfig,
     PlanFile,
     ProjectConfig,
+    SandboxConfig,
     TaskConfig,
     WorkersConfig,
 )
@@ -55,6 +57,7 @@ class Plan:
     health: HealthConfig = field(default_factory=HealthConfig)
     permissions: PermissionsConfig = field(default_factory=PermissionsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     agents: dict[str, AgentConfig] = field(default_factory=dict)
 
     @property
@@ -112,6 +115,39 @@ def _check_commands(owner: str, commands: list[str]) -> list[str]:
     return problems
 
 
+def _branch_problems(project: ProjectConfig, task_ids: list[str]) -> list[str]:
+    """The integration branch must be czar's alone: not the base branch (czar would merge into
+    your branch), nor a task's branch, nor a name git cannot hold beside them."""
+    problems = []
+    base, integration = project.base_branch, project.integration_branch
+    nested = "git cannot hold a branch and another under it"
+    if integration == base:
+        problems.append(
+            f"project.integration_branch: {integration!r} is the base branch; czar merges into the"
+            " integration branch, so it must be one of czar's own (the default is 'czar/integration')"
+        )
+    elif clash(integration, base):
+        problems.append(
+            f"project.integration_branch: {integration!r} cannot exist beside the base branch {base!r} ({nested})"
+        )
+    for field_name, branch in (("integration_branch", integration), ("base_branch", base)):
+        if branch == TASK_PREFIX.rstrip("/"):
+            problems.append(
+                f"project.{field_name}: {branch!r} cannot exist beside the task branches 'czar/<task>' ({nested})"
+            )
+            continue
+        for tid in task_ids:
+            mine = task_branch(tid)
+            if branch == mine:
+                problems.append(f"project.{field_name}: {branch!r} is the branch of task {tid!r}")
+            elif clash(branch, mine):
+                problems.append(
+                    f"project.{field_name}: {branch!r} cannot exist beside the branch of task {tid!r},"
+                    f" {mine!r} ({nested})"
+                )
+    return problems
+
+
 def load_plan(path: Path) -> Plan:
     """Parse and validate the plan at ``path``; raise ``PlanError`` listing every problem."""
     try:
@@ -131,12 +167,24 @@ def load_plan(path: Path) -> Plan:
     return _build(path, parsed)
 
 
-def _body(path: Path, t: TaskConfig, problems: list[str]) -> str:
+def _body(path: Path, t: TaskConfig, problems: list[str], *, anywhere: bool) -> str:
     if t.body is not None and t.body_file is not None:
         problems.append(f"task {t.id!r}: give body or body_file, not both")
         return ""
     if t.body_file is not None:
-        file = path.parent / t.body_file
+        folder = path.resolve().parent
+        # Resolved, symbolic links included: a link inside the folder may lead anywhere.
+        file = (folder / t.body_file).resolve()
+        if not anywhere and not file.is_relative_to(folder):
+            problems.append(
+                f"task {t.id!r}: body_file {t.body_file!r} is outside the plan's folder {folder}"
+                " (set project.body_files_outside_plan = true to allow it)"
+            )
+            return ""
+        if file.exists() and not file.is_file():
+            # A fifo or a device would hang the load or never end.
+            problems.append(f"task {t.id!r}: body_file {t.body_file!r} is not a regular file")
+            return ""
         try:
             body = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -173,7 +221,9 @@ def _build(path: Path, parsed: PlanFile) -> Plan:
             problems.append(
                 f"task {t.id!r}: agent {t.agent!r}, but no worker runs it (workers: {', '.join(sorted(kinds))})"
             )
-    bodies = {t.id: _body(path, t, problems) for t in parsed.tasks}
+    anywhere = parsed.project.body_files_outside_plan
+    bodies = {t.id: _body(path, t, problems, anywhere=anywhere) for t in parsed.tasks}
+    problems += _branch_problems(parsed.project, [t.id for t in parsed.tasks])
     edges = {t.id: set(t.depends_on) for t in parsed.tasks}
     cycle = find_cycle(edges)
     if cycle:
@@ -214,5 +264,6 @@ def _build(path: Path, parsed: PlanFile) -> Plan:
         health=parsed.health,
         permissions=parsed.permissions,
         alerts=parsed.alerts,
+        sandbox=parsed.sandbox,
         agents={str(k): v for k, v in parsed.agents.items()},
     )

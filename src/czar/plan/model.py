@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from czar.core.branches import branch_name_problem
 from czar.core.scope import glob_problem
 
 AGENT_KINDS = ("sim", "claude", "codex", "gemini", "aider")
@@ -51,12 +52,24 @@ class ProjectConfig(_Strict):
     """Run ``accept`` on the integration branch after each merge; undo the merge if it fails."""
     budget_usd: float | None = Field(default=None, gt=0)
     """What the whole run may spend on models; past it, no task starts and a person is alerted."""
+    body_files_outside_plan: bool = False
+    """Let a task's ``body_file`` be a file outside the plan's folder (an absolute path, ``..``, or
+    a symbolic link that leads out); by default such a plan is refused, so a plan cannot hand an
+    agent any file of yours."""
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         if not PROJECT_NAME.match(v):
             raise ValueError("must be letters, digits, '-' or '_' (at most 64), starting with a letter or digit")
+        return v
+
+    @field_validator("base_branch", "integration_branch")
+    @classmethod
+    def _branch(cls, v: str) -> str:
+        problem = branch_name_problem(v)
+        if problem:
+            raise ValueError(f"{v!r} is not a branch name git accepts: it {problem}")
         return v
 
 
@@ -175,6 +188,25 @@ class AlertsConfig(_Strict):
         return v
 
 
+class SandboxConfig(_Strict):
+    """Where agents run: each in a sandbox of its own (bubblewrap), unless the plan opts out."""
+
+    enabled: bool = True
+    """Run every agent, and the checks that run its code, in a sandbox where only its task's
+    checkout, its own home and a temp folder are writable. Without bubblewrap czar refuses to start
+    real agents (simulated ones run unconfined); ``false`` runs them unconfined, as you."""
+    writable: list[str] = Field(default_factory=list)
+    """More folders an agent may write (absolute paths; a shared build cache, say)."""
+
+    @field_validator("writable")
+    @classmethod
+    def _absolute(cls, v: list[str]) -> list[str]:
+        for path in v:
+            if not path.startswith("/"):
+                raise ValueError(f"{path!r} must be an absolute path")
+        return v
+
+
 class TaskConfig(_Strict):
     id: str
     """Unique id: letters, digits, '-' and '_'. Names the branch ``czar/<id>``."""
@@ -183,7 +215,8 @@ class TaskConfig(_Strict):
     body: str | None = None
     """The full text the agent receives."""
     body_file: str | None = None
-    """A Markdown file (relative to the plan) whose text is the body; czar reads and delivers it."""
+    """A Markdown file (relative to the plan, inside its folder unless the project sets
+    ``body_files_outside_plan``) whose text is the body; czar reads and delivers it."""
     depends_on: list[str] = Field(default_factory=list)
     """Hard dependencies: this task starts only after these are merged."""
     after: list[str] = Field(default_factory=list)
@@ -221,6 +254,7 @@ class PlanFile(_Strict):
     health: HealthConfig = HealthConfig()
     permissions: PermissionsConfig = PermissionsConfig()
     alerts: AlertsConfig = AlertsConfig()
+    sandbox: SandboxConfig = SandboxConfig()
     tasks: list[TaskConfig] = Field(min_length=1)
 
     @field_validator("agents")

@@ -82,7 +82,9 @@ def integration_check(project: Project) -> bool | None:
     if not commands:
         return None
     log = project.paths.checks / "integration-final.log"
-    results = run_checks(commands, project.paths.integration_worktree, project.plan.project.accept_timeout, log)
+    folder = project.paths.integration_worktree
+    confine = project.confinement(folder, project.paths.checks / "integration-home", whole_git=True)
+    results = run_checks(commands, folder, project.plan.project.accept_timeout, log, confine)
     return all(r.ok for r in results)
 
 
@@ -90,7 +92,8 @@ def contributions(project: Project) -> dict[str, dict[str, hunks.FileChange]]:
     """What each task added: a merged task's merge commit, an unmerged task's branch."""
     git, integration = project.git, project.plan.project.integration_branch
     merges: dict[str, str] = {}
-    for line in git.out("log", "--first-parent", "--merges", "--format=%H %s", integration).splitlines():
+    log = git.out("log", "--first-parent", "--merges", "--format=%H %s", "--end-of-options", integration)
+    for line in log.splitlines():
         sha, _, subject = line.partition(" ")
         if subject.startswith("czar: merge task "):
             merges.setdefault(subject.removeprefix("czar: merge task ").split(":", 1)[0], sha)

@@ -15,8 +15,9 @@ from sqlalchemy import insert, select, update
 
 from czar.core.states import TaskState, WorkerState
 from czar.errors import PlanError
-from czar.paths import ProjectPaths
+from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan, load_plan
+from czar.runtime import sandbox
 from czar.runtime.tmux import TmuxHost
 from czar.store.schema import tasks, workers
 from czar.store.store import Store
@@ -34,6 +35,16 @@ def check_repository(plan: Plan) -> None:
         raise PlanError(f"{where}: {repo} is not a git repository")
     if not git.has_branch(plan.project.base_branch):
         raise PlanError(f"{plan.path}: project.base_branch: no branch {plan.project.base_branch!r} in {repo}")
+    # czar keeps the branch checked out nowhere of its own but its data folder (an older czar's
+    # integration worktree, detached at the start of a run): any other checkout of it is yours.
+    integration = plan.project.integration_branch
+    held = git.checked_out()
+    ours = ProjectPaths.for_project(plan.project.name).root.resolve()
+    if integration in held and not held[integration].resolve().is_relative_to(ours):
+        raise PlanError(
+            f"{plan.path}: project.integration_branch: {integration!r} is checked out in {held[integration]};"
+            " czar would move it under you (choose another branch, or switch that checkout away from it)"
+        )
 
 
 # What the agents need from the user's environment to reach their models (values never logged).
@@ -76,6 +87,39 @@ class Project:
     @property
     def name(self) -> str:
         return self.plan.project.name
+
+    @cached_property
+    def sandboxed(self) -> bool:
+        """Agents and the checks that run their code are confined (see ``czar.runtime.sandbox``)."""
+        return self.plan.sandbox.enabled and sandbox.available() is None
+
+    def check_sandbox(self) -> None:
+        """Real agents start only in a sandbox, unless the plan opts out (``[sandbox] enabled =
+        false``); the simulated agent, czar's own, may run unconfined."""
+        if not self.plan.sandbox.enabled or all(kind == "sim" for kind in self.plan.worker_kinds.values()):
+            return
+        why = sandbox.available()
+        if why is not None:
+            raise PlanError(
+                f"{self.plan.path}: no sandbox for the agents ({why}); install bubblewrap, or set "
+                "[sandbox] enabled = false to run them unconfined, as you"
+            )
+
+    def confinement(self, folder: Path, home: Path, *, whole_git: bool = False) -> sandbox.Confinement | None:
+        """The sandbox for code run in ``folder`` (a task's checkout, or the integration worktree
+        with ``whole_git``: its git folder is the repository's), with ``home`` as its home; None
+        when the plan runs agents unconfined or this machine cannot confine them."""
+        if not self.sandboxed:
+            return None
+        common = self.git.common_dir()
+        return sandbox.for_task(
+            folder,
+            home=home,
+            data=czar_home(),
+            repo=self.plan.repo,
+            objects=common if whole_git else common / "objects",
+            extra=tuple(Path(p) for p in self.plan.sandbox.writable),
+        )
 
     def child_env(self) -> dict[str, str]:
         """Environment for czar's own processes in tmux: the same czar, the same data folder."""

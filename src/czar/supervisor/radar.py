@@ -15,6 +15,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -28,8 +29,11 @@ from czar.store.schema import radar as radar_table
 from czar.store.store import Store
 from czar.supervisor.actions import Actions, branch_of, scope_message
 from czar.supervisor.project import Project
+from czar.vcs import checkout as task_checkout
 
 # Tasks whose branches may still change or merge.
+# Tasks whose agents may still commit: what they did is brought in from their checkouts.
+HARVESTED = (TaskState.ASSIGNED.value, TaskState.RUNNING.value, TaskState.SUBMITTED.value)
 WATCHED = (
     TaskState.ASSIGNED.value,
     TaskState.RUNNING.value,
@@ -94,7 +98,8 @@ class Radar:
         self._integration_seen = integration
         if seen is None or seen == integration:
             return
-        moved = set(self.git.out("diff", "--name-only", "--no-renames", seen, integration).splitlines())
+        changed = self.git.out("diff", "--name-only", "--no-renames", "--end-of-options", seen, integration)
+        moved = set(changed.splitlines())
         with self._lock:
             for task, b in list(self._branches.items()):
                 if b.integration == seen and not moved & b.changes.keys():
@@ -122,12 +127,21 @@ class Radar:
                     tasks.c.spec,
                     attempts.c.named_task,
                     attempts.c.stale_launch,
+                    attempts.c.worktree,
                 )
                 .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
                 .where(tasks.c.state.in_(WATCHED))
             ).all()
             held = claims.all_held(conn)
         tips = self.git.tips()
+        for r in rows:
+            # What agents committed in their checkouts since the last look, brought in (see
+            # czar.vcs.checkout); a task handed in is brought in once more by its verification.
+            if r.worktree and r.state in HARVESTED:
+                branch = branch_of(r.id)
+                tip = task_checkout.harvest(self.git, Path(r.worktree), branch, tips.get(branch))
+                if tip is not None:
+                    tips[branch] = tip
         live = {r.id: r for r in rows if branch_of(r.id) in tips and not _being_corrected(r)}
         return live, held, tips, tips.get(self.integration)
 

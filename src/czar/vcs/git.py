@@ -3,19 +3,25 @@
 The user's checkout is never touched: every command here either reads, or runs inside a
 worktree czar owns, or changes refs czar owns (``czar/*``). Commands that change shared refs or
 worktree metadata run under the project's git lock (see ``GitLock``).
+
+Branch names and paths come from the plan: each follows ``--end-of-options`` (or is first made a
+commit id, see ``commit_of``), so that no value can act as an option, whatever the plan's checks.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from czar.errors import GitError
 from czar.runtime import proc
+
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")  # SHA-1 or SHA-256
 
 # Merges czar makes itself are signed by czar, whatever the user's git config says.
 CZAR_IDENTITY = ("-c", "user.name=czar", "-c", "user.email=czar@localhost")
@@ -58,12 +64,14 @@ def _env() -> dict[str, str]:
 class Git:
     """git commands against one repository (``-C repo``)."""
 
-    def __init__(self, repo: Path) -> None:
+    def __init__(self, repo: Path, wrap: Callable[[list[str]], list[str]] | None = None) -> None:
         self.repo = repo
+        self.wrap = wrap  # runs each command through this (a sandbox, for a checkout an agent controls)
 
     def run(self, *args: str, cwd: Path | None = None, check: bool = True, timeout: float = 120) -> proc.Result:
         where = cwd or self.repo
-        result = proc.run(["git", "-C", str(where), *args], env=_env(), timeout=timeout)
+        argv = ["git", "-C", str(where), *args]
+        result = proc.run(self.wrap(argv) if self.wrap else argv, env=_env(), timeout=timeout)
         if check and not result.ok:
             first = (result.output.strip().splitlines() or ["(no output)"])[-1]
             raise GitError(f"git {' '.join(args[:3])} failed in {where}: {first}", output=result.output)
@@ -77,43 +85,64 @@ class Git:
     def is_repo(self) -> bool:
         return self.run("rev-parse", "--git-dir", check=False).ok
 
+    def common_dir(self) -> Path:
+        """The repository's git folder (shared by its worktrees): where its objects live."""
+        return Path(self.out("rev-parse", "--path-format=absolute", "--git-common-dir"))
+
     def has_branch(self, branch: str) -> bool:
-        return self.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False).ok
+        return self.run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"refs/heads/{branch}^{{commit}}", check=False
+        ).ok
 
     def tip(self, ref: str) -> str:
-        return self.out("rev-parse", "--verify", f"{ref}^{{commit}}")
+        return self.out("rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}")
+
+    def commit_of(self, ref: str) -> str:
+        """``ref`` as a commit id. For the commands that take a commit but mistake
+        ``--end-of-options`` for an argument in the gits czar supports (``checkout``, ``reset``):
+        an id cannot be read as an option."""
+        return ref if _COMMIT_ID.fullmatch(ref) else self.tip(ref)
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        return self.run("merge-base", "--is-ancestor", ancestor, descendant, check=False).returncode == 0
+        return (
+            self.run("merge-base", "--is-ancestor", "--end-of-options", ancestor, descendant, check=False).returncode
+            == 0
+        )
 
     def commits_ahead(self, base: str, branch: str) -> int:
         """Commits on ``branch`` not in ``base`` (``git rev-list --count base..branch``)."""
-        return int(self.out("rev-list", "--count", f"{base}..{branch}"))
+        return int(self.out("rev-list", "--count", "--end-of-options", f"{base}..{branch}"))
 
     def changed_files(self, base: str, branch: str) -> list[str]:
         """What ``branch`` changed since it left ``base`` (``git diff base...branch``)."""
-        out = self.out("diff", "--name-only", "--no-renames", f"{base}...{branch}")
+        out = self.out("diff", "--name-only", "--no-renames", "--end-of-options", f"{base}...{branch}")
         return [line for line in out.splitlines() if line]
 
     def tips(self, prefix: str = "czar/") -> dict[str, str]:
         """Every branch under ``prefix`` and the commit it points at, in one command."""
-        out = self.out("for-each-ref", "--format=%(refname:short) %(objectname)", f"refs/heads/{prefix}")
+        out = self.out(
+            "for-each-ref", "--format=%(refname:short) %(objectname)", "--end-of-options", f"refs/heads/{prefix}"
+        )
         return dict(line.split(" ", 1) for line in out.splitlines() if line)
 
     def merge_base(self, a: str, b: str) -> str | None:
-        result = self.run("merge-base", a, b, check=False)
+        result = self.run("merge-base", "--end-of-options", a, b, check=False)
         return result.output.strip() if result.ok else None
 
     def diff_zero(self, base: str, tip: str) -> str:
         """``git diff -U0`` from ``base`` to ``tip``: only the changed lines, for hunk overlaps."""
-        return self.run("diff", "-U0", "--no-color", "--no-renames", "--no-ext-diff", base, tip).output
+        return self.run(
+            "diff", "-U0", "--no-color", "--no-renames", "--no-ext-diff", "--end-of-options", base, tip
+        ).output
 
     def merge_tree(self, a: str, b: str) -> list[str] | None:
         """The files a merge of ``a`` and ``b`` would conflict in (None: it merges cleanly).
 
         ``git merge-tree --write-tree`` (git 2.38 or newer) merges in memory: no worktree, no ref moves.
         """
-        result = self.run("merge-tree", "--write-tree", "--name-only", "--no-messages", a, b, check=False)
+        result = self.run(
+            "merge-tree", "--write-tree", "--name-only", "--no-messages", "--end-of-options", a, b, check=False
+        )
         if result.returncode == 0:
             return None
         if result.returncode != 1:
@@ -125,13 +154,24 @@ class Git:
         out = self.out("worktree", "list", "--porcelain")
         return {Path(line[len("worktree ") :]).resolve() for line in out.splitlines() if line.startswith("worktree ")}
 
+    def checked_out(self) -> dict[str, Path]:
+        """Each branch checked out in a worktree of the repository (the user's own included)."""
+        found: dict[str, Path] = {}
+        where: Path | None = None
+        for line in self.out("worktree", "list", "--porcelain").splitlines():
+            if line.startswith("worktree "):
+                where = Path(line[len("worktree ") :])
+            elif line.startswith("branch refs/heads/") and where is not None:
+                found[line[len("branch refs/heads/") :]] = where
+        return found
+
     # -- changing czar's own refs and worktrees (call under the git lock) ---------------------
 
     def ensure_branch(self, branch: str, start: str) -> bool:
         """Create ``branch`` at ``start`` unless it exists; True if created."""
         if self.has_branch(branch):
             return False
-        self.run("branch", "--no-track", branch, start)
+        self.run("branch", "--no-track", "--end-of-options", branch, start)
         return True
 
     def ensure_worktree(
@@ -148,7 +188,7 @@ class Git:
         path = path.resolve()
         if (path / ".git").is_file() and self.run("rev-parse", "--git-dir", cwd=path, check=False).ok:
             if detach and self.run("symbolic-ref", "-q", "HEAD", cwd=path, check=False).ok:
-                self.run("checkout", "--quiet", "--detach", ref, cwd=path)
+                self.run("checkout", "--quiet", "--detach", self.commit_of(ref), cwd=path)
             return
         if path.exists():
             # A folder left by a crash between mkdir and registration: nothing of value in it.
@@ -157,26 +197,37 @@ class Git:
         how = ["--detach"] if detach else []
         target = [ref]
         if new_branch_at is not None:
-            how, target = ["-b", ref], [new_branch_at]
-        added = self.run("worktree", "add", "--quiet", *how, str(path), *target, check=False)
+            # As a commit id: `worktree add -b` hands its start point on to `git branch` with no
+            # end of options, where a name like `--force` would act as one.
+            how, target = ["-b", ref], [self.commit_of(new_branch_at)]
+        added = self.run("worktree", "add", "--quiet", *how, "--end-of-options", str(path), *target, check=False)
         if not added.ok:
             # Most likely a registration whose folder is gone. Pruning rewrites shared metadata:
             # the caller must hold the git lock exclusively (see ``GitLock``).
             if not prune_allowed:
                 raise WorktreeStale(f"cannot add a worktree at {path}: {added.output.strip()[-300:]}")
             self.run("worktree", "prune")
-            self.run("worktree", "add", "--quiet", *how, str(path), *target)
+            self.run("worktree", "add", "--quiet", *how, "--end-of-options", str(path), *target)
 
     def remove_worktree(self, path: Path, *, prune: bool = True) -> None:
         if path.exists():
-            self.run("worktree", "remove", "--force", str(path), check=False)
+            self.run("worktree", "remove", "--force", "--end-of-options", str(path), check=False)
         if prune:
             self.run("worktree", "prune")
 
     def merge(self, worktree: Path, branch: str, message: str) -> proc.Result:
         """Merge ``branch`` into the branch checked out at ``worktree``; undo it on conflict."""
         result = self.run(
-            *CZAR_IDENTITY, "merge", "--no-ff", "--no-edit", "-m", message, branch, cwd=worktree, check=False
+            *CZAR_IDENTITY,
+            "merge",
+            "--no-ff",
+            "--no-edit",
+            "-m",
+            message,
+            "--end-of-options",
+            branch,
+            cwd=worktree,
+            check=False,
         )
         if not result.ok:
             self.run("merge", "--abort", cwd=worktree, check=False)
@@ -187,23 +238,23 @@ class Git:
 
         The result is ``HEAD`` of the worktree; on conflict the merge is undone.
         """
-        self.run("checkout", "--quiet", "--detach", "--force", onto, cwd=worktree)
+        self.run("checkout", "--quiet", "--detach", "--force", self.commit_of(onto), cwd=worktree)
         return self.merge(worktree, branch, message)
 
     def move_branch(self, branch: str, new: str, old: str) -> None:
         """Point ``branch`` at ``new`` if it still points at ``old`` (compare and swap)."""
-        self.run("update-ref", "-m", "czar: merge", f"refs/heads/{branch}", new, old)
+        self.run("update-ref", "-m", "czar: merge", "--end-of-options", f"refs/heads/{branch}", new, old)
 
     def reset_branch(self, branch: str, to: str, worktree: Path | None = None) -> None:
         """Point ``branch`` at ``to``, discarding its commits; through its worktree if it has one."""
         if worktree is not None and worktree.resolve() in self.worktrees():
-            self.run("reset", "--hard", "--quiet", to, cwd=worktree)
+            self.run("reset", "--hard", "--quiet", self.commit_of(to), cwd=worktree)
             self.run("clean", "-fdq", cwd=worktree)
         else:
-            self.run("branch", "--force", "--no-track", branch, to)
+            self.run("branch", "--force", "--no-track", "--end-of-options", branch, to)
 
     def reset_hard(self, worktree: Path, ref: str) -> None:
-        self.run("reset", "--hard", "--quiet", ref, cwd=worktree)
+        self.run("reset", "--hard", "--quiet", self.commit_of(ref), cwd=worktree)
 
     def clean_worktree_if_present(self, worktree: Path) -> None:
         self.run("worktree", "prune")  # forget worktrees whose folders were deleted
