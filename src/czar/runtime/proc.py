@@ -78,6 +78,8 @@ def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
 
 
 def pid_alive(pid: int | None) -> bool:
+    """True while the process runs. A zombie (dead, but not reaped by its parent yet: tmux can
+    take minutes to reap a killed pane's process) is dead: it answers signals but does nothing."""
     if not pid:
         return False
     try:
@@ -86,4 +88,13 @@ def pid_alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc (not Linux), or it ended meanwhile: the signal test stands
+    # "PID (comm) STATE ...": the command may hold spaces and parentheses, so split at the last ')'.
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
