@@ -121,6 +121,35 @@ def test_init_writes_a_plan_that_validates(root: Path) -> None:
     assert again.returncode == 1 and "exists" in again.stderr
 
 
+def test_init_builds_on_the_branch_the_repository_is_on(tmp_path: Path, czar_home: Path) -> None:
+    repo = tmp_path / "old"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "master")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "initial")
+    assert czar("init", cwd=repo).returncode == 0
+    assert 'base_branch = "master"' in (repo / "czar.toml").read_text()
+    ok = czar("validate", cwd=repo)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_init_on_a_detached_head_asks_which_branch(root: Path) -> None:
+    repo = root / "repo"
+    git(repo, "switch", "-q", "--detach", "HEAD")
+    result = czar("init", cwd=repo)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"czar: HEAD is detached in {repo.resolve()}, so czar cannot tell which branch the work builds on;"
+        " check that branch out, or give --base-branch NAME"
+    )
+    assert not (repo / "czar.toml").exists()
+    bad = czar("init", "--base-branch", "-D", cwd=repo)
+    assert bad.returncode == 1
+    assert bad.stderr.strip().startswith("czar: --base-branch '-D' is not a branch name git accepts")
+    assert czar("init", "--base-branch", "main", cwd=repo).returncode == 0
+    ok = czar("validate", cwd=repo)
+    assert ok.returncode == 0, ok.stderr
+
+
 def test_good_plan_validates(root: Path) -> None:
     plan = write_plan(root, "good", [sim_task("a"), sim_task("b", deps=("a",))])
     result = czar("validate", str(plan))

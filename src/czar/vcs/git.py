@@ -89,6 +89,11 @@ class Git:
         """The repository's git folder (shared by its worktrees): where its objects live."""
         return Path(self.out("rev-parse", "--path-format=absolute", "--git-common-dir"))
 
+    def current_branch(self) -> str | None:
+        """The branch checked out in the repository's own checkout; None on a detached HEAD."""
+        result = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return result.output.strip() if result.ok else None
+
     def has_branch(self, branch: str) -> bool:
         return self.run(
             "rev-parse", "--verify", "--quiet", "--end-of-options", f"refs/heads/{branch}^{{commit}}", check=False

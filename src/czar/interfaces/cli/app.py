@@ -12,7 +12,7 @@ import typer
 
 from czar.errors import CzarError, SupervisorError
 from czar.interfaces.cli import agent as agent_commands
-from czar.interfaces.cli.starter import STARTER_PLAN
+from czar.interfaces.cli.starter import base_branch_of, checked_base_branch, starter_plan
 
 app = typer.Typer(
     name="czar",
@@ -47,11 +47,16 @@ def _open(plan: Path, *, check_repo: bool = True) -> Any:
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the starter plan.")] = DEFAULT_PLAN,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    base_branch: Annotated[
+        str | None,
+        typer.Option("--base-branch", help="The branch the work builds on (default: the repository's current one)."),
+    ] = None,
 ) -> None:
     """Write a commented starter plan."""
     if path.exists() and not force:
         raise CzarError(f"{path} exists; use --force to overwrite it")
-    path.write_text(STARTER_PLAN, encoding="utf-8")
+    base = checked_base_branch(base_branch) if base_branch else base_branch_of(path.absolute().parent)
+    path.write_text(starter_plan(base), encoding="utf-8")
     typer.echo(f"wrote {path}; edit it, then run `czar validate {path}`")
 
 

@@ -1,5 +1,12 @@
 """The commented plan `czar init` writes."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
+from czar.core.branches import branch_name_problem
+from czar.errors import CzarError
+
 STARTER_PLAN = '''\
 # czar plan: what to build, in which order, and how to know it is done.
 # Check it with `czar validate`, run it with `czar run`.
@@ -7,8 +14,8 @@ STARTER_PLAN = '''\
 [project]
 name = "my-project"                     # names the data folder and the tmux session
 repo = "."                              # the git repository, relative to this file
-base_branch = "main"                    # the integration branch starts from here
-integration_branch = "czar/integration" # verified work is merged here, never into main
+base_branch = "{base_branch}"{pad}# the integration branch starts from here
+integration_branch = "czar/integration" # verified work is merged here, never into {base_branch}
 accept = []                             # default acceptance commands, e.g. ["python -m pytest -q"]
 accept_timeout = 600                    # seconds per acceptance command (never run by a shell)
 max_attempts = 3                        # verification rounds before a task is marked failed
@@ -62,3 +69,37 @@ finish shout is in place
 ```
 """
 '''
+
+
+def starter_plan(base_branch: str) -> str:
+    """The starter plan, building on ``base_branch``."""
+    pad = " " * max(1, 40 - len(f'base_branch = "{base_branch}"'))
+    return STARTER_PLAN.replace("{pad}", pad).replace("{base_branch}", base_branch)
+
+
+def base_branch_of(folder: Path) -> str:
+    """The branch the repository at ``folder`` is on, for a new plan's ``base_branch``.
+
+    Outside a repository: ``main`` (the plan says so when it is validated). On a detached HEAD
+    there is no branch to build on: an error that says how to name one.
+    """
+    from czar.vcs.git import Git
+
+    git = Git(folder.resolve())
+    if not git.is_repo():
+        return "main"
+    branch = git.current_branch()
+    if branch is None:
+        raise CzarError(
+            f"HEAD is detached in {folder.resolve()}, so czar cannot tell which branch the work builds on;"
+            " check that branch out, or give --base-branch NAME"
+        )
+    return branch
+
+
+def checked_base_branch(name: str) -> str:
+    """A ``--base-branch`` given by hand, if git accepts it as a branch name."""
+    problem = branch_name_problem(name)
+    if problem:
+        raise CzarError(f"--base-branch {name!r} is not a branch name git accepts: it {problem}")
+    return name
