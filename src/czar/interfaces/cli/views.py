@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from czar.store.store import Event
 from czar.supervisor import launcher, outcome, status
@@ -20,8 +21,48 @@ def status_data(project: Project) -> dict[str, Any]:
     return status.status(project)
 
 
-def print_status(data: dict[str, Any]) -> None:
-    console = Console()
+WORKER_COLUMNS = ("worker", "agent", "state", "for", "task", "waits for")
+TASK_COLUMNS = ("task", "state", "worker", "progress", "rounds", "cost", "depends on", "title")
+RADAR_COLUMNS = ("finding", "task", "with", "files")
+
+
+def worker_rows(data: dict[str, Any]) -> list[tuple[str, ...]]:
+    rows = []
+    for w in data["workers"]:
+        since = f"{w['for_seconds']:.0f} s" if w["for_seconds"] is not None else "-"
+        rows.append((w["id"], w["agent"], w["state"], since, w["task"] or "-", (w["detail"] or "")[:60]))
+    return rows
+
+
+def task_rows(data: dict[str, Any]) -> list[tuple[str, ...]]:
+    rows = []
+    for t in data["tasks"]:
+        progress = f"{t['checkpoint']}/{t['checkpoints']}" if t["checkpoints"] else "-"
+        if t["blocked_on"]:
+            progress += f" (waits for {t['blocked_on']})"
+        cost = f"${t['cost_usd']:.2f}" if t["cost_usd"] else "-"
+        deps = ", ".join(t["depends_on"]) or "-"
+        rows.append((t["id"], t["state"], t["worker"] or "-", progress, str(t["rounds"]), cost, deps, t["title"]))
+    return rows
+
+
+def radar_rows(data: dict[str, Any]) -> list[tuple[str, ...]]:
+    return [(f["kind"], f["task"], f["other"] or "integration", ", ".join(f["files"][:5])) for f in data["radar"]]
+
+
+def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Table:
+    table = Table(*columns, title=title, title_justify="left")
+    for row in rows:
+        if len(row) != len(columns):
+            # rich pads a short row without a word: every cell after the gap would sit one column left.
+            raise ValueError(f"{title} table: a row of {len(row)} cells under {len(columns)} headers")
+        # As plain text: titles and notes come from plans and agents, and `[...]` is not markup.
+        table.add_row(*(Text(cell) for cell in row))
+    return table
+
+
+def print_status(data: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
     sup = data["supervisor"]
     if not data["tasks"]:
         console.print(f"project {data['project']}: no run yet; `czar up` or `czar run` starts one")
@@ -38,42 +79,10 @@ def print_status(data: dict[str, Any]) -> None:
             else ""
         )
     )
-    workers = Table("worker", "agent", "state", "for", "task", "waits for", title="workers", title_justify="left")
-    for w in data["workers"]:
-        since = f"{w['for_seconds']:.0f} s" if w["for_seconds"] is not None else "-"
-        workers.add_row(w["id"], w["agent"], w["state"], since, w["task"] or "-", (w["detail"] or "")[:60])
-    console.print(workers)
-    tasks = Table(
-        "task",
-        "state",
-        "worker",
-        "progress",
-        "rounds",
-        "cost",
-        "depends on",
-        "title",
-        title="tasks",
-        title_justify="left",
-    )
-    for t in data["tasks"]:
-        progress = f"{t['checkpoint']}/{t['checkpoints']}" if t["checkpoints"] else "-"
-        if t["blocked_on"]:
-            progress += f" (waits for {t['blocked_on']})"
-        tasks.add_row(
-            t["id"],
-            t["state"],
-            t["worker"] or "-",
-            progress,
-            str(t["rounds"]),
-            ", ".join(t["depends_on"]) or "-",
-            t["title"],
-        )
-    console.print(tasks)
+    console.print(_table("workers", WORKER_COLUMNS, worker_rows(data)))
+    console.print(_table("tasks", TASK_COLUMNS, task_rows(data)))
     if data["radar"]:
-        radar = Table("finding", "task", "with", "files", title="radar", title_justify="left")
-        for f in data["radar"]:
-            radar.add_row(f["kind"], f["task"], f["other"] or "integration", ", ".join(f["files"][:5]))
-        console.print(radar)
+        console.print(_table("radar", RADAR_COLUMNS, radar_rows(data)))
     if data["alerts"]:
         console.print("alerts:")
         for a in data["alerts"][-10:]:

@@ -1,0 +1,83 @@
+"""`czar status` as text: every row has a cell under each header, and each cell sits under its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from czar.interfaces.cli import views
+
+
+def _data() -> dict[str, Any]:
+    task = {
+        "checkpoint": 0,
+        "checkpoints": 0,
+        "blocked_on": None,
+        "claims": [],
+        "last_note": None,
+        "input_tokens": 0,
+        "output_tokens": 0,
+    }
+    return {
+        "project": "p",
+        "supervisor": {"running": True, "pid": 42},
+        "integration_branch": "czar/integration",
+        "workers": [
+            {"id": "w1", "agent": "sim", "state": "working", "task": "b", "for_seconds": 3.0, "detail": None},
+            {"id": "w2", "agent": "claude", "state": "idle", "task": None, "for_seconds": None, "detail": "[x] y"},
+        ],
+        "tasks": [
+            {**task, "id": "a", "title": "First [bold]", "state": "merged", "worker": None, "rounds": 1,
+             "depends_on": [], "cost_usd": 0.0},
+            {**task, "id": "b", "title": "Second", "state": "running", "worker": "w1", "rounds": 0,
+             "depends_on": ["a"], "cost_usd": 1.234, "checkpoint": 1, "checkpoints": 3, "blocked_on": "c"},
+        ],
+        "cost": {"cost_usd": 1.234, "input_tokens": 10, "output_tokens": 5},
+        "worker_costs": {},
+        "counts": {"merged": 1, "running": 1},
+        "radar": [{"kind": "conflict", "task": "b", "other": None, "files": ["x.py"], "since": 0.0}],
+        "alerts": [],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("columns", "rows"),
+    [
+        (views.WORKER_COLUMNS, views.worker_rows),
+        (views.TASK_COLUMNS, views.task_rows),
+        (views.RADAR_COLUMNS, views.radar_rows),
+    ],
+)
+def test_every_row_has_a_cell_per_header(columns: tuple[str, ...], rows: Any) -> None:
+    found = rows(_data())
+    assert found
+    assert all(len(row) == len(columns) for row in found), found
+
+
+def test_each_task_cell_is_under_its_own_header() -> None:
+    rows = {row[0]: dict(zip(views.TASK_COLUMNS, row, strict=True)) for row in views.task_rows(_data())}
+    assert rows["b"]["cost"] == "$1.23"
+    assert rows["a"]["cost"] == "-"
+    assert rows["b"]["depends on"] == "a"
+    assert rows["a"]["depends on"] == "-"
+    assert rows["b"]["title"] == "Second"
+    assert rows["b"]["progress"] == "1/3 (waits for c)"
+
+
+def test_the_printed_table_lines_cells_up_with_headers() -> None:
+    console = Console(record=True, width=200)
+    views.print_status(_data(), console)
+    text = console.export_text()
+    lines = text.splitlines()
+    header = next(line for line in lines if "depends on" in line)
+    row = next(line for line in lines if "Second" in line)
+    assert row.index("$1.23") == header.index("cost")
+    assert row.index("Second") == header.index("title")
+    assert "First [bold]" in text  # a title is text, not markup
+
+
+def test_a_short_row_is_refused_rather_than_shifted() -> None:
+    with pytest.raises(ValueError, match="a row of 2 cells under 3 headers"):
+        views._table("t", ("a", "b", "c"), [("1", "2")])
