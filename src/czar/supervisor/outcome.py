@@ -7,10 +7,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import Connection, func, select
+
 from czar.core import hunks
 from czar.core.decide import run_finished
 from czar.core.states import TaskState
 from czar.errors import SupervisorError
+from czar.store.schema import events
 from czar.store.store import Event
 from czar.supervisor import status
 from czar.supervisor.checks import run_checks
@@ -110,12 +113,24 @@ def contributions(project: Project) -> dict[str, dict[str, hunks.FileChange]]:
     return out
 
 
-def outcome(project: Project, since: int, wall_seconds: float, integration_ok: bool | None) -> RunOutcome:
+def run_wall_seconds(conn: Connection) -> float:
+    """From the run's first supervisor start to the last change of a task's state: the same for
+    whoever asks, whenever (a follower that joined late included)."""
+    began = conn.execute(select(func.min(events.c.ts)).where(events.c.kind == "supervisor.started")).scalar()
+    ended = conn.execute(select(func.max(events.c.ts)).where(events.c.kind == "task.state")).scalar()
+    return max(0.0, float(ended) - float(began)) if began is not None and ended is not None else 0.0
+
+
+def outcome(project: Project, integration_ok: bool | None) -> RunOutcome:
+    """The numbers of the whole run, however much of it the caller followed."""
     tasks = project.store.tasks()
     share, _, _ = hunks.duplication(contributions(project).values())
     with project.store.read() as conn:
         cost = float(status.costs(conn)["run"]["cost_usd"])
-    interventions = sum(1 for e in project.store.events_after(since, limit=10**9) if e.actor == "person")
+        interventions = int(
+            conn.execute(select(func.count()).select_from(events).where(events.c.actor == "person")).scalar() or 0
+        )
+        wall_seconds = run_wall_seconds(conn)
     return RunOutcome(
         tasks_total=len(tasks),
         tasks_merged=sum(1 for t in tasks if t.state == TaskState.MERGED.value),

@@ -27,7 +27,7 @@ RADAR_COLUMNS = ("finding", "task", "with", "files")
 
 
 def worker_rows(data: dict[str, Any]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for w in data["workers"]:
         since = f"{w['for_seconds']:.0f} s" if w["for_seconds"] is not None else "-"
         rows.append((w["id"], w["agent"], w["state"], since, w["task"] or "-", (w["detail"] or "")[:60]))
@@ -35,7 +35,7 @@ def worker_rows(data: dict[str, Any]) -> list[tuple[str, ...]]:
 
 
 def task_rows(data: dict[str, Any]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for t in data["tasks"]:
         progress = f"{t['checkpoint']}/{t['checkpoints']}" if t["checkpoints"] else "-"
         if t["blocked_on"]:
@@ -92,7 +92,6 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
 
 def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: float | None) -> outcome.RunOutcome:
     """Start or join the run, print progress (to stderr with --json), and print the outcome."""
-    started = time.monotonic()
     since = outcome.last_event_id(project)
 
     def show(event: Event) -> None:
@@ -110,7 +109,8 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
     finally:
         if not keep_running:
             launcher.down(project, reason="run finished")
-    result = outcome.outcome(project, since, time.monotonic() - started, integration_ok)
+    # The whole run's numbers, also when this joined a run `czar up` started earlier.
+    result = outcome.outcome(project, integration_ok)
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
     else:
