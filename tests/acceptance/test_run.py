@@ -68,7 +68,7 @@ def test_run_merges_everything_and_never_touches_the_users_checkout(tmp_path: Pa
         git(repo, "merge-base", "--is-ancestor", f"czar/{dep}", "czar/e")
 
 
-def test_up_is_idempotent_and_down_keeps_branches_and_worktrees(tmp_path: Path, czar_home: Path) -> None:
+def test_up_is_idempotent_and_down_keeps_branches_and_checkouts(tmp_path: Path, czar_home: Path) -> None:
     make_repo(tmp_path / "repo")
     # The task waits for a message that never comes, so the run stays in flight.
     plan = write_plan(tmp_path, "updown", [sim_task("slow", extra="ask may I continue?")], workers=1)
@@ -92,8 +92,9 @@ def test_up_is_idempotent_and_down_keeps_branches_and_worktrees(tmp_path: Path, 
     assert "stopped" in down.stdout
     repo = tmp_path / "repo"
     assert git(repo, "rev-parse", "--verify", "czar/slow")
-    worktrees = git(repo, "worktree", "list", "--porcelain")
-    assert str(czar_home / "projects" / "updown" / "worktrees" / "slow") in worktrees
+    # The task's checkout, a clone of its own, is kept with its branch.
+    checkout = czar_home / "projects" / "updown" / "worktrees" / "slow"
+    assert git(checkout, "symbolic-ref", "HEAD") == "refs/heads/czar/slow"
     status = json.loads(czar("status", str(plan), "--json", check=True).stdout)
     assert status["supervisor"]["running"] is False
     assert all(w["state"] == "stopped" for w in status["workers"])

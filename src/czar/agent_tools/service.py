@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,9 @@ class AgentTools:
         self.store = store
         self.worker = worker_id
         self.launch = launch  # the agent start speaking; None when unknown (a person's test call)
+        # How git runs in the agent's checkout for it (its sandbox: the checkout's configuration
+        # and hooks are the agent's to write); None outside a worker host.
+        self.wrap: Callable[[list[str]], list[str]] | None = None
 
     @classmethod
     def for_caller(cls, caller: Caller) -> AgentTools:
@@ -184,7 +188,7 @@ class AgentTools:
                 Store.emit(conn, "agent.finished", **self._ids(cur), summary=summary[:2000], refused=True)
                 return f"not submitted: you named task {named}, but your task is {cur.task.id}"
             if not adapter_for(cur.worker.agent).capabilities.commits:
-                committed = commit_for_agent(Path(cur.attempt.worktree), cur.task.id, self.worker, summary)
+                committed = commit_for_agent(Path(cur.attempt.worktree), cur.task.id, self.worker, summary, self.wrap)
                 if committed:
                     Store.emit(conn, "agent.commit", **self._ids(cur), sha=committed, text=summary[:200], by="czar")
             conn.execute(Store.attempt_update(cur.attempt.id, finished_at=time.time(), summary=summary[:2000]))
@@ -401,10 +405,13 @@ def target_of(tool_name: str, tool_input: dict[str, Any]) -> str:
     return json.dumps(tool_input, sort_keys=True)[:1000]
 
 
-def commit_for_agent(worktree: Path, task: str, worker: str, summary: str) -> str | None:
+def commit_for_agent(
+    worktree: Path, task: str, worker: str, summary: str, wrap: Callable[[list[str]], list[str]] | None = None
+) -> str | None:
     """Commit what an agent that cannot commit (a sandbox keeps ``.git`` read-only) left in its
-    worktree; the commit's author is the worker. Returns the commit, or None if nothing changed."""
-    git = Git(worktree)
+    worktree; the commit's author is the worker. Returns the commit, or None if nothing changed.
+    ``wrap``: the agent's sandbox, which git then runs in."""
+    git = Git(worktree, wrap)
     git.run("add", "-A", cwd=worktree)
     if git.run("diff", "--cached", "--quiet", cwd=worktree, check=False).ok:
         return None

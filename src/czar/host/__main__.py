@@ -26,7 +26,8 @@ def main() -> int:
         if kind is None:
             raise CzarError(f"no worker {args.worker!r} in {args.plan}")
         store = Store(ProjectPaths.for_project(plan.project.name))
-        return WorkerHost(store, args.worker, kind, plan.agents.get(kind)).run()
+        host = WorkerHost(store, args.worker, kind, plan.agents.get(kind), repo=plan.repo, sandbox_config=plan.sandbox)
+        return host.run()
     except CzarError as exc:
         print(f"czar worker-host: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -10,6 +10,7 @@ serve czar's MCP server to the agent and let the agent of an ended task go.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import select
@@ -25,18 +26,31 @@ from typing import IO, Any
 from sqlalchemy import update
 
 from czar.agent_tools.identity import ENV_PROJECT, ENV_TOKEN, ENV_WORKER, Caller, CallerError, new_token
+from czar.agent_tools.relay import ENV_ENDPOINT
 from czar.agent_tools.service import AgentTools, digest
 from czar.agents import adapter_for
 from czar.agents.base import AgentAdapter, AgentSettings, LaunchContext, Signal
 from czar.core import pricing
 from czar.core.policy import Decision
 from czar.core.states import TaskState, WorkerState
+from czar.errors import CzarError
 from czar.host.screen import Pane, Screen
-from czar.plan.model import AgentConfig
+from czar.paths import czar_home
+from czar.plan.model import AgentConfig, SandboxConfig
+from czar.runtime import sandbox
 from czar.runtime.proc import kill_group
 from czar.store.doorbell import Listener
 from czar.store.schema import workers
 from czar.store.store import Command, Store
+from czar.vcs.git import Git
+
+# What an agent keeps in your home when it runs with it (``home = "user"``): writable in its sandbox.
+USER_STATE = {
+    "claude": (".claude", ".claude.json"),
+    "codex": (".codex",),
+    "gemini": (".gemini",),
+    "aider": (".aider",),
+}
 
 POLL_SECONDS = 5.0  # safety net only: the doorbell and the agent's output wake the loop
 AGENT_NICENESS = 10  # the agent's scheduling priority, below czar's
@@ -93,12 +107,16 @@ class WorkerHost:
         agent_kind: str,
         agent_config: AgentConfig | None = None,
         out: IO[str] = sys.stdout,
+        repo: Path | None = None,
+        sandbox_config: SandboxConfig | None = None,
     ) -> None:
         self.store = store
         self.worker = worker_id
         self.agent_kind = agent_kind
         self.settings = settings_of(agent_config)
         self.home = store.paths.root / "agents" / worker_id  # the agent's own files (configs, a home)
+        self.repo = repo
+        self.sandbox = sandbox_config if sandbox_config is not None else SandboxConfig(enabled=False)
         self.out = out
         self.tools = AgentTools(store, worker_id)
         self.token = new_token()
@@ -110,6 +128,7 @@ class WorkerHost:
         self.resized = False
         self.pane = Pane(out)
         self.keyboard: int | None = None  # the pane's keys, while an agent's screen has them
+        self.objects: Path | None = None  # the repository's objects, which task checkouts borrow
 
     # -- transcript --------------------------------------------------------------------------
 
@@ -344,8 +363,9 @@ class WorkerHost:
 
     def _reset(self, worktree: Path, commit: str) -> None:
         """Drop what the agent changed since ``commit`` (work on the wrong task, say)."""
-        for argv in (["reset", "--hard", "-q", commit], ["clean", "-fdq"]):
-            subprocess.run(["git", "-C", str(worktree), *argv], capture_output=True, check=False)
+        git = Git(worktree, self.tools.wrap)  # in the agent's sandbox: the checkout is the agent's
+        for argv in (["reset", "--hard", "-q", "--end-of-options", commit], ["clean", "-fdq"]):
+            git.run(*argv, check=False)
         self.say(f"== worktree reset to {commit[:10]}")
 
     # -- the agent process -------------------------------------------------------------------
@@ -370,6 +390,8 @@ class WorkerHost:
         cur.launches += 1
         self.tools.launch = cur.launches
         self._close_endpoint(cur)
+        confine = self._confinement(cur, new_session=True)
+        self.tools.wrap = functools.partial(_confined, confine) if confine is not None else None
         if cur.adapter.capabilities.mcp_http:
             cur.endpoint = self._open_endpoint(cur.launches)
         ctx = LaunchContext(
@@ -387,15 +409,19 @@ class WorkerHost:
         )
         self.home.mkdir(parents=True, exist_ok=True)
         launch = cur.adapter.launch(ctx)
+        argv = launch.argv
         try:
+            confine = self._confinement(cur, new_session=not launch.terminal)
+            if confine is not None:
+                argv = sandbox.wrap(argv, confine)
             if launch.terminal:
                 cur.hooks_since = self.store.last_event_id()
-                cur.screen = Screen(launch.argv, launch.env, cur.worktree, self.out)
+                cur.screen = Screen(argv, launch.env, cur.worktree, self.out)
                 cur.proc = cur.screen.proc
                 self.keyboard = self.pane.lend()
             else:
                 cur.proc = subprocess.Popen(
-                    launch.argv,
+                    argv,
                     cwd=cur.worktree,
                     env=launch.env,
                     stdin=subprocess.PIPE,
@@ -403,8 +429,9 @@ class WorkerHost:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # so stopping it kills its whole process group
                 )
-        except (OSError, ValueError) as exc:
-            # The agent's program is missing or cannot run: the attempt's agent "exited" at once.
+        except (OSError, ValueError, CzarError) as exc:
+            # The agent's program is missing or cannot run, or no sandbox can hold it: the
+            # attempt's agent "exited" at once.
             self.say(f"cannot start {launch.argv[0]}: {getattr(exc, 'strerror', None) or exc}")
             with self.store.write() as conn:
                 conn.execute(Store.attempt_update(cur.attempt, agent_exited_at=time.time(), launches=cur.launches))
@@ -446,7 +473,7 @@ class WorkerHost:
         try:
             from czar.agent_tools.mcp_tools import Endpoint
 
-            return Endpoint(Caller(self.store.paths, self.worker, self.token, launch))
+            return Endpoint(Caller(self.store.paths, self.worker, self.token, launch), self.tools.wrap)
         except Exception as exc:  # any failure here only costs the agent a slower start
             self.say(f"  czar's MCP server over HTTP is not available ({exc}); the agent starts its own")
             return None
@@ -457,6 +484,31 @@ class WorkerHost:
             cur.endpoint.stop()
             cur.endpoint = None
 
+    def _confinement(self, cur: Current, *, new_session: bool) -> sandbox.Confinement | None:
+        """The agent's sandbox (see ``czar.runtime.sandbox``), or None when the plan opts out.
+        Only the simulated agent, czar's own, runs unconfined on a machine that cannot confine."""
+        if not self.sandbox.enabled or self.repo is None:
+            return None
+        why = sandbox.available()
+        if why is not None:
+            if self.agent_kind == "sim":
+                return None
+            raise CzarError(f"no sandbox for the agent: {why}")
+        if self.objects is None:
+            self.objects = Git(self.repo).common_dir() / "objects"
+        extra = [Path(p) for p in self.sandbox.writable]
+        if self.settings.home == "user":  # the agent's own state in your home stays its to write
+            extra += [Path.home() / rel for rel in USER_STATE.get(self.agent_kind, ())]
+        return sandbox.for_task(
+            cur.worktree,
+            home=self.home,
+            data=czar_home(),
+            repo=self.repo,
+            objects=self.objects,
+            extra=tuple(extra),
+            new_session=new_session,
+        )
+
     def _agent_env(self, cur: Current) -> dict[str, str]:
         return {
             "CZAR_HOME": str(self.store.paths.root.parent.parent),
@@ -466,6 +518,8 @@ class WorkerHost:
             "CZAR_TASK": cur.task,
             "CZAR_ATTEMPT": str(cur.attempt),
             "CZAR_AGENT_LAUNCH": str(cur.launches),
+            # czar's tools through this host: inside its sandbox the agent cannot reach the store.
+            **({ENV_ENDPOINT: cur.endpoint.base} if cur.endpoint is not None else {}),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
             "GIT_AUTHOR_NAME": f"czar {self.worker}",
             "GIT_AUTHOR_EMAIL": f"{self.worker}@czar.localhost",
@@ -763,6 +817,10 @@ class WorkerHost:
             cur.last_text = text
             self.say(f"  {text}")
             tools.activity(text, cur.repeats)
+
+
+def _confined(confine: sandbox.Confinement, argv: list[str]) -> list[str]:
+    return sandbox.wrap(argv, confine)
 
 
 def _load_mcp() -> None:

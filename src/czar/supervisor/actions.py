@@ -25,7 +25,7 @@ from czar.store.schema import attempts, inbox, tasks
 from czar.store.store import Store
 from czar.supervisor.checks import describe_failure, run_checks
 from czar.supervisor.project import Project
-from czar.vcs.git import WorktreeStale
+from czar.vcs import checkout as task_checkout
 
 log = logging.getLogger("czar.supervisor")
 
@@ -81,12 +81,8 @@ class Actions:
         tips = self.p.git.tips() if tips is None else tips
         with self.store.read() as conn:
             fresh = bool(Store.task_row(conn, task_id).fresh)
-        try:
-            with self.p.git_lock.held(shared=True):  # other tasks' worktrees may be added meanwhile
-                base = self._prepare(branch, worktree, fresh, tips, prune_allowed=False)
-        except WorktreeStale:
-            with self.p.git_lock.held():
-                base = self._prepare(branch, worktree, fresh, tips, prune_allowed=True)
+        with self.p.git_lock.held(shared=True):  # other tasks' checkouts may be made meanwhile
+            base = self._prepare(branch, worktree, fresh, tips)
         with self.store.write() as conn:
             task = Store.task_row(conn, task_id)
             worker = Store.worker_row(conn, worker_id)
@@ -172,45 +168,39 @@ class Actions:
             )
 
     def prepare_ahead(self, task_id: str, tips: dict[str, str]) -> bool:
-        """Make a ready task's branch and worktree before a worker is free for it, so that handing
+        """Make a ready task's branch and checkout before a worker is free for it, so that handing
         it out later costs no git at all. False if it already had them (or is no longer ready)."""
-        branch, worktree = branch_of(task_id), self.p.paths.worktree(task_id)
-        if branch in tips or (worktree / ".git").is_file():
+        branch, checkout = branch_of(task_id), self.p.paths.worktree(task_id)
+        if branch in tips or task_checkout.is_checkout(checkout):
             return False
         with self.store.read() as conn:
             task = Store.task_row(conn, task_id)
         if task.state != TaskState.READY.value or task.fresh:
             return False
-        try:
-            with self.p.git_lock.held(shared=True):
-                self._prepare(branch, worktree, False, tips, prune_allowed=False)
-        except WorktreeStale:
-            return False  # the assignment itself will prune and retry
+        with self.p.git_lock.held(shared=True):
+            self._prepare(branch, checkout, False, tips)
         return True
 
-    def _prepare(self, branch: str, worktree: Path, fresh: bool, tips: dict[str, str], *, prune_allowed: bool) -> str:
-        """The task's branch (from the integration branch) and its worktree; returns the commit
-        the attempt starts from. A new task costs one git command: ``worktree add -b``."""
+    def _prepare(self, branch: str, checkout: Path, fresh: bool, tips: dict[str, str]) -> str:
+        """The task's branch (from the integration branch) and its checkout, a clone of its own
+        (see ``czar.vcs.checkout``); returns the commit the attempt starts from."""
         git = self.p.git
         start = tips.get(self.integration) or git.tip(self.integration)
         if branch in tips and fresh:
             # Its earlier agents worked on the wrong task: start over from the integration branch.
-            git.reset_branch(branch, start, worktree)
-            git.ensure_worktree(worktree, branch, prune_allowed=prune_allowed)
+            task_checkout.remove(git, checkout)
+            git.reset_branch(branch, start)
+            task_checkout.make(git, checkout, branch)
             return start
         if branch in tips:
-            if not (worktree / ".git").is_file():  # made ahead (see prepare_ahead): nothing to do
-                git.ensure_worktree(worktree, branch, prune_allowed=prune_allowed)
-            return tips[branch]
-        if not (worktree / ".git").is_file():
-            try:
-                git.ensure_worktree(worktree, branch, new_branch_at=start, prune_allowed=prune_allowed)
-                return start
-            except WorktreeStale:
-                if not git.has_branch(branch):
-                    raise
-                # Made meanwhile by the preparation ahead of this very task: use it.
-        git.ensure_worktree(worktree, branch, prune_allowed=prune_allowed)
+            if not task_checkout.is_checkout(checkout):
+                task_checkout.make(git, checkout, branch)
+                return tips[branch]
+            # What an earlier attempt committed and czar had not brought in yet counts too.
+            return task_checkout.harvest(git, checkout, branch, tips[branch]) or tips[branch]
+        git.ensure_branch(branch, start)
+        if not task_checkout.is_checkout(checkout):
+            task_checkout.make(git, checkout, branch)
         return git.tip(branch)
 
     # -- requeue -----------------------------------------------------------------------------
@@ -301,6 +291,11 @@ class Actions:
                 self._verification_failed(conn, task, round_no, [blocker[1]], [], kind=blocker[0], wait_for=blocker[2])
             return
         try:
+            # What the agent committed in its checkout, brought into the repository (the radar
+            # usually did already); what is verified and merged is this.
+            before = self.p.git.tips().get(branch)
+            if task_checkout.harvest(self.p.git, Path(attempt.worktree), branch, before) != before:
+                known = None  # the radar read the branch before these commits came in
             ahead, changed = known or (
                 self.p.git.commits_ahead(self.integration, branch) > 0,
                 self.p.git.changed_files(self.integration, branch),
@@ -312,9 +307,9 @@ class Actions:
                 problems.append(scope_message(tuple(spec["scope"]), outside, self.integration))
             log_path = self.p.paths.checks / task_id / f"round-{round_no}.log"
             if not problems:
-                results = run_checks(
-                    spec["accept"], Path(attempt.worktree), self.p.plan.project.accept_timeout, log_path
-                )
+                checkout = Path(attempt.worktree)
+                confine = self.p.confinement(checkout, self.p.paths.checks / task_id / "home")
+                results = run_checks(spec["accept"], checkout, self.p.plan.project.accept_timeout, log_path, confine)
                 failure = describe_failure(results)
                 if failure:
                     problems.append(failure)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from czar.runtime import proc
+from czar.runtime import proc, sandbox
 
 TAIL_CHARS = 3000  # how much failing output goes back to the agent
 
@@ -34,13 +34,19 @@ def check_env() -> dict[str, str]:
     return env
 
 
-def run_checks(commands: Sequence[str], cwd: Path, timeout: float, log: Path) -> list[CheckResult]:
-    """Run each command (split into words, never through a shell); stop at the first failure."""
+def run_checks(
+    commands: Sequence[str], cwd: Path, timeout: float, log: Path, confine: sandbox.Confinement | None = None
+) -> list[CheckResult]:
+    """Run each command (split into words, never through a shell); stop at the first failure.
+    ``confine``: run them in that sandbox (they run the agents' code)."""
     results = []
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w", encoding="utf-8") as fh:
         for command in commands:
-            r = proc.run(shlex.split(command), cwd=cwd, env=check_env(), timeout=timeout)
+            argv = shlex.split(command)
+            if confine is not None:
+                argv = sandbox.wrap(argv, confine)
+            r = proc.run(argv, cwd=cwd, env=check_env(), timeout=timeout)
             results.append(CheckResult(command, r.returncode, r.timed_out, r.output))
             fh.write(f"$ {command}\n{r.output}\n[exit {r.returncode}]\n\n")
             if not r.ok:

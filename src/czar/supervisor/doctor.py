@@ -18,7 +18,7 @@ from pathlib import Path
 from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan
 from czar.plan.model import AgentConfig
-from czar.runtime import proc
+from czar.runtime import proc, sandbox
 
 # The agents' usual programs, and where each finds its credentials: variables, or files in home.
 PROGRAMS = {"claude": "claude", "codex": "codex", "gemini": "gemini", "aider": "aider"}
@@ -126,8 +126,20 @@ def agent(
     return checks
 
 
+def confinement(plan: Plan | None) -> Check:
+    """Whether agents can run in a sandbox here (bubblewrap), and what the plan says of it."""
+    if plan is not None and not plan.sandbox.enabled:
+        return Check("sandbox", True, "off in the plan: agents run unconfined, as you")
+    why = sandbox.available()
+    if why is None:
+        return Check("sandbox", True, f"bubblewrap ({sandbox.bwrap_path()}): each agent runs confined to its task")
+    real = plan is None or any(kind != "sim" for kind in plan.worker_kinds.values())
+    fix = "apt-get install bubblewrap (or set [sandbox] enabled = false to run agents unconfined)"
+    return Check("sandbox", not real, why + ("" if real else "; simulated agents run unconfined"), fix)
+
+
 def examine(plan: Plan | None, paths: ProjectPaths | None) -> list[Check]:
-    checks = [python(), tmux(), git(), store(paths)]
+    checks = [python(), tmux(), git(), store(paths), confinement(plan)]
     if plan is not None:
         for kind in sorted(set(plan.worker_kinds.values()) - {"sim"}):
             checks += agent(kind, plan.agents.get(kind))

@@ -26,6 +26,7 @@ def up(project: Project) -> tuple[int, bool]:
     pid = supervisor_pid(project)
     if pid is not None:
         return pid, False
+    project.check_sandbox()
     store = project.store
     last = store.last_event_id()
     listener = store.listen(f"up-{os.getpid()}")

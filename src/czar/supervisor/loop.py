@@ -118,6 +118,7 @@ class Supervisor:
     # -- life cycle --------------------------------------------------------------------------
 
     def run(self) -> int:
+        self.p.check_sandbox()
         lock = SupervisorLock(self.p)
         lock.acquire()
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):

@@ -19,6 +19,7 @@ from czar.store.store import Store
 from czar.supervisor.actions import Actions, branch_of
 from czar.supervisor.checks import describe_failure, run_checks
 from czar.supervisor.project import Project
+from czar.vcs import checkout as task_checkout
 
 TAIL = 3000
 
@@ -61,7 +62,7 @@ class MergeQueue:
         if done.merged:
             with self.p.git_lock.held():  # worktree metadata is shared with assignments
                 for t in done.merged:
-                    git.remove_worktree(self.p.paths.worktree(t), prune=False)
+                    task_checkout.remove(git, self.p.paths.worktree(t))
                 git.run("worktree", "prune")
         with self.p.store.write() as conn:
             for t in task_ids:
@@ -119,7 +120,8 @@ class MergeQueue:
     def _check(self, name: str, rounds: int) -> str | None:
         project = self.p.plan.project
         log = self.p.paths.checks / name.split("+")[0] / f"merge-{rounds}{'-batch' if '+' in name else ''}.log"
-        failure = describe_failure(run_checks(project.accept, self.worktree, project.accept_timeout, log))
+        confine = self.p.confinement(self.worktree, self.p.paths.checks / "integration-home", whole_git=True)
+        failure = describe_failure(run_checks(project.accept, self.worktree, project.accept_timeout, log, confine))
         return failure or None
 
     def _broke(self, failure: str) -> str:

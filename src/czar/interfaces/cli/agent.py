@@ -14,16 +14,23 @@ import typer
 from czar.errors import CzarError
 
 if TYPE_CHECKING:
-    from czar.agent_tools.service import AgentTools
+    from czar.agent_tools.relay import ToolCalls
 
 Text = Annotated[list[str], typer.Argument(help="What to say (the words are joined).")]
 
 
-def _tools() -> AgentTools:
+def _tools() -> ToolCalls:
+    import os
+
     from czar.agent_tools.identity import caller_from_env
+    from czar.agent_tools.relay import ENV_ENDPOINT, RemoteTools
     from czar.agent_tools.service import AgentTools
 
-    return AgentTools.for_caller(caller_from_env())
+    caller = caller_from_env()
+    endpoint = os.environ.get(ENV_ENDPOINT)
+    if endpoint:  # inside a sandbox, where the store is out of reach: through the worker host
+        return RemoteTools(endpoint, caller.token)
+    return AgentTools.for_caller(caller)
 
 
 def register(app: typer.Typer) -> None:
@@ -135,7 +142,7 @@ def register(app: typer.Typer) -> None:
         run(caller)
 
 
-def _tool_use(tools: AgentTools, event: str, payload: dict[str, Any]) -> None:
+def _tool_use(tools: ToolCalls, event: str, payload: dict[str, Any]) -> None:
     """Print czar's decision on a tool use in the hook's answer format (Claude's or Gemini's)."""
     from czar.agent_tools.service import target_of
     from czar.agents.claude import ALLOWED

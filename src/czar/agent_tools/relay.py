@@ -1,0 +1,125 @@
+"""czar's agent tools across the sandbox wall: the worker host serves them on its local endpoint
+(``/czar/call``, the worker's token required), and the ``czar report/done/.../hook`` commands an
+agent runs inside its sandbox, where the store is out of reach, call them there.
+
+The same operations as ``AgentTools``; only these names can be called, and their answers travel as
+JSON (board rows and claim results rebuilt on the agent's side).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from czar.agent_tools.board import BoardRow
+from czar.agent_tools.claims import ClaimResult
+from czar.agent_tools.service import AgentTools
+from czar.core.policy import Decision
+from czar.errors import CzarError
+
+PATH = "/czar/call"
+ENV_ENDPOINT = "CZAR_ENDPOINT"  # the host's endpoint, for an agent whose store is out of reach
+TIMEOUT = 60.0  # a permission can wait on czar's policy; nothing here waits on a person
+
+
+class RelayError(CzarError):
+    """The worker host could not be reached, or refused the call."""
+
+    exit_code = 2
+
+
+class ToolCalls(Protocol):
+    """What the ``czar`` commands an agent runs need: ``AgentTools`` itself, or ``RemoteTools``."""
+
+    def report(self, text: str, *, checkpoint: int | None = None, task: str | None = None) -> str: ...
+    def board(self) -> list[BoardRow]: ...
+    def claim(self, patterns: list[str]) -> list[ClaimResult]: ...
+    def release(self, patterns: list[str]) -> list[ClaimResult]: ...
+    def done(self, summary: str) -> str: ...
+    def blocked(self, on_task: str | None, need: str) -> str: ...
+    def ask(self, question: str) -> str: ...
+    def hook(self, event: str, payload: dict[str, Any]) -> str | None: ...
+    def decide_permission(self, tool: str, target: str) -> tuple[Decision, str]: ...
+
+
+def serve(tools: AgentTools, tool: str, args: dict[str, Any]) -> Any:
+    """Carry out one call for the worker's agent; the answer as JSON-ready data."""
+    calls: dict[str, Callable[[], Any]] = {
+        "report": lambda: tools.report(str(args["text"]), checkpoint=args.get("checkpoint"), task=args.get("task")),
+        "board": lambda: [asdict(r) for r in tools.board()],
+        "claim": lambda: [asdict(r) for r in tools.claim([str(p) for p in args["paths"]])],
+        "release": lambda: [asdict(r) for r in tools.release([str(p) for p in args["paths"]])],
+        "done": lambda: tools.done(str(args["summary"])),
+        "blocked": lambda: tools.blocked(args.get("on"), str(args["need"])),
+        "ask": lambda: tools.ask(str(args["question"])),
+        "hook": lambda: tools.hook(str(args["event"]), dict(args["payload"])),
+        "decide_permission": lambda: _decision(tools.decide_permission(str(args["tool"]), str(args["target"]))),
+    }
+    if tool not in calls:
+        raise RelayError(f"no agent tool {tool!r}")
+    return calls[tool]()
+
+
+def _decision(verdict: tuple[Decision, str]) -> list[str]:
+    return [verdict[0].value, verdict[1]]
+
+
+class RemoteTools:
+    """``AgentTools``'s calls, made on the worker host's endpoint."""
+
+    def __init__(self, endpoint: str, token: str) -> None:
+        self.url = endpoint.rstrip("/") + PATH
+        self.token = token
+
+    def _call(self, name: str, **args: Any) -> Any:
+        body = json.dumps({"tool": name, "args": args}).encode()
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                answer = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise RelayError(f"the worker host refused the call ({exc.code})") from exc
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise RelayError(f"cannot reach the worker host at {self.url}: {exc}") from exc
+        if not answer.get("ok"):
+            raise CzarError(str(answer.get("error") or "the call failed"))
+        return answer.get("result")
+
+    def report(self, text: str, *, checkpoint: int | None = None, task: str | None = None) -> str:
+        return str(self._call("report", text=text, checkpoint=checkpoint, task=task))
+
+    def board(self) -> list[BoardRow]:
+        rows = self._call("board")
+        return [BoardRow(**{**r, "claims": tuple(r["claims"])}) for r in rows]
+
+    def claim(self, patterns: list[str]) -> list[ClaimResult]:
+        return [ClaimResult(**r) for r in self._call("claim", paths=patterns)]
+
+    def release(self, patterns: list[str]) -> list[ClaimResult]:
+        return [ClaimResult(**r) for r in self._call("release", paths=patterns)]
+
+    def done(self, summary: str) -> str:
+        return str(self._call("done", summary=summary))
+
+    def blocked(self, on_task: str | None, need: str) -> str:
+        return str(self._call("blocked", on=on_task, need=need))
+
+    def ask(self, question: str) -> str:
+        return str(self._call("ask", question=question))
+
+    def hook(self, event: str, payload: dict[str, Any]) -> str | None:
+        reason = self._call("hook", event=event, payload=payload)
+        return None if reason is None else str(reason)
+
+    def decide_permission(self, tool: str, target: str) -> tuple[Decision, str]:
+        decision, reason = self._call("decide_permission", tool=tool, target=target)
+        return Decision(decision), str(reason)

@@ -1,0 +1,144 @@
+"""The sandbox an agent (and anything that runs its code) lives in: bubblewrap, one per process.
+
+What the kernel enforces, not what a command's text says: inside, the whole machine is read-only;
+only the task's checkout, the agent's private home and a private temp folder are writable. The
+other checkouts, czar's store and every worker's home are hidden (an empty tmpfs over czar's data
+folder, the task's own folders bound back in); the user's checkout is hidden but for the objects
+its task's checkout borrows, read-only; other processes are out of sight (a PID namespace of its
+own) and the usual credential files of the user's home are masked. The network stays: agents reach
+their model's API, and czar's tools on the worker host's local endpoint.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+# Credentials an agent has no business reading, relative to the user's home: masked inside.
+CREDENTIALS = (
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".kube",
+    ".docker",
+    ".netrc",
+    ".git-credentials",
+    ".pypirc",
+    ".npmrc",
+    ".config/gh",
+    ".config/gcloud",
+    ".config/glab-cli",
+    ".local/share/czar",
+)
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """What one sandboxed process may see and touch."""
+
+    writable: tuple[Path, ...]  # bound read-write: the task's checkout, the agent's home
+    hidden: tuple[Path, ...] = ()  # an empty tmpfs over each (their writable parts bound back in)
+    readable: tuple[Path, ...] = ()  # bound back read-only under something hidden
+    chdir: Path | None = None
+    user_home: Path | None = None  # whose credential files are masked
+    tmp: Path | None = None  # bound as /tmp (else /tmp is an empty tmpfs)
+    extra_writable: tuple[Path, ...] = field(default_factory=tuple)  # a plan's opt-in, e.g. a cache
+    new_session: bool = True  # a session of its own (no keys pushed into the pane's terminal)
+
+
+def for_task(
+    checkout: Path,
+    *,
+    home: Path,
+    data: Path,
+    repo: Path,
+    objects: Path | None,
+    extra: tuple[Path, ...] = (),
+    new_session: bool = True,
+) -> Confinement:
+    """The sandbox of an agent, or of checks that run its code, on one task's ``checkout``:
+    ``home`` is its own (with a ``tmp`` folder in it), ``data`` czar's data folder (every
+    project's store, checkouts and homes: hidden), ``repo`` the user's checkout (hidden, its
+    ``objects`` readable for the clone that borrows them)."""
+    tmp = home / "tmp"
+    for folder in (home, tmp):
+        folder.mkdir(parents=True, exist_ok=True)
+    return Confinement(
+        writable=(checkout, home),
+        hidden=(data, repo),
+        readable=(objects,) if objects is not None else (),
+        chdir=checkout,
+        user_home=Path.home(),
+        tmp=tmp,
+        extra_writable=extra,
+        new_session=new_session,
+    )
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+@cache
+def available() -> str | None:
+    """None if a sandbox can be made here; else why not, in one line (for ``czar doctor``)."""
+    exe = bwrap_path()
+    if exe is None:
+        return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    probe = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--", "true"]
+    try:
+        result = subprocess.run(probe, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap cannot run: {exc}"
+    if result.returncode != 0:
+        why = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"bwrap cannot make a sandbox here ({why}); user namespaces may be disabled"
+    return None
+
+
+def _existing(paths: Sequence[Path]) -> list[Path]:
+    return [p for p in paths if p.exists()]
+
+
+def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
+    """``argv`` run inside the sandbox ``c`` describes (bwrap must be available)."""
+    exe = bwrap_path()
+    if exe is None:
+        raise FileNotFoundError("bwrap")
+    args = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    if c.tmp is not None:
+        args += ["--bind", str(c.tmp), "/tmp"]
+    # Hidden first, then what stays visible bound back in: bwrap applies mounts in order.
+    for hidden in _existing(c.hidden):
+        args += ["--tmpfs", str(hidden)]
+    if c.user_home is not None:
+        for rel in CREDENTIALS:
+            secret = c.user_home / rel
+            if secret.is_dir():
+                args += ["--tmpfs", str(secret)]
+            elif secret.exists():
+                args += ["--ro-bind", "/dev/null", str(secret)]
+    # The Python that runs czar's own commands (hooks, tools) stays readable whatever was hidden.
+    for keep in _existing([Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[2]]):
+        if any(_under(keep, h) for h in c.hidden):
+            args += ["--ro-bind", str(keep), str(keep)]
+    for readable in _existing(c.readable):
+        args += ["--ro-bind", str(readable), str(readable)]
+    for writable in _existing([*c.writable, *c.extra_writable]):
+        args += ["--bind", str(writable), str(writable)]
+    args += ["--unshare-pid", "--unshare-ipc", "--die-with-parent"]
+    if c.new_session:
+        args.append("--new-session")
+    if c.chdir is not None:
+        args += ["--chdir", str(c.chdir)]
+    return [*args, "--", *argv]
+
+
+def _under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents

@@ -1,0 +1,100 @@
+"""A task's checkout: a clone of its own that borrows the repository's objects.
+
+Why not a worktree: a worktree's git folder lives in the repository's ``.git``, next to every
+other branch's ref and the objects, so a sandbox that lets an agent commit would let it move any
+branch or delete objects. A clone keeps everything the agent writes inside the task's folder: its
+objects (new ones only; the repository's are borrowed read-only through ``alternates``), its one
+branch ``czar/<task>``, no remote. czar brings the branch into the repository by fetching from the
+clone (``harvest``); ``git upload-pack``, which serves the fetch, runs no configuration of the
+clone's that could run a program. czar never runs other git commands in a clone outside the
+agent's sandbox: its configuration and hooks are the agent's to write.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from czar.vcs.git import Git
+
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def is_checkout(path: Path) -> bool:
+    """A task clone (not a worktree of an older czar, whose ``.git`` is a file)."""
+    return (path / ".git").is_dir()
+
+
+def make(git: Git, path: Path, branch: str) -> None:
+    """A clone at ``path`` with ``branch`` (which must exist in ``git``'s repository) checked out."""
+    if (path / ".git").is_file():
+        # A worktree made by an earlier czar: its branch must leave it before a clone can take it.
+        git.run("worktree", "remove", "--force", "--end-of-options", str(path), check=False)
+    if path.exists():
+        shutil.rmtree(path)  # a clone left half made by a crash: nothing of value in it yet
+    path.parent.mkdir(parents=True, exist_ok=True)
+    git.run(
+        "clone",
+        "--quiet",
+        "--shared",
+        "--no-tags",
+        "--single-branch",
+        "--branch",
+        branch,
+        "--end-of-options",
+        str(git.repo),
+        str(path),
+    )
+    # Without a remote, the agent has no name for the user's repository to push to.
+    git.run("remote", "remove", "origin", cwd=path)
+
+
+def tip(path: Path, branch: str) -> str | None:
+    """Where ``branch`` points in the clone, read from its files (running git there would run
+    whatever its configuration says). None if it cannot be read."""
+    git_dir = path / ".git"
+    try:
+        loose = (git_dir / "refs" / "heads" / branch).read_text().strip()
+        return loose if _SHA.match(loose) else None
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        pass
+    except OSError:
+        return None
+    try:
+        packed = (git_dir / "packed-refs").read_text()
+    except OSError:
+        return None
+    for line in packed.splitlines():
+        sha, _, ref = line.partition(" ")
+        if ref == f"refs/heads/{branch}" and _SHA.match(sha):
+            return sha
+    return None
+
+
+def harvest(git: Git, path: Path, branch: str, known: str | None) -> str | None:
+    """Bring the clone's ``branch`` into the repository if it moved from ``known``; returns the
+    repository's tip of ``branch`` afterwards (``known`` if nothing moved or it cannot be read)."""
+    now = tip(path, branch)
+    if now is None or now == known:
+        return known
+    fetched = git.run(
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--no-recurse-submodules",
+        "--end-of-options",
+        str(path),
+        f"+refs/heads/{branch}:refs/heads/{branch}",
+        check=False,
+    )
+    if not fetched.ok:
+        return known
+    return git.tip(branch)
+
+
+def remove(git: Git, path: Path) -> None:
+    if (path / ".git").is_file():
+        git.run("worktree", "remove", "--force", "--end-of-options", str(path), check=False)
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,163 @@
+"""The agent's sandbox, with the real bubblewrap and real git: what the kernel lets it touch.
+
+Each test runs hostile commands inside the sandbox czar builds for a task and checks, from outside,
+that nothing beyond the task's checkout, its home and its temp folder changed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from czar.runtime import sandbox
+from czar.vcs import checkout
+from czar.vcs.git import Git
+from helpers import git, make_repo
+
+pytestmark = pytest.mark.skipif(sandbox.available() is not None, reason=f"no sandbox here: {sandbox.available()}")
+
+
+def _layout(tmp_path: Path) -> tuple[Path, Path, Path, Path, Path]:
+    """The user's repository, czar's data folder, two task checkouts, and the agent's home."""
+    repo = make_repo(tmp_path / "repo")
+    data = tmp_path / "czar-home"
+    g = Git(repo)
+    for task in ("a", "b"):
+        g.ensure_branch(f"czar/{task}", "main")
+        checkout.make(g, data / "projects" / "p" / "worktrees" / task, f"czar/{task}")
+    store = data / "projects" / "p" / "czar.db"
+    store.write_text("secret store\n")
+    home = data / "projects" / "p" / "agents" / "w1"
+    return repo, data, data / "projects" / "p" / "worktrees" / "a", data / "projects" / "p" / "worktrees" / "b", home
+
+
+def _run(confine: sandbox.Confinement, script: str) -> subprocess.CompletedProcess[str]:
+    argv = sandbox.wrap(["sh", "-c", script], confine)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+def _confine(repo: Path, data: Path, task: Path, home: Path) -> sandbox.Confinement:
+    return sandbox.for_task(task, home=home, data=data, repo=repo, objects=Git(repo).common_dir() / "objects")
+
+
+def test_the_agent_commits_in_its_checkout_and_czar_brings_the_branch_in(tmp_path: Path) -> None:
+    repo, data, mine, _other, home = _layout(tmp_path)
+    ident = "-c user.name=agent -c user.email=agent@x"
+    result = _run(
+        _confine(repo, data, mine, home), f"echo work > work.txt && git add work.txt && git {ident} commit -qm work"
+    )
+    assert result.returncode == 0, result.stderr
+    g = Git(repo)
+    before = g.tip("czar/a")
+    after = checkout.harvest(g, mine, "czar/a", before)
+    assert after != before
+    assert git(repo, "show", "czar/a:work.txt") == "work"
+    # Nothing moved since: nothing to fetch.
+    assert checkout.harvest(g, mine, "czar/a", after) == after
+
+
+HOSTILE = [
+    # the user's checkout and repository
+    "echo pwned > {repo}/README.md",
+    "env rm -rf {repo}/README.md",
+    "git --git-dir={repo}/.git branch -f main HEAD",
+    "git --git-dir={repo}/.git update-ref refs/heads/main HEAD",
+    "git --git-dir={repo}/.git stash",
+    "git fetch --update-head-ok {repo} HEAD:main",
+    "rm -rf {repo}/.git/objects",
+    "git -c core.hooksPath={repo} commit --allow-empty -qm x; touch {repo}/.git/hooks/pre-commit",
+    "find {repo} -name README.md -delete",
+    "sed -i s/sample/pwned/ {repo}/README.md",
+    "cp --target-directory={repo} /etc/hostname",
+    "ln -sf {repo}/README.md link && echo pwned > link",
+    "x=$(echo {repo}/README.md); echo pwned > $x",
+    "echo pwned > `echo {repo}/README.md`",
+    # other tasks' checkouts, czar's store, other workers' homes
+    "echo pwned > {other}/a.txt",
+    "rm -rf {other}",
+    "git -C {other} commit --allow-empty -qm pwned",
+    "echo pwned > {store}",
+    "mkdir -p {data}/projects/p/agents/w2 && echo pwned > {data}/projects/p/agents/w2/x",
+]
+
+
+@pytest.mark.parametrize("command", HOSTILE)
+def test_what_lies_outside_the_task_is_out_of_reach(tmp_path: Path, command: str) -> None:
+    repo, data, mine, other, home = _layout(tmp_path)
+    store = data / "projects" / "p" / "czar.db"
+
+    def state() -> tuple[str, ...]:
+        return (
+            (repo / "README.md").read_text(),
+            git(repo, "for-each-ref"),
+            git(repo, "stash", "list"),
+            git(repo, "status", "--porcelain"),
+            git(repo, "fsck", "--connectivity-only"),
+            str(sorted(p.name for p in (repo / ".git" / "hooks").iterdir())),
+            git(other, "log", "--oneline"),
+            str(sorted(p.name for p in other.iterdir())),
+            store.read_text(),
+            str((data / "projects" / "p" / "agents" / "w2").exists()),
+        )
+
+    before = state()
+    _run(_confine(repo, data, mine, home), command.format(repo=repo, other=other, store=store, data=data))
+    assert state() == before
+
+
+def test_the_store_other_checkouts_and_other_processes_are_invisible(tmp_path: Path) -> None:
+    repo, data, mine, other, home = _layout(tmp_path)
+    outside = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        script = (
+            f"cat {data}/projects/p/czar.db; ls {other}; cat {repo}/README.md; "
+            f"test -e /proc/{outside.pid} && echo visible; ls /proc | grep -c '^[0-9]'; echo done"
+        )
+        result = _run(_confine(repo, data, mine, home), script)
+    finally:
+        outside.kill()
+        outside.wait()
+    assert "secret store" not in result.stdout
+    assert "a.txt" not in result.stdout and "# sample" not in result.stdout
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == "done"
+    assert "visible" not in lines
+    assert int(lines[-2]) <= 5  # bwrap's init, the shell, and what it runs: nothing of the machine's
+
+
+def test_the_agent_writes_its_home_and_temp_folder(tmp_path: Path) -> None:
+    repo, data, mine, _other, home = _layout(tmp_path)
+    result = _run(
+        _confine(repo, data, mine, home), f"echo a > {home}/note && echo b > /tmp/scratch && cat /tmp/scratch"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "b"
+    assert (home / "note").read_text() == "a\n"
+    assert (home / "tmp" / "scratch").read_text() == "b\n"
+
+
+def test_the_user_credentials_are_masked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo, data, mine, _other, home = _layout(tmp_path)
+    user = tmp_path / "user-home"
+    (user / ".ssh").mkdir(parents=True)
+    (user / ".ssh" / "id_ed25519").write_text("PRIVATE KEY\n")
+    (user / ".netrc").write_text("machine x password hunter2\n")
+    monkeypatch.setenv("HOME", str(user))
+    result = _run(_confine(repo, data, mine, home), f"cat {user}/.ssh/id_ed25519 {user}/.netrc; echo done")
+    assert "PRIVATE KEY" not in result.stdout and "hunter2" not in result.stdout
+    assert result.stdout.strip().endswith("done")
+
+
+def test_a_checkout_has_only_its_own_branch_and_no_remote(tmp_path: Path) -> None:
+    repo, _data, mine, _other, _home = _layout(tmp_path)
+    git(repo, "branch", "feature")
+    assert git(mine, "branch", "--all", "--format=%(refname)") == "refs/heads/czar/a"
+    assert git(mine, "remote") == ""
+    assert checkout.tip(mine, "czar/a") == git(repo, "rev-parse", "czar/a")
+    # Packed refs are read too.
+    git(mine, "pack-refs", "--all")
+    assert checkout.tip(mine, "czar/a") == git(repo, "rev-parse", "czar/a")
+    assert checkout.tip(mine, "czar/none") is None
