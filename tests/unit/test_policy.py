@@ -46,6 +46,7 @@ def test_work_in_the_worktree_is_allowed(tool: str, target: str) -> None:
         ("Bash", "rm -rf ~/projects", "outside"),
         ("Bash", "git -C /home/user/repo reset --hard", "outside"),
         ("Bash", "dd if=/dev/zero of=/dev/sda", "dd"),
+        ("Bash", "echo 'unterminated", "cannot parse"),
     ],
 )
 def test_risky_requests_are_denied_with_the_reason(tool: str, target: str, words: str) -> None:
@@ -61,7 +62,6 @@ def test_risky_requests_are_denied_with_the_reason(tool: str, target: str, words
         ("Bash", "terraform apply"),
         ("Bash", "git push origin feature"),
         ("WebFetch", "https://example.com"),
-        ("Bash", "echo 'unterminated"),
     ],
 )
 def test_what_no_rule_covers_goes_to_a_person(tool: str, target: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -273,7 +274,13 @@ class AgentTools:
             cur = self._current(conn)
             verdict = policy.decide(
                 policy.Request(tool, target),
-                policy.Context(worktree=cur.attempt.worktree, base_branch=Store.get_meta(conn, "base_branch", "main")),
+                policy.Context(
+                    worktree=cur.attempt.worktree,
+                    base_branch=Store.get_meta(conn, "base_branch", "main"),
+                    branch=cur.attempt.branch,
+                    integration_branch=self._integration(conn),
+                    writable=(tempfile.gettempdir(),),  # the agent's temp files
+                ),
                 allow=_rules(Store.get_meta(conn, "permissions_allow", [])),
                 deny=_rules(Store.get_meta(conn, "permissions_deny", [])),
                 defaults=Store.get_meta(conn, "permissions_defaults", True),

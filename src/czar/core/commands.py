@@ -1,0 +1,790 @@
+"""The default verdict on each command a shell script would run.
+
+Wrappers (``env``, ``command``, ``exec``, ``nice``, ``nohup``, ``timeout``, ``stdbuf``, ``time``,
+``xargs``, ``sh -c``, ``bash -c``, ``eval``, ``find -exec``) are looked through to the command
+they run, folder changes (``cd``) are followed, and what each command writes (its operands, its
+redirects) is checked against the task's checkout. Work inside the checkout (reading, building,
+testing, editing, committing) is allowed; what leaves it (pushes, publishing, sending data) goes
+to a person; writes outside the checkout, running as another user and what czar cannot read are
+denied. Git has rules of its own (``git_commands``).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from czar.core import git_commands, shell
+from czar.core import options as opts
+from czar.core.options import names
+from czar.core.shell import Block, Command, Flow, Redirect, Script, ShellError, Word
+from czar.core.verdicts import Context, Verdict, allow, ask, deny, inside, writable
+
+Cwds = frozenset[str] | None  # the folders a command may run in; None when czar cannot tell
+
+
+@dataclass(frozen=True)
+class Finding:
+    command: str  # the command as czar reads it (program and words), for the plan's rules
+    verdict: Verdict
+
+
+def judge(script: Script, ctx: Context, cwd: str | None = None) -> list[Finding]:
+    """A verdict per command ``script`` would run, starting in ``cwd`` (the checkout by default)."""
+    j = Judge(ctx)
+    j.script(script, frozenset({cwd or ctx.worktree}))
+    return j.findings
+
+
+# Programs that read, build, test or edit inside the checkout and reach nothing outside it.
+SAFE = names("""
+    ls cat head tail wc grep egrep fgrep rg ag fd echo printf pwd true false test [ [[ : diff cmp
+    comm sort uniq cut tr awk gawk mawk which whereis type hash command date basename dirname
+    realpath readlink stat file tree du df free uname id whoami hostname printenv sleep seq expr
+    bc jq yq column nl od xxd hexdump sha1sum sha256sum sha512sum md5sum cksum paste join fold
+    fmt rev tac less more ps pgrep nproc getconf locale iconv base64 envsubst mktemp
+    set shopt read exit return shift wait jobs let getopts unalias umask ulimit trap_list
+    export declare local readonly typeset unset
+    python pytest pip uv poetry pdm hatch tox nox ruff mypy pyright black isort flake8 pylint
+    coverage node npm npx yarn pnpm bun deno tsc jest vitest eslint prettier mocha
+    make cmake ninja meson cargo rustc rustfmt rustup go gofmt gcc g++ cc c++ clang clang++ ld
+    javac java mvn gradle gradlew kotlinc dotnet ruby rake bundle perl php composer
+    czar patch
+    """)
+DESTRUCTIVE = names(
+    "sudo su doas pkexec runuser chroot nsenter unshare mkfs dd shutdown reboot halt poweroff "
+    "chown chgrp mount umount fdisk parted wipefs mkswap swapon swapoff"
+)
+SHELLS = frozenset({"sh", "bash", "dash", "ash"})
+OTHER_SHELLS = frozenset({"zsh", "ksh", "mksh", "fish", "csh", "tcsh", "pwsh", "busybox"})
+OUTWARD = {
+    "twine": "uploading packages needs a person",
+    "gh": "gh acts on GitHub for a person",
+    "glab": "glab acts on GitLab for a person",
+    "hub": "hub acts on GitHub for a person",
+    "scp": "copying to or from another host needs a person",
+    "sftp": "copying to or from another host needs a person",
+    "ssh": "running commands on another host needs a person",
+    "gem": "gem can publish packages; it needs a person",
+    "docker": "docker needs a person (it can push images and reach the host)",
+    "podman": "podman needs a person (it can push images)",
+}
+# Per program, the words that publish (to a registry, a host): the command then needs a person.
+PUBLISHING = {
+    **dict.fromkeys(
+        ("npm", "pnpm", "yarn", "bun"),
+        names("publish unpublish deprecate dist-tag owner access adduser login token team org"),
+    ),
+    "cargo": frozenset({"publish", "login", "owner", "yank"}),
+    "uv": frozenset({"publish"}),
+    "poetry": frozenset({"publish"}),
+    "pdm": frozenset({"publish"}),
+    "hatch": frozenset({"publish"}),
+    "flit": frozenset({"publish"}),
+    "maturin": frozenset({"publish", "upload"}),
+    "make": frozenset({"publish", "release", "deploy", "upload", "push"}),
+    "dotnet": frozenset({"push"}),
+}
+DEVICES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero"})
+# Variables that point git at another repository: they must stay in the checkout.
+GIT_PLACES = names(
+    "GIT_DIR GIT_WORK_TREE GIT_COMMON_DIR GIT_INDEX_FILE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES"
+)
+# Variables that make git, ssh or the shell run a program of their choosing, or configure git.
+RUNS_PROGRAMS = names(
+    "GIT_EXEC_PATH GIT_SSH GIT_SSH_COMMAND GIT_PROXY_COMMAND GIT_ASKPASS SSH_ASKPASS GIT_TEMPLATE_DIR "
+    "GIT_EXTERNAL_DIFF LD_PRELOAD LD_AUDIT BASH_ENV ENV PROMPT_COMMAND GIT_CONFIG GIT_CONFIG_GLOBAL "
+    "GIT_CONFIG_SYSTEM GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT"
+)
+# Variables whose value is a command czar can read (a pager, an editor).
+COMMAND_VALUED = names("PAGER GIT_PAGER EDITOR VISUAL GIT_EDITOR GIT_SEQUENCE_EDITOR MANPAGER")
+
+_PYTHON = re.compile(r"(python|pypy)(\d+(\.\d+)*)?")
+_PIP = re.compile(r"pip\d+(\.\d+)*")
+
+
+def program_name(path: str) -> str:
+    name = posixpath.basename(path)
+    if _PYTHON.fullmatch(name):
+        return "python"
+    if _PIP.fullmatch(name):
+        return "pip"
+    return name
+
+
+def union(a: Cwds, b: Cwds) -> Cwds:
+    return None if a is None or b is None else a | b
+
+
+@dataclass
+class Judge:
+    ctx: Context
+    depth: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, command: str, verdict: Verdict) -> None:
+        self.findings.append(Finding(command, verdict))
+
+    @staticmethod
+    def chdir(folder: Word, cwds: Cwds) -> Cwds:
+        return chdir(folder, cwds)
+
+    # -- flow: which folder each command runs in ----------------------------------------------
+
+    def script(self, s: Script, cwds: Cwds) -> tuple[Cwds, Cwds]:
+        """Judge ``s`` run in ``cwds``; the folders after it succeeded, and after it in any case."""
+        for sub in s.substitutions:
+            self.script(sub, cwds)
+        for r in s.redirects:
+            self.redirect(r, cwds)
+        if isinstance(s, Command):
+            return self.command(s, cwds)
+        return self.block(s, cwds)
+
+    def block(self, b: Block, cwds: Cwds) -> tuple[Cwds, Cwds]:
+        if b.flow is Flow.SUB:
+            self.sequence(b.parts, cwds)
+            return cwds, cwds
+        if b.flow in (Flow.AND, Flow.OR):
+            first_ok, first_any = self.script(b.parts[0], cwds)
+            second_ok, second_any = self.script(b.parts[1], first_ok if b.flow is Flow.AND else first_any)
+            ok = second_ok if b.flow is Flow.AND else union(first_ok, second_ok)
+            return ok, union(first_any, second_any)
+        if b.flow is Flow.MAYBE:
+            _, after = self.sequence(b.parts, cwds)
+            both = union(cwds, after)
+            return both, both
+        if b.flow is Flow.LOOP:
+            current = cwds
+            for _ in range(3):  # each round may move on; stop when the set of folders is stable
+                _, after = self.sequence(b.parts, current)
+                grown = union(current, after)
+                if grown == current:
+                    return current, current
+                current = grown
+            self.sequence(b.parts, None)
+            return None, None
+        return self.sequence(b.parts, cwds)
+
+    def sequence(self, parts: Sequence[Script], cwds: Cwds) -> tuple[Cwds, Cwds]:
+        ok, after = cwds, cwds
+        for part in parts:
+            ok, after = self.script(part, after)
+        return ok, after
+
+    # -- one command -----------------------------------------------------------------------------
+
+    def command(self, c: Command, cwds: Cwds) -> tuple[Cwds, Cwds]:
+        for name, value in c.assignments:
+            self.variable(name, value, cwds)
+        if not c.words:
+            if c.assignments:
+                self.add(" ".join(f"{n}={v.text}" for n, v in c.assignments), allow("setting a variable"))
+            return cwds, cwds
+        return self.run(list(c.words), cwds)
+
+    def run(self, words: list[Word], cwds: Cwds) -> tuple[Cwds, Cwds]:
+        """Judge the command ``words`` run in ``cwds``; returns the folders after it (``cd``)."""
+        head = words[0]
+        if head.value is None:
+            self.add(head.source, deny(f"czar cannot tell which program `{head.source}` runs"))
+            return cwds, cwds
+        name = program_name(head.value)
+        line = " ".join([name, *(w.text for w in words[1:])])
+        args = words[1:]
+        handler = HANDLERS.get(name)
+        if handler is not None:
+            result = handler(self, name, args, cwds, line)
+            if result is not None:
+                return result
+            return cwds, cwds
+        if name in DESTRUCTIVE or name.startswith("mkfs."):
+            self.add(line, deny(f"{name} is never allowed"))
+        elif name in OUTWARD:
+            self.add(line, ask(OUTWARD[name]))
+        elif name in PUBLISHING and any(w.value in PUBLISHING[name] for w in args):
+            self.add(line, ask(f"`{line}` may publish; it needs a person"))
+        elif name in SAFE:
+            self.add(line, allow("building, testing and reading are allowed"))
+        elif "/" in head.value and self.in_checkout(head, cwds):
+            # Like `python script.py`: what it does inside is the sandbox's business, not the policy's.
+            self.add(line, allow("a program of the task's checkout"))
+        else:
+            self.add(line, ask(f"no rule covers the program {name}"))
+        return cwds, cwds
+
+    # -- what a command writes -----------------------------------------------------------------
+
+    def target(self, word: Word, cwds: Cwds, who: str) -> Verdict | None:
+        """None if ``who`` may write ``word`` from ``cwds``, else the verdict that says why not."""
+        path = word.value
+        if path is None:
+            return ask(f"czar cannot tell where {who} writes ({word.source})")
+        if path in DEVICES or path.startswith("/dev/fd/"):
+            return None
+        if path.startswith("~"):
+            return deny(f"{who} would write {path}, outside the task's checkout")
+        if path.startswith("/"):
+            places = [path]
+        elif cwds is None:
+            return ask(f"czar cannot tell which folder {who} writes {path} in")
+        else:
+            places = [posixpath.join(c, path) for c in cwds]
+        if not all(writable(p, self.ctx) for p in places):
+            return deny(f"{who} would write {path}, outside the task's checkout")
+        return None
+
+    def in_checkout(self, word: Word, cwds: Cwds) -> bool:
+        """True if the file ``word`` names is in the task's checkout, from every folder in ``cwds``."""
+        path = word.value
+        if path is None or path.startswith("~") or (cwds is None and not path.startswith("/")):
+            return False
+        places = [path] if path.startswith("/") else [posixpath.join(c, path) for c in cwds or ()]
+        return all(inside(p, self.ctx.worktree) for p in places)
+
+    def is_checkout(self, word: Word, cwds: Cwds) -> bool:
+        """True if ``word`` may name the checkout's own folder (``.``, ``../a``)."""
+        path = word.value
+        if path is None or (cwds is None and not path.startswith("/")):
+            return False
+        places = [path] if path.startswith("/") else [posixpath.join(c, path) for c in cwds or ()]
+        return any(posixpath.normpath(p) == posixpath.normpath(self.ctx.worktree) for p in places)
+
+    def writes(self, line: str, words: Sequence[Word], cwds: Cwds, who: str) -> bool:
+        """Record a verdict if one of ``words`` may not be written; False if so."""
+        for w in words:
+            v = self.target(w, cwds, who)
+            if v is not None:
+                self.add(line, v)
+                return False
+        return True
+
+    def redirect(self, r: Redirect, cwds: Cwds) -> None:
+        if r.writes and r.target is not None:
+            v = self.target(r.target, cwds, f"the redirect `{r.op} {r.target.source}`")
+            if v is not None:
+                self.add(f"{r.op} {r.target.text}", v)
+
+    def variable(self, name: str, value: Word, cwds: Cwds) -> None:
+        line = f"{name}={value.text}"
+        if name in GIT_PLACES:
+            v = self.target(value, cwds, name)
+            if v is not None:
+                self.add(line, deny(f"{name} points git outside the task's checkout") if v.decision == "deny" else v)
+        elif name in RUNS_PROGRAMS or name.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")):
+            self.add(line, deny(f"{name} makes git or the shell run or read what czar cannot check"))
+        elif name in COMMAND_VALUED:
+            self.nested(line, value, cwds, name)
+
+    def nested(self, line: str, text: Word, cwds: Cwds, who: str) -> tuple[Cwds, Cwds]:
+        """Judge a script given as a word (``bash -c``, ``eval``, an editor variable)."""
+        if text.value is None:
+            self.add(line, deny(f"czar cannot read the script {who} runs ({text.source})"))
+            return cwds, cwds
+        if self.depth >= shell.MAX_DEPTH:
+            self.add(line, deny("scripts nested too deep"))
+            return cwds, cwds
+        try:
+            script = shell.parse(text.value, self.depth + 1)
+        except ShellError as exc:
+            self.add(line, deny(f"{who}: {exc}"))
+            return cwds, cwds
+        inner = Judge(self.ctx, self.depth + 1, self.findings)
+        return inner.script(script, cwds)
+
+    def options(self, line: str, name: str, args: Sequence[Word], spec: opts.Spec) -> opts.Parsed | None:
+        try:
+            return opts.parse(args, spec)
+        except opts.UnknownOption as exc:
+            self.add(line, ask(f"czar does not know {name}'s option {exc}"))
+            return None
+
+
+Handler = Callable[[Judge, str, list[Word], Cwds, str], "tuple[Cwds, Cwds] | None"]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*names: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        for n in names:
+            HANDLERS[n] = fn
+        return fn
+
+    return register
+
+
+# -- folders -----------------------------------------------------------------------------------
+
+
+@handles("cd", "pushd")
+def _cd(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tuple[Cwds, Cwds]:
+    j.add(line, allow("changing folder"))
+    operands = [a for a in args if a.value is None or not (a.value.startswith("-") and a.value != "-")]
+    if len(operands) != 1:
+        return None, None  # home: czar cannot tell where
+    moved = chdir(operands[0], cwds)
+    return moved, union(cwds, moved)  # a failed cd leaves the folder as it was
+
+
+def chdir(folder: Word, cwds: Cwds) -> Cwds:
+    """The folders ``cd folder`` leads to from ``cwds``; None when czar cannot tell."""
+    path = folder.value
+    if path is None or path == "-" or path.startswith("~"):
+        return None  # a variable, the previous folder, a home
+    if path.startswith("/"):
+        return frozenset({posixpath.normpath(path)})
+    if cwds is None:
+        return None
+    return frozenset(posixpath.normpath(posixpath.join(c, path)) for c in cwds)
+
+
+@handles("popd")
+def _popd(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tuple[Cwds, Cwds]:
+    j.add(line, allow("changing folder"))
+    return None, None
+
+
+# -- wrappers: the command they run is what counts ---------------------------------------------
+
+WRAPPERS = {
+    "env": opts.Spec.of(
+        "-i --ignore-environment -0 --null -v --debug --list-signal-handling --default-signal --ignore-signal "
+        "--block-signal",
+        "-u --unset -C --chdir -S --split-string",
+        permute=False,
+    ),
+    "command": opts.Spec.of("-p -v -V", permute=False),
+    "builtin": opts.Spec.of(permute=False),
+    "exec": opts.Spec.of("-c -l", "-a", permute=False),
+    "nice": opts.Spec.of("", "-n --adjustment", permute=False, numbers=True),
+    "nohup": opts.Spec.of(permute=False),
+    "setsid": opts.Spec.of("-c --ctty -f --fork -w --wait", permute=False),
+    "timeout": opts.Spec.of(
+        "--preserve-status --foreground -v --verbose", "-s --signal -k --kill-after", permute=False
+    ),
+    "stdbuf": opts.Spec.of("", "-i -o -e --input --output --error", permute=False),
+    "time": opts.Spec.of(
+        "-p -a --append -v --verbose -q --quiet --portability", "-o --output -f --format", permute=False
+    ),
+    "xargs": opts.Spec.of(
+        "-0 --null -o --open-tty -p --interactive -r --no-run-if-empty -t --verbose -x --exit --show-limits -e -i -l",
+        "-a --arg-file -d --delimiter -E -I -L -n --max-args -P --max-procs -s --max-chars --process-slot-var",
+        permute=False,
+    ),
+}
+
+
+@handles(*WRAPPERS)
+def _wrapper(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tuple[Cwds, Cwds] | None:
+    parsed = j.options(line, name, args, WRAPPERS[name])
+    if parsed is None:
+        return None
+    inner = list(parsed.rest)
+    if name == "env":
+        for value in parsed.values("-S", "--split-string"):
+            if value.value is None:
+                j.add(line, deny(f"czar cannot read env's command {value.source}"))
+                return None
+            try:
+                inner = shell.split(value.value) + inner
+            except ShellError as exc:
+                j.add(line, deny(f"env -S: {exc}"))
+                return None
+        while inner and inner[0].value is not None and re.match(r"[A-Za-z_][A-Za-z0-9_]*=", inner[0].value):
+            var, _, value_text = inner[0].value.partition("=")
+            j.variable(var, Word(value_text, value_text), cwds)
+            inner = inner[1:]
+        for folder in parsed.values("-C", "--chdir"):
+            cwds = chdir(folder, cwds)
+    if name == "command" and parsed.has("-v", "-V"):
+        j.add(line, allow("describing a command"))
+        return None
+    if name == "time":
+        for out in parsed.values("-o", "--output"):
+            j.writes(line, [out], cwds, "time")
+    if name == "timeout":
+        inner = inner[1:]  # the duration
+    if name == "xargs":
+        inner = inner or [Word("echo", "echo")]
+        replace = [w.value for w in parsed.values("-I") if w.value] + (["{}"] if parsed.has("-i") else [])
+        if replace:
+            inner = [
+                Word(None, w.source) if w.value is None or any(r in w.value for r in replace) else w for w in inner
+            ]
+        else:
+            inner = [*inner, Word(None, "<its input>")]  # the words xargs reads are added to the command
+    if not inner:
+        j.add(line, allow(f"{name} without a command"))
+        return None
+    return j.run(inner, cwds)
+
+
+@handles(*SHELLS)
+def _shell(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tuple[Cwds, Cwds] | None:
+    i, script = 0, None
+    while i < len(args):
+        text = args[i].value
+        if text is None or not text.startswith(("-", "+")) or text in ("-", "--"):
+            break
+        if text in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
+            if text in ("--rcfile", "--init-file"):
+                j.add(line, ask(f"{name} {text} runs a script file czar cannot read"))
+                return None
+            i += 2
+            continue
+        if not text.startswith("--") and "c" in text[1:]:
+            script = i + 1
+        i += 1
+    if script is not None:
+        if script >= len(args):
+            j.add(line, deny(f"{name} -c without a script"))
+            return None
+        return j.nested(line, args[script], cwds, f"{name} -c")
+    if i < len(args) and args[i].value not in ("-", "--"):
+        if j.in_checkout(args[i], cwds):
+            j.add(line, allow(f"{name} runs a script of the task's checkout"))
+        else:
+            j.add(line, ask(f"{name} runs a script file from outside the task's checkout"))
+    else:
+        j.add(line, ask(f"{name} runs a script from its input, which czar cannot read"))
+    return None
+
+
+@handles(*OTHER_SHELLS)
+def _other_shell(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    j.add(line, ask(f"czar reads sh and bash scripts, not {name}'s"))
+
+
+@handles("eval")
+def _eval(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tuple[Cwds, Cwds] | None:
+    if any(a.value is None for a in args):
+        j.add(line, deny("czar cannot read what eval runs"))
+        return None
+    text = " ".join(a.value or "" for a in args)
+    return j.nested(line, Word(text, text), cwds, "eval")
+
+
+@handles("source", ".")
+def _source(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    if args and j.in_checkout(args[0], cwds):
+        j.add(line, allow(f"{name} runs a script of the task's checkout"))
+    else:
+        j.add(line, ask(f"{name} runs a script file from outside the task's checkout"))
+
+
+@handles("alias", "trap", "function")
+def _unreadable(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    j.add(line, ask(f"{name} runs commands czar cannot read in advance"))
+
+
+@handles("python")
+def _python(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tuple[Cwds, Cwds] | None:
+    i = 0
+    while i < len(args):
+        text = args[i].value or ""
+        if text in ("-X", "-W"):
+            i += 2
+            continue
+        if text.startswith("-m"):
+            module = text[2:] or (args[i + 1].value if i + 1 < len(args) else "") or ""
+            rest = args[i + 1 :] if text[2:] else args[i + 2 :]
+            top = module.split(".")[0]
+            if top in OUTWARD or top in PUBLISHING or top in HANDLERS:
+                return j.run([Word(top, top), *rest], cwds)
+            break
+        if not text.startswith("-") or text.startswith("-c"):
+            break
+        i += 1
+    j.add(line, allow("building, testing and reading are allowed"))
+    return None
+
+
+# -- programs that write files: what they write must be in the checkout -------------------------
+
+FILE_PROGRAMS = {
+    "rm": opts.Spec.of(
+        "-r -R -f -i -I -v -d --recursive --force --dir --interactive --one-file-system --verbose --preserve-root "
+        "--no-preserve-root"
+    ),
+    "rmdir": opts.Spec.of("-p --parents -v --verbose --ignore-fail-on-non-empty"),
+    "unlink": opts.Spec.of(),
+    "mkdir": opts.Spec.of("-p --parents -v --verbose -Z", "-m --mode --context"),
+    "touch": opts.Spec.of("-a -c -m -h --no-create --no-dereference", "-d --date -r --reference -t --time"),
+    "truncate": opts.Spec.of("-c --no-create -o --io-blocks", "-s --size -r --reference"),
+    "tee": opts.Spec.of("-a --append -i --ignore-interrupts -p --output-error"),
+    "chmod": opts.Spec.of(
+        "-R --recursive -c --changes -f --silent --quiet -v --verbose --preserve-root --no-preserve-root", "--reference"
+    ),
+}
+_MODE = re.compile(r"[ugoa]*([-+=][rwxXst]*)+(,[ugoa]*([-+=][rwxXst]*)+)*|[0-7]{1,4}")
+
+
+@handles(*FILE_PROGRAMS)
+def _writes_operands(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    if name == "chmod":  # a mode may start with "-" (chmod -x f): not an option
+        first = next((i for i, a in enumerate(args) if a.value and _MODE.fullmatch(a.value)), None)
+        if first is not None and not any(a.value == "--reference" for a in args):
+            args = args[:first] + args[first + 1 :]
+    parsed = j.options(line, name, args, FILE_PROGRAMS[name])
+    if parsed is None:
+        return
+    if parsed.has("--no-preserve-root"):
+        j.add(line, deny(f"{name} --no-preserve-root is never allowed"))
+        return
+    if name in ("rm", "rmdir") and any(j.is_checkout(w, cwds) for w in parsed.operands):
+        j.add(line, deny(f"{name} would remove the task's whole checkout"))
+        return
+    if j.writes(line, parsed.operands, cwds, name):
+        j.add(line, allow(f"{name} inside the task's checkout"))
+
+
+COPIERS = {
+    "cp": opts.Spec.of(
+        "-a -r -R -f -i -n -p -v -u -l -s -L -P -H -d -x -b -T --archive --recursive --force --interactive "
+        "--no-clobber --verbose --update --link --symbolic-link --dereference --no-dereference --one-file-system "
+        "--no-target-directory --parents --attributes-only --remove-destination --strip-trailing-slashes --backup "
+        "--preserve --no-preserve --reflink --sparse --copy-contents --debug --keep-directory-symlink",
+        "-t --target-directory -S --suffix",
+    ),
+    "mv": opts.Spec.of(
+        "-f -i -n -u -v -b -T --force --interactive --no-clobber --update --verbose --backup --no-target-directory "
+        "--strip-trailing-slashes --exchange --no-copy --debug",
+        "-t --target-directory -S --suffix",
+    ),
+    "ln": opts.Spec.of(
+        "-s -f -n -r -v -b -T -L -P -i -d -F --symbolic --force --no-dereference --relative --verbose --backup "
+        "--no-target-directory --logical --physical --interactive --directory",
+        "-t --target-directory -S --suffix",
+    ),
+    "install": opts.Spec.of(
+        "-d -D -c -b -C -p -s -v -T --directory --compare --preserve-timestamps --strip --verbose --backup "
+        "--no-target-directory --debug",
+        "-m --mode -o --owner -g --group -t --target-directory -S --suffix --strip-program",
+    ),
+}
+
+
+@handles(*COPIERS)
+def _copies(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    parsed = j.options(line, name, args, COPIERS[name])
+    if parsed is None:
+        return
+    targets = parsed.values("-t", "--target-directory")
+    operands = list(parsed.operands)
+    sources = operands if targets else operands[:-1]
+    if not targets and operands:
+        targets = operands[-1:]
+    if name == "install" and parsed.has("-d", "--directory"):
+        targets, sources = operands, []
+    if parsed.has("--strip-program"):
+        j.add(line, ask("install --strip-program runs a program czar cannot check"))
+        return
+    written = list(targets)
+    if name == "mv":
+        written += sources  # moved away: removed from where they were
+    hard = not parsed.has("-s", "--symbolic") if name == "ln" else name == "cp" and parsed.has("-l", "--link")
+    if hard:
+        written += sources  # a hard link to a file outside the checkout writes through to it
+    elif name == "ln" or parsed.has("-s", "--symbolic-link"):
+        # A symbolic link to outside the checkout is a door to it. A relative target is read from
+        # the link's folder: the target folder, or the folder the link's name is in.
+        for src in sources:
+            if src.value is None or src.value.startswith(("/", "~")):
+                written.append(src)
+                continue
+            for t in targets:
+                folders = [t.value or ""] if parsed.has("-t", "--target-directory") else []
+                folders += [] if folders else [t.value or "", posixpath.dirname(t.value or "")]
+                written += [Word(posixpath.join(f, src.value), src.source) for f in folders if t.value]
+                if t.value is None:
+                    written.append(t)
+    if j.writes(line, written, cwds, name):
+        j.add(line, allow(f"{name} inside the task's checkout"))
+
+
+SED = opts.Spec.of(
+    "-n --quiet --silent -E -r --regexp-extended -s --separate -u --unbuffered -z --null-data --posix --debug "
+    "--sandbox --follow-symlinks -b --binary -i --in-place",
+    "-e --expression -f --file -l --line-length",
+)
+
+
+@handles("sed")
+def _sed(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    # -i takes an optional suffix attached to it (-i.bak, -ni, -Ei): found here, then dropped.
+    cleaned: list[Word] = []
+    in_place = False
+    for a in args:
+        text = a.value or ""
+        if text.startswith("--in-place"):
+            in_place = True
+            continue
+        if text.startswith("-") and not text.startswith("--"):
+            letters = text[1:]
+            for k, letter in enumerate(letters):
+                if letter in "efl":
+                    break  # a value follows: the rest is not flags
+                if letter == "i":
+                    in_place = True
+                    a = Word("-" + letters[:k], a.source)
+                    break
+            if a.value == "-":
+                continue
+        cleaned.append(a)
+    parsed = j.options(line, name, cleaned, SED)
+    if parsed is None:
+        return
+    files = parsed.operands if parsed.has("-e", "--expression", "-f", "--file") else parsed.operands[1:]
+    if not in_place or j.writes(line, files, cwds, "sed -i"):
+        j.add(line, allow("editing files in the task's checkout"))
+
+
+FIND_ACTIONS_WITH_FILE = frozenset({"-fprint", "-fprint0", "-fls", "-fprintf"})
+
+
+@handles("find")
+def _find(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    i = 0
+    while i < len(args):
+        first = args[i].value or ""
+        if first in ("-H", "-L", "-P") or first.startswith("-O"):
+            i += 1
+        elif first == "-D":
+            i += 2
+        else:
+            break
+    roots = []
+    while i < len(args) and not (args[i].value or "x").startswith(("-", "(", "!", ",", ")")):
+        roots.append(args[i])
+        i += 1
+    roots = roots or [Word(".", ".")]
+    expr = args[i:]
+    ok = True
+    k = 0
+    while k < len(expr):
+        word = expr[k].value
+        if word is None:
+            k += 1
+            continue
+        if word == "-delete":
+            ok = j.writes(line, roots, cwds, "find -delete") and ok
+        elif word in FIND_ACTIONS_WITH_FILE and k + 1 < len(expr):
+            ok = j.writes(line, [expr[k + 1]], cwds, f"find {word}") and ok
+        elif word in ("-exec", "-execdir", "-ok", "-okdir"):
+            end = next((m for m in range(k + 1, len(expr)) if expr[m].value in (";", "+")), len(expr))
+            command = expr[k + 1 : end]
+            if not command:
+                j.add(line, deny(f"find {word} without a command"))
+                return
+            ok = j.writes(line, roots, cwds, f"find {word}") and ok
+            for root in roots:
+                filled = [
+                    Word(w.value.replace("{}", root.value), w.source) if w.value and root.value else w for w in command
+                ]
+                run_in = cwds
+                if word in ("-execdir", "-okdir"):
+                    run_in = chdir(root, cwds)
+                j.run(filled, run_in)
+            k = end
+        k += 1
+    if ok:
+        j.add(line, allow("finding files"))
+
+
+# -- programs that reach other hosts ------------------------------------------------------------
+
+CURL_SENDS = names(
+    "-d --data --data-ascii --data-binary --data-raw --data-urlencode -F --form --form-string -T --upload-file "
+    "--json -K --config"
+)
+CURL = opts.Spec.of(
+    "-s --silent -S --show-error -L --location -f --fail --fail-with-body -k --insecure -v --verbose -i --include "
+    "-I --head -O --remote-name -J --remote-header-name -G --get -N --no-buffer -# --progress-bar -q --compressed "
+    "-4 -6 --http1.1 --http2 -Z --parallel --create-dirs -R --remote-time -g --globoff -l --list-only -n --netrc "
+    "--no-progress-meter --retry-all-errors -j --junk-session-cookies -a --append -B --use-ascii -0 --http1.0 "
+    "--ssl --ssl-reqd --tlsv1.2 --tlsv1.3 --fail-early --remote-name-all -p --proxytunnel --raw",
+    "-d --data --data-ascii --data-binary --data-raw --data-urlencode -F --form --form-string -T --upload-file "
+    "--json -K --config -X --request -o --output -c --cookie-jar -D --dump-header --trace --trace-ascii --stderr "
+    "--output-dir -H --header -A --user-agent -e --referer -b --cookie -u --user -w --write-out -m --max-time "
+    "--connect-timeout --retry --retry-delay --retry-max-time -x --proxy -r --range -C --continue-at -E --cert "
+    "--key --cacert --capath --url -z --time-cond --limit-rate -Y --speed-limit -y --speed-time --resolve "
+    "--connect-to --interface --max-filesize --max-redirs --proto --proto-redir --oauth2-bearer --etag-save "
+    "--etag-compare --hsts --alt-svc --variable --expand-url",
+)
+CURL_WRITES = tuple(
+    names(
+        "-o --output -c --cookie-jar -D --dump-header --trace --trace-ascii --stderr --output-dir --etag-save "
+        "--hsts --alt-svc"
+    )
+)
+WGET = opts.Spec.of(
+    "-q --quiet -v --verbose -nv --no-verbose -c --continue -N --timestamping -r --recursive -np --no-parent "
+    "-k --convert-links -p --page-requisites -m --mirror -nc --no-clobber -x --force-directories "
+    "-nd --no-directories -S --server-response --spider --no-check-certificate -4 -6 --show-progress -b --background",
+    "-O --output-document -o --output-file -a --append-output -P --directory-prefix -i --input-file "
+    "-t --tries -T --timeout -U --user-agent --header -l --level -A --accept -R --reject -w --wait "
+    "--post-data --post-file --body-data --body-file --method -e --execute --user --password --limit-rate",
+)
+
+
+@handles("curl", "wget")
+def _download(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    dynamic = [a.source for a in args if a.value is None]
+    if dynamic:
+        j.add(line, ask(f"czar cannot tell what {name} sends ({dynamic[0]})"))
+        return
+    parsed = j.options(line, name, args, CURL if name == "curl" else WGET)
+    if parsed is None:
+        return
+    if name == "curl":
+        method = [m.value.upper() for m in parsed.values("-X", "--request") if m.value]
+        if any(n in CURL_SENDS for n, _ in parsed.options) or any(m not in ("GET", "HEAD") for m in method):
+            j.add(line, ask("curl sending data needs a person"))
+            return
+        written = parsed.values(*CURL_WRITES)
+    else:
+        sends = ("--post-data", "--post-file", "--body-data", "--body-file", "-e", "--execute")
+        method = [m.value.upper() for m in parsed.values("--method") if m.value]
+        if parsed.has(*sends) or any(m not in ("GET", "HEAD") for m in method):
+            j.add(line, ask("wget sending data needs a person"))
+            return
+        written = parsed.values("-O", "--output-document", "-o", "--output-file", "-a", "--append-output")
+        written += parsed.values("-P", "--directory-prefix")
+    if j.writes(line, written, cwds, name):
+        j.add(line, allow("downloading is allowed"))
+
+
+RSYNC = opts.Spec.of(
+    "-a --archive -r --recursive -v --verbose -q --quiet -z --compress -h --human-readable -P --progress "
+    "--partial -n --dry-run -u --update -l --links -L --copy-links -p --perms -t --times -g --group -o --owner "
+    "-D --devices --specials -c --checksum -H --hard-links -x --one-file-system --delete --delete-after "
+    "--delete-before --delete-during --delete-excluded -R --relative --stats -i --itemize-changes --mkpath "
+    "-W --whole-file --inplace --append --existing --ignore-existing --remove-source-files -C --cvs-exclude",
+    "--exclude --include --exclude-from --include-from --files-from -f --filter --log-file -T --temp-dir "
+    "--partial-dir --backup-dir --link-dest --compare-dest --copy-dest -B --block-size --max-size --min-size "
+    "--timeout --chmod --out-format --suffix -e --rsh --rsync-path --port --password-file --bwlimit -M "
+    "--remote-option",
+)
+_REMOTE = re.compile(r"^(rsync://|[^/]*::|[^/:]+:)")
+
+
+@handles("rsync")
+def _rsync(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    parsed = j.options(line, name, args, RSYNC)
+    if parsed is None:
+        return
+    if any(a.value is None or _REMOTE.match(a.value) for a in parsed.operands) or parsed.has("-e", "--rsh"):
+        j.add(line, ask("copying to or from another host needs a person"))
+        return
+    written = parsed.operands[-1:] + parsed.values("--log-file", "--backup-dir", "-T", "--temp-dir", "--partial-dir")
+    if parsed.has("--remove-source-files"):
+        written += parsed.operands[:-1]
+    if j.writes(line, written, cwds, name):
+        j.add(line, allow(f"{name} inside the task's checkout"))
+
+
+@handles("git")
+def _git(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    git_commands.judge(j, args, cwds, line)

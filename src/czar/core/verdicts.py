@@ -1,0 +1,73 @@
+"""The words of the permission policy: decisions, verdicts, and where a task may write."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Decision(StrEnum):
+    ALLOW = "allow"  # go ahead
+    DENY = "deny"  # refused; the agent is told why
+    ASK = "ask"  # no rule decides: a person must (denied if nobody answers in time)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    reason: str
+
+
+def allow(reason: str) -> Verdict:
+    return Verdict(Decision.ALLOW, reason)
+
+
+def deny(reason: str) -> Verdict:
+    return Verdict(Decision.DENY, reason)
+
+
+def ask(reason: str) -> Verdict:
+    return Verdict(Decision.ASK, reason)
+
+
+@dataclass(frozen=True)
+class Context:
+    worktree: str  # absolute path of the task's checkout
+    base_branch: str
+    branch: str = ""  # the task's own branch, the one ref it may move
+    integration_branch: str = ""
+    writable: tuple[str, ...] = ()  # other folders it may write under (its temp folder)
+
+    @property
+    def protected(self) -> frozenset[str]:
+        """Branches no agent may move: the base branch and the integration branch."""
+        return frozenset(b for b in (self.base_branch, self.integration_branch) if b)
+
+
+def inside(path: str, root: str) -> bool:
+    """True if ``path`` (absolute, or relative to ``root``) stays within ``root``."""
+    if not path or path.startswith(("~", "$")):
+        return False  # a home folder or a variable: somewhere a shell would decide, not here
+    full = posixpath.normpath(path if path.startswith("/") else posixpath.join(root, path))
+    root = posixpath.normpath(root)
+    return full == root or full.startswith(root + "/")
+
+
+def writable(path: str, ctx: Context) -> bool:
+    """True if an agent may write ``path`` (absolute): in its checkout, or under a folder of its own."""
+    full = posixpath.normpath(path)
+    return inside(full, ctx.worktree) or any(inside(full, w) and full != posixpath.normpath(w) for w in ctx.writable)
+
+
+def worst(verdicts: Iterable[Verdict], fallback: Verdict) -> Verdict:
+    """One verdict for several: any denial wins, then any question, else they all allow."""
+    seen = list(verdicts)
+    for decision in (Decision.DENY, Decision.ASK):
+        for v in seen:
+            if v.decision is decision:
+                return v
+    if not seen:
+        return fallback
+    return allow("; ".join(dict.fromkeys(v.reason for v in seen)))
