@@ -1,0 +1,210 @@
+"""The default verdict on programs that write files (rm, cp, mv, ln, sed -i, find -delete, ...):
+every file they write, link to or remove must be in the task's checkout (or its temp folder).
+A symbolic or hard link to a file outside the checkout counts as writing there.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import TYPE_CHECKING
+
+from czar.core import options as opts
+from czar.core.shell import Word
+from czar.core.verdicts import allow, ask, deny
+
+if TYPE_CHECKING:
+    from czar.core.commands import Cwds, Handler, Judge
+
+FILE_PROGRAMS = {
+    "rm": opts.Spec.of(
+        "-r -R -f -i -I -v -d --recursive --force --dir --interactive --one-file-system --verbose --preserve-root "
+        "--no-preserve-root"
+    ),
+    "rmdir": opts.Spec.of("-p --parents -v --verbose --ignore-fail-on-non-empty"),
+    "unlink": opts.Spec.of(),
+    "mkdir": opts.Spec.of("-p --parents -v --verbose -Z", "-m --mode --context"),
+    "touch": opts.Spec.of("-a -c -m -h --no-create --no-dereference", "-d --date -r --reference -t --time"),
+    "truncate": opts.Spec.of("-c --no-create -o --io-blocks", "-s --size -r --reference"),
+    "tee": opts.Spec.of("-a --append -i --ignore-interrupts -p --output-error"),
+    "chmod": opts.Spec.of(
+        "-R --recursive -c --changes -f --silent --quiet -v --verbose --preserve-root --no-preserve-root", "--reference"
+    ),
+}
+_MODE = re.compile(r"[ugoa]*([-+=][rwxXst]*)+(,[ugoa]*([-+=][rwxXst]*)+)*|[0-7]{1,4}")
+
+
+def _writes_operands(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    if name == "chmod":  # a mode may start with "-" (chmod -x f): not an option
+        first = next((i for i, a in enumerate(args) if a.value and _MODE.fullmatch(a.value)), None)
+        if first is not None and not any(a.value == "--reference" for a in args):
+            args = args[:first] + args[first + 1 :]
+    parsed = j.options(line, name, args, FILE_PROGRAMS[name])
+    if parsed is None:
+        return
+    if parsed.has("--no-preserve-root"):
+        j.add(line, deny(f"{name} --no-preserve-root is never allowed"))
+        return
+    if name in ("rm", "rmdir") and any(j.is_checkout(w, cwds) for w in parsed.operands):
+        j.add(line, deny(f"{name} would remove the task's whole checkout"))
+        return
+    if j.writes(line, parsed.operands, cwds, name):
+        j.add(line, allow(f"{name} inside the task's checkout"))
+
+
+COPIERS = {
+    "cp": opts.Spec.of(
+        "-a -r -R -f -i -n -p -v -u -l -s -L -P -H -d -x -b -T --archive --recursive --force --interactive "
+        "--no-clobber --verbose --update --link --symbolic-link --dereference --no-dereference --one-file-system "
+        "--no-target-directory --parents --attributes-only --remove-destination --strip-trailing-slashes --backup "
+        "--preserve --no-preserve --reflink --sparse --copy-contents --debug --keep-directory-symlink",
+        "-t --target-directory -S --suffix",
+    ),
+    "mv": opts.Spec.of(
+        "-f -i -n -u -v -b -T --force --interactive --no-clobber --update --verbose --backup --no-target-directory "
+        "--strip-trailing-slashes --exchange --no-copy --debug",
+        "-t --target-directory -S --suffix",
+    ),
+    "ln": opts.Spec.of(
+        "-s -f -n -r -v -b -T -L -P -i -d -F --symbolic --force --no-dereference --relative --verbose --backup "
+        "--no-target-directory --logical --physical --interactive --directory",
+        "-t --target-directory -S --suffix",
+    ),
+    "install": opts.Spec.of(
+        "-d -D -c -b -C -p -s -v -T --directory --compare --preserve-timestamps --strip --verbose --backup "
+        "--no-target-directory --debug",
+        "-m --mode -o --owner -g --group -t --target-directory -S --suffix --strip-program",
+    ),
+}
+
+
+def _copies(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    parsed = j.options(line, name, args, COPIERS[name])
+    if parsed is None:
+        return
+    targets = parsed.values("-t", "--target-directory")
+    operands = list(parsed.operands)
+    sources = operands if targets else operands[:-1]
+    if not targets and operands:
+        targets = operands[-1:]
+    if name == "install" and parsed.has("-d", "--directory"):
+        targets, sources = operands, []
+    if parsed.has("--strip-program"):
+        j.add(line, ask("install --strip-program runs a program czar cannot check"))
+        return
+    written = list(targets)
+    if name == "mv":
+        written += sources  # moved away: removed from where they were
+    hard = not parsed.has("-s", "--symbolic") if name == "ln" else name == "cp" and parsed.has("-l", "--link")
+    if hard:
+        written += sources  # a hard link to a file outside the checkout writes through to it
+    elif name == "ln" or parsed.has("-s", "--symbolic-link"):
+        # A symbolic link to outside the checkout is a door to it. A relative target is read from
+        # the link's folder: the target folder, or the folder the link's name is in.
+        for src in sources:
+            if src.value is None or src.value.startswith(("/", "~")):
+                written.append(src)
+                continue
+            for t in targets:
+                folders = [t.value or ""] if parsed.has("-t", "--target-directory") else []
+                folders += [] if folders else [t.value or "", posixpath.dirname(t.value or "")]
+                written += [Word(posixpath.join(f, src.value), src.source) for f in folders if t.value]
+                if t.value is None:
+                    written.append(t)
+    if j.writes(line, written, cwds, name):
+        j.add(line, allow(f"{name} inside the task's checkout"))
+
+
+SED = opts.Spec.of(
+    "-n --quiet --silent -E -r --regexp-extended -s --separate -u --unbuffered -z --null-data --posix --debug "
+    "--sandbox --follow-symlinks -b --binary -i --in-place",
+    "-e --expression -f --file -l --line-length",
+)
+
+
+def _sed(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    # -i takes an optional suffix attached to it (-i.bak, -ni, -Ei): found here, then dropped.
+    cleaned: list[Word] = []
+    in_place = False
+    for a in args:
+        text = a.value or ""
+        if text.startswith("--in-place"):
+            in_place = True
+            continue
+        if text.startswith("-") and not text.startswith("--"):
+            letters = text[1:]
+            for k, letter in enumerate(letters):
+                if letter in "efl":
+                    break  # a value follows: the rest is not flags
+                if letter == "i":
+                    in_place = True
+                    a = Word("-" + letters[:k], a.source)
+                    break
+            if a.value == "-":
+                continue
+        cleaned.append(a)
+    parsed = j.options(line, name, cleaned, SED)
+    if parsed is None:
+        return
+    files = parsed.operands if parsed.has("-e", "--expression", "-f", "--file") else parsed.operands[1:]
+    if not in_place or j.writes(line, files, cwds, "sed -i"):
+        j.add(line, allow("editing files in the task's checkout"))
+
+
+FIND_ACTIONS_WITH_FILE = frozenset({"-fprint", "-fprint0", "-fls", "-fprintf"})
+
+
+def _find(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    i = 0
+    while i < len(args):
+        first = args[i].value or ""
+        if first in ("-H", "-L", "-P") or first.startswith("-O"):
+            i += 1
+        elif first == "-D":
+            i += 2
+        else:
+            break
+    roots = []
+    while i < len(args) and not (args[i].value or "x").startswith(("-", "(", "!", ",", ")")):
+        roots.append(args[i])
+        i += 1
+    roots = roots or [Word(".", ".")]
+    expr = args[i:]
+    ok = True
+    k = 0
+    while k < len(expr):
+        word = expr[k].value
+        if word is None:
+            k += 1
+            continue
+        if word == "-delete":
+            ok = j.writes(line, roots, cwds, "find -delete") and ok
+        elif word in FIND_ACTIONS_WITH_FILE and k + 1 < len(expr):
+            ok = j.writes(line, [expr[k + 1]], cwds, f"find {word}") and ok
+        elif word in ("-exec", "-execdir", "-ok", "-okdir"):
+            end = next((m for m in range(k + 1, len(expr)) if expr[m].value in (";", "+")), len(expr))
+            command = expr[k + 1 : end]
+            if not command:
+                j.add(line, deny(f"find {word} without a command"))
+                return
+            ok = j.writes(line, roots, cwds, f"find {word}") and ok
+            for root in roots:
+                filled = [
+                    Word(w.value.replace("{}", root.value), w.source) if w.value and root.value else w for w in command
+                ]
+                run_in = cwds
+                if word in ("-execdir", "-okdir"):
+                    run_in = j.chdir(root, cwds)
+                j.run(filled, run_in)
+            k = end
+        k += 1
+    if ok:
+        j.add(line, allow("finding files"))
+
+
+HANDLERS: dict[str, Handler] = {
+    **dict.fromkeys(FILE_PROGRAMS, _writes_operands),
+    **dict.fromkeys(COPIERS, _copies),
+    "sed": _sed,
+    "find": _find,
+}
