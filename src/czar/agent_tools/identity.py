@@ -10,22 +10,29 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from czar.errors import CzarError
 from czar.paths import ProjectPaths
+from czar.runtime.ancestry import ProcessInfo
 
 ENV_PROJECT = "CZAR_PROJECT"
 ENV_WORKER = "CZAR_WORKER"
 ENV_TOKEN = "CZAR_TOKEN"
 ENV_LAUNCH = "CZAR_AGENT_LAUNCH"
+ENV_TASK = "CZAR_TASK"
 
 
 class CallerError(CzarError):
     """The tool was called from outside a worker, or with credentials that do not fit."""
 
     exit_code = 2
+
+
+class AgentCaller(CallerError):
+    """A command that acts for a person was run by an agent, or by a process an agent started."""
 
 
 @dataclass(frozen=True)
@@ -60,3 +67,32 @@ def caller_from_env(env: Mapping[str, str] | None = None) -> Caller:
 
 def token_matches(expected: str | None, given: str) -> bool:
     return expected is not None and hmac.compare_digest(expected, given)
+
+
+def agent_trace(
+    env: Mapping[str, str],
+    lineage: Iterable[ProcessInfo],
+    *,
+    agents: Collection[int],
+    hosts: Collection[int],
+    data: Path,
+) -> str | None:
+    """Why the caller is (or runs under) an agent, or None for a person.
+
+    The environment an agent's host gives it is the first sign; since an agent can unset
+    variables, its processes are the second: any ancestor that is a worker host (``hosts``) or an
+    agent, or that shares an agent's process group or session (``agents``: an agent leads both), or
+    a bubblewrap sandbox of czar's (one whose command line names czar's data folder ``data``; a
+    flatpak's bubblewrap, say, does not).
+    """
+    marks = [v for v in (ENV_WORKER, ENV_TOKEN, ENV_TASK) if env.get(v)]
+    if marks:
+        return f"its environment is an agent's ({', '.join(marks)} set)"
+    for p in lineage:
+        if p.pid in hosts:
+            return f"it runs under worker host {p.pid}"
+        if p.pid in agents or p.pgid in agents or p.sid in agents:
+            return f"it was started by an agent (process {p.pid})"
+        if p.name == "bwrap" and any(str(data) in arg for arg in p.cmdline):
+            return f"it runs in an agent's sandbox (process {p.pid})"
+    return None

@@ -5,14 +5,32 @@ Each is a human intervention: its events carry ``actor="person"``, which the run
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import Connection
 
+from czar.agent_tools.identity import AgentCaller, agent_trace
 from czar.agent_tools.service import PERSON
 from czar.core.states import WorkerState
 from czar.errors import StoreError, SupervisorError
+from czar.paths import czar_home
+from czar.runtime.ancestry import ancestry
 from czar.store.schema import tasks
 from czar.store.store import Store
 from czar.supervisor.project import Project
+
+
+def require_person(project: Project, command: str) -> None:
+    """Refuse ``command`` (allow, deny, tell, down, up, run) when an agent runs it: it acts for a
+    person, and an agent must not approve its own or another worker's request, or stop the run."""
+    hosts: set[int] = set()
+    agents: set[int] = set()
+    for w in project.store.workers():
+        hosts |= {w.pid} if w.pid else set()
+        agents |= {w.agent_pid} if w.agent_pid else set()
+    why = agent_trace(os.environ, ancestry(), agents=agents, hosts=hosts, data=czar_home())
+    if why is not None:
+        raise AgentCaller(f"`czar {command}` acts for a person; it refuses to run inside an agent ({why})")
 
 
 def _busy_worker(conn: Connection, project: Project, worker_id: str) -> tuple[str, int]:

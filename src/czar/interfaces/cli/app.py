@@ -43,6 +43,15 @@ def _open(plan: Path, *, check_repo: bool = True) -> Any:
     return open_project(plan, check_repo=check_repo)
 
 
+def _for_person(command: str, plan: Path, *, check_repo: bool = True) -> Any:
+    """The project, for a command that acts for a person: refused when an agent runs it."""
+    from czar.supervisor.people import require_person
+
+    project = _open(plan, check_repo=check_repo)
+    require_person(project, command)
+    return project
+
+
 @app.command()
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the starter plan.")] = DEFAULT_PLAN,
@@ -91,7 +100,7 @@ def up(
     from czar.supervisor.launcher import supervisor_pid
     from czar.supervisor.launcher import up as start
 
-    project = _open(plan)
+    project = _for_person("up", plan)
     if foreground:
         _supervise(project)
         return
@@ -139,7 +148,7 @@ def down(plan: PlanArg = DEFAULT_PLAN) -> None:
     from czar.store.store import Store
     from czar.supervisor.launcher import down as stop
 
-    project = _open(plan, check_repo=False)
+    project = _for_person("down", plan, check_repo=False)
     unfinished = any(t.state not in ("merged", "failed", "cancelled", "pending") for t in project.store.tasks())
     if stop(project):
         if unfinished:
@@ -172,7 +181,7 @@ def run(
 
     Exits 0 only if every task merged and the integration branch passes the plan's checks.
     """
-    project = _open(plan)
+    project = _for_person("run", plan)
     outcome = _views().run_to_end(project, as_json=as_json, keep_running=keep_running, timeout=timeout)
     raise typer.Exit(
         0 if outcome.tasks_merged == outcome.tasks_total and outcome.integration_tests_passed is not False else 1
@@ -362,7 +371,7 @@ def allow(
     """Allow what a worker's agent asked for (a human intervention)."""
     from czar.supervisor.people import answer_permission
 
-    typer.echo(answer_permission(_open(plan, check_repo=False), worker, True))
+    typer.echo(answer_permission(_for_person("allow", plan, check_repo=False), worker, True))
 
 
 @app.command()
@@ -374,7 +383,7 @@ def deny(
     """Deny what a worker's agent asked for (a human intervention)."""
     from czar.supervisor.people import answer_permission
 
-    typer.echo(answer_permission(_open(plan, check_repo=False), worker, False, reason))
+    typer.echo(answer_permission(_for_person("deny", plan, check_repo=False), worker, False, reason))
 
 
 @app.command()
@@ -386,7 +395,7 @@ def tell(
     """Send a message to a worker's agent: an answer, a hint (a human intervention)."""
     from czar.supervisor.people import tell as send
 
-    typer.echo(send(_open(plan, check_repo=False), worker, " ".join(text)))
+    typer.echo(send(_for_person("tell", plan, check_repo=False), worker, " ".join(text)))
 
 
 agent_commands.register(app)

@@ -1,0 +1,52 @@
+"""A process's line of ancestors, read from ``/proc``: who started whom, in which process group and
+session, under which program. czar asks it to tell a person's command from one an agent runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    pid: int
+    ppid: int
+    pgid: int  # its process group: an agent's children stay in the agent's unless they leave it
+    sid: int  # its session: kept even by a child that forks twice and is adopted by init
+    name: str  # the program's short name (``comm``)
+    cmdline: tuple[str, ...]
+
+
+def process(pid: int) -> ProcessInfo | None:
+    """What ``/proc`` says of ``pid``; None if it is gone (or there is no ``/proc``)."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text(encoding="utf-8", errors="replace")
+        raw = (PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return None
+    # "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses.
+    left, right = stat.find("("), stat.rfind(")")
+    fields = stat[right + 2 :].split()
+    if left < 0 or right < 0 or len(fields) < 4:
+        return None
+    cmdline = tuple(a.decode(errors="replace") for a in raw.split(b"\0") if a)
+    return ProcessInfo(pid, int(fields[1]), int(fields[2]), int(fields[3]), stat[left + 1 : right], cmdline)
+
+
+def ancestry(pid: int | None = None) -> list[ProcessInfo]:
+    """``pid`` (this process by default), its parent, and so on up to the first process."""
+    line: list[ProcessInfo] = []
+    current = os.getpid() if pid is None else pid
+    seen: set[int] = set()
+    while current > 0 and current not in seen:
+        seen.add(current)
+        info = process(current)
+        if info is None:
+            break
+        line.append(info)
+        current = info.ppid
+    return line
