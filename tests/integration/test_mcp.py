@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
-from czar.agent_tools.identity import Caller, CallerError
+from czar.agent_tools.identity import Caller, CallerError, token_digest
 from czar.agent_tools.mcp_tools import build, target_of
 from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
@@ -31,7 +31,7 @@ def project(tmp_path: Path, czar_home: Path) -> Project:
         for tid in ("a", "b"):
             Store.move_task(conn, tid, TaskState.READY, reason="test")
         for wid, token in (("w1", "secret-1"), ("w2", "secret-2")):
-            Store.set_worker(conn, wid, state=WorkerState.IDLE, token=token)
+            Store.set_worker(conn, wid, state=WorkerState.IDLE, token=token_digest(token))
     Actions(project).assign("a", "w1", "test")
     Actions(project).assign("b", "w2", "test")
     return project
@@ -138,3 +138,46 @@ def test_the_worker_hosts_http_endpoint_serves_the_tools_to_its_worker_only(proj
             refused.value.close()
     finally:
         endpoint.stop()
+
+
+def test_czar_commands_inside_the_sandbox_reach_the_tools_through_the_host(project: Project, czar_home: Path) -> None:
+    """In its sandbox an agent cannot open the store: ``czar report/board/claim/done`` go to the
+    worker host's endpoint instead, with the worker's token; a wrong token is refused."""
+    from czar.agent_tools.mcp_tools import Endpoint
+    from czar.runtime import sandbox
+
+    if sandbox.available() is not None:
+        pytest.skip(f"no sandbox here: {sandbox.available()}")
+    endpoint = Endpoint(Caller(project.paths, "w1", "secret-1"))
+    checkout = project.paths.worktree("a")
+    confine = project.confinement(checkout, project.paths.root / "agents" / "w1")
+    assert confine is not None
+
+    def czar_in_sandbox(*args: str, token: str = "secret-1") -> Any:
+        import subprocess
+
+        env = {
+            **os.environ,
+            "CZAR_PROJECT": "mcp",
+            "CZAR_WORKER": "w1",
+            "CZAR_TOKEN": token,
+            "CZAR_ENDPOINT": endpoint.base,
+        }
+        argv = sandbox.wrap([sys.executable, "-m", "czar", *args], confine)
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    try:
+        seen = czar_in_sandbox("report", "--task", "a", "write", "a.txt")
+        assert seen.returncode == 0, seen.stderr
+        assert "acknowledged" in seen.stdout
+        assert czar_in_sandbox("claim", "b.txt").returncode != 0
+        assert "w2 (working) works on task b" in czar_in_sandbox("board").stdout
+        # The store is out of reach from inside: reading it fails, it is not merely unused.
+        peek = czar_in_sandbox("status", str(project.plan.path))
+        assert peek.returncode != 0
+        wrong = czar_in_sandbox("done", "finished", token="secret-2")
+        assert wrong.returncode != 0 and "refused" in wrong.stderr and "Traceback" not in wrong.stderr
+        assert "submitted" in czar_in_sandbox("done", "a", "is", "done").stdout
+    finally:
+        endpoint.stop()
+    assert next(t.state for t in project.store.tasks() if t.id == "a") == "submitted"

@@ -102,6 +102,41 @@ def test_reconnect_notice_is_not_an_error() -> None:
     assert [s for s in signals if s.kind in ("error", "turn_done")] == []
 
 
+# What Codex 0.169 printed here against an API that refused the key, answered 500, or was not
+# listening at all.
+REFUSED = "unexpected status 401 Unauthorized: invalid key, url: http://127.0.0.1:8765/v1/responses"
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        (f"Reconnecting... 1/5 ({REFUSED})", "auth"),
+        (
+            "Reconnecting... 2/5 (We\u2019re currently experiencing high demand, which may cause temporary errors.)",
+            "server",
+        ),
+        ("Reconnecting... waiting for network (Connection failed: error sending request)", "offline"),
+        ("Reconnecting... 3/5 (stream disconnected before completion: error sending request for url)", "connection"),
+        ("Reconnecting... 1/5 (something new)", "other"),
+    ],
+)
+def test_a_retried_request_is_a_model_error(message: str, kind: str) -> None:
+    assert parse({"type": "error", "message": message}) == [
+        Signal("model_error", text=message, data={"kind": kind, "retry": True})
+    ]
+
+
+def test_a_turn_that_failed_on_its_model_says_so() -> None:
+    assert parse({"type": "turn.failed", "error": {"message": REFUSED}}) == [
+        Signal("model_error", text=REFUSED, data={"kind": "auth", "retry": False}),
+        Signal("error", text=REFUSED),
+    ]
+
+
+def test_the_error_before_a_failed_turn_is_not_counted_twice() -> None:
+    assert parse({"type": "error", "message": REFUSED}) == []
+
+
 # -- items -----------------------------------------------------------------------------------
 
 
@@ -276,6 +311,14 @@ def test_first_start_is_exec_in_the_worktree_with_workspace_write(tmp_path: Path
     assert argv[argv.index("-s") + 1] == "workspace-write"
     assert "resume" not in argv
     assert argv[-1] == "-"
+
+
+@pytest.mark.parametrize("session", [None, THREAD])
+def test_in_czars_sandbox_codex_runs_without_its_own(tmp_path: Path, clean_env: None, session: str | None) -> None:
+    """Codex's own sandbox cannot be made inside czar's (no namespaces there); czar's confines it."""
+    argv = CodexAdapter().launch(context(tmp_path, session=session, confined=True)).argv
+    mode = argv[argv.index("-s") + 1] if "-s" in argv else merged_toml(overrides(argv))["sandbox_mode"]
+    assert mode == "danger-full-access"
 
 
 def test_later_message_resumes_the_thread(tmp_path: Path, clean_env: None) -> None:
