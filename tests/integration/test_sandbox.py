@@ -161,3 +161,37 @@ def test_a_checkout_has_only_its_own_branch_and_no_remote(tmp_path: Path) -> Non
     git(mine, "pack-refs", "--all")
     assert checkout.tip(mine, "czar/a") == git(repo, "rev-parse", "czar/a")
     assert checkout.tip(mine, "czar/none") is None
+
+
+def test_tmux_servers_and_runtime_sockets_are_out_of_reach(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tmux server (czar's, or yours) would let an agent type into another pane, outside its
+    sandbox; a socket in the session's runtime folder would let it reach D-Bus and the like."""
+    import shutil
+    import socket as sockets
+    import tempfile
+
+    repo, data, mine, _other, home = _layout(tmp_path)
+    # Outside /tmp, which the sandbox replaces anyway: what must hide it is knowing it is a runtime folder.
+    runtime = Path(tempfile.mkdtemp(prefix="czar-runtime-", dir="/var/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("TMUX_TMPDIR", str(runtime))
+    server = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    server.bind(str(runtime / "bus"))
+    server.listen(1)
+    name = f"czar-sandbox-test-{tmp_path.name}"
+    subprocess.run(["tmux", "-L", name, "new-session", "-d", "sleep", "60"], check=True)
+    try:
+        outside = subprocess.run(["tmux", "-L", name, "list-sessions"], capture_output=True, check=False)
+        assert outside.returncode == 0
+        script = (
+            f"tmux -L {name} list-sessions && echo reached-tmux; "
+            f"python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); s.connect('{runtime}/bus')\" "
+            "&& echo reached-bus; echo done"
+        )
+        result = _run(_confine(repo, data, mine, home), script)
+    finally:
+        subprocess.run(["tmux", "-L", name, "kill-server"], check=False)
+        server.close()
+        shutil.rmtree(runtime, ignore_errors=True)
+    assert "reached" not in result.stdout
+    assert result.stdout.strip().endswith("done")

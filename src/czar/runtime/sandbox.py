@@ -11,6 +11,7 @@ their model's API, and czar's tools on the worker host's local endpoint.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -81,6 +82,27 @@ def for_task(
     )
 
 
+# Sockets that would hand an agent more than its sandbox: a container engine's (root on the machine).
+ROOT_SOCKETS = (
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/run/containerd/containerd.sock",
+    "/run/podman/podman.sock",
+)
+
+
+def _sockets() -> list[Path]:
+    """Folders of sockets a read-only view would still let an agent connect to: the session's
+    runtime folder (its D-Bus, a user's podman), tmux servers' folders (``send-keys`` to another
+    worker's pane, or to yours) and czar's doorbells. A private ``/tmp`` hides those kept there."""
+    found = [Path("/run/user") / str(os.getuid())]
+    for var in ("XDG_RUNTIME_DIR", "TMUX_TMPDIR"):
+        if os.environ.get(var):
+            found.append(Path(os.environ[var]).resolve())
+    # Never a folder that holds the machine's or the private /tmp (a runtime folder set to /tmp).
+    return [p for p in found if p not in (Path("/"), Path("/tmp"))]
+
+
 def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
@@ -115,8 +137,11 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
     if c.tmp is not None:
         args += ["--bind", str(c.tmp), "/tmp"]
     # Hidden first, then what stays visible bound back in: bwrap applies mounts in order.
-    for hidden in _existing(c.hidden):
+    sockets = [p for p in _sockets() if not any(_under(w, p) for w in (*c.writable, *c.extra_writable))]
+    for hidden in _existing([*c.hidden, *sockets]):
         args += ["--tmpfs", str(hidden)]
+    for socket in _existing([Path(p) for p in ROOT_SOCKETS]):
+        args += ["--ro-bind", "/dev/null", str(socket)]
     if c.user_home is not None:
         for rel in CREDENTIALS:
             secret = c.user_home / rel
