@@ -1,12 +1,19 @@
 """Alerts for people away from the terminal: each one, as a JSON POST to the plan's webhook.
 
-Delivery is at least once: the id of the last alert delivered is kept in the store, so a
-supervisor that restarts sends what it had not sent yet, and nothing twice that was acknowledged.
+Delivery is concurrent: each level has lanes of its own (threads that post one alert at a time),
+so a webhook that hangs on warnings never holds a critical alert back, and the critical alerts of a
+batch are handed out first. Each attempt is bounded (``attempt_seconds`` for each step of the
+request: connecting, sending, every wait for the answer); an alert gets ``ATTEMPTS`` of them.
+
+Delivery is at least once: the outcome of each alert (delivered, or given up) is an event, and the
+id below which every alert has an outcome is kept in the store; a supervisor that restarts sends
+the alerts that had none yet, and nothing twice that was acknowledged.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
 import urllib.error
@@ -18,8 +25,12 @@ from czar.supervisor.project import Project
 
 LEVELS = {"warning": 1, "critical": 2}
 ATTEMPTS = 3
-TIMEOUT_SECONDS = 5.0
-DELIVERED = "alerts_delivered"  # meta key: the id of the last alert event handled
+ATTEMPT_SECONDS = 5.0
+BACKOFF_SECONDS = 0.5  # before the second attempt; doubled before each next one
+LANES = 4  # alerts of one level posted at once
+FLUSH_SECONDS = ATTEMPT_SECONDS  # what a stopping supervisor gives the alerts still on their way
+DELIVERED = "alerts_delivered"  # meta key: every alert up to this id has an outcome
+OUTCOMES = ("alert.delivered", "alert.undelivered")
 
 
 def payload(project: Project, event: Event) -> dict[str, Any]:
@@ -35,46 +46,130 @@ def payload(project: Project, event: Event) -> dict[str, Any]:
 
 
 class AlertSender:
-    def __init__(self, project: Project) -> None:
+    def __init__(
+        self, project: Project, *, attempt_seconds: float = ATTEMPT_SECONDS, backoff: float = BACKOFF_SECONDS
+    ) -> None:
         self.p = project
         self.store = project.store
         self.url = project.plan.alerts.webhook
         self.least = LEVELS[project.plan.alerts.level]
-        self._lock = threading.Lock()  # the sending thread and the supervisor's last flush
+        self.attempt_seconds = attempt_seconds
+        self.backoff = backoff
+        self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)  # an alert got its outcome
+        self._seen: int | None = None  # the last alert event looked at (None: not read from the store yet)
+        self._open: set[int] = set()  # alerts handed to a lane, without an outcome yet
+        self._marked = 0  # the mark as the store has it
+        self._lanes: dict[int, queue.Queue[Event | None]] = {}
+        self._threads: list[threading.Thread] = []
 
     def send_pending(self) -> int:
-        """POST every alert not handled yet; returns how many were delivered."""
+        """Hand every alert not handled yet to its lane, critical ones first; returns how many.
+
+        Returns at once: the lanes post them (see ``flush`` to wait for them).
+        """
         if self.url is None:
             return 0
         with self._lock:
-            return self._send_pending()
+            done: set[int] = set()
+            if self._seen is None:
+                with self.store.read() as conn:
+                    self._seen = self._marked = int(Store.get_meta(conn, DELIVERED, 0))
+                # Alerts past the mark may have an outcome already (the mark waits for the slowest).
+                done = {int(e.payload["alert"]) for e in self._all_after(self._seen, OUTCOMES)}
+            wanted: list[tuple[int, Event]] = []
+            for event in self._all_after(self._seen, ("alert",)):
+                self._seen = event.id
+                level = LEVELS.get(str(event.payload.get("level")), 0)
+                if level >= self.least and event.id not in done:
+                    wanted.append((level, event))
+                    self._open.add(event.id)
+            for level, event in sorted(wanted, key=lambda w: (-w[0], w[1].id)):
+                self._lane(level).put(event)
+            if not wanted:
+                self._mark()
+        return len(wanted)
 
-    def _send_pending(self) -> int:
-        with self.store.read() as conn:
-            after = int(Store.get_meta(conn, DELIVERED, 0))
-        sent = 0
-        for event in self.store.events_after(after, kinds=("alert",)):
-            if LEVELS.get(str(event.payload.get("level")), 0) >= self.least:
-                ok, why = self._post(payload(self.p, event))
-                with self.store.write() as conn:
-                    Store.emit(conn, "alert.delivered" if ok else "alert.undelivered", alert=event.id, detail=why)
-                sent += ok
-            with self.store.write() as conn:
-                Store.set_meta(conn, DELIVERED, event.id)
-        return sent
+    def flush(self, timeout: float = FLUSH_SECONDS) -> bool:
+        """Hand out what is pending and wait, at most ``timeout`` seconds, until every alert handed
+        out has an outcome. False if some had none by then: they stay for the next supervisor."""
+        self.send_pending()
+        deadline = time.monotonic() + timeout
+        with self._settled:
+            while self._open:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._settled.wait(left)
+        return True
+
+    def close(self) -> None:
+        """Let the lanes end once they finish what they post now."""
+        with self._lock:
+            for lane in self._lanes.values():
+                for _ in range(LANES):
+                    lane.put(None)
+            self._lanes.clear()
+
+    # -- the lanes -----------------------------------------------------------------------------
+
+    def _all_after(self, after: int, kinds: tuple[str, ...]) -> list[Event]:
+        found: list[Event] = []
+        while batch := self.store.events_after(after, kinds=kinds):
+            found += batch
+            after = batch[-1].id
+        return found
+
+    def _lane(self, level: int) -> queue.Queue[Event | None]:
+        if level not in self._lanes:
+            lane: queue.Queue[Event | None] = queue.Queue()
+            self._lanes[level] = lane
+            for i in range(LANES):
+                # Daemons: a webhook that never answers must not keep a stopping supervisor alive.
+                thread = threading.Thread(target=self._post_from, args=(lane,), name=f"alerts-{level}-{i}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        return self._lanes[level]
+
+    def _post_from(self, lane: queue.Queue[Event | None]) -> None:
+        while (event := lane.get()) is not None:
+            ok, why = self._post(payload(self.p, event))
+            with self._settled:
+                try:
+                    with self.store.write() as conn:
+                        Store.emit(conn, "alert.delivered" if ok else "alert.undelivered", alert=event.id, detail=why)
+                        self._open.discard(event.id)
+                        self._mark(conn)
+                except Exception:  # the store failed: the alert stays open, and is sent again later
+                    pass
+                self._settled.notify_all()
+
+    def _mark(self, conn: Any = None) -> None:
+        """Move the store's mark up to the last alert looked at below the first still open."""
+        assert self._seen is not None
+        mark = min(self._open) - 1 if self._open else self._seen
+        if mark == self._marked:
+            return  # the loop looks on every event: no write for nothing
+        self._marked = mark
+        if conn is not None:
+            Store.set_meta(conn, DELIVERED, mark)
+            return
+        with self.store.write() as own:
+            Store.set_meta(own, DELIVERED, mark)
 
     def _post(self, body: dict[str, Any]) -> tuple[bool, str]:
         assert self.url is not None
         data = json.dumps(body).encode()
         why = ""
         for attempt in range(ATTEMPTS):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
             request = urllib.request.Request(
                 self.url, data=data, method="POST", headers={"Content-Type": "application/json"}
             )
             try:
-                with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+                with urllib.request.urlopen(request, timeout=self.attempt_seconds) as response:
                     return True, f"HTTP {response.status}"
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 why = str(getattr(exc, "reason", exc))
-                time.sleep(0.5 * 2**attempt)
         return False, why
