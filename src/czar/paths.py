@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
@@ -80,5 +81,10 @@ class ProjectPaths:
         return Path(base) / f"czar-{os.getuid()}" / self.key
 
     def ensure(self) -> None:
-        for folder in (self.root, self.worktrees, self.logs, self.checks):
+        """Make the project's folders; the project folder is its owner's alone (0700): it holds the
+        store, every task's checkout and every agent's home."""
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(PermissionError):  # not ours to change: the store says so when opened
+            self.root.chmod(0o700)
+        for folder in (self.worktrees, self.logs, self.checks):
             folder.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from czar.agent_tools.identity import token_digest
 from czar.model.server import serve
 from czar.paths import ProjectPaths
 from czar.store.store import Event, Store
@@ -176,7 +177,7 @@ def test_the_mcp_inspector_lists_and_calls_czars_tools(tmp_path: Path, czar_home
     project.git.ensure_branch("czar/integration", "main")
     with project.store.write() as conn:
         Store.move_task(conn, "a", TaskState.READY, reason="test")
-        Store.set_worker(conn, "w1", state=WorkerState.IDLE, token="the-token")
+        Store.set_worker(conn, "w1", state=WorkerState.IDLE, token=token_digest("the-token"))
     Actions(project).assign("a", "w1", "test")
     env = [f"CZAR_HOME={czar_home}", "CZAR_PROJECT=inspected", "CZAR_WORKER=w1", "CZAR_TOKEN=the-token"]
     base = [str(clis / "mcp-inspector"), "--cli", *[x for v in env for x in ("-e", v)]]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from czar.agent_tools.identity import Caller, CallerError, caller_from_env
+from czar.agent_tools.identity import Caller, CallerError, caller_from_env, token_digest
 from czar.agent_tools.service import AgentTools
 from czar.core.policy import Decision
 from czar.core.states import TaskState, WorkerState
@@ -31,7 +31,7 @@ def project(tmp_path: Path, czar_home: Path) -> Project:
         for tid in ("a", "b", "c"):
             Store.move_task(conn, tid, TaskState.READY, reason="test")
         for i, wid in enumerate(("w1", "w2", "w3")):
-            Store.set_worker(conn, wid, state=WorkerState.IDLE, token=f"secret-{i + 1}")
+            Store.set_worker(conn, wid, state=WorkerState.IDLE, token=token_digest(f"secret-{i + 1}"))
     actions = Actions(project)
     actions.assign("a", "w1", "test")
     actions.assign("b", "w2", "test")

@@ -1,12 +1,14 @@
 """Who is calling an agent tool: the worker its host named in the environment, proven by a secret.
 
 The worker host gives its agent ``CZAR_HOME``, ``CZAR_PROJECT``, ``CZAR_WORKER`` and
-``CZAR_TOKEN``; the token is made anew each time the host starts and kept in the store, so one
-worker's agent cannot act for another by naming it.
+``CZAR_TOKEN``; the token is made anew each time the host starts, so one worker's agent cannot act
+for another by naming it. The store keeps only its SHA-256 digest: whoever reads the store learns
+nothing that authenticates.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import secrets
@@ -65,8 +67,14 @@ def caller_from_env(env: Mapping[str, str] | None = None) -> Caller:
     )
 
 
-def token_matches(expected: str | None, given: str) -> bool:
-    return expected is not None and hmac.compare_digest(expected, given)
+def token_digest(token: str) -> str:
+    """What the store keeps of a worker's token (never the token itself)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(digest: str | None, given: str) -> bool:
+    """True if ``given`` is the token whose digest the store keeps."""
+    return digest is not None and hmac.compare_digest(digest, token_digest(given))
 
 
 def agent_trace(

@@ -23,7 +23,7 @@ from typing import Any
 
 from mcp.server import MCPServer
 
-from czar.agent_tools.identity import Caller
+from czar.agent_tools.identity import Caller, token_digest
 from czar.agent_tools.service import AgentTools, target_of
 from czar.core.policy import Decision
 
@@ -170,15 +170,15 @@ def _relayed(app: ASGIApp, tools: AgentTools) -> ASGIApp:
 
 
 def _guarded(app: ASGIApp, token: str) -> ASGIApp:
-    """``app``, answering 401 to a request without this worker's token."""
-    expected = f"Bearer {token}".encode()
+    """``app``, answering 401 to a request without this worker's token (digests are compared)."""
+    expected = token_digest(f"Bearer {token}")
 
     async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "lifespan"):
             return  # no websockets
         if scope["type"] == "http":
             given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(given, expected):
+            if not hmac.compare_digest(token_digest(given.decode("latin-1")), expected):
                 await send(
                     {"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]}
                 )

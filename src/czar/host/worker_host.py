@@ -25,7 +25,15 @@ from typing import IO, Any
 
 from sqlalchemy import update
 
-from czar.agent_tools.identity import ENV_PROJECT, ENV_TOKEN, ENV_WORKER, Caller, CallerError, new_token
+from czar.agent_tools.identity import (
+    ENV_PROJECT,
+    ENV_TOKEN,
+    ENV_WORKER,
+    Caller,
+    CallerError,
+    new_token,
+    token_digest,
+)
 from czar.agent_tools.relay import ENV_ENDPOINT
 from czar.agent_tools.service import AgentTools, digest
 from czar.agents import adapter_for
@@ -148,7 +156,13 @@ class WorkerHost:
         listener = self.listener = self.store.listen_as_worker(self.worker)
         with self.store.write() as conn:
             Store.set_worker(
-                conn, self.worker, pid=os.getpid(), last_seen=time.time(), agent_pid=None, token=self.token, repeats=0
+                conn,
+                self.worker,
+                pid=os.getpid(),
+                last_seen=time.time(),
+                agent_pid=None,
+                token=token_digest(self.token),  # the store keeps only its digest
+                repeats=0,
             )
             # Idle unless the supervisor gave this worker a task while the host was starting.
             conn.execute(

@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import shlex
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -42,17 +43,23 @@ class TmuxHost:
         return bool(self.server.is_alive()) and bool(self.server.has_session(self.session_name))
 
     def start_window(self, name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> None:
-        """Run ``argv`` in window ``name``, replacing a window of that name (dead or alive)."""
-        command = shlex.join(argv)  # argv is czar's own: interpreter path, flags, safe ids
-        env_flags = [f"-e{k}={v}" for k, v in env.items()]
+        """Run ``argv`` in window ``name`` with ``env`` added to its environment, replacing a window
+        of that name (dead or alive). ``env`` never reaches a command line (see ``_with_env``)."""
+        command, env_file = _with_env(argv, env, cwd)
+        try:
+            self._start(name, command, cwd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                env_file.unlink()
+            raise
+
+    def _start(self, name: str, command: str, cwd: Path) -> None:
         panes = self._panes()
         if panes:
             if name in panes:
                 self._cmd("kill-window", "-t", f"{self.session_name}:{name}")
             try:
-                self._cmd(
-                    "new-window", "-d", "-t", f"{self.session_name}:", "-n", name, "-c", str(cwd), *env_flags, command
-                )
+                self._cmd("new-window", "-d", "-t", f"{self.session_name}:", "-n", name, "-c", str(cwd), command)
                 return
             except RuntimeHostError as exc:
                 # The server or session went away between the check and the command (a `czar down`
@@ -72,7 +79,6 @@ class TmuxHost:
             "50",
             "-c",
             str(cwd),
-            *env_flags,
             command,
             ";",
             "set-option",
@@ -137,3 +143,26 @@ class TmuxHost:
     def attach_argv(self, name: str | None) -> list[str]:
         target = self.session_name if name is None else f"{self.session_name}:{name}"
         return ["tmux", "-L", self.socket_name, "attach-session", "-t", target]
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Read the variables, delete their file, become the program: the values stay off every command line.
+_LOADER = '. "$0"; rm -f -- "$0"; exec "$@"'
+
+
+def _with_env(argv: Sequence[str], env: Mapping[str, str], folder: Path) -> tuple[str, Path]:
+    """The shell command that runs ``argv`` with ``env``, and the file that carries ``env``.
+
+    tmux's ``-e NAME=value`` would put each value (an agent's API key) on the command line of the
+    tmux client and of the server it forks, which keeps it for the whole run, visible in ``ps``.
+    Instead the values go to a file only its owner can read (0600, in the project's folder), which
+    ``/bin/sh`` reads and deletes before it becomes the program.
+    """
+    bad = [k for k in env if not _NAME.fullmatch(k)]
+    if bad:
+        raise RuntimeHostError(f"not an environment variable name: {bad[0]!r}")
+    fd, name = tempfile.mkstemp(prefix=".czar-env-", dir=folder if os.access(folder, os.W_OK) else None)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.writelines(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
+    # argv is czar's own: interpreter path, flags, safe ids.
+    return shlex.join(["/bin/sh", "-c", _LOADER, name, *argv]), Path(name)

@@ -6,7 +6,9 @@ across I/O. After a write commits, the project's doorbell rings so that waiting 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -103,12 +105,27 @@ def _begin_immediate(conn: Connection) -> None:
         conn.exec_driver_sql(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
 
 
+def _owner_only(paths: ProjectPaths) -> None:
+    """The store readable and writable by its owner only (0600), its -wal and -shm too.
+
+    Created with that mode before SQLite opens it (SQLite gives its -wal and -shm the database's
+    mode), and an older store's files put right; a file czar may not change is left as it is.
+    """
+    with contextlib.suppress(OSError):
+        os.close(os.open(paths.db, os.O_RDWR | os.O_CREAT, 0o600))
+    for path in (paths.db, paths.db.with_name(paths.db.name + "-wal"), paths.db.with_name(paths.db.name + "-shm")):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+
+
 class Store:
     """Tasks, attempts, workers, events and inboxes of one project."""
 
     def __init__(self, paths: ProjectPaths) -> None:
         self.paths = paths
         paths.ensure()
+        _owner_only(paths)
         try:
             self.engine = _engine(paths)
             with self.write() as conn:
