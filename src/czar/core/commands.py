@@ -97,10 +97,13 @@ GIT_PLACES = names(
 RUNS_PROGRAMS = names(
     "GIT_EXEC_PATH GIT_SSH GIT_SSH_COMMAND GIT_PROXY_COMMAND GIT_ASKPASS SSH_ASKPASS GIT_TEMPLATE_DIR "
     "GIT_EXTERNAL_DIFF LD_PRELOAD LD_AUDIT BASH_ENV ENV PROMPT_COMMAND GIT_CONFIG GIT_CONFIG_GLOBAL "
-    "GIT_CONFIG_SYSTEM GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT"
+    "GIT_CONFIG_SYSTEM GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT CDPATH"
 )
 # Variables whose value is a command czar can read (a pager, an editor).
 COMMAND_VALUED = names("PAGER GIT_PAGER EDITOR VISUAL GIT_EDITOR GIT_SEQUENCE_EDITOR MANPAGER")
+WATCHED = GIT_PLACES | RUNS_PROGRAMS | COMMAND_VALUED
+# Builtins that set a variable named among their words, to a value czar cannot see (read x).
+SETS_VARIABLES = names("export declare typeset local readonly read printf mapfile readarray getopts")
 
 _PYTHON = re.compile(r"(python|pypy)(\d+(\.\d+)*)?")
 _PIP = re.compile(r"pip\d+(\.\d+)*")
@@ -195,6 +198,8 @@ class Judge:
         name = program_name(head.value)
         line = " ".join([name, *(w.text for w in words[1:])])
         args = words[1:]
+        if name in SETS_VARIABLES:
+            self.sets_variables(name, args, cwds, line)
         handler = HANDLERS.get(name)
         if handler is not None:
             result = handler(self, name, args, cwds, line)
@@ -279,6 +284,16 @@ class Judge:
         elif name in COMMAND_VALUED:
             self.nested(line, value, cwds, name)
 
+    def sets_variables(self, name: str, args: Sequence[Word], cwds: Cwds, line: str) -> None:
+        """``read GIT_DIR``, ``export GIT_DIR``: a watched variable set to what czar cannot see."""
+        for w in args:
+            if w.value is not None and (w.value in WATCHED or w.value.startswith("GIT_CONFIG_")):
+                self.variable(w.value, Word(None, f"<set by {name}>"), cwds)
+        if name in ("declare", "typeset", "local") and any(
+            w.value and w.value.startswith("-") and "n" in w.value[1:] for w in args
+        ):
+            self.add(line, ask(f"{name} -n makes a name reference czar cannot follow"))
+
     def nested(self, line: str, text: Word, cwds: Cwds, who: str) -> tuple[Cwds, Cwds]:
         """Judge a script given as a word (``bash -c``, ``eval``, an editor variable)."""
         if text.value is None:
@@ -323,8 +338,8 @@ def handles(*names: str) -> Callable[[Handler], Handler]:
 def _cd(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tuple[Cwds, Cwds]:
     j.add(line, allow("changing folder"))
     operands = [a for a in args if a.value is None or not (a.value.startswith("-") and a.value != "-")]
-    if len(operands) != 1:
-        return None, None  # home: czar cannot tell where
+    if len(operands) != 1 or (name == "pushd" and (operands[0].value or "+").startswith(("+", "-"))):
+        return None, None  # home, or a place on pushd's stack: czar cannot tell where
     moved = chdir(operands[0], cwds)
     return moved, union(cwds, moved)  # a failed cd leaves the folder as it was
 

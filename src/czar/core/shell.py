@@ -213,9 +213,11 @@ class _Reader:
         body: Script | None = None
         for i, child in enumerate(n.children):
             name = n.field_name_for_child(i)
-            if not child.is_named or child.type == "comment" or name == "variable":
+            if not child.is_named or child.type == "comment":
                 continue
-            if name == "body":
+            if name == "variable":  # set to each value in turn: what, only run time tells
+                head.append(Command(assignments=((_text(child), Word(None, _text(n)[:40])),)))
+            elif name == "body":
                 body = self.node(child)
             elif n.type == "for_statement":
                 subs: list[Script] = []
