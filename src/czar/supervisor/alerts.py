@@ -61,7 +61,6 @@ class AlertSender:
         self._open: set[int] = set()  # alerts handed to a lane, without an outcome yet
         self._marked = 0  # the mark as the store has it
         self._lanes: dict[int, queue.Queue[Event | None]] = {}
-        self._threads: list[threading.Thread] = []
 
     def send_pending(self) -> int:
         """Hand every alert not handled yet to its lane, critical ones first; returns how many.
@@ -126,9 +125,8 @@ class AlertSender:
             self._lanes[level] = lane
             for i in range(LANES):
                 # Daemons: a webhook that never answers must not keep a stopping supervisor alive.
-                thread = threading.Thread(target=self._post_from, args=(lane,), name=f"alerts-{level}-{i}", daemon=True)
-                thread.start()
-                self._threads.append(thread)
+                name = f"alerts-{level}-{i}"
+                threading.Thread(target=self._post_from, args=(lane,), name=name, daemon=True).start()
         return self._lanes[level]
 
     def _post_from(self, lane: queue.Queue[Event | None]) -> None:
@@ -136,26 +134,31 @@ class AlertSender:
             ok, why = self._post(payload(self.p, event))
             with self._settled:
                 try:
+                    mark = self._next_mark(settled=event.id)
                     with self.store.write() as conn:
                         Store.emit(conn, "alert.delivered" if ok else "alert.undelivered", alert=event.id, detail=why)
-                        self._open.discard(event.id)
-                        self._mark(conn)
+                        if mark != self._marked:
+                            Store.set_meta(conn, DELIVERED, mark)
                 except Exception:  # the store failed: the alert stays open, and is sent again later
-                    pass
-                self._settled.notify_all()
+                    continue
+                finally:
+                    self._settled.notify_all()
+                self._open.discard(event.id)
+                self._marked = mark
 
-    def _mark(self, conn: Any = None) -> None:
-        """Move the store's mark up to the last alert looked at below the first still open."""
+    def _next_mark(self, settled: int | None = None) -> int:
+        """The last alert looked at below the first still open (once ``settled`` is not)."""
         assert self._seen is not None
-        mark = min(self._open) - 1 if self._open else self._seen
-        if mark == self._marked:
-            return  # the loop looks on every event: no write for nothing
-        self._marked = mark
-        if conn is not None:
-            Store.set_meta(conn, DELIVERED, mark)
-            return
-        with self.store.write() as own:
-            Store.set_meta(own, DELIVERED, mark)
+        still = self._open - {settled}
+        return min(still) - 1 if still else self._seen
+
+    def _mark(self) -> None:
+        """Move the store's mark up (only when it moved: the loop looks on every event)."""
+        mark = self._next_mark()
+        if mark != self._marked:
+            with self.store.write() as conn:
+                Store.set_meta(conn, DELIVERED, mark)
+            self._marked = mark
 
     def _post(self, body: dict[str, Any]) -> tuple[bool, str]:
         assert self.url is not None
