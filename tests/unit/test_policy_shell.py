@@ -566,3 +566,12 @@ def test_words_are_read_as_bash_reads_them(text: str, expected: list[list[str | 
 def test_what_bash_and_the_grammar_might_read_differently_is_refused(text: str) -> None:
     with pytest.raises(ShellError):
         parse(text)
+
+
+def test_a_command_given_a_folder_is_judged_as_run_there() -> None:
+    from czar.agent_tools.service import target_of
+
+    outside = target_of("run_shell_command", {"command": "rm -rf x", "dir_path": USER})
+    assert judged(outside) is Decision.DENY
+    assert judged(target_of("run_shell_command", {"command": "rm -rf x", "dir_path": "src"})) is Decision.ALLOW
+    assert target_of("Bash", {"command": "ls"}) == "ls"
