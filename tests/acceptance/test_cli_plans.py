@@ -145,6 +145,9 @@ def test_init_on_a_detached_head_asks_which_branch(root: Path) -> None:
     bad = czar("init", "--base-branch", "-D", cwd=repo)
     assert bad.returncode == 1
     assert bad.stderr.strip().startswith("czar: --base-branch '-D' is not a branch name git accepts")
+    nowhere = czar("init", str(root / "missing" / "czar.toml"), "--base-branch", "main", cwd=repo)
+    assert nowhere.returncode == 1
+    assert nowhere.stderr.strip() == f"czar: cannot write {root / 'missing' / 'czar.toml'}: No such file or directory"
     assert czar("init", "--base-branch", "main", cwd=repo).returncode == 0
     ok = czar("validate", cwd=repo)
     assert ok.returncode == 0, ok.stderr

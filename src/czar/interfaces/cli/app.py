@@ -65,7 +65,10 @@ def init(
     if path.exists() and not force:
         raise CzarError(f"{path} exists; use --force to overwrite it")
     base = checked_base_branch(base_branch) if base_branch else base_branch_of(path.absolute().parent)
-    path.write_text(starter_plan(base), encoding="utf-8")
+    try:
+        path.write_text(starter_plan(base), encoding="utf-8")
+    except OSError as exc:
+        raise CzarError(f"cannot write {path}: {exc.strerror}") from exc
     typer.echo(f"wrote {path}; edit it, then run `czar validate {path}`")
 
 
