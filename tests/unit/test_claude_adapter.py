@@ -18,6 +18,7 @@ import pytest
 from czar.agents import claude
 from czar.agents.base import AgentSettings, LaunchContext, Signal
 from czar.agents.claude import ALLOWED, CZAR_TOOLS, QUIET, ClaudeAdapter, private_home
+from czar.host.meter import KEYS, Meter
 
 SESSION = "8f0d5d3c-2c3e-4b8e-9a51-0c9f3f7e1a42"
 MODEL = "claude-sonnet-4-5-20250929"
@@ -107,7 +108,18 @@ def result_event(subtype: str = "success", *, is_error: bool = False, **extra: A
             "server_tool_use": {"web_search_requests": 0, "web_fetch_requests": 0},
             "service_tier": "standard",
         },
-        "modelUsage": {MODEL: {"inputTokens": 31, "outputTokens": 1805, "costUSD": 0.0847365}},
+        "modelUsage": {
+            MODEL: {
+                "inputTokens": 31,
+                "outputTokens": 1805,
+                "cacheReadInputTokens": 104332,
+                "cacheCreationInputTokens": 9120,
+                "webSearchRequests": 0,
+                "costUSD": 0.0847365,
+                "contextWindow": 200000,
+                "maxOutputTokens": 32000,
+            }
+        },
         "permission_denials": [],
         "uuid": "c7d3f1e0-5b8b-4d0b-8a55-2f61e5d1aa10",
     }
@@ -355,10 +367,17 @@ def test_result_of_a_resume_that_found_no_session() -> None:
     assert done == Signal("turn_done", text="error_during_execution", data={"is_error": True})
 
 
-def test_result_without_usage_or_cost() -> None:
-    usage_signal, done = parse({"type": "result", "subtype": "success", "is_error": False, "session_id": SESSION})
-    assert usage_signal.data["cost_usd"] == 0.0
-    assert usage_signal.data["input_tokens"] == 0
+def test_result_without_running_totals_settles_its_turn_and_czar_prices_it() -> None:
+    event = {"type": "result", "subtype": "success", "is_error": False, "session_id": SESSION, "usage": usage()}
+    usage_signal, done = parse(event)
+    assert usage_signal.data == {
+        "turn": True,
+        "input_excludes_cache": True,
+        "input_tokens": 3,
+        "output_tokens": 87,
+        "cache_read_tokens": 11520,
+        "cache_write_tokens": 2048,
+    }
     assert done.text == "success"
 
 
@@ -714,3 +733,192 @@ def test_on_its_own_screen_a_first_message_too_long_for_a_command_line_is_pasted
     assert launch.stdin == [long]  # the worker host pastes it once the agent has started
     short = ClaudeAdapter().launch(context(tmp_path, settings=settings)).argv
     assert short[-2:] == ["--", "Task id: hello\n\nWrite hello.py."]
+
+
+# -- usage over several turns ----------------------------------------------------------------
+#
+# Shaped as Claude Code 2.1.197 prints them (seen against the scripted model, with the cache
+# figures a real session adds): an assistant event per API message, its usage as the message
+# started (one output token so far); the turn's ``result`` with ``usage`` for that turn alone,
+# while ``modelUsage`` and ``total_cost_usd`` run over the whole process.
+
+TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+
+def streamed(message_id: str, inp: int, out: int, read: int, write: int, content: str = "text") -> dict[str, Any]:
+    block = {"type": "text", "text": "ok"} if content == "text" else tool_use("Bash", {"command": "pytest -q"})
+    event = assistant([block], message_id)
+    event["message"]["usage"] = usage(inp, 1, write, read)  # as it started: one output token so far
+    return event
+
+
+def turn_result(turns: list[list[tuple[str, int, int, int, int]]], cost: float) -> dict[str, Any]:
+    """The ``result`` of the last of ``turns`` (each a list of its messages' final usage)."""
+    last, every = turns[-1], [m for t in turns for m in t]
+
+    def total(messages: list[tuple[str, int, int, int, int]], i: int) -> int:
+        return sum(m[i] for m in messages)
+
+    return result_event(
+        num_turns=len(last),
+        total_cost_usd=cost,
+        usage=usage(total(last, 1), total(last, 2), total(last, 4), total(last, 3)),
+        modelUsage={
+            MODEL: {
+                "inputTokens": total(every, 1),
+                "outputTokens": total(every, 2),
+                "cacheReadInputTokens": total(every, 3),
+                "cacheCreationInputTokens": total(every, 4),
+                "webSearchRequests": 0,
+                "costUSD": cost,
+                "contextWindow": 200000,
+                "maxOutputTokens": 32000,
+            }
+        },
+    )
+
+
+# (message id, input, output, cache read, cache write): one message, then a turn of two (a tool
+# use and its answer), then one; the cost so far after each turn.
+TURNS = [
+    [("msg_01Aa", 3, 40, 0, 9000)],
+    [("msg_01Bb", 5, 60, 9000, 300), ("msg_01Cc", 4, 25, 9300, 120)],
+    [("msg_01Dd", 2, 12, 9420, 50)],
+]
+COSTS = [0.0411, 0.0562, 0.0618]
+
+
+def stream_json(turns: int) -> list[str]:
+    lines = []
+    for n in range(turns):
+        for i, (mid, inp, out, read, write) in enumerate(TURNS[n]):
+            tool = i < len(TURNS[n]) - 1
+            lines.append(line(streamed(mid, inp, out, read, write, "tool" if tool else "text")))
+            if tool:
+                lines.append(line(tool_result("1 passed", False)))
+        lines.append(line(turn_result(TURNS[: n + 1], COSTS[n])))
+    return lines
+
+
+def metered(lines: list[str]) -> tuple[dict[str, float], list[dict[str, float]]]:
+    """What czar counts from ``lines``, as the worker host does: the total, and what each turn
+    added (a turn ends with its result; a transcript has none, so it is one turn)."""
+    meter, total, turns, turn = Meter(), dict.fromkeys(KEYS, 0.0), [], dict.fromkeys(KEYS, 0.0)
+    for raw in lines:
+        for s in ClaudeAdapter().parse(raw):
+            if s.kind == "usage":
+                now = {k: float(s.data.get(k) or 0) for k in KEYS}
+                delta = meter.add(s.data, now)
+                total = {k: total[k] + delta[k] for k in KEYS}
+                turn = {k: turn[k] + delta[k] for k in KEYS}
+            if s.kind == "turn_done":
+                turns.append(turn)
+                turn = dict.fromkeys(KEYS, 0.0)
+    return total, turns
+
+
+def expected(turns: list[list[tuple[str, int, int, int, int]]]) -> dict[str, float]:
+    every = [m for t in turns for m in t]
+    return {k: float(sum(m[i + 1] for m in every)) for i, k in enumerate(TOKENS)}
+
+
+@pytest.mark.parametrize("turns", [1, 2, 3])
+def test_tokens_and_cost_are_right_after_each_turn(turns: int) -> None:
+    total, per_turn = metered(stream_json(turns))
+    assert {k: total[k] for k in TOKENS} == expected(TURNS[:turns])
+    assert total["cost_usd"] == pytest.approx(COSTS[turns - 1])
+    # Each turn adds its own usage, not the running total again.
+    for n, added in enumerate(per_turn):
+        assert {k: added[k] for k in TOKENS} == expected([TURNS[n]])
+
+
+def test_a_message_repeated_in_its_turn_counts_once() -> None:
+    lines = stream_json(2)
+    doubled = [lines[0], *lines[:4], lines[3], *lines[4:]]  # the first message and another twice
+    assert metered(doubled)[0] == metered(lines)[0]
+
+
+def test_a_resumed_process_starts_its_running_totals_again() -> None:
+    meter = Meter()
+    first = [s for raw in stream_json(2) for s in ClaudeAdapter().parse(raw) if s.kind == "usage"]
+    counted = sum(meter.add(s.data, {k: float(s.data.get(k) or 0) for k in KEYS})["input_tokens"] for s in first)
+    meter.new_process()  # --resume: its modelUsage and cost start from nothing
+    third = [s for raw in stream_json(1) for s in ClaudeAdapter().parse(raw) if s.kind == "usage"]
+    counted += sum(meter.add(s.data, {k: float(s.data.get(k) or 0) for k in KEYS})["input_tokens"] for s in third)
+    assert counted == expected(TURNS[:2])["input_tokens"] + expected(TURNS[:1])["input_tokens"]
+
+
+def test_the_transcript_of_an_agent_on_its_own_screen_counts_each_message_once() -> None:
+    # Its transcript: each message with its final usage, one line per content block (a message
+    # with text and a tool use is two lines), and no result.
+    lines = []
+    for mid, inp, out, read, write in [m for t in TURNS for m in t]:
+        final = assistant([{"type": "text", "text": "ok"}], mid)
+        final["message"]["usage"] = usage(inp, out, write, read)
+        lines += [line(final), line(final)]
+    total, _ = metered(lines)
+    assert {k: total[k] for k in TOKENS} == expected(TURNS)
+
+
+def test_a_message_whose_usage_grows_counts_at_the_most_it_reported() -> None:
+    meter = Meter()
+    first = meter.add({"provisional": True, "message_id": "m"}, {**dict.fromkeys(KEYS, 0.0), "output_tokens": 1.0})
+    later = meter.add({"provisional": True, "message_id": "m"}, {**dict.fromkeys(KEYS, 0.0), "output_tokens": 30.0})
+    again = meter.add({"provisional": True, "message_id": "m"}, {**dict.fromkeys(KEYS, 0.0), "output_tokens": 30.0})
+    assert (first["output_tokens"], later["output_tokens"], again["output_tokens"]) == (1.0, 29.0, 0.0)
+
+
+# -- a model it cannot reach -----------------------------------------------------------------
+
+
+def api_retry(attempt: int, status: int | None, error: str) -> dict[str, Any]:
+    return {
+        "type": "system",
+        "subtype": "api_retry",
+        "attempt": attempt,
+        "max_retries": 10,
+        "retry_delay_ms": 1110.13,
+        "error_status": status,
+        "error": error,
+        "session_id": SESSION,
+        "uuid": "f8b14499-71bc-4b93-8ce0-62d21251fb1e",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "kind", "text"),
+    [
+        (None, "unknown", "connection", "cannot connect to the model's API (retry 2 of 10)"),
+        (401, "authentication_failed", "auth", "401 authentication_failed from the model's API (retry 2 of 10)"),
+        (500, "server_error", "server", "500 server_error from the model's API (retry 2 of 10)"),
+        (529, "overloaded_error", "server", "529 overloaded_error from the model's API (retry 2 of 10)"),
+    ],
+)
+def test_a_retried_request_is_a_model_error(status: int | None, error: str, kind: str, text: str) -> None:
+    assert parse(api_retry(2, status, error)) == [Signal("model_error", text=text, data={"kind": kind, "retry": True})]
+
+
+def test_a_rate_limited_retry_is_left_to_its_rate_limit_event() -> None:
+    assert parse(api_retry(1, 429, "rate_limit")) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "kind"),
+    [
+        (401, "Failed to authenticate. API Error: 401 invalid x-api-key", "auth"),
+        (None, "API Error: Unable to connect to API (ConnectionRefused)", "connection"),
+        (500, "API Error: 500 Internal server error. This is a server-side issue, usually temporary", "server"),
+    ],
+)
+def test_a_turn_that_ended_on_a_failed_request_says_so(status: int | None, text: str, kind: str) -> None:
+    event = result_event(is_error=True, api_error_status=status, result=text, total_cost_usd=0, modelUsage={})
+    signals = parse(event)
+    assert [s.kind for s in signals] == ["usage", "model_error", "turn_done"]
+    assert signals[1] == Signal("model_error", text=text, data={"kind": kind, "retry": False})
+
+
+def test_other_failed_turns_are_no_model_error() -> None:
+    event = result_event("error_max_turns", is_error=True, result="Reached the maximum number of turns")
+    assert "model_error" not in [s.kind for s in parse(event)]
+    refused = result_event(is_error=True, api_error_status=400, result="API Error: 400 prompt is too long")
+    assert "model_error" not in [s.kind for s in parse(refused)]

@@ -197,3 +197,18 @@ def test_a_task_over_its_budget_is_stopped() -> None:
     assert f is not None and f.problem is Problem.OVER_BUDGET and "$2.50 of its $2.00" in f.evidence
     assert repair_for(f, v, NOW, T) is Repair.STOP
     assert examine(vitals(spent_usd=1.0, budget_usd=2.0), NOW, T) is None
+
+
+def test_an_agent_that_cannot_reach_its_model_waits_uncharged_and_tries_again_later() -> None:
+    evidence = "claude's model API: 401 authentication_failed (1 failed request in a row)"
+    long_ago = {"started_at": NOW - 500, "last_output": NOW - 500, "last_progress": NOW - 500}
+    v = vitals(state=W.MODEL_UNREACHABLE, state_since=NOW - 1, detail=evidence, **long_ago)
+    f = examine(v, NOW, T)
+    assert f is not None and (f.problem, f.evidence, f.since) == (Problem.MODEL_UNREACHABLE, evidence, NOW - 1)
+    # No nudge, restart or reassignment (they would spend the task's attempts on an outage): it
+    # waits, then is told to try again.
+    assert repair_for(f, v, NOW, T) is None
+    assert next_check(v, NOW, T) == NOW - 1 + T.model_retry
+    assert repair_for(f, v, NOW - 1 + T.model_retry, T) is Repair.CONTINUE
+    exhausted = replace(v, nudges=9, restarts=9)
+    assert repair_for(f, exhausted, NOW + T.model_retry, T) is Repair.CONTINUE

@@ -254,3 +254,19 @@ def test_tool_that_is_not_offered_says_so() -> None:
     assert ans('tool WebSearch {"query": "x"}', ["Bash"]) == Say(
         "[scripted model] the agent offered no tool for WebSearch; it offered: Bash"
     )
+
+
+def test_fail_answers_with_its_http_error_as_each_api_words_it() -> None:
+    from czar.model.answers import Fail
+    from czar.model.server import error_body
+
+    [turn] = parse("fail 401 invalid x-api-key")
+    fail = answer(turn, ["Bash"], cwd=None, task=None)
+    assert fail == Fail(401, "invalid x-api-key")
+    assert error_body("anthropic", fail) == {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": "invalid x-api-key"},
+    }
+    assert error_body("openai", Fail(500, "boom"))["error"]["type"] == "server_error"
+    assert error_body("gemini", Fail(401, "no"))["error"] == {"code": 401, "message": "no", "status": "UNAUTHENTICATED"}
+    assert answer(parse("fail 503")[0], [], cwd=None, task=None) == Fail(503, "the scripted model fails with 503")

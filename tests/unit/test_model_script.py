@@ -191,8 +191,22 @@ def test_every_verb_is_documented() -> None:
         "wait",
         "say",
         "end",
+        "fail",
     }
     assert all(VERBS.values())
+
+
+def test_fail_takes_an_http_error_status_and_an_optional_message() -> None:
+    assert [(t.verb, t.text) for t in parse("fail 401 invalid x-api-key\nfail 503")] == [
+        ("fail", "401 invalid x-api-key"),
+        ("fail", "503"),
+    ]
+
+
+@pytest.mark.parametrize("status", ["", "200", "99", "5xx", "600"])
+def test_fail_needs_an_error_status(status: str) -> None:
+    with pytest.raises(ModelScriptError, match="line 1: fail needs an HTTP error status"):
+        parse(f"fail {status}")
 
 
 # -- parse: errors ---------------------------------------------------------------------------

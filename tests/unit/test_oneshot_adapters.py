@@ -122,6 +122,19 @@ STATS = {
 }
 
 
+@pytest.mark.parametrize(
+    ("severity", "message", "kind"),
+    [
+        ("error", "[API Error: 401 Unauthorized] API key not valid. Please pass a valid API key.", "auth"),
+        ("warning", "Request failed: fetch failed (ECONNREFUSED 127.0.0.1:9), retrying", "connection"),
+        ("error", "[API Error: 503 Service Unavailable] The model is overloaded.", "server"),
+    ],
+)
+def test_gemini_error_that_its_model_cannot_be_reached_is_a_model_error(severity: str, message: str, kind: str) -> None:
+    event = {"type": "error", "timestamp": TS, "severity": severity, "message": message}
+    assert gemini(event) == [Signal("model_error", text=message, data={"kind": kind, "retry": severity == "warning"})]
+
+
 def test_gemini_result_counts_tokens_and_ends_the_turn() -> None:
     event = {"type": "result", "timestamp": TS, "status": "success", "stats": STATS}
     signals = gemini(event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -262,3 +263,29 @@ def test_an_every_section_answers_each_message_once_the_numbered_ones_are_used()
 def test_pick_takes_one_commit() -> None:
     with pytest.raises(ScriptError, match="pick takes 1"):
         parse("pick a b")
+
+
+@pytest.mark.parametrize(
+    ("line", "size", "how"),
+    [("flood 4096", 4096, None), ("flood 200k lines", 200 << 10, "lines"), ("flood 50M same", 50 << 20, "same")],
+)
+def test_flood_takes_a_size_and_how_it_prints(line: str, size: int, how: str | None) -> None:
+    from czar.agents.sim_script import flood_size
+
+    [step] = parse(line).main
+    assert step.verb == "flood" and flood_size(step.args[0]) == size
+    assert step.args[1:] == ((how,) if how else ())
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("flood", "flood takes 1+ argument"),
+        ("flood lots", "flood needs a size in bytes"),
+        ("flood 5G", "flood needs a size in bytes"),
+        ("flood 5M loud", "flood prints lines, same, unbroken, not 'loud'"),
+    ],
+)
+def test_flood_errors_name_the_line(line: str, message: str) -> None:
+    with pytest.raises(ScriptError, match=re.escape(f"line 1: {message}")):
+        parse(line)

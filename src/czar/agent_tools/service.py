@@ -227,6 +227,24 @@ class AgentTools:
             Store.set_worker(conn, self.worker, state=WorkerState.RATE_LIMITED, wait_until=until, detail=text[:200])
             Store.emit(conn, "agent.rate_limited", **self._ids(cur), reset_in=reset_in, text=text[:200])
 
+    def model_unreachable(self, evidence: str) -> None:
+        """The agent cannot reach its model (its key refused, no connection, a failing server): the
+        worker waits, its task not charged, until czar has it try again (``czar.core.health``)."""
+        with self.store.write() as conn:
+            cur = self._current(conn)
+            if cur.worker.state == WorkerState.MODEL_UNREACHABLE.value:
+                return  # known already: one event per outage, however often the agent retries
+            Store.set_worker(conn, self.worker, state=WorkerState.MODEL_UNREACHABLE, detail=evidence[:500])
+            Store.emit(conn, "agent.model_unreachable", **self._ids(cur), evidence=evidence[:1000])
+
+    def model_reachable(self) -> None:
+        """Its model answered again: back to work."""
+        with self.store.write() as conn:
+            cur = self._current(conn)
+            if cur.worker.state == WorkerState.MODEL_UNREACHABLE.value:
+                self._alive(conn, state=WorkerState.WORKING)
+                Store.emit(conn, "agent.model_reachable", **self._ids(cur))
+
     def blocked(self, on_task: str | None, need: str) -> str:
         """The agent cannot go on until another task merges (``on_task``) or a person helps."""
         with self.store.write() as conn:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,11 @@ class Signal:
     received), ``progress``, ``commit``, ``finished``, ``idle``, ``permission`` (``data["tool"]``,
     the target in ``text``), ``rate_limited`` (``data["reset_in"]`` seconds), ``activity``
     (anything else worth showing), ``error``, ``session`` (the agent's session id in ``text``),
-    ``usage`` (tokens and cost so far in this process, in ``data``), ``turn_done`` (the agent
-    answered and waits for the next message), ``session_lost`` (the session to resume is gone);
+    ``usage`` (tokens and cost, in ``data``, shaped as ``czar.host.meter`` reads them),
+    ``turn_done`` (the agent answered and waits for the next message), ``session_lost`` (the
+    session to resume is gone), ``model_error`` (a request to its model failed: what the agent
+    said in ``text``; ``data["kind"]`` from ``api_failure``, ``data["retry"]`` whether the agent
+    tries again by itself);
     and, for an agent that cannot call czar itself, the czar commands it proposed: ``claim`` and
     ``release`` (``data["paths"]``), ``blocked`` (on task ``task``, the need in ``text``), ``ask``.
     """
@@ -105,6 +109,44 @@ class AgentAdapter(Protocol):
     def parse(self, line: str) -> list[Signal]:
         """The signals in one line of the agent's output (often none)."""
         ...
+
+
+# How an API error reads when the agent cannot reach its model, in the words of each agent and
+# of the libraries underneath (Node, reqwest, the vendors' own messages); first match wins.
+_FAILURES = (
+    ("auth", re.compile(r"\b40[13]\b|unauthori[sz]ed|forbidden|authenticat|invalid (x-)?api[ -]key|api key not valid")),
+    ("offline", re.compile(r"waiting for network")),
+    (
+        "connection",
+        re.compile(
+            r"econnrefused|connection ?refused|enotfound|getaddrinfo|name or service not known|name resolution"
+            r"|failed to lookup|dns error|unable to connect|error sending request|connection (failed|error)"
+            r"|could not connect|network is unreachable|econnreset|etimedout|connect timeout"
+        ),
+    ),
+    (
+        "server",
+        re.compile(
+            r"\b5\d\d\b|internal server error|bad gateway|service unavailable|gateway timeout|overloaded"
+            r"|server[ _]error|high demand"
+        ),
+    ),
+)
+
+
+def api_failure(text: str, status: int | None = None) -> str | None:
+    """What kind of failure to reach its model an agent's API error tells: ``auth`` (the key is
+    refused), ``offline`` (the agent waits for the network), ``connection`` (refused, no such
+    host), ``server`` (5xx), ``other`` (no such endpoint or model); None when it tells none (a rate
+    limit, a request the model refused)."""
+    if status is not None:
+        if status in (401, 403):
+            return "auth"
+        if status >= 500:
+            return "server"
+        return "other" if status == 404 else None
+    lowered = text.lower()
+    return next((kind for kind, pattern in _FAILURES if pattern.search(lowered)), None)
 
 
 class UnsupportedAgent(LookupError):

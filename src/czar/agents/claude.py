@@ -19,7 +19,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, base_env, json_line, mcp_config
+from czar.agents.base import (
+    Capabilities,
+    Launch,
+    LaunchContext,
+    Signal,
+    api_failure,
+    base_env,
+    json_line,
+    mcp_config,
+)
 
 CZAR_TOOLS = ("report", "board", "claim", "release", "done", "blocked", "ask")
 # Tools it may use without asking: czar's own, and reading.
@@ -157,20 +166,13 @@ class ClaudeAdapter:
             return out
         if kind == "user":
             return _user(msg)
+        if kind == "system" and msg.get("subtype") == "api_retry":
+            return _retry(msg)
         if kind == "result":
-            usage = msg.get("usage") or {}
+            failed = _failed(msg)
             return [
-                Signal(
-                    "usage",
-                    data={
-                        "cumulative": True,
-                        "input_tokens": int(usage.get("input_tokens") or 0),
-                        "output_tokens": int(usage.get("output_tokens") or 0),
-                        "cache_read_tokens": int(usage.get("cache_read_input_tokens") or 0),
-                        "cache_write_tokens": int(usage.get("cache_creation_input_tokens") or 0),
-                        "cost_usd": float(msg.get("total_cost_usd") or 0.0),
-                    },
-                ),
+                Signal("usage", data=_totals(msg)),
+                *([failed] if failed else []),
                 Signal("turn_done", text=str(msg.get("subtype", "")), data={"is_error": bool(msg.get("is_error"))}),
             ]
         if kind == "rate_limit_event":
@@ -195,6 +197,63 @@ def _env(ctx: LaunchContext) -> dict[str, str]:
     if ctx.settings.home == "private":
         env["HOME"] = str(private_home(ctx.home, ctx.worktree, env.get("ANTHROPIC_API_KEY", "")))
     return env
+
+
+def _totals(msg: dict[str, Any]) -> dict[str, Any]:
+    """The usage a turn's ``result`` settles. Its ``usage`` covers that turn only, while
+    ``modelUsage`` (per model) and ``total_cost_usd`` run over the whole process: the running
+    totals when they are there, else the turn's tokens (czar prices them)."""
+    models = msg.get("modelUsage")
+    if isinstance(models, dict):
+        per = [m for m in models.values() if isinstance(m, dict)]
+
+        def total(key: str) -> int:
+            return sum(int(m.get(key) or 0) for m in per)
+
+        cost = msg.get("total_cost_usd")
+        return {
+            "cumulative": True,
+            "input_tokens": total("inputTokens"),
+            "output_tokens": total("outputTokens"),
+            "cache_read_tokens": total("cacheReadInputTokens"),
+            "cache_write_tokens": total("cacheCreationInputTokens"),
+            "cost_usd": float(cost if cost is not None else sum(float(m.get("costUSD") or 0) for m in per)),
+        }
+    usage = msg.get("usage") or {}
+    return {
+        "turn": True,
+        "input_excludes_cache": True,
+        "input_tokens": int(usage.get("input_tokens") or 0),
+        "output_tokens": int(usage.get("output_tokens") or 0),
+        "cache_read_tokens": int(usage.get("cache_read_input_tokens") or 0),
+        "cache_write_tokens": int(usage.get("cache_creation_input_tokens") or 0),
+    }
+
+
+def _retry(msg: dict[str, Any]) -> list[Signal]:
+    """A request to the model failed and Claude Code tries again (up to ten times, for minutes)."""
+    status = msg.get("error_status")
+    status = status if isinstance(status, int) else None
+    if status == 429:
+        return []  # a rate limit: its rate_limit_event says when it resets
+    kind = "connection" if status is None else (api_failure("", status) or "other")
+    tries = f"retry {msg.get('attempt')} of {msg.get('max_retries')}"
+    said = "cannot connect to" if status is None else f"{status} {msg.get('error') or 'error'} from"
+    return [Signal("model_error", text=f"{said} the model's API ({tries})", data={"kind": kind, "retry": True})]
+
+
+def _failed(msg: dict[str, Any]) -> Signal | None:
+    """The turn ended on a request to the model that failed for good (its retries spent, or one
+    not worth retrying): what it said, as a model error."""
+    if not msg.get("is_error"):
+        return None
+    status = msg.get("api_error_status")
+    status = status if isinstance(status, int) else None
+    text = str(msg.get("result") or "")
+    kind = api_failure(text, status)
+    if kind is None or (status is None and not text.startswith(("API Error", "Failed to authenticate"))):
+        return None
+    return Signal("model_error", text=text[:500], data={"kind": kind, "retry": False})
 
 
 def _block(block: Any) -> Signal | None:

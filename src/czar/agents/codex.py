@@ -14,7 +14,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, base_env, json_line, mcp_config
+from czar.agents.base import (
+    Capabilities,
+    Launch,
+    LaunchContext,
+    Signal,
+    api_failure,
+    base_env,
+    json_line,
+    mcp_config,
+)
 
 
 class CodexAdapter:
@@ -88,9 +97,23 @@ class CodexAdapter:
                 ),
                 Signal("turn_done", text="completed"),
             ]
+        if kind == "error":
+            return _retrying(str(msg.get("message", "")))
         if kind == "turn.failed":
-            return [Signal("error", text=str((msg.get("error") or {}).get("message", "the turn failed")))]
+            text = str((msg.get("error") or {}).get("message", "the turn failed"))
+            failure = api_failure(text)
+            final = [Signal("model_error", text=text[:500], data={"kind": failure, "retry": False})] if failure else []
+            return [*final, Signal("error", text=text)]
         return []
+
+
+def _retrying(text: str) -> list[Signal]:
+    """Codex says it tries a failed request again (``Reconnecting... 2/5 (why)``, or ``waiting
+    for network`` when it cannot connect at all); its other errors close a turn that fails next."""
+    if not text.startswith("Reconnecting"):
+        return []
+    kind = api_failure(text) or "other"
+    return [Signal("model_error", text=text[:500], data={"kind": kind, "retry": True})]
 
 
 def _item(item: dict[str, Any], *, done: bool) -> list[Signal]:

@@ -11,7 +11,16 @@ import json
 import shlex
 from typing import Any
 
-from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, base_env, json_line, mcp_config
+from czar.agents.base import (
+    Capabilities,
+    Launch,
+    LaunchContext,
+    Signal,
+    api_failure,
+    base_env,
+    json_line,
+    mcp_config,
+)
 from czar.core.pricing import DEFAULT_MODELS
 
 
@@ -89,7 +98,12 @@ class GeminiAdapter:
         if kind == "message" and msg.get("role") == "assistant":
             return [Signal("activity", text=f"says: {str(msg.get('content', ''))[:300]}")]
         if kind == "error":
-            return [Signal("activity", text=f"note: {msg.get('message')}")]
+            text = str(msg.get("message"))
+            failure = api_failure(text)
+            if failure is not None:  # it cannot reach its model; a warning is one it tries again
+                retry = msg.get("severity") == "warning"
+                return [Signal("model_error", text=text[:500], data={"kind": failure, "retry": retry})]
+            return [Signal("activity", text=f"note: {text}")]
         if kind == "result":
             stats = msg.get("stats") or {}
             usage = {

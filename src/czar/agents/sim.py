@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from czar.agents.sim_script import FAULTS, Script, ScriptError, Step, extract, parse
+from czar.agents.sim_script import FAULTS, Script, ScriptError, Step, extract, flood_size, parse
 
 TASK_LINE = re.compile(r"^Task id: (\S+)\s*$", re.MULTILINE)
 TITLE_LINE = re.compile(r"^Title: (.+)$", re.MULTILINE)
@@ -211,6 +211,9 @@ class Sim:
         elif s.verb == "loop":
             emit("step", action="loop")
             self._loop(s.text)
+        elif s.verb == "flood":
+            emit("step", action="flood")
+            _flood(flood_size(s.args[0]), s.args[1] if len(s.args) > 1 else "lines")
 
     def _pause(self, announce: Any) -> None:
         """Stop until a message comes; one with a section of its own takes over."""
@@ -314,6 +317,29 @@ class Sim:
             return
         sha = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
         emit("commit", sha=sha, message=message)
+
+
+def _flood(size: int, how: str) -> None:
+    """Print ``size`` bytes of plain output as fast as the pipe takes them, as an agent does when a
+    command it runs dumps a file or a test run goes wild: different lines, one line again and
+    again (``same``), or one line without an end (``unbroken``, ended only after ``size`` bytes)."""
+    out = sys.stdout.buffer
+    sys.stdout.flush()
+    block = 1 << 16
+    written = n = 0
+    while written < size:
+        if how == "unbroken":
+            data = b"x" * min(block, size - written)
+        elif how == "same":
+            data = b"the same line of output, again and again\n" * (block // 42)
+        else:
+            data = b"".join(b"flood line %09d of plain output from the agent\n" % (n + i) for i in range(1024))
+            n += 1024
+        data = data[: size - written]
+        out.write(data)
+        written += len(data)
+    out.write(b"\n")
+    out.flush()
 
 
 class Done(Exception):

@@ -48,11 +48,14 @@ _ARITY: dict[str, tuple[int, int | None]] = {
     "idle": (0, 0),
     "loop": (1, None),
     "ratelimit": (1, 1),
+    "flood": (1, 2),
     "wait": (0, 0),
 }
 
 # Actions that misbehave on purpose; they act only on the agent's first start for the task.
-FAULTS = frozenset({"crash", "hang", "quit", "claim-task", "idle", "loop", "ratelimit"})
+FAULTS = frozenset({"crash", "hang", "quit", "claim-task", "idle", "loop", "ratelimit", "flood"})
+FLOODS = ("lines", "same", "unbroken")  # how a flood prints: different lines, one line again, no line end
+_SIZE = re.compile(r"([0-9]+)([kKmM]?)")
 SECTION = re.compile(r"^on\s+(every\s+)?([a-z][a-z-]*)$")
 
 
@@ -135,5 +138,17 @@ def parse(source: str) -> Script:
             raise ScriptError(f"line {number}: {exc}") from exc
         if len(words) < low or (high is not None and len(words) > high):
             raise ScriptError(f"line {number}: {verb} takes {low}{'' if high == low else '+'} argument(s)")
+        if verb == "flood":
+            flood_size(words[0], number)
+            if len(words) > 1 and words[1] not in FLOODS:
+                raise ScriptError(f"line {number}: flood prints {', '.join(FLOODS)}, not {words[1]!r}")
         current.append(Step(verb, tuple(words), rest.strip(), number))
     return script
+
+
+def flood_size(text: str, line: int = 0) -> int:
+    """Bytes of a ``flood``: a number, with ``k`` or ``M`` for KiB and MiB."""
+    m = _SIZE.fullmatch(text)
+    if m is None:
+        raise ScriptError(f"line {line}: flood needs a size in bytes (50M, 200k, 4096), not {text!r}")
+    return int(m.group(1)) << {"": 0, "k": 10, "m": 20}[m.group(2).lower()]

@@ -26,6 +26,7 @@ class Problem(StrEnum):
     RATE_LIMIT_OVER = "rate_limit_over"  # it waited for a rate limit that has now reset
     PERMISSION_TIMEOUT = "permission_timeout"  # nobody answered its permission request in time
     OVER_BUDGET = "over_budget"  # the task spent more on models than its budget allows
+    MODEL_UNREACHABLE = "model_unreachable"  # its model refuses the key, cannot be reached, or fails
 
 
 class Repair(StrEnum):
@@ -53,6 +54,7 @@ class Thresholds:
     nudges: int = 1
     restarts: int = 2
     permission_timeout: float = 300.0
+    model_retry: float = 60.0  # seconds before an agent that could not reach its model tries again
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class Vitals:
     confusions: int = 0  # times earlier agents on this task named another
     spent_usd: float = 0.0  # what the task's attempts cost so far
     budget_usd: float | None = None
+    detail: str | None = None  # what it waits for, or what went wrong (the evidence of an unreachable model)
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,10 @@ def examine(v: Vitals, now: float, t: Thresholds) -> Finding | None:
         return Finding(Problem.AGENT_EXITED, f"the agent of {v.worker} exited before finishing {v.task}", now)
     if v.named_task is not None and v.named_task != v.task:
         return Finding(Problem.WRONG_TASK, f"the agent named task {v.named_task}, but its task is {v.task}", now)
+    if v.state is WorkerState.MODEL_UNREACHABLE:
+        # Not the agent's fault, nor the task's: no repair of the ladder, which would spend its
+        # restarts and attempts on an outage; people hear at once, and it tries again later.
+        return Finding(Problem.MODEL_UNREACHABLE, v.detail or "its model cannot be reached", v.state_since)
     if v.state is WorkerState.WAITING_PERMISSION:
         asked = v.state_since if v.asked_at is None else v.asked_at
         if now - asked >= t.permission_timeout:
@@ -163,6 +170,8 @@ def repair_for(f: Finding, v: Vitals, now: float, t: Thresholds) -> Repair | Non
         return Repair.CONTINUE
     if f.problem is Problem.PERMISSION_TIMEOUT:
         return Repair.DENY
+    if f.problem is Problem.MODEL_UNREACHABLE:
+        return Repair.CONTINUE if now - f.since >= t.model_retry else None
     if f.problem is Problem.CRASHED:
         return Repair.REASSIGN
     if f.problem is Problem.OVER_BUDGET:
@@ -188,6 +197,8 @@ def next_check(v: Vitals, now: float, t: Thresholds) -> float | None:
         times.append(v.state_since + t.idle_after)
     if v.wait_until is not None:
         times.append(v.wait_until)
+    if v.state is WorkerState.MODEL_UNREACHABLE:
+        times.append(v.state_since + t.model_retry)
     if v.state is WorkerState.WAITING_PERMISSION:
         times.append((v.state_since if v.asked_at is None else v.asked_at) + t.permission_timeout)
     if v.healed_at is not None:

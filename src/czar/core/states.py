@@ -64,6 +64,7 @@ class WorkerState(StrEnum):
     WAITING_INPUT = "waiting_input"  # the agent stopped and waits for a message
     WAITING_PERMISSION = "waiting_permission"  # the agent asks to be allowed something
     RATE_LIMITED = "rate_limited"  # the agent's model refuses for now; it continues at the reset
+    MODEL_UNREACHABLE = "model_unreachable"  # the agent cannot reach its model; czar tries again later
     BLOCKED = "blocked"  # the agent waits, rightly, for another task to merge
     STUCK = "stuck"  # no sign of life for too long
     CRASHED = "crashed"  # the worker host or its agent died

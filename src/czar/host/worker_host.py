@@ -42,6 +42,9 @@ from czar.core import pricing
 from czar.core.policy import Decision
 from czar.core.states import TaskState, WorkerState
 from czar.errors import CzarError
+from czar.host import output
+from czar.host.meter import KEYS, Meter
+from czar.host.output import Flow, ModelWatch, Note
 from czar.host.screen import Pane, Screen
 from czar.paths import czar_home
 from czar.plan.model import AgentConfig, SandboxConfig
@@ -93,10 +96,10 @@ class Current:
     last_text: str = ""
     repeats: int = 0
     session: str | None = None  # the agent's own session, to resume it
-    counted: dict[str, float] = field(default_factory=dict)  # usage this process already reported
-    pending: dict[str, float] = field(default_factory=dict)  # per-message usage written, not settled by a total
+    meter: Meter = field(default_factory=Meter)  # its usage, each API message counted once
+    flow: Flow = field(default_factory=Flow)  # its activity, coalesced when it floods
+    watch: ModelWatch = field(default_factory=ModelWatch)  # whether it reaches its model
     session_lost: bool = False  # the session it was resumed with does not exist
-    seen: set[str] = field(default_factory=set)  # API messages already counted
     endpoint: Any = None  # czar's MCP server for the agent's current start, when the host serves it
     screen: Screen | None = None  # the agent's terminal, when it runs on its own screen
     submit: Submit | None = None  # a pasted message not confirmed yet
@@ -457,8 +460,7 @@ class WorkerHost:
             os.setpriority(os.PRIO_PROCESS, cur.proc.pid, AGENT_NICENESS)
         cur.buffer = b""
         cur.repeats = 0
-        cur.counted = {}
-        cur.pending = {}
+        cur.meter.new_process()
         cur.digest = hashlib.sha256(messages[0][0].encode()).hexdigest()
         if launch.session:
             cur.session = launch.session
@@ -616,8 +618,8 @@ class WorkerHost:
                     chunk = os.read(source, 65536)
                     if not chunk:
                         break
-                    if proc.stdout is not None:
-                        cur.buffer += chunk
+                    if proc.stdout is not None:  # only its last lines matter (its usage): a bounded tail
+                        cur.buffer = (cur.buffer + chunk)[-output.MAX_LINE :]
         try:
             proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -637,7 +639,7 @@ class WorkerHost:
             return
         with contextlib.suppress(OSError, ValueError):
             while chunk := os.read(proc.stdout.fileno(), 65536):
-                cur.buffer += chunk
+                cur.buffer = (cur.buffer + chunk)[-output.MAX_LINE :]
         for raw in cur.buffer.split(b"\n"):
             for sig in cur.adapter.parse(raw.decode(errors="replace")):
                 if sig.kind == "usage":
@@ -647,10 +649,16 @@ class WorkerHost:
 
     def _read_agent(self) -> None:
         cur = self.current
-        if cur is None or cur.proc is None or cur.proc.stdout is None:
+        if cur is None:
+            return
+        self._notes(cur.flow.due(time.monotonic()))  # activity held back in a flood, once its second is over
+        if cur.proc is None or cur.proc.stdout is None:
             return
         eof = False
-        while True:
+        chunks, read = [cur.buffer], 0
+        # A bounded amount per turn of the loop: an agent that floods its output must not keep the
+        # host from its inbox (a stop, a restart).
+        while read < output.READ_BYTES:
             try:
                 chunk = os.read(cur.proc.stdout.fileno(), 65536)
             except BlockingIOError:
@@ -658,8 +666,9 @@ class WorkerHost:
             if not chunk:
                 eof = True
                 break
-            cur.buffer += chunk
-        *lines, cur.buffer = cur.buffer.split(b"\n")
+            chunks.append(chunk)
+            read += len(chunk)
+        lines, cur.buffer = output.split_lines(b"".join(chunks))
         for raw in lines:
             for signal_ in cur.adapter.parse(raw.decode(errors="replace")):
                 try:
@@ -668,17 +677,26 @@ class WorkerHost:
                     # The task left this worker meanwhile (requeued, cancelled): its output no longer counts.
                     self.say(f"  (ignored: {exc})")
         if eof:
+            self._notes(cur.flow.flush())
             self._on_exit(cur)
 
+    def _notes(self, notes: list[Note]) -> None:
+        """Activity events, as the flow lets them through (one for many lines in a flood)."""
+        for note in notes:
+            times = f" (x{note.lines})" if note.lines > 1 and not note.mixed else ""
+            self.say(f"  {output.shown(note.text)}{times}")
+            extra = {"lines": note.lines} if note.lines > 1 else {}
+            with contextlib.suppress(CallerError):  # the task left this worker meanwhile
+                self.tools.activity(note.text, note.repeats, **extra)
+
     def _count(self, cur: Current, data: dict[str, Any]) -> None:
-        """Add what an API exchange cost to the attempt, each message once.
+        """Add what an API exchange cost to the attempt, each message once (``czar.host.meter``).
 
         Usage per message (``provisional``) counts at once, so that budgets are watched as the
-        agent works; an agent's running total (``cumulative``) then settles the account: what it
-        adds is the growth of the total, less what its messages already counted.
+        agent works; the agent's running total (``cumulative``), or its turn's total (``turn``),
+        then settles the account.
         """
-        keys = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd")
-        now = {k: float(data.get(k) or 0) for k in keys}
+        now = {k: float(data.get(k) or 0) for k in KEYS}
         if "cost_usd" not in data:
             now["cost_usd"] = pricing.cost_usd(
                 data.get("model") or self.settings.model or pricing.DEFAULT_MODELS.get(self.agent_kind),
@@ -689,26 +707,16 @@ class WorkerHost:
                 cache_write_tokens=int(now["cache_write_tokens"]) if data.get("input_excludes_cache") else 0,
                 input_includes_cache=not data.get("input_excludes_cache"),
             )
-        if data.get("provisional"):
-            message = str(data.get("message_id"))
-            if message in cur.seen:
-                return
-            cur.seen.add(message)
-            cur.pending = {k: cur.pending.get(k, 0.0) + now[k] for k in keys}
-            self._record_usage(cur, now)
-            return
-        if data.get("cumulative"):
-            grown = {k: max(0.0, now[k] - cur.counted.get(k, 0.0)) for k in keys}
-            delta = {k: grown[k] - cur.pending.get(k, 0.0) for k in keys}
-            cur.counted = now
-            cur.pending = {}
-        else:
-            delta = now
-        self._record_usage(cur, delta)
+        self._record_usage(cur, cur.meter.add(data, now))
 
     def _settle(self, cur: Current) -> None:
         """The process ended: what its messages counted stands."""
-        cur.pending = {}
+        cur.meter.settle()
+
+    def _unreachable(self, cur: Current) -> str:
+        """The evidence that the agent cannot reach its model, for people."""
+        where = f" at {self.settings.base_url}" if self.settings.base_url else ""
+        return f"{self.agent_kind}'s model API{where}: {cur.watch.summary()}"
 
     def _record_usage(self, cur: Current, delta: dict[str, float]) -> None:
         if not any(delta.values()):
@@ -745,6 +753,12 @@ class WorkerHost:
             return
         cur.proc = None
         self.say(f"agent exited with code {code}" + ("" if cur.finished else " before finishing"))
+        # An agent that ends on failed requests to its model did not crash: it waits for its model
+        # (the health round has it try again later), its restarts and attempts untouched.
+        unreachable = not cur.finished and cur.watch.exited(code)
+        if unreachable:
+            with contextlib.suppress(CallerError):
+                self.tools.model_unreachable(self._unreachable(cur))
         with self.store.write() as conn:
             Store.set_worker(conn, self.worker, agent_pid=None, last_seen=time.time())
             state = TaskState(Store.task_row(conn, cur.task).state)
@@ -752,18 +766,21 @@ class WorkerHost:
             # An agent that answers one message per process ends its turn by exiting: that is
             # waiting for the next message, not a crash.
             answered = not cur.adapter.capabilities.long_lived and code == 0
-            if unfinished and answered:
+            if unfinished and answered and not unreachable:
                 unfinished = False
                 if Store.worker_row(conn, self.worker).state == WorkerState.WORKING.value:
                     Store.set_worker(conn, self.worker, state=WorkerState.WAITING_INPUT, detail="waiting for input")
-            elif unfinished:
+            elif unfinished and not unreachable:
                 conn.execute(Store.attempt_update(cur.attempt, agent_exited_at=time.time()))
-            self._event(conn, cur, "agent.exited", code=code, finished=not unfinished)
+            why = {"model_unreachable": True} if unreachable else {}
+            self._event(conn, cur, "agent.exited", code=code, finished=not unfinished, **why)
 
     # -- signals from the agent --------------------------------------------------------------
 
     def on_signal(self, cur: Current, sig: Signal) -> None:
         tools = self.tools
+        if sig.kind not in ("activity", "error", "usage", "model_error"):
+            self._notes(cur.flow.flush())  # activity held back comes first: events keep the agent's order
         if sig.kind == "ack":
             confirmed = sig.digest == cur.digest
             self.say(
@@ -810,13 +827,26 @@ class WorkerHost:
                 conn.execute(Store.attempt_update(cur.attempt, session_id=cur.session))
         elif sig.kind == "usage":
             self._count(cur, sig.data)
+            # Tokens of a message or a turn: the model answered (a running total proves nothing).
+            tokens = sig.data.get("input_tokens") or sig.data.get("output_tokens")
+            answered = tokens and not sig.data.get("cumulative")
+            if answered and cur.watch.answered():
+                self.say("  the model answers again")
+                tools.model_reachable()
+        elif sig.kind == "model_error":
+            self.say(f"  model error: {output.shown(sig.text)}")
+            kind, retry = str(sig.data.get("kind") or "other"), bool(sig.data.get("retry", True))
+            if cur.watch.failed(sig.text, kind, retry=retry):
+                tools.model_unreachable(self._unreachable(cur))
         elif sig.kind == "session_lost":
             self.say(f"  {sig.text}: starting it afresh with the task's text")
             cur.session, cur.session_lost = None, True
         elif sig.kind == "turn_done":
             self.say(f"the agent's turn ended ({sig.text})")
-            # It stopped before handing its task in: back to work, once (as a Stop hook does).
-            reason = None if cur.finished else tools.hook("Stop", {"stop_hook_active": cur.sent_back})
+            # It stopped before handing its task in: back to work, once (as a Stop hook does);
+            # unless its model cannot be reached, and the health round has it try again later.
+            waits = cur.finished or cur.watch.down
+            reason = None if waits else tools.hook("Stop", {"stop_hook_active": cur.sent_back})
             if reason and cur.adapter.capabilities.long_lived:
                 cur.sent_back = True
                 self.say(f">> back to work: {reason}")
@@ -826,11 +856,11 @@ class WorkerHost:
         elif sig.kind in ("activity", "error"):
             if sig.data.get("tool"):
                 cur.sent_back = False  # it works again
-            text = sig.text if sig.kind == "activity" else f"error: {sig.text}"
+            text = (sig.text if sig.kind == "activity" else f"error: {sig.text}")[: output.KEPT]
             cur.repeats = cur.repeats + 1 if text == cur.last_text else 0
             cur.last_text = text
-            self.say(f"  {text}")
-            tools.activity(text, cur.repeats)
+            # Written at once, or coalesced with the lines around it when the agent floods.
+            self._notes(cur.flow.offer(text, cur.repeats, time.monotonic()))
 
 
 def _confined(confine: sandbox.Confinement, argv: list[str]) -> list[str]:

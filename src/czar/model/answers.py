@@ -27,7 +27,15 @@ class Say:
     text: str
 
 
-Answer = Call | Say
+@dataclass(frozen=True)
+class Fail:
+    """No answer: the API answers with an HTTP error ``status``."""
+
+    status: int
+    message: str
+
+
+Answer = Call | Say | Fail
 
 
 def czar_tool(offered: Sequence[str], name: str) -> str | None:
@@ -60,6 +68,9 @@ def answer(turn: Turn, offered: Sequence[str], *, cwd: str | None, task: str | N
     v = turn.verb
     if v in ("say", "end"):
         return Say(turn.text or "Done.")
+    if v == "fail":
+        status, _, message = turn.text.partition(" ")
+        return Fail(int(status), message.strip() or f"the scripted model fails with {status}")
     if v == "write":
         if "Write" in offered:
             path = turn.path if posixpath.isabs(turn.path) or cwd is None else posixpath.join(cwd, turn.path)
@@ -109,7 +120,7 @@ def as_text(turns: Sequence[Turn], task: str | None) -> str:
             out.append(text or "Done.")
         elif v == "write":
             out.append(f"{turn.path}\n```\n<<<<<<< SEARCH\n=======\n{text}>>>>>>> REPLACE\n```")
-        elif v == "wait":
+        elif v in ("wait", "fail"):
             continue
         else:
             out.append(f"```bash\n{_command(turn, task)}\n```")

@@ -43,6 +43,7 @@ VERBS = {
     "done": "finish the task through czar's tools",
     "tool": "call any offered tool: tool NAME {json input}",
     "wait": "take this many seconds before answering (a slow or hung model)",
+    "fail": "answer every request from here on with this HTTP status (a refused key, a failing API)",
     "say": "answer with text, ending the agent's turn",
     "end": "answer with text, ending the agent's turn (the last line)",
 }
@@ -114,6 +115,8 @@ def parse(source: str) -> list[Turn]:
                 seconds = -1.0
             if not 0 <= seconds < 1e6:  # also refuses nan and inf
                 raise ModelScriptError(f"line {number}: wait needs a number of seconds (0 or more)")
+        if verb == "fail" and not re.fullmatch(r"[45][0-9][0-9]", rest.split(" ", 1)[0]):
+            raise ModelScriptError(f"line {number}: fail needs an HTTP error status first (401, 500, ...)")
         if verb in ("claim", "run"):
             try:
                 shlex.split(rest)

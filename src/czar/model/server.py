@@ -8,6 +8,7 @@ and the last thing the agent said) so that tests can check what each agent sent.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import re
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from czar.model.answers import Answer, Call, Say, answer, as_text
+from czar.model.answers import Answer, Call, Fail, Say, answer, as_text
 from czar.model.script import ModelScriptError, Turn, extract, parse, task_id
 
 # A call the model makes while it waits for tools the agent has not loaded yet (an MCP server
@@ -220,7 +221,7 @@ class ScriptedModel:
             "task": task,
             "turn": turn_no,
             "answered": req.answered,
-            "answer": {"tool": reply.name, "input": reply.input} if isinstance(reply, Call) else {"text": reply.text},
+            "answer": _logged(reply),
             "tools": req.offered,
             "last_user_text": req.texts[-1][-2000:] if req.texts else "",
         }
@@ -234,7 +235,42 @@ class ScriptedModel:
             fh.write(json.dumps(entry) + "\n")
 
 
-def anthropic_events(reply: Answer, input_tokens: int) -> Iterator[tuple[str, dict[str, Any]]]:
+def _logged(reply: Answer) -> dict[str, Any]:
+    if isinstance(reply, Call):
+        return {"tool": reply.name, "input": reply.input}
+    if isinstance(reply, Fail):
+        return {"status": reply.status, "text": reply.message}
+    return {"text": reply.text}
+
+
+class _Refused(Exception):
+    """The request was answered with an HTTP error (a ``fail`` of the script)."""
+
+
+# The error types each API names its refusals with.
+_ANTHROPIC_ERRORS = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    529: "overloaded_error",
+}
+_GEMINI_STATUS = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 503: "UNAVAILABLE"}
+
+
+def error_body(api: str, fail: Fail) -> dict[str, Any]:
+    """An HTTP error's body, as the API ``api`` words it."""
+    if api == "anthropic":
+        kind = _ANTHROPIC_ERRORS.get(fail.status, "api_error" if fail.status >= 500 else "invalid_request_error")
+        return {"type": "error", "error": {"type": kind, "message": fail.message}}
+    if api == "gemini":
+        status = _GEMINI_STATUS.get(fail.status, "INTERNAL" if fail.status >= 500 else "INVALID_ARGUMENT")
+        return {"error": {"code": fail.status, "message": fail.message, "status": status}}
+    kind = "server_error" if fail.status >= 500 else "invalid_request_error"
+    kind = "invalid_api_key" if fail.status == 401 else kind
+    return {"error": {"message": fail.message, "type": kind, "param": None, "code": kind}}
+
+
+def anthropic_events(reply: Call | Say, input_tokens: int) -> Iterator[tuple[str, dict[str, Any]]]:
     """The server-sent events of one Messages API answer."""
     msg_id = f"msg_{uuid.uuid4().hex[:20]}"
     output_tokens = max(1, len(json.dumps(reply.__dict__)) // 4)
@@ -267,7 +303,7 @@ def anthropic_events(reply: Answer, input_tokens: int) -> Iterator[tuple[str, di
 
 
 def openai_events(
-    reply: Answer, input_tokens: int, namespaces: dict[str, tuple[str, str]] | None = None
+    reply: Call | Say, input_tokens: int, namespaces: dict[str, tuple[str, str]] | None = None
 ) -> Iterator[dict[str, Any]]:
     """The server-sent events of one Responses API answer."""
     resp_id = f"resp_{uuid.uuid4().hex[:20]}"
@@ -341,7 +377,7 @@ def chat_chunks(text: str, usage: dict[str, int]) -> Iterator[str]:
     yield "data: [DONE]\n\n"
 
 
-def gemini_chunk(reply: Answer, input_tokens: int) -> dict[str, Any]:
+def gemini_chunk(reply: Call | Say, input_tokens: int) -> dict[str, Any]:
     """The one server-sent chunk of a ``streamGenerateContent`` answer."""
     part: dict[str, Any] = (
         {"functionCall": {"name": reply.name, "args": reply.input}} if isinstance(reply, Call) else {"text": reply.text}
@@ -363,6 +399,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
+        with contextlib.suppress(_Refused):
+            self._post()
+
+    def _post(self) -> None:
         size = int(self.headers.get("Content-Length") or 0)
         try:
             body = json.loads(self.rfile.read(size) or b"{}")
@@ -419,10 +459,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             # Side calls an agent makes to choose a model or the next speaker: not the script's.
             self._json(404, {"error": {"type": "not_found_error", "message": f"no {path} here"}})
 
-    def _answer(self, req: Request) -> Answer:
-        """The model's answer to ``req``, once its script's wait before it has passed."""
+    def _answer(self, req: Request) -> Call | Say:
+        """The model's answer to ``req``, once its script's wait before it has passed; a ``fail``
+        of the script answers with its HTTP error instead (and raises ``_Refused``)."""
         wait, reply, _ = self.model.decide(req)
         time.sleep(wait)
+        if isinstance(reply, Fail):
+            self._json(reply.status, error_body(req.api, reply))
+            raise _Refused
         return reply
 
     def do_GET(self) -> None:

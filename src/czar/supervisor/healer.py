@@ -44,6 +44,7 @@ class Healer:
         self.say = say
         self.t = thresholds(project)
         self.reported: dict[str, tuple[Problem, int]] = {}  # worker -> the incident reported last
+        self.unreachable: set[int] = set()  # attempts whose unreachable model people were alerted to
 
     # -- one round ---------------------------------------------------------------------------
 
@@ -127,6 +128,7 @@ class Healer:
                 confusions=r.confusions,
                 spent_usd=spent.get(r.task, 0.0),
                 budget_usd=spec.get("budget_usd"),
+                detail=r.detail,
             )
             patients.append(Patient(vitals, r.attempt, r.prompt, r.base_commit, r.pid))
         return patients, lost
@@ -158,6 +160,12 @@ class Healer:
                 evidence=f.evidence,
                 since=f.since,
             )
+            if f.problem is Problem.MODEL_UNREACHABLE and pt.attempt not in self.unreachable:
+                # Nothing czar does brings a model back: a person must look (a key, a proxy, an
+                # outage), once per attempt however often it is retried.
+                self.unreachable.add(pt.attempt)
+                message = f"the agent of {v.worker} cannot reach its model: {f.evidence}"
+                Store.alert(conn, "critical", message, task=v.task, worker=v.worker, problem=f.problem.value)
         self.say(f"health: {v.worker} on {v.task}: {f.problem} ({f.evidence})")
 
     def _repair(self, pt: Patient, f: Finding, repair: Repair, now: float) -> None:
@@ -198,7 +206,7 @@ class Healer:
                 self.actions.requeue(conn, v.task, why, fresh=f.problem is Problem.WRONG_TASK)
             elif repair is Repair.CONTINUE:
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, wait_until=None, detail=None)
-                self.actions.tell(conn, task, "continue", "The rate limit has reset: continue where you left off.")
+                self.actions.tell(conn, task, "continue", continue_text(f))
             elif repair is Repair.STOP:
                 self.actions.free_worker(conn, v.worker, pt.attempt)
                 conn.execute(Store.attempt_update(pt.attempt, outcome="failed"))
@@ -256,6 +264,12 @@ def nudge_text(f: Finding, task: str) -> str:
         f"Task {task} has not moved ({f.evidence}). Commit what works, report your checkpoint "
         "(`czar report --checkpoint N`), or say what blocks you."
     )
+
+
+def continue_text(f: Finding) -> str:
+    if f.problem is Problem.MODEL_UNREACHABLE:
+        return "czar tries your model again: continue your task where you left off."
+    return "The rate limit has reset: continue where you left off."
 
 
 def correction_text(named: str | None, task: str) -> str:
