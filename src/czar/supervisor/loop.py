@@ -159,7 +159,7 @@ class Supervisor:
             proc.kill_running()
             if self.p.plan.alerts.webhook:
                 with contextlib.suppress(Exception):  # best effort: the alerts stay in the store
-                    self.alerts.send_pending()  # what the run's last moments raised
+                    self.alerts.flush()  # what the run's last moments raised (bounded)
             with self.store.write() as conn:
                 Store.emit(conn, "supervisor.stopped", pid=os.getpid())
             self.say("supervisor stopped")
