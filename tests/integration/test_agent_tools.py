@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -189,3 +190,27 @@ def test_a_prompt_is_recorded_by_its_digest(project: Project) -> None:
     hook = next(e for e in project.store.events_after(0) if e.kind == "agent.hook")
     assert hook.payload["detail"]["prompt_digest"] == digest("line one\nline two")
     assert "prompt" not in hook.payload["detail"]  # the text itself is not copied into the store
+
+
+def test_an_unreachable_model_is_one_event_per_outage_and_its_clock_follows_the_last_failure(
+    project: Project,
+) -> None:
+    t = tools(project)
+    t.report("starting", task="a")
+
+    def worker() -> Any:
+        with project.store.read() as conn:
+            return Store.worker_row(conn, "w1")
+
+    t.model_unreachable("claude's model API: 401 (1 failed request in a row)")
+    first = worker()
+    assert first.state == WorkerState.MODEL_UNREACHABLE.value and "401" in first.detail
+    with project.store.write() as conn:  # as if it had been a while
+        Store.set_worker(conn, "w1", state_since=first.state_since - 30)
+    t.model_unreachable("claude's model API: 401 (2 failed requests in a row)")
+    again = worker()
+    assert again.state_since >= first.state_since and "2 failed requests" in again.detail
+    t.model_reachable()
+    assert worker().state == WorkerState.WORKING.value
+    kinds = [e.kind for e in project.store.events_after(0) if e.kind.startswith("agent.model_")]
+    assert kinds == ["agent.model_unreachable", "agent.model_reachable"]

@@ -229,11 +229,14 @@ class AgentTools:
 
     def model_unreachable(self, evidence: str) -> None:
         """The agent cannot reach its model (its key refused, no connection, a failing server): the
-        worker waits, its task not charged, until czar has it try again (``czar.core.health``)."""
+        worker waits, its task not charged, until czar has it try again (``czar.core.health``), a
+        while after its last failed request: an agent still retrying by itself is left to it."""
         with self.store.write() as conn:
             cur = self._current(conn)
             if cur.worker.state == WorkerState.MODEL_UNREACHABLE.value:
-                return  # known already: one event per outage, however often the agent retries
+                # Known already: one event per outage, however often the agent retries.
+                Store.set_worker(conn, self.worker, state_since=time.time(), detail=evidence[:500])
+                return
             Store.set_worker(conn, self.worker, state=WorkerState.MODEL_UNREACHABLE, detail=evidence[:500])
             Store.emit(conn, "agent.model_unreachable", **self._ids(cur), evidence=evidence[:1000])
 
