@@ -80,6 +80,7 @@ class LaunchContext:
     git_dir: Path | None = None  # the repository's git folder (outside the worktree)
     settings: AgentSettings = field(default_factory=AgentSettings)
     mcp_url: str | None = None  # czar's MCP server for this start, over HTTP, when the host serves one
+    confined: bool = False  # czar's sandbox holds it (an agent's own sandbox cannot nest inside)
 
 
 @dataclass(frozen=True)

@@ -56,11 +56,14 @@ class CodexAdapter:
         argv += ["--json", "--skip-git-repo-check"]
         for o in overrides:
             argv += ["-c", o]
+        # In czar's sandbox, Codex's own cannot be made (no namespaces inside one), and czar's
+        # already confines it to the checkout: it runs commands unconfined within it.
+        mode = "danger-full-access" if ctx.confined else "workspace-write"
         if ctx.session:
             # `exec resume` takes no -s: the same sandbox through the configuration.
-            argv += ["-c", 'sandbox_mode="workspace-write"']
+            argv += ["-c", f'sandbox_mode="{mode}"']
         else:
-            argv += ["-C", str(ctx.worktree), "-s", "workspace-write"]
+            argv += ["-C", str(ctx.worktree), "-s", mode]
         if s.model:
             argv += ["-m", s.model]
         argv += [*s.args, "-"]  # the message comes on stdin

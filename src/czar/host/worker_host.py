@@ -13,6 +13,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import re
 import select
 import signal
 import subprocess
@@ -380,8 +381,12 @@ class WorkerHost:
 
     def _reset(self, worktree: Path, commit: str) -> None:
         """Drop what the agent changed since ``commit`` (work on the wrong task, say)."""
+        if not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", commit):
+            self.say(f"== cannot reset the checkout to {commit[:40]!r}: not a commit id")
+            return
         git = Git(worktree, self.tools.wrap)  # in the agent's sandbox: the checkout is the agent's
-        for argv in (["reset", "--hard", "-q", "--end-of-options", commit], ["clean", "-fdq"]):
+        # A commit id, never an option (git 2.39's reset does not take --end-of-options).
+        for argv in (["reset", "--hard", "-q", commit], ["clean", "-fdq"]):
             git.run(*argv, check=False)
         self.say(f"== worktree reset to {commit[:10]}")
 
@@ -423,6 +428,7 @@ class WorkerHost:
             git_dir=_git_dir(cur.worktree),
             settings=self.settings,
             mcp_url=cur.endpoint.url if cur.endpoint else None,
+            confined=confine is not None,
         )
         self.home.mkdir(parents=True, exist_ok=True)
         launch = cur.adapter.launch(ctx)
