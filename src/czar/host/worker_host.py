@@ -897,7 +897,10 @@ def settings_of(config: AgentConfig | None) -> AgentSettings:
 
 
 def _git_dir(worktree: Path) -> Path | None:
-    """The repository's git folder, which a worktree's own ``.git`` file points to, outside it."""
+    """The checkout's git folder: its own ``.git`` (a task's clone), without running git there
+    (its configuration is the agent's); for a worktree, the folder its ``.git`` file points to."""
+    if (worktree / ".git").is_dir():
+        return worktree / ".git"
     result = subprocess.run(
         ["git", "-C", str(worktree), "rev-parse", "--path-format=absolute", "--git-common-dir"],
         capture_output=True,
