@@ -136,7 +136,7 @@ def test_the_agent_writes_its_home_and_temp_folder(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "b"
     assert (home / "note").read_text() == "a\n"
-    assert (home / "tmp" / "scratch").read_text() == "b\n"
+    assert (home.with_name(home.name + ".tmp") / "scratch").read_text() == "b\n"
 
 
 def test_the_user_credentials_are_masked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,3 +195,25 @@ def test_tmux_servers_and_runtime_sockets_are_out_of_reach(tmp_path: Path, monke
         shutil.rmtree(runtime, ignore_errors=True)
     assert "reached" not in result.stdout
     assert result.stdout.strip().endswith("done")
+
+
+def test_links_the_agent_leaves_cannot_turn_czar_against_the_machine(tmp_path: Path) -> None:
+    """czar writes the agent's settings into its home and binds its temp folder: a link the agent
+    planted there must not make czar write, or bind read-write, what lies outside."""
+    repo, data, mine, _other, home = _layout(tmp_path)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "settings.json").write_text("the user's\n")
+    confine = _confine(repo, data, mine, home)
+    plant = f"ln -s {victim} {home}/.claude; ln -s {victim}/settings.json {home}/settings.json; "
+    plant += f"rm -rf {home}.tmp; ln -s {victim} {home}.tmp; echo done"
+    result = _run(confine, plant)
+    assert result.stdout.strip().endswith("done")
+    assert (home / ".claude").is_symlink()  # it could plant links in its own home
+    assert not (home.with_name(home.name + ".tmp")).is_symlink()  # but not replace its /tmp
+    confine = _confine(repo, data, mine, home)  # the next start: czar prepares the home again
+    assert not (home / ".claude").exists() and not (home / "settings.json").exists()
+    (home / "settings.json").write_text("czar's\n")
+    assert _run(confine, "echo mine > /tmp/x; echo done").stdout.strip() == "done"
+    assert sorted(p.name for p in victim.iterdir()) == ["settings.json"]
+    assert (victim / "settings.json").read_text() == "the user's\n"

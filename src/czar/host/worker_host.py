@@ -241,8 +241,9 @@ class WorkerHost:
             # At work on a turn (a tool used or decided): a message pasted meanwhile is queued.
             busy = busy or e.kind == "permission.decided" or hook == "PostToolUse"
             if hook == "SessionStart":
-                if detail.get("transcript_path") and Path(detail["transcript_path"]) != cur.transcript:
-                    cur.transcript, cur.transcript_at = Path(detail["transcript_path"]), 0
+                named = Path(str(detail.get("transcript_path") or ""))
+                if detail.get("transcript_path") and named != cur.transcript and self._may_read(named):
+                    cur.transcript, cur.transcript_at = named, 0
                 if cur.first_paste is not None:
                     text, cur.first_paste = cur.first_paste, None
                     self._send(text, "task")
@@ -254,6 +255,16 @@ class WorkerHost:
                     seen_other = True  # somebody else's prompt (a person typing): ours may follow
         if cur.submit is not None:
             self._check_submit(cur, screen, cur.submit, busy, seen_other)
+
+    def _may_read(self, transcript: Path) -> bool:
+        """A transcript the agent's hook names is read by czar, outside the sandbox: only where
+        the agent's own files are (its home, or its folder in yours), never a file it points at."""
+        folders = [self.home, *(Path.home() / rel for rel in USER_STATE.get(self.agent_kind, ()))]
+        try:
+            real = transcript.resolve(strict=False)
+        except (OSError, RuntimeError):
+            return False
+        return any(real.is_relative_to(folder.resolve()) for folder in folders)
 
     def _read_transcript(self, cur: Current, usage_only: bool = False) -> None:
         """The agent's new events from its transcript: usage, tools used, what it said.

@@ -64,12 +64,15 @@ def for_task(
     new_session: bool = True,
 ) -> Confinement:
     """The sandbox of an agent, or of checks that run its code, on one task's ``checkout``:
-    ``home`` is its own (with a ``tmp`` folder in it), ``data`` czar's data folder (every
+    ``home`` is its own (and ``<home>.tmp`` its /tmp), ``data`` czar's data folder (every
     project's store, checkouts and homes: hidden), ``repo`` the user's checkout (hidden, its
     ``objects`` readable for the clone that borrows them)."""
-    tmp = home / "tmp"
+    # Beside the home, not in it: a folder the agent may replace (with a link to /etc, say) must
+    # never be a source czar binds read-write.
+    tmp = home.with_name(home.name + ".tmp")
     for folder in (home, tmp):
         folder.mkdir(parents=True, exist_ok=True)
+    defuse(home)
     return Confinement(
         writable=(checkout, home),
         hidden=(data, repo),
@@ -122,6 +125,20 @@ def available() -> str | None:
         why = (result.stderr.strip().splitlines() or ["no output"])[-1]
         return f"bwrap cannot make a sandbox here ({why}); user namespaces may be disabled"
     return None
+
+
+def defuse(home: Path, depth: int = 3) -> None:
+    """Remove the symbolic links near the top of an agent's home before czar writes its files
+    there (settings, a config): a link the agent left would make czar write outside the sandbox.
+    czar writes nothing deeper than ``depth`` folders down."""
+    for root, dirs, files in os.walk(home, followlinks=False):
+        here = Path(root)
+        for name in [*dirs, *files]:
+            if (here / name).is_symlink():
+                (here / name).unlink()
+        dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
+        if len(here.relative_to(home).parts) >= depth - 1:
+            dirs[:] = []
 
 
 def _existing(paths: Sequence[Path]) -> list[Path]:
