@@ -555,9 +555,17 @@ def test_a_simulated_run_merges_every_task_in_dependency_order(
 def test_a_held_task_merges_only_after_the_task_it_conflicts_with() -> None:
     tasks = [task("first", T.RUNNING, worker="w1", order=2), task("second", T.APPROVED, order=1)]
     held = snap(tasks, [worker("w1", state=W.WORKING, task="first")])
-    assert not of(Merge, decide(replace(held, held={"second": "first"})))
+    assert not of(Merge, decide(replace(held, held={"second": frozenset({"first"})})))
     done = snap([task("first", T.MERGED, order=2), task("second", T.APPROVED, order=1)])
-    assert of(Merge, decide(replace(done, held={"second": "first"}))) == [Merge(("second",))]
+    assert of(Merge, decide(replace(done, held={"second": frozenset({"first"})}))) == [Merge(("second",))]
+
+
+def test_a_task_back_in_the_pool_waits_there_until_what_it_stands_off_for_is_over() -> None:
+    waiting = replace(task("b", T.READY, order=2), waits=frozenset({"a", "c"}))
+    s = snap([task("a", T.MERGED, order=1), waiting, task("c", T.RUNNING, worker="w2", order=3)], [worker("w1")])
+    assert not of(Assign, decide(s))
+    s = snap([task("a", T.MERGED, order=1), waiting, task("c", T.FAILED, order=3)], [worker("w1")])
+    assert of(Assign, decide(s)) == [Assign("b", "w1")]
 
 
 def test_nothing_starts_once_the_run_spent_its_budget() -> None:

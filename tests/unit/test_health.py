@@ -144,10 +144,18 @@ def test_wrong_task_is_corrected_once_then_reassigned_fresh() -> None:
 def test_simple_repairs() -> None:
     rate = vitals(state=W.RATE_LIMITED, wait_until=NOW - 1)
     permission = vitals(state=W.WAITING_PERMISSION, asked_at=NOW - 400)
-    crashed = vitals(host_alive=False)
-    for v, expected in ((rate, Repair.CONTINUE), (permission, Repair.DENY), (crashed, Repair.REASSIGN)):
+    for v, expected in ((rate, Repair.CONTINUE), (permission, Repair.DENY)):
         f = examine(v, NOW, T)
         assert f is not None and repair_for(f, v, NOW, T) is expected
+
+
+def test_a_crashed_host_restarts_the_agent_until_restarts_run_out() -> None:
+    # Its next host carries the attempt on; only a host that keeps dying costs the task a round.
+    crashed = vitals(host_alive=False, nudges=0)
+    f = examine(crashed, NOW, T)
+    assert f is not None and f.problem is Problem.CRASHED
+    assert repair_for(f, crashed, NOW, T) is Repair.RESTART  # no nudge: nobody would hear it
+    assert repair_for(f, replace(crashed, restarts=T.restarts), NOW, T) is Repair.REASSIGN
 
 
 times = st.floats(min_value=0, max_value=500)
@@ -212,3 +220,17 @@ def test_an_agent_that_cannot_reach_its_model_waits_uncharged_and_tries_again_la
     assert repair_for(f, v, NOW - 1 + T.model_retry, T) is Repair.CONTINUE
     exhausted = replace(v, nudges=9, restarts=9)
     assert repair_for(f, exhausted, NOW + T.model_retry, T) is Repair.CONTINUE
+
+
+def test_a_blocked_worker_is_examined_for_a_wait_that_is_over_or_goes_round_a_cycle() -> None:
+    waiting = vitals(state=W.BLOCKED, last_output=NOW - 500, last_progress=NOW - 500, waits_for=frozenset({"b"}))
+    assert problem(waiting) is None  # waiting rightly: what it waits for can still come
+    over = replace(waiting, wait_over=True)
+    assert problem(over) is Problem.WAIT_OVER
+    assert repair_for(examine(over, NOW, T), over, NOW, T) is Repair.RELEASE  # type: ignore[arg-type]
+    cycle = replace(waiting, release=frozenset({"b"}))
+    found = examine(cycle, NOW, T)
+    assert found is not None and found.problem is Problem.DEADLOCK and "b" in found.evidence
+    assert repair_for(found, cycle, NOW, T) is Repair.RELEASE
+    # Its host dying still comes first.
+    assert problem(replace(cycle, host_alive=False)) is Problem.CRASHED

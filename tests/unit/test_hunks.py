@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from czar.core.hunks import FileChange, Hunk, duplication, overlap, parse
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from czar.core.hunks import FileChange, Hunk, duplicated, duplication, overlap, parse
 
 DIFF = """\
 diff --git a/f b/f
@@ -59,12 +62,49 @@ def test_two_tasks_creating_the_same_file_overlap() -> None:
     assert overlap(a, b) == ["new.py"]
 
 
-def test_duplication_counts_lines_added_by_more_than_one_task() -> None:
-    a = _one("util.py", Hunk(0, 0, ("def slugify(t):", "    return t.lower()", "", ")")), created=True)
-    b = _one("util.py", Hunk(0, 0, ("def slugify(t):", "    return t.lower()")), created=True)
-    c = _one("c.py", Hunk(0, 0, ("print('c')", "print('c2')")), created=True)
-    share, dup, total = duplication([a, b, c])
-    assert (dup, total) == (4, 6)  # blank lines and lone brackets are not counted
-    assert share == 4 / 6
+def test_work_done_twice_is_the_same_lines_added_where_the_other_side_added_them() -> None:
+    mine = _one("util.py", Hunk(0, 0, ("def slugify(t):", "    return t.lower()", "", ")")), created=True)
+    theirs = _one("util.py", Hunk(0, 0, ("def slugify(t):", "    return t.lower()")), created=True)
+    assert duplicated(mine, theirs) == (2, 2)  # blank lines and lone brackets are not counted
+    elsewhere = _one("c.py", Hunk(0, 0, ("print('c')", "print('c2')")), created=True)
+    share, dup, total = duplication([(mine, theirs), (elsewhere, {})])
+    assert (dup, total) == (2, 4) and share == 2 / 4
     assert duplication([]) == (0.0, 0, 0)
-    assert duplication([a, c])[0] == 0.0
+
+
+def test_a_line_repeated_in_another_place_is_no_work_done_twice() -> None:
+    # Two tasks add the same assertion to one test file, in different tests: legitimate.
+    mine = _one("test_x.py", Hunk(40, 0, ("    assert result.exit_code == 0",)))
+    theirs = _one("test_x.py", Hunk(10, 0, ("    assert result.exit_code == 0",)))
+    assert duplicated(mine, theirs) == (0, 1)
+    same_place = _one("test_x.py", Hunk(40, 0, ("    assert result.exit_code == 0", "    assert out == 'x'")))
+    assert duplicated(mine, same_place) == (1, 1)
+
+
+def test_edits_made_in_sequence_are_no_work_done_twice() -> None:
+    # A task that started from the other's work: the integration branch gained nothing since.
+    edit = _one("f.py", Hunk(3, 1, ("x = compute(y)",)))
+    assert duplicated(edit, {}) == (0, 1)
+
+
+_lines = st.lists(st.sampled_from(["alpha = 1", "beta = 2", "gamma = 3", "", ")"]), max_size=4)
+_hunks = st.builds(Hunk, st.integers(0, 30), st.integers(0, 3), _lines.map(tuple))
+
+
+@st.composite
+def _changes(draw: st.DrawFn) -> dict[str, FileChange]:
+    paths = draw(st.lists(st.sampled_from(["a.py", "b.py"]), unique=True, max_size=2))
+    return {p: FileChange(p, created=draw(st.booleans()), hunks=draw(st.lists(_hunks, max_size=3))) for p in paths}
+
+
+@settings(max_examples=200, deadline=None)
+@given(_changes(), _changes())
+def test_duplicated_lines_are_at_most_the_work_and_need_an_overlap(
+    work: dict[str, FileChange], meanwhile: dict[str, FileChange]
+) -> None:
+    dup, total = duplicated(work, meanwhile)
+    assert 0 <= dup <= total
+    assert duplicated(work, {}) == (0, total)
+    if not overlap(work, meanwhile):
+        assert dup == 0  # work in other places (or files) is never counted twice
+    assert duplicated(work, work)[0] == total  # the same change on both sides is all done twice

@@ -24,7 +24,7 @@ from czar.agent_tools import board as board_mod
 from czar.agent_tools import claims as claims_mod
 from czar.agent_tools.identity import Caller, CallerError, token_matches
 from czar.agents import adapter_for
-from czar.core import policy
+from czar.core import policy, waits
 from czar.core.states import TaskState, WorkerState
 from czar.errors import StoreError
 from czar.store.schema import tasks
@@ -35,7 +35,7 @@ from czar.vcs.git import Git
 # round's) normally decides long before.
 PERSON_WAIT_SECONDS = 3600.0
 
-PERSON = "a person"  # what ``blocked_on`` says when a person, not a task, must act
+PERSON = waits.PERSON  # what ``blocked_on`` says when a person, not a task, must act
 
 # Task states in which the worker's agent is still expected to act on the task.
 _WORKING = (TaskState.ASSIGNED, TaskState.RUNNING)
@@ -258,7 +258,9 @@ class AgentTools:
                     raise CallerError(f"no task {on_task!r} in this plan")
                 if row.state == TaskState.MERGED.value:
                     return f"task {on_task} is merged already: bring it in with `git merge {self._integration(conn)}`"
-            conn.execute(tasks.update().where(tasks.c.id == cur.task.id).values(blocked_on=on_task or PERSON))
+            # A task waits for every task it named until each has merged, or for a person.
+            now = waits.parse(cur.task.blocked_on) | {on_task} if on_task is not None else {PERSON}
+            conn.execute(tasks.update().where(tasks.c.id == cur.task.id).values(blocked_on=waits.render(now)))
             Store.set_worker(conn, self.worker, state=WorkerState.BLOCKED, detail=need[:500])
             Store.emit(conn, "agent.blocked", **self._ids(cur), on=on_task, need=need[:500])
             if on_task is None:

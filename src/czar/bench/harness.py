@@ -71,7 +71,7 @@ def measure(
     events = project.store.events_after(0, limit=10**9)
     tasks = project.store.tasks()
     merged = [t for t in tasks if t.state == "merged"]
-    share, duplicated, added = hunks.duplication(outcome.contributions(project).values())
+    share, duplicated, added = hunks.duplication(outcome.work_pairs(project))
     found = metrics.detections(events, scenario.injected)
     by_kind: dict[str, list[float]] = {}
     missed: dict[str, int] = {}

@@ -25,6 +25,7 @@ class TaskView:
     agent: str
     worker: str | None = None
     rank: float = 0.0  # length of the longest chain of work from this task on (critical path first)
+    waits: frozenset[str] = frozenset()  # tasks it stands off for (or waits for) until they merge
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ class WorkerView:
 class Snapshot:
     tasks: Mapping[str, TaskView]
     workers: Mapping[str, WorkerView]
-    # task -> the task in flight it conflicts with or duplicates: it merges only after that one.
-    held: Mapping[str, str] = field(default_factory=dict)
+    # task -> the tasks in flight it conflicts with or duplicates: it merges only after them.
+    held: Mapping[str, frozenset[str]] = field(default_factory=dict)
     out_of_budget: bool = False  # the run spent its budget: no task starts any more
 
 
@@ -149,7 +150,11 @@ def _assignments(snap: Snapshot, promoted: set[str]) -> list[Assign]:
         return []
     held = {t.id for t in snap.tasks.values() if t.worker is not None and t.state not in TERMINAL_TASK_STATES}
     ready = sorted(
-        (t for t in snap.tasks.values() if (t.state is TaskState.READY or t.id in promoted) and t.id not in held),
+        (
+            t
+            for t in snap.tasks.values()
+            if (t.state is TaskState.READY or t.id in promoted) and t.id not in held and not _waiting(snap, t)
+        ),
         key=lambda t: (-t.priority, -t.rank, t.order, t.id),
     )
     busy_scopes = [t.scope for t in snap.tasks.values() if t.state in _IN_FLIGHT]
@@ -168,9 +173,18 @@ def _assignments(snap: Snapshot, promoted: set[str]) -> list[Assign]:
     return out
 
 
+# Tasks that can still merge before a task they hold back: in flight, or back in the pool with
+# the work their branch keeps.
+_UNMERGED = _IN_FLIGHT | {TaskState.READY}
+
+
+def _waiting(snap: Snapshot, task: TaskView) -> bool:
+    """A task back in the pool while it stands off for others starts again once they are over."""
+    return any(w in snap.tasks and snap.tasks[w].state not in TERMINAL_TASK_STATES for w in task.waits)
+
+
 def _held(snap: Snapshot, task: str) -> bool:
-    other = snap.held.get(task)
-    return other is not None and other in snap.tasks and snap.tasks[other].state in _IN_FLIGHT
+    return any(o in snap.tasks and snap.tasks[o].state in _UNMERGED for o in snap.held.get(task, ()))
 
 
 def run_finished(snap: Snapshot) -> bool:

@@ -27,6 +27,8 @@ class Problem(StrEnum):
     PERMISSION_TIMEOUT = "permission_timeout"  # nobody answered its permission request in time
     OVER_BUDGET = "over_budget"  # the task spent more on models than its budget allows
     MODEL_UNREACHABLE = "model_unreachable"  # its model refuses the key, cannot be reached, or fails
+    WAIT_OVER = "wait_over"  # it waits for tasks that have all merged or failed: nobody will tell it
+    DEADLOCK = "deadlock"  # it waits for tasks that wait for it in turn, and comes first in the plan
 
 
 class Repair(StrEnum):
@@ -37,6 +39,7 @@ class Repair(StrEnum):
     CONTINUE = "continue"  # tell a rate-limited agent to go on
     DENY = "deny"  # deny an unanswered permission request
     STOP = "stop"  # stop the agent and fail the task, with an alert (it spent its budget)
+    RELEASE = "release"  # tell a waiting agent to go on: what it waits for is over, or waits for it
 
 
 # Problems where waiting a little after a repair is the right thing: the agent may be recovering.
@@ -54,6 +57,7 @@ class Thresholds:
     nudges: int = 1
     restarts: int = 2
     permission_timeout: float = 300.0
+    stall_after: float = 900.0  # the whole run without progress (see czar.supervisor.stall)
     model_retry: float = 60.0  # seconds before an agent that could not reach its model tries again
 
 
@@ -82,6 +86,9 @@ class Vitals:
     spent_usd: float = 0.0  # what the task's attempts cost so far
     budget_usd: float | None = None
     detail: str | None = None  # what it waits for, or what went wrong (the evidence of an unreachable model)
+    waits_for: frozenset[str] = frozenset()  # the tasks (or a person) its agent waits for
+    wait_over: bool = False  # every task it waits for has merged, failed or was cancelled
+    release: frozenset[str] = frozenset()  # waits to drop to break a cycle (see czar.core.waits)
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,17 @@ def examine(v: Vitals, now: float, t: Thresholds) -> Finding | None:
         if v.wait_until is not None and now >= v.wait_until:
             return Finding(Problem.RATE_LIMIT_OVER, "the rate limit has reset", v.wait_until)
         return None
-    if v.state in (WorkerState.BLOCKED, WorkerState.STARTING):
+    if v.state is WorkerState.BLOCKED:
+        # Waiting is right while what it waits for can still come; not once it is over, nor in a
+        # cycle of waits, which nothing else would ever break.
+        if v.release:
+            cycle = ", ".join(sorted(v.release))
+            return Finding(Problem.DEADLOCK, f"it waits for {cycle}, which wait(s) for it in turn", now)
+        if v.wait_over:
+            named = ", ".join(sorted(v.waits_for))
+            return Finding(Problem.WAIT_OVER, f"it waits for {named}, which merged or failed already", now)
+        return None
+    if v.state is WorkerState.STARTING:
         return None
     if v.state is WorkerState.WAITING_INPUT:
         if now - v.state_since >= t.idle_after:
@@ -173,9 +190,13 @@ def repair_for(f: Finding, v: Vitals, now: float, t: Thresholds) -> Repair | Non
     if f.problem is Problem.MODEL_UNREACHABLE:
         return Repair.CONTINUE if now - f.since >= t.model_retry else None
     if f.problem is Problem.CRASHED:
-        return Repair.REASSIGN
+        # Its host is started again and carries the attempt on: the agent restarts, its session
+        # resumed, as long as restarts are left; a host that keeps dying costs the task a round.
+        return Repair.RESTART if v.restarts < t.restarts else Repair.REASSIGN
     if f.problem is Problem.OVER_BUDGET:
         return Repair.STOP
+    if f.problem in (Problem.WAIT_OVER, Problem.DEADLOCK):
+        return Repair.RELEASE
     if f.problem is Problem.WRONG_TASK:
         return Repair.CORRECT if v.confusions == 0 else Repair.REASSIGN
     if f.problem in _PATIENT and v.healed_at is not None and now - v.healed_at < t.grace:

@@ -1,4 +1,4 @@
-"""Changed hunks of a diff, where two changes overlap, and how much work was duplicated.
+"""Changed hunks of a diff, where two changes overlap, and how much work was done twice.
 
 Hunks come from ``git diff -U0``: each says which lines of the old file it replaces
 (``old_start``, ``old_count``; a pure insertion replaces nothing just after ``old_start``) and
@@ -101,21 +101,41 @@ def _meaningful(line: str) -> str | None:
     return text if len(text) > 3 else None  # blank lines and lone brackets are not work
 
 
-def duplication(contributions: Iterable[Mapping[str, FileChange]]) -> tuple[float, int, int]:
-    """Of all meaningful lines the tasks added, the share that more than one task added to the same
-    file: ``(share, duplicated lines, all lines)``."""
-    owners: Counter[tuple[str, str]] = Counter()
-    counts: Counter[tuple[str, str]] = Counter()
-    for changes in contributions:
-        mine: Counter[tuple[str, str]] = Counter()
-        for path, change in changes.items():
-            for line in change.added_lines:
-                text = _meaningful(line)
-                if text is not None:
-                    mine[(path, text)] += 1
-        for key, n in mine.items():
-            owners[key] += 1
-            counts[key] += n
-    total = sum(counts.values())
-    duplicated = sum(n for key, n in counts.items() if owners[key] > 1)
-    return (duplicated / total if total else 0.0), duplicated, total
+def duplicated(work: Mapping[str, FileChange], meanwhile: Mapping[str, FileChange]) -> tuple[int, int]:
+    """Of the meaningful lines a task added (``work``: its branch since it left the integration
+    branch), how many the integration branch also added meanwhile, in the same place (``meanwhile``:
+    the integration branch since that same commit): ``(duplicated lines, all lines)``.
+
+    Both diffs start from one commit, so their line numbers agree: the same line added where the
+    other side added it is work done twice. A line added again later, on top of the other's work
+    (an edit made in sequence, a line that code repeats elsewhere), is not.
+    """
+    dup = total = 0
+    for path, change in work.items():
+        other = meanwhile.get(path)
+        for h in change.hunks:
+            mine = Counter(t for t in map(_meaningful, h.added) if t is not None)
+            total += sum(mine.values())
+            if other is None or not mine:
+                continue
+            if change.created and other.created:
+                near = [line for o in other.hunks for line in o.added]
+            else:
+                near = [line for o in other.hunks if _meet(h, o) for line in o.added]
+            theirs = Counter(t for t in map(_meaningful, near) if t is not None)
+            dup += sum((mine & theirs).values())
+    return dup, total
+
+
+def duplication(
+    pairs: Iterable[tuple[Mapping[str, FileChange], Mapping[str, FileChange]]],
+) -> tuple[float, int, int]:
+    """Of all meaningful lines the tasks added, the share that was work done twice: for each task,
+    (its work, what the integration branch gained meanwhile) as in ``duplicated``:
+    ``(share, duplicated lines, all lines)``."""
+    dup = total = 0
+    for work, meanwhile in pairs:
+        d, t = duplicated(work, meanwhile)
+        dup += d
+        total += t
+    return (dup / total if total else 0.0), dup, total

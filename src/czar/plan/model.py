@@ -151,6 +151,9 @@ class HealthConfig(_Strict):
     """Restarts of the agent, session resumed, per attempt before the task goes to another worker."""
     permission_timeout: float = Field(default=300.0, gt=0)
     """Seconds a permission request no rule decides waits for a person before it is denied."""
+    stall_after: float = Field(default=900.0, gt=0)
+    """Seconds the whole run may go without progress (a task changing state, a commit, a
+    checkpoint) before a person is alerted with a diagnosis, and ``czar run`` stops following it."""
 
 
 class PermissionRule(_Strict):

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from czar.agent_tools import board, claims
 from czar.agents import adapter_for
+from czar.core import waits
 from czar.core.prompt import PromptInput, render
 from czar.core.scope import in_scope
 from czar.core.states import AttemptOutcome, TaskState, WorkerState
@@ -67,6 +68,30 @@ class Actions:
             about=kind,
             text=text[:1000],
         )
+
+    @staticmethod
+    def wait_for(conn: Connection, task: Any, others: set[str] | tuple[str, ...]) -> None:
+        """The task's agent waits for ``others`` to merge, besides what it waited for already."""
+        now = waits.parse(Store.task_row(conn, task.id).blocked_on) | set(others)
+        conn.execute(update(tasks).where(tasks.c.id == task.id).values(blocked_on=waits.render(now)))
+        if task.worker_id is not None:
+            detail = f"stands off for {', '.join(sorted(now))}"
+            Store.set_worker(conn, task.worker_id, state=WorkerState.BLOCKED, detail=detail)
+
+    def _finished(self, conn: Connection, done: str, kind: str, text: str) -> None:
+        """Task ``done`` merged or failed: it leaves the waits of every task; those that waited for
+        nothing else go on, told ``text``; those still waiting for others go on waiting."""
+        for t in conn.execute(select(tasks).where(tasks.c.blocked_on.is_not(None))).all():
+            was = waits.parse(t.blocked_on)
+            if done not in was:
+                continue
+            left = was - {done}
+            conn.execute(update(tasks).where(tasks.c.id == t.id).values(blocked_on=waits.render(left)))
+            if left or t.state not in (TaskState.ASSIGNED.value, TaskState.RUNNING.value):
+                continue
+            if t.worker_id is not None:
+                Store.set_worker(conn, t.worker_id, state=WorkerState.WORKING, detail=None)
+            self.tell(conn, t, kind, text)
 
     # -- assign ------------------------------------------------------------------------------
 
@@ -205,12 +230,16 @@ class Actions:
 
     # -- requeue -----------------------------------------------------------------------------
 
-    def requeue(self, conn: Connection, task_id: str, reason: str, *, fresh: bool = False) -> None:
+    def requeue(
+        self, conn: Connection, task_id: str, reason: str, *, fresh: bool = False, waiting: bool = False
+    ) -> None:
         """Take a task back from its worker (gone, given up on, or confused); its branch keeps the
-        work unless ``fresh``. Fails the task when it has no attempts left."""
+        work unless ``fresh``. Fails the task when it has no attempts left. ``waiting``: it gives
+        its worker back while it waits for other tasks (no round used; it keeps waiting for them
+        in the pool, and starts again once they are over)."""
         task = Store.task_row(conn, task_id)
         max_attempts = self.p.plan.project.max_attempts
-        rounds = task.rounds + 1
+        rounds = task.rounds if waiting else task.rounds + 1
         if task.attempt_id is not None:
             conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.ABANDONED.value))
         if task.worker_id is not None:
@@ -222,7 +251,7 @@ class Actions:
             )
             self.free_worker(conn, task.worker_id, task.attempt_id)
         claims.release_all(conn, task_id)
-        if rounds >= max_attempts:
+        if rounds >= max_attempts and not waiting:
             self.fail(conn, task_id, f"{reason}; no attempts left", f"task {task_id} failed: {reason}", rounds=rounds)
             return
         note = (
@@ -240,7 +269,7 @@ class Actions:
             attempt_id=None,
             note=note,
             fresh=int(fresh),
-            blocked_on=None,
+            blocked_on=task.blocked_on if waiting else None,
         )
 
     def fail(self, conn: Connection, task_id: str, reason: str, alert: str, **fields: Any) -> None:
@@ -248,33 +277,25 @@ class Actions:
         Store.move_task(conn, task_id, TaskState.FAILED, reason=reason, worker_id=None, merge_from=None, **fields)
         Store.alert(conn, "critical", alert, task=task_id)
         claims.release_all(conn, task_id)
-        for t in conn.execute(
-            select(tasks).where(
-                tasks.c.blocked_on == task_id,
-                tasks.c.state.in_([TaskState.ASSIGNED.value, TaskState.RUNNING.value]),
-            )
-        ).all():
-            conn.execute(update(tasks).where(tasks.c.id == t.id).values(blocked_on=None))
-            if t.worker_id is not None:
-                Store.set_worker(conn, t.worker_id, state=WorkerState.WORKING, detail=None)
-            self.tell(
-                conn,
-                t,
-                "failed",
-                f"Task {task_id}, which you were waiting for, failed and will not merge. Go on without it if "
-                "you can; otherwise say what you need (`czar blocked` or `czar ask`).",
-            )
+        conn.execute(update(tasks).where(tasks.c.id == task_id).values(blocked_on=None))
+        self._finished(
+            conn,
+            task_id,
+            "failed",
+            f"Task {task_id}, which you were waiting for, failed and will not merge. Go on without it if "
+            "you can; otherwise say what you need (`czar blocked` or `czar ask`).",
+        )
 
     # -- verify ------------------------------------------------------------------------------
 
     def verify(
         self,
         task_id: str,
-        blocker: tuple[str, str, str | None] | None = None,
+        blocker: tuple[str, str, tuple[str, ...]] | None = None,
         known: tuple[bool, list[str]] | None = None,
     ) -> None:
         """Check a submitted task in its worktree; runs on a worker thread. ``blocker`` is what the
-        radar found against it: (message kind, evidence, the task it must wait for); ``known``,
+        radar found against it: (message kind, evidence, the tasks it must wait for); ``known``,
         what the radar just read of its branch: (commits of its own, files changed)."""
         with self.store.read() as conn:
             task = Store.task_row(conn, task_id)
@@ -288,7 +309,7 @@ class Actions:
         results = []
         if blocker is not None:
             with self.store.write() as conn:
-                self._verification_failed(conn, task, round_no, [blocker[1]], [], kind=blocker[0], wait_for=blocker[2])
+                self._sent_back(conn, task, *blocker)
             return
         try:
             # What the agent committed in its checkout, brought into the repository (the radar
@@ -331,6 +352,21 @@ class Actions:
             Store.emit(conn, "verify.passed", task=task_id, attempt=task.attempt_id, checks=checks, changed=changed)
             self.free_worker(conn, task.worker_id, task.attempt_id)
 
+    def _sent_back(self, conn: Connection, task: Any, kind: str, evidence: str, others: tuple[str, ...]) -> None:
+        """Not verified, through no fault of the work: it overlaps a task that comes first, or the
+        integration branch moved under it. Waiting is not failing: no round is used."""
+        Store.emit(conn, "verify.deferred", task=task.id, attempt=task.attempt_id, about=kind, waits=list(others))
+        Store.move_task(
+            conn,
+            task.id,
+            TaskState.RUNNING,
+            expect=TaskState.VERIFYING,
+            reason=f"not verified yet ({kind}); no round used",
+        )
+        if others:
+            self.wait_for(conn, task, others)
+        self.tell(conn, task, kind, f"Task {task.id} is not verified yet.\n\n{evidence}")
+
     def _verification_failed(
         self,
         conn: Connection,
@@ -340,7 +376,6 @@ class Actions:
         checks: list[dict[str, Any]],
         *,
         kind: str = "feedback",
-        wait_for: str | None = None,
     ) -> None:
         max_attempts = self.p.plan.project.max_attempts
         evidence = "\n\n".join(problems)
@@ -376,9 +411,6 @@ class Actions:
             f"Verification of task {task.id} failed (round {round_no} of {max_attempts}).\n\n{evidence}\n\n"
             "Fix this in your worktree, commit, and finish again."
         )
-        if wait_for is not None:
-            conn.execute(update(tasks).where(tasks.c.id == task.id).values(blocked_on=wait_for))
-            Store.set_worker(conn, task.worker_id, state=WorkerState.BLOCKED, detail=f"stands off for {wait_for}")
         self.tell(conn, task, kind, text)
 
     # -- after a merge -----------------------------------------------------------------------
@@ -396,29 +428,37 @@ class Actions:
         if task.attempt_id is not None:
             conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.MERGED.value))
         claims.release_all(conn, task.id)
+        conn.execute(update(tasks).where(tasks.c.id == task.id).values(blocked_on=None))
         Store.emit(conn, "task.merged", task=task.id, attempt=task.attempt_id, commit=commit)
         self._tell_waiting(conn, task.id)
 
     def _tell_waiting(self, conn: Connection, merged: str) -> None:
-        """Workers whose task comes after ``merged``, or waits for it, hear at once that it merged."""
+        """Workers whose task comes after ``merged``, or waited for it and for nothing else any
+        more, hear at once that it merged (one still waiting for other tasks hears when they have)."""
         bring_in = f"Bring it into your branch now: `git merge {self.integration}`, then go on."
+        waiting = {
+            t.id
+            for t in conn.execute(select(tasks.c.id, tasks.c.blocked_on).where(tasks.c.blocked_on.is_not(None))).all()
+            if merged in waits.parse(t.blocked_on)
+        }
+        self._finished(conn, merged, "merged", f"Task {merged}, which you were waiting for, is merged. {bring_in}")
         for t in conn.execute(
             select(tasks).where(tasks.c.state.in_([TaskState.ASSIGNED.value, TaskState.RUNNING.value]))
         ).all():
-            if t.blocked_on == merged:
-                conn.execute(update(tasks).where(tasks.c.id == t.id).values(blocked_on=None))
-                if t.worker_id is not None:
-                    Store.set_worker(conn, t.worker_id, state=WorkerState.WORKING, detail=None)
-                self.tell(conn, t, "merged", f"Task {merged}, which you were waiting for, is merged. {bring_in}")
-            elif merged in json.loads(t.spec)["after"]:
+            if t.id not in waiting and merged in json.loads(t.spec)["after"]:
                 self.tell(conn, t, "merged", f"Task {merged}, which your task comes after, is merged. {bring_in}")
 
-    def merge_failed(self, conn: Connection, task: Any, problem: str) -> None:
-        """The task could not be merged: back to the pool with the evidence, or failed."""
+    def merge_failed(self, conn: Connection, task: Any, problem: str, *, charge: bool = True) -> None:
+        """The task could not be merged: back to the pool with the evidence, or failed. Without
+        ``charge`` (the integration branch moved under verified work) no round is used."""
         project = self.p.plan.project
-        Store.emit(conn, "merge.failed", task=task.id, attempt=task.attempt_id, evidence=problem[-4000:])
-        rounds = task.rounds + 1
-        if rounds >= project.max_attempts:
+        Store.emit(
+            conn, "merge.failed", task=task.id, attempt=task.attempt_id, evidence=problem[-4000:], charged=charge
+        )
+        # Sent back through no fault of the work, the verification it passed does not count: it is
+        # verified again as the same round.
+        rounds = task.rounds + 1 if charge else max(0, task.rounds - 1)
+        if charge and rounds >= project.max_attempts:
             self.fail(
                 conn, task.id, "merge failed; no attempts left", f"task {task.id} could not be merged", rounds=rounds
             )
@@ -432,7 +472,7 @@ class Actions:
             attempt_id=None,
             merge_from=None,
             note=problem,
-            reason="merge failed; back to the pool with the evidence",
+            reason="merge failed; back to the pool with the evidence" + ("" if charge else " (no round used)"),
         )
         claims.release_all(conn, task.id)
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from czar.core import health
+from czar.core import health, waits
 from czar.core.health import Finding, Problem, Repair, Thresholds, Vitals
-from czar.core.states import TaskState, WorkerState
+from czar.core.states import TERMINAL_TASK_STATES, TaskState, WorkerState
 from czar.runtime import proc
-from czar.store.schema import attempts, tasks, workers
+from czar.store.schema import attempts, inbox, tasks, workers
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project
@@ -52,6 +52,7 @@ class Healer:
         """Examine and repair; returns the next moment worth looking again, and the workers whose
         host must be started again."""
         now = time.time() if now is None else now
+        self._settle_waits()
         patients, lost = self._read(now)
         nxt: list[float] = []
         for pt in patients:
@@ -64,8 +65,8 @@ class Healer:
                 repair = health.repair_for(finding, v, now, self.t)
                 if repair is not None:
                     self._repair(pt, finding, repair, now)
-                    if repair in (Repair.REASSIGN,) and finding.problem is Problem.CRASHED:
-                        lost.append(v.worker)
+                if finding.problem is Problem.CRASHED:
+                    lost.append(v.worker)  # the supervisor starts its host again
             when = health.next_check(v, now, self.t)
             if when is not None:
                 nxt.append(when)
@@ -81,6 +82,7 @@ class Healer:
                     tasks.c.checkpoint,
                     tasks.c.confusions,
                     tasks.c.state.label("task_state"),
+                    tasks.c.blocked_on,
                     attempts.c.id.label("attempt"),
                     attempts.c.started_at,
                     attempts.c.agent_exited_at,
@@ -95,13 +97,16 @@ class Healer:
                 .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
             ).all()
         spent = self._spent()
+        finished, release = self._waits()
         patients: list[Patient] = []
         lost: list[str] = []
         for r in rows:
             alive = _host_alive(r, now)
             busy = r.task is not None and r.task_state in (TaskState.ASSIGNED.value, TaskState.RUNNING.value)
             if not busy or r.attempt is None:
-                if not alive and r.state not in (WorkerState.STOPPED.value,):
+                # A host that ended on its own (stopped, or an error) is started again too; one the
+                # supervisor gave up on (crashed: it kept dying) is not.
+                if not alive and r.state != WorkerState.CRASHED.value:
                     lost.append(r.id)
                 continue
             spec = json.loads(r.spec)
@@ -129,9 +134,62 @@ class Healer:
                 spent_usd=spent.get(r.task, 0.0),
                 budget_usd=spec.get("budget_usd"),
                 detail=r.detail,
+                waits_for=waits.parse(r.blocked_on),
+                wait_over=waits.over(waits.parse(r.blocked_on), finished),
+                release=release.get(r.task, frozenset()),
             )
             patients.append(Patient(vitals, r.attempt, r.prompt, r.base_commit, r.pid))
         return patients, lost
+
+    def _waits(self) -> tuple[set[str], dict[str, frozenset[str]]]:
+        """The tasks that can no longer come (merged, failed, cancelled), and the waits to drop
+        to break every cycle of waits (by plan order, see czar.core.waits)."""
+        with self.store.read() as conn:
+            rows = conn.execute(select(tasks.c.id, tasks.c.state, tasks.c.ord, tasks.c.blocked_on)).all()
+        finished, graph, order = _wait_graph(rows)
+        return finished, waits.releases(graph, order)
+
+    def _settle_waits(self) -> None:
+        """Waits of tasks no agent holds, and waits that hold every worker: a task back in the
+        pool stops waiting for tasks that are over, or that wait for it in a cycle it comes first
+        in; and when every worker waits for a task that needs one to start, the waiting agent last
+        in the plan gives its worker back (see czar.core.waits). Agents at work hear theirs from
+        their own examination."""
+        with self.store.read() as conn:
+            rows = conn.execute(select(tasks.c.id, tasks.c.state, tasks.c.ord, tasks.c.blocked_on)).all()
+            idle = conn.execute(
+                select(func.count())
+                .select_from(workers)
+                .where(workers.c.state == WorkerState.IDLE.value, workers.c.task_id.is_(None))
+            ).scalar_one()
+        finished, graph, order = _wait_graph(rows)
+        released = waits.releases(graph, order)
+        changes: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        for r in rows:
+            if r.state == TaskState.READY.value and r.blocked_on:
+                now = waits.parse(r.blocked_on)
+                left = frozenset() if waits.over(now, finished) else now - released.get(r.id, frozenset())
+                if left != now:
+                    changes[r.id] = (now, left)
+        states = {r.id: r.state for r in rows}
+        yielding = waits.starved(states, graph, order, int(idle))
+        if not changes and yielding is None:
+            return  # the usual case: nothing to write
+        with self.store.write() as conn:
+            for tid, (before, left) in changes.items():
+                if Store.task_row(conn, tid).blocked_on != waits.render(before):
+                    continue  # it moved on since the look
+                conn.execute(update(tasks).where(tasks.c.id == tid).values(blocked_on=waits.render(left)))
+                Store.emit(conn, "task.waits", task=tid, before=sorted(before), after=sorted(left))
+            if yielding is not None:
+                row = Store.task_row(conn, yielding)
+                if row.state != states[yielding] or waits.parse(row.blocked_on) != graph[yielding]:
+                    return
+                needed = sorted(t for t in graph[yielding] if states.get(t) == TaskState.READY.value)
+                why = f"every worker waits, and {', '.join(needed) or 'a task it waits for'} needs one to start"
+                self.actions.requeue(conn, yielding, f"gave its worker back: {why}", waiting=True)
+        if yielding is not None:
+            self.say(f"task {yielding} gives its worker back while it waits: {why}")
 
     def _spent(self) -> dict[str, float]:
         """What each task's attempts cost so far."""
@@ -182,12 +240,13 @@ class Healer:
                 self.actions.tell(conn, task, "nudge", nudge_text(f, v.task))
             elif repair is Repair.RESTART:
                 self._bump(conn, pt.attempt, "restarts", now)
-                self._supersede(conn, pt.attempt)
+                self.supersede(conn, pt.attempt)
                 conn.execute(Store.attempt_update(pt.attempt, agent_exited_at=None))
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, repeats=0, last_output=now, detail=None)
-                Store.post(conn, v.worker, "restart", {"attempt": pt.attempt, "reason": why})
+                if not agent_start_waiting(conn, v.worker, pt.attempt):
+                    Store.post(conn, v.worker, "restart", {"attempt": pt.attempt, "reason": why})
             elif repair is Repair.CORRECT:
-                self._supersede(conn, pt.attempt)
+                self.supersede(conn, pt.attempt)
                 conn.execute(Store.attempt_update(pt.attempt, named_task=None, healed_at=now))
                 conn.execute(update(tasks).where(tasks.c.id == v.task).values(confusions=tasks.c.confusions + 1))
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, last_output=now)
@@ -211,6 +270,8 @@ class Healer:
                 self.actions.free_worker(conn, v.worker, pt.attempt)
                 conn.execute(Store.attempt_update(pt.attempt, outcome="failed"))
                 self.actions.fail(conn, v.task, why, f"task {v.task} stopped: {f.evidence}")
+            elif repair is Repair.RELEASE:
+                self._release(conn, task, v)
             elif repair is Repair.DENY:
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, detail=None)
                 reason = f"nobody answered within {self.t.permission_timeout:g} s"
@@ -219,8 +280,31 @@ class Healer:
             Store.emit(conn, f"health.{repair.value}", **ids, problem=f.problem.value, evidence=f.evidence)
         self.say(f"health: {v.worker} on {v.task}: {repair} ({f.problem})")
 
+    def _release(self, conn: Connection, task: Any, v: Vitals) -> None:
+        """Stop the agent waiting: for tasks that are over, or for those of a cycle it comes first in."""
+        waited = waits.parse(task.blocked_on)
+        left = waited - v.release if v.release else frozenset()
+        conn.execute(update(tasks).where(tasks.c.id == task.id).values(blocked_on=waits.render(left)))
+        if left:
+            return  # it still waits, rightly, for tasks outside the cycle
+        Store.set_worker(conn, v.worker, state=WorkerState.WORKING, detail=None)
+        integration = self.p.plan.project.integration_branch
+        if v.release:
+            names = ", ".join(sorted(v.release))
+            text = (
+                f"Task(s) {names}, which you wait for, wait for you in turn. Your task comes first in the plan: "
+                f"go on with it without waiting for them (bring in what has merged: `git merge {integration}`)."
+            )
+        else:
+            names = ", ".join(sorted(waited))
+            text = (
+                f"Every task you were waiting for ({names}) has merged or failed. Bring the integration branch "
+                f"into yours (`git merge {integration}`) and go on."
+            )
+        self.actions.tell(conn, task, "go-on", text)
+
     @staticmethod
-    def _supersede(conn: Connection, attempt: int) -> None:
+    def supersede(conn: Connection, attempt: int) -> None:
         """From now on, ignore what the agent process being replaced still reports."""
         conn.execute(update(attempts).where(attempts.c.id == attempt).values(stale_launch=attempts.c.launches))
 
@@ -229,6 +313,25 @@ class Healer:
         conn.execute(
             update(attempts).where(attempts.c.id == attempt).values({column: attempts.c[column] + 1, "healed_at": now})
         )
+
+
+def agent_start_waiting(conn: Connection, worker: str, attempt: int) -> bool:
+    """A command that starts the worker's agent on ``attempt`` waits in its inbox (for a host
+    that died before reading it, say): another restart on top of it would start the agent twice."""
+    rows = conn.execute(
+        select(inbox.c.kind, inbox.c.payload).where(inbox.c.worker_id == worker, inbox.c.done_at.is_(None))
+    ).all()
+    starts = ("start", "restart", "message")
+    return any(kind in starts and json.loads(payload).get("attempt") == attempt for kind, payload in rows)
+
+
+def _wait_graph(rows: Any) -> tuple[set[str], dict[str, frozenset[str]], dict[str, int]]:
+    """From the tasks' rows: those that can no longer come, who waits for which tasks (tasks back
+    in the pool or at work), and the plan's order."""
+    finished = {r.id for r in rows if TaskState(r.state) in TERMINAL_TASK_STATES}
+    waiting = (TaskState.READY.value, TaskState.ASSIGNED.value, TaskState.RUNNING.value)
+    graph = {r.id: waits.parse(r.blocked_on) - {waits.PERSON} for r in rows if r.blocked_on and r.state in waiting}
+    return finished, graph, {r.id: r.ord for r in rows}
 
 
 def _host_alive(row: Any, now: float) -> bool:

@@ -22,7 +22,7 @@ from typing import IO, Any
 from sqlalchemy import func, select
 
 from czar.core.decide import Assign, Block, Decision, Merge, Promote, Snapshot, Verify, decide, run_finished
-from czar.core.states import TaskState, WorkerState
+from czar.core.states import ACTIVE_TASK_STATES, TaskState, WorkerState
 from czar.errors import CzarError, SupervisorError
 from czar.runtime import proc
 from czar.store.doorbell import Listener
@@ -30,11 +30,13 @@ from czar.store.schema import attempts, tasks
 from czar.store.store import Store, TransitionRefused
 from czar.supervisor.actions import Actions
 from czar.supervisor.alerts import AlertSender
-from czar.supervisor.healer import Healer
+from czar.supervisor.checks import CHECK
+from czar.supervisor.healer import Healer, agent_start_waiting
 from czar.supervisor.merge_queue import MergeQueue
 from czar.supervisor.project import Project
 from czar.supervisor.radar import Radar, gate
 from czar.supervisor.snapshot import snapshot
+from czar.supervisor.stall import StallWatch
 
 log = logging.getLogger("czar.supervisor")
 
@@ -44,6 +46,8 @@ RADAR_SECONDS = 0.5  # the least time between two radar scans
 HEAL_SECONDS = 0.25  # the least time between two health rounds, unless one is due
 MERGE_SLOT = "(merge)"  # the key of the merge in progress among the busy futures
 PREPARE_AHEAD = 8  # ready tasks whose worktrees are made before a worker is free for them
+HOST_RESTARTS = 5  # starts of one worker's host within HOST_RESTART_WINDOW before czar gives up on it
+HOST_RESTART_WINDOW = 60.0
 STEP_SECONDS = 0.02  # the least time between two decision steps (a flood of events is taken at once)
 
 
@@ -98,12 +102,15 @@ class Supervisor:
         self.checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="verify")
         self.merges = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merge")
         self.assigners = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assign")
-        self.merge_queue = MergeQueue(project, self.actions)
         self.healer = Healer(project, self.actions, self.say)
         self.radar = Radar(project, self.actions)
+        self.merge_queue = MergeQueue(project, self.actions, self.radar)
         self.radar_wanted = threading.Event()
+        self.stall = StallWatch(self.store, project.plan.health.stall_after)
+        self.stall_look = 0.0  # when the run's progress was last looked at
         self.alerts = AlertSender(project)
         self.to_start: list[str] = []  # workers whose host the start of the run must start
+        self.host_starts: dict[str, list[float]] = {}  # worker -> when its host was started lately
         self.preparing: Future[None] | None = None  # worktrees made ahead for ready tasks
         self.prepared: set[str] = set()
         self.reported_done = False
@@ -153,9 +160,13 @@ class Supervisor:
         finally:
             self.radar_wanted.set()
             listener.close()
-            self.checks.shutdown(wait=False, cancel_futures=True)
-            self.merges.shutdown(wait=False, cancel_futures=True)
-            self.assigners.shutdown(wait=False, cancel_futures=True)
+            # Stopping is not the work's fault: the checks running are killed and their outcome is
+            # dropped (ChecksStopped), so no task is charged a round. Then the supervisor waits for
+            # its verifications and merges to end (git's part is short; killing it would leave
+            # locks behind), so that when its lock is free nothing of it runs any more.
+            proc.kill_running(CHECK)
+            for pool in (self.checks, self.merges, self.assigners):
+                pool.shutdown(wait=True, cancel_futures=True)
             proc.kill_running()
             if self.p.plan.alerts.webhook:
                 with contextlib.suppress(Exception):  # best effort: the alerts stay in the store
@@ -193,8 +204,9 @@ class Supervisor:
         return list(conn.execute(select(tasks).where(tasks.c.state == state.value)).all())
 
     def take_back(self, wids: list[str]) -> list[str]:
-        """Of these workers, the ones without a live host: what their dead hosts held goes back to
-        the pool, and they are marked starting. Returns them, for ``start_hosts``."""
+        """Of these workers, the ones without a live host, marked starting; returns them, for
+        ``start_hosts``. Each keeps the task it holds: its next host carries the attempt on (see
+        ``WorkerHost._adopt``), so a crashed host or a person's `czar down` costs the task nothing."""
         live = self.p.tmux.live_windows()
         rows = {w.id: w for w in self.store.workers()}
         lost = []
@@ -209,21 +221,52 @@ class Supervisor:
                 proc.kill_group(row.agent_pid)  # an orphan of the dead host must not keep editing
             with self.store.write() as conn:
                 if row.task_id is not None:
-                    task = Store.task_row(conn, row.task_id)
-                    if task.state in (TaskState.ASSIGNED.value, TaskState.RUNNING.value, TaskState.SUBMITTED.value):
-                        self.actions.requeue(conn, row.task_id, f"the worker host of {wid} was gone")
-                    else:
-                        Store.set_worker(conn, wid, task_id=None)
+                    self._keep_task(conn, wid, row.task_id)
                 Store.set_worker(conn, wid, state=WorkerState.STARTING, pid=None, agent_pid=None)
                 Store.emit(conn, "worker.spawned", worker=wid, reason="no live worker host")
             lost.append(wid)
         return lost
 
+    def _keep_task(self, conn: Any, wid: str, task_id: str) -> None:
+        task = Store.task_row(conn, task_id)
+        if task.worker_id != wid or task.attempt_id is None or TaskState(task.state) not in ACTIVE_TASK_STATES:
+            Store.set_worker(conn, wid, task_id=None)  # a stale link: nothing to carry on
+            return
+        Healer.supersede(conn, task.attempt_id)  # the dead host's agent is killed; its last words do not count
+        # Its agent must start again, unless a command waiting for the new host starts it anyway
+        # (a start it never read, the health round's restart, a message).
+        working = task.state in (TaskState.ASSIGNED.value, TaskState.RUNNING.value)
+        if working and not agent_start_waiting(conn, wid, task.attempt_id):
+            reason = f"the worker host of {wid} was started again"
+            Store.post(conn, wid, "restart", {"attempt": task.attempt_id, "reason": reason})
+
     def start_hosts(self, wids: list[str]) -> None:
         for wid in wids:
             argv = [sys.executable, "-m", "czar.host", "--plan", str(self.p.plan.path), "--worker", wid]
             self.p.tmux.start_window(wid, argv, env=self.p.child_env(), cwd=self.p.paths.root)
+            self.host_starts.setdefault(wid, []).append(time.monotonic())
             self.say(f"started worker host {wid}")
+
+    def _keeps_dying(self, wid: str) -> bool:
+        """True, once, for a worker whose host died ``HOST_RESTARTS`` times within
+        ``HOST_RESTART_WINDOW``: starting it again would only loop. Its task goes back to the pool
+        (if its agent was at work on it), a person hears, and the worker stays crashed."""
+        now = time.monotonic()
+        recent = [t for t in self.host_starts.get(wid, []) if now - t < HOST_RESTART_WINDOW]
+        self.host_starts[wid] = recent
+        if len(recent) < HOST_RESTARTS:
+            return False
+        with self.store.write() as conn:
+            row = Store.worker_row(conn, wid)
+            if row.task_id is not None:
+                task = Store.task_row(conn, row.task_id)
+                if task.worker_id == wid and task.state in (TaskState.ASSIGNED.value, TaskState.RUNNING.value):
+                    self.actions.requeue(conn, task.id, f"the worker host of {wid} kept dying")
+            Store.set_worker(conn, wid, state=WorkerState.CRASHED, pid=None, agent_pid=None)
+            why = f"the worker host of {wid} died {len(recent)} times within {HOST_RESTART_WINDOW:g} s"
+            Store.alert(conn, "critical", f"{why}; czar no longer starts it (see `czar logs {wid}`)", worker=wid)
+        self.say(f"{why}: no longer started")
+        return True
 
     # -- decide and act ----------------------------------------------------------------------
 
@@ -253,6 +296,11 @@ class Supervisor:
             for fut in [self.assigners.submit(self._assign, d, tips) for d in assigns]:
                 fut.result()
         self._prepare_ahead(snap, {d.task for d in assigns})
+        if time.monotonic() - self.stall_look >= LIVENESS_SECONDS:
+            self.stall_look = time.monotonic()
+            stalled = self.stall.check(run_finished(snap))
+            if stalled:
+                self.say("no progress for a while; who waits for what:\n  " + "\n  ".join(stalled))
         if run_finished(snap) and snap.tasks and not self.reported_done:
             self.reported_done = True
             self.say("every task is merged, failed or cancelled")
@@ -305,8 +353,8 @@ class Supervisor:
 
     def _verify(self, task: str) -> None:
         """Verification, gated by what the radar sees against the task right now."""
-        found = self.radar.findings_for(task)
-        self.actions.verify(task, gate(found), self.radar.changes_of(task))
+        found, known = self.radar.findings_for(task)
+        self.actions.verify(task, gate(found), known)
 
     def _prepare_ahead(self, snap: Snapshot, assigned: set[str]) -> None:
         """Ready tasks next in line get their worktrees now, on a thread, off the critical path."""
@@ -345,8 +393,9 @@ class Supervisor:
         """One health round; starts lost worker hosts again. Returns when to look again."""
         deadline, lost = self.healer.tick()
         ours = set(self.p.plan.worker_kinds)
-        if any(wid in ours for wid in lost):
-            self.start_hosts(self.take_back([wid for wid in lost if wid in ours]))
+        lost = [wid for wid in lost if wid in ours and not self._keeps_dying(wid)]
+        if lost:
+            self.start_hosts(self.take_back(lost))
         return deadline if deadline is not None else time.time() + POLL_SECONDS
 
     def apply(self, d: Decision) -> None:

@@ -12,14 +12,18 @@ the integration branch was merged.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from czar.core.states import TaskState
 from czar.store.store import Store
 from czar.supervisor.actions import Actions, branch_of
 from czar.supervisor.checks import describe_failure, run_checks
 from czar.supervisor.project import Project
 from czar.vcs import checkout as task_checkout
+
+if TYPE_CHECKING:
+    from czar.supervisor.radar import Radar
 
 TAIL = 3000
 
@@ -28,11 +32,15 @@ TAIL = 3000
 class _Outcome:
     merged: dict[str, str]  # task -> the commit that merged it (the integration tip then)
     problems: dict[str, str]  # task -> why it could not be merged
+    # task -> why it must be made again on the integration branch as it is now: the branch moved
+    # under it since it was verified (no fault of the work: no round is used)
+    sent_back: dict[str, str] = field(default_factory=dict)
 
 
 class MergeQueue:
-    def __init__(self, project: Project, actions: Actions) -> None:
+    def __init__(self, project: Project, actions: Actions, radar: Radar | None = None) -> None:
         self.p = project
+        self.radar = radar  # to look again, just before a merge, at what the task overlaps
         self.git = project.git
         self.actions = actions
         self.integration = project.plan.project.integration_branch
@@ -43,6 +51,8 @@ class MergeQueue:
         with self.p.store.read() as conn:
             rows = {t: Store.task_row(conn, t) for t in task_ids}
         git = self.git
+        held = self._held(task_ids)
+        task_ids = [t for t in task_ids if t not in held]
         git.clean_worktree(self.worktree)
         before = git.tip(self.integration)
         tips = git.tips()
@@ -65,11 +75,34 @@ class MergeQueue:
                     task_checkout.remove(git, self.p.paths.worktree(t))
                 git.run("worktree", "prune")
         with self.p.store.write() as conn:
+            for t, others in held.items():
+                Store.move_task(
+                    conn,
+                    t,
+                    TaskState.APPROVED,
+                    expect=TaskState.MERGING,
+                    reason=f"held: its work overlaps that of {', '.join(sorted(others))}, which comes first",
+                )
             for t in task_ids:
                 if t in done.merged:
                     self.actions.merged(conn, rows[t], done.merged[t])
+                elif t in done.sent_back:
+                    self.actions.merge_failed(conn, rows[t], done.sent_back[t], charge=False)
                 else:
                     self.actions.merge_failed(conn, rows[t], done.problems.get(t, "merge did not happen"))
+
+    def _held(self, task_ids: Sequence[str]) -> dict[str, set[str]]:
+        """The tasks that must not merge yet: their work overlaps a task in flight that comes first
+        (looked at again now: the radar's last scan may be older than their last commits)."""
+        if self.radar is None:
+            return {}
+        out: dict[str, set[str]] = {}
+        for t in task_ids:
+            found, _ = self.radar.findings_for(t, fresh=True)
+            others = {f.other for f in found if f.other is not None and f.kind in ("conflict", "duplicate")}
+            if others:
+                out[t] = others
+        return out
 
     def _merge_all(self, task_ids: Sequence[str], rows: dict[str, Any], onto: str, tips: dict[str, str]) -> _Outcome:
         git = self.git
@@ -80,6 +113,16 @@ class MergeQueue:
             tip = tips.get(branch) or git.tip(branch)
             if git.is_ancestor(tip, onto):
                 out.merged[t] = onto  # merged before an interruption
+                continue
+            head = git.out("rev-parse", "HEAD", cwd=self.worktree)
+            conflicted = git.merge_tree(head, tip)
+            if conflicted:
+                # Checked when it was verified: the integration branch moved under it since.
+                out.sent_back[t] = (
+                    f"Since your work was verified, {self.integration} changed {', '.join(conflicted[:10])} where "
+                    f"your branch does: make your change again on {self.integration} as it is now "
+                    f"(`git merge {self.integration}`, keep one version of each change), and finish again."
+                )
                 continue
             title = rows[t].title
             result = git.merge(self.worktree, branch, f"czar: merge task {t}: {title}")
@@ -99,6 +142,9 @@ class MergeQueue:
         head = onto
         for t in task_ids:
             step = self._merge_all([t], rows, head, tips)
+            out.sent_back.update(step.sent_back)
+            if t in step.sent_back:
+                continue
             if t in step.problems:
                 out.problems[t] = step.problems[t]
                 continue

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, func, select
 from czar.core import hunks
 from czar.core.decide import run_finished
 from czar.core.states import TaskState
-from czar.errors import SupervisorError
+from czar.errors import SupervisorError, SupervisorGone
 from czar.store.schema import events
 from czar.store.store import Event
 from czar.supervisor import status
@@ -32,7 +32,7 @@ class RunOutcome:
     wall_seconds: float
     integration_branch: str
     failed_tasks: list[str]
-    duplication: float  # share of the added lines that more than one task added (see czar.core.hunks)
+    duplication: float  # share of the added lines that were work done twice (see czar.core.hunks)
     cost_usd: float  # what the agents' models cost, all attempts of all tasks
 
     def as_dict(self) -> dict[str, Any]:
@@ -46,10 +46,21 @@ def last_event_id(project: Project) -> int:
 FOLLOW_SECONDS = 0.2  # the least time between two looks of a follower
 
 
+class RunStalled(SupervisorError):
+    """The run made no progress for a while (see ``czar.supervisor.stall``): following it longer
+    would only hang. It says who waits for whom; the run itself goes on."""
+
+    def __init__(self, seconds: int, diagnosis: list[str]) -> None:
+        self.diagnosis = diagnosis
+        lines = "".join(f"\n  {line}" for line in diagnosis)
+        super().__init__(f"the run has made no progress for {seconds} s:{lines}")
+
+
 def follow(project: Project, after: int, on_event: Callable[[Event], None], timeout: float | None = None) -> int:
     """Report every new event until all tasks are merged, failed or cancelled.
 
-    Raises ``SupervisorError`` if the supervisor stops while work remains.
+    Raises ``SupervisorGone`` if the supervisor stops or dies while work remains, ``RunStalled``
+    when the supervisor finds the run makes no progress.
     """
     store = project.store
     listener = store.listen(f"follow-{id(on_event)}-{time.monotonic_ns()}")
@@ -62,13 +73,19 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
                 on_event(event)
                 after = event.id
                 moved = moved or event.kind == "task.state"
+                if event.kind == "run.stalled":
+                    raise RunStalled(int(event.payload.get("seconds", 0)), list(event.payload.get("diagnosis", [])))
             # Whether the run is over changes only with a task's state (the poll is the safety net).
             if moved or time.monotonic() - last_look > 5:
                 last_look = time.monotonic()
                 if run_finished(snapshot(store)):
                     return after
             if supervisor_pid(project) is None:
-                raise SupervisorError("the supervisor stopped before the run finished; `czar up` resumes it")
+                # Its last events (written before its lock went) tell a stop from a death.
+                seen = [e.kind for e in store.events_after(after)]
+                if run_finished(snapshot(store)):
+                    return after
+                raise SupervisorGone(project.plan.path, stopped="supervisor.stopped" in seen)
             if deadline is not None and time.monotonic() > deadline:
                 raise SupervisorError(f"the run did not finish within {timeout:g} s")
             listener.wait(1.0)
@@ -113,6 +130,37 @@ def contributions(project: Project) -> dict[str, dict[str, hunks.FileChange]]:
     return out
 
 
+def work_pairs(project: Project) -> list[tuple[dict[str, hunks.FileChange], dict[str, hunks.FileChange]]]:
+    """For each task with work: what its branch changed since it last left the integration branch,
+    and what the integration branch gained since then (for ``hunks.duplication``). A merged task
+    is read from its merge commit (its two parents), an unmerged one from its branch."""
+    git, integration = project.git, project.plan.project.integration_branch
+    log = git.out("log", "--first-parent", "--merges", "--format=%H %P%x09%s", "--end-of-options", integration)
+    ends: list[tuple[str, str]] = []  # (the integration branch then, the task's tip)
+    merged: set[str] = set()
+    for line in log.splitlines():
+        shas, _, subject = line.partition("\t")
+        _, *parents = shas.split()
+        task = subject.removeprefix("czar: merge task ").split(":", 1)[0]
+        if subject.startswith("czar: merge task ") and len(parents) == 2 and task not in merged:
+            merged.add(task)
+            ends.append((parents[0], parents[1]))
+    tips = git.tips()
+    now = tips.get(integration)
+    for t in project.store.tasks():
+        tip = tips.get(f"czar/{t.id}")
+        if t.id not in merged and tip is not None and now is not None:
+            ends.append((now, tip))
+    out = []
+    for ours, theirs in ends:
+        base = git.merge_base(ours, theirs)
+        if base is None or base == theirs:
+            continue
+        meanwhile = hunks.parse(git.diff_zero(base, ours)) if base != ours else {}
+        out.append((hunks.parse(git.diff_zero(base, theirs)), meanwhile))
+    return out
+
+
 def run_wall_seconds(conn: Connection) -> float:
     """From the run's first supervisor start to the last change of a task's state: the same for
     whoever asks, whenever (a follower that joined late included)."""
@@ -124,7 +172,7 @@ def run_wall_seconds(conn: Connection) -> float:
 def outcome(project: Project, integration_ok: bool | None) -> RunOutcome:
     """The numbers of the whole run, however much of it the caller followed."""
     tasks = project.store.tasks()
-    share, _, _ = hunks.duplication(contributions(project).values())
+    share, _, _ = hunks.duplication(work_pairs(project))
     with project.store.read() as conn:
         cost = float(status.costs(conn)["run"]["cost_usd"])
         interventions = int(

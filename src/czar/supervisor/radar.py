@@ -2,10 +2,15 @@
 each other, and to the integration branch, computed again only for branches whose tip moved.
 
 - a *duplicate*: two tasks change the same lines (or create the same file): one of them is doing
-  the other's work. The later one is told to stand off and wait for the other to merge.
+  the other's work. The later one is told to stand off and wait for the other to merge (for
+  every task it overlaps: it goes on once all of them merged).
 - a *conflict*: ``git merge-tree`` says two branches (or a branch and the integration branch)
   would not merge cleanly. A task that conflicts with the integration branch is told to merge it
   in now; of two tasks that conflict with each other, the later one is held until the other merges.
+
+"Later" is by seniority: the task whose first attempt started later (then the plan's order). A
+task keeps its seniority when it is requeued, so a requeue never turns who waits for whom around.
+Tasks are watched until they are merged: one in the merge queue still holds the others back.
 - *scope*: a branch changes files outside its task's scope and claims; its agent hears at once.
 """
 
@@ -14,16 +19,17 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from czar.agent_tools import claims
 from czar.core import hunks
 from czar.core.scope import in_scope
-from czar.core.states import TaskState, WorkerState
+from czar.core.states import TaskState
 from czar.store.schema import attempts, tasks
 from czar.store.schema import radar as radar_table
 from czar.store.store import Store
@@ -31,17 +37,22 @@ from czar.supervisor.actions import Actions, branch_of, scope_message
 from czar.supervisor.project import Project
 from czar.vcs import checkout as task_checkout
 
-# Tasks whose branches may still change or merge.
 # Tasks whose agents may still commit: what they did is brought in from their checkouts.
-HARVESTED = (TaskState.ASSIGNED.value, TaskState.RUNNING.value, TaskState.SUBMITTED.value)
+HARVESTED = (TaskState.ASSIGNED.value, TaskState.RUNNING.value, TaskState.SUBMITTED.value, TaskState.VERIFYING.value)
+# Tasks whose branches may still change or merge (a task back in the pool keeps its branch's work).
 WATCHED = (
+    TaskState.READY.value,
     TaskState.ASSIGNED.value,
     TaskState.RUNNING.value,
     TaskState.SUBMITTED.value,
     TaskState.VERIFYING.value,
     TaskState.APPROVED.value,
+    TaskState.MERGING.value,
 )
+# Tasks whose branch can still be the one to come first: not merged, failed or cancelled.
+IN_FLIGHT = WATCHED
 AGENT_AT_WORK = (TaskState.ASSIGNED.value, TaskState.RUNNING.value)
+_EARLIER = attempts.alias("earlier")  # a task's attempts, for its first one (its seniority)
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,7 @@ class Radar:
         self.actions = actions
         self.integration = project.plan.project.integration_branch
         self._lock = threading.Lock()
+        self._harvesting = threading.Lock()
         self._branches: dict[str, _Branch] = {}
         self._pairs: dict[tuple[str, str], list[str] | None] = {}  # (tip, tip) -> conflicted files
         self._last: frozenset[tuple[str, str]] = frozenset()  # (task, tip) last scanned, and integration
@@ -125,6 +137,12 @@ class Radar:
                     tasks.c.state,
                     tasks.c.attempt_id,
                     tasks.c.spec,
+                    tasks.c.ord,
+                    select(func.min(_EARLIER.c.id))
+                    .where(_EARLIER.c.task_id == tasks.c.id)
+                    .correlate(tasks)
+                    .scalar_subquery()
+                    .label("first_attempt"),
                     attempts.c.named_task,
                     attempts.c.stale_launch,
                     attempts.c.worktree,
@@ -133,6 +151,14 @@ class Radar:
                 .where(tasks.c.state.in_(WATCHED))
             ).all()
             held = claims.all_held(conn)
+        # One look at a time brings commits in: two fetches into one branch at once, one of them
+        # refused, would leave this look with the branch as it was.
+        with self._harvesting:
+            tips = self._harvest(rows)
+        live = {r.id: r for r in rows if branch_of(r.id) in tips and not _being_corrected(r)}
+        return live, held, tips, tips.get(self.integration)
+
+    def _harvest(self, rows: Sequence[Any]) -> dict[str, str]:
         tips = self.git.tips()
         for r in rows:
             # What agents committed in their checkouts since the last look, brought in (see
@@ -142,8 +168,7 @@ class Radar:
                 tip = task_checkout.harvest(self.git, Path(r.worktree), branch, tips.get(branch))
                 if tip is not None:
                     tips[branch] = tip
-        live = {r.id: r for r in rows if branch_of(r.id) in tips and not _being_corrected(r)}
-        return live, held, tips, tips.get(self.integration)
+        return tips
 
     def scan(self) -> list[Finding] | None:
         """Every finding about the branches in flight now; None if no tip moved since last time."""
@@ -161,24 +186,24 @@ class Radar:
                 del self._branches[gone]
         return self._findings(live, branches, held)
 
-    def findings_for(self, task: str) -> list[Finding]:
-        """The findings that concern one task now (for verification, which must not wait a round)."""
+    def findings_for(self, task: str, *, fresh: bool = False) -> tuple[list[Finding], tuple[bool, list[str]] | None]:
+        """The findings that concern one task now (for verification, which must not wait a
+        round, and for the merge queue, ``fresh``), and what was read of its branch: whether it
+        has commits of its own, and the files it changed (None if it has no branch)."""
         live, held, tips, integration = self._look()
         if integration is None or task not in live:
-            return []
+            return [], None
         mine = self._branch(task, tips[branch_of(task)], integration)
-        # The others as the radar last saw them: analysing every branch for each verification
-        # would cost a hundred git commands at scale; the radar's next round catches the rest.
-        with self._lock:
-            others = {t: b for t, b in self._branches.items() if t in live and t != task}
-        return [f for f in self._findings(live, {**others, task: mine}, held, only=task) if f.task == task]
-
-    def changes_of(self, task: str) -> tuple[bool, list[str]] | None:
-        """From the last look at the task's branch: whether it has commits of its own, and the
-        files it changed (None if the radar has not looked at it)."""
-        with self._lock:
-            b = self._branches.get(task)
-        return None if b is None else (b.tip != b.base, sorted(b.changes))
+        if fresh:
+            # Before a merge: every branch as it is now (git only for those whose tip moved).
+            others = {t: self._branch(t, tips[branch_of(t)], integration) for t in live if t != task}
+        else:
+            # The others as the radar last saw them: analysing every branch for each verification
+            # would cost a hundred git commands at scale; the radar's next round catches the rest.
+            with self._lock:
+                others = {t: b for t, b in self._branches.items() if t in live and t != task}
+        found = [f for f in self._findings(live, {**others, task: mine}, held, only=task) if f.task == task]
+        return found, (mine.tip != mine.base, sorted(mine.changes))
 
     def _findings(
         self,
@@ -190,7 +215,7 @@ class Radar:
         """What the branches do to each other and to the integration branch (``only``: to and
         with that one task)."""
         out: list[Finding] = []
-        order = {t: (r.attempt_id or 0) for t, r in live.items()}
+        order = {t: seniority(r) for t, r in live.items()}
         busy = {t: b for t, b in branches.items() if b.changes}
         for t, b in busy.items():
             if only is not None and t != only:
@@ -266,15 +291,16 @@ class Radar:
             self.actions.tell(conn, task, "scope", scope_message(tuple(spec["scope"]), list(f.files), self.integration))
         elif f.kind == "duplicate" and f.other is not None:
             other = Store.task_row(conn, f.other)
+            if other.state not in IN_FLIGHT:
+                return  # merged (or failed) since the look: the next look sees it in the integration branch
             who = f"task {f.other}" + (f" (worker {other.worker_id})" if other.worker_id else "")
             text = (
                 f"Stand off: your changes to {files} overlap those of {who}, which started first. Leave those lines "
-                f"to task {f.other} and undo your changes to them; you are told as soon as it merges, and can then "
-                f"bring its work in (`git merge {self.integration}`) and build on it."
+                f"to task {f.other} and undo your changes to them; you are told once it (and any other task you "
+                f"stand off for) has merged, and can then bring its work in (`git merge {self.integration}`) and "
+                "build on it."
             )
-            conn.execute(tasks.update().where(tasks.c.id == f.task).values(blocked_on=f.other))
-            if task.worker_id is not None:
-                Store.set_worker(conn, task.worker_id, state=WorkerState.BLOCKED, detail=f"stands off for {f.other}")
+            self.actions.wait_for(conn, task, {f.other})
             self.actions.tell(conn, task, "stand-off", text)
         elif f.other is None:
             text = (
@@ -299,22 +325,34 @@ def _being_corrected(row: Any) -> bool:
     return bool(row.stale_launch) and row.state in AGENT_AT_WORK
 
 
-def gate(found: list[Finding]) -> tuple[str, str, str | None] | None:
-    """What stops a handed-in task from verification: (message kind, evidence, task to wait for)."""
+def seniority(row: Any) -> tuple[int, int, str]:
+    """Who comes first of two tasks whose work overlaps: the one whose first attempt started
+    first (a requeue keeps it), then the one first in the plan."""
+    first = row.first_attempt if row.first_attempt is not None else 1 << 62
+    return (int(first), int(row.ord), str(row.id))
+
+
+def gate(found: list[Finding]) -> tuple[str, str, tuple[str, ...]] | None:
+    """What stops a handed-in task from verification: (message kind, evidence, the tasks it must
+    wait for: every task it overlaps, or none)."""
+    overlaps = [f for f in found if f.kind == "duplicate" and f.other is not None]
+    if overlaps:
+        others = tuple(sorted({f.other for f in overlaps if f.other is not None}))
+        files = ", ".join(sorted({p for f in overlaps for p in f.files})[:10])
+        names = ", ".join(others)
+        return (
+            "stand-off",
+            f"Your changes to {files} overlap those of task(s) {names}, which started first. Stand off: undo "
+            f"your changes to those lines; you are told when all of them have merged, then build on their work.",
+            others,
+        )
     for f in found:
         files = ", ".join(f.files[:10])
-        if f.kind == "duplicate" and f.other is not None:
-            return (
-                "stand-off",
-                f"Your changes to {files} overlap those of task {f.other}, which started first. Stand off: undo "
-                f"your changes to those lines; you are told when task {f.other} merges, then build on its work.",
-                f.other,
-            )
         if f.kind in ("conflict", "duplicate") and f.other is None:
             return (
                 "conflict",
                 f"Your branch conflicts with the integration branch in {files}. Merge it into your branch, keep "
                 "one version of each change, commit, and finish again.",
-                None,
+                (),
             )
     return None

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from czar.agent_tools import claims
+from czar.core import waits
 from czar.core.decide import Snapshot, TaskView, WorkerView
 from czar.core.states import TaskState, WorkerState
 from czar.store.schema import radar, tasks, workers
@@ -35,6 +36,7 @@ def snapshot(store: Store) -> Snapshot:
             agent=spec["agent"],
             worker=r.worker_id,
             rank=float(spec.get("rank", 1.0)),
+            waits=waits.parse(r.blocked_on) - {waits.PERSON},
         )
     worker_views = {w.id: WorkerView(id=w.id, agent=w.agent, state=WorkerState(w.state), task=w.task_id) for w in wrows}
     return Snapshot(tasks=task_views, workers=worker_views, held=waiting)
@@ -47,7 +49,11 @@ def _spec(text: str) -> dict[str, Any]:
     return value
 
 
-def held_tasks(conn: Connection) -> dict[str, str]:
-    """Tasks whose merge must wait: task -> the task it conflicts with or duplicates (see the radar)."""
+def held_tasks(conn: Connection) -> dict[str, frozenset[str]]:
+    """Tasks whose merge must wait: task -> the tasks it conflicts with or duplicates (see the radar)."""
     rows = conn.execute(select(radar.c.task_id, radar.c.other, radar.c.kind).where(radar.c.other.is_not(None))).all()
-    return {r.task_id: r.other for r in rows if r.kind in ("conflict", "duplicate")}
+    out: dict[str, frozenset[str]] = {}
+    for r in rows:
+        if r.kind in ("conflict", "duplicate"):
+            out[r.task_id] = out.get(r.task_id, frozenset()) | {r.other}
+    return out
