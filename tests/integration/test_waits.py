@@ -1,0 +1,139 @@
+"""Waiting for other tasks, on a real store and repository: a task told to stand off for several
+goes on only when all have merged; the health round examines waiting workers, clears waits that
+are over, breaks cycles of waits by plan order, and frees a worker when every worker waits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from czar.core.states import TaskState, WorkerState
+from czar.store.schema import inbox
+from czar.store.store import Store
+from czar.supervisor.actions import Actions
+from czar.supervisor.healer import Healer
+from czar.supervisor.project import Project, open_project
+from helpers import make_repo, sim_task, write_plan
+
+T = TaskState
+TO_MERGING = (T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED, T.MERGING)
+
+
+@pytest.fixture
+def host() -> Iterator[int]:
+    """A live process to stand for the worker hosts (in a session of its own: cleaning up after
+    the test kills its group)."""
+    proc = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+@pytest.fixture
+def project(tmp_path: Path, czar_home: Path, host: int) -> Project:
+    make_repo(tmp_path / "repo")
+    tasks = [sim_task(t, files={f"{t}.txt": f"{t}\n"}) for t in ("a", "b", "c")]
+    project = open_project(write_plan(tmp_path, "waits", tasks, workers=3))
+    project.sync_plan()
+    project.git.ensure_branch("czar/integration", "main")
+    with project.store.write() as conn:
+        for tid in ("a", "b", "c"):
+            Store.move_task(conn, tid, T.READY, reason="test")
+        for wid in ("w1", "w2", "w3"):
+            # Alive, so that the health round looks at what they wait for.
+            Store.set_worker(conn, wid, state=WorkerState.IDLE, pid=host)
+    actions = Actions(project)
+    for tid, wid in (("a", "w1"), ("b", "w2"), ("c", "w3")):
+        actions.assign(tid, wid, "test")
+    return project
+
+
+def row(project: Project, tid: str) -> Any:
+    with project.store.read() as conn:
+        return Store.task_row(conn, tid)
+
+
+def worker_state(project: Project, wid: str) -> str:
+    with project.store.read() as conn:
+        return str(Store.worker_row(conn, wid).state)
+
+
+def told(project: Project, wid: str) -> list[str]:
+    """The kinds of the messages posted to a worker."""
+    with project.store.read() as conn:
+        rows = conn.execute(select(inbox.c.payload).where(inbox.c.worker_id == wid, inbox.c.kind == "message")).all()
+    return [str(json.loads(r.payload)["kind"]) for r in rows]
+
+
+def move(project: Project, tid: str, *states: TaskState) -> None:
+    with project.store.write() as conn:
+        for state in states:
+            Store.move_task(conn, tid, state, reason="test")
+
+
+def wait(project: Project, tid: str, *others: str) -> None:
+    with project.store.write() as conn:
+        Actions(project).wait_for(conn, row(project, tid), set(others))
+
+
+def merge(project: Project, tid: str) -> None:
+    move(project, tid, *TO_MERGING)
+    with project.store.write() as conn:
+        Actions(project).merged(conn, Store.task_row(conn, tid), "0" * 40)
+
+
+def healer(project: Project) -> Healer:
+    return Healer(project, Actions(project), lambda _line: None)
+
+
+def test_a_task_standing_off_for_several_goes_on_only_when_all_of_them_merged(project: Project) -> None:
+    wait(project, "c", "a")
+    wait(project, "c", "b")  # a second stand-off adds to the first
+    assert row(project, "c").blocked_on == "a, b" and worker_state(project, "w3") == "blocked"
+    merge(project, "a")
+    assert row(project, "c").blocked_on == "b" and worker_state(project, "w3") == "blocked"
+    assert "merged" not in told(project, "w3")
+    merge(project, "b")
+    assert row(project, "c").blocked_on is None and worker_state(project, "w3") == "working"
+    assert told(project, "w3").count("merged") == 1
+
+
+def test_a_wait_that_is_over_already_is_cleared_by_the_health_round(project: Project) -> None:
+    merge(project, "a")
+    wait(project, "c", "a")  # told to wait for a task that had merged meanwhile: nobody would tell it
+    healer(project).tick()
+    assert row(project, "c").blocked_on is None and worker_state(project, "w3") == "working"
+    assert told(project, "w3") == ["go-on"]
+
+
+def test_two_tasks_waiting_for_each_other_the_first_in_the_plan_goes_on(project: Project) -> None:
+    wait(project, "b", "a")
+    wait(project, "a", "b")
+    healer(project).tick()
+    assert row(project, "a").blocked_on is None and told(project, "w1") == ["go-on"]
+    assert row(project, "b").blocked_on == "a" and worker_state(project, "w2") == "blocked"
+    assert told(project, "w2") == []
+    healer(project).tick()  # settled: nothing more happens
+    assert told(project, "w1") == ["go-on"]
+
+
+def test_when_every_worker_waits_for_a_task_in_the_pool_the_last_in_the_plan_gives_its_worker_back(
+    project: Project,
+) -> None:
+    with project.store.write() as conn:
+        Actions(project).requeue(conn, "c", "test: back in the pool")
+    with project.store.write() as conn:
+        Store.set_worker(conn, "w3", state=WorkerState.STOPPED)  # no worker is idle
+    rounds = row(project, "b").rounds
+    wait(project, "a", "c")
+    wait(project, "b", "c")
+    healer(project).tick()
+    b = row(project, "b")
+    assert b.state == "ready" and b.blocked_on == "c" and b.rounds == rounds  # no round used
+    assert worker_state(project, "w2") == "idle" and row(project, "a").state == "assigned"
