@@ -6,6 +6,7 @@
     ├── GitError               a git command failed; carries the command and its output
     ├── RuntimeHostError       tmux or a child process misbehaved
     └── SupervisorError        the supervisor is in a state that forbids the request
+        └── SupervisorGone     it ended while `czar run` followed a run that was not over
 
 Foreign errors (sqlite, git, tmux) are translated where they enter czar and raised ``from`` the
 original, so the CLI can print ``czar: <message>`` and exit with ``exit_code``.
@@ -44,3 +45,16 @@ class RuntimeHostError(CzarError):
 
 class SupervisorError(CzarError):
     """The request does not fit the supervisor's state (not running, already running, ...)."""
+
+
+class SupervisorGone(SupervisorError):
+    """The supervisor ended before the run finished: stopped by a person, or dead. Either way the
+    workers are not `czar run`'s to stop: a new supervisor carries their work on."""
+
+    def __init__(self, plan: object, *, stopped: bool) -> None:
+        if stopped:
+            why = "the supervisor was stopped before the run finished"
+        else:
+            why = "the supervisor died before the run finished; the workers and their agents go on"
+        super().__init__(f"{why}; `czar up {plan}` resumes the run (and `czar run {plan}` follows it)")
+        self.stopped = stopped

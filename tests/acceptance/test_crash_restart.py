@@ -15,6 +15,7 @@ from czar.paths import ProjectPaths
 from czar.store.store import Event, Store
 from czar.supervisor.loop import holder_pid
 from helpers import czar, git, make_repo, retry_until, sim_task, write_plan
+from run_checks import assert_nothing_charged, assert_whole
 
 SLOW_CHECK = 'python -c "import time; time.sleep(0.4)"'
 
@@ -91,3 +92,38 @@ def test_sigkill_at_any_point_then_up_finishes_the_run(tmp_path: Path, czar_home
     # The integration branch has each task's merge once.
     log = git(repo, "log", "--merges", "--format=%s", "czar/integration").splitlines()
     assert sorted(line.split()[3].rstrip(":") for line in log) == list("abcdef")
+
+
+@pytest.mark.parametrize("point", ["handed-in", "verifying"])
+def test_supervisor_and_worker_host_killed_with_work_handed_in_then_up_finishes(
+    tmp_path: Path, czar_home: Path, point: str
+) -> None:
+    # The task stays with its worker (its next host carries it on); it used to be refused
+    # ("submitted -> ready"), and every later `czar up` with it.
+    name = f"crash-both-{point}"
+    plan = _plan(tmp_path, name)
+    at_point = {
+        "handed-in": lambda e: e.kind == "agent.finished",
+        "verifying": lambda e: e.kind == "task.state" and e.payload["new"] == "verifying",
+    }[point]
+    czar("up", str(plan), check=True)
+    at = retry_until(lambda: next((e for e in _events(name) if at_point(e)), None), timeout=60, what=point)
+    paths = ProjectPaths.for_project(name)
+    supervisor = holder_pid(paths.supervisor_lock)
+    assert supervisor
+    os.kill(supervisor, signal.SIGKILL)
+    store = Store(paths)
+    try:
+        worker = next(t.worker_id for t in store.tasks() if t.id == at.task_id)
+        host = next(w.pid for w in store.workers() if w.id == worker)
+    finally:
+        store.close()
+    os.kill(host, signal.SIGKILL)
+    retry_until(lambda: holder_pid(paths.supervisor_lock) is None, what="the supervisor to die")
+
+    up = czar("up", str(plan))
+    assert up.returncode == 0, up.stderr
+    result = czar("run", str(plan), "--json", timeout=240)
+    assert result.returncode == 0, result.stderr
+    evs = assert_whole(name, tmp_path / "repo", json.loads(result.stdout))
+    assert_nothing_charged(name, evs)

@@ -41,7 +41,7 @@ from czar.agents import adapter_for
 from czar.agents.base import AgentAdapter, AgentSettings, LaunchContext, Signal
 from czar.core import pricing
 from czar.core.policy import Decision
-from czar.core.states import TaskState, WorkerState
+from czar.core.states import ACTIVE_TASK_STATES, TaskState, WorkerState
 from czar.errors import CzarError
 from czar.host import output
 from czar.host.meter import KEYS, Meter
@@ -174,6 +174,7 @@ class WorkerHost:
                 .where(workers.c.id == self.worker, workers.c.task_id.is_(None))
                 .values(state=WorkerState.IDLE.value, state_since=time.time())
             )
+            self.current = self._adopt(conn)
             Store.emit(conn, "worker.host_started", actor=self.worker, worker=self.worker, pid=os.getpid())
         if adapter_for(self.agent_kind).capabilities.mcp_http:
             # Load the MCP server's code while there is nothing to do, not when a task starts.
@@ -212,6 +213,33 @@ class WorkerHost:
                 Store.set_worker(conn, self.worker, state=WorkerState.STOPPED, agent_pid=None)
                 Store.emit(conn, "worker.host_stopped", actor=self.worker, worker=self.worker)
         return 0
+
+    def _adopt(self, conn: Any) -> Current | None:
+        """The attempt this worker still holds from its previous host (one that died, or was
+        stopped by `czar down`): carried on, so that a restart loses neither the worker nor the
+        task. Its agent starts again when a command says so (the supervisor posts a restart, or
+        a message comes); until then nothing runs."""
+        row = Store.worker_row(conn, self.worker)
+        if row.task_id is None:
+            return None
+        task = Store.task_row(conn, row.task_id)
+        state = TaskState(task.state)
+        if task.worker_id != self.worker or task.attempt_id is None or state not in ACTIVE_TASK_STATES:
+            return None
+        attempt = Store.attempt_row(conn, task.attempt_id)
+        if row.state == WorkerState.STARTING.value:
+            Store.set_worker(conn, self.worker, state=WorkerState.WORKING, detail=None)
+        self.say(f"== carrying on task {task.id} (attempt {attempt.id}, {state})")
+        return Current(
+            attempt=attempt.id,
+            task=task.id,
+            worktree=Path(attempt.worktree),
+            prompt=attempt.prompt,
+            adapter=adapter_for(self.agent_kind),
+            launches=attempt.launches,
+            finished=state in (TaskState.SUBMITTED, TaskState.VERIFYING),
+            session=attempt.session_id,
+        )
 
     def _on_resize(self, signum: int, _frame: object) -> None:
         self.resized = True

@@ -7,14 +7,19 @@ import logging
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger("czar.proc")
 
-# Process groups started by ``run`` and still running, so a stopping supervisor can end them.
-RUNNING: set[int] = set()
+# Process groups started by ``run`` and still running (leader pid -> label), so a stopping
+# supervisor can end them; the labels it stopped start no more; the groups it killed.
+RUNNING: dict[int, str] = {}
+_stopped: set[str] = set()
+_killed: set[int] = set()
+_lock = threading.Lock()  # a group is registered as it starts, so none escapes a stop
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class Result:
     returncode: int
     output: str  # stdout and stderr interleaved, as a person would have seen them
     timed_out: bool = False
+    interrupted: bool = False  # killed (or never started) because czar is stopping: says nothing of the work
 
     @property
     def ok(self) -> bool:
@@ -36,39 +42,52 @@ def run(
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
     input_text: str | None = None,
+    label: str = "",
 ) -> Result:
-    """Run ``argv`` to completion in its own process group; on timeout kill the whole group."""
+    """Run ``argv`` to completion in its own process group; on timeout kill the whole group.
+    ``label`` names a kind of process that ``kill_running`` may stop apart from the others."""
     log.debug("run %s (cwd=%s)", argv, cwd)
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        )
-    except OSError as exc:
-        return Result(tuple(argv), 127, f"cannot run {argv[0]}: {exc.strerror or exc}\n")
-    RUNNING.add(proc.pid)
+    with _lock:
+        if label and label in _stopped:
+            return Result(tuple(argv), -signal.SIGKILL, "[czar: not started: czar is stopping]\n", interrupted=True)
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return Result(tuple(argv), 127, f"cannot run {argv[0]}: {exc.strerror or exc}\n")
+        RUNNING[proc.pid] = label
     try:
         out, _ = proc.communicate(input_text, timeout=timeout)
-        return Result(tuple(argv), proc.returncode, out)
+        return Result(tuple(argv), proc.returncode, out, interrupted=proc.pid in _killed)
     except subprocess.TimeoutExpired:
         kill_group(proc.pid)
         out, _ = proc.communicate()
         return Result(tuple(argv), -signal.SIGKILL, out + f"\n[czar: timed out after {timeout:g} s]\n", True)
     finally:
-        RUNNING.discard(proc.pid)
+        with _lock:
+            RUNNING.pop(proc.pid, None)
+            _killed.discard(proc.pid)
 
 
-def kill_running() -> None:
-    """End every process group ``run`` started that is still running."""
-    for pid in list(RUNNING):
-        kill_group(pid)
+def kill_running(label: str | None = None) -> None:
+    """End the process groups ``run`` started that still run: those with ``label`` (and start no
+    more of them), or all. Their results say ``interrupted``."""
+    with _lock:
+        if label is not None:
+            _stopped.add(label)
+        for pid, its in list(RUNNING.items()):
+            if label is None or its == label:
+                _killed.add(pid)
+                kill_group(pid)
 
 
 def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
@@ -98,3 +117,37 @@ def _zombie(pid: int) -> bool:
         return False  # no /proc (not Linux), or it ended meanwhile: the signal test stands
     # "PID (comm) STATE ...": the command may hold spaces and parentheses, so split at the last ')'.
     return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+def find_by_env(marks: Mapping[str, str]) -> list[int]:
+    """This user's processes whose environment holds every ``NAME=value`` of ``marks``, but not
+    this process nor its ancestors. Children inherit their environment, so this finds what a
+    process group kill misses: an agent's child that left its group (a daemon, a forked tool)."""
+    wanted = [f"{k}={v}".encode() for k, v in marks.items()]
+    spared = _ancestors(os.getpid())
+    found = []
+    try:
+        entries = [e.name for e in os.scandir("/proc") if e.name.isdigit()]
+    except OSError:
+        return []  # no /proc: not Linux
+    for name in entries:
+        if int(name) in spared:
+            continue
+        try:
+            env = set(Path(f"/proc/{name}/environ").read_bytes().split(b"\0"))
+        except OSError:
+            continue  # another user's, or gone
+        if all(w in env for w in wanted):
+            found.append(int(name))
+    return found
+
+
+def _ancestors(pid: int) -> set[int]:
+    out = set()
+    while pid > 1 and pid not in out:
+        out.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return out

@@ -14,6 +14,15 @@ from czar.runtime import proc, sandbox
 TAIL_CHARS = 3000  # how much failing output goes back to the agent
 
 
+CHECK = "check"  # the label of check processes: the supervisor stops them first when it stops
+
+
+class ChecksStopped(Exception):
+    """A check was killed because czar is stopping (a person's `czar down`): its outcome says
+    nothing about the work, so it must not be charged to a task. Not a ``CzarError`` on purpose:
+    code that turns those into a failed round lets this one through, and records nothing."""
+
+
 @dataclass(frozen=True)
 class CheckResult:
     command: str
@@ -46,7 +55,9 @@ def run_checks(
             argv = shlex.split(command)
             if confine is not None:
                 argv = sandbox.wrap(argv, confine)
-            r = proc.run(argv, cwd=cwd, env=check_env(), timeout=timeout)
+            r = proc.run(argv, cwd=cwd, env=check_env(), timeout=timeout, label=CHECK)
+            if r.interrupted:
+                raise ChecksStopped(command)
             results.append(CheckResult(command, r.returncode, r.timed_out, r.output))
             fh.write(f"$ {command}\n{r.output}\n[exit {r.returncode}]\n\n")
             if not r.ok:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
-from czar.errors import SupervisorError
+from czar.errors import StoreError, SupervisorError
 from czar.runtime import proc
 from czar.store.store import Store
 from czar.supervisor.loop import holder_pid
 from czar.supervisor.project import Project
 
 START_TIMEOUT = 30.0
+STOP_TIMEOUT = 60.0  # for the supervisor to end its merges and verifications before it is killed
 
 
 def supervisor_pid(project: Project) -> int | None:
@@ -49,19 +52,24 @@ def up(project: Project) -> tuple[int, bool]:
 
 
 def down(project: Project, reason: str = "czar down") -> bool:
-    """Stop the supervisor, the worker hosts and their agents. Keeps branches and worktrees.
+    """Stop the supervisor, the worker hosts, their agents and whatever those started; keep
+    branches, worktrees and the store. Returns when none of them runs any more: True if any did.
 
-    Returns True if anything was running.
+    The store is not needed to find them (the supervisor's lock, the tmux socket and the
+    processes' environment are enough), so a broken store cannot keep a run going.
     """
     was_running = False
     pid = supervisor_pid(project)
     if pid and pid > 0:
         was_running = True
-        os.kill(pid, signal.SIGTERM)
-        _wait(lambda: supervisor_pid(project) is None, 10.0)
+        _signal(pid, signal.SIGTERM)
+        # It kills its checks at once, then lets its merges and verifications end: returning
+        # earlier would let a `czar up` start a second supervisor merging beside it.
+        _wait(lambda: supervisor_pid(project) is None, STOP_TIMEOUT)
         if supervisor_pid(project) is not None:
-            os.kill(pid, signal.SIGKILL)
-    workers = project.store.workers()
+            _signal(pid, signal.SIGKILL)
+            _wait(lambda: supervisor_pid(project) is None, 5.0)
+    workers = _workers(project)
     if project.tmux.alive():
         was_running = True
         project.tmux.kill_server()
@@ -71,12 +79,45 @@ def down(project: Project, reason: str = "czar down") -> bool:
         if w.agent_pid:
             proc.kill_group(w.agent_pid)
         if w.pid and proc.pid_alive(w.pid):
-            os.kill(w.pid, signal.SIGKILL)
-    with project.store.write() as conn:
-        for w in workers:
-            Store.set_worker(conn, w.id, state="stopped", pid=None, agent_pid=None)
-        Store.emit(conn, "run.down", actor="cli", reason=reason)
+            _signal(w.pid, signal.SIGKILL)
+    # What a group kill misses, found by the environment czar gave it: an agent's child that
+    # left its group, the agent of a host that was since replaced, a killed supervisor's checks.
+    was_running = _sweep(project.marks()) or was_running
+    try:
+        with project.store.write() as conn:
+            for w in workers:
+                Store.set_worker(conn, w.id, state="stopped", pid=None, agent_pid=None)
+            Store.emit(conn, "run.down", actor="cli", reason=reason)
+    except StoreError:
+        pass  # everything is stopped; the store says so when it works again (`czar up` reconciles)
     return was_running
+
+
+def _workers(project: Project) -> list[Any]:
+    try:
+        return project.store.workers()
+    except StoreError:
+        return []  # the processes are still found: by tmux and by their environment
+
+
+def _sweep(marks: dict[str, str]) -> bool:
+    """Kill every process carrying ``marks``, until none is left (one may fork meanwhile)."""
+    found = False
+    for _ in range(10):
+        pids = proc.find_by_env(marks)
+        if not pids:
+            break
+        found = True
+        for pid in pids:
+            proc.kill_group(pid)  # its group too: a stray often leads one
+            _signal(pid, signal.SIGKILL)
+        _wait(lambda: not any(proc.pid_alive(p) for p in pids), 2.0)  # noqa: B023 - waited for at once
+    return found
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
 
 
 def _wait(condition: Callable[[], bool], timeout: float) -> None:

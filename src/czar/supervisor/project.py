@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select, update
 
+from czar.agent_tools.identity import ENV_PROJECT
 from czar.core.states import TaskState, WorkerState
 from czar.errors import PlanError
 from czar.paths import ProjectPaths, czar_home
@@ -121,10 +122,15 @@ class Project:
             extra=tuple(Path(p) for p in self.plan.sandbox.writable),
         )
 
+    def marks(self) -> dict[str, str]:
+        """What every process of this project's run carries in its environment (czar's own, the
+        checks and the agents, and whatever they start): how `czar down` finds them all."""
+        return {"CZAR_HOME": str(self.paths.root.parent.parent), ENV_PROJECT: self.paths.name}
+
     def child_env(self) -> dict[str, str]:
         """Environment for czar's own processes in tmux: the same czar, the same data folder."""
         env = {
-            "CZAR_HOME": str(self.paths.root.parent.parent),
+            **self.marks(),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         }
         for var in ("PYTHONPATH", "HOME", "LANG", "XDG_RUNTIME_DIR", *AGENT_CREDENTIALS):

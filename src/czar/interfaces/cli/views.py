@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from czar.errors import SupervisorGone
 from czar.store.store import Event
 from czar.supervisor import launcher, outcome, status
 from czar.supervisor.project import Project
@@ -106,6 +107,11 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
             typer.echo(f"supervisor {'started' if fresh else 'already running'} (pid {pid}); following the run")
         outcome.follow(project, since, show, timeout=timeout)
         integration_ok = outcome.integration_check(project)
+    except SupervisorGone:
+        # `czar run` follows the run, it does not own it: the workers keep their work for the
+        # next supervisor (or were stopped by whoever stopped this one).
+        keep_running = True
+        raise
     finally:
         if not keep_running:
             launcher.down(project, reason="run finished")
@@ -183,7 +189,8 @@ def print_replay(r: dict[str, Any]) -> None:
     table.add_row("final tree equals the range's end", "yes" if r["tree_matches"] else "NO")
     table.add_row("stand-offs", str(r["stand_offs"]))
     table.add_row("verification rounds", f"{r['rounds']} ({r['failed_verifications']} failed)")
-    table.add_row("failed merges, requeues", f"{r['failed_merges']}, {r['requeues']}")
+    table.add_row("failed merges, sent back to be made again", f"{r['failed_merges']}, {r['sent_back']}")
+    table.add_row("tasks back in the pool", str(r["requeues"]))
     table.add_row("duplication", f"{r['duplication']} ({r['duplicated_lines']} of {r['added_lines']} lines)")
     table.add_row("wall (s)", _num(r["wall_seconds"]))
     console.print(table)

@@ -1,0 +1,147 @@
+"""A person's `czar down` and `czar up` at any moment of a run: `down` returns only when nothing
+of the run is left (no supervisor still merging, no agent, nothing an agent forked), `up` carries
+every worker's work on, and the interruption is charged to no task. `czar run` follows a run
+without owning it: when the supervisor dies, the workers go on."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from czar.paths import ProjectPaths
+from czar.runtime.proc import find_by_env, pid_alive
+from czar.store.store import Store
+from czar.supervisor.loop import holder_pid
+from helpers import czar, make_repo, retry_until, write_plan
+from run_checks import assert_nothing_charged, assert_whole, crash_plan, events, first
+
+SLOW_CHECK = 'python -c "import time; time.sleep(1.5)"'  # so that `down` comes while checks run
+
+POINTS = {
+    "running": lambda e: e.kind == "agent.progress",
+    "handed-in": lambda e: e.kind == "agent.finished",
+    "verifying": lambda e: e.kind == "task.state" and e.payload["new"] == "verifying",
+    "merging": lambda e: e.kind == "task.state" and e.payload["new"] == "merging",
+}
+
+
+def left_over(home: Path) -> list[int]:
+    """Processes of the run still there: every one czar starts carries its CZAR_HOME."""
+    return find_by_env({"CZAR_HOME": str(home)})
+
+
+def _workers(name: str) -> list[object]:
+    store = Store(ProjectPaths.for_project(name))
+    try:
+        return store.workers()
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("point", list(POINTS))
+def test_down_then_up_with_work_in_flight_carries_it_on_and_charges_nothing(
+    tmp_path: Path, czar_home: Path, point: str
+) -> None:
+    name = f"downup-{point}"
+    plan = crash_plan(tmp_path, name, SLOW_CHECK)
+    czar("up", str(plan), check=True)
+    retry_until(lambda: first(name, POINTS[point]), timeout=60, what=f"the run to reach {point}")
+
+    down = czar("down", str(plan))
+    assert down.returncode == 0, down.stderr
+    # `down` returned: the supervisor has stopped (not merging on in the background), and
+    # nothing of the run is left.
+    assert holder_pid(ProjectPaths.for_project(name).supervisor_lock) is None
+    assert left_over(czar_home) == []
+    after = [e.kind for e in events(name)]
+    assert after[after.index("run.down") :] == ["run.down", "person.down"]  # nothing moved after it
+    stopped_at = events(name)[-1].id
+
+    result = czar("run", str(plan), "--json", timeout=240)
+    assert result.returncode == 0, result.stderr
+    evs = assert_whole(name, tmp_path / "repo", json.loads(result.stdout))
+    assert_nothing_charged(name, evs)
+    # No worker was lost: each had a host again after `up`.
+    restarted = {e.worker_id for e in evs if e.kind == "worker.host_started" and e.id > stopped_at}
+    assert restarted == {"w1", "w2", "w3"}
+    # Never two supervisors at once: each one stopped before the next started.
+    lives = [e.kind for e in evs if e.kind in ("supervisor.started", "supervisor.stopped")]
+    assert lives == ["supervisor.started", "supervisor.stopped"] * 2
+    assert left_over(czar_home) == []
+
+
+def test_czar_run_leaves_the_workers_running_when_the_supervisor_dies(tmp_path: Path, czar_home: Path) -> None:
+    name = "run-orphan"
+    plan = crash_plan(tmp_path, name, SLOW_CHECK)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "czar", "run", str(plan), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        retry_until(lambda: first(name, POINTS["running"]), timeout=60, what="the run to start")
+        pid = holder_pid(ProjectPaths.for_project(name).supervisor_lock)
+        assert pid
+        os.kill(pid, signal.SIGKILL)
+        _, err = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode != 0
+    assert "czar: the supervisor died before the run finished" in err
+    assert f"`czar up {plan}`" in err
+    assert "Traceback" not in err
+    # The workers and their hosts were left alone, for the next supervisor.
+    assert all(pid_alive(w.pid) for w in _workers(name))  # type: ignore[attr-defined]
+    assert not any(e.kind == "run.down" for e in events(name))
+
+    result = czar("run", str(plan), "--json", timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert_whole(name, tmp_path / "repo", json.loads(result.stdout))
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""  # it ended meanwhile
+
+
+FORK = (
+    "run python -c \"import subprocess, sys; subprocess.Popen([sys.executable, '-c', "
+    "'import time; time.sleep(600)'], start_new_session=True, stdin=subprocess.DEVNULL, "
+    'stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)"'
+)
+
+
+def test_no_agent_process_outlives_down_even_after_restarts(tmp_path: Path, czar_home: Path) -> None:
+    # An agent that forks a process into a session of its own (as Codex runs its tools), left
+    # unconfined, whose host is killed and started again (its agent too): `down` ends them all.
+    make_repo(tmp_path / "repo")
+    task = (
+        '[[tasks]]\nid = "a"\ntitle = "forks"\nscope = ["a.txt"]\n'
+        f"body = '''\nDo a.\n\n```czar-sim\nprogress 1 starting\n{FORK}\nhang\n```\n'''\n"
+    )
+    name = "forks"
+    plan = write_plan(tmp_path, name, [task], workers=1, project_extra="\n[sandbox]\nenabled = false\n")
+    czar("up", str(plan), check=True)
+
+    def sleepers() -> list[int]:
+        return [p for p in left_over(czar_home) if b"time.sleep(600)" in _cmdline(p)]
+
+    retry_until(lambda: len(sleepers()) == 1, timeout=60, what="the agent to fork")
+    host = _workers(name)[0].pid  # type: ignore[attr-defined]
+    os.kill(host, signal.SIGKILL)
+    # Its next host carries the task on and starts the agent again, which forks again.
+    retry_until(lambda: len(sleepers()) == 2, timeout=60, what="the restarted agent to fork")
+    assert sum(1 for e in events(name) if e.kind == "worker.host_started") == 2
+
+    down = czar("down", str(plan))
+    assert down.returncode == 0, down.stderr
+    assert left_over(czar_home) == []

@@ -1,0 +1,86 @@
+"""What every run that survived a crash must show: each task merged once, never held by two
+workers at once, no commit lost; shared by the crash and restart tests."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from czar.paths import ProjectPaths
+from czar.store.store import Event, Store
+from helpers import git, make_repo, sim_task, write_plan
+
+TASKS = "abcdef"
+
+
+def crash_plan(root: Path, name: str, check: str, *, extra_project: str = "", agent_extra: str = "") -> Path:
+    """Six tasks in a diamond of dependencies on three workers; ``check`` runs after each task
+    and after each merge."""
+    make_repo(root / "repo")
+    tasks = [
+        sim_task("a", extra="sleep 0.3" + agent_extra),
+        sim_task("b", extra="sleep 0.3"),
+        sim_task("c", deps=("a",), extra="sleep 0.2"),
+        sim_task("d", deps=("a", "b")),
+        sim_task("e", deps=("c",)),
+        sim_task("f", deps=("d", "e")),
+    ]
+    return write_plan(root, name, tasks, workers=3, project_extra=f"accept = [{json.dumps(check)}]\n{extra_project}")
+
+
+def events(name: str) -> list[Event]:
+    store = Store(ProjectPaths.for_project(name))
+    try:
+        return store.events_after(0, limit=100_000)
+    finally:
+        store.close()
+
+
+def first(name: str, point: Callable[[Event], bool]) -> Event | None:
+    return next((e for e in events(name) if point(e)), None)
+
+
+def assert_whole(name: str, repo: Path, summary: dict[str, object]) -> list[Event]:
+    """The run finished: every task merged exactly once, none ever held by two workers at once,
+    everything an agent committed is in the integration branch. Returns the run's events."""
+    assert summary["tasks_merged"] == summary["tasks_total"] == len(TASKS)
+    assert summary["integration_tests_passed"] is True
+    evs = events(name)
+    holding: dict[str | None, str | None] = defaultdict(lambda: None)
+    for e in evs:
+        if e.kind == "task.assigned":
+            assert holding[e.task_id] is None, f"task {e.task_id} assigned while {holding[e.task_id]} held it"
+            holding[e.task_id] = e.worker_id
+        elif e.kind == "task.state" and e.payload["new"] in ("ready", "approved", "failed"):
+            holding[e.task_id] = None
+    merged = [e.task_id for e in evs if e.kind == "task.state" and e.payload["new"] == "merged"]
+    assert sorted(t or "" for t in merged) == list(TASKS)
+    commits = [e.payload["sha"] for e in evs if e.kind == "agent.commit"]
+    assert commits
+    for sha in commits:
+        git(repo, "merge-base", "--is-ancestor", sha, "czar/integration")
+    log = git(repo, "log", "--merges", "--format=%s", "czar/integration").splitlines()
+    assert sorted(line.split()[3].rstrip(":") for line in log) == list(TASKS)
+    return evs
+
+
+def assert_nothing_charged(name: str, evs: list[Event]) -> None:
+    """The interruption cost no task anything: no failed verification or merge, no task taken
+    back to the pool, each task verified once."""
+    failed = [
+        (e.kind, e.task_id, e.payload.get("evidence")) for e in evs if e.kind in ("verify.failed", "merge.failed")
+    ]
+    assert failed == [], failed
+    back = [
+        e.payload
+        for e in evs
+        if e.kind == "task.state" and e.payload["new"] == "ready" and e.payload["old"] != "pending"
+    ]
+    assert back == [], back
+    store = Store(ProjectPaths.for_project(name))
+    try:
+        assert {t.id: t.rounds for t in store.tasks()} == dict.fromkeys(TASKS, 1)
+    finally:
+        store.close()
