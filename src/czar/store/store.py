@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, case, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from czar.core.states import TaskState, WorkerState, can_transition
 from czar.errors import StoreError
@@ -124,13 +124,18 @@ class Store:
 
     def __init__(self, paths: ProjectPaths) -> None:
         self.paths = paths
-        paths.ensure()
+        try:
+            paths.ensure()
+        except OSError as exc:
+            raise StoreError(f"cannot open the store at {paths.db}: {exc.strerror or exc}") from exc
         _owner_only(paths)
         try:
             self.engine = _engine(paths)
             with self.write() as conn:
                 migrate(conn)
-        except (OperationalError, RuntimeError) as exc:
+        except StoreError as exc:
+            raise StoreError(f"cannot open {exc}") from exc
+        except RuntimeError as exc:
             raise StoreError(f"cannot open the store at {paths.db}: {exc}") from exc
 
     def close(self) -> None:
@@ -145,7 +150,7 @@ class Store:
         ``emit`` marks the observers (supervisor, followers), ``post`` the addressed worker; a
         write that marks nobody rings the observers, to be safe.
         """
-        with self.engine.connect() as conn:
+        with self._unusable(), self.engine.connect() as conn:
             conn.execution_options(czar_write=True)
             with conn.begin():
                 yield conn
@@ -156,8 +161,21 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A consistent read snapshot."""
-        with self.engine.connect() as conn, conn.begin():
+        with self._unusable(), self.engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def _unusable(self) -> Iterator[None]:
+        """SQLite's refusals (a removed -wal file, a read-only file or folder, a damaged file) as
+        one line for a person, in SQLite's own words: SQLAlchemy's text adds a second line."""
+        try:
+            yield
+        except OperationalError as exc:
+            raise StoreError(f"the store at {self.paths.db}: {exc.orig or exc}") from exc
+        except DatabaseError as exc:
+            if type(exc) is not DatabaseError:  # integrity and programming errors are czar's bugs
+                raise
+            raise StoreError(f"the store at {self.paths.db}: {exc.orig or exc}") from exc
 
     def listen(self, name: str) -> doorbell.Listener:
         """An observer's doorbell: rung by every event."""

@@ -25,7 +25,11 @@ def require_person(project: Project, command: str) -> None:
     person, and an agent must not approve its own or another worker's request, or stop the run."""
     hosts: set[int] = set()
     agents: set[int] = set()
-    for w in project.store.workers():
+    try:
+        known = project.store.workers()
+    except StoreError:
+        known = []  # a broken store must not stop `czar down`; the environment and ancestry still tell
+    for w in known:
         hosts |= {w.pid} if w.pid else set()
         agents |= {w.agent_pid} if w.agent_pid else set()
     why = agent_trace(os.environ, ancestry(), agents=agents, hosts=hosts, data=czar_home())

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from czar.errors import CzarError, SupervisorError
+from czar.errors import CzarError, StoreError, SupervisorError
 from czar.interfaces.cli import agent as agent_commands
 from czar.interfaces.cli.starter import base_branch_of, checked_base_branch, starter_plan
 
@@ -152,7 +152,11 @@ def down(plan: PlanArg = DEFAULT_PLAN) -> None:
     from czar.supervisor.launcher import down as stop
 
     project = _for_person("down", plan, check_repo=False)
-    unfinished = any(t.state not in ("merged", "failed", "cancelled", "pending") for t in project.store.tasks())
+    broken: StoreError | None = None
+    try:
+        unfinished = any(t.state not in ("merged", "failed", "cancelled", "pending") for t in project.store.tasks())
+    except StoreError as exc:  # a broken store must not keep the run going: `down` needs none
+        broken, unfinished = exc, False
     if stop(project):
         if unfinished:
             with project.store.write() as conn:
@@ -160,6 +164,8 @@ def down(plan: PlanArg = DEFAULT_PLAN) -> None:
         typer.echo("stopped; branches, worktrees and the store are kept (`czar up` resumes)")
     else:
         typer.echo("nothing was running")
+    if broken is not None:
+        raise StoreError(f"{broken} (everything is stopped all the same)")
 
 
 @app.command()
