@@ -77,12 +77,13 @@ def dependencies(history: list[Commit]) -> dict[str, tuple[str, ...]]:
 
 def script(c: Commit, repo: Path) -> str:
     """The sim's script: the commit's change on the integration branch as it is; told to stand
-    off, undo it and wait; told to go on (whatever it waited for merged, the integration branch
-    moved under it, or its work came back), make it again on the integration branch as it is then."""
+    off, wait with the branch as it is; told to go on (whatever it waited for merged, the
+    integration branch moved under it, or its work came back), make it again on the integration
+    branch as it is then."""
     # The sim splits its lines as a shell would: no quotes or backslashes in a message.
     subject = re.sub(r"[\"'`\\]", "", c.subject)[:200].strip() or c.sha[:8]
     work = f"{redo(repo)}pick {c.sha}\ncommit {subject}\nfinish {subject}\n"
-    out = work + f"on every stand-off\n{redo(repo)}"
+    out = work + "on every stand-off\nnote waiting, my branch as it is\n"
     for kind in ("merged", "go-on", "conflict", "feedback"):
         out += f"on every {kind}\n{work}"
     return out
@@ -198,7 +199,9 @@ def measure(project: Any, target: str) -> dict[str, Any]:
         "stand_offs": told.count("stand-off"),
         "rounds": sum(int(t.rounds) for t in rows),
         "failed_verifications": sum(1 for e in events if e.kind == "verify.failed"),
-        "failed_merges": sum(1 for e in events if e.kind == "merge.failed"),
+        "failed_merges": sum(1 for e in events if e.kind == "merge.failed" and e.payload.get("charged", True)),
+        # Verified work the integration branch moved under before it merged: made again, no round used.
+        "sent_back": sum(1 for e in events if e.kind == "merge.failed" and not e.payload.get("charged", True)),
         "requeues": sum(
             1
             for e in events

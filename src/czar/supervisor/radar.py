@@ -3,7 +3,8 @@ each other, and to the integration branch, computed again only for branches whos
 
 - a *duplicate*: two tasks change the same lines (or create the same file): one of them is doing
   the other's work. The later one is told to stand off and wait for the other to merge (for
-  every task it overlaps: it goes on once all of them merged).
+  every task it overlaps: it goes on once all of them merged). It keeps its branch meanwhile:
+  what it changed still holds later tasks back in turn.
 - a *conflict*: ``git merge-tree`` says two branches (or a branch and the integration branch)
   would not merge cleanly. A task that conflicts with the integration branch is told to merge it
   in now; of two tasks that conflict with each other, the later one is held until the other merges.
@@ -81,7 +82,6 @@ class Radar:
         self.actions = actions
         self.integration = project.plan.project.integration_branch
         self._lock = threading.Lock()
-        self._harvesting = threading.Lock()
         self._branches: dict[str, _Branch] = {}
         self._pairs: dict[tuple[str, str], list[str] | None] = {}  # (tip, tip) -> conflicted files
         self._last: frozenset[tuple[str, str]] = frozenset()  # (task, tip) last scanned, and integration
@@ -151,10 +151,7 @@ class Radar:
                 .where(tasks.c.state.in_(WATCHED))
             ).all()
             held = claims.all_held(conn)
-        # One look at a time brings commits in: two fetches into one branch at once, one of them
-        # refused, would leave this look with the branch as it was.
-        with self._harvesting:
-            tips = self._harvest(rows)
+        tips = self._harvest(rows)
         live = {r.id: r for r in rows if branch_of(r.id) in tips and not _being_corrected(r)}
         return live, held, tips, tips.get(self.integration)
 
@@ -295,10 +292,11 @@ class Radar:
                 return  # merged (or failed) since the look: the next look sees it in the integration branch
             who = f"task {f.other}" + (f" (worker {other.worker_id})" if other.worker_id else "")
             text = (
-                f"Stand off: your changes to {files} overlap those of {who}, which started first. Leave those lines "
-                f"to task {f.other} and undo your changes to them; you are told once it (and any other task you "
-                f"stand off for) has merged, and can then bring its work in (`git merge {self.integration}`) and "
-                "build on it."
+                f"Stand off: your changes to {files} overlap those of {who}, which started first. Stop working on "
+                f"those lines and leave them to task {f.other}; keep your branch as it is (it shows czar which "
+                "lines you need, so that tasks after yours wait for you in turn). You are told once it (and any "
+                f"other task you stand off for) has merged: then bring its work in (`git merge {self.integration}`), "
+                "keep its version of those lines, and build on it."
             )
             self.actions.wait_for(conn, task, {f.other})
             self.actions.tell(conn, task, "stand-off", text)
@@ -342,8 +340,9 @@ def gate(found: list[Finding]) -> tuple[str, str, tuple[str, ...]] | None:
         names = ", ".join(others)
         return (
             "stand-off",
-            f"Your changes to {files} overlap those of task(s) {names}, which started first. Stand off: undo "
-            f"your changes to those lines; you are told when all of them have merged, then build on their work.",
+            f"Your changes to {files} overlap those of task(s) {names}, which started first. Stand off: stop "
+            "working on those lines and keep your branch as it is; you are told when all of them have merged, "
+            "then bring their work in, keep their version of those lines, and build on it.",
             others,
         )
     for f in found:

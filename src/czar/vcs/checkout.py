@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 from pathlib import Path
 
 from czar.vcs.git import Git
@@ -78,6 +79,17 @@ def harvest(git: Git, path: Path, branch: str, known: str | None) -> str | None:
     now = tip(path, branch)
     if now is None or now == known:
         return known
+    with _FETCHING:
+        return _fetch(git, path, branch, known)
+
+
+# One fetch into the repository at a time in this process: of two fetches into one branch at once
+# (the radar's, a verification's, the merge queue's look), git refuses one, and its caller would
+# go on with the branch as it was.
+_FETCHING = threading.Lock()
+
+
+def _fetch(git: Git, path: Path, branch: str, known: str | None) -> str | None:
     fetched = git.run(
         "fetch",
         "--quiet",
