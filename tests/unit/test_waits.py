@@ -142,3 +142,12 @@ def test_when_every_worker_waits_for_a_task_in_the_pool_the_last_in_the_plan_giv
     # The task in the pool itself waits for one in flight: freeing a worker would not start it.
     assert starved(states, {**graph, "a": frozenset({"d"})}, order, idle_workers=0) is None
     assert starved({**states, "a": "running"}, graph, order, idle_workers=0) is None
+
+
+def test_a_worker_is_given_back_for_a_task_in_the_pool_that_a_held_merge_waits_for() -> None:
+    # Every agent waits for c, which is approved but held until a (back in the pool) merges.
+    states = {"a": "ready", "b": "running", "c": "approved", "d": "running"}
+    graph = {"b": frozenset({"c"}), "d": frozenset({"c", "b"})}
+    order = {"a": 0, "b": 1, "c": 2, "d": 3}
+    assert starved(states, graph, order, 0) is None  # nothing shows that c needs a
+    assert starved(states, graph, order, 0, holds={"c": frozenset({"a"})}) == "d"

@@ -116,18 +116,38 @@ def over(waits: frozenset[str], finished: Iterable[str]) -> bool:
     return waits <= set(finished)
 
 
-def starved(states: Mapping[str, str], graph: WaitGraph, order: Mapping[str, int], idle_workers: int) -> str | None:
+def starved(
+    states: Mapping[str, str],
+    graph: WaitGraph,
+    order: Mapping[str, int],
+    idle_workers: int,
+    holds: WaitGraph | None = None,
+) -> str | None:
     """The waiting agent that must give its worker back, if any: when no worker is idle and an
-    agent waits for a task that is back in the pool, free to start, that task can only start on a
-    worker a waiting agent holds. The waiting agent last in the plan gives its worker back."""
+    agent waits, directly or through the tasks it waits for (``graph``) and those they are held
+    back by (``holds``: merges that must come first), for a task back in the pool and free to
+    start, that task can only start on a worker a waiting agent holds. The waiting agent last in
+    the plan gives its worker back."""
     if idle_workers > 0:
         return None
     unfinished = {t for t, state in states.items() if state not in ("merged", "failed", "cancelled")}
-    free_to_start = {
-        t for t, state in states.items() if state == "ready" and not graph.get(t, frozenset()) & unfinished
-    }
+    free = {t for t, state in states.items() if state == "ready" and not graph.get(t, frozenset()) & unfinished}
     at_work = [t for t, w in graph.items() if states.get(t) in ("assigned", "running") and w]
-    if not any(graph[t] & free_to_start for t in at_work):
+    holds = holds or {}
+
+    def reaches_free(start: str) -> bool:
+        seen: set[str] = set()
+        todo = list(graph.get(start, frozenset()))
+        while todo:
+            t = todo.pop()
+            if t in free:
+                return True
+            if t not in seen:
+                seen.add(t)
+                todo.extend(graph.get(t, frozenset()) | holds.get(t, frozenset()))
+        return False
+
+    if not any(reaches_free(t) for t in at_work):
         return None
     return max(at_work, key=lambda t: (order.get(t, len(order)), t))
 

@@ -19,6 +19,7 @@ from czar.store.schema import attempts, inbox, tasks, workers
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project
+from czar.supervisor.snapshot import held_tasks
 
 HOST_START_SECONDS = 30.0  # a worker host that has not registered by then is started again
 
@@ -162,6 +163,7 @@ class Healer:
                 .select_from(workers)
                 .where(workers.c.state == WorkerState.IDLE.value, workers.c.task_id.is_(None))
             ).scalar_one()
+            holds = held_tasks(conn)
         finished, graph, order = _wait_graph(rows)
         released = waits.releases(graph, order)
         changes: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
@@ -172,7 +174,7 @@ class Healer:
                 if left != now:
                     changes[r.id] = (now, left)
         states = {r.id: r.state for r in rows}
-        yielding = waits.starved(states, graph, order, int(idle))
+        yielding = waits.starved(states, graph, order, int(idle), holds)
         if not changes and yielding is None:
             return  # the usual case: nothing to write
         with self.store.write() as conn:
