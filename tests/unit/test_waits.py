@@ -151,3 +151,24 @@ def test_a_worker_is_given_back_for_a_task_in_the_pool_that_a_held_merge_waits_f
     order = {"a": 0, "b": 1, "c": 2, "d": 3}
     assert starved(states, graph, order, 0) is None  # nothing shows that c needs a
     assert starved(states, graph, order, 0, holds={"c": frozenset({"a"})}) == "d"
+
+
+def test_a_cycle_through_a_held_merge_is_broken_by_a_wait_never_by_the_hold() -> None:
+    # b waits for a; a is approved but held until b merges (its work overlaps b's, which came first).
+    graph = {"b": frozenset({"a"})}
+    holds = {"a": frozenset({"b"})}
+    assert releases(graph, {"a": 0, "b": 1}, holds) == {"b": frozenset({"a"})}
+    assert releases({}, {"a": 0}, holds) == {}  # holds alone never form a cycle to break
+
+
+@FAST
+@given(graphs(), graphs(), st.permutations(NAMES))
+def test_releases_with_holds_leave_no_cycle_that_a_wait_is_part_of(
+    graph: dict[str, frozenset[str]], holds: dict[str, frozenset[str]], plan: list[str]
+) -> None:
+    dropped = releases(graph, {t: i for i, t in enumerate(plan)}, holds)
+    left = _after(graph, dropped)
+    combined = {t: left.get(t, frozenset()) | holds.get(t, frozenset()) for t in {*left, *holds}}
+    for group in cycles(combined):
+        assert not any(left.get(t, frozenset()) & set(group) for t in group)
+    assert all(gone <= graph[t] for t, gone in dropped.items())  # only waits are dropped

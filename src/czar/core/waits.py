@@ -91,19 +91,25 @@ def cycles(graph: WaitGraph) -> list[tuple[str, ...]]:
     return sorted(out)
 
 
-def releases(graph: WaitGraph, order: Mapping[str, int]) -> dict[str, frozenset[str]]:
+def releases(graph: WaitGraph, order: Mapping[str, int], fixed: WaitGraph | None = None) -> dict[str, frozenset[str]]:
     """What to drop so that no cycle is left: for each task told to go on, the tasks it stops
     waiting for. In each cycle the task first in the plan (``order``; unknown ones last, then by
-    id) stops waiting for the others of that cycle; repeated until none is left."""
+    id) stops waiting for the others of that cycle; repeated until none is left. ``fixed`` waits
+    (merges held back until another task merges) count for the cycles but are never dropped: the
+    first task of the cycle that has a wait to drop drops it."""
+    fixed = fixed or {}
     current = {t: frozenset(w) for t, w in graph.items()}
     out: dict[str, frozenset[str]] = {}
     while True:
-        found = cycles(current)
+        combined = {t: current.get(t, frozenset()) | fixed.get(t, frozenset()) for t in {*current, *fixed}}
+        found = [g for g in cycles(combined) if any(current.get(t, frozenset()) & frozenset(g) for t in g)]
         if not found:
             return out
         for group in found:
-            first = min(group, key=lambda t: (order.get(t, len(order)), t))
-            dropped = current[first] & frozenset(group)
+            members = frozenset(group)
+            droppable = [t for t in group if current.get(t, frozenset()) & members]
+            first = min(droppable, key=lambda t: (order.get(t, len(order)), t))
+            dropped = current[first] & members
             current[first] = current[first] - dropped
             out[first] = out.get(first, frozenset()) | dropped
 

@@ -147,8 +147,9 @@ class Healer:
         to break every cycle of waits (by plan order, see czar.core.waits)."""
         with self.store.read() as conn:
             rows = conn.execute(select(tasks.c.id, tasks.c.state, tasks.c.ord, tasks.c.blocked_on)).all()
+            holds = held_tasks(conn)
         finished, graph, order = _wait_graph(rows)
-        return finished, waits.releases(graph, order)
+        return finished, waits.releases(graph, order, holds)
 
     def _settle_waits(self) -> None:
         """Waits of tasks no agent holds, and waits that hold every worker: a task back in the
@@ -165,7 +166,7 @@ class Healer:
             ).scalar_one()
             holds = held_tasks(conn)
         finished, graph, order = _wait_graph(rows)
-        released = waits.releases(graph, order)
+        released = waits.releases(graph, order, holds)
         changes: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         for r in rows:
             if r.state == TaskState.READY.value and r.blocked_on:
