@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ def left_over(home: Path) -> list[int]:
     return find_by_env({"CZAR_HOME": str(home)})
 
 
-def _workers(name: str) -> list[object]:
+def _workers(name: str) -> list[Any]:
     store = Store(ProjectPaths.for_project(name))
     try:
         return store.workers()
@@ -98,7 +99,7 @@ def test_czar_run_leaves_the_workers_running_when_the_supervisor_dies(tmp_path: 
     assert f"`czar up {plan}`" in err
     assert "Traceback" not in err
     # The workers and their hosts were left alone, for the next supervisor.
-    assert all(pid_alive(w.pid) for w in _workers(name))  # type: ignore[attr-defined]
+    assert all(pid_alive(w.pid) for w in _workers(name))
     assert not any(e.kind == "run.down" for e in events(name))
 
     result = czar("run", str(plan), "--json", timeout=240)
@@ -136,7 +137,7 @@ def test_no_agent_process_outlives_down_even_after_restarts(tmp_path: Path, czar
         return [p for p in left_over(czar_home) if b"time.sleep(600)" in _cmdline(p)]
 
     retry_until(lambda: len(sleepers()) == 1, timeout=60, what="the agent to fork")
-    host = _workers(name)[0].pid  # type: ignore[attr-defined]
+    host = _workers(name)[0].pid
     os.kill(host, signal.SIGKILL)
     # Its next host carries the task on and starts the agent again, which forks again.
     retry_until(lambda: len(sleepers()) == 2, timeout=60, what="the restarted agent to fork")
