@@ -9,8 +9,9 @@ each other, and to the integration branch, computed again only for branches whos
   would not merge cleanly. A task that conflicts with the integration branch is told to merge it
   in now; of two tasks that conflict with each other, the later one is held until the other merges.
 
-"Later" is by seniority: the task whose first attempt started later (then the plan's order). A
-task keeps its seniority when it is requeued, so a requeue never turns who waits for whom around.
+"Later" is later in the order the plan hands tasks out (priority, critical path, plan order):
+whatever the timing of the threads that start tasks, and whatever requeues happen, the same task
+of two always waits for the other.
 Tasks are watched until they are merged: one in the merge queue still holds the others back.
 - *scope*: a branch changes files outside its task's scope and claims; its agent hears at once.
 """
@@ -25,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 
 from czar.agent_tools import claims
 from czar.core import hunks
@@ -53,7 +54,6 @@ WATCHED = (
 # Tasks whose branch can still be the one to come first: not merged, failed or cancelled.
 IN_FLIGHT = WATCHED
 AGENT_AT_WORK = (TaskState.ASSIGNED.value, TaskState.RUNNING.value)
-_EARLIER = attempts.alias("earlier")  # a task's attempts, for its first one (its seniority)
 
 
 @dataclass(frozen=True)
@@ -138,11 +138,6 @@ class Radar:
                     tasks.c.attempt_id,
                     tasks.c.spec,
                     tasks.c.ord,
-                    select(func.min(_EARLIER.c.id))
-                    .where(_EARLIER.c.task_id == tasks.c.id)
-                    .correlate(tasks)
-                    .scalar_subquery()
-                    .label("first_attempt"),
                     attempts.c.named_task,
                     attempts.c.stale_launch,
                     attempts.c.worktree,
@@ -323,11 +318,14 @@ def _being_corrected(row: Any) -> bool:
     return bool(row.stale_launch) and row.state in AGENT_AT_WORK
 
 
-def seniority(row: Any) -> tuple[int, int, str]:
-    """Who comes first of two tasks whose work overlaps: the one whose first attempt started
-    first (a requeue keeps it), then the one first in the plan."""
-    first = row.first_attempt if row.first_attempt is not None else 1 << 62
-    return (int(first), int(row.ord), str(row.id))
+def seniority(row: Any) -> tuple[int, float, int, str]:
+    """Who comes first of two tasks whose work overlaps: the one the plan hands out first (by
+    priority, then the longest chain of work after it, then the plan's order; as ``decide``
+    does). Not the one whose agent happened to start first: tasks assigned in one step start in
+    whatever order their threads run, and a requeued task starts again later; the plan's order
+    is the same whatever happens."""
+    spec = json.loads(row.spec)
+    return (-int(spec.get("priority", 0)), -float(spec.get("rank", 1.0)), int(row.ord), str(row.id))
 
 
 def gate(found: list[Finding]) -> tuple[str, str, tuple[str, ...]] | None:
