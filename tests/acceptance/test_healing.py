@@ -112,7 +112,10 @@ def test_out_of_scope_edits_and_early_finishes_go_back_to_the_agent(tmp_path: Pa
 
 
 def test_agents_use_the_czar_commands_and_hear_when_what_they_wait_for_merges(tmp_path: Path, czar_home: Path) -> None:
-    first = task("first", "sleep 4\n" + work("first"))
+    # The first finishes only once the second waits for it (on the board): no race with how fast
+    # a busy machine runs the second's commands.
+    until_waited = "run sh -c \"until czar board | grep -q 'waits for first'; do sleep 0.2; done\"\n"
+    first = task("first", until_waited + work("first"))
     # The second task reports through the czar command, is refused a path the first holds, waits
     # for the first, and brings it in once told it merged.
     second = task(

@@ -143,12 +143,13 @@ def test_the_worker_hosts_http_endpoint_serves_the_tools_to_its_worker_only(proj
 def test_czar_commands_inside_the_sandbox_reach_the_tools_through_the_host(project: Project, czar_home: Path) -> None:
     """In its sandbox an agent cannot open the store: ``czar report/board/claim/done`` go to the
     worker host's endpoint instead, with the worker's token; a wrong token is refused."""
-    from czar.agent_tools.mcp_tools import Endpoint
+    from czar.agent_tools.relay import RelayServer
+    from czar.agent_tools.service import AgentTools
     from czar.runtime import sandbox
 
     if sandbox.available() is not None:
         pytest.skip(f"no sandbox here: {sandbox.available()}")
-    endpoint = Endpoint(Caller(project.paths, "w1", "secret-1"))
+    endpoint = RelayServer(AgentTools(project.store, "w1"), "secret-1")
     checkout = project.paths.worktree("a")
     confine = project.confinement(checkout, project.paths.root / "agents" / "w1")
     assert confine is not None

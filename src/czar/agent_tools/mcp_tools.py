@@ -112,7 +112,7 @@ class Endpoint:
         # Stateless: an agent that stays quiet for long keeps its connection (no session to expire).
         tools = AgentTools.for_caller(caller)
         tools.wrap = wrap
-        app = _relayed(_server(tools).streamable_http_app(stateless_http=True, json_response=True), tools)
+        app = _server(tools).streamable_http_app(stateless_http=True, json_response=True)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(64)  # the agent may connect before the server thread runs: it waits here
@@ -137,36 +137,6 @@ class Endpoint:
         if not self._thread.is_alive():  # else its loop still uses the socket (a daemon thread)
             with contextlib.suppress(OSError):
                 self._sock.close()
-
-
-def _relayed(app: ASGIApp, tools: AgentTools) -> ASGIApp:
-    """``app``, with czar's agent tools also served as plain JSON calls on ``relay.PATH``, for the
-    ``czar`` commands an agent runs inside its sandbox (see ``czar.agent_tools.relay``)."""
-    import anyio
-
-    from czar.agent_tools import relay
-
-    async def relayed(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope.get("path") != relay.PATH:
-            await app(scope, receive, send)
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        try:
-            call = json.loads(body)
-            result = await anyio.to_thread.run_sync(relay.serve, tools, str(call["tool"]), dict(call.get("args") or {}))
-            answer = {"ok": True, "result": result}
-        except Exception as exc:  # the agent hears why; the host goes on
-            answer = {"ok": False, "error": str(exc) or type(exc).__name__}
-        data = json.dumps(answer).encode()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": data})
-
-    return relayed
 
 
 def _guarded(app: ASGIApp, token: str) -> ASGIApp:

@@ -8,11 +8,14 @@ JSON (board rows and claim results rebuilt on the agent's side).
 
 from __future__ import annotations
 
+import hmac
 import json
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 from czar.agent_tools.board import BoardRow
@@ -24,6 +27,7 @@ from czar.errors import CzarError
 PATH = "/czar/call"
 ENV_ENDPOINT = "CZAR_ENDPOINT"  # the host's endpoint, for an agent whose store is out of reach
 TIMEOUT = 60.0  # a permission can wait on czar's policy; nothing here waits on a person
+MAX_BODY = 4 * 1024 * 1024  # a hook's payload (a tool's input) is small; more is not read
 
 
 class RelayError(CzarError):
@@ -66,6 +70,47 @@ def serve(tools: AgentTools, tool: str, args: dict[str, Any]) -> Any:
 
 def _decision(verdict: tuple[Decision, str]) -> list[str]:
     return [verdict[0].value, verdict[1]]
+
+
+class RelayServer:
+    """The worker host's end: ``relay.PATH`` on 127.0.0.1 (any free port), served by a thread,
+    each request with the worker's token (``Authorization: Bearer``). The standard library's
+    server: a host of the simulated agent, in a benchmark of a hundred, must not load a web stack."""
+
+    def __init__(self, tools: AgentTools, token: str) -> None:
+        expected = f"Bearer {token}".encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                given = (self.headers.get("Authorization") or "").encode()
+                if self.path != PATH or not hmac.compare_digest(given, expected):
+                    self.send_error(404 if self.path != PATH else 401)
+                    return
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    call = json.loads(self.rfile.read(min(length, MAX_BODY)))
+                    answer = {"ok": True, "result": serve(tools, str(call["tool"]), dict(call.get("args") or {}))}
+                except Exception as exc:  # the agent hears why; the host goes on
+                    answer = {"ok": False, "error": str(exc) or type(exc).__name__}
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the pane is the agent's transcript, not an access log
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="czar-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
 
 
 class RemoteTools:

@@ -35,7 +35,7 @@ from czar.agent_tools.identity import (
     new_token,
     token_digest,
 )
-from czar.agent_tools.relay import ENV_ENDPOINT
+from czar.agent_tools.relay import ENV_ENDPOINT, RelayServer
 from czar.agent_tools.service import AgentTools, digest
 from czar.agents import adapter_for
 from czar.agents.base import AgentAdapter, AgentSettings, LaunchContext, Signal
@@ -102,6 +102,7 @@ class Current:
     watch: ModelWatch = field(default_factory=ModelWatch)  # whether it reaches its model
     session_lost: bool = False  # the session it was resumed with does not exist
     endpoint: Any = None  # czar's MCP server for the agent's current start, when the host serves it
+    relay: RelayServer | None = None  # czar's tools for its `czar` commands, when it runs in a sandbox
     screen: Screen | None = None  # the agent's terminal, when it runs on its own screen
     submit: Submit | None = None  # a pasted message not confirmed yet
     transcript: Path | None = None  # what the agent on a screen writes down (its usage), and how far read
@@ -376,6 +377,7 @@ class WorkerHost:
         if cmd.kind == "message":
             text, kind = str(p["text"]), str(p.get("kind", "feedback"))
             self.say(f">> {kind} for {cur.task}: {text.splitlines()[0] if text else ''}")
+            self._show_integration(cur)  # a message may tell it to bring the integration branch in
             if kind == "feedback":
                 cur.finished = False
             if cur.proc is not None and cur.proc.poll() is None and cur.adapter.capabilities.long_lived:
@@ -455,6 +457,12 @@ class WorkerHost:
         self.tools.wrap = functools.partial(_confined, confine) if confine is not None else None
         if cur.adapter.capabilities.mcp_http:
             cur.endpoint = self._open_endpoint(cur.launches)
+        if confine is not None:
+            # In its sandbox the agent cannot open the store: its `czar` commands come here.
+            tools = AgentTools(self.store, self.worker, cur.launches)
+            tools.wrap = self.tools.wrap
+            cur.relay = RelayServer(tools, self.token)
+        self._show_integration(cur)
         ctx = LaunchContext(
             worktree=cur.worktree,
             worker=self.worker,
@@ -544,6 +552,23 @@ class WorkerHost:
         if cur.endpoint is not None:
             cur.endpoint.stop()
             cur.endpoint = None
+        if cur.relay is not None:
+            cur.relay.stop()
+            cur.relay = None
+
+    def _show_integration(self, cur: Current) -> None:
+        """Point the checkout's copy of the integration branch at the repository's: a task's clone
+        holds only its own branch, and agents are told to `git merge` the integration branch. In
+        the agent's sandbox (``update-ref`` runs the clone's hooks, which are the agent's)."""
+        if self.repo is None or not (cur.worktree / ".git").is_dir():
+            return
+        with self.store.read() as conn:
+            name = str(Store.get_meta(conn, "integration_branch", "czar/integration"))
+        try:
+            tip = Git(self.repo).tip(name)
+        except CzarError:
+            return  # not made yet
+        Git(cur.worktree, self.tools.wrap).run("update-ref", f"refs/heads/{name}", tip, check=False)
 
     def _confinement(self, cur: Current, *, new_session: bool) -> sandbox.Confinement | None:
         """The agent's sandbox (see ``czar.runtime.sandbox``), or None when the plan opts out.
@@ -580,7 +605,7 @@ class WorkerHost:
             "CZAR_ATTEMPT": str(cur.attempt),
             "CZAR_AGENT_LAUNCH": str(cur.launches),
             # czar's tools through this host: inside its sandbox the agent cannot reach the store.
-            **({ENV_ENDPOINT: cur.endpoint.base} if cur.endpoint is not None else {}),
+            **({ENV_ENDPOINT: cur.relay.base} if cur.relay is not None else {}),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
             "GIT_AUTHOR_NAME": f"czar {self.worker}",
             "GIT_AUTHOR_EMAIL": f"{self.worker}@czar.localhost",
