@@ -10,7 +10,6 @@ from czar.paths import ProjectPaths
 from czar.store.store import Event, Store
 from helpers import czar, make_repo, write_plan
 
-
 # The agents here say they are blocked with `czar blocked`, straight to the store: no sandbox.
 UNCONFINED = "[sandbox]\nenabled = false\n"
 
