@@ -217,3 +217,19 @@ def test_links_the_agent_leaves_cannot_turn_czar_against_the_machine(tmp_path: P
     assert _run(confine, "echo mine > /tmp/x; echo done").stdout.strip() == "done"
     assert sorted(p.name for p in victim.iterdir()) == ["settings.json"]
     assert (victim / "settings.json").read_text() == "the user's\n"
+
+
+def test_a_checkout_is_made_whole_or_not_at_all(tmp_path: Path) -> None:
+    """A clone is made beside its place and moved in: a crash midway leaves no half clone where
+    czar (or an agent) would take it for a whole one, and the next try starts clean."""
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo)
+    g.ensure_branch("czar/a", "main")
+    place = tmp_path / "worktrees" / "a"
+    half = place.with_name(".a.making")
+    (half / ".git").mkdir(parents=True)  # what a crash during the clone leaves
+    assert not checkout.is_checkout(place)
+    checkout.make(g, place, "czar/a")
+    assert checkout.is_checkout(place) and not half.exists()
+    assert git(place, "symbolic-ref", "HEAD") == "refs/heads/czar/a"
+    assert (place / "README.md").read_text() == "# sample\n"

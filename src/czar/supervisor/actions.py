@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,13 @@ class Actions:
         self.p = project
         self.store = project.store
         self.integration = project.plan.project.integration_branch
+        self._making: dict[str, threading.Lock] = {}  # task -> held while its checkout is made
+        self._making_guard = threading.Lock()
+
+    def _checkout_lock(self, task_id: str) -> threading.Lock:
+        """One thread at a time makes a task's checkout (preparing ahead, and assigning it)."""
+        with self._making_guard:
+            return self._making.setdefault(task_id, threading.Lock())
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -106,7 +114,8 @@ class Actions:
         tips = self.p.git.tips() if tips is None else tips
         with self.store.read() as conn:
             fresh = bool(Store.task_row(conn, task_id).fresh)
-        with self.p.git_lock.held(shared=True):  # other tasks' checkouts may be made meanwhile
+        # Other tasks' checkouts may be made meanwhile; this one's, only here (or ahead, done).
+        with self._checkout_lock(task_id), self.p.git_lock.held(shared=True):
             base = self._prepare(branch, worktree, fresh, tips)
         with self.store.write() as conn:
             task = Store.task_row(conn, task_id)
@@ -202,7 +211,9 @@ class Actions:
             task = Store.task_row(conn, task_id)
         if task.state != TaskState.READY.value or task.fresh:
             return False
-        with self.p.git_lock.held(shared=True):
+        with self._checkout_lock(task_id), self.p.git_lock.held(shared=True):
+            if task_checkout.is_checkout(checkout):
+                return False  # made meanwhile, by the assignment itself
             self._prepare(branch, checkout, False, tips)
         return True
 

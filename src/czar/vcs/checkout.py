@@ -28,12 +28,15 @@ def is_checkout(path: Path) -> bool:
 
 
 def make(git: Git, path: Path, branch: str) -> None:
-    """A clone at ``path`` with ``branch`` (which must exist in ``git``'s repository) checked out."""
+    """A clone at ``path`` with ``branch`` (which must exist in ``git``'s repository) checked out.
+    Made beside it and moved in whole: a crash midway leaves no half clone where one is expected."""
     if (path / ".git").is_file():
         # A worktree made by an earlier czar: its branch must leave it before a clone can take it.
         git.run("worktree", "remove", "--force", "--end-of-options", str(path), check=False)
     if path.exists():
         shutil.rmtree(path)  # a clone left half made by a crash: nothing of value in it yet
+    making = path.with_name(f".{path.name}.making")
+    shutil.rmtree(making, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     git.run(
         "clone",
@@ -45,10 +48,11 @@ def make(git: Git, path: Path, branch: str) -> None:
         branch,
         "--end-of-options",
         str(git.repo),
-        str(path),
+        str(making),
     )
     # Without a remote, the agent has no name for the user's repository to push to.
-    git.run("remote", "remove", "origin", cwd=path)
+    git.run("remote", "remove", "origin", cwd=making)
+    making.rename(path)
 
 
 def tip(path: Path, branch: str) -> str | None:
