@@ -10,9 +10,6 @@ from czar.paths import ProjectPaths
 from czar.store.store import Event, Store
 from helpers import czar, make_repo, write_plan
 
-# The agents here say they are blocked with `czar blocked`, straight to the store: no sandbox.
-UNCONFINED = "[sandbox]\nenabled = false\n"
-
 
 def task(tid: str, script: str) -> str:
     return f"[[tasks]]\nid = \"{tid}\"\nbody = '''\nDo {tid}.\n\n```czar-sim\n{script}\n```\n'''\n"
@@ -40,7 +37,7 @@ def test_two_agents_waiting_for_each_other_the_first_in_the_plan_goes_on(tmp_pat
             f"on merged\n{work('second')}\non go-on\n{work('second')}",
         ),
     ]
-    plan = write_plan(tmp_path, "cycle", tasks, workers=2, project_extra=UNCONFINED + "[health]\nsilent_after = 60\n")
+    plan = write_plan(tmp_path, "cycle", tasks, workers=2, project_extra="[health]\nsilent_after = 60\n")
     result = czar("run", str(plan), "--json", timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["tasks_merged"] == 2
@@ -56,7 +53,7 @@ def test_two_agents_waiting_for_each_other_the_first_in_the_plan_goes_on(tmp_pat
 def test_czar_run_ends_with_a_diagnosis_when_the_run_makes_no_progress(tmp_path: Path, czar_home: Path) -> None:
     make_repo(tmp_path / "repo")
     tasks = [task("keyless", 'run czar blocked "I need the API key"\nwait'), task("done", work("done"))]
-    plan = write_plan(tmp_path, "stall", tasks, workers=2, project_extra=UNCONFINED + "[health]\nstall_after = 2\n")
+    plan = write_plan(tmp_path, "stall", tasks, workers=2, project_extra="[health]\nstall_after = 2\n")
     result = czar("run", str(plan), timeout=120)
     assert result.returncode != 0
     assert "czar: the run has made no progress for" in result.stderr

@@ -22,11 +22,12 @@ def test_a_task_depends_on_the_latest_earlier_commit_of_each_of_its_files() -> N
 
 
 def test_the_script_picks_the_commit_and_makes_it_again_when_told() -> None:
-    parsed = parse(script(HISTORY[3], Path("/r e/po")))
+    parsed = parse(script(HISTORY[3]))
     assert ("pick", ("d" * 40,)) in [(s.verb, s.args) for s in parsed.main]
     assert [s.verb for s in parsed.main][-2:] == ["commit", "finish"]
     assert "'" not in parsed.main[-1].text  # quotes are left out: the sim splits lines as a shell does
-    assert "/r e/po" in parsed.main[0].args  # the repository's path, one word
+    # It starts from the integration branch as czar shows it to the checkout.
+    assert parsed.main[0].args == ("git", "reset", "-q", "--hard", "czar/integration")
     assert set(parsed.every) == {"stand-off", "merged", "go-on", "conflict", "feedback"}
     assert "pick" not in [s.verb for s in parsed.every["stand-off"]]  # it waits, its branch as it is
 
@@ -34,7 +35,7 @@ def test_the_script_picks_the_commit_and_makes_it_again_when_told() -> None:
 def test_the_plan_loads_with_or_without_dependencies(tmp_path: Path) -> None:
     for deps in (True, False):
         plan = tmp_path / "czar.toml"
-        plan.write_text(plan_text("replay", HISTORY, tmp_path / "repo", 3, deps))
+        plan.write_text(plan_text("replay", HISTORY, 3, deps))
         tasks = {t.id: t for t in load_plan(plan).tasks}
         third = tasks[task_id(2, HISTORY[2])]
         assert bool(third.depends_on) is deps

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import sys
 import tempfile
 import time
@@ -25,7 +24,6 @@ from typing import Any
 from czar.bench.scenario import toml_task
 from czar.core import hunks
 from czar.errors import CzarError, GitError
-from czar.plan.model import PlanFile
 from czar.supervisor import launcher, outcome
 from czar.supervisor.project import open_project
 from czar.vcs.git import Git
@@ -35,10 +33,10 @@ BASE = "main"
 INTEGRATION = "czar/integration"
 
 
-def redo(repo: Path) -> str:
+def redo() -> str:
     """Sim actions: undo what the branch holds and start again from the integration branch as it
-    is now, read from the repository itself (a task's checkout may hold no ref of it)."""
-    return f"run git fetch -q {shlex.quote(str(repo))} refs/heads/{INTEGRATION}\nrun git reset -q --hard FETCH_HEAD\n"
+    is now (czar shows it to the task's checkout before every message)."""
+    return f"run git reset -q --hard {INTEGRATION}\n"
 
 
 @dataclass(frozen=True)
@@ -75,36 +73,32 @@ def dependencies(history: list[Commit]) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def script(c: Commit, repo: Path) -> str:
+def script(c: Commit) -> str:
     """The sim's script: the commit's change on the integration branch as it is; told to stand
     off, wait with the branch as it is; told to go on (whatever it waited for merged, the
     integration branch moved under it, or its work came back), make it again on the integration
     branch as it is then."""
     # The sim splits its lines as a shell would: no quotes or backslashes in a message.
     subject = re.sub(r"[\"'`\\]", "", c.subject)[:200].strip() or c.sha[:8]
-    work = f"{redo(repo)}pick {c.sha}\ncommit {subject}\nfinish {subject}\n"
+    work = f"{redo()}pick {c.sha}\ncommit {subject}\nfinish {subject}\n"
     out = work + "on every stand-off\nnote waiting, my branch as it is\n"
     for kind in ("merged", "go-on", "conflict", "feedback"):
         out += f"on every {kind}\n{work}"
     return out
 
 
-def plan_text(name: str, history: list[Commit], repo: Path, workers: int, deps: bool) -> str:
+def plan_text(name: str, history: list[Commit], workers: int, deps: bool) -> str:
     edges = dependencies(history) if deps else {}
     head = (
         f'[project]\nname = "{name}"\nrepo = "repo"\nbase_branch = "{BASE}"\ncheck_after_merge = false\n\n'
         f'[workers]\ncount = {workers}\nagent = "sim"\n\n'
     )
-    if "sandbox" in PlanFile.model_fields:
-        # The simulated agents read the integration branch from the repository itself (see
-        # ``redo``), which a sandbox hides; what is measured here is coordination, not containment.
-        head += "[sandbox]\nenabled = false\n\n"
     entries = []
     for i, c in enumerate(history):
         tid = task_id(i, c)
         title = c.subject[:120] or c.sha[:8]
         prose = f"Make the change of commit {c.sha[:12]} ({title}) on your branch: files {', '.join(c.files[:20])}."
-        entries.append(toml_task(tid, title, prose, script(c, repo), deps=edges.get(tid, ()), accept=()))
+        entries.append(toml_task(tid, title, prose, script(c), deps=edges.get(tid, ()), accept=()))
     return head + "\n".join(entries)
 
 
@@ -150,7 +144,7 @@ def run(
         raise CzarError(f"{span}: no commit that changes anything")
     os.environ["CZAR_HOME"] = str(root / "home")  # everything the run keeps stays in its folder
     plan = root / "czar.toml"
-    plan.write_text(plan_text("replay", history, root / "repo", workers, deps), encoding="utf-8")
+    plan.write_text(plan_text("replay", history, workers, deps), encoding="utf-8")
     project = open_project(plan)
     started = time.monotonic()
     problem = None
