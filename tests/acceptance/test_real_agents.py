@@ -325,3 +325,38 @@ def test_aider_works_a_task_and_czar_carries_out_the_czar_commands_it_proposes(
     assert any(e.kind == "agent.progress" and e.payload.get("checkpoint") == 1 for e in events)
     assert any(e.kind == "agent.finished" for e in events)  # its proposed `czar done`
     assert {json.loads(line)["api"] for line in log.read_text().splitlines()} == {"chat"}
+
+
+@pytest.mark.timeout(300)
+def test_claude_codes_own_shell_cannot_reach_beyond_its_task_even_when_the_policy_allows_all(
+    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sandbox, not the policy, holds: with every tool use allowed, Claude Code's own Bash
+    tool runs commands that would rewrite the user's branch, stash in their checkout, write into
+    it and read the store; none reaches, and the task still merges."""
+    if sandbox.available() is not None:
+        pytest.skip(f"no sandbox here: {sandbox.available()}")
+    url, _ = model
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
+    repo = make_repo(tmp_path / "repo")
+    main_before = git(repo, "rev-parse", "main")
+    store = czar_home / "projects" / "walls" / "czar.db"
+    attacks = [
+        f"git --git-dir={repo}/.git update-ref -d refs/heads/main",
+        f"git --git-dir={repo}/.git --work-tree={repo} stash",
+        f"cd {repo} && echo pwned > README.md",
+        f"cp {store} stolen.db",
+    ]
+    script = "report trying the walls\n" + "".join(f"run {a}\n" for a in attacks) + module("walls").split("\n", 1)[1]
+    allow_all = '\n[permissions]\ndefaults = false\nallow = [{ tool = "*", match = "*" }]\n'
+    one_worker(tmp_path / "czar.toml", "walls", clis, url, allow_all + task("walls", None, script))
+    result = czar("run", str(tmp_path / "czar.toml"), "--json", timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    events = events_of("walls")
+    ran = [e.payload["target"] for e in events if e.kind == "permission.decided" and e.payload["tool"] == "Bash"]
+    assert all(any(a in target for target in ran) for a in attacks), ran  # each was really run
+    assert git(repo, "rev-parse", "main") == main_before
+    assert (repo / "README.md").read_text() == "# sample\n"
+    assert git(repo, "stash", "list") == "" and git(repo, "status", "--porcelain") == ""
+    files = git(repo, "ls-tree", "-r", "--name-only", "czar/integration").split()
+    assert "walls.py" in files and "stolen.db" not in files
