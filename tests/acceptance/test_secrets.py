@@ -82,15 +82,20 @@ def test_secrets_stay_off_command_lines_and_out_of_the_store(
         stored = next(w.token for w in store.workers() if w.id == "w1")
         assert stored == hashlib.sha256(token.encode()).hexdigest()
 
-        # The worker's endpoint (the same guard the host's serves) turns the stored digest away.
+        # The MCP endpoint turns the stored digest away, and so does the live worker host's relay
+        # that the agent's `czar` commands call from its sandbox.
         from czar.agent_tools.mcp_tools import Endpoint
 
         endpoint = Endpoint(Caller(paths, "w1", token))
         try:
-            assert _post(endpoint.base + PATH, stored) == 401
-            assert _post(endpoint.base + PATH, token) == 200
+            assert _post(endpoint.url, stored) == 401
+            assert _post(endpoint.url, token) != 401
         finally:
             endpoint.stop()
+        relay = _environ(agent_pid).get("CZAR_ENDPOINT")
+        if relay:  # the agent runs in a sandbox
+            assert _post(relay + PATH, stored) == 401
+            assert _post(relay + PATH, token) == 200
 
         assert stat.S_IMODE(paths.root.stat().st_mode) == 0o700
         assert stat.S_IMODE(paths.db.stat().st_mode) == 0o600

@@ -29,6 +29,7 @@ from czar.core.states import TaskState, WorkerState
 from czar.errors import StoreError
 from czar.store.schema import tasks
 from czar.store.store import Store
+from czar.vcs import checkout
 from czar.vcs.git import Git
 
 # The most a permission request waits for a person; the plan's permission_timeout (the health
@@ -177,8 +178,10 @@ class AgentTools:
             self._alive(conn, state=_resume(cur.worker.state))
             Store.set_worker(conn, self.worker, repeats=repeats)
 
-    def done(self, summary: str) -> str:
-        """The agent says the task is finished: it goes to verification."""
+    def done(self, summary: str, head: str | None = None) -> str:
+        """The agent says the task is finished: it goes to verification. What is verified is the
+        commit its branch holds now (or ``head``, the one it says it handed in), whatever the
+        agent does next."""
         with self.store.write() as conn:
             cur = self._current(conn)
             state = TaskState(cur.task.state)
@@ -194,7 +197,9 @@ class AgentTools:
                 if committed:
                     Store.emit(conn, "agent.commit", **self._ids(cur), sha=committed, text=summary[:200], by="czar")
             conn.execute(Store.attempt_update(cur.attempt.id, finished_at=time.time(), summary=summary[:2000]))
-            Store.emit(conn, "agent.finished", **self._ids(cur), summary=summary[:2000])
+            if head is None or not checkout.is_commit_id(head):
+                head = checkout.tip(Path(cur.attempt.worktree), f"czar/{cur.task.id}")
+            Store.emit(conn, "agent.finished", **self._ids(cur), summary=summary[:2000], head=head)
             if state is TaskState.ASSIGNED:
                 Store.move_task(
                     conn, cur.task.id, TaskState.RUNNING, actor=self.worker, reason="finished before acking"

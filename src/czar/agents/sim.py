@@ -152,7 +152,14 @@ class Sim:
                     self.run(section)
             elif msg is not None and msg.kind == "feedback":
                 emit("step", action="note", text="no more ideas for this feedback")
-                emit("finished", summary="nothing more to change")
+                emit("finished", summary="nothing more to change", head=self._head())
+
+    def _head(self) -> str | None:
+        """The commit handed in: what czar verifies, whatever the agent does next."""
+        result = subprocess.run(
+            ["git", "-C", str(self.cwd), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+        )
+        return result.stdout.strip() or None if result.returncode == 0 else None
 
     def _path(self, rel: str) -> Path:
         target = (self.cwd / rel).resolve()
@@ -186,7 +193,7 @@ class Sim:
         elif s.verb == "sleep":
             time.sleep(float(s.args[0]))
         elif s.verb == "finish":
-            emit("finished", summary=s.text or "done")
+            emit("finished", summary=s.text or "done", head=self._head())
         elif s.verb == "ask":
             self._ask(s)
         elif s.verb == "crash":

@@ -35,7 +35,8 @@ class SimAdapter:
         if kind == "commit":
             return [Signal("commit", text=str(msg.get("message", "")), data=msg)]
         if kind == "finished":
-            return [Signal("finished", text=str(msg.get("summary", "")))]
+            head = msg.get("head")
+            return [Signal("finished", text=str(msg.get("summary", "")), data={"head": head} if head else {})]
         if kind == "permission":
             return [Signal("permission", text=str(msg.get("target", "")), data={"tool": str(msg.get("tool", ""))})]
         if kind == "rate_limited":

@@ -861,7 +861,8 @@ class WorkerHost:
         elif sig.kind == "finished":
             cur.finished = True
             self.say(f"agent finished: {sig.text}")
-            self.say("  " + tools.done(sig.text))
+            head = sig.data.get("head")
+            self.say("  " + tools.done(sig.text, head=str(head) if head else None))
         elif sig.kind == "progress":
             checkpoint = sig.data.get("checkpoint")
             self.say(f"checkpoint {checkpoint}: {sig.text}")

@@ -23,7 +23,7 @@ from czar.core.prompt import PromptInput, render
 from czar.core.scope import in_scope
 from czar.core.states import AttemptOutcome, TaskState, WorkerState
 from czar.errors import CzarError
-from czar.store.schema import attempts, inbox, tasks
+from czar.store.schema import attempts, events, inbox, tasks
 from czar.store.store import Store
 from czar.supervisor.checks import describe_failure, run_checks
 from czar.supervisor.project import Project
@@ -323,11 +323,8 @@ class Actions:
                 self._sent_back(conn, task, *blocker)
             return
         try:
-            # What the agent committed in its checkout, brought into the repository (the radar
-            # usually did already); what is verified and merged is this.
-            before = self.p.git.tips().get(branch)
-            if task_checkout.harvest(self.p.git, Path(attempt.worktree), branch, before) != before:
-                known = None  # the radar read the branch before these commits came in
+            if self.bring_in_handed_in(task_id):
+                known = None  # the radar read the branch before it came in
             ahead, changed = known or (
                 self.p.git.commits_ahead(self.integration, branch) > 0,
                 self.p.git.changed_files(self.integration, branch),
@@ -377,6 +374,38 @@ class Actions:
         if others:
             self.wait_for(conn, task, others)
         self.tell(conn, task, kind, f"Task {task.id} is not verified yet.\n\n{evidence}")
+
+    def bring_in_handed_in(self, task_id: str) -> bool:
+        """Point the task's branch in the repository at the commit its agent handed in: what is
+        verified and merged is that, whatever the agent did in its checkout since (a message it
+        was still acting on). True if the branch moved."""
+        with self.store.read() as conn:
+            task = Store.task_row(conn, task_id)
+            attempt = Store.attempt_row(conn, task.attempt_id) if task.attempt_id is not None else None
+        if attempt is None or not attempt.worktree:
+            return False
+        branch = branch_of(task_id)
+        before = self.p.git.tips().get(branch)
+        head = self._handed_in(attempt.id)
+        if head is not None and head != before:
+            task_checkout.harvest_commit(self.p.git, Path(attempt.worktree), branch, head)
+        elif head is None:
+            task_checkout.harvest(self.p.git, Path(attempt.worktree), branch, before)
+        return self.p.git.tips().get(branch) != before
+
+    def _handed_in(self, attempt_id: int) -> str | None:
+        """The commit the attempt's agent handed in last (see ``AgentTools.done``)."""
+        with self.store.read() as conn:
+            row = conn.execute(
+                select(events.c.payload)
+                .where(events.c.attempt_id == attempt_id, events.c.kind == "agent.finished")
+                .order_by(events.c.id.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        head = json.loads(row.payload).get("head")
+        return str(head) if head and not json.loads(row.payload).get("refused") else None
 
     def _verification_failed(
         self,

@@ -352,7 +352,9 @@ class Supervisor:
             listener.close()
 
     def _verify(self, task: str) -> None:
-        """Verification, gated by what the radar sees against the task right now."""
+        """Verification, gated by what the radar sees against the task right now: against the
+        commit handed in, brought into the repository first."""
+        self.actions.bring_in_handed_in(task)
         found, known = self.radar.findings_for(task)
         self.actions.verify(task, gate(found), known)
 

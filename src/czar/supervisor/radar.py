@@ -39,8 +39,9 @@ from czar.supervisor.actions import Actions, branch_of, scope_message
 from czar.supervisor.project import Project
 from czar.vcs import checkout as task_checkout
 
-# Tasks whose agents may still commit: what they did is brought in from their checkouts.
-HARVESTED = (TaskState.ASSIGNED.value, TaskState.RUNNING.value, TaskState.SUBMITTED.value, TaskState.VERIFYING.value)
+# Tasks whose agents work: what they commit is brought in from their checkouts. A task handed in
+# is not: its verification brings in the commit handed in, whatever its agent does next.
+HARVESTED = (TaskState.ASSIGNED.value, TaskState.RUNNING.value)
 # Tasks whose branches may still change or merge (a task back in the pool keeps its branch's work).
 WATCHED = (
     TaskState.READY.value,

@@ -22,6 +22,10 @@ from czar.vcs.git import Git
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
+def is_commit_id(text: str) -> bool:
+    return bool(_SHA.match(text))
+
+
 def is_checkout(path: Path) -> bool:
     """A task clone (not a worktree of an older czar, whose ``.git`` is a file)."""
     return (path / ".git").is_dir()
@@ -108,6 +112,26 @@ def _fetch(git: Git, path: Path, branch: str, known: str | None) -> str | None:
     if not fetched.ok:
         return known
     return git.tip(branch)
+
+
+def harvest_commit(git: Git, path: Path, branch: str, commit: str) -> bool:
+    """Point the repository's ``branch`` at ``commit`` of the clone (the one handed in), fetched
+    from it whatever its branch holds now. False if it cannot be had."""
+    if not is_commit_id(commit):
+        return False
+    with _FETCHING:
+        fetched = git.run(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-recurse-submodules",
+            "--end-of-options",
+            str(path),
+            f"+{commit}:refs/heads/{branch}",
+            check=False,
+        )
+    return fetched.ok
 
 
 def remove(git: Git, path: Path) -> None:
