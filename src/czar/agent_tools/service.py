@@ -96,6 +96,8 @@ class AgentTools:
     def _alive(self, conn: Connection, *, progress: bool = False, state: WorkerState | None = None) -> None:
         now = time.time()
         fields: dict[str, Any] = {"last_output": now, "last_seen": now}
+        if state is WorkerState.WORKING:
+            self._model_back(conn)
         if progress:
             fields["last_progress"] = now
         if state is not None:
@@ -159,7 +161,7 @@ class AgentTools:
                 conn.execute(tasks.update().where(tasks.c.id == cur.task.id).values(**fields))
             kind = "agent.progress" if checkpoint is not None else "agent.report"
             Store.emit(conn, kind, **self._ids(cur), checkpoint=checkpoint, text=text[:500])
-            self._alive(conn, progress=checkpoint is not None, state=_resume(cur.worker.state))
+            self._alive(conn, progress=checkpoint is not None, state=_resume(cur.worker.state, answered=True))
             total = len(json.loads(cur.task.spec)["subtasks"])
             where = f"checkpoint {checkpoint}" + (f" of {total}" if total else "") if checkpoint else "report"
             return reply + f"{where} recorded"
@@ -168,7 +170,7 @@ class AgentTools:
         with self.store.write() as conn:
             cur = self._current(conn)
             Store.emit(conn, "agent.commit", **self._ids(cur), sha=sha, text=message[:200])
-            self._alive(conn, progress=True, state=_resume(cur.worker.state))
+            self._alive(conn, progress=True, state=_resume(cur.worker.state, answered=True))
 
     def activity(self, text: str, repeats: int = 0, **data: Any) -> None:
         """Anything else the agent did; ``repeats`` counts the same output in a row (looping)."""
@@ -248,10 +250,14 @@ class AgentTools:
     def model_reachable(self) -> None:
         """Its model answered again: back to work."""
         with self.store.write() as conn:
-            cur = self._current(conn)
-            if cur.worker.state == WorkerState.MODEL_UNREACHABLE.value:
-                self._alive(conn, state=WorkerState.WORKING)
-                Store.emit(conn, "agent.model_reachable", **self._ids(cur))
+            self._alive(conn, state=WorkerState.WORKING)
+
+    def _model_back(self, conn: Connection) -> None:
+        """A worker whose model was unreachable works again (its output or a tool call, which
+        only an answer of its model makes, says so, whichever czar hears first): said once."""
+        cur = self._current(conn)
+        if cur.worker.state == WorkerState.MODEL_UNREACHABLE.value:
+            Store.emit(conn, "agent.model_reachable", **self._ids(cur))
 
     def blocked(self, on_task: str | None, need: str) -> str:
         """The agent cannot go on until another task merges (``on_task``) or a person helps."""
@@ -463,9 +469,13 @@ def commit_for_agent(
     return git.out("rev-parse", "HEAD", cwd=worktree)
 
 
-def _resume(state: str) -> WorkerState | None:
-    """Output from an agent that was waiting means it works again (a person or czar answered)."""
+def _resume(state: str, *, answered: bool = False) -> WorkerState | None:
+    """Output from an agent that was waiting means it works again (a person or czar answered);
+    ``answered``: what it did needs an answer of its model (a report, a commit), so a model
+    called unreachable is back too. Mere output is not: it may be the agent's next retry."""
     waiting = (WorkerState.WAITING_INPUT.value, WorkerState.STUCK.value, WorkerState.RATE_LIMITED.value)
+    if answered and state == WorkerState.MODEL_UNREACHABLE.value:
+        return WorkerState.WORKING
     return WorkerState.WORKING if state in waiting else None
 
 
