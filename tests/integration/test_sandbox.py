@@ -81,6 +81,11 @@ HOSTILE = [
     "git -C {other} commit --allow-empty -qm pwned",
     "echo pwned > {store}",
     "mkdir -p {data}/projects/p/agents/w2 && echo pwned > {data}/projects/p/agents/w2/x",
+    # what root could do with capabilities: uncover what is hidden, remount the machine writable
+    "umount -l {data}; umount -l {data}; echo pwned > {store}",
+    "umount -l {repo}; echo pwned > {repo}/README.md",
+    "mount -o remount,bind,rw / && echo pwned > {repo}/README.md",
+    "mount -o remount,rw {repo}/.git/objects && rm -rf {repo}/.git/objects",
 ]
 
 

@@ -174,7 +174,9 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
         args += ["--ro-bind", str(readable), str(readable)]
     for writable in _existing([*c.writable, *c.extra_writable]):
         args += ["--bind", str(writable), str(writable)]
-    args += ["--unshare-pid", "--unshare-ipc", "--die-with-parent"]
+    # No capabilities inside, even for root: else it could unmount what hides the store, or
+    # remount the machine writable.
+    args += ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--cap-drop", "ALL"]
     if c.new_session:
         args.append("--new-session")
     if c.chdir is not None:
