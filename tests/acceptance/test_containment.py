@@ -53,3 +53,34 @@ def test_a_hostile_agent_is_contained_and_the_run_still_merges(tmp_path: Path, c
     git(repo, "fsck", "--connectivity-only")
     assert git(repo, "show", "czar/integration:good.txt") == "good"
     assert git(repo, "show", "czar/integration:evil.txt") == "evil"
+
+
+def test_checks_after_a_merge_cannot_plant_hooks_that_czar_would_run(tmp_path: Path, czar_home: Path) -> None:
+    """The checks after a merge run the agents' code: it writes hooks and configuration into the
+    git folder of wherever it runs. That is a throwaway clone, never czar's integration worktree,
+    where czar runs git after: nothing planted there ever runs outside the sandbox."""
+    marker = tmp_path / "outside" / "hook-ran"
+    marker.parent.mkdir()
+    plant = (
+        "import pathlib, subprocess\n"
+        "if pathlib.Path('.git').is_file():  # a worktree's pointer: make it a repository of its own\n"
+        "    pathlib.Path('.git').unlink()\n"
+        "    subprocess.run(['git', 'init', '-q'])\n"
+        f"hook = '#!/bin/sh\\ntouch {marker}\\n'\n"
+        "for name in ('post-checkout', 'post-merge', 'pre-merge-commit', 'reference-transaction'):\n"
+        "    p = pathlib.Path('.git/hooks') / name\n"
+        "    p.parent.mkdir(parents=True, exist_ok=True)\n"
+        "    p.write_text(hook)\n"
+        "    p.chmod(0o755)\n"
+        "subprocess.run(['git', 'config', 'core.hooksPath', '.git/hooks'])\n"
+    )
+    repo = make_repo(tmp_path / "repo")
+    first = sim_task("first", files={"check.py": plant})
+    later = sim_task("later", deps=("first",))
+    last = sim_task("last", deps=("later",))
+    plan = write_plan(tmp_path, "hooks", [first, later, last], workers=1, project_extra='accept = ["python3 check.py"]')
+    result = czar("run", str(plan), "--json", timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 3
+    assert not marker.exists(), "a hook the agents' code planted ran outside the sandbox"
+    assert "hookspath" not in git(repo, "config", "--list", "--local").lower()

@@ -425,7 +425,9 @@ class WorkerHost:
         if not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", commit):
             self.say(f"== cannot reset the checkout to {commit[:40]!r}: not a commit id")
             return
-        git = Git(worktree, self.tools.wrap)  # in the agent's sandbox: the checkout is the agent's
+        git = self._git_in_checkout(self.current) if self.current else None
+        if git is None:
+            return
         # A commit id, never an option (git 2.39's reset does not take --end-of-options).
         for argv in (["reset", "--hard", "-q", commit], ["clean", "-fdq"]):
             git.run(*argv, check=False)
@@ -568,7 +570,23 @@ class WorkerHost:
             tip = Git(self.repo).tip(name)
         except CzarError:
             return  # not made yet
-        Git(cur.worktree, self.tools.wrap).run("update-ref", f"refs/heads/{name}", tip, check=False)
+        git = self._git_in_checkout(cur)
+        if git is not None:
+            git.run("update-ref", f"refs/heads/{name}", tip, check=False)
+
+    def _git_in_checkout(self, cur: Current) -> Git | None:
+        """git in the task's checkout, in the agent's sandbox (the checkout's configuration and
+        hooks are the agent's to write): made here if no start of the agent made it yet (a host
+        that carried on an attempt of its previous one). None if the sandbox cannot be had."""
+        if self.tools.wrap is None and self.sandbox.enabled:
+            try:
+                confine = self._confinement(cur, new_session=True)
+            except CzarError as exc:
+                self.say(f"  no git in the checkout: {exc}")
+                return None
+            if confine is not None:
+                self.tools.wrap = functools.partial(_confined, confine)
+        return Git(cur.worktree, self.tools.wrap)
 
     def _confinement(self, cur: Current, *, new_session: bool) -> sandbox.Confinement | None:
         """The agent's sandbox (see ``czar.runtime.sandbox``), or None when the plan opts out.

@@ -166,8 +166,12 @@ class MergeQueue:
     def _check(self, name: str, rounds: int) -> str | None:
         project = self.p.plan.project
         log = self.p.paths.checks / name.split("+")[0] / f"merge-{rounds}{'-batch' if '+' in name else ''}.log"
-        confine = self.p.confinement(self.worktree, self.p.paths.checks / "integration-home", whole_git=True)
-        failure = describe_failure(run_checks(project.accept, self.worktree, project.accept_timeout, log, confine))
+        head = self.p.git.out("rev-parse", "HEAD", cwd=self.worktree)
+        # In a clone of its own, never in czar's integration worktree: the merged code is the
+        # agents', and czar runs git in that worktree after.
+        with task_checkout.throwaway(self.p.git, self.p.paths.checks / ".integration-run", head) as folder:
+            confine = self.p.confinement(folder, self.p.paths.checks / "integration-home")
+            failure = describe_failure(run_checks(project.accept, folder, project.accept_timeout, log, confine))
         return failure or None
 
     def _broke(self, failure: str) -> str:

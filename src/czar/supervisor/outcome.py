@@ -20,6 +20,7 @@ from czar.supervisor.checks import run_checks
 from czar.supervisor.launcher import supervisor_pid
 from czar.supervisor.project import Project
 from czar.supervisor.snapshot import snapshot
+from czar.vcs import checkout as task_checkout
 
 
 @dataclass
@@ -102,9 +103,11 @@ def integration_check(project: Project) -> bool | None:
     if not commands:
         return None
     log = project.paths.checks / "integration-final.log"
-    folder = project.paths.integration_worktree
-    confine = project.confinement(folder, project.paths.checks / "integration-home", whole_git=True)
-    results = run_checks(commands, folder, project.plan.project.accept_timeout, log, confine)
+    head = project.git.tip(project.plan.project.integration_branch)
+    # In a clone of its own (see MergeQueue._check): the code is the agents'.
+    with task_checkout.throwaway(project.git, project.paths.checks / ".integration-final", head) as folder:
+        confine = project.confinement(folder, project.paths.checks / "integration-home")
+        results = run_checks(commands, folder, project.plan.project.accept_timeout, log, confine)
     return all(r.ok for r in results)
 
 

@@ -106,10 +106,10 @@ class Project:
                 "[sandbox] enabled = false to run them unconfined, as you"
             )
 
-    def confinement(self, folder: Path, home: Path, *, whole_git: bool = False) -> sandbox.Confinement | None:
-        """The sandbox for code run in ``folder`` (a task's checkout, or the integration worktree
-        with ``whole_git``: its git folder is the repository's), with ``home`` as its home; None
-        when the plan runs agents unconfined or this machine cannot confine them."""
+    def confinement(self, folder: Path, home: Path) -> sandbox.Confinement | None:
+        """The sandbox for code run in ``folder`` (a clone: a task's checkout, or a throwaway one
+        for checks after a merge), with ``home`` as its home; None when the plan runs agents
+        unconfined or this machine cannot confine them."""
         if not self.sandboxed:
             return None
         common = self.git.common_dir()
@@ -118,7 +118,7 @@ class Project:
             home=home,
             data=czar_home(),
             repo=self.plan.repo,
-            objects=common if whole_git else common / "objects",
+            objects=common / "objects",
             extra=tuple(Path(p) for p in self.plan.sandbox.writable),
         )
 

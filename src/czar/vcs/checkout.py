@@ -15,8 +15,11 @@ from __future__ import annotations
 import re
 import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from czar.errors import GitError
 from czar.vcs.git import Git
 
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -57,6 +60,25 @@ def make(git: Git, path: Path, branch: str) -> None:
     # Without a remote, the agent has no name for the user's repository to push to.
     git.run("remote", "remove", "origin", cwd=making)
     making.rename(path)
+
+
+@contextmanager
+def throwaway(git: Git, path: Path, commit: str) -> Iterator[Path]:
+    """A clone at ``path`` with ``commit`` checked out (detached), for code czar runs but does not
+    trust (checks after a merge); removed afterwards, and czar runs no git in it once made: what
+    ran there may have written its configuration."""
+    if not is_commit_id(commit):
+        raise GitError(f"not a commit id: {commit[:40]!r}")
+    shutil.rmtree(path, ignore_errors=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        git.run(
+            "clone", "--quiet", "--shared", "--no-tags", "--no-checkout", "--end-of-options", str(git.repo), str(path)
+        )
+        git.run("checkout", "--quiet", "--detach", commit, cwd=path)  # a commit id: never an option
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def tip(path: Path, branch: str) -> str | None:
