@@ -238,3 +238,28 @@ def test_a_checkout_is_made_whole_or_not_at_all(tmp_path: Path) -> None:
     assert checkout.is_checkout(place) and not half.exists()
     assert git(place, "symbolic-ref", "HEAD") == "refs/heads/czar/a"
     assert (place / "README.md").read_text() == "# sample\n"
+
+
+def test_programs_kept_where_the_sandbox_hides_them(tmp_path: Path) -> None:
+    """An agent's program (or czar itself) installed under /tmp, which the sandbox replaces, or
+    under a hidden folder, stays there to be run, read-only."""
+    repo, data, mine, _other, home = _layout(tmp_path)
+    package = tmp_path / "tools" / "node_modules" / "agent"
+    (tmp_path / "tools" / "node_modules" / ".bin").mkdir(parents=True)
+    package.mkdir()
+    (package / "cli.sh").write_text("#!/bin/sh\necho agent ran\n")
+    (package / "cli.sh").chmod(0o755)
+    (tmp_path / "tools" / "node_modules" / ".bin" / "agent").symlink_to(package / "cli.sh")
+    command = str(tmp_path / "tools" / "node_modules" / ".bin" / "agent")
+    assert sandbox.program_folder(command) == tmp_path / "tools" / "node_modules"
+    confine = sandbox.for_task(
+        mine,
+        home=home,
+        data=data,
+        repo=repo,
+        objects=None,
+        programs=(sandbox.program_folder(command) or Path("/nowhere"),),
+    )
+    result = subprocess.run(sandbox.wrap([command], confine), capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "agent ran", result.stderr
+    assert _run(confine, f"echo x > {package}/cli.sh; cat {package}/cli.sh").stdout.startswith("#!/bin/sh")

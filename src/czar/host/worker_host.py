@@ -483,7 +483,7 @@ class WorkerHost:
         launch = cur.adapter.launch(ctx)
         argv = launch.argv
         try:
-            confine = self._confinement(cur, new_session=not launch.terminal)
+            confine = self._confinement(cur, new_session=not launch.terminal, program=launch.argv[0])
             if confine is not None:
                 argv = sandbox.wrap(argv, confine)
             if launch.terminal:
@@ -588,7 +588,9 @@ class WorkerHost:
                 self.tools.wrap = functools.partial(_confined, confine)
         return Git(cur.worktree, self.tools.wrap)
 
-    def _confinement(self, cur: Current, *, new_session: bool) -> sandbox.Confinement | None:
+    def _confinement(
+        self, cur: Current, *, new_session: bool, program: str | None = None
+    ) -> sandbox.Confinement | None:
         """The agent's sandbox (see ``czar.runtime.sandbox``), or None when the plan opts out.
         Only the simulated agent, czar's own, runs unconfined on a machine that cannot confine."""
         if not self.sandbox.enabled or self.repo is None:
@@ -611,6 +613,7 @@ class WorkerHost:
             objects=self.objects,
             extra=tuple(extra),
             new_session=new_session,
+            programs=tuple(p for p in [sandbox.program_folder(program or "")] if program and p is not None),
         )
 
     def _agent_env(self, cur: Current) -> dict[str, str]:

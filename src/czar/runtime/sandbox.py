@@ -51,6 +51,7 @@ class Confinement:
     tmp: Path | None = None  # bound as /tmp (else /tmp is an empty tmpfs)
     extra_writable: tuple[Path, ...] = field(default_factory=tuple)  # a plan's opt-in, e.g. a cache
     new_session: bool = True  # a session of its own (no keys pushed into the pane's terminal)
+    programs: tuple[Path, ...] = ()  # folders of the programs it runs, kept readable if hidden
 
 
 def for_task(
@@ -62,6 +63,7 @@ def for_task(
     objects: Path | None,
     extra: tuple[Path, ...] = (),
     new_session: bool = True,
+    programs: tuple[Path, ...] = (),
 ) -> Confinement:
     """The sandbox of an agent, or of checks that run its code, on one task's ``checkout``:
     ``home`` is its own (and ``<home>.tmp`` its /tmp), ``data`` czar's data folder (every
@@ -82,6 +84,7 @@ def for_task(
         tmp=tmp,
         extra_writable=extra,
         new_session=new_session,
+        programs=programs,
     )
 
 
@@ -141,6 +144,20 @@ def defuse(home: Path, depth: int = 3) -> None:
             dirs[:] = []
 
 
+def program_folder(command: str) -> Path | None:
+    """The folder a program's files live in, for ``Confinement.programs``: a Node package's whole
+    ``node_modules`` (its dependencies lie beside it), else the folder above its ``bin``."""
+    found = shutil.which(command)
+    if found is None:
+        return None
+    path = Path(found)
+    for candidate in (path, path.resolve()):
+        parts = candidate.parts
+        if "node_modules" in parts:
+            return Path(*parts[: parts.index("node_modules") + 1])
+    return path.parent.parent if path.parent.name == "bin" else path.parent
+
+
 def _existing(paths: Sequence[Path]) -> list[Path]:
     return [p for p in paths if p.exists()]
 
@@ -166,10 +183,13 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
                 args += ["--tmpfs", str(secret)]
             elif secret.exists():
                 args += ["--ro-bind", "/dev/null", str(secret)]
-    # The Python that runs czar's own commands (hooks, tools) stays readable whatever was hidden.
-    for keep in _existing([Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[2]]):
-        if any(_under(keep, h) for h in c.hidden):
-            args += ["--ro-bind", str(keep), str(keep)]
+    # The programs it runs, and the Python that runs czar's own commands (hooks, tools), stay
+    # readable whatever was hidden (/tmp included: czar or an agent's program may live there).
+    covered = [*c.hidden, *sockets, Path("/tmp")]
+    czar_itself = [Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[2]]
+    for keep in _existing([*czar_itself, *c.programs]):
+        if any(_under(keep.resolve(), h) for h in covered):
+            args += ["--ro-bind", str(keep.resolve()), str(keep.resolve())]
     for readable in _existing(c.readable):
         args += ["--ro-bind", str(readable), str(readable)]
     for writable in _existing([*c.writable, *c.extra_writable]):
