@@ -388,7 +388,8 @@ class Actions:
         before = self.p.git.tips().get(branch)
         head = self._handed_in(attempt.id)
         if head is not None and head != before:
-            task_checkout.harvest_commit(self.p.git, Path(attempt.worktree), branch, head)
+            if not task_checkout.harvest_commit(self.p.git, Path(attempt.worktree), branch, head):
+                task_checkout.harvest(self.p.git, Path(attempt.worktree), branch, before)
         elif head is None:
             task_checkout.harvest(self.p.git, Path(attempt.worktree), branch, before)
         return self.p.git.tips().get(branch) != before
