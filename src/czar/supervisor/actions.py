@@ -403,10 +403,9 @@ class Actions:
                 .order_by(events.c.id.desc())
                 .limit(1)
             ).first()
-        if row is None:
-            return None
-        head = json.loads(row.payload).get("head")
-        return str(head) if head and not json.loads(row.payload).get("refused") else None
+        payload = json.loads(row.payload) if row is not None else {}
+        head = payload.get("head")
+        return str(head) if head and not payload.get("refused") else None
 
     def _verification_failed(
         self,

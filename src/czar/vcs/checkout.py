@@ -120,20 +120,7 @@ _FETCHING = threading.Lock()
 
 
 def _fetch(git: Git, path: Path, branch: str, known: str | None) -> str | None:
-    fetched = git.run(
-        "fetch",
-        "--quiet",
-        "--no-tags",
-        "--no-write-fetch-head",
-        "--no-recurse-submodules",
-        "--end-of-options",
-        str(path),
-        f"+refs/heads/{branch}:refs/heads/{branch}",
-        check=False,
-    )
-    if not fetched.ok:
-        return known
-    return git.tip(branch)
+    return git.tip(branch) if _fetch_into(git, path, f"refs/heads/{branch}", branch) else known
 
 
 def harvest_commit(git: Git, path: Path, branch: str, commit: str) -> bool:
@@ -142,17 +129,22 @@ def harvest_commit(git: Git, path: Path, branch: str, commit: str) -> bool:
     if not is_commit_id(commit):
         return False
     with _FETCHING:
-        fetched = git.run(
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--no-write-fetch-head",
-            "--no-recurse-submodules",
-            "--end-of-options",
-            str(path),
-            f"+{commit}:refs/heads/{branch}",
-            check=False,
-        )
+        return _fetch_into(git, path, commit, branch)
+
+
+def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
+    """``git fetch`` of ``source`` (a ref or a commit id) from the clone into ``branch``, forced."""
+    fetched = git.run(
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--no-recurse-submodules",
+        "--end-of-options",
+        str(path),
+        f"+{source}:refs/heads/{branch}",
+        check=False,
+    )
     return fetched.ok
 
 
