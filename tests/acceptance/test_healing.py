@@ -111,6 +111,19 @@ def test_out_of_scope_edits_and_early_finishes_go_back_to_the_agent(tmp_path: Pa
     assert "elsewhere.txt" not in files and "hasty.txt" in files
 
 
+def test_an_agent_killed_in_the_middle_of_a_git_command_leaves_nothing_locked(tmp_path: Path, czar_home: Path) -> None:
+    # On its first start the agent leaves what a git command killed midway leaves (the index's
+    # lock), then hangs until czar restarts it: the next start must be able to commit.
+    lock_once = '[ "$CZAR_AGENT_LAUNCH" = 1 ] && : > .git/index.lock; true'
+    script = f"write .git/lock-once.sh <<E\n{lock_once}\nE\nrun sh .git/lock-once.sh\nhang\n{work('locked')}"
+    tasks = [task("locked", script)]
+    summary = _run(tmp_path, "locks", tasks, workers=1)
+    assert summary["tasks_merged"] == 1
+    events = events_of("locks")
+    assert any(e.kind == "health.restart" and e.task_id == "locked" for e in events)
+    assert not [e for e in events if e.kind == "verify.failed"]
+
+
 def test_agents_use_the_czar_commands_and_hear_when_what_they_wait_for_merges(tmp_path: Path, czar_home: Path) -> None:
     # The first finishes only once the second waits for it (on the board): no race with how fast
     # a busy machine runs the second's commands.

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from czar.runtime.proc import pid_alive
+from czar.runtime import ancestry
+from czar.runtime.proc import pid_alive, wait_gone
 from helpers import retry_until
 
 
@@ -35,3 +36,18 @@ def test_a_running_process_is_alive_and_a_reaped_one_is_not() -> None:
     child.wait()
     assert not pid_alive(child.pid)
     assert not pid_alive(None)
+
+
+def test_the_processes_a_sandboxed_program_started_are_found_and_waited_for() -> None:
+    # A shell that starts a sleeper in a session of its own (as a sandbox's processes are): out of
+    # its group's reach, but found under it, and gone only once killed.
+    shell = subprocess.Popen(["sh", "-c", "setsid sleep 60 & wait"], start_new_session=True)
+    try:
+        retry_until(lambda: len(ancestry.descendants(shell.pid)) == 1, what="the sleeper to start")
+        [sleeper] = ancestry.descendants(shell.pid)
+        assert not wait_gone([sleeper], timeout=0.2)
+        os.kill(sleeper, 9)
+        assert wait_gone([sleeper], timeout=5.0)
+    finally:
+        shell.kill()
+        shell.wait()

@@ -6,6 +6,7 @@ that nothing beyond the task's checkout, its home and its temp folder changed.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -238,6 +239,32 @@ def test_a_checkout_is_made_whole_or_not_at_all(tmp_path: Path) -> None:
     assert checkout.is_checkout(place) and not half.exists()
     assert git(place, "symbolic-ref", "HEAD") == "refs/heads/czar/a"
     assert (place / "README.md").read_text() == "# sample\n"
+
+
+def test_what_a_killed_git_command_left_locked_is_freed_and_nothing_outside(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo)
+    g.ensure_branch("czar/a", "main")
+    place = tmp_path / "worktrees" / "a"
+    checkout.make(g, place, "czar/a")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.lock").write_text("someone else's\n")
+    (place / ".git" / "index.lock").write_text("")
+    (place / ".git" / "refs" / "heads" / "czar" / "a.lock").write_text("")
+    (place / ".git" / "refs" / "elsewhere").symlink_to(outside)  # links are not followed
+    (place / ".git" / "planted.lock").symlink_to(outside / "keep.lock")
+    removed = checkout.unlock(place)
+    assert sorted(removed) == ["index.lock", "planted.lock", "refs/heads/czar/a.lock"]
+    assert (outside / "keep.lock").read_text() == "someone else's\n"
+    (place / "x.txt").write_text("x\n")
+    git(place, "add", "x.txt")  # git works there again
+    # A git folder the agent made a link to another repository's is not touched.
+    (repo / ".git" / "index.lock").write_text("")
+    shutil.rmtree(place / ".git")
+    (place / ".git").symlink_to(repo / ".git")
+    assert checkout.unlock(place) == []
+    assert (repo / ".git" / "index.lock").exists()
 
 
 def test_programs_kept_where_the_sandbox_hides_them(tmp_path: Path) -> None:

@@ -49,11 +49,12 @@ from czar.host.output import Flow, ModelWatch, Note
 from czar.host.screen import Pane, Screen
 from czar.paths import czar_home
 from czar.plan.model import AgentConfig, SandboxConfig
-from czar.runtime import sandbox
-from czar.runtime.proc import kill_group
+from czar.runtime import ancestry, sandbox
+from czar.runtime.proc import kill_group, wait_gone
 from czar.store.doorbell import Listener
 from czar.store.schema import workers
 from czar.store.store import Command, Store
+from czar.vcs import checkout
 from czar.vcs.git import Git
 
 # What an agent keeps in your home when it runs with it (``home = "user"``): writable in its sandbox.
@@ -428,12 +429,22 @@ class WorkerHost:
         git = self._git_in_checkout(self.current) if self.current else None
         if git is None:
             return
+        self._unlock(worktree)
         # A commit id, never an option (git 2.39's reset does not take --end-of-options).
         for argv in (["reset", "--hard", "-q", commit], ["clean", "-fdq"]):
             git.run(*argv, check=False)
         self.say(f"== worktree reset to {commit[:10]}")
 
     # -- the agent process -------------------------------------------------------------------
+
+    def _unlock(self, worktree: Path) -> None:
+        """The checkout freed of what an agent killed in the middle of a git command left locked,
+        before the next one starts there (an ending agent of the same checkout ends first)."""
+        for reaper in self.reapers:
+            if reaper.name == f"czar-reaper:{worktree}":
+                reaper.join()
+        if removed := checkout.unlock(worktree):
+            self.say(f"== removed what a stopped agent left locked: {', '.join(removed)}")
 
     def _relaunch(self, messages: list[tuple[str, str]], *, whole: bool = False) -> None:
         """Start the agent again: its own session resumed if it has one (the messages are then all it
@@ -455,6 +466,7 @@ class WorkerHost:
         cur.launches += 1
         self.tools.launch = cur.launches
         self._close_endpoint(cur)
+        self._unlock(cur.worktree)
         confine = self._confinement(cur, new_session=True)
         self.tools.wrap = functools.partial(_confined, confine) if confine is not None else None
         if cur.adapter.capabilities.mcp_http:
@@ -682,7 +694,8 @@ class WorkerHost:
             os.setpriority(os.PRIO_PGRP, proc.pid, 19)
         with self.store.write() as conn:
             Store.set_worker(conn, self.worker, agent_pid=None)
-        reaper = threading.Thread(target=self._end, args=(cur, proc, 2.0), name="czar-reaper", daemon=True)
+        name = f"czar-reaper:{cur.worktree}"
+        reaper = threading.Thread(target=self._end, args=(cur, proc, 2.0), name=name, daemon=True)
         reaper.start()
         self.reapers = [r for r in self.reapers if r.is_alive()] + [reaper]
 
@@ -711,12 +724,17 @@ class WorkerHost:
                         break
                     if proc.stdout is not None:  # only its last lines matter (its usage): a bounded tail
                         cur.buffer = (cur.buffer + chunk)[-output.MAX_LINE :]
+        # In a sandbox its processes are in a session of their own, out of its group's reach: they
+        # end with the sandbox (so a git command it ran is over before another agent starts there).
+        inside = ancestry.descendants(proc.pid)
         try:
             proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             kill_group(proc.pid)
             proc.wait()
         kill_group(proc.pid)  # any grandchildren it left
+        if not wait_gone(inside, timeout=5.0):
+            self.say(f"  processes of the stopped agent still run: {inside}")
         self._drain(cur, proc)
         self._read_transcript(cur, usage_only=True)
         self._close_endpoint(cur)

@@ -50,3 +50,26 @@ def ancestry(pid: int | None = None) -> list[ProcessInfo]:
         line.append(info)
         current = info.ppid
     return line
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, theirs, and so on, as ``/proc`` lists them now (a sandbox's
+    processes hang under its ``bwrap``). Empty if ``pid`` is gone or ``/proc`` lacks the lists."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = list((PROC / str(parent) / "task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+            for kid in kids:
+                if kid not in found and kid != pid:
+                    found.append(kid)
+                    todo.append(kid)
+    return found

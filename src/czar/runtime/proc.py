@@ -8,9 +8,12 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from czar.runtime import ancestry
 
 log = logging.getLogger("czar.proc")
 
@@ -110,6 +113,16 @@ def pid_alive(pid: int | None) -> bool:
     return not _zombie(pid)
 
 
+def wait_gone(pids: Sequence[int], timeout: float) -> bool:
+    """Wait (up to ``timeout`` seconds) until none of ``pids`` runs; True if none does."""
+    deadline = time.monotonic() + timeout
+    while any(pid_alive(p) for p in pids):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def _zombie(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -124,7 +137,7 @@ def find_by_env(marks: Mapping[str, str]) -> list[int]:
     this process nor its ancestors. Children inherit their environment, so this finds what a
     process group kill misses: an agent's child that left its group (a daemon, a forked tool)."""
     wanted = [f"{k}={v}".encode() for k, v in marks.items()]
-    spared = _ancestors(os.getpid())
+    spared = {p.pid for p in ancestry.ancestry()}
     found = []
     try:
         entries = [e.name for e in os.scandir("/proc") if e.name.isdigit()]
@@ -140,14 +153,3 @@ def find_by_env(marks: Mapping[str, str]) -> list[int]:
         if all(w in env for w in wanted):
             found.append(int(name))
     return found
-
-
-def _ancestors(pid: int) -> set[int]:
-    out = set()
-    while pid > 1 and pid not in out:
-        out.add(pid)
-        try:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-    return out

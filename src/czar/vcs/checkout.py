@@ -12,6 +12,8 @@ agent's sandbox: its configuration and hooks are the agent's to write.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import threading
@@ -101,6 +103,32 @@ def tip(path: Path, branch: str) -> str | None:
         if ref == f"refs/heads/{branch}" and _SHA.match(sha):
             return sha
     return None
+
+
+def unlock(path: Path) -> list[str]:
+    """Remove the lock files git left in the clone's git folder when an agent was killed in the
+    middle of a command (``index.lock``, a ref's ``.lock``): with them, every later ``git add``,
+    ``commit`` or ``reset`` there fails with "Another git process seems to be running". Only for a
+    clone no agent runs in any more. Returns what was removed (paths within the git folder).
+
+    The agent could have made the git folder, or a folder in it, a link to somewhere else: only a
+    real folder is walked, and links in it are not followed (a link named ``*.lock`` is removed,
+    never what it points to)."""
+    git_dir = path / ".git"
+    if git_dir.is_symlink() or not git_dir.is_dir():
+        return []
+    removed = []
+    for folder, dirs, files in os.walk(git_dir, followlinks=False):
+        here = Path(folder)
+        if here.name == "objects" and here.parent == git_dir:
+            dirs.clear()  # thousands of folders, and git keeps no lock files there
+            continue
+        for name in files:
+            if name.endswith(".lock"):
+                with contextlib.suppress(OSError):
+                    (here / name).unlink()
+                    removed.append(str((here / name).relative_to(git_dir)))
+    return removed
 
 
 def harvest(git: Git, path: Path, branch: str, known: str | None) -> str | None:
