@@ -156,6 +156,9 @@ def _slug_tasks() -> list[str]:
         f"Add `{PKG}/users.py` with `user_slug(name)`, using a `slugify` helper in `{PKG}/slug.py`.",
         "progress 1 writing the helper\n"
         + write(f"{PKG}/slug.py", SLUG)
+        # The helper committed first, as soon as written: the radar sees only commits, and the
+        # other task must find it while at work, whatever the load makes of the tests' time.
+        + "commit users: the slug helper\n"
         + write(
             f"{PKG}/users.py",
             "from inventory.slug import slugify\n\n\ndef user_slug(name):\n    return slugify(name)\n",
