@@ -305,7 +305,8 @@ class Actions:
         blocker: tuple[str, str, tuple[str, ...]] | None = None,
         known: tuple[bool, list[str]] | None = None,
     ) -> None:
-        """Check a submitted task in its worktree; runs on a worker thread. ``blocker`` is what the
+        """Check a submitted task in its worktree; runs on a worker thread. Its branch holds the
+        commit handed in (``bring_in_handed_in``, before the radar looked). ``blocker`` is what the
         radar found against it: (message kind, evidence, the tasks it must wait for); ``known``,
         what the radar just read of its branch: (commits of its own, files changed)."""
         with self.store.read() as conn:
@@ -323,8 +324,6 @@ class Actions:
                 self._sent_back(conn, task, *blocker)
             return
         try:
-            if self.bring_in_handed_in(task_id):
-                known = None  # the radar read the branch before it came in
             ahead, changed = known or (
                 self.p.git.commits_ahead(self.integration, branch) > 0,
                 self.p.git.changed_files(self.integration, branch),
@@ -384,15 +383,14 @@ class Actions:
             attempt = Store.attempt_row(conn, task.attempt_id) if task.attempt_id is not None else None
         if attempt is None or not attempt.worktree:
             return False
-        branch = branch_of(task_id)
+        branch, place = branch_of(task_id), Path(attempt.worktree)
         before = self.p.git.tips().get(branch)
         head = self._handed_in(attempt.id)
-        if head is not None and head != before:
-            if not task_checkout.harvest_commit(self.p.git, Path(attempt.worktree), branch, head):
-                task_checkout.harvest(self.p.git, Path(attempt.worktree), branch, before)
-        elif head is None:
-            task_checkout.harvest(self.p.git, Path(attempt.worktree), branch, before)
-        return self.p.git.tips().get(branch) != before
+        if head == before and head is not None:
+            return False  # the radar brought it in already
+        if head is not None and task_checkout.harvest_commit(self.p.git, place, branch, head):
+            return True
+        return task_checkout.harvest(self.p.git, place, branch, before) != before
 
     def _handed_in(self, attempt_id: int) -> str | None:
         """The commit the attempt's agent handed in last (see ``AgentTools.done``)."""

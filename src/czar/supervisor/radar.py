@@ -128,9 +128,12 @@ class Radar:
             self._pairs[key] = files
         return files
 
-    def _look(self) -> tuple[dict[str, Any], dict[str, tuple[str, ...]], dict[str, str], str | None]:
+    def _look(
+        self, *, harvest: bool = True
+    ) -> tuple[dict[str, Any], dict[str, tuple[str, ...]], dict[str, str], str | None]:
         """The tasks whose branches count now, their claims, every czar branch's tip, and the
-        integration branch's tip."""
+        integration branch's tip. ``harvest``: with what agents committed since the last look
+        brought in first (else the branches as the repository has them)."""
         with self.store.read() as conn:
             rows = conn.execute(
                 select(
@@ -147,7 +150,7 @@ class Radar:
                 .where(tasks.c.state.in_(WATCHED))
             ).all()
             held = claims.all_held(conn)
-        tips = self._harvest(rows)
+        tips = self._harvest(rows) if harvest else self.git.tips()
         live = {r.id: r for r in rows if branch_of(r.id) in tips and not _being_corrected(r)}
         return live, held, tips, tips.get(self.integration)
 
@@ -183,7 +186,9 @@ class Radar:
         """The findings that concern one task now (for verification, which must not wait a
         round, and for the merge queue, ``fresh``), and what was read of its branch: whether it
         has commits of its own, and the files it changed (None if it has no branch)."""
-        live, held, tips, integration = self._look()
+        # Only a look before a merge brings in the others' new commits: a verification must not
+        # wait for fetches from every checkout (the radar's next round has them in a moment).
+        live, held, tips, integration = self._look(harvest=fresh)
         if integration is None or task not in live:
             return [], None
         mine = self._branch(task, tips[branch_of(task)], integration)
