@@ -13,6 +13,7 @@ agent's sandbox: its configuration and hooks are the agent's to write.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from czar.errors import GitError
+from czar.runtime import untrusted
 from czar.vcs.git import Git
 
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -85,20 +87,14 @@ def throwaway(git: Git, path: Path, commit: str) -> Iterator[Path]:
 
 def tip(path: Path, branch: str) -> str | None:
     """Where ``branch`` points in the clone, read from its files (running git there would run
-    whatever its configuration says). None if it cannot be read."""
+    whatever its configuration says; the files are the agent's, read as ``untrusted`` says). None
+    if it cannot be read."""
     git_dir = path / ".git"
-    try:
-        loose = (git_dir / "refs" / "heads" / branch).read_text().strip()
-        return loose if _SHA.match(loose) else None
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        pass
-    except OSError:
-        return None
-    try:
-        packed = (git_dir / "packed-refs").read_text()
-    except OSError:
-        return None
-    for line in packed.splitlines():
+    loose = untrusted.read_text(git_dir / "refs" / "heads" / branch, limit=4096)
+    if loose is not None:
+        return loose.strip() if _SHA.match(loose.strip()) else None
+    packed = untrusted.read_text(git_dir / "packed-refs")
+    for line in (packed or "").splitlines():
         sha, _, ref = line.partition(" ")
         if ref == f"refs/heads/{branch}" and _SHA.match(sha):
             return sha
@@ -137,14 +133,21 @@ def harvest(git: Git, path: Path, branch: str, known: str | None) -> str | None:
     now = tip(path, branch)
     if now is None or now == known:
         return known
-    with _FETCHING:
+    with _fetching(branch):
         return _fetch(git, path, branch, known)
 
 
-# One fetch into the repository at a time in this process: of two fetches into one branch at once
-# (the radar's, a verification's, the merge queue's look), git refuses one, and its caller would
-# go on with the branch as it was.
-_FETCHING = threading.Lock()
+# One fetch into a branch at a time in this process: of two fetches into one branch at once (the
+# radar's, a verification's, the merge queue's look), git refuses one, and its caller would go on
+# with the branch as it was. Fetches into different branches run side by side: a hundred agents
+# hand in work at once, and each verification must not wait for all the others' fetches.
+_FETCHING: dict[str, threading.Lock] = {}
+_FETCHING_GUARD = threading.Lock()
+
+
+def _fetching(branch: str) -> threading.Lock:
+    with _FETCHING_GUARD:
+        return _FETCHING.setdefault(branch, threading.Lock())
 
 
 def _fetch(git: Git, path: Path, branch: str, known: str | None) -> str | None:
@@ -156,12 +159,53 @@ def harvest_commit(git: Git, path: Path, branch: str, commit: str) -> bool:
     from it whatever its branch holds now. False if it cannot be had."""
     if not is_commit_id(commit):
         return False
-    with _FETCHING:
+    with _fetching(branch):
         return _fetch_into(git, path, commit, branch)
+
+
+def _borrows_only_the_repository(git: Git, path: Path) -> bool:
+    """The clone's list of borrowed object folders (``objects/info/alternates``) made what czar
+    made it again: the repository's objects only. An agent that added a folder there (another
+    task's clone, another repository of yours) would have the fetch bring their objects into the
+    repository. The folders are opened one by one without following links, so a folder the agent
+    swapped for a link makes czar write nowhere else. False if it cannot be made so.
+
+    (The agent may still be running and rewrite the list between this and the fetch: a window
+    of milliseconds, in which it gains objects of a folder it names, not the right to write.)"""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    objects = _objects(git.repo)
+    opened: list[int] = []
+    try:
+        opened.append(os.open(path / ".git", flags))
+        for name in ("objects", "info"):
+            opened.append(os.open(name, flags, dir_fd=opened[-1]))
+        info = opened[-1]
+        listed = (untrusted.read("alternates", limit=65536, dir_fd=info) or b"").decode(errors="replace").splitlines()
+        if len(listed) == 1 and Path(listed[0]).resolve() == objects.resolve():
+            return True
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink("alternates", dir_fd=info)  # a link or a FIFO goes, not what it names
+        fd = os.open("alternates", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=info)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{objects}\n")
+        return True
+    except OSError:
+        return False
+    finally:
+        for fd in opened:
+            os.close(fd)
+
+
+@functools.cache
+def _objects(repo: Path) -> Path:
+    """The repository's objects folder (asked of git once: a fetch must stay quick)."""
+    return Git(repo).common_dir() / "objects"
 
 
 def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
     """``git fetch`` of ``source`` (a ref or a commit id) from the clone into ``branch``, forced."""
+    if not _borrows_only_the_repository(git, path):
+        return False
     fetched = git.run(
         "fetch",
         "--quiet",

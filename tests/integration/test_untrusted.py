@@ -1,0 +1,74 @@
+"""Files an agent writes, read or used by czar outside its sandbox: a link, a FIFO or a huge file in
+their place must neither mislead czar nor block it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from czar.runtime import untrusted
+from czar.vcs import checkout
+from czar.vcs.git import Git
+from helpers import git, make_repo
+
+
+def test_links_fifos_and_devices_are_not_read_and_big_files_are_read_in_bounds(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("the user's\n")
+    (tmp_path / "link").symlink_to(secret)
+    os.mkfifo(tmp_path / "fifo")  # nobody writes it: an open for reading would wait forever
+    (tmp_path / "zero").symlink_to("/dev/zero")
+    (tmp_path / "big").write_bytes(b"x" * 100_000)
+    assert untrusted.read(tmp_path / "link") is None
+    assert untrusted.read(tmp_path / "fifo") is None
+    assert untrusted.read(tmp_path / "zero") is None
+    assert untrusted.read(Path("/dev/zero")) is None
+    assert untrusted.read(tmp_path / "missing") is None
+    assert untrusted.read(tmp_path / "big", limit=10) == b"x" * 10
+    assert untrusted.read(tmp_path / "big", offset=99_995) == b"x" * 5
+    assert untrusted.read_text(secret) == "the user's\n"
+
+
+def _clone(tmp_path: Path) -> tuple[Git, Path]:
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo)
+    g.ensure_branch("czar/a", "main")
+    place = tmp_path / "worktrees" / "a"
+    checkout.make(g, place, "czar/a")
+    return g, place
+
+
+def test_a_branch_whose_ref_is_a_fifo_or_a_link_has_no_tip_and_blocks_nothing(tmp_path: Path) -> None:
+    _g, place = _clone(tmp_path)
+    ref = place / ".git" / "refs" / "heads" / "czar" / "a"
+    sha = checkout.tip(place, "czar/a")
+    assert sha is not None
+    ref.unlink()
+    os.mkfifo(ref)
+    assert checkout.tip(place, "czar/a") is None
+    ref.unlink()
+    other = tmp_path / "elsewhere"
+    other.write_text(sha + "\n")
+    ref.symlink_to(other)
+    assert checkout.tip(place, "czar/a") is None
+
+
+def test_objects_an_agent_points_its_clone_at_are_not_brought_into_the_repository(tmp_path: Path) -> None:
+    g, place = _clone(tmp_path)
+    # Another repository of the user's, with a commit the agent knows the id of.
+    other = make_repo(tmp_path / "other")
+    (other / "private.txt").write_text("not for this project\n")
+    git(other, "add", "private.txt")
+    git(other, "commit", "-qm", "private")
+    private = git(other, "rev-parse", "HEAD")
+    alternates = place / ".git" / "objects" / "info" / "alternates"
+    alternates.write_text(alternates.read_text() + f"{other / '.git' / 'objects'}\n")
+    git(place, "update-ref", "refs/heads/czar/a", private)
+    assert not checkout.harvest_commit(g, place, "czar/a", private)
+    assert subprocess.run(["git", "-C", str(g.repo), "cat-file", "-e", private], check=False).returncode != 0
+    assert alternates.read_text() == f"{g.common_dir() / 'objects'}\n"  # made what czar made it
+    # The clone's git folder made a link to another repository's: nothing is fetched from it.
+    os.rename(place / ".git", tmp_path / "moved")
+    (place / ".git").symlink_to(other / ".git")
+    assert not checkout.harvest_commit(g, place, "czar/a", private)
