@@ -360,3 +360,53 @@ def test_claude_codes_own_shell_cannot_reach_beyond_its_task_even_when_the_polic
     assert git(repo, "stash", "list") == "" and git(repo, "status", "--porcelain") == ""
     files = git(repo, "ls-tree", "-r", "--name-only", "czar/integration").split()
     assert "walls.py" in files and "stolen.db" not in files
+
+
+def test_claude_code_with_your_home_keeps_its_state_there_but_leaves_nothing_to_run_later(
+    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``home = "user"``: the real Claude Code, told by its model to plant hooks, commands and an MCP
+    server in your home and to read your keys, runs the task; your settings are unchanged, what it
+    added is undone (and kept, with an alert), your keys never reach the model."""
+    if sandbox.available() is not None:
+        pytest.skip(f"no sandbox here: {sandbox.available()}")
+    url, log = model
+    you = tmp_path / "you"
+    (you / ".claude").mkdir(parents=True)
+    (you / ".claude" / "settings.json").write_text('{"model": "yours"}\n')
+    (you / ".claude.json").write_text('{"numStartups": 1}\n')  # yours, as after a first start
+    (you / ".ssh").mkdir()
+    (you / ".ssh" / "id_ed25519").write_text("PRIVATE-KEY-OF-YOURS\n")
+    monkeypatch.setenv("HOME", str(you))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
+    make_repo(tmp_path / "repo")
+    add_server = (
+        "import json, os; p = os.path.expanduser('~/.claude.json'); "
+        "d = json.load(open(p)) if os.path.exists(p) else {}; "
+        "d['mcpServers'] = {'planted': {'command': 'sh'}}; json.dump(d, open(p, 'w'))"
+    )
+    attacks = [
+        'echo \'{"hooks": {"Stop": []}}\' > ~/.claude/settings.json',
+        "mkdir -p ~/.claude/commands && echo run-me > ~/.claude/commands/deploy.md",
+        f'python3 -c "{add_server}"',
+        "cat ~/.ssh/id_ed25519",
+    ]
+    script = "report trying your home\n" + "".join(f"run {a}\n" for a in attacks) + module("homely").split("\n", 1)[1]
+    allow_all = '\n[permissions]\ndefaults = false\nallow = [{ tool = "*", match = "*" }]\n'
+    plan = one_worker(tmp_path / "czar.toml", "homely", clis, url, allow_all + task("homely", None, script))
+    plan.write_text(plan.read_text().replace('home = "private"', 'home = "user"'))
+    result = czar("run", str(plan), "--json", timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 1
+    events = events_of("homely")
+    ran = [e.payload["target"] for e in events if e.kind == "permission.decided" and e.payload["tool"] == "Bash"]
+    assert all(any(a in target for target in ran) for a in attacks), ran  # each was really run
+    assert (you / ".claude" / "settings.json").read_text() == '{"model": "yours"}\n'
+    assert list((you / ".claude" / "commands").iterdir()) == []  # made empty by czar, read-only
+    assert "planted" not in (you / ".claude.json").read_text()
+    assert list((you / ".claude" / "projects").iterdir())  # its sessions, in your home as usual
+    undone = list((czar_home / "projects" / "homely" / "logs" / "undone").glob("*/.claude.json"))
+    assert undone and all("planted" in p.read_text() for p in undone)
+    alerts = [e.payload["message"] for e in events if e.kind == "alert"]
+    assert any("~/.claude.json" in a and "Undone" in a for a in alerts), alerts
+    assert "PRIVATE-KEY-OF-YOURS" not in log.read_text()

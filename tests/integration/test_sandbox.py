@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -145,16 +146,43 @@ def test_the_agent_writes_its_home_and_temp_folder(tmp_path: Path) -> None:
     assert (home.with_name(home.name + ".tmp") / "scratch").read_text() == "b\n"
 
 
-def test_the_user_credentials_are_masked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_user_home_is_hidden_but_for_git_settings_and_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo, data, mine, _other, home = _layout(tmp_path)
     user = tmp_path / "user-home"
-    (user / ".ssh").mkdir(parents=True)
-    (user / ".ssh" / "id_ed25519").write_text("PRIVATE KEY\n")
-    (user / ".netrc").write_text("machine x password hunter2\n")
+    secrets = {
+        ".ssh/id_ed25519": "PRIVATE KEY",
+        ".netrc": "machine x password hunter2",
+        ".bash_history": "export TOKEN=sk-history",
+        ".config/someapp/token": "app-token",
+        "other-project/.env": "DB_PASSWORD=other",
+        ".config/git/credentials": "https://user:git-token@example.com",
+    }
+    for rel, text in {
+        **secrets,
+        ".gitconfig": "[user]\n\tname = Someone\n",
+        ".local/bin/tool": "#!/bin/sh\necho tool ran\n",
+    }.items():
+        (user / rel).parent.mkdir(parents=True, exist_ok=True)
+        (user / rel).write_text(text + "\n")
+    (user / ".local" / "bin" / "tool").chmod(0o755)
     monkeypatch.setenv("HOME", str(user))
-    result = _run(_confine(repo, data, mine, home), f"cat {user}/.ssh/id_ed25519 {user}/.netrc; echo done")
-    assert "PRIVATE KEY" not in result.stdout and "hunter2" not in result.stdout
+    names = " ".join(str(user / rel) for rel in secrets)
+    result = _run(_confine(repo, data, mine, home), f"cat {names}; ls -A {user}; echo done")
+    for text in secrets.values():
+        assert text not in result.stdout
+    assert "other-project" not in result.stdout and ".ssh" not in result.stdout
     assert result.stdout.strip().endswith("done")
+    kept = _run(
+        _confine(repo, data, mine, home), f"git config --file {user}/.gitconfig user.name; {user}/.local/bin/tool"
+    )
+    assert kept.stdout.split() == ["Someone", "tool", "ran"], kept.stderr
+    wrote = _run(
+        _confine(repo, data, mine, home), f"echo planted >> {user}/.gitconfig; echo x > {user}/.bashrc; echo done"
+    )
+    assert wrote.stdout.strip().endswith("done")
+    assert "planted" not in (user / ".gitconfig").read_text() and not (user / ".bashrc").exists()
 
 
 def test_a_checkout_has_only_its_own_branch_and_no_remote(tmp_path: Path) -> None:
@@ -278,15 +306,74 @@ def test_programs_kept_where_the_sandbox_hides_them(tmp_path: Path) -> None:
     (package / "cli.sh").chmod(0o755)
     (tmp_path / "tools" / "node_modules" / ".bin" / "agent").symlink_to(package / "cli.sh")
     command = str(tmp_path / "tools" / "node_modules" / ".bin" / "agent")
-    assert sandbox.program_folder(command) == tmp_path / "tools" / "node_modules"
+    assert tmp_path / "tools" / "node_modules" in sandbox.program_folders(command)
     confine = sandbox.for_task(
         mine,
         home=home,
         data=data,
         repo=repo,
         objects=None,
-        programs=(sandbox.program_folder(command) or Path("/nowhere"),),
+        programs=sandbox.program_folders(command),
     )
     result = subprocess.run(sandbox.wrap([command], confine), capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "agent ran", result.stderr
     assert _run(confine, f"echo x > {package}/cli.sh; cat {package}/cli.sh").stdout.startswith("#!/bin/sh")
+
+
+def test_programs_installed_in_the_user_home_run_and_nothing_else_of_it_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An npm global install (a launcher in ``~/.npm-global/bin`` linking into its package) and a
+    pipx-style virtual environment: each runs in the sandbox, and a folder of the home that is
+    neither stays hidden."""
+    repo, data, mine, _other, home = _layout(tmp_path)
+    user = tmp_path / "user-home"
+    package = user / "prefix" / "lib" / "node_modules" / "agent"
+    package.mkdir(parents=True)
+    (package / "cli.sh").write_text("#!/bin/sh\necho npm agent ran\n")
+    (package / "cli.sh").chmod(0o755)
+    (user / "prefix" / "bin").mkdir()
+    (user / "prefix" / "bin" / "agent").symlink_to(package / "cli.sh")
+    venv = user / "venvs" / "tool"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text(f"home = {Path(sys.executable).resolve().parent}\n")
+    (venv / "lib").mkdir()
+    (venv / "lib" / "code.txt").write_text("venv code\n")
+    (venv / "bin" / "tool").write_text(f"#!/bin/sh\ncat {venv}/lib/code.txt\n")
+    (venv / "bin" / "tool").chmod(0o755)
+    (user / "private").mkdir()
+    (user / "private" / "notes.txt").write_text("not for agents\n")
+    monkeypatch.setenv("HOME", str(user))
+    for command, said in ((user / "prefix" / "bin" / "agent", "npm agent ran"), (venv / "bin" / "tool", "venv code")):
+        confine = sandbox.for_task(
+            mine, home=home, data=data, repo=repo, objects=None, programs=sandbox.program_folders(str(command))
+        )
+        result = subprocess.run(sandbox.wrap([str(command)], confine), capture_output=True, text=True, timeout=60)
+        assert result.stdout.strip() == said, result.stderr
+        assert "not for agents" not in _run(confine, f"cat {user}/private/notes.txt; echo done").stdout
+
+
+def test_czar_data_reached_through_a_link_stays_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """czar's data folder in the user's home under a link (``~/.local/share`` pointing to another
+    disk, say): the home is hidden first, the link with it, so the data must be hidden by where it
+    really is, not only by the path it was given."""
+    repo = make_repo(tmp_path / "repo")
+    user = tmp_path / "user-home"
+    (user / ".local").mkdir(parents=True)
+    # Outside /tmp, which the sandbox replaces with the agent's own anyway.
+    disk = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="czar-test-disk-"))
+    request.addfinalizer(lambda: shutil.rmtree(disk, ignore_errors=True))
+    (user / ".local" / "share").symlink_to(disk)
+    monkeypatch.setenv("HOME", str(user))
+    data = user / ".local" / "share" / "czar-home"
+    g = Git(repo)
+    g.ensure_branch("czar/a", "main")
+    mine = data / "projects" / "p" / "worktrees" / "a"
+    checkout.make(g, mine, "czar/a")
+    (data / "projects" / "p" / "czar.db").write_text("STORE-SECRET\n")
+    confine = sandbox.for_task(mine, home=data / "projects" / "p" / "agents" / "w1", data=data, repo=repo, objects=None)
+    real = disk / "czar-home" / "projects" / "p" / "czar.db"
+    result = _run(confine, f"cat {real}; echo done")
+    assert "STORE-SECRET" not in result.stdout and result.stdout.strip().endswith("done")

@@ -43,13 +43,13 @@ from czar.core import pricing
 from czar.core.policy import Decision
 from czar.core.states import ACTIVE_TASK_STATES, TaskState, WorkerState
 from czar.errors import CzarError
-from czar.host import output
+from czar.host import output, user_config
 from czar.host.meter import KEYS, Meter
 from czar.host.output import Flow, ModelWatch, Note
 from czar.host.screen import Pane, Screen
 from czar.paths import czar_home
 from czar.plan.model import AgentConfig, SandboxConfig
-from czar.runtime import ancestry, sandbox
+from czar.runtime import ancestry, sandbox, untrusted
 from czar.runtime.proc import kill_group, wait_gone
 from czar.store.doorbell import Listener
 from czar.store.schema import workers
@@ -111,6 +111,7 @@ class Current:
     hooks_since: int = 0  # the last event looked at for its hooks (on a screen)
     first_paste: str | None = None  # a first message too long for its command line, pasted once it started
     sent_back: bool = False  # sent back to work when its turn ended, and no tool used since
+    config_before: user_config.Snapshot | None = None  # its configuration in your home, before it ran
 
 
 class WorkerHost:
@@ -138,7 +139,8 @@ class WorkerHost:
         self.stopping = False
         self.listener: Listener | None = None
         self.log_path = store.paths.logs / f"{worker_id}.log"
-        self.reapers: list[threading.Thread] = []  # ending agents of earlier tasks
+        # Ending agents of earlier tasks, and the threads that end them.
+        self.reapers: list[tuple[threading.Thread, subprocess.Popen[bytes]]] = []
         self.resized = False
         self.pane = Pane(out)
         self.keyboard: int | None = None  # the pane's keys, while an agent's screen has them
@@ -208,7 +210,7 @@ class WorkerHost:
                 self._read_agent()
         finally:
             self._stop_agent()
-            for reaper in self.reapers:
+            for reaper, _ in self.reapers:
                 reaper.join(timeout=5)
             listener.close()
             with self.store.write() as conn:
@@ -301,13 +303,13 @@ class WorkerHost:
         ``usage_only``: for an agent already let go (its other signals would go to the next task)."""
         if cur.transcript is None:
             return
-        try:
-            with open(cur.transcript, "rb") as fh:
-                fh.seek(cur.transcript_at)
-                data = fh.read()
-        except OSError:
-            return  # not written yet
+        data = untrusted.read(cur.transcript, offset=cur.transcript_at)
+        if data is None:
+            return  # not written yet (or not a file czar reads)
         complete = data.rfind(b"\n") + 1
+        if not complete and len(data) >= untrusted.LIMIT:
+            cur.transcript_at += len(data)  # a line too long to be one of the agent's events: skipped
+            return
         cur.transcript_at += complete
         for raw in data[:complete].splitlines():
             for sig in cur.adapter.parse(raw.decode(errors="replace")):
@@ -437,12 +439,19 @@ class WorkerHost:
 
     # -- the agent process -------------------------------------------------------------------
 
+    def _end_retiring(self) -> None:
+        """Agents of earlier tasks still ending end now, before the next one starts: they share its
+        home (czar is about to write its settings there, which a link they planted would turn
+        elsewhere) and maybe its checkout (a git command of theirs would hold it locked)."""
+        for reaper, proc in self.reapers:
+            if reaper.is_alive():
+                _kill_sandbox(proc)  # its reaper then counts its last usage and says what is left
+                reaper.join()
+        self.reapers = []
+
     def _unlock(self, worktree: Path) -> None:
         """The checkout freed of what an agent killed in the middle of a git command left locked,
-        before the next one starts there (an ending agent of the same checkout ends first)."""
-        for reaper in self.reapers:
-            if reaper.name == f"czar-reaper:{worktree}":
-                reaper.join()
+        before the next one starts there."""
         if removed := checkout.unlock(worktree):
             self.say(f"== removed what a stopped agent left locked: {', '.join(removed)}")
 
@@ -466,6 +475,8 @@ class WorkerHost:
         cur.launches += 1
         self.tools.launch = cur.launches
         self._close_endpoint(cur)
+        self._end_retiring()
+        self._undo_config(cur)  # of its last start, if it ended without czar seeing it end
         self._unlock(cur.worktree)
         confine = self._confinement(cur, new_session=True)
         self.tools.wrap = functools.partial(_confined, confine) if confine is not None else None
@@ -498,6 +509,8 @@ class WorkerHost:
             confine = self._confinement(cur, new_session=not launch.terminal, program=launch.argv[0])
             if confine is not None:
                 argv = sandbox.wrap(argv, confine)
+                if self.settings.home == "user":
+                    cur.config_before = user_config.snapshot(self.agent_kind, Path.home())
             if launch.terminal:
                 cur.hooks_since = self.store.last_event_id()
                 cur.screen = Screen(argv, launch.env, cur.worktree, self.out)
@@ -615,8 +628,15 @@ class WorkerHost:
         if self.objects is None:
             self.objects = Git(self.repo).common_dir() / "objects"
         extra = [Path(p) for p in self.sandbox.writable]
+        locked: tuple[Path, ...] = ()
         if self.settings.home == "user":  # the agent's own state in your home stays its to write
-            extra += [Path.home() / rel for rel in USER_STATE.get(self.agent_kind, ())]
+            state = [Path.home() / rel for rel in USER_STATE.get(self.agent_kind, ())]
+            for folder in state:  # made as the agent would make it: else its sessions live in a tmpfs
+                if folder.suffix != ".json":
+                    folder.mkdir(parents=True, exist_ok=True)
+            extra += state
+            user_config.prepare(self.agent_kind, Path.home())  # but not its configuration
+            locked = user_config.locked(self.agent_kind, Path.home())
         return sandbox.for_task(
             cur.worktree,
             home=self.home,
@@ -625,7 +645,8 @@ class WorkerHost:
             objects=self.objects,
             extra=tuple(extra),
             new_session=new_session,
-            programs=tuple(p for p in [sandbox.program_folder(program or "")] if program and p is not None),
+            programs=sandbox.program_folders(program) if program else (),
+            locked=locked,
         )
 
     def _agent_env(self, cur: Current) -> dict[str, str]:
@@ -694,10 +715,9 @@ class WorkerHost:
             os.setpriority(os.PRIO_PGRP, proc.pid, 19)
         with self.store.write() as conn:
             Store.set_worker(conn, self.worker, agent_pid=None)
-        name = f"czar-reaper:{cur.worktree}"
-        reaper = threading.Thread(target=self._end, args=(cur, proc, 2.0), name=name, daemon=True)
+        reaper = threading.Thread(target=self._end, args=(cur, proc, 2.0), name="czar-reaper", daemon=True)
         reaper.start()
-        self.reapers = [r for r in self.reapers if r.is_alive()] + [reaper]
+        self.reapers = [(r, p) for r, p in self.reapers if r.is_alive()] + [(reaper, proc)]
 
     def _take_pane_back(self) -> None:
         """The pane is the host's again (in the main thread: one saved mode for every agent)."""
@@ -724,22 +744,35 @@ class WorkerHost:
                         break
                     if proc.stdout is not None:  # only its last lines matter (its usage): a bounded tail
                         cur.buffer = (cur.buffer + chunk)[-output.MAX_LINE :]
-        # In a sandbox its processes are in a session of their own, out of its group's reach: they
-        # end with the sandbox (so a git command it ran is over before another agent starts there).
-        inside = ancestry.descendants(proc.pid)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            kill_group(proc.pid)
-            proc.wait()
-        kill_group(proc.pid)  # any grandchildren it left
-        if not wait_gone(inside, timeout=5.0):
-            self.say(f"  processes of the stopped agent still run: {inside}")
+        if left := _kill_sandbox(proc):
+            self.say(f"  processes of the stopped agent still run: {left}")
+        self._undo_config(cur)
         self._drain(cur, proc)
         self._read_transcript(cur, usage_only=True)
         self._close_endpoint(cur)
         if screen is not None:
             screen.close()
+
+    def _undo_config(self, cur: Current) -> None:
+        """What the agent added to its configuration in your home, undone (``host.user_config``)."""
+        before, cur.config_before = cur.config_before, None
+        if before is None:
+            return
+        keep = self.store.paths.logs / "undone" / f"{self.worker}-{time.strftime('%Y%m%d-%H%M%S')}"
+        try:
+            undone = user_config.undo(self.agent_kind, before, keep)
+        except OSError as exc:
+            undone = [f"(could not undo all: {exc})"]
+        if undone:
+            text = (
+                f"the agent of {self.worker} changed its configuration in your home: {'; '.join(undone)}. "
+                f"Undone; what it wrote is kept in {keep}"
+            )
+            self.say(f"  {text}")
+            with self.store.write() as conn:
+                Store.alert(conn, "critical", text, task=cur.task, worker=self.worker, actor=self.worker)
 
     def _drain(self, cur: Current, proc: subprocess.Popen[bytes]) -> None:
         """What a stopped agent printed last and was not read yet: its usage still counts (a
@@ -849,6 +882,7 @@ class WorkerHost:
         code = cur.proc.wait()
         self._settle(cur)
         self._close_endpoint(cur)
+        self._undo_config(cur)
         if cur.screen is not None:
             cur.screen.close()
             cur.screen = None
@@ -971,6 +1005,17 @@ class WorkerHost:
             cur.last_text = text
             # Written at once, or coalesced with the lines around it when the agent floods.
             self._notes(cur.flow.offer(text, cur.repeats, time.monotonic()))
+
+
+def _kill_sandbox(proc: subprocess.Popen[bytes]) -> list[int]:
+    """Kill an agent's process group and wait for it. In a sandbox its processes are in a session
+    of their own, out of the group's reach: they end with the sandbox, and are waited for too (so
+    that a git command it ran is over before another agent starts in its checkout). Returns what
+    still runs after a few seconds (nothing, but for a process stuck in the kernel)."""
+    inside = ancestry.descendants(proc.pid)
+    kill_group(proc.pid)  # its group, grandchildren left in it included (the id stays theirs)
+    proc.wait()
+    return [] if wait_gone(inside, timeout=5.0) else inside  # what still runs
 
 
 def _confined(confine: sandbox.Confinement, argv: list[str]) -> list[str]:

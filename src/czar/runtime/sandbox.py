@@ -5,8 +5,9 @@ only the task's checkout, the agent's private home and a private temp folder are
 other checkouts, czar's store and every worker's home are hidden (an empty tmpfs over czar's data
 folder, the task's own folders bound back in); the user's checkout is hidden but for the objects
 its task's checkout borrows, read-only; other processes are out of sight (a PID namespace of its
-own) and the usual credential files of the user's home are masked. The network stays: agents reach
-their model's API, and czar's tools on the worker host's local endpoint.
+own), and so is the user's home but for git's settings and the tools installed there
+(``HOME_READABLE``): no keys, credentials, history or other projects. The network stays: agents
+reach their model's API, and czar's tools on the worker host's local endpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +21,35 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-# Credentials an agent has no business reading, relative to the user's home: masked inside.
+# What stays readable of the user's home, which is hidden otherwise: who they are to git, and the
+# tools an agent runs (installed per user: pip's --user packages, Node and Rust toolchains, ...).
+# Credentials, keys, history and other projects are not in it.
+HOME_READABLE = (
+    ".gitconfig",
+    ".config/git",
+    ".local/bin",
+    ".local/lib",
+    ".nvm",
+    ".volta",
+    ".bun",
+    ".deno",
+    ".cargo/bin",
+    ".rustup",
+    ".pyenv",
+    ".rbenv",
+    ".sdkman",
+    "go/bin",
+    ".asdf",
+    ".fnm",
+    ".local/share/fnm",
+    ".local/share/mise",
+    ".local/share/pnpm",
+    ".local/share/uv",
+    ".local/pipx",
+    ".npm-global",
+)
+# Credentials that stay masked even where a folder that holds them is bound back (a Python built
+# into ``~/.local``, say, brings back ``~/.local/share``).
 CREDENTIALS = (
     ".ssh",
     ".gnupg",
@@ -30,12 +59,13 @@ CREDENTIALS = (
     ".docker",
     ".netrc",
     ".git-credentials",
+    ".config/git/credentials",
     ".pypirc",
     ".npmrc",
     ".config/gh",
     ".config/gcloud",
     ".config/glab-cli",
-    ".local/share/czar",
+    ".local/share/keyrings",
 )
 
 
@@ -47,11 +77,12 @@ class Confinement:
     hidden: tuple[Path, ...] = ()  # an empty tmpfs over each (their writable parts bound back in)
     readable: tuple[Path, ...] = ()  # bound back read-only under something hidden
     chdir: Path | None = None
-    user_home: Path | None = None  # whose credential files are masked
+    user_home: Path | None = None  # hidden, but for ``HOME_READABLE`` and the programs under it
     tmp: Path | None = None  # bound as /tmp (else /tmp is an empty tmpfs)
     extra_writable: tuple[Path, ...] = field(default_factory=tuple)  # a plan's opt-in, e.g. a cache
     new_session: bool = True  # a session of its own (no keys pushed into the pane's terminal)
     programs: tuple[Path, ...] = ()  # folders of the programs it runs, kept readable if hidden
+    locked: tuple[Path, ...] = ()  # read-only within what is writable (an agent's settings in yours)
 
 
 def for_task(
@@ -64,6 +95,7 @@ def for_task(
     extra: tuple[Path, ...] = (),
     new_session: bool = True,
     programs: tuple[Path, ...] = (),
+    locked: tuple[Path, ...] = (),
 ) -> Confinement:
     """The sandbox of an agent, or of checks that run its code, on one task's ``checkout``:
     ``home`` is its own (and ``<home>.tmp`` its /tmp), ``data`` czar's data folder (every
@@ -85,6 +117,7 @@ def for_task(
         extra_writable=extra,
         new_session=new_session,
         programs=programs,
+        locked=locked,
     )
 
 
@@ -144,18 +177,32 @@ def defuse(home: Path, depth: int = 3) -> None:
             dirs[:] = []
 
 
-def program_folder(command: str) -> Path | None:
-    """The folder a program's files live in, for ``Confinement.programs``: a Node package's whole
-    ``node_modules`` (its dependencies lie beside it), else the folder above its ``bin``."""
+def program_folders(command: str) -> tuple[Path, ...]:
+    """The folders a program's files live in, for ``Confinement.programs``: the command's folder
+    and that of the file it links to (``~/.local/bin/claude`` and the version it points at),
+    a Node package's whole ``node_modules`` (its dependencies lie beside it) with the ``node``
+    that runs it, a virtual environment's whole folder with the Python it was made from (pipx,
+    ``uv tool``); never a whole ``~/.local``."""
     found = shutil.which(command)
     if found is None:
-        return None
+        return ()
     path = Path(found)
+    folders = [path.parent, path.resolve().parent]
     for candidate in (path, path.resolve()):
         parts = candidate.parts
         if "node_modules" in parts:
-            return Path(*parts[: parts.index("node_modules") + 1])
-    return path.parent.parent if path.parent.name == "bin" else path.parent
+            folders.append(Path(*parts[: parts.index("node_modules") + 1]))
+            node = shutil.which("node")
+            if node is not None:
+                folders += [Path(node).parent, Path(node).resolve().parent.parent]
+        if candidate.parent.name == "bin" and (candidate.parent.parent / "pyvenv.cfg").exists():
+            venv = candidate.parent.parent
+            folders.append(venv)
+            for line in (venv / "pyvenv.cfg").read_text(errors="replace").splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() == "home" and value.strip():
+                    folders.append(Path(value.strip()).resolve().parent)  # the Python's prefix
+    return tuple(dict.fromkeys(folders))
 
 
 def _existing(paths: Sequence[Path]) -> list[Path]:
@@ -170,30 +217,43 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
     args = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     if c.tmp is not None:
         args += ["--bind", str(c.tmp), "/tmp"]
-    # Hidden first, then what stays visible bound back in: bwrap applies mounts in order.
+    czar_itself = [Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[2]]
+    programs = [p.resolve() for p in _existing([*czar_itself, *c.programs])]
+    # bwrap mounts in order: what is hidden first, then what stays visible bound back in. The
+    # user's home first, with the little that stays readable; then the folders hidden in it or
+    # elsewhere (czar's data, the user's checkout, sockets), which nothing bound before may show.
+    home = c.user_home.resolve() if c.user_home is not None and c.user_home.is_dir() else None
+    if home is not None and home != Path("/"):
+        args += ["--tmpfs", str(home)]
+        on_path = [Path(p).resolve() for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+        keep = _existing([home / rel for rel in HOME_READABLE])
+        # Never the home itself, nor a folder above it (a program in ``~``, a PATH entry of ``~``).
+        keep += [p for p in [*programs, *on_path] if _under(p, home) and p != home]
+        for readable in dict.fromkeys(keep):
+            args += ["--ro-bind", str(readable), str(readable)]
+        for rel in CREDENTIALS:
+            secret = home / rel
+            if secret.exists() and any(_under(secret, k) or _under(k, secret) for k in keep):
+                args += ["--tmpfs", str(secret)] if secret.is_dir() else ["--ro-bind", "/dev/null", str(secret)]
     sockets = [p for p in _sockets() if not any(_under(w, p) for w in (*c.writable, *c.extra_writable))]
-    for hidden in _existing([*c.hidden, *sockets]):
-        args += ["--tmpfs", str(hidden)]
+    # Each by its path and by where it really is: reached through a link (``~/.local/share`` may
+    # be one), the real folder would stay in sight otherwise.
+    hidden = list(dict.fromkeys(_existing([*c.hidden, *sockets]) + [p.resolve() for p in _existing(c.hidden)]))
+    for folder in hidden:
+        args += ["--tmpfs", str(folder)]
     for socket in _existing([Path(p) for p in ROOT_SOCKETS]):
         args += ["--ro-bind", "/dev/null", str(socket)]
-    if c.user_home is not None:
-        for rel in CREDENTIALS:
-            secret = c.user_home / rel
-            if secret.is_dir():
-                args += ["--tmpfs", str(secret)]
-            elif secret.exists():
-                args += ["--ro-bind", "/dev/null", str(secret)]
     # The programs it runs, and the Python that runs czar's own commands (hooks, tools), stay
     # readable whatever was hidden (/tmp included: czar or an agent's program may live there).
-    covered = [*c.hidden, *sockets, Path("/tmp")]
-    czar_itself = [Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[2]]
-    for keep in _existing([*czar_itself, *c.programs]):
-        if any(_under(keep.resolve(), h) for h in covered):
-            args += ["--ro-bind", str(keep.resolve()), str(keep.resolve())]
+    for keep_too in programs:
+        if any(_under(keep_too, h) for h in [*hidden, Path("/tmp")]) and not any(_under(h, keep_too) for h in hidden):
+            args += ["--ro-bind", str(keep_too), str(keep_too)]
     for readable in _existing(c.readable):
         args += ["--ro-bind", str(readable), str(readable)]
     for writable in _existing([*c.writable, *c.extra_writable]):
         args += ["--bind", str(writable), str(writable)]
+    for locked in _existing(c.locked):
+        args += ["--ro-bind", str(locked), str(locked)]
     # No capabilities inside, even for root: else it could unmount what hides the store, or
     # remount the machine writable.
     args += ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--cap-drop", "ALL"]
