@@ -374,17 +374,18 @@ class Actions:
             self.wait_for(conn, task, others)
         self.tell(conn, task, kind, f"Task {task.id} is not verified yet.\n\n{evidence}")
 
-    def bring_in_handed_in(self, task_id: str) -> bool:
+    def bring_in_handed_in(self, task_id: str, tips: dict[str, str] | None = None) -> bool:
         """Point the task's branch in the repository at the commit its agent handed in: what is
         verified and merged is that, whatever the agent did in its checkout since (a message it
-        was still acting on). True if the branch moved."""
+        was still acting on). ``tips``: the repository's branches, if just read. True if the
+        branch moved."""
         with self.store.read() as conn:
             task = Store.task_row(conn, task_id)
             attempt = Store.attempt_row(conn, task.attempt_id) if task.attempt_id is not None else None
         if attempt is None or not attempt.worktree:
             return False
         branch, place = branch_of(task_id), Path(attempt.worktree)
-        before = self.p.git.tips().get(branch)
+        before = (tips if tips is not None else self.p.git.tips()).get(branch)
         head = self._handed_in(attempt.id)
         if head == before and head is not None:
             return False  # the radar brought it in already

@@ -40,8 +40,9 @@ from czar.supervisor.project import Project
 from czar.vcs import checkout as task_checkout
 
 # Tasks whose agents work: what they commit is brought in from their checkouts. A task handed in
-# is not: its verification brings in the commit handed in, whatever its agent does next.
+# is not: the commit it handed in is brought in, whatever its agent does next.
 HARVESTED = (TaskState.ASSIGNED.value, TaskState.RUNNING.value)
+HANDED_IN = (TaskState.SUBMITTED.value, TaskState.VERIFYING.value)
 # Tasks whose branches may still change or merge (a task back in the pool keeps its branch's work).
 WATCHED = (
     TaskState.READY.value,
@@ -158,12 +159,16 @@ class Radar:
         tips = self.git.tips()
         for r in rows:
             # What agents committed in their checkouts since the last look, brought in (see
-            # czar.vcs.checkout); a task handed in is brought in once more by its verification.
+            # czar.vcs.checkout); of a task handed in, the commit it handed in.
+            branch = branch_of(r.id)
             if r.worktree and r.state in HARVESTED:
-                branch = branch_of(r.id)
                 tip = task_checkout.harvest(self.git, Path(r.worktree), branch, tips.get(branch))
                 if tip is not None:
                     tips[branch] = tip
+            elif r.worktree and r.state in HANDED_IN and self.actions.bring_in_handed_in(r.id, tips):
+                # Handed in, its verification not started yet: what it handed in holds the tasks
+                # after it back already (else one could merge first in the meantime).
+                tips[branch] = self.git.tip(branch)
         return tips
 
     def scan(self) -> list[Finding] | None:
