@@ -134,7 +134,8 @@ def test_no_agent_process_outlives_down_even_after_restarts(tmp_path: Path, czar
     czar("up", str(plan), check=True)
 
     def sleepers() -> list[int]:
-        return [p for p in left_over(czar_home) if b"time.sleep(600)" in _cmdline(p)]
+        # The sleepers, not the short-lived process that starts one (its command line names it too).
+        return [p for p in left_over(czar_home) if b"time.sleep(600)" in _cmdline(p) and b"Popen" not in _cmdline(p)]
 
     retry_until(lambda: len(sleepers()) == 1, timeout=60, what="the agent to fork")
     host = _workers(name)[0].pid
