@@ -137,3 +137,37 @@ def test_when_every_worker_waits_for_a_task_in_the_pool_the_last_in_the_plan_giv
     b = row(project, "b")
     assert b.state == "ready" and b.blocked_on == "c" and b.rounds == rounds  # no round used
     assert worker_state(project, "w2") == "idle" and row(project, "a").state == "assigned"
+
+
+def _commit_in_checkout(project: Project, tid: str, path: str, text: str) -> str:
+    """What an agent does in its task's clone: a commit (the repository does not have it yet)."""
+    place = project.paths.worktree(tid)
+    (place / path).write_text(text)
+    ident = ["-c", "user.name=agent", "-c", "user.email=agent@example.com"]
+    subprocess.run(["git", "-C", str(place), "add", path], check=True)
+    subprocess.run(["git", "-C", str(place), *ident, "commit", "-qm", f"{tid} work"], check=True)
+    return subprocess.run(
+        ["git", "-C", str(place), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_work_handed_in_and_not_verified_yet_holds_a_later_overlapping_task_back(project: Project) -> None:
+    """Task a (first in the plan) hands in; before its verification brings its commit in, task b,
+    which did the same work and was verified, comes up in the merge queue: the look before the
+    merge must see a's work and hold b back (else b merges first, and a's later fix of the
+    conflict may drop b's lines)."""
+    from czar.supervisor.radar import Radar
+
+    head = _commit_in_checkout(project, "a", "shared.txt", "the same helper\n")
+    with project.store.write() as conn:
+        a = Store.task_row(conn, "a")
+        Store.emit(conn, "agent.finished", worker="w1", task="a", attempt=a.attempt_id, head=head, summary="a")
+    move(project, "a", T.RUNNING, T.SUBMITTED)
+    _commit_in_checkout(project, "b", "shared.txt", "the same helper\n")
+    actions = Actions(project)
+    actions.bring_in_handed_in("b")  # b's own commit, as its verification brought it in
+    move(project, "b", *TO_MERGING)
+    assert "czar/a" not in project.git.tips() or project.git.tips()["czar/a"] != head
+    found, _ = Radar(project, actions).findings_for("b", fresh=True)
+    assert [(f.kind, f.other) for f in found if f.kind != "scope"] == [("duplicate", "a")]
+    assert project.git.tips()["czar/a"] == head  # brought in: the commit it handed in
