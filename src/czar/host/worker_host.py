@@ -576,12 +576,12 @@ class WorkerHost:
 
     @staticmethod
     def _close_endpoint(cur: Current) -> None:
-        if cur.endpoint is not None:
-            cur.endpoint.stop()
-            cur.endpoint = None
-        if cur.relay is not None:
-            cur.relay.stop()
-            cur.relay = None
+        """The agent's servers (czar's MCP server, its relay) closed, in the background: each takes
+        up to half a second to see it must stop, which the next agent's start must not wait for."""
+        servers = [s for s in (cur.endpoint, cur.relay) if s is not None]
+        cur.endpoint = cur.relay = None
+        if servers:
+            threading.Thread(target=_stop_all, args=(servers,), name="czar-endpoint-stop", daemon=True).start()
 
     def _show_integration(self, cur: Current) -> None:
         """Point the checkout's copy of the integration branch at the repository's: a task's clone
@@ -1005,6 +1005,11 @@ class WorkerHost:
             cur.last_text = text
             # Written at once, or coalesced with the lines around it when the agent floods.
             self._notes(cur.flow.offer(text, cur.repeats, time.monotonic()))
+
+
+def _stop_all(servers: list[Any]) -> None:
+    for server in servers:
+        server.stop()
 
 
 def _kill_sandbox(proc: subprocess.Popen[bytes]) -> list[int]:
