@@ -88,6 +88,7 @@ class Radar:
         self._pairs: dict[tuple[str, str], list[str] | None] = {}  # (tip, tip) -> conflicted files
         self._last: frozenset[tuple[str, str]] = frozenset()  # (task, tip) last scanned, and integration
         self._integration_seen: str | None = None  # the integration tip the cache has caught up with
+        self._handed_in_seen: dict[str, tuple[int, str | None]] = {}  # task -> (attempt, tip) brought in
 
     # -- looking -----------------------------------------------------------------------------
 
@@ -165,10 +166,17 @@ class Radar:
                 tip = task_checkout.harvest(self.git, Path(r.worktree), branch, tips.get(branch))
                 if tip is not None:
                     tips[branch] = tip
-            elif r.worktree and r.state in HANDED_IN and self.actions.bring_in_handed_in(r.id, tips):
+            elif (
+                r.worktree
+                and r.state in HANDED_IN
+                and self._handed_in_seen.get(r.id) != (r.attempt_id, tips.get(branch))
+            ):
                 # Handed in, its verification not started yet: what it handed in holds the tasks
-                # after it back already (else one could merge first in the meantime).
-                tips[branch] = self.git.tip(branch)
+                # after it back already (else one could merge first in the meantime). Once per
+                # hand-in: the store is not asked again while it waits for its verification.
+                if self.actions.bring_in_handed_in(r.id, tips):
+                    tips[branch] = self.git.tip(branch)
+                self._handed_in_seen[r.id] = (r.attempt_id, tips.get(branch))
         return tips
 
     def scan(self) -> list[Finding] | None:
