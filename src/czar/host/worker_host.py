@@ -13,7 +13,6 @@ import contextlib
 import functools
 import hashlib
 import os
-import re
 import select
 import signal
 import subprocess
@@ -425,7 +424,7 @@ class WorkerHost:
 
     def _reset(self, worktree: Path, commit: str) -> None:
         """Drop what the agent changed since ``commit`` (work on the wrong task, say)."""
-        if not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", commit):
+        if not checkout.is_commit_id(commit):
             self.say(f"== cannot reset the checkout to {commit[:40]!r}: not a commit id")
             return
         git = self._git_in_checkout(self.current) if self.current else None

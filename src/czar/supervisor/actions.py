@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from czar.core.prompt import PromptInput, render
 from czar.core.scope import in_scope
 from czar.core.states import AttemptOutcome, TaskState, WorkerState
 from czar.errors import CzarError
+from czar.runtime.keyed_locks import KeyedLocks
 from czar.store.schema import attempts, events, inbox, tasks
 from czar.store.store import Store
 from czar.supervisor.checks import describe_failure, run_checks
@@ -43,13 +43,8 @@ class Actions:
         self.p = project
         self.store = project.store
         self.integration = project.plan.project.integration_branch
-        self._making: dict[str, threading.Lock] = {}  # task -> held while its checkout is made
-        self._making_guard = threading.Lock()
-
-    def _checkout_lock(self, task_id: str) -> threading.Lock:
-        """One thread at a time makes a task's checkout (preparing ahead, and assigning it)."""
-        with self._making_guard:
-            return self._making.setdefault(task_id, threading.Lock())
+        # One thread at a time makes a task's checkout (preparing ahead, and assigning it).
+        self._checkout_lock = KeyedLocks()
 
     # -- helpers -----------------------------------------------------------------------------
 

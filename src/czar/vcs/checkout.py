@@ -17,13 +17,13 @@ import functools
 import os
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from czar.errors import GitError
 from czar.runtime import untrusted
+from czar.runtime.keyed_locks import KeyedLocks
 from czar.vcs.git import Git
 
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -141,13 +141,7 @@ def harvest(git: Git, path: Path, branch: str, known: str | None) -> str | None:
 # radar's, a verification's, the merge queue's look), git refuses one, and its caller would go on
 # with the branch as it was. Fetches into different branches run side by side: a hundred agents
 # hand in work at once, and each verification must not wait for all the others' fetches.
-_FETCHING: dict[str, threading.Lock] = {}
-_FETCHING_GUARD = threading.Lock()
-
-
-def _fetching(branch: str) -> threading.Lock:
-    with _FETCHING_GUARD:
-        return _FETCHING.setdefault(branch, threading.Lock())
+_fetching = KeyedLocks()
 
 
 def _fetch(git: Git, path: Path, branch: str, known: str | None) -> str | None:
