@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import shlex
+import socket
 from pathlib import Path
 
 import pytest
 
+from czar.paths import ProjectPaths
 from czar.runtime import sandbox
+from czar.store.store import Store
 from helpers import czar, git, make_repo, sim_task, write_plan
 
 pytestmark = pytest.mark.skipif(sandbox.available() is not None, reason=f"no sandbox here: {sandbox.available()}")
@@ -84,3 +87,51 @@ def test_checks_after_a_merge_cannot_plant_hooks_that_czar_would_run(tmp_path: P
     assert json.loads(result.stdout)["tasks_merged"] == 3
     assert not marker.exists(), "a hook the agents' code planted ran outside the sandbox"
     assert "hookspath" not in git(repo, "config", "--list", "--local").lower()
+
+
+# The agent's view of the network, written into its work: one line per door it tried.
+NET_PROBE = """
+import socket, sys, urllib.request
+lines = []
+for name, port in (("forwarded", {forwarded}), ("private", {private})):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        lines.append(name + " open")
+    except OSError:
+        lines.append(name + " closed")
+for name, url in (("pypi", "https://pypi.org/simple/"), ("metadata", "http://169.254.169.254/latest/")):
+    try:
+        urllib.request.urlopen(url, timeout=10)
+        lines.append(name + " open")
+    except Exception as exc:
+        lines.append(name + " closed")
+open("net.txt", "w").write("\\n".join(lines) + "\\n")
+"""
+
+
+def test_an_agent_reaches_only_the_doors_its_sandbox_opens(tmp_path: Path, czar_home: Path) -> None:
+    """Services on this machine stay out of reach but for the ports the plan names, and a host
+    elsewhere that is not allowed is refused by czar's proxy, which raises an alert naming it."""
+    name = "doors"
+    repo = make_repo(tmp_path / "repo")
+    with socket.create_server(("127.0.0.1", 0)) as forwarded, socket.create_server(("127.0.0.1", 0)) as private:
+        ports = {"forwarded": forwarded.getsockname()[1], "private": private.getsockname()[1]}
+        probe = NET_PROBE.format(**ports)
+        task = sim_task("net", files={"net.txt": "untried\n", "probe.py": probe}, extra="run python3 probe.py")
+        sandbox_table = f"[sandbox]\nports = [{ports['forwarded']}]\n"
+        plan = write_plan(tmp_path, name, [sandbox_table, task], workers=1)
+        result = czar("run", str(plan), "--json", timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 1
+    assert git(repo, "show", "czar/integration:net.txt").split("\n") == [
+        "forwarded open",
+        "private closed",
+        "pypi closed",
+        "metadata closed",
+    ]
+    store = Store(ProjectPaths.for_project(name))
+    try:
+        alerts = [e.payload["message"] for e in store.events_after(0, limit=100_000) if e.kind == "alert"]
+    finally:
+        store.close()
+    assert any("could not reach pypi.org" in text and "allow_hosts" in text for text in alerts), alerts

@@ -32,7 +32,14 @@ SHELL_FENCES = ("bash", "sh", "shell", "zsh", "console")
 
 class AiderAdapter:
     kind = "aider"
-    capabilities = Capabilities(mcp=False, long_lived=False, resumes=False, reports_cost=True)
+    capabilities = Capabilities(
+        mcp=False,
+        long_lived=False,
+        resumes=False,
+        reports_cost=True,
+        # The providers its models are served by most often; others go in [sandbox] allow_hosts.
+        hosts=("*.openai.com", "*.anthropic.com", "*.googleapis.com", "openrouter.ai", "api.deepseek.com"),
+    )
 
     def __init__(self) -> None:
         self._reset()

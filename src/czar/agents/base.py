@@ -51,6 +51,7 @@ class Capabilities:
     permission_tool: bool = False  # asks czar for permissions through its MCP tool, not its output
     reports_cost: bool = False  # its usage signals carry a cost (else czar prices its tokens)
     commits: bool = True  # can commit in its worktree (else czar commits its work when it hands in)
+    hosts: tuple[str, ...] = ()  # what its program reaches through the sandbox's proxy: its model's API, its login
 
 
 @dataclass(frozen=True)

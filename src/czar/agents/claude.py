@@ -48,7 +48,13 @@ QUIET = {
 class ClaudeAdapter:
     kind = "claude"
     capabilities = Capabilities(
-        mcp=True, mcp_http=True, long_lived=True, resumes=True, permission_tool=True, reports_cost=True
+        mcp=True,
+        mcp_http=True,
+        long_lived=True,
+        resumes=True,
+        permission_tool=True,
+        reports_cost=True,
+        hosts=("anthropic.com", "*.anthropic.com", "claude.ai", "*.claude.ai", "claude.com", "*.claude.com"),
     )
 
     def launch(self, ctx: LaunchContext) -> Launch:

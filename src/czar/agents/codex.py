@@ -28,7 +28,14 @@ from czar.agents.base import (
 
 class CodexAdapter:
     kind = "codex"
-    capabilities = Capabilities(mcp=True, mcp_http=True, long_lived=False, resumes=True, commits=False)
+    capabilities = Capabilities(
+        mcp=True,
+        mcp_http=True,
+        long_lived=False,
+        resumes=True,
+        commits=False,
+        hosts=("openai.com", "*.openai.com", "chatgpt.com", "*.chatgpt.com"),
+    )
 
     def launch(self, ctx: LaunchContext) -> Launch:
         s = ctx.settings

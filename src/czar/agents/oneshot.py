@@ -34,7 +34,13 @@ GEMINI_DECIDED = ("run_shell_command", "write_file", "replace")  # decided by cz
 
 class GeminiAdapter:
     kind = "gemini"
-    capabilities = Capabilities(mcp=True, mcp_http=True, long_lived=False, resumes=False)
+    capabilities = Capabilities(
+        mcp=True,
+        mcp_http=True,
+        long_lived=False,
+        resumes=False,
+        hosts=("*.googleapis.com", "accounts.google.com"),
+    )
 
     def launch(self, ctx: LaunchContext) -> Launch:
         s = ctx.settings

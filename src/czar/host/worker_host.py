@@ -38,7 +38,7 @@ from czar.agent_tools.relay import ENV_ENDPOINT, RelayServer
 from czar.agent_tools.service import AgentTools, digest
 from czar.agents import adapter_for
 from czar.agents.base import AgentAdapter, AgentSettings, LaunchContext, Signal
-from czar.core import pricing
+from czar.core import egress, pricing
 from czar.core.policy import Decision
 from czar.core.states import ACTIVE_TASK_STATES, TaskState, WorkerState
 from czar.errors import CzarError
@@ -49,6 +49,7 @@ from czar.host.screen import Pane, Screen
 from czar.paths import czar_home
 from czar.plan.model import AgentConfig, SandboxConfig
 from czar.runtime import ancestry, sandbox, untrusted
+from czar.runtime.gateway import Gateway
 from czar.runtime.proc import kill_group, wait_gone
 from czar.store.doorbell import Listener
 from czar.store.schema import workers
@@ -103,6 +104,7 @@ class Current:
     session_lost: bool = False  # the session it was resumed with does not exist
     endpoint: Any = None  # czar's MCP server for the agent's current start, when the host serves it
     relay: RelayServer | None = None  # czar's tools for its `czar` commands, when it runs in a sandbox
+    gateway: Gateway | None = None  # the doors of its sandbox's network (czar's tools, its model's API)
     screen: Screen | None = None  # the agent's terminal, when it runs on its own screen
     submit: Submit | None = None  # a pasted message not confirmed yet
     transcript: Path | None = None  # what the agent on a screen writes down (its usage), and how far read
@@ -133,6 +135,7 @@ class WorkerHost:
         self.sandbox = sandbox_config if sandbox_config is not None else SandboxConfig(enabled=False)
         self.out = out
         self.tools = AgentTools(store, worker_id)
+        self._denied_hosts: set[str] = set()
         self.token = new_token()
         self.current: Current | None = None
         self.stopping = False
@@ -505,7 +508,8 @@ class WorkerHost:
         launch = cur.adapter.launch(ctx)
         argv = launch.argv
         try:
-            confine = self._confinement(cur, new_session=not launch.terminal, program=launch.argv[0])
+            network = self._network(cur) if confine is not None else None
+            confine = self._confinement(cur, new_session=not launch.terminal, program=launch.argv[0], network=network)
             if confine is not None:
                 argv = sandbox.wrap(argv, confine)
                 if self.settings.home == "user":
@@ -577,8 +581,8 @@ class WorkerHost:
     def _close_endpoint(cur: Current) -> None:
         """The agent's servers (czar's MCP server, its relay) closed, in the background: each takes
         up to half a second to see it must stop, which the next agent's start must not wait for."""
-        servers = [s for s in (cur.endpoint, cur.relay) if s is not None]
-        cur.endpoint = cur.relay = None
+        servers = [s for s in (cur.endpoint, cur.relay, cur.gateway) if s is not None]
+        cur.endpoint = cur.relay = cur.gateway = None
         if servers:
             threading.Thread(target=_stop_all, args=(servers,), name="czar-endpoint-stop", daemon=True).start()
 
@@ -612,8 +616,40 @@ class WorkerHost:
                 self.tools.wrap = functools.partial(_confined, confine)
         return Git(cur.worktree, self.tools.wrap)
 
+    def _network(self, cur: Current) -> sandbox.Network:
+        """The network of the agent's sandbox for this start: its own, where a gateway opens the
+        doors to czar's tools and its model (see ``czar.core.egress``), unless the plan shares
+        the machine's. Called once the agent's servers are open: their ports are forwarded."""
+        if self.sandbox.network == "host":
+            return sandbox.HOST_NETWORK
+        named = [cur.relay.base if cur.relay else "", cur.endpoint.url if cur.endpoint else ""]
+        named += [self.settings.base_url or "", *self.settings.env.values()]
+        hosts = [*cur.adapter.capabilities.hosts, *self.sandbox.allow_hosts]
+        if self.settings.base_url and (elsewhere := egress.url_host(self.settings.base_url)):
+            hosts.append(elsewhere)
+        ports = egress.forwarded_ports([*named, *(f"http://127.0.0.1:{p}" for p in self.sandbox.ports)])
+        network = sandbox.Network(
+            gate=self.home.with_name(f"{self.worker}.net") / str(cur.launches), ports=ports, hosts=tuple(hosts)
+        )
+        cur.gateway = Gateway(network, on_denied=self._denied)
+        return network
+
+    def _denied(self, host: str, why: str) -> None:
+        """The agent's sandbox refused it a host: said once per host, as a warning (an agent that
+        needs a package index, say, waits for a person to add it to ``allow_hosts``)."""
+        if host in self._denied_hosts:
+            return
+        self._denied_hosts.add(host)
+        cur = self.current
+        text = f"the agent of {self.worker} could not reach {host}: {why}"
+        self.say(f"  {text}")
+        with self.store.write() as conn:
+            Store.alert(
+                conn, "warning", text, task=cur.task if cur else None, worker=self.worker, actor=self.worker, host=host
+            )
+
     def _confinement(
-        self, cur: Current, *, new_session: bool, program: str | None = None
+        self, cur: Current, *, new_session: bool, program: str | None = None, network: sandbox.Network | None = None
     ) -> sandbox.Confinement | None:
         """The agent's sandbox (see ``czar.runtime.sandbox``), or None when the plan opts out.
         Only the simulated agent, czar's own, runs unconfined on a machine that cannot confine."""
@@ -646,6 +682,7 @@ class WorkerHost:
             new_session=new_session,
             programs=sandbox.program_folders(program) if program else (),
             locked=locked,
+            network=network or (sandbox.HOST_NETWORK if self.sandbox.network == "host" else sandbox.NO_NETWORK),
         )
 
     def _agent_env(self, cur: Current) -> dict[str, str]:

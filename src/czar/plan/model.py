@@ -200,6 +200,29 @@ class SandboxConfig(_Strict):
     real agents (simulated ones run unconfined); ``false`` runs them unconfined, as you."""
     writable: list[str] = Field(default_factory=list)
     """More folders an agent may write (absolute paths; a shared build cache, say)."""
+    network: Literal["filtered", "host"] = "filtered"
+    """``filtered``: a network of its own, where the agent reaches czar's tools, a model server
+    on this machine named by its ``base_url``, and through czar's HTTPS proxy its model's API and
+    the ``allow_hosts``; nothing else (not your machine's other services, not the cloud's
+    metadata). ``host``: your machine's network, as you."""
+    allow_hosts: list[str] = Field(default_factory=list)
+    """More hosts agents and checks may reach through the proxy: ``pypi.org``, ``*.npmjs.org``
+    (any name under it), or ``*`` (any host elsewhere than this machine)."""
+
+    ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list)
+    """Ports of services on this machine that agents and checks reach at the same port inside
+    their network (a database the project's tests use, say); with ``network = "filtered"``."""
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _host_patterns(cls, v: list[str]) -> list[str]:
+        for host in v:
+            name = host[2:] if host.startswith("*.") else host
+            if host != "*" and (
+                not name or not all(part and all(c.isalnum() or c == "-" for c in part) for part in name.split("."))
+            ):
+                raise ValueError(f"{host!r} is not a host name, '*.' and a domain, or '*'")
+        return v
 
     @field_validator("writable")
     @classmethod

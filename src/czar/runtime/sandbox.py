@@ -6,8 +6,10 @@ other checkouts, czar's store and every worker's home are hidden (an empty tmpfs
 folder, the task's own folders bound back in); the user's checkout is hidden but for the objects
 its task's checkout borrows, read-only; other processes are out of sight (a PID namespace of its
 own), and so is the user's home but for git's settings and the tools installed there
-(``HOME_READABLE``): no keys, credentials, history or other projects. The network stays: agents
-reach their model's API, and czar's tools on the worker host's local endpoint.
+(``HOME_READABLE``): no keys, credentials, history or other projects. The network is its own
+(``Network``): none at all, or the doors czar's gateway opens (``czar.runtime.gateway``): its
+tools and model server on this machine, and the outward hosts the plan allows; or, when the
+plan opts out, the machine's.
 """
 
 from __future__ import annotations
@@ -70,6 +72,27 @@ CREDENTIALS = (
 
 
 @dataclass(frozen=True)
+class Network:
+    """What a sandboxed process reaches over the network (see ``czar.core.egress``)."""
+
+    shared: bool = False  # the machine's network, as you (``[sandbox] network = "host"``)
+    gate: Path | None = None  # the folder of a gateway's sockets: its doors (else no network at all)
+    ports: tuple[int, ...] = ()  # loopback ports the gateway forwards, at the same port inside
+    hosts: tuple[str, ...] = ()  # what its proxy lets through (``czar.core.egress.permits``)
+    proxy_port: int = 3128  # where its proxy listens inside (moved off a forwarded port)
+
+    def proxy(self) -> int:
+        port = self.proxy_port
+        while port in self.ports:
+            port += 1
+        return port
+
+
+NO_NETWORK = Network()
+HOST_NETWORK = Network(shared=True)
+
+
+@dataclass(frozen=True)
 class Confinement:
     """What one sandboxed process may see and touch."""
 
@@ -83,6 +106,7 @@ class Confinement:
     new_session: bool = True  # a session of its own (no keys pushed into the pane's terminal)
     programs: tuple[Path, ...] = ()  # folders of the programs it runs, kept readable if hidden
     locked: tuple[Path, ...] = ()  # read-only within what is writable (an agent's settings in yours)
+    network: Network = NO_NETWORK
 
 
 def for_task(
@@ -96,6 +120,7 @@ def for_task(
     new_session: bool = True,
     programs: tuple[Path, ...] = (),
     locked: tuple[Path, ...] = (),
+    network: Network = NO_NETWORK,
 ) -> Confinement:
     """The sandbox of an agent, or of checks that run its code, on one task's ``checkout``:
     ``home`` is its own (and ``<home>.tmp`` its /tmp), ``data`` czar's data folder (every
@@ -118,6 +143,7 @@ def for_task(
         new_session=new_session,
         programs=programs,
         locked=locked,
+        network=network,
     )
 
 
@@ -152,7 +178,20 @@ def available() -> str | None:
     exe = bwrap_path()
     if exe is None:
         return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
-    probe = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--", "true"]
+    probe = [
+        exe,
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--",
+        "true",
+    ]
     try:
         result = subprocess.run(probe, capture_output=True, text=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -254,6 +293,20 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
         args += ["--bind", str(writable), str(writable)]
     for locked in _existing(c.locked):
         args += ["--ro-bind", str(locked), str(locked)]
+    net = c.network
+    if not net.shared:
+        # A network of its own: no route out, and neither this machine's loopback services nor
+        # abstract sockets (an X server's) are in it. The gateway's doors are bound in.
+        args.append("--unshare-net")
+        if net.gate is not None:
+            args += ["--ro-bind", str(net.gate), str(net.gate)]
+            proxy = f"http://127.0.0.1:{net.proxy()}"
+            for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+                args += ["--setenv", var, proxy]
+            for var in ("NO_PROXY", "no_proxy"):
+                args += ["--setenv", var, "localhost,127.0.0.1,::1"]
+            doors = [f"{port}={port}.sock" for port in net.ports] + [f"{net.proxy()}=proxy.sock"]
+            argv = [sys.executable, "-I", "-S", NETNS, str(net.gate), *doors, "--", *argv]
     # No capabilities inside, even for root: else it could unmount what hides the store, or
     # remount the machine writable.
     args += ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--cap-drop", "ALL"]
@@ -262,6 +315,9 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
     if c.chdir is not None:
         args += ["--chdir", str(c.chdir)]
     return [*args, "--", *argv]
+
+
+NETNS = str(Path(__file__).with_name("netns.py"))
 
 
 def _under(path: Path, folder: Path) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from czar.runtime import proc, sandbox
+from czar.runtime import gateway, proc, sandbox
 
 TAIL_CHARS = 3000  # how much failing output goes back to the agent
 
@@ -50,16 +50,22 @@ def run_checks(
     ``confine``: run them in that sandbox (they run the agents' code)."""
     results = []
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w", encoding="utf-8") as fh:
+    with open(log, "w", encoding="utf-8") as fh, gateway.serving(confine.network if confine else None) as gate:
         for command in commands:
             argv = shlex.split(command)
             if confine is not None:
                 argv = sandbox.wrap(argv, confine)
+            seen = len(gate.denied) if gate else 0
             r = proc.run(argv, cwd=cwd, env=check_env(), timeout=timeout, label=CHECK)
             if r.interrupted:
                 raise ChecksStopped(command)
-            results.append(CheckResult(command, r.returncode, r.timed_out, r.output))
-            fh.write(f"$ {command}\n{r.output}\n[exit {r.returncode}]\n\n")
+            # What the sandbox refused, said where the agent reads why its checks failed.
+            refused = "".join(
+                f"czar: the sandbox refused {host}: {why}\n" for host, why in (gate.denied[seen:] if gate else [])
+            )
+            output = r.output + ("\n" if refused and not r.output.endswith("\n") else "") + refused
+            results.append(CheckResult(command, r.returncode, r.timed_out, output))
+            fh.write(f"$ {command}\n{output}\n[exit {r.returncode}]\n\n")
             if not r.ok:
                 break
     return results

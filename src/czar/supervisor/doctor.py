@@ -132,7 +132,14 @@ def confinement(plan: Plan | None) -> Check:
         return Check("sandbox", True, "off in the plan: agents run unconfined, as you")
     why = sandbox.available()
     if why is None:
-        return Check("sandbox", True, f"bubblewrap ({sandbox.bwrap_path()}): each agent runs confined to its task")
+        if plan is not None and plan.sandbox.network == "host":
+            net = "on your machine's network"
+        else:
+            extra = plan.sandbox.allow_hosts if plan is not None else []
+            net = "on a network of its own (czar's tools, its model's API" + "".join(f", {h}" for h in extra) + ")"
+        return Check(
+            "sandbox", True, f"bubblewrap ({sandbox.bwrap_path()}): each agent runs confined to its task, {net}"
+        )
     real = plan is None or any(kind != "sim" for kind in plan.worker_kinds.values())
     fix = "apt-get install bubblewrap (or set [sandbox] enabled = false to run agents unconfined)"
     return Check("sandbox", not real, why + ("" if real else "; simulated agents run unconfined"), fix)

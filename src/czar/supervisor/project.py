@@ -113,13 +113,22 @@ class Project:
         if not self.sandboxed:
             return None
         common = self.git.common_dir()
+        config = self.plan.sandbox
+        network = sandbox.HOST_NETWORK
+        if config.network == "filtered":  # the plan's hosts and ports, through a gateway of the checks' own
+            network = sandbox.Network(
+                gate=home.with_name(home.name + ".net"),
+                ports=tuple(sorted(set(config.ports))),
+                hosts=tuple(config.allow_hosts),
+            )
         return sandbox.for_task(
             folder,
             home=home,
             data=czar_home(),
             repo=self.plan.repo,
             objects=common / "objects",
-            extra=tuple(Path(p) for p in self.plan.sandbox.writable),
+            extra=tuple(Path(p) for p in config.writable),
+            network=network,
         )
 
     def marks(self) -> dict[str, str]:
