@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import asyncio
 import json
 import os
@@ -149,10 +150,17 @@ def test_czar_commands_inside_the_sandbox_reach_the_tools_through_the_host(proje
 
     if sandbox.available() is not None:
         pytest.skip(f"no sandbox here: {sandbox.available()}")
+    from czar.core.egress import forwarded_ports
+    from czar.runtime.gateway import Gateway
+
     endpoint = RelayServer(AgentTools(project.store, "w1"), "secret-1")
     checkout = project.paths.worktree("a")
     confine = project.confinement(checkout, project.paths.root / "agents" / "w1")
     assert confine is not None
+    # As the worker host opens it: the relay's port forwarded into the sandbox's own network.
+    network = sandbox.Network(gate=project.paths.root / "agents" / "w1.net", ports=forwarded_ports([endpoint.base]))
+    confine = dataclasses.replace(confine, network=network)
+    gate = Gateway(network)
 
     def czar_in_sandbox(*args: str, token: str = "secret-1") -> Any:
         import subprocess
@@ -180,5 +188,6 @@ def test_czar_commands_inside_the_sandbox_reach_the_tools_through_the_host(proje
         assert wrong.returncode != 0 and "refused" in wrong.stderr and "Traceback" not in wrong.stderr
         assert "submitted" in czar_in_sandbox("done", "a", "is", "done").stdout
     finally:
+        gate.stop()
         endpoint.stop()
     assert next(t.state for t in project.store.tasks() if t.id == "a") == "submitted"
