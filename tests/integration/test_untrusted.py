@@ -39,6 +39,29 @@ def _clone(tmp_path: Path) -> tuple[Git, Path]:
     return g, place
 
 
+def test_a_transcript_is_read_only_beneath_the_agents_folder_and_through_no_link(tmp_path: Path) -> None:
+    """The agent names its transcript's path (a hook's ``transcript_path``) and may swap any folder
+    on the way for a link: czar reads it from the agent's folder down, one folder at a time."""
+    home = tmp_path / "agent-home"
+    (home / "projects" / "p").mkdir(parents=True)
+    (home / "projects" / "p" / "t.jsonl").write_text('{"usage": 1}\n')
+    secret = tmp_path / "elsewhere" / "p"
+    secret.mkdir(parents=True)
+    (secret / "t.jsonl").write_text("the user's\n")
+    assert untrusted.read_beneath(home, home / "projects" / "p" / "t.jsonl") == b'{"usage": 1}\n'
+    assert untrusted.read_beneath(home, home / "projects" / "p" / "t.jsonl", offset=2, limit=5) == b"usage"
+    # A folder on the way swapped for a link to a folder elsewhere, with a file of the same name.
+    (home / "projects" / "p" / "t.jsonl").unlink()
+    (home / "projects" / "p").rmdir()
+    (home / "projects" / "p").symlink_to(secret)
+    assert (home / "projects" / "p" / "t.jsonl").read_text() == "the user's\n"  # what a plain open reads
+    assert untrusted.read_beneath(home, home / "projects" / "p" / "t.jsonl") is None
+    # Out of the folder by name, or climbing out of it.
+    assert untrusted.read_beneath(home, secret / "t.jsonl") is None
+    assert untrusted.read_beneath(home, home / ".." / "elsewhere" / "p" / "t.jsonl") is None
+    assert untrusted.read_beneath(home, home) is None
+
+
 def test_a_branch_whose_ref_is_a_fifo_or_a_link_has_no_tip_and_blocks_nothing(tmp_path: Path) -> None:
     _g, place = _clone(tmp_path)
     ref = place / ".git" / "refs" / "heads" / "czar" / "a"

@@ -105,7 +105,8 @@ def test_the_transcript_of_an_agent_on_its_own_screen_counts_each_message_once(
 ) -> None:
     host = WorkerHost(project.store, "w1", "claude")
     cur = current(project)
-    cur.transcript = tmp_path / "session.jsonl"
+    cur.transcript = host.home / ".claude" / "projects" / "p" / "session.jsonl"  # where Claude Code writes it
+    cur.transcript.parent.mkdir(parents=True)
     first = [message("msg_1", 3, 40, 0, 9000), message("msg_1", 3, 40, 0, 9000)]  # two content blocks
     cur.transcript.write_text("".join(json.dumps(m) + "\n" for m in first))
     host._read_transcript(cur, usage_only=True)

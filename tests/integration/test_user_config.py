@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from czar.host import user_config
+from czar.host.worker_host import WorkerHost
+from czar.plan.model import AgentConfig
 from czar.runtime import sandbox
+from czar.supervisor.project import open_project
 from czar.vcs import checkout
 from czar.vcs.git import Git
-from helpers import make_repo
+from helpers import make_repo, sim_task, write_plan
 
 
 def _claude_home(tmp_path: Path) -> Path:
@@ -80,6 +83,11 @@ def test_in_its_sandbox_the_agent_writes_its_state_but_not_its_configuration(tmp
     g.ensure_branch("czar/a", "main")
     place = tmp_path / "data" / "worktrees" / "a"
     checkout.make(g, place, "czar/a")
+    # Your own Claude Code, running meanwhile, sources its shell's snapshot before each command.
+    snapshots = home / ".claude" / "shell-snapshots"
+    snapshots.mkdir()
+    (snapshots / "snapshot-yours.sh").write_text("your shell\n")
+    own = tmp_path / "data" / "agents" / "w1.user"
     confine = sandbox.for_task(
         place,
         home=tmp_path / "data" / "agents" / "w1",
@@ -88,16 +96,23 @@ def test_in_its_sandbox_the_agent_writes_its_state_but_not_its_configuration(tmp
         objects=None,
         extra=(home / ".claude", home / ".claude.json"),
         locked=user_config.locked("claude", home),
+        private=user_config.private("claude", home, own),
     )
     script = (
         f"echo session > {home}/.claude/projects/s.jsonl; echo '{{}}' > {home}/.claude.json; "
-        f"echo '{{\"hooks\": 1}}' > {home}/.claude/settings.json; echo done"
+        f"echo '{{\"hooks\": 1}}' > {home}/.claude/settings.json; "
+        f"ls {snapshots}; echo evil >> {snapshots}/snapshot-yours.sh; echo mine > {snapshots}/snapshot-agent.sh; "
+        "echo done"
     )
     result = subprocess.run(sandbox.wrap(["sh", "-c", script], confine), capture_output=True, text=True, timeout=60)
     assert result.stdout.strip().endswith("done")
+    assert "snapshot-yours.sh" not in result.stdout  # out of its sight
     assert (home / ".claude" / "projects" / "s.jsonl").read_text() == "session\n"
     assert (home / ".claude.json").read_text() == "{}\n"
     assert (home / ".claude" / "settings.json").read_text() == '{"model": "yours"}\n'
+    assert sorted(p.name for p in snapshots.iterdir()) == ["snapshot-yours.sh"]
+    assert (snapshots / "snapshot-yours.sh").read_text() == "your shell\n"
+    assert (own / ".claude" / "shell-snapshots" / "snapshot-agent.sh").read_text() == "mine\n"
 
 
 def test_no_state_file_before_and_after_is_no_change(tmp_path: Path) -> None:
@@ -106,3 +121,28 @@ def test_no_state_file_before_and_after_is_no_change(tmp_path: Path) -> None:
     before = user_config.snapshot("claude", home)
     assert user_config.undo("claude", before, tmp_path / "kept") == []
     assert not (home / ".claude.json").exists()
+
+
+def test_a_host_killed_while_its_agent_ran_with_your_home_has_the_next_host_undo_it(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot of your configuration taken before the agent started is kept on disk: the
+    host that follows a killed one undoes what the agent planted, with a critical alert."""
+    make_repo(tmp_path / "repo")
+    project = open_project(write_plan(tmp_path, "undo", [sim_task("a")], workers=1))
+    you = tmp_path / "you"
+    (you / ".claude").mkdir(parents=True)
+    (you / ".claude.json").write_text('{"numStartups": 1}\n')
+    monkeypatch.setenv("HOME", str(you))
+    killed = WorkerHost(project.store, "w1", "claude", AgentConfig(home="user"))
+    user_config.save(user_config.snapshot("claude", you), killed._config_file)  # as its launch does
+    # Its agent adds an MCP server for you; then the host is killed and undoes nothing.
+    (you / ".claude.json").write_text('{"numStartups": 2, "mcpServers": {"planted": {"command": "sh"}}}\n')
+    WorkerHost(project.store, "w1", "claude", AgentConfig(home="user"))._undo_config(None)
+    assert json.loads((you / ".claude.json").read_text()) == {"numStartups": 2}
+    assert not killed._config_file.exists()
+    alerts = [e for e in project.store.events_after(0, kinds=("alert",)) if "~/.claude.json" in e.payload["message"]]
+    assert len(alerts) == 1 and alerts[0].payload["level"] == "critical"
+    # Once undone, a later host finds nothing to undo.
+    WorkerHost(project.store, "w1", "claude", AgentConfig(home="user"))._undo_config(None)
+    assert len(project.store.events_after(0, kinds=("alert",))) == 1

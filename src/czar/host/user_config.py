@@ -47,6 +47,10 @@ CONFIG: dict[str, dict[str, str | None]] = {
     },
     "aider": {},
 }
+# What of its state the agent keeps apart from your own sessions, in a folder of czar's: what your
+# running Claude Code sources before each of its commands (its shell's snapshots) must not be the
+# agent's to write.
+PRIVATE: dict[str, tuple[str, ...]] = {"claude": (".claude/shell-snapshots",)}
 # Claude Code's state file, which also lists MCP servers: those are kept as they were.
 CLAUDE_STATE = ".claude.json"
 STATE_LIMIT = 64 << 20
@@ -89,6 +93,23 @@ def locked(kind: str, home: Path) -> tuple[Path, ...]:
     )
 
 
+def private(kind: str, home: Path, own: Path) -> tuple[tuple[Path, Path], ...]:
+    """The folders of the agent's own under ``own`` that stand in for those of ``PRIVATE`` in
+    ``home`` (both made), for ``Confinement.private``; none where a link is on the way."""
+    found = []
+    for rel in PRIVATE.get(kind, ()):
+        place = home / rel
+        if place.is_symlink() or _through_link(home, rel) or not place.parent.is_dir():
+            continue
+        try:
+            (own / rel).mkdir(parents=True, exist_ok=True)
+            place.mkdir(exist_ok=True)
+        except OSError:
+            continue
+        found.append((own / rel, place))
+    return tuple(found)
+
+
 def snapshot(kind: str, home: Path) -> Snapshot:
     """What ``undo`` compares to, taken just before the agent starts."""
     bound = set(locked(kind, home))
@@ -102,6 +123,24 @@ def snapshot(kind: str, home: Path) -> Snapshot:
         exists = os.path.lexists(home / CLAUDE_STATE)
         state = untrusted.read_text(home / CLAUDE_STATE, limit=STATE_LIMIT) if exists else "{}"
     return Snapshot(home, unlocked, state)
+
+
+def save(before: Snapshot, path: Path) -> None:
+    """``before`` kept on disk while the agent runs: if its worker host is killed, the next one
+    undoes what the agent did (``load``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps({"home": str(before.home), "unlocked": before.unlocked, "state": before.state}))
+    os.replace(part, path)
+
+
+def load(path: Path) -> Snapshot | None:
+    """A snapshot ``save`` kept, or None if there is none (or it cannot be read)."""
+    try:
+        data = json.loads(path.read_text())
+        return Snapshot(Path(data["home"]), dict(data["unlocked"]), data["state"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def undo(kind: str, before: Snapshot, keep: Path) -> list[str]:

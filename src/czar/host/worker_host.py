@@ -182,6 +182,7 @@ class WorkerHost:
             )
             self.current = self._adopt(conn)
             Store.emit(conn, "worker.host_started", actor=self.worker, worker=self.worker, pid=os.getpid())
+        self._undo_config(None)  # what an agent did in your home while a killed host ran it
         if adapter_for(self.agent_kind).capabilities.mcp_http:
             # Load the MCP server's code while there is nothing to do, not when a task starts.
             threading.Thread(target=_load_mcp, name="czar-mcp-load", daemon=True).start()
@@ -276,7 +277,7 @@ class WorkerHost:
             busy = busy or e.kind == "permission.decided" or hook == "PostToolUse"
             if hook == "SessionStart":
                 named = Path(str(detail.get("transcript_path") or ""))
-                if detail.get("transcript_path") and named != cur.transcript and self._may_read(named):
+                if detail.get("transcript_path") and named != cur.transcript and self._transcript_root(named):
                     cur.transcript, cur.transcript_at = named, 0
                 if cur.first_paste is not None:
                     text, cur.first_paste = cur.first_paste, None
@@ -290,22 +291,26 @@ class WorkerHost:
         if cur.submit is not None:
             self._check_submit(cur, screen, cur.submit, busy, seen_other)
 
-    def _may_read(self, transcript: Path) -> bool:
-        """A transcript the agent's hook names is read by czar, outside the sandbox: only where
-        the agent's own files are (its home, or its folder in yours), never a file it points at."""
+    def _transcript_root(self, transcript: Path) -> Path | None:
+        """Where the agent's own files are (its home, or its folder in yours) that ``transcript``
+        lies in, by its name: czar reads it from there, outside the sandbox, one folder at a time
+        and never through a link (``untrusted.read_beneath``). None if it lies elsewhere."""
+        if not transcript.is_absolute() or ".." in transcript.parts:
+            return None
         folders = [self.home, *(Path.home() / rel for rel in USER_STATE.get(self.agent_kind, ()))]
-        try:
-            real = transcript.resolve(strict=False)
-        except (OSError, RuntimeError):
-            return False
-        return any(real.is_relative_to(folder.resolve()) for folder in folders)
+        for folder in folders:
+            for root in dict.fromkeys((folder, folder.resolve())):  # named as it is, or where it is
+                if transcript.is_relative_to(root) and transcript != root:
+                    return root
+        return None
 
     def _read_transcript(self, cur: Current, usage_only: bool = False) -> None:
         """The agent's new events from its transcript: usage, tools used, what it said.
         ``usage_only``: for an agent already let go (its other signals would go to the next task)."""
         if cur.transcript is None:
             return
-        data = untrusted.read(cur.transcript, offset=cur.transcript_at)
+        root = self._transcript_root(cur.transcript)
+        data = untrusted.read_beneath(root, cur.transcript, offset=cur.transcript_at) if root else None
         if data is None:
             return  # not written yet (or not a file czar reads)
         complete = data.rfind(b"\n") + 1
@@ -514,6 +519,7 @@ class WorkerHost:
                 argv = sandbox.wrap(argv, confine)
                 if self.settings.home == "user":
                     cur.config_before = user_config.snapshot(self.agent_kind, Path.home())
+                    user_config.save(cur.config_before, self._config_file)
             if launch.terminal:
                 cur.hooks_since = self.store.last_event_id()
                 cur.screen = Screen(argv, launch.env, cur.worktree, self.out)
@@ -664,6 +670,7 @@ class WorkerHost:
             self.objects = Git(self.repo).common_dir() / "objects"
         extra = [Path(p) for p in self.sandbox.writable]
         locked: tuple[Path, ...] = ()
+        private: tuple[tuple[Path, Path], ...] = ()
         if self.settings.home == "user":  # the agent's own state in your home stays its to write
             state = [Path.home() / rel for rel in USER_STATE.get(self.agent_kind, ())]
             for folder in state:  # made as the agent would make it: else its sessions live in a tmpfs
@@ -672,6 +679,9 @@ class WorkerHost:
             extra += state
             user_config.prepare(self.agent_kind, Path.home())  # but not its configuration
             locked = user_config.locked(self.agent_kind, Path.home())
+            # Beside the agent's home, not in it: a folder bound read-write must not be the
+            # agent's to swap for a link.
+            private = user_config.private(self.agent_kind, Path.home(), self.home.with_name(f"{self.worker}.user"))
         return sandbox.for_task(
             cur.worktree,
             home=self.home,
@@ -683,6 +693,7 @@ class WorkerHost:
             programs=sandbox.program_folders(program) if program else (),
             locked=locked,
             network=network or (sandbox.HOST_NETWORK if self.sandbox.network == "host" else sandbox.NO_NETWORK),
+            private=private,
         )
 
     def _agent_env(self, cur: Current) -> dict[str, str]:
@@ -791,9 +802,18 @@ class WorkerHost:
         if screen is not None:
             screen.close()
 
-    def _undo_config(self, cur: Current) -> None:
-        """What the agent added to its configuration in your home, undone (``host.user_config``)."""
-        before, cur.config_before = cur.config_before, None
+    @property
+    def _config_file(self) -> Path:
+        return self.home.with_name(f"{self.worker}.config-before.json")
+
+    def _undo_config(self, cur: Current | None) -> None:
+        """What the agent added to its configuration in your home, undone (``host.user_config``):
+        of its last start, or of a start by a worker host killed while its agent ran."""
+        before = cur.config_before if cur is not None else None
+        if cur is not None:
+            cur.config_before = None
+        if before is None:
+            before = user_config.load(self._config_file)
         if before is None:
             return
         keep = self.store.paths.logs / "undone" / f"{self.worker}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -801,6 +821,7 @@ class WorkerHost:
             undone = user_config.undo(self.agent_kind, before, keep)
         except OSError as exc:
             undone = [f"(could not undo all: {exc})"]
+        self._config_file.unlink(missing_ok=True)
         if undone:
             text = (
                 f"the agent of {self.worker} changed its configuration in your home: {'; '.join(undone)}. "
@@ -808,7 +829,9 @@ class WorkerHost:
             )
             self.say(f"  {text}")
             with self.store.write() as conn:
-                Store.alert(conn, "critical", text, task=cur.task, worker=self.worker, actor=self.worker)
+                Store.alert(
+                    conn, "critical", text, task=cur.task if cur else None, worker=self.worker, actor=self.worker
+                )
 
     def _drain(self, cur: Current, proc: subprocess.Popen[bytes]) -> None:
         """What a stopped agent printed last and was not read yet: its usage still counts (a

@@ -107,6 +107,9 @@ class Confinement:
     programs: tuple[Path, ...] = ()  # folders of the programs it runs, kept readable if hidden
     locked: tuple[Path, ...] = ()  # read-only within what is writable (an agent's settings in yours)
     network: Network = NO_NETWORK
+    # (czar's folder, the place it stands in for): a folder of the agent's own bound over one of
+    # yours that it must not share with your sessions (what Claude Code sources before each command)
+    private: tuple[tuple[Path, Path], ...] = ()
 
 
 def for_task(
@@ -121,6 +124,7 @@ def for_task(
     programs: tuple[Path, ...] = (),
     locked: tuple[Path, ...] = (),
     network: Network = NO_NETWORK,
+    private: tuple[tuple[Path, Path], ...] = (),
 ) -> Confinement:
     """The sandbox of an agent, or of checks that run its code, on one task's ``checkout``:
     ``home`` is its own (and ``<home>.tmp`` its /tmp), ``data`` czar's data folder (every
@@ -144,6 +148,7 @@ def for_task(
         programs=programs,
         locked=locked,
         network=network,
+        private=private,
     )
 
 
@@ -291,6 +296,8 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
         args += ["--ro-bind", str(readable), str(readable)]
     for writable in _existing([*c.writable, *c.extra_writable]):
         args += ["--bind", str(writable), str(writable)]
+    for own, place in c.private:
+        args += ["--bind", str(own), str(place)]
     for locked in _existing(c.locked):
         args += ["--ro-bind", str(locked), str(locked)]
     net = c.network
