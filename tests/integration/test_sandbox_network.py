@@ -246,3 +246,15 @@ def test_checks_are_told_what_the_sandbox_refused_them(tmp_path: Path) -> None:
         "czar: the sandbox refused files.example.net: not an allowed host (add it to [sandbox] allow_hosts)" in failure
     )
     assert not network.gate.exists()  # the gateway lived as long as the checks
+
+
+def test_checks_without_a_network_say_so_when_they_fail_for_want_of_one(tmp_path: Path) -> None:
+    from czar.supervisor.checks import describe_failure, run_checks
+
+    fetch = "import urllib.request; urllib.request.urlopen('https://pypi.org/simple/')"
+    confine = _confine(tmp_path, sandbox.NO_NETWORK)
+    results = run_checks([f'{sys.executable} -c "{fetch}"'], tmp_path, 60, tmp_path / "log", confine)
+    assert "czar: checks run without a network ([sandbox] allow_hosts and ports open one)" in describe_failure(results)
+    # A failure of another kind says nothing of the network.
+    results = run_checks([f'{sys.executable} -c "raise SystemExit(3)"'], tmp_path, 60, tmp_path / "log", confine)
+    assert "network" not in describe_failure(results)

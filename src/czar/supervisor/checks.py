@@ -63,12 +63,32 @@ def run_checks(
             refused = "".join(
                 f"czar: the sandbox refused {host}: {why}\n" for host, why in (gate.denied[seen:] if gate else [])
             )
+            if not r.ok and confine is not None and not confine.network.shared and gate is None and _offline(r.output):
+                refused = "czar: checks run without a network ([sandbox] allow_hosts and ports open one)\n"
             output = r.output + ("\n" if refused and not r.output.endswith("\n") else "") + refused
             results.append(CheckResult(command, r.returncode, r.timed_out, output))
             fh.write(f"$ {command}\n{output}\n[exit {r.returncode}]\n\n")
             if not r.ok:
                 break
     return results
+
+
+# What tools print when they find no network: a failure with one of these, in a sandbox without
+# one, gets a line saying why (the same failure elsewhere says nothing of the sandbox).
+OFFLINE = (
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "Could not resolve host",
+    "getaddrinfo",
+    "EAI_AGAIN",
+    "ENOTFOUND",
+    "Network is unreachable",
+    "No address associated with hostname",
+)
+
+
+def _offline(output: str) -> bool:
+    return any(sign in output for sign in OFFLINE)
 
 
 def describe_failure(results: Sequence[CheckResult]) -> str:

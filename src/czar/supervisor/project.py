@@ -115,12 +115,16 @@ class Project:
         common = self.git.common_dir()
         config = self.plan.sandbox
         network = sandbox.HOST_NETWORK
-        if config.network == "filtered":  # the plan's hosts and ports, through a gateway of the checks' own
-            network = sandbox.Network(
-                gate=home.with_name(home.name + ".net"),
-                ports=tuple(sorted(set(config.ports))),
-                hosts=tuple(config.allow_hosts),
-            )
+        if config.network == "filtered":
+            # The plan's hosts and ports, through a gateway of the checks' own; with none, no
+            # network at all (and no gateway to start: checks run on every hand-in).
+            network = sandbox.NO_NETWORK
+            if config.allow_hosts or config.ports:
+                network = sandbox.Network(
+                    gate=home.with_name(home.name + ".net"),
+                    ports=tuple(sorted(set(config.ports))),
+                    hosts=tuple(config.allow_hosts),
+                )
         return sandbox.for_task(
             folder,
             home=home,
