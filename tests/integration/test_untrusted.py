@@ -95,3 +95,38 @@ def test_objects_an_agent_points_its_clone_at_are_not_brought_into_the_repositor
     os.rename(place / ".git", tmp_path / "moved")
     (place / ".git").symlink_to(other / ".git")
     assert not checkout.harvest_commit(g, place, "czar/a", private)
+
+
+def test_the_integration_branch_is_shown_in_a_clone_without_running_its_git_or_following_links(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo)
+    g.ensure_branch("czar/a", "main")
+    clone = tmp_path / "clone"
+    checkout.make(g, clone, "czar/a")
+    tip = git(repo, "rev-parse", "main")
+    # The agent planted a hook that git would run on any change of a ref in its clone.
+    marker = tmp_path / "hook-ran"
+    hook = clone / ".git" / "hooks" / "reference-transaction"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    assert checkout.show_ref(clone, "czar/integration", tip)
+    assert git(clone, "rev-parse", "refs/heads/czar/integration") == tip
+    assert not marker.exists()
+    # Again, over a stale packed copy: the ref file wins, as git reads it.
+    git(clone, "pack-refs", "--all")
+    marker.unlink(missing_ok=True)  # the test's own git may have run it
+    assert checkout.show_ref(clone, "czar/integration", tip)
+    assert git(clone, "rev-parse", "refs/heads/czar/integration") == tip
+    assert not marker.exists()
+    # A folder on the way swapped for a link elsewhere: nothing is written there.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    heads = clone / ".git" / "refs" / "heads" / "czar"
+    subprocess.run(["rm", "-rf", str(heads)], check=True)
+    heads.symlink_to(elsewhere)
+    assert not checkout.show_ref(clone, "czar/integration", tip)
+    assert list(elsewhere.iterdir()) == []
+    assert not checkout.show_ref(clone, "czar/../../../x", tip)
+    assert not checkout.show_ref(clone, "czar/integration", "not-a-commit")

@@ -594,8 +594,9 @@ class WorkerHost:
 
     def _show_integration(self, cur: Current) -> None:
         """Point the checkout's copy of the integration branch at the repository's: a task's clone
-        holds only its own branch, and agents are told to `git merge` the integration branch. In
-        the agent's sandbox (``update-ref`` runs the clone's hooks, which are the agent's)."""
+        holds only its own branch, and agents are told to `git merge` the integration branch.
+        Its ref file written by czar (``checkout.show_ref``), else ``update-ref`` in the agent's
+        sandbox (it runs the clone's hooks, which are the agent's)."""
         if self.repo is None or not (cur.worktree / ".git").is_dir():
             return
         with self.store.read() as conn:
@@ -604,6 +605,8 @@ class WorkerHost:
             tip = Git(self.repo).tip(name)
         except CzarError:
             return  # not made yet
+        if checkout.show_ref(cur.worktree, name, tip):
+            return
         git = self._git_in_checkout(cur)
         if git is not None:
             git.run("update-ref", f"refs/heads/{name}", tip, check=False)

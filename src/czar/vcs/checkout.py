@@ -127,6 +127,48 @@ def unlock(path: Path) -> list[str]:
     return removed
 
 
+def show_ref(path: Path, branch: str, commit: str) -> bool:
+    """Point the clone's ``branch`` at ``commit`` (which its borrowed objects hold) by writing its
+    ref file: no git runs in the clone, so none of its hooks (the agent's to write), and no
+    sandbox need be started for it (an agent's start waits for this). The folders are opened one
+    by one without following links, the file written beside and renamed into place, as git does.
+    False if it cannot be written so (a clone whose refs are kept otherwise): then git must."""
+    parts = ["refs", "heads", *branch.split("/")]
+    if not is_commit_id(commit) or any(p in ("", ".", "..") or p.endswith(".lock") for p in parts):
+        return False
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    opened: list[int] = []
+    try:
+        opened.append(os.open(path / ".git", flags))
+        if _exists_at(opened[0], "reftable"):
+            return False
+        for name in parts[:-1]:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o755, dir_fd=opened[-1])
+            opened.append(os.open(name, flags, dir_fd=opened[-1]))
+        folder, part = opened[-1], f"{parts[-1]}.czar-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(part, dir_fd=folder)
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=folder)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(commit + "\n")
+        os.rename(part, parts[-1], src_dir_fd=folder, dst_dir_fd=folder)
+        return True
+    except OSError:
+        return False
+    finally:
+        for fd in opened:
+            os.close(fd)
+
+
+def _exists_at(folder: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def harvest(git: Git, path: Path, branch: str, known: str | None) -> str | None:
     """Bring the clone's ``branch`` into the repository if it moved from ``known``; returns the
     repository's tip of ``branch`` afterwards (``known`` if nothing moved or it cannot be read)."""
@@ -204,12 +246,19 @@ def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
     """``git fetch`` of ``source`` (a ref or a commit id) from the clone into ``branch``, forced."""
     if not _borrows_only_the_repository(git, path):
         return False
+    # As few processes and history walks as git allows: with a hundred agents on two cores, each
+    # process of a fetch waits its turn, and verification waits for the fetch.
     fetched = git.run(
+        "-c",
+        "advice.fetchShowForcedUpdates=false",
         "fetch",
         "--quiet",
         "--no-tags",
         "--no-write-fetch-head",
         "--no-recurse-submodules",
+        "--no-auto-maintenance",
+        "--no-show-forced-updates",
+        "--no-write-commit-graph",
         "--end-of-options",
         str(path),
         f"+{source}:refs/heads/{branch}",
