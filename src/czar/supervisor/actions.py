@@ -329,7 +329,7 @@ class Actions:
             if outside:
                 problems.append(scope_message(tuple(spec["scope"]), outside, self.integration))
             log_path = self.p.paths.checks / task_id / f"round-{round_no}.log"
-            if not problems:
+            if not problems and spec["accept"]:
                 checkout = Path(attempt.worktree)
                 confine = self.p.confinement(checkout, self.p.paths.checks / task_id / "home")
                 results = run_checks(spec["accept"], checkout, self.p.plan.project.accept_timeout, log_path, confine)

@@ -106,13 +106,17 @@ class Project:
                 "[sandbox] enabled = false to run them unconfined, as you"
             )
 
+    @cached_property
+    def objects(self) -> Path:
+        """The repository's objects folder, which every task's clone borrows (asked of git once)."""
+        return self.git.common_dir() / "objects"
+
     def confinement(self, folder: Path, home: Path) -> sandbox.Confinement | None:
         """The sandbox for code run in ``folder`` (a clone: a task's checkout, or a throwaway one
         for checks after a merge), with ``home`` as its home; None when the plan runs agents
         unconfined or this machine cannot confine them."""
         if not self.sandboxed:
             return None
-        common = self.git.common_dir()
         config = self.plan.sandbox
         network = sandbox.HOST_NETWORK
         if config.network == "filtered":
@@ -130,7 +134,7 @@ class Project:
             home=home,
             data=czar_home(),
             repo=self.plan.repo,
-            objects=common / "objects",
+            objects=self.objects,
             extra=tuple(Path(p) for p in config.writable),
             network=network,
         )
