@@ -258,3 +258,18 @@ def test_checks_without_a_network_say_so_when_they_fail_for_want_of_one(tmp_path
     # A failure of another kind says nothing of the network.
     results = run_checks([f'{sys.executable} -c "raise SystemExit(3)"'], tmp_path, 60, tmp_path / "log", confine)
     assert "network" not in describe_failure(results)
+
+
+def test_a_gateway_stopped_late_leaves_the_doors_of_the_next_one(tmp_path: Path) -> None:
+    """An agent's servers close in the background while its next start opens new ones: the old
+    gateway's stop must not take the new one's sockets with it."""
+    with _web() as port:
+        network = sandbox.Network(gate=tmp_path / "net", ports=(port,))
+        old = Gateway(network)
+        new = Gateway(network)  # the same folder, made again
+        try:
+            old.stop()
+            assert _probe(_confine(tmp_path, network), f"127.0.0.1:{port}") == ["open"]
+        finally:
+            new.stop()
+        assert not network.gate.exists()

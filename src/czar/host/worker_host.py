@@ -10,6 +10,7 @@ serve czar's MCP server to the agent and let the agent of an ended task go.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import os
@@ -485,7 +486,11 @@ class WorkerHost:
         self._end_retiring()
         self._undo_config(cur)  # of its last start, if it ended without czar seeing it end
         self._unlock(cur.worktree)
-        confine = self._confinement(cur, new_session=True)
+        try:
+            confine = self._confinement(cur, new_session=True)
+        except CzarError as exc:
+            self._cannot_start(cur, self.agent_kind, exc)
+            return
         self.tools.wrap = functools.partial(_confined, confine) if confine is not None else None
         if cur.adapter.capabilities.mcp_http:
             cur.endpoint = self._open_endpoint(cur.launches)
@@ -513,9 +518,14 @@ class WorkerHost:
         launch = cur.adapter.launch(ctx)
         argv = launch.argv
         try:
-            network = self._network(cur) if confine is not None else None
-            confine = self._confinement(cur, new_session=not launch.terminal, program=launch.argv[0], network=network)
             if confine is not None:
+                # Czar's own git in the checkout runs with no network and no program of the agent's.
+                confine = dataclasses.replace(
+                    confine,
+                    new_session=not launch.terminal,
+                    programs=sandbox.program_folders(launch.argv[0]),
+                    network=self._network(cur),
+                )
                 argv = sandbox.wrap(argv, confine)
                 if self.settings.home == "user":
                     cur.config_before = user_config.snapshot(self.agent_kind, Path.home())
@@ -536,12 +546,7 @@ class WorkerHost:
                     start_new_session=True,  # so stopping it kills its whole process group
                 )
         except (OSError, ValueError, CzarError) as exc:
-            # The agent's program is missing or cannot run, or no sandbox can hold it: the
-            # attempt's agent "exited" at once.
-            self.say(f"cannot start {launch.argv[0]}: {getattr(exc, 'strerror', None) or exc}")
-            with self.store.write() as conn:
-                conn.execute(Store.attempt_update(cur.attempt, agent_exited_at=time.time(), launches=cur.launches))
-                self._event(conn, cur, "agent.error", text=f"cannot start {launch.argv[0]}: {exc}")
+            self._cannot_start(cur, launch.argv[0], exc)
             return
         # Agents yield the CPU to czar's own processes: supervision must stay responsive when a
         # hundred agents (and the tests they run) compete for two cores.
@@ -611,6 +616,14 @@ class WorkerHost:
         if git is not None:
             git.run("update-ref", f"refs/heads/{name}", tip, check=False)
 
+    def _cannot_start(self, cur: Current, program: str, exc: Exception) -> None:
+        """The agent's program is missing or cannot run, or no sandbox can hold it: the attempt's
+        agent "exited" at once."""
+        self.say(f"cannot start {program}: {getattr(exc, 'strerror', None) or exc}")
+        with self.store.write() as conn:
+            conn.execute(Store.attempt_update(cur.attempt, agent_exited_at=time.time(), launches=cur.launches))
+            self._event(conn, cur, "agent.error", text=f"cannot start {program}: {exc}")
+
     def _git_in_checkout(self, cur: Current) -> Git | None:
         """git in the task's checkout, in the agent's sandbox (the checkout's configuration and
         hooks are the agent's to write): made here if no start of the agent made it yet (a host
@@ -638,7 +651,11 @@ class WorkerHost:
             hosts.append(elsewhere)
         ports = egress.forwarded_ports([*named, *(f"http://127.0.0.1:{p}" for p in self.sandbox.ports)])
         network = sandbox.Network(
-            gate=self.home.with_name(f"{self.worker}.net") / str(cur.launches), ports=ports, hosts=tuple(hosts)
+            # A folder of this start's own: the last start's gateway, stopped in the background,
+            # removes its folder when it is done, which must not be this one.
+            gate=self.home.with_name(f"{self.worker}.net") / f"{cur.attempt}-{cur.launches}",
+            ports=ports,
+            hosts=tuple(hosts),
         )
         cur.gateway = Gateway(network, on_denied=self._denied)
         return network
@@ -657,9 +674,7 @@ class WorkerHost:
                 conn, "warning", text, task=cur.task if cur else None, worker=self.worker, actor=self.worker, host=host
             )
 
-    def _confinement(
-        self, cur: Current, *, new_session: bool, program: str | None = None, network: sandbox.Network | None = None
-    ) -> sandbox.Confinement | None:
+    def _confinement(self, cur: Current, *, new_session: bool) -> sandbox.Confinement | None:
         """The agent's sandbox (see ``czar.runtime.sandbox``), or None when the plan opts out.
         Only the simulated agent, czar's own, runs unconfined on a machine that cannot confine."""
         if not self.sandbox.enabled or self.repo is None:
@@ -693,9 +708,8 @@ class WorkerHost:
             objects=self.objects,
             extra=tuple(extra),
             new_session=new_session,
-            programs=sandbox.program_folders(program) if program else (),
             locked=locked,
-            network=network or (sandbox.HOST_NETWORK if self.sandbox.network == "host" else sandbox.NO_NETWORK),
+            network=sandbox.HOST_NETWORK if self.sandbox.network == "host" else sandbox.NO_NETWORK,
             private=private,
         )
 

@@ -44,6 +44,7 @@ class Gateway:
         shutil.rmtree(folder, ignore_errors=True)  # a previous run's sockets
         folder.mkdir(parents=True, mode=0o700)
         self._fd = os.open(folder, os.O_PATH | os.O_DIRECTORY)
+        self._made = os.fstat(self._fd).st_ino
         self._listeners = [self._listen(f"{port}.sock", self._forward, port) for port in self.ports]
         self._listeners.append(self._listen(PROXY, self._proxy, 0))
 
@@ -187,7 +188,11 @@ class Gateway:
             s.close()
         with contextlib.suppress(OSError):
             os.close(self._fd)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        # Its own folder only: a gateway stopped in the background must not remove the folder of
+        # one made since under the same name.
+        with contextlib.suppress(OSError):
+            if self.folder.lstat().st_ino == self._made:
+                shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _host_port(target: str) -> tuple[str | None, int]:
