@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml scripts/system-deps
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "czar needs Python 3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	# Byte-compiled once here: where PYTHONDONTWRITEBYTECODE is set, pip compiles nothing and every
+	# czar process (supervisor, worker hosts, the agents' czar commands) would compile its imports
+	# again, about a second of CPU each.
+	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib src || true
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -32,6 +36,7 @@ $(AIDER): agent-clis/requirements-aider.txt $(STAMP)
 	@test -n "$(AIDER_PYTHON)" || { echo "Aider needs Python 3.10 to 3.12 (python3.12 on PATH will do)" >&2; exit 1; }
 	test -x agent-clis/aider-venv/bin/pip || { rm -rf agent-clis/aider-venv; $(AIDER_PYTHON) -m venv agent-clis/aider-venv || { rm -rf agent-clis/aider-venv; exit 1; }; }
 	agent-clis/aider-venv/bin/python -m pip install -q --disable-pip-version-check -r agent-clis/requirements-aider.txt
+	agent-clis/aider-venv/bin/python -m compileall -qq -j 0 agent-clis/aider-venv/lib || true
 	touch $(AIDER)
 
 test: $(STAMP) $(AGENTS) $(AIDER)
