@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from czar.runtime import sandbox
 from czar.runtime.gateway import Gateway
+from helpers import retry_until
 
 pytestmark = pytest.mark.skipif(sandbox.available() is not None, reason=f"no sandbox here: {sandbox.available()}")
 
@@ -163,20 +165,31 @@ def test_the_proxy_refuses_what_is_not_named_and_says_why(tmp_path: Path) -> Non
         assert gate.denied == [("evil.example.org", "not an allowed host (add it to [sandbox] allow_hosts)")]
 
 
-def test_a_named_host_is_reached_through_the_proxy(tmp_path: Path) -> None:
+def test_the_proxy_tunnels_to_a_forwarded_port_and_refuses_this_machine_by_any_address(tmp_path: Path) -> None:
+    """A client that sends everything to its proxy (NO_PROXY unread) still reaches czar's tools;
+    this machine's own address, named exactly, is refused all the same (a service bound to every
+    address of the machine is one of its own)."""
+    with _web() as port:
+        network = sandbox.Network(gate=tmp_path / "net", ports=(port,), hosts=("*",))
+        gate = Gateway(network)
+        try:
+            answer = _connect_through(_confine(tmp_path, network), network.proxy(), f"127.0.0.1:{port}")
+        finally:
+            gate.stop()
+    assert answer.startswith("HTTP/1.1 200 Connection established"), answer
+    assert answer.rstrip().endswith("secret of the machine")
     address = _outward_address()
     if address is None:
         pytest.skip("this machine has no address but loopback")
     with _web(address) as port:
-        network = sandbox.Network(gate=tmp_path / "net", hosts=(address,))
+        network = sandbox.Network(gate=tmp_path / "net2", hosts=(address,))
         gate = Gateway(network)
         try:
             answer = _connect_through(_confine(tmp_path, network), network.proxy(), f"{address}:{port}")
         finally:
             gate.stop()
-    assert answer.startswith("HTTP/1.1 200 Connection established"), answer
-    assert answer.rstrip().endswith("secret of the machine")
-    assert gate.denied == []
+    assert answer.startswith("HTTP/1.1 403"), answer
+    assert gate.denied == [(address, f"it resolves to {address}, this machine")]
 
 
 def test_abstract_sockets_of_the_machine_are_out_of_reach(tmp_path: Path) -> None:
@@ -273,3 +286,91 @@ def test_a_gateway_stopped_late_leaves_the_doors_of_the_next_one(tmp_path: Path)
         finally:
             new.stop()
         assert not network.gate.exists()
+
+
+def _client(gate: Gateway) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    assert gate.folder is not None
+    s.connect(str(gate.folder / "proxy.sock"))
+    return s
+
+
+def _answer(s: socket.socket) -> bytes:
+    data = b""
+    with contextlib.suppress(OSError):
+        while chunk := s.recv(4096):
+            data += chunk
+    return data
+
+
+def test_what_an_agent_sends_its_proxy_cannot_exhaust_the_gateway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connections held open, a request sent a byte at a time, a flood of names refused, a host
+    that is not a name: each costs the gateway a bounded share, and it goes on serving."""
+    from czar.runtime import gateway as gateway_module
+
+    monkeypatch.setattr(gateway_module, "CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(gateway_module, "MAX_CONNECTIONS", 8)
+    reported: list[str] = []
+    gate = Gateway(
+        sandbox.Network(gate=tmp_path / "net", hosts=("pypi.org",)), on_denied=lambda h, _: reported.append(h)
+    )
+    try:
+        held = [_client(gate) for _ in range(20)]  # open, saying nothing
+        assert retry_until(lambda: gate.connections() == 8, timeout=10, what="the cap")
+        for s in held:
+            assert _answer(s) == b""  # each ends unanswered: cut at the deadline, or refused at once
+            s.close()
+        assert retry_until(lambda: gate.connections() == 0, timeout=10, what="all of them closed")
+        # A request sent a byte at a time does not extend the deadline.
+        slow = _client(gate)
+        start = time.monotonic()
+        with contextlib.suppress(OSError):
+            for byte in b"CONNECT pypi.org:443 HTTP/1.1\r\n":
+                slow.sendall(bytes([byte]))
+                time.sleep(0.1)
+        assert _answer(slow) == b"" and time.monotonic() - start < 8
+        slow.close()
+        # Names refused in a loop: each refused, the first hundred reported, none after.
+        for n in range(150):
+            s = _client(gate)
+            s.sendall(f"CONNECT a{n}.example.org:443 HTTP/1.1\r\n\r\n".encode())
+            assert _answer(s).startswith(b"HTTP/1.1 403")
+            s.close()
+        assert gate.refusals == 150 and len(gate.denied) == 100 and len(reported) == 100
+        for target in ("\x1b[31mred.example.org:443", "a" * 64 + ".org:443", "x.org:99999", "no-port"):
+            s = _client(gate)
+            s.sendall(f"CONNECT {target} HTTP/1.1\r\n\r\n".encode())
+            assert _answer(s).startswith(b"HTTP/1.1 400"), target
+            s.close()
+        assert gate.refusals == 150
+    finally:
+        gate.stop()
+
+
+def test_the_agents_program_starts_with_the_signals_a_shell_gives_it(tmp_path: Path) -> None:
+    """The forwarder is Python, which ignores SIGPIPE: its program must not inherit that (an
+    `echo` loop piped into `head` would never end)."""
+    network = sandbox.Network(gate=tmp_path / "net")
+    gate = Gateway(network)
+    try:
+        result = _run(_confine(tmp_path, network), ["sh", "-c", "grep SigIgn /proc/self/status"])
+    finally:
+        gate.stop()
+    ignored = int(result.stdout.split()[1], 16)
+    assert not ignored & (1 << (13 - 1)), "SIGPIPE ignored"
+    assert not ignored & (1 << (25 - 1)), "SIGXFSZ ignored"
+
+
+def test_a_port_the_sandbox_cannot_listen_on_is_one_clear_line(tmp_path: Path) -> None:
+    network = sandbox.Network(gate=tmp_path / "net", ports=(80,))
+    gate = Gateway(network)
+    try:
+        result = _run(_confine(tmp_path, network), ["true"])
+    finally:
+        gate.stop()
+    assert result.returncode == 126
+    assert "cannot open port 80 in the sandbox (below 1024" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -28,6 +28,25 @@ def _claude_home(tmp_path: Path) -> Path:
     return home
 
 
+def _agent_sandbox(tmp_path: Path, home: Path, extra: tuple[Path, ...]) -> sandbox.Confinement:
+    """The sandbox of an agent run with ``home`` as yours, on a task's checkout."""
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo)
+    g.ensure_branch("czar/a", "main")
+    place = tmp_path / "data" / "worktrees" / "a"
+    checkout.make(g, place, "czar/a")
+    return sandbox.for_task(
+        place,
+        home=tmp_path / "data" / "agents" / "w1",
+        data=tmp_path / "data",
+        repo=repo,
+        objects=None,
+        extra=extra,
+        locked=user_config.locked("claude", home),
+        private=user_config.private("claude", home, tmp_path / "data" / "agents" / "w1.user"),
+    )
+
+
 def test_what_cannot_be_locked_is_undone_when_the_agent_ends_and_kept(tmp_path: Path) -> None:
     home = _claude_home(tmp_path)
     (tmp_path / "dotfiles").mkdir()
@@ -78,26 +97,12 @@ def test_a_state_file_made_unreadable_is_put_back_whole(tmp_path: Path) -> None:
 @pytest.mark.skipif(sandbox.available() is not None, reason="no sandbox here")
 def test_in_its_sandbox_the_agent_writes_its_state_but_not_its_configuration(tmp_path: Path) -> None:
     home = _claude_home(tmp_path)
-    repo = make_repo(tmp_path / "repo")
-    g = Git(repo)
-    g.ensure_branch("czar/a", "main")
-    place = tmp_path / "data" / "worktrees" / "a"
-    checkout.make(g, place, "czar/a")
     # Your own Claude Code, running meanwhile, sources its shell's snapshot before each command.
     snapshots = home / ".claude" / "shell-snapshots"
     snapshots.mkdir()
     (snapshots / "snapshot-yours.sh").write_text("your shell\n")
     own = tmp_path / "data" / "agents" / "w1.user"
-    confine = sandbox.for_task(
-        place,
-        home=tmp_path / "data" / "agents" / "w1",
-        data=tmp_path / "data",
-        repo=repo,
-        objects=None,
-        extra=(home / ".claude", home / ".claude.json"),
-        locked=user_config.locked("claude", home),
-        private=user_config.private("claude", home, own),
-    )
+    confine = _agent_sandbox(tmp_path, home, (home / ".claude", home / ".claude.json"))
     script = (
         f"echo session > {home}/.claude/projects/s.jsonl; echo '{{}}' > {home}/.claude.json; "
         f"echo '{{\"hooks\": 1}}' > {home}/.claude/settings.json; "
@@ -146,3 +151,32 @@ def test_a_host_killed_while_its_agent_ran_with_your_home_has_the_next_host_undo
     # Once undone, a later host finds nothing to undo.
     WorkerHost(project.store, "w1", "claude", AgentConfig(home="user"))._undo_config(None)
     assert len(project.store.events_after(0, kinds=("alert",))) == 1
+
+
+def test_an_agent_folder_linked_to_your_dotfiles_is_locked_and_kept_apart_the_same(tmp_path: Path) -> None:
+    """``~/.claude`` as a link to your dotfiles (stow and the like): its configuration is locked
+    all the same, its shell snapshots kept apart, and nothing of yours is moved away at the end."""
+    home = tmp_path / "you"
+    dotfiles = tmp_path / "dotfiles" / "claude"
+    (dotfiles / "projects").mkdir(parents=True)
+    (dotfiles / "settings.json").write_text('{"model": "yours"}\n')
+    (dotfiles / "shell-snapshots").mkdir()
+    (dotfiles / "shell-snapshots" / "snapshot-yours.sh").write_text("your shell\n")
+    home.mkdir()
+    (home / ".claude").symlink_to(dotfiles)
+    user_config.prepare("claude", home)
+    assert home / ".claude" / "settings.json" in user_config.locked("claude", home)
+    before = user_config.snapshot("claude", home)
+    confine = _agent_sandbox(tmp_path, home, (home / ".claude",))
+    snapshots = home / ".claude" / "shell-snapshots"
+    script = (
+        f"echo '{{\"hooks\": 1}}' > {home}/.claude/settings.json; echo evil >> {snapshots}/snapshot-yours.sh; "
+        f"echo session > {home}/.claude/projects/s.jsonl; echo done"
+    )
+    result = subprocess.run(sandbox.wrap(["sh", "-c", script], confine), capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip().endswith("done"), result.stderr
+    assert (dotfiles / "settings.json").read_text() == '{"model": "yours"}\n'
+    assert (dotfiles / "shell-snapshots" / "snapshot-yours.sh").read_text() == "your shell\n"
+    assert (dotfiles / "projects" / "s.jsonl").read_text() == "session\n"  # its state, where yours is
+    assert user_config.undo("claude", before, tmp_path / "kept") == []
+    assert (dotfiles / "settings.json").exists() and (home / ".claude").is_symlink()

@@ -530,3 +530,30 @@ def test_a_body_file_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> No
     os.mkfifo(tmp_path / "pipe.md")  # reading it would wait forever
     line = only_problem(tmp_path, PROJECT + '[[tasks]]\nid = "a"\nbody_file = "pipe.md"\n')
     assert line == "task 'a': body_file 'pipe.md' is not a regular file"
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ('[sandbox]\nallow_hosts = ["pypi.org/simple"]\n', "not a host name"),
+        ('[sandbox]\nallow_hosts = ["api.*.com"]\n', "not a host name"),
+        ("[sandbox]\nports = [443]\n", "greater than or equal to 1024"),
+        ('[sandbox]\nnetwork = "open"\n', "'filtered' or 'host'"),
+        ('[agents.claude]\nbase_url = "http://localhost/v1"\n', "port 80 on this machine cannot be reached"),
+    ],
+)
+def test_a_sandbox_network_the_plan_cannot_have(tmp_path: Path, table: str, expected: str) -> None:
+    line = only_problem(tmp_path, PROJECT + table + '[[tasks]]\nid = "a"\nbody = "x"\n')
+    assert expected in line, line
+
+
+def test_a_local_model_below_1024_is_fine_on_your_network(tmp_path: Path) -> None:
+    plan = load_plan(
+        write_plan(
+            tmp_path,
+            PROJECT
+            + '[sandbox]\nnetwork = "host"\nallow_hosts = ["*", "*.npmjs.org", "gpu.lan"]\n'
+            + '[agents.claude]\nbase_url = "http://localhost/v1"\n[[tasks]]\nid = "a"\nbody = "x"\n',
+        )
+    )
+    assert plan.sandbox.network == "host" and plan.sandbox.allow_hosts == ["*", "*.npmjs.org", "gpu.lan"]

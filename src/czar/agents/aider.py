@@ -38,7 +38,13 @@ class AiderAdapter:
         resumes=False,
         reports_cost=True,
         # The providers its models are served by most often; others go in [sandbox] allow_hosts.
-        hosts=("*.openai.com", "*.anthropic.com", "*.googleapis.com", "openrouter.ai", "api.deepseek.com"),
+        hosts=(
+            "api.openai.com",
+            "api.anthropic.com",
+            "generativelanguage.googleapis.com",
+            "openrouter.ai",
+            "api.deepseek.com",
+        ),
     )
 
     def __init__(self) -> None:

@@ -39,7 +39,15 @@ class GeminiAdapter:
         mcp_http=True,
         long_lived=False,
         resumes=False,
-        hosts=("*.googleapis.com", "accounts.google.com"),
+        # Its APIs and its login, by name: ``*.googleapis.com`` would take in any storage bucket too.
+        hosts=(
+            "generativelanguage.googleapis.com",
+            "cloudcode-pa.googleapis.com",
+            "oauth2.googleapis.com",
+            "www.googleapis.com",
+            "play.googleapis.com",
+            "accounts.google.com",
+        ),
     )
 
     def launch(self, ctx: LaunchContext) -> Launch:

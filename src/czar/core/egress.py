@@ -32,10 +32,15 @@ def permits(host: str, patterns: Iterable[str]) -> bool:
     return False
 
 
-def refused_address(address: str) -> str | None:
-    """Why the proxy never connects to ``address`` whatever its name, or None: this machine's
-    services are reached only through the ports forwarded by name, and link-local addresses
-    hold the cloud's metadata service (credentials of the machine)."""
+# The clouds' metadata services (credentials of the machine) that are not link-local addresses.
+METADATA = frozenset({ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")})
+
+
+def refused_address(address: str, *, named: bool = False) -> str | None:
+    """Why the proxy does not connect to ``address``, or None. Never this machine's loopback (its
+    services are reached only through the ports forwarded by name), link-local addresses and the
+    clouds' metadata services; a private network's addresses only for a host ``named`` exactly
+    (a model server on your network), never through ``*`` or ``*.example.com``."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
@@ -44,11 +49,34 @@ def refused_address(address: str) -> str | None:
         ip = ip.ipv4_mapped
     if ip.is_loopback:
         return "this machine"
-    if ip.is_link_local:
-        return "link-local (the cloud's metadata service)"
+    if ip.is_link_local or ip in METADATA:
+        return "the cloud's metadata service"
     if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
         return "not a host"
+    if not ip.is_global and not named:
+        return "a private network's address (name the host itself in [sandbox] allow_hosts)"
     return None
+
+
+def names_exactly(host: str, patterns: Iterable[str]) -> bool:
+    """Whether one of the patterns is ``host`` itself (not a wildcard that covers it)."""
+    host = host.lower().rstrip(".")
+    return any(pattern.lower().rstrip(".") == host for pattern in patterns)
+
+
+def is_host(text: str) -> bool:
+    """A host name (letters, digits, ``-``, ``_`` and dots, at most 253 characters) or an address."""
+    if not text or len(text) > 253:
+        return False
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        pass
+    labels = text.rstrip(".").split(".")
+    return all(
+        0 < len(label) <= 63 and all(c.isascii() and (c.isalnum() or c in "-_") for c in label) for label in labels
+    )
 
 
 def loopback_port(url: str) -> int | None:

@@ -61,7 +61,7 @@ class Snapshot:
     """What of the agent's configuration in a home could change while it ran, as it was before."""
 
     home: Path
-    unlocked: dict[str, str | None] = field(default_factory=dict)  # path -> link target, None: absent
+    unlocked: dict[str, str | None] = field(default_factory=dict)  # path -> link target, None: absent, REAL
     state: str | None = None  # ``~/.claude.json`` as it was ("{}": none; None: not read, not checked)
 
 
@@ -85,11 +85,10 @@ def prepare(kind: str, home: Path) -> None:
 
 def locked(kind: str, home: Path) -> tuple[Path, ...]:
     """What of the agent's configuration can be bound read-only: real files and folders (a link
-    would be followed, to wherever it points)."""
+    would be followed, to wherever it points). Its folder in your home may be a link of yours (to
+    your dotfiles): the agent cannot replace that folder, which is bound in its sandbox."""
     return tuple(
-        home / rel
-        for rel in CONFIG.get(kind, {})
-        if os.path.lexists(home / rel) and not (home / rel).is_symlink() and not _through_link(home, rel)
+        home / rel for rel in CONFIG.get(kind, {}) if os.path.lexists(home / rel) and not (home / rel).is_symlink()
     )
 
 
@@ -99,13 +98,13 @@ def private(kind: str, home: Path, own: Path) -> tuple[tuple[Path, Path], ...]:
     found = []
     for rel in PRIVATE.get(kind, ()):
         place = home / rel
-        if place.is_symlink() or _through_link(home, rel) or not place.parent.is_dir():
-            continue
-        try:
-            (own / rel).mkdir(parents=True, exist_ok=True)
-            place.mkdir(exist_ok=True)
-        except OSError:
-            continue
+        if not place.parent.is_dir():
+            continue  # the agent's folder is not there: nothing of yours to keep apart
+        # Bound at its name: inside the sandbox that is in the agent's folder as bound there,
+        # wherever a link of yours (or one the agent left) leads outside.
+        (own / rel).mkdir(parents=True, exist_ok=True)
+        if not os.path.lexists(place):
+            place.mkdir()
         found.append((own / rel, place))
     return tuple(found)
 
@@ -113,11 +112,7 @@ def private(kind: str, home: Path, own: Path) -> tuple[tuple[Path, Path], ...]:
 def snapshot(kind: str, home: Path) -> Snapshot:
     """What ``undo`` compares to, taken just before the agent starts."""
     bound = set(locked(kind, home))
-    unlocked = {
-        rel: (os.readlink(home / rel) if (home / rel).is_symlink() else None)
-        for rel in CONFIG.get(kind, {})
-        if home / rel not in bound
-    }
+    unlocked = {rel: _kind_of(home / rel) for rel in CONFIG.get(kind, {}) if home / rel not in bound}
     state = None
     if kind == "claude":  # a file not there yet is one with no MCP servers
         exists = os.path.lexists(home / CLAUDE_STATE)
@@ -149,14 +144,13 @@ def undo(kind: str, before: Snapshot, keep: Path) -> list[str]:
     undone = []
     for rel, link in before.unlocked.items():
         path = before.home / rel
-        now = os.readlink(path) if path.is_symlink() else None
-        if now == link and (link is not None or not os.path.lexists(path)):
-            continue  # as it was: the same link, or still absent
+        if _kind_of(path) == link:
+            continue  # as it was: the same link, still absent, or yours as it is (never moved away)
         if os.path.lexists(path):
             (keep / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.move(path, keep / rel)  # a link is moved as a link
-        if link is not None:
-            path.symlink_to(link)
+        if link is not None and link != REAL:
+            path.symlink_to(link)  # (a file of yours the agent replaced cannot be put back: it is gone)
         undone.append(f"~/{rel}")
     if kind == "claude" and before.state is not None:
         exists = os.path.lexists(before.home / CLAUDE_STATE)
@@ -169,10 +163,14 @@ def undo(kind: str, before: Snapshot, keep: Path) -> list[str]:
     return undone
 
 
-def _through_link(home: Path, rel: str) -> bool:
-    """A folder on the way from the home to ``rel`` is a link (the bind would land elsewhere)."""
-    parts = Path(rel).parts[:-1]
-    return any((home.joinpath(*parts[: i + 1])).is_symlink() for i in range(len(parts)))
+REAL = "\0real"  # an entry that is a file or folder of its own, not a link
+
+
+def _kind_of(path: Path) -> str | None:
+    """What ``path`` is, as ``Snapshot.unlocked`` keeps it: a link's target, ``REAL``, or None."""
+    if path.is_symlink():
+        return os.readlink(path)
+    return REAL if os.path.lexists(path) else None
 
 
 def _load(text: str | None) -> dict[str, Any] | None:

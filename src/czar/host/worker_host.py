@@ -15,6 +15,7 @@ import functools
 import hashlib
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -184,6 +185,8 @@ class WorkerHost:
             self.current = self._adopt(conn)
             Store.emit(conn, "worker.host_started", actor=self.worker, worker=self.worker, pid=os.getpid())
         self._undo_config(None)  # what an agent did in your home while a killed host ran it
+        # Gateway folders a killed host left (no gateway of this worker's runs yet).
+        shutil.rmtree(self.home.with_name(f"{self.worker}.net"), ignore_errors=True)
         if adapter_for(self.agent_kind).capabilities.mcp_http:
             # Load the MCP server's code while there is nothing to do, not when a task starts.
             threading.Thread(target=_load_mcp, name="czar-mcp-load", daemon=True).start()

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from czar.core import egress
 from czar.core.branches import branch_name_problem
 from czar.core.scope import glob_problem
 
@@ -209,18 +210,17 @@ class SandboxConfig(_Strict):
     """More hosts agents and checks may reach through the proxy: ``pypi.org``, ``*.npmjs.org``
     (any name under it), or ``*`` (any host elsewhere than this machine)."""
 
-    ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list)
+    ports: list[Annotated[int, Field(ge=1024, le=65535)]] = Field(default_factory=list)
     """Ports of services on this machine that agents and checks reach at the same port inside
-    their network (a database the project's tests use, say); with ``network = "filtered"``."""
+    their network (a database the project's tests use, say); with ``network = "filtered"``.
+    1024 and above: a sandbox cannot listen below."""
 
     @field_validator("allow_hosts")
     @classmethod
     def _host_patterns(cls, v: list[str]) -> list[str]:
         for host in v:
             name = host[2:] if host.startswith("*.") else host
-            if host != "*" and (
-                not name or not all(part and all(c.isalnum() or c == "-" for c in part) for part in name.split("."))
-            ):
+            if host != "*" and not egress.is_host(name):
                 raise ValueError(f"{host!r} is not a host name, '*.' and a domain, or '*'")
         return v
 
@@ -290,3 +290,17 @@ class PlanFile(_Strict):
             if config.interactive and kind != "claude":
                 raise ValueError(f"{kind}: interactive is for claude only (the others run headless)")
         return v
+
+    @model_validator(mode="after")
+    def _model_reachable_in_the_sandbox(self) -> PlanFile:
+        """A model server on this machine is forwarded into the sandbox at its port: one below 1024
+        cannot be listened on there."""
+        if self.sandbox.enabled and self.sandbox.network == "filtered":
+            for kind, config in self.agents.items():
+                port = egress.loopback_port(config.base_url or "")
+                if port is not None and port < 1024:
+                    raise ValueError(
+                        f"agents.{kind}.base_url: port {port} on this machine cannot be reached from the "
+                        'sandbox (below 1024); use a port of 1024 or above, or [sandbox] network = "host"'
+                    )
+        return self

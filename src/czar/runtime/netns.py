@@ -12,7 +12,9 @@ a sandbox that may not see czar's packages.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import signal
 import socket
 import sys
 import threading
@@ -96,7 +98,12 @@ def main(args: list[str]) -> int:
     served = []
     for item in maps:
         port, _, name = item.partition("=")
-        served += [(listener, name) for listener in _listen(int(port))]
+        try:
+            served += [(listener, name) for listener in _listen(int(port))]
+        except OSError as exc:
+            why = "below 1024, which a sandbox cannot listen on" if exc.errno == errno.EACCES else exc.strerror
+            print(f"czar: cannot open port {port} in the sandbox ({why}); use another port", file=sys.stderr)
+            return 126
     # The listener becomes a process of its own (a grandchild, so nobody waits for it but the
     # sandbox's first process); the program keeps this process's place and its terminal.
     child = os.fork()
@@ -117,6 +124,10 @@ def main(args: list[str]) -> int:
     for listener, _ in served:
         listener.close()
     os.close(folder_fd)
+    # As a shell leaves them for the programs it starts: Python ignores these, and an ignored
+    # SIGPIPE would make `yes | head -1` run forever in the agent's shell.
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
     try:
         os.execvp(argv[0], argv)
     except OSError as exc:

@@ -150,9 +150,14 @@ def show_ref(path: Path, branch: str, commit: str) -> bool:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(part, dir_fd=folder)
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=folder)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(commit + "\n")
-        os.rename(part, parts[-1], src_dir_fd=folder, dst_dir_fd=folder)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(commit + "\n")
+            os.rename(part, parts[-1], src_dir_fd=folder, dst_dir_fd=folder)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(part, dir_fd=folder)  # git would read it as a branch
+            raise
         return True
     except OSError:
         return False
