@@ -171,3 +171,31 @@ def test_work_handed_in_and_not_verified_yet_holds_a_later_overlapping_task_back
     found, _ = Radar(project, actions).findings_for("b", fresh=True)
     assert [(f.kind, f.other) for f in found if f.kind != "scope"] == [("duplicate", "a")]
     assert project.git.tips()["czar/a"] == head  # brought in: the commit it handed in
+
+
+def test_work_an_agent_undid_to_make_again_still_holds_a_later_overlapping_task_back(project: Project) -> None:
+    """Task a (first in the plan) had work on its branch; its agent reset the branch to make it
+    again on the integration branch, and the radar saw the branch empty. Task b, which changes the
+    same lines, must still wait for a: else b merges first and a, making its change again, writes
+    its own version of those lines over b's."""
+    from czar.supervisor.radar import Radar
+
+    actions = Actions(project)
+    radar = Radar(project, actions)
+    base = project.git.tip("czar/a")
+    _commit_in_checkout(project, "a", "shared.txt", "a's entry\n")
+    move(project, "a", T.RUNNING)
+    radar.scan()  # a's work seen
+    place = project.paths.worktree("a")
+    subprocess.run(["git", "-C", str(place), "reset", "-q", "--hard", base], check=True)
+    radar.scan()  # a's branch as its agent left it: nothing on it now
+    assert project.git.tip("czar/a") == base
+    _commit_in_checkout(project, "b", "shared.txt", "b's entry\n")
+    actions.bring_in_handed_in("b")
+    move(project, "b", *TO_MERGING)
+    found, _ = radar.findings_for("b", fresh=True)
+    assert [(f.kind, f.other) for f in found if f.kind != "scope"] == [("duplicate", "a")]
+    # Once a merged (or failed), what it had holds nobody back.
+    move(project, "a", T.SUBMITTED, T.VERIFYING, T.APPROVED, T.MERGING, T.MERGED)
+    found, _ = radar.findings_for("b", fresh=True)
+    assert [(f.kind, f.other) for f in found if f.kind != "scope"] == []

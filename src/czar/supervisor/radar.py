@@ -85,6 +85,9 @@ class Radar:
         self.integration = project.plan.project.integration_branch
         self._lock = threading.Lock()
         self._branches: dict[str, _Branch] = {}
+        # The last changes seen on each task's branch while it is not merged: work that went
+        # (its agent reset its branch to make it again) is expected back, and keeps its place.
+        self._footprints: dict[str, dict[str, Any]] = {}
         self._pairs: dict[tuple[str, str], list[str] | None] = {}  # (tip, tip) -> conflicted files
         self._last: frozenset[tuple[str, str]] = frozenset()  # (task, tip) last scanned, and integration
         self._integration_seen: str | None = None  # the integration tip the cache has caught up with
@@ -104,6 +107,8 @@ class Radar:
         branch = _Branch(task, tip, integration, base, changes, since)
         with self._lock:
             self._branches[task] = branch
+            if changes:
+                self._footprints[task] = changes
         return branch
 
     def _catch_up(self, integration: str) -> None:
@@ -144,6 +149,7 @@ class Radar:
                     tasks.c.attempt_id,
                     tasks.c.spec,
                     tasks.c.ord,
+                    tasks.c.fresh,
                     attempts.c.named_task,
                     attempts.c.stale_launch,
                     attempts.c.worktree,
@@ -154,6 +160,8 @@ class Radar:
             held = claims.all_held(conn)
         tips = self._harvest(rows) if harvest else self.git.tips()
         live = {r.id: r for r in rows if branch_of(r.id) in tips and not _being_corrected(r)}
+        with self._lock:  # work that was not the task's own is not expected back
+            self._footprints = {t: f for t, f in self._footprints.items() if t in live and not live[t].fresh}
         return live, held, tips, tips.get(self.integration)
 
     def _harvest(self, rows: Sequence[Any]) -> dict[str, str]:
@@ -245,10 +253,21 @@ class Radar:
                 out.append(Finding("conflict", t, None, tuple(conflicted)))
             elif with_integration:
                 out.append(Finding("duplicate", t, None, tuple(with_integration)))
-        names = sorted(busy, key=lambda t: order[t])
+        # A task whose branch holds no work now but did (its agent makes it again) still comes
+        # first for the later tasks whose work overlaps what it had.
+        with self._lock:
+            expected = {t: self._footprints[t] for t in live if t not in busy and t in self._footprints}
+        names = sorted([*busy, *expected], key=lambda t: order[t])
         for i, first in enumerate(names):
             for later in names[i + 1 :]:
                 if only is not None and only not in (first, later):
+                    continue
+                if later not in busy:
+                    continue
+                if first in expected:
+                    again = hunks.overlap(expected[first], busy[later].changes)
+                    if again:
+                        out.append(Finding("duplicate", later, first, tuple(again)))
                     continue
                 a, b = busy[first], busy[later]
                 if not a.changes.keys() & b.changes.keys():
