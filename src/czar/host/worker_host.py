@@ -186,7 +186,7 @@ class WorkerHost:
             Store.emit(conn, "worker.host_started", actor=self.worker, worker=self.worker, pid=os.getpid())
         self._undo_config(None)  # what an agent did in your home while a killed host ran it
         # Gateway folders a killed host left (no gateway of this worker's runs yet).
-        shutil.rmtree(self.home.with_name(f"{self.worker}.net"), ignore_errors=True)
+        shutil.rmtree(self._gates, ignore_errors=True)
         if adapter_for(self.agent_kind).capabilities.mcp_http:
             # Load the MCP server's code while there is nothing to do, not when a task starts.
             threading.Thread(target=_load_mcp, name="czar-mcp-load", daemon=True).start()
@@ -656,7 +656,7 @@ class WorkerHost:
         network = sandbox.Network(
             # A folder of this start's own: the last start's gateway, stopped in the background,
             # removes its folder when it is done, which must not be this one.
-            gate=self.home.with_name(f"{self.worker}.net") / f"{cur.attempt}-{cur.launches}",
+            gate=self._gates / f"{cur.attempt}-{cur.launches}",
             ports=ports,
             hosts=tuple(hosts),
         )
@@ -821,6 +821,11 @@ class WorkerHost:
         self._close_endpoint(cur)
         if screen is not None:
             screen.close()
+
+    @property
+    def _gates(self) -> Path:
+        """Where the gateways of the agent's starts keep their sockets (beside its home)."""
+        return self.home.with_name(f"{self.worker}.net")
 
     @property
     def _config_file(self) -> Path:

@@ -5,8 +5,10 @@ never more than a bound (a link to ``/dev/zero`` or a file of gigabytes must not
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 LIMIT = 8 << 20  # bytes read at most in one go
@@ -29,10 +31,47 @@ def read(path: Path | str, *, offset: int = 0, limit: int = LIMIT, dir_fd: int |
         os.close(fd)
 
 
+@contextlib.contextmanager
+def folder(start: Path, names: Sequence[str] = (), *, follow: bool = False, make: bool = False) -> Iterator[int]:
+    """The folder ``start/names...``, open, reached one folder at a time: none of ``names`` (nor
+    ``start`` itself, unless ``follow``: a folder czar trusts) may be a link, so a folder on the
+    way that an agent swapped for one leads nowhere. ``make``: those missing are made. Raises
+    ``OSError``."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+    fd = os.open(start, flags if follow else flags | os.O_NOFOLLOW)
+    try:
+        for name in names:
+            if make:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o755, dir_fd=fd)
+            inner = os.open(name, flags | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def replace(folder_fd: int, name: str, text: str) -> None:
+    """``name`` in the open folder made to hold ``text``: written beside and renamed over it, so
+    that a link or a FIFO in its place is replaced, never followed. Raises ``OSError``."""
+    part = f"{name}.czar-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(part, dir_fd=folder_fd)
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=folder_fd)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.rename(part, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(part, dir_fd=folder_fd)  # left behind, it could be read as what it stands beside
+        raise
+
+
 def read_beneath(root: Path, path: Path, *, offset: int = 0, limit: int = LIMIT) -> bytes | None:
     """``read`` of ``path``, which must lie in ``root`` (a folder czar trusts: the agent's home)
-    and is reached from it one folder at a time, none of them a link: a folder on the way that
-    the agent swapped for a link leads nowhere. None if it does not lie there."""
+    and is reached from it through no link (``folder``). None if it does not lie there."""
     try:
         rel = path.relative_to(root) if path.is_absolute() else path
     except ValueError:
@@ -40,19 +79,10 @@ def read_beneath(root: Path, path: Path, *, offset: int = 0, limit: int = LIMIT)
     if not rel.parts or any(part in ("..", ".") for part in rel.parts):
         return None
     try:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        with folder(root, rel.parts[:-1], follow=True) as fd:
+            return read(rel.parts[-1], offset=offset, limit=limit, dir_fd=fd)
     except OSError:
         return None
-    try:
-        for name in rel.parts[:-1]:
-            inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-            os.close(fd)
-            fd = inner
-        return read(rel.parts[-1], offset=offset, limit=limit, dir_fd=fd)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def read_text(path: Path, *, limit: int = LIMIT) -> str | None:

@@ -136,42 +136,14 @@ def show_ref(path: Path, branch: str, commit: str) -> bool:
     parts = ["refs", "heads", *branch.split("/")]
     if not is_commit_id(commit) or any(p in ("", ".", "..") or p.endswith(".lock") for p in parts):
         return False
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    opened: list[int] = []
     try:
-        opened.append(os.open(path / ".git", flags))
-        if _exists_at(opened[0], "reftable"):
+        if os.path.lexists(path / ".git" / "reftable"):
             return False
-        for name in parts[:-1]:
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(name, 0o755, dir_fd=opened[-1])
-            opened.append(os.open(name, flags, dir_fd=opened[-1]))
-        folder, part = opened[-1], f"{parts[-1]}.czar-{os.getpid()}"
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(part, dir_fd=folder)
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=folder)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(commit + "\n")
-            os.rename(part, parts[-1], src_dir_fd=folder, dst_dir_fd=folder)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(part, dir_fd=folder)  # git would read it as a branch
-            raise
+        with untrusted.folder(path / ".git", parts[:-1], make=True) as folder:
+            untrusted.replace(folder, parts[-1], commit + "\n")
         return True
     except OSError:
         return False
-    finally:
-        for fd in opened:
-            os.close(fd)
-
-
-def _exists_at(folder: int, name: str) -> bool:
-    try:
-        os.stat(name, dir_fd=folder, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    return True
 
 
 def harvest(git: Git, path: Path, branch: str, known: str | None) -> str | None:
@@ -217,28 +189,17 @@ def _borrows_only_the_repository(git: Git, path: Path) -> bool:
 
     (The agent may still be running and rewrite the list between this and the fetch: a window
     of milliseconds, in which it gains objects of a folder it names, not the right to write.)"""
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     objects = _objects(git.repo)
-    opened: list[int] = []
     try:
-        opened.append(os.open(path / ".git", flags))
-        for name in ("objects", "info"):
-            opened.append(os.open(name, flags, dir_fd=opened[-1]))
-        info = opened[-1]
-        listed = (untrusted.read("alternates", limit=65536, dir_fd=info) or b"").decode(errors="replace").splitlines()
-        if len(listed) == 1 and Path(listed[0]).resolve() == objects.resolve():
-            return True
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink("alternates", dir_fd=info)  # a link or a FIFO goes, not what it names
-        fd = os.open("alternates", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=info)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"{objects}\n")
+        with untrusted.folder(path / ".git", ("objects", "info")) as info:
+            listed = (
+                (untrusted.read("alternates", limit=65536, dir_fd=info) or b"").decode(errors="replace").splitlines()
+            )
+            if not (len(listed) == 1 and Path(listed[0]).resolve() == objects.resolve()):
+                untrusted.replace(info, "alternates", f"{objects}\n")  # a link or a FIFO goes, not what it names
         return True
     except OSError:
         return False
-    finally:
-        for fd in opened:
-            os.close(fd)
 
 
 @functools.cache
