@@ -199,3 +199,55 @@ def test_work_an_agent_undid_to_make_again_still_holds_a_later_overlapping_task_
     move(project, "a", T.SUBMITTED, T.VERIFYING, T.APPROVED, T.MERGING, T.MERGED)
     found, _ = radar.findings_for("b", fresh=True)
     assert [(f.kind, f.other) for f in found if f.kind != "scope"] == []
+
+
+def _commit_on_integration(project: Project, scratch: Path, path: str, text: str) -> str:
+    """Another task's merge: the integration branch moves (made in a worktree of its own)."""
+    git = ["git", "-C", str(project.git.repo)]
+    subprocess.run([*git, "worktree", "add", "-q", str(scratch), "czar/integration"], check=True)
+    (scratch / path).write_text(text)
+    ident = ["-c", "user.name=czar", "-c", "user.email=czar@example.com"]
+    subprocess.run(["git", "-C", str(scratch), "add", path], check=True)
+    subprocess.run(["git", "-C", str(scratch), *ident, "commit", "-qm", "merged meanwhile"], check=True)
+    subprocess.run([*git, "worktree", "remove", "--force", str(scratch)], check=True)
+    return project.git.tip("czar/integration")
+
+
+def _start_from(project: Project, tid: str, commit: str) -> None:
+    """The task's agent brings the integration branch in (its checkout fetches it)."""
+    place = project.paths.worktree(tid)
+    subprocess.run(["git", "-C", str(place), "fetch", "-q", str(project.git.repo), commit], check=True)
+    subprocess.run(["git", "-C", str(place), "reset", "-q", "--hard", commit], check=True)
+
+
+def test_work_undid_at_an_older_base_holds_back_a_later_task_whose_same_lines_moved(
+    project: Project, tmp_path: Path
+) -> None:
+    """As in click's history replayed: task a added a changelog entry and then reset its branch;
+    meanwhile merges added lines above the entry's place, and task b, starting from there, adds
+    its entry at the same place. Line numbers no longer match; a merge of the two commits still
+    conflicts, and b must wait for a (else a, making its change again on top of b's, drops b's)."""
+    from czar.supervisor.radar import Radar
+
+    changes = "Unreleased\n\n## 1.0\n- old\n"
+    first = _commit_on_integration(project, tmp_path / "i1", "CHANGES.md", changes)
+    actions = Actions(project)
+    radar = Radar(project, actions)
+    _start_from(project, "a", first)
+    _commit_in_checkout(project, "a", "CHANGES.md", changes.replace("Unreleased\n", "Unreleased\n- a's entry\n"))
+    move(project, "a", T.RUNNING)
+    radar.scan()  # a's work seen
+    _start_from(project, "a", first)
+    radar.scan()  # its agent reset its branch: nothing on it now
+    shifted = "# Changelog\n\nAll notable changes.\n\n" + changes
+    second = _commit_on_integration(project, tmp_path / "i2", "CHANGES.md", shifted)
+    _start_from(project, "b", second)
+    _commit_in_checkout(project, "b", "CHANGES.md", shifted.replace("Unreleased\n", "Unreleased\n- b's entry\n"))
+    actions.bring_in_handed_in("b")
+    move(project, "b", *TO_MERGING)
+    found, _ = radar.findings_for("b", fresh=True)
+    assert [(f.kind, f.other) for f in found if f.other is not None] == [("conflict", "a")]
+    # The merge queue holds b back while a is in flight.
+    from czar.supervisor.merge_queue import MergeQueue
+
+    assert MergeQueue(project, actions, radar)._held(["b"]) == {"b": {"a"}}

@@ -85,9 +85,11 @@ class Radar:
         self.integration = project.plan.project.integration_branch
         self._lock = threading.Lock()
         self._branches: dict[str, _Branch] = {}
-        # The last changes seen on each task's branch while it is not merged: work that went
-        # (its agent reset its branch to make it again) is expected back, and keeps its place.
-        self._footprints: dict[str, dict[str, Any]] = {}
+        # The last work seen on each task's branch while it is not merged: work that went (its
+        # agent reset its branch to make it again) is expected back, and keeps its place. Kept
+        # with its commit: the later tasks it overlaps may start from a newer integration branch,
+        # where the same lines have other numbers, and only a merge of the two commits tells.
+        self._footprints: dict[str, _Branch] = {}
         self._pairs: dict[tuple[str, str], list[str] | None] = {}  # (tip, tip) -> conflicted files
         self._last: frozenset[tuple[str, str]] = frozenset()  # (task, tip) last scanned, and integration
         self._integration_seen: str | None = None  # the integration tip the cache has caught up with
@@ -108,7 +110,7 @@ class Radar:
         with self._lock:
             self._branches[task] = branch
             if changes:
-                self._footprints[task] = changes
+                self._footprints[task] = branch
         return branch
 
     def _catch_up(self, integration: str) -> None:
@@ -257,19 +259,15 @@ class Radar:
         # first for the later tasks whose work overlaps what it had.
         with self._lock:
             expected = {t: self._footprints[t] for t in live if t not in busy and t in self._footprints}
-        names = sorted([*busy, *expected], key=lambda t: order[t])
+        seen = {**expected, **busy}
+        names = sorted(seen, key=lambda t: order[t])
         for i, first in enumerate(names):
             for later in names[i + 1 :]:
                 if only is not None and only not in (first, later):
                     continue
                 if later not in busy:
                     continue
-                if first in expected:
-                    again = hunks.overlap(expected[first], busy[later].changes)
-                    if again:
-                        out.append(Finding("duplicate", later, first, tuple(again)))
-                    continue
-                a, b = busy[first], busy[later]
+                a, b = seen[first], busy[later]
                 if not a.changes.keys() & b.changes.keys():
                     continue
                 same = hunks.overlap(a.changes, b.changes)
