@@ -82,6 +82,40 @@ def test_a_batch_merges_in_order_and_skips_what_conflicts(tmp_path: Path, czar_h
     assert not project.paths.worktree("a").exists() and project.paths.worktree("b").exists()
 
 
+def test_work_next_to_lines_the_integration_branch_changed_meanwhile_is_made_again(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """git merges a change made beside another without a word, though each side was made blind
+    to the other (a changelog heading renamed above an entry added): the task makes its change
+    again on the integration branch as it is, with no round charged; work further away merges."""
+    project = _project(tmp_path, ["near", "far"])
+    lines = [f"line {i}" for i in range(1, 21)]
+    base = tmp_path / "base-edit"
+    git(project.plan.repo, "worktree", "add", "-q", str(base), "czar/integration")
+    (base / "CHANGES.md").write_text("\n".join(lines) + "\n")
+    git(base, "add", "CHANGES.md")
+    git(base, "commit", "-qm", "a changelog")
+    git(project.plan.repo, "worktree", "remove", "--force", str(base))
+    for n in ("near", "far"):
+        git(project.plan.repo, "branch", "-f", f"czar/{n}", "czar/integration")
+    _commit(project, "czar/near", "CHANGES.md", "\n".join(lines[:7] + ["entry"] + lines[7:]) + "\n")  # after 7
+    _commit(project, "czar/far", "CHANGES.md", "\n".join(lines[:15] + ["entry"] + lines[15:]) + "\n")  # after 15
+    integ = tmp_path / "integ-edit"
+    git(project.plan.repo, "worktree", "add", "-q", str(integ), "czar/integration")
+    (integ / "CHANGES.md").write_text("\n".join(lines[:4] + ["[line 5]"] + lines[5:]) + "\n")  # line 5 changed
+    git(integ, "commit", "-qam", "merged meanwhile")
+    git(project.plan.repo, "worktree", "remove", "--force", str(integ))
+    assert project.git.merge_tree("czar/integration", "czar/near") is None  # git sees nothing wrong
+
+    actions = Actions(project)
+    MergeQueue(project, actions, Radar(project, actions)).merge(["near", "far"])
+    assert _states(project) == {"near": "ready", "far": "merged"}
+    near = next(t for t in project.store.tasks() if t.id == "near")
+    assert "CHANGES.md" in near.note and "make your change again" in near.note and near.rounds == 0
+    failed = [e for e in project.store.events_after(0) if e.kind == "merge.failed"]
+    assert [(e.task_id, e.payload["charged"]) for e in failed] == [("near", False)]
+
+
 def test_a_batch_that_breaks_the_checks_is_bisected(tmp_path: Path, czar_home: Path) -> None:
     project = _project(tmp_path, ["good1", "bad", "good2"], accept=True)
     _commit(project, "czar/good1", "g1.txt", "1\n")

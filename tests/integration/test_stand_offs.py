@@ -250,4 +250,4 @@ def test_work_undid_at_an_older_base_holds_back_a_later_task_whose_same_lines_mo
     # The merge queue holds b back while a is in flight.
     from czar.supervisor.merge_queue import MergeQueue
 
-    assert MergeQueue(project, actions, radar)._held(["b"]) == {"b": {"a"}}
+    assert MergeQueue(project, actions, radar)._look_again(["b"]) == ({"b": {"a"}}, {})

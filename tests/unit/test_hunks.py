@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from czar.core.hunks import FileChange, Hunk, duplicated, duplication, overlap, parse
+from czar.core.hunks import NEAR, FileChange, Hunk, duplicated, duplication, overlap, parse
 
 DIFF = """\
 diff --git a/f b/f
@@ -54,6 +54,17 @@ def test_changes_overlap_when_their_lines_meet() -> None:
     assert overlap(a, _one("f", Hunk(11, 0, ("insert",)))) == ["f"]
     assert overlap(a, _one("f", Hunk(12, 0, ("after",)))) == []
     assert overlap(a, _one("other", Hunk(10, 3, ("x",)))) == []
+
+
+def test_changes_are_near_with_fewer_than_three_unchanged_lines_between_them() -> None:
+    heading = _one("CHANGES.md", Hunk(8, 1, ("## [Unreleased]",)))  # line 8 replaced
+    assert overlap(heading, _one("CHANGES.md", Hunk(9, 0, ("",)))) == []  # a line inserted after line 9
+    assert overlap(heading, _one("CHANGES.md", Hunk(9, 0, ("",))), near=NEAR) == ["CHANGES.md"]
+    assert overlap(heading, _one("CHANGES.md", Hunk(11, 1, ("x",))), near=NEAR) == ["CHANGES.md"]  # 9, 10 between
+    assert overlap(heading, _one("CHANGES.md", Hunk(12, 1, ("x",))), near=NEAR) == []  # 9, 10, 11 between
+    assert overlap(heading, _one("CHANGES.md", Hunk(11, 0, ("x",))), near=NEAR) == []  # after line 11: 9-11
+    assert overlap(heading, _one("CHANGES.md", Hunk(5, 0, ("x",))), near=NEAR) == ["CHANGES.md"]  # 6, 7 between
+    assert overlap(heading, _one("CHANGES.md", Hunk(4, 0, ("x",))), near=NEAR) == []  # 5, 6, 7 between
 
 
 def test_two_tasks_creating_the_same_file_overlap() -> None:

@@ -4,6 +4,11 @@ Hunks come from ``git diff -U0``: each says which lines of the old file it repla
 (``old_start``, ``old_count``; a pure insertion replaces nothing just after ``old_start``) and
 which lines it adds. Two changes to one file overlap when the line ranges they touch meet; two
 changes that both create the same file overlap whatever their lines.
+
+Changes that do not meet can still be *near*: fewer than ``NEAR`` unchanged lines between them.
+git merges them without a word, yet each was made without the other in view (a changelog
+heading renamed beside an entry added under it, a blank line one side removes and the other
+relies on): a diff shows them as one hunk, and a reader takes them as one change.
 """
 
 from __future__ import annotations
@@ -81,17 +86,21 @@ def parse(diff: str) -> dict[str, FileChange]:
     return files
 
 
-def _meet(a: Hunk, b: Hunk) -> bool:
+NEAR = 3  # unchanged lines: git diff's context around a change
+
+
+def _meet(a: Hunk, b: Hunk, near: int = 0) -> bool:
     (a0, a1), (b0, b1) = a.span, b.span
-    return a0 <= b1 and b0 <= a1
+    return a0 - near <= b1 and b0 <= a1 + near
 
 
-def overlap(a: Mapping[str, FileChange], b: Mapping[str, FileChange]) -> list[str]:
-    """The paths both changes touch at the same lines (or both create)."""
+def overlap(a: Mapping[str, FileChange], b: Mapping[str, FileChange], *, near: int = 0) -> list[str]:
+    """The paths both changes touch at the same lines (or both create); ``near``: or with fewer
+    than that many unchanged lines between them."""
     out = []
     for path in sorted(a.keys() & b.keys()):
         fa, fb = a[path], b[path]
-        if (fa.created and fb.created) or any(_meet(x, y) for x in fa.hunks for y in fb.hunks):
+        if (fa.created and fb.created) or any(_meet(x, y, near) for x in fa.hunks for y in fb.hunks):
             out.append(path)
     return out
 

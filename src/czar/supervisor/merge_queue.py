@@ -51,8 +51,8 @@ class MergeQueue:
         with self.p.store.read() as conn:
             rows = {t: Store.task_row(conn, t) for t in task_ids}
         git = self.git
-        held = self._held(task_ids)
-        task_ids = [t for t in task_ids if t not in held]
+        held, behind = self._look_again(task_ids)
+        task_ids = [t for t in task_ids if t not in held and t not in behind]
         git.clean_worktree(self.worktree)
         before = git.tip(self.integration)
         tips = git.tips()
@@ -83,6 +83,8 @@ class MergeQueue:
                     expect=TaskState.MERGING,
                     reason=f"held: its work overlaps that of {', '.join(sorted(others))}, which comes first",
                 )
+            for t, files in behind.items():  # no fault of the work: no round is used
+                self.actions.merge_failed(conn, rows[t], self._moved_under(files), charge=False)
             for t in task_ids:
                 if t in done.merged:
                     self.actions.merged(conn, rows[t], done.merged[t])
@@ -91,18 +93,32 @@ class MergeQueue:
                 else:
                     self.actions.merge_failed(conn, rows[t], done.problems.get(t, "merge did not happen"))
 
-    def _held(self, task_ids: Sequence[str]) -> dict[str, set[str]]:
-        """The tasks that must not merge yet: their work overlaps a task in flight that comes first
-        (looked at again now: the radar's last scan may be older than their last commits)."""
+    def _look_again(self, task_ids: Sequence[str]) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
+        """Looked at again now (the radar's last scan may be older than the last commits): the
+        tasks that must not merge yet, as their work overlaps a task in flight that comes first;
+        and those to make again, as the integration branch changed their lines, or lines next to
+        them, since they left it. git would merge the latter without a word, but each side was
+        made without the other in view."""
+        held: dict[str, set[str]] = {}
+        behind: dict[str, list[str]] = {}
         if self.radar is None:
-            return {}
-        out: dict[str, set[str]] = {}
+            return held, behind
         for t in task_ids:
             found, _ = self.radar.findings_for(t, fresh=True)
-            others = {f.other for f in found if f.other is not None and f.kind in ("conflict", "duplicate")}
+            overlaps = [f for f in found if f.kind in ("conflict", "duplicate")]
+            others = {f.other for f in overlaps if f.other is not None}
             if others:
-                out[t] = others
-        return out
+                held[t] = others
+            elif overlaps:
+                behind[t] = sorted({p for f in overlaps for p in f.files})
+        return held, behind
+
+    def _moved_under(self, files: Sequence[str]) -> str:
+        return (
+            f"Since your work was verified, {self.integration} changed {', '.join(files[:10])} where your branch "
+            f"does, or next to it: make your change again on {self.integration} as it is now "
+            f"(`git merge {self.integration}`, keep one version of each change), and finish again."
+        )
 
     def _merge_all(self, task_ids: Sequence[str], rows: dict[str, Any], onto: str, tips: dict[str, str]) -> _Outcome:
         git = self.git
@@ -118,11 +134,7 @@ class MergeQueue:
             conflicted = git.merge_tree(head, tip)
             if conflicted:
                 # Checked when it was verified: the integration branch moved under it since.
-                out.sent_back[t] = (
-                    f"Since your work was verified, {self.integration} changed {', '.join(conflicted[:10])} where "
-                    f"your branch does: make your change again on {self.integration} as it is now "
-                    f"(`git merge {self.integration}`, keep one version of each change), and finish again."
-                )
+                out.sent_back[t] = self._moved_under(conflicted)
                 continue
             title = rows[t].title
             result = git.merge(self.worktree, branch, f"czar: merge task {t}: {title}")

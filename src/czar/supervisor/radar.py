@@ -1,10 +1,12 @@
 """The conflict radar and the duplicate detector: what the branches in flight are about to do to
 each other, and to the integration branch, computed again only for branches whose tip moved.
 
-- a *duplicate*: two tasks change the same lines (or create the same file): one of them is doing
-  the other's work. The later one is told to stand off and wait for the other to merge (for
-  every task it overlaps: it goes on once all of them merged). It keeps its branch meanwhile:
-  what it changed still holds later tasks back in turn.
+- a *duplicate*: two tasks change the same lines, or lines next to each other (``hunks.NEAR``),
+  or create the same file: one of them is doing the other's work, or works beside it blind. The
+  later one is told to stand off and wait for the other to merge (for every task it overlaps: it
+  goes on once all of them merged). It keeps its branch meanwhile: what it changed still holds
+  later tasks back in turn. A task whose lines the integration branch changed (or lines next to
+  them) since it left it makes its change again on the integration branch before it merges.
 - a *conflict*: ``git merge-tree`` says two branches (or a branch and the integration branch)
   would not merge cleanly. A task that conflicts with the integration branch is told to merge it
   in now; of two tasks that conflict with each other, the later one is held until the other merges.
@@ -247,7 +249,7 @@ class Radar:
                 outside = tuple(p for p in b.changes if not in_scope(allowed, p))
                 if outside:
                     out.append(Finding("scope", t, None, outside))
-            with_integration = hunks.overlap(b.changes, b.since_base)
+            with_integration = hunks.overlap(b.changes, b.since_base, near=hunks.NEAR)
             # A textual conflict needs a file changed on both sides: without one, no merge-tree.
             both = b.changes.keys() & b.since_base.keys()
             conflicted = self._conflicts(b.integration, b.tip) if both else None
@@ -270,7 +272,7 @@ class Radar:
                 a, b = seen[first], busy[later]
                 if not a.changes.keys() & b.changes.keys():
                     continue
-                same = hunks.overlap(a.changes, b.changes)
+                same = hunks.overlap(a.changes, b.changes, near=hunks.NEAR)
                 if same:
                     out.append(Finding("duplicate", later, first, tuple(same)))
                     continue
@@ -323,7 +325,8 @@ class Radar:
                 return  # merged (or failed) since the look: the next look sees it in the integration branch
             who = f"task {f.other}" + (f" (worker {other.worker_id})" if other.worker_id else "")
             text = (
-                f"Stand off: your changes to {files} overlap those of {who}, which started first. Stop working on "
+                f"Stand off: your changes to {files} touch the lines (or lines next to those) that {who} changes, "
+                "and it comes first. Stop working on "
                 f"those lines and leave them to task {f.other}; keep your branch as it is (it shows czar which "
                 "lines you need, so that tasks after yours wait for you in turn). You are told once it (and any "
                 f"other task you stand off for) has merged: then bring its work in (`git merge {self.integration}`), "
@@ -333,7 +336,7 @@ class Radar:
             self.actions.tell(conn, task, "stand-off", text)
         elif f.other is None:
             text = (
-                f"{self.integration} changed {files} since your branch started, in the lines you change too. "
+                f"{self.integration} changed {files} since your branch started, in or next to the lines you change. "
                 f"Merge it into your branch now (`git merge {self.integration}`), keep one version of each change, "
                 "and commit."
             )
@@ -374,7 +377,8 @@ def gate(found: list[Finding]) -> tuple[str, str, tuple[str, ...]] | None:
         names = ", ".join(others)
         return (
             "stand-off",
-            f"Your changes to {files} overlap those of task(s) {names}, which started first. Stand off: stop "
+            f"Your changes to {files} touch the lines (or lines next to those) that task(s) {names} change, and "
+            "they come first. Stand off: stop "
             "working on those lines and keep your branch as it is; you are told when all of them have merged, "
             "then bring their work in, keep their version of those lines, and build on it.",
             others,
