@@ -98,11 +98,11 @@ def test_work_next_to_lines_the_integration_branch_changed_meanwhile_is_made_aga
     git(project.plan.repo, "worktree", "remove", "--force", str(base))
     for n in ("near", "far"):
         git(project.plan.repo, "branch", "-f", f"czar/{n}", "czar/integration")
-    _commit(project, "czar/near", "CHANGES.md", "\n".join(lines[:7] + ["entry"] + lines[7:]) + "\n")  # after 7
-    _commit(project, "czar/far", "CHANGES.md", "\n".join(lines[:15] + ["entry"] + lines[15:]) + "\n")  # after 15
+    _commit(project, "czar/near", "CHANGES.md", "\n".join([*lines[:7], "entry", *lines[7:]]) + "\n")  # after 7
+    _commit(project, "czar/far", "CHANGES.md", "\n".join([*lines[:15], "entry", *lines[15:]]) + "\n")  # after 15
     integ = tmp_path / "integ-edit"
     git(project.plan.repo, "worktree", "add", "-q", str(integ), "czar/integration")
-    (integ / "CHANGES.md").write_text("\n".join(lines[:4] + ["[line 5]"] + lines[5:]) + "\n")  # line 5 changed
+    (integ / "CHANGES.md").write_text("\n".join([*lines[:4], "[line 5]", *lines[5:]]) + "\n")  # line 5 changed
     git(integ, "commit", "-qam", "merged meanwhile")
     git(project.plan.repo, "worktree", "remove", "--force", str(integ))
     assert project.git.merge_tree("czar/integration", "czar/near") is None  # git sees nothing wrong

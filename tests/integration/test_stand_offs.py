@@ -251,3 +251,23 @@ def test_work_undid_at_an_older_base_holds_back_a_later_task_whose_same_lines_mo
     from czar.supervisor.merge_queue import MergeQueue
 
     assert MergeQueue(project, actions, radar)._look_again(["b"]) == ({"b": {"a"}}, {})
+
+
+def test_changes_next_to_each_other_hold_the_later_task_back_though_git_merges_them(
+    project: Project, tmp_path: Path
+) -> None:
+    """Task a renames a changelog heading; task b adds a blank line just under it. git merges the
+    two without a word, but each was made without the other in view: b waits for a to merge."""
+    from czar.supervisor.radar import Radar
+
+    changes = "# Changelog\n\n## Unreleased\n\n### Fixed\n- old\n"
+    first = _commit_on_integration(project, tmp_path / "i1", "CHANGES.md", changes)
+    for tid in ("a", "b"):
+        _start_from(project, tid, first)
+    _commit_in_checkout(project, "a", "CHANGES.md", changes.replace("## Unreleased", "## [Unreleased]"))
+    _commit_in_checkout(project, "b", "CHANGES.md", changes.replace("\n### Fixed", "\n\n### Fixed"))
+    move(project, "a", T.RUNNING)
+    move(project, "b", T.RUNNING)
+    found = Radar(project, Actions(project)).scan() or []  # brings both branches in
+    assert project.git.merge_tree("czar/a", "czar/b") is None
+    assert [(f.kind, f.task, f.other, f.files) for f in found if f.other] == [("conflict", "b", "a", ("CHANGES.md",))]

@@ -1,15 +1,16 @@
 """The conflict radar and the duplicate detector: what the branches in flight are about to do to
 each other, and to the integration branch, computed again only for branches whose tip moved.
 
-- a *duplicate*: two tasks change the same lines, or lines next to each other (``hunks.NEAR``),
-  or create the same file: one of them is doing the other's work, or works beside it blind. The
-  later one is told to stand off and wait for the other to merge (for every task it overlaps: it
-  goes on once all of them merged). It keeps its branch meanwhile: what it changed still holds
-  later tasks back in turn. A task whose lines the integration branch changed (or lines next to
-  them) since it left it makes its change again on the integration branch before it merges.
+- a *duplicate*: two tasks change the same lines (or create the same file): one of them is doing
+  the other's work. The later one is told to stand off and wait for the other to merge (for
+  every task it overlaps: it goes on once all of them merged). It keeps its branch meanwhile:
+  what it changed still holds later tasks back in turn.
 - a *conflict*: ``git merge-tree`` says two branches (or a branch and the integration branch)
-  would not merge cleanly. A task that conflicts with the integration branch is told to merge it
-  in now; of two tasks that conflict with each other, the later one is held until the other merges.
+  would not merge cleanly, or they change lines next to each other (``hunks.NEAR``): git would
+  merge those without a word, but each side was made blind to the other. A task whose lines the
+  integration branch changed (or lines next to them) since it left it is told to merge it in now,
+  and makes its change again before it merges; of two tasks that conflict with each other, the
+  later one is held until the other merges.
 
 "Later" is later in the order the plan hands tasks out (priority, critical path, plan order):
 whatever the timing of the threads that start tasks, and whatever requeues happen, the same task
@@ -249,14 +250,13 @@ class Radar:
                 outside = tuple(p for p in b.changes if not in_scope(allowed, p))
                 if outside:
                     out.append(Finding("scope", t, None, outside))
-            with_integration = hunks.overlap(b.changes, b.since_base, near=hunks.NEAR)
             # A textual conflict needs a file changed on both sides: without one, no merge-tree.
             both = b.changes.keys() & b.since_base.keys()
             conflicted = self._conflicts(b.integration, b.tip) if both else None
             if conflicted:
                 out.append(Finding("conflict", t, None, tuple(conflicted)))
-            elif with_integration:
-                out.append(Finding("duplicate", t, None, tuple(with_integration)))
+            elif near := hunks.overlap(b.changes, b.since_base, near=hunks.NEAR):
+                out.append(Finding("duplicate", t, None, tuple(near)))
         # A task whose branch holds no work now but did (its agent makes it again) still comes
         # first for the later tasks whose work overlaps what it had.
         with self._lock:
@@ -272,11 +272,11 @@ class Radar:
                 a, b = seen[first], busy[later]
                 if not a.changes.keys() & b.changes.keys():
                     continue
-                same = hunks.overlap(a.changes, b.changes, near=hunks.NEAR)
+                same = hunks.overlap(a.changes, b.changes)
                 if same:
                     out.append(Finding("duplicate", later, first, tuple(same)))
                     continue
-                conflicted = self._conflicts(a.tip, b.tip)
+                conflicted = self._conflicts(a.tip, b.tip) or hunks.overlap(a.changes, b.changes, near=hunks.NEAR)
                 if conflicted:
                     out.append(Finding("conflict", later, first, tuple(conflicted)))
         return out
@@ -325,8 +325,7 @@ class Radar:
                 return  # merged (or failed) since the look: the next look sees it in the integration branch
             who = f"task {f.other}" + (f" (worker {other.worker_id})" if other.worker_id else "")
             text = (
-                f"Stand off: your changes to {files} touch the lines (or lines next to those) that {who} changes, "
-                "and it comes first. Stop working on "
+                f"Stand off: your changes to {files} overlap those of {who}, which comes first. Stop working on "
                 f"those lines and leave them to task {f.other}; keep your branch as it is (it shows czar which "
                 "lines you need, so that tasks after yours wait for you in turn). You are told once it (and any "
                 f"other task you stand off for) has merged: then bring its work in (`git merge {self.integration}`), "
@@ -343,8 +342,9 @@ class Radar:
             self.actions.tell(conn, task, "conflict", text)
         else:
             text = (
-                f"Your branch will conflict with task {f.other}'s in {files}. Task {f.other} merges first; you are "
-                f"told when it does, then bring it in (`git merge {self.integration}`) and resolve the conflict."
+                f"Your branch will conflict with task {f.other}'s in {files} (the same lines, or lines next to "
+                f"each other). Task {f.other} merges first; you are told when it does, then bring it in "
+                f"(`git merge {self.integration}`), resolve the conflict, and check that your change still fits."
             )
             self.actions.tell(conn, task, "conflict", text)
 
@@ -377,8 +377,7 @@ def gate(found: list[Finding]) -> tuple[str, str, tuple[str, ...]] | None:
         names = ", ".join(others)
         return (
             "stand-off",
-            f"Your changes to {files} touch the lines (or lines next to those) that task(s) {names} change, and "
-            "they come first. Stand off: stop "
+            f"Your changes to {files} overlap those of task(s) {names}, which come first. Stand off: stop "
             "working on those lines and keep your branch as it is; you are told when all of them have merged, "
             "then bring their work in, keep their version of those lines, and build on it.",
             others,
