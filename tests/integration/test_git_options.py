@@ -83,7 +83,6 @@ def test_a_hostile_value_never_acts_as_an_option(tmp_path: Path) -> None:
         lambda v: g.ensure_worktree(tmp_path / "wt3", "czar/new3", new_branch_at=v),
         lambda v: g.merge(work, v, "message"),
         lambda v: g.merge(work, "main", v),
-        lambda v: g.merge_onto(work, v, "main", "message"),
         lambda v: g.move_branch(v, main, main),
         lambda v: g.move_branch("other", v, main),
         lambda v: g.reset_branch(v, "main"),

@@ -11,7 +11,6 @@ from czar.core import egress
 from czar.core.branches import branch_name_problem
 from czar.core.scope import glob_problem
 
-AGENT_KINDS = ("sim", "claude", "codex", "gemini", "aider")
 AgentKind = Literal["sim", "claude", "codex", "gemini", "aider"]
 
 # Task ids become branch, folder and tmux window names: keep them to a safe alphabet.

@@ -238,14 +238,6 @@ class Git:
             self.run("merge", "--abort", cwd=worktree, check=False)
         return result
 
-    def merge_onto(self, worktree: Path, onto: str, branch: str, message: str) -> proc.Result:
-        """In a detached worktree, make the merge of ``branch`` into the commit ``onto``; no ref moves.
-
-        The result is ``HEAD`` of the worktree; on conflict the merge is undone.
-        """
-        self.run("checkout", "--quiet", "--detach", "--force", self.commit_of(onto), cwd=worktree)
-        return self.merge(worktree, branch, message)
-
     def move_branch(self, branch: str, new: str, old: str) -> None:
         """Point ``branch`` at ``new`` if it still points at ``old`` (compare and swap)."""
         self.run("update-ref", "-m", "czar: merge", "--end-of-options", f"refs/heads/{branch}", new, old)
