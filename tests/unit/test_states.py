@@ -8,8 +8,12 @@ import pytest
 
 from czar.core.states import (
     ACTIVE_TASK_STATES,
+    AGENT_AT_WORK,
+    HANDED_IN,
+    IN_FLIGHT,
     TERMINAL_TASK_STATES,
     TRANSITIONS,
+    UNMERGED,
     TaskState,
     can_transition,
 )
@@ -45,6 +49,15 @@ def test_a_failed_task_may_only_be_retried() -> None:
 def test_terminal_and_active_states() -> None:
     assert frozenset({T.MERGED, T.FAILED, T.CANCELLED}) == TERMINAL_TASK_STATES
     assert not (ACTIVE_TASK_STATES & TERMINAL_TASK_STATES)
+
+
+def test_the_named_sets_partition_a_tasks_life() -> None:
+    # A worker's task is either with its agent or handed in.
+    assert AGENT_AT_WORK | HANDED_IN == ACTIVE_TASK_STATES and not AGENT_AT_WORK & HANDED_IN
+    assert IN_FLIGHT - ACTIVE_TASK_STATES == {T.APPROVED, T.MERGING}
+    # Every task is waiting for a dependency, over, or can still merge.
+    assert UNMERGED | TERMINAL_TASK_STATES | {T.PENDING} == set(TaskState)
+    assert not UNMERGED & TERMINAL_TASK_STATES and T.PENDING not in UNMERGED
 
 
 def test_the_happy_path_is_allowed() -> None:

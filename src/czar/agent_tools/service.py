@@ -25,7 +25,8 @@ from czar.agent_tools import claims as claims_mod
 from czar.agent_tools.identity import Caller, CallerError, token_matches
 from czar.agents import adapter_for
 from czar.core import policy, waits
-from czar.core.states import TaskState, WorkerState
+from czar.core.events import EventKind
+from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerState
 from czar.errors import StoreError
 from czar.store.schema import tasks
 from czar.store.store import Store
@@ -37,10 +38,6 @@ from czar.vcs.git import Git
 PERSON_WAIT_SECONDS = 3600.0
 
 PERSON = waits.PERSON  # what ``blocked_on`` says when a person, not a task, must act
-
-# Task states in which the worker's agent is still expected to act on the task.
-_WORKING = (TaskState.ASSIGNED, TaskState.RUNNING)
-_HELD = (TaskState.ASSIGNED, TaskState.RUNNING, TaskState.SUBMITTED, TaskState.VERIFYING)
 
 
 @dataclass(frozen=True)
@@ -82,7 +79,7 @@ class AgentTools:
         if worker.task_id is None:
             raise CallerError(f"worker {self.worker} has no task now")
         task = Store.task_row(conn, worker.task_id)
-        if task.attempt_id is None or TaskState(task.state) not in _HELD:
+        if task.attempt_id is None or TaskState(task.state) not in ACTIVE_TASK_STATES:
             raise CallerError(f"task {task.id} is {task.state}; there is nothing to report on it")
         attempt = Store.attempt_row(conn, task.attempt_id)
         if self.launch is not None and self.launch <= attempt.stale_launch:
@@ -121,7 +118,9 @@ class AgentTools:
         now = time.time()
         conn.execute(Store.attempt_update(cur.attempt.id, acked_at=now, named_task=named, goal=goal))
         right = named == cur.task.id
-        Store.emit(conn, "agent.ack", **self._ids(cur), named=named, goal=goal, confirmed=right, digest_ok=digest_ok)
+        Store.emit(
+            conn, EventKind.AGENT_ACK, **self._ids(cur), named=named, goal=goal, confirmed=right, digest_ok=digest_ok
+        )
         self._alive(conn, state=WorkerState.WORKING)
         if TaskState(cur.task.state) is TaskState.ASSIGNED:
             Store.move_task(
@@ -150,7 +149,9 @@ class AgentTools:
                 reply = self._acknowledge(conn, cur, task, goal or text, None) + "; "
                 cur = self._current(conn)
             elif task is not None and task != cur.task.id:
-                Store.emit(conn, "agent.ack", **self._ids(cur), named=task, goal=goal, confirmed=False, late=True)
+                Store.emit(
+                    conn, EventKind.AGENT_ACK, **self._ids(cur), named=task, goal=goal, confirmed=False, late=True
+                )
                 return f"you named task {task}, but your task is {cur.task.id}; its full text follows"
             fields: dict[str, Any] = {}
             if text:
@@ -159,7 +160,7 @@ class AgentTools:
                 fields["checkpoint"] = max(cur.task.checkpoint, checkpoint)
             if fields:
                 conn.execute(tasks.update().where(tasks.c.id == cur.task.id).values(**fields))
-            kind = "agent.progress" if checkpoint is not None else "agent.report"
+            kind = EventKind.AGENT_PROGRESS if checkpoint is not None else EventKind.AGENT_REPORT
             Store.emit(conn, kind, **self._ids(cur), checkpoint=checkpoint, text=text[:500])
             self._alive(conn, progress=checkpoint is not None, state=_resume(cur.worker.state, answered=True))
             total = len(json.loads(cur.task.spec)["subtasks"])
@@ -169,14 +170,14 @@ class AgentTools:
     def commit(self, sha: str, message: str) -> None:
         with self.store.write() as conn:
             cur = self._current(conn)
-            Store.emit(conn, "agent.commit", **self._ids(cur), sha=sha, text=message[:200])
+            Store.emit(conn, EventKind.AGENT_COMMIT, **self._ids(cur), sha=sha, text=message[:200])
             self._alive(conn, progress=True, state=_resume(cur.worker.state, answered=True))
 
     def activity(self, text: str, repeats: int = 0, **data: Any) -> None:
         """Anything else the agent did; ``repeats`` counts the same output in a row (looping)."""
         with self.store.write() as conn:
             cur = self._current(conn)
-            Store.emit(conn, "agent.activity", **self._ids(cur), text=text[:500], **data)
+            Store.emit(conn, EventKind.AGENT_ACTIVITY, **self._ids(cur), text=text[:500], **data)
             self._alive(conn, state=_resume(cur.worker.state))
             Store.set_worker(conn, self.worker, repeats=repeats)
 
@@ -187,21 +188,23 @@ class AgentTools:
         with self.store.write() as conn:
             cur = self._current(conn)
             state = TaskState(cur.task.state)
-            if state not in _WORKING:
+            if state not in AGENT_AT_WORK:
                 return f"task {cur.task.id} is already {state}; nothing to do"
             named = cur.attempt.named_task
             if named is not None and named != cur.task.id:
                 # Work handed in for the wrong task is not verified; the health round corrects the agent.
-                Store.emit(conn, "agent.finished", **self._ids(cur), summary=summary[:2000], refused=True)
+                Store.emit(conn, EventKind.AGENT_FINISHED, **self._ids(cur), summary=summary[:2000], refused=True)
                 return f"not submitted: you named task {named}, but your task is {cur.task.id}"
             if not adapter_for(cur.worker.agent).capabilities.commits:
                 committed = commit_for_agent(Path(cur.attempt.worktree), cur.task.id, self.worker, summary, self.wrap)
                 if committed:
-                    Store.emit(conn, "agent.commit", **self._ids(cur), sha=committed, text=summary[:200], by="czar")
+                    Store.emit(
+                        conn, EventKind.AGENT_COMMIT, **self._ids(cur), sha=committed, text=summary[:200], by="czar"
+                    )
             conn.execute(Store.attempt_update(cur.attempt.id, finished_at=time.time(), summary=summary[:2000]))
             if head is None or not checkout.is_commit_id(head):
                 head = checkout.tip(Path(cur.attempt.worktree), f"czar/{cur.task.id}")
-            Store.emit(conn, "agent.finished", **self._ids(cur), summary=summary[:2000], head=head)
+            Store.emit(conn, EventKind.AGENT_FINISHED, **self._ids(cur), summary=summary[:2000], head=head)
             if state is TaskState.ASSIGNED:
                 Store.move_task(
                     conn, cur.task.id, TaskState.RUNNING, actor=self.worker, reason="finished before acking"
@@ -223,16 +226,16 @@ class AgentTools:
         """The agent stopped and waits for a message without having finished."""
         with self.store.write() as conn:
             cur = self._current(conn)
-            if TaskState(cur.task.state) in _WORKING and cur.worker.state == WorkerState.WORKING.value:
+            if TaskState(cur.task.state) in AGENT_AT_WORK and cur.worker.state == WorkerState.WORKING.value:
                 Store.set_worker(conn, self.worker, state=WorkerState.WAITING_INPUT, detail="waiting for input")
-                Store.emit(conn, "agent.idle", **self._ids(cur))
+                Store.emit(conn, EventKind.AGENT_IDLE, **self._ids(cur))
 
     def rate_limited(self, reset_in: float, text: str = "") -> None:
         with self.store.write() as conn:
             cur = self._current(conn)
             until = time.time() + max(0.0, reset_in)
             Store.set_worker(conn, self.worker, state=WorkerState.RATE_LIMITED, wait_until=until, detail=text[:200])
-            Store.emit(conn, "agent.rate_limited", **self._ids(cur), reset_in=reset_in, text=text[:200])
+            Store.emit(conn, EventKind.AGENT_RATE_LIMITED, **self._ids(cur), reset_in=reset_in, text=text[:200])
 
     def model_unreachable(self, evidence: str) -> None:
         """The agent cannot reach its model (its key refused, no connection, a failing server): the
@@ -245,7 +248,7 @@ class AgentTools:
                 Store.set_worker(conn, self.worker, state_since=time.time(), detail=evidence[:500])
                 return
             Store.set_worker(conn, self.worker, state=WorkerState.MODEL_UNREACHABLE, detail=evidence[:500])
-            Store.emit(conn, "agent.model_unreachable", **self._ids(cur), evidence=evidence[:1000])
+            Store.emit(conn, EventKind.AGENT_MODEL_UNREACHABLE, **self._ids(cur), evidence=evidence[:1000])
 
     def model_reachable(self) -> None:
         """Its model answered again: back to work."""
@@ -257,7 +260,7 @@ class AgentTools:
         only an answer of its model makes, says so, whichever czar hears first): said once."""
         cur = self._current(conn)
         if cur.worker.state == WorkerState.MODEL_UNREACHABLE.value:
-            Store.emit(conn, "agent.model_reachable", **self._ids(cur))
+            Store.emit(conn, EventKind.AGENT_MODEL_REACHABLE, **self._ids(cur))
 
     def blocked(self, on_task: str | None, need: str) -> str:
         """The agent cannot go on until another task merges (``on_task``) or a person helps."""
@@ -273,7 +276,7 @@ class AgentTools:
             now = waits.parse(cur.task.blocked_on) | {on_task} if on_task is not None else {PERSON}
             conn.execute(tasks.update().where(tasks.c.id == cur.task.id).values(blocked_on=waits.render(now)))
             Store.set_worker(conn, self.worker, state=WorkerState.BLOCKED, detail=need[:500])
-            Store.emit(conn, "agent.blocked", **self._ids(cur), on=on_task, need=need[:500])
+            Store.emit(conn, EventKind.AGENT_BLOCKED, **self._ids(cur), on=on_task, need=need[:500])
             if on_task is None:
                 Store.alert(
                     conn,
@@ -292,7 +295,7 @@ class AgentTools:
             # Waiting for a person is waiting rightly (blocked), not idling: nobody nudges it.
             conn.execute(tasks.update().where(tasks.c.id == cur.task.id).values(blocked_on=PERSON))
             Store.set_worker(conn, self.worker, state=WorkerState.BLOCKED, detail=question[:500])
-            Store.emit(conn, "agent.question", **self._ids(cur), question=question[:2000])
+            Store.emit(conn, EventKind.AGENT_QUESTION, **self._ids(cur), question=question[:2000])
             Store.alert(
                 conn,
                 "warning",
@@ -322,7 +325,9 @@ class AgentTools:
             )
             Store.emit(
                 conn,
-                "permission.decided" if verdict.decision is not policy.Decision.ASK else "permission.asked",
+                EventKind.PERMISSION_DECIDED
+                if verdict.decision is not policy.Decision.ASK
+                else EventKind.PERMISSION_ASKED,
                 **self._ids(cur),
                 tool=tool,
                 target=target[:1000],
@@ -358,7 +363,7 @@ class AgentTools:
         deadline = time.monotonic() + PERSON_WAIT_SECONDS
         try:
             while time.monotonic() < deadline:
-                for e in store.events_after(since, kinds=("permission.decided",)):
+                for e in store.events_after(since, kinds=(EventKind.PERMISSION_DECIDED,)):
                     since = e.id
                     if e.worker_id == self.worker and e.payload.get("by") in ("person", "timeout"):
                         return policy.Decision(e.payload["decision"]), str(e.payload.get("reason", ""))
@@ -385,10 +390,10 @@ class AgentTools:
             if isinstance(payload.get("prompt"), str):
                 # What the agent received as a prompt, to confirm a delivery (see ``digest``).
                 detail["prompt_digest"] = digest(payload["prompt"])
-            Store.emit(conn, "agent.hook", **self._ids(cur), hook=event, detail=detail)
+            Store.emit(conn, EventKind.AGENT_HOOK, **self._ids(cur), hook=event, detail=detail)
             self._alive(conn)
             # Sent back once; not when it waits for a person or another task (it said so).
-            working = TaskState(cur.task.state) in _WORKING and cur.worker.state == WorkerState.WORKING.value
+            working = TaskState(cur.task.state) in AGENT_AT_WORK and cur.worker.state == WorkerState.WORKING.value
             if event == "Stop" and working and not payload.get("stop_hook_active"):
                 return (
                     f"Task {cur.task.id} is not handed in yet. When your work is committed and its checks pass, "
@@ -396,7 +401,7 @@ class AgentTools:
                 )
             if event == "Stop" and working:  # stopped again, sent back already: it waits for input
                 Store.set_worker(conn, self.worker, state=WorkerState.WAITING_INPUT, detail="waiting for input")
-                Store.emit(conn, "agent.idle", **self._ids(cur))
+                Store.emit(conn, EventKind.AGENT_IDLE, **self._ids(cur))
             return None
 
     # -- reading -----------------------------------------------------------------------------
@@ -412,7 +417,7 @@ class AgentTools:
             for r in results:
                 Store.emit(
                     conn,
-                    "claim.granted" if r.granted else "claim.refused",
+                    EventKind.CLAIM_GRANTED if r.granted else EventKind.CLAIM_REFUSED,
                     **self._ids(cur),
                     pattern=r.pattern,
                     reason=r.reason,
@@ -425,7 +430,7 @@ class AgentTools:
             results = claims_mod.release(conn, cur.task.id, patterns)
             for r in results:
                 if r.granted:
-                    Store.emit(conn, "claim.released", **self._ids(cur), pattern=r.pattern)
+                    Store.emit(conn, EventKind.CLAIM_RELEASED, **self._ids(cur), pattern=r.pattern)
             return results
 
     @staticmethod

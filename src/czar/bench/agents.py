@@ -30,6 +30,7 @@ from typing import Any
 
 from czar.agents import claude, codex
 from czar.bench.harness import cpu_seconds
+from czar.core.events import EventKind
 from czar.demo.sample import init_repo
 from czar.model.answers import czar_tool
 from czar.model.server import serve
@@ -171,11 +172,11 @@ def czar_run(
     entries = _entries(log)  # the model's log, read once
     starts, finishes = [], []
     for tid in [*tasks, after] if after else tasks:
-        assigned = _first(events, "task.assigned", tid)
+        assigned = _first(events, EventKind.TASK_ASSIGNED, tid)
         requests = [t for t in _requests(entries, tid) if assigned is not None and t >= assigned]
         if assigned is not None and requests and tid != after:
             starts.append(requests[0] - assigned)
-        finished = _first(events, "agent.finished", tid)
+        finished = _first(events, EventKind.AGENT_FINISHED, tid)
         answers = _done_answers(entries, tid)
         if finished is not None and answers:
             finishes.append(finished - answers[0])

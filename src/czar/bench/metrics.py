@@ -6,22 +6,23 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from czar.core.events import EventKind
 from czar.core.graph import topological_order
 from czar.store.store import Event
 
 # How each injected failure shows in the events: the event that injects it (kind, and the text of
 # an activity), and the detection that must follow for the same task.
-FAULTS: dict[str, tuple[str, str | None, str, str | None]] = {
+FAULTS: dict[str, tuple[EventKind, str | None, EventKind, str | None]] = {
     # failure kind: (injected by event kind, its text, detected by event kind, its problem)
-    "crash": ("agent.activity", "crash", "health.detected", "agent_exited"),
-    "quit": ("agent.activity", "quit", "health.detected", "agent_exited"),
-    "hang": ("agent.activity", "hang", "health.detected", "silent"),
-    "idle": ("agent.activity", "idle", "health.detected", "idle"),
-    "loop": ("agent.activity", "loop", "health.detected", "looping"),
-    "wrong_task": ("agent.ack", None, "health.detected", "wrong_task"),
-    "finish_early": ("agent.finished", None, "verify.failed", None),
-    "permission": ("permission.decided", None, "permission.decided", None),
-    "duplicate": ("agent.commit", None, "radar.duplicate", None),
+    "crash": (EventKind.AGENT_ACTIVITY, "crash", EventKind.HEALTH_DETECTED, "agent_exited"),
+    "quit": (EventKind.AGENT_ACTIVITY, "quit", EventKind.HEALTH_DETECTED, "agent_exited"),
+    "hang": (EventKind.AGENT_ACTIVITY, "hang", EventKind.HEALTH_DETECTED, "silent"),
+    "idle": (EventKind.AGENT_ACTIVITY, "idle", EventKind.HEALTH_DETECTED, "idle"),
+    "loop": (EventKind.AGENT_ACTIVITY, "loop", EventKind.HEALTH_DETECTED, "looping"),
+    "wrong_task": (EventKind.AGENT_ACK, None, EventKind.HEALTH_DETECTED, "wrong_task"),
+    "finish_early": (EventKind.AGENT_FINISHED, None, EventKind.VERIFY_FAILED, None),
+    "permission": (EventKind.PERMISSION_DECIDED, None, EventKind.PERMISSION_DECIDED, None),
+    "duplicate": (EventKind.AGENT_COMMIT, None, EventKind.RADAR_DUPLICATE, None),
 }
 
 
@@ -50,12 +51,12 @@ def summary(values: Sequence[float], scale: float = 1.0, digits: int = 3) -> dic
     }
 
 
-def _injected(e: Event, kind: str, text: str | None) -> bool:
+def _injected(e: Event, kind: EventKind, text: str | None) -> bool:
     if e.kind != kind:
         return False
-    if kind == "agent.activity":
+    if kind == EventKind.AGENT_ACTIVITY:
         return str(e.payload.get("text", "")).split(":")[0] == text
-    if kind == "agent.ack":
+    if kind == EventKind.AGENT_ACK:
         return e.payload.get("confirmed") is False
     return True
 
@@ -88,9 +89,9 @@ def detections(events: Sequence[Event], injected: Iterable[tuple[str, str]]) -> 
 
 def _overlap_began(events: Sequence[Event], task: str) -> Event | None:
     """Work is duplicated once both tasks have committed it: the later of their first commits."""
-    found = next((e for e in events if e.kind == "radar.duplicate" and e.task_id == task), None)
+    found = next((e for e in events if e.kind == EventKind.RADAR_DUPLICATE and e.task_id == task), None)
     tasks = (task, found.payload.get("other")) if found is not None else (task,)
-    firsts = [next((e for e in events if e.kind == "agent.commit" and e.task_id == t), None) for t in tasks]
+    firsts = [next((e for e in events if e.kind == EventKind.AGENT_COMMIT and e.task_id == t), None) for t in tasks]
     if any(f is None for f in firsts):
         return firsts[0]
     return max((f for f in firsts if f is not None), key=lambda e: e.id)
@@ -107,11 +108,11 @@ def reaction_times(events: Sequence[Event]) -> tuple[list[float], list[float]]:
     ready_at: dict[str, float] = {}
     reaction, unblock = [], []
     for e in events:
-        if e.kind == "task.state" and e.payload.get("new") == "ready" and e.task_id:
+        if e.kind == EventKind.TASK_STATE and e.payload.get("new") == "ready" and e.task_id:
             ready_at[e.task_id] = e.ts
-        elif e.kind == "agent.finished" and e.worker_id and not e.payload.get("refused"):
+        elif e.kind == EventKind.AGENT_FINISHED and e.worker_id and not e.payload.get("refused"):
             last_finish[e.worker_id] = e.ts
-        elif e.kind == "agent.started" and e.worker_id and e.worker_id in last_finish and e.task_id:
+        elif e.kind == EventKind.AGENT_STARTED and e.worker_id and e.worker_id in last_finish and e.task_id:
             finished, ready = last_finish.pop(e.worker_id), ready_at.get(e.task_id, 0.0)
             if ready <= finished:
                 reaction.append(max(0.0, e.ts - finished))
@@ -122,8 +123,8 @@ def reaction_times(events: Sequence[Event]) -> tuple[list[float], list[float]]:
 
 def makespan(events: Sequence[Event]) -> float:
     """Seconds from the first assignment to the last merge."""
-    assigned = [e.ts for e in events if e.kind == "task.assigned"]
-    merged = [e.ts for e in events if e.kind == "task.merged"]
+    assigned = [e.ts for e in events if e.kind == EventKind.TASK_ASSIGNED]
+    merged = [e.ts for e in events if e.kind == EventKind.TASK_MERGED]
     return max(merged) - min(assigned) if assigned and merged else 0.0
 
 

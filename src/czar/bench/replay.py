@@ -23,6 +23,7 @@ from typing import Any
 
 from czar.bench.scenario import toml_task
 from czar.core import hunks
+from czar.core.events import EventKind
 from czar.errors import CzarError, GitError
 from czar.supervisor import launcher, outcome
 from czar.supervisor.project import open_project
@@ -181,7 +182,7 @@ def measure(project: Any, target: str) -> dict[str, Any]:
     """The run's figures, from its store and the integration branch."""
     events = project.store.events_after(0, limit=10**9)
     rows = project.store.tasks()
-    told = [e.payload.get("about") for e in events if e.kind == "worker.told"]
+    told = [e.payload.get("about") for e in events if e.kind == EventKind.WORKER_TOLD]
     share, duplicated, added = hunks.duplication(outcome.work_pairs(project))
     git = project.git
     final = git.out("rev-parse", f"{INTEGRATION}^{{tree}}")
@@ -192,18 +193,18 @@ def measure(project: Any, target: str) -> dict[str, Any]:
         "failed_tasks": [t.id for t in rows if t.state == "failed"],
         "stand_offs": told.count("stand-off"),
         "rounds": sum(int(t.rounds) for t in rows),
-        "failed_verifications": sum(1 for e in events if e.kind == "verify.failed"),
-        "failed_merges": sum(1 for e in events if e.kind == "merge.failed" and e.payload.get("charged", True)),
+        "failed_verifications": sum(1 for e in events if e.kind == EventKind.VERIFY_FAILED),
+        "failed_merges": sum(1 for e in events if e.kind == EventKind.MERGE_FAILED and e.payload.get("charged", True)),
         # Verified work the integration branch moved under before it merged: made again, no round used.
-        "sent_back": sum(1 for e in events if e.kind == "merge.failed" and not e.payload.get("charged", True)),
+        "sent_back": sum(1 for e in events if e.kind == EventKind.MERGE_FAILED and not e.payload.get("charged", True)),
         "requeues": sum(
             1
             for e in events
-            if e.kind == "task.state" and e.payload.get("new") == "ready" and e.payload.get("old") != "pending"
+            if e.kind == EventKind.TASK_STATE and e.payload.get("new") == "ready" and e.payload.get("old") != "pending"
         ),
         "duplication": round(share, 4),
         "duplicated_lines": duplicated,
         "added_lines": added,
         "tree_matches": final == git.out("rev-parse", f"{target}^{{tree}}"),
-        "stalls": sum(1 for e in events if e.kind == "run.stalled"),
+        "stalls": sum(1 for e in events if e.kind == EventKind.RUN_STALLED),
     }

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from czar.core.scope import scopes_overlap
-from czar.core.states import TERMINAL_TASK_STATES, TaskState, WorkerState
+from czar.core.states import IN_FLIGHT, TERMINAL_TASK_STATES, UNMERGED, TaskState, WorkerState
 
 
 @dataclass(frozen=True)
@@ -96,18 +96,6 @@ MERGE_BATCH = 8  # approved tasks merged together, their checks run once (bisect
 
 ANY_AGENT = "*"  # a task any worker may take, whatever its agent
 
-# Tasks whose changes are not in the integration branch yet, but may be soon.
-_IN_FLIGHT = frozenset(
-    {
-        TaskState.ASSIGNED,
-        TaskState.RUNNING,
-        TaskState.SUBMITTED,
-        TaskState.VERIFYING,
-        TaskState.APPROVED,
-        TaskState.MERGING,
-    }
-)
-
 
 def decide(snap: Snapshot) -> list[Decision]:
     """Every command the current state calls for, most urgent first."""
@@ -157,7 +145,7 @@ def _assignments(snap: Snapshot, promoted: set[str]) -> list[Assign]:
         ),
         key=lambda t: (-t.priority, -t.rank, t.order, t.id),
     )
-    busy_scopes = [t.scope for t in snap.tasks.values() if t.state in _IN_FLIGHT]
+    busy_scopes = [t.scope for t in snap.tasks.values() if t.state in IN_FLIGHT]
     out: list[Assign] = []
     for task in ready:
         if any(scopes_overlap(task.scope, s) for s in busy_scopes):
@@ -173,18 +161,15 @@ def _assignments(snap: Snapshot, promoted: set[str]) -> list[Assign]:
     return out
 
 
-# Tasks that can still merge before a task they hold back: in flight, or back in the pool with
-# the work their branch keeps.
-_UNMERGED = _IN_FLIGHT | {TaskState.READY}
-
-
 def _waiting(snap: Snapshot, task: TaskView) -> bool:
     """A task back in the pool while it stands off for others starts again once they are over."""
     return any(w in snap.tasks and snap.tasks[w].state not in TERMINAL_TASK_STATES for w in task.waits)
 
 
 def _held(snap: Snapshot, task: str) -> bool:
-    return any(o in snap.tasks and snap.tasks[o].state in _UNMERGED for o in snap.held.get(task, ()))
+    """Held back by a task that can still merge before it (in flight, or back in the pool with
+    the work its branch keeps)."""
+    return any(o in snap.tasks and snap.tasks[o].state in UNMERGED for o in snap.held.get(task, ()))
 
 
 def run_finished(snap: Snapshot) -> bool:

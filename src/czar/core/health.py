@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from czar.core.events import EventKind
 from czar.core.states import WorkerState
 
 
@@ -40,6 +41,11 @@ class Repair(StrEnum):
     DENY = "deny"  # deny an unanswered permission request
     STOP = "stop"  # stop the agent and fail the task, with an alert (it spent its budget)
     RELEASE = "release"  # tell a waiting agent to go on: what it waits for is over, or waits for it
+
+
+def repaired(repair: Repair) -> EventKind:
+    """The event that records a repair made: ``health.<repair>`` (each has one in the catalogue)."""
+    return EventKind(f"health.{repair.value}")
 
 
 # Problems where waiting a little after a repair is the right thing: the agent may be recovering.

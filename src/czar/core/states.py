@@ -23,6 +23,15 @@ TERMINAL_TASK_STATES = frozenset({TaskState.MERGED, TaskState.FAILED, TaskState.
 
 # Tasks in these states occupy a worker.
 ACTIVE_TASK_STATES = frozenset({TaskState.ASSIGNED, TaskState.RUNNING, TaskState.SUBMITTED, TaskState.VERIFYING})
+# Its agent works on the task (it may not have acknowledged it yet): what it commits is its work.
+AGENT_AT_WORK = frozenset({TaskState.ASSIGNED, TaskState.RUNNING})
+# Handed in and not verified yet: the commit handed in is the work, whatever the agent does next.
+HANDED_IN = frozenset({TaskState.SUBMITTED, TaskState.VERIFYING})
+# From assigned until merged: its scope is busy.
+IN_FLIGHT = ACTIVE_TASK_STATES | {TaskState.APPROVED, TaskState.MERGING}
+# Not merged, failed or cancelled, and started at least once or ready to: its branch may still
+# change or merge (a task back in the pool keeps its branch's work).
+UNMERGED = IN_FLIGHT | {TaskState.READY}
 
 _T = TaskState
 TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {

@@ -41,6 +41,7 @@ from czar.agent_tools.service import AgentTools, digest
 from czar.agents import adapter_for
 from czar.agents.base import AgentAdapter, AgentSettings, LaunchContext, Signal
 from czar.core import egress, pricing
+from czar.core.events import EventKind
 from czar.core.policy import Decision
 from czar.core.states import ACTIVE_TASK_STATES, TaskState, WorkerState
 from czar.errors import CzarError
@@ -183,7 +184,7 @@ class WorkerHost:
                 .values(state=WorkerState.IDLE.value, state_since=time.time())
             )
             self.current = self._adopt(conn)
-            Store.emit(conn, "worker.host_started", actor=self.worker, worker=self.worker, pid=os.getpid())
+            Store.emit(conn, EventKind.WORKER_HOST_STARTED, actor=self.worker, worker=self.worker, pid=os.getpid())
         self._undo_config(None)  # what an agent did in your home while a killed host ran it
         # Gateway folders a killed host left (no gateway of this worker's runs yet).
         shutil.rmtree(self._gates, ignore_errors=True)
@@ -222,7 +223,7 @@ class WorkerHost:
             listener.close()
             with self.store.write() as conn:
                 Store.set_worker(conn, self.worker, state=WorkerState.STOPPED, agent_pid=None)
-                Store.emit(conn, "worker.host_stopped", actor=self.worker, worker=self.worker)
+                Store.emit(conn, EventKind.WORKER_HOST_STOPPED, actor=self.worker, worker=self.worker)
         return 0
 
     def _adopt(self, conn: Any) -> Current | None:
@@ -272,13 +273,13 @@ class WorkerHost:
         """What the agent's hooks said since the last look: where its transcript is, whether a
         pasted message was submitted, whether it is at work on a turn."""
         busy = seen_other = False
-        for e in self.store.events_after(cur.hooks_since, kinds=("agent.hook", "permission.decided")):
+        for e in self.store.events_after(cur.hooks_since, kinds=(EventKind.AGENT_HOOK, EventKind.PERMISSION_DECIDED)):
             cur.hooks_since = e.id
             if e.worker_id != self.worker:
                 continue
             hook, detail = e.payload.get("hook"), e.payload.get("detail") or {}
             # At work on a turn (a tool used or decided): a message pasted meanwhile is queued.
-            busy = busy or e.kind == "permission.decided" or hook == "PostToolUse"
+            busy = busy or e.kind == EventKind.PERMISSION_DECIDED or hook == "PostToolUse"
             if hook == "SessionStart":
                 named = Path(str(detail.get("transcript_path") or ""))
                 if detail.get("transcript_path") and named != cur.transcript and self._transcript_root(named):
@@ -288,7 +289,7 @@ class WorkerHost:
                     self._send(text, "task")
             elif hook == "UserPromptSubmit" and cur.submit is not None:
                 if detail.get("prompt_digest") == cur.submit.digest:
-                    self._emit(cur, "agent.prompt_submitted", confirmed=True, tries=cur.submit.tries)
+                    self._emit(cur, EventKind.AGENT_PROMPT_SUBMITTED, confirmed=True, tries=cur.submit.tries)
                     cur.submit = None
                 else:
                     seen_other = True  # somebody else's prompt (a person typing): ours may follow
@@ -344,18 +345,18 @@ class WorkerHost:
             return
         cur.submit = None
         if pending.other:  # a prompt was submitted, not with the text pasted: said, not confirmed
-            self._emit(cur, "agent.prompt_submitted", confirmed=False, tries=pending.tries)
+            self._emit(cur, EventKind.AGENT_PROMPT_SUBMITTED, confirmed=False, tries=pending.tries)
             return
         self.say("  the pasted message was not submitted")
         text = f"a message pasted into the agent's screen was not submitted after {SUBMIT_TRIES} Enters"
-        self._emit(cur, "agent.error", text=text)
+        self._emit(cur, EventKind.AGENT_ERROR, text=text)
 
-    def _emit(self, cur: Current, kind: str, **payload: Any) -> None:
+    def _emit(self, cur: Current, kind: EventKind, **payload: Any) -> None:
         """An event about the agent of ``cur``, in a transaction of its own."""
         with self.store.write() as conn:
             self._event(conn, cur, kind, **payload)
 
-    def _event(self, conn: Any, cur: Current | None, kind: str, **payload: Any) -> None:
+    def _event(self, conn: Any, cur: Current | None, kind: EventKind, **payload: Any) -> None:
         """An event about this worker's agent (on ``cur``'s attempt), in the transaction ``conn``."""
         task, attempt = (cur.task, cur.attempt) if cur else (None, None)
         Store.emit(conn, kind, actor=self.worker, worker=self.worker, task=task, attempt=attempt, **payload)
@@ -383,10 +384,10 @@ class WorkerHost:
             )
             self.say(f"== task {p['task']} (attempt {p['attempt']}): prompt of {len(p['prompt'])} characters")
             self._launch([(self.current.prompt, "task")])
-            self._done(cmd, "agent.started", launch=self.current.launches)
+            self._done(cmd, EventKind.AGENT_STARTED, launch=self.current.launches)
             return
         if cur is None or cur.attempt != int(p.get("attempt", -1)):
-            self._done(cmd, "agent.command_dropped", dropped=cmd.kind, reason="no such attempt on this worker")
+            self._done(cmd, EventKind.AGENT_COMMAND_DROPPED, dropped=cmd.kind, reason="no such attempt on this worker")
             return
         if cmd.kind == "message":
             text, kind = str(p["text"]), str(p.get("kind", "feedback"))
@@ -400,7 +401,7 @@ class WorkerHost:
                 # The agent is not running (it answers one message per process, or it exited):
                 # start it again, its session resumed, or else with the task's text first.
                 self._relaunch([(text, kind)])
-            self._done(cmd, "agent.message_delivered", about=kind, chars=len(text))
+            self._done(cmd, EventKind.AGENT_MESSAGE_DELIVERED, about=kind, chars=len(text))
         elif cmd.kind == "answer":
             allow = bool(p["allow"])
             self.say(f">> permission {'allowed' if allow else 'denied'}: {p.get('reason', '')}")
@@ -408,7 +409,7 @@ class WorkerHost:
                 self._send(f"{'allow' if allow else 'deny'}: {p.get('reason', '')}", "answer")
             with self.store.write() as conn:
                 Store.set_worker(conn, self.worker, state=WorkerState.WORKING, detail=None)
-            self._done(cmd, "agent.answer_delivered", allow=allow)
+            self._done(cmd, EventKind.AGENT_ANSWER_DELIVERED, allow=allow)
         elif cmd.kind == "restart":
             self._stop_agent(patience=0.0)  # it is being replaced because it misbehaves: no waiting
             if p.get("reset_to"):
@@ -420,16 +421,16 @@ class WorkerHost:
             else:
                 why = str(p.get("text") or "czar restarted you. Continue your task where you left off.")
                 self._relaunch([(why, str(p.get("kind", "continue")))])
-            self._done(cmd, "agent.restarted", launch=cur.launches, reason=p.get("reason"))
+            self._done(cmd, EventKind.AGENT_RESTARTED, launch=cur.launches, reason=p.get("reason"))
         elif cmd.kind == "stop":
             self._retire()
             self.current = None
             self.say("== task ended; waiting for the next one")
-            self._done(cmd, "agent.stopped")
+            self._done(cmd, EventKind.AGENT_STOPPED)
         else:
-            self._done(cmd, "worker.unknown_command", unknown=cmd.kind)
+            self._done(cmd, EventKind.WORKER_UNKNOWN_COMMAND, unknown=cmd.kind)
 
-    def _done(self, cmd: Command, kind: str, **payload: Any) -> None:
+    def _done(self, cmd: Command, kind: EventKind, **payload: Any) -> None:
         with self.store.write() as conn:
             if Store.mark_done(conn, cmd.id):
                 self._event(conn, self.current, kind, command=cmd.id, **payload)
@@ -625,7 +626,7 @@ class WorkerHost:
         self.say(f"cannot start {program}: {getattr(exc, 'strerror', None) or exc}")
         with self.store.write() as conn:
             conn.execute(Store.attempt_update(cur.attempt, agent_exited_at=time.time(), launches=cur.launches))
-            self._event(conn, cur, "agent.error", text=f"cannot start {program}: {exc}")
+            self._event(conn, cur, EventKind.AGENT_ERROR, text=f"cannot start {program}: {exc}")
 
     def _git_in_checkout(self, cur: Current) -> Git | None:
         """git in the task's checkout, in the agent's sandbox (the checkout's configuration and
@@ -959,7 +960,7 @@ class WorkerHost:
                     cost_usd=row.cost_usd + delta["cost_usd"],
                 )
             )
-            self._event(conn, cur, "agent.usage", **{k: round(v, 6) for k, v in delta.items()})
+            self._event(conn, cur, EventKind.AGENT_USAGE, **{k: round(v, 6) for k, v in delta.items()})
 
     def _on_exit(self, cur: Current) -> None:
         assert cur.proc is not None
@@ -1000,7 +1001,7 @@ class WorkerHost:
             elif unfinished and not unreachable:
                 conn.execute(Store.attempt_update(cur.attempt, agent_exited_at=time.time()))
             why = {"model_unreachable": True} if unreachable else {}
-            self._event(conn, cur, "agent.exited", code=code, finished=not unfinished, **why)
+            self._event(conn, cur, EventKind.AGENT_EXITED, code=code, finished=not unfinished, **why)
 
     # -- signals from the agent --------------------------------------------------------------
 

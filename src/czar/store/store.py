@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, case, create_engine, event, func, ins
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DatabaseError, OperationalError
 
+from czar.core.events import EventKind
 from czar.core.states import TaskState, WorkerState, can_transition
 from czar.errors import StoreError
 from czar.paths import ProjectPaths
@@ -190,7 +191,7 @@ class Store:
     @staticmethod
     def emit(
         conn: Connection,
-        kind: str,
+        kind: EventKind,
         *,
         actor: str = "supervisor",
         task: str | None = None,
@@ -203,7 +204,7 @@ class Store:
         result = conn.execute(
             insert(events).values(
                 ts=time.time(),
-                kind=kind,
+                kind=kind.value,
                 actor=actor,
                 task_id=task,
                 worker_id=worker,
@@ -226,14 +227,14 @@ class Store:
     ) -> int:
         """Raise an alert for people: ``warning`` (needs a look) or ``critical`` (needs a person)."""
         return Store.emit(
-            conn, "alert", actor=actor, task=task, worker=worker, level=level, message=message, **evidence
+            conn, EventKind.ALERT, actor=actor, task=task, worker=worker, level=level, message=message, **evidence
         )
 
     def last_event_id(self) -> int:
         with self.read() as conn:
             return int(conn.execute(select(func.max(events.c.id))).scalar_one() or 0)
 
-    def events_after(self, after: int = 0, limit: int = 1000, kinds: Sequence[str] = ()) -> list[Event]:
+    def events_after(self, after: int = 0, limit: int = 1000, kinds: Sequence[EventKind] = ()) -> list[Event]:
         """Events with ids above ``after``, oldest first; only of ``kinds`` if given."""
         query = select(events).where(events.c.id > after)
         if kinds:
@@ -282,7 +283,7 @@ class Store:
         conn.execute(
             update(tasks).where(tasks.c.id == task_id).values(state=new.value, updated_at=time.time(), **fields)
         )
-        Store.emit(conn, "task.state", actor=actor, task=task_id, old=old.value, new=new.value, reason=reason)
+        Store.emit(conn, EventKind.TASK_STATE, actor=actor, task=task_id, old=old.value, new=new.value, reason=reason)
         return old
 
     @staticmethod

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from czar.agent_tools import board, claims
 from czar.agents import adapter_for
 from czar.core import waits
+from czar.core.events import EventKind
 from czar.core.prompt import PromptInput, render
 from czar.core.scope import in_scope
 from czar.core.states import AttemptOutcome, TaskState, WorkerState
@@ -28,8 +28,6 @@ from czar.store.store import Store
 from czar.supervisor.checks import describe_failure, run_checks
 from czar.supervisor.project import Project
 from czar.vcs import checkout as task_checkout
-
-log = logging.getLogger("czar.supervisor")
 
 TAIL = 3000
 
@@ -64,7 +62,7 @@ class Actions:
         Store.post(conn, task.worker_id, "message", {"attempt": task.attempt_id, "kind": kind, "text": text})
         Store.emit(
             conn,
-            "worker.told",
+            EventKind.WORKER_TOLD,
             task=task.id,
             worker=task.worker_id,
             attempt=task.attempt_id,
@@ -186,7 +184,7 @@ class Actions:
             )
             Store.emit(
                 conn,
-                "task.assigned",
+                EventKind.TASK_ASSIGNED,
                 task=task_id,
                 worker=worker_id,
                 attempt=attempt_id,
@@ -351,13 +349,17 @@ class Actions:
                 rounds=round_no,
                 reason=f"verified: {len(checks)} check(s) passed, {len(changed)} file(s) changed",
             )
-            Store.emit(conn, "verify.passed", task=task_id, attempt=task.attempt_id, checks=checks, changed=changed)
+            Store.emit(
+                conn, EventKind.VERIFY_PASSED, task=task_id, attempt=task.attempt_id, checks=checks, changed=changed
+            )
             self.free_worker(conn, task.worker_id, task.attempt_id)
 
     def _sent_back(self, conn: Connection, task: Any, kind: str, evidence: str, others: tuple[str, ...]) -> None:
         """Not verified, through no fault of the work: it overlaps a task that comes first, or the
         integration branch moved under it. Waiting is not failing: no round is used."""
-        Store.emit(conn, "verify.deferred", task=task.id, attempt=task.attempt_id, about=kind, waits=list(others))
+        Store.emit(
+            conn, EventKind.VERIFY_DEFERRED, task=task.id, attempt=task.attempt_id, about=kind, waits=list(others)
+        )
         Store.move_task(
             conn,
             task.id,
@@ -393,7 +395,7 @@ class Actions:
         with self.store.read() as conn:
             row = conn.execute(
                 select(events.c.payload)
-                .where(events.c.attempt_id == attempt_id, events.c.kind == "agent.finished")
+                .where(events.c.attempt_id == attempt_id, events.c.kind == EventKind.AGENT_FINISHED)
                 .order_by(events.c.id.desc())
                 .limit(1)
             ).first()
@@ -415,7 +417,7 @@ class Actions:
         evidence = "\n\n".join(problems)
         Store.emit(
             conn,
-            "verify.failed",
+            EventKind.VERIFY_FAILED,
             task=task.id,
             attempt=task.attempt_id,
             round=round_no,
@@ -463,7 +465,7 @@ class Actions:
             conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.MERGED.value))
         claims.release_all(conn, task.id)
         conn.execute(update(tasks).where(tasks.c.id == task.id).values(blocked_on=None))
-        Store.emit(conn, "task.merged", task=task.id, attempt=task.attempt_id, commit=commit)
+        Store.emit(conn, EventKind.TASK_MERGED, task=task.id, attempt=task.attempt_id, commit=commit)
         self._tell_waiting(conn, task.id)
 
     def _tell_waiting(self, conn: Connection, merged: str) -> None:
@@ -487,7 +489,12 @@ class Actions:
         ``charge`` (the integration branch moved under verified work) no round is used."""
         project = self.p.plan.project
         Store.emit(
-            conn, "merge.failed", task=task.id, attempt=task.attempt_id, evidence=problem[-4000:], charged=charge
+            conn,
+            EventKind.MERGE_FAILED,
+            task=task.id,
+            attempt=task.attempt_id,
+            evidence=problem[-4000:],
+            charged=charge,
         )
         # Sent back through no fault of the work, the verification it passed does not count: it is
         # verified again as the same round.

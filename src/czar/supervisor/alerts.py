@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from czar.core.events import EventKind
 from czar.store.store import Event, Store
 from czar.supervisor.project import Project
 
@@ -30,7 +31,7 @@ BACKOFF_SECONDS = 0.5  # before the second attempt; doubled before each next one
 LANES = 4  # alerts of one level posted at once
 FLUSH_SECONDS = ATTEMPT_SECONDS  # what a stopping supervisor gives the alerts still on their way
 DELIVERED = "alerts_delivered"  # meta key: every alert up to this id has an outcome
-OUTCOMES = ("alert.delivered", "alert.undelivered")
+OUTCOMES = (EventKind.ALERT_DELIVERED, EventKind.ALERT_UNDELIVERED)
 
 
 def payload(project: Project, event: Event) -> dict[str, Any]:
@@ -77,7 +78,7 @@ class AlertSender:
                 # Alerts past the mark may have an outcome already (the mark waits for the slowest).
                 done = {int(e.payload["alert"]) for e in self._all_after(self._seen, OUTCOMES)}
             wanted: list[tuple[int, Event]] = []
-            for event in self._all_after(self._seen, ("alert",)):
+            for event in self._all_after(self._seen, (EventKind.ALERT,)):
                 self._seen = event.id
                 level = LEVELS.get(str(event.payload.get("level")), 0)
                 if level >= self.least and event.id not in done:
@@ -112,7 +113,7 @@ class AlertSender:
 
     # -- the lanes -----------------------------------------------------------------------------
 
-    def _all_after(self, after: int, kinds: tuple[str, ...]) -> list[Event]:
+    def _all_after(self, after: int, kinds: tuple[EventKind, ...]) -> list[Event]:
         found: list[Event] = []
         while batch := self.store.events_after(after, kinds=kinds):
             found += batch
@@ -136,7 +137,12 @@ class AlertSender:
                 try:
                     mark = self._next_mark(settled=event.id)
                     with self.store.write() as conn:
-                        Store.emit(conn, "alert.delivered" if ok else "alert.undelivered", alert=event.id, detail=why)
+                        Store.emit(
+                            conn,
+                            EventKind.ALERT_DELIVERED if ok else EventKind.ALERT_UNDELIVERED,
+                            alert=event.id,
+                            detail=why,
+                        )
                         if mark != self._marked:
                             Store.set_meta(conn, DELIVERED, mark)
                 except Exception:  # the store failed: the alert stays open, and is sent again later

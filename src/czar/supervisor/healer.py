@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from czar.core import health, waits
-from czar.core.health import Finding, Problem, Repair, Thresholds, Vitals
+from czar.core.events import EventKind
+from czar.core.health import Finding, Problem, Repair, Thresholds, Vitals, repaired
 from czar.core.states import TERMINAL_TASK_STATES, TaskState, WorkerState
 from czar.runtime import proc
 from czar.store.schema import attempts, inbox, tasks, workers
@@ -183,7 +184,7 @@ class Healer:
                 if Store.task_row(conn, tid).blocked_on != waits.render(before):
                     continue  # it moved on since the look
                 conn.execute(update(tasks).where(tasks.c.id == tid).values(blocked_on=waits.render(left)))
-                Store.emit(conn, "task.waits", task=tid, before=sorted(before), after=sorted(left))
+                Store.emit(conn, EventKind.TASK_WAITS, task=tid, before=sorted(before), after=sorted(left))
             if yielding is not None:
                 row = Store.task_row(conn, yielding)
                 if row.state != states[yielding] or waits.parse(row.blocked_on) != graph[yielding]:
@@ -213,7 +214,7 @@ class Healer:
         with self.store.write() as conn:
             Store.emit(
                 conn,
-                "health.detected",
+                EventKind.HEALTH_DETECTED,
                 task=v.task,
                 worker=v.worker,
                 attempt=pt.attempt,
@@ -279,8 +280,8 @@ class Healer:
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, detail=None)
                 reason = f"nobody answered within {self.t.permission_timeout:g} s"
                 Store.post(conn, v.worker, "answer", {"attempt": pt.attempt, "allow": False, "reason": reason})
-                Store.emit(conn, "permission.decided", **ids, decision="deny", reason=reason, by="timeout")
-            Store.emit(conn, f"health.{repair.value}", **ids, problem=f.problem.value, evidence=f.evidence)
+                Store.emit(conn, EventKind.PERMISSION_DECIDED, **ids, decision="deny", reason=reason, by="timeout")
+            Store.emit(conn, repaired(repair), **ids, problem=f.problem.value, evidence=f.evidence)
         self.say(f"health: {v.worker} on {v.task}: {repair} ({f.problem})")
 
     def _release(self, conn: Connection, task: Any, v: Vitals) -> None:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from czar.core.events import EventKind
 from czar.errors import StoreError, SupervisorError
 from czar.runtime import proc
 from czar.store.store import Store
@@ -38,7 +39,7 @@ def up(project: Project) -> tuple[int, bool]:
         project.tmux.start_window("supervisor", argv, env=project.child_env(), cwd=project.paths.root)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            started = [e for e in store.events_after(last) if e.kind == "supervisor.started"]
+            started = [e for e in store.events_after(last) if e.kind == EventKind.SUPERVISOR_STARTED]
             if started:
                 return int(started[-1].payload["pid"]), True
             if not project.tmux.window_alive("supervisor"):
@@ -87,7 +88,7 @@ def down(project: Project, reason: str = "czar down") -> bool:
         with project.store.write() as conn:
             for w in workers:
                 Store.set_worker(conn, w.id, state="stopped", pid=None, agent_pid=None)
-            Store.emit(conn, "run.down", actor="cli", reason=reason)
+            Store.emit(conn, EventKind.RUN_DOWN, actor="cli", reason=reason)
     except StoreError:
         pass  # everything is stopped; the store says so when it works again (`czar up` reconciles)
     return was_running

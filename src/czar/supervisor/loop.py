@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import logging
 import os
 import signal
 import sys
@@ -22,6 +21,7 @@ from typing import IO, Any
 from sqlalchemy import func, select
 
 from czar.core.decide import Assign, Block, Decision, Merge, Promote, Snapshot, Verify, decide, run_finished
+from czar.core.events import EventKind
 from czar.core.states import ACTIVE_TASK_STATES, TaskState, WorkerState
 from czar.errors import CzarError, SupervisorError
 from czar.runtime import proc
@@ -37,8 +37,6 @@ from czar.supervisor.project import Project
 from czar.supervisor.radar import Radar, gate
 from czar.supervisor.snapshot import snapshot
 from czar.supervisor.stall import StallWatch
-
-log = logging.getLogger("czar.supervisor")
 
 POLL_SECONDS = 2.0  # the safety net; the doorbell and the health round's deadlines wake the loop
 LIVENESS_SECONDS = 1.0  # how often worker hosts are checked for life with nothing else happening
@@ -134,7 +132,7 @@ class Supervisor:
         self.p.sync_plan()
         self.reconcile()
         with self.store.write() as conn:
-            Store.emit(conn, "supervisor.started", pid=os.getpid(), plan=str(self.p.plan.path))
+            Store.emit(conn, EventKind.SUPERVISOR_STARTED, pid=os.getpid(), plan=str(self.p.plan.path))
         self.say(f"supervisor of {self.p.name} started (pid {os.getpid()})")
         # Started after the announcement: `czar up` need not wait for a hundred windows.
         self.start_hosts(self.to_start)
@@ -172,7 +170,7 @@ class Supervisor:
                 with contextlib.suppress(Exception):  # best effort: the alerts stay in the store
                     self.alerts.flush()  # what the run's last moments raised (bounded)
             with self.store.write() as conn:
-                Store.emit(conn, "supervisor.stopped", pid=os.getpid())
+                Store.emit(conn, EventKind.SUPERVISOR_STOPPED, pid=os.getpid())
             self.say("supervisor stopped")
         return 0
 
@@ -223,7 +221,7 @@ class Supervisor:
                 if row.task_id is not None:
                     self._keep_task(conn, wid, row.task_id)
                 Store.set_worker(conn, wid, state=WorkerState.STARTING, pid=None, agent_pid=None)
-                Store.emit(conn, "worker.spawned", worker=wid, reason="no live worker host")
+                Store.emit(conn, EventKind.WORKER_SPAWNED, worker=wid, reason="no live worker host")
             lost.append(wid)
         return lost
 
@@ -278,7 +276,7 @@ class Supervisor:
                 if exc is not None:
                     self.say(f"error while handling task {name}: {exc!r}")
                     with self.store.write() as conn:
-                        Store.emit(conn, "supervisor.error", task=name, error=repr(exc))
+                        Store.emit(conn, EventKind.SUPERVISOR_ERROR, task=name, error=repr(exc))
         self.radar_wanted.set()
         snap = snapshot(self.store)
         if self.p.plan.project.budget_usd is not None and self._run_spent() >= self.p.plan.project.budget_usd:
@@ -389,7 +387,7 @@ class Supervisor:
             # git refused (a branch or worktree it cannot make): say so; the task stays ready.
             self.say(f"could not assign task {d.task} to {d.worker}: {exc}")
             with self.store.write() as conn:
-                Store.emit(conn, "supervisor.error", task=d.task, worker=d.worker, error=str(exc))
+                Store.emit(conn, EventKind.SUPERVISOR_ERROR, task=d.task, worker=d.worker, error=str(exc))
 
     def heal(self) -> float:
         """One health round; starts lost worker hosts again. Returns when to look again."""

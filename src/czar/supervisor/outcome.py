@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, select
 
 from czar.core import hunks
 from czar.core.decide import run_finished
+from czar.core.events import EventKind
 from czar.core.states import TaskState
 from czar.errors import SupervisorError, SupervisorGone
 from czar.store.schema import events
@@ -73,8 +74,8 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
             for event in store.events_after(after):
                 on_event(event)
                 after = event.id
-                moved = moved or event.kind == "task.state"
-                if event.kind == "run.stalled":
+                moved = moved or event.kind == EventKind.TASK_STATE
+                if event.kind == EventKind.RUN_STALLED:
                     raise RunStalled(int(event.payload.get("seconds", 0)), list(event.payload.get("diagnosis", [])))
             # Whether the run is over changes only with a task's state (the poll is the safety net).
             if moved or time.monotonic() - last_look > 5:
@@ -86,7 +87,7 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
                 seen = [e.kind for e in store.events_after(after)]
                 if run_finished(snapshot(store)):
                     return after
-                raise SupervisorGone(project.plan.path, stopped="supervisor.stopped" in seen)
+                raise SupervisorGone(project.plan.path, stopped=EventKind.SUPERVISOR_STOPPED in seen)
             if deadline is not None and time.monotonic() > deadline:
                 raise SupervisorError(f"the run did not finish within {timeout:g} s")
             listener.wait(1.0)
@@ -167,8 +168,8 @@ def work_pairs(project: Project) -> list[tuple[dict[str, hunks.FileChange], dict
 def run_wall_seconds(conn: Connection) -> float:
     """From the run's first supervisor start to the last change of a task's state: the same for
     whoever asks, whenever (a follower that joined late included)."""
-    began = conn.execute(select(func.min(events.c.ts)).where(events.c.kind == "supervisor.started")).scalar()
-    ended = conn.execute(select(func.max(events.c.ts)).where(events.c.kind == "task.state")).scalar()
+    began = conn.execute(select(func.min(events.c.ts)).where(events.c.kind == EventKind.SUPERVISOR_STARTED)).scalar()
+    ended = conn.execute(select(func.max(events.c.ts)).where(events.c.kind == EventKind.TASK_STATE)).scalar()
     return max(0.0, float(ended) - float(began)) if began is not None and ended is not None else 0.0
 
 
@@ -200,41 +201,46 @@ def describe(event: Event) -> str | None:
     """One line for a person following the run, or None for events too fine to show."""
     p, task, worker = event.payload, event.task_id, event.worker_id
     k = event.kind
-    if k == "task.state":
+    if k == EventKind.TASK_STATE:
         new = p["new"]
         if new in ("ready", "merged", "failed", "approved"):
             return f"task {task}: {p['old']} -> {new} ({p['reason']})"
         return None
-    if k == "task.assigned":
+    if k == EventKind.TASK_ASSIGNED:
         return f"task {task} -> {worker} (attempt {event.attempt_id}, {p['prompt_chars']} chars delivered)"
-    if k == "agent.ack":
+    if k == EventKind.AGENT_ACK:
         if not p.get("confirmed"):
             return f"task {task}: {worker} named task {p.get('named')} instead!"
         return f"task {task}: {worker} acknowledged" + (
             " (the text differs from what was sent!)" if p.get("digest_ok") is False else ""
         )
-    if k == "health.detected":
+    if k == EventKind.HEALTH_DETECTED:
         return f"task {task}: {worker} is unwell: {p.get('problem')} ({p.get('evidence')})"
     if k.startswith("health."):
         return f"task {task}: {worker}: {k.split('.', 1)[1]} ({p.get('problem')})"
-    if k == "permission.decided":
+    if k == EventKind.PERMISSION_DECIDED:
         what = f"{p.get('tool', '')} {p.get('target', '')}".strip() or "its request"
         return f"task {task}: {worker} {p.get('decision')}: {what} ({p.get('reason')}, by {p.get('by')})"
-    if k == "permission.asked":
+    if k == EventKind.PERMISSION_ASKED:
         return f"task {task}: {worker} asks to use {p.get('tool')} {p.get('target')}: waiting for a person"
-    if k == "worker.told" and p.get("about") not in ("feedback",):
+    if k == EventKind.WORKER_TOLD and p.get("about") not in ("feedback",):
         return f"task {task}: {worker} told ({p.get('about')}): {str(p.get('text', '')).splitlines()[0][:100]}"
-    if k == "agent.progress":
+    if k == EventKind.AGENT_PROGRESS:
         return f"task {task}: {worker} checkpoint {p.get('checkpoint')}: {p.get('text')}"
-    if k == "agent.finished":
+    if k == EventKind.AGENT_FINISHED:
         return f"task {task}: {worker} finished: {p.get('summary')}"
-    if k == "verify.failed":
+    if k == EventKind.VERIFY_FAILED:
         first = str(p.get("evidence", "")).splitlines()[:1]
         return f"task {task}: verification failed (round {p.get('round')}): {first[0] if first else ''}"
-    if k == "merge.failed":
+    if k == EventKind.MERGE_FAILED:
         return f"task {task}: merge failed"
-    if k == "alert":
+    if k == EventKind.ALERT:
         return f"ALERT [{p.get('level')}] {p.get('message')}"
-    if k in ("supervisor.started", "supervisor.stopped", "worker.spawned", "agent.exited"):
+    if k in (
+        EventKind.SUPERVISOR_STARTED,
+        EventKind.SUPERVISOR_STOPPED,
+        EventKind.WORKER_SPAWNED,
+        EventKind.AGENT_EXITED,
+    ):
         return f"{k.replace('.', ' ')}" + (f" {worker}" if worker else "") + (f" (task {task})" if task else "")
     return None

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from czar.agent_tools.identity import AgentCaller, agent_trace
 from czar.agent_tools.service import PERSON
+from czar.core.events import EventKind
 from czar.core.states import WorkerState
 from czar.errors import StoreError, SupervisorError
 from czar.paths import czar_home
@@ -60,7 +61,7 @@ def answer_permission(project: Project, worker_id: str, allow: bool, reason: str
         Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
         Store.emit(
             conn,
-            "permission.decided",
+            EventKind.PERMISSION_DECIDED,
             actor="person",
             task=task,
             worker=worker_id,
@@ -80,5 +81,5 @@ def tell(project: Project, worker_id: str, text: str) -> str:
             # The person answered what the agent waited for.
             conn.execute(tasks.update().where(tasks.c.id == task).values(blocked_on=None))
             Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
-        Store.emit(conn, "person.told", actor="person", task=task, worker=worker_id, attempt=attempt, text=text)
+        Store.emit(conn, EventKind.PERSON_TOLD, actor="person", task=task, worker=worker_id, attempt=attempt, text=text)
     return f"sent to worker {worker_id} (task {task})"

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import insert, select, update
 
 from czar.agent_tools.identity import ENV_PROJECT
+from czar.core.events import EventKind
 from czar.core.states import TaskState, WorkerState
 from czar.errors import PlanError
 from czar.paths import ProjectPaths, czar_home
@@ -192,7 +193,7 @@ class Project:
                 row = existing.get(t.id)
                 if row is None:
                     conn.execute(insert(tasks).values(id=t.id, state=TaskState.PENDING.value, created_at=now, **values))
-                    Store.emit(conn, "task.added", task=t.id, title=t.title)
+                    Store.emit(conn, EventKind.TASK_ADDED, task=t.id, title=t.title)
                 elif row.state in (TaskState.PENDING.value, TaskState.READY.value) and row.attempt_id is None:
                     conn.execute(update(tasks).where(tasks.c.id == t.id).values(**values))
             known = {r.id for r in conn.execute(select(workers.c.id)).all()}

@@ -33,8 +33,9 @@ from sqlalchemy import delete, insert, select
 
 from czar.agent_tools import claims
 from czar.core import hunks
+from czar.core.events import EventKind
 from czar.core.scope import in_scope
-from czar.core.states import TaskState
+from czar.core.states import AGENT_AT_WORK, HANDED_IN, UNMERGED
 from czar.store.schema import attempts, tasks
 from czar.store.schema import radar as radar_table
 from czar.store.store import Store
@@ -42,23 +43,11 @@ from czar.supervisor.actions import Actions, branch_of, scope_message
 from czar.supervisor.project import Project
 from czar.vcs import checkout as task_checkout
 
-# Tasks whose agents work: what they commit is brought in from their checkouts. A task handed in
-# is not: the commit it handed in is brought in, whatever its agent does next.
-HARVESTED = (TaskState.ASSIGNED.value, TaskState.RUNNING.value)
-HANDED_IN = (TaskState.SUBMITTED.value, TaskState.VERIFYING.value)
-# Tasks whose branches may still change or merge (a task back in the pool keeps its branch's work).
-WATCHED = (
-    TaskState.READY.value,
-    TaskState.ASSIGNED.value,
-    TaskState.RUNNING.value,
-    TaskState.SUBMITTED.value,
-    TaskState.VERIFYING.value,
-    TaskState.APPROVED.value,
-    TaskState.MERGING.value,
-)
-# Tasks whose branch can still be the one to come first: not merged, failed or cancelled.
-IN_FLIGHT = WATCHED
-AGENT_AT_WORK = (TaskState.ASSIGNED.value, TaskState.RUNNING.value)
+_EVENT_OF = {
+    "duplicate": EventKind.RADAR_DUPLICATE,
+    "conflict": EventKind.RADAR_CONFLICT,
+    "scope": EventKind.RADAR_SCOPE,
+}
 
 
 @dataclass(frozen=True)
@@ -160,7 +149,7 @@ class Radar:
                     attempts.c.worktree,
                 )
                 .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
-                .where(tasks.c.state.in_(WATCHED))
+                .where(tasks.c.state.in_(UNMERGED))
             ).all()
             held = claims.all_held(conn)
         tips = self._harvest(rows) if harvest else self.git.tips()
@@ -175,7 +164,7 @@ class Radar:
             # What agents committed in their checkouts since the last look, brought in (see
             # czar.vcs.checkout); of a task handed in, the commit it handed in.
             branch = branch_of(r.id)
-            if r.worktree and r.state in HARVESTED:
+            if r.worktree and r.state in AGENT_AT_WORK:
                 tip = task_checkout.harvest(self.git, Path(r.worktree), branch, tips.get(branch))
                 if tip is not None:
                     tips[branch] = tip
@@ -294,7 +283,7 @@ class Radar:
             for key, row in known.items():
                 if key not in current:
                     conn.execute(delete(radar_table).where(radar_table.c.id == row.id))
-                    Store.emit(conn, "radar.cleared", task=row.task_id, finding=row.kind, other=row.other)
+                    Store.emit(conn, EventKind.RADAR_CLEARED, task=row.task_id, finding=row.kind, other=row.other)
             for key, f in current.items():
                 old = known.get(key)
                 if old is not None and json.loads(old.files) == list(f.files):
@@ -306,7 +295,7 @@ class Radar:
                         kind=f.kind, task_id=f.task, other=f.other, files=json.dumps(list(f.files)), since=now
                     )
                 )
-                Store.emit(conn, f"radar.{f.kind}", task=f.task, other=f.other, files=list(f.files))
+                Store.emit(conn, _EVENT_OF[f.kind], task=f.task, other=f.other, files=list(f.files))
                 fresh.append(f)
                 self._tell(conn, f)
         return fresh
@@ -321,7 +310,7 @@ class Radar:
             self.actions.tell(conn, task, "scope", scope_message(tuple(spec["scope"]), list(f.files), self.integration))
         elif f.kind == "duplicate" and f.other is not None:
             other = Store.task_row(conn, f.other)
-            if other.state not in IN_FLIGHT:
+            if other.state not in UNMERGED:
                 return  # merged (or failed) since the look: the next look sees it in the integration branch
             who = f"task {f.other}" + (f" (worker {other.worker_id})" if other.worker_id else "")
             text = (

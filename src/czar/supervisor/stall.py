@@ -8,13 +8,20 @@ import time
 from sqlalchemy import func, select
 
 from czar.core import waits
+from czar.core.events import EventKind
 from czar.core.states import TERMINAL_TASK_STATES, TaskState
 from czar.store.schema import events, tasks, workers
 from czar.store.store import Store
 from czar.supervisor.snapshot import held_tasks
 
 # What counts as progress: a task changing state, work committed, a checkpoint, a person acting.
-PROGRESS = ("task.state", "agent.commit", "agent.progress", "person.told", "permission.decided")
+PROGRESS = (
+    EventKind.TASK_STATE,
+    EventKind.AGENT_COMMIT,
+    EventKind.AGENT_PROGRESS,
+    EventKind.PERSON_TOLD,
+    EventKind.PERMISSION_DECIDED,
+)
 
 
 def diagnosis(store: Store) -> list[str]:
@@ -66,5 +73,5 @@ class StallWatch:
         lines = diagnosis(self.store)
         with self.store.write() as conn:
             Store.alert(conn, "critical", f"the run has made no progress for {idle:.0f} s: " + "; ".join(lines[:5]))
-            Store.emit(conn, "run.stalled", seconds=round(idle), diagnosis=lines)
+            Store.emit(conn, EventKind.RUN_STALLED, seconds=round(idle), diagnosis=lines)
         return lines

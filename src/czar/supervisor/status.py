@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from czar.agent_tools import claims
+from czar.core.events import EventKind
 from czar.store.schema import attempts, radar
 from czar.supervisor import launcher
 from czar.supervisor.project import Project
@@ -26,7 +27,7 @@ def status(project: Project) -> dict[str, Any]:
         held = claims.all_held(conn)
         findings = conn.execute(select(radar).order_by(radar.c.id)).all()
         spend = costs(conn)
-    alerts = store.events_after(0, limit=100_000, kinds=("alert",))[-RECENT_ALERTS:]
+    alerts = store.events_after(0, limit=100_000, kinds=(EventKind.ALERT,))[-RECENT_ALERTS:]
     return {
         "project": project.name,
         "supervisor": {"running": pid is not None, "pid": pid},

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from czar.core.events import EventKind
 from czar.errors import CzarError, StoreError, SupervisorError
 from czar.interfaces.cli import agent as agent_commands
 from czar.interfaces.cli.starter import base_branch_of, checked_base_branch, starter_plan
@@ -111,7 +112,7 @@ def up(
     pid, started = start(project)
     if started and resuming:
         with project.store.write() as conn:
-            Store.emit(conn, "person.up", actor="person", reason="supervisor restarted by hand during a run")
+            Store.emit(conn, EventKind.PERSON_UP, actor="person", reason="supervisor restarted by hand during a run")
     typer.echo(
         f"supervisor {'started' if started else 'already running'} (pid {pid}); `czar status {plan}` shows progress"
     )
@@ -160,7 +161,7 @@ def down(plan: PlanArg = DEFAULT_PLAN) -> None:
     if stop(project):
         if unfinished:
             with project.store.write() as conn:
-                Store.emit(conn, "person.down", actor="person", reason="stopped by hand during a run")
+                Store.emit(conn, EventKind.PERSON_DOWN, actor="person", reason="stopped by hand during a run")
         typer.echo("stopped; branches, worktrees and the store are kept (`czar up` resumes)")
     else:
         typer.echo("nothing was running")

@@ -1,0 +1,99 @@
+"""The catalogue of event kinds: every line of the run's log is one of these.
+
+Events are the run's history (the store's ``events`` table): the status, the report, the
+benchmarks and the alerts read them back. A kind is written here once and used by name
+everywhere else, so a kind nobody emits, or a reader that waits for a kind spelled wrong, cannot
+hide in a string. Payloads stay free-form JSON; each kind's comment says what it records.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    # -- tasks ---------------------------------------------------------------------------------
+    TASK_ADDED = "task.added"  # the plan has a new task
+    TASK_STATE = "task.state"  # a task moved from one state to another (old, new, reason)
+    TASK_ASSIGNED = "task.assigned"  # a task went to a worker: its base commit, branch, prompt size
+    TASK_WAITS = "task.waits"  # a task waits for others to merge (blocked on them)
+    TASK_MERGED = "task.merged"  # a task is in the integration branch, at this commit
+
+    # -- agents (written by worker hosts and czar's agent tools) -------------------------------
+    AGENT_STARTED = "agent.started"  # the agent process of an attempt started (which launch)
+    AGENT_ACK = "agent.ack"  # the agent named its task and goal (confirmed or not)
+    AGENT_ACTIVITY = "agent.activity"  # a line of what the agent does (tool calls, commands)
+    AGENT_PROGRESS = "agent.progress"  # the agent reached a checkpoint
+    AGENT_REPORT = "agent.report"  # the agent reported without a checkpoint
+    AGENT_COMMIT = "agent.commit"  # the agent committed
+    AGENT_FINISHED = "agent.finished"  # the agent handed its work in (head commit, summary)
+    AGENT_IDLE = "agent.idle"  # the agent's turn ended with nothing handed in
+    AGENT_HOOK = "agent.hook"  # an agent CLI's hook fired (its own protocol, recorded as is)
+    AGENT_BLOCKED = "agent.blocked"  # the agent said it waits for another task
+    AGENT_QUESTION = "agent.question"  # the agent asked a person a question
+    AGENT_PROMPT_SUBMITTED = "agent.prompt_submitted"  # a pasted prompt was submitted (confirmed or not)
+    AGENT_MESSAGE_DELIVERED = "agent.message_delivered"  # czar's message reached the agent
+    AGENT_ANSWER_DELIVERED = "agent.answer_delivered"  # a person's answer reached the agent
+    AGENT_COMMAND_DROPPED = "agent.command_dropped"  # a command for an attempt the host no longer runs
+    AGENT_RESTARTED = "agent.restarted"  # the agent was stopped and started again
+    AGENT_STOPPED = "agent.stopped"  # the agent was stopped: its task ended
+    AGENT_EXITED = "agent.exited"  # the agent process ended by itself (exit code, finished or not)
+    AGENT_ERROR = "agent.error"  # the agent could not be started or reached
+    AGENT_USAGE = "agent.usage"  # tokens and cost since the last usage event
+    AGENT_RATE_LIMITED = "agent.rate_limited"  # the agent's provider refused it for now
+    AGENT_MODEL_UNREACHABLE = "agent.model_unreachable"  # the agent's model cannot be reached
+    AGENT_MODEL_REACHABLE = "agent.model_reachable"  # ... and can be again
+
+    # -- workers -------------------------------------------------------------------------------
+    WORKER_SPAWNED = "worker.spawned"  # a worker's window and host were started
+    WORKER_HOST_STARTED = "worker.host_started"  # a worker host process began
+    WORKER_HOST_STOPPED = "worker.host_stopped"  # a worker host process ended
+    WORKER_TOLD = "worker.told"  # czar posted a message for a worker's agent
+    WORKER_UNKNOWN_COMMAND = "worker.unknown_command"  # a worker host got a command it does not know
+
+    # -- verification and merging ----------------------------------------------------------------
+    VERIFY_PASSED = "verify.passed"  # handed-in work passed its checks
+    VERIFY_FAILED = "verify.failed"  # ... or failed them (a round used)
+    VERIFY_DEFERRED = "verify.deferred"  # not verified yet, through no fault of the work (no round)
+    MERGE_FAILED = "merge.failed"  # approved work did not merge (charged or not)
+
+    # -- the radar -------------------------------------------------------------------------------
+    RADAR_DUPLICATE = "radar.duplicate"  # two tasks change the same lines
+    RADAR_CONFLICT = "radar.conflict"  # two branches would not merge (or change lines next to each other)
+    RADAR_SCOPE = "radar.scope"  # a branch changes files outside its scope
+    RADAR_CLEARED = "radar.cleared"  # a finding no longer holds
+
+    # -- health: what the healer found, and what it did ----------------------------------------
+    HEALTH_DETECTED = "health.detected"  # a problem with a worker or its agent, with evidence
+    HEALTH_NUDGE = "health.nudge"
+    HEALTH_RESTART = "health.restart"
+    HEALTH_CORRECT = "health.correct"
+    HEALTH_REASSIGN = "health.reassign"
+    HEALTH_CONTINUE = "health.continue"
+    HEALTH_DENY = "health.deny"
+    HEALTH_STOP = "health.stop"
+    HEALTH_RELEASE = "health.release"
+
+    # -- permissions and claims ----------------------------------------------------------------
+    PERMISSION_ASKED = "permission.asked"  # an agent asked to run something the policy asks about
+    PERMISSION_DECIDED = "permission.decided"  # the policy or a person decided
+    CLAIM_GRANTED = "claim.granted"  # a task claimed paths
+    CLAIM_REFUSED = "claim.refused"  # ... another task held them
+    CLAIM_RELEASED = "claim.released"  # a task's claims ended
+
+    # -- people --------------------------------------------------------------------------------
+    PERSON_TOLD = "person.told"  # a person told an agent something (`czar tell`)
+    PERSON_UP = "person.up"  # a person started the run (`czar up`)
+    PERSON_DOWN = "person.down"  # a person stopped it (`czar down`)
+
+    # -- the supervisor and the run ----------------------------------------------------------------
+    SUPERVISOR_STARTED = "supervisor.started"
+    SUPERVISOR_STOPPED = "supervisor.stopped"
+    SUPERVISOR_ERROR = "supervisor.error"  # a round of the loop failed (the loop goes on)
+    RUN_STALLED = "run.stalled"  # nothing moved for `stall_after` seconds: who waits for whom
+    RUN_DOWN = "run.down"  # the run was stopped
+
+    # -- alerts ----------------------------------------------------------------------------------
+    ALERT = "alert"  # something for people: a warning or a critical alert
+    ALERT_DELIVERED = "alert.delivered"  # an alert reached the webhook
+    ALERT_UNDELIVERED = "alert.undelivered"  # ... or did not
