@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from czar.core.events import EventKind
 from czar.core.states import TaskState, WorkerState
 from czar.store.schema import inbox
 from czar.store.store import Store
@@ -161,7 +162,7 @@ def test_work_handed_in_and_not_verified_yet_holds_a_later_overlapping_task_back
     head = _commit_in_checkout(project, "a", "shared.txt", "the same helper\n")
     with project.store.write() as conn:
         a = Store.task_row(conn, "a")
-        Store.emit(conn, "agent.finished", worker="w1", task="a", attempt=a.attempt_id, head=head, summary="a")
+        Store.emit(conn, EventKind.AGENT_FINISHED, worker="w1", task="a", attempt=a.attempt_id, head=head, summary="a")
     move(project, "a", T.RUNNING, T.SUBMITTED)
     _commit_in_checkout(project, "b", "shared.txt", "the same helper\n")
     actions = Actions(project)

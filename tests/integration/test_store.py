@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from czar.core.events import EventKind
+from czar.core.host_commands import StopAgent, Tell, Unreadable
 from czar.core.states import TaskState
 from czar.paths import ProjectPaths
-from czar.store.schema import MIGRATIONS
+from czar.store.schema import MIGRATIONS, inbox
 from czar.store.store import Store, TransitionRefused
 
 
@@ -36,7 +38,7 @@ def _writer(root: str, n: int, who: str) -> None:
     store = Store(ProjectPaths(name="s", root=Path(root)))
     for i in range(n):
         with store.write() as conn:
-            Store.emit(conn, "test.write", actor=who, i=i)
+            Store.emit(conn, EventKind.AGENT_REPORT, actor=who, i=i)
     store.close()
 
 
@@ -51,7 +53,7 @@ def test_several_processes_write_at_once_without_loss(tmp_path: Path) -> None:
         p.join(60)
         assert p.exitcode == 0
     store = Store(paths)
-    events = [e for e in store.events_after(0, limit=10_000) if e.kind == "test.write"]
+    events = [e for e in store.events_after(0, limit=10_000) if e.kind == EventKind.AGENT_REPORT]
     assert len(events) == 600
     ids = [e.id for e in events]
     assert ids == sorted(ids) and len(set(ids)) == 600
@@ -86,9 +88,9 @@ def test_transitions_are_guarded_by_the_table(tmp_path: Path) -> None:
 def test_inbox_commands_are_carried_out_once(tmp_path: Path) -> None:
     store = Store(_paths(tmp_path))
     with store.write() as conn:
-        first = Store.post(conn, "w1", "start", {"x": 1})
-        Store.post(conn, "w2", "start", {"x": 2})
-    assert [c.id for c in store.open_commands("w1")] == [first]
+        first = Store.post(conn, "w1", Tell(1, "feedback", "the checks failed"))
+        Store.post(conn, "w2", StopAgent(2))
+    assert [(c.id, c.command) for c in store.open_commands("w1")] == [(first, Tell(1, "feedback", "the checks failed"))]
     with store.write() as conn:
         assert Store.mark_done(conn, first) is True
     with store.write() as conn:
@@ -97,11 +99,28 @@ def test_inbox_commands_are_carried_out_once(tmp_path: Path) -> None:
     store.close()
 
 
+def test_an_inbox_row_no_command_can_be_read_from_is_unreadable_not_a_crash(tmp_path: Path) -> None:
+    """A row from another version, or written by hand: the host records it and goes on."""
+    store = Store(_paths(tmp_path))
+    with store.write() as conn:
+        Store.post(conn, "w1", StopAgent(1))
+        for kind, payload in (("launch", "{}"), ("stop", "{}"), ("message", "[1]"), ("answer", "not json")):
+            conn.execute(inbox.insert().values(worker_id="w1", kind=kind, payload=payload, created_at=0.0))
+    assert [c.command for c in store.open_commands("w1")] == [
+        StopAgent(1),
+        Unreadable("launch", "no such command"),
+        Unreadable("stop", "StopAgent.__init__() missing 1 required positional argument: 'attempt'"),
+        Unreadable("message", "its fields are not an object"),
+        Unreadable("answer", "its fields are not JSON"),
+    ]
+    store.close()
+
+
 def _ring_later(root: str, delay: float) -> None:
     time.sleep(delay)
     store = Store(ProjectPaths(name="s", root=Path(root)))
     with store.write() as conn:
-        Store.emit(conn, "test.ring", actor=f"pid{os.getpid()}")
+        Store.emit(conn, EventKind.AGENT_REPORT, actor=f"pid{os.getpid()}")
     store.close()
 
 
@@ -116,7 +135,7 @@ def test_a_write_in_another_process_wakes_a_listener(tmp_path: Path) -> None:
         proc.start()
         assert listener.wait(30) is True
         proc.join(30)
-        assert [e.kind for e in store.events_after(0)] == ["test.ring"]
+        assert [e.kind for e in store.events_after(0)] == [EventKind.AGENT_REPORT]
     finally:
         listener.close()
         store.close()

@@ -12,6 +12,7 @@ import pytest
 
 from czar.agent_tools.identity import Caller, CallerError, token_digest
 from czar.agent_tools.service import AgentTools
+from czar.core.events import EventKind
 from czar.core.states import WorkerState
 from czar.paths import ProjectPaths
 from czar.store.store import Store
@@ -33,7 +34,7 @@ def test_a_new_store_is_readable_by_its_owner_only(czar_home: Path) -> None:
         paths = ProjectPaths.for_project("private")
         store = Store(paths)
         with store.write() as conn:
-            Store.emit(conn, "test.event", actor="test")
+            Store.emit(conn, EventKind.AGENT_REPORT, actor="test")
         assert mode(paths.root) == 0o700
         for f in files(paths):
             assert f.exists() and mode(f) == 0o600, f
@@ -46,7 +47,7 @@ def test_an_older_stores_modes_are_put_right_when_it_is_opened(czar_home: Path) 
     paths = ProjectPaths.for_project("older")
     store = Store(paths)
     with store.write() as conn:
-        Store.emit(conn, "test.event", actor="test")
+        Store.emit(conn, EventKind.AGENT_REPORT, actor="test")
     paths.root.chmod(0o755)
     for f in files(paths):
         f.chmod(0o644)

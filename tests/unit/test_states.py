@@ -54,7 +54,7 @@ def test_terminal_and_active_states() -> None:
 def test_the_named_sets_partition_a_tasks_life() -> None:
     # A worker's task is either with its agent or handed in.
     assert AGENT_AT_WORK | HANDED_IN == ACTIVE_TASK_STATES and not AGENT_AT_WORK & HANDED_IN
-    assert IN_FLIGHT - ACTIVE_TASK_STATES == {T.APPROVED, T.MERGING}
+    assert {T.APPROVED, T.MERGING} == IN_FLIGHT - ACTIVE_TASK_STATES
     # Every task is waiting for a dependency, over, or can still merge.
     assert UNMERGED | TERMINAL_TASK_STATES | {T.PENDING} == set(TaskState)
     assert not UNMERGED & TERMINAL_TASK_STATES and T.PENDING not in UNMERGED

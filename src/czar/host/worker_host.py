@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, assert_never
 
 from sqlalchemy import update
 
@@ -42,6 +42,7 @@ from czar.agents import adapter_for
 from czar.agents.base import AgentAdapter, AgentSettings, LaunchContext, Signal
 from czar.core import egress, pricing
 from czar.core.events import EventKind
+from czar.core.host_commands import Answer, Restart, StartTask, StopAgent, Tell, Unreadable
 from czar.core.policy import Decision
 from czar.core.states import ACTIVE_TASK_STATES, TaskState, WorkerState
 from czar.errors import CzarError
@@ -56,7 +57,7 @@ from czar.runtime.gateway import Gateway
 from czar.runtime.proc import kill_group, wait_gone
 from czar.store.doorbell import Listener
 from czar.store.schema import workers
-from czar.store.store import Command, Store
+from czar.store.store import Posted, Store
 from czar.vcs import checkout
 from czar.vcs.git import Git
 
@@ -368,72 +369,72 @@ class WorkerHost:
 
     # -- commands ----------------------------------------------------------------------------
 
-    def handle(self, cmd: Command) -> None:
-        p = cmd.payload
-        cur = self.current
-        if cmd.kind == "start":
+    def handle(self, posted: Posted) -> None:
+        cmd, cur = posted.command, self.current
+        if isinstance(cmd, Unreadable):
+            self._done(posted, EventKind.WORKER_UNKNOWN_COMMAND, unknown=cmd.kind, why=cmd.why)
+            return
+        if isinstance(cmd, StartTask):
             self._retire()
             self.current = Current(
-                attempt=int(p["attempt"]),
-                task=str(p["task"]),
-                worktree=Path(p["worktree"]),
-                prompt=str(p["prompt"]),
+                attempt=cmd.attempt,
+                task=cmd.task,
+                worktree=Path(cmd.worktree),
+                prompt=cmd.prompt,
                 adapter=adapter_for(self.agent_kind),
-                launches=int(p.get("earlier_launches", 0)),
-                session=p.get("session"),
+                launches=cmd.earlier_launches,
             )
-            self.say(f"== task {p['task']} (attempt {p['attempt']}): prompt of {len(p['prompt'])} characters")
+            self.say(f"== task {cmd.task} (attempt {cmd.attempt}): prompt of {len(cmd.prompt)} characters")
             self._launch([(self.current.prompt, "task")])
-            self._done(cmd, EventKind.AGENT_STARTED, launch=self.current.launches)
+            self._done(posted, EventKind.AGENT_STARTED, launch=self.current.launches)
             return
-        if cur is None or cur.attempt != int(p.get("attempt", -1)):
-            self._done(cmd, EventKind.AGENT_COMMAND_DROPPED, dropped=cmd.kind, reason="no such attempt on this worker")
+        if cur is None or cur.attempt != cmd.attempt:
+            reason = "no such attempt on this worker"
+            self._done(posted, EventKind.AGENT_COMMAND_DROPPED, dropped=cmd.KIND, reason=reason)
             return
-        if cmd.kind == "message":
-            text, kind = str(p["text"]), str(p.get("kind", "feedback"))
-            self.say(f">> {kind} for {cur.task}: {text.splitlines()[0] if text else ''}")
-            self._show_integration(cur)  # a message may tell it to bring the integration branch in
-            if kind == "feedback":
+        match cmd:
+            case Tell(kind=kind, text=text):
+                self.say(f">> {kind} for {cur.task}: {text.splitlines()[0] if text else ''}")
+                self._show_integration(cur)  # a message may tell it to bring the integration branch in
+                if kind == "feedback":
+                    cur.finished = False
+                if cur.proc is not None and cur.proc.poll() is None and cur.adapter.capabilities.long_lived:
+                    self._send(text, kind)
+                else:
+                    # The agent is not running (it answers one message per process, or it exited):
+                    # start it again, its session resumed, or else with the task's text first.
+                    self._relaunch([(text, kind)])
+                self._done(posted, EventKind.AGENT_MESSAGE_DELIVERED, about=kind, chars=len(text))
+            case Answer(allow=allow, reason=reason):
+                self.say(f">> permission {'allowed' if allow else 'denied'}: {reason}")
+                if not cur.adapter.capabilities.permission_tool:  # else its permission tool call gets it
+                    self._send(f"{'allow' if allow else 'deny'}: {reason}", "answer")
+                with self.store.write() as conn:
+                    Store.set_worker(conn, self.worker, state=WorkerState.WORKING, detail=None)
+                self._done(posted, EventKind.AGENT_ANSWER_DELIVERED, allow=allow)
+            case Restart(reason=reason, reset_to=reset_to, prompt=prompt):
+                self._stop_agent(patience=0.0)  # it is being replaced because it misbehaves: no waiting
+                if reset_to:
+                    self._reset(cur.worktree, reset_to)
                 cur.finished = False
-            if cur.proc is not None and cur.proc.poll() is None and cur.adapter.capabilities.long_lived:
-                self._send(text, kind)
-            else:
-                # The agent is not running (it answers one message per process, or it exited):
-                # start it again, its session resumed, or else with the task's text first.
-                self._relaunch([(text, kind)])
-            self._done(cmd, EventKind.AGENT_MESSAGE_DELIVERED, about=kind, chars=len(text))
-        elif cmd.kind == "answer":
-            allow = bool(p["allow"])
-            self.say(f">> permission {'allowed' if allow else 'denied'}: {p.get('reason', '')}")
-            if not cur.adapter.capabilities.permission_tool:  # else its permission tool call gets it
-                self._send(f"{'allow' if allow else 'deny'}: {p.get('reason', '')}", "answer")
-            with self.store.write() as conn:
-                Store.set_worker(conn, self.worker, state=WorkerState.WORKING, detail=None)
-            self._done(cmd, EventKind.AGENT_ANSWER_DELIVERED, allow=allow)
-        elif cmd.kind == "restart":
-            self._stop_agent(patience=0.0)  # it is being replaced because it misbehaves: no waiting
-            if p.get("reset_to"):
-                self._reset(cur.worktree, str(p["reset_to"]))
-            cur.finished = False
-            self.say(f"== restarting the agent of {cur.task}: {p.get('reason', '')}")
-            if p.get("prompt"):  # a correction: the full, right text again
-                self._relaunch([(str(p["prompt"]), "correction")], whole=True)
-            else:
-                why = str(p.get("text") or "czar restarted you. Continue your task where you left off.")
-                self._relaunch([(why, str(p.get("kind", "continue")))])
-            self._done(cmd, EventKind.AGENT_RESTARTED, launch=cur.launches, reason=p.get("reason"))
-        elif cmd.kind == "stop":
-            self._retire()
-            self.current = None
-            self.say("== task ended; waiting for the next one")
-            self._done(cmd, EventKind.AGENT_STOPPED)
-        else:
-            self._done(cmd, EventKind.WORKER_UNKNOWN_COMMAND, unknown=cmd.kind)
+                self.say(f"== restarting the agent of {cur.task}: {reason}")
+                if prompt:  # a correction: the full, right text again
+                    self._relaunch([(prompt, "correction")], whole=True)
+                else:
+                    self._relaunch([("czar restarted you. Continue your task where you left off.", "continue")])
+                self._done(posted, EventKind.AGENT_RESTARTED, launch=cur.launches, reason=reason)
+            case StopAgent():
+                self._retire()
+                self.current = None
+                self.say("== task ended; waiting for the next one")
+                self._done(posted, EventKind.AGENT_STOPPED)
+            case _:
+                assert_never(cmd)
 
-    def _done(self, cmd: Command, kind: EventKind, **payload: Any) -> None:
+    def _done(self, posted: Posted, kind: EventKind, **payload: Any) -> None:
         with self.store.write() as conn:
-            if Store.mark_done(conn, cmd.id):
-                self._event(conn, self.current, kind, command=cmd.id, **payload)
+            if Store.mark_done(conn, posted.id):
+                self._event(conn, self.current, kind, command=posted.id, **payload)
 
     def _reset(self, worktree: Path, commit: str) -> None:
         """Drop what the agent changed since ``commit`` (work on the wrong task, say)."""

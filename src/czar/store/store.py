@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +19,9 @@ from sqlalchemy import Connection, Engine, case, create_engine, event, func, ins
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DatabaseError, OperationalError
 
+from czar.core import host_commands
 from czar.core.events import EventKind
+from czar.core.host_commands import HostCommand, Unreadable
 from czar.core.states import TaskState, WorkerState, can_transition
 from czar.errors import StoreError
 from czar.paths import ProjectPaths
@@ -40,13 +42,12 @@ class Event:
 
 
 @dataclass(frozen=True)
-class Command:
-    """An inbox row: something one worker host must do, carried out once."""
+class Posted:
+    """An inbox row: a command one worker host must carry out, once."""
 
     id: int
     worker_id: str
-    kind: str
-    payload: dict[str, Any]
+    command: HostCommand | Unreadable
 
 
 class TransitionRefused(StoreError):
@@ -349,20 +350,26 @@ class Store:
     # -- inbox -------------------------------------------------------------------------------
 
     @staticmethod
-    def post(conn: Connection, worker_id: str, kind: str, payload: Mapping[str, Any]) -> int:
+    def post(conn: Connection, worker_id: str, command: HostCommand) -> int:
         """Queue a command for one worker host, in the same transaction as the decision."""
         conn.info.setdefault("czar_workers", set()).add(worker_id)
+        kind, payload = host_commands.encode(command)
         result = conn.execute(
             insert(inbox).values(worker_id=worker_id, kind=kind, payload=json.dumps(payload), created_at=time.time())
         )
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
-    def open_commands(self, worker_id: str) -> list[Command]:
+    @staticmethod
+    def queued(conn: Connection, worker_id: str) -> list[Posted]:
+        """The commands waiting for one worker host, oldest first."""
+        rows = conn.execute(
+            select(inbox).where(inbox.c.worker_id == worker_id, inbox.c.done_at.is_(None)).order_by(inbox.c.id)
+        ).all()
+        return [Posted(r.id, r.worker_id, _decode(r.kind, r.payload)) for r in rows]
+
+    def open_commands(self, worker_id: str) -> list[Posted]:
         with self.read() as conn:
-            rows = conn.execute(
-                select(inbox).where(inbox.c.worker_id == worker_id, inbox.c.done_at.is_(None)).order_by(inbox.c.id)
-            ).all()
-        return [Command(r.id, r.worker_id, r.kind, json.loads(r.payload)) for r in rows]
+            return self.queued(conn, worker_id)
 
     @staticmethod
     def mark_done(conn: Connection, command_id: int) -> bool:
@@ -371,3 +378,11 @@ class Store:
             update(inbox).where(inbox.c.id == command_id, inbox.c.done_at.is_(None)).values(done_at=time.time())
         )
         return result.rowcount == 1
+
+
+def _decode(kind: str, payload: str) -> HostCommand | Unreadable:
+    try:
+        fields = json.loads(payload)
+    except ValueError:
+        return Unreadable(kind, "its fields are not JSON")
+    return host_commands.decode(kind, fields)

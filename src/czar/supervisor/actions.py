@@ -18,6 +18,7 @@ from czar.agent_tools import board, claims
 from czar.agents import adapter_for
 from czar.core import waits
 from czar.core.events import EventKind
+from czar.core.host_commands import StartTask, StopAgent, Tell
 from czar.core.prompt import PromptInput, render
 from czar.core.scope import in_scope
 from czar.core.states import AttemptOutcome, TaskState, WorkerState
@@ -52,14 +53,15 @@ class Actions:
         if worker_id is None:
             return
         Store.set_worker(conn, worker_id, task_id=None, state=WorkerState.IDLE, detail=None, wait_until=None, repeats=0)
-        Store.post(conn, worker_id, "stop", {"attempt": attempt_id})
+        if attempt_id is not None:  # else no agent was started for it
+            Store.post(conn, worker_id, StopAgent(attempt_id))
 
     @staticmethod
     def tell(conn: Connection, task: Any, kind: str, text: str) -> None:
         """Send a message to the agent working on ``task`` (if one is)."""
         if task.worker_id is None or task.attempt_id is None:
             return
-        Store.post(conn, task.worker_id, "message", {"attempt": task.attempt_id, "kind": kind, "text": text})
+        Store.post(conn, task.worker_id, Tell(task.attempt_id, kind, text))
         Store.emit(
             conn,
             EventKind.WORKER_TOLD,
@@ -172,15 +174,7 @@ class Actions:
             Store.post(
                 conn,
                 worker_id,
-                "start",
-                {
-                    "attempt": attempt_id,
-                    "task": task_id,
-                    "worktree": str(worktree),
-                    "prompt": prompt,
-                    "digest": digest,
-                    "earlier_launches": int(launches),
-                },
+                StartTask(attempt_id, task_id, str(worktree), prompt, digest, earlier_launches=int(launches)),
             )
             Store.emit(
                 conn,

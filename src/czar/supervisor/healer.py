@@ -14,9 +14,10 @@ from sqlalchemy import Connection, func, select, update
 from czar.core import health, waits
 from czar.core.events import EventKind
 from czar.core.health import Finding, Problem, Repair, Thresholds, Vitals, repaired
+from czar.core.host_commands import Answer, Restart, StartTask, Tell
 from czar.core.states import TERMINAL_TASK_STATES, TaskState, WorkerState
 from czar.runtime import proc
-from czar.store.schema import attempts, inbox, tasks, workers
+from czar.store.schema import attempts, tasks, workers
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project
@@ -248,23 +249,14 @@ class Healer:
                 conn.execute(Store.attempt_update(pt.attempt, agent_exited_at=None))
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, repeats=0, last_output=now, detail=None)
                 if not agent_start_waiting(conn, v.worker, pt.attempt):
-                    Store.post(conn, v.worker, "restart", {"attempt": pt.attempt, "reason": why})
+                    Store.post(conn, v.worker, Restart(pt.attempt, why))
             elif repair is Repair.CORRECT:
                 self.supersede(conn, pt.attempt)
                 conn.execute(Store.attempt_update(pt.attempt, named_task=None, healed_at=now))
                 conn.execute(update(tasks).where(tasks.c.id == v.task).values(confusions=tasks.c.confusions + 1))
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, last_output=now)
-                Store.post(
-                    conn,
-                    v.worker,
-                    "restart",
-                    {
-                        "attempt": pt.attempt,
-                        "reason": why,
-                        "reset_to": pt.base_commit,
-                        "prompt": correction_text(v.named_task, v.task) + pt.prompt,
-                    },
-                )
+                correction = correction_text(v.named_task, v.task) + pt.prompt
+                Store.post(conn, v.worker, Restart(pt.attempt, why, reset_to=pt.base_commit, prompt=correction))
             elif repair is Repair.REASSIGN:
                 self.actions.requeue(conn, v.task, why, fresh=f.problem is Problem.WRONG_TASK)
             elif repair is Repair.CONTINUE:
@@ -279,7 +271,7 @@ class Healer:
             elif repair is Repair.DENY:
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, detail=None)
                 reason = f"nobody answered within {self.t.permission_timeout:g} s"
-                Store.post(conn, v.worker, "answer", {"attempt": pt.attempt, "allow": False, "reason": reason})
+                Store.post(conn, v.worker, Answer(pt.attempt, False, reason))
                 Store.emit(conn, EventKind.PERMISSION_DECIDED, **ids, decision="deny", reason=reason, by="timeout")
             Store.emit(conn, repaired(repair), **ids, problem=f.problem.value, evidence=f.evidence)
         self.say(f"health: {v.worker} on {v.task}: {repair} ({f.problem})")
@@ -322,11 +314,8 @@ class Healer:
 def agent_start_waiting(conn: Connection, worker: str, attempt: int) -> bool:
     """A command that starts the worker's agent on ``attempt`` waits in its inbox (for a host
     that died before reading it, say): another restart on top of it would start the agent twice."""
-    rows = conn.execute(
-        select(inbox.c.kind, inbox.c.payload).where(inbox.c.worker_id == worker, inbox.c.done_at.is_(None))
-    ).all()
-    starts = ("start", "restart", "message")
-    return any(kind in starts and json.loads(payload).get("attempt") == attempt for kind, payload in rows)
+    starts = (StartTask, Restart, Tell)
+    return any(isinstance(p.command, starts) and p.command.attempt == attempt for p in Store.queued(conn, worker))
 
 
 def _wait_graph(rows: Any) -> tuple[set[str], dict[str, frozenset[str]], dict[str, int]]:

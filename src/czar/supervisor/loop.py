@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from czar.core.decide import Assign, Block, Decision, Merge, Promote, Snapshot, Verify, decide, run_finished
 from czar.core.events import EventKind
+from czar.core.host_commands import Restart
 from czar.core.states import ACTIVE_TASK_STATES, TaskState, WorkerState
 from czar.errors import CzarError, SupervisorError
 from czar.runtime import proc
@@ -236,7 +237,7 @@ class Supervisor:
         working = task.state in (TaskState.ASSIGNED.value, TaskState.RUNNING.value)
         if working and not agent_start_waiting(conn, wid, task.attempt_id):
             reason = f"the worker host of {wid} was started again"
-            Store.post(conn, wid, "restart", {"attempt": task.attempt_id, "reason": reason})
+            Store.post(conn, wid, Restart(task.attempt_id, reason))
 
     def start_hosts(self, wids: list[str]) -> None:
         for wid in wids:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from czar.agent_tools.identity import AgentCaller, agent_trace
 from czar.agent_tools.service import PERSON
 from czar.core.events import EventKind
+from czar.core.host_commands import Answer, Tell
 from czar.core.states import WorkerState
 from czar.errors import StoreError, SupervisorError
 from czar.paths import czar_home
@@ -57,7 +58,7 @@ def answer_permission(project: Project, worker_id: str, allow: bool, reason: str
         if Store.worker_row(conn, worker_id).state != WorkerState.WAITING_PERMISSION.value:
             raise SupervisorError(f"worker {worker_id} is not waiting for a permission")
         why = reason or ("allowed by a person" if allow else "denied by a person")
-        Store.post(conn, worker_id, "answer", {"attempt": attempt, "allow": allow, "reason": why})
+        Store.post(conn, worker_id, Answer(attempt, allow, why))
         Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
         Store.emit(
             conn,
@@ -76,7 +77,7 @@ def answer_permission(project: Project, worker_id: str, allow: bool, reason: str
 def tell(project: Project, worker_id: str, text: str) -> str:
     with project.store.write() as conn:
         task, attempt = _busy_worker(conn, project, worker_id)
-        Store.post(conn, worker_id, "message", {"attempt": attempt, "kind": "person", "text": text})
+        Store.post(conn, worker_id, Tell(attempt, "person", text))
         if Store.task_row(conn, task).blocked_on == PERSON:
             # The person answered what the agent waited for.
             conn.execute(tasks.update().where(tasks.c.id == task).values(blocked_on=None))

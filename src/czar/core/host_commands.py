@@ -1,0 +1,98 @@
+"""What the supervisor (and a person, through the CLI) asks of a worker host: the commands of its
+inbox, one frozen record per kind, and their one codec.
+
+A command travels as a row of the store's ``inbox`` table: its kind, and its fields as JSON. The
+host carries each out once, in order, and only for the attempt it names (a command for an attempt
+the host no longer runs is dropped). A row this version cannot read is ``Unreadable``: the host
+records it and goes on, rather than crash on it again at every restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class StartTask:
+    """Start an agent on a task (after ending whatever the host ran before)."""
+
+    KIND: ClassVar[str] = "start"
+    attempt: int
+    task: str
+    worktree: str  # the task's checkout
+    prompt: str  # the task's full text, as the agent gets it
+    digest: str  # of the prompt: the agent names it back when it acknowledges the task
+    earlier_launches: int = 0  # of this attempt's agent, by hosts before this one
+
+
+@dataclass(frozen=True)
+class Tell:
+    """Give the agent a message (feedback, a stand-off, a person's words...)."""
+
+    KIND: ClassVar[str] = "message"
+    attempt: int
+    kind: str  # what the message is about: the agent's prompt says what each asks of it
+    text: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Answer the agent's permission request."""
+
+    KIND: ClassVar[str] = "answer"
+    attempt: int
+    allow: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Restart:
+    """Stop the agent and start it again: its session resumed, or (``prompt``) a correction that
+    starts over from ``reset_to`` with the full, right text."""
+
+    KIND: ClassVar[str] = "restart"
+    attempt: int
+    reason: str
+    reset_to: str | None = None  # undo what the agent changed since this commit
+    prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class StopAgent:
+    """The task is over for this worker: end its agent."""
+
+    KIND: ClassVar[str] = "stop"
+    attempt: int
+
+
+HostCommand = StartTask | Tell | Answer | Restart | StopAgent
+_BY_KIND: dict[str, type[HostCommand]] = {c.KIND: c for c in (StartTask, Tell, Answer, Restart, StopAgent)}
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """An inbox row that is no command this version knows, or lacks what its kind needs."""
+
+    kind: str
+    why: str
+
+
+def encode(command: HostCommand) -> tuple[str, dict[str, Any]]:
+    """The row's kind and fields."""
+    return command.KIND, asdict(command)
+
+
+def decode(kind: str, payload: Any) -> HostCommand | Unreadable:
+    """A row read back: the command, or why it cannot be one."""
+    cls = _BY_KIND.get(kind)
+    if cls is None:
+        return Unreadable(kind, "no such command")
+    if not isinstance(payload, dict):
+        return Unreadable(kind, "its fields are not an object")
+    known = {f.name for f in fields(cls)}
+    try:
+        command = cls(**{k: v for k, v in payload.items() if k in known})
+    except TypeError as exc:
+        return Unreadable(kind, str(exc))
+    return command if isinstance(command.attempt, int) else Unreadable(kind, "its attempt is not a number")
