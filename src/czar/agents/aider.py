@@ -16,7 +16,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, base_env
+from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, SignalKind, base_env
 from czar.agents.oneshot import message
 from czar.runtime import proc
 
@@ -96,8 +96,8 @@ class AiderAdapter:
             usage, self._usage = self._usage, None
             cost = COST.match(line.strip())
             if cost:
-                return [Signal("usage", data={**usage, "cost_usd": float(cost.group(1))})]
-            out.append(Signal("usage", data=usage))  # no price known to it: czar prices the tokens
+                return [Signal(SignalKind.USAGE, data={**usage, "cost_usd": float(cost.group(1))})]
+            out.append(Signal(SignalKind.USAGE, data=usage))  # no price known to it: czar prices the tokens
         m = TOKENS.search(line)
         if m:
             self._replied = True
@@ -107,11 +107,11 @@ class AiderAdapter:
             if m.group(5) is None:
                 self._usage = data
                 return out
-            return [*out, Signal("usage", data={**data, "cost_usd": float(m.group(5))})]
+            return [*out, Signal(SignalKind.USAGE, data={**data, "cost_usd": float(m.group(5))})]
         proposed = self._proposal(line.rstrip("\r\n"))
         if proposed is not None:
             return [*out, *proposed]
-        return [*out, Signal("activity", text=line.rstrip())] if line.strip() else out
+        return [*out, Signal(SignalKind.ACTIVITY, text=line.rstrip())] if line.strip() else out
 
     def _proposal(self, line: str) -> list[Signal] | None:
         """A czar command of a shell block of its reply is noted; listed again once its reply is
@@ -137,19 +137,19 @@ def proposal(line: str) -> list[Signal]:
         return []
     verb, rest = (words[1], words[2:]) if len(words) > 1 else ("", [])
     if verb == "done":
-        return [Signal("finished", text=" ".join(rest) or "done")]
+        return [Signal(SignalKind.FINISHED, text=" ".join(rest) or "done")]
     if verb == "report" and len(rest) >= 2 and rest[0] == "--task":
-        return [Signal("progress", text=" ".join(rest[2:]), task=rest[1])]
+        return [Signal(SignalKind.PROGRESS, text=" ".join(rest[2:]), task=rest[1])]
     if verb == "report" and len(rest) >= 2 and rest[0] == "--checkpoint" and rest[1].isdigit():
-        return [Signal("progress", text=" ".join(rest[2:]), data={"checkpoint": int(rest[1])})]
+        return [Signal(SignalKind.PROGRESS, text=" ".join(rest[2:]), data={"checkpoint": int(rest[1])})]
     if verb == "report" and rest and not rest[0].startswith("--"):
-        return [Signal("progress", text=" ".join(rest))]
+        return [Signal(SignalKind.PROGRESS, text=" ".join(rest))]
     if verb in ("claim", "release") and rest:
-        return [Signal(verb, data={"paths": rest})]
+        return [Signal(SignalKind(verb), data={"paths": rest})]
     if verb == "blocked" and len(rest) >= 2 and rest[0] == "--on":
-        return [Signal("blocked", text=" ".join(rest[2:]) or f"waits for {rest[1]}", task=rest[1])]
+        return [Signal(SignalKind.BLOCKED, text=" ".join(rest[2:]) or f"waits for {rest[1]}", task=rest[1])]
     if verb in ("blocked", "ask") and rest:
-        return [Signal(verb, text=" ".join(rest))]
+        return [Signal(SignalKind(verb), text=" ".join(rest))]
     return []
 
 

@@ -14,8 +14,33 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
+
+
+class SignalKind(StrEnum):
+    """What an agent's signal is about (its adapter reads it from the agent's own output)."""
+
+    ACK = "ack"  # names its task, restates the goal
+    PROGRESS = "progress"  # a checkpoint reached, or a report
+    COMMIT = "commit"
+    FINISHED = "finished"  # hands its work in
+    IDLE = "idle"  # waits for input without having finished
+    PERMISSION = "permission"  # asks to run a tool
+    RATE_LIMITED = "rate_limited"
+    ACTIVITY = "activity"  # anything else worth showing
+    ERROR = "error"
+    SESSION = "session"  # its session id, to resume it
+    USAGE = "usage"  # tokens and cost
+    TURN_DONE = "turn_done"  # answered, and waits for the next message
+    SESSION_LOST = "session_lost"  # the session to resume is gone
+    MODEL_ERROR = "model_error"  # a request to its model failed
+    # Proposed by an agent that cannot run czar's commands itself (Aider):
+    CLAIM = "claim"
+    RELEASE = "release"
+    BLOCKED = "blocked"
+    ASK = "ask"
 
 
 @dataclass(frozen=True)
@@ -35,7 +60,7 @@ class Signal:
     ``release`` (``data["paths"]``), ``blocked`` (on task ``task``, the need in ``text``), ``ask``.
     """
 
-    kind: str
+    kind: SignalKind
     text: str = ""
     task: str | None = None
     digest: str | None = None

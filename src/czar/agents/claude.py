@@ -24,6 +24,7 @@ from czar.agents.base import (
     Launch,
     LaunchContext,
     Signal,
+    SignalKind,
     api_failure,
     base_env,
     json_line,
@@ -137,15 +138,17 @@ class ClaudeAdapter:
         if msg is None:
             if "No conversation found with session ID" in line:
                 # Killed before it wrote its session down: there is nothing to resume.
-                return [Signal("session_lost", text=line.strip())]
-            return [Signal("activity", text=line.rstrip())] if line.strip() else []
+                return [Signal(SignalKind.SESSION_LOST, text=line.strip())]
+            return [Signal(SignalKind.ACTIVITY, text=line.rstrip())] if line.strip() else []
         kind = msg.get("type")
         if kind == "system" and msg.get("subtype") == "init":
-            out = [Signal("session", text=str(msg.get("session_id", "")))]
+            out = [Signal(SignalKind.SESSION, text=str(msg.get("session_id", "")))]
             servers = {s.get("name"): s.get("status") for s in msg.get("mcp_servers", []) if isinstance(s, dict)}
             if servers.get("czar") not in (None, "connected"):
-                out.append(Signal("error", text=f"czar's MCP server is {servers.get('czar')}"))
-            out.append(Signal("activity", text=f"started: {msg.get('model')}, czar's tools {servers.get('czar')}"))
+                out.append(Signal(SignalKind.ERROR, text=f"czar's MCP server is {servers.get('czar')}"))
+            out.append(
+                Signal(SignalKind.ACTIVITY, text=f"started: {msg.get('model')}, czar's tools {servers.get('czar')}")
+            )
             return out
         if kind == "assistant":
             message = msg.get("message", {})
@@ -156,7 +159,7 @@ class ClaudeAdapter:
                 # counts each message id once, until the turn's result settles the account.
                 out.append(
                     Signal(
-                        "usage",
+                        SignalKind.USAGE,
                         data={
                             "provisional": True,
                             "input_excludes_cache": True,  # Anthropic counts cache reads and writes apart
@@ -177,9 +180,11 @@ class ClaudeAdapter:
         if kind == "result":
             failed = _failed(msg)
             return [
-                Signal("usage", data=_totals(msg)),
+                Signal(SignalKind.USAGE, data=_totals(msg)),
                 *([failed] if failed else []),
-                Signal("turn_done", text=str(msg.get("subtype", "")), data={"is_error": bool(msg.get("is_error"))}),
+                Signal(
+                    SignalKind.TURN_DONE, text=str(msg.get("subtype", "")), data={"is_error": bool(msg.get("is_error"))}
+                ),
             ]
         if kind == "rate_limit_event":
             info = msg.get("rate_limit_info") or {}
@@ -187,7 +192,9 @@ class ClaudeAdapter:
                 resets = float(info.get("resetsAt") or 0)
                 return [
                     Signal(
-                        "rate_limited", text="the model's rate limit", data={"reset_in": max(1.0, resets - time.time())}
+                        SignalKind.RATE_LIMITED,
+                        text="the model's rate limit",
+                        data={"reset_in": max(1.0, resets - time.time())},
                     )
                 ]
         return []
@@ -245,7 +252,9 @@ def _retry(msg: dict[str, Any]) -> list[Signal]:
     kind = "connection" if status is None else (api_failure("", status) or "other")
     tries = f"retry {msg.get('attempt')} of {msg.get('max_retries')}"
     said = "cannot connect to" if status is None else f"{status} {msg.get('error') or 'error'} from"
-    return [Signal("model_error", text=f"{said} the model's API ({tries})", data={"kind": kind, "retry": True})]
+    return [
+        Signal(SignalKind.MODEL_ERROR, text=f"{said} the model's API ({tries})", data={"kind": kind, "retry": True})
+    ]
 
 
 def _failed(msg: dict[str, Any]) -> Signal | None:
@@ -259,19 +268,21 @@ def _failed(msg: dict[str, Any]) -> Signal | None:
     kind = api_failure(text, status)
     if kind is None or (status is None and not text.startswith(("API Error", "Failed to authenticate"))):
         return None
-    return Signal("model_error", text=text[:500], data={"kind": kind, "retry": False})
+    return Signal(SignalKind.MODEL_ERROR, text=text[:500], data={"kind": kind, "retry": False})
 
 
 def _block(block: Any) -> Signal | None:
     if not isinstance(block, dict):
         return None
     if block.get("type") == "text" and block.get("text", "").strip():
-        return Signal("activity", text=f"says: {block['text'].strip()[:300]}")
+        return Signal(SignalKind.ACTIVITY, text=f"says: {block['text'].strip()[:300]}")
     if block.get("type") == "tool_use":
         tool_input = block.get("input") or {}
         target = next((tool_input[k] for k in ("command", "file_path", "path", "pattern") if k in tool_input), "")
         return Signal(
-            "activity", text=f"{block.get('name')} {str(target)[:200]}".rstrip(), data={"tool": block.get("name")}
+            SignalKind.ACTIVITY,
+            text=f"{block.get('name')} {str(target)[:200]}".rstrip(),
+            data={"tool": block.get("name")},
         )
     return None
 
@@ -279,12 +290,12 @@ def _block(block: Any) -> Signal | None:
 def _user(msg: dict[str, Any]) -> list[Signal]:
     content = msg.get("message", {}).get("content")
     if isinstance(content, str):
-        return [Signal("activity", text="received a message", data={"delivered": True})]
+        return [Signal(SignalKind.ACTIVITY, text="received a message", data={"delivered": True})]
     out = []
     for block in content or []:
         if isinstance(block, dict) and block.get("type") == "tool_result" and block.get("is_error"):
             text = block.get("content")
-            out.append(Signal("activity", text=f"tool failed: {str(text)[:200]}"))
+            out.append(Signal(SignalKind.ACTIVITY, text=f"tool failed: {str(text)[:200]}"))
     return out
 
 

@@ -19,6 +19,7 @@ from czar.agents.base import (
     Launch,
     LaunchContext,
     Signal,
+    SignalKind,
     api_failure,
     base_env,
     json_line,
@@ -86,17 +87,21 @@ class CodexAdapter:
     def parse(self, line: str) -> list[Signal]:
         msg = json_line(line)
         if msg is None:
-            return [Signal("activity", text=line.rstrip())] if line.strip() and not line.startswith("Reading") else []
+            return (
+                [Signal(SignalKind.ACTIVITY, text=line.rstrip())]
+                if line.strip() and not line.startswith("Reading")
+                else []
+            )
         kind = msg.get("type")
         if kind == "thread.started":
-            return [Signal("session", text=str(msg.get("thread_id", "")))]
+            return [Signal(SignalKind.SESSION, text=str(msg.get("thread_id", "")))]
         if kind in ("item.completed", "item.started"):
             return _item(msg.get("item") or {}, done=kind == "item.completed")
         if kind == "turn.completed":
             usage = msg.get("usage") or {}
             return [
                 Signal(
-                    "usage",
+                    SignalKind.USAGE,
                     data={
                         "cumulative": False,
                         "input_tokens": int(usage.get("input_tokens") or 0),
@@ -105,15 +110,19 @@ class CodexAdapter:
                         "cache_write_tokens": int(usage.get("cache_write_input_tokens") or 0),
                     },
                 ),
-                Signal("turn_done", text="completed"),
+                Signal(SignalKind.TURN_DONE, text="completed"),
             ]
         if kind == "error":
             return _retrying(str(msg.get("message", "")))
         if kind == "turn.failed":
             text = str((msg.get("error") or {}).get("message", "the turn failed"))
             failure = api_failure(text)
-            final = [Signal("model_error", text=text[:500], data={"kind": failure, "retry": False})] if failure else []
-            return [*final, Signal("error", text=text)]
+            final = (
+                [Signal(SignalKind.MODEL_ERROR, text=text[:500], data={"kind": failure, "retry": False})]
+                if failure
+                else []
+            )
+            return [*final, Signal(SignalKind.ERROR, text=text)]
         return []
 
 
@@ -123,22 +132,22 @@ def _retrying(text: str) -> list[Signal]:
     if not text.startswith("Reconnecting"):
         return []
     kind = api_failure(text) or "other"
-    return [Signal("model_error", text=text[:500], data={"kind": kind, "retry": True})]
+    return [Signal(SignalKind.MODEL_ERROR, text=text[:500], data={"kind": kind, "retry": True})]
 
 
 def _item(item: dict[str, Any], *, done: bool) -> list[Signal]:
     t = item.get("type")
     if t == "command_execution" and done:
-        return [Signal("activity", text=f"ran `{item.get('command')}` -> exit {item.get('exit_code')}")]
+        return [Signal(SignalKind.ACTIVITY, text=f"ran `{item.get('command')}` -> exit {item.get('exit_code')}")]
     if t == "file_change" and done:
         paths = ", ".join(str(c.get("path")) for c in item.get("changes", []) if isinstance(c, dict))
-        return [Signal("activity", text=f"changed {paths}")]
+        return [Signal(SignalKind.ACTIVITY, text=f"changed {paths}")]
     if t == "mcp_tool_call" and done:
-        return [Signal("activity", text=f"{item.get('server')}.{item.get('tool')}: {item.get('status')}")]
+        return [Signal(SignalKind.ACTIVITY, text=f"{item.get('server')}.{item.get('tool')}: {item.get('status')}")]
     if t == "agent_message" and done:
-        return [Signal("activity", text=f"says: {str(item.get('text', '')).strip()[:300]}")]
+        return [Signal(SignalKind.ACTIVITY, text=f"says: {str(item.get('text', '')).strip()[:300]}")]
     if t == "error":
-        return [Signal("activity", text=f"note: {item.get('message')}")]
+        return [Signal(SignalKind.ACTIVITY, text=f"note: {item.get('message')}")]
     return []
 
 

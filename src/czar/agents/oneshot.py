@@ -16,6 +16,7 @@ from czar.agents.base import (
     Launch,
     LaunchContext,
     Signal,
+    SignalKind,
     api_failure,
     base_env,
     json_line,
@@ -103,21 +104,25 @@ class GeminiAdapter:
     def parse(self, line: str) -> list[Signal]:
         msg = json_line(line)
         if msg is None:
-            return [Signal("activity", text=line.rstrip())] if line.strip() else []
+            return [Signal(SignalKind.ACTIVITY, text=line.rstrip())] if line.strip() else []
         kind = msg.get("type")
         if kind == "init":
-            return [Signal("session", text=str(msg.get("session_id", "")))]
+            return [Signal(SignalKind.SESSION, text=str(msg.get("session_id", "")))]
         if kind == "tool_use":
-            return [Signal("activity", text=f"{msg.get('tool_name')} {json.dumps(msg.get('parameters', {}))[:200]}")]
+            return [
+                Signal(
+                    SignalKind.ACTIVITY, text=f"{msg.get('tool_name')} {json.dumps(msg.get('parameters', {}))[:200]}"
+                )
+            ]
         if kind == "message" and msg.get("role") == "assistant":
-            return [Signal("activity", text=f"says: {str(msg.get('content', ''))[:300]}")]
+            return [Signal(SignalKind.ACTIVITY, text=f"says: {str(msg.get('content', ''))[:300]}")]
         if kind == "error":
             text = str(msg.get("message"))
             failure = api_failure(text)
             if failure is not None:  # it cannot reach its model; a warning is one it tries again
                 retry = msg.get("severity") == "warning"
-                return [Signal("model_error", text=text[:500], data={"kind": failure, "retry": retry})]
-            return [Signal("activity", text=f"note: {text}")]
+                return [Signal(SignalKind.MODEL_ERROR, text=text[:500], data={"kind": failure, "retry": retry})]
+            return [Signal(SignalKind.ACTIVITY, text=f"note: {text}")]
         if kind == "result":
             stats = msg.get("stats") or {}
             usage = {
@@ -126,5 +131,5 @@ class GeminiAdapter:
                 "output_tokens": int(stats.get("output_tokens") or stats.get("output") or 0),
                 "cache_read_tokens": int(stats.get("cached") or 0),  # part of the input
             }
-            return [Signal("usage", data=usage), Signal("turn_done", text=str(msg.get("status", "")))]
+            return [Signal(SignalKind.USAGE, data=usage), Signal(SignalKind.TURN_DONE, text=str(msg.get("status", "")))]
         return []

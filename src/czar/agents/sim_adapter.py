@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, base_env, json_line
+from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, SignalKind, base_env, json_line
 
 
 class SimAdapter:
@@ -26,25 +26,33 @@ class SimAdapter:
     def parse(self, line: str) -> list[Signal]:
         msg = json_line(line)
         if msg is None:
-            return [Signal("activity", text=line.rstrip())] if line.strip() else []
+            return [Signal(SignalKind.ACTIVITY, text=line.rstrip())] if line.strip() else []
         kind = msg.get("type")
         if kind == "ack":
-            return [Signal("ack", task=msg.get("task"), digest=msg.get("sha256"), text=str(msg.get("goal") or ""))]
+            return [
+                Signal(SignalKind.ACK, task=msg.get("task"), digest=msg.get("sha256"), text=str(msg.get("goal") or ""))
+            ]
         if kind == "progress":
-            return [Signal("progress", text=str(msg.get("note", "")), data=msg)]
+            return [Signal(SignalKind.PROGRESS, text=str(msg.get("note", "")), data=msg)]
         if kind == "commit":
-            return [Signal("commit", text=str(msg.get("message", "")), data=msg)]
+            return [Signal(SignalKind.COMMIT, text=str(msg.get("message", "")), data=msg)]
         if kind == "finished":
             head = msg.get("head")
-            return [Signal("finished", text=str(msg.get("summary", "")), data={"head": head} if head else {})]
+            return [Signal(SignalKind.FINISHED, text=str(msg.get("summary", "")), data={"head": head} if head else {})]
         if kind == "permission":
-            return [Signal("permission", text=str(msg.get("target", "")), data={"tool": str(msg.get("tool", ""))})]
+            return [
+                Signal(SignalKind.PERMISSION, text=str(msg.get("target", "")), data={"tool": str(msg.get("tool", ""))})
+            ]
         if kind == "rate_limited":
-            return [Signal("rate_limited", text=str(msg.get("text", "")), data={"reset_in": msg.get("reset_in", 60)})]
+            return [
+                Signal(
+                    SignalKind.RATE_LIMITED, text=str(msg.get("text", "")), data={"reset_in": msg.get("reset_in", 60)}
+                )
+            ]
         if kind in ("idle", "error"):
-            return [Signal(kind, text=str(msg.get("message") or ""), data=msg)]
+            return [Signal(SignalKind(kind), text=str(msg.get("message") or ""), data=msg)]
         if kind == "step":
-            return [Signal("activity", text=_describe(msg), data=msg)]
+            return [Signal(SignalKind.ACTIVITY, text=_describe(msg), data=msg)]
         return []
 
 

@@ -39,7 +39,7 @@ from czar.agent_tools.identity import (
 from czar.agent_tools.relay import ENV_ENDPOINT, RelayServer
 from czar.agent_tools.service import AgentTools, digest
 from czar.agents import adapter_for
-from czar.agents.base import AgentAdapter, AgentSettings, LaunchContext, Signal
+from czar.agents.base import AgentAdapter, AgentSettings, LaunchContext, Signal, SignalKind
 from czar.core import egress, pricing
 from czar.core.events import EventKind
 from czar.core.host_commands import Answer, Restart, StartTask, StopAgent, Tell, Unreadable
@@ -326,7 +326,7 @@ class WorkerHost:
         cur.transcript_at += complete
         for raw in data[:complete].splitlines():
             for sig in cur.adapter.parse(raw.decode(errors="replace")):
-                if sig.kind == "usage":
+                if sig.kind is SignalKind.USAGE:
                     self._count(cur, sig.data)
                 elif not usage_only:
                     with contextlib.suppress(CallerError):
@@ -870,7 +870,7 @@ class WorkerHost:
                 cur.buffer = (cur.buffer + chunk)[-output.MAX_LINE :]
         for raw in cur.buffer.split(b"\n"):
             for sig in cur.adapter.parse(raw.decode(errors="replace")):
-                if sig.kind == "usage":
+                if sig.kind is SignalKind.USAGE:
                     self._count(cur, sig.data)
         cur.buffer = b""
         self._settle(cur)
@@ -1008,89 +1008,93 @@ class WorkerHost:
 
     def on_signal(self, cur: Current, sig: Signal) -> None:
         tools = self.tools
-        if sig.kind not in ("activity", "error", "usage", "model_error"):
+        if sig.kind not in (SignalKind.ACTIVITY, SignalKind.ERROR, SignalKind.USAGE, SignalKind.MODEL_ERROR):
             self._notes(cur.flow.flush())  # activity held back comes first: events keep the agent's order
-        if sig.kind == "ack":
-            confirmed = sig.digest == cur.digest
-            self.say(
-                f"agent acknowledged task {sig.task}: {sig.text}"
-                + ("" if confirmed else " (text differs from what was sent!)")
-            )
-            self.say("  " + tools.acknowledge(sig.task, sig.text or None, confirmed))
-        elif sig.kind == "finished":
-            cur.finished = True
-            self.say(f"agent finished: {sig.text}")
-            head = sig.data.get("head")
-            self.say("  " + tools.done(sig.text, head=str(head) if head else None))
-        elif sig.kind == "progress":
-            checkpoint = sig.data.get("checkpoint")
-            self.say(f"checkpoint {checkpoint}: {sig.text}")
-            tools.report(sig.text, checkpoint=checkpoint if isinstance(checkpoint, int) else None, task=sig.task)
-        elif sig.kind == "commit":
-            self.say(f"commit {str(sig.data.get('sha', ''))[:10]}: {sig.text}")
-            tools.commit(str(sig.data.get("sha", "")), sig.text)
-        elif sig.kind == "idle":
-            if not cur.finished:
-                self.say("agent waits for input without having finished")
-                tools.idle()
-        elif sig.kind == "permission":
-            tool = str(sig.data.get("tool", ""))
-            verdict = tools.permission(tool, sig.text)
-            self.say(f"permission {tool} {sig.text}: {verdict.decision} ({verdict.reason})")
-            if verdict.decision is not Decision.ASK:
-                self._send(f"{verdict.decision}: {verdict.reason}", "answer")
-        elif sig.kind in ("claim", "release"):  # proposed by an agent that runs no command (Aider)
-            paths = [str(p) for p in sig.data.get("paths") or []]
-            results = tools.claim(paths) if sig.kind == "claim" else tools.release(paths)
-            self.say("  " + "; ".join(r.line() for r in results))
-        elif sig.kind == "blocked":
-            self.say("  " + tools.blocked(sig.task, sig.text))
-        elif sig.kind == "ask":
-            self.say("  " + tools.ask(sig.text))
-        elif sig.kind == "rate_limited":
-            reset_in = float(sig.data.get("reset_in") or 60)
-            self.say(f"rate limited for {reset_in:g} s: {sig.text}")
-            tools.rate_limited(reset_in, sig.text)
-        elif sig.kind == "session":
-            cur.session = sig.text or cur.session
-            with self.store.write() as conn:
-                conn.execute(Store.attempt_update(cur.attempt, session_id=cur.session))
-        elif sig.kind == "usage":
-            self._count(cur, sig.data)
-            # Tokens of a message or a turn: the model answered (a running total proves nothing).
-            tokens = sig.data.get("input_tokens") or sig.data.get("output_tokens")
-            answered = tokens and not sig.data.get("cumulative")
-            if answered and cur.watch.answered():
-                self.say("  the model answers again")
-                tools.model_reachable()
-        elif sig.kind == "model_error":
-            self.say(f"  model error: {output.shown(sig.text)}")
-            kind, retry = str(sig.data.get("kind") or "other"), bool(sig.data.get("retry", True))
-            if cur.watch.failed(sig.text, kind, retry=retry):
-                tools.model_unreachable(self._unreachable(cur))
-        elif sig.kind == "session_lost":
-            self.say(f"  {sig.text}: starting it afresh with the task's text")
-            cur.session, cur.session_lost = None, True
-        elif sig.kind == "turn_done":
-            self.say(f"the agent's turn ended ({sig.text})")
-            # It stopped before handing its task in: back to work, once (as a Stop hook does);
-            # unless its model cannot be reached, and the health round has it try again later.
-            waits = cur.finished or cur.watch.down
-            reason = None if waits else tools.hook("Stop", {"stop_hook_active": cur.sent_back})
-            if reason and cur.adapter.capabilities.long_lived:
-                cur.sent_back = True
-                self.say(f">> back to work: {reason}")
-                self._send(reason, "continue")
-            else:
-                tools.idle()
-        elif sig.kind in ("activity", "error"):
-            if sig.data.get("tool"):
-                cur.sent_back = False  # it works again
-            text = (sig.text if sig.kind == "activity" else f"error: {sig.text}")[: output.KEPT]
-            cur.repeats = cur.repeats + 1 if text == cur.last_text else 0
-            cur.last_text = text
-            # Written at once, or coalesced with the lines around it when the agent floods.
-            self._notes(cur.flow.offer(text, cur.repeats, time.monotonic()))
+        match sig.kind:
+            case SignalKind.ACK:
+                confirmed = sig.digest == cur.digest
+                self.say(
+                    f"agent acknowledged task {sig.task}: {sig.text}"
+                    + ("" if confirmed else " (text differs from what was sent!)")
+                )
+                self.say("  " + tools.acknowledge(sig.task, sig.text or None, confirmed))
+            case SignalKind.FINISHED:
+                cur.finished = True
+                self.say(f"agent finished: {sig.text}")
+                head = sig.data.get("head")
+                self.say("  " + tools.done(sig.text, head=str(head) if head else None))
+            case SignalKind.PROGRESS:
+                checkpoint = sig.data.get("checkpoint")
+                self.say(f"checkpoint {checkpoint}: {sig.text}")
+                tools.report(sig.text, checkpoint=checkpoint if isinstance(checkpoint, int) else None, task=sig.task)
+            case SignalKind.COMMIT:
+                self.say(f"commit {str(sig.data.get('sha', ''))[:10]}: {sig.text}")
+                tools.commit(str(sig.data.get("sha", "")), sig.text)
+            case SignalKind.IDLE:
+                if not cur.finished:
+                    self.say("agent waits for input without having finished")
+                    tools.idle()
+            case SignalKind.PERMISSION:
+                tool = str(sig.data.get("tool", ""))
+                verdict = tools.permission(tool, sig.text)
+                self.say(f"permission {tool} {sig.text}: {verdict.decision} ({verdict.reason})")
+                if verdict.decision is not Decision.ASK:
+                    self._send(f"{verdict.decision}: {verdict.reason}", "answer")
+            case SignalKind.CLAIM | SignalKind.RELEASE:  # proposed by an agent that runs no command (Aider)
+                paths = [str(p) for p in sig.data.get("paths") or []]
+                results = tools.claim(paths) if sig.kind is SignalKind.CLAIM else tools.release(paths)
+                self.say("  " + "; ".join(r.line() for r in results))
+            case SignalKind.BLOCKED:
+                self.say("  " + tools.blocked(sig.task, sig.text))
+            case SignalKind.ASK:
+                self.say("  " + tools.ask(sig.text))
+            case SignalKind.RATE_LIMITED:
+                reset_in = float(sig.data.get("reset_in") or 60)
+                self.say(f"rate limited for {reset_in:g} s: {sig.text}")
+                tools.rate_limited(reset_in, sig.text)
+            case SignalKind.SESSION:
+                cur.session = sig.text or cur.session
+                with self.store.write() as conn:
+                    conn.execute(Store.attempt_update(cur.attempt, session_id=cur.session))
+            case SignalKind.USAGE:
+                self._count(cur, sig.data)
+                # Tokens of a message or a turn: the model answered (a running total proves nothing).
+                tokens = sig.data.get("input_tokens") or sig.data.get("output_tokens")
+                answered = tokens and not sig.data.get("cumulative")
+                if answered and cur.watch.answered():
+                    self.say("  the model answers again")
+                    tools.model_reachable()
+            case SignalKind.MODEL_ERROR:
+                self.say(f"  model error: {output.shown(sig.text)}")
+                kind, retry = str(sig.data.get("kind") or "other"), bool(sig.data.get("retry", True))
+                if cur.watch.failed(sig.text, kind, retry=retry):
+                    tools.model_unreachable(self._unreachable(cur))
+            case SignalKind.SESSION_LOST:
+                self.say(f"  {sig.text}: starting it afresh with the task's text")
+                cur.session, cur.session_lost = None, True
+            case SignalKind.TURN_DONE:
+                self.say(f"the agent's turn ended ({sig.text})")
+                # It stopped before handing its task in: back to work, once (as a Stop hook does);
+                # unless its model cannot be reached, and the health round has it try again later.
+                waits = cur.finished or cur.watch.down
+                reason = None if waits else tools.hook("Stop", {"stop_hook_active": cur.sent_back})
+                if reason and cur.adapter.capabilities.long_lived:
+                    cur.sent_back = True
+                    self.say(f">> back to work: {reason}")
+                    self._send(reason, "continue")
+                else:
+                    tools.idle()
+            case SignalKind.ACTIVITY | SignalKind.ERROR:
+                if sig.data.get("tool"):
+                    cur.sent_back = False  # it works again
+                text = (sig.text if sig.kind is SignalKind.ACTIVITY else f"error: {sig.text}")[: output.KEPT]
+                cur.repeats = cur.repeats + 1 if text == cur.last_text else 0
+                cur.last_text = text
+                # Written at once, or coalesced with the lines around it when the agent floods.
+                self._notes(cur.flow.offer(text, cur.repeats, time.monotonic()))
+
+            case _:
+                assert_never(sig.kind)
 
 
 def _stop_all(servers: list[Any]) -> None:
