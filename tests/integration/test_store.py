@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from czar.core.events import EventKind
-from czar.core.host_commands import StopAgent, Tell, Unreadable
+from czar.core.host_commands import MessageKind, StopAgent, Tell, Unreadable
 from czar.core.states import TaskState
 from czar.paths import ProjectPaths
 from czar.store.schema import MIGRATIONS, inbox
@@ -88,9 +88,11 @@ def test_transitions_are_guarded_by_the_table(tmp_path: Path) -> None:
 def test_inbox_commands_are_carried_out_once(tmp_path: Path) -> None:
     store = Store(_paths(tmp_path))
     with store.write() as conn:
-        first = Store.post(conn, "w1", Tell(1, "feedback", "the checks failed"))
+        first = Store.post(conn, "w1", Tell(1, MessageKind.FEEDBACK, "the checks failed"))
         Store.post(conn, "w2", StopAgent(2))
-    assert [(c.id, c.command) for c in store.open_commands("w1")] == [(first, Tell(1, "feedback", "the checks failed"))]
+    assert [(c.id, c.command) for c in store.open_commands("w1")] == [
+        (first, Tell(1, MessageKind.FEEDBACK, "the checks failed"))
+    ]
     with store.write() as conn:
         assert Store.mark_done(conn, first) is True
     with store.write() as conn:

@@ -289,3 +289,10 @@ def test_flood_takes_a_size_and_how_it_prints(line: str, size: int, how: str | N
 def test_flood_errors_name_the_line(line: str, message: str) -> None:
     with pytest.raises(ScriptError, match=re.escape(f"line 1: {message}")):
         parse(line)
+
+
+def test_a_section_for_a_kind_no_message_has_is_refused() -> None:
+    """``on stnad-off`` would wait for a message that never comes: the script is wrong, said at once."""
+    with pytest.raises(ScriptError, match=r"^line 2: no message is of kind 'stnad-off' \(kinds: .*stand-off"):
+        parse("finish done\non stnad-off\nnote waiting\n")
+    assert parse("finish done\non every stand-off\nnote waiting\n").every["stand-off"][0].verb == "note"

@@ -18,6 +18,7 @@ from typing import Any
 
 from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, SignalKind, base_env
 from czar.agents.oneshot import message
+from czar.core.host_commands import MessageKind
 from czar.runtime import proc
 
 # "Tokens: 16k sent, 15k cache hit, 1.2k received. Cost: $0.01 message, $0.03 session." (with both
@@ -87,7 +88,7 @@ class AiderAdapter:
         ]
         return Launch(argv, env, [], keep_stdin=False)
 
-    def encode(self, text: str, kind: str = "task") -> str:
+    def encode(self, text: str, kind: MessageKind = MessageKind.TASK) -> str:
         return text
 
     def parse(self, line: str) -> list[Signal]:

@@ -18,6 +18,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+from czar.core.host_commands import MessageKind
+
 
 class SignalKind(StrEnum):
     """What an agent's signal is about (its adapter reads it from the agent's own output)."""
@@ -99,7 +101,7 @@ class LaunchContext:
     worker: str
     task: str
     env: Mapping[str, str]  # czar's environment for the agent (CZAR_*, PATH, git identity)
-    messages: Sequence[tuple[str, str]]  # (text, kind) to deliver: the task first, on a first start
+    messages: Sequence[tuple[str, MessageKind]]  # (text, kind) to deliver: the task first, on a first start
     session: str | None = None  # the agent's own session, to resume; None on a first start
     home: Path = Path()  # a folder czar keeps for this worker's agent (configuration, a private home)
     czar: Sequence[str] = ("czar",)  # how to run czar itself (for its MCP server and hooks)
@@ -128,7 +130,7 @@ class AgentAdapter(Protocol):
         """The process to start, with its environment and first input."""
         ...
 
-    def encode(self, text: str, kind: str = "task") -> str:
+    def encode(self, text: str, kind: MessageKind = MessageKind.TASK) -> str:
         """One line for the agent's stdin carrying a message; ``kind`` says why czar sends it
         (task, feedback, nudge, correction, stand-off, conflict, merged, answer, continue)."""
         ...

@@ -30,6 +30,7 @@ from czar.agents.base import (
     json_line,
     mcp_config,
 )
+from czar.core.host_commands import MessageKind
 
 CZAR_TOOLS = ("report", "board", "claim", "release", "done", "blocked", "ask")
 # Tools it may use without asking: czar's own, and reading.
@@ -127,7 +128,7 @@ class ClaudeAdapter:
         env.setdefault("TERM", "xterm-256color")
         return Launch(argv, env, later, True, session, terminal=True, transcript=transcript(env, ctx.worktree, session))
 
-    def encode(self, text: str, kind: str = "task") -> str:
+    def encode(self, text: str, kind: MessageKind = MessageKind.TASK) -> str:
         message = {"role": "user", "content": text}
         return (
             json.dumps({"type": "user", "message": message, "parent_tool_use_id": None, "session_id": "default"}) + "\n"

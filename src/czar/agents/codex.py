@@ -25,6 +25,7 @@ from czar.agents.base import (
     json_line,
     mcp_config,
 )
+from czar.core.host_commands import MessageKind
 
 
 class CodexAdapter:
@@ -81,7 +82,7 @@ class CodexAdapter:
         text = "\n\n".join(t for t, _ in ctx.messages)
         return Launch(argv, env, [text], keep_stdin=False)
 
-    def encode(self, text: str, kind: str = "task") -> str:
+    def encode(self, text: str, kind: MessageKind = MessageKind.TASK) -> str:
         return text  # one message per process, on stdin
 
     def parse(self, line: str) -> list[Signal]:

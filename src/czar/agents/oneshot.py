@@ -22,6 +22,7 @@ from czar.agents.base import (
     json_line,
     mcp_config,
 )
+from czar.core.host_commands import MessageKind
 from czar.core.pricing import DEFAULT_MODELS
 
 
@@ -98,7 +99,7 @@ class GeminiAdapter:
         argv += ["-m", s.model or DEFAULT_MODELS["gemini"], *s.args]
         return Launch(argv, env, [], keep_stdin=False)
 
-    def encode(self, text: str, kind: str = "task") -> str:
+    def encode(self, text: str, kind: MessageKind = MessageKind.TASK) -> str:
         return text
 
     def parse(self, line: str) -> list[Signal]:

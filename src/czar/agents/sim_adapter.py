@@ -6,6 +6,7 @@ import json
 import sys
 
 from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, SignalKind, base_env, json_line
+from czar.core.host_commands import MessageKind
 
 
 class SimAdapter:
@@ -20,7 +21,7 @@ class SimAdapter:
             stdin=[self.encode(text, kind) for text, kind in ctx.messages],
         )
 
-    def encode(self, text: str, kind: str = "task") -> str:
+    def encode(self, text: str, kind: MessageKind = MessageKind.TASK) -> str:
         return json.dumps({"type": "user", "kind": kind, "text": text}) + "\n"
 
     def parse(self, line: str) -> list[Signal]:

@@ -27,6 +27,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from czar.core.host_commands import MessageKind
+
 FENCE = re.compile(r"^```czar-sim[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 HEREDOC = re.compile(r"^(write|append)\s+(\S+)\s+<<\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 
@@ -57,6 +59,9 @@ FAULTS = frozenset({"crash", "hang", "quit", "claim-task", "idle", "loop", "rate
 FLOODS = ("lines", "same", "unbroken")  # how a flood prints: different lines, one line again, no line end
 _SIZE = re.compile(r"([0-9]+)([kKmM]?)")
 SECTION = re.compile(r"^on\s+(every\s+)?([a-z][a-z-]*)$")
+# What an ``on KIND`` section may answer: czar's messages, and ``wrong-task`` (run instead of the
+# script when a ``claim-task`` fault has the sim working on another task).
+KINDS = frozenset(MessageKind) | {"wrong-task"}
 
 
 class ScriptError(ValueError):
@@ -111,6 +116,8 @@ def parse(source: str) -> Script:
         if section:
             current = []
             every, kind = section.groups()
+            if kind not in KINDS:
+                raise ScriptError(f"line {number}: no message is of kind {kind!r} (kinds: {', '.join(sorted(KINDS))})")
             if every:
                 script.every[kind] = current
             else:

@@ -10,7 +10,26 @@ records it and goes on, rather than crash on it again at every restart.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
 from typing import Any, ClassVar
+
+
+class MessageKind(StrEnum):
+    """What a message to an agent is about; its prompt says what each asks of it."""
+
+    TASK = "task"  # the task's full text
+    FEEDBACK = "feedback"  # its work did not pass verification: the evidence
+    NUDGE = "nudge"  # the health round saw something wrong: what, and what to do
+    CORRECTION = "correction"  # it worked on the wrong task: the right one's full text
+    CONTINUE = "continue"  # go on (restarted, rate limit over, or stopped before handing in)
+    STAND_OFF = "stand-off"  # another task does this work: wait for it to merge
+    CONFLICT = "conflict"  # its branch will conflict: merge the integration branch in
+    MERGED = "merged"  # a task it waits for (or comes after) merged: bring it in
+    GO_ON = "go-on"  # what it waited for is over, or waits for it: go on
+    FAILED = "failed"  # a task it waits for failed and will not merge
+    SCOPE = "scope"  # it changed files outside its scope
+    PERSON = "person"  # a person's words (`czar tell`)
+    ANSWER = "answer"  # the answer to its permission request
 
 
 @dataclass(frozen=True)
@@ -32,7 +51,7 @@ class Tell:
 
     KIND: ClassVar[str] = "message"
     attempt: int
-    kind: str  # what the message is about: the agent's prompt says what each asks of it
+    kind: MessageKind
     text: str
 
 
@@ -91,8 +110,11 @@ def decode(kind: str, payload: Any) -> HostCommand | Unreadable:
     if not isinstance(payload, dict):
         return Unreadable(kind, "its fields are not an object")
     known = {f.name for f in fields(cls)}
+    given = {k: v for k, v in payload.items() if k in known}
     try:
-        command = cls(**{k: v for k, v in payload.items() if k in known})
-    except TypeError as exc:
+        if cls is Tell:
+            given["kind"] = MessageKind(str(given.get("kind")))
+        command = cls(**given)
+    except (TypeError, ValueError) as exc:
         return Unreadable(kind, str(exc))
     return command if isinstance(command.attempt, int) else Unreadable(kind, "its attempt is not a number")

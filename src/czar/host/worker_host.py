@@ -42,7 +42,7 @@ from czar.agents import adapter_for
 from czar.agents.base import AgentAdapter, AgentSettings, LaunchContext, Signal, SignalKind
 from czar.core import egress, pricing
 from czar.core.events import EventKind
-from czar.core.host_commands import Answer, Restart, StartTask, StopAgent, Tell, Unreadable
+from czar.core.host_commands import Answer, MessageKind, Restart, StartTask, StopAgent, Tell, Unreadable
 from czar.core.policy import Decision
 from czar.core.states import ACTIVE_TASK_STATES, TaskState, WorkerState
 from czar.errors import CzarError
@@ -287,7 +287,7 @@ class WorkerHost:
                     cur.transcript, cur.transcript_at = named, 0
                 if cur.first_paste is not None:
                     text, cur.first_paste = cur.first_paste, None
-                    self._send(text, "task")
+                    self._send(text, MessageKind.TASK)
             elif hook == "UserPromptSubmit" and cur.submit is not None:
                 if detail.get("prompt_digest") == cur.submit.digest:
                     self._emit(cur, EventKind.AGENT_PROMPT_SUBMITTED, confirmed=True, tries=cur.submit.tries)
@@ -385,7 +385,7 @@ class WorkerHost:
                 launches=cmd.earlier_launches,
             )
             self.say(f"== task {cmd.task} (attempt {cmd.attempt}): prompt of {len(cmd.prompt)} characters")
-            self._launch([(self.current.prompt, "task")])
+            self._launch([(self.current.prompt, MessageKind.TASK)])
             self._done(posted, EventKind.AGENT_STARTED, launch=self.current.launches)
             return
         if cur is None or cur.attempt != cmd.attempt:
@@ -396,7 +396,7 @@ class WorkerHost:
             case Tell(kind=kind, text=text):
                 self.say(f">> {kind} for {cur.task}: {text.splitlines()[0] if text else ''}")
                 self._show_integration(cur)  # a message may tell it to bring the integration branch in
-                if kind == "feedback":
+                if kind is MessageKind.FEEDBACK:
                     cur.finished = False
                 if cur.proc is not None and cur.proc.poll() is None and cur.adapter.capabilities.long_lived:
                     self._send(text, kind)
@@ -408,7 +408,7 @@ class WorkerHost:
             case Answer(allow=allow, reason=reason):
                 self.say(f">> permission {'allowed' if allow else 'denied'}: {reason}")
                 if not cur.adapter.capabilities.permission_tool:  # else its permission tool call gets it
-                    self._send(f"{'allow' if allow else 'deny'}: {reason}", "answer")
+                    self._send(f"{'allow' if allow else 'deny'}: {reason}", MessageKind.ANSWER)
                 with self.store.write() as conn:
                     Store.set_worker(conn, self.worker, state=WorkerState.WORKING, detail=None)
                 self._done(posted, EventKind.AGENT_ANSWER_DELIVERED, allow=allow)
@@ -419,9 +419,11 @@ class WorkerHost:
                 cur.finished = False
                 self.say(f"== restarting the agent of {cur.task}: {reason}")
                 if prompt:  # a correction: the full, right text again
-                    self._relaunch([(prompt, "correction")], whole=True)
+                    self._relaunch([(prompt, MessageKind.CORRECTION)], whole=True)
                 else:
-                    self._relaunch([("czar restarted you. Continue your task where you left off.", "continue")])
+                    self._relaunch(
+                        [("czar restarted you. Continue your task where you left off.", MessageKind.CONTINUE)]
+                    )
                 self._done(posted, EventKind.AGENT_RESTARTED, launch=cur.launches, reason=reason)
             case StopAgent():
                 self._retire()
@@ -468,7 +470,7 @@ class WorkerHost:
         if removed := checkout.unlock(worktree):
             self.say(f"== removed what a stopped agent left locked: {', '.join(removed)}")
 
-    def _relaunch(self, messages: list[tuple[str, str]], *, whole: bool = False) -> None:
+    def _relaunch(self, messages: list[tuple[str, MessageKind]], *, whole: bool = False) -> None:
         """Start the agent again: its own session resumed if it has one (the messages are then all it
         needs), else with the task's text first. ``whole``: the first message is a whole task text."""
         cur = self.current
@@ -480,9 +482,9 @@ class WorkerHost:
         elif whole:
             self._launch(messages)
         else:
-            self._launch([(cur.prompt, "task"), *messages])
+            self._launch([(cur.prompt, MessageKind.TASK), *messages])
 
-    def _launch(self, messages: list[tuple[str, str]], *, resume: bool = False) -> None:
+    def _launch(self, messages: list[tuple[str, MessageKind]], *, resume: bool = False) -> None:
         cur = self.current
         assert cur is not None
         cur.launches += 1
@@ -746,7 +748,7 @@ class WorkerHost:
         except (BrokenPipeError, OSError):
             pass  # the agent died; its exit is noticed when its output closes
 
-    def _send(self, text: str, kind: str) -> None:
+    def _send(self, text: str, kind: MessageKind) -> None:
         cur = self.current
         if cur is None:
             return
@@ -978,7 +980,7 @@ class WorkerHost:
             # Its session died with it before it was written down: not a crash of this start;
             # start it afresh (its branch keeps what it committed).
             cur.session_lost, cur.proc = False, None
-            self._launch([(cur.prompt, "task")])
+            self._launch([(cur.prompt, MessageKind.TASK)])
             return
         cur.proc = None
         self.say(f"agent exited with code {code}" + ("" if cur.finished else " before finishing"))
@@ -1039,7 +1041,7 @@ class WorkerHost:
                 verdict = tools.permission(tool, sig.text)
                 self.say(f"permission {tool} {sig.text}: {verdict.decision} ({verdict.reason})")
                 if verdict.decision is not Decision.ASK:
-                    self._send(f"{verdict.decision}: {verdict.reason}", "answer")
+                    self._send(f"{verdict.decision}: {verdict.reason}", MessageKind.ANSWER)
             case SignalKind.CLAIM | SignalKind.RELEASE:  # proposed by an agent that runs no command (Aider)
                 paths = [str(p) for p in sig.data.get("paths") or []]
                 results = tools.claim(paths) if sig.kind is SignalKind.CLAIM else tools.release(paths)
@@ -1081,7 +1083,7 @@ class WorkerHost:
                 if reason and cur.adapter.capabilities.long_lived:
                     cur.sent_back = True
                     self.say(f">> back to work: {reason}")
-                    self._send(reason, "continue")
+                    self._send(reason, MessageKind.CONTINUE)
                 else:
                     tools.idle()
             case SignalKind.ACTIVITY | SignalKind.ERROR:

@@ -18,7 +18,7 @@ from czar.agent_tools import board, claims
 from czar.agents import adapter_for
 from czar.core import waits
 from czar.core.events import EventKind
-from czar.core.host_commands import StartTask, StopAgent, Tell
+from czar.core.host_commands import MessageKind, StartTask, StopAgent, Tell
 from czar.core.prompt import PromptInput, render
 from czar.core.scope import in_scope
 from czar.core.states import AttemptOutcome, TaskState, WorkerState
@@ -57,7 +57,7 @@ class Actions:
             Store.post(conn, worker_id, StopAgent(attempt_id))
 
     @staticmethod
-    def tell(conn: Connection, task: Any, kind: str, text: str) -> None:
+    def tell(conn: Connection, task: Any, kind: MessageKind, text: str) -> None:
         """Send a message to the agent working on ``task`` (if one is)."""
         if task.worker_id is None or task.attempt_id is None:
             return
@@ -81,7 +81,7 @@ class Actions:
             detail = f"stands off for {', '.join(sorted(now))}"
             Store.set_worker(conn, task.worker_id, state=WorkerState.BLOCKED, detail=detail)
 
-    def _finished(self, conn: Connection, done: str, kind: str, text: str) -> None:
+    def _finished(self, conn: Connection, done: str, kind: MessageKind, text: str) -> None:
         """Task ``done`` merged or failed: it leaves the waits of every task; those that waited for
         nothing else go on, told ``text``; those still waiting for others go on waiting."""
         for t in conn.execute(select(tasks).where(tasks.c.blocked_on.is_not(None))).all():
@@ -279,7 +279,7 @@ class Actions:
         self._finished(
             conn,
             task_id,
-            "failed",
+            MessageKind.FAILED,
             f"Task {task_id}, which you were waiting for, failed and will not merge. Go on without it if "
             "you can; otherwise say what you need (`czar blocked` or `czar ask`).",
         )
@@ -289,7 +289,7 @@ class Actions:
     def verify(
         self,
         task_id: str,
-        blocker: tuple[str, str, tuple[str, ...]] | None = None,
+        blocker: tuple[MessageKind, str, tuple[str, ...]] | None = None,
         known: tuple[bool, list[str]] | None = None,
     ) -> None:
         """Check a submitted task in its worktree; runs on a worker thread. Its branch holds the
@@ -348,7 +348,9 @@ class Actions:
             )
             self.free_worker(conn, task.worker_id, task.attempt_id)
 
-    def _sent_back(self, conn: Connection, task: Any, kind: str, evidence: str, others: tuple[str, ...]) -> None:
+    def _sent_back(
+        self, conn: Connection, task: Any, kind: MessageKind, evidence: str, others: tuple[str, ...]
+    ) -> None:
         """Not verified, through no fault of the work: it overlaps a task that comes first, or the
         integration branch moved under it. Waiting is not failing: no round is used."""
         Store.emit(
@@ -405,7 +407,7 @@ class Actions:
         problems: list[str],
         checks: list[dict[str, Any]],
         *,
-        kind: str = "feedback",
+        kind: MessageKind = MessageKind.FEEDBACK,
     ) -> None:
         max_attempts = self.p.plan.project.max_attempts
         evidence = "\n\n".join(problems)
@@ -471,12 +473,16 @@ class Actions:
             for t in conn.execute(select(tasks.c.id, tasks.c.blocked_on).where(tasks.c.blocked_on.is_not(None))).all()
             if merged in waits.parse(t.blocked_on)
         }
-        self._finished(conn, merged, "merged", f"Task {merged}, which you were waiting for, is merged. {bring_in}")
+        self._finished(
+            conn, merged, MessageKind.MERGED, f"Task {merged}, which you were waiting for, is merged. {bring_in}"
+        )
         for t in conn.execute(
             select(tasks).where(tasks.c.state.in_([TaskState.ASSIGNED.value, TaskState.RUNNING.value]))
         ).all():
             if t.id not in waiting and merged in json.loads(t.spec)["after"]:
-                self.tell(conn, t, "merged", f"Task {merged}, which your task comes after, is merged. {bring_in}")
+                self.tell(
+                    conn, t, MessageKind.MERGED, f"Task {merged}, which your task comes after, is merged. {bring_in}"
+                )
 
     def merge_failed(self, conn: Connection, task: Any, problem: str, *, charge: bool = True) -> None:
         """The task could not be merged: back to the pool with the evidence, or failed. Without

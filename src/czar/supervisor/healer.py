@@ -14,7 +14,7 @@ from sqlalchemy import Connection, func, select, update
 from czar.core import health, waits
 from czar.core.events import EventKind
 from czar.core.health import Finding, Problem, Repair, Thresholds, Vitals, repaired
-from czar.core.host_commands import Answer, Restart, StartTask, Tell
+from czar.core.host_commands import Answer, MessageKind, Restart, StartTask, Tell
 from czar.core.states import TERMINAL_TASK_STATES, TaskState, WorkerState
 from czar.runtime import proc
 from czar.store.schema import attempts, tasks, workers
@@ -242,7 +242,7 @@ class Healer:
             if repair is Repair.NUDGE:
                 self._bump(conn, pt.attempt, "nudges", now)
                 Store.set_worker(conn, v.worker, repeats=0)
-                self.actions.tell(conn, task, "nudge", nudge_text(f, v.task))
+                self.actions.tell(conn, task, MessageKind.NUDGE, nudge_text(f, v.task))
             elif repair is Repair.RESTART:
                 self._bump(conn, pt.attempt, "restarts", now)
                 self.supersede(conn, pt.attempt)
@@ -261,7 +261,7 @@ class Healer:
                 self.actions.requeue(conn, v.task, why, fresh=f.problem is Problem.WRONG_TASK)
             elif repair is Repair.CONTINUE:
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, wait_until=None, detail=None)
-                self.actions.tell(conn, task, "continue", continue_text(f))
+                self.actions.tell(conn, task, MessageKind.CONTINUE, continue_text(f))
             elif repair is Repair.STOP:
                 self.actions.free_worker(conn, v.worker, pt.attempt)
                 conn.execute(Store.attempt_update(pt.attempt, outcome="failed"))
@@ -297,7 +297,7 @@ class Healer:
                 f"Every task you were waiting for ({names}) has merged or failed. Bring the integration branch "
                 f"into yours (`git merge {integration}`) and go on."
             )
-        self.actions.tell(conn, task, "go-on", text)
+        self.actions.tell(conn, task, MessageKind.GO_ON, text)
 
     @staticmethod
     def supersede(conn: Connection, attempt: int) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from czar.agent_tools.identity import AgentCaller, agent_trace
 from czar.agent_tools.service import PERSON
 from czar.core.events import EventKind
-from czar.core.host_commands import Answer, Tell
+from czar.core.host_commands import Answer, MessageKind, Tell
 from czar.core.states import WorkerState
 from czar.errors import StoreError, SupervisorError
 from czar.paths import czar_home
@@ -77,7 +77,7 @@ def answer_permission(project: Project, worker_id: str, allow: bool, reason: str
 def tell(project: Project, worker_id: str, text: str) -> str:
     with project.store.write() as conn:
         task, attempt = _busy_worker(conn, project, worker_id)
-        Store.post(conn, worker_id, Tell(attempt, "person", text))
+        Store.post(conn, worker_id, Tell(attempt, MessageKind.PERSON, text))
         if Store.task_row(conn, task).blocked_on == PERSON:
             # The person answered what the agent waited for.
             conn.execute(tasks.update().where(tasks.c.id == task).values(blocked_on=None))

@@ -34,6 +34,7 @@ from sqlalchemy import delete, insert, select
 from czar.agent_tools import claims
 from czar.core import hunks
 from czar.core.events import EventKind
+from czar.core.host_commands import MessageKind
 from czar.core.scope import in_scope
 from czar.core.states import AGENT_AT_WORK, HANDED_IN, UNMERGED
 from czar.store.schema import attempts, tasks
@@ -307,7 +308,9 @@ class Radar:
         files = ", ".join(f.files[:10])
         if f.kind == "scope":
             spec = json.loads(task.spec)
-            self.actions.tell(conn, task, "scope", scope_message(tuple(spec["scope"]), list(f.files), self.integration))
+            self.actions.tell(
+                conn, task, MessageKind.SCOPE, scope_message(tuple(spec["scope"]), list(f.files), self.integration)
+            )
         elif f.kind == "duplicate" and f.other is not None:
             other = Store.task_row(conn, f.other)
             if other.state not in UNMERGED:
@@ -321,21 +324,21 @@ class Radar:
                 "keep its version of those lines, and build on it."
             )
             self.actions.wait_for(conn, task, {f.other})
-            self.actions.tell(conn, task, "stand-off", text)
+            self.actions.tell(conn, task, MessageKind.STAND_OFF, text)
         elif f.other is None:
             text = (
                 f"{self.integration} changed {files} since your branch started, in or next to the lines you change. "
                 f"Merge it into your branch now (`git merge {self.integration}`), keep one version of each change, "
                 "and commit."
             )
-            self.actions.tell(conn, task, "conflict", text)
+            self.actions.tell(conn, task, MessageKind.CONFLICT, text)
         else:
             text = (
                 f"Your branch will conflict with task {f.other}'s in {files} (the same lines, or lines next to "
                 f"each other). Task {f.other} merges first; you are told when it does, then bring it in "
                 f"(`git merge {self.integration}`), resolve the conflict, and check that your change still fits."
             )
-            self.actions.tell(conn, task, "conflict", text)
+            self.actions.tell(conn, task, MessageKind.CONFLICT, text)
 
 
 def _being_corrected(row: Any) -> bool:
@@ -356,7 +359,7 @@ def seniority(row: Any) -> tuple[int, float, int, str]:
     return (-int(spec.get("priority", 0)), -float(spec.get("rank", 1.0)), int(row.ord), str(row.id))
 
 
-def gate(found: list[Finding]) -> tuple[str, str, tuple[str, ...]] | None:
+def gate(found: list[Finding]) -> tuple[MessageKind, str, tuple[str, ...]] | None:
     """What stops a handed-in task from verification: (message kind, evidence, the tasks it must
     wait for: every task it overlaps, or none)."""
     overlaps = [f for f in found if f.kind == "duplicate" and f.other is not None]
@@ -365,7 +368,7 @@ def gate(found: list[Finding]) -> tuple[str, str, tuple[str, ...]] | None:
         files = ", ".join(sorted({p for f in overlaps for p in f.files})[:10])
         names = ", ".join(others)
         return (
-            "stand-off",
+            MessageKind.STAND_OFF,
             f"Your changes to {files} overlap those of task(s) {names}, which come first. Stand off: stop "
             "working on those lines and keep your branch as it is; you are told when all of them have merged, "
             "then bring their work in, keep their version of those lines, and build on it.",
@@ -375,7 +378,7 @@ def gate(found: list[Finding]) -> tuple[str, str, tuple[str, ...]] | None:
         files = ", ".join(f.files[:10])
         if f.kind in ("conflict", "duplicate") and f.other is None:
             return (
-                "conflict",
+                MessageKind.CONFLICT,
                 f"Your branch conflicts with the integration branch in {files}. Merge it into your branch, keep "
                 "one version of each change, commit, and finish again.",
                 (),
