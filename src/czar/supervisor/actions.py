@@ -20,6 +20,7 @@ from czar.core import waits
 from czar.core.events import EventKind
 from czar.core.host_commands import MessageKind, StartTask, StopAgent, Tell
 from czar.core.prompt import PromptInput, render
+from czar.core.rounds import Setback, after_setback
 from czar.core.scope import in_scope
 from czar.core.states import AttemptOutcome, TaskState, WorkerState
 from czar.errors import CzarError
@@ -236,8 +237,8 @@ class Actions:
         its worker back while it waits for other tasks (no round used; it keeps waiting for them
         in the pool, and starts again once they are over)."""
         task = Store.task_row(conn, task_id)
-        max_attempts = self.p.plan.project.max_attempts
-        rounds = task.rounds if waiting else task.rounds + 1
+        setback = Setback.GAVE_WAY if waiting else Setback.ABANDONED
+        after = after_setback(setback, task.rounds, self.p.plan.project.max_attempts)
         if task.attempt_id is not None:
             conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.ABANDONED.value))
         if task.worker_id is not None:
@@ -249,8 +250,9 @@ class Actions:
             )
             self.free_worker(conn, task.worker_id, task.attempt_id)
         claims.release_all(conn, task_id)
-        if rounds >= max_attempts and not waiting:
-            self.fail(conn, task_id, f"{reason}; no attempts left", f"task {task_id} failed: {reason}", rounds=rounds)
+        if after.fails:
+            alert = f"task {task_id} failed: {reason}"
+            self.fail(conn, task_id, f"{reason}; no attempts left", alert, rounds=after.rounds)
             return
         note = (
             f"Earlier attempts worked on the wrong task ({reason}); you start from a fresh branch."
@@ -262,7 +264,7 @@ class Actions:
             task_id,
             TaskState.READY,
             reason=reason,
-            rounds=rounds,
+            rounds=after.rounds,
             worker_id=None,
             attempt_id=None,
             note=note,
@@ -420,7 +422,7 @@ class Actions:
             checks=checks,
             evidence=evidence[-4000:],
         )
-        if round_no >= max_attempts:
+        if after_setback(Setback.CHECKS_FAILED, round_no - 1, max_attempts).fails:
             conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.FAILED.value))
             self.free_worker(conn, task.worker_id, task.attempt_id)
             self.fail(
@@ -496,19 +498,16 @@ class Actions:
             evidence=problem[-4000:],
             charged=charge,
         )
-        # Sent back through no fault of the work, the verification it passed does not count: it is
-        # verified again as the same round.
-        rounds = task.rounds + 1 if charge else max(0, task.rounds - 1)
-        if charge and rounds >= project.max_attempts:
-            self.fail(
-                conn, task.id, "merge failed; no attempts left", f"task {task.id} could not be merged", rounds=rounds
-            )
+        after = after_setback(Setback.MERGE_BROKE if charge else Setback.MOVED_UNDER, task.rounds, project.max_attempts)
+        if after.fails:
+            alert = f"task {task.id} could not be merged"
+            self.fail(conn, task.id, "merge failed; no attempts left", alert, rounds=after.rounds)
             return
         Store.move_task(
             conn,
             task.id,
             TaskState.READY,
-            rounds=rounds,
+            rounds=after.rounds,
             worker_id=None,
             attempt_id=None,
             merge_from=None,
