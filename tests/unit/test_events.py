@@ -7,6 +7,7 @@ from pathlib import Path
 
 import czar
 from czar.core.events import EventKind
+from czar.core.findings import FindingKind
 from czar.core.health import Repair, repaired
 
 SRC = Path(czar.__file__).parent
@@ -38,3 +39,8 @@ def test_every_repair_has_its_event() -> None:
     assert {repaired(r) for r in Repair} == {k for k in EventKind if k.value.startswith("health.")} - {
         EventKind.HEALTH_DETECTED
     }
+
+
+def test_every_radar_finding_has_its_event() -> None:
+    radar = {k for k in EventKind if k.value.startswith("radar.")} - {EventKind.RADAR_CLEARED}
+    assert {k.event for k in FindingKind} == radar

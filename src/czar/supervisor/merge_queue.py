@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from czar.core.findings import OVERLAPS
 from czar.core.states import TaskState
 from czar.store.store import Store
 from czar.supervisor.actions import Actions, branch_of
@@ -105,7 +106,7 @@ class MergeQueue:
             return held, behind
         for t in task_ids:
             found, _ = self.radar.findings_for(t, fresh=True)
-            overlaps = [f for f in found if f.kind in ("conflict", "duplicate")]
+            overlaps = [f for f in found if f.kind in OVERLAPS]
             others = {f.other for f in overlaps if f.other is not None}
             if others:
                 held[t] = others

@@ -34,6 +34,7 @@ from sqlalchemy import delete, insert, select
 from czar.agent_tools import claims
 from czar.core import hunks
 from czar.core.events import EventKind
+from czar.core.findings import OVERLAPS, FindingKind
 from czar.core.host_commands import MessageKind
 from czar.core.scope import in_scope
 from czar.core.states import AGENT_AT_WORK, HANDED_IN, UNMERGED
@@ -44,16 +45,10 @@ from czar.supervisor.actions import Actions, branch_of, scope_message
 from czar.supervisor.project import Project
 from czar.vcs import checkout as task_checkout
 
-_EVENT_OF = {
-    "duplicate": EventKind.RADAR_DUPLICATE,
-    "conflict": EventKind.RADAR_CONFLICT,
-    "scope": EventKind.RADAR_SCOPE,
-}
-
 
 @dataclass(frozen=True)
-class Finding:
-    kind: str  # "duplicate", "conflict" or "scope"
+class RadarFinding:
+    kind: FindingKind
     task: str  # the task that must act (the later one)
     other: str | None  # the other task; None for the integration branch (or for scope)
     files: tuple[str, ...]
@@ -182,7 +177,7 @@ class Radar:
                 self._handed_in_seen[r.id] = (r.attempt_id, tips.get(branch))
         return tips
 
-    def scan(self) -> list[Finding] | None:
+    def scan(self) -> list[RadarFinding] | None:
         """Every finding about the branches in flight now; None if no tip moved since last time."""
         live, held, tips, integration = self._look()
         if integration is None:
@@ -198,7 +193,9 @@ class Radar:
                 del self._branches[gone]
         return self._findings(live, branches, held)
 
-    def findings_for(self, task: str, *, fresh: bool = False) -> tuple[list[Finding], tuple[bool, list[str]] | None]:
+    def findings_for(
+        self, task: str, *, fresh: bool = False
+    ) -> tuple[list[RadarFinding], tuple[bool, list[str]] | None]:
         """The findings that concern one task now (for verification, which must not wait a
         round, and for the merge queue, ``fresh``), and what was read of its branch: whether it
         has commits of its own, and the files it changed (None if it has no branch)."""
@@ -225,10 +222,10 @@ class Radar:
         branches: dict[str, _Branch],
         held: dict[str, tuple[str, ...]],
         only: str | None = None,
-    ) -> list[Finding]:
+    ) -> list[RadarFinding]:
         """What the branches do to each other and to the integration branch (``only``: to and
         with that one task)."""
-        out: list[Finding] = []
+        out: list[RadarFinding] = []
         order = {t: seniority(r) for t, r in live.items()}
         busy = {t: b for t, b in branches.items() if b.changes}
         for t, b in busy.items():
@@ -239,14 +236,14 @@ class Radar:
                 allowed = tuple(dict.fromkeys(scope + held.get(t, ())))
                 outside = tuple(p for p in b.changes if not in_scope(allowed, p))
                 if outside:
-                    out.append(Finding("scope", t, None, outside))
+                    out.append(RadarFinding(FindingKind.SCOPE, t, None, outside))
             # A textual conflict needs a file changed on both sides: without one, no merge-tree.
             both = b.changes.keys() & b.since_base.keys()
             conflicted = self._conflicts(b.integration, b.tip) if both else None
             if conflicted:
-                out.append(Finding("conflict", t, None, tuple(conflicted)))
+                out.append(RadarFinding(FindingKind.CONFLICT, t, None, tuple(conflicted)))
             elif near := hunks.overlap(b.changes, b.since_base, near=hunks.NEAR):
-                out.append(Finding("duplicate", t, None, tuple(near)))
+                out.append(RadarFinding(FindingKind.DUPLICATE, t, None, tuple(near)))
         # A task whose branch holds no work now but did (its agent makes it again) still comes
         # first for the later tasks whose work overlaps what it had.
         with self._lock:
@@ -264,19 +261,19 @@ class Radar:
                     continue
                 same = hunks.overlap(a.changes, b.changes)
                 if same:
-                    out.append(Finding("duplicate", later, first, tuple(same)))
+                    out.append(RadarFinding(FindingKind.DUPLICATE, later, first, tuple(same)))
                     continue
                 conflicted = self._conflicts(a.tip, b.tip) or hunks.overlap(a.changes, b.changes, near=hunks.NEAR)
                 if conflicted:
-                    out.append(Finding("conflict", later, first, tuple(conflicted)))
+                    out.append(RadarFinding(FindingKind.CONFLICT, later, first, tuple(conflicted)))
         return out
 
     # -- acting ------------------------------------------------------------------------------
 
-    def act(self, found: list[Finding]) -> list[Finding]:
+    def act(self, found: list[RadarFinding]) -> list[RadarFinding]:
         """Record what changed since the last scan and tell the agents concerned; returns the new findings."""
         now = time.time()
-        fresh: list[Finding] = []
+        fresh: list[RadarFinding] = []
         with self.store.write() as conn:
             rows = conn.execute(select(radar_table)).all()
             known = {(r.kind, r.task_id, r.other): r for r in rows}
@@ -293,25 +290,25 @@ class Radar:
                     conn.execute(delete(radar_table).where(radar_table.c.id == old.id))
                 conn.execute(
                     insert(radar_table).values(
-                        kind=f.kind, task_id=f.task, other=f.other, files=json.dumps(list(f.files)), since=now
+                        kind=f.kind.value, task_id=f.task, other=f.other, files=json.dumps(list(f.files)), since=now
                     )
                 )
-                Store.emit(conn, _EVENT_OF[f.kind], task=f.task, other=f.other, files=list(f.files))
+                Store.emit(conn, f.kind.event, task=f.task, other=f.other, files=list(f.files))
                 fresh.append(f)
                 self._tell(conn, f)
         return fresh
 
-    def _tell(self, conn: Any, f: Finding) -> None:
+    def _tell(self, conn: Any, f: RadarFinding) -> None:
         task = Store.task_row(conn, f.task)
         if task.state not in AGENT_AT_WORK:
             return  # its agent has handed in; verification and the merge queue take it from here
         files = ", ".join(f.files[:10])
-        if f.kind == "scope":
+        if f.kind is FindingKind.SCOPE:
             spec = json.loads(task.spec)
             self.actions.tell(
                 conn, task, MessageKind.SCOPE, scope_message(tuple(spec["scope"]), list(f.files), self.integration)
             )
-        elif f.kind == "duplicate" and f.other is not None:
+        elif f.kind is FindingKind.DUPLICATE and f.other is not None:
             other = Store.task_row(conn, f.other)
             if other.state not in UNMERGED:
                 return  # merged (or failed) since the look: the next look sees it in the integration branch
@@ -359,10 +356,10 @@ def seniority(row: Any) -> tuple[int, float, int, str]:
     return (-int(spec.get("priority", 0)), -float(spec.get("rank", 1.0)), int(row.ord), str(row.id))
 
 
-def gate(found: list[Finding]) -> tuple[MessageKind, str, tuple[str, ...]] | None:
+def gate(found: list[RadarFinding]) -> tuple[MessageKind, str, tuple[str, ...]] | None:
     """What stops a handed-in task from verification: (message kind, evidence, the tasks it must
     wait for: every task it overlaps, or none)."""
-    overlaps = [f for f in found if f.kind == "duplicate" and f.other is not None]
+    overlaps = [f for f in found if f.kind is FindingKind.DUPLICATE and f.other is not None]
     if overlaps:
         others = tuple(sorted({f.other for f in overlaps if f.other is not None}))
         files = ", ".join(sorted({p for f in overlaps for p in f.files})[:10])
@@ -376,7 +373,7 @@ def gate(found: list[Finding]) -> tuple[MessageKind, str, tuple[str, ...]] | Non
         )
     for f in found:
         files = ", ".join(f.files[:10])
-        if f.kind in ("conflict", "duplicate") and f.other is None:
+        if f.kind in OVERLAPS and f.other is None:
             return (
                 MessageKind.CONFLICT,
                 f"Your branch conflicts with the integration branch in {files}. Merge it into your branch, keep "

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, select
 from czar.agent_tools import claims
 from czar.core import waits
 from czar.core.decide import Snapshot, TaskView, WorkerView
+from czar.core.findings import OVERLAPS
 from czar.core.states import TaskState, WorkerState
 from czar.store.schema import radar, tasks, workers
 from czar.store.store import Store
@@ -54,6 +55,6 @@ def held_tasks(conn: Connection) -> dict[str, frozenset[str]]:
     rows = conn.execute(select(radar.c.task_id, radar.c.other, radar.c.kind).where(radar.c.other.is_not(None))).all()
     out: dict[str, frozenset[str]] = {}
     for r in rows:
-        if r.kind in ("conflict", "duplicate"):
+        if r.kind in OVERLAPS:
             out[r.task_id] = out.get(r.task_id, frozenset()) | {r.other}
     return out
