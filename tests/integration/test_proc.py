@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from czar.runtime import ancestry
+from czar.runtime import ancestry, proc
 from czar.runtime.proc import pid_alive, wait_gone
 from helpers import retry_until
 
@@ -51,3 +51,14 @@ def test_the_processes_a_sandboxed_program_started_are_found_and_waited_for() ->
     finally:
         shell.kill()
         shell.wait()
+
+
+def test_a_command_run_in_the_callers_group_ends_with_it() -> None:
+    """An agent's own commands (the sim's) stay in its process group: a kill of the agent's group
+    ends them too; a timeout still ends the command."""
+    here = proc.run([sys.executable, "-c", "import os; print(os.getpgrp())"], own_group=False)
+    assert here.ok and int(here.output) == os.getpgrp()
+    apart = proc.run([sys.executable, "-c", "import os; print(os.getpgrp())"])
+    assert apart.ok and int(apart.output) != os.getpgrp()
+    slow = proc.run([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5, own_group=False)
+    assert slow.timed_out and not slow.ok

@@ -22,7 +22,6 @@ import json
 import os
 import queue
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from czar.agents.sim_script import FAULTS, Script, ScriptError, Step, extract, flood_size, parse
+from czar.runtime import proc
 
 TASK_LINE = re.compile(r"^Task id: (\S+)\s*$", re.MULTILINE)
 TITLE_LINE = re.compile(r"^Title: (.+)$", re.MULTILINE)
@@ -156,10 +156,8 @@ class Sim:
 
     def _head(self) -> str | None:
         """The commit handed in: what czar verifies, whatever the agent does next."""
-        result = subprocess.run(
-            ["git", "-C", str(self.cwd), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-        )
-        return result.stdout.strip() or None if result.returncode == 0 else None
+        result = _run_here(["git", "-C", str(self.cwd), "rev-parse", "HEAD"])
+        return result.output.strip() or None if result.ok else None
 
     def _path(self, rel: str) -> Path:
         target = (self.cwd / rel).resolve()
@@ -260,70 +258,60 @@ class Sim:
             self._run(target.split())
 
     def _run(self, argv: list[str]) -> None:
-        try:
-            proc = subprocess.run(
-                argv, cwd=self.cwd, capture_output=True, text=True, errors="replace", timeout=600, check=False
-            )
-            code, out = proc.returncode, proc.stdout + proc.stderr
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            code, out = 127, str(exc)
-        emit("step", action="run", argv=argv, exit=code, output=out[-2000:])
+        result = _run_here(argv, cwd=self.cwd, timeout=600)
+        emit("step", action="run", argv=argv, exit=result.returncode, output=result.output[-2000:])
 
     def _pick(self, commit: str) -> None:
         """Make in the worktree the change ``commit`` made to its first parent, by a three-way
         merge (git's cherry-pick, without committing); where it conflicts with what the worktree
         holds, the commit's side wins, as an agent writes its own version of the lines."""
         git = ["git", "-C", str(self.cwd)]
-        parents = subprocess.run(
-            [*git, "rev-list", "--parents", "-n", "1", commit], capture_output=True, text=True, check=False
-        ).stdout.split()
+        listed_parents = _run_here([*git, "rev-list", "--parents", "-n", "1", commit])
+        parents = listed_parents.output.split() if listed_parents.ok else []
         if len(parents) < 2:
             emit("error", message=f"pick: no commit {commit} with a parent in this repository")
             return
         mainline = ["-m", "1"] if len(parents) > 2 else []
-        pick = subprocess.run(
-            [*git, "cherry-pick", "--no-commit", "-X", "theirs", *mainline, commit],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        pick = _run_here([*git, "cherry-pick", "--no-commit", "-X", "theirs", *mainline, commit])
         # What ``-X theirs`` leaves unmerged (a file changed on one side and deleted on the other,
         # binary files): take the commit's version, or its deletion.
-        listed = subprocess.run(
-            [*git, "diff", "--name-only", "--diff-filter=U", "-z"], capture_output=True, text=True, check=False
-        )
-        unmerged = [path for path in listed.stdout.split("\0") if path]
+        listed = _run_here([*git, "diff", "--name-only", "--diff-filter=U", "-z"])
+        unmerged = [path for path in listed.output.split("\0") if path] if listed.ok else []
         for path in unmerged:
-            there = subprocess.run([*git, "cat-file", "-e", f"{commit}:{path}"], capture_output=True, check=False)
-            if there.returncode == 0:
-                subprocess.run([*git, "checkout", commit, "--", path], capture_output=True, check=False)
+            if _run_here([*git, "cat-file", "-e", f"{commit}:{path}"]).ok:
+                _run_here([*git, "checkout", commit, "--", path])
             else:
-                subprocess.run([*git, "rm", "-q", "-f", "--", path], capture_output=True, check=False)
-        subprocess.run([*git, "cherry-pick", "--quit"], capture_output=True, check=False)
-        changed = subprocess.run([*git, "diff", "--name-only", "HEAD"], capture_output=True, text=True, check=False)
+                _run_here([*git, "rm", "-q", "-f", "--", path])
+        _run_here([*git, "cherry-pick", "--quit"])
+        changed = _run_here([*git, "diff", "--name-only", "HEAD"])
         emit(
             "step",
             action="pick",
             commit=commit,
             exit=pick.returncode,
             unmerged=unmerged[:50],
-            files=changed.stdout.split()[:50],
-            output=(pick.stdout + pick.stderr)[-1000:],
+            files=changed.output.split()[:50] if changed.ok else [],
+            output=pick.output[-1000:],
         )
 
     def _commit(self, message: str) -> None:
         git = ["git", "-C", str(self.cwd)]
-        subprocess.run([*git, "add", "-A"], capture_output=True, check=False)
-        proc = subprocess.run([*git, "commit", "-q", "-m", message], capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            said = (proc.stdout + proc.stderr).strip()
+        _run_here([*git, "add", "-A"])
+        committed = _run_here([*git, "commit", "-q", "-m", message])
+        if not committed.ok:
+            said = committed.output.strip()
             if "nothing to commit" in said or "nothing added to commit" in said:
                 emit("step", action="commit", skipped="nothing to commit")
             else:
                 emit("error", message=f"git commit failed: {said[-500:]}")
             return
-        sha = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+        sha = _run_here([*git, "rev-parse", "HEAD"]).output.strip()
         emit("commit", sha=sha, message=message)
+
+
+def _run_here(argv: list[str], cwd: Path | None = None, timeout: float | None = None) -> proc.Result:
+    """A command of the agent's, in its process group: it ends with the agent, as a real agent's do."""
+    return proc.run(argv, cwd=cwd, timeout=timeout, own_group=False)
 
 
 def _flood(size: int, how: str) -> None:

@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from czar.core.events import EventKind
 from czar.demo.sample import init_repo
 from czar.model.answers import czar_tool
 from czar.model.server import serve
+from czar.runtime import proc
 from czar.store.store import Event
 from czar.supervisor import launcher, outcome
 from czar.supervisor.project import open_project
@@ -110,7 +110,7 @@ def bare_start(kind: str, command: str, url: str, folder: Path, log: Path, tid: 
         argv = [command, "exec", "--json", "--skip-git-repo-check", "-C", str(folder), "-s", "workspace-write", prompt]
     started = time.time()
     # No input: with its input open, the CLI waits for it.
-    subprocess.run(argv, cwd=folder, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
+    proc.run(argv, cwd=folder, env=env, timeout=120)
     first = _requests(_entries(log), tid)
     if not first:
         raise RuntimeError(f"the bare {kind} CLI made no model request (its command: {command})")

@@ -46,9 +46,12 @@ def run(
     timeout: float | None = None,
     input_text: str | None = None,
     label: str = "",
+    own_group: bool = True,
 ) -> Result:
     """Run ``argv`` to completion in its own process group; on timeout kill the whole group.
-    ``label`` names a kind of process that ``kill_running`` may stop apart from the others."""
+    ``label`` names a kind of process that ``kill_running`` may stop apart from the others.
+    Without ``own_group`` it stays in the caller's group, and ends with it (an agent's commands:
+    whoever kills the agent's group kills them too); on timeout only it is killed."""
     log.debug("run %s (cwd=%s)", argv, cwd)
     with _lock:
         if label and label in _stopped:
@@ -63,7 +66,7 @@ def run(
                 stderr=subprocess.STDOUT,
                 text=True,
                 errors="replace",
-                start_new_session=True,
+                start_new_session=own_group,
             )
         except OSError as exc:
             return Result(tuple(argv), 127, f"cannot run {argv[0]}: {exc.strerror or exc}\n")
@@ -72,7 +75,10 @@ def run(
         out, _ = proc.communicate(input_text, timeout=timeout)
         return Result(tuple(argv), proc.returncode, out, interrupted=proc.pid in _killed)
     except subprocess.TimeoutExpired:
-        kill_group(proc.pid)
+        if own_group:
+            kill_group(proc.pid)
+        else:
+            proc.kill()
         out, _ = proc.communicate()
         return Result(tuple(argv), -signal.SIGKILL, out + f"\n[czar: timed out after {timeout:g} s]\n", True)
     finally:

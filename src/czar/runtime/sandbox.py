@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+
+from czar.runtime import proc
 
 # What stays readable of the user's home, which is hidden otherwise: who they are to git, and the
 # tools an agent runs (installed per user: pip's --user packages, Node and Rust toolchains, ...).
@@ -197,12 +198,11 @@ def available() -> str | None:
         "--",
         "true",
     ]
-    try:
-        result = subprocess.run(probe, capture_output=True, text=True, timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bwrap cannot run: {exc}"
+    result = proc.run(probe, timeout=20)
+    if result.returncode == 127 or result.timed_out:
+        return f"bwrap cannot run: {result.output.strip().splitlines()[-1]}"
     if result.returncode != 0:
-        why = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        why = (result.output.strip().splitlines() or ["no output"])[-1]
         return f"bwrap cannot make a sandbox here ({why}); user namespaces may be disabled"
     return None
 
