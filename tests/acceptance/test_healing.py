@@ -39,7 +39,7 @@ def events_of(name: str) -> list[Event]:
 
 def _run(tmp_path: Path, name: str, tasks: list[str], workers: int = 3, extra: str = HEALTH) -> dict[str, object]:
     make_repo(tmp_path / "repo")
-    plan = write_plan(tmp_path, name, tasks, workers=workers, project_extra="max_attempts = 3\n" + extra)
+    plan = write_plan(tmp_path, name, tasks, workers=workers, project_extra="max_rounds = 3\n" + extra)
     result = czar("run", str(plan), "--json", timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     summary: dict[str, object] = json.loads(result.stdout)
@@ -216,7 +216,7 @@ def test_alerts_reach_the_webhook_and_the_status(tmp_path: Path, czar_home: Path
             "alerting",
             [hopeless],
             workers=1,
-            project_extra=f'max_attempts = 1\n\n[alerts]\nwebhook = "{url}"\nlevel = "critical"\n',
+            project_extra=f'max_rounds = 1\n\n[alerts]\nwebhook = "{url}"\nlevel = "critical"\n',
         )
         result = czar("run", str(plan), "--json", timeout=120)
         assert result.returncode == 1

@@ -110,7 +110,7 @@ def test_failing_checks_go_back_to_the_worker_until_attempts_run_out(tmp_path: P
         feedback="write v.txt <<END\nright\nEND\ncommit fix v\nfinish fixed",
     )
     hopeless = sim_task("hopeless", files={"h.txt": "x\n"}, accept=['python -c "raise SystemExit(3)"'])
-    plan = write_plan(tmp_path, "retries", [fixed, hopeless], project_extra="max_attempts = 2")
+    plan = write_plan(tmp_path, "retries", [fixed, hopeless], project_extra="max_rounds = 2")
     result = czar("run", str(plan), "--json", timeout=180)
     assert result.returncode == 1
     summary = json.loads(result.stdout)

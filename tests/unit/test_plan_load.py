@@ -102,7 +102,7 @@ def test_good_plan_loads_with_defaults(tmp_path: Path) -> None:
     assert plan.workers.count == 3
     assert plan.project.name == "demo"
     assert plan.project.integration_branch == "czar/integration"
-    assert plan.project.max_attempts == 3
+    assert plan.project.max_rounds == 3
     assert plan.repo == tmp_path.resolve()
     with pytest.raises(KeyError):
         plan.task("zzz")
@@ -557,3 +557,11 @@ def test_a_local_model_below_1024_is_fine_on_your_network(tmp_path: Path) -> Non
         )
     )
     assert plan.sandbox.network == "host" and plan.sandbox.allow_hosts == ["*", "*.npmjs.org", "gpu.lan"]
+
+
+def test_max_attempts_is_read_as_max_rounds_its_new_name(tmp_path: Path) -> None:
+    task = '[[tasks]]\nid = "a"\nbody = "x"\n'
+    old = load_plan(write_plan(tmp_path, PROJECT + "max_attempts = 5\n" + task))
+    assert old.project.max_rounds == 5
+    line = only_problem(tmp_path, PROJECT + "max_attempts = 5\nmax_rounds = 4\n" + task)
+    assert line.endswith("max_attempts is the old name of max_rounds: give only max_rounds"), line

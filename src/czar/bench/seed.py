@@ -219,7 +219,7 @@ def seed() -> Scenario:
         workers=6,
         files=FILES,
         tasks=tasks,
-        project='accept = ["python -m pytest -q"]\nmax_attempts = 3\n',
+        project='accept = ["python -m pytest -q"]\nmax_rounds = 3\n',
         sections="[health]\nsilent_after = 6\nidle_after = 0.5\ngrace = 2\nloop_after = 5\n",
         injected=[
             ("crash", "units"),

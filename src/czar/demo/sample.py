@@ -880,7 +880,7 @@ def plan_text(workers: int = 4) -> str:
         f"base_branch = {_toml_str('main')}",
         f"accept = {_toml_list(['python -m pytest -q'])}",
         "accept_timeout = 120",
-        "max_attempts = 3",
+        "max_rounds = 3",
         "",
         "[workers]",
         f"count = {workers}",

@@ -46,8 +46,10 @@ class ProjectConfig(_Strict):
     """Acceptance commands for every task without its own, and for the integration branch."""
     accept_timeout: float = Field(default=600.0, gt=0)
     """Seconds each acceptance command may run before it counts as failed."""
-    max_attempts: int = Field(default=3, ge=1)
-    """Verification rounds a task gets before it is marked failed."""
+    max_rounds: int = Field(default=3, ge=1)
+    """Rounds a task gets before it is marked failed: each verification uses one, and so does a
+    merge its work broke or an attempt abandoned; waiting for other tasks, or the integration
+    branch moving under verified work, uses none. (``max_attempts``, its old name, still reads.)"""
     check_after_merge: bool = True
     """Run ``accept`` on the integration branch after each merge; undo the merge if it fails."""
     budget_usd: float | None = Field(default=None, gt=0)
@@ -56,6 +58,15 @@ class ProjectConfig(_Strict):
     """Let a task's ``body_file`` be a file outside the plan's folder (an absolute path, ``..``, or
     a symbolic link that leads out); by default such a plan is refused, so a plan cannot hand an
     agent any file of yours."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "max_attempts" in data:
+            if "max_rounds" in data:
+                raise ValueError("max_attempts is the old name of max_rounds: give only max_rounds")
+            data = {("max_rounds" if k == "max_attempts" else k): v for k, v in data.items()}
+        return data
 
     @field_validator("name")
     @classmethod

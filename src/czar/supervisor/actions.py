@@ -238,7 +238,7 @@ class Actions:
         in the pool, and starts again once they are over)."""
         task = Store.task_row(conn, task_id)
         setback = Setback.GAVE_WAY if waiting else Setback.ABANDONED
-        after = after_setback(setback, task.rounds, self.p.plan.project.max_attempts)
+        after = after_setback(setback, task.rounds, self.p.plan.project.max_rounds)
         if task.attempt_id is not None:
             conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.ABANDONED.value))
         if task.worker_id is not None:
@@ -411,7 +411,7 @@ class Actions:
         *,
         kind: MessageKind = MessageKind.FEEDBACK,
     ) -> None:
-        max_attempts = self.p.plan.project.max_attempts
+        max_rounds = self.p.plan.project.max_rounds
         evidence = "\n\n".join(problems)
         Store.emit(
             conn,
@@ -422,7 +422,7 @@ class Actions:
             checks=checks,
             evidence=evidence[-4000:],
         )
-        if after_setback(Setback.CHECKS_FAILED, round_no - 1, max_attempts).fails:
+        if after_setback(Setback.CHECKS_FAILED, round_no - 1, max_rounds).fails:
             conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.FAILED.value))
             self.free_worker(conn, task.worker_id, task.attempt_id)
             self.fail(
@@ -439,10 +439,10 @@ class Actions:
             TaskState.RUNNING,
             expect=TaskState.VERIFYING,
             rounds=round_no,
-            reason=f"verification failed (round {round_no} of {max_attempts}); evidence sent to the worker",
+            reason=f"verification failed (round {round_no} of {max_rounds}); evidence sent to the worker",
         )
         text = (
-            f"Verification of task {task.id} failed (round {round_no} of {max_attempts}).\n\n{evidence}\n\n"
+            f"Verification of task {task.id} failed (round {round_no} of {max_rounds}).\n\n{evidence}\n\n"
             "Fix this in your worktree, commit, and finish again."
         )
         self.tell(conn, task, kind, text)
@@ -498,7 +498,7 @@ class Actions:
             evidence=problem[-4000:],
             charged=charge,
         )
-        after = after_setback(Setback.MERGE_BROKE if charge else Setback.MOVED_UNDER, task.rounds, project.max_attempts)
+        after = after_setback(Setback.MERGE_BROKE if charge else Setback.MOVED_UNDER, task.rounds, project.max_rounds)
         if after.fails:
             alert = f"task {task.id} could not be merged"
             self.fail(conn, task.id, "merge failed; no attempts left", alert, rounds=after.rounds)

@@ -18,7 +18,7 @@ base_branch = "{base_branch}"{pad}# the integration branch starts from here
 integration_branch = "czar/integration" # verified work is merged here, never into {base_branch}
 accept = []                             # default acceptance commands, e.g. ["python -m pytest -q"]
 accept_timeout = 600                    # seconds per acceptance command (never run by a shell)
-max_attempts = 3                        # verification rounds before a task is marked failed
+max_rounds = 3                          # rounds (verifications, broken merges) before a task fails
 
 [workers]
 count = 2
