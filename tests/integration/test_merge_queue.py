@@ -116,6 +116,33 @@ def test_work_next_to_lines_the_integration_branch_changed_meanwhile_is_made_aga
     assert [(e.task_id, e.payload["charged"]) for e in failed] == [("near", False)]
 
 
+def test_of_two_tasks_of_a_batch_changing_one_file_the_later_merges_in_the_next_batch(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Their lines are compared from one base only once the first is in the integration branch."""
+    project = _project(tmp_path, ["first", "second"])
+    lines = [f"line {i}" for i in range(1, 31)]
+    base = tmp_path / "base-edit"
+    git(project.plan.repo, "worktree", "add", "-q", str(base), "czar/integration")
+    (base / "CHANGES.md").write_text("\n".join(lines) + "\n")
+    git(base, "add", "CHANGES.md")
+    git(base, "commit", "-qm", "a changelog")
+    git(project.plan.repo, "worktree", "remove", "--force", str(base))
+    for n in ("first", "second"):
+        git(project.plan.repo, "branch", "-f", f"czar/{n}", "czar/integration")
+    _commit(project, "czar/first", "CHANGES.md", "\n".join([*lines[:3], "first", *lines[3:]]) + "\n")
+    _commit(project, "czar/second", "CHANGES.md", "\n".join([*lines[:25], "second", *lines[25:]]) + "\n")
+    actions = Actions(project)
+    queue = MergeQueue(project, actions, Radar(project, actions))
+    queue.merge(["first", "second"])
+    assert _states(project) == {"first": "merged", "second": "approved"}
+    with project.store.write() as conn:
+        Store.move_task(conn, "second", TaskState.MERGING, reason="test: the next batch")
+    queue.merge(["second"])
+    assert _states(project) == {"first": "merged", "second": "merged"}
+    assert not [e for e in project.store.events_after(0) if e.kind == "merge.failed"]
+
+
 def test_a_batch_that_breaks_the_checks_is_bisected(tmp_path: Path, czar_home: Path) -> None:
     project = _project(tmp_path, ["good1", "bad", "good2"], accept=True)
     _commit(project, "czar/good1", "g1.txt", "1\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from czar.runtime import ancestry, proc
@@ -62,3 +63,16 @@ def test_a_command_run_in_the_callers_group_ends_with_it() -> None:
     assert apart.ok and int(apart.output) != os.getpgrp()
     slow = proc.run([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5, own_group=False)
     assert slow.timed_out and not slow.ok
+
+
+def test_a_timed_out_command_whose_child_holds_the_output_is_not_waited_for() -> None:
+    """In the caller's group, only the command is killed at its timeout: a process it started
+    that still holds the pipe must not keep the caller waiting (the old way: forever)."""
+    started = time.monotonic()
+    child = "import time; time.sleep(40)"
+    script = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child!r}]); time.sleep(60)"
+    slow = proc.run([sys.executable, "-c", script], timeout=0.5, own_group=False)
+    assert slow.timed_out and time.monotonic() - started < 30  # not the child's 40 s
+    noisy = "import sys; print('out'); print('err', file=sys.stderr)"
+    quiet = proc.run([sys.executable, "-c", noisy], errors_too=False)
+    assert quiet.output == "out\n"

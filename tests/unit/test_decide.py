@@ -173,6 +173,17 @@ def test_ready_task_waits_for_an_in_flight_task_with_overlapping_scope(busy_stat
     assert not of(Assign, decide(s))
 
 
+def test_an_approved_task_held_for_a_task_in_the_pool_does_not_keep_it_from_starting() -> None:
+    """The later task was verified while the earlier one was back in the pool with its work; it
+    waits for that one to merge, so its scope must not keep that one from starting."""
+    held = snap(
+        [task("first", T.READY, scope=("CHANGES.md",), order=0), task("later", T.APPROVED, scope=("CHANGES.md",))],
+        [worker("w1")],
+    )
+    assert of(Assign, decide(replace(held, held={"later": frozenset({"first"})}))) == [Assign("first", "w1")]
+    assert not of(Assign, decide(held))  # not held: the approved task's scope is busy
+
+
 def test_only_tasks_in_flight_hold_their_scope() -> None:
     for state in (T.MERGED, T.FAILED, T.CANCELLED, T.READY, T.PENDING):
         # 'old' wants an agent kind nobody runs, so it is never assigned itself.

@@ -65,6 +65,10 @@ def test_changes_are_near_with_fewer_than_three_unchanged_lines_between_them() -
     assert overlap(heading, _one("CHANGES.md", Hunk(11, 0, ("x",))), near=NEAR) == []  # after line 11: 9-11
     assert overlap(heading, _one("CHANGES.md", Hunk(5, 0, ("x",))), near=NEAR) == ["CHANGES.md"]  # 6, 7 between
     assert overlap(heading, _one("CHANGES.md", Hunk(4, 0, ("x",))), near=NEAR) == []  # 5, 6, 7 between
+    # Two insertions: after line 10 and after line 13 have 11, 12, 13 between; after 12, two.
+    after_ten = _one("CHANGES.md", Hunk(10, 0, ("x",)))
+    assert overlap(after_ten, _one("CHANGES.md", Hunk(13, 0, ("y",))), near=NEAR) == []
+    assert overlap(after_ten, _one("CHANGES.md", Hunk(12, 0, ("y",))), near=NEAR) == ["CHANGES.md"]
 
 
 def test_two_tasks_creating_the_same_file_overlap() -> None:

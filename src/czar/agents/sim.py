@@ -156,7 +156,7 @@ class Sim:
 
     def _head(self) -> str | None:
         """The commit handed in: what czar verifies, whatever the agent does next."""
-        result = _run_here(["git", "-C", str(self.cwd), "rev-parse", "HEAD"])
+        result = _run_here(["git", "-C", str(self.cwd), "rev-parse", "HEAD"], errors_too=False)
         return result.output.strip() or None if result.ok else None
 
     def _path(self, rel: str) -> Path:
@@ -266,7 +266,7 @@ class Sim:
         merge (git's cherry-pick, without committing); where it conflicts with what the worktree
         holds, the commit's side wins, as an agent writes its own version of the lines."""
         git = ["git", "-C", str(self.cwd)]
-        listed_parents = _run_here([*git, "rev-list", "--parents", "-n", "1", commit])
+        listed_parents = _run_here([*git, "rev-list", "--parents", "-n", "1", commit], errors_too=False)
         parents = listed_parents.output.split() if listed_parents.ok else []
         if len(parents) < 2:
             emit("error", message=f"pick: no commit {commit} with a parent in this repository")
@@ -275,7 +275,7 @@ class Sim:
         pick = _run_here([*git, "cherry-pick", "--no-commit", "-X", "theirs", *mainline, commit])
         # What ``-X theirs`` leaves unmerged (a file changed on one side and deleted on the other,
         # binary files): take the commit's version, or its deletion.
-        listed = _run_here([*git, "diff", "--name-only", "--diff-filter=U", "-z"])
+        listed = _run_here([*git, "diff", "--name-only", "--diff-filter=U", "-z"], errors_too=False)
         unmerged = [path for path in listed.output.split("\0") if path] if listed.ok else []
         for path in unmerged:
             if _run_here([*git, "cat-file", "-e", f"{commit}:{path}"]).ok:
@@ -283,7 +283,7 @@ class Sim:
             else:
                 _run_here([*git, "rm", "-q", "-f", "--", path])
         _run_here([*git, "cherry-pick", "--quit"])
-        changed = _run_here([*git, "diff", "--name-only", "HEAD"])
+        changed = _run_here([*git, "diff", "--name-only", "HEAD"], errors_too=False)
         emit(
             "step",
             action="pick",
@@ -305,13 +305,16 @@ class Sim:
             else:
                 emit("error", message=f"git commit failed: {said[-500:]}")
             return
-        sha = _run_here([*git, "rev-parse", "HEAD"]).output.strip()
+        sha = _run_here([*git, "rev-parse", "HEAD"], errors_too=False).output.strip()
         emit("commit", sha=sha, message=message)
 
 
-def _run_here(argv: list[str], cwd: Path | None = None, timeout: float | None = None) -> proc.Result:
-    """A command of the agent's, in its process group: it ends with the agent, as a real agent's do."""
-    return proc.run(argv, cwd=cwd, timeout=timeout, own_group=False)
+def _run_here(
+    argv: list[str], cwd: Path | None = None, timeout: float | None = None, *, errors_too: bool = True
+) -> proc.Result:
+    """A command of the agent's, in its process group: it ends with the agent, as a real agent's do.
+    Without ``errors_too``: its standard output alone, to parse."""
+    return proc.run(argv, cwd=cwd, timeout=timeout, own_group=False, errors_too=errors_too)
 
 
 def _flood(size: int, how: str) -> None:

@@ -145,7 +145,13 @@ def _assignments(snap: Snapshot, promoted: set[str]) -> list[Assign]:
         ),
         key=lambda t: (-t.priority, -t.rank, t.order, t.id),
     )
-    busy_scopes = [t.scope for t in snap.tasks.values() if t.state in IN_FLIGHT]
+    # An approved task held for another that can still merge first holds no scope against it:
+    # else a task back in the pool behind it could never start, and it would wait forever.
+    busy_scopes = [
+        t.scope
+        for t in snap.tasks.values()
+        if t.state in IN_FLIGHT and not (t.state is TaskState.APPROVED and _held(snap, t.id))
+    ]
     out: list[Assign] = []
     for task in ready:
         if any(scopes_overlap(task.scope, s) for s in busy_scopes):

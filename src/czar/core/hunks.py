@@ -13,6 +13,7 @@ relies on): a diff shows them as one hunk, and a reader takes them as one change
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -90,8 +91,14 @@ NEAR = 3  # unchanged lines: git diff's context around a change
 
 
 def _meet(a: Hunk, b: Hunk, near: int = 0) -> bool:
+    """They touch the same lines, or have fewer than ``near`` unchanged lines between them."""
     (a0, a1), (b0, b1) = a.span, b.span
-    return a0 - near <= b1 and b0 <= a1 + near
+    if a0 <= b1 and b0 <= a1:
+        return True
+    (_, end), (start, _) = ((a0, a1), (b0, b1)) if a1 < b0 else ((b0, b1), (a0, a1))
+    # An insertion's span is a point between two lines (x.5): count whole lines between.
+    between = math.ceil(start) - math.floor(end) - 1
+    return between < near
 
 
 def overlap(a: Mapping[str, FileChange], b: Mapping[str, FileChange], *, near: int = 0) -> list[str]:

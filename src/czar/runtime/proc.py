@@ -47,11 +47,14 @@ def run(
     input_text: str | None = None,
     label: str = "",
     own_group: bool = True,
+    errors_too: bool = True,
 ) -> Result:
     """Run ``argv`` to completion in its own process group; on timeout kill the whole group.
     ``label`` names a kind of process that ``kill_running`` may stop apart from the others.
     Without ``own_group`` it stays in the caller's group, and ends with it (an agent's commands:
-    whoever kills the agent's group kills them too); on timeout only it is killed."""
+    whoever kills the agent's group kills them too); on timeout only it is killed, and what it
+    started and left holding its output is not waited for. Without ``errors_too`` the output is
+    its standard output alone (to parse), its errors dropped."""
     log.debug("run %s (cwd=%s)", argv, cwd)
     with _lock:
         if label and label in _stopped:
@@ -63,7 +66,7 @@ def run(
                 env=dict(env) if env is not None else None,
                 stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+                stderr=subprocess.STDOUT if errors_too else subprocess.DEVNULL,
                 text=True,
                 errors="replace",
                 start_new_session=own_group,
@@ -77,9 +80,16 @@ def run(
     except subprocess.TimeoutExpired:
         if own_group:
             kill_group(proc.pid)
+            out, _ = proc.communicate()
         else:
             proc.kill()
-        out, _ = proc.communicate()
+            try:
+                out, _ = proc.communicate(timeout=2)
+            except subprocess.TimeoutExpired:  # a process it started still holds the pipe
+                if proc.stdout is not None:
+                    proc.stdout.close()
+                proc.wait()
+                out = ""
         return Result(tuple(argv), -signal.SIGKILL, out + f"\n[czar: timed out after {timeout:g} s]\n", True)
     finally:
         with _lock:

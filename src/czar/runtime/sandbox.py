@@ -200,7 +200,7 @@ def available() -> str | None:
     ]
     result = proc.run(probe, timeout=20)
     if result.returncode == 127 or result.timed_out:
-        return f"bwrap cannot run: {result.output.strip().splitlines()[-1]}"
+        return f"bwrap cannot run: {(result.output.strip().splitlines() or ['no output'])[-1]}"
     if result.returncode != 0:
         why = (result.output.strip().splitlines() or ["no output"])[-1]
         return f"bwrap cannot make a sandbox here ({why}); user namespaces may be disabled"

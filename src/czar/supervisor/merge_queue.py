@@ -99,19 +99,29 @@ class MergeQueue:
         tasks that must not merge yet, as their work overlaps a task in flight that comes first;
         and those to make again, as the integration branch changed their lines, or lines next to
         them, since they left it. git would merge the latter without a word, but each side was
-        made without the other in view."""
+        made without the other in view.
+
+        Of two tasks of the batch that change one file, the later waits for the next batch: its
+        lines are then compared with the integration branch that holds the other's, from its own
+        base (the two tasks may have started from different commits, where line numbers differ)."""
         held: dict[str, set[str]] = {}
         behind: dict[str, list[str]] = {}
         if self.radar is None:
             return held, behind
+        taken: dict[str, str] = {}  # file -> the task of this batch that changes it
         for t in task_ids:
-            found, _ = self.radar.findings_for(t, fresh=True)
+            found, read = self.radar.findings_for(t, fresh=True)
             overlaps = [f for f in found if f.kind in OVERLAPS]
             others = {f.other for f in overlaps if f.other is not None}
+            files = read[1] if read is not None else []
             if others:
                 held[t] = others
             elif overlaps:
                 behind[t] = sorted({p for f in overlaps for p in f.files})
+            elif first := {taken[f] for f in files if f in taken}:
+                held[t] = first
+            else:
+                taken.update(dict.fromkeys(files, t))
         return held, behind
 
     def _moved_under(self, files: Sequence[str]) -> str:
