@@ -51,6 +51,21 @@ def _commit(project: Project, branch: str, path: str, text: str) -> None:
     git(wt, "commit", "-q", "-m", f"{branch}: {path}")
 
 
+def _changelog(project: Project, tmp_path: Path, count: int) -> list[str]:
+    """A CHANGES.md of ``count`` lines on the integration branch, every task's branch started
+    from it; returns its lines."""
+    lines = [f"line {i}" for i in range(1, count + 1)]
+    base = tmp_path / "base-edit"
+    git(project.plan.repo, "worktree", "add", "-q", str(base), "czar/integration")
+    (base / "CHANGES.md").write_text("\n".join(lines) + "\n")
+    git(base, "add", "CHANGES.md")
+    git(base, "commit", "-qm", "a changelog")
+    git(project.plan.repo, "worktree", "remove", "--force", str(base))
+    for t in project.store.tasks():
+        git(project.plan.repo, "branch", "-f", f"czar/{t.id}", "czar/integration")
+    return lines
+
+
 def _states(project: Project) -> dict[str, str]:
     return {t.id: t.state for t in project.store.tasks()}
 
@@ -89,15 +104,7 @@ def test_work_next_to_lines_the_integration_branch_changed_meanwhile_is_made_aga
     to the other (a changelog heading renamed above an entry added): the task makes its change
     again on the integration branch as it is, with no round charged; work further away merges."""
     project = _project(tmp_path, ["near", "far"])
-    lines = [f"line {i}" for i in range(1, 21)]
-    base = tmp_path / "base-edit"
-    git(project.plan.repo, "worktree", "add", "-q", str(base), "czar/integration")
-    (base / "CHANGES.md").write_text("\n".join(lines) + "\n")
-    git(base, "add", "CHANGES.md")
-    git(base, "commit", "-qm", "a changelog")
-    git(project.plan.repo, "worktree", "remove", "--force", str(base))
-    for n in ("near", "far"):
-        git(project.plan.repo, "branch", "-f", f"czar/{n}", "czar/integration")
+    lines = _changelog(project, tmp_path, 20)
     _commit(project, "czar/near", "CHANGES.md", "\n".join([*lines[:7], "entry", *lines[7:]]) + "\n")  # after 7
     _commit(project, "czar/far", "CHANGES.md", "\n".join([*lines[:15], "entry", *lines[15:]]) + "\n")  # after 15
     integ = tmp_path / "integ-edit"
@@ -121,15 +128,7 @@ def test_of_two_tasks_of_a_batch_changing_one_file_the_later_merges_in_the_next_
 ) -> None:
     """Their lines are compared from one base only once the first is in the integration branch."""
     project = _project(tmp_path, ["first", "second"])
-    lines = [f"line {i}" for i in range(1, 31)]
-    base = tmp_path / "base-edit"
-    git(project.plan.repo, "worktree", "add", "-q", str(base), "czar/integration")
-    (base / "CHANGES.md").write_text("\n".join(lines) + "\n")
-    git(base, "add", "CHANGES.md")
-    git(base, "commit", "-qm", "a changelog")
-    git(project.plan.repo, "worktree", "remove", "--force", str(base))
-    for n in ("first", "second"):
-        git(project.plan.repo, "branch", "-f", f"czar/{n}", "czar/integration")
+    lines = _changelog(project, tmp_path, 30)
     _commit(project, "czar/first", "CHANGES.md", "\n".join([*lines[:3], "first", *lines[3:]]) + "\n")
     _commit(project, "czar/second", "CHANGES.md", "\n".join([*lines[:25], "second", *lines[25:]]) + "\n")
     actions = Actions(project)
