@@ -54,6 +54,9 @@ class Tell:
     kind: MessageKind
     text: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", MessageKind(self.kind))  # read back, it is the word
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -112,8 +115,6 @@ def decode(kind: str, payload: Any) -> HostCommand | Unreadable:
     known = {f.name for f in fields(cls)}
     given = {k: v for k, v in payload.items() if k in known}
     try:
-        if cls is Tell:
-            given["kind"] = MessageKind(str(given.get("kind")))
         command = cls(**given)
     except (TypeError, ValueError) as exc:
         return Unreadable(kind, str(exc))

@@ -22,7 +22,7 @@ from czar.core.host_commands import MessageKind, StartTask, StopAgent, Tell
 from czar.core.prompt import PromptInput, render
 from czar.core.rounds import Setback, after_setback
 from czar.core.scope import in_scope
-from czar.core.states import AttemptOutcome, TaskState, WorkerState
+from czar.core.states import AGENT_AT_WORK, AttemptOutcome, TaskState, WorkerState
 from czar.errors import CzarError
 from czar.runtime.keyed_locks import KeyedLocks
 from czar.store.schema import attempts, events, inbox, tasks
@@ -91,7 +91,7 @@ class Actions:
                 continue
             left = was - {done}
             conn.execute(update(tasks).where(tasks.c.id == t.id).values(blocked_on=waits.render(left)))
-            if left or t.state not in (TaskState.ASSIGNED.value, TaskState.RUNNING.value):
+            if left or t.state not in AGENT_AT_WORK:
                 continue
             if t.worker_id is not None:
                 Store.set_worker(conn, t.worker_id, state=WorkerState.WORKING, detail=None)
@@ -422,7 +422,7 @@ class Actions:
             checks=checks,
             evidence=evidence[-4000:],
         )
-        if after_setback(Setback.CHECKS_FAILED, round_no - 1, max_rounds).fails:
+        if after_setback(Setback.CHECKS_FAILED, task.rounds, max_rounds).fails:
             conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.FAILED.value))
             self.free_worker(conn, task.worker_id, task.attempt_id)
             self.fail(
@@ -478,9 +478,7 @@ class Actions:
         self._finished(
             conn, merged, MessageKind.MERGED, f"Task {merged}, which you were waiting for, is merged. {bring_in}"
         )
-        for t in conn.execute(
-            select(tasks).where(tasks.c.state.in_([TaskState.ASSIGNED.value, TaskState.RUNNING.value]))
-        ).all():
+        for t in conn.execute(select(tasks).where(tasks.c.state.in_(AGENT_AT_WORK))).all():
             if t.id not in waiting and merged in json.loads(t.spec)["after"]:
                 self.tell(
                     conn, t, MessageKind.MERGED, f"Task {merged}, which your task comes after, is merged. {bring_in}"

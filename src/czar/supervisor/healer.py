@@ -15,7 +15,7 @@ from czar.core import health, waits
 from czar.core.events import EventKind
 from czar.core.health import Finding, Problem, Repair, Thresholds, Vitals, repaired
 from czar.core.host_commands import Answer, MessageKind, Restart, StartTask, Tell
-from czar.core.states import TERMINAL_TASK_STATES, TaskState, WorkerState
+from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, TaskState, WorkerState
 from czar.runtime import proc
 from czar.store.schema import attempts, tasks, workers
 from czar.store.store import Store
@@ -105,7 +105,7 @@ class Healer:
         lost: list[str] = []
         for r in rows:
             alive = _host_alive(r, now)
-            busy = r.task is not None and r.task_state in (TaskState.ASSIGNED.value, TaskState.RUNNING.value)
+            busy = r.task is not None and r.task_state in AGENT_AT_WORK
             if not busy or r.attempt is None:
                 # A host that ended on its own (stopped, or an error) is started again too; one the
                 # supervisor gave up on (crashed: it kept dying) is not.

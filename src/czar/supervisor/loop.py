@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from czar.core.decide import Assign, Block, Decision, Merge, Promote, Snapshot, Verify, decide, run_finished
 from czar.core.events import EventKind
 from czar.core.host_commands import Restart
-from czar.core.states import ACTIVE_TASK_STATES, TaskState, WorkerState
+from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerState
 from czar.errors import CzarError, SupervisorError
 from czar.runtime import proc
 from czar.store.doorbell import Listener
@@ -234,7 +234,7 @@ class Supervisor:
         Healer.supersede(conn, task.attempt_id)  # the dead host's agent is killed; its last words do not count
         # Its agent must start again, unless a command waiting for the new host starts it anyway
         # (a start it never read, the health round's restart, a message).
-        working = task.state in (TaskState.ASSIGNED.value, TaskState.RUNNING.value)
+        working = task.state in AGENT_AT_WORK
         if working and not agent_start_waiting(conn, wid, task.attempt_id):
             reason = f"the worker host of {wid} was started again"
             Store.post(conn, wid, Restart(task.attempt_id, reason))
@@ -259,7 +259,7 @@ class Supervisor:
             row = Store.worker_row(conn, wid)
             if row.task_id is not None:
                 task = Store.task_row(conn, row.task_id)
-                if task.worker_id == wid and task.state in (TaskState.ASSIGNED.value, TaskState.RUNNING.value):
+                if task.worker_id == wid and task.state in AGENT_AT_WORK:
                     self.actions.requeue(conn, task.id, f"the worker host of {wid} kept dying")
             Store.set_worker(conn, wid, state=WorkerState.CRASHED, pid=None, agent_pid=None)
             why = f"the worker host of {wid} died {len(recent)} times within {HOST_RESTART_WINDOW:g} s"
