@@ -117,7 +117,7 @@ def test_claude_code_and_codex_work_a_plan_to_the_end(
         store = Store(ProjectPaths.for_project("real"))
         try:
             with store.read() as conn:
-                pid: int | None = Store.worker_row(conn, str(worker)).agent_pid
+                pid: int | None = Store.worker(conn, str(worker)).agent_pid
             return pid
         finally:
             store.close()

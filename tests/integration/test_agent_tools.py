@@ -45,7 +45,7 @@ def tools(project: Project, worker: str = "w1", token: str = "secret-1") -> Agen
 
 def task(project: Project, tid: str) -> object:
     with project.store.read() as conn:
-        return Store.task_row(conn, tid)
+        return Store.task(conn, tid)
 
 
 def test_a_worker_acts_only_for_itself(project: Project) -> None:
@@ -78,7 +78,7 @@ def test_naming_another_task_is_recorded_and_its_work_is_not_submitted(project: 
     t = tools(project, "w2", "secret-2")
     assert "your task is b" in t.acknowledge("a", "the wrong goal")
     with project.store.read() as conn:
-        attempt = Store.attempt_row(conn, task(project, "b").attempt_id)  # type: ignore[attr-defined]
+        attempt = Store.attempt(conn, task(project, "b").attempt_id)  # type: ignore[attr-defined]
     assert attempt.named_task == "a"
     assert t.done("did a").startswith("not submitted")
     assert task(project, "b").state == "running"  # type: ignore[attr-defined]
@@ -132,7 +132,7 @@ def test_permissions_follow_the_policy_and_undecided_ones_wait(project: Project)
     assert t.permission("Bash", "git push origin main").decision is Decision.DENY
     assert t.permission("WebFetch", "https://example.com").decision is Decision.ASK
     with project.store.read() as conn:
-        assert Store.worker_row(conn, "w1").state == "waiting_permission"
+        assert Store.worker(conn, "w1").state == "waiting_permission"
     decided = [e.payload["decision"] for e in project.store.events_after(0) if e.kind.startswith("permission.")]
     assert decided == ["allow", "deny", "ask"]
 
@@ -141,7 +141,7 @@ def test_a_replaced_agent_process_is_ignored(project: Project) -> None:
     stale = AgentTools(project.store, "w1", launch=1)
     with project.store.write() as conn:
         attempt = task(project, "a").attempt_id  # type: ignore[attr-defined]
-        conn.execute(Store.attempt_update(attempt, stale_launch=1))
+        Store.set_attempt(conn, attempt, stale_launch=1)
     with pytest.raises(CallerError, match="was replaced"):
         stale.done("late")
     assert AgentTools(project.store, "w1", launch=2).report("fresh", task="a")
@@ -174,10 +174,10 @@ def test_a_stop_before_handing_in_sends_back_once_then_waits_for_input(project: 
     reason = t.hook("Stop", {"stop_hook_active": False, "transcript_path": "/x/s.jsonl"})
     assert reason and "Task a is not handed in yet" in reason
     with project.store.read() as conn:
-        assert Store.worker_row(conn, "w1").state == WorkerState.WORKING.value
+        assert Store.worker(conn, "w1").state == WorkerState.WORKING.value
     assert t.hook("Stop", {"stop_hook_active": True}) is None  # sent back already: let it stop
     with project.store.read() as conn:
-        assert Store.worker_row(conn, "w1").state == WorkerState.WAITING_INPUT.value
+        assert Store.worker(conn, "w1").state == WorkerState.WAITING_INPUT.value
     hooks = [e for e in project.store.events_after(0) if e.kind == "agent.hook"]
     assert hooks[0].payload["detail"]["transcript_path"] == "/x/s.jsonl"
     assert any(e.kind == "agent.idle" and e.worker_id == "w1" for e in project.store.events_after(0))
@@ -200,7 +200,7 @@ def test_an_unreachable_model_is_one_event_per_outage_and_its_clock_follows_the_
 
     def worker() -> Any:
         with project.store.read() as conn:
-            return Store.worker_row(conn, "w1")
+            return Store.worker(conn, "w1")
 
     t.model_unreachable("claude's model API: 401 (1 failed request in a row)")
     first = worker()

@@ -57,12 +57,12 @@ def project(tmp_path: Path, czar_home: Path, host: int) -> Project:
 
 def row(project: Project, tid: str) -> Any:
     with project.store.read() as conn:
-        return Store.task_row(conn, tid)
+        return Store.task(conn, tid)
 
 
 def worker_state(project: Project, wid: str) -> str:
     with project.store.read() as conn:
-        return str(Store.worker_row(conn, wid).state)
+        return str(Store.worker(conn, wid).state)
 
 
 def told(project: Project, wid: str) -> list[str]:
@@ -86,7 +86,7 @@ def wait(project: Project, tid: str, *others: str) -> None:
 def merge(project: Project, tid: str) -> None:
     move(project, tid, *TO_MERGING)
     with project.store.write() as conn:
-        Actions(project).merged(conn, Store.task_row(conn, tid), "0" * 40)
+        Actions(project).merged(conn, Store.task(conn, tid), "0" * 40)
 
 
 def healer(project: Project) -> Healer:
@@ -161,7 +161,7 @@ def test_work_handed_in_and_not_verified_yet_holds_a_later_overlapping_task_back
 
     head = _commit_in_checkout(project, "a", "shared.txt", "the same helper\n")
     with project.store.write() as conn:
-        a = Store.task_row(conn, "a")
+        a = Store.task(conn, "a")
         Store.emit(conn, EventKind.AGENT_FINISHED, worker="w1", task="a", attempt=a.attempt_id, head=head, summary="a")
     move(project, "a", T.RUNNING, T.SUBMITTED)
     _commit_in_checkout(project, "b", "shared.txt", "the same helper\n")

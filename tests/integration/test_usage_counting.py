@@ -36,13 +36,13 @@ def project(tmp_path: Path, czar_home: Path) -> Project:
 
 def current(project: Project) -> Current:
     with project.store.read() as conn:
-        attempt = Store.task_row(conn, "a").attempt_id
+        attempt = Store.task(conn, "a").attempt_id
     return Current(attempt=attempt, task="a", worktree=project.paths.root, prompt="", adapter=ClaudeAdapter())
 
 
 def counted(project: Project, cur: Current) -> tuple[int, int, int, int, float]:
     with project.store.read() as conn:
-        row = Store.attempt_row(conn, cur.attempt)
+        row = Store.attempt(conn, cur.attempt)
     return row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_write_tokens, row.cost_usd
 
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
-
-from czar.store.schema import claims, tasks, workers
+from czar.store.store import Store, Tx
 
 
 @dataclass(frozen=True)
@@ -38,39 +35,25 @@ class BoardRow:
         return "; ".join(parts)
 
 
-def board(conn: Connection) -> list[BoardRow]:
+def board(conn: Tx) -> list[BoardRow]:
     """Every worker, with its task and that task's claims."""
-    held: dict[str, list[str]] = {}
-    for c in conn.execute(select(claims.c.task_id, claims.c.pattern).order_by(claims.c.id)).all():
-        held.setdefault(c.task_id, []).append(c.pattern)
-    rows = conn.execute(
-        select(
-            workers.c.id,
-            workers.c.state,
-            tasks.c.id.label("task"),
-            tasks.c.title,
-            tasks.c.checkpoint,
-            tasks.c.spec,
-            tasks.c.last_note,
-            tasks.c.blocked_on,
-        )
-        .outerjoin(tasks, tasks.c.id == workers.c.task_id)
-        .order_by(workers.c.id)
-    ).all()
+    held = Store.all_claims(conn)
+    workers = Store.all_workers(conn)
+    tasks = Store.tasks_named(conn, {w.task_id for w in workers if w.task_id is not None})
     out = []
-    for r in rows:
-        spec = json.loads(r.spec) if r.spec else {}
+    for w in workers:
+        task = tasks.get(w.task_id) if w.task_id is not None else None
         out.append(
             BoardRow(
-                worker=r.id,
-                state=r.state,
-                task=r.task,
-                title=r.title or "",
-                checkpoint=r.checkpoint or 0,
-                checkpoints=len(spec.get("subtasks", ())),
-                claims=tuple(held.get(r.task, ())) if r.task else (),
-                note=r.last_note,
-                blocked_on=r.blocked_on,
+                worker=w.id,
+                state=w.state,
+                task=task.id if task else None,
+                title=task.title if task else "",
+                checkpoint=task.checkpoint if task else 0,
+                checkpoints=len(task.spec.subtasks) if task else 0,
+                claims=held.get(task.id, ()) if task else (),
+                note=task.last_note if task else None,
+                blocked_on=task.blocked_on if task else None,
             )
         )
     return out
@@ -79,7 +62,7 @@ def board(conn: Connection) -> list[BoardRow]:
 EXCERPT_LINES = 12  # a prompt carries this much of the board; `czar board` shows all of it
 
 
-def excerpt(conn: Connection, for_worker: str) -> list[str]:
+def excerpt(conn: Tx, for_worker: str) -> list[str]:
     """The board lines a worker's prompt carries: the others that hold a task (the first few)."""
     lines = [row.line() for row in board(conn) if row.worker != for_worker and row.task is not None]
     if len(lines) > EXCERPT_LINES:

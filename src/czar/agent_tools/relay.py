@@ -19,10 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 from czar.agent_tools.board import BoardRow
-from czar.agent_tools.claims import ClaimResult
 from czar.agent_tools.service import AgentTools
 from czar.core.policy import Decision
 from czar.errors import CzarError
+from czar.store.claims import ClaimResult
 
 PATH = "/czar/call"
 ENV_ENDPOINT = "CZAR_ENDPOINT"  # the host's endpoint, for an agent whose store is out of reach

@@ -18,18 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
-
 from czar.agent_tools import board as board_mod
-from czar.agent_tools import claims as claims_mod
 from czar.agent_tools.identity import Caller, CallerError, token_matches
 from czar.agents import adapter_for
 from czar.core import policy, waits
 from czar.core.events import EventKind
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerState
 from czar.errors import StoreError
-from czar.store.schema import tasks
-from czar.store.store import Store
+from czar.store.claims import ClaimResult
+from czar.store.records import Attempt, Task, Worker
+from czar.store.store import Store, Tx
 from czar.vcs import checkout
 from czar.vcs.git import Git
 
@@ -41,10 +39,12 @@ PERSON = waits.PERSON  # what ``blocked_on`` says when a person, not a task, mus
 
 
 @dataclass(frozen=True)
-class Current:
-    worker: Any
-    task: Any
-    attempt: Any
+class AtWork:
+    """The caller's worker, the task it holds, and that task's attempt."""
+
+    worker: Worker
+    task: Task
+    attempt: Attempt
 
 
 class AgentTools:
@@ -65,7 +65,7 @@ class AgentTools:
         store = Store(caller.paths)
         with store.read() as conn:
             try:
-                row = Store.worker_row(conn, caller.worker)
+                row = Store.worker(conn, caller.worker)
             except StoreError:
                 raise CallerError(f"no worker {caller.worker!r} in project {caller.paths.name!r}") from None
         if not token_matches(row.token, caller.token):
@@ -74,23 +74,23 @@ class AgentTools:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _current(self, conn: Connection) -> Current:
-        worker = Store.worker_row(conn, self.worker)
+    def _current(self, conn: Tx) -> AtWork:
+        worker = Store.worker(conn, self.worker)
         if worker.task_id is None:
             raise CallerError(f"worker {self.worker} has no task now")
-        task = Store.task_row(conn, worker.task_id)
-        if task.attempt_id is None or TaskState(task.state) not in ACTIVE_TASK_STATES:
+        task = Store.task(conn, worker.task_id)
+        if task.attempt_id is None or task.state not in ACTIVE_TASK_STATES:
             raise CallerError(f"task {task.id} is {task.state}; there is nothing to report on it")
-        attempt = Store.attempt_row(conn, task.attempt_id)
+        attempt = Store.attempt(conn, task.attempt_id)
         if self.launch is not None and self.launch <= attempt.stale_launch:
             # czar restarted this agent; what the replaced process still says no longer counts.
             raise CallerError(f"this agent process of worker {self.worker} was replaced")
-        return Current(worker, task, attempt)
+        return AtWork(worker, task, attempt)
 
-    def _ids(self, cur: Current) -> dict[str, Any]:
+    def _ids(self, cur: AtWork) -> dict[str, Any]:
         return {"actor": self.worker, "worker": self.worker, "task": cur.task.id, "attempt": cur.attempt.id}
 
-    def _alive(self, conn: Connection, *, progress: bool = False, state: WorkerState | None = None) -> None:
+    def _alive(self, conn: Tx, *, progress: bool = False, state: WorkerState | None = None) -> None:
         now = time.time()
         fields: dict[str, Any] = {"last_output": now, "last_seen": now}
         if state is WorkerState.WORKING:
@@ -112,11 +112,9 @@ class AgentTools:
             cur = self._current(conn)
             return self._acknowledge(conn, cur, named, goal, digest_ok)
 
-    def _acknowledge(
-        self, conn: Connection, cur: Current, named: str | None, goal: str | None, digest_ok: bool | None
-    ) -> str:
+    def _acknowledge(self, conn: Tx, cur: AtWork, named: str | None, goal: str | None, digest_ok: bool | None) -> str:
         now = time.time()
-        conn.execute(Store.attempt_update(cur.attempt.id, acked_at=now, named_task=named, goal=goal))
+        Store.set_attempt(conn, cur.attempt.id, acked_at=now, named_task=named, goal=goal)
         right = named == cur.task.id
         Store.emit(
             conn, EventKind.AGENT_ACK, **self._ids(cur), named=named, goal=goal, confirmed=right, digest_ok=digest_ok
@@ -153,17 +151,16 @@ class AgentTools:
                     conn, EventKind.AGENT_ACK, **self._ids(cur), named=task, goal=goal, confirmed=False, late=True
                 )
                 return f"you named task {task}, but your task is {cur.task.id}; its full text follows"
-            fields: dict[str, Any] = {}
-            if text:
-                fields["last_note"] = text[:500]
-            if checkpoint is not None:
-                fields["checkpoint"] = max(cur.task.checkpoint, checkpoint)
-            if fields:
-                conn.execute(tasks.update().where(tasks.c.id == cur.task.id).values(**fields))
+            Store.record_report(
+                conn,
+                cur.task.id,
+                note=text[:500] if text else None,
+                checkpoint=max(cur.task.checkpoint, checkpoint) if checkpoint is not None else None,
+            )
             kind = EventKind.AGENT_PROGRESS if checkpoint is not None else EventKind.AGENT_REPORT
             Store.emit(conn, kind, **self._ids(cur), checkpoint=checkpoint, text=text[:500])
             self._alive(conn, progress=checkpoint is not None, state=_resume(cur.worker.state, answered=True))
-            total = len(json.loads(cur.task.spec)["subtasks"])
+            total = len(cur.task.spec.subtasks)
             where = f"checkpoint {checkpoint}" + (f" of {total}" if total else "") if checkpoint else "report"
             return reply + f"{where} recorded"
 
@@ -201,7 +198,7 @@ class AgentTools:
                     Store.emit(
                         conn, EventKind.AGENT_COMMIT, **self._ids(cur), sha=committed, text=summary[:200], by="czar"
                     )
-            conn.execute(Store.attempt_update(cur.attempt.id, finished_at=time.time(), summary=summary[:2000]))
+            Store.set_attempt(conn, cur.attempt.id, finished_at=time.time(), summary=summary[:2000])
             if head is None or not checkout.is_commit_id(head):
                 head = checkout.tip(Path(cur.attempt.worktree), f"czar/{cur.task.id}")
             Store.emit(conn, EventKind.AGENT_FINISHED, **self._ids(cur), summary=summary[:2000], head=head)
@@ -255,7 +252,7 @@ class AgentTools:
         with self.store.write() as conn:
             self._alive(conn, state=WorkerState.WORKING)
 
-    def _model_back(self, conn: Connection) -> None:
+    def _model_back(self, conn: Tx) -> None:
         """A worker whose model was unreachable works again (its output or a tool call, which
         only an answer of its model makes, says so, whichever czar hears first): said once."""
         cur = self._current(conn)
@@ -267,14 +264,14 @@ class AgentTools:
         with self.store.write() as conn:
             cur = self._current(conn)
             if on_task is not None:
-                row = conn.execute(select(tasks.c.state).where(tasks.c.id == on_task)).first()
-                if row is None:
+                other = Store.find_task(conn, on_task)
+                if other is None:
                     raise CallerError(f"no task {on_task!r} in this plan")
-                if row.state == TaskState.MERGED.value:
+                if other.state is TaskState.MERGED:
                     return f"task {on_task} is merged already: bring it in with `git merge {self._integration(conn)}`"
             # A task waits for every task it named until each has merged, or for a person.
             now = waits.parse(cur.task.blocked_on) | {on_task} if on_task is not None else {PERSON}
-            conn.execute(tasks.update().where(tasks.c.id == cur.task.id).values(blocked_on=waits.render(now)))
+            Store.set_waits(conn, cur.task.id, waits.render(now))
             Store.set_worker(conn, self.worker, state=WorkerState.BLOCKED, detail=need[:500])
             Store.emit(conn, EventKind.AGENT_BLOCKED, **self._ids(cur), on=on_task, need=need[:500])
             if on_task is None:
@@ -293,7 +290,7 @@ class AgentTools:
         with self.store.write() as conn:
             cur = self._current(conn)
             # Waiting for a person is waiting rightly (blocked), not idling: nobody nudges it.
-            conn.execute(tasks.update().where(tasks.c.id == cur.task.id).values(blocked_on=PERSON))
+            Store.set_waits(conn, cur.task.id, PERSON)
             Store.set_worker(conn, self.worker, state=WorkerState.BLOCKED, detail=question[:500])
             Store.emit(conn, EventKind.AGENT_QUESTION, **self._ids(cur), question=question[:2000])
             Store.alert(
@@ -368,7 +365,7 @@ class AgentTools:
                     if e.worker_id == self.worker and e.payload.get("by") in ("person", "timeout"):
                         return policy.Decision(e.payload["decision"]), str(e.payload.get("reason", ""))
                 with store.read() as conn:
-                    if Store.worker_row(conn, self.worker).state != WorkerState.WAITING_PERMISSION.value:
+                    if Store.worker(conn, self.worker).state != WorkerState.WAITING_PERMISSION.value:
                         return policy.Decision.DENY, "the request was withdrawn"
                 listener.wait(2.0)
         finally:
@@ -410,10 +407,10 @@ class AgentTools:
         with self.store.read() as conn:
             return board_mod.board(conn)
 
-    def claim(self, patterns: list[str]) -> list[claims_mod.ClaimResult]:
+    def claim(self, patterns: list[str]) -> list[ClaimResult]:
         with self.store.write() as conn:
             cur = self._current(conn)
-            results = claims_mod.claim(conn, cur.task.id, self.worker, patterns)
+            results = Store.claim(conn, cur.task.id, self.worker, patterns)
             for r in results:
                 Store.emit(
                     conn,
@@ -424,17 +421,17 @@ class AgentTools:
                 )
             return results
 
-    def release(self, patterns: list[str]) -> list[claims_mod.ClaimResult]:
+    def release(self, patterns: list[str]) -> list[ClaimResult]:
         with self.store.write() as conn:
             cur = self._current(conn)
-            results = claims_mod.release(conn, cur.task.id, patterns)
+            results = Store.release_extra(conn, cur.task.id, patterns)
             for r in results:
                 if r.granted:
                     Store.emit(conn, EventKind.CLAIM_RELEASED, **self._ids(cur), pattern=r.pattern)
             return results
 
     @staticmethod
-    def _integration(conn: Connection) -> str:
+    def _integration(conn: Tx) -> str:
         return str(Store.get_meta(conn, "integration_branch", "czar/integration"))
 
 

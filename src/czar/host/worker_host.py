@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, assert_never
 
-from sqlalchemy import update
-
 from czar.agent_tools.identity import (
     ENV_PROJECT,
     ENV_TOKEN,
@@ -56,8 +54,7 @@ from czar.runtime import ancestry, sandbox, untrusted
 from czar.runtime.gateway import Gateway
 from czar.runtime.proc import kill_group, wait_gone
 from czar.store.doorbell import Listener
-from czar.store.schema import workers
-from czar.store.store import Posted, Store
+from czar.store.store import Posted, Store, Tx
 from czar.vcs import checkout
 from czar.vcs.git import Git
 
@@ -179,11 +176,7 @@ class WorkerHost:
                 repeats=0,
             )
             # Idle unless the supervisor gave this worker a task while the host was starting.
-            conn.execute(
-                update(workers)
-                .where(workers.c.id == self.worker, workers.c.task_id.is_(None))
-                .values(state=WorkerState.IDLE.value, state_since=time.time())
-            )
+            Store.idle_unless_given_a_task(conn, self.worker)
             self.current = self._adopt(conn)
             Store.emit(conn, EventKind.WORKER_HOST_STARTED, actor=self.worker, worker=self.worker, pid=os.getpid())
         self._undo_config(None)  # what an agent did in your home while a killed host ran it
@@ -227,19 +220,19 @@ class WorkerHost:
                 Store.emit(conn, EventKind.WORKER_HOST_STOPPED, actor=self.worker, worker=self.worker)
         return 0
 
-    def _adopt(self, conn: Any) -> Current | None:
+    def _adopt(self, conn: Tx) -> Current | None:
         """The attempt this worker still holds from its previous host (one that died, or was
         stopped by `czar down`): carried on, so that a restart loses neither the worker nor the
         task. Its agent starts again when a command says so (the supervisor posts a restart, or
         a message comes); until then nothing runs."""
-        row = Store.worker_row(conn, self.worker)
+        row = Store.worker(conn, self.worker)
         if row.task_id is None:
             return None
-        task = Store.task_row(conn, row.task_id)
+        task = Store.task(conn, row.task_id)
         state = TaskState(task.state)
         if task.worker_id != self.worker or task.attempt_id is None or state not in ACTIVE_TASK_STATES:
             return None
-        attempt = Store.attempt_row(conn, task.attempt_id)
+        attempt = Store.attempt(conn, task.attempt_id)
         if row.state == WorkerState.STARTING.value:
             Store.set_worker(conn, self.worker, state=WorkerState.WORKING, detail=None)
         self.say(f"== carrying on task {task.id} (attempt {attempt.id}, {state})")
@@ -247,7 +240,7 @@ class WorkerHost:
             attempt=attempt.id,
             task=task.id,
             worktree=Path(attempt.worktree),
-            prompt=attempt.prompt,
+            prompt=Store.prompt(conn, attempt.id),
             adapter=adapter_for(self.agent_kind),
             launches=attempt.launches,
             finished=state in (TaskState.SUBMITTED, TaskState.VERIFYING),
@@ -575,9 +568,7 @@ class WorkerHost:
         with self.store.write() as conn:
             now = time.time()
             Store.set_worker(conn, self.worker, agent_pid=cur.proc.pid, last_seen=now, last_output=now, repeats=0)
-            conn.execute(
-                Store.attempt_update(cur.attempt, launches=cur.launches, agent_exited_at=None, session_id=cur.session)
-            )
+            Store.set_attempt(conn, cur.attempt, launches=cur.launches, agent_exited_at=None, session_id=cur.session)
         for line in [] if launch.terminal else launch.stdin:
             self._write(line)
         if not launch.keep_stdin and cur.proc.stdin is not None:
@@ -628,7 +619,7 @@ class WorkerHost:
         agent "exited" at once."""
         self.say(f"cannot start {program}: {getattr(exc, 'strerror', None) or exc}")
         with self.store.write() as conn:
-            conn.execute(Store.attempt_update(cur.attempt, agent_exited_at=time.time(), launches=cur.launches))
+            Store.set_attempt(conn, cur.attempt, agent_exited_at=time.time(), launches=cur.launches)
             self._event(conn, cur, EventKind.AGENT_ERROR, text=f"cannot start {program}: {exc}")
 
     def _git_in_checkout(self, cur: Current) -> Git | None:
@@ -952,16 +943,14 @@ class WorkerHost:
         if not any(delta.values()):
             return
         with self.store.write() as conn:
-            row = Store.attempt_row(conn, cur.attempt)
-            conn.execute(
-                Store.attempt_update(
-                    cur.attempt,
-                    input_tokens=row.input_tokens + int(delta["input_tokens"]),
-                    output_tokens=row.output_tokens + int(delta["output_tokens"]),
-                    cache_read_tokens=row.cache_read_tokens + int(delta["cache_read_tokens"]),
-                    cache_write_tokens=row.cache_write_tokens + int(delta["cache_write_tokens"]),
-                    cost_usd=row.cost_usd + delta["cost_usd"],
-                )
+            Store.add_usage(
+                conn,
+                cur.attempt,
+                input_tokens=int(delta["input_tokens"]),
+                output_tokens=int(delta["output_tokens"]),
+                cache_read_tokens=int(delta["cache_read_tokens"]),
+                cache_write_tokens=int(delta["cache_write_tokens"]),
+                cost_usd=delta["cost_usd"],
             )
             self._event(conn, cur, EventKind.AGENT_USAGE, **{k: round(v, 6) for k, v in delta.items()})
 
@@ -992,17 +981,17 @@ class WorkerHost:
                 self.tools.model_unreachable(self._unreachable(cur))
         with self.store.write() as conn:
             Store.set_worker(conn, self.worker, agent_pid=None, last_seen=time.time())
-            state = TaskState(Store.task_row(conn, cur.task).state)
+            state = TaskState(Store.task(conn, cur.task).state)
             unfinished = not cur.finished and state in (TaskState.ASSIGNED, TaskState.RUNNING)
             # An agent that answers one message per process ends its turn by exiting: that is
             # waiting for the next message, not a crash.
             answered = not cur.adapter.capabilities.long_lived and code == 0
             if unfinished and answered and not unreachable:
                 unfinished = False
-                if Store.worker_row(conn, self.worker).state == WorkerState.WORKING.value:
+                if Store.worker(conn, self.worker).state == WorkerState.WORKING.value:
                     Store.set_worker(conn, self.worker, state=WorkerState.WAITING_INPUT, detail="waiting for input")
             elif unfinished and not unreachable:
-                conn.execute(Store.attempt_update(cur.attempt, agent_exited_at=time.time()))
+                Store.set_attempt(conn, cur.attempt, agent_exited_at=time.time())
             why = {"model_unreachable": True} if unreachable else {}
             self._event(conn, cur, EventKind.AGENT_EXITED, code=code, finished=not unfinished, **why)
 
@@ -1057,7 +1046,7 @@ class WorkerHost:
             case SignalKind.SESSION:
                 cur.session = sig.text or cur.session
                 with self.store.write() as conn:
-                    conn.execute(Store.attempt_update(cur.attempt, session_id=cur.session))
+                    Store.set_attempt(conn, cur.attempt, session_id=cur.session)
             case SignalKind.USAGE:
                 self._count(cur, sig.data)
                 # Tokens of a message or a turn: the model answered (a running total proves nothing).

@@ -7,14 +7,11 @@ one transaction, so a crash between two actions never leaves half a decision beh
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
-
-from czar.agent_tools import board, claims
+from czar.agent_tools import board
 from czar.agents import adapter_for
 from czar.core import waits
 from czar.core.events import EventKind
@@ -25,8 +22,8 @@ from czar.core.scope import in_scope
 from czar.core.states import AGENT_AT_WORK, AttemptOutcome, TaskState, WorkerState
 from czar.errors import CzarError
 from czar.runtime.keyed_locks import KeyedLocks
-from czar.store.schema import attempts, events, inbox, tasks
-from czar.store.store import Store
+from czar.store.records import Task
+from czar.store.store import Store, Tx
 from czar.supervisor.checks import describe_failure, run_checks
 from czar.supervisor.project import Project
 from czar.vcs import checkout as task_checkout
@@ -49,7 +46,7 @@ class Actions:
     # -- helpers -----------------------------------------------------------------------------
 
     @staticmethod
-    def free_worker(conn: Connection, worker_id: str | None, attempt_id: int | None) -> None:
+    def free_worker(conn: Tx, worker_id: str | None, attempt_id: int | None) -> None:
         """The worker's agent is done with the attempt: stop it; the worker is idle again."""
         if worker_id is None:
             return
@@ -58,7 +55,7 @@ class Actions:
             Store.post(conn, worker_id, StopAgent(attempt_id))
 
     @staticmethod
-    def tell(conn: Connection, task: Any, kind: MessageKind, text: str) -> None:
+    def tell(conn: Tx, task: Task, kind: MessageKind, text: str) -> None:
         """Send a message to the agent working on ``task`` (if one is)."""
         if task.worker_id is None or task.attempt_id is None:
             return
@@ -74,23 +71,23 @@ class Actions:
         )
 
     @staticmethod
-    def wait_for(conn: Connection, task: Any, others: set[str] | tuple[str, ...]) -> None:
+    def wait_for(conn: Tx, task: Task, others: set[str] | tuple[str, ...]) -> None:
         """The task's agent waits for ``others`` to merge, besides what it waited for already."""
-        now = waits.parse(Store.task_row(conn, task.id).blocked_on) | set(others)
-        conn.execute(update(tasks).where(tasks.c.id == task.id).values(blocked_on=waits.render(now)))
+        now = waits.parse(Store.task(conn, task.id).blocked_on) | set(others)
+        Store.set_waits(conn, task.id, waits.render(now))
         if task.worker_id is not None:
             detail = f"stands off for {', '.join(sorted(now))}"
             Store.set_worker(conn, task.worker_id, state=WorkerState.BLOCKED, detail=detail)
 
-    def _finished(self, conn: Connection, done: str, kind: MessageKind, text: str) -> None:
+    def _finished(self, conn: Tx, done: str, kind: MessageKind, text: str) -> None:
         """Task ``done`` merged or failed: it leaves the waits of every task; those that waited for
         nothing else go on, told ``text``; those still waiting for others go on waiting."""
-        for t in conn.execute(select(tasks).where(tasks.c.blocked_on.is_not(None))).all():
+        for t in Store.waiting_tasks(conn):
             was = waits.parse(t.blocked_on)
             if done not in was:
                 continue
             left = was - {done}
-            conn.execute(update(tasks).where(tasks.c.id == t.id).values(blocked_on=waits.render(left)))
+            Store.set_waits(conn, t.id, waits.render(left))
             if left or t.state not in AGENT_AT_WORK:
                 continue
             if t.worker_id is not None:
@@ -109,16 +106,16 @@ class Actions:
         worktree = self.p.paths.worktree(task_id)
         tips = self.p.git.tips() if tips is None else tips
         with self.store.read() as conn:
-            fresh = bool(Store.task_row(conn, task_id).fresh)
+            fresh = Store.task(conn, task_id).fresh
         # Other tasks' checkouts may be made meanwhile; this one's, only here (or ahead, done).
         with self._checkout_lock(task_id), self.p.git_lock.held(shared=True):
             base = self._prepare(branch, worktree, fresh, tips)
         with self.store.write() as conn:
-            task = Store.task_row(conn, task_id)
-            worker = Store.worker_row(conn, worker_id)
-            if task.state != TaskState.READY.value or worker.task_id is not None:
+            task = Store.task(conn, task_id)
+            worker = Store.worker(conn, worker_id)
+            if task.state is not TaskState.READY or worker.task_id is not None:
                 return  # the state moved on since the decision: decide again
-            spec = json.loads(task.spec)
+            spec = task.spec
             prompt = render(
                 PromptInput(
                     project=plan.project.name,
@@ -128,32 +125,25 @@ class Actions:
                     body=task.body,
                     branch=branch,
                     integration_branch=self.integration,
-                    scope=tuple(spec["scope"]),
-                    accept=tuple(spec["accept"]),
-                    subtasks=tuple(spec["subtasks"]),
+                    scope=spec.scope,
+                    accept=spec.accept,
+                    subtasks=spec.subtasks,
                     board=board.excerpt(conn, worker_id),
                     previous_failure=task.note,
                     tools="mcp" if adapter_for(worker.agent).capabilities.mcp else "cli",
                 )
             )
             digest = hashlib.sha256(prompt.encode()).hexdigest()
-            launches = conn.execute(
-                select(func.coalesce(func.sum(attempts.c.launches), 0)).where(attempts.c.task_id == task_id)
-            ).scalar_one()
-            attempt_id = int(
-                conn.execute(
-                    insert(attempts).values(
-                        task_id=task_id,
-                        worker_id=worker_id,
-                        branch=branch,
-                        worktree=str(worktree),
-                        base_commit=base,
-                        prompt=prompt,
-                        prompt_sha256=digest,
-                        outcome=AttemptOutcome.OPEN.value,
-                        started_at=time.time(),
-                    )
-                ).inserted_primary_key[0]  # type: ignore[index]
+            launches = Store.launches_of(conn, task_id)
+            attempt_id = Store.new_attempt(
+                conn,
+                task_id=task_id,
+                worker_id=worker_id,
+                branch=branch,
+                worktree=str(worktree),
+                base_commit=base,
+                prompt=prompt,
+                prompt_sha256=digest,
             )
             Store.move_task(
                 conn,
@@ -167,7 +157,7 @@ class Actions:
                 checkpoint=0,
                 blocked_on=None,
             )
-            claims.claim_scope(conn, task_id, worker_id, tuple(spec["scope"]))
+            Store.claim_scope(conn, task_id, worker_id, spec.scope)
             now = time.time()
             Store.set_worker(
                 conn, worker_id, task_id=task_id, state=WorkerState.WORKING, last_output=now, last_progress=None
@@ -175,7 +165,7 @@ class Actions:
             Store.post(
                 conn,
                 worker_id,
-                StartTask(attempt_id, task_id, str(worktree), prompt, digest, earlier_launches=int(launches)),
+                StartTask(attempt_id, task_id, str(worktree), prompt, digest, earlier_launches=launches),
             )
             Store.emit(
                 conn,
@@ -196,8 +186,8 @@ class Actions:
         if branch in tips or task_checkout.is_checkout(checkout):
             return False
         with self.store.read() as conn:
-            task = Store.task_row(conn, task_id)
-        if task.state != TaskState.READY.value or task.fresh:
+            task = Store.task(conn, task_id)
+        if task.state is not TaskState.READY or task.fresh:
             return False
         with self._checkout_lock(task_id), self.p.git_lock.held(shared=True):
             if task_checkout.is_checkout(checkout):
@@ -229,27 +219,20 @@ class Actions:
 
     # -- requeue -----------------------------------------------------------------------------
 
-    def requeue(
-        self, conn: Connection, task_id: str, reason: str, *, fresh: bool = False, waiting: bool = False
-    ) -> None:
+    def requeue(self, conn: Tx, task_id: str, reason: str, *, fresh: bool = False, waiting: bool = False) -> None:
         """Take a task back from its worker (gone, given up on, or confused); its branch keeps the
         work unless ``fresh``. Fails the task when it has no attempts left. ``waiting``: it gives
         its worker back while it waits for other tasks (no round used; it keeps waiting for them
         in the pool, and starts again once they are over)."""
-        task = Store.task_row(conn, task_id)
+        task = Store.task(conn, task_id)
         setback = Setback.GAVE_WAY if waiting else Setback.ABANDONED
         after = after_setback(setback, task.rounds, self.p.plan.project.max_rounds)
         if task.attempt_id is not None:
-            conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.ABANDONED.value))
+            Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.ABANDONED)
         if task.worker_id is not None:
-            # Commands still queued for the old attempt must not run later.
-            conn.execute(
-                update(inbox)
-                .where(inbox.c.worker_id == task.worker_id, inbox.c.done_at.is_(None))
-                .values(done_at=time.time())
-            )
+            Store.drop_queued(conn, task.worker_id)  # commands for the old attempt must not run later
             self.free_worker(conn, task.worker_id, task.attempt_id)
-        claims.release_all(conn, task_id)
+        Store.release_claims(conn, task_id)
         if after.fails:
             alert = f"task {task_id} failed: {reason}"
             self.fail(conn, task_id, f"{reason}; no attempts left", alert, rounds=after.rounds)
@@ -268,16 +251,16 @@ class Actions:
             worker_id=None,
             attempt_id=None,
             note=note,
-            fresh=int(fresh),
+            fresh=fresh,
             blocked_on=task.blocked_on if waiting else None,
         )
 
-    def fail(self, conn: Connection, task_id: str, reason: str, alert: str, **fields: Any) -> None:
+    def fail(self, conn: Tx, task_id: str, reason: str, alert: str, **fields: Any) -> None:
         """The task is out of attempts: it fails, a person is alerted, and tasks waiting for it hear."""
         Store.move_task(conn, task_id, TaskState.FAILED, reason=reason, worker_id=None, merge_from=None, **fields)
         Store.alert(conn, "critical", alert, task=task_id)
-        claims.release_all(conn, task_id)
-        conn.execute(update(tasks).where(tasks.c.id == task_id).values(blocked_on=None))
+        Store.release_claims(conn, task_id)
+        Store.set_waits(conn, task_id, None)
         self._finished(
             conn,
             task_id,
@@ -299,10 +282,11 @@ class Actions:
         radar found against it: (message kind, evidence, the tasks it must wait for); ``known``,
         what the radar just read of its branch: (commits of its own, files changed)."""
         with self.store.read() as conn:
-            task = Store.task_row(conn, task_id)
-            attempt = Store.attempt_row(conn, task.attempt_id)
-            held = claims.held(conn, task_id)
-        spec = json.loads(task.spec)
+            task = Store.task(conn, task_id)
+            assert task.attempt_id is not None, "a task being verified has an attempt"
+            attempt = Store.attempt(conn, task.attempt_id)
+            held = Store.claims_of(conn, task_id)
+        spec = task.spec
         branch = branch_of(task_id)
         round_no = task.rounds + 1
         problems: list[str] = []
@@ -319,14 +303,14 @@ class Actions:
             )
             if not ahead:
                 problems.append(f"There are no commits on {branch} beyond {self.integration}: commit your work.")
-            outside = _outside_scope(tuple(spec["scope"]), held, changed)
+            outside = _outside_scope(spec.scope, held, changed)
             if outside:
-                problems.append(scope_message(tuple(spec["scope"]), outside, self.integration))
+                problems.append(scope_message(spec.scope, outside, self.integration))
             log_path = self.p.paths.checks / task_id / f"round-{round_no}.log"
-            if not problems and spec["accept"]:
+            if not problems and spec.accept:
                 checkout = Path(attempt.worktree)
                 confine = self.p.confinement(checkout, self.p.paths.checks / task_id / "home")
-                results = run_checks(spec["accept"], checkout, self.p.plan.project.accept_timeout, log_path, confine)
+                results = run_checks(list(spec.accept), checkout, self.p.plan.project.accept_timeout, log_path, confine)
                 failure = describe_failure(results)
                 if failure:
                     problems.append(failure)
@@ -350,9 +334,7 @@ class Actions:
             )
             self.free_worker(conn, task.worker_id, task.attempt_id)
 
-    def _sent_back(
-        self, conn: Connection, task: Any, kind: MessageKind, evidence: str, others: tuple[str, ...]
-    ) -> None:
+    def _sent_back(self, conn: Tx, task: Task, kind: MessageKind, evidence: str, others: tuple[str, ...]) -> None:
         """Not verified, through no fault of the work: it overlaps a task that comes first, or the
         integration branch moved under it. Waiting is not failing: no round is used."""
         Store.emit(
@@ -375,8 +357,8 @@ class Actions:
         was still acting on). ``tips``: the repository's branches, if just read. True if the
         branch moved."""
         with self.store.read() as conn:
-            task = Store.task_row(conn, task_id)
-            attempt = Store.attempt_row(conn, task.attempt_id) if task.attempt_id is not None else None
+            task = Store.task(conn, task_id)
+            attempt = Store.attempt(conn, task.attempt_id) if task.attempt_id is not None else None
         if attempt is None or not attempt.worktree:
             return False
         branch, place = branch_of(task_id), Path(attempt.worktree)
@@ -391,20 +373,15 @@ class Actions:
     def _handed_in(self, attempt_id: int) -> str | None:
         """The commit the attempt's agent handed in last (see ``AgentTools.done``)."""
         with self.store.read() as conn:
-            row = conn.execute(
-                select(events.c.payload)
-                .where(events.c.attempt_id == attempt_id, events.c.kind == EventKind.AGENT_FINISHED)
-                .order_by(events.c.id.desc())
-                .limit(1)
-            ).first()
-        payload = json.loads(row.payload) if row is not None else {}
+            last = Store.last_event_of(conn, attempt_id, EventKind.AGENT_FINISHED)
+        payload = last.payload if last is not None else {}
         head = payload.get("head")
         return str(head) if head and not payload.get("refused") else None
 
     def _verification_failed(
         self,
-        conn: Connection,
-        task: Any,
+        conn: Tx,
+        task: Task,
         round_no: int,
         problems: list[str],
         checks: list[dict[str, Any]],
@@ -423,7 +400,8 @@ class Actions:
             evidence=evidence[-4000:],
         )
         if after_setback(Setback.CHECKS_FAILED, task.rounds, max_rounds).fails:
-            conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.FAILED.value))
+            if task.attempt_id is not None:
+                Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.FAILED)
             self.free_worker(conn, task.worker_id, task.attempt_id)
             self.fail(
                 conn,
@@ -449,7 +427,7 @@ class Actions:
 
     # -- after a merge -----------------------------------------------------------------------
 
-    def merged(self, conn: Connection, task: Any, commit: str) -> None:
+    def merged(self, conn: Tx, task: Task, commit: str) -> None:
         """The task is in the integration branch: record it, free its claims, tell who waits."""
         Store.move_task(
             conn,
@@ -460,31 +438,27 @@ class Actions:
             reason=f"merged into {self.integration} at {commit[:10]}",
         )
         if task.attempt_id is not None:
-            conn.execute(Store.attempt_update(task.attempt_id, outcome=AttemptOutcome.MERGED.value))
-        claims.release_all(conn, task.id)
-        conn.execute(update(tasks).where(tasks.c.id == task.id).values(blocked_on=None))
+            Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.MERGED)
+        Store.release_claims(conn, task.id)
+        Store.set_waits(conn, task.id, None)
         Store.emit(conn, EventKind.TASK_MERGED, task=task.id, attempt=task.attempt_id, commit=commit)
         self._tell_waiting(conn, task.id)
 
-    def _tell_waiting(self, conn: Connection, merged: str) -> None:
+    def _tell_waiting(self, conn: Tx, merged: str) -> None:
         """Workers whose task comes after ``merged``, or waited for it and for nothing else any
         more, hear at once that it merged (one still waiting for other tasks hears when they have)."""
         bring_in = f"Bring it into your branch now: `git merge {self.integration}`, then go on."
-        waiting = {
-            t.id
-            for t in conn.execute(select(tasks.c.id, tasks.c.blocked_on).where(tasks.c.blocked_on.is_not(None))).all()
-            if merged in waits.parse(t.blocked_on)
-        }
+        waiting = {t.id for t in Store.waiting_tasks(conn) if merged in waits.parse(t.blocked_on)}
         self._finished(
             conn, merged, MessageKind.MERGED, f"Task {merged}, which you were waiting for, is merged. {bring_in}"
         )
-        for t in conn.execute(select(tasks).where(tasks.c.state.in_(AGENT_AT_WORK))).all():
-            if t.id not in waiting and merged in json.loads(t.spec)["after"]:
+        for t in Store.tasks_in(conn, AGENT_AT_WORK):
+            if t.id not in waiting and merged in t.spec.after:
                 self.tell(
                     conn, t, MessageKind.MERGED, f"Task {merged}, which your task comes after, is merged. {bring_in}"
                 )
 
-    def merge_failed(self, conn: Connection, task: Any, problem: str, *, charge: bool = True) -> None:
+    def merge_failed(self, conn: Tx, task: Task, problem: str, *, charge: bool = True) -> None:
         """The task could not be merged: back to the pool with the evidence, or failed. Without
         ``charge`` (the integration branch moved under verified work) no round is used."""
         project = self.p.plan.project
@@ -512,7 +486,7 @@ class Actions:
             note=problem,
             reason="merge failed; back to the pool with the evidence" + ("" if charge else " (no round used)"),
         )
-        claims.release_all(conn, task.id)
+        Store.release_claims(conn, task.id)
 
 
 def _outside_scope(scope: tuple[str, ...], held: tuple[str, ...], changed: list[str]) -> list[str]:

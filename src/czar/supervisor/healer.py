@@ -9,19 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
-
 from czar.core import health, waits
 from czar.core.events import EventKind
 from czar.core.health import Finding, Problem, Repair, Thresholds, Vitals, repaired
 from czar.core.host_commands import Answer, MessageKind, Restart, StartTask, Tell
-from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, TaskState, WorkerState
+from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, AttemptOutcome, TaskState, WorkerState
 from czar.runtime import proc
-from czar.store.schema import attempts, tasks, workers
-from czar.store.store import Store
+from czar.store.records import Task, Worker
+from czar.store.store import Store, Tx
 from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project
-from czar.supervisor.snapshot import held_tasks
 
 HOST_START_SECONDS = 30.0  # a worker host that has not registered by then is started again
 
@@ -30,7 +27,6 @@ HOST_START_SECONDS = 30.0  # a worker host that has not registered by then is st
 class Patient:
     vitals: Vitals
     attempt: int
-    prompt: str
     base_commit: str
     worker_pid: int | None
 
@@ -77,79 +73,57 @@ class Healer:
 
     def _read(self, now: float) -> tuple[list[Patient], list[str]]:
         with self.store.read() as conn:
-            rows = conn.execute(
-                select(
-                    workers,
-                    tasks.c.id.label("task"),
-                    tasks.c.spec,
-                    tasks.c.checkpoint,
-                    tasks.c.confusions,
-                    tasks.c.state.label("task_state"),
-                    tasks.c.blocked_on,
-                    attempts.c.id.label("attempt"),
-                    attempts.c.started_at,
-                    attempts.c.agent_exited_at,
-                    attempts.c.nudges,
-                    attempts.c.restarts,
-                    attempts.c.healed_at,
-                    attempts.c.named_task,
-                    attempts.c.prompt,
-                    attempts.c.base_commit,
-                )
-                .outerjoin(tasks, tasks.c.id == workers.c.task_id)
-                .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
-            ).all()
+            stations = Store.stations(conn)
         spent = self._spent()
         finished, release = self._waits()
         patients: list[Patient] = []
         lost: list[str] = []
-        for r in rows:
-            alive = _host_alive(r, now)
-            busy = r.task is not None and r.task_state in AGENT_AT_WORK
-            if not busy or r.attempt is None:
+        for w, task, attempt in ((s.worker, s.task, s.attempt) for s in stations):
+            alive = _host_alive(w, now)
+            if task is None or task.state not in AGENT_AT_WORK or attempt is None:
                 # A host that ended on its own (stopped, or an error) is started again too; one the
                 # supervisor gave up on (crashed: it kept dying) is not.
-                if not alive and r.state != WorkerState.CRASHED.value:
-                    lost.append(r.id)
+                if not alive and w.state is not WorkerState.CRASHED:
+                    lost.append(w.id)
                 continue
-            spec = json.loads(r.spec)
+            spec = task.spec
             vitals = Vitals(
-                worker=r.id,
-                task=r.task,
-                state=WorkerState(r.state),
-                state_since=r.state_since or r.started_at,
+                worker=w.id,
+                task=task.id,
+                state=w.state,
+                state_since=w.state_since or attempt.started_at,
                 host_alive=alive,
-                agent_exited=r.agent_exited_at is not None,
-                started_at=r.started_at,
-                last_output=r.last_output,
-                last_progress=r.last_progress,
-                wait_until=r.wait_until,
-                asked_at=_asked_at(r.detail) if r.state == WorkerState.WAITING_PERMISSION.value else None,
-                repeats=r.repeats,
-                nudges=r.nudges,
-                restarts=r.restarts,
-                healed_at=r.healed_at,
+                agent_exited=attempt.agent_exited_at is not None,
+                started_at=attempt.started_at,
+                last_output=w.last_output,
+                last_progress=w.last_progress,
+                wait_until=w.wait_until,
+                asked_at=_asked_at(w.detail) if w.state is WorkerState.WAITING_PERMISSION else None,
+                repeats=w.repeats,
+                nudges=attempt.nudges,
+                restarts=attempt.restarts,
+                healed_at=attempt.healed_at,
                 expected_gap=health.expected_gap(
-                    spec.get("estimate"), len(spec["subtasks"]), r.checkpoint, r.started_at, r.last_progress
+                    spec.estimate, len(spec.subtasks), task.checkpoint, attempt.started_at, w.last_progress
                 ),
-                named_task=r.named_task,
-                confusions=r.confusions,
-                spent_usd=spent.get(r.task, 0.0),
-                budget_usd=spec.get("budget_usd"),
-                detail=r.detail,
-                waits_for=waits.parse(r.blocked_on),
-                wait_over=waits.over(waits.parse(r.blocked_on), finished),
-                release=release.get(r.task, frozenset()),
+                named_task=attempt.named_task,
+                confusions=task.confusions,
+                spent_usd=spent.get(task.id, 0.0),
+                budget_usd=spec.budget_usd,
+                detail=w.detail,
+                waits_for=waits.parse(task.blocked_on),
+                wait_over=waits.over(waits.parse(task.blocked_on), finished),
+                release=release.get(task.id, frozenset()),
             )
-            patients.append(Patient(vitals, r.attempt, r.prompt, r.base_commit, r.pid))
+            patients.append(Patient(vitals, attempt.id, attempt.base_commit, w.pid))
         return patients, lost
 
     def _waits(self) -> tuple[set[str], dict[str, frozenset[str]]]:
         """The tasks that can no longer come (merged, failed, cancelled), and the waits to drop
         to break every cycle of waits (by plan order, see czar.core.waits)."""
         with self.store.read() as conn:
-            rows = conn.execute(select(tasks.c.id, tasks.c.state, tasks.c.ord, tasks.c.blocked_on)).all()
-            holds = held_tasks(conn)
+            rows = Store.all_tasks(conn)
+            holds = Store.held_tasks(conn)
         finished, graph, order = _wait_graph(rows)
         return finished, waits.releases(graph, order, holds)
 
@@ -160,34 +134,30 @@ class Healer:
         in the plan gives its worker back (see czar.core.waits). Agents at work hear theirs from
         their own examination."""
         with self.store.read() as conn:
-            rows = conn.execute(select(tasks.c.id, tasks.c.state, tasks.c.ord, tasks.c.blocked_on)).all()
-            idle = conn.execute(
-                select(func.count())
-                .select_from(workers)
-                .where(workers.c.state == WorkerState.IDLE.value, workers.c.task_id.is_(None))
-            ).scalar_one()
-            holds = held_tasks(conn)
+            rows = Store.all_tasks(conn)
+            idle = Store.idle_count(conn)
+            holds = Store.held_tasks(conn)
         finished, graph, order = _wait_graph(rows)
         released = waits.releases(graph, order, holds)
         changes: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         for r in rows:
-            if r.state == TaskState.READY.value and r.blocked_on:
+            if r.state is TaskState.READY and r.blocked_on:
                 now = waits.parse(r.blocked_on)
                 left = frozenset() if waits.over(now, finished) else now - released.get(r.id, frozenset())
                 if left != now:
                     changes[r.id] = (now, left)
         states = {r.id: r.state for r in rows}
-        yielding = waits.starved(states, graph, order, int(idle), holds)
+        yielding = waits.starved(states, graph, order, idle, holds)
         if not changes and yielding is None:
             return  # the usual case: nothing to write
         with self.store.write() as conn:
             for tid, (before, left) in changes.items():
-                if Store.task_row(conn, tid).blocked_on != waits.render(before):
+                if Store.task(conn, tid).blocked_on != waits.render(before):
                     continue  # it moved on since the look
-                conn.execute(update(tasks).where(tasks.c.id == tid).values(blocked_on=waits.render(left)))
+                Store.set_waits(conn, tid, waits.render(left))
                 Store.emit(conn, EventKind.TASK_WAITS, task=tid, before=sorted(before), after=sorted(left))
             if yielding is not None:
-                row = Store.task_row(conn, yielding)
+                row = Store.task(conn, yielding)
                 if row.state != states[yielding] or waits.parse(row.blocked_on) != graph[yielding]:
                     return
                 needed = sorted(t for t in graph[yielding] if states.get(t) == TaskState.READY.value)
@@ -199,10 +169,7 @@ class Healer:
     def _spent(self) -> dict[str, float]:
         """What each task's attempts cost so far."""
         with self.store.read() as conn:
-            rows = conn.execute(
-                select(attempts.c.task_id, func.sum(attempts.c.cost_usd)).group_by(attempts.c.task_id)
-            ).all()
-        return {task: float(total or 0.0) for task, total in rows}
+            return {task: c.cost_usd for task, c in Store.costs_by_task(conn).items()}
 
     # -- reporting and repairing -------------------------------------------------------------
 
@@ -236,26 +203,26 @@ class Healer:
         ids: dict[str, Any] = {"task": v.task, "worker": v.worker, "attempt": pt.attempt}
         why = f"{f.problem}: {f.evidence}"
         with self.store.write() as conn:
-            task = Store.task_row(conn, v.task)
+            task = Store.task(conn, v.task)
             if task.attempt_id != pt.attempt:
                 return  # the attempt ended since we looked
             if repair is Repair.NUDGE:
-                self._bump(conn, pt.attempt, "nudges", now)
+                Store.count_repair(conn, pt.attempt, "nudges", now)
                 Store.set_worker(conn, v.worker, repeats=0)
                 self.actions.tell(conn, task, MessageKind.NUDGE, nudge_text(f, v.task))
             elif repair is Repair.RESTART:
-                self._bump(conn, pt.attempt, "restarts", now)
-                self.supersede(conn, pt.attempt)
-                conn.execute(Store.attempt_update(pt.attempt, agent_exited_at=None))
+                Store.count_repair(conn, pt.attempt, "restarts", now)
+                Store.supersede(conn, pt.attempt)
+                Store.set_attempt(conn, pt.attempt, agent_exited_at=None)
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, repeats=0, last_output=now, detail=None)
                 if not agent_start_waiting(conn, v.worker, pt.attempt):
                     Store.post(conn, v.worker, Restart(pt.attempt, why))
             elif repair is Repair.CORRECT:
-                self.supersede(conn, pt.attempt)
-                conn.execute(Store.attempt_update(pt.attempt, named_task=None, healed_at=now))
-                conn.execute(update(tasks).where(tasks.c.id == v.task).values(confusions=tasks.c.confusions + 1))
+                Store.supersede(conn, pt.attempt)
+                Store.set_attempt(conn, pt.attempt, named_task=None, healed_at=now)
+                Store.count_confusion(conn, v.task)
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, last_output=now)
-                correction = correction_text(v.named_task, v.task) + pt.prompt
+                correction = correction_text(v.named_task, v.task) + Store.prompt(conn, pt.attempt)
                 Store.post(conn, v.worker, Restart(pt.attempt, why, reset_to=pt.base_commit, prompt=correction))
             elif repair is Repair.REASSIGN:
                 self.actions.requeue(conn, v.task, why, fresh=f.problem is Problem.WRONG_TASK)
@@ -264,7 +231,7 @@ class Healer:
                 self.actions.tell(conn, task, MessageKind.CONTINUE, continue_text(f))
             elif repair is Repair.STOP:
                 self.actions.free_worker(conn, v.worker, pt.attempt)
-                conn.execute(Store.attempt_update(pt.attempt, outcome="failed"))
+                Store.set_attempt(conn, pt.attempt, outcome=AttemptOutcome.FAILED)
                 self.actions.fail(conn, v.task, why, f"task {v.task} stopped: {f.evidence}")
             elif repair is Repair.RELEASE:
                 self._release(conn, task, v)
@@ -276,11 +243,11 @@ class Healer:
             Store.emit(conn, repaired(repair), **ids, problem=f.problem.value, evidence=f.evidence)
         self.say(f"health: {v.worker} on {v.task}: {repair} ({f.problem})")
 
-    def _release(self, conn: Connection, task: Any, v: Vitals) -> None:
+    def _release(self, conn: Tx, task: Task, v: Vitals) -> None:
         """Stop the agent waiting: for tasks that are over, or for those of a cycle it comes first in."""
         waited = waits.parse(task.blocked_on)
         left = waited - v.release if v.release else frozenset()
-        conn.execute(update(tasks).where(tasks.c.id == task.id).values(blocked_on=waits.render(left)))
+        Store.set_waits(conn, task.id, waits.render(left))
         if left:
             return  # it still waits, rightly, for tasks outside the cycle
         Store.set_worker(conn, v.worker, state=WorkerState.WORKING, detail=None)
@@ -299,40 +266,28 @@ class Healer:
             )
         self.actions.tell(conn, task, MessageKind.GO_ON, text)
 
-    @staticmethod
-    def supersede(conn: Connection, attempt: int) -> None:
-        """From now on, ignore what the agent process being replaced still reports."""
-        conn.execute(update(attempts).where(attempts.c.id == attempt).values(stale_launch=attempts.c.launches))
 
-    @staticmethod
-    def _bump(conn: Connection, attempt: int, column: str, now: float) -> None:
-        conn.execute(
-            update(attempts).where(attempts.c.id == attempt).values({column: attempts.c[column] + 1, "healed_at": now})
-        )
-
-
-def agent_start_waiting(conn: Connection, worker: str, attempt: int) -> bool:
+def agent_start_waiting(conn: Tx, worker: str, attempt: int) -> bool:
     """A command that starts the worker's agent on ``attempt`` waits in its inbox (for a host
     that died before reading it, say): another restart on top of it would start the agent twice."""
     starts = (StartTask, Restart, Tell)
     return any(isinstance(p.command, starts) and p.command.attempt == attempt for p in Store.queued(conn, worker))
 
 
-def _wait_graph(rows: Any) -> tuple[set[str], dict[str, frozenset[str]], dict[str, int]]:
+def _wait_graph(rows: list[Task]) -> tuple[set[str], dict[str, frozenset[str]], dict[str, int]]:
     """From the tasks' rows: those that can no longer come, who waits for which tasks (tasks back
     in the pool or at work), and the plan's order."""
     finished = {r.id for r in rows if TaskState(r.state) in TERMINAL_TASK_STATES}
-    waiting = (TaskState.READY.value, TaskState.ASSIGNED.value, TaskState.RUNNING.value)
+    waiting = (TaskState.READY, TaskState.ASSIGNED, TaskState.RUNNING)
     graph = {r.id: waits.parse(r.blocked_on) - {waits.PERSON} for r in rows if r.blocked_on and r.state in waiting}
-    return finished, graph, {r.id: r.ord for r in rows}
+    return finished, graph, {r.id: r.order for r in rows}
 
 
-def _host_alive(row: Any, now: float) -> bool:
-    if row.state == WorkerState.STARTING.value and row.pid is None:
-        since: float = row.state_since or row.updated_at
+def _host_alive(worker: Worker, now: float) -> bool:
+    if worker.state is WorkerState.STARTING and worker.pid is None:
+        since = worker.state_since or worker.updated_at
         return now - since < HOST_START_SECONDS
-    pid: int | None = row.pid
-    return proc.pid_alive(pid)
+    return proc.pid_alive(worker.pid)
 
 
 def _asked_at(detail: str | None) -> float | None:

@@ -18,8 +18,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import IO, Any
 
-from sqlalchemy import func, select
-
 from czar.core.decide import Assign, Block, Decision, Merge, Promote, Snapshot, Verify, decide, run_finished
 from czar.core.events import EventKind
 from czar.core.host_commands import Restart
@@ -27,8 +25,7 @@ from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, Worke
 from czar.errors import CzarError, SupervisorError
 from czar.runtime import proc
 from czar.store.doorbell import Listener
-from czar.store.schema import attempts, tasks
-from czar.store.store import Store, TransitionRefused
+from czar.store.store import Store, TransitionRefused, Tx
 from czar.supervisor.actions import Actions
 from czar.supervisor.alerts import AlertSender
 from czar.supervisor.checks import CHECK
@@ -194,13 +191,9 @@ class Supervisor:
             git.ensure_worktree(p.paths.integration_worktree, integration, detach=True)
         # A merge that was in progress is carried on by the loop (see Actions.merge).
         with self.store.write() as conn:
-            for t in self.store_tasks(conn, TaskState.VERIFYING):
+            for t in Store.tasks_in(conn, (TaskState.VERIFYING,)):
                 Store.move_task(conn, t.id, TaskState.SUBMITTED, reason="reconcile: verification was interrupted; redo")
         self.to_start = self.take_back(list(p.plan.worker_kinds))
-
-    @staticmethod
-    def store_tasks(conn: Any, state: TaskState) -> list[Any]:
-        return list(conn.execute(select(tasks).where(tasks.c.state == state.value)).all())
 
     def take_back(self, wids: list[str]) -> list[str]:
         """Of these workers, the ones without a live host, marked starting; returns them, for
@@ -212,7 +205,7 @@ class Supervisor:
         for wid in wids:
             row = rows[wid]
             if wid in live and proc.pid_alive(row.pid):
-                if row.task_id is None and row.state not in (WorkerState.IDLE.value, WorkerState.STARTING.value):
+                if row.task_id is None and row.state not in (WorkerState.IDLE, WorkerState.STARTING):
                     with self.store.write() as conn:
                         Store.set_worker(conn, wid, state=WorkerState.IDLE)
                 continue
@@ -226,12 +219,12 @@ class Supervisor:
             lost.append(wid)
         return lost
 
-    def _keep_task(self, conn: Any, wid: str, task_id: str) -> None:
-        task = Store.task_row(conn, task_id)
-        if task.worker_id != wid or task.attempt_id is None or TaskState(task.state) not in ACTIVE_TASK_STATES:
+    def _keep_task(self, conn: Tx, wid: str, task_id: str) -> None:
+        task = Store.task(conn, task_id)
+        if task.worker_id != wid or task.attempt_id is None or task.state not in ACTIVE_TASK_STATES:
             Store.set_worker(conn, wid, task_id=None)  # a stale link: nothing to carry on
             return
-        Healer.supersede(conn, task.attempt_id)  # the dead host's agent is killed; its last words do not count
+        Store.supersede(conn, task.attempt_id)  # the dead host's agent is killed; its last words do not count
         # Its agent must start again, unless a command waiting for the new host starts it anyway
         # (a start it never read, the health round's restart, a message).
         working = task.state in AGENT_AT_WORK
@@ -256,9 +249,9 @@ class Supervisor:
         if len(recent) < HOST_RESTARTS:
             return False
         with self.store.write() as conn:
-            row = Store.worker_row(conn, wid)
+            row = Store.worker(conn, wid)
             if row.task_id is not None:
-                task = Store.task_row(conn, row.task_id)
+                task = Store.task(conn, row.task_id)
                 if task.worker_id == wid and task.state in AGENT_AT_WORK:
                     self.actions.requeue(conn, task.id, f"the worker host of {wid} kept dying")
             Store.set_worker(conn, wid, state=WorkerState.CRASHED, pid=None, agent_pid=None)
@@ -308,7 +301,7 @@ class Supervisor:
         """What the run spent on models; the first time it reaches the budget, a person hears."""
         budget = self.p.plan.project.budget_usd
         with self.store.read() as conn:
-            spent = float(conn.execute(select(func.coalesce(func.sum(attempts.c.cost_usd), 0.0))).scalar_one())
+            spent = Store.spent(conn)
         if budget is not None and spent >= budget and not self.budget_alerted:
             self.budget_alerted = True
             with self.store.write() as conn:
@@ -422,7 +415,7 @@ class Supervisor:
         elif isinstance(d, Merge) and MERGE_SLOT not in self.busy:
             with self.store.write() as conn:
                 for t in d.tasks:
-                    if Store.task_row(conn, t).state == TaskState.APPROVED.value:
+                    if Store.task(conn, t).state is TaskState.APPROVED:
                         Store.move_task(
                             conn, t, TaskState.MERGING, expect=TaskState.APPROVED, reason="next in the merge queue"
                         )

@@ -50,7 +50,7 @@ class MergeQueue:
     def merge(self, task_ids: Sequence[str]) -> None:
         """Merge these approved tasks, in this order; runs on the merge thread."""
         with self.p.store.read() as conn:
-            rows = {t: Store.task_row(conn, t) for t in task_ids}
+            rows = {t: Store.task(conn, t) for t in task_ids}
         git = self.git
         held, behind = self._look_again(task_ids)
         task_ids = [t for t in task_ids if t not in held and t not in behind]

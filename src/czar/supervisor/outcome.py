@@ -7,15 +7,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
-
 from czar.core import hunks
 from czar.core.decide import run_finished
 from czar.core.events import EventKind
 from czar.core.states import TaskState
 from czar.errors import SupervisorError, SupervisorGone
-from czar.store.schema import events
-from czar.store.store import Event
+from czar.store.store import Event, Store, Tx
 from czar.supervisor import status
 from czar.supervisor.checks import run_checks
 from czar.supervisor.launcher import supervisor_pid
@@ -165,12 +162,11 @@ def work_pairs(project: Project) -> list[tuple[dict[str, hunks.FileChange], dict
     return out
 
 
-def run_wall_seconds(conn: Connection) -> float:
+def run_wall_seconds(conn: Tx) -> float:
     """From the run's first supervisor start to the last change of a task's state: the same for
     whoever asks, whenever (a follower that joined late included)."""
-    began = conn.execute(select(func.min(events.c.ts)).where(events.c.kind == EventKind.SUPERVISOR_STARTED)).scalar()
-    ended = conn.execute(select(func.max(events.c.ts)).where(events.c.kind == EventKind.TASK_STATE)).scalar()
-    return max(0.0, float(ended) - float(began)) if began is not None and ended is not None else 0.0
+    span = Store.run_span(conn)
+    return max(0.0, span[1] - span[0]) if span is not None else 0.0
 
 
 def outcome(project: Project, integration_ok: bool | None) -> RunOutcome:
@@ -179,19 +175,17 @@ def outcome(project: Project, integration_ok: bool | None) -> RunOutcome:
     share, _, _ = hunks.duplication(work_pairs(project))
     with project.store.read() as conn:
         cost = float(status.costs(conn)["run"]["cost_usd"])
-        interventions = int(
-            conn.execute(select(func.count()).select_from(events).where(events.c.actor == "person")).scalar() or 0
-        )
+        interventions = Store.count_events_by(conn, "person")
         wall_seconds = run_wall_seconds(conn)
     return RunOutcome(
         tasks_total=len(tasks),
-        tasks_merged=sum(1 for t in tasks if t.state == TaskState.MERGED.value),
-        tasks_failed=sum(1 for t in tasks if t.state == TaskState.FAILED.value),
+        tasks_merged=sum(1 for t in tasks if t.state is TaskState.MERGED),
+        tasks_failed=sum(1 for t in tasks if t.state is TaskState.FAILED),
         integration_tests_passed=integration_ok,
         interventions=interventions,
         wall_seconds=round(wall_seconds, 2),
         integration_branch=project.plan.project.integration_branch,
-        failed_tasks=[t.id for t in tasks if t.state == TaskState.FAILED.value],
+        failed_tasks=[t.id for t in tasks if t.state is TaskState.FAILED],
         duplication=round(share, 4),
         cost_usd=cost,
     )

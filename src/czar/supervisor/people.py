@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy import Connection
-
 from czar.agent_tools.identity import AgentCaller, agent_trace
 from czar.agent_tools.service import PERSON
 from czar.core.events import EventKind
@@ -17,8 +15,7 @@ from czar.core.states import WorkerState
 from czar.errors import StoreError, SupervisorError
 from czar.paths import czar_home
 from czar.runtime.ancestry import ancestry
-from czar.store.schema import tasks
-from czar.store.store import Store
+from czar.store.store import Store, Tx
 from czar.supervisor.project import Project
 
 
@@ -39,23 +36,23 @@ def require_person(project: Project, command: str) -> None:
         raise AgentCaller(f"`czar {command}` acts for a person; it refuses to run inside an agent ({why})")
 
 
-def _busy_worker(conn: Connection, project: Project, worker_id: str) -> tuple[str, int]:
+def _busy_worker(conn: Tx, project: Project, worker_id: str) -> tuple[str, int]:
     try:
-        row = Store.worker_row(conn, worker_id)
+        row = Store.worker(conn, worker_id)
     except StoreError:
         raise SupervisorError(f"no worker {worker_id!r} in project {project.name}") from None
     if row.task_id is None:
         raise SupervisorError(f"worker {worker_id} has no task now")
-    task = Store.task_row(conn, row.task_id)
+    task = Store.task(conn, row.task_id)
     if task.attempt_id is None:
         raise SupervisorError(f"task {task.id} of worker {worker_id} is {task.state}; nobody works on it")
-    return task.id, int(task.attempt_id)
+    return task.id, task.attempt_id
 
 
 def answer_permission(project: Project, worker_id: str, allow: bool, reason: str = "") -> str:
     with project.store.write() as conn:
         task, attempt = _busy_worker(conn, project, worker_id)
-        if Store.worker_row(conn, worker_id).state != WorkerState.WAITING_PERMISSION.value:
+        if Store.worker(conn, worker_id).state != WorkerState.WAITING_PERMISSION.value:
             raise SupervisorError(f"worker {worker_id} is not waiting for a permission")
         why = reason or ("allowed by a person" if allow else "denied by a person")
         Store.post(conn, worker_id, Answer(attempt, allow, why))
@@ -78,9 +75,9 @@ def tell(project: Project, worker_id: str, text: str) -> str:
     with project.store.write() as conn:
         task, attempt = _busy_worker(conn, project, worker_id)
         Store.post(conn, worker_id, Tell(attempt, MessageKind.PERSON, text))
-        if Store.task_row(conn, task).blocked_on == PERSON:
+        if Store.task(conn, task).blocked_on == PERSON:
             # The person answered what the agent waited for.
-            conn.execute(tasks.update().where(tasks.c.id == task).values(blocked_on=None))
+            Store.set_waits(conn, task, None)
             Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
         Store.emit(conn, EventKind.PERSON_TOLD, actor="person", task=task, worker=worker_id, attempt=attempt, text=text)
     return f"sent to worker {worker_id} (task {task})"

@@ -3,25 +3,21 @@ its store, git and tmux. Every command that loads a plan goes through ``open_pro
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy import insert, select, update
-
 from czar.agent_tools.identity import ENV_PROJECT
 from czar.core.events import EventKind
-from czar.core.states import TaskState, WorkerState
+from czar.core.states import TaskState
 from czar.errors import PlanError
 from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan, load_plan
 from czar.runtime import sandbox
 from czar.runtime.tmux import TmuxHost
-from czar.store.schema import tasks, workers
+from czar.store.records import TaskSpec
 from czar.store.store import Store
 from czar.vcs.git import Git, GitLock
 
@@ -163,7 +159,6 @@ class Project:
         has started keeps the text it was given. Tasks removed from the plan are left alone.
         The settings agent tools need (they run without the plan) go to the store's meta table.
         """
-        now = time.time()
         plan = self.plan
         with self.store.write() as conn:
             Store.set_meta(conn, "plan_path", str(plan.path))
@@ -172,38 +167,21 @@ class Project:
             Store.set_meta(conn, "permissions_allow", [r.model_dump() for r in plan.permissions.allow])
             Store.set_meta(conn, "permissions_deny", [r.model_dump() for r in plan.permissions.deny])
             Store.set_meta(conn, "permissions_defaults", plan.permissions.defaults)
-            existing = {r.id: r for r in conn.execute(select(tasks)).all()}
+            existing = {t.id: t for t in Store.all_tasks(conn)}
             for t in self.plan.tasks:
-                spec = json.dumps(
-                    {
-                        "depends_on": t.depends_on,
-                        "after": t.after,
-                        "scope": t.scope,
-                        "accept": t.accept,
-                        "skills": t.skills,
-                        "priority": t.priority,
-                        "subtasks": t.subtasks,
-                        "agent": t.agent,
-                        "estimate": t.estimate,
-                        "rank": t.rank,
-                        "budget_usd": t.budget_usd,
-                    }
-                )
-                values = {"ord": t.order, "title": t.title, "body": t.body, "spec": spec, "updated_at": now}
+                spec = TaskSpec.of(t)
                 row = existing.get(t.id)
                 if row is None:
-                    conn.execute(insert(tasks).values(id=t.id, state=TaskState.PENDING.value, created_at=now, **values))
+                    Store.add_task(conn, t.id, order=t.order, title=t.title, body=t.body, spec=spec)
                     Store.emit(conn, EventKind.TASK_ADDED, task=t.id, title=t.title)
-                elif row.state in (TaskState.PENDING.value, TaskState.READY.value) and row.attempt_id is None:
-                    conn.execute(update(tasks).where(tasks.c.id == t.id).values(**values))
-            known = {r.id for r in conn.execute(select(workers.c.id)).all()}
+                elif row.state in (TaskState.PENDING, TaskState.READY) and row.attempt_id is None:
+                    Store.set_task_text(conn, t.id, order=t.order, title=t.title, body=t.body, spec=spec)
+            known = {w.id for w in Store.all_workers(conn)}
             for wid, kind in self.plan.worker_kinds.items():
                 if wid not in known:
-                    conn.execute(
-                        insert(workers).values(id=wid, agent=kind, state=WorkerState.STOPPED.value, updated_at=now)
-                    )
+                    Store.add_worker(conn, wid, kind)
                 else:
-                    conn.execute(update(workers).where(workers.c.id == wid).values(agent=kind))
+                    Store.set_worker(conn, wid, agent=kind)
 
 
 def open_project(plan_path: Path, *, check_repo: bool = True) -> Project:

@@ -21,26 +21,20 @@ Tasks are watched until they are merged: one in the merge queue still holds the 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import delete, insert, select
-
-from czar.agent_tools import claims
 from czar.core import hunks
 from czar.core.events import EventKind
 from czar.core.findings import OVERLAPS, FindingKind
 from czar.core.host_commands import MessageKind
 from czar.core.scope import in_scope
 from czar.core.states import AGENT_AT_WORK, HANDED_IN, UNMERGED
-from czar.store.schema import attempts, tasks
-from czar.store.schema import radar as radar_table
-from czar.store.store import Store
+from czar.store.records import Task, TaskAtWork
+from czar.store.store import Store, Tx
 from czar.supervisor.actions import Actions, branch_of, scope_message
 from czar.supervisor.project import Project
 from czar.vcs import checkout as task_checkout
@@ -81,7 +75,7 @@ class Radar:
         self._pairs: dict[tuple[str, str], list[str] | None] = {}  # (tip, tip) -> conflicted files
         self._last: frozenset[tuple[str, str]] = frozenset()  # (task, tip) last scanned, and integration
         self._integration_seen: str | None = None  # the integration tip the cache has caught up with
-        self._handed_in_seen: dict[str, tuple[int, str | None]] = {}  # task -> (attempt, tip) brought in
+        self._handed_in_seen: dict[str, tuple[int | None, str | None]] = {}  # task -> (attempt, tip) brought in
 
     # -- looking -----------------------------------------------------------------------------
 
@@ -127,54 +121,38 @@ class Radar:
 
     def _look(
         self, *, harvest: bool = True
-    ) -> tuple[dict[str, Any], dict[str, tuple[str, ...]], dict[str, str], str | None]:
+    ) -> tuple[dict[str, TaskAtWork], dict[str, tuple[str, ...]], dict[str, str], str | None]:
         """The tasks whose branches count now, their claims, every czar branch's tip, and the
         integration branch's tip. ``harvest``: with what agents committed since the last look
         brought in first (else the branches as the repository has them)."""
         with self.store.read() as conn:
-            rows = conn.execute(
-                select(
-                    tasks.c.id,
-                    tasks.c.state,
-                    tasks.c.attempt_id,
-                    tasks.c.spec,
-                    tasks.c.ord,
-                    tasks.c.fresh,
-                    attempts.c.named_task,
-                    attempts.c.stale_launch,
-                    attempts.c.worktree,
-                )
-                .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
-                .where(tasks.c.state.in_(UNMERGED))
-            ).all()
-            held = claims.all_held(conn)
+            rows = Store.tasks_at_work(conn, UNMERGED)
+            held = Store.all_claims(conn)
         tips = self._harvest(rows) if harvest else self.git.tips()
-        live = {r.id: r for r in rows if branch_of(r.id) in tips and not _being_corrected(r)}
+        live = {r.task.id: r for r in rows if branch_of(r.task.id) in tips and not _being_corrected(r)}
         with self._lock:  # work that was not the task's own is not expected back
-            self._footprints = {t: f for t, f in self._footprints.items() if t in live and not live[t].fresh}
+            self._footprints = {t: f for t, f in self._footprints.items() if t in live and not live[t].task.fresh}
         return live, held, tips, tips.get(self.integration)
 
-    def _harvest(self, rows: Sequence[Any]) -> dict[str, str]:
+    def _harvest(self, rows: Sequence[TaskAtWork]) -> dict[str, str]:
         tips = self.git.tips()
         for r in rows:
+            if r.attempt is None or not r.attempt.worktree:
+                continue
             # What agents committed in their checkouts since the last look, brought in (see
             # czar.vcs.checkout); of a task handed in, the commit it handed in.
-            branch = branch_of(r.id)
-            if r.worktree and r.state in AGENT_AT_WORK:
-                tip = task_checkout.harvest(self.git, Path(r.worktree), branch, tips.get(branch))
+            task, branch = r.task, branch_of(r.task.id)
+            if task.state in AGENT_AT_WORK:
+                tip = task_checkout.harvest(self.git, Path(r.attempt.worktree), branch, tips.get(branch))
                 if tip is not None:
                     tips[branch] = tip
-            elif (
-                r.worktree
-                and r.state in HANDED_IN
-                and self._handed_in_seen.get(r.id) != (r.attempt_id, tips.get(branch))
-            ):
+            elif task.state in HANDED_IN and self._handed_in_seen.get(task.id) != (task.attempt_id, tips.get(branch)):
                 # Handed in, its verification not started yet: what it handed in holds the tasks
                 # after it back already (else one could merge first in the meantime). Once per
                 # hand-in: the store is not asked again while it waits for its verification.
-                if self.actions.bring_in_handed_in(r.id, tips):
+                if self.actions.bring_in_handed_in(task.id, tips):
                     tips[branch] = self.git.tip(branch)
-                self._handed_in_seen[r.id] = (r.attempt_id, tips.get(branch))
+                self._handed_in_seen[task.id] = (task.attempt_id, tips.get(branch))
         return tips
 
     def scan(self) -> list[RadarFinding] | None:
@@ -218,7 +196,7 @@ class Radar:
 
     def _findings(
         self,
-        live: dict[str, Any],
+        live: dict[str, TaskAtWork],
         branches: dict[str, _Branch],
         held: dict[str, tuple[str, ...]],
         only: str | None = None,
@@ -226,12 +204,12 @@ class Radar:
         """What the branches do to each other and to the integration branch (``only``: to and
         with that one task)."""
         out: list[RadarFinding] = []
-        order = {t: seniority(r) for t, r in live.items()}
+        order = {t: seniority(r.task) for t, r in live.items()}
         busy = {t: b for t, b in branches.items() if b.changes}
         for t, b in busy.items():
             if only is not None and t != only:
                 continue
-            scope = tuple(json.loads(live[t].spec)["scope"])
+            scope = live[t].task.spec.scope
             if scope:
                 allowed = tuple(dict.fromkeys(scope + held.get(t, ())))
                 outside = tuple(p for p in b.changes if not in_scope(allowed, p))
@@ -275,41 +253,35 @@ class Radar:
         now = time.time()
         fresh: list[RadarFinding] = []
         with self.store.write() as conn:
-            rows = conn.execute(select(radar_table)).all()
-            known = {(r.kind, r.task_id, r.other): r for r in rows}
+            known = {(r.kind, r.task_id, r.other): r for r in Store.radar_rows(conn)}
             current = {(f.kind, f.task, f.other): f for f in found}
             for key, row in known.items():
                 if key not in current:
-                    conn.execute(delete(radar_table).where(radar_table.c.id == row.id))
+                    Store.drop_radar_row(conn, row.id)
                     Store.emit(conn, EventKind.RADAR_CLEARED, task=row.task_id, finding=row.kind, other=row.other)
             for key, f in current.items():
                 old = known.get(key)
-                if old is not None and json.loads(old.files) == list(f.files):
+                if old is not None and old.files == tuple(f.files):
                     continue
                 if old is not None:
-                    conn.execute(delete(radar_table).where(radar_table.c.id == old.id))
-                conn.execute(
-                    insert(radar_table).values(
-                        kind=f.kind.value, task_id=f.task, other=f.other, files=json.dumps(list(f.files)), since=now
-                    )
-                )
+                    Store.drop_radar_row(conn, old.id)
+                Store.add_radar_row(conn, f.kind.value, f.task, f.other, tuple(f.files), now)
                 Store.emit(conn, f.kind.event, task=f.task, other=f.other, files=list(f.files))
                 fresh.append(f)
                 self._tell(conn, f)
         return fresh
 
-    def _tell(self, conn: Any, f: RadarFinding) -> None:
-        task = Store.task_row(conn, f.task)
+    def _tell(self, conn: Tx, f: RadarFinding) -> None:
+        task = Store.task(conn, f.task)
         if task.state not in AGENT_AT_WORK:
             return  # its agent has handed in; verification and the merge queue take it from here
         files = ", ".join(f.files[:10])
         if f.kind is FindingKind.SCOPE:
-            spec = json.loads(task.spec)
             self.actions.tell(
-                conn, task, MessageKind.SCOPE, scope_message(tuple(spec["scope"]), list(f.files), self.integration)
+                conn, task, MessageKind.SCOPE, scope_message(task.spec.scope, list(f.files), self.integration)
             )
         elif f.kind is FindingKind.DUPLICATE and f.other is not None:
-            other = Store.task_row(conn, f.other)
+            other = Store.task(conn, f.other)
             if other.state not in UNMERGED:
                 return  # merged (or failed) since the look: the next look sees it in the integration branch
             who = f"task {f.other}" + (f" (worker {other.worker_id})" if other.worker_id else "")
@@ -338,22 +310,23 @@ class Radar:
             self.actions.tell(conn, task, MessageKind.CONFLICT, text)
 
 
-def _being_corrected(row: Any) -> bool:
+def _being_corrected(r: TaskAtWork) -> bool:
     """Its agent works on the wrong task, or is being restarted on the right one: what its branch
     holds now is about to be undone, and must not set the radar off against anyone."""
-    if row.named_task is not None:
-        return bool(row.named_task != row.id)
-    return bool(row.stale_launch) and row.state in AGENT_AT_WORK
+    if r.attempt is None:
+        return False
+    if r.attempt.named_task is not None:
+        return r.attempt.named_task != r.task.id
+    return bool(r.attempt.stale_launch) and r.task.state in AGENT_AT_WORK
 
 
-def seniority(row: Any) -> tuple[int, float, int, str]:
+def seniority(task: Task) -> tuple[int, float, int, str]:
     """Who comes first of two tasks whose work overlaps: the one the plan hands out first (by
     priority, then the longest chain of work after it, then the plan's order; as ``decide``
     does). Not the one whose agent happened to start first: tasks assigned in one step start in
     whatever order their threads run, and a requeued task starts again later; the plan's order
     is the same whatever happens."""
-    spec = json.loads(row.spec)
-    return (-int(spec.get("priority", 0)), -float(spec.get("rank", 1.0)), int(row.ord), str(row.id))
+    return (-task.spec.priority, -task.spec.rank, task.order, task.id)
 
 
 def gate(found: list[RadarFinding]) -> tuple[MessageKind, str, tuple[str, ...]] | None:

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import func, select
-
 from czar.core import waits
 from czar.core.events import EventKind
-from czar.core.states import TERMINAL_TASK_STATES, TaskState
-from czar.store.schema import events, tasks, workers
+from czar.core.states import TERMINAL_TASK_STATES, WorkerState
 from czar.store.store import Store
-from czar.supervisor.snapshot import held_tasks
 
 # What counts as progress: a task changing state, work committed, a checkpoint, a person acting.
 PROGRESS = (
@@ -27,10 +23,10 @@ PROGRESS = (
 def diagnosis(store: Store) -> list[str]:
     """One line per unfinished task: whom it waits for, what holds it, the cycles of waits."""
     with store.read() as conn:
-        rows = conn.execute(select(tasks.c.id, tasks.c.state, tasks.c.worker_id, tasks.c.blocked_on)).all()
-        wrows = {w.id: w for w in conn.execute(select(workers.c.id, workers.c.state, workers.c.task_id)).all()}
-        held = held_tasks(conn)
-    idle = sum(1 for w in wrows.values() if w.state == "idle" and w.task_id is None)
+        rows = Store.all_tasks(conn)
+        wrows = {w.id: w for w in Store.all_workers(conn)}
+        held = Store.held_tasks(conn)
+    idle = sum(1 for w in wrows.values() if w.state is WorkerState.IDLE and w.task_id is None)
     lines = [
         waits.TaskLine(
             id=r.id,
@@ -41,7 +37,7 @@ def diagnosis(store: Store) -> list[str]:
             held_by=held.get(r.id, frozenset()),
         )
         for r in rows
-        if TaskState(r.state) not in TERMINAL_TASK_STATES
+        if r.state not in TERMINAL_TASK_STATES
     ]
     return waits.diagnose(lines, idle)
 
@@ -59,11 +55,9 @@ class StallWatch:
     def check(self, finished: bool) -> list[str] | None:
         """The diagnosis, the first time the run is found stalled (None otherwise)."""
         with self.store.read() as conn:
-            last = conn.execute(
-                select(func.max(events.c.id)).where(events.c.id > self.seen, events.c.kind.in_(PROGRESS))
-            ).scalar()
+            last = Store.newest_event_id(conn, self.seen, PROGRESS)
         if last is not None:
-            self.seen = int(last)
+            self.seen = last
             self.progress_at = time.monotonic()
             self.raised = False
         idle = time.monotonic() - self.progress_at

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
-from sqlalchemy import func, select
-
-from czar.agent_tools import claims
 from czar.core.events import EventKind
-from czar.store.schema import attempts, radar
+from czar.store.records import Costs, Task
+from czar.store.store import Store, Tx
 from czar.supervisor import launcher
 from czar.supervisor.project import Project
 
@@ -24,8 +21,8 @@ def status(project: Project) -> dict[str, Any]:
     tasks = store.tasks()
     now = time.time()
     with store.read() as conn:
-        held = claims.all_held(conn)
-        findings = conn.execute(select(radar).order_by(radar.c.id)).all()
+        held = Store.all_claims(conn)
+        findings = Store.radar_rows(conn)
         spend = costs(conn)
     alerts = store.events_after(0, limit=100_000, kinds=(EventKind.ALERT,))[-RECENT_ALERTS:]
     return {
@@ -49,7 +46,7 @@ def status(project: Project) -> dict[str, Any]:
         "worker_costs": spend["workers"],
         "counts": {s: sum(1 for t in tasks if t.state == s) for s in sorted({t.state for t in tasks})},
         "radar": [
-            {"kind": f.kind, "task": f.task_id, "other": f.other, "files": json.loads(f.files), "since": f.since}
+            {"kind": f.kind, "task": f.task_id, "other": f.other, "files": list(f.files), "since": f.since}
             for f in findings
         ],
         "alerts": [
@@ -69,18 +66,17 @@ def status(project: Project) -> dict[str, Any]:
 _NOTHING = {"cost_usd": 0.0, "input_tokens": 0, "output_tokens": 0}
 
 
-def costs(conn: Any) -> dict[str, Any]:
+def costs(conn: Tx) -> dict[str, Any]:
     """Tokens and cost per task, per worker and for the run (each API message counted once)."""
 
-    def totals(rows: Any) -> dict[str, dict[str, Any]]:
+    def totals(by: dict[str, Costs]) -> dict[str, dict[str, Any]]:
         return {
-            key: {"cost_usd": round(float(c or 0), 6), "input_tokens": int(i or 0), "output_tokens": int(o or 0)}
-            for key, c, i, o in rows
+            key: {"cost_usd": round(c.cost_usd, 6), "input_tokens": c.input_tokens, "output_tokens": c.output_tokens}
+            for key, c in by.items()
         }
 
-    cols = (func.sum(attempts.c.cost_usd), func.sum(attempts.c.input_tokens), func.sum(attempts.c.output_tokens))
-    by_task = totals(conn.execute(select(attempts.c.task_id, *cols).group_by(attempts.c.task_id)).all())
-    by_worker = totals(conn.execute(select(attempts.c.worker_id, *cols).group_by(attempts.c.worker_id)).all())
+    by_task = totals(Store.costs_by_task(conn))
+    by_worker = totals(Store.costs_by_worker(conn))
     run = {
         "cost_usd": round(sum(t["cost_usd"] for t in by_task.values()), 6),
         "input_tokens": sum(t["input_tokens"] for t in by_task.values()),
@@ -89,17 +85,16 @@ def costs(conn: Any) -> dict[str, Any]:
     return {"tasks": by_task, "workers": by_worker, "run": run}
 
 
-def _task(t: Any, held: tuple[str, ...]) -> dict[str, Any]:
-    spec = json.loads(t.spec)
+def _task(t: Task, held: tuple[str, ...]) -> dict[str, Any]:
     return {
         "id": t.id,
         "title": t.title,
         "state": t.state,
         "worker": t.worker_id,
         "rounds": t.rounds,
-        "depends_on": spec["depends_on"],
+        "depends_on": list(t.spec.depends_on),
         "checkpoint": t.checkpoint,
-        "checkpoints": len(spec["subtasks"]),
+        "checkpoints": len(t.spec.subtasks),
         "blocked_on": t.blocked_on,
         "claims": list(held),
         "last_note": t.last_note,

@@ -1,0 +1,130 @@
+"""Queries on attempts: one delivery of a task to a worker, with what it used and cost."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from czar.core.states import AttemptOutcome
+from czar.errors import StoreError
+from czar.store.records import Attempt, Costs
+from czar.store.schema import attempts
+
+# The counters a repair adds one to (see ``Store.count_repair``).
+REPAIRS = ("nudges", "restarts")
+_COST_COLUMNS = (func.sum(attempts.c.cost_usd), func.sum(attempts.c.input_tokens), func.sum(attempts.c.output_tokens))
+
+
+class Attempts:
+    @staticmethod
+    def attempt(conn: Connection, attempt_id: int) -> Attempt:
+        row = conn.execute(select(attempts).where(attempts.c.id == attempt_id)).first()
+        if row is None:
+            raise StoreError(f"unknown attempt {attempt_id}")
+        return Attempt.from_row(row)
+
+    @staticmethod
+    def prompt(conn: Connection, attempt_id: int) -> str:
+        """Exactly what the attempt delivered."""
+        value = conn.execute(select(attempts.c.prompt).where(attempts.c.id == attempt_id)).scalar()
+        if value is None:
+            raise StoreError(f"unknown attempt {attempt_id}")
+        return str(value)
+
+    @staticmethod
+    def new_attempt(
+        conn: Connection,
+        *,
+        task_id: str,
+        worker_id: str,
+        branch: str,
+        worktree: str,
+        base_commit: str,
+        prompt: str,
+        prompt_sha256: str,
+    ) -> int:
+        result = conn.execute(
+            insert(attempts).values(
+                task_id=task_id,
+                worker_id=worker_id,
+                branch=branch,
+                worktree=worktree,
+                base_commit=base_commit,
+                prompt=prompt,
+                prompt_sha256=prompt_sha256,
+                outcome=AttemptOutcome.OPEN.value,
+                started_at=time.time(),
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    @staticmethod
+    def set_attempt(conn: Connection, attempt_id: int, **values: Any) -> None:
+        if isinstance(values.get("outcome"), AttemptOutcome):
+            values["outcome"] = values["outcome"].value
+        conn.execute(update(attempts).where(attempts.c.id == attempt_id).values(**values))
+
+    @staticmethod
+    def add_usage(
+        conn: Connection,
+        attempt_id: int,
+        *,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read_tokens: int,
+        cache_write_tokens: int,
+        cost_usd: float,
+    ) -> None:
+        """Add what one more stretch of the attempt used."""
+        c = attempts.c
+        conn.execute(
+            update(attempts)
+            .where(c.id == attempt_id)
+            .values(
+                input_tokens=c.input_tokens + input_tokens,
+                output_tokens=c.output_tokens + output_tokens,
+                cache_read_tokens=c.cache_read_tokens + cache_read_tokens,
+                cache_write_tokens=c.cache_write_tokens + cache_write_tokens,
+                cost_usd=c.cost_usd + cost_usd,
+            )
+        )
+
+    @staticmethod
+    def count_repair(conn: Connection, attempt_id: int, repair: str, now: float) -> None:
+        """One more ``repair`` (one of ``REPAIRS``) of the attempt, made ``now``."""
+        if repair not in REPAIRS:
+            raise ValueError(f"not a repair counter: {repair}")
+        column = attempts.c[repair]
+        conn.execute(update(attempts).where(attempts.c.id == attempt_id).values({repair: column + 1, "healed_at": now}))
+
+    @staticmethod
+    def supersede(conn: Connection, attempt_id: int) -> None:
+        """From now on, ignore what the agent processes started so far for the attempt still report."""
+        conn.execute(update(attempts).where(attempts.c.id == attempt_id).values(stale_launch=attempts.c.launches))
+
+    @staticmethod
+    def launches_of(conn: Connection, task_id: str) -> int:
+        """Agent processes started for all of a task's attempts."""
+        query = select(func.coalesce(func.sum(attempts.c.launches), 0)).where(attempts.c.task_id == task_id)
+        return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def spent(conn: Connection) -> float:
+        """What the whole run has cost so far."""
+        return float(conn.execute(select(func.coalesce(func.sum(attempts.c.cost_usd), 0.0))).scalar_one())
+
+    @staticmethod
+    def costs_by_task(conn: Connection) -> dict[str, Costs]:
+        rows = conn.execute(select(attempts.c.task_id, *_COST_COLUMNS).group_by(attempts.c.task_id)).all()
+        return {key: _costs(c, i, o) for key, c, i, o in rows}
+
+    @staticmethod
+    def costs_by_worker(conn: Connection) -> dict[str, Costs]:
+        rows = conn.execute(select(attempts.c.worker_id, *_COST_COLUMNS).group_by(attempts.c.worker_id)).all()
+        return {key: _costs(c, i, o) for key, c, i, o in rows}
+
+
+def _costs(cost: Any, inputs: Any, outputs: Any) -> Costs:
+    return Costs(cost_usd=float(cost or 0), input_tokens=int(inputs or 0), output_tokens=int(outputs or 0))

@@ -1,0 +1,118 @@
+"""The event log: every change, with why, appended in the transaction that made it."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from czar.core.events import EventKind
+from czar.store.records import from_columns
+from czar.store.schema import events
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    ts: float
+    kind: str
+    actor: str
+    task_id: str | None
+    worker_id: str | None
+    attempt_id: int | None
+    payload: dict[str, Any]
+
+    @staticmethod
+    def from_row(row: Any) -> Event:
+        return from_columns(Event, row, payload=json.loads(row.payload))
+
+
+class Events:
+    @staticmethod
+    def emit(
+        conn: Connection,
+        kind: EventKind,
+        *,
+        actor: str = "supervisor",
+        task: str | None = None,
+        worker: str | None = None,
+        attempt: int | None = None,
+        **payload: Any,
+    ) -> int:
+        """Append one event; returns its id."""
+        conn.info["czar_observers"] = True
+        result = conn.execute(
+            insert(events).values(
+                ts=time.time(),
+                kind=kind.value,
+                actor=actor,
+                task_id=task,
+                worker_id=worker,
+                attempt_id=attempt,
+                payload=json.dumps(payload, sort_keys=True, default=str),
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    @staticmethod
+    def alert(
+        conn: Connection,
+        level: str,
+        message: str,
+        *,
+        task: str | None = None,
+        worker: str | None = None,
+        actor: str = "supervisor",
+        **evidence: Any,
+    ) -> int:
+        """Raise an alert for people: ``warning`` (needs a look) or ``critical`` (needs a person)."""
+        return Events.emit(
+            conn, EventKind.ALERT, actor=actor, task=task, worker=worker, level=level, message=message, **evidence
+        )
+
+    @staticmethod
+    def newest_event_id(conn: Connection, after: int = 0, kinds: Sequence[EventKind] = ()) -> int | None:
+        """The id of the newest event above ``after`` (only of ``kinds``, if given), or None."""
+        query = select(func.max(events.c.id)).where(events.c.id > after)
+        if kinds:
+            query = query.where(events.c.kind.in_(kinds))
+        value = conn.execute(query).scalar()
+        return None if value is None else int(value)
+
+    @staticmethod
+    def read_events(
+        conn: Connection, after: int = 0, limit: int = 1000, kinds: Sequence[EventKind] = ()
+    ) -> list[Event]:
+        query = select(events).where(events.c.id > after)
+        if kinds:
+            query = query.where(events.c.kind.in_(kinds))
+        rows = conn.execute(query.order_by(events.c.id).limit(limit)).all()
+        return [Event.from_row(r) for r in rows]
+
+    @staticmethod
+    def last_event_of(conn: Connection, attempt_id: int, kind: EventKind) -> Event | None:
+        """The attempt's newest event of ``kind``."""
+        row = conn.execute(
+            select(events)
+            .where(events.c.attempt_id == attempt_id, events.c.kind == kind)
+            .order_by(events.c.id.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else Event.from_row(row)
+
+    @staticmethod
+    def run_span(conn: Connection) -> tuple[float, float] | None:
+        """From the run's first supervisor start to the last change of a task's state."""
+        began = conn.execute(
+            select(func.min(events.c.ts)).where(events.c.kind == EventKind.SUPERVISOR_STARTED)
+        ).scalar()
+        ended = conn.execute(select(func.max(events.c.ts)).where(events.c.kind == EventKind.TASK_STATE)).scalar()
+        return None if began is None or ended is None else (float(began), float(ended))
+
+    @staticmethod
+    def count_events_by(conn: Connection, actor: str) -> int:
+        return int(conn.execute(select(func.count()).select_from(events).where(events.c.actor == actor)).scalar() or 0)

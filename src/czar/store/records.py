@@ -1,0 +1,200 @@
+"""What the store hands out: frozen records of its rows, each read from a row by ``from_row``.
+
+Nothing outside ``czar.store`` sees a database row. A task's spec (its part of the plan) is
+parsed here, once per distinct text, and never again by string key elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from czar.core.states import AttemptOutcome, TaskState, WorkerState
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """A task's part of the plan, as the store keeps it (it never changes once the task started)."""
+
+    depends_on: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    scope: tuple[str, ...] = ()
+    accept: tuple[str, ...] = ()
+    skills: tuple[str, ...] = ()
+    priority: int = 0
+    subtasks: tuple[str, ...] = ()
+    agent: str = ""  # the agent kind the task asks for (every spec written names one)
+    estimate: float | None = None
+    rank: float = 1.0
+    budget_usd: float | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @staticmethod
+    def from_json(text: str) -> TaskSpec:
+        return _parse_spec(text)
+
+    @staticmethod
+    def of(source: Any) -> TaskSpec:
+        """The spec of a task of the plan (any object with these fields as attributes)."""
+        return _spec({name: getattr(source, name) for name in _SPEC_FIELDS})
+
+
+_SPEC_FIELDS = tuple(f.name for f in fields(TaskSpec))
+
+
+def _spec(values: dict[str, Any]) -> TaskSpec:
+    """A spec from its fields by name: lists become tuples; missing or null fields keep their
+    defaults (a store written by an older czar lacks some)."""
+    kept: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in _SPEC_FIELDS and v is not None
+    }
+    return TaskSpec(**kept)
+
+
+@lru_cache(maxsize=4096)
+def _parse_spec(text: str) -> TaskSpec:
+    return _spec(json.loads(text) if text else {})
+
+
+_R = TypeVar("_R")
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def from_columns(cls: type[_R], row: Any, **converted: Any) -> _R:
+    """A record of ``cls`` from a row whose columns bear the record's field names; ``converted``
+    gives the fields read otherwise."""
+    names = _NAMES.get(cls) or _NAMES.setdefault(cls, tuple(f.name for f in fields(cls)))  # type: ignore[arg-type]
+    return cls(**{n: converted[n] if n in converted else getattr(row, n) for n in names})
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: str
+    order: int  # position in the plan's topological order
+    title: str
+    body: str
+    spec: TaskSpec
+    state: TaskState
+    worker_id: str | None
+    attempt_id: int | None
+    rounds: int  # verifications, broken merges and abandoned attempts used (see ``core.rounds``)
+    note: str | None  # evidence of the last failure, carried into the next prompt
+    merge_from: str | None  # the integration tip before the merge in progress, to undo it
+    checkpoint: int
+    last_note: str | None  # the agent's last report, for the board
+    blocked_on: str | None  # what it waits for (``core.waits``)
+    confusions: int  # times its agent named another task
+    fresh: bool  # its branch starts again from scratch
+    created_at: float
+    updated_at: float
+
+    @staticmethod
+    def from_row(row: Any) -> Task:
+        return from_columns(
+            Task,
+            row,
+            order=row.ord,
+            spec=TaskSpec.from_json(row.spec),
+            state=TaskState(row.state),
+            fresh=bool(row.fresh),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    id: str
+    agent: str
+    state: WorkerState
+    task_id: str | None
+    pid: int | None  # the worker host's process
+    agent_pid: int | None  # the agent's process group, while one runs
+    last_seen: float | None
+    updated_at: float
+    token: str | None  # the digest of the secret its agent's tools prove who they are with
+    state_since: float | None
+    last_output: float | None
+    last_progress: float | None
+    wait_until: float | None
+    detail: str | None
+    repeats: int
+
+    @staticmethod
+    def from_row(row: Any) -> Worker:
+        return from_columns(Worker, row, state=WorkerState(row.state))
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One delivery of a task to a worker. Its prompt, the largest column, is read on its own
+    (``Store.prompt``)."""
+
+    id: int
+    task_id: str
+    worker_id: str
+    branch: str
+    worktree: str
+    base_commit: str
+    prompt_sha256: str
+    outcome: AttemptOutcome
+    started_at: float
+    acked_at: float | None
+    finished_at: float | None
+    agent_exited_at: float | None
+    summary: str | None
+    session_id: str | None
+    launches: int
+    nudges: int
+    restarts: int
+    named_task: str | None
+    goal: str | None
+    healed_at: float | None
+    stale_launch: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float
+
+    @staticmethod
+    def from_row(row: Any) -> Attempt:
+        return from_columns(Attempt, row, outcome=AttemptOutcome(row.outcome))
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    """A worker with the task it holds and that task's attempt (either may be missing)."""
+
+    worker: Worker
+    task: Task | None
+    attempt: Attempt | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskAtWork:
+    """A task with its current attempt, if it has one."""
+
+    task: Task
+    attempt: Attempt | None
+
+
+@dataclass(frozen=True, slots=True)
+class RadarRow:
+    """What the conflict radar sees now between a task and another (or the integration branch)."""
+
+    id: int
+    kind: str
+    task_id: str
+    other: str | None
+    files: tuple[str, ...]
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
+class Costs:
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0

@@ -1,0 +1,82 @@
+"""Queries on workers, alone or with the task and attempt each holds."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import Connection, case, func, insert, select, update
+
+from czar.core.states import WorkerState
+from czar.errors import StoreError
+from czar.store.joins import Part, prefixed
+from czar.store.records import Attempt, Station, Task, Worker
+from czar.store.schema import attempts, tasks, workers
+
+
+class Workers:
+    @staticmethod
+    def worker(conn: Connection, worker_id: str) -> Worker:
+        row = conn.execute(select(workers).where(workers.c.id == worker_id)).first()
+        if row is None:
+            raise StoreError(f"unknown worker {worker_id!r}")
+        return Worker.from_row(row)
+
+    @staticmethod
+    def all_workers(conn: Connection) -> list[Worker]:
+        return [Worker.from_row(r) for r in conn.execute(select(workers).order_by(workers.c.id)).all()]
+
+    @staticmethod
+    def idle_count(conn: Connection) -> int:
+        """Workers idle and without a task."""
+        query = (
+            select(func.count())
+            .select_from(workers)
+            .where(workers.c.state == WorkerState.IDLE.value, workers.c.task_id.is_(None))
+        )
+        return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def stations(conn: Connection) -> list[Station]:
+        """Every worker with the task it holds and that task's current attempt."""
+        rows = conn.execute(
+            select(*prefixed(workers, "w_"), *prefixed(tasks, "t_"), *prefixed(attempts, "a_", skip=("prompt",)))
+            .select_from(workers)
+            .outerjoin(tasks, tasks.c.id == workers.c.task_id)
+            .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
+            .order_by(workers.c.id)
+        ).all()
+        out = []
+        for r in rows:
+            t, a = Part(r, "t_"), Part(r, "a_")
+            task = Task.from_row(t) if t.present() else None
+            attempt = Attempt.from_row(a) if a.present() else None
+            out.append(Station(Worker.from_row(Part(r, "w_")), task, attempt))
+        return out
+
+    @staticmethod
+    def add_worker(conn: Connection, worker_id: str, agent: str) -> None:
+        conn.execute(
+            insert(workers).values(id=worker_id, agent=agent, state=WorkerState.STOPPED.value, updated_at=time.time())
+        )
+
+    @staticmethod
+    def set_worker(conn: Connection, worker_id: str, **fields: Any) -> None:
+        now = time.time()
+        fields.setdefault("updated_at", now)
+        if "state" in fields:
+            fields["state"] = WorkerState(fields["state"]).value
+            # ``state_since`` keeps the time the state last really changed.
+            fields.setdefault(
+                "state_since", case((workers.c.state != fields["state"], now), else_=workers.c.state_since)
+            )
+        conn.execute(update(workers).where(workers.c.id == worker_id).values(**fields))
+
+    @staticmethod
+    def idle_unless_given_a_task(conn: Connection, worker_id: str) -> None:
+        """A starting host's worker is idle, unless the supervisor gave it a task meanwhile."""
+        conn.execute(
+            update(workers)
+            .where(workers.c.id == worker_id, workers.c.task_id.is_(None))
+            .values(state=WorkerState.IDLE.value, state_since=time.time())
+        )
