@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import subprocess
 import sys
+import tomllib
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from czar.agents import sim_script
 from czar.core.graph import depth, topological_order
 from czar.core.scope import matches
 from czar.demo.sample import write_sample
@@ -134,3 +139,51 @@ def test_write_sample_refuses_a_used_folder(tmp_path: Path) -> None:
     write_sample(tmp_path)
     with pytest.raises(CzarError, match="already exists"):
         write_sample(tmp_path)
+
+
+def _data_files(folder: Traversable, prefix: str = "") -> dict[str, str]:
+    """The text of every file under ``folder``, by its path below it."""
+    found: dict[str, str] = {}
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            found |= _data_files(entry, f"{prefix}{entry.name}/")
+        else:
+            found[prefix + entry.name] = entry.read_text(encoding="utf-8")
+    return found
+
+
+def test_every_file_of_the_sample_comes_from_its_package_data(tmp_path: Path) -> None:
+    stored = _data_files(resources.files("czar.demo") / "data")
+    assert "plan.toml" in stored
+    used = {"plan.toml", "agents.toml"}
+    plan = load_plan(write_sample(tmp_path))
+
+    for path in _git(plan.repo, "ls-files").splitlines():
+        assert (plan.repo / path).read_text(encoding="utf-8") == stored[f"repo/{path}.txt"], path
+        used.add(f"repo/{path}.txt")
+    # What an agent writes is what its script says, as the sim reads it.
+    for task in plan.tasks:
+        source = sim_script.extract(task.body)
+        assert source is not None, task.id
+        script = sim_script.parse(source)
+        writes = [("tasks", step) for step in script.main if step.verb == "write"]
+        writes += [("fixes", step) for section in script.feedback for step in section if step.verb == "write"]
+        assert writes, task.id
+        for folder, step in writes:
+            data = f"{folder}/{task.id}/{step.args[0]}.txt"
+            assert step.text == stored[data], data
+            used.add(data)
+
+    assert used == set(stored), "stored files the sample does not use"
+
+
+def test_a_wheel_ships_every_file_of_the_sample() -> None:
+    # setuptools' build_py expands each package-data pattern with glob.glob(recursive=True), whose *
+    # passes dot files by; a file no pattern matches is missing from an installed czar.
+    root = Path(__file__).resolve().parents[2]
+    package = root / "src" / "czar"
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["czar"]
+    shipped = {path for pattern in patterns for path in glob.glob(pattern, root_dir=package, recursive=True)}
+    data = {str(p.relative_to(package)) for p in (package / "demo" / "data").rglob("*") if p.is_file()}
+    assert data
+    assert data <= shipped, sorted(data - shipped)
