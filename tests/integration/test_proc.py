@@ -76,3 +76,78 @@ def test_a_timed_out_command_whose_child_holds_the_output_is_not_waited_for() ->
     noisy = "import sys; print('out'); print('err', file=sys.stderr)"
     quiet = proc.run([sys.executable, "-c", noisy], errors_too=False)
     assert quiet.output == "out\n"
+
+
+# -- long-lived children (agents) -------------------------------------------------------------
+
+
+def _echo_child(tmp_path: Path) -> proc.Child:
+    # Echoes each line of its input, and says when its input closes.
+    code = "import sys\nfor line in sys.stdin:\n    print('got ' + line.strip(), flush=True)\nprint('input closed')\n"
+    return proc.spawn([sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ))
+
+
+def test_a_child_is_written_to_and_read_without_blocking(tmp_path: Path) -> None:
+    child = _echo_child(tmp_path)
+    try:
+        assert child.read(1000) == (b"", False)  # nothing printed yet: no wait
+        assert child.send(b"one\n")
+        seen = retry_until(lambda: child.read(1000)[0] or None, what="its answer")
+        assert seen == b"got one\n"
+        child.close_input()
+        assert child.exit_code() == 0
+        rest = b""
+        while not (got := child.read(1000))[1]:
+            rest += got[0]
+        assert rest + got[0] == b"input closed\n"
+        assert not child.running()
+        assert not child.send(b"two\n")  # its input is closed: nothing is written, nothing raised
+    finally:
+        child.end_all()
+        child.close()
+
+
+def test_reading_a_flood_is_bounded(tmp_path: Path) -> None:
+    code = "import sys\nsys.stdout.write('x' * 1_000_000)\nsys.stdout.flush()\nimport time\ntime.sleep(30)\n"
+    child = proc.spawn([sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ))
+    total = 0
+
+    def read_some() -> bool:
+        nonlocal total
+        data, ended = child.read(100_000)
+        assert len(data) < 100_000 + 65536 and not ended  # at most one read past the limit
+        total += len(data)
+        return total == 1_000_000
+
+    try:
+        retry_until(read_some, what="all of its output")
+    finally:
+        child.end_all()
+        child.close()
+
+
+def test_ending_a_child_ends_what_it_started_in_a_session_of_its_own(tmp_path: Path) -> None:
+    # A grandchild that left the child's process group (as one in a sandbox does) is out of
+    # reach of a group kill, but ends with the child's end all the same once it is waited for.
+    code = (
+        "import os, subprocess, sys, time\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = proc.spawn([sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ))
+    line = retry_until(lambda: child.read(100)[0] or None, what="the grandchild's pid")
+    grandchild = int(line.split()[0])
+    left = child.end_all(patience=0.5)
+    child.close()
+    assert not child.running()
+    assert left == [grandchild]  # still running: it was in a session of its own
+    os.kill(grandchild, 9)
+    assert wait_gone([grandchild], timeout=10)
+
+
+def test_a_child_that_cannot_start_raises(tmp_path: Path) -> None:
+    import pytest
+
+    with pytest.raises(OSError):
+        proc.spawn([str(tmp_path / "missing")], cwd=tmp_path, env={})

@@ -56,6 +56,5 @@ def test_a_paste_cannot_end_early_with_a_stray_end_marker(tmp_path: Path) -> Non
         text = retry_until(lambda: (screen.pump() or True) and "\\r'" in out.getvalue(), timeout=20, what="the echo")
         assert text and repr(PASTE_START + b"evil  rest" + PASTE_END + b"\r") in out.getvalue()
     finally:
-        screen.proc.kill()
-        screen.proc.wait()
+        screen.proc.end_all()
         screen.close()

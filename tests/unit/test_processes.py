@@ -11,7 +11,7 @@ SRC = Path(czar.__file__).parent
 # The long-lived processes of a worker host (its agent, the agent's screen) are still started by
 # the host itself: a long-lived-process API beside ``proc.run`` is the next step (the shell's
 # redesign, issue 9).
-STARTS_ITS_OWN = {"runtime/proc.py", "host/worker_host.py", "host/screen.py"}
+STARTS_ITS_OWN = {"runtime/proc.py"}
 
 
 def test_only_the_runtime_starts_processes() -> None:

@@ -15,7 +15,6 @@ import pty
 import shutil
 import signal
 import struct
-import subprocess
 import sys
 import termios
 import time
@@ -24,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from czar.runtime.proc import spawn
+
 PASTE_START, PASTE_END = b"\x1b[200~", b"\x1b[201~"
 ENTER_PAUSE = 0.15  # between a paste and its Enter: a TUI takes an Enter inside a paste as text
 
@@ -31,20 +32,14 @@ ENTER_PAUSE = 0.15  # between a paste and its Enter: a TUI takes an Enter inside
 class Screen:
     """One agent process on a pseudo-terminal; ``fd`` is czar's end of it."""
 
-    def __init__(self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, out: IO[str]) -> None:
+    def __init__(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, out: IO[str], *, niceness: int = 0
+    ) -> None:
         self.out = out
         self.fd, child = pty.openpty()
         _copy_size(out, child)
         try:
-            self.proc = subprocess.Popen(
-                list(argv),
-                cwd=cwd,
-                env=dict(env),
-                stdin=child,
-                stdout=child,
-                stderr=child,
-                start_new_session=True,  # so stopping it kills its whole process group
-            )
+            self.proc = spawn(argv, cwd=cwd, env=env, terminal=child, niceness=niceness)
         except OSError:
             os.close(self.fd)
             raise
@@ -73,8 +68,7 @@ class Screen:
 
     def resize(self) -> None:
         _copy_size(self.out, self.fd)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGWINCH)
+        self.proc.signal_group(signal.SIGWINCH)
 
     # -- czar's messages ----------------------------------------------------------------------
 

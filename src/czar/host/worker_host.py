@@ -17,7 +17,6 @@ import os
 import select
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -50,9 +49,9 @@ from czar.host.output import Flow, ModelWatch, Note
 from czar.host.screen import Pane, Screen
 from czar.paths import czar_home
 from czar.plan.model import AgentConfig, SandboxConfig
-from czar.runtime import ancestry, sandbox, untrusted
+from czar.runtime import sandbox, untrusted
 from czar.runtime.gateway import Gateway
-from czar.runtime.proc import kill_group, wait_gone
+from czar.runtime.proc import Child, run, spawn
 from czar.store.doorbell import Listener
 from czar.store.store import Posted, Store, Tx
 from czar.vcs import checkout
@@ -92,7 +91,7 @@ class Current:
     prompt: str
     adapter: AgentAdapter
     launches: int = 0  # agent starts for this task, in this attempt and earlier ones
-    proc: subprocess.Popen[bytes] | None = None
+    proc: Child | None = None
     buffer: bytes = b""
     finished: bool = False
     digest: str = ""  # of the first message of the current launch, to confirm delivery
@@ -143,7 +142,7 @@ class WorkerHost:
         self.listener: Listener | None = None
         self.log_path = store.paths.logs / f"{worker_id}.log"
         # Ending agents of earlier tasks, and the threads that end them.
-        self.reapers: list[tuple[threading.Thread, subprocess.Popen[bytes]]] = []
+        self.reapers: list[tuple[threading.Thread, Child]] = []
         self.resized = False
         self.pane = Pane(out)
         self.keyboard: int | None = None  # the pane's keys, while an agent's screen has them
@@ -194,8 +193,8 @@ class WorkerHost:
                         break
                 fds: list[Any] = [listener]
                 cur = self.current
-                if cur and cur.proc and cur.proc.stdout:
-                    fds.append(cur.proc.stdout)
+                if cur and cur.proc and cur.proc.output_fd is not None:
+                    fds.append(cur.proc.output_fd)
                 screen = cur.screen if cur else None
                 keyboard = self.keyboard if screen else None
                 if screen:
@@ -391,7 +390,7 @@ class WorkerHost:
                 self._show_integration(cur)  # a message may tell it to bring the integration branch in
                 if kind is MessageKind.FEEDBACK:
                     cur.finished = False
-                if cur.proc is not None and cur.proc.poll() is None and cur.adapter.capabilities.long_lived:
+                if cur.proc is not None and cur.proc.running() and cur.adapter.capabilities.long_lived:
                     self._send(text, kind)
                 else:
                     # The agent is not running (it answers one message per process, or it exited):
@@ -453,7 +452,7 @@ class WorkerHost:
         elsewhere) and maybe its checkout (a git command of theirs would hold it locked)."""
         for reaper, proc in self.reapers:
             if reaper.is_alive():
-                _kill_sandbox(proc)  # its reaper then counts its last usage and says what is left
+                proc.end_all()  # its reaper then counts its last usage and says what is left
                 reaper.join()
         self.reapers = []
 
@@ -530,28 +529,18 @@ class WorkerHost:
                 if self.settings.home == "user":
                     cur.config_before = user_config.snapshot(self.agent_kind, Path.home())
                     user_config.save(cur.config_before, self._config_file)
+            # Agents yield the CPU to czar's own processes: supervision must stay responsive when
+            # a hundred agents (and the tests they run) compete for two cores.
             if launch.terminal:
                 cur.hooks_since = self.store.last_event_id()
-                cur.screen = Screen(argv, launch.env, cur.worktree, self.out)
+                cur.screen = Screen(argv, launch.env, cur.worktree, self.out, niceness=AGENT_NICENESS)
                 cur.proc = cur.screen.proc
                 self.keyboard = self.pane.lend()
             else:
-                cur.proc = subprocess.Popen(
-                    argv,
-                    cwd=cur.worktree,
-                    env=launch.env,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # so stopping it kills its whole process group
-                )
+                cur.proc = spawn(argv, cwd=cur.worktree, env=launch.env, niceness=AGENT_NICENESS)
         except (OSError, ValueError, CzarError) as exc:
             self._cannot_start(cur, launch.argv[0], exc)
             return
-        # Agents yield the CPU to czar's own processes: supervision must stay responsive when a
-        # hundred agents (and the tests they run) compete for two cores.
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, cur.proc.pid, AGENT_NICENESS)
         cur.buffer = b""
         cur.repeats = 0
         cur.meter.new_process()
@@ -563,17 +552,14 @@ class WorkerHost:
         if launch.transcript is not None and launch.transcript != cur.transcript:
             cur.transcript = launch.transcript
             cur.transcript_at = launch.transcript.stat().st_size if launch.transcript.exists() else 0
-        if cur.proc.stdout is not None:
-            os.set_blocking(cur.proc.stdout.fileno(), False)
         with self.store.write() as conn:
             now = time.time()
             Store.set_worker(conn, self.worker, agent_pid=cur.proc.pid, last_seen=now, last_output=now, repeats=0)
             Store.set_attempt(conn, cur.attempt, launches=cur.launches, agent_exited_at=None, session_id=cur.session)
         for line in [] if launch.terminal else launch.stdin:
             self._write(line)
-        if not launch.keep_stdin and cur.proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                cur.proc.stdin.close()
+        if not launch.keep_stdin and not launch.terminal:
+            cur.proc.close_input()
 
     def _open_endpoint(self, launch: int) -> Any:
         """czar's MCP server for this start of the agent, over HTTP; None (the agent then starts
@@ -731,13 +717,8 @@ class WorkerHost:
 
     def _write(self, data: str) -> None:
         cur = self.current
-        if cur is None or cur.proc is None or cur.proc.stdin is None or cur.proc.stdin.closed:
-            return
-        try:
-            cur.proc.stdin.write(data.encode())
-            cur.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass  # the agent died; its exit is noticed when its output closes
+        if cur is not None and cur.proc is not None and cur.screen is None:
+            cur.proc.send(data.encode())  # if it died, its exit is noticed when its output closes
 
     def _send(self, text: str, kind: MessageKind) -> None:
         cur = self.current
@@ -786,32 +767,30 @@ class WorkerHost:
         self.pane.take_back()
         self.keyboard = None
 
-    def _end(self, cur: Current, proc: subprocess.Popen[bytes], patience: float) -> None:
+    def _end(self, cur: Current, proc: Child, patience: float) -> None:
         """Close its input (or, on a screen, ask it to end), give it ``patience`` seconds while
         reading what it still prints, kill its group, and count its last usage."""
         screen, cur.screen = cur.screen, None
-        with contextlib.suppress(OSError):
-            if proc.stdin:
-                proc.stdin.close()
-            if screen is not None:  # on its own screen it waits for more: ask it to end
-                os.killpg(proc.pid, signal.SIGTERM)
+        proc.close_input()
+        if screen is not None:  # on its own screen it waits for more: ask it to end
+            proc.signal_group(signal.SIGTERM)
         # Read while it ends: an agent whose output nobody reads blocks on a full pipe.
-        source = proc.stdout.fileno() if proc.stdout is not None else screen.fd if screen else None
+        source = proc.output_fd if proc.output_fd is not None else screen.fd if screen else None
         deadline = time.monotonic() + patience
-        while proc.poll() is None and time.monotonic() < deadline and source is not None:
+        while proc.running() and time.monotonic() < deadline and source is not None:
             with contextlib.suppress(OSError, ValueError):
                 if select.select([source], [], [], 0.1)[0]:
                     chunk = os.read(source, 65536)
                     if not chunk:
                         break
-                    if proc.stdout is not None:  # only its last lines matter (its usage): a bounded tail
+                    if proc.output_fd is not None:  # only its last lines matter (its usage): a bounded tail
                         cur.buffer = (cur.buffer + chunk)[-output.MAX_LINE :]
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        if left := _kill_sandbox(proc):
+        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        if left := proc.end_all():
             self.say(f"  processes of the stopped agent still run: {left}")
         self._undo_config(cur)
         self._drain(cur, proc)
+        proc.close()
         self._read_transcript(cur, usage_only=True)
         self._close_endpoint(cur)
         if screen is not None:
@@ -853,14 +832,16 @@ class WorkerHost:
                     conn, "critical", text, task=cur.task if cur else None, worker=self.worker, actor=self.worker
                 )
 
-    def _drain(self, cur: Current, proc: subprocess.Popen[bytes]) -> None:
+    def _drain(self, cur: Current, proc: Child) -> None:
         """What a stopped agent printed last and was not read yet: its usage still counts (a
         final report of cost often comes just as the task is taken from it)."""
-        if proc.stdout is None:
+        if proc.output_fd is None:
             return
-        with contextlib.suppress(OSError, ValueError):
-            while chunk := os.read(proc.stdout.fileno(), 65536):
-                cur.buffer = (cur.buffer + chunk)[-output.MAX_LINE :]
+        while True:
+            chunk, ended = proc.read(65536)
+            cur.buffer = (cur.buffer + chunk)[-output.MAX_LINE :]
+            if ended or not chunk:
+                break
         for raw in cur.buffer.split(b"\n"):
             for sig in cur.adapter.parse(raw.decode(errors="replace")):
                 if sig.kind is SignalKind.USAGE:
@@ -873,23 +854,12 @@ class WorkerHost:
         if cur is None:
             return
         self._notes(cur.flow.due(time.monotonic()))  # activity held back in a flood, once its second is over
-        if cur.proc is None or cur.proc.stdout is None:
+        if cur.proc is None or cur.proc.output_fd is None:
             return
-        eof = False
-        chunks, read = [cur.buffer], 0
         # A bounded amount per turn of the loop: an agent that floods its output must not keep the
         # host from its inbox (a stop, a restart).
-        while read < output.READ_BYTES:
-            try:
-                chunk = os.read(cur.proc.stdout.fileno(), 65536)
-            except BlockingIOError:
-                break
-            if not chunk:
-                eof = True
-                break
-            chunks.append(chunk)
-            read += len(chunk)
-        lines, cur.buffer = output.split_lines(b"".join(chunks))
+        data, eof = cur.proc.read(output.READ_BYTES)
+        lines, cur.buffer = output.split_lines(cur.buffer + data)
         for raw in lines:
             for signal_ in cur.adapter.parse(raw.decode(errors="replace")):
                 try:
@@ -956,7 +926,8 @@ class WorkerHost:
 
     def _on_exit(self, cur: Current) -> None:
         assert cur.proc is not None
-        code = cur.proc.wait()
+        code = cur.proc.exit_code()
+        cur.proc.close()
         self._settle(cur)
         self._close_endpoint(cur)
         self._undo_config(cur)
@@ -1093,17 +1064,6 @@ def _stop_all(servers: list[Any]) -> None:
         server.stop()
 
 
-def _kill_sandbox(proc: subprocess.Popen[bytes]) -> list[int]:
-    """Kill an agent's process group and wait for it. In a sandbox its processes are in a session
-    of their own, out of the group's reach: they end with the sandbox, and are waited for too (so
-    that a git command it ran is over before another agent starts in its checkout). Returns what
-    still runs after a few seconds (nothing, but for a process stuck in the kernel)."""
-    inside = ancestry.descendants(proc.pid)
-    kill_group(proc.pid)  # its group, grandchildren left in it included (the id stays theirs)
-    proc.wait()
-    return [] if wait_gone(inside, timeout=5.0) else inside  # what still runs
-
-
 def _confined(confine: sandbox.Confinement, argv: list[str]) -> list[str]:
     return sandbox.wrap(argv, confine)
 
@@ -1136,10 +1096,7 @@ def _git_dir(worktree: Path) -> Path | None:
     (its configuration is the agent's); for a worktree, the folder its ``.git`` file points to."""
     if (worktree / ".git").is_dir():
         return worktree / ".git"
-    result = subprocess.run(
-        ["git", "-C", str(worktree), "rev-parse", "--path-format=absolute", "--git-common-dir"],
-        capture_output=True,
-        text=True,
-        check=False,
+    result = run(
+        ["git", "-C", str(worktree), "rev-parse", "--path-format=absolute", "--git-common-dir"], errors_too=False
     )
-    return Path(result.stdout.strip()) if result.returncode == 0 and result.stdout.strip() else None
+    return Path(result.output.strip()) if result.ok and result.output.strip() else None

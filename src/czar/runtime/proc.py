@@ -97,6 +97,118 @@ def run(
             _killed.discard(proc.pid)
 
 
+class Child:
+    """A long-lived child in a process group of its own (an agent): written to, read without
+    blocking, and ended with everything it started. Its output is its standard output and errors
+    in one stream, or a terminal's (``spawn(terminal=...)``), which its owner reads."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+        self.pid = popen.pid
+        self.output_fd: int | None = popen.stdout.fileno() if popen.stdout is not None else None
+        if self.output_fd is not None:
+            os.set_blocking(self.output_fd, False)
+
+    def running(self) -> bool:
+        return self._popen.poll() is None
+
+    def exit_code(self) -> int:
+        """Its exit code, waiting for it to end."""
+        return self._popen.wait()
+
+    def wait(self, timeout: float) -> int | None:
+        """Its exit code, once it has ended (None if it still runs after ``timeout`` seconds)."""
+        try:
+            return self._popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def send(self, data: bytes) -> bool:
+        """Write to its input; False if it has none any more (closed, or it died)."""
+        stdin = self._popen.stdin
+        if stdin is None or stdin.closed:
+            return False
+        try:
+            stdin.write(data)
+            stdin.flush()
+        except OSError:  # a broken pipe: it died, and its end is noticed when its output closes
+            return False
+        return True
+
+    def close_input(self) -> None:
+        if self._popen.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._popen.stdin.close()
+
+    def read(self, limit: int) -> tuple[bytes, bool]:
+        """Up to about ``limit`` bytes of what it printed and nobody read yet, without waiting;
+        and whether its output has closed (it ended)."""
+        if self.output_fd is None:
+            return b"", False
+        chunks: list[bytes] = []
+        size = 0
+        while size < limit:
+            try:
+                chunk = os.read(self.output_fd, 65536)
+            except BlockingIOError:
+                return b"".join(chunks), False
+            except (OSError, ValueError):
+                return b"".join(chunks), True
+            if not chunk:
+                return b"".join(chunks), True
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks), False
+
+    def close(self) -> None:
+        """Let go of its pipes, once it has ended and what it printed was read."""
+        for pipe in (self._popen.stdin, self._popen.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        self.output_fd = None
+
+    def signal_group(self, sig: int) -> None:
+        kill_group(self.pid, sig)
+
+    def end_all(self, patience: float = 5.0) -> list[int]:
+        """Kill its process group and wait for it. What it started in a session of its own (out of
+        the group's reach, as in a sandbox) ends with it and is waited for too, up to ``patience``
+        seconds. Returns what still runs then (nothing, but for a process stuck in the kernel)."""
+        inside = ancestry.descendants(self.pid)
+        kill_group(self.pid)  # its group, grandchildren left in it included (the id stays theirs)
+        self._popen.wait()
+        return [] if wait_gone(inside, timeout=patience) else inside
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: Path | str,
+    env: Mapping[str, str],
+    terminal: int | None = None,
+    niceness: int = 0,
+) -> Child:
+    """Start a long-lived child in a process group of its own, so that ending it ends what it
+    started. Its input and output are pipes (its errors in its output), or ``terminal``, the child
+    end of a pseudo-terminal. ``niceness``: how far below czar's own processes it is scheduled.
+    Raises OSError when it cannot start."""
+    log.debug("spawn %s (cwd=%s)", argv, cwd)
+    popen = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=terminal if terminal is not None else subprocess.PIPE,
+        stdout=terminal if terminal is not None else subprocess.PIPE,
+        stderr=terminal if terminal is not None else subprocess.STDOUT,
+        start_new_session=True,
+    )
+    if niceness:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, popen.pid, niceness)
+    return Child(popen)
+
+
 def kill_running(label: str | None = None) -> None:
     """End the process groups ``run`` started that still run: those with ``label`` (and start no
     more of them), or all. Their results say ``interrupted``."""
