@@ -169,7 +169,7 @@ def test_a_hook_never_breaks_an_agent_but_a_tool_use_czar_cannot_decide_is_denie
     request = '{"hook_event_name": "BeforeTool", "tool_name": "run_shell_command", "tool_input": {"command": "ls"}}'
 
     def hook(*flags: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "czar", "hook", *flags]
+        argv = [sys.executable, "-m", "czar", "hook", "--agent", "gemini", *flags]
         return subprocess.run(argv, input=request, capture_output=True, text=True, env=env, timeout=60)
 
     let_through = hook()

@@ -139,7 +139,7 @@ def test_claude_code_and_codex_work_a_plan_to_the_end(
         assert any(e.kind == "agent.ack" and e.task_id == tid and e.payload["confirmed"] for e in events), tid
         assert any(e.kind == "agent.progress" and e.task_id == tid for e in events), tid
     # Stopping before handing in sent it back to work (headless: from its output, no hook).
-    assert any(e.kind == "agent.hook" and e.task_id == "greeting" and e.payload["hook"] == "Stop" for e in events)
+    assert any(e.kind == "agent.sent_back" and e.task_id == "greeting" for e in events)
     # The crash was noticed and the agent restarted with its session resumed.
     assert any(e.kind == "health.restart" and e.task_id == "farewell" for e in events)
     requests = [json.loads(line) for line in log.read_text().splitlines()]
@@ -247,7 +247,7 @@ def test_claude_code_on_its_own_screen_is_followed_by_its_hooks(
 
     def waiting() -> bool:
         hooks = [e for e in events_of("screen") if e.kind == "agent.hook" and e.payload["hook"] == "Stop"]
-        return any(e.payload["detail"].get("stop_hook_active") for e in hooks)
+        return any(e.payload["detail"].get("again") for e in hooks)
 
     retry_until(waiting, timeout=120, what="Claude Code to stop and wait for a message")
     screen = open_project(plan).tmux.capture("w1", lines=200)

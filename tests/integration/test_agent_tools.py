@@ -9,6 +9,7 @@ import pytest
 
 from czar.agent_tools.identity import Caller, CallerError, caller_from_env, token_digest
 from czar.agent_tools.service import AgentTools
+from czar.agents.claude import ClaudeHooks
 from czar.core.policy import Decision
 from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
@@ -171,22 +172,40 @@ def test_a_task_taken_back_fresh_starts_over_from_the_integration_branch(project
 def test_a_stop_before_handing_in_sends_back_once_then_waits_for_input(project: Project) -> None:
     t = tools(project)
     t.report("write a", task="a")
-    reason = t.hook("Stop", {"stop_hook_active": False, "transcript_path": "/x/s.jsonl"})
+    reason = t.on_hook(ClaudeHooks().read({"hook_event_name": "Stop", "transcript_path": "/x/s.jsonl"}))
     assert reason and "Task a is not handed in yet" in reason
     with project.store.read() as conn:
         assert Store.worker(conn, "w1").state == WorkerState.WORKING.value
-    assert t.hook("Stop", {"stop_hook_active": True}) is None  # sent back already: let it stop
+    again = ClaudeHooks().read({"hook_event_name": "Stop", "stop_hook_active": True})
+    assert t.on_hook(again) is None  # sent back already: let it stop
     with project.store.read() as conn:
         assert Store.worker(conn, "w1").state == WorkerState.WAITING_INPUT.value
-    hooks = [e for e in project.store.events_after(0) if e.kind == "agent.hook"]
+    events = project.store.events_after(0)
+    hooks = [e for e in events if e.kind == "agent.hook"]
     assert hooks[0].payload["detail"]["transcript_path"] == "/x/s.jsonl"
-    assert any(e.kind == "agent.idle" and e.worker_id == "w1" for e in project.store.events_after(0))
+    assert [h.payload["about"] for h in hooks] == ["turn_end", "turn_end"]
+    assert [e.kind for e in events if e.kind in ("agent.sent_back", "agent.idle")] == ["agent.sent_back", "agent.idle"]
+
+
+def test_a_turn_its_output_ends_is_sent_back_as_a_hook_would_be_with_no_hook_recorded(project: Project) -> None:
+    t = tools(project)
+    t.report("write a", task="a")
+    reason = t.turn_ended(again=False)
+    assert reason and "Task a is not handed in yet" in reason
+    assert t.turn_ended(again=True) is None
+    with project.store.read() as conn:
+        assert Store.worker(conn, "w1").state == WorkerState.WAITING_INPUT
+    kinds = [e.kind for e in project.store.events_after(0)]
+    assert "agent.hook" not in kinds  # nothing pretends to be a hook
+    assert kinds.count("agent.sent_back") == 1 and kinds.count("agent.idle") == 1
 
 
 def test_a_prompt_is_recorded_by_its_digest(project: Project) -> None:
     from czar.agent_tools.service import digest
 
-    tools(project).hook("UserPromptSubmit", {"prompt": "line one\r\nline two\n"})
+    tools(project).on_hook(
+        ClaudeHooks().read({"hook_event_name": "UserPromptSubmit", "prompt": "line one\r\nline two\n"})
+    )
     hook = next(e for e in project.store.events_after(0) if e.kind == "agent.hook")
     assert hook.payload["detail"]["prompt_digest"] == digest("line one\nline two")
     assert "prompt" not in hook.payload["detail"]  # the text itself is not copied into the store

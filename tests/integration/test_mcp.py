@@ -162,7 +162,7 @@ def test_czar_commands_inside_the_sandbox_reach_the_tools_through_the_host(proje
     confine = dataclasses.replace(confine, network=network)
     gate = Gateway(network)
 
-    def czar_in_sandbox(*args: str, token: str = "secret-1") -> Any:
+    def czar_in_sandbox(*args: str, token: str = "secret-1", stdin: str = "") -> Any:
         import subprocess
 
         env = {
@@ -173,12 +173,15 @@ def test_czar_commands_inside_the_sandbox_reach_the_tools_through_the_host(proje
             "CZAR_ENDPOINT": endpoint.base,
         }
         argv = sandbox.wrap([sys.executable, "-m", "czar", *args], confine)
-        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(argv, env=env, input=stdin, capture_output=True, text=True, timeout=60, check=False)
 
     try:
         seen = czar_in_sandbox("report", "--task", "a", "write", "a.txt")
         assert seen.returncode == 0, seen.stderr
         assert "acknowledged" in seen.stdout
+        # Claude Code's Stop hook, read by its adapter inside, recorded by the host: back to work.
+        stop = czar_in_sandbox("hook", "--agent", "claude", stdin='{"hook_event_name": "Stop"}')
+        assert stop.returncode == 2 and "not handed in yet" in stop.stderr, stop.stderr
         assert czar_in_sandbox("claim", "b.txt").returncode != 0
         assert "w2 (working) works on task b" in czar_in_sandbox("board").stdout
         # The store is out of reach from inside: a person's command there finds no run at all.

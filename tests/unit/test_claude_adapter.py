@@ -18,7 +18,7 @@ import pytest
 from czar.agents import claude
 from czar.agents.base import AgentSettings, LaunchContext, Signal
 from czar.agents.claude import ALLOWED, CZAR_TOOLS, QUIET, ClaudeAdapter, private_home
-from czar.host.meter import KEYS, Meter
+from czar.core.usage import KEYS, Meter
 
 SESSION = "8f0d5d3c-2c3e-4b8e-9a51-0c9f3f7e1a42"
 MODEL = "claude-sonnet-4-5-20250929"
@@ -564,7 +564,7 @@ def test_headless_hooks_report_only_what_its_output_does_not(tmp_path: Path, cle
     hooks = json.loads(after(argv, "--settings"))["hooks"]
     # Not Stop: its output says when a turn ends, and a hook per turn would cost a process.
     assert set(hooks) == {"Notification", "PreCompact"}
-    assert shlex.split(hooks["Notification"][0]["hooks"][0]["command"]) == [*czar, "hook"]
+    assert shlex.split(hooks["Notification"][0]["hooks"][0]["command"]) == [*czar, "hook", "--agent", "claude"]
 
 
 def test_on_its_own_screen_hooks_report_to_czar_and_the_task_is_its_first_prompt(
@@ -578,7 +578,7 @@ def test_on_its_own_screen_hooks_report_to_czar_and_the_task_is_its_first_prompt
     hooks = json.loads(after(argv, "--settings"))["hooks"]
     assert set(hooks) == {"SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "Notification"}
     command = hooks["Stop"][0]["hooks"][0]["command"]
-    assert shlex.split(command) == [*czar, "hook"]
+    assert shlex.split(command) == [*czar, "hook", "--agent", "claude"]
     # A tool use may wait for a person's decision: its hook waits longer than czar's wait.
     assert hooks["PreToolUse"][0]["hooks"][0]["timeout"] > 600
     assert launch.terminal and launch.stdin == []
@@ -922,3 +922,30 @@ def test_other_failed_turns_are_no_model_error() -> None:
     assert "model_error" not in [s.kind for s in parse(event)]
     refused = result_event(is_error=True, api_error_status=400, result="API Error: 400 prompt is too long")
     assert "model_error" not in [s.kind for s in parse(refused)]
+
+
+def test_its_hooks_are_read_in_czars_words_and_answered_in_its_own() -> None:
+    from czar.agents.base import HookKind
+    from czar.agents.claude import ClaudeHooks
+
+    hooks = ClaudeHooks()
+    stop = hooks.read({"hook_event_name": "Stop", "stop_hook_active": True, "transcript_path": "/t.jsonl"})
+    assert (stop.kind, stop.again, stop.transcript) == (HookKind.TURN_END, True, "/t.jsonl")
+    use = hooks.read({"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": "ls"}})
+    assert (use.kind, use.tool, use.tool_input, use.free) == (HookKind.TOOL_USE, "Bash", {"command": "ls"}, False)
+    assert hooks.read({"hook_event_name": "PreToolUse", "tool_name": "Read"}).free  # reading needs no decision
+    prompt = hooks.read({"hook_event_name": "UserPromptSubmit", "prompt": "hi"})
+    assert (prompt.kind, prompt.prompt) == (HookKind.PROMPT, "hi")
+    note = hooks.read({"hook_event_name": "Notification", "message": "waits", "notification_type": "idle"})
+    assert (note.kind, note.said) == (HookKind.OTHER, {"message": "waits", "notification_type": "idle"})
+    assert hooks.read({}).kind is HookKind.OTHER  # a payload without a name: recorded, not decided
+    answer = json.loads(hooks.allow_or_deny(use, "deny", "not in scope").stdout)
+    assert answer == {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": "not in scope",
+        }
+    }
+    back = hooks.go_on("hand it in")
+    assert (back.stderr, back.exit_code, back.stdout) == ("hand it in", 2, "")

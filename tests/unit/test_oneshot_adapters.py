@@ -250,7 +250,8 @@ def test_gemini_gets_czars_server_through_its_settings(tmp_path: Path, clean_env
         }
     }
     hook = settings["hooks"]["BeforeTool"][0]["hooks"][0]
-    assert shlex.split(hook["command"])[-2:] == ["hook", "--deny-on-error"] and hook["timeout"] > 3_600_000  # ms
+    assert shlex.split(hook["command"])[-4:] == ["hook", "--agent", "gemini", "--deny-on-error"]
+    assert hook["timeout"] > 3_600_000  # ms
     assert env["GEMINI_CLI_TRUST_WORKSPACE"] == "true"
     assert "security" not in settings  # no API key in the environment: its own login, if any
 
@@ -467,3 +468,20 @@ def test_aider_has_no_mcp_and_reports_its_cost() -> None:
 
 def test_aider_encode_is_the_text() -> None:
     assert AiderAdapter().encode("Fix the test.", "feedback") == "Fix the test."
+
+
+def test_gemini_hooks_decide_tool_uses_in_its_own_answer_format() -> None:
+    from czar.agents.base import HookKind
+    from czar.agents.oneshot import GeminiHooks
+
+    hooks = GeminiHooks()
+    use = hooks.read(
+        {"hook_event_name": "BeforeTool", "tool_name": "run_shell_command", "tool_input": {"command": "ls"}}
+    )
+    assert (use.kind, use.tool, use.free) == (HookKind.TOOL_USE, "run_shell_command", False)
+    assert hooks.read({"hook_event_name": "BeforeTool", "tool_name": "mcp_czar_report"}).free
+    assert hooks.read({"hook_event_name": "AfterAgent"}).kind is HookKind.OTHER
+    assert json.loads(hooks.allow_or_deny(use, "allow", "in scope").stdout) == {
+        "decision": "allow",
+        "reason": "in scope",
+    }

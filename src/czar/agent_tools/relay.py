@@ -14,12 +14,13 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 from czar.agent_tools.board import BoardRow
 from czar.agent_tools.service import AgentTools
+from czar.agents.base import HookCall, HookKind
 from czar.core.policy import Decision
 from czar.errors import CzarError
 from czar.store.claims import ClaimResult
@@ -46,7 +47,7 @@ class ToolCalls(Protocol):
     def done(self, summary: str) -> str: ...
     def blocked(self, on_task: str | None, need: str) -> str: ...
     def ask(self, question: str) -> str: ...
-    def hook(self, event: str, payload: dict[str, Any]) -> str | None: ...
+    def on_hook(self, call: HookCall) -> str | None: ...
     def decide_permission(self, tool: str, target: str) -> tuple[Decision, str]: ...
 
 
@@ -60,12 +61,24 @@ def serve(tools: AgentTools, tool: str, args: dict[str, Any]) -> Any:
         "done": lambda: tools.done(str(args["summary"])),
         "blocked": lambda: tools.blocked(args.get("on"), str(args["need"])),
         "ask": lambda: tools.ask(str(args["question"])),
-        "hook": lambda: tools.hook(str(args["event"]), dict(args["payload"])),
+        "on_hook": lambda: tools.on_hook(_hook_call(args["call"])),
         "decide_permission": lambda: _decision(tools.decide_permission(str(args["tool"]), str(args["target"]))),
     }
     if tool not in calls:
         raise RelayError(f"no agent tool {tool!r}")
     return calls[tool]()
+
+
+def _hook_call(fields: dict[str, Any]) -> HookCall:
+    """A hook call as the agent's side sent it (``asdict``); only its own fields are taken."""
+    try:
+        call = HookCall(**{k: v for k, v in fields.items() if k in HOOK_CALL_FIELDS})
+        return replace(call, kind=HookKind(call.kind), said={str(k): str(v) for k, v in dict(call.said).items()})
+    except (TypeError, ValueError) as exc:
+        raise RelayError(f"not a hook call: {exc}") from None
+
+
+HOOK_CALL_FIELDS = frozenset(f.name for f in fields(HookCall))
 
 
 def _decision(verdict: tuple[Decision, str]) -> list[str]:
@@ -161,8 +174,8 @@ class RemoteTools:
     def ask(self, question: str) -> str:
         return str(self._call("ask", question=question))
 
-    def hook(self, event: str, payload: dict[str, Any]) -> str | None:
-        reason = self._call("hook", event=event, payload=payload)
+    def on_hook(self, call: HookCall) -> str | None:
+        reason = self._call("on_hook", call=asdict(call))
         return None if reason is None else str(reason)
 
     def decide_permission(self, tool: str, target: str) -> tuple[Decision, str]:

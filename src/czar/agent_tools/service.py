@@ -21,6 +21,7 @@ from typing import Any
 from czar.agent_tools import board as board_mod
 from czar.agent_tools.identity import Caller, CallerError, token_matches
 from czar.agents import adapter_for
+from czar.agents.base import HookCall, HookKind
 from czar.core import policy, waits
 from czar.core.events import EventKind
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerState
@@ -372,34 +373,46 @@ class AgentTools:
             listener.close()
         return policy.Decision.DENY, f"nobody answered within {PERSON_WAIT_SECONDS:g} s"
 
-    def hook(self, event: str, payload: dict[str, Any]) -> str | None:
-        """Record an agent's hook; for a Stop before the task is handed in, the reason to go on."""
+    def on_hook(self, call: HookCall) -> str | None:
+        """Record an agent's hook (its adapter read it); for a turn that ended before the task was
+        handed in, the reason to go on (see ``turn_ended``)."""
         with self.store.write() as conn:
             try:
                 cur = self._current(conn)
             except CallerError:
                 return None
-            detail: dict[str, Any] = {
-                str(k): payload.get(k)
-                for k in ("notification_type", "message", "stop_hook_active", "tool_name", "transcript_path")
-                if k in payload
-            }
-            if isinstance(payload.get("prompt"), str):
+            detail: dict[str, Any] = {**call.said, "again": call.again}
+            if call.tool:
+                detail["tool"] = call.tool
+            if call.transcript:
+                detail["transcript_path"] = call.transcript
+            if call.prompt is not None:
                 # What the agent received as a prompt, to confirm a delivery (see ``digest``).
-                detail["prompt_digest"] = digest(payload["prompt"])
-            Store.emit(conn, EventKind.AGENT_HOOK, **self._ids(cur), hook=event, detail=detail)
+                detail["prompt_digest"] = digest(call.prompt)
+            Store.emit(conn, EventKind.AGENT_HOOK, **self._ids(cur), hook=call.name, about=call.kind, detail=detail)
             self._alive(conn)
-            # Sent back once; not when it waits for a person or another task (it said so).
-            working = TaskState(cur.task.state) in AGENT_AT_WORK and cur.worker.state == WorkerState.WORKING.value
-            if event == "Stop" and working and not payload.get("stop_hook_active"):
-                return (
-                    f"Task {cur.task.id} is not handed in yet. When your work is committed and its checks pass, "
-                    "call czar's `done` tool with a summary; if something blocks you, call `blocked` or `ask`."
-                )
-            if event == "Stop" and working:  # stopped again, sent back already: it waits for input
-                Store.set_worker(conn, self.worker, state=WorkerState.WAITING_INPUT, detail="waiting for input")
-                Store.emit(conn, EventKind.AGENT_IDLE, **self._ids(cur))
+            return self._turn_ended(conn, cur, call.again) if call.kind is HookKind.TURN_END else None
+
+    def turn_ended(self, *, again: bool) -> str | None:
+        """The agent's turn ended (its output said so). Before its task is handed in, the reason
+        to go on, once: ``again``, it was sent back already, and now waits for input."""
+        with self.store.write() as conn:
+            return self._turn_ended(conn, self._current(conn), again)
+
+    def _turn_ended(self, conn: Tx, cur: AtWork, again: bool) -> str | None:
+        # Sent back once; not when it waits for a person or another task (it said so).
+        working = cur.task.state in AGENT_AT_WORK and cur.worker.state is WorkerState.WORKING
+        if not working:
             return None
+        if not again:
+            Store.emit(conn, EventKind.AGENT_SENT_BACK, **self._ids(cur))
+            return (
+                f"Task {cur.task.id} is not handed in yet. When your work is committed and its checks pass, "
+                "call czar's `done` tool with a summary; if something blocks you, call `blocked` or `ask`."
+            )
+        Store.set_worker(conn, self.worker, state=WorkerState.WAITING_INPUT, detail="waiting for input")
+        Store.emit(conn, EventKind.AGENT_IDLE, **self._ids(cur))
+        return None
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, SignalKind, base_env
+from czar.agents.base import Capabilities, HookProtocol, Launch, LaunchContext, Signal, SignalKind, base_env
 from czar.agents.oneshot import message
 from czar.core.host_commands import MessageKind
 from czar.runtime import proc
@@ -33,6 +33,7 @@ SHELL_FENCES = ("bash", "sh", "shell", "zsh", "console")
 
 class AiderAdapter:
     kind = "aider"
+    hooks: HookProtocol | None = None  # it runs no hook of czar's
     capabilities = Capabilities(
         mcp=False,
         long_lived=False,

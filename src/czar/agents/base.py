@@ -53,7 +53,7 @@ class Signal:
     received), ``progress``, ``commit``, ``finished``, ``idle``, ``permission`` (``data["tool"]``,
     the target in ``text``), ``rate_limited`` (``data["reset_in"]`` seconds), ``activity``
     (anything else worth showing), ``error``, ``session`` (the agent's session id in ``text``),
-    ``usage`` (tokens and cost, in ``data``, shaped as ``czar.host.meter`` reads them),
+    ``usage`` (tokens and cost, in ``data``, shaped as ``czar.core.usage`` reads them),
     ``turn_done`` (the agent answered and waits for the next message), ``session_lost`` (the
     session to resume is gone), ``model_error`` (a request to its model failed: what the agent
     said in ``text``; ``data["kind"]`` from ``api_failure``, ``data["retry"]`` whether the agent
@@ -122,9 +122,59 @@ class Launch:
     transcript: Path | None = None  # a file it writes its events to, in lines ``parse`` reads (on a terminal)
 
 
+class HookKind(StrEnum):
+    """What an agent's hook (a command it runs at moments of its own) is about, in czar's words."""
+
+    TOOL_USE = "tool_use"  # a tool is about to be used: czar's policy decides
+    TOOL_USED = "tool_used"  # a tool was used: it is at work on a turn
+    TURN_END = "turn_end"  # its turn ended: it would stop and wait for a message
+    PROMPT = "prompt"  # a prompt was submitted to it
+    SESSION_START = "session_start"  # it started, or resumed, a session
+    OTHER = "other"  # anything else (a notification, a compaction of its context)
+
+
+@dataclass(frozen=True)
+class HookCall:
+    """One call of an agent's hook, read by its adapter from the agent's own payload."""
+
+    name: str  # the agent's own name for the moment (recorded as is)
+    kind: HookKind
+    again: bool = False  # a turn end right after czar sent it back to work
+    tool: str = ""  # the tool, for a tool use
+    tool_input: Any = None
+    free: bool = False  # a tool use czar lets through undecided (reading, czar's own tools)
+    transcript: str | None = None  # where it writes its events down
+    prompt: str | None = None  # the prompt submitted
+    said: dict[str, str] = field(default_factory=dict)  # what else it said worth keeping (a notification)
+
+
+@dataclass(frozen=True)
+class HookAnswer:
+    """What a hook command prints and exits with, in the agent's own protocol."""
+
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int = 0
+
+
+class HookProtocol(Protocol):
+    """How an agent calls its hooks and reads their answers."""
+
+    def read(self, payload: Mapping[str, Any]) -> HookCall: ...
+
+    def allow_or_deny(self, call: HookCall, decision: str, why: str) -> HookAnswer:
+        """The answer to a tool use: ``decision`` is ``allow``, ``deny`` or ``ask``."""
+        ...
+
+    def go_on(self, reason: str) -> HookAnswer:
+        """The answer to a turn end that sends the agent back to work with ``reason``."""
+        ...
+
+
 class AgentAdapter(Protocol):
     kind: str
     capabilities: Capabilities
+    hooks: HookProtocol | None  # None: it runs no hook of czar's
 
     def launch(self, ctx: LaunchContext) -> Launch:
         """The process to start, with its environment and first input."""

@@ -16,11 +16,16 @@ import re
 import shlex
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from czar.agents.base import (
     Capabilities,
+    HookAnswer,
+    HookCall,
+    HookKind,
+    HookProtocol,
     Launch,
     LaunchContext,
     Signal,
@@ -47,8 +52,47 @@ QUIET = {
 }
 
 
+# Its hook events, in czar's words (any other is recorded as it is).
+HOOK_KINDS = {
+    "PreToolUse": HookKind.TOOL_USE,
+    "PostToolUse": HookKind.TOOL_USED,
+    "Stop": HookKind.TURN_END,
+    "UserPromptSubmit": HookKind.PROMPT,
+    "SessionStart": HookKind.SESSION_START,
+}
+
+
+class ClaudeHooks:
+    """Claude Code's hooks: its JSON on stdin (``hook_event_name`` and the moment's fields); a
+    tool use answered with ``hookSpecificOutput``, a Stop sent back to work by exit code 2 with
+    the reason on stderr."""
+
+    def read(self, payload: Mapping[str, Any]) -> HookCall:
+        name = str(payload.get("hook_event_name", ""))
+        said = {k: str(payload[k]) for k in ("notification_type", "message") if payload.get(k) is not None}
+        return HookCall(
+            name=name,
+            kind=HOOK_KINDS.get(name, HookKind.OTHER),
+            again=bool(payload.get("stop_hook_active")),
+            tool=str(payload.get("tool_name") or ""),
+            tool_input=payload.get("tool_input"),
+            free=str(payload.get("tool_name") or "") in ALLOWED,
+            transcript=str(payload["transcript_path"]) if payload.get("transcript_path") else None,
+            prompt=payload["prompt"] if isinstance(payload.get("prompt"), str) else None,
+            said=said,
+        )
+
+    def allow_or_deny(self, call: HookCall, decision: str, why: str) -> HookAnswer:
+        answer = {"hookEventName": call.name, "permissionDecision": decision, "permissionDecisionReason": why}
+        return HookAnswer(stdout=json.dumps({"hookSpecificOutput": answer}))
+
+    def go_on(self, reason: str) -> HookAnswer:
+        return HookAnswer(stderr=reason, exit_code=2)
+
+
 class ClaudeAdapter:
     kind = "claude"
+    hooks: HookProtocol | None = ClaudeHooks()
     capabilities = Capabilities(
         mcp=True,
         mcp_http=True,
@@ -67,7 +111,13 @@ class ClaudeAdapter:
         # Hooks only for what its output does not say (a notification, a compaction of its
         # context): the end of each turn is in its output, and a hook there would cost a czar
         # process per turn.
-        hook = [{"hooks": [{"type": "command", "command": shlex.join([*ctx.czar, "hook"]), "timeout": 30}]}]
+        hook = [
+            {
+                "hooks": [
+                    {"type": "command", "command": shlex.join([*ctx.czar, "hook", "--agent", self.kind]), "timeout": 30}
+                ]
+            }
+        ]
         settings = {"hooks": {"Notification": hook, "PreCompact": hook}}
         argv = [
             s.command or "claude",
@@ -100,9 +150,15 @@ class ClaudeAdapter:
         let czar's policy decide each tool use (PreToolUse)."""
         s = ctx.settings
         session = ctx.session or str(uuid.uuid4())
-        hook = [{"hooks": [{"type": "command", "command": shlex.join([*ctx.czar, "hook"]), "timeout": 30}]}]
+        hook = [
+            {
+                "hooks": [
+                    {"type": "command", "command": shlex.join([*ctx.czar, "hook", "--agent", self.kind]), "timeout": 30}
+                ]
+            }
+        ]
         # A tool use may wait for a person's decision (`czar allow`): the hook waits as long.
-        deciding = shlex.join([*ctx.czar, "hook", "--deny-on-error"])
+        deciding = shlex.join([*ctx.czar, "hook", "--agent", self.kind, "--deny-on-error"])
         pre_tool = [{"hooks": [{"type": "command", "command": deciding, "timeout": 3660}]}]
         events = ("SessionStart", "UserPromptSubmit", "PostToolUse", "Stop", "Notification")
         settings = {"hooks": {**{e: hook for e in events}, "PreToolUse": pre_tool}}

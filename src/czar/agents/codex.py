@@ -16,6 +16,7 @@ from typing import Any
 
 from czar.agents.base import (
     Capabilities,
+    HookProtocol,
     Launch,
     LaunchContext,
     Signal,
@@ -30,6 +31,7 @@ from czar.core.host_commands import MessageKind
 
 class CodexAdapter:
     kind = "codex"
+    hooks: HookProtocol | None = None  # it runs no hook of czar's
     capabilities = Capabilities(
         mcp=True,
         mcp_http=True,

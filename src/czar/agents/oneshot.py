@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
 from typing import Any
 
 from czar.agents.base import (
     Capabilities,
+    HookAnswer,
+    HookCall,
+    HookKind,
+    HookProtocol,
     Launch,
     LaunchContext,
     Signal,
@@ -34,8 +39,30 @@ def message(ctx: LaunchContext) -> str:
 GEMINI_DECIDED = ("run_shell_command", "write_file", "replace")  # decided by czar's policy
 
 
+class GeminiHooks:
+    """Gemini CLI's hooks: its JSON on stdin; czar runs only its BeforeTool hook, answered with a
+    ``decision`` and its ``reason``."""
+
+    def read(self, payload: Mapping[str, Any]) -> HookCall:
+        name = str(payload.get("hook_event_name", ""))
+        return HookCall(
+            name=name,
+            kind=HookKind.TOOL_USE if name == "BeforeTool" else HookKind.OTHER,
+            tool=str(payload.get("tool_name") or ""),
+            tool_input=payload.get("tool_input"),
+            free=str(payload.get("tool_name") or "").startswith("mcp_czar_"),  # czar's own tools
+        )
+
+    def allow_or_deny(self, call: HookCall, decision: str, why: str) -> HookAnswer:
+        return HookAnswer(stdout=json.dumps({"decision": decision, "reason": why}))
+
+    def go_on(self, reason: str) -> HookAnswer:
+        return HookAnswer()  # czar runs no hook of its at the end of a turn
+
+
 class GeminiAdapter:
     kind = "gemini"
+    hooks: HookProtocol | None = GeminiHooks()
     capabilities = Capabilities(
         mcp=True,
         mcp_http=True,
@@ -65,7 +92,7 @@ class GeminiAdapter:
         czar["trust"] = True  # czar's own tools need no confirmation (czar checks who calls them)
         # Its shell and edits run without its own confirmation (which a headless run cannot give):
         # czar's policy decides each one in a BeforeTool hook instead.
-        deciding = shlex.join([*ctx.czar, "hook", "--deny-on-error"])
+        deciding = shlex.join([*ctx.czar, "hook", "--agent", self.kind, "--deny-on-error"])
         hook = {"type": "command", "command": deciding, "timeout": 3_660_000}
         # Only for those tools: a hook is a process, and czar's own tools need none.
         decided = {"matcher": f"^({'|'.join(GEMINI_DECIDED)})$", "hooks": [hook]}

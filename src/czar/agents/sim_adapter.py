@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sys
 
-from czar.agents.base import Capabilities, Launch, LaunchContext, Signal, SignalKind, base_env, json_line
+from czar.agents.base import Capabilities, HookProtocol, Launch, LaunchContext, Signal, SignalKind, base_env, json_line
 from czar.core.host_commands import MessageKind
 
 
 class SimAdapter:
     kind = "sim"
+    hooks: HookProtocol | None = None  # it runs no hook of czar's
     capabilities = Capabilities()  # the czar commands, stdin messages, no session of its own
 
     def launch(self, ctx: LaunchContext) -> Launch:

@@ -28,6 +28,7 @@ class EventKind(StrEnum):
     AGENT_COMMIT = "agent.commit"  # the agent committed
     AGENT_FINISHED = "agent.finished"  # the agent handed its work in (head commit, summary)
     AGENT_IDLE = "agent.idle"  # the agent's turn ended with nothing handed in
+    AGENT_SENT_BACK = "agent.sent_back"  # its turn ended before it handed its task in: sent back to work, once
     AGENT_HOOK = "agent.hook"  # an agent CLI's hook fired (its own protocol, recorded as is)
     AGENT_BLOCKED = "agent.blocked"  # the agent said it waits for another task
     AGENT_QUESTION = "agent.question"  # the agent asked a person a question

@@ -36,15 +36,15 @@ from czar.agent_tools.identity import (
 from czar.agent_tools.relay import ENV_ENDPOINT, RelayServer
 from czar.agent_tools.service import AgentTools, digest
 from czar.agents import adapter_for
-from czar.agents.base import AgentAdapter, AgentSettings, LaunchContext, Signal, SignalKind
-from czar.core import egress, pricing
+from czar.agents.base import AgentAdapter, AgentSettings, HookKind, LaunchContext, Signal, SignalKind
+from czar.core import egress, pricing, usage
 from czar.core.events import EventKind
 from czar.core.host_commands import Answer, MessageKind, Restart, StartTask, StopAgent, Tell, Unreadable
 from czar.core.policy import Decision
 from czar.core.states import ACTIVE_TASK_STATES, TaskState, WorkerState
+from czar.core.usage import Meter
 from czar.errors import CzarError
 from czar.host import output, user_config
-from czar.host.meter import KEYS, Meter
 from czar.host.output import Flow, ModelWatch, Note
 from czar.host.screen import Pane, Screen
 from czar.paths import czar_home
@@ -270,17 +270,17 @@ class WorkerHost:
             cur.hooks_since = e.id
             if e.worker_id != self.worker:
                 continue
-            hook, detail = e.payload.get("hook"), e.payload.get("detail") or {}
+            about, detail = e.payload.get("about"), e.payload.get("detail") or {}
             # At work on a turn (a tool used or decided): a message pasted meanwhile is queued.
-            busy = busy or e.kind == EventKind.PERMISSION_DECIDED or hook == "PostToolUse"
-            if hook == "SessionStart":
+            busy = busy or e.kind == EventKind.PERMISSION_DECIDED or about == HookKind.TOOL_USED
+            if about == HookKind.SESSION_START:
                 named = Path(str(detail.get("transcript_path") or ""))
                 if detail.get("transcript_path") and named != cur.transcript and self._transcript_root(named):
                     cur.transcript, cur.transcript_at = named, 0
                 if cur.first_paste is not None:
                     text, cur.first_paste = cur.first_paste, None
                     self._send(text, MessageKind.TASK)
-            elif hook == "UserPromptSubmit" and cur.submit is not None:
+            elif about == HookKind.PROMPT and cur.submit is not None:
                 if detail.get("prompt_digest") == cur.submit.digest:
                     self._emit(cur, EventKind.AGENT_PROMPT_SUBMITTED, confirmed=True, tries=cur.submit.tries)
                     cur.submit = None
@@ -881,23 +881,14 @@ class WorkerHost:
                 self.tools.activity(note.text, note.repeats, **extra)
 
     def _count(self, cur: Current, data: dict[str, Any]) -> None:
-        """Add what an API exchange cost to the attempt, each message once (``czar.host.meter``).
+        """Add what an API exchange cost to the attempt, each message once (``czar.core.usage``).
 
         Usage per message (``provisional``) counts at once, so that budgets are watched as the
         agent works; the agent's running total (``cumulative``), or its turn's total (``turn``),
         then settles the account.
         """
-        now = {k: float(data.get(k) or 0) for k in KEYS}
-        if "cost_usd" not in data:
-            now["cost_usd"] = pricing.cost_usd(
-                data.get("model") or self.settings.model or pricing.DEFAULT_MODELS.get(self.agent_kind),
-                int(now["input_tokens"]),
-                int(now["output_tokens"]),
-                int(now["cache_read_tokens"]),
-                self.settings.prices,
-                cache_write_tokens=int(now["cache_write_tokens"]) if data.get("input_excludes_cache") else 0,
-                input_includes_cache=not data.get("input_excludes_cache"),
-            )
+        model = self.settings.model or pricing.DEFAULT_MODELS.get(self.agent_kind)
+        now = usage.reported(data, model, self.settings.prices)
         self._record_usage(cur, cur.meter.add(data, now))
 
     def _settle(self, cur: Current) -> None:
@@ -1036,15 +1027,16 @@ class WorkerHost:
                 cur.session, cur.session_lost = None, True
             case SignalKind.TURN_DONE:
                 self.say(f"the agent's turn ended ({sig.text})")
-                # It stopped before handing its task in: back to work, once (as a Stop hook does);
-                # unless its model cannot be reached, and the health round has it try again later.
-                waits = cur.finished or cur.watch.down
-                reason = None if waits else tools.hook("Stop", {"stop_hook_active": cur.sent_back})
-                if reason and cur.adapter.capabilities.long_lived:
+                # It stopped before handing its task in: back to work, once; unless it answers one
+                # message per process (the next message starts it), or its model cannot be reached
+                # (the health round has it try again later).
+                waits = cur.finished or cur.watch.down or not cur.adapter.capabilities.long_lived
+                reason = None if waits else tools.turn_ended(again=cur.sent_back)
+                if reason:
                     cur.sent_back = True
                     self.say(f">> back to work: {reason}")
                     self._send(reason, MessageKind.CONTINUE)
-                else:
+                elif waits:
                     tools.idle()
             case SignalKind.ACTIVITY | SignalKind.ERROR:
                 if sig.data.get("tool"):

@@ -7,7 +7,7 @@ They find their worker in the environment the worker host set (``CZAR_PROJECT``,
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,7 @@ from czar.errors import CzarError
 
 if TYPE_CHECKING:
     from czar.agent_tools.relay import ToolCalls
+    from czar.agents.base import HookCall
 
 Text = Annotated[list[str], typer.Argument(help="What to say (the words are joined).")]
 
@@ -89,20 +90,25 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def hook(
+        agent: Annotated[
+            str, typer.Option("--agent", help="Whose hook protocol the call speaks (claude, gemini).")
+        ] = "claude",
         deny_on_error: Annotated[
             bool, typer.Option("--deny-on-error", help="A tool-use hook: deny (exit 2) when czar cannot decide.")
         ] = False,
     ) -> None:
-        """For agents' hooks (Claude Code's, Gemini CLI's): reads the hook's JSON on stdin.
+        """For agents' hooks: reads the hook's JSON on stdin, in the protocol of the agent's kind.
 
-        A Stop while the task is not handed in exits 2 with the reason, which sends the agent back
-        to work (once: a second Stop in a row is let through). A tool use about to happen
-        (PreToolUse, BeforeTool) gets czar's policy's decision; with ``--deny-on-error``, one czar
-        cannot decide is denied rather than left to a prompt nobody answers.
+        A turn that ends while the task is not handed in is sent back to work, once (a second end
+        in a row is let through). A tool use about to happen gets czar's policy's decision; with
+        ``--deny-on-error``, one czar cannot decide is denied rather than left to a prompt nobody
+        answers. ``--agent`` defaults to claude (hooks written before the option existed).
         """
         import sys
 
         from czar.agent_tools.identity import CallerError, caller_from_env
+        from czar.agents import adapter_for
+        from czar.agents.base import HookKind, UnsupportedAgent
 
         def refuse(why: str) -> None:
             if deny_on_error:
@@ -111,24 +117,33 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(0)  # a hook must never break the agent
 
         try:
+            hooks = adapter_for(agent).hooks
+            if hooks is None:
+                raise CzarError(f"agent {agent} runs no hook of czar's")
             payload = json.loads(sys.stdin.read() or "{}")
+            call = hooks.read(payload if isinstance(payload, dict) else {})
             tools = _tools() if caller_from_env() else None
-        except (json.JSONDecodeError, CallerError) as exc:
+        except (json.JSONDecodeError, CallerError, CzarError, UnsupportedAgent) as exc:
             refuse(f"czar could not read the request ({exc})")
             return
         assert tools is not None
-        event = str(payload.get("hook_event_name", ""))
         try:
-            if event in ("PreToolUse", "BeforeTool"):  # Claude Code on its own screen, Gemini CLI
-                _tool_use(tools, event, payload)
+            if call.kind is HookKind.TOOL_USE:
+                if not call.free:
+                    answer = hooks.allow_or_deny(call, *_decide(tools, call))
+                    print(answer.stdout)
                 return
-            reason = tools.hook(event, payload)
+            reason = tools.on_hook(call)
         except CzarError as exc:
             refuse(str(exc))
             return
         if reason:
-            print(reason, file=sys.stderr)
-            raise typer.Exit(2)
+            answer = hooks.go_on(reason)
+            if answer.stdout:
+                print(answer.stdout)
+            if answer.stderr:
+                print(answer.stderr, file=sys.stderr)
+            raise typer.Exit(answer.exit_code)
 
     @app.command()
     def mcp(worker: Annotated[str, typer.Option("--worker", help="The worker this server speaks for.")]) -> None:
@@ -142,23 +157,15 @@ def register(app: typer.Typer) -> None:
         run(caller)
 
 
-def _tool_use(tools: ToolCalls, event: str, payload: dict[str, Any]) -> None:
-    """Print czar's decision on a tool use in the hook's answer format (Claude's or Gemini's)."""
+def _decide(tools: ToolCalls, call: HookCall) -> tuple[str, str]:
+    """czar's decision on a tool use: allow, deny or ask, and why; deny when it cannot decide (an
+    undecided tool use must not wait on a prompt nobody answers)."""
     from czar.agent_tools.service import target_of
-    from czar.agents.claude import ALLOWED
 
-    tool, tool_input = str(payload.get("tool_name", "")), payload.get("tool_input")
-    if tool in ALLOWED or tool.startswith("mcp_czar_"):
-        return  # czar's own tools and reading need no decision
     try:
-        if not isinstance(tool_input, dict):
-            raise CzarError(f"no input for {tool}")
-        decision, why = tools.decide_permission(tool, target_of(tool, tool_input))
-        verdict = decision.value
-    except Exception as exc:  # undecided must not mean a prompt nobody answers
-        verdict, why = "deny", f"czar could not decide ({exc})"
-    if event == "BeforeTool":
-        print(json.dumps({"decision": verdict, "reason": why}))
-    else:
-        answer = {"hookEventName": event, "permissionDecision": verdict, "permissionDecisionReason": why}
-        print(json.dumps({"hookSpecificOutput": answer}))
+        if not isinstance(call.tool_input, dict):
+            raise CzarError(f"no input for {call.tool}")
+        decision, why = tools.decide_permission(call.tool, target_of(call.tool, call.tool_input))
+        return decision.value, why
+    except Exception as exc:
+        return "deny", f"czar could not decide ({exc})"

@@ -16,7 +16,11 @@ Anything else is plain usage, added as it is (Codex, Gemini: one report per turn
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from czar.core import pricing
 
 KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd")
 Usage = dict[str, float]
@@ -60,3 +64,20 @@ class Meter:
             self.pending = {}
             return delta
         return dict(now)
+
+
+def reported(data: Mapping[str, Any], model: str | None, prices: Mapping[str, float]) -> Usage:
+    """The usage an agent reported, by key of ``KEYS``; priced by its model (the one it names, else
+    ``model``) and the plan's ``prices`` when it reports no cost of its own."""
+    now = {k: float(data.get(k) or 0) for k in KEYS}
+    if "cost_usd" not in data:
+        now["cost_usd"] = pricing.cost_usd(
+            data.get("model") or model,
+            int(now["input_tokens"]),
+            int(now["output_tokens"]),
+            int(now["cache_read_tokens"]),
+            prices,
+            cache_write_tokens=int(now["cache_write_tokens"]) if data.get("input_excludes_cache") else 0,
+            input_includes_cache=not data.get("input_excludes_cache"),
+        )
+    return now
