@@ -12,7 +12,8 @@ import pytest
 from czar.agent_tools.identity import token_digest
 from czar.agents.claude import ClaudeAdapter
 from czar.core.states import TaskState, WorkerState
-from czar.host.worker_host import Current, WorkerHost
+from czar.host.agent_run import AgentRun
+from czar.host.worker_host import WorkerHost
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project, open_project
@@ -34,13 +35,13 @@ def project(tmp_path: Path, czar_home: Path) -> Project:
     return project
 
 
-def current(project: Project) -> Current:
+def current(project: Project) -> AgentRun:
     with project.store.read() as conn:
         attempt = Store.task(conn, "a").attempt_id
-    return Current(attempt=attempt, task="a", worktree=project.paths.root, prompt="", adapter=ClaudeAdapter())
+    return AgentRun(attempt=attempt, task="a", worktree=project.paths.root, prompt="", adapter=ClaudeAdapter())
 
 
-def counted(project: Project, cur: Current) -> tuple[int, int, int, int, float]:
+def counted(project: Project, cur: AgentRun) -> tuple[int, int, int, int, float]:
     with project.store.read() as conn:
         row = Store.attempt(conn, cur.attempt)
     return row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_write_tokens, row.cost_usd
@@ -93,7 +94,7 @@ def test_two_turns_of_stream_json_count_each_turn_once(project: Project) -> None
     for line in lines:
         for sig in cur.adapter.parse(json.dumps(line)):
             if sig.kind == "usage":
-                host._count(cur, sig.data)
+                host.count(cur, sig.data)
         if line["type"] == "result":
             after.append(counted(project, cur))
     # Each turn as Claude Code totalled it; the second turn's usage is not taken for the total.
@@ -109,15 +110,15 @@ def test_the_transcript_of_an_agent_on_its_own_screen_counts_each_message_once(
     cur.transcript.parent.mkdir(parents=True)
     first = [message("msg_1", 3, 40, 0, 9000), message("msg_1", 3, 40, 0, 9000)]  # two content blocks
     cur.transcript.write_text("".join(json.dumps(m) + "\n" for m in first))
-    host._read_transcript(cur, usage_only=True)
+    host.read_transcript(cur, usage_only=True)
     with cur.transcript.open("a") as fh:  # the next turn, and a line not finished yet
         fh.write(json.dumps(message("msg_2", 5, 60, 9000, 300)) + "\n" + json.dumps(message("msg_3", 4, 25, 9300, 120)))
-    host._read_transcript(cur, usage_only=True)
+    host.read_transcript(cur, usage_only=True)
     tokens = counted(project, cur)[:4]
     assert tokens == (8, 100, 9000, 9300)
     with cur.transcript.open("a") as fh:
         fh.write("\n")
-    host._read_transcript(cur, usage_only=True)
+    host.read_transcript(cur, usage_only=True)
     input_tokens, output_tokens, read, write, cost = counted(project, cur)
     assert (input_tokens, output_tokens, read, write) == (12, 125, 18300, 9420)
     assert cost > 0  # priced by czar: a transcript has no cost of its own

@@ -1,0 +1,60 @@
+"""What a worker host knows of the attempt it is on and of the agent process working on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from czar.agent_tools.relay import RelayServer
+from czar.agents.base import AgentAdapter
+from czar.core.usage import Meter
+from czar.host import user_config
+from czar.host.output import Flow, ModelWatch
+from czar.host.screen import Screen
+from czar.runtime.gateway import Gateway
+from czar.runtime.proc import Child
+
+
+@dataclass
+class Submit:
+    """A message pasted into an agent's screen, until its hook confirms the prompt."""
+
+    digest: str
+    deadline: float
+    tries: int = 1
+    other: bool = False  # a prompt with other text was submitted meanwhile
+
+
+@dataclass
+class AgentRun:
+    """The attempt this worker is on, and its agent process if one runs."""
+
+    attempt: int
+    task: str
+    worktree: Path
+    prompt: str
+    adapter: AgentAdapter
+    launches: int = 0  # agent starts for this task, in this attempt and earlier ones
+    proc: Child | None = None
+    buffer: bytes = b""
+    finished: bool = False
+    digest: str = ""  # of the first message of the current launch, to confirm delivery
+    last_text: str = ""
+    repeats: int = 0
+    session: str | None = None  # the agent's own session, to resume it
+    meter: Meter = field(default_factory=Meter)  # its usage, each API message counted once
+    flow: Flow = field(default_factory=Flow)  # its activity, coalesced when it floods
+    watch: ModelWatch = field(default_factory=ModelWatch)  # whether it reaches its model
+    session_lost: bool = False  # the session it was resumed with does not exist
+    endpoint: Any = None  # czar's MCP server for the agent's current start, when the host serves it
+    relay: RelayServer | None = None  # czar's tools for its `czar` commands, when it runs in a sandbox
+    gateway: Gateway | None = None  # the doors of its sandbox's network (czar's tools, its model's API)
+    screen: Screen | None = None  # the agent's terminal, when it runs on its own screen
+    submit: Submit | None = None  # a pasted message not confirmed yet
+    transcript: Path | None = None  # what the agent on a screen writes down (its usage), and how far read
+    transcript_at: int = 0
+    hooks_since: int = 0  # the last event looked at for its hooks (on a screen)
+    first_paste: str | None = None  # a first message too long for its command line, pasted once it started
+    sent_back: bool = False  # sent back to work when its turn ended, and no tool used since
+    config_before: user_config.Snapshot | None = None  # its configuration in your home, before it ran
