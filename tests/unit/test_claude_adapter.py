@@ -17,7 +17,8 @@ import pytest
 
 from czar.agents import claude
 from czar.agents.base import AgentSettings, LaunchContext, Signal
-from czar.agents.claude import ALLOWED, CZAR_TOOLS, QUIET, ClaudeAdapter, private_home
+from czar.agents.claude import ALLOWED, QUIET, ClaudeAdapter, private_home
+from czar.core.toolbox import NAMES as CZAR_TOOLS
 from czar.core.usage import KEYS, Meter
 
 SESSION = "8f0d5d3c-2c3e-4b8e-9a51-0c9f3f7e1a42"

@@ -188,6 +188,7 @@ def test_every_verb_is_documented() -> None:
         "blocked",
         "done",
         "tool",
+        "sleep",
         "wait",
         "say",
         "end",

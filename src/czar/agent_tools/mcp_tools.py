@@ -26,6 +26,7 @@ from mcp.server import MCPServer
 from czar.agent_tools.identity import Caller, token_digest
 from czar.agent_tools.service import AgentTools, target_of
 from czar.core.policy import Decision
+from czar.core.toolbox import BY_NAME, NAMES
 
 
 def build(caller: Caller) -> MCPServer:
@@ -44,43 +45,35 @@ def warm_up() -> None:
 def _server(tools: AgentTools) -> MCPServer:
     # Warnings only: on stdio its log goes to the agent's stderr, in a worker host to its pane.
     server = MCPServer(
-        "czar", log_level="WARNING", instructions="czar's tools for the worker's agent: report, board, claim, done, ..."
+        "czar", log_level="WARNING", instructions=f"czar's tools for the worker's agent: {', '.join(NAMES)}."
     )
 
-    @server.tool(structured_output=False)
+    @server.tool(description=BY_NAME["report"].summary, structured_output=False)
     def report(text: str, task: str | None = None, checkpoint: int | None = None) -> str:
-        """Report progress. Your first report must name your task id (`task`) and restate its goal
-        in `text`; later ones give the checkpoint number reached, if any."""
         return tools.report(text, checkpoint=checkpoint, task=task)
 
-    @server.tool(structured_output=False)
+    @server.tool(description=BY_NAME["board"].summary, structured_output=False)
     def board() -> str:
-        """Who works on what, how far along, which paths they hold, and what they last said."""
         return "\n".join(row.line() for row in tools.board())
 
-    @server.tool(structured_output=False)
+    @server.tool(description=BY_NAME["claim"].summary, structured_output=False)
     def claim(paths: list[str]) -> str:
-        """Hold paths (or globs) outside your scope before changing them; a refusal names the holder."""
         return "\n".join(r.line() for r in tools.claim(paths))
 
-    @server.tool(structured_output=False)
+    @server.tool(description=BY_NAME["release"].summary, structured_output=False)
     def release(paths: list[str]) -> str:
-        """Give back paths you claimed."""
         return "\n".join(r.line() for r in tools.release(paths))
 
-    @server.tool(structured_output=False)
+    @server.tool(description=BY_NAME["done"].summary, structured_output=False)
     def done(summary: str) -> str:
-        """Your work is committed and its checks pass: hand the task in for verification."""
         return tools.done(summary)
 
-    @server.tool(structured_output=False)
+    @server.tool(description=BY_NAME["blocked"].summary, structured_output=False)
     def blocked(need: str, on: str | None = None) -> str:
-        """You cannot go on until task `on` merges, or (without `on`) until a person helps."""
         return tools.blocked(on, need)
 
-    @server.tool(structured_output=False)
+    @server.tool(description=BY_NAME["ask"].summary, structured_output=False)
     def ask(question: str) -> str:
-        """Ask a person a question; the answer comes as a message."""
         return tools.ask(question)
 
     @server.tool(structured_output=False)

@@ -51,22 +51,29 @@ class ToolCalls(Protocol):
     def decide_permission(self, tool: str, target: str) -> tuple[Decision, str]: ...
 
 
+# Each call an agent's side may make: czar's agent tools (``czar.core.toolbox``), and the calls
+# behind its hooks and permission requests.
+CALLS: dict[str, Callable[[AgentTools, dict[str, Any]], Any]] = {
+    "report": lambda tools, args: tools.report(
+        str(args["text"]), checkpoint=args.get("checkpoint"), task=args.get("task")
+    ),
+    "board": lambda tools, args: [asdict(r) for r in tools.board()],
+    "claim": lambda tools, args: [asdict(r) for r in tools.claim([str(p) for p in args["paths"]])],
+    "release": lambda tools, args: [asdict(r) for r in tools.release([str(p) for p in args["paths"]])],
+    "done": lambda tools, args: tools.done(str(args["summary"])),
+    "blocked": lambda tools, args: tools.blocked(args.get("on"), str(args["need"])),
+    "ask": lambda tools, args: tools.ask(str(args["question"])),
+    "on_hook": lambda tools, args: tools.on_hook(_hook_call(args["call"])),
+    "decide_permission": lambda tools, args: _decision(tools.decide_permission(str(args["tool"]), str(args["target"]))),
+}
+
+
 def serve(tools: AgentTools, tool: str, args: dict[str, Any]) -> Any:
     """Carry out one call for the worker's agent; the answer as JSON-ready data."""
-    calls: dict[str, Callable[[], Any]] = {
-        "report": lambda: tools.report(str(args["text"]), checkpoint=args.get("checkpoint"), task=args.get("task")),
-        "board": lambda: [asdict(r) for r in tools.board()],
-        "claim": lambda: [asdict(r) for r in tools.claim([str(p) for p in args["paths"]])],
-        "release": lambda: [asdict(r) for r in tools.release([str(p) for p in args["paths"]])],
-        "done": lambda: tools.done(str(args["summary"])),
-        "blocked": lambda: tools.blocked(args.get("on"), str(args["need"])),
-        "ask": lambda: tools.ask(str(args["question"])),
-        "on_hook": lambda: tools.on_hook(_hook_call(args["call"])),
-        "decide_permission": lambda: _decision(tools.decide_permission(str(args["tool"]), str(args["target"]))),
-    }
-    if tool not in calls:
+    call = CALLS.get(tool)
+    if call is None:
         raise RelayError(f"no agent tool {tool!r}")
-    return calls[tool]()
+    return call(tools, args)
 
 
 def _hook_call(fields: dict[str, Any]) -> HookCall:

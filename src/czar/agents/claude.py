@@ -35,11 +35,11 @@ from czar.agents.base import (
     json_line,
     mcp_config,
 )
+from czar.core import toolbox
 from czar.core.host_commands import MessageKind
 
-CZAR_TOOLS = ("report", "board", "claim", "release", "done", "blocked", "ask")
 # Tools it may use without asking: czar's own, and reading.
-ALLOWED = (*(f"mcp__czar__{t}" for t in CZAR_TOOLS), "Read", "Glob", "Grep", "LS", "TodoWrite")
+ALLOWED = (*(f"mcp__czar__{t}" for t in toolbox.NAMES), "Read", "Glob", "Grep", "LS", "TodoWrite")
 MAX_ARGUMENT = 100_000  # bytes; Linux refuses a single argument over 128 KiB
 QUIET = {
     # czar's MCP server must be connected before the first request: its report tool is the

@@ -27,10 +27,10 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from czar.core import line_script
 from czar.core.host_commands import MessageKind
 
 FENCE = re.compile(r"^```czar-sim[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
-HEREDOC = re.compile(r"^(write|append)\s+(\S+)\s+<<\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 
 # verb -> (min words, max words) after the verb; None for "rest of line as text"
 _ARITY: dict[str, tuple[int, int | None]] = {
@@ -53,6 +53,9 @@ _ARITY: dict[str, tuple[int, int | None]] = {
     "flood": (1, 2),
     "wait": (0, 0),
 }
+
+# The sim's older names of the verbs it shares with the scripted model (``line_script.SHARED``).
+ALIASES = {"done": "finish", "checkpoint": "progress"}
 
 # Actions that misbehave on purpose; they act only on the agent's first start for the task.
 FAULTS = frozenset({"crash", "hang", "quit", "claim-task", "idle", "loop", "ratelimit", "flood"})
@@ -104,53 +107,47 @@ def extract(prompt: str) -> str | None:
 def parse(source: str) -> Script:
     script = Script()
     current = script.main
-    lines = source.splitlines()
-    i = 0
-    while i < len(lines):
-        raw, number = lines[i], i + 1
-        i += 1
-        stripped = raw.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        section = SECTION.match(stripped)
-        if section:
-            current = []
-            every, kind = section.groups()
-            if kind not in KINDS:
-                raise ScriptError(f"line {number}: no message is of kind {kind!r} (kinds: {', '.join(sorted(KINDS))})")
-            if every:
-                script.every[kind] = current
-            else:
-                script.sections.setdefault(kind, []).append(current)
-            continue
-        heredoc = HEREDOC.match(stripped)
-        if heredoc:
-            verb, path, marker = heredoc.groups()
-            body: list[str] = []
-            while i < len(lines) and lines[i].strip() != marker:
-                body.append(lines[i])
-                i += 1
-            if i >= len(lines):
-                raise ScriptError(f"line {number}: {verb} {path}: no closing {marker!r}")
-            i += 1
-            current.append(Step(verb, (path,), "".join(line + "\n" for line in body), number))
-            continue
-        verb, _, rest = stripped.partition(" ")
-        if verb not in _ARITY:
-            raise ScriptError(f"line {number}: unknown action {verb!r}")
-        low, high = _ARITY[verb]
-        try:
-            words = shlex.split(rest)
-        except ValueError as exc:
-            raise ScriptError(f"line {number}: {exc}") from exc
-        if len(words) < low or (high is not None and len(words) > high):
-            raise ScriptError(f"line {number}: {verb} takes {low}{'' if high == low else '+'} argument(s)")
-        if verb == "flood":
-            flood_size(words[0], number)
-            if len(words) > 1 and words[1] not in FLOODS:
-                raise ScriptError(f"line {number}: flood prints {', '.join(FLOODS)}, not {words[1]!r}")
-        current.append(Step(verb, tuple(words), rest.strip(), number))
+    try:
+        for line in line_script.lines(source, heredoc_verbs=("write", "append")):
+            number = line.number
+            if line.text is not None:
+                current.append(Step(line.verb, (line.rest,), line.text, number))
+                continue
+            section = SECTION.match(f"{line.verb} {line.rest}")
+            if section:
+                current = []
+                every, kind = section.groups()
+                if kind not in KINDS:
+                    raise ScriptError(
+                        f"line {number}: no message is of kind {kind!r} (kinds: {', '.join(sorted(KINDS))})"
+                    )
+                if every:
+                    script.every[kind] = current
+                else:
+                    script.sections.setdefault(kind, []).append(current)
+                continue
+            current.append(_step(line))
+    except line_script.LineError as exc:
+        raise ScriptError(str(exc)) from None
     return script
+
+
+def _step(line: line_script.Line) -> Step:
+    verb, rest, number = ALIASES.get(line.verb, line.verb), line.rest, line.number
+    if verb not in _ARITY:
+        raise ScriptError(f"line {number}: unknown action {verb!r}")
+    low, high = _ARITY[verb]
+    try:
+        words = shlex.split(rest)
+    except ValueError as exc:
+        raise ScriptError(f"line {number}: {exc}") from exc
+    if len(words) < low or (high is not None and len(words) > high):
+        raise ScriptError(f"line {number}: {verb} takes {low}{'' if high == low else '+'} argument(s)")
+    if verb == "flood":
+        flood_size(words[0], number)
+        if len(words) > 1 and words[1] not in FLOODS:
+            raise ScriptError(f"line {number}: flood prints {', '.join(FLOODS)}, not {words[1]!r}")
+    return Step(verb, tuple(words), rest, number)
 
 
 def flood_size(text: str, line: int = 0) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from czar.core import toolbox
+
 
 @dataclass(frozen=True)
 class PromptInput:
@@ -51,28 +53,7 @@ def render(p: PromptInput) -> str:
     out += [f"- czar then merges your branch into {p.integration_branch}; do not merge or push yourself.", ""]
     out += ["## The others right now", ""]
     out += [f"- {line}" for line in p.board] if p.board else ["- nobody else is working"]
-    out += ["", "## Working with czar", "", *_how_to_report(p)]
+    out += ["", "## Working with czar", "", *toolbox.instructions(p.tools, p.task_id)]
     if p.previous_failure:
         out += ["", "## An earlier attempt at this task failed", "", p.previous_failure.rstrip()]
     return "\n".join(out) + "\n"
-
-
-def _how_to_report(p: PromptInput) -> list[str]:
-    if p.tools == "mcp":
-        return [
-            f"- First, confirm your task: call czar's `report` tool with task {p.task_id} and your goal in one line.",
-            "- Report each checkpoint as you reach it: `report` with its checkpoint number.",
-            "- `board` shows what the others do; before you change a path outside your scope, `claim` it"
-            " (a refusal names the task that holds it).",
-            "- If you must wait for another task to merge, call `blocked` naming it; for a person, `ask`.",
-            "- When your work is committed and the checks pass, call `done` with a summary.",
-        ]
-    return [
-        f'- First, confirm your task: `czar report --task {p.task_id} "<your goal in one line>"`.',
-        '- Report each checkpoint as you reach it: `czar report --checkpoint N "note"`.',
-        "- `czar board` shows what the others do; before you change a path outside your scope, claim it:"
-        " `czar claim PATH...` (a refusal names the task that holds it).",
-        '- If you must wait for another task to merge: `czar blocked --on TASK "why"`;'
-        ' for a question to a person: `czar ask "question"`.',
-        '- When your work is committed and the checks pass: `czar done "summary"`.',
-    ]

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from czar.core import toolbox
 from czar.model.script import Turn
 
-CZAR_TOOLS = ("report", "board", "claim", "release", "done", "blocked", "ask")
+CZAR_TOOLS = toolbox.NAMES
 
 
 @dataclass(frozen=True)

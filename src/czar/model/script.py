@@ -28,8 +28,9 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from czar.core import line_script
+
 FENCE = re.compile(r"^```czar-model[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
-HEREDOC = re.compile(r"^write\s+(\S+)\s+<<\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 TASK_LINE = re.compile(r"^Task id: (\S+)\s*$", re.MULTILINE)
 
 VERBS = {
@@ -42,7 +43,8 @@ VERBS = {
     "blocked": "say it waits for a task through czar's tools",
     "done": "finish the task through czar's tools",
     "tool": "call any offered tool: tool NAME {json input}",
-    "wait": "take this many seconds before answering (a slow or hung model)",
+    "sleep": "take this many seconds before answering (a slow or hung model)",
+    "wait": "the older name of sleep",
     "fail": "answer every request from here on with this HTTP status (a refused key, a failing API)",
     "say": "answer with text, ending the agent's turn",
     "end": "answer with text, ending the agent's turn (the last line)",
@@ -73,54 +75,45 @@ def task_id(text: str) -> str | None:
 
 def parse(source: str) -> list[Turn]:
     turns: list[Turn] = []
-    lines = source.splitlines()
-    i = 0
-    while i < len(lines):
-        raw, number = lines[i].strip(), i + 1
-        i += 1
-        if not raw or raw.startswith("#"):
-            continue
-        heredoc = HEREDOC.match(raw)
-        if heredoc:
-            path, marker = heredoc.groups()
-            body = []
-            while i < len(lines) and lines[i].strip() != marker:
-                body.append(lines[i])
-                i += 1
-            if i >= len(lines):
-                raise ModelScriptError(f"line {number}: write {path}: no closing {marker!r}")
-            i += 1
-            turns.append(Turn("write", "".join(line + "\n" for line in body), path, number))
-            continue
-        verb, _, rest = raw.partition(" ")
-        if verb == "write":
-            raise ModelScriptError(f"line {number}: write needs its text after <<MARKER (write PATH <<END ... END)")
-        if verb not in VERBS:
-            raise ModelScriptError(f"line {number}: unknown action {verb!r} (one of: {', '.join(VERBS)})")
-        rest = rest.strip()
-        if verb == "tool":
-            name, _, data = rest.partition(" ")
-            try:
-                value = json.loads(data or "{}")
-            except json.JSONDecodeError as exc:
-                raise ModelScriptError(f"line {number}: tool {name}: its input is not JSON: {exc}") from None
-            if not isinstance(value, dict):
-                raise ModelScriptError(f"line {number}: tool {name}: its input must be a JSON object")
-        if verb == "checkpoint" and not re.fullmatch(r"[0-9]+", rest.split(" ", 1)[0]):
-            raise ModelScriptError(f"line {number}: checkpoint needs a number first")
-        if verb == "wait":
-            try:
-                seconds = float(rest)
-            except ValueError:
-                seconds = -1.0
-            if not 0 <= seconds < 1e6:  # also refuses nan and inf
-                raise ModelScriptError(f"line {number}: wait needs a number of seconds (0 or more)")
-        if verb == "fail" and not re.fullmatch(r"[45][0-9][0-9]", rest.split(" ", 1)[0]):
-            raise ModelScriptError(f"line {number}: fail needs an HTTP error status first (401, 500, ...)")
-        if verb in ("claim", "run"):
-            try:
-                shlex.split(rest)
-            except ValueError as exc:
-                raise ModelScriptError(f"line {number}: {exc}") from None
-        turns.append(Turn(verb, rest, "", number))
+    try:
+        for line in line_script.lines(source, heredoc_verbs=("write",)):
+            turns.append(_turn(line))
+    except line_script.LineError as exc:
+        raise ModelScriptError(str(exc)) from None
     return turns
+
+
+def _turn(line: line_script.Line) -> Turn:
+    # ``sleep``, the verb the sim shares (``line_script.SHARED``); ``wait`` is its older name here.
+    verb, rest, number = "wait" if line.verb == "sleep" else line.verb, line.rest, line.number
+    if line.text is not None:
+        return Turn("write", line.text, rest, number)
+    if verb == "write":
+        raise ModelScriptError(f"line {number}: write needs its text after <<MARKER (write PATH <<END ... END)")
+    if verb not in VERBS:
+        raise ModelScriptError(f"line {number}: unknown action {verb!r} (one of: {', '.join(VERBS)})")
+    if verb == "tool":
+        name, _, data = rest.partition(" ")
+        try:
+            value = json.loads(data or "{}")
+        except json.JSONDecodeError as exc:
+            raise ModelScriptError(f"line {number}: tool {name}: its input is not JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise ModelScriptError(f"line {number}: tool {name}: its input must be a JSON object")
+    if verb == "checkpoint" and not re.fullmatch(r"[0-9]+", rest.split(" ", 1)[0]):
+        raise ModelScriptError(f"line {number}: checkpoint needs a number first")
+    if verb == "wait":
+        try:
+            seconds = float(rest)
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds < 1e6:  # also refuses nan and inf
+            raise ModelScriptError(f"line {number}: wait needs a number of seconds (0 or more)")
+    if verb == "fail" and not re.fullmatch(r"[45][0-9][0-9]", rest.split(" ", 1)[0]):
+        raise ModelScriptError(f"line {number}: fail needs an HTTP error status first (401, 500, ...)")
+    if verb in ("claim", "run"):
+        try:
+            shlex.split(rest)
+        except ValueError as exc:
+            raise ModelScriptError(f"line {number}: {exc}") from None
+    return Turn(verb, rest, "", number)

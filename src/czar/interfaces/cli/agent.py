@@ -17,7 +17,17 @@ if TYPE_CHECKING:
     from czar.agent_tools.relay import ToolCalls
     from czar.agents.base import HookCall
 
-Text = Annotated[list[str], typer.Argument(help="What to say (the words are joined).")]
+
+def _summary(name: str) -> str:
+    from czar.core.toolbox import BY_NAME
+
+    return BY_NAME[name].summary
+
+
+def _help(tool: str, arg: str) -> str:
+    from czar.core.toolbox import BY_NAME
+
+    return next(a.help for a in BY_NAME[tool].args if a.name == arg)
 
 
 def _tools() -> ToolCalls:
@@ -35,18 +45,18 @@ def _tools() -> ToolCalls:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
+    @app.command(help=_summary("report"))
     def report(
-        text: Text,
-        task: Annotated[str | None, typer.Option("--task", help="Your task id (first report).")] = None,
-        checkpoint: Annotated[int | None, typer.Option("--checkpoint", min=1, help="The checkpoint reached.")] = None,
+        text: Annotated[list[str], typer.Argument(help=_help("report", "text"))],
+        task: Annotated[str | None, typer.Option("--task", help=_help("report", "task"))] = None,
+        checkpoint: Annotated[
+            int | None, typer.Option("--checkpoint", min=1, help=_help("report", "checkpoint"))
+        ] = None,
     ) -> None:
-        """Report progress; the first report names your task and restates its goal."""
         typer.echo(_tools().report(" ".join(text), checkpoint=checkpoint, task=task))
 
-    @app.command()
+    @app.command(help=_summary("board"))
     def board(as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False) -> None:
-        """Who works on what, how far along, which paths they hold, what they last said."""
         rows = _tools().board()
         if as_json:
             typer.echo(json.dumps([row.__dict__ for row in rows], indent=2))
@@ -54,38 +64,34 @@ def register(app: typer.Typer) -> None:
             for row in rows:
                 typer.echo(row.line())
 
-    @app.command()
-    def claim(paths: Annotated[list[str], typer.Argument(help="Paths or globs to hold.")]) -> None:
-        """Hold paths outside your scope before changing them; a refusal names the holder (exit 1)."""
+    @app.command(help=_summary("claim"))
+    def claim(paths: Annotated[list[str], typer.Argument(help=_help("claim", "paths"))]) -> None:
+        # A refusal exits 1.
         results = _tools().claim(paths)
         for r in results:
             typer.echo(r.line())
         raise typer.Exit(0 if all(r.granted for r in results) else 1)
 
-    @app.command()
-    def release(paths: Annotated[list[str], typer.Argument(help="Paths or globs you claimed.")]) -> None:
-        """Give back paths you claimed."""
+    @app.command(help=_summary("release"))
+    def release(paths: Annotated[list[str], typer.Argument(help=_help("release", "paths"))]) -> None:
         results = _tools().release(paths)
         for r in results:
             typer.echo(r.line())
         raise typer.Exit(0 if all(r.granted for r in results) else 1)
 
-    @app.command()
-    def done(summary: Text) -> None:
-        """Your work is committed and its checks pass: hand the task in for verification."""
+    @app.command(help=_summary("done"))
+    def done(summary: Annotated[list[str], typer.Argument(help=_help("done", "summary"))]) -> None:
         typer.echo(_tools().done(" ".join(summary)))
 
-    @app.command()
+    @app.command(help=_summary("blocked"))
     def blocked(
-        need: Text,
-        on: Annotated[str | None, typer.Option("--on", help="The task you wait for.")] = None,
+        need: Annotated[list[str], typer.Argument(help=_help("blocked", "need"))],
+        on: Annotated[str | None, typer.Option("--on", help=_help("blocked", "on"))] = None,
     ) -> None:
-        """You cannot go on until another task merges (--on) or a person helps."""
         typer.echo(_tools().blocked(on, " ".join(need)))
 
-    @app.command()
-    def ask(question: Text) -> None:
-        """Ask a person a question; the answer comes as a message."""
+    @app.command(help=_summary("ask"))
+    def ask(question: Annotated[list[str], typer.Argument(help=_help("ask", "question"))]) -> None:
         typer.echo(_tools().ask(" ".join(question)))
 
     @app.command()

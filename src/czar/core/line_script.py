@@ -1,0 +1,65 @@
+"""The line language both script languages are written in (``czar-sim`` for the simulated agent,
+``czar-model`` for the scripted model): one action per line, ``# comments`` and blank lines
+skipped, and a file's text given in place with a heredoc::
+
+    write path/to/file.py <<END
+    ...the text...
+    END
+
+Each language says which verbs take a heredoc and what its verbs mean; this reads the lines."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+
+# The verbs both languages know, and what each means in both (a test holds them to it).
+SHARED = {
+    "write": "write a file: write PATH <<END, its text, END",
+    "run": "run a shell command",
+    "commit": "commit everything, with this message",
+    "checkpoint": "report checkpoint N reached, with a note",
+    "done": "hand the task in, with a summary",
+    "sleep": "take this many seconds before going on",
+}
+
+_HEREDOC = re.compile(r"^(\S+)\s+(\S+)\s+<<\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+
+
+class LineError(ValueError):
+    """A line cannot be read; the message names it."""
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int  # from 1
+    verb: str
+    rest: str  # the rest of the line, stripped; the path for a heredoc
+    text: str | None = None  # a heredoc's text (each of its lines ends with a newline)
+
+
+def lines(source: str, heredoc_verbs: Collection[str]) -> Iterator[Line]:
+    """The actions of ``source`` in order; a verb of ``heredoc_verbs`` followed by ``PATH
+    <<MARKER`` takes the lines up to ``MARKER`` as its text."""
+    raw = source.splitlines()
+    i = 0
+    while i < len(raw):
+        stripped, number = raw[i].strip(), i + 1
+        i += 1
+        if not stripped or stripped.startswith("#"):
+            continue
+        heredoc = _HEREDOC.match(stripped)
+        if heredoc and heredoc.group(1) in heredoc_verbs:
+            verb, path, marker = heredoc.groups()
+            body: list[str] = []
+            while i < len(raw) and raw[i].strip() != marker:
+                body.append(raw[i])
+                i += 1
+            if i >= len(raw):
+                raise LineError(f"line {number}: {verb} {path}: no closing {marker!r}")
+            i += 1
+            yield Line(number, verb, path, "".join(line + "\n" for line in body))
+            continue
+        verb, _, rest = stripped.partition(" ")
+        yield Line(number, verb, rest.strip())
