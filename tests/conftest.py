@@ -12,6 +12,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+@pytest.fixture(autouse=True)
+def _log_files_closed() -> Iterator[None]:
+    """The log files a test's in-process supervisor or worker host opened are closed after it."""
+    yield
+    from czar.runtime import logs
+
+    logs.close_all()
+
+
 @pytest.fixture
 def czar_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private CZAR_HOME; afterwards, every tmux server and process it started is gone."""

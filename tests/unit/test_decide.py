@@ -14,8 +14,8 @@ from czar.core.decide import (
     MERGE_BATCH,
     Assign,
     Block,
-    Decision,
     Merge,
+    Order,
     Promote,
     Snapshot,
     TaskView,
@@ -58,7 +58,7 @@ def snap(tasks: Sequence[TaskView], workers: Sequence[WorkerView] = ()) -> Snaps
     return Snapshot(tasks={t.id: t for t in tasks}, workers={w.id: w for w in workers})
 
 
-def of(kind: type, decisions: list[Decision]) -> list[Decision]:
+def of(kind: type, decisions: list[Order]) -> list[Order]:
     return [d for d in decisions if isinstance(d, kind)]
 
 
@@ -502,7 +502,7 @@ class Run:
     def free(self, wid: str) -> None:
         self.workers[wid] = replace(self.workers[wid], state=W.IDLE, task=None)
 
-    def apply(self, d: Decision) -> None:
+    def apply(self, d: Order) -> None:
         if isinstance(d, Promote):
             assert all(self.tasks[x].state is T.MERGED for x in self.tasks[d.task].depends_on)
             self.move(d.task, T.READY)

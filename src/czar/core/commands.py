@@ -27,12 +27,12 @@ Cwds = frozenset[str] | None  # the folders a command may run in; None when czar
 
 
 @dataclass(frozen=True)
-class Finding:
+class CommandVerdict:
     command: str  # the command as czar reads it (program and words), for the plan's rules
     verdict: Verdict
 
 
-def judge(script: Script, ctx: Context, cwd: str | None = None) -> list[Finding]:
+def judge(script: Script, ctx: Context, cwd: str | None = None) -> list[CommandVerdict]:
     """A verdict per command ``script`` would run, starting in ``cwd`` (the checkout by default)."""
     j = Judge(ctx)
     j.script(script, frozenset({cwd or ctx.worktree}))
@@ -126,10 +126,10 @@ def union(a: Cwds, b: Cwds) -> Cwds:
 class Judge:
     ctx: Context
     depth: int = 0
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[CommandVerdict] = field(default_factory=list)
 
     def add(self, command: str, verdict: Verdict) -> None:
-        self.findings.append(Finding(command, verdict))
+        self.findings.append(CommandVerdict(command, verdict))
 
     @staticmethod
     def chdir(folder: Word, cwds: Cwds) -> Cwds:

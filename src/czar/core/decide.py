@@ -90,16 +90,17 @@ class Merge:
         return self.tasks[0]
 
 
-Decision = Promote | Block | Assign | Verify | Merge
+# What decide orders the supervisor to do (``czar.supervisor.loop`` carries each out).
+Order = Promote | Block | Assign | Verify | Merge
 
 MERGE_BATCH = 8  # approved tasks merged together, their checks run once (bisected if they fail)
 
 ANY_AGENT = "*"  # a task any worker may take, whatever its agent
 
 
-def decide(snap: Snapshot) -> list[Decision]:
+def decide(snap: Snapshot) -> list[Order]:
     """Every command the current state calls for, most urgent first."""
-    out: list[Decision] = []
+    out: list[Order] = []
     tasks = snap.tasks
 
     for t in tasks.values():

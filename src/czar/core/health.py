@@ -98,7 +98,7 @@ class Vitals:
 
 
 @dataclass(frozen=True)
-class Finding:
+class Diagnosis:
     problem: Problem
     evidence: str
     since: float  # when the condition began, as far as it can be told
@@ -131,63 +131,63 @@ def stuck_limit(v: Vitals, t: Thresholds) -> float:
     return t.stuck_after if v.expected_gap is None else max(t.stuck_after, t.stuck_factor * v.expected_gap)
 
 
-def examine(v: Vitals, now: float, t: Thresholds) -> Finding | None:
+def examine(v: Vitals, now: float, t: Thresholds) -> Diagnosis | None:
     """The worker's most pressing problem, or None if it looks healthy."""
     if not v.host_alive:
-        return Finding(Problem.CRASHED, f"the worker host of {v.worker} is gone", now)
+        return Diagnosis(Problem.CRASHED, f"the worker host of {v.worker} is gone", now)
     if v.budget_usd is not None and v.spent_usd > v.budget_usd:
         evidence = f"spent ${v.spent_usd:.2f} of its ${v.budget_usd:.2f} budget"
-        return Finding(Problem.OVER_BUDGET, evidence, now)
+        return Diagnosis(Problem.OVER_BUDGET, evidence, now)
     if v.agent_exited:
-        return Finding(Problem.AGENT_EXITED, f"the agent of {v.worker} exited before finishing {v.task}", now)
+        return Diagnosis(Problem.AGENT_EXITED, f"the agent of {v.worker} exited before finishing {v.task}", now)
     if v.named_task is not None and v.named_task != v.task:
-        return Finding(Problem.WRONG_TASK, f"the agent named task {v.named_task}, but its task is {v.task}", now)
+        return Diagnosis(Problem.WRONG_TASK, f"the agent named task {v.named_task}, but its task is {v.task}", now)
     if v.state is WorkerState.MODEL_UNREACHABLE:
         # Not the agent's fault, nor the task's: no repair of the ladder, which would spend its
         # restarts and attempts on an outage; people hear at once, and it tries again later.
-        return Finding(Problem.MODEL_UNREACHABLE, v.detail or "its model cannot be reached", v.state_since)
+        return Diagnosis(Problem.MODEL_UNREACHABLE, v.detail or "its model cannot be reached", v.state_since)
     if v.state is WorkerState.WAITING_PERMISSION:
         asked = v.state_since if v.asked_at is None else v.asked_at
         if now - asked >= t.permission_timeout:
-            return Finding(
+            return Diagnosis(
                 Problem.PERMISSION_TIMEOUT, f"no answer to its permission request for {now - asked:.0f} s", asked
             )
         return None
     if v.state is WorkerState.RATE_LIMITED:
         if v.wait_until is not None and now >= v.wait_until:
-            return Finding(Problem.RATE_LIMIT_OVER, "the rate limit has reset", v.wait_until)
+            return Diagnosis(Problem.RATE_LIMIT_OVER, "the rate limit has reset", v.wait_until)
         return None
     if v.state is WorkerState.BLOCKED:
         # Waiting is right while what it waits for can still come; not once it is over, nor in a
         # cycle of waits, which nothing else would ever break.
         if v.release:
             cycle = ", ".join(sorted(v.release))
-            return Finding(Problem.DEADLOCK, f"it waits for {cycle}, which wait(s) for it in turn", now)
+            return Diagnosis(Problem.DEADLOCK, f"it waits for {cycle}, which wait(s) for it in turn", now)
         if v.wait_over:
             named = ", ".join(sorted(v.waits_for))
-            return Finding(Problem.WAIT_OVER, f"it waits for {named}, which merged or failed already", now)
+            return Diagnosis(Problem.WAIT_OVER, f"it waits for {named}, which merged or failed already", now)
         return None
     if v.state is WorkerState.STARTING:
         return None
     if v.state is WorkerState.WAITING_INPUT:
         if now - v.state_since >= t.idle_after:
-            return Finding(
+            return Diagnosis(
                 Problem.IDLE, f"waiting for input for {now - v.state_since:.0f} s, not finished", v.state_since
             )
         return None
     if v.repeats + 1 >= t.loop_after:
-        return Finding(Problem.LOOPING, f"the same output {v.repeats + 1} times in a row", _since(v.last_output, now))
+        return Diagnosis(Problem.LOOPING, f"the same output {v.repeats + 1} times in a row", _since(v.last_output, now))
     heard = _since(v.last_output, _working_since(v))
     if now - heard >= t.silent_after:
-        return Finding(Problem.SILENT, f"no output for {now - heard:.0f} s", heard)
+        return Diagnosis(Problem.SILENT, f"no output for {now - heard:.0f} s", heard)
     moved = _since(v.last_progress, _working_since(v))
     limit = stuck_limit(v, t)
     if now - moved >= limit:
-        return Finding(Problem.STUCK, f"no commit or checkpoint for {now - moved:.0f} s (limit {limit:.0f} s)", moved)
+        return Diagnosis(Problem.STUCK, f"no commit or checkpoint for {now - moved:.0f} s (limit {limit:.0f} s)", moved)
     return None
 
 
-def repair_for(f: Finding, v: Vitals, now: float, t: Thresholds) -> Repair | None:
+def repair_for(f: Diagnosis, v: Vitals, now: float, t: Thresholds) -> Repair | None:
     """The next repair on the ladder, or None while a recent repair is given time to work."""
     if f.problem is Problem.RATE_LIMIT_OVER:
         return Repair.CONTINUE

@@ -94,7 +94,7 @@ def _shell(req: Request, ctx: Context, allow: Sequence[Rule], deny: Sequence[Rul
 
 
 def _ruled(
-    tool: str, finding: commands.Finding, allow: Sequence[Rule], deny: Sequence[Rule], defaults: bool
+    tool: str, finding: commands.CommandVerdict, allow: Sequence[Rule], deny: Sequence[Rule], defaults: bool
 ) -> Verdict:
     for rule in deny:
         if _hits(rule, tool, finding.command):

@@ -40,7 +40,7 @@ from czar.host.output import Note
 from czar.host.sandboxing import AgentSandbox
 from czar.host.screen import Pane, Screen
 from czar.plan.model import AgentConfig, SandboxConfig
-from czar.runtime import untrusted
+from czar.runtime import logs, untrusted
 from czar.store.doorbell import Listener
 from czar.store.store import Posted, Store, Tx
 
@@ -71,7 +71,7 @@ class WorkerHost:
         self.current: AgentRun | None = None
         self.stopping = False
         self.listener: Listener | None = None
-        self.log_path = store.paths.logs / f"{worker_id}.log"
+        self.log = logs.to_file(store.paths.logs / f"{worker_id}.log")
         # Ending agents of earlier tasks, and the threads that end them.
         self.resized = False
         self.pane = Pane(out)
@@ -90,11 +90,9 @@ class WorkerHost:
     # -- transcript --------------------------------------------------------------------------
 
     def say(self, text: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {text}"
+        self.log.info(text)
         if self.current is None or self.current.screen is None:  # else the pane is the agent's screen
-            print(line, file=self.out, flush=True)
-        with open(self.log_path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+            print(f"{time.strftime('%H:%M:%S')} {text}", file=self.out, flush=True)
 
     # -- main loop ---------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from czar.core import health, waits
 from czar.core.events import EventKind
-from czar.core.health import Finding, Problem, Repair, Thresholds, Vitals, repaired
+from czar.core.health import Diagnosis, Problem, Repair, Thresholds, Vitals, repaired
 from czar.core.host_commands import Answer, MessageKind, Restart, StartTask, Tell
 from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, AttemptOutcome, TaskState, WorkerState
 from czar.runtime import proc
@@ -173,7 +173,7 @@ class Healer:
 
     # -- reporting and repairing -------------------------------------------------------------
 
-    def _detected(self, pt: Patient, f: Finding) -> None:
+    def _detected(self, pt: Patient, f: Diagnosis) -> None:
         v = pt.vitals
         incident = (f.problem, pt.attempt)
         if self.reported.get(v.worker) == incident:
@@ -198,7 +198,7 @@ class Healer:
                 Store.alert(conn, "critical", message, task=v.task, worker=v.worker, problem=f.problem.value)
         self.say(f"health: {v.worker} on {v.task}: {f.problem} ({f.evidence})")
 
-    def _repair(self, pt: Patient, f: Finding, repair: Repair, now: float) -> None:
+    def _repair(self, pt: Patient, f: Diagnosis, repair: Repair, now: float) -> None:
         v = pt.vitals
         ids: dict[str, Any] = {"task": v.task, "worker": v.worker, "attempt": pt.attempt}
         why = f"{f.problem}: {f.evidence}"
@@ -298,7 +298,7 @@ def _asked_at(detail: str | None) -> float | None:
     return float(value["asked_at"]) if isinstance(value, dict) and "asked_at" in value else None
 
 
-def nudge_text(f: Finding, task: str) -> str:
+def nudge_text(f: Diagnosis, task: str) -> str:
     if f.problem is Problem.IDLE:
         return (
             f"You stopped before finishing task {task}. Carry on with it; when your work is committed and its "
@@ -317,7 +317,7 @@ def nudge_text(f: Finding, task: str) -> str:
     )
 
 
-def continue_text(f: Finding) -> str:
+def continue_text(f: Diagnosis) -> str:
     if f.problem is Problem.MODEL_UNREACHABLE:
         return "czar tries your model again: continue your task where you left off."
     return "The rate limit has reset: continue where you left off."

@@ -18,12 +18,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import IO, Any
 
-from czar.core.decide import Assign, Block, Decision, Merge, Promote, Snapshot, Verify, decide, run_finished
+from czar.core.decide import Assign, Block, Merge, Order, Promote, Snapshot, Verify, decide, run_finished
 from czar.core.events import EventKind
 from czar.core.host_commands import Restart
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerState
 from czar.errors import CzarError, SupervisorError
-from czar.runtime import proc
+from czar.runtime import logs, proc
 from czar.store.doorbell import Listener
 from czar.store.store import Store, TransitionRefused, Tx
 from czar.supervisor.actions import Actions
@@ -111,12 +111,11 @@ class Supervisor:
         self.prepared: set[str] = set()
         self.reported_done = False
         self.budget_alerted = False
+        self.log = logs.to_file(project.paths.logs / "supervisor.log")
 
     def say(self, text: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {text}"
-        print(line, file=self.out, flush=True)
-        with open(self.p.paths.logs / "supervisor.log", "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        self.log.info(text)
+        print(f"{time.strftime('%H:%M:%S')} {text}", file=self.out, flush=True)
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -392,7 +391,7 @@ class Supervisor:
             self.start_hosts(self.take_back(lost))
         return deadline if deadline is not None else time.time() + POLL_SECONDS
 
-    def apply(self, d: Decision) -> None:
+    def apply(self, d: Order) -> None:
         if isinstance(d, Promote):
             with self.store.write() as conn:
                 Store.move_task(conn, d.task, TaskState.READY, expect=TaskState.PENDING, reason="dependencies merged")

@@ -1,0 +1,34 @@
+"""czar's own log files: written through logging, a line at a time, each line there at once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from czar.runtime import logs
+
+
+def test_each_line_is_in_the_file_at_once_with_its_time(tmp_path: Path) -> None:
+    path = tmp_path / "w1.log"
+    log = logs.to_file(path)
+    assert not path.exists()  # made on the first line
+    log.info("worker w1 ready")
+    assert re.fullmatch(r"\d\d:\d\d:\d\d worker w1 ready\n", path.read_text())
+    assert logs.to_file(path) is log  # one logger (and one open file) per file
+    log.info("== task a")
+    assert path.read_text().splitlines()[1].endswith(" == task a")
+
+
+def test_a_log_of_one_file_is_not_written_to_another(tmp_path: Path) -> None:
+    logs.to_file(tmp_path / "a.log").info("to a")
+    logs.to_file(tmp_path / "b.log").info("to b")
+    assert "to b" not in (tmp_path / "a.log").read_text()
+    assert "to a" not in (tmp_path / "b.log").read_text()
+
+
+def test_closed_logs_open_again(tmp_path: Path) -> None:
+    path = tmp_path / "s.log"
+    logs.to_file(path).info("one")
+    logs.close_all()
+    logs.to_file(path).info("two")
+    assert [line.split(" ", 1)[1] for line in path.read_text().splitlines()] == ["one", "two"]
