@@ -190,8 +190,12 @@ def test_a_stop_before_handing_in_sends_back_once_then_waits_for_input(project: 
 def test_a_turn_its_output_ends_is_sent_back_as_a_hook_would_be_with_no_hook_recorded(project: Project) -> None:
     t = tools(project)
     t.report("write a", task="a")
+    with project.store.read() as conn:
+        before = Store.worker(conn, "w1").last_output
     reason = t.turn_ended(again=False)
     assert reason and "Task a is not handed in yet" in reason
+    with project.store.read() as conn:
+        assert (Store.worker(conn, "w1").last_output or 0) > (before or 0)  # a sign of life
     assert t.turn_ended(again=True) is None
     with project.store.read() as conn:
         assert Store.worker(conn, "w1").state == WorkerState.WAITING_INPUT

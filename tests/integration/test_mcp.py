@@ -182,6 +182,13 @@ def test_czar_commands_inside_the_sandbox_reach_the_tools_through_the_host(proje
         # Claude Code's Stop hook, read by its adapter inside, recorded by the host: back to work.
         stop = czar_in_sandbox("hook", "--agent", "claude", stdin='{"hook_event_name": "Stop"}')
         assert stop.returncode == 2 and "not handed in yet" in stop.stderr, stop.stderr
+        # A Gemini tool-use hook written before --agent existed is still read as Gemini's.
+        use = '{"hook_event_name": "BeforeTool", "tool_name": "run_shell_command", "tool_input": {"command": "ls"}}'
+        legacy = czar_in_sandbox("hook", "--deny-on-error", stdin=use)
+        assert legacy.returncode == 0 and json.loads(legacy.stdout)["decision"] == "allow", legacy.stderr
+        # A deciding hook that gets no tool use denies rather than lets anything through.
+        odd = czar_in_sandbox("hook", "--agent", "claude", "--deny-on-error", stdin='{"hook_event_name": "Stop"}')
+        assert odd.returncode == 2 and "not a tool use" in odd.stderr
         assert czar_in_sandbox("claim", "b.txt").returncode != 0
         assert "w2 (working) works on task b" in czar_in_sandbox("board").stdout
         # The store is out of reach from inside: a person's command there finds no run at all.

@@ -85,6 +85,21 @@ def test_transitions_are_guarded_by_the_table(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_state_this_czar_does_not_know_is_one_line_not_a_crash(tmp_path: Path) -> None:
+    from sqlalchemy import insert
+
+    from czar.errors import StoreError
+    from czar.store.schema import tasks
+
+    store = Store(_paths(tmp_path))
+    with store.write() as conn:  # as a newer czar would have written it
+        row = {"id": "t", "ord": 0, "title": "t", "body": "b", "spec": "{}", "created_at": 0, "updated_at": 0}
+        conn.execute(insert(tasks).values(**row, state="reviewing"))
+    with pytest.raises(StoreError, match="a task state this czar does not know: 'reviewing'"):
+        store.tasks()
+    store.close()
+
+
 def test_inbox_commands_are_carried_out_once(tmp_path: Path) -> None:
     store = Store(_paths(tmp_path))
     with store.write() as conn:

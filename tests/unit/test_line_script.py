@@ -59,3 +59,12 @@ def test_each_shared_verb_reads_in_both_languages_with_one_meaning() -> None:
     assert sim_script.parse("done it works\n").main == sim_script.parse("finish it works\n").main
     assert sim_script.parse("checkpoint 1 half\n").main == sim_script.parse("progress 1 half\n").main
     assert model_script.parse("sleep 2\n") == model_script.parse("wait 2\n")
+
+
+def test_a_verb_ends_at_any_white_space_and_messages_name_the_verb_as_written() -> None:
+    script = sim_script.parse("finish x\non\tfeedback\nrun\tls\n")
+    assert script.feedback == [[sim_script.Step("run", ("ls",), "ls", 3)]]
+    with pytest.raises(sim_script.ScriptError, match="line 1: checkpoint takes 1"):
+        sim_script.parse("checkpoint\n")
+    with pytest.raises(model_script.ModelScriptError, match="line 1: sleep needs a number"):
+        model_script.parse("sleep soon\n")

@@ -32,3 +32,17 @@ def test_closed_logs_open_again(tmp_path: Path) -> None:
     logs.close_all()
     logs.to_file(path).info("two")
     assert [line.split(" ", 1)[1] for line in path.read_text().splitlines()] == ["one", "two"]
+
+
+def test_a_log_moved_away_is_written_again_and_one_that_cannot_be_written_stops_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "logs" / "w1.log"
+    path.parent.mkdir()
+    log = logs.to_file(path)
+    log.info("one")
+    path.rename(tmp_path / "old.log")  # rotated by a person
+    log.info("two")
+    assert path.read_text().endswith("two\n")
+    path.unlink()
+    path.parent.rmdir()  # its folder gone: the line is dropped, nothing is raised or printed
+    log.info("three")
+    assert not path.exists()

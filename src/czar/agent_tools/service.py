@@ -397,7 +397,9 @@ class AgentTools:
         """The agent's turn ended (its output said so). Before its task is handed in, the reason
         to go on, once: ``again``, it was sent back already, and now waits for input."""
         with self.store.write() as conn:
-            return self._turn_ended(conn, self._current(conn), again)
+            cur = self._current(conn)
+            self._alive(conn)
+            return self._turn_ended(conn, cur, again)
 
     def _turn_ended(self, conn: Tx, cur: AtWork, again: bool) -> str | None:
         # Sent back once; not when it waits for a person or another task (it said so).

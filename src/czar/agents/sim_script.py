@@ -133,7 +133,8 @@ def parse(source: str) -> Script:
 
 
 def _step(line: line_script.Line) -> Step:
-    verb, rest, number = ALIASES.get(line.verb, line.verb), line.rest, line.number
+    written, rest, number = line.verb, line.rest, line.number
+    verb = ALIASES.get(written, written)
     if verb not in _ARITY:
         raise ScriptError(f"line {number}: unknown action {verb!r}")
     low, high = _ARITY[verb]
@@ -142,7 +143,7 @@ def _step(line: line_script.Line) -> Step:
     except ValueError as exc:
         raise ScriptError(f"line {number}: {exc}") from exc
     if len(words) < low or (high is not None and len(words) > high):
-        raise ScriptError(f"line {number}: {verb} takes {low}{'' if high == low else '+'} argument(s)")
+        raise ScriptError(f"line {number}: {written} takes {low}{'' if high == low else '+'} argument(s)")
     if verb == "flood":
         flood_size(words[0], number)
         if len(words) > 1 and words[1] not in FLOODS:

@@ -61,5 +61,5 @@ def lines(source: str, heredoc_verbs: Collection[str]) -> Iterator[Line]:
             i += 1
             yield Line(number, verb, path, "".join(line + "\n" for line in body))
             continue
-        verb, _, rest = stripped.partition(" ")
-        yield Line(number, verb, rest.strip())
+        verb, *rest = stripped.split(maxsplit=1)
+        yield Line(number, verb, rest[0].strip() if rest else "")

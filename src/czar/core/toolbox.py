@@ -45,7 +45,8 @@ class AgentTool:
 TOOLS: tuple[AgentTool, ...] = (
     AgentTool(
         "report",
-        "Report progress; the first report names your task and restates its goal.",
+        "Report progress. Your first report must name your task id (`task`) and restate its goal in `text`;"
+        " later ones give the checkpoint number reached, if any.",
         (
             Arg("text", ArgKind.TEXT, "What to say (the words are joined)."),
             Arg("task", ArgKind.NAME, "Your task id (first report).", required=False, option=True),

@@ -85,7 +85,8 @@ def parse(source: str) -> list[Turn]:
 
 def _turn(line: line_script.Line) -> Turn:
     # ``sleep``, the verb the sim shares (``line_script.SHARED``); ``wait`` is its older name here.
-    verb, rest, number = "wait" if line.verb == "sleep" else line.verb, line.rest, line.number
+    written, rest, number = line.verb, line.rest, line.number
+    verb = "wait" if written == "sleep" else written
     if line.text is not None:
         return Turn("write", line.text, rest, number)
     if verb == "write":
@@ -108,7 +109,7 @@ def _turn(line: line_script.Line) -> Turn:
         except ValueError:
             seconds = -1.0
         if not 0 <= seconds < 1e6:  # also refuses nan and inf
-            raise ModelScriptError(f"line {number}: wait needs a number of seconds (0 or more)")
+            raise ModelScriptError(f"line {number}: {written} needs a number of seconds (0 or more)")
     if verb == "fail" and not re.fullmatch(r"[45][0-9][0-9]", rest.split(" ", 1)[0]):
         raise ModelScriptError(f"line {number}: fail needs an HTTP error status first (401, 500, ...)")
     if verb in ("claim", "run"):

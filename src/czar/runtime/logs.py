@@ -4,7 +4,9 @@ written through ``logging``, one file handler per file for the life of the proce
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import logging.handlers
 import threading
 from pathlib import Path
 
@@ -21,11 +23,24 @@ def to_file(path: Path) -> logging.Logger:
             # Not in logging's tree of named loggers: nothing above it adds its own handlers.
             logger = logging.Logger(f"czar:{path.name}", logging.INFO)
             logger.propagate = False
-            handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+            handler = _Handler(path, encoding="utf-8", delay=True)
             handler.setFormatter(FORMAT)
             logger.addHandler(handler)
             _LOGGERS[path] = logger  # kept: logging.shutdown closes its handler at exit
         return logger
+
+
+class _Handler(logging.handlers.WatchedFileHandler):
+    """Opens its file again when it was moved or deleted; a line it cannot write (a full disk, a
+    removed folder) is dropped quietly: the log must never stop czar, nor write over an agent's
+    screen in the pane."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(OSError):  # opening it again is outside logging's own error handling
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
 
 
 def close_all() -> None:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from czar.core.states import AttemptOutcome, TaskState, WorkerState
+from czar.errors import StoreError
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,14 @@ def _parse_spec(text: str) -> TaskSpec:
     return _spec(json.loads(text) if text else {})
 
 
+def _known(kind: type[_E], value: str, what: str) -> _E:
+    try:
+        return kind(value)
+    except ValueError:
+        raise StoreError(f"the store holds a {what} this czar does not know: {value!r} (a newer czar's?)") from None
+
+
+_E = TypeVar("_E", TaskState, WorkerState, AttemptOutcome)
 _R = TypeVar("_R")
 _NAMES: dict[type, tuple[str, ...]] = {}
 
@@ -99,7 +108,7 @@ class Task:
             row,
             order=row.ord,
             spec=TaskSpec.from_json(row.spec),
-            state=TaskState(row.state),
+            state=_known(TaskState, row.state, "task state"),
             fresh=bool(row.fresh),
         )
 
@@ -124,7 +133,7 @@ class Worker:
 
     @staticmethod
     def from_row(row: Any) -> Worker:
-        return from_columns(Worker, row, state=WorkerState(row.state))
+        return from_columns(Worker, row, state=_known(WorkerState, row.state, "worker state"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +170,7 @@ class Attempt:
 
     @staticmethod
     def from_row(row: Any) -> Attempt:
-        return from_columns(Attempt, row, outcome=AttemptOutcome(row.outcome))
+        return from_columns(Attempt, row, outcome=_known(AttemptOutcome, row.outcome, "attempt outcome"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,8 +97,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def hook(
         agent: Annotated[
-            str, typer.Option("--agent", help="Whose hook protocol the call speaks (claude, gemini).")
-        ] = "claude",
+            str | None, typer.Option("--agent", help="Whose hook protocol the call speaks (claude, gemini).")
+        ] = None,
         deny_on_error: Annotated[
             bool, typer.Option("--deny-on-error", help="A tool-use hook: deny (exit 2) when czar cannot decide.")
         ] = False,
@@ -108,7 +108,8 @@ def register(app: typer.Typer) -> None:
         A turn that ends while the task is not handed in is sent back to work, once (a second end
         in a row is let through). A tool use about to happen gets czar's policy's decision; with
         ``--deny-on-error``, one czar cannot decide is denied rather than left to a prompt nobody
-        answers. ``--agent`` defaults to claude (hooks written before the option existed).
+        answers. Without ``--agent`` (hooks written before the option existed) a ``BeforeTool`` call is
+        Gemini CLI's and any other Claude Code's.
         """
         import sys
 
@@ -123,16 +124,22 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(0)  # a hook must never break the agent
 
         try:
+            payload = json.loads(sys.stdin.read() or "{}")
+            payload = payload if isinstance(payload, dict) else {}
+            if agent is None:
+                agent = "gemini" if payload.get("hook_event_name") == "BeforeTool" else "claude"
             hooks = adapter_for(agent).hooks
             if hooks is None:
                 raise CzarError(f"agent {agent} runs no hook of czar's")
-            payload = json.loads(sys.stdin.read() or "{}")
-            call = hooks.read(payload if isinstance(payload, dict) else {})
+            call = hooks.read(payload)
             tools = _tools() if caller_from_env() else None
         except (json.JSONDecodeError, CallerError, CzarError, UnsupportedAgent) as exc:
             refuse(f"czar could not read the request ({exc})")
             return
         assert tools is not None
+        if deny_on_error and call.kind is not HookKind.TOOL_USE:
+            refuse(f"not a tool use of {agent}'s: {call.name or 'no hook_event_name'}")
+            return
         try:
             if call.kind is HookKind.TOOL_USE:
                 if not call.free:
