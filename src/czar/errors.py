@@ -2,14 +2,25 @@
 
     CzarError                  anything czar reports to a person as one line
     ├── PlanError              the plan file is unreadable or invalid (exit 2)
-    ├── StoreError             the store cannot be opened or migrated
+    ├── StoreError             the store cannot be opened or migrated, or holds what czar cannot read
+    │   └── TransitionRefused  a task asked to move along a transition the table forbids (store.tasks)
     ├── GitError               a git command failed; carries the command and its output
+    │   └── WorktreeStale      a checkout git no longer knows (vcs.git)
     ├── RuntimeHostError       tmux or a child process misbehaved
-    └── SupervisorError        the supervisor is in a state that forbids the request
-        └── SupervisorGone     it ended while `czar run` followed a run that was not over
+    ├── SupervisorError        the supervisor is in a state that forbids the request
+    │   ├── SupervisorGone     it ended while `czar run` followed a run that was not over
+    │   └── RunStalled         the run made no progress and `czar run` gave up on it (supervisor.outcome)
+    ├── CallerError            an agent tool's caller is not who it says, or has nothing to act on
+    │   └── AgentCaller        a person's command run by an agent (agent_tools.identity)
+    └── RelayError             an agent's call across its sandbox wall failed (exit 2; agent_tools.relay)
 
 Foreign errors (sqlite, git, tmux) are translated where they enter czar and raised ``from`` the
-original, so the CLI can print ``czar: <message>`` and exit with ``exit_code``.
+original, so the CLI can print ``czar: <message>`` and exit with ``exit_code``. The pure readers'
+errors are ``ValueError``s with the line they stopped at (``core.shell.ShellError``,
+``core.line_script.LineError``, ``agents.sim_script.ScriptError``,
+``model.script.ModelScriptError``, ``agents.base.UnsupportedAgent``): where they meet a person
+they become one line (a ``PlanError``, the sim's or the scripted model's report of the line, a
+hook's refusal), never a traceback.
 """
 
 from __future__ import annotations
