@@ -3,11 +3,11 @@ for whom and what is stuck (``run.stalled``), so that nobody watches a run that 
 
 from __future__ import annotations
 
-import time
-
 from czar.core import waits
+from czar.core.clock import Clock
 from czar.core.events import EventKind
 from czar.core.states import TERMINAL_TASK_STATES, WorkerState
+from czar.runtime.clock import SYSTEM
 from czar.store.store import Store
 
 # What counts as progress: a task changing state, work committed, a checkpoint, a person acting.
@@ -45,11 +45,12 @@ def diagnosis(store: Store) -> list[str]:
 class StallWatch:
     """Whether the run has made progress within ``after`` seconds; checked by the supervisor's loop."""
 
-    def __init__(self, store: Store, after: float) -> None:
+    def __init__(self, store: Store, after: float, clock: Clock = SYSTEM) -> None:
         self.store = store
         self.after = after
+        self.clock = clock
         self.seen = store.last_event_id()  # the last event looked at
-        self.progress_at = time.monotonic()
+        self.progress_at = clock.monotonic()
         self.raised = False  # raised for the stall going on now
 
     def check(self, finished: bool) -> list[str] | None:
@@ -58,9 +59,9 @@ class StallWatch:
             last = Store.newest_event_id(conn, self.seen, PROGRESS)
         if last is not None:
             self.seen = last
-            self.progress_at = time.monotonic()
+            self.progress_at = self.clock.monotonic()
             self.raised = False
-        idle = time.monotonic() - self.progress_at
+        idle = self.clock.monotonic() - self.progress_at
         if finished or self.raised or idle < self.after:
             return None
         self.raised = True
