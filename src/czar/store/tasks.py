@@ -24,10 +24,10 @@ class TransitionRefused(StoreError):
 class Tasks:
     @staticmethod
     def task(conn: Connection, task_id: str) -> Task:
-        row = conn.execute(select(tasks).where(tasks.c.id == task_id)).first()
-        if row is None:
+        found = Tasks.find_task(conn, task_id)
+        if found is None:
             raise StoreError(f"unknown task {task_id!r}")
-        return Task.from_row(row)
+        return found
 
     @staticmethod
     def find_task(conn: Connection, task_id: str) -> Task | None:
