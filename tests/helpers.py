@@ -8,8 +8,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
+
+from czar.core.host_commands import HostCommand, Tell, Unreadable
+from czar.core.states import TaskState, WorkerState
+from czar.store.records import Task
+from czar.store.store import Store
+from czar.supervisor.actions import Actions
+from czar.supervisor.project import Project, open_project
+from czar.testing import FakeClock, FakeRepository, FakeTerminal
 
 T = TypeVar("T")
 
@@ -94,3 +103,81 @@ def czar(
     if check and result.returncode != 0:
         raise AssertionError(f"czar {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+@dataclass
+class OnFakes:
+    """A project whose repository, terminal and clock are czar's fakes (``czar.testing``); its
+    store is a real SQLite store. The fake clock starts at the machine's time, as the store's
+    stamps do, and moves only when told to."""
+
+    project: Project
+    repo: FakeRepository
+    terminal: FakeTerminal
+    clock: FakeClock
+
+    def move(self, tid: str, *states: TaskState) -> None:
+        with self.project.store.write() as conn:
+            for state in states:
+                Store.move_task(conn, tid, state, reason="test")
+
+    def states(self) -> dict[str, str]:
+        return {t.id: str(t.state) for t in self.project.store.tasks()}
+
+    def task(self, tid: str) -> Task:
+        return next(t for t in self.project.store.tasks() if t.id == tid)
+
+    def assign(self, pairs: dict[str, str], *, pid: int | None = None) -> None:
+        """Each task to its worker, as the supervisor does (its branch and checkout made in the
+        fake repository); ``pid``, the process that stands for every worker host."""
+        with self.project.store.write() as conn:
+            for tid, wid in pairs.items():
+                Store.move_task(conn, tid, TaskState.READY, reason="test")
+                Store.set_worker(conn, wid, state=WorkerState.IDLE, pid=pid)
+        actions = Actions(self.project)
+        for tid, wid in pairs.items():
+            actions.assign(tid, wid, "test")
+
+    def checkout(self, tid: str) -> Path:
+        return self.project.paths.worktree(tid)
+
+    def told(self, wid: str) -> list[str]:
+        """What waits in the worker host's inbox, oldest first: each command's kind, and a
+        message's kind after a colon."""
+        with self.project.store.read() as conn:
+            posted = Store.queued(conn, wid)
+        return [_kind(p.command) for p in posted]
+
+    def take(self, wid: str) -> list[HostCommand | Unreadable]:
+        """The worker's host takes what waits in its inbox, as a live host does."""
+        with self.project.store.write() as conn:
+            posted = Store.queued(conn, wid)
+            for p in posted:
+                Store.mark_done(conn, p.id)
+        return [p.command for p in posted]
+
+
+def _kind(c: HostCommand | Unreadable) -> str:
+    return f"message:{c.kind}" if isinstance(c, Tell) else c.kind if isinstance(c, Unreadable) else c.KIND
+
+
+def on_fakes(
+    tmp_path: Path,
+    task_ids: list[str],
+    *,
+    workers: int = 2,
+    project_extra: str = "",
+    scope: tuple[str, ...] = (),
+) -> OnFakes:
+    """The plan's tasks in the store, ``czar/integration`` at ``main``, and its worktree. Each
+    task's scope is its own ``<id>.txt`` and ``scope``."""
+    (tmp_path / "repo").mkdir(exist_ok=True)
+    entries = [sim_task(t, files={f"{t}.txt": f"{t}\n", **dict.fromkeys(scope, "x\n")}) for t in task_ids]
+    plan = write_plan(tmp_path, "fakes", entries, workers=workers, project_extra=project_extra)
+    repo, terminal, clock = FakeRepository(), FakeTerminal(), FakeClock(time.time())
+    opened = open_project(plan, check_repo=False)
+    project = replace(opened, repository=repo, terminal=terminal, clock=clock)
+    project.sync_plan()
+    repo.branch(project.plan.project.integration_branch, "main")
+    repo.add_worktree(project.paths.integration_worktree, project.plan.project.integration_branch)
+    return OnFakes(project, repo, terminal, clock)

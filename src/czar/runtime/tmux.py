@@ -13,6 +13,7 @@ import shlex
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import libtmux
 from libtmux.exc import LibTmuxException
@@ -166,3 +167,9 @@ def _with_env(argv: Sequence[str], env: Mapping[str, str], folder: Path) -> tupl
         fh.writelines(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
     # argv is czar's own: interpreter path, flags, safe ids.
     return shlex.join(["/bin/sh", "-c", _LOADER, name, *argv]), Path(name)
+
+
+if TYPE_CHECKING:  # mypy proves it fills the port
+    from czar.core.terminal import Terminal
+
+    _port: Terminal = TmuxHost("", "")

@@ -7,7 +7,6 @@ one transaction, so a crash between two actions never leaves half a decision beh
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from czar.store.records import Task
 from czar.store.store import Store, Tx
 from czar.supervisor.checks import describe_failure, run_checks
 from czar.supervisor.project import Project
-from czar.vcs import checkout as task_checkout
 
 TAIL = 3000
 
@@ -104,7 +102,7 @@ class Actions:
         plan = self.p.plan
         branch = branch_of(task_id)
         worktree = self.p.paths.worktree(task_id)
-        tips = self.p.git.tips() if tips is None else tips
+        tips = self.p.repo.tips() if tips is None else tips
         with self.store.read() as conn:
             fresh = Store.task(conn, task_id).fresh
         # Other tasks' checkouts may be made meanwhile; this one's, only here (or ahead, done).
@@ -158,7 +156,7 @@ class Actions:
                 blocked_on=None,
             )
             Store.claim_scope(conn, task_id, worker_id, spec.scope)
-            now = time.time()
+            now = self.p.clock.time()
             Store.set_worker(
                 conn, worker_id, task_id=task_id, state=WorkerState.WORKING, last_output=now, last_progress=None
             )
@@ -183,14 +181,14 @@ class Actions:
         """Make a ready task's branch and checkout before a worker is free for it, so that handing
         it out later costs no git at all. False if it already had them (or is no longer ready)."""
         branch, checkout = branch_of(task_id), self.p.paths.worktree(task_id)
-        if branch in tips or task_checkout.is_checkout(checkout):
+        if branch in tips or self.p.repo.has_checkout(checkout):
             return False
         with self.store.read() as conn:
             task = Store.task(conn, task_id)
         if task.state is not TaskState.READY or task.fresh:
             return False
         with self._checkout_lock(task_id), self.p.git_lock.held(shared=True):
-            if task_checkout.is_checkout(checkout):
+            if self.p.repo.has_checkout(checkout):
                 return False  # made meanwhile, by the assignment itself
             self._prepare(branch, checkout, False, tips)
         return True
@@ -198,24 +196,24 @@ class Actions:
     def _prepare(self, branch: str, checkout: Path, fresh: bool, tips: dict[str, str]) -> str:
         """The task's branch (from the integration branch) and its checkout, a clone of its own
         (see ``czar.vcs.checkout``); returns the commit the attempt starts from."""
-        git = self.p.git
-        start = tips.get(self.integration) or git.tip(self.integration)
+        repo = self.p.repo
+        start = tips.get(self.integration) or repo.tip(self.integration)
         if branch in tips and fresh:
             # Its earlier agents worked on the wrong task: start over from the integration branch.
-            task_checkout.remove(git, checkout)
-            git.reset_branch(branch, start)
-            task_checkout.make(git, checkout, branch)
+            repo.discard_checkout(checkout)
+            repo.reset_branch(branch, start)
+            repo.make_checkout(checkout, branch)
             return start
         if branch in tips:
-            if not task_checkout.is_checkout(checkout):
-                task_checkout.make(git, checkout, branch)
+            if not repo.has_checkout(checkout):
+                repo.make_checkout(checkout, branch)
                 return tips[branch]
             # What an earlier attempt committed and czar had not brought in yet counts too.
-            return task_checkout.harvest(git, checkout, branch, tips[branch]) or tips[branch]
-        git.ensure_branch(branch, start)
-        if not task_checkout.is_checkout(checkout):
-            task_checkout.make(git, checkout, branch)
-        return git.tip(branch)
+            return repo.harvest(checkout, branch, tips[branch]) or tips[branch]
+        repo.ensure_branch(branch, start)
+        if not repo.has_checkout(checkout):
+            repo.make_checkout(checkout, branch)
+        return repo.tip(branch)
 
     # -- requeue -----------------------------------------------------------------------------
 
@@ -362,13 +360,14 @@ class Actions:
         if attempt is None or not attempt.worktree:
             return False
         branch, place = branch_of(task_id), Path(attempt.worktree)
-        before = (tips if tips is not None else self.p.git.tips()).get(branch)
+        repo = self.p.repo
+        before = (tips if tips is not None else repo.tips()).get(branch)
         head = self._handed_in(attempt.id)
         if head == before and head is not None:
             return False  # the radar brought it in already
-        if head is not None and task_checkout.harvest_commit(self.p.git, place, branch, head):
+        if head is not None and repo.harvest_commit(place, branch, head):
             return True
-        return task_checkout.harvest(self.p.git, place, branch, before) != before
+        return repo.harvest(place, branch, before) != before
 
     def _handed_in(self, attempt_id: int) -> str | None:
         """The commit the attempt's agent handed in last (see ``AgentTools.done``)."""

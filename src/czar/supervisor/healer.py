@@ -4,7 +4,6 @@ its evidence, and carry out the next repair on the ladder (see ``czar.core.healt
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +49,7 @@ class Healer:
     def tick(self, now: float | None = None) -> tuple[float | None, list[str]]:
         """Examine and repair; returns the next moment worth looking again, and the workers whose
         host must be started again."""
-        now = time.time() if now is None else now
+        now = self.p.clock.time() if now is None else now
         self._settle_waits()
         patients, lost = self._read(now)
         nxt: list[float] = []

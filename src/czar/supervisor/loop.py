@@ -102,7 +102,7 @@ class Supervisor:
         self.radar = Radar(project, self.actions)
         self.merge_queue = MergeQueue(project, self.actions, self.radar)
         self.radar_wanted = threading.Event()
-        self.stall = StallWatch(self.store, project.plan.health.stall_after)
+        self.stall = StallWatch(self.store, project.plan.health.stall_after, project.clock)
         self.stall_look = 0.0  # when the run's progress was last looked at
         self.alerts = AlertSender(project)
         self.to_start: list[str] = []  # workers whose host the start of the run must start
@@ -235,14 +235,14 @@ class Supervisor:
         for wid in wids:
             argv = [sys.executable, "-m", "czar.host", "--plan", str(self.p.plan.path), "--worker", wid]
             self.p.tmux.start_window(wid, argv, env=self.p.child_env(), cwd=self.p.paths.root)
-            self.host_starts.setdefault(wid, []).append(time.monotonic())
+            self.host_starts.setdefault(wid, []).append(self.p.clock.monotonic())
             self.say(f"started worker host {wid}")
 
     def _keeps_dying(self, wid: str) -> bool:
         """True, once, for a worker whose host died ``HOST_RESTARTS`` times within
         ``HOST_RESTART_WINDOW``: starting it again would only loop. Its task goes back to the pool
         (if its agent was at work on it), a person hears, and the worker stays crashed."""
-        now = time.monotonic()
+        now = self.p.clock.monotonic()
         recent = [t for t in self.host_starts.get(wid, []) if now - t < HOST_RESTART_WINDOW]
         self.host_starts[wid] = recent
         if len(recent) < HOST_RESTARTS:
@@ -389,7 +389,7 @@ class Supervisor:
         lost = [wid for wid in lost if wid in ours and not self._keeps_dying(wid)]
         if lost:
             self.start_hosts(self.take_back(lost))
-        return deadline if deadline is not None else time.time() + POLL_SECONDS
+        return deadline if deadline is not None else self.p.clock.time() + POLL_SECONDS
 
     def apply(self, d: Order) -> None:
         if isinstance(d, Promote):

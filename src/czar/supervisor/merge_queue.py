@@ -11,7 +11,7 @@ the integration branch was merged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 TAIL = 3000
 
+# The project's checks on a commit: (commit, the log's name, its round) -> why they failed, or None.
+CheckRun = Callable[[str, str, int], "str | None"]
+
 
 @dataclass
 class _Outcome:
@@ -39,10 +42,13 @@ class _Outcome:
 
 
 class MergeQueue:
-    def __init__(self, project: Project, actions: Actions, radar: Radar | None = None) -> None:
+    def __init__(
+        self, project: Project, actions: Actions, radar: Radar | None = None, *, check: CheckRun | None = None
+    ) -> None:
         self.p = project
         self.radar = radar  # to look again, just before a merge, at what the task overlaps
-        self.git = project.git
+        self.git = project.repo
+        self.check = check or self._run_checks
         self.actions = actions
         self.integration = project.plan.project.integration_branch
         self.worktree = project.paths.integration_worktree
@@ -67,14 +73,14 @@ class MergeQueue:
                     done.problems[fresh[0]] = self._broke(failure)
                     del done.merged[fresh[0]]
                     git.reset_hard(self.worktree, before)
-        head = git.out("rev-parse", "HEAD", cwd=self.worktree)
+        head = git.head(self.worktree)
         if head != before:
             git.move_branch(self.integration, head, before)
         if done.merged:
             with self.p.git_lock.held():  # worktree metadata is shared with assignments
                 for t in done.merged:
-                    task_checkout.remove(git, self.p.paths.worktree(t))
-                git.run("worktree", "prune")
+                    git.discard_checkout(self.p.paths.worktree(t))
+                git.prune_worktrees()
         with self.p.store.write() as conn:
             for t, others in held.items():
                 Store.move_task(
@@ -133,7 +139,7 @@ class MergeQueue:
 
     def _merge_all(self, task_ids: Sequence[str], rows: dict[str, Any], onto: str, tips: dict[str, str]) -> _Outcome:
         git = self.git
-        git.run("checkout", "--quiet", "--detach", "--force", onto, cwd=self.worktree)
+        git.detach(self.worktree, onto)
         out = _Outcome({}, {})
         for t in task_ids:
             branch = branch_of(t)
@@ -141,8 +147,7 @@ class MergeQueue:
             if git.is_ancestor(tip, onto):
                 out.merged[t] = onto  # merged before an interruption
                 continue
-            head = git.out("rev-parse", "HEAD", cwd=self.worktree)
-            conflicted = git.merge_tree(head, tip)
+            conflicted = git.merge_tree(git.head(self.worktree), tip)
             if conflicted:
                 # Checked when it was verified: the integration branch moved under it since.
                 out.sent_back[t] = self._moved_under(conflicted)
@@ -150,7 +155,7 @@ class MergeQueue:
             title = rows[t].title
             result = git.merge(self.worktree, branch, f"czar: merge task {t}: {title}")
             if result.ok:
-                out.merged[t] = git.out("rev-parse", "HEAD", cwd=self.worktree)
+                out.merged[t] = git.head(self.worktree)
             else:
                 out.problems[t] = (
                     f"Merging {branch} into {self.integration} conflicted:\n```\n{result.output[-TAIL:]}\n```\n"
@@ -179,7 +184,7 @@ class MergeQueue:
                     continue
             out.merged[t] = step.merged[t]
             head = step.merged[t]
-        git.run("checkout", "--quiet", "--detach", "--force", head, cwd=self.worktree)
+        git.detach(self.worktree, head)
         return out
 
     def _checks_wanted(self) -> bool:
@@ -187,9 +192,12 @@ class MergeQueue:
         return bool(project.check_after_merge and project.accept)
 
     def _check(self, name: str, rounds: int) -> str | None:
+        """The project's checks on the merge made: why they failed, or None."""
+        return self.check(self.git.head(self.worktree), name, rounds)
+
+    def _run_checks(self, head: str, name: str, rounds: int) -> str | None:
         project = self.p.plan.project
         log = self.p.paths.checks / name.split("+")[0] / f"merge-{rounds}{'-batch' if '+' in name else ''}.log"
-        head = self.p.git.out("rev-parse", "HEAD", cwd=self.worktree)
         # In a clone of its own, never in czar's integration worktree: the merged code is the
         # agents', and czar runs git in that worktree after.
         with task_checkout.throwaway(self.p.git, self.p.paths.checks / ".integration-run", head) as folder:

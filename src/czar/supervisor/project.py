@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from czar.agent_tools.identity import ENV_PROJECT
+from czar.core.clock import Clock
 from czar.core.events import EventKind
+from czar.core.repository import Repository
 from czar.core.states import TaskState
+from czar.core.terminal import Terminal
 from czar.errors import PlanError
 from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan, load_plan
+from czar.runtime import clock as machine_clock
 from czar.runtime import sandbox
 from czar.runtime.tmux import TmuxHost
 from czar.store.records import TaskSpec
 from czar.store.store import Store
 from czar.vcs.git import Git, GitLock
+from czar.vcs.repository import GitRepository
 
 
 def check_repository(plan: Plan) -> None:
@@ -65,21 +70,34 @@ AGENT_CREDENTIALS = (
 class Project:
     plan: Plan
     paths: ProjectPaths
+    # The ports, when given (fakes from czar.testing); else git on the plan's repository and tmux.
+    repository: Repository | None = field(default=None, repr=False)
+    terminal: Terminal | None = field(default=None, repr=False)
+    clock: Clock = field(default=machine_clock.SYSTEM, repr=False)
 
     @cached_property
     def store(self) -> Store:
         return Store(self.paths)
 
     @cached_property
-    def git(self) -> Git:
-        return Git(self.plan.repo)
+    def git(self) -> GitRepository:
+        """git itself, for setting the run up and for the final checks."""
+        return GitRepository(self.plan.repo)
+
+    @cached_property
+    def repo(self) -> Repository:
+        """The repository as the radar, the merge queue and the assignments see it (a port)."""
+        return self.repository if self.repository is not None else self.git
 
     @cached_property
     def git_lock(self) -> GitLock:
         return GitLock(self.paths.git_lock)
 
     @cached_property
-    def tmux(self) -> TmuxHost:
+    def tmux(self) -> Terminal:
+        """The windows czar's processes run in (a port)."""
+        if self.terminal is not None:
+            return self.terminal
         return TmuxHost(self.paths.tmux_socket, self.paths.tmux_session)
 
     @property

@@ -22,7 +22,6 @@ Tasks are watched until they are merged: one in the merge queue still holds the 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,7 +36,6 @@ from czar.store.records import Task, TaskAtWork
 from czar.store.store import Store, Tx
 from czar.supervisor.actions import Actions, branch_of, scope_message
 from czar.supervisor.project import Project
-from czar.vcs import checkout as task_checkout
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ class _Branch:
 class Radar:
     def __init__(self, project: Project, actions: Actions) -> None:
         self.p = project
-        self.git = project.git
+        self.git = project.repo
         self.store = project.store
         self.actions = actions
         self.integration = project.plan.project.integration_branch
@@ -102,8 +100,7 @@ class Radar:
         self._integration_seen = integration
         if seen is None or seen == integration:
             return
-        changed = self.git.out("diff", "--name-only", "--no-renames", "--end-of-options", seen, integration)
-        moved = set(changed.splitlines())
+        moved = set(self.git.files_between(seen, integration))
         with self._lock:
             for task, b in list(self._branches.items()):
                 if b.integration == seen and not moved & b.changes.keys():
@@ -143,7 +140,7 @@ class Radar:
             # czar.vcs.checkout); of a task handed in, the commit it handed in.
             task, branch = r.task, branch_of(r.task.id)
             if task.state in AGENT_AT_WORK:
-                tip = task_checkout.harvest(self.git, Path(r.attempt.worktree), branch, tips.get(branch))
+                tip = self.git.harvest(Path(r.attempt.worktree), branch, tips.get(branch))
                 if tip is not None:
                     tips[branch] = tip
             elif task.state in HANDED_IN and self._handed_in_seen.get(task.id) != (task.attempt_id, tips.get(branch)):
@@ -250,7 +247,7 @@ class Radar:
 
     def act(self, found: list[RadarFinding]) -> list[RadarFinding]:
         """Record what changed since the last scan and tell the agents concerned; returns the new findings."""
-        now = time.time()
+        now = self.p.clock.time()
         fresh: list[RadarFinding] = []
         with self.store.write() as conn:
             known = {(r.kind, r.task_id, r.other): r for r in Store.radar_rows(conn)}

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from czar.core.repository import MergeResult
 from czar.errors import GitError
 from czar.runtime import proc
 
@@ -130,6 +131,14 @@ class Git:
         )
         return dict(line.split(" ", 1) for line in out.splitlines() if line)
 
+    def files_between(self, a: str, b: str) -> list[str]:
+        """The files that differ between two commits (``git diff --name-only a b``)."""
+        out = self.out("diff", "--name-only", "--no-renames", "--end-of-options", a, b)
+        return [line for line in out.splitlines() if line]
+
+    def head(self, worktree: Path) -> str:
+        return self.out("rev-parse", "HEAD", cwd=worktree)
+
     def merge_base(self, a: str, b: str) -> str | None:
         result = self.run("merge-base", "--end-of-options", a, b, check=False)
         return result.output.strip() if result.ok else None
@@ -220,7 +229,14 @@ class Git:
         if prune:
             self.run("worktree", "prune")
 
-    def merge(self, worktree: Path, branch: str, message: str) -> proc.Result:
+    def detach(self, worktree: Path, ref: str) -> None:
+        """Check ``ref`` out at ``worktree``, detached, discarding what the worktree held."""
+        self.run("checkout", "--quiet", "--detach", "--force", self.commit_of(ref), cwd=worktree)
+
+    def prune_worktrees(self) -> None:
+        self.run("worktree", "prune")
+
+    def merge(self, worktree: Path, branch: str, message: str) -> MergeResult:
         """Merge ``branch`` into the branch checked out at ``worktree``; undo it on conflict."""
         result = self.run(
             *CZAR_IDENTITY,
@@ -236,7 +252,7 @@ class Git:
         )
         if not result.ok:
             self.run("merge", "--abort", cwd=worktree, check=False)
-        return result
+        return MergeResult(result.ok, result.output)
 
     def move_branch(self, branch: str, new: str, old: str) -> None:
         """Point ``branch`` at ``new`` if it still points at ``old`` (compare and swap)."""

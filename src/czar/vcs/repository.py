@@ -1,0 +1,33 @@
+"""git as the supervisor's repository port (``czar.core.repository.Repository``): the commands of
+``Git``, and the tasks' checkouts (``czar.vcs.checkout``) it brings work in from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from czar.vcs import checkout as task_checkout
+from czar.vcs.git import Git
+
+
+class GitRepository(Git):
+    def has_checkout(self, checkout: Path) -> bool:
+        return task_checkout.is_checkout(checkout)
+
+    def make_checkout(self, checkout: Path, branch: str) -> None:
+        task_checkout.make(self, checkout, branch)
+
+    def harvest(self, checkout: Path, branch: str, known: str | None) -> str | None:
+        return task_checkout.harvest(self, checkout, branch, known)
+
+    def harvest_commit(self, checkout: Path, branch: str, commit: str) -> bool:
+        return task_checkout.harvest_commit(self, checkout, branch, commit)
+
+    def discard_checkout(self, checkout: Path) -> None:
+        task_checkout.remove(self, checkout)
+
+
+if TYPE_CHECKING:  # mypy proves it fills the port
+    from czar.core.repository import Repository
+
+    _port: Repository = GitRepository(Path())

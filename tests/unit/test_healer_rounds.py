@@ -1,0 +1,127 @@
+"""The health round on a real store, the fake repository and the fake clock (``czar.testing``):
+the repair ladder climbs as time passes, in milliseconds, with no agent running and no waiting.
+The rules themselves are pure and tested in ``test_health.py``; this is the shell that applies
+them: what it posts to the worker's host, records, and gives back to the pool."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from czar.core.health import Thresholds
+from czar.core.host_commands import MessageKind, Restart, Tell
+from czar.core.states import TaskState, WorkerState
+from czar.store.store import Store
+from czar.supervisor.actions import Actions
+from czar.supervisor.healer import Healer
+from helpers import OnFakes, on_fakes
+
+T = Thresholds()  # the plan's defaults
+
+
+@pytest.fixture
+def host() -> Iterator[int]:
+    """A live process to stand for the worker host (in a session of its own: a repair may end
+    its group)."""
+    proc = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+def _working(tmp_path: Path, host: int) -> tuple[OnFakes, Healer]:
+    """Task a given to w1, whose host is alive."""
+    f = on_fakes(tmp_path, ["a", "b"], workers=1)
+    f.assign({"a": "w1"}, pid=host)
+    f.move("a", TaskState.RUNNING)
+    return f, Healer(f.project, Actions(f.project), lambda _line: None)
+
+
+def _repairs(f: OnFakes) -> list[str]:
+    """The repairs made, in order (each is also detected first: ``health.detected``)."""
+    events = f.project.store.events_after(0)
+    return [
+        e.kind.removeprefix("health.") for e in events if e.kind.startswith("health.") and e.kind != "health.detected"
+    ]
+
+
+def test_a_silent_agent_is_nudged_then_restarted_twice_then_its_task_goes_back(
+    tmp_path: Path, czar_home: Path, host: int
+) -> None:
+    f, healer = _working(tmp_path, host)
+    assert [c.KIND for c in f.take("w1")] == ["start"]
+    f.clock.advance(T.silent_after - 1)
+    due, lost = healer.tick()
+    assert lost == [] and f.take("w1") == []
+    assert due is not None and 0 < due - f.clock.time() <= 2  # looks again when silence is due
+    f.clock.advance(2)
+    healer.tick()
+    (nudge,) = f.take("w1")
+    assert isinstance(nudge, Tell) and nudge.kind is MessageKind.NUDGE and "no output for 181 s" in nudge.text
+    f.clock.advance(T.grace / 2)
+    healer.tick()
+    assert f.take("w1") == []  # a repair is given time to work
+    # Restarted, the agent has the whole silence limit again before the next restart.
+    for restarts, wait in ((1, T.grace), (2, T.silent_after)):
+        f.clock.advance(wait)
+        healer.tick()
+        (restart,) = f.take("w1")
+        assert isinstance(restart, Restart) and restart.prompt is None  # its session resumed
+        with f.project.store.read() as conn:
+            assert Store.attempt(conn, restart.attempt).restarts == restarts
+    f.clock.advance(T.silent_after)
+    healer.tick()
+    a = f.task("a")
+    assert a.state is TaskState.READY and a.worker_id is None and a.rounds == 1
+    with f.project.store.read() as conn:
+        assert Store.worker(conn, "w1").task_id is None
+    assert _repairs(f) == ["nudge", "restart", "restart", "reassign"]
+
+
+def test_an_agent_that_prints_is_left_alone(tmp_path: Path, czar_home: Path, host: int) -> None:
+    f, healer = _working(tmp_path, host)
+    for _ in range(10):
+        f.clock.advance(T.silent_after / 2)
+        with f.project.store.write() as conn:
+            Store.set_worker(conn, "w1", last_output=f.clock.time(), last_progress=f.clock.time())
+        healer.tick()
+    assert f.told("w1") == ["start"] and _repairs(f) == []  # the start, never taken here
+
+
+def test_a_permission_request_nobody_answers_is_denied_in_time(tmp_path: Path, czar_home: Path, host: int) -> None:
+    f, healer = _working(tmp_path, host)
+    asked = f.clock.time()
+    with f.project.store.write() as conn:
+        detail = f'{{"asked_at": {asked}, "tool": "Bash"}}'
+        Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
+    f.clock.advance(T.permission_timeout - 1)
+    healer.tick()
+    assert f.told("w1") == ["start"]
+    f.clock.advance(1)
+    healer.tick()
+    assert f.told("w1")[-1] == "answer"
+    decided = [e for e in f.project.store.events_after(0) if e.kind == "permission.decided"]
+    assert [(e.payload["decision"], e.payload["by"]) for e in decided] == [("deny", "timeout")]
+
+
+def test_an_agent_on_the_wrong_task_is_corrected_once_then_its_task_starts_fresh(
+    tmp_path: Path, czar_home: Path, host: int
+) -> None:
+    f, healer = _working(tmp_path, host)
+    attempt = f.task("a").attempt_id or 0
+    base = f.repo.tip("czar/a")
+    with f.project.store.write() as conn:
+        Store.set_attempt(conn, attempt, named_task="b")
+    healer.tick()
+    with f.project.store.read() as conn:
+        posted = Store.queued(conn, "w1")[-1].command
+    assert isinstance(posted, Restart) and posted.reset_to == base
+    assert posted.prompt is not None and "Do a." in posted.prompt  # the full, right text
+    with f.project.store.write() as conn:
+        Store.set_attempt(conn, attempt, named_task="b")  # wrong again
+    healer.tick()
+    a = f.task("a")
+    assert a.state is TaskState.READY and a.fresh and a.confusions == 1

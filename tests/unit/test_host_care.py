@@ -1,0 +1,135 @@
+"""The supervisor's care for its worker hosts, on the fake terminal, repository and clock
+(``czar.testing``): hosts started in their windows, a host that died started again with its task
+kept, and one that keeps dying given up on, its task back in the pool and a person told. No host
+runs; the terminal says which windows live. End to end, with real hosts in tmux:
+``tests/acceptance/test_crash_workers.py``."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from czar.core.host_commands import Restart, StartTask
+from czar.core.states import TaskState, WorkerState
+from czar.store.store import Store
+from czar.supervisor.loop import HOST_RESTART_WINDOW, HOST_RESTARTS, Supervisor
+from helpers import OnFakes, on_fakes
+
+
+@pytest.fixture
+def gone() -> int:
+    """The pid of a process that has ended."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def alive() -> Iterator[int]:
+    proc = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+def _supervisor(f: OnFakes) -> Supervisor:
+    return Supervisor(f.project, out=io.StringIO())
+
+
+def _worker(f: OnFakes, wid: str) -> tuple[WorkerState, int | None, str | None]:
+    with f.project.store.read() as conn:
+        w = Store.worker(conn, wid)
+    return w.state, w.pid, w.task_id
+
+
+def _at_work_on_a_dead_host(tmp_path: Path, pid: int) -> tuple[OnFakes, Supervisor]:
+    """Task a running on w1, whose host (``pid``) has ended."""
+    f = on_fakes(tmp_path, ["a"], workers=1)
+    f.assign({"a": "w1"}, pid=pid)
+    f.move("a", TaskState.RUNNING)
+    return f, _supervisor(f)
+
+
+def _host_runs(f: OnFakes, wid: str, pid: int) -> None:
+    """The host in the window started and recorded itself, as a live host does."""
+    with f.project.store.write() as conn:
+        Store.set_worker(conn, wid, state=WorkerState.WORKING, pid=pid)
+
+
+def test_every_worker_without_a_live_host_gets_one_in_its_window(tmp_path: Path, czar_home: Path) -> None:
+    f = on_fakes(tmp_path, ["a"], workers=2)
+    sup = _supervisor(f)
+    sup.start_hosts(sup.take_back(["w1", "w2"]))
+    assert f.terminal.started == ["w1", "w2"]
+    window = f.terminal.open["w1"]
+    assert window.argv[-4:] == ("--plan", str(f.project.plan.path), "--worker", "w1")
+    assert window.argv[1:3] == ("-m", "czar.host")
+    assert window.env["CZAR_HOME"] == str(czar_home) and window.cwd == f.project.paths.root
+    assert _worker(f, "w1") == (WorkerState.STARTING, None, None)
+    spawned = [e.worker_id for e in f.project.store.events_after(0) if e.kind == "worker.spawned"]
+    assert spawned == ["w1", "w2"]
+
+
+def test_a_live_host_in_a_live_window_is_left_alone(tmp_path: Path, czar_home: Path, alive: int) -> None:
+    f = on_fakes(tmp_path, ["a"], workers=1)
+    sup = _supervisor(f)
+    sup.start_hosts(sup.take_back(["w1"]))
+    _host_runs(f, "w1", alive)
+    assert sup.take_back(["w1"]) == []
+    assert f.terminal.started == ["w1"]
+
+
+def test_a_host_that_died_is_started_again_and_its_agent_carries_the_task_on(
+    tmp_path: Path, czar_home: Path, gone: int
+) -> None:
+    f, sup = _at_work_on_a_dead_host(tmp_path, gone)
+    (start,) = f.take("w1")
+    assert isinstance(start, StartTask)
+    f.terminal.start_window("w1", ["czar-host"], env={}, cwd=tmp_path)
+    f.terminal.exit("w1", "Traceback: the host died")
+    sup.heal()
+    assert f.terminal.started[-1] == "w1" and f.terminal.window_alive("w1")
+    assert _worker(f, "w1") == (WorkerState.STARTING, None, "a")  # it keeps its task
+    (restart,) = f.take("w1")
+    assert isinstance(restart, Restart) and restart.attempt == start.attempt
+    assert f.task("a").state is TaskState.RUNNING and f.task("a").rounds == 0
+
+
+def test_a_host_that_keeps_dying_is_given_up_on_and_its_task_goes_back(
+    tmp_path: Path, czar_home: Path, gone: int
+) -> None:
+    f, sup = _at_work_on_a_dead_host(tmp_path, gone)
+    for _ in range(HOST_RESTARTS):
+        sup.start_hosts(sup.take_back(["w1"]))
+        f.terminal.exit("w1", "Traceback: the host died")
+        f.clock.advance(HOST_RESTART_WINDOW / (HOST_RESTARTS + 1))
+    starts = len(f.terminal.started)
+    sup.heal()
+    assert len(f.terminal.started) == starts  # not started again
+    assert _worker(f, "w1")[0] is WorkerState.CRASHED
+    assert f.task("a").state is TaskState.READY and f.task("a").worker_id is None
+    alerts = [e.payload["message"] for e in f.project.store.events_after(0) if e.kind == "alert"]
+    assert any("died 5 times" in m and "no longer starts it" in m for m in alerts)
+    f.clock.advance(HOST_RESTART_WINDOW * 2)
+    sup.heal()
+    assert len(f.terminal.started) == starts  # given up on stays given up on
+
+
+def test_a_host_that_died_a_few_times_spread_out_is_always_started_again(
+    tmp_path: Path, czar_home: Path, gone: int
+) -> None:
+    f = on_fakes(tmp_path, ["a"], workers=1)
+    sup = _supervisor(f)
+    for _ in range(HOST_RESTARTS * 2):
+        sup.start_hosts(sup.take_back(["w1"]))
+        f.terminal.exit("w1")
+        with f.project.store.write() as conn:
+            Store.set_worker(conn, "w1", state=WorkerState.IDLE, pid=gone)
+        f.clock.advance(HOST_RESTART_WINDOW / 2)
+        sup.heal()
+    assert _worker(f, "w1")[0] is not WorkerState.CRASHED
+    assert len(f.terminal.started) == HOST_RESTARTS * 2 + HOST_RESTARTS * 2

@@ -1,0 +1,173 @@
+"""The merge queue on the fake repository (``czar.testing``), in milliseconds: batches in order,
+a batch that breaks the checks bisected, work the integration branch moved under sent back with
+no round charged, a crash or a moved branch at the worst moment losing nothing. The same queue on
+real git: ``tests/integration/test_merge_queue.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from czar.core.states import TaskState
+from czar.errors import GitError
+from czar.store.schema import tasks
+from czar.supervisor.actions import Actions
+from czar.supervisor.merge_queue import MergeQueue
+from czar.supervisor.radar import Radar
+from helpers import OnFakes, on_fakes
+
+T = TaskState
+TO_MERGING = (T.READY, T.ASSIGNED, T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED, T.MERGING)
+INTEGRATION = "czar/integration"
+
+
+class Checks:
+    """The project's checks on a merge: they fail when the tree holds a file named ``bad*``."""
+
+    def __init__(self, f: OnFakes) -> None:
+        self.f = f
+        self.runs: list[str] = []  # the names of the runs, in order
+
+    def __call__(self, head: str, name: str, rounds: int) -> str | None:
+        self.runs.append(name)
+        bad = sorted(p for p in self.f.repo.files(head) if p.startswith("bad"))
+        return f"test_all failed: {', '.join(bad)} found" if bad else None
+
+
+def _batch(tmp_path: Path, work: dict[str, dict[str, str]], *, checks: bool = False) -> OnFakes:
+    """Each task approved and merging, its branch with one commit of ``work[task]``."""
+    f = on_fakes(tmp_path, list(work), project_extra='accept = ["true"]\n' if checks else "")
+    for tid, files in work.items():
+        f.move(tid, *TO_MERGING)
+        f.repo.branch(f"czar/{tid}", INTEGRATION)
+        f.repo.commit(f"czar/{tid}", dict(files), f"{tid}: its work")
+    return f
+
+
+def _queue(f: OnFakes, checks: Checks | None = None, *, radar: bool = False) -> MergeQueue:
+    actions = Actions(f.project)
+    return MergeQueue(f.project, actions, Radar(f.project, actions) if radar else None, check=checks)
+
+
+def _merged_titles(f: OnFakes) -> list[str]:
+    """The merge commits of the integration branch, newest first (first parents only)."""
+    out, at = [], f.repo.tip(INTEGRATION)
+    while len(f.repo.commits[at].parents) == 2:
+        out.append(f.repo.commits[at].message)
+        at = f.repo.commits[at].parents[0]
+    return out
+
+
+def test_a_batch_merges_in_order_and_its_checks_run_once(tmp_path: Path, czar_home: Path) -> None:
+    f = _batch(tmp_path, {"a": {"a.txt": "a\n"}, "b": {"b.txt": "b\n"}, "c": {"c.txt": "c\n"}}, checks=True)
+    checks = Checks(f)
+    _queue(f, checks).merge(["c", "a", "b"])
+    assert f.states() == {"a": "merged", "b": "merged", "c": "merged"}
+    assert checks.runs == ["c+a+b"]
+    assert _merged_titles(f) == [
+        "czar: merge task b: task b",
+        "czar: merge task a: task a",
+        "czar: merge task c: task c",
+    ]
+    assert {"a.txt", "b.txt", "c.txt"} <= set(f.repo.files(INTEGRATION))
+    merged = [e for e in f.project.store.events_after(0) if e.kind == "task.merged"]
+    assert [e.task_id for e in merged] == ["c", "a", "b"]
+
+
+def test_a_batch_that_breaks_the_checks_is_bisected_and_only_the_breakers_go_back(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    work = {
+        "g1": {"g1.txt": "1\n"},
+        "bad1": {"bad1.txt": "x\n"},
+        "g2": {"g2.txt": "2\n"},
+        "bad2": {"bad2.txt": "y\n"},
+        "g3": {"g3.txt": "3\n"},
+    }
+    f = _batch(tmp_path, work, checks=True)
+    checks = Checks(f)
+    _queue(f, checks).merge(list(work))
+    assert f.states() == {"g1": "merged", "bad1": "ready", "g2": "merged", "bad2": "ready", "g3": "merged"}
+    files = set(f.repo.files(INTEGRATION))
+    assert {"g1.txt", "g2.txt", "g3.txt"} <= files and not {"bad1.txt", "bad2.txt"} & files
+    # The batch once, then each task on what passed before it.
+    assert checks.runs == ["g1+bad1+g2+bad2+g3", "g1", "bad1", "g2", "bad2", "g3"]
+    for tid in ("bad1", "bad2"):
+        t = f.task(tid)
+        assert "the project's checks failed" in t.note and f"{tid}.txt found" in t.note
+        assert t.rounds == 1  # its own fault: a round is charged
+    assert f.task("g2").rounds == 0
+
+
+def test_one_task_that_breaks_the_checks_leaves_the_integration_branch_where_it_was(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    f = _batch(tmp_path, {"bad": {"bad.txt": "x\n"}}, checks=True)
+    before = f.repo.tip(INTEGRATION)
+    _queue(f, Checks(f)).merge(["bad"])
+    assert f.repo.tip(INTEGRATION) == before
+    assert f.repo.head(f.project.paths.integration_worktree) == before
+    assert f.states() == {"bad": "ready"}
+
+
+def test_work_the_integration_branch_moved_under_is_sent_back_uncharged_and_the_rest_merges(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    f = _batch(tmp_path, {"a": {"a.txt": "a\n"}, "b": {"README.md": "# b\n"}, "c": {"c.txt": "c\n"}})
+    f.repo.commit(INTEGRATION, {"README.md": "# changed meanwhile\n"}, "someone else")
+    _queue(f).merge(["a", "b", "c"])
+    assert f.states() == {"a": "merged", "b": "ready", "c": "merged"}
+    b = f.task("b")
+    assert "README.md" in b.note and "make your change again" in b.note and b.rounds == 0
+    failed = [e for e in f.project.store.events_after(0) if e.kind == "merge.failed"]
+    assert [(e.task_id, e.payload["charged"]) for e in failed] == [("b", False)]
+
+
+def test_merging_again_after_a_crash_changes_nothing(tmp_path: Path, czar_home: Path) -> None:
+    f = _batch(tmp_path, {"a": {"a.txt": "a\n"}})
+    queue = _queue(f)
+    queue.merge(["a"])
+    tip = f.repo.tip(INTEGRATION)
+    with f.project.store.write() as conn:  # as if the supervisor died before recording the merge
+        conn.execute(tasks.update().where(tasks.c.id == "a").values(state="merging"))
+    queue.merge(["a"])
+    assert f.repo.tip(INTEGRATION) == tip
+    assert f.states() == {"a": "merged"}
+
+
+def test_a_branch_moved_while_the_checks_ran_fails_the_swap_and_loses_nothing(tmp_path: Path, czar_home: Path) -> None:
+    """Someone else (a person, an older czar) moves the integration branch while the batch's checks
+    run: the compare-and-swap refuses, nothing is recorded as merged, and the next try merges the
+    batch on top of what they did."""
+    f = _batch(tmp_path, {"a": {"a.txt": "a\n"}, "b": {"b.txt": "b\n"}}, checks=True)
+    checks = Checks(f)
+
+    def moved_meanwhile(head: str, name: str, rounds: int) -> str | None:
+        if not checks.runs:
+            f.repo.commit(INTEGRATION, {"other.txt": "theirs\n"}, "moved meanwhile")
+        return checks(head, name, rounds)
+
+    queue = _queue(f, checks)
+    queue.check = moved_meanwhile
+    with pytest.raises(GitError, match="update-ref"):
+        queue.merge(["a", "b"])
+    assert f.states() == {"a": "merging", "b": "merging"}
+    assert set(f.repo.files(INTEGRATION)) == {"README.md", "other.txt"}
+    queue.merge(["a", "b"])
+    assert f.states() == {"a": "merged", "b": "merged"}
+    assert {"a.txt", "b.txt", "other.txt"} <= set(f.repo.files(INTEGRATION))
+
+
+def test_a_task_whose_work_overlaps_one_in_flight_that_came_first_is_held(tmp_path: Path, czar_home: Path) -> None:
+    f = on_fakes(tmp_path, ["first", "second"])
+    f.move("first", T.READY, T.ASSIGNED, T.RUNNING)
+    f.move("second", *TO_MERGING)
+    for tid in ("first", "second"):
+        f.repo.branch(f"czar/{tid}", INTEGRATION)
+        f.repo.commit(f"czar/{tid}", {"README.md": f"# {tid}\n"})
+    _queue(f, radar=True).merge(["second"])
+    assert f.states() == {"first": "running", "second": "approved"}
+    assert _merged_titles(f) == []
+    held = [e.payload["reason"] for e in f.project.store.events_after(0) if e.kind == "task.state"][-1]
+    assert held.startswith("held:") and "first" in held
