@@ -39,8 +39,12 @@ $(AIDER): agent-clis/requirements-aider.txt $(STAMP)
 	agent-clis/aider-venv/bin/python -m compileall -qq -j 0 agent-clis/aider-venv/lib || true
 	touch $(AIDER)
 
+# The acceptance tests are whole runs that mostly wait (on agents, checks, hosts starting): four at a
+# time on two cores take half the time of one at a time. A worker that is done takes tests queued for
+# another (worksteal), so the long runs spread out.
+TEST_WORKERS ?= 4
 test: $(STAMP) $(AGENTS) $(AIDER)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -35,9 +35,12 @@ def _run(tmp_path: Path, name: str, tasks: list[str]) -> dict[str, object]:
 
 def test_the_later_of_two_tasks_doing_the_same_work_stands_off(tmp_path: Path, czar_home: Path) -> None:
     make_repo(tmp_path / "repo")
+    # users hands in only once posts stands off for it (the board shows it waiting), however slow
+    # the machine: else users could merge before posts's copy was ever seen.
+    stood_off = "run sh -c \"until czar board | grep -q 'waits for users'; do sleep 0.2; done\"\n"
     users = task(
         "users",
-        SLUGIFY + "write users.py <<E\nfrom util import slugify\nE\ncommit users\nsleep 2\nfinish users",
+        SLUGIFY + "write users.py <<E\nfrom util import slugify\nE\ncommit users\n" + stood_off + "finish users",
         extra="priority = 1\n",  # assigned first: the other task is the later one
     )
     posts = task(

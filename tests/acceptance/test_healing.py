@@ -143,7 +143,13 @@ def test_agents_use_the_czar_commands_and_hear_when_what_they_wait_for_merges(tm
         "write second.txt <<E\nsecond\nE\nrun czar report --checkpoint 1 wrote it\ncommit second\n"
         "run czar done second is done",
     )
-    later = task("later", "sleep 8\n" + work("later"), extra='after = ["first"]\n')
+    # The later task is still at work when the first merges, however slow the machine: it hands in
+    # only once the second no longer waits for the first (a wait that ends when the first merges).
+    until_merged = (
+        "run sh -c \"until czar board | grep -q 'waits for first'; do sleep 0.2; done;"
+        " while czar board | grep -q 'waits for first'; do sleep 0.2; done\"\n"
+    )
+    later = task("later", until_merged + work("later"), extra='after = ["first"]\n')
     # Patient thresholds: these agents are slow on purpose, not unwell.
     summary = _run(tmp_path, "talk", [first, second, later], workers=3, extra="[health]\nsilent_after = 60\n")
     assert summary["tasks_merged"] == 3
