@@ -37,7 +37,7 @@ class BoardRow:
 
 def board(conn: Tx) -> list[BoardRow]:
     """Every worker, with its task and that task's claims."""
-    held = Store.all_claims(conn)
+    claims = Store.all_claims(conn)
     workers = Store.all_workers(conn)
     tasks = Store.tasks_named(conn, {w.task_id for w in workers if w.task_id is not None})
     out = []
@@ -51,7 +51,7 @@ def board(conn: Tx) -> list[BoardRow]:
                 title=task.title if task else "",
                 checkpoint=task.checkpoint if task else 0,
                 checkpoints=len(task.spec.subtasks) if task else 0,
-                claims=held.get(task.id, ()) if task else (),
+                claims=claims.get(task.id, ()) if task else (),
                 note=task.last_note if task else None,
                 blocked_on=task.blocked_on if task else None,
             )

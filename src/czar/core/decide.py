@@ -137,12 +137,12 @@ def _assignments(snap: Snapshot, promoted: set[str]) -> list[Assign]:
     )
     if not idle:
         return []
-    held = {t.id for t in snap.tasks.values() if t.worker is not None and t.state not in TERMINAL_TASK_STATES}
+    with_worker = {t.id for t in snap.tasks.values() if t.worker is not None and t.state not in TERMINAL_TASK_STATES}
     ready = sorted(
         (
             t
             for t in snap.tasks.values()
-            if (t.state is TaskState.READY or t.id in promoted) and t.id not in held and not _waiting(snap, t)
+            if (t.state is TaskState.READY or t.id in promoted) and t.id not in with_worker and not _waiting(snap, t)
         ),
         key=lambda t: (-t.priority, -t.rank, t.order, t.id),
     )

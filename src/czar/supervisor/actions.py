@@ -283,7 +283,7 @@ class Actions:
             task = Store.task(conn, task_id)
             assert task.attempt_id is not None, "a task being verified has an attempt"
             attempt = Store.attempt(conn, task.attempt_id)
-            held = Store.claims_of(conn, task_id)
+            claimed = Store.claims_of(conn, task_id)
         spec = task.spec
         branch = branch_of(task_id)
         round_no = task.rounds + 1
@@ -301,7 +301,7 @@ class Actions:
             )
             if not ahead:
                 problems.append(f"There are no commits on {branch} beyond {self.integration}: commit your work.")
-            outside = _outside_scope(spec.scope, held, changed)
+            outside = _outside_scope(spec.scope, claimed, changed)
             if outside:
                 problems.append(scope_message(spec.scope, outside, self.integration))
             log_path = self.p.paths.checks / task_id / f"round-{round_no}.log"
@@ -488,11 +488,11 @@ class Actions:
         Store.release_claims(conn, task.id)
 
 
-def _outside_scope(scope: tuple[str, ...], held: tuple[str, ...], changed: list[str]) -> list[str]:
+def _outside_scope(scope: tuple[str, ...], claimed: tuple[str, ...], changed: list[str]) -> list[str]:
     """Changed paths that neither the plan's scope nor the task's claims allow (no scope: none)."""
     if not scope:
         return []
-    allowed = tuple(dict.fromkeys(scope + held))
+    allowed = tuple(dict.fromkeys(scope + claimed))
     return [path for path in changed if not in_scope(allowed, path)]
 
 

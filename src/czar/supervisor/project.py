@@ -41,11 +41,11 @@ def check_repository(plan: Plan) -> None:
     # czar keeps the branch checked out nowhere of its own but its data folder (an older czar's
     # integration worktree, detached at the start of a run): any other checkout of it is yours.
     integration = plan.project.integration_branch
-    held = git.checked_out()
+    checked_out = git.checked_out()
     ours = ProjectPaths.for_project(plan.project.name).root.resolve()
-    if integration in held and not held[integration].resolve().is_relative_to(ours):
+    if integration in checked_out and not checked_out[integration].resolve().is_relative_to(ours):
         raise PlanError(
-            f"{plan.path}: project.integration_branch: {integration!r} is checked out in {held[integration]};"
+            f"{plan.path}: project.integration_branch: {integration!r} is checked out in {checked_out[integration]};"
             " czar would move it under you (choose another branch, or switch that checkout away from it)"
         )
 

@@ -124,12 +124,12 @@ class Radar:
         brought in first (else the branches as the repository has them)."""
         with self.store.read() as conn:
             rows = Store.tasks_at_work(conn, UNMERGED)
-            held = Store.all_claims(conn)
+            claims = Store.all_claims(conn)
         tips = self._harvest(rows) if harvest else self.git.tips()
         live = {r.task.id: r for r in rows if branch_of(r.task.id) in tips and not _being_corrected(r)}
         with self._lock:  # work that was not the task's own is not expected back
             self._footprints = {t: f for t, f in self._footprints.items() if t in live and not live[t].task.fresh}
-        return live, held, tips, tips.get(self.integration)
+        return live, claims, tips, tips.get(self.integration)
 
     def _harvest(self, rows: Sequence[TaskAtWork]) -> dict[str, str]:
         tips = self.git.tips()
@@ -154,7 +154,7 @@ class Radar:
 
     def scan(self) -> list[RadarFinding] | None:
         """Every finding about the branches in flight now; None if no tip moved since last time."""
-        live, held, tips, integration = self._look()
+        live, claims, tips, integration = self._look()
         if integration is None:
             return None
         state = frozenset({(t, tips[branch_of(t)]) for t in live} | {(self.integration, integration)})
@@ -166,7 +166,7 @@ class Radar:
         with self._lock:
             for gone in set(self._branches) - set(live):
                 del self._branches[gone]
-        return self._findings(live, branches, held)
+        return self._findings(live, branches, claims)
 
     def findings_for(
         self, task: str, *, fresh: bool = False
@@ -176,7 +176,7 @@ class Radar:
         has commits of its own, and the files it changed (None if it has no branch)."""
         # Only a look before a merge brings in the others' new commits: a verification must not
         # wait for fetches from every checkout (the radar's next round has them in a moment).
-        live, held, tips, integration = self._look(harvest=fresh)
+        live, claims, tips, integration = self._look(harvest=fresh)
         if integration is None or task not in live:
             return [], None
         mine = self._branch(task, tips[branch_of(task)], integration)
@@ -188,14 +188,14 @@ class Radar:
             # would cost a hundred git commands at scale; the radar's next round catches the rest.
             with self._lock:
                 others = {t: b for t, b in self._branches.items() if t in live and t != task}
-        found = [f for f in self._findings(live, {**others, task: mine}, held, only=task) if f.task == task]
+        found = [f for f in self._findings(live, {**others, task: mine}, claims, only=task) if f.task == task]
         return found, (mine.tip != mine.base, sorted(mine.changes))
 
     def _findings(
         self,
         live: dict[str, TaskAtWork],
         branches: dict[str, _Branch],
-        held: dict[str, tuple[str, ...]],
+        claims: dict[str, tuple[str, ...]],
         only: str | None = None,
     ) -> list[RadarFinding]:
         """What the branches do to each other and to the integration branch (``only``: to and
@@ -208,7 +208,7 @@ class Radar:
                 continue
             scope = live[t].task.spec.scope
             if scope:
-                allowed = tuple(dict.fromkeys(scope + held.get(t, ())))
+                allowed = tuple(dict.fromkeys(scope + claims.get(t, ())))
                 outside = tuple(p for p in b.changes if not in_scope(allowed, p))
                 if outside:
                     out.append(RadarFinding(FindingKind.SCOPE, t, None, outside))

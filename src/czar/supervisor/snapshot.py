@@ -11,7 +11,7 @@ def snapshot(store: Store) -> Snapshot:
     with store.read() as conn:
         tasks = Store.all_tasks(conn)
         workers = Store.all_workers(conn)
-        held = Store.all_claims(conn)
+        claims = Store.all_claims(conn)
         waiting = Store.held_tasks(conn)
     task_views = {
         t.id: TaskView(
@@ -19,7 +19,7 @@ def snapshot(store: Store) -> Snapshot:
             state=t.state,
             depends_on=t.spec.depends_on,
             # In flight, a task holds its claims (its scope and what its agent claimed since).
-            scope=held.get(t.id, t.spec.scope),
+            scope=claims.get(t.id, t.spec.scope),
             priority=t.spec.priority,
             order=t.order,
             agent=t.spec.agent,

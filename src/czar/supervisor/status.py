@@ -21,7 +21,7 @@ def status(project: Project) -> dict[str, Any]:
     tasks = store.tasks()
     now = time.time()
     with store.read() as conn:
-        held = Store.all_claims(conn)
+        claims = Store.all_claims(conn)
         findings = Store.radar_rows(conn)
         spend = costs(conn)
     alerts = store.events_after(0, limit=100_000, kinds=(EventKind.ALERT,))[-RECENT_ALERTS:]
@@ -41,7 +41,7 @@ def status(project: Project) -> dict[str, Any]:
             }
             for w in store.workers()
         ],
-        "tasks": [{**_task(t, held.get(t.id, ())), **spend["tasks"].get(t.id, _NOTHING)} for t in tasks],
+        "tasks": [{**_task(t, claims.get(t.id, ())), **spend["tasks"].get(t.id, _NOTHING)} for t in tasks],
         "cost": spend["run"],
         "worker_costs": spend["workers"],
         "counts": {s: sum(1 for t in tasks if t.state == s) for s in sorted({t.state for t in tasks})},
@@ -85,7 +85,7 @@ def costs(conn: Tx) -> dict[str, Any]:
     return {"tasks": by_task, "workers": by_worker, "run": run}
 
 
-def _task(t: Task, held: tuple[str, ...]) -> dict[str, Any]:
+def _task(t: Task, claims: tuple[str, ...]) -> dict[str, Any]:
     return {
         "id": t.id,
         "title": t.title,
@@ -96,6 +96,6 @@ def _task(t: Task, held: tuple[str, ...]) -> dict[str, Any]:
         "checkpoint": t.checkpoint,
         "checkpoints": len(t.spec.subtasks),
         "blocked_on": t.blocked_on,
-        "claims": list(held),
+        "claims": list(claims),
         "last_note": t.last_note,
     }
