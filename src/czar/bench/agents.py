@@ -8,6 +8,13 @@ Measured, as medians over several tasks:
 - finish: from the model's answer that hands the task in (the call of czar's ``done`` tool) to
   czar knowing the task is finished (its ``agent.finished`` event).
 - supervisor CPU per task, over the whole run (verification and merges included).
+- czar's CPU per task: every long-lived process of czar's (the supervisor, the worker hosts, the
+  front end that follows the run), from its start to the end of the run. Not the short ``czar``
+  commands an agent runs (its hooks, ``czar report``): the agent starts those, as it starts its
+  tools.
+- memory per worker host: its resident set at the end of the run (the largest host's).
+- a cold start: from typing ``czar run`` (nothing of czar running) to the agent's first model
+  request.
 - four at once: four workers started together, each one's start next to one worker's, and next
   to four bare CLIs started together (two cores share four start-ups: the bare CLIs show what
   the machine allows, and czar must not add to it).
@@ -28,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from czar.agents import claude, codex
-from czar.bench.harness import cpu_seconds
+from czar.bench.harness import cpu_seconds, resident_mb
 from czar.core.events import EventKind
 from czar.demo.sample import init_repo
 from czar.model.answers import czar_tool
@@ -50,6 +57,9 @@ TARGETS = {
     "finish_ms": 100.0,
     "supervisor_cpu_seconds_per_task": 0.1,
     "four_at_once_overhead_seconds": 0.5,  # czar's start of four over four bare CLIs together
+    "czar_cpu_seconds_per_task": 0.3,  # all of czar's processes together
+    "host_memory_mb": 40.0,
+    "cold_start_seconds": 1.0,
 }
 
 
@@ -162,9 +172,11 @@ def czar_run(
     project = open_project(plan)
     try:
         pid, _ = launcher.up(project)
-        cpu_before = cpu_seconds(pid)
+        cpu_before, front_before = cpu_seconds(pid), time.thread_time()
         outcome.follow(project, 0, lambda _e: None, timeout=timeout)
-        cpu = cpu_seconds(pid) - cpu_before
+        cpu, supervisor = cpu_seconds(pid) - cpu_before, cpu_seconds(pid)
+        front = time.thread_time() - front_before  # this thread followed the run, as `czar run` does
+        hosts = [(cpu_seconds(w.pid), resident_mb(w.pid)) for w in project.store.workers() if w.pid]
     finally:
         launcher.down(project, reason="benchmark finished")
     events = project.store.events_after(0, limit=10**9)
@@ -186,7 +198,26 @@ def czar_run(
         "starts": starts,
         "finishes": finishes,
         "cpu_seconds": cpu,
+        "czar_cpu_seconds": supervisor + front + sum(c for c, _ in hosts),
+        "host_mb": [m for _, m in hosts],
     }
+
+
+def cold_start(kind: str, command: str, url: str, log: Path, folder: Path, timeout: float) -> float | None:
+    """Seconds from ``czar run`` started with nothing of czar running to the agent's first model
+    request for the plan's one task; None if it made none."""
+    home = folder / "home"
+    init_repo(folder / "repo", {"README.md": "# agents\n"}, "initial commit")
+    plan = folder / "czar.toml"
+    plan.write_text(plan_text(f"bench-cold-{folder.name}", kind, command, url, 1, ["cold"]), encoding="utf-8")
+    env = {**os.environ, "CZAR_HOME": str(home)}
+    started = time.time()
+    try:
+        proc.run([sys.executable, "-m", "czar", "run", str(plan), "--json"], env=env, timeout=timeout)
+    finally:
+        proc.run([sys.executable, "-m", "czar", "down", str(plan)], env=env, timeout=120)
+    first = _requests(_entries(log), "cold")
+    return first[0] - started if first else None
 
 
 def _first(events: Sequence[Event], kind: str, tid: str) -> float | None:
@@ -233,6 +264,8 @@ def run(
         one = czar_run(kind, cli, url, log, root / "one", 1, [f"one{i}" for i in range(tasks)], timeout)
         say(f"czar, four {kind} workers, four tasks started together")
         four = czar_run(kind, cli, url, log, root / "four", 4, [f"four{i}" for i in range(4)], timeout, "first")
+        say("a cold `czar run` of one task")
+        cold = cold_start(kind, cli, url, log, root / "cold", timeout)
     finally:
         server.shutdown()
         server.server_close()
@@ -241,7 +274,7 @@ def run(
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return measure(kind, bare, bare4, one, four, time.monotonic() - started, root)
+    return measure(kind, bare, bare4, one, four, time.monotonic() - started, root, cold)
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -256,6 +289,7 @@ def measure(
     four: dict[str, Any],
     wall: float,
     root: Path,
+    cold: float | None = None,
 ) -> dict[str, Any]:
     """The numbers of a run and its targets (pure: given the measured times)."""
     start_cli, start_czar = _median(bare), _median(one["starts"])
@@ -264,6 +298,8 @@ def measure(
     finish_ms = None if not finishes else round(statistics.median(finishes) * 1000, 1)
     tasks = one["tasks"] + four["tasks"]
     cpu_per_task = round((one["cpu_seconds"] + four["cpu_seconds"]) / tasks, 4) if tasks else None
+    czar_cpu = round((one["czar_cpu_seconds"] + four["czar_cpu_seconds"]) / tasks, 4) if tasks else None
+    hosts_mb = [*one["host_mb"], *four["host_mb"]]
     result: dict[str, Any] = {
         "scenario": "agents",
         "agent": kind,
@@ -275,6 +311,10 @@ def measure(
         "finish_ms": finish_ms,
         "finish_ms_max": None if not finishes else round(max(finishes) * 1000, 1),
         "supervisor_cpu_seconds_per_task": cpu_per_task,
+        "czar_cpu_seconds_per_task": czar_cpu,
+        "host_memory_mb": round(max(hosts_mb), 1) if hosts_mb else None,
+        "host_memory_mb_median": round(statistics.median(hosts_mb), 1) if hosts_mb else None,
+        "cold_start_seconds": None if cold is None else round(cold, 3),
         "cli_start_four_seconds": start_cli4,
         "czar_start_four_seconds": start_czar4,
         "four_at_once_overhead_seconds": _diff(start_czar4, start_cli4),

@@ -30,6 +30,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def resident_mb(pid: int) -> float:
+    """The memory a process holds now (its resident set, shared pages included), from /proc."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return kb / 1024
+
+
 def run(
     scenario: Scenario, *, folder: Path | None = None, timeout: float = 900, progress: bool = False
 ) -> dict[str, Any]:

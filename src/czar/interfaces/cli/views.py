@@ -173,6 +173,11 @@ def print_agents_bench(r: dict[str, Any]) -> None:
     table.add_row("  four started together (s)", _num(r["czar_start_four_seconds"]), _num(r["cli_start_four_seconds"]))
     table.add_row("hand-in to czar knowing (ms)", f"{_num(r['finish_ms'])} (max {_num(r['finish_ms_max'])})", "")
     table.add_row("supervisor CPU per task (s)", _num(r["supervisor_cpu_seconds_per_task"]), "")
+    table.add_row("  all of czar's processes (s)", _num(r["czar_cpu_seconds_per_task"]), "")
+    table.add_row(
+        "worker host memory (MB)", f"{_num(r['host_memory_mb_median'])} (max {_num(r['host_memory_mb'])})", ""
+    )
+    table.add_row("a cold `czar run` to first model request (s)", _num(r["cold_start_seconds"]), "")
     table.add_row("wall (s)", _num(r["wall_seconds"]), "")
     console.print(table)
     for name, t in r["targets"].items():
