@@ -69,15 +69,17 @@ def test_a_predicted_conflict_holds_the_later_task_and_tells_it_to_merge(tmp_pat
     (repo / "notes.txt").write_text("line1\nline2\nline3\n")
     git(repo, "add", "notes.txt")
     git(repo, "commit", "-q", "-m", "notes")
+    # first hands in only once second says it was told of the conflict, however slow the machine.
+    told = "run sh -c \"until czar board | grep -q 'told of the conflict'; do sleep 0.2; done\"\n"
     first = task(
         "first",
-        "write notes.txt <<E\nLINE1\nline2\nline3\nE\ncommit first\nsleep 4\nfinish first",
+        "write notes.txt <<E\nLINE1\nline2\nline3\nE\ncommit first\n" + told + "finish first",
         extra="priority = 1\n",
     )
     second = task(
         "second",
         "sleep 0.5\nwrite notes.txt <<E\nline1\nLINE2\nline3\nE\ncommit second\nwait\n"
-        "on conflict\nwait\n"
+        "on conflict\nrun czar report --task second told of the conflict\nwait\n"
         "on conflict\nrun git merge -q czar/integration\n"
         "write notes.txt <<E\nLINE1\nLINE2\nline3\nE\ncommit merge first, keeping both changes\n"
         "finish second, merged with first",
