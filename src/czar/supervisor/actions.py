@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from czar.agent_tools import board
 from czar.agents import adapter_for
@@ -19,6 +19,7 @@ from czar.core.prompt import PromptInput, render
 from czar.core.rounds import Setback, after_setback
 from czar.core.scope import in_scope
 from czar.core.states import AGENT_AT_WORK, AttemptOutcome, TaskState, WorkerState
+from czar.core.verification import Approve, Blocker, Defer, Fail, SendBack, judge
 from czar.errors import CzarError
 from czar.runtime.keyed_locks import KeyedLocks
 from czar.store.records import Task
@@ -269,16 +270,11 @@ class Actions:
 
     # -- verify ------------------------------------------------------------------------------
 
-    def verify(
-        self,
-        task_id: str,
-        blocker: tuple[MessageKind, str, tuple[str, ...]] | None = None,
-        known: tuple[bool, list[str]] | None = None,
-    ) -> None:
+    def verify(self, task_id: str, blocker: Blocker | None = None, known: tuple[bool, list[str]] | None = None) -> None:
         """Check a submitted task in its worktree; runs on a worker thread. Its branch holds the
         commit handed in (``bring_in_handed_in``, before the radar looked). ``blocker`` is what the
-        radar found against it: (message kind, evidence, the tasks it must wait for); ``known``,
-        what the radar just read of its branch: (commits of its own, files changed)."""
+        radar found against it; ``known``, what the radar just read of its branch: (commits of its
+        own, files changed). What follows is ``czar.core.verification.judge``'s to say."""
         with self.store.read() as conn:
             task = Store.task(conn, task_id)
             assert task.attempt_id is not None, "a task being verified has an attempt"
@@ -286,55 +282,65 @@ class Actions:
             claimed = Store.claims_of(conn, task_id)
         spec = task.spec
         branch = branch_of(task_id)
-        round_no = task.rounds + 1
+        limit = self.p.plan.project.max_rounds
         problems: list[str] = []
         changed: list[str] = []
         results = []
-        if blocker is not None:
-            with self.store.write() as conn:
-                self._sent_back(conn, task, *blocker)
-            return
-        try:
-            ahead, changed = known or (
-                self.p.git.commits_ahead(self.integration, branch) > 0,
-                self.p.git.changed_files(self.integration, branch),
-            )
-            if not ahead:
-                problems.append(f"There are no commits on {branch} beyond {self.integration}: commit your work.")
-            outside = _outside_scope(spec.scope, claimed, changed)
-            if outside:
-                problems.append(scope_message(spec.scope, outside, self.integration))
-            log_path = self.p.paths.checks / task_id / f"round-{round_no}.log"
-            if not problems and spec.accept:
-                checkout = Path(attempt.worktree)
-                confine = self.p.confinement(checkout, self.p.paths.checks / task_id / "home")
-                results = run_checks(list(spec.accept), checkout, self.p.plan.project.accept_timeout, log_path, confine)
-                failure = describe_failure(results)
-                if failure:
-                    problems.append(failure)
-        except CzarError as exc:
-            problems.append(f"verification could not run: {exc}")
+        if blocker is None:  # else no check need run: the work waits, whatever they would say
+            try:
+                ahead, changed = known or (
+                    self.p.git.commits_ahead(self.integration, branch) > 0,
+                    self.p.git.changed_files(self.integration, branch),
+                )
+                if not ahead:
+                    problems.append(f"There are no commits on {branch} beyond {self.integration}: commit your work.")
+                outside = _outside_scope(spec.scope, claimed, changed)
+                if outside:
+                    problems.append(scope_message(spec.scope, outside, self.integration))
+                log_path = self.p.paths.checks / task_id / f"round-{task.rounds + 1}.log"
+                if not problems and spec.accept:
+                    checkout = Path(attempt.worktree)
+                    confine = self.p.confinement(checkout, self.p.paths.checks / task_id / "home")
+                    accept_timeout = self.p.plan.project.accept_timeout
+                    results = run_checks(list(spec.accept), checkout, accept_timeout, log_path, confine)
+                    failure = describe_failure(results)
+                    if failure:
+                        problems.append(failure)
+            except CzarError as exc:
+                problems.append(f"verification could not run: {exc}")
         checks = [{"command": r.command, "exit": r.returncode, "timed_out": r.timed_out} for r in results]
+        verdict = judge(blocker, tuple(problems), task.rounds, limit)
         with self.store.write() as conn:
-            if problems:
-                self._verification_failed(conn, task, round_no, problems, checks)
-                return
-            Store.move_task(
-                conn,
-                task_id,
-                TaskState.APPROVED,
-                expect=TaskState.VERIFYING,
-                rounds=round_no,
-                reason=f"verified: {len(checks)} check(s) passed, {len(changed)} file(s) changed",
-            )
-            Store.emit(
-                conn, EventKind.VERIFY_PASSED, task=task_id, attempt=task.attempt_id, checks=checks, changed=changed
-            )
-            self.free_worker(conn, task.worker_id, task.attempt_id)
+            match verdict:
+                case Defer(found):
+                    self._sent_back(conn, task, found)
+                case Approve(rounds):
+                    Store.move_task(
+                        conn,
+                        task_id,
+                        TaskState.APPROVED,
+                        expect=TaskState.VERIFYING,
+                        rounds=rounds,
+                        reason=f"verified: {len(checks)} check(s) passed, {len(changed)} file(s) changed",
+                    )
+                    Store.emit(
+                        conn,
+                        EventKind.VERIFY_PASSED,
+                        task=task_id,
+                        attempt=task.attempt_id,
+                        checks=checks,
+                        changed=changed,
+                    )
+                    self.free_worker(conn, task.worker_id, task.attempt_id)
+                case SendBack() | Fail():
+                    self._verification_failed(conn, task, verdict, checks)
+                case _:
+                    assert_never(verdict)
 
-    def _sent_back(self, conn: Tx, task: Task, kind: MessageKind, evidence: str, others: tuple[str, ...]) -> None:
+    def _sent_back(self, conn: Tx, task: Task, blocker: Blocker) -> None:
         """Not verified, through no fault of the work: it overlaps a task that comes first, or the
         integration branch moved under it. Waiting is not failing: no round is used."""
+        kind, evidence, others = blocker.kind, blocker.evidence, blocker.waits
         Store.emit(
             conn, EventKind.VERIFY_DEFERRED, task=task.id, attempt=task.attempt_id, about=kind, waits=list(others)
         )
@@ -378,17 +384,10 @@ class Actions:
         return str(head) if head and not payload.get("refused") else None
 
     def _verification_failed(
-        self,
-        conn: Tx,
-        task: Task,
-        round_no: int,
-        problems: list[str],
-        checks: list[dict[str, Any]],
-        *,
-        kind: MessageKind = MessageKind.FEEDBACK,
+        self, conn: Tx, task: Task, verdict: SendBack | Fail, checks: list[dict[str, Any]]
     ) -> None:
         max_rounds = self.p.plan.project.max_rounds
-        evidence = "\n\n".join(problems)
+        round_no, evidence = verdict.rounds, verdict.evidence
         Store.emit(
             conn,
             EventKind.VERIFY_FAILED,
@@ -398,7 +397,7 @@ class Actions:
             checks=checks,
             evidence=evidence[-4000:],
         )
-        if after_setback(Setback.CHECKS_FAILED, task.rounds, max_rounds).fails:
+        if isinstance(verdict, Fail):
             if task.attempt_id is not None:
                 Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.FAILED)
             self.free_worker(conn, task.worker_id, task.attempt_id)
@@ -422,7 +421,7 @@ class Actions:
             f"Verification of task {task.id} failed (round {round_no} of {max_rounds}).\n\n{evidence}\n\n"
             "Fix this in your worktree, commit, and finish again."
         )
-        self.tell(conn, task, kind, text)
+        self.tell(conn, task, MessageKind.FEEDBACK, text)
 
     # -- after a merge -----------------------------------------------------------------------
 

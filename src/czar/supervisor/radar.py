@@ -32,6 +32,7 @@ from czar.core.findings import OVERLAPS, FindingKind
 from czar.core.host_commands import MessageKind
 from czar.core.scope import in_scope
 from czar.core.states import AGENT_AT_WORK, HANDED_IN, UNMERGED
+from czar.core.verification import Blocker
 from czar.store.records import Task, TaskAtWork
 from czar.store.store import Store, Tx
 from czar.supervisor.actions import Actions, branch_of, scope_message
@@ -326,15 +327,15 @@ def seniority(task: Task) -> tuple[int, float, int, str]:
     return (-task.spec.priority, -task.spec.rank, task.order, task.id)
 
 
-def gate(found: list[RadarFinding]) -> tuple[MessageKind, str, tuple[str, ...]] | None:
-    """What stops a handed-in task from verification: (message kind, evidence, the tasks it must
-    wait for: every task it overlaps, or none)."""
+def gate(found: list[RadarFinding]) -> Blocker | None:
+    """What stops a handed-in task from verification: the message, the evidence, and the tasks
+    it must wait for (every task it overlaps, or none)."""
     overlaps = [f for f in found if f.kind is FindingKind.DUPLICATE and f.other is not None]
     if overlaps:
         others = tuple(sorted({f.other for f in overlaps if f.other is not None}))
         files = ", ".join(sorted({p for f in overlaps for p in f.files})[:10])
         names = ", ".join(others)
-        return (
+        return Blocker(
             MessageKind.STAND_OFF,
             f"Your changes to {files} overlap those of task(s) {names}, which come first. Stand off: stop "
             "working on those lines and keep your branch as it is; you are told when all of them have merged, "
@@ -344,10 +345,9 @@ def gate(found: list[RadarFinding]) -> tuple[MessageKind, str, tuple[str, ...]] 
     for f in found:
         files = ", ".join(f.files[:10])
         if f.kind in OVERLAPS and f.other is None:
-            return (
+            return Blocker(
                 MessageKind.CONFLICT,
                 f"Your branch conflicts with the integration branch in {files}. Merge it into your branch, keep "
                 "one version of each change, commit, and finish again.",
-                (),
             )
     return None
