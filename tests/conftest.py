@@ -57,22 +57,3 @@ def _cleanup(home: Path) -> None:
                 kill_group(pid)
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With several test workers (``make test``), the whole runs of ``tests/acceptance`` spread
-    evenly through the order: each worker's share starts with its part of them, and the short tests
-    fill in behind, instead of one worker getting them all (xdist splits the order in runs)."""
-    if not getattr(config.option, "numprocesses", None):
-        return
-    slow = [i for i in items if "acceptance" in i.path.parts]
-    fast = [i for i in items if "acceptance" not in i.path.parts]
-    if not slow or not fast:
-        return
-    every = len(items) / len(slow)
-    order: list[pytest.Item] = []
-    for n, item in enumerate(slow):
-        order.append(item)
-        order.extend(fast[round(n * (every - 1)) : round((n + 1) * (every - 1))])
-    order.extend(fast[round(len(slow) * (every - 1)) :])
-    items[:] = order

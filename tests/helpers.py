@@ -137,6 +137,13 @@ class OnFakes:
         actions = Actions(self.project)
         for tid, wid in pairs.items():
             actions.assign(tid, wid, "test")
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Move the fake clock to the machine's time: the store stamps what it records (an
+        attempt's start, a worker's state) with the machine's clock, a moment after the fake one
+        started; after this, no stamp is ahead of the fake clock."""
+        self.clock.advance(max(0.0, time.time() - self.clock.time()))
 
     def checkout(self, tid: str) -> Path:
         return self.project.paths.worktree(tid)

@@ -89,6 +89,9 @@ def test_a_hostile_value_never_acts_as_an_option(tmp_path: Path) -> None:
         lambda v: g.reset_branch("other", v),
         lambda v: g.reset_branch("czar/t", v, work),
         lambda v: g.reset_hard(work, v),
+        lambda v: g.detach(work, v),
+        lambda v: g.files_between(v, "main"),
+        lambda v: g.files_between("main", v),
     ]
     for value in hostile:
         for call in calls:

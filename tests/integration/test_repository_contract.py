@@ -151,8 +151,9 @@ def test_tips_ancestry_and_the_merge_base(h: History) -> None:
         ({"new/file.txt": "one\ntwo\n"}, {"new/file.txt": [(0, 0, ("one", "two"))]}),
         ({"README.md": None}, {"README.md": [(1, 1, ())]}),
         ({"README.md": "# sample"}, {"README.md": [(1, 1, ("# sample",))]}),  # the last newline dropped
+        ({"new/__init__.py": ""}, {}),  # an empty file: git shows no lines, and no path to read
     ],
-    ids=["changed", "inserted", "deleted-ends", "replaced-two", "created", "deleted", "no-newline"],
+    ids=["changed", "inserted", "deleted-ends", "replaced-two", "created", "deleted", "no-newline", "created-empty"],
 )
 def test_diff_zero_reads_the_same(
     h: History, changes: dict[str, str | None], expect: dict[str, list[tuple[int, int, tuple[str, ...]]]]
@@ -162,7 +163,7 @@ def test_diff_zero_reads_the_same(
     a = h.commit("czar/a", changes)
     got = hunks.parse(h.repo.diff_zero(main, a))
     assert {p: [(x.old_start, x.old_count, x.added) for x in f.hunks] for p, f in got.items()} == expect
-    assert [p for p, f in got.items() if f.created] == [p for p, t in changes.items() if t is not None and "new" in p]
+    assert [p for p, f in got.items() if f.created] == [p for p, t in changes.items() if t and "new" in p]
     assert [p for p, f in got.items() if f.deleted] == [p for p, t in changes.items() if t is None]
 
 

@@ -7,8 +7,10 @@ changes with an unchanged line between them merge, and identical changes on both
 ``merge --no-ff``; compare-and-swap on a branch; the tasks' checkouts as clones that branches are
 brought in from. ``tests/integration/test_repository_contract.py`` holds it to real git.
 
-What it does not do: renames, modes, binary files, and diffs of files that repeat lines in ways
-git's diff and Python's ``difflib`` may align differently.
+What it does not do: renames, modes, binary files, diffs of files that repeat lines in ways git's
+diff and Python's ``difflib`` may align differently, and criss-cross merges (two best common
+ancestors: git merges against a base made of both, the fake against the nearest one). czar makes
+no criss-cross: agents only merge the integration branch into their own.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ class FakeRepository:
         self.worktrees: dict[Path, str] = {}  # a worktree czar owns -> its (detached) HEAD
         self.checkouts: dict[Path, dict[str, str]] = {}  # a task's clone -> its branches
         self.merges_made = 0
-        self.branches[branch] = self._store((), dict(files or {"README.md": "# sample\n"}), "initial")
+        first = {"README.md": "# sample\n"} if files is None else dict(files)
+        self.branches[branch] = self._store((), first, "initial")
 
     # -- building history (for tests) -------------------------------------------------------
 
@@ -152,6 +155,8 @@ class FakeRepository:
                 out.append("new file mode 100644")
             elif b is None:
                 out.append("deleted file mode 100644")
+            if not (a or b):
+                continue  # an empty file made or removed: git writes no ---/+++ lines for it
             out.append(f"--- a/{path}" if a is not None else "--- /dev/null")
             out.append(f"+++ b/{path}" if b is not None else "+++ /dev/null")
             out.extend(_hunks(_lines(a), _lines(b)))
@@ -252,6 +257,8 @@ class FakeRepository:
         return now
 
     def harvest_commit(self, checkout: Path, branch: str, commit: str) -> bool:
+        if self.branches.get(branch) == commit:
+            return True  # brought in already
         if checkout not in self.checkouts or commit not in self.commits:
             return False
         self.branches[branch] = commit
