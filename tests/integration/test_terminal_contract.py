@@ -18,20 +18,32 @@ from helpers import retry_until
 
 
 class Screens:
-    """Start a window whose process prints and exits, or prints and runs on, on either terminal."""
+    """Start a window whose process prints and exits, or prints and runs on, on either terminal.
+
+    On tmux the process prints only once the test has seen its window alive (it waits for a file
+    the test makes): what a process prints before tmux has set its pane up can be lost, and a
+    busy machine must not decide what the test sees."""
 
     def __init__(self, terminal: Terminal, tmp: Path) -> None:
         self.t = terminal
         self.tmp = tmp
 
+    def _start(self, name: str, then: str) -> None:
+        go = self.tmp / f"go-{name}-{len(list(self.tmp.glob('go-*')))}"
+        wait = f"while [ ! -e {go} ]; do sleep 0.02; done; "
+        self.t.start_window(name, ["sh", "-c", wait + then], env={}, cwd=self.tmp)
+        if not isinstance(self.t, FakeTerminal):
+            retry_until(lambda: self.t.window_alive(name), what=f"{name} to start")
+        go.touch()
+
     def exits(self, name: str, text: str) -> None:
-        self.t.start_window(name, ["sh", "-c", f"echo {text}; exit 3"], env={}, cwd=self.tmp)
+        self._start(name, f"echo {text}; exit 3")
         if isinstance(self.t, FakeTerminal):
             self.t.exit(name, text)
         retry_until(lambda: not self.t.window_alive(name), what=f"{name} to exit")
 
     def runs(self, name: str, text: str) -> None:
-        self.t.start_window(name, ["sh", "-c", f"echo {text}; exec sleep 60"], env={}, cwd=self.tmp)
+        self._start(name, f"echo {text}; exec sleep 60")
         if isinstance(self.t, FakeTerminal):
             self.t.show(name, text)
         retry_until(lambda: text in self.t.capture(name), what=f"{name} to print")

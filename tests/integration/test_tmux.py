@@ -22,8 +22,14 @@ def host() -> Iterator[TmuxHost]:
 
 
 def test_windows_run_their_command_and_a_dead_pane_stays_for_inspection(host: TmuxHost, tmp_path: Path) -> None:
-    host.start_window("w1", ["sh", "-c", 'echo "hello $CZAR_X"; exit 3'], env={"CZAR_X": "from czar"}, cwd=tmp_path)
+    # It prints once its window is seen alive: what a process prints before tmux has set its pane
+    # up can be lost on a busy machine.
+    go = tmp_path / "go"
+    hello = f'while [ ! -e {go} ]; do sleep 0.02; done; echo "hello $CZAR_X"; exit 3'
+    host.start_window("w1", ["sh", "-c", hello], env={"CZAR_X": "from czar"}, cwd=tmp_path)
     host.start_window("w2", ["sleep", "60"], env={}, cwd=tmp_path)
+    retry_until(lambda: host.window_alive("w1"), what="w1 to start")
+    go.touch()
     retry_until(lambda: not host.window_alive("w1"), what="w1 to exit")
     assert "w1" in host.windows()
     assert "hello from czar" in host.capture("w1")

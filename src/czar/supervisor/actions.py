@@ -15,6 +15,7 @@ from czar.agents import adapter_for
 from czar.core import waits
 from czar.core.events import EventKind
 from czar.core.host_commands import MessageKind, StartTask, StopAgent, Tell
+from czar.core.landing import Landing, after_landing
 from czar.core.prompt import PromptInput, render
 from czar.core.rounds import Setback, after_setback
 from czar.core.scope import in_scope
@@ -456,33 +457,33 @@ class Actions:
                     conn, t, MessageKind.MERGED, f"Task {merged}, which your task comes after, is merged. {bring_in}"
                 )
 
-    def merge_failed(self, conn: Tx, task: Task, problem: str, *, charge: bool = True) -> None:
-        """The task could not be merged: back to the pool with the evidence, or failed. Without
-        ``charge`` (the integration branch moved under verified work) no round is used."""
-        project = self.p.plan.project
+    def merge_failed(self, conn: Tx, task: Task, problem: str, landing: Landing = Landing.BROKE) -> None:
+        """The task could not be merged: back to the pool with the evidence, or failed (see
+        ``czar.core.landing``: made again because the integration branch moved under it, it uses
+        no round)."""
+        after = after_landing(landing, task.rounds, self.p.plan.project.max_rounds)
         Store.emit(
             conn,
             EventKind.MERGE_FAILED,
             task=task.id,
             attempt=task.attempt_id,
             evidence=problem[-4000:],
-            charged=charge,
+            charged=after.charged,
         )
-        after = after_setback(Setback.MERGE_BROKE if charge else Setback.MOVED_UNDER, task.rounds, project.max_rounds)
-        if after.fails:
+        if after.state is TaskState.FAILED:
             alert = f"task {task.id} could not be merged"
             self.fail(conn, task.id, "merge failed; no attempts left", alert, rounds=after.rounds)
             return
         Store.move_task(
             conn,
             task.id,
-            TaskState.READY,
+            after.state,
             rounds=after.rounds,
             worker_id=None,
             attempt_id=None,
             merge_from=None,
             note=problem,
-            reason="merge failed; back to the pool with the evidence" + ("" if charge else " (no round used)"),
+            reason="merge failed; back to the pool with the evidence" + ("" if after.charged else " (no round used)"),
         )
         Store.release_claims(conn, task.id)
 

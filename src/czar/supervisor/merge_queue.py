@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from czar.core.findings import OVERLAPS
+from czar.core.landing import Landing, after_landing
 from czar.core.states import TaskState
 from czar.store.store import Store
 from czar.supervisor.actions import Actions, branch_of
@@ -83,22 +84,25 @@ class MergeQueue:
                 git.prune_worktrees()
         with self.p.store.write() as conn:
             for t, others in held.items():
+                state = after_landing(Landing.HELD, rows[t].rounds, self.p.plan.project.max_rounds).state
                 Store.move_task(
                     conn,
                     t,
-                    TaskState.APPROVED,
+                    state,
                     expect=TaskState.MERGING,
                     reason=f"held: its work overlaps that of {', '.join(sorted(others))}, which comes first",
                 )
             for t, files in behind.items():  # no fault of the work: no round is used
-                self.actions.merge_failed(conn, rows[t], self._moved_under(files), charge=False)
+                self.actions.merge_failed(conn, rows[t], self._moved_under(files), Landing.MOVED_UNDER)
             for t in task_ids:
                 if t in done.merged:
                     self.actions.merged(conn, rows[t], done.merged[t])
                 elif t in done.sent_back:
-                    self.actions.merge_failed(conn, rows[t], done.sent_back[t], charge=False)
+                    self.actions.merge_failed(conn, rows[t], done.sent_back[t], Landing.MOVED_UNDER)
                 else:
-                    self.actions.merge_failed(conn, rows[t], done.problems.get(t, "merge did not happen"))
+                    self.actions.merge_failed(
+                        conn, rows[t], done.problems.get(t, "merge did not happen"), Landing.BROKE
+                    )
 
     def _look_again(self, task_ids: Sequence[str]) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
         """Looked at again now (the radar's last scan may be older than the last commits): the
