@@ -128,6 +128,12 @@ def test_tips_ancestry_and_the_merge_base(h: History) -> None:
     assert h.repo.merge_base(a, b) == main
     assert h.repo.merge_base("czar/a", main) == main
     assert h.repo.files_between(a, b) == ["a.txt", "b.txt"]
+    assert h.repo.commits_ahead(main, a) == 1 and h.repo.commits_ahead(a, main) == 0
+    assert h.repo.commits_ahead("czar/b", "czar/a") == 1
+    h.branch("czar/base", "main")
+    h.commit("czar/base", {"m.txt": "m\n"})  # the base moves on: what a changed since it left is the same
+    assert h.repo.changed_files("czar/base", "czar/a") == ["a.txt"]
+    assert h.repo.changed_files("czar/a", "czar/base") == ["m.txt"]
     with pytest.raises(GitError):
         h.repo.tip("no-such-branch")
 

@@ -39,6 +39,14 @@ class Repository(Protocol):
         """``git diff -U0`` from ``base`` to ``tip`` (read with ``czar.core.hunks.parse``)."""
         ...
 
+    def commits_ahead(self, base: str, branch: str) -> int:
+        """Commits on ``branch`` not in ``base``."""
+        ...
+
+    def changed_files(self, base: str, branch: str) -> list[str]:
+        """What ``branch`` changed since it left ``base`` (from their merge base)."""
+        ...
+
     def files_between(self, a: str, b: str) -> list[str]:
         """The files that differ between two commits (``git diff --name-only a b``)."""
         ...

@@ -290,8 +290,8 @@ class Actions:
         if blocker is None:  # else no check need run: the work waits, whatever they would say
             try:
                 ahead, changed = known or (
-                    self.p.git.commits_ahead(self.integration, branch) > 0,
-                    self.p.git.changed_files(self.integration, branch),
+                    self.p.repo.commits_ahead(self.integration, branch) > 0,
+                    self.p.repo.changed_files(self.integration, branch),
                 )
                 if not ahead:
                     problems.append(f"There are no commits on {branch} beyond {self.integration}: commit your work.")

@@ -162,6 +162,13 @@ class FakeRepository:
             out.extend(_hunks(_lines(a), _lines(b)))
         return "".join(line + "\n" for line in out)
 
+    def commits_ahead(self, base: str, branch: str) -> int:
+        return len(self._ancestors(self.tip(branch)).keys() - self._ancestors(self.tip(base)).keys())
+
+    def changed_files(self, base: str, branch: str) -> list[str]:
+        start = self.merge_base(base, branch)
+        return self.files_between(start, branch) if start is not None else sorted(self.files(branch))
+
     def files_between(self, a: str, b: str) -> list[str]:
         old, new = self.files(a), self.files(b)
         return sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))

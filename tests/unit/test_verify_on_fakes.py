@@ -1,0 +1,74 @@
+"""A hand-in verified on the fake repository (``czar.testing``), in milliseconds: clean work is
+approved and its worker freed, no commits or files outside the scope send it back with the
+evidence and a round, the last round fails it, and what the radar found defers it for nothing.
+The verdicts themselves: ``test_verification.py``; with real checks and agents: the acceptance
+runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from czar.core.host_commands import MessageKind
+from czar.core.states import TaskState
+from czar.core.verification import Blocker
+from czar.supervisor.actions import Actions
+from helpers import OnFakes, on_fakes
+
+T = TaskState
+
+
+def _handed_in(tmp_path: Path, changes: dict[str, str | None] | None, *, extra: str = "") -> tuple[OnFakes, Actions]:
+    """Task a, assigned to w1, its agent's commit of ``changes`` (None: no commit) brought in,
+    and verifying."""
+    f = on_fakes(tmp_path, ["a", "b"], workers=1, project_extra=extra)
+    f.assign({"a": "w1"})
+    if changes is not None:
+        f.repo.commit_in(f.checkout("a"), "czar/a", changes)
+    actions = Actions(f.project)
+    actions.bring_in_handed_in("a")
+    f.move("a", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    return f, actions
+
+
+def _events(f: OnFakes, kind: str) -> list[dict[str, object]]:
+    return [e.payload for e in f.project.store.events_after(0) if e.kind == kind]
+
+
+def test_clean_work_is_approved_and_its_worker_freed(tmp_path: Path, czar_home: Path) -> None:
+    f, actions = _handed_in(tmp_path, {"a.txt": "a\n"})
+    actions.verify("a")
+    a = f.task("a")
+    assert a.state is T.APPROVED and a.rounds == 1
+    assert [p["changed"] for p in _events(f, "verify.passed")] == [["a.txt"]]
+    assert f.project.store.workers()[0].task_id is None
+
+
+def test_no_commits_and_files_outside_the_scope_go_back_with_the_evidence(tmp_path: Path, czar_home: Path) -> None:
+    f, actions = _handed_in(tmp_path, None)
+    actions.verify("a")
+    a = f.task("a")
+    assert a.state is T.RUNNING and a.rounds == 1
+    assert f.told("w1")[-1] == "message:feedback"
+    assert "no commits on czar/a" in str(_events(f, "verify.failed")[0]["evidence"])
+    f.repo.commit_in(f.checkout("a"), "czar/a", {"a.txt": "a\n", "setup.cfg": "[x]\n"})
+    Actions(f.project).bring_in_handed_in("a")
+    f.move("a", T.SUBMITTED, T.VERIFYING)
+    actions.verify("a")
+    assert f.task("a").rounds == 2
+    assert "setup.cfg" in str(_events(f, "verify.failed")[-1]["evidence"])
+
+
+def test_the_last_round_fails_the_task(tmp_path: Path, czar_home: Path) -> None:
+    f, actions = _handed_in(tmp_path, None, extra="max_rounds = 1\n")
+    actions.verify("a")
+    a = f.task("a")
+    assert a.state is T.FAILED and a.rounds == 1
+
+
+def test_what_the_radar_found_defers_the_work_for_nothing(tmp_path: Path, czar_home: Path) -> None:
+    f, actions = _handed_in(tmp_path, {"a.txt": "a\n"})
+    actions.verify("a", Blocker(MessageKind.STAND_OFF, "your work overlaps task b's", ("b",)))
+    a = f.task("a")
+    assert a.state is T.RUNNING and a.rounds == 0 and a.blocked_on == "b"
+    assert f.told("w1")[-1] == "message:stand-off"
+    assert not _events(f, "verify.failed") and _events(f, "verify.deferred")
