@@ -174,7 +174,8 @@ def czar_run(
         pid, _ = launcher.up(project)
         cpu_before, front_before = cpu_seconds(pid), time.thread_time()
         outcome.follow(project, 0, lambda _e: None, timeout=timeout)
-        cpu, supervisor = cpu_seconds(pid) - cpu_before, cpu_seconds(pid)
+        supervisor = cpu_seconds(pid)
+        cpu = supervisor - cpu_before
         front = time.thread_time() - front_before  # this thread followed the run, as `czar run` does
         hosts = [(cpu_seconds(w.pid), resident_mb(w.pid)) for w in project.store.workers() if w.pid]
     finally:

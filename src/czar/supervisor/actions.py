@@ -23,9 +23,9 @@ from czar.core.states import AGENT_AT_WORK, AttemptOutcome, TaskState, WorkerSta
 from czar.core.verification import Approve, Blocker, Defer, Fail, SendBack, judge
 from czar.errors import CzarError
 from czar.runtime.keyed_locks import KeyedLocks
-from czar.store.records import Task
+from czar.store.records import Attempt, Task
 from czar.store.store import Store, Tx
-from czar.supervisor.checks import describe_failure, run_checks
+from czar.supervisor.checks import CheckResult, describe_failure, run_checks
 from czar.supervisor.project import Project
 
 TAIL = 3000
@@ -281,36 +281,10 @@ class Actions:
             assert task.attempt_id is not None, "a task being verified has an attempt"
             attempt = Store.attempt(conn, task.attempt_id)
             claimed = Store.claims_of(conn, task_id)
-        spec = task.spec
-        branch = branch_of(task_id)
-        limit = self.p.plan.project.max_rounds
-        problems: list[str] = []
-        changed: list[str] = []
-        results = []
-        if blocker is None:  # else no check need run: the work waits, whatever they would say
-            try:
-                ahead, changed = known or (
-                    self.p.repo.commits_ahead(self.integration, branch) > 0,
-                    self.p.repo.changed_files(self.integration, branch),
-                )
-                if not ahead:
-                    problems.append(f"There are no commits on {branch} beyond {self.integration}: commit your work.")
-                outside = _outside_scope(spec.scope, claimed, changed)
-                if outside:
-                    problems.append(scope_message(spec.scope, outside, self.integration))
-                log_path = self.p.paths.checks / task_id / f"round-{task.rounds + 1}.log"
-                if not problems and spec.accept:
-                    checkout = Path(attempt.worktree)
-                    confine = self.p.confinement(checkout, self.p.paths.checks / task_id / "home")
-                    accept_timeout = self.p.plan.project.accept_timeout
-                    results = run_checks(list(spec.accept), checkout, accept_timeout, log_path, confine)
-                    failure = describe_failure(results)
-                    if failure:
-                        problems.append(failure)
-            except CzarError as exc:
-                problems.append(f"verification could not run: {exc}")
+        # With a blocker no check need run: the work waits, whatever they would say.
+        problems, changed, results = self._examine(task, attempt, claimed, known) if blocker is None else ([], [], [])
         checks = [{"command": r.command, "exit": r.returncode, "timed_out": r.timed_out} for r in results]
-        verdict = judge(blocker, tuple(problems), task.rounds, limit)
+        verdict = judge(blocker, tuple(problems), task.rounds, self.p.plan.project.max_rounds)
         with self.store.write() as conn:
             match verdict:
                 case Defer(found):
@@ -337,6 +311,37 @@ class Actions:
                     self._verification_failed(conn, task, verdict, checks)
                 case _:
                     assert_never(verdict)
+
+    def _examine(
+        self, task: Task, attempt: Attempt, claimed: tuple[str, ...], known: tuple[bool, list[str]] | None
+    ) -> tuple[list[str], list[str], list[CheckResult]]:
+        """What is wrong with the work handed in (each problem as evidence for its agent), the
+        files it changed, and its checks' results."""
+        branch, spec = branch_of(task.id), task.spec
+        problems: list[str] = []
+        changed: list[str] = []
+        results: list[CheckResult] = []
+        try:
+            ahead, changed = known or (
+                self.p.repo.commits_ahead(self.integration, branch) > 0,
+                self.p.repo.changed_files(self.integration, branch),
+            )
+            if not ahead:
+                problems.append(f"There are no commits on {branch} beyond {self.integration}: commit your work.")
+            outside = _outside_scope(spec.scope, claimed, changed)
+            if outside:
+                problems.append(scope_message(spec.scope, outside, self.integration))
+            if not problems and spec.accept:
+                log_path = self.p.paths.checks / task.id / f"round-{task.rounds + 1}.log"
+                checkout = Path(attempt.worktree)
+                confine = self.p.confinement(checkout, self.p.paths.checks / task.id / "home")
+                results = run_checks(list(spec.accept), checkout, self.p.plan.project.accept_timeout, log_path, confine)
+                failure = describe_failure(results)
+                if failure:
+                    problems.append(failure)
+        except CzarError as exc:
+            problems.append(f"verification could not run: {exc}")
+        return problems, changed, results
 
     def _sent_back(self, conn: Tx, task: Task, blocker: Blocker) -> None:
         """Not verified, through no fault of the work: it overlaps a task that comes first, or the
