@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from czar.agent_tools.identity import Caller
 from czar.agent_tools.relay import PATH
+from czar.agent_tools.tools_server import address, mcp_path
 from czar.paths import ProjectPaths
 from czar.store.store import Store
+from czar.supervisor.project import open_project
+from czar.supervisor.tools import ToolsServer
 from helpers import czar, make_repo, retry_until, write_plan
 
 KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY")
@@ -82,16 +84,16 @@ def test_secrets_stay_off_command_lines_and_out_of_the_store(
         stored = next(w.token for w in store.workers() if w.id == "w1")
         assert stored == hashlib.sha256(token.encode()).hexdigest()
 
-        # The MCP endpoint turns the stored digest away, and so does the live worker host's relay
-        # that the agent's `czar` commands call from its sandbox.
-        from czar.agent_tools.mcp_tools import Endpoint
-
-        endpoint = Endpoint(Caller(paths, "w1", token))
+        # The project's tools server (czar's MCP server) turns the stored digest away, and so does
+        # the live worker host's relay that the agent's `czar` commands call from its sandbox.
+        tools = ToolsServer(open_project(plan), lambda _text: None)  # as a run of MCP agents has it
+        tools.start()
         try:
-            assert _post(endpoint.url, stored) == 401
-            assert _post(endpoint.url, token) != 401
+            url = f"{address(store)}{mcp_path('w1', 1)}"
+            assert _post(url, stored) == 401
+            assert _post(url, token) != 401
         finally:
-            endpoint.stop()
+            tools.stop()
         relay = _environ(agent_pid).get("CZAR_ENDPOINT")
         if relay:  # the agent runs in a sandbox
             assert _post(relay + PATH, stored) == 401

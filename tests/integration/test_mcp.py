@@ -16,10 +16,11 @@ from mcp import Client, StdioServerParameters
 from czar.agent_tools.identity import Caller, CallerError, token_digest
 from czar.agent_tools.mcp_tools import build, target_of
 from czar.core.states import TaskState, WorkerState
+from czar.runtime import proc
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project, open_project
-from helpers import make_repo, sim_task, write_plan
+from helpers import make_repo, retry_until, sim_task, write_plan
 
 
 @pytest.fixture
@@ -96,49 +97,95 @@ def test_the_server_speaks_mcp_over_stdio(project: Project, czar_home: Path) -> 
     assert next(t.last_note for t in project.store.tasks() if t.id == "a") == "over stdio"
 
 
-def test_the_worker_hosts_http_endpoint_serves_the_tools_to_its_worker_only(project: Project) -> None:
+def _post(url: str, headers: dict[str, str]) -> int:
+    """The status of a bare MCP request (tools/list) to ``url``."""
     import urllib.error
     import urllib.request
 
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json", "Accept": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        refused.close()
+        return refused.code
+
+
+def _session(url: str, token: str, tool: str, args: dict[str, Any]) -> tuple[list[str], str]:
     import httpx2
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
 
-    from czar.agent_tools.mcp_tools import Endpoint
+    async def go() -> tuple[list[str], str]:
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
+            streamable_http_client(url, http_client=http) as streams,
+            ClientSession(streams[0], streams[1]) as client,
+        ):
+            await client.initialize()
+            names = [t.name for t in (await client.list_tools()).tools]
+            return names, text(await client.call_tool(tool, args))
 
-    endpoint = Endpoint(Caller(project.paths, "w1", "secret-1", launch=1))
+    return asyncio.run(go())
+
+
+def test_the_projects_tools_server_serves_each_worker_its_own_tools_and_survives_a_kill(project: Project) -> None:
+    """One server for every worker's agent, started by the supervisor on a socket it keeps: a
+    worker proves itself with its token on its own path; killed, the server is started again at
+    the same address, and the agents' next calls get through."""
+    import signal
+
+    from czar.agent_tools.tools_server import address, mcp_path
+    from czar.supervisor.tools import ToolsServer
+
+    said: list[str] = []
+    tools = ToolsServer(project, said.append)
+    tools.start()
     try:
-
-        async def session(token: str) -> tuple[list[str], str]:
-            headers = {"Authorization": f"Bearer {token}"}
-            async with (
-                httpx2.AsyncClient(headers=headers) as http,
-                streamable_http_client(endpoint.url, http_client=http) as streams,
-                ClientSession(streams[0], streams[1]) as client,
-            ):
-                await client.initialize()
-                names = [t.name for t in (await client.list_tools()).tools]
-                reply = await client.call_tool("report", {"task": "a", "text": "write a.txt"})
-                return names, text(reply)
-
-        names, reply = asyncio.run(session("secret-1"))
+        base = address(project.store)
+        assert base is not None and base.startswith("http://127.0.0.1:")
+        # Called at once: the server may still be loading; the call waits in the socket's queue.
+        names, reply = _session(base + mcp_path("w1", 1), "secret-1", "report", {"task": "a", "text": "write a.txt"})
         assert "permission" in names and "done" in names
         assert "acknowledged" in reply
-        assert any(e.kind == "agent.ack" and e.task_id == "a" for e in project.store.events_after(0))
-        # Without the worker's token (another worker's, or none), nothing gets through.
-        for headers in ({"Authorization": "Bearer secret-2"}, {}):
-            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
-            request = urllib.request.Request(
-                endpoint.url,
-                data=body,
-                headers={"Content-Type": "application/json", "Accept": "application/json", **headers},
-            )
-            with pytest.raises(urllib.error.HTTPError) as refused:
-                urllib.request.urlopen(request, timeout=10)
-            assert refused.value.code == 401
-            refused.value.close()
+        _, reply = _session(base + mcp_path("w2", 1), "secret-2", "report", {"task": "b", "text": "write b.txt"})
+        assert "acknowledged" in reply
+        assert {e.task_id for e in project.store.events_after(0) if e.kind == "agent.ack"} == {"a", "b"}
+        # Another worker's token, no token, a digest, another path: nothing gets through.
+        digest = token_digest("secret-1")
+        for path, headers in (
+            (mcp_path("w1", 1), {"Authorization": "Bearer secret-2"}),
+            (mcp_path("w1", 1), {}),
+            (mcp_path("w1", 1), {"Authorization": f"Bearer {digest}"}),
+            (mcp_path("nobody", 1), {"Authorization": "Bearer secret-1"}),
+        ):
+            assert _post(base + path, headers) == 401, (path, headers)
+        assert _post(base + "/mcp", {"Authorization": "Bearer secret-1"}) == 404
+        assert _post(base + mcp_path("w1", 1), {"Authorization": "Bearer secret-1"}) == 200
+        # A start of the agent that czar replaced speaks no more.
+        with project.store.write() as conn:
+            attempt = Store.task(conn, "a").attempt_id
+            assert attempt is not None
+            Store.set_attempt(conn, attempt, stale_launch=1)
+        _, reply = _session(base + mcp_path("w1", 1), "secret-1", "report", {"text": "still here"})
+        assert "replaced" in reply
+
+        first = tools.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        retry_until(lambda: not proc.pid_alive(first), what="the server to die")
+        assert address(project.store) is None  # a host now gives its agent a stdio server
+        tools.check()
+        assert tools.pid != first and address(project.store) == base
+        _, reply = _session(base + mcp_path("w1", 2), "secret-1", "board", {})
+        assert "w2 (working) works on task b" in reply
     finally:
-        endpoint.stop()
+        tools.stop()
+    assert address(project.store) is None
+    assert not any(proc.pid_alive(p) for p in [tools.child.pid] if tools.child)
 
 
 def test_czar_commands_inside_the_sandbox_reach_the_tools_through_the_host(project: Project, czar_home: Path) -> None:

@@ -9,10 +9,11 @@ Measured, as medians over several tasks:
   czar knowing the task is finished (its ``agent.finished`` event).
 - supervisor CPU per task, over the whole run (verification and merges included).
 - czar's CPU per task: every long-lived process of czar's (the supervisor, the worker hosts, the
-  front end that follows the run), from its start to the end of the run. Not the short ``czar``
+  tools server, the front end that follows the run), from its start to the end of the run. Not the short ``czar``
   commands an agent runs (its hooks, ``czar report``): the agent starts those, as it starts its
   tools.
-- memory per worker host: its resident set at the end of the run (the largest host's).
+- memory per worker host: its resident set at the end of the run (the largest host's); beside it
+  the project's tools server's (czar's MCP server), one for all the agents.
 - a cold start: from typing ``czar run`` (nothing of czar running) to the agent's first model
   request.
 - four at once: four workers started together, each one's start next to one worker's, and next
@@ -34,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from czar.agent_tools.tools_server import tools_pid
 from czar.agents import claude, codex
 from czar.bench.harness import cpu_seconds, resident_mb
 from czar.core.events import EventKind
@@ -178,6 +180,8 @@ def czar_run(
         cpu = supervisor - cpu_before
         front = time.thread_time() - front_before  # this thread followed the run, as `czar run` does
         hosts = [(cpu_seconds(w.pid), resident_mb(w.pid)) for w in project.store.workers() if w.pid]
+        server = tools_pid(project.store)  # the project's tools server, one for all the agents
+        tools = (cpu_seconds(server), resident_mb(server)) if server else (0.0, None)
     finally:
         launcher.down(project, reason="benchmark finished")
     events = project.store.events_after(0, limit=10**9)
@@ -199,8 +203,9 @@ def czar_run(
         "starts": starts,
         "finishes": finishes,
         "cpu_seconds": cpu,
-        "czar_cpu_seconds": supervisor + front + sum(c for c, _ in hosts),
+        "czar_cpu_seconds": supervisor + front + tools[0] + sum(c for c, _ in hosts),
         "host_mb": [m for _, m in hosts],
+        "tools_server_mb": tools[1],
     }
 
 
@@ -301,6 +306,7 @@ def measure(
     cpu_per_task = round((one["cpu_seconds"] + four["cpu_seconds"]) / tasks, 4) if tasks else None
     czar_cpu = round((one["czar_cpu_seconds"] + four["czar_cpu_seconds"]) / tasks, 4) if tasks else None
     hosts_mb = [*one["host_mb"], *four["host_mb"]]
+    servers_mb = [m for m in (one.get("tools_server_mb"), four.get("tools_server_mb")) if m]
     result: dict[str, Any] = {
         "scenario": "agents",
         "agent": kind,
@@ -315,6 +321,7 @@ def measure(
         "czar_cpu_seconds_per_task": czar_cpu,
         "host_memory_mb": round(max(hosts_mb), 1) if hosts_mb else None,
         "host_memory_mb_median": round(statistics.median(hosts_mb), 1) if hosts_mb else None,
+        "tools_server_mb": round(max(servers_mb), 1) if servers_mb else None,
         "cold_start_seconds": None if cold is None else round(cold, 3),
         "cli_start_four_seconds": start_cli4,
         "czar_start_four_seconds": start_czar4,

@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from czar.agent_tools.identity import ENV_PROJECT, ENV_TOKEN, ENV_WORKER, Caller, CallerError
+from czar.agent_tools.identity import ENV_PROJECT, ENV_TOKEN, ENV_WORKER, CallerError
 from czar.agent_tools.relay import ENV_ENDPOINT, RelayServer
 from czar.agent_tools.service import AgentTools
+from czar.agent_tools.tools_server import address, mcp_path
 from czar.agents.base import LaunchContext, SignalKind
 from czar.core.events import EventKind
 from czar.core.host_commands import MessageKind
@@ -107,7 +108,7 @@ class AgentProcess:
             return
         self.host.tools.wrap = wrapper(confine)
         if cur.adapter.capabilities.mcp_http:
-            cur.endpoint = self.open_endpoint(cur.launches)
+            cur.mcp_url = self.tools_url(cur.launches)
         if confine is not None:
             # In its sandbox the agent cannot open the store: its `czar` commands come here.
             tools = AgentTools(self.host.store, self.host.worker, cur.launches)
@@ -125,7 +126,7 @@ class AgentProcess:
             czar=(sys.executable, "-m", "czar"),
             git_dir=_git_dir(cur.worktree),
             settings=self.host.settings,
-            mcp_url=cur.endpoint.url if cur.endpoint else None,
+            mcp_url=cur.mcp_url,
             confined=confine is not None,
         )
         self.host.home.mkdir(parents=True, exist_ok=True)
@@ -176,25 +177,24 @@ class AgentProcess:
         if not launch.keep_stdin and not launch.terminal:
             cur.proc.close_input()
 
-    def open_endpoint(self, launch: int) -> Any:
-        """czar's MCP server for this start of the agent, over HTTP; None (the agent then starts
-        one over stdio) if it cannot be served here."""
-        try:
-            from czar.agent_tools.mcp_tools import Endpoint
-
-            return Endpoint(
-                Caller(self.host.store.paths, self.host.worker, self.host.token, launch), self.host.tools.wrap
-            )
-        except Exception as exc:  # any failure here only costs the agent a slower start
-            self.host.say(f"  czar's MCP server over HTTP is not available ({exc}); the agent starts its own")
+    def tools_url(self, launch: int) -> str | None:
+        """Where this start of the agent finds czar's MCP server: the project's tools server
+        (``czar.agent_tools.tools_server``); None (the agent then starts one over stdio) if none
+        runs."""
+        base = address(self.host.store)
+        if base is None:
+            self.host.say("  czar's tools server is not running; the agent starts its own")
             return None
+        return base + mcp_path(self.host.worker, launch)
 
     @staticmethod
     def close_endpoint(cur: AgentRun) -> None:
-        """The agent's servers (czar's MCP server, its relay) closed, in the background: each takes
-        up to half a second to see it must stop, which the next agent's start must not wait for."""
-        servers = [s for s in (cur.endpoint, cur.relay, cur.gateway) if s is not None]
-        cur.endpoint = cur.relay = cur.gateway = None
+        """The agent's servers (its relay, its sandbox's gateway) closed, in the background: each
+        takes up to half a second to see it must stop, which the next agent's start must not wait
+        for."""
+        servers = [s for s in (cur.relay, cur.gateway) if s is not None]
+        cur.mcp_url = None
+        cur.relay = cur.gateway = None
         if servers:
             threading.Thread(target=_stop_all, args=(servers,), name="czar-endpoint-stop", daemon=True).start()
 

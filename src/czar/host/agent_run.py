@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from czar.agent_tools.relay import RelayServer
 from czar.agents.base import AgentAdapter
@@ -47,7 +46,7 @@ class AgentRun:
     flow: Flow = field(default_factory=Flow)  # its activity, coalesced when it floods
     watch: ModelWatch = field(default_factory=ModelWatch)  # whether it reaches its model
     session_lost: bool = False  # the session it was resumed with does not exist
-    endpoint: Any = None  # czar's MCP server for the agent's current start, when the host serves it
+    mcp_url: str | None = None  # czar's MCP server for the agent's current start (the tools server's)
     relay: RelayServer | None = None  # czar's tools for its `czar` commands, when it runs in a sandbox
     gateway: Gateway | None = None  # the doors of its sandbox's network (czar's tools, its model's API)
     screen: Screen | None = None  # the agent's terminal, when it runs on its own screen

@@ -106,7 +106,7 @@ class AgentSandbox:
         the machine's. Called once the agent's servers are open: their ports are forwarded."""
         if self.config.network == "host":
             return sandbox.HOST_NETWORK
-        named = [run.relay.base if run.relay else "", run.endpoint.url if run.endpoint else ""]
+        named = [run.relay.base if run.relay else "", run.mcp_url or ""]
         named += [self.settings.base_url or "", *self.settings.env.values()]
         hosts = [*run.adapter.capabilities.hosts, *self.config.allow_hosts]
         if self.settings.base_url and (elsewhere := egress.url_host(self.settings.base_url)):

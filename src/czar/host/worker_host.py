@@ -4,7 +4,8 @@ task, carries out the worker's inbox commands once each, turns the agent's outpu
 transcript in the pane.
 
 One loop waits on its doorbell and the agent's output at once with ``select``; threads only
-serve czar's MCP server to the agent and let the agent of an ended task go.
+serve the agent's relay and its sandbox's gateway, and let the agent of an ended task go. czar's
+MCP server is the project's tools server, not the host's: a host never loads the MCP SDK.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import select
 import shutil
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import IO, Any, assert_never
@@ -118,9 +118,6 @@ class WorkerHost:
         self.agent.undo_config(None)  # what an agent did in your home while a killed host ran it
         # Gateway folders a killed host left (no gateway of this worker's runs yet).
         shutil.rmtree(self.box.gates, ignore_errors=True)
-        if adapter_for(self.agent_kind).capabilities.mcp_http:
-            # Load the MCP server's code while there is nothing to do, not when a task starts.
-            threading.Thread(target=_load_mcp, name="czar-mcp-load", daemon=True).start()
         self.say(f"worker {self.worker} ready ({self.agent_kind}); waiting for a task")
         try:
             while not self.stopping:
@@ -431,13 +428,6 @@ class WorkerHost:
     def keep_session(self, cur: AgentRun) -> None:
         with self.store.write() as conn:
             Store.set_attempt(conn, cur.attempt, session_id=cur.session)
-
-
-def _load_mcp() -> None:
-    with contextlib.suppress(Exception):
-        from czar.agent_tools.mcp_tools import warm_up
-
-        warm_up()
 
 
 def settings_of(config: AgentConfig | None) -> AgentSettings:

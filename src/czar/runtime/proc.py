@@ -209,6 +209,28 @@ def spawn(
     return Child(popen)
 
 
+def start_server(
+    argv: Sequence[str], *, cwd: Path | str, env: Mapping[str, str], log_to: Path, keep: Sequence[int] = ()
+) -> Child:
+    """Start a long-lived server of czar's own in a session of its own: no input, what it prints
+    appended to ``log_to`` (nobody reads a pipe of it), the file descriptors ``keep`` (a listening
+    socket) handed down. Raises OSError when it cannot start."""
+    log.debug("start server %s (cwd=%s)", argv, cwd)
+    log_to.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_to, "ab") as out:
+        popen = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=tuple(keep),
+        )
+    return Child(popen)
+
+
 def kill_running(label: str | None = None) -> None:
     """End the process groups ``run`` started that still run: those with ``label`` (and start no
     more of them), or all. Their results say ``interrupted``."""

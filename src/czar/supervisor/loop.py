@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import IO, Any
 
+from czar.agents import adapter_for
 from czar.core.decide import Assign, Block, Merge, Order, Promote, Snapshot, Verify, decide, run_finished
 from czar.core.events import EventKind
 from czar.core.host_commands import Restart
@@ -35,6 +36,7 @@ from czar.supervisor.project import Project
 from czar.supervisor.radar import Radar, gate
 from czar.supervisor.snapshot import snapshot
 from czar.supervisor.stall import StallWatch
+from czar.supervisor.tools import ToolsServer
 
 POLL_SECONDS = 2.0  # the safety net; the doorbell and the health round's deadlines wake the loop
 LIVENESS_SECONDS = 1.0  # how often worker hosts are checked for life with nothing else happening
@@ -105,6 +107,7 @@ class Supervisor:
         self.stall = StallWatch(self.store, project.plan.health.stall_after, project.clock)
         self.stall_look = 0.0  # when the run's progress was last looked at
         self.alerts = AlertSender(project)
+        self.tools = ToolsServer(project, self.say)
         self.to_start: list[str] = []  # workers whose host the start of the run must start
         self.host_starts: dict[str, list[float]] = {}  # worker -> when its host was started lately
         self.preparing: Future[None] | None = None  # worktrees made ahead for ready tasks
@@ -131,6 +134,8 @@ class Supervisor:
         with self.store.write() as conn:
             Store.emit(conn, EventKind.SUPERVISOR_STARTED, pid=os.getpid(), plan=str(self.p.plan.path))
         self.say(f"supervisor of {self.p.name} started (pid {os.getpid()})")
+        if any(adapter_for(kind).capabilities.mcp_http for kind in self.p.plan.worker_kinds.values()):
+            self.tools.start()  # before the hosts: their agents are given its address
         # Started after the announcement: `czar up` need not wait for a hundred windows.
         self.start_hosts(self.to_start)
         threading.Thread(target=self._radar_loop, name="radar", daemon=True).start()
@@ -163,6 +168,7 @@ class Supervisor:
             for pool in (self.checks, self.merges, self.assigners):
                 pool.shutdown(wait=True, cancel_futures=True)
             proc.kill_running()
+            self.tools.stop()
             if self.p.plan.alerts.webhook:
                 with contextlib.suppress(Exception):  # best effort: the alerts stay in the store
                     self.alerts.flush()  # what the run's last moments raised (bounded)
@@ -385,6 +391,7 @@ class Supervisor:
     def heal(self) -> float:
         """One health round; starts lost worker hosts again. Returns when to look again."""
         deadline, lost = self.healer.tick()
+        self.tools.check()
         ours = set(self.p.plan.worker_kinds)
         lost = [wid for wid in lost if wid in ours and not self._keeps_dying(wid)]
         if lost:

@@ -1,0 +1,119 @@
+"""The project's tools server (``czar.agent_tools.tools_server``), kept running by the supervisor.
+
+The supervisor makes its listening socket and hands it down, so its address (``tools_url`` in the
+store, which worker hosts give their agents) is good from the start and stays the same when the
+server is started again. A supervisor that finds a server of an earlier supervisor still running
+(it was killed, the server was not) keeps that one.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sys
+from collections.abc import Callable
+
+from czar.agent_tools.tools_server import MODULE, PID_KEY, URL_KEY
+from czar.core.events import EventKind
+from czar.errors import CzarError
+from czar.runtime import proc
+from czar.runtime.ancestry import ProcessInfo, process
+from czar.store.store import Store
+from czar.supervisor.project import Project
+
+LOG = "tools-server.log"  # in the project's logs
+RESTARTS = 5  # starts within RESTART_WINDOW before the supervisor gives up on it
+RESTART_WINDOW = 60.0
+
+
+class ToolsServer:
+    def __init__(self, project: Project, say: Callable[[str], None]) -> None:
+        self.p = project
+        self.say = say
+        self.listening: socket.socket | None = None
+        self.child: proc.Child | None = None
+        self.pid: int | None = None  # the server's, ours or adopted
+        self.starts: list[float] = []
+        self.given_up = False
+
+    def start(self) -> None:
+        """At the supervisor's start: the server of an earlier supervisor kept, else one started."""
+        with self.p.store.read() as conn:
+            url, pid = Store.get_meta(conn, URL_KEY), Store.get_meta(conn, PID_KEY)
+        if url and isinstance(pid, int) and _is_tools_server(process(pid)):
+            self.pid = pid
+            self.say(f"tools server at {url} (pid {pid}) kept")
+            return
+        self._start()
+
+    def check(self) -> None:
+        """In the health round: a server that died is started again (on the same socket)."""
+        if self.given_up or self.pid is None or (proc.pid_alive(self.pid) and not self._exited()):
+            return
+        now = self.p.clock.monotonic()
+        self.starts = [t for t in self.starts if now - t < RESTART_WINDOW]
+        if len(self.starts) >= RESTARTS:
+            self.given_up = True
+            self._forget()
+            text = (
+                f"czar's tools server died {len(self.starts)} times within {RESTART_WINDOW:g} s; agents start "
+                f"their own (see {LOG})"
+            )
+            self.say(text)
+            with self.p.store.write() as conn:
+                Store.alert(conn, "error", text, actor="supervisor")
+            return
+        self.say("the tools server is gone: starting it again")
+        self._start()
+
+    def stop(self) -> None:
+        """At the supervisor's end (`czar down`): the server ends too."""
+        pid, self.pid = self.pid, None
+        if pid is not None:
+            proc.kill_group(pid, signal.SIGTERM)
+            if self.child is not None and self.child.wait(timeout=3) is None:
+                self.child.signal_group(signal.SIGKILL)
+                self.child.wait(timeout=3)
+            self._forget()
+        if self.listening is not None:
+            self.listening.close()
+            self.listening = None
+
+    def _start(self) -> None:
+        if self.listening is None:
+            self.listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.listening.bind(("127.0.0.1", 0))
+            self.listening.listen(128)  # agents that connect before the server runs wait here
+        if self.child is not None:
+            self.child.wait(timeout=1)  # the last one, reaped
+        argv = [sys.executable, "-m", MODULE, "--plan", str(self.p.plan.path), "--fd", str(self.listening.fileno())]
+        try:
+            self.child = proc.start_server(
+                argv,
+                cwd=self.p.paths.root,
+                env=self.p.child_env(),
+                log_to=self.p.paths.logs / LOG,
+                keep=[self.listening.fileno()],
+            )
+        except OSError as exc:
+            raise CzarError(f"cannot start czar's tools server: {exc}") from exc
+        self.pid = self.child.pid
+        self.starts.append(self.p.clock.monotonic())
+        url = f"http://127.0.0.1:{self.listening.getsockname()[1]}"
+        with self.p.store.write() as conn:
+            Store.set_meta(conn, URL_KEY, url)
+            Store.set_meta(conn, PID_KEY, self.pid)
+            Store.emit(conn, EventKind.TOOLS_STARTED, actor="supervisor", url=url, pid=self.pid)
+        self.say(f"tools server at {url} (pid {self.pid})")
+
+    def _exited(self) -> bool:
+        return self.child is not None and not self.child.running()
+
+    def _forget(self) -> None:
+        with self.p.store.write() as conn:
+            Store.set_meta(conn, URL_KEY, None)
+            Store.set_meta(conn, PID_KEY, None)
+
+
+def _is_tools_server(info: ProcessInfo | None) -> bool:
+    return info is not None and MODULE in info.cmdline
