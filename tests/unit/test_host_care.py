@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from czar.agents.host_settings import HostSettings
 from czar.core.host_commands import Restart, StartTask
 from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
@@ -66,8 +67,11 @@ def test_every_worker_without_a_live_host_gets_one_in_its_window(tmp_path: Path,
     sup.start_hosts(sup.take_back(["w1", "w2"]))
     assert f.terminal.started == ["w1", "w2"]
     window = f.terminal.open["w1"]
-    assert window.argv[-4:] == ("--plan", str(f.project.plan.path), "--worker", "w1")
-    assert window.argv[1:3] == ("-m", "czar.host")
+    assert window.argv[1:4] == ("-m", "czar.host", "--settings")
+    # The host reads its worker's settings from the file the supervisor wrote, not the plan.
+    told = HostSettings.loads(Path(window.argv[4]).read_text())
+    assert told == f.project.host_settings("w1")
+    assert (told.project, told.worker, told.kind, told.repo) == (f.project.name, "w1", "sim", f.project.plan.repo)
     assert window.env["CZAR_HOME"] == str(czar_home) and window.cwd == f.project.paths.root
     assert _worker(f, "w1") == (WorkerState.STARTING, None, None)
     spawned = [e.worker_id for e in f.project.store.events_after(0) if e.kind == "worker.spawned"]

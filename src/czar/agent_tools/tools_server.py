@@ -20,13 +20,16 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from czar.errors import CzarError
 from czar.paths import ProjectPaths, czar_home
-from czar.plan.load import Plan
 from czar.runtime import proc, sandbox
 from czar.store.store import Store
 from czar.vcs.git import Git
+
+if TYPE_CHECKING:  # the plan's models (pydantic) are for this process, not the worker hosts that read its address
+    from czar.plan.load import Plan
 
 Wrap = Callable[[list[str]], list[str]]
 MODULE = "czar.agent_tools.tools_server"

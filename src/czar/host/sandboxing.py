@@ -8,12 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from czar.agents.base import AgentSettings
+from czar.agents.host_settings import SandboxSettings
 from czar.core import egress
 from czar.errors import CzarError
 from czar.host import user_config
 from czar.host.agent_run import AgentRun
 from czar.paths import czar_home
-from czar.plan.model import SandboxConfig
 from czar.runtime import sandbox
 from czar.runtime.gateway import Gateway
 from czar.vcs.git import Git
@@ -36,7 +36,7 @@ class AgentSandbox:
         settings: AgentSettings,
         home: Path,
         repo: Path | None,
-        config: SandboxConfig,
+        config: SandboxSettings,
         on_denied: Callable[[str, str], None],
     ) -> None:
         self.worker = worker

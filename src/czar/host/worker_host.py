@@ -27,7 +27,8 @@ from czar.agent_tools.identity import (
 )
 from czar.agent_tools.service import AgentTools
 from czar.agents import adapter_for
-from czar.agents.base import AgentSettings, HookKind, Signal, SignalKind
+from czar.agents.base import HookKind, Signal, SignalKind
+from czar.agents.host_settings import HostSettings
 from czar.core import pricing, usage
 from czar.core.events import EventKind
 from czar.core.host_commands import Answer, MessageKind, Restart, StartTask, StopAgent, Tell, Unreadable
@@ -39,7 +40,6 @@ from czar.host.delivery import Pasted
 from czar.host.output import Note
 from czar.host.sandboxing import AgentSandbox
 from czar.host.screen import Pane, Screen
-from czar.plan.model import AgentConfig, SandboxConfig
 from czar.runtime import logs, untrusted
 from czar.store.doorbell import Listener
 from czar.store.store import Posted, Store, Tx
@@ -48,22 +48,13 @@ POLL_SECONDS = 5.0  # safety net only: the doorbell and the agent's output wake 
 
 
 class WorkerHost:
-    def __init__(
-        self,
-        store: Store,
-        worker_id: str,
-        agent_kind: str,
-        agent_config: AgentConfig | None = None,
-        out: IO[str] = sys.stdout,
-        repo: Path | None = None,
-        sandbox_config: SandboxConfig | None = None,
-    ) -> None:
+    def __init__(self, store: Store, settings: HostSettings, out: IO[str] = sys.stdout) -> None:
         self.store = store
-        self.worker = worker_id
-        self.agent_kind = agent_kind
-        self.settings = settings_of(agent_config)
+        self.worker = worker_id = settings.worker
+        self.agent_kind = agent_kind = settings.kind
+        self.settings = settings.agent
         self.home = store.paths.root / "agents" / worker_id  # the agent's own files (configs, a home)
-        self.repo = repo
+        self.repo = repo = settings.repo
         self.out = out
         self.tools = AgentTools(store, worker_id)
         self._denied_hosts: set[str] = set()
@@ -82,7 +73,7 @@ class WorkerHost:
             settings=self.settings,
             home=self.home,
             repo=repo,
-            config=sandbox_config if sandbox_config is not None else SandboxConfig(enabled=False),
+            config=settings.sandbox,
             on_denied=self._denied,
         )
         self.agent = AgentProcess(self)  # the agent's process: started, fed, read, ended
@@ -428,19 +419,3 @@ class WorkerHost:
     def keep_session(self, cur: AgentRun) -> None:
         with self.store.write() as conn:
             Store.set_attempt(conn, cur.attempt, session_id=cur.session)
-
-
-def settings_of(config: AgentConfig | None) -> AgentSettings:
-    """The plan's ``[agents.<kind>]`` table, as the adapters take it."""
-    if config is None:
-        return AgentSettings()
-    return AgentSettings(
-        command=config.command,
-        base_url=config.base_url,
-        model=config.model,
-        home=config.home,
-        args=tuple(config.args),
-        env=dict(config.env),
-        prices={str(k): v for k, v in config.prices.items()},
-        interactive=config.interactive,
-    )

@@ -239,7 +239,7 @@ class Supervisor:
 
     def start_hosts(self, wids: list[str]) -> None:
         for wid in wids:
-            argv = [sys.executable, "-m", "czar.host", "--plan", str(self.p.plan.path), "--worker", wid]
+            argv = [sys.executable, "-m", "czar.host", "--settings", str(self.p.write_host_settings(wid))]
             self.p.tmux.start_window(wid, argv, env=self.p.child_env(), cwd=self.p.paths.root)
             self.host_starts.setdefault(wid, []).append(self.p.clock.monotonic())
             self.say(f"started worker host {wid}")

@@ -10,6 +10,8 @@ from functools import cached_property
 from pathlib import Path
 
 from czar.agent_tools.identity import ENV_PROJECT
+from czar.agents.base import AgentSettings
+from czar.agents.host_settings import HostSettings, SandboxSettings, settings_file
 from czar.core.clock import Clock
 from czar.core.events import EventKind
 from czar.core.repository import Repository
@@ -153,6 +155,38 @@ class Project:
             extra=tuple(Path(p) for p in config.writable),
             network=network,
         )
+
+    def host_settings(self, worker: str) -> HostSettings:
+        """What ``worker``'s host is told (``czar.agents.host_settings``), from the plan."""
+        kind = self.plan.worker_kinds[worker]
+        config, box = self.plan.agents.get(kind), self.plan.sandbox
+        agent = AgentSettings()
+        if config is not None:
+            agent = AgentSettings(
+                command=config.command,
+                base_url=config.base_url,
+                model=config.model,
+                home=config.home,
+                args=tuple(config.args),
+                env=dict(config.env),
+                prices={str(k): v for k, v in config.prices.items()},
+                interactive=config.interactive,
+            )
+        sandboxed = SandboxSettings(
+            enabled=box.enabled,
+            writable=tuple(box.writable),
+            network=box.network,
+            allow_hosts=tuple(box.allow_hosts),
+            ports=tuple(box.ports),
+        )
+        return HostSettings(self.name, worker, kind, agent, self.plan.repo, sandboxed)
+
+    def write_host_settings(self, worker: str) -> Path:
+        """``worker``'s settings, where its host reads them; their file."""
+        path = settings_file(self.paths.root, worker)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.host_settings(worker).dumps(), encoding="utf-8")  # the folder is its owner's alone
+        return path
 
     def marks(self) -> dict[str, str]:
         """What every process of this project's run carries in its environment (czar's own, the
