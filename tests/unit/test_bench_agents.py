@@ -19,6 +19,8 @@ def run(
         "cpu_seconds": cpu,
         "czar_cpu_seconds": czar_cpu or cpu,
         "host_mb": [mb] * len(starts),
+        "tools_server_mb": 70.0,
+        "czar_cpu_parts": {"supervisor": cpu, "front_end": 0.0, "tools_server": 0.0, "worker_hosts": 0.0},
     }
 
 
@@ -42,7 +44,8 @@ def test_all_of_czars_cpu_its_hosts_memory_and_a_cold_start_have_targets() -> No
     targets = r["targets"]
     assert targets["czar_cpu_seconds_per_task"] == {"target": 0.3, "value": 0.3556, "met": False}  # (3.0 + 0.2) / 9
     assert targets["host_memory_mb"] == {"target": 40.0, "value": 52.5, "met": False}  # the largest host
-    assert r["host_memory_mb_median"] == 38.0
+    assert r["host_memory_mb_median"] == 38.0 and r["tools_server_mb"] == 70.0  # one for all the hosts
+    assert r["czar_cpu_seconds_parts"]["supervisor"] == 0.35  # 0.15 + 0.2
     assert targets["cold_start_seconds"] == {"target": 1.0, "value": 1.4, "met": False}
     assert r["passed"] is False
 
