@@ -31,8 +31,9 @@ def czar_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 
 
 def _cleanup(home: Path) -> None:
+    from czar.agent_tools.identity import ENV_PROJECT
     from czar.paths import ProjectPaths
-    from czar.runtime.proc import kill_group, pid_alive
+    from czar.runtime.proc import find_by_env, kill_group, pid_alive
     from czar.runtime.tmux import TmuxHost
     from czar.store.store import Store
     from czar.supervisor.loop import holder_pid
@@ -52,6 +53,8 @@ def _cleanup(home: Path) -> None:
         if holder and holder > 0:
             pids.append(holder)
         TmuxHost(paths.tmux_socket, paths.tmux_session).kill_server()
+        # What lives outside tmux (the project's tools server) and whatever else carries its marks.
+        pids += find_by_env({"CZAR_HOME": str(home), ENV_PROJECT: folder.name})
         for pid in pids:
             if pid_alive(pid):
                 kill_group(pid)
