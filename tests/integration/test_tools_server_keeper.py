@@ -1,0 +1,53 @@
+"""The supervisor keeps the project's tools server: a new supervisor keeps the one an earlier one
+left running, and starts another when that one dies (at a new address: the socket died with it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from czar.agent_tools.tools_server import address, tools_pid
+from czar.runtime import proc
+from czar.store.store import Store
+from czar.supervisor.project import open_project
+from czar.supervisor.tools import PID_KEY, ToolsServer
+from helpers import make_repo, retry_until, sim_task, write_plan
+
+
+def test_a_new_supervisor_keeps_the_running_server_and_replaces_a_dead_one(tmp_path: Path, czar_home: Path) -> None:
+    make_repo(tmp_path / "repo")
+    project = open_project(write_plan(tmp_path, "keeper", [sim_task("a")], workers=1))
+    project.sync_plan()
+    first = ToolsServer(project, lambda _text: None)
+    first.start()
+    try:
+        url, pid = address(project.store), first.pid
+        assert url is not None and pid is not None
+        # The supervisor is killed (its ToolsServer never stops); the next one keeps the server.
+        said: list[str] = []
+        second = ToolsServer(project, said.append)
+        second.start()
+        assert second.pid == pid and address(project.store) == url and second.child is None
+        assert any("kept" in line for line in said)
+        # A pid in the store that is not a tools server (reused by another program) is not kept.
+        with project.store.write() as conn:
+            Store.set_meta(conn, PID_KEY, os.getpid())
+        third = ToolsServer(project, lambda _text: None)
+        third.start()
+        try:
+            assert third.pid not in (pid, os.getpid()) and tools_pid(project.store) == third.pid
+        finally:
+            third.stop()
+        with project.store.write() as conn:
+            Store.set_meta(conn, PID_KEY, pid)
+            Store.set_meta(conn, "tools_url", url)
+
+        os.kill(pid, signal.SIGKILL)
+        retry_until(lambda: not proc.pid_alive(pid), what="the kept server to die")
+        second.check()
+        assert second.pid not in (None, pid) and address(project.store) not in (None, url)
+        second.stop()
+        assert address(project.store) is None
+    finally:
+        first.stop()
