@@ -66,6 +66,13 @@ def test_run_merges_everything_and_never_touches_the_users_checkout(tmp_path: Pa
     assert git(repo, "merge-base", "--is-ancestor", "czar/a", "czar/c") == ""
     for dep in ("c", "d"):
         git(repo, "merge-base", "--is-ancestor", f"czar/{dep}", "czar/e")
+    # A pull request per task, each merged at the commit that was verified, all in the branch.
+    pulls = json.loads(czar("prs", str(plan), "--json", check=True).stdout)
+    assert sorted(p["task"] for p in pulls) == ["a", "b", "c", "d", "e"]
+    for p in pulls:
+        assert p["state"] == "merged" and p["checks"] == p["checks_passed"], p
+        for commit in (p["head_commit"], p["merged_as"]):
+            git(repo, "merge-base", "--is-ancestor", commit, "czar/integration")
 
 
 def test_up_is_idempotent_and_down_keeps_branches_and_checkouts(tmp_path: Path, czar_home: Path) -> None:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from czar.core.forge import FileStat, PullState
 from czar.core.states import AttemptOutcome, TaskState, WorkerState
 from czar.errors import StoreError
 
@@ -68,7 +69,7 @@ def _known(kind: type[_E], value: str, what: str) -> _E:
         raise StoreError(f"the store holds a {what} this czar does not know: {value!r} (a newer czar's?)") from None
 
 
-_E = TypeVar("_E", TaskState, WorkerState, AttemptOutcome)
+_E = TypeVar("_E", TaskState, WorkerState, AttemptOutcome, PullState)
 _R = TypeVar("_R")
 _NAMES: dict[type, tuple[str, ...]] = {}
 
@@ -207,3 +208,44 @@ class Costs:
     cost_usd: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Pull:
+    """A task's pull request in the local forge."""
+
+    id: int  # its number
+    task_id: str
+    head_branch: str
+    base_branch: str
+    head_commit: str
+    title: str
+    body: str
+    state: PullState
+    files: tuple[FileStat, ...]
+    rounds: int
+    cost_usd: float
+    merged_as: str | None
+    created_at: float
+    updated_at: float
+
+    @staticmethod
+    def from_row(row: Any) -> Pull:
+        files = tuple(FileStat(str(p), int(a), int(r)) for p, a, r in json.loads(row.files))
+        return from_columns(Pull, row, state=_known(PullState, row.state, "pull request state"), files=files)
+
+
+@dataclass(frozen=True, slots=True)
+class PullEntry:
+    """One thing that happened to a pull request: opened, updated, checks, review, merged, closed."""
+
+    id: int
+    pull_id: int
+    ts: float
+    kind: str
+    commit: str | None
+    detail: dict[str, Any]
+
+    @staticmethod
+    def from_row(row: Any) -> PullEntry:
+        return from_columns(PullEntry, row, detail=json.loads(row.detail))

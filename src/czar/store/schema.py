@@ -154,7 +154,40 @@ meta = Table(
     Column("value", Text, nullable=False),  # JSON
 )
 
+# The local forge's pull requests (``czar.forge.local``): one per task.
+pulls = Table(
+    "pulls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # its number
+    Column("task_id", String, nullable=False, unique=True),
+    Column("head_branch", String, nullable=False),
+    Column("base_branch", String, nullable=False),
+    Column("head_commit", String, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String, nullable=False),  # open, merged, closed
+    Column("files", Text, nullable=False),  # JSON: [[path, added, removed], ...] at the head
+    Column("rounds", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("merged_as", String),  # the integration branch's commit that merged it
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# What happened to each pull request, in order: opened, updated, checks, review, merged, closed.
+pull_history = Table(
+    "pull_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pull_id", Integer, ForeignKey("pulls.id"), nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("commit", String),  # the head commit it is about
+    Column("detail", Text, nullable=False),  # JSON
+)
+
 Index("inbox_open", inbox.c.worker_id, inbox.c.done_at)
+Index("pull_history_pull", pull_history.c.pull_id)
 Index("events_task", events.c.task_id)
 Index("events_kind", events.c.kind)
 Index("claims_task", claims.c.task_id)
@@ -233,7 +266,19 @@ def _script(ddl: str) -> Callable[[Connection], None]:
     return step
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_script(_V1), _script(_V2)]
+_V3 = """
+CREATE TABLE pulls (
+    id INTEGER NOT NULL, task_id VARCHAR NOT NULL, head_branch VARCHAR NOT NULL, base_branch VARCHAR NOT NULL,
+    head_commit VARCHAR NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL, state VARCHAR NOT NULL,
+    files TEXT NOT NULL, rounds INTEGER NOT NULL, cost_usd FLOAT NOT NULL, merged_as VARCHAR,
+    created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (id), UNIQUE (task_id));
+CREATE TABLE pull_history (
+    id INTEGER NOT NULL, pull_id INTEGER NOT NULL, ts FLOAT NOT NULL, kind VARCHAR NOT NULL, "commit" VARCHAR,
+    detail TEXT NOT NULL, PRIMARY KEY (id), FOREIGN KEY(pull_id) REFERENCES pulls (id));
+CREATE INDEX pull_history_pull ON pull_history (pull_id);
+"""
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_script(_V1), _script(_V2), _script(_V3)]
 
 
 def migrate(conn: Connection) -> int:

@@ -22,6 +22,7 @@ from czar.store.database import Database, Tx
 from czar.store.events import Event, Events
 from czar.store.inbox import Inbox, Posted
 from czar.store.meta import Meta
+from czar.store.pulls import Pulls
 from czar.store.radar import RadarFindings
 from czar.store.records import Task, Worker
 from czar.store.sqlite import SqliteDatabase
@@ -31,7 +32,7 @@ from czar.store.workers import Workers
 __all__ = ["Event", "Posted", "Store", "TransitionRefused", "Tx"]
 
 
-class Store(Events, Tasks, Workers, Attempts, Claims, RadarFindings, Inbox, Meta):
+class Store(Events, Tasks, Workers, Attempts, Claims, RadarFindings, Inbox, Meta, Pulls):
     """Tasks, attempts, workers, events and inboxes of one project."""
 
     def __init__(self, paths: ProjectPaths, database: Database | None = None) -> None:

@@ -33,6 +33,7 @@ from czar.supervisor.checks import CHECK
 from czar.supervisor.healer import Healer, agent_start_waiting
 from czar.supervisor.merge_queue import MergeQueue
 from czar.supervisor.project import Project
+from czar.supervisor.pulls import PullRequests
 from czar.supervisor.radar import Radar, gate
 from czar.supervisor.snapshot import snapshot
 from czar.supervisor.stall import StallWatch
@@ -108,6 +109,8 @@ class Supervisor:
         self.stall_look = 0.0  # when the run's progress was last looked at
         self.alerts = AlertSender(project)
         self.tools = ToolsServer(project, self.say)
+        self.pulls = PullRequests(project, self.say)
+        self.pulls_wanted = threading.Event()
         self.to_start: list[str] = []  # workers whose host the start of the run must start
         self.host_starts: dict[str, list[float]] = {}  # worker -> when its host was started lately
         self.preparing: Future[None] | None = None  # worktrees made ahead for ready tasks
@@ -139,6 +142,7 @@ class Supervisor:
         # Started after the announcement: `czar up` need not wait for a hundred windows.
         self.start_hosts(self.to_start)
         threading.Thread(target=self._radar_loop, name="radar", daemon=True).start()
+        threading.Thread(target=self._pulls_loop, name="pulls", daemon=True).start()
         if self.p.plan.alerts.webhook:
             threading.Thread(target=self._alert_loop, name="alerts", daemon=True).start()
         try:
@@ -169,6 +173,9 @@ class Supervisor:
                 pool.shutdown(wait=True, cancel_futures=True)
             proc.kill_running()
             self.tools.stop()
+            self.pulls_wanted.set()
+            with contextlib.suppress(Exception):  # best effort: `czar up` catches up on the rest
+                self.pulls.sync()  # the last merges' pull requests, recorded merged
             if self.p.plan.alerts.webhook:
                 with contextlib.suppress(Exception):  # best effort: the alerts stay in the store
                     self.alerts.flush()  # what the run's last moments raised (bounded)
@@ -271,6 +278,7 @@ class Supervisor:
         for name, fut in list(self.busy.items()):
             if fut.done():
                 del self.busy[name]
+                self.pulls_wanted.set()  # a verification or a merge ended: pull requests follow
                 exc = fut.exception()
                 if exc is not None:
                     self.say(f"error while handling task {name}: {exc!r}")
@@ -333,6 +341,19 @@ class Supervisor:
             except Exception as exc:  # the radar is advice: its failure must not stop the supervisor
                 self.say(f"radar error: {exc!r}")
             time.sleep(max(0.0, RADAR_SECONDS - (time.monotonic() - started)))
+
+    def _pulls_loop(self) -> None:
+        """Keep the tasks' pull requests in step (``czar.supervisor.pulls``), when a verification
+        or a merge ends, and every ``POLL_SECONDS`` for the rest (a task that failed)."""
+        while not self.stopping:
+            self.pulls_wanted.wait(POLL_SECONDS)
+            self.pulls_wanted.clear()
+            if self.stopping:
+                return
+            try:
+                self.pulls.sync()
+            except Exception as exc:  # a forge's trouble must not stop the supervisor
+                self.say(f"pull requests error: {exc!r}")
 
     def _alert_loop(self) -> None:
         """Send alerts to the webhook as they come (on a thread: a slow server must not slow the loop)."""

@@ -181,6 +181,38 @@ def status(plan: PlanArg = DEFAULT_PLAN, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+def prs(plan: PlanArg = DEFAULT_PLAN, as_json: JsonOpt = False) -> None:
+    """The tasks' pull requests: state, checks, reviews, size, rounds and cost."""
+    from czar.supervisor.pull_view import pull_list
+
+    rows = pull_list(_open(plan, check_repo=False))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        _views().print_pulls(rows)
+
+
+pr_app = typer.Typer(help="One pull request.", no_args_is_help=True)
+app.add_typer(pr_app, name="pr")
+
+
+@pr_app.command("show")
+def pr_show(
+    number: Annotated[int, typer.Argument(help="The pull request's number (`czar prs`).", min=1)],
+    plan: PlanArg = DEFAULT_PLAN,
+    as_json: JsonOpt = False,
+) -> None:
+    """A pull request whole: its description, files, checks, reviews and history."""
+    from czar.supervisor.pull_view import pull_detail
+
+    data = pull_detail(_open(plan, check_repo=False), number)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        _views().print_pull(data)
+
+
+@app.command()
 def run(
     plan: PlanArg = DEFAULT_PLAN,
     as_json: JsonOpt = False,

@@ -91,6 +91,58 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
             console.print(f"  {when} [{a['level']}] {a['message']}", markup=False)
 
 
+PULL_COLUMNS = ("#", "task", "state", "head", "checks", "reviews", "files", "rounds", "cost")
+
+
+def pull_rows(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    out: list[tuple[str, ...]] = []
+    for p in rows:
+        checks = f"{p['checks_passed']}/{p['checks']} passed" if p["checks"] else "-"
+        reviews = f"{p['reviews']} ({p['verdict']})" if p["reviews"] else "-"
+        size = f"{p['files']} +{p['added']} -{p['removed']}"
+        cost = f"${p['cost_usd']:.2f}" if p["cost_usd"] else "-"
+        out.append(
+            (
+                f"#{p['number']}",
+                p["task"],
+                p["state"],
+                p["head_commit"][:10],
+                checks,
+                reviews,
+                size,
+                str(p["rounds"]),
+                cost,
+            )
+        )
+    return out
+
+
+def print_pulls(rows: list[dict[str, Any]], console: Console | None = None) -> None:
+    console = console or Console()
+    if not rows:
+        console.print("no pull requests yet: a task's opens when it is verified")
+        return
+    console.print(_table("pull requests", PULL_COLUMNS, pull_rows(rows)))
+
+
+def print_pull(data: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    merged = f", merged as {data['merged_as'][:10]}" if data["merged_as"] else ""
+    console.print(
+        f"#{data['number']} {data['title']}\n{data['state']}{merged}: {data['head']} "
+        f"({data['head_commit'][:10]}) into {data['base']}",
+        markup=False,
+        highlight=False,
+    )
+    console.print(data["body"], markup=False, highlight=False, soft_wrap=True)
+    console.print("history:")
+    for h in data["history"]:
+        when = time.strftime("%H:%M:%S", time.localtime(h["time"]))
+        commit = f" {h['commit'][:10]}" if h.get("commit") else ""
+        extra = {k: v for k, v in h.items() if k not in ("time", "what", "commit", "runs", "title")}
+        console.print(f"  {when} {h['what']}{commit} {json.dumps(extra) if extra else ''}".rstrip(), markup=False)
+
+
 def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: float | None) -> outcome.RunOutcome:
     """Start or join the run, print progress (to stderr with --json), and print the outcome."""
     since = outcome.last_event_id(project)

@@ -1,0 +1,155 @@
+"""Pull requests, forge-neutral: what czar asks of the place its pull requests live (``Forge``),
+and the pull request, its checks and its reviews as czar sees them.
+
+One pull request per task, from ``czar/<task>`` into the integration branch, opened when the task
+is first verified and updated on every later attempt. The local forge keeps them in the store
+(``czar.forge.local``); GitHub and GitLab implement the same port.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from czar.core.hunks import FileChange
+
+
+class PullState(StrEnum):
+    OPEN = "open"
+    MERGED = "merged"
+    CLOSED = "closed"  # its task failed, or was taken out of the plan
+
+
+class Verdict(StrEnum):
+    APPROVE = "approve"
+    REQUEST_CHANGES = "request_changes"
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """One check of a pull request's head commit: an acceptance command, the project's checks."""
+
+    name: str
+    passed: bool
+    output: str = ""  # the end of what it printed
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A reviewer's finding on one line: what would fail, and how bad it is."""
+
+    path: str
+    line: int
+    severity: str  # "blocking" or "note"
+    failure: str  # the failure it would cause
+
+
+@dataclass(frozen=True)
+class Review:
+    verdict: Verdict
+    commit: str  # the head commit it saw: a later commit needs a review of its own
+    reviewer: str
+    summary: str = ""
+    findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileStat:
+    path: str
+    added: int  # lines (-1 for a binary file)
+    removed: int
+
+
+@dataclass(frozen=True)
+class PullDraft:
+    """What a task's pull request says at a head commit (opened, or updated to it)."""
+
+    task: str
+    head_branch: str
+    base_branch: str
+    head_commit: str
+    title: str
+    body: str
+    files: tuple[FileStat, ...] = ()
+    rounds: int = 0
+    cost_usd: float = 0.0
+    checks: tuple[CheckRun, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class PullRef:
+    """A pull request as the forge numbers it."""
+
+    number: int
+    task: str
+    state: PullState
+    head_commit: str
+    url: str = ""  # where a person sees it (none for the local forge)
+
+
+class Forge(Protocol):
+    """Where czar's pull requests live."""
+
+    def open_or_update(self, draft: PullDraft) -> PullRef:
+        """The task's pull request, opened, or updated to the draft's head (its history kept)."""
+        ...
+
+    def post_review(self, number: int, review: Review) -> None: ...
+
+    def checks(self, number: int) -> tuple[CheckRun, ...]:
+        """The checks of the pull request's head commit."""
+        ...
+
+    def merge(self, number: int, head_commit: str, merged_as: str) -> None:
+        """Record the pull request merged: only at ``head_commit``, the commit that was verified
+        (``ForgeRefused`` if its head moved since)."""
+        ...
+
+    def close(self, number: int, reason: str) -> None: ...
+
+
+def file_stats(changes: Mapping[str, FileChange]) -> tuple[FileStat, ...]:
+    """Lines added and removed per file, from a diff's hunks (``czar.core.hunks.parse``)."""
+    return tuple(
+        FileStat(path, sum(len(h.added) for h in change.hunks), sum(h.old_count for h in change.hunks))
+        for path, change in sorted(changes.items())
+    )
+
+
+def describe(
+    *,
+    task: str,
+    title: str,
+    text: str,
+    summary: str | None,
+    checks: Sequence[CheckRun],
+    log_tail: str,
+    files: Sequence[FileStat],
+    rounds: int,
+    cost_usd: float,
+) -> str:
+    """A pull request's body (Markdown): the task, what its agent says it did, the checks and
+    their output, the files changed, the rounds it took and what it cost."""
+    # Tildes, not backticks (a task's own text is full of those), more than any run in the text.
+    runs = [len(r) for r in re.findall(r"~+", text + log_tail)]
+    fence = "~" * max([4, *(n + 1 for n in runs)])
+    lines = [f"Task **{task}**: {title}", "", fence, text.strip(), fence, ""]
+    lines += ["## What the agent says it did", "", (summary or "(nothing said)").strip(), ""]
+    lines += ["## Checks", ""]
+    if checks:
+        for c in checks:
+            mark = "passed" if c.passed else "timed out" if c.timed_out else "failed"
+            lines.append(f"- `{c.name}`: {mark}")
+        if log_tail.strip():
+            lines += ["", "Their output, the end:", "", fence, log_tail.rstrip(), fence]
+    else:
+        lines.append("(the plan names no acceptance command for this task)")
+    added, removed = sum(max(f.added, 0) for f in files), sum(max(f.removed, 0) for f in files)
+    lines += ["", f"## Files: {len(files)} changed, +{added} -{removed}", ""]
+    lines += [f"- `{f.path}` +{f.added} -{f.removed}" for f in files]
+    lines += ["", f"Rounds: {rounds}. Cost: ${cost_usd:.4f}."]
+    return "\n".join(lines) + "\n"

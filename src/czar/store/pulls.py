@@ -1,0 +1,110 @@
+"""The local forge's pull requests and their history (``czar.forge.local`` is the forge)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from czar.core.forge import FileStat, PullState
+from czar.errors import StoreError
+from czar.store.records import Pull, PullEntry
+from czar.store.schema import pull_history, pulls
+
+
+class Pulls:
+    @staticmethod
+    def put_pull(
+        conn: Connection,
+        *,
+        task_id: str,
+        head_branch: str,
+        base_branch: str,
+        head_commit: str,
+        title: str,
+        body: str,
+        files: Sequence[FileStat],
+        rounds: int,
+        cost_usd: float,
+    ) -> tuple[Pull, bool]:
+        """The task's pull request at this head: opened, or updated (and opened again if it was
+        closed). Returns it, and whether anything changed (a new head, text or figures)."""
+        now = time.time()
+        values: dict[str, Any] = {
+            "head_branch": head_branch,
+            "base_branch": base_branch,
+            "head_commit": head_commit,
+            "title": title,
+            "body": body,
+            "files": json.dumps([[f.path, f.added, f.removed] for f in files]),
+            "rounds": rounds,
+            "cost_usd": cost_usd,
+        }
+        row = conn.execute(select(pulls).where(pulls.c.task_id == task_id)).first()
+        if row is None:
+            number = conn.execute(
+                insert(pulls).values(
+                    task_id=task_id, state=PullState.OPEN.value, created_at=now, updated_at=now, **values
+                )
+            ).inserted_primary_key
+            assert number is not None
+            Pulls.add_pull_entry(conn, int(number[0]), "opened", head_commit, title=title)
+            return Pulls.pull(conn, int(number[0])), True
+        before = Pull.from_row(row)
+        changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+        if not changed and before.state is PullState.OPEN:
+            return before, False
+        conn.execute(
+            update(pulls)
+            .where(pulls.c.id == before.id)
+            .values(state=PullState.OPEN.value, merged_as=None, updated_at=now, **values)
+        )
+        detail: dict[str, Any] = {"fields": sorted(changed)}
+        if head_commit != before.head_commit:
+            detail["from"] = before.head_commit
+        if before.state is not PullState.OPEN:
+            detail["reopened"] = before.state.value
+        Pulls.add_pull_entry(conn, before.id, "updated", head_commit, **detail)
+        return Pulls.pull(conn, before.id), True
+
+    @staticmethod
+    def set_pull_state(conn: Connection, number: int, state: PullState, merged_as: str | None = None) -> None:
+        conn.execute(
+            update(pulls)
+            .where(pulls.c.id == number)
+            .values(state=state.value, merged_as=merged_as, updated_at=time.time())
+        )
+
+    @staticmethod
+    def add_pull_entry(conn: Connection, number: int, kind: str, commit: str | None, **detail: Any) -> None:
+        conn.execute(
+            insert(pull_history).values(
+                pull_id=number, ts=time.time(), kind=kind, commit=commit, detail=json.dumps(detail)
+            )
+        )
+
+    @staticmethod
+    def pull(conn: Connection, number: int) -> Pull:
+        row = conn.execute(select(pulls).where(pulls.c.id == number)).first()
+        if row is None:
+            raise StoreError(f"no pull request #{number}")
+        return Pull.from_row(row)
+
+    @staticmethod
+    def pull_of_task(conn: Connection, task_id: str) -> Pull | None:
+        row = conn.execute(select(pulls).where(pulls.c.task_id == task_id)).first()
+        return None if row is None else Pull.from_row(row)
+
+    @staticmethod
+    def all_pulls(conn: Connection) -> list[Pull]:
+        return [Pull.from_row(r) for r in conn.execute(select(pulls).order_by(pulls.c.id))]
+
+    @staticmethod
+    def pull_entries(conn: Connection, number: int, kind: str | None = None) -> list[PullEntry]:
+        query = select(pull_history).where(pull_history.c.pull_id == number)
+        if kind is not None:
+            query = query.where(pull_history.c.kind == kind)
+        return [PullEntry.from_row(r) for r in conn.execute(query.order_by(pull_history.c.id))]

@@ -1,0 +1,120 @@
+"""Each task's pull request, kept in step with the task: opened when the task is verified, updated
+to every later attempt's head, recorded merged when it merges, closed when it fails.
+
+``sync`` compares the tasks with their pull requests and does what is missing, so a supervisor that
+died between a verification and its pull request catches up when it starts again. It runs on a
+thread of its own, off the loop that assigns and delivers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from czar.core import hunks
+from czar.core.events import EventKind
+from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, describe, file_stats
+from czar.core.states import TaskState
+from czar.errors import CzarError
+from czar.forge.local import LocalForge
+from czar.runtime import untrusted
+from czar.store.records import Pull, Task
+from czar.store.store import Store
+from czar.supervisor.actions import branch_of
+from czar.supervisor.project import Project
+
+LOG_TAIL = 4000  # characters of the checks' output in a pull request's body
+
+# Where a verified task's pull request is open and follows its branch.
+VERIFIED = (TaskState.APPROVED, TaskState.MERGING)
+
+
+class PullRequests:
+    def __init__(self, project: Project, say: Callable[[str], None], forge: Forge | None = None) -> None:
+        self.p = project
+        self.say = say
+        self.forge = forge if forge is not None else LocalForge(project.store)
+        self.integration = project.plan.project.integration_branch
+
+    def sync(self) -> None:
+        """Open, update, merge and close what the tasks' states call for."""
+        tasks = self.p.store.tasks()
+        with self.p.store.read() as conn:
+            pulls = {p.task_id: p for p in Store.all_pulls(conn)}
+        wanted = any(t.state in VERIFIED or (t.state is TaskState.MERGED and t.id not in pulls) for t in tasks)
+        tips = self.p.repo.tips() if wanted else {}
+        for task in tasks:
+            pull = pulls.get(task.id)
+            try:
+                self._step(task, pull, tips)
+            except CzarError as exc:  # one task's pull request must not keep the others back
+                self.say(f"pull request of {task.id}: {exc}")
+
+    def _step(self, task: Task, pull: Pull | None, tips: dict[str, str]) -> None:
+        state = task.state
+        if state in VERIFIED:
+            head = tips.get(branch_of(task.id))
+            if head and (pull is None or pull.head_commit != head or pull.state is not PullState.OPEN):
+                self.publish(task, head)
+        elif state is TaskState.MERGED:
+            if pull is None:  # verified and merged between two looks: opened now, at what merged
+                head = tips.get(branch_of(task.id))
+                if head is None:
+                    return  # its branch is gone: nothing to show
+                ref = self.publish(task, head)
+                self.forge.merge(ref.number, head, self._merged_as(task) or head)
+            elif pull.state is PullState.OPEN:
+                self.forge.merge(pull.id, pull.head_commit, self._merged_as(task) or pull.head_commit)
+        elif state in (TaskState.FAILED, TaskState.CANCELLED) and pull is not None and pull.state is PullState.OPEN:
+            self.forge.close(pull.id, f"task {task.id} {state}")
+
+    def publish(self, task: Task, head: str) -> PullRef:
+        """The task's pull request, opened or updated at ``head``."""
+        branch = branch_of(task.id)
+        with self.p.store.read() as conn:
+            attempt = passed = None
+            if task.attempt_id is not None:
+                attempt = Store.attempt(conn, task.attempt_id)
+                passed = Store.last_event_of(conn, task.attempt_id, EventKind.VERIFY_PASSED)
+            cost = Store.costs_by_task(conn).get(task.id)
+        start = self.p.repo.merge_base(self.integration, head) or self.integration
+        files = file_stats(hunks.parse(self.p.repo.diff_zero(start, head)))
+        ran = passed.payload.get("checks", []) if passed is not None else []
+        checks = tuple(CheckRun(str(c["command"]), c.get("exit") == 0, timed_out=bool(c.get("timed_out"))) for c in ran)
+        log = self._log_tail(task) if checks else ""
+        body = describe(
+            task=task.id,
+            title=task.title,
+            text=task.body,
+            summary=attempt.summary if attempt else None,
+            checks=checks,
+            log_tail=log,
+            files=files,
+            rounds=task.rounds,
+            cost_usd=cost.cost_usd if cost else 0.0,
+        )
+        draft = PullDraft(
+            task=task.id,
+            head_branch=branch,
+            base_branch=self.integration,
+            head_commit=head,
+            title=f"{task.id}: {task.title}",
+            body=body,
+            files=files,
+            rounds=task.rounds,
+            cost_usd=cost.cost_usd if cost else 0.0,
+            checks=tuple(CheckRun(c.name, c.passed, log, c.timed_out) for c in checks),
+        )
+        ref = self.forge.open_or_update(draft)
+        self.say(f"pull request #{ref.number} of {task.id} at {head[:10]}")
+        return ref
+
+    def _log_tail(self, task: Task) -> str:
+        """The end of the checks' output of the round that verified the task."""
+        log = self.p.paths.checks / task.id / f"round-{task.rounds}.log"
+        data = untrusted.read_beneath(log.parent, log) if log.parent.is_dir() else None
+        return data[-LOG_TAIL:].decode(errors="replace") if data else ""
+
+    def _merged_as(self, task: Task) -> str | None:
+        with self.p.store.read() as conn:
+            merged = Store.last_event_of(conn, task.attempt_id, EventKind.TASK_MERGED) if task.attempt_id else None
+        return str(merged.payload.get("commit")) if merged is not None else None

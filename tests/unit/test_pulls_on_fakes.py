@@ -1,0 +1,133 @@
+"""Each task's pull request follows its task, on the fake repository and the local forge: opened
+when the task is verified (its text, the agent's summary, files and their size, rounds), updated
+to a later attempt's head with its history kept, recorded merged at the integration branch's
+commit, closed when the task fails; a supervisor that missed any of it catches up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from czar.core.forge import CheckRun, PullState, Review, Verdict
+from czar.core.states import TaskState
+from czar.forge.local import ForgeRefused, LocalForge
+from czar.store.records import Pull
+from czar.store.store import Store
+from czar.supervisor.actions import Actions
+from czar.supervisor.pulls import PullRequests
+from helpers import OnFakes, on_fakes
+
+T = TaskState
+
+
+def _verified(tmp_path: Path, changes: dict[str, str | None]) -> tuple[OnFakes, PullRequests]:
+    f = on_fakes(tmp_path, ["a", "b"], workers=1)
+    f.assign({"a": "w1"})
+    f.repo.commit_in(f.checkout("a"), "czar/a", changes)
+    actions = Actions(f.project)
+    actions.bring_in_handed_in("a")
+    with f.project.store.write() as conn:
+        Store.set_attempt(conn, f.task("a").attempt_id or 0, summary="wrote a.txt and its test")
+    f.move("a", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    actions.verify("a")
+    assert f.task("a").state is T.APPROVED
+    return f, PullRequests(f.project, lambda _text: None)
+
+
+def _pulls(f: OnFakes) -> list[Pull]:
+    with f.project.store.read() as conn:
+        return Store.all_pulls(conn)
+
+
+def _history(f: OnFakes, number: int) -> list[str]:
+    with f.project.store.read() as conn:
+        return [e.kind for e in Store.pull_entries(conn, number)]
+
+
+def test_a_verified_task_gets_its_pull_request_and_a_later_head_updates_it(tmp_path: Path, czar_home: Path) -> None:
+    f, pulls = _verified(tmp_path, {"a.txt": "a\nb\nc\n"})
+    pulls.sync()
+    [pr] = _pulls(f)
+    assert (pr.task_id, pr.head_branch, pr.base_branch, pr.state) == ("a", "czar/a", "czar/integration", "open")
+    assert pr.head_commit == f.repo.tip("czar/a") and pr.rounds == 1
+    assert [(s.path, s.added, s.removed) for s in pr.files] == [("a.txt", 3, 0)]
+    assert pr.title == f"a: {f.task('a').title}"
+    for part in ("Task **a**", "wrote a.txt and its test", "## Files: 1 changed, +3 -0", "Rounds: 1."):
+        assert part in pr.body, part
+    pulls.sync()  # nothing new: nothing recorded
+    assert _history(f, pr.id) == ["opened"]
+
+    # The agent commits again (the task went back, and was verified again): the same pull request.
+    f.repo.commit_in(f.checkout("a"), "czar/a", {"a.txt": "a\nb\n"})
+    Actions(f.project).bring_in_handed_in("a")
+    pulls.sync()
+    [again] = _pulls(f)
+    assert again.id == pr.id and again.head_commit == f.repo.tip("czar/a") != pr.head_commit
+    assert _history(f, pr.id) == ["opened", "updated"]
+    with f.project.store.read() as conn:
+        updated = Store.pull_entries(conn, pr.id, "updated")[0]
+    assert updated.detail["from"] == pr.head_commit and "head_commit" in updated.detail["fields"]
+    assert [(s.path, s.added, s.removed) for s in again.files] == [("a.txt", 2, 0)]
+
+
+def test_merged_at_the_integration_commit_and_closed_when_failed(tmp_path: Path, czar_home: Path) -> None:
+    f, pulls = _verified(tmp_path, {"a.txt": "a\n"})
+    pulls.sync()
+    f.move("a", T.MERGING)
+    with f.project.store.write() as conn:
+        Actions(f.project).merged(conn, f.task("a"), "c0ffee" * 6 + "c0ff")
+    pulls.sync()
+    [pr] = _pulls(f)
+    assert pr.state is PullState.MERGED and pr.merged_as == "c0ffee" * 6 + "c0ff"
+    assert _history(f, pr.id) == ["opened", "merged"]
+    pulls.sync()  # recorded once
+    assert _history(f, pr.id) == ["opened", "merged"]
+
+    f.assign({"b": "w1"})
+    f.repo.commit_in(f.checkout("b"), "czar/b", {"b.txt": "b\n"})
+    Actions(f.project).bring_in_handed_in("b")
+    f.move("b", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    Actions(f.project).verify("b")
+    pulls.sync()
+    f.move("b", T.MERGING)  # its merge broke the checks at its last round
+    with f.project.store.write() as conn:
+        Actions(f.project).fail(conn, "b", "test", "b failed")
+    pulls.sync()
+    b = next(p for p in _pulls(f) if p.task_id == "b")
+    assert b.state is PullState.CLOSED and _history(f, b.id) == ["opened", "closed"]
+
+
+def test_the_local_forge_merges_only_the_verified_head_and_reviews_only_the_head(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    f, pulls = _verified(tmp_path, {"a.txt": "a\n"})
+    ref = pulls.publish(f.task("a"), f.repo.tip("czar/a"))
+    forge = LocalForge(f.project.store)
+    head = ref.head_commit
+    with pytest.raises(ForgeRefused, match="not at the reviewed"):
+        forge.post_review(ref.number, Review(Verdict.APPROVE, "0" * 40, "w2"))
+    forge.post_review(ref.number, Review(Verdict.APPROVE, head, "w2", "fine"))
+    assert forge.checks(ref.number) == ()  # the plan names no acceptance command
+    with pytest.raises(ForgeRefused, match="cannot merge"):
+        forge.merge(ref.number, "1" * 40, "2" * 40)
+    forge.merge(ref.number, head, "2" * 40)
+    forge.merge(ref.number, head, "2" * 40)  # again, as a restarted supervisor does: nothing new
+    forge.close(ref.number, "too late")  # a merged pull request stays merged
+    assert _history(f, ref.number) == ["opened", "review", "merged"]
+    assert _pulls(f)[0].state is PullState.MERGED
+
+
+def test_checks_are_kept_per_head_commit(tmp_path: Path, czar_home: Path) -> None:
+    from czar.core.forge import PullDraft
+
+    f, _ = _verified(tmp_path, {"a.txt": "a\n"})
+    forge = LocalForge(f.project.store)
+    draft = PullDraft("a", "czar/a", "czar/integration", "1" * 40, "a", "body", checks=(CheckRun("pytest", True),))
+    ref = forge.open_or_update(draft)
+    assert forge.checks(ref.number) == (CheckRun("pytest", True),)
+    forge.open_or_update(draft)  # the same: nothing recorded twice
+    moved = PullDraft("a", "czar/a", "czar/integration", "2" * 40, "a", "body")
+    forge.open_or_update(moved)
+    assert forge.checks(ref.number) == ()  # none ran on the new head yet
+    assert _history(f, ref.number) == ["opened", "checks", "updated"]
