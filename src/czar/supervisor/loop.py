@@ -42,6 +42,7 @@ from czar.supervisor.tools import ToolsServer
 POLL_SECONDS = 2.0  # the safety net; the doorbell and the health round's deadlines wake the loop
 LIVENESS_SECONDS = 1.0  # how often worker hosts are checked for life with nothing else happening
 RADAR_SECONDS = 0.5  # the least time between two radar scans
+PULLS_SECONDS = 10.0  # pull requests follow verifications and merges at once; the rest within this
 HEAL_SECONDS = 0.25  # the least time between two health rounds, unless one is due
 MERGE_SLOT = "(merge)"  # the key of the merge in progress among the busy futures
 PREPARE_AHEAD = 8  # ready tasks whose worktrees are made before a worker is free for them
@@ -344,9 +345,9 @@ class Supervisor:
 
     def _pulls_loop(self) -> None:
         """Keep the tasks' pull requests in step (``czar.supervisor.pulls``), when a verification
-        or a merge ends, and every ``POLL_SECONDS`` for the rest (a task that failed)."""
+        or a merge ends, and every ``PULLS_SECONDS`` for the rest (a task that failed)."""
         while not self.stopping:
-            self.pulls_wanted.wait(POLL_SECONDS)
+            self.pulls_wanted.wait(PULLS_SECONDS)
             self.pulls_wanted.clear()
             if self.stopping:
                 return
