@@ -57,6 +57,7 @@ def test_run_merges_everything_and_never_touches_the_users_checkout(tmp_path: Pa
     assert summary["interventions"] == 0
     assert summary["integration_branch"] == "czar/integration"
     assert summary["wall_seconds"] > 0
+    assert summary["prs_opened"] == 5 and summary["containment_ok"] is True
 
     assert _user_checkout(repo) == before
     merged = git(repo, "ls-tree", "-r", "--name-only", "czar/integration").splitlines()
@@ -67,12 +68,16 @@ def test_run_merges_everything_and_never_touches_the_users_checkout(tmp_path: Pa
     for dep in ("c", "d"):
         git(repo, "merge-base", "--is-ancestor", f"czar/{dep}", "czar/e")
     # A pull request per task, each merged at the commit that was verified, all in the branch.
-    pulls = json.loads(czar("prs", str(plan), "--json", check=True).stdout)
+    pulls = [p for p in json.loads(czar("prs", str(plan), "--json", check=True).stdout) if p["task"] != "(omnibus)"]
     assert sorted(p["task"] for p in pulls) == ["a", "b", "c", "d", "e"]
     for p in pulls:
         assert p["state"] == "merged" and p["checks"] == p["checks_passed"], p
         for commit in (p["head_commit"], p["merged_as"]):
             git(repo, "merge-base", "--is-ancestor", commit, "czar/integration")
+    # The omnibus proposes the integration branch for main; main itself is the user's.
+    shown = json.loads(czar("pr", "show", str(summary["omnibus"]), str(plan), "--json", check=True).stdout)
+    assert (shown["head"], shown["base"], shown["state"]) == ("czar/integration", "main", "open")
+    assert shown["head_commit"] == git(repo, "rev-parse", "czar/integration") and "Containment: proven" in shown["body"]
 
 
 def test_up_is_idempotent_and_down_keeps_branches_and_checkouts(tmp_path: Path, czar_home: Path) -> None:
@@ -124,6 +129,10 @@ def test_failing_checks_go_back_to_the_worker_until_attempts_run_out(tmp_path: P
     assert summary["tasks_merged"] == 1
     assert summary["tasks_failed"] == 1
     assert summary["failed_tasks"] == ["hopeless"]
+    # What failed is accounted for: the omnibus lists it for a person, and proves the rest.
+    assert summary["containment_ok"] is True and summary["prs_opened"] == 1
+    notes = json.loads(czar("pr", "show", str(summary["omnibus"]), str(plan), "--json", check=True).stdout)["body"]
+    assert "**hopeless**" in notes.split("## Not merged")[1]
     status = {t["id"]: t for t in json.loads(czar("status", str(plan), "--json").stdout)["tasks"]}
     assert status["fixme"]["state"] == "merged" and status["fixme"]["rounds"] == 2
     assert status["hopeless"]["state"] == "failed" and status["hopeless"]["rounds"] == 2

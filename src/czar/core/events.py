@@ -94,6 +94,7 @@ class EventKind(StrEnum):
     TOOLS_STARTED = "tools.started"  # czar's tools server for the agents was started (its url, pid)
     RUN_STALLED = "run.stalled"  # nothing moved for `stall_after` seconds: who waits for whom
     RUN_DOWN = "run.down"  # the run was stopped
+    OMNIBUS_WRITTEN = "omnibus.written"  # the run's omnibus pull request, with its proof of containment
 
     # -- alerts ----------------------------------------------------------------------------------
     ALERT = "alert"  # something for people: a warning or a critical alert

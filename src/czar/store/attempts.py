@@ -121,6 +121,15 @@ class Attempts:
         return {key: _costs(c, i, o) for key, c, i, o in rows}
 
     @staticmethod
+    def workers_by_task(conn: Connection) -> dict[str, list[str]]:
+        """Who worked on each task, in the order of its attempts (each worker once)."""
+        out: dict[str, list[str]] = {}
+        for task, worker in conn.execute(select(attempts.c.task_id, attempts.c.worker_id).order_by(attempts.c.id)):
+            if worker not in out.setdefault(task, []):
+                out[task].append(worker)
+        return out
+
+    @staticmethod
     def costs_by_worker(conn: Connection) -> dict[str, Costs]:
         rows = conn.execute(select(attempts.c.worker_id, *_COST_COLUMNS).group_by(attempts.c.worker_id)).all()
         return {key: _costs(c, i, o) for key, c, i, o in rows}

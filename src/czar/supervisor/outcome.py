@@ -10,6 +10,7 @@ from typing import Any
 from czar.core import hunks
 from czar.core.decide import run_finished
 from czar.core.events import EventKind
+from czar.core.omnibus import OMNIBUS
 from czar.core.states import TaskState
 from czar.errors import SupervisorError, SupervisorGone
 from czar.store.store import Event, Store, Tx
@@ -33,6 +34,9 @@ class RunOutcome:
     failed_tasks: list[str]
     duplication: float  # share of the added lines that were work done twice (see czar.core.hunks)
     cost_usd: float  # what the agents' models cost, all attempts of all tasks
+    prs_opened: int  # the tasks' pull requests
+    omnibus: int | None  # the omnibus pull request's number, once written
+    containment_ok: bool | None  # the omnibus's proof that nothing was left out (None: not written)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -177,6 +181,8 @@ def outcome(project: Project, integration_ok: bool | None) -> RunOutcome:
         cost = float(status.costs(conn)["run"]["cost_usd"])
         interventions = Store.count_events_by(conn, "person")
         wall_seconds = run_wall_seconds(conn)
+        pulls = Store.all_pulls(conn)
+        written = Store.read_events(conn, kinds=(EventKind.OMNIBUS_WRITTEN,))
     return RunOutcome(
         tasks_total=len(tasks),
         tasks_merged=sum(1 for t in tasks if t.state is TaskState.MERGED),
@@ -188,6 +194,9 @@ def outcome(project: Project, integration_ok: bool | None) -> RunOutcome:
         failed_tasks=[t.id for t in tasks if t.state is TaskState.FAILED],
         duplication=round(share, 4),
         cost_usd=cost,
+        prs_opened=sum(1 for p in pulls if p.task_id != OMNIBUS),
+        omnibus=written[-1].payload["number"] if written else None,
+        containment_ok=bool(written[-1].payload["containment"]) if written else None,
     )
 
 

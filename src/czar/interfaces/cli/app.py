@@ -192,6 +192,17 @@ def prs(plan: PlanArg = DEFAULT_PLAN, as_json: JsonOpt = False) -> None:
         _views().print_pulls(rows)
 
 
+@app.command()
+def omnibus(plan: PlanArg = DEFAULT_PLAN) -> None:
+    """Write the run's omnibus: one pull request from the integration branch into the base branch,
+    with release notes, once czar has checked the branch and proven nothing was left out
+    (`czar run` writes it at the end of a run). It never moves the base branch."""
+    from czar.supervisor import outcome
+
+    project = _open(plan)
+    _views().write_omnibus(project, outcome.integration_check(project))
+
+
 pr_app = typer.Typer(help="One pull request.", no_args_is_help=True)
 app.add_typer(pr_app, name="pr")
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from czar.errors import SupervisorGone
+from czar.errors import CzarError, SupervisorGone
 from czar.store.store import Event
 from czar.supervisor import launcher, outcome, status
 from czar.supervisor.project import Project
@@ -159,6 +159,7 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
             typer.echo(f"supervisor {'started' if fresh else 'already running'} (pid {pid}); following the run")
         outcome.follow(project, since, show, timeout=timeout)
         integration_ok = outcome.integration_check(project)
+        write_omnibus(project, integration_ok, print_to=sys.stderr if as_json else sys.stdout)
     except SupervisorGone:
         # `czar run` follows the run, it does not own it: the workers keep their work for the
         # next supervisor (or were stopped by whoever stopped this one).
@@ -182,6 +183,31 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
         if result.failed_tasks:
             typer.echo(f"failed: {', '.join(result.failed_tasks)} (see `czar logs` and `czar status`)")
     return result
+
+
+def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = sys.stdout) -> None:
+    """The tasks' pull requests brought up to date, then the run's omnibus, proven and written;
+    a line says which, or why not."""
+    from czar.supervisor import omnibus
+    from czar.supervisor.pulls import PullRequests
+
+    try:
+        PullRequests(project, lambda _text: None).sync()
+        written = omnibus.write(project, checks_passed)
+    except CzarError as exc:  # the run's work is merged whatever happens here; `czar omnibus` tries again
+        print(f"omnibus not written: {exc}", file=print_to, flush=True)
+        return
+    if written.pull is None:
+        print("no omnibus: nothing merged", file=print_to, flush=True)
+        return
+    proof = (
+        "containment proven" if written.proof.ok else "containment NOT proven: " + "; ".join(written.proof.problems())
+    )
+    print(
+        f"omnibus: pull request #{written.pull.number} into {project.plan.project.base_branch}; {proof}",
+        file=print_to,
+        flush=True,
+    )
 
 
 def print_bench(r: dict[str, Any]) -> None:

@@ -1,0 +1,104 @@
+"""Writing the omnibus (``czar.core.omnibus``): gathered from the store, the forge and git, proven,
+and opened (or brought up to date) as one pull request from the integration branch into the base
+branch. czar never moves the base branch itself.
+
+`czar run` writes it when the run ends, after its check of the integration branch; `czar omnibus`
+writes it on demand. Writing it again with nothing new changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from czar.core import hunks
+from czar.core.events import EventKind
+from czar.core.forge import Forge, PullDraft, PullRef, file_stats
+from czar.core.omnibus import OMNIBUS, Containment, Shipped, containment, release_notes
+from czar.core.states import TaskState
+from czar.forge.local import LocalForge
+from czar.store.store import Store
+from czar.supervisor.project import Project
+
+
+@dataclass(frozen=True)
+class Omnibus:
+    pull: PullRef | None  # None: nothing merged, nothing to propose
+    proof: Containment
+
+
+def write(project: Project, checks_passed: bool | None, forge: Forge | None = None) -> Omnibus:
+    """The run's omnibus, proven and opened or updated; an event says so."""
+    forge = forge if forge is not None else LocalForge(project.store)
+    repo, spec = project.repo, project.plan.project
+    integration, base = spec.integration_branch, spec.base_branch
+    shipped = _shipped(project)
+    head = repo.tip(integration)
+    proof = containment(shipped, lambda commit: repo.is_ancestor(commit, integration))
+    if not any(t.state is TaskState.MERGED for t in shipped):
+        return Omnibus(None, proof)
+    with project.store.read() as conn:
+        spent = Store.spent(conn)
+    notes = release_notes(
+        project=project.name,
+        integration=integration,
+        base=base,
+        head=head,
+        tasks=shipped,
+        proof=proof,
+        checks_passed=checks_passed,
+        totals={"cost_usd": spent},
+    )
+    start = repo.merge_base(base, head) or base
+    merged = sum(1 for t in shipped if t.state is TaskState.MERGED)
+    draft = PullDraft(
+        task=OMNIBUS,
+        head_branch=integration,
+        base_branch=base,
+        head_commit=head,
+        title=f"{project.name}: {merged} task(s) from {integration}",
+        body=notes,
+        files=file_stats(hunks.parse(repo.diff_zero(start, head))),
+        cost_usd=spent,
+    )
+    ref = forge.open_or_update(draft)
+    with project.store.write() as conn:
+        Store.emit(
+            conn,
+            EventKind.OMNIBUS_WRITTEN,
+            number=ref.number,
+            head=head,
+            containment=proof.ok,
+            problems=proof.problems(),
+            checks=checks_passed,
+        )
+    return Omnibus(ref, proof)
+
+
+def _shipped(project: Project) -> list[Shipped]:
+    tasks = project.store.tasks()
+    with project.store.read() as conn:
+        pulls = {p.task_id: p for p in Store.all_pulls(conn)}
+        entries = {p.id: Store.pull_entries(conn, p.id) for p in pulls.values()}
+        costs = Store.costs_by_task(conn)
+        workers = Store.workers_by_task(conn)
+    kinds = project.plan.worker_kinds
+    out = []
+    for t in tasks:
+        pull = pulls.get(t.id)
+        history = entries.get(pull.id, []) if pull else []
+        runs = [e.detail["runs"] for e in history if e.kind == "checks" and pull and e.commit == pull.head_commit]
+        checks = f"{sum(1 for r in runs[-1] if r['passed'])}/{len(runs[-1])} passed" if runs and runs[-1] else ""
+        out.append(
+            Shipped(
+                task=t.id,
+                title=t.title,
+                state=t.state,
+                head_commit=pull.head_commit if pull else None,
+                workers=tuple(f"{w} ({kinds.get(w, '?')})" for w in workers.get(t.id, [])),
+                rounds=t.rounds,
+                cost_usd=costs[t.id].cost_usd if t.id in costs else 0.0,
+                reviews=tuple(str(e.detail.get("verdict")) for e in history if e.kind == "review"),
+                checks=checks,
+            )
+        )
+    return out
