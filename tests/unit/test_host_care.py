@@ -17,6 +17,7 @@ from czar.agents.host_settings import HostSettings
 from czar.core.host_commands import Restart, StartTask
 from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
+from czar.supervisor.actions import Actions
 from czar.supervisor.loop import HOST_RESTART_WINDOW, HOST_RESTARTS, Supervisor
 from helpers import OnFakes, on_fakes
 
@@ -137,3 +138,20 @@ def test_a_host_that_died_a_few_times_spread_out_is_always_started_again(
         sup.heal()
     assert _worker(f, "w1")[0] is not WorkerState.CRASHED
     assert len(f.terminal.started) == HOST_RESTARTS * 2 + HOST_RESTARTS * 2
+
+
+def test_a_host_on_its_way_is_not_started_twice_when_its_workers_task_is_verified_meanwhile(
+    tmp_path: Path, czar_home: Path, gone: int
+) -> None:
+    """After `czar up`, the hosts start while the supervisor verifies work handed in before: the
+    worker of a task approved then has no task any more, but its host is still on its way."""
+    f, sup = _at_work_on_a_dead_host(tmp_path, gone)
+    f.repo.commit_in(f.checkout("a"), "czar/a", {"a.txt": "a\n"})
+    Actions(f.project).bring_in_handed_in("a")
+    f.move("a", TaskState.SUBMITTED, TaskState.VERIFYING)
+    sup.start_hosts(sup.take_back(["w1"]))
+    Actions(f.project).verify("a")
+    assert f.task("a").state is TaskState.APPROVED
+    assert _worker(f, "w1") == (WorkerState.STARTING, None, None)  # starting still, not idle
+    sup.heal()
+    assert f.terminal.started == ["w1"]  # one start: the host on its way was not taken for lost

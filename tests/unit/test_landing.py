@@ -16,6 +16,7 @@ limits = st.integers(1, 10)
 def test_each_landing_sends_the_task_where_it_belongs() -> None:
     assert after_landing(Landing.MERGED, 1, 3) == AfterLanding(TaskState.MERGED, 1, False)
     assert after_landing(Landing.HELD, 1, 3) == AfterLanding(TaskState.APPROVED, 1, False)
+    assert after_landing(Landing.NEXT_BATCH, 1, 3) == AfterLanding(TaskState.APPROVED, 1, False)
     assert after_landing(Landing.BROKE, 1, 3) == AfterLanding(TaskState.READY, 2, True)
     assert after_landing(Landing.BROKE, 2, 3) == AfterLanding(TaskState.FAILED, 3, True)
 
@@ -31,7 +32,7 @@ def test_only_work_at_fault_uses_a_round_and_only_it_can_fail_the_task(landing: 
         assert after.state is not TaskState.FAILED and after.rounds <= used
 
 
-@given(st.sampled_from([Landing.HELD, Landing.MOVED_UNDER]), rounds, limits)
+@given(st.sampled_from([Landing.HELD, Landing.NEXT_BATCH, Landing.MOVED_UNDER]), rounds, limits)
 def test_waiting_or_making_the_work_again_never_loses_the_task(landing: Landing, used: int, limit: int) -> None:
     after = after_landing(landing, used, limit)
     assert after.state in (TaskState.APPROVED, TaskState.READY) and after.rounds >= 0

@@ -87,17 +87,56 @@ def test_a_batch_that_breaks_the_checks_is_bisected_and_only_the_breakers_go_bac
     }
     f = _batch(tmp_path, work, checks=True)
     checks = Checks(f)
-    _queue(f, checks).merge(list(work))
+    queue = _queue(f, checks)
+    queue.merge(list(work))
+    # The batch, then halves until the first breaker (⌈log₂ 5⌉ = 3 at most), then its failing run
+    # once more before it is blamed. What came before it merges; what came after waits.
+    assert checks.runs == ["g1+bad1+g2+bad2+g3", "g1+bad1", "g1", "g1+bad1"]
+    assert f.states() == {"g1": "merged", "bad1": "ready", "g2": "approved", "bad2": "approved", "g3": "approved"}
+    assert f.task("g2").rounds == 0  # waiting costs nothing
+    f.move("g2", T.MERGING)
+    f.move("bad2", T.MERGING)
+    f.move("g3", T.MERGING)
+    checks.runs.clear()
+    queue.merge(["g2", "bad2", "g3"])
+    assert checks.runs == ["g2+bad2+g3", "g2", "g2+bad2", "g2+bad2"]
+    f.move("g3", T.MERGING)
+    queue.merge(["g3"])
     assert f.states() == {"g1": "merged", "bad1": "ready", "g2": "merged", "bad2": "ready", "g3": "merged"}
     files = set(f.repo.files(INTEGRATION))
     assert {"g1.txt", "g2.txt", "g3.txt"} <= files and not {"bad1.txt", "bad2.txt"} & files
-    # The batch once, then each task on what passed before it.
-    assert checks.runs == ["g1+bad1+g2+bad2+g3", "g1", "bad1", "g2", "bad2", "g3"]
     for tid in ("bad1", "bad2"):
         t = f.task(tid)
         assert "the project's checks failed" in t.note and f"{tid}.txt found" in t.note
         assert t.rounds == 1  # its own fault: a round is charged
-    assert f.task("g2").rounds == 0
+
+
+def test_a_big_batch_with_one_breaker_takes_log2_runs_to_find_it(tmp_path: Path, czar_home: Path) -> None:
+    work = {f"t{i:02}": {f"t{i:02}.txt": f"{i}\n"} for i in range(16)}
+    work["t11"] = {"bad.txt": "x\n"}
+    f = _batch(tmp_path, work, checks=True)
+    checks = Checks(f)
+    _queue(f, checks).merge(list(work))
+    assert len(checks.runs) == 1 + 4 + 1  # the batch, ⌈log₂ 16⌉ halvings, the blamed run again
+    states = f.states()
+    assert states["t11"] == "ready"
+    assert all(states[f"t{i:02}"] == "merged" for i in range(11))
+    assert all(states[f"t{i:02}"] == "approved" for i in range(12, 16))
+
+
+def test_a_flaky_check_that_passes_when_run_again_blames_nobody(tmp_path: Path, czar_home: Path) -> None:
+    f = _batch(tmp_path, {"a": {"a.txt": "a\n"}, "b": {"b.txt": "b\n"}}, checks=True)
+    runs: list[str] = []
+
+    def flaky(head: str, name: str, rounds: int) -> str | None:
+        runs.append(name)
+        return "test_timing failed" if len(runs) <= 2 else None  # the batch, and a alone, fail once
+
+    _queue(f, flaky).merge(["a", "b"])  # type: ignore[arg-type]
+    assert runs == ["a+b", "a", "a"]  # the first breaker, a, passes when run again
+    assert f.states() == {"a": "merged", "b": "approved"} and f.task("a").rounds == 0
+    flakes = [e for e in f.project.store.events_after(0) if e.kind == "checks.flaky"]
+    assert [e.task_id for e in flakes] == ["a"] and "test_timing" in flakes[0].payload["failure"]
 
 
 def test_one_task_that_breaks_the_checks_leaves_the_integration_branch_where_it_was(

@@ -57,6 +57,7 @@ class EventKind(StrEnum):
     VERIFY_FAILED = "verify.failed"  # ... or failed them (a round used)
     VERIFY_DEFERRED = "verify.deferred"  # not verified yet, through no fault of the work (no round)
     MERGE_FAILED = "merge.failed"  # approved work did not merge (charged or not)
+    CHECKS_FLAKY = "checks.flaky"  # the project's checks failed on a merge, then passed when run again
 
     # -- the radar -------------------------------------------------------------------------------
     RADAR_DUPLICATE = "radar.duplicate"  # two tasks change the same lines

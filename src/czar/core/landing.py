@@ -20,6 +20,7 @@ from czar.core.states import TaskState
 class Landing(StrEnum):
     MERGED = "merged"  # in the integration branch
     HELD = "held"  # its work overlaps a task in flight that comes first: it merges after it
+    NEXT_BATCH = "next_batch"  # a task before it in its batch broke the checks: it merges with the next
     MOVED_UNDER = "moved_under"  # the integration branch changed its lines since it was verified
     BROKE = "broke"  # its merge conflicted, or broke the project's checks
 
@@ -36,7 +37,7 @@ def after_landing(landing: Landing, rounds: int, limit: int) -> AfterLanding:
     match landing:
         case Landing.MERGED:
             return AfterLanding(TaskState.MERGED, rounds, False)
-        case Landing.HELD:
+        case Landing.HELD | Landing.NEXT_BATCH:
             return AfterLanding(TaskState.APPROVED, rounds, False)
         case Landing.MOVED_UNDER:
             return AfterLanding(TaskState.READY, after_setback(Setback.MOVED_UNDER, rounds, limit).rounds, False)

@@ -47,10 +47,14 @@ class Actions:
 
     @staticmethod
     def free_worker(conn: Tx, worker_id: str | None, attempt_id: int | None) -> None:
-        """The worker's agent is done with the attempt: stop it; the worker is idle again."""
+        """The worker's agent is done with the attempt: stop it; the worker is idle again (or, if its
+        host is still starting, it stays so: starting with no host yet is how the health round
+        tells a host on its way from a lost one)."""
         if worker_id is None:
             return
-        Store.set_worker(conn, worker_id, task_id=None, state=WorkerState.IDLE, detail=None, wait_until=None, repeats=0)
+        starting = Store.worker(conn, worker_id).state is WorkerState.STARTING
+        state = WorkerState.STARTING if starting else WorkerState.IDLE
+        Store.set_worker(conn, worker_id, task_id=None, state=state, detail=None, wait_until=None, repeats=0)
         if attempt_id is not None:  # else no agent was started for it
             Store.post(conn, worker_id, StopAgent(attempt_id))
 

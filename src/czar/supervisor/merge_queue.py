@@ -1,6 +1,7 @@
 """The merge queue: approved tasks go into the integration branch in dependency order, a batch at
 a time, with the project's checks run after the batch; when they fail, the batch is bisected to
-find the task that broke them.
+find the first task that broke them (``czar.core.bisection``), whose failing run is run once more
+before it is blamed. The tasks before it merge, the ones after it wait for the next batch.
 
 Merges are made on a detached HEAD in the integration worktree and checked there; only then does
 the integration branch move, by compare and swap, so no task ever starts from a merge that is
@@ -15,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from czar.core.bisection import first_breaking
+from czar.core.events import EventKind
 from czar.core.findings import OVERLAPS
 from czar.core.landing import Landing, after_landing
 from czar.core.states import TaskState
@@ -40,6 +43,8 @@ class _Outcome:
     # task -> why it must be made again on the integration branch as it is now: the branch moved
     # under it since it was verified (no fault of the work: no round is used)
     sent_back: dict[str, str] = field(default_factory=dict)
+    # tasks that merged cleanly after the one that broke the checks: they wait for the next batch
+    later: list[str] = field(default_factory=list)
 
 
 class MergeQueue:
@@ -67,13 +72,14 @@ class MergeQueue:
         done = self._merge_all(task_ids, rows, before, tips)
         fresh = [t for t in task_ids if t in done.merged and done.merged[t] != before]
         if fresh and self._checks_wanted():
-            failure = self._check("+".join(fresh) if len(fresh) > 1 else fresh[0], rows[fresh[0]].rounds)
-            if failure is not None:
-                done = self._bisect(task_ids, rows, before, tips) if len(fresh) > 1 else done
-                if len(fresh) == 1:
-                    done.problems[fresh[0]] = self._broke(failure)
-                    del done.merged[fresh[0]]
-                    git.reset_hard(self.worktree, before)
+            kept, failure = self._checked(fresh, [done.merged[t] for t in fresh], rows)
+            if kept < len(fresh):
+                if failure is not None:
+                    done.problems[fresh[kept]] = self._broke(failure)
+                done.later = fresh[kept + 1 :] if failure is not None else fresh[kept:]
+                for t in fresh[kept:]:
+                    del done.merged[t]
+                git.detach(self.worktree, done.merged[fresh[kept - 1]] if kept else before)
         head = git.head(self.worktree)
         if head != before:
             git.move_branch(self.integration, head, before)
@@ -99,6 +105,14 @@ class MergeQueue:
                     self.actions.merged(conn, rows[t], done.merged[t])
                 elif t in done.sent_back:
                     self.actions.merge_failed(conn, rows[t], done.sent_back[t], Landing.MOVED_UNDER)
+                elif t in done.later:
+                    Store.move_task(
+                        conn,
+                        t,
+                        after_landing(Landing.NEXT_BATCH, rows[t].rounds, self.p.plan.project.max_rounds).state,
+                        expect=TaskState.MERGING,
+                        reason="a task before it in its batch broke the checks; it merges with the next batch",
+                    )
                 else:
                     self.actions.merge_failed(
                         conn, rows[t], done.problems.get(t, "merge did not happen"), Landing.BROKE
@@ -167,29 +181,30 @@ class MergeQueue:
                 )
         return out
 
-    def _bisect(self, task_ids: Sequence[str], rows: dict[str, Any], onto: str, tips: dict[str, str]) -> _Outcome:
-        """The batch broke the checks: merge again one by one, checking each, and keep what passes."""
-        git = self.git
-        out = _Outcome({}, {})
-        head = onto
-        for t in task_ids:
-            step = self._merge_all([t], rows, head, tips)
-            out.sent_back.update(step.sent_back)
-            if t in step.sent_back:
-                continue
-            if t in step.problems:
-                out.problems[t] = step.problems[t]
-                continue
-            if step.merged[t] != head:
-                failure = self._check(t, rows[t].rounds)
-                if failure is not None:
-                    out.problems[t] = self._broke(failure)
-                    git.reset_hard(self.worktree, head)
-                    continue
-            out.merged[t] = step.merged[t]
-            head = step.merged[t]
-        git.detach(self.worktree, head)
-        return out
+    def _checked(self, fresh: Sequence[str], heads: Sequence[str], rows: dict[str, Any]) -> tuple[int, str | None]:
+        """The project's checks on a batch merged in order (``heads[i]``: the merge of
+        ``fresh[i]``, holding the ones before it too): how many of ``fresh`` keep their merge, and
+        why the next one (which goes back to its agent) broke them, or None when none broke them.
+
+        All of them pass, or the first that breaks them is found by bisection (at most
+        ⌈log₂ k⌉ more runs, ``czar.core.bisection``); its failing run is then run once more before
+        it is blamed: a flaky test that passes then costs the task nothing, and it keeps its merge."""
+        count = len(fresh)
+        rounds = rows[fresh[0]].rounds
+
+        def name(n: int) -> str:
+            return "+".join(fresh[:n])
+
+        failure = self.check(heads[-1], name(count), rounds)
+        if failure is None:
+            return count, None
+        culprit = first_breaking(count, lambda n: self.check(heads[n - 1], name(n), rounds) is None)
+        again = self.check(heads[culprit], name(culprit + 1), rows[fresh[culprit]].rounds)
+        if again is None:
+            with self.p.store.write() as conn:
+                Store.emit(conn, EventKind.CHECKS_FLAKY, task=fresh[culprit], failure=failure[-TAIL:])
+            return culprit + 1, None
+        return culprit, again
 
     def _checks_wanted(self) -> bool:
         project = self.p.plan.project
