@@ -72,3 +72,18 @@ def test_what_the_radar_found_defers_the_work_for_nothing(tmp_path: Path, czar_h
     assert a.state is T.RUNNING and a.rounds == 0 and a.blocked_on == "b"
     assert f.told("w1")[-1] == "message:stand-off"
     assert not _events(f, "verify.failed") and _events(f, "verify.deferred")
+
+
+def test_an_approved_task_ages_by_the_merge_batches_that_start_without_it(tmp_path: Path, czar_home: Path) -> None:
+    from czar.store.store import Store
+    from czar.supervisor.snapshot import snapshot
+
+    f, actions = _handed_in(tmp_path, {"a.txt": "a\n"})
+    with f.project.store.write() as conn:
+        Store.next_merge_window(conn)  # a batch merged before it was approved
+    actions.verify("a")
+    assert f.task("a").approved_window == 1 and snapshot(f.project.store).tasks["a"].waited == 0
+    with f.project.store.write() as conn:
+        Store.next_merge_window(conn)
+        Store.next_merge_window(conn)
+    assert snapshot(f.project.store).tasks["a"].waited == 2

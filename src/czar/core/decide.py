@@ -7,7 +7,7 @@ restarts at any point simply decides again: nothing depends on having seen a par
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from czar.core.scope import scopes_overlap
@@ -26,6 +26,7 @@ class TaskView:
     worker: str | None = None
     rank: float = 0.0  # length of the longest chain of work from this task on (critical path first)
     waits: frozenset[str] = frozenset()  # tasks it stands off for (or waits for) until they merge
+    waited: int = 0  # merge batches started since it was approved (it ages: see ``merge_order``)
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,29 @@ class Merge:
 Order = Promote | Block | Assign | Verify | Merge
 
 MERGE_BATCH = 8  # approved tasks merged together, their checks run once (bisected if they fail)
+AGED = 2  # batches an approved task may wait: then it goes before any that waited less
 
 ANY_AGENT = "*"  # a task any worker may take, whatever its agent
+
+
+def merge_order(approved: Sequence[TaskView]) -> list[TaskView]:
+    """The order approved tasks merge in: a task that waited ``AGED`` batches first (the longest
+    waiting first), then by priority raised by one for each batch waited (nothing starves behind
+    a stream of urgent work), then the plan's order; and never before a dependency of its own."""
+
+    def key(t: TaskView) -> tuple[bool, int, int, int]:
+        return (t.waited < AGED, -t.waited if t.waited >= AGED else 0, -(t.priority + t.waited), t.order)
+
+    pending = sorted(approved, key=key)
+    waiting_for = {t.id for t in pending}
+    out: list[TaskView] = []
+    while pending:
+        # The first whose dependencies among these are placed (the plan's order has no cycle).
+        take = next((t for t in pending if not (set(t.depends_on) & waiting_for)), pending[0])
+        pending.remove(take)
+        waiting_for.discard(take.id)
+        out.append(take)
+    return out
 
 
 def decide(snap: Snapshot) -> list[Order]:
@@ -120,10 +142,9 @@ def decide(snap: Snapshot) -> list[Order]:
     if merging:
         out.append(Merge(tuple(t.id for t in merging)))
     else:
-        approved = sorted((t for t in tasks.values() if t.state is TaskState.APPROVED), key=lambda t: t.order)
-        ready_to_merge = [t for t in approved if not _held(snap, t.id)]
-        if ready_to_merge:
-            out.append(Merge(tuple(t.id for t in ready_to_merge[:MERGE_BATCH])))
+        approved = [t for t in tasks.values() if t.state is TaskState.APPROVED and not _held(snap, t.id)]
+        if approved:
+            out.append(Merge(tuple(t.id for t in merge_order(approved)[:MERGE_BATCH])))
 
     if not snap.out_of_budget:
         out.extend(_assignments(snap, promoted={d.task for d in out if isinstance(d, Promote)}))

@@ -9,6 +9,8 @@ from sqlalchemy import Connection, insert, select, update
 
 from czar.store.schema import meta
 
+MERGE_WINDOWS = "merge_windows"
+
 
 class Meta:
     @staticmethod
@@ -22,3 +24,12 @@ class Meta:
     def get_meta(conn: Connection, key: str, default: Any = None) -> Any:
         row = conn.execute(select(meta.c.value).where(meta.c.key == key)).first()
         return default if row is None else json.loads(row.value)
+
+    @staticmethod
+    def merge_window(conn: Connection) -> int:
+        """How many merge batches the run has started: the clock approved tasks age by."""
+        return int(Meta.get_meta(conn, MERGE_WINDOWS, 0))
+
+    @staticmethod
+    def next_merge_window(conn: Connection) -> None:
+        Meta.set_meta(conn, MERGE_WINDOWS, Meta.merge_window(conn) + 1)

@@ -101,6 +101,7 @@ class Task:
     fresh: bool  # its branch starts again from scratch
     created_at: float
     updated_at: float
+    approved_window: int | None  # the merge window it was approved in (``Store.merge_window``)
 
     @staticmethod
     def from_row(row: Any) -> Task:

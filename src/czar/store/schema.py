@@ -45,6 +45,7 @@ tasks = Table(
     Column("fresh", Integer, nullable=False, server_default="0"),  # 1: restart its branch from scratch
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("approved_window", Integer),  # the merge window it was approved in: it ages by those since
 )
 
 workers = Table(
@@ -278,7 +279,11 @@ CREATE TABLE pull_history (
 CREATE INDEX pull_history_pull ON pull_history (pull_id);
 """
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_script(_V1), _script(_V2), _script(_V3)]
+_V4 = """
+ALTER TABLE tasks ADD COLUMN approved_window INTEGER;
+"""
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4)]
 
 
 def migrate(conn: Connection) -> int:

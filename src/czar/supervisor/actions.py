@@ -300,6 +300,7 @@ class Actions:
                         TaskState.APPROVED,
                         expect=TaskState.VERIFYING,
                         rounds=rounds,
+                        approved_window=Store.merge_window(conn),
                         reason=f"verified: {len(checks)} check(s) passed, {len(changed)} file(s) changed",
                     )
                     Store.emit(

@@ -442,6 +442,7 @@ class Supervisor:
             self.busy[d.task] = self.checks.submit(self._verify, d.task)
         elif isinstance(d, Merge) and MERGE_SLOT not in self.busy:
             with self.store.write() as conn:
+                Store.next_merge_window(conn)  # the approved tasks left out of it wait one more
                 for t in d.tasks:
                     if Store.task(conn, t).state is TaskState.APPROVED:
                         Store.move_task(

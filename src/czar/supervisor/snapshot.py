@@ -13,6 +13,7 @@ def snapshot(store: Store) -> Snapshot:
         workers = Store.all_workers(conn)
         claims = Store.all_claims(conn)
         waiting = Store.held_tasks(conn)
+        window = Store.merge_window(conn)
     task_views = {
         t.id: TaskView(
             id=t.id,
@@ -26,6 +27,7 @@ def snapshot(store: Store) -> Snapshot:
             worker=t.worker_id,
             rank=t.spec.rank,
             waits=waits.parse(t.blocked_on) - {waits.PERSON},
+            waited=window - t.approved_window if t.approved_window is not None else 0,
         )
         for t in tasks
     }
