@@ -299,15 +299,18 @@ def demo(
 @app.command()
 def bench(
     scenario: Annotated[
-        str, typer.Argument(help="seed, scale, dag, agents (the real agent CLIs), or replay REPO A..B.")
+        str,
+        typer.Argument(
+            help="seed, scale, dag, queue (the merge queue), agents (the real agent CLIs), or replay REPO A..B."
+        ),
     ],
     replay: Annotated[list[str] | None, typer.Argument(help="replay: the repository and the range A..B.")] = None,
     as_json: JsonOpt = False,
     workers: Annotated[
         int | None, typer.Option("--workers", min=1, max=256, help="Workers (scale, dag, replay).")
     ] = None,
-    tasks: Annotated[int | None, typer.Option("--tasks", min=2, max=2000, help="Tasks (scale, dag).")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed of the graph (scale, dag).")] = None,
+    tasks: Annotated[int | None, typer.Option("--tasks", min=2, max=2000, help="Tasks (scale, dag, queue).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (scale, dag, queue).")] = None,
     task_seconds: Annotated[
         float | None, typer.Option("--task-seconds", min=0.5, help="Mean time a task takes (scale, dag).")
     ] = None,
@@ -327,12 +330,23 @@ def bench(
 
     if scenario == "agents":
         _bench_agents(agent, tasks, folder, timeout, as_json)
+    if scenario == "queue":
+        from czar.bench import queue
+
+        measured = queue.run(tasks=tasks or 120, seed=seed or 0, folder=folder)
+        if as_json:
+            typer.echo(json.dumps(measured))
+        else:
+            _views().print_measures(f"benchmark queue ({measured['tasks_total']} tasks)", measured)
+        raise typer.Exit(0 if measured["passed"] else 1)
     if scenario == "replay":
         _bench_replay(replay or [], not no_deps, workers or 4, folder, timeout, as_json)
     elif replay:
         raise CzarError(f"unexpected argument(s) {' '.join(replay)!r}: only replay takes a repository and a range")
     if scenario not in SCENARIOS:
-        raise CzarError(f"no benchmark {scenario!r}; choose one of: {', '.join([*SCENARIOS, 'agents', 'replay'])}")
+        raise CzarError(
+            f"no benchmark {scenario!r}; choose one of: {', '.join([*SCENARIOS, 'queue', 'agents', 'replay'])}"
+        )
     given = {"workers": workers, "tasks": tasks, "seed": seed, "task_seconds": task_seconds}
     options = {k: v for k, v in given.items() if v is not None}
     if options and scenario == "seed":

@@ -210,6 +210,19 @@ def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = 
     )
 
 
+def print_measures(title: str, r: dict[str, Any]) -> None:
+    """A benchmark's figures and its targets, met or not."""
+    console = Console()
+    table = Table("measure", "value", title=title, title_justify="left")
+    for key, value in r.items():
+        if key not in ("targets", "passed", "scenario"):
+            table.add_row(key.replace("_", " "), _num(value) if isinstance(value, float) else str(value))
+    console.print(table)
+    for name, t in r["targets"].items():
+        console.print(f"  target {name}: {t['value']} (target {t['target']}): {'met' if t['met'] else 'MISSED'}")
+    console.print("passed" if r["passed"] else "FAILED")
+
+
 def print_bench(r: dict[str, Any]) -> None:
     console = Console()
     table = Table("measure", "value", title=f"benchmark {r['scenario']} ({r['workers']} workers)", title_justify="left")
