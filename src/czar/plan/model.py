@@ -50,6 +50,13 @@ class ProjectConfig(_Strict):
     """Rounds a task gets before it is marked failed: each verification uses one, and so does a
     merge its work broke or an attempt abandoned; waiting for other tasks, or the integration
     branch moving under verified work, uses none. (``max_attempts``, its old name, still reads.)"""
+    lint: list[str] = Field(default_factory=list)
+    """Commands run on each task's work before its acceptance commands, in its checkout (a linter,
+    a formatter's check): cheaper, so they go first; a failure goes back to the agent with their
+    output, as a failing acceptance command does."""
+    max_diff_lines: int | None = Field(default=None, ge=1)
+    """The most lines a task's work may add and remove together (against where it left the
+    integration branch); more goes back to the agent, to be made smaller. None: no limit."""
     check_after_merge: bool = True
     """Run ``accept`` on the integration branch after each merge; undo the merge if it fails."""
     budget_usd: float | None = Field(default=None, gt=0)

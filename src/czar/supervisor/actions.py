@@ -12,8 +12,9 @@ from typing import Any, assert_never
 
 from czar.agent_tools import board
 from czar.agents import adapter_for
-from czar.core import waits
+from czar.core import hunks, waits
 from czar.core.events import EventKind
+from czar.core.forge import file_stats
 from czar.core.host_commands import MessageKind, StartTask, StopAgent, Tell
 from czar.core.landing import Landing, after_landing
 from czar.core.prompt import PromptInput, render
@@ -336,17 +337,39 @@ class Actions:
             outside = _outside_scope(spec.scope, claimed, changed)
             if outside:
                 problems.append(scope_message(spec.scope, outside, self.integration))
-            if not problems and spec.accept:
-                log_path = self.p.paths.checks / task.id / f"round-{task.rounds + 1}.log"
+            project = self.p.plan.project
+            if not problems and project.max_diff_lines is not None:
+                size = self._diff_lines(branch)
+                if size > project.max_diff_lines:
+                    problems.append(
+                        f"Your change adds and removes {size} lines against {self.integration}, more than the "
+                        f"{project.max_diff_lines} this project takes in one task: make it smaller (leave out what "
+                        "the task does not ask for), commit, and finish again."
+                    )
+            # Cheapest first: the linters, then (if they pass) the acceptance commands.
+            for commands, kind in ((project.lint, "lint"), (spec.accept, "accept")):
+                if problems or not commands:
+                    continue
+                log_path = (
+                    self.p.paths.checks / task.id / f"round-{task.rounds + 1}{'-lint' if kind == 'lint' else ''}.log"
+                )
                 checkout = Path(attempt.worktree)
                 confine = self.p.confinement(checkout, self.p.paths.checks / task.id / "home")
-                results = run_checks(list(spec.accept), checkout, self.p.plan.project.accept_timeout, log_path, confine)
-                failure = describe_failure(results)
+                ran = run_checks(list(commands), checkout, project.accept_timeout, log_path, confine)
+                results += ran
+                failure = describe_failure(ran)
                 if failure:
                     problems.append(failure)
         except CzarError as exc:
             problems.append(f"verification could not run: {exc}")
         return problems, changed, results
+
+    def _diff_lines(self, branch: str) -> int:
+        """Lines the branch adds and removes since it left the integration branch."""
+        start = self.p.repo.merge_base(self.integration, branch) or self.integration
+        return sum(
+            max(f.added, 0) + max(f.removed, 0) for f in file_stats(hunks.parse(self.p.repo.diff_zero(start, branch)))
+        )
 
     def _sent_back(self, conn: Tx, task: Task, blocker: Blocker) -> None:
         """Not verified, through no fault of the work: it overlaps a task that comes first, or the

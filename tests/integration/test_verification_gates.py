@@ -1,0 +1,74 @@
+"""The gates before the acceptance commands, on real git and real checks: the project's linters
+run first and a failure goes back with their output (the acceptance commands then do not run); a
+change larger than `max_diff_lines` goes back, to be made smaller."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from czar.core.states import TaskState, WorkerState
+from czar.store.store import Store
+from czar.supervisor.actions import Actions
+from czar.supervisor.project import Project, open_project
+from helpers import git, make_repo, sim_task, write_plan
+
+LINT = "python -c \"import sys; sys.exit('a.txt: trailing spaces' if ' \\\\n' in open('a.txt').read() else 0)\""
+ACCEPT = "python -c \"open('accepted', 'w')\""  # leaves a mark in the checkout when it runs
+
+
+def _handed_in(tmp_path: Path, text: str, extra: str) -> tuple[Project, Actions]:
+    make_repo(tmp_path / "repo")
+    task = sim_task("a", accept=[ACCEPT])
+    project = open_project(write_plan(tmp_path, "gates", [task], workers=1, project_extra=extra))
+    project.sync_plan()
+    project.git.ensure_branch("czar/integration", "main")
+    with project.store.write() as conn:
+        Store.move_task(conn, "a", TaskState.READY, reason="test")
+        Store.set_worker(conn, "w1", state=WorkerState.IDLE)
+    actions = Actions(project)
+    actions.assign("a", "w1", "test")
+    checkout = project.paths.worktree("a")
+    (checkout / "a.txt").write_text(text)
+    git(checkout, "add", "a.txt")
+    git(checkout, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "a")
+    actions.bring_in_handed_in("a")
+    with project.store.write() as conn:
+        for state in (TaskState.RUNNING, TaskState.SUBMITTED, TaskState.VERIFYING):
+            Store.move_task(conn, "a", state, reason="test")
+    return project, actions
+
+
+def _task(project: Project) -> tuple[TaskState, str]:
+    """The task's state, and the evidence its agent was sent back with."""
+    t = next(t for t in project.store.tasks() if t.id == "a")
+    failed = [e.payload for e in project.store.events_after(0) if e.kind == "verify.failed"]
+    return t.state, str(failed[-1]["evidence"]) if failed else ""
+
+
+def test_a_failing_linter_sends_the_work_back_before_the_acceptance_commands_run(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    project, actions = _handed_in(tmp_path, "a \n", f"lint = [{json.dumps(LINT)}]\n")
+    actions.verify("a")
+    state, note = _task(project)
+    assert state is TaskState.RUNNING and "a.txt: trailing spaces" in note
+    assert not (project.paths.worktree("a") / "accepted").exists()  # cheapest first: accept never ran
+    assert (project.paths.checks / "a" / "round-1-lint.log").exists()
+
+
+def test_clean_work_passes_the_linter_then_its_acceptance_commands(tmp_path: Path, czar_home: Path) -> None:
+    project, actions = _handed_in(tmp_path, "a\n", f"lint = [{json.dumps(LINT)}]\nmax_diff_lines = 5\n")
+    actions.verify("a")
+    assert _task(project)[0] is TaskState.APPROVED
+    assert (project.paths.worktree("a") / "accepted").exists()
+    passed = [e.payload for e in project.store.events_after(0) if e.kind == "verify.passed"]
+    assert [c["command"] for c in passed[0]["checks"]] == [LINT, ACCEPT]
+
+
+def test_a_change_over_the_size_limit_goes_back_to_be_made_smaller(tmp_path: Path, czar_home: Path) -> None:
+    project, actions = _handed_in(tmp_path, "".join(f"line {i}\n" for i in range(12)), "max_diff_lines = 10\n")
+    actions.verify("a")
+    state, note = _task(project)
+    assert state is TaskState.RUNNING and "adds and removes 12 lines" in note and "more than the 10" in note
+    assert not (project.paths.worktree("a") / "accepted").exists()
