@@ -144,12 +144,9 @@ def test_agents_use_the_czar_commands_and_hear_when_what_they_wait_for_merges(tm
         "run czar done second is done",
     )
     # The later task is still at work when the first merges, however slow the machine: it hands in
-    # only once the second no longer waits for the first (a wait that ends when the first merges).
-    until_merged = (
-        "run sh -c \"until czar board | grep -q 'waits for first'; do sleep 0.2; done;"
-        " while czar board | grep -q 'waits for first'; do sleep 0.2; done\"\n"
-    )
-    later = task("later", until_merged + work("later"), extra='after = ["first"]\n')
+    # only once told that the first merged. (It used to watch the board for the second's wait to
+    # come and go: a slow machine could start it after the wait had gone, and it watched forever.)
+    later = task("later", "idle\non merged\n" + work("later"), extra='after = ["first"]\n')
     # Patient thresholds: these agents are slow on purpose, not unwell.
     summary = _run(tmp_path, "talk", [first, second, later], workers=3, extra="[health]\nsilent_after = 60\n")
     assert summary["tasks_merged"] == 3

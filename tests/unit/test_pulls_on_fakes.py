@@ -83,6 +83,9 @@ def test_merged_at_the_integration_commit_and_closed_when_failed(tmp_path: Path,
     assert _history(f, pr.id) == ["opened", "merged"]
     pulls.sync()  # recorded once
     assert _history(f, pr.id) == ["opened", "merged"]
+    # A look that comes late (it read the task before it merged) leaves the merged one as it is.
+    pulls.publish(f.task("a"), f.repo.tip("main"))
+    assert _pulls(f)[0].state is PullState.MERGED and _history(f, pr.id) == ["opened", "merged"]
 
     f.assign({"b": "w1"})
     f.repo.commit_in(f.checkout("b"), "czar/b", {"b.txt": "b\n"})

@@ -87,3 +87,7 @@ def test_an_approved_task_ages_by_the_merge_batches_that_start_without_it(tmp_pa
         Store.next_merge_window(conn)
         Store.next_merge_window(conn)
     assert snapshot(f.project.store).tasks["a"].waited == 2
+    # Its merge broke the checks; fixed and approved again, it keeps its place in line.
+    f.move("a", T.MERGING, T.READY, T.ASSIGNED, T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    actions.verify("a")
+    assert f.task("a").approved_window == 1 and snapshot(f.project.store).tasks["a"].waited == 2

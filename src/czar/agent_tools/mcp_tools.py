@@ -19,6 +19,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -33,6 +35,7 @@ from czar.store.store import Store
 
 Resolve = Callable[[Context], AgentTools]  # the calling worker's tools, for one request
 ASGIApp = Any  # Starlette's application: (scope, receive, send) -> awaitable
+WAITS_PER_WORKER = 2  # permission requests of one worker decided at once (the rest queue)
 CALLER = "czar.caller"  # the ASGI scope's key for the (worker, launch) the guard proved
 
 
@@ -83,11 +86,22 @@ def _server(resolve: Resolve) -> MCPServer:
     def ask(question: str, ctx: Context) -> str:
         return resolve(ctx).ask(question)
 
+    waits: dict[str, anyio.CapacityLimiter] = {}  # worker -> its permission requests waiting
+
     @server.tool(structured_output=False)
-    @_told
-    def permission(tool_name: str, input: dict[str, Any], ctx: Context, tool_use_id: str | None = None) -> str:
+    async def permission(tool_name: str, input: dict[str, Any], ctx: Context, tool_use_id: str | None = None) -> str:
         """Decide whether the agent may use a tool (Claude Code's permission prompt tool)."""
-        decision, reason = resolve(ctx).decide_permission(tool_name, target_of(tool_name, input))
+        # A request may wait for a person for long: on threads of the worker's own, a few at most,
+        # so that no agent's waiting (or flood of requests) holds up the other workers' tools.
+        try:
+            tools = resolve(ctx)
+            limiter = waits.setdefault(tools.worker, anyio.CapacityLimiter(WAITS_PER_WORKER))
+            target = target_of(tool_name, input)
+            decision, reason = await anyio.to_thread.run_sync(
+                tools.decide_permission, tool_name, target, limiter=limiter
+            )
+        except CzarError as exc:
+            raise ToolError(str(exc)) from exc
         if decision is Decision.ALLOW:
             return json.dumps({"behavior": "allow", "updatedInput": input})
         return json.dumps({"behavior": "deny", "message": f"czar denied it: {reason}"})

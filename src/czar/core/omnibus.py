@@ -1,5 +1,6 @@
 """The omnibus: at the end of a run, one pull request from the integration branch into the base
-branch, with release notes, once czar has proven that nothing was silently left out.
+branch, with release notes that say whether czar could prove that nothing was silently left out
+(and, if not, what it could not prove).
 
 Containment: every merged task's verified commit (its pull request's head) is in the integration
 branch, and every task of the plan is merged, or listed as failed or cancelled.

@@ -31,7 +31,8 @@ class Pulls:
         cost_usd: float,
     ) -> tuple[Pull, bool]:
         """The task's pull request at this head: opened, or updated (and opened again if it was
-        closed). Returns it, and whether anything changed (a new head, text or figures)."""
+        closed; a merged one is left as it merged). Returns it, and whether anything changed (a
+        new head, text or figures)."""
         now = time.time()
         values: dict[str, Any] = {
             "head_branch": head_branch,
@@ -54,6 +55,8 @@ class Pulls:
             Pulls.add_pull_entry(conn, int(number[0]), "opened", head_commit, title=title)
             return Pulls.pull(conn, int(number[0])), True
         before = Pull.from_row(row)
+        if before.state is PullState.MERGED:
+            return before, False  # what merged stays as it merged (a late look changes nothing)
         changed = {k: v for k, v in values.items() if getattr(row, k) != v}
         if not changed and before.state is PullState.OPEN:
             return before, False

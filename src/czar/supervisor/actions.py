@@ -301,7 +301,10 @@ class Actions:
                         TaskState.APPROVED,
                         expect=TaskState.VERIFYING,
                         rounds=rounds,
-                        approved_window=Store.merge_window(conn),
+                        # Its first approval: a task sent back since keeps its place in line.
+                        approved_window=(
+                            task.approved_window if task.approved_window is not None else Store.merge_window(conn)
+                        ),
                         reason=f"verified: {len(checks)} check(s) passed, {len(changed)} file(s) changed",
                     )
                     Store.emit(

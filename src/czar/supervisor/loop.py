@@ -173,7 +173,7 @@ class Supervisor:
             for pool in (self.checks, self.merges, self.assigners):
                 pool.shutdown(wait=True, cancel_futures=True)
             proc.kill_running()
-            self.tools.stop()
+            # The tools server outlives the supervisor, as the hosts do (`czar down` ends it).
             self.pulls_wanted.set()
             with contextlib.suppress(Exception):  # best effort: `czar up` catches up on the rest
                 self.pulls.sync()  # the last merges' pull requests, recorded merged

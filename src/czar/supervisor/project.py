@@ -185,7 +185,10 @@ class Project:
         """``worker``'s settings, where its host reads them; their file."""
         path = settings_file(self.paths.root, worker)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.host_settings(worker).dumps(), encoding="utf-8")  # the folder is its owner's alone
+        # Whole or not at all: a host starting again may be reading the last one.
+        fresh = path.with_name(f".{path.name}.{os.getpid()}")
+        fresh.write_text(self.host_settings(worker).dumps(), encoding="utf-8")  # the folder is its owner's alone
+        os.replace(fresh, path)
         return path
 
     def marks(self) -> dict[str, str]:

@@ -2,8 +2,10 @@
 
 The supervisor makes its listening socket and hands it down, so its address (``tools_url`` in the
 store, which worker hosts give their agents) is good from the start and stays the same when the
-server is started again. A supervisor that finds a server of an earlier supervisor still running
-(it was killed, the server was not) keeps that one.
+server is started again. The server outlives its supervisor, as the worker hosts do: a new
+supervisor keeps the one it finds running (its agents keep their address), and `czar down` ends
+it with the rest of the run. Only if a kept server dies does the address change: the socket died
+with it; agents started since get the new one.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class ToolsServer:
         """At the supervisor's start: the server of an earlier supervisor kept, else one started."""
         with self.p.store.read() as conn:
             url, pid = Store.get_meta(conn, URL_KEY), Store.get_meta(conn, PID_KEY)
-        if url and isinstance(pid, int) and _is_tools_server(process(pid)):
+        if url and isinstance(pid, int) and self._is_ours(process(pid)):
             self.pid = pid
             self.say(f"tools server at {url} (pid {pid}) kept")
             return
@@ -55,6 +57,9 @@ class ToolsServer:
         if len(self.starts) >= RESTARTS:
             self.given_up = True
             self._forget()
+            if self.listening is not None:  # refused from now on, rather than left waiting
+                self.listening.close()
+                self.listening = None
             text = (
                 f"czar's tools server died {len(self.starts)} times within {RESTART_WINDOW:g} s; agents start "
                 f"their own (see {LOG})"
@@ -64,10 +69,14 @@ class ToolsServer:
                 Store.alert(conn, "error", text, actor="supervisor")
             return
         self.say("the tools server is gone: starting it again")
-        self._start()
+        try:
+            self._start()
+        except CzarError as exc:  # short of processes or files: a later round tries again
+            self.starts.append(now)  # and counts it, so that this cannot go on for ever
+            self.say(str(exc))
 
     def stop(self) -> None:
-        """At the supervisor's end (`czar down`): the server ends too."""
+        """End the server (tests, and whoever owns it without `czar down`'s sweep)."""
         pid, self.pid = self.pid, None
         if pid is not None:
             proc.kill_group(pid, signal.SIGTERM)
@@ -114,6 +123,6 @@ class ToolsServer:
             Store.set_meta(conn, URL_KEY, None)
             Store.set_meta(conn, PID_KEY, None)
 
-
-def _is_tools_server(info: ProcessInfo | None) -> bool:
-    return info is not None and MODULE in info.cmdline
+    def _is_ours(self, info: ProcessInfo | None) -> bool:
+        """A tools server of this project's plan (not a process that took a dead one's pid)."""
+        return info is not None and MODULE in info.cmdline and str(self.p.plan.path) in info.cmdline
