@@ -101,16 +101,20 @@ def mcp_path(worker: str, launch: int) -> str:
 
 def address(store: Store) -> str | None:
     """The running tools server's address (``http://127.0.0.1:PORT``); None if none runs."""
-    with store.read() as conn:
-        url = Store.get_meta(conn, URL_KEY)
-    return str(url) if url and tools_pid(store) is not None else None
+    url, pid = _published(store)
+    return str(url) if url and pid is not None else None
 
 
 def tools_pid(store: Store) -> int | None:
     """The running tools server's process; None if none runs."""
+    return _published(store)[1]
+
+
+def _published(store: Store) -> tuple[object, int | None]:
+    """What the supervisor published of its tools server: its address, and its process if alive."""
     with store.read() as conn:
-        pid = Store.get_meta(conn, PID_KEY)
-    return pid if isinstance(pid, int) and proc.pid_alive(pid) else None
+        url, pid = Store.get_meta(conn, URL_KEY), Store.get_meta(conn, PID_KEY)
+    return url, pid if isinstance(pid, int) and proc.pid_alive(pid) else None
 
 
 if __name__ == "__main__":

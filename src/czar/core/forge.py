@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from czar.core import hunks
 from czar.core.hunks import FileChange
+from czar.core.repository import Repository
 
 
 class PullState(StrEnum):
@@ -118,6 +120,12 @@ def file_stats(changes: Mapping[str, FileChange]) -> tuple[FileStat, ...]:
         FileStat(path, sum(len(h.added) for h in change.hunks), sum(h.old_count for h in change.hunks))
         for path, change in sorted(changes.items())
     )
+
+
+def changes_since(repo: Repository, base: str, head: str) -> tuple[FileStat, ...]:
+    """What ``head`` changed since it left ``base`` (from their merge base), file by file."""
+    start = repo.merge_base(base, head) or base
+    return file_stats(hunks.parse(repo.diff_zero(start, head)))
 
 
 def describe(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, Review
 from czar.errors import CzarError
-from czar.store.records import Pull
+from czar.store.records import Pull, checks_at
 from czar.store.store import Store, Tx
 
 
@@ -78,8 +78,7 @@ class LocalForge:
 
 def _checks_at(conn: Tx, number: int, commit: str) -> list[dict[str, Any]]:
     """The last checks recorded for ``commit``."""
-    entries = [e for e in Store.pull_entries(conn, number, "checks") if e.commit == commit]
-    return list(entries[-1].detail["runs"]) if entries else []
+    return checks_at(Store.pull_entries(conn, number, "checks"), commit)
 
 
 def _ref(pull: Pull) -> PullRef:

@@ -250,3 +250,9 @@ class PullEntry:
     @staticmethod
     def from_row(row: Any) -> PullEntry:
         return from_columns(PullEntry, row, detail=json.loads(row.detail))
+
+
+def checks_at(entries: list[PullEntry], commit: str) -> list[dict[str, Any]]:
+    """The runs of the last checks recorded in a pull request's history for ``commit``."""
+    found = [e for e in entries if e.kind == "checks" and e.commit == commit]
+    return list(found[-1].detail["runs"]) if found else []

@@ -12,9 +12,9 @@ from typing import Any, assert_never
 
 from czar.agent_tools import board
 from czar.agents import adapter_for
-from czar.core import hunks, waits
+from czar.core import waits
 from czar.core.events import EventKind
-from czar.core.forge import file_stats
+from czar.core.forge import changes_since
 from czar.core.host_commands import MessageKind, StartTask, StopAgent, Tell
 from czar.core.landing import Landing, after_landing
 from czar.core.prompt import PromptInput, render
@@ -369,10 +369,7 @@ class Actions:
 
     def _diff_lines(self, branch: str) -> int:
         """Lines the branch adds and removes since it left the integration branch."""
-        start = self.p.repo.merge_base(self.integration, branch) or self.integration
-        return sum(
-            max(f.added, 0) + max(f.removed, 0) for f in file_stats(hunks.parse(self.p.repo.diff_zero(start, branch)))
-        )
+        return sum(max(f.added, 0) + max(f.removed, 0) for f in changes_since(self.p.repo, self.integration, branch))
 
     def _sent_back(self, conn: Tx, task: Task, blocker: Blocker) -> None:
         """Not verified, through no fault of the work: it overlaps a task that comes first, or the

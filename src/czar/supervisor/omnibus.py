@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from czar.core import hunks
 from czar.core.events import EventKind
-from czar.core.forge import Forge, PullDraft, PullRef, file_stats
+from czar.core.forge import Forge, PullDraft, PullRef, changes_since
 from czar.core.omnibus import OMNIBUS, Containment, Shipped, containment, release_notes
 from czar.core.states import TaskState
 from czar.forge.local import LocalForge
+from czar.store.records import checks_at
 from czar.store.store import Store
 from czar.supervisor.project import Project
 
@@ -48,7 +48,6 @@ def write(project: Project, checks_passed: bool | None, forge: Forge | None = No
         checks_passed=checks_passed,
         totals={"cost_usd": spent},
     )
-    start = repo.merge_base(base, head) or base
     merged = sum(1 for t in shipped if t.state is TaskState.MERGED)
     draft = PullDraft(
         task=OMNIBUS,
@@ -57,7 +56,7 @@ def write(project: Project, checks_passed: bool | None, forge: Forge | None = No
         head_commit=head,
         title=f"{project.name}: {merged} task(s) from {integration}",
         body=notes,
-        files=file_stats(hunks.parse(repo.diff_zero(start, head))),
+        files=changes_since(repo, base, head),
         cost_usd=spent,
     )
     ref = forge.open_or_update(draft)
@@ -86,8 +85,8 @@ def _shipped(project: Project) -> list[Shipped]:
     for t in tasks:
         pull = pulls.get(t.id)
         history = entries.get(pull.id, []) if pull else []
-        runs = [e.detail["runs"] for e in history if e.kind == "checks" and pull and e.commit == pull.head_commit]
-        checks = f"{sum(1 for r in runs[-1] if r['passed'])}/{len(runs[-1])} passed" if runs and runs[-1] else ""
+        runs = checks_at(history, pull.head_commit) if pull else []
+        checks = f"{sum(1 for r in runs if r['passed'])}/{len(runs)} passed" if runs else ""
         out.append(
             Shipped(
                 task=t.id,

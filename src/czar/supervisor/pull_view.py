@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from czar.errors import CzarError
-from czar.store.records import Pull
+from czar.store.records import Pull, checks_at
 from czar.store.store import Store
 from czar.supervisor.project import Project
 
@@ -37,8 +37,7 @@ def pull_detail(project: Project, number: int) -> dict[str, Any]:
 
 
 def _summary(pull: Pull, entries: list[Any]) -> dict[str, Any]:
-    checks = [e for e in entries if e.kind == "checks" and e.commit == pull.head_commit]
-    runs = checks[-1].detail["runs"] if checks else []
+    runs = checks_at(entries, pull.head_commit)
     reviews = [e.detail for e in entries if e.kind == "review"]
     return {
         "number": pull.id,

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from czar.core import hunks
 from czar.core.events import EventKind
-from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, describe, file_stats
+from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, changes_since, describe
 from czar.core.states import TaskState
 from czar.errors import CzarError
 from czar.forge.local import LocalForge
@@ -76,8 +75,7 @@ class PullRequests:
                 attempt = Store.attempt(conn, task.attempt_id)
                 passed = Store.last_event_of(conn, task.attempt_id, EventKind.VERIFY_PASSED)
             cost = Store.costs_by_task(conn).get(task.id)
-        start = self.p.repo.merge_base(self.integration, head) or self.integration
-        files = file_stats(hunks.parse(self.p.repo.diff_zero(start, head)))
+        files = changes_since(self.p.repo, self.integration, head)
         ran = passed.payload.get("checks", []) if passed is not None else []
         checks = tuple(CheckRun(str(c["command"]), c.get("exit") == 0, timed_out=bool(c.get("timed_out"))) for c in ran)
         log = self._log_tail(task) if checks else ""
