@@ -39,6 +39,10 @@ class ProjectPaths:
     def worktree(self, task_id: str) -> Path:
         return self.worktrees / task_id
 
+    def review_checkout(self, name: str) -> Path:
+        """A reviewer's read-only checkout of the commit under review."""
+        return self.root / "reviews" / name
+
     @property
     def integration_worktree(self) -> Path:
         return self.root / "integration"

@@ -86,6 +86,16 @@ def _server(resolve: Resolve) -> MCPServer:
     def ask(question: str, ctx: Context) -> str:
         return resolve(ctx).ask(question)
 
+    @server.tool(description=BY_NAME["finding"].summary, structured_output=False)
+    @_told
+    def finding(failure: str, path: str, line: int, severity: str, ctx: Context) -> str:
+        return resolve(ctx).finding(path, line, severity, failure)
+
+    @server.tool(description=BY_NAME["verdict"].summary, structured_output=False)
+    @_told
+    def verdict(decision: str, commit: str, ctx: Context, summary: str = "") -> str:
+        return resolve(ctx).verdict(decision, commit, summary)
+
     waits: dict[str, anyio.CapacityLimiter] = {}  # worker -> its permission requests waiting
 
     @server.tool(structured_output=False)

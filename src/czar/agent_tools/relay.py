@@ -47,6 +47,8 @@ class ToolCalls(Protocol):
     def done(self, summary: str) -> str: ...
     def blocked(self, on_task: str | None, need: str) -> str: ...
     def ask(self, question: str) -> str: ...
+    def finding(self, path: str, line: int, severity: str, failure: str) -> str: ...
+    def verdict(self, decision: str, commit: str, summary: str = "") -> str: ...
     def on_hook(self, call: HookCall) -> str | None: ...
     def decide_permission(self, tool: str, target: str) -> tuple[Decision, str]: ...
 
@@ -63,6 +65,12 @@ CALLS: dict[str, Callable[[AgentTools, dict[str, Any]], Any]] = {
     "done": lambda tools, args: tools.done(str(args["summary"])),
     "blocked": lambda tools, args: tools.blocked(args.get("on"), str(args["need"])),
     "ask": lambda tools, args: tools.ask(str(args["question"])),
+    "finding": lambda tools, args: tools.finding(
+        str(args["path"]), int(args["line"]), str(args["severity"]), str(args["failure"])
+    ),
+    "verdict": lambda tools, args: tools.verdict(
+        str(args["decision"]), str(args["commit"]), str(args.get("summary") or "")
+    ),
     "on_hook": lambda tools, args: tools.on_hook(_hook_call(args["call"])),
     "decide_permission": lambda tools, args: _decision(tools.decide_permission(str(args["tool"]), str(args["target"]))),
 }
@@ -180,6 +188,12 @@ class RemoteTools:
 
     def ask(self, question: str) -> str:
         return str(self._call("ask", question=question))
+
+    def finding(self, path: str, line: int, severity: str, failure: str) -> str:
+        return str(self._call("finding", path=path, line=line, severity=severity, failure=failure))
+
+    def verdict(self, decision: str, commit: str, summary: str = "") -> str:
+        return str(self._call("verdict", decision=decision, commit=commit, summary=summary))
 
     def on_hook(self, call: HookCall) -> str | None:
         reason = self._call("on_hook", call=asdict(call))

@@ -14,7 +14,7 @@ import shlex
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,15 @@ from czar.agent_tools import board as board_mod
 from czar.agent_tools.identity import Caller, CallerError, token_matches
 from czar.agents import adapter_for
 from czar.agents.base import HookCall, HookKind
-from czar.core import policy, waits
+from czar.core import policy, reviewer_policy, waits
 from czar.core.events import EventKind
-from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerState
+from czar.core.forge import Finding, Verdict
+from czar.core.host_commands import StopAgent
+from czar.core.review import ReviewState, finding_problem, verdict_of, verdict_problem
+from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerRole, WorkerState
 from czar.errors import StoreError
 from czar.store.claims import ClaimResult
-from czar.store.records import Attempt, Task, Worker
+from czar.store.records import Attempt, Review, Task, Worker
 from czar.store.store import Store, Tx
 from czar.vcs import checkout
 from czar.vcs.git import Git
@@ -41,11 +44,13 @@ PERSON = waits.PERSON  # what ``blocked_on`` says when a person, not a task, mus
 
 @dataclass(frozen=True)
 class AtWork:
-    """The caller's worker, the task it holds, and that task's attempt."""
+    """The caller's worker, the task it holds, and that task's attempt; for a reviewer, the task
+    it reviews, its own attempt and the review."""
 
     worker: Worker
     task: Task
     attempt: Attempt
+    review: Review | None = None
 
 
 class AgentTools:
@@ -75,8 +80,12 @@ class AgentTools:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _current(self, conn: Tx) -> AtWork:
+    def _current(self, conn: Tx, *, reviewer_ok: bool = False) -> AtWork:
+        """What the caller works on; a reviewer only where ``reviewer_ok`` (its agent's life:
+        acknowledging, activity, permissions, waiting), never for an author's tools."""
         worker = Store.worker(conn, self.worker)
+        if worker.role is WorkerRole.REVIEWER:
+            return self._reviewing(conn, worker, reviewer_ok)
         if worker.task_id is None:
             raise CallerError(f"worker {self.worker} has no task now")
         task = Store.task(conn, worker.task_id)
@@ -87,6 +96,20 @@ class AgentTools:
             # czar restarted this agent; what the replaced process still says no longer counts.
             raise CallerError(f"this agent process of worker {self.worker} was replaced")
         return AtWork(worker, task, attempt)
+
+    def _reviewing(self, conn: Tx, worker: Worker, reviewer_ok: bool) -> AtWork:
+        review = Store.reviewing(conn, self.worker)
+        if review is None:
+            raise CallerError(f"reviewer {self.worker} has no review open now")
+        attempt = Store.attempt(conn, review.attempt_id)
+        if self.launch is not None and self.launch <= attempt.stale_launch:
+            raise CallerError(f"this agent process of worker {self.worker} was replaced")
+        if not reviewer_ok:
+            raise CallerError(
+                f"you review task {review.task_id}: a reviewer changes nothing and hands nothing in; answer with"
+                " `finding` (each problem) and `verdict` (once)"
+            )
+        return AtWork(worker, Store.task(conn, review.task_id), attempt, review)
 
     def _ids(self, cur: AtWork) -> dict[str, Any]:
         return {"actor": self.worker, "worker": self.worker, "task": cur.task.id, "attempt": cur.attempt.id}
@@ -110,7 +133,7 @@ class AgentTools:
     def acknowledge(self, named: str | None, goal: str | None = None, digest_ok: bool | None = None) -> str:
         """The agent's first report: the task it believes it has, and its goal in its own words."""
         with self.store.write() as conn:
-            cur = self._current(conn)
+            cur = self._current(conn, reviewer_ok=True)
             return self._acknowledge(conn, cur, named, goal, digest_ok)
 
     def _acknowledge(self, conn: Tx, cur: AtWork, named: str | None, goal: str | None, digest_ok: bool | None) -> str:
@@ -174,7 +197,7 @@ class AgentTools:
     def activity(self, text: str, repeats: int = 0, **data: Any) -> None:
         """Anything else the agent did; ``repeats`` counts the same output in a row (looping)."""
         with self.store.write() as conn:
-            cur = self._current(conn)
+            cur = self._current(conn, reviewer_ok=True)
             Store.emit(conn, EventKind.AGENT_ACTIVITY, **self._ids(cur), text=text[:500], **data)
             self._alive(conn, state=_resume(cur.worker.state))
             Store.set_worker(conn, self.worker, repeats=repeats)
@@ -218,19 +241,107 @@ class AgentTools:
             self._alive(conn, state=WorkerState.WORKING)
             return f"task {cur.task.id} submitted; czar verifies it now and tells you if anything fails"
 
+    # -- reviewing ---------------------------------------------------------------------------
+
+    def finding(self, path: str, line: int, severity: str, failure: str) -> str:
+        """One finding of the caller's review, on a line of the reviewed commit; refused (with an
+        event) if that line is not there or the finding says no failure."""
+        with self.store.write() as conn:
+            cur = self._review_at_work(conn)
+            assert cur.review is not None
+            found = Finding(path.strip().removeprefix("./"), int(line), severity.strip().lower(), failure.strip())
+            repo = Store.get_meta(conn, "repo", None)
+            lines = Git(Path(repo)).lines_at(cur.review.commit, found.path) if repo else None
+            problem = finding_problem(found, lines)
+            if problem:
+                # Recorded, then refused (outside the transaction: a refusal must not undo its record).
+                Store.emit(conn, EventKind.REVIEW_REFUSED, **self._ids(cur), review=cur.review.id, problem=problem)
+            else:
+                n = Store.add_finding(conn, cur.review.id, found)
+                Store.emit(conn, EventKind.REVIEW_FINDING, **self._ids(cur), review=cur.review.id, **asdict(found))
+                self._alive(conn)
+        if problem:
+            raise CallerError(f"finding not taken: {problem}")
+        return f"finding {n} recorded ({found.severity}, {found.path}:{found.line})"
+
+    def verdict(self, decision: str, commit: str, summary: str = "") -> str:
+        """The caller's verdict on the commit it reviewed: it must name that commit; approve allows
+        no blocking finding, request-changes needs one. Ends the review."""
+        with self.store.write() as conn:
+            cur = self._review_at_work(conn)
+            review = cur.review
+            assert review is not None
+            verdict = verdict_of(decision)
+            given = commit.strip().lower()
+            problem = None
+            if verdict is None:
+                problem = f"the verdict is approve or request-changes, not {decision!r}"
+            elif len(given) < 7 or not review.commit.startswith(given):
+                problem = f"you review commit {review.commit}, not {commit!r}: a verdict is on the commit reviewed"
+            else:
+                problem = verdict_problem(verdict, review.findings)
+            if problem or verdict is None:
+                Store.emit(conn, EventKind.REVIEW_REFUSED, **self._ids(cur), review=review.id, problem=problem)
+                refused = f"verdict not taken: {problem}"
+            else:
+                refused = None
+                self._close_review(conn, cur, verdict, summary)
+        if refused:
+            raise CallerError(refused)  # outside the transaction: its record stays
+        return f"{decision.strip()} recorded for {review.commit[:10]}; your review is over"
+
+    def _close_review(self, conn: Tx, cur: AtWork, verdict: Verdict, summary: str) -> None:
+        review = cur.review
+        assert review is not None
+        state = ReviewState.APPROVED if verdict is Verdict.APPROVE else ReviewState.CHANGES_REQUESTED
+        Store.set_review(conn, review.id, state=state, summary=summary[:2000] or None)
+        Store.set_attempt(conn, cur.attempt.id, finished_at=time.time(), summary=summary[:2000] or state.value)
+        Store.emit(
+            conn,
+            EventKind.REVIEW_VERDICT,
+            **self._ids(cur),
+            review=review.id,
+            verdict=verdict.value,
+            commit=review.commit,
+            findings=len(review.findings),
+            blocking=sum(f.severity == "blocking" for f in review.findings),
+            summary=summary[:500],
+        )
+        self._reviewer_free(conn, cur)
+
+    def _review_at_work(self, conn: Tx) -> AtWork:
+        cur = self._current(conn, reviewer_ok=True)
+        if cur.review is None:
+            raise CallerError(f"worker {self.worker} reviews nothing: `finding` and `verdict` are a reviewer's")
+        return cur
+
+    def _review_lost(self, conn: Tx, cur: AtWork, reason: str) -> None:
+        """The review ends with no verdict: another reviewer reads the commit (never an approval)."""
+        assert cur.review is not None
+        Store.set_review(conn, cur.review.id, state=ReviewState.LOST, reason=reason)
+        Store.emit(conn, EventKind.REVIEW_LOST, **self._ids(cur), review=cur.review.id, reason=reason)
+        self._reviewer_free(conn, cur)
+
+    def _reviewer_free(self, conn: Tx, cur: AtWork) -> None:
+        Store.set_worker(conn, self.worker, state=WorkerState.IDLE, detail=None, wait_until=None, repeats=0)
+        Store.post(conn, self.worker, StopAgent(cur.attempt.id))
+
     # -- waiting -----------------------------------------------------------------------------
 
     def idle(self) -> None:
         """The agent stopped and waits for a message without having finished."""
         with self.store.write() as conn:
-            cur = self._current(conn)
+            cur = self._current(conn, reviewer_ok=True)
+            if cur.review is not None:
+                self._review_lost(conn, cur, "its agent stopped with no verdict")
+                return
             if TaskState(cur.task.state) in AGENT_AT_WORK and cur.worker.state == WorkerState.WORKING.value:
                 Store.set_worker(conn, self.worker, state=WorkerState.WAITING_INPUT, detail="waiting for input")
                 Store.emit(conn, EventKind.AGENT_IDLE, **self._ids(cur))
 
     def rate_limited(self, reset_in: float, text: str = "") -> None:
         with self.store.write() as conn:
-            cur = self._current(conn)
+            cur = self._current(conn, reviewer_ok=True)
             until = time.time() + max(0.0, reset_in)
             Store.set_worker(conn, self.worker, state=WorkerState.RATE_LIMITED, wait_until=until, detail=text[:200])
             Store.emit(conn, EventKind.AGENT_RATE_LIMITED, **self._ids(cur), reset_in=reset_in, text=text[:200])
@@ -240,7 +351,7 @@ class AgentTools:
         worker waits, its task not charged, until czar has it try again (``czar.core.health``), a
         while after its last failed request: an agent still retrying by itself is left to it."""
         with self.store.write() as conn:
-            cur = self._current(conn)
+            cur = self._current(conn, reviewer_ok=True)
             if cur.worker.state == WorkerState.MODEL_UNREACHABLE.value:
                 # Known already: one event per outage, however often the agent retries.
                 Store.set_worker(conn, self.worker, state_since=time.time(), detail=evidence[:500])
@@ -256,7 +367,7 @@ class AgentTools:
     def _model_back(self, conn: Tx) -> None:
         """A worker whose model was unreachable works again (its output or a tool call, which
         only an answer of its model makes, says so, whichever czar hears first): said once."""
-        cur = self._current(conn)
+        cur = self._current(conn, reviewer_ok=True)
         if cur.worker.state == WorkerState.MODEL_UNREACHABLE.value:
             Store.emit(conn, EventKind.AGENT_MODEL_REACHABLE, **self._ids(cur))
 
@@ -307,19 +418,23 @@ class AgentTools:
     def permission(self, tool: str, target: str) -> policy.Verdict:
         """Decide a permission request by the plan's policy; undecided ones wait for a person."""
         with self.store.write() as conn:
-            cur = self._current(conn)
-            verdict = policy.decide(
-                policy.Request(tool, target),
-                policy.Context(
-                    worktree=cur.attempt.worktree,
-                    base_branch=Store.get_meta(conn, "base_branch", "main"),
-                    branch=cur.attempt.branch,
-                    integration_branch=self._integration(conn),
-                    writable=(tempfile.gettempdir(),),  # the agent's temp files
-                ),
-                allow=_rules(Store.get_meta(conn, "permissions_allow", [])),
-                deny=_rules(Store.get_meta(conn, "permissions_deny", [])),
-                defaults=Store.get_meta(conn, "permissions_defaults", True),
+            cur = self._current(conn, reviewer_ok=True)
+            verdict = (
+                reviewer_policy.decide(policy.Request(tool, target))
+                if cur.review
+                else policy.decide(
+                    policy.Request(tool, target),
+                    policy.Context(
+                        worktree=cur.attempt.worktree,
+                        base_branch=Store.get_meta(conn, "base_branch", "main"),
+                        branch=cur.attempt.branch,
+                        integration_branch=self._integration(conn),
+                        writable=(tempfile.gettempdir(),),  # the agent's temp files
+                    ),
+                    allow=_rules(Store.get_meta(conn, "permissions_allow", [])),
+                    deny=_rules(Store.get_meta(conn, "permissions_deny", [])),
+                    defaults=Store.get_meta(conn, "permissions_defaults", True),
+                )
             )
             Store.emit(
                 conn,
@@ -378,7 +493,7 @@ class AgentTools:
         handed in, the reason to go on (see ``turn_ended``)."""
         with self.store.write() as conn:
             try:
-                cur = self._current(conn)
+                cur = self._current(conn, reviewer_ok=True)
             except CallerError:
                 return None
             detail: dict[str, Any] = {**call.said, "again": call.again}
@@ -397,11 +512,20 @@ class AgentTools:
         """The agent's turn ended (its output said so). Before its task is handed in, the reason
         to go on, once: ``again``, it was sent back already, and now waits for input."""
         with self.store.write() as conn:
-            cur = self._current(conn)
+            cur = self._current(conn, reviewer_ok=True)
             self._alive(conn)
             return self._turn_ended(conn, cur, again)
 
     def _turn_ended(self, conn: Tx, cur: AtWork, again: bool) -> str | None:
+        if cur.review is not None:
+            if again:
+                self._review_lost(conn, cur, "its turn ended twice with no verdict")
+                return None
+            Store.emit(conn, EventKind.AGENT_SENT_BACK, **self._ids(cur))
+            return (
+                f"Your review of task {cur.task.id} has no verdict yet. Call czar's `verdict` tool once: approve, or"
+                f" request-changes after your blocking findings, with commit {cur.review.commit}."
+            )
         # Sent back once; not when it waits for a person or another task (it said so).
         working = cur.task.state in AGENT_AT_WORK and cur.worker.state is WorkerState.WORKING
         if not working:

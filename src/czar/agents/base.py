@@ -43,6 +43,9 @@ class SignalKind(StrEnum):
     RELEASE = "release"
     BLOCKED = "blocked"
     ASK = "ask"
+    # A reviewer's answer, from an agent that speaks through its output (the sim):
+    FINDING = "finding"  # data: path, line, severity; the failure in ``text``
+    VERDICT = "verdict"  # data: decision, commit; the summary in ``text``
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class HostSettings:
     agent: AgentSettings = field(default_factory=AgentSettings)
     repo: Path | None = None
     sandbox: SandboxSettings = field(default_factory=lambda: SandboxSettings(enabled=False))
+    reviewer: bool = False  # it reviews: its checkout is read-only in its sandbox
 
     def dumps(self) -> str:
         data = asdict(self)
@@ -69,6 +70,7 @@ class HostSettings:
                     allow_hosts=tuple(sandbox["allow_hosts"]),
                     ports=tuple(int(p) for p in sandbox["ports"]),
                 ),
+                reviewer=bool(data.get("reviewer", False)),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CzarError(f"the worker host's settings cannot be read: {exc}") from exc

@@ -33,6 +33,9 @@ from czar.runtime import proc
 
 TASK_LINE = re.compile(r"^Task id: (\S+)\s*$", re.MULTILINE)
 TITLE_LINE = re.compile(r"^Title: (.+)$", re.MULTILINE)
+REVIEWER_LINE = re.compile(r"^Role: reviewer\s*$", re.MULTILINE)
+ROUND_LINE = re.compile(r"^Review round: ([0-9]+)\s*$", re.MULTILINE)
+COMMIT_LINE = re.compile(r"^Commit: ([0-9a-f]{40})\b", re.MULTILINE)
 
 
 def emit(type_: str, **fields: Any) -> None:
@@ -96,6 +99,7 @@ class Sim:
         self.script = script
         self.inbox = inbox
         self.used: dict[str, int] = {}  # sections of each kind already run
+        self.commit: str | None = None  # a reviewer's: the commit it reviews
         self.deferred: list[Message | None] = []  # read while working, handled once done
 
     # -- messages and sections ---------------------------------------------------------------
@@ -204,6 +208,23 @@ class Sim:
         elif s.verb == "quit":
             emit("step", action="quit")
             raise Stop
+        elif s.verb == "finding":
+            where, row, severity = s.args[0], s.args[1], s.args[2]
+            words = s.text.split(maxsplit=3)
+            emit(
+                "finding",
+                path=where,
+                line=int(row) if row.isdigit() else 0,
+                severity=severity,
+                failure=words[3] if len(words) > 3 else "",
+            )
+        elif s.verb in ("approve", "request-changes"):
+            commit, summary = self.commit or "", s.text
+            if s.args and s.args[0].startswith("commit="):  # a verdict on another commit (czar refuses it)
+                commit = s.args[0].removeprefix("commit=")
+                summary = " ".join(s.text.split()[1:])
+            emit("verdict", decision=s.verb, commit=commit, summary=summary or s.verb)
+            raise Stop  # a review ends with its verdict
         elif s.verb == "idle":
             emit("step", action="idle")
             self._pause(lambda: emit("idle"))
@@ -340,6 +361,12 @@ def _flood(size: int, how: str) -> None:
     out.flush()
 
 
+def _nth(script: Script, kind: str, n: int) -> list[Step] | None:
+    """The ``n``th ``on KIND`` section (from 1), or the ``on every KIND`` one past them."""
+    sections = script.sections.get(kind, [])
+    return sections[n - 1] if n <= len(sections) else script.every.get(kind)
+
+
 class Done(Exception):
     """A section took over and ran to its end: the main script is over."""
 
@@ -351,7 +378,9 @@ def main() -> int:
         emit("error", message="no task received")
         return 1
     prompt = first.text
-    source = extract(prompt)
+    reviewer = REVIEWER_LINE.search(prompt) is not None
+    # A reviewer without a script of its own approves (the sim's default review).
+    source = extract(prompt, review=True) or "approve looks right" if reviewer else extract(prompt)
     script: Script | None = None
     problem = None
     if source is None:
@@ -377,6 +406,15 @@ def main() -> int:
         return 1
     sim = Sim(Path.cwd(), launch, script, inbox)
     try:
+        if reviewer:
+            found, rounds = COMMIT_LINE.search(prompt), ROUND_LINE.search(prompt)
+            sim.commit = found.group(1) if found else None
+            later = int(rounds.group(1)) - 1 if rounds else 0
+            # Round 1 runs the script; each later round the next ``on review`` section (the
+            # last ``on every review`` after those), and approves when there is none.
+            steps = script.main if not later else _nth(script, "review", later)
+            sim.run(steps or [Step("approve", (), "nothing left to find")])
+            return 0
         if wrong is not None:
             # Working on another task's script: the ``on wrong-task`` section, not our own.
             sim.run(sim.section_for("wrong-task") or [])

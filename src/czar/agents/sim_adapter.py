@@ -51,6 +51,12 @@ class SimAdapter:
                     SignalKind.RATE_LIMITED, text=str(msg.get("text", "")), data={"reset_in": msg.get("reset_in", 60)}
                 )
             ]
+        if kind == "finding":
+            data = {"path": str(msg.get("path", "")), "line": msg.get("line"), "severity": str(msg.get("severity", ""))}
+            return [Signal(SignalKind.FINDING, text=str(msg.get("failure", "")), data=data)]
+        if kind == "verdict":
+            data = {"decision": str(msg.get("decision", "")), "commit": str(msg.get("commit", ""))}
+            return [Signal(SignalKind.VERDICT, text=str(msg.get("summary", "")), data=data)]
         if kind in ("idle", "error"):
             return [Signal(SignalKind(kind), text=str(msg.get("message") or ""), data=msg)]
         if kind == "step":

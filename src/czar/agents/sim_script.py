@@ -31,6 +31,7 @@ from czar.core import line_script
 from czar.core.host_commands import MessageKind
 
 FENCE = re.compile(r"^```czar-sim[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+REVIEW_FENCE = re.compile(r"^```czar-review[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 # verb -> (min words, max words) after the verb; None for "rest of line as text"
 _ARITY: dict[str, tuple[int, int | None]] = {
@@ -52,6 +53,10 @@ _ARITY: dict[str, tuple[int, int | None]] = {
     "ratelimit": (1, 1),
     "flood": (1, 2),
     "wait": (0, 0),
+    # A reviewer's script (a ``czar-review`` block): its findings, then its verdict.
+    "finding": (4, None),
+    "approve": (0, None),
+    "request-changes": (0, None),
 }
 
 # The sim's older names of the verbs it shares with the scripted model (``line_script.SHARED``).
@@ -64,6 +69,7 @@ _SIZE = re.compile(r"([0-9]+)([kKmM]?)")
 SECTION = re.compile(r"^on\s+(every\s+)?([a-z][a-z-]*)$")
 # What an ``on KIND`` section may answer: czar's messages, and ``wrong-task`` (run instead of the
 # script when a ``claim-task`` fault has the sim working on another task).
+# ``review`` in a reviewer's script: the section for each review round after the first.
 KINDS = frozenset(MessageKind) | {"wrong-task"}
 
 
@@ -98,9 +104,9 @@ class Script:
         return next((s.args[0] for s in self.main if s.verb == "claim-task"), None)
 
 
-def extract(prompt: str) -> str | None:
-    """The first czar-sim block in ``prompt``, or None."""
-    m = FENCE.search(prompt)
+def extract(prompt: str, *, review: bool = False) -> str | None:
+    """The first czar-sim block in ``prompt`` (czar-review for a reviewer), or None."""
+    m = (REVIEW_FENCE if review else FENCE).search(prompt)
     return m.group(1) if m else None
 
 

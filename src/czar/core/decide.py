@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from czar.core.review import ReviewState
 from czar.core.scope import scopes_overlap
-from czar.core.states import IN_FLIGHT, TERMINAL_TASK_STATES, UNMERGED, TaskState, WorkerState
+from czar.core.states import IN_FLIGHT, TERMINAL_TASK_STATES, UNMERGED, TaskState, WorkerRole, WorkerState
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class TaskView:
     rank: float = 0.0  # length of the longest chain of work from this task on (critical path first)
     waits: frozenset[str] = frozenset()  # tasks it stands off for (or waits for) until they merge
     waited: int = 0  # merge batches started since it was approved (it ages: see ``merge_order``)
+    review: ReviewState | None = None  # its last review not acted on yet (open, or with a verdict)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class WorkerView:
     agent: str
     state: WorkerState
     task: str | None = None
+    role: WorkerRole = WorkerRole.AUTHOR
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Snapshot:
     # task -> the tasks in flight it conflicts with or duplicates: it merges only after them.
     held: Mapping[str, frozenset[str]] = field(default_factory=dict)
     out_of_budget: bool = False  # the run spent its budget: no task starts any more
+    prefer_other: bool = True  # a reviewer of another agent kind than the author's, when one is free
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -91,8 +95,23 @@ class Merge:
         return self.tasks[0]
 
 
+@dataclass(frozen=True)
+class Review:
+    """Give a verified task's commit to an idle reviewer."""
+
+    task: str
+    worker: str
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """A reviewer gave its verdict on the task's commit: act on it."""
+
+    task: str
+
+
 # What decide orders the supervisor to do (``czar.supervisor.loop`` carries each out).
-Order = Promote | Block | Assign | Verify | Merge
+Order = Promote | Block | Assign | Verify | Review | Reviewed | Merge
 
 MERGE_BATCH = 8  # approved tasks merged together, their checks run once (bisected if they fail)
 AGED = 2  # batches an approved task may wait: then it goes before any that waited less
@@ -135,6 +154,8 @@ def decide(snap: Snapshot) -> list[Order]:
                 out.append(Promote(t.id))
         elif t.state is TaskState.SUBMITTED:
             out.append(Verify(t.id))
+        elif t.state is TaskState.REVIEWING and t.review in (ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED):
+            out.append(Reviewed(t.id))
 
     # One merge batch at a time, in the plan's dependency order; a merge in progress is carried
     # on (after a restart, nobody may be carrying it out).
@@ -147,15 +168,40 @@ def decide(snap: Snapshot) -> list[Order]:
             out.append(Merge(tuple(t.id for t in merge_order(approved)[:MERGE_BATCH])))
 
     if not snap.out_of_budget:
+        out.extend(_reviews(snap))
         out.extend(_assignments(snap, promoted={d.task for d in out if isinstance(d, Promote)}))
     return out
 
 
-def _assignments(snap: Snapshot, promoted: set[str]) -> list[Assign]:
-    idle = sorted(
-        (w for w in snap.workers.values() if w.state is WorkerState.IDLE and w.task is None),
+def _idle(snap: Snapshot, role: WorkerRole) -> list[WorkerView]:
+    return sorted(
+        (w for w in snap.workers.values() if w.role is role and w.state is WorkerState.IDLE and w.task is None),
         key=lambda w: w.id,
     )
+
+
+def _reviews(snap: Snapshot) -> list[Review]:
+    """Tasks waiting for a review, in the plan's order, each to an idle reviewer: one of another
+    agent kind than its author's first (``prefer_other``), else any."""
+    idle = _idle(snap, WorkerRole.REVIEWER)
+    out: list[Review] = []
+    waiting = sorted(
+        (t for t in snap.tasks.values() if t.state is TaskState.REVIEWING and t.review is None),
+        key=lambda t: (-t.priority, t.order, t.id),
+    )
+    for task in waiting:
+        if not idle:
+            break
+        author = snap.workers.get(task.worker or "")
+        other = [w for w in idle if author is None or w.agent != author.agent]
+        worker = (other if snap.prefer_other and other else idle)[0]
+        idle.remove(worker)
+        out.append(Review(task.id, worker.id))
+    return out
+
+
+def _assignments(snap: Snapshot, promoted: set[str]) -> list[Assign]:
+    idle = _idle(snap, WorkerRole.AUTHOR)
     if not idle:
         return []
     with_worker = {t.id for t in snap.tasks.values() if t.worker is not None and t.state not in TERMINAL_TASK_STATES}

@@ -57,6 +57,12 @@ class EventKind(StrEnum):
     VERIFY_FAILED = "verify.failed"  # ... or failed them (a round used)
     VERIFY_DEFERRED = "verify.deferred"  # not verified yet, through no fault of the work (no round)
     MERGE_FAILED = "merge.failed"  # approved work did not merge (charged or not)
+    REVIEW_STARTED = "review.started"  # a reviewer was given a task's commit to review
+    REVIEW_FINDING = "review.finding"  # a reviewer's finding on a line (path, line, severity, failure)
+    REVIEW_VERDICT = "review.verdict"  # a reviewer's verdict on the commit it read (with its findings)
+    REVIEW_REFUSED = "review.refused"  # czar refused what a reviewer said (a wrong commit, no such line)
+    REVIEW_LOST = "review.lost"  # a review ended with no verdict (exited, crashed, out of time): retried
+    CHANGES_REQUESTED = "review.changes_requested"  # the findings went back to the author's session
     CHECKS_FLAKY = "checks.flaky"  # the project's checks failed on a merge, then passed when run again
 
     # -- the radar -------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ class MessageKind(StrEnum):
     SCOPE = "scope"  # it changed files outside its scope
     PERSON = "person"  # a person's words (`czar tell`)
     ANSWER = "answer"  # the answer to its permission request
+    REVIEW = "review"  # a reviewer asked for changes: its findings
 
 
 @dataclass(frozen=True)

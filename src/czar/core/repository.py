@@ -94,6 +94,11 @@ class Repository(Protocol):
         whatever was there."""
         ...
 
+    def make_review_checkout(self, checkout: Path, commit: str) -> None:
+        """A clone at ``checkout`` with ``commit`` checked out, detached (a reviewer reads it),
+        replacing whatever was there."""
+        ...
+
     def harvest(self, checkout: Path, branch: str, known: str | None) -> str | None:
         """Bring the checkout's ``branch`` into the repository if it moved from ``known``; the
         repository's tip of it afterwards (``known`` if nothing moved or it cannot be read)."""

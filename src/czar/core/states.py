@@ -12,6 +12,7 @@ class TaskState(StrEnum):
     RUNNING = "running"  # the agent acknowledged the task and works on it
     SUBMITTED = "submitted"  # the agent said it is done; waiting for verification
     VERIFYING = "verifying"  # acceptance checks run in the task's worktree
+    REVIEWING = "reviewing"  # its checks passed; a reviewer reads the commit (or waits for one)
     APPROVED = "approved"  # verified; waiting in the merge queue
     MERGING = "merging"  # being merged into the integration branch
     MERGED = "merged"  # in the integration branch; dependents may start
@@ -22,11 +23,14 @@ class TaskState(StrEnum):
 TERMINAL_TASK_STATES = frozenset({TaskState.MERGED, TaskState.FAILED, TaskState.CANCELLED})
 
 # Tasks in these states occupy a worker.
-ACTIVE_TASK_STATES = frozenset({TaskState.ASSIGNED, TaskState.RUNNING, TaskState.SUBMITTED, TaskState.VERIFYING})
+# Under review its author keeps the worker: changes requested go to the same session.
+ACTIVE_TASK_STATES = frozenset(
+    {TaskState.ASSIGNED, TaskState.RUNNING, TaskState.SUBMITTED, TaskState.VERIFYING, TaskState.REVIEWING}
+)
 # Its agent works on the task (it may not have acknowledged it yet): what it commits is its work.
 AGENT_AT_WORK = frozenset({TaskState.ASSIGNED, TaskState.RUNNING})
-# Handed in and not verified yet: the commit handed in is the work, whatever the agent does next.
-HANDED_IN = frozenset({TaskState.SUBMITTED, TaskState.VERIFYING})
+# Handed in and not approved yet: the commit handed in is the work, whatever the agent does next.
+HANDED_IN = frozenset({TaskState.SUBMITTED, TaskState.VERIFYING, TaskState.REVIEWING})
 # From assigned until merged: its scope is busy.
 IN_FLIGHT = ACTIVE_TASK_STATES | {TaskState.APPROVED, TaskState.MERGING}
 # Not merged, failed or cancelled, and started at least once or ready to: its branch may still
@@ -42,8 +46,11 @@ TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     _T.RUNNING: frozenset({_T.SUBMITTED, _T.READY, _T.FAILED, _T.CANCELLED}),
     _T.SUBMITTED: frozenset({_T.VERIFYING, _T.RUNNING, _T.FAILED, _T.CANCELLED}),
     # VERIFYING -> RUNNING: checks failed and the same worker gets the evidence.
-    _T.VERIFYING: frozenset({_T.APPROVED, _T.RUNNING, _T.SUBMITTED, _T.FAILED, _T.CANCELLED}),
-    _T.APPROVED: frozenset({_T.MERGING, _T.CANCELLED}),
+    _T.VERIFYING: frozenset({_T.APPROVED, _T.REVIEWING, _T.RUNNING, _T.SUBMITTED, _T.FAILED, _T.CANCELLED}),
+    # REVIEWING -> RUNNING: changes requested, the findings go to the author's session.
+    _T.REVIEWING: frozenset({_T.APPROVED, _T.RUNNING, _T.READY, _T.FAILED, _T.CANCELLED}),
+    # APPROVED -> REVIEWING: its branch moved since the review: that commit needs one of its own.
+    _T.APPROVED: frozenset({_T.MERGING, _T.REVIEWING, _T.CANCELLED}),
     # MERGING -> READY: the merge conflicted or broke the integration tests; the task goes back
     # to the pool with the evidence, and its branch keeps the work.
     _T.MERGING: frozenset({_T.MERGED, _T.APPROVED, _T.READY, _T.FAILED}),
@@ -64,6 +71,11 @@ class AttemptOutcome(StrEnum):
     FAILED = "failed"  # checks failed and no attempts were left, or the worker gave up
     ABANDONED = "abandoned"  # the worker vanished; the task went back to the pool
     CANCELLED = "cancelled"  # the task was cancelled
+
+
+class WorkerRole(StrEnum):
+    AUTHOR = "author"  # works on tasks
+    REVIEWER = "reviewer"  # reads verified work and gives a verdict (the plan's ``[review]``)
 
 
 class WorkerState(StrEnum):

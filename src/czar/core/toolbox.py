@@ -40,6 +40,7 @@ class AgentTool:
     summary: str  # one line: the MCP tool's description and the command's help
     args: tuple[Arg, ...] = ()
     hints: tuple[Hint, ...] = ()
+    role: str = "author"  # who is told of it: the authors of tasks, or their reviewers
 
 
 TOOLS: tuple[AgentTool, ...] = (
@@ -117,13 +118,52 @@ TOOLS: tuple[AgentTool, ...] = (
             ),
         ),
     ),
+    AgentTool(
+        "finding",
+        "Record one finding of your review: a line of the reviewed commit, how bad it is, and the failure it"
+        " would cause.",
+        (
+            Arg("failure", ArgKind.TEXT, "What would fail, and when (the words are joined)."),
+            Arg("path", ArgKind.NAME, "The file, relative to the repository.", option=True),
+            Arg("line", ArgKind.NUMBER, "The line in that file at the reviewed commit.", option=True),
+            Arg("severity", ArgKind.NAME, "blocking (must be fixed) or note (advice).", option=True),
+        ),
+        (
+            Hint(
+                "For each problem, call `finding` with its path, line, severity (blocking or note) and the failure"
+                " it would cause; none is a valid answer.",
+                'For each problem: `czar finding --path FILE --line N --severity blocking|note "the failure it'
+                ' would cause"`; none is a valid answer.',
+            ),
+        ),
+        role="reviewer",
+    ),
+    AgentTool(
+        "verdict",
+        "End your review: approve the commit, or request changes (after at least one blocking finding).",
+        (
+            Arg("decision", ArgKind.NAME, "approve or request-changes."),
+            Arg("commit", ArgKind.NAME, "The commit you reviewed (its full id).", option=True),
+            Arg("summary", ArgKind.TEXT, "One line for the author.", required=False, option=True),
+        ),
+        (
+            Hint(
+                "Then call `verdict` once, with approve or request-changes and the commit you reviewed ({task}).",
+                'Then, once: `czar verdict approve|request-changes --commit {task} --summary "one line"`.',
+            ),
+        ),
+        role="reviewer",
+    ),
 )
 
 NAMES = tuple(t.name for t in TOOLS)
 BY_NAME = {t.name: t for t in TOOLS}
 
 
-def instructions(tools: str, task: str) -> list[str]:
+def instructions(tools: str, task: str, role: str = "author") -> list[str]:
     """The prompt's lines on working with czar: ``tools`` is ``mcp`` (czar's MCP tools) or
-    ``cli`` (the ``czar`` commands)."""
-    return [f"- {(h.mcp if tools == 'mcp' else h.cli).format(task=task)}" for t in TOOLS for h in t.hints]
+    ``cli`` (the ``czar`` commands); ``role``, who reads them (a reviewer's ``task`` is the
+    commit it reviews)."""
+    return [
+        f"- {(h.mcp if tools == 'mcp' else h.cli).format(task=task)}" for t in TOOLS if t.role == role for h in t.hints
+    ]

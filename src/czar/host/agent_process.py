@@ -24,7 +24,7 @@ from czar.agent_tools.tools_server import address, mcp_path
 from czar.agents.base import LaunchContext, SignalKind
 from czar.core.events import EventKind
 from czar.core.host_commands import MessageKind
-from czar.core.states import TaskState, WorkerState
+from czar.core.states import AGENT_AT_WORK, TaskState, WorkerState
 from czar.errors import CzarError
 from czar.host import output, user_config
 from czar.host.agent_run import AgentRun
@@ -431,7 +431,12 @@ class AgentProcess:
         with self.host.store.write() as conn:
             Store.set_worker(conn, self.host.worker, agent_pid=None, last_seen=time.time())
             state = TaskState(Store.task(conn, cur.task).state)
-            unfinished = not cur.finished and state in (TaskState.ASSIGNED, TaskState.RUNNING)
+            # A reviewer's agent is done with its verdict (the review is closed then); exited
+            # before it, the review is lost (``czar.supervisor.reviews``).
+            at_work = (
+                (TaskState.ASSIGNED, TaskState.RUNNING, TaskState.REVIEWING) if self.host.reviewer else AGENT_AT_WORK
+            )
+            unfinished = not cur.finished and state in at_work
             # An agent that answers one message per process ends its turn by exiting: that is
             # waiting for the next message, not a crash.
             answered = not cur.adapter.capabilities.long_lived and code == 0

@@ -38,6 +38,7 @@ class AgentSandbox:
         repo: Path | None,
         config: SandboxSettings,
         on_denied: Callable[[str, str], None],
+        read_only: bool = False,
     ) -> None:
         self.worker = worker
         self.agent_kind = agent_kind
@@ -46,6 +47,7 @@ class AgentSandbox:
         self.repo = repo
         self.config = config
         self.on_denied = on_denied  # a host the sandbox's network refused, and why
+        self.read_only = read_only  # a reviewer's: the checkout it reads is not its to write
         self.objects: Path | None = None  # the repository's objects, which task checkouts borrow
 
     @property
@@ -87,6 +89,8 @@ class AgentSandbox:
             # Beside the agent's home, not in it: a folder bound read-write must not be the
             # agent's to swap for a link.
             private = user_config.private(self.agent_kind, Path.home(), self.home.with_name(f"{self.worker}.user"))
+        if self.read_only:
+            locked = (*locked, worktree)
         return sandbox.for_task(
             worktree,
             home=self.home,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol, assert_never
 
+from czar.agent_tools.identity import CallerError
 from czar.agents.base import Signal, SignalKind
 from czar.core.host_commands import MessageKind
 from czar.core.policy import Decision, Verdict
@@ -39,6 +40,8 @@ class Tools(Protocol):
     def model_reachable(self) -> None: ...
     def model_unreachable(self, evidence: str) -> None: ...
     def turn_ended(self, *, again: bool) -> str | None: ...
+    def finding(self, path: str, line: int, severity: str, failure: str) -> str: ...
+    def verdict(self, decision: str, commit: str, summary: str = "") -> str: ...
 
 
 class Host(Protocol):
@@ -91,6 +94,8 @@ def on_signal(host: Host, tools: Tools, run: AgentRun, sig: Signal) -> None:
             host.say("  " + tools.blocked(sig.task, sig.text))
         case SignalKind.ASK:
             host.say("  " + tools.ask(sig.text))
+        case SignalKind.FINDING | SignalKind.VERDICT:
+            _review_answer(host, tools, sig)
         case SignalKind.RATE_LIMITED:
             reset_in = float(sig.data.get("reset_in") or 60)
             host.say(f"rate limited for {reset_in:g} s: {sig.text}")
@@ -126,6 +131,24 @@ def on_signal(host: Host, tools: Tools, run: AgentRun, sig: Signal) -> None:
             host.notes(run.flow.offer(text, run.repeats, time.monotonic()))
         case _:
             assert_never(sig.kind)
+
+
+def _review_answer(host: Host, tools: Tools, sig: Signal) -> None:
+    """A reviewer's finding or verdict; czar's refusal (a wrong commit, no such line) is said."""
+    try:
+        if sig.kind is SignalKind.FINDING:
+            line = sig.data.get("line")
+            said = tools.finding(
+                str(sig.data.get("path", "")),
+                line if isinstance(line, int) else 0,
+                str(sig.data.get("severity", "")),
+                sig.text,
+            )
+        else:
+            said = tools.verdict(str(sig.data.get("decision", "")), str(sig.data.get("commit", "")), sig.text)
+    except CallerError as exc:
+        said = f"refused: {exc}"
+    host.say(f"  {said}")
 
 
 def _turn_done(host: Host, tools: Tools, run: AgentRun, sig: Signal) -> None:

@@ -32,7 +32,7 @@ from czar.agents.host_settings import HostSettings
 from czar.core import pricing, usage
 from czar.core.events import EventKind
 from czar.core.host_commands import Answer, MessageKind, Restart, StartTask, StopAgent, Tell, Unreadable
-from czar.core.states import ACTIVE_TASK_STATES, TaskState, WorkerState
+from czar.core.states import ACTIVE_TASK_STATES, HANDED_IN, TaskState, WorkerState
 from czar.host import delivery, output, signals
 from czar.host.agent_process import AgentProcess
 from czar.host.agent_run import AgentRun, Submit
@@ -53,6 +53,7 @@ class WorkerHost:
         self.worker = worker_id = settings.worker
         self.agent_kind = agent_kind = settings.kind
         self.settings = settings.agent
+        self.reviewer = settings.reviewer  # it reads other agents' work (``czar.supervisor.reviews``)
         self.home = store.paths.root / "agents" / worker_id  # the agent's own files (configs, a home)
         self.repo = repo = settings.repo
         self.out = out
@@ -75,6 +76,7 @@ class WorkerHost:
             repo=repo,
             config=settings.sandbox,
             on_denied=self._denied,
+            read_only=settings.reviewer,
         )
         self.agent = AgentProcess(self)  # the agent's process: started, fed, read, ended
 
@@ -167,7 +169,7 @@ class WorkerHost:
             prompt=Store.prompt(conn, attempt.id),
             adapter=adapter_for(self.agent_kind),
             launches=attempt.launches,
-            finished=state in (TaskState.SUBMITTED, TaskState.VERIFYING),
+            finished=state in HANDED_IN,
             session=attempt.session_id,
         )
 

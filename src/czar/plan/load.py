@@ -21,6 +21,7 @@ from czar.plan.model import (
     PermissionsConfig,
     PlanFile,
     ProjectConfig,
+    ReviewConfig,
     SandboxConfig,
     TaskConfig,
     WorkersConfig,
@@ -59,11 +60,18 @@ class Plan:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     agents: dict[str, AgentConfig] = field(default_factory=dict)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
 
     @property
     def worker_kinds(self) -> dict[str, str]:
-        """Each worker's id (w1, w2, ...) and the agent kind it runs."""
-        return {f"w{i}": kind for i, kind in enumerate(self.workers.kinds(), start=1)}
+        """Each worker's id (w1, w2, ... then the reviewers r1, r2, ...) and the agent kind it runs."""
+        authors = {f"w{i}": kind for i, kind in enumerate(self.workers.kinds(), start=1)}
+        return authors | self.reviewers
+
+    @property
+    def reviewers(self) -> dict[str, str]:
+        """The reviewer workers (r1, r2, ...) and their agent kinds (``[review]``)."""
+        return {f"r{i}": kind for i, kind in enumerate(self.review.kinds(), start=1)}
 
     @property
     def repo(self) -> Path:
@@ -266,4 +274,5 @@ def _build(path: Path, parsed: PlanFile) -> Plan:
         alerts=parsed.alerts,
         sandbox=parsed.sandbox,
         agents={str(k): v for k, v in parsed.agents.items()},
+        review=parsed.review,
     )

@@ -116,6 +116,27 @@ class WorkersConfig(_Strict):
         return [self.agent] * self.count
 
 
+class ReviewConfig(_Strict):
+    """A reviewer reads each task's verified commit before it may merge (none: no review)."""
+
+    agents: dict[AgentKind, Annotated[int, Field(ge=1, le=64)]] = Field(default_factory=dict)
+    """The reviewer workers (r1, r2, ...), of any agent kind: ``{ claude = 1 }``. Empty: no review."""
+    prefer_other: bool = True
+    """Give a task to a reviewer of another agent kind than its author's when one is free."""
+    max_review_rounds: int = Field(default=2, ge=0)
+    """How many times reviewers may send a task's work back for changes; one more request fails it."""
+    timeout: float = Field(default=900.0, gt=0)
+    """Seconds a review may take; then it counts as lost and another reviewer reads the commit."""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.agents)
+
+    def kinds(self) -> list[str]:
+        """The agent kind of each reviewer, r1 first."""
+        return [kind for kind, n in self.agents.items() for _ in range(n)]
+
+
 class AgentConfig(_Strict):
     """How to run one kind of agent (``[agents.claude]``, ``[agents.codex]``, ...)."""
 
@@ -298,6 +319,7 @@ class PlanFile(_Strict):
     permissions: PermissionsConfig = PermissionsConfig()
     alerts: AlertsConfig = AlertsConfig()
     sandbox: SandboxConfig = SandboxConfig()
+    review: ReviewConfig = ReviewConfig()
     tasks: list[TaskConfig] = Field(min_length=1)
 
     @field_validator("agents")

@@ -122,9 +122,11 @@ class Attempts:
 
     @staticmethod
     def workers_by_task(conn: Connection) -> dict[str, list[str]]:
-        """Who worked on each task, in the order of its attempts (each worker once)."""
+        """Who worked on each task, in the order of its attempts (each worker once; its reviewers,
+        whose attempts have no branch, not)."""
         out: dict[str, list[str]] = {}
-        for task, worker in conn.execute(select(attempts.c.task_id, attempts.c.worker_id).order_by(attempts.c.id)):
+        query = select(attempts.c.task_id, attempts.c.worker_id).where(attempts.c.branch != "").order_by(attempts.c.id)
+        for task, worker in conn.execute(query):
             if worker not in out.setdefault(task, []):
                 out[task].append(worker)
         return out

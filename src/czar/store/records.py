@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from czar.core.forge import FileStat, PullState
-from czar.core.states import AttemptOutcome, TaskState, WorkerState
+from czar.core.forge import FileStat, Finding, PullState
+from czar.core.review import ReviewState
+from czar.core.states import AttemptOutcome, TaskState, WorkerRole, WorkerState
 from czar.errors import StoreError
 
 
@@ -69,7 +70,7 @@ def _known(kind: type[_E], value: str, what: str) -> _E:
         raise StoreError(f"the store holds a {what} this czar does not know: {value!r} (a newer czar's?)") from None
 
 
-_E = TypeVar("_E", TaskState, WorkerState, AttemptOutcome, PullState)
+_E = TypeVar("_E", TaskState, WorkerState, WorkerRole, AttemptOutcome, PullState, ReviewState)
 _R = TypeVar("_R")
 _NAMES: dict[type, tuple[str, ...]] = {}
 
@@ -132,10 +133,16 @@ class Worker:
     wait_until: float | None
     detail: str | None
     repeats: int
+    role: WorkerRole
 
     @staticmethod
     def from_row(row: Any) -> Worker:
-        return from_columns(Worker, row, state=_known(WorkerState, row.state, "worker state"))
+        return from_columns(
+            Worker,
+            row,
+            state=_known(WorkerState, row.state, "worker state"),
+            role=_known(WorkerRole, row.role, "worker role"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +257,38 @@ class PullEntry:
     @staticmethod
     def from_row(row: Any) -> PullEntry:
         return from_columns(PullEntry, row, detail=json.loads(row.detail))
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """One review of a task's commit (``czar.core.review``)."""
+
+    id: int
+    task_id: str
+    worker_id: str
+    attempt_id: int
+    agent: str
+    commit: str
+    state: ReviewState
+    summary: str | None
+    findings: tuple[Finding, ...]
+    reason: str | None
+    posted: bool
+    applied: bool
+    started_at: float
+    finished_at: float | None
+
+    @staticmethod
+    def from_row(row: Any) -> Review:
+        findings = tuple(Finding(**f) for f in json.loads(row.findings))
+        return from_columns(
+            Review,
+            row,
+            state=_known(ReviewState, row.state, "review state"),
+            findings=findings,
+            posted=bool(row.posted),
+            applied=bool(row.applied),
+        )
 
 
 def checks_at(entries: list[PullEntry], commit: str) -> list[dict[str, Any]]:

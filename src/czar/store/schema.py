@@ -66,6 +66,7 @@ workers = Table(
     Column("wait_until", Float),  # rate-limited until then
     Column("detail", Text),  # what it waits for (a question, a permission request), for people
     Column("repeats", Integer, nullable=False, server_default="0"),  # the same output, this many times in a row
+    Column("role", String, nullable=False, server_default="author"),  # author or reviewer
 )
 
 attempts = Table(
@@ -187,7 +188,28 @@ pull_history = Table(
     Column("detail", Text, nullable=False),  # JSON
 )
 
+# Each review of a task's commit: who reads it, and its verdict and findings once given.
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", String, nullable=False),
+    Column("worker_id", String, nullable=False),  # the reviewer
+    Column("attempt_id", Integer, nullable=False),  # the reviewer's agent's attempt (its costs, its launches)
+    Column("agent", String, nullable=False),  # the reviewer's agent kind
+    Column("commit", String, nullable=False),  # the commit it reads: its verdict is on this one only
+    Column("state", String, nullable=False),  # open, approved, changes_requested, lost
+    Column("summary", Text),
+    Column("findings", Text, nullable=False, server_default="[]"),  # JSON: [{path, line, severity, failure}]
+    Column("reason", Text),  # why it was lost
+    Column("posted", Integer, nullable=False, server_default="0"),  # 1: on the pull request
+    Column("applied", Integer, nullable=False, server_default="0"),  # 1: its task acted on it (or it was lost)
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+)
+
 Index("inbox_open", inbox.c.worker_id, inbox.c.done_at)
+Index("reviews_task", reviews.c.task_id)
 Index("pull_history_pull", pull_history.c.pull_id)
 Index("events_task", events.c.task_id)
 Index("events_kind", events.c.kind)
@@ -283,7 +305,23 @@ _V4 = """
 ALTER TABLE tasks ADD COLUMN approved_window INTEGER;
 """
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4)]
+_V5 = """
+ALTER TABLE workers ADD COLUMN role VARCHAR DEFAULT 'author' NOT NULL;
+CREATE TABLE reviews (
+    id INTEGER NOT NULL, task_id VARCHAR NOT NULL, worker_id VARCHAR NOT NULL, attempt_id INTEGER NOT NULL,
+    agent VARCHAR NOT NULL, "commit" VARCHAR NOT NULL, state VARCHAR NOT NULL, summary TEXT,
+    findings TEXT DEFAULT '[]' NOT NULL, reason TEXT, posted INTEGER DEFAULT '0' NOT NULL,
+    applied INTEGER DEFAULT '0' NOT NULL, started_at FLOAT NOT NULL, finished_at FLOAT, PRIMARY KEY (id));
+CREATE INDEX reviews_task ON reviews (task_id);
+"""
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _script(_V1),
+    _script(_V2),
+    _script(_V3),
+    _script(_V4),
+    _script(_V5),
+]
 
 
 def migrate(conn: Connection) -> int:

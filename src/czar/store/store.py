@@ -25,6 +25,7 @@ from czar.store.meta import Meta
 from czar.store.pulls import Pulls
 from czar.store.radar import RadarFindings
 from czar.store.records import Task, Worker
+from czar.store.reviews import Reviews
 from czar.store.sqlite import SqliteDatabase
 from czar.store.tasks import Tasks, TransitionRefused
 from czar.store.workers import Workers
@@ -32,7 +33,7 @@ from czar.store.workers import Workers
 __all__ = ["Event", "Posted", "Store", "TransitionRefused", "Tx"]
 
 
-class Store(Events, Tasks, Workers, Attempts, Claims, RadarFindings, Inbox, Meta, Pulls):
+class Store(Events, Tasks, Workers, Attempts, Claims, RadarFindings, Inbox, Meta, Pulls, Reviews):
     """Tasks, attempts, workers, events and inboxes of one project."""
 
     def __init__(self, paths: ProjectPaths, database: Database | None = None) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, insert, select, update
 
-from czar.core.states import WorkerState
+from czar.core.states import WorkerRole, WorkerState
 from czar.errors import StoreError
 from czar.store.joins import Part, prefixed
 from czar.store.records import Attempt, Station, Task, Worker
@@ -28,11 +28,15 @@ class Workers:
 
     @staticmethod
     def idle_count(conn: Connection) -> int:
-        """Workers idle and without a task."""
+        """Authors idle and without a task (reviewers take no task)."""
         query = (
             select(func.count())
             .select_from(workers)
-            .where(workers.c.state == WorkerState.IDLE.value, workers.c.task_id.is_(None))
+            .where(
+                workers.c.state == WorkerState.IDLE.value,
+                workers.c.task_id.is_(None),
+                workers.c.role == WorkerRole.AUTHOR.value,
+            )
         )
         return int(conn.execute(query).scalar_one())
 
@@ -55,15 +59,19 @@ class Workers:
         return out
 
     @staticmethod
-    def add_worker(conn: Connection, worker_id: str, agent: str) -> None:
+    def add_worker(conn: Connection, worker_id: str, agent: str, role: WorkerRole = WorkerRole.AUTHOR) -> None:
         conn.execute(
-            insert(workers).values(id=worker_id, agent=agent, state=WorkerState.STOPPED.value, updated_at=time.time())
+            insert(workers).values(
+                id=worker_id, agent=agent, role=role.value, state=WorkerState.STOPPED.value, updated_at=time.time()
+            )
         )
 
     @staticmethod
     def set_worker(conn: Connection, worker_id: str, **fields: Any) -> None:
         now = time.time()
         fields.setdefault("updated_at", now)
+        if "role" in fields:
+            fields["role"] = WorkerRole(fields["role"]).value
         if "state" in fields:
             fields["state"] = WorkerState(fields["state"]).value
             # ``state_since`` keeps the time the state last really changed.

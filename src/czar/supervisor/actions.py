@@ -295,18 +295,7 @@ class Actions:
                 case Defer(found):
                     self._sent_back(conn, task, found)
                 case Approve(rounds):
-                    Store.move_task(
-                        conn,
-                        task_id,
-                        TaskState.APPROVED,
-                        expect=TaskState.VERIFYING,
-                        rounds=rounds,
-                        # Its first approval: a task sent back since keeps its place in line.
-                        approved_window=(
-                            task.approved_window if task.approved_window is not None else Store.merge_window(conn)
-                        ),
-                        reason=f"verified: {len(checks)} check(s) passed, {len(changed)} file(s) changed",
-                    )
+                    passed = f"verified: {len(checks)} check(s) passed, {len(changed)} file(s) changed"
                     Store.emit(
                         conn,
                         EventKind.VERIFY_PASSED,
@@ -315,11 +304,32 @@ class Actions:
                         checks=checks,
                         changed=changed,
                     )
-                    self.free_worker(conn, task.worker_id, task.attempt_id)
+                    if self.p.plan.review.enabled:
+                        # Its author keeps the worker: changes requested go to the same session.
+                        reason = f"{passed}; a reviewer reads it next"
+                        Store.move_task(
+                            conn, task_id, TaskState.REVIEWING, expect=TaskState.VERIFYING, rounds=rounds, reason=reason
+                        )
+                    else:
+                        self.approve(conn, task, passed, expect=TaskState.VERIFYING, rounds=rounds)
                 case SendBack() | Fail():
                     self._verification_failed(conn, task, verdict, checks)
                 case _:
                     assert_never(verdict)
+
+    def approve(self, conn: Tx, task: Task, reason: str, expect: TaskState, **fields: Any) -> None:
+        """The task's work may merge: into the merge queue; its worker is free."""
+        Store.move_task(
+            conn,
+            task.id,
+            TaskState.APPROVED,
+            expect=expect,
+            # Its first approval: a task sent back since keeps its place in line.
+            approved_window=task.approved_window if task.approved_window is not None else Store.merge_window(conn),
+            reason=reason,
+            **fields,
+        )
+        self.free_worker(conn, task.worker_id, task.attempt_id)
 
     def _examine(
         self, task: Task, attempt: Attempt, claimed: tuple[str, ...], known: tuple[bool, list[str]] | None

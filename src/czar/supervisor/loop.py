@@ -19,15 +19,28 @@ from dataclasses import replace
 from typing import IO, Any
 
 from czar.agents import adapter_for
-from czar.core.decide import Assign, Block, Merge, Order, Promote, Snapshot, Verify, decide, run_finished
+from czar.core.decide import (
+    Assign,
+    Block,
+    Merge,
+    Order,
+    Promote,
+    Review,
+    Reviewed,
+    Snapshot,
+    Verify,
+    decide,
+    run_finished,
+)
 from czar.core.events import EventKind
 from czar.core.host_commands import Restart
+from czar.core.review import ReviewState
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerState
 from czar.errors import CzarError, SupervisorError
 from czar.runtime import logs, proc
 from czar.store.doorbell import Listener
 from czar.store.store import Store, TransitionRefused, Tx
-from czar.supervisor.actions import Actions
+from czar.supervisor.actions import Actions, branch_of
 from czar.supervisor.alerts import AlertSender
 from czar.supervisor.checks import CHECK
 from czar.supervisor.healer import Healer, agent_start_waiting
@@ -35,6 +48,7 @@ from czar.supervisor.merge_queue import MergeQueue
 from czar.supervisor.project import Project
 from czar.supervisor.pulls import PullRequests
 from czar.supervisor.radar import Radar, gate
+from czar.supervisor.reviews import Reviewing
 from czar.supervisor.snapshot import snapshot
 from czar.supervisor.stall import StallWatch
 from czar.supervisor.tools import ToolsServer
@@ -111,6 +125,7 @@ class Supervisor:
         self.alerts = AlertSender(project)
         self.tools = ToolsServer(project, self.say)
         self.pulls = PullRequests(project, self.say)
+        self.reviewing = Reviewing(project, self.actions, self.say)
         self.pulls_wanted = threading.Event()
         self.to_start: list[str] = []  # workers whose host the start of the run must start
         self.host_starts: dict[str, list[float]] = {}  # worker -> when its host was started lately
@@ -286,7 +301,7 @@ class Supervisor:
                     with self.store.write() as conn:
                         Store.emit(conn, EventKind.SUPERVISOR_ERROR, task=name, error=repr(exc))
         self.radar_wanted.set()
-        snap = snapshot(self.store)
+        snap = replace(snapshot(self.store), prefer_other=self.p.plan.review.prefer_other)
         if self.p.plan.project.budget_usd is not None and self._run_spent() >= self.p.plan.project.budget_usd:
             snap = replace(snap, out_of_budget=True)
         decisions = decide(snap)
@@ -414,11 +429,38 @@ class Supervisor:
         """One health round; starts lost worker hosts again. Returns when to look again."""
         deadline, lost = self.healer.tick()
         self.tools.check()
+        if self.p.plan.review.enabled:
+            try:
+                self.reviewing.sweep()
+            except CzarError as exc:
+                self.say(f"reviews: {exc}")
         ours = set(self.p.plan.worker_kinds)
         lost = [wid for wid in lost if wid in ours and not self._keeps_dying(wid)]
         if lost:
             self.start_hosts(self.take_back(lost))
         return deadline if deadline is not None else self.p.clock.time() + POLL_SECONDS
+
+    def _reviewed_as_is(self, task_id: str) -> bool:
+        """With reviews, a task merges only at the commit its reviewer approved: a branch that
+        moved since goes back to review (no round used)."""
+        if not self.p.plan.review.enabled:
+            return True
+        tip = self.p.repo.tips().get(branch_of(task_id))
+        with self.store.write() as conn:
+            task = Store.task(conn, task_id)
+            approved = [r for r in Store.reviews_of(conn, task_id) if r.state is ReviewState.APPROVED and r.applied]
+            if task.state is not TaskState.APPROVED or (approved and approved[-1].commit == tip):
+                return True
+            seen = approved[-1].commit[:10] if approved else "no commit"
+            Store.move_task(
+                conn,
+                task_id,
+                TaskState.REVIEWING,
+                expect=TaskState.APPROVED,
+                reason=f"its branch is at {str(tip)[:10]}, the review approved {seen}: reviewed again",
+            )
+        self.say(f"task {task_id} moved since its review: reviewed again")
+        return False
 
     def apply(self, d: Order) -> None:
         if isinstance(d, Promote):
@@ -440,7 +482,15 @@ class Supervisor:
                 Store.move_task(conn, d.task, TaskState.VERIFYING, expect=TaskState.SUBMITTED, reason="submitted")
             self.say(f"verifying task {d.task}")
             self.busy[d.task] = self.checks.submit(self._verify, d.task)
+        elif isinstance(d, Review) and f"review:{d.task}" not in self.busy:
+            self.busy[f"review:{d.task}"] = self.assigners.submit(self.reviewing.start, d.task, d.worker)
+        elif isinstance(d, Reviewed):
+            self.reviewing.act(d.task)
+            self.pulls_wanted.set()  # the verdict goes on the pull request
         elif isinstance(d, Merge) and MERGE_SLOT not in self.busy:
+            d = Merge(tuple(t for t in d.tasks if self._reviewed_as_is(t)))
+            if not d.tasks:
+                return
             with self.store.write() as conn:
                 Store.next_merge_window(conn)  # the approved tasks left out of it wait one more
                 for t in d.tasks:

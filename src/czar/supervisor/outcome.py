@@ -11,6 +11,7 @@ from czar.core import hunks
 from czar.core.decide import run_finished
 from czar.core.events import EventKind
 from czar.core.omnibus import OMNIBUS
+from czar.core.review import ReviewState
 from czar.core.states import TaskState
 from czar.errors import SupervisorError, SupervisorGone
 from czar.store.store import Event, Store, Tx
@@ -37,6 +38,8 @@ class RunOutcome:
     prs_opened: int  # the tasks' pull requests
     omnibus: int | None  # the omnibus pull request's number, once written
     containment_ok: bool | None  # the omnibus's proof that nothing was left out (None: not written)
+    reviews: int = 0  # reviews that gave a verdict
+    changes_requested: int = 0  # ... of which requested changes
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,6 +186,7 @@ def outcome(project: Project, integration_ok: bool | None) -> RunOutcome:
         wall_seconds = run_wall_seconds(conn)
         pulls = Store.all_pulls(conn)
         written = Store.read_events(conn, kinds=(EventKind.OMNIBUS_WRITTEN,))
+        reviews = Store.review_counts(conn)
     return RunOutcome(
         tasks_total=len(tasks),
         tasks_merged=sum(1 for t in tasks if t.state is TaskState.MERGED),
@@ -197,6 +201,8 @@ def outcome(project: Project, integration_ok: bool | None) -> RunOutcome:
         prs_opened=sum(1 for p in pulls if p.task_id != OMNIBUS),
         omnibus=written[-1].payload["number"] if written else None,
         containment_ok=bool(written[-1].payload["containment"]) if written else None,
+        reviews=reviews.get(ReviewState.APPROVED, 0) + reviews.get(ReviewState.CHANGES_REQUESTED, 0),
+        changes_requested=reviews.get(ReviewState.CHANGES_REQUESTED, 0),
     )
 
 

@@ -15,7 +15,7 @@ from czar.agents.host_settings import HostSettings, SandboxSettings, settings_fi
 from czar.core.clock import Clock
 from czar.core.events import EventKind
 from czar.core.repository import Repository
-from czar.core.states import TaskState
+from czar.core.states import TaskState, WorkerRole
 from czar.core.terminal import Terminal
 from czar.errors import PlanError
 from czar.paths import ProjectPaths, czar_home
@@ -179,7 +179,8 @@ class Project:
             allow_hosts=tuple(box.allow_hosts),
             ports=tuple(box.ports),
         )
-        return HostSettings(self.name, worker, kind, agent, self.plan.repo, sandboxed)
+        reviewer = worker in self.plan.reviewers
+        return HostSettings(self.name, worker, kind, agent, self.plan.repo, sandboxed, reviewer=reviewer)
 
     def write_host_settings(self, worker: str) -> Path:
         """``worker``'s settings, where its host reads them; their file."""
@@ -219,6 +220,7 @@ class Project:
             Store.set_meta(conn, "plan_path", str(plan.path))
             Store.set_meta(conn, "base_branch", plan.project.base_branch)
             Store.set_meta(conn, "integration_branch", plan.project.integration_branch)
+            Store.set_meta(conn, "repo", str(plan.repo))
             Store.set_meta(conn, "permissions_allow", [r.model_dump() for r in plan.permissions.allow])
             Store.set_meta(conn, "permissions_deny", [r.model_dump() for r in plan.permissions.deny])
             Store.set_meta(conn, "permissions_defaults", plan.permissions.defaults)
@@ -232,11 +234,13 @@ class Project:
                 elif row.state in (TaskState.PENDING, TaskState.READY) and row.attempt_id is None:
                     Store.set_task_text(conn, t.id, order=t.order, title=t.title, body=t.body, spec=spec)
             known = {w.id for w in Store.all_workers(conn)}
+            reviewers = self.plan.reviewers
             for wid, kind in self.plan.worker_kinds.items():
+                role = WorkerRole.REVIEWER if wid in reviewers else WorkerRole.AUTHOR
                 if wid not in known:
-                    Store.add_worker(conn, wid, kind)
+                    Store.add_worker(conn, wid, kind, role)
                 else:
-                    Store.set_worker(conn, wid, agent=kind)
+                    Store.set_worker(conn, wid, agent=kind, role=role)
 
 
 def open_project(plan_path: Path, *, check_repo: bool = True) -> Project:

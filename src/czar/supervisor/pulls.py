@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from czar.core.events import EventKind
-from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, changes_since, describe
+from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, Review, Verdict, changes_since, describe
+from czar.core.review import ReviewState
 from czar.core.states import TaskState
 from czar.errors import CzarError
 from czar.forge.local import LocalForge
@@ -24,7 +25,7 @@ from czar.supervisor.project import Project
 LOG_TAIL = 4000  # characters of the checks' output in a pull request's body
 
 # Where a verified task's pull request is open and follows its branch.
-VERIFIED = (TaskState.APPROVED, TaskState.MERGING)
+VERIFIED = (TaskState.REVIEWING, TaskState.APPROVED, TaskState.MERGING)
 
 
 class PullRequests:
@@ -47,6 +48,33 @@ class PullRequests:
                 self._step(task, pull, tips)
             except CzarError as exc:  # one task's pull request must not keep the others back
                 self.say(f"pull request of {task.id}: {exc}")
+        self._post_reviews()
+
+    def _post_reviews(self) -> None:
+        """Reviewers' verdicts and findings go on their pull requests, once each, at the commit
+        reviewed (a pull request not there yet is brought to it first: the history shows what
+        each review saw)."""
+        with self.p.store.read() as conn:
+            waiting = Store.unposted_reviews(conn)
+            pulls = {p.task_id: p for p in Store.all_pulls(conn)}
+        for r in waiting:
+            pull = pulls.get(r.task_id)
+            verdict = Verdict.APPROVE if r.state is ReviewState.APPROVED else Verdict.REQUEST_CHANGES
+            review = Review(verdict, r.commit, f"{r.worker_id} ({r.agent})", r.summary or "", r.findings)
+            try:
+                if pull is None or pull.head_commit != r.commit:
+                    if pull is not None and pull.state is not PullState.OPEN:
+                        raise CzarError(f"pull request #{pull.id} is {pull.state}")
+                    with self.p.store.read() as conn:
+                        task = Store.task(conn, r.task_id)
+                    number = self.publish(task, r.commit).number
+                else:
+                    number = pull.id
+                self.forge.post_review(number, review)
+            except CzarError as exc:
+                self.say(f"review of {r.task_id} not posted: {exc}")
+            with self.p.store.write() as conn:
+                Store.set_review(conn, r.id, posted=1)
 
     def _step(self, task: Task, pull: Pull | None, tips: dict[str, str]) -> None:
         state = task.state

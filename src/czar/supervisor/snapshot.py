@@ -14,6 +14,7 @@ def snapshot(store: Store) -> Snapshot:
         claims = Store.all_claims(conn)
         waiting = Store.held_tasks(conn)
         window = Store.merge_window(conn)
+        reviews = Store.pending_reviews(conn)
     task_views = {
         t.id: TaskView(
             id=t.id,
@@ -28,8 +29,11 @@ def snapshot(store: Store) -> Snapshot:
             rank=t.spec.rank,
             waits=waits.parse(t.blocked_on) - {waits.PERSON},
             waited=window - t.approved_window if t.approved_window is not None else 0,
+            review=reviews.get(t.id),
         )
         for t in tasks
     }
-    worker_views = {w.id: WorkerView(id=w.id, agent=w.agent, state=w.state, task=w.task_id) for w in workers}
+    worker_views = {
+        w.id: WorkerView(id=w.id, agent=w.agent, state=w.state, task=w.task_id, role=w.role) for w in workers
+    }
     return Snapshot(tasks=task_views, workers=worker_views, held=waiting)

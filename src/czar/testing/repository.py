@@ -256,6 +256,11 @@ class FakeRepository:
     def make_checkout(self, checkout: Path, branch: str) -> None:
         self.clone(checkout, branch)
 
+    def make_review_checkout(self, checkout: Path, commit: str) -> None:
+        if commit not in self.commits:
+            raise GitError(f"not a commit id: {commit[:40]!r}")
+        self.checkouts[checkout] = {"HEAD": commit}
+
     def harvest(self, checkout: Path, branch: str, known: str | None) -> str | None:
         now = self.checkouts.get(checkout, {}).get(branch)
         if now is None or now == known:

@@ -85,6 +85,23 @@ def throwaway(git: Git, path: Path, commit: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def detached(git: Git, path: Path, commit: str) -> None:
+    """A clone at ``path`` with ``commit`` checked out (detached), for a reviewer to read; made
+    whole beside it, replacing whatever was there. czar runs no git in it once made."""
+    if not is_commit_id(commit):
+        raise GitError(f"not a commit id: {commit[:40]!r}")
+    making = path.with_name(f".{path.name}.making")
+    for old in (path, making):
+        shutil.rmtree(old, ignore_errors=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    git.run(
+        "clone", "--quiet", "--shared", "--no-tags", "--no-checkout", "--end-of-options", str(git.repo), str(making)
+    )
+    git.run("checkout", "--quiet", "--detach", commit, cwd=making)  # a commit id: never an option
+    git.run("remote", "remove", "origin", cwd=making)
+    making.rename(path)
+
+
 def tip(path: Path, branch: str) -> str | None:
     """Where ``branch`` points in the clone, read from its files (running git there would run
     whatever its configuration says; the files are the agent's, read as ``untrusted`` says). None

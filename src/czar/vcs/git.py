@@ -115,6 +115,16 @@ class Git:
             == 0
         )
 
+    def lines_at(self, commit: str, path: str) -> int | None:
+        """How many lines ``path`` has at ``commit``; None if it is no file there."""
+        if path.startswith("-") or "\n" in path or ":" in commit:
+            return None
+        result = self.run("cat-file", "blob", f"{commit}:{path.removeprefix('./')}", check=False)
+        if not result.ok:
+            return None
+        text = result.output
+        return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+
     def commits_ahead(self, base: str, branch: str) -> int:
         """Commits on ``branch`` not in ``base`` (``git rev-list --count base..branch``)."""
         return int(self.out("rev-list", "--count", "--end-of-options", f"{base}..{branch}"))

@@ -17,6 +17,9 @@ class GitRepository(Git):
     def make_checkout(self, checkout: Path, branch: str) -> None:
         task_checkout.make(self, checkout, branch)
 
+    def make_review_checkout(self, checkout: Path, commit: str) -> None:
+        task_checkout.detached(self, checkout, commit)
+
     def harvest(self, checkout: Path, branch: str, known: str | None) -> str | None:
         return task_checkout.harvest(self, checkout, branch, known)
 

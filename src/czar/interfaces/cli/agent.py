@@ -94,6 +94,23 @@ def register(app: typer.Typer) -> None:
     def ask(question: Annotated[list[str], typer.Argument(help=_help("ask", "question"))]) -> None:
         typer.echo(_tools().ask(" ".join(question)))
 
+    @app.command(help=_summary("finding"))
+    def finding(
+        failure: Annotated[list[str], typer.Argument(help=_help("finding", "failure"))],
+        path: Annotated[str, typer.Option("--path", help=_help("finding", "path"))],
+        line: Annotated[int, typer.Option("--line", min=1, help=_help("finding", "line"))],
+        severity: Annotated[str, typer.Option("--severity", help=_help("finding", "severity"))],
+    ) -> None:
+        typer.echo(_tools().finding(path, line, severity, " ".join(failure)))
+
+    @app.command(help=_summary("verdict"))
+    def verdict(
+        decision: Annotated[str, typer.Argument(help=_help("verdict", "decision"))],
+        commit: Annotated[str, typer.Option("--commit", help=_help("verdict", "commit"))],
+        summary: Annotated[str | None, typer.Option("--summary", help=_help("verdict", "summary"))] = None,
+    ) -> None:
+        typer.echo(_tools().verdict(decision, commit, summary or ""))
+
     @app.command()
     def hook(
         agent: Annotated[

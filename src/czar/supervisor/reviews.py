@@ -1,0 +1,281 @@
+"""Reviews of verified work (the plan's ``[review]``): a reviewer given a task's commit, its
+verdict acted on, and a review that ends with no verdict given to a reviewer again.
+
+A review reads one commit, in a checkout of its own made read-only in the reviewer's sandbox;
+its verdict counts for that commit only (``czar.core.review``). What follows a verdict is
+``after_review``'s to say; the author's worker waits with its session meanwhile, so changes
+requested reach the agent that made the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+
+from czar.agents import adapter_for
+from czar.core.events import EventKind
+from czar.core.forge import Verdict, changes_since
+from czar.core.host_commands import MessageKind, StartTask, StopAgent
+from czar.core.prompt import ReviewInput, render_review
+from czar.core.review import (
+    LOST_LIMIT,
+    Approved,
+    ChangesRequested,
+    OutOfRounds,
+    ReviewState,
+    after_review,
+    findings_text,
+)
+from czar.core.states import AttemptOutcome, TaskState, WorkerState
+from czar.errors import CzarError
+from czar.store.records import Review, Task
+from czar.store.store import Store, Tx
+from czar.supervisor.actions import Actions, branch_of
+from czar.supervisor.project import Project
+
+ENDED = (WorkerState.STARTING, WorkerState.CRASHED, WorkerState.STOPPED)  # no agent of its host runs
+
+
+class Reviewing:
+    def __init__(self, project: Project, actions: Actions, say: Callable[[str], None]) -> None:
+        self.p = project
+        self.store = project.store
+        self.actions = actions
+        self.say = say
+        self.config = project.plan.review
+        self.integration = project.plan.project.integration_branch
+
+    # -- a reviewer is given a commit ---------------------------------------------------------
+
+    def start(self, task_id: str, worker_id: str) -> None:
+        """Give the task's commit (its branch's tip) to the reviewer: a checkout of it, then the
+        prompt, in one transaction. A commit that lost ``LOST_LIMIT`` reviews fails the task."""
+        repo = self.p.repo
+        commit = repo.tip(branch_of(task_id))
+        with self.store.read() as conn:
+            task = Store.task(conn, task_id)
+            earlier = Store.reviews_of(conn, task_id)
+            summary = Store.attempt(conn, task.attempt_id).summary if task.attempt_id is not None else None
+            agent = Store.worker(conn, worker_id).agent
+        lost = sum(r.state is ReviewState.LOST and r.commit == commit for r in earlier)
+        if lost >= LOST_LIMIT:
+            self._no_reviewer(task_id, commit, lost)
+            return
+        asked = [r for r in earlier if r.state is ReviewState.CHANGES_REQUESTED]
+        base = repo.merge_base(self.integration, commit) or commit
+        files = changes_since(repo, self.integration, commit)
+        checkout = self.p.paths.review_checkout(f"{task_id}-{len(earlier) + 1}")
+        with self.p.git_lock.held(shared=True):
+            repo.make_review_checkout(checkout, commit)
+        prompt = render_review(
+            ReviewInput(
+                project=self.p.name,
+                worker=worker_id,
+                task_id=task_id,
+                title=task.title,
+                body=task.body,
+                commit=commit,
+                base=base,
+                files=[f"{f.path} (+{f.added} -{f.removed})" for f in files],
+                summary=summary,
+                round=len(asked) + 1,
+                earlier=findings_text(asked[-1].findings) if asked else None,
+                tools="mcp" if adapter_for(agent).capabilities.mcp else "cli",
+            )
+        )
+        digest = hashlib.sha256(prompt.encode()).hexdigest()
+        with self.store.write() as conn:
+            task, worker = Store.task(conn, task_id), Store.worker(conn, worker_id)
+            taken = Store.reviewing(conn, worker_id) is not None or task_id in Store.pending_reviews(conn)
+            if task.state is not TaskState.REVIEWING or worker.state is not WorkerState.IDLE or taken:
+                shutil.rmtree(checkout, ignore_errors=True)
+                return  # the state moved on since the decision: decide again
+            attempt_id = Store.new_attempt(
+                conn,
+                task_id=task_id,
+                worker_id=worker_id,
+                branch="",  # a reviewer has no branch: it reads a commit
+                worktree=str(checkout),
+                base_commit=commit,
+                prompt=prompt,
+                prompt_sha256=digest,
+            )
+            review_id = Store.new_review(
+                conn, task_id=task_id, worker_id=worker_id, attempt_id=attempt_id, agent=worker.agent, commit=commit
+            )
+            now = self.p.clock.time()
+            detail = f"reviews {task_id} at {commit[:10]}"
+            Store.set_worker(
+                conn, worker_id, state=WorkerState.WORKING, last_output=now, last_progress=None, detail=detail
+            )
+            Store.post(conn, worker_id, StartTask(attempt_id, task_id, str(checkout), prompt, digest))
+            Store.emit(
+                conn,
+                EventKind.REVIEW_STARTED,
+                task=task_id,
+                worker=worker_id,
+                attempt=attempt_id,
+                review=review_id,
+                commit=commit,
+                round=len(asked) + 1,
+                agent=worker.agent,
+                author=task.worker_id,
+            )
+        self.say(f"reviewer {worker_id} reads task {task_id} at {commit[:10]}")
+
+    def _no_reviewer(self, task_id: str, commit: str, lost: int) -> None:
+        with self.store.write() as conn:
+            task = Store.task(conn, task_id)
+            if task.state is not TaskState.REVIEWING:
+                return
+            if task.attempt_id is not None:
+                Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.FAILED)
+            self.actions.free_worker(conn, task.worker_id, task.attempt_id)
+            why = f"{lost} reviews of {commit[:10]} ended with no verdict"
+            self.actions.fail(conn, task_id, why, f"task {task_id} failed: {why} (see `czar logs` of its reviewers)")
+        self.say(f"task {task_id} failed: no reviewer answered")
+
+    # -- its verdict is acted on --------------------------------------------------------------
+
+    def act(self, task_id: str) -> None:
+        """Carry out the verdict of the task's last review: approved, changes sent back to its
+        author's session with the findings, or (rounds used up) failed."""
+        tip = self.p.repo.tips().get(branch_of(task_id))
+        with self.store.write() as conn:
+            task = Store.task(conn, task_id)
+            review = _last_verdict(Store.reviews_of(conn, task_id))
+            if task.state is not TaskState.REVIEWING or review is None:
+                return
+            Store.set_review(conn, review.id, applied=1)
+            if tip != review.commit:
+                # Its branch moved under the review: that verdict is on another commit.
+                reason = f"the branch moved to {str(tip)[:10]} after the review of {review.commit[:10]}"
+                Store.emit(
+                    conn, EventKind.REVIEW_LOST, task=task_id, worker=review.worker_id, review=review.id, reason=reason
+                )
+                return
+            asked = sum(r.state is ReviewState.CHANGES_REQUESTED and r.applied for r in Store.reviews_of(conn, task_id))
+            verdict = Verdict.APPROVE if review.state is ReviewState.APPROVED else Verdict.REQUEST_CHANGES
+            limit = self.config.max_review_rounds
+            match after_review(verdict, asked - (verdict is Verdict.REQUEST_CHANGES), limit):
+                case Approved():
+                    reason = f"approved by reviewer {review.worker_id} ({review.agent}) at {review.commit[:10]}"
+                    self.actions.approve(conn, task, reason, expect=TaskState.REVIEWING)
+                case ChangesRequested(round_no):
+                    self._send_back(conn, task, review, round_no, limit)
+                case OutOfRounds(round_no):
+                    if task.attempt_id is not None:
+                        Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.FAILED)
+                    self.actions.free_worker(conn, task.worker_id, task.attempt_id)
+                    why = f"reviewers requested changes {round_no} time(s); max_review_rounds is {limit}"
+                    self.actions.fail(conn, task_id, why, f"task {task_id} failed review: {why}")
+        self.say(f"task {task_id}: review {review.state} by {review.worker_id}")
+
+    def _send_back(self, conn: Tx, task: Task, review: Review, round_no: int, limit: int) -> None:
+        text = (
+            f"A reviewer ({review.worker_id}) asked for changes to task {task.id} at {review.commit[:10]} (review"
+            f" round {round_no} of {limit}).\n\n{findings_text(review.findings)}\n\n"
+            + (f"{review.summary}\n\n" if review.summary else "")
+            + "Fix each blocking finding in your worktree, commit, and finish again."
+        )
+        Store.emit(
+            conn,
+            EventKind.CHANGES_REQUESTED,
+            task=task.id,
+            worker=task.worker_id,
+            attempt=task.attempt_id,
+            review=review.id,
+            round=round_no,
+            findings=len(review.findings),
+        )
+        if task.worker_id is None or task.attempt_id is None:
+            # Approved once, its worker gone since (its branch moved): back to the pool with the findings.
+            Store.move_task(
+                conn,
+                task.id,
+                TaskState.READY,
+                reason="changes requested; back to the pool with the findings",
+                note=text,
+            )
+            return
+        Store.move_task(
+            conn,
+            task.id,
+            TaskState.RUNNING,
+            expect=TaskState.REVIEWING,
+            reason=f"changes requested (review round {round_no} of {limit}); the findings went to its agent",
+        )
+        now = self.p.clock.time()
+        Store.set_worker(
+            conn, task.worker_id, state=WorkerState.WORKING, detail=None, last_output=now, last_progress=now
+        )
+        self.actions.tell(conn, task, MessageKind.REVIEW, text)
+
+    # -- reviews that end with no verdict -----------------------------------------------------
+
+    def sweep(self) -> None:
+        """Open reviews whose reviewer is gone (its host ended, its agent exited), that ran out of
+        time, or whose task moved on, end as lost; checkouts of ended reviews are removed."""
+        now = self.p.clock.time()
+        with self.store.read() as conn:
+            reviews = Store.reviews_in(conn, (ReviewState.OPEN,))
+            seen = [
+                (r, Store.worker(conn, r.worker_id), Store.attempt(conn, r.attempt_id), Store.task(conn, r.task_id))
+                for r in reviews
+            ]
+        for review, worker, attempt, task in seen:
+            reason = None
+            if task.state is not TaskState.REVIEWING:
+                reason = f"task {task.id} is {task.state} now"
+            elif worker.state in ENDED:
+                reason = f"the worker host of {worker.id} ended"
+            elif attempt.agent_exited_at is not None:
+                reason = "the reviewer's agent exited with no verdict"
+            elif now - review.started_at > self.config.timeout:
+                reason = f"no verdict within {self.config.timeout:g} s"
+            if reason is not None:
+                self._lost(review, reason)
+        self._tidy()
+
+    def _lost(self, review: Review, reason: str) -> None:
+        with self.store.write() as conn:
+            if Store.review(conn, review.id).state is not ReviewState.OPEN:
+                return  # its verdict came meanwhile
+            Store.set_review(conn, review.id, state=ReviewState.LOST, reason=reason)
+            Store.emit(
+                conn,
+                EventKind.REVIEW_LOST,
+                task=review.task_id,
+                worker=review.worker_id,
+                attempt=review.attempt_id,
+                review=review.id,
+                reason=reason,
+            )
+            if Store.worker(conn, review.worker_id).state not in ENDED:
+                Store.set_worker(conn, review.worker_id, state=WorkerState.IDLE, detail=None)
+                Store.post(conn, review.worker_id, StopAgent(review.attempt_id))
+        self.say(f"review of {review.task_id} by {review.worker_id} lost: {reason}")
+
+    def _tidy(self) -> None:
+        """Remove the checkouts of reviews that are over (what a reviewer's agent wrote there is
+        nobody's work)."""
+        folder = self.p.paths.root / "reviews"
+        if not folder.is_dir():
+            return
+        with self.store.read() as conn:
+            open_ones = {r.attempt_id for r in Store.reviews_in(conn, (ReviewState.OPEN,))}
+            keep = {Store.attempt(conn, a).worktree for a in open_ones}
+        for path in folder.iterdir():
+            if str(path) not in keep and not path.name.startswith("."):
+                try:
+                    shutil.rmtree(path)
+                except OSError as exc:  # a file the agent made unremovable: said, tried again next time
+                    raise CzarError(f"cannot remove the review checkout {path}: {exc}") from exc
+
+
+def _last_verdict(reviews: list[Review]) -> Review | None:
+    """The task's last review with a verdict not acted on yet."""
+    done = (ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED)
+    pending = [r for r in reviews if r.state in done and not r.applied]
+    return pending[-1] if pending else None
