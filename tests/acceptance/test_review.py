@@ -75,7 +75,7 @@ def test_changes_requested_go_to_the_author_and_the_fixed_commit_is_approved_and
     on_a = [v for v in verdicts if v["task"] == "a"]
     assert [v["verdict"] for v in on_a] == ["request_changes", "approve"]
     assert on_a[0]["commit"] != on_a[1]["commit"]  # the second review read the fixed commit
-    asked = _events("reviewed", EventKind.CHANGES_REQUESTED)
+    asked = _events("reviewed", EventKind.REVIEW_CHANGES_REQUESTED)
     assert [a["task"] for a in asked] == ["a"]
     told = [e for e in _events("reviewed", EventKind.WORKER_TOLD) if e["about"] == "review"]
     assert "a.py:2 [blocking] an empty list raises IndexError" in str(told[0]["text"])

@@ -59,7 +59,7 @@ def test_the_tools_are_czars_agent_tools(project: Project) -> None:
             return [t.name for t in (await client.list_tools()).tools]
 
     assert sorted(asyncio.run(names())) == sorted(
-        ["report", "board", "claim", "release", "done", "blocked", "ask", "permission"]
+        ["report", "board", "claim", "release", "done", "blocked", "ask", "finding", "verdict", "permission"]
     )
     assert "acknowledged" in text(call(server, "report", {"task": "a", "text": "write a.txt"}))
     assert "checkpoint 1 recorded" in text(call(server, "report", {"text": "halfway", "checkpoint": 1}))

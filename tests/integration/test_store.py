@@ -94,8 +94,8 @@ def test_a_state_this_czar_does_not_know_is_one_line_not_a_crash(tmp_path: Path)
     store = Store(_paths(tmp_path))
     with store.write() as conn:  # as a newer czar would have written it
         row = {"id": "t", "ord": 0, "title": "t", "body": "b", "spec": "{}", "created_at": 0, "updated_at": 0}
-        conn.execute(insert(tasks).values(**row, state="reviewing"))
-    with pytest.raises(StoreError, match="a task state this czar does not know: 'reviewing'"):
+        conn.execute(insert(tasks).values(**row, state="judging"))
+    with pytest.raises(StoreError, match="a task state this czar does not know: 'judging'"):
         store.tasks()
     store.close()
 

@@ -10,7 +10,7 @@ from typer.main import get_command
 from czar.agent_tools import relay
 from czar.agent_tools.mcp_tools import _server
 from czar.agents.claude import ALLOWED
-from czar.core.prompt import PromptInput, render
+from czar.core.prompt import PromptInput, ReviewInput, render, render_review
 from czar.core.toolbox import NAMES, TOOLS
 from czar.interfaces.cli import agent
 from czar.model.answers import CZAR_TOOLS
@@ -59,6 +59,19 @@ def test_the_prompt_tells_of_each_tool_it_hints_at_in_the_agents_own_way() -> No
     for tools, mentions in (("mcp", "`{name}`"), ("cli", "czar {name}")):
         text = render(PromptInput(**{**base.__dict__, "tools": tools}))
         for tool in TOOLS:
-            if tool.hints:
+            if tool.hints and tool.role == "author":
                 assert mentions.format(name=tool.name) in text, (tools, tool.name)
+            elif tool.role == "reviewer":
+                assert mentions.format(name=tool.name) not in text, (tools, tool.name)
         assert "t1" in text.split("## Working with czar")[1]
+
+
+def test_a_reviewer_is_told_of_its_own_tools_only_and_of_the_commit_it_reads() -> None:
+    commit = "a" * 40
+    for tools, mentions in (("mcp", "`{name}`"), ("cli", "czar {name}")):
+        given = ReviewInput("p", "r1", "t1", "T", "do t1", commit, "b" * 40, ["x.py (+1 -0)"], "did it", 1, tools=tools)
+        text = render_review(given)
+        for tool in TOOLS:
+            told = mentions.format(name=tool.name) in text.split("## Your review")[1]
+            assert told == (tool.role == "reviewer" and bool(tool.hints)), (tools, tool.name)
+        assert f"Commit: {commit}" in text and "untrusted" in text and "do t1" in text

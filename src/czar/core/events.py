@@ -62,7 +62,7 @@ class EventKind(StrEnum):
     REVIEW_VERDICT = "review.verdict"  # a reviewer's verdict on the commit it read (with its findings)
     REVIEW_REFUSED = "review.refused"  # czar refused what a reviewer said (a wrong commit, no such line)
     REVIEW_LOST = "review.lost"  # a review ended with no verdict (exited, crashed, out of time): retried
-    CHANGES_REQUESTED = "review.changes_requested"  # the findings went back to the author's session
+    REVIEW_CHANGES_REQUESTED = "review.changes_requested"  # the findings went back to the author's session
     CHECKS_FLAKY = "checks.flaky"  # the project's checks failed on a merge, then passed when run again
 
     # -- the radar -------------------------------------------------------------------------------

@@ -181,7 +181,7 @@ class Reviewing:
         )
         Store.emit(
             conn,
-            EventKind.CHANGES_REQUESTED,
+            EventKind.REVIEW_CHANGES_REQUESTED,
             task=task.id,
             worker=task.worker_id,
             attempt=task.attempt_id,
