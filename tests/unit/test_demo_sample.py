@@ -168,6 +168,12 @@ def test_every_file_of_the_sample_comes_from_its_package_data(tmp_path: Path) ->
         script = sim_script.parse(source)
         writes = [("tasks", step) for step in script.main if step.verb == "write"]
         writes += [("fixes", step) for section in script.feedback for step in section if step.verb == "write"]
+        writes += [
+            ("reviewed", step)
+            for section in script.sections.get("review", [])
+            for step in section
+            if step.verb == "write"
+        ]
         assert writes, task.id
         for folder, step in writes:
             data = f"{folder}/{task.id}/{step.args[0]}.txt"
@@ -175,6 +181,13 @@ def test_every_file_of_the_sample_comes_from_its_package_data(tmp_path: Path) ->
             used.add(data)
 
     assert used == set(stored), "stored files the sample does not use"
+    # Its reviewer's finding is on the line of the bug it names, in the file its agent wrote first.
+    top = plan.task("top_words")
+    review = sim_script.parse(str(sim_script.extract(top.body, review=True)))
+    finding = review.main[0]
+    assert finding.verb == "finding"
+    path, line = finding.args[0], int(finding.args[1])
+    assert "n == 0" in stored[f"tasks/top_words/{path}.txt"].splitlines()[line - 1]
 
 
 def test_a_wheel_ships_every_file_of_the_sample() -> None:

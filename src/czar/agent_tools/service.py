@@ -140,8 +140,16 @@ class AgentTools:
         now = time.time()
         Store.set_attempt(conn, cur.attempt.id, acked_at=now, named_task=named, goal=goal)
         right = named == cur.task.id
+        reviewing: dict[str, Any] = {"reviewing": True} if cur.review is not None else {}
         Store.emit(
-            conn, EventKind.AGENT_ACK, **self._ids(cur), named=named, goal=goal, confirmed=right, digest_ok=digest_ok
+            conn,
+            EventKind.AGENT_ACK,
+            **self._ids(cur),
+            named=named,
+            goal=goal,
+            confirmed=right,
+            digest_ok=digest_ok,
+            **reviewing,
         )
         self._alive(conn, state=WorkerState.WORKING)
         if TaskState(cur.task.state) is TaskState.ASSIGNED:

@@ -6,16 +6,19 @@ at once, six deep). Every task body is real prose a person or an AI could follow
 ``czar-sim`` script with which the simulated agent does exactly that. Each task owns its own
 module and test file, so merges never conflict. One task, ``readability``, first commits a subtle
 bug: its verification fails, czar sends the failure back, and the script's ``on feedback``
-section fixes it, which shows the retry loop.
+section fixes it, which shows the retry loop. Another, ``top_words``, passes its tests with a bug
+they miss (a negative ``n``): the plan's reviewer (a sim) finds it, the findings go back to the
+author's agent, which fixes and tests it, and the next review approves.
 
 The sample is package data, in ``data/`` beside this module:
 
 - ``plan.toml``: the plan, a ``string.Template``: ``$workers`` is the number of workers and
-  ``${<task id>}`` the task's script, which ``script()`` writes.
+  ``${<task id>}`` the task's script, which ``script()`` writes (``${<task id>_review}`` its
+  reviewer's, ``review_script()``).
 - ``agents.toml``: what the simulated agent of each task commits and reports, and its fix.
 - ``repo/``: the files of the repository's first commit.
 - ``tasks/<id>/``: the files the agent of task ``<id>`` writes; ``fixes/<id>/``: the files it
-  writes again after czar's feedback.
+  writes again after czar's feedback; ``reviewed/<id>/``: after its reviewer's findings.
 
 A file of the sample repository is stored at its path plus ``.txt`` (``tests/conftest.py.txt``), so
 that no tool takes it for czar's own: ruff, mypy, pytest and compileall pass it by, and git does not
@@ -72,6 +75,9 @@ class DemoTask:
     commit: str  # the message of its commit
     finish: str  # what it reports when it is done
     fix: str = ""  # if set, its first attempt is wrong and feedback makes it write fixes/<id>/
+    review: str = ""  # if set, its reviewer's blocking finding: the agent then writes reviewed/<id>/
+    review_line: int = 1  # ... on this line of its first file
+    review_fix: str = ""  # what the agent says it changed for the reviewer
 
     def files(self) -> list[tuple[str, str]]:
         """(path, text) of each file its agent writes first, in order."""
@@ -81,6 +87,10 @@ class DemoTask:
     def fixed(self) -> list[tuple[str, str]]:
         """(path, text) of each file its agent writes after feedback."""
         return list(stored_files(DATA / "fixes" / self.id).items()) if self.fix else []
+
+    def reviewed(self) -> list[tuple[str, str]]:
+        """(path, text) of each file its agent writes after its reviewer's findings."""
+        return list(stored_files(DATA / "reviewed" / self.id).items()) if self.review else []
 
 
 def _plan_template() -> string.Template:
@@ -134,14 +144,37 @@ def script(task: DemoTask) -> str:
             f"commit {task.id}: {task.fix}",
             f"finish fixed: {task.fix}; the tests pass",
         ]
+    if task.review:
+        lines += ["on review", f"note {task.review_fix}"]
+        for path, text in task.reviewed():
+            lines += _write(path, text)
+        lines += [f"run {task.accept}", f"commit {task.id}: {task.review_fix}", f"finish {task.review_fix}"]
     return "\n".join(lines) + "\n"
+
+
+def review_script(task: DemoTask) -> str:
+    """The czar-review script of ``task``'s reviewer: a blocking finding on its first file, then
+    (the next round) an approval."""
+    return (
+        "\n".join(
+            [
+                f"finding {task.scope[0]} {task.review_line} blocking {task.review}",
+                "request-changes one blocking finding",
+                "on review",
+                "approve the finding is fixed and tested",
+            ]
+        )
+        + "\n"
+    )
 
 
 def plan_text(workers: int = 4) -> str:
     """The sample plan file, as TOML."""
     # Each script lands in a TOML literal string ('''...'''), which holds any text as it is but three
     # single quotes; test_demo_sample reads every body back.
-    return _plan_template().substitute(workers=workers, **{task.id: script(task) for task in tasks()})
+    scripts = {task.id: script(task) for task in tasks()}
+    reviews = {f"{task.id}_review": review_script(task) for task in tasks() if task.review}
+    return _plan_template().substitute(workers=workers, **scripts, **reviews)
 
 
 # -- writing it -------------------------------------------------------------------------------

@@ -217,6 +217,19 @@ def describe(event: Event) -> str | None:
         return None
     if k == EventKind.TASK_ASSIGNED:
         return f"task {task} -> {worker} (attempt {event.attempt_id}, {p['prompt_chars']} chars delivered)"
+    if k == EventKind.REVIEW_STARTED:
+        commit = str(p.get("commit"))[:10]
+        return f"task {task}: reviewer {worker} ({p.get('agent')}) reads {commit} (round {p.get('round')})"
+    if k == EventKind.REVIEW_FINDING:
+        return f"task {task}: {worker} finds {p.get('path')}:{p.get('line')} [{p.get('severity')}] {p.get('failure')}"
+    if k == EventKind.REVIEW_VERDICT:
+        said = {"approve": "approves", "request_changes": "requests changes"}.get(str(p.get("verdict")), "answers")
+        return f"task {task}: {worker} {said}: {p.get('summary')}"
+    if k in (EventKind.REVIEW_REFUSED, EventKind.REVIEW_LOST):
+        what = "refused" if k == EventKind.REVIEW_REFUSED else "lost"
+        return f"task {task}: review by {worker} {what}: {p.get('problem') or p.get('reason')}"
+    if k == EventKind.AGENT_ACK and p.get("reviewing"):
+        return None  # its review's start said it
     if k == EventKind.AGENT_ACK:
         if not p.get("confirmed"):
             return f"task {task}: {worker} named task {p.get('named')} instead!"
