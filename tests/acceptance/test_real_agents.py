@@ -410,3 +410,56 @@ def test_claude_code_with_your_home_keeps_its_state_there_but_leaves_nothing_to_
     alerts = [e.payload["message"] for e in events if e.kind == "alert"]
     assert any("~/.claude.json" in a and "Undone" in a for a in alerts), alerts
     assert "PRIVATE-KEY-OF-YOURS" not in log.read_text()
+
+
+@pytest.mark.timeout(400)
+def test_claude_code_reviews_read_only_and_its_verdict_holds_for_the_commit_it_read(
+    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = model
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
+    repo = make_repo(tmp_path / "repo")
+
+    def reviewed(tid: str, review: str) -> str:
+        sim = f"write {tid}.py <<END\ndef {tid}(x):\n    return x[0]\nEND\ncommit add {tid}\nfinish {tid} done"
+        return (
+            f'[[tasks]]\nid = "{tid}"\nscope = ["{tid}.py"]\nbody = \'\'\'\nAdd {tid}.py.\n\n'
+            f"```czar-sim\n{sim}\n```\n\n```czar-model-review\n{review}\n```\n'''\n"
+        )
+
+    # The reviewer of a tries to edit what it reads and to run the project's code, then finds a bug.
+    hostile = (
+        "write notes.py <<END\nprint('a reviewer was here')\nEND\n"
+        "run python3 -c 'import a'\n"
+        "finding a.py 2 blocking an empty list raises IndexError in every caller\n"
+        "request-changes handle the empty list\nend Done."
+    )
+    plan = tmp_path / "czar.toml"
+    plan.write_text(
+        '[project]\nname = "reviewed"\nrepo = "repo"\n\n[workers]\nagent = "sim"\ncount = 1\n\n'
+        "[review]\nagents = { claude = 1 }\nmax_review_rounds = 0\n\n"
+        f'[agents.claude]\ncommand = "{clis / "claude"}"\nbase_url = "{url}"\nhome = "private"\n\n'
+        + reviewed("a", hostile)
+        + reviewed("b", "run git log --oneline -3\napprove reads well\nend Done.")
+    )
+    result = czar("run", str(plan), "--json", timeout=300)
+    summary = json.loads(result.stdout)
+    assert summary["tasks_merged"] == 1 and summary["failed_tasks"] == ["a"], result.stdout + result.stderr
+
+    events = events_of("reviewed")
+    verdicts = {e.task_id: e.payload for e in events if e.kind == "review.verdict"}
+    assert verdicts["a"]["verdict"] == "request_changes" and verdicts["a"]["blocking"] == 1
+    assert verdicts["b"]["verdict"] == "approve"
+    # Each verdict is on the commit the reviewer read: the branch's tip when its review started.
+    started = {e.task_id: e.payload["commit"] for e in events if e.kind == "review.started"}
+    assert started["a"] == verdicts["a"]["commit"] == git(repo, "rev-parse", "czar/a")
+    # Its edit and its run of the project's code were refused by the reviewer's policy.
+    denied = [e.payload for e in events if e.kind == "permission.decided" and e.worker_id == "r1"]
+    assert {d["tool"] for d in denied if d["decision"] == "deny"} >= {"Write", "Bash"}, denied
+    assert "notes.py" not in git(repo, "ls-tree", "-r", "--name-only", "czar/a")  # nothing it wrote reached the work
+    # The findings went on the pull request, with the line.
+    prs = json.loads(czar("prs", str(plan), "--json", check=True).stdout)
+    number = next(p["number"] for p in prs if p["task"] == "a")
+    shown = json.loads(czar("pr", "show", str(number), str(plan), "--json", check=True).stdout)
+    review = next(h for h in shown["history"] if h["what"] == "review")
+    assert review["findings"][0]["line"] == 2 and review["reviewer"] == "r1 (claude)"

@@ -47,6 +47,9 @@ SAMPLES = {
     "checkpoint": "checkpoint 1 half way\n",
     "done": "done it works\n",
     "sleep": "sleep 0.5\n",
+    "finding": "finding a.py 2 blocking an empty list raises IndexError\n",
+    "approve": "approve it is right\n",
+    "request-changes": "request-changes fix the empty case\n",
 }
 
 

@@ -22,6 +22,10 @@ SHARED = {
     "checkpoint": "report checkpoint N reached, with a note",
     "done": "hand the task in, with a summary",
     "sleep": "take this many seconds before going on",
+    # A reviewer's (its script is its own block: czar-review, czar-model-review):
+    "finding": "a finding of the review: finding PATH LINE SEVERITY FAILURE...",
+    "approve": "approve the commit reviewed, with a summary",
+    "request-changes": "request changes to the commit reviewed, with a summary",
 }
 
 _HEREDOC = re.compile(r"^(\S+)\s+(\S+)\s+<<\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")

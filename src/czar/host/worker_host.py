@@ -299,7 +299,8 @@ class WorkerHost:
                 adapter=adapter_for(self.agent_kind),
                 launches=cmd.earlier_launches,
             )
-            self.say(f"== task {cmd.task} (attempt {cmd.attempt}): prompt of {len(cmd.prompt)} characters")
+            what = f"review of task {cmd.task}" if self.reviewer else f"task {cmd.task}"
+            self.say(f"== {what} (attempt {cmd.attempt}): prompt of {len(cmd.prompt)} characters")
             self.agent.launch([(self.current.prompt, MessageKind.TASK)])
             self._done(posted, EventKind.AGENT_STARTED, launch=self.current.launches)
             return
@@ -343,7 +344,7 @@ class WorkerHost:
             case StopAgent():
                 self.agent.retire()
                 self.current = None
-                self.say("== task ended; waiting for the next one")
+                self.say(f"== {'review' if self.reviewer else 'task'} ended; waiting for the next one")
                 self._done(posted, EventKind.AGENT_STOPPED)
             case _:
                 assert_never(cmd)

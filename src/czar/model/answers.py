@@ -64,8 +64,11 @@ def _missing(what: str, offered: Sequence[str]) -> Say:
     return Say(f"[scripted model] the agent offered no tool for {what}; it offered: {', '.join(offered)}")
 
 
-def answer(turn: Turn, offered: Sequence[str], *, cwd: str | None, task: str | None) -> Answer:
-    """The answer for ``turn``, with tools chosen among ``offered``."""
+def answer(
+    turn: Turn, offered: Sequence[str], *, cwd: str | None, task: str | None, commit: str | None = None
+) -> Answer:
+    """The answer for ``turn``, with tools chosen among ``offered`` (``commit``: the one a
+    reviewer reads, for its verdict)."""
     v = turn.verb
     if v in ("say", "end"):
         return Say(turn.text or "Done.")
@@ -92,7 +95,7 @@ def answer(turn: Turn, offered: Sequence[str], *, cwd: str | None, task: str | N
         name, _, data = turn.text.partition(" ")
         chosen = name if name in offered else czar_tool(offered, name)
         return Call(chosen, json.loads(data or "{}")) if chosen else _missing(name, offered)
-    tool = czar_tool(offered, {"checkpoint": "report"}.get(v, v))
+    tool = czar_tool(offered, {"checkpoint": "report", "approve": "verdict", "request-changes": "verdict"}.get(v, v))
     if tool is None:
         return _missing(f"czar's {v}", offered)
     if v == "report":
@@ -107,6 +110,11 @@ def answer(turn: Turn, offered: Sequence[str], *, cwd: str | None, task: str | N
         return Call(tool, {"on": on, "need": need.strip() or f"waits for {on}"})
     if v == "done":
         return Call(tool, {"summary": turn.text or "done"})
+    if v == "finding":
+        path, line, severity, failure = turn.text.split(maxsplit=3)
+        return Call(tool, {"path": path, "line": int(line), "severity": severity, "failure": failure})
+    if v in ("approve", "request-changes"):
+        return Call(tool, {"decision": v, "commit": commit or "", "summary": turn.text or v})
     return Call(tool, {"text": turn.text})
 
 

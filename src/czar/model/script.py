@@ -31,7 +31,11 @@ from dataclasses import dataclass
 from czar.core import line_script
 
 FENCE = re.compile(r"^```czar-model[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+# A reviewer's script, in the same body (its prompt says ``Role: reviewer``).
+REVIEW_FENCE = re.compile(r"^```czar-model-review[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 TASK_LINE = re.compile(r"^Task id: (\S+)\s*$", re.MULTILINE)
+REVIEWER_LINE = re.compile(r"^Role: reviewer\s*$", re.MULTILINE)
+COMMIT_LINE = re.compile(r"^Commit: ([0-9a-f]{40})\b", re.MULTILINE)
 
 VERBS = {
     "report": "report progress through czar's tools (the first report names the task)",
@@ -46,6 +50,9 @@ VERBS = {
     "sleep": "take this many seconds before answering (a slow or hung model)",
     "wait": "the older name of sleep",
     "fail": "answer every request from here on with this HTTP status (a refused key, a failing API)",
+    "finding": "a reviewer's finding through czar's tools: finding PATH LINE SEVERITY FAILURE",
+    "approve": "a reviewer's verdict through czar's tools: approve the commit it reads (a summary)",
+    "request-changes": "a reviewer's verdict through czar's tools: request changes (a summary)",
     "say": "answer with text, ending the agent's turn",
     "end": "answer with text, ending the agent's turn (the last line)",
 }
@@ -64,7 +71,15 @@ class Turn:
 
 
 def extract(text: str) -> str | None:
-    m = FENCE.search(text)
+    """The script in ``text``: a reviewer's (``czar-model-review``) when the text is a reviewer's
+    prompt, else the author's."""
+    m = (REVIEW_FENCE if REVIEWER_LINE.search(text) else FENCE).search(text)
+    return m.group(1) if m else None
+
+
+def commit_of(text: str) -> str | None:
+    """The commit a reviewer's prompt says it reads."""
+    m = COMMIT_LINE.search(text)
     return m.group(1) if m else None
 
 
@@ -101,6 +116,8 @@ def _turn(line: line_script.Line) -> Turn:
             raise ModelScriptError(f"line {number}: tool {name}: its input is not JSON: {exc}") from None
         if not isinstance(value, dict):
             raise ModelScriptError(f"line {number}: tool {name}: its input must be a JSON object")
+    if verb == "finding" and not re.fullmatch(r"\S+ [0-9]+ \S+ .+", rest):
+        raise ModelScriptError(f"line {number}: finding needs PATH LINE SEVERITY and the failure")
     if verb == "checkpoint" and not re.fullmatch(r"[0-9]+", rest.split(" ", 1)[0]):
         raise ModelScriptError(f"line {number}: checkpoint needs a number first")
     if verb == "wait":

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from czar.model.answers import Answer, Call, Fail, Say, answer, as_text
-from czar.model.script import ModelScriptError, Turn, extract, parse, task_id
+from czar.model.script import ModelScriptError, Turn, commit_of, extract, parse, task_id
 
 # A call the model makes while it waits for tools the agent has not loaded yet (an MCP server
 # still starting): it does not count as one of the script's answers.
@@ -187,6 +187,7 @@ class ScriptedModel:
 
     def decide(self, req: Request) -> tuple[float, Answer, dict[str, Any]]:
         turns, task, problem = plan_turns(req)
+        commit = next((c for c in map(commit_of, req.texts) if c), None)
         if req.side is not None:
             reply: Answer = Say(req.side)
             wait, turn_no = 0.0, None
@@ -200,7 +201,7 @@ class ScriptedModel:
             reply = Say(as_text([t for _, t in turns], task) if turn_no == 0 else "Done.")
         elif req.answered < len(turns):
             wait, turn = turns[req.answered]
-            reply = answer(turn, req.offered, cwd=req.cwd, task=task)
+            reply = answer(turn, req.offered, cwd=req.cwd, task=task, commit=commit)
             turn_no = req.answered
             if isinstance(reply, Say) and reply.text.startswith("[scripted model]") and req.fillers < FILLERS:
                 # A tool that is not offered yet may come once the agent's MCP servers are up:
