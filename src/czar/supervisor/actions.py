@@ -317,8 +317,11 @@ class Actions:
                 case _:
                     assert_never(verdict)
 
-    def approve(self, conn: Tx, task: Task, reason: str, expect: TaskState, **fields: Any) -> None:
-        """The task's work may merge: into the merge queue; its worker is free."""
+    def approve(
+        self, conn: Tx, task: Task, reason: str, expect: TaskState, *, free: bool = True, **fields: Any
+    ) -> None:
+        """The task's work may merge: into the merge queue; its worker is free (``free``: it
+        still holds the task)."""
         Store.move_task(
             conn,
             task.id,
@@ -329,7 +332,8 @@ class Actions:
             reason=reason,
             **fields,
         )
-        self.free_worker(conn, task.worker_id, task.attempt_id)
+        if free:
+            self.free_worker(conn, task.worker_id, task.attempt_id)
 
     def _examine(
         self, task: Task, attempt: Attempt, claimed: tuple[str, ...], known: tuple[bool, list[str]] | None

@@ -34,13 +34,12 @@ from czar.core.decide import (
 )
 from czar.core.events import EventKind
 from czar.core.host_commands import Restart
-from czar.core.review import ReviewState
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerState
 from czar.errors import CzarError, SupervisorError
 from czar.runtime import logs, proc
 from czar.store.doorbell import Listener
 from czar.store.store import Store, TransitionRefused, Tx
-from czar.supervisor.actions import Actions, branch_of
+from czar.supervisor.actions import Actions
 from czar.supervisor.alerts import AlertSender
 from czar.supervisor.checks import CHECK
 from czar.supervisor.healer import Healer, agent_start_waiting
@@ -440,28 +439,6 @@ class Supervisor:
             self.start_hosts(self.take_back(lost))
         return deadline if deadline is not None else self.p.clock.time() + POLL_SECONDS
 
-    def _reviewed_as_is(self, task_id: str) -> bool:
-        """With reviews, a task merges only at the commit its reviewer approved: a branch that
-        moved since goes back to review (no round used)."""
-        if not self.p.plan.review.enabled:
-            return True
-        tip = self.p.repo.tips().get(branch_of(task_id))
-        with self.store.write() as conn:
-            task = Store.task(conn, task_id)
-            approved = [r for r in Store.reviews_of(conn, task_id) if r.state is ReviewState.APPROVED and r.applied]
-            if task.state is not TaskState.APPROVED or (approved and approved[-1].commit == tip):
-                return True
-            seen = approved[-1].commit[:10] if approved else "no commit"
-            Store.move_task(
-                conn,
-                task_id,
-                TaskState.REVIEWING,
-                expect=TaskState.APPROVED,
-                reason=f"its branch is at {str(tip)[:10]}, the review approved {seen}: reviewed again",
-            )
-        self.say(f"task {task_id} moved since its review: reviewed again")
-        return False
-
     def apply(self, d: Order) -> None:
         if isinstance(d, Promote):
             with self.store.write() as conn:
@@ -488,7 +465,7 @@ class Supervisor:
             self.reviewing.act(d.task)
             self.pulls_wanted.set()  # the verdict goes on the pull request
         elif isinstance(d, Merge) and MERGE_SLOT not in self.busy:
-            d = Merge(tuple(t for t in d.tasks if self._reviewed_as_is(t)))
+            d = Merge(tuple(t for t in d.tasks if self.reviewing.as_approved(t)))
             if not d.tasks:
                 return
             with self.store.write() as conn:

@@ -158,21 +158,25 @@ class Reviewing:
             asked = sum(r.state is ReviewState.CHANGES_REQUESTED and r.applied for r in Store.reviews_of(conn, task_id))
             verdict = Verdict.APPROVE if review.state is ReviewState.APPROVED else Verdict.REQUEST_CHANGES
             limit = self.config.max_review_rounds
+            # Its author keeps the worker under review, unless the task came back to review after
+            # its approval (its branch moved): then that worker may hold another task by now.
+            held = task.worker_id is not None and Store.worker(conn, task.worker_id).task_id == task_id
             match after_review(verdict, asked - (verdict is Verdict.REQUEST_CHANGES), limit):
                 case Approved():
                     reason = f"approved by reviewer {review.worker_id} ({review.agent}) at {review.commit[:10]}"
-                    self.actions.approve(conn, task, reason, expect=TaskState.REVIEWING)
+                    self.actions.approve(conn, task, reason, expect=TaskState.REVIEWING, free=held)
                 case ChangesRequested(round_no):
-                    self._send_back(conn, task, review, round_no, limit)
+                    self._send_back(conn, task, review, round_no, limit, held=held)
                 case OutOfRounds(round_no):
                     if task.attempt_id is not None:
                         Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.FAILED)
-                    self.actions.free_worker(conn, task.worker_id, task.attempt_id)
+                    if held:
+                        self.actions.free_worker(conn, task.worker_id, task.attempt_id)
                     why = f"reviewers requested changes {round_no} time(s); max_review_rounds is {limit}"
                     self.actions.fail(conn, task_id, why, f"task {task_id} failed review: {why}")
         self.say(f"task {task_id}: review {review.state} by {review.worker_id}")
 
-    def _send_back(self, conn: Tx, task: Task, review: Review, round_no: int, limit: int) -> None:
+    def _send_back(self, conn: Tx, task: Task, review: Review, round_no: int, limit: int, *, held: bool) -> None:
         text = (
             f"A reviewer ({review.worker_id}) asked for changes to task {task.id} at {review.commit[:10]} (review"
             f" round {round_no} of {limit}).\n\n{findings_text(review.findings)}\n\n"
@@ -189,7 +193,7 @@ class Reviewing:
             round=round_no,
             findings=len(review.findings),
         )
-        if task.worker_id is None or task.attempt_id is None:
+        if not held or task.worker_id is None or task.attempt_id is None:
             # Approved once, its worker gone since (its branch moved): back to the pool with the findings.
             Store.move_task(
                 conn,
@@ -197,6 +201,8 @@ class Reviewing:
                 TaskState.READY,
                 reason="changes requested; back to the pool with the findings",
                 note=text,
+                worker_id=None,
+                attempt_id=None,
             )
             return
         Store.move_task(
@@ -211,6 +217,28 @@ class Reviewing:
             conn, task.worker_id, state=WorkerState.WORKING, detail=None, last_output=now, last_progress=now
         )
         self.actions.tell(conn, task, MessageKind.REVIEW, text)
+
+    def as_approved(self, task_id: str) -> bool:
+        """With reviews, a task merges only at the commit its reviewer approved: an approved task
+        whose branch moved since goes back to review (no round used); False then."""
+        if not self.config.enabled:
+            return True
+        tip = self.p.repo.tips().get(branch_of(task_id))
+        with self.store.write() as conn:
+            task = Store.task(conn, task_id)
+            approved = [r for r in Store.reviews_of(conn, task_id) if r.state is ReviewState.APPROVED and r.applied]
+            if task.state is not TaskState.APPROVED or (approved and approved[-1].commit == tip):
+                return True
+            seen = approved[-1].commit[:10] if approved else "no commit"
+            Store.move_task(
+                conn,
+                task_id,
+                TaskState.REVIEWING,
+                expect=TaskState.APPROVED,
+                reason=f"its branch is at {str(tip)[:10]}, its review approved {seen}: reviewed again",
+            )
+        self.say(f"task {task_id} moved since its review: reviewed again")
+        return False
 
     # -- reviews that end with no verdict -----------------------------------------------------
 

@@ -1,0 +1,181 @@
+"""Reviews carried out on the fake repository (``czar.testing``), in milliseconds: verified work
+waits for a reviewer with its author's worker kept; a reviewer gets the exact commit; its verdict
+is acted on (approved, changes to the author's session, out of rounds); a review that ends with no
+verdict is lost and given again, three on one commit fail the task; a branch that moved since its
+approval goes back to review. The rules themselves: ``test_review_rules.py``; with agents: the
+acceptance runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from czar.agent_tools.identity import CallerError
+from czar.agent_tools.service import AgentTools
+from czar.core.decide import Review, decide
+from czar.core.forge import Finding
+from czar.core.host_commands import StartTask
+from czar.core.review import ReviewState
+from czar.core.states import TaskState, WorkerState
+from czar.store.records import Review as ReviewRecord
+from czar.store.store import Store
+from czar.supervisor.actions import Actions
+from czar.supervisor.reviews import Reviewing
+from czar.supervisor.snapshot import snapshot
+from helpers import OnFakes, on_fakes
+
+T = TaskState
+REVIEW = "\n[review]\nagents = { sim = 1 }\nmax_review_rounds = 1\ntimeout = 600\n"
+
+
+def _in_review(tmp_path: Path) -> tuple[OnFakes, Reviewing]:
+    """Task a verified (its agent committed a.txt) and waiting for a reviewer; r1 idle."""
+    f = on_fakes(tmp_path, ["a", "b"], workers=1, project_extra=REVIEW)
+    f.assign({"a": "w1"})
+    f.repo.commit_in(f.checkout("a"), "czar/a", {"a.txt": "a\n"})
+    actions = Actions(f.project)
+    actions.bring_in_handed_in("a")
+    f.move("a", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    actions.verify("a")
+    with f.project.store.write() as conn:
+        Store.set_worker(conn, "r1", state=WorkerState.IDLE)
+    return f, Reviewing(f.project, actions, lambda _: None)
+
+
+def _review(f: OnFakes) -> ReviewRecord:
+    with f.project.store.read() as conn:
+        return Store.reviews_of(conn, "a")[-1]
+
+
+def _answer(f: OnFakes, state: ReviewState, *findings: Finding) -> None:
+    """What r1's verdict writes (the service checks findings against real git: its own tests)."""
+    review = _review(f)
+    with f.project.store.write() as conn:
+        for finding in findings:
+            Store.add_finding(conn, review.id, finding)
+        Store.set_review(conn, review.id, state=state)
+
+
+BUG = Finding("a.txt", 1, "blocking", "an empty line breaks every reader of a.txt")
+
+
+def test_verified_work_waits_for_a_reviewer_with_its_author_kept_and_one_is_given_the_commit(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    f, reviewing = _in_review(tmp_path)
+    assert f.task("a").state is T.REVIEWING and f.task("a").worker_id == "w1"
+    assert [d for d in decide(snapshot(f.project.store)) if isinstance(d, Review)] == [Review("a", "r1")]
+    reviewing.start("a", "r1")
+    review, tip = _review(f), f.repo.tip("czar/a")
+    assert review.state is ReviewState.OPEN and review.commit == tip
+    start = next(c for c in f.take("r1") if isinstance(c, StartTask))
+    assert f"Commit: {tip}" in start.prompt and "Role: reviewer" in start.prompt
+    assert f.repo.checkouts[Path(start.worktree)] == {"HEAD": tip}  # a checkout of exactly that commit
+    assert not [d for d in decide(snapshot(f.project.store)) if isinstance(d, Review)]  # one reviewer at a time
+
+
+def test_an_approval_sends_the_task_to_the_merge_queue_and_frees_its_author(tmp_path: Path, czar_home: Path) -> None:
+    f, reviewing = _in_review(tmp_path)
+    reviewing.start("a", "r1")
+    _answer(f, ReviewState.APPROVED)
+    reviewing.act("a")
+    assert f.task("a").state is T.APPROVED
+    assert next(w for w in f.project.store.workers() if w.id == "w1").task_id is None
+    assert _review(f).applied
+
+
+def test_changes_go_to_the_authors_session_and_past_the_rounds_the_task_fails(tmp_path: Path, czar_home: Path) -> None:
+    f, reviewing = _in_review(tmp_path)
+    reviewing.start("a", "r1")
+    _answer(f, ReviewState.CHANGES_REQUESTED, BUG)
+    reviewing.act("a")
+    assert f.task("a").state is T.RUNNING and f.task("a").worker_id == "w1"
+    assert f.told("w1")[-1] == "message:review"
+    # It hands in again, is verified, and the next reviewer asks for changes again: out of rounds.
+    f.repo.commit_in(f.checkout("a"), "czar/a", {"a.txt": "a, fixed\n"})
+    actions = Actions(f.project)
+    actions.bring_in_handed_in("a")
+    f.move("a", T.SUBMITTED, T.VERIFYING)
+    actions.verify("a")
+    assert "Review round: 2" in _prompt_of_next_review(f, reviewing)
+    _answer(f, ReviewState.CHANGES_REQUESTED, BUG)
+    reviewing.act("a")
+    assert f.task("a").state is T.FAILED
+
+
+def _prompt_of_next_review(f: OnFakes, reviewing: Reviewing) -> str:
+    with f.project.store.write() as conn:
+        Store.set_worker(conn, "r1", state=WorkerState.IDLE)
+    f.take("r1")
+    reviewing.start("a", "r1")
+    return next(c.prompt for c in f.take("r1") if isinstance(c, StartTask))
+
+
+def test_a_review_whose_reviewer_is_gone_or_too_slow_is_lost_never_an_approval(tmp_path: Path, czar_home: Path) -> None:
+    f, reviewing = _in_review(tmp_path)
+    reviewing.start("a", "r1")
+    with f.project.store.write() as conn:
+        Store.set_worker(conn, "r1", state=WorkerState.STARTING)  # its host died and is started again
+    reviewing.sweep()
+    assert _review(f).state is ReviewState.LOST and f.task("a").state is T.REVIEWING
+    assert [d for d in decide(snapshot(f.project.store)) if isinstance(d, Review)] == []  # r1 not idle yet
+    reviewing.start("a", "r1")  # refused: r1 is not idle
+    with f.project.store.read() as conn:
+        assert len(Store.reviews_of(conn, "a")) == 1
+    # Given again; then it takes longer than the plan's timeout.
+    f.take("r1")
+    with f.project.store.write() as conn:
+        Store.set_worker(conn, "r1", state=WorkerState.IDLE)
+    reviewing.start("a", "r1")
+    f.clock.advance(601)
+    reviewing.sweep()
+    assert _review(f).state is ReviewState.LOST and "no verdict within 600 s" in str(_review(f).reason)
+    assert f.task("a").state is T.REVIEWING
+
+
+def test_three_reviews_of_one_commit_with_no_verdict_fail_the_task(tmp_path: Path, czar_home: Path) -> None:
+    f, reviewing = _in_review(tmp_path)
+    for _ in range(3):
+        with f.project.store.write() as conn:
+            Store.set_worker(conn, "r1", state=WorkerState.IDLE)
+        reviewing.start("a", "r1")
+        f.clock.advance(601)
+        reviewing.sweep()
+    with f.project.store.write() as conn:
+        Store.set_worker(conn, "r1", state=WorkerState.IDLE)
+    reviewing.start("a", "r1")
+    assert f.task("a").state is T.FAILED
+
+
+def test_a_branch_that_moved_since_its_approval_is_reviewed_again(tmp_path: Path, czar_home: Path) -> None:
+    f, reviewing = _in_review(tmp_path)
+    reviewing.start("a", "r1")
+    _answer(f, ReviewState.APPROVED)
+    reviewing.act("a")
+    assert reviewing.as_approved("a")  # at the commit approved: it may merge
+    f.repo.commit("czar/a", {"a.txt": "not reviewed\n"})
+    f.assign({"b": "w1"})  # its author's worker took another task meanwhile
+    assert not reviewing.as_approved("a")
+    assert f.task("a").state is T.REVIEWING
+    with f.project.store.write() as conn:
+        Store.set_worker(conn, "r1", state=WorkerState.IDLE)
+    assert [d for d in decide(snapshot(f.project.store)) if isinstance(d, Review)] == [Review("a", "r1")]
+    # Changes requested now go back to the pool with the findings, not to w1, busy with b.
+    reviewing.start("a", "r1")
+    _answer(f, ReviewState.CHANGES_REQUESTED, BUG)
+    reviewing.act("a")
+    assert f.task("a").state is T.READY and "an empty line breaks" in str(f.task("a").note)
+    assert next(w for w in f.project.store.workers() if w.id == "w1").task_id == "b"
+
+
+def test_a_reviewer_may_not_hand_in_claim_or_report_on_the_task_it_reads(tmp_path: Path, czar_home: Path) -> None:
+    f, reviewing = _in_review(tmp_path)
+    reviewing.start("a", "r1")
+    tools = AgentTools(f.project.store, "r1")
+    for call in (lambda: tools.done("done"), lambda: tools.claim(["b.txt"]), lambda: tools.report("hi")):
+        try:
+            call()
+        except CallerError as exc:
+            assert "a reviewer changes nothing" in str(exc)
+        else:
+            raise AssertionError("a reviewer's call was taken")
+    assert f.task("a").state is T.REVIEWING
