@@ -57,12 +57,15 @@ bench: $(STAMP) $(AGENTS)
 	$(BIN)/czar bench seed
 	$(BIN)/czar bench scale
 	$(BIN)/czar bench dag
+	$(BIN)/czar bench queue
+	$(BIN)/czar bench review
 	$(BIN)/czar bench agents --agent claude
 	$(BIN)/czar bench agents --agent codex
 
 # What CI runs: the seed scenario, and a smaller scale.
 bench-ci: $(STAMP)
 	$(BIN)/czar bench seed
+	$(BIN)/czar bench review
 	$(BIN)/czar bench scale --workers 20 --tasks 60 --task-seconds 20
 
 clean:

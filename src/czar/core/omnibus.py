@@ -27,7 +27,7 @@ class Shipped:
     workers: tuple[str, ...] = ()  # who worked on it (worker and agent), first to last
     rounds: int = 0
     cost_usd: float = 0.0
-    reviews: tuple[str, ...] = ()  # each review's verdict, in order
+    reviews: tuple[str, ...] = ()  # each review's verdict and its reviewer, in order
     checks: str = ""  # its checks at its head: "2/2 passed", or "" when none ran
 
 

@@ -96,7 +96,9 @@ def _shipped(project: Project) -> list[Shipped]:
                 workers=tuple(f"{w} ({kinds.get(w, '?')})" for w in workers.get(t.id, [])),
                 rounds=t.rounds,
                 cost_usd=costs[t.id].cost_usd if t.id in costs else 0.0,
-                reviews=tuple(str(e.detail.get("verdict")) for e in history if e.kind == "review"),
+                reviews=tuple(
+                    f"{e.detail.get('verdict')} by {e.detail.get('reviewer')}" for e in history if e.kind == "review"
+                ),
                 checks=checks,
             )
         )

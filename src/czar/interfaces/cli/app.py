@@ -301,7 +301,8 @@ def bench(
     scenario: Annotated[
         str,
         typer.Argument(
-            help="seed, scale, dag, queue (the merge queue), agents (the real agent CLIs), or replay REPO A..B."
+            help="seed, scale, dag, queue (the merge queue), review (a reviewer's precision and recall), agents"
+            " (the real agent CLIs), or replay REPO A..B."
         ),
     ],
     replay: Annotated[list[str] | None, typer.Argument(help="replay: the repository and the range A..B.")] = None,
@@ -317,8 +318,9 @@ def bench(
     folder: Annotated[Path | None, typer.Option("--dir", help="Run it here (default: a new temp folder).")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Give up after this many seconds.")] = 900,
     agent: Annotated[
-        str, typer.Option("--agent", help="The agent CLI to measure (agents): claude, codex or gemini.")
-    ] = "claude",
+        str | None,
+        typer.Option("--agent", help="The agent to measure: claude, codex or gemini (agents); sim or those (review)."),
+    ] = None,
     no_deps: Annotated[
         bool, typer.Option("--no-deps", help="replay: no dependencies; every task may start at once.")
     ] = False,
@@ -329,7 +331,16 @@ def bench(
     from czar.bench.harness import run as run_bench
 
     if scenario == "agents":
-        _bench_agents(agent, tasks, folder, timeout, as_json)
+        _bench_agents(agent or "claude", tasks, folder, timeout, as_json)
+    if scenario == "review":
+        from czar.bench import review
+
+        measured = review.run(agent or "sim", folder=folder, timeout=timeout, progress=not as_json)
+        if as_json:
+            typer.echo(json.dumps(measured))
+        else:
+            _views().print_measures(f"benchmark review ({measured['reviewer']} reviewer)", measured)
+        raise typer.Exit(0 if measured["passed"] else 1)
     if scenario == "queue":
         from czar.bench import queue
 
@@ -345,7 +356,8 @@ def bench(
         raise CzarError(f"unexpected argument(s) {' '.join(replay)!r}: only replay takes a repository and a range")
     if scenario not in SCENARIOS:
         raise CzarError(
-            f"no benchmark {scenario!r}; choose one of: {', '.join([*SCENARIOS, 'queue', 'agents', 'replay'])}"
+            f"no benchmark {scenario!r}; choose one of: "
+            + ", ".join([*SCENARIOS, "queue", "review", "agents", "replay"])
         )
     given = {"workers": workers, "tasks": tasks, "seed": seed, "task_seconds": task_seconds}
     options = {k: v for k, v in given.items() if v is not None}
