@@ -199,3 +199,64 @@ def test_a_task_whose_work_overlaps_one_in_flight_that_came_first_is_held_not_me
     assert _merges(project) == []
     held = [e.payload["reason"] for e in project.store.events_after(0) if e.kind == "task.state"][-1]
     assert held.startswith("held:") and "first" in held
+
+
+def test_a_resolution_that_took_out_another_tasks_lines_is_not_merged(tmp_path: Path, czar_home: Path) -> None:
+    """b brought the integration branch in after a merged, and its resolution kept only its own
+    side (`git merge -s ours`, the peers' silent fix): a's entry would leave the integration branch
+    with b's merge. It is not merged; its agent hears which lines, whose; once it keeps both, it is."""
+    project = _project(tmp_path, ["a", "b"])
+    lines = _changelog(project, tmp_path, 20)
+    start = project.git.tip("czar/integration")
+    with project.store.write() as conn:
+        for t in ("a", "b"):
+            Store.new_attempt(
+                conn,
+                task_id=t,
+                worker_id="w1",
+                branch=f"czar/{t}",
+                worktree=str(project.paths.worktree(t)),
+                base_commit=start,
+                prompt="p",
+                prompt_sha256="d",
+            )
+    _commit(project, "czar/a", "CHANGES.md", "\n".join([*lines[:3], "entry of task a", *lines[3:]]) + "\n")
+    _commit(project, "czar/b", "CHANGES.md", "\n".join([*lines[:15], "entry of task b", *lines[15:]]) + "\n")
+    queue = MergeQueue(project, Actions(project))
+    queue.merge(["a"])
+    assert _states(project)["a"] == "merged"
+    b_checkout = project.paths.worktree("b")
+    git(b_checkout, "merge", "-q", "-s", "ours", "-m", "merge czar/integration", "czar/integration")
+    with project.store.write() as conn:
+        Store.move_task(conn, "b", TaskState.READY, reason="test: made again")
+        for state in (TaskState.ASSIGNED, TaskState.RUNNING, TaskState.SUBMITTED, TaskState.VERIFYING):
+            Store.move_task(conn, "b", state, reason="test")
+        Store.move_task(conn, "b", TaskState.APPROVED, reason="test")
+        Store.move_task(conn, "b", TaskState.MERGING, reason="test")
+    before = project.git.tip("czar/integration")
+    queue.merge(["b"])
+    assert project.git.tip("czar/integration") == before
+    assert _states(project)["b"] == "ready"
+    b = next(t for t in project.store.tasks() if t.id == "b")
+    assert "`entry of task a` (task a)" in str(b.note)
+    lost = [e.payload for e in project.store.events_after(0) if e.kind == "change.lost"]
+    assert lost[0]["owners"] == ["a"] and lost[0]["lines"][0]["text"] == "entry of task a"
+    # Its agent keeps both sides: now it merges, and a's entry is still there.
+    (b_checkout / "CHANGES.md").write_text(
+        "\n".join([*lines[:3], "entry of task a", *lines[3:15], "entry of task b", *lines[15:]]) + "\n"
+    )
+    git(b_checkout, "commit", "-qam", "keep both")
+    with project.store.write() as conn:
+        for state in (
+            TaskState.ASSIGNED,
+            TaskState.RUNNING,
+            TaskState.SUBMITTED,
+            TaskState.VERIFYING,
+            TaskState.APPROVED,
+            TaskState.MERGING,
+        ):
+            Store.move_task(conn, "b", state, reason="test")
+    queue.merge(["b"])
+    assert _states(project)["b"] == "merged"
+    text = git(project.plan.repo, "show", "czar/integration:CHANGES.md")
+    assert "entry of task a" in text and "entry of task b" in text

@@ -169,6 +169,12 @@ def test_diff_zero_reads_the_same(
     a = h.commit("czar/a", changes)
     got = hunks.parse(h.repo.diff_zero(main, a))
     assert {p: [(x.old_start, x.old_count, x.added) for x in f.hunks] for p, f in got.items()} == expect
+    # The lines each hunk takes out are the old file's lines it replaces.
+    before = h.files(main)
+    for path, change in got.items():
+        old = before.get(path, "").splitlines()
+        for x in change.hunks:
+            assert list(x.removed) == old[x.old_start - 1 : x.old_start - 1 + x.old_count], (path, x)
     assert [p for p, f in got.items() if f.created] == [p for p, t in changes.items() if t and "new" in p]
     assert [p for p, f in got.items() if f.deleted] == [p for p, t in changes.items() if t is None]
 
@@ -226,6 +232,35 @@ def test_a_merge_in_the_worktree_then_a_conflict_undone_then_the_branch_moved(h:
     assert h.repo.head(wt) == first
     h.repo.clean_worktree(wt)
     assert h.repo.head(wt) == first
+
+
+def test_the_messages_of_a_branchs_own_commits_leave_merges_out(h: History) -> None:
+    main = h.repo.tip("main")
+    _two_branches(h)
+    h.commit("czar/a", {"a.txt": "a\n"})
+    h.commit("czar/b", {"b.txt": "b\n"})
+    h.repo.detach(h.worktree, "czar/a")
+    assert h.repo.merge(h.worktree, "czar/b", "merge b into a").ok
+    head = h.repo.head(h.worktree)
+    assert h.repo.messages(main, head) == ["work", "work"]  # a's and b's own; the merge left out
+    assert h.repo.messages("czar/b", head) == ["work"]
+    assert h.repo.messages(head, head) == []
+
+
+def test_a_review_checkout_holds_exactly_the_commit(h: History, tmp_path: Path) -> None:
+    h.branch("czar/a", "main")
+    first = h.commit("czar/a", {"a.txt": "a\n"})
+    h.commit("czar/a", {"a.txt": "a, later\n"})
+    place = tmp_path / "review"
+    h.repo.make_review_checkout(place, first)
+    assert h.repo.has_checkout(place)
+    if isinstance(h, OnGit):
+        assert (place / "a.txt").read_text() == "a\n"
+        assert git(place, "rev-parse", "HEAD") == first
+    with pytest.raises(GitError):
+        h.repo.make_review_checkout(tmp_path / "other", "not-a-commit")
+    h.repo.discard_checkout(place)
+    assert not h.repo.has_checkout(place)
 
 
 def test_a_merge_of_a_branch_the_head_is_behind_still_makes_a_merge_commit(h: History) -> None:

@@ -29,6 +29,7 @@ class Hunk:
     old_start: int
     old_count: int
     added: tuple[str, ...]
+    removed: tuple[str, ...] = ()  # the old lines it replaces
 
     @property
     def span(self) -> tuple[float, float]:
@@ -49,6 +50,10 @@ class FileChange:
     @property
     def added_lines(self) -> list[str]:
         return [line for h in self.hunks for line in h.added]
+
+    @property
+    def removed_lines(self) -> list[str]:
+        return [line for h in self.hunks for line in h.removed]
 
 
 def parse(diff: str) -> dict[str, FileChange]:
@@ -78,12 +83,14 @@ def parse(diff: str) -> dict[str, FileChange]:
         m = _HUNK.match(line)
         if m and current is not None:
             old_start, old_count = int(m.group(1)), int(m.group(2) if m.group(2) is not None else 1)
-            added = []
+            added, removed = [], []
             while i < len(lines) and lines[i][:1] in ("+", "-", "\\"):
                 if lines[i].startswith("+"):
                     added.append(lines[i][1:])
+                elif lines[i].startswith("-"):
+                    removed.append(lines[i][1:])
                 i += 1
-            current.hunks.append(Hunk(old_start, old_count, tuple(added)))
+            current.hunks.append(Hunk(old_start, old_count, tuple(added), tuple(removed)))
     return files
 
 

@@ -51,6 +51,10 @@ class Repository(Protocol):
         """The files that differ between two commits (``git diff --name-only a b``)."""
         ...
 
+    def messages(self, base: str, tip: str) -> list[str]:
+        """The messages of the commits of ``tip`` that ``base`` lacks, merges left out."""
+        ...
+
     def merge_tree(self, a: str, b: str) -> list[str] | None:
         """The files a merge of ``a`` and ``b`` would conflict in; None if it merges cleanly."""
         ...

@@ -105,6 +105,18 @@ class Attempts:
         conn.execute(update(attempts).where(attempts.c.id == attempt_id).values(stale_launch=attempts.c.launches))
 
     @staticmethod
+    def first_base(conn: Connection, task_id: str) -> str | None:
+        """Where the task's branch started: its first attempt's base commit (None: never started)."""
+        query = (
+            select(attempts.c.base_commit)
+            .where(attempts.c.task_id == task_id, attempts.c.branch != "")
+            .order_by(attempts.c.id)
+            .limit(1)
+        )
+        found = conn.execute(query).scalar_one_or_none()
+        return str(found) if found else None
+
+    @staticmethod
     def launches_of(conn: Connection, task_id: str) -> int:
         """Agent processes started for all of a task's attempts."""
         query = select(func.coalesce(func.sum(attempts.c.launches), 0)).where(attempts.c.task_id == task_id)

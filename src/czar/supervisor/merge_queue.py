@@ -16,10 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from czar.core import hunks
 from czar.core.bisection import first_breaking
 from czar.core.events import EventKind
 from czar.core.findings import OVERLAPS
+from czar.core.hunks import FileChange
 from czar.core.landing import Landing, after_landing
+from czar.core.lost_lines import LostLine, evidence, lost_lines, meaningful
 from czar.core.states import TaskState
 from czar.store.store import Store
 from czar.supervisor.actions import Actions, branch_of
@@ -58,6 +61,7 @@ class MergeQueue:
         self.actions = actions
         self.integration = project.plan.project.integration_branch
         self.worktree = project.paths.integration_worktree
+        self._added: dict[str, dict[str, FileChange]] = {}  # a merged task -> its own change (they do not move)
 
     def merge(self, task_ids: Sequence[str]) -> None:
         """Merge these approved tasks, in this order; runs on the merge thread."""
@@ -171,8 +175,22 @@ class MergeQueue:
                 out.sent_back[t] = self._moved_under(conflicted)
                 continue
             title = rows[t].title
+            before = git.head(self.worktree)
             result = git.merge(self.worktree, branch, f"czar: merge task {t}: {title}")
             if result.ok:
+                lost = self._lost(t, before, git.head(self.worktree), tip, out.merged, tips)
+                if lost:
+                    git.detach(self.worktree, before)  # undone: nothing of it reaches the branch
+                    out.problems[t] = evidence(lost, self.integration)
+                    with self.p.store.write() as conn:
+                        Store.emit(
+                            conn,
+                            EventKind.CHANGE_LOST,
+                            task=t,
+                            lines=[{"path": x.path, "text": x.text[:200], "owner": x.owner} for x in lost[:50]],
+                            owners=sorted({x.owner for x in lost}),
+                        )
+                    continue
                 out.merged[t] = git.head(self.worktree)
             else:
                 out.problems[t] = (
@@ -180,6 +198,38 @@ class MergeQueue:
                     f"Merge {self.integration} into your branch, resolve the conflicts, and commit."
                 )
         return out
+
+    def _lost(
+        self, task: str, before: str, after: str, tip: str, batch: dict[str, str], tips: dict[str, str]
+    ) -> list[LostLine]:
+        """What merging ``task`` (``before`` to ``after``, its branch at ``tip``) takes out of the
+        integration branch that a task merged since it started put there (``czar.core.lost_lines``);
+        ``batch``: the tasks this batch merged before it, and their merges."""
+        merge = hunks.parse(self.git.diff_zero(before, after))
+        if not any(meaningful(line) for change in merge.values() for line in change.removed_lines):
+            return []  # it takes nothing out: nothing can be lost
+        with self.p.store.read() as conn:
+            started = Store.first_base(conn, task)
+            merged = {
+                e.task_id: str(e.payload.get("commit"))
+                for e in Store.read_events(conn, limit=100_000, kinds=(EventKind.TASK_MERGED,))
+                if e.task_id
+            }
+            bases = {a: Store.first_base(conn, a) for a in [*merged, *batch]}
+        merged.update(batch)
+        added_by: dict[str, dict[str, FileChange]] = {}
+        for other, commit in merged.items():
+            base, head = bases.get(other), tips.get(branch_of(other))
+            if other == task or base is None or head is None:
+                continue
+            if started is not None and self.git.is_ancestor(commit, started):
+                continue  # merged before this task started: what it changes of it, it changes on purpose
+            if other not in self._added:
+                self._added[other] = hunks.parse(self.git.diff_zero(base, head))
+            added_by[other] = self._added[other]
+        if not added_by:
+            return []
+        return lost_lines(merge, added_by, self.git.messages(before, tip))  # its own commits only
 
     def _checked(self, fresh: Sequence[str], heads: Sequence[str], rows: dict[str, Any]) -> tuple[int, str | None]:
         """The project's checks on a batch merged in order (``heads[i]``: the merge of

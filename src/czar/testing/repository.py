@@ -73,6 +73,18 @@ class FakeRepository:
         self.branches[branch] = self._child(self.tip(branch), changes, message)
         return self.branches[branch]
 
+    def merge_commit(self, branch: str, other: str, changes: Mapping[str, str | None], message: str = "merge") -> str:
+        """A merge of ``other`` into ``branch`` made by hand (an agent's resolution): ``branch``'s
+        files with ``changes``, whatever ``other`` held."""
+        files = dict(self.commits[self.tip(branch)].files)
+        for path, text in changes.items():
+            if text is None:
+                files.pop(path, None)
+            else:
+                files[path] = text
+        self.branches[branch] = self._store((self.tip(branch), self.tip(other)), files, message)
+        return self.branches[branch]
+
     def _child(self, parent: str, changes: Mapping[str, str | None], message: str) -> str:
         files = dict(self.commits[parent].files)
         for path, text in changes.items():
@@ -172,6 +184,11 @@ class FakeRepository:
     def files_between(self, a: str, b: str) -> list[str]:
         old, new = self.files(a), self.files(b)
         return sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))
+
+    def messages(self, base: str, tip: str) -> list[str]:
+        mine = self._ancestors(self.tip(tip)).keys() - self._ancestors(self.tip(base)).keys()
+        ordered = sorted(mine, key=lambda c: self._ancestors(self.tip(tip))[c])  # newest first, as git log
+        return [self.commits[c].message for c in ordered if len(self.commits[c].parents) < 2]
 
     def merge_tree(self, a: str, b: str) -> list[str] | None:
         _, conflicted = self._merged(self.tip(a), self.tip(b))

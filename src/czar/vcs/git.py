@@ -159,6 +159,10 @@ class Git:
             "diff", "-U0", "--no-color", "--no-renames", "--no-ext-diff", "--end-of-options", base, tip
         ).output
 
+    def messages(self, base: str, tip: str) -> list[str]:
+        out = self.out("log", "--no-merges", "--format=%B%x00", f"{base}..{tip}", "--")
+        return [m.strip() for m in out.split("\0") if m.strip()]
+
     def merge_tree(self, a: str, b: str) -> list[str] | None:
         """The files a merge of ``a`` and ``b`` would conflict in (None: it merges cleanly).
 

@@ -1,0 +1,117 @@
+"""No change lost: the lines a merge would take out of the integration branch that another task
+put there. The rule (pure), then the merge queue on the fake repository: a resolution that drops
+another task's lines is not merged, its agent hears which; one that says so in a commit message
+is. On real git: ``tests/integration/test_merge_queue.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from czar.core import hunks
+from czar.core.lost_lines import LostLine, evidence, lost_lines
+from czar.core.states import TaskState
+from czar.supervisor.actions import Actions
+from czar.supervisor.merge_queue import MergeQueue
+from helpers import OnFakes, on_fakes
+
+T = TaskState
+INTEGRATION = "czar/integration"
+
+
+def _diff(path: str, old: str, new: str) -> dict[str, hunks.FileChange]:
+    removed = "".join(f"-{line}\n" for line in old.splitlines())
+    added = "".join(f"+{line}\n" for line in new.splitlines())
+    return hunks.parse(f"--- a/{path}\n+++ b/{path}\n@@ -1,9 +1,9 @@\n{removed}{added}")
+
+
+A_ADDED = {"app.py": hunks.parse("--- a/app.py\n+++ b/app.py\n@@ -2,0 +3,1 @@\n+def alpha(): return 'a'\n")["app.py"]}
+
+
+def test_a_line_another_task_added_and_the_merge_takes_out_is_lost() -> None:
+    merge = _diff("app.py", "import x\ndef alpha(): return 'a'\n", "import x\ndef beta(): return 'b'\n")
+    assert lost_lines(merge, {"a": A_ADDED}) == [LostLine("app.py", "def alpha(): return 'a'", "a")]
+
+
+def test_a_line_moved_within_the_file_blank_lines_and_nobodys_lines_are_not() -> None:
+    moved = _diff("app.py", "def alpha(): return 'a'\nimport x\n", "import x\ndef alpha(): return 'a'\n")
+    assert lost_lines(moved, {"a": A_ADDED}) == []
+    blank = _diff("app.py", "import x\n\n}\n", "import x\n")
+    assert lost_lines(blank, {"a": A_ADDED}) == []
+    theirs = _diff("app.py", "import os\n", "import sys\n")  # a line no task of these added
+    assert lost_lines(theirs, {"a": A_ADDED}) == []
+
+
+def test_a_task_that_says_so_in_its_own_commit_message_gives_them_up_on_purpose() -> None:
+    merge = _diff("app.py", "def alpha(): return 'a'\n", "def beta(): return 'b'\n")
+    assert lost_lines(merge, {"a": A_ADDED}, ["replace alpha (from task a) with beta"]) == []
+    # A word that only contains the id is no mention of it.
+    assert lost_lines(merge, {"a": A_ADDED}, ["a-team", "alpha"]) != []
+
+
+def test_the_evidence_names_each_line_and_its_task_and_how_to_put_them_back() -> None:
+    text = evidence([LostLine("app.py", "def alpha(): return 'a'", "a")], INTEGRATION)
+    assert "app.py: `def alpha(): return 'a'` (task a)" in text and "git merge czar/integration" in text
+
+
+# -- the merge queue, on the fakes -------------------------------------------------------------
+
+
+def _two_tasks(tmp_path: Path) -> OnFakes:
+    """a and b started from the same integration branch; a's work (a line in app.py) merged."""
+    f = on_fakes(tmp_path, ["a", "b", "c"], workers=3, scope=("app.py",))
+    f.repo.commit(INTEGRATION, {"app.py": "import x\n"}, "app")
+    f.assign({"a": "w1", "b": "w2"})
+    f.repo.commit_in(f.checkout("a"), "czar/a", {"app.py": "import x\ndef alpha(): return 'a'\n"}, "a: alpha")
+    Actions(f.project).bring_in_handed_in("a")
+    f.move("a", T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED, T.MERGING)
+    MergeQueue(f.project, Actions(f.project)).merge(["a"])
+    assert f.states()["a"] == "merged"
+    return f
+
+
+def _b_resolves(f: OnFakes, resolution: str, message: str = "b: beta") -> None:
+    """b's own work, then its merge of the integration branch resolved to ``resolution``."""
+    f.repo.commit("czar/b", {"app.py": "import x\ndef beta(): return 'b'\n"}, message)
+    f.repo.merge_commit("czar/b", INTEGRATION, {"app.py": resolution}, "merge czar/integration")
+    f.move("b", T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED, T.MERGING)
+    MergeQueue(f.project, Actions(f.project)).merge(["b"])
+
+
+def test_a_resolution_that_drops_another_tasks_line_is_not_merged_and_its_agent_hears(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    f = _two_tasks(tmp_path)
+    before = f.repo.tip(INTEGRATION)
+    _b_resolves(f, "import x\ndef beta(): return 'b'\n")  # alpha dropped
+    assert f.repo.tip(INTEGRATION) == before  # nothing of it reached the branch
+    b = f.task("b")
+    assert b.state is T.READY and "def alpha(): return 'a'` (task a)" in str(b.note)
+    lost = [e.payload for e in f.project.store.events_after(0) if e.kind == "change.lost"]
+    assert lost and lost[0]["owners"] == ["a"]
+    assert "def beta" in f.repo.files("czar/b")["app.py"]  # its work stays on its branch
+
+
+def test_a_resolution_that_keeps_both_merges(tmp_path: Path, czar_home: Path) -> None:
+    f = _two_tasks(tmp_path)
+    _b_resolves(f, "import x\ndef alpha(): return 'a'\ndef beta(): return 'b'\n")
+    assert f.states()["b"] == "merged"
+    assert "def alpha(): return 'a'" in f.repo.files(INTEGRATION)["app.py"]
+
+
+def test_a_task_that_replaces_anothers_lines_and_says_so_merges(tmp_path: Path, czar_home: Path) -> None:
+    f = _two_tasks(tmp_path)
+    _b_resolves(f, "import x\ndef beta(): return 'b'\n", message="b: beta replaces task a's alpha")
+    assert f.states()["b"] == "merged"
+
+
+def test_what_a_task_changes_of_work_merged_before_it_started_is_its_own_to_change(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    f = _two_tasks(tmp_path)
+    f.assign({"c": "w3"})  # c starts from the integration branch that holds a's work
+    f.repo.commit_in(f.checkout("c"), "czar/c", {"app.py": "import x\ndef alpha(): return 'A'\n"}, "c: louder")
+    Actions(f.project).bring_in_handed_in("c")
+    f.move("c", T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED, T.MERGING)
+    MergeQueue(f.project, Actions(f.project)).merge(["c"])
+    assert f.states()["c"] == "merged"
+    assert not [e for e in f.project.store.events_after(0) if e.kind == "change.lost"]
