@@ -35,12 +35,13 @@ index 3e75765..0000000
 """
 
 
-def test_parse_reads_files_hunks_and_added_lines() -> None:
+def test_parse_reads_files_hunks_and_the_lines_they_add_and_take_out() -> None:
     files = parse(DIFF)
     assert sorted(files) == ["f", "g", "h"]
-    assert files["f"].hunks == [Hunk(2, 1, ("B",)), Hunk(5, 0, ("f", "--- not a header"))]
+    assert files["f"].hunks == [Hunk(2, 1, ("B",), ("b",)), Hunk(5, 0, ("f", "--- not a header"))]
     assert files["g"].created and files["g"].added_lines == ["new"]
-    assert files["h"].deleted and files["h"].hunks == [Hunk(1, 1, ())]
+    assert files["h"].deleted and files["h"].hunks == [Hunk(1, 1, (), ("old",))]
+    assert files["f"].removed_lines == ["b"] and files["h"].removed_lines == ["old"]
 
 
 def _one(path: str, *hunks: Hunk, created: bool = False) -> dict[str, FileChange]:

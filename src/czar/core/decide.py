@@ -48,6 +48,7 @@ class Snapshot:
     held: Mapping[str, frozenset[str]] = field(default_factory=dict)
     out_of_budget: bool = False  # the run spent its budget: no task starts any more
     prefer_other: bool = True  # a reviewer of another agent kind than the author's, when one is free
+    stack: bool = False  # a task may start from its one unmerged dependency's approved branch
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -139,6 +140,29 @@ def merge_order(approved: Sequence[TaskView]) -> list[TaskView]:
     return out
 
 
+STACKED_ON = frozenset({TaskState.APPROVED, TaskState.MERGING})  # approved work a dependent may start from
+
+
+def stackable(deps: Sequence[TaskView]) -> bool:
+    """A dependent may start before its dependencies merge when all are merged but one, and that
+    one is approved (its branch is the work it builds on)."""
+    unmerged = [d for d in deps if d.state is not TaskState.MERGED]
+    return len(unmerged) == 1 and unmerged[0].state in STACKED_ON
+
+
+def _dependencies_first(snap: Snapshot, ordered: list[TaskView]) -> list[TaskView]:
+    """Of approved tasks in merge order, those that may merge now: each hard dependency merged,
+    or merging before it in this batch (a stacked dependent never merges before what it builds on)."""
+    out: list[TaskView] = []
+    placed: set[str] = set()
+    for t in ordered:
+        deps = [snap.tasks[d] for d in t.depends_on if d in snap.tasks]
+        if all(d.state is TaskState.MERGED or d.id in placed for d in deps):
+            out.append(t)
+            placed.add(t.id)
+    return out
+
+
 def decide(snap: Snapshot) -> list[Order]:
     """Every command the current state calls for, most urgent first."""
     out: list[Order] = []
@@ -150,7 +174,7 @@ def decide(snap: Snapshot) -> list[Order]:
             dead = next((d for d in deps if d.state in (TaskState.FAILED, TaskState.CANCELLED)), None)
             if dead is not None:
                 out.append(Block(t.id, dead.id))
-            elif all(d.state is TaskState.MERGED for d in deps):
+            elif all(d.state is TaskState.MERGED for d in deps) or (snap.stack and stackable(deps)):
                 out.append(Promote(t.id))
         elif t.state is TaskState.SUBMITTED:
             out.append(Verify(t.id))
@@ -164,8 +188,9 @@ def decide(snap: Snapshot) -> list[Order]:
         out.append(Merge(tuple(t.id for t in merging)))
     else:
         approved = [t for t in tasks.values() if t.state is TaskState.APPROVED and not _held(snap, t.id)]
-        if approved:
-            out.append(Merge(tuple(t.id for t in merge_order(approved)[:MERGE_BATCH])))
+        batch = _dependencies_first(snap, merge_order(approved))[:MERGE_BATCH]
+        if batch:
+            out.append(Merge(tuple(t.id for t in batch)))
 
     if not snap.out_of_budget:
         out.extend(_reviews(snap))

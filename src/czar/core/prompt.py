@@ -23,6 +23,7 @@ class PromptInput:
     board: Sequence[str]  # one line per other worker: who does what now
     previous_failure: str | None = None
     tools: str = "cli"  # how the agent talks to czar: "cli" (the czar commands) or "mcp" (czar's MCP tools)
+    stacked_on: str | None = None  # the dependency whose approved, unmerged work its branch starts from
 
 
 def render(p: PromptInput) -> str:
@@ -39,6 +40,15 @@ def render(p: PromptInput) -> str:
         p.body.rstrip(),
         "",
     ]
+    if p.stacked_on:
+        out += [
+            "## Built on approved work",
+            "",
+            f"Your branch starts from the approved work of task {p.stacked_on}, which is not merged yet: build on"
+            f" it, and leave its changes as they are unless your task says otherwise. czar tells you when it"
+            f" merges; then bring {p.integration_branch} in.",
+            "",
+        ]
     if p.subtasks:
         out += ["## Checkpoints", ""] + [f"{i}. {s}" for i, s in enumerate(p.subtasks, 1)] + [""]
     out += ["## Scope", ""]

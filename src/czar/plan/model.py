@@ -57,6 +57,10 @@ class ProjectConfig(_Strict):
     max_diff_lines: int | None = Field(default=None, ge=1)
     """The most lines a task's work may add and remove together (against where it left the
     integration branch); more goes back to the agent, to be made smaller. None: no limit."""
+    stack: bool = False
+    """Stacked dependents: a task whose one unmerged dependency is approved starts from that
+    dependency's branch instead of waiting for its merge (it merges only after it; when the
+    dependency merges, its agent brings the integration branch in)."""
     check_after_merge: bool = True
     """Run ``accept`` on the integration branch after each merge; undo the merge if it fails."""
     budget_usd: float | None = Field(default=None, gt=0)

@@ -13,6 +13,7 @@ from typing import Any, assert_never
 from czar.agent_tools import board
 from czar.agents import adapter_for
 from czar.core import waits
+from czar.core.decide import STACKED_ON
 from czar.core.events import EventKind
 from czar.core.forge import changes_since
 from czar.core.host_commands import MessageKind, StartTask, StopAgent, Tell
@@ -20,7 +21,7 @@ from czar.core.landing import Landing, after_landing
 from czar.core.prompt import PromptInput, render
 from czar.core.rounds import Setback, after_setback
 from czar.core.scope import in_scope
-from czar.core.states import AGENT_AT_WORK, AttemptOutcome, TaskState, WorkerState
+from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, AttemptOutcome, TaskState, WorkerState
 from czar.core.verification import Approve, Blocker, Defer, Fail, SendBack, judge
 from czar.errors import CzarError
 from czar.runtime.keyed_locks import KeyedLocks
@@ -112,9 +113,11 @@ class Actions:
         tips = self.p.repo.tips() if tips is None else tips
         with self.store.read() as conn:
             fresh = Store.task(conn, task_id).fresh
+            stacked_on = self._stacked_on(conn, task_id)
+        start = tips.get(branch_of(stacked_on)) if stacked_on else None
         # Other tasks' checkouts may be made meanwhile; this one's, only here (or ahead, done).
         with self._checkout_lock(task_id), self.p.git_lock.held(shared=True):
-            base = self._prepare(branch, worktree, fresh, tips)
+            base = self._prepare(branch, worktree, fresh, tips, start)
         with self.store.write() as conn:
             task = Store.task(conn, task_id)
             worker = Store.worker(conn, worker_id)
@@ -136,6 +139,7 @@ class Actions:
                     board=board.excerpt(conn, worker_id),
                     previous_failure=task.note,
                     tools="mcp" if adapter_for(worker.agent).capabilities.mcp else "cli",
+                    stacked_on=stacked_on,
                 )
             )
             digest = hashlib.sha256(prompt.encode()).hexdigest()
@@ -182,6 +186,7 @@ class Actions:
                 branch=branch,
                 base=base,
                 prompt_chars=len(prompt),
+                **({"stacked_on": stacked_on} if stacked_on else {}),
             )
 
     def prepare_ahead(self, task_id: str, tips: dict[str, str]) -> bool:
@@ -192,19 +197,30 @@ class Actions:
             return False
         with self.store.read() as conn:
             task = Store.task(conn, task_id)
+            stacked_on = self._stacked_on(conn, task_id)
         if task.state is not TaskState.READY or task.fresh:
             return False
         with self._checkout_lock(task_id), self.p.git_lock.held(shared=True):
             if self.p.repo.has_checkout(checkout):
                 return False  # made meanwhile, by the assignment itself
-            self._prepare(branch, checkout, False, tips)
+            self._prepare(branch, checkout, False, tips, tips.get(branch_of(stacked_on)) if stacked_on else None)
         return True
 
-    def _prepare(self, branch: str, checkout: Path, fresh: bool, tips: dict[str, str]) -> str:
-        """The task's branch (from the integration branch) and its checkout, a clone of its own
-        (see ``czar.vcs.checkout``); returns the commit the attempt starts from."""
+    def _stacked_on(self, conn: Tx, task_id: str) -> str | None:
+        """The dependency a stacked task builds on (``[project] stack``): its one hard dependency
+        not merged yet, approved; None when it waits for merges as usual."""
+        if not self.p.plan.project.stack:
+            return None
+        deps = [Store.task(conn, d) for d in Store.task(conn, task_id).spec.depends_on]
+        unmerged = [d for d in deps if d.state is not TaskState.MERGED]
+        return unmerged[0].id if len(unmerged) == 1 and unmerged[0].state in STACKED_ON else None
+
+    def _prepare(self, branch: str, checkout: Path, fresh: bool, tips: dict[str, str], start: str | None = None) -> str:
+        """The task's branch (from the integration branch, or ``start``: the approved work of the
+        dependency it is stacked on) and its checkout, a clone of its own (see
+        ``czar.vcs.checkout``); returns the commit the attempt starts from."""
         repo = self.p.repo
-        start = tips.get(self.integration) or repo.tip(self.integration)
+        start = start or tips.get(self.integration) or repo.tip(self.integration)
         if branch in tips and fresh:
             # Its earlier agents worked on the wrong task: start over from the integration branch.
             repo.discard_checkout(checkout)
@@ -273,6 +289,24 @@ class Actions:
             f"Task {task_id}, which you were waiting for, failed and will not merge. Go on without it if "
             "you can; otherwise say what you need (`czar blocked` or `czar ask`).",
         )
+        self._stacked_fail(conn, task_id)
+
+    def _stacked_fail(self, conn: Tx, failed: str) -> None:
+        """Tasks stacked on ``failed`` (started from its approved work) can never merge: their
+        branches hold it. One not started yet waits again (and is blocked); the others fail."""
+        for t in Store.all_tasks(conn):
+            if failed not in t.spec.depends_on or t.state in TERMINAL_TASK_STATES or t.state is TaskState.PENDING:
+                continue
+            if t.state is TaskState.READY:
+                Store.move_task(conn, t.id, TaskState.PENDING, reason=f"dependency {failed} failed")
+                continue
+            if t.attempt_id is not None:
+                Store.set_attempt(conn, t.attempt_id, outcome=AttemptOutcome.FAILED)
+            if t.worker_id is not None and Store.worker(conn, t.worker_id).task_id == t.id:
+                Store.drop_queued(conn, t.worker_id)
+                self.free_worker(conn, t.worker_id, t.attempt_id)
+            why = f"it was built on task {failed}, which failed"
+            self.fail(conn, t.id, why, f"task {t.id} failed: {why}")
 
     # -- verify ------------------------------------------------------------------------------
 
@@ -344,10 +378,11 @@ class Actions:
         problems: list[str] = []
         changed: list[str] = []
         results: list[CheckResult] = []
+        against = self._compared_with(task)
         try:
             ahead, changed = known or (
-                self.p.repo.commits_ahead(self.integration, branch) > 0,
-                self.p.repo.changed_files(self.integration, branch),
+                self.p.repo.commits_ahead(against, branch) > 0,
+                self.p.repo.changed_files(against, branch),
             )
             if not ahead:
                 problems.append(f"There are no commits on {branch} beyond {self.integration}: commit your work.")
@@ -356,7 +391,7 @@ class Actions:
                 problems.append(scope_message(spec.scope, outside, self.integration))
             project = self.p.plan.project
             if not problems and project.max_diff_lines is not None:
-                size = self._diff_lines(branch)
+                size = self._diff_lines(branch, against)
                 if size > project.max_diff_lines:
                     problems.append(
                         f"Your change adds and removes {size} lines against {self.integration}, more than the "
@@ -381,9 +416,19 @@ class Actions:
             problems.append(f"verification could not run: {exc}")
         return problems, changed, results
 
-    def _diff_lines(self, branch: str) -> int:
-        """Lines the branch adds and removes since it left the integration branch."""
-        return sum(max(f.added, 0) + max(f.removed, 0) for f in changes_since(self.p.repo, self.integration, branch))
+    def _diff_lines(self, branch: str, against: str) -> int:
+        """Lines the branch adds and removes since it left ``against``."""
+        return sum(max(f.added, 0) + max(f.removed, 0) for f in changes_since(self.p.repo, against, branch))
+
+    def _compared_with(self, task: Task) -> str:
+        """What a task's work is measured against: the integration branch, or, stacked on a
+        dependency not merged yet, that dependency's branch (its work is not this task's)."""
+        if self.p.plan.project.stack:
+            with self.store.read() as conn:
+                for dep in task.spec.depends_on:
+                    if Store.task(conn, dep).state is not TaskState.MERGED:
+                        return branch_of(dep)
+        return self.integration
 
     def _sent_back(self, conn: Tx, task: Task, blocker: Blocker) -> None:
         """Not verified, through no fault of the work: it overlaps a task that comes first, or the
@@ -502,6 +547,10 @@ class Actions:
             if t.id not in waiting and merged in t.spec.after:
                 self.tell(
                     conn, t, MessageKind.MERGED, f"Task {merged}, which your task comes after, is merged. {bring_in}"
+                )
+            elif t.id not in waiting and merged in t.spec.depends_on:  # stacked on its approved work
+                self.tell(
+                    conn, t, MessageKind.MERGED, f"Task {merged}, whose work yours is built on, is merged. {bring_in}"
                 )
 
     def merge_failed(self, conn: Tx, task: Task, problem: str, landing: Landing = Landing.BROKE) -> None:

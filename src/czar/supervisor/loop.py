@@ -300,7 +300,8 @@ class Supervisor:
                     with self.store.write() as conn:
                         Store.emit(conn, EventKind.SUPERVISOR_ERROR, task=name, error=repr(exc))
         self.radar_wanted.set()
-        snap = replace(snapshot(self.store), prefer_other=self.p.plan.review.prefer_other)
+        plan = self.p.plan
+        snap = replace(snapshot(self.store), prefer_other=plan.review.prefer_other, stack=plan.project.stack)
         if self.p.plan.project.budget_usd is not None and self._run_spent() >= self.p.plan.project.budget_usd:
             snap = replace(snap, out_of_budget=True)
         decisions = decide(snap)

@@ -55,6 +55,7 @@ class _Branch:
     base: str
     changes: dict[str, hunks.FileChange]
     since_base: dict[str, hunks.FileChange]  # what the integration branch changed since ``base``
+    over: str | None = None  # stacked: the tip of the unmerged dependency it builds on (its base)
 
 
 class Radar:
@@ -78,16 +79,23 @@ class Radar:
 
     # -- looking -----------------------------------------------------------------------------
 
-    def _branch(self, task: str, tip: str, integration: str) -> _Branch:
+    def _branch(self, task: str, tip: str, integration: str, over: str | None = None) -> _Branch:
         with self._lock:
             known = self._branches.get(task)
-        if known is not None and known.tip == tip and known.integration == integration:
+        if known is not None and known.tip == tip and known.integration == integration and known.over == over:
             return known
         # git runs outside the lock: the radar thread and verifications look at once.
-        base = self.git.merge_base(integration, tip) or integration
-        changes = hunks.parse(self.git.diff_zero(base, tip)) if base != tip else {}
-        since = hunks.parse(self.git.diff_zero(base, integration)) if base != integration else {}
-        branch = _Branch(task, tip, integration, base, changes, since)
+        if over is not None:
+            # Stacked on a dependency's approved work: its own changes are those since that work;
+            # the integration branch is compared once the dependency is in it.
+            base = self.git.merge_base(over, tip) or over
+            changes = hunks.parse(self.git.diff_zero(base, tip)) if base != tip else {}
+            since: dict[str, hunks.FileChange] = {}
+        else:
+            base = self.git.merge_base(integration, tip) or integration
+            changes = hunks.parse(self.git.diff_zero(base, tip)) if base != tip else {}
+            since = hunks.parse(self.git.diff_zero(base, integration)) if base != integration else {}
+        branch = _Branch(task, tip, integration, base, changes, since, over)
         with self._lock:
             self._branches[task] = branch
             if changes:
@@ -104,7 +112,7 @@ class Radar:
         moved = set(self.git.files_between(seen, integration))
         with self._lock:
             for task, b in list(self._branches.items()):
-                if b.integration == seen and not moved & b.changes.keys():
+                if b.integration == seen and b.over is None and not moved & b.changes.keys():
                     self._branches[task] = replace(b, integration=integration)
 
     def _conflicts(self, a: str, b: str) -> list[str] | None:
@@ -153,6 +161,18 @@ class Radar:
                 self._handed_in_seen[task.id] = (task.attempt_id, tips.get(branch))
         return tips
 
+    def _stacked(self, live: dict[str, TaskAtWork], tips: dict[str, str]) -> dict[str, str]:
+        """Each stacked task (``[project] stack``) whose dependency is not merged yet, and the tip
+        of that dependency's branch: the work it builds on."""
+        if not self.p.plan.project.stack:
+            return {}
+        out: dict[str, str] = {}
+        for t, row in live.items():
+            dep = next((d for d in row.task.spec.depends_on if d in live and branch_of(d) in tips), None)
+            if dep is not None:
+                out[t] = tips[branch_of(dep)]
+        return out
+
     def scan(self) -> list[RadarFinding] | None:
         """Every finding about the branches in flight now; None if no tip moved since last time."""
         live, claims, tips, integration = self._look()
@@ -163,7 +183,8 @@ class Radar:
             return None
         self._last = state
         self._catch_up(integration)
-        branches = {t: self._branch(t, tips[branch_of(t)], integration) for t in live}
+        over = self._stacked(live, tips)
+        branches = {t: self._branch(t, tips[branch_of(t)], integration, over.get(t)) for t in live}
         with self._lock:
             for gone in set(self._branches) - set(live):
                 del self._branches[gone]
@@ -180,10 +201,11 @@ class Radar:
         live, claims, tips, integration = self._look(harvest=fresh)
         if integration is None or task not in live:
             return [], None
-        mine = self._branch(task, tips[branch_of(task)], integration)
+        over = self._stacked(live, tips)
+        mine = self._branch(task, tips[branch_of(task)], integration, over.get(task))
         if fresh:
             # Before a merge: every branch as it is now (git only for those whose tip moved).
-            others = {t: self._branch(t, tips[branch_of(t)], integration) for t in live if t != task}
+            others = {t: self._branch(t, tips[branch_of(t)], integration, over.get(t)) for t in live if t != task}
         else:
             # The others as the radar last saw them: analysing every branch for each verification
             # would cost a hundred git commands at scale; the radar's next round catches the rest.
@@ -233,8 +255,9 @@ class Radar:
                 if later not in busy:
                     continue
                 a, b = seen[first], busy[later]
-                if not a.changes.keys() & b.changes.keys():
-                    continue
+                stacked = first in live[later].task.spec.depends_on or later in live[first].task.spec.depends_on
+                if not a.changes.keys() & b.changes.keys() or stacked:
+                    continue  # (a dependency's work is what a stacked task builds on, not a rival)
                 same = hunks.overlap(a.changes, b.changes)
                 if same:
                     out.append(RadarFinding(FindingKind.DUPLICATE, later, first, tuple(same)))

@@ -1,0 +1,113 @@
+"""Stacked dependents (``[project] stack = true``): a task whose one unmerged dependency is
+approved starts from that dependency's branch, is measured against it (its work is not the
+task's), merges only after it, and fails with it. The rules in ``decide``, then the shell on the
+fake repository."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from czar.core.decide import Merge, Promote, Snapshot, TaskView, decide
+from czar.core.host_commands import StartTask
+from czar.core.states import TaskState, WorkerState
+from czar.store.store import Store
+from czar.supervisor.actions import Actions
+from czar.supervisor.merge_queue import MergeQueue
+from helpers import OnFakes, on_fakes
+
+T = TaskState
+
+
+def _tasks(parent: TaskState, child: TaskState = T.PENDING, other: TaskState | None = None) -> dict[str, TaskView]:
+    views = {
+        "p": TaskView("p", parent, (), ("p.txt",), 0, 0, "sim"),
+        "c": TaskView("c", child, ("p",) + (("o",) if other else ()), ("c.txt",), 0, 1, "sim"),
+    }
+    if other is not None:
+        views["o"] = TaskView("o", other, (), ("o.txt",), 0, 2, "sim")
+    return views
+
+
+def test_a_dependent_starts_on_its_dependencys_approved_work_only_when_stacking() -> None:
+    for parent, stacked in ((T.APPROVED, True), (T.MERGING, True), (T.REVIEWING, False), (T.RUNNING, False)):
+        out = decide(Snapshot(tasks=_tasks(parent), workers={}, stack=True))
+        assert (Promote("c") in out) is stacked, parent
+    assert Promote("c") not in decide(Snapshot(tasks=_tasks(T.APPROVED), workers={}))  # not stacking
+    # Two dependencies not merged: it waits (it can build on one branch only).
+    assert Promote("c") not in decide(Snapshot(tasks=_tasks(T.APPROVED, other=T.APPROVED), workers={}, stack=True))
+    assert Promote("c") in decide(Snapshot(tasks=_tasks(T.APPROVED, other=T.MERGED), workers={}, stack=True))
+
+
+def test_a_stacked_dependent_merges_after_its_dependency_never_before() -> None:
+    both = decide(Snapshot(tasks=_tasks(T.APPROVED, T.APPROVED), workers={}, stack=True))
+    assert Merge(("p", "c")) in both
+    alone = decide(Snapshot(tasks=_tasks(T.REVIEWING, T.APPROVED), workers={}, stack=True))
+    assert not [d for d in alone if isinstance(d, Merge)]
+
+
+# -- the shell, on the fakes -------------------------------------------------------------------
+
+
+def _stacked(tmp_path: Path) -> OnFakes:
+    """p verified and approved (its agent wrote p.txt); c (depends on p) ready, stacking."""
+    f = on_fakes(tmp_path, ["p", "c"], workers=2, project_extra="stack = true\n")
+    with f.project.store.write() as conn:
+        Store.set_task_text(
+            conn, "c", order=1, title="task c", body="do c", spec=replace(Store.task(conn, "c").spec, depends_on=("p",))
+        )
+    f.assign({"p": "w1"})
+    f.repo.commit_in(f.checkout("p"), "czar/p", {"p.txt": "p\n"}, "p: its work")
+    Actions(f.project).bring_in_handed_in("p")
+    f.move("p", T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED)
+    with f.project.store.write() as conn:
+        Store.set_worker(conn, "w1", task_id=None, state=WorkerState.IDLE)
+    return f
+
+
+def test_a_stacked_task_starts_from_the_approved_branch_and_is_measured_against_it(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    f = _stacked(tmp_path)
+    parent_tip = f.repo.tip("czar/p")
+    f.assign({"c": "w2"})
+    assert f.repo.tip("czar/c") == parent_tip
+    start = next(c for c in f.take("w2") if isinstance(c, StartTask))
+    assert "approved work of task p" in start.prompt
+    assigned = [e.payload for e in f.project.store.events_after(0) if e.kind == "task.assigned" and e.task_id == "c"]
+    assert assigned[0]["stacked_on"] == "p" and assigned[0]["base"] == parent_tip
+    # Its own work is c.txt only: p.txt, outside its scope, is the work it builds on.
+    f.repo.commit_in(f.checkout("c"), "czar/c", {"c.txt": "c\n"}, "c: its work")
+    actions = Actions(f.project)
+    actions.bring_in_handed_in("c")
+    f.move("c", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    actions.verify("c")
+    assert f.task("c").state is T.APPROVED
+    verified = [e.payload for e in f.project.store.events_after(0) if e.kind == "verify.passed" and e.task_id == "c"]
+    assert verified[0]["changed"] == ["c.txt"]
+    # Merged in one batch, the dependency first: both land, each once.
+    f.move("p", T.MERGING)
+    f.move("c", T.MERGING)
+    MergeQueue(f.project, actions).merge(["p", "c"])
+    assert f.states() == {"p": "merged", "c": "merged"}
+    assert f.repo.files("czar/integration")["p.txt"] == "p\n" and f.repo.files("czar/integration")["c.txt"] == "c\n"
+
+
+def test_a_task_stacked_on_one_that_fails_fails_too(tmp_path: Path, czar_home: Path) -> None:
+    f = _stacked(tmp_path)
+    f.assign({"c": "w2"})
+    actions = Actions(f.project)
+    with f.project.store.write() as conn:
+        actions.fail(conn, "p", "test: it failed", "p failed")
+    assert f.task("c").state is T.FAILED
+    moved = [e.payload for e in f.project.store.events_after(0) if e.kind == "task.state" and e.task_id == "c"]
+    assert "built on task p, which failed" in moved[-1]["reason"]
+    assert next(w for w in f.project.store.workers() if w.id == "w2").task_id is None
+
+
+def test_a_task_stacked_on_one_that_fails_before_it_started_waits_again(tmp_path: Path, czar_home: Path) -> None:
+    f = _stacked(tmp_path)
+    with f.project.store.write() as conn:
+        Store.move_task(conn, "c", T.READY, reason="test: promoted on p's approved work")
+        Actions(f.project).fail(conn, "p", "test: it failed", "p failed")
+    assert f.task("c").state is T.PENDING  # decide blocks it: its dependency failed
