@@ -72,7 +72,7 @@ def _two_tasks(tmp_path: Path) -> OnFakes:
 def _b_resolves(f: OnFakes, resolution: str, message: str = "b: beta") -> None:
     """b's own work, then its merge of the integration branch resolved to ``resolution``."""
     f.repo.commit("czar/b", {"app.py": "import x\ndef beta(): return 'b'\n"}, message)
-    f.repo.merge_commit("czar/b", INTEGRATION, {"app.py": resolution}, "merge czar/integration")
+    f.repo.merge_by_hand("czar/b", INTEGRATION, {"app.py": resolution}, "merge czar/integration")
     f.move("b", T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED, T.MERGING)
     MergeQueue(f.project, Actions(f.project)).merge(["b"])
 

@@ -34,9 +34,10 @@ def test_a_dependent_starts_on_its_dependencys_approved_work_only_when_stacking(
         out = decide(Snapshot(tasks=_tasks(parent), workers={}, stack=True))
         assert (Promote("c") in out) is stacked, parent
     assert Promote("c") not in decide(Snapshot(tasks=_tasks(T.APPROVED), workers={}))  # not stacking
-    # Two dependencies not merged: it waits (it can build on one branch only).
-    assert Promote("c") not in decide(Snapshot(tasks=_tasks(T.APPROVED, other=T.APPROVED), workers={}, stack=True))
+    # Two dependencies not merged: both approved, it builds on both; one not approved, it waits.
+    assert Promote("c") in decide(Snapshot(tasks=_tasks(T.APPROVED, other=T.APPROVED), workers={}, stack=True))
     assert Promote("c") in decide(Snapshot(tasks=_tasks(T.APPROVED, other=T.MERGED), workers={}, stack=True))
+    assert Promote("c") not in decide(Snapshot(tasks=_tasks(T.APPROVED, other=T.RUNNING), workers={}, stack=True))
 
 
 def test_a_stacked_dependent_merges_after_its_dependency_never_before() -> None:
@@ -111,3 +112,44 @@ def test_a_task_stacked_on_one_that_fails_before_it_started_waits_again(tmp_path
         Store.move_task(conn, "c", T.READY, reason="test: promoted on p's approved work")
         Actions(f.project).fail(conn, "p", "test: it failed", "p failed")
     assert f.task("c").state is T.PENDING  # decide blocks it: its dependency failed
+
+
+def test_a_stacked_task_starts_from_the_integration_branch_with_the_approved_work_merged_in(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Its other dependency merged after p's branch started: p's approved work lacks it. c starts
+    from a merge, made by czar, of the integration branch (o's work) and p's approved work, and
+    its own work is measured from there; once p merges and c brings the integration branch in,
+    from the integration branch."""
+    f = on_fakes(tmp_path, ["p", "o", "c"], workers=2, project_extra="stack = true\n")
+    with f.project.store.write() as conn:
+        spec = replace(Store.task(conn, "c").spec, depends_on=("p", "o"))
+        Store.set_task_text(conn, "c", order=2, title="task c", body="do c", spec=spec)
+    f.assign({"p": "w1"})
+    f.repo.commit_in(f.checkout("p"), "czar/p", {"p.txt": "p\n"}, "p: its work")
+    Actions(f.project).bring_in_handed_in("p")
+    f.move("p", T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED)
+    f.repo.branch("czar/o", "czar/integration")
+    f.repo.commit("czar/o", {"o.txt": "o\n"}, "o: its work")
+    f.repo.branch("czar/integration", "czar/o")  # o merged, after p started
+    f.move("o", T.READY, T.ASSIGNED, T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED, T.MERGING, T.MERGED)
+    with f.project.store.write() as conn:
+        Store.set_worker(conn, "w1", task_id=None, state=WorkerState.IDLE)
+    f.assign({"c": "w2"})
+    start = f.repo.tip("czar/c")
+    assert f.repo.files(start)["p.txt"] == "p\n" and f.repo.files(start)["o.txt"] == "o\n"
+    f.repo.commit_in(f.checkout("c"), "czar/c", {"c.txt": "c\n"}, "c: its work")
+    actions = Actions(f.project)
+    actions.bring_in_handed_in("c")
+    f.move("c", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    actions.verify("c")
+    verified = [e.payload for e in f.project.store.events_after(0) if e.kind == "verify.passed" and e.task_id == "c"]
+    assert f.task("c").state is T.APPROVED and verified[0]["changed"] == ["c.txt"]
+
+
+def test_a_stacked_task_whose_dependencies_conflict_waits_for_their_merge(tmp_path: Path, czar_home: Path) -> None:
+    f = _stacked(tmp_path)
+    f.repo.commit("czar/integration", {"p.txt": "someone else's p\n"}, "another task")
+    f.assign({"c": "w2"})
+    c = f.task("c")
+    assert c.state is T.READY and c.blocked_on == "p" and c.worker_id is None

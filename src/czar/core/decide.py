@@ -144,10 +144,9 @@ STACKED_ON = frozenset({TaskState.APPROVED, TaskState.MERGING})  # approved work
 
 
 def stackable(deps: Sequence[TaskView]) -> bool:
-    """A dependent may start before its dependencies merge when all are merged but one, and that
-    one is approved (its branch is the work it builds on)."""
-    unmerged = [d for d in deps if d.state is not TaskState.MERGED]
-    return len(unmerged) == 1 and unmerged[0].state in STACKED_ON
+    """A dependent may start before its dependencies merge when each one not merged is approved
+    (their branches are the work it builds on)."""
+    return all(d.state is TaskState.MERGED or d.state in STACKED_ON for d in deps)
 
 
 def _dependencies_first(snap: Snapshot, ordered: list[TaskView]) -> list[TaskView]:

@@ -51,6 +51,11 @@ class Repository(Protocol):
         """The files that differ between two commits (``git diff --name-only a b``)."""
         ...
 
+    def merge_commit(self, a: str, b: str, message: str) -> str | None:
+        """A merge commit of ``a`` and ``b`` on no branch (their files merged three ways); None
+        if they conflict."""
+        ...
+
     def messages(self, base: str, tip: str) -> list[str]:
         """The messages of the commits of ``tip`` that ``base`` lacks, merges left out."""
         ...

@@ -19,6 +19,7 @@ from czar.core.forge import changes_since
 from czar.core.host_commands import MessageKind, StartTask, StopAgent, Tell
 from czar.core.landing import Landing, after_landing
 from czar.core.prompt import PromptInput, render
+from czar.core.repository import Repository
 from czar.core.rounds import Setback, after_setback
 from czar.core.scope import in_scope
 from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, AttemptOutcome, TaskState, WorkerState
@@ -114,7 +115,16 @@ class Actions:
         with self.store.read() as conn:
             fresh = Store.task(conn, task_id).fresh
             stacked_on = self._stacked_on(conn, task_id)
-        start = tips.get(branch_of(stacked_on)) if stacked_on else None
+        start = self._stack_start(stacked_on, tips) if stacked_on else None
+        if stacked_on and start is None:
+            # Its dependency's work conflicts with the integration branch (that merge will fail
+            # too): it waits for the dependency to merge, as a task does without stacking.
+            with self.store.write() as conn:
+                Store.set_waits(conn, task_id, waits.render(set(stacked_on)))
+                Store.emit(
+                    conn, EventKind.TASK_WAITS, task=task_id, on=", ".join(stacked_on), reason="stacking conflicts"
+                )
+            return
         # Other tasks' checkouts may be made meanwhile; this one's, only here (or ahead, done).
         with self._checkout_lock(task_id), self.p.git_lock.held(shared=True):
             base = self._prepare(branch, worktree, fresh, tips, start)
@@ -139,7 +149,7 @@ class Actions:
                     board=board.excerpt(conn, worker_id),
                     previous_failure=task.note,
                     tools="mcp" if adapter_for(worker.agent).capabilities.mcp else "cli",
-                    stacked_on=stacked_on,
+                    stacked_on=", ".join(stacked_on) or None,
                 )
             )
             digest = hashlib.sha256(prompt.encode()).hexdigest()
@@ -186,7 +196,7 @@ class Actions:
                 branch=branch,
                 base=base,
                 prompt_chars=len(prompt),
-                **({"stacked_on": stacked_on} if stacked_on else {}),
+                **({"stacked_on": ", ".join(stacked_on)} if stacked_on else {}),
             )
 
     def prepare_ahead(self, task_id: str, tips: dict[str, str]) -> bool:
@@ -203,17 +213,37 @@ class Actions:
         with self._checkout_lock(task_id), self.p.git_lock.held(shared=True):
             if self.p.repo.has_checkout(checkout):
                 return False  # made meanwhile, by the assignment itself
-            self._prepare(branch, checkout, False, tips, tips.get(branch_of(stacked_on)) if stacked_on else None)
+            start = self._stack_start(stacked_on, tips) if stacked_on else None
+            if stacked_on and start is None:
+                return False  # the assignment sees it and waits
+            self._prepare(branch, checkout, False, tips, start)
         return True
 
-    def _stacked_on(self, conn: Tx, task_id: str) -> str | None:
-        """The dependency a stacked task builds on (``[project] stack``): its one hard dependency
-        not merged yet, approved; None when it waits for merges as usual."""
+    def _stacked_on(self, conn: Tx, task_id: str) -> tuple[str, ...]:
+        """The dependencies a stacked task builds on (``[project] stack``): those not merged yet,
+        each approved; none when it waits for merges as usual."""
         if not self.p.plan.project.stack:
-            return None
+            return ()
         deps = [Store.task(conn, d) for d in Store.task(conn, task_id).spec.depends_on]
         unmerged = [d for d in deps if d.state is not TaskState.MERGED]
-        return unmerged[0].id if len(unmerged) == 1 and unmerged[0].state in STACKED_ON else None
+        return tuple(d.id for d in unmerged) if all(d.state in STACKED_ON for d in unmerged) else ()
+
+    def _stack_start(self, dependencies: tuple[str, ...], tips: dict[str, str]) -> str | None:
+        """Where a task stacked on ``dependencies`` starts: the integration branch with their
+        approved work merged in, made in memory (the branch of one that holds the integration
+        branch already, as it is); None when they conflict (it waits for their merges)."""
+        repo = self.p.repo
+        start = tips.get(self.integration) or repo.tip(self.integration)
+        for dep in dependencies:
+            work = tips.get(branch_of(dep)) or repo.tip(branch_of(dep))
+            if repo.is_ancestor(start, work):
+                start = work
+                continue
+            made = repo.merge_commit(start, work, f"czar: {self.integration} with task {dep}'s approved work")
+            if made is None:
+                return None
+            start = made
+        return start
 
     def _prepare(self, branch: str, checkout: Path, fresh: bool, tips: dict[str, str], start: str | None = None) -> str:
         """The task's branch (from the integration branch, or ``start``: the approved work of the
@@ -421,14 +451,14 @@ class Actions:
         return sum(max(f.added, 0) + max(f.removed, 0) for f in changes_since(self.p.repo, against, branch))
 
     def _compared_with(self, task: Task) -> str:
-        """What a task's work is measured against: the integration branch, or, stacked on a
-        dependency not merged yet, that dependency's branch (its work is not this task's)."""
-        if self.p.plan.project.stack:
-            with self.store.read() as conn:
-                for dep in task.spec.depends_on:
-                    if Store.task(conn, dep).state is not TaskState.MERGED:
-                        return branch_of(dep)
-        return self.integration
+        """What a task's work is measured against: the integration branch, or, for a stacked task
+        that has not brought the integration branch in since, the commit it started from (the
+        approved work of its dependencies is not its own)."""
+        if not self.p.plan.project.stack:
+            return self.integration
+        with self.store.read() as conn:
+            start = Store.first_base(conn, task.id)
+        return stacked_base(self.p.repo, self.integration, branch_of(task.id), start) or self.integration
 
     def _sent_back(self, conn: Tx, task: Task, blocker: Blocker) -> None:
         """Not verified, through no fault of the work: it overlaps a task that comes first, or the
@@ -582,6 +612,16 @@ class Actions:
             reason="merge failed; back to the pool with the evidence" + ("" if after.charged else " (no round used)"),
         )
         Store.release_claims(conn, task.id)
+
+
+def stacked_base(repo: Repository, integration: str, branch: str, start: str | None) -> str | None:
+    """The commit a stacked task's own work is measured from: ``start`` (where its branch began,
+    off the integration branch: its dependencies' approved work), as long as the branch has not
+    brought the integration branch in since; None when it is measured as any task is."""
+    if start is None or repo.is_ancestor(start, integration):
+        return None  # it started on the integration branch, or what it started on merged since
+    ahead_of = repo.merge_base(integration, branch)
+    return start if ahead_of is None or repo.is_ancestor(ahead_of, start) else None
 
 
 def _outside_scope(scope: tuple[str, ...], claimed: tuple[str, ...], changed: list[str]) -> list[str]:

@@ -16,6 +16,7 @@ from czar.core.states import TaskState
 from czar.errors import SupervisorError, SupervisorGone
 from czar.store.store import Event, Store, Tx
 from czar.supervisor import status
+from czar.supervisor.actions import stacked_base
 from czar.supervisor.checks import run_checks
 from czar.supervisor.launcher import supervisor_pid
 from czar.supervisor.project import Project
@@ -144,7 +145,7 @@ def work_pairs(project: Project) -> list[tuple[dict[str, hunks.FileChange], dict
     is read from its merge commit (its two parents), an unmerged one from its branch."""
     git, integration = project.git, project.plan.project.integration_branch
     log = git.out("log", "--first-parent", "--merges", "--format=%H %P%x09%s", "--end-of-options", integration)
-    ends: list[tuple[str, str]] = []  # (the integration branch then, the task's tip)
+    ends: list[tuple[str, str, str]] = []  # (the task, the integration branch then, its tip)
     merged: set[str] = set()
     for line in log.splitlines():
         shas, _, subject = line.partition("\t")
@@ -152,16 +153,19 @@ def work_pairs(project: Project) -> list[tuple[dict[str, hunks.FileChange], dict
         task = subject.removeprefix("czar: merge task ").split(":", 1)[0]
         if subject.startswith("czar: merge task ") and len(parents) == 2 and task not in merged:
             merged.add(task)
-            ends.append((parents[0], parents[1]))
+            ends.append((task, parents[0], parents[1]))
     tips = git.tips()
     now = tips.get(integration)
     for t in project.store.tasks():
         tip = tips.get(f"czar/{t.id}")
         if t.id not in merged and tip is not None and now is not None:
-            ends.append((now, tip))
+            ends.append((t.id, now, tip))
+    with project.store.read() as conn:
+        starts = {task: Store.first_base(conn, task) for task, _, _ in ends} if project.plan.project.stack else {}
     out = []
-    for ours, theirs in ends:
-        base = git.merge_base(ours, theirs)
+    for task, ours, theirs in ends:
+        # A stacked task started on its dependencies' approved work: that is not its own either.
+        base = stacked_base(git, ours, theirs, starts.get(task)) or git.merge_base(ours, theirs)
         if base is None or base == theirs:
             continue
         meanwhile = hunks.parse(git.diff_zero(base, ours)) if base != ours else {}

@@ -35,7 +35,7 @@ from czar.core.states import AGENT_AT_WORK, HANDED_IN, UNMERGED
 from czar.core.verification import Blocker
 from czar.store.records import Task, TaskAtWork
 from czar.store.store import Store, Tx
-from czar.supervisor.actions import Actions, branch_of, scope_message
+from czar.supervisor.actions import Actions, branch_of, scope_message, stacked_base
 from czar.supervisor.project import Project
 
 
@@ -55,7 +55,7 @@ class _Branch:
     base: str
     changes: dict[str, hunks.FileChange]
     since_base: dict[str, hunks.FileChange]  # what the integration branch changed since ``base``
-    over: str | None = None  # stacked: the tip of the unmerged dependency it builds on (its base)
+    over: tuple[str, bool] | None = None  # stacked: where it started, and whether a dependency is unmerged
 
 
 class Radar:
@@ -75,22 +75,26 @@ class Radar:
         self._pairs: dict[tuple[str, str], list[str] | None] = {}  # (tip, tip) -> conflicted files
         self._last: frozenset[tuple[str, str]] = frozenset()  # (task, tip) last scanned, and integration
         self._integration_seen: str | None = None  # the integration tip the cache has caught up with
+        self._starts: dict[str, str] = {}  # task -> where its branch started (its first attempt's base)
         self._handed_in_seen: dict[str, tuple[int | None, str | None]] = {}  # task -> (attempt, tip) brought in
 
     # -- looking -----------------------------------------------------------------------------
 
-    def _branch(self, task: str, tip: str, integration: str, over: str | None = None) -> _Branch:
+    def _branch(self, task: str, tip: str, integration: str, over: tuple[str, bool] | None = None) -> _Branch:
+        """``over``: a stacked task's start (off the integration branch) and whether a dependency
+        of it is still unmerged."""
         with self._lock:
             known = self._branches.get(task)
         if known is not None and known.tip == tip and known.integration == integration and known.over == over:
             return known
         # git runs outside the lock: the radar thread and verifications look at once.
-        if over is not None:
-            # Stacked on a dependency's approved work: its own changes are those since that work;
-            # the integration branch is compared once the dependency is in it.
-            base = self.git.merge_base(over, tip) or over
+        start = stacked_base(self.git, integration, tip, over[0]) if over is not None else None
+        if start is not None and over is not None:
+            # Stacked on dependencies' approved work: its own changes are those since it started;
+            # the integration branch is compared once they are in it.
+            base = start
             changes = hunks.parse(self.git.diff_zero(base, tip)) if base != tip else {}
-            since: dict[str, hunks.FileChange] = {}
+            since = {} if over[1] else hunks.parse(self.git.diff_zero(base, integration))
         else:
             base = self.git.merge_base(integration, tip) or integration
             changes = hunks.parse(self.git.diff_zero(base, tip)) if base != tip else {}
@@ -161,16 +165,23 @@ class Radar:
                 self._handed_in_seen[task.id] = (task.attempt_id, tips.get(branch))
         return tips
 
-    def _stacked(self, live: dict[str, TaskAtWork], tips: dict[str, str]) -> dict[str, str]:
-        """Each stacked task (``[project] stack``) whose dependency is not merged yet, and the tip
-        of that dependency's branch: the work it builds on."""
+    def _stacked(self, live: dict[str, TaskAtWork], tips: dict[str, str]) -> dict[str, tuple[str, bool]]:
+        """Each task that started off the integration branch (``[project] stack``: on its
+        dependencies' approved work): where it started, and whether a dependency is unmerged."""
         if not self.p.plan.project.stack:
             return {}
-        out: dict[str, str] = {}
+        unknown = [t for t, row in live.items() if t not in self._starts and row.attempt is not None]
+        if unknown:
+            with self.store.read() as conn:
+                for t in unknown:
+                    if (first := Store.first_base(conn, t)) is not None:
+                        self._starts[t] = first  # it never changes
+        out: dict[str, tuple[str, bool]] = {}
         for t, row in live.items():
-            dep = next((d for d in row.task.spec.depends_on if d in live and branch_of(d) in tips), None)
-            if dep is not None:
-                out[t] = tips[branch_of(dep)]
+            # Prepared ahead, with no attempt yet: its branch holds nothing of its own.
+            start = self._starts.get(t) or (tips.get(branch_of(t)) if row.attempt is None else None)
+            if start is not None and row.task.spec.depends_on:
+                out[t] = (start, any(d in live for d in row.task.spec.depends_on))
         return out
 
     def scan(self) -> list[RadarFinding] | None:

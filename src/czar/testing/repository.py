@@ -73,7 +73,7 @@ class FakeRepository:
         self.branches[branch] = self._child(self.tip(branch), changes, message)
         return self.branches[branch]
 
-    def merge_commit(self, branch: str, other: str, changes: Mapping[str, str | None], message: str = "merge") -> str:
+    def merge_by_hand(self, branch: str, other: str, changes: Mapping[str, str | None], message: str = "merge") -> str:
         """A merge of ``other`` into ``branch`` made by hand (an agent's resolution): ``branch``'s
         files with ``changes``, whatever ``other`` held."""
         files = dict(self.commits[self.tip(branch)].files)
@@ -184,6 +184,10 @@ class FakeRepository:
     def files_between(self, a: str, b: str) -> list[str]:
         old, new = self.files(a), self.files(b)
         return sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))
+
+    def merge_commit(self, a: str, b: str, message: str) -> str | None:
+        files, conflicted = self._merged(self.tip(a), self.tip(b))
+        return None if conflicted else self._store((self.tip(a), self.tip(b)), files, message)
 
     def messages(self, base: str, tip: str) -> list[str]:
         mine = self._ancestors(self.tip(tip)).keys() - self._ancestors(self.tip(base)).keys()

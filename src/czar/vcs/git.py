@@ -178,6 +178,18 @@ class Git:
             raise GitError(f"git merge-tree failed: {first}", output=result.output)
         return [line for line in result.output.splitlines()[1:] if line]
 
+    def merge_commit(self, a: str, b: str, message: str) -> str | None:
+        """A merge commit of ``a`` and ``b`` made in memory (no worktree, no ref moves); None if
+        they conflict."""
+        result = self.run("merge-tree", "--write-tree", "--no-messages", "--end-of-options", a, b, check=False)
+        if result.returncode != 0:
+            return None
+        tree = result.output.split()[0]
+        made = self.run(
+            "commit-tree", tree, "-p", self.commit_of(a), "-p", self.commit_of(b), "-m", message, check=False
+        )
+        return made.output.strip() if made.ok else None
+
     def worktrees(self) -> set[Path]:
         out = self.out("worktree", "list", "--porcelain")
         return {Path(line[len("worktree ") :]).resolve() for line in out.splitlines() if line.startswith("worktree ")}
