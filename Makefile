@@ -59,6 +59,7 @@ bench: $(STAMP) $(AGENTS)
 	$(BIN)/czar bench dag
 	$(BIN)/czar bench queue
 	$(BIN)/czar bench review
+	$(BIN)/czar bench stack
 	$(BIN)/czar bench agents --agent claude
 	$(BIN)/czar bench agents --agent codex
 

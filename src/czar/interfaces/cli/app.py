@@ -301,8 +301,8 @@ def bench(
     scenario: Annotated[
         str,
         typer.Argument(
-            help="seed, scale, dag, queue (the merge queue), review (a reviewer's precision and recall), agents"
-            " (the real agent CLIs), or replay REPO A..B."
+            help="seed, scale, dag, queue (the merge queue), review (a reviewer's precision and recall), stack"
+            " (stacked dependents), agents (the real agent CLIs), or replay REPO A..B."
         ),
     ],
     replay: Annotated[list[str] | None, typer.Argument(help="replay: the repository and the range A..B.")] = None,
@@ -332,6 +332,15 @@ def bench(
 
     if scenario == "agents":
         _bench_agents(agent or "claude", tasks, folder, timeout, as_json)
+    if scenario == "stack":
+        from czar.bench import stack
+
+        measured = stack.run(workers or 4, folder=folder, timeout=timeout, progress=not as_json)
+        if as_json:
+            typer.echo(json.dumps(measured))
+        else:
+            _views().print_measures("benchmark stack (the demo's plan, waiting for merges and stacked)", measured)
+        raise typer.Exit(0 if measured["passed"] else 1)
     if scenario == "review":
         from czar.bench import review
 
@@ -357,7 +366,7 @@ def bench(
     if scenario not in SCENARIOS:
         raise CzarError(
             f"no benchmark {scenario!r}; choose one of: "
-            + ", ".join([*SCENARIOS, "queue", "review", "agents", "replay"])
+            + ", ".join([*SCENARIOS, "queue", "review", "stack", "agents", "replay"])
         )
     given = {"workers": workers, "tasks": tasks, "seed": seed, "task_seconds": task_seconds}
     options = {k: v for k, v in given.items() if v is not None}
