@@ -463,3 +463,41 @@ def test_claude_code_reviews_read_only_and_its_verdict_holds_for_the_commit_it_r
     shown = json.loads(czar("pr", "show", str(number), str(plan), "--json", check=True).stdout)
     review = next(h for h in shown["history"] if h["what"] == "review")
     assert review["findings"][0]["line"] == 2 and review["reviewer"] == "r1 (claude)"
+
+
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("kind", ["codex", "gemini"])
+def test_codex_and_gemini_review_through_czars_tools(
+    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    url, _ = model
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
+    monkeypatch.setenv("GEMINI_API_KEY", "test-gemini-key-0123456789")
+    make_repo(tmp_path / "repo")
+
+    def reviewed(tid: str, review: str) -> str:
+        sim = f"write {tid}.py <<END\ndef {tid}(x):\n    return x[0]\nEND\ncommit add {tid}\nfinish {tid} done"
+        return (
+            f'[[tasks]]\nid = "{tid}"\nscope = ["{tid}.py"]\nbody = \'\'\'\nAdd {tid}.py.\n\n'
+            f"```czar-sim\n{sim}\n```\n\n```czar-model-review\n{review}\n```\n'''\n"
+        )
+
+    name = f"reviewed-{kind}"
+    plan = tmp_path / "czar.toml"
+    plan.write_text(
+        f'[project]\nname = "{name}"\nrepo = "repo"\n\n[workers]\nagent = "sim"\ncount = 1\n\n'
+        f"[review]\nagents = {{ {kind} = 1 }}\nmax_review_rounds = 0\n\n"
+        f'[agents.{kind}]\ncommand = "{clis / kind}"\nbase_url = "{url}"\nhome = "private"\n\n'
+        + reviewed(
+            "a",
+            "finding a.py 2 blocking an empty list raises IndexError in every caller\n"
+            "request-changes handle the empty list\nend Done.",
+        )
+        + reviewed("b", "approve reads well\nend Done.")
+    )
+    result = czar("run", str(plan), "--json", timeout=300)
+    summary = json.loads(result.stdout)
+    assert summary["tasks_merged"] == 1 and summary["failed_tasks"] == ["a"], result.stdout + result.stderr
+    verdicts = {e.task_id: e.payload for e in events_of(name) if e.kind == "review.verdict"}
+    assert verdicts["a"]["verdict"] == "request_changes" and verdicts["a"]["blocking"] == 1
+    assert verdicts["b"]["verdict"] == "approve"

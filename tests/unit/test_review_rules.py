@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -163,3 +165,26 @@ def test_a_review_script_lives_in_its_own_block_beside_the_authors() -> None:
     script = parse(str(extract(body, review=True)))
     assert [s.verb for s in script.main] == ["finding", "request-changes"]
     assert [s.verb for s in script.sections["review"][0]] == ["approve"]
+
+
+# -- the plan --------------------------------------------------------------------------------
+
+
+def test_the_plans_reviewers_are_workers_r1_and_on_and_aider_cannot_review(tmp_path: Path) -> None:
+    import subprocess
+
+    from czar.errors import PlanError
+    from czar.plan.load import load_plan
+
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path / "repo")], check=True)
+    plan = tmp_path / "czar.toml"
+    body = '[project]\nname = "p"\nrepo = "repo"\n[workers]\ncount = 2\n{review}\n[[tasks]]\nid = "a"\nbody = "x"\n'
+    plan.write_text(body.format(review="[review]\nagents = { sim = 1, claude = 1 }\n"))
+    loaded = load_plan(plan)
+    assert loaded.reviewers == {"r1": "sim", "r2": "claude"}
+    assert loaded.worker_kinds == {"w1": "sim", "w2": "sim", "r1": "sim", "r2": "claude"}
+    plan.write_text(body.format(review=""))
+    assert load_plan(plan).reviewers == {} and not load_plan(plan).review.enabled
+    plan.write_text(body.format(review="[review]\nagents = { aider = 1 }\n"))
+    with pytest.raises(PlanError, match="aider cannot review"):
+        load_plan(plan)

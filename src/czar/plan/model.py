@@ -132,6 +132,13 @@ class ReviewConfig(_Strict):
     timeout: float = Field(default=900.0, gt=0)
     """Seconds a review may take; then it counts as lost and another reviewer reads the commit."""
 
+    @field_validator("agents")
+    @classmethod
+    def _can_answer(cls, v: dict[str, int]) -> dict[str, int]:
+        if "aider" in v:
+            raise ValueError("aider cannot review: it answers in text, not through czar's tools (finding, verdict)")
+        return v
+
     @property
     def enabled(self) -> bool:
         return bool(self.agents)
