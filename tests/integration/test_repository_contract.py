@@ -234,17 +234,20 @@ def test_a_merge_in_the_worktree_then_a_conflict_undone_then_the_branch_moved(h:
     assert h.repo.head(wt) == first
 
 
-def test_the_messages_of_a_branchs_own_commits_leave_merges_out(h: History) -> None:
+def test_a_branchs_own_changes_leave_its_merges_out(h: History) -> None:
     main = h.repo.tip("main")
     _two_branches(h)
-    h.commit("czar/a", {"a.txt": "a\n"})
-    h.commit("czar/b", {"b.txt": "b\n"})
+    a = h.commit("czar/a", _edit(2, "two"))
+    h.commit("czar/b", _edit(10, "ten"))
     h.repo.detach(h.worktree, "czar/a")
     assert h.repo.merge(h.worktree, "czar/b", "merge b into a").ok
     head = h.repo.head(h.worktree)
-    assert h.repo.messages(main, head) == ["work", "work"]  # a's and b's own; the merge left out
-    assert h.repo.messages("czar/b", head) == ["work"]
-    assert h.repo.messages(head, head) == []
+    own = hunks.parse(h.repo.own_changes("czar/b", head))  # a's commit only: the merge is left out
+    assert own["CHANGES.md"].removed_lines == ["line 2"] and own["CHANGES.md"].added_lines == ["two"]
+    both = hunks.parse(h.repo.own_changes(main, head))
+    assert sorted(both["CHANGES.md"].removed_lines) == ["line 10", "line 2"]
+    assert h.repo.own_changes(head, head) == ""
+    assert h.repo.first_parent(head) == a and h.repo.first_parent(a) == main
 
 
 def test_a_review_checkout_holds_exactly_the_commit(h: History, tmp_path: Path) -> None:

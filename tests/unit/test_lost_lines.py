@@ -41,16 +41,18 @@ def test_a_line_moved_within_the_file_blank_lines_and_nobodys_lines_are_not() ->
     assert lost_lines(theirs, {"a": A_ADDED}) == []
 
 
-def test_a_task_that_says_so_in_its_own_commit_message_gives_them_up_on_purpose() -> None:
+def test_a_line_the_tasks_own_commit_took_out_was_taken_out_on_purpose() -> None:
     merge = _diff("app.py", "def alpha(): return 'a'\n", "def beta(): return 'b'\n")
-    assert lost_lines(merge, {"a": A_ADDED}, ["replace alpha (from task a) with beta"]) == []
-    # A word that only contains the id is no mention of it.
-    assert lost_lines(merge, {"a": A_ADDED}, ["a-team", "alpha"]) != []
+    own = _diff("app.py", "def alpha(): return 'a'\n", "def beta(): return 'b'\n")
+    assert lost_lines(merge, {"a": A_ADDED}, own) == []
+    elsewhere = _diff("other.py", "def alpha(): return 'a'\n", "")  # the same text, in another file
+    assert lost_lines(merge, {"a": A_ADDED}, elsewhere) != []
 
 
 def test_the_evidence_names_each_line_and_its_task_and_how_to_put_them_back() -> None:
     text = evidence([LostLine("app.py", "def alpha(): return 'a'", "a")], INTEGRATION)
     assert "app.py: `def alpha(): return 'a'` (task a)" in text and "git merge czar/integration" in text
+    assert "a commit of its own" in text
 
 
 # -- the merge queue, on the fakes -------------------------------------------------------------
@@ -69,9 +71,9 @@ def _two_tasks(tmp_path: Path) -> OnFakes:
     return f
 
 
-def _b_resolves(f: OnFakes, resolution: str, message: str = "b: beta") -> None:
+def _b_resolves(f: OnFakes, resolution: str) -> None:
     """b's own work, then its merge of the integration branch resolved to ``resolution``."""
-    f.repo.commit("czar/b", {"app.py": "import x\ndef beta(): return 'b'\n"}, message)
+    f.repo.commit("czar/b", {"app.py": "import x\ndef beta(): return 'b'\n"}, "b: beta")
     f.repo.merge_by_hand("czar/b", INTEGRATION, {"app.py": resolution}, "merge czar/integration")
     f.move("b", T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED, T.MERGING)
     MergeQueue(f.project, Actions(f.project)).merge(["b"])
@@ -98,9 +100,16 @@ def test_a_resolution_that_keeps_both_merges(tmp_path: Path, czar_home: Path) ->
     assert "def alpha(): return 'a'" in f.repo.files(INTEGRATION)["app.py"]
 
 
-def test_a_task_that_replaces_anothers_lines_and_says_so_merges(tmp_path: Path, czar_home: Path) -> None:
+def test_a_task_that_changes_anothers_lines_in_a_commit_of_its_own_merges(tmp_path: Path, czar_home: Path) -> None:
+    """b brings the integration branch in keeping both sides, then replaces a's line in a commit
+    of its own: a change there to be read (and reviewed), not a resolution that dropped it."""
     f = _two_tasks(tmp_path)
-    _b_resolves(f, "import x\ndef beta(): return 'b'\n", message="b: beta replaces task a's alpha")
+    f.repo.commit("czar/b", {"app.py": "import x\ndef beta(): return 'b'\n"}, "b: beta")
+    both = "import x\ndef alpha(): return 'a'\ndef beta(): return 'b'\n"
+    f.repo.merge_by_hand("czar/b", INTEGRATION, {"app.py": both}, "merge czar/integration")
+    f.repo.commit("czar/b", {"app.py": "import x\ndef beta(): return 'b'\n"}, "b: beta replaces alpha")
+    f.move("b", T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED, T.MERGING)
+    MergeQueue(f.project, Actions(f.project)).merge(["b"])
     assert f.states()["b"] == "merged"
 
 

@@ -123,7 +123,7 @@ def test_a_verdict_not_acted_on_is_acted_on(state: ReviewState) -> None:
         "git log --oneline -5",
         "cat a.py && grep -rn foo src 2>/dev/null",
         "czar verdict approve --commit abcdef1",
-        "rg needle",
+        "git show HEAD:a.py",
     ],
 )
 def test_a_reviewer_reads(command: str) -> None:
@@ -140,6 +140,18 @@ def test_a_reviewer_reads(command: str) -> None:
         ("Bash", "echo $(rm -rf /)"),
         ("Bash", "$CMD"),
         ("Bash", "czar done finished"),
+        # Readers whose options or environment run a program or write a file:
+        ("Bash", "GIT_EXTERNAL_DIFF=./evil.sh git diff HEAD~1"),
+        ("Bash", "LESSOPEN='|sh %s' less x"),
+        ("Bash", "rg --pre ./evil.sh foo"),
+        ("Bash", "git grep -O./evil.sh foo"),
+        ("Bash", "git grep --open-files-in-pager=./evil.sh foo"),
+        ("Bash", "git diff --ext-diff"),
+        ("Bash", "git log --textconv -p"),
+        ("Bash", "git diff --output=/tmp/x"),
+        ("Bash", "sort -o /tmp/x a"),
+        ("Bash", "uniq a /tmp/b"),
+        ("Bash", "tree -o /tmp/t"),
         ("Edit", "a.py"),
         ("Write", "/tmp/x"),
         ("WebFetch", "https://example.com"),

@@ -153,3 +153,22 @@ def test_a_stacked_task_whose_dependencies_conflict_waits_for_their_merge(tmp_pa
     f.assign({"c": "w2"})
     c = f.task("c")
     assert c.state is T.READY and c.blocked_on == "p" and c.worker_id is None
+
+
+def test_a_stacked_task_does_not_merge_when_its_dependency_in_the_batch_does_not(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    f = _stacked(tmp_path)
+    f.assign({"c": "w2"})
+    f.repo.commit_in(f.checkout("c"), "czar/c", {"c.txt": "c\n"}, "c: its work")
+    actions = Actions(f.project)
+    actions.bring_in_handed_in("c")
+    f.move("c", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    actions.verify("c")
+    f.repo.commit("czar/integration", {"p.txt": "someone else's p\n"}, "another task")  # p now conflicts
+    f.move("p", T.MERGING)
+    f.move("c", T.MERGING)
+    before = f.repo.tip("czar/integration")
+    MergeQueue(f.project, actions).merge(["p", "c"])
+    assert f.states() == {"p": "ready", "c": "approved"}
+    assert f.repo.tip("czar/integration") == before  # nothing of p's work landed through c

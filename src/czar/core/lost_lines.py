@@ -6,13 +6,13 @@ branch in and resolved a conflict may have taken out another task's lines in its
 peers' story: an automatic fix that silently dropped another agent's section). So after each merge
 czar compares: every meaningful line the merge removed from the integration branch, that a task
 merged since this one started added, and that the merge does not put back elsewhere in the file
-(moved, not lost), is lost, unless the task says so (one of its own commit messages names that
-task). Pure: the diffs come from git (``git diff -U0``, ``czar.core.hunks``).
+(moved, not lost), is lost, unless one of the task's own commits took it out (a change it made on
+purpose, there to be read; a merge's resolution is not one). Pure: the diffs come from git
+(``git diff -U0``, ``czar.core.hunks``).
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,24 +35,23 @@ def meaningful(line: str) -> str | None:
 def lost_lines(
     merge: Mapping[str, FileChange],
     added_by: Mapping[str, Mapping[str, FileChange]],
-    messages: Sequence[str] = (),
+    own: Mapping[str, FileChange] | None = None,
 ) -> list[LostLine]:
     """The lines ``merge`` (the integration branch before and after a task's merge) takes out
-    that a task of ``added_by`` (each one's own change) put in; a task named in one of
-    ``messages`` (the merged task's own commit messages) gave them up on purpose."""
-    said = " ".join(messages)
+    that a task of ``added_by`` (what each one's merge brought in) put in, and that none of the
+    merged task's own commits (``own``: their diffs, merges left out) took out."""
     out: list[LostLine] = []
     for path, change in sorted(merge.items()):
         gone = Counter(t for t in map(meaningful, change.removed_lines) if t is not None)
         back = Counter(t for t in map(meaningful, change.added_lines) if t is not None)
-        for text in sorted((gone - back).keys()):
+        mine = own.get(path) if own else None
+        meant = {t for t in map(meaningful, mine.removed_lines if mine else []) if t is not None}
+        for text in sorted((gone - back).keys() - meant):
             for task, work in added_by.items():
                 theirs = work.get(path)
-                if theirs is None or text not in {meaningful(line) for line in theirs.added_lines}:
-                    continue
-                if not re.search(rf"(?<![\w-]){re.escape(task)}(?![\w-])", said):
+                if theirs is not None and text in {meaningful(line) for line in theirs.added_lines}:
                     out.append(LostLine(path, text, task))
-                break
+                    break
     return out
 
 
@@ -64,7 +63,7 @@ def evidence(lost: Sequence[LostLine], integration: str, limit: int = 20) -> str
     return (
         f"Merging your branch would take out of {integration} lines that other tasks added since you started:\n"
         f"{listed}{more}\n"
-        f"Your merge of {integration} (or a later change) dropped them. Put them back (`git merge {integration}` "
-        "again, keeping both sides), commit, and finish again. If your task truly replaces them, say so in a "
-        f"commit message that names the task ({', '.join(owners)})."
+        f"Your merge of {integration} dropped them in its resolution. Put them back (`git merge {integration}` "
+        "again, keeping both sides), commit, and finish again. If your task truly changes them, change them in a "
+        f"commit of its own, there to be read (they are task {', '.join(owners)}'s work)."
     )

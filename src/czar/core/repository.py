@@ -56,8 +56,13 @@ class Repository(Protocol):
         if they conflict."""
         ...
 
-    def messages(self, base: str, tip: str) -> list[str]:
-        """The messages of the commits of ``tip`` that ``base`` lacks, merges left out."""
+    def own_changes(self, base: str, tip: str) -> str:
+        """The ``git diff -U0`` of each commit of ``tip`` that ``base`` lacks, merges left out
+        (what the branch changed in commits of its own, not in a merge's resolution)."""
+        ...
+
+    def first_parent(self, commit: str) -> str | None:
+        """The commit's first parent (a merge's: the branch it was made on); None for a root."""
         ...
 
     def merge_tree(self, a: str, b: str) -> list[str] | None:

@@ -17,10 +17,14 @@ from czar.core.policy import HARMLESS_TOOLS, READ_TOOLS, SHELL_TOOLS, WRITE_TOOL
 from czar.core.verdicts import Decision, Verdict
 
 # Programs that only read and print.
+# (No pager, sorter or search tool whose options run programs or write files: less, sort -o,
+# uniq's second file, tree -o, rg --pre.)
 READERS = names("""
-    ls cat head tail wc grep egrep fgrep rg ag echo printf pwd true false test diff cmp comm sort uniq
-    cut tr nl file tree stat basename dirname realpath readlink column fold less more
+    ls cat head tail wc grep egrep fgrep echo printf pwd true false test diff cmp comm
+    cut tr nl file stat basename dirname realpath readlink column fold
     """)
+# git options that run programs or write files, whatever the subcommand.
+GIT_RUNS = ("--ext-diff", "--textconv", "-O", "--open-files-in-pager", "--output", "-c", "--exec-path")
 GIT_READS = names("""
     diff log show status blame grep ls-files ls-tree rev-parse cat-file shortlog describe merge-base
     rev-list whatchanged
@@ -66,6 +70,8 @@ def _commands(node: shell.Script) -> Iterator[shell.Command]:
 
 
 def _problem(command: shell.Command) -> str | None:
+    if command.assignments:
+        return "it sets environment variables (they can make a reader run a program)"
     written = next((r for r in command.redirects if r.writes and r.target is not None), None)
     if written is not None and written.target is not None and written.target.text != "/dev/null":
         return f"it writes {written.target.text}"
@@ -79,7 +85,9 @@ def _problem(command: shell.Command) -> str | None:
         return None
     if program == "git":
         sub = next((a for a in args if not a.startswith("-")), "")
-        return None if sub in GIT_READS and "--output" not in " ".join(args) else f"git {sub} is not a reading command"
+        if any(a.split("=", 1)[0] in GIT_RUNS or a.startswith("-O") for a in args):
+            return f"git {' '.join(args[:3])}: an option that runs a program or writes a file"
+        return None if sub in GIT_READS else f"git {sub} is not a reading command"
     if program == "czar":
         return None if args and args[0] in CZAR_REVIEW else f"czar {' '.join(args[:1])} is not a reviewer's command"
     return f"{program} is not a reader"

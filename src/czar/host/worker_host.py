@@ -312,7 +312,7 @@ class WorkerHost:
             case Tell(kind=kind, text=text):
                 self.say(f">> {kind} for {cur.task}: {text.splitlines()[0] if text else ''}")
                 self.agent.show_integration(cur)  # a message may tell it to bring the integration branch in
-                if kind is MessageKind.FEEDBACK:
+                if kind in (MessageKind.FEEDBACK, MessageKind.REVIEW):  # its work came back to it
                     cur.finished = False
                 if cur.proc is not None and cur.proc.running() and cur.adapter.capabilities.long_lived:
                     self.send(text, kind)

@@ -123,6 +123,13 @@ class Attempts:
         return int(conn.execute(query).scalar_one())
 
     @staticmethod
+    def launches_by(conn: Connection, worker_id: str) -> int:
+        """The last number of an agent start of the worker's attempts (a reviewer's start numbers
+        go on from there, so that no earlier one is taken for it)."""
+        query = select(func.coalesce(func.max(attempts.c.launches), 0)).where(attempts.c.worker_id == worker_id)
+        return int(conn.execute(query).scalar_one())
+
+    @staticmethod
     def spent(conn: Connection) -> float:
         """What the whole run has cost so far."""
         return float(conn.execute(select(func.coalesce(func.sum(attempts.c.cost_usd), 0.0))).scalar_one())

@@ -112,9 +112,14 @@ class Actions:
         branch = branch_of(task_id)
         worktree = self.p.paths.worktree(task_id)
         tips = self.p.repo.tips() if tips is None else tips
-        with self.store.read() as conn:
+        with self.store.write() as conn:
             fresh = Store.task(conn, task_id).fresh
             stacked_on = self._stacked_on(conn, task_id)
+            if stacked_on is None:
+                # What it would build on was sent back since it was made ready: it waits again.
+                if Store.task(conn, task_id).state is TaskState.READY:
+                    Store.move_task(conn, task_id, TaskState.PENDING, reason="a dependency is not approved any more")
+                return
         start = self._stack_start(stacked_on, tips) if stacked_on else None
         if stacked_on and start is None:
             # Its dependency's work conflicts with the integration branch (that merge will fail
@@ -208,7 +213,7 @@ class Actions:
         with self.store.read() as conn:
             task = Store.task(conn, task_id)
             stacked_on = self._stacked_on(conn, task_id)
-        if task.state is not TaskState.READY or task.fresh:
+        if task.state is not TaskState.READY or task.fresh or stacked_on is None:
             return False
         with self._checkout_lock(task_id), self.p.git_lock.held(shared=True):
             if self.p.repo.has_checkout(checkout):
@@ -219,14 +224,17 @@ class Actions:
             self._prepare(branch, checkout, False, tips, start)
         return True
 
-    def _stacked_on(self, conn: Tx, task_id: str) -> tuple[str, ...]:
+    def _stacked_on(self, conn: Tx, task_id: str) -> tuple[str, ...] | None:
         """The dependencies a stacked task builds on (``[project] stack``): those not merged yet,
-        each approved; none when it waits for merges as usual."""
+        each approved (none: every one merged). None when one of them is not approved any more
+        (sent back since the task was made ready): it must wait again."""
         if not self.p.plan.project.stack:
             return ()
         deps = [Store.task(conn, d) for d in Store.task(conn, task_id).spec.depends_on]
         unmerged = [d for d in deps if d.state is not TaskState.MERGED]
-        return tuple(d.id for d in unmerged) if all(d.state in STACKED_ON for d in unmerged) else ()
+        if not unmerged:
+            return ()
+        return tuple(d.id for d in unmerged) if all(d.state in STACKED_ON for d in unmerged) else None
 
     def _stack_start(self, dependencies: tuple[str, ...], tips: dict[str, str]) -> str | None:
         """Where a task stacked on ``dependencies`` starts: the integration branch with their

@@ -34,6 +34,7 @@ from czar.core.decide import (
 )
 from czar.core.events import EventKind
 from czar.core.host_commands import Restart
+from czar.core.review import ReviewState
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerState
 from czar.errors import CzarError, SupervisorError
 from czar.runtime import logs, proc
@@ -228,11 +229,14 @@ class Supervisor:
         ``WorkerHost._adopt``), so a crashed host or a person's `czar down` costs the task nothing."""
         live = self.p.tmux.live_windows()
         rows = {w.id: w for w in self.store.workers()}
+        with self.store.read() as conn:
+            reviewing = {r.worker_id for r in Store.reviews_in(conn, (ReviewState.OPEN,))}
         lost = []
         for wid in wids:
             row = rows[wid]
             if wid in live and proc.pid_alive(row.pid):
-                if row.task_id is None and row.state not in (WorkerState.IDLE, WorkerState.STARTING):
+                busy = row.task_id is not None or wid in reviewing  # a reviewer's review goes on
+                if not busy and row.state not in (WorkerState.IDLE, WorkerState.STARTING):
                     with self.store.write() as conn:
                         Store.set_worker(conn, wid, state=WorkerState.IDLE)
                 continue
@@ -466,7 +470,14 @@ class Supervisor:
             self.reviewing.act(d.task)
             self.pulls_wanted.set()  # the verdict goes on the pull request
         elif isinstance(d, Merge) and MERGE_SLOT not in self.busy:
-            d = Merge(tuple(t for t in d.tasks if self.reviewing.as_approved(t)))
+            kept: list[str] = []
+            with self.store.read() as conn:
+                deps = {t: Store.task(conn, t).spec.depends_on for t in d.tasks}
+            for t in d.tasks:
+                # A stacked task merges after its dependency: not without it, if it was left out.
+                if all(dep not in d.tasks or dep in kept for dep in deps[t]) and self.reviewing.as_approved(t):
+                    kept.append(t)
+            d = Merge(tuple(kept))
             if not d.tasks:
                 return
             with self.store.write() as conn:

@@ -61,7 +61,7 @@ class MergeQueue:
         self.actions = actions
         self.integration = project.plan.project.integration_branch
         self.worktree = project.paths.integration_worktree
-        self._added: dict[str, dict[str, FileChange]] = {}  # a merged task -> its own change (they do not move)
+        self._added: dict[str, dict[str, FileChange]] = {}  # a merged task -> what its merge brought in
 
     def merge(self, task_ids: Sequence[str]) -> None:
         """Merge these approved tasks, in this order; runs on the merge thread."""
@@ -69,6 +69,12 @@ class MergeQueue:
             rows = {t: Store.task(conn, t) for t in task_ids}
         git = self.git
         held, behind = self._look_again(task_ids)
+        # A stacked task whose dependency of this batch does not merge now waits with it (its
+        # branch holds that work: merging it would land the dependency's too).
+        for t in task_ids:
+            waits_for = {d for d in rows[t].spec.depends_on if d in held or d in behind}
+            if waits_for and t not in behind:
+                held[t] = held.get(t, set()) | waits_for
         task_ids = [t for t in task_ids if t not in held and t not in behind]
         git.clean_worktree(self.worktree)
         before = git.tip(self.integration)
@@ -80,7 +86,7 @@ class MergeQueue:
             if kept < len(fresh):
                 if failure is not None:
                     done.problems[fresh[kept]] = self._broke(failure)
-                done.later = fresh[kept + 1 :] if failure is not None else fresh[kept:]
+                done.later += fresh[kept + 1 :] if failure is not None else fresh[kept:]
                 for t in fresh[kept:]:
                     del done.merged[t]
                 git.detach(self.worktree, done.merged[fresh[kept - 1]] if kept else before)
@@ -164,6 +170,9 @@ class MergeQueue:
         git.detach(self.worktree, onto)
         out = _Outcome({}, {})
         for t in task_ids:
+            if any(d in task_ids and d not in out.merged for d in rows[t].spec.depends_on):
+                out.later.append(t)  # its dependency in this batch did not merge: it waits with it
+                continue
             branch = branch_of(t)
             tip = tips.get(branch) or git.tip(branch)
             if git.is_ancestor(tip, onto):
@@ -203,33 +212,31 @@ class MergeQueue:
         self, task: str, before: str, after: str, tip: str, batch: dict[str, str], tips: dict[str, str]
     ) -> list[LostLine]:
         """What merging ``task`` (``before`` to ``after``, its branch at ``tip``) takes out of the
-        integration branch that a task merged since it started put there (``czar.core.lost_lines``);
-        ``batch``: the tasks this batch merged before it, and their merges."""
+        integration branch that a task merged since it started put there, in no commit of its own
+        (``czar.core.lost_lines``); ``batch``: the tasks this batch merged before it, and their
+        merges."""
         merge = hunks.parse(self.git.diff_zero(before, after))
         if not any(meaningful(line) for change in merge.values() for line in change.removed_lines):
             return []  # it takes nothing out: nothing can be lost
         with self.p.store.read() as conn:
             started = Store.first_base(conn, task)
-            merged = {
-                e.task_id: str(e.payload.get("commit"))
-                for e in Store.read_events(conn, limit=100_000, kinds=(EventKind.TASK_MERGED,))
-                if e.task_id
-            }
-            bases = {a: Store.first_base(conn, a) for a in [*merged, *batch]}
+            events = Store.read_events(conn, limit=100_000, kinds=(EventKind.TASK_MERGED,))
+        merged = {e.task_id: str(e.payload.get("commit")) for e in events if e.task_id}
         merged.update(batch)
         added_by: dict[str, dict[str, FileChange]] = {}
         for other, commit in merged.items():
-            base, head = bases.get(other), tips.get(branch_of(other))
-            if other == task or base is None or head is None:
+            if other == task:
                 continue
             if started is not None and self.git.is_ancestor(commit, started):
                 continue  # merged before this task started: what it changes of it, it changes on purpose
             if other not in self._added:
-                self._added[other] = hunks.parse(self.git.diff_zero(base, head))
+                # What its merge brought into the integration branch: its work, nobody else's.
+                parent = self.git.first_parent(commit)
+                self._added[other] = hunks.parse(self.git.diff_zero(parent, commit)) if parent else {}
             added_by[other] = self._added[other]
         if not added_by:
             return []
-        return lost_lines(merge, added_by, self.git.messages(before, tip))  # its own commits only
+        return lost_lines(merge, added_by, hunks.parse(self.git.own_changes(before, tip)))
 
     def _checked(self, fresh: Sequence[str], heads: Sequence[str], rows: dict[str, Any]) -> tuple[int, str | None]:
         """The project's checks on a batch merged in order (``heads[i]``: the merge of

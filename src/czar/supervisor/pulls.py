@@ -62,17 +62,19 @@ class PullRequests:
             verdict = Verdict.APPROVE if r.state is ReviewState.APPROVED else Verdict.REQUEST_CHANGES
             review = Review(verdict, r.commit, f"{r.worker_id} ({r.agent})", r.summary or "", r.findings)
             try:
-                if pull is None or pull.head_commit != r.commit:
-                    if pull is not None and pull.state is not PullState.OPEN:
-                        raise CzarError(f"pull request #{pull.id} is {pull.state}")
-                    with self.p.store.read() as conn:
-                        task = Store.task(conn, r.task_id)
-                    number = self.publish(task, r.commit).number
+                if pull is not None and pull.state is not PullState.OPEN and pull.head_commit != r.commit:
+                    self.say(f"review of {r.task_id} not posted: pull request #{pull.id} is {pull.state}")
                 else:
-                    number = pull.id
-                self.forge.post_review(number, review)
-            except CzarError as exc:
-                self.say(f"review of {r.task_id} not posted: {exc}")
+                    if pull is None or pull.head_commit != r.commit:
+                        with self.p.store.read() as conn:
+                            task = Store.task(conn, r.task_id)
+                        number = self.publish(task, r.commit).number
+                    else:
+                        number = pull.id
+                    self.forge.post_review(number, review)
+            except CzarError as exc:  # tried again at the next look
+                self.say(f"review of {r.task_id} not posted yet: {exc}")
+                continue
             with self.p.store.write() as conn:
                 Store.set_review(conn, r.id, posted=1)
 

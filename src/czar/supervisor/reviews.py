@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from czar.agents import adapter_for
 from czar.core.events import EventKind
-from czar.core.forge import Verdict, changes_since
+from czar.core.forge import FileStat, Verdict, changes_since
 from czar.core.host_commands import MessageKind, StartTask, StopAgent
 from czar.core.prompt import ReviewInput, render_review
 from czar.core.review import (
@@ -45,6 +47,9 @@ class Reviewing:
         self.say = say
         self.config = project.plan.review
         self.integration = project.plan.project.integration_branch
+        # Making a review's checkout and recording the review, against removing the checkouts of
+        # reviews that are over: one at a time (else a checkout not recorded yet looks over).
+        self._checkouts = threading.Lock()
 
     # -- a reviewer is given a commit ---------------------------------------------------------
 
@@ -66,6 +71,23 @@ class Reviewing:
         base = repo.merge_base(self.integration, commit) or commit
         files = changes_since(repo, self.integration, commit)
         checkout = self.p.paths.review_checkout(f"{task_id}-{len(earlier) + 1}")
+        with self._checkouts:
+            self._start(task_id, worker_id, task, commit, base, files, summary, agent, asked, checkout)
+
+    def _start(
+        self,
+        task_id: str,
+        worker_id: str,
+        task: Task,
+        commit: str,
+        base: str,
+        files: tuple[FileStat, ...],
+        summary: str | None,
+        agent: str,
+        asked: list[Review],
+        checkout: Path,
+    ) -> None:
+        repo = self.p.repo
         with self.p.git_lock.held(shared=True):
             repo.make_review_checkout(checkout, commit)
         prompt = render_review(
@@ -104,12 +126,18 @@ class Reviewing:
             review_id = Store.new_review(
                 conn, task_id=task_id, worker_id=worker_id, attempt_id=attempt_id, agent=worker.agent, commit=commit
             )
+            # Its agent's starts are numbered on from the reviewer's earlier ones: what an agent of
+            # an earlier review still says (a hook as it ends) is not taken for this review.
+            earlier = Store.launches_by(conn, worker_id)
+            Store.set_attempt(conn, attempt_id, stale_launch=earlier)
             now = self.p.clock.time()
             detail = f"reviews {task_id} at {commit[:10]}"
             Store.set_worker(
                 conn, worker_id, state=WorkerState.WORKING, last_output=now, last_progress=None, detail=detail
             )
-            Store.post(conn, worker_id, StartTask(attempt_id, task_id, str(checkout), prompt, digest))
+            Store.post(
+                conn, worker_id, StartTask(attempt_id, task_id, str(checkout), prompt, digest, earlier_launches=earlier)
+            )
             Store.emit(
                 conn,
                 EventKind.REVIEW_STARTED,
@@ -131,7 +159,8 @@ class Reviewing:
                 return
             if task.attempt_id is not None:
                 Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.FAILED)
-            self.actions.free_worker(conn, task.worker_id, task.attempt_id)
+            if task.worker_id is not None and Store.worker(conn, task.worker_id).task_id == task_id:
+                self.actions.free_worker(conn, task.worker_id, task.attempt_id)
             why = f"{lost} reviews of {commit[:10]} ended with no verdict"
             self.actions.fail(conn, task_id, why, f"task {task_id} failed: {why} (see `czar logs` of its reviewers)")
         self.say(f"task {task_id} failed: no reviewer answered")
@@ -147,14 +176,16 @@ class Reviewing:
             review = _last_verdict(Store.reviews_of(conn, task_id))
             if task.state is not TaskState.REVIEWING or review is None:
                 return
-            Store.set_review(conn, review.id, applied=1)
             if tip != review.commit:
-                # Its branch moved under the review: that verdict is on another commit.
+                # Its branch moved under the review: that verdict is on another commit, and counts
+                # for nothing (no round): another review reads the branch as it is.
                 reason = f"the branch moved to {str(tip)[:10]} after the review of {review.commit[:10]}"
+                Store.set_review(conn, review.id, state=ReviewState.LOST, reason=reason)
                 Store.emit(
                     conn, EventKind.REVIEW_LOST, task=task_id, worker=review.worker_id, review=review.id, reason=reason
                 )
                 return
+            Store.set_review(conn, review.id, applied=1)
             asked = sum(r.state is ReviewState.CHANGES_REQUESTED and r.applied for r in Store.reviews_of(conn, task_id))
             verdict = Verdict.APPROVE if review.state is ReviewState.APPROVED else Verdict.REQUEST_CHANGES
             limit = self.config.max_review_rounds
@@ -280,6 +311,8 @@ class Reviewing:
                 review=review.id,
                 reason=reason,
             )
+            Store.drop_queued(conn, review.worker_id)  # a start its host has not read yet must not run later
+            Store.supersede(conn, review.attempt_id)
             if Store.worker(conn, review.worker_id).state not in ENDED:
                 Store.set_worker(conn, review.worker_id, state=WorkerState.IDLE, detail=None)
                 Store.post(conn, review.worker_id, StopAgent(review.attempt_id))
@@ -291,11 +324,13 @@ class Reviewing:
         folder = self.p.paths.root / "reviews"
         if not folder.is_dir():
             return
-        with self.store.read() as conn:
-            open_ones = {r.attempt_id for r in Store.reviews_in(conn, (ReviewState.OPEN,))}
-            keep = {Store.attempt(conn, a).worktree for a in open_ones}
-        for path in folder.iterdir():
-            if str(path) not in keep and not path.name.startswith("."):
+        with self._checkouts:
+            with self.store.read() as conn:
+                open_ones = {r.attempt_id for r in Store.reviews_in(conn, (ReviewState.OPEN,))}
+                keep = {Store.attempt(conn, a).worktree for a in open_ones}
+            for path in folder.iterdir():
+                if str(path) in keep or path.name.startswith("."):
+                    continue
                 try:
                     shutil.rmtree(path)
                 except OSError as exc:  # a file the agent made unremovable: said, tried again next time

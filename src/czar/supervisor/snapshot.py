@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from czar.core import waits
 from czar.core.decide import Snapshot, TaskView, WorkerView
+from czar.core.review import ReviewState
 from czar.store.store import Store
 
 
@@ -15,6 +16,7 @@ def snapshot(store: Store) -> Snapshot:
         waiting = Store.held_tasks(conn)
         window = Store.merge_window(conn)
         reviews = Store.pending_reviews(conn)
+        open_reviews = Store.reviews_in(conn, (ReviewState.OPEN,))
     task_views = {
         t.id: TaskView(
             id=t.id,
@@ -33,7 +35,10 @@ def snapshot(store: Store) -> Snapshot:
         )
         for t in tasks
     }
+    # A reviewer holds the task it reviews (it takes no other meanwhile).
+    reading = {r.worker_id: r.task_id for r in open_reviews}
     worker_views = {
-        w.id: WorkerView(id=w.id, agent=w.agent, state=w.state, task=w.task_id, role=w.role) for w in workers
+        w.id: WorkerView(id=w.id, agent=w.agent, state=w.state, task=w.task_id or reading.get(w.id), role=w.role)
+        for w in workers
     }
     return Snapshot(tasks=task_views, workers=worker_views, held=waiting)

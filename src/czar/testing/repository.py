@@ -189,10 +189,16 @@ class FakeRepository:
         files, conflicted = self._merged(self.tip(a), self.tip(b))
         return None if conflicted else self._store((self.tip(a), self.tip(b)), files, message)
 
-    def messages(self, base: str, tip: str) -> list[str]:
-        mine = self._ancestors(self.tip(tip)).keys() - self._ancestors(self.tip(base)).keys()
-        ordered = sorted(mine, key=lambda c: self._ancestors(self.tip(tip))[c])  # newest first, as git log
-        return [self.commits[c].message for c in ordered if len(self.commits[c].parents) < 2]
+    def own_changes(self, base: str, tip: str) -> str:
+        distance = self._ancestors(self.tip(tip))
+        mine = distance.keys() - self._ancestors(self.tip(base)).keys()
+        newest_first = sorted(mine, key=lambda c: distance[c])  # as git log
+        own = [c for c in newest_first if len(self.commits[c].parents) == 1]
+        return "".join(self.diff_zero(self.commits[c].parents[0], c) for c in own)
+
+    def first_parent(self, commit: str) -> str | None:
+        parents = self.commits[self.tip(commit)].parents
+        return parents[0] if parents else None
 
     def merge_tree(self, a: str, b: str) -> list[str] | None:
         _, conflicted = self._merged(self.tip(a), self.tip(b))

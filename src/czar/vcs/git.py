@@ -159,9 +159,15 @@ class Git:
             "diff", "-U0", "--no-color", "--no-renames", "--no-ext-diff", "--end-of-options", base, tip
         ).output
 
-    def messages(self, base: str, tip: str) -> list[str]:
-        out = self.out("log", "--no-merges", "--format=%B%x00", f"{base}..{tip}", "--")
-        return [m.strip() for m in out.split("\0") if m.strip()]
+    def own_changes(self, base: str, tip: str) -> str:
+        return self.out(
+            "log", "--no-merges", "--format=", "-p", "-U0", "--no-color", "--no-ext-diff", "--no-textconv",
+            "--end-of-options", f"{base}..{tip}", "--",
+        )  # fmt: skip
+
+    def first_parent(self, commit: str) -> str | None:
+        result = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{commit}^1", check=False)
+        return result.output.strip() if result.ok and result.output.strip() else None
 
     def merge_tree(self, a: str, b: str) -> list[str] | None:
         """The files a merge of ``a`` and ``b`` would conflict in (None: it merges cleanly).
