@@ -179,3 +179,13 @@ def test_a_reviewer_may_not_hand_in_claim_or_report_on_the_task_it_reads(tmp_pat
         else:
             raise AssertionError("a reviewer's call was taken")
     assert f.task("a").state is T.REVIEWING
+
+
+def test_a_person_hears_once_when_no_reviewer_is_left(tmp_path: Path, czar_home: Path) -> None:
+    f, reviewing = _in_review(tmp_path)
+    with f.project.store.write() as conn:
+        Store.set_worker(conn, "r1", state=WorkerState.CRASHED)
+    reviewing.sweep()
+    reviewing.sweep()
+    alerts = [e.payload for e in f.project.store.events_after(0) if e.kind == "alert"]
+    assert len([a for a in alerts if "no reviewer left" in str(a.get("message"))]) == 1

@@ -23,6 +23,7 @@ from czar.core.findings import OVERLAPS
 from czar.core.hunks import FileChange
 from czar.core.landing import Landing, after_landing
 from czar.core.lost_lines import LostLine, evidence, lost_lines, meaningful
+from czar.core.review import ReviewState
 from czar.core.states import TaskState
 from czar.store.store import Store
 from czar.supervisor.actions import Actions, branch_of
@@ -79,6 +80,9 @@ class MergeQueue:
         git.clean_worktree(self.worktree)
         before = git.tip(self.integration)
         tips = git.tips()
+        if self.p.plan.review.enabled:
+            # Only the commit its reviewer approved merges, whatever its branch holds by now.
+            tips = {**tips, **{branch_of(t): c for t, c in self._approved(task_ids).items()}}
         done = self._merge_all(task_ids, rows, before, tips)
         fresh = [t for t in task_ids if t in done.merged and done.merged[t] != before]
         if fresh and self._checks_wanted():
@@ -185,7 +189,7 @@ class MergeQueue:
                 continue
             title = rows[t].title
             before = git.head(self.worktree)
-            result = git.merge(self.worktree, branch, f"czar: merge task {t}: {title}")
+            result = git.merge(self.worktree, tip, f"czar: merge task {t}: {title}")
             if result.ok:
                 lost = self._lost(t, before, git.head(self.worktree), tip, out.merged, tips)
                 if lost:
@@ -206,6 +210,16 @@ class MergeQueue:
                     f"Merging {branch} into {self.integration} conflicted:\n```\n{result.output[-TAIL:]}\n```\n"
                     f"Merge {self.integration} into your branch, resolve the conflicts, and commit."
                 )
+        return out
+
+    def _approved(self, task_ids: Sequence[str]) -> dict[str, str]:
+        """Each task's commit its reviewer approved (the last review it acted on)."""
+        out: dict[str, str] = {}
+        with self.p.store.read() as conn:
+            for t in task_ids:
+                approved = [r for r in Store.reviews_of(conn, t) if r.state is ReviewState.APPROVED and r.applied]
+                if approved:
+                    out[t] = approved[-1].commit
         return out
 
     def _lost(

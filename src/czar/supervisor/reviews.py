@@ -29,7 +29,7 @@ from czar.core.review import (
     after_review,
     findings_text,
 )
-from czar.core.states import AttemptOutcome, TaskState, WorkerState
+from czar.core.states import AttemptOutcome, TaskState, WorkerRole, WorkerState
 from czar.errors import CzarError
 from czar.store.records import Review, Task
 from czar.store.store import Store, Tx
@@ -50,6 +50,7 @@ class Reviewing:
         # Making a review's checkout and recording the review, against removing the checkouts of
         # reviews that are over: one at a time (else a checkout not recorded yet looks over).
         self._checkouts = threading.Lock()
+        self._alerted = False  # a person heard that no reviewer is left
 
     # -- a reviewer is given a commit ---------------------------------------------------------
 
@@ -283,6 +284,7 @@ class Reviewing:
                 (r, Store.worker(conn, r.worker_id), Store.attempt(conn, r.attempt_id), Store.task(conn, r.task_id))
                 for r in reviews
             ]
+        self._no_reviewer_left()
         for review, worker, attempt, task in seen:
             reason = None
             if task.state is not TaskState.REVIEWING:
@@ -296,6 +298,25 @@ class Reviewing:
             if reason is not None:
                 self._lost(review, reason)
         self._tidy()
+
+    def _no_reviewer_left(self) -> None:
+        """Every reviewer's host was given up on (it kept dying) while work waits for review: a
+        person hears, once (`czar up` starts them again)."""
+        with self.store.read() as conn:
+            reviewers = [w for w in Store.all_workers(conn) if w.role is WorkerRole.REVIEWER]
+            waiting = [t.id for t in Store.tasks_in(conn, (TaskState.REVIEWING,))]
+        gone = bool(reviewers) and all(w.state is WorkerState.CRASHED for w in reviewers)
+        if gone and waiting and not self._alerted:
+            self._alerted = True
+            with self.store.write() as conn:
+                Store.alert(
+                    conn,
+                    "critical",
+                    f"no reviewer left (each one's host kept dying): {', '.join(waiting)} wait for review;"
+                    " see `czar logs r1`, then `czar up` starts them again",
+                )
+        elif not gone:
+            self._alerted = False
 
     def _lost(self, review: Review, reason: str) -> None:
         with self.store.write() as conn:
