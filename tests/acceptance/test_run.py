@@ -150,3 +150,34 @@ def test_an_agent_that_ends_early_gets_its_task_requeued(tmp_path: Path, czar_ho
     result = czar("run", str(plan), "--json", timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["tasks_merged"] == 1
+
+
+def test_land_merge_merges_the_omnibus_into_the_base_branch_only_where_no_checkout_of_yours_has_it(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    # Your checkout is on main: czar does not move it; it says so, and main stays as it was.
+    held = tmp_path / "held"
+    repo = make_repo(held / "repo")
+    plan = write_plan(held, "land-held", [sim_task("a"), sim_task("b")], project_extra='land = "merge"\n')
+    main = git(repo, "rev-parse", "main")
+    result = czar("run", str(plan), timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "omnibus not landed: main is checked out in" in result.stdout
+    assert git(repo, "rev-parse", "main") == main
+
+    # Your checkout is on a branch of your own: main gets the integration branch, your checkout
+    # nothing, and the omnibus is recorded merged.
+    free = tmp_path / "free"
+    repo = make_repo(free / "repo")
+    git(repo, "switch", "-q", "-c", "mine")
+    plan = write_plan(free, "land-free", [sim_task("a"), sim_task("b")], project_extra='land = "merge"\n')
+    before = _user_checkout(repo)
+    result = czar("run", str(plan), "--json", timeout=180)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert "omnibus landed: main is at" in result.stderr
+    git(repo, "merge-base", "--is-ancestor", "czar/integration", "main")
+    assert {"a.txt", "b.txt"} <= set(git(repo, "ls-tree", "-r", "--name-only", "main").splitlines())
+    assert _user_checkout(repo) == before
+    shown = json.loads(czar("pr", "show", str(summary["omnibus"]), str(plan), "--json", check=True).stdout)
+    assert shown["state"] == "merged"

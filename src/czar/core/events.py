@@ -103,6 +103,7 @@ class EventKind(StrEnum):
     RUN_STALLED = "run.stalled"  # nothing moved for `stall_after` seconds: who waits for whom
     RUN_DOWN = "run.down"  # the run was stopped
     OMNIBUS_WRITTEN = "omnibus.written"  # the run's omnibus pull request, with its proof of containment
+    OMNIBUS_LANDED = "omnibus.landed"  # czar merged the omnibus into the base branch (land = "merge"), or why not
 
     # -- alerts ----------------------------------------------------------------------------------
     ALERT = "alert"  # something for people: a warning or a critical alert

@@ -57,6 +57,11 @@ class ProjectConfig(_Strict):
     max_diff_lines: int | None = Field(default=None, ge=1)
     """The most lines a task's work may add and remove together (against where it left the
     integration branch); more goes back to the agent, to be made smaller. None: no limit."""
+    land: Literal["pull-request", "merge"] = "pull-request"
+    """What becomes of the omnibus: a pull request into the base branch for a person to merge
+    (``pull-request``), or merged by czar (``merge``) once containment is proven and the checks
+    pass on the integration branch; never while the base branch is checked out in a checkout of
+    yours (czar does not touch it)."""
     stack: bool = False
     """Stacked dependents: a task whose one unmerged dependency is approved starts from that
     dependency's branch instead of waiting for its merge (it merges only after it; when the

@@ -1,6 +1,6 @@
 """Writing the omnibus (``czar.core.omnibus``): gathered from the store, the forge and git, proven,
 and opened (or brought up to date) as one pull request from the integration branch into the base
-branch. czar never moves the base branch itself.
+branch. czar moves the base branch only when the plan says ``land = "merge"`` (``land``).
 
 `czar run` writes it when the run ends, after its check of the integration branch; `czar omnibus`
 writes it on demand. Writing it again with nothing new changes nothing.
@@ -71,6 +71,40 @@ def write(project: Project, checks_passed: bool | None, forge: Forge | None = No
             checks=checks_passed,
         )
     return Omnibus(ref, proof)
+
+
+def land(project: Project, written: Omnibus, checks_passed: bool | None, forge: Forge | None = None) -> str:
+    """With ``land = "merge"``: the omnibus merged into the base branch, when containment is proven
+    and the checks pass, and the base branch is checked out nowhere (a checkout of yours is never
+    touched). One line saying what was done, or why not ("" when the plan does not ask)."""
+    spec = project.plan.project
+    if spec.land != "merge" or written.pull is None:
+        return ""
+    base, integration, number = spec.base_branch, spec.integration_branch, written.pull.number
+    git = project.git
+    why = None
+    if not written.proof.ok:
+        why = "containment is not proven"
+    elif checks_passed is False:
+        why = f"the project's checks fail on {integration}"
+    elif (holder := git.checked_out().get(base)) is not None:
+        why = f"{base} is checked out in {holder}, which czar does not touch: merge pull request #{number} yourself"
+    landed = None
+    if why is None:
+        with project.git_lock.held():
+            old, head = git.tip(base), git.tip(integration)
+            landed = head if git.is_ancestor(old, head) else git.merge_commit(old, head, f"czar: land {integration}")
+            if landed is None:
+                why = f"{integration} conflicts with {base}"
+            elif not git.is_ancestor(head, old):
+                git.move_branch(base, landed, old)  # only if it is still where it was
+    with project.store.write() as conn:
+        Store.emit(conn, EventKind.OMNIBUS_LANDED, number=number, landed=why is None, at=landed, why=why)
+    if why is not None:
+        return f"not landed: {why}"
+    assert landed is not None
+    (forge if forge is not None else LocalForge(project.store)).merge(number, git.tip(integration), landed)
+    return f"landed: {base} is at {landed[:10]}, with {integration}"
 
 
 def _shipped(project: Project) -> list[Shipped]:

@@ -192,8 +192,9 @@ class Git:
             return None
         tree = result.output.split()[0]
         made = self.run(
-            "commit-tree", tree, "-p", self.commit_of(a), "-p", self.commit_of(b), "-m", message, check=False
-        )
+            *CZAR_IDENTITY, "commit-tree", tree, "-p", self.commit_of(a), "-p", self.commit_of(b), "-m", message,
+            check=False,
+        )  # fmt: skip
         return made.output.strip() if made.ok else None
 
     def worktrees(self) -> set[Path]:

@@ -208,6 +208,12 @@ def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = 
         file=print_to,
         flush=True,
     )
+    try:
+        landed = omnibus.land(project, written, checks_passed)
+    except CzarError as exc:  # the base branch moved meanwhile, say: a person merges the pull request
+        landed = f"not landed: {exc}"
+    if landed:
+        print(f"omnibus {landed}", file=print_to, flush=True)
 
 
 def print_measures(title: str, r: dict[str, Any]) -> None:
