@@ -124,3 +124,22 @@ def test_what_a_task_changes_of_work_merged_before_it_started_is_its_own_to_chan
     MergeQueue(f.project, Actions(f.project)).merge(["c"])
     assert f.states()["c"] == "merged"
     assert not [e for e in f.project.store.events_after(0) if e.kind == "change.lost"]
+
+
+def test_a_task_back_for_conflicts_again_and_again_gets_the_other_tasks_text(tmp_path: Path, czar_home: Path) -> None:
+    """The tiers of a conflict: back to its agent to bring the integration branch in and resolve;
+    from the third time on, with the full text of the task whose merge changed those lines, to
+    make one change that does what both ask."""
+    f = _two_tasks(tmp_path)
+    f.repo.commit("czar/b", {"app.py": "import y\ndef beta(): return 'b'\n"}, "b: beta")  # import x -> y: conflicts
+    notes = []
+    f.move("b", T.READY)
+    for _ in range(3):
+        f.move("b", T.ASSIGNED, T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED, T.MERGING)
+        MergeQueue(f.project, Actions(f.project)).merge(["b"])
+        assert f.task("b").state is T.READY and f.task("b").rounds == 0  # no fault of the work: no round
+        notes.append(str(f.task("b").note))
+    assert "### Task a" not in notes[0] and "### Task a" not in notes[1]
+    assert "### Task a: task a" in notes[2] and "Do a." in notes[2] and "does what both tasks ask" in notes[2]
+    asked = [e.payload for e in f.project.store.events_after(0) if e.kind == "resolution.asked"]
+    assert asked == [{"others": ["a"], "files": ["app.py"]}]

@@ -63,6 +63,7 @@ class EventKind(StrEnum):
     REVIEW_REFUSED = "review.refused"  # czar refused what a reviewer said (a wrong commit, no such line)
     REVIEW_LOST = "review.lost"  # a review ended with no verdict (exited, crashed, out of time): retried
     REVIEW_CHANGES_REQUESTED = "review.changes_requested"  # the findings went back to the author's session
+    RESOLUTION_ASKED = "resolution.asked"  # a task back for conflicts again is given the other tasks' text
     CHANGE_LOST = "change.lost"  # a merge would take out lines other tasks added: not made (lines, owners)
     CHECKS_FLAKY = "checks.flaky"  # the project's checks failed on a merge, then passed when run again
 

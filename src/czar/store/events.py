@@ -94,6 +94,12 @@ class Events:
         return [Event.from_row(r) for r in rows]
 
     @staticmethod
+    def events_of_task(conn: Connection, task_id: str, kinds: Sequence[EventKind]) -> list[Event]:
+        """The task's events of ``kinds``, oldest first."""
+        query = select(events).where(events.c.task_id == task_id, events.c.kind.in_(kinds)).order_by(events.c.id)
+        return [Event.from_row(r) for r in conn.execute(query).all()]
+
+    @staticmethod
     def last_event_of(conn: Connection, attempt_id: int, kind: EventKind) -> Event | None:
         """The attempt's newest event of ``kind``."""
         row = conn.execute(

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from czar.supervisor.radar import Radar
 
 TAIL = 3000
+RESOLVE_AFTER = 2  # times a task's work was made again for conflicts: then both tasks' text comes with it
 
 # The project's checks on a commit: (commit, the log's name, its round) -> why they failed, or None.
 CheckRun = Callable[[str, str, int], "str | None"]
@@ -113,7 +114,7 @@ class MergeQueue:
                     reason=f"held: its work overlaps that of {', '.join(sorted(others))}, which comes first",
                 )
             for t, files in behind.items():  # no fault of the work: no round is used
-                self.actions.merge_failed(conn, rows[t], self._moved_under(files), Landing.MOVED_UNDER)
+                self.actions.merge_failed(conn, rows[t], self._moved_under(files, t), Landing.MOVED_UNDER)
             for t in task_ids:
                 if t in done.merged:
                     self.actions.merged(conn, rows[t], done.merged[t])
@@ -162,12 +163,54 @@ class MergeQueue:
                 taken.update(dict.fromkeys(files, t))
         return held, behind
 
-    def _moved_under(self, files: Sequence[str]) -> str:
-        return (
+    def _moved_under(self, files: Sequence[str], task: str) -> str:
+        """What a task's agent is told when the integration branch moved under its work: bring it
+        in and resolve (the second tier). From the ``RESOLVE_AFTER``th time on (the third tier),
+        with the full text of each task whose merge changed those files since it started: one
+        resolution that does what both ask."""
+        told = (
             f"Since your work was verified, {self.integration} changed {', '.join(files[:10])} where your branch "
             f"does, or next to it: make your change again on {self.integration} as it is now "
             f"(`git merge {self.integration}`, keep one version of each change), and finish again."
         )
+        with self.p.store.read() as conn:
+            before = sum(
+                1 for e in Store.events_of_task(conn, task, (EventKind.MERGE_FAILED,)) if not e.payload.get("charged")
+            )
+        if before < RESOLVE_AFTER:
+            return told
+        others = self._changed_since(task, set(files))
+        if not others:
+            return told
+        with self.p.store.write() as conn:
+            Store.emit(conn, EventKind.RESOLUTION_ASKED, task=task, others=sorted(others), files=list(files[:50]))
+            texts = [Store.task(conn, o) for o in sorted(others)]
+        parts = "\n\n".join(f"### Task {o.id}: {o.title}\n\n{o.body.rstrip()}" for o in texts)
+        return (
+            f"{told}\n\nThis is the {before + 1}th time: resolve it as one change that does what both tasks ask. "
+            f"The work of {', '.join(sorted(others))} is merged: keep what it does, and make yours work with it. "
+            f"What it was asked to do, in full:\n\n{parts}"
+        )
+
+    def _changed_since(self, task: str, files: set[str]) -> set[str]:
+        """The tasks merged since ``task`` started whose merge changed one of ``files``."""
+        with self.p.store.read() as conn:
+            started = Store.first_base(conn, task)
+            merged = {
+                e.task_id: str(e.payload.get("commit"))
+                for e in Store.read_events(conn, limit=100_000, kinds=(EventKind.TASK_MERGED,))
+                if e.task_id and e.task_id != task
+            }
+        out: set[str] = set()
+        for other, commit in merged.items():
+            if started is not None and self.git.is_ancestor(commit, started):
+                continue
+            if other not in self._added:
+                parent = self.git.first_parent(commit)
+                self._added[other] = hunks.parse(self.git.diff_zero(parent, commit)) if parent else {}
+            if files & self._added[other].keys():
+                out.add(other)
+        return out
 
     def _merge_all(self, task_ids: Sequence[str], rows: dict[str, Any], onto: str, tips: dict[str, str]) -> _Outcome:
         git = self.git
@@ -185,7 +228,7 @@ class MergeQueue:
             conflicted = git.merge_tree(git.head(self.worktree), tip)
             if conflicted:
                 # Checked when it was verified: the integration branch moved under it since.
-                out.sent_back[t] = self._moved_under(conflicted)
+                out.sent_back[t] = self._moved_under(conflicted, t)
                 continue
             title = rows[t].title
             before = git.head(self.worktree)
