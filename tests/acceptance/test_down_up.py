@@ -24,7 +24,10 @@ from run_checks import assert_nothing_charged, assert_whole, crash_plan, events,
 
 SLOW_CHECK = 'python -c "import time; time.sleep(1.5)"'  # so that `down` comes while checks run
 QUICK_CHECK = 'python -c "pass"'  # where `down` (or a kill) comes before any check
-SLOW_AT = ("verifying", "merging")
+# Where `down` must come while checks run; and after a hand-in, so that the run is still far from
+# done when `down` lands (with quick checks a loaded machine could finish all six tasks while the
+# `czar down` process is starting, and there would be nothing left to carry on).
+SLOW_AT = ("handed-in", "verifying", "merging")
 
 POINTS = {
     "running": lambda e: e.kind == "agent.progress",
