@@ -172,3 +172,18 @@ def test_a_stacked_task_does_not_merge_when_its_dependency_in_the_batch_does_not
     MergeQueue(f.project, actions).merge(["p", "c"])
     assert f.states() == {"p": "ready", "c": "approved"}
     assert f.repo.tip("czar/integration") == before  # nothing of p's work landed through c
+
+
+def test_a_stacked_task_made_ahead_starts_on_its_dependencys_work_as_it_is_when_assigned(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    f = _stacked(tmp_path)
+    with f.project.store.write() as conn:
+        Store.move_task(conn, "c", T.READY, reason="test: promoted on p's approved work")
+    actions = Actions(f.project)
+    assert actions.prepare_ahead("c", f.repo.tips())
+    made_ahead = f.repo.tip("czar/c")
+    f.repo.commit("czar/p", {"p.txt": "p, reviewed again\n"}, "p: after a review")  # p's approved work now
+    f.move("c", T.PENDING)
+    f.assign({"c": "w2"})
+    assert f.repo.tip("czar/c") == f.repo.tip("czar/p") != made_ahead

@@ -130,6 +130,11 @@ class Actions:
                     conn, EventKind.TASK_WAITS, task=task_id, on=", ".join(stacked_on), reason="stacking conflicts"
                 )
             return
+        if start is not None and tips.get(branch) not in (None, start):
+            with self.store.read() as conn:
+                never_started = Store.first_base(conn, task_id) is None
+            # Made ahead on what its dependencies were then: made again on what they are now.
+            fresh = fresh or never_started
         # Other tasks' checkouts may be made meanwhile; this one's, only here (or ahead, done).
         with self._checkout_lock(task_id), self.p.git_lock.held(shared=True):
             base = self._prepare(branch, worktree, fresh, tips, start)
