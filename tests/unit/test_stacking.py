@@ -14,6 +14,7 @@ from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
 from czar.supervisor.merge_queue import MergeQueue
+from czar.supervisor.pulls import PullRequests
 from helpers import OnFakes, on_fakes
 
 T = TaskState
@@ -86,6 +87,10 @@ def test_a_stacked_task_starts_from_the_approved_branch_and_is_measured_against_
     assert f.task("c").state is T.APPROVED
     verified = [e.payload for e in f.project.store.events_after(0) if e.kind == "verify.passed" and e.task_id == "c"]
     assert verified[0]["changed"] == ["c.txt"]
+    # Its pull request shows its own change, not p's (p's is on p's own pull request).
+    ref = PullRequests(f.project, lambda _: None).publish(f.task("c"), f.repo.tip("czar/c"))
+    with f.project.store.read() as conn:
+        assert [x.path for x in Store.pull(conn, ref.number).files] == ["c.txt"]
     # Merged in one batch, the dependency first: both land, each once.
     f.move("p", T.MERGING)
     f.move("c", T.MERGING)
