@@ -14,11 +14,31 @@ from czar.bench.scenario import Scenario
 from czar.core import hunks
 from czar.core.scope import in_scope
 from czar.demo.sample import init_repo
+from czar.errors import CzarError
 from czar.supervisor import launcher, outcome
 from czar.supervisor.checks import run_checks
 from czar.supervisor.project import Project, open_project
 
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def run_to_end(project: Project, timeout: float, progress: bool, label: str = "") -> str | None:
+    """Start the project's run, follow it to its end (each line on stderr with ``progress``),
+    and stop it; why it did not end well, or None."""
+
+    def show(event: Any) -> None:
+        line = outcome.describe(event)
+        if progress and line:
+            print(f"{time.strftime('%H:%M:%S')} {label}{line}", file=sys.stderr, flush=True)
+
+    try:
+        launcher.up(project)
+        outcome.follow(project, 0, show, timeout=timeout)
+    except CzarError as exc:
+        return str(exc)
+    finally:
+        launcher.down(project, reason="benchmark finished")
+    return None
 
 
 def cpu_seconds(pid: int) -> float:

@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from czar.bench.harness import run_to_end
 from czar.bench.scenario import toml_task
 from czar.core import hunks
 from czar.core.events import EventKind
 from czar.errors import CzarError, GitError
-from czar.supervisor import launcher, outcome
+from czar.supervisor import outcome
 from czar.supervisor.project import open_project
 from czar.vcs.git import Git
 
@@ -148,20 +148,7 @@ def run(
     plan.write_text(plan_text("replay", history, workers, deps), encoding="utf-8")
     project = open_project(plan)
     started = time.monotonic()
-    problem = None
-
-    def show(event: Any) -> None:
-        line = outcome.describe(event)
-        if progress and line:
-            print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
-
-    try:
-        launcher.up(project)
-        outcome.follow(project, 0, show, timeout=timeout)
-    except CzarError as exc:
-        problem = str(exc)
-    finally:
-        launcher.down(project, reason="benchmark finished")
+    problem = run_to_end(project, timeout, progress)
     wall = time.monotonic() - started
     result = measure(project, b)
     result.update(

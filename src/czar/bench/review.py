@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import tempfile
 import time
 import tomllib
@@ -23,10 +22,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from czar.bench.harness import run_to_end
 from czar.core.events import EventKind
 from czar.errors import CzarError
 from czar.store.store import Store
-from czar.supervisor import launcher, outcome
 from czar.supervisor.project import open_project
 from czar.vcs.git import Git
 
@@ -93,20 +92,7 @@ def run(agent: str = "sim", folder: Path | None = None, timeout: float = 900, pr
     plan.write_text(plan_text(cases, agent), encoding="utf-8")
     project = open_project(plan)
     started = time.monotonic()
-    problem = None
-
-    def show(event: Any) -> None:
-        line = outcome.describe(event)
-        if progress and line:
-            print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
-
-    try:
-        launcher.up(project)
-        outcome.follow(project, 0, show, timeout=timeout)
-    except CzarError as exc:
-        problem = str(exc)
-    finally:
-        launcher.down(project, reason="benchmark finished")
+    problem = run_to_end(project, timeout, progress)
     with project.store.read() as conn:
         events = Store.read_events(
             conn, limit=100_000, kinds=(EventKind.REVIEW_STARTED, EventKind.REVIEW_FINDING, EventKind.REVIEW_VERDICT)

@@ -7,15 +7,14 @@ stacked run's wall time at most ``TARGET`` times the other's.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+from czar.bench.harness import run_to_end
 from czar.demo.sample import write_sample
 from czar.errors import CzarError
-from czar.supervisor import launcher, outcome
+from czar.supervisor import outcome
 from czar.supervisor.project import open_project
 
 TARGET = 0.8
@@ -29,17 +28,9 @@ def _run(root: Path, stack: bool, workers: int, timeout: float, progress: bool) 
         text = plan.read_text(encoding="utf-8")
         plan.write_text(text.replace("[project]\n", "[project]\nstack = true\n", 1), encoding="utf-8")
     project = open_project(plan)
-
-    def show(event: Any) -> None:
-        line = outcome.describe(event)
-        if progress and line:
-            print(f"{time.strftime('%H:%M:%S')} {'stacked' if stack else 'waiting'}: {line}", file=sys.stderr)
-
-    try:
-        launcher.up(project)
-        outcome.follow(project, 0, show, timeout=timeout)
-    finally:
-        launcher.down(project, reason="benchmark finished")
+    problem = run_to_end(project, timeout, progress, label="stacked: " if stack else "waiting: ")
+    if problem is not None:
+        raise CzarError(problem)
     done = outcome.outcome(project, None)
     if done.tasks_merged != done.tasks_total:
         raise CzarError(f"the {'stacked' if stack else 'waiting'} run merged {done.tasks_merged}/{done.tasks_total}")
