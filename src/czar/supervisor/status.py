@@ -33,6 +33,7 @@ def status(project: Project) -> dict[str, Any]:
             {
                 "id": w.id,
                 "agent": w.agent,
+                "role": w.role,
                 "state": w.state,
                 "task": w.task_id,
                 "for_seconds": round(now - w.state_since, 1) if w.state_since else None,
