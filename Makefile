@@ -52,7 +52,7 @@ check: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# The benchmarks, full size (about nine minutes); each exits non-zero if a target is missed.
+# The benchmarks, full size (about eleven minutes); each exits non-zero if a target is missed.
 bench: $(STAMP) $(AGENTS)
 	$(BIN)/czar bench seed
 	$(BIN)/czar bench scale
