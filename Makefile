@@ -59,11 +59,11 @@ bench: $(STAMP) $(AGENTS)
 	$(BIN)/czar bench dag
 	$(BIN)/czar bench queue
 	$(BIN)/czar bench review
-	$(BIN)/czar bench stack
 	$(BIN)/czar bench agents --agent claude
 	$(BIN)/czar bench agents --agent codex
+	$(BIN)/czar bench stack
 
-# What CI runs: the seed scenario, and a smaller scale.
+# A lighter set: the seed and review scenarios, and a smaller scale.
 bench-ci: $(STAMP)
 	$(BIN)/czar bench seed
 	$(BIN)/czar bench review
