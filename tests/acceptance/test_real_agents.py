@@ -61,6 +61,16 @@ def module(tid: str, before_commit: str = "", extra: str = "") -> str:
     )
 
 
+def reviewed_task(tid: str, review: str) -> str:
+    """A task a sim author writes (a function that fails on an empty list), with the script its
+    reviewer's model plays (``czar-model-review``)."""
+    sim = f"write {tid}.py <<END\ndef {tid}(x):\n    return x[0]\nEND\ncommit add {tid}\nfinish {tid} done"
+    return (
+        f'[[tasks]]\nid = "{tid}"\nscope = ["{tid}.py"]\nbody = \'\'\'\nAdd {tid}.py.\n\n'
+        f"```czar-sim\n{sim}\n```\n\n```czar-model-review\n{review}\n```\n'''\n"
+    )
+
+
 def one_worker(
     plan: Path, name: str, clis: Path, url: str, tasks: str, settings: str = "", kind: str = "claude"
 ) -> Path:
@@ -420,13 +430,6 @@ def test_claude_code_reviews_read_only_and_its_verdict_holds_for_the_commit_it_r
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
     repo = make_repo(tmp_path / "repo")
 
-    def reviewed(tid: str, review: str) -> str:
-        sim = f"write {tid}.py <<END\ndef {tid}(x):\n    return x[0]\nEND\ncommit add {tid}\nfinish {tid} done"
-        return (
-            f'[[tasks]]\nid = "{tid}"\nscope = ["{tid}.py"]\nbody = \'\'\'\nAdd {tid}.py.\n\n'
-            f"```czar-sim\n{sim}\n```\n\n```czar-model-review\n{review}\n```\n'''\n"
-        )
-
     # The reviewer of a tries to edit what it reads and to run the project's code, then finds a bug.
     hostile = (
         "write notes.py <<END\nprint('a reviewer was here')\nEND\n"
@@ -439,8 +442,8 @@ def test_claude_code_reviews_read_only_and_its_verdict_holds_for_the_commit_it_r
         '[project]\nname = "reviewed"\nrepo = "repo"\n\n[workers]\nagent = "sim"\ncount = 1\n\n'
         "[review]\nagents = { claude = 1 }\nmax_review_rounds = 0\n\n"
         f'[agents.claude]\ncommand = "{clis / "claude"}"\nbase_url = "{url}"\nhome = "private"\n\n'
-        + reviewed("a", hostile)
-        + reviewed("b", "run git log --oneline -3\napprove reads well\nend Done.")
+        + reviewed_task("a", hostile)
+        + reviewed_task("b", "run git log --oneline -3\napprove reads well\nend Done.")
     )
     result = czar("run", str(plan), "--json", timeout=300)
     summary = json.loads(result.stdout)
@@ -475,25 +478,18 @@ def test_codex_and_gemini_review_through_czars_tools(
     monkeypatch.setenv("GEMINI_API_KEY", "test-gemini-key-0123456789")
     make_repo(tmp_path / "repo")
 
-    def reviewed(tid: str, review: str) -> str:
-        sim = f"write {tid}.py <<END\ndef {tid}(x):\n    return x[0]\nEND\ncommit add {tid}\nfinish {tid} done"
-        return (
-            f'[[tasks]]\nid = "{tid}"\nscope = ["{tid}.py"]\nbody = \'\'\'\nAdd {tid}.py.\n\n'
-            f"```czar-sim\n{sim}\n```\n\n```czar-model-review\n{review}\n```\n'''\n"
-        )
-
     name = f"reviewed-{kind}"
     plan = tmp_path / "czar.toml"
     plan.write_text(
         f'[project]\nname = "{name}"\nrepo = "repo"\n\n[workers]\nagent = "sim"\ncount = 1\n\n'
         f"[review]\nagents = {{ {kind} = 1 }}\nmax_review_rounds = 0\n\n"
         f'[agents.{kind}]\ncommand = "{clis / kind}"\nbase_url = "{url}"\nhome = "private"\n\n'
-        + reviewed(
+        + reviewed_task(
             "a",
             "finding a.py 2 blocking an empty list raises IndexError in every caller\n"
             "request-changes handle the empty list\nend Done.",
         )
-        + reviewed("b", "approve reads well\nend Done.")
+        + reviewed_task("b", "approve reads well\nend Done.")
     )
     result = czar("run", str(plan), "--json", timeout=300)
     summary = json.loads(result.stdout)

@@ -151,10 +151,10 @@ def test_a_branch_that_moved_since_its_approval_is_reviewed_again(tmp_path: Path
     reviewing.start("a", "r1")
     _answer(f, ReviewState.APPROVED)
     reviewing.act("a")
-    assert reviewing.as_approved("a")  # at the commit approved: it may merge
+    assert reviewing.as_approved("a", f.repo.tips())  # at the commit approved: it may merge
     f.repo.commit("czar/a", {"a.txt": "not reviewed\n"})
     f.assign({"b": "w1"})  # its author's worker took another task meanwhile
-    assert not reviewing.as_approved("a")
+    assert not reviewing.as_approved("a", f.repo.tips())
     assert f.task("a").state is T.REVIEWING
     with f.project.store.write() as conn:
         Store.set_worker(conn, "r1", state=WorkerState.IDLE)

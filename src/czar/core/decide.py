@@ -7,7 +7,7 @@ restarts at any point simply decides again: nothing depends on having seen a par
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from czar.core.review import ReviewState
@@ -143,10 +143,10 @@ def merge_order(approved: Sequence[TaskView]) -> list[TaskView]:
 STACKED_ON = frozenset({TaskState.APPROVED, TaskState.MERGING})  # approved work a dependent may start from
 
 
-def stackable(deps: Sequence[TaskView]) -> bool:
-    """A dependent may start before its dependencies merge when each one not merged is approved
-    (their branches are the work it builds on)."""
-    return all(d.state is TaskState.MERGED or d.state in STACKED_ON for d in deps)
+def stackable(states: Iterable[TaskState]) -> bool:
+    """A dependent may start before its dependencies (in these states) merge when each one not
+    merged is approved (their branches are the work it builds on)."""
+    return all(s is TaskState.MERGED or s in STACKED_ON for s in states)
 
 
 def _dependencies_first(snap: Snapshot, ordered: list[TaskView]) -> list[TaskView]:
@@ -173,7 +173,7 @@ def decide(snap: Snapshot) -> list[Order]:
             dead = next((d for d in deps if d.state in (TaskState.FAILED, TaskState.CANCELLED)), None)
             if dead is not None:
                 out.append(Block(t.id, dead.id))
-            elif all(d.state is TaskState.MERGED for d in deps) or (snap.stack and stackable(deps)):
+            elif all(d.state is TaskState.MERGED for d in deps) or (snap.stack and stackable(d.state for d in deps)):
                 out.append(Promote(t.id))
         elif t.state is TaskState.SUBMITTED:
             out.append(Verify(t.id))

@@ -56,6 +56,17 @@ class Reviews:
         return [Review.from_row(r) for r in rows]
 
     @staticmethod
+    def approved_commit(conn: Connection, task_id: str) -> str | None:
+        """The commit the task's last review it acted on approved (None: none approved yet)."""
+        row = conn.execute(
+            select(reviews.c.commit)
+            .where(reviews.c.task_id == task_id, reviews.c.state == ReviewState.APPROVED.value, reviews.c.applied == 1)
+            .order_by(reviews.c.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return str(row) if row is not None else None
+
+    @staticmethod
     def pending_reviews(conn: Connection) -> dict[str, ReviewState]:
         """Each task's last review its task has not acted on yet (open, or with a verdict)."""
         rows = conn.execute(

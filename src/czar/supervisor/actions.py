@@ -13,7 +13,7 @@ from typing import Any, assert_never
 from czar.agent_tools import board
 from czar.agents import adapter_for
 from czar.core import waits
-from czar.core.decide import STACKED_ON
+from czar.core.decide import stackable
 from czar.core.events import EventKind
 from czar.core.forge import changes_since
 from czar.core.host_commands import MessageKind, StartTask, StopAgent, Tell
@@ -60,6 +60,12 @@ class Actions:
         Store.set_worker(conn, worker_id, task_id=None, state=state, detail=None, wait_until=None, repeats=0)
         if attempt_id is not None:  # else no agent was started for it
             Store.post(conn, worker_id, StopAgent(attempt_id))
+
+    @staticmethod
+    def holder(conn: Tx, task: Task) -> str | None:
+        """The worker the task names, if it still holds the task (one freed since may hold another)."""
+        held = task.worker_id is not None and Store.worker(conn, task.worker_id).task_id == task.id
+        return task.worker_id if held else None
 
     @staticmethod
     def tell(conn: Tx, task: Task, kind: MessageKind, text: str) -> None:
@@ -236,10 +242,9 @@ class Actions:
         if not self.p.plan.project.stack:
             return ()
         deps = [Store.task(conn, d) for d in Store.task(conn, task_id).spec.depends_on]
-        unmerged = [d for d in deps if d.state is not TaskState.MERGED]
-        if not unmerged:
-            return ()
-        return tuple(d.id for d in unmerged) if all(d.state in STACKED_ON for d in unmerged) else None
+        if not stackable(d.state for d in deps):
+            return None
+        return tuple(d.id for d in deps if d.state is not TaskState.MERGED)
 
     def _stack_start(self, dependencies: tuple[str, ...], tips: dict[str, str]) -> str | None:
         """Where a task stacked on ``dependencies`` starts: the integration branch with their
@@ -345,9 +350,9 @@ class Actions:
                 continue
             if t.attempt_id is not None:
                 Store.set_attempt(conn, t.attempt_id, outcome=AttemptOutcome.FAILED)
-            if t.worker_id is not None and Store.worker(conn, t.worker_id).task_id == t.id:
-                Store.drop_queued(conn, t.worker_id)
-                self.free_worker(conn, t.worker_id, t.attempt_id)
+            if (worker := self.holder(conn, t)) is not None:
+                Store.drop_queued(conn, worker)
+                self.free_worker(conn, worker, t.attempt_id)
             why = f"it was built on task {failed}, which failed"
             self.fail(conn, t.id, why, f"task {t.id} failed: {why}")
 

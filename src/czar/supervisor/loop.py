@@ -473,9 +473,10 @@ class Supervisor:
             kept: list[str] = []
             with self.store.read() as conn:
                 deps = {t: Store.task(conn, t).spec.depends_on for t in d.tasks}
+            tips = self.p.repo.tips() if self.p.plan.review.enabled else {}
             for t in d.tasks:
                 # A stacked task merges after its dependency: not without it, if it was left out.
-                if all(dep not in d.tasks or dep in kept for dep in deps[t]) and self.reviewing.as_approved(t):
+                if all(dep not in d.tasks or dep in kept for dep in deps[t]) and self.reviewing.as_approved(t, tips):
                     kept.append(t)
             d = Merge(tuple(kept))
             if not d.tasks:

@@ -23,7 +23,6 @@ from czar.core.findings import OVERLAPS
 from czar.core.hunks import FileChange
 from czar.core.landing import Landing, after_landing
 from czar.core.lost_lines import LostLine, evidence, lost_lines, meaningful
-from czar.core.review import ReviewState
 from czar.core.states import TaskState
 from czar.store.store import Store
 from czar.supervisor.actions import Actions, branch_of
@@ -179,7 +178,7 @@ class MergeQueue:
             )
         if before < RESOLVE_AFTER:
             return told
-        others = self._changed_since(task, set(files))
+        others = {o for o, change in self._merged_since(task).items() if change.keys() & set(files)}
         if not others:
             return told
         with self.p.store.write() as conn:
@@ -192,24 +191,23 @@ class MergeQueue:
             f"What it was asked to do, in full:\n\n{parts}"
         )
 
-    def _changed_since(self, task: str, files: set[str]) -> set[str]:
-        """The tasks merged since ``task`` started whose merge changed one of ``files``."""
+    def _merged_since(self, task: str, batch: dict[str, str] | None = None) -> dict[str, dict[str, FileChange]]:
+        """The tasks merged since ``task`` started (``batch``: those this batch merged before
+        it, and their merges), each with what its merge brought into the integration branch: its
+        work, nobody else's (read once: a merge does not change)."""
         with self.p.store.read() as conn:
             started = Store.first_base(conn, task)
-            merged = {
-                e.task_id: str(e.payload.get("commit"))
-                for e in Store.read_events(conn, limit=100_000, kinds=(EventKind.TASK_MERGED,))
-                if e.task_id and e.task_id != task
-            }
-        out: set[str] = set()
+            events = Store.read_events(conn, limit=100_000, kinds=(EventKind.TASK_MERGED,))
+        merged = {e.task_id: str(e.payload.get("commit")) for e in events if e.task_id}
+        merged.update(batch or {})
+        out: dict[str, dict[str, FileChange]] = {}
         for other, commit in merged.items():
-            if started is not None and self.git.is_ancestor(commit, started):
-                continue
+            if other == task or (started is not None and self.git.is_ancestor(commit, started)):
+                continue  # merged before this task started: what it changes of it, it changes on purpose
             if other not in self._added:
                 parent = self.git.first_parent(commit)
                 self._added[other] = hunks.parse(self.git.diff_zero(parent, commit)) if parent else {}
-            if files & self._added[other].keys():
-                out.add(other)
+            out[other] = self._added[other]
         return out
 
     def _merge_all(self, task_ids: Sequence[str], rows: dict[str, Any], onto: str, tips: dict[str, str]) -> _Outcome:
@@ -234,7 +232,7 @@ class MergeQueue:
             before = git.head(self.worktree)
             result = git.merge(self.worktree, tip, f"czar: merge task {t}: {title}")
             if result.ok:
-                lost = self._lost(t, before, git.head(self.worktree), tip, out.merged, tips)
+                lost = self._lost(t, before, git.head(self.worktree), tip, out.merged)
                 if lost:
                     git.detach(self.worktree, before)  # undone: nothing of it reaches the branch
                     out.problems[t] = evidence(lost, self.integration)
@@ -256,18 +254,12 @@ class MergeQueue:
         return out
 
     def _approved(self, task_ids: Sequence[str]) -> dict[str, str]:
-        """Each task's commit its reviewer approved (the last review it acted on)."""
-        out: dict[str, str] = {}
+        """Each task's commit its reviewer approved."""
         with self.p.store.read() as conn:
-            for t in task_ids:
-                approved = [r for r in Store.reviews_of(conn, t) if r.state is ReviewState.APPROVED and r.applied]
-                if approved:
-                    out[t] = approved[-1].commit
-        return out
+            found = {t: Store.approved_commit(conn, t) for t in task_ids}
+        return {t: c for t, c in found.items() if c is not None}
 
-    def _lost(
-        self, task: str, before: str, after: str, tip: str, batch: dict[str, str], tips: dict[str, str]
-    ) -> list[LostLine]:
+    def _lost(self, task: str, before: str, after: str, tip: str, batch: dict[str, str]) -> list[LostLine]:
         """What merging ``task`` (``before`` to ``after``, its branch at ``tip``) takes out of the
         integration branch that a task merged since it started put there, in no commit of its own
         (``czar.core.lost_lines``); ``batch``: the tasks this batch merged before it, and their
@@ -275,22 +267,7 @@ class MergeQueue:
         merge = hunks.parse(self.git.diff_zero(before, after))
         if not any(meaningful(line) for change in merge.values() for line in change.removed_lines):
             return []  # it takes nothing out: nothing can be lost
-        with self.p.store.read() as conn:
-            started = Store.first_base(conn, task)
-            events = Store.read_events(conn, limit=100_000, kinds=(EventKind.TASK_MERGED,))
-        merged = {e.task_id: str(e.payload.get("commit")) for e in events if e.task_id}
-        merged.update(batch)
-        added_by: dict[str, dict[str, FileChange]] = {}
-        for other, commit in merged.items():
-            if other == task:
-                continue
-            if started is not None and self.git.is_ancestor(commit, started):
-                continue  # merged before this task started: what it changes of it, it changes on purpose
-            if other not in self._added:
-                # What its merge brought into the integration branch: its work, nobody else's.
-                parent = self.git.first_parent(commit)
-                self._added[other] = hunks.parse(self.git.diff_zero(parent, commit)) if parent else {}
-            added_by[other] = self._added[other]
+        added_by = self._merged_since(task, batch)
         if not added_by:
             return []
         return lost_lines(merge, added_by, hunks.parse(self.git.own_changes(before, tip)))

@@ -13,11 +13,10 @@ import hashlib
 import shutil
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from czar.agents import adapter_for
 from czar.core.events import EventKind
-from czar.core.forge import FileStat, Verdict, changes_since
+from czar.core.forge import Verdict, changes_since
 from czar.core.host_commands import MessageKind, StartTask, StopAgent
 from czar.core.prompt import ReviewInput, render_review
 from czar.core.review import (
@@ -72,85 +71,71 @@ class Reviewing:
         base = repo.merge_base(self.integration, commit) or commit
         files = changes_since(repo, self.integration, commit)
         checkout = self.p.paths.review_checkout(f"{task_id}-{len(earlier) + 1}")
-        with self._checkouts:
-            self._start(task_id, worker_id, task, commit, base, files, summary, agent, asked, checkout)
-
-    def _start(
-        self,
-        task_id: str,
-        worker_id: str,
-        task: Task,
-        commit: str,
-        base: str,
-        files: tuple[FileStat, ...],
-        summary: str | None,
-        agent: str,
-        asked: list[Review],
-        checkout: Path,
-    ) -> None:
-        repo = self.p.repo
-        with self.p.git_lock.held(shared=True):
-            repo.make_review_checkout(checkout, commit)
-        prompt = render_review(
-            ReviewInput(
-                project=self.p.name,
-                worker=worker_id,
-                task_id=task_id,
-                title=task.title,
-                body=task.body,
-                commit=commit,
-                base=base,
-                files=[f"{f.path} (+{f.added} -{f.removed})" for f in files],
-                summary=summary,
-                round=len(asked) + 1,
-                earlier=findings_text(asked[-1].findings) if asked else None,
-                tools="mcp" if adapter_for(agent).capabilities.mcp else "cli",
+        with self._checkouts:  # until the review is recorded, its checkout is not to be tidied away
+            with self.p.git_lock.held(shared=True):
+                repo.make_review_checkout(checkout, commit)
+            prompt = render_review(
+                ReviewInput(
+                    project=self.p.name,
+                    worker=worker_id,
+                    task_id=task_id,
+                    title=task.title,
+                    body=task.body,
+                    commit=commit,
+                    base=base,
+                    files=[f"{f.path} (+{f.added} -{f.removed})" for f in files],
+                    summary=summary,
+                    round=len(asked) + 1,
+                    earlier=findings_text(asked[-1].findings) if asked else None,
+                    tools="mcp" if adapter_for(agent).capabilities.mcp else "cli",
+                )
             )
-        )
-        digest = hashlib.sha256(prompt.encode()).hexdigest()
-        with self.store.write() as conn:
-            task, worker = Store.task(conn, task_id), Store.worker(conn, worker_id)
-            taken = Store.reviewing(conn, worker_id) is not None or task_id in Store.pending_reviews(conn)
-            if task.state is not TaskState.REVIEWING or worker.state is not WorkerState.IDLE or taken:
-                shutil.rmtree(checkout, ignore_errors=True)
-                return  # the state moved on since the decision: decide again
-            attempt_id = Store.new_attempt(
-                conn,
-                task_id=task_id,
-                worker_id=worker_id,
-                branch="",  # a reviewer has no branch: it reads a commit
-                worktree=str(checkout),
-                base_commit=commit,
-                prompt=prompt,
-                prompt_sha256=digest,
-            )
-            review_id = Store.new_review(
-                conn, task_id=task_id, worker_id=worker_id, attempt_id=attempt_id, agent=worker.agent, commit=commit
-            )
-            # Its agent's starts are numbered on from the reviewer's earlier ones: what an agent of
-            # an earlier review still says (a hook as it ends) is not taken for this review.
-            earlier = Store.launches_by(conn, worker_id)
-            Store.set_attempt(conn, attempt_id, stale_launch=earlier)
-            now = self.p.clock.time()
-            detail = f"reviews {task_id} at {commit[:10]}"
-            Store.set_worker(
-                conn, worker_id, state=WorkerState.WORKING, last_output=now, last_progress=None, detail=detail
-            )
-            Store.post(
-                conn, worker_id, StartTask(attempt_id, task_id, str(checkout), prompt, digest, earlier_launches=earlier)
-            )
-            Store.emit(
-                conn,
-                EventKind.REVIEW_STARTED,
-                task=task_id,
-                worker=worker_id,
-                attempt=attempt_id,
-                review=review_id,
-                commit=commit,
-                round=len(asked) + 1,
-                agent=worker.agent,
-                author=task.worker_id,
-            )
+            digest = hashlib.sha256(prompt.encode()).hexdigest()
+            with self.store.write() as conn:
+                task, worker = Store.task(conn, task_id), Store.worker(conn, worker_id)
+                taken = Store.reviewing(conn, worker_id) is not None or task_id in Store.pending_reviews(conn)
+                if task.state is not TaskState.REVIEWING or worker.state is not WorkerState.IDLE or taken:
+                    shutil.rmtree(checkout, ignore_errors=True)
+                    return  # the state moved on since the decision: decide again
+                attempt_id = Store.new_attempt(
+                    conn,
+                    task_id=task_id,
+                    worker_id=worker_id,
+                    branch="",  # a reviewer has no branch: it reads a commit
+                    worktree=str(checkout),
+                    base_commit=commit,
+                    prompt=prompt,
+                    prompt_sha256=digest,
+                )
+                review_id = Store.new_review(
+                    conn, task_id=task_id, worker_id=worker_id, attempt_id=attempt_id, agent=worker.agent, commit=commit
+                )
+                # Its agent's starts are numbered on from the reviewer's earlier ones: what an agent of
+                # an earlier review still says (a hook as it ends) is not taken for this review.
+                launched = Store.launches_by(conn, worker_id)
+                Store.set_attempt(conn, attempt_id, stale_launch=launched)
+                now = self.p.clock.time()
+                detail = f"reviews {task_id} at {commit[:10]}"
+                Store.set_worker(
+                    conn, worker_id, state=WorkerState.WORKING, last_output=now, last_progress=None, detail=detail
+                )
+                Store.post(
+                    conn,
+                    worker_id,
+                    StartTask(attempt_id, task_id, str(checkout), prompt, digest, earlier_launches=launched),
+                )
+                Store.emit(
+                    conn,
+                    EventKind.REVIEW_STARTED,
+                    task=task_id,
+                    worker=worker_id,
+                    attempt=attempt_id,
+                    review=review_id,
+                    commit=commit,
+                    round=len(asked) + 1,
+                    agent=worker.agent,
+                    author=task.worker_id,
+                )
         self.say(f"reviewer {worker_id} reads task {task_id} at {commit[:10]}")
 
     def _no_reviewer(self, task_id: str, commit: str, lost: int) -> None:
@@ -160,8 +145,7 @@ class Reviewing:
                 return
             if task.attempt_id is not None:
                 Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.FAILED)
-            if task.worker_id is not None and Store.worker(conn, task.worker_id).task_id == task_id:
-                self.actions.free_worker(conn, task.worker_id, task.attempt_id)
+            self.actions.free_worker(conn, self.actions.holder(conn, task), task.attempt_id)
             why = f"{lost} reviews of {commit[:10]} ended with no verdict"
             self.actions.fail(conn, task_id, why, f"task {task_id} failed: {why} (see `czar logs` of its reviewers)")
         self.say(f"task {task_id} failed: no reviewer answered")
@@ -192,18 +176,17 @@ class Reviewing:
             limit = self.config.max_review_rounds
             # Its author keeps the worker under review, unless the task came back to review after
             # its approval (its branch moved): then that worker may hold another task by now.
-            held = task.worker_id is not None and Store.worker(conn, task.worker_id).task_id == task_id
+            author = self.actions.holder(conn, task)
             match after_review(verdict, asked - (verdict is Verdict.REQUEST_CHANGES), limit):
                 case Approved():
                     reason = f"approved by reviewer {review.worker_id} ({review.agent}) at {review.commit[:10]}"
-                    self.actions.approve(conn, task, reason, expect=TaskState.REVIEWING, free=held)
+                    self.actions.approve(conn, task, reason, expect=TaskState.REVIEWING, free=author is not None)
                 case ChangesRequested(round_no):
-                    self._send_back(conn, task, review, round_no, limit, held=held)
+                    self._send_back(conn, task, review, round_no, limit, held=author is not None)
                 case OutOfRounds(round_no):
                     if task.attempt_id is not None:
                         Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.FAILED)
-                    if held:
-                        self.actions.free_worker(conn, task.worker_id, task.attempt_id)
+                    self.actions.free_worker(conn, author, task.attempt_id)
                     why = f"reviewers requested changes {round_no} time(s); max_review_rounds is {limit}"
                     self.actions.fail(conn, task_id, why, f"task {task_id} failed review: {why}")
         self.say(f"task {task_id}: review {review.state} by {review.worker_id}")
@@ -250,24 +233,25 @@ class Reviewing:
         )
         self.actions.tell(conn, task, MessageKind.REVIEW, text)
 
-    def as_approved(self, task_id: str) -> bool:
+    def as_approved(self, task_id: str, tips: dict[str, str]) -> bool:
         """With reviews, a task merges only at the commit its reviewer approved: an approved task
-        whose branch moved since goes back to review (no round used); False then."""
+        whose branch moved since (``tips``: the branches now) goes back to review (no round
+        used); False then."""
         if not self.config.enabled:
             return True
-        tip = self.p.repo.tips().get(branch_of(task_id))
+        tip = tips.get(branch_of(task_id))
         with self.store.write() as conn:
             task = Store.task(conn, task_id)
-            approved = [r for r in Store.reviews_of(conn, task_id) if r.state is ReviewState.APPROVED and r.applied]
-            if task.state is not TaskState.APPROVED or (approved and approved[-1].commit == tip):
+            approved = Store.approved_commit(conn, task_id)
+            if task.state is not TaskState.APPROVED or approved == tip:
                 return True
-            seen = approved[-1].commit[:10] if approved else "no commit"
             Store.move_task(
                 conn,
                 task_id,
                 TaskState.REVIEWING,
                 expect=TaskState.APPROVED,
-                reason=f"its branch is at {str(tip)[:10]}, its review approved {seen}: reviewed again",
+                reason=f"its branch is at {str(tip)[:10]}, its review approved {(approved or 'no commit')[:10]}:"
+                " reviewed again",
             )
         self.say(f"task {task_id} moved since its review: reviewed again")
         return False

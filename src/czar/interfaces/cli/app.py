@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -336,29 +336,17 @@ def bench(
         from czar.bench import stack
 
         measured = stack.run(workers or 4, folder=folder, timeout=timeout, progress=not as_json)
-        if as_json:
-            typer.echo(json.dumps(measured))
-        else:
-            _views().print_measures("benchmark stack (the demo's plan, waiting for merges and stacked)", measured)
-        raise typer.Exit(0 if measured["passed"] else 1)
+        _measured("benchmark stack (the demo's plan, waiting for merges and stacked)", measured, as_json)
     if scenario == "review":
         from czar.bench import review
 
         measured = review.run(agent or "sim", folder=folder, timeout=timeout, progress=not as_json)
-        if as_json:
-            typer.echo(json.dumps(measured))
-        else:
-            _views().print_measures(f"benchmark review ({measured['reviewer']} reviewer)", measured)
-        raise typer.Exit(0 if measured["passed"] else 1)
+        _measured(f"benchmark review ({measured['reviewer']} reviewer)", measured, as_json)
     if scenario == "queue":
         from czar.bench import queue
 
         measured = queue.run(tasks=tasks or 120, seed=seed or 0, folder=folder)
-        if as_json:
-            typer.echo(json.dumps(measured))
-        else:
-            _views().print_measures(f"benchmark queue ({measured['tasks_total']} tasks)", measured)
-        raise typer.Exit(0 if measured["passed"] else 1)
+        _measured(f"benchmark queue ({measured['tasks_total']} tasks)", measured, as_json)
     if scenario == "replay":
         _bench_replay(replay or [], not no_deps, workers or 4, folder, timeout, as_json)
     elif replay:
@@ -380,6 +368,15 @@ def bench(
     else:
         _views().print_bench(result)
     raise typer.Exit(0 if result["passed"] else 1)
+
+
+def _measured(title: str, measured: dict[str, Any], as_json: bool) -> NoReturn:
+    """A benchmark's figures, as JSON or a table; exits 1 if a target was missed."""
+    if as_json:
+        typer.echo(json.dumps(measured))
+    else:
+        _views().print_measures(title, measured)
+    raise typer.Exit(0 if measured["passed"] else 1)
 
 
 def _bench_replay(
