@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from czar.core.decide import Merge, Promote, Snapshot, TaskView, decide
-from czar.core.host_commands import StartTask
+from czar.core.host_commands import MessageKind, StartTask, Tell
 from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
@@ -192,3 +192,84 @@ def test_a_stacked_task_made_ahead_starts_on_its_dependencys_work_as_it_is_when_
     f.move("c", T.PENDING)
     f.assign({"c": "w2"})
     assert f.repo.tip("czar/c") == f.repo.tip("czar/p") != made_ahead
+
+
+# -- restacking --------------------------------------------------------------------------------
+
+
+def _told(f: OnFakes, wid: str, kind: MessageKind) -> list[Tell]:
+    return [c for c in f.take(wid) if isinstance(c, Tell) and c.kind is kind]
+
+
+def test_a_stacked_task_at_work_is_restacked_when_its_dependencys_approved_work_changes(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """p is sent back and approved again at a new commit while c, stacked on it, is at work: czar
+    makes c's new start (p's new work), shows it in c's checkout, and tells c's agent to merge
+    it in, once; c's own work is measured from there once its branch holds it."""
+    f = _stacked(tmp_path)
+    f.assign({"c": "w2"})
+    actions = Actions(f.project)
+    f.take("w2")
+    assert not actions.restack("c", f.repo.tips())  # p's work is as c started on it
+    f.repo.commit("czar/p", {"p.txt": "p, made again\n"}, "p: after its merge conflicted")
+    assert actions.restack("c", f.repo.tips())
+    told = _told(f, "w2", MessageKind.RESTACK)
+    assert len(told) == 1 and "git merge czar-stack/c" in told[0].text and "task p" in told[0].text
+    assert told[0].show == (("czar-stack/c", f.repo.tip("czar/p")),)  # p holds the integration branch
+    restacked = [e.payload for e in f.project.store.events_after(0) if e.kind == "task.restacked"]
+    assert restacked == [{"on": "p", "built_on": {"p": f.repo.tip("czar/p")}, "base": f.repo.tip("czar/p")}]
+    assert not actions.restack("c", f.repo.tips())  # told once
+    # c's agent brings it in and does its work: its own change is c.txt, not p's new p.txt.
+    f.repo.merge_in(f.checkout("c"), "czar/c", "czar/p", {})
+    f.repo.commit_in(f.checkout("c"), "czar/c", {"c.txt": "c\n"}, "c: its work")
+    actions.bring_in_handed_in("c")
+    f.move("c", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    actions.verify("c")
+    verified = [e.payload for e in f.project.store.events_after(0) if e.kind == "verify.passed" and e.task_id == "c"]
+    assert f.task("c").state is T.APPROVED and verified[0]["changed"] == ["c.txt"]
+
+
+def test_a_restack_its_agent_has_not_brought_in_leaves_its_work_measured_from_where_it_started(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    f = _stacked(tmp_path)
+    f.assign({"c": "w2"})
+    actions = Actions(f.project)
+    f.repo.commit("czar/p", {"p.txt": "p, made again\n"}, "p: after a review")
+    assert actions.restack("c", f.repo.tips())
+    f.repo.commit_in(f.checkout("c"), "czar/c", {"c.txt": "c\n"}, "c: its work, on p's first version")
+    actions.bring_in_handed_in("c")
+    f.move("c", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    actions.verify("c")
+    verified = [e.payload for e in f.project.store.events_after(0) if e.kind == "verify.passed" and e.task_id == "c"]
+    assert verified[0]["changed"] == ["c.txt"]
+
+
+def test_a_restack_whose_work_conflicts_with_the_integration_branch_waits_for_the_merge(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    f = _stacked(tmp_path)
+    f.assign({"c": "w2"})
+    f.take("w2")
+    actions = Actions(f.project)
+    f.repo.commit("czar/integration", {"p.txt": "someone else's p\n"}, "another task")
+    f.repo.commit("czar/p", {"p.txt": "p, made again\n"}, "p: made again")
+    assert not actions.restack("c", f.repo.tips())
+    assert not _told(f, "w2", MessageKind.RESTACK)  # it hears when p merges
+    restacked = [e.payload for e in f.project.store.events_after(0) if e.kind == "task.restacked"]
+    assert restacked[0]["base"] is None and restacked[0]["built_on"] == {"p": f.repo.tip("czar/p")}
+    assert not actions.restack("c", f.repo.tips())  # looked at once
+
+
+def test_a_task_handed_in_or_not_stacked_is_not_restacked(tmp_path: Path, czar_home: Path) -> None:
+    f = _stacked(tmp_path)
+    f.assign({"c": "w2"})
+    actions = Actions(f.project)
+    f.repo.commit_in(f.checkout("c"), "czar/c", {"c.txt": "c\n"}, "c: its work")
+    actions.bring_in_handed_in("c")
+    f.move("c", T.RUNNING, T.SUBMITTED)
+    f.repo.commit("czar/p", {"p.txt": "p, made again\n"}, "p: made again")
+    assert not actions.restack("c", f.repo.tips())  # its merge, after p's, restacks it
+    f.move("p", T.MERGING, T.MERGED)
+    assert not actions.restack("p", f.repo.tips())

@@ -185,7 +185,7 @@ class AgentAdapter(Protocol):
 
     def encode(self, text: str, kind: MessageKind = MessageKind.TASK) -> str:
         """One line for the agent's stdin carrying a message; ``kind`` says why czar sends it
-        (task, feedback, nudge, correction, stand-off, conflict, merged, answer, continue)."""
+        (task, feedback, nudge, correction, stand-off, conflict, merged, restack, answer, continue)."""
         ...
 
     def parse(self, line: str) -> list[Signal]:

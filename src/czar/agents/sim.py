@@ -4,7 +4,7 @@ Protocol (one JSON object per line; see ``docs/sim.md``):
 
 - stdin: ``{"type": "user", "kind": ..., "text": ...}``; the first message is the task prompt,
   later ones are czar's messages (``kind``: feedback, nudge, correction, stand-off, conflict,
-  merged, answer, continue, ...). End of input ends the agent.
+  merged, restack, answer, continue, ...). End of input ends the agent.
 - stdout: ``ack`` (task id and goal named in the prompt, sha256 and length of the text
   received), ``step``, ``progress``, ``commit``, ``permission``, ``rate_limited``, ``finished``,
   ``idle``, ``error``.

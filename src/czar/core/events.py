@@ -17,6 +17,7 @@ class EventKind(StrEnum):
     TASK_STATE = "task.state"  # a task moved from one state to another (old, new, reason)
     TASK_ASSIGNED = "task.assigned"  # a task went to a worker: its base commit, branch, prompt size
     TASK_WAITS = "task.waits"  # a task waits for others to merge (blocked on them)
+    TASK_RESTACKED = "task.restacked"  # the approved work a stacked task builds on changed: its new start
     TASK_MERGED = "task.merged"  # a task is in the integration branch, at this commit
 
     # -- agents (written by worker hosts and czar's agent tools) -------------------------------

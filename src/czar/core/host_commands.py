@@ -31,6 +31,7 @@ class MessageKind(StrEnum):
     PERSON = "person"  # a person's words (`czar tell`)
     ANSWER = "answer"  # the answer to its permission request
     REVIEW = "review"  # a reviewer asked for changes: its findings
+    RESTACK = "restack"  # the approved work its branch is stacked on changed: bring the new version in
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,13 @@ class Tell:
     attempt: int
     kind: MessageKind
     text: str
+    # Branches (name, commit) the agent's checkout is shown before the message, which names them
+    # (the checkout is a clone that holds only its own branch).
+    show: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", MessageKind(self.kind))  # read back, it is the word
+        object.__setattr__(self, "show", tuple((str(name), str(commit)) for name, commit in self.show))
 
 
 @dataclass(frozen=True)

@@ -198,24 +198,24 @@ class AgentProcess:
         if servers:
             threading.Thread(target=_stop_all, args=(servers,), name="czar-endpoint-stop", daemon=True).start()
 
-    def show_integration(self, cur: AgentRun) -> None:
-        """Point the checkout's copy of the integration branch at the repository's: a task's clone
-        holds only its own branch, and agents are told to `git merge` the integration branch.
-        Its ref file written by czar (``checkout.show_ref``), else ``update-ref`` in the agent's
-        sandbox (it runs the clone's hooks, which are the agent's)."""
+    def show_integration(self, cur: AgentRun, also: tuple[tuple[str, str], ...] = ()) -> None:
+        """Point the checkout's copy of the integration branch at the repository's, and ``also``'s
+        branches (name, commit) at theirs: a task's clone holds only its own branch, and agents
+        are told to `git merge` these. Each ref file written by czar (``checkout.show_ref``), else
+        ``update-ref`` in the agent's sandbox (it runs the clone's hooks, which are the agent's)."""
         if self.host.repo is None or not (cur.worktree / ".git").is_dir():
             return
         with self.host.store.read() as conn:
             name = str(Store.get_meta(conn, "integration_branch", "czar/integration"))
-        try:
-            tip = Git(self.host.repo).tip(name)
-        except CzarError:
-            return  # not made yet
-        if checkout.show_ref(cur.worktree, name, tip):
-            return
-        git = self.git_in_checkout(cur)
-        if git is not None:
-            git.run("update-ref", f"refs/heads/{name}", tip, check=False)
+        refs = list(also)
+        with contextlib.suppress(CzarError):  # not made yet
+            refs.insert(0, (name, Git(self.host.repo).tip(name)))
+        for ref, commit in refs:
+            if checkout.show_ref(cur.worktree, ref, commit):
+                continue
+            git = self.git_in_checkout(cur)
+            if git is not None and checkout.is_commit_id(commit):
+                git.run("update-ref", f"refs/heads/{ref}", commit, check=False)
 
     def cannot_start(self, cur: AgentRun, program: str, exc: Exception) -> None:
         """The agent's program is missing or cannot run, or no sandbox can hold it: the attempt's

@@ -309,9 +309,10 @@ class WorkerHost:
             self._done(posted, EventKind.AGENT_COMMAND_DROPPED, dropped=cmd.KIND, reason=reason)
             return
         match cmd:
-            case Tell(kind=kind, text=text):
+            case Tell(kind=kind, text=text, show=show):
                 self.say(f">> {kind} for {cur.task}: {text.splitlines()[0] if text else ''}")
-                self.agent.show_integration(cur)  # a message may tell it to bring the integration branch in
+                # A message may tell it to bring the integration branch (or what it shows) in.
+                self.agent.show_integration(cur, show)
                 if kind in (MessageKind.FEEDBACK, MessageKind.REVIEW):  # its work came back to it
                     cur.finished = False
                 if cur.proc is not None and cur.proc.running() and cur.adapter.capabilities.long_lived:

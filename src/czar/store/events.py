@@ -100,6 +100,15 @@ class Events:
         return [Event.from_row(r) for r in conn.execute(query).all()]
 
     @staticmethod
+    def stack_records(conn: Connection, task_id: str) -> list[dict[str, Any]]:
+        """A stacked task's starts (``[project] stack``), oldest first: each assignment that made
+        its branch on its dependencies' approved work, and each restack since, with what it was
+        built on (``built_on``: each dependency's commit) and from where (``base``, None for a
+        restack that waits for their merge)."""
+        found = Events.events_of_task(conn, task_id, (EventKind.TASK_ASSIGNED, EventKind.TASK_RESTACKED))
+        return [e.payload for e in found if isinstance(e.payload.get("built_on"), dict)]
+
+    @staticmethod
     def last_event_of(conn: Connection, attempt_id: int, kind: EventKind) -> Event | None:
         """The attempt's newest event of ``kind``."""
         row = conn.execute(

@@ -7,6 +7,7 @@ one transaction, so a crash between two actions never leaves half a decision beh
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -68,11 +69,12 @@ class Actions:
         return task.worker_id if held else None
 
     @staticmethod
-    def tell(conn: Tx, task: Task, kind: MessageKind, text: str) -> None:
-        """Send a message to the agent working on ``task`` (if one is)."""
+    def tell(conn: Tx, task: Task, kind: MessageKind, text: str, show: tuple[tuple[str, str], ...] = ()) -> None:
+        """Send a message to the agent working on ``task`` (if one is); ``show``: branches (name,
+        commit) its checkout is shown first, which the message names."""
         if task.worker_id is None or task.attempt_id is None:
             return
-        Store.post(conn, task.worker_id, Tell(task.attempt_id, kind, text))
+        Store.post(conn, task.worker_id, Tell(task.attempt_id, kind, text, show))
         Store.emit(
             conn,
             EventKind.WORKER_TOLD,
@@ -126,8 +128,8 @@ class Actions:
                 if Store.task(conn, task_id).state is TaskState.READY:
                     Store.move_task(conn, task_id, TaskState.PENDING, reason="a dependency is not approved any more")
                 return
-        start = self._stack_start(stacked_on, tips) if stacked_on else None
-        if stacked_on and start is None:
+        stack = self._stack_start(stacked_on, tips) if stacked_on else None
+        if stacked_on and stack is None:
             # Its dependency's work conflicts with the integration branch (that merge will fail
             # too): it waits for the dependency to merge, as a task does without stacking.
             with self.store.write() as conn:
@@ -136,11 +138,14 @@ class Actions:
                     conn, EventKind.TASK_WAITS, task=task_id, on=", ".join(stacked_on), reason="stacking conflicts"
                 )
             return
+        start, built_on = stack if stack is not None else (None, None)
         if start is not None and tips.get(branch) not in (None, start):
             with self.store.read() as conn:
                 never_started = Store.first_base(conn, task_id) is None
             # Made ahead on what its dependencies were then: made again on what they are now.
             fresh = fresh or never_started
+        if not (fresh or branch not in tips):
+            built_on = None  # it goes on on the branch it has: what that was built on stays recorded
         # Other tasks' checkouts may be made meanwhile; this one's, only here (or ahead, done).
         with self._checkout_lock(task_id), self.p.git_lock.held(shared=True):
             base = self._prepare(branch, worktree, fresh, tips, start)
@@ -213,6 +218,7 @@ class Actions:
                 base=base,
                 prompt_chars=len(prompt),
                 **({"stacked_on": ", ".join(stacked_on)} if stacked_on else {}),
+                built_on=built_on,  # what a start made on its dependencies' approved work holds
             )
 
     def prepare_ahead(self, task_id: str, tips: dict[str, str]) -> bool:
@@ -229,10 +235,67 @@ class Actions:
         with self._checkout_lock(task_id), self.p.git_lock.held(shared=True):
             if self.p.repo.has_checkout(checkout):
                 return False  # made meanwhile, by the assignment itself
-            start = self._stack_start(stacked_on, tips) if stacked_on else None
-            if stacked_on and start is None:
+            stack = self._stack_start(stacked_on, tips) if stacked_on else None
+            if stacked_on and stack is None:
                 return False  # the assignment sees it and waits
-            self._prepare(branch, checkout, False, tips, start)
+            self._prepare(branch, checkout, False, tips, stack[0] if stack else None)
+        return True
+
+    def restack(self, task_id: str, tips: dict[str, str]) -> bool:
+        """A stacked task at work whose dependencies' approved work changed since its branch was
+        made on it (sent back and approved again: after a conflict, a review, a broken batch) is
+        restacked: czar makes its new start (the integration branch with their approved work as
+        it is now) and tells its agent to merge it in, conflicts and all (``RESTACK``). A task
+        handed in is restacked by its merge, after theirs (a conflict goes back to its agent).
+        Returns whether it was."""
+        with self.store.read() as conn:
+            task = Store.task(conn, task_id)
+            stacked_on = self._stacked_on(conn, task_id) if task.state in AGENT_AT_WORK else None
+            records = Store.stack_records(conn, task_id) if stacked_on else []
+        if not stacked_on or not records:
+            return False
+        built_on: dict[str, str] = records[-1]["built_on"]
+        repo, tip = self.p.repo, tips.get(branch_of(task_id))
+        moved = [
+            d
+            for d in stacked_on
+            if (now := tips.get(branch_of(d))) is not None
+            and built_on.get(d) != now
+            and not (tip is not None and repo.is_ancestor(now, tip))  # brought in already
+        ]
+        if not moved:
+            return False
+        stack = self._stack_start(stacked_on, tips)
+        base, holds = stack if stack is not None else (None, {d: tips[branch_of(d)] for d in stacked_on})
+        with self.store.write() as conn:
+            now_task = Store.task(conn, task_id)
+            if now_task.attempt_id != task.attempt_id or now_task.state not in AGENT_AT_WORK:
+                return False  # it moved on meanwhile: the next look decides again
+            Store.emit(
+                conn,
+                EventKind.TASK_RESTACKED,
+                task=task_id,
+                attempt=task.attempt_id,
+                on=", ".join(moved),
+                built_on=holds,
+                base=base,
+            )
+            if base is None:
+                # Their new work conflicts with the integration branch: their merge will be sent
+                # back too; this agent hears when they merge (``_tell_waiting``).
+                return False
+            ref = stack_ref(task_id)
+            self.tell(
+                conn,
+                now_task,
+                MessageKind.RESTACK,
+                f"The approved work of {', '.join(f'task {d}' for d in moved)}, which your branch is built on, "
+                f"changed since you started (it was sent back and approved again). Bring the new version into "
+                f"your branch now: `git merge {ref}` ({self.integration} with the approved work of the tasks "
+                f"yours builds on, as it is now). Where it conflicts, keep both its changes and yours; run your "
+                "checks again, commit, and go on.",
+                show=((ref, base),),
+            )
         return True
 
     def _stacked_on(self, conn: Tx, task_id: str) -> tuple[str, ...] | None:
@@ -246,14 +309,16 @@ class Actions:
             return None
         return tuple(d.id for d in deps if d.state is not TaskState.MERGED)
 
-    def _stack_start(self, dependencies: tuple[str, ...], tips: dict[str, str]) -> str | None:
+    def _stack_start(self, dependencies: tuple[str, ...], tips: dict[str, str]) -> tuple[str, dict[str, str]] | None:
         """Where a task stacked on ``dependencies`` starts: the integration branch with their
         approved work merged in, made in memory (the branch of one that holds the integration
-        branch already, as it is); None when they conflict (it waits for their merges)."""
+        branch already, as it is), and each one's commit it holds; None when they conflict (it
+        waits for their merges)."""
         repo = self.p.repo
         start = tips.get(self.integration) or repo.tip(self.integration)
+        built_on: dict[str, str] = {}
         for dep in dependencies:
-            work = tips.get(branch_of(dep)) or repo.tip(branch_of(dep))
+            work = built_on[dep] = tips.get(branch_of(dep)) or repo.tip(branch_of(dep))
             if repo.is_ancestor(start, work):
                 start = work
                 continue
@@ -261,7 +326,7 @@ class Actions:
             if made is None:
                 return None
             start = made
-        return start
+        return start, built_on
 
     def _prepare(self, branch: str, checkout: Path, fresh: bool, tips: dict[str, str], start: str | None = None) -> str:
         """The task's branch (from the integration branch, or ``start``: the approved work of the
@@ -475,8 +540,8 @@ class Actions:
         if not self.p.plan.project.stack:
             return self.integration
         with self.store.read() as conn:
-            start = Store.first_base(conn, task.id)
-        return stacked_base(self.p.repo, self.integration, branch_of(task.id), start) or self.integration
+            starts = stack_starts(conn, task.id)
+        return stacked_base(self.p.repo, self.integration, branch_of(task.id), starts) or self.integration
 
     def _sent_back(self, conn: Tx, task: Task, blocker: Blocker) -> None:
         """Not verified, through no fault of the work: it overlaps a task that comes first, or the
@@ -632,14 +697,33 @@ class Actions:
         Store.release_claims(conn, task.id)
 
 
-def stacked_base(repo: Repository, integration: str, branch: str, start: str | None) -> str | None:
-    """The commit a stacked task's own work is measured from: ``start`` (where its branch began,
-    off the integration branch: its dependencies' approved work), as long as the branch has not
-    brought the integration branch in since; None when it is measured as any task is."""
-    if start is None or repo.is_ancestor(start, integration):
-        return None  # it started on the integration branch, or what it started on merged since
-    ahead_of = repo.merge_base(integration, branch)
-    return start if ahead_of is None or repo.is_ancestor(ahead_of, start) else None
+def stack_ref(task_id: str) -> str:
+    """The branch a restacked task's checkout is shown its new start under (beside ``czar/``, so
+    that no task's name can clash with it)."""
+    return f"czar-stack/{task_id}"
+
+
+def stack_starts(conn: Tx, task_id: str) -> tuple[str, ...]:
+    """Where a stacked task's branch started, newest first: each restack's new start (or a start
+    made again), then the first attempt's base (``stacked_base`` takes the newest its branch holds)."""
+    restacked = [str(r["base"]) for r in reversed(Store.stack_records(conn, task_id)) if r.get("base")]
+    first = Store.first_base(conn, task_id)
+    return tuple(dict.fromkeys([*restacked, *([first] if first else [])]))
+
+
+def stacked_base(repo: Repository, integration: str, branch: str, starts: Sequence[str]) -> str | None:
+    """The commit a stacked task's own work is measured from: the newest of ``starts`` (where its
+    branch began, off the integration branch, on its dependencies' approved work; or a restack's
+    new start) that its branch holds, as long as the branch has not brought the integration
+    branch in since; None when it is measured as any task is."""
+    for start in starts:
+        if repo.is_ancestor(start, integration):
+            return None  # what it started on merged since (and what it started on before, too)
+        if start != starts[-1] and not repo.is_ancestor(start, branch):
+            continue  # a restack its agent has not brought in (yet)
+        ahead_of = repo.merge_base(integration, branch)
+        return start if ahead_of is None or repo.is_ancestor(ahead_of, start) else None
+    return None
 
 
 def _outside_scope(scope: tuple[str, ...], claimed: tuple[str, ...], changed: list[str]) -> list[str]:

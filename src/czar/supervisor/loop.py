@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from czar.agents import adapter_for
 from czar.core.decide import (
+    STACKED_ON,
     Assign,
     Block,
     Merge,
@@ -131,6 +132,7 @@ class Supervisor:
         self.host_starts: dict[str, list[float]] = {}  # worker -> when its host was started lately
         self.preparing: Future[None] | None = None  # worktrees made ahead for ready tasks
         self.prepared: set[str] = set()
+        self.restack_look: tuple[object, float] = ((), 0.0)  # what the last look for restacks saw, and when
         self.reported_done = False
         self.budget_alerted = False
         self.log = logs.to_file(project.paths.logs / "supervisor.log")
@@ -321,6 +323,8 @@ class Supervisor:
             for fut in [self.assigners.submit(self._assign, d, tips) for d in assigns]:
                 fut.result()
         self._prepare_ahead(snap, {d.task for d in assigns})
+        if plan.project.stack:
+            self._restack(snap)
         if time.monotonic() - self.stall_look >= LIVENESS_SECONDS:
             self.stall_look = time.monotonic()
             stalled = self.stall.check(run_finished(snap))
@@ -416,6 +420,28 @@ class Supervisor:
             except CzarError as exc:  # only an optimisation: the assignment will try again
                 self.say(f"could not prepare task {t} ahead: {exc}")
             self.prepared.add(t)
+
+    def _restack(self, snap: Snapshot) -> None:
+        """Stacked tasks at work whose dependencies' approved work changed are restacked
+        (``Actions.restack``). Looked at when a dependency of one changes state, and every
+        ``LIVENESS_SECONDS`` besides (git is read only then)."""
+        tasks = snap.tasks
+        stacked = {
+            t.id: tuple((d, tasks[d].state) for d in t.depends_on if d in tasks)
+            for t in tasks.values()
+            if t.state in AGENT_AT_WORK and any(d in tasks and tasks[d].state in STACKED_ON for d in t.depends_on)
+        }
+        seen, when = self.restack_look
+        if not stacked or (stacked == seen and time.monotonic() - when < LIVENESS_SECONDS):
+            return
+        self.restack_look = (stacked, time.monotonic())
+        tips = self.p.git.tips()
+        for task in stacked:
+            try:
+                if self.actions.restack(task, tips):
+                    self.say(f"task {task} restacked on its dependencies' new approved work")
+            except CzarError as exc:
+                self.say(f"could not restack task {task}: {exc}")
 
     def _assign(self, d: Assign, tips: dict[str, str]) -> None:
         try:

@@ -16,7 +16,7 @@ from czar.core.states import TaskState
 from czar.errors import SupervisorError, SupervisorGone
 from czar.store.store import Event, Store, Tx
 from czar.supervisor import status
-from czar.supervisor.actions import stacked_base
+from czar.supervisor.actions import stack_starts, stacked_base
 from czar.supervisor.checks import run_checks
 from czar.supervisor.launcher import supervisor_pid
 from czar.supervisor.project import Project
@@ -161,11 +161,11 @@ def work_pairs(project: Project) -> list[tuple[dict[str, hunks.FileChange], dict
         if t.id not in merged and tip is not None and now is not None:
             ends.append((t.id, now, tip))
     with project.store.read() as conn:
-        starts = {task: Store.first_base(conn, task) for task, _, _ in ends} if project.plan.project.stack else {}
+        starts = {task: stack_starts(conn, task) for task, _, _ in ends} if project.plan.project.stack else {}
     out = []
     for task, ours, theirs in ends:
         # A stacked task started on its dependencies' approved work: that is not its own either.
-        base = stacked_base(git, ours, theirs, starts.get(task)) or git.merge_base(ours, theirs)
+        base = stacked_base(git, ours, theirs, starts.get(task, ())) or git.merge_base(ours, theirs)
         if base is None or base == theirs:
             continue
         meanwhile = hunks.parse(git.diff_zero(base, ours)) if base != ours else {}

@@ -19,7 +19,7 @@ from czar.forge.local import LocalForge
 from czar.runtime import untrusted
 from czar.store.records import Pull, Task
 from czar.store.store import Store
-from czar.supervisor.actions import branch_of, stacked_base
+from czar.supervisor.actions import branch_of, stack_starts, stacked_base
 from czar.supervisor.project import Project
 
 LOG_TAIL = 4000  # characters of the checks' output in a pull request's body
@@ -110,7 +110,7 @@ class PullRequests:
         start = None
         if self.p.plan.project.stack:
             with self.p.store.read() as conn:
-                start = stacked_base(self.p.repo, self.integration, head, Store.first_base(conn, task.id))
+                start = stacked_base(self.p.repo, self.integration, head, stack_starts(conn, task.id))
         files = changes_since(self.p.repo, start or self.integration, head)
         ran = passed.payload.get("checks", []) if passed is not None else []
         checks = tuple(CheckRun(str(c["command"]), c.get("exit") == 0, timed_out=bool(c.get("timed_out"))) for c in ran)

@@ -35,7 +35,7 @@ from czar.core.states import AGENT_AT_WORK, HANDED_IN, UNMERGED
 from czar.core.verification import Blocker
 from czar.store.records import Task, TaskAtWork
 from czar.store.store import Store, Tx
-from czar.supervisor.actions import Actions, branch_of, scope_message, stacked_base
+from czar.supervisor.actions import Actions, branch_of, scope_message, stack_starts, stacked_base
 from czar.supervisor.project import Project
 
 
@@ -55,7 +55,7 @@ class _Branch:
     base: str
     changes: dict[str, hunks.FileChange]
     since_base: dict[str, hunks.FileChange]  # what the integration branch changed since ``base``
-    over: tuple[str, bool] | None = None  # stacked: where it started, and whether a dependency is unmerged
+    over: tuple[tuple[str, ...], bool] | None = None  # stacked: where it started, and whether a dependency is unmerged
 
 
 class Radar:
@@ -75,14 +75,18 @@ class Radar:
         self._pairs: dict[tuple[str, str], list[str] | None] = {}  # (tip, tip) -> conflicted files
         self._last: frozenset[tuple[str, str]] = frozenset()  # (task, tip) last scanned, and integration
         self._integration_seen: str | None = None  # the integration tip the cache has caught up with
-        self._starts: dict[str, str] = {}  # task -> where its branch started (its first attempt's base)
+        # task -> its tip when last read, and where its branch started (``stack_starts``: a restack
+        # counts once its agent brings it in, which moves the tip)
+        self._starts: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._handed_in_seen: dict[str, tuple[int | None, str | None]] = {}  # task -> (attempt, tip) brought in
 
     # -- looking -----------------------------------------------------------------------------
 
-    def _branch(self, task: str, tip: str, integration: str, over: tuple[str, bool] | None = None) -> _Branch:
-        """``over``: a stacked task's start (off the integration branch) and whether a dependency
-        of it is still unmerged."""
+    def _branch(
+        self, task: str, tip: str, integration: str, over: tuple[tuple[str, ...], bool] | None = None
+    ) -> _Branch:
+        """``over``: a stacked task's starts (off the integration branch, newest first: see
+        ``stack_starts``) and whether a dependency of it is still unmerged."""
         with self._lock:
             known = self._branches.get(task)
         if known is not None and known.tip == tip and known.integration == integration and known.over == over:
@@ -165,23 +169,31 @@ class Radar:
                 self._handed_in_seen[task.id] = (task.attempt_id, tips.get(branch))
         return tips
 
-    def _stacked(self, live: dict[str, TaskAtWork], tips: dict[str, str]) -> dict[str, tuple[str, bool]]:
+    def _stacked(self, live: dict[str, TaskAtWork], tips: dict[str, str]) -> dict[str, tuple[tuple[str, ...], bool]]:
         """Each task that started off the integration branch (``[project] stack``: on its
         dependencies' approved work): where it started, and whether a dependency is unmerged."""
         if not self.p.plan.project.stack:
             return {}
-        unknown = [t for t, row in live.items() if t not in self._starts and row.attempt is not None]
-        if unknown:
+        stale = [
+            t
+            for t, row in live.items()
+            if row.attempt is not None
+            and row.task.spec.depends_on
+            and self._starts.get(t, ("",))[0] != tips.get(branch_of(t))
+        ]
+        if stale:
             with self.store.read() as conn:
-                for t in unknown:
-                    if (first := Store.first_base(conn, t)) is not None:
-                        self._starts[t] = first  # it never changes
-        out: dict[str, tuple[str, bool]] = {}
+                for t in stale:
+                    self._starts[t] = (tips.get(branch_of(t), ""), stack_starts(conn, t))
+        out: dict[str, tuple[tuple[str, ...], bool]] = {}
         for t, row in live.items():
+            if not row.task.spec.depends_on:
+                continue
             # Prepared ahead, with no attempt yet: its branch holds nothing of its own.
-            start = self._starts.get(t) or (tips.get(branch_of(t)) if row.attempt is None else None)
-            if start is not None and row.task.spec.depends_on:
-                out[t] = (start, any(d in live for d in row.task.spec.depends_on))
+            prepared = (tips[branch_of(t)],) if row.attempt is None and branch_of(t) in tips else ()
+            starts = self._starts[t][1] if row.attempt is not None else prepared
+            if starts:
+                out[t] = (starts, any(d in live for d in row.task.spec.depends_on))
         return out
 
     def scan(self) -> list[RadarFinding] | None:

@@ -107,6 +107,21 @@ class FakeRepository:
         mine[branch] = self._child(mine[branch], changes, message)
         return mine[branch]
 
+    def merge_in(
+        self, checkout: Path, branch: str, other: str, changes: Mapping[str, str | None], message: str = "merge"
+    ) -> str:
+        """An agent merges ``other`` into its branch in its checkout (``git merge``), resolving
+        what conflicts with ``changes`` (each path's text, None to delete it)."""
+        mine = self.checkouts[checkout]
+        files, _ = self._merged(mine[branch], self.tip(other))
+        for path, text in changes.items():
+            if text is None:
+                files.pop(path, None)
+            else:
+                files[path] = text
+        mine[branch] = self._store((mine[branch], self.tip(other)), files, message)
+        return mine[branch]
+
     def reset_in(self, checkout: Path, branch: str, to: str) -> None:
         """An agent resets its branch in its checkout (to make its work again, say)."""
         self.checkouts[checkout][branch] = self.tip(to)
