@@ -63,9 +63,10 @@ class ProjectConfig(_Strict):
     pass on the integration branch; never while the base branch is checked out in a checkout of
     yours (czar does not touch it)."""
     stack: bool = False
-    """Stacked dependents: a task whose one unmerged dependency is approved starts from that
-    dependency's branch instead of waiting for its merge (it merges only after it; when the
-    dependency merges, its agent brings the integration branch in)."""
+    """Stacked dependents: a task whose dependencies not merged yet are all approved starts from
+    their approved work instead of waiting for their merges (it merges only after them; when one
+    merges, its agent brings the integration branch in; when one's approved work changes while it
+    is at work, czar restacks it)."""
     check_after_merge: bool = True
     """Run ``accept`` on the integration branch after each merge; undo the merge if it fails."""
     budget_usd: float | None = Field(default=None, gt=0)
