@@ -12,8 +12,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
+from czar.core.events import EventKind
 from czar.core.host_commands import HostCommand, Tell, Unreadable
 from czar.core.states import TaskState, WorkerState
+from czar.paths import ProjectPaths
 from czar.store.records import Task
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
@@ -40,6 +42,18 @@ def retry_until(condition: Callable[[], T], timeout: float = 30.0, what: str = "
 def git(repo: Path, *args: str) -> str:
     out = subprocess.run(["git", "-C", str(repo), *IDENTITY, *args], capture_output=True, text=True, check=True)
     return out.stdout.strip()
+
+
+def project_events(name: str, *kinds: EventKind) -> list[dict[str, object]]:
+    """The project's events of ``kinds``, oldest first, each as its kind, task, worker and payload."""
+    store = Store(ProjectPaths.for_project(name))
+    try:
+        return [
+            {"kind": e.kind, "task": e.task_id, "worker": e.worker_id, **e.payload}
+            for e in store.events_after(0, 10_000, kinds)
+        ]
+    finally:
+        store.close()
 
 
 def make_repo(path: Path) -> Path:

@@ -11,9 +11,7 @@ import json
 from pathlib import Path
 
 from czar.core.events import EventKind
-from czar.paths import ProjectPaths
-from czar.store.store import Store
-from helpers import czar, make_repo, sim_task, write_plan
+from helpers import czar, make_repo, project_events, sim_task, write_plan
 
 REVIEW = """[review]
 agents = { sim = 1 }
@@ -27,17 +25,6 @@ def _task(tid: str, review: str, author_fix: str = "") -> str:
     head, _, _ = entry.rpartition("```\n'''")
     fix = f"on review\n{author_fix}\n" if author_fix else ""
     return f"{head}{fix}```\n\n```czar-review\n{review}\n```\n'''\n"
-
-
-def _events(name: str, *kinds: EventKind) -> list[dict[str, object]]:
-    store = Store(ProjectPaths.for_project(name))
-    try:
-        return [
-            {"kind": e.kind, "task": e.task_id, "worker": e.worker_id, **e.payload}
-            for e in store.events_after(0, 10_000, kinds)
-        ]
-    finally:
-        store.close()
 
 
 def test_changes_requested_go_to_the_author_and_the_fixed_commit_is_approved_and_merged(
@@ -71,15 +58,15 @@ def test_changes_requested_go_to_the_author_and_the_fixed_commit_is_approved_and
     assert summary["tasks_merged"] == 2, summary
     assert summary["reviews"] == 3 and summary["changes_requested"] == 1, summary
 
-    verdicts = _events("reviewed", EventKind.REVIEW_VERDICT)
+    verdicts = project_events("reviewed", EventKind.REVIEW_VERDICT)
     on_a = [v for v in verdicts if v["task"] == "a"]
     assert [v["verdict"] for v in on_a] == ["request_changes", "approve"]
     assert on_a[0]["commit"] != on_a[1]["commit"]  # the second review read the fixed commit
-    asked = _events("reviewed", EventKind.REVIEW_CHANGES_REQUESTED)
+    asked = project_events("reviewed", EventKind.REVIEW_CHANGES_REQUESTED)
     assert [a["task"] for a in asked] == ["a"]
-    told = [e for e in _events("reviewed", EventKind.WORKER_TOLD) if e["about"] == "review"]
+    told = [e for e in project_events("reviewed", EventKind.WORKER_TOLD) if e["about"] == "review"]
     assert "a.py:2 [blocking] an empty list raises IndexError" in str(told[0]["text"])
-    merged = {e["task"]: e["commit"] for e in _events("reviewed", EventKind.TASK_MERGED)}
+    merged = {e["task"]: e["commit"] for e in project_events("reviewed", EventKind.TASK_MERGED)}
     assert set(merged) == {"a", "b"}
 
     pulls = json.loads(czar("prs", str(plan), "--json", check=True).stdout)
@@ -107,9 +94,9 @@ def test_a_verdict_on_another_commit_or_a_finding_on_no_line_is_refused_and_neve
     result = czar("run", str(plan), "--json", timeout=180)
     summary = json.loads(result.stdout)
     assert summary["tasks_merged"] == 0 and summary["tasks_failed"] == 1, summary
-    refused = _events("refused", EventKind.REVIEW_REFUSED)
+    refused = project_events("refused", EventKind.REVIEW_REFUSED)
     problems = " | ".join(str(r["problem"]) for r in refused)
     assert "no line 99" in problems and "nowhere.py is not a file" in problems and "not '0123456" in problems
-    lost = _events("refused", EventKind.REVIEW_LOST)
+    lost = project_events("refused", EventKind.REVIEW_LOST)
     assert len(lost) == 3  # each reviewer ended with no verdict taken: replaced, then the task failed
-    assert not _events("refused", EventKind.REVIEW_VERDICT)
+    assert not project_events("refused", EventKind.REVIEW_VERDICT)

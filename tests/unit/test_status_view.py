@@ -39,6 +39,15 @@ def _data() -> dict[str, Any]:
         "counts": {"merged": 1, "running": 1},
         "radar": [{"kind": "conflict", "task": "b", "other": None, "files": ["x.py"], "since": 0.0}],
         "alerts": [],
+        "remote": {"name": "origin", "fetch_problem": "could not read from remote"},
+        "branches": [
+            {"branch": "czar/integration", "tip": "1" * 40, "against": "main", "ahead": 3, "behind": 0,
+             "on_remote": True, "remote_ahead": 0, "remote_behind": 0},
+            {"branch": "czar/a", "tip": "2" * 40, "against": "czar/integration", "ahead": 1, "behind": 2,
+             "on_remote": True, "remote_ahead": 1, "remote_behind": 0},
+            {"branch": "czar/b", "tip": "3" * 40, "against": "czar/integration", "ahead": 2, "behind": 0,
+             "on_remote": False, "remote_ahead": None, "remote_behind": None},
+        ],
     }  # fmt: skip
 
 
@@ -76,6 +85,12 @@ def test_the_printed_table_lines_cells_up_with_headers() -> None:
     assert row.index("$1.23") == header.index("cost")
     assert row.index("Second") == header.index("title")
     assert "First [bold]" in text  # a title is text, not markup
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│ czar/")]
+    branches = {row[0]: row[1:] for row in cells}
+    assert branches["czar/integration"] == ["1111111111", "3", "0", "main", "same"]
+    assert branches["czar/a"] == ["2222222222", "1", "2", "czar/integration", "1 ahead, 0 behind"]
+    assert branches["czar/b"][-1] == "not pushed"
+    assert "remote origin could not be fetched: could not read from remote" in text
 
 
 def test_a_short_row_is_refused_rather_than_shifted() -> None:

@@ -17,6 +17,9 @@ class EventKind(StrEnum):
     TASK_STATE = "task.state"  # a task moved from one state to another (old, new, reason)
     TASK_ASSIGNED = "task.assigned"  # a task went to a worker: its base commit, branch, prompt size
     TASK_WAITS = "task.waits"  # a task waits for others to merge (blocked on them)
+    REMOTE_PUSHED = "remote.pushed"  # a branch pushed to the project's remote, at a commit
+    REMOTE_PUSH_REFUSED = "remote.push_refused"  # the remote refused a push: its message
+    REMOTE_FETCH_FAILED = "remote.fetch_failed"  # the remote could not be fetched from: git's message
     TASK_RESTACKED = "task.restacked"  # the approved work a stacked task builds on changed: its new start
     TASK_MERGED = "task.merged"  # a task is in the integration branch, at this commit
 

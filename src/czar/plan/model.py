@@ -67,6 +67,13 @@ class ProjectConfig(_Strict):
     their approved work instead of waiting for their merges (it merges only after them; when one
     merges, its agent brings the integration branch in; when one's approved work changes while it
     is at work, czar restacks it)."""
+    remote: str | None = None
+    """A remote of the repository (``origin``): czar's branches are fetched from it before every
+    merge and every ``czar status`` (ahead and behind shown for each), and pushed to it with
+    ``push``. None: czar stays local."""
+    push: bool = False
+    """Push each task's branch when its work is verified, and the integration branch after each
+    merge, to ``remote``; a push the remote refuses is an event and an alert with its message."""
     check_after_merge: bool = True
     """Run ``accept`` on the integration branch after each merge; undo the merge if it fails."""
     budget_usd: float | None = Field(default=None, gt=0)
@@ -84,6 +91,19 @@ class ProjectConfig(_Strict):
                 raise ValueError("max_attempts is the old name of max_rounds: give only max_rounds")
             data = {("max_rounds" if k == "max_attempts" else k): v for k, v in data.items()}
         return data
+
+    @model_validator(mode="after")
+    def _push_needs_a_remote(self) -> ProjectConfig:
+        if self.push and self.remote is None:
+            raise ValueError('push = true needs a remote to push to (remote = "origin")')
+        return self
+
+    @field_validator("remote")
+    @classmethod
+    def _remote(cls, v: str | None) -> str | None:
+        if v is not None and (not v or v.startswith("-") or any(c.isspace() or c in ":/\\" for c in v)):
+            raise ValueError(f'{v!r} is not a remote\'s name (as `git remote` lists them, e.g. "origin")')
+        return v
 
     @field_validator("name")
     @classmethod

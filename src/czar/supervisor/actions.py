@@ -29,6 +29,7 @@ from czar.errors import CzarError
 from czar.runtime.keyed_locks import KeyedLocks
 from czar.store.records import Attempt, Task
 from czar.store.store import Store, Tx
+from czar.supervisor import remote_sync
 from czar.supervisor.checks import CheckResult, describe_failure, run_checks
 from czar.supervisor.project import Project
 
@@ -433,6 +434,8 @@ class Actions:
             assert task.attempt_id is not None, "a task being verified has an attempt"
             attempt = Store.attempt(conn, task.attempt_id)
             claimed = Store.claims_of(conn, task_id)
+        # The commit the checks see (pushed if they pass, with ``[project] push``).
+        examined = self.p.repo.tips().get(branch_of(task_id)) if self.p.plan.project.push else None
         # With a blocker no check need run: the work waits, whatever they would say.
         problems, changed, results = self._examine(task, attempt, claimed, known) if blocker is None else ([], [], [])
         checks = [{"command": r.command, "exit": r.returncode, "timed_out": r.timed_out} for r in results]
@@ -463,6 +466,9 @@ class Actions:
                     self._verification_failed(conn, task, verdict, checks)
                 case _:
                     assert_never(verdict)
+        if isinstance(verdict, Approve) and examined is not None:
+            # Its branch may have been made again from scratch: the remote's copy is replaced.
+            remote_sync.push(self.p, branch_of(task_id), examined, replace=True, task=task_id)
 
     def approve(
         self, conn: Tx, task: Task, reason: str, expect: TaskState, *, free: bool = True, **fields: Any

@@ -25,6 +25,7 @@ from czar.core.landing import Landing, after_landing
 from czar.core.lost_lines import LostLine, evidence, lost_lines, meaningful
 from czar.core.states import TaskState
 from czar.store.store import Store
+from czar.supervisor import remote_sync
 from czar.supervisor.actions import Actions, branch_of
 from czar.supervisor.checks import describe_failure, run_checks
 from czar.supervisor.project import Project
@@ -66,6 +67,7 @@ class MergeQueue:
 
     def merge(self, task_ids: Sequence[str]) -> None:
         """Merge these approved tasks, in this order; runs on the merge thread."""
+        remote_sync.fetch(self.p)  # what the remote holds now, before deciding (``[project] remote``)
         with self.p.store.read() as conn:
             rows = {t: Store.task(conn, t) for t in task_ids}
         git = self.git
@@ -131,6 +133,8 @@ class MergeQueue:
                     self.actions.merge_failed(
                         conn, rows[t], done.problems.get(t, "merge did not happen"), Landing.BROKE
                     )
+        if head != before:
+            remote_sync.push(self.p, self.integration, head, replace=False)
 
     def _look_again(self, task_ids: Sequence[str]) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
         """Looked at again now (the radar's last scan may be older than the last commits): the

@@ -26,6 +26,7 @@ from czar.runtime.tmux import TmuxHost
 from czar.store.records import TaskSpec
 from czar.store.store import Store
 from czar.vcs.git import Git, GitLock
+from czar.vcs.remote import Remote
 from czar.vcs.repository import GitRepository
 
 
@@ -40,6 +41,9 @@ def check_repository(plan: Plan) -> None:
         raise PlanError(f"{where}: {repo} is not a git repository")
     if not git.has_branch(plan.project.base_branch):
         raise PlanError(f"{plan.path}: project.base_branch: no branch {plan.project.base_branch!r} in {repo}")
+    remote = plan.project.remote
+    if remote is not None and not Remote(git, remote, plan.project.integration_branch).exists():
+        raise PlanError(f"{plan.path}: project.remote: {repo} has no remote {remote!r} (`git remote add {remote} URL`)")
     # czar keeps the branch checked out nowhere of its own but its data folder (an older czar's
     # integration worktree, detached at the start of a run): any other checkout of it is yours.
     integration = plan.project.integration_branch
@@ -90,6 +94,12 @@ class Project:
     def repo(self) -> Repository:
         """The repository as the radar, the merge queue and the assignments see it (a port)."""
         return self.repository if self.repository is not None else self.git
+
+    @cached_property
+    def remote(self) -> Remote | None:
+        """The remote czar's branches are fetched from and pushed to (``[project] remote``)."""
+        name = self.plan.project.remote
+        return None if name is None else Remote(Git(self.plan.repo), name, self.plan.project.integration_branch)
 
     @cached_property
     def git_lock(self) -> GitLock:

@@ -1,4 +1,5 @@
-"""The state of a run as every view shows it: supervisor, workers, tasks, findings and alerts."""
+"""The state of a run as every view shows it: supervisor, workers, tasks, branches (ahead and
+behind, here and on the remote, fetched first), findings and alerts."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from czar.store.records import Costs, Task
 from czar.store.store import Store, Tx
 from czar.supervisor import launcher
 from czar.supervisor.project import Project
+from czar.vcs.git import Git
+from czar.vcs.remote import positions
 
 RECENT_ALERTS = 20
+STATUS_FETCH_SECONDS = 15.0  # a status waits this long for the remote at most
 
 
 def status(project: Project) -> dict[str, Any]:
@@ -25,10 +29,16 @@ def status(project: Project) -> dict[str, Any]:
         findings = Store.radar_rows(conn)
         spend = costs(conn)
     alerts = store.events_after(0, limit=100_000, kinds=(EventKind.ALERT,))[-RECENT_ALERTS:]
+    remote = project.remote
+    fetch_problem = remote.fetch(timeout=STATUS_FETCH_SECONDS) if remote is not None else None
     return {
         "project": project.name,
         "supervisor": {"running": pid is not None, "pid": pid},
         "integration_branch": project.plan.project.integration_branch,
+        "remote": None if remote is None else {"name": remote.name, "fetch_problem": fetch_problem},
+        "branches": positions(
+            Git(project.plan.repo), project.plan.project.integration_branch, project.plan.project.base_branch, remote
+        ),
         "workers": [
             {
                 "id": w.id,

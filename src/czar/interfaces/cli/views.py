@@ -25,6 +25,27 @@ def status_data(project: Project) -> dict[str, Any]:
 WORKER_COLUMNS = ("worker", "agent", "state", "for", "task", "waits for")
 TASK_COLUMNS = ("task", "state", "worker", "progress", "rounds", "cost", "depends on", "title")
 RADAR_COLUMNS = ("finding", "task", "with", "files")
+BRANCH_COLUMNS = ("branch", "tip", "ahead", "behind", "against", "remote")
+
+
+def _count(n: int | None) -> str:
+    return "-" if n is None else str(n)
+
+
+def branch_rows(data: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Each czar branch: ahead and behind what it is measured against, and its remote's copy."""
+    rows: list[tuple[str, ...]] = []
+    for b in data["branches"]:
+        if data["remote"] is None:
+            far = "-"
+        elif not b["on_remote"]:
+            far = "not pushed"
+        elif b["remote_ahead"] == 0 and b["remote_behind"] == 0:
+            far = "same"
+        else:
+            far = f"{_count(b['remote_ahead'])} ahead, {_count(b['remote_behind'])} behind"
+        rows.append((b["branch"], b["tip"][:10], _count(b["ahead"]), _count(b["behind"]), b["against"], far))
+    return rows
 
 
 def worker_rows(data: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -82,6 +103,11 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
     )
     console.print(_table("workers", WORKER_COLUMNS, worker_rows(data)))
     console.print(_table("tasks", TASK_COLUMNS, task_rows(data)))
+    remote = data["remote"]
+    title = "branches" + (f" (remote {remote['name']})" if remote else "")
+    console.print(_table(title, BRANCH_COLUMNS, branch_rows(data)))
+    if remote and remote["fetch_problem"]:
+        console.print(f"remote {remote['name']} could not be fetched: {remote['fetch_problem']}", markup=False)
     if data["radar"]:
         console.print(_table("radar", RADAR_COLUMNS, radar_rows(data)))
     if data["alerts"]:

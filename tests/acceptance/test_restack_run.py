@@ -12,9 +12,7 @@ import json
 from pathlib import Path
 
 from czar.core.events import EventKind
-from czar.paths import ProjectPaths
-from czar.store.store import Store
-from helpers import czar, git, make_repo, write_plan
+from helpers import czar, git, make_repo, project_events, write_plan
 
 PARENT = """[[tasks]]
 id = "p"
@@ -58,14 +56,6 @@ finish c done on the new work of p
 """
 
 
-def _events(name: str, *kinds: EventKind) -> list[dict[str, object]]:
-    store = Store(ProjectPaths.for_project(name))
-    try:
-        return [{"kind": e.kind, "task": e.task_id, **e.payload} for e in store.events_after(0, 10_000, kinds)]
-    finally:
-        store.close()
-
-
 def test_a_dependent_at_work_is_restacked_when_its_dependency_is_approved_again(
     tmp_path: Path, czar_home: Path
 ) -> None:
@@ -83,16 +73,16 @@ def test_a_dependent_at_work_is_restacked_when_its_dependency_is_approved_again(
     summary = json.loads(result.stdout)
     assert summary["tasks_merged"] == 2, summary
 
-    assigned = {e["task"]: e for e in _events("restack", EventKind.TASK_ASSIGNED)}
+    assigned = {e["task"]: e for e in project_events("restack", EventKind.TASK_ASSIGNED)}
     assert assigned["c"]["stacked_on"] == "p"  # it started before p merged
-    restacked = _events("restack", EventKind.TASK_RESTACKED)
+    restacked = project_events("restack", EventKind.TASK_RESTACKED)
     assert [r["task"] for r in restacked] == ["c"] and restacked[0]["on"] == "p"
-    told = [e for e in _events("restack", EventKind.WORKER_TOLD) if e["about"] == "restack"]
+    told = [e for e in project_events("restack", EventKind.WORKER_TOLD) if e["about"] == "restack"]
     assert len(told) == 1 and "git merge czar-stack/c" in str(told[0]["text"])
     # c's own work is c.txt alone (p's new version came in by the restack, and is p's).
-    passed = [e for e in _events("restack", EventKind.VERIFY_PASSED) if e["task"] == "c"]
+    passed = [e for e in project_events("restack", EventKind.VERIFY_PASSED) if e["task"] == "c"]
     assert passed[-1]["changed"] == ["c.txt"]
-    merged = {e["task"]: str(e["commit"]) for e in _events("restack", EventKind.TASK_MERGED)}
+    merged = {e["task"]: str(e["commit"]) for e in project_events("restack", EventKind.TASK_MERGED)}
     integration = tmp_path / "repo"
     assert git(integration, "show", "czar/integration:p.txt").strip() == "good"
     assert git(integration, "show", "czar/integration:c.txt").strip() == "c"

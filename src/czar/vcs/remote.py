@@ -1,0 +1,152 @@
+"""The project's remote (``[project] remote``): czar's branches fetched from it and pushed to it.
+
+Only czar's own branches travel: a fetch brings the remote's ``czar/*`` (and the integration
+branch) into ``refs/remotes/<remote>/`` and prunes those the remote no longer has, nothing else
+of the user's; a push sends one branch at one commit. A task branch is pushed with a lease (it may
+be made again from scratch: it replaces the remote's only if that is still what czar last saw
+there); the integration branch only moves forward, so a remote that moved it otherwise refuses,
+and the refusal is said, never skipped. Network commands have a time limit: a remote that hangs
+costs a line in the log, not a stuck supervisor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from czar.errors import GitError
+from czar.vcs.git import Git
+
+NETWORK_TIMEOUT = 60.0  # seconds a fetch or a push may take
+
+
+@dataclass(frozen=True)
+class AheadBehind:
+    """Commits ``ahead`` on a branch that the other side lacks, and ``behind``: the other way."""
+
+    ahead: int
+    behind: int
+
+
+class Remote:
+    def __init__(self, git: Git, name: str, integration: str, prefix: str = "czar/") -> None:
+        self.git = git
+        self.name = name
+        self.integration = integration
+        self.prefix = prefix
+
+    def exists(self) -> bool:
+        """Whether the repository has a remote of that name."""
+        return self.name in self.git.out("remote").split()
+
+    def tracking(self, branch: str) -> str:
+        """Where the remote's copy of ``branch`` is kept here, as of the last fetch."""
+        return f"refs/remotes/{self.name}/{branch}"
+
+    def fetch(self, timeout: float = NETWORK_TIMEOUT) -> str | None:
+        """Bring the remote's czar branches in, pruning the ones it dropped; the remote's message
+        if it could not be done, else None."""
+        specs = [f"+refs/heads/{self.prefix}*:refs/remotes/{self.name}/{self.prefix}*"]
+        if not self.integration.startswith(self.prefix):
+            specs.append(f"+refs/heads/{self.integration}:{self.tracking(self.integration)}")
+        result = self.git.run(
+            "fetch",
+            "--prune",
+            "--quiet",
+            "--no-tags",
+            "--end-of-options",
+            self.name,
+            *specs,
+            check=False,
+            timeout=timeout,
+        )
+        return None if result.ok else _said(result.output)
+
+    def push(self, branch: str, commit: str, *, replace: bool, timeout: float = NETWORK_TIMEOUT) -> str | None:
+        """Point the remote's ``branch`` at ``commit``: forward only, or (``replace``) whatever it
+        holds as long as that is what the last fetch saw. The remote's message if it refused."""
+        lease: list[str] = []
+        if replace:
+            try:
+                seen = self.git.tip(self.tracking(branch))
+            except GitError:
+                seen = ""  # the remote had no such branch: it must still have none
+            lease = [f"--force-with-lease=refs/heads/{branch}:{seen}"]
+        result = self.git.run(
+            "push",
+            "--quiet",
+            "--porcelain",
+            *lease,
+            "--end-of-options",
+            self.name,
+            f"{commit}:refs/heads/{branch}",
+            check=False,
+            timeout=timeout,
+        )
+        if not result.ok:
+            return _said(result.output)
+        # Known at once, without waiting for the next fetch.
+        self.git.run("update-ref", self.tracking(branch), commit, check=False)
+        return None
+
+    def tips(self) -> dict[str, str]:
+        """The remote's czar branches and their commits, as of the last fetch."""
+        out = self.git.out(
+            "for-each-ref", "--format=%(refname) %(objectname)", "--end-of-options", f"refs/remotes/{self.name}/"
+        )
+        strip = f"refs/remotes/{self.name}/"
+        return {
+            ref.removeprefix(strip): sha for ref, _, sha in (line.partition(" ") for line in out.splitlines() if line)
+        }
+
+
+def _said(output: str) -> str:
+    """What git and the remote said, in a line or a few (its progress and hints left out)."""
+    lines = [
+        line.strip()
+        for line in output.splitlines()
+        if line.strip() and not line.startswith(("hint:", "To ", "Done")) and line.strip() != "="
+    ]
+    return " | ".join(lines[-4:]) or "(no message)"
+
+
+def ahead_behind(git: Git, branch: str, other: str) -> AheadBehind | None:
+    """``branch`` against ``other`` (None if either is not there)."""
+    result = git.run("rev-list", "--left-right", "--count", f"{branch}...{other}", "--", check=False)
+    parts = result.output.split()
+    if not result.ok or len(parts) != 2:
+        return None
+    return AheadBehind(int(parts[0]), int(parts[1]))
+
+
+def positions(git: Git, integration: str, base: str, remote: Remote | None) -> list[dict[str, object]]:
+    """Each czar branch (the tasks' and the integration branch): its tip, ahead and behind the
+    integration branch (the integration branch: the base branch), and, with a remote, ahead and
+    behind the remote's copy as of the last fetch (None when the remote has none)."""
+    tips = git.tips()
+    if integration not in tips and git.has_branch(integration):
+        tips[integration] = git.tip(integration)
+    tracked = remote.tips() if remote is not None else {}
+    rows: list[dict[str, object]] = []
+    for branch in sorted(tips, key=lambda b: (b != integration, b)):
+        against = base if branch == integration else integration
+        local = ahead_behind(git, branch, against)
+        there = tracked.get(branch)
+        if remote is None or there is None:
+            far = None
+        elif there == tips[branch]:
+            far = AheadBehind(0, 0)
+        else:
+            far = ahead_behind(git, branch, remote.tracking(branch))
+        rows.append(
+            {
+                "branch": branch,
+                "tip": tips[branch],
+                "against": against,
+                "ahead": local.ahead if local else None,
+                "behind": local.behind if local else None,
+                "on_remote": there is not None if remote is not None else None,
+                "remote_ahead": far.ahead if far else None,
+                "remote_behind": far.behind if far else None,
+            }
+        )
+    return rows

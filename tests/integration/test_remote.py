@@ -1,0 +1,117 @@
+"""The project's remote (``[project] remote``), with a bare repository on disk as the remote:
+czar's branches fetched (pruned, nothing of the user's touched), pushed (task branches with a
+lease, the integration branch forward only), and what the remote refuses said in its words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from czar.errors import PlanError
+from czar.plan.load import load_plan
+from czar.supervisor.project import check_repository
+from czar.vcs.git import Git
+from czar.vcs.remote import Remote, positions
+from helpers import git, make_repo
+
+
+def _with_remote(tmp_path: Path) -> tuple[Path, Path, Remote]:
+    repo = make_repo(tmp_path / "repo")
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main")
+    git(repo, "branch", "czar/integration", "main")
+    return repo, bare, Remote(Git(repo), "origin", "czar/integration")
+
+
+def _commit(repo: Path, branch: str, name: str) -> str:
+    git(repo, "checkout", "-q", branch)
+    (repo / name).write_text(name + "\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", name)
+    tip = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "main")
+    return tip
+
+
+def test_branches_are_pushed_and_fetched_and_the_remote_positions_shown(tmp_path: Path) -> None:
+    repo, bare, remote = _with_remote(tmp_path)
+    git(repo, "branch", "czar/a", "main")
+    a1 = _commit(repo, "czar/a", "a1")
+    assert remote.push("czar/a", a1, replace=True) is None
+    assert git(bare, "rev-parse", "czar/a") == a1
+    rows = {r["branch"]: r for r in positions(Git(repo), "czar/integration", "main", remote)}
+    assert rows["czar/a"]["ahead"] == 1 and rows["czar/a"]["on_remote"] is True
+    assert (rows["czar/a"]["remote_ahead"], rows["czar/a"]["remote_behind"]) == (0, 0)
+    assert rows["czar/integration"]["on_remote"] is False  # not pushed yet
+    # The task's branch is made again from scratch and pushed: it replaces the remote's copy.
+    git(repo, "branch", "-f", "czar/a", "main")
+    a2 = _commit(repo, "czar/a", "a2")
+    rows = {r["branch"]: r for r in positions(Git(repo), "czar/integration", "main", remote)}
+    assert (rows["czar/a"]["remote_ahead"], rows["czar/a"]["remote_behind"]) == (1, 1)
+    assert remote.push("czar/a", a2, replace=True) is None
+    assert git(bare, "rev-parse", "czar/a") == a2
+    # Someone deletes it on the remote: the fetch prunes czar's copy, and nothing of the user's.
+    git(bare, "branch", "-D", "czar/a")
+    git(repo, "update-ref", "refs/remotes/origin/mine", a2)  # the user's own remote-tracking ref
+    assert remote.fetch() is None
+    assert "czar/a" not in remote.tips() and git(repo, "rev-parse", "refs/remotes/origin/mine") == a2
+
+
+def test_a_push_the_remote_refuses_comes_back_in_its_words(tmp_path: Path) -> None:
+    repo, bare, remote = _with_remote(tmp_path)
+    i1 = _commit(repo, "czar/integration", "i1")
+    assert remote.push("czar/integration", i1, replace=False) is None
+    # Someone else moves the remote's integration branch: czar's is no longer ahead of it.
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(bare), str(other))
+    _commit(other, "czar/integration", "theirs")
+    git(other, "push", "-q", "origin", "czar/integration")
+    i2 = _commit(repo, "czar/integration", "i2")
+    refused = remote.push("czar/integration", i2, replace=False)
+    assert refused is not None and "rejected" in refused
+    # A task branch someone else pushed to since czar last looked: the lease refuses.
+    git(repo, "branch", "czar/b", "main")
+    b1 = _commit(repo, "czar/b", "b1")
+    assert remote.push("czar/b", b1, replace=True) is None
+    _commit(other, "main", "x")
+    git(other, "fetch", "-q", "origin")
+    git(other, "push", "-q", "origin", "main:czar/b", "--force")
+    b2 = _commit(repo, "czar/b", "b2")
+    refused = remote.push("czar/b", b2, replace=True)
+    assert refused is not None and "stale info" in refused
+    # A hook on the remote says no: its own words come back.
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pushes to czar/* need a review' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    assert remote.fetch() is None
+    b3 = _commit(repo, "czar/b", "b3")
+    refused = remote.push("czar/b", b3, replace=True)
+    assert refused is not None and "pushes to czar/* need a review" in refused
+
+
+def test_a_remote_out_of_reach_is_said_and_nothing_waits_for_it(tmp_path: Path) -> None:
+    _, bare, remote = _with_remote(tmp_path)
+    bare.rename(tmp_path / "gone.git")
+    problem = remote.fetch()
+    assert problem is not None and "gone" not in problem and "remote.git" in problem
+
+
+def test_a_plan_names_a_remote_the_repository_has_and_pushes_only_with_one(tmp_path: Path) -> None:
+    repo, _, _ = _with_remote(tmp_path)
+    plan = tmp_path / "czar.toml"
+    task = '[[tasks]]\nid = "a"\ntitle = "a"\nbody = "do a"\n'
+    plan.write_text('[project]\nname = "p"\nrepo = "repo"\nremote = "upstream"\n\n' + task)
+    with pytest.raises(PlanError, match="has no remote 'upstream'"):
+        check_repository(load_plan(plan))
+    plan.write_text('[project]\nname = "p"\nrepo = "repo"\npush = true\n\n' + task)
+    with pytest.raises(PlanError, match="push = true needs a remote"):
+        load_plan(plan)
+    plan.write_text('[project]\nname = "p"\nrepo = "repo"\nremote = "--upload-pack=evil"\n\n' + task)
+    with pytest.raises(PlanError, match="not a remote's name"):
+        load_plan(plan)
+    plan.write_text('[project]\nname = "p"\nrepo = "repo"\nremote = "origin"\npush = true\n\n' + task)
+    check_repository(load_plan(plan))
+    assert repo.is_dir()
