@@ -38,6 +38,8 @@ class CheckRun:
     passed: bool
     output: str = ""  # the end of what it printed
     timed_out: bool = False
+    pending: bool = False  # still running (a forge's CI): neither passed nor failed yet
+    url: str = ""  # where a person sees it (a forge's CI)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from czar.errors import PlanError
 from czar.plan.model import (
     AgentConfig,
     AlertsConfig,
+    ForgeConfig,
     HealthConfig,
     PermissionsConfig,
     PlanFile,
@@ -61,6 +62,7 @@ class Plan:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     agents: dict[str, AgentConfig] = field(default_factory=dict)
     review: ReviewConfig = field(default_factory=ReviewConfig)
+    forge: ForgeConfig = field(default_factory=ForgeConfig)
 
     @property
     def worker_kinds(self) -> dict[str, str]:
@@ -275,4 +277,5 @@ def _build(path: Path, parsed: PlanFile) -> Plan:
         sandbox=parsed.sandbox,
         agents={str(k): v for k, v in parsed.agents.items()},
         review=parsed.review,
+        forge=parsed.forge,
     )

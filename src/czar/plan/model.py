@@ -174,6 +174,34 @@ class ReviewConfig(_Strict):
         return [kind for kind, n in self.agents.items() for _ in range(n)]
 
 
+class ForgeConfig(_Strict):
+    """Where the tasks' pull requests live. None given: the local forge, in czar's store."""
+
+    kind: Literal["local", "github"] = "local"
+    """``local`` (czar's store: ``czar prs``) or ``github`` (pull requests on GitHub, into the
+    integration branch there; needs ``[project] remote`` and ``push = true``). The token comes from
+    ``GITHUB_TOKEN`` (or ``GH_TOKEN``), else from ``gh auth token``; it is never written down."""
+    api_url: str | None = None
+    """GitHub's API: ``https://api.github.com`` by default; GitHub Enterprise Server:
+    ``https://HOST/api/v3``."""
+    repository: str | None = None
+    """``owner/name`` on the forge; by default read from the remote's URL."""
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", v):
+            raise ValueError(f"{v!r} is not an http(s) URL (e.g. https://github.example.com/api/v3)")
+        return v.rstrip("/") if v is not None else None
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", v):
+            raise ValueError(f'{v!r} is not "owner/name"')
+        return v
+
+
 class AgentConfig(_Strict):
     """How to run one kind of agent (``[agents.claude]``, ``[agents.codex]``, ...)."""
 
@@ -357,7 +385,17 @@ class PlanFile(_Strict):
     alerts: AlertsConfig = AlertsConfig()
     sandbox: SandboxConfig = SandboxConfig()
     review: ReviewConfig = ReviewConfig()
+    forge: ForgeConfig = ForgeConfig()
     tasks: list[TaskConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _remote_forge_needs_the_branches_there(self) -> PlanFile:
+        if self.forge.kind != "local" and not (self.project.remote and self.project.push):
+            raise ValueError(
+                f'forge.kind = "{self.forge.kind}" needs the branches on the remote: '
+                '[project] remote = "origin" and push = true'
+            )
+        return self
 
     @field_validator("agents")
     @classmethod

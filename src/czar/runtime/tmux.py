@@ -19,6 +19,7 @@ import libtmux
 from libtmux.exc import LibTmuxException
 
 from czar.errors import RuntimeHostError
+from czar.runtime.withheld import FORGE_TOKENS
 
 _GONE = re.compile(r"no server running|can't find session|error connecting|No such file or directory")
 
@@ -147,8 +148,10 @@ class TmuxHost:
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# Read the variables, delete their file, become the program: the values stay off every command line.
-_LOADER = '. "$0"; rm -f -- "$0"; exec "$@"'
+# Drop the forge's tokens (the tmux server may have them from whoever started it: only the
+# supervisor's own file gives them back), read the variables, delete their file, become the
+# program: the values stay off every command line.
+_LOADER = f'unset {" ".join(FORGE_TOKENS)}; . "$0"; rm -f -- "$0"; exec "$@"'
 
 
 def _with_env(argv: Sequence[str], env: Mapping[str, str], folder: Path) -> tuple[str, Path]:

@@ -82,6 +82,18 @@ class Pulls:
         )
 
     @staticmethod
+    def set_pull_remote(conn: Connection, number: int, *, remote_number: int, url: str, synced: str) -> None:
+        """Where the pull request is on a remote forge, and what czar last sent there."""
+        conn.execute(
+            update(pulls).where(pulls.c.id == number).values(remote_number=remote_number, url=url, synced=synced)
+        )
+
+    @staticmethod
+    def unsync_pull(conn: Connection, number: int) -> None:
+        """The remote forge may not show what czar has for this pull request: send it again."""
+        conn.execute(update(pulls).where(pulls.c.id == number).values(synced=None))
+
+    @staticmethod
     def add_pull_entry(conn: Connection, number: int, kind: str, commit: str | None, **detail: Any) -> None:
         conn.execute(
             insert(pull_history).values(

@@ -236,6 +236,9 @@ class Pull:
     merged_as: str | None
     created_at: float
     updated_at: float
+    remote_number: int | None  # on a remote forge: its number there
+    url: str | None  # where a person sees it there
+    synced: str | None  # a digest of what czar last sent the remote forge
 
     @staticmethod
     def from_row(row: Any) -> Pull:

@@ -174,6 +174,11 @@ pulls = Table(
     Column("merged_as", String),  # the integration branch's commit that merged it
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # On a remote forge (GitHub): its number there, where a person sees it, and a digest of what
+    # czar last sent it (title, body, state), so an unchanged pull request costs no request.
+    Column("remote_number", Integer),
+    Column("url", String),
+    Column("synced", String),
 )
 
 # What happened to each pull request, in order: opened, updated, checks, review, merged, closed.
@@ -315,12 +320,19 @@ CREATE TABLE reviews (
 CREATE INDEX reviews_task ON reviews (task_id);
 """
 
+_V6 = """
+ALTER TABLE pulls ADD COLUMN remote_number INTEGER;
+ALTER TABLE pulls ADD COLUMN url VARCHAR;
+ALTER TABLE pulls ADD COLUMN synced VARCHAR;
+"""
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _script(_V1),
     _script(_V2),
     _script(_V3),
     _script(_V4),
     _script(_V5),
+    _script(_V6),
 ]
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from czar.runtime import gateway, proc, sandbox
+from czar.runtime.withheld import without
 
 TAIL_CHARS = 3000  # how much failing output goes back to the agent
 
@@ -36,7 +37,7 @@ class CheckResult:
 
 
 def check_env() -> dict[str, str]:
-    env = dict(os.environ)
+    env = without(os.environ)  # the checks run the agents' code: no forge token for it
     # Commands like `python -m pytest` should find the interpreter czar runs on first.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.pop("PYTHONPATH", None)  # czar's own import path must not leak into the project's tests

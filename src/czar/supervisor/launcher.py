@@ -31,12 +31,13 @@ def up(project: Project) -> tuple[int, bool]:
     if pid is not None:
         return pid, False
     project.check_sandbox()
+    project.forge  # noqa: B018  (opened now: a missing token is said here, not in a detached window)
     store = project.store
     last = store.last_event_id()
     listener = store.listen(f"up-{os.getpid()}")
     try:
         argv = [sys.executable, "-m", "czar", "supervise", str(project.plan.path)]
-        project.tmux.start_window("supervisor", argv, env=project.child_env(), cwd=project.paths.root)
+        project.tmux.start_window("supervisor", argv, env=project.supervisor_env(), cwd=project.paths.root)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             started = [e for e in store.events_after(last) if e.kind == EventKind.SUPERVISOR_STARTED]

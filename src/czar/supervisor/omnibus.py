@@ -14,7 +14,6 @@ from czar.core.events import EventKind
 from czar.core.forge import Forge, PullDraft, PullRef, changes_since
 from czar.core.omnibus import OMNIBUS, Containment, Shipped, containment, release_notes
 from czar.core.states import TaskState
-from czar.forge.local import LocalForge
 from czar.store.records import checks_at
 from czar.store.store import Store
 from czar.supervisor.project import Project
@@ -28,7 +27,7 @@ class Omnibus:
 
 def write(project: Project, checks_passed: bool | None, forge: Forge | None = None) -> Omnibus:
     """The run's omnibus, proven and opened or updated; an event says so."""
-    forge = forge if forge is not None else LocalForge(project.store)
+    forge = forge if forge is not None else project.forge
     repo, spec = project.repo, project.plan.project
     integration, base = spec.integration_branch, spec.base_branch
     shipped = _shipped(project)
@@ -103,7 +102,7 @@ def land(project: Project, written: Omnibus, checks_passed: bool | None, forge: 
     if why is not None:
         return f"not landed: {why}"
     assert landed is not None
-    (forge if forge is not None else LocalForge(project.store)).merge(number, git.tip(integration), landed)
+    (forge if forge is not None else project.forge).merge(number, git.tip(integration), landed)
     return f"landed: {base} is at {landed[:10]}, with {integration}"
 
 

@@ -14,15 +14,18 @@ from czar.agents.base import AgentSettings
 from czar.agents.host_settings import HostSettings, SandboxSettings, settings_file
 from czar.core.clock import Clock
 from czar.core.events import EventKind
+from czar.core.forge import Forge
 from czar.core.repository import Repository
 from czar.core.states import TaskState, WorkerRole
 from czar.core.terminal import Terminal
 from czar.errors import PlanError
+from czar.forge.local import LocalForge
 from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan, load_plan
 from czar.runtime import clock as machine_clock
 from czar.runtime import sandbox
 from czar.runtime.tmux import TmuxHost
+from czar.runtime.withheld import withhold
 from czar.store.records import TaskSpec
 from czar.store.store import Store
 from czar.vcs.git import Git, GitLock
@@ -79,6 +82,7 @@ class Project:
     # The ports, when given (fakes from czar.testing); else git on the plan's repository and tmux.
     repository: Repository | None = field(default=None, repr=False)
     terminal: Terminal | None = field(default=None, repr=False)
+    forge_port: Forge | None = field(default=None, repr=False)
     clock: Clock = field(default=machine_clock.SYSTEM, repr=False)
 
     @cached_property
@@ -100,6 +104,43 @@ class Project:
         """The remote czar's branches are fetched from and pushed to (``[project] remote``)."""
         name = self.plan.project.remote
         return None if name is None else Remote(Git(self.plan.repo), name, self.plan.project.integration_branch)
+
+    @cached_property
+    def forge_tokens(self) -> dict[str, str]:
+        """The forge's tokens, taken out of this process's environment the first time they are
+        asked for (so nothing it starts inherits them), kept here for the forge and the supervisor."""
+        return withhold() if self.plan.forge.kind != "local" else {}
+
+    @cached_property
+    def forge(self) -> Forge:
+        """Where the tasks' pull requests live (``[forge]``): the local forge, or GitHub (opened
+        here: its token found and its repository named, or one line saying what is missing)."""
+        spec = self.plan.forge
+        if self.forge_port is not None:
+            return self.forge_port
+        if spec.kind == "local":
+            return LocalForge(self.store)
+        from czar.forge import github
+
+        api = spec.api_url or github.API_URL
+        slug = None
+        if spec.repository is not None:
+            owner, _, name = spec.repository.partition("/")
+            slug = github.Repository(owner, name)
+        elif self.remote is not None:
+            slug = github.repository_of(self.remote.url())
+        if slug is None:
+            raise github.ForgeError(
+                f"{self.plan.path}: forge: cannot tell the GitHub repository from remote {self.plan.project.remote}'s"
+                ' URL: give it, as [forge] repository = "owner/name"'
+            )
+        found = github.find_token(api, env={**os.environ, **self.forge_tokens})
+        if found is None:
+            raise github.ForgeError(
+                "GitHub needs a token: set GITHUB_TOKEN (pull requests: write, contents: read on "
+                f"{slug}), or sign in with `gh auth login`"
+            )
+        return github.GitHubForge(self.store, github.client(found[0], api), slug)
 
     @cached_property
     def git_lock(self) -> GitLock:
@@ -206,6 +247,11 @@ class Project:
         """What every process of this project's run carries in its environment (czar's own, the
         checks and the agents, and whatever they start): how `czar down` finds them all."""
         return {"CZAR_HOME": str(self.paths.root.parent.parent), ENV_PROJECT: self.paths.name}
+
+    def supervisor_env(self) -> dict[str, str]:
+        """The supervisor's environment: its children's, and the forge's token (none of the
+        others gets that: an agent has no business on the forge)."""
+        return {**self.child_env(), **self.forge_tokens}
 
     def child_env(self) -> dict[str, str]:
         """Environment for czar's own processes in tmux: the same czar, the same data folder."""

@@ -47,6 +47,8 @@ def _summary(pull: Pull, entries: list[Any]) -> dict[str, Any]:
         "base": pull.base_branch,
         "head_commit": pull.head_commit,
         "merged_as": pull.merged_as,
+        "remote_number": pull.remote_number,  # its number on the remote forge
+        "url": pull.url,  # on a remote forge: where a person sees it (none: the local forge)
         "checks_passed": sum(1 for r in runs if r["passed"]),
         "checks": len(runs),
         "reviews": len(reviews),

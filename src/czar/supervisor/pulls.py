@@ -15,10 +15,10 @@ from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, Revi
 from czar.core.review import ReviewState
 from czar.core.states import TaskState
 from czar.errors import CzarError
-from czar.forge.local import LocalForge
 from czar.runtime import untrusted
 from czar.store.records import Pull, Task
 from czar.store.store import Store
+from czar.supervisor import remote_sync
 from czar.supervisor.actions import branch_of, stack_starts, stacked_base
 from czar.supervisor.project import Project
 
@@ -32,8 +32,10 @@ class PullRequests:
     def __init__(self, project: Project, say: Callable[[str], None], forge: Forge | None = None) -> None:
         self.p = project
         self.say = say
-        self.forge = forge if forge is not None else LocalForge(project.store)
+        self.forge = forge if forge is not None else project.forge
         self.integration = project.plan.project.integration_branch
+        # A remote forge (GitHub) sees only what is pushed, and may have missed an update.
+        self.mirrored = project.plan.forge.kind != "local"
 
     def sync(self) -> None:
         """Open, update, merge and close what the tasks' states call for."""
@@ -82,7 +84,12 @@ class PullRequests:
         state = task.state
         if state in VERIFIED:
             head = tips.get(branch_of(task.id))
-            if head and (pull is None or pull.head_commit != head or pull.state is not PullState.OPEN):
+            if head and (
+                pull is None
+                or pull.head_commit != head
+                or pull.state is not PullState.OPEN
+                or (self.mirrored and pull.synced is None)
+            ):
                 self.publish(task, head)
         elif state is TaskState.MERGED:
             if pull is None:  # verified and merged between two looks: opened now, at what merged
@@ -138,9 +145,18 @@ class PullRequests:
             cost_usd=cost.cost_usd if cost else 0.0,
             checks=tuple(CheckRun(c.name, c.passed, log, c.timed_out) for c in checks),
         )
+        if self.mirrored:
+            self.on_remote(self.integration, self.p.repo.tip(self.integration))
+            self.on_remote(branch, head, task=task.id)
         ref = self.forge.open_or_update(draft)
-        self.say(f"pull request #{ref.number} of {task.id} at {head[:10]}")
+        self.say(f"pull request #{ref.number} of {task.id} at {head[:10]}" + (f": {ref.url}" if ref.url else ""))
         return ref
+
+    def on_remote(self, branch: str, commit: str, task: str | None = None) -> None:
+        """``branch`` at ``commit`` on the remote, where the forge looks (pushed if not yet)."""
+        remote = self.p.remote
+        if remote is not None and remote.tips().get(branch) != commit:
+            remote_sync.push(self.p, branch, commit, replace=branch != self.integration, task=task)
 
     def _log_tail(self, task: Task) -> str:
         """The end of the checks' output of the round that verified the task."""

@@ -38,6 +38,10 @@ class Remote:
         """Whether the repository has a remote of that name."""
         return self.name in self.git.out("remote").split()
 
+    def url(self) -> str:
+        """Where the remote is (``git remote get-url``): a forge's repository is read from it."""
+        return self.git.out("remote", "get-url", "--end-of-options", self.name).strip()
+
     def tracking(self, branch: str) -> str:
         """Where the remote's copy of ``branch`` is kept here, as of the last fetch."""
         return f"refs/remotes/{self.name}/{branch}"

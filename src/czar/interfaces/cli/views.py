@@ -129,7 +129,7 @@ def pull_rows(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
         cost = f"${p['cost_usd']:.2f}" if p["cost_usd"] else "-"
         out.append(
             (
-                f"#{p['number']}",
+                f"#{p['number']}" + (f" (forge #{p['remote_number']})" if p.get("remote_number") else ""),
                 p["task"],
                 p["state"],
                 p["head_commit"][:10],
@@ -160,6 +160,8 @@ def print_pull(data: dict[str, Any], console: Console | None = None) -> None:
         markup=False,
         highlight=False,
     )
+    if data.get("url"):
+        console.print(data["url"], markup=False, highlight=False)
     console.print(data["body"], markup=False, highlight=False, soft_wrap=True)
     console.print("history:")
     for h in data["history"]:

@@ -1,0 +1,405 @@
+"""Pull requests on GitHub (``[forge] kind = "github"``), github.com or GitHub Enterprise Server.
+
+Every pull request is first a record of the local forge (``czar prs`` shows it, with its history),
+then mirrored to GitHub: opened there from ``czar/<task>`` into the integration branch (both pushed
+by czar, ``[project] push``), its title and body updated when czar's record changes (a digest of
+what was last sent makes an unchanged one cost nothing), closed with the reason when its task fails.
+A reviewer's verdict is posted as a review pinned to the commit it read, with a comment on each
+finding's line; GitHub lets no account approve or reject its own pull request, so when czar's token
+opened it the verdict goes as a comment review that says it. A merge by czar needs no request: the
+integration branch pushed with the pull request's head in it is how GitHub learns it merged.
+
+The API is reached through githubkit: typed requests checked before they leave, conditional
+requests (ETags) so a pull request read again unchanged costs no rate limit, and a retry when GitHub
+says to wait. Each refusal becomes one ``ForgeError`` line saying what GitHub said and what to do.
+The token is read from the environment or from ``gh`` when the forge is opened, kept in memory,
+and never written to disk or to the event log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, Review, Verdict
+from czar.errors import CzarError
+from czar.forge.local import ForgeRefused, LocalForge
+from czar.runtime import proc
+from czar.store.records import Pull
+from czar.store.store import Store
+
+if TYPE_CHECKING:
+    import httpx
+    from githubkit import GitHub, Response
+    from githubkit.exception import GitHubException
+    from githubkit.typing import RetryOption
+
+API_URL = "https://api.github.com"
+TIMEOUT = 30.0  # seconds a request may take
+MAX_WAIT = 60.0  # seconds czar waits, when GitHub says to, before giving up until the next look
+TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")  # where the token is looked for, in order
+
+
+class ForgeError(CzarError):
+    """The forge could not be reached, or refused: what it said, in a line."""
+
+
+@dataclass(frozen=True)
+class Repository:
+    owner: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+def repository_of(url: str) -> Repository | None:
+    """``owner/name`` from a remote's URL (``https://github.com/o/r.git``, ``git@github.com:o/r``,
+    ``ssh://git@host:22/o/r``); None for a path on this machine, which names no repository there."""
+    if "://" in url:
+        if url.startswith("file://"):
+            return None
+        path = url.split("://", 1)[1].partition("/")[2]
+    elif re.match(r"^[^/\s]+@[^/\s]+:", url) or re.match(r"^[A-Za-z0-9.-]+\.[A-Za-z]+:", url):
+        path = url.partition(":")[2]  # scp-like: [user@]host:owner/name
+    else:
+        return None
+    parts = [p for p in path.removesuffix("/").removesuffix(".git").split("/") if p]
+    if len(parts) < 2:
+        return None
+    return Repository(parts[-2], parts[-1])
+
+
+def host_of(api_url: str) -> str:
+    """The host a person signs in to for this API (``gh auth token --hostname``)."""
+    host = api_url.split("://", 1)[-1].split("/", 1)[0]
+    return "github.com" if host == "api.github.com" else host
+
+
+def find_token(api_url: str = API_URL, env: dict[str, str] | None = None) -> tuple[str, str] | None:
+    """The token and where it came from: ``GITHUB_TOKEN``, ``GH_TOKEN``, or ``gh auth token``."""
+    environ = os.environ if env is None else env
+    for var in TOKEN_VARIABLES:
+        value = environ.get(var, "").strip()
+        if value:
+            return value, var
+    if shutil.which("gh", path=environ.get("PATH")) is None:
+        return None
+    result = proc.run(
+        ["gh", "auth", "token", "--hostname", host_of(api_url)], timeout=10, errors_too=False, env=dict(environ)
+    )
+    token = result.output.strip()
+    return (token, "gh auth token") if result.ok and token and "\n" not in token else None
+
+
+def _wait_when_told(exc: GitHubException, count: int) -> RetryOption:
+    """Retry once when GitHub says to wait (rate limits) and the wait is short, and up to twice on
+    its own errors (5xx); else the error goes up and the next look tries again."""
+    from githubkit.exception import RateLimitExceeded, RequestFailed
+    from githubkit.typing import RetryOption
+
+    if isinstance(exc, RateLimitExceeded) and count < 1 and exc.retry_after <= timedelta(seconds=MAX_WAIT):
+        return RetryOption(True, exc.retry_after)
+    if isinstance(exc, RequestFailed) and exc.response.status_code >= 500 and count < 2:
+        return RetryOption(True, timedelta(seconds=count + 1))
+    return RetryOption(False)
+
+
+def client(token: str, api_url: str = API_URL, transport: httpx.BaseTransport | None = None) -> GitHub[Any]:
+    """A GitHub API client: conditional requests, a time limit, retries when told to wait."""
+    from githubkit import GitHub, TokenAuthStrategy
+    from githubkit.cache import MemCacheStrategy
+
+    return GitHub(
+        TokenAuthStrategy(token),
+        base_url=api_url,
+        timeout=TIMEOUT,
+        http_cache=True,  # If-None-Match: a 304 costs nothing of the rate limit
+        cache_strategy=MemCacheStrategy(),  # in memory, this process's own: nothing on disk
+        auto_retry=_wait_when_told,
+        user_agent="czar",
+        transport=transport,
+    )
+
+
+def said(exc: Exception, doing: str) -> ForgeError:
+    """What GitHub answered to ``doing``, as one line fit for a person."""
+    from githubkit.exception import RateLimitExceeded, RequestFailed, RequestTimeout
+
+    if isinstance(exc, RequestTimeout):
+        return ForgeError(f"GitHub: no answer within {TIMEOUT:.0f} s to {doing}")
+    if isinstance(exc, RequestFailed):
+        status = exc.response.status_code
+        try:
+            data: Any = exc.response.json()
+        except ValueError:
+            data = {}
+        message = str(data.get("message") or exc.response.reason_phrase) if isinstance(data, dict) else ""
+        details = [
+            str(e.get("message") or e.get("code") or "")
+            for e in (data.get("errors") or [] if isinstance(data, dict) else [])
+            if isinstance(e, dict)
+        ]
+        text = "; ".join([message, *[d for d in details if d]])
+        if isinstance(exc, RateLimitExceeded):
+            return ForgeError(f"GitHub: rate limited ({text}); {doing} is tried again in {exc.retry_after}")
+        hint = {
+            401: "the token is missing, expired or revoked (GITHUB_TOKEN, or `gh auth login`)",
+            403: "the token lacks the permission (pull requests: write; contents: read)",
+            404: "the repository does not exist here, or the token cannot see it",
+            409: "the pull request or its branch moved meanwhile",
+        }.get(status)
+        return ForgeError(f"GitHub: {status} {text} to {doing}" + (f": {hint}" if hint else ""))
+    return ForgeError(f"GitHub: {doing} failed: {exc}")
+
+
+class GitHubForge:
+    """The local forge's pull requests, mirrored to one repository on GitHub."""
+
+    def __init__(self, store: Store, github: GitHub[Any], repository: Repository) -> None:
+        self.store = store
+        self.local = LocalForge(store)
+        self.gh = github
+        self.repo = repository
+        self._login: str | None = None
+
+    @contextmanager
+    def _asking(self, doing: str) -> Iterator[None]:
+        from githubkit.exception import GitHubException
+
+        try:
+            yield
+        except GitHubException as exc:
+            raise said(exc, doing) from exc
+
+    def _call(self, doing: str, request: Callable[[], Response[Any, Any]]) -> Any:
+        """The JSON GitHub answered to ``request`` (read as plain data: czar takes a few fields,
+        and a field GitHub adds or drops later must not break it)."""
+        with self._asking(doing):
+            return request().json()
+
+    def login(self) -> str:
+        """The account the token speaks for (read once)."""
+        if self._login is None:
+            user = self._call("read the token's account", lambda: self.gh.rest.users.get_authenticated())
+            self._login = str(user["login"])
+        return self._login
+
+    def repository(self) -> dict[str, Any]:
+        """The repository as GitHub shows it to the token (its permissions among it)."""
+        o, n = self.repo.owner, self.repo.name
+        data: dict[str, Any] = self._call(f"read {self.repo}", lambda: self.gh.rest.repos.get(o, n))
+        return data
+
+    # -- the port --------------------------------------------------------------------------------
+
+    def open_or_update(self, draft: PullDraft) -> PullRef:
+        ref = self.local.open_or_update(draft)
+        pull = self._pull(ref.number)
+        want = "closed" if pull.state is PullState.CLOSED else "open"
+        digest = _digest(draft.title, draft.body, draft.base_branch, want)
+        if pull.state is PullState.MERGED and pull.remote_number is not None:
+            return replace(ref, url=pull.url or "")  # merged there as here: nothing more to send
+        try:
+            if pull.remote_number is None:
+                number, url = self._find_or_open(draft)
+            elif pull.synced != digest:
+                number, url = self._update(pull.remote_number, draft, want)
+            else:
+                return replace(ref, url=pull.url or "")
+        except CzarError:
+            with self.store.write() as conn:  # known out of step: the next look sends it again
+                Store.unsync_pull(conn, pull.id)
+            raise
+        with self.store.write() as conn:
+            Store.set_pull_remote(conn, pull.id, remote_number=number, url=url, synced=digest)
+        return replace(ref, url=url)
+
+    def post_review(self, number: int, review: Review) -> None:
+        pull = self._pull(number)
+        if review.commit != pull.head_commit:
+            raise ForgeRefused(
+                f"pull request #{number} is at {pull.head_commit[:10]}, not at the reviewed {review.commit[:10]}"
+            )
+        remote = self._remote(pull)
+        o, n = self.repo.owner, self.repo.name
+        mark = f"<!-- czar review {review.commit} {review.reviewer} -->"
+        posted = self._call(
+            f"read the reviews of pull request #{remote}",
+            lambda: self.gh.rest.pulls.list_reviews(o, n, remote, per_page=100),
+        )
+        if not any(mark in str(r.get("body") or "") for r in posted):
+            author = self._call(f"read pull request #{remote}", lambda: self.gh.rest.pulls.get(o, n, remote))
+            own = str((author.get("user") or {}).get("login")) == self.login()
+            self._post_review(remote, review, mark, own)
+        self.local.post_review(number, review)
+
+    def checks(self, number: int) -> tuple[CheckRun, ...]:
+        """The checks GitHub has for the pull request's head commit: check runs (GitHub Actions and
+        apps) and commit statuses (older CI services); one still running is ``pending``."""
+        pull = self._pull(number)
+        o, n, sha = self.repo.owner, self.repo.name, pull.head_commit
+        runs = self._call(
+            f"read the check runs of {sha[:10]}",
+            lambda: self.gh.rest.checks.list_for_ref(o, n, sha, per_page=100),
+        )
+        statuses = self._call(
+            f"read the statuses of {sha[:10]}",
+            lambda: self.gh.rest.repos.get_combined_status_for_ref(o, n, sha, per_page=100),
+        )
+        found: list[CheckRun] = []
+        for run in runs.get("check_runs") or []:
+            done = run.get("status") == "completed"
+            conclusion = run.get("conclusion")
+            output = run.get("output") or {}
+            text = "\n".join(str(output.get(k) or "") for k in ("title", "summary", "text")).strip()
+            found.append(
+                CheckRun(
+                    str(run.get("name")),
+                    done and conclusion in ("success", "neutral", "skipped"),
+                    text,
+                    timed_out=conclusion == "timed_out",
+                    pending=not done,
+                    url=str(run.get("details_url") or run.get("html_url") or ""),
+                )
+            )
+        for status in statuses.get("statuses") or []:
+            state = status.get("state")
+            found.append(
+                CheckRun(
+                    str(status.get("context")),
+                    state == "success",
+                    str(status.get("description") or ""),
+                    pending=state == "pending",
+                    url=str(status.get("target_url") or ""),
+                )
+            )
+        return tuple(found)
+
+    def merge(self, number: int, head_commit: str, merged_as: str) -> None:
+        # czar merged it and pushed the integration branch with its head in it: GitHub marks the
+        # pull request merged on its own when it sees that push.
+        self.local.merge(number, head_commit, merged_as)
+
+    def close(self, number: int, reason: str) -> None:
+        pull = self._pull(number)
+        self.local.close(number, reason)
+        if pull.remote_number is None or pull.state is not PullState.OPEN:
+            return
+        o, n, remote = self.repo.owner, self.repo.name, pull.remote_number
+        self._call(
+            f"comment on pull request #{remote}",
+            lambda: self.gh.rest.issues.create_comment(o, n, remote, body=f"Closed by czar: {reason}."),
+        )
+        self._call(f"close pull request #{remote}", lambda: self.gh.rest.pulls.update(o, n, remote, state="closed"))
+        with self.store.write() as conn:
+            Store.set_pull_remote(
+                conn, number, remote_number=remote, url=pull.url or "", synced=_digest("", "", "", "closed")
+            )
+
+    # -- on GitHub -------------------------------------------------------------------------------
+
+    def _pull(self, number: int) -> Pull:
+        with self.store.read() as conn:
+            return Store.pull(conn, number)
+
+    def _remote(self, pull: Pull) -> int:
+        if pull.remote_number is None:
+            raise ForgeError(f"pull request #{pull.id} of {pull.task_id} is not on GitHub yet")
+        return pull.remote_number
+
+    def _find_or_open(self, draft: PullDraft) -> tuple[int, str]:
+        """The open pull request from the task's branch into the integration branch (one opened
+        before a restart, or by a person), brought up to date; else a new one."""
+        o, n = self.repo.owner, self.repo.name
+        open_ones = self._call(
+            f"look for a pull request from {draft.head_branch}",
+            lambda: self.gh.rest.pulls.list(
+                o, n, state="open", head=f"{o}:{draft.head_branch}", base=draft.base_branch
+            ),
+        )
+        if open_ones:
+            return self._update(int(open_ones[0]["number"]), draft, "open")
+        made = self._call(
+            f"open a pull request from {draft.head_branch} into {draft.base_branch}",
+            lambda: self.gh.rest.pulls.create(
+                o, n, title=draft.title, head=draft.head_branch, base=draft.base_branch, body=draft.body
+            ),
+        )
+        return int(made["number"]), str(made.get("html_url") or "")
+
+    def _update(self, remote: int, draft: PullDraft, state: str) -> tuple[int, str]:
+        o, n = self.repo.owner, self.repo.name
+        fields: dict[str, Any] = {"title": draft.title, "body": draft.body}
+        if state == "open":
+            fields["state"] = "open"
+        try:
+            made = self._call(
+                f"update pull request #{remote}", lambda: self.gh.rest.pulls.update(o, n, remote, **fields)
+            )
+        except ForgeError:
+            # GitHub reopens no pull request whose branch was made again while it was closed: a
+            # new one then, and the old one stays closed.
+            if state != "open" or self._state_of(remote) == "open":
+                raise
+            return self._find_or_open(replace(draft, title=draft.title))
+        return int(made["number"]), str(made.get("html_url") or "")
+
+    def _state_of(self, remote: int) -> str:
+        o, n = self.repo.owner, self.repo.name
+        pull = self._call(f"read pull request #{remote}", lambda: self.gh.rest.pulls.get(o, n, remote))
+        return str(pull.get("state"))
+
+    def _post_review(self, remote: int, review: Review, mark: str, own: bool) -> None:
+        o, n = self.repo.owner, self.repo.name
+        approve = review.verdict is Verdict.APPROVE
+        words = "approves" if approve else "requests changes to"
+        lines = [f"**{review.reviewer}** {words} {review.commit[:10]}.", "", review.summary.strip() or "(no summary)"]
+        if own:
+            lines += [
+                "",
+                "_GitHub lets no account approve or reject its own pull request: czar's verdict is this comment._",
+            ]
+        event: Literal["COMMENT", "APPROVE", "REQUEST_CHANGES"] = (
+            "COMMENT" if own else "APPROVE" if approve else "REQUEST_CHANGES"
+        )
+        comments: list[Any] = [
+            {"path": f.path, "line": f.line, "side": "RIGHT", "body": f"**{f.severity}**: {f.failure}"}
+            for f in review.findings
+            if f.line > 0
+        ]
+        body = "\n".join([*lines, "", mark])
+        try:
+            self._call(
+                f"post a review on pull request #{remote}",
+                lambda: self.gh.rest.pulls.create_review(
+                    o, n, remote, commit_id=review.commit, body=body, event=event, comments=comments
+                ),
+            )
+        except ForgeError as exc:
+            if not comments or " 422 " not in str(exc):
+                raise
+            # A finding on a line the diff does not show cannot be a line comment: in the body.
+            listed = [f"- `{f.path}:{f.line}` **{f.severity}**: {f.failure}" for f in review.findings]
+            body = "\n".join([*lines, "", "Findings:", *listed, "", mark])
+            self._call(
+                f"post a review on pull request #{remote}",
+                lambda: self.gh.rest.pulls.create_review(o, n, remote, commit_id=review.commit, body=body, event=event),
+            )
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+if TYPE_CHECKING:  # mypy proves it fills the port
+
+    def _fills(store: Store, github: GitHub[Any], repository: Repository) -> Forge:
+        return GitHubForge(store, github, repository)

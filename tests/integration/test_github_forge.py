@@ -1,0 +1,209 @@
+"""The GitHub forge against a small GitHub (``czar.testing.github``) over a bare repository on disk:
+pull requests opened, updated only when czar's record changed, reviewed at the commit read (a
+comment review on its own pull request, findings on their lines or in the body), closed with the
+reason; checks read from check runs and statuses; GitHub's refusals as one line each; rate limits
+waited out; unchanged answers served from ETags; the token nowhere on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from czar.core.forge import Finding, PullDraft, PullState, Review, Verdict
+from czar.forge.github import ForgeError, GitHubForge, Repository, client, find_token, repository_of
+from czar.forge.local import ForgeRefused
+from czar.paths import ProjectPaths
+from czar.store.store import Store
+from czar.testing.github import FakeGitHub
+from helpers import git, make_repo
+
+
+@pytest.fixture
+def world(tmp_path: Path, czar_home: Path) -> Iterator[tuple[Path, FakeGitHub, GitHubForge]]:
+    repo = make_repo(tmp_path / "repo")
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "branch", "czar/integration", "main")
+    git(repo, "checkout", "-q", "-b", "czar/a")
+    (repo / "a.txt").write_text("one\ntwo\nthree\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "push", "-q", "origin", "main", "czar/integration", "czar/a")
+    fake = FakeGitHub(bare)
+    url = fake.start()
+    store = Store(ProjectPaths.for_project("gh"))
+    yield repo, fake, GitHubForge(store, client(fake.token, url), Repository(fake.owner, fake.name))
+    fake.stop()
+
+
+def _draft(repo: Path, body: str = "the body") -> PullDraft:
+    head = git(repo, "rev-parse", "czar/a")
+    return PullDraft("a", "czar/a", "czar/integration", head, "a: the task", body)
+
+
+def _calls(fake: FakeGitHub, since: int = 0) -> list[str]:
+    return [f"{r.method} {r.path.split('/app', 1)[-1]}" for r in fake.requests[since:]]
+
+
+def test_opened_once_updated_when_its_text_changes_and_found_again_after_a_restart(world) -> None:
+    repo, fake, forge = world
+    ref = forge.open_or_update(_draft(repo))
+    pull = fake.pull_of("czar/a")
+    assert pull is not None and (pull.number, pull.base, pull.title, pull.body) == (
+        1,
+        "czar/integration",
+        "a: the task",
+        "the body",
+    )
+    assert ref.url.endswith("/pull/1") and ref.state is PullState.OPEN
+    seen = len(fake.requests)
+    forge.open_or_update(_draft(repo))  # nothing changed: nothing asked
+    assert _calls(fake, seen) == []
+    forge.open_or_update(_draft(repo, "a better body"))
+    assert _calls(fake, seen) == ["PATCH /pulls/1"] and pull.body == "a better body"
+    # A czar that lost its record (a restart before it was written) finds the open one again.
+    other = GitHubForge(Store(ProjectPaths.for_project("gh2")), forge.gh, forge.repo)
+    assert other.open_or_update(_draft(repo, "again")).url.endswith("/pull/1")
+    assert len(fake.pulls) == 1 and pull.body == "again"
+
+
+def test_a_review_on_its_own_pull_request_is_a_comment_with_findings_on_their_lines(world) -> None:
+    repo, fake, forge = world
+    ref = forge.open_or_update(_draft(repo))
+    head = git(repo, "rev-parse", "czar/a")
+    finding = Finding("a.txt", 2, "blocking", "two is spelt wrong: the parser fails on it")
+    forge.post_review(ref.number, Review(Verdict.REQUEST_CHANGES, head, "r1 (sim)", "one problem", (finding,)))
+    pull = fake.pull_of("czar/a")
+    assert pull is not None
+    [review] = pull.reviews
+    assert review["state"] == "COMMENTED" and review["commit_id"] == head  # GitHub: not on your own
+    assert "requests changes" in review["body"] and "its own pull request" in review["body"]
+    assert [(c["path"], c["line"]) for c in pull.review_comments] == [("a.txt", 2)]
+    forge.post_review(ref.number, Review(Verdict.REQUEST_CHANGES, head, "r1 (sim)", "one problem", (finding,)))
+    assert len(pull.reviews) == 1  # posted once, whatever happens after
+
+    # Another account opened it: a real approval; a finding off the diff goes in the body.
+    fake.login = "someone-else"
+    forge._login = None
+    far = Finding("a.txt", 90, "note", "nothing there")
+    forge.post_review(ref.number, Review(Verdict.APPROVE, head, "r2 (sim)", "fine", (far,)))
+    assert pull.reviews[-1]["state"] == "APPROVED" and "`a.txt:90`" in pull.reviews[-1]["body"]
+
+    with pytest.raises(ForgeRefused, match="not at the reviewed"):
+        forge.post_review(ref.number, Review(Verdict.APPROVE, "0" * 40, "r3 (sim)"))
+
+
+def test_closed_with_its_reason_and_checks_read_from_runs_and_statuses(world) -> None:
+    repo, fake, forge = world
+    ref = forge.open_or_update(_draft(repo))
+    head = git(repo, "rev-parse", "czar/a")
+    fake.set_check(head, "tests", "failure", title="2 failed", text="FAILED test_a.py::test_two")
+    fake.set_check(head, "lint", None)
+    fake.statuses[head] = [{"context": "ci/legacy", "state": "success", "description": "ok", "target_url": ""}]
+    checks = {c.name: c for c in forge.checks(ref.number)}
+    assert checks["tests"].passed is False and "FAILED test_a.py::test_two" in checks["tests"].output
+    assert checks["lint"].pending and not checks["lint"].passed
+    assert checks["ci/legacy"].passed
+    # Read again unchanged: GitHub answers 304 from the ETags, which costs no rate limit.
+    before = len(fake.requests)
+    forge.checks(ref.number)
+    assert [r.status for r in fake.requests[before:]] == [304, 304]
+
+    forge.close(ref.number, "task a failed")
+    pull = fake.pull_of("czar/a")
+    assert pull is not None and pull.state == "closed" and "task a failed" in pull.comments[-1]["body"]
+
+
+def test_a_pull_request_merged_by_czars_push_is_merged_there(world) -> None:
+    repo, fake, forge = world
+    ref = forge.open_or_update(_draft(repo))
+    head = git(repo, "rev-parse", "czar/a")
+    git(repo, "checkout", "-q", "czar/integration")
+    git(repo, "merge", "-q", "--no-ff", "-m", "merge a", "czar/a")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "push", "-q", "origin", "czar/integration")
+    forge.merge(ref.number, head, git(repo, "rev-parse", "czar/integration"))
+    assert [r.method for r in fake.requests].count("PUT") == 0  # the push said it
+    assert fake._pull("1").merged  # type: ignore[union-attr]
+
+
+def test_what_github_refuses_is_one_line_and_a_rate_limit_is_waited_out(world, tmp_path: Path) -> None:
+    repo, fake, forge = world
+    bad = GitHubForge(forge.store, client("wrong", fake.url), forge.repo)
+    with pytest.raises(ForgeError, match=r"^GitHub: 401 Bad credentials to .*token is missing, expired or revoked"):
+        bad.open_or_update(_draft(repo))
+    lost = GitHubForge(Store(ProjectPaths.for_project("gh3")), forge.gh, Repository("acme", "gone"))
+    with pytest.raises(ForgeError, match=r"404 Not Found .*cannot see it"):
+        lost.open_or_update(_draft(repo))
+    fake.fail_next(403, "API rate limit exceeded for user", rate_limited=True)
+    before = len(fake.requests)
+    ref = forge.open_or_update(_draft(repo))  # told to wait a second, waited, asked again
+    statuses = [r.status for r in fake.requests[before:]]
+    assert ref.number == 1 and statuses[0] == 403 and all(s < 300 for s in statuses[1:]), statuses
+    fake.fail_next(500, "boom", times=5)
+    with pytest.raises(ForgeError, match="500 boom"):
+        forge.open_or_update(_draft(repo, "changed"))
+    fake._failures.clear()
+    # Nothing of it lost: the next look sends the change.
+    forge.open_or_update(_draft(repo, "changed"))
+    pull = fake.pull_of("czar/a")
+    assert pull is not None and pull.body == "changed"
+    # The token is in no file czar wrote.
+    root = ProjectPaths.for_project("gh").root
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert fake.token.encode() not in path.read_bytes(), path
+
+
+def test_the_repository_is_read_from_the_remotes_url_and_the_token_from_the_environment() -> None:
+    for url, slug in [
+        ("https://github.com/acme/app.git", "acme/app"),
+        ("https://github.com/acme/app", "acme/app"),
+        ("git@github.com:acme/app.git", "acme/app"),
+        ("ssh://git@ghe.example.com:2222/acme/app.git", "acme/app"),
+        ("https://ghe.example.com/scm/acme/app/", "acme/app"),
+    ]:
+        assert str(repository_of(url)) == slug, url
+    for url in ["/srv/git/app.git", "file:///srv/git/app.git", "../app.git", "https://github.com/app"]:
+        assert repository_of(url) is None, url
+    assert find_token(env={"GITHUB_TOKEN": " abc \n", "GH_TOKEN": "def"}) == ("abc", "GITHUB_TOKEN")
+    assert find_token(env={"GH_TOKEN": "def", "PATH": ""}) == ("def", "GH_TOKEN")
+    assert find_token(env={"PATH": ""}) is None  # no variable, and no gh to ask
+
+
+def test_a_plan_asks_for_github_with_its_branches_pushed_and_a_repository_it_can_name(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from czar.errors import PlanError
+    from czar.plan.load import load_plan
+    from czar.supervisor.project import open_project
+
+    repo = make_repo(tmp_path / "repo")
+    git(repo, "remote", "add", "origin", str(tmp_path / "remote.git"))
+    plan = tmp_path / "czar.toml"
+    task = '[[tasks]]\nid = "a"\ntitle = "a"\nbody = "do a"\n'
+    head = '[project]\nname = "p"\nrepo = "repo"\n'
+    for extra, forge, problem in [
+        ("", 'kind = "github"', 'needs the branches on the remote: \\[project\\] remote = "origin" and push = true'),
+        ('remote = "origin"\npush = true\n', 'kind = "gitea"', "kind"),
+        ('remote = "origin"\npush = true\n', 'kind = "github"\napi_url = "ftp://x"', "is not an http"),
+        ('remote = "origin"\npush = true\n', 'kind = "github"\nrepository = "a/b/c"', 'is not "owner/name"'),
+    ]:
+        plan.write_text(f"{head}{extra}\n[forge]\n{forge}\n\n{task}")
+        with pytest.raises(PlanError, match=problem):
+            load_plan(plan)
+    # A remote on this machine names no GitHub repository: the plan must.
+    plan.write_text(f'{head}remote = "origin"\npush = true\n\n[forge]\nkind = "github"\n\n{task}')
+    monkeypatch.setenv("GITHUB_TOKEN", "x")
+    with pytest.raises(ForgeError, match=r'cannot tell the GitHub repository .* \[forge\] repository = "owner/name"'):
+        open_project(plan).forge  # noqa: B018
+    # Named, but no token anywhere: one line on how to give one.
+    plan.write_text(plan.read_text().replace('kind = "github"', 'kind = "github"\nrepository = "acme/app"'))
+    monkeypatch.delenv("GITHUB_TOKEN")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    with pytest.raises(ForgeError, match=r"GitHub needs a token: set GITHUB_TOKEN .* or sign in with `gh auth login`"):
+        open_project(plan).forge  # noqa: B018
