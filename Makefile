@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 AGENTS := agent-clis/node_modules/.installed-stamp
 AIDER := agent-clis/aider-venv/.installed-stamp
+MOCKS := forge-mocks/node_modules/.installed-stamp
 
 .PHONY: demo test check bench bench-ci clean setup
 
@@ -29,6 +30,12 @@ $(AGENTS): agent-clis/package.json agent-clis/package-lock.json
 	cd agent-clis && npm ci --no-audit --no-fund --loglevel=error
 	touch $(AGENTS)
 
+# The mock servers the forge adapters' tests run (Prism with GitHub's OpenAPI description), pinned
+# in forge-mocks/package-lock.json.
+$(MOCKS): forge-mocks/package.json forge-mocks/package-lock.json
+	cd forge-mocks && npm ci --no-audit --no-fund --loglevel=error
+	touch $(MOCKS)
+
 # Aider, a Python program, in a virtual environment of its own (it pins its dependencies; it runs on
 # Python 3.10 to 3.12).
 AIDER_PYTHON ?= $(shell for p in python3.12 python3.11 python3.10 $(PYTHON); do command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' && echo $$p && break; done)
@@ -43,7 +50,7 @@ $(AIDER): agent-clis/requirements-aider.txt $(STAMP)
 # time on two cores take half the time of one at a time. A worker that is done takes tests queued for
 # another (worksteal), so the long runs spread out.
 TEST_WORKERS ?= 4
-test: $(STAMP) $(AGENTS) $(AIDER)
+test: $(STAMP) $(AGENTS) $(AIDER) $(MOCKS)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 check: $(STAMP)
