@@ -5,13 +5,17 @@ real git and tmux, a bare repository on disk as the remote, and a small GitHub
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from czar.core.events import EventKind
 from czar.testing.github import FakeGitHub
-from helpers import czar, git, make_repo, sim_task, write_plan
+from helpers import czar, git, make_repo, project_events, sim_task, write_plan
 
 REVIEW = """[review]
 agents = { sim = 1 }
@@ -95,3 +99,92 @@ def test_without_a_token_the_run_does_not_start_and_says_why(
         assert result.returncode != 0 and "Traceback" not in result.stderr, command
         assert "GitHub needs a token: set GITHUB_TOKEN" in result.stderr, result.stderr
     assert not fake.requests
+
+
+def _task_with_sections(tid: str, sections: dict[str, list[str]]) -> str:
+    """A sim task that writes ``tid``.txt and finishes, then answers each kind of message."""
+    script = ["write a.txt <<END", "one", "END", f"commit add {tid}", f"finish {tid} done"]
+    for kind, lines in sections.items():
+        script += [f"on {kind}", *lines]
+    body = "\n".join(script)
+    # The reviewer takes its time: CI and a person have their say while the author still holds
+    # the task (its session hears what they said).
+    review = "sleep 4\napprove fine\non every review\nsleep 4\napprove fine"
+    return (
+        f'[[tasks]]\nid = "{tid}"\ntitle = "task {tid}"\nscope = ["a.txt"]\n'
+        f"body = '''\nDo {tid}.\n\n```czar-sim\n{body}\n```\n\n```czar-review\n{review}\n```\n'''\n"
+    )
+
+
+def test_ci_failing_on_github_and_a_persons_review_go_back_to_the_author_and_merges_wait_for_green(
+    tmp_path: Path, github: tuple[Path, FakeGitHub]
+) -> None:
+    repo, fake = github
+    fix = ["write a.txt <<END", "one", "two", "END", "commit fix the test", "finish fixed"]
+    asked = ["write a.txt <<END", "one", "two", "three", "END", "commit as asked", "finish as asked"]
+    plan = _plan(tmp_path, "ci", fake, [_task_with_sections("a", {"feedback": fix, "review": asked})])
+    plan.write_text(
+        plan.read_text()
+        .replace("max_review_rounds = 1", "max_review_rounds = 3")
+        .replace('kind = "github"', 'kind = "github"\nwait_for_ci = true\npoll_seconds = 1')
+    )
+    heads: list[str] = []
+    problems: list[str] = []
+
+    def forge_side() -> None:
+        """GitHub's CI and a person, as the pull request goes: CI fails on the first commit, a
+        person asks for a change on the second, CI passes on the third."""
+        try:
+            deadline = time.monotonic() + 150
+            while len(heads) < 3 and time.monotonic() < deadline:
+                pull = fake.pull_of("czar/a")
+                head = pull.head_sha if pull is not None else ""
+                if head and head not in heads:
+                    heads.append(head)
+                    if len(heads) == 1:
+                        log = "collected 3 items\n\ntest_a.py F\nE   AssertionError: expected 2 lines, got 1\n"
+                        fake.set_check(head, "tests", "failure", log=log, failing_step="Run pytest")
+                    elif len(heads) == 2:
+                        assert pull is not None
+                        fake.set_check(head, "tests", "success")
+                        fake.person_comment(pull.number, "ci-bot", "coverage 80%", bot=True)
+                        fake.person_review(
+                            pull.number,
+                            "alice",
+                            "CHANGES_REQUESTED",
+                            "Please add the third line.",
+                            (("a.txt", 2, "three after this"),),
+                        )
+                    else:
+                        fake.set_check(head, "tests", "success")
+                time.sleep(0.1)
+        except Exception as exc:  # seen by the test, not lost on this thread
+            problems.append(repr(exc))
+
+    side = threading.Thread(target=forge_side, daemon=True)
+    side.start()
+    result = czar("run", str(plan), "--json", timeout=240)
+    side.join(timeout=10)
+    assert not problems, problems
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 1
+    assert len(heads) == 3, heads
+
+    [ci] = project_events("ci", EventKind.FORGE_CI_FAILED)
+    assert ci["commit"] == heads[0] and ci["checks"][0]["name"] == "tests"
+    told = {str(e["about"]): str(e["text"]) for e in project_events("ci", EventKind.WORKER_TOLD)}
+    assert "Failing step: Run pytest" in told["feedback"] and "AssertionError: expected 2 lines" in told["feedback"]
+    assert "/pull/1" in told["feedback"]
+    remarks = project_events("ci", EventKind.FORGE_REMARK)
+    assert [(r["author"], r["changes_requested"]) for r in remarks] == [("alice", True), ("alice", False)]
+    assert "alice asked for changes" in told["review"] and "Please add the third line." in told["review"]
+    assert "alice wrote on a.txt:2" in told["review"] and "coverage" not in told["review"]  # a bot's is no remark
+    # It merged at the third commit, the one CI passed and nobody asked changes of, and only there.
+    [merged] = project_events("ci", EventKind.TASK_MERGED)
+    assert git(repo, "merge-base", "--is-ancestor", heads[2], str(merged["commit"])) == ""
+    assert (repo / "a.txt").exists() is False  # the user's checkout untouched
+    assert git(repo, "show", "czar/integration:a.txt") == "one\ntwo\nthree"
+    home = Path(os.environ["CZAR_HOME"])
+    for path in home.rglob("*"):
+        if path.is_file() and path.stat().st_size < 50_000_000:
+            assert fake.token.encode() not in path.read_bytes(), path

@@ -7,12 +7,14 @@ from hypothesis import strategies as st
 
 from czar.core.rounds import Setback, after_setback
 
-CHARGED = (Setback.CHECKS_FAILED, Setback.MERGE_BROKE, Setback.ABANDONED)
+CHARGED = (Setback.CHECKS_FAILED, Setback.CI_FAILED, Setback.MERGE_BROKE, Setback.ABANDONED)
 limits = st.integers(1, 10)
 
 
 def test_a_setback_the_work_caused_uses_a_round_and_the_last_one_fails_the_task() -> None:
     assert after_setback(Setback.CHECKS_FAILED, 0, 3) == after_setback(Setback.ABANDONED, 0, 3)
+    assert after_setback(Setback.CI_FAILED, 1, 3) == after_setback(Setback.CHECKS_FAILED, 1, 3)
+    assert after_setback(Setback.PERSON_ASKED, 2, 3).rounds == 2  # a person asking costs no round
     assert [after_setback(Setback.MERGE_BROKE, r, 3).fails for r in range(3)] == [False, False, True]
 
 

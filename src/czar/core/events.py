@@ -20,6 +20,9 @@ class EventKind(StrEnum):
     REMOTE_PUSHED = "remote.pushed"  # a branch pushed to the project's remote, at a commit
     REMOTE_PUSH_REFUSED = "remote.push_refused"  # the remote refused a push: its message
     REMOTE_FETCH_FAILED = "remote.fetch_failed"  # the remote could not be fetched from: git's message
+    FORGE_CI_FAILED = "forge.ci_failed"  # the forge's CI failed on a task's pull request: the checks, sent back
+    FORGE_REMARK = "forge.remark"  # a person wrote on a task's pull request on the forge: passed on
+    FORGE_ERROR = "forge.error"  # the forge refused or did not answer: its words (tried again later)
     TASK_RESTACKED = "task.restacked"  # the approved work a stacked task builds on changed: its new start
     TASK_MERGED = "task.merged"  # a task is in the integration branch, at this commit
 

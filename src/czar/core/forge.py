@@ -62,6 +62,19 @@ class Review:
 
 
 @dataclass(frozen=True)
+class Remark:
+    """What a person wrote on a pull request on the forge: a review, a comment on a line, a comment."""
+
+    id: str  # the forge's own, unique within the pull request
+    author: str
+    body: str
+    changes_requested: bool = False  # a review that asks for changes
+    commit: str | None = None  # the commit it was written on, when the forge says
+    path: str | None = None  # a comment on a line: where
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class FileStat:
     path: str
     added: int  # lines (-1 for a binary file)
@@ -106,6 +119,10 @@ class Forge(Protocol):
 
     def checks(self, number: int) -> tuple[CheckRun, ...]:
         """The checks of the pull request's head commit."""
+        ...
+
+    def remarks(self, number: int) -> tuple[Remark, ...]:
+        """What people (not czar) wrote on the pull request, oldest first."""
         ...
 
     def merge(self, number: int, head_commit: str, merged_as: str) -> None:

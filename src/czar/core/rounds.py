@@ -17,6 +17,8 @@ from typing import assert_never
 
 class Setback(StrEnum):
     CHECKS_FAILED = "checks_failed"  # its verification failed: that round is used
+    CI_FAILED = "ci_failed"  # the forge's CI failed on its pull request: that round is used
+    PERSON_ASKED = "person_asked"  # a person asked for changes on its pull request: no round used
     MERGE_BROKE = "merge_broke"  # its merge conflicted or broke the project's checks
     ABANDONED = "abandoned"  # its attempt was taken back (worker gone, given up on, confused)
     MOVED_UNDER = "moved_under"  # the integration branch moved under its verified work
@@ -32,12 +34,12 @@ class Next:
 def after_setback(setback: Setback, rounds: int, limit: int) -> Next:
     """What ``setback`` leaves a task that had used ``rounds`` of its ``limit``."""
     match setback:
-        case Setback.CHECKS_FAILED | Setback.MERGE_BROKE | Setback.ABANDONED:
+        case Setback.CHECKS_FAILED | Setback.CI_FAILED | Setback.MERGE_BROKE | Setback.ABANDONED:
             used = rounds + 1
             return Next(used, used >= limit)
         case Setback.MOVED_UNDER:
             return Next(max(0, rounds - 1), False)
-        case Setback.GAVE_WAY:
+        case Setback.GAVE_WAY | Setback.PERSON_ASKED:
             return Next(rounds, False)
         case _:
             assert_never(setback)

@@ -51,7 +51,9 @@ TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     _T.REVIEWING: frozenset({_T.APPROVED, _T.RUNNING, _T.READY, _T.FAILED, _T.CANCELLED}),
     # APPROVED -> REVIEWING: its branch moved since the review: that commit needs one of its own.
     # APPROVED -> FAILED: it was stacked on a dependency that failed: its branch holds that work.
-    _T.APPROVED: frozenset({_T.MERGING, _T.REVIEWING, _T.FAILED, _T.CANCELLED}),
+    # APPROVED -> RUNNING, READY: the forge's CI failed on its pull request, or a person asked for
+    # changes there: back to its author (RUNNING, if its worker still holds it) or to the pool.
+    _T.APPROVED: frozenset({_T.MERGING, _T.REVIEWING, _T.RUNNING, _T.READY, _T.FAILED, _T.CANCELLED}),
     # MERGING -> READY: the merge conflicted or broke the integration tests; the task goes back
     # to the pool with the evidence, and its branch keeps the work.
     _T.MERGING: frozenset({_T.MERGED, _T.APPROVED, _T.READY, _T.FAILED}),

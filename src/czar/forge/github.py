@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, Review, Verdict
+from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, Remark, Review, Verdict
 from czar.errors import CzarError
 from czar.forge.local import ForgeRefused, LocalForge
 from czar.runtime import proc
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from githubkit.typing import RetryOption
 
 API_URL = "https://api.github.com"
+LOG_TAIL = 4000  # characters of a failed GitHub Actions job's log kept for its author
 TIMEOUT = 30.0  # seconds a request may take
 MAX_WAIT = 60.0  # seconds czar waits, when GitHub says to, before giving up until the next look
 TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")  # where the token is looked for, in order
@@ -260,6 +261,9 @@ class GitHubForge:
             conclusion = run.get("conclusion")
             output = run.get("output") or {}
             text = "\n".join(str(output.get(k) or "") for k in ("title", "summary", "text")).strip()
+            failed = done and conclusion in ("failure", "timed_out", "cancelled", "action_required")
+            if failed and (run.get("app") or {}).get("slug") == "github-actions":
+                text = self._job_failure(int(run["id"])) or text
             found.append(
                 CheckRun(
                     str(run.get("name")),
@@ -282,6 +286,69 @@ class GitHubForge:
                 )
             )
         return tuple(found)
+
+    def remarks(self, number: int) -> tuple[Remark, ...]:
+        """Reviews, line comments and comments on the pull request by people: not by czar's own
+        account, nor by bots (a CI service's report is a check, not a remark)."""
+        pull = self._pull(number)
+        remote = self._remote(pull)
+        o, n, me = self.repo.owner, self.repo.name, self.login()
+
+        def by_person(item: dict[str, Any]) -> bool:
+            user = item.get("user") or {}
+            return bool(user.get("login")) and user.get("login") != me and user.get("type") != "Bot"
+
+        reviews = self._call(
+            f"read the reviews of pull request #{remote}", lambda: self.gh.rest.pulls.list_reviews(o, n, remote)
+        )
+        lines = self._call(
+            f"read the line comments of pull request #{remote}",
+            lambda: self.gh.rest.pulls.list_review_comments(o, n, remote, per_page=100),
+        )
+        comments = self._call(
+            f"read the comments of pull request #{remote}",
+            lambda: self.gh.rest.issues.list_comments(o, n, remote, per_page=100),
+        )
+        found: list[tuple[str, Remark]] = []
+        for r in filter(by_person, reviews):
+            asked = r.get("state") == "CHANGES_REQUESTED"
+            if asked or str(r.get("body") or "").strip():
+                remark = Remark(
+                    f"review-{r['id']}", r["user"]["login"], str(r.get("body") or ""), asked, r.get("commit_id")
+                )
+                found.append((str(r.get("submitted_at") or ""), remark))
+        for c in filter(by_person, lines):
+            line = c.get("line") or c.get("original_line")
+            remark = Remark(
+                f"line-{c['id']}",
+                c["user"]["login"],
+                str(c.get("body") or ""),
+                commit=c.get("commit_id"),
+                path=c.get("path"),
+                line=int(line) if line else None,
+            )
+            found.append((str(c.get("created_at") or ""), remark))
+        for c in filter(by_person, comments):
+            found.append(
+                (
+                    str(c.get("created_at") or ""),
+                    Remark(f"comment-{c['id']}", c["user"]["login"], str(c.get("body") or "")),
+                )
+            )
+        return tuple(r for _, r in sorted(found, key=lambda pair: pair[0]))
+
+    def _job_failure(self, job: int) -> str:
+        """A failed GitHub Actions job's failing step and the end of its log ("" if unreadable)."""
+        o, n = self.repo.owner, self.repo.name
+        try:
+            steps = self._call(f"read job {job}", lambda: self.gh.rest.actions.get_job_for_workflow_run(o, n, job))
+            with self._asking(f"read the log of job {job}"):
+                log = self.gh.rest.actions.download_job_logs_for_workflow_run(o, n, job).text
+        except ForgeError:
+            return ""
+        failing = [str(s.get("name")) for s in steps.get("steps") or [] if s.get("conclusion") == "failure"]
+        head = f"Failing step: {failing[0]}" if failing else f"Job {steps.get('name') or job} failed"
+        return f"{head}\n\nThe end of its log:\n{log[-LOG_TAIL:]}"
 
     def merge(self, number: int, head_commit: str, merged_as: str) -> None:
         # czar merged it and pushed the integration branch with its head in it: GitHub marks the

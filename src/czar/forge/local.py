@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, Review
+from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, Remark, Review
 from czar.errors import CzarError
 from czar.store.records import Pull, checks_at
 from czar.store.store import Store, Tx
@@ -53,6 +53,9 @@ class LocalForge:
             pull = Store.pull(conn, number)
             runs = _checks_at(conn, number, pull.head_commit)
         return tuple(CheckRun(**run) for run in runs)
+
+    def remarks(self, number: int) -> tuple[Remark, ...]:
+        return ()  # people write on czar's own pull requests through czar, not here
 
     def merge(self, number: int, head_commit: str, merged_as: str) -> None:
         with self.store.write() as conn:

@@ -186,6 +186,12 @@ class ForgeConfig(_Strict):
     ``https://HOST/api/v3``."""
     repository: str | None = None
     """``owner/name`` on the forge; by default read from the remote's URL."""
+    wait_for_ci: bool = False
+    """Hold each task's merge until every check the forge reports on its commit has passed (a
+    failing one sends the task back to its author with the check's output either way)."""
+    poll_seconds: float = Field(default=20.0, ge=1.0)
+    """How often czar reads the forge's checks and people's remarks on the open pull requests
+    (conditional requests: an unchanged answer costs nothing of the rate limit)."""
 
     @field_validator("api_url")
     @classmethod

@@ -41,9 +41,10 @@ from czar.errors import CzarError, SupervisorError
 from czar.runtime import logs, proc
 from czar.store.doorbell import Listener
 from czar.store.store import Store, TransitionRefused, Tx
-from czar.supervisor.actions import Actions
+from czar.supervisor.actions import Actions, branch_of
 from czar.supervisor.alerts import AlertSender
 from czar.supervisor.checks import CHECK
+from czar.supervisor.forge_feedback import ForgeFeedback
 from czar.supervisor.healer import Healer, agent_start_waiting
 from czar.supervisor.merge_queue import MergeQueue
 from czar.supervisor.project import Project
@@ -126,6 +127,7 @@ class Supervisor:
         self.alerts = AlertSender(project)
         self.tools = ToolsServer(project, self.say)
         self.pulls = PullRequests(project, self.say)
+        self.feedback = ForgeFeedback(project, self.actions, self.say)
         self.reviewing = Reviewing(project, self.actions, self.say)
         self.pulls_wanted = threading.Event()
         self.to_start: list[str] = []  # workers whose host the start of the run must start
@@ -369,13 +371,18 @@ class Supervisor:
     def _pulls_loop(self) -> None:
         """Keep the tasks' pull requests in step (``czar.supervisor.pulls``), when a verification
         or a merge ends, and every ``PULLS_SECONDS`` for the rest (a task that failed)."""
+        looked = 0.0
+        spec = self.p.plan.forge
         while not self.stopping:
-            self.pulls_wanted.wait(PULLS_SECONDS)
+            self.pulls_wanted.wait(min(PULLS_SECONDS, spec.poll_seconds))
             self.pulls_wanted.clear()
             if self.stopping:
                 return
             try:
                 self.pulls.sync()
+                if spec.kind != "local" and time.monotonic() - looked >= spec.poll_seconds:
+                    looked = time.monotonic()
+                    self.feedback.look()  # the forge's CI and people's remarks
             except Exception as exc:  # a forge's trouble must not stop the supervisor
                 self.say(f"pull requests error: {exc!r}")
 
@@ -499,10 +506,15 @@ class Supervisor:
             kept: list[str] = []
             with self.store.read() as conn:
                 deps = {t: Store.task(conn, t).spec.depends_on for t in d.tasks}
-            tips = self.p.repo.tips() if self.p.plan.review.enabled else {}
+            ci = self.p.plan.forge.wait_for_ci
+            tips = self.p.repo.tips() if self.p.plan.review.enabled or ci else {}
             for t in d.tasks:
                 # A stacked task merges after its dependency: not without it, if it was left out.
-                if all(dep not in d.tasks or dep in kept for dep in deps[t]) and self.reviewing.as_approved(t, tips):
+                if (
+                    all(dep not in d.tasks or dep in kept for dep in deps[t])
+                    and self.reviewing.as_approved(t, tips)
+                    and self.feedback.ci_passed(t, tips.get(branch_of(t)))
+                ):
                     kept.append(t)
             d = Merge(tuple(kept))
             if not d.tasks:

@@ -67,6 +67,8 @@ class FakeGitHub:
         self.check_runs: dict[str, list[dict[str, Any]]] = {}  # commit -> check runs
         self.statuses: dict[str, list[dict[str, Any]]] = {}  # commit -> statuses
         self.requests: list[Seen] = []
+        self.jobs: dict[int, dict[str, Any]] = {}  # GitHub Actions jobs: their steps and log
+        self._jobs = 0
         self._failures: list[tuple[int, dict[str, str], str]] = []
         self._lock = threading.RLock()
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -103,10 +105,30 @@ class FakeGitHub:
         with self._lock:
             self._failures += [(status, headers, message or "failed")] * times
 
-    def set_check(self, commit: str, name: str, conclusion: str | None, *, title: str = "", text: str = "") -> None:
-        """A check run on ``commit`` (conclusion None: still running)."""
+    def set_check(
+        self,
+        commit: str,
+        name: str,
+        conclusion: str | None,
+        *,
+        title: str = "",
+        text: str = "",
+        log: str | None = None,
+        failing_step: str = "",
+    ) -> None:
+        """A check run on ``commit`` (conclusion None: still running); with ``log``, a GitHub
+        Actions job whose log that is (``failing_step`` the step that failed)."""
+        with self._lock:
+            self._jobs += 1
+            job = self._jobs
+            if log is not None:
+                steps = [{"name": "Set up job", "number": 1, "conclusion": "success"}]
+                if failing_step:
+                    steps.append({"name": failing_step, "number": 2, "conclusion": conclusion})
+                self.jobs[job] = {"id": job, "name": name, "conclusion": conclusion, "steps": steps, "log": log}
         run = {
-            "id": len(self.check_runs.get(commit, [])) + 1,
+            "id": job,
+            "app": {"slug": "github-actions" if log is not None else "some-ci"},
             "name": name,
             "head_sha": commit,
             "status": "completed" if conclusion else "in_progress",
@@ -117,6 +139,45 @@ class FakeGitHub:
         with self._lock:
             runs = [r for r in self.check_runs.get(commit, []) if r["name"] != name]
             self.check_runs[commit] = [*runs, run]
+
+    def person_review(
+        self, number: int, login: str, state: str, body: str, comments: tuple[tuple[str, int, str], ...] = ()
+    ) -> None:
+        """A person's review (``CHANGES_REQUESTED``, ``COMMENTED``, ``APPROVED``) with comments on
+        lines (path, line, text)."""
+        with self._lock:
+            pull = self.pulls[number]
+            self._follow(pull)
+            user = {"login": login, "type": "User"}
+            stamp = _stamp()
+            pull.reviews.append(
+                {
+                    "id": 1000 + len(pull.reviews),
+                    "user": user,
+                    "body": body,
+                    "state": state,
+                    "commit_id": pull.head_sha,
+                    "submitted_at": stamp,
+                }
+            )
+            for path, line, text in comments:
+                pull.review_comments.append(
+                    {
+                        "id": 2000 + len(pull.review_comments),
+                        "user": user,
+                        "body": text,
+                        "path": path,
+                        "line": line,
+                        "commit_id": pull.head_sha,
+                        "created_at": stamp,
+                    }
+                )
+
+    def person_comment(self, number: int, login: str, body: str, *, bot: bool = False) -> None:
+        with self._lock:
+            pull = self.pulls[number]
+            user = {"login": login, "type": "Bot" if bot else "User"}
+            pull.comments.append({"id": 3000 + len(pull.comments), "user": user, "body": body, "created_at": _stamp()})
 
     def pull_of(self, branch: str) -> FakePull | None:
         with self._lock:
@@ -188,7 +249,7 @@ class FakeGitHub:
                 return status, {"message": message}, headers
             prefix = f"/repos/{self.owner}/{self.name}"
             if path == "/user" and method == "GET":
-                return 200, {"login": self.login}, {}
+                return 200, {"login": self.login, "type": "User"}, {}
             if not path.startswith(prefix):
                 return 404, {"message": "Not Found"}, {}
             rest = path[len(prefix) :]
@@ -213,7 +274,21 @@ class FakeGitHub:
             (r"/issues/(\d+)/comments", "POST", self._comment),
             (r"/commits/([^/]+)/check-runs", "GET", self._check_runs),
             (r"/commits/([^/]+)/status", "GET", self._status),
+            (r"/actions/jobs/(\d+)", "GET", self._job),
+            (r"/actions/jobs/(\d+)/logs", "GET", self._job_log),
         ]
+
+    def _job(self, query: dict[str, str], body: Any, job: str) -> tuple[int, Any, dict[str, str]]:
+        found = self.jobs.get(int(job))
+        if found is None:
+            return 404, {"message": "Not Found"}, {}
+        return 200, {k: v for k, v in found.items() if k != "log"}, {}
+
+    def _job_log(self, query: dict[str, str], body: Any, job: str) -> tuple[int, Any, dict[str, str]]:
+        # GitHub answers with a short-lived link to the log elsewhere (no token needed there).
+        if int(job) not in self.jobs:
+            return 404, {"message": "Not Found"}, {}
+        return 302, None, {"Location": f"{self.url}/_logs/{job}"}
 
     def _repo(self, query: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
         full = f"{self.owner}/{self.name}"
@@ -353,6 +428,12 @@ class FakeGitHub:
         return 200, {"state": overall, "sha": ref, "total_count": len(statuses), "statuses": statuses}, {}
 
 
+def _stamp() -> str:
+    """GitHub's time stamps, to the microsecond (so that they order remarks made in one second)."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     github: FakeGitHub
     protocol_version = "HTTP/1.1"
@@ -368,11 +449,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body: Any = json.loads(raw) if raw else {}
         auth = self.headers.get("Authorization", "")
         headers: dict[str, str] = {}
+        if split.path.startswith("/_logs/"):  # the log's storage: the link is the permission
+            job = self.github.jobs.get(int(split.path.rsplit("/", 1)[1]))
+            text = str(job["log"]).encode() if job else b"gone"
+            self.send_response(200 if job else 404)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+            return
         if auth not in (f"Bearer {self.github.token}", f"token {self.github.token}"):
             status, data, headers = 401, {"message": "Bad credentials"}, {}
         else:
             status, data, headers = self.github.handle(method, split.path, query, body)
-        payload = json.dumps(data).encode()
+        payload = json.dumps(data).encode() if data is not None else b""
         etag = f'"{hashlib.sha256(payload).hexdigest()[:20]}"'
         if method == "GET" and status == 200 and self.headers.get("If-None-Match") == etag:
             status, payload = 304, b""
