@@ -86,6 +86,32 @@ class Actions:
             text=text[:1000],
         )
 
+    def send_back(
+        self,
+        conn: Tx,
+        task: Task,
+        kind: MessageKind,
+        text: str,
+        *,
+        held: bool,
+        reason: str,
+        pool_reason: str,
+        **fields: Any,
+    ) -> None:
+        """The task's work back to its author: to its own session, told ``text`` (``held``: its
+        worker still holds it), else to the pool with ``text`` as its note for whoever takes it."""
+        if not held or task.worker_id is None or task.attempt_id is None:
+            Store.move_task(
+                conn, task.id, TaskState.READY, reason=pool_reason, note=text, worker_id=None, attempt_id=None, **fields
+            )
+            return
+        Store.move_task(conn, task.id, TaskState.RUNNING, expect=task.state, reason=reason, **fields)
+        now = self.p.clock.time()
+        Store.set_worker(
+            conn, task.worker_id, state=WorkerState.WORKING, detail=None, last_output=now, last_progress=now
+        )
+        self.tell(conn, task, kind, text)
+
     @staticmethod
     def wait_for(conn: Tx, task: Task, others: set[str] | tuple[str, ...]) -> None:
         """The task's agent waits for ``others`` to merge, besides what it waited for already."""

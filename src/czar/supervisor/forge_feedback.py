@@ -22,7 +22,7 @@ from czar.core.events import EventKind
 from czar.core.forge import CheckRun, Remark
 from czar.core.host_commands import MessageKind
 from czar.core.rounds import Setback, after_setback
-from czar.core.states import AttemptOutcome, TaskState, WorkerState
+from czar.core.states import AttemptOutcome, TaskState
 from czar.errors import CzarError
 from czar.store.records import Pull, Task
 from czar.store.store import Store, Tx
@@ -30,7 +30,14 @@ from czar.supervisor.actions import Actions, branch_of
 from czar.supervisor.project import Project
 
 # Where a pull request exists and what the forge says about it still matters to the task.
-WATCHED = (TaskState.RUNNING, TaskState.SUBMITTED, TaskState.VERIFYING, TaskState.REVIEWING, TaskState.APPROVED)
+WATCHED = (
+    TaskState.ASSIGNED,
+    TaskState.RUNNING,
+    TaskState.SUBMITTED,
+    TaskState.VERIFYING,
+    TaskState.REVIEWING,
+    TaskState.APPROVED,
+)
 # Where a failing check or a request for changes sends the task back to its author.
 SENT_BACK_FROM = (TaskState.REVIEWING, TaskState.APPROVED)
 OUTPUT_TAIL = 4000  # characters of a failed check's output told to the agent
@@ -130,9 +137,9 @@ class ForgeFeedback:
             if any(r.changes_requested for r in new) and task.state in SENT_BACK_FROM:
                 who = ", ".join(sorted({r.author for r in new if r.changes_requested}))
                 self._send_back(conn, task, Setback.PERSON_ASKED, MessageKind.REVIEW, text, f"{who} asked for changes")
-            elif self.actions.holder(conn, task) is not None and task.state is TaskState.RUNNING:
+            elif self.actions.holder(conn, task) is not None and task.state in (TaskState.ASSIGNED, TaskState.RUNNING):
                 self.actions.tell(conn, task, MessageKind.PERSON, text)
-            # Else it is on the pull request's history, for the next round's agent to be shown.
+            # Else (nobody at work on it) it stays on the pull request's history: `czar pr show`.
         self.say(f"task {task.id}: {len(new)} remark(s) on its pull request passed on")
 
     # -- both -----------------------------------------------------------------------------------
@@ -150,30 +157,16 @@ class ForgeFeedback:
                 conn, task.id, f"{reason}; no rounds left", f"task {task.id} failed: {reason}", rounds=after.rounds
             )
             return
-        if author is None or task.attempt_id is None:
-            Store.move_task(
-                conn,
-                task.id,
-                TaskState.READY,
-                expect=task.state,
-                rounds=after.rounds,
-                reason=f"{reason}; back to the pool with what was said",
-                note=text,
-                worker_id=None,
-                attempt_id=None,
-            )
-            return
-        Store.move_task(
+        self.actions.send_back(
             conn,
-            task.id,
-            TaskState.RUNNING,
-            expect=task.state,
-            rounds=after.rounds,
+            task,
+            kind,
+            text,
+            held=author is not None,
             reason=f"{reason}; sent to its agent",
+            pool_reason=f"{reason}; back to the pool with what was said",
+            rounds=after.rounds,
         )
-        now = self.p.clock.time()
-        Store.set_worker(conn, author, state=WorkerState.WORKING, detail=None, last_output=now, last_progress=now)
-        self.actions.tell(conn, task, kind, text)
 
     def _head(self, task: Task) -> str | None:
         """The task's branch's commit now (its pull request's head, once czar has updated it)."""

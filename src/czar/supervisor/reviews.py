@@ -208,30 +208,16 @@ class Reviewing:
             round=round_no,
             findings=len(review.findings),
         )
-        if not held or task.worker_id is None or task.attempt_id is None:
-            # Approved once, its worker gone since (its branch moved): back to the pool with the findings.
-            Store.move_task(
-                conn,
-                task.id,
-                TaskState.READY,
-                reason="changes requested; back to the pool with the findings",
-                note=text,
-                worker_id=None,
-                attempt_id=None,
-            )
-            return
-        Store.move_task(
+        # Approved once, its worker gone since (its branch moved): back to the pool with the findings.
+        self.actions.send_back(
             conn,
-            task.id,
-            TaskState.RUNNING,
-            expect=TaskState.REVIEWING,
+            task,
+            MessageKind.REVIEW,
+            text,
+            held=held,
             reason=f"changes requested (review round {round_no} of {limit}); the findings went to its agent",
+            pool_reason="changes requested; back to the pool with the findings",
         )
-        now = self.p.clock.time()
-        Store.set_worker(
-            conn, task.worker_id, state=WorkerState.WORKING, detail=None, last_output=now, last_progress=now
-        )
-        self.actions.tell(conn, task, MessageKind.REVIEW, text)
 
     def as_approved(self, task_id: str, tips: dict[str, str]) -> bool:
         """With reviews, a task merges only at the commit its reviewer approved: an approved task

@@ -1,0 +1,33 @@
+"""A remote forge without the network: the local forge, each pull request given a number "there"
+as a mirror gives it, plus what a remote forge adds and a test sets: the checks its CI reports on
+a commit (``ci``) and what people write on a pull request (``people``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from czar.core.forge import CheckRun, PullDraft, PullRef, Remark
+from czar.forge.local import LocalForge
+from czar.store.store import Store
+
+
+class FakeForge(LocalForge):
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.ci: dict[str, list[CheckRun]] = {}  # commit -> the checks reported on it
+        self.people: dict[int, list[Remark]] = {}  # pull request -> what people wrote, oldest first
+
+    def open_or_update(self, draft: PullDraft) -> PullRef:
+        ref = super().open_or_update(draft)
+        url = f"https://forge.example/pull/{ref.number}"
+        with self.store.write() as conn:
+            Store.set_pull_remote(conn, ref.number, remote_number=ref.number, url=url, synced="")
+        return replace(ref, url=url)
+
+    def checks(self, number: int) -> tuple[CheckRun, ...]:
+        with self.store.read() as conn:
+            head = Store.pull(conn, number).head_commit
+        return tuple(self.ci.get(head, ()))
+
+    def remarks(self, number: int) -> tuple[Remark, ...]:
+        return tuple(self.people.get(number, ()))

@@ -1,0 +1,115 @@
+"""What a remote forge says about a task's pull request, acted on, on the fakes (repository,
+terminal, clock, and a forge whose CI and people a test speaks for): a failing check sends the
+task back with its output (a round used; the last round fails it), once; a person's request for
+changes sends it back (no round used); a person's comment reaches the agent at work, or waits on
+the pull request's history; merges wait for green when the plan says so."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from czar.core.events import EventKind
+from czar.core.forge import CheckRun, Remark
+from czar.core.states import TaskState
+from czar.store.store import Store
+from czar.supervisor.actions import Actions
+from czar.supervisor.forge_feedback import ForgeFeedback
+from czar.supervisor.pulls import PullRequests
+from czar.testing.forge import FakeForge
+from helpers import OnFakes, on_fakes
+
+T = TaskState
+
+
+def _approved(tmp_path: Path, *, rounds: int = 3) -> tuple[OnFakes, FakeForge, ForgeFeedback, int]:
+    """Task a verified (no review: its worker is free again), its pull request open on the forge."""
+    f = on_fakes(tmp_path, ["a"], workers=1, project_extra=f"max_rounds = {rounds}\n")
+    forge = FakeForge(f.project.store)
+    f.project = replace(f.project, forge_port=forge)
+    f.assign({"a": "w1"})
+    f.repo.commit_in(f.checkout("a"), "czar/a", {"a.txt": "a\n"})
+    actions = Actions(f.project)
+    actions.bring_in_handed_in("a")
+    f.move("a", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    actions.verify("a")
+    assert f.task("a").state is T.APPROVED
+    PullRequests(f.project, lambda _t: None).sync()
+    with f.project.store.read() as conn:
+        [pull] = Store.all_pulls(conn)
+    return f, forge, ForgeFeedback(f.project, actions, lambda _t: None), pull.id
+
+
+def _events(f: OnFakes, kind: EventKind) -> list[dict[str, object]]:
+    return [e.payload for e in f.project.store.events_after(0) if e.kind == kind]
+
+
+def test_a_failing_check_sends_the_task_back_with_its_output_once_and_uses_a_round(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    f, forge, feedback, number = _approved(tmp_path)
+    head = f.repo.tip("czar/a")
+    forge.ci[head] = [
+        CheckRun("lint", True),
+        CheckRun("tests", False, "Failing step: pytest\nE   assert 1 == 2", url="https://ci.example/1"),
+    ]
+    feedback.look()
+    task = f.task("a")
+    assert task.state is T.READY and task.rounds == 2  # its worker was free: to the pool, with the output
+    assert "Check `tests` failed: https://ci.example/1" in (task.note or "") and "assert 1 == 2" in (task.note or "")
+    assert "lint" not in (task.note or "")
+    [said] = _events(f, EventKind.FORGE_CI_FAILED)
+    assert said["commit"] == head and said["checks"] == [{"name": "tests", "url": "https://ci.example/1"}]
+    feedback.look()  # the same failure on the same commit: said once
+    assert len(_events(f, EventKind.FORGE_CI_FAILED)) == 1 and f.task("a").rounds == 2
+
+
+def test_ci_failing_on_the_last_round_fails_the_task_and_alerts(tmp_path: Path, czar_home: Path) -> None:
+    f, forge, feedback, _ = _approved(tmp_path, rounds=2)
+    forge.ci[f.repo.tip("czar/a")] = [CheckRun("tests", False, "boom")]
+    feedback.look()
+    assert f.task("a").state is T.FAILED
+    assert any("CI failed: tests" in str(a["message"]) for a in _events(f, EventKind.ALERT))
+
+
+def test_a_persons_request_for_changes_sends_it_back_without_a_round_and_a_comment_waits(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    f, forge, feedback, number = _approved(tmp_path)
+    forge.people[number] = [Remark("comment-1", "bob", "Nice.")]
+    feedback.look()
+    assert f.task("a").state is T.APPROVED  # a comment sends nothing back; it is on the history
+    with f.project.store.read() as conn:
+        assert [e.detail["author"] for e in Store.pull_entries(conn, number, "remark")] == ["bob"]
+    forge.people[number].append(Remark("review-7", "alice", "Rename f to parse.", changes_requested=True))
+    feedback.look()
+    task = f.task("a")
+    assert task.state is T.READY and task.rounds == 1
+    assert "alice asked for changes" in (task.note or "") and "Rename f to parse." in (task.note or "")
+    assert "bob" not in (task.note or "")  # said before: not again
+    assert [r["remark"] for r in _events(f, EventKind.FORGE_REMARK)] == ["comment-1", "review-7"]
+
+
+def test_a_comment_reaches_the_agent_at_work_and_merges_wait_for_green(tmp_path: Path, czar_home: Path) -> None:
+    f, forge, feedback, number = _approved(tmp_path)
+    head = f.repo.tip("czar/a")
+    assert feedback.ci_passed("a", head)  # the plan does not ask to wait
+    f.project = replace(
+        f.project, plan=replace(f.project.plan, forge=f.project.plan.forge.model_copy(update={"wait_for_ci": True}))
+    )
+    feedback = ForgeFeedback(f.project, Actions(f.project), lambda _t: None)
+    forge.ci[head] = [CheckRun("tests", False, pending=True)]
+    feedback.look()
+    assert not feedback.ci_passed("a", head) and f.task("a").state is T.APPROVED  # running: no verdict yet
+    forge.ci[head] = [CheckRun("tests", True)]
+    feedback.look()
+    assert feedback.ci_passed("a", head) and not feedback.ci_passed("a", "0" * 40)
+
+    # Sent back for another reason and at work again: a comment goes to its session.
+    f.assign({"a": "w1"})
+    f.take("w1")
+    forge.people[number] = [Remark("line-3", "carol", "Off by one here?", path="a.txt", line=1)]
+    feedback.look()
+    assert f.told("w1") == ["message:person"]
+    [tell] = f.take("w1")
+    assert "carol wrote on a.txt:1" in tell.text and "Off by one here?" in tell.text  # type: ignore[union-attr]
