@@ -47,7 +47,7 @@ def _events(f: OnFakes, kind: EventKind) -> list[dict[str, object]]:
 def test_a_failing_check_sends_the_task_back_with_its_output_once_and_uses_a_round(
     tmp_path: Path, czar_home: Path
 ) -> None:
-    f, forge, feedback, number = _approved(tmp_path)
+    f, forge, feedback, _ = _approved(tmp_path)
     head = f.repo.tip("czar/a")
     forge.ci[head] = [
         CheckRun("lint", True),
