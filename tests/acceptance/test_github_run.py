@@ -188,3 +188,48 @@ def test_ci_failing_on_github_and_a_persons_review_go_back_to_the_author_and_mer
     for path in home.rglob("*"):
         if path.is_file() and path.stat().st_size < 50_000_000:
             assert fake.token.encode() not in path.read_bytes(), path
+
+
+def test_merged_through_github_pinned_to_the_reviewed_commit_after_its_rules_allow_and_the_omnibus_landed(
+    tmp_path: Path, github: tuple[Path, FakeGitHub]
+) -> None:
+    repo, fake = github
+    plan = _plan(tmp_path, "via", fake, [_reviewed("a", "approve ok"), _reviewed("b", "approve ok", deps=("a",))])
+    plan.write_text(
+        plan.read_text()
+        .replace("push = true\n", 'push = true\nland = "merge"\n', 1)
+        .replace('kind = "github"', 'kind = "github"\nmerge_via = "pull-request"\npoll_seconds = 1')
+    )
+    rule = 'Required status check "tests" is expected.'
+    fake.refuse_merges = rule
+
+    def lift_the_rule() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(
+            rule in str(a.get("message")) for a in project_events("via", EventKind.ALERT)
+        ):
+            time.sleep(0.2)
+        fake.refuse_merges = None
+
+    side = threading.Thread(target=lift_the_rule, daemon=True)
+    side.start()
+    result = czar("run", str(plan), "--json", timeout=240)
+    side.join(timeout=10)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 2
+
+    by_head = {p.head: p for p in fake.pulls.values()}
+    for task in ("a", "b"):
+        pull = by_head[f"czar/{task}"]
+        assert pull.merged and pull.merge_commit, task  # GitHub made the merge
+        puts = [r for r in fake.requests if r.method == "PUT" and r.path.endswith(f"/pulls/{pull.number}/merge")]
+        assert puts[-1].body["sha"] == pull.head_sha and puts[-1].status == 200  # pinned to the commit reviewed
+    refused = [r for r in fake.requests if r.method == "PUT" and r.status == 405]
+    assert refused, "the rule held the first merge"
+    merged = {e["task"]: e["commit"] for e in project_events("via", EventKind.TASK_MERGED)}
+    assert merged == {"a": by_head["czar/a"].merge_commit, "b": by_head["czar/b"].merge_commit}
+    assert git(repo, "rev-parse", "czar/integration") == fake.tip("czar/integration") == merged["b"]
+    # The omnibus, merged by GitHub into main there; the user's main here is left as it was.
+    omnibus = by_head["czar/integration"]
+    assert omnibus.merged and fake.tip("main") == omnibus.merge_commit
+    assert git(repo, "rev-parse", "main") != fake.tip("main")

@@ -207,3 +207,44 @@ def test_a_plan_asks_for_github_with_its_branches_pushed_and_a_repository_it_can
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     with pytest.raises(ForgeError, match=r"GitHub needs a token: set GITHUB_TOKEN .* or sign in with `gh auth login`"):
         open_project(plan).forge  # noqa: B018
+
+
+def test_czar_doctor_checks_the_remote_the_token_what_it_may_do_and_reports_the_base_branchs_guards(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers import czar
+
+    repo = make_repo(tmp_path / "repo")
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main")
+    fake = FakeGitHub(bare)
+    fake.start()
+    try:
+        fake.protected["main"] = ["tests"]
+        fake.rules["main"] = ["pull_request", "required_status_checks"]
+        plan = tmp_path / "czar.toml"
+        plan.write_text(
+            '[project]\nname = "doc"\nrepo = "repo"\nremote = "origin"\npush = true\n\n'
+            f'[workers]\nagent = "sim"\n\n[forge]\nkind = "github"\napi_url = "{fake.url}"\nrepository = "acme/app"\n\n'
+            '[[tasks]]\nid = "a"\ntitle = "a"\nbody = "do a"\n'
+        )
+        monkeypatch.setenv("GITHUB_TOKEN", fake.token)
+        shown = czar("doctor", str(plan)).stdout
+        assert f"ok    remote origin: {bare} answers: 1 branch(es)" in shown, shown
+        assert "ok    forge github: the token from GITHUB_TOKEN speaks for czar-bot" in shown, shown
+        assert "ok    repository acme/app: the token may push and open pull requests" in shown, shown
+        assert (
+            "ok    base branch main on the forge: protected; required checks: tests; "
+            "rules: pull_request, required_status_checks" in shown
+        ), shown
+        monkeypatch.setenv("GITHUB_TOKEN", "gho_stale0123")
+        bare.rename(tmp_path / "moved.git")
+        result = czar("doctor", str(plan))
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert "FAIL  remote origin:" in result.stdout and "does not answer" in result.stdout
+        assert "FAIL  forge github: GitHub: 401 Bad credentials to read the token's account" in result.stdout
+        assert "gho_stale0123" not in result.stdout + result.stderr  # the token's value is never shown
+    finally:
+        fake.stop()

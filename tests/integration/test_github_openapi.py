@@ -78,6 +78,8 @@ class Checked(httpx.HTTPTransport):
         answers = self.steer.get((request.method, request.url.path))
         if answers:
             status, body = answers.pop(0)
+            if isinstance(body, str):
+                return httpx.Response(status, text=body, request=request)
             return httpx.Response(status, json=body, request=request)
         return response
 
@@ -106,6 +108,17 @@ def test_every_request_of_the_github_forge_conforms_to_githubs_description(prism
     forge.post_review(number, Review(Verdict.REQUEST_CHANGES, head, "r1 (sim)", "one problem", (finding,)))
     checks = forge.checks(number)
     assert checks and all(c.name for c in checks)
+    # A failed GitHub Actions job: its steps and its log are read too.
+    failed_job = {"id": 399444496, "name": "tests", "status": "completed", "conclusion": "failure"}
+    runs = {"total_count": 1, "check_runs": [{**failed_job, "app": {"slug": "github-actions"}, "output": {}}]}
+    checked.steer[("GET", f"/repos/octocat/Hello-World/commits/{head}/check-runs")] = [(200, runs)]
+    log_path = f"/repos/octocat/Hello-World/actions/jobs/{failed_job['id']}/logs"
+    checked.steer[("GET", log_path)] = [(200, "E   assert 1 == 2\n")]
+    [failed] = [c for c in forge.checks(number) if c.name == "tests"]
+    assert "The end of its log:" in failed.output and "assert 1 == 2" in failed.output
+    assert forge.remarks(number) == ()  # every example is by octocat: the token's own account, no person's
+    assert "protected" in forge.protection("main")
+    assert forge.land(number, head)
     forge.close(number, "task a failed")
     # Another czar (its record lost) finds the open one and brings it up to date.
     other = GitHubForge(Store(ProjectPaths.for_project("contract2")), gh, repo)
@@ -130,4 +143,11 @@ def test_every_request_of_the_github_forge_conforms_to_githubs_description(prism
         ("GET", "/commits/{n}/check-runs"),
         ("GET", "/commits/{n}/status"),
         ("POST", "/issues/{n}/comments"),
+        ("GET", "/issues/{n}/comments"),
+        ("GET", "/pulls/{n}/comments"),
+        ("GET", "/actions/jobs/{n}"),
+        ("GET", "/actions/jobs/{n}/logs"),
+        ("GET", "/branches/main"),
+        ("GET", "/rules/branches/main"),
+        ("PUT", "/pulls/{n}/merge"),
     }, templates

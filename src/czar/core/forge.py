@@ -132,6 +132,13 @@ class Forge(Protocol):
 
     def close(self, number: int, reason: str) -> None: ...
 
+    def land(self, number: int, head_commit: str) -> str:
+        """Merge the pull request on the forge itself, only at ``head_commit`` (the commit that was
+        verified and reviewed), so the forge's rules apply (branch protection, required checks);
+        the merge commit it made. ``ForgeRefused`` with the forge's words if its head moved or the
+        forge will not merge it."""
+        ...
+
 
 def file_stats(changes: Mapping[str, FileChange]) -> tuple[FileStat, ...]:
     """Lines added and removed per file, from a diff's hunks (``czar.core.hunks.parse``)."""

@@ -199,6 +199,22 @@ class GitHubForge:
         data: dict[str, Any] = self._call(f"read {self.repo}", lambda: self.gh.rest.repos.get(o, n))
         return data
 
+    def protection(self, branch: str) -> str:
+        """What guards ``branch`` on GitHub, in a few words: branch protection (its required
+        checks) and the rulesets that apply to it."""
+        o, n = self.repo.owner, self.repo.name
+        data = self._call(f"read branch {branch}", lambda: self.gh.rest.repos.get_branch(o, n, branch))
+        rules = self._call(
+            f"read the rules of {branch}", lambda: self.gh.rest.repos.get_branch_rules(o, n, branch, per_page=100)
+        )
+        said = ["protected" if data.get("protected") else "not protected"]
+        required = ((data.get("protection") or {}).get("required_status_checks") or {}).get("contexts") or []
+        if required:
+            said.append(f"required checks: {', '.join(map(str, required))}")
+        kinds = sorted({str(r.get("type")) for r in rules})
+        said.append(f"rules: {', '.join(kinds)}" if kinds else "no rulesets")
+        return "; ".join(said)
+
     # -- the port --------------------------------------------------------------------------------
 
     def open_or_update(self, draft: PullDraft) -> PullRef:
@@ -354,6 +370,27 @@ class GitHubForge:
         # czar merged it and pushed the integration branch with its head in it: GitHub marks the
         # pull request merged on its own when it sees that push.
         self.local.merge(number, head_commit, merged_as)
+
+    def land(self, number: int, head_commit: str) -> str:
+        """A merge commit made by GitHub (``PUT .../merge`` with ``sha``: GitHub merges only if the
+        pull request's head is still that commit), under the repository's rules."""
+        from githubkit.exception import RequestFailed
+
+        pull = self._pull(number)
+        remote = self._remote(pull)
+        o, n = self.repo.owner, self.repo.name
+        try:
+            with self._asking(f"merge pull request #{remote}"):
+                made = self.gh.rest.pulls.merge(
+                    o, n, remote, sha=head_commit, merge_method="merge", commit_title=f"czar: merge {pull.title}"
+                ).json()
+        except ForgeError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, RequestFailed) and cause.response.status_code in (405, 409, 422):
+                # Not mergeable (conflicts, required checks, rulesets), or its head moved.
+                raise ForgeRefused(str(exc)) from exc
+            raise
+        return str(made["sha"])
 
     def close(self, number: int, reason: str) -> None:
         pull = self._pull(number)

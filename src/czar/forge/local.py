@@ -70,6 +70,9 @@ class LocalForge:
             Store.set_pull_state(conn, number, PullState.MERGED, merged_as=merged_as)
             Store.add_pull_entry(conn, number, "merged", head_commit, merged_as=merged_as)
 
+    def land(self, number: int, head_commit: str) -> str:
+        raise ForgeRefused("the local forge merges nothing itself: czar merges into the integration branch")
+
     def close(self, number: int, reason: str) -> None:
         with self.store.write() as conn:
             pull = Store.pull(conn, number)

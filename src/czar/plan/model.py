@@ -186,6 +186,11 @@ class ForgeConfig(_Strict):
     ``https://HOST/api/v3``."""
     repository: str | None = None
     """``owner/name`` on the forge; by default read from the remote's URL."""
+    merge_via: Literal["czar", "pull-request"] = "czar"
+    """``czar``: czar merges into the integration branch and pushes it (the forge marks the pull
+    request merged). ``pull-request``: czar asks the forge to merge each pull request, pinned to
+    the commit reviewed, so branch protection, rulesets and required checks apply; a refusal is
+    an alert in the forge's words, and the task waits (tried again later)."""
     wait_for_ci: bool = False
     """Hold each task's merge until every check the forge reports on its commit has passed (a
     failing one sends the task back to its author with the check's output either way)."""
@@ -396,6 +401,8 @@ class PlanFile(_Strict):
 
     @model_validator(mode="after")
     def _remote_forge_needs_the_branches_there(self) -> PlanFile:
+        if self.forge.kind == "local" and self.forge.merge_via != "czar":
+            raise ValueError('forge.merge_via = "pull-request" needs a forge that merges: kind = "github"')
         if self.forge.kind != "local" and not (self.project.remote and self.project.push):
             raise ValueError(
                 f'forge.kind = "{self.forge.kind}" needs the branches on the remote: '

@@ -2,7 +2,8 @@
 
 It checks the programs czar drives (tmux; git 2.38 or newer, for ``git merge-tree --write-tree``),
 the store's folder, and each agent the plan uses: its program and version, and that its
-credentials are present (never their values).
+credentials are present (never their values); with a plan, its remote (it answers) and its forge
+(the token, what it may do in the repository, and what guards the base branch there).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from czar.errors import CzarError
 from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan
 from czar.plan.model import AgentConfig
 from czar.runtime import proc, sandbox
+from czar.supervisor.project import Project
 
 # The agents' usual programs, and where each finds its credentials: variables, or files in home.
 PROGRAMS = {"claude": "claude", "codex": "codex", "gemini": "gemini", "aider": "aider"}
@@ -145,9 +148,70 @@ def confinement(plan: Plan | None) -> Check:
     return Check("sandbox", not real, why + ("" if real else "; simulated agents run unconfined"), fix)
 
 
-def examine(plan: Plan | None, paths: ProjectPaths | None) -> list[Check]:
+def remote(project: Project) -> list[Check]:
+    """The plan's remote answers (``git ls-remote``)."""
+    found = project.remote
+    if found is None:
+        return []
+    try:
+        ok, said = found.reachable(timeout=30)
+        where = found.url()
+    except CzarError as exc:
+        return [Check(f"remote {found.name}", False, str(exc), f"`git remote -v` in {project.plan.repo}")]
+    return [
+        Check(
+            f"remote {found.name}",
+            ok,
+            f"{where} answers: {said}" if ok else f"{where} does not answer: {said}",
+            f"check the URL (`git remote get-url {found.name}`) and your credentials for it",
+        )
+    ]
+
+
+def forge(project: Project) -> list[Check]:
+    """The plan's forge: its token, what the token may do in the repository, and what guards the
+    base branch there (reported, never changed)."""
+    spec = project.plan.forge
+    if spec.kind == "local":
+        return []
+    from czar.forge.github import API_URL, GitHubForge, find_token
+
+    name = f"forge {spec.kind}"
+    try:
+        opened = project.forge
+    except CzarError as exc:
+        return [Check(name, False, str(exc), "see the message: a token, or [forge] repository")]
+    assert isinstance(opened, GitHubForge)
+    source = (find_token(spec.api_url or API_URL, env={**os.environ, **project.forge_tokens}) or ("", "?"))[1]
+    try:
+        login = opened.login()
+        data = opened.repository()
+    except CzarError as exc:
+        return [Check(name, False, str(exc), "a token that can read the repository (GITHUB_TOKEN, or `gh auth login`)")]
+    may = data.get("permissions") or {}
+    checks = [
+        Check(name, True, f"the token from {source} speaks for {login}"),
+        Check(
+            f"repository {opened.repo}",
+            bool(may.get("push")),
+            "the token may push and open pull requests" if may.get("push") else "the token may only read it",
+            "give the token contents: write and pull requests: write on the repository",
+        ),
+    ]
+    base = project.plan.project.base_branch
+    try:
+        guards = opened.protection(base)
+    except CzarError as exc:
+        guards = f"could not be read ({exc})"
+    checks.append(Check(f"base branch {base} on the forge", True, guards))
+    return checks
+
+
+def examine(plan: Plan | None, paths: ProjectPaths | None, project: Project | None = None) -> list[Check]:
     checks = [python(), tmux(), git(), store(paths), confinement(plan)]
     if plan is not None:
         for kind in sorted(set(plan.worker_kinds.values()) - {"sim"}):
             checks += agent(kind, plan.agents.get(kind))
+    if project is not None:
+        checks += remote(project) + forge(project)
     return checks

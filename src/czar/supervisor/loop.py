@@ -514,6 +514,7 @@ class Supervisor:
                     all(dep not in d.tasks or dep in kept for dep in deps[t])
                     and self.reviewing.as_approved(t, tips)
                     and self.feedback.ci_passed(t, tips.get(branch_of(t)))
+                    and not self.merge_queue.waits_on_forge(t)
                 ):
                     kept.append(t)
             d = Merge(tuple(kept))

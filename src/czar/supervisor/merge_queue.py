@@ -12,6 +12,7 @@ the integration branch was merged.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,8 @@ from czar.core.hunks import FileChange
 from czar.core.landing import Landing, after_landing
 from czar.core.lost_lines import LostLine, evidence, lost_lines, meaningful
 from czar.core.states import TaskState
+from czar.errors import CzarError
+from czar.forge.local import ForgeRefused
 from czar.store.store import Store
 from czar.supervisor import remote_sync
 from czar.supervisor.actions import Actions, branch_of
@@ -50,6 +53,9 @@ class _Outcome:
     sent_back: dict[str, str] = field(default_factory=dict)
     # tasks that merged cleanly after the one that broke the checks: they wait for the next batch
     later: list[str] = field(default_factory=list)
+    # tasks the forge would not merge (``merge_via = "pull-request"``), or that came after one it
+    # refused: they wait, approved, for a later batch
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 class MergeQueue:
@@ -64,6 +70,7 @@ class MergeQueue:
         self.integration = project.plan.project.integration_branch
         self.worktree = project.paths.integration_worktree
         self._added: dict[str, dict[str, FileChange]] = {}  # a merged task -> what its merge brought in
+        self.refused: dict[str, tuple[float, str]] = {}  # task -> until when the forge's refusal holds it, why
 
     def merge(self, task_ids: Sequence[str]) -> None:
         """Merge these approved tasks, in this order; runs on the merge thread."""
@@ -97,6 +104,11 @@ class MergeQueue:
                     del done.merged[t]
                 git.detach(self.worktree, done.merged[fresh[kept - 1]] if kept else before)
         head = git.head(self.worktree)
+        via_forge = self.p.plan.forge.merge_via == "pull-request"
+        if via_forge and head != before:
+            # Merged and checked here; merged for good by the forge, under its rules.
+            head = self._through_forge(task_ids, done, tips, before)
+            git.detach(self.worktree, head)
         if head != before:
             git.move_branch(self.integration, head, before)
         if done.merged:
@@ -121,6 +133,8 @@ class MergeQueue:
                     self.actions.merged(conn, rows[t], done.merged[t])
                 elif t in done.sent_back:
                     self.actions.merge_failed(conn, rows[t], done.sent_back[t], Landing.MOVED_UNDER)
+                elif t in done.refused:
+                    Store.move_task(conn, t, TaskState.APPROVED, expect=TaskState.MERGING, reason=done.refused[t])
                 elif t in done.later:
                     Store.move_task(
                         conn,
@@ -133,8 +147,56 @@ class MergeQueue:
                     self.actions.merge_failed(
                         conn, rows[t], done.problems.get(t, "merge did not happen"), Landing.BROKE
                     )
-        if head != before:
+        if head != before and not via_forge:
             remote_sync.push(self.p, self.integration, head, replace=False)
+
+    def _through_forge(self, task_ids: Sequence[str], done: _Outcome, tips: dict[str, str], before: str) -> str:
+        """Each task this batch merged (and checked) here, merged by the forge instead, in order,
+        pinned to the commit that was verified and reviewed; the integration branch as the forge
+        has it after. The first the forge refuses, and those after it, wait for a later batch
+        (the forge's words are an alert, said once); ``done`` is brought in line."""
+        order = [t for t in task_ids if t in done.merged and done.merged[t] != before]
+        with self.p.store.read() as conn:
+            pulls = {t: Store.pull_of_task(conn, t) for t in order}
+        for i, t in enumerate(order):
+            pull = pulls[t]
+            head = tips.get(branch_of(t)) or self.git.tip(branch_of(t))
+            try:
+                if pull is None or pull.remote_number is None:
+                    raise ForgeRefused(f"task {t} has no pull request on the forge yet")
+                done.merged[t] = self.p.forge.land(pull.id, head)
+                self.refused.pop(t, None)
+            except CzarError as exc:
+                for later in order[i:]:
+                    del done.merged[later]
+                    done.refused[later] = (
+                        "the forge would not merge it yet; asked again later"
+                        if later == t
+                        else f"the forge would not merge {t}, which comes before it; it merges after"
+                    )
+                self._refused(t, str(exc))
+                break
+        remote_sync.fetch(self.p)
+        remote = self.p.remote
+        landed = remote.tips().get(self.integration) if remote is not None else None
+        return landed or before
+
+    def _refused(self, task: str, why: str) -> None:
+        """The forge would not merge ``task``: it is asked again after ``[forge] poll_seconds``
+        (what held it, a check or a person, may have changed by then); a person hears each new
+        reason."""
+        said = self.refused.get(task, (0.0, ""))[1]
+        self.refused[task] = (time.monotonic() + self.p.plan.forge.poll_seconds, why)
+        if why == said:
+            return
+        with self.p.store.write() as conn:
+            Store.emit(conn, EventKind.FORGE_ERROR, task=task, doing="merge", message=why[-2000:])
+            Store.alert(conn, "warning", f"the forge would not merge task {task}: {why}", task=task)
+
+    def waits_on_forge(self, task: str) -> bool:
+        """Whether the forge refused to merge ``task`` a moment ago (asked again after a while)."""
+        until = self.refused.get(task, (0.0, ""))[0]
+        return time.monotonic() < until
 
     def _look_again(self, task_ids: Sequence[str]) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
         """Looked at again now (the radar's last scan may be older than the last commits): the

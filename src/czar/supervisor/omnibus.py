@@ -14,6 +14,7 @@ from czar.core.events import EventKind
 from czar.core.forge import Forge, PullDraft, PullRef, changes_since
 from czar.core.omnibus import OMNIBUS, Containment, Shipped, containment, release_notes
 from czar.core.states import TaskState
+from czar.errors import CzarError
 from czar.store.records import checks_at
 from czar.store.store import Store
 from czar.supervisor.project import Project
@@ -86,7 +87,23 @@ def land(project: Project, written: Omnibus, checks_passed: bool | None, forge: 
         why = "containment is not proven"
     elif checks_passed is False:
         why = f"the project's checks fail on {integration}"
-    elif (holder := git.checked_out().get(base)) is not None:
+    forge = forge if forge is not None else project.forge
+    via_forge = project.plan.forge.merge_via == "pull-request"
+    if why is None and via_forge:
+        # Merged by the forge, under its rules for the base branch; no checkout here is touched.
+        head = git.tip(integration)
+        try:
+            landed = forge.land(number, head)
+        except CzarError as exc:
+            why = f"the forge would not merge pull request #{number}: {exc}"
+            landed = None
+        with project.store.write() as conn:
+            Store.emit(conn, EventKind.OMNIBUS_LANDED, number=number, landed=why is None, at=landed, why=why)
+        if why is not None or landed is None:
+            return f"not landed: {why}"
+        forge.merge(number, head, landed)
+        return f"landed: {base} on the forge is at {landed[:10]}, with {integration}"
+    if why is None and (holder := git.checked_out().get(base)) is not None:
         why = f"{base} is checked out in {holder}, which czar does not touch: merge pull request #{number} yourself"
     landed = None
     if why is None:
@@ -102,7 +119,7 @@ def land(project: Project, written: Omnibus, checks_passed: bool | None, forge: 
     if why is not None:
         return f"not landed: {why}"
     assert landed is not None
-    (forge if forge is not None else project.forge).merge(number, git.tip(integration), landed)
+    forge.merge(number, git.tip(integration), landed)
     return f"landed: {base} is at {landed[:10]}, with {integration}"
 
 

@@ -67,6 +67,9 @@ class FakeGitHub:
         self.check_runs: dict[str, list[dict[str, Any]]] = {}  # commit -> check runs
         self.statuses: dict[str, list[dict[str, Any]]] = {}  # commit -> statuses
         self.requests: list[Seen] = []
+        self.protected: dict[str, list[str]] = {}  # branch -> its required checks (protected)
+        self.rules: dict[str, list[str]] = {}  # branch -> the kinds of rule its rulesets apply
+        self.refuse_merges: str | None = None  # a rule of the repository's that blocks merges: its words
         self.jobs: dict[int, dict[str, Any]] = {}  # GitHub Actions jobs: their steps and log
         self._jobs = 0
         self._failures: list[tuple[int, dict[str, str], str]] = []
@@ -274,9 +277,26 @@ class FakeGitHub:
             (r"/issues/(\d+)/comments", "POST", self._comment),
             (r"/commits/([^/]+)/check-runs", "GET", self._check_runs),
             (r"/commits/([^/]+)/status", "GET", self._status),
+            (r"/branches/(.+)", "GET", self._branch),
+            (r"/rules/branches/(.+)", "GET", self._rules),
             (r"/actions/jobs/(\d+)", "GET", self._job),
             (r"/actions/jobs/(\d+)/logs", "GET", self._job_log),
         ]
+
+    def _branch(self, query: dict[str, str], body: Any, branch: str) -> tuple[int, Any, dict[str, str]]:
+        tip = self.tip(branch)
+        if tip is None:
+            return 404, {"message": "Branch not found"}, {}
+        checks = self.protected.get(branch)
+        protection = {"enabled": checks is not None, "required_status_checks": {"contexts": checks or []}}
+        return (
+            200,
+            {"name": branch, "commit": {"sha": tip}, "protected": checks is not None, "protection": protection},
+            {},
+        )
+
+    def _rules(self, query: dict[str, str], body: Any, branch: str) -> tuple[int, Any, dict[str, str]]:
+        return 200, [{"type": kind, "ruleset_id": i + 1} for i, kind in enumerate(self.rules.get(branch, []))], {}
 
     def _job(self, query: dict[str, str], body: Any, job: str) -> tuple[int, Any, dict[str, str]]:
         found = self.jobs.get(int(job))
@@ -403,6 +423,8 @@ class FakeGitHub:
             return 404, {"message": "Not Found"}, {}
         if pull.state != "open":
             return 405, {"message": "Pull Request is not mergeable"}, {}
+        if self.refuse_merges:
+            return 405, {"message": self.refuse_merges}, {}
         if body.get("sha") and body["sha"] != pull.head_sha:
             return 409, {"message": "Head branch was modified. Review and try the merge again."}, {}
         base = self.tip(pull.base)

@@ -42,6 +42,13 @@ class Remote:
         """Where the remote is (``git remote get-url``): a forge's repository is read from it."""
         return self.git.out("remote", "get-url", "--end-of-options", self.name).strip()
 
+    def reachable(self, timeout: float = NETWORK_TIMEOUT) -> tuple[bool, str]:
+        """Whether the remote answers (``git ls-remote``): how many branches it has, or what git said."""
+        result = self.git.run("ls-remote", "--heads", "--end-of-options", self.name, check=False, timeout=timeout)
+        if not result.ok:
+            return False, _said(result.output)
+        return True, f"{len(result.output.splitlines())} branch(es)"
+
     def tracking(self, branch: str) -> str:
         """Where the remote's copy of ``branch`` is kept here, as of the last fetch."""
         return f"refs/remotes/{self.name}/{branch}"

@@ -422,7 +422,7 @@ def doctor(
     if plan is None and DEFAULT_PLAN.exists():
         plan = DEFAULT_PLAN
     project = _open(plan, check_repo=False) if plan is not None else None
-    results = checks.examine(project.plan if project else None, project.paths if project else None)
+    results = checks.examine(project.plan if project else None, project.paths if project else None, project)
     for check in results:
         typer.echo(check.line())
     raise typer.Exit(0 if all(c.ok for c in results) else 1)
