@@ -10,6 +10,7 @@
     ├── SupervisorError        the supervisor is in a state that forbids the request
     │   ├── SupervisorGone     it ended while `czar run` followed a run that was not over
     │   └── RunStalled         the run made no progress and `czar run` gave up on it (supervisor.outcome)
+    ├── ForgeError             a remote forge (GitHub) refused or did not answer: its words (forge.github)
     ├── CallerError            an agent tool's caller is not who it says, or has nothing to act on
     │   └── AgentCaller        a person's command run by an agent (agent_tools.identity)
     └── RelayError             an agent's call across its sandbox wall failed (exit 2; agent_tools.relay)
@@ -69,3 +70,7 @@ class SupervisorGone(SupervisorError):
             why = "the supervisor died before the run finished; the workers and their agents go on"
         super().__init__(f"{why}; `czar up {plan}` resumes the run (and `czar run {plan}` follows it)")
         self.stopped = stopped
+
+
+class ForgeError(CzarError):
+    """The forge could not be reached, or refused: what it said, in a line."""

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from czar.core.forge import Finding, PullDraft, PullState, Review, Verdict
-from czar.forge.github import ForgeError, GitHubForge, Repository, client, find_token, repository_of
+from czar.errors import ForgeError
+from czar.forge.github import GitHubForge, Repository, client, find_token, repository_of
 from czar.forge.local import ForgeRefused
 from czar.paths import ProjectPaths
 from czar.store.store import Store
@@ -248,3 +249,20 @@ def test_czar_doctor_checks_the_remote_the_token_what_it_may_do_and_reports_the_
         assert "gho_stale0123" not in result.stdout + result.stderr  # the token's value is never shown
     finally:
         fake.stop()
+
+
+def test_a_github_that_does_not_answer_costs_one_line_not_a_stuck_supervisor(tmp_path: Path, czar_home: Path) -> None:
+    import socket
+    import time
+
+    with socket.socket() as silent:  # accepts, and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        forge = GitHubForge(
+            Store(ProjectPaths.for_project("slow")), client("t", url, timeout=0.5), Repository("a", "b")
+        )
+        started = time.monotonic()
+        with pytest.raises(ForgeError, match=r"^GitHub: no answer in time to read the token's account"):
+            forge.login()
+        assert time.monotonic() - started < 10

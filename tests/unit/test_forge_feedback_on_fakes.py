@@ -113,3 +113,28 @@ def test_a_comment_reaches_the_agent_at_work_and_merges_wait_for_green(tmp_path:
     assert f.told("w1") == ["message:person"]
     [tell] = f.take("w1")
     assert "carol wrote on a.txt:1" in tell.text and "Off by one here?" in tell.text  # type: ignore[union-attr]
+
+
+def test_a_forge_that_refuses_is_an_alert_once_and_what_it_missed_is_sent_when_it_answers(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    f, forge, feedback, number = _approved(tmp_path)
+    pulls = PullRequests(f.project, lambda _t: None, forge)
+    f.repo.commit_in(f.checkout("a"), "czar/a", {"a.txt": "a\nb\n"})  # a later head to send
+    Actions(f.project).bring_in_handed_in("a")
+    with f.project.store.write() as conn:
+        Store.move_task(conn, "a", T.REVIEWING, reason="test")
+    forge.failing = "GitHub: 401 Bad credentials to update pull request #1: the token is missing, expired or revoked"
+    for _ in range(3):
+        pulls.sync()
+        feedback.look()
+    alerts = [a for a in _events(f, EventKind.ALERT) if "401 Bad credentials" in str(a["message"])]
+    assert len(alerts) == 2  # once for the pull request, once for reading its checks: not every look
+    assert {e["doing"] for e in _events(f, EventKind.FORGE_ERROR)} == {
+        "its pull request",
+        "reading its checks and remarks",
+    }
+    forge.failing = None
+    pulls.sync()
+    with f.project.store.read() as conn:
+        assert Store.pull(conn, number).head_commit == f.repo.tip("czar/a")  # nothing lost

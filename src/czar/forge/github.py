@@ -9,10 +9,10 @@ finding's line; GitHub lets no account approve or reject its own pull request, s
 opened it the verdict goes as a comment review that says it. A merge by czar needs no request: the
 integration branch pushed with the pull request's head in it is how GitHub learns it merged.
 
-The API is reached through githubkit: typed requests checked before they leave, conditional
-requests (ETags) so a pull request read again unchanged costs no rate limit, and a retry when GitHub
-says to wait. Each refusal becomes one ``ForgeError`` line saying what GitHub said and what to do.
-The token is read from the environment or from ``gh`` when the forge is opened, kept in memory,
+The API is reached through githubkit: typed requests checked before they leave, and a retry when
+GitHub says to wait; over czar's own transport (``czar.forge.http``): conditional requests (ETags)
+so a pull request read again unchanged costs no rate limit, a time limit on every request. Each
+refusal becomes one ``ForgeError`` line saying what GitHub said and what to do. The token is read from the environment or from ``gh`` when the forge is opened, kept in memory,
 and never written to disk or to the event log.
 """
 
@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, Remark, Review, Verdict
-from czar.errors import CzarError
+from czar.errors import CzarError, ForgeError
 from czar.forge.local import ForgeRefused, LocalForge
 from czar.runtime import proc
 from czar.store.records import Pull
@@ -46,10 +46,6 @@ LOG_TAIL = 4000  # characters of a failed GitHub Actions job's log kept for its 
 TIMEOUT = 30.0  # seconds a request may take
 MAX_WAIT = 60.0  # seconds czar waits, when GitHub says to, before giving up until the next look
 TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")  # where the token is looked for, in order
-
-
-class ForgeError(CzarError):
-    """The forge could not be reached, or refused: what it said, in a line."""
 
 
 @dataclass(frozen=True)
@@ -113,20 +109,24 @@ def _wait_when_told(exc: GitHubException, count: int) -> RetryOption:
     return RetryOption(False)
 
 
-def client(token: str, api_url: str = API_URL, transport: httpx.BaseTransport | None = None) -> GitHub[Any]:
+def client(
+    token: str, api_url: str = API_URL, transport: httpx.BaseTransport | None = None, timeout: float = TIMEOUT
+) -> GitHub[Any]:
     """A GitHub API client: conditional requests, a time limit, retries when told to wait."""
     from githubkit import GitHub, TokenAuthStrategy
-    from githubkit.cache import MemCacheStrategy
+
+    from czar.forge.http import ForgeTransport
 
     return GitHub(
         TokenAuthStrategy(token),
         base_url=api_url,
-        timeout=TIMEOUT,
-        http_cache=True,  # If-None-Match: a 304 costs nothing of the rate limit
-        cache_strategy=MemCacheStrategy(),  # in memory, this process's own: nothing on disk
+        timeout=timeout,
+        # Conditional requests, time limits and the proxy: czar's own transport (czar.forge.http).
+        http_cache=False,
+        trust_env=False,
         auto_retry=_wait_when_told,
         user_agent="czar",
-        transport=transport,
+        transport=ForgeTransport(api_url, timeout, transport),
     )
 
 
@@ -135,7 +135,7 @@ def said(exc: Exception, doing: str) -> ForgeError:
     from githubkit.exception import RateLimitExceeded, RequestFailed, RequestTimeout
 
     if isinstance(exc, RequestTimeout):
-        return ForgeError(f"GitHub: no answer within {TIMEOUT:.0f} s to {doing}")
+        return ForgeError(f"GitHub: no answer in time to {doing} (tried again at the next look)")
     if isinstance(exc, RequestFailed):
         status = exc.response.status_code
         try:

@@ -27,6 +27,7 @@ from czar.errors import CzarError
 from czar.store.records import Pull, Task
 from czar.store.store import Store, Tx
 from czar.supervisor.actions import Actions, branch_of
+from czar.supervisor.forge_trouble import ForgeTrouble
 from czar.supervisor.project import Project
 
 # Where a pull request exists and what the forge says about it still matters to the task.
@@ -48,6 +49,7 @@ class ForgeFeedback:
         self.p = project
         self.actions = actions
         self.say = say
+        self.trouble = ForgeTrouble(project, say)
         self.green: dict[str, str] = {}  # task -> the commit whose checks all passed on the forge
 
     def look(self) -> None:
@@ -63,8 +65,9 @@ class ForgeFeedback:
                 self._remarks(task, pull, self.p.forge.remarks(pull.id))
                 if task.state in SENT_BACK_FROM:
                     self._checks(task, pull, self.p.forge.checks(pull.id))
+                self.trouble.worked(task.id)
             except CzarError as exc:  # tried again at the next look
-                self.say(f"forge, on {task.id}'s pull request: {exc}")
+                self.trouble.failed(task.id, "reading its checks and remarks", exc)
 
     def ci_passed(self, task_id: str, commit: str | None) -> bool:
         """Whether ``commit`` of the task may merge as far as the forge's CI goes."""

@@ -18,7 +18,7 @@ from czar.core.forge import Forge
 from czar.core.repository import Repository
 from czar.core.states import TaskState, WorkerRole
 from czar.core.terminal import Terminal
-from czar.errors import PlanError
+from czar.errors import ForgeError, PlanError
 from czar.forge.local import LocalForge
 from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan, load_plan
@@ -130,13 +130,13 @@ class Project:
         elif self.remote is not None:
             slug = github.repository_of(self.remote.url())
         if slug is None:
-            raise github.ForgeError(
+            raise ForgeError(
                 f"{self.plan.path}: forge: cannot tell the GitHub repository from remote {self.plan.project.remote}'s"
                 ' URL: give it, as [forge] repository = "owner/name"'
             )
         found = github.find_token(api, env={**os.environ, **self.forge_tokens})
         if found is None:
-            raise github.ForgeError(
+            raise ForgeError(
                 "GitHub needs a token: set GITHUB_TOKEN (pull requests: write, contents: read on "
                 f"{slug}), or sign in with `gh auth login`"
             )

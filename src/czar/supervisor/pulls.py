@@ -20,6 +20,7 @@ from czar.store.records import Pull, Task
 from czar.store.store import Store
 from czar.supervisor import remote_sync
 from czar.supervisor.actions import branch_of, stack_starts, stacked_base
+from czar.supervisor.forge_trouble import ForgeTrouble
 from czar.supervisor.project import Project
 
 LOG_TAIL = 4000  # characters of the checks' output in a pull request's body
@@ -36,6 +37,7 @@ class PullRequests:
         self.integration = project.plan.project.integration_branch
         # A remote forge (GitHub) sees only what is pushed, and may have missed an update.
         self.mirrored = project.plan.forge.kind != "local"
+        self.trouble = ForgeTrouble(project, say)
 
     def sync(self) -> None:
         """Open, update, merge and close what the tasks' states call for."""
@@ -48,8 +50,9 @@ class PullRequests:
             pull = pulls.get(task.id)
             try:
                 self._step(task, pull, tips)
+                self.trouble.worked(task.id)
             except CzarError as exc:  # one task's pull request must not keep the others back
-                self.say(f"pull request of {task.id}: {exc}")
+                self.trouble.failed(task.id, "its pull request", exc)
         self._post_reviews()
 
     def _post_reviews(self) -> None:
@@ -75,7 +78,7 @@ class PullRequests:
                         number = pull.id
                     self.forge.post_review(number, review)
             except CzarError as exc:  # tried again at the next look
-                self.say(f"review of {r.task_id} not posted yet: {exc}")
+                self.trouble.failed(r.task_id, "posting its review", exc)
                 continue
             with self.p.store.write() as conn:
                 Store.set_review(conn, r.id, posted=1)
