@@ -12,8 +12,9 @@ integration branch pushed with the pull request's head in it is how GitHub learn
 The API is reached through githubkit: typed requests checked before they leave, and a retry when
 GitHub says to wait; over czar's own transport (``czar.forge.http``): conditional requests (ETags)
 so a pull request read again unchanged costs no rate limit, a time limit on every request. Each
-refusal becomes one ``ForgeError`` line saying what GitHub said and what to do. The token is read from the environment or from ``gh`` when the forge is opened, kept in memory,
-and never written to disk or to the event log.
+refusal becomes one ``ForgeError`` line saying what GitHub said and what to do. The token is read
+from the environment or from ``gh`` when the forge is opened, kept in memory, and never written to
+disk or to the event log.
 """
 
 from __future__ import annotations
