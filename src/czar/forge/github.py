@@ -1,13 +1,10 @@
-"""Pull requests on GitHub (``[forge] kind = "github"``), github.com or GitHub Enterprise Server.
-
-Every pull request is first a record of the local forge (``czar prs`` shows it, with its history),
-then mirrored to GitHub: opened there from ``czar/<task>`` into the integration branch (both pushed
-by czar, ``[project] push``), its title and body updated when czar's record changes (a digest of
-what was last sent makes an unchanged one cost nothing), closed with the reason when its task fails.
-A reviewer's verdict is posted as a review pinned to the commit it read, with a comment on each
-finding's line; GitHub lets no account approve or reject its own pull request, so when czar's token
-opened it the verdict goes as a comment review that says it. A merge by czar needs no request: the
-integration branch pushed with the pull request's head in it is how GitHub learns it merged.
+"""Pull requests on GitHub (``[forge] kind = "github"``), github.com or GitHub Enterprise Server:
+czar's records mirrored there (``czar.forge.mirror`` says how), in GitHub's words. A reviewer's
+verdict is a review pinned to the commit read, with a comment on each finding's line (in the body
+when the diff does not show the line); a comment review when czar's token opened the pull request,
+as GitHub lets no account approve its own. Checks are its check runs and commit statuses (a GitHub
+Actions job: its failing step and the end of its log); remarks are what people wrote; a merge is
+pinned to a commit (``land``).
 
 The API is reached through githubkit: typed requests checked before they leave, and a retry when
 GitHub says to wait; over czar's own transport (``czar.forge.http``): conditional requests (ETags)
@@ -19,21 +16,20 @@ disk or to the event log.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, Remark, Review, Verdict
-from czar.errors import CzarError, ForgeError
-from czar.forge.local import ForgeRefused, LocalForge
+from czar.core.forge import CheckRun, Forge, PullDraft, Remark, Review, Verdict
+from czar.errors import ForgeError
+from czar.forge.local import ForgeRefused
+from czar.forge.mirror import MirroredForge, findings_listed
 from czar.runtime import proc
-from czar.store.records import Pull
 from czar.store.store import Store
 
 if TYPE_CHECKING:
@@ -162,12 +158,13 @@ def said(exc: Exception, doing: str) -> ForgeError:
     return ForgeError(f"GitHub: {doing} failed: {exc}")
 
 
-class GitHubForge:
+class GitHubForge(MirroredForge):
     """The local forge's pull requests, mirrored to one repository on GitHub."""
 
+    forge_name = "GitHub"
+
     def __init__(self, store: Store, github: GitHub[Any], repository: Repository) -> None:
-        self.store = store
-        self.local = LocalForge(store)
+        super().__init__(store)
         self.gh = github
         self.repo = repository
         self._login: str | None = None
@@ -216,48 +213,7 @@ class GitHubForge:
         said.append(f"rules: {', '.join(kinds)}" if kinds else "no rulesets")
         return "; ".join(said)
 
-    # -- the port --------------------------------------------------------------------------------
-
-    def open_or_update(self, draft: PullDraft) -> PullRef:
-        ref = self.local.open_or_update(draft)
-        pull = self._pull(ref.number)
-        want = "closed" if pull.state is PullState.CLOSED else "open"
-        digest = _digest(draft.title, draft.body, draft.base_branch, want)
-        if pull.state is PullState.MERGED and pull.remote_number is not None:
-            return replace(ref, url=pull.url or "")  # merged there as here: nothing more to send
-        try:
-            if pull.remote_number is None:
-                number, url = self._find_or_open(draft)
-            elif pull.synced != digest:
-                number, url = self._update(pull.remote_number, draft, want)
-            else:
-                return replace(ref, url=pull.url or "")
-        except CzarError:
-            with self.store.write() as conn:  # known out of step: the next look sends it again
-                Store.unsync_pull(conn, pull.id)
-            raise
-        with self.store.write() as conn:
-            Store.set_pull_remote(conn, pull.id, remote_number=number, url=url, synced=digest)
-        return replace(ref, url=url)
-
-    def post_review(self, number: int, review: Review) -> None:
-        pull = self._pull(number)
-        if review.commit != pull.head_commit:
-            raise ForgeRefused(
-                f"pull request #{number} is at {pull.head_commit[:10]}, not at the reviewed {review.commit[:10]}"
-            )
-        remote = self._remote(pull)
-        o, n = self.repo.owner, self.repo.name
-        mark = f"<!-- czar review {review.commit} {review.reviewer} -->"
-        posted = self._call(
-            f"read the reviews of pull request #{remote}",
-            lambda: self.gh.rest.pulls.list_reviews(o, n, remote, per_page=100),
-        )
-        if not any(mark in str(r.get("body") or "") for r in posted):
-            author = self._call(f"read pull request #{remote}", lambda: self.gh.rest.pulls.get(o, n, remote))
-            own = str((author.get("user") or {}).get("login")) == self.login()
-            self._post_review(remote, review, mark, own)
-        self.local.post_review(number, review)
+    # -- the port, GitHub's part ---------------------------------------------------------------
 
     def checks(self, number: int) -> tuple[CheckRun, ...]:
         """The checks GitHub has for the pull request's head commit: check runs (GitHub Actions and
@@ -308,7 +264,7 @@ class GitHubForge:
         """Reviews, line comments and comments on the pull request by people: not by czar's own
         account, nor by bots (a CI service's report is a check, not a remark)."""
         pull = self._pull(number)
-        remote = self._remote(pull)
+        remote = self.remote_number(pull)
         o, n, me = self.repo.owner, self.repo.name, self.login()
 
         def by_person(item: dict[str, Any]) -> bool:
@@ -367,18 +323,13 @@ class GitHubForge:
         head = f"Failing step: {failing[0]}" if failing else f"Job {steps.get('name') or job} failed"
         return f"{head}\n\nThe end of its log:\n{log[-LOG_TAIL:]}"
 
-    def merge(self, number: int, head_commit: str, merged_as: str) -> None:
-        # czar merged it and pushed the integration branch with its head in it: GitHub marks the
-        # pull request merged on its own when it sees that push.
-        self.local.merge(number, head_commit, merged_as)
-
     def land(self, number: int, head_commit: str) -> str:
         """A merge commit made by GitHub (``PUT .../merge`` with ``sha``: GitHub merges only if the
         pull request's head is still that commit), under the repository's rules."""
         from githubkit.exception import RequestFailed
 
         pull = self._pull(number)
-        remote = self._remote(pull)
+        remote = self.remote_number(pull)
         o, n = self.repo.owner, self.repo.name
         try:
             with self._asking(f"merge pull request #{remote}"):
@@ -393,45 +344,20 @@ class GitHubForge:
             raise
         return str(made["sha"])
 
-    def close(self, number: int, reason: str) -> None:
-        pull = self._pull(number)
-        self.local.close(number, reason)
-        if pull.remote_number is None or pull.state is not PullState.OPEN:
-            return
-        o, n, remote = self.repo.owner, self.repo.name, pull.remote_number
-        self._call(
-            f"comment on pull request #{remote}",
-            lambda: self.gh.rest.issues.create_comment(o, n, remote, body=f"Closed by czar: {reason}."),
-        )
-        self._call(f"close pull request #{remote}", lambda: self.gh.rest.pulls.update(o, n, remote, state="closed"))
-        with self.store.write() as conn:
-            Store.set_pull_remote(
-                conn, number, remote_number=remote, url=pull.url or "", synced=_digest("", "", "", "closed")
-            )
+    # -- the mirror's primitives (czar.forge.mirror) -----------------------------------------
 
-    # -- on GitHub -------------------------------------------------------------------------------
-
-    def _pull(self, number: int) -> Pull:
-        with self.store.read() as conn:
-            return Store.pull(conn, number)
-
-    def _remote(self, pull: Pull) -> int:
-        if pull.remote_number is None:
-            raise ForgeError(f"pull request #{pull.id} of {pull.task_id} is not on GitHub yet")
-        return pull.remote_number
-
-    def _find_or_open(self, draft: PullDraft) -> tuple[int, str]:
-        """The open pull request from the task's branch into the integration branch (one opened
-        before a restart, or by a person), brought up to date; else a new one."""
+    def find_open(self, draft: PullDraft) -> int | None:
         o, n = self.repo.owner, self.repo.name
-        open_ones = self._call(
+        found = self._call(
             f"look for a pull request from {draft.head_branch}",
             lambda: self.gh.rest.pulls.list(
                 o, n, state="open", head=f"{o}:{draft.head_branch}", base=draft.base_branch
             ),
         )
-        if open_ones:
-            return self._update(int(open_ones[0]["number"]), draft, "open")
+        return int(found[0]["number"]) if found else None
+
+    def open_remote(self, draft: PullDraft) -> tuple[int, str]:
+        o, n = self.repo.owner, self.repo.name
         made = self._call(
             f"open a pull request from {draft.head_branch} into {draft.base_branch}",
             lambda: self.gh.rest.pulls.create(
@@ -440,38 +366,37 @@ class GitHubForge:
         )
         return int(made["number"]), str(made.get("html_url") or "")
 
-    def _update(self, remote: int, draft: PullDraft, state: str) -> tuple[int, str]:
+    def update_remote(self, number: int, draft: PullDraft, *, reopen: bool) -> tuple[int, str]:
         o, n = self.repo.owner, self.repo.name
         fields: dict[str, Any] = {"title": draft.title, "body": draft.body}
-        if state == "open":
+        if reopen:
             fields["state"] = "open"
-        try:
-            made = self._call(
-                f"update pull request #{remote}", lambda: self.gh.rest.pulls.update(o, n, remote, **fields)
-            )
-        except ForgeError:
-            # GitHub reopens no pull request whose branch was made again while it was closed: a
-            # new one then, and the old one stays closed.
-            if state != "open" or self._state_of(remote) == "open":
-                raise
-            return self._find_or_open(replace(draft, title=draft.title))
+        made = self._call(f"update pull request #{number}", lambda: self.gh.rest.pulls.update(o, n, number, **fields))
         return int(made["number"]), str(made.get("html_url") or "")
 
-    def _state_of(self, remote: int) -> str:
+    def is_open(self, number: int) -> bool:
         o, n = self.repo.owner, self.repo.name
-        pull = self._call(f"read pull request #{remote}", lambda: self.gh.rest.pulls.get(o, n, remote))
-        return str(pull.get("state"))
+        return bool(
+            self._call(f"read pull request #{number}", lambda: self.gh.rest.pulls.get(o, n, number)).get("state")
+            == "open"
+        )
 
-    def _post_review(self, remote: int, review: Review, mark: str, own: bool) -> None:
+    def author(self, number: int) -> str:
+        o, n = self.repo.owner, self.repo.name
+        pull = self._call(f"read pull request #{number}", lambda: self.gh.rest.pulls.get(o, n, number))
+        return str((pull.get("user") or {}).get("login"))
+
+    def review_posted(self, number: int, mark: str) -> bool:
+        o, n = self.repo.owner, self.repo.name
+        posted = self._call(
+            f"read the reviews of pull request #{number}",
+            lambda: self.gh.rest.pulls.list_reviews(o, n, number, per_page=100),
+        )
+        return any(mark in str(r.get("body") or "") for r in posted)
+
+    def send_review(self, number: int, review: Review, text: list[str], mark: str, *, own: bool) -> None:
         o, n = self.repo.owner, self.repo.name
         approve = review.verdict is Verdict.APPROVE
-        words = "approves" if approve else "requests changes to"
-        lines = [f"**{review.reviewer}** {words} {review.commit[:10]}.", "", review.summary.strip() or "(no summary)"]
-        if own:
-            lines += [
-                "",
-                "_GitHub lets no account approve or reject its own pull request: czar's verdict is this comment._",
-            ]
         event: Literal["COMMENT", "APPROVE", "REQUEST_CHANGES"] = (
             "COMMENT" if own else "APPROVE" if approve else "REQUEST_CHANGES"
         )
@@ -480,28 +405,31 @@ class GitHubForge:
             for f in review.findings
             if f.line > 0
         ]
-        body = "\n".join([*lines, "", mark])
+        body = "\n".join([*text, "", mark])
         try:
             self._call(
-                f"post a review on pull request #{remote}",
+                f"post a review on pull request #{number}",
                 lambda: self.gh.rest.pulls.create_review(
-                    o, n, remote, commit_id=review.commit, body=body, event=event, comments=comments
+                    o, n, number, commit_id=review.commit, body=body, event=event, comments=comments
                 ),
             )
         except ForgeError as exc:
             if not comments or " 422 " not in str(exc):
                 raise
             # A finding on a line the diff does not show cannot be a line comment: in the body.
-            listed = [f"- `{f.path}:{f.line}` **{f.severity}**: {f.failure}" for f in review.findings]
-            body = "\n".join([*lines, "", "Findings:", *listed, "", mark])
+            body = "\n".join([*text, "", "Findings:", *findings_listed(review), "", mark])
             self._call(
-                f"post a review on pull request #{remote}",
-                lambda: self.gh.rest.pulls.create_review(o, n, remote, commit_id=review.commit, body=body, event=event),
+                f"post a review on pull request #{number}",
+                lambda: self.gh.rest.pulls.create_review(o, n, number, commit_id=review.commit, body=body, event=event),
             )
 
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+    def close_remote(self, number: int, reason: str) -> None:
+        o, n = self.repo.owner, self.repo.name
+        self._call(
+            f"comment on pull request #{number}",
+            lambda: self.gh.rest.issues.create_comment(o, n, number, body=f"Closed by czar: {reason}."),
+        )
+        self._call(f"close pull request #{number}", lambda: self.gh.rest.pulls.update(o, n, number, state="closed"))
 
 
 if TYPE_CHECKING:  # mypy proves it fills the port

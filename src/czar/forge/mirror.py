@@ -1,0 +1,166 @@
+"""A remote forge's side of czar's pull requests, forge-neutral: each is first a record of the local
+forge (``czar prs`` shows it, with its history), then mirrored to the forge, which a subclass
+speaks to (``forge.github``, ``forge.gitlab``).
+
+Opened there from ``czar/<task>`` into the integration branch, or found again (one opened before a
+restart, or by a person); its title and body updated when czar's record changes (a digest of what
+was last sent makes an unchanged one cost nothing; a failed send marks it to be sent again); closed
+with the reason when its task fails. A reviewer's verdict goes there once (a mark in its text finds
+it again after a restart), pinned to the commit read. A merge by czar needs no request: the
+integration branch pushed with the pull request's head in it is how the forge learns it merged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import replace
+
+from czar.core.forge import PullDraft, PullRef, PullState, Review, Verdict
+from czar.errors import CzarError, ForgeError
+from czar.forge.local import ForgeRefused, LocalForge
+from czar.store.records import Pull
+from czar.store.store import Store
+
+
+class MirroredForge(ABC):
+    forge_name = "the forge"  # as a person reads it in a message: "GitHub", "GitLab"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.local = LocalForge(store)
+
+    # -- what each forge says in its own API ----------------------------------------------------
+
+    @abstractmethod
+    def login(self) -> str:
+        """The account the token speaks for."""
+
+    @abstractmethod
+    def find_open(self, draft: PullDraft) -> int | None:
+        """The open pull request from the draft's branch into its base, if there is one."""
+
+    @abstractmethod
+    def open_remote(self, draft: PullDraft) -> tuple[int, str]:
+        """A new pull request: its number there, and where a person sees it."""
+
+    @abstractmethod
+    def update_remote(self, number: int, draft: PullDraft, *, reopen: bool) -> tuple[int, str]:
+        """Its title and body (and open again, with ``reopen``)."""
+
+    @abstractmethod
+    def is_open(self, number: int) -> bool: ...
+
+    @abstractmethod
+    def author(self, number: int) -> str:
+        """The account that opened it."""
+
+    @abstractmethod
+    def review_posted(self, number: int, mark: str) -> bool:
+        """Whether a review or note holding ``mark`` is on it."""
+
+    @abstractmethod
+    def send_review(self, number: int, review: Review, text: list[str], mark: str, *, own: bool) -> None:
+        """The verdict (a comment when ``own``: no account approves its own), ``text`` its body,
+        each finding on its line where the diff shows it."""
+
+    @abstractmethod
+    def close_remote(self, number: int, reason: str) -> None: ...
+
+    # -- the port -------------------------------------------------------------------------------
+
+    def open_or_update(self, draft: PullDraft) -> PullRef:
+        ref = self.local.open_or_update(draft)
+        pull = self._pull(ref.number)
+        want = "closed" if pull.state is PullState.CLOSED else "open"
+        digest = _digest(draft.title, draft.body, draft.base_branch, want)
+        if pull.state is PullState.MERGED and pull.remote_number is not None:
+            return replace(ref, url=pull.url or "")  # merged there as here: nothing more to send
+        try:
+            if pull.remote_number is None:
+                found = self.find_open(draft)
+                number, url = (
+                    self.open_remote(draft) if found is None else self.update_remote(found, draft, reopen=False)
+                )
+            elif pull.synced != digest:
+                number, url = self._update(pull.remote_number, draft, reopen=want == "open")
+            else:
+                return replace(ref, url=pull.url or "")
+        except CzarError:
+            with self.store.write() as conn:  # known out of step: the next look sends it again
+                Store.unsync_pull(conn, pull.id)
+            raise
+        with self.store.write() as conn:
+            Store.set_pull_remote(conn, pull.id, remote_number=number, url=url, synced=digest)
+        return replace(ref, url=url)
+
+    def post_review(self, number: int, review: Review) -> None:
+        pull = self._pull(number)
+        if review.commit != pull.head_commit:
+            raise ForgeRefused(
+                f"pull request #{number} is at {pull.head_commit[:10]}, not at the reviewed {review.commit[:10]}"
+            )
+        remote = self.remote_number(pull)
+        mark = f"<!-- czar review {review.commit} {review.reviewer} -->"
+        if not self.review_posted(remote, mark):
+            own = self.author(remote) == self.login()
+            words = "approves" if review.verdict is Verdict.APPROVE else "requests changes to"
+            text = [
+                f"**{review.reviewer}** {words} {review.commit[:10]}.",
+                "",
+                review.summary.strip() or "(no summary)",
+            ]
+            if own:
+                text += [
+                    "",
+                    f"_{self.forge_name} lets no account approve or reject its own pull request: czar's verdict is"
+                    " this comment._",
+                ]
+            self.send_review(remote, review, text, mark, own=own)
+        self.local.post_review(number, review)
+
+    def merge(self, number: int, head_commit: str, merged_as: str) -> None:
+        # czar merged it and pushed the integration branch with its head in it (the forge marks it
+        # merged on its own), or the forge merged it (``land``): recorded here.
+        self.local.merge(number, head_commit, merged_as)
+
+    def close(self, number: int, reason: str) -> None:
+        pull = self._pull(number)
+        self.local.close(number, reason)
+        if pull.remote_number is None or pull.state is not PullState.OPEN:
+            return
+        self.close_remote(pull.remote_number, reason)
+        with self.store.write() as conn:
+            closed = _digest("", "", "", "closed")
+            Store.set_pull_remote(conn, number, remote_number=pull.remote_number, url=pull.url or "", synced=closed)
+
+    # -- shared ---------------------------------------------------------------------------------
+
+    def _update(self, remote: int, draft: PullDraft, *, reopen: bool) -> tuple[int, str]:
+        try:
+            return self.update_remote(remote, draft, reopen=reopen)
+        except ForgeError:
+            # No forge reopens a pull request whose branch was made again while it was closed: a
+            # new one then, and the old one stays closed.
+            if not reopen or self.is_open(remote):
+                raise
+            found = self.find_open(draft)
+            return self.open_remote(draft) if found is None else self.update_remote(found, draft, reopen=False)
+
+    def _pull(self, number: int) -> Pull:
+        with self.store.read() as conn:
+            return Store.pull(conn, number)
+
+    def remote_number(self, pull: Pull) -> int:
+        if pull.remote_number is None:
+            raise ForgeError(f"pull request #{pull.id} of {pull.task_id} is not on {self.forge_name} yet")
+        return pull.remote_number
+
+
+def findings_listed(review: Review) -> list[str]:
+    """A review's findings as lines of Markdown, for a body (where a line comment cannot go)."""
+    return [f"- `{f.path}:{f.line}` **{f.severity}**: {f.failure}" for f in review.findings]
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
