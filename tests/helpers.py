@@ -66,6 +66,27 @@ def make_repo(path: Path) -> Path:
     return path
 
 
+def repo_with_remote(root: Path, *, task_branch: str | None = None) -> tuple[Path, Path]:
+    """A repository (``root/repo``) whose remote ``origin`` is a bare repository on disk
+    (``root/remote.git``) holding its ``main``; with ``task_branch``, that branch and
+    ``czar/integration`` too, the task's holding a commit of ``a.txt`` (three lines)."""
+    repo = make_repo(root / "repo")
+    bare = root / "remote.git"
+    git(root, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    branches = ["main"]
+    if task_branch is not None:
+        git(repo, "branch", "czar/integration", "main")
+        git(repo, "checkout", "-q", "-b", task_branch)
+        (repo / "a.txt").write_text("one\ntwo\nthree\n")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "a")
+        git(repo, "checkout", "-q", "main")
+        branches += ["czar/integration", task_branch]
+    git(repo, "push", "-q", "origin", *branches)
+    return repo, bare
+
+
 def sim_task(
     tid: str,
     *,

@@ -18,22 +18,12 @@ from czar.forge.local import ForgeRefused
 from czar.paths import ProjectPaths
 from czar.store.store import Store
 from czar.testing.github import FakeGitHub
-from helpers import git, make_repo
+from helpers import git, make_repo, repo_with_remote
 
 
 @pytest.fixture
 def world(tmp_path: Path, czar_home: Path) -> Iterator[tuple[Path, FakeGitHub, GitHubForge]]:
-    repo = make_repo(tmp_path / "repo")
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
-    git(repo, "branch", "czar/integration", "main")
-    git(repo, "checkout", "-q", "-b", "czar/a")
-    (repo / "a.txt").write_text("one\ntwo\nthree\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "a")
-    git(repo, "checkout", "-q", "main")
-    git(repo, "push", "-q", "origin", "main", "czar/integration", "czar/a")
+    repo, bare = repo_with_remote(tmp_path, task_branch="czar/a")
     fake = FakeGitHub(bare)
     url = fake.start()
     store = Store(ProjectPaths.for_project("gh"))
@@ -215,11 +205,7 @@ def test_czar_doctor_checks_the_remote_the_token_what_it_may_do_and_reports_the_
 ) -> None:
     from helpers import czar
 
-    repo = make_repo(tmp_path / "repo")
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
-    git(repo, "push", "-q", "origin", "main")
+    _, bare = repo_with_remote(tmp_path)
     fake = FakeGitHub(bare)
     fake.start()
     try:

@@ -86,8 +86,14 @@ def test_a_persons_request_for_changes_sends_it_back_without_a_round_and_a_comme
     task = f.task("a")
     assert task.state is T.READY and task.rounds == 1
     assert "alice asked for changes" in (task.note or "") and "Rename f to parse." in (task.note or "")
-    assert "bob" not in (task.note or "")  # said before: not again
+    assert "bob wrote" in (task.note or "")  # kept while nobody was at work on it: heard now, with alice's
     assert [r["remark"] for r in _events(f, EventKind.FORGE_REMARK)] == ["comment-1", "review-7"]
+    forge.people[number].append(Remark("comment-9", "bob", "And the docs."))
+    Actions(f.project).assign("a", "w1", "test")  # taken from the pool again
+    f.take("w1")
+    feedback.look()
+    [tell] = f.take("w1")
+    assert "And the docs." in tell.text and "Rename f" not in tell.text  # type: ignore[union-attr]  # told once
 
 
 def test_a_comment_reaches_the_agent_at_work_and_merges_wait_for_green(tmp_path: Path, czar_home: Path) -> None:

@@ -54,9 +54,10 @@ class Repository:
         return f"{self.owner}/{self.name}"
 
 
-def repository_of(url: str) -> Repository | None:
+def repository_of(url: str, *, nested: bool = False) -> Repository | None:
     """``owner/name`` from a remote's URL (``https://github.com/o/r.git``, ``git@github.com:o/r``,
-    ``ssh://git@host:22/o/r``); None for a path on this machine, which names no repository there."""
+    ``ssh://git@host:22/o/r``); None for a path on this machine, which names no repository there.
+    ``nested``: the whole path is the name's (GitLab's ``group/subgroup/name``)."""
     if "://" in url:
         if url.startswith("file://"):
             return None
@@ -68,6 +69,8 @@ def repository_of(url: str) -> Repository | None:
     parts = [p for p in path.removesuffix("/").removesuffix(".git").split("/") if p]
     if len(parts) < 2:
         return None
+    if nested:
+        return Repository("/".join(parts[:-1]), parts[-1])
     return Repository(parts[-2], parts[-1])
 
 
@@ -196,6 +199,10 @@ class GitHubForge(MirroredForge):
         o, n = self.repo.owner, self.repo.name
         data: dict[str, Any] = self._call(f"read {self.repo}", lambda: self.gh.rest.repos.get(o, n))
         return data
+
+    def may_write(self) -> bool:
+        """Whether the token may push and open pull requests in the repository."""
+        return bool((self.repository().get("permissions") or {}).get("push"))
 
     def protection(self, branch: str) -> str:
         """What guards ``branch`` on GitHub, in a few words: branch protection (its required

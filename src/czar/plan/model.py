@@ -177,15 +177,17 @@ class ReviewConfig(_Strict):
 class ForgeConfig(_Strict):
     """Where the tasks' pull requests live. None given: the local forge, in czar's store."""
 
-    kind: Literal["local", "github"] = "local"
-    """``local`` (czar's store: ``czar prs``) or ``github`` (pull requests on GitHub, into the
-    integration branch there; needs ``[project] remote`` and ``push = true``). The token comes from
-    ``GITHUB_TOKEN`` (or ``GH_TOKEN``), else from ``gh auth token``; it is never written down."""
+    kind: Literal["local", "github", "gitlab"] = "local"
+    """``local`` (czar's store: ``czar prs``), ``github`` or ``gitlab`` (pull or merge requests
+    there, into the integration branch; needs ``[project] remote`` and ``push = true``). GitHub's
+    token comes from ``GITHUB_TOKEN`` (or ``GH_TOKEN``), else from ``gh auth token``; GitLab's
+    from ``GITLAB_TOKEN``; never written down."""
     api_url: str | None = None
     """GitHub's API: ``https://api.github.com`` by default; GitHub Enterprise Server:
-    ``https://HOST/api/v3``."""
+    ``https://HOST/api/v3``. GitLab: the instance, ``https://gitlab.com`` by default."""
     repository: str | None = None
-    """``owner/name`` on the forge; by default read from the remote's URL."""
+    """``owner/name`` on GitHub, ``group/subgroup/name`` on GitLab; by default read from the
+    remote's URL."""
     merge_via: Literal["czar", "pull-request"] = "czar"
     """``czar``: czar merges into the integration branch and pushes it (the forge marks the pull
     request merged). ``pull-request``: czar asks the forge to merge each pull request, pinned to
@@ -208,7 +210,7 @@ class ForgeConfig(_Strict):
     @field_validator("repository")
     @classmethod
     def _repository(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", v):
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+", v):
             raise ValueError(f'{v!r} is not "owner/name"')
         return v
 
@@ -402,7 +404,9 @@ class PlanFile(_Strict):
     @model_validator(mode="after")
     def _remote_forge_needs_the_branches_there(self) -> PlanFile:
         if self.forge.kind == "local" and self.forge.merge_via != "czar":
-            raise ValueError('forge.merge_via = "pull-request" needs a forge that merges: kind = "github"')
+            raise ValueError('forge.merge_via = "pull-request" needs a forge that merges: kind = "github" or "gitlab"')
+        if self.forge.kind == "github" and self.forge.repository and self.forge.repository.count("/") != 1:
+            raise ValueError(f'forge.repository: {self.forge.repository!r} is not "owner/name"')
         if self.forge.kind != "local" and not (self.project.remote and self.project.push):
             raise ValueError(
                 f'forge.kind = "{self.forge.kind}" needs the branches on the remote: '

@@ -174,28 +174,32 @@ def forge(project: Project) -> list[Check]:
     spec = project.plan.forge
     if spec.kind == "local":
         return []
-    from czar.forge.github import API_URL, GitHubForge, find_token
+    from czar.forge import github, gitlab
 
     name = f"forge {spec.kind}"
     try:
         opened = project.forge
     except CzarError as exc:
         return [Check(name, False, str(exc), "see the message: a token, or [forge] repository")]
-    assert isinstance(opened, GitHubForge)
-    source = (find_token(spec.api_url or API_URL, env={**os.environ, **project.forge_tokens}) or ("", "?"))[1]
+    assert isinstance(opened, github.GitHubForge | gitlab.GitLabForge)
+    env = {**os.environ, **project.forge_tokens}
+    found = (
+        github.find_token(spec.api_url or github.API_URL, env=env)
+        if isinstance(opened, github.GitHubForge)
+        else gitlab.find_token(env=env)
+    )
     try:
         login = opened.login()
-        data = opened.repository()
+        may = opened.may_write()
     except CzarError as exc:
-        return [Check(name, False, str(exc), "a token that can read the repository (GITHUB_TOKEN, or `gh auth login`)")]
-    may = data.get("permissions") or {}
+        return [Check(name, False, str(exc), "a token that can read the repository (see `czar doctor`'s line)")]
     checks = [
-        Check(name, True, f"the token from {source} speaks for {login}"),
+        Check(name, True, f"the token from {found[1] if found else '?'} speaks for {login}"),
         Check(
             f"repository {opened.repo}",
-            bool(may.get("push")),
-            "the token may push and open pull requests" if may.get("push") else "the token may only read it",
-            "give the token contents: write and pull requests: write on the repository",
+            may,
+            "the token may push and open pull requests" if may else "the token may only read it",
+            "give the token write access: contents and pull requests (GitHub), Developer (GitLab)",
         ),
     ]
     base = project.plan.project.base_branch

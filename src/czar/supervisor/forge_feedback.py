@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from czar.core.events import EventKind
 from czar.core.forge import CheckRun, Remark
@@ -136,13 +137,21 @@ class ForgeFeedback:
                     changes_requested=r.changes_requested,
                 )
             task = Store.task(conn, task.id)
-            text = remarks_text(task.id, pull, new)
+            # Every remark not passed on yet, these and those recorded while nobody was at work
+            # on the task (one look may see a person's comment before their review that came
+            # with it): the agent hears them together, once.
+            entries = Store.pull_entries(conn, pull.id)
+            told = max((e.id for e in entries if e.kind == "remarks_told"), default=0)
+            untold = [_remark(e.detail, e.commit) for e in entries if e.kind == "remark" and e.id > told]
+            text = remarks_text(task.id, pull, untold)
             if any(r.changes_requested for r in new) and task.state in SENT_BACK_FROM:
                 who = ", ".join(sorted({r.author for r in new if r.changes_requested}))
                 self._send_back(conn, task, Setback.PERSON_ASKED, MessageKind.REVIEW, text, f"{who} asked for changes")
             elif self.actions.holder(conn, task) is not None and task.state in (TaskState.ASSIGNED, TaskState.RUNNING):
                 self.actions.tell(conn, task, MessageKind.PERSON, text)
-            # Else (nobody at work on it) it stays on the pull request's history: `czar pr show`.
+            else:
+                return  # nobody at work on it: kept for the next one (and on `czar pr show`)
+            Store.add_pull_entry(conn, pull.id, "remarks_told", pull.head_commit, count=len(untold))
         self.say(f"task {task.id}: {len(new)} remark(s) on its pull request passed on")
 
     # -- both -----------------------------------------------------------------------------------
@@ -174,6 +183,20 @@ class ForgeFeedback:
     def _head(self, task: Task) -> str | None:
         """The task's branch's commit now (its pull request's head, once czar has updated it)."""
         return self.p.repo.tips().get(branch_of(task.id))
+
+
+def _remark(detail: dict[str, Any], commit: str | None) -> Remark:
+    """A remark as the pull request's history recorded it."""
+    line = detail.get("line")
+    return Remark(
+        str(detail.get("id")),
+        str(detail.get("author")),
+        str(detail.get("body") or ""),
+        bool(detail.get("changes_requested")),
+        commit,
+        detail.get("path"),
+        int(line) if line else None,
+    )
 
 
 def ci_text(task: str, pull: Pull, failed: Sequence[CheckRun], max_rounds: int, round_no: int) -> str:

@@ -120,6 +120,8 @@ class Project:
             return self.forge_port
         if spec.kind == "local":
             return LocalForge(self.store)
+        if spec.kind == "gitlab":
+            return self._gitlab()
         from czar.forge import github
 
         api = spec.api_url or github.API_URL
@@ -130,10 +132,7 @@ class Project:
         elif self.remote is not None:
             slug = github.repository_of(self.remote.url())
         if slug is None:
-            raise ForgeError(
-                f"{self.plan.path}: forge: cannot tell the GitHub repository from remote {self.plan.project.remote}'s"
-                ' URL: give it, as [forge] repository = "owner/name"'
-            )
+            raise ForgeError(self._unnamed("GitHub"))
         found = github.find_token(api, env={**os.environ, **self.forge_tokens})
         if found is None:
             raise ForgeError(
@@ -141,6 +140,27 @@ class Project:
                 f"{slug}), or sign in with `gh auth login`"
             )
         return github.GitHubForge(self.store, github.client(found[0], api), slug)
+
+    def _gitlab(self) -> Forge:
+        from czar.forge import github, gitlab
+
+        spec = self.plan.forge
+        path = spec.repository
+        if path is None and self.remote is not None:
+            slug = github.repository_of(self.remote.url(), nested=True)
+            path = str(slug) if slug is not None else None
+        if path is None:
+            raise ForgeError(self._unnamed("GitLab"))
+        found = gitlab.find_token(env={**os.environ, **self.forge_tokens})
+        if found is None:
+            raise ForgeError(f"GitLab needs a token: set GITLAB_TOKEN (api scope, Developer on {path})")
+        return gitlab.GitLabForge(self.store, gitlab.client(found[0], spec.api_url or gitlab.API_URL), path)
+
+    def _unnamed(self, forge: str) -> str:
+        return (
+            f"{self.plan.path}: forge: cannot tell the {forge} repository from remote "
+            f'{self.plan.project.remote}\'s URL: give it, as [forge] repository = "owner/name"'
+        )
 
     @cached_property
     def git_lock(self) -> GitLock:

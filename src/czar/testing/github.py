@@ -15,19 +15,13 @@ and statuses on a commit, and read every request made (``requests``).
 
 from __future__ import annotations
 
-import hashlib
-import http.server
-import json
 import re
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from czar.runtime import proc
+from czar.testing.bare_forge import Answer, BareForge, Route, stamp
 
 
 @dataclass
@@ -47,66 +41,50 @@ class FakePull:
     review_comments: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Seen:
-    method: str
-    path: str
-    query: str
-    body: Any
-    status: int
+class FakeGitHub(BareForge):
+    prefix = ""
 
-
-class FakeGitHub:
     def __init__(self, bare: Path, owner: str = "acme", name: str = "app", token: str = "t0ken") -> None:
-        self.bare = bare
+        super().__init__(bare, token)
         self.owner = owner
         self.name = name
-        self.token = token
         self.login = "czar-bot"  # the account the token speaks for
         self.pulls: dict[int, FakePull] = {}
         self.check_runs: dict[str, list[dict[str, Any]]] = {}  # commit -> check runs
         self.statuses: dict[str, list[dict[str, Any]]] = {}  # commit -> statuses
-        self.requests: list[Seen] = []
         self.protected: dict[str, list[str]] = {}  # branch -> its required checks (protected)
         self.rules: dict[str, list[str]] = {}  # branch -> the kinds of rule its rulesets apply
         self.refuse_merges: str | None = None  # a rule of the repository's that blocks merges: its words
         self.jobs: dict[int, dict[str, Any]] = {}  # GitHub Actions jobs: their steps and log
         self._jobs = 0
-        self._failures: list[tuple[int, dict[str, str], str]] = []
-        self._lock = threading.RLock()
-        self._server: http.server.ThreadingHTTPServer | None = None
 
     # -- for the tests ---------------------------------------------------------------------------
 
-    def start(self) -> str:
-        """Serve on a free port of 127.0.0.1; the API's base URL."""
-        fake = self
-
-        class Handler(_Handler):
-            github = fake
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="fake-github", daemon=True).start()
-        return self.url
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def fail_next(self, status: int, message: str = "", *, times: int = 1, rate_limited: bool = False) -> None:
+    def fail_next(
+        self,
+        status: int,
+        message: str = "",
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        rate_limited: bool = False,
+    ) -> None:
         """The next ``times`` requests answer ``status`` (a rate limit: with GitHub's headers)."""
-        headers: dict[str, str] = {}
         if rate_limited:
             headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 1), "retry-after": "1"}
-        with self._lock:
-            self._failures += [(status, headers, message or "failed")] * times
+        super().fail_next(status, message, times=times, headers=headers)
+
+    def authorized(self, headers: Any) -> bool:
+        return headers.get("Authorization", "") in (f"Bearer {self.token}", f"token {self.token}")
+
+    def unauthorized(self) -> Answer:
+        return 401, {"message": "Bad credentials"}, {}
+
+    def outside(self, path: str) -> Answer | None:
+        if not path.startswith("/_logs/"):
+            return None
+        job = self.jobs.get(int(path.rsplit("/", 1)[1]))  # the log's storage: the link is the permission
+        return (200, str(job["log"]), {}) if job else (404, "gone", {})
 
     def set_check(
         self,
@@ -152,7 +130,7 @@ class FakeGitHub:
             pull = self.pulls[number]
             self._follow(pull)
             user = {"login": login, "type": "User"}
-            stamp = _stamp()
+            when = stamp()
             pull.reviews.append(
                 {
                     "id": 1000 + len(pull.reviews),
@@ -160,7 +138,7 @@ class FakeGitHub:
                     "body": body,
                     "state": state,
                     "commit_id": pull.head_sha,
-                    "submitted_at": stamp,
+                    "submitted_at": when,
                 }
             )
             for path, line, text in comments:
@@ -172,7 +150,7 @@ class FakeGitHub:
                         "path": path,
                         "line": line,
                         "commit_id": pull.head_sha,
-                        "created_at": stamp,
+                        "created_at": when,
                     }
                 )
 
@@ -180,7 +158,7 @@ class FakeGitHub:
         with self._lock:
             pull = self.pulls[number]
             user = {"login": login, "type": "Bot" if bot else "User"}
-            pull.comments.append({"id": 3000 + len(pull.comments), "user": user, "body": body, "created_at": _stamp()})
+            pull.comments.append({"id": 3000 + len(pull.comments), "user": user, "body": body, "created_at": stamp()})
 
     def pull_of(self, branch: str) -> FakePull | None:
         with self._lock:
@@ -188,16 +166,6 @@ class FakeGitHub:
         return found[-1] if found else None
 
     # -- the repository --------------------------------------------------------------------------
-
-    def _git(self, *args: str) -> proc.Result:
-        return proc.run(["git", "-C", str(self.bare), *args], timeout=30)
-
-    def tip(self, branch: str) -> str | None:
-        result = self._git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}")
-        return result.output.strip() if result.ok else None
-
-    def _contains(self, branch: str, commit: str) -> bool:
-        return self._git("merge-base", "--is-ancestor", commit, f"refs/heads/{branch}").ok
 
     def _follow(self, pull: FakePull) -> None:
         """A pull request as GitHub would show it now: following its branch while open, merged
@@ -209,23 +177,8 @@ class FakeGitHub:
             pull.state = "closed"  # its branch was deleted
             return
         pull.head_sha = head
-        if self._contains(pull.base, head):
+        if self.contains(pull.base, head):
             pull.state, pull.merged = "closed", True
-
-    def _lines_shown(self, pull: FakePull, path: str) -> set[int]:
-        """The lines of ``path`` at the head that the pull request's diff shows (its hunks)."""
-        base = self.tip(pull.base) or ""
-        if pull.merged:
-            # GitHub keeps a merged pull request's diff: against the base as it was before the
-            # head came in (the newest commit of its first-parent line without it).
-            line = self._git("rev-list", "--first-parent", "--max-count=200", base).output.split()
-            base = next((c for c in line if not self._git("merge-base", "--is-ancestor", pull.head_sha, c).ok), base)
-        out = self._git("diff", "--unified=3", f"{base}...{pull.head_sha}", "--", path).output
-        shown: set[int] = set()
-        for m in re.finditer(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@", out, re.M):
-            start, count = int(m.group(1)), int(m.group(2) or "1")
-            shown.update(range(start, start + count))
-        return shown
 
     # -- the API ---------------------------------------------------------------------------------
 
@@ -245,25 +198,13 @@ class FakeGitHub:
             "mergeable": p.state == "open",
         }
 
-    def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
-        with self._lock:
-            if self._failures:
-                status, headers, message = self._failures.pop(0)
-                return status, {"message": message}, headers
-            prefix = f"/repos/{self.owner}/{self.name}"
-            if path == "/user" and method == "GET":
-                return 200, {"login": self.login, "type": "User"}, {}
-            if not path.startswith(prefix):
-                return 404, {"message": "Not Found"}, {}
-            rest = path[len(prefix) :]
-            for pattern, verb, act in self._routes():
-                m = re.fullmatch(pattern, rest)
-                if m and verb == method:
-                    return act(query, body, *m.groups())
-            return 404, {"message": "Not Found"}, {}
+    def routes(self) -> list[Route]:
+        here = re.escape(f"/repos/{self.owner}/{self.name}")
+        return [(p if p.startswith("/user") else here + p, verb, act) for p, verb, act in self._routes()]
 
-    def _routes(self) -> list[tuple[str, str, Callable[..., tuple[int, Any, dict[str, str]]]]]:
+    def _routes(self) -> list[Route]:
         return [
+            ("/user", "GET", self._user),
             ("", "GET", self._repo),
             ("/pulls", "GET", self._list),
             ("/pulls", "POST", self._create),
@@ -309,6 +250,9 @@ class FakeGitHub:
         if int(job) not in self.jobs:
             return 404, {"message": "Not Found"}, {}
         return 302, None, {"Location": f"{self.url}/_logs/{job}"}
+
+    def _user(self, query: dict[str, str], body: Any) -> Answer:
+        return 200, {"login": self.login, "type": "User"}, {}
 
     def _repo(self, query: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
         full = f"{self.owner}/{self.name}"
@@ -386,7 +330,7 @@ class FakeGitHub:
         if event == "REQUEST_CHANGES" and not body.get("body"):
             return 422, {"message": "Unprocessable Entity", "errors": ["Body is required"]}, {}
         for c in body.get("comments") or []:
-            if int(c.get("line", 0)) not in self._lines_shown(pull, str(c.get("path"))):
+            if int(c.get("line", 0)) not in self.lines_shown(pull.base, pull.head_sha, pull.merged, str(c.get("path"))):
                 return 422, {"message": "Unprocessable Entity", "errors": ["Line could not be resolved"]}, {}
         state = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED"}.get(str(event), "COMMENTED")
         review = {
@@ -427,15 +371,10 @@ class FakeGitHub:
             return 405, {"message": self.refuse_merges}, {}
         if body.get("sha") and body["sha"] != pull.head_sha:
             return 409, {"message": "Head branch was modified. Review and try the merge again."}, {}
-        base = self.tip(pull.base)
-        assert base is not None
-        tree = self._git("merge-tree", "--write-tree", base, pull.head_sha)
-        if not tree.ok:
-            return 405, {"message": "Pull Request is not mergeable"}, {}
         title = f"Merge pull request #{pull.number} from {self.owner}/{pull.head}"
-        made = self._git("commit-tree", tree.output.split()[0], "-p", base, "-p", pull.head_sha, "-m", title)
-        commit = made.output.strip()
-        self._git("update-ref", f"refs/heads/{pull.base}", commit, base)
+        commit = self.merge_into(pull.base, pull.head_sha, title)
+        if commit is None:
+            return 405, {"message": "Pull Request is not mergeable"}, {}
         pull.state, pull.merged, pull.merge_commit = "closed", True, commit
         return 200, {"sha": commit, "merged": True, "message": "Pull Request successfully merged"}, {}
 
@@ -448,67 +387,3 @@ class FakeGitHub:
         states = {s["state"] for s in statuses}
         overall = "failure" if states & {"failure", "error"} else "pending" if "pending" in states else "success"
         return 200, {"state": overall, "sha": ref, "total_count": len(statuses), "statuses": statuses}, {}
-
-
-def _stamp() -> str:
-    """GitHub's time stamps, to the microsecond (so that they order remarks made in one second)."""
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    github: FakeGitHub
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # a test's output stays quiet
-        return
-
-    def _serve(self, method: str) -> None:
-        split = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        size = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(size) if size else b""
-        body: Any = json.loads(raw) if raw else {}
-        auth = self.headers.get("Authorization", "")
-        headers: dict[str, str] = {}
-        if split.path.startswith("/_logs/"):  # the log's storage: the link is the permission
-            job = self.github.jobs.get(int(split.path.rsplit("/", 1)[1]))
-            text = str(job["log"]).encode() if job else b"gone"
-            self.send_response(200 if job else 404)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(text)))
-            self.end_headers()
-            self.wfile.write(text)
-            return
-        if auth not in (f"Bearer {self.github.token}", f"token {self.github.token}"):
-            status, data, headers = 401, {"message": "Bad credentials"}, {}
-        else:
-            status, data, headers = self.github.handle(method, split.path, query, body)
-        payload = json.dumps(data).encode() if data is not None else b""
-        etag = f'"{hashlib.sha256(payload).hexdigest()[:20]}"'
-        if method == "GET" and status == 200 and self.headers.get("If-None-Match") == etag:
-            status, payload = 304, b""
-        with self.github._lock:
-            self.github.requests.append(Seen(method, split.path, split.query, body, status))
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("ETag", etag)
-        self.send_header("x-ratelimit-limit", "5000")
-        self.send_header("x-ratelimit-remaining", headers.pop("x-ratelimit-remaining", "4999"))
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_PATCH(self) -> None:
-        self._serve("PATCH")
-
-    def do_PUT(self) -> None:
-        self._serve("PUT")

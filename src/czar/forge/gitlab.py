@@ -1,0 +1,343 @@
+"""Merge requests on GitLab (``[forge] kind = "gitlab"``), gitlab.com or self-hosted: czar's pull
+requests mirrored there (``czar.forge.mirror``), in GitLab's words.
+
+A reviewer's verdict is a note pinned to the commit read (an approval too, at that commit, when
+GitLab allows it: not on the token's own merge request), each finding a discussion on its line
+(in the note when the diff does not show the line). Checks are the jobs of the newest pipeline for
+the head commit (a failed one: its stage and name and the end of its log). Remarks are people's
+notes and their requests for changes (reviewers' state). A merge is pinned to a commit (``sha``:
+GitLab refuses if the source branch moved), under the project's rules.
+
+Through python-gitlab: the token (``GITLAB_TOKEN``), retries of GitLab's own errors, waiting when
+told to (429), a time limit on every request. The token is kept in memory only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from czar.core.forge import CheckRun, Forge, PullDraft, Remark, Review, Verdict
+from czar.errors import ForgeError
+from czar.forge.local import ForgeRefused
+from czar.forge.mirror import MirroredForge, findings_listed
+from czar.store.store import Store
+
+if TYPE_CHECKING:
+    import gitlab
+
+API_URL = "https://gitlab.com"
+TIMEOUT = 30.0
+TOKEN_VARIABLES = ("GITLAB_TOKEN",)
+LOG_TAIL = 4000
+RUNNING = frozenset({"created", "pending", "running", "waiting_for_resource", "preparing", "scheduled"})
+PASSED = frozenset({"success", "skipped", "manual"})
+
+
+def find_token(env: dict[str, str] | None = None) -> tuple[str, str] | None:
+    environ = os.environ if env is None else env
+    for var in TOKEN_VARIABLES:
+        value = environ.get(var, "").strip()
+        if value:
+            return value, var
+    return None
+
+
+def client(token: str, url: str = API_URL, timeout: float = TIMEOUT) -> gitlab.Gitlab:
+    import gitlab
+
+    return gitlab.Gitlab(
+        url,
+        private_token=token,
+        timeout=timeout,
+        retry_transient_errors=True,  # GitLab's 5xx and dropped connections, a few times
+        user_agent="czar",
+    )
+
+
+def said(exc: Exception, doing: str) -> ForgeError:
+    """What GitLab answered to ``doing``, as one line fit for a person."""
+    import requests
+    from gitlab.exceptions import GitlabError
+
+    if isinstance(exc, requests.Timeout):
+        return ForgeError(f"GitLab: no answer in time to {doing} (tried again at the next look)")
+    if isinstance(exc, requests.RequestException):
+        return ForgeError(f"GitLab: could not be reached to {doing}: {type(exc).__name__}")
+    if isinstance(exc, GitlabError):
+        status = exc.response_code
+        hint = {
+            401: "the token is missing, expired or revoked (GITLAB_TOKEN)",
+            403: "the token lacks the permission (api scope; Developer on the project)",
+            404: "the project does not exist here, or the token cannot see it",
+            409: "the merge request or its branch moved meanwhile",
+        }.get(status or 0)
+        text = str(exc.error_message).strip() or "no message"
+        return ForgeError(f"GitLab: {status} {text} to {doing}" + (f": {hint}" if hint else ""))
+    return ForgeError(f"GitLab: {doing} failed: {exc}")
+
+
+class GitLabForge(MirroredForge):
+    """The local forge's pull requests, as merge requests of one GitLab project."""
+
+    forge_name = "GitLab"
+
+    def __init__(self, store: Store, gl: gitlab.Gitlab, project: str) -> None:
+        super().__init__(store)
+        self.gl = gl
+        self.repo = project  # "group/name", as GitLab's path_with_namespace
+        self.base = f"/projects/{quote(project, safe='')}"
+        self._login: str | None = None
+
+    @contextmanager
+    def _asking(self, doing: str) -> Iterator[None]:
+        import requests
+        from gitlab.exceptions import GitlabError
+
+        try:
+            yield
+        except (GitlabError, requests.RequestException) as exc:
+            raise said(exc, doing) from exc
+
+    def _get(self, doing: str, path: str, **query: Any) -> Any:
+        with self._asking(doing):
+            return self.gl.http_get(f"{self.base}{path}", query_data=query or None)
+
+    def _all(self, doing: str, path: str, **query: Any) -> list[Any]:
+        with self._asking(doing):
+            return list(self.gl.http_list(f"{self.base}{path}", query_data=query or None, get_all=True))
+
+    def _send(self, doing: str, verb: Callable[..., Any], path: str, data: dict[str, Any]) -> Any:
+        with self._asking(doing):
+            return verb(f"{self.base}{path}", post_data=data)
+
+    def login(self) -> str:
+        if self._login is None:
+            with self._asking("read the token's account"):
+                user = self.gl.http_get("/user")
+            assert isinstance(user, dict)
+            self._login = str(user["username"])
+        return self._login
+
+    def repository(self) -> dict[str, Any]:
+        data: dict[str, Any] = self._get(f"read {self.repo}", "")
+        return data
+
+    def may_write(self) -> bool:
+        """Whether the token may push and open merge requests (Developer or above)."""
+        may = self.repository().get("permissions") or {}
+        levels = [int((may.get(k) or {}).get("access_level") or 0) for k in ("project_access", "group_access")]
+        return max(levels) >= 30
+
+    def protection(self, branch: str) -> str:
+        with self._asking(f"read the protection of {branch}"):
+            import gitlab.exceptions
+
+            try:
+                data = self.gl.http_get(f"{self.base}/protected_branches/{quote(branch, safe='')}")
+            except gitlab.exceptions.GitlabHttpError as exc:
+                if exc.response_code == 404:
+                    return "not protected"
+                raise
+        assert isinstance(data, dict)
+        levels = {
+            "push": [str(a.get("access_level_description")) for a in data.get("push_access_levels") or []],
+            "merge": [str(a.get("access_level_description")) for a in data.get("merge_access_levels") or []],
+        }
+        who = "; ".join(f"{k}: {', '.join(v)}" for k, v in levels.items() if v)
+        return "protected" + (f" ({who})" if who else "")
+
+    # -- the mirror's primitives ------------------------------------------------------------------
+
+    def find_open(self, draft: PullDraft) -> int | None:
+        found = self._all(
+            f"look for a merge request from {draft.head_branch}",
+            "/merge_requests",
+            state="opened",
+            source_branch=draft.head_branch,
+            target_branch=draft.base_branch,
+        )
+        return int(found[0]["iid"]) if found else None
+
+    def open_remote(self, draft: PullDraft) -> tuple[int, str]:
+        made = self._send(
+            f"open a merge request from {draft.head_branch} into {draft.base_branch}",
+            self.gl.http_post,
+            "/merge_requests",
+            {
+                "source_branch": draft.head_branch,
+                "target_branch": draft.base_branch,
+                "title": draft.title,
+                "description": draft.body,
+            },
+        )
+        return int(made["iid"]), str(made.get("web_url") or "")
+
+    def update_remote(self, number: int, draft: PullDraft, *, reopen: bool) -> tuple[int, str]:
+        data: dict[str, Any] = {"title": draft.title, "description": draft.body}
+        if reopen and not self.is_open(number):
+            data["state_event"] = "reopen"
+        made = self._send(f"update merge request !{number}", self.gl.http_put, f"/merge_requests/{number}", data)
+        if reopen and made.get("state") != "opened":
+            raise ForgeError(f"GitLab: merge request !{number} could not be reopened")
+        return int(made["iid"]), str(made.get("web_url") or "")
+
+    def _mr(self, number: int) -> dict[str, Any]:
+        data: dict[str, Any] = self._get(f"read merge request !{number}", f"/merge_requests/{number}")
+        return data
+
+    def is_open(self, number: int) -> bool:
+        return self._mr(number).get("state") == "opened"
+
+    def author(self, number: int) -> str:
+        return str((self._mr(number).get("author") or {}).get("username"))
+
+    def review_posted(self, number: int, mark: str) -> bool:
+        notes = self._all(f"read the notes of merge request !{number}", f"/merge_requests/{number}/notes")
+        return any(mark in str(n.get("body") or "") for n in notes)
+
+    def send_review(self, number: int, review: Review, text: list[str], mark: str, *, own: bool) -> None:
+        refs = self._mr(number).get("diff_refs") or {}
+        unplaced = []
+        for f in review.findings:
+            position = {
+                "position_type": "text",
+                "base_sha": refs.get("base_sha"),
+                "start_sha": refs.get("start_sha"),
+                "head_sha": review.commit,
+                "new_path": f.path,
+                "old_path": f.path,
+                "new_line": f.line,
+            }
+            try:
+                self._send(
+                    f"comment on a line of merge request !{number}",
+                    self.gl.http_post,
+                    f"/merge_requests/{number}/discussions",
+                    {"body": f"**{f.severity}**: {f.failure}", "position": position, "commit_id": review.commit},
+                )
+            except ForgeError as exc:
+                if " 400 " not in str(exc):
+                    raise
+                unplaced.append(f)  # a line the diff does not show: in the note
+        body = [*text]
+        if unplaced:
+            from dataclasses import replace
+
+            body += ["", "Findings:", *findings_listed(replace(review, findings=tuple(unplaced)))]
+        self._send(
+            f"post a review note on merge request !{number}",
+            self.gl.http_post,
+            f"/merge_requests/{number}/notes",
+            {"body": "\n".join([*body, "", mark])},
+        )
+        if review.verdict is Verdict.APPROVE and not own:
+            self._send(
+                f"approve merge request !{number}",
+                self.gl.http_post,
+                f"/merge_requests/{number}/approve",
+                {"sha": review.commit},
+            )
+
+    def close_remote(self, number: int, reason: str) -> None:
+        self._send(
+            f"comment on merge request !{number}",
+            self.gl.http_post,
+            f"/merge_requests/{number}/notes",
+            {"body": f"Closed by czar: {reason}."},
+        )
+        self._send(
+            f"close merge request !{number}", self.gl.http_put, f"/merge_requests/{number}", {"state_event": "close"}
+        )
+
+    # -- the port, GitLab's part --------------------------------------------------------------
+
+    def checks(self, number: int) -> tuple[CheckRun, ...]:
+        """The jobs of the newest pipeline for the merge request's head commit."""
+        sha = self._pull(number).head_commit
+        pipelines = self._all(f"read the pipelines of {sha[:10]}", "/pipelines", sha=sha, order_by="id", sort="desc")
+        if not pipelines:
+            return ()
+        newest = pipelines[0]
+        jobs = self._all(f"read the jobs of pipeline {newest['id']}", f"/pipelines/{newest['id']}/jobs")
+        found = []
+        for job in jobs:
+            status = str(job.get("status"))
+            name = f"{job.get('stage')}/{job.get('name')}"
+            passed = status in PASSED or (status == "failed" and bool(job.get("allow_failure")))
+            output = ""
+            if status == "failed" and not passed:
+                output = self._trace(int(job["id"]), name)
+            found.append(CheckRun(name, passed, output, pending=status in RUNNING, url=str(job.get("web_url") or "")))
+        return tuple(found)
+
+    def _trace(self, job: int, name: str) -> str:
+        try:
+            with self._asking(f"read the log of job {job}"):
+                raw = self.gl.http_get(f"{self.base}/jobs/{job}/trace", raw=True)
+        except ForgeError:
+            return ""
+        text = getattr(raw, "text", "")
+        return f"Failing job: {name}\n\nThe end of its log:\n{text[-LOG_TAIL:]}"
+
+    def remarks(self, number: int) -> tuple[Remark, ...]:
+        """People's notes (not system notes, not czar's account, not bots), oldest first, and
+        their requests for changes (a reviewer's state)."""
+        me = self.login()
+        notes = self._all(f"read the notes of merge request !{number}", f"/merge_requests/{number}/notes", sort="asc")
+        found: list[tuple[str, Remark]] = []
+        for n in notes:
+            who = n.get("author") or {}
+            if n.get("system") or who.get("username") in (None, me) or who.get("bot"):
+                continue
+            where = n.get("position") or {}
+            line = where.get("new_line")
+            remark = Remark(
+                f"note-{n['id']}",
+                str(who["username"]),
+                str(n.get("body") or ""),
+                commit=where.get("head_sha"),
+                path=where.get("new_path"),
+                line=int(line) if line else None,
+            )
+            found.append((str(n.get("created_at") or ""), remark))
+        reviewers = self._all(f"read the reviewers of merge request !{number}", f"/merge_requests/{number}/reviewers")
+        head = self._pull(number).head_commit
+        for r in reviewers:
+            who = r.get("user") or {}
+            if r.get("state") == "requested_changes" and who.get("username") not in (None, me):
+                body = f"{who['username']} asked for changes on GitLab (their comments say what)."
+                stamp = str(r.get("created_at") or "")
+                found.append(
+                    (stamp, Remark(f"changes-{who['username']}-{head}", str(who["username"]), body, True, head))
+                )
+        return tuple(r for _, r in sorted(found, key=lambda pair: pair[0]))
+
+    def land(self, number: int, head_commit: str) -> str:
+        """A merge made by GitLab, only if the source branch is still at ``head_commit``."""
+        import gitlab.exceptions
+
+        pull = self._pull(number)
+        remote = self.remote_number(pull)
+        try:
+            with self._asking(f"merge merge request !{remote}"):
+                made = self.gl.http_put(
+                    f"{self.base}/merge_requests/{remote}/merge",
+                    post_data={"sha": head_commit, "merge_commit_message": f"czar: merge {pull.title}"},
+                )
+        except ForgeError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, gitlab.exceptions.GitlabError) and cause.response_code in (405, 406, 409, 422):
+                raise ForgeRefused(str(exc)) from exc  # not mergeable, a rule, or its head moved
+            raise
+        assert isinstance(made, dict)
+        return str(made.get("merge_commit_sha") or made.get("sha"))
+
+
+if TYPE_CHECKING:  # mypy proves it fills the port
+
+    def _fills(store: Store, gl: gitlab.Gitlab) -> Forge:
+        return GitLabForge(store, gl, "group/app")

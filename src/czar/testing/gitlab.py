@@ -1,0 +1,310 @@
+"""A small GitLab for tests: the REST endpoints (``/api/v4``) czar's GitLab forge uses, shaped as
+GitLab's documentation shows them, over a bare repository on disk that czar pushes to.
+
+Stateful where GitLab is: merge requests numbered (``iid``) from 1 in the project, with notes,
+discussions on lines and reviewers; one follows its source branch while open and is merged once
+its target holds its head (as GitLab marks it when such a push arrives); a merge through the API
+is pinned to ``sha`` (409 if the branch moved) and made in the bare repository. It refuses what
+GitLab refuses: a token it does not know (401), a second open merge request for the same branches
+(409), a discussion on a line the diff does not show (400), an approval by the author (401), a
+merge the project's rules block (405). A test sets pipelines and their jobs on a commit, people's
+notes and reviewers' states, and reads every request.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from czar.testing.bare_forge import Answer, BareForge, Route, stamp
+
+
+@dataclass
+class FakeMergeRequest:
+    iid: int
+    title: str
+    description: str
+    source: str
+    target: str
+    author: str
+    state: str = "opened"  # opened, closed, merged
+    sha: str = ""
+    merge_commit: str | None = None
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    reviewers: list[dict[str, Any]] = field(default_factory=list)
+    approved_by: list[str] = field(default_factory=list)
+
+
+class FakeGitLab(BareForge):
+    prefix = "/api/v4"
+
+    def __init__(self, bare: Path, path: str = "acme/tools/app", token: str = "glpat-t0ken") -> None:
+        super().__init__(bare, token)
+        self.path = path  # the project's path_with_namespace
+        self.login = "czar-bot"
+        self.mrs: dict[int, FakeMergeRequest] = {}
+        self.pipelines: dict[str, list[dict[str, Any]]] = {}  # commit -> jobs of its newest pipeline
+        self.pipeline_ids: dict[str, int] = {}  # commit -> its newest pipeline's id
+        self.traces: dict[int, str] = {}  # job -> its log
+        self.protected: dict[str, dict[str, Any]] = {}
+        self.refuse_merges: str | None = None
+        self._ids = 0
+
+    # -- for the tests --------------------------------------------------------------------------
+
+    def authorized(self, headers: Any) -> bool:
+        given = str(headers.get("PRIVATE-TOKEN", ""))
+        return given == self.token or str(headers.get("Authorization")) == f"Bearer {self.token}"
+
+    def mr_of(self, branch: str) -> FakeMergeRequest | None:
+        with self._lock:
+            found = [m for m in self.mrs.values() if m.source == branch]
+        return found[-1] if found else None
+
+    def set_pipeline(self, commit: str, jobs: list[tuple[str, str, str]], traces: dict[str, str] | None = None) -> None:
+        """The newest pipeline of ``commit``: its jobs (stage, name, status), a failed one's log."""
+        with self._lock:
+            made = []
+            for stage, name, status in jobs:
+                self._ids += 1
+                made.append(
+                    {
+                        "id": self._ids,
+                        "stage": stage,
+                        "name": name,
+                        "status": status,
+                        "allow_failure": False,
+                        "web_url": f"https://gitlab.example/{self.path}/-/jobs/{self._ids}",
+                    }
+                )
+                if traces and name in traces:
+                    self.traces[self._ids] = traces[name]
+            self.pipelines[commit] = made
+            self._ids += 1
+            self.pipeline_ids[commit] = self._ids
+
+    def person_note(
+        self, iid: int, username: str, body: str, *, path: str | None = None, line: int | None = None
+    ) -> None:
+        with self._lock:
+            mr = self._mr(str(iid))
+            assert mr is not None
+            position = {"new_path": path, "new_line": line, "head_sha": mr.sha} if path else None
+            self._note(mr, username, body, position=position)
+
+    def person_requests_changes(self, iid: int, username: str) -> None:
+        with self._lock:
+            self.mrs[iid].reviewers.append(
+                {"user": {"username": username}, "state": "requested_changes", "created_at": stamp()}
+            )
+
+    # -- GitLab's semantics ---------------------------------------------------------------------
+
+    def _follow(self, mr: FakeMergeRequest) -> None:
+        if mr.state != "opened":
+            return
+        head = self.tip(mr.source)
+        if head is None:
+            mr.state = "closed"
+            return
+        mr.sha = head
+        if self.contains(mr.target, head):
+            mr.state = "merged"
+
+    def _mr(self, iid: str) -> FakeMergeRequest | None:
+        mr = self.mrs.get(int(iid))
+        if mr is not None:
+            self._follow(mr)
+        return mr
+
+    def _json(self, mr: FakeMergeRequest) -> dict[str, Any]:
+        base = self.tip(mr.target) or ""
+        start = self.git("merge-base", base, mr.sha).output.strip() if base and mr.sha else base
+        return {
+            "iid": mr.iid,
+            "id": 1000 + mr.iid,
+            "title": mr.title,
+            "description": mr.description,
+            "state": mr.state,
+            "source_branch": mr.source,
+            "target_branch": mr.target,
+            "sha": mr.sha,
+            "merge_commit_sha": mr.merge_commit,
+            "author": {"username": mr.author},
+            "web_url": f"https://gitlab.example/{self.path}/-/merge_requests/{mr.iid}",
+            "diff_refs": {"base_sha": start, "start_sha": base, "head_sha": mr.sha},
+        }
+
+    def _note(self, mr: FakeMergeRequest, username: str, body: str, *, position: Any = None) -> dict[str, Any]:
+        self._ids += 1
+        note = {
+            "id": self._ids,
+            "body": body,
+            "author": {"username": username},
+            "system": False,
+            "created_at": stamp(),
+            "position": position,
+        }
+        mr.notes.append(note)
+        return note
+
+    # -- the API --------------------------------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        here = re.escape(f"/projects/{quote(self.path, safe='')}")
+        mrs = f"{here}/merge_requests"
+        return [
+            ("/user", "GET", lambda q, b: (200, {"username": self.login, "id": 1}, {})),
+            (here, "GET", self._project),
+            (f"{mrs}", "GET", self._list),
+            (f"{mrs}", "POST", self._create),
+            (rf"{mrs}/(\d+)", "GET", self._get),
+            (rf"{mrs}/(\d+)", "PUT", self._update),
+            (rf"{mrs}/(\d+)/notes", "GET", self._notes),
+            (rf"{mrs}/(\d+)/notes", "POST", self._add_note),
+            (rf"{mrs}/(\d+)/discussions", "POST", self._discussion),
+            (rf"{mrs}/(\d+)/reviewers", "GET", self._reviewers),
+            (rf"{mrs}/(\d+)/approve", "POST", self._approve),
+            (rf"{mrs}/(\d+)/merge", "PUT", self._merge),
+            (f"{here}/pipelines", "GET", self._pipelines),
+            (rf"{here}/pipelines/(\d+)/jobs", "GET", self._jobs),
+            (rf"{here}/jobs/(\d+)/trace", "GET", self._trace),
+            (rf"{here}/protected_branches/(.+)", "GET", self._protected),
+        ]
+
+    def _project(self, query: dict[str, str], body: Any) -> Answer:
+        access = {"project_access": {"access_level": 30}, "group_access": None}
+        return 200, {"id": 7, "path_with_namespace": self.path, "permissions": access}, {}
+
+    def _list(self, query: dict[str, str], body: Any) -> Answer:
+        found = []
+        for mr in self.mrs.values():
+            self._follow(mr)
+            if query.get("state") not in (None, "all", mr.state):
+                continue
+            if query.get("source_branch") not in (None, mr.source) or query.get("target_branch") not in (
+                None,
+                mr.target,
+            ):
+                continue
+            found.append(self._json(mr))
+        return 200, found, {}
+
+    def _create(self, query: dict[str, str], body: Any) -> Answer:
+        source, target = str(body.get("source_branch", "")), str(body.get("target_branch", ""))
+        if not body.get("title") or self.tip(source) is None or self.tip(target) is None:
+            return 400, {"message": {"source_branch": ["is invalid"]}}, {}
+        for mr in self.mrs.values():
+            self._follow(mr)
+            if mr.state == "opened" and mr.source == source and mr.target == target:
+                return (
+                    409,
+                    {"message": [f"Another open merge request already exists for this source branch: !{mr.iid}"]},
+                    {},
+                )
+        iid = max(self.mrs, default=0) + 1
+        mr = FakeMergeRequest(iid, str(body["title"]), str(body.get("description") or ""), source, target, self.login)
+        self.mrs[iid] = mr
+        self._follow(mr)
+        return 201, self._json(mr), {}
+
+    def _get(self, query: dict[str, str], body: Any, iid: str) -> Answer:
+        mr = self._mr(iid)
+        return (200, self._json(mr), {}) if mr else (404, {"message": "404 Not found"}, {})
+
+    def _update(self, query: dict[str, str], body: Any, iid: str) -> Answer:
+        mr = self._mr(iid)
+        if mr is None:
+            return 404, {"message": "404 Not found"}, {}
+        event = body.get("state_event")
+        if event == "close" and mr.state == "opened":
+            mr.state = "closed"
+        elif event == "reopen" and mr.state == "closed" and self.tip(mr.source) is not None:
+            mr.state = "opened"
+            self._follow(mr)
+        mr.title = str(body.get("title", mr.title))
+        mr.description = str(body.get("description", mr.description))
+        return 200, self._json(mr), {}
+
+    def _notes(self, query: dict[str, str], body: Any, iid: str) -> Answer:
+        mr = self._mr(iid)
+        return (200, list(mr.notes), {}) if mr else (404, {"message": "404 Not found"}, {})
+
+    def _add_note(self, query: dict[str, str], body: Any, iid: str) -> Answer:
+        mr = self._mr(iid)
+        if mr is None:
+            return 404, {"message": "404 Not found"}, {}
+        return 201, self._note(mr, self.login, str(body.get("body", ""))), {}
+
+    def _discussion(self, query: dict[str, str], body: Any, iid: str) -> Answer:
+        mr = self._mr(iid)
+        if mr is None:
+            return 404, {"message": "404 Not found"}, {}
+        where = body.get("position") or {}
+        line, path = where.get("new_line"), str(where.get("new_path"))
+        if line is None or int(line) not in self.lines_shown(mr.target, mr.sha, mr.state == "merged", path):
+            return (
+                400,
+                {"message": '400 Bad request - Note {:line_code=>["can\'t be blank", "must be a valid line code"]}'},
+                {},
+            )
+        note = self._note(mr, self.login, str(body.get("body", "")), position=where)
+        return 201, {"id": f"d{note['id']}", "notes": [note]}, {}
+
+    def _reviewers(self, query: dict[str, str], body: Any, iid: str) -> Answer:
+        mr = self._mr(iid)
+        return (200, list(mr.reviewers), {}) if mr else (404, {"message": "404 Not found"}, {})
+
+    def _approve(self, query: dict[str, str], body: Any, iid: str) -> Answer:
+        mr = self._mr(iid)
+        if mr is None:
+            return 404, {"message": "404 Not found"}, {}
+        if mr.author == self.login:
+            return 401, {"message": "401 Unauthorized"}, {}
+        if body.get("sha") and body["sha"] != mr.sha:
+            return 409, {"message": "SHA does not match HEAD of source branch"}, {}
+        mr.approved_by.append(self.login)
+        return 201, {"approved_by": [{"user": {"username": u}} for u in mr.approved_by]}, {}
+
+    def _merge(self, query: dict[str, str], body: Any, iid: str) -> Answer:
+        mr = self._mr(iid)
+        if mr is None:
+            return 404, {"message": "404 Not found"}, {}
+        if mr.state != "opened" or self.refuse_merges:
+            return 405, {"message": self.refuse_merges or "405 Method Not Allowed"}, {}
+        if body.get("sha") and body["sha"] != mr.sha:
+            return 409, {"message": "SHA does not match HEAD of source branch"}, {}
+        commit = self.merge_into(
+            mr.target, mr.sha, str(body.get("merge_commit_message") or f"Merge branch '{mr.source}'")
+        )
+        if commit is None:
+            return 406, {"message": "Branch cannot be merged"}, {}
+        mr.state, mr.merge_commit = "merged", commit
+        return 200, self._json(mr), {}
+
+    def _pipelines(self, query: dict[str, str], body: Any) -> Answer:
+        sha = query.get("sha", "")
+        jobs = self.pipelines.get(sha)
+        if jobs is None:
+            return 200, [], {}
+        failed = any(j["status"] == "failed" for j in jobs)
+        return 200, [{"id": self.pipeline_ids[sha], "sha": sha, "status": "failed" if failed else "success"}], {}
+
+    def _jobs(self, query: dict[str, str], body: Any, pipeline: str) -> Answer:
+        for sha, jobs in self.pipelines.items():
+            if self.pipeline_ids[sha] == int(pipeline):
+                return 200, jobs, {}
+        return 404, {"message": "404 Not found"}, {}
+
+    def _trace(self, query: dict[str, str], body: Any, job: str) -> Answer:
+        text = self.traces.get(int(job))
+        return (200, text, {}) if text is not None else (404, {"message": "404 Not found"}, {})
+
+    def _protected(self, query: dict[str, str], body: Any, branch: str) -> Answer:
+        found = self.protected.get(branch)
+        if found is None:
+            return 404, {"message": "404 Not found"}, {}
+        return 200, {"name": branch, **found}, {}

@@ -1,0 +1,130 @@
+"""The GitLab forge against a small GitLab (``czar.testing.gitlab``, its answers shaped as GitLab's
+documentation shows them) over a bare repository on disk: merge requests opened, found again,
+updated only when czar's record changed, closed with the reason; a verdict as a note pinned to the
+commit read, findings as discussions on their lines (in the note when the diff does not show the
+line), an approval where GitLab allows one; pipelines' jobs as checks with a failed job's log;
+people's notes and requests for changes as remarks; merges pinned to a commit; GitLab's refusals
+as one line each; the token nowhere on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from czar.core.forge import Finding, PullDraft, Review, Verdict
+from czar.errors import ForgeError
+from czar.forge.github import repository_of
+from czar.forge.gitlab import GitLabForge, client
+from czar.forge.local import ForgeRefused
+from czar.paths import ProjectPaths
+from czar.store.store import Store
+from czar.testing.gitlab import FakeGitLab
+from helpers import git, repo_with_remote
+
+
+@pytest.fixture
+def world(tmp_path: Path, czar_home: Path) -> Iterator[tuple[Path, FakeGitLab, GitLabForge]]:
+    repo, bare = repo_with_remote(tmp_path, task_branch="czar/a")
+    fake = FakeGitLab(bare)
+    url = fake.start()
+    store = Store(ProjectPaths.for_project("gl"))
+    yield repo, fake, GitLabForge(store, client(fake.token, url, timeout=5), fake.path)
+    fake.stop()
+
+
+def _draft(repo: Path, body: str = "the body") -> PullDraft:
+    return PullDraft("a", "czar/a", "czar/integration", git(repo, "rev-parse", "czar/a"), "a: the task", body)
+
+
+def test_a_merge_request_opened_found_again_updated_reviewed_and_closed(world) -> None:
+    repo, fake, forge = world
+    ref = forge.open_or_update(_draft(repo))
+    mr = fake.mr_of("czar/a")
+    assert mr is not None and (mr.iid, mr.target, mr.description) == (1, "czar/integration", "the body")
+    assert ref.url == "https://gitlab.example/acme/tools/app/-/merge_requests/1"
+    seen = len(fake.requests)
+    forge.open_or_update(_draft(repo))
+    assert len(fake.requests) == seen  # nothing changed: nothing asked
+    other = GitLabForge(Store(ProjectPaths.for_project("gl2")), forge.gl, forge.repo)
+    other.open_or_update(_draft(repo, "again"))
+    assert len(fake.mrs) == 1 and mr.description == "again"
+
+    head = git(repo, "rev-parse", "czar/a")
+    near = Finding("a.txt", 2, "blocking", "two breaks the parser")
+    far = Finding("a.txt", 90, "note", "nothing there")
+    forge.post_review(ref.number, Review(Verdict.REQUEST_CHANGES, head, "r1 (sim)", "one problem", (near, far)))
+    on_lines = [n for n in mr.notes if n["position"]]
+    assert [(n["position"]["new_path"], n["position"]["new_line"]) for n in on_lines] == [("a.txt", 2)]
+    [verdict] = [n for n in mr.notes if "czar review" in n["body"]]
+    assert (
+        "requests changes" in verdict["body"] and "`a.txt:90`" in verdict["body"] and "a.txt:2" not in verdict["body"]
+    )
+    assert "its own pull request" in verdict["body"]  # the token opened it
+    forge.post_review(ref.number, Review(Verdict.REQUEST_CHANGES, head, "r1 (sim)", "one problem", (near, far)))
+    assert len([n for n in mr.notes if "czar review" in n["body"]]) == 1  # posted once
+
+    # Opened by someone else: an approval too, pinned to the commit read.
+    mr.author = "alice"
+    forge.post_review(ref.number, Review(Verdict.APPROVE, head, "r2 (sim)", "fine"))
+    assert mr.approved_by == ["czar-bot"]
+
+    forge.close(ref.number, "task a failed")
+    assert mr.state == "closed" and "task a failed" in mr.notes[-1]["body"]
+
+
+def test_pipelines_are_checks_people_are_remarks_and_merges_are_pinned(world) -> None:
+    repo, fake, forge = world
+    ref = forge.open_or_update(_draft(repo))
+    head = git(repo, "rev-parse", "czar/a")
+    log = "$ pytest\nE   AssertionError: 2 != 3\n"
+    fake.set_pipeline(
+        head,
+        [("lint", "ruff", "success"), ("test", "pytest", "failed"), ("deploy", "docs", "running")],
+        {"pytest": log},
+    )
+    checks = {c.name: c for c in forge.checks(ref.number)}
+    assert checks["lint/ruff"].passed and checks["deploy/docs"].pending
+    assert not checks["test/pytest"].passed and "Failing job: test/pytest" in checks["test/pytest"].output
+    assert "AssertionError: 2 != 3" in checks["test/pytest"].output and checks["test/pytest"].url.endswith("/jobs/2")
+
+    fake.person_note(1, "alice", "Why three?", path="a.txt", line=3)
+    fake.person_note(1, "bob", "Looks fine.")
+    fake.person_requests_changes(1, "alice")
+    remarks = forge.remarks(ref.number)
+    assert [(r.author, r.changes_requested, r.path, r.line) for r in remarks] == [
+        ("alice", False, "a.txt", 3),
+        ("bob", False, None, None),
+        ("alice", True, None, None),
+    ]
+    with pytest.raises(ForgeRefused, match="409 SHA does not match"):
+        forge.land(ref.number, "0" * 40)
+    fake.refuse_merges = "405 Method Not Allowed"
+    with pytest.raises(ForgeRefused, match="405"):
+        forge.land(ref.number, head)
+    fake.refuse_merges = None
+    merged = forge.land(ref.number, head)
+    assert fake.tip("czar/integration") == merged and fake.mr_of("czar/a").state == "merged"  # type: ignore[union-attr]
+
+
+def test_what_gitlab_refuses_is_one_line_and_its_project_is_read_from_the_remote(world, tmp_path: Path) -> None:
+    repo, fake, forge = world
+    bad = GitLabForge(forge.store, client("wrong", fake.url, timeout=5), forge.repo)
+    with pytest.raises(ForgeError, match=r"^GitLab: 401 .* the token is missing, expired or revoked \(GITLAB_TOKEN\)"):
+        bad.open_or_update(_draft(repo))
+    lost = GitLabForge(Store(ProjectPaths.for_project("gl3")), forge.gl, "acme/gone")
+    with pytest.raises(ForgeError, match=r"GitLab: 404 .*cannot see it"):
+        lost.open_or_update(_draft(repo))
+    fake.protected["main"] = {
+        "push_access_levels": [{"access_level_description": "Maintainers"}],
+        "merge_access_levels": [],
+    }
+    assert forge.protection("main") == "protected (push: Maintainers)"
+    assert forge.protection("czar/integration") == "not protected"
+    assert forge.may_write()
+    assert str(repository_of("git@gitlab.com:acme/tools/app.git", nested=True)) == "acme/tools/app"
+    assert str(repository_of("https://gitlab.example/acme/tools/app", nested=True)) == "acme/tools/app"
+    for path in ProjectPaths.for_project("gl").root.rglob("*"):
+        if path.is_file():
+            assert fake.token.encode() not in path.read_bytes(), path
