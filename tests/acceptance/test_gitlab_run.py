@@ -93,5 +93,6 @@ def test_merge_requests_on_gitlab_a_failed_pipeline_goes_back_and_gitlab_merges_
         assert git(repo, "show", f"{merged['a']}:a.txt") == "one\ntwo"  # the fixed commit merged
         omnibus = by_source["czar/integration"]
         assert omnibus.target == "main" and omnibus.state == "merged" and fake.tip("main") == omnibus.merge_commit
+        assert fake.violations == []  # every request as GitLab's documentation describes it
     finally:
         fake.stop()

@@ -72,6 +72,7 @@ def test_a_merge_request_opened_found_again_updated_reviewed_and_closed(world) -
 
     forge.close(ref.number, "task a failed")
     assert mr.state == "closed" and "task a failed" in mr.notes[-1]["body"]
+    assert fake.violations == []  # every request as GitLab's documentation describes it
 
 
 def test_pipelines_are_checks_people_are_remarks_and_merges_are_pinned(world) -> None:
@@ -106,6 +107,7 @@ def test_pipelines_are_checks_people_are_remarks_and_merges_are_pinned(world) ->
     fake.refuse_merges = None
     merged = forge.land(ref.number, head)
     assert fake.tip("czar/integration") == merged and fake.mr_of("czar/a").state == "merged"  # type: ignore[union-attr]
+    assert fake.violations == []
 
 
 def test_what_gitlab_refuses_is_one_line_and_its_project_is_read_from_the_remote(world, tmp_path: Path) -> None:
@@ -125,6 +127,40 @@ def test_what_gitlab_refuses_is_one_line_and_its_project_is_read_from_the_remote
     assert forge.may_write()
     assert str(repository_of("git@gitlab.com:acme/tools/app.git", nested=True)) == "acme/tools/app"
     assert str(repository_of("https://gitlab.example/acme/tools/app", nested=True)) == "acme/tools/app"
+    # The fake holds requests to GitLab's documentation: one it does not describe is refused.
+    with pytest.raises(ForgeError, match=r"400 .*state_event='closed'"):
+        forge._send("close it wrongly", forge.gl.http_put, "/merge_requests/1", {"state_event": "closed"})
+    assert fake.violations == ["PUT merge_request: state_event='closed'"]
     for path in ProjectPaths.for_project("gl").root.rglob("*"):
         if path.is_file():
             assert fake.token.encode() not in path.read_bytes(), path
+
+
+def test_a_gitlab_plan_names_its_project_needs_its_token_and_doctor_reads_both(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from czar.supervisor.project import open_project
+    from helpers import czar
+
+    _, bare = repo_with_remote(tmp_path)
+    fake = FakeGitLab(bare)
+    fake.start()
+    try:
+        plan = tmp_path / "czar.toml"
+        plan.write_text(
+            '[project]\nname = "gld"\nrepo = "repo"\nremote = "origin"\npush = true\n\n'
+            '[workers]\nagent = "sim"\n\n'
+            f'[forge]\nkind = "gitlab"\napi_url = "{fake.url}"\nrepository = "{fake.path}"\n\n'
+            '[[tasks]]\nid = "a"\ntitle = "a"\nbody = "do a"\n'
+        )
+        monkeypatch.delenv("GITLAB_TOKEN", raising=False)
+        with pytest.raises(ForgeError, match=r"^GitLab needs a token: set GITLAB_TOKEN \(api scope"):
+            open_project(plan).forge  # noqa: B018
+        monkeypatch.setenv("GITLAB_TOKEN", fake.token)
+        fake.protected["main"] = {"push_access_levels": [{"access_level_description": "Maintainers"}]}
+        shown = czar("doctor", str(plan)).stdout
+        assert "ok    forge gitlab: the token from GITLAB_TOKEN speaks for czar-bot" in shown, shown
+        assert f"ok    repository {fake.path}: the token may push and open pull requests" in shown, shown
+        assert "ok    base branch main on the forge: protected (push: Maintainers)" in shown, shown
+    finally:
+        fake.stop()

@@ -9,17 +9,95 @@ GitLab refuses: a token it does not know (401), a second open merge request for 
 (409), a discussion on a line the diff does not show (400), an approval by the author (401), a
 merge the project's rules block (405). A test sets pipelines and their jobs on a commit, people's
 notes and reviewers' states, and reads every request.
+
+Every request czar makes is held to GitLab's documentation of its endpoint (``DOCUMENTED``: the
+attributes each takes, the required ones, the values an enumerated one allows, written from
+docs.gitlab.com/api): anything else is refused (400) and kept in ``violations`` for the test.
+GitLab publishes an OpenAPI description only inside its monorepo, out of reach of a test run.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from czar.testing.bare_forge import Answer, BareForge, Route, stamp
+
+PAGES = frozenset({"page", "per_page", "pagination"})  # python-gitlab's, on every list
+
+
+@dataclass(frozen=True)
+class Documented:
+    """What GitLab's documentation says an endpoint takes."""
+
+    required: frozenset[str] = frozenset()
+    optional: frozenset[str] = frozenset()
+    values: tuple[tuple[str, frozenset[str]], ...] = ()  # an attribute and the values it allows
+
+
+def _doc(required: str = "", optional: str = "", **values: str) -> Documented:
+    return Documented(
+        frozenset(required.split()),
+        frozenset(optional.split()),
+        tuple((k, frozenset(v.split())) for k, v in values.items()),
+    )
+
+
+# docs.gitlab.com/api: merge_requests, notes, discussions, merge_request_approvals, pipelines,
+# jobs, protected_branches, users. Keyed by method and the route's name below.
+DOCUMENTED: dict[tuple[str, str], Documented] = {
+    ("GET", "merge_requests"): _doc(
+        optional="state order_by sort milestone view labels created_after created_before updated_after "
+        "updated_before scope author_id author_username assignee_id reviewer_id reviewer_username my_reaction_emoji "
+        "source_branch target_branch search wip draft not environment deployed_before deployed_after iids "
+        "with_labels_details",
+        state="opened closed locked merged all",
+    ),
+    ("POST", "merge_requests"): _doc(
+        required="source_branch target_branch title",
+        optional="allow_collaboration approvals_before_merge allow_maintainer_to_push assignee_id assignee_ids "
+        "description labels merge_after milestone_id remove_source_branch reviewer_ids squash target_project_id",
+    ),
+    ("PUT", "merge_request"): _doc(
+        optional="add_labels allow_collaboration allow_maintainer_to_push assignee_id assignee_ids description "
+        "discussion_locked labels merge_after milestone_id remove_labels remove_source_branch reviewer_ids squash "
+        "state_event target_branch title",
+        state_event="close reopen",
+    ),
+    ("GET", "notes"): _doc(optional="sort order_by", sort="asc desc", order_by="created_at updated_at"),
+    ("POST", "notes"): _doc(required="body", optional="created_at internal merge_request_diff_head_sha"),
+    ("POST", "discussions"): _doc(required="body", optional="commit_id created_at position"),
+    ("POST", "approve"): _doc(optional="sha approval_password"),
+    ("PUT", "merge"): _doc(
+        optional="merge_commit_message squash_commit_message squash should_remove_source_branch "
+        "merge_when_pipeline_succeeds auto_merge sha"
+    ),
+    ("GET", "pipelines"): _doc(
+        optional="scope status source ref sha yaml_errors username updated_after updated_before created_after "
+        "created_before name order_by sort",
+        order_by="id status ref updated_at user_id",
+        sort="asc desc",
+    ),
+    ("GET", "jobs"): _doc(optional="scope include_retried"),
+}
+# A diff note's position (discussions): what it must and may hold.
+POSITION = _doc(
+    required="base_sha start_sha head_sha position_type",
+    optional="new_path old_path new_line old_line line_range width height x y",
+    position_type="text image file",
+)
+
+
+def problems(doc: Documented, given: dict[str, Any]) -> list[str]:
+    """What of ``given`` the documentation does not describe, or misses."""
+    found = [f"missing {k}" for k in sorted(doc.required - given.keys())]
+    found += [f"unknown {k}" for k in sorted(given.keys() - doc.required - doc.optional - PAGES)]
+    found += [f"{k}={given[k]!r}" for k, allowed in doc.values if k in given and str(given[k]) not in allowed]
+    return found
 
 
 @dataclass
@@ -51,6 +129,7 @@ class FakeGitLab(BareForge):
         self.traces: dict[int, str] = {}  # job -> its log
         self.protected: dict[str, dict[str, Any]] = {}
         self.refuse_merges: str | None = None
+        self.violations: list[str] = []  # requests GitLab's documentation does not describe
         self._ids = 0
 
     # -- for the tests --------------------------------------------------------------------------
@@ -156,24 +235,45 @@ class FakeGitLab(BareForge):
     def routes(self) -> list[Route]:
         here = re.escape(f"/projects/{quote(self.path, safe='')}")
         mrs = f"{here}/merge_requests"
-        return [
-            ("/user", "GET", lambda q, b: (200, {"username": self.login, "id": 1}, {})),
-            (here, "GET", self._project),
-            (f"{mrs}", "GET", self._list),
-            (f"{mrs}", "POST", self._create),
-            (rf"{mrs}/(\d+)", "GET", self._get),
-            (rf"{mrs}/(\d+)", "PUT", self._update),
-            (rf"{mrs}/(\d+)/notes", "GET", self._notes),
-            (rf"{mrs}/(\d+)/notes", "POST", self._add_note),
-            (rf"{mrs}/(\d+)/discussions", "POST", self._discussion),
-            (rf"{mrs}/(\d+)/reviewers", "GET", self._reviewers),
-            (rf"{mrs}/(\d+)/approve", "POST", self._approve),
-            (rf"{mrs}/(\d+)/merge", "PUT", self._merge),
-            (f"{here}/pipelines", "GET", self._pipelines),
-            (rf"{here}/pipelines/(\d+)/jobs", "GET", self._jobs),
-            (rf"{here}/jobs/(\d+)/trace", "GET", self._trace),
-            (rf"{here}/protected_branches/(.+)", "GET", self._protected),
+        named: list[tuple[str, str, str, Callable[..., Answer]]] = [
+            ("/user", "GET", "user", self._user),
+            (here, "GET", "project", self._project),
+            (f"{mrs}", "GET", "merge_requests", self._list),
+            (f"{mrs}", "POST", "merge_requests", self._create),
+            (rf"{mrs}/(\d+)", "GET", "merge_request", self._get),
+            (rf"{mrs}/(\d+)", "PUT", "merge_request", self._update),
+            (rf"{mrs}/(\d+)/notes", "GET", "notes", self._notes),
+            (rf"{mrs}/(\d+)/notes", "POST", "notes", self._add_note),
+            (rf"{mrs}/(\d+)/discussions", "POST", "discussions", self._discussion),
+            (rf"{mrs}/(\d+)/reviewers", "GET", "reviewers", self._reviewers),
+            (rf"{mrs}/(\d+)/approve", "POST", "approve", self._approve),
+            (rf"{mrs}/(\d+)/merge", "PUT", "merge", self._merge),
+            (f"{here}/pipelines", "GET", "pipelines", self._pipelines),
+            (rf"{here}/pipelines/(\d+)/jobs", "GET", "jobs", self._jobs),
+            (rf"{here}/jobs/(\d+)/trace", "GET", "trace", self._trace),
+            (rf"{here}/protected_branches/(.+)", "GET", "protected_branch", self._protected),
         ]
+        return [(pattern, verb, self._checked(verb, name, act)) for pattern, verb, name, act in named]
+
+    def _checked(self, verb: str, name: str, act: Callable[..., Answer]) -> Callable[..., Answer]:
+        """``act``, once the request is one GitLab's documentation describes."""
+
+        def answer(query: dict[str, str], body: Any, *args: str) -> Answer:
+            given = body if verb in ("POST", "PUT") else query
+            doc = DOCUMENTED.get((verb, name), Documented())
+            found = problems(doc, given)
+            if name == "discussions" and isinstance(body.get("position"), dict):
+                found += [f"position: {p}" for p in problems(POSITION, body["position"])]
+            if found:
+                said = f"{verb} {name}: {', '.join(found)}"
+                self.violations.append(said)
+                return 400, {"message": f"400 Bad request - {said}"}, {}
+            return act(query, body, *args)
+
+        return answer
+
+    def _user(self, query: dict[str, str], body: Any) -> Answer:
+        return 200, {"username": self.login, "id": 1}, {}
 
     def _project(self, query: dict[str, str], body: Any) -> Answer:
         access = {"project_access": {"access_level": 30}, "group_access": None}
