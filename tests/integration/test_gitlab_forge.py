@@ -164,3 +164,26 @@ def test_a_gitlab_plan_names_its_project_needs_its_token_and_doctor_reads_both(
         assert "ok    base branch main on the forge: protected (push: Maintainers)" in shown, shown
     finally:
         fake.stop()
+
+
+def test_a_gitlab_that_does_not_answer_or_says_wait_costs_a_line_and_a_retry(
+    tmp_path: Path, czar_home: Path, world: tuple[Path, FakeGitLab, GitLabForge]
+) -> None:
+    import socket
+    import time
+
+    with socket.socket() as silent:  # accepts, and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        forge = GitLabForge(Store(ProjectPaths.for_project("slow")), client("t", url, timeout=0.5), "a/b")
+        started = time.monotonic()
+        with pytest.raises(ForgeError, match=r"^GitLab: no answer in time to read the token's account"):
+            forge.login()
+        assert time.monotonic() - started < 15
+    repo, fake, forge = world
+    fake.fail_next(429, "429 Too Many Requests", headers={"Retry-After": "1"})
+    before = len(fake.requests)
+    assert forge.open_or_update(_draft(repo)).number == 1  # waited as told, and asked again
+    statuses = [r.status for r in fake.requests[before:]]
+    assert statuses[0] == 429 and all(s < 300 for s in statuses[1:]), statuses

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 API_URL = "https://gitlab.com"
 TIMEOUT = 30.0
+# Tries of one request: GitLab's own errors, a dropped connection, a 429 (waited out as told).
+# python-gitlab's default of ten, with its growing pauses, held a request two minutes on a GitLab
+# that never answered; the next look tries again anyway.
+RETRIES = 2
 TOKEN_VARIABLES = ("GITLAB_TOKEN",)
 LOG_TAIL = 4000
 RUNNING = frozenset({"created", "pending", "running", "waiting_for_resource", "preparing", "scheduled"})
@@ -104,20 +108,21 @@ class GitLabForge(MirroredForge):
 
     def _get(self, doing: str, path: str, **query: Any) -> Any:
         with self._asking(doing):
-            return self.gl.http_get(f"{self.base}{path}", query_data=query or None)
+            return self.gl.http_get(f"{self.base}{path}", query_data=query or None, max_retries=RETRIES)
 
     def _all(self, doing: str, path: str, **query: Any) -> list[Any]:
         with self._asking(doing):
-            return list(self.gl.http_list(f"{self.base}{path}", query_data=query or None, get_all=True))
+            found = self.gl.http_list(f"{self.base}{path}", query_data=query or None, get_all=True, max_retries=RETRIES)
+            return list(found)
 
     def _send(self, doing: str, verb: Callable[..., Any], path: str, data: dict[str, Any]) -> Any:
         with self._asking(doing):
-            return verb(f"{self.base}{path}", post_data=data)
+            return verb(f"{self.base}{path}", post_data=data, max_retries=RETRIES)
 
     def login(self) -> str:
         if self._login is None:
             with self._asking("read the token's account"):
-                user = self.gl.http_get("/user")
+                user = self.gl.http_get("/user", max_retries=RETRIES)
             assert isinstance(user, dict)
             self._login = str(user["username"])
         return self._login
@@ -137,7 +142,7 @@ class GitLabForge(MirroredForge):
             import gitlab.exceptions
 
             try:
-                data = self.gl.http_get(f"{self.base}/protected_branches/{quote(branch, safe='')}")
+                data = self.gl.http_get(f"{self.base}/protected_branches/{quote(branch, safe='')}", max_retries=RETRIES)
             except gitlab.exceptions.GitlabHttpError as exc:
                 if exc.response_code == 404:
                     return "not protected"
@@ -277,7 +282,7 @@ class GitLabForge(MirroredForge):
     def _trace(self, job: int, name: str) -> str:
         try:
             with self._asking(f"read the log of job {job}"):
-                raw = self.gl.http_get(f"{self.base}/jobs/{job}/trace", raw=True)
+                raw = self.gl.http_get(f"{self.base}/jobs/{job}/trace", raw=True, max_retries=RETRIES)
         except ForgeError:
             return ""
         text = getattr(raw, "text", "")
@@ -327,6 +332,7 @@ class GitLabForge(MirroredForge):
                 made = self.gl.http_put(
                     f"{self.base}/merge_requests/{remote}/merge",
                     post_data={"sha": head_commit, "merge_commit_message": f"czar: merge {pull.title}"},
+                    max_retries=RETRIES,
                 )
         except ForgeError as exc:
             cause = exc.__cause__
