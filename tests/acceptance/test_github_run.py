@@ -230,3 +230,36 @@ def test_merged_through_github_pinned_to_the_reviewed_commit_after_its_rules_all
     omnibus = by_head["czar/integration"]
     assert omnibus.merged and fake.tip("main") == omnibus.merge_commit
     assert git(repo, "rev-parse", "main") != fake.tip("main")
+
+
+def test_where_github_requires_its_merge_queue_czar_queues_each_pull_request_and_follows_it_in(
+    tmp_path: Path, github: tuple[Path, FakeGitHub]
+) -> None:
+    repo, fake = github
+    plan = _plan(tmp_path, "queue", fake, [_reviewed("a", "approve ok"), _reviewed("b", "approve ok", deps=("a",))])
+    plan.write_text(
+        plan.read_text().replace('kind = "github"', 'kind = "github"\nmerge_via = "pull-request"\npoll_seconds = 1')
+    )
+    fake.merge_queue = True
+    stop = threading.Event()
+
+    def github_merge_queue() -> None:  # GitHub's queue runs its checks, then merges, on its own time
+        while not stop.wait(0.7):
+            fake.process_queue()
+
+    side = threading.Thread(target=github_merge_queue, daemon=True)
+    side.start()
+    try:
+        result = czar("run", str(plan), "--json", timeout=240)
+    finally:
+        stop.set()
+        side.join(timeout=10)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 2
+    merged = {e["task"]: e["commit"] for e in project_events("queue", EventKind.TASK_MERGED)}
+    for task in ("a", "b"):
+        pull = fake.pull_of(f"czar/{task}")
+        assert pull is not None and pull.merged and pull.merge_commit == merged[task], task
+        assert f"Merge pull request #{pull.number} (merge queue)" in git(repo, "log", "-1", "--format=%s", merged[task])
+    assert git(repo, "rev-parse", "czar/integration") == fake.tip("czar/integration") == merged["b"]
+    assert not [a for a in project_events("queue", EventKind.ALERT) if "merge queue" in str(a["message"])]  # no trouble

@@ -252,3 +252,22 @@ def test_a_github_that_does_not_answer_costs_one_line_not_a_stuck_supervisor(tmp
         with pytest.raises(ForgeError, match=r"^GitHub: no answer in time to read the token's account"):
             forge.login()
         assert time.monotonic() - started < 10
+
+
+def test_where_github_requires_its_merge_queue_the_pull_request_joins_it_pinned_and_lands_from_it(world) -> None:
+    from czar.forge.local import InMergeQueue
+
+    repo, fake, forge = world
+    fake.merge_queue = True
+    ref = forge.open_or_update(_draft(repo))
+    head = git(repo, "rev-parse", "czar/a")
+    with pytest.raises(InMergeQueue, match="joined GitHub's merge queue"):
+        forge.land(ref.number, head)
+    assert fake.queue == [1]
+    with pytest.raises(InMergeQueue, match="waits in GitHub's merge queue"):
+        forge.land(ref.number, head)  # asked again while it waits: still waiting, not queued twice
+    assert fake.queue == [1] and fake.process_queue() == [1]
+    pull = fake.pull_of("czar/a")
+    assert pull is not None and forge.land(ref.number, head) == pull.merge_commit == fake.tip("czar/integration")
+    with pytest.raises(ForgeRefused, match="405 Pull Request is not mergeable"):
+        forge.land(ref.number, "0" * 40)  # another commit than the one that merged

@@ -118,6 +118,9 @@ def test_every_request_of_the_github_forge_conforms_to_githubs_description(prism
     assert "The end of its log:" in failed.output and "assert 1 == 2" in failed.output
     assert forge.remarks(number) == ()  # every example is by octocat: the token's own account, no person's
     assert "protected" in forge.protection("main")
+    # The merge state is GraphQL's (held to GitHub's schema below, not Prism's REST description).
+    state = {"id": "PR_1", "headRefOid": head, "merged": False, "mergeCommit": None, "isInMergeQueue": False}
+    checked.steer[("POST", "/graphql")] = [(200, {"data": {"repository": {"pullRequest": state}}})]
     assert forge.land(number, head)
     forge.close(number, "task a failed")
     # Another czar (its record lost) finds the open one and brings it up to date.
@@ -151,3 +154,22 @@ def test_every_request_of_the_github_forge_conforms_to_githubs_description(prism
         ("GET", "/rules/branches/main"),
         ("PUT", "/pulls/{n}/merge"),
     }, templates
+
+
+GRAPHQL_SCHEMA = MOCKS / "@octokit" / "graphql-schema" / "schema.graphql"
+
+
+def test_the_github_forges_graphql_conforms_to_githubs_published_schema() -> None:
+    """The merge queue is GraphQL's alone: czar's two documents, validated against GitHub's own
+    schema (``@octokit/graphql-schema``) by graphql-core, as GitHub would before running them."""
+    from graphql import build_schema, parse, validate
+
+    from czar.forge.github import ENQUEUE, QUEUE_STATE
+
+    # (GitHub's schema breaks a few of GraphQL's own rules on its enterprise and project types:
+    # read as published, itself unchecked; the documents are checked against it.)
+    schema = build_schema(GRAPHQL_SCHEMA.read_text(encoding="utf-8"), assume_valid=True, assume_valid_sdl=True)
+    for document in (QUEUE_STATE, ENQUEUE):
+        assert validate(schema, parse(document)) == [], document
+    wrong = QUEUE_STATE.replace("isInMergeQueue", "inMergeQueue")
+    assert validate(schema, parse(wrong))  # a field GitHub does not have is caught

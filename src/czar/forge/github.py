@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from czar.core.forge import CheckRun, Forge, PullDraft, Remark, Review, Verdict
 from czar.errors import ForgeError
-from czar.forge.local import ForgeRefused
+from czar.forge.local import ForgeRefused, InMergeQueue
 from czar.forge.mirror import MirroredForge, findings_listed
 from czar.runtime import proc
 from czar.store.store import Store
@@ -42,7 +42,31 @@ API_URL = "https://api.github.com"
 LOG_TAIL = 4000  # characters of a failed GitHub Actions job's log kept for its author
 TIMEOUT = 30.0  # seconds a request may take
 MAX_WAIT = 60.0  # seconds czar waits, when GitHub says to, before giving up until the next look
-TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")  # where the token is looked for, in order
+TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
+
+# GitHub's merge queue is GraphQL's alone (tests/integration/test_github_openapi.py holds these to
+# GitHub's published schema).
+QUEUE_STATE = """
+query QueueState($owner: String!, $name: String!, $number: Int!) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      id
+      headRefOid
+      merged
+      mergeCommit { oid }
+      isInMergeQueue
+      mergeQueueEntry { state position }
+    }
+  }
+}
+"""
+ENQUEUE = """
+mutation Enqueue($id: ID!, $head: GitObjectID!) {
+  enqueuePullRequest(input: {pullRequestId: $id, expectedHeadOid: $head}) {
+    mergeQueueEntry { state position }
+  }
+}
+"""  # where the token is looked for, in order
 
 
 @dataclass(frozen=True)
@@ -332,12 +356,24 @@ class GitHubForge(MirroredForge):
 
     def land(self, number: int, head_commit: str) -> str:
         """A merge commit made by GitHub (``PUT .../merge`` with ``sha``: GitHub merges only if the
-        pull request's head is still that commit), under the repository's rules."""
+        pull request's head is still that commit), under the repository's rules. Where the branch
+        requires GitHub's merge queue, the pull request joins it pinned to that commit
+        (``expectedHeadOid``) and ``InMergeQueue`` says so; asked again, the merge commit once the
+        queue merged it."""
         from githubkit.exception import RequestFailed
 
         pull = self._pull(number)
         remote = self.remote_number(pull)
         o, n = self.repo.owner, self.repo.name
+        state = self._queue_state(remote)
+        merged_as = (state.get("mergeCommit") or {}).get("oid")
+        if state.get("merged") and state.get("headRefOid") == head_commit and merged_as:
+            return str(merged_as)  # merged already (by the queue, or before a restart)
+        if state.get("isInMergeQueue"):
+            entry = state.get("mergeQueueEntry") or {}
+            raise InMergeQueue(
+                f"pull request #{remote} waits in GitHub's merge queue ({str(entry.get('state')).lower()})"
+            )
         try:
             with self._asking(f"merge pull request #{remote}"):
                 made = self.gh.rest.pulls.merge(
@@ -345,11 +381,28 @@ class GitHubForge(MirroredForge):
                 ).json()
         except ForgeError as exc:
             cause = exc.__cause__
+            if isinstance(cause, RequestFailed) and "merge queue" in str(exc).lower():
+                self._enqueue(str(state.get("id")), head_commit, remote)
+                raise InMergeQueue(f"pull request #{remote} joined GitHub's merge queue") from exc
             if isinstance(cause, RequestFailed) and cause.response.status_code in (405, 409, 422):
                 # Not mergeable (conflicts, required checks, rulesets), or its head moved.
                 raise ForgeRefused(str(exc)) from exc
             raise
         return str(made["sha"])
+
+    def _queue_state(self, remote: int) -> dict[str, Any]:
+        """The pull request as GitHub's GraphQL API shows it to a merge queue (REST does not)."""
+        o, n = self.repo.owner, self.repo.name
+        with self._asking(f"read pull request #{remote}'s merge state"):
+            data = self.gh.graphql.request(QUEUE_STATE, {"owner": o, "name": n, "number": remote})
+        found: dict[str, Any] = ((data.get("repository") or {}).get("pullRequest")) or {}
+        if not found:
+            raise ForgeError(f"GitHub: no pull request #{remote} in {self.repo}")
+        return found
+
+    def _enqueue(self, node: str, head_commit: str, remote: int) -> None:
+        with self._asking(f"add pull request #{remote} to the merge queue"):
+            self.gh.graphql.request(ENQUEUE, {"id": node, "head": head_commit})
 
     # -- the mirror's primitives (czar.forge.mirror) -----------------------------------------
 

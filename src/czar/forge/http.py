@@ -29,8 +29,18 @@ class ForgeTransport(httpx.BaseTransport):
         self.inner = inner or httpx.HTTPTransport(proxy=proxy_for(base_url))
         self.kept: OrderedDict[str, tuple[str, httpx.Headers, bytes]] = OrderedDict()
         self.lock = threading.Lock()
+        self.in_flight = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.in_flight += 1
+        try:
+            return self._handle(request)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
         request.extensions.setdefault("timeout", self.timeout)
         key = str(request.url)
         with self.lock:
@@ -38,6 +48,7 @@ class ForgeTransport(httpx.BaseTransport):
         if kept is not None:
             request.headers["If-None-Match"] = kept[0]
         response = self.inner.handle_request(request)
+        response.read()  # whole, while counted in flight: a close elsewhere cannot cut it short
         if request.method != "GET":
             return response
         if response.status_code == 304 and kept is not None:
@@ -45,16 +56,21 @@ class ForgeTransport(httpx.BaseTransport):
             return httpx.Response(200, headers=kept[1], content=kept[2], request=request)
         etag = response.headers.get("etag")
         if response.status_code == 200 and etag:
-            body = response.read()
             with self.lock:
-                self.kept[key] = (etag, response.headers, body)
+                self.kept[key] = (etag, response.headers, response.content)
                 self.kept.move_to_end(key)
                 while len(self.kept) > KEPT:
                     self.kept.popitem(last=False)
         return response
 
     def close(self) -> None:
-        self.inner.close()
+        """Close the idle connections. githubkit makes a client a request and closes it after:
+        closing every connection then would pull one from under a request another thread (the
+        merge queue, the pull requests' loop) is making (seen: "Bad file descriptor"). While any
+        request is in flight nothing is closed; the connection pool serves the next request anew."""
+        with self.lock:
+            if self.in_flight == 0:
+                self.inner.close()
 
 
 def proxy_for(url: str) -> str | None:

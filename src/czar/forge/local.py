@@ -16,6 +16,10 @@ class ForgeRefused(CzarError):
     """The forge would not do it: the pull request is not in a state for it, or its head moved."""
 
 
+class InMergeQueue(ForgeRefused):
+    """The forge merges it later, through its own merge queue: asked again, it says how it went."""
+
+
 class LocalForge:
     def __init__(self, store: Store) -> None:
         self.store = store

@@ -26,7 +26,7 @@ from czar.core.landing import Landing, after_landing
 from czar.core.lost_lines import LostLine, evidence, lost_lines, meaningful
 from czar.core.states import TaskState
 from czar.errors import CzarError
-from czar.forge.local import ForgeRefused
+from czar.forge.local import ForgeRefused, InMergeQueue
 from czar.store.store import Store
 from czar.supervisor import remote_sync
 from czar.supervisor.actions import Actions, branch_of
@@ -170,24 +170,28 @@ class MergeQueue:
                 for later in order[i:]:
                     del done.merged[later]
                     done.refused[later] = (
-                        "the forge would not merge it yet; asked again later"
+                        (
+                            f"{exc}; asked again later"
+                            if isinstance(exc, InMergeQueue)
+                            else "the forge would not merge it yet; asked again later"
+                        )
                         if later == t
-                        else f"the forge would not merge {t}, which comes before it; it merges after"
+                        else f"the forge has not merged {t}, which comes before it; it merges after"
                     )
-                self._refused(t, str(exc))
+                self._refused(t, str(exc), quiet=isinstance(exc, InMergeQueue))
                 break
         remote_sync.fetch(self.p)
         remote = self.p.remote
         landed = remote.tips().get(self.integration) if remote is not None else None
         return landed or before
 
-    def _refused(self, task: str, why: str) -> None:
+    def _refused(self, task: str, why: str, *, quiet: bool = False) -> None:
         """The forge would not merge ``task``: it is asked again after ``[forge] poll_seconds``
         (what held it, a check or a person, may have changed by then); a person hears each new
         reason."""
         said = self.refused.get(task, (0.0, ""))[1]
         self.refused[task] = (time.monotonic() + self.p.plan.forge.poll_seconds, why)
-        if why == said:
+        if why == said or quiet:  # waiting in the forge's own merge queue is no trouble
             return
         with self.p.store.write() as conn:
             Store.emit(conn, EventKind.FORGE_ERROR, task=task, doing="merge", message=why[-2000:])

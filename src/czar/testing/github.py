@@ -55,6 +55,8 @@ class FakeGitHub(BareForge):
         self.protected: dict[str, list[str]] = {}  # branch -> its required checks (protected)
         self.rules: dict[str, list[str]] = {}  # branch -> the kinds of rule its rulesets apply
         self.refuse_merges: str | None = None  # a rule of the repository's that blocks merges: its words
+        self.merge_queue = False  # the base branches require GitHub's merge queue
+        self.queue: list[int] = []  # pull requests in the merge queue, first first
         self.jobs: dict[int, dict[str, Any]] = {}  # GitHub Actions jobs: their steps and log
         self._jobs = 0
 
@@ -200,11 +202,13 @@ class FakeGitHub(BareForge):
 
     def routes(self) -> list[Route]:
         here = re.escape(f"/repos/{self.owner}/{self.name}")
-        return [(p if p.startswith("/user") else here + p, verb, act) for p, verb, act in self._routes()]
+        own = ("/user", "/graphql")
+        return [(p if p.startswith(own) else here + p, verb, act) for p, verb, act in self._routes()]
 
     def _routes(self) -> list[Route]:
         return [
             ("/user", "GET", self._user),
+            ("/graphql", "POST", self._graphql),
             ("", "GET", self._repo),
             ("/pulls", "GET", self._list),
             ("/pulls", "POST", self._create),
@@ -250,6 +254,50 @@ class FakeGitHub(BareForge):
         if int(job) not in self.jobs:
             return 404, {"message": "Not Found"}, {}
         return 302, None, {"Location": f"{self.url}/_logs/{job}"}
+
+    def process_queue(self) -> list[int]:
+        """GitHub's merge queue does its work: each queued pull request whose head has not moved
+        is merged into its base (the others leave the queue). The ones merged."""
+        merged = []
+        with self._lock:
+            for number in list(self.queue):
+                self.queue.remove(number)
+                pull = self.pulls[number]
+                head = pull.head_sha
+                self._follow(pull)
+                if pull.state != "open" or pull.head_sha != head:
+                    continue
+                commit = self.merge_into(pull.base, head, f"Merge pull request #{number} (merge queue)")
+                if commit is not None:
+                    pull.state, pull.merged, pull.merge_commit = "closed", True, commit
+                    merged.append(number)
+        return merged
+
+    def _graphql(self, query: dict[str, str], body: Any) -> Answer:
+        """The two GraphQL operations czar sends (their text is held to GitHub's schema elsewhere)."""
+        text, values = str(body.get("query", "")), body.get("variables") or {}
+        if "enqueuePullRequest" in text:
+            number = int(str(values.get("id", "PR_0")).removeprefix("PR_"))
+            pull = self._pull(str(number))
+            if pull is None or pull.state != "open" or values.get("head") != pull.head_sha:
+                return 200, {"data": {"enqueuePullRequest": None}, "errors": [{"message": "head moved"}]}, {}
+            if number not in self.queue:
+                self.queue.append(number)
+            entry = {"state": "QUEUED", "position": self.queue.index(number) + 1}
+            return 200, {"data": {"enqueuePullRequest": {"mergeQueueEntry": entry}}}, {}
+        pull = self._pull(str(values.get("number", 0)))
+        if pull is None:
+            return 200, {"data": {"repository": {"pullRequest": None}}}, {}
+        queued = pull.number in self.queue
+        found = {
+            "id": f"PR_{pull.number}",
+            "headRefOid": pull.head_sha,
+            "merged": pull.merged,
+            "mergeCommit": {"oid": pull.merge_commit} if pull.merge_commit else None,
+            "isInMergeQueue": queued,
+            "mergeQueueEntry": {"state": "QUEUED", "position": self.queue.index(pull.number) + 1} if queued else None,
+        }
+        return 200, {"data": {"repository": {"pullRequest": found}}}, {}
 
     def _user(self, query: dict[str, str], body: Any) -> Answer:
         return 200, {"login": self.login, "type": "User"}, {}
@@ -369,6 +417,8 @@ class FakeGitHub(BareForge):
             return 405, {"message": "Pull Request is not mergeable"}, {}
         if self.refuse_merges:
             return 405, {"message": self.refuse_merges}, {}
+        if self.merge_queue:
+            return 405, {"message": "Changes must be made through the merge queue"}, {}
         if body.get("sha") and body["sha"] != pull.head_sha:
             return 409, {"message": "Head branch was modified. Review and try the merge again."}, {}
         title = f"Merge pull request #{pull.number} from {self.owner}/{pull.head}"
