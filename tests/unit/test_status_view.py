@@ -96,3 +96,31 @@ def test_the_printed_table_lines_cells_up_with_headers() -> None:
 def test_a_short_row_is_refused_rather_than_shifted() -> None:
     with pytest.raises(ValueError, match="a row of 2 cells under 3 headers"):
         views._table("t", ("a", "b", "c"), [("1", "2")])
+
+
+def test_czar_prs_shows_the_forges_number_beside_czars_only_when_there_is_one() -> None:
+    pull = {
+        "number": 1,
+        "task": "a",
+        "state": "open",
+        "head_commit": "c0ffee" * 7,
+        "checks": 0,
+        "checks_passed": 0,
+        "reviews": 0,
+        "verdict": None,
+        "files": 1,
+        "added": 2,
+        "removed": 0,
+        "rounds": 1,
+        "cost_usd": 0.0,
+        "remote_number": None,
+    }
+    console = Console(width=160, record=True)
+    views.print_pulls([pull], console)
+    assert "forge" not in console.export_text()
+    console = Console(width=160, record=True)
+    views.print_pulls([{**pull, "remote_number": 57}, {**pull, "number": 2, "task": "b"}], console)
+    lines = console.export_text().splitlines()
+    header = next(line for line in lines if "forge" in line)
+    row_a, row_b = (next(line for line in lines if f"│ {t} " in line) for t in ("a", "b"))
+    assert row_a.index("#57") == header.index("forge") and row_b[header.index("forge")] == "-"

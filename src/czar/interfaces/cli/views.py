@@ -129,7 +129,7 @@ def pull_rows(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
         cost = f"${p['cost_usd']:.2f}" if p["cost_usd"] else "-"
         out.append(
             (
-                f"#{p['number']}" + (f" (forge #{p['remote_number']})" if p.get("remote_number") else ""),
+                f"#{p['number']}",
                 p["task"],
                 p["state"],
                 p["head_commit"][:10],
@@ -148,7 +148,13 @@ def print_pulls(rows: list[dict[str, Any]], console: Console | None = None) -> N
     if not rows:
         console.print("no pull requests yet: a task's opens when it is verified")
         return
-    console.print(_table("pull requests", PULL_COLUMNS, pull_rows(rows)))
+    table = pull_rows(rows)
+    if any(p.get("remote_number") for p in rows):  # on a forge: its own number beside czar's
+        numbers = [f"#{p['remote_number']}" if p.get("remote_number") else "-" for p in rows]
+        table = [(row[0], number, *row[1:]) for row, number in zip(table, numbers, strict=True)]
+        console.print(_table("pull requests", (PULL_COLUMNS[0], "forge", *PULL_COLUMNS[1:]), table))
+        return
+    console.print(_table("pull requests", PULL_COLUMNS, table))
 
 
 def print_pull(data: dict[str, Any], console: Console | None = None) -> None:
