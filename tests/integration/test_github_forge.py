@@ -45,20 +45,20 @@ def test_opened_once_updated_when_its_text_changes_and_found_again_after_a_resta
     ref = forge.open_or_update(_draft(repo))
     pull = fake.pull_of("czar/a")
     assert pull is not None and (pull.number, pull.base, pull.title, pull.body) == (
-        1,
+        41,
         "czar/integration",
         "a: the task",
         "the body",
     )
-    assert ref.url.endswith("/pull/1") and ref.state is PullState.OPEN
+    assert ref.url.endswith("/pull/41") and ref.state is PullState.OPEN  # the repository's numbering
     seen = len(fake.requests)
     forge.open_or_update(_draft(repo))  # nothing changed: nothing asked
     assert _calls(fake, seen) == []
     forge.open_or_update(_draft(repo, "a better body"))
-    assert _calls(fake, seen) == ["PATCH /pulls/1"] and pull.body == "a better body"
+    assert _calls(fake, seen) == ["PATCH /pulls/41"] and pull.body == "a better body"
     # A czar that lost its record (a restart before it was written) finds the open one again.
     other = GitHubForge(Store(ProjectPaths.for_project("gh2")), forge.gh, forge.repo)
-    assert other.open_or_update(_draft(repo, "again")).url.endswith("/pull/1")
+    assert other.open_or_update(_draft(repo, "again")).url.endswith("/pull/41")
     assert len(fake.pulls) == 1 and pull.body == "again"
 
 
@@ -119,7 +119,7 @@ def test_a_pull_request_merged_by_czars_push_is_merged_there(world) -> None:
     git(repo, "push", "-q", "origin", "czar/integration")
     forge.merge(ref.number, head, git(repo, "rev-parse", "czar/integration"))
     assert [r.method for r in fake.requests].count("PUT") == 0  # the push said it
-    assert fake._pull("1").merged  # type: ignore[union-attr]
+    assert fake._pull("41").merged  # type: ignore[union-attr]
 
 
 def test_what_github_refuses_is_one_line_and_a_rate_limit_is_waited_out(world, tmp_path: Path) -> None:
@@ -263,10 +263,10 @@ def test_where_github_requires_its_merge_queue_the_pull_request_joins_it_pinned_
     head = git(repo, "rev-parse", "czar/a")
     with pytest.raises(InMergeQueue, match="joined GitHub's merge queue"):
         forge.land(ref.number, head)
-    assert fake.queue == [1]
+    assert fake.queue == [41]
     with pytest.raises(InMergeQueue, match="waits in GitHub's merge queue"):
         forge.land(ref.number, head)  # asked again while it waits: still waiting, not queued twice
-    assert fake.queue == [1] and fake.process_queue() == [1]
+    assert fake.queue == [41] and fake.process_queue() == [41]
     pull = fake.pull_of("czar/a")
     assert pull is not None and forge.land(ref.number, head) == pull.merge_commit == fake.tip("czar/integration")
     with pytest.raises(ForgeRefused, match="405 Pull Request is not mergeable"):

@@ -42,8 +42,8 @@ def test_a_merge_request_opened_found_again_updated_reviewed_and_closed(world) -
     repo, fake, forge = world
     ref = forge.open_or_update(_draft(repo))
     mr = fake.mr_of("czar/a")
-    assert mr is not None and (mr.iid, mr.target, mr.description) == (1, "czar/integration", "the body")
-    assert ref.url == "https://gitlab.example/acme/tools/app/-/merge_requests/1"
+    assert mr is not None and (mr.iid, mr.target, mr.description) == (41, "czar/integration", "the body")
+    assert ref.url == "https://gitlab.example/acme/tools/app/-/merge_requests/41"  # the project's numbering
     seen = len(fake.requests)
     forge.open_or_update(_draft(repo))
     assert len(fake.requests) == seen  # nothing changed: nothing asked
@@ -90,9 +90,9 @@ def test_pipelines_are_checks_people_are_remarks_and_merges_are_pinned(world) ->
     assert not checks["test/pytest"].passed and "Failing job: test/pytest" in checks["test/pytest"].output
     assert "AssertionError: 2 != 3" in checks["test/pytest"].output and checks["test/pytest"].url.endswith("/jobs/2")
 
-    fake.person_note(1, "alice", "Why three?", path="a.txt", line=3)
-    fake.person_note(1, "bob", "Looks fine.")
-    fake.person_requests_changes(1, "alice")
+    fake.person_note(41, "alice", "Why three?", path="a.txt", line=3)
+    fake.person_note(41, "bob", "Looks fine.")
+    fake.person_requests_changes(41, "alice")
     remarks = forge.remarks(ref.number)
     assert [(r.author, r.changes_requested, r.path, r.line) for r in remarks] == [
         ("alice", False, "a.txt", 3),
@@ -129,7 +129,7 @@ def test_what_gitlab_refuses_is_one_line_and_its_project_is_read_from_the_remote
     assert str(repository_of("https://gitlab.example/acme/tools/app", nested=True)) == "acme/tools/app"
     # The fake holds requests to GitLab's documentation: one it does not describe is refused.
     with pytest.raises(ForgeError, match=r"400 .*state_event='closed'"):
-        forge._send("close it wrongly", forge.gl.http_put, "/merge_requests/1", {"state_event": "closed"})
+        forge._send("close it wrongly", forge.gl.http_put, "/merge_requests/41", {"state_event": "closed"})
     assert fake.violations == ["PUT merge_request: state_event='closed'"]
     for path in ProjectPaths.for_project("gl").root.rglob("*"):
         if path.is_file():

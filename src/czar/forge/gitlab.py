@@ -261,12 +261,16 @@ class GitLabForge(MirroredForge):
     # -- the port, GitLab's part --------------------------------------------------------------
 
     def checks(self, number: int) -> tuple[CheckRun, ...]:
-        """The jobs of the newest pipeline for the merge request's head commit."""
-        sha = self._pull(number).head_commit
-        pipelines = self._all(f"read the pipelines of {sha[:10]}", "/pipelines", sha=sha, order_by="id", sort="desc")
+        """The jobs of the merge request's newest pipeline, if it ran for its head commit (or, a
+        merged-results pipeline, for the merge of it: its own sha is that merge's)."""
+        pull = self._pull(number)
+        remote, sha = self.remote_number(pull), pull.head_commit
+        pipelines = self._all(f"read the pipelines of merge request !{remote}", f"/merge_requests/{remote}/pipelines")
         if not pipelines:
             return ()
-        newest = pipelines[0]
+        newest = max(pipelines, key=lambda p: int(p.get("id") or 0))
+        if newest.get("sha") != sha and not str(newest.get("ref") or "").endswith("/merge"):
+            return ()  # the newest ran for an older head: this one's has not started
         jobs = self._all(f"read the jobs of pipeline {newest['id']}", f"/pipelines/{newest['id']}/jobs")
         found = []
         for job in jobs:
@@ -291,8 +295,9 @@ class GitLabForge(MirroredForge):
     def remarks(self, number: int) -> tuple[Remark, ...]:
         """People's notes (not system notes, not czar's account, not bots), oldest first, and
         their requests for changes (a reviewer's state)."""
-        me = self.login()
-        notes = self._all(f"read the notes of merge request !{number}", f"/merge_requests/{number}/notes", sort="asc")
+        pull = self._pull(number)
+        remote, me = self.remote_number(pull), self.login()
+        notes = self._all(f"read the notes of merge request !{remote}", f"/merge_requests/{remote}/notes", sort="asc")
         found: list[tuple[str, Remark]] = []
         for n in notes:
             who = n.get("author") or {}
@@ -309,8 +314,8 @@ class GitLabForge(MirroredForge):
                 line=int(line) if line else None,
             )
             found.append((str(n.get("created_at") or ""), remark))
-        reviewers = self._all(f"read the reviewers of merge request !{number}", f"/merge_requests/{number}/reviewers")
-        head = self._pull(number).head_commit
+        reviewers = self._all(f"read the reviewers of merge request !{remote}", f"/merge_requests/{remote}/reviewers")
+        head = pull.head_commit
         for r in reviewers:
             who = r.get("user") or {}
             if r.get("state") == "requested_changes" and who.get("username") not in (None, me):

@@ -1,8 +1,8 @@
 """HTTP to a forge, as czar needs it: a time limit on every request, conditional requests, and the
 proxy the environment names.
 
-- Conditional requests: a GET whose earlier answer came with an ETag is sent with
-  ``If-None-Match``; a 304 is answered with the copy kept. GitHub counts no rate limit for a 304,
+- Conditional requests: a GET whose earlier JSON answer came with an ETag is sent with
+  ``If-None-Match``; a 304 is answered with the copy kept (as read: decoded). GitHub counts no rate limit for a 304,
   so reading every open pull request's state each poll costs nothing while nothing changes.
 - Written here rather than taken from githubkit's HTTP cache (hishel): that layer sends each
   request again without its time limit, so a forge that accepted a connection and never answered
@@ -21,6 +21,7 @@ from collections import OrderedDict
 import httpx
 
 KEPT = 512  # answers kept for conditional requests (the oldest dropped first)
+_WIRE = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 class ForgeTransport(httpx.BaseTransport):
@@ -55,9 +56,12 @@ class ForgeTransport(httpx.BaseTransport):
             response.close()
             return httpx.Response(200, headers=kept[1], content=kept[2], request=request)
         etag = response.headers.get("etag")
-        if response.status_code == 200 and etag:
+        if response.status_code == 200 and etag and "json" in response.headers.get("content-type", ""):
+            # Kept as read: decoded, so the headers that described the wire form go (a copy replayed
+            # with "Content-Encoding: gzip" would be decoded a second time, and fail).
+            headers = httpx.Headers([(k, v) for k, v in response.headers.multi_items() if k.lower() not in _WIRE])
             with self.lock:
-                self.kept[key] = (etag, response.headers, response.content)
+                self.kept[key] = (etag, headers, response.content)
                 self.kept.move_to_end(key)
                 while len(self.kept) > KEPT:
                     self.kept.popitem(last=False)

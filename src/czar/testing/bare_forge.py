@@ -6,6 +6,7 @@ can be told to fail the next requests."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.server
 import json
@@ -189,6 +190,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", f"{kind}; charset=utf-8")
         self.send_header("ETag", etag)
+        if payload and "gzip" in self.headers.get("Accept-Encoding", ""):  # as GitHub and GitLab do
+            payload = gzip.compress(payload)
+            self.send_header("Content-Encoding", "gzip")
         for k, v in headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(payload)))

@@ -41,6 +41,9 @@ class FakePull:
     review_comments: list[dict[str, Any]] = field(default_factory=list)
 
 
+FIRST = 41  # the first pull request's number: a repository with history (not czar's own numbering)
+
+
 class FakeGitHub(BareForge):
     prefix = ""
 
@@ -331,7 +334,7 @@ class FakeGitHub(BareForge):
             if p.state == "open" and p.head == head and p.base == base:
                 message = f"A pull request already exists for {self.owner}:{head}."
                 return 422, {"message": "Validation Failed", "errors": [{"message": message}]}, {}
-        number = max(self.pulls, default=0) + 1
+        number = max(self.pulls, default=FIRST - 1) + 1
         pull = FakePull(number, str(body["title"]), str(body.get("body") or ""), head, base, self.login)
         self.pulls[number] = pull
         self._follow(pull)

@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 from czar.testing.bare_forge import Answer, BareForge, Route, stamp
 
+FIRST = 41  # the first merge request's iid: a project with history (not czar's own numbering)
 PAGES = frozenset({"page", "per_page", "pagination"})  # python-gitlab's, on every list
 
 
@@ -76,12 +77,7 @@ DOCUMENTED: dict[tuple[str, str], Documented] = {
         optional="merge_commit_message squash_commit_message squash should_remove_source_branch "
         "merge_when_pipeline_succeeds auto_merge sha"
     ),
-    ("GET", "pipelines"): _doc(
-        optional="scope status source ref sha yaml_errors username updated_after updated_before created_after "
-        "created_before name order_by sort",
-        order_by="id status ref updated_at user_id",
-        sort="asc desc",
-    ),
+    ("GET", "mr_pipelines"): _doc(),
     ("GET", "jobs"): _doc(optional="scope include_retried"),
 }
 # A diff note's position (discussions): what it must and may hold.
@@ -114,6 +110,7 @@ class FakeMergeRequest:
     notes: list[dict[str, Any]] = field(default_factory=list)
     reviewers: list[dict[str, Any]] = field(default_factory=list)
     approved_by: list[str] = field(default_factory=list)
+    heads: list[str] = field(default_factory=list)  # every commit it has had as its head
 
 
 class FakeGitLab(BareForge):
@@ -190,6 +187,8 @@ class FakeGitLab(BareForge):
             mr.state = "closed"
             return
         mr.sha = head
+        if head not in mr.heads:
+            mr.heads.append(head)
         if self.contains(mr.target, head):
             mr.state = "merged"
 
@@ -248,7 +247,7 @@ class FakeGitLab(BareForge):
             (rf"{mrs}/(\d+)/reviewers", "GET", "reviewers", self._reviewers),
             (rf"{mrs}/(\d+)/approve", "POST", "approve", self._approve),
             (rf"{mrs}/(\d+)/merge", "PUT", "merge", self._merge),
-            (f"{here}/pipelines", "GET", "pipelines", self._pipelines),
+            (rf"{mrs}/(\d+)/pipelines", "GET", "mr_pipelines", self._mr_pipelines),
             (rf"{here}/pipelines/(\d+)/jobs", "GET", "jobs", self._jobs),
             (rf"{here}/jobs/(\d+)/trace", "GET", "trace", self._trace),
             (rf"{here}/protected_branches/(.+)", "GET", "protected_branch", self._protected),
@@ -305,7 +304,7 @@ class FakeGitLab(BareForge):
                     {"message": [f"Another open merge request already exists for this source branch: !{mr.iid}"]},
                     {},
                 )
-        iid = max(self.mrs, default=0) + 1
+        iid = max(self.mrs, default=FIRST - 1) + 1
         mr = FakeMergeRequest(iid, str(body["title"]), str(body.get("description") or ""), source, target, self.login)
         self.mrs[iid] = mr
         self._follow(mr)
@@ -385,13 +384,20 @@ class FakeGitLab(BareForge):
         mr.state, mr.merge_commit = "merged", commit
         return 200, self._json(mr), {}
 
-    def _pipelines(self, query: dict[str, str], body: Any) -> Answer:
-        sha = query.get("sha", "")
-        jobs = self.pipelines.get(sha)
-        if jobs is None:
-            return 200, [], {}
-        failed = any(j["status"] == "failed" for j in jobs)
-        return 200, [{"id": self.pipeline_ids[sha], "sha": sha, "status": "failed" if failed else "success"}], {}
+    def _mr_pipelines(self, query: dict[str, str], body: Any, iid: str) -> Answer:
+        """The merge request's pipelines, newest first: those of every commit it has had as its head."""
+        mr = self._mr(iid)
+        if mr is None:
+            return 404, {"message": "404 Not found"}, {}
+        found = []
+        for sha in mr.heads:
+            jobs = self.pipelines.get(sha)
+            if jobs is not None:
+                failed = any(j["status"] == "failed" for j in jobs)
+                status = "failed" if failed else "success"
+                ref = f"refs/merge-requests/{mr.iid}/head"
+                found.append({"id": self.pipeline_ids[sha], "sha": sha, "ref": ref, "status": status})
+        return 200, sorted(found, key=lambda p: -int(p["id"])), {}
 
     def _jobs(self, query: dict[str, str], body: Any, pipeline: str) -> Answer:
         for sha, jobs in self.pipelines.items():
