@@ -39,7 +39,10 @@ if TYPE_CHECKING:
     from githubkit.typing import RetryOption
 
 API_URL = "https://api.github.com"
-LOG_TAIL = 4000  # characters of a failed GitHub Actions job's log kept for its author
+LOG_TAIL = 4000
+TRUSTED = frozenset(
+    {"OWNER", "MEMBER", "COLLABORATOR"}
+)  # whose remarks reach an agent  # characters of a failed GitHub Actions job's log kept for its author
 TIMEOUT = 30.0  # seconds a request may take
 MAX_WAIT = 60.0  # seconds czar waits, when GitHub says to, before giving up until the next look
 TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
@@ -292,15 +295,19 @@ class GitHubForge(MirroredForge):
         return tuple(found)
 
     def remarks(self, number: int) -> tuple[Remark, ...]:
-        """Reviews, line comments and comments on the pull request by people: not by czar's own
-        account, nor by bots (a CI service's report is a check, not a remark)."""
+        """Reviews, line comments and comments on the pull request by people of the repository
+        (its owner, members, collaborators): not by czar's own account, nor by bots (a CI service's
+        report is a check, not a remark), nor by anyone else (on a public repository, anyone)."""
         pull = self._pull(number)
         remote = self.remote_number(pull)
         o, n, me = self.repo.owner, self.repo.name, self.login()
 
         def by_person(item: dict[str, Any]) -> bool:
+            # People of the repository only: on a public one anyone may write, and what is passed
+            # on reaches an agent's session (and a request for changes sends its task back).
             user = item.get("user") or {}
-            return bool(user.get("login")) and user.get("login") != me and user.get("type") != "Bot"
+            trusted = item.get("author_association") in TRUSTED
+            return trusted and bool(user.get("login")) and user.get("login") != me and user.get("type") != "Bot"
 
         reviews = self._call(
             f"read the reviews of pull request #{remote}", lambda: self.gh.rest.pulls.list_reviews(o, n, remote)

@@ -39,6 +39,7 @@ TOKEN_VARIABLES = ("GITLAB_TOKEN",)
 LOG_TAIL = 4000
 RUNNING = frozenset({"created", "pending", "running", "waiting_for_resource", "preparing", "scheduled"})
 PASSED = frozenset({"success", "skipped", "manual"})
+DEVELOPER = 30  # GitLab's access level from which a person's remarks reach an agent
 
 
 def find_token(env: dict[str, str] | None = None) -> tuple[str, str] | None:
@@ -95,6 +96,7 @@ class GitLabForge(MirroredForge):
         self.repo = project  # "group/name", as GitLab's path_with_namespace
         self.base = f"/projects/{quote(project, safe='')}"
         self._login: str | None = None
+        self._members: dict[Any, bool] = {}  # user id -> Developer or above in the project
 
     @contextmanager
     def _asking(self, doing: str) -> Iterator[None]:
@@ -135,7 +137,7 @@ class GitLabForge(MirroredForge):
         """Whether the token may push and open merge requests (Developer or above)."""
         may = self.repository().get("permissions") or {}
         levels = [int((may.get(k) or {}).get("access_level") or 0) for k in ("project_access", "group_access")]
-        return max(levels) >= 30
+        return max(levels) >= DEVELOPER
 
     def protection(self, branch: str) -> str:
         with self._asking(f"read the protection of {branch}"):
@@ -301,7 +303,7 @@ class GitLabForge(MirroredForge):
         found: list[tuple[str, Remark]] = []
         for n in notes:
             who = n.get("author") or {}
-            if n.get("system") or who.get("username") in (None, me) or who.get("bot"):
+            if n.get("system") or who.get("username") in (None, me) or who.get("bot") or not self._member(who):
                 continue
             where = n.get("position") or {}
             line = where.get("new_line")
@@ -318,13 +320,34 @@ class GitLabForge(MirroredForge):
         head = pull.head_commit
         for r in reviewers:
             who = r.get("user") or {}
-            if r.get("state") == "requested_changes" and who.get("username") not in (None, me):
+            if r.get("state") == "requested_changes" and who.get("username") not in (None, me) and self._member(who):
                 body = f"{who['username']} asked for changes on GitLab (their comments say what)."
                 stamp = str(r.get("created_at") or "")
                 found.append(
                     (stamp, Remark(f"changes-{who['username']}-{head}", str(who["username"]), body, True, head))
                 )
         return tuple(r for _, r in sorted(found, key=lambda pair: pair[0]))
+
+    def _member(self, user: dict[str, Any]) -> bool:
+        """Whether ``user`` may change the project (Developer or above): on a public project
+        anyone may write, and what is passed on reaches an agent's session (read once each)."""
+        uid = user.get("id")
+        if uid is None:
+            return False
+        if uid not in self._members:
+            import gitlab.exceptions
+
+            try:
+                with self._asking(f"read whether {user.get('username')} is a member of {self.repo}"):
+                    found = self.gl.http_get(f"{self.base}/members/all/{int(uid)}", max_retries=RETRIES)
+                level = int(found.get("access_level") or 0) if isinstance(found, dict) else 0
+            except ForgeError as exc:
+                cause = exc.__cause__
+                if not (isinstance(cause, gitlab.exceptions.GitlabError) and cause.response_code == 404):
+                    raise
+                level = 0  # not a member
+            self._members[uid] = level >= DEVELOPER
+        return self._members[uid]
 
     def land(self, number: int, head_commit: str) -> str:
         """A merge made by GitLab, only if the source branch is still at ``head_commit``."""

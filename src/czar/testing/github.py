@@ -127,10 +127,18 @@ class FakeGitHub(BareForge):
             self.check_runs[commit] = [*runs, run]
 
     def person_review(
-        self, number: int, login: str, state: str, body: str, comments: tuple[tuple[str, int, str], ...] = ()
+        self,
+        number: int,
+        login: str,
+        state: str,
+        body: str,
+        comments: tuple[tuple[str, int, str], ...] = (),
+        *,
+        association: str = "MEMBER",
     ) -> None:
         """A person's review (``CHANGES_REQUESTED``, ``COMMENTED``, ``APPROVED``) with comments on
-        lines (path, line, text)."""
+        lines (path, line, text); ``association``: theirs with the repository, as GitHub says it
+        (``NONE``: anyone on a public repository)."""
         with self._lock:
             pull = self.pulls[number]
             self._follow(pull)
@@ -140,6 +148,7 @@ class FakeGitHub(BareForge):
                 {
                     "id": 1000 + len(pull.reviews),
                     "user": user,
+                    "author_association": association,
                     "body": body,
                     "state": state,
                     "commit_id": pull.head_sha,
@@ -151,6 +160,7 @@ class FakeGitHub(BareForge):
                     {
                         "id": 2000 + len(pull.review_comments),
                         "user": user,
+                        "author_association": association,
                         "body": text,
                         "path": path,
                         "line": line,
@@ -159,11 +169,14 @@ class FakeGitHub(BareForge):
                     }
                 )
 
-    def person_comment(self, number: int, login: str, body: str, *, bot: bool = False) -> None:
+    def person_comment(
+        self, number: int, login: str, body: str, *, bot: bool = False, association: str = "MEMBER"
+    ) -> None:
         with self._lock:
             pull = self.pulls[number]
             user = {"login": login, "type": "Bot" if bot else "User"}
-            pull.comments.append({"id": 3000 + len(pull.comments), "user": user, "body": body, "created_at": stamp()})
+            comment = {"id": 3000 + len(pull.comments), "user": user, "body": body, "created_at": stamp()}
+            pull.comments.append({**comment, "author_association": association})
 
     def pull_of(self, branch: str) -> FakePull | None:
         with self._lock:

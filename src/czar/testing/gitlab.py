@@ -126,6 +126,7 @@ class FakeGitLab(BareForge):
         self.traces: dict[int, str] = {}  # job -> its log
         self.protected: dict[str, dict[str, Any]] = {}
         self.refuse_merges: str | None = None
+        self.members: dict[str, int] = {"alice": 30, "bob": 40}  # username -> access level in the project
         self.violations: list[str] = []  # requests GitLab's documentation does not describe
         self._ids = 0
 
@@ -174,7 +175,11 @@ class FakeGitLab(BareForge):
     def person_requests_changes(self, iid: int, username: str) -> None:
         with self._lock:
             self.mrs[iid].reviewers.append(
-                {"user": {"username": username}, "state": "requested_changes", "created_at": stamp()}
+                {
+                    "user": {"username": username, "id": _uid(username)},
+                    "state": "requested_changes",
+                    "created_at": stamp(),
+                }
             )
 
     # -- GitLab's semantics ---------------------------------------------------------------------
@@ -221,7 +226,7 @@ class FakeGitLab(BareForge):
         note = {
             "id": self._ids,
             "body": body,
-            "author": {"username": username},
+            "author": {"username": username, "id": _uid(username)},
             "system": False,
             "created_at": stamp(),
             "position": position,
@@ -251,6 +256,7 @@ class FakeGitLab(BareForge):
             (rf"{here}/pipelines/(\d+)/jobs", "GET", "jobs", self._jobs),
             (rf"{here}/jobs/(\d+)/trace", "GET", "trace", self._trace),
             (rf"{here}/protected_branches/(.+)", "GET", "protected_branch", self._protected),
+            (rf"{here}/members/all/(\d+)", "GET", "member", self._member),
         ]
         return [(pattern, verb, self._checked(verb, name, act)) for pattern, verb, name, act in named]
 
@@ -409,8 +415,19 @@ class FakeGitLab(BareForge):
         text = self.traces.get(int(job))
         return (200, text, {}) if text is not None else (404, {"message": "404 Not found"}, {})
 
+    def _member(self, query: dict[str, str], body: Any, uid: str) -> Answer:
+        name = next((n for n in self.members if _uid(n) == int(uid)), None)
+        if name is None:
+            return 404, {"message": "404 Not found"}, {}
+        return 200, {"id": int(uid), "username": name, "access_level": self.members[name]}, {}
+
     def _protected(self, query: dict[str, str], body: Any, branch: str) -> Answer:
         found = self.protected.get(branch)
         if found is None:
             return 404, {"message": "404 Not found"}, {}
         return 200, {"name": branch, **found}, {}
+
+
+def _uid(username: str) -> int:
+    """A user's id, the same for the same name."""
+    return 1000 + int.from_bytes(username.encode()[:6].ljust(6, b"\0"), "big") % 900_000
