@@ -102,6 +102,20 @@ def test_pipelines_are_checks_people_are_remarks_and_merges_are_pinned(world) ->
         ("bob", False, None, None),
         ("alice", True, None, None),
     ]
+    # A reviewer's request for changes stays on GitLab across pushes: one remark until they write again.
+    asked = [r.id for r in forge.remarks(ref.number) if r.changes_requested]
+    git(repo, "checkout", "-q", "czar/a")
+    (repo / "a.txt").write_text("one\ntwo\n")
+    git(repo, "commit", "-qam", "fix")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "push", "-q", "origin", "czar/a")
+    forge.open_or_update(_draft(repo))  # the author's next head
+    assert [r.id for r in forge.remarks(ref.number) if r.changes_requested] == asked  # the same request
+    head = git(repo, "rev-parse", "czar/a")
+    before = {r.id for r in forge.remarks(ref.number)}
+    fake.person_note(41, "alice", "Still missing.")
+    after = {r.id for r in forge.remarks(ref.number)}
+    assert len(after - before) == 2  # their new note, and their request for changes counted again
     with pytest.raises(ForgeRefused, match="409 SHA does not match"):
         forge.land(ref.number, "0" * 40)
     fake.refuse_merges = "405 Method Not Allowed"

@@ -115,3 +115,11 @@ def test_a_plan_names_a_remote_the_repository_has_and_pushes_only_with_one(tmp_p
     plan.write_text('[project]\nname = "p"\nrepo = "repo"\nremote = "origin"\npush = true\n\n' + task)
     check_repository(load_plan(plan))
     assert repo.is_dir()
+
+
+def test_a_credential_in_a_remotes_url_is_never_shown() -> None:
+    from czar.vcs.remote import without_secrets
+
+    said = without_secrets("fatal: unable to access 'https://x-access-token:ghs_S3CR3T@github.com/o/r.git/'")
+    assert "ghs_S3CR3T" not in said and "https://***@github.com/o/r.git/" in said
+    assert without_secrets("git@github.com:o/r.git") == "git@github.com:o/r.git"  # no credential there

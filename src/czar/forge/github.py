@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from czar.core.forge import CheckRun, Forge, PullDraft, Remark, Review, Verdict
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 API_URL = "https://api.github.com"
 LOG_TAIL = 4000
+PAGE, PAGES = 100, 20  # items a page (GitHub's most), pages read of one list at most
 TRUSTED = frozenset(
     {"OWNER", "MEMBER", "COLLABORATOR"}
 )  # whose remarks reach an agent  # characters of a failed GitHub Actions job's log kept for its author
@@ -214,6 +216,16 @@ class GitHubForge(MirroredForge):
         with self._asking(doing):
             return request().json()
 
+    def _pages(self, doing: str, request: Callable[[int], Response[Any, Any]]) -> list[Any]:
+        """Every item of a list GitHub gives page by page (``PAGE`` a page, up to ``PAGES``)."""
+        found: list[Any] = []
+        for page in range(1, PAGES + 1):
+            items = self._call(doing, partial(request, page))
+            found += items
+            if len(items) < PAGE:
+                break
+        return found
+
     def login(self) -> str:
         """The account the token speaks for (read once)."""
         if self._login is None:
@@ -309,16 +321,17 @@ class GitHubForge(MirroredForge):
             trusted = item.get("author_association") in TRUSTED
             return trusted and bool(user.get("login")) and user.get("login") != me and user.get("type") != "Bot"
 
-        reviews = self._call(
-            f"read the reviews of pull request #{remote}", lambda: self.gh.rest.pulls.list_reviews(o, n, remote)
+        reviews = self._pages(
+            f"read the reviews of pull request #{remote}",
+            lambda page: self.gh.rest.pulls.list_reviews(o, n, remote, per_page=PAGE, page=page),
         )
-        lines = self._call(
+        lines = self._pages(
             f"read the line comments of pull request #{remote}",
-            lambda: self.gh.rest.pulls.list_review_comments(o, n, remote, per_page=100),
+            lambda page: self.gh.rest.pulls.list_review_comments(o, n, remote, per_page=PAGE, page=page),
         )
-        comments = self._call(
+        comments = self._pages(
             f"read the comments of pull request #{remote}",
-            lambda: self.gh.rest.issues.list_comments(o, n, remote, per_page=100),
+            lambda page: self.gh.rest.issues.list_comments(o, n, remote, per_page=PAGE, page=page),
         )
         found: list[tuple[str, Remark]] = []
         for r in filter(by_person, reviews):
@@ -455,9 +468,9 @@ class GitHubForge(MirroredForge):
 
     def review_posted(self, number: int, mark: str) -> bool:
         o, n = self.repo.owner, self.repo.name
-        posted = self._call(
+        posted = self._pages(
             f"read the reviews of pull request #{number}",
-            lambda: self.gh.rest.pulls.list_reviews(o, n, number, per_page=100),
+            lambda page: self.gh.rest.pulls.list_reviews(o, n, number, per_page=PAGE, page=page),
         )
         return any(mark in str(r.get("body") or "") for r in posted)
 

@@ -318,14 +318,16 @@ class GitLabForge(MirroredForge):
             found.append((str(n.get("created_at") or ""), remark))
         reviewers = self._all(f"read the reviewers of merge request !{remote}", f"/merge_requests/{remote}/reviewers")
         head = pull.head_commit
+        last_note = {str((n.get("author") or {}).get("username")): int(n.get("id") or 0) for n in notes}
         for r in reviewers:
             who = r.get("user") or {}
             if r.get("state") == "requested_changes" and who.get("username") not in (None, me) and self._member(who):
-                body = f"{who['username']} asked for changes on GitLab (their comments say what)."
-                stamp = str(r.get("created_at") or "")
-                found.append(
-                    (stamp, Remark(f"changes-{who['username']}-{head}", str(who["username"]), body, True, head))
-                )
+                name = str(who["username"])
+                body = f"{name} asked for changes on GitLab (their comments say what)."
+                # GitLab keeps a reviewer's state across pushes: it counts again only with words
+                # of theirs written since (their newest note), not at every new head.
+                remark = Remark(f"changes-{name}-{last_note.get(name, 0)}", name, body, True, head)
+                found.append((str(r.get("created_at") or ""), remark))
         return tuple(r for _, r in sorted(found, key=lambda pair: pair[0]))
 
     def _member(self, user: dict[str, Any]) -> bool:
@@ -368,7 +370,10 @@ class GitLabForge(MirroredForge):
                 raise ForgeRefused(str(exc)) from exc  # not mergeable, a rule, or its head moved
             raise
         assert isinstance(made, dict)
-        return str(made.get("merge_commit_sha") or made.get("sha"))
+        if made.get("state") != "merged" or not made.get("merge_commit_sha"):
+            # Accepted but not merged (merged later by GitLab itself, or its merge failed).
+            raise ForgeRefused(f"GitLab did not merge !{remote} now (it is {made.get('state')}): asked again later")
+        return str(made["merge_commit_sha"])
 
 
 if TYPE_CHECKING:  # mypy proves it fills the port

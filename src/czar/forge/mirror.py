@@ -126,10 +126,12 @@ class MirroredForge(ABC):
 
     def close(self, number: int, reason: str) -> None:
         pull = self._pull(number)
+        if pull.remote_number is not None and pull.state is PullState.OPEN:
+            # There first: if the forge fails, the record stays open and the next look closes it.
+            self.close_remote(pull.remote_number, reason)
         self.local.close(number, reason)
         if pull.remote_number is None or pull.state is not PullState.OPEN:
             return
-        self.close_remote(pull.remote_number, reason)
         with self.store.write() as conn:
             closed = _digest("", "", "", "closed")
             Store.set_pull_remote(conn, number, remote_number=pull.remote_number, url=pull.url or "", synced=closed)

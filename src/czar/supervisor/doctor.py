@@ -22,6 +22,7 @@ from czar.plan.load import Plan
 from czar.plan.model import AgentConfig
 from czar.runtime import proc, sandbox
 from czar.supervisor.project import Project
+from czar.vcs.remote import without_secrets
 
 # The agents' usual programs, and where each finds its credentials: variables, or files in home.
 PROGRAMS = {"claude": "claude", "codex": "codex", "gemini": "gemini", "aider": "aider"}
@@ -155,7 +156,7 @@ def remote(project: Project) -> list[Check]:
         return []
     try:
         ok, said = found.reachable(timeout=30)
-        where = found.url()
+        where = without_secrets(found.url())  # a token in the URL is not for the terminal
     except CzarError as exc:
         return [Check(f"remote {found.name}", False, str(exc), f"`git remote -v` in {project.plan.repo}")]
     return [

@@ -66,7 +66,7 @@ class ForgeFeedback:
                 self._remarks(task, pull, self.p.forge.remarks(pull.id))
                 if task.state in SENT_BACK_FROM:
                     self._checks(task, pull, self.p.forge.checks(pull.id))
-                self.trouble.worked(task.id)
+                self.trouble.worked(task.id, "reading its checks and remarks")
             except CzarError as exc:  # tried again at the next look
                 self.trouble.failed(task.id, "reading its checks and remarks", exc)
 

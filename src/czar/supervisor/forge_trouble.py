@@ -18,7 +18,7 @@ class ForgeTrouble:
     def __init__(self, project: Project, say: Callable[[str], None]) -> None:
         self.p = project
         self.say = say
-        self.said: dict[str, str] = {}  # subject (a task) -> the last trouble said, its figures blanked
+        self.said: dict[tuple[str, str], str] = {}  # (task, what) -> the last trouble said, its figures blanked
 
     def failed(self, task: str, doing: str, exc: Exception) -> None:
         message = str(exc)
@@ -26,12 +26,12 @@ class ForgeTrouble:
         if not isinstance(exc, ForgeError):
             return  # czar's own record moved meanwhile (a head, a state): the next look sees it
         shape = re.sub(r"\d+", "#", message)  # "tried again in 0:00:41" is the same trouble as 0:00:40
-        if self.said.get(task) == shape:
+        if self.said.get((task, doing)) == shape:
             return
-        self.said[task] = shape
+        self.said[(task, doing)] = shape
         with self.p.store.write() as conn:
             Store.emit(conn, EventKind.FORGE_ERROR, task=task, doing=doing, message=message[-2000:])
             Store.alert(conn, "warning", f"the forge, {doing} for task {task}: {message}", task=task)
 
-    def worked(self, task: str) -> None:
-        self.said.pop(task, None)
+    def worked(self, task: str, doing: str) -> None:
+        self.said.pop((task, doing), None)

@@ -505,7 +505,11 @@ class Supervisor:
         elif isinstance(d, Merge) and MERGE_SLOT not in self.busy:
             kept: list[str] = []
             with self.store.read() as conn:
-                deps = {t: Store.task(conn, t).spec.depends_on for t in d.tasks}
+                rows = {t: Store.task(conn, t) for t in d.tasks}
+            deps = {t: rows[t].spec.depends_on for t in d.tasks}
+            # One already merging (a supervisor that restarted mid-merge) passed these gates when
+            # it started, and the forge's CI verdict lives in memory: it goes on.
+            resumed = {t for t in d.tasks if rows[t].state is TaskState.MERGING}
             ci = self.p.plan.forge.wait_for_ci
             tips = self.p.repo.tips() if self.p.plan.review.enabled or ci else {}
             for t in d.tasks:
@@ -513,19 +517,28 @@ class Supervisor:
                 if (
                     all(dep not in d.tasks or dep in kept for dep in deps[t])
                     and self.reviewing.as_approved(t, tips)
-                    and self.feedback.ci_passed(t, tips.get(branch_of(t)))
+                    and (t in resumed or self.feedback.ci_passed(t, tips.get(branch_of(t))))
                     and not self.merge_queue.waits_on_forge(t)
                 ):
                     kept.append(t)
             d = Merge(tuple(kept))
             if not d.tasks:
                 return
+            merging: list[str] = []
             with self.store.write() as conn:
                 Store.next_merge_window(conn)  # the approved tasks left out of it wait one more
                 for t in d.tasks:
-                    if Store.task(conn, t).state is TaskState.APPROVED:
+                    state = Store.task(conn, t).state
+                    if state is TaskState.APPROVED:
                         Store.move_task(
                             conn, t, TaskState.MERGING, expect=TaskState.APPROVED, reason="next in the merge queue"
                         )
+                    # Only what merges now: another thread (the forge's CI, a person's review) may
+                    # have sent a task back since the decision.
+                    if state in (TaskState.APPROVED, TaskState.MERGING):
+                        merging.append(t)
+            d = Merge(tuple(merging))
+            if not d.tasks:
+                return
             self.say(f"merging {'task' if len(d.tasks) == 1 else 'tasks'} {', '.join(d.tasks)}")
             self.busy[MERGE_SLOT] = self.merges.submit(self.merge_queue.merge, d.tasks)

@@ -50,7 +50,7 @@ class PullRequests:
             pull = pulls.get(task.id)
             try:
                 self._step(task, pull, tips)
-                self.trouble.worked(task.id)
+                self.trouble.worked(task.id, "its pull request")
             except CzarError as exc:  # one task's pull request must not keep the others back
                 self.trouble.failed(task.id, "its pull request", exc)
         self._post_reviews()
@@ -80,6 +80,7 @@ class PullRequests:
             except CzarError as exc:  # tried again at the next look
                 self.trouble.failed(r.task_id, "posting its review", exc)
                 continue
+            self.trouble.worked(r.task_id, "posting its review")
             with self.p.store.write() as conn:
                 Store.set_review(conn, r.id, posted=1)
 
@@ -158,8 +159,12 @@ class PullRequests:
     def on_remote(self, branch: str, commit: str, task: str | None = None) -> None:
         """``branch`` at ``commit`` on the remote, where the forge looks (pushed if not yet)."""
         remote = self.p.remote
-        if remote is not None and remote.tips().get(branch) != commit:
-            remote_sync.push(self.p, branch, commit, replace=branch != self.integration, task=task)
+        if remote is None or remote.tips().get(branch) == commit:
+            return
+        if not remote_sync.push(self.p, branch, commit, replace=branch != self.integration, task=task):
+            # Said already (an event, an alert); the pull request is not brought to a commit the
+            # forge cannot see, and the next look tries again.
+            raise CzarError(f"{branch} is not on {remote.name} at {commit[:10]}: its pull request waits for it")
 
     def _log_tail(self, task: Task) -> str:
         """The end of the checks' output of the round that verified the task."""

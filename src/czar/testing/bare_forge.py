@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from czar.runtime import proc
 
@@ -106,7 +106,7 @@ class BareForge(ABC):
             for pattern, verb, act in self.routes():
                 m = re.fullmatch(pattern, rest)
                 if m and verb == method:
-                    return act(query, body, *(unquote(g) for g in m.groups()))
+                    return _paged(path, query, act(query, body, *(unquote(g) for g in m.groups())))
             return 404, {"message": "404 Not Found"}, {}
 
     # -- the repository -------------------------------------------------------------------------
@@ -149,6 +149,20 @@ class BareForge(ABC):
         commit = made.output.strip()
         self.git("update-ref", f"refs/heads/{base_branch}", commit, base)
         return commit
+
+
+def _paged(path: str, query: dict[str, str], answer: Answer) -> Answer:
+    """A list answered a page at a time when the request names a page size (as both forges do),
+    with a ``Link: <...>; rel="next"`` header while more remain."""
+    status, data, headers = answer
+    if not isinstance(data, list) or "per_page" not in query:
+        return answer
+    size, page = int(query["per_page"]), int(query.get("page") or 1)
+    part = data[(page - 1) * size : page * size]
+    if page * size < len(data):
+        more = urlencode({**query, "page": page + 1})
+        headers = {**headers, "Link": f'<http://forge.invalid{path}?{more}>; rel="next"'}
+    return status, part, headers
 
 
 def stamp() -> str:

@@ -11,6 +11,7 @@ costs a line in the log, not a stuck supervisor.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from czar.errors import GitError
@@ -39,7 +40,8 @@ class Remote:
         return self.name in self.git.out("remote").split()
 
     def url(self) -> str:
-        """Where the remote is (``git remote get-url``): a forge's repository is read from it."""
+        """Where the remote is (``git remote get-url``): a forge's repository is read from it.
+        As configured: it may hold a credential (``without_secrets`` before showing it)."""
         return self.git.out("remote", "get-url", "--end-of-options", self.name).strip()
 
     def reachable(self, timeout: float = NETWORK_TIMEOUT) -> tuple[bool, str]:
@@ -110,14 +112,20 @@ class Remote:
         }
 
 
+def without_secrets(text: str) -> str:
+    """``text`` with any password or token in a URL (``https://user:TOKEN@host``) blanked."""
+    return re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)
+
+
 def _said(output: str) -> str:
-    """What git and the remote said, in a line or a few (its progress and hints left out)."""
+    """What git and the remote said, in a line or a few (its progress and hints left out; a
+    credential in a URL blanked)."""
     lines = [
         line.strip()
         for line in output.splitlines()
         if line.strip() and not line.startswith(("hint:", "To ", "Done")) and line.strip() != "="
     ]
-    return " | ".join(lines[-4:]) or "(no message)"
+    return without_secrets(" | ".join(lines[-4:])) or "(no message)"
 
 
 def ahead_behind(git: Git, branch: str, other: str) -> AheadBehind | None:
