@@ -10,8 +10,8 @@ The API is reached through githubkit: typed requests checked before they leave, 
 GitHub says to wait; over czar's own transport (``czar.forge.http``): conditional requests (ETags)
 so a pull request read again unchanged costs no rate limit, a time limit on every request. Each
 refusal becomes one ``ForgeError`` line saying what GitHub said and what to do. The token is read
-from the environment or from ``gh`` when the forge is opened, kept in memory, and never written to
-disk or to the event log.
+from the environment or from ``gh`` when the forge is opened and kept in memory: in no log, event
+or file czar keeps.
 """
 
 from __future__ import annotations

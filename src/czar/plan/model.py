@@ -181,7 +181,7 @@ class ForgeConfig(_Strict):
     """``local`` (czar's store: ``czar prs``), ``github`` or ``gitlab`` (pull or merge requests
     there, into the integration branch; needs ``[project] remote`` and ``push = true``). GitHub's
     token comes from ``GITHUB_TOKEN`` (or ``GH_TOKEN``), else from ``gh auth token``; GitLab's
-    from ``GITLAB_TOKEN``; never written down."""
+    from ``GITLAB_TOKEN``; in no log, event or file czar keeps."""
     api_url: str | None = None
     """GitHub's API: ``https://api.github.com`` by default; GitHub Enterprise Server:
     ``https://HOST/api/v3``. GitLab: the instance, ``https://gitlab.com`` by default."""
