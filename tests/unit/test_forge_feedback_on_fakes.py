@@ -144,3 +144,23 @@ def test_a_forge_that_refuses_is_an_alert_once_and_what_it_missed_is_sent_when_i
     pulls.sync()
     with f.project.store.read() as conn:
         assert Store.pull(conn, number).head_commit == f.repo.tip("czar/a")  # nothing lost
+
+
+def test_waiting_for_a_ci_that_never_reports_is_said_to_a_person_once(tmp_path: Path, czar_home: Path) -> None:
+    from czar.supervisor.forge_feedback import NO_CI_AFTER
+
+    f, _, _, _ = _approved(tmp_path)
+    f.project = replace(
+        f.project, plan=replace(f.project.plan, forge=f.project.plan.forge.model_copy(update={"wait_for_ci": True}))
+    )
+    feedback = ForgeFeedback(f.project, Actions(f.project), lambda _t: None)
+    feedback.look()
+    f.clock.advance(NO_CI_AFTER - 1)
+    feedback.look()
+    assert not [a for a in _events(f, EventKind.ALERT) if "no check has reported" in str(a["message"])]
+    f.clock.advance(2)
+    feedback.look()
+    feedback.look()
+    said = [a for a in _events(f, EventKind.ALERT) if "no check has reported" in str(a["message"])]
+    assert len(said) == 1 and "wait_for_ci holds its merge" in str(said[0]["message"])
+    assert not feedback.ci_passed("a", f.repo.tip("czar/a"))

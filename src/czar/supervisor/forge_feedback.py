@@ -43,6 +43,7 @@ WATCHED = (
 # Where a failing check or a request for changes sends the task back to its author.
 SENT_BACK_FROM = (TaskState.REVIEWING, TaskState.APPROVED)
 OUTPUT_TAIL = 4000  # characters of a failed check's output told to the agent
+NO_CI_AFTER = 600.0  # seconds a commit may wait for its first check before a person hears of it
 
 
 class ForgeFeedback:
@@ -51,7 +52,9 @@ class ForgeFeedback:
         self.actions = actions
         self.say = say
         self.trouble = ForgeTrouble(project, say)
-        self.green: dict[str, str] = {}  # task -> the commit whose checks all passed on the forge
+        self.green: dict[str, str] = {}
+        self.waiting: dict[tuple[str, str], float] = {}  # (task, commit) -> when it was first seen with no check
+        self.said_no_ci: set[tuple[str, str]] = set()  # task -> the commit whose checks all passed on the forge
 
     def look(self) -> None:
         """Read the forge's checks and remarks for every watched task's pull request, and act."""
@@ -70,6 +73,23 @@ class ForgeFeedback:
             except CzarError as exc:  # tried again at the next look
                 self.trouble.failed(task.id, "reading its checks and remarks", exc)
 
+    def _no_ci(self, task: Task, pull: Pull) -> None:
+        """``wait_for_ci`` holds a merge for checks that may never come (a repository without CI, a
+        workflow that does not run for czar's branches): a person hears it once per commit."""
+        now = self.p.clock.time()
+        since = self.waiting.setdefault((task.id, pull.head_commit), now)
+        if now - since < NO_CI_AFTER or (task.id, pull.head_commit) in self.said_no_ci:
+            return
+        self.said_no_ci.add((task.id, pull.head_commit))
+        with self.p.store.write() as conn:
+            Store.alert(
+                conn,
+                "warning",
+                f"no check has reported on the pull request of task {task.id} at {pull.head_commit[:10]} for "
+                f"{NO_CI_AFTER / 60:.0f} minutes; wait_for_ci holds its merge (does CI run on czar's branches?)",
+                task=task.id,
+            )
+
     def ci_passed(self, task_id: str, commit: str | None) -> bool:
         """Whether ``commit`` of the task may merge as far as the forge's CI goes."""
         return not self.p.plan.forge.wait_for_ci or (commit is not None and self.green.get(task_id) == commit)
@@ -82,6 +102,8 @@ class ForgeFeedback:
             self.green[task.id] = pull.head_commit
             return
         self.green.pop(task.id, None)
+        if not checks and self.p.plan.forge.wait_for_ci:
+            self._no_ci(task, pull)
         if not failed:
             return
         with self.p.store.write() as conn:
