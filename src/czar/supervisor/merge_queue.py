@@ -71,10 +71,14 @@ class MergeQueue:
         self.worktree = project.paths.integration_worktree
         self._added: dict[str, dict[str, FileChange]] = {}  # a merged task -> what its merge brought in
         self.refused: dict[str, tuple[float, str]] = {}  # task -> until when the forge's refusal holds it, why
+        self.queued: set[str] = set()  # tasks in the forge's own merge queue (GitHub's)
 
     def merge(self, task_ids: Sequence[str]) -> None:
         """Merge these approved tasks, in this order; runs on the merge thread."""
         remote_sync.fetch(self.p)  # what the remote holds now, before deciding (``[project] remote``)
+        via_forge = self.p.plan.forge.merge_via == "pull-request"
+        waiting = self._queued_on_forge(task_ids) if via_forge else {}
+        task_ids = [t for t in task_ids if t not in waiting]
         with self.p.store.read() as conn:
             rows = {t: Store.task(conn, t) for t in task_ids}
         git = self.git
@@ -104,7 +108,6 @@ class MergeQueue:
                     del done.merged[t]
                 git.detach(self.worktree, done.merged[fresh[kept - 1]] if kept else before)
         head = git.head(self.worktree)
-        via_forge = self.p.plan.forge.merge_via == "pull-request"
         if via_forge and head != before:
             # Merged and checked here; merged for good by the forge, under its rules.
             head = self._through_forge(task_ids, done, tips, before)
@@ -117,6 +120,8 @@ class MergeQueue:
                     git.discard_checkout(self.p.paths.worktree(t))
                 git.prune_worktrees()
         with self.p.store.write() as conn:
+            for t, why in waiting.items():
+                Store.move_task(conn, t, TaskState.APPROVED, expect=TaskState.MERGING, reason=why)
             for t, others in held.items():
                 state = after_landing(Landing.HELD, rows[t].rounds, self.p.plan.project.max_rounds).state
                 Store.move_task(
@@ -178,12 +183,46 @@ class MergeQueue:
                         if later == t
                         else f"the forge has not merged {t}, which comes before it; it merges after"
                     )
+                if isinstance(exc, InMergeQueue):
+                    self.queued.add(t)
                 self._refused(t, str(exc), quiet=isinstance(exc, InMergeQueue))
                 break
         remote_sync.fetch(self.p)
         remote = self.p.remote
         landed = remote.tips().get(self.integration) if remote is not None else None
         return landed or before
+
+    def _queued_on_forge(self, task_ids: Sequence[str]) -> dict[str, str]:
+        """The tasks the forge's own merge queue holds (``InMergeQueue`` before), asked how they
+        went, with no merge and no checks here again while they wait: those still waiting, and
+        why. One the forge merged meanwhile is in the integration branch once it is brought to
+        the forge's, and merges in this batch as merged already."""
+        waiting: dict[str, str] = {}
+        landed = False
+        for t in [t for t in task_ids if t in self.queued]:
+            with self.p.store.read() as conn:
+                pull = Store.pull_of_task(conn, t)
+                approved = Store.approved_commit(conn, t)
+            head = approved or self.git.tip(branch_of(t))
+            try:
+                if pull is None:
+                    raise ForgeRefused(f"task {t} has no pull request on the forge")
+                self.p.forge.land(pull.id, head)
+                landed = True
+            except InMergeQueue as exc:
+                waiting[t] = f"{exc}; asked again later"
+                self._refused(t, str(exc), quiet=True)
+                continue
+            except CzarError:
+                pass  # out of the forge's queue: the batch tries it as any other
+            self.queued.discard(t)
+        remote = self.p.remote
+        if landed and remote is not None:
+            remote_sync.fetch(self.p)
+            there, here = remote.tips().get(self.integration), self.git.tip(self.integration)
+            if there is not None and there != here and self.git.is_ancestor(here, there):
+                self.git.move_branch(self.integration, there, here)
+        return waiting
 
     def _refused(self, task: str, why: str, *, quiet: bool = False) -> None:
         """The forge would not merge ``task``: it is asked again after ``[forge] poll_seconds``
