@@ -263,3 +263,28 @@ def test_where_github_requires_its_merge_queue_czar_queues_each_pull_request_and
         assert f"Merge pull request #{pull.number} (merge queue)" in git(repo, "log", "-1", "--format=%s", merged[task])
     assert git(repo, "rev-parse", "czar/integration") == fake.tip("czar/integration") == merged["b"]
     assert not [a for a in project_events("queue", EventKind.ALERT) if "merge queue" in str(a["message"])]  # no trouble
+
+
+def test_where_github_merges_only_branches_up_to_date_a_task_behind_brings_the_integration_branch_in(
+    tmp_path: Path, github: tuple[Path, FakeGitHub]
+) -> None:
+    repo, fake = github
+    # The agents bring the integration branch in at each start (a real one does when told to).
+    catch_up = "run git merge -q czar/integration"
+    tasks = [_reviewed("a", "approve ok", extra=catch_up), _reviewed("c", "approve ok", extra=catch_up)]
+    plan = _plan(tmp_path, "uptodate", fake, tasks)
+    plan.write_text(
+        plan.read_text().replace('kind = "github"', 'kind = "github"\nmerge_via = "pull-request"\npoll_seconds = 1')
+    )
+    fake.up_to_date = True
+    result = czar("run", str(plan), "--json", timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 2
+    merged = {e["task"]: e["commit"] for e in project_events("uptodate", EventKind.TASK_MERGED)}
+    failed = project_events("uptodate", EventKind.MERGE_FAILED)
+    behind = [f for f in failed if "the forge merges only a branch that holds it" in str(f["evidence"])]
+    assert behind and not any(f["charged"] for f in behind)  # sent back to bring it in, no round used
+    first, second = sorted(merged, key=lambda t: git(repo, "rev-list", "--count", merged[t]))
+    head = fake.pull_of(f"czar/{second}").head_sha  # type: ignore[union-attr]
+    assert git(repo, "merge-base", "--is-ancestor", merged[first], head) == ""  # it held the first's merge
+    assert not [a for a in project_events("uptodate", EventKind.ALERT) if "out of date" in str(a["message"])]

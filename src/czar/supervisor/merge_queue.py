@@ -72,6 +72,7 @@ class MergeQueue:
         self._added: dict[str, dict[str, FileChange]] = {}  # a merged task -> what its merge brought in
         self.refused: dict[str, tuple[float, str]] = {}  # task -> until when the forge's refusal holds it, why
         self.queued: set[str] = set()  # tasks in the forge's own merge queue (GitHub's)
+        self.behind_at: dict[str, str] = {}  # task -> its head when the forge found it behind
 
     def merge(self, task_ids: Sequence[str]) -> None:
         """Merge these approved tasks, in this order; runs on the merge thread."""
@@ -172,8 +173,30 @@ class MergeQueue:
                 done.merged[t] = self.p.forge.land(pull.id, head)
                 self.refused.pop(t, None)
             except CzarError as exc:
+                behind = (
+                    isinstance(exc, ForgeRefused) and not isinstance(exc, InMergeQueue) and self._behind(t, head, i)
+                )
                 for later in order[i:]:
                     del done.merged[later]
+                    if later == t and behind and self.behind_at.get(t) == head:
+                        # Sent back for this before, and its branch did not move since: its agent
+                        # did not bring the integration branch in; this time it costs a round.
+                        done.problems[t] = (
+                            f"Your branch still lacks {self.integration} as the forge has it: `git merge "
+                            f"{self.integration}`, commit, and finish again. The forge said: {exc}"
+                        )
+                        continue
+                    if later == t and behind:
+                        self.behind_at[t] = head
+                        # The forge merges only a branch that holds the integration branch as it
+                        # is there (a rule such as "up to date before merging", or fast-forward
+                        # merges): its agent brings it in, as when it moved under the work.
+                        done.sent_back[t] = (
+                            f"{self.integration} moved since your work was verified, and the forge merges only a "
+                            f"branch that holds it as it is now: `git merge {self.integration}` (keep one version "
+                            f"of each change), then finish again. The forge said: {exc}"
+                        )
+                        continue
                     done.refused[later] = (
                         (
                             f"{exc}; asked again later"
@@ -185,12 +208,22 @@ class MergeQueue:
                     )
                 if isinstance(exc, InMergeQueue):
                     self.queued.add(t)
-                self._refused(t, str(exc), quiet=isinstance(exc, InMergeQueue))
+                if not behind:
+                    self._refused(t, str(exc), quiet=isinstance(exc, InMergeQueue))
                 break
         remote_sync.fetch(self.p)
         remote = self.p.remote
         landed = remote.tips().get(self.integration) if remote is not None else None
         return landed or before
+
+    def _behind(self, task: str, head: str, landed_before: int) -> bool:
+        """Whether ``head`` lacks the integration branch as the forge has it now (after the
+        ``landed_before`` merges this batch made there)."""
+        if landed_before:
+            remote_sync.fetch(self.p)  # the forge's merges, to compare with
+        remote = self.p.remote
+        there = remote.tips().get(self.integration) if remote is not None else None
+        return there is not None and not self.git.is_ancestor(there, head)
 
     def _queued_on_forge(self, task_ids: Sequence[str]) -> dict[str, str]:
         """The tasks the forge's own merge queue holds (``InMergeQueue`` before), asked how they

@@ -59,6 +59,7 @@ class FakeGitHub(BareForge):
         self.rules: dict[str, list[str]] = {}  # branch -> the kinds of rule its rulesets apply
         self.refuse_merges: str | None = None  # a rule of the repository's that blocks merges: its words
         self.merge_queue = False  # the base branches require GitHub's merge queue
+        self.up_to_date = False  # branches must be up to date before merging (a branch protection rule)
         self.queue: list[int] = []  # pull requests in the merge queue, first first
         self.jobs: dict[int, dict[str, Any]] = {}  # GitHub Actions jobs: their steps and log
         self._jobs = 0
@@ -435,6 +436,9 @@ class FakeGitHub(BareForge):
             return 405, {"message": self.refuse_merges}, {}
         if self.merge_queue:
             return 405, {"message": "Changes must be made through the merge queue"}, {}
+        base = self.tip(pull.base)
+        if self.up_to_date and base is not None and not self.git("merge-base", "--is-ancestor", base, pull.head_sha).ok:
+            return 405, {"message": "Head branch is out of date. Review and try the merge again."}, {}
         if body.get("sha") and body["sha"] != pull.head_sha:
             return 409, {"message": "Head branch was modified. Review and try the merge again."}, {}
         title = f"Merge pull request #{pull.number} from {self.owner}/{pull.head}"
