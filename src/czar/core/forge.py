@@ -132,6 +132,11 @@ class Forge(Protocol):
 
     def close(self, number: int, reason: str) -> None: ...
 
+    def blocked(self, number: int) -> str | None:
+        """Why the forge would not merge the pull request now (its required checks or reviews
+        not satisfied yet), or None: asked before czar merges and checks it here for the forge."""
+        ...
+
     def land(self, number: int, head_commit: str) -> str:
         """Merge the pull request on the forge itself, only at ``head_commit`` (the commit that was
         verified and reviewed), so the forge's rules apply (branch protection, required checks);

@@ -374,6 +374,18 @@ class GitHubForge(MirroredForge):
         head = f"Failing step: {failing[0]}" if failing else f"Job {steps.get('name') or job} failed"
         return f"{head}\n\nThe end of its log:\n{log[-LOG_TAIL:]}"
 
+    def blocked(self, number: int) -> str | None:
+        """``mergeable_state`` "blocked": a rule of the branch (required checks or reviews) holds
+        it. Conditional, so a pull request asked again unchanged costs no rate limit."""
+        o, n = self.repo.owner, self.repo.name
+        remote = self.remote_number(self._pull(number))
+        pull = self._call(f"read pull request #{remote}", lambda: self.gh.rest.pulls.get(o, n, remote))
+        if pull.get("mergeable_state") == "blocked":
+            return (
+                f"GitHub holds pull request #{remote}: its branch's rules (required checks or reviews) are not met yet"
+            )
+        return None
+
     def land(self, number: int, head_commit: str) -> str:
         """A merge commit made by GitHub (``PUT .../merge`` with ``sha``: GitHub merges only if the
         pull request's head is still that commit), under the repository's rules. Where the branch

@@ -39,6 +39,10 @@ TOKEN_VARIABLES = ("GITLAB_TOKEN",)
 LOG_TAIL = 4000
 RUNNING = frozenset({"created", "pending", "running", "waiting_for_resource", "preparing", "scheduled"})
 PASSED = frozenset({"success", "skipped", "manual"})
+# What GitLab's detailed_merge_status says while it waits for something other than czar.
+WAITING = frozenset(
+    {"ci_must_pass", "ci_still_running", "not_approved", "discussions_not_resolved", "blocked_status", "draft_status"}
+)
 DEVELOPER = 30  # GitLab's access level from which a person's remarks reach an agent
 
 
@@ -350,6 +354,14 @@ class GitLabForge(MirroredForge):
                 level = 0  # not a member
             self._members[uid] = level >= DEVELOPER
         return self._members[uid]
+
+    def blocked(self, number: int) -> str | None:
+        """``detailed_merge_status`` saying what GitLab waits for (a pipeline, approvals, threads)."""
+        remote = self.remote_number(self._pull(number))
+        status = str(self._mr(remote).get("detailed_merge_status") or "")
+        if status in WAITING:
+            return f"GitLab holds merge request !{remote}: {status.replace('_', ' ')}"
+        return None
 
     def land(self, number: int, head_commit: str) -> str:
         """A merge made by GitLab, only if the source branch is still at ``head_commit``."""

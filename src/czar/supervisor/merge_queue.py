@@ -226,12 +226,24 @@ class MergeQueue:
         return there is not None and not self.git.is_ancestor(there, head)
 
     def _queued_on_forge(self, task_ids: Sequence[str]) -> dict[str, str]:
-        """The tasks the forge's own merge queue holds (``InMergeQueue`` before), asked how they
-        went, with no merge and no checks here again while they wait: those still waiting, and
-        why. One the forge merged meanwhile is in the integration branch once it is brought to
-        the forge's, and merges in this batch as merged already."""
+        """The tasks the forge holds, with no merge and no checks here while it does: those its
+        rules hold (``blocked``: a person hears why, once), and those in its own merge queue
+        (``InMergeQueue`` before), asked how they went. Returns those still held, and why. One
+        the queue merged meanwhile is in the integration branch once it is brought to the
+        forge's, and merges in this batch as merged already."""
         waiting: dict[str, str] = {}
         landed = False
+        for t in [t for t in task_ids if t not in self.queued]:
+            # A rule of the forge's holds it (checks, reviews): no merge nor checks here meanwhile.
+            with self.p.store.read() as conn:
+                pull = Store.pull_of_task(conn, t)
+            try:
+                why = self.p.forge.blocked(pull.id) if pull is not None and pull.remote_number is not None else None
+            except CzarError as exc:
+                why = str(exc)
+            if why is not None:
+                waiting[t] = f"{why}; asked again later"
+                self._refused(t, why)
         for t in [t for t in task_ids if t in self.queued]:
             with self.p.store.read() as conn:
                 pull = Store.pull_of_task(conn, t)

@@ -215,6 +215,7 @@ class FakeGitHub(BareForge):
             "merged": p.merged,
             "merge_commit_sha": p.merge_commit,
             "mergeable": p.state == "open",
+            "mergeable_state": self._mergeable_state(p),
         }
 
     def routes(self) -> list[Route]:
@@ -315,6 +316,14 @@ class FakeGitHub(BareForge):
             "mergeQueueEntry": {"state": "QUEUED", "position": self.queue.index(pull.number) + 1} if queued else None,
         }
         return 200, {"data": {"repository": {"pullRequest": found}}}, {}
+
+    def _mergeable_state(self, p: FakePull) -> str:
+        base = self.tip(p.base)
+        if self.refuse_merges:
+            return "blocked"
+        if base and p.head_sha and not self.git("merge-base", "--is-ancestor", base, p.head_sha).ok:
+            return "behind"
+        return "clean"
 
     def _user(self, query: dict[str, str], body: Any) -> Answer:
         return 200, {"login": self.login, "type": "User"}, {}

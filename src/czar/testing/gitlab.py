@@ -216,6 +216,7 @@ class FakeGitLab(BareForge):
             "target_branch": mr.target,
             "sha": mr.sha,
             "merge_commit_sha": mr.merge_commit,
+            "detailed_merge_status": "ci_must_pass" if self.refuse_merges else "mergeable",
             "author": {"username": mr.author},
             "web_url": f"https://gitlab.example/{self.path}/-/merge_requests/{mr.iid}",
             "diff_refs": {"base_sha": start, "start_sha": base, "head_sha": mr.sha},
