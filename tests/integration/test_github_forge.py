@@ -291,3 +291,14 @@ def test_long_lists_are_read_page_by_page(world) -> None:
         fake.person_comment(number, "carol", f"remark {i}")
     said = [r.body for r in forge.remarks(ref.number)]
     assert len(said) == 130 and said[-1] == "remark 129"  # the newest, on the second page
+
+
+def test_every_check_run_of_a_commit_is_read_however_many(world) -> None:
+    repo, fake, forge = world
+    ref = forge.open_or_update(_draft(repo))
+    head = git(repo, "rev-parse", "czar/a")
+    for i in range(130):
+        fake.set_check(head, f"shard-{i}", "success")
+    fake.set_check(head, "shard-last", "failure", title="1 failed")
+    checks = forge.checks(ref.number)
+    assert len(checks) == 131 and [c.name for c in checks if not c.passed] == ["shard-last"]

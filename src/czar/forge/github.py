@@ -266,16 +266,21 @@ class GitHubForge(MirroredForge):
         apps) and commit statuses (older CI services); one still running is ``pending``."""
         pull = self._pull(number)
         o, n, sha = self.repo.owner, self.repo.name, pull.head_commit
-        runs = self._call(
-            f"read the check runs of {sha[:10]}",
-            lambda: self.gh.rest.checks.list_for_ref(o, n, sha, per_page=100),
-        )
+        runs: list[Any] = []
+        for page in range(1, PAGES + 1):  # a page holds at most PAGE; total_count says how many
+            listed = self._call(
+                f"read the check runs of {sha[:10]}",
+                partial(self.gh.rest.checks.list_for_ref, o, n, sha, per_page=PAGE, page=page),
+            )
+            runs += listed.get("check_runs") or []
+            if len(runs) >= int(listed.get("total_count") or 0) or not listed.get("check_runs"):
+                break
         statuses = self._call(
             f"read the statuses of {sha[:10]}",
             lambda: self.gh.rest.repos.get_combined_status_for_ref(o, n, sha, per_page=100),
         )
         found: list[CheckRun] = []
-        for run in runs.get("check_runs") or []:
+        for run in runs:
             done = run.get("status") == "completed"
             conclusion = run.get("conclusion")
             output = run.get("output") or {}

@@ -459,7 +459,8 @@ class FakeGitHub(BareForge):
 
     def _check_runs(self, query: dict[str, str], body: Any, ref: str) -> tuple[int, Any, dict[str, str]]:
         runs = self.check_runs.get(ref, [])
-        return 200, {"total_count": len(runs), "check_runs": runs}, {}
+        size, page = int(query.get("per_page") or 30), int(query.get("page") or 1)
+        return 200, {"total_count": len(runs), "check_runs": runs[(page - 1) * size : page * size]}, {}
 
     def _status(self, query: dict[str, str], body: Any, ref: str) -> tuple[int, Any, dict[str, str]]:
         statuses = self.statuses.get(ref, [])
