@@ -57,13 +57,13 @@ def test_a_merge_request_opened_found_again_updated_reviewed_and_closed(world) -
     forge.post_review(ref.number, Review(Verdict.REQUEST_CHANGES, head, "r1 (sim)", "one problem", (near, far)))
     on_lines = [n for n in mr.notes if n["position"]]
     assert [(n["position"]["new_path"], n["position"]["new_line"]) for n in on_lines] == [("a.txt", 2)]
-    [verdict] = [n for n in mr.notes if "czar review" in n["body"]]
+    [verdict] = [n for n in mr.notes if "czar review" in n["body"] and not n["position"]]
     assert (
         "requests changes" in verdict["body"] and "`a.txt:90`" in verdict["body"] and "a.txt:2" not in verdict["body"]
     )
     assert "its own pull request" in verdict["body"]  # the token opened it
     forge.post_review(ref.number, Review(Verdict.REQUEST_CHANGES, head, "r1 (sim)", "one problem", (near, far)))
-    assert len([n for n in mr.notes if "czar review" in n["body"]]) == 1  # posted once
+    assert len([n for n in mr.notes if "czar review" in n["body"] and not n["position"]]) == 1  # posted once
 
     # Opened by someone else: an approval too, pinned to the commit read.
     mr.author = "alice"
@@ -204,3 +204,29 @@ def test_a_gitlab_that_does_not_answer_or_says_wait_costs_a_line_and_a_retry(
     assert forge.open_or_update(_draft(repo)).number == 1  # waited as told, and asked again
     statuses = [r.status for r in fake.requests[before:]]
     assert statuses[0] == 429 and all(s < 300 for s in statuses[1:]), statuses
+
+
+def test_a_review_cut_short_is_finished_on_the_retry_without_posting_anything_twice(world, monkeypatch) -> None:
+    repo, fake, forge = world
+    ref = forge.open_or_update(_draft(repo))
+    mr = fake.mr_of("czar/a")
+    assert mr is not None
+    mr.author = "alice"  # someone else's: czar approves it too
+    head = git(repo, "rev-parse", "czar/a")
+    review = Review(Verdict.APPROVE, head, "r1 (sim)", "fine", (Finding("a.txt", 2, "note", "could be clearer"),))
+    real = forge._send
+    cut: list[str] = []
+
+    def flaky(doing, verb, path, data):  # type: ignore[no-untyped-def]
+        if path.endswith("/notes") and "czar review" in str(data.get("body")) and not cut:
+            cut.append(path)
+            raise ForgeError("GitLab: 502 Bad Gateway to post a review note")
+        return real(doing, verb, path, data)
+
+    monkeypatch.setattr(forge, "_send", flaky)
+    with pytest.raises(ForgeError, match="502"):
+        forge.post_review(ref.number, review)
+    forge.post_review(ref.number, review)  # the next look: what is there is not posted again
+    on_lines = [n for n in mr.notes if n["position"]]
+    verdicts = [n for n in mr.notes if "czar review" in n["body"] and not n["position"]]
+    assert len(on_lines) == 1 and len(verdicts) == 1 and mr.approved_by == ["czar-bot"]

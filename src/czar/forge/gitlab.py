@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -211,9 +212,16 @@ class GitLabForge(MirroredForge):
         return any(mark in str(n.get("body") or "") for n in notes)
 
     def send_review(self, number: int, review: Review, text: list[str], mark: str, *, own: bool) -> None:
+        """The findings as discussions on their lines, the approval, then the note that holds the
+        mark: a retry after a failure part way skips what is there (each finding tagged with the
+        mark), and a review is only ever found posted once it is whole."""
         refs = self._mr(number).get("diff_refs") or {}
+        there = [str(n.get("body") or "") for n in self._all("read its notes", f"/merge_requests/{number}/notes")]
         unplaced = []
-        for f in review.findings:
+        for i, f in enumerate(review.findings):
+            tag = mark.replace(" -->", f" finding {i} -->")
+            if any(tag in body for body in there):
+                continue  # posted before a failure
             position = {
                 "position_type": "text",
                 "base_sha": refs.get("base_sha"),
@@ -228,16 +236,29 @@ class GitLabForge(MirroredForge):
                     f"comment on a line of merge request !{number}",
                     self.gl.http_post,
                     f"/merge_requests/{number}/discussions",
-                    {"body": f"**{f.severity}**: {f.failure}", "position": position, "commit_id": review.commit},
+                    {
+                        "body": f"**{f.severity}**: {f.failure}\n\n{tag}",
+                        "position": position,
+                        "commit_id": review.commit,
+                    },
                 )
             except ForgeError as exc:
                 if " 400 " not in str(exc):
                     raise
                 unplaced.append(f)  # a line the diff does not show: in the note
+        if review.verdict is Verdict.APPROVE and not own:
+            try:
+                self._send(
+                    f"approve merge request !{number}",
+                    self.gl.http_post,
+                    f"/merge_requests/{number}/approve",
+                    {"sha": review.commit},
+                )
+            except ForgeError as exc:
+                if " 401 " not in str(exc):  # approved already, before a failure: GitLab says 401
+                    raise
         body = [*text]
         if unplaced:
-            from dataclasses import replace
-
             body += ["", "Findings:", *findings_listed(replace(review, findings=tuple(unplaced)))]
         self._send(
             f"post a review note on merge request !{number}",
@@ -245,13 +266,6 @@ class GitLabForge(MirroredForge):
             f"/merge_requests/{number}/notes",
             {"body": "\n".join([*body, "", mark])},
         )
-        if review.verdict is Verdict.APPROVE and not own:
-            self._send(
-                f"approve merge request !{number}",
-                self.gl.http_post,
-                f"/merge_requests/{number}/approve",
-                {"sha": review.commit},
-            )
 
     def close_remote(self, number: int, reason: str) -> None:
         self._send(

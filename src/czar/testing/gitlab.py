@@ -368,7 +368,7 @@ class FakeGitLab(BareForge):
         mr = self._mr(iid)
         if mr is None:
             return 404, {"message": "404 Not found"}, {}
-        if mr.author == self.login:
+        if mr.author == self.login or self.login in mr.approved_by:  # GitLab: own, or approved already
             return 401, {"message": "401 Unauthorized"}, {}
         if body.get("sha") and body["sha"] != mr.sha:
             return 409, {"message": "SHA does not match HEAD of source branch"}, {}
