@@ -73,6 +73,14 @@ def test_pull_requests_and_reviews_on_github_merged_by_czars_pushes_and_the_omni
     omnibus = by_head["czar/integration"]
     assert omnibus.base == "main" and omnibus.state == "open"  # for a person to merge (land = pull-request)
 
+    status = json.loads(czar("status", str(plan), "--json", check=True).stdout)
+    assert status["forge"] == {
+        "kind": "github",
+        "repository": "acme/app",
+        "api_url": fake.url,
+        "merge_via": "czar",
+        "wait_for_ci": False,
+    }
     shown = json.loads(czar("prs", str(plan), "--json", check=True).stdout)
     urls = {p["task"]: p.get("url") for p in shown}
     assert urls["a"] == f"https://github.example/acme/app/pull/{by_head['czar/a'].number}", shown

@@ -124,3 +124,14 @@ def test_czar_prs_shows_the_forges_number_beside_czars_only_when_there_is_one() 
     header = next(line for line in lines if "forge" in line)
     row_a, row_b = (next(line for line in lines if f"│ {t} " in line) for t in ("a", "b"))
     assert row_a.index("#57") == header.index("forge") and row_b[header.index("forge")] == "-"
+
+
+def test_czar_status_says_where_the_pull_requests_live_when_on_a_forge() -> None:
+    data = _data()
+    console = Console(width=200, record=True)
+    views.print_status({**data, "forge": {"kind": "local"}}, console)
+    assert "pull requests: on" not in console.export_text()
+    forge = {"kind": "github", "repository": "acme/app", "merge_via": "pull-request", "wait_for_ci": True}
+    console = Console(width=200, record=True)
+    views.print_status({**data, "forge": forge}, console)
+    assert "pull requests: on GitHub, acme/app (merged by the forge; merges wait for CI)" in console.export_text()

@@ -7,12 +7,13 @@ import time
 from typing import Any
 
 from czar.core.events import EventKind
+from czar.errors import CzarError
 from czar.store.records import Costs, Task
 from czar.store.store import Store, Tx
 from czar.supervisor import launcher
 from czar.supervisor.project import Project
 from czar.vcs.git import Git
-from czar.vcs.remote import positions
+from czar.vcs.remote import positions, without_secrets
 
 RECENT_ALERTS = 20
 STATUS_FETCH_SECONDS = 15.0  # a status waits this long for the remote at most
@@ -36,6 +37,7 @@ def status(project: Project) -> dict[str, Any]:
         "supervisor": {"running": pid is not None, "pid": pid},
         "integration_branch": project.plan.project.integration_branch,
         "remote": None if remote is None else {"name": remote.name, "fetch_problem": fetch_problem},
+        "forge": forge_of(project),
         "branches": positions(
             Git(project.plan.repo), project.plan.project.integration_branch, project.plan.project.base_branch, remote
         ),
@@ -109,4 +111,27 @@ def _task(t: Task, claims: tuple[str, ...]) -> dict[str, Any]:
         "blocked_on": t.blocked_on,
         "claims": list(claims),
         "last_note": t.last_note,
+    }
+
+
+def forge_of(project: Project) -> dict[str, Any]:
+    """Where the pull requests live, as the plan says (the forge is not asked: no token needed)."""
+    spec = project.plan.forge
+    if spec.kind == "local":
+        return {"kind": "local"}
+    repository = spec.repository
+    if repository is None and project.remote is not None:
+        from czar.forge.github import repository_of
+
+        try:
+            found = repository_of(without_secrets(project.remote.url()), nested=spec.kind == "gitlab")
+        except CzarError:
+            found = None
+        repository = str(found) if found is not None else None
+    return {
+        "kind": spec.kind,
+        "repository": repository,
+        "api_url": spec.api_url,
+        "merge_via": spec.merge_via,
+        "wait_for_ci": spec.wait_for_ci,
     }

@@ -108,6 +108,13 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
     console.print(_table(title, BRANCH_COLUMNS, branch_rows(data)))
     if remote and remote["fetch_problem"]:
         console.print(f"remote {remote['name']} could not be fetched: {remote['fetch_problem']}", markup=False)
+    forge = data.get("forge") or {"kind": "local"}
+    if forge["kind"] != "local":
+        name = {"github": "GitHub", "gitlab": "GitLab"}.get(forge["kind"], forge["kind"])
+        how = "merged by the forge" if forge.get("merge_via") == "pull-request" else "merged by czar, then pushed"
+        held = "; merges wait for CI" if forge.get("wait_for_ci") else ""
+        where = forge.get("repository") or "(repository not named)"
+        console.print(f"pull requests: on {name}, {where} ({how}{held}); `czar prs` lists them", markup=False)
     if data["radar"]:
         console.print(_table("radar", RADAR_COLUMNS, radar_rows(data)))
     if data["alerts"]:
