@@ -31,6 +31,7 @@ from czar.errors import ForgeError
 from czar.forge.local import ForgeRefused, InMergeQueue
 from czar.forge.mirror import MirroredForge, findings_listed
 from czar.runtime import proc
+from czar.runtime.withheld import GITHUB_TOKENS, first_token
 from czar.store.store import Store
 
 if TYPE_CHECKING:
@@ -47,7 +48,6 @@ TRUSTED = frozenset(
 )  # whose remarks reach an agent  # characters of a failed GitHub Actions job's log kept for its author
 TIMEOUT = 30.0  # seconds a request may take
 MAX_WAIT = 60.0  # seconds czar waits, when GitHub says to, before giving up until the next look
-TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
 
 # GitHub's merge queue is GraphQL's alone (tests/integration/test_github_openapi.py holds these to
 # GitHub's published schema).
@@ -112,10 +112,8 @@ def host_of(api_url: str) -> str:
 def find_token(api_url: str = API_URL, env: dict[str, str] | None = None) -> tuple[str, str] | None:
     """The token and where it came from: ``GITHUB_TOKEN``, ``GH_TOKEN``, or ``gh auth token``."""
     environ = os.environ if env is None else env
-    for var in TOKEN_VARIABLES:
-        value = environ.get(var, "").strip()
-        if value:
-            return value, var
+    if (found := first_token(environ, GITHUB_TOKENS)) is not None:
+        return found
     if shutil.which("gh", path=environ.get("PATH")) is None:
         return None
     result = proc.run(

@@ -25,6 +25,7 @@ from czar.core.forge import CheckRun, Forge, PullDraft, Remark, Review, Verdict
 from czar.errors import ForgeError
 from czar.forge.local import ForgeRefused
 from czar.forge.mirror import MirroredForge, findings_listed
+from czar.runtime.withheld import GITLAB_TOKENS, first_token
 from czar.store.store import Store
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ TIMEOUT = 30.0
 # python-gitlab's default of ten, with its growing pauses, held a request two minutes on a GitLab
 # that never answered; the next look tries again anyway.
 RETRIES = 2
-TOKEN_VARIABLES = ("GITLAB_TOKEN",)
 LOG_TAIL = 4000
 RUNNING = frozenset({"created", "pending", "running", "waiting_for_resource", "preparing", "scheduled"})
 PASSED = frozenset({"success", "skipped", "manual"})
@@ -48,12 +48,8 @@ DEVELOPER = 30  # GitLab's access level from which a person's remarks reach an a
 
 
 def find_token(env: dict[str, str] | None = None) -> tuple[str, str] | None:
-    environ = os.environ if env is None else env
-    for var in TOKEN_VARIABLES:
-        value = environ.get(var, "").strip()
-        if value:
-            return value, var
-    return None
+    """The token and where it came from (``GITLAB_TOKEN``)."""
+    return first_token(os.environ if env is None else env, GITLAB_TOKENS)
 
 
 def client(token: str, url: str = API_URL, timeout: float = TIMEOUT) -> gitlab.Gitlab:

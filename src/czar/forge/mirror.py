@@ -78,10 +78,7 @@ class MirroredForge(ABC):
             return replace(ref, url=pull.url or "")  # merged there as here: nothing more to send
         try:
             if pull.remote_number is None:
-                found = self.find_open(draft)
-                number, url = (
-                    self.open_remote(draft) if found is None else self.update_remote(found, draft, reopen=False)
-                )
+                number, url = self._find_or_open(draft)
             elif pull.synced != digest:
                 number, url = self._update(pull.remote_number, draft, reopen=want == "open")
             else:
@@ -146,8 +143,13 @@ class MirroredForge(ABC):
             # new one then, and the old one stays closed.
             if not reopen or self.is_open(remote):
                 raise
-            found = self.find_open(draft)
-            return self.open_remote(draft) if found is None else self.update_remote(found, draft, reopen=False)
+            return self._find_or_open(draft)
+
+    def _find_or_open(self, draft: PullDraft) -> tuple[int, str]:
+        """The open one from the draft's branch (opened before a restart, or by a person),
+        brought up to date; else a new one."""
+        found = self.find_open(draft)
+        return self.open_remote(draft) if found is None else self.update_remote(found, draft, reopen=False)
 
     def _pull(self, number: int) -> Pull:
         with self.store.read() as conn:

@@ -10,7 +10,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, MutableMapping
 
-FORGE_TOKENS = ("GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN")
+GITHUB_TOKENS = ("GITHUB_TOKEN", "GH_TOKEN")  # where GitHub's is looked for, in order
+GITLAB_TOKENS = ("GITLAB_TOKEN",)
+FORGE_TOKENS = GITHUB_TOKENS + GITLAB_TOKENS
+
+
+def first_token(env: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str] | None:
+    """The first of ``names`` set (not blank) in ``env``: its value, and its name."""
+    for name in names:
+        value = env.get(name, "").strip()
+        if value:
+            return value, name
+    return None
 
 
 def withhold(env: MutableMapping[str, str] = os.environ) -> dict[str, str]:

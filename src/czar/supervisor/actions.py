@@ -416,6 +416,14 @@ class Actions:
             blocked_on=task.blocked_on if waiting else None,
         )
 
+    def give_up(self, conn: Tx, task: Task, worker: str | None, reason: str, alert: str, **fields: Any) -> None:
+        """The task fails with its attempt: the attempt marked failed, ``worker`` (the one that
+        holds it, if any) freed, and ``fail``."""
+        if task.attempt_id is not None:
+            Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.FAILED)
+        self.free_worker(conn, worker, task.attempt_id)
+        self.fail(conn, task.id, reason, alert, **fields)
+
     def fail(self, conn: Tx, task_id: str, reason: str, alert: str, **fields: Any) -> None:
         """The task is out of attempts: it fails, a person is alerted, and tasks waiting for it hear."""
         Store.move_task(conn, task_id, TaskState.FAILED, reason=reason, worker_id=None, merge_from=None, **fields)
@@ -636,12 +644,10 @@ class Actions:
             evidence=evidence[-4000:],
         )
         if isinstance(verdict, Fail):
-            if task.attempt_id is not None:
-                Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.FAILED)
-            self.free_worker(conn, task.worker_id, task.attempt_id)
-            self.fail(
+            self.give_up(
                 conn,
-                task.id,
+                task,
+                task.worker_id,
                 f"verification failed {round_no} time(s); no attempts left",
                 f"task {task.id} failed verification {round_no} time(s)",
                 rounds=round_no,

@@ -23,7 +23,7 @@ from czar.core.events import EventKind
 from czar.core.forge import CheckRun, Remark
 from czar.core.host_commands import MessageKind
 from czar.core.rounds import Setback, after_setback
-from czar.core.states import AttemptOutcome, TaskState
+from czar.core.states import TaskState
 from czar.errors import CzarError
 from czar.store.records import Pull, Task
 from czar.store.store import Store, Tx
@@ -184,12 +184,8 @@ class ForgeFeedback:
         after = after_setback(setback, task.rounds, self.p.plan.project.max_rounds)
         author = self.actions.holder(conn, task)
         if after.fails:
-            if task.attempt_id is not None:
-                Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.FAILED)
-            self.actions.free_worker(conn, author, task.attempt_id)
-            self.actions.fail(
-                conn, task.id, f"{reason}; no rounds left", f"task {task.id} failed: {reason}", rounds=after.rounds
-            )
+            alert = f"task {task.id} failed: {reason}"
+            self.actions.give_up(conn, task, author, f"{reason}; no rounds left", alert, rounds=after.rounds)
             return
         self.actions.send_back(
             conn,

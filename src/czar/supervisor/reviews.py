@@ -28,7 +28,7 @@ from czar.core.review import (
     after_review,
     findings_text,
 )
-from czar.core.states import AttemptOutcome, TaskState, WorkerRole, WorkerState
+from czar.core.states import TaskState, WorkerRole, WorkerState
 from czar.errors import CzarError
 from czar.store.records import Review, Task
 from czar.store.store import Store, Tx
@@ -143,11 +143,9 @@ class Reviewing:
             task = Store.task(conn, task_id)
             if task.state is not TaskState.REVIEWING:
                 return
-            if task.attempt_id is not None:
-                Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.FAILED)
-            self.actions.free_worker(conn, self.actions.holder(conn, task), task.attempt_id)
             why = f"{lost} reviews of {commit[:10]} ended with no verdict"
-            self.actions.fail(conn, task_id, why, f"task {task_id} failed: {why} (see `czar logs` of its reviewers)")
+            alert = f"task {task_id} failed: {why} (see `czar logs` of its reviewers)"
+            self.actions.give_up(conn, task, self.actions.holder(conn, task), why, alert)
         self.say(f"task {task_id} failed: no reviewer answered")
 
     # -- its verdict is acted on --------------------------------------------------------------
@@ -184,11 +182,8 @@ class Reviewing:
                 case ChangesRequested(round_no):
                     self._send_back(conn, task, review, round_no, limit, held=author is not None)
                 case OutOfRounds(round_no):
-                    if task.attempt_id is not None:
-                        Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.FAILED)
-                    self.actions.free_worker(conn, author, task.attempt_id)
                     why = f"reviewers requested changes {round_no} time(s); max_review_rounds is {limit}"
-                    self.actions.fail(conn, task_id, why, f"task {task_id} failed review: {why}")
+                    self.actions.give_up(conn, task, author, why, f"task {task_id} failed review: {why}")
         self.say(f"task {task_id}: review {review.state} by {review.worker_id}")
 
     def _send_back(self, conn: Tx, task: Task, review: Review, round_no: int, limit: int, *, held: bool) -> None:
