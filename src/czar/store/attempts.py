@@ -26,6 +26,13 @@ class Attempts:
         return Attempt.from_row(row)
 
     @staticmethod
+    def all_attempts(conn: Connection) -> list[Attempt]:
+        """Every attempt of the run, oldest first."""
+        columns = [c for c in attempts.c if c.name != "prompt"]  # prompts are long, and not wanted here
+        rows = conn.execute(select(*columns).order_by(attempts.c.id)).all()
+        return [Attempt.from_row(r) for r in rows]
+
+    @staticmethod
     def prompt(conn: Connection, attempt_id: int) -> str:
         """Exactly what the attempt delivered."""
         value = conn.execute(select(attempts.c.prompt).where(attempts.c.id == attempt_id)).scalar()

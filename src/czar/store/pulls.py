@@ -118,6 +118,15 @@ class Pulls:
         return [Pull.from_row(r) for r in conn.execute(select(pulls).order_by(pulls.c.id))]
 
     @staticmethod
+    def all_pull_entries(conn: Connection) -> dict[int, list[PullEntry]]:
+        """Every pull request's history, oldest first, in one query."""
+        out: dict[int, list[PullEntry]] = {}
+        for r in conn.execute(select(pull_history).order_by(pull_history.c.id)):
+            entry = PullEntry.from_row(r)
+            out.setdefault(r.pull_id, []).append(entry)
+        return out
+
+    @staticmethod
     def pull_entries(conn: Connection, number: int, kind: str | None = None) -> list[PullEntry]:
         query = select(pull_history).where(pull_history.c.pull_id == number)
         if kind is not None:

@@ -75,6 +75,11 @@ class Reviews:
         return {str(task): ReviewState(state) for task, state in rows}
 
     @staticmethod
+    def all_reviews(conn: Connection) -> list[Review]:
+        """Every review of the run, oldest first."""
+        return [Review.from_row(r) for r in conn.execute(select(reviews).order_by(reviews.c.id)).all()]
+
+    @staticmethod
     def reviews_in(conn: Connection, states: tuple[ReviewState, ...]) -> list[Review]:
         rows = conn.execute(
             select(reviews).where(reviews.c.state.in_([s.value for s in states])).order_by(reviews.c.id)

@@ -15,7 +15,8 @@ def pull_list(project: Project) -> list[dict[str, Any]]:
     """Every pull request, oldest first, with its last checks and reviews counted."""
     with project.store.read() as conn:
         pulls = Store.all_pulls(conn)
-        return [_summary(p, Store.pull_entries(conn, p.id)) for p in pulls]
+        entries = Store.all_pull_entries(conn)
+        return [_summary(p, entries.get(p.id, [])) for p in pulls]
 
 
 def pull_detail(project: Project, number: int) -> dict[str, Any]:

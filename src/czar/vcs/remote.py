@@ -137,6 +137,23 @@ def ahead_behind(git: Git, branch: str, other: str) -> AheadBehind | None:
     return AheadBehind(int(parts[0]), int(parts[1]))
 
 
+# Counts between two commits never change: a live view that looks again and again asks git only
+# about the branches that moved (else a hundred branches cost a hundred git processes each look).
+_COUNTED: dict[tuple[str, str], AheadBehind | None] = {}
+_COUNTED_MOST = 20_000
+
+
+def _counted(git: Git, branch: str, tip: str, other: str, other_tip: str | None) -> AheadBehind | None:
+    if other_tip is None:
+        return ahead_behind(git, branch, other)
+    key = (tip, other_tip)
+    if key not in _COUNTED:
+        if len(_COUNTED) >= _COUNTED_MOST:
+            _COUNTED.clear()
+        _COUNTED[key] = ahead_behind(git, tip, other_tip)
+    return _COUNTED[key]
+
+
 def positions(git: Git, integration: str, base: str, remote: Remote | None) -> list[dict[str, object]]:
     """Each czar branch (the tasks' and the integration branch): its tip, ahead and behind the
     integration branch (the integration branch: the base branch), and, with a remote, ahead and
@@ -144,18 +161,21 @@ def positions(git: Git, integration: str, base: str, remote: Remote | None) -> l
     tips = git.tips()
     if integration not in tips and git.has_branch(integration):
         tips[integration] = git.tip(integration)
+    base_tip = git.tip(base) if git.has_branch(base) else None
     tracked = remote.tips() if remote is not None else {}
     rows: list[dict[str, object]] = []
     for branch in sorted(tips, key=lambda b: (b != integration, b)):
         against = base if branch == integration else integration
-        local = ahead_behind(git, branch, against)
+        local = _counted(
+            git, branch, tips[branch], against, base_tip if branch == integration else tips.get(integration)
+        )
         there = tracked.get(branch)
         if remote is None or there is None:
             far = None
         elif there == tips[branch]:
             far = AheadBehind(0, 0)
         else:
-            far = ahead_behind(git, branch, remote.tracking(branch))
+            far = _counted(git, branch, tips[branch], remote.tracking(branch), there)
         rows.append(
             {
                 "branch": branch,
