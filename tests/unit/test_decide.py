@@ -591,3 +591,15 @@ def test_nothing_starts_once_the_run_spent_its_budget() -> None:
     s = snap([task("a", T.PENDING), task("b", T.READY), task("c", T.SUBMITTED, worker="w2")], [worker("w1")])
     out = decide(replace(s, out_of_budget=True))
     assert not of(Assign, out) and of(Promote, out) == [Promote("a")] and of(Verify, out) == [Verify("c")]
+
+
+def test_a_paused_run_starts_nothing_and_still_merges_and_verifies() -> None:
+    s = snap(
+        [task("a"), task("b", T.APPROVED), task("c", T.SUBMITTED, worker="w2")],
+        [worker("w1"), worker("w2", state=W.WORKING, task="c")],
+    )
+    running = decide(s)
+    assert any(isinstance(d, Assign) for d in running)
+    paused = decide(replace(s, paused=True))
+    assert not any(isinstance(d, Assign) for d in paused)
+    assert Merge(("b",)) in paused and Verify("c") in paused

@@ -42,8 +42,9 @@ def test_merged_and_cancelled_have_no_way_out(state: TaskState) -> None:
         assert not can_transition(state, other)
 
 
-def test_a_failed_task_may_only_be_retried() -> None:
-    assert TRANSITIONS[T.FAILED] == frozenset({T.READY})
+def test_a_failed_task_may_only_be_retried_or_given_up() -> None:
+    # Retried: ready, or pending while its dependencies are not all merged; given up: cancelled.
+    assert TRANSITIONS[T.FAILED] == frozenset({T.READY, T.PENDING, T.CANCELLED})
 
 
 def test_terminal_and_active_states() -> None:

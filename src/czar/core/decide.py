@@ -49,6 +49,7 @@ class Snapshot:
     out_of_budget: bool = False  # the run spent its budget: no task starts any more
     prefer_other: bool = True  # a reviewer of another agent kind than the author's, when one is free
     stack: bool = False  # a task may start from its one unmerged dependency's approved branch
+    paused: bool = False  # a person paused the run: no task or review starts (work under way goes on)
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -191,7 +192,7 @@ def decide(snap: Snapshot) -> list[Order]:
         if batch:
             out.append(Merge(tuple(t.id for t in batch)))
 
-    if not snap.out_of_budget:
+    if not snap.out_of_budget and not snap.paused:
         out.extend(_reviews(snap))
         out.extend(_assignments(snap, promoted={d.task for d in out if isinstance(d, Promote)}))
     return out

@@ -102,6 +102,10 @@ class EventKind(StrEnum):
     PERSON_TOLD = "person.told"  # a person told an agent something (`czar tell`)
     PERSON_UP = "person.up"  # a person started the run (`czar up`)
     PERSON_DOWN = "person.down"  # a person stopped it (`czar down`)
+    PERSON_RETRIED = "person.retried"  # a person gave a failed task another go (`czar retry`)
+    PERSON_CANCELLED = "person.cancelled"  # a person withdrew a task (`czar cancel`)
+    PERSON_PAUSED = "person.paused"  # a person paused the run: no task or review starts (`czar pause`)
+    PERSON_RESUMED = "person.resumed"  # ... and let it go on (`czar resume`)
 
     # -- the supervisor and the run ----------------------------------------------------------------
     SUPERVISOR_STARTED = "supervisor.started"

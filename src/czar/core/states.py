@@ -58,7 +58,8 @@ TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     # to the pool with the evidence, and its branch keeps the work.
     _T.MERGING: frozenset({_T.MERGED, _T.APPROVED, _T.READY, _T.FAILED}),
     _T.MERGED: frozenset(),
-    _T.FAILED: frozenset({_T.READY}),  # a person may retry a failed task
+    # A person may retry a failed task (PENDING: its dependencies are not all merged), or give it up.
+    _T.FAILED: frozenset({_T.READY, _T.PENDING, _T.CANCELLED}),
     _T.CANCELLED: frozenset(),
 }
 

@@ -100,6 +100,12 @@ class Events:
         return [Event.from_row(r) for r in conn.execute(query).all()]
 
     @staticmethod
+    def all_events_of_task(conn: Connection, task_id: str, limit: int = 5_000) -> list[Event]:
+        """The task's newest ``limit`` events, oldest first."""
+        query = select(events).where(events.c.task_id == task_id).order_by(events.c.id.desc()).limit(limit)
+        return [Event.from_row(r) for r in reversed(conn.execute(query).all())]
+
+    @staticmethod
     def stack_records(conn: Connection, task_id: str) -> list[dict[str, Any]]:
         """A stacked task's starts (``[project] stack``), oldest first: each assignment that made
         its branch on its dependencies' approved work, and each restack since, with what it was
@@ -130,4 +136,20 @@ class Events:
 
     @staticmethod
     def count_events_by(conn: Connection, actor: str) -> int:
-        return int(conn.execute(select(func.count()).select_from(events).where(events.c.actor == actor)).scalar() or 0)
+        """What ``actor`` did: its events, less the task moves they caused (a person's retry is one
+        act, whatever number of tasks it sends back)."""
+        query = select(func.count()).select_from(events).where(events.c.actor == actor)
+        return int(conn.execute(query.where(events.c.kind != EventKind.TASK_STATE.value)).scalar() or 0)
+
+    @staticmethod
+    def count_events_of_kinds(
+        conn: Connection, kinds: Sequence[EventKind] = (), actor: str | None = None
+    ) -> dict[str, int]:
+        """How many events of each kind there are (only of ``kinds``, and only by ``actor``, if
+        given); a kind with none is left out."""
+        query = select(events.c.kind, func.count()).group_by(events.c.kind)
+        if kinds:
+            query = query.where(events.c.kind.in_(kinds))
+        if actor is not None:
+            query = query.where(events.c.actor == actor)
+        return {str(kind): int(n) for kind, n in conn.execute(query).all()}

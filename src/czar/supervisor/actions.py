@@ -121,7 +121,7 @@ class Actions:
             detail = f"stands off for {', '.join(sorted(now))}"
             Store.set_worker(conn, task.worker_id, state=WorkerState.BLOCKED, detail=detail)
 
-    def _finished(self, conn: Tx, done: str, kind: MessageKind, text: str) -> None:
+    def finished(self, conn: Tx, done: str, kind: MessageKind, text: str) -> None:
         """Task ``done`` merged or failed: it leaves the waits of every task; those that waited for
         nothing else go on, told ``text``; those still waiting for others go on waiting."""
         for t in Store.waiting_tasks(conn):
@@ -428,13 +428,18 @@ class Actions:
         """The task is out of attempts: it fails, a person is alerted, and tasks waiting for it hear."""
         Store.move_task(conn, task_id, TaskState.FAILED, reason=reason, worker_id=None, merge_from=None, **fields)
         Store.alert(conn, "critical", alert, task=task_id)
+        self.will_not_merge(conn, task_id, "failed")
+
+    def will_not_merge(self, conn: Tx, task_id: str, what: str) -> None:
+        """The task ended without merging (it ``what``: failed, was cancelled): its claims and waits
+        go, tasks waiting for it hear, and tasks stacked on its work fail with it."""
         Store.release_claims(conn, task_id)
         Store.set_waits(conn, task_id, None)
-        self._finished(
+        self.finished(
             conn,
             task_id,
             MessageKind.FAILED,
-            f"Task {task_id}, which you were waiting for, failed and will not merge. Go on without it if "
+            f"Task {task_id}, which you were waiting for, {what} and will not merge. Go on without it if "
             "you can; otherwise say what you need (`czar blocked` or `czar ask`).",
         )
         self._stacked_fail(conn, task_id)
@@ -691,7 +696,7 @@ class Actions:
         more, hear at once that it merged (one still waiting for other tasks hears when they have)."""
         bring_in = f"Bring it into your branch now: `git merge {self.integration}`, then go on."
         waiting = {t.id for t in Store.waiting_tasks(conn) if merged in waits.parse(t.blocked_on)}
-        self._finished(
+        self.finished(
             conn, merged, MessageKind.MERGED, f"Task {merged}, which you were waiting for, is merged. {bring_in}"
         )
         for t in Store.tasks_in(conn, AGENT_AT_WORK):

@@ -1,6 +1,8 @@
-"""What a person can do to a running worker: answer its permission request, or tell it something.
+"""What a person can do to a run: answer a worker's permission request, tell it something
+(an answer to its question, a hint), retry or cancel a task, pause and resume the run.
 
-Each is a human intervention: its events carry ``actor="person"``, which the run's outcome counts.
+The CLI, the dashboard and the web page all act through these functions. Each is a human
+intervention: its events carry ``actor="person"``, which the run's outcome and report count.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from czar.agent_tools.identity import AgentCaller, agent_trace
 from czar.agent_tools.service import PERSON
 from czar.core.events import EventKind
 from czar.core.host_commands import Answer, MessageKind, Tell
-from czar.core.states import WorkerState
+from czar.core.review import ReviewState
+from czar.core.states import TERMINAL_TASK_STATES, AttemptOutcome, TaskState, WorkerState
 from czar.errors import StoreError, SupervisorError
 from czar.paths import czar_home
 from czar.runtime.ancestry import ancestry
+from czar.store.records import Task
 from czar.store.store import Store, Tx
+from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project
+from czar.supervisor.snapshot import PAUSED
 
 
 def require_person(project: Project, command: str) -> None:
@@ -81,3 +87,95 @@ def tell(project: Project, worker_id: str, text: str) -> str:
             Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
         Store.emit(conn, EventKind.PERSON_TOLD, actor="person", task=task, worker=worker_id, attempt=attempt, text=text)
     return f"sent to worker {worker_id} (task {task})"
+
+
+def _task(conn: Tx, project: Project, task_id: str) -> Task:
+    try:
+        return Store.task(conn, task_id)
+    except StoreError:
+        raise SupervisorError(f"no task {task_id!r} in project {project.name}") from None
+
+
+def retry(project: Project, task_id: str) -> str:
+    """A failed task goes again, with its rounds counted from zero; tasks that failed only because
+    it did wait for it again."""
+    with project.store.write() as conn:
+        task = _task(conn, project, task_id)
+        if task.state is not TaskState.FAILED:
+            raise SupervisorError(f"task {task_id} is {task.state}; only a failed task can be retried")
+        again = [task_id, *_blocked_by(conn, task_id)]
+        for t in again:
+            row = Store.task(conn, t)
+            deps = [Store.task(conn, d).state for d in row.spec.depends_on]
+            ready = all(d is TaskState.MERGED for d in deps)
+            Store.move_task(
+                conn,
+                t,
+                TaskState.READY if ready else TaskState.PENDING,
+                actor="person",
+                expect=TaskState.FAILED,
+                reason="retried by a person" if t == task_id else f"dependency {task_id} retried by a person",
+                rounds=0,
+            )
+        Store.emit(conn, EventKind.PERSON_RETRIED, actor="person", task=task_id, tasks=again)
+    more = f" (and {', '.join(again[1:])}, which waited for it)" if len(again) > 1 else ""
+    return f"task {task_id} goes again{more}"
+
+
+def _blocked_by(conn: Tx, failed: str) -> list[str]:
+    """The tasks that failed because ``failed`` did (directly or down the line), never started."""
+    found: list[str] = []
+    frontier = [failed]
+    while frontier:
+        dep = frontier.pop()
+        for t in Store.all_tasks(conn):
+            if t.state is TaskState.FAILED and dep in t.spec.depends_on and t.id not in found and t.attempt_id is None:
+                found.append(t.id)
+                frontier.append(t.id)
+    return found
+
+
+def cancel(project: Project, task_id: str, reason: str = "") -> str:
+    """Withdraw a task: its agent or reviewer is stopped, its claims released; tasks that depend on
+    it fail (the supervisor blocks them), tasks that waited for it are told."""
+    why = reason or "cancelled by a person"
+    with project.store.write() as conn:
+        task = _task(conn, project, task_id)
+        if task.state is TaskState.MERGING:
+            raise SupervisorError(f"task {task_id} is merging now; cancel it when the merge is over")
+        if task.state in (TaskState.MERGED, TaskState.CANCELLED):
+            raise SupervisorError(f"task {task_id} is {task.state} already")
+        actions = Actions(project)
+        if task.attempt_id is not None and task.state not in TERMINAL_TASK_STATES:
+            Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.CANCELLED)
+        if (holder := actions.holder(conn, task)) is not None:
+            Store.drop_queued(conn, holder)
+            actions.free_worker(conn, holder, task.attempt_id)
+        for review in Store.reviews_of(conn, task_id):
+            if review.state is ReviewState.OPEN:
+                Store.set_review(conn, review.id, state=ReviewState.LOST, reason=why)
+                Store.drop_queued(conn, review.worker_id)
+                actions.free_worker(conn, review.worker_id, review.attempt_id)
+        Store.move_task(conn, task_id, TaskState.CANCELLED, actor="person", reason=why, worker_id=None, merge_from=None)
+        actions.will_not_merge(conn, task_id, "was cancelled")
+        Store.emit(conn, EventKind.PERSON_CANCELLED, actor="person", task=task_id, was=task.state.value, reason=why)
+    return f"task {task_id} cancelled (it was {task.state})"
+
+
+def pause(project: Project) -> str:
+    """No task or review starts until ``resume``; work under way goes on, and merges too."""
+    with project.store.write() as conn:
+        if Store.get_meta(conn, PAUSED, False):
+            return "the run is paused already; `czar resume` lets it go on"
+        Store.set_meta(conn, PAUSED, True)
+        Store.emit(conn, EventKind.PERSON_PAUSED, actor="person")
+    return "paused: no task or review starts until `czar resume` (work under way goes on)"
+
+
+def resume(project: Project) -> str:
+    with project.store.write() as conn:
+        if not Store.get_meta(conn, PAUSED, False):
+            return "the run is not paused"
+        Store.set_meta(conn, PAUSED, False)
+        Store.emit(conn, EventKind.PERSON_RESUMED, actor="person")
+    return "resumed: tasks and reviews start again"

@@ -7,6 +7,8 @@ from czar.core.decide import Snapshot, TaskView, WorkerView
 from czar.core.review import ReviewState
 from czar.store.store import Store
 
+PAUSED = "paused"  # meta key: a person paused the run (``czar pause``): no task or review starts
+
 
 def snapshot(store: Store) -> Snapshot:
     with store.read() as conn:
@@ -17,6 +19,7 @@ def snapshot(store: Store) -> Snapshot:
         window = Store.merge_window(conn)
         reviews = Store.pending_reviews(conn)
         open_reviews = Store.reviews_in(conn, (ReviewState.OPEN,))
+        paused = bool(Store.get_meta(conn, PAUSED, False))
     task_views = {
         t.id: TaskView(
             id=t.id,
@@ -41,4 +44,4 @@ def snapshot(store: Store) -> Snapshot:
         w.id: WorkerView(id=w.id, agent=w.agent, state=w.state, task=w.task_id or reading.get(w.id), role=w.role)
         for w in workers
     }
-    return Snapshot(tasks=task_views, workers=worker_views, held=waiting)
+    return Snapshot(tasks=task_views, workers=worker_views, held=waiting, paused=paused)

@@ -1,0 +1,101 @@
+"""What a person does to a run besides answering agents: retry a failed task, cancel one, pause
+and resume the run; each one an event with ``actor="person"``, and bad input one clear line."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from czar.core.events import EventKind
+from czar.core.host_commands import StopAgent
+from czar.core.states import TaskState, WorkerState
+from czar.errors import SupervisorError
+from czar.store.store import Store
+from czar.supervisor import people
+from czar.supervisor.snapshot import PAUSED, snapshot
+from helpers import czar, on_fakes
+
+T = TaskState
+
+
+def _fail(f, *tids: str) -> None:  # type: ignore[no-untyped-def]
+    with f.project.store.write() as conn:
+        for tid in tids:
+            Store.move_task(conn, tid, T.FAILED, reason="test", rounds=3)
+
+
+def test_retry_gives_a_failed_task_and_those_it_blocked_another_go(tmp_path: Path, czar_home: Path) -> None:
+    f = on_fakes(tmp_path, ["a", "b", "c"])
+    # b and c depend on a (in the store, which is what a retry reads).
+    with f.project.store.write() as conn:
+        for tid in ("b", "c"):
+            row = Store.task(conn, tid)
+            spec = replace(row.spec, depends_on=("a",))
+            Store.set_task_text(conn, tid, order=row.order, title=row.title, body=row.body, spec=spec)
+    f.move("a", T.READY, T.ASSIGNED)
+    _fail(f, "a", "b", "c")
+    said = people.retry(f.project, "a")
+    assert said == "task a goes again (and b, c, which waited for it)"
+    assert f.states() == {"a": "ready", "b": "pending", "c": "pending"}
+    assert f.task("a").rounds == 0
+    (event,) = f.project.store.events_after(0, kinds=(EventKind.PERSON_RETRIED,))
+    assert (event.actor, event.payload["tasks"]) == ("person", ["a", "b", "c"])
+    with pytest.raises(SupervisorError, match="task a is ready; only a failed task can be retried"):
+        people.retry(f.project, "a")
+    with pytest.raises(SupervisorError, match="no task 'zz'"):
+        people.retry(f.project, "zz")
+
+
+def test_cancel_stops_the_agent_frees_the_worker_and_releases_the_claims(tmp_path: Path, czar_home: Path) -> None:
+    f = on_fakes(tmp_path, ["a", "b"])
+    f.assign({"a": "w1"})
+    attempt = f.task("a").attempt_id
+    assert attempt is not None
+    f.take("w1")  # its host took the start
+    said = people.cancel(f.project, "a", "not needed after all")
+    assert said == "task a cancelled (it was assigned)"
+    assert f.states()["a"] == "cancelled"
+    posted = f.take("w1")
+    assert StopAgent(attempt) in posted
+    with f.project.store.read() as conn:
+        assert Store.worker(conn, "w1").state is WorkerState.IDLE
+        assert Store.worker(conn, "w1").task_id is None
+        assert "a" not in Store.all_claims(conn)
+    (event,) = f.project.store.events_after(0, kinds=(EventKind.PERSON_CANCELLED,))
+    assert (event.actor, event.payload["reason"]) == ("person", "not needed after all")
+    with pytest.raises(SupervisorError, match="task a is cancelled already"):
+        people.cancel(f.project, "a")
+    f.move("b", T.READY, T.ASSIGNED, T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED, T.MERGING)
+    with pytest.raises(SupervisorError, match="task b is merging now"):
+        people.cancel(f.project, "b")
+
+
+def test_pause_holds_new_work_until_resume(tmp_path: Path, czar_home: Path) -> None:
+    f = on_fakes(tmp_path, ["a"])
+    assert people.pause(f.project).startswith("paused")
+    assert people.pause(f.project).startswith("the run is paused already")
+    assert snapshot(f.project.store).paused
+    assert people.resume(f.project).startswith("resumed")
+    assert people.resume(f.project) == "the run is not paused"
+    with f.project.store.read() as conn:
+        assert Store.get_meta(conn, PAUSED) is False
+    kinds = [(e.kind, e.actor) for e in f.project.store.events_after(0) if e.kind.startswith("person.")]
+    assert kinds == [("person.paused", "person"), ("person.resumed", "person")]
+
+
+def test_the_commands_say_what_is_wrong_in_one_line(tmp_path: Path, czar_home: Path) -> None:
+    f = on_fakes(tmp_path, ["a"])
+    plan = str(f.project.plan.path)
+    result = czar("retry", "a", "--plan", plan)
+    assert result.returncode != 0
+    assert result.stderr.strip() == "czar: task a is pending; only a failed task can be retried"
+    result = czar("cancel", "nope", "--plan", plan)
+    assert result.stderr.strip() == "czar: no task 'nope' in project fakes"
+    assert czar("pause", plan).stdout.startswith("paused")
+    assert czar("resume", plan).stdout.startswith("resumed")
+    listed = json.loads(czar("projects", "--json", check=True).stdout)
+    assert [(p["name"], p["counts"], p["running"]) for p in listed] == [("fakes", {"pending": 1}, False)]
+    assert "fakes" in czar("projects", check=True).stdout
