@@ -7,6 +7,7 @@ They find their worker in the environment the worker host set (``CZAR_PROJECT``,
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -45,15 +46,34 @@ def _tools() -> ToolCalls:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(help=_summary("report"))
+    @app.command(help=f"{_summary('report')} With no text, for a person: write the run's report.")
     def report(
-        text: Annotated[list[str], typer.Argument(help=_help("report", "text"))],
+        text: Annotated[list[str] | None, typer.Argument(help=_help("report", "text"))] = None,
         task: Annotated[str | None, typer.Option("--task", help=_help("report", "task"))] = None,
         checkpoint: Annotated[
             int | None, typer.Option("--checkpoint", min=1, help=_help("report", "checkpoint"))
         ] = None,
+        plan: Annotated[
+            Path, typer.Option("--plan", "-p", help="The plan file (the run's report: with no text).")
+        ] = Path("czar.toml"),
+        out: Annotated[Path | None, typer.Option("--out", help="The run's report: the folder to write it in.")] = None,
     ) -> None:
-        typer.echo(_tools().report(" ".join(text), checkpoint=checkpoint, task=task))
+        if text:
+            typer.echo(_tools().report(" ".join(text), checkpoint=checkpoint, task=task))
+            return
+        import os
+
+        from czar.agent_tools.identity import ENV_WORKER
+
+        if task is not None or checkpoint is not None or os.environ.get(ENV_WORKER):
+            # An agent's report without its text: say what it lacks, not write the run's report.
+            raise CzarError("`czar report` needs the text of the report (`czar report --task ID what you did`)")
+        # A person's `czar report`: the run's report (Markdown and HTML), written and named.
+        from czar.supervisor.project import open_project
+        from czar.supervisor.report import write_report
+
+        written = write_report(open_project(plan, check_repo=False), out)
+        typer.echo(f"wrote {written.markdown} and {written.html}")
 
     @app.command(help=_summary("board"))
     def board(as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False) -> None:

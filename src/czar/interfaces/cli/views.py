@@ -124,6 +124,23 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
             console.print(f"  {when} [{a['level']}] {a['message']}", markup=False)
 
 
+PROJECT_COLUMNS = ("project", "supervisor", "tasks", "last activity", "plan")
+
+
+def print_projects(found: list[Any], console: Console | None = None) -> None:
+    console = console or Console()
+    if not found:
+        console.print("no projects yet: `czar up` or `czar run` in a repository starts one")
+        return
+    rows: list[tuple[str, ...]] = []
+    for p in found:
+        states = ", ".join(f"{n} {s}" for s, n in p.counts.items()) or "none"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(p.last_activity)) if p.last_activity else "-"
+        running = f"running (pid {p.pid})" if p.running else "stopped"
+        rows.append((p.name, running, p.problem or states, when, p.plan or "-"))
+    console.print(_table("projects", PROJECT_COLUMNS, rows))
+
+
 PULL_COLUMNS = ("#", "task", "state", "head", "checks", "reviews", "files", "rounds", "cost")
 
 
@@ -201,6 +218,15 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
         outcome.follow(project, since, show, timeout=timeout)
         integration_ok = outcome.integration_check(project)
         write_omnibus(project, integration_ok, print_to=sys.stderr if as_json else sys.stdout)
+        try:
+            from czar.supervisor.report import write_report
+
+            written = write_report(project, integration_ok=integration_ok)
+            print(
+                f"report: {written.markdown} and {written.html}", file=sys.stderr if as_json else sys.stdout, flush=True
+            )
+        except (CzarError, OSError) as exc:  # the run is over whatever happens here; `czar report` tries again
+            print(f"report not written: {exc}", file=sys.stderr if as_json else sys.stdout, flush=True)
     except SupervisorGone:
         # `czar run` follows the run, it does not own it: the workers keep their work for the
         # next supervisor (or were stopped by whoever stopped this one).
