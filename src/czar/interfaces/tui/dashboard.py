@@ -1,0 +1,334 @@
+"""`czar dash`: the run live in a terminal: workers, tasks, pull requests, alerts and what needs
+you, from the read model (``czar.supervisor.overview``), refreshed when the store's doorbell rings.
+
+The view decides nothing: each key calls a function of ``czar.supervisor.people``, the same path
+as the CLI's commands, and shows its answer or its one-line refusal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult, SuspendNotSupported
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
+
+from czar.errors import CzarError
+from czar.interfaces.tui import rows
+from czar.interfaces.tui.modals import AskLine, ChooseProject, Confirm
+from czar.interfaces.tui.tables import selected_key, show_rows
+from czar.interfaces.tui.watch import Watch
+from czar.supervisor import people, projects
+from czar.supervisor.overview import NeedsYou, Overview
+from czar.supervisor.project import Project
+
+TABLES = {
+    "workers": rows.WORKER_COLUMNS,
+    "tasks": rows.TASK_COLUMNS,
+    "pulls": rows.PULL_COLUMNS,
+    "inbox": rows.INBOX_COLUMNS,
+    "alerts": rows.ALERT_COLUMNS,
+}
+
+
+class Fresh(Message):
+    """A new picture of ``project``'s run, from its watch."""
+
+    def __init__(self, project: Project, overview: Overview) -> None:
+        super().__init__()
+        self.project = project
+        self.overview = overview
+
+    def can_replace(self, message: Message) -> bool:
+        # Pictures queued behind a newer one of the same project are never worth drawing.
+        return isinstance(message, Fresh) and message.project is self.project
+
+
+class Unreadable(Message):
+    """``project``'s run could not be read: why, in one line."""
+
+    def __init__(self, project: Project, why: str) -> None:
+        super().__init__()
+        self.project = project
+        self.why = why
+
+
+class Dashboard(App[None]):
+    """The run of ``project``, live. ``now``: the clock the ages ("12s ago") are measured with."""
+
+    TITLE = "czar dash"
+    CSS = """
+    #summary { height: 1; padding: 0 1; background: $boost; }
+    #summary.trouble { color: $error; }
+    TabbedContent { height: 3fr; }
+    #below { height: 2fr; }
+    #needs-box { width: 3fr; }
+    #alerts-box { width: 2fr; }
+    .caption { padding: 0 1; text-style: bold; }
+    DataTable { height: 1fr; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "attach", "attach"),
+        Binding("t", "tell", "tell"),
+        Binding("y", "allow", "allow"),
+        Binding("n", "deny", "deny"),
+        Binding("r", "answer", "answer"),
+        Binding("R", "retry", "retry"),
+        Binding("c", "cancel_task", "cancel"),
+        Binding("p", "pause", "pause/resume"),
+        Binding("P", "switch_project", "projects"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, project: Project, *, now: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.project = project
+        self.now = now
+        self.overview: Overview | None = None
+        self._watch: Watch | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"project {self.project.name}: reading the run…"), id="summary")
+        with TabbedContent(id="main"):
+            with TabPane("workers", id="workers-tab"):
+                yield DataTable(id="workers", cursor_type="row")
+            with TabPane("tasks", id="tasks-tab"):
+                yield DataTable(id="tasks", cursor_type="row")
+            with TabPane("pull requests", id="pulls-tab"):
+                yield DataTable(id="pulls", cursor_type="row")
+        with Horizontal(id="below"):
+            with Vertical(id="needs-box"):
+                yield Label("needs you", classes="caption")
+                yield DataTable(id="inbox", cursor_type="row")
+            with Vertical(id="alerts-box"):
+                yield Label("alerts (newest last)", classes="caption")
+                yield DataTable(id="alerts", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for name, columns in TABLES.items():
+            self._table(name).add_columns(*columns)
+        self._table("workers").focus()
+        self._follow(self.project)
+
+    def on_unmount(self) -> None:
+        if self._watch is not None:
+            self._watch.stop(wait=2.0)
+
+    # -- the run, as the watch reads it --------------------------------------------------------
+
+    def _follow(self, project: Project) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+        self.project = project
+        self.overview = None
+        self._watch = Watch(
+            project,
+            show=lambda o: self._post(Fresh(project, o)),
+            trouble=lambda why: self._post(Unreadable(project, why)),
+        )
+        self._watch.start()
+
+    def _post(self, message: Message) -> None:
+        with contextlib.suppress(RuntimeError):  # the app closed its loop: nobody is left to show it to
+            self.post_message(message)
+
+    @on(Fresh)
+    def _fresh(self, message: Fresh) -> None:
+        if message.project is not self.project:
+            return  # a late picture of the project switched away from
+        o = self.overview = message.overview
+        now = self.now()
+        summary = self.query_one("#summary", Static)
+        summary.remove_class("trouble")
+        summary.update(rows.summary(o))
+        show_rows(self._table("workers"), rows.worker_rows(o, now))
+        show_rows(self._table("tasks"), rows.task_rows(o))
+        show_rows(self._table("pulls"), rows.pull_rows(o))
+        show_rows(self._table("inbox"), rows.inbox_rows(o, now))
+        show_rows(self._table("alerts"), rows.alert_rows(o, now), follow_end=True)
+        tabs = self.query_one(TabbedContent)
+        tabs.get_tab("workers-tab").label = Text(f"workers ({len(o.workers)})")
+        tabs.get_tab("tasks-tab").label = Text(f"tasks ({len(o.tasks)})")
+        tabs.get_tab("pulls-tab").label = Text(f"pull requests ({len(o.pulls)})")
+
+    @on(Unreadable)
+    def _unreadable(self, message: Unreadable) -> None:
+        if message.project is self.project:
+            summary = self.query_one("#summary", Static)
+            summary.add_class("trouble")
+            summary.update(Text(f"project {message.project.name}: cannot read the run: {message.why}"))
+
+    def _table(self, name: str) -> DataTable[Text]:
+        return self.query_one(f"#{name}", DataTable)
+
+    # -- what is selected ----------------------------------------------------------------------
+
+    def _subject(self) -> tuple[str | None, str | None, NeedsYou | None]:
+        """The task, the worker and the need of the row a person points at: the focused table's
+        (the workers table's when none of them has the focus)."""
+        o = self.overview
+        if o is None:
+            return None, None, None
+        focused = self.focused
+        table = focused if isinstance(focused, DataTable) else self._table("workers")
+        key = selected_key(table)
+        if key is None:
+            return None, None, None
+        match table.id:
+            case "inbox":
+                need = next((n for n in o.inbox if n.key == key), None)
+                return (need.task, need.worker, need) if need else (None, None, None)
+            case "tasks":
+                task = o.task(key)
+                return key, task.worker if task else None, None
+            case "pulls":
+                pull = next((p for p in o.pulls if str(p["number"]) == key), None)
+                tid = str(pull["task"]) if pull else None
+                held = o.task(tid) if tid else None
+                return tid, held.worker if held else None, None
+            case "alerts":
+                alert = next((a for a in o.alerts if str(a.id) == key), None)
+                return (alert.task, alert.worker, None) if alert else (None, None, None)
+            case _:
+                worker = next((w for w in o.workers if w.id == key), None)
+                return (worker.task, worker.id, None) if worker else (None, None, None)
+
+    def _need(self, kind: str) -> NeedsYou | None:
+        """What needs you of ``kind`` on the row pointed at (the row itself, in the inbox)."""
+        task, worker, need = self._subject()
+        if need is not None:
+            return need if need.kind == kind else None
+        found = self.overview.inbox if self.overview else []
+        return next((n for n in found if n.kind == kind and (n.worker, n.task) == (worker, task)), None)
+
+    def _selected_worker(self) -> str | None:
+        worker = self._subject()[1]
+        if worker is None:
+            self.notify("select a row with a worker first", severity="warning")
+        return worker
+
+    def _selected_task(self) -> str | None:
+        task = self._subject()[0]
+        if task is None:
+            self.notify("select a row with a task first", severity="warning")
+        return task
+
+    # -- acting, through people ----------------------------------------------------------------
+
+    def _act(self, deed: Callable[[], str]) -> None:
+        try:
+            self.notify(deed(), markup=False)
+        except CzarError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+
+    def action_attach(self) -> None:
+        worker = self._selected_worker()
+        if worker is None:
+            return
+        if worker not in self.project.tmux.windows():
+            self.notify(f"worker {worker} has no window now", severity="error")
+            return
+        argv = self.project.tmux.attach_argv(worker)
+        try:
+            with self.suspend():
+                # The person's terminal, handed over to tmux until they detach: no pipes, no
+                # time limit, so not through czar.runtime.proc.
+                os.spawnvp(os.P_WAIT, argv[0], argv)
+        except SuspendNotSupported:
+            self.notify(f"this terminal cannot be handed over; `czar attach {worker}` can", severity="error")
+        except OSError as exc:
+            self.notify(f"cannot run {argv[0]}: {exc.strerror or exc}", severity="error", markup=False)
+
+    def action_tell(self) -> None:
+        worker = self._selected_worker()
+        if worker is None:
+            return
+
+        def send(text: str | None) -> None:
+            if text:
+                self._act(lambda: people.tell(self.project, worker, text))
+
+        self.push_screen(AskLine(f"tell worker {worker}:"), send)
+
+    def _decide(self, allow: bool) -> None:
+        need = self._need("permission")
+        if need is None or need.worker is None:
+            self.notify("the selected row asks for no permission", severity="warning")
+            return
+        worker = need.worker
+        self._act(lambda: people.answer_permission(self.project, worker, allow))
+
+    def action_allow(self) -> None:
+        self._decide(True)
+
+    def action_deny(self) -> None:
+        self._decide(False)
+
+    def action_answer(self) -> None:
+        need = self._need("question")
+        if need is None or need.worker is None:
+            self.notify("the selected row asks no question", severity="warning")
+            return
+        worker = need.worker
+
+        def send(text: str | None) -> None:
+            if text:
+                self._act(lambda: people.tell(self.project, worker, text))
+
+        self.push_screen(AskLine(need.text), send)
+
+    def action_retry(self) -> None:
+        task = self._selected_task()
+        if task is not None:
+            self._act(lambda: people.retry(self.project, task))
+
+    def action_cancel_task(self) -> None:
+        task = self._selected_task()
+        if task is None:
+            return
+
+        def cancel(sure: bool | None) -> None:
+            if sure:
+                self._act(lambda: people.cancel(self.project, task))
+
+        self.push_screen(Confirm(f"cancel task {task}?"), cancel)
+
+    def action_pause(self) -> None:
+        if self.overview is None:
+            self.notify("the run is not read yet", severity="warning")
+        elif self.overview.paused:
+            self._act(lambda: people.resume(self.project))
+        else:
+            self._act(lambda: people.pause(self.project))
+
+    def action_switch_project(self) -> None:
+        def switch(name: str | None) -> None:
+            if name is None or name == self.project.name:
+                return
+            try:
+                chosen = projects.open_named(name)
+            except CzarError as exc:
+                self.notify(str(exc), severity="error", markup=False)
+                return
+            for table in ("workers", "tasks", "pulls", "inbox", "alerts"):
+                self._table(table).clear()
+            self.query_one("#summary", Static).update(Text(f"project {name}: reading the run…"))
+            self._follow(chosen)
+
+        self.push_screen(ChooseProject(projects.all_projects(), self.project.name), switch)
+
+
+def run_dashboard(project: Project) -> None:
+    """Show ``project``'s run until the person quits (refused inside an agent: its keys act for a
+    person)."""
+    people.require_person(project, "dash")
+    Dashboard(project).run()

@@ -1,0 +1,89 @@
+"""The dashboard's watch on one project: a thread that reads the run's overview again whenever
+the store's doorbell rings, and hands each picture to the view.
+
+No fixed refresh tick: the thread sleeps on the doorbell. Its slow timeout is the doorbell's
+documented safety net (a lost ring costs latency, not a stale screen) and reads the run again
+only if an event came meanwhile. A burst of events (a hundred workers' reports) gives one read:
+after a ring the thread waits until the bell is quiet for a moment.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from czar.errors import CzarError
+from czar.supervisor.overview import Overview, overview
+from czar.supervisor.project import Project
+
+SAFETY_POLL = 5.0  # seconds: the doorbell's safety net, not a refresh tick
+QUIET = 0.1  # seconds without a ring that end a burst
+BURST_AT_MOST = 1.0  # seconds a steady stream of rings may hold a read back
+
+_numbers = itertools.count(1)
+
+
+class Watch:
+    """Reads ``project``'s overview on every ring, off the caller's thread; ``show`` gets each
+    picture, ``trouble`` the line that says why the run could not be read."""
+
+    def __init__(self, project: Project, show: Callable[[Overview], None], trouble: Callable[[str], None]) -> None:
+        self.project = project
+        self._show = show
+        self._trouble = trouble
+        self._stopped = threading.Event()
+        # Listening before the first read: a write between the two still rings.
+        self._listener = project.store.listen(f"dash-{os.getpid()}-{next(_numbers)}")
+        self._thread = threading.Thread(target=self._follow, name=f"czar-dash-{project.name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, wait: float = 0.0) -> None:
+        """End the thread (it closes its doorbell); wait for it at most ``wait`` seconds."""
+        self._stopped.set()
+        if not self._thread.is_alive() and self._thread.ident is None:
+            self._listener.close()  # never started: nobody else will close it
+            return
+        self._listener.poke()
+        self._thread.join(wait)
+
+    def _follow(self) -> None:
+        try:
+            seen: int | None = None
+            rung = True
+            while not self._stopped.is_set():
+                if rung or self._newest() != seen:
+                    seen = self._read()
+                rung = self._listener.wait(SAFETY_POLL)
+                if rung:
+                    self._let_burst_end()
+        finally:
+            self._listener.close()
+
+    def _let_burst_end(self) -> None:
+        deadline = time.monotonic() + BURST_AT_MOST
+        while not self._stopped.is_set() and time.monotonic() < deadline and self._listener.wait(QUIET):
+            pass
+
+    def _newest(self) -> int | None:
+        try:
+            return self.project.store.last_event_id()
+        except CzarError:
+            return None  # read again: the next read says what is wrong
+
+    def _read(self) -> int | None:
+        """Read and show the run; the newest event shown (None when it could not be read)."""
+        if self._stopped.is_set():
+            return None
+        try:
+            picture = overview(self.project, git=True)
+        except CzarError as exc:
+            self._trouble(str(exc))
+            return None
+        if not self._stopped.is_set():
+            self._show(picture)
+        return picture.last_event

@@ -1,0 +1,331 @@
+"""`czar dash`: the Textual dashboard, driven by Textual's pilot on a real store, the run's
+repository, terminal and clock faked behind their ports (``czar.testing``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, OptionList, Static, TabbedContent
+
+from czar.core import waits
+from czar.core.events import EventKind
+from czar.core.forge import FileStat
+from czar.core.states import TaskState, WorkerState
+from czar.interfaces.tui import watch
+from czar.interfaces.tui.dashboard import Dashboard
+from czar.store.store import Store
+from czar.supervisor.project import Project, open_project
+from czar.testing import FakeClock, FakeRepository, FakeTerminal
+from helpers import OnFakes, make_repo, sim_task, write_plan
+
+SIZE = (160, 50)
+FIXED = 1_000_000.0  # the snapshot's time: every stamp of its store, and its view's clock a minute on
+
+
+def _project(root: Path, name: str = "dash") -> OnFakes:
+    """Tasks a..d (d waits for a and c), three workers; nothing is run."""
+    make_repo(root / "repo")
+    tasks = [sim_task("a"), sim_task("b"), sim_task("c"), sim_task("d", deps=("a", "c"))]
+    plan = write_plan(root, name, tasks, workers=3)
+    repo, terminal, clock = FakeRepository(), FakeTerminal(), FakeClock(time.time())
+    project = replace(open_project(plan, check_repo=False), repository=repo, terminal=terminal, clock=clock)
+    project.sync_plan()
+    repo.branch(project.plan.project.integration_branch, "main")
+    repo.add_worktree(project.paths.integration_worktree, project.plan.project.integration_branch)
+    return OnFakes(project, repo, terminal, clock)
+
+
+def _busy_run(root: Path) -> Project:
+    """w1 asks for a permission on a, w2 asks a question on b, c failed, a's pull request is
+    open with a review, and an alert whose text looks like markup."""
+    f = _project(root)
+    f.assign({"a": "w1", "b": "w2"})
+    now = time.time()
+    with f.project.store.write() as conn:
+        asked = json.dumps({"asked_at": now, "tool": "Bash", "target": "rm -rf build"})
+        Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=asked, last_seen=now - 3)
+        attempt = Store.task(conn, "a").attempt_id or 0
+        Store.set_attempt(conn, attempt, cost_usd=0.42, input_tokens=12_345, output_tokens=678)
+        Store.set_waits(conn, "b", waits.PERSON)
+        Store.set_worker(conn, "w2", state=WorkerState.BLOCKED, detail="which database?", last_seen=now - 3)
+        Store.emit(conn, EventKind.AGENT_QUESTION, task="b", worker="w2", question="Which [bold]database[/bold]?")
+        Store.move_task(conn, "c", TaskState.FAILED, reason="checks failed three times")
+        Store.alert(conn, "warning", "disk [red]almost[/red] full", task="a", worker="w1")
+        pull, _ = Store.put_pull(
+            conn,
+            task_id="a",
+            head_branch="czar/a",
+            base_branch="czar/integration",
+            head_commit="c0ffee" * 6 + "c0ff",
+            title="task a",
+            body="",
+            files=[FileStat("a.txt", 3, 1)],
+            rounds=1,
+            cost_usd=0.25,
+        )
+        Store.add_pull_entry(conn, pull.id, "checks", pull.head_commit, runs=[{"passed": True}, {"passed": False}])
+        Store.add_pull_entry(conn, pull.id, "review", pull.head_commit, verdict="approve", reviewer="r1")
+    return f.project
+
+
+def _drive(app: Dashboard, script: Callable[[Pilot[None]], Awaitable[None]]) -> None:
+    async def go() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.overview is not None, "the first picture of the run")
+            await script(pilot)
+
+    asyncio.run(go())
+
+
+async def _until(pilot: Pilot[None], condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await pilot.pause(0.1)
+
+
+def _cells(app: Dashboard, table: str) -> dict[str, list[str]]:
+    """Each row of the table by its key, as the text its cells show."""
+    shown = app.query_one(f"#{table}", DataTable)
+    return {str(row.key.value): [str(cell) for cell in shown.get_row(row.key)] for row in shown.ordered_rows}
+
+
+def _column(table: str, name: str) -> int:
+    from czar.interfaces.tui.dashboard import TABLES
+
+    return TABLES[table].index(name)
+
+
+def _point_at(app: Dashboard, table: str, key: str) -> None:
+    shown = app.query_one(f"#{table}", DataTable)
+    if table in ("tasks", "pulls"):
+        app.query_one("#main", TabbedContent).active = f"{table}-tab"
+    shown.focus()
+    shown.move_cursor(row=shown.get_row_index(key))
+
+
+def _events(project: Project, kind: EventKind) -> list[Any]:
+    return project.store.events_after(0, 10_000, (kind,))
+
+
+@pytest.fixture
+def run(tmp_path: Path, czar_home: Path) -> Iterator[Project]:
+    project = _busy_run(tmp_path)
+    yield project
+    project.store.close()
+
+
+def test_it_shows_workers_tasks_pull_requests_alerts_and_what_needs_you(run: Project) -> None:
+    app = Dashboard(run)
+
+    async def look(pilot: Pilot[None]) -> None:
+        workers = _cells(app, "workers")
+        assert sorted(workers) == ["w1", "w2", "w3"]
+        assert workers["w1"][:3] == ["w1", "sim", "author"]
+        assert workers["w1"][_column("workers", "state")] == "waiting_permission"
+        assert workers["w1"][_column("workers", "task")] == "a"
+        assert workers["w1"][_column("workers", "seen")] == "3s ago"
+        tasks = _cells(app, "tasks")
+        assert list(tasks) == ["c", "a", "b", "d"]  # what failed first, what is over last
+        assert tasks["c"][_column("tasks", "state")] == "failed"
+        assert tasks["d"][_column("tasks", "depends on")] == "a, c"
+        assert tasks["a"][_column("tasks", "PR")] == "#1"
+        pull = _cells(app, "pulls")["1"]
+        assert pull[:5] == ["#1", "a", "open", "1/2", "1 (approve)"]
+        (alert,) = _cells(app, "alerts").values()
+        assert alert[_column("alerts", "message")] == "disk [red]almost[/red] full"  # text, not markup
+        inbox = {row[0]: row for row in _cells(app, "inbox").values()}
+        assert sorted(inbox) == ["failed", "permission", "question"]
+        what, keys = _column("inbox", "what"), _column("inbox", "keys")
+        assert inbox["permission"][what] == "w1 asks to use Bash rm -rf build"
+        assert inbox["permission"][keys] == "y allow n deny"
+        assert inbox["question"][what] == "w2 asks: Which [bold]database[/bold]?"
+        assert inbox["failed"][2] == "c" and inbox["failed"][keys] == "R retry c cancel"
+        summary = str(app.query_one("#summary", Static).render())
+        assert "project dash" in summary and "supervisor not running" in summary
+        assert "1 failed" in summary and "PAUSED" not in summary
+        assert "cost $0.42 (12.3k tokens in, 678 out)" in summary
+        assert workers["w1"][_column("workers", "tokens")] == "12.3k/678"
+        assert workers["w1"][_column("workers", "cost")] == "$0.42"
+
+    _drive(app, look)
+
+
+def test_a_change_in_the_store_shows_without_a_key_pressed(run: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watch, "SAFETY_POLL", 120.0)  # only the doorbell can bring the change in time
+    app = Dashboard(run)
+
+    async def change(pilot: Pilot[None]) -> None:
+        assert _cells(app, "tasks")["a"][1] == "assigned"
+        with run.store.write() as conn:
+            Store.move_task(conn, "a", TaskState.RUNNING, reason="the agent acknowledged")
+        await _until(pilot, lambda: _cells(app, "tasks")["a"][1] == "running", "task a shown running")
+
+    _drive(app, change)
+    assert not [bell for bell in os.listdir(run.paths.bells) if bell.startswith("dash-")]  # closed on quitting
+
+
+def test_y_allows_the_permission_pointed_at_as_a_person(run: Project) -> None:
+    app = Dashboard(run)
+
+    async def allow(pilot: Pilot[None]) -> None:
+        key = next(k for k, row in _cells(app, "inbox").items() if row[0] == "permission")
+        _point_at(app, "inbox", key)
+        await pilot.press("y")
+        await _until(pilot, lambda: _cells(app, "workers")["w1"][3] == "working", "w1 shown working")
+
+    _drive(app, allow)
+    (decided,) = _events(run, EventKind.PERMISSION_DECIDED)
+    assert (decided.actor, decided.worker_id, decided.payload["decision"]) == ("person", "w1", "allow")
+    assert next(w for w in run.store.workers() if w.id == "w1").state is WorkerState.WORKING
+
+
+def test_n_on_a_worker_row_denies_what_that_worker_asks(run: Project) -> None:
+    app = Dashboard(run)
+
+    async def deny(pilot: Pilot[None]) -> None:
+        _point_at(app, "workers", "w2")
+        await pilot.press("n")  # w2 asks a question, not a permission: nothing happens
+        _point_at(app, "workers", "w1")
+        await pilot.press("n")
+        await _until(pilot, lambda: _events(run, EventKind.PERMISSION_DECIDED), "the decision")
+
+    _drive(app, deny)
+    (decided,) = _events(run, EventKind.PERMISSION_DECIDED)
+    assert (decided.worker_id, decided.payload["decision"]) == ("w1", "deny")
+
+
+def test_p_pauses_the_run_and_p_again_resumes_it(run: Project) -> None:
+    app = Dashboard(run)
+
+    def summary() -> str:
+        return str(app.query_one("#summary", Static).render())
+
+    async def pause(pilot: Pilot[None]) -> None:
+        await pilot.press("p")
+        await _until(pilot, lambda: "PAUSED" in summary(), "the run shown paused")
+        with run.store.read() as conn:
+            assert Store.get_meta(conn, "paused", False) is True
+        await pilot.press("p")
+        await _until(pilot, lambda: "PAUSED" not in summary(), "the run shown going on")
+
+    _drive(app, pause)
+    assert [e.actor for e in _events(run, EventKind.PERSON_PAUSED)] == ["person"]
+    assert [e.actor for e in _events(run, EventKind.PERSON_RESUMED)] == ["person"]
+
+
+def test_shift_r_retries_the_failed_task_pointed_at(run: Project) -> None:
+    app = Dashboard(run)
+
+    async def retry(pilot: Pilot[None]) -> None:
+        _point_at(app, "tasks", "a")
+        await pilot.press("R")  # a has not failed: people refuses, and nothing changes
+        _point_at(app, "tasks", "c")
+        await pilot.press("R")
+        await _until(pilot, lambda: _cells(app, "tasks")["c"][1] == "ready", "task c shown ready")
+
+    _drive(app, retry)
+    (retried,) = _events(run, EventKind.PERSON_RETRIED)
+    assert (retried.actor, retried.task_id) == ("person", "c")
+    assert {t.id: t.state for t in run.store.tasks()}["a"] is TaskState.ASSIGNED
+
+
+def test_t_tells_the_worker_pointed_at_what_a_person_types(run: Project) -> None:
+    app = Dashboard(run)
+
+    async def tell(pilot: Pilot[None]) -> None:
+        _point_at(app, "workers", "w2")
+        await pilot.press("t")
+        await pilot.press(*"use [sqlite]", "enter")
+        await _until(pilot, lambda: _events(run, EventKind.PERSON_TOLD), "the message sent")
+
+    _drive(app, tell)
+    (told,) = _events(run, EventKind.PERSON_TOLD)
+    assert (told.actor, told.worker_id, told.payload["text"]) == ("person", "w2", "use [sqlite]")
+
+
+def test_r_answers_the_question_and_c_cancels_a_task_once_confirmed(run: Project) -> None:
+    app = Dashboard(run)
+
+    async def answer_then_cancel(pilot: Pilot[None]) -> None:
+        key = next(k for k, row in _cells(app, "inbox").items() if row[0] == "question")
+        _point_at(app, "inbox", key)
+        await pilot.press("r", *"postgres", "enter")
+        await _until(pilot, lambda: "question" not in {r[0] for r in _cells(app, "inbox").values()}, "answered")
+        _point_at(app, "tasks", "d")
+        await pilot.press("c", "n")
+        await pilot.press("c", "y")
+        await _until(pilot, lambda: _cells(app, "tasks")["d"][1] == "cancelled", "task d shown cancelled")
+
+    _drive(app, answer_then_cancel)
+    (told,) = _events(run, EventKind.PERSON_TOLD)
+    assert (told.worker_id, told.payload["text"]) == ("w2", "postgres")
+    assert [e.task_id for e in _events(run, EventKind.PERSON_CANCELLED)] == ["d"]
+    # What was typed into the questions went there, not to the dashboard's own keys.
+    assert _events(run, EventKind.PERSON_PAUSED) == [] and _events(run, EventKind.PERMISSION_DECIDED) == []
+
+
+def test_a_hands_the_terminal_to_the_workers_window(
+    run: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spawned: list[list[str]] = []
+    monkeypatch.setattr(os, "spawnvp", lambda mode, file, argv: spawned.append(list(argv)) or 0)
+    app = Dashboard(run)
+    app.suspend = contextlib.nullcontext  # type: ignore[method-assign]  (a headless test has no terminal to hand over)
+
+    async def attach(pilot: Pilot[None]) -> None:
+        _point_at(app, "workers", "w1")
+        await pilot.press("a")  # no window yet: nothing to attach to
+        run.tmux.start_window("w1", ["true"], env={}, cwd=tmp_path)
+        await pilot.press("a")
+
+    _drive(app, attach)
+    assert spawned == [run.tmux.attach_argv("w1")]
+
+
+def test_shift_p_switches_to_another_project(run: Project, tmp_path: Path) -> None:
+    other = _project(tmp_path / "other", "other").project
+    other.store.close()
+    app = Dashboard(run)
+
+    async def switch(pilot: Pilot[None]) -> None:
+        await pilot.press("P")
+        choices = app.screen.query_one(OptionList)
+        choices.highlighted = next(
+            i for i in range(choices.option_count) if choices.get_option_at_index(i).id == "other"
+        )
+        await pilot.press("enter")
+        await _until(pilot, lambda: app.overview is not None and app.overview.project == "other", "the other project")
+        assert "project other" in str(app.query_one("#summary", Static).render())
+        assert _cells(app, "inbox") == {} and sorted(_cells(app, "tasks")) == ["a", "b", "c", "d"]
+
+    _drive(app, switch)
+    app.project.store.close()
+
+
+def test_the_dashboard_looks_as_it_did(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch, snap_compare: Any
+) -> None:
+    with monkeypatch.context() as frozen:
+        frozen.setattr(time, "time", lambda: FIXED)
+        project = _busy_run(tmp_path)
+    app = Dashboard(project, now=lambda: FIXED + 60)
+
+    async def loaded(pilot: Pilot[None]) -> None:
+        await _until(pilot, lambda: app.overview is not None, "the first picture of the run")
+
+    try:
+        assert snap_compare(app, terminal_size=SIZE, run_before=loaded)
+    finally:
+        project.store.close()
