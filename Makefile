@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 AGENTS := agent-clis/node_modules/.installed-stamp
 AIDER := agent-clis/aider-venv/.installed-stamp
 MOCKS := forge-mocks/node_modules/.installed-stamp
+BROWSER := $(VENV)/.browser-stamp
 
 .PHONY: demo test check bench bench-ci clean setup
 
@@ -36,6 +37,11 @@ $(MOCKS): forge-mocks/package.json forge-mocks/package-lock.json
 	cd forge-mocks && npm ci --no-audit --no-fund --loglevel=error
 	touch $(MOCKS)
 
+# Debian's Chromium, the real browser the web page's tests drive through Playwright.
+$(BROWSER): scripts/system-deps $(STAMP)
+	./scripts/system-deps --browser
+	touch $(BROWSER)
+
 # Aider, a Python program, in a virtual environment of its own (it pins its dependencies; it runs on
 # Python 3.10 to 3.12).
 AIDER_PYTHON ?= $(shell for p in python3.12 python3.11 python3.10 $(PYTHON); do command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' && echo $$p && break; done)
@@ -50,7 +56,7 @@ $(AIDER): agent-clis/requirements-aider.txt $(STAMP)
 # time on two cores take half the time of one at a time. A worker that is done takes tests queued for
 # another (worksteal), so the long runs spread out.
 TEST_WORKERS ?= 4
-test: $(STAMP) $(AGENTS) $(AIDER) $(MOCKS)
+test: $(STAMP) $(AGENTS) $(AIDER) $(MOCKS) $(BROWSER)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 check: $(STAMP)

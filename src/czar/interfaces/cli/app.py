@@ -302,7 +302,8 @@ def bench(
         str,
         typer.Argument(
             help="seed, scale, dag, queue (the merge queue), review (a reviewer's precision and recall), stack"
-            " (stacked dependents), agents (the real agent CLIs), or replay REPO A..B."
+            " (stacked dependents), views (czar web and czar dash under load), agents (the real agent CLIs),"
+            " or replay REPO A..B."
         ),
     ],
     replay: Annotated[list[str] | None, typer.Argument(help="replay: the repository and the range A..B.")] = None,
@@ -337,6 +338,11 @@ def bench(
 
         measured = stack.run(workers or 4, folder=folder, timeout=timeout, progress=not as_json)
         _measured("benchmark stack (the demo's plan, waiting for merges and stacked)", measured, as_json)
+    if scenario == "views":
+        from czar.bench import views
+
+        measured = views.run(workers or 100, folder=folder, timeout=timeout, progress=not as_json)
+        _measured(f"benchmark views ({measured['workers']} workers, czar web and czar dash open)", measured, as_json)
     if scenario == "review":
         from czar.bench import review
 
@@ -354,7 +360,7 @@ def bench(
     if scenario not in SCENARIOS:
         raise CzarError(
             f"no benchmark {scenario!r}; choose one of: "
-            + ", ".join([*SCENARIOS, "queue", "review", "stack", "agents", "replay"])
+            + ", ".join([*SCENARIOS, "queue", "review", "stack", "views", "agents", "replay"])
         )
     given = {"workers": workers, "tasks": tasks, "seed": seed, "task_seconds": task_seconds}
     options = {k: v for k, v in given.items() if v is not None}
@@ -481,6 +487,81 @@ def tell(
     from czar.supervisor.people import tell as send
 
     typer.echo(send(_for_person("tell", plan, check_repo=False), worker, " ".join(text)))
+
+
+@app.command()
+def retry(
+    task: Annotated[str, typer.Argument(help="The failed task.")],
+    plan: PlanOpt = DEFAULT_PLAN,
+) -> None:
+    """Give a failed task another go, its rounds counted from zero (a human intervention)."""
+    from czar.supervisor.people import retry as again
+
+    typer.echo(again(_for_person("retry", plan, check_repo=False), task))
+
+
+@app.command()
+def cancel(
+    task: Annotated[str, typer.Argument(help="The task to withdraw.")],
+    plan: PlanOpt = DEFAULT_PLAN,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the record.")] = "",
+) -> None:
+    """Withdraw a task: its agent is stopped and tasks that depend on it fail (a human intervention)."""
+    from czar.supervisor.people import cancel as withdraw
+
+    typer.echo(withdraw(_for_person("cancel", plan, check_repo=False), task, reason))
+
+
+@app.command()
+def pause(plan: PlanArg = DEFAULT_PLAN) -> None:
+    """Start no task or review until `czar resume`; work under way goes on (a human intervention)."""
+    from czar.supervisor.people import pause as hold
+
+    typer.echo(hold(_for_person("pause", plan, check_repo=False)))
+
+
+@app.command()
+def resume(plan: PlanArg = DEFAULT_PLAN) -> None:
+    """Let a paused run start tasks and reviews again (a human intervention)."""
+    from czar.supervisor.people import resume as go_on
+
+    typer.echo(go_on(_for_person("resume", plan, check_repo=False)))
+
+
+@app.command()
+def projects(as_json: JsonOpt = False) -> None:
+    """List the projects under $CZAR_HOME with their state."""
+    from czar.supervisor.projects import all_projects
+
+    found = all_projects()
+    if as_json:
+        typer.echo(json.dumps([p.as_dict() for p in found]))
+        return
+    _views().print_projects(found)
+
+
+@app.command()
+def dash(plan: PlanArg = DEFAULT_PLAN) -> None:
+    """A live dashboard in this terminal: workers, tasks, pull requests, alerts, what needs you."""
+    from czar.interfaces.tui.dashboard import run_dashboard
+
+    run_dashboard(_open(plan, check_repo=False))
+
+
+@app.command()
+def web(
+    plan: PlanArg = DEFAULT_PLAN,
+    host: Annotated[str, typer.Option("--host", help="Where to listen (only this machine by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="The port (0: any free one).", min=0, max=65535)] = 8765,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="CZAR_WEB_TOKEN", help="The password for acting (default: a new one, printed)."),
+    ] = None,
+) -> None:
+    """A live web page of the run; anything beyond reading needs the token it prints."""
+    from czar.interfaces.web.server import serve
+
+    serve(_open(plan, check_repo=False), host=host, port=port, token=token)
 
 
 agent_commands.register(app)

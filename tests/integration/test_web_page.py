@@ -1,0 +1,269 @@
+"""``czar web`` in a real browser (Debian's Chromium through Playwright) and over plain HTTP: the
+run shown live, on a desktop and a phone, and a person's actions through the page."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Page
+from starlette.testclient import TestClient
+
+from browser import chromium, png_size, screenshots_folder
+from czar.core.events import EventKind
+from czar.core.states import TaskState, WorkerState
+from czar.interfaces.web.site import make_app
+from czar.store.store import Store
+from czar.supervisor import people
+from czar.supervisor.project import Project, open_project
+from czar.supervisor.snapshot import PAUSED
+from helpers import make_repo, sim_task, write_plan
+
+TOKEN = "the-token-for-tests"
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def _project(root: Path) -> Project:
+    make_repo(root / "repo")
+    tasks = [
+        sim_task("parse"),
+        sim_task("render", deps=("parse",)),
+        sim_task("export", deps=("parse",)),
+        sim_task("docs", deps=("render", "export")),
+    ]
+    plan = write_plan(root, "webby", tasks, workers=2)
+    text = plan.read_text().replace('title = "task export"', f"title = {json.dumps(HOSTILE)}")
+    plan.write_text(text)
+    project = open_project(plan)
+    project.sync_plan()
+    return project
+
+
+def _at_work(project: Project, task: str, worker: str) -> int:
+    """``task`` taken by ``worker``, as an assignment leaves them (no agent runs)."""
+    with project.store.write() as conn:
+        Store.move_task(conn, task, TaskState.READY, reason="test")
+        attempt = Store.new_attempt(
+            conn,
+            task_id=task,
+            worker_id=worker,
+            branch=f"czar/{task}",
+            worktree=str(project.paths.worktree(task)),
+            base_commit="0" * 40,
+            prompt="do it",
+            prompt_sha256="0" * 64,
+        )
+        Store.move_task(conn, task, TaskState.ASSIGNED, reason="test", worker_id=worker, attempt_id=attempt)
+        Store.move_task(conn, task, TaskState.RUNNING, reason="test")
+        Store.set_worker(conn, worker, task_id=task, state=WorkerState.WORKING)
+    return attempt
+
+
+def _ask_permission(project: Project, task: str, worker: str, attempt: int) -> None:
+    with project.store.write() as conn:
+        detail = json.dumps({"tool": "Bash", "target": "rm -rf build", "asked_at": time.time()})
+        Store.set_worker(conn, worker, state=WorkerState.WAITING_PERMISSION, detail=detail)
+        Store.emit(
+            conn, EventKind.PERMISSION_ASKED, task=task, worker=worker, attempt=attempt, tool="Bash", target="rm"
+        )
+
+
+@dataclass
+class Site:
+    project: Project
+    url: str
+
+
+@pytest.fixture
+def site(tmp_path: Path, czar_home: Path) -> Iterator[Site]:
+    project = _project(tmp_path)
+    app = make_app(project, TOKEN)
+    sock = socket.create_server(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the web server did not start"
+        time.sleep(0.02)
+    try:
+        yield Site(project, f"http://127.0.0.1:{sock.getsockname()[1]}")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def _log_in(page: Page, site: Site) -> None:
+    page.goto(f"{site.url}/login?token={TOKEN}")
+    page.wait_for_selector("#live")
+
+
+def test_the_run_is_shown_on_a_desktop_and_on_a_phone(site: Site, tmp_path: Path) -> None:
+    _at_work(site.project, "parse", "w1")
+    folder = screenshots_folder(tmp_path / "screens")
+    dialogs: list[str] = []
+    with chromium() as browser:
+        for name, width, height in (("desktop", 1280, 900), ("phone", 390, 844)):
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(site.url + "/")
+            page.wait_for_selector("#tasks")
+            tasks = page.locator("#tasks tr[data-task]")
+            assert tasks.count() == 4
+            assert page.locator("#workers tr[data-worker]").count() == 2
+            assert page.locator("svg.graph g.node").count() == 4
+            assert page.locator("svg.graph line").count() == 4  # render, export <- parse; docs <- both
+            row = page.locator('#tasks tr[data-task="parse"]')
+            assert "running" in row.inner_text()
+            assert page.locator('#workers tr[data-worker="w1"]').inner_text().count("parse") == 1
+            # A title from the plan is text, never markup.
+            assert HOSTILE in page.locator('#tasks tr[data-task="export"]').inner_text() or name == "phone"
+            assert page.locator("#live img").count() == 0
+            # Nothing sticks out sideways: a phone scrolls down, not across.
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{name}: the page is {overflow}px wider than the screen"
+            shot = folder / f"overview-{name}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            w, h = png_size(shot)
+            assert w == width and h >= height
+            assert shot.stat().st_size > 20_000, "the screenshot looks empty"
+            page.close()
+    assert dialogs == []
+
+
+def test_a_change_in_the_store_reaches_an_open_page_without_reloading(site: Site) -> None:
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(site.url + "/")
+        page.wait_for_selector('#tasks tr[data-task="parse"]')
+        page.evaluate("window.czarMark = 1")  # gone if the page reloads
+        first = page.locator("#live").get_attribute("data-version")
+        started = time.monotonic()
+        with site.project.store.write() as conn:
+            Store.move_task(conn, "parse", TaskState.READY, reason="test")
+        page.wait_for_function(
+            """() => document.querySelector('#tasks tr[data-task="parse"]').innerText.includes('ready')""",
+            timeout=15_000,
+        )
+        took = time.monotonic() - started
+        assert page.evaluate("window.czarMark") == 1
+        assert page.locator("#live").get_attribute("data-version") != first
+        print(f"store to page: {took * 1000:.0f} ms")
+
+
+def test_acting_needs_the_token(site: Site) -> None:
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(site.url + "/")
+        page.get_by_role("button", name="pause the run").click()
+        page.wait_for_selector("input[name=token]")
+        assert "acting needs the token" in page.content()
+        with site.project.store.read() as conn:
+            assert not Store.get_meta(conn, PAUSED, False)
+        page.fill("input[name=token]", "not-it")
+        page.get_by_role("button", name="log in").click()
+        assert "that is not the token" in page.content()
+        page.fill("input[name=token]", TOKEN)
+        page.get_by_role("button", name="log in").click()
+        page.wait_for_selector("#live")
+        page.get_by_role("button", name="pause the run").click()
+        page.wait_for_selector("text=paused: no task or review starts")
+    with site.project.store.read() as conn:
+        assert Store.get_meta(conn, PAUSED, False)
+        paused = Store.read_events(conn, kinds=(EventKind.PERSON_PAUSED,))
+    assert [e.actor for e in paused] == ["person"]
+
+
+def test_the_inbox_answers_a_permission_a_question_and_a_failed_task(site: Site) -> None:
+    project = site.project
+    attempt = _at_work(project, "parse", "w1")
+    _ask_permission(project, "parse", "w1", attempt)
+    with chromium() as browser:
+        page = browser.new_page()
+        _log_in(page, site)
+        item = page.locator('.inbox .item[data-kind="permission"]')
+        assert "w1 asks to use Bash rm -rf build" in item.inner_text()
+        item.get_by_role("button", name="allow").click()
+        page.wait_for_selector("text=allowed; worker w1 goes on with task parse")
+        with project.store.read() as conn:
+            assert Store.worker(conn, "w1").state is WorkerState.WORKING
+            decided = Store.read_events(conn, kinds=(EventKind.PERMISSION_DECIDED,))
+        assert [(e.actor, e.payload["decision"]) for e in decided] == [("person", "allow")]
+
+        people.pause(project)  # any write: the page's question must come from the store, live
+        with project.store.write() as conn:
+            Store.set_waits(conn, "parse", "a person")
+            Store.emit(conn, EventKind.AGENT_QUESTION, task="parse", worker="w1", question="Which format, CSV or JSON?")
+        question = page.locator('.inbox .item[data-kind="question"]')
+        question.wait_for(timeout=15_000)
+        assert "Which format, CSV or JSON?" in question.inner_text()
+        question.locator("input[name=text]").fill("JSON, please")
+        question.get_by_role("button", name="answer").click()
+        page.wait_for_selector("text=sent to worker w1")
+        with project.store.read() as conn:
+            told = Store.read_events(conn, kinds=(EventKind.PERSON_TOLD,))
+            assert Store.task(conn, "parse").blocked_on is None
+        assert [e.payload["text"] for e in told] == ["JSON, please"]
+
+        with project.store.write() as conn:
+            Store.move_task(conn, "export", TaskState.READY, reason="test")
+            Store.move_task(conn, "export", TaskState.ASSIGNED, reason="test")
+            Store.move_task(conn, "export", TaskState.FAILED, reason="test")
+        failed = page.locator('.inbox .item[data-kind="failed"]')
+        failed.wait_for(timeout=15_000)
+        failed.get_by_role("button", name="retry").click()
+        page.wait_for_selector("text=task export goes again")
+    with project.store.read() as conn:
+        assert Store.task(conn, "export").state is TaskState.PENDING  # parse has not merged
+        retried = Store.read_events(conn, kinds=(EventKind.PERSON_RETRIED,))
+    assert [e.task_id for e in retried] == ["export"]
+
+
+def test_a_task_page_shows_its_text_history_and_transcript(site: Site) -> None:
+    _at_work(site.project, "export", "w2")
+    site.project.paths.logs.mkdir(parents=True, exist_ok=True)
+    (site.project.paths.logs / "w2.log").write_text("agent: reading the parser\nagent: writing export.txt\n")
+    dialogs: list[str] = []
+    with chromium() as browser:
+        page = browser.new_page()
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(site.url + "/p/webby/task/export")
+        text = page.inner_text("main")
+        assert f"task export: {HOSTILE}" in text
+        assert "Do export." in text
+        assert "agent: writing export.txt" in text
+        assert "pending -> ready" in text or "ready" in text
+        page.goto(site.url + "/p/webby/task/nothing-such")
+        assert "no task 'nothing-such'" in page.inner_text("main")
+    assert dialogs == []
+
+
+def test_over_http_the_checks_hold(site: Site) -> None:
+    client = TestClient(make_app(site.project, TOKEN), follow_redirects=False)
+    assert client.get("/").headers["location"] == "p/webby/"
+    assert client.get("/p/webby/").status_code == 200
+    assert client.get("/p/nobody/").status_code == 404
+    refused = client.post("/p/webby/act", data={"action": "pause"})
+    assert refused.status_code == 401
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.post("/p/webby/act", data={"action": "pause"}, headers=bearer).status_code == 303
+    # Another site cannot act with a browser's session.
+    client.get(f"/login?token={TOKEN}")
+    cross = client.post("/p/webby/act", data={"action": "resume"}, headers={"sec-fetch-site": "cross-site"})
+    assert cross.status_code == 401
+    unknown = client.post("/p/webby/act", data={"action": "merge-everything"}, headers=bearer)
+    assert "no action" in urllib.parse.unquote(unknown.headers["location"])
+    with site.project.store.read() as conn:
+        assert Store.get_meta(conn, PAUSED, False)
+    private = TestClient(make_app(site.project, TOKEN, private=True), follow_redirects=False)
+    assert private.get("/p/webby/").status_code == 401
+    assert private.get("/p/webby/", headers=bearer).status_code == 200
