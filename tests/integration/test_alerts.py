@@ -127,3 +127,62 @@ def test_an_alert_the_webhook_never_answers_is_given_up_after_its_bounded_attemp
         assert Store.get_meta(conn, DELIVERED) == warning  # given up is handled: not sent again
     assert AlertSender(project).send_pending() == 0
     sender.close()
+
+
+def test_an_alert_reaches_ntfy_topics_and_the_webhook_with_a_link_to_its_item(tmp_path: Path, czar_home: Path) -> None:
+    got: list[tuple[str, dict[str, str], bytes]] = []
+    lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            with lock:
+                got.append((self.path, dict(self.headers.items()), body))
+            self.send_response(200 if self.path != "/broken-topic" else 500)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        make_repo(tmp_path / "repo")
+        extra = (
+            f'\n[alerts]\nwebhook = "{base}/hook"\nntfy = ["{base}/czar-phone", "{base}/broken-topic"]\n'
+            'web_url = "https://czar.example.com/"\n'
+        )
+        project = open_project(write_plan(tmp_path, "alerts", [sim_task("a")], project_extra=extra))
+        project.paths.ensure()
+        sender = AlertSender(project, attempt_seconds=5, backoff=0.01)
+        with project.store.write() as conn:
+            alert = Store.alert(conn, "critical", "task a failed: its checks failed three times", task="a")
+        assert sender.flush(timeout=60)
+        sender.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    hook = [json.loads(b) for p, _, b in got if p == "/hook"]
+    assert hook == [
+        {
+            "project": "alerts",
+            "id": alert,
+            "time": hook[0]["time"],
+            "level": "critical",
+            "message": "task a failed: its checks failed three times",
+            "task": "a",
+            "worker": None,
+            "link": "https://czar.example.com/p/alerts/task/a",
+        }
+    ]
+    ((headers, body),) = [(h, b) for p, h, b in got if p == "/czar-phone"]  # sent once: it took it the first time
+    assert body.decode() == "task a failed: its checks failed three times"
+    assert headers["Title"] == "czar alerts: critical"
+    assert headers["Priority"] == "5"
+    assert headers["Click"] == "https://czar.example.com/p/alerts/task/a"
+    assert len([p for p, _, _ in got if p == "/broken-topic"]) == 3  # each attempt, then given up
+    ((kind, which),) = _outcomes(project)
+    assert (kind, which) == ("alert.undelivered", alert)
+    (outcome,) = project.store.events_after(0, kinds=("alert.undelivered",))
+    assert "broken-topic" not in str(outcome.payload) and "czar-phone" not in str(outcome.payload)

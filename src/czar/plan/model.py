@@ -297,14 +297,27 @@ class PermissionsConfig(_Strict):
 class AlertsConfig(_Strict):
     webhook: str | None = None
     """A URL that receives each alert as a JSON POST, for people away from the terminal."""
+    ntfy: list[str] = []
+    """ntfy-style topic URLs (``https://ntfy.sh/<topic>``, or a server of your own): each alert is
+    posted to each as a push notification to a phone, with a link to the item on the web page."""
+    web_url: str | None = None
+    """Where people reach ``czar web`` (``https://czar.example.com``): alerts link to their item there."""
     level: Literal["warning", "critical"] = "warning"
-    """The least level sent to the webhook."""
+    """The least level sent to the webhook and the topics."""
 
-    @field_validator("webhook")
+    @field_validator("webhook", "web_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         if v is not None and not re.match(r"^https?://[^\s/]+", v):
             raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @field_validator("ntfy")
+    @classmethod
+    def _topics(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if not re.match(r"^https?://[^\s/]+/[^\s/]+", url):
+                raise ValueError(f"{url!r}: a topic's URL is http(s)://server/topic")
         return v
 
 

@@ -1,11 +1,14 @@
-"""Alerts for people away from the terminal: each one, as a JSON POST to the plan's webhook.
+"""Alerts for people away from the terminal: each one, as a JSON POST to the plan's webhook and
+as a push notification to each ntfy-style topic (``[alerts] ntfy``), with a link to its item on
+the web page when the plan says where that is (``[alerts] web_url``).
 
 Delivery is concurrent: each level has lanes of its own (threads that post one alert at a time),
 so a webhook that hangs on warnings never holds a critical alert back, and the critical alerts of a
 batch are handed out first. Each attempt is bounded (``attempt_seconds`` for each step of the
 request: connecting, sending, every wait for the answer); an alert gets ``ATTEMPTS`` of them.
 
-Delivery is at least once: the outcome of each alert (delivered, or given up) is an event, and the
+Delivery is at least once: the outcome of each alert (delivered everywhere, or given up somewhere;
+a destination that took it is not sent it again) is an event, and the
 id below which every alert has an outcome is kept in the store; a supervisor that restarts sends
 the alerts that had none yet, and nothing twice that was acknowledged.
 """
@@ -17,7 +20,9 @@ import queue
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from czar.core.events import EventKind
@@ -34,6 +39,15 @@ DELIVERED = "alerts_delivered"  # meta key: every alert up to this id has an out
 OUTCOMES = (EventKind.ALERT_DELIVERED, EventKind.ALERT_UNDELIVERED)
 
 
+def link(project: Project, task: str | None) -> str | None:
+    """The alert's item on the web page: its task's page, else the run's."""
+    base = project.plan.alerts.web_url
+    if base is None:
+        return None
+    run = f"{base.rstrip('/')}/p/{urllib.parse.quote(project.name, safe='')}/"
+    return f"{run}task/{urllib.parse.quote(task, safe='')}" if task else run
+
+
 def payload(project: Project, event: Event) -> dict[str, Any]:
     return {
         "project": project.name,
@@ -43,7 +57,39 @@ def payload(project: Project, event: Event) -> dict[str, Any]:
         "message": event.payload.get("message"),
         "task": event.task_id,
         "worker": event.worker_id,
+        "link": link(project, event.task_id),
     }
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where an alert goes: the webhook (the alert as JSON) or an ntfy-style topic (its message as
+    the body; title, priority and link as headers, which ntfy and its clients read)."""
+
+    url: str
+    ntfy: bool = False
+
+    def request(self, body: dict[str, Any]) -> urllib.request.Request:
+        if not self.ntfy:
+            data = json.dumps(body).encode()
+            return urllib.request.Request(
+                self.url, data=data, method="POST", headers={"Content-Type": "application/json"}
+            )
+        critical = body["level"] == "critical"
+        headers = {
+            "Title": _header(f"czar {body['project']}: {body['level']}"),
+            "Priority": "5" if critical else "4",
+            "Tags": "rotating_light" if critical else "warning",
+        }
+        if body.get("link"):
+            headers["Click"] = _header(str(body["link"]))
+        text = str(body.get("message") or "")
+        return urllib.request.Request(self.url, data=text.encode(), method="POST", headers=headers)
+
+
+def _header(text: str) -> str:
+    # HTTP headers carry Latin-1 only; a name or link outside it loses those letters, not the alert.
+    return text.encode("latin-1", "replace").decode("latin-1")
 
 
 class AlertSender:
@@ -52,7 +98,10 @@ class AlertSender:
     ) -> None:
         self.p = project
         self.store = project.store
-        self.url = project.plan.alerts.webhook
+        spec = project.plan.alerts
+        self.destinations = ([Destination(spec.webhook)] if spec.webhook else []) + [
+            Destination(url, ntfy=True) for url in spec.ntfy
+        ]
         self.least = LEVELS[project.plan.alerts.level]
         self.attempt_seconds = attempt_seconds
         self.backoff = backoff
@@ -68,7 +117,7 @@ class AlertSender:
 
         Returns at once: the lanes post them (see ``flush`` to wait for them).
         """
-        if self.url is None:
+        if not self.destinations:
             return 0
         with self._lock:
             done: set[int] = set()
@@ -167,18 +216,28 @@ class AlertSender:
             self._marked = mark
 
     def _post(self, body: dict[str, Any]) -> tuple[bool, str]:
-        assert self.url is not None
-        data = json.dumps(body).encode()
-        why = ""
+        """To every destination, each tried ``ATTEMPTS`` times; True if all took it. A destination
+        that took it is not sent it again when another needs more attempts."""
+        left = list(self.destinations)
+        said: dict[str, str] = {}
         for attempt in range(ATTEMPTS):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
-            request = urllib.request.Request(
-                self.url, data=data, method="POST", headers={"Content-Type": "application/json"}
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=self.attempt_seconds) as response:
-                    return True, f"HTTP {response.status}"
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                why = str(getattr(exc, "reason", exc))
-        return False, why
+            for destination in list(left):
+                try:
+                    with urllib.request.urlopen(destination.request(body), timeout=self.attempt_seconds) as response:
+                        said[destination.url] = f"HTTP {response.status}"
+                        left.remove(destination)
+                except (urllib.error.URLError, OSError, ValueError) as exc:
+                    said[destination.url] = str(getattr(exc, "reason", exc))
+            if not left:
+                break
+        if len(self.destinations) == 1:
+            return not left, said[self.destinations[0].url]
+        return not left, "; ".join(f"{_shown(url)}: {why}" for url, why in said.items())
+
+
+def _shown(url: str) -> str:
+    """A destination as the event log names it: an ntfy topic's name is its secret, so only the server."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
