@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -142,8 +143,12 @@ class Attempts:
         return float(conn.execute(select(func.coalesce(func.sum(attempts.c.cost_usd), 0.0))).scalar_one())
 
     @staticmethod
-    def costs_by_task(conn: Connection) -> dict[str, Costs]:
-        rows = conn.execute(select(attempts.c.task_id, *_COST_COLUMNS).group_by(attempts.c.task_id)).all()
+    def costs_by_task(conn: Connection, only: Collection[str] | None = None) -> dict[str, Costs]:
+        """Tokens and cost per task (of the tasks ``only`` names, if given)."""
+        query = select(attempts.c.task_id, *_COST_COLUMNS).group_by(attempts.c.task_id)
+        if only is not None:
+            query = query.where(attempts.c.task_id.in_(list(only)))
+        rows = conn.execute(query).all()
         return {key: _costs(c, i, o) for key, c, i, o in rows}
 
     @staticmethod
@@ -158,8 +163,12 @@ class Attempts:
         return out
 
     @staticmethod
-    def costs_by_worker(conn: Connection) -> dict[str, Costs]:
-        rows = conn.execute(select(attempts.c.worker_id, *_COST_COLUMNS).group_by(attempts.c.worker_id)).all()
+    def costs_by_worker(conn: Connection, only: Collection[str] | None = None) -> dict[str, Costs]:
+        """Tokens and cost per worker (of the workers ``only`` names, if given)."""
+        query = select(attempts.c.worker_id, *_COST_COLUMNS).group_by(attempts.c.worker_id)
+        if only is not None:
+            query = query.where(attempts.c.worker_id.in_(list(only)))
+        rows = conn.execute(query).all()
         return {key: _costs(c, i, o) for key, c, i, o in rows}
 
 

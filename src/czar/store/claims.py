@@ -8,6 +8,7 @@ A task's claims go when it merges or leaves its worker.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select
@@ -52,9 +53,13 @@ class Claims:
         return tuple(r.pattern for r in rows)
 
     @staticmethod
-    def all_claims(conn: Connection) -> dict[str, tuple[str, ...]]:
+    def all_claims(conn: Connection, only: Collection[str] | None = None) -> dict[str, tuple[str, ...]]:
+        """Each task's claims (of the tasks ``only`` names, if given)."""
         out: dict[str, list[str]] = {}
-        for r in conn.execute(select(claims.c.task_id, claims.c.pattern).order_by(claims.c.id)).all():
+        query = select(claims.c.task_id, claims.c.pattern).order_by(claims.c.id)
+        if only is not None:
+            query = query.where(claims.c.task_id.in_(list(only)))
+        for r in conn.execute(query).all():
             out.setdefault(r.task_id, []).append(r.pattern)
         return {k: tuple(v) for k, v in out.items()}
 

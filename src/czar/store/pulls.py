@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from czar.core.forge import FileStat, PullState
 from czar.errors import StoreError
@@ -118,10 +118,30 @@ class Pulls:
         return [Pull.from_row(r) for r in conn.execute(select(pulls).order_by(pulls.c.id))]
 
     @staticmethod
-    def all_pull_entries(conn: Connection) -> dict[int, list[PullEntry]]:
-        """Every pull request's history, oldest first, in one query."""
+    def pull_changes(conn: Connection, after_entry: int, since: float) -> tuple[set[int], int]:
+        """The pull requests changed since: with a history entry past ``after_entry``, or updated
+        at ``since`` or later; and the newest history entry's id."""
+        newest = int(conn.execute(select(func.max(pull_history.c.id))).scalar() or 0)
+        touched = {
+            int(r[0]) for r in conn.execute(select(pull_history.c.pull_id).where(pull_history.c.id > after_entry))
+        }
+        touched |= {int(r[0]) for r in conn.execute(select(pulls.c.id).where(pulls.c.updated_at >= since))}
+        return touched, newest
+
+    @staticmethod
+    def pulls_named(conn: Connection, numbers: Collection[int]) -> list[Pull]:
+        query = select(pulls).where(pulls.c.id.in_(list(numbers))).order_by(pulls.c.id)
+        return [Pull.from_row(r) for r in conn.execute(query)]
+
+    @staticmethod
+    def all_pull_entries(conn: Connection, only: Collection[int] | None = None) -> dict[int, list[PullEntry]]:
+        """Every pull request's history (of the pull requests ``only`` names, if given), oldest
+        first, in one query."""
         out: dict[int, list[PullEntry]] = {}
-        for r in conn.execute(select(pull_history).order_by(pull_history.c.id)):
+        query = select(pull_history).order_by(pull_history.c.id)
+        if only is not None:
+            query = query.where(pull_history.c.pull_id.in_(list(only)))
+        for r in conn.execute(query):
             entry = PullEntry.from_row(r)
             out.setdefault(r.pull_id, []).append(entry)
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, case, func, insert, select, update
@@ -21,6 +22,12 @@ class Workers:
         if row is None:
             raise StoreError(f"unknown worker {worker_id!r}")
         return Worker.from_row(row)
+
+    @staticmethod
+    def workers_named(conn: Connection, worker_ids: Iterable[str]) -> dict[str, Worker]:
+        """The workers of these ids (those that exist), by id."""
+        rows = conn.execute(select(workers).where(workers.c.id.in_(list(worker_ids)))).all()
+        return {r.id: Worker.from_row(r) for r in rows}
 
     @staticmethod
     def all_workers(conn: Connection) -> list[Worker]:

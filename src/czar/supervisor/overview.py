@@ -20,7 +20,7 @@ from czar.core.events import EventKind
 from czar.core.omnibus import OMNIBUS
 from czar.core.states import TaskState, WorkerState
 from czar.errors import CzarError
-from czar.store.records import Costs, Task
+from czar.store.records import Costs, Task, Worker
 from czar.store.store import Event, Store, Tx
 from czar.supervisor import launcher, pull_view
 from czar.supervisor.project import Project
@@ -105,6 +105,7 @@ class NeedsYou:
     task: str | None = None
     worker: str | None = None
     actions: tuple[str, ...] = ()  # allow, deny, answer, retry, cancel
+    pull: int | None = None  # the pull request it is about
 
 
 @dataclass(frozen=True)
@@ -128,103 +129,261 @@ class Overview:
     radar: list[dict[str, Any]]
     alerts: list[AlertRow]
     inbox: list[NeedsYou] = field(default_factory=list)
+    # What changed since the picture before (``Feed``): "task:<id>", "worker:<id>", "pulls",
+    # "alerts", "radar", "branches"; None: everything may have (a whole read).
+    changed: frozenset[str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able: what ``czar status --json`` prints."""
-        return asdict(self)
+        out = asdict(self)
+        del out["changed"]
+        return out
 
     def task(self, task_id: str) -> TaskRow | None:
         return next((t for t in self.tasks if t.id == task_id), None)
 
 
 def overview(project: Project, *, fetch: bool = False, git: bool = True) -> Overview:
-    """The run as it is now. ``fetch``: ask the remote first (``czar status`` does; the live views
-    do not, they show the remote as of the last fetch). ``git``: read the branches (ahead, behind)."""
-    store = project.store
-    now = time.time()
-    remote = project.remote
-    fetch_problem = remote.fetch(timeout=FETCH_SECONDS) if remote is not None and fetch else None
-    branches = (
-        positions(
-            Git(project.plan.repo), project.plan.project.integration_branch, project.plan.project.base_branch, remote
+    """The run as it is now, read whole. ``fetch``: ask the remote first (``czar status`` does; the
+    live views do not, they show the remote as of the last fetch). ``git``: read the branches."""
+    return Feed(project, git=git).look(fetch=fetch)
+
+
+class Feed:
+    """The read model, kept up to date for a view that looks again and again (the dashboard, the
+    web page): a look reads the events since the last one and re-reads only the tasks and workers
+    they name, the pull requests that changed, and the branches when work was committed, so a look
+    at a hundred busy workers costs what changed, not the whole run. A whole read at least every
+    ``WHOLE_SECONDS`` brings in what no event names (a worker's last sign of life, say).
+
+    Each picture says what changed since the one before (``Overview.changed``)."""
+
+    def __init__(self, project: Project, *, git: bool = True) -> None:
+        self.p = project
+        self.git = git
+        self._last = -1  # the newest event read; -1: nothing read yet
+        self._whole_at = 0.0
+        self._branches_at = 0.0
+        self._entry = 0  # the newest pull request history entry read
+        self._pulls_since = 0.0
+        self._tasks: dict[str, Task] = {}
+        self._workers: dict[str, Worker] = {}
+        self._claims: dict[str, tuple[str, ...]] = {}
+        self._by_task: dict[str, Costs] = {}
+        self._by_worker: dict[str, Costs] = {}
+        self._pulls: dict[int, dict[str, Any]] = {}
+        self._alerts: list[AlertRow] = []
+        self._questions: dict[str, tuple[str, float]] = {}  # task -> its newest question, and when
+        self._omnibus: Event | None = None  # written, and not landed since
+        self._radar: list[dict[str, Any]] = []
+        self._branches: list[dict[str, Any]] = []
+        self._paused = False
+
+    def look(self, *, fetch: bool = False, whole: bool = False) -> Overview:
+        remote = self.p.remote
+        fetch_problem = remote.fetch(timeout=FETCH_SECONDS) if remote is not None and fetch else None
+        changed: frozenset[str] | None = ALL
+        if whole or self._last < 0 or time.monotonic() - self._whole_at >= WHOLE_SECONDS:
+            self._read_whole()
+        else:
+            changed = self._read_new()
+        return self._picture(fetch_problem, changed)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _read_whole(self) -> None:
+        started, wall = time.monotonic(), time.time()
+        self._read_branches(force=True)
+        with self.p.store.read() as conn:
+            self._last = Store.newest_event_id(conn) or 0
+            self._tasks = {t.id: t for t in Store.all_tasks(conn)}
+            self._workers = {w.id: w for w in Store.all_workers(conn)}
+            self._claims = Store.all_claims(conn)
+            self._by_task = Store.costs_by_task(conn)
+            self._by_worker = Store.costs_by_worker(conn)
+            self._paused = bool(Store.get_meta(conn, PAUSED, False))
+            self._radar = _radar(conn)
+            self._alerts = _recent_alerts(conn, self._last)
+            self._questions = {}
+            for t in self._tasks.values():
+                if t.blocked_on == waits.PERSON:
+                    asked = Store.events_of_task(conn, t.id, (EventKind.AGENT_QUESTION,))
+                    if asked:
+                        self._questions[t.id] = (str(asked[-1].payload.get("question", "")), asked[-1].ts)
+            written = Store.read_events(conn, kinds=(EventKind.OMNIBUS_WRITTEN,), limit=100_000)
+            landed = Store.read_events(conn, kinds=(EventKind.OMNIBUS_LANDED,), limit=100_000)
+            self._omnibus = written[-1] if written else None
+            if self._omnibus is not None and any(e.payload.get("landed") and e.id > written[-1].id for e in landed):
+                self._omnibus = None
+            touched, self._entry = Store.pull_changes(conn, 0, 0.0)
+            self._pulls = _pull_summaries(conn, touched)
+        self._pulls_since = wall
+        self._whole_at = started
+
+    def _read_new(self) -> frozenset[str] | None:
+        started = time.time()
+        with self.p.store.read() as conn:
+            events = Store.read_events(conn, after=self._last, limit=MOST_EVENTS)
+        if len(events) >= MOST_EVENTS:
+            self._read_whole()  # so much happened that reading it all is cheaper
+            return ALL
+        kinds = {e.kind for e in events}
+        tasks_hit = {e.task_id for e in events if e.task_id}
+        workers_hit = {e.worker_id for e in events if e.worker_id}
+        # The workers that held those tasks, and the tasks those workers held: a task's move frees
+        # its worker, and a worker's report moves its task's checkpoint.
+        workers_hit |= {t.worker_id for t in map(self._tasks.get, tasks_hit) if t is not None and t.worker_id}
+        workers_hit |= {w.id for w in self._workers.values() if w.task_id in tasks_hit}
+        tasks_hit |= {w.task_id for w in map(self._workers.get, workers_hit) if w is not None and w.task_id}
+        changed: set[str] = set()
+        with self.p.store.read() as conn:
+            if events:
+                self._last = events[-1].id
+                fresh = Store.tasks_named(conn, tasks_hit)
+                self._tasks.update(fresh)
+                workers_hit |= {t.worker_id for t in fresh.values() if t.worker_id}
+                self._workers.update(Store.workers_named(conn, workers_hit))
+                claims = Store.all_claims(conn, only=tasks_hit)
+                self._claims.update({t: claims.get(t, ()) for t in tasks_hit})
+                self._by_task.update(Store.costs_by_task(conn, only=tasks_hit))
+                self._by_worker.update(Store.costs_by_worker(conn, only=workers_hit))
+                self._paused = bool(Store.get_meta(conn, PAUSED, False))
+                if any(k.startswith("radar.") for k in kinds):
+                    self._radar = _radar(conn)
+                    changed.add("radar")
+                changed |= {f"task:{t}" for t in tasks_hit} | {f"worker:{w}" for w in workers_hit}
+            touched, self._entry = Store.pull_changes(conn, self._entry, self._pulls_since)
+            self._pulls_since = started
+            if touched:
+                self._pulls.update(_pull_summaries(conn, touched))
+                changed.add("pulls")
+        for e in events:
+            if e.kind == EventKind.ALERT:
+                self._alerts = [*self._alerts, _alert_row(e)][-RECENT_ALERTS:]
+                changed.add("alerts")
+            elif e.kind == EventKind.AGENT_QUESTION and e.task_id:
+                self._questions[e.task_id] = (str(e.payload.get("question", "")), e.ts)
+            elif e.kind == EventKind.OMNIBUS_WRITTEN:
+                self._omnibus = e
+            elif e.kind == EventKind.OMNIBUS_LANDED and e.payload.get("landed"):
+                self._omnibus = None
+        if self.git and kinds & BRANCH_KINDS and self._read_branches():
+            changed.add("branches")
+        return frozenset(changed)
+
+    def _read_branches(self, force: bool = False) -> bool:
+        """Read the branches again (at most every ``BRANCH_SECONDS`` unless ``force``); True if read."""
+        if not self.git or (not force and time.monotonic() - self._branches_at < BRANCH_SECONDS):
+            return False
+        spec = self.p.plan.project
+        self._branches = positions(Git(self.p.plan.repo), spec.integration_branch, spec.base_branch, self.p.remote)
+        self._branches_at = time.monotonic()
+        return True
+
+    # -- the picture -------------------------------------------------------------------------
+
+    def _picture(self, fetch_problem: str | None, changed: frozenset[str] | None) -> Overview:
+        now = time.time()
+        project = self.p
+        tasks = sorted(self._tasks.values(), key=lambda t: (t.order, t.id))
+        pulls = [self._pulls[n] for n in sorted(self._pulls)]
+        pull_of = {p["task"]: p["number"] for p in pulls}
+        by_branch = {str(b["branch"]): b for b in self._branches}
+        none = Costs()
+        task_rows = [
+            _task_row(t, self._claims.get(t.id, ()), self._by_task.get(t.id, none), pull_of.get(t.id)) for t in tasks
+        ]
+        worker_rows = [
+            _worker_row(w, self._tasks.get(w.task_id or ""), by_branch, self._by_worker.get(w.id, none), now)
+            for w in sorted(self._workers.values(), key=lambda w: w.id)
+        ]
+        inbox = _inbox(tasks, list(self._workers.values()), self._questions)
+        omnibus_done = any(p["task"] == OMNIBUS and p["state"] in ("merged", "closed") for p in pulls)
+        if self._omnibus is not None and not omnibus_done:  # else a person landed or closed it
+            inbox.append(_omnibus_item(self._omnibus))
+        counts: dict[str, int] = {}
+        for t in tasks:
+            counts[t.state.value] = counts.get(t.state.value, 0) + 1
+        spent = self._by_task.values()
+        pid = launcher.supervisor_pid(project)
+        remote = project.remote
+        return Overview(
+            project=project.name,
+            at=now,
+            last_event=self._last,
+            supervisor={"running": pid is not None, "pid": pid},
+            paused=self._paused,
+            integration_branch=project.plan.project.integration_branch,
+            base_branch=project.plan.project.base_branch,
+            remote=None if remote is None else {"name": remote.name, "fetch_problem": fetch_problem},
+            forge=forge_of(project),
+            branches=list(self._branches),
+            workers=worker_rows,
+            tasks=task_rows,
+            pulls=pulls,
+            cost=Spend(
+                round(sum(c.cost_usd for c in spent), 6),
+                sum(c.input_tokens for c in spent),
+                sum(c.output_tokens for c in spent),
+            ),
+            worker_costs={k: Spend.of(c) for k, c in sorted(self._by_worker.items())},
+            counts=dict(sorted(counts.items())),
+            radar=list(self._radar),
+            alerts=list(self._alerts),
+            inbox=sorted(inbox, key=lambda n: n.since),
+            changed=changed,
         )
-        if git
-        else []
-    )
-    with store.read() as conn:
-        last = Store.newest_event_id(conn) or 0
-        tasks = Store.all_tasks(conn)
-        workers = Store.all_workers(conn)
-        claims = Store.all_claims(conn)
-        findings = Store.radar_rows(conn)
-        by_task = Store.costs_by_task(conn)
-        by_worker = Store.costs_by_worker(conn)
-        paused = bool(Store.get_meta(conn, PAUSED, False))
-        alerts = _recent_alerts(conn, last)
-        inbox = _inbox(conn, tasks, workers)
-    pulls = pull_view.pull_list(project)
-    pull_of = {p["task"]: p["number"] for p in pulls}
-    if any(p["task"] == OMNIBUS and p["state"] in ("merged", "closed") for p in pulls):
-        inbox = [n for n in inbox if n.kind != "omnibus"]  # a person landed or closed it
-    by_branch = {str(b["branch"]): b for b in branches}
-    task_of = {t.id: t for t in tasks}
-    none = Costs()
-    task_rows = [_task_row(t, claims.get(t.id, ()), by_task.get(t.id, none), pull_of.get(t.id)) for t in tasks]
-    worker_rows = []
-    for w in workers:
-        held = task_of.get(w.task_id) if w.task_id else None
-        branch = by_branch.get(f"czar/{held.id}") if held else None
-        spent = by_worker.get(w.id, none)
-        worker_rows.append(
-            WorkerRow(
-                id=w.id,
-                agent=w.agent,
-                role=w.role.value,
-                state=w.state.value,
-                task=w.task_id,
-                for_seconds=round(now - w.state_since, 1) if w.state_since else None,
-                detail=w.detail,
-                last_seen=w.last_seen,
-                last_output=w.last_output,
-                checkpoint=held.checkpoint if held else None,
-                checkpoints=len(held.spec.subtasks) if held else None,
-                branch=str(branch["branch"]) if branch else None,
-                ahead=_int(branch["ahead"]) if branch else None,
-                behind=_int(branch["behind"]) if branch else None,
-                cost_usd=round(spent.cost_usd, 6),
-                input_tokens=spent.input_tokens,
-                output_tokens=spent.output_tokens,
-            )
-        )
-    run = Spend(
-        round(sum(c.cost_usd for c in by_task.values()), 6),
-        sum(c.input_tokens for c in by_task.values()),
-        sum(c.output_tokens for c in by_task.values()),
-    )
-    pid = launcher.supervisor_pid(project)
-    return Overview(
-        project=project.name,
-        at=now,
-        last_event=last,
-        supervisor={"running": pid is not None, "pid": pid},
-        paused=paused,
-        integration_branch=project.plan.project.integration_branch,
-        base_branch=project.plan.project.base_branch,
-        remote=None if remote is None else {"name": remote.name, "fetch_problem": fetch_problem},
-        forge=forge_of(project),
-        branches=branches,
-        workers=worker_rows,
-        tasks=task_rows,
-        pulls=pulls,
-        cost=run,
-        worker_costs={k: Spend.of(c) for k, c in by_worker.items()},
-        counts={s: sum(1 for t in tasks if t.state.value == s) for s in sorted({t.state.value for t in tasks})},
-        radar=[
-            {"kind": f.kind, "task": f.task_id, "other": f.other, "files": list(f.files), "since": f.since}
-            for f in findings
-        ],
-        alerts=alerts,
-        inbox=inbox,
+
+
+WHOLE_SECONDS = 5.0  # a live view reads the whole run at least this often
+BRANCH_SECONDS = 1.0  # and its branches at most this often (a git process or more each time)
+MOST_EVENTS = 5_000  # more new events than this at once: the whole run is read instead
+ALL = None  # what changed: everything may have (a whole read)
+# Events after which a branch may have moved.
+BRANCH_KINDS = frozenset(
+    {
+        EventKind.AGENT_COMMIT,
+        EventKind.AGENT_FINISHED,
+        EventKind.TASK_ASSIGNED,
+        EventKind.TASK_MERGED,
+        EventKind.TASK_RESTACKED,
+        EventKind.REMOTE_PUSHED,
+    }
+)
+
+
+def _pull_summaries(conn: Tx, numbers: set[int]) -> dict[int, dict[str, Any]]:
+    entries = Store.all_pull_entries(conn, only=numbers)
+    return {p.id: pull_view.summary(p, entries.get(p.id, [])) for p in Store.pulls_named(conn, numbers)}
+
+
+def _radar(conn: Tx) -> list[dict[str, Any]]:
+    return [
+        {"kind": f.kind, "task": f.task_id, "other": f.other, "files": list(f.files), "since": f.since}
+        for f in Store.radar_rows(conn)
+    ]
+
+
+def _worker_row(w: Worker, held: Task | None, branches: dict[str, Any], spent: Costs, now: float) -> WorkerRow:
+    branch = branches.get(f"czar/{held.id}") if held else None
+    return WorkerRow(
+        id=w.id,
+        agent=w.agent,
+        role=w.role.value,
+        state=w.state.value,
+        task=w.task_id,
+        for_seconds=round(now - w.state_since, 1) if w.state_since else None,
+        detail=w.detail,
+        last_seen=w.last_seen,
+        last_output=w.last_output,
+        checkpoint=held.checkpoint if held else None,
+        checkpoints=len(held.spec.subtasks) if held else None,
+        branch=str(branch["branch"]) if branch else None,
+        ahead=_int(branch["ahead"]) if branch else None,
+        behind=_int(branch["behind"]) if branch else None,
+        cost_usd=round(spent.cost_usd, 6),
+        input_tokens=spent.input_tokens,
+        output_tokens=spent.output_tokens,
     )
 
 
@@ -253,6 +412,17 @@ def _task_row(t: Task, claims: tuple[str, ...], spent: Costs, pull: int | None) 
     )
 
 
+def _alert_row(e: Event) -> AlertRow:
+    return AlertRow(
+        id=e.id,
+        time=e.ts,
+        level=e.payload.get("level"),
+        message=e.payload.get("message"),
+        task=e.task_id,
+        worker=e.worker_id,
+    )
+
+
 def _recent_alerts(conn: Tx, last: int) -> list[AlertRow]:
     # The newest alerts: read back from the end in windows, not the whole log from the start.
     found: list[Event] = []
@@ -262,20 +432,10 @@ def _recent_alerts(conn: Tx, last: int) -> list[AlertRow]:
         batch = Store.read_events(conn, after=max(0, upper - window), limit=window, kinds=(EventKind.ALERT,))
         found = [e for e in batch if e.id <= upper] + found
         upper -= window
-    return [
-        AlertRow(
-            id=e.id,
-            time=e.ts,
-            level=e.payload.get("level"),
-            message=e.payload.get("message"),
-            task=e.task_id,
-            worker=e.worker_id,
-        )
-        for e in found[-RECENT_ALERTS:]
-    ]
+    return [_alert_row(e) for e in found[-RECENT_ALERTS:]]
 
 
-def _inbox(conn: Tx, tasks: list[Task], workers: list[Any]) -> list[NeedsYou]:
+def _inbox(tasks: list[Task], workers: list[Worker], questions: dict[str, tuple[str, float]]) -> list[NeedsYou]:
     out: list[NeedsYou] = []
     for w in workers:
         if w.state is not WorkerState.WAITING_PERMISSION or w.task_id is None:
@@ -299,9 +459,7 @@ def _inbox(conn: Tx, tasks: list[Task], workers: list[Any]) -> list[NeedsYou]:
         )
     for t in tasks:
         if t.blocked_on == waits.PERSON and t.worker_id is not None and t.state not in _OVER:
-            asked_events = Store.events_of_task(conn, t.id, (EventKind.AGENT_QUESTION,))
-            question = str(asked_events[-1].payload.get("question", "")) if asked_events else "(not recorded)"
-            since = asked_events[-1].ts if asked_events else t.updated_at
+            question, since = questions.get(t.id, ("(not recorded)", t.updated_at))
             out.append(
                 NeedsYou(
                     key=f"question:{t.id}:{since}",
@@ -325,21 +483,19 @@ def _inbox(conn: Tx, tasks: list[Task], workers: list[Any]) -> list[NeedsYou]:
                     actions=("retry", "cancel"),
                 )
             )
-    written = Store.read_events(conn, kinds=(EventKind.OMNIBUS_WRITTEN,), limit=100_000)
-    landed = Store.read_events(conn, kinds=(EventKind.OMNIBUS_LANDED,), limit=100_000)
-    if written and not any(e.payload.get("landed") for e in landed if e.id > written[-1].id):
-        w = written[-1]
-        out.append(
-            NeedsYou(
-                key=f"omnibus:{w.payload.get('number')}:{w.id}",
-                kind="omnibus",
-                text=f"the omnibus, pull request #{w.payload.get('number')}, waits to be landed"
-                + ("" if w.payload.get("containment") else " (containment NOT proven)"),
-                since=w.ts,
-                task=OMNIBUS,
-            )
-        )
-    return sorted(out, key=lambda n: n.since)
+    return out
+
+
+def _omnibus_item(w: Event) -> NeedsYou:
+    return NeedsYou(
+        key=f"omnibus:{w.payload.get('number')}:{w.id}",
+        kind="omnibus",
+        text=f"the omnibus, pull request #{w.payload.get('number')}, waits to be landed"
+        + ("" if w.payload.get("containment") else " (containment NOT proven)"),
+        since=w.ts,
+        task=OMNIBUS,
+        pull=_int(w.payload.get("number")),
+    )
 
 
 _OVER = frozenset({TaskState.MERGED, TaskState.FAILED, TaskState.CANCELLED})

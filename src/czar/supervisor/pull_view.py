@@ -16,7 +16,7 @@ def pull_list(project: Project) -> list[dict[str, Any]]:
     with project.store.read() as conn:
         pulls = Store.all_pulls(conn)
         entries = Store.all_pull_entries(conn)
-        return [_summary(p, entries.get(p.id, [])) for p in pulls]
+        return [summary(p, entries.get(p.id, [])) for p in pulls]
 
 
 def pull_detail(project: Project, number: int) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def pull_detail(project: Project, number: int) -> dict[str, Any]:
         except CzarError:
             raise CzarError(f"no pull request #{number} in project {project.name} (`czar prs` lists them)") from None
         entries = Store.pull_entries(conn, number)
-    data = _summary(pull, entries)
+    data = summary(pull, entries)
     data.update(
         title=pull.title,
         body=pull.body,
@@ -37,7 +37,7 @@ def pull_detail(project: Project, number: int) -> dict[str, Any]:
     return data
 
 
-def _summary(pull: Pull, entries: list[Any]) -> dict[str, Any]:
+def summary(pull: Pull, entries: list[Any]) -> dict[str, Any]:
     runs = checks_at(entries, pull.head_commit)
     reviews = [e.detail for e in entries if e.kind == "review"]
     return {

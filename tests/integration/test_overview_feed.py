@@ -1,0 +1,87 @@
+"""The read model kept up to date from events (``Feed``) shows what a whole read shows, and says
+what changed: a live view of a hundred workers re-reads only that."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from czar.core.events import EventKind
+from czar.core.states import TaskState, WorkerState
+from czar.store.store import Store
+from czar.supervisor import people
+from czar.supervisor.overview import Feed, Overview, overview
+from helpers import on_fakes
+
+T = TaskState
+
+
+def _same(picture: Overview) -> dict[str, Any]:
+    seen = picture.as_dict()
+    seen.pop("at")
+    for w in seen["workers"]:
+        w.pop("for_seconds")
+    return seen
+
+
+def test_a_feed_shows_what_a_whole_read_shows_after_every_change(tmp_path: Path, czar_home: Path) -> None:
+    f = on_fakes(tmp_path, [f"t{i}" for i in range(8)], workers=3)
+    feed = Feed(f.project, git=False)
+    assert _same(feed.look()) == _same(overview(f.project, git=False))
+    rnd = random.Random(5)
+    f.assign({"t0": "w1", "t1": "w2"})
+    for steps in range(1, 61):
+        what = rnd.choice(["progress", "alert", "question", "permission", "usage", "fail", "retry", "pause"])
+        with f.project.store.write() as conn:
+            task = rnd.choice(["t0", "t1"])
+            worker = {"t0": "w1", "t1": "w2"}[task]
+            row = Store.task(conn, task)
+            if what == "progress" and row.attempt_id is not None:
+                Store.record_report(conn, task, checkpoint=rnd.randint(1, 3), note="going")
+                Store.emit(conn, EventKind.AGENT_PROGRESS, task=task, worker=worker, checkpoint=1, text="x")
+            elif what == "alert":
+                Store.alert(conn, rnd.choice(["warning", "critical"]), f"alert {steps}", task=task)
+            elif what == "question" and row.worker_id is not None:
+                Store.set_waits(conn, task, "a person")
+                Store.emit(conn, EventKind.AGENT_QUESTION, task=task, worker=worker, question=f"q{steps}?")
+            elif what == "permission" and row.worker_id is not None:
+                detail = json.dumps({"tool": "Bash", "target": f"cmd {steps}", "asked_at": time.time()})
+                Store.set_worker(conn, worker, state=WorkerState.WAITING_PERMISSION, detail=detail)
+                Store.emit(conn, EventKind.PERMISSION_ASKED, task=task, worker=worker, tool="Bash", target="x")
+            elif what == "usage" and row.attempt_id is not None:
+                Store.add_usage(
+                    conn,
+                    row.attempt_id,
+                    input_tokens=10,
+                    output_tokens=5,
+                    cache_read_tokens=0,
+                    cache_write_tokens=0,
+                    cost_usd=0.01,
+                )
+                Store.emit(conn, EventKind.AGENT_USAGE, task=task, worker=worker, attempt=row.attempt_id)
+        if what == "fail":
+            t = f.task("t5")
+            if t.state is T.PENDING:
+                f.move("t5", T.FAILED)
+        elif what == "retry" and f.task("t5").state is T.FAILED:
+            people.retry(f.project, "t5")
+        elif what == "pause":
+            people.pause(f.project) if rnd.random() < 0.5 else people.resume(f.project)
+        assert _same(feed.look()) == _same(overview(f.project, git=False)), f"after step {steps}: {what}"
+
+
+def test_a_feed_names_what_changed(tmp_path: Path, czar_home: Path) -> None:
+    f = on_fakes(tmp_path, ["a", "b"], workers=2)
+    feed = Feed(f.project, git=False)
+    assert feed.look().changed is None  # the first look reads everything
+    assert feed.look().changed == frozenset()
+    f.assign({"a": "w1"})
+    changed = feed.look().changed
+    assert changed is not None and {"task:a", "worker:w1"} <= changed
+    assert not any(k in changed for k in ("task:b", "worker:w2"))
+    with f.project.store.write() as conn:
+        Store.alert(conn, "warning", "look here")
+    assert feed.look().changed == frozenset({"alerts"})
