@@ -267,3 +267,26 @@ def test_over_http_the_checks_hold(site: Site) -> None:
     private = TestClient(make_app(site.project, TOKEN, private=True), follow_redirects=False)
     assert private.get("/p/webby/").status_code == 401
     assert private.get("/p/webby/", headers=bearer).status_code == 200
+
+
+def test_a_change_sends_only_the_rows_and_parts_it_touched(site: Site) -> None:
+    from czar.interfaces.web.live import LivePage
+    from czar.interfaces.web.site import pages
+
+    live = LivePage(site.project, pages())
+    assert live.update() is None  # the first picture is the whole page
+    html = live.html()
+    assert html.count('data-key="task:') == 4 and html.count('data-key="worker:') == 2
+    assert live.update() == {"rows": {}, "parts": {}}  # nothing happened: nothing to send
+    with site.project.store.write() as conn:
+        Store.move_task(conn, "export", TaskState.READY, reason="test")
+    patch = live.update()
+    assert patch is not None
+    assert list(patch["rows"]) == ["task:export"]
+    assert "ready" in patch["rows"]["task:export"] and HOSTILE not in patch["rows"]["task:export"]
+    assert set(patch["parts"]) == {"summary", "graph"}  # the counts and the graph's colours moved
+    with site.project.store.write() as conn:
+        Store.alert(conn, "warning", "disk almost full")
+    patch = live.update()
+    assert patch is not None and patch["rows"] == {} and set(patch["parts"]) == {"alerts"}
+    assert "disk almost full" in patch["parts"]["alerts"]

@@ -1,46 +1,151 @@
-"""What makes the page live: one thread per project waits on the store's doorbell, and on a ring
-renders the live part of the page once, for every open page at once.
+"""What makes the page live: one thread per project waits on the store's doorbell and, on a ring,
+brings the page up to date for every open page at once.
 
-Rings that come close together are coalesced (``COALESCE_SECONDS``), so a burst of events costs
-one render; a slow poll (``SAFETY_SECONDS``) catches a ring that was lost. There is no fixed
-refresh tick: with nothing happening, nothing is rendered or sent.
+The run is read through ``Feed`` (only what the new events touch), and only the parts and the rows
+that changed are rendered again: a page that is up to date gets a patch of those (a few rows, not
+the whole run), a page that fell behind or joined gets the whole live part. Rings that come close
+together are coalesced (``COALESCE_SECONDS``); writes that are no event (a worker's last sign of
+life) show at most every ``QUIET_SECONDS``; a slow poll (``SAFETY_SECONDS``) catches a lost ring.
+There is no fixed refresh tick: with nothing happening, nothing is read, rendered or sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from czar.store.store import Store
+from jinja2 import Environment
+
+from czar.interfaces.web.graph import graph_svg
+from czar.supervisor.overview import Feed, Overview
+from czar.supervisor.project import Project
 
 COALESCE_SECONDS = 0.02
 SAFETY_SECONDS = 5.0
+QUIET_SECONDS = 2.0
+TRACE = os.environ.get("CZAR_WEB_TRACE")  # a file to note each version in (benchmarks)
+KEPT = 64  # patches kept, so a page a little behind gets patches rather than the whole page
+
+
+@dataclass
+class Rendered:
+    """The live part as it is now: each part's HTML and each row's, in order."""
+
+    parts: dict[str, str] = field(default_factory=dict)
+    rows: dict[str, str] = field(default_factory=dict)
+    task_keys: list[str] = field(default_factory=list)
+    worker_keys: list[str] = field(default_factory=list)
+
+
+class LivePage:
+    """One project's live part, rendered and patched."""
+
+    def __init__(self, project: Project, env: Environment) -> None:
+        self.feed = Feed(project)
+        self.env = env
+        self.macros = env.get_template("parts.html").module
+        self.now = Rendered()
+        self._states: tuple[tuple[str, str], ...] = ()
+
+    def update(self) -> dict[str, dict[str, str]] | None:
+        """Read the run again: the patch that brings a page up to date (rows and parts whose HTML
+        changed; empty if none did), or None if the page must be rendered whole."""
+        view = self.feed.look()
+        task_keys = [f"task:{t.id}" for t in view.tasks]
+        worker_keys = [f"worker:{w.id}" for w in view.workers]
+        # New or gone rows (a task added to the plan): the page is sent whole.
+        whole = not self.now.parts or task_keys != self.now.task_keys or worker_keys != self.now.worker_keys
+        every = whole or view.changed is None  # a whole read: every row rendered, the changed ones sent
+        m = self.macros
+        rows: dict[str, str] = {}
+        for t in view.tasks:
+            key = f"task:{t.id}"
+            if every or key in (view.changed or ()):
+                rows[key] = str(m.task_row(t))  # type: ignore[attr-defined]
+        for w in view.workers:
+            key = f"worker:{w.id}"
+            if every or key in (view.changed or ()):
+                rows[key] = str(m.worker_row(w))  # type: ignore[attr-defined]
+        parts = self._parts(view, every)
+        if whole:
+            self.now = Rendered(parts, rows, task_keys, worker_keys)
+            return None
+        patch_rows = {k: html for k, html in rows.items() if self.now.rows.get(k) != html}
+        patch_parts = {k: html for k, html in parts.items() if self.now.parts.get(k) != html}
+        self.now.rows.update(patch_rows)
+        self.now.parts.update(patch_parts)
+        return {"rows": patch_rows, "parts": patch_parts}
+
+    def _parts(self, view: Overview, whole: bool) -> dict[str, str]:
+        m = self.macros
+        changed = view.changed or frozenset()
+        parts = {"summary": str(m.summary(view)), "inbox": str(m.inbox(view))}  # type: ignore[attr-defined]
+        states = tuple((t.id, t.state) for t in view.tasks)
+        if whole or states != self._states:
+            parts["graph"] = graph_svg(view.tasks)
+            self._states = states
+        if whole or "pulls" in changed:
+            parts["pulls"] = str(m.pulls(view))  # type: ignore[attr-defined]
+        if whole or "alerts" in changed:
+            parts["alerts"] = str(m.alerts(view))  # type: ignore[attr-defined]
+        return parts
+
+    def html(self) -> str:
+        r = self.now
+        return self.env.get_template("live.html").render(
+            parts=r.parts, rows=r.rows, task_keys=r.task_keys, worker_keys=r.worker_keys
+        )
 
 
 class Broadcaster:
-    """The live part of one project's page, kept rendered, and the pages waiting for it."""
+    """One project's live page and the pages waiting for it."""
 
-    def __init__(self, store: Store, render: Callable[[], str], name: str) -> None:
-        self.store = store
-        self.render = render
+    def __init__(self, page: LivePage, name: str) -> None:
+        self.page = page
+        self.store = page.feed.p.store
         self.name = name
         self.version = 0
-        self.html = ""
+        self._patches: dict[int, dict[str, dict[str, str]] | None] = {}  # version -> how it came
+        self._html: str | None = None  # the whole live part at ``version``, once asked for
         self._seen = -1  # the newest event id rendered
-        self._lock = threading.Lock()
+        self._rendered_at = 0.0
+        self._lock = threading.Lock()  # the published state: version, patches, the whole part
+        self._first = threading.Lock()  # one first picture, however many pages open at once
         self._waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[int]]] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def latest(self) -> tuple[int, str]:
-        with self._lock:
+        """The version and the whole live part."""
+        with self._first:
             if self.version == 0:
                 self._refresh(True)
-            return self.version, self.html
+        with self._lock:
+            return self.version, self._whole()
+
+    def since(self, version: int) -> tuple[int, str, str]:
+        """What brings a page at ``version`` up to date: (the version now, "patch" or "page", the
+        patch as JSON or the whole live part)."""
+        with self._lock:
+            steps = [self._patches.get(v) for v in range(version + 1, self.version + 1)]
+            if all(step is not None for step in steps):
+                merged: dict[str, dict[str, str]] = {"rows": {}, "parts": {}}
+                for step in steps:
+                    assert step is not None
+                    merged["rows"].update(step["rows"])
+                    merged["parts"].update(step["parts"])
+                return self.version, "patch", json.dumps(merged)
+            return self.version, "page", self._whole()
+
+    def _whole(self) -> str:
+        if self._html is None:
+            self._html = self.page.html()
+        return self._html
 
     def subscribe(self) -> asyncio.Queue[int]:
         queue: asyncio.Queue[int] = asyncio.Queue()
@@ -66,8 +171,9 @@ class Broadcaster:
                 if rung:
                     time.sleep(COALESCE_SECONDS)
                     listener.wait(0)  # the rings of the burst, drained
-                with self._lock:
+                with self._first:
                     changed = self._refresh(rung)
+                with self._lock:
                     waiting = list(self._waiting)
                 if changed:
                     for loop, queue in waiting:
@@ -77,15 +183,28 @@ class Broadcaster:
             listener.close()
 
     def _refresh(self, rung: bool) -> bool:
-        """Render again after a ring (not every write is an event: a worker's state, say) or when
-        the store has new events; True if the page changed."""
+        """Bring the page up to date when the store has new events, or, for writes that are not
+        events, at most every ``QUIET_SECONDS``; True if the page changed. Only its watch thread
+        calls it (and ``latest``, once, before that thread starts); pages asking ``since``
+        meanwhile are not held up by the reading and rendering, only by the swap."""
         newest = self.store.last_event_id()
-        if not rung and newest == self._seen and self.version:
+        due = rung and time.monotonic() - self._rendered_at >= QUIET_SECONDS
+        if newest == self._seen and self.version and not due:
             return False
-        html = self.render()
+        self._rendered_at = time.monotonic()
         self._seen = newest
-        if html == self.html and self.version:
+        patch = self.page.update()
+        if patch is not None and not patch["rows"] and not patch["parts"] and self.version:
             return False
-        self.html = html
-        self.version += 1
+        with self._lock:
+            self._publish(patch, newest)
         return True
+
+    def _publish(self, patch: dict[str, dict[str, str]] | None, newest: int) -> None:
+        self.version += 1
+        if TRACE:  # czar bench views: when each version went out, and the events it shows
+            with open(TRACE, "a", encoding="utf-8") as fh:
+                fh.write(f"{time.time():.4f} {self.version} {newest}\n")
+        self._patches[self.version] = patch
+        self._patches.pop(self.version - KEPT, None)
+        self._html = None

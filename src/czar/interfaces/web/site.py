@@ -26,12 +26,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from czar.errors import CzarError
 from czar.interfaces.web.auth import COOKIE, session_of, trusted
-from czar.interfaces.web.graph import STATE_COLOURS, graph_svg
-from czar.interfaces.web.live import Broadcaster
+from czar.interfaces.web.graph import STATE_COLOURS
+from czar.interfaces.web.live import Broadcaster, LivePage
 from czar.supervisor import people, pull_view, task_view
 from czar.supervisor.charts import timeline_svg
 from czar.supervisor.history import history
-from czar.supervisor.overview import overview
 from czar.supervisor.project import Project
 from czar.supervisor.projects import all_projects, open_named
 
@@ -74,20 +73,13 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
 
     app = FastAPI(title="czar", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
 
-    def render_live(p: Project) -> Callable[[], str]:
-        def render() -> str:
-            view = overview(p)
-            return env.get_template("live.html").render(view=view, graph=graph_svg(view.tasks))
-
-        return render
-
     def project_named(name: str) -> Served:
         if name not in served:
             try:
                 p = project if name == project.name else open_named(name, home)
             except CzarError as exc:
                 raise HTTPException(404, str(exc)) from None
-            served[name] = Served(p, Broadcaster(p.store, render_live(p), name))
+            served[name] = Served(p, Broadcaster(LivePage(p, env), name))
         return served[name]
 
     def page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
@@ -158,13 +150,13 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
             queue = s.live.subscribe()
             try:
                 version, html = await asyncio.to_thread(s.live.latest)
-                yield {"event": "live", "id": str(version), "data": html}
+                yield {"event": "page", "id": str(version), "data": html}
                 while True:
                     await queue.get()
                     while not queue.empty():
-                        queue.get_nowait()  # only the newest picture matters
-                    version, html = s.live.version, s.live.html
-                    yield {"event": "live", "id": str(version), "data": html}
+                        queue.get_nowait()  # one message brings the page up to date, however far behind
+                    version, kind, data = s.live.since(version)  # a patch: quick; a whole page: rendered once
+                    yield {"event": kind, "id": str(version), "data": data}
             finally:
                 s.live.unsubscribe(queue)
 
