@@ -137,7 +137,7 @@ def test_it_shows_workers_tasks_pull_requests_alerts_and_what_needs_you(run: Pro
         assert workers["w1"][_column("workers", "task")] == "a"
         assert workers["w1"][_column("workers", "seen")] == "3s ago"
         tasks = _cells(app, "tasks")
-        assert list(tasks) == ["c", "a", "b", "d"]  # what failed first, what is over last
+        assert list(tasks) == ["c", "a", "b", "d"]  # what failed first, the rest in the plan's order
         assert tasks["c"][_column("tasks", "state")] == "failed"
         assert tasks["d"][_column("tasks", "depends on")] == "a, c"
         assert tasks["a"][_column("tasks", "PR")] == "#1"

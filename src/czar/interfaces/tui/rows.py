@@ -42,25 +42,6 @@ _STYLE = {
     "running": "cyan",
 }
 # A person looks for what is stuck first, then what moves; what is over comes last.
-_TASK_ORDER = {
-    s: i
-    for i, s in enumerate(
-        (
-            TaskState.FAILED,
-            TaskState.RUNNING,
-            TaskState.ASSIGNED,
-            TaskState.SUBMITTED,
-            TaskState.VERIFYING,
-            TaskState.REVIEWING,
-            TaskState.APPROVED,
-            TaskState.MERGING,
-            TaskState.READY,
-            TaskState.PENDING,
-            TaskState.MERGED,
-            TaskState.CANCELLED,
-        )
-    )
-}
 
 
 def span(seconds: float) -> str:
@@ -148,7 +129,9 @@ def worker_rows(o: Overview, now: float) -> list[Row]:
 
 
 def task_rows(o: Overview) -> list[Row]:
-    ordered = sorted(enumerate(o.tasks), key=lambda it: (_TASK_ORDER.get(TaskState(it[1].state), 99), it[0]))
+    # What failed first (it needs a person), the rest in the plan's order: rows that move at each
+    # change of state would make the table jump, and be filled again, a few times a second.
+    ordered = sorted(enumerate(o.tasks), key=lambda it: (it[1].state != TaskState.FAILED, it[0]))
     return [
         (
             t.id,

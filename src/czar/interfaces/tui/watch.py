@@ -1,5 +1,6 @@
 """The dashboard's watch on one project: a thread that reads the run's overview again whenever
-the store's doorbell rings, and hands each picture to the view.
+the store's doorbell rings (through ``Feed``: only what the new events touch), and hands each
+picture to the view.
 
 No fixed refresh tick: the thread sleeps on the doorbell. Its slow timeout is the doorbell's
 documented safety net (a lost ring costs latency, not a stale screen) and reads the run again
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from czar.errors import CzarError
-from czar.supervisor.overview import Overview, overview
+from czar.supervisor.overview import Feed, Overview
 from czar.supervisor.project import Project
 
 SAFETY_POLL = 5.0  # seconds: the doorbell's safety net, not a refresh tick
@@ -32,6 +33,7 @@ class Watch:
 
     def __init__(self, project: Project, show: Callable[[Overview], None], trouble: Callable[[str], None]) -> None:
         self.project = project
+        self._feed = Feed(project)  # each read costs what changed since the last
         self._show = show
         self._trouble = trouble
         self._stopped = threading.Event()
@@ -80,7 +82,7 @@ class Watch:
         if self._stopped.is_set():
             return None
         try:
-            picture = overview(self.project, git=True)
+            picture = self._feed.look()
         except CzarError as exc:
             self._trouble(str(exc))
             return None
