@@ -51,6 +51,7 @@ class WorkerRow:
     state: str
     task: str | None
     for_seconds: float | None  # in this state
+    state_since: float | None  # ... since when
     detail: str | None
     last_seen: float | None  # its host's last sign of life
     last_output: float | None  # its agent's last output
@@ -373,6 +374,7 @@ def _worker_row(w: Worker, held: Task | None, branches: dict[str, Any], spent: C
         state=w.state.value,
         task=w.task_id,
         for_seconds=round(now - w.state_since, 1) if w.state_since else None,
+        state_since=w.state_since,
         detail=w.detail,
         last_seen=w.last_seen,
         last_output=w.last_output,

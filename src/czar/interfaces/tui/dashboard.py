@@ -27,7 +27,7 @@ from czar.interfaces.tui.modals import AskLine, ChooseProject, Confirm
 from czar.interfaces.tui.tables import selected_key, show_rows
 from czar.interfaces.tui.watch import Watch
 from czar.supervisor import people, projects
-from czar.supervisor.overview import NeedsYou, Overview
+from czar.supervisor.overview import NeedsYou, Overview, overview
 from czar.supervisor.project import Project
 
 TABLES = {
@@ -88,10 +88,13 @@ class Dashboard(App[None]):
         Binding("q", "quit", "quit"),
     ]
 
-    def __init__(self, project: Project, *, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, project: Project, *, now: Callable[[], float] = time.time, live: bool = True) -> None:
+        """``live``: follow the run (else show one picture of it, read at start: a still, for a
+        screenshot that must come out the same every time)."""
         super().__init__()
         self.project = project
         self.now = now
+        self.live = live
         self.overview: Overview | None = None
         self._watch: Watch | None = None
 
@@ -117,7 +120,10 @@ class Dashboard(App[None]):
         for name, columns in TABLES.items():
             self._table(name).add_columns(*columns)
         self._table("workers").focus()
-        self._follow(self.project)
+        if self.live:
+            self._follow(self.project)
+        else:
+            self._fresh(Fresh(self.project, overview(self.project)))
 
     def on_unmount(self) -> None:
         if self._watch is not None:
@@ -331,4 +337,5 @@ def run_dashboard(project: Project) -> None:
     """Show ``project``'s run until the person quits (refused inside an agent: its keys act for a
     person)."""
     people.require_person(project, "dash")
+    project.store.last_event_id()  # a store that cannot be read is said in one line, before the screen
     Dashboard(project).run()

@@ -103,8 +103,7 @@ def summary(o: Overview) -> Text:
 def worker_rows(o: Overview, now: float) -> list[Row]:
     rows: list[Row] = []
     for w in o.workers:
-        # ``for_seconds`` was measured when the overview was read; the clock of the view says now.
-        since = None if w.for_seconds is None else o.at - w.for_seconds
+        since = w.state_since  # the clock of the view says how long ago
         checkpoint = f"{w.checkpoint}/{w.checkpoints}" if w.checkpoints else "-"
         branch = f"+{w.ahead} -{w.behind}" if w.ahead is not None and w.behind is not None else "-"
         rows.append(

@@ -31,9 +31,7 @@ def show_rows(table: DataTable[Text], rows: Sequence[Row], *, follow_end: bool =
         for key, cells in rows:
             for column, before, after in zip(columns, table.get_row(key), cells, strict=True):
                 if before != after:
-                    # Measuring the column again only when the cell grew: heartbeats change a
-                    # hundred cells a second, and a width is costly to work out.
-                    table.update_cell(key, column, after, update_width=after.cell_len > before.cell_len)
+                    table.update_cell(key, column, after, update_width=True)
         return
     selected = selected_key(table)
     at_end = bool(present) and selected == present[-1]
