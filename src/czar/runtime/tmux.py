@@ -110,6 +110,11 @@ class TmuxHost:
             out[name] = (dead == "1", int(pid or 0))
         return out
 
+    def pane_pid(self, name: str) -> int | None:
+        """The process in window ``name``'s pane (None: no such window)."""
+        pane = self._panes().get(name)
+        return pane[1] if pane is not None and pane[1] else None
+
     def live_windows(self) -> set[str]:
         """The windows whose process still runs, in one tmux call."""
         return {name for name, (dead, _) in self._panes().items() if not dead}
