@@ -66,7 +66,7 @@ check: $(STAMP)
 	$(BIN)/lint-imports
 
 # The benchmarks, full size (about eleven minutes); each exits non-zero if a target is missed.
-bench: $(STAMP) $(AGENTS)
+bench: $(STAMP) $(AGENTS) $(BROWSER)
 	$(BIN)/czar bench seed
 	$(BIN)/czar bench scale
 	$(BIN)/czar bench dag
@@ -75,6 +75,7 @@ bench: $(STAMP) $(AGENTS)
 	$(BIN)/czar bench agents --agent claude
 	$(BIN)/czar bench agents --agent codex
 	$(BIN)/czar bench stack
+	$(BIN)/czar bench views
 
 # A lighter set: the seed and review scenarios, and a smaller scale.
 bench-ci: $(STAMP)
