@@ -27,7 +27,7 @@ from czar.interfaces.tui.modals import AskLine, ChooseProject, Confirm
 from czar.interfaces.tui.tables import selected_key, show_rows
 from czar.interfaces.tui.watch import Watch
 from czar.supervisor import people, projects
-from czar.supervisor.overview import NeedsYou, Overview, overview
+from czar.supervisor.overview import NeedsYou, Overview, TaskRow, overview
 from czar.supervisor.project import Project
 
 TABLES = {
@@ -97,6 +97,7 @@ class Dashboard(App[None]):
         self.live = live
         self.overview: Overview | None = None
         self._watch: Watch | None = None
+        self._task_cells: dict[str, tuple[TaskRow, tuple[Text, ...]]] = {}  # made at the last look
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"project {self.project.name}: reading the run…"), id="summary")
@@ -136,6 +137,7 @@ class Dashboard(App[None]):
             self._watch.stop()
         self.project = project
         self.overview = None
+        self._task_cells = {}  # another project's tasks
         self._watch = Watch(
             project,
             show=lambda o: self._post(Fresh(project, o)),
@@ -157,7 +159,7 @@ class Dashboard(App[None]):
         summary.remove_class("trouble")
         summary.update(rows.summary(o))
         show_rows(self._table("workers"), rows.worker_rows(o, now))
-        show_rows(self._table("tasks"), rows.task_rows(o))
+        show_rows(self._table("tasks"), rows.task_rows(o, self._task_cells))
         show_rows(self._table("pulls"), rows.pull_rows(o))
         show_rows(self._table("inbox"), rows.inbox_rows(o, now))
         show_rows(self._table("alerts"), rows.alert_rows(o, now), follow_end=True)

@@ -13,7 +13,7 @@ from typing import Any
 from rich.text import Text
 
 from czar.core.states import TaskState
-from czar.supervisor.overview import Overview
+from czar.supervisor.overview import Overview, TaskRow
 
 Row = tuple[str, tuple[Text, ...]]  # its key (stable while the thing lasts), then its cells
 
@@ -127,26 +127,33 @@ def worker_rows(o: Overview, now: float) -> list[Row]:
     return rows
 
 
-def task_rows(o: Overview) -> list[Row]:
+def task_rows(o: Overview, kept: dict[str, tuple[TaskRow, tuple[Text, ...]]] | None = None) -> list[Row]:
+    """``kept``: the cells made at the last look, by task, reused for the tasks that did not change
+    (of three hundred tasks a look changes a few, and making cells is most of a look)."""
     # What failed first (it needs a person), the rest in the plan's order: rows that move at each
     # change of state would make the table jump, and be filled again, a few times a second.
     ordered = sorted(enumerate(o.tasks), key=lambda it: (it[1].state != TaskState.FAILED, it[0]))
-    return [
-        (
-            t.id,
-            _cells(
-                t.id,
-                _marked(t.state),
-                t.worker or "-",
-                str(t.rounds),
-                ", ".join(t.depends_on) or "-",
-                dollars(t.cost_usd),
-                "-" if t.pull is None else f"#{t.pull}",
-                one_line(t.title, 120),
-            ),
-        )
-        for _, t in ordered
-    ]
+    kept = {} if kept is None else kept
+    out: list[Row] = []
+    for _, t in ordered:
+        before = kept.get(t.id)
+        if before is None or before[0] != t:
+            before = kept[t.id] = (t, _task_cells(t))
+        out.append((t.id, before[1]))
+    return out
+
+
+def _task_cells(t: TaskRow) -> tuple[Text, ...]:
+    return _cells(
+        t.id,
+        _marked(t.state),
+        t.worker or "-",
+        str(t.rounds),
+        ", ".join(t.depends_on) or "-",
+        dollars(t.cost_usd),
+        "-" if t.pull is None else f"#{t.pull}",
+        one_line(t.title, 120),
+    )
 
 
 def pull_rows(o: Overview) -> list[Row]:
