@@ -96,6 +96,11 @@ def test_the_omnibus_is_written_once_from_the_integration_branch_into_the_base(t
     assert f.repo.tip("main") != pull.head_commit  # czar never moves the base branch
     written_events = [e.payload for e in f.project.store.events_after(0) if e.kind == "omnibus.written"]
     assert [(e["number"], e["containment"]) for e in written_events] == [(pull.id, True), (pull.id, True)]
+    # A person lands it (the plan does not say land = "merge"): they hear so once, not at each write.
+    alerts = [e.payload["message"] for e in f.project.store.events_after(0) if e.kind == "alert"]
+    assert alerts == [
+        f"the omnibus, pull request #{pull.id} into main (containment proven), waits for a person to land it"
+    ]
 
 
 def test_a_verified_commit_missing_from_the_branch_is_not_proven(tmp_path: Path, czar_home: Path) -> None:

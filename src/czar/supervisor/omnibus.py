@@ -61,6 +61,17 @@ def write(project: Project, checks_passed: bool | None, forge: Forge | None = No
     )
     ref = forge.open_or_update(draft)
     with project.store.write() as conn:
+        before = Store.read_events(conn, kinds=(EventKind.OMNIBUS_WRITTEN,), limit=100_000)
+        if project.plan.project.land != "merge" and not any(
+            e.payload.get("number") == ref.number and e.payload.get("head") == head for e in before
+        ):
+            # A person lands it: they hear so once for each new head, wherever they are.
+            proven = "containment proven" if proof.ok else "containment NOT proven"
+            Store.alert(
+                conn,
+                "warning",
+                f"the omnibus, pull request #{ref.number} into {base} ({proven}), waits for a person to land it",
+            )
         Store.emit(
             conn,
             EventKind.OMNIBUS_WRITTEN,
