@@ -79,3 +79,17 @@ def test_a_joined_runs_summary_counts_the_whole_run(tmp_path: Path, czar_home: P
     assert summary["interventions"] == 2
     # From the run's start (before `czar up` returned) to its last merge (after c was told).
     assert summary["wall_seconds"] >= round(told_c - up_returned, 2)
+
+
+def test_a_run_nobody_follows_still_gets_its_report(tmp_path: Path, czar_home: Path) -> None:
+    make_repo(tmp_path / "repo")
+    plan = write_plan(tmp_path, "alone", [sim_task("a"), sim_task("b")], workers=2)
+    czar("up", str(plan), check=True)
+    report = czar_home / "projects" / "alone" / "reports" / "report.md"
+    try:
+        retry_until(report.exists, timeout=90, what="the supervisor to write the run's report")
+        text = report.read_text(encoding="utf-8")
+    finally:
+        czar("down", str(plan), check=True)
+    assert "Run report: alone" in text and "| a " in text and "| b " in text
+    assert "merged" in text

@@ -335,6 +335,14 @@ class Supervisor:
         if run_finished(snap) and snap.tasks and not self.reported_done:
             self.reported_done = True
             self.say("every task is merged, failed or cancelled")
+            # The run's report, also for a run nobody follows (`czar up`); on a thread: it reads
+            # the whole run, and `czar run` writes it again with the integration branch's checks.
+            threading.Thread(target=self._report, name="report", daemon=True).start()
+
+    def _report(self) -> None:
+        from czar.supervisor.report import report_line  # here: the report reads what imports the loop
+
+        self.say(report_line(self.p))
 
     def _run_spent(self) -> float:
         """What the run spent on models; the first time it reaches the budget, a person hears."""

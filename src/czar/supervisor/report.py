@@ -128,6 +128,16 @@ def write_report(project: Project, folder: Path | None = None, *, integration_ok
     )
 
 
+def report_line(project: Project, integration_ok: bool | None = None) -> str:
+    """Write the report; one line that says where, or why not (the run is over whatever happens
+    here, and `czar report` tries again)."""
+    try:
+        done = write_report(project, integration_ok=integration_ok)
+    except (CzarError, OSError) as exc:
+        return f"report not written: {exc}"
+    return f"report: {done.markdown} and {done.html}"
+
+
 def report_data(project: Project, *, integration_ok: bool | None = None, now: float | None = None) -> ReportData:
     """The figures of the run so far, read from its store and its repository."""
     integration = project.plan.project.integration_branch

@@ -218,15 +218,6 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
         outcome.follow(project, since, show, timeout=timeout)
         integration_ok = outcome.integration_check(project)
         write_omnibus(project, integration_ok, print_to=sys.stderr if as_json else sys.stdout)
-        try:
-            from czar.supervisor.report import write_report
-
-            written = write_report(project, integration_ok=integration_ok)
-            print(
-                f"report: {written.markdown} and {written.html}", file=sys.stderr if as_json else sys.stdout, flush=True
-            )
-        except (CzarError, OSError) as exc:  # the run is over whatever happens here; `czar report` tries again
-            print(f"report not written: {exc}", file=sys.stderr if as_json else sys.stdout, flush=True)
     except SupervisorGone:
         # `czar run` follows the run, it does not own it: the workers keep their work for the
         # next supervisor (or were stopped by whoever stopped this one).
@@ -281,6 +272,10 @@ def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = 
         landed = f"not landed: {exc}"
     if landed:
         print(f"omnibus {landed}", file=print_to, flush=True)
+    # The run's report, with what the checks of the integration branch said.
+    from czar.supervisor.report import report_line
+
+    print(report_line(project, checks_passed), file=print_to, flush=True)
 
 
 def print_measures(title: str, r: dict[str, Any]) -> None:
