@@ -290,3 +290,32 @@ def test_a_change_sends_only_the_rows_and_parts_it_touched(site: Site) -> None:
     patch = live.update()
     assert patch is not None and patch["rows"] == {} and set(patch["parts"]) == {"alerts"}
     assert "disk almost full" in patch["parts"]["alerts"]
+
+
+def test_a_pull_request_page_shows_its_checks_and_a_failing_ones_output(site: Site) -> None:
+    from czar.core.forge import CheckRun, PullDraft
+
+    head = site.project.git.tip("main")
+    ref = site.project.forge.open_or_update(
+        PullDraft(
+            task="parse",
+            head_branch="czar/parse",
+            base_branch="czar/integration",
+            head_commit=head,
+            title="parse: the parser",
+            body="What parse does.",
+            checks=(CheckRun("lint", True, "all good"), CheckRun("pytest", False, "FAILED test_parse.py::test_empty")),
+        )
+    )
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{site.url}/p/webby/pr/{ref.number}")
+        text = page.inner_text("main")
+        assert f"#{ref.number} parse: the parser" in text
+        assert "passed lint" in text and "FAILED pytest" in text
+        assert (
+            "FAILED test_parse.py::test_empty" in text and "all good" not in text
+        )  # a passing check's output is noise
+        assert "What parse does." in text
+        page.goto(site.url + "/")
+        page.locator('#tasks tr[data-task="parse"] a', has_text=f"#{ref.number}").wait_for(timeout=15_000)

@@ -29,6 +29,7 @@ def pull_detail(project: Project, number: int) -> dict[str, Any]:
         entries = Store.pull_entries(conn, number)
     data = summary(pull, entries)
     data.update(
+        runs=checks_at(entries, pull.head_commit),  # each check of its head commit, with its output
         title=pull.title,
         body=pull.body,
         files=[asdict(f) for f in pull.files],
