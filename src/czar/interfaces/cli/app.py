@@ -293,6 +293,8 @@ def demo(
     outcome = _views().run_to_end(_open(plan), as_json=as_json, keep_running=False, timeout=600)
     if not as_json:
         typer.echo(f"inspect it: git -C {root / 'repo'} log --graph --oneline {outcome.integration_branch}")
+        me = sys.argv[0] if Path(sys.argv[0]).name == "czar" else f"{sys.executable} -m czar"  # as it was run
+        typer.echo(f"browse it: CZAR_HOME={root / 'czar-home'} {me} web {plan}  (or dash)")
     raise typer.Exit(0 if outcome.tasks_merged == outcome.tasks_total and outcome.integration_tests_passed else 1)
 
 
