@@ -153,7 +153,13 @@ class Dashboard(App[None]):
     def _fresh(self, message: Fresh) -> None:
         if message.project is not self.project:
             return  # a late picture of the project switched away from
-        o = self.overview = message.overview
+        started = time.monotonic()
+        self._draw(message.overview)
+        if self._watch is not None:
+            self._watch.drawn(time.monotonic() - started)
+
+    def _draw(self, o: Overview) -> None:
+        self.overview = o
         now = self.now()
         summary = self.query_one("#summary", Static)
         summary.remove_class("trouble")

@@ -31,7 +31,9 @@ def show_rows(table: DataTable[Text], rows: Sequence[Row], *, follow_end: bool =
         for key, cells in rows:
             for column, before, after in zip(columns, table.get_row(key), cells, strict=True):
                 if before != after:
-                    table.update_cell(key, column, after, update_width=True)
+                    # The column is measured again (every row of it, once idle) only when the
+                    # cell grew: a hundred workers' ages change at every look.
+                    table.update_cell(key, column, after, update_width=after.cell_len > before.cell_len)
         return
     selected = selected_key(table)
     at_end = bool(present) and selected == present[-1]

@@ -23,6 +23,11 @@ from czar.supervisor.project import Project
 SAFETY_POLL = 5.0  # seconds: the doorbell's safety net, not a refresh tick
 QUIET = 0.1  # seconds without a ring that end a burst
 BURST_AT_MOST = 1.0  # seconds a steady stream of rings may hold a read back
+# ... or more: the share of a core the dashboard may take while a steady stream lasts. A look
+# (reading the run and drawing it; Textual's painting after is not counted, hence the low share)
+# of 0.1 s waits 3.3 s for the next; a quiet run's look of 10 ms is drawn at once.
+SHARE = 0.03
+LONGEST = 4.0  # seconds a steady stream may hold a read back at most, whatever a look cost
 
 _numbers = itertools.count(1)
 
@@ -37,6 +42,7 @@ class Watch:
         self._show = show
         self._trouble = trouble
         self._stopped = threading.Event()
+        self.cost = 0.0  # seconds the last look took: reading it here, and drawing it (``drawn``)
         # Listening before the first read: a write between the two still rings.
         self._listener = project.store.listen(f"dash-{os.getpid()}-{next(_numbers)}")
         self._thread = threading.Thread(target=self._follow, name=f"czar-dash-{project.name}", daemon=True)
@@ -66,8 +72,12 @@ class Watch:
         finally:
             self._listener.close()
 
+    def drawn(self, seconds: float) -> None:
+        """The view says how long drawing the last picture took."""
+        self.cost += seconds
+
     def _let_burst_end(self) -> None:
-        deadline = time.monotonic() + BURST_AT_MOST
+        deadline = time.monotonic() + min(LONGEST, max(BURST_AT_MOST, self.cost / SHARE))
         while not self._stopped.is_set() and time.monotonic() < deadline and self._listener.wait(QUIET):
             pass
 
@@ -82,7 +92,9 @@ class Watch:
         if self._stopped.is_set():
             return None
         try:
+            started = time.monotonic()
             picture = self._feed.look()
+            self.cost = time.monotonic() - started
         except CzarError as exc:
             self._trouble(str(exc))
             return None
