@@ -85,3 +85,20 @@ def test_a_feed_names_what_changed(tmp_path: Path, czar_home: Path) -> None:
     with f.project.store.write() as conn:
         Store.alert(conn, "warning", "look here")
     assert feed.look().changed == frozenset({"alerts"})
+
+
+def test_a_feed_sees_waits_that_end_with_another_task(tmp_path: Path, czar_home: Path) -> None:
+    from czar.core.host_commands import MessageKind
+    from czar.supervisor.actions import Actions
+
+    f = on_fakes(tmp_path, ["a", "b", "c"], workers=3)
+    f.assign({"c": "w3"})
+    with f.project.store.write() as conn:
+        Store.set_waits(conn, "c", "a, b")  # c's agent said it waits for a and b
+    feed = Feed(f.project, git=False)
+    assert feed.look().task("c").blocked_on == "a, b"  # type: ignore[union-attr]
+    f.move("a", T.READY, T.ASSIGNED, T.FAILED)  # a ends: c waits for b only, and no event names c
+    with f.project.store.write() as conn:
+        Actions(f.project).finished(conn, "a", MessageKind.FAILED, "a failed")
+    assert _same(feed.look()) == _same(overview(f.project, git=False))
+    assert feed.look().task("c").blocked_on == "b"  # type: ignore[union-attr]

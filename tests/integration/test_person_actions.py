@@ -11,10 +11,11 @@ import pytest
 
 from czar.core.events import EventKind
 from czar.core.host_commands import StopAgent
-from czar.core.states import TaskState, WorkerState
+from czar.core.states import AttemptOutcome, TaskState, WorkerState
 from czar.errors import SupervisorError
 from czar.store.store import Store
 from czar.supervisor import people
+from czar.supervisor.actions import Actions
 from czar.supervisor.snapshot import PAUSED, snapshot
 from helpers import czar, on_fakes
 
@@ -47,6 +48,20 @@ def test_retry_gives_a_failed_task_and_those_it_blocked_another_go(tmp_path: Pat
         people.retry(f.project, "a")
     with pytest.raises(SupervisorError, match="no task 'zz'"):
         people.retry(f.project, "zz")
+
+
+def test_a_retried_task_keeps_its_failed_attempt_as_it_was(tmp_path: Path, czar_home: Path) -> None:
+    f = on_fakes(tmp_path, ["a"])
+    f.assign({"a": "w1"})
+    attempt = f.task("a").attempt_id
+    assert attempt is not None
+    with f.project.store.write() as conn:
+        Actions(f.project).give_up(conn, Store.task(conn, "a"), "w1", "test", "a failed")
+    people.retry(f.project, "a")
+    assert f.task("a").attempt_id is None  # the next assignment makes a new one
+    people.cancel(f.project, "a")  # withdrawn before it started again: its failed attempt stays failed
+    with f.project.store.read() as conn:
+        assert Store.attempt(conn, attempt).outcome is AttemptOutcome.FAILED
 
 
 def test_cancel_stops_the_agent_frees_the_worker_and_releases_the_claims(tmp_path: Path, czar_home: Path) -> None:

@@ -23,6 +23,7 @@ from czar.core.states import TaskState, WorkerState
 from czar.interfaces.web.site import make_app
 from czar.store.store import Store
 from czar.supervisor import people
+from czar.supervisor.overview import overview
 from czar.supervisor.project import Project, open_project
 from czar.supervisor.snapshot import PAUSED
 from helpers import make_repo, sim_task, write_plan
@@ -248,7 +249,7 @@ def test_a_task_page_shows_its_text_history_and_transcript(site: Site) -> None:
 
 
 def test_over_http_the_checks_hold(site: Site) -> None:
-    client = TestClient(make_app(site.project, TOKEN), follow_redirects=False)
+    client = TestClient(make_app(site.project, TOKEN), base_url="http://127.0.0.1:8765", follow_redirects=False)
     assert client.get("/").headers["location"] == "p/webby/"
     assert client.get("/p/webby/").status_code == 200
     assert client.get("/p/nobody/").status_code == 404
@@ -265,6 +266,7 @@ def test_over_http_the_checks_hold(site: Site) -> None:
     with site.project.store.read() as conn:
         assert Store.get_meta(conn, PAUSED, False)
     private = TestClient(make_app(site.project, TOKEN, private=True), follow_redirects=False)
+    assert private.get("/p/webby/", headers={"host": "czar.example.com"}).status_code == 401  # any name, the token
     assert private.get("/p/webby/").status_code == 401
     assert private.get("/p/webby/", headers=bearer).status_code == 200
 
@@ -319,3 +321,65 @@ def test_a_pull_request_page_shows_its_checks_and_a_failing_ones_output(site: Si
         assert "What parse does." in text
         page.goto(site.url + "/")
         page.locator('#tasks tr[data-task="parse"] a', has_text=f"#{ref.number}").wait_for(timeout=15_000)
+
+
+def test_another_site_or_another_local_port_cannot_read_or_act(site: Site) -> None:
+    client = TestClient(make_app(site.project, TOKEN), base_url="http://127.0.0.1:8765", follow_redirects=False)
+    # A site that points its own name at 127.0.0.1 (DNS rebinding) is not answered.
+    assert client.get("/p/webby/", headers={"host": "evil.example:8765"}).status_code == 421
+    assert client.get("/p/webby/", headers={"host": "localhost:8765"}).status_code == 200
+    client.get(f"/login?token={TOKEN}")  # a browser that logged in: it has the session cookie
+    for headers in (
+        {"sec-fetch-site": "same-site"},  # an agent's dev server on another port of this host
+        {"sec-fetch-site": "cross-site"},
+        {"origin": "http://127.0.0.1:3000"},
+    ):
+        assert client.post("/p/webby/act", data={"action": "pause"}, headers=headers).status_code == 401, headers
+    with site.project.store.read() as conn:
+        assert not Store.get_meta(conn, PAUSED, False)
+    same = {"origin": "http://127.0.0.1:8765", "sec-fetch-site": "same-origin"}
+    assert client.post("/p/webby/act", data={"action": "pause"}, headers=same).status_code == 303
+    with site.project.store.read() as conn:
+        assert Store.get_meta(conn, PAUSED, False)
+
+
+def test_an_allow_answers_the_request_the_person_saw_and_no_later_one(site: Site) -> None:
+    attempt = _at_work(site.project, "parse", "w1")
+    _ask_permission(site.project, "parse", "w1", attempt)
+    seen = next(n for n in overview(site.project).inbox if n.kind == "permission")
+    assert seen.asked_at is not None
+    _ask_permission(site.project, "parse", "w1", attempt)  # the agent asks for something else meanwhile
+    client = TestClient(make_app(site.project, TOKEN), base_url="http://127.0.0.1:8765", follow_redirects=False)
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    form = {"action": "allow", "worker": "w1", "asked": repr(seen.asked_at)}
+    refused = client.post("/p/webby/act", data=form, headers=bearer)
+    assert "asks for something else now" in urllib.parse.unquote(refused.headers["location"])
+    with site.project.store.read() as conn:
+        assert Store.worker(conn, "w1").state is WorkerState.WAITING_PERMISSION
+    now = next(n for n in overview(site.project).inbox if n.kind == "permission")
+    form["asked"] = repr(now.asked_at)
+    assert "allowed" in urllib.parse.unquote(client.post("/p/webby/act", data=form, headers=bearer).headers["location"])
+
+
+def test_a_link_from_a_forge_or_a_ci_is_shown_only_if_it_is_http(site: Site) -> None:
+    from czar.core.forge import CheckRun, PullDraft
+
+    head = site.project.git.tip("main")
+    ref = site.project.forge.open_or_update(
+        PullDraft(
+            task="parse",
+            head_branch="czar/parse",
+            base_branch="czar/integration",
+            head_commit=head,
+            title="parse",
+            body="",
+            checks=(
+                CheckRun("evil", False, "x", url="javascript:fetch('act')"),
+                CheckRun("ci", False, "y", url="https://ci.example.com/run/1"),
+            ),
+        )
+    )
+    client = TestClient(make_app(site.project, TOKEN), base_url="http://127.0.0.1:8765")
+    page = client.get(f"/p/webby/pr/{ref.number}").text
+    assert "javascript:" not in page
+    assert 'href="https://ci.example.com/run/1"' in page

@@ -107,6 +107,7 @@ class NeedsYou:
     worker: str | None = None
     actions: tuple[str, ...] = ()  # allow, deny, answer, retry, cancel
     pull: int | None = None  # the pull request it is about
+    asked_at: float | None = None  # a permission: when it was asked (to answer that one, not a later one)
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,9 @@ class Feed:
         workers_hit = {e.worker_id for e in events if e.worker_id}
         # The workers that held those tasks, and the tasks those workers held: a task's move frees
         # its worker, and a worker's report moves its task's checkpoint.
+        if any(e.kind == EventKind.TASK_STATE and e.payload.get("new") in _ENDED for e in events):
+            # A task that ended leaves the waits of others with no event of theirs.
+            tasks_hit |= {t.id for t in self._tasks.values() if t.blocked_on}
         workers_hit |= {t.worker_id for t in map(self._tasks.get, tasks_hit) if t is not None and t.worker_id}
         workers_hit |= {w.id for w in self._workers.values() if w.task_id in tasks_hit}
         tasks_hit |= {w.task_id for w in map(self._workers.get, workers_hit) if w is not None and w.task_id}
@@ -268,8 +272,11 @@ class Feed:
                 self._omnibus = e
             elif e.kind == EventKind.OMNIBUS_LANDED and e.payload.get("landed"):
                 self._omnibus = None
+        before = {str(b["branch"]): b for b in self._branches}
         if self.git and kinds & BRANCH_KINDS and self._read_branches():
             changed.add("branches")
+            moved = {str(b["branch"]) for b in self._branches if before.get(str(b["branch"])) != b}
+            changed |= {f"worker:{w.id}" for w in self._workers.values() if w.task_id and f"czar/{w.task_id}" in moved}
         return frozenset(changed)
 
     def _read_branches(self, force: bool = False) -> bool:
@@ -457,6 +464,7 @@ def _inbox(tasks: list[Task], workers: list[Worker], questions: dict[str, tuple[
                 task=w.task_id,
                 worker=w.id,
                 actions=("allow", "deny"),
+                asked_at=asked.get("asked_at") if isinstance(asked.get("asked_at"), int | float) else None,
             )
         )
     for t in tasks:
@@ -501,6 +509,7 @@ def _omnibus_item(w: Event) -> NeedsYou:
 
 
 _OVER = frozenset({TaskState.MERGED, TaskState.FAILED, TaskState.CANCELLED})
+_ENDED = frozenset(s.value for s in _OVER)
 
 
 def forge_of(project: Project) -> dict[str, Any]:

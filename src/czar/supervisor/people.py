@@ -7,6 +7,7 @@ intervention: its events carry ``actor="person"``, which the run's outcome and r
 
 from __future__ import annotations
 
+import json
 import os
 
 from czar.agent_tools.identity import AgentCaller, agent_trace
@@ -55,11 +56,18 @@ def _busy_worker(conn: Tx, project: Project, worker_id: str) -> tuple[str, int]:
     return task.id, task.attempt_id
 
 
-def answer_permission(project: Project, worker_id: str, allow: bool, reason: str = "") -> str:
+def answer_permission(
+    project: Project, worker_id: str, allow: bool, reason: str = "", asked_at: float | None = None
+) -> str:
+    """``asked_at``: the request the person saw (``NeedsYou.asked_at``); if the worker asks for
+    something else by now, nothing is answered (a page shown a while ago must not approve it)."""
     with project.store.write() as conn:
         task, attempt = _busy_worker(conn, project, worker_id)
-        if Store.worker(conn, worker_id).state != WorkerState.WAITING_PERMISSION.value:
+        worker = Store.worker(conn, worker_id)
+        if worker.state != WorkerState.WAITING_PERMISSION.value:
             raise SupervisorError(f"worker {worker_id} is not waiting for a permission")
+        if asked_at is not None and _asked_at(worker.detail) != asked_at:
+            raise SupervisorError(f"worker {worker_id} asks for something else now; look at it again")
         why = reason or ("allowed by a person" if allow else "denied by a person")
         Store.post(conn, worker_id, Answer(attempt, allow, why))
         Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
@@ -75,6 +83,14 @@ def answer_permission(project: Project, worker_id: str, allow: bool, reason: str
             by="person",
         )
     return f"{'allowed' if allow else 'denied'}; worker {worker_id} goes on with task {task}"
+
+
+def _asked_at(detail: str | None) -> float | None:
+    try:
+        found = json.loads(detail or "{}").get("asked_at")
+    except (ValueError, AttributeError):
+        return None
+    return float(found) if isinstance(found, int | float) else None
 
 
 def tell(project: Project, worker_id: str, text: str) -> str:
@@ -116,6 +132,7 @@ def retry(project: Project, task_id: str) -> str:
                 expect=TaskState.FAILED,
                 reason="retried by a person" if t == task_id else f"dependency {task_id} retried by a person",
                 rounds=0,
+                attempt_id=None,  # its failed attempt stays failed: the next assignment makes a new one
             )
         Store.emit(conn, EventKind.PERSON_RETRIED, actor="person", task=task_id, tasks=again)
     more = f" (and {', '.join(again[1:])}, which waited for it)" if len(again) > 1 else ""

@@ -557,7 +557,12 @@ def web(
     port: Annotated[int, typer.Option("--port", help="The port (0: any free one).", min=0, max=65535)] = 8765,
     token: Annotated[
         str | None,
-        typer.Option("--token", envvar="CZAR_WEB_TOKEN", help="The password for acting (default: a new one, printed)."),
+        typer.Option(
+            "--token",
+            envvar="CZAR_WEB_TOKEN",
+            help="The password for acting (default: a new one, printed). Prefer CZAR_WEB_TOKEN: a command"
+            " line is visible to every user of the machine.",
+        ),
     ] = None,
 ) -> None:
     """A live web page of the run; anything beyond reading needs the token it prints."""

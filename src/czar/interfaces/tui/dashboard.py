@@ -278,8 +278,8 @@ class Dashboard(App[None]):
         if need is None or need.worker is None:
             self.notify("the selected row asks for no permission", severity="warning")
             return
-        worker = need.worker
-        self._act(lambda: people.answer_permission(self.project, worker, allow))
+        worker, asked_at = need.worker, need.asked_at
+        self._act(lambda: people.answer_permission(self.project, worker, allow, asked_at=asked_at))
 
     def action_allow(self) -> None:
         self._decide(True)

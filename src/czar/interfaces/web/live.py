@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import threading
 import time
@@ -24,6 +25,8 @@ from jinja2 import Environment
 from czar.interfaces.web.graph import graph_svg
 from czar.supervisor.overview import Feed, Overview
 from czar.supervisor.project import Project
+
+log = logging.getLogger(__name__)
 
 COALESCE_SECONDS = 0.02
 SAFETY_SECONDS = 5.0
@@ -171,8 +174,13 @@ class Broadcaster:
                 if rung:
                     time.sleep(COALESCE_SECONDS)
                     listener.wait(0)  # the rings of the burst, drained
-                with self._first:
-                    changed = self._refresh(rung)
+                try:
+                    with self._first:
+                        changed = self._refresh(rung)
+                except Exception as exc:  # the store or git failed this time: the page waits for the next
+                    log.warning("live page of %s not brought up to date: %r", self.name, exc)
+                    self._seen = -1  # read again at the next ring
+                    continue
                 with self._lock:
                     waiting = list(self._waiting)
                 if changed:

@@ -13,19 +13,19 @@ import contextlib
 import hmac
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from czar.errors import CzarError
-from czar.interfaces.web.auth import COOKIE, session_of, trusted
+from czar.interfaces.web.auth import COOKIE, local_host, session_of, trusted
 from czar.interfaces.web.graph import STATE_COLOURS
 from czar.interfaces.web.live import Broadcaster, LivePage
 from czar.supervisor import people, pull_view, task_view
@@ -51,8 +51,16 @@ def _money(value: float) -> str:
     return f"${value:.2f}" if value else "-"
 
 
+def _web_link(url: object) -> str:
+    """A link from a forge or a CI (which an agent's branch may set) only if it is http(s): a
+    ``javascript:`` one would run on this page, with the person's session."""
+    text = str(url or "")
+    return text if text.startswith(("https://", "http://")) else ""
+
+
 def pages() -> Environment:
     env = Environment(loader=PackageLoader("czar.interfaces.web", "templates"), autoescape=select_autoescape())
+    env.filters["web_link"] = _web_link
     env.filters["clock"] = _clock
     env.filters["money"] = _money
     env.globals["colours"] = STATE_COLOURS
@@ -72,6 +80,14 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
             s.live.close()
 
     app = FastAPI(title="czar", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+
+    if not private:
+
+        @app.middleware("http")
+        async def this_machine_only(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+            if not local_host(request):
+                return PlainTextResponse("czar web answers only to this machine's names", status_code=421)
+            return await call_next(request)
 
     def project_named(name: str) -> Served:
         if name not in served:
@@ -99,6 +115,13 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
         if exc.status_code == 401:
             return page(request, "login.html", 401, project=project.name, problem=exc.detail)
         return page(request, "problem.html", exc.status_code, project=project.name, problem=exc.detail)
+
+    async def found(read: Callable[[], Any]) -> Any:
+        """What ``read`` reads from the store (off the server's loop); not there: a 404 page."""
+        try:
+            return await asyncio.to_thread(read)
+        except CzarError as exc:
+            raise HTTPException(404, str(exc)) from None
 
     @app.get("/")
     async def home_page() -> Response:
@@ -138,7 +161,7 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
     async def overview_page(request: Request, name: str) -> Response:
         may_read(request)
         s = project_named(name)
-        version, live = await asyncio.to_thread(s.live.latest)
+        version, live = await found(s.live.latest)
         return page(request, "overview.html", project=name, live=live, version=version)
 
     @app.get("/p/{name}/live")
@@ -170,13 +193,6 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
         svg = timeline_svg(await asyncio.to_thread(history, s.project))
         return page(request, "timeline.html", project=name, svg=svg)
 
-    async def found(read: Callable[[], Any]) -> Any:
-        """What ``read`` reads from the store (off the server's loop); not there: a 404 page."""
-        try:
-            return await asyncio.to_thread(read)
-        except CzarError as exc:
-            raise HTTPException(404, str(exc)) from None
-
     @app.get("/p/{name}/task/{task_id}")
     async def task_page(request: Request, name: str, task_id: str) -> Response:
         may_read(request)
@@ -200,12 +216,13 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
         worker: str = Form(""),
         task: str = Form(""),
         text: str = Form(""),
+        asked: str = Form(""),
     ) -> Response:
         if not trusted(request, token):
             raise HTTPException(401, "acting needs the token `czar web` printed")
         s = project_named(name)
         try:
-            said = await asyncio.to_thread(_carry_out, s.project, action, worker, task, text)
+            said = await asyncio.to_thread(_carry_out, s.project, action, worker, task, text, asked)
         except CzarError as exc:
             return RedirectResponse(f"./?error={urllib.parse.quote(str(exc))}", status_code=303)
         return RedirectResponse(f"./?said={urllib.parse.quote(said)}", status_code=303)
@@ -217,12 +234,16 @@ def _same(given: str, token: str) -> bool:
     return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def _carry_out(project: Project, action: str, worker: str, task: str, text: str) -> str:
+def _carry_out(project: Project, action: str, worker: str, task: str, text: str, asked: str = "") -> str:
     """A person's action, through the same functions as the CLI's commands."""
     if action not in ACTIONS:
         raise CzarError(f"no action {action!r}; the actions are {', '.join(ACTIONS)}")
     if action in ("allow", "deny"):
-        return people.answer_permission(project, _needed(worker, "worker"), action == "allow", text)
+        try:
+            asked_at = float(asked) if asked else None
+        except ValueError:
+            raise CzarError(f"not a time: {asked!r}") from None
+        return people.answer_permission(project, _needed(worker, "worker"), action == "allow", text, asked_at)
     if action in ("answer", "tell"):
         return people.tell(project, _needed(worker, "worker"), _needed(text.strip(), "text"))
     if action == "retry":
