@@ -344,6 +344,7 @@ def test_the_dashboard_looks_as_it_did(tmp_path: Path, czar_home: Path, monkeypa
     async def go() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, lambda: app.overview is not None, "the picture of the run")
+            await _until(pilot, lambda: len(app.query("FooterKey")) > 0, "the footer's keys")
             await pilot.pause(0.3)
             shot.append(app.export_screenshot(title="czar dash"))
 

@@ -160,9 +160,11 @@ class Feed:
 
     Each picture says what changed since the one before (``Overview.changed``)."""
 
-    def __init__(self, project: Project, *, git: bool = True) -> None:
+    def __init__(self, project: Project, *, git: bool = True, whole_seconds: float | None = None) -> None:
+        """``whole_seconds``: how often a look reads the whole run (default ``WHOLE_SECONDS``)."""
         self.p = project
         self.git = git
+        self.whole_seconds = WHOLE_SECONDS if whole_seconds is None else whole_seconds
         self._last = -1  # the newest event read; -1: nothing read yet
         self._whole_at = 0.0
         self._branches_at = 0.0
@@ -185,7 +187,7 @@ class Feed:
         remote = self.p.remote
         fetch_problem = remote.fetch(timeout=FETCH_SECONDS) if remote is not None and fetch else None
         changed: frozenset[str] | None = ALL
-        if whole or self._last < 0 or time.monotonic() - self._whole_at >= WHOLE_SECONDS:
+        if whole or self._last < 0 or time.monotonic() - self._whole_at >= self.whole_seconds:
             self._read_whole()
         else:
             changed = self._read_new()

@@ -32,6 +32,7 @@ COALESCE_SECONDS = 0.02
 SAFETY_SECONDS = 5.0
 QUIET_SECONDS = 2.0
 TRACE = os.environ.get("CZAR_WEB_TRACE")  # a file to note each version in (benchmarks)
+WHOLE_SECONDS = 30.0
 KEPT = 64  # patches kept, so a page a little behind gets patches rather than the whole page
 
 
@@ -49,7 +50,9 @@ class LivePage:
     """One project's live part, rendered and patched."""
 
     def __init__(self, project: Project, env: Environment) -> None:
-        self.feed = Feed(project)
+        # Whole reads seldom: each costs a render of every row, which holds up the changes that
+        # come meanwhile; what they catch here is only the workers' last sign of life.
+        self.feed = Feed(project, whole_seconds=WHOLE_SECONDS)
         self.env = env
         self.macros = env.get_template("parts.html").module
         self.now = Rendered()
