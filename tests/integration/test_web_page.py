@@ -4,6 +4,7 @@ run shown live, on a desktop and a phone, and a person's actions through the pag
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -383,3 +384,27 @@ def test_a_link_from_a_forge_or_a_ci_is_shown_only_if_it_is_http(site: Site) -> 
     page = client.get(f"/p/webby/pr/{ref.number}").text
     assert "javascript:" not in page
     assert 'href="https://ci.example.com/run/1"' in page
+
+
+def test_czar_web_gives_its_page_a_name_of_its_own_and_says_how_to_log_in(site: Site) -> None:
+    import subprocess
+    import sys
+
+    web = subprocess.Popen(
+        [sys.executable, "-m", "czar", "web", str(site.project.plan.path), "--port", "0", "--token", TOKEN],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert web.stdout is not None
+        first, second = web.stdout.readline(), web.stdout.readline()
+        found = re.match(r"czar web: http://(czar-[0-9a-f]{8}\.localhost):(\d+)/ \(or http://127\.0\.0\.1:\2/", first)
+        assert found, first
+        assert second.strip().endswith(f"http://{found.group(1)}:{found.group(2)}/login?token={TOKEN}")
+        # Its own name and this machine's both reach it (a browser resolves every *.localhost here).
+        client = TestClient(make_app(site.project, TOKEN), base_url=f"http://{found.group(1)}:{found.group(2)}")
+        assert client.get("/p/webby/").status_code == 200
+    finally:
+        web.terminate()
+        web.communicate(timeout=10)  # its pipe read to the end and closed

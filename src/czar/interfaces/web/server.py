@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
+from typing import Any
 
 import typer
 import uvicorn
@@ -25,9 +27,21 @@ def serve(project: Project, *, host: str, port: int, token: str | None) -> None:
         raise CzarError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"czar web: http://{shown}:{bound}/ (Ctrl-C stops it)")
-    typer.echo(f"to act (allow, answer, retry, pause...), log in once: http://{shown}:{bound}/login?token={token}")
     if private:
+        typer.echo(f"czar web: http://{shown}:{bound}/ (Ctrl-C stops it)")
+        typer.echo(f"to act (allow, answer, retry, pause...), log in once: http://{shown}:{bound}/login?token={token}")
         typer.echo("listening beyond this machine: reading needs the token too; put it behind HTTPS")
+        _run(app, sock)
+        return
+    # A name of its own on this machine (browsers take every *.localhost for it): the session's
+    # cookie then goes to this page only, not to every server on 127.0.0.1 the browser visits
+    # (cookies are kept by name, not by port).
+    name = f"czar-{secrets.token_hex(4)}.localhost"
+    typer.echo(f"czar web: http://{name}:{bound}/ (or http://{shown}:{bound}/; Ctrl-C stops it)")
+    typer.echo(f"to act (allow, answer, retry, pause...), log in once: http://{name}:{bound}/login?token={token}")
+    _run(app, sock)
+
+
+def _run(app: Any, sock: socket.socket) -> None:
     config = uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=True, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
