@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 
 from browser import chromium, png_size, screenshots_folder
 from czar.core.events import EventKind
+from czar.core.forge import CheckRun, PullDraft, PullRef
 from czar.core.states import TaskState, WorkerState
 from czar.interfaces.web.site import make_app
 from czar.store.store import Store
@@ -102,6 +103,20 @@ def site(tmp_path: Path, czar_home: Path) -> Iterator[Site]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def _pull_of_parse(site: Site, title: str, body: str, *checks: CheckRun) -> PullRef:
+    """Task parse's pull request in the local forge, at main's tip, with ``checks``."""
+    draft = PullDraft(
+        task="parse",
+        head_branch="czar/parse",
+        base_branch="czar/integration",
+        head_commit=site.project.git.tip("main"),
+        title=title,
+        body=body,
+        checks=checks,
+    )
+    return site.project.forge.open_or_update(draft)
 
 
 def _log_in(page: Page, site: Site) -> None:
@@ -296,19 +311,12 @@ def test_a_change_sends_only_the_rows_and_parts_it_touched(site: Site) -> None:
 
 
 def test_a_pull_request_page_shows_its_checks_and_a_failing_ones_output(site: Site) -> None:
-    from czar.core.forge import CheckRun, PullDraft
-
-    head = site.project.git.tip("main")
-    ref = site.project.forge.open_or_update(
-        PullDraft(
-            task="parse",
-            head_branch="czar/parse",
-            base_branch="czar/integration",
-            head_commit=head,
-            title="parse: the parser",
-            body="What parse does.",
-            checks=(CheckRun("lint", True, "all good"), CheckRun("pytest", False, "FAILED test_parse.py::test_empty")),
-        )
+    ref = _pull_of_parse(
+        site,
+        "parse: the parser",
+        "What parse does.",
+        CheckRun("lint", True, "all good"),
+        CheckRun("pytest", False, "FAILED test_parse.py::test_empty"),
     )
     with chromium() as browser:
         page = browser.new_page()
@@ -363,22 +371,12 @@ def test_an_allow_answers_the_request_the_person_saw_and_no_later_one(site: Site
 
 
 def test_a_link_from_a_forge_or_a_ci_is_shown_only_if_it_is_http(site: Site) -> None:
-    from czar.core.forge import CheckRun, PullDraft
-
-    head = site.project.git.tip("main")
-    ref = site.project.forge.open_or_update(
-        PullDraft(
-            task="parse",
-            head_branch="czar/parse",
-            base_branch="czar/integration",
-            head_commit=head,
-            title="parse",
-            body="",
-            checks=(
-                CheckRun("evil", False, "x", url="javascript:fetch('act')"),
-                CheckRun("ci", False, "y", url="https://ci.example.com/run/1"),
-            ),
-        )
+    ref = _pull_of_parse(
+        site,
+        "parse",
+        "",
+        CheckRun("evil", False, "x", url="javascript:fetch('act')"),
+        CheckRun("ci", False, "y", url="https://ci.example.com/run/1"),
     )
     client = TestClient(make_app(site.project, TOKEN), base_url="http://127.0.0.1:8765")
     page = client.get(f"/p/webby/pr/{ref.number}").text

@@ -91,6 +91,14 @@ class Store(Events, Tasks, Workers, Attempts, Claims, RadarFindings, Inbox, Meta
         with self.read() as conn:
             return self.read_events(conn, after, limit, kinds)
 
+    def all_events_after(self, after: int = 0, kinds: Sequence[EventKind] = ()) -> list[Event]:
+        """Every event with an id above ``after`` (of ``kinds``, if given), read page by page."""
+        found: list[Event] = []
+        while batch := self.events_after(after, limit=10_000, kinds=kinds):
+            found += batch
+            after = batch[-1].id
+        return found
+
     def tasks(self) -> list[Task]:
         with self.read() as conn:
             return self.all_tasks(conn)

@@ -125,9 +125,9 @@ class AlertSender:
                 with self.store.read() as conn:
                     self._seen = self._marked = int(Store.get_meta(conn, DELIVERED, 0))
                 # Alerts past the mark may have an outcome already (the mark waits for the slowest).
-                done = {int(e.payload["alert"]) for e in self._all_after(self._seen, OUTCOMES)}
+                done = {int(e.payload["alert"]) for e in self.store.all_events_after(self._seen, OUTCOMES)}
             wanted: list[tuple[int, Event]] = []
-            for event in self._all_after(self._seen, (EventKind.ALERT,)):
+            for event in self.store.all_events_after(self._seen, (EventKind.ALERT,)):
                 self._seen = event.id
                 level = LEVELS.get(str(event.payload.get("level")), 0)
                 if level >= self.least and event.id not in done:
@@ -161,13 +161,6 @@ class AlertSender:
             self._lanes.clear()
 
     # -- the lanes -----------------------------------------------------------------------------
-
-    def _all_after(self, after: int, kinds: tuple[EventKind, ...]) -> list[Event]:
-        found: list[Event] = []
-        while batch := self.store.events_after(after, kinds=kinds):
-            found += batch
-            after = batch[-1].id
-        return found
 
     def _lane(self, level: int) -> queue.Queue[Event | None]:
         if level not in self._lanes:

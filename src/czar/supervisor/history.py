@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from czar.core.events import EventKind
 from czar.core.states import TERMINAL_TASK_STATES, AttemptOutcome
-from czar.store.store import Event, Store
+from czar.store.store import Store
 from czar.supervisor.project import Project
 
 
@@ -41,7 +41,7 @@ def history(project: Project, now: float | None = None) -> History:
     with project.store.read() as conn:
         attempts = Store.all_attempts(conn)
         reviews = Store.all_reviews(conn)
-        moves = _all(project, EventKind.TASK_STATE)
+        moves = project.store.all_events_after(0, (EventKind.TASK_STATE,))
         tasks = Store.all_tasks(conn)
     # A review runs as an attempt of the reviewer's (with no branch) that stays open: its review is
     # its span, or the reviewer would show working twice, the second time until now.
@@ -79,12 +79,3 @@ def history(project: Project, now: float | None = None) -> History:
         if state not in terminal:
             in_state[task][state] = in_state[task].get(state, 0.0) + max(0.0, end - at)
     return History(start, max(end, start), spans, in_state, moved)
-
-
-def _all(project: Project, kind: EventKind) -> list[Event]:
-    found: list[Event] = []
-    after = 0
-    while batch := project.store.events_after(after, limit=10_000, kinds=(kind,)):
-        found += batch
-        after = batch[-1].id
-    return found

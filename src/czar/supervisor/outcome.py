@@ -15,7 +15,6 @@ from czar.core.review import ReviewState
 from czar.core.states import TaskState
 from czar.errors import SupervisorError, SupervisorGone
 from czar.store.store import Event, Store, Tx
-from czar.supervisor import status
 from czar.supervisor.actions import stack_starts, stacked_base
 from czar.supervisor.checks import run_checks
 from czar.supervisor.launcher import supervisor_pid
@@ -185,7 +184,7 @@ def outcome(project: Project, integration_ok: bool | None) -> RunOutcome:
     tasks = project.store.tasks()
     share, _, _ = hunks.duplication(work_pairs(project))
     with project.store.read() as conn:
-        cost = float(status.costs(conn)["run"]["cost_usd"])
+        cost = round(Store.spent(conn), 6)
         interventions = Store.count_events_by(conn, "person")
         wall_seconds = run_wall_seconds(conn)
         pulls = Store.all_pulls(conn)

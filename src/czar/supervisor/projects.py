@@ -29,10 +29,6 @@ class ProjectEntry:
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
-    @property
-    def tasks(self) -> int:
-        return sum(self.counts.values())
-
 
 def all_projects(home: Path | None = None) -> list[ProjectEntry]:
     """Every project folder that has a store, by name."""

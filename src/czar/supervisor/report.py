@@ -153,8 +153,10 @@ def report_data(project: Project, *, integration_ok: bool | None = None, now: fl
         moves = Store.count_events_of_kinds(conn, (EventKind.TASK_STATE,)).get(EventKind.TASK_STATE, 0)
         repairs = Store.count_events_of_kinds(conn, tuple(REPAIRS))
         radar = Store.count_events_of_kinds(conn, tuple(RADAR))
-    right, wrong = _first_acks(_events(project, EventKind.AGENT_ACK))
-    detected = Counter(str(e.payload.get("problem")) for e in _events(project, EventKind.HEALTH_DETECTED))
+    right, wrong = _first_acks(project.store.all_events_after(0, (EventKind.AGENT_ACK,)))
+    detected = Counter(
+        str(e.payload.get("problem")) for e in project.store.all_events_after(0, (EventKind.HEALTH_DETECTED,))
+    )
     workers = {
         w.id: WorkerLine(w.id, w.agent, w.role, w.cost_usd, w.input_tokens, w.output_tokens) for w in seen.workers
     }
@@ -178,13 +180,6 @@ def report_data(project: Project, *, integration_ok: bool | None = None, now: fl
         repairs={REPAIRS[EventKind(k)]: n for k, n in repairs.items()},
         radar={RADAR[EventKind(k)]: n for k, n in radar.items()},
     )
-
-
-def _events(project: Project, kind: EventKind) -> list[Event]:
-    found: list[Event] = []
-    while batch := project.store.events_after(found[-1].id if found else 0, limit=10_000, kinds=(kind,)):
-        found += batch
-    return found
 
 
 def _first_acks(acks: list[Event]) -> tuple[int, int]:
