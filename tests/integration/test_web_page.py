@@ -172,6 +172,15 @@ def test_a_change_in_the_store_reaches_an_open_page_without_reloading(site: Site
             timeout=15_000,
         )
         took = time.monotonic() - started
+        # Its node in the graph too, replaced alone inside the SVG (and still drawn as SVG).
+        page.wait_for_function(
+            """() => document.querySelector('svg.graph g.node[data-task="parse"]').classList.contains('state-ready')""",
+            timeout=15_000,
+        )
+        assert page.evaluate(
+            """() => document.querySelector('svg.graph g.node[data-task="parse"] rect') instanceof SVGRectElement"""
+        )
+        assert page.locator("svg.graph g.node").count() == 4
         assert page.evaluate("window.czarMark") == 1
         assert page.locator("#live").get_attribute("data-version") != first
         print(f"store to page: {took * 1000:.0f} ms")
@@ -300,9 +309,16 @@ def test_a_change_sends_only_the_rows_and_parts_it_touched(site: Site) -> None:
         Store.move_task(conn, "export", TaskState.READY, reason="test")
     patch = live.update()
     assert patch is not None
-    assert list(patch["rows"]) == ["task:export"]
+    assert sorted(patch["rows"]) == ["node:export", "task:export"]  # its row and its node in the graph
     assert "ready" in patch["rows"]["task:export"] and HOSTILE not in patch["rows"]["task:export"]
-    assert set(patch["parts"]) == {"summary", "graph"}  # the counts and the graph's colours moved
+    assert 'data-key="node:export"' in patch["rows"]["node:export"] and "ready" in patch["rows"]["node:export"]
+    assert HOSTILE not in patch["rows"]["node:export"]
+    assert set(patch["parts"]) == {"summary"}  # the counts moved; the graph's layout did not
+    assert "ready" in live.html().split('id="part-graph"')[1]  # a page that joins now sees the node's new state
+    live.feed.whole_seconds = 0  # every look reads the whole run: it says everything may have changed
+    patch = live.update()
+    assert patch is not None and patch["rows"] == {}  # ... and no row is rendered or sent that did not
+    live.feed.whole_seconds = 3600
     with site.project.store.write() as conn:
         Store.alert(conn, "warning", "disk almost full")
     patch = live.update()

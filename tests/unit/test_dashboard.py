@@ -361,3 +361,55 @@ def test_the_dashboard_looks_as_it_did(tmp_path: Path, czar_home: Path, monkeypa
     assert _screen(shot[0]) == _screen(SNAPSHOT.read_text(encoding="utf-8")), (
         f"the dashboard looks different: see {tmp_path / 'dashboard.svg'} (CZAR_UPDATE_SNAPSHOTS=1 to keep it)"
     )
+
+
+def test_a_table_widens_a_column_for_a_cell_that_outgrows_it_and_keeps_the_rest_in_place() -> None:
+    """``show_rows`` updates cell by cell; a column is measured again only when a cell is wider
+    than it (Textual measures every row of the column again otherwise)."""
+    from rich.text import Text
+    from textual.app import App, ComposeResult
+
+    from czar.interfaces.tui.tables import show_rows
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield DataTable(id="t")
+
+    measured: list[str] = []
+
+    class Cell(Text):
+        def __rich_measure__(self, console: Any, options: Any) -> Any:
+            measured.append(self.plain)
+            return super().__rich_measure__(console, options)
+
+    def rows(*ages: str) -> list[tuple[str, tuple[Text, ...]]]:
+        return [(f"w{i}", (Text(f"w{i}"), Cell(age))) for i, age in enumerate(ages)]
+
+    async def go() -> None:
+        app = One()
+        async with app.run_test(size=(80, 20)) as pilot:
+            table = app.query_one(DataTable)
+            table.add_columns("worker", "seen")
+            show_rows(table, rows("9s ago", "1m 05s ago"))
+            await pilot.pause()
+            seen = table.ordered_columns[1]
+            assert seen.content_width == len("1m 05s ago")
+            measured.clear()
+            show_rows(table, rows("10s ago", "1m 06s ago"))  # one grew, within the column
+            await pilot.pause()
+            assert seen.content_width == len("1m 05s ago")
+            assert "1m 05s ago" not in measured and "1m 06s ago" not in measured  # the column was not measured again
+            assert [str(c) for c in table.get_row("w0")] == ["w0", "10s ago"]
+            show_rows(table, rows("11s ago", "1h 02m 06s ago"))  # one outgrew it
+            await pilot.pause()
+            assert seen.content_width == len("1h 02m 06s ago")
+            assert [str(c) for c in table.get_row("w1")] == ["w1", "1h 02m 06s ago"]
+
+    asyncio.run(go())
+
+
+def test_under_a_steady_stream_the_dashboard_looks_again_at_a_pace_its_cpu_allows() -> None:
+    pace = watch.Pace(share=0.04, shortest=1.0, longest=4.0)
+    assert pace.next_look(100.0, cpu_since=0.01) == 101.0  # a cheap look: a second on, no sooner
+    assert pace.next_look(100.0, cpu_since=0.1) == pytest.approx(102.5)  # 0.1 s of CPU is 4% of 2.5 s
+    assert pace.next_look(100.0, cpu_since=2.0) == 104.0  # never held back more than the longest

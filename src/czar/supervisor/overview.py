@@ -50,7 +50,8 @@ class WorkerRow:
     role: str
     state: str
     task: str | None
-    for_seconds: float | None  # in this state
+    # In this state (a picture's age of it: two pictures of a worker that did not move are equal).
+    for_seconds: float | None = field(compare=False)
     state_since: float | None  # ... since when
     detail: str | None
     last_seen: float | None  # its host's last sign of life
@@ -182,6 +183,9 @@ class Feed:
         self._radar: list[dict[str, Any]] = []
         self._branches: list[dict[str, Any]] = []
         self._paused = False
+        # Each task's row as last made, and what it was made from: a look at three hundred tasks
+        # makes again only the rows of those that moved.
+        self._made: dict[str, tuple[Task, tuple[object, ...], TaskRow]] = {}
 
     def look(self, *, fetch: bool = False, whole: bool = False) -> Overview:
         remote = self.p.remote
@@ -292,6 +296,15 @@ class Feed:
 
     # -- the picture -------------------------------------------------------------------------
 
+    def _task_row(self, t: Task, pull: int | None) -> TaskRow:
+        made_from = (self._claims.get(t.id, ()), self._by_task.get(t.id, NO_COSTS), pull)
+        made = self._made.get(t.id)
+        if made is not None and (made[0] is t or made[0] == t) and made[1] == made_from:
+            return made[2]
+        row = _task_row(t, *made_from)
+        self._made[t.id] = (t, made_from, row)
+        return row
+
     def _picture(self, fetch_problem: str | None, changed: frozenset[str] | None) -> Overview:
         now = time.time()
         project = self.p
@@ -299,12 +312,9 @@ class Feed:
         pulls = [self._pulls[n] for n in sorted(self._pulls)]
         pull_of = {p["task"]: p["number"] for p in pulls}
         by_branch = {str(b["branch"]): b for b in self._branches}
-        none = Costs()
-        task_rows = [
-            _task_row(t, self._claims.get(t.id, ()), self._by_task.get(t.id, none), pull_of.get(t.id)) for t in tasks
-        ]
+        task_rows = [self._task_row(t, pull_of.get(t.id)) for t in tasks]
         worker_rows = [
-            _worker_row(w, self._tasks.get(w.task_id or ""), by_branch, self._by_worker.get(w.id, none), now)
+            _worker_row(w, self._tasks.get(w.task_id or ""), by_branch, self._by_worker.get(w.id, NO_COSTS), now)
             for w in sorted(self._workers.values(), key=lambda w: w.id)
         ]
         inbox = _inbox(tasks, list(self._workers.values()), self._questions)
@@ -348,6 +358,7 @@ class Feed:
 WHOLE_SECONDS = 5.0  # a live view reads the whole run at least this often
 BRANCH_SECONDS = 1.0  # and its branches at most this often (a git process or more each time)
 MOST_EVENTS = 5_000  # more new events than this at once: the whole run is read instead
+NO_COSTS = Costs()
 ALL = None  # what changed: everything may have (a whole read)
 # Events after which a branch may have moved.
 BRANCH_KINDS = frozenset(

@@ -153,10 +153,7 @@ class Dashboard(App[None]):
     def _fresh(self, message: Fresh) -> None:
         if message.project is not self.project:
             return  # a late picture of the project switched away from
-        started = time.monotonic()
         self._draw(message.overview)
-        if self._watch is not None:
-            self._watch.drawn(time.monotonic() - started)
 
     def _draw(self, o: Overview) -> None:
         self.overview = o

@@ -27,13 +27,15 @@ def show_rows(table: DataTable[Text], rows: Sequence[Row], *, follow_end: bool =
     keys = [key for key, _ in rows]
     present = [str(r.key.value) for r in table.ordered_rows]
     if keys == present:
-        columns = [c.key for c in table.ordered_columns]
+        columns = table.ordered_columns
         for key, cells in rows:
             for column, before, after in zip(columns, table.get_row(key), cells, strict=True):
                 if before != after:
-                    # The column is measured again (every row of it, once idle) only when the
-                    # cell grew: a hundred workers' ages change at every look.
-                    table.update_cell(key, column, after, update_width=after.cell_len > before.cell_len)
+                    # The column widens when the cell outgrows it, and is not measured again
+                    # otherwise: Textual measures every row of a column again for a cell that
+                    # does not widen it, and a hundred workers' ages change at every look.
+                    wider = after.cell_len > column.content_width
+                    table.update_cell(key, column.key, after, update_width=wider)
         return
     selected = selected_key(table)
     at_end = bool(present) and selected == present[-1]

@@ -5,7 +5,8 @@ picture to the view.
 No fixed refresh tick: the thread sleeps on the doorbell. Its slow timeout is the doorbell's
 documented safety net (a lost ring costs latency, not a stale screen) and reads the run again
 only if an event came meanwhile. A burst of events (a hundred workers' reports) gives one read:
-after a ring the thread waits until the bell is quiet for a moment.
+after a ring the thread waits until the bell is quiet for a moment. Under a steady stream of rings
+it looks again at a pace that keeps the whole dashboard within a small share of a core (``Pace``).
 """
 
 from __future__ import annotations
@@ -15,19 +16,35 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from czar.errors import CzarError
 from czar.supervisor.overview import Feed, Overview
 from czar.supervisor.project import Project
 
 SAFETY_POLL = 5.0  # seconds: the doorbell's safety net, not a refresh tick
-QUIET = 0.1  # seconds without a ring that end a burst
-BURST_AT_MOST = 1.0  # seconds a steady stream of rings may hold a read back
-# ... or more: the share of a core the dashboard may take while a steady stream lasts. A look
-# (reading the run and drawing it; Textual's painting after is not counted, hence the low share)
-# of 0.1 s waits 3.3 s for the next; a quiet run's look of 10 ms is drawn at once.
-SHARE = 0.03
-LONGEST = 4.0  # seconds a steady stream may hold a read back at most, whatever a look cost
+QUIET = 0.1  # seconds a ring waits for the rest of its burst
+SOONEST = 0.25  # seconds after a look began that the next may come, at the soonest
+# ... or later: the share of a core the dashboard may take while rings keep coming, counted as
+# the CPU its whole process used since the last look began (reading the run, drawing it, and
+# Textual painting it). A quiet run's change is drawn at once.
+SHARE = 0.04
+LONGEST = 4.0  # seconds rings may hold a look back at most, whatever a look cost
+
+
+@dataclass(frozen=True)
+class Pace:
+    """When the next look may come while rings keep coming: at least ``shortest`` after the
+    last began, later if the process used more than ``share`` of a core since, never later than
+    ``longest``."""
+
+    share: float = SHARE
+    shortest: float = SOONEST
+    longest: float = LONGEST
+
+    def next_look(self, last_began: float, cpu_since: float) -> float:
+        return last_began + min(self.longest, max(self.shortest, cpu_since / self.share))
+
 
 _numbers = itertools.count(1)
 
@@ -36,13 +53,21 @@ class Watch:
     """Reads ``project``'s overview on every ring, off the caller's thread; ``show`` gets each
     picture, ``trouble`` the line that says why the run could not be read."""
 
-    def __init__(self, project: Project, show: Callable[[Overview], None], trouble: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        project: Project,
+        show: Callable[[Overview], None],
+        trouble: Callable[[str], None],
+        pace: Pace = Pace(),
+    ) -> None:
         self.project = project
         self._feed = Feed(project)  # each read costs what changed since the last
         self._show = show
         self._trouble = trouble
+        self._pace = pace
         self._stopped = threading.Event()
-        self.cost = 0.0  # seconds the last look took: reading it here, and drawing it (``drawn``)
+        self._last_began = 0.0  # when the last look began (monotonic) ...
+        self._cpu_at_last = 0.0  # ... and the process's CPU time then (every thread's)
         # Listening before the first read: a write between the two still rings.
         self._listener = project.store.listen(f"dash-{os.getpid()}-{next(_numbers)}")
         self._thread = threading.Thread(target=self._follow, name=f"czar-dash-{project.name}", daemon=True)
@@ -72,19 +97,19 @@ class Watch:
         finally:
             self._listener.close()
 
-    def drawn(self, seconds: float) -> None:
-        """The view says how long drawing the last picture took."""
-        self.cost += seconds
-
     def _let_burst_end(self) -> None:
-        """Until the bell has been quiet for ``QUIET`` (or the burst has lasted long enough).
-        It sleeps in steps rather than waking at each ring: a hundred workers ring hundreds of
-        times a second."""
-        deadline = time.monotonic() + min(LONGEST, max(BURST_AT_MOST, self.cost / SHARE))
-        while not self._stopped.is_set() and time.monotonic() < deadline:
-            self._stopped.wait(QUIET)
-            if not self._listener.wait(0):
-                return
+        """A moment (``QUIET``), so that a burst of rings gives one look, then until the pace lets
+        the next look come. It sleeps in steps rather than waking at each ring (a hundred workers
+        ring hundreds of times a second), and weighs the CPU again at each: the painting of the
+        last look goes on meanwhile."""
+        self._stopped.wait(QUIET)
+        while not self._stopped.is_set():
+            now = time.monotonic()
+            due = self._pace.next_look(self._last_began, time.process_time() - self._cpu_at_last)
+            if now >= due:
+                break
+            self._stopped.wait(min(QUIET, due - now))
+        self._listener.wait(0)  # the rings so far: the look to come reads what they rang for
 
     def _newest(self) -> int | None:
         try:
@@ -96,10 +121,9 @@ class Watch:
         """Read and show the run; the newest event shown (None when it could not be read)."""
         if self._stopped.is_set():
             return None
+        self._last_began, self._cpu_at_last = time.monotonic(), time.process_time()
         try:
-            started = time.monotonic()
             picture = self._feed.look()
-            self.cost = time.monotonic() - started
         except CzarError as exc:
             self._trouble(str(exc))
             return None

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 from jinja2 import Environment
 
-from czar.interfaces.web.graph import graph_svg
-from czar.supervisor.overview import Feed, Overview
+from czar.interfaces.web.graph import graph_layout_key, graph_node, graph_positions, graph_svg
+from czar.supervisor.overview import Feed, Overview, TaskRow
 from czar.supervisor.project import Project
 
 log = logging.getLogger(__name__)
@@ -50,34 +50,50 @@ class LivePage:
     """One project's live part, rendered and patched."""
 
     def __init__(self, project: Project, env: Environment) -> None:
-        # Whole reads seldom: each costs a render of every row, which holds up the changes that
-        # come meanwhile; what they catch here is only the workers' last sign of life.
+        # Whole reads seldom: each costs a read of every task and worker, which holds up the
+        # changes that come meanwhile; what they catch here is only the workers' last sign of life.
         self.feed = Feed(project, whole_seconds=WHOLE_SECONDS)
         self.env = env
         self.macros = env.get_template("parts.html").module
         self.now = Rendered()
-        self._states: tuple[tuple[str, str], ...] = ()
+        self._tasks: list[TaskRow] = []  # as last read: the graph is drawn whole from them when asked
+        self._layout: tuple[object, ...] = ()  # what the graph's layout was made from
+        self._at: dict[str, tuple[int, int]] = {}  # ... and where each task's node stands in it
+        self._shown: dict[str, object] = {}  # each row's key -> what its HTML was rendered from
 
     def update(self) -> dict[str, dict[str, str]] | None:
-        """Read the run again: the patch that brings a page up to date (rows and parts whose HTML
-        changed; empty if none did), or None if the page must be rendered whole."""
+        """Read the run again: the patch that brings a page up to date (rows, graph nodes and
+        parts whose HTML changed; empty if none did), or None if the page must be rendered whole.
+
+        A row is rendered again only when what it shows changed, whatever the read says may
+        have: a whole read of a hundred workers renders the few rows that moved."""
         view = self.feed.look()
         task_keys = [f"task:{t.id}" for t in view.tasks]
         worker_keys = [f"worker:{w.id}" for w in view.workers]
-        # New or gone rows (a task added to the plan): the page is sent whole.
-        whole = not self.now.parts or task_keys != self.now.task_keys or worker_keys != self.now.worker_keys
-        every = whole or view.changed is None  # a whole read: every row rendered, the changed ones sent
+        layout = graph_layout_key(view.tasks)
+        # New or gone rows (a task added to the plan), or another graph: the page is sent whole.
+        whole = (
+            not self.now.parts
+            or task_keys != self.now.task_keys
+            or worker_keys != self.now.worker_keys
+            or layout != self._layout
+        )
+        if whole:
+            self._shown = {}
+            self._layout = layout
+            self._at = graph_positions(view.tasks)
+        self._tasks = view.tasks
         m = self.macros
         rows: dict[str, str] = {}
         for t in view.tasks:
-            key = f"task:{t.id}"
-            if every or key in (view.changed or ()):
-                rows[key] = str(m.task_row(t))  # type: ignore[attr-defined]
+            if self._changed(f"task:{t.id}", t):
+                rows[f"task:{t.id}"] = str(m.task_row(t))  # type: ignore[attr-defined]
+            if self._changed(f"node:{t.id}", (t.title, t.state)):
+                rows[f"node:{t.id}"] = graph_node(t, self._at[t.id])
         for w in view.workers:
-            key = f"worker:{w.id}"
-            if every or key in (view.changed or ()):
-                rows[key] = str(m.worker_row(w))  # type: ignore[attr-defined]
-        parts = self._parts(view, every)
+            if self._changed(f"worker:{w.id}", w):
+                rows[f"worker:{w.id}"] = str(m.worker_row(w))  # type: ignore[attr-defined]
+        parts = self._parts(view, whole)
         if whole:
             self.now = Rendered(parts, rows, task_keys, worker_keys)
             return None
@@ -87,24 +103,32 @@ class LivePage:
         self.now.parts.update(patch_parts)
         return {"rows": patch_rows, "parts": patch_parts}
 
+    def _changed(self, key: str, shown: object) -> bool:
+        """True (and noted) if ``key``'s row would show something else than it last did."""
+        if self._shown.get(key) == shown:
+            return False
+        self._shown[key] = shown
+        return True
+
     def _parts(self, view: Overview, whole: bool) -> dict[str, str]:
         m = self.macros
         changed = view.changed or frozenset()
+        every = whole or view.changed is None
         parts = {"summary": str(m.summary(view)), "inbox": str(m.inbox(view))}  # type: ignore[attr-defined]
-        states = tuple((t.id, t.state) for t in view.tasks)
-        if whole or states != self._states:
-            parts["graph"] = graph_svg(view.tasks)
-            self._states = states
-        if whole or "pulls" in changed:
+        if whole:
+            parts["graph"] = graph_svg(view.tasks)  # later, only its nodes change (as rows)
+        if every or "pulls" in changed:
             parts["pulls"] = str(m.pulls(view))  # type: ignore[attr-defined]
-        if whole or "alerts" in changed:
+        if every or "alerts" in changed:
             parts["alerts"] = str(m.alerts(view))  # type: ignore[attr-defined]
         return parts
 
     def html(self) -> str:
         r = self.now
+        # The graph as its nodes are now: they were patched since it was drawn whole.
+        parts = {**r.parts, "graph": graph_svg(self._tasks)}
         return self.env.get_template("live.html").render(
-            parts=r.parts, rows=r.rows, task_keys=r.task_keys, worker_keys=r.worker_keys
+            parts=parts, rows=r.rows, task_keys=r.task_keys, worker_keys=r.worker_keys
         )
 
 
