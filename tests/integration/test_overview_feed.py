@@ -102,3 +102,71 @@ def test_a_feed_sees_waits_that_end_with_another_task(tmp_path: Path, czar_home:
         Actions(f.project).finished(conn, "a", MessageKind.FAILED, "a failed")
     assert _same(feed.look()) == _same(overview(f.project, git=False))
     assert feed.look().task("c").blocked_on == "b"  # type: ignore[union-attr]
+
+
+def test_a_live_views_feed_counts_only_the_branches_at_work_and_can_leave_git_to_another_thread(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Every merge moves the integration branch, and counting a branch against it is a git
+    process: a live view counts the branches it shows (the integration branch and the tasks' at
+    work), and the web page's looks never wait for git (another thread reads the branches)."""
+    from czar.supervisor.project import open_project
+    from helpers import git, make_repo, sim_task, write_plan
+
+    repo = make_repo(tmp_path / "repo")
+    project = open_project(write_plan(tmp_path, "branches", [sim_task("a"), sim_task("b")]))
+    project.sync_plan()
+    for branch in ("czar/integration", "czar/a", "czar/b"):
+        git(repo, "branch", branch, "main")
+    with project.store.write() as conn:
+        Store.move_task(conn, "a", T.READY, reason="test")
+        attempt = Store.new_attempt(
+            conn,
+            task_id="a",
+            worker_id="w1",
+            branch="czar/a",
+            worktree=str(tmp_path / "wt"),
+            base_commit="0" * 40,
+            prompt="do it",
+            prompt_sha256="0" * 64,
+        )
+        Store.move_task(conn, "a", T.ASSIGNED, reason="test", worker_id="w1", attempt_id=attempt)
+        Store.set_worker(conn, "w1", task_id="a", state=WorkerState.WORKING)
+
+    def names(picture: Overview) -> list[str]:
+        return sorted(str(b["branch"]) for b in picture.branches)
+
+    assert names(Feed(project).look()) == ["czar/a", "czar/b", "czar/integration"]  # czar status: all
+    assert names(Feed(project, every_branch=False).look()) == ["czar/a", "czar/integration"]
+
+    apart = Feed(project, every_branch=False, branches_apart=True)
+    assert apart.look().branches == [] and apart.branches_due.is_set()  # the look ran no git
+    apart.branches_due.clear()
+    assert apart.read_branches() and apart.has_news()  # what the other thread does
+    assert names(apart.look()) == ["czar/a", "czar/integration"] and not apart.has_news()
+    tree = git(repo, "rev-parse", "main^{tree}").strip()
+    commit = git(repo, "commit-tree", tree, "-p", "main", "-m", "work on a").strip()
+    git(repo, "update-ref", "refs/heads/czar/a", commit)
+    with project.store.write() as conn:
+        Store.emit(conn, EventKind.AGENT_COMMIT, task="a", worker="w1", attempt=attempt, commit=commit)
+    assert apart.look().changed is not None and apart.branches_due.is_set()  # a branch may have moved
+    assert apart.read_branches()
+    picture = apart.look()
+    assert picture.changed is not None and {"branches", "worker:w1"} <= picture.changed
+    assert next(w for w in picture.workers if w.id == "w1").ahead == 1
+
+
+def test_a_feed_reads_the_workers_last_sign_of_life_between_whole_reads(tmp_path: Path, czar_home: Path) -> None:
+    """A worker's last sign of life is written with no event: a live view reads every worker again
+    at its own pace (``workers_seconds``), without reading the whole run."""
+    f = on_fakes(tmp_path, ["a"], workers=2)
+    often = Feed(f.project, git=False, whole_seconds=3600, workers_seconds=0)
+    seldom = Feed(f.project, git=False, whole_seconds=3600, workers_seconds=3600)
+    often.look(), seldom.look()
+    with f.project.store.write() as conn:
+        Store.set_worker(conn, "w2", last_seen=123.0)  # no event
+    picture = often.look()
+    assert picture.changed == frozenset({"worker:w2"})
+    assert next(w for w in picture.workers if w.id == "w2").last_seen == 123.0
+    assert seldom.look().changed == frozenset()
+    assert often.look().changed == frozenset()  # read again, and nothing moved

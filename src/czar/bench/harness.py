@@ -41,13 +41,17 @@ def run_to_end(project: Project, timeout: float, progress: bool, label: str = ""
     return None
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time a process has used itself (user and system), from /proc."""
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """CPU time a process has used itself (user and system), from /proc; ``children``: and the
+    processes it started and has waited for (a view's git commands, say)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / TICKS
 
 
 def resident_mb(pid: int) -> float:

@@ -11,6 +11,7 @@ failed task, an omnibus that waits to be landed by hand.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -161,11 +162,35 @@ class Feed:
 
     Each picture says what changed since the one before (``Overview.changed``)."""
 
-    def __init__(self, project: Project, *, git: bool = True, whole_seconds: float | None = None) -> None:
-        """``whole_seconds``: how often a look reads the whole run (default ``WHOLE_SECONDS``)."""
+    def __init__(
+        self,
+        project: Project,
+        *,
+        git: bool = True,
+        whole_seconds: float | None = None,
+        workers_seconds: float | None = None,
+        every_branch: bool = True,
+        branches_apart: bool = False,
+    ) -> None:
+        """``whole_seconds``: how often a look reads the whole run (default ``WHOLE_SECONDS``).
+        ``workers_seconds``: how often, between those, it reads every worker again (their last
+        sign of life, written with no event; default: only with the whole run).
+        ``every_branch``: the positions of every czar branch (else only of the integration branch
+        and of the tasks at work, which the live views show: each merge moves the integration
+        branch, and counting a branch against it is a git process). ``branches_apart``: a look
+        never runs git; it sets ``branches_due`` when a branch may have moved, another thread
+        then calls ``read_branches``, and the next look shows what moved."""
         self.p = project
         self.git = git
         self.whole_seconds = WHOLE_SECONDS if whole_seconds is None else whole_seconds
+        self.workers_seconds = self.whole_seconds if workers_seconds is None else workers_seconds
+        self._workers_at = 0.0
+        self.every_branch = every_branch
+        self.branches_apart = branches_apart
+        self.branches_due = threading.Event()
+        self._branch_lock = threading.Lock()  # the branches read and what moved, between two threads
+        self._moved: set[str] = set()  # branches that moved since the last look said so
+        self._held: frozenset[str] | None = None  # the branches of the tasks at work (None: not read yet)
         self._last = -1  # the newest event read; -1: nothing read yet
         self._whole_at = 0.0
         self._branches_at = 0.0
@@ -195,13 +220,14 @@ class Feed:
             self._read_whole()
         else:
             changed = self._read_new()
+            if changed is not None and time.monotonic() - self._workers_at >= self.workers_seconds:
+                changed |= self._read_workers()
         return self._picture(fetch_problem, changed)
 
     # -- reading -----------------------------------------------------------------------------
 
     def _read_whole(self) -> None:
         started, wall = time.monotonic(), time.time()
-        self._read_branches(force=True)
         with self.p.store.read() as conn:
             self._last = Store.newest_event_id(conn) or 0
             self._tasks = {t.id: t for t in Store.all_tasks(conn)}
@@ -226,7 +252,11 @@ class Feed:
             touched, self._entry = Store.pull_changes(conn, 0, 0.0)
             self._pulls = _pull_summaries(conn, touched)
         self._pulls_since = wall
-        self._whole_at = started
+        self._whole_at = self._workers_at = started
+        self._note_held()
+        self._read_branches(force=True)
+        with self._branch_lock:
+            self._moved.clear()  # this picture is whole
 
     def _read_new(self) -> frozenset[str] | None:
         started = time.time()
@@ -256,9 +286,13 @@ class Feed:
                 self._workers.update(Store.workers_named(conn, workers_hit))
                 claims = Store.all_claims(conn, only=tasks_hit)
                 self._claims.update({t: claims.get(t, ()) for t in tasks_hit})
-                self._by_task.update(Store.costs_by_task(conn, only=tasks_hit))
-                self._by_worker.update(Store.costs_by_worker(conn, only=workers_hit))
-                self._paused = bool(Store.get_meta(conn, PAUSED, False))
+                if EventKind.AGENT_USAGE in kinds:  # the one write of costs comes with one
+                    spent = {e.task_id for e in events if e.kind == EventKind.AGENT_USAGE and e.task_id}
+                    spenders = {e.worker_id for e in events if e.kind == EventKind.AGENT_USAGE and e.worker_id}
+                    self._by_task.update(Store.costs_by_task(conn, only=spent))
+                    self._by_worker.update(Store.costs_by_worker(conn, only=spenders))
+                if kinds & {EventKind.PERSON_PAUSED, EventKind.PERSON_RESUMED}:
+                    self._paused = bool(Store.get_meta(conn, PAUSED, False))
                 if any(k.startswith("radar.") for k in kinds):
                     self._radar = _radar(conn)
                     changed.add("radar")
@@ -278,21 +312,56 @@ class Feed:
                 self._omnibus = e
             elif e.kind == EventKind.OMNIBUS_LANDED and e.payload.get("landed"):
                 self._omnibus = None
-        before = {str(b["branch"]): b for b in self._branches}
-        if self.git and kinds & BRANCH_KINDS and self._read_branches():
+        self._note_held()
+        if kinds & BRANCH_KINDS:
+            self._read_branches()
+        with self._branch_lock:
+            moved, self._moved = self._moved, set()
+        if moved:
             changed.add("branches")
-            moved = {str(b["branch"]) for b in self._branches if before.get(str(b["branch"])) != b}
             changed |= {f"worker:{w.id}" for w in self._workers.values() if w.task_id and f"czar/{w.task_id}" in moved}
         return frozenset(changed)
 
-    def _read_branches(self, force: bool = False) -> bool:
-        """Read the branches again (at most every ``BRANCH_SECONDS`` unless ``force``); True if read."""
-        if not self.git or (not force and time.monotonic() - self._branches_at < BRANCH_SECONDS):
-            return False
+    def _read_workers(self) -> frozenset[str]:
+        """Every worker again: what changed with no event (its last sign of life)."""
+        self._workers_at = time.monotonic()
+        with self.p.store.read() as conn:
+            workers = {w.id: w for w in Store.all_workers(conn)}
+        moved = frozenset(f"worker:{k}" for k, w in workers.items() if self._workers.get(k) != w)
+        self._workers = workers
+        return moved
+
+    def _note_held(self) -> None:
+        if not self.every_branch:
+            self._held = frozenset(f"czar/{w.task_id}" for w in self._workers.values() if w.task_id)
+
+    def _read_branches(self, force: bool = False) -> None:
+        """Read the branches again, at most every ``BRANCH_SECONDS`` unless ``force`` (or, with
+        ``branches_apart``, say that they are due)."""
+        if not self.git:
+            return
+        if self.branches_apart:
+            self.branches_due.set()
+        elif force or time.monotonic() - self._branches_at >= BRANCH_SECONDS:
+            self.read_branches()
+
+    def read_branches(self) -> bool:
+        """Read the branches' positions now; True if one moved (the next look says which)."""
         spec = self.p.plan.project
-        self._branches = positions(Git(self.p.plan.repo), spec.integration_branch, spec.base_branch, self.p.remote)
-        self._branches_at = time.monotonic()
-        return True
+        only = None if self.every_branch else self._held
+        found = positions(Git(self.p.plan.repo), spec.integration_branch, spec.base_branch, self.p.remote, only=only)
+        with self._branch_lock:
+            before = {str(b["branch"]): b for b in self._branches}
+            moved = {str(b["branch"]) for b in found if before.get(str(b["branch"])) != b}
+            self._branches = found
+            self._branches_at = time.monotonic()
+            self._moved |= moved
+        return bool(moved)
+
+    def has_news(self) -> bool:
+        """True if branches read apart moved since the last look."""
+        with self._branch_lock:
+            return bool(self._moved)
 
     # -- the picture -------------------------------------------------------------------------
 
@@ -346,7 +415,9 @@ class Feed:
                 sum(c.input_tokens for c in spent),
                 sum(c.output_tokens for c in spent),
             ),
-            worker_costs={k: Spend.of(c) for k, c in sorted(self._by_worker.items())},
+            # What each worker spent, of those that spent anything (a whole read also finds
+            # attempts that cost nothing yet, which a look reads only when usage comes).
+            worker_costs={k: Spend.of(c) for k, c in sorted(self._by_worker.items()) if c != NO_COSTS},
             counts=dict(sorted(counts.items())),
             radar=list(self._radar),
             alerts=list(self._alerts),

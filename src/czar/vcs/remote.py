@@ -12,6 +12,7 @@ costs a line in the log, not a stuck supervisor.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from czar.errors import GitError
@@ -154,13 +155,19 @@ def _counted(git: Git, branch: str, tip: str, other: str, other_tip: str | None)
     return _COUNTED[key]
 
 
-def positions(git: Git, integration: str, base: str, remote: Remote | None) -> list[dict[str, object]]:
+def positions(
+    git: Git, integration: str, base: str, remote: Remote | None, only: Collection[str] | None = None
+) -> list[dict[str, object]]:
     """Each czar branch (the tasks' and the integration branch): its tip, ahead and behind the
     integration branch (the integration branch: the base branch), and, with a remote, ahead and
-    behind the remote's copy as of the last fetch (None when the remote has none)."""
+    behind the remote's copy as of the last fetch (None when the remote has none). ``only``: of
+    these branches alone (the integration branch always): every merge moves the integration
+    branch, and a count for each branch is a git process."""
     tips = git.tips()
     if integration not in tips and git.has_branch(integration):
         tips[integration] = git.tip(integration)
+    if only is not None:
+        tips = {b: sha for b, sha in tips.items() if b == integration or b in only}
     base_tip = git.tip(base) if git.has_branch(base) else None
     tracked = remote.tips() if remote is not None else {}
     rows: list[dict[str, object]] = []

@@ -61,7 +61,8 @@ class Watch:
         pace: Pace = Pace(),
     ) -> None:
         self.project = project
-        self._feed = Feed(project)  # each read costs what changed since the last
+        # Each read costs what changed since the last; the branches counted are those shown.
+        self._feed = Feed(project, every_branch=False)
         self._show = show
         self._trouble = trouble
         self._pace = pace

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from jinja2 import Environment
 
 from czar.interfaces.web.graph import graph_layout_key, graph_node, graph_positions, graph_svg
-from czar.supervisor.overview import Feed, Overview, TaskRow
+from czar.store.doorbell import Listener
+from czar.supervisor.overview import BRANCH_SECONDS, Feed, Overview, TaskRow
 from czar.supervisor.project import Project
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ COALESCE_SECONDS = 0.02
 SAFETY_SECONDS = 5.0
 QUIET_SECONDS = 2.0
 TRACE = os.environ.get("CZAR_WEB_TRACE")  # a file to note each version in (benchmarks)
-WHOLE_SECONDS = 30.0
+WHOLE_SECONDS = 300.0
+WORKERS_SECONDS = 10.0
 KEPT = 64  # patches kept, so a page a little behind gets patches rather than the whole page
 
 
@@ -50,9 +52,17 @@ class LivePage:
     """One project's live part, rendered and patched."""
 
     def __init__(self, project: Project, env: Environment) -> None:
-        # Whole reads seldom: each costs a read of every task and worker, which holds up the
-        # changes that come meanwhile; what they catch here is only the workers' last sign of life.
-        self.feed = Feed(project, whole_seconds=WHOLE_SECONDS)
+        # Whole reads seldom, as a safety net: each reads everything, and holds up the changes
+        # that come meanwhile. The workers' last sign of life (written with no event) is read
+        # more often, alone. Git is run by a thread of its own (``Broadcaster``): a change never
+        # waits for it.
+        self.feed = Feed(
+            project,
+            whole_seconds=WHOLE_SECONDS,
+            workers_seconds=WORKERS_SECONDS,
+            every_branch=False,
+            branches_apart=True,
+        )
         self.env = env
         self.macros = env.get_template("parts.html").module
         self.now = Rendered()
@@ -65,8 +75,8 @@ class LivePage:
         """Read the run again: the patch that brings a page up to date (rows, graph nodes and
         parts whose HTML changed; empty if none did), or None if the page must be rendered whole.
 
-        A row is rendered again only when what it shows changed, whatever the read says may
-        have: a whole read of a hundred workers renders the few rows that moved."""
+        A row is rendered again only when what it shows changed, of those the read says may have:
+        a whole read of a hundred workers renders the few rows that moved."""
         view = self.feed.look()
         task_keys = [f"task:{t.id}" for t in view.tasks]
         worker_keys = [f"worker:{w.id}" for w in view.workers]
@@ -84,14 +94,18 @@ class LivePage:
             self._at = graph_positions(view.tasks)
         self._tasks = view.tasks
         m = self.macros
+        # What may have changed: what the read names (every row after a whole read).
+        named = None if whole or view.changed is None else view.changed
         rows: dict[str, str] = {}
         for t in view.tasks:
+            if named is not None and f"task:{t.id}" not in named:
+                continue
             if self._changed(f"task:{t.id}", t):
                 rows[f"task:{t.id}"] = str(m.task_row(t))  # type: ignore[attr-defined]
             if self._changed(f"node:{t.id}", (t.title, t.state)):
                 rows[f"node:{t.id}"] = graph_node(t, self._at[t.id])
         for w in view.workers:
-            if self._changed(f"worker:{w.id}", w):
+            if (named is None or f"worker:{w.id}" in named) and self._changed(f"worker:{w.id}", w):
                 rows[f"worker:{w.id}"] = str(m.worker_row(w))  # type: ignore[attr-defined]
         parts = self._parts(view, whole)
         if whole:
@@ -149,6 +163,7 @@ class Broadcaster:
         self._waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[int]]] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listener: Listener | None = None
 
     def latest(self) -> tuple[int, str]:
         """The version and the whole live part."""
@@ -182,8 +197,10 @@ class Broadcaster:
         with self._lock:
             self._waiting.add((asyncio.get_running_loop(), queue))
             if self._thread is None:
+                self._listener = self.store.listen(f"web-{os.getpid()}-{self.name}-{id(self)}")
                 self._thread = threading.Thread(target=self._watch, name=f"live-{self.name}", daemon=True)
                 self._thread.start()
+                threading.Thread(target=self._follow_branches, name=f"branches-{self.name}", daemon=True).start()
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[int]) -> None:
@@ -192,9 +209,28 @@ class Broadcaster:
 
     def close(self) -> None:
         self._stop.set()
+        self.page.feed.branches_due.set()  # its thread wakes, and ends
+
+    def _follow_branches(self) -> None:
+        """Reads the branches' positions when a look says they may have moved (at most every
+        ``BRANCH_SECONDS``), and has the page brought up to date if one did."""
+        feed = self.page.feed
+        while not self._stop.is_set():
+            if not feed.branches_due.wait(SAFETY_SECONDS):
+                continue
+            feed.branches_due.clear()
+            if self._stop.is_set():
+                break
+            try:
+                if feed.read_branches() and self._listener is not None:
+                    self._listener.poke()
+            except Exception as exc:  # git failed this time: the next look that sees a move tries again
+                log.warning("branches of %s not read: %r", self.name, exc)
+            self._stop.wait(BRANCH_SECONDS)
 
     def _watch(self) -> None:
-        listener = self.store.listen(f"web-{os.getpid()}-{self.name}-{id(self)}")
+        listener = self._listener
+        assert listener is not None
         try:
             while not self._stop.is_set():
                 rung = listener.wait(SAFETY_SECONDS)
@@ -224,22 +260,24 @@ class Broadcaster:
         meanwhile are not held up by the reading and rendering, only by the swap."""
         newest = self.store.last_event_id()
         due = rung and time.monotonic() - self._rendered_at >= QUIET_SECONDS
-        if newest == self._seen and self.version and not due:
+        if newest == self._seen and self.version and not due and not self.page.feed.has_news():
             return False
         self._rendered_at = time.monotonic()
         self._seen = newest
+        began, cpu = time.time(), time.thread_time()
         patch = self.page.update()
         if patch is not None and not patch["rows"] and not patch["parts"] and self.version:
             return False
         with self._lock:
-            self._publish(patch, newest)
+            self._publish(patch, newest, began, time.thread_time() - cpu)
         return True
 
-    def _publish(self, patch: dict[str, dict[str, str]] | None, newest: int) -> None:
+    def _publish(self, patch: dict[str, dict[str, str]] | None, newest: int, began: float, cpu: float) -> None:
         self.version += 1
-        if TRACE:  # czar bench views: when each version went out, and the events it shows
+        if TRACE:  # czar bench views: when each version went out, the events it shows, its making
             with open(TRACE, "a", encoding="utf-8") as fh:
-                fh.write(f"{time.time():.4f} {self.version} {newest}\n")
+                size = len(json.dumps(patch)) if patch is not None else -1
+                fh.write(f"{time.time():.4f} {self.version} {newest} {began:.4f} {cpu:.4f} {size}\n")
         self._patches[self.version] = patch
         self._patches.pop(self.version - KEPT, None)
         self._html = None
