@@ -59,6 +59,11 @@ WATCH = """
   };
   feed.addEventListener("page", arrived);
   feed.addEventListener("patch", arrived);
+  // The page's main thread busy for 50 ms or more at once (the browser's side of the tail).
+  window.czarLong = [];
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) window.czarLong.push([performance.timeOrigin + e.startTime, e.duration]);
+  }).observe({type: "longtask", buffered: false});
 }
 """
 
@@ -110,6 +115,7 @@ def run(
         "dash_cpu_percent": measured["dash_cpu_percent"],
         "views_cpu_percent": cpu,
         "measured_seconds": measured["seconds"],
+        "browser_long_tasks": measured["browser_long_tasks"],
         "dashboard_showed_the_run": "w100" in screen or f"w{workers}" in screen,
         "folder": str(root),
     }
@@ -189,6 +195,7 @@ def _measure(project: Project, url: str, web_pid: int, dash_pid: int, markers: i
         web_used, dash_used = _cpu(web_pid) - web_cpu, _cpu(dash_pid) - dash_cpu
         seen: dict[str, float] = page.evaluate("window.czarSeen")
         arrived: dict[str, float] = page.evaluate("window.czarArrived")
+        long_tasks: list[tuple[float, float]] = page.evaluate("window.czarLong")
         browser.close()
     latencies = [max(0.0, seen[k] / 1000 - at) for k, at in written.items() if k in seen]
     reached = [max(0.0, arrived[k] / 1000 - at) for k, at in written.items() if k in arrived]
@@ -206,6 +213,10 @@ def _measure(project: Project, url: str, web_pid: int, dash_pid: int, markers: i
         "web_cpu_percent": web_percent,
         "dash_cpu_percent": dash_percent,
         "cpu_percent": round(web_percent + dash_percent, 2),
+        "browser_long_tasks": {
+            "count": len(long_tasks),
+            "longest_ms": round(max((d for _, d in long_tasks), default=0.0), 1),
+        },
     }
 
 

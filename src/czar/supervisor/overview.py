@@ -51,9 +51,7 @@ class WorkerRow:
     role: str
     state: str
     task: str | None
-    # In this state (a picture's age of it: two pictures of a worker that did not move are equal).
-    for_seconds: float | None = field(compare=False)
-    state_since: float | None  # ... since when
+    state_since: float | None  # in this state since when (``as_dict`` adds for how long)
     detail: str | None
     last_seen: float | None  # its host's last sign of life
     last_output: float | None  # its agent's last output
@@ -141,6 +139,8 @@ class Overview:
         """JSON-able: what ``czar status --json`` prints."""
         out = asdict(self)
         del out["changed"]
+        for w in out["workers"]:
+            w["for_seconds"] = round(self.at - w["state_since"], 1) if w["state_since"] else None
         return out
 
     def task(self, task_id: str) -> TaskRow | None:
@@ -208,9 +208,10 @@ class Feed:
         self._radar: list[dict[str, Any]] = []
         self._branches: list[dict[str, Any]] = []
         self._paused = False
-        # Each task's row as last made, and what it was made from: a look at three hundred tasks
-        # makes again only the rows of those that moved.
+        # Each task's and worker's row as last made, and what it was made from: a look at three
+        # hundred tasks makes again only the rows of those that moved.
         self._made: dict[str, tuple[Task, tuple[object, ...], TaskRow]] = {}
+        self._made_workers: dict[str, tuple[Worker, tuple[object, ...], WorkerRow]] = {}
 
     def look(self, *, fetch: bool = False, whole: bool = False) -> Overview:
         remote = self.p.remote
@@ -260,48 +261,19 @@ class Feed:
 
     def _read_new(self) -> frozenset[str] | None:
         started = time.time()
-        with self.p.store.read() as conn:
+        with self.p.store.read() as conn:  # one snapshot: the events and the records they name
             events = Store.read_events(conn, after=self._last, limit=MOST_EVENTS)
+            if len(events) < MOST_EVENTS:
+                kinds = {e.kind for e in events}
+                changed = self._read_named(conn, events, kinds)
+                touched, self._entry = Store.pull_changes(conn, self._entry, self._pulls_since)
+                self._pulls_since = started
+                if touched:
+                    self._pulls.update(_pull_summaries(conn, touched))
+                    changed.add("pulls")
         if len(events) >= MOST_EVENTS:
             self._read_whole()  # so much happened that reading it all is cheaper
             return ALL
-        kinds = {e.kind for e in events}
-        tasks_hit = {e.task_id for e in events if e.task_id}
-        workers_hit = {e.worker_id for e in events if e.worker_id}
-        # The workers that held those tasks, and the tasks those workers held: a task's move frees
-        # its worker, and a worker's report moves its task's checkpoint.
-        if any(e.kind == EventKind.TASK_STATE and e.payload.get("new") in _ENDED for e in events):
-            # A task that ended leaves the waits of others with no event of theirs.
-            tasks_hit |= {t.id for t in self._tasks.values() if t.blocked_on}
-        workers_hit |= {t.worker_id for t in map(self._tasks.get, tasks_hit) if t is not None and t.worker_id}
-        workers_hit |= {w.id for w in self._workers.values() if w.task_id in tasks_hit}
-        tasks_hit |= {w.task_id for w in map(self._workers.get, workers_hit) if w is not None and w.task_id}
-        changed: set[str] = set()
-        with self.p.store.read() as conn:
-            if events:
-                self._last = events[-1].id
-                fresh = Store.tasks_named(conn, tasks_hit)
-                self._tasks.update(fresh)
-                workers_hit |= {t.worker_id for t in fresh.values() if t.worker_id}
-                self._workers.update(Store.workers_named(conn, workers_hit))
-                claims = Store.all_claims(conn, only=tasks_hit)
-                self._claims.update({t: claims.get(t, ()) for t in tasks_hit})
-                if EventKind.AGENT_USAGE in kinds:  # the one write of costs comes with one
-                    spent = {e.task_id for e in events if e.kind == EventKind.AGENT_USAGE and e.task_id}
-                    spenders = {e.worker_id for e in events if e.kind == EventKind.AGENT_USAGE and e.worker_id}
-                    self._by_task.update(Store.costs_by_task(conn, only=spent))
-                    self._by_worker.update(Store.costs_by_worker(conn, only=spenders))
-                if kinds & {EventKind.PERSON_PAUSED, EventKind.PERSON_RESUMED}:
-                    self._paused = bool(Store.get_meta(conn, PAUSED, False))
-                if any(k.startswith("radar.") for k in kinds):
-                    self._radar = _radar(conn)
-                    changed.add("radar")
-                changed |= {f"task:{t}" for t in tasks_hit} | {f"worker:{w}" for w in workers_hit}
-            touched, self._entry = Store.pull_changes(conn, self._entry, self._pulls_since)
-            self._pulls_since = started
-            if touched:
-                self._pulls.update(_pull_summaries(conn, touched))
-                changed.add("pulls")
         for e in events:
             if e.kind == EventKind.ALERT:
                 self._alerts = [*self._alerts, _alert_row(e)][-RECENT_ALERTS:]
@@ -321,6 +293,40 @@ class Feed:
             changed.add("branches")
             changed |= {f"worker:{w.id}" for w in self._workers.values() if w.task_id and f"czar/{w.task_id}" in moved}
         return frozenset(changed)
+
+    def _read_named(self, conn: Tx, events: list[Event], kinds: set[str]) -> set[str]:
+        """The tasks and workers ``events`` name, read again; what changed."""
+        tasks_hit = {e.task_id for e in events if e.task_id}
+        workers_hit = {e.worker_id for e in events if e.worker_id}
+        # The workers that held those tasks, and the tasks those workers held: a task's move frees
+        # its worker, and a worker's report moves its task's checkpoint.
+        if any(e.kind == EventKind.TASK_STATE and e.payload.get("new") in _ENDED for e in events):
+            # A task that ended leaves the waits of others with no event of theirs.
+            tasks_hit |= {t.id for t in self._tasks.values() if t.blocked_on}
+        workers_hit |= {t.worker_id for t in map(self._tasks.get, tasks_hit) if t is not None and t.worker_id}
+        workers_hit |= {w.id for w in self._workers.values() if w.task_id in tasks_hit}
+        tasks_hit |= {w.task_id for w in map(self._workers.get, workers_hit) if w is not None and w.task_id}
+        changed: set[str] = set()
+        if events:
+            self._last = events[-1].id
+            fresh = Store.tasks_named(conn, tasks_hit)
+            self._tasks.update(fresh)
+            workers_hit |= {t.worker_id for t in fresh.values() if t.worker_id}
+            self._workers.update(Store.workers_named(conn, workers_hit))
+            claims = Store.all_claims(conn, only=tasks_hit)
+            self._claims.update({t: claims.get(t, ()) for t in tasks_hit})
+            if EventKind.AGENT_USAGE in kinds:  # the one write of costs comes with one
+                spent = {e.task_id for e in events if e.kind == EventKind.AGENT_USAGE and e.task_id}
+                spenders = {e.worker_id for e in events if e.kind == EventKind.AGENT_USAGE and e.worker_id}
+                self._by_task.update(Store.costs_by_task(conn, only=spent))
+                self._by_worker.update(Store.costs_by_worker(conn, only=spenders))
+            if kinds & {EventKind.PERSON_PAUSED, EventKind.PERSON_RESUMED}:
+                self._paused = bool(Store.get_meta(conn, PAUSED, False))
+            if any(k.startswith("radar.") for k in kinds):
+                self._radar = _radar(conn)
+                changed.add("radar")
+            changed |= {f"task:{t}" for t in tasks_hit} | {f"worker:{w}" for w in workers_hit}
+        return changed
 
     def _read_workers(self) -> frozenset[str]:
         """Every worker again: what changed with no event (its last sign of life)."""
@@ -365,6 +371,16 @@ class Feed:
 
     # -- the picture -------------------------------------------------------------------------
 
+    def _worker_row(self, w: Worker, branches: dict[str, Any]) -> WorkerRow:
+        held = self._tasks.get(w.task_id) if w.task_id else None
+        made_from = (held, branches.get(f"czar/{held.id}") if held else None, self._by_worker.get(w.id, NO_COSTS))
+        made = self._made_workers.get(w.id)
+        if made is not None and (made[0] is w or made[0] == w) and made[1] == made_from:
+            return made[2]
+        row = _worker_row(w, *made_from)
+        self._made_workers[w.id] = (w, made_from, row)
+        return row
+
     def _task_row(self, t: Task, pull: int | None) -> TaskRow:
         made_from = (self._claims.get(t.id, ()), self._by_task.get(t.id, NO_COSTS), pull)
         made = self._made.get(t.id)
@@ -382,10 +398,7 @@ class Feed:
         pull_of = {p["task"]: p["number"] for p in pulls}
         by_branch = {str(b["branch"]): b for b in self._branches}
         task_rows = [self._task_row(t, pull_of.get(t.id)) for t in tasks]
-        worker_rows = [
-            _worker_row(w, self._tasks.get(w.task_id or ""), by_branch, self._by_worker.get(w.id, NO_COSTS), now)
-            for w in sorted(self._workers.values(), key=lambda w: w.id)
-        ]
+        worker_rows = [self._worker_row(w, by_branch) for w in sorted(self._workers.values(), key=lambda w: w.id)]
         inbox = _inbox(tasks, list(self._workers.values()), self._questions)
         omnibus_done = any(p["task"] == OMNIBUS and p["state"] in ("merged", "closed") for p in pulls)
         if self._omnibus is not None and not omnibus_done:  # else a person landed or closed it
@@ -456,15 +469,13 @@ def _radar(conn: Tx) -> list[dict[str, Any]]:
     ]
 
 
-def _worker_row(w: Worker, held: Task | None, branches: dict[str, Any], spent: Costs, now: float) -> WorkerRow:
-    branch = branches.get(f"czar/{held.id}") if held else None
+def _worker_row(w: Worker, held: Task | None, branch: dict[str, Any] | None, spent: Costs) -> WorkerRow:
     return WorkerRow(
         id=w.id,
         agent=w.agent,
         role=w.role.value,
         state=w.state.value,
         task=w.task_id,
-        for_seconds=round(now - w.state_since, 1) if w.state_since else None,
         state_since=w.state_since,
         detail=w.detail,
         last_seen=w.last_seen,

@@ -167,9 +167,14 @@ class Dashboard(App[None]):
         show_rows(self._table("inbox"), rows.inbox_rows(o, now))
         show_rows(self._table("alerts"), rows.alert_rows(o, now), follow_end=True)
         tabs = self.query_one(TabbedContent)
-        tabs.get_tab("workers-tab").label = Text(f"workers ({len(o.workers)})")
-        tabs.get_tab("tasks-tab").label = Text(f"tasks ({len(o.tasks)})")
-        tabs.get_tab("pulls-tab").label = Text(f"pull requests ({len(o.pulls)})")
+        for tab, label in (
+            ("workers-tab", f"workers ({len(o.workers)})"),
+            ("tasks-tab", f"tasks ({len(o.tasks)})"),
+            ("pulls-tab", f"pull requests ({len(o.pulls)})"),
+        ):
+            shown = tabs.get_tab(tab)
+            if shown.label.plain != label:  # a new label lays the tabs out again, and slides the underline
+                shown.label = Text(label)
 
     @on(Unreadable)
     def _unreadable(self, message: Unreadable) -> None:

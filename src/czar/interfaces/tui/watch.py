@@ -24,11 +24,11 @@ from czar.supervisor.project import Project
 
 SAFETY_POLL = 5.0  # seconds: the doorbell's safety net, not a refresh tick
 QUIET = 0.1  # seconds a ring waits for the rest of its burst
-SOONEST = 0.25  # seconds after a look began that the next may come, at the soonest
+SOONEST = 0.5  # seconds after a look began that the next may come, at the soonest (twice a second)
 # ... or later: the share of a core the dashboard may take while rings keep coming, counted as
 # the CPU its whole process used since the last look began (reading the run, drawing it, and
-# Textual painting it). A quiet run's change is drawn at once.
-SHARE = 0.04
+# Textual painting it), with the git commands it ran. A quiet run's change is drawn at once.
+SHARE = 0.03
 LONGEST = 4.0  # seconds rings may hold a look back at most, whatever a look cost
 
 
@@ -68,7 +68,7 @@ class Watch:
         self._pace = pace
         self._stopped = threading.Event()
         self._last_began = 0.0  # when the last look began (monotonic) ...
-        self._cpu_at_last = 0.0  # ... and the process's CPU time then (every thread's)
+        self._cpu_at_last = 0.0  # ... and the CPU used then (``_cpu``)
         # Listening before the first read: a write between the two still rings.
         self._listener = project.store.listen(f"dash-{os.getpid()}-{next(_numbers)}")
         self._thread = threading.Thread(target=self._follow, name=f"czar-dash-{project.name}", daemon=True)
@@ -106,7 +106,7 @@ class Watch:
         self._stopped.wait(QUIET)
         while not self._stopped.is_set():
             now = time.monotonic()
-            due = self._pace.next_look(self._last_began, time.process_time() - self._cpu_at_last)
+            due = self._pace.next_look(self._last_began, _cpu() - self._cpu_at_last)
             if now >= due:
                 break
             self._stopped.wait(min(QUIET, due - now))
@@ -122,7 +122,7 @@ class Watch:
         """Read and show the run; the newest event shown (None when it could not be read)."""
         if self._stopped.is_set():
             return None
-        self._last_began, self._cpu_at_last = time.monotonic(), time.process_time()
+        self._last_began, self._cpu_at_last = time.monotonic(), _cpu()
         try:
             picture = self._feed.look()
         except CzarError as exc:
@@ -131,3 +131,9 @@ class Watch:
         if not self._stopped.is_set():
             self._show(picture)
         return picture.last_event
+
+
+def _cpu() -> float:
+    """The CPU this process has used (every thread), and the commands it ran and waited for."""
+    children = os.times()  # in clock ticks: the process's own time is read finer
+    return time.process_time() + children.children_user + children.children_system
