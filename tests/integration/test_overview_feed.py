@@ -154,6 +154,18 @@ def test_a_live_views_feed_counts_only_the_branches_at_work_and_can_leave_git_to
     picture = apart.look()
     assert picture.changed is not None and {"branches", "worker:w1"} <= picture.changed
     assert next(w for w in picture.workers if w.id == "w1").ahead == 1
+    # A merge moves the integration branch: a live view's count of a branch that did not move
+    # lags (at most COUNTS_LAG_SECONDS), a status counts it now.
+    merged = git(repo, "commit-tree", tree, "-p", "main", "-m", "another task merged").strip()
+    git(repo, "update-ref", "refs/heads/czar/integration", merged)
+    apart.read_branches()
+    assert next(w for w in apart.look().workers if w.id == "w1").behind == 0
+    assert next(b for b in Feed(project).look().branches if b["branch"] == "czar/a")["behind"] == 1
+    again = git(repo, "commit-tree", tree, "-p", commit, "-m", "more work on a").strip()
+    git(repo, "update-ref", "refs/heads/czar/a", again)  # the branch moved: counted again at once
+    apart.read_branches()
+    moved = next(w for w in apart.look().workers if w.id == "w1")
+    assert (moved.ahead, moved.behind) == (2, 1)
 
 
 def test_a_feed_reads_the_workers_last_sign_of_life_between_whole_reads(tmp_path: Path, czar_home: Path) -> None:

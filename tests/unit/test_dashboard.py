@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, OptionList, Static, TabbedContent
+from textual.widgets import DataTable, OptionList, Static
 
 from czar.core import waits
 from czar.core.events import EventKind
@@ -25,6 +25,7 @@ from czar.core.forge import FileStat
 from czar.core.states import TaskState, WorkerState
 from czar.interfaces.tui import watch
 from czar.interfaces.tui.dashboard import Dashboard
+from czar.interfaces.tui.tables import Grid
 from czar.store.store import Store
 from czar.supervisor.project import Project, open_project
 from czar.testing import FakeClock, FakeRepository, FakeTerminal
@@ -98,9 +99,12 @@ async def _until(pilot: Pilot[None], condition: Callable[[], object], what: str,
 
 
 def _cells(app: Dashboard, table: str) -> dict[str, list[str]]:
-    """Each row of the table by its key, as the text its cells show."""
-    shown = app.query_one(f"#{table}", DataTable)
-    return {str(row.key.value): [str(cell) for cell in shown.get_row(row.key)] for row in shown.ordered_rows}
+    """Each row of the table by its key, as the text its columns show (a tab's table turned to
+    first: only the tab in view is kept drawn)."""
+    if table in ("workers", "tasks", "pulls"):
+        app.show_tab(f"{table}-tab")
+    shown = app.query_one(f"#{table}", Grid)
+    return {str(row.key.value): shown.fields(str(row.key.value)) for row in shown.ordered_rows}
 
 
 def _column(table: str, name: str) -> int:
@@ -111,8 +115,8 @@ def _column(table: str, name: str) -> int:
 
 def _point_at(app: Dashboard, table: str, key: str) -> None:
     shown = app.query_one(f"#{table}", DataTable)
-    if table in ("tasks", "pulls"):
-        app.query_one("#main", TabbedContent).active = f"{table}-tab"
+    if table in ("workers", "tasks", "pulls"):
+        app.show_tab(f"{table}-tab")
     shown.focus()
     shown.move_cursor(row=shown.get_row_index(key))
 
@@ -363,47 +367,42 @@ def test_the_dashboard_looks_as_it_did(tmp_path: Path, czar_home: Path, monkeypa
     )
 
 
-def test_a_table_widens_a_column_for_a_cell_that_outgrows_it_and_keeps_the_rest_in_place() -> None:
-    """``show_rows`` updates cell by cell; a column is measured again only when a cell is wider
-    than it (Textual measures every row of the column again otherwise)."""
+def test_a_table_shows_each_row_as_one_line_and_widens_a_column_for_a_field_that_outgrows_it() -> None:
+    """``show_rows`` keeps rows in place and changes the lines of the rows that changed; a field
+    wider than its column widens it (every row made again, the cursor kept on its row); a row is
+    one cell, which Textual paints at a quarter of the cost of a row of fields."""
     from rich.text import Text
     from textual.app import App, ComposeResult
 
-    from czar.interfaces.tui.tables import show_rows
+    from czar.interfaces.tui.tables import Grid, show_rows
 
     class One(App[None]):
         def compose(self) -> ComposeResult:
-            yield DataTable(id="t")
-
-    measured: list[str] = []
-
-    class Cell(Text):
-        def __rich_measure__(self, console: Any, options: Any) -> Any:
-            measured.append(self.plain)
-            return super().__rich_measure__(console, options)
+            yield Grid(("worker", "seen"), id="t")
 
     def rows(*ages: str) -> list[tuple[str, tuple[Text, ...]]]:
-        return [(f"w{i}", (Text(f"w{i}"), Cell(age))) for i, age in enumerate(ages)]
+        return [(f"w{i}", (Text(f"w{i}"), Text(age))) for i, age in enumerate(ages)]
 
     async def go() -> None:
         app = One()
         async with app.run_test(size=(80, 20)) as pilot:
-            table = app.query_one(DataTable)
-            table.add_columns("worker", "seen")
-            show_rows(table, rows("9s ago", "1m 05s ago"))
+            table = app.query_one(Grid)
+            show_rows(table, rows("9s ago", "1m 05s ago", "3s ago"))
             await pilot.pause()
-            seen = table.ordered_columns[1]
-            assert seen.content_width == len("1m 05s ago")
-            measured.clear()
-            show_rows(table, rows("10s ago", "1m 06s ago"))  # one grew, within the column
+            assert table.widths == [len("worker"), len("1m 05s ago")]
+            assert table.get_row("w0")[0].plain == "w0      9s ago    "
+            assert table.ordered_columns[0].label.plain == "worker  seen      "
+            table.move_cursor(row=2)
+            show_rows(table, rows("10s ago", "1m 06s ago", "4s ago"))  # within their column
             await pilot.pause()
-            assert seen.content_width == len("1m 05s ago")
-            assert "1m 05s ago" not in measured and "1m 06s ago" not in measured  # the column was not measured again
-            assert [str(c) for c in table.get_row("w0")] == ["w0", "10s ago"]
-            show_rows(table, rows("11s ago", "1h 02m 06s ago"))  # one outgrew it
+            assert table.widths == [len("worker"), len("1m 05s ago")]
+            assert table.fields("w0") == ["w0", "10s ago"] and table.cursor_row == 2
+            show_rows(table, rows("11s ago", "1h 02m 06s ago", "5s ago"))  # one outgrew it
             await pilot.pause()
-            assert seen.content_width == len("1h 02m 06s ago")
-            assert [str(c) for c in table.get_row("w1")] == ["w1", "1h 02m 06s ago"]
+            assert table.widths == [len("worker"), len("1h 02m 06s ago")]
+            assert table.fields("w1") == ["w1", "1h 02m 06s ago"] and table.cursor_row == 2
+            assert table.ordered_columns[0].label.plain == "worker  seen          "
+            assert len(table.columns) == 1 and table.row_count == 3
 
     asyncio.run(go())
 

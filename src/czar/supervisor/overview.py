@@ -175,9 +175,9 @@ class Feed:
         """``whole_seconds``: how often a look reads the whole run (default ``WHOLE_SECONDS``).
         ``workers_seconds``: how often, between those, it reads every worker again (their last
         sign of life, written with no event; default: only with the whole run).
-        ``every_branch``: the positions of every czar branch (else only of the integration branch
-        and of the tasks at work, which the live views show: each merge moves the integration
-        branch, and counting a branch against it is a git process). ``branches_apart``: a look
+        ``every_branch``: the positions of every czar branch, counted now (else only of the
+        integration branch and of the tasks at work, which the live views show, a branch that did
+        not move counted again at most every ``COUNTS_LAG_SECONDS``). ``branches_apart``: a look
         never runs git; it sets ``branches_due`` when a branch may have moved, another thread
         then calls ``read_branches``, and the next look shows what moved."""
         self.p = project
@@ -354,8 +354,10 @@ class Feed:
     def read_branches(self) -> bool:
         """Read the branches' positions now; True if one moved (the next look says which)."""
         spec = self.p.plan.project
-        only = None if self.every_branch else self._held
-        found = positions(Git(self.p.plan.repo), spec.integration_branch, spec.base_branch, self.p.remote, only=only)
+        only, lag = (None, 0.0) if self.every_branch else (self._held, COUNTS_LAG_SECONDS)
+        found = positions(
+            Git(self.p.plan.repo), spec.integration_branch, spec.base_branch, self.p.remote, only=only, lag=lag
+        )
         with self._branch_lock:
             before = {str(b["branch"]): b for b in self._branches}
             moved = {str(b["branch"]) for b in found if before.get(str(b["branch"])) != b}
@@ -441,6 +443,9 @@ class Feed:
 
 WHOLE_SECONDS = 5.0  # a live view reads the whole run at least this often
 BRANCH_SECONDS = 1.0  # and its branches at most this often (a git process or more each time)
+# A live view counts a branch that did not move against a moved integration branch at most this
+# often: every merge moves the integration branch, and each count is a git process.
+COUNTS_LAG_SECONDS = 10.0
 MOST_EVENTS = 5_000  # more new events than this at once: the whole run is read instead
 NO_COSTS = Costs()
 ALL = None  # what changed: everything may have (a whole read)

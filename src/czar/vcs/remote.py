@@ -12,6 +12,7 @@ costs a line in the log, not a stuck supervisor.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -144,25 +145,44 @@ _COUNTED: dict[tuple[str, str], AheadBehind | None] = {}
 _COUNTED_MOST = 20_000
 
 
-def _counted(git: Git, branch: str, tip: str, other: str, other_tip: str | None) -> AheadBehind | None:
+# For a view that lets counts lag: when each tip was last counted against a branch (by name), and
+# against which of its commits.
+_LAST: dict[tuple[str, str], tuple[float, tuple[str, str]]] = {}
+
+
+def _counted(
+    git: Git, branch: str, tip: str, other: str, other_tip: str | None, lag: float = 0.0
+) -> AheadBehind | None:
     if other_tip is None:
         return ahead_behind(git, branch, other)
     key = (tip, other_tip)
+    last = _LAST.get((tip, other))
+    if key not in _COUNTED and lag and last is not None and last[1] in _COUNTED and time.monotonic() - last[0] < lag:
+        key = last[1]  # only the other branch moved, a moment ago: its count as it was then
     if key not in _COUNTED:
         if len(_COUNTED) >= _COUNTED_MOST:
             _COUNTED.clear()
+            _LAST.clear()
         _COUNTED[key] = ahead_behind(git, tip, other_tip)
+        _LAST[(tip, other)] = (time.monotonic(), key)
     return _COUNTED[key]
 
 
 def positions(
-    git: Git, integration: str, base: str, remote: Remote | None, only: Collection[str] | None = None
+    git: Git,
+    integration: str,
+    base: str,
+    remote: Remote | None,
+    only: Collection[str] | None = None,
+    lag: float = 0.0,
 ) -> list[dict[str, object]]:
     """Each czar branch (the tasks' and the integration branch): its tip, ahead and behind the
     integration branch (the integration branch: the base branch), and, with a remote, ahead and
     behind the remote's copy as of the last fetch (None when the remote has none). ``only``: of
     these branches alone (the integration branch always): every merge moves the integration
-    branch, and a count for each branch is a git process."""
+    branch, and a count for each branch is a git process. ``lag``: a branch that did not move is
+    counted again against a moved integration branch at most every ``lag`` seconds (a live view
+    under a stream of merges); one that moved, at once."""
     tips = git.tips()
     if integration not in tips and git.has_branch(integration):
         tips[integration] = git.tip(integration)
@@ -174,7 +194,7 @@ def positions(
     for branch in sorted(tips, key=lambda b: (b != integration, b)):
         against = base if branch == integration else integration
         local = _counted(
-            git, branch, tips[branch], against, base_tip if branch == integration else tips.get(integration)
+            git, branch, tips[branch], against, base_tip if branch == integration else tips.get(integration), lag
         )
         there = tracked.get(branch)
         if remote is None or there is None:

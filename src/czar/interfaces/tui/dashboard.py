@@ -18,13 +18,14 @@ from textual import on
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
 
 from czar.errors import CzarError
 from czar.interfaces.tui import rows
 from czar.interfaces.tui.modals import AskLine, ChooseProject, Confirm
-from czar.interfaces.tui.tables import selected_key, show_rows
+from czar.interfaces.tui.tables import Grid, selected_key, show_rows
 from czar.interfaces.tui.watch import Watch
 from czar.supervisor import people, projects
 from czar.supervisor.overview import NeedsYou, Overview, TaskRow, overview
@@ -103,23 +104,21 @@ class Dashboard(App[None]):
         yield Static(Text(f"project {self.project.name}: reading the run…"), id="summary")
         with TabbedContent(id="main"):
             with TabPane("workers", id="workers-tab"):
-                yield DataTable(id="workers", cursor_type="row")
+                yield Grid(TABLES["workers"], id="workers")
             with TabPane("tasks", id="tasks-tab"):
-                yield DataTable(id="tasks", cursor_type="row")
+                yield Grid(TABLES["tasks"], id="tasks")
             with TabPane("pull requests", id="pulls-tab"):
-                yield DataTable(id="pulls", cursor_type="row")
+                yield Grid(TABLES["pulls"], id="pulls")
         with Horizontal(id="below"):
             with Vertical(id="needs-box"):
                 yield Label("needs you", classes="caption")
-                yield DataTable(id="inbox", cursor_type="row")
+                yield Grid(TABLES["inbox"], id="inbox")
             with Vertical(id="alerts-box"):
                 yield Label("alerts (newest last)", classes="caption")
-                yield DataTable(id="alerts", cursor_type="row")
+                yield Grid(TABLES["alerts"], id="alerts")
         yield Footer()
 
     def on_mount(self) -> None:
-        for name, columns in TABLES.items():
-            self._table(name).add_columns(*columns)
         self._table("workers").focus()
         if self.live:
             self._follow(self.project)
@@ -161,9 +160,7 @@ class Dashboard(App[None]):
         summary = self.query_one("#summary", Static)
         summary.remove_class("trouble")
         summary.update(rows.summary(o))
-        show_rows(self._table("workers"), rows.worker_rows(o, now))
-        show_rows(self._table("tasks"), rows.task_rows(o, self._task_cells))
-        show_rows(self._table("pulls"), rows.pull_rows(o))
+        self._draw_tab(self.query_one(TabbedContent).active)
         show_rows(self._table("inbox"), rows.inbox_rows(o, now))
         show_rows(self._table("alerts"), rows.alert_rows(o, now), follow_end=True)
         tabs = self.query_one(TabbedContent)
@@ -176,6 +173,32 @@ class Dashboard(App[None]):
             if shown.label.plain != label:  # a new label lays the tabs out again, and slides the underline
                 shown.label = Text(label)
 
+    def _draw_tab(self, tab: str) -> None:
+        """The table of tab ``tab`` as the last picture shows it. Only the tab in view is drawn
+        at each picture: a tab out of sight is drawn when a person turns to it (three hundred
+        tasks' rows are not made and laid out again at every look for nobody)."""
+        o = self.overview
+        if o is None:
+            return
+        match tab:
+            case "workers-tab":
+                show_rows(self._table("workers"), rows.worker_rows(o, self.now()))
+            case "tasks-tab":
+                show_rows(self._table("tasks"), rows.task_rows(o, self._task_cells))
+            case "pulls-tab":
+                show_rows(self._table("pulls"), rows.pull_rows(o))
+
+    def show_tab(self, tab: str) -> None:
+        """Turn to tab ``tab`` (workers-tab, tasks-tab, pulls-tab), drawn at once."""
+        self.query_one(TabbedContent).active = tab
+        self._draw_tab(tab)
+
+    @on(TabbedContent.TabActivated)
+    def _turned(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id is not None and event.pane.is_attached:
+            with contextlib.suppress(NoMatches):  # the screen is closing: nothing to draw on
+                self._draw_tab(event.pane.id)
+
     @on(Unreadable)
     def _unreadable(self, message: Unreadable) -> None:
         if message.project is self.project:
@@ -183,8 +206,8 @@ class Dashboard(App[None]):
             summary.add_class("trouble")
             summary.update(Text(f"project {message.project.name}: cannot read the run: {message.why}"))
 
-    def _table(self, name: str) -> DataTable[Text]:
-        return self.query_one(f"#{name}", DataTable)
+    def _table(self, name: str) -> Grid:
+        return self.query_one(f"#{name}", Grid)
 
     # -- what is selected ----------------------------------------------------------------------
 
@@ -335,8 +358,8 @@ class Dashboard(App[None]):
             except CzarError as exc:
                 self.notify(str(exc), severity="error", markup=False)
                 return
-            for table in ("workers", "tasks", "pulls", "inbox", "alerts"):
-                self._table(table).clear()
+            for table in TABLES:
+                self._table(table).reset()
             self.query_one("#summary", Static).update(Text(f"project {name}: reading the run…"))
             self._follow(chosen)
 
