@@ -9,9 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from czar.core.events import EventKind
 from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
+from czar.supervisor import overview as overview_module
 from czar.supervisor import people
 from czar.supervisor.overview import Feed, Overview, overview
 from helpers import on_fakes
@@ -105,7 +108,7 @@ def test_a_feed_sees_waits_that_end_with_another_task(tmp_path: Path, czar_home:
 
 
 def test_a_live_views_feed_counts_only_the_branches_at_work_and_can_leave_git_to_another_thread(
-    tmp_path: Path, czar_home: Path
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every merge moves the integration branch, and counting a branch against it is a git
     process: a live view counts the branches it shows (the integration branch and the tasks' at
@@ -161,11 +164,25 @@ def test_a_live_views_feed_counts_only_the_branches_at_work_and_can_leave_git_to
     apart.read_branches()
     assert next(w for w in apart.look().workers if w.id == "w1").behind == 0
     assert next(b for b in Feed(project).look().branches if b["branch"] == "czar/a")["behind"] == 1
+    lag = apart.recount_in()
+    assert lag is not None and 0 < lag <= overview_module.COUNTS_LAG_SECONDS  # counted again then, events or not
     again = git(repo, "commit-tree", tree, "-p", commit, "-m", "more work on a").strip()
     git(repo, "update-ref", "refs/heads/czar/a", again)  # the branch moved: counted again at once
     apart.read_branches()
     moved = next(w for w in apart.look().workers if w.id == "w1")
     assert (moved.ahead, moved.behind) == (2, 1)
+    # When the lag is over, the lagging count is counted again though nothing else happened.
+    monkeypatch.setattr(overview_module, "COUNTS_LAG_SECONDS", 0.2)
+    later = git(repo, "commit-tree", tree, "-p", merged, "-m", "a third task merged").strip()
+    git(repo, "update-ref", "refs/heads/czar/integration", later)
+    apart.read_branches()
+    assert next(w for w in apart.look().workers if w.id == "w1").behind == 1  # lagging
+    time.sleep(0.3)
+    apart.branches_due.clear()
+    apart.look()  # no event: the look sees the recount is due
+    assert apart.branches_due.is_set()
+    apart.read_branches()
+    assert next(w for w in apart.look().workers if w.id == "w1").behind == 2 and apart.recount_in() is None
 
 
 def test_a_feed_reads_the_workers_last_sign_of_life_between_whole_reads(tmp_path: Path, czar_home: Path) -> None:

@@ -315,6 +315,12 @@ def test_a_change_sends_only_the_rows_and_parts_it_touched(site: Site) -> None:
     assert HOSTILE not in patch["rows"]["node:export"]
     assert set(patch["parts"]) == {"summary"}  # the counts moved; the graph's layout did not
     assert "ready" in live.html().split('id="part-graph"')[1]  # a page that joins now sees the node's new state
+    with site.project.store.write() as conn:
+        Store.move_task(conn, "render", TaskState.READY, reason="test")
+    live.feed.look()  # an update that failed after reading the events: their rows were never sent
+    live.forget()  # ... what the live thread does then
+    assert live.update() is None  # the next sends the whole page, read whole
+    assert 'data-key="task:render"' in live.html() and "ready" in live.html().split('data-key="task:render"')[1][:400]
     live.feed.whole_seconds = 0  # every look reads the whole run: it says everything may have changed
     patch = live.update()
     assert patch is not None and patch["rows"] == {}  # ... and no row is rendered or sent that did not

@@ -402,7 +402,19 @@ def test_a_table_shows_each_row_as_one_line_and_widens_a_column_for_a_field_that
             assert table.widths == [len("worker"), len("1h 02m 06s ago")]
             assert table.fields("w1") == ["w1", "1h 02m 06s ago"] and table.cursor_row == 2
             assert table.ordered_columns[0].label.plain == "worker  seen          "
+            assert table.ordered_columns[0].content_width == len("worker  seen          ")
             assert len(table.columns) == 1 and table.row_count == 3
+            many = [(f"w{i}", (Text(f"w{i}"), Text("1s ago"))) for i in range(60)]
+            show_rows(table, many)  # another set of rows: filled again
+            await pilot.pause()
+            table.move_cursor(row=50)
+            await pilot.pause()
+            scrolled = table.scroll_y
+            assert scrolled > 0
+            show_rows(table, [(k, (f[0], Text("1h 02m 06s ago and more"))) for k, f in many])  # widens
+            await pilot.pause()
+            assert table.cursor_row == 50 and table.scroll_y == scrolled  # where the person left them
+            assert table.fields("w50") == ["w50", "1h 02m 06s ago and more"]
 
     asyncio.run(go())
 

@@ -191,6 +191,7 @@ class Feed:
         self._branch_lock = threading.Lock()  # the branches read and what moved, between two threads
         self._moved: set[str] = set()  # branches that moved since the last look said so
         self._held: frozenset[str] | None = None  # the branches of the tasks at work (None: not read yet)
+        self._recount_at: float | None = None  # when counts left lagging are due again (monotonic)
         self._last = -1  # the newest event read; -1: nothing read yet
         self._whole_at = 0.0
         self._branches_at = 0.0
@@ -287,6 +288,7 @@ class Feed:
         self._note_held()
         if kinds & BRANCH_KINDS:
             self._read_branches()
+        self._recount_if_due()
         with self._branch_lock:
             moved, self._moved = self._moved, set()
         if moved:
@@ -364,7 +366,22 @@ class Feed:
             self._branches = found
             self._branches_at = time.monotonic()
             self._moved |= moved
+            self._recount_at = None  # counted now, but for what the merge below may leave lagging
+            if lag and spec.integration_branch in moved:
+                # The counts of the branches that did not move may lag this merge: counted
+                # again when the lag is over, whether or not anything else happens by then.
+                self._recount_at = time.monotonic() + lag
         return bool(moved)
+
+    def recount_in(self) -> float | None:
+        """Seconds until lagging counts are due to be counted again (None: none lag)."""
+        with self._branch_lock:
+            return None if self._recount_at is None else max(0.0, self._recount_at - time.monotonic())
+
+    def _recount_if_due(self) -> None:
+        wait = self.recount_in()
+        if wait is not None and wait <= 0:
+            self._read_branches(force=True)
 
     def has_news(self) -> bool:
         """True if branches read apart moved since the last look."""

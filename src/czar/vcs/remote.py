@@ -12,6 +12,7 @@ costs a line in the log, not a stuck supervisor.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -145,9 +146,10 @@ _COUNTED: dict[tuple[str, str], AheadBehind | None] = {}
 _COUNTED_MOST = 20_000
 
 
-# For a view that lets counts lag: when each tip was last counted against a branch (by name), and
-# against which of its commits.
-_LAST: dict[tuple[str, str], tuple[float, tuple[str, str]]] = {}
+# For a view that lets counts lag: when each tip was last counted against a branch (by name, in a
+# repository), and against which of its commits.
+_LAST: dict[tuple[str, str, str], tuple[float, tuple[str, str]]] = {}
+_CACHES = threading.Lock()  # the web server counts from a thread per project
 
 
 def _counted(
@@ -155,17 +157,22 @@ def _counted(
 ) -> AheadBehind | None:
     if other_tip is None:
         return ahead_behind(git, branch, other)
-    key = (tip, other_tip)
-    last = _LAST.get((tip, other))
-    if key not in _COUNTED and lag and last is not None and last[1] in _COUNTED and time.monotonic() - last[0] < lag:
-        key = last[1]  # only the other branch moved, a moment ago: its count as it was then
-    if key not in _COUNTED:
+    key, mine = (tip, other_tip), (str(git.repo), tip, other)
+    with _CACHES:
+        last = _LAST.get(mine)
+        lagging = lag and last is not None and last[1] in _COUNTED and time.monotonic() - last[0] < lag
+        if key not in _COUNTED and last is not None and lagging:
+            return _COUNTED[last[1]]  # only the other branch moved, a moment ago: as it was then
+        if key in _COUNTED:
+            return _COUNTED[key]
+    counted = ahead_behind(git, tip, other_tip)  # outside the lock: a git process
+    with _CACHES:
         if len(_COUNTED) >= _COUNTED_MOST:
             _COUNTED.clear()
             _LAST.clear()
-        _COUNTED[key] = ahead_behind(git, tip, other_tip)
-        _LAST[(tip, other)] = (time.monotonic(), key)
-    return _COUNTED[key]
+        _COUNTED[key] = counted
+        _LAST[mine] = (time.monotonic(), key)
+    return counted
 
 
 def positions(

@@ -15,6 +15,7 @@ from typing import Any
 from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from czar.interfaces.tui.rows import Row
 
@@ -75,6 +76,15 @@ class Grid(DataTable[Text]):
             self._fields[key] = fields
             self.add_row(self.line(fields), key=key)
 
+    def widen(self, rows: Sequence[Row]) -> None:
+        """Every line made again at the columns' new widths, in place: the cursor and the scroll
+        stay where a person left them (filling the table again would put them back at the top)."""
+        column = self.columns[ColumnKey(LINE)]
+        column.label = self.line(self.headers)
+        for key, fields in rows:
+            self._fields[key] = fields
+            self.update_cell(key, LINE, self.line(fields), update_width=True)
+
     def reset(self) -> None:
         """Empty, with columns as narrow as their headers (another project's rows to come)."""
         self.widths = [h.cell_len for h in self.headers]
@@ -96,17 +106,20 @@ def selected_key(table: DataTable[Text]) -> str | None:
 
 
 def show_rows(table: Grid, rows: Sequence[Row], *, follow_end: bool = False) -> None:
-    """The table holds ``rows``, in their order. The same rows in the same order, in columns as
-    wide as before, are updated line by line (the cursor and the scroll stay put: a hundred
-    workers' heartbeats must not make the table jump); otherwise the table is filled again and the
-    cursor finds its row by key. ``follow_end``: a cursor on the last row stays on the last row (a
+    """The table holds ``rows``, in their order. The same rows in the same order are updated line
+    by line, in columns widened if a field outgrew one (the cursor and the scroll stay put: a
+    hundred workers' heartbeats must not make the table jump); otherwise the table is filled again
+    and the cursor finds its row by key. ``follow_end``: a cursor on the last row stays on the last row (a
     log's newest line)."""
     keys = [key for key, _ in rows]
     present = [str(r.key.value) for r in table.ordered_rows]
     wider = table.fit(rows)
-    if keys == present and not wider:
-        for key, fields in rows:
-            table.show_row(key, fields)
+    if keys == present:
+        if wider:
+            table.widen(rows)
+        else:
+            for key, fields in rows:
+                table.show_row(key, fields)
         return
     selected = selected_key(table)
     at_end = bool(present) and selected == present[-1]

@@ -70,6 +70,7 @@ class LivePage:
         self._layout: tuple[object, ...] = ()  # what the graph's layout was made from
         self._at: dict[str, tuple[int, int]] = {}  # ... and where each task's node stands in it
         self._shown: dict[str, object] = {}  # each row's key -> what its HTML was rendered from
+        self._whole_next = False  # the next look reads the whole run (a look that failed half-way)
 
     def update(self) -> dict[str, dict[str, str]] | None:
         """Read the run again: the patch that brings a page up to date (rows, graph nodes and
@@ -77,7 +78,8 @@ class LivePage:
 
         A row is rendered again only when what it shows changed, of those the read says may have:
         a whole read of a hundred workers renders the few rows that moved."""
-        view = self.feed.look()
+        view = self.feed.look(whole=self._whole_next)
+        self._whole_next = False
         task_keys = [f"task:{t.id}" for t in view.tasks]
         worker_keys = [f"worker:{w.id}" for w in view.workers]
         layout = graph_layout_key(view.tasks)
@@ -116,6 +118,12 @@ class LivePage:
         self.now.rows.update(patch_rows)
         self.now.parts.update(patch_parts)
         return {"rows": patch_rows, "parts": patch_parts}
+
+    def forget(self) -> None:
+        """After an update that failed half-way (its events read, its rows not all sent): the
+        next reads the whole run and sends the whole page."""
+        self.now = Rendered()
+        self._whole_next = True
 
     def _changed(self, key: str, shown: object) -> bool:
         """True (and noted) if ``key``'s row would show something else than it last did."""
@@ -216,7 +224,9 @@ class Broadcaster:
         ``BRANCH_SECONDS``), and has the page brought up to date if one did."""
         feed = self.page.feed
         while not self._stop.is_set():
-            if not feed.branches_due.wait(SAFETY_SECONDS):
+            recount = feed.recount_in()  # counts left lagging a merge, due again then
+            wait = SAFETY_SECONDS if recount is None else min(SAFETY_SECONDS, recount)
+            if not feed.branches_due.wait(wait) and (recount is None or recount > wait):
                 continue
             feed.branches_due.clear()
             if self._stop.is_set():
@@ -242,7 +252,8 @@ class Broadcaster:
                         changed = self._refresh(rung)
                 except Exception as exc:  # the store or git failed this time: the page waits for the next
                     log.warning("live page of %s not brought up to date: %r", self.name, exc)
-                    self._seen = -1  # read again at the next ring
+                    self._seen = -1  # read again at the next ring, whole
+                    self.page.forget()
                     continue
                 with self._lock:
                     waiting = list(self._waiting)
