@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from czar.core import waits
 from czar.core.events import EventKind
@@ -209,10 +210,9 @@ class Feed:
         self._radar: list[dict[str, Any]] = []
         self._branches: list[dict[str, Any]] = []
         self._paused = False
-        # Each task's and worker's row as last made, and what it was made from: a look at three
-        # hundred tasks makes again only the rows of those that moved.
-        self._made: dict[str, tuple[Task, tuple[object, ...], TaskRow]] = {}
-        self._made_workers: dict[str, tuple[Worker, tuple[object, ...], WorkerRow]] = {}
+        # A look at three hundred tasks makes again only the rows of those that moved.
+        self._made_tasks = _Made(_task_row)
+        self._made_workers = _Made(_worker_row)
 
     def look(self, *, fetch: bool = False, whole: bool = False) -> Overview:
         remote = self.p.remote
@@ -392,22 +392,11 @@ class Feed:
 
     def _worker_row(self, w: Worker, branches: dict[str, Any]) -> WorkerRow:
         held = self._tasks.get(w.task_id) if w.task_id else None
-        made_from = (held, branches.get(f"czar/{held.id}") if held else None, self._by_worker.get(w.id, NO_COSTS))
-        made = self._made_workers.get(w.id)
-        if made is not None and (made[0] is w or made[0] == w) and made[1] == made_from:
-            return made[2]
-        row = _worker_row(w, *made_from)
-        self._made_workers[w.id] = (w, made_from, row)
-        return row
+        branch = branches.get(f"czar/{held.id}") if held else None
+        return self._made_workers.row(w.id, w, held, branch, self._by_worker.get(w.id, NO_COSTS))
 
     def _task_row(self, t: Task, pull: int | None) -> TaskRow:
-        made_from = (self._claims.get(t.id, ()), self._by_task.get(t.id, NO_COSTS), pull)
-        made = self._made.get(t.id)
-        if made is not None and (made[0] is t or made[0] == t) and made[1] == made_from:
-            return made[2]
-        row = _task_row(t, *made_from)
-        self._made[t.id] = (t, made_from, row)
-        return row
+        return self._made_tasks.row(t.id, t, self._claims.get(t.id, ()), self._by_task.get(t.id, NO_COSTS), pull)
 
     def _picture(self, fetch_problem: str | None, changed: frozenset[str] | None) -> Overview:
         now = time.time()
@@ -465,6 +454,7 @@ BRANCH_SECONDS = 1.0  # and its branches at most this often (a git process or mo
 COUNTS_LAG_SECONDS = 10.0
 MOST_EVENTS = 5_000  # more new events than this at once: the whole run is read instead
 NO_COSTS = Costs()
+_Row = TypeVar("_Row")
 ALL = None  # what changed: everything may have (a whole read)
 # Events after which a branch may have moved.
 BRANCH_KINDS = frozenset(
@@ -477,6 +467,22 @@ BRANCH_KINDS = frozenset(
         EventKind.REMOTE_PUSHED,
     }
 )
+
+
+class _Made(Generic[_Row]):
+    """Rows as last made, each with what it was made from: made again only when that changed."""
+
+    def __init__(self, make: Callable[..., _Row]) -> None:
+        self._make = make
+        self._made: dict[str, tuple[tuple[object, ...], _Row]] = {}
+
+    def row(self, key: str, *made_from: object) -> _Row:
+        made = self._made.get(key)
+        if made is not None and made[0] == made_from:  # each part compared by identity first
+            return made[1]
+        row = self._make(*made_from)
+        self._made[key] = (made_from, row)
+        return row
 
 
 def _pull_summaries(conn: Tx, numbers: set[int]) -> dict[int, dict[str, Any]]:

@@ -159,12 +159,11 @@ def _counted(
         return ahead_behind(git, branch, other)
     key, mine = (tip, other_tip), (str(git.repo), tip, other)
     with _CACHES:
-        last = _LAST.get(mine)
-        lagging = lag and last is not None and last[1] in _COUNTED and time.monotonic() - last[0] < lag
-        if key not in _COUNTED and last is not None and lagging:
-            return _COUNTED[last[1]]  # only the other branch moved, a moment ago: as it was then
         if key in _COUNTED:
             return _COUNTED[key]
+        last = _LAST.get(mine)
+        if lag and last is not None and last[1] in _COUNTED and time.monotonic() - last[0] < lag:
+            return _COUNTED[last[1]]  # only the other branch moved, a moment ago: as it was then
     counted = ahead_behind(git, tip, other_tip)  # outside the lock: a git process
     with _CACHES:
         if len(_COUNTED) >= _COUNTED_MOST:

@@ -160,10 +160,10 @@ class Dashboard(App[None]):
         summary = self.query_one("#summary", Static)
         summary.remove_class("trouble")
         summary.update(rows.summary(o))
-        self._draw_tab(self.query_one(TabbedContent).active)
+        tabs = self.query_one(TabbedContent)
+        self._draw_tab(tabs.active)
         show_rows(self._table("inbox"), rows.inbox_rows(o, now))
         show_rows(self._table("alerts"), rows.alert_rows(o, now), follow_end=True)
-        tabs = self.query_one(TabbedContent)
         for tab, label in (
             ("workers-tab", f"workers ({len(o.workers)})"),
             ("tasks-tab", f"tasks ({len(o.tasks)})"),

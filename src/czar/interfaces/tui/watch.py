@@ -53,19 +53,13 @@ class Watch:
     """Reads ``project``'s overview on every ring, off the caller's thread; ``show`` gets each
     picture, ``trouble`` the line that says why the run could not be read."""
 
-    def __init__(
-        self,
-        project: Project,
-        show: Callable[[Overview], None],
-        trouble: Callable[[str], None],
-        pace: Pace = Pace(),
-    ) -> None:
+    def __init__(self, project: Project, show: Callable[[Overview], None], trouble: Callable[[str], None]) -> None:
         self.project = project
         # Each read costs what changed since the last; the branches counted are those shown.
         self._feed = Feed(project, every_branch=False)
         self._show = show
         self._trouble = trouble
-        self._pace = pace
+        self._pace = Pace()
         self._stopped = threading.Event()
         self._last_began = 0.0  # when the last look began (monotonic) ...
         self._cpu_at_last = 0.0  # ... and the CPU used then (``_cpu``)

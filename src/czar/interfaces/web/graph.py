@@ -72,7 +72,7 @@ def graph_svg(tasks: Sequence[TaskRow], link: str = "task/") -> str:
 
 def graph_layout_key(tasks: Sequence[TaskRow]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """What the layout depends on: a page whose graph has the same key needs only its nodes
-    replaced when states change (``graph_nodes``), not the whole picture."""
+    replaced when states change (``graph_node`` for each), not the whole picture."""
     return tuple((t.id, tuple(t.depends_on)) for t in tasks)
 
 

@@ -205,8 +205,10 @@ class Broadcaster:
         with self._lock:
             self._waiting.add((asyncio.get_running_loop(), queue))
             if self._thread is None:
-                self._listener = self.store.listen(f"web-{os.getpid()}-{self.name}-{id(self)}")
-                self._thread = threading.Thread(target=self._watch, name=f"live-{self.name}", daemon=True)
+                self._listener = listener = self.store.listen(f"web-{os.getpid()}-{self.name}-{id(self)}")
+                self._thread = threading.Thread(
+                    target=self._watch, args=(listener,), name=f"live-{self.name}", daemon=True
+                )
                 self._thread.start()
                 threading.Thread(target=self._follow_branches, name=f"branches-{self.name}", daemon=True).start()
         return queue
@@ -238,9 +240,7 @@ class Broadcaster:
                 log.warning("branches of %s not read: %r", self.name, exc)
             self._stop.wait(BRANCH_SECONDS)
 
-    def _watch(self) -> None:
-        listener = self._listener
-        assert listener is not None
+    def _watch(self, listener: Listener) -> None:
         try:
             while not self._stop.is_set():
                 rung = listener.wait(SAFETY_SECONDS)
