@@ -26,7 +26,10 @@ from helpers import make_repo, retry_until, sim_task, write_plan
 @pytest.fixture
 def project(tmp_path: Path, czar_home: Path) -> Project:
     make_repo(tmp_path / "repo")
-    project = open_project(write_plan(tmp_path, "mcp", [sim_task("a"), sim_task("b")], workers=2))
+    plan = write_plan(tmp_path, "mcp", [sim_task("a"), sim_task("b")], workers=2)
+    # Workers of an agent that speaks MCP over HTTP: the tools server serves MCP only for such a plan.
+    plan.write_text(plan.read_text().replace('agent = "sim"', 'agent = "claude"'))
+    project = open_project(plan)
     project.sync_plan()
     project.git.ensure_branch("czar/integration", "main")
     with project.store.write() as conn:
@@ -138,7 +141,8 @@ def test_the_projects_tools_server_serves_each_worker_its_own_tools_and_survives
     the same address, and the agents' next calls get through."""
     import signal
 
-    from czar.agent_tools.tools_server import address, mcp_path
+    from czar.agent_tools.host_link import mcp_path
+    from czar.agent_tools.tools_server import address
     from czar.supervisor.tools import ToolsServer
 
     said: list[str] = []

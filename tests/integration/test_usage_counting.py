@@ -82,7 +82,7 @@ def result(turn: tuple[int, int, int, int], total: tuple[int, int, int, int], co
 
 
 def test_two_turns_of_stream_json_count_each_turn_once(project: Project) -> None:
-    host = WorkerHost(project.store, HostSettings(project.name, "w1", "claude"))
+    host = WorkerHost.on_store(project.store, HostSettings(project.name, "w1", "claude"))
     cur = current(project)
     lines = [
         message("msg_1", 3, 1, 0, 9000),  # usage as the message started: one output token so far
@@ -105,7 +105,7 @@ def test_two_turns_of_stream_json_count_each_turn_once(project: Project) -> None
 def test_the_transcript_of_an_agent_on_its_own_screen_counts_each_message_once(
     project: Project, tmp_path: Path
 ) -> None:
-    host = WorkerHost(project.store, HostSettings(project.name, "w1", "claude"))
+    host = WorkerHost.on_store(project.store, HostSettings(project.name, "w1", "claude"))
     cur = current(project)
     cur.transcript = host.home / ".claude" / "projects" / "p" / "session.jsonl"  # where Claude Code writes it
     cur.transcript.parent.mkdir(parents=True)

@@ -141,21 +141,21 @@ def test_a_host_killed_while_its_agent_ran_with_your_home_has_the_next_host_undo
     (you / ".claude.json").write_text('{"numStartups": 1}\n')
     monkeypatch.setenv("HOME", str(you))
     yours = HostSettings(project.name, "w1", "claude", AgentSettings(home="user"))
-    killed = WorkerHost(project.store, yours)
+    killed = WorkerHost.on_store(project.store, yours)
     user_config.save(user_config.snapshot("claude", you), killed.agent.config_file)  # as its launch does
     # Its agent adds an MCP server for you; then the host is killed and undoes nothing.
     (you / ".claude.json").write_text('{"numStartups": 2, "mcpServers": {"planted": {"command": "sh"}}}\n')
-    WorkerHost(project.store, HostSettings(project.name, "w1", "claude", AgentSettings(home="user"))).agent.undo_config(
-        None
-    )
+    WorkerHost.on_store(
+        project.store, HostSettings(project.name, "w1", "claude", AgentSettings(home="user"))
+    ).agent.undo_config(None)
     assert json.loads((you / ".claude.json").read_text()) == {"numStartups": 2}
     assert not killed.agent.config_file.exists()
     alerts = [e for e in project.store.events_after(0, kinds=("alert",)) if "~/.claude.json" in e.payload["message"]]
     assert len(alerts) == 1 and alerts[0].payload["level"] == "critical"
     # Once undone, a later host finds nothing to undo.
-    WorkerHost(project.store, HostSettings(project.name, "w1", "claude", AgentSettings(home="user"))).agent.undo_config(
-        None
-    )
+    WorkerHost.on_store(
+        project.store, HostSettings(project.name, "w1", "claude", AgentSettings(home="user"))
+    ).agent.undo_config(None)
     assert len(project.store.events_after(0, kinds=("alert",))) == 1
 
 

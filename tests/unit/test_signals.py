@@ -8,12 +8,12 @@ from typing import Any
 from czar.agents.base import Signal, SignalKind
 from czar.agents.claude import ClaudeAdapter
 from czar.agents.codex import CodexAdapter
+from czar.core.claims import ClaimResult
 from czar.core.host_commands import MessageKind
 from czar.core.policy import Decision, Verdict
 from czar.host.agent_run import AgentRun
 from czar.host.output import Note
 from czar.host.signals import on_signal
-from czar.store.claims import ClaimResult
 
 
 class FakeTools:

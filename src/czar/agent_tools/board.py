@@ -2,37 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from czar.core.board import BoardRow
 from czar.store.store import Store, Tx
-
-
-@dataclass(frozen=True)
-class BoardRow:
-    worker: str
-    state: str
-    task: str | None
-    title: str
-    checkpoint: int
-    checkpoints: int
-    claims: tuple[str, ...]
-    note: str | None
-    blocked_on: str | None
-
-    def line(self) -> str:
-        """One line for a prompt or a terminal."""
-        if self.task is None:
-            return f"{self.worker} ({self.state}): no task"
-        parts = [f"{self.worker} ({self.state}) works on task {self.task}: {self.title}"]
-        if self.checkpoints:
-            parts.append(f"checkpoint {self.checkpoint}/{self.checkpoints}")
-        if self.claims:
-            parts.append("holds " + ", ".join(self.claims))
-        if self.blocked_on:
-            parts.append(f"waits for {self.blocked_on}")
-        if self.note:
-            parts.append(f"last note: {self.note[:120]}")
-        return "; ".join(parts)
 
 
 def board(conn: Tx) -> list[BoardRow]:

@@ -18,12 +18,11 @@ from dataclasses import asdict, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from czar.agent_tools.board import BoardRow
-from czar.agent_tools.service import AgentTools
 from czar.agents.base import HookCall, HookKind
+from czar.core.board import BoardRow
+from czar.core.claims import ClaimResult
 from czar.core.policy import Decision
 from czar.errors import CzarError
-from czar.store.claims import ClaimResult
 
 PATH = "/czar/call"
 ENV_ENDPOINT = "CZAR_ENDPOINT"  # the host's endpoint, for an agent whose store is out of reach
@@ -55,7 +54,7 @@ class ToolCalls(Protocol):
 
 # Each call an agent's side may make: czar's agent tools (``czar.core.toolbox``), and the calls
 # behind its hooks and permission requests.
-CALLS: dict[str, Callable[[AgentTools, dict[str, Any]], Any]] = {
+CALLS: dict[str, Callable[[ToolCalls, dict[str, Any]], Any]] = {
     "report": lambda tools, args: tools.report(
         str(args["text"]), checkpoint=args.get("checkpoint"), task=args.get("task")
     ),
@@ -76,7 +75,7 @@ CALLS: dict[str, Callable[[AgentTools, dict[str, Any]], Any]] = {
 }
 
 
-def serve(tools: AgentTools, tool: str, args: dict[str, Any]) -> Any:
+def serve(tools: ToolCalls, tool: str, args: dict[str, Any]) -> Any:
     """Carry out one call for the worker's agent; the answer as JSON-ready data."""
     call = CALLS.get(tool)
     if call is None:
@@ -105,7 +104,7 @@ class RelayServer:
     each request with the worker's token (``Authorization: Bearer``). The standard library's
     server: a host of the simulated agent, in a benchmark of a hundred, must not load a web stack."""
 
-    def __init__(self, tools: AgentTools, token: str) -> None:
+    def __init__(self, tools: ToolCalls, token: str) -> None:
         expected = f"Bearer {token}".encode()
 
         class Handler(BaseHTTPRequestHandler):

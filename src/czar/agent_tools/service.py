@@ -8,7 +8,6 @@ Each call is one short write transaction whose events record what the agent said
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shlex
 import tempfile
@@ -23,13 +22,15 @@ from czar.agent_tools.identity import Caller, CallerError, token_matches
 from czar.agents import adapter_for
 from czar.agents.base import HookCall, HookKind
 from czar.core import policy, reviewer_policy, waits
+from czar.core.board import BoardRow
+from czar.core.claims import ClaimResult
 from czar.core.events import EventKind
 from czar.core.forge import Finding, Verdict
 from czar.core.host_commands import StopAgent
+from czar.core.prompt import digest
 from czar.core.review import ReviewState, finding_problem, verdict_of, verdict_problem
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerRole, WorkerState
 from czar.errors import StoreError
-from czar.store.claims import ClaimResult
 from czar.store.records import Attempt, Review, Task, Worker
 from czar.store.store import Store, Tx
 from czar.vcs import checkout
@@ -550,7 +551,7 @@ class AgentTools:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def board(self) -> list[board_mod.BoardRow]:
+    def board(self) -> list[BoardRow]:
         with self.store.read() as conn:
             return board_mod.board(conn)
 
@@ -580,11 +581,6 @@ class AgentTools:
     @staticmethod
     def _integration(conn: Tx) -> str:
         return str(Store.get_meta(conn, "integration_branch", "czar/integration"))
-
-
-def digest(text: str) -> str:
-    """A text's fingerprint for delivery checks: the same whatever its line endings and edges."""
-    return hashlib.sha256(text.replace("\r\n", "\n").replace("\r", "\n").strip().encode()).hexdigest()
 
 
 def target_of(tool_name: str, tool_input: dict[str, Any]) -> str:

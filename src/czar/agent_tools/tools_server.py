@@ -1,6 +1,8 @@
-"""``python -m czar.agent_tools.tools_server --plan PLAN --fd N``: the project's tools server,
-czar's MCP server for every worker's agent (``czar.agent_tools.mcp_tools.app``), one process per
-run.
+"""``python -m czar.agent_tools.tools_server --plan PLAN --fd N``: the project's tools server, one
+process per run. It serves the worker hosts' calls on the store (``czar.agent_tools.host_service``:
+a host does not load SQLAlchemy) and, when the plan has an agent that speaks MCP over HTTP, czar's
+MCP server for every worker's agent (``czar.agent_tools.mcp_tools.app``; else the MCP SDK is not
+loaded).
 
 The supervisor starts it (``czar.supervisor.tools``) on a listening socket it made and hands down
 as file descriptor ``N``: the address is good before this process has loaded anything, and an
@@ -22,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from czar.agent_tools.host_link import host_key
+from czar.agents import adapter_for
 from czar.errors import CzarError
 from czar.paths import ProjectPaths, czar_home
 from czar.runtime import proc, sandbox
@@ -35,6 +39,7 @@ Wrap = Callable[[list[str]], list[str]]
 MODULE = "czar.agent_tools.tools_server"
 URL_KEY = "tools_url"  # in the store's meta: where the running server listens
 PID_KEY = "tools_pid"
+KEEP_ALIVE = 300  # seconds a worker host's idle connection is kept (it calls again soon)
 PATH = re.compile(r"^/mcp/([A-Za-z0-9_.-]{1,64})/([0-9]{1,9})/?$")  # see mcp_path
 
 
@@ -48,22 +53,37 @@ def main() -> int:
 
         plan = load_plan(args.plan)
         store = Store(ProjectPaths.for_project(plan.project.name))
+        key = host_key(store.paths.root)
         listening = socket.socket(fileno=args.fd)
     except (CzarError, OSError) as exc:
         print(f"czar tools-server: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
-    serve(listening, store, functools.partial(sandbox_for, plan, store))
+    mcp = any(adapter_for(kind).capabilities.mcp_http for kind in plan.worker_kinds.values())
+    serve(listening, store, functools.partial(sandbox_for, plan, store), key, mcp=mcp)
     return 0
 
 
-def serve(listening: socket.socket, store: Store, sandbox_for: Callable[[str], Wrap | None]) -> None:
-    """Answer the agents on ``listening`` until told to stop (SIGTERM, SIGINT)."""
+def serve(
+    listening: socket.socket, store: Store, sandbox_for: Callable[[str], Wrap | None], key: str, *, mcp: bool = True
+) -> None:
+    """Answer the worker hosts (proven by ``key``) and, if ``mcp``, the agents, on ``listening``
+    until told to stop (SIGTERM, SIGINT)."""
     import uvicorn
 
-    from czar.agent_tools.mcp_tools import app
+    from czar.agent_tools.host_service import host_app
 
+    inner = None
+    if mcp:
+        from czar.agent_tools.mcp_tools import app
+
+        inner = app(store, sandbox_for)
     config = uvicorn.Config(
-        app(store, sandbox_for), log_level="error", access_log=False, lifespan="on", timeout_graceful_shutdown=1
+        host_app(store, key, sandbox_for, inner),
+        log_level="error",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+        timeout_keep_alive=KEEP_ALIVE,
     )
     uvicorn.Server(config).run(sockets=[listening])
 
@@ -92,11 +112,6 @@ def _confined(plan: Plan, store: Store, worker: str, argv: list[str]) -> list[st
         extra=tuple(Path(p) for p in plan.sandbox.writable),
     )
     return sandbox.wrap(argv, confine)
-
-
-def mcp_path(worker: str, launch: int) -> str:
-    """Where on the tools server one start of a worker's agent finds its tools."""
-    return f"/mcp/{worker}/{launch}"
 
 
 def address(store: Store) -> str | None:

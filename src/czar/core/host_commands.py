@@ -125,3 +125,12 @@ def decode(kind: str, payload: Any) -> HostCommand | Unreadable:
     except (TypeError, ValueError) as exc:
         return Unreadable(kind, str(exc))
     return command if isinstance(command.attempt, int) else Unreadable(kind, "its attempt is not a number")
+
+
+@dataclass(frozen=True)
+class Posted:
+    """An inbox row: a command one worker host must carry out, once."""
+
+    id: int
+    worker_id: str
+    command: HostCommand | Unreadable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -122,3 +123,8 @@ def render_review(p: ReviewInput) -> str:
         *toolbox.instructions(p.tools, p.commit, role="reviewer"),
     ]
     return "\n".join(out) + "\n"
+
+
+def digest(text: str) -> str:
+    """A text's fingerprint for delivery checks: the same whatever its line endings and edges."""
+    return hashlib.sha256(text.replace("\r\n", "\n").replace("\r", "\n").strip().encode()).hexdigest()

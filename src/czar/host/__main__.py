@@ -19,14 +19,13 @@ def main() -> int:
         from czar.agents.host_settings import HostSettings
         from czar.host.worker_host import WorkerHost
         from czar.paths import ProjectPaths
-        from czar.store.store import Store
 
         try:
             text = args.settings.read_text(encoding="utf-8")
         except OSError as exc:
             raise CzarError(f"cannot read the worker host's settings: {exc}") from exc
         settings = HostSettings.loads(text)
-        return WorkerHost(Store(ProjectPaths.for_project(settings.project)), settings).run()
+        return WorkerHost(settings, ProjectPaths.for_project(settings.project)).run()
     except CzarError as exc:
         print(f"czar worker-host: {exc}", file=sys.stderr)
         return exc.exit_code

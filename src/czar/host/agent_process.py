@@ -17,14 +17,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from czar.agent_tools.host_link import mcp_path
 from czar.agent_tools.identity import ENV_PROJECT, ENV_TOKEN, ENV_WORKER, CallerError
 from czar.agent_tools.relay import ENV_ENDPOINT, RelayServer
-from czar.agent_tools.service import AgentTools
-from czar.agent_tools.tools_server import address, mcp_path
 from czar.agents.base import LaunchContext, SignalKind
-from czar.core.events import EventKind
 from czar.core.host_commands import MessageKind
-from czar.core.states import AGENT_AT_WORK, TaskState, WorkerState
 from czar.errors import CzarError
 from czar.host import output, user_config
 from czar.host.agent_run import AgentRun
@@ -32,7 +29,6 @@ from czar.host.sandboxing import wrapper
 from czar.host.screen import Screen
 from czar.runtime import sandbox
 from czar.runtime.proc import Child, run, spawn
-from czar.store.store import Store
 from czar.vcs import checkout
 from czar.vcs.git import Git
 
@@ -111,9 +107,7 @@ class AgentProcess:
             cur.mcp_url = self.tools_url(cur.launches)
         if confine is not None:
             # In its sandbox the agent cannot open the store: its `czar` commands come here.
-            tools = AgentTools(self.host.store, self.host.worker, cur.launches)
-            tools.wrap = self.host.tools.wrap
-            cur.relay = RelayServer(tools, self.host.token)
+            cur.relay = RelayServer(self.host.tools.at(cur.launches), self.host.token)
         self.show_integration(cur)
         ctx = LaunchContext(
             worktree=cur.worktree,
@@ -148,7 +142,7 @@ class AgentProcess:
             # Agents yield the CPU to czar's own processes: supervision must stay responsive when
             # a hundred agents (and the tests they run) compete for two cores.
             if launch.terminal:
-                cur.hooks_since = self.host.store.last_event_id()
+                cur.hooks_since = self.host.link.newest_event()
                 cur.screen = Screen(argv, launch.env, cur.worktree, self.host.out, niceness=AGENT_NICENESS)
                 cur.proc = cur.screen.proc
                 self.host.keyboard = self.host.pane.lend()
@@ -168,10 +162,7 @@ class AgentProcess:
         if launch.transcript is not None and launch.transcript != cur.transcript:
             cur.transcript = launch.transcript
             cur.transcript_at = launch.transcript.stat().st_size if launch.transcript.exists() else 0
-        with self.host.store.write() as conn:
-            now = time.time()
-            Store.set_worker(conn, self.host.worker, agent_pid=cur.proc.pid, last_seen=now, last_output=now, repeats=0)
-            Store.set_attempt(conn, cur.attempt, launches=cur.launches, agent_exited_at=None, session_id=cur.session)
+        self.host.link.launched(cur.attempt, cur.proc.pid, cur.launches, cur.session)
         for line in [] if launch.terminal else launch.stdin:
             self.host._write(line)
         if not launch.keep_stdin and not launch.terminal:
@@ -181,7 +172,7 @@ class AgentProcess:
         """Where this start of the agent finds czar's MCP server: the project's tools server
         (``czar.agent_tools.tools_server``); None (the agent then starts one over stdio) if none
         runs."""
-        base = address(self.host.store)
+        base = self.host.link.tools_address()
         if base is None:
             self.host.say("  czar's tools server is not running; the agent starts its own")
             return None
@@ -205,8 +196,7 @@ class AgentProcess:
         ``update-ref`` in the agent's sandbox (it runs the clone's hooks, which are the agent's)."""
         if self.host.repo is None or not (cur.worktree / ".git").is_dir():
             return
-        with self.host.store.read() as conn:
-            name = str(Store.get_meta(conn, "integration_branch", "czar/integration"))
+        name = self.host.link.integration_branch()
         refs = list(also)
         with contextlib.suppress(CzarError):  # not made yet
             refs.insert(0, (name, Git(self.host.repo).tip(name)))
@@ -221,9 +211,7 @@ class AgentProcess:
         """The agent's program is missing or cannot run, or no sandbox can hold it: the attempt's
         agent "exited" at once."""
         self.host.say(f"cannot start {program}: {getattr(exc, 'strerror', None) or exc}")
-        with self.host.store.write() as conn:
-            Store.set_attempt(conn, cur.attempt, agent_exited_at=time.time(), launches=cur.launches)
-            self.host.event(conn, cur, EventKind.AGENT_ERROR, text=f"cannot start {program}: {exc}")
+        self.host.link.cannot_start(cur.attempt, cur.task, cur.launches, f"cannot start {program}: {exc}")
 
     def git_in_checkout(self, cur: AgentRun) -> Git | None:
         """git in the task's checkout, in the agent's sandbox (the checkout's configuration and
@@ -241,8 +229,8 @@ class AgentProcess:
 
     def agent_env(self, cur: AgentRun) -> dict[str, str]:
         return {
-            "CZAR_HOME": str(self.host.store.paths.root.parent.parent),
-            ENV_PROJECT: self.host.store.paths.name,
+            "CZAR_HOME": str(self.host.paths.root.parent.parent),
+            ENV_PROJECT: self.host.paths.name,
             ENV_WORKER: self.host.worker,
             ENV_TOKEN: self.host.token,
             "CZAR_TASK": cur.task,
@@ -266,8 +254,7 @@ class AgentProcess:
             self.take_pane_back()
         self.end(cur, cur.proc, patience)
         cur.proc = None
-        with self.host.store.write() as conn:
-            Store.set_worker(conn, self.host.worker, agent_pid=None)
+        self.host.link.worker_fields(agent_pid=None)
 
     def retire(self) -> None:
         """Let the agent of the task that ended go, without waiting for it: the next task starts
@@ -283,8 +270,7 @@ class AgentProcess:
         with contextlib.suppress(OSError):
             # Its last breath (hooks, saving its session) must not slow the next agent's start.
             os.setpriority(os.PRIO_PGRP, proc.pid, 19)
-        with self.host.store.write() as conn:
-            Store.set_worker(conn, self.host.worker, agent_pid=None)
+        self.host.link.worker_fields(agent_pid=None)
         reaper = threading.Thread(target=self.end, args=(cur, proc, 2.0), name="czar-reaper", daemon=True)
         reaper.start()
         self.reapers = [(r, p) for r, p in self.reapers if r.is_alive()] + [(reaper, proc)]
@@ -337,7 +323,7 @@ class AgentProcess:
             before = user_config.load(self.config_file)
         if before is None:
             return
-        keep = self.host.store.paths.logs / "undone" / f"{self.host.worker}-{time.strftime('%Y%m%d-%H%M%S')}"
+        keep = self.host.paths.logs / "undone" / f"{self.host.worker}-{time.strftime('%Y%m%d-%H%M%S')}"
         try:
             undone = user_config.undo(self.host.agent_kind, before, keep)
         except OSError as exc:
@@ -349,15 +335,7 @@ class AgentProcess:
                 f"Undone; what it wrote is kept in {keep}"
             )
             self.host.say(f"  {text}")
-            with self.host.store.write() as conn:
-                Store.alert(
-                    conn,
-                    "critical",
-                    text,
-                    task=cur.task if cur else None,
-                    worker=self.host.worker,
-                    actor=self.host.worker,
-                )
+            self.host.link.alert("critical", text, cur.task if cur else None)
 
     def drain(self, cur: AgentRun, proc: Child) -> None:
         """What a stopped agent printed last and was not read yet: its usage still counts (a
@@ -428,28 +406,15 @@ class AgentProcess:
         if unreachable:
             with contextlib.suppress(CallerError):
                 self.host.tools.model_unreachable(self.host.unreachable(cur))
-        with self.host.store.write() as conn:
-            Store.set_worker(conn, self.host.worker, agent_pid=None, last_seen=time.time())
-            state = TaskState(Store.task(conn, cur.task).state)
-            # A reviewer's agent is done with its verdict (the review is closed then); exited
-            # before it, the review is lost (``czar.supervisor.reviews``).
-            at_work = (
-                (TaskState.ASSIGNED, TaskState.RUNNING, TaskState.REVIEWING) if self.host.reviewer else AGENT_AT_WORK
-            )
-            unfinished = not cur.finished and state in at_work
-            # An agent that answers one message per process ends its turn by exiting: that is
-            # waiting for the next message, not a crash.
-            answered = not cur.adapter.capabilities.long_lived and code == 0
-            if unfinished and answered and not unreachable:
-                unfinished = False
-                if Store.worker(conn, self.host.worker).state == WorkerState.WORKING.value:
-                    Store.set_worker(
-                        conn, self.host.worker, state=WorkerState.WAITING_INPUT, detail="waiting for input"
-                    )
-            elif unfinished and not unreachable:
-                Store.set_attempt(conn, cur.attempt, agent_exited_at=time.time())
-            why = {"model_unreachable": True} if unreachable else {}
-            self.host.event(conn, cur, EventKind.AGENT_EXITED, code=code, finished=not unfinished, **why)
+        self.host.link.agent_exited(
+            task=cur.task,
+            attempt=cur.attempt,
+            code=code,
+            finished=cur.finished,
+            reviewer=self.host.reviewer,
+            long_lived=cur.adapter.capabilities.long_lived,
+            unreachable=unreachable,
+        )
 
 
 def _stop_all(servers: list[Any]) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from enum import StrEnum
 
-from czar.agent_tools.service import digest
 from czar.core.host_commands import MessageKind
+from czar.core.prompt import digest
 from czar.host.agent_run import AgentRun, Submit
 
 SUBMIT_WAIT = 3.0  # seconds for a pasted message to be confirmed submitted before Enter again

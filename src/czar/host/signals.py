@@ -12,12 +12,12 @@ from typing import Any, Protocol, assert_never
 
 from czar.agent_tools.identity import CallerError
 from czar.agents.base import Signal, SignalKind
+from czar.core.claims import ClaimResult
 from czar.core.host_commands import MessageKind
 from czar.core.policy import Decision, Verdict
 from czar.host import output
 from czar.host.agent_run import AgentRun
 from czar.host.output import Note
-from czar.store.claims import ClaimResult
 
 # Signals that do not end a flood of activity held back (they come in the middle of it).
 _IN_THE_FLOW = (SignalKind.ACTIVITY, SignalKind.ERROR, SignalKind.USAGE, SignalKind.MODEL_ERROR)

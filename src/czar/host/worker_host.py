@@ -5,7 +5,9 @@ transcript in the pane.
 
 One loop waits on its doorbell and the agent's output at once with ``select``; threads only
 serve the agent's relay and its sandbox's gateway, and let the agent of an ended task go. czar's
-MCP server is the project's tools server, not the host's: a host never loads the MCP SDK.
+MCP server is the project's tools server, not the host's: a host never loads the MCP SDK. Nor the
+store's: it reads and writes through the tools server too (``czar.agent_tools.host_link``), and on
+the store itself only if that server cannot be reached.
 """
 
 from __future__ import annotations
@@ -18,21 +20,30 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any, assert_never
+from typing import IO, TYPE_CHECKING, Any, assert_never
 
+from czar.agent_tools.host_link import (
+    Adopted,
+    Carrier,
+    Fallback,
+    HostLink,
+    HostTools,
+    HttpCarrier,
+    host_key,
+    published_url,
+)
 from czar.agent_tools.identity import (
     CallerError,
     new_token,
     token_digest,
 )
-from czar.agent_tools.service import AgentTools
 from czar.agents import adapter_for
 from czar.agents.base import HookKind, Signal, SignalKind
 from czar.agents.host_settings import HostSettings
 from czar.core import pricing, usage
 from czar.core.events import EventKind
-from czar.core.host_commands import Answer, MessageKind, Restart, StartTask, StopAgent, Tell, Unreadable
-from czar.core.states import ACTIVE_TASK_STATES, HANDED_IN, TaskState, WorkerState
+from czar.core.host_commands import Answer, MessageKind, Posted, Restart, StartTask, StopAgent, Tell, Unreadable
+from czar.core.states import HANDED_IN, TaskState, WorkerState
 from czar.host import delivery, output, signals
 from czar.host.agent_process import AgentProcess
 from czar.host.agent_run import AgentRun, Submit
@@ -40,30 +51,40 @@ from czar.host.delivery import Pasted
 from czar.host.output import Note
 from czar.host.sandboxing import AgentSandbox
 from czar.host.screen import Pane, Screen
+from czar.paths import ProjectPaths
 from czar.runtime import logs, untrusted
-from czar.store.doorbell import Listener
-from czar.store.store import Posted, Store, Tx
+from czar.store.doorbell import Listener, worker_bell
+
+if TYPE_CHECKING:
+    from czar.store.store import Store
 
 POLL_SECONDS = 5.0  # safety net only: the doorbell and the agent's output wake the loop
 
 
 class WorkerHost:
-    def __init__(self, store: Store, settings: HostSettings, out: IO[str] = sys.stdout) -> None:
-        self.store = store
+    """``store``: the store in this process (tests, `czar worker-host`); else the host speaks through
+    the project's tools server."""
+
+    def __init__(
+        self, settings: HostSettings, paths: ProjectPaths, out: IO[str] = sys.stdout, store: Store | None = None
+    ) -> None:
+        self.paths = paths
         self.worker = worker_id = settings.worker
         self.agent_kind = agent_kind = settings.kind
         self.settings = settings.agent
         self.reviewer = settings.reviewer  # it reads other agents' work (``czar.supervisor.reviews``)
-        self.home = store.paths.root / "agents" / worker_id  # the agent's own files (configs, a home)
+        self.home = paths.root / "agents" / worker_id  # the agent's own files (configs, a home)
         self.repo = repo = settings.repo
         self.out = out
-        self.tools = AgentTools(store, worker_id)
+        carry = self._carrier(store)
+        self.link = HostLink(carry)
+        self.tools = HostTools(carry)
         self._denied_hosts: set[str] = set()
         self.token = new_token()
         self.current: AgentRun | None = None
         self.stopping = False
         self.listener: Listener | None = None
-        self.log = logs.to_file(store.paths.logs / f"{worker_id}.log")
+        self.log = logs.to_file(paths.logs / f"{worker_id}.log")
         # Ending agents of earlier tasks, and the threads that end them.
         self.resized = False
         self.pane = Pane(out)
@@ -80,6 +101,22 @@ class WorkerHost:
         )
         self.agent = AgentProcess(self)  # the agent's process: started, fed, read, ended
 
+    @classmethod
+    def on_store(cls, store: Store, settings: HostSettings, out: IO[str] = sys.stdout) -> WorkerHost:
+        return cls(settings, store.paths, out, store)
+
+    def _carrier(self, store: Store | None) -> Carrier:
+        def local() -> Carrier:
+            from czar.agent_tools.host_service import LocalCarrier
+            from czar.store.store import Store
+
+            return LocalCarrier(store or Store(self.paths), self.worker, lambda: self.tools.wrap)
+
+        url = None if store is not None else published_url(self.paths.root)
+        if url is None:
+            return local()
+        return Fallback(HttpCarrier(url, host_key(self.paths.root), self.worker), local, self.say)
+
     # -- transcript --------------------------------------------------------------------------
 
     def say(self, text: str) -> None:
@@ -93,28 +130,16 @@ class WorkerHost:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGWINCH, self._on_resize)
-        listener = self.listener = self.store.listen_as_worker(self.worker)
-        with self.store.write() as conn:
-            Store.set_worker(
-                conn,
-                self.worker,
-                pid=os.getpid(),
-                last_seen=time.time(),
-                agent_pid=None,
-                token=token_digest(self.token),  # the store keeps only its digest
-                repeats=0,
-            )
-            # Idle unless the supervisor gave this worker a task while the host was starting.
-            Store.idle_unless_given_a_task(conn, self.worker)
-            self.current = self._adopt(conn)
-            Store.emit(conn, EventKind.WORKER_HOST_STARTED, actor=self.worker, worker=self.worker, pid=os.getpid())
+        # Rung only by commands posted to this worker.
+        listener = self.listener = Listener(self.paths.bells, worker_bell(self.worker))
+        self.current = self._adopt(self.link.started(os.getpid(), token_digest(self.token)))  # the store keeps a digest
         self.agent.undo_config(None)  # what an agent did in your home while a killed host ran it
         # Gateway folders a killed host left (no gateway of this worker's runs yet).
         shutil.rmtree(self.box.gates, ignore_errors=True)
         self.say(f"worker {self.worker} ready ({self.agent_kind}); waiting for a task")
         try:
             while not self.stopping:
-                for cmd in self.store.open_commands(self.worker):
+                for cmd in self.link.commands():
                     self.handle(cmd)
                     if self.stopping:
                         break
@@ -141,36 +166,28 @@ class WorkerHost:
             for reaper, _ in self.agent.reapers:
                 reaper.join(timeout=5)
             listener.close()
-            with self.store.write() as conn:
-                Store.set_worker(conn, self.worker, state=WorkerState.STOPPED, agent_pid=None)
-                Store.emit(conn, EventKind.WORKER_HOST_STOPPED, actor=self.worker, worker=self.worker)
+            self.link.stopped()
+            self.link.close()
         return 0
 
-    def _adopt(self, conn: Tx) -> AgentRun | None:
+    def _adopt(self, adopted: Adopted | None) -> AgentRun | None:
         """The attempt this worker still holds from its previous host (one that died, or was
         stopped by `czar down`): carried on, so that a restart loses neither the worker nor the
         task. Its agent starts again when a command says so (the supervisor posts a restart, or
         a message comes); until then nothing runs."""
-        row = Store.worker(conn, self.worker)
-        if row.task_id is None:
+        if adopted is None:
             return None
-        task = Store.task(conn, row.task_id)
-        state = TaskState(task.state)
-        if task.worker_id != self.worker or task.attempt_id is None or state not in ACTIVE_TASK_STATES:
-            return None
-        attempt = Store.attempt(conn, task.attempt_id)
-        if row.state == WorkerState.STARTING.value:
-            Store.set_worker(conn, self.worker, state=WorkerState.WORKING, detail=None)
-        self.say(f"== carrying on task {task.id} (attempt {attempt.id}, {state})")
+        state = TaskState(adopted.state)
+        self.say(f"== carrying on task {adopted.task} (attempt {adopted.attempt}, {state})")
         return AgentRun(
-            attempt=attempt.id,
-            task=task.id,
-            worktree=Path(attempt.worktree),
-            prompt=Store.prompt(conn, attempt.id),
+            attempt=adopted.attempt,
+            task=adopted.task,
+            worktree=Path(adopted.worktree),
+            prompt=adopted.prompt,
             adapter=adapter_for(self.agent_kind),
-            launches=attempt.launches,
+            launches=adopted.launches,
             finished=state in HANDED_IN,
-            session=attempt.session_id,
+            session=adopted.session,
         )
 
     def _on_resize(self, signum: int, _frame: object) -> None:
@@ -193,10 +210,8 @@ class WorkerHost:
         """What the agent's hooks said since the last look: where its transcript is, whether a
         pasted message was submitted, whether it is at work on a turn."""
         busy = seen_other = False
-        for e in self.store.events_after(cur.hooks_since, kinds=(EventKind.AGENT_HOOK, EventKind.PERMISSION_DECIDED)):
-            cur.hooks_since = e.id
-            if e.worker_id != self.worker:
-                continue
+        cur.hooks_since, hooks = self.link.hook_events(cur.hooks_since)
+        for e in hooks:
             about, detail = e.payload.get("about"), e.payload.get("detail") or {}
             # At work on a turn (a tool used or decided): a message pasted meanwhile is queued.
             busy = busy or e.kind == EventKind.PERMISSION_DECIDED or about == HookKind.TOOL_USED
@@ -267,15 +282,10 @@ class WorkerHost:
                 text = f"a message pasted into the agent's screen was not submitted after {pending.tries} Enters"
                 self.emit(cur, EventKind.AGENT_ERROR, text=text)
 
-    def emit(self, cur: AgentRun, kind: EventKind, **payload: Any) -> None:
-        """An event about the agent of ``cur``, in a transaction of its own."""
-        with self.store.write() as conn:
-            self.event(conn, cur, kind, **payload)
-
-    def event(self, conn: Any, cur: AgentRun | None, kind: EventKind, **payload: Any) -> None:
-        """An event about this worker's agent (on ``cur``'s attempt), in the transaction ``conn``."""
+    def emit(self, cur: AgentRun | None, kind: EventKind, **payload: Any) -> None:
+        """An event about this worker's agent (on ``cur``'s attempt)."""
         task, attempt = (cur.task, cur.attempt) if cur else (None, None)
-        Store.emit(conn, kind, actor=self.worker, worker=self.worker, task=task, attempt=attempt, **payload)
+        self.link.emit(kind, task, attempt, payload)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.stopping = True
@@ -326,8 +336,7 @@ class WorkerHost:
                 self.say(f">> permission {'allowed' if allow else 'denied'}: {reason}")
                 if not cur.adapter.capabilities.permission_tool:  # else its permission tool call gets it
                     self.send(f"{'allow' if allow else 'deny'}: {reason}", MessageKind.ANSWER)
-                with self.store.write() as conn:
-                    Store.set_worker(conn, self.worker, state=WorkerState.WORKING, detail=None)
+                self.link.worker_fields(state=WorkerState.WORKING, detail=None)
                 self._done(posted, EventKind.AGENT_ANSWER_DELIVERED, allow=allow)
             case Restart(reason=reason, reset_to=reset_to, prompt=prompt):
                 self.agent.stop_agent(patience=0.0)  # it is being replaced because it misbehaves: no waiting
@@ -351,9 +360,9 @@ class WorkerHost:
                 assert_never(cmd)
 
     def _done(self, posted: Posted, kind: EventKind, **payload: Any) -> None:
-        with self.store.write() as conn:
-            if Store.mark_done(conn, posted.id):
-                self.event(conn, self.current, kind, command=posted.id, **payload)
+        cur = self.current
+        task, attempt = (cur.task, cur.attempt) if cur else (None, None)
+        self.link.command_done(posted.id, kind, task, attempt, payload)
 
     def _denied(self, host: str, why: str) -> None:
         """The agent's sandbox refused it a host: said once per host, as a warning (an agent that
@@ -364,10 +373,7 @@ class WorkerHost:
         cur = self.current
         text = f"the agent of {self.worker} could not reach {host}: {why}"
         self.say(f"  {text}")
-        with self.store.write() as conn:
-            Store.alert(
-                conn, "warning", text, task=cur.task if cur else None, worker=self.worker, actor=self.worker, host=host
-            )
+        self.link.alert("warning", text, cur.task if cur else None, host=host)
 
     def _write(self, data: str) -> None:
         if self.current is not None:
@@ -405,21 +411,10 @@ class WorkerHost:
     def _record_usage(self, cur: AgentRun, delta: dict[str, float]) -> None:
         if not any(delta.values()):
             return
-        with self.store.write() as conn:
-            Store.add_usage(
-                conn,
-                cur.attempt,
-                input_tokens=int(delta["input_tokens"]),
-                output_tokens=int(delta["output_tokens"]),
-                cache_read_tokens=int(delta["cache_read_tokens"]),
-                cache_write_tokens=int(delta["cache_write_tokens"]),
-                cost_usd=delta["cost_usd"],
-            )
-            self.event(conn, cur, EventKind.AGENT_USAGE, **{k: round(v, 6) for k, v in delta.items()})
+        self.link.usage(cur.attempt, cur.task, delta)
 
     def on_signal(self, cur: AgentRun, sig: Signal) -> None:
         signals.on_signal(self, self.tools, cur, sig)
 
     def keep_session(self, cur: AgentRun) -> None:
-        with self.store.write() as conn:
-            Store.set_attempt(conn, cur.attempt, session_id=cur.session)
+        self.link.attempt_fields(cur.attempt, session_id=cur.session)

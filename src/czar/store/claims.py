@@ -9,25 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select
 
+from czar.core.claims import ClaimResult
 from czar.core.scope import glob_problem, patterns_overlap
 from czar.store.schema import claims
 
 SCOPE = "scope"  # claimed on assignment, from the plan
 EXTRA = "extra"  # claimed by the agent
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    pattern: str
-    granted: bool
-    reason: str
-
-    def line(self) -> str:
-        return f"{self.pattern}: {self.reason}" if self.granted else f"refused {self.pattern}: {self.reason}"
 
 
 class Claims:

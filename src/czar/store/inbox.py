@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
 
 from czar.core import host_commands
-from czar.core.host_commands import HostCommand, Unreadable
+from czar.core.host_commands import HostCommand, Posted, Unreadable
 from czar.store.schema import inbox
-
-
-@dataclass(frozen=True)
-class Posted:
-    """An inbox row: a command one worker host must carry out, once."""
-
-    id: int
-    worker_id: str
-    command: HostCommand | Unreadable
 
 
 class Inbox:

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from czar.core.events import EventKind
+from czar.core.host_commands import Posted
 from czar.errors import StoreError
 from czar.paths import ProjectPaths
 from czar.store import doorbell
@@ -20,7 +21,7 @@ from czar.store.attempts import Attempts
 from czar.store.claims import Claims
 from czar.store.database import Database, Tx
 from czar.store.events import Event, Events
-from czar.store.inbox import Inbox, Posted
+from czar.store.inbox import Inbox
 from czar.store.meta import Meta
 from czar.store.pulls import Pulls
 from czar.store.radar import RadarFindings

@@ -18,7 +18,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import IO, Any
 
-from czar.agents import adapter_for
 from czar.core.decide import (
     STACKED_ON,
     Assign,
@@ -157,8 +156,8 @@ class Supervisor:
         with self.store.write() as conn:
             Store.emit(conn, EventKind.SUPERVISOR_STARTED, pid=os.getpid(), plan=str(self.p.plan.path))
         self.say(f"supervisor of {self.p.name} started (pid {os.getpid()})")
-        if any(adapter_for(kind).capabilities.mcp_http for kind in self.p.plan.worker_kinds.values()):
-            self.tools.start()  # before the hosts: their agents are given its address
+        # Before the hosts: they speak to the store through it, and their agents are given its address.
+        self.tools.start()
         # Started after the announcement: `czar up` need not wait for a hundred windows.
         self.start_hosts(self.to_start)
         threading.Thread(target=self._radar_loop, name="radar", daemon=True).start()

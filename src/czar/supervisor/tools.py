@@ -10,11 +10,13 @@ with it; agents started since get the new one.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import sys
 from collections.abc import Callable
 
+from czar.agent_tools.host_link import URL_FILE
 from czar.agent_tools.tools_server import MODULE, PID_KEY, URL_KEY
 from czar.core.events import EventKind
 from czar.errors import CzarError
@@ -44,6 +46,7 @@ class ToolsServer:
             url, pid = Store.get_meta(conn, URL_KEY), Store.get_meta(conn, PID_KEY)
         if url and isinstance(pid, int) and self._is_ours(process(pid)):
             self.pid = pid
+            self._publish(str(url))
             self.say(f"tools server at {url} (pid {pid}) kept")
             return
         self._start()
@@ -113,6 +116,7 @@ class ToolsServer:
             Store.set_meta(conn, URL_KEY, url)
             Store.set_meta(conn, PID_KEY, self.pid)
             Store.emit(conn, EventKind.TOOLS_STARTED, actor="supervisor", url=url, pid=self.pid)
+        self._publish(url)
         self.say(f"tools server at {url} (pid {self.pid})")
 
     def _exited(self) -> bool:
@@ -122,6 +126,17 @@ class ToolsServer:
         with self.p.store.write() as conn:
             Store.set_meta(conn, URL_KEY, None)
             Store.set_meta(conn, PID_KEY, None)
+        self._publish(None)
+
+    def _publish(self, url: str | None) -> None:
+        """Where worker hosts find the server (``host_link.URL_FILE``): a host reads no store."""
+        path = self.p.paths.root / URL_FILE
+        if url is None:
+            path.unlink(missing_ok=True)
+            return
+        fresh = path.with_name(f".{URL_FILE}.{os.getpid()}")
+        fresh.write_text(url + "\n", encoding="utf-8")
+        fresh.replace(path)
 
     def _is_ours(self, info: ProcessInfo | None) -> bool:
         """A tools server of this project's plan (not a process that took a dead one's pid)."""

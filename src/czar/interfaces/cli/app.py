@@ -143,7 +143,7 @@ def worker_host(
     kind = project.plan.worker_kinds.get(worker)
     if kind is None:
         raise CzarError(f"no worker {worker!r} in this plan")
-    raise typer.Exit(WorkerHost(project.store, project.host_settings(worker)).run())
+    raise typer.Exit(WorkerHost.on_store(project.store, project.host_settings(worker)).run())
 
 
 @app.command()

@@ -1,0 +1,258 @@
+"""A worker host speaks to the store through the project's tools server (``host_link``): the same
+calls give the same answers over HTTP as on the store, refusals keep their kind, only the host key
+opens the door (an agent's token does not), a server that is gone leaves the host on the store
+itself, and the host of a real run never loads SQLAlchemy."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from czar.agent_tools.host_link import (
+    URL_FILE,
+    Fallback,
+    HostLink,
+    HostTools,
+    HttpCarrier,
+    Unreachable,
+    host_key,
+    published_url,
+)
+from czar.agent_tools.host_service import LocalCarrier
+from czar.agent_tools.identity import CallerError, token_digest
+from czar.core.events import EventKind
+from czar.core.host_commands import MessageKind, Tell, Unreadable
+from czar.core.states import TaskState, WorkerState
+from czar.errors import CzarError
+from czar.paths import ProjectPaths
+from czar.store.store import Store
+from czar.supervisor.actions import Actions
+from czar.supervisor.project import Project, open_project
+from czar.supervisor.tools import ToolsServer
+from helpers import czar, make_repo, retry_until, sim_task, write_plan
+
+
+def _worker(project: Project, wid: str) -> Any:
+    return next(w for w in project.store.workers() if w.id == wid)
+
+
+def _task(project: Project, tid: str) -> Any:
+    return next(t for t in project.store.tasks() if t.id == tid)
+
+
+@pytest.fixture
+def project(tmp_path: Path, czar_home: Path) -> Project:
+    make_repo(tmp_path / "repo")
+    project = open_project(write_plan(tmp_path, "link", [sim_task("a"), sim_task("b")], workers=2))
+    project.sync_plan()
+    project.git.ensure_branch("czar/integration", "main")
+    with project.store.write() as conn:
+        for tid in ("a", "b"):
+            Store.move_task(conn, tid, TaskState.READY, reason="test")
+        for wid in ("w1", "w2"):
+            Store.set_worker(conn, wid, state=WorkerState.IDLE)
+    Actions(project).assign("a", "w1", "test")
+    return project
+
+
+@pytest.fixture
+def server(project: Project) -> Any:
+    keeper = ToolsServer(project, lambda _text: None)
+    keeper.start()
+    try:
+        yield keeper
+    finally:
+        keeper.stop()
+
+
+OPEN: list[HttpCarrier] = []
+
+
+@pytest.fixture(autouse=True)
+def _closed() -> Any:
+    yield
+    while OPEN:
+        OPEN.pop().close()
+
+
+def _carrier(url: str, key: str, worker: str) -> HttpCarrier:
+    carrier = HttpCarrier(url, key, worker)
+    OPEN.append(carrier)
+    return carrier
+
+
+def _over_http(project: Project, worker: str) -> HttpCarrier:
+    url = published_url(project.paths.root)
+    assert url is not None
+    return _carrier(url, host_key(project.paths.root), worker)
+
+
+def test_a_hosts_calls_answer_the_same_over_http_as_on_the_store(project: Project, server: Any) -> None:
+    remote, local = HostLink(_over_http(project, "w1")), HostLink(LocalCarrier(project.store, "w1"))
+    adopted = remote.started(4242, token_digest("agent-token"))
+    assert adopted is not None and adopted.task == "a" and adopted.state == TaskState.ASSIGNED.value
+    assert local.started(4242, token_digest("agent-token")) == adopted
+    worker = _worker(project, "w1")
+    assert worker.pid == 4242 and worker.token == token_digest("agent-token")
+
+    # The inbox: a command posted by the supervisor comes back decoded; carried out once.
+    with project.store.write() as conn:
+        Store.post(conn, "w1", Tell(attempt=adopted.attempt, kind=MessageKind.FEEDBACK, text="again"))
+        Store.post(conn, "w1", Tell(attempt=adopted.attempt, kind=MessageKind.FEEDBACK, text="twice"))
+    posted = remote.commands()  # the assignment's start, then the two messages
+    assert posted == local.commands() and [type(p.command).__name__ for p in posted] == ["StartTask", "Tell", "Tell"]
+    assert [p.command.text for p in posted if isinstance(p.command, Tell)] == ["again", "twice"]
+    for _ in range(2):
+        remote.command_done(posted[1].id, EventKind.AGENT_MESSAGE_DELIVERED, "a", adopted.attempt, {"chars": 5})
+    assert [p.id for p in remote.commands()] == [posted[0].id, posted[2].id]
+    delivered = project.store.events_after(0, kinds=(EventKind.AGENT_MESSAGE_DELIVERED,))
+    assert [(e.worker_id, e.task_id, e.payload["command"]) for e in delivered] == [("w1", "a", posted[1].id)]
+
+    # Usage is counted on the attempt with its event; the hooks read are this worker's own.
+    remote.usage(
+        adopted.attempt,
+        "a",
+        {"input_tokens": 10, "output_tokens": 5, "cache_read_tokens": 0, "cache_write_tokens": 0, "cost_usd": 0.25},
+    )
+    with project.store.read() as conn:
+        assert Store.attempt(conn, adopted.attempt).cost_usd == pytest.approx(0.25)
+    since = remote.newest_event()
+    with project.store.write() as conn:
+        Store.emit(conn, EventKind.AGENT_HOOK, worker="w2", about="prompt")
+        Store.emit(conn, EventKind.AGENT_HOOK, worker="w1", about="session_start")
+    last, hooks = remote.hook_events(since)
+    assert [(h.worker, h.payload["about"]) for h in hooks] == [("w1", "session_start")]
+    assert last == project.store.last_event_id() and remote.hook_events(last) == (last, [])
+
+    # The agent tools, for the host: a report is recorded, its answer the store's.
+    tools = HostTools(_over_http(project, "w1"), launch=1)
+    assert "recorded" in tools.report("half way", checkpoint=1, task="a")
+    assert _task(project, "a").last_note == "half way"
+    assert remote.integration_branch() == "czar/integration"
+
+
+def test_refusals_keep_their_kind_and_a_worker_cannot_touch_anothers_attempt(project: Project, server: Any) -> None:
+    other = HostLink(_over_http(project, "w2"))
+    attempt = _task(project, "a").attempt_id
+    assert attempt is not None
+    with pytest.raises(CallerError, match="not worker w2's"):
+        other.attempt_fields(attempt, session_id="stolen")
+    with pytest.raises(CallerError, match="no task"):
+        HostTools(_over_http(project, "w2")).report("nothing to report on")
+    with pytest.raises(CzarError, match="does not set"):
+        other.worker_fields(token="forged")
+    with pytest.raises(CzarError, match="no host operation"):
+        _over_http(project, "w2")("drop_everything", None, {})
+
+
+def test_only_the_host_key_opens_the_hosts_door(project: Project, server: Any) -> None:
+    url = published_url(project.paths.root)
+    assert url is not None
+    with project.store.write() as conn:
+        Store.set_worker(conn, "w1", token=token_digest("agent-token"))
+    for key in ("agent-token", "", host_key(project.paths.root)[:-1]):
+        with pytest.raises(Unreachable, match=r"refused the call \(401\)"):
+            _carrier(url, key, "w1")("newest_event", None, {})
+    for path in ("w1/../w2", "../mcp"):
+        with pytest.raises(Unreachable, match=r"refused the call \(40[14]\)"):
+            _carrier(url, host_key(project.paths.root), path)("newest_event", None, {})
+    assert _carrier(url, host_key(project.paths.root), "w1")("newest_event", None, {}) >= 1
+
+
+def test_the_key_is_made_once_for_everybody_and_kept_to_its_owner(tmp_path: Path) -> None:
+    keys: list[str] = []
+    threads = [threading.Thread(target=lambda: keys.append(host_key(tmp_path))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(keys)) == 1 and len(keys[0]) == 64
+    assert (tmp_path / "host.key").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["host.key"]
+
+
+def test_a_host_whose_server_is_gone_goes_on_on_the_store(project: Project, server: Any) -> None:
+    said: list[str] = []
+    made: list[int] = []
+
+    def local() -> LocalCarrier:
+        made.append(1)
+        return LocalCarrier(project.store, "w1")
+
+    link = HostLink(Fallback(_over_http(project, "w1"), local, said.append))
+    assert link.newest_event() >= 1 and not made  # through the server
+    server.stop()  # and its socket closed: refused from now on
+    assert not (project.paths.root / URL_FILE).exists()
+    adopted = link.started(99, token_digest("t"))
+    assert adopted is not None and adopted.task == "a" and _worker(project, "w1").pid == 99
+    link.emit(EventKind.AGENT_ERROR, "a", adopted.attempt, {"text": "still heard"})
+    assert made == [1] and len(said) == 1 and "goes on on the store itself" in said[0]
+    assert project.store.events_after(0, kinds=(EventKind.AGENT_ERROR,))[-1].payload["text"] == "still heard"
+
+
+def test_a_connection_the_server_closed_while_idle_is_made_again(project: Project) -> None:
+    """A kept-alive connection the server closed between two calls: the next call goes on a new
+    one (nothing was carried out on the closed one)."""
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(4)
+    answered: list[int] = []
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listening.accept()
+            with conn:
+                conn.recv(65536)
+                body = b'{"ok": true, "result": 7}'
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                answered.append(1)
+            # closed at once, as a server's keep-alive timeout does
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    carrier = _carrier(f"http://127.0.0.1:{listening.getsockname()[1]}", "k" * 64, "w1")
+    assert carrier("newest_event", None, {}) == 7
+    retry_until(lambda: len(answered) == 1, what="the first answer")
+    assert carrier("newest_event", None, {}) == 7  # the server answers one call per connection
+    retry_until(lambda: len(answered) == 2, what="the second answer, on a connection of its own")
+    thread.join(timeout=5)
+    listening.close()
+
+
+def test_the_unreadable_command_reaches_the_host_as_unreadable(project: Project, server: Any) -> None:
+    from sqlalchemy import insert
+
+    from czar.store.schema import inbox
+
+    with project.store.write() as conn:
+        conn.execute(insert(inbox).values(worker_id="w1", kind="teleport", payload="{}", created_at=0.0))
+    posted = HostLink(_over_http(project, "w1")).commands()[-1]
+    assert isinstance(posted.command, Unreadable) and posted.command.kind == "teleport"
+
+
+def test_the_hosts_of_a_real_run_never_load_sqlalchemy(tmp_path: Path, czar_home: Path) -> None:
+    make_repo(tmp_path / "repo")
+    slow = 'python -c "import time; time.sleep(1)"'
+    plan = write_plan(tmp_path, "light", [sim_task(t) for t in "abc"], workers=2, project_extra=f"accept = [{slow!r}]")
+    czar("up", str(plan), check=True)
+    store = Store(ProjectPaths.for_project("light"))
+    try:
+        retry_until(lambda: all(w.pid for w in store.workers()), timeout=60, what="both hosts to start")
+        pids = [w.pid for w in store.workers() if w.pid]
+        for pid in pids:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+            assert "sqlalchemy" not in maps and "czar" in Path(f"/proc/{pid}/cmdline").read_text()
+        retry_until(
+            lambda: all(t.state == TaskState.MERGED for t in store.tasks()), timeout=120, what="the run to merge"
+        )
+        hosts = store.events_after(0, kinds=(EventKind.WORKER_HOST_STARTED,))
+        assert len(hosts) == 2
+        log = (ProjectPaths.for_project("light").logs / "w1.log").read_text()
+        assert "goes on on the store itself" not in log
+    finally:
+        store.close()
+        czar("down", str(plan), timeout=60)
