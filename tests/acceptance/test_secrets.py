@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from czar.agent_tools.host_link import mcp_path
 from czar.agent_tools.relay import PATH
-from czar.agent_tools.tools_server import address, mcp_path
+from czar.agent_tools.tools_server import address
 from czar.paths import ProjectPaths
 from czar.store.store import Store
-from czar.supervisor.project import open_project
-from czar.supervisor.tools import ToolsServer
 from helpers import czar, make_repo, retry_until, write_plan
 
 KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY")
@@ -84,16 +83,16 @@ def test_secrets_stay_off_command_lines_and_out_of_the_store(
         stored = next(w.token for w in store.workers() if w.id == "w1")
         assert stored == hashlib.sha256(token.encode()).hexdigest()
 
-        # The project's tools server (czar's MCP server) turns the stored digest away, and so does
-        # the live worker host's relay that the agent's `czar` commands call from its sandbox.
-        tools = ToolsServer(open_project(plan), lambda _text: None)  # as a run of MCP agents has it
-        tools.start()
-        try:
-            url = f"{address(store)}{mcp_path('w1', 1)}"
-            assert _post(url, stored) == 401
-            assert _post(url, token) != 401
-        finally:
-            tools.stop()
+        # The run's tools server turns the stored digest away, and the agent's token too, on the
+        # worker host's door (the hosts' calls on the store): only the project's host key opens
+        # it. This plan's agents do not speak MCP: none is served (the MCP server's own refusal
+        # of a digest: ``test_mcp.py``). So does the live worker host's relay that the agent's
+        # `czar` commands call from its sandbox.
+        base = address(store)
+        assert base is not None
+        for secret in (stored, token):
+            assert _post(f"{base}/host/w1", secret) == 401
+        assert _post(f"{base}{mcp_path('w1', 1)}", token) == 404
         relay = _environ(agent_pid).get("CZAR_ENDPOINT")
         if relay:  # the agent runs in a sandbox
             assert _post(relay + PATH, stored) == 401

@@ -168,6 +168,8 @@ def test_the_projects_tools_server_serves_each_worker_its_own_tools_and_survives
         ):
             assert _post(base + path, headers) == 401, (path, headers)
         assert _post(base + "/mcp", {"Authorization": "Bearer secret-1"}) == 404
+        # An agent's token does not open its host's door (the hosts' calls on the store).
+        assert _post(base + "/host/w1", {"Authorization": "Bearer secret-1"}) == 401
         assert _post(base + mcp_path("w1", 1), {"Authorization": "Bearer secret-1"}) == 200
         # A start of the agent that czar replaced speaks no more.
         with project.store.write() as conn:
