@@ -17,6 +17,7 @@ import contextlib
 import http.client
 import json
 import os
+import tempfile
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -386,8 +387,8 @@ def host_key(root: Path) -> str:
     with contextlib.suppress(FileNotFoundError):
         return _read_key(path)
     root.mkdir(parents=True, exist_ok=True)
-    fresh = root / f".{KEY_FILE}.{os.getpid()}"
-    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, name = tempfile.mkstemp(dir=root, prefix=f".{KEY_FILE}.")  # its owner's alone, a name of its own
+    fresh = Path(name)
     with os.fdopen(fd, "w", encoding="ascii") as out:
         out.write(os.urandom(32).hex())
     try:

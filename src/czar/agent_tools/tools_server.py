@@ -22,7 +22,7 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from czar.agent_tools.host_link import host_key
 from czar.agents import adapter_for
@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the plan's models (pydantic) are for this process, not the 
     from czar.plan.load import Plan
 
 Wrap = Callable[[list[str]], list[str]]
+ASGIApp = Any  # (scope, receive, send) -> awaitable
 MODULE = "czar.agent_tools.tools_server"
 URL_KEY = "tools_url"  # in the store's meta: where the running server listens
 PID_KEY = "tools_pid"
@@ -72,11 +73,12 @@ def serve(
 
     from czar.agent_tools.host_service import host_app
 
-    inner = None
-    if mcp:
+    def mcp_app() -> ASGIApp:
         from czar.agent_tools.mcp_tools import app
 
-        inner = app(store, sandbox_for)
+        return app(store, sandbox_for)
+
+    inner = in_background(mcp_app) if mcp else None
     config = uvicorn.Config(
         host_app(store, key, sandbox_for, inner),
         log_level="error",
@@ -86,6 +88,63 @@ def serve(
         timeout_keep_alive=KEEP_ALIVE,
     )
     uvicorn.Server(config).run(sockets=[listening])
+
+
+def in_background(build: Callable[[], ASGIApp]) -> ASGIApp:
+    """The app ``build()`` makes, made (and its lifespan started) after the server has started:
+    loading the MCP SDK takes most of a second, which the worker hosts' first calls must not wait
+    for. A request that comes before it is ready waits for it; one after it failed is answered 503."""
+    import anyio
+    import anyio.to_thread
+
+    made: list[ASGIApp] = []
+    ready: list[anyio.Event] = []
+
+    async def lifespan(receive: Any, send: Any) -> None:
+        await receive()  # startup
+        ready.append(anyio.Event())
+        to_inner, inner_receives = anyio.create_memory_object_stream[dict[str, Any]](4)
+        inner_sends, from_inner = anyio.create_memory_object_stream[dict[str, Any]](4)
+        async with anyio.create_task_group() as group:
+
+            async def start() -> None:
+                try:
+                    inner = await anyio.to_thread.run_sync(build)
+                    scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+                    group.start_soon(inner, scope, inner_receives.receive, inner_sends.send)
+                    await to_inner.send({"type": "lifespan.startup"})
+                    answer = await from_inner.receive()
+                    if answer["type"] == "lifespan.startup.complete":
+                        made.append(inner)
+                    else:
+                        print(f"czar tools-server: MCP did not start: {answer.get('message')}", file=sys.stderr)
+                except Exception as exc:  # answered 503 from now on; the hosts' calls go on
+                    print(f"czar tools-server: MCP did not start: {exc!r}", file=sys.stderr)
+                finally:
+                    ready[0].set()
+
+            group.start_soon(start)
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # shutdown
+            if made:
+                await to_inner.send({"type": "lifespan.shutdown"})
+                with anyio.move_on_after(2):
+                    await from_inner.receive()
+            group.cancel_scope.cancel()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        await ready[0].wait()
+        if made:
+            await made[0](scope, receive, send)
+        elif scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 503, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"czar: MCP could not start here\n"})
+
+    return app
 
 
 def sandbox_for(plan: Plan, store: Store, worker: str) -> Wrap | None:
