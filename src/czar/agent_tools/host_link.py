@@ -54,6 +54,11 @@ class Carrier(Protocol):
     tool), for its agent's start ``launch``; the answer as JSON-ready data. Raises ``CallerError``
     when the store refuses the caller (the task left the worker), ``CzarError`` otherwise."""
 
+    @property
+    def url(self) -> str | None:
+        """The tools server it calls on (where its agents find MCP, for a plan that has it); None
+        on the store itself."""
+
     def __call__(self, name: str, launch: int | None, args: dict[str, Any]) -> Any: ...
 
     def close(self) -> None:
@@ -88,6 +93,7 @@ class HostLink:
 
     def __init__(self, carry: Carrier) -> None:
         self.carry = carry
+        self._integration: str | None = None  # the integration branch's name, told at the start
 
     def _call(self, name: str, **args: Any) -> Any:
         return self.carry(name, None, args)
@@ -96,7 +102,8 @@ class HostLink:
         """The host is up (its process, its agent token's digest); the worker idle unless given a
         task meanwhile; the attempt it still holds from a previous host, if any."""
         found = self._call("started", pid=pid, token_digest=token_digest)
-        return Adopted(**found) if found else None
+        self._integration = str(found["integration_branch"])
+        return Adopted(**found["adopted"]) if found["adopted"] else None
 
     def stopped(self) -> None:
         self._call("stopped")
@@ -184,10 +191,15 @@ class HostLink:
         return int(self._call("newest_event"))
 
     def integration_branch(self) -> str:
-        return str(self._call("integration_branch"))
+        if self._integration is None:
+            self._integration = str(self._call("integration_branch"))
+        return self._integration
 
     def tools_address(self) -> str | None:
-        """Where the project's tools server serves MCP; None if it does not."""
+        """Where the project's tools server serves MCP (to an agent of a kind that speaks it); None
+        if none runs."""
+        if self.carry.url is not None:
+            return self.carry.url
         found = self._call("tools_address")
         return None if found is None else str(found)
 
@@ -289,6 +301,7 @@ class HttpCarrier:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme != "http" or not parts.hostname or parts.port is None:
             raise CzarError(f"not a tools server's address: {url!r}")
+        self.url: str | None = url
         self.host, self.port = parts.hostname, parts.port
         self.path = PATH_PREFIX + urllib.parse.quote(worker, safe="")
         self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -356,6 +369,11 @@ class Fallback:
         self.say = say
         self._lock = threading.Lock()
         self._made: Carrier | None = None
+
+    @property
+    def url(self) -> str | None:
+        first = self.first
+        return first.url if first is not None else None
 
     def __call__(self, name: str, launch: int | None, args: dict[str, Any]) -> Any:
         first = self.first

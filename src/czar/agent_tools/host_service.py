@@ -38,7 +38,7 @@ class StoreLink:
     def _event(self, conn: Tx, kind: EventKind, task: str | None, attempt: int | None, **payload: Any) -> None:
         Store.emit(conn, kind, actor=self.worker, worker=self.worker, task=task, attempt=attempt, **payload)
 
-    def started(self, pid: int, token_digest: str) -> dict[str, Any] | None:
+    def started(self, pid: int, token_digest: str) -> dict[str, Any]:
         with self.store.write() as conn:
             Store.set_worker(
                 conn, self.worker, pid=pid, last_seen=time.time(), agent_pid=None, token=token_digest, repeats=0
@@ -47,7 +47,8 @@ class StoreLink:
             Store.idle_unless_given_a_task(conn, self.worker)
             adopted = self._adopted(conn)
             self._event(conn, EventKind.WORKER_HOST_STARTED, None, None, pid=pid)
-        return adopted
+            integration = str(Store.get_meta(conn, "integration_branch", "czar/integration"))
+        return {"adopted": adopted, "integration_branch": integration}
 
     def _adopted(self, conn: Tx) -> dict[str, Any] | None:
         """The attempt the worker still holds from its previous host (one that died, or was stopped
@@ -267,6 +268,7 @@ class LocalCarrier:
         self.store = store
         self.worker = worker
         self.wrap = wrap
+        self.url: str | None = None  # calls made here: where a tools server runs is asked
 
     def __call__(self, name: str, launch: int | None, args: dict[str, Any]) -> Any:
         answer = serve(self.store, self.worker, launch, self.wrap(), name, json.loads(json.dumps(args)))

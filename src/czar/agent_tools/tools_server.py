@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from czar.agent_tools.host_link import host_key
-from czar.agents import adapter_for
 from czar.errors import CzarError
 from czar.paths import ProjectPaths, czar_home
 from czar.runtime import proc, sandbox
@@ -40,6 +39,7 @@ ASGIApp = Any  # (scope, receive, send) -> awaitable
 MODULE = "czar.agent_tools.tools_server"
 URL_KEY = "tools_url"  # in the store's meta: where the running server listens
 PID_KEY = "tools_pid"
+MCP_FLAG = "--mcp"
 KEEP_ALIVE = 300  # seconds a worker host's idle connection is kept (it calls again soon)
 PATH = re.compile(r"^/mcp/([A-Za-z0-9_.-]{1,64})/([0-9]{1,9})/?$")  # see mcp_path
 
@@ -48,6 +48,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m czar.agent_tools.tools_server")
     parser.add_argument("--plan", type=Path, required=True)
     parser.add_argument("--fd", type=int, required=True, help="the listening socket, handed down")
+    parser.add_argument(MCP_FLAG, action="store_true", help="serve MCP too (the plan has agents that speak it)")
     args = parser.parse_args()
     try:
         from czar.plan.load import load_plan
@@ -59,8 +60,7 @@ def main() -> int:
     except (CzarError, OSError) as exc:
         print(f"czar tools-server: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
-    mcp = any(adapter_for(kind).capabilities.mcp_http for kind in plan.worker_kinds.values())
-    serve(listening, store, functools.partial(sandbox_for, plan, store), key, mcp=mcp)
+    serve(listening, store, functools.partial(sandbox_for, plan, store), key, mcp=args.mcp)
     return 0
 
 

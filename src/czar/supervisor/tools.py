@@ -17,7 +17,8 @@ import sys
 from collections.abc import Callable
 
 from czar.agent_tools.host_link import URL_FILE
-from czar.agent_tools.tools_server import MODULE, PID_KEY, URL_KEY
+from czar.agent_tools.tools_server import MCP_FLAG, MODULE, PID_KEY, URL_KEY
+from czar.agents import adapter_for
 from czar.core.events import EventKind
 from czar.errors import CzarError
 from czar.runtime import proc
@@ -39,16 +40,23 @@ class ToolsServer:
         self.pid: int | None = None  # the server's, ours or adopted
         self.starts: list[float] = []
         self.given_up = False
+        # MCP is served (its SDK loaded) only for a plan with an agent that speaks it over HTTP.
+        self.mcp = any(adapter_for(kind).capabilities.mcp_http for kind in project.plan.worker_kinds.values())
 
     def start(self) -> None:
         """At the supervisor's start: the server of an earlier supervisor kept, else one started."""
         with self.p.store.read() as conn:
             url, pid = Store.get_meta(conn, URL_KEY), Store.get_meta(conn, PID_KEY)
-        if url and isinstance(pid, int) and self._is_ours(process(pid)):
-            self.pid = pid
-            self._publish(str(url))
-            self.say(f"tools server at {url} (pid {pid}) kept")
-            return
+        info = process(pid) if isinstance(pid, int) else None
+        if url and info is not None and self._of_this_plan(info):
+            if self._is_ours(info):
+                self.pid = info.pid
+                self._publish(str(url))
+                self.say(f"tools server at {url} (pid {info.pid}) kept")
+                return
+            # The plan's agents changed since it started: MCP is now needed, or no longer.
+            self.say(f"the tools server (pid {info.pid}) does not serve what the plan needs now: replaced")
+            proc.kill_group(info.pid, signal.SIGTERM)
         self._start()
 
     def check(self) -> None:
@@ -99,6 +107,8 @@ class ToolsServer:
         if self.child is not None:
             self.child.wait(timeout=1)  # the last one, reaped
         argv = [sys.executable, "-m", MODULE, "--plan", str(self.p.plan.path), "--fd", str(self.listening.fileno())]
+        if self.mcp:
+            argv.append(MCP_FLAG)
         try:
             self.child = proc.start_server(
                 argv,
@@ -139,5 +149,9 @@ class ToolsServer:
         fresh.replace(path)
 
     def _is_ours(self, info: ProcessInfo | None) -> bool:
-        """A tools server of this project's plan (not a process that took a dead one's pid)."""
-        return info is not None and MODULE in info.cmdline and str(self.p.plan.path) in info.cmdline
+        """A tools server of this project's plan (not a process that took a dead one's pid), that
+        serves MCP if and only if the plan's agents now need it."""
+        return info is not None and self._of_this_plan(info) and (MCP_FLAG in info.cmdline) == self.mcp
+
+    def _of_this_plan(self, info: ProcessInfo) -> bool:
+        return MODULE in info.cmdline and str(self.p.plan.path) in info.cmdline
