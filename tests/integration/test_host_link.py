@@ -256,3 +256,22 @@ def test_the_hosts_of_a_real_run_never_load_sqlalchemy(tmp_path: Path, czar_home
     finally:
         store.close()
         czar("down", str(plan), timeout=60)
+
+
+def test_usage_sent_again_after_its_answer_was_lost_counts_once(project: Project, server: Any) -> None:
+    """A tools server killed after it wrote, before it answered: the host sends the call again
+    (to the next server, or on the store itself); the same exchange's cost must not count twice."""
+    attempt = _task(project, "a").attempt_id
+    assert attempt is not None
+    delta = {"input_tokens": 7, "output_tokens": 3, "cache_read_tokens": 0, "cache_write_tokens": 0, "cost_usd": 0.5}
+    for carry in (_over_http(project, "w1"), _over_http(project, "w1"), LocalCarrier(project.store, "w1")):
+        carry("usage", None, {"attempt": attempt, "task": "a", "delta": delta, "mark": "m-1"})
+    carry("usage", None, {"attempt": attempt, "task": "a", "delta": delta, "mark": "m-2"})
+    with project.store.read() as conn:
+        assert Store.attempt(conn, attempt).cost_usd == pytest.approx(1.0)
+        assert Store.attempt(conn, attempt).input_tokens == 14
+    # Two links (two hosts, one after the other) never share a mark.
+    link, other = HostLink(LocalCarrier(project.store, "w1")), HostLink(LocalCarrier(project.store, "w1"))
+    for one in (link, other):
+        one.usage(attempt, "a", delta)
+    assert len(project.store.events_after(0, kinds=(EventKind.AGENT_USAGE,))) == 4

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import itertools
 import json
 import os
+import secrets
 import tempfile
 import threading
 import urllib.parse
@@ -94,6 +96,8 @@ class HostLink:
     def __init__(self, carry: Carrier) -> None:
         self.carry = carry
         self._integration: str | None = None  # the integration branch's name, told at the start
+        self._marks = secrets.token_hex(6)  # this link's, for calls that must count once
+        self._counted = itertools.count(1)
 
     def _call(self, name: str, **args: Any) -> Any:
         return self.carry(name, None, args)
@@ -175,8 +179,11 @@ class HostLink:
         self._call("alert", level=level, text=text, task=task, extra=extra)
 
     def usage(self, attempt: int, task: str, delta: dict[str, float]) -> None:
-        """What an API exchange cost, added to the attempt, with its event."""
-        self._call("usage", attempt=attempt, task=task, delta=delta)
+        """What an API exchange cost, added to the attempt, with its event. Counted once even if
+        sent twice: a call whose answer was lost (a tools server killed after it wrote) is sent
+        again, and this one must not count twice."""
+        mark = f"{self._marks}-{next(self._counted)}"
+        self._call("usage", attempt=attempt, task=task, delta=delta, mark=mark)
 
     def hook_events(self, after: int) -> tuple[int, list[HookEvent]]:
         """This worker's hook events and permissions decided with ids above ``after``, and the
@@ -317,8 +324,10 @@ class HttpCarrier:
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
             if kept is None:
                 raise Unreachable(f"the tools server dropped the call: {exc}") from exc
-            # The server closed a connection kept from an earlier call before reading this one:
-            # nothing was carried out, so it is sent again on a new connection.
+            # The connection kept from an earlier call was closed: by the server while idle (the
+            # call was not read), or by a server that died (it may have been carried out). Sent
+            # again on a new connection: a call is carried out at least once, and those that must
+            # count once (usage) carry a mark the store checks.
             data = self._post(None, body)
         answer = json.loads(data)
         if not answer.get("ok"):

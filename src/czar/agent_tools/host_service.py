@@ -164,16 +164,20 @@ class StoreLink:
         with self.store.write() as conn:
             Store.alert(conn, level, text, task=task, worker=self.worker, actor=self.worker, **extra)
 
-    def usage(self, attempt: int, task: str, delta: dict[str, float]) -> None:
+    def usage(self, attempt: int, task: str, delta: dict[str, float], mark: str) -> None:
         with self.store.write() as conn:
             self._own(conn, attempt)
+            if Store.marked(conn, task, EventKind.AGENT_USAGE, mark):
+                return  # counted already: its answer was lost on the way (a server that died)
             Store.add_usage(
                 conn,
                 attempt,
                 **{k: int(delta[k]) for k in USAGE_FIELDS},
                 cost_usd=float(delta["cost_usd"]),
             )
-            self._event(conn, EventKind.AGENT_USAGE, task, attempt, **{k: round(v, 6) for k, v in delta.items()})
+            self._event(
+                conn, EventKind.AGENT_USAGE, task, attempt, mark=mark, **{k: round(v, 6) for k, v in delta.items()}
+            )
 
     def hook_events(self, after: int) -> dict[str, Any]:
         found = self.store.events_after(after, kinds=(EventKind.AGENT_HOOK, EventKind.PERMISSION_DECIDED))

@@ -94,6 +94,17 @@ class Events:
         return [Event.from_row(r) for r in rows]
 
     @staticmethod
+    def marked(conn: Connection, task_id: str, kind: EventKind, mark: str) -> bool:
+        """True if the task has an event of ``kind`` whose payload's ``mark`` is ``mark``: a call
+        carried out once already (sent again after its answer was lost)."""
+        query = select(events.c.id).where(
+            events.c.task_id == task_id,
+            events.c.kind == kind,
+            events.c.payload.contains(json.dumps({"mark": mark})[1:-1]),
+        )
+        return conn.execute(query.limit(1)).first() is not None
+
+    @staticmethod
     def events_of_task(conn: Connection, task_id: str, kinds: Sequence[EventKind]) -> list[Event]:
         """The task's events of ``kinds``, oldest first."""
         query = select(events).where(events.c.task_id == task_id, events.c.kind.in_(kinds)).order_by(events.c.id)
