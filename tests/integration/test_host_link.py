@@ -5,6 +5,8 @@ itself, and the host of a real run never loads SQLAlchemy."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import threading
 from pathlib import Path
@@ -24,6 +26,7 @@ from czar.agent_tools.host_link import (
 )
 from czar.agent_tools.host_service import LocalCarrier
 from czar.agent_tools.identity import CallerError, token_digest
+from czar.agent_tools.tools_server import tools_pid
 from czar.core.events import EventKind
 from czar.core.host_commands import MessageKind, Tell, Unreadable
 from czar.core.states import TaskState, WorkerState
@@ -246,11 +249,17 @@ def test_the_hosts_of_a_real_run_never_load_sqlalchemy(tmp_path: Path, czar_home
         for pid in pids:
             maps = Path(f"/proc/{pid}/maps").read_text()
             assert "sqlalchemy" not in maps and "czar" in Path(f"/proc/{pid}/cmdline").read_text()
+        # The tools server killed mid-run: the supervisor starts another on the same socket, and
+        # the hosts' calls wait for it there (none goes on the store itself, nothing is lost).
+        killed = tools_pid(store)
+        assert killed is not None
+        os.kill(killed, signal.SIGKILL)
         retry_until(
             lambda: all(t.state == TaskState.MERGED for t in store.tasks()), timeout=120, what="the run to merge"
         )
         hosts = store.events_after(0, kinds=(EventKind.WORKER_HOST_STARTED,))
         assert len(hosts) == 2
+        assert tools_pid(store) not in (None, killed)
         log = (ProjectPaths.for_project("light").logs / "w1.log").read_text()
         assert "goes on on the store itself" not in log
     finally:
