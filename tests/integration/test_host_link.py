@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -94,13 +95,25 @@ def _over_http(project: Project, worker: str) -> HttpCarrier:
     return _carrier(url, host_key(project.paths.root), worker)
 
 
-def test_a_hosts_calls_answer_the_same_over_http_as_on_the_store(project: Project, server: Any) -> None:
+@pytest.fixture
+def host_pid() -> Any:
+    """A process of the test's own to stand for a worker host (the cleanup kills what a worker's
+    row names: never a made-up pid, which may be somebody else's)."""
+    stand_in = subprocess.Popen(["sleep", "300"])
+    try:
+        yield stand_in.pid
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+
+
+def test_a_hosts_calls_answer_the_same_over_http_as_on_the_store(project: Project, server: Any, host_pid: int) -> None:
     remote, local = HostLink(_over_http(project, "w1")), HostLink(LocalCarrier(project.store, "w1"))
-    adopted = remote.started(4242, token_digest("agent-token"))
+    adopted = remote.started(host_pid, token_digest("agent-token"))
     assert adopted is not None and adopted.task == "a" and adopted.state == TaskState.ASSIGNED.value
-    assert local.started(4242, token_digest("agent-token")) == adopted
+    assert local.started(host_pid, token_digest("agent-token")) == adopted
     worker = _worker(project, "w1")
-    assert worker.pid == 4242 and worker.token == token_digest("agent-token")
+    assert worker.pid == host_pid and worker.token == token_digest("agent-token")
 
     # The inbox: a command posted by the supervisor comes back decoded; carried out once.
     with project.store.write() as conn:
@@ -178,7 +191,7 @@ def test_the_key_is_made_once_for_everybody_and_kept_to_its_owner(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["host.key"]
 
 
-def test_a_host_whose_server_is_gone_goes_on_on_the_store(project: Project, server: Any) -> None:
+def test_a_host_whose_server_is_gone_goes_on_on_the_store(project: Project, server: Any, host_pid: int) -> None:
     said: list[str] = []
     made: list[int] = []
 
@@ -190,8 +203,8 @@ def test_a_host_whose_server_is_gone_goes_on_on_the_store(project: Project, serv
     assert link.newest_event() >= 1 and not made  # through the server
     server.stop()  # and its socket closed: refused from now on
     assert not (project.paths.root / URL_FILE).exists()
-    adopted = link.started(99, token_digest("t"))
-    assert adopted is not None and adopted.task == "a" and _worker(project, "w1").pid == 99
+    adopted = link.started(host_pid, token_digest("t"))
+    assert adopted is not None and adopted.task == "a" and _worker(project, "w1").pid == host_pid
     link.emit(EventKind.AGENT_ERROR, "a", adopted.attempt, {"text": "still heard"})
     assert made == [1] and len(said) == 1 and "goes on on the store itself" in said[0]
     assert project.store.events_after(0, kinds=(EventKind.AGENT_ERROR,))[-1].payload["text"] == "still heard"
