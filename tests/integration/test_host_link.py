@@ -275,6 +275,8 @@ def test_the_hosts_of_a_real_run_never_load_sqlalchemy(tmp_path: Path, czar_home
         assert tools_pid(store) not in (None, killed)
         log = (ProjectPaths.for_project("light").logs / "w1.log").read_text()
         assert "goes on on the store itself" not in log
+        czar("down", str(plan), check=True, timeout=60)
+        assert not (ProjectPaths.for_project("light").root / URL_FILE).exists()  # no address left to a gone server
     finally:
         store.close()
         czar("down", str(plan), timeout=60)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from czar.agent_tools.host_link import URL_FILE
 from czar.core.events import EventKind
 from czar.errors import StoreError, SupervisorError
 from czar.runtime import proc
@@ -85,6 +86,7 @@ def down(project: Project, reason: str = "czar down") -> bool:
     # What a group kill misses, found by the environment czar gave it: an agent's child that
     # left its group, the agent of a host that was since replaced, a killed supervisor's checks.
     was_running = _sweep(project.marks()) or was_running
+    (project.paths.root / URL_FILE).unlink(missing_ok=True)  # its tools server is gone with the rest
     try:
         with project.store.write() as conn:
             for w in workers:
