@@ -86,7 +86,8 @@ def down(project: Project, reason: str = "czar down") -> bool:
     # What a group kill misses, found by the environment czar gave it: an agent's child that
     # left its group, the agent of a host that was since replaced, a killed supervisor's checks.
     was_running = _sweep(project.marks()) or was_running
-    (project.paths.root / URL_FILE).unlink(missing_ok=True)  # its tools server is gone with the rest
+    with contextlib.suppress(OSError):  # its tools server is gone with the rest (a folder made read-only keeps it)
+        (project.paths.root / URL_FILE).unlink(missing_ok=True)
     try:
         with project.store.write() as conn:
             for w in workers:

@@ -141,12 +141,15 @@ class ToolsServer:
     def _publish(self, url: str | None) -> None:
         """Where worker hosts find the server (``host_link.URL_FILE``): a host reads no store."""
         path = self.p.paths.root / URL_FILE
-        if url is None:
-            path.unlink(missing_ok=True)
-            return
-        fresh = path.with_name(f".{URL_FILE}.{os.getpid()}")
-        fresh.write_text(url + "\n", encoding="utf-8")
-        fresh.replace(path)
+        try:
+            if url is None:
+                path.unlink(missing_ok=True)
+                return
+            fresh = path.with_name(f".{URL_FILE}.{os.getpid()}")
+            fresh.write_text(url + "\n", encoding="utf-8")
+            fresh.replace(path)
+        except OSError as exc:  # the hosts then go on on the store itself
+            self.say(f"cannot publish the tools server's address: {exc}")
 
     def _is_ours(self, info: ProcessInfo | None) -> bool:
         """A tools server of this project's plan (not a process that took a dead one's pid), that
