@@ -23,14 +23,12 @@ import tempfile
 import threading
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from czar.agent_tools.identity import CallerError
-from czar.agents.base import HookCall
-from czar.core.board import BoardRow
-from czar.core.claims import ClaimResult
+from czar.agent_tools.relay import RemoteTools
 from czar.core.events import EventKind
 from czar.core.host_commands import Posted, Unreadable, decode
 from czar.core.policy import Decision, Verdict
@@ -211,13 +209,14 @@ class HostLink:
         return None if found is None else str(found)
 
 
-class HostTools:
+class HostTools(RemoteTools):
     """The agent tools (``czar.agent_tools.service.AgentTools``) for the host's own calls and its
     agent's relayed ones, through a carrier: for the agent's start ``launch`` (a replaced start's
-    calls are refused). ``wrap``: how the host's own git runs in the checkout (it is the tools
-    server's to know for its own)."""
+    calls are refused). The calls an agent may make are ``RemoteTools``'s, answered the same way;
+    the host's own are added. ``wrap``: how the host's own git runs in the checkout (it is the
+    tools server's to know for its own)."""
 
-    def __init__(self, carry: Carrier, launch: int | None = None) -> None:
+    def __init__(self, carry: Carrier, launch: int | None = None) -> None:  # no endpoint: the carrier calls
         self.carry = carry
         self.launch = launch
         self.wrap: Wrap | None = None
@@ -237,9 +236,6 @@ class HostTools:
     def done(self, summary: str, head: str | None = None) -> str:
         return str(self._call("done", summary=summary, head=head))
 
-    def report(self, text: str, *, checkpoint: int | None = None, task: str | None = None) -> str:
-        return str(self._call("report", text=text, checkpoint=checkpoint, task=task))
-
     def commit(self, sha: str, message: str) -> None:
         self._call("commit", sha=sha, message=message)
 
@@ -252,25 +248,6 @@ class HostTools:
     def permission(self, tool: str, target: str) -> Verdict:
         decision, reason = self._call("permission", tool=tool, target=target)
         return Verdict(Decision(decision), str(reason))
-
-    def decide_permission(self, tool: str, target: str) -> tuple[Decision, str]:
-        decision, reason = self._call("decide_permission", tool=tool, target=target)
-        return Decision(decision), str(reason)
-
-    def claim(self, patterns: list[str]) -> list[ClaimResult]:
-        return [ClaimResult(**r) for r in self._call("claim", paths=patterns)]
-
-    def release(self, patterns: list[str]) -> list[ClaimResult]:
-        return [ClaimResult(**r) for r in self._call("release", paths=patterns)]
-
-    def board(self) -> list[BoardRow]:
-        return [BoardRow(**{**r, "claims": tuple(r["claims"])}) for r in self._call("board")]
-
-    def blocked(self, on_task: str | None, need: str) -> str:
-        return str(self._call("blocked", on=on_task, need=need))
-
-    def ask(self, question: str) -> str:
-        return str(self._call("ask", question=question))
 
     def rate_limited(self, reset_in: float, text: str = "") -> None:
         self._call("rate_limited", reset_in=reset_in, text=text)
@@ -285,19 +262,10 @@ class HostTools:
         reason = self._call("turn_ended", again=again)
         return None if reason is None else str(reason)
 
-    def finding(self, path: str, line: int, severity: str, failure: str) -> str:
-        return str(self._call("finding", path=path, line=line, severity=severity, failure=failure))
-
-    def verdict(self, decision: str, commit: str, summary: str = "") -> str:
-        return str(self._call("verdict", decision=decision, commit=commit, summary=summary))
-
-    def on_hook(self, call: HookCall) -> str | None:
-        reason = self._call("on_hook", call=asdict(call))
-        return None if reason is None else str(reason)
-
 
 class Unreachable(CzarError):
-    """The tools server did not take the call (refused, gone, or not there): it was not carried out."""
+    """The tools server could not be reached, refused the call, or dropped it unanswered (then it
+    may have been carried out: a call is made at least once)."""
 
 
 class HttpCarrier:

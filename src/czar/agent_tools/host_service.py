@@ -18,6 +18,7 @@ from czar.agent_tools.relay import CALLS
 from czar.agent_tools.service import AgentTools
 from czar.core.events import EventKind
 from czar.core.host_commands import Unreadable, encode
+from czar.core.policy import Verdict
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerState
 from czar.errors import CzarError
 from czar.store.store import Store, Tx
@@ -244,7 +245,7 @@ TOOL_CALLS: dict[str, Callable[[AgentTools, dict[str, Any]], Any]] = {
 }
 
 
-def _verdict(verdict: Any) -> list[str]:
+def _verdict(verdict: Verdict) -> list[str]:
     return [verdict.decision.value, verdict.reason]
 
 
