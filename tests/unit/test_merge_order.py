@@ -1,6 +1,7 @@
 """The order approved tasks merge in (``czar.core.decide.merge_order``): priority, raised by the
-batches a task waited, then the plan's order; a task that waited two batches goes first; never a
-task before its dependency. Simulated over many batches: nothing waits more than two."""
+batches a task waited, then the longest chain of work waiting on it, then the plan's order; a task
+that waited two batches goes first; never a task before its dependency. Simulated over many
+batches: nothing waits more than two."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from czar.core.decide import AGED, MERGE_BATCH, TaskView, merge_order
 from czar.core.states import TaskState
 
 
-def view(tid: str, order: int, priority: int = 0, waited: int = 0, deps: tuple[str, ...] = ()) -> TaskView:
-    return TaskView(tid, TaskState.APPROVED, deps, (), priority, order, "sim", waited=waited)
+def view(
+    tid: str, order: int, priority: int = 0, waited: int = 0, deps: tuple[str, ...] = (), rank: float = 0.0
+) -> TaskView:
+    return TaskView(tid, TaskState.APPROVED, deps, (), priority, order, "sim", waited=waited, rank=rank)
 
 
 def ids(tasks: list[TaskView]) -> list[str]:
@@ -27,6 +30,12 @@ def test_priority_then_the_plans_order_and_waiting_raises_priority() -> None:
         "older",
         "urgent",
     ]
+
+
+def test_the_longest_chain_waiting_goes_before_the_plans_order_but_not_before_priority_or_age() -> None:
+    assert ids(merge_order([view("side", 1, rank=2.0), view("critical", 5, rank=4.0)])) == ["critical", "side"]
+    assert ids(merge_order([view("urgent", 9, priority=1), view("critical", 5, rank=4.0)])) == ["urgent", "critical"]
+    assert ids(merge_order([view("old", 9, waited=1), view("critical", 5, rank=4.0)])) == ["old", "critical"]
 
 
 def test_two_batches_waited_go_first_whatever_the_priority() -> None:

@@ -95,6 +95,29 @@ def test_a_task_waiting_for_review_goes_to_a_reviewer_of_another_kind_first() ->
     assert [o for o in decide(_snap(reviewers={"r1": "claude"})) if isinstance(o, Review)] == [Review("t", "r1")]
 
 
+def test_reviews_queue_by_priority_then_the_longest_chain_waiting_then_the_plans_order() -> None:
+    # One reviewer, four tasks handed in at once (the demo's first level): the one that most work
+    # waits on is read first, not the first in the plan; a task of higher priority before both.
+    def waiting(tid: str, order: int, rank: float, priority: int = 0) -> TaskView:
+        return TaskView(tid, TaskState.REVIEWING, (), (), priority, order, "sim", worker="w1", rank=rank)
+
+    def first_review(*tasks: TaskView) -> str:
+        snap = Snapshot(
+            tasks={t.id: t for t in tasks},
+            workers={
+                "w1": WorkerView("w1", "sim", WorkerState.IDLE),
+                "r1": WorkerView("r1", "sim", WorkerState.IDLE, role=WorkerRole.REVIEWER),
+            },
+        )
+        (review,) = [o for o in decide(snap) if isinstance(o, Review)]
+        return review.task
+
+    side, critical = waiting("sentences", 1, rank=5.0), waiting("tokenize", 3, rank=6.0)
+    assert first_review(side, critical) == "tokenize"
+    assert first_review(side, critical, waiting("hotfix", 9, rank=1.0, priority=1)) == "hotfix"
+    assert first_review(side, waiting("stopwords", 2, rank=5.0)) == "sentences"  # the same chain: the plan's order
+
+
 def test_a_reviewer_takes_no_task_and_an_author_no_review() -> None:
     out = decide(_snap(reviewers={"r1": "codex"}))
     assert not [o for o in out if isinstance(o, Assign)]  # the ready task waits for an author

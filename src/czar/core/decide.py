@@ -124,10 +124,11 @@ ANY_AGENT = "*"  # a task any worker may take, whatever its agent
 def merge_order(approved: Sequence[TaskView]) -> list[TaskView]:
     """The order approved tasks merge in: a task that waited ``AGED`` batches first (the longest
     waiting first), then by priority raised by one for each batch waited (nothing starves behind
-    a stream of urgent work), then the plan's order; and never before a dependency of its own."""
+    a stream of urgent work), then the longest chain of work waiting on it (the critical path),
+    then the plan's order; and never before a dependency of its own."""
 
-    def key(t: TaskView) -> tuple[bool, int, int, int]:
-        return (t.waited < AGED, -t.waited if t.waited >= AGED else 0, -(t.priority + t.waited), t.order)
+    def key(t: TaskView) -> tuple[bool, int, int, float, int]:
+        return (t.waited < AGED, -t.waited if t.waited >= AGED else 0, -(t.priority + t.waited), -t.rank, t.order)
 
     pending = sorted(approved, key=key)
     waiting_for = {t.id for t in pending}
@@ -206,13 +207,15 @@ def _idle(snap: Snapshot, role: WorkerRole) -> list[WorkerView]:
 
 
 def _reviews(snap: Snapshot) -> list[Review]:
-    """Tasks waiting for a review, in the plan's order, each to an idle reviewer: one of another
-    agent kind than its author's first (``prefer_other``), else any."""
+    """Tasks waiting for a review, each to an idle reviewer: one of another agent kind than its
+    author's first (``prefer_other``), else any. In the order work is assigned in: priority, then
+    the longest chain of work waiting on the task (with fewer reviewers than authors, reviews
+    queue, and the plan's order would let the critical path wait behind side branches)."""
     idle = _idle(snap, WorkerRole.REVIEWER)
     out: list[Review] = []
     waiting = sorted(
         (t for t in snap.tasks.values() if t.state is TaskState.REVIEWING and t.review is None),
-        key=lambda t: (-t.priority, t.order, t.id),
+        key=lambda t: (-t.priority, -t.rank, t.order, t.id),
     )
     for task in waiting:
         if not idle:

@@ -503,9 +503,9 @@ class Supervisor:
             with self.store.write() as conn:
                 Store.move_task(conn, d.task, TaskState.VERIFYING, expect=TaskState.SUBMITTED, reason="submitted")
             self.say(f"verifying task {d.task}")
-            self.busy[d.task] = self.checks.submit(self._verify, d.task)
+            self._hold(d.task, self.checks.submit(self._verify, d.task))
         elif isinstance(d, Review) and f"review:{d.task}" not in self.busy:
-            self.busy[f"review:{d.task}"] = self.assigners.submit(self.reviewing.start, d.task, d.worker)
+            self._hold(f"review:{d.task}", self.assigners.submit(self.reviewing.start, d.task, d.worker))
         elif isinstance(d, Reviewed):
             self.reviewing.act(d.task)
             self.pulls_wanted.set()  # the verdict goes on the pull request
@@ -548,4 +548,15 @@ class Supervisor:
             if not d.tasks:
                 return
             self.say(f"merging {'task' if len(d.tasks) == 1 else 'tasks'} {', '.join(d.tasks)}")
-            self.busy[MERGE_SLOT] = self.merges.submit(self.merge_queue.merge, d.tasks)
+            self._hold(MERGE_SLOT, self.merges.submit(self.merge_queue.merge, d.tasks))
+
+    def _hold(self, key: str, job: Future[None]) -> None:
+        """``key`` is busy until ``job`` ends, and its end wakes the loop: the job's last store
+        write rang the loop before the job was over, and what waits on the slot (the next merge
+        batch behind this one) would otherwise wait for the next event or the safety net."""
+        self.busy[key] = job
+        job.add_done_callback(self._wake)
+
+    def _wake(self, _job: object) -> None:
+        if self.listener is not None:
+            self.listener.poke()
