@@ -314,6 +314,10 @@ def bench(
         int | None, typer.Option("--workers", min=1, max=256, help="Workers (scale, dag, replay).")
     ] = None,
     tasks: Annotated[int | None, typer.Option("--tasks", min=2, max=2000, help="Tasks (scale, dag, queue).")] = None,
+    pairs: Annotated[
+        int,
+        typer.Option("--pairs", min=1, max=20, help="stack: runs of each kind, alternated (their medians compared)."),
+    ] = 3,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (scale, dag, queue).")] = None,
     task_seconds: Annotated[
         float | None, typer.Option("--task-seconds", min=0.5, help="Mean time a task takes (scale, dag).")
@@ -338,7 +342,7 @@ def bench(
     if scenario == "stack":
         from czar.bench import stack
 
-        measured = stack.run(workers or 4, folder=folder, timeout=timeout, progress=not as_json)
+        measured = stack.run(workers or 4, folder=folder, timeout=timeout, progress=not as_json, pairs=pairs)
         _measured("benchmark stack (the demo's plan, waiting for merges and stacked)", measured, as_json)
     if scenario == "views":
         from czar.bench import views
