@@ -139,3 +139,37 @@ def test_refused_keys_and_failing_servers_are_alerts_within_seconds(
     assert all(e.payload.get("model_unreachable") for e in exits)
     assert not [e for e in events if e.kind in ("health.restart", "health.nudge", "health.reassign")]
     czar("down", str(plan), check=True)
+
+
+@pytest.mark.timeout(300)
+def test_an_agent_without_a_key_is_an_alert_at_once_and_its_task_is_kept(
+    tmp_path: Path, czar_home: Path, clis: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new user's first run, the key forgotten: each CLI says so in its own words (Claude Code
+    # "Not logged in", Codex "Missing environment variable", Gemini CLI "Invalid auth method
+    # selected" and exit 41). Before, Codex and Gemini were restarted twice and their task given
+    # again until it failed, and then the next task: a run's worth of tasks failed in a minute.
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    server = serve(0, tmp_path / "model.log")
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        kinds = ("claude", "codex", "gemini")
+        plan = plan_of(tmp_path, "nokey", clis, {kind: (url, SCRIPT) for kind in kinds})
+        czar("up", str(plan), check=True)
+        found = {
+            kind: retry_until(lambda k=kind: alerted("nokey", f"{k}-task"), timeout=90, what=f"{kind}'s alert")
+            for kind in kinds
+        }
+    finally:
+        server.shutdown()
+        server.server_close()
+    for kind, said in (("claude", "Not logged in"), ("codex", "OPENAI_API_KEY"), ("gemini", "auth")):
+        message = found[kind].payload["message"]
+        assert "cannot reach its model" in message and said in message, message
+    events = events_of("nokey")
+    assert not [e for e in events if e.kind in ("health.restart", "health.reassign", "agent.restarted")]
+    assert len([e for e in events if e.kind == "task.assigned"]) == 3  # one each, none given again
+    with Store(ProjectPaths.for_project("nokey")).read() as conn:
+        assert {t.state for t in Store.all_tasks(conn)}.isdisjoint({"failed"})
+    czar("down", str(plan), check=True)

@@ -909,6 +909,7 @@ def test_a_rate_limited_retry_is_left_to_its_rate_limit_event() -> None:
         (401, "Failed to authenticate. API Error: 401 invalid x-api-key", "auth"),
         (None, "API Error: Unable to connect to API (ConnectionRefused)", "connection"),
         (500, "API Error: 500 Internal server error. This is a server-side issue, usually temporary", "server"),
+        (None, "Not logged in · Please run /login", "auth"),  # no key: its words, without a request
     ],
 )
 def test_a_turn_that_ended_on_a_failed_request_says_so(status: int | None, text: str, kind: str) -> None:

@@ -133,6 +133,14 @@ def test_a_turn_that_failed_on_its_model_says_so() -> None:
     ]
 
 
+def test_a_turn_that_failed_for_want_of_a_key_cannot_reach_its_model() -> None:
+    missing = "Missing environment variable: `OPENAI_API_KEY`."  # what Codex 0.169 says, and exits 1
+    assert parse({"type": "turn.failed", "error": {"message": missing}}) == [
+        Signal("model_error", text=missing, data={"kind": "auth", "retry": False}),
+        Signal("error", text=missing),
+    ]
+
+
 def test_the_error_before_a_failed_turn_is_not_counted_twice() -> None:
     assert parse({"type": "error", "message": REFUSED}) == []
 

@@ -198,6 +198,19 @@ def test_gemini_other_lines_are_activity(raw: str, text: str) -> None:
     assert gemini(raw) == [Signal("activity", text=text)]
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Invalid auth method selected.\n",  # no auth type chosen: czar chooses one only with a key
+        "When using Gemini API, you must specify the GEMINI_API_KEY environment variable.\n",
+    ],
+)
+def test_gemini_without_credentials_cannot_reach_its_model(raw: str) -> None:
+    # It prints this outside its events and exits 41: a person must give it a key, and the task
+    # is not to blame (it is kept, not failed, while its agent cannot start).
+    assert gemini(raw) == [Signal("model_error", text=raw.strip(), data={"kind": "auth", "retry": False})]
+
+
 def test_gemini_unknown_events_are_skipped() -> None:
     assert gemini({"type": "thought", "timestamp": TS, "subject": "Planning"}) == []
 

@@ -197,7 +197,14 @@ class AgentAdapter(Protocol):
 # How an API error reads when the agent cannot reach its model, in the words of each agent and
 # of the libraries underneath (Node, reqwest, the vendors' own messages); first match wins.
 _FAILURES = (
-    ("auth", re.compile(r"\b40[13]\b|unauthori[sz]ed|forbidden|authenticat|invalid (x-)?api[ -]key|api key not valid")),
+    (
+        "auth",
+        re.compile(
+            r"\b40[13]\b|unauthori[sz]ed|forbidden|authenticat|invalid (x-)?api[ -]key|api key not valid"
+            # No key at all: Claude Code says so without asking its model; Codex names the variable.
+            r"|not logged in|missing environment variable: `?\w*(api_key|token)\b"
+        ),
+    ),
     ("offline", re.compile(r"waiting for network")),
     (
         "connection",

@@ -323,7 +323,11 @@ def _failed(msg: dict[str, Any]) -> Signal | None:
     status = status if isinstance(status, int) else None
     text = str(msg.get("result") or "")
     kind = api_failure(text, status)
-    if kind is None or (status is None and not text.startswith(("API Error", "Failed to authenticate"))):
+    # Without a status only its own words tell a failed request from the model's answer; "Not logged
+    # in" comes with no request at all (no key, no login): nothing works until a person gives one.
+    if kind is None or (
+        status is None and not text.startswith(("API Error", "Failed to authenticate", "Not logged in"))
+    ):
         return None
     return Signal(SignalKind.MODEL_ERROR, text=text[:500], data={"kind": kind, "retry": False})
 
