@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
+from czar.paths import ProjectPaths
+from czar.supervisor.loop import holder_pid
 from helpers import czar, git, make_repo, sim_task, write_plan
 
 
@@ -103,6 +106,38 @@ def test_an_integration_branch_checked_out_by_the_user_is_refused(root: Path) ->
 @pytest.mark.parametrize("command", ["up", "run"])
 def test_commands_that_load_a_plan_reject_it_too(root: Path, command: str) -> None:
     _bad(root, GOOD_HEAD + sim_task("a", deps=("zzz",)), "unknown task 'zzz'", command=command)
+
+
+@pytest.mark.parametrize("command", ["validate", "up", "run"])
+def test_an_agent_program_that_is_nowhere_is_refused_before_anything_starts(root: Path, command: str) -> None:
+    # Before, the plan validated and the run started: every start of the agent exited 127, and
+    # each task was given again until it failed (two tasks failed in 14 s, in a new user's hands).
+    missing = root / "bin" / "claude"
+    head = GOOD_HEAD + f'[workers]\nagent = "claude"\ncount = 1\n\n[agents.claude]\ncommand = "{missing}"\n\n'
+    _bad(root, head + sim_task("a"), f"agents.claude.command: the claude program '{missing}' is not found (npm install")
+    assert holder_pid(ProjectPaths.for_project("p").supervisor_lock) is None  # nothing was started
+
+
+def test_an_agent_program_found_on_the_path_or_as_a_file_is_taken(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    program = root / "bin" / "claude"
+    program.parent.mkdir()
+    program.write_text("#!/bin/sh\nexit 0\n")
+    program.chmod(0o755)
+    plan = root / "czar.toml"
+    plan.write_text(
+        GOOD_HEAD
+        + f'[workers]\nagent = "claude"\ncount = 1\n\n[agents.claude]\ncommand = "{program}"\n\n'
+        + sim_task("a")
+    )
+    assert czar("validate", str(plan)).returncode == 0
+    plan.write_text(GOOD_HEAD + '[workers]\nagent = "claude"\ncount = 1\n\n' + sim_task("a"))
+    # Its usual name, looked for on PATH: one that holds git alone (this machine may have Claude Code).
+    path = root / "path"
+    path.mkdir()
+    (path / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    monkeypatch.setenv("PATH", str(path))
+    missing = czar("validate", str(plan))
+    assert missing.returncode == 2 and "workers: the claude program 'claude' is not found" in missing.stderr
 
 
 def test_missing_plan_file(root: Path) -> None:

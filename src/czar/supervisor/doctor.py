@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from czar.errors import CzarError
+from czar.errors import CzarError, PlanError
 from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan
 from czar.plan.model import AgentConfig
@@ -97,14 +97,31 @@ def store(paths: ProjectPaths | None) -> Check:
     return Check("store", True, f"{folder} is writable")
 
 
+def program_of(kind: str, config: AgentConfig | None) -> tuple[str, str | None]:
+    """The program an agent of ``kind`` runs (the plan's ``command``, else its usual name) and
+    where it was found; None if nowhere (not on PATH, not an executable file)."""
+    command = config.command if config and config.command else PROGRAMS[kind]
+    found = shutil.which(command) or (command if Path(command).is_file() and os.access(command, os.X_OK) else None)
+    return command, found
+
+
+def require_programs(plan: Plan) -> None:
+    """Refuse a plan whose workers' agent program is nowhere to be found, before anything starts:
+    every start of it would fail, and each task it was given with it (one line saying so)."""
+    for kind in sorted(set(plan.worker_kinds.values()) & PROGRAMS.keys()):
+        command, found = program_of(kind, plan.agents.get(kind))
+        if found is None:
+            where = f"agents.{kind}.command" if (plan.agents.get(kind) or AgentConfig()).command else "workers"
+            raise PlanError(f"{plan.path}: {where}: the {kind} program {command!r} is not found ({INSTALL[kind]})")
+
+
 def agent(
     kind: str, config: AgentConfig | None, env: dict[str, str] | None = None, home: Path | None = None
 ) -> list[Check]:
     """The agent's program and version, and its credentials."""
     env = dict(os.environ) if env is None else env
     home = Path(env.get("HOME", "~")).expanduser() if home is None else home
-    command = config.command if config and config.command else PROGRAMS[kind]
-    found = shutil.which(command) or (command if Path(command).is_file() and os.access(command, os.X_OK) else None)
+    command, found = program_of(kind, config)
     checks = []
     if found is None:
         checks.append(Check(f"{kind} program", False, f"{command} not found", INSTALL[kind]))

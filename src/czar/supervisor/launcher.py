@@ -15,6 +15,7 @@ from czar.core.events import EventKind
 from czar.errors import StoreError, SupervisorError
 from czar.runtime import proc
 from czar.store.store import Store
+from czar.supervisor import doctor
 from czar.supervisor.loop import holder_pid
 from czar.supervisor.project import Project
 
@@ -32,6 +33,7 @@ def up(project: Project) -> tuple[int, bool]:
     if pid is not None:
         return pid, False
     project.check_sandbox()
+    doctor.require_programs(project.plan)  # said here, not by every task failing in a detached window
     project.forge  # noqa: B018  (opened now: a missing token is said here, not in a detached window)
     store = project.store
     last = store.last_event_id()

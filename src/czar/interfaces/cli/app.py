@@ -77,8 +77,10 @@ def init(
 def validate(plan: PlanArg = DEFAULT_PLAN) -> None:
     """Check a plan and its repository; print one line per problem and exit 2 if any."""
     from czar.core.graph import depth
+    from czar.supervisor.doctor import require_programs
 
     project = _open(plan)
+    require_programs(project.plan)
     tasks = project.plan.tasks
     edges = {t.id: t.depends_on for t in tasks}
     typer.echo(
