@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from czar.core.events import EventKind
 from czar.core.health import Thresholds
 from czar.core.host_commands import MessageKind, Restart, Tell
 from czar.core.states import TaskState, WorkerState
@@ -125,3 +126,50 @@ def test_an_agent_on_the_wrong_task_is_corrected_once_then_its_task_starts_fresh
     healer.tick()
     a = f.task("a")
     assert a.state is TaskState.READY and a.fresh and a.confusions == 1
+
+
+@pytest.mark.parametrize("reached", [False, True])
+def test_an_agent_that_never_reaches_its_model_sidelines_its_worker_and_keeps_the_task(
+    tmp_path: Path, czar_home: Path, host: int, reached: bool
+) -> None:
+    # Every start of the agent ends before its model says a word (an unknown option in the
+    # plan's `args`, a broken install): after its restarts the worker takes no more tasks and its
+    # task goes back with no round used. Before, the task was given again until it failed, and
+    # then each next task. An agent that did reach its model is the task's business, as before.
+    f = on_fakes(tmp_path, ["a", "b"], workers=1)
+    f.assign({"a": "w1"}, pid=host)
+    healer = Healer(f.project, Actions(f.project), lambda _line: None)
+    attempt = f.task("a").attempt_id
+    assert attempt is not None
+    if reached:
+        with f.project.store.write() as conn:
+            Store.set_attempt(conn, attempt, input_tokens=120, output_tokens=8)
+    for _ in range(T.restarts + 1):
+        with f.project.store.write() as conn:
+            Store.emit(
+                conn,
+                EventKind.AGENT_ACTIVITY,
+                task="a",
+                worker="w1",
+                attempt=attempt,
+                text="error: unknown option '--bogus'",
+            )
+            Store.set_attempt(conn, attempt, agent_exited_at=f.clock.time())
+        healer.tick()
+    a = f.task("a")
+    with f.project.store.read() as conn:
+        w1 = Store.worker(conn, "w1")
+    alerts = [e.payload for e in f.project.store.events_after(0) if e.kind == "alert"]
+    if reached:
+        assert _repairs(f) == ["restart", "restart", "reassign"]
+        assert a.state is TaskState.READY and a.rounds == 1 and w1.state is WorkerState.IDLE
+        return
+    assert _repairs(f) == ["restart", "restart", "sideline"]
+    assert a.state is TaskState.READY and a.worker_id is None and a.rounds == 0  # no round used
+    assert w1.state is WorkerState.CRASHED and w1.task_id is None and "unknown option '--bogus'" in (w1.detail or "")
+    (alert,) = alerts
+    assert alert["level"] == "critical" and "the sim agent of w1 cannot start" in alert["message"]
+    assert (
+        "(it said: error: unknown option '--bogus')" in alert["message"]
+        and "`czar down` and `czar up`" in alert["message"]
+    )

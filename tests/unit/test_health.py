@@ -133,6 +133,17 @@ def test_an_exited_agent_is_restarted_at_once_without_a_nudge() -> None:
     assert repair_for(f, replace(v, restarts=T.restarts), NOW, T) is Repair.REASSIGN
 
 
+def test_an_agent_whose_every_start_ended_before_its_model_spoke_is_sidelined_not_reassigned() -> None:
+    v = vitals(agent_exited=True, restarts=T.restarts, reached_model=False)
+    f = examine(v, NOW, T)
+    assert f is not None and repair_for(f, v, NOW, T) is Repair.SIDELINE
+    assert repair_for(f, replace(v, restarts=0), NOW, T) is Repair.RESTART  # its restarts first
+    assert repair_for(f, replace(v, reached_model=True), NOW, T) is Repair.REASSIGN
+    silent = vitals(started_at=NOW - 100, last_output=None, restarts=T.restarts, nudges=1, reached_model=False)
+    found = examine(silent, NOW, T)
+    assert found is not None and repair_for(found, silent, NOW, T) is Repair.REASSIGN  # a hang is not a start
+
+
 def test_wrong_task_is_corrected_once_then_reassigned_fresh() -> None:
     v = vitals(named_task="b")
     f = examine(v, NOW, T)

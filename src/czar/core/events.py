@@ -90,6 +90,7 @@ class EventKind(StrEnum):
     HEALTH_DENY = "health.deny"
     HEALTH_STOP = "health.stop"
     HEALTH_RELEASE = "health.release"
+    HEALTH_SIDELINE = "health.sideline"  # a worker whose agent cannot start gets no more tasks
 
     # -- permissions and claims ----------------------------------------------------------------
     PERMISSION_ASKED = "permission.asked"  # an agent asked to run something the policy asks about

@@ -41,6 +41,7 @@ class Repair(StrEnum):
     DENY = "deny"  # deny an unanswered permission request
     STOP = "stop"  # stop the agent and fail the task, with an alert (it spent its budget)
     RELEASE = "release"  # tell a waiting agent to go on: what it waits for is over, or waits for it
+    SIDELINE = "sideline"  # its agent cannot start at all: the task back (no round used), the worker idle for good
 
 
 def repaired(repair: Repair) -> EventKind:
@@ -95,6 +96,7 @@ class Vitals:
     waits_for: frozenset[str] = frozenset()  # the tasks (or a person) its agent waits for
     wait_over: bool = False  # every task it waits for has merged, failed or was cancelled
     release: frozenset[str] = frozenset()  # waits to drop to break a cycle (see czar.core.waits)
+    reached_model: bool = True  # its agent took the task on or its model answered, in this attempt
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,11 @@ def repair_for(f: Diagnosis, v: Vitals, now: float, t: Thresholds) -> Repair | N
         return Repair.NUDGE
     if v.restarts < t.restarts:
         return Repair.RESTART
+    if f.problem is Problem.AGENT_EXITED and not v.reached_model:
+        # Every start ended before its model said a word: its program or its settings are broken
+        # (an unknown option, a missing library), not the task. Given again, the task would fail
+        # for it, and then every other task this worker took: the worker stops taking tasks.
+        return Repair.SIDELINE
     return Repair.REASSIGN
 
 

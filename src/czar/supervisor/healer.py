@@ -113,6 +113,7 @@ class Healer:
                 waits_for=waits.parse(task.blocked_on),
                 wait_over=waits.over(waits.parse(task.blocked_on), finished),
                 release=release.get(task.id, frozenset()),
+                reached_model=attempt.acked_at is not None or attempt.input_tokens + attempt.output_tokens > 0,
             )
             patients.append(Patient(vitals, attempt.id, attempt.base_commit, w.pid))
         return patients, lost
@@ -234,6 +235,8 @@ class Healer:
                 self.actions.fail(conn, v.task, why, f"task {v.task} stopped: {f.evidence}")
             elif repair is Repair.RELEASE:
                 self._release(conn, task, v)
+            elif repair is Repair.SIDELINE:
+                self._sideline(conn, pt, f)
             elif repair is Repair.DENY:
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, detail=None)
                 reason = f"nobody answered within {self.t.permission_timeout:g} s"
@@ -241,6 +244,34 @@ class Healer:
                 Store.emit(conn, EventKind.PERMISSION_DECIDED, **ids, decision="deny", reason=reason, by="timeout")
             Store.emit(conn, repaired(repair), **ids, problem=f.problem.value, evidence=f.evidence)
         self.say(f"health: {v.worker} on {v.task}: {repair} ({f.problem})")
+
+    def _sideline(self, conn: Tx, pt: Patient, f: Diagnosis) -> None:
+        """The worker's agent cannot start (every start ended before its model said a word): its
+        task goes back to the pool with no round used, and the worker takes no more tasks until
+        the run is started again; a person hears what the agent said last."""
+        v = pt.vitals
+        kind = Store.worker(conn, v.worker).agent
+        said = [
+            e
+            for e in (
+                Store.last_event_of(conn, pt.attempt, k) for k in (EventKind.AGENT_ACTIVITY, EventKind.AGENT_ERROR)
+            )
+            if e
+        ]
+        last = max(said, key=lambda e: e.id).payload.get("text") if said else None
+        words = f" (it said: {last})" if last else ""
+        self.actions.requeue(conn, v.task, f"{f.problem}: {f.evidence}", waiting=True)  # not the task's fault
+        Store.set_worker(conn, v.worker, state=WorkerState.CRASHED, detail=f"its agent cannot start{words}")
+        Store.alert(
+            conn,
+            "critical",
+            f"the {kind} agent of {v.worker} cannot start: each of its starts on task {v.task} ended before its "
+            f"model said a word{words}; {v.worker} takes no more tasks and {v.task} waits for another worker. "
+            f"Fix [agents.{kind}] (`czar doctor`), then `czar down` and `czar up`",
+            task=v.task,
+            worker=v.worker,
+            problem=f.problem.value,
+        )
 
     def _release(self, conn: Tx, task: Task, v: Vitals) -> None:
         """Stop the agent waiting: for tasks that are over, or for those of a cycle it comes first in."""
