@@ -151,3 +151,36 @@ def test_no_agent_process_outlives_down_even_after_restarts(tmp_path: Path, czar
     down = czar("down", str(plan))
     assert down.returncode == 0, down.stderr
     assert left_over(czar_home) == []
+
+
+def test_ctrl_c_on_czar_run_stops_the_run_says_so_and_a_second_run_carries_it_on(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    name = "ctrl-c"
+    plan = crash_plan(tmp_path, name, QUICK_CHECK)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "czar", "run", str(plan)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a terminal's Ctrl-C reaches the whole foreground group
+    )
+    try:
+        retry_until(lambda: first(name, POINTS["running"]), timeout=60, what="the run to start")
+        os.killpg(run.pid, signal.SIGINT)
+        _, err = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    # Typer ended the process without a word: now it says what became of the run.
+    assert run.returncode == 130
+    assert "Traceback" not in err
+    assert (
+        f"czar: interrupted: the run is stopped; its tasks, branches and checkouts are kept (`czar run {plan}`" in err
+    )
+    assert holder_pid(ProjectPaths.for_project(name).supervisor_lock) is None
+    assert left_over(czar_home) == []
+    downs = [e.payload["reason"] for e in events(name) if e.kind == "run.down"]
+    assert downs == ["interrupted (Ctrl-C)"]
+    result = czar("run", str(plan), "--json", timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert_whole(name, tmp_path / "repo", json.loads(result.stdout))

@@ -204,6 +204,7 @@ def print_pull(data: dict[str, Any], console: Console | None = None) -> None:
 def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: float | None) -> outcome.RunOutcome:
     """Start or join the run, print progress (to stderr with --json), and print the outcome."""
     since = outcome.last_event_id(project)
+    interrupted = False
 
     def show(event: Event) -> None:
         line = outcome.describe(event)
@@ -223,9 +224,22 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
         # next supervisor (or were stopped by whoever stopped this one).
         keep_running = True
         raise
+    except KeyboardInterrupt:
+        # Ctrl-C stops the run as its end does (unless --keep-running); Typer would end the
+        # process without a word, and a person must know what is left running and what is kept.
+        interrupted = True
+        raise
     finally:
         if not keep_running:
-            launcher.down(project, reason="run finished")
+            launcher.down(project, reason="interrupted (Ctrl-C)" if interrupted else "run finished")
+        if interrupted:
+            what = (
+                "the run goes on (`czar status` follows it, `czar down` stops it)"
+                if keep_running
+                else f"the run is stopped; its tasks, branches and checkouts are kept (`czar run {project.plan.path}` "
+                "carries it on)"
+            )
+            print(f"czar: interrupted: {what}", file=sys.stderr, flush=True)
     # The whole run's numbers, also when this joined a run `czar up` started earlier.
     result = outcome.outcome(project, integration_ok)
     if as_json:
