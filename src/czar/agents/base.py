@@ -83,6 +83,10 @@ class Capabilities:
     reports_cost: bool = False  # its usage signals carry a cost (else czar prices its tokens)
     commits: bool = True  # can commit in its worktree (else czar commits its work when it hands in)
     hosts: tuple[str, ...] = ()  # what its program reaches through the sandbox's proxy: its model's API, its login
+    # What its program reaches for on its own at every start, for nothing the work needs (its update
+    # check): refused as any host is, said in its window, not raised as an alert (one per worker per
+    # run would only teach people to ignore alerts).
+    chatter: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

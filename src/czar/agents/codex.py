@@ -39,6 +39,7 @@ class CodexAdapter:
         resumes=True,
         commits=False,
         hosts=("openai.com", "*.openai.com", "chatgpt.com", "*.chatgpt.com"),
+        chatter=("github.com", "api.github.com"),  # where it looks for a newer release
     )
 
     def launch(self, ctx: LaunchContext) -> Launch:

@@ -40,7 +40,7 @@ from czar.agent_tools.identity import (
 from czar.agents import adapter_for
 from czar.agents.base import HookKind, Signal, SignalKind
 from czar.agents.host_settings import HostSettings
-from czar.core import pricing, usage
+from czar.core import egress, pricing, usage
 from czar.core.events import EventKind
 from czar.core.host_commands import Answer, MessageKind, Posted, Restart, StartTask, StopAgent, Tell, Unreadable
 from czar.core.states import HANDED_IN, TaskState, WorkerState
@@ -372,6 +372,9 @@ class WorkerHost:
         self._denied_hosts.add(host)
         cur = self.current
         text = f"the agent of {self.worker} could not reach {host}: {why}"
+        if egress.permits(host, adapter_for(self.agent_kind).capabilities.chatter):
+            self.say(f"  {text} (its own update check: nothing the work needs)")
+            return
         self.say(f"  {text}")
         self.link.alert("warning", text, cur.task if cur else None, host=host)
 

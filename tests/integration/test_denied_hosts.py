@@ -1,0 +1,34 @@
+"""What a worker host says when its agent's sandbox refuses it a host: an alert, once per host,
+for a host the work may need (a package index: a person adds it to ``allow_hosts``); only a line
+in its window for what the agent's program reaches for on its own at every start (Codex's update
+check), which would otherwise raise an alert per worker per run that nobody can act on."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from czar.agents.host_settings import HostSettings
+from czar.host.worker_host import WorkerHost
+from czar.supervisor.project import open_project
+from helpers import make_repo, sim_task, write_plan
+
+
+def test_a_refused_host_is_an_alert_once_and_an_update_check_is_only_said(tmp_path: Path, czar_home: Path) -> None:
+    make_repo(tmp_path / "repo")
+    project = open_project(write_plan(tmp_path, "denied", [sim_task("a")], workers=1))
+    project.sync_plan()
+    out = io.StringIO()
+    host = WorkerHost.on_store(project.store, HostSettings(project.name, "w1", "codex"), out=out)
+    try:
+        for name in ("api.github.com", "github.com", "pypi.org", "pypi.org"):
+            host._denied(name, "not an allowed host")
+    finally:
+        host.link.close()
+    alerts = [e.payload for e in project.store.events_after(0) if e.kind == "alert"]
+    assert [(a["level"], a["message"]) for a in alerts] == [
+        ("warning", "the agent of w1 could not reach pypi.org: not an allowed host")
+    ]
+    said = out.getvalue()
+    assert "could not reach api.github.com: not an allowed host (its own update check" in said
+    assert said.count("could not reach pypi.org") == 1
