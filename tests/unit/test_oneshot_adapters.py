@@ -267,6 +267,7 @@ def test_gemini_gets_czars_server_through_its_settings(tmp_path: Path, clean_env
     assert hook["timeout"] > 3_600_000  # ms
     assert env["GEMINI_CLI_TRUST_WORKSPACE"] == "true"
     assert "security" not in settings  # no API key in the environment: its own login, if any
+    assert settings["privacy"] == {"usageStatisticsEnabled": False}  # nothing sent to Google's statistics
 
 
 def test_gemini_over_http_with_an_api_key(tmp_path: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:

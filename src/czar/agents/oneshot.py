@@ -100,7 +100,13 @@ class GeminiAdapter:
         hook = {"type": "command", "command": deciding, "timeout": 3_660_000}
         # Only for those tools: a hook is a process, and czar's own tools need none.
         decided = {"matcher": f"^({'|'.join(GEMINI_DECIDED)})$", "hooks": [hook]}
-        settings: dict[str, Any] = {"mcpServers": {"czar": czar}, "hooks": {"BeforeTool": [decided]}}
+        settings: dict[str, Any] = {
+            "mcpServers": {"czar": czar},
+            "hooks": {"BeforeTool": [decided]},
+            # Its usage statistics go to play.googleapis.com at every start: not a host the work needs
+            # (the sandbox refuses it, and each worker raised an alert per run for it).
+            "privacy": {"usageStatisticsEnabled": False},
+        }
         policy = home / "czar-policy.toml"
         policy.write_text(
             "# czar's policy decides each of these in a BeforeTool hook (`czar hook`).\n"
