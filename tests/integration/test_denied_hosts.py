@@ -32,3 +32,17 @@ def test_a_refused_host_is_an_alert_once_and_an_update_check_is_only_said(tmp_pa
     said = out.getvalue()
     assert "could not reach api.github.com: not an allowed host (its own update check" in said
     assert said.count("could not reach pypi.org") == 1
+
+
+def test_aiders_model_list_fetch_is_only_said(tmp_path: Path, czar_home: Path) -> None:
+    make_repo(tmp_path / "repo")
+    project = open_project(write_plan(tmp_path, "denied-aider", [sim_task("a")], workers=1))
+    project.sync_plan()
+    out = io.StringIO()
+    host = WorkerHost.on_store(project.store, HostSettings(project.name, "w1", "aider"), out=out)
+    try:
+        host._denied("raw.githubusercontent.com", "not an allowed host")
+    finally:
+        host.link.close()
+    assert not [e for e in project.store.events_after(0) if e.kind == "alert"]
+    assert "could not reach raw.githubusercontent.com" in out.getvalue()

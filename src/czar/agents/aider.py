@@ -47,6 +47,9 @@ class AiderAdapter:
             "openrouter.ai",
             "api.deepseek.com",
         ),
+        # Its model list, fetched at every start whatever LITELLM_LOCAL_MODEL_COST_MAP says (a failed
+        # fetch leaves an empty cache, which it fetches again next time); it goes on with its own copy.
+        chatter=("raw.githubusercontent.com",),
     )
 
     def __init__(self) -> None:
