@@ -499,3 +499,11 @@ def test_gemini_hooks_decide_tool_uses_in_its_own_answer_format() -> None:
         "decision": "allow",
         "reason": "in scope",
     }
+
+
+def test_aider_without_any_key_cannot_reach_its_model() -> None:
+    # Aider 0.86 then offers a login in a browser and waits five minutes for it: czar says so at once.
+    line = "No LLM model was specified and no API keys were provided.\n"
+    assert AiderAdapter().parse(line) == [
+        Signal("model_error", text=line.strip(), data={"kind": "auth", "retry": False})
+    ]

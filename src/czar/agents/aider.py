@@ -28,6 +28,8 @@ TOKENS = re.compile(
     r"(?: Cost: \$([\d.]+) message)?"
 )
 COST = re.compile(r"^Cost: \$([\d.]+) message")
+# What it says when it has no key for any model: then it waits minutes for a login in a browser.
+NO_KEY = "No LLM model was specified and no API keys were provided"
 SHELL_FENCES = ("bash", "sh", "shell", "zsh", "console")
 
 
@@ -103,6 +105,11 @@ class AiderAdapter:
             if cost:
                 return [Signal(SignalKind.USAGE, data={**usage, "cost_usd": float(cost.group(1))})]
             out.append(Signal(SignalKind.USAGE, data=usage))  # no price known to it: czar prices the tokens
+        if NO_KEY in line:  # not the work's fault: a person must give it a key
+            return [
+                *out,
+                Signal(SignalKind.MODEL_ERROR, text=line.strip()[:500], data={"kind": "auth", "retry": False}),
+            ]
         m = TOKENS.search(line)
         if m:
             self._replied = True
