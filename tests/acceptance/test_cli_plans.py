@@ -156,6 +156,27 @@ def test_init_writes_a_plan_that_validates(root: Path) -> None:
     assert again.returncode == 1 and "exists" in again.stderr
 
 
+def test_two_repositories_never_share_a_project(tmp_path: Path, czar_home: Path) -> None:
+    # Found by hand: two `czar init`s named both projects "my-project"; the second repository's
+    # `czar run` followed the first one's finished run, said "2/2 merged", and did none of its work.
+    repos = {}
+    for folder in ("first", "second repo!"):
+        repo = tmp_path / folder
+        make_repo(repo)
+        assert czar("init", cwd=repo).returncode == 0
+        repos[folder] = repo
+    text = (repos["second repo!"] / "czar.toml").read_text()
+    assert 'name = "second-repo"' in text  # named after its folder
+    assert czar("run", "--json", cwd=repos["first"], timeout=120).returncode == 0
+    # The same name by hand: the second repository is refused, whatever the command.
+    (repos["second repo!"] / "czar.toml").write_text(text.replace('name = "second-repo"', 'name = "first"'))
+    for command in ("validate", "status", "run", "down"):
+        refused = czar(command, cwd=repos["second repo!"])
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, (command, refused.stderr)
+        assert f"project.name: 'first' is the project of {repos['first'].resolve()}" in refused.stderr
+    assert "2 merged" in czar("status", cwd=repos["first"]).stdout  # the first one's run is its own still
+
+
 def test_init_builds_on_the_branch_the_repository_is_on(tmp_path: Path, czar_home: Path) -> None:
     repo = tmp_path / "old"
     repo.mkdir()

@@ -18,7 +18,7 @@ from czar.core.forge import Forge
 from czar.core.repository import Repository
 from czar.core.states import TaskState, WorkerRole
 from czar.core.terminal import Terminal
-from czar.errors import ForgeError, PlanError
+from czar.errors import ForgeError, PlanError, StoreError
 from czar.forge.local import LocalForge
 from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan, load_plan
@@ -323,4 +323,26 @@ def open_project(plan_path: Path, *, check_repo: bool = True) -> Project:
     plan = load_plan(plan_path)
     if check_repo:
         check_repository(plan)
-    return Project(plan=plan, paths=ProjectPaths.for_project(plan.project.name))
+    project = Project(plan=plan, paths=ProjectPaths.for_project(plan.project.name))
+    check_owner(project)
+    return project
+
+
+def check_owner(project: Project) -> None:
+    """The project's data (named by ``[project] name``) is this repository's: a plan of another
+    repository with the same name (two starter plans left with one name) would read, follow and
+    stop the first one's run as its own, and never do its own work."""
+    if not project.paths.db.exists():
+        return
+    try:
+        with project.store.read() as conn:
+            owner = Store.get_meta(conn, "repo")
+    except StoreError:
+        return  # a broken store: the command that needs it says so
+    plan = project.plan
+    if owner and Path(owner).resolve() != plan.repo.resolve():
+        raise PlanError(
+            f"{plan.path}: project.name: {project.name!r} is the project of {owner} (its data: "
+            f"{project.paths.root}); give this plan a name of its own, or, if that repository moved here, "
+            "remove its old data first"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from czar.core.branches import branch_name_problem
@@ -12,7 +13,7 @@ STARTER_PLAN = '''\
 # Check it with `czar validate`, run it with `czar run`.
 
 [project]
-name = "my-project"                     # names the data folder and the tmux session
+name = "{project_name}"{project_pad}# names the data folder and the tmux session: one per repository
 repo = "."                              # the git repository, relative to this file
 base_branch = "{base_branch}"{pad}# the integration branch starts from here
 integration_branch = "czar/integration" # verified work is merged here, never into {base_branch}
@@ -71,10 +72,23 @@ finish shout is in place
 '''
 
 
-def starter_plan(base_branch: str) -> str:
-    """The starter plan, building on ``base_branch``."""
+def starter_plan(base_branch: str, name: str = "my-project") -> str:
+    """The starter plan of project ``name``, building on ``base_branch``."""
     pad = " " * max(1, 40 - len(f'base_branch = "{base_branch}"'))
-    return STARTER_PLAN.replace("{pad}", pad).replace("{base_branch}", base_branch)
+    project_pad = " " * max(1, 40 - len(f'name = "{name}"'))
+    return (
+        STARTER_PLAN.replace("{pad}", pad)
+        .replace("{base_branch}", base_branch)
+        .replace("{project_pad}", project_pad)
+        .replace("{project_name}", name)  # not "{name}": the sample's Python holds one
+    )
+
+
+def project_name_for(folder: Path) -> str:
+    """A project name from the folder the plan is written in (the repository's, usually): two
+    repositories given the same name would share one project's data and run."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", folder.resolve().name).strip("-_")[:64]
+    return name if name and name[0].isalnum() else "my-project"
 
 
 def base_branch_of(folder: Path) -> str:
