@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -181,3 +184,22 @@ def test_land_merge_merges_the_omnibus_into_the_base_branch_only_where_no_checko
     assert _user_checkout(repo) == before
     shown = json.loads(czar("pr", "show", str(summary["omnibus"]), str(plan), "--json", check=True).stdout)
     assert shown["state"] == "merged"
+
+
+def test_checks_run_with_the_persons_virtualenv(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by hand: with a virtualenv of the project's activated, czar put its own interpreter
+    # first and the sandbox hid the virtualenv's packages: `python` had none of the project's
+    # dependencies, and the task failed its checks three times.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site,) = venv.glob("lib/python3*/site-packages")
+    (site / "projectdep.py").write_text("VALUE = 42\n")
+    monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")  # activated
+    make_repo(tmp_path / "repo")
+    task = sim_task("a", accept=["python -c 'import projectdep; assert projectdep.VALUE == 42'"])
+    plan = write_plan(tmp_path, "persons-venv", [task], workers=1)
+    result = czar("run", str(plan), "--json", timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 1

@@ -28,7 +28,9 @@ read a stored ``.gitignore``.
 from __future__ import annotations
 
 import os
+import shlex
 import string
+import sys
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -174,7 +176,10 @@ def plan_text(workers: int = 4) -> str:
     # single quotes; test_demo_sample reads every body back.
     scripts = {task.id: script(task) for task in tasks()}
     reviews = {f"{task.id}_review": review_script(task) for task in tasks() if task.review}
-    return _plan_template().substitute(workers=workers, **scripts, **reviews)
+    text = _plan_template().substitute(workers=workers, **scripts, **reviews)
+    # The checks run with your PATH, where `python` may lack pytest: the sample's run with the
+    # interpreter czar runs on (its own tests' pytest is there), named whole.
+    return text.replace('"python -m pytest', f'"{shlex.quote(sys.executable)} -m pytest')
 
 
 # -- writing it -------------------------------------------------------------------------------

@@ -262,14 +262,17 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
     if c.tmp is not None:
         args += ["--bind", str(c.tmp), "/tmp"]
     czar_itself = [Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[2]]
-    programs = [p.resolve() for p in _existing([*czar_itself, *c.programs])]
+    # A virtualenv on your PATH (one you activated) stays readable whole, wherever it is: its
+    # `python` is the one a check's `python -m pytest` finds, and its packages are your project's.
+    on_path = [Path(p).resolve() for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    venvs = [p.parent for p in on_path if (p.parent / "pyvenv.cfg").is_file()]
+    programs = [p.resolve() for p in _existing([*czar_itself, *c.programs, *venvs])]
     # bwrap mounts in order: what is hidden first, then what stays visible bound back in. The
     # user's home first, with the little that stays readable; then the folders hidden in it or
     # elsewhere (czar's data, the user's checkout, sockets), which nothing bound before may show.
     home = c.user_home.resolve() if c.user_home is not None and c.user_home.is_dir() else None
     if home is not None and home != Path("/"):
         args += ["--tmpfs", str(home)]
-        on_path = [Path(p).resolve() for p in os.environ.get("PATH", "").split(os.pathsep) if p]
         keep = _existing([home / rel for rel in HOME_READABLE])
         # Never the home itself, nor a folder above it (a program in ``~``, a PATH entry of ``~``).
         keep += [p for p in [*programs, *on_path] if _under(p, home) and p != home]

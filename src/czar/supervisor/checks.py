@@ -38,8 +38,12 @@ class CheckResult:
 
 def check_env() -> dict[str, str]:
     env = without(os.environ)  # the checks run the agents' code: no forge token for it
-    # Commands like `python -m pytest` should find the interpreter czar runs on first.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    # Your PATH first (a virtualenv you activated holds your project's dependencies: with czar's
+    # interpreter first, `python -m pytest` ran without them, and every task of a project with
+    # dependencies failed its checks); czar's folder last, for a machine with no `python` at all.
+    # (czar's own processes have it first, to find the same czar: ``Project.child_env``.)
+    own = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([*(p for p in env.get("PATH", "").split(os.pathsep) if p and p != own), own])
     env.pop("PYTHONPATH", None)  # czar's own import path must not leak into the project's tests
     return env
 
