@@ -170,7 +170,7 @@ def test_two_repositories_never_share_a_project(tmp_path: Path, czar_home: Path)
     assert czar("run", "--json", cwd=repos["first"], timeout=120).returncode == 0
     # The same name by hand: the second repository is refused, whatever the command.
     (repos["second repo!"] / "czar.toml").write_text(text.replace('name = "second-repo"', 'name = "first"'))
-    for command in ("validate", "status", "run", "down"):
+    for command in ("validate", "status", "run", "up"):
         refused = czar(command, cwd=repos["second repo!"])
         assert refused.returncode == 2 and "Traceback" not in refused.stderr, (command, refused.stderr)
         assert f"project.name: 'first' is the project of {repos['first'].resolve()}" in refused.stderr

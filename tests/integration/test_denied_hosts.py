@@ -30,7 +30,7 @@ def test_a_refused_host_is_an_alert_once_and_an_update_check_is_only_said(tmp_pa
         ("warning", "the agent of w1 could not reach pypi.org: not an allowed host")
     ]
     said = out.getvalue()
-    assert "could not reach api.github.com: not an allowed host (its own update check" in said
+    assert "could not reach api.github.com: not an allowed host (its program reaches for it at every start" in said
     assert said.count("could not reach pypi.org") == 1
 
 

@@ -173,3 +173,34 @@ def test_an_agent_that_never_reaches_its_model_sidelines_its_worker_and_keeps_th
         "(it said: error: unknown option '--bogus')" in alert["message"]
         and "`czar down` and `czar up`" in alert["message"]
     )
+
+
+def test_a_task_no_second_worker_can_start_on_is_charged_and_loses_no_more_workers(
+    tmp_path: Path, czar_home: Path, host: int
+) -> None:
+    # A task whose own text or checkout stops every agent at its start (a prompt longer than a
+    # command line takes) must not sideline one worker after another: the second is not lost,
+    # the task is charged a round as for any lost attempt.
+    f = on_fakes(tmp_path, ["a", "b"], workers=2)
+    with f.project.store.write() as conn:
+        Store.move_task(conn, "a", TaskState.READY, reason="test")
+    healer = Healer(f.project, Actions(f.project), lambda _line: None)
+    for worker, repair in (("w1", "sideline"), ("w2", "reassign")):
+        with f.project.store.write() as conn:
+            Store.set_worker(conn, worker, state=WorkerState.IDLE, pid=host)
+        Actions(f.project).assign("a", worker, "test")  # ready again after w1: given to w2
+        f.catch_up()
+        attempt = f.task("a").attempt_id
+        assert attempt is not None
+        for _ in range(T.restarts + 1):
+            with f.project.store.write() as conn:
+                Store.set_attempt(conn, attempt, agent_exited_at=f.clock.time())
+            healer.tick()
+        assert _repairs(f)[-1] == repair
+    a = f.task("a")
+    assert a.state is TaskState.READY and a.rounds == 1
+    with f.project.store.read() as conn:
+        assert (Store.worker(conn, "w1").state, Store.worker(conn, "w2").state) == (
+            WorkerState.CRASHED,
+            WorkerState.IDLE,
+        )

@@ -105,7 +105,7 @@ class AiderAdapter:
             if cost:
                 return [Signal(SignalKind.USAGE, data={**usage, "cost_usd": float(cost.group(1))})]
             out.append(Signal(SignalKind.USAGE, data=usage))  # no price known to it: czar prices the tokens
-        if NO_KEY in line:  # not the work's fault: a person must give it a key
+        if not self._replied and NO_KEY in line:  # its words before any reply: a person must give it a key
             return [
                 *out,
                 Signal(SignalKind.MODEL_ERROR, text=line.strip()[:500], data={"kind": "auth", "retry": False}),

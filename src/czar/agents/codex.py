@@ -39,7 +39,9 @@ class CodexAdapter:
         resumes=True,
         commits=False,
         hosts=("openai.com", "*.openai.com", "chatgpt.com", "*.chatgpt.com"),
-        chatter=("github.com", "api.github.com"),  # where it looks for a newer release
+        # It reaches GitHub on its own at every start (its release check; check_for_update_on_startup
+        # = false does not stop it in 0.169): a task that needs GitHub says so in its window.
+        chatter=("github.com", "api.github.com"),
     )
 
     def launch(self, ctx: LaunchContext) -> Launch:

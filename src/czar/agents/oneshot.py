@@ -40,7 +40,9 @@ def message(ctx: LaunchContext) -> str:
 GEMINI_DECIDED = ("run_shell_command", "write_file", "replace")  # decided by czar's policy
 # What Gemini CLI prints, outside its stream of events, when it has no credentials (no key for the
 # auth type chosen, or none chosen: czar chooses the API key's when the key is set); it exits 41.
-NO_CREDENTIALS = re.compile(r"invalid auth method selected|you must specify the \w+ environment variable", re.I)
+NO_CREDENTIALS = re.compile(
+    r"^(invalid auth method selected|when using (gemini api|vertex ai), you must specify)", re.I
+)
 
 
 class GeminiHooks:
@@ -142,7 +144,7 @@ class GeminiAdapter:
     def parse(self, line: str) -> list[Signal]:
         msg = json_line(line)
         if msg is None:
-            if NO_CREDENTIALS.search(line):  # not the work's fault: a person must give it a key
+            if NO_CREDENTIALS.search(line.strip()):  # not the work's fault: a person must give it a key
                 return [Signal(SignalKind.MODEL_ERROR, text=line.strip()[:500], data={"kind": "auth", "retry": False})]
             return [Signal(SignalKind.ACTIVITY, text=line.rstrip())] if line.strip() else []
         kind = msg.get("type")

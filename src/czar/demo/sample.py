@@ -27,6 +27,7 @@ read a stored ``.gitignore``.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import string
@@ -179,7 +180,8 @@ def plan_text(workers: int = 4) -> str:
     text = _plan_template().substitute(workers=workers, **scripts, **reviews)
     # The checks run with your PATH, where `python` may lack pytest: the sample's run with the
     # interpreter czar runs on (its own tests' pytest is there), named whole.
-    return text.replace('"python -m pytest', f'"{shlex.quote(sys.executable)} -m pytest')
+    python = json.dumps(shlex.quote(sys.executable))[1:-1]  # quoted for the shell's words, then for TOML
+    return text.replace('"python -m pytest', f'"{python} -m pytest')
 
 
 # -- writing it -------------------------------------------------------------------------------

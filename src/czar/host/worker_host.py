@@ -373,7 +373,7 @@ class WorkerHost:
         cur = self.current
         text = f"the agent of {self.worker} could not reach {host}: {why}"
         if egress.permits(host, adapter_for(self.agent_kind).capabilities.chatter):
-            self.say(f"  {text} (its own update check: nothing the work needs)")
+            self.say(f"  {text} (its program reaches for it at every start; no alert)")
             return
         self.say(f"  {text}")
         self.link.alert("warning", text, cur.task if cur else None, host=host)

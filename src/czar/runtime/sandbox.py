@@ -249,6 +249,17 @@ def program_folders(command: str) -> tuple[Path, ...]:
     return tuple(dict.fromkeys(folders))
 
 
+def _venv_parts(venv: Path) -> list[Path]:
+    """What a virtualenv is made of, and no more (``python -m venv .`` makes a project folder one):
+    its programs, its packages, its settings, and the Python it was made from."""
+    parts = [venv / "bin", venv / "include", venv / "pyvenv.cfg", *venv.glob("lib*")]
+    for line in (venv / "pyvenv.cfg").read_text(errors="replace").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "home" and value.strip():
+            parts.append(Path(value.strip()).resolve().parent)  # the base Python's prefix
+    return parts
+
+
 def _existing(paths: Sequence[Path]) -> list[Path]:
     return [p for p in paths if p.exists()]
 
@@ -262,10 +273,10 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
     if c.tmp is not None:
         args += ["--bind", str(c.tmp), "/tmp"]
     czar_itself = [Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[2]]
-    # A virtualenv on your PATH (one you activated) stays readable whole, wherever it is: its
-    # `python` is the one a check's `python -m pytest` finds, and its packages are your project's.
+    # A virtualenv on your PATH (one you activated) stays readable, wherever it is: its `python`
+    # is the one a check's `python -m pytest` finds, and its packages are your project's.
     on_path = [Path(p).resolve() for p in os.environ.get("PATH", "").split(os.pathsep) if p]
-    venvs = [p.parent for p in on_path if (p.parent / "pyvenv.cfg").is_file()]
+    venvs = [part for p in on_path if (p.parent / "pyvenv.cfg").is_file() for part in _venv_parts(p.parent)]
     programs = [p.resolve() for p in _existing([*czar_itself, *c.programs, *venvs])]
     # bwrap mounts in order: what is hidden first, then what stays visible bound back in. The
     # user's home first, with the little that stays readable; then the folders hidden in it or

@@ -43,7 +43,10 @@ def check_env() -> dict[str, str]:
     # dependencies failed its checks); czar's folder last, for a machine with no `python` at all.
     # (czar's own processes have it first, to find the same czar: ``Project.child_env``.)
     own = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join([*(p for p in env.get("PATH", "").split(os.pathsep) if p and p != own), own])
+    path = [p for p in env.get("PATH", "").split(os.pathsep) if p]
+    if path and path[0] == own:
+        path = path[1:]  # the copy put first for czar's processes; yours (czar in your virtualenv) stays
+    env["PATH"] = os.pathsep.join([*path, own])
     env.pop("PYTHONPATH", None)  # czar's own import path must not leak into the project's tests
     return env
 

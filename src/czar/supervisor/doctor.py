@@ -101,8 +101,10 @@ def program_of(kind: str, config: AgentConfig | None) -> tuple[str, str | None]:
     """The program an agent of ``kind`` runs (the plan's ``command``, else its usual name) and
     where it was found; None if nowhere (not on PATH, not an executable file)."""
     command = config.command if config and config.command else PROGRAMS[kind]
-    found = shutil.which(command) or (command if Path(command).is_file() and os.access(command, os.X_OK) else None)
-    return command, found
+    # Looked for as a worker host looks: czar's own folder first (``Project.child_env``), then yours.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which(command, path=path)
+    return command, found or (command if Path(command).is_file() and os.access(command, os.X_OK) else None)
 
 
 def require_programs(plan: Plan) -> None:

@@ -206,6 +206,11 @@ class Healer:
             task = Store.task(conn, v.task)
             if task.attempt_id != pt.attempt:
                 return  # the attempt ended since we looked
+            if repair is Repair.SIDELINE and Store.events_of_task(conn, v.task, (EventKind.HEALTH_SIDELINE,)):
+                # A second worker could not start on it either: the task's doing, not the workers'
+                # (a prompt too long for a command line, settings its checkout holds). It is charged,
+                # as any lost attempt, and no more workers are lost to it.
+                repair = Repair.REASSIGN
             if repair is Repair.NUDGE:
                 Store.count_repair(conn, pt.attempt, "nudges", now)
                 Store.set_worker(conn, v.worker, repeats=0)

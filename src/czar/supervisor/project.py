@@ -319,12 +319,15 @@ class Project:
                     Store.set_worker(conn, wid, agent=kind, role=role)
 
 
-def open_project(plan_path: Path, *, check_repo: bool = True) -> Project:
+def open_project(plan_path: Path, *, check_repo: bool = True, owned: bool = True) -> Project:
+    """The plan's project; ``owned``: refused if its data is another repository's (`czar down`
+    skips this: it must always be able to stop a run, a repository moved under it included)."""
     plan = load_plan(plan_path)
     if check_repo:
         check_repository(plan)
     project = Project(plan=plan, paths=ProjectPaths.for_project(plan.project.name))
-    check_owner(project)
+    if owned:
+        check_owner(project)
     return project
 
 

@@ -38,17 +38,17 @@ def _views() -> Any:
     return views
 
 
-def _open(plan: Path, *, check_repo: bool = True) -> Any:
+def _open(plan: Path, *, check_repo: bool = True, owned: bool = True) -> Any:
     from czar.supervisor.project import open_project
 
-    return open_project(plan, check_repo=check_repo)
+    return open_project(plan, check_repo=check_repo, owned=owned)
 
 
-def _for_person(command: str, plan: Path, *, check_repo: bool = True) -> Any:
+def _for_person(command: str, plan: Path, *, check_repo: bool = True, owned: bool = True) -> Any:
     """The project, for a command that acts for a person: refused when an agent runs it."""
     from czar.supervisor.people import require_person
 
-    project = _open(plan, check_repo=check_repo)
+    project = _open(plan, check_repo=check_repo, owned=owned)
     require_person(project, command)
     return project
 
@@ -154,7 +154,7 @@ def down(plan: PlanArg = DEFAULT_PLAN) -> None:
     from czar.store.store import Store
     from czar.supervisor.launcher import down as stop
 
-    project = _for_person("down", plan, check_repo=False)
+    project = _for_person("down", plan, check_repo=False, owned=False)
     broken: StoreError | None = None
     try:
         unfinished = any(t.state not in ("merged", "failed", "cancelled", "pending") for t in project.store.tasks())

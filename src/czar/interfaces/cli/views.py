@@ -230,6 +230,8 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
         interrupted = True
         raise
     finally:
+        if interrupted and not keep_running:
+            print("czar: interrupted: stopping the run...", file=sys.stderr, flush=True)
         if not keep_running:
             launcher.down(project, reason="interrupted (Ctrl-C)" if interrupted else "run finished")
         if interrupted:
