@@ -10,39 +10,37 @@ from pathlib import Path
 
 from czar.agents.host_settings import HostSettings
 from czar.host.worker_host import WorkerHost
-from czar.supervisor.project import open_project
+from czar.supervisor.project import Project, open_project
 from helpers import make_repo, sim_task, write_plan
 
 
-def test_a_refused_host_is_an_alert_once_and_an_update_check_is_only_said(tmp_path: Path, czar_home: Path) -> None:
+def _refused(tmp_path: Path, kind: str, hosts: tuple[str, ...]) -> tuple[Project, str]:
+    """A worker host of ``kind`` told that its agent's sandbox refused each of ``hosts``: the
+    project, and what the host said in its window."""
     make_repo(tmp_path / "repo")
-    project = open_project(write_plan(tmp_path, "denied", [sim_task("a")], workers=1))
+    project = open_project(write_plan(tmp_path, f"denied-{kind}", [sim_task("a")], workers=1))
     project.sync_plan()
     out = io.StringIO()
-    host = WorkerHost.on_store(project.store, HostSettings(project.name, "w1", "codex"), out=out)
+    host = WorkerHost.on_store(project.store, HostSettings(project.name, "w1", kind), out=out)
     try:
-        for name in ("api.github.com", "github.com", "pypi.org", "pypi.org"):
+        for name in hosts:
             host._denied(name, "not an allowed host")
     finally:
         host.link.close()
+    return project, out.getvalue()
+
+
+def test_a_refused_host_is_an_alert_once_and_an_update_check_is_only_said(tmp_path: Path, czar_home: Path) -> None:
+    project, said = _refused(tmp_path, "codex", ("api.github.com", "github.com", "pypi.org", "pypi.org"))
     alerts = [e.payload for e in project.store.events_after(0) if e.kind == "alert"]
     assert [(a["level"], a["message"]) for a in alerts] == [
         ("warning", "the agent of w1 could not reach pypi.org: not an allowed host")
     ]
-    said = out.getvalue()
     assert "could not reach api.github.com: not an allowed host (its program reaches for it at every start" in said
     assert said.count("could not reach pypi.org") == 1
 
 
 def test_aiders_model_list_fetch_is_only_said(tmp_path: Path, czar_home: Path) -> None:
-    make_repo(tmp_path / "repo")
-    project = open_project(write_plan(tmp_path, "denied-aider", [sim_task("a")], workers=1))
-    project.sync_plan()
-    out = io.StringIO()
-    host = WorkerHost.on_store(project.store, HostSettings(project.name, "w1", "aider"), out=out)
-    try:
-        host._denied("raw.githubusercontent.com", "not an allowed host")
-    finally:
-        host.link.close()
+    project, said = _refused(tmp_path, "aider", ("raw.githubusercontent.com",))
     assert not [e for e in project.store.events_after(0) if e.kind == "alert"]
-    assert "could not reach raw.githubusercontent.com" in out.getvalue()
+    assert "could not reach raw.githubusercontent.com" in said

@@ -14,6 +14,7 @@ plan opts out, the machine's.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -249,6 +250,14 @@ def program_folders(command: str) -> tuple[Path, ...]:
     return tuple(dict.fromkeys(folders))
 
 
+@functools.cache
+def _path_and_venvs(path: str) -> tuple[list[Path], list[Path]]:
+    """The folders of ``path``, and the parts of the virtualenvs among them: read once (every
+    check and every git of czar's in a checkout is wrapped)."""
+    on_path = [Path(p).resolve() for p in path.split(os.pathsep) if p]
+    return on_path, [part for p in on_path if (p.parent / "pyvenv.cfg").is_file() for part in _venv_parts(p.parent)]
+
+
 def _venv_parts(venv: Path) -> list[Path]:
     """What a virtualenv is made of, and no more (``python -m venv .`` makes a project folder one):
     its programs, its packages, its settings, and the Python it was made from."""
@@ -275,8 +284,7 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
     czar_itself = [Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[2]]
     # A virtualenv on your PATH (one you activated) stays readable, wherever it is: its `python`
     # is the one a check's `python -m pytest` finds, and its packages are your project's.
-    on_path = [Path(p).resolve() for p in os.environ.get("PATH", "").split(os.pathsep) if p]
-    venvs = [part for p in on_path if (p.parent / "pyvenv.cfg").is_file() for part in _venv_parts(p.parent)]
+    on_path, venvs = _path_and_venvs(os.environ.get("PATH", ""))
     programs = [p.resolve() for p in _existing([*czar_itself, *c.programs, *venvs])]
     # bwrap mounts in order: what is hidden first, then what stays visible bound back in. The
     # user's home first, with the little that stays readable; then the folders hidden in it or

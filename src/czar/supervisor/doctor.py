@@ -111,9 +111,10 @@ def require_programs(plan: Plan) -> None:
     """Refuse a plan whose workers' agent program is nowhere to be found, before anything starts:
     every start of it would fail, and each task it was given with it (one line saying so)."""
     for kind in sorted(set(plan.worker_kinds.values()) & PROGRAMS.keys()):
-        command, found = program_of(kind, plan.agents.get(kind))
+        config = plan.agents.get(kind)
+        command, found = program_of(kind, config)
         if found is None:
-            where = f"agents.{kind}.command" if (plan.agents.get(kind) or AgentConfig()).command else "workers"
+            where = f"agents.{kind}.command" if config and config.command else "workers"
             raise PlanError(f"{plan.path}: {where}: the {kind} program {command!r} is not found ({INSTALL[kind]})")
 
 
