@@ -198,8 +198,23 @@ def test_checks_run_with_the_persons_virtualenv(
     (site / "projectdep.py").write_text("VALUE = 42\n")
     monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")  # activated
     make_repo(tmp_path / "repo")
-    task = sim_task("a", accept=["python -c 'import projectdep; assert projectdep.VALUE == 42'"])
+    # The agent's own run of the project's code too (found after: czar's folder came first on the
+    # agent's PATH, whose `python` had none of the project's packages), and its `czar` is czar's.
+    own_run = (
+        "run sh -c 'python -c \"import projectdep, sys; print(projectdep.VALUE, sys.prefix)\" > where.txt;"
+        " command -v czar >> where.txt; czar board > /dev/null && echo board-ok >> where.txt'"
+    )
+    task = sim_task(
+        "a",
+        files={"a.txt": "a\n", "where.txt": "\n"},
+        extra=own_run,
+        accept=["python -c 'import projectdep; assert projectdep.VALUE == 42'"],
+    )
     plan = write_plan(tmp_path, "persons-venv", [task], workers=1)
     result = czar("run", str(plan), "--json", timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["tasks_merged"] == 1
+    answer, found, board = git(tmp_path / "repo", "show", "czar/integration:where.txt").splitlines()
+    assert answer == f"42 {venv}"
+    assert Path(found).name == "czar" and sorted(p.name for p in Path(found).parent.iterdir()) == ["czar"]
+    assert board == "board-ok"

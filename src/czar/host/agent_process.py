@@ -27,7 +27,7 @@ from czar.host import output, user_config
 from czar.host.agent_run import AgentRun
 from czar.host.sandboxing import wrapper
 from czar.host.screen import Screen
-from czar.runtime import sandbox
+from czar.runtime import sandbox, search_path
 from czar.runtime.proc import Child, run, spawn
 from czar.vcs import checkout
 from czar.vcs.git import Git
@@ -132,7 +132,7 @@ class AgentProcess:
                 confine = dataclasses.replace(
                     confine,
                     new_session=not launch.terminal,
-                    programs=sandbox.program_folders(launch.argv[0]),
+                    programs=sandbox.program_folders(launch.argv[0], launch.env.get("PATH")),
                     network=self.host.box.network(cur),
                 )
                 argv = sandbox.wrap(argv, confine)
@@ -238,7 +238,9 @@ class AgentProcess:
             "CZAR_AGENT_LAUNCH": str(cur.launches),
             # czar's tools through this host: inside its sandbox the agent cannot reach the store.
             **({ENV_ENDPOINT: cur.relay.base} if cur.relay is not None else {}),
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            # Its `czar` first, then yours (with czar's folder first, `python` and `pytest` were
+            # czar's own, without the project's virtualenv).
+            "PATH": search_path.for_project_code(search_path.czar_only(self.host.box.commands)),
             "GIT_AUTHOR_NAME": f"czar {self.host.worker}",
             "GIT_AUTHOR_EMAIL": f"{self.host.worker}@czar.localhost",
             "GIT_COMMITTER_NAME": f"czar {self.host.worker}",

@@ -55,6 +55,12 @@ class AgentSandbox:
         return self.config.enabled
 
     @property
+    def commands(self) -> Path:
+        """The folder on the agent's PATH holding its ``czar`` (``search_path.czar_only``): beside
+        its home, readable only."""
+        return self.home.with_name(f"{self.worker}.bin")
+
+    @property
     def gates(self) -> Path:
         """Where the gateways of the agent's starts keep their sockets (beside its home)."""
         return self.home.with_name(f"{self.worker}.net")
@@ -102,6 +108,7 @@ class AgentSandbox:
             locked=locked,
             network=sandbox.HOST_NETWORK if self.config.network == "host" else sandbox.NO_NETWORK,
             private=private,
+            readable=(self.commands,),
         )
 
     def network(self, run: AgentRun) -> sandbox.Network:

@@ -127,11 +127,12 @@ def for_task(
     locked: tuple[Path, ...] = (),
     network: Network = NO_NETWORK,
     private: tuple[tuple[Path, Path], ...] = (),
+    readable: tuple[Path, ...] = (),
 ) -> Confinement:
     """The sandbox of an agent, or of checks that run its code, on one task's ``checkout``:
     ``home`` is its own (and ``<home>.tmp`` its /tmp), ``data`` czar's data folder (every
     project's store, checkouts and homes: hidden), ``repo`` the user's checkout (hidden, its
-    ``objects`` readable for the clone that borrows them)."""
+    ``objects`` readable for the clone that borrows them), ``readable`` more of ``data`` it reads."""
     # Beside the home, not in it: a folder the agent may replace (with a link to /etc, say) must
     # never be a source czar binds read-write.
     tmp = home.with_name(home.name + ".tmp")
@@ -141,7 +142,7 @@ def for_task(
     return Confinement(
         writable=(checkout, home),
         hidden=(data, repo),
-        readable=(objects,) if objects is not None else (),
+        readable=((objects,) if objects is not None else ()) + readable,
         chdir=checkout,
         user_home=Path.home(),
         tmp=tmp,
@@ -222,13 +223,13 @@ def defuse(home: Path, depth: int = 3) -> None:
             dirs[:] = []
 
 
-def program_folders(command: str) -> tuple[Path, ...]:
+def program_folders(command: str, search: str | None = None) -> tuple[Path, ...]:
     """The folders a program's files live in, for ``Confinement.programs``: the command's folder
     and that of the file it links to (``~/.local/bin/claude`` and the version it points at),
     a Node package's whole ``node_modules`` (its dependencies lie beside it) with the ``node``
     that runs it, a virtual environment's whole folder with the Python it was made from (pipx,
-    ``uv tool``); never a whole ``~/.local``."""
-    found = shutil.which(command)
+    ``uv tool``); never a whole ``~/.local``. Looked for on ``search`` (a PATH; else this process's)."""
+    found = shutil.which(command, path=search)
     if found is None:
         return ()
     path = Path(found)
@@ -237,7 +238,7 @@ def program_folders(command: str) -> tuple[Path, ...]:
         parts = candidate.parts
         if "node_modules" in parts:
             folders.append(Path(*parts[: parts.index("node_modules") + 1]))
-            node = shutil.which("node")
+            node = shutil.which("node", path=search)
             if node is not None:
                 folders += [Path(node).parent, Path(node).resolve().parent.parent]
         if candidate.parent.name == "bin" and (candidate.parent.parent / "pyvenv.cfg").exists():

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from czar.runtime import gateway, proc, sandbox
+from czar.runtime import gateway, proc, sandbox, search_path
 from czar.runtime.withheld import without
 
 TAIL_CHARS = 3000  # how much failing output goes back to the agent
@@ -41,12 +40,7 @@ def check_env() -> dict[str, str]:
     # Your PATH first (a virtualenv you activated holds your project's dependencies: with czar's
     # interpreter first, `python -m pytest` ran without them, and every task of a project with
     # dependencies failed its checks); czar's folder last, for a machine with no `python` at all.
-    # (czar's own processes have it first, to find the same czar: ``Project.child_env``.)
-    own = str(Path(sys.executable).parent)
-    path = [p for p in env.get("PATH", "").split(os.pathsep) if p]
-    if path and path[0] == own:
-        path = path[1:]  # the copy put first for czar's processes; yours (czar in your virtualenv) stays
-    env["PATH"] = os.pathsep.join([*path, own])
+    env["PATH"] = search_path.for_project_code()
     env.pop("PYTHONPATH", None)  # czar's own import path must not leak into the project's tests
     return env
 

@@ -20,7 +20,7 @@ from czar.errors import CzarError, PlanError
 from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan
 from czar.plan.model import AgentConfig
-from czar.runtime import proc, sandbox
+from czar.runtime import proc, sandbox, search_path
 from czar.supervisor.project import Project
 from czar.vcs.remote import without_secrets
 
@@ -101,9 +101,8 @@ def program_of(kind: str, config: AgentConfig | None) -> tuple[str, str | None]:
     """The program an agent of ``kind`` runs (the plan's ``command``, else its usual name) and
     where it was found; None if nowhere (not on PATH, not an executable file)."""
     command = config.command if config and config.command else PROGRAMS[kind]
-    # Looked for as a worker host looks: czar's own folder first (``Project.child_env``), then yours.
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    found = shutil.which(command, path=path)
+    # Looked for as a worker host looks: on the agent's PATH (yours, then czar's folder).
+    found = shutil.which(command, path=search_path.for_project_code())
     return command, found or (command if Path(command).is_file() and os.access(command, os.X_OK) else None)
 
 

@@ -4,7 +4,6 @@ its store, git and tmux. Every command that loads a plan goes through ``open_pro
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,7 +22,7 @@ from czar.forge.local import LocalForge
 from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan, load_plan
 from czar.runtime import clock as machine_clock
-from czar.runtime import sandbox
+from czar.runtime import sandbox, search_path
 from czar.runtime.tmux import TmuxHost
 from czar.runtime.withheld import withhold
 from czar.store.records import TaskSpec
@@ -275,10 +274,7 @@ class Project:
 
     def child_env(self) -> dict[str, str]:
         """Environment for czar's own processes in tmux: the same czar, the same data folder."""
-        env = {
-            **self.marks(),
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-        }
+        env = {**self.marks(), **search_path.czar_env()}
         for var in ("PYTHONPATH", "HOME", "LANG", "XDG_RUNTIME_DIR", *AGENT_CREDENTIALS):
             if var in os.environ:
                 env[var] = os.environ[var]
