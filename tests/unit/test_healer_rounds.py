@@ -167,7 +167,10 @@ def test_an_agent_that_never_reaches_its_model_sidelines_its_worker_and_keeps_th
     assert _repairs(f) == ["restart", "restart", "sideline"]
     assert a.state is TaskState.READY and a.worker_id is None and a.rounds == 0  # no round used
     assert w1.state is WorkerState.CRASHED and w1.task_id is None and "unknown option '--bogus'" in (w1.detail or "")
-    (alert,) = alerts
+    alert, nobody_left = alerts  # its only worker: the run cannot go on, said at once
+    assert nobody_left["level"] == "critical" and "the run cannot go on: no worker can take a task" in (
+        nobody_left["message"]
+    )
     assert alert["level"] == "critical" and "the sim agent of w1 cannot start" in alert["message"]
     assert (
         "(it said: error: unknown option '--bogus')" in alert["message"]
@@ -175,17 +178,26 @@ def test_an_agent_that_never_reaches_its_model_sidelines_its_worker_and_keeps_th
     )
 
 
-def test_a_task_no_second_worker_can_start_on_is_charged_and_loses_no_more_workers(
-    tmp_path: Path, czar_home: Path, host: int
+@pytest.mark.parametrize("others_started", [True, False])
+def test_a_task_no_second_worker_can_start_on_is_charged_where_its_agent_starts_on_others(
+    tmp_path: Path, czar_home: Path, host: int, others_started: bool
 ) -> None:
     # A task whose own text or checkout stops every agent at its start (a prompt longer than a
-    # command line takes) must not sideline one worker after another: the second is not lost,
-    # the task is charged a round as for any lost attempt.
-    f = on_fakes(tmp_path, ["a", "b"], workers=2)
+    # command line takes) must not sideline one worker after another: where the same kind of
+    # agent started on another task, the second is not lost and the task is charged a round, as
+    # for any lost attempt. Where none ever started, its settings are the likelier cause (found by
+    # hand: a plan of one task and an unknown option failed the task): the second is sidelined too,
+    # and with no worker left the run says at once that it cannot go on.
+    f = on_fakes(tmp_path, ["a", "b"], workers=3 if others_started else 2)
     with f.project.store.write() as conn:
         Store.move_task(conn, "a", TaskState.READY, reason="test")
+    if others_started:
+        f.assign({"b": "w3"}, pid=host)
+        with f.project.store.write() as conn:
+            Store.set_attempt(conn, f.task("b").attempt_id or 0, acked_at=f.clock.time())
     healer = Healer(f.project, Actions(f.project), lambda _line: None)
-    for worker, repair in (("w1", "sideline"), ("w2", "reassign")):
+    second = "reassign" if others_started else "sideline"
+    for worker, repair in (("w1", "sideline"), ("w2", second)):
         with f.project.store.write() as conn:
             Store.set_worker(conn, worker, state=WorkerState.IDLE, pid=host)
         Actions(f.project).assign("a", worker, "test")  # ready again after w1: given to w2
@@ -198,9 +210,14 @@ def test_a_task_no_second_worker_can_start_on_is_charged_and_loses_no_more_worke
             healer.tick()
         assert _repairs(f)[-1] == repair
     a = f.task("a")
-    assert a.state is TaskState.READY and a.rounds == 1
+    assert a.state is TaskState.READY and a.rounds == (1 if others_started else 0)
     with f.project.store.read() as conn:
-        assert (Store.worker(conn, "w1").state, Store.worker(conn, "w2").state) == (
-            WorkerState.CRASHED,
-            WorkerState.IDLE,
-        )
+        states = (Store.worker(conn, "w1").state, Store.worker(conn, "w2").state)
+    stalled = [e.payload for e in f.project.store.events_after(0) if e.kind == "run.stalled"]
+    if others_started:
+        assert states == (WorkerState.CRASHED, WorkerState.IDLE) and stalled == []
+        return
+    assert states == (WorkerState.CRASHED, WorkerState.CRASHED)
+    (only,) = stalled
+    assert only["why"].startswith("no worker can take a task: the agent of every one (w1, w2) cannot start")
+    assert any("task a" in line for line in only["diagnosis"])

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from czar.core.states import AttemptOutcome
 from czar.errors import StoreError
 from czar.store.records import Attempt, Costs
-from czar.store.schema import attempts
+from czar.store.schema import attempts, workers
 
 # The counters a repair adds one to (see ``Store.count_repair``).
 REPAIRS = ("nudges", "restarts")
@@ -136,6 +136,19 @@ class Attempts:
         go on from there, so that no earlier one is taken for it)."""
         query = select(func.coalesce(func.max(attempts.c.launches), 0)).where(attempts.c.worker_id == worker_id)
         return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def reached_a_model(conn: Connection, agent: str) -> bool:
+        """Whether any worker's agent of kind ``agent`` ever took a task on or heard from its model
+        (its program and settings work, then)."""
+        reached = (attempts.c.acked_at.is_not(None)) | (attempts.c.input_tokens + attempts.c.output_tokens > 0)
+        query = (
+            select(attempts.c.id)
+            .join(workers, workers.c.id == attempts.c.worker_id)
+            .where(workers.c.agent == agent, reached)
+            .limit(1)
+        )
+        return conn.execute(query).first() is not None
 
     @staticmethod
     def spent(conn: Connection) -> float:

@@ -12,10 +12,11 @@ from czar.core import health, waits
 from czar.core.events import EventKind
 from czar.core.health import Diagnosis, Problem, Repair, Thresholds, Vitals, repaired
 from czar.core.host_commands import Answer, MessageKind, Restart, StartTask, Tell
-from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, AttemptOutcome, TaskState, WorkerState
+from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, AttemptOutcome, TaskState, WorkerRole, WorkerState
 from czar.runtime import proc
 from czar.store.records import Task, Worker
 from czar.store.store import Store, Tx
+from czar.supervisor import stall
 from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project
 
@@ -43,6 +44,7 @@ class Healer:
         self.t = thresholds(project)
         self.reported: dict[str, tuple[Problem, int]] = {}  # worker -> the incident reported last
         self.unreachable: set[int] = set()  # attempts whose unreachable model people were alerted to
+        self.sidelined: set[str] = set()  # workers whose agent cannot start, until the run starts again
 
     # -- one round ---------------------------------------------------------------------------
 
@@ -206,10 +208,16 @@ class Healer:
             task = Store.task(conn, v.task)
             if task.attempt_id != pt.attempt:
                 return  # the attempt ended since we looked
-            if repair is Repair.SIDELINE and Store.events_of_task(conn, v.task, (EventKind.HEALTH_SIDELINE,)):
-                # A second worker could not start on it either: the task's doing, not the workers'
-                # (a prompt too long for a command line, settings its checkout holds). It is charged,
-                # as any lost attempt, and no more workers are lost to it.
+            if (
+                repair is Repair.SIDELINE
+                and Store.events_of_task(conn, v.task, (EventKind.HEALTH_SIDELINE,))
+                and Store.reached_a_model(conn, Store.worker(conn, v.worker).agent)
+            ):
+                # A second worker could not start on it either, where its kind of agent starts on
+                # other tasks: the task's doing, not the workers' (a prompt too long for a command
+                # line, settings its checkout holds). It is charged, as any lost attempt, and no more
+                # workers are lost to it. (Where none ever started, the agent's settings are the
+                # likelier cause: with one task, it would be failed for them.)
                 repair = Repair.REASSIGN
             if repair is Repair.NUDGE:
                 Store.count_repair(conn, pt.attempt, "nudges", now)
@@ -248,7 +256,16 @@ class Healer:
                 Store.post(conn, v.worker, Answer(pt.attempt, False, reason))
                 Store.emit(conn, EventKind.PERMISSION_DECIDED, **ids, decision="deny", reason=reason, by="timeout")
             Store.emit(conn, repaired(repair), **ids, problem=f.problem.value, evidence=f.evidence)
+            authors = {w.id: w.agent for w in Store.all_workers(conn) if w.role is WorkerRole.AUTHOR}
         self.say(f"health: {v.worker} on {v.task}: {repair} ({f.problem})")
+        if repair is Repair.SIDELINE and authors and authors.keys() <= self.sidelined:
+            # Nothing is left to take the tasks: said now, not after ``stall_after`` of nothing.
+            kinds = ", ".join(sorted(set(authors.values())))
+            stall.cannot_go_on(
+                self.store,
+                f"no worker can take a task: the agent of every one ({', '.join(sorted(authors))}) cannot start. "
+                f"Fix [agents.{kinds}] (`czar doctor`, `czar logs WORKER`), then run the plan again",
+            )
 
     def _sideline(self, conn: Tx, pt: Patient, f: Diagnosis) -> None:
         """The worker's agent cannot start (every start ended before its model said a word): its
@@ -267,6 +284,7 @@ class Healer:
         words = f" (it said: {last})" if last else ""
         self.actions.requeue(conn, v.task, f"{f.problem}: {f.evidence}", waiting=True)  # not the task's fault
         Store.set_worker(conn, v.worker, state=WorkerState.CRASHED, detail=f"its agent cannot start{words}")
+        self.sidelined.add(v.worker)
         Store.alert(
             conn,
             "critical",

@@ -56,8 +56,12 @@ class RunStalled(SupervisorError):
     """The run made no progress for a while (see ``czar.supervisor.stall``): following it longer
     would only hang. It says who waits for whom; the run itself goes on."""
 
-    def __init__(self, seconds: int, diagnosis: list[str]) -> None:
+    def __init__(self, seconds: int, diagnosis: list[str], why: str | None = None) -> None:
         self.diagnosis = diagnosis
+        if why is not None:  # it cannot make any (``stall.cannot_go_on``): said first
+            lines = "".join(f"\n  {line}" for line in diagnosis if line != why)
+            super().__init__(f"the run cannot go on: {why}{lines}")
+            return
         lines = "".join(f"\n  {line}" for line in diagnosis)
         super().__init__(f"the run has made no progress for {seconds} s:{lines}")
 
@@ -80,7 +84,8 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
                 after = event.id
                 moved = moved or event.kind == EventKind.TASK_STATE
                 if event.kind == EventKind.RUN_STALLED:
-                    raise RunStalled(int(event.payload.get("seconds", 0)), list(event.payload.get("diagnosis", [])))
+                    p = event.payload
+                    raise RunStalled(int(p.get("seconds", 0)), list(p.get("diagnosis", [])), p.get("why"))
             # Whether the run is over changes only with a task's state (the poll is the safety net).
             if moved or time.monotonic() - last_look > 5:
                 last_look = time.monotonic()

@@ -42,6 +42,16 @@ def diagnosis(store: Store) -> list[str]:
     return waits.diagnose(lines, idle)
 
 
+def cannot_go_on(store: Store, why: str) -> list[str]:
+    """The run cannot make progress whatever it waits for (``why``: nothing is left to take its
+    tasks): said at once, as a stall is, with the same diagnosis."""
+    lines = [why, *diagnosis(store)]
+    with store.write() as conn:
+        Store.alert(conn, "critical", f"the run cannot go on: {why}")
+        Store.emit(conn, EventKind.RUN_STALLED, seconds=0, diagnosis=lines, why=why)
+    return lines
+
+
 class StallWatch:
     """Whether the run has made progress within ``after`` seconds; checked by the supervisor's loop."""
 
