@@ -175,6 +175,18 @@ def test_two_repositories_never_share_a_project(tmp_path: Path, czar_home: Path)
         assert refused.returncode == 2 and "Traceback" not in refused.stderr, (command, refused.stderr)
         assert f"project.name: 'first' is the project of {repos['first'].resolve()}" in refused.stderr
     assert "2 merged" in czar("status", cwd=repos["first"]).stdout  # the first one's run is its own still
+    # A repository made again where the first one was: its data is the earlier one's.
+    first, plan = repos["first"], (repos["first"] / "czar.toml").read_text()
+    shutil.rmtree(first)
+    first.mkdir()
+    git(first, "init", "-q", "-b", "main")
+    (first / "README.md").write_text("# made again\n")
+    git(first, "add", "-A")
+    git(first, "commit", "-q", "-m", "a history of its own")
+    (first / "czar.toml").write_text(plan)
+    refused = czar("run", cwd=first)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    assert f"project.name: 'first' is the project of an earlier repository at {first.resolve()}" in refused.stderr
 
 
 def test_init_builds_on_the_branch_the_repository_is_on(tmp_path: Path, czar_home: Path) -> None:

@@ -288,7 +288,9 @@ class Project:
         The settings agent tools need (they run without the plan) go to the store's meta table.
         """
         plan = self.plan
+        roots = self.git.roots(plan.project.base_branch)  # which repository this is (``check_owner``)
         with self.store.write() as conn:
+            Store.set_meta(conn, "repo_roots", roots)
             Store.set_meta(conn, "plan_path", str(plan.path))
             Store.set_meta(conn, "base_branch", plan.project.base_branch)
             Store.set_meta(conn, "integration_branch", plan.project.integration_branch)
@@ -330,12 +332,14 @@ def open_project(plan_path: Path, *, check_repo: bool = True, owned: bool = True
 def check_owner(project: Project) -> None:
     """The project's data (named by ``[project] name``) is this repository's: a plan of another
     repository with the same name (two starter plans left with one name) would read, follow and
-    stop the first one's run as its own, and never do its own work."""
+    stop the first one's run as its own, and never do its own work. The same goes for a repository
+    made again where an earlier one was (its data's tasks merged into branches that are gone)."""
     if not project.paths.db.exists():
         return
     try:
         with project.store.read() as conn:
             owner = Store.get_meta(conn, "repo")
+            roots = Store.get_meta(conn, "repo_roots")
     except StoreError:
         return  # a broken store: the command that needs it says so
     plan = project.plan
@@ -344,4 +348,10 @@ def check_owner(project: Project) -> None:
             f"{plan.path}: project.name: {project.name!r} is the project of {owner} (its data: "
             f"{project.paths.root}); give this plan a name of its own, or, if that repository moved here, "
             "remove its old data first"
+        )
+    if roots and plan.repo.is_dir() and not any(project.git.has_commit(str(r)) for r in roots):
+        raise PlanError(
+            f"{plan.path}: project.name: {project.name!r} is the project of an earlier repository at "
+            f"{plan.repo} (its first commit {str(roots[0])[:12]} is not in this one; its data: "
+            f"{project.paths.root}); give this plan a name of its own, or remove that data first"
         )

@@ -109,6 +109,13 @@ class Git:
         an id cannot be read as an option."""
         return ref if _COMMIT_ID.fullmatch(ref) else self.tip(ref)
 
+    def roots(self, ref: str) -> list[str]:
+        """The commits ``ref``'s history starts from (one, unless histories were joined)."""
+        return self.out("rev-list", "--max-parents=0", "--end-of-options", ref).split()
+
+    def has_commit(self, commit: str) -> bool:
+        return self.run("cat-file", "-e", "--end-of-options", f"{commit}^{{commit}}", check=False).ok
+
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         return (
             self.run("merge-base", "--is-ancestor", "--end-of-options", ancestor, descendant, check=False).returncode
