@@ -201,7 +201,7 @@ def test_checks_run_with_the_persons_virtualenv(
     # The agent's own run of the project's code too (found after: czar's folder came first on the
     # agent's PATH, whose `python` had none of the project's packages), and its `czar` is czar's.
     own_run = (
-        "run sh -c 'python -c \"import projectdep, sys; print(projectdep.VALUE, sys.prefix)\" > where.txt;"
+        'run sh -c \'python -c "import projectdep, sys; print(projectdep.VALUE, sys.prefix)" > where.txt;'
         " command -v czar >> where.txt; czar board > /dev/null && echo board-ok >> where.txt'"
     )
     task = sim_task(

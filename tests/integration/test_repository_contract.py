@@ -127,6 +127,9 @@ def test_tips_ancestry_and_the_merge_base(h: History) -> None:
     assert not h.repo.is_ancestor("no-such-branch", a)
     assert h.repo.merge_base(a, b) == main
     assert h.repo.merge_base("czar/a", main) == main
+    (root,) = h.repo.roots("main")
+    assert h.repo.roots("czar/a") == [root] == h.repo.roots(b)
+    assert h.repo.has_commit(root) and h.repo.has_commit(a) and not h.repo.has_commit("0" * 40)
     assert h.repo.files_between(a, b) == ["a.txt", "b.txt"]
     assert h.repo.commits_ahead(main, a) == 1 and h.repo.commits_ahead(a, main) == 0
     assert h.repo.commits_ahead("czar/b", "czar/a") == 1

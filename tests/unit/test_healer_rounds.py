@@ -168,8 +168,9 @@ def test_an_agent_that_never_reaches_its_model_sidelines_its_worker_and_keeps_th
     assert a.state is TaskState.READY and a.worker_id is None and a.rounds == 0  # no round used
     assert w1.state is WorkerState.CRASHED and w1.task_id is None and "unknown option '--bogus'" in (w1.detail or "")
     alert, nobody_left = alerts  # its only worker: the run cannot go on, said at once
-    assert nobody_left["level"] == "critical" and "the run cannot go on: no worker can take a task" in (
-        nobody_left["message"]
+    assert (
+        nobody_left["level"] == "critical"
+        and "the run cannot go on: no worker can take a task" in (nobody_left["message"])
     )
     assert alert["level"] == "critical" and "the sim agent of w1 cannot start" in alert["message"]
     assert (

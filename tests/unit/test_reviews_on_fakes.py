@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from czar.agent_tools.identity import CallerError
 from czar.agent_tools.service import AgentTools
 from czar.core.decide import Review, decide
+from czar.core.events import EventKind
 from czar.core.forge import Finding
 from czar.core.host_commands import StartTask
 from czar.core.review import ReviewState
@@ -189,3 +192,38 @@ def test_a_person_hears_once_when_no_reviewer_is_left(tmp_path: Path, czar_home:
     reviewing.sweep()
     alerts = [e.payload for e in f.project.store.events_after(0) if e.kind == "alert"]
     assert len([a for a in alerts if "no reviewer left" in str(a.get("message"))]) == 1
+
+
+@pytest.mark.parametrize("kind_started", [False, True])
+def test_a_reviewer_whose_agent_cannot_start_takes_no_more_reviews_and_the_run_says_it_cannot_go_on(
+    tmp_path: Path, czar_home: Path, kind_started: bool
+) -> None:
+    # A reviewer's agent that ends before its model says a word, where no agent of its kind ever
+    # started (an unknown option, a key missing): each review given to it was lost, and every
+    # task failed after three. Now the reviewer is set aside with a critical alert quoting it, no
+    # task is failed, and with no reviewer left the run says at once that it cannot go on. Where
+    # its kind of agent did start (here, the author's), a lost review is only that.
+    f, reviewing = _in_review(tmp_path)
+    if kind_started:
+        with f.project.store.write() as conn:
+            Store.set_attempt(conn, f.task("a").attempt_id or 0, acked_at=f.clock.time())
+    reviewing.start("a", "r1")
+    attempt = _review(f).attempt_id
+    with f.project.store.write() as conn:
+        Store.emit(conn, EventKind.AGENT_ACTIVITY, task="a", worker="r1", attempt=attempt, text="error: no key")
+        Store.set_attempt(conn, attempt, agent_exited_at=f.clock.time())
+    reviewing.sweep()
+    reviewing.sweep()
+    assert _review(f).state is ReviewState.LOST and f.task("a").state is T.REVIEWING
+    r1 = next(w for w in f.project.store.workers() if w.id == "r1")
+    events = f.project.store.events_after(0)
+    alerts = [str(e.payload["message"]) for e in events if e.kind == "alert"]
+    stalled = [e.payload for e in events if e.kind == "run.stalled"]
+    if kind_started:
+        assert r1.state is WorkerState.IDLE and alerts == [] and stalled == []
+        return
+    assert r1.state is WorkerState.CRASHED and "error: no key" in (r1.detail or "")
+    assert [d for d in decide(snapshot(f.project.store)) if isinstance(d, Review)] == []  # no more reviews
+    assert any("the sim agent of reviewer r1 cannot start" in a and "(it said: error: no key)" in a for a in alerts)
+    (only,) = stalled
+    assert only["why"].startswith("no reviewer can review: the agent of every one (r1) cannot start")

@@ -31,6 +31,13 @@ class Patient:
     worker_pid: int | None
 
 
+def last_said(conn: Tx, attempt: int) -> str | None:
+    """What the attempt's agent said last (its last line of activity, or of error)."""
+    kinds = (EventKind.AGENT_ACTIVITY, EventKind.AGENT_ERROR)
+    said = [e for e in (Store.last_event_of(conn, attempt, k) for k in kinds) if e]
+    return str(max(said, key=lambda e: e.id).payload.get("text")) if said else None
+
+
 def thresholds(project: Project) -> Thresholds:
     return Thresholds(**project.plan.health.model_dump())
 
@@ -273,14 +280,7 @@ class Healer:
         the run is started again; a person hears what the agent said last."""
         v = pt.vitals
         kind = Store.worker(conn, v.worker).agent
-        said = [
-            e
-            for e in (
-                Store.last_event_of(conn, pt.attempt, k) for k in (EventKind.AGENT_ACTIVITY, EventKind.AGENT_ERROR)
-            )
-            if e
-        ]
-        last = max(said, key=lambda e: e.id).payload.get("text") if said else None
+        last = last_said(conn, pt.attempt)
         words = f" (it said: {last})" if last else ""
         self.actions.requeue(conn, v.task, f"{f.problem}: {f.evidence}", waiting=True)  # not the task's fault
         Store.set_worker(conn, v.worker, state=WorkerState.CRASHED, detail=f"its agent cannot start{words}")

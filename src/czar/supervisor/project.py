@@ -288,7 +288,7 @@ class Project:
         The settings agent tools need (they run without the plan) go to the store's meta table.
         """
         plan = self.plan
-        roots = self.git.roots(plan.project.base_branch)  # which repository this is (``check_owner``)
+        roots = self.repo.roots(plan.project.base_branch)  # which repository this is (``check_owner``)
         with self.store.write() as conn:
             Store.set_meta(conn, "repo_roots", roots)
             Store.set_meta(conn, "plan_path", str(plan.path))
@@ -349,7 +349,7 @@ def check_owner(project: Project) -> None:
             f"{project.paths.root}); give this plan a name of its own, or, if that repository moved here, "
             "remove its old data first"
         )
-    if roots and plan.repo.is_dir() and not any(project.git.has_commit(str(r)) for r in roots):
+    if roots and plan.repo.is_dir() and not any(project.repo.has_commit(str(r)) for r in roots):
         raise PlanError(
             f"{plan.path}: project.name: {project.name!r} is the project of an earlier repository at "
             f"{plan.repo} (its first commit {str(roots[0])[:12]} is not in this one; its data: "

@@ -32,7 +32,9 @@ from czar.core.states import TaskState, WorkerRole, WorkerState
 from czar.errors import CzarError
 from czar.store.records import Review, Task
 from czar.store.store import Store, Tx
+from czar.supervisor import stall
 from czar.supervisor.actions import Actions, branch_of
+from czar.supervisor.healer import last_said
 from czar.supervisor.project import Project
 
 ENDED = (WorkerState.STARTING, WorkerState.CRASHED, WorkerState.STOPPED)  # no agent of its host runs
@@ -50,6 +52,7 @@ class Reviewing:
         # reviews that are over: one at a time (else a checkout not recorded yet looks over).
         self._checkouts = threading.Lock()
         self._alerted = False  # a person heard that no reviewer is left
+        self.sidelined: set[str] = set()  # reviewers whose agent cannot start, until the run starts again
 
     # -- a reviewer is given a commit ---------------------------------------------------------
 
@@ -249,6 +252,17 @@ class Reviewing:
                 (r, Store.worker(conn, r.worker_id), Store.attempt(conn, r.attempt_id), Store.task(conn, r.task_id))
                 for r in reviews
             ]
+            # Its agent ended before its model said a word, where no agent of its kind ever started:
+            # its program or settings are broken, and every review given to it would be lost (and
+            # each task failed after ``LOST_LIMIT`` of them): it takes no more.
+            cannot_start = {
+                r.id: last_said(conn, a.id) or ""
+                for r, w, a, _t in seen
+                if a.agent_exited_at is not None
+                and a.acked_at is None
+                and a.input_tokens + a.output_tokens == 0
+                and not Store.reached_a_model(conn, w.agent)
+            }
         self._no_reviewer_left()
         for review, worker, attempt, task in seen:
             reason = None
@@ -261,17 +275,30 @@ class Reviewing:
             elif now - review.started_at > self.config.timeout:
                 reason = f"no verdict within {self.config.timeout:g} s"
             if reason is not None:
-                self._lost(review, reason)
+                said = cannot_start.get(review.id) if worker.state not in ENDED else None
+                self._lost(review, reason, cannot_start=said)
         self._tidy()
+        if self.sidelined:
+            self._no_reviewer_left()
 
     def _no_reviewer_left(self) -> None:
         """Every reviewer's host was given up on (it kept dying) while work waits for review: a
-        person hears, once (`czar up` starts them again)."""
+        person hears, once (`czar up` starts them again). Where every reviewer's agent cannot
+        start, the run cannot go on, and says so at once."""
         with self.store.read() as conn:
             reviewers = [w for w in Store.all_workers(conn) if w.role is WorkerRole.REVIEWER]
             waiting = [t.id for t in Store.tasks_in(conn, (TaskState.REVIEWING,))]
         gone = bool(reviewers) and all(w.state is WorkerState.CRASHED for w in reviewers)
-        if gone and waiting and not self._alerted:
+        if gone and {w.id for w in reviewers} <= self.sidelined and not self._alerted:
+            self._alerted = True
+            kinds = ", ".join(sorted({w.agent for w in reviewers}))
+            names = ", ".join(sorted(w.id for w in reviewers))
+            stall.cannot_go_on(
+                self.store,
+                f"no reviewer can review: the agent of every one ({names}) cannot start. "
+                f"Fix [agents.{kinds}] (`czar doctor`, `czar logs WORKER`), then run the plan again",
+            )
+        elif gone and waiting and not self._alerted:
             self._alerted = True
             with self.store.write() as conn:
                 Store.alert(
@@ -283,7 +310,9 @@ class Reviewing:
         elif not gone:
             self._alerted = False
 
-    def _lost(self, review: Review, reason: str) -> None:
+    def _lost(self, review: Review, reason: str, cannot_start: str | None = None) -> None:
+        """The review ends with no verdict; ``cannot_start``: its agent cannot start (what it said
+        last): its reviewer takes no more reviews, and a person hears."""
         with self.store.write() as conn:
             if Store.review(conn, review.id).state is not ReviewState.OPEN:
                 return  # its verdict came meanwhile
@@ -299,7 +328,23 @@ class Reviewing:
             )
             Store.drop_queued(conn, review.worker_id)  # a start its host has not read yet must not run later
             Store.supersede(conn, review.attempt_id)
-            if Store.worker(conn, review.worker_id).state not in ENDED:
+            worker = Store.worker(conn, review.worker_id)
+            if worker.state not in ENDED and cannot_start is not None:
+                words = f" (it said: {cannot_start})" if cannot_start else ""
+                Store.set_worker(conn, worker.id, state=WorkerState.CRASHED, detail=f"its agent cannot start{words}")
+                Store.post(conn, worker.id, StopAgent(review.attempt_id))
+                Store.emit(conn, EventKind.HEALTH_SIDELINE, task=review.task_id, worker=worker.id, review=review.id)
+                Store.alert(
+                    conn,
+                    "critical",
+                    f"the {worker.agent} agent of reviewer {worker.id} cannot start: its review of {review.task_id} "
+                    f"ended before its model said a word{words}; {worker.id} takes no more reviews. Fix "
+                    f"[agents.{worker.agent}] (`czar doctor`), then `czar down` and `czar up`",
+                    task=review.task_id,
+                    worker=worker.id,
+                )
+                self.sidelined.add(worker.id)
+            elif worker.state not in ENDED:
                 Store.set_worker(conn, review.worker_id, state=WorkerState.IDLE, detail=None)
                 Store.post(conn, review.worker_id, StopAgent(review.attempt_id))
         self.say(f"review of {review.task_id} by {review.worker_id} lost: {reason}")

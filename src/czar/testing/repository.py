@@ -154,6 +154,12 @@ class FakeRepository:
                     todo.append(p)
         return seen
 
+    def roots(self, ref: str) -> list[str]:
+        return sorted(c for c in self._ancestors(self.tip(ref)) if not self.commits[c].parents)
+
+    def has_commit(self, commit: str) -> bool:
+        return commit in self.commits
+
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         try:
             return self.tip(ancestor) in self._ancestors(self.tip(descendant))
