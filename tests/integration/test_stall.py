@@ -12,6 +12,7 @@ from czar.core.states import TaskState
 from czar.paths import ProjectPaths
 from czar.store.records import TaskSpec
 from czar.store.store import Store
+from czar.supervisor import stall
 from czar.supervisor.stall import StallWatch
 from czar.testing.clock import FakeClock
 
@@ -78,3 +79,20 @@ def test_a_fake_clock_never_goes_back() -> None:
         clock.advance(-1)
     with pytest.raises(ValueError):
         clock.advance(float("nan"))
+
+
+def test_a_run_said_to_be_unable_to_go_on_is_not_raised_again_for_the_same_stall(store: Store) -> None:
+    clock = FakeClock()
+    watch = StallWatch(store, after=60, clock=clock)
+    lines = stall.cannot_go_on(store, "no worker can take a task")
+    assert lines[0] == "no worker can take a task" and len(lines) > 1  # why, then who waits for whom
+    assert stalls(store) == ["alert", "run.stalled"]
+    clock.advance(600)
+    assert watch.check(finished=False) is None  # said already: the stall watch says it no second time
+    assert stalls(store) == ["alert", "run.stalled"]
+    progress(store)
+    assert watch.check(finished=False) is None
+    clock.advance(60)
+    assert watch.check(finished=False)  # a new stall, after new progress, is its own
+    assert stalls(store) == ["alert", "run.stalled"] * 2
+    store.close()

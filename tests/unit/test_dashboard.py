@@ -29,7 +29,7 @@ from czar.interfaces.tui.tables import Grid
 from czar.store.store import Store
 from czar.supervisor.project import Project, open_project
 from czar.testing import FakeClock, FakeRepository, FakeTerminal
-from helpers import OnFakes, make_repo, sim_task, write_plan
+from helpers import OnFakes, git, make_repo, sim_task, write_plan
 
 SIZE = (160, 50)
 FIXED = 1_000_000.0  # the snapshot's time: every stamp of its store, and its view's clock a minute on
@@ -43,6 +43,8 @@ def _project(root: Path, name: str = "dash") -> OnFakes:
     repo, terminal, clock = FakeRepository(), FakeTerminal(), FakeClock(time.time())
     project = replace(open_project(plan, check_repo=False), repository=repo, terminal=terminal, clock=clock)
     project.sync_plan()
+    with project.store.write() as conn:  # the history is the fake's; the data, the repository's on disk
+        Store.set_meta(conn, "repo_roots", [git(root / "repo", "rev-list", "--max-parents=0", "main")])
     repo.branch(project.plan.project.integration_branch, "main")
     repo.add_worktree(project.paths.integration_worktree, project.plan.project.integration_branch)
     return OnFakes(project, repo, terminal, clock)

@@ -192,11 +192,11 @@ def test_a_task_no_second_worker_can_start_on_is_charged_where_its_agent_starts_
     f = on_fakes(tmp_path, ["a", "b"], workers=3 if others_started else 2)
     with f.project.store.write() as conn:
         Store.move_task(conn, "a", TaskState.READY, reason="test")
+    healer = Healer(f.project, Actions(f.project), lambda _line: None)  # the supervisor starts
     if others_started:
         f.assign({"b": "w3"}, pid=host)
         with f.project.store.write() as conn:
             Store.set_attempt(conn, f.task("b").attempt_id or 0, acked_at=f.clock.time())
-    healer = Healer(f.project, Actions(f.project), lambda _line: None)
     second = "reassign" if others_started else "sideline"
     for worker, repair in (("w1", "sideline"), ("w2", second)):
         with f.project.store.write() as conn:

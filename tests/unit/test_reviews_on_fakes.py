@@ -33,15 +33,16 @@ REVIEW = "\n[review]\nagents = { sim = 1 }\nmax_review_rounds = 1\ntimeout = 600
 def _in_review(tmp_path: Path) -> tuple[OnFakes, Reviewing]:
     """Task a verified (its agent committed a.txt) and waiting for a reviewer; r1 idle."""
     f = on_fakes(tmp_path, ["a", "b"], workers=1, project_extra=REVIEW)
+    actions = Actions(f.project)
+    reviewing = Reviewing(f.project, actions, lambda _: None)  # the supervisor starts, then work goes on
     f.assign({"a": "w1"})
     f.repo.commit_in(f.checkout("a"), "czar/a", {"a.txt": "a\n"})
-    actions = Actions(f.project)
     actions.bring_in_handed_in("a")
     f.move("a", T.RUNNING, T.SUBMITTED, T.VERIFYING)
     actions.verify("a")
     with f.project.store.write() as conn:
         Store.set_worker(conn, "r1", state=WorkerState.IDLE)
-    return f, Reviewing(f.project, actions, lambda _: None)
+    return f, reviewing
 
 
 def _review(f: OnFakes) -> ReviewRecord:
@@ -194,25 +195,34 @@ def test_a_person_hears_once_when_no_reviewer_is_left(tmp_path: Path, czar_home:
     assert len([a for a in alerts if "no reviewer left" in str(a.get("message"))]) == 1
 
 
-@pytest.mark.parametrize("kind_started", [False, True])
-def test_a_reviewer_whose_agent_cannot_start_takes_no_more_reviews_and_the_run_says_it_cannot_go_on(
-    tmp_path: Path, czar_home: Path, kind_started: bool
-) -> None:
-    # A reviewer's agent that ends before its model says a word, where no agent of its kind ever
-    # started (an unknown option, a key missing): each review given to it was lost, and every
-    # task failed after three. Now the reviewer is set aside with a critical alert quoting it, no
-    # task is failed, and with no reviewer left the run says at once that it cannot go on. Where
-    # its kind of agent did start (here, the author's), a lost review is only that.
-    f, reviewing = _in_review(tmp_path)
-    if kind_started:
-        with f.project.store.write() as conn:
-            Store.set_attempt(conn, f.task("a").attempt_id or 0, acked_at=f.clock.time())
+def _false_start(f: OnFakes, reviewing: Reviewing) -> None:
+    """r1 is given the review and its agent ends before its model says a word."""
     reviewing.start("a", "r1")
     attempt = _review(f).attempt_id
     with f.project.store.write() as conn:
         Store.emit(conn, EventKind.AGENT_ACTIVITY, task="a", worker="r1", attempt=attempt, text="error: no key")
         Store.set_attempt(conn, attempt, agent_exited_at=f.clock.time())
     reviewing.sweep()
+
+
+@pytest.mark.parametrize("kind_started", [False, True])
+def test_a_reviewer_whose_agent_cannot_start_takes_no_more_reviews_and_the_run_says_it_cannot_go_on(
+    tmp_path: Path, czar_home: Path, kind_started: bool
+) -> None:
+    # A reviewer's agent that ends before its model says a word, where no agent of its kind
+    # started (an unknown option, a key missing): each review given to it was lost, and every
+    # task failed after three. Now, after two such reviews in a row (one may be a fluke), the
+    # reviewer is set aside with a critical alert quoting it, no task is failed, and with no
+    # reviewer left the run says at once that it cannot go on. Where its kind of agent did start
+    # under this supervisor (here, the author's), a lost review is only that.
+    f, reviewing = _in_review(tmp_path)
+    if kind_started:
+        with f.project.store.write() as conn:
+            Store.set_attempt(conn, f.task("a").attempt_id or 0, acked_at=f.clock.time())
+    _false_start(f, reviewing)
+    r1 = next(w for w in f.project.store.workers() if w.id == "r1")
+    assert _review(f).state is ReviewState.LOST and r1.state is WorkerState.IDLE  # once: given again
+    _false_start(f, reviewing)
     reviewing.sweep()
     assert _review(f).state is ReviewState.LOST and f.task("a").state is T.REVIEWING
     r1 = next(w for w in f.project.store.workers() if w.id == "r1")
@@ -227,3 +237,12 @@ def test_a_reviewer_whose_agent_cannot_start_takes_no_more_reviews_and_the_run_s
     assert any("the sim agent of reviewer r1 cannot start" in a and "(it said: error: no key)" in a for a in alerts)
     (only,) = stalled
     assert only["why"].startswith("no reviewer can review: the agent of every one (r1) cannot start")
+    # Started again (`czar up`), still broken: reviews lost so never fail the task (three would).
+    for _ in range(2):
+        with f.project.store.write() as conn:
+            Store.set_worker(conn, "r1", state=WorkerState.IDLE)
+        _false_start(f, reviewing)
+    with f.project.store.write() as conn:
+        Store.set_worker(conn, "r1", state=WorkerState.IDLE)
+    reviewing.start("a", "r1")
+    assert f.task("a").state is T.REVIEWING and _review(f).state is ReviewState.OPEN

@@ -59,3 +59,25 @@ def test_an_agents_czar_folder_holds_only_czar_and_runs_this_czar(tmp_path: Path
     command.write_text("#!/bin/sh\nexit 3\n")  # changed (or an older czar's): made again
     search_path.czar_only(folder)
     assert subprocess.run([str(command), "--help"], capture_output=True, timeout=60).returncode == 0
+
+
+def test_a_persons_path_that_leaked_to_a_process_czar_did_not_start_is_not_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An agent's or a test suite's czar inherits the variable with a PATH of its own.
+    monkeypatch.setenv(search_path.PERSONS_PATH, "/somewhere/else/bin")
+    monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin")
+    assert search_path.persons() == ["/usr/local/bin", "/usr/bin"]
+    monkeypatch.setenv(search_path.PERSONS_PATH, "")  # empty: never a PATH with nothing on it
+    monkeypatch.setenv("PATH", OWN)
+    assert search_path.persons() == [OWN]
+
+
+def test_an_agents_czar_is_czar_even_beside_a_czar_of_the_project(tmp_path: Path) -> None:
+    # `python -m czar` run in a checkout holding a `czar.py` would run the project's file.
+    folder = search_path.czar_only(tmp_path / "w1.bin")
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "czar.py").write_text("raise SystemExit('the project s czar.py ran')\n")
+    out = subprocess.run([str(folder / "czar"), "--help"], capture_output=True, text=True, cwd=checkout, timeout=60)
+    assert out.returncode == 0 and "Usage" in out.stdout, out.stderr

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from czar.core.host_commands import MessageKind
+from czar.runtime import search_path
 from czar.runtime.withheld import without
 
 
@@ -258,6 +259,7 @@ def json_line(line: str) -> dict[str, Any] | None:
 def base_env(ctx: LaunchContext) -> dict[str, str]:
     """The agent's environment: the host's, czar's variables, then the plan's additions."""
     env = without(os.environ)  # a forge token is the supervisor's alone
+    env.pop(search_path.PERSONS_PATH, None)  # czar's own, for its own processes
     env.update(ctx.env)
     env.update(ctx.settings.env)
     return env

@@ -17,7 +17,7 @@ class SimAdapter:
     def launch(self, ctx: LaunchContext) -> Launch:
         # It has no session to resume: a new start gets the task's text again, then the messages.
         return Launch(
-            argv=[sys.executable, "-m", "czar.agents.sim"],
+            argv=[sys.executable, "-P", "-m", "czar.agents.sim"],  # -P: not a `czar` of the checkout's
             env=base_env(ctx),
             stdin=[self.encode(text, kind) for text, kind in ctx.messages],
         )

@@ -117,7 +117,8 @@ class AgentProcess:
             messages=messages,
             session=cur.session if resume else None,
             home=self.host.home,
-            czar=(sys.executable, "-m", "czar"),
+            # -P: run in the checkout, `-m czar` would take a `czar` of the project's first.
+            czar=(sys.executable, "-P", "-m", "czar"),
             git_dir=_git_dir(cur.worktree),
             settings=self.host.settings,
             mcp_url=cur.mcp_url,
@@ -238,14 +239,21 @@ class AgentProcess:
             "CZAR_AGENT_LAUNCH": str(cur.launches),
             # czar's tools through this host: inside its sandbox the agent cannot reach the store.
             **({ENV_ENDPOINT: cur.relay.base} if cur.relay is not None else {}),
-            # Its `czar` first, then yours (with czar's folder first, `python` and `pytest` were
-            # czar's own, without the project's virtualenv).
-            "PATH": search_path.for_project_code(search_path.czar_only(self.host.box.commands)),
+            "PATH": self.agent_path(),
             "GIT_AUTHOR_NAME": f"czar {self.host.worker}",
             "GIT_AUTHOR_EMAIL": f"{self.host.worker}@czar.localhost",
             "GIT_COMMITTER_NAME": f"czar {self.host.worker}",
             "GIT_COMMITTER_EMAIL": f"{self.host.worker}@czar.localhost",
         }
+
+    def agent_path(self) -> str:
+        """Its `czar` first, then yours (with czar's folder first, `python` and `pytest` were
+        czar's own, without the project's virtualenv), then czar's folder."""
+        try:
+            return search_path.for_project_code(search_path.czar_only(self.host.box.commands))
+        except OSError as exc:  # a full disk, say: the agent still finds czar, first
+            self.host.say(f"  no folder of its own for the agent's czar ({exc}): czar's folder comes first")
+            return search_path.czar_env()["PATH"]
 
     def stop_agent(self, patience: float = 2.0) -> None:
         """End the agent: close its input and give it ``patience`` seconds, then kill its group."""

@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import threading
 from pathlib import Path
 
 CZAR_ONLY = """#!/bin/sh
 # czar's commands for an agent (made by czar; the same czar as its worker host's)
-exec {python} -m czar "$@"
+exec {python} -P -m czar "$@"
 """
 
 
@@ -32,8 +33,13 @@ def czar_folder() -> str:
 
 def persons() -> list[str]:
     """The folders of the PATH of the person who started czar: this process's, or the one czar's
-    processes hand on (``czar_env``) beside their own, which has czar's folder put first."""
-    path = os.environ.get(PERSONS_PATH, os.environ.get("PATH", ""))
+    processes hand on (``czar_env``) beside their own, which has czar's folder put first. Taken
+    only where this process's PATH is exactly that (the variable may have leaked to a process
+    czar did not start, with a PATH of its own)."""
+    path = os.environ.get("PATH", "")
+    handed = os.environ.get(PERSONS_PATH)
+    if handed and path == os.pathsep.join([czar_folder(), handed]):
+        path = handed
     return [p for p in path.split(os.pathsep) if p]
 
 
@@ -56,7 +62,7 @@ def czar_only(folder: Path) -> Path:
     command = folder / "czar"
     text = CZAR_ONLY.format(python=shlex.quote(sys.executable))
     if not command.is_file() or command.read_text(errors="replace") != text:
-        fresh = folder / "czar.new"
+        fresh = folder / f".czar.{os.getpid()}.{threading.get_ident()}"  # a host and its successor may overlap
         fresh.write_text(text)
         fresh.chmod(0o755)
         fresh.replace(command)

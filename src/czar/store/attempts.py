@@ -138,14 +138,19 @@ class Attempts:
         return int(conn.execute(query).scalar_one())
 
     @staticmethod
-    def reached_a_model(conn: Connection, agent: str) -> bool:
-        """Whether any worker's agent of kind ``agent`` ever took a task on or heard from its model
-        (its program and settings work, then)."""
+    def last_attempt_id(conn: Connection) -> int:
+        return int(conn.execute(select(func.coalesce(func.max(attempts.c.id), 0))).scalar_one())
+
+    @staticmethod
+    def reached_a_model(conn: Connection, agent: str, after: int = 0) -> bool:
+        """Whether any worker's agent of kind ``agent`` took a task on or heard from its model in
+        an attempt above ``after`` (its program and settings work, then: as they are since
+        ``after``, the last attempt of an earlier supervisor, whose settings may have been others)."""
         reached = (attempts.c.acked_at.is_not(None)) | (attempts.c.input_tokens + attempts.c.output_tokens > 0)
         query = (
             select(attempts.c.id)
             .join(workers, workers.c.id == attempts.c.worker_id)
-            .where(workers.c.agent == agent, reached)
+            .where(workers.c.agent == agent, attempts.c.id > after, reached)
             .limit(1)
         )
         return conn.execute(query).first() is not None

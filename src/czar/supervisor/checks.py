@@ -41,6 +41,7 @@ def check_env() -> dict[str, str]:
     # interpreter first, `python -m pytest` ran without them, and every task of a project with
     # dependencies failed its checks); czar's folder last, for a machine with no `python` at all.
     env["PATH"] = search_path.for_project_code()
+    env.pop(search_path.PERSONS_PATH, None)  # czar's own, for its own processes
     env.pop("PYTHONPATH", None)  # czar's own import path must not leak into the project's tests
     return env
 

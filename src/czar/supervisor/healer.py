@@ -52,6 +52,8 @@ class Healer:
         self.reported: dict[str, tuple[Problem, int]] = {}  # worker -> the incident reported last
         self.unreachable: set[int] = set()  # attempts whose unreachable model people were alerted to
         self.sidelined: set[str] = set()  # workers whose agent cannot start, until the run starts again
+        with self.store.read() as conn:
+            self.earlier = Store.last_attempt_id(conn)  # attempts of earlier supervisors, and settings
 
     # -- one round ---------------------------------------------------------------------------
 
@@ -215,10 +217,11 @@ class Healer:
             task = Store.task(conn, v.task)
             if task.attempt_id != pt.attempt:
                 return  # the attempt ended since we looked
+            sidelines = Store.events_of_task(conn, v.task, (EventKind.HEALTH_SIDELINE,))
             if (
                 repair is Repair.SIDELINE
-                and Store.events_of_task(conn, v.task, (EventKind.HEALTH_SIDELINE,))
-                and Store.reached_a_model(conn, Store.worker(conn, v.worker).agent)
+                and any("review" not in e.payload for e in sidelines)  # an author's, not a reviewer's
+                and Store.reached_a_model(conn, Store.worker(conn, v.worker).agent, self.earlier)
             ):
                 # A second worker could not start on it either, where its kind of agent starts on
                 # other tasks: the task's doing, not the workers' (a prompt too long for a command
@@ -267,11 +270,11 @@ class Healer:
         self.say(f"health: {v.worker} on {v.task}: {repair} ({f.problem})")
         if repair is Repair.SIDELINE and authors and authors.keys() <= self.sidelined:
             # Nothing is left to take the tasks: said now, not after ``stall_after`` of nothing.
-            kinds = ", ".join(sorted(set(authors.values())))
+            names, settings = ", ".join(sorted(authors)), stall.settings_of(authors.values())
             stall.cannot_go_on(
                 self.store,
-                f"no worker can take a task: the agent of every one ({', '.join(sorted(authors))}) cannot start. "
-                f"Fix [agents.{kinds}] (`czar doctor`, `czar logs WORKER`), then run the plan again",
+                f"no worker can take a task: the agent of every one ({names}) cannot start. "
+                f"Fix {settings} (`czar doctor`, `czar logs WORKER`), then run the plan again",
             )
 
     def _sideline(self, conn: Tx, pt: Patient, f: Diagnosis) -> None:

@@ -349,7 +349,7 @@ def check_owner(project: Project) -> None:
             f"{project.paths.root}); give this plan a name of its own, or, if that repository moved here, "
             "remove its old data first"
         )
-    if roots and plan.repo.is_dir() and not any(project.repo.has_commit(str(r)) for r in roots):
+    if roots and project.git.is_repo() and not any(project.repo.has_commit(str(r)) for r in roots):
         raise PlanError(
             f"{plan.path}: project.name: {project.name!r} is the project of an earlier repository at "
             f"{plan.repo} (its first commit {str(roots[0])[:12]} is not in this one; its data: "

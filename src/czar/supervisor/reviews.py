@@ -38,6 +38,10 @@ from czar.supervisor.healer import last_said
 from czar.supervisor.project import Project
 
 ENDED = (WorkerState.STARTING, WorkerState.CRASHED, WorkerState.STOPPED)  # no agent of its host runs
+# A review lost so is the reviewer's settings' doing, not the commit's: it does not count towards
+# ``LOST_LIMIT``, and a reviewer that loses ``FALSE_STARTS`` in a row so takes no more.
+NOT_STARTED = "the reviewer's agent ended before its model said a word"
+FALSE_STARTS = 2
 
 
 class Reviewing:
@@ -53,6 +57,9 @@ class Reviewing:
         self._checkouts = threading.Lock()
         self._alerted = False  # a person heard that no reviewer is left
         self.sidelined: set[str] = set()  # reviewers whose agent cannot start, until the run starts again
+        self.false_starts: dict[str, int] = {}  # reviews in a row each reviewer's agent did not start on
+        with self.store.read() as conn:
+            self.earlier = Store.last_attempt_id(conn)  # attempts of earlier supervisors, and settings
 
     # -- a reviewer is given a commit ---------------------------------------------------------
 
@@ -66,7 +73,7 @@ class Reviewing:
             earlier = Store.reviews_of(conn, task_id)
             summary = Store.attempt(conn, task.attempt_id).summary if task.attempt_id is not None else None
             agent = Store.worker(conn, worker_id).agent
-        lost = sum(r.state is ReviewState.LOST and r.commit == commit for r in earlier)
+        lost = sum(r.state is ReviewState.LOST and r.commit == commit and r.reason != NOT_STARTED for r in earlier)
         if lost >= LOST_LIMIT:
             self._no_reviewer(task_id, commit, lost)
             return
@@ -172,6 +179,7 @@ class Reviewing:
                 )
                 return
             Store.set_review(conn, review.id, applied=1)
+            self.false_starts.pop(review.worker_id, None)  # its agent works
             asked = sum(r.state is ReviewState.CHANGES_REQUESTED and r.applied for r in Store.reviews_of(conn, task_id))
             verdict = Verdict.APPROVE if review.state is ReviewState.APPROVED else Verdict.REQUEST_CHANGES
             limit = self.config.max_review_rounds
@@ -252,16 +260,16 @@ class Reviewing:
                 (r, Store.worker(conn, r.worker_id), Store.attempt(conn, r.attempt_id), Store.task(conn, r.task_id))
                 for r in reviews
             ]
-            # Its agent ended before its model said a word, where no agent of its kind ever started:
-            # its program or settings are broken, and every review given to it would be lost (and
-            # each task failed after ``LOST_LIMIT`` of them): it takes no more.
+            # Its agent ended before its model said a word (no tokens, no finding), where no agent of
+            # its kind started under this supervisor: its program or settings are likely broken.
             cannot_start = {
                 r.id: last_said(conn, a.id) or ""
                 for r, w, a, _t in seen
                 if a.agent_exited_at is not None
                 and a.acked_at is None
                 and a.input_tokens + a.output_tokens == 0
-                and not Store.reached_a_model(conn, w.agent)
+                and not r.findings
+                and not Store.reached_a_model(conn, w.agent, self.earlier)
             }
         self._no_reviewer_left()
         for review, worker, attempt, task in seen:
@@ -274,9 +282,18 @@ class Reviewing:
                 reason = "the reviewer's agent exited with no verdict"
             elif now - review.started_at > self.config.timeout:
                 reason = f"no verdict within {self.config.timeout:g} s"
-            if reason is not None:
-                said = cannot_start.get(review.id) if worker.state not in ENDED else None
-                self._lost(review, reason, cannot_start=said)
+            if reason is None:
+                continue
+            said = cannot_start.get(review.id) if worker.state not in ENDED else None
+            if said is None:
+                self.false_starts.pop(worker.id, None)
+                self._lost(review, reason)
+                continue
+            # Every review given to it would be lost (and each task failed after ``LOST_LIMIT``):
+            # after ``FALSE_STARTS`` in a row (one may be a fluke), it takes no more.
+            self.false_starts[worker.id] = self.false_starts.get(worker.id, 0) + 1
+            aside = self.false_starts[worker.id] >= FALSE_STARTS
+            self._lost(review, NOT_STARTED, cannot_start=said if aside else None)
         self._tidy()
         if self.sidelined:
             self._no_reviewer_left()
@@ -291,12 +308,11 @@ class Reviewing:
         gone = bool(reviewers) and all(w.state is WorkerState.CRASHED for w in reviewers)
         if gone and {w.id for w in reviewers} <= self.sidelined and not self._alerted:
             self._alerted = True
-            kinds = ", ".join(sorted({w.agent for w in reviewers}))
-            names = ", ".join(sorted(w.id for w in reviewers))
+            names, settings = ", ".join(sorted(w.id for w in reviewers)), stall.settings_of(w.agent for w in reviewers)
             stall.cannot_go_on(
                 self.store,
                 f"no reviewer can review: the agent of every one ({names}) cannot start. "
-                f"Fix [agents.{kinds}] (`czar doctor`, `czar logs WORKER`), then run the plan again",
+                f"Fix {settings} (`czar doctor`, `czar logs WORKER`), then run the plan again",
             )
         elif gone and waiting and not self._alerted:
             self._alerted = True
@@ -337,9 +353,9 @@ class Reviewing:
                 Store.alert(
                     conn,
                     "critical",
-                    f"the {worker.agent} agent of reviewer {worker.id} cannot start: its review of {review.task_id} "
-                    f"ended before its model said a word{words}; {worker.id} takes no more reviews. Fix "
-                    f"[agents.{worker.agent}] (`czar doctor`), then `czar down` and `czar up`",
+                    f"the {worker.agent} agent of reviewer {worker.id} cannot start: its reviews ended before its "
+                    f"model said a word, {FALSE_STARTS} times in a row{words}; {worker.id} takes no more reviews. "
+                    f"Fix [agents.{worker.agent}] (`czar doctor`), then `czar down` and `czar up`",
                     task=review.task_id,
                     worker=worker.id,
                 )

@@ -3,6 +3,8 @@ for whom and what is stuck (``run.stalled``), so that nobody watches a run that 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from czar.core import waits
 from czar.core.clock import Clock
 from czar.core.events import EventKind
@@ -42,6 +44,11 @@ def diagnosis(store: Store) -> list[str]:
     return waits.diagnose(lines, idle)
 
 
+def settings_of(kinds: Iterable[str]) -> str:
+    """Where the plan sets agents of ``kinds``: ``[agents.claude] and [agents.codex]``."""
+    return " and ".join(f"[agents.{k}]" for k in sorted(set(kinds)))
+
+
 def cannot_go_on(store: Store, why: str) -> list[str]:
     """The run cannot make progress whatever it waits for (``why``: nothing is left to take its
     tasks): said at once, as a stall is, with the same diagnosis."""
@@ -67,10 +74,14 @@ class StallWatch:
         """The diagnosis, the first time the run is found stalled (None otherwise)."""
         with self.store.read() as conn:
             last = Store.newest_event_id(conn, self.seen, PROGRESS)
+            # Said already since (``cannot_go_on``): not again, for the same stall.
+            said = Store.newest_event_id(conn, last or self.seen, (EventKind.RUN_STALLED,))
         if last is not None:
             self.seen = last
             self.progress_at = self.clock.monotonic()
             self.raised = False
+        if said is not None:
+            self.raised = True
         idle = self.clock.monotonic() - self.progress_at
         if finished or self.raised or idle < self.after:
             return None
