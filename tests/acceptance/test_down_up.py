@@ -153,10 +153,13 @@ def test_no_agent_process_outlives_down_even_after_restarts(tmp_path: Path, czar
     assert left_over(czar_home) == []
 
 
+@pytest.mark.parametrize("presses", [1, 2])
 def test_ctrl_c_on_czar_run_stops_the_run_says_so_and_a_second_run_carries_it_on(
-    tmp_path: Path, czar_home: Path
+    tmp_path: Path, czar_home: Path, presses: int
 ) -> None:
-    name = "ctrl-c"
+    # Twice: a person presses again while czar stops the run. Before, the second press cut `down`
+    # short and left the workers running, with a traceback.
+    name = f"ctrl-c-{presses}"
     plan = crash_plan(tmp_path, name, QUICK_CHECK)
     run = subprocess.Popen(
         [sys.executable, "-m", "czar", "run", str(plan)],
@@ -168,7 +171,14 @@ def test_ctrl_c_on_czar_run_stops_the_run_says_so_and_a_second_run_carries_it_on
     try:
         retry_until(lambda: first(name, POINTS["running"]), timeout=60, what="the run to start")
         os.killpg(run.pid, signal.SIGINT)
+        said = ""
+        if presses == 2:
+            assert run.stderr is not None
+            while "stopping the run" not in said and run.poll() is None:
+                said += run.stderr.readline()
+            os.killpg(run.pid, signal.SIGINT)  # while it stops the run
         _, err = run.communicate(timeout=120)
+        err = said + err
     finally:
         run.kill()
     # Typer ended the process without a word: now it says what became of the run.

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -62,7 +63,38 @@ def down(project: Project, reason: str = "czar down") -> bool:
 
     The store is not needed to find them (the supervisor's lock, the tmux socket and the
     processes' environment are enough), so a broken store cannot keep a run going.
+
+    Ctrl-C meanwhile does not leave it half done: it only stops waiting for the supervisor's
+    merges, which are cut short (a supervisor killed at any moment loses nothing).
     """
+    hurry = threading.Event()
+    previous = _on_ctrl_c(hurry)
+    try:
+        return _down(project, reason, hurry)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _on_ctrl_c(hurry: threading.Event) -> Any:
+    """Ctrl-C sets ``hurry`` (said once) instead of interrupting; the handler it replaces, or None
+    where signals cannot be handled (not the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def hurried(_signum: int, _frame: object) -> None:
+        if not hurry.is_set():
+            hurry.set()
+            print(
+                "czar: stopping at once: the supervisor's merges are cut short (nothing is lost)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return signal.signal(signal.SIGINT, hurried)
+
+
+def _down(project: Project, reason: str, hurry: threading.Event) -> bool:
     was_running = False
     pid = supervisor_pid(project)
     if pid and pid > 0:
@@ -70,7 +102,7 @@ def down(project: Project, reason: str = "czar down") -> bool:
         _signal(pid, signal.SIGTERM)
         # It kills its checks at once, then lets its merges and verifications end: returning
         # earlier would let a `czar up` start a second supervisor merging beside it.
-        _wait(lambda: supervisor_pid(project) is None, STOP_TIMEOUT)
+        _wait(lambda: supervisor_pid(project) is None or hurry.is_set(), STOP_TIMEOUT)
         if supervisor_pid(project) is not None:
             _signal(pid, signal.SIGKILL)
             _wait(lambda: supervisor_pid(project) is None, 5.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from typing import Any
@@ -230,6 +231,9 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
         interrupted = True
         raise
     finally:
+        if interrupted:
+            # A second Ctrl-C must not cut what follows short (`down`, what it says after).
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         if interrupted and not keep_running:
             print("czar: interrupted: stopping the run...", file=sys.stderr, flush=True)
         if not keep_running:
