@@ -497,3 +497,34 @@ def test_codex_and_gemini_review_through_czars_tools(
     verdicts = {e.task_id: e.payload for e in events_of(name) if e.kind == "review.verdict"}
     assert verdicts["a"]["verdict"] == "request_changes" and verdicts["a"]["blocking"] == 1
     assert verdicts["b"]["verdict"] == "approve"
+
+
+@pytest.mark.timeout(300)
+def test_claude_codes_shell_runs_the_projects_python_and_czars_czar(
+    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a virtualenv of the project's activated, Claude Code's own Bash tool finds its `python`
+    (with the project's packages), a pipe and a `cd` included, and `czar` is czar's (found by
+    hand: czar's folder came first, and the agent's test runs had none of the project's packages)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site,) = venv.glob("lib/python3*/site-packages")
+    (site / "projectdep.py").write_text("VALUE = 42\n")
+    monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")  # activated
+    url, _ = model
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
+    make_repo(tmp_path / "repo")
+    shell = (
+        'run mkdir -p sub && cd sub && python -c "import projectdep, sys; print(projectdep.VALUE, sys.prefix)"'
+        " | tee ../venv.py > /dev/null && command -v czar >> ../venv.py && czar board > /dev/null"
+        " && echo board-ok >> ../venv.py\n"
+    )
+    script = f"report checking the project's python\n{shell}commit add venv\ndone venv.py written\nend Done."
+    allow_all = '\n[permissions]\ndefaults = false\nallow = [{ tool = "*", match = "*" }]\n'
+    one_worker(tmp_path / "czar.toml", "venv", clis, url, allow_all + task("venv", None, script))
+    result = czar("run", str(tmp_path / "czar.toml"), "--json", timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    answer, found, board = git(tmp_path / "repo", "show", "czar/integration:venv.py").splitlines()
+    assert answer == f"42 {venv}"
+    assert Path(found).name == "czar" and Path(found).parent.name == "w1.bin"
+    assert board == "board-ok"
