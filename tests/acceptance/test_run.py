@@ -186,18 +186,23 @@ def test_land_merge_merges_the_omnibus_into_the_base_branch_only_where_no_checko
     assert shown["state"] == "merged"
 
 
+@pytest.mark.parametrize("where", ["beside", "inside"])
 def test_checks_run_with_the_persons_virtualenv(
-    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
     # Found by hand: with a virtualenv of the project's activated, czar put its own interpreter
     # first and the sandbox hid the virtualenv's packages: `python` had none of the project's
-    # dependencies, and the task failed its checks three times.
-    venv = tmp_path / "venv"
+    # dependencies, and the task failed its checks three times. Beside the repository, or inside
+    # it (`.venv`, ignored), where the sandbox hides the rest of the person's checkout.
+    make_repo(tmp_path / "repo")
+    venv = tmp_path / "venv" if where == "beside" else tmp_path / "repo" / ".venv"
+    if where == "inside":
+        (tmp_path / "repo" / ".gitignore").write_text(".venv/\n")
+        git(tmp_path / "repo", "commit", "-qam", "ignore .venv")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     (site,) = venv.glob("lib/python3*/site-packages")
     (site / "projectdep.py").write_text("VALUE = 42\n")
     monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")  # activated
-    make_repo(tmp_path / "repo")
     # The agent's own run of the project's code too (found after: czar's folder came first on the
     # agent's PATH, whose `python` had none of the project's packages), and its `czar` is czar's.
     own_run = (
@@ -210,7 +215,7 @@ def test_checks_run_with_the_persons_virtualenv(
         extra=own_run,
         accept=["python -c 'import projectdep; assert projectdep.VALUE == 42'"],
     )
-    plan = write_plan(tmp_path, "persons-venv", [task], workers=1)
+    plan = write_plan(tmp_path, f"persons-venv-{where}", [task], workers=1)
     result = czar("run", str(plan), "--json", timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["tasks_merged"] == 1
