@@ -36,7 +36,7 @@ def _cleanup(home: Path) -> None:
     from czar.runtime.proc import find_by_env, kill_group, pid_alive
     from czar.runtime.tmux import TmuxHost
     from czar.store.store import Store
-    from czar.supervisor.loop import holder_pid
+    from czar.supervisor.lock import holder_pid
 
     projects = home / "projects"
     if not projects.is_dir():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from czar.paths import ProjectPaths
-from czar.supervisor.loop import holder_pid
+from czar.supervisor.lock import holder_pid
 from helpers import czar, git, make_repo, sim_task, write_plan
 
 

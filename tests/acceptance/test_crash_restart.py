@@ -13,7 +13,7 @@ import pytest
 
 from czar.paths import ProjectPaths
 from czar.store.store import Event, Store
-from czar.supervisor.loop import holder_pid
+from czar.supervisor.lock import holder_pid
 from helpers import czar, git, make_repo, retry_until, sim_task, write_plan
 from run_checks import assert_nothing_charged, assert_whole
 

@@ -18,7 +18,7 @@ import pytest
 from czar.paths import ProjectPaths
 from czar.runtime.proc import find_by_env, pid_alive
 from czar.store.store import Store
-from czar.supervisor.loop import holder_pid
+from czar.supervisor.lock import holder_pid
 from helpers import czar, make_repo, retry_until, write_plan
 from run_checks import assert_nothing_charged, assert_whole, crash_plan, events, first
 

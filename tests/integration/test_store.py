@@ -168,3 +168,27 @@ def test_the_migrations_build_exactly_the_tables_the_code_knows(tmp_path: Path) 
             # As sets: a column a later migration added comes last in the table, not where the code lists it.
             assert sorted(built) == sorted(c.name for c in table.columns), table.name
     store.close()
+
+
+def test_whether_every_task_is_finished_is_the_cores_answer_read_at_once(tmp_path: Path) -> None:
+    # A follower asks at every change of a task: a query, not the whole run read into a snapshot.
+    from sqlalchemy import update
+
+    from czar.core.decide import run_finished
+    from czar.store.records import TaskSpec
+    from czar.store.schema import tasks
+    from czar.supervisor.snapshot import snapshot
+
+    store = Store(_paths(tmp_path))
+    with store.read() as conn:
+        assert Store.all_finished(conn) is run_finished(snapshot(store)) is True  # no task yet
+    with store.write() as conn:
+        for order, tid in enumerate(("a", "b")):
+            Store.add_task(conn, tid, order=order, title=tid, body="", spec=TaskSpec(agent="sim"))
+    for a, b in [(s, t) for s in TaskState for t in (TaskState.MERGED, TaskState.RUNNING)]:
+        with store.write() as conn:
+            conn.execute(update(tasks).where(tasks.c.id == "a").values(state=a.value))
+            conn.execute(update(tasks).where(tasks.c.id == "b").values(state=b.value))
+        with store.read() as conn:
+            assert Store.all_finished(conn) is run_finished(snapshot(store)), (a, b)
+    store.close()

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from czar.core.events import EventKind
-from czar.core.states import TaskState, can_transition
+from czar.core.states import TERMINAL_TASK_STATES, TaskState, can_transition
 from czar.errors import StoreError
 from czar.store.events import Events
 from czar.store.joins import Part, prefixed
@@ -50,6 +50,13 @@ class Tasks:
         wanted = [s.value for s in states]
         rows = conn.execute(select(tasks).where(tasks.c.state.in_(wanted)).order_by(tasks.c.ord)).all()
         return [Task.from_row(r) for r in rows]
+
+    @staticmethod
+    def all_finished(conn: Connection) -> bool:
+        """Every task merged, failed or cancelled (``czar.core.decide.run_finished``, without
+        reading the run: a follower asks at every change of a task)."""
+        left = select(tasks.c.id).where(tasks.c.state.not_in([s.value for s in TERMINAL_TASK_STATES])).limit(1)
+        return conn.execute(left).first() is None
 
     @staticmethod
     def waiting_tasks(conn: Connection) -> list[Task]:

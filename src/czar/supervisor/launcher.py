@@ -17,7 +17,7 @@ from czar.errors import StoreError, SupervisorError
 from czar.runtime import proc
 from czar.store.store import Store
 from czar.supervisor import doctor
-from czar.supervisor.loop import holder_pid
+from czar.supervisor.lock import holder_pid
 from czar.supervisor.project import Project
 
 START_TIMEOUT = 30.0

@@ -8,7 +8,6 @@ the loop stays responsive; their results come back through the store like everyt
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import signal
 import sys
@@ -16,7 +15,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import IO, Any
+from typing import IO
 
 from czar.core.decide import (
     STACKED_ON,
@@ -36,7 +35,7 @@ from czar.core.events import EventKind
 from czar.core.host_commands import Restart
 from czar.core.review import ReviewState
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerState
-from czar.errors import CzarError, SupervisorError
+from czar.errors import CzarError
 from czar.runtime import logs, proc
 from czar.store.doorbell import Listener
 from czar.store.store import Store, TransitionRefused, Tx
@@ -45,6 +44,7 @@ from czar.supervisor.alerts import AlertSender
 from czar.supervisor.checks import CHECK
 from czar.supervisor.forge_feedback import ForgeFeedback
 from czar.supervisor.healer import Healer, agent_start_waiting
+from czar.supervisor.lock import SupervisorLock
 from czar.supervisor.merge_queue import MergeQueue
 from czar.supervisor.project import Project
 from czar.supervisor.pulls import PullRequests
@@ -64,44 +64,6 @@ PREPARE_AHEAD = 8  # ready tasks whose worktrees are made before a worker is fre
 HOST_RESTARTS = 5  # starts of one worker's host within HOST_RESTART_WINDOW before czar gives up on it
 HOST_RESTART_WINDOW = 60.0
 STEP_SECONDS = 0.02  # the least time between two decision steps (a flood of events is taken at once)
-
-
-class SupervisorLock:
-    """One supervisor per project: an exclusive lock on a file, released when the process dies."""
-
-    def __init__(self, project: Project) -> None:
-        self.path = project.paths.supervisor_lock
-        self.fh: IO[str] | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")  # noqa: SIM115 - held for the life of the process
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            raise SupervisorError(f"a supervisor already runs for this project (pid {holder_pid(self.path)})") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        self.fh = fh
-
-
-def holder_pid(path: Any) -> int | None:
-    """The pid of the running supervisor, or None if none holds the lock."""
-    try:
-        fh = open(path)  # noqa: SIM115
-    except FileNotFoundError:
-        return None
-    with fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = fh.read().strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        return None
 
 
 class Supervisor:

@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from czar.core import hunks
-from czar.core.decide import run_finished
 from czar.core.events import EventKind
 from czar.core.omnibus import OMNIBUS
 from czar.core.review import ReviewState
@@ -19,7 +18,6 @@ from czar.supervisor.actions import stack_starts, stacked_base
 from czar.supervisor.checks import run_checks
 from czar.supervisor.launcher import supervisor_pid
 from czar.supervisor.project import Project
-from czar.supervisor.snapshot import snapshot
 from czar.vcs import checkout as task_checkout
 
 
@@ -47,6 +45,11 @@ class RunOutcome:
 
 def last_event_id(project: Project) -> int:
     return project.store.last_event_id()
+
+
+def _finished(store: Store) -> bool:
+    with store.read() as conn:
+        return Store.all_finished(conn)
 
 
 FOLLOW_SECONDS = 0.2  # the least time between two looks of a follower
@@ -89,12 +92,12 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
             # Whether the run is over changes only with a task's state (the poll is the safety net).
             if moved or time.monotonic() - last_look > 5:
                 last_look = time.monotonic()
-                if run_finished(snapshot(store)):
+                if _finished(store):
                     return after
             if supervisor_pid(project) is None:
                 # Its last events (written before its lock went) tell a stop from a death.
                 seen = [e.kind for e in store.events_after(after)]
-                if run_finished(snapshot(store)):
+                if _finished(store):
                     return after
                 raise SupervisorGone(project.plan.path, stopped=EventKind.SUPERVISOR_STOPPED in seen)
             if deadline is not None and time.monotonic() > deadline:

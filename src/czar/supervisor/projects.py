@@ -10,7 +10,7 @@ from pathlib import Path
 from czar.errors import CzarError
 from czar.paths import ProjectPaths, czar_home
 from czar.store.store import Store
-from czar.supervisor.loop import holder_pid
+from czar.supervisor.lock import holder_pid
 from czar.supervisor.project import Project, open_project
 
 

@@ -1,0 +1,50 @@
+"""One supervisor per project: a lock on a file that the supervisor holds for its life, and who
+holds it. Apart from the loop: every command that asks whether a run is going on reads it, and
+need not load the supervisor."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from typing import IO, Any
+
+from czar.errors import SupervisorError
+from czar.supervisor.project import Project
+
+
+class SupervisorLock:
+    """One supervisor per project: an exclusive lock on a file, released when the process dies."""
+
+    def __init__(self, project: Project) -> None:
+        self.path = project.paths.supervisor_lock
+        self.fh: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")  # noqa: SIM115 - held for the life of the process
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise SupervisorError(f"a supervisor already runs for this project (pid {holder_pid(self.path)})") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self.fh = fh
+
+
+def holder_pid(path: Any) -> int | None:
+    """The pid of the running supervisor, or None if none holds the lock."""
+    try:
+        fh = open(path)  # noqa: SIM115
+    except FileNotFoundError:
+        return None
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = fh.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return None
