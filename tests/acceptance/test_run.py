@@ -223,3 +223,31 @@ def test_checks_run_with_the_persons_virtualenv(
     assert answer == f"42 {venv}"
     assert Path(found).name == "czar" and sorted(p.name for p in Path(found).parent.iterdir()) == ["czar"]
     assert board == "board-ok"
+
+
+def test_a_repository_with_submodules_gives_its_agents_and_checks_their_files(tmp_path: Path, czar_home: Path) -> None:
+    # Found by hand: a task's clone had empty submodule folders (their commits are in the
+    # repository's .git/modules, which the sandbox hides, and agents have no network to fetch
+    # them): every check that needed one failed, and each task failed its merge in turn.
+    lib = make_repo(tmp_path / "lib")
+    (lib / "lib.py").write_text("LIB = 1\n")
+    git(lib, "add", "-A")
+    git(lib, "commit", "-qm", "lib")
+    repo = make_repo(tmp_path / "repo")
+    allow = ("-c", "protocol.file.allow=always")
+    subprocess.run(["git", "-C", str(repo), *allow, "submodule", "add", "-q", str(lib), "vendor/lib"], check=True)
+    git(repo, "commit", "-qm", "vendor lib")
+    task = sim_task(
+        "a",
+        # The agent reads it through git: the copy's objects are readable in its sandbox.
+        extra="run sh -c 'git -C vendor/lib cat-file -p HEAD:lib.py > a.txt'",
+        accept=['python -c \'import runpy; assert runpy.run_path("vendor/lib/lib.py")["LIB"] == 1\''],
+    )
+    plan = write_plan(
+        tmp_path, "submodules", [task], workers=1, project_extra='accept = ["test -f vendor/lib/lib.py"]\n'
+    )
+    result = czar("run", str(plan), "--json", timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["tasks_merged"] == 1 and summary["integration_tests_passed"] is True
+    assert git(repo, "show", "czar/integration:a.txt") == "LIB = 1"

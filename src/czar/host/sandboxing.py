@@ -16,6 +16,7 @@ from czar.host.agent_run import AgentRun
 from czar.paths import czar_home
 from czar.runtime import sandbox
 from czar.runtime.gateway import Gateway
+from czar.vcs import submodules
 from czar.vcs.git import Git
 
 # What an agent keeps in your home when it runs with it (``home = "user"``): writable in its sandbox.
@@ -108,7 +109,7 @@ class AgentSandbox:
             locked=locked,
             network=sandbox.HOST_NETWORK if self.config.network == "host" else sandbox.NO_NETWORK,
             private=private,
-            readable=(self.commands,),
+            readable=(self.commands, *submodules.object_stores(self.objects.parent)),
         )
 
     def network(self, run: AgentRun) -> sandbox.Network:

@@ -27,6 +27,7 @@ from czar.runtime.tmux import TmuxHost
 from czar.runtime.withheld import withhold
 from czar.store.records import TaskSpec
 from czar.store.store import Store
+from czar.vcs import submodules
 from czar.vcs.git import Git, GitLock
 from czar.vcs.remote import Remote
 from czar.vcs.repository import GitRepository
@@ -224,6 +225,7 @@ class Project:
             objects=self.objects,
             extra=tuple(Path(p) for p in config.writable),
             network=network,
+            readable=tuple(submodules.object_stores(self.objects.parent)),
         )
 
     def host_settings(self, worker: str) -> HostSettings:

@@ -24,9 +24,15 @@ from pathlib import Path
 from czar.errors import GitError
 from czar.runtime import untrusted
 from czar.runtime.keyed_locks import KeyedLocks
+from czar.vcs import submodules
 from czar.vcs.git import Git
 
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def _store(git: Git) -> Path:
+    """The repository's git folder, where its copies of its submodules are (``submodules.fill``)."""
+    return _objects(git.repo).parent
 
 
 def is_commit_id(text: str) -> bool:
@@ -63,6 +69,7 @@ def make(git: Git, path: Path, branch: str) -> None:
     )
     # Without a remote, the agent has no name for the user's repository to push to.
     git.run("remote", "remove", "origin", cwd=making)
+    submodules.fill(git, making, _store(git))
     making.rename(path)
 
 
@@ -80,6 +87,7 @@ def throwaway(git: Git, path: Path, commit: str) -> Iterator[Path]:
             "clone", "--quiet", "--shared", "--no-tags", "--no-checkout", "--end-of-options", str(git.repo), str(path)
         )
         git.run("checkout", "--quiet", "--detach", commit, cwd=path)  # a commit id: never an option
+        submodules.fill(git, path, _store(git))
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
@@ -99,6 +107,7 @@ def detached(git: Git, path: Path, commit: str) -> None:
     )
     git.run("checkout", "--quiet", "--detach", commit, cwd=making)  # a commit id: never an option
     git.run("remote", "remove", "origin", cwd=making)
+    submodules.fill(git, making, _store(git))
     making.rename(path)
 
 

@@ -1,0 +1,69 @@
+"""The submodules of a clone czar makes (a task's checkout, a reviewer's, the checks' after a
+merge), filled from the repository's own copies of them (``.git/modules/<name>``).
+
+A clone has only its superproject: each submodule is an empty folder, and its commits live in the
+repository's ``.git/modules``, which a sandbox hides. Fetching them from their URLs would need
+the network (which agents and checks do not have) and would trust URLs the task's commit may have
+rewritten. So each submodule is a clone of the repository's own copy, borrowing its objects as
+the superproject's clone does, at the commit the superproject's tree names; nested ones likewise.
+A submodule the repository never fetched (not initialized in your checkout) stays empty, as it is
+in yours; so does a commit only an agent made inside one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+from czar.vcs.git import Git
+
+DEPTH = 8  # submodules within submodules, at most
+
+
+def fill(git: Git, clone: Path, store: Path, depth: int = 0) -> list[str]:
+    """Check out, in ``clone`` (just made, its tree checked out; its configuration czar's own), each
+    submodule that ``store`` (the repository's git folder, or a submodule's copy in it) holds a
+    copy of, at the commit ``clone``'s tree names. Returns the submodules left empty."""
+    gitmodules = clone / ".gitmodules"
+    if depth > DEPTH or not gitmodules.is_file():
+        return []
+    # Only read (the file is the task's to write): never `git submodule`, which acts on it.
+    listed = git.run("config", "--file", str(gitmodules), "--get-regexp", r"^submodule\..*\.path$", check=False)
+    empty: list[str] = []
+    for line in listed.output.splitlines() if listed.ok else []:
+        key, _, rel = line.partition(" ")
+        name = key.removeprefix("submodule.").removesuffix(".path")
+        if not (_relative(name) and _relative(rel)):
+            continue
+        tree = git.run("ls-tree", "--end-of-options", "HEAD", rel, cwd=clone, check=False).output.split()
+        if len(tree) < 3 or tree[0] != "160000":
+            continue  # not a submodule in this commit's tree
+        commit, target, source = tree[2], clone / rel, store / "modules" / name
+        if not (source / "objects").is_dir() or not target.is_dir() or any(target.iterdir()):
+            empty.append(rel)
+            continue
+        git.run(
+            "clone", "--quiet", "--shared", "--no-tags", "--no-checkout", "--end-of-options", str(source), str(target)
+        )
+        git.run("remote", "remove", "origin", cwd=target, check=False)  # no name for your copy to push to
+        if not git.run("checkout", "--quiet", "--detach", commit, cwd=target, check=False).ok:
+            empty.append(rel)
+            continue
+        empty += [f"{rel}/{inner}" for inner in fill(git, target, source, depth + 1)]
+    return empty
+
+
+def object_stores(store: Path) -> list[Path]:
+    """The object folders of the repository's copies of its submodules (nested ones too): what a
+    clone's submodules borrow, to be readable in a sandbox."""
+    found = []
+    for folder, inside, files in os.walk(store / "modules"):
+        if "HEAD" in files and "objects" in inside:  # a copy (its name may hold slashes: vendor/lib)
+            found.append(Path(folder) / "objects")
+            inside[:] = ["modules"] if "modules" in inside else []  # never into its objects
+    return sorted(found)
+
+
+def _relative(text: str) -> bool:
+    path = PurePosixPath(text)
+    return bool(text) and not path.is_absolute() and ".." not in path.parts and not text.startswith("-")
