@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -251,3 +252,26 @@ def test_a_repository_with_submodules_gives_its_agents_and_checks_their_files(tm
     summary = json.loads(result.stdout)
     assert summary["tasks_merged"] == 1 and summary["integration_tests_passed"] is True
     assert git(repo, "show", "czar/integration:a.txt") == "LIB = 1"
+
+
+def test_a_person_who_signs_their_commits_gets_a_run_whose_commits_are_not_signed(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by hand: with `commit.gpgsign = true` in ~/.gitconfig every agent's commit failed in
+    # its sandbox (no key there), and each task failed with "commit your work"; czar's own merges
+    # would have waited for a passphrase. Signing fails loudly here, whatever gpg this machine has.
+    home = tmp_path / "person"
+    home.mkdir()
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Person\n\temail = person@example.com\n\tsigningkey = ABCDEF0123456789\n"
+        f"[commit]\n\tgpgsign = true\n[tag]\n\tgpgsign = true\n[gpg]\n\tprogram = {shutil.which('false')}\n"
+    )
+    repo = make_repo(tmp_path / "repo")
+    monkeypatch.setenv("HOME", str(home))
+    plan = write_plan(tmp_path, "signer", [sim_task("a"), sim_task("b", deps=("a",))], workers=2)
+    result = czar("run", str(plan), "--json", timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 2
+    assert git(repo, "log", "-1", "--format=%G?", "czar/integration") == "N"  # czar's merge: not signed
+    # Your own commits are yours to sign: your configuration is left as it was.
+    assert "gpgsign = true" in (home / ".gitconfig").read_text()

@@ -14,7 +14,7 @@ import fcntl
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,8 +53,29 @@ class WorktreeStale(GitError):
     """A worktree could not be added without pruning stale registrations first."""
 
 
+# Settings of yours that czar's commits and the agents' must not follow: signing them with your key
+# (`commit.gpgsign` in your ~/.gitconfig) would wait for a passphrase nobody types, or fail in a
+# sandbox that hides your keys; every commit of every task failed so ("commit your work").
+UNSIGNED = {"commit.gpgsign": "false", "tag.gpgsign": "false"}
+
+
+def overriding(env: Mapping[str, str], settings: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with git ``settings`` that win over every configuration file (as ``git -c`` does,
+    for every git started with it), after any it carries already."""
+    out = dict(env)
+    try:
+        count = int(out.get("GIT_CONFIG_COUNT", "0"))
+    except ValueError:
+        count = 0
+    for key, value in settings.items():
+        out[f"GIT_CONFIG_KEY_{count}"], out[f"GIT_CONFIG_VALUE_{count}"] = key, value
+        count += 1
+    out["GIT_CONFIG_COUNT"] = str(count)
+    return out
+
+
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
+    env = overriding(os.environ, UNSIGNED)
     # A user's GIT_DIR or GIT_WORK_TREE would redirect every command to the wrong place.
     for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
         env.pop(var, None)
