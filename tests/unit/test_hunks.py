@@ -124,3 +124,22 @@ def test_duplicated_lines_are_at_most_the_work_and_need_an_overlap(
     if not overlap(work, meanwhile):
         assert dup == 0  # work in other places (or files) is never counted twice
     assert duplicated(work, work)[0] == total  # the same change on both sides is all done twice
+
+
+def test_parse_reads_names_as_git_writes_them_quoted_or_ending_in_a_tab() -> None:
+    # A name with a space ends with a tab; one with a quote, a backslash, a tab or (unless
+    # core.quotePath is off) a byte above 127 is quoted, C-style. Read otherwise, such a file was
+    # missing from a task's changes, and its scope went unchecked.
+    diff = (
+        'diff --git x y\n--- /dev/null\n+++ "b/back\\\\slash.txt"\n@@ -0,0 +1 @@\n+v\n'
+        "diff --git x y\n--- /dev/null\n+++ b/café.txt\n@@ -0,0 +1 @@\n+w\n"
+        'diff --git x y\n--- /dev/null\n+++ "b/q\\"uote.txt"\n@@ -0,0 +1 @@\n+y\n'
+        "diff --git x y\n--- /dev/null\n+++ b/sp ace.txt\t\n@@ -0,0 +1 @@\n+x\n"
+        'diff --git x y\n--- /dev/null\n+++ "b/ta\\tb.txt"\n@@ -0,0 +1 @@\n+z\n'
+        'diff --git x y\n--- "a/caf\\303\\251 2.txt"\n+++ /dev/null\n@@ -1 +0,0 @@\n-u\n'
+    )
+    files = parse(diff)
+    assert sorted(files) == sorted(
+        ["back\\slash.txt", "café.txt", 'q"uote.txt', "sp ace.txt", "ta\tb.txt", "café 2.txt"]
+    )
+    assert files["café 2.txt"].deleted and files["sp ace.txt"].created and files["sp ace.txt"].added_lines == ["x"]

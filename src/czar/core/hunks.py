@@ -19,8 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-_FILE = re.compile(r"^\+\+\+ (?:b/(.*)|/dev/null)$")
-_OLD_FILE = re.compile(r"^--- (?:a/(.*)|/dev/null)$")
+_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
@@ -56,6 +55,33 @@ class FileChange:
         return [line for h in self.hunks for line in h.removed]
 
 
+def _path(text: str, prefix: str) -> str | None:
+    """The file a ``---`` or ``+++`` line names (None: ``/dev/null``). git quotes a name holding
+    unusual characters, C-style (a quote, a backslash, a tab; any byte above 127 unless
+    ``core.quotePath`` is off), and ends one holding a space with a tab."""
+    if text == "/dev/null":
+        return None
+    name = _unquote(text) if text.startswith('"') else text.removesuffix("\t")
+    return name.removeprefix(prefix)
+
+
+def _unquote(text: str) -> str:
+    body, out, i = text[1:-1] if text.endswith('"') else text[1:], bytearray(), 0
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body):
+            digits = body[i + 1 : i + 4]
+            if len(digits) == 3 and all(d in "01234567" for d in digits):
+                out.append(int(digits, 8) & 0xFF)
+                i += 4
+            else:
+                out.append(_ESCAPES.get(body[i + 1], ord(body[i + 1]) & 0xFF))
+                i += 2
+            continue
+        out += body[i].encode()
+        i += 1
+    return out.decode("utf-8", errors="replace")
+
+
 def parse(diff: str) -> dict[str, FileChange]:
     """The changes of a ``git diff -U0 --no-color`` output, by path."""
     files: dict[str, FileChange] = {}
@@ -67,18 +93,17 @@ def parse(diff: str) -> dict[str, FileChange]:
         line = lines[i]
         i += 1
         if line.startswith("--- "):
-            m = _OLD_FILE.match(line)
-            old_path = m.group(1) if m else None
+            old_path = _path(line[4:], "a/")
             continue
         if line.startswith("+++ "):
-            m = _FILE.match(line)
-            path = m.group(1) if m and m.group(1) else old_path
+            new_path = _path(line[4:], "b/")
+            path = new_path or old_path
             if path is None:
                 current = None
                 continue
             current = files.setdefault(path, FileChange(path))
             current.created = old_path is None
-            current.deleted = m is not None and m.group(1) is None
+            current.deleted = new_path is None
             continue
         m = _HUNK.match(line)
         if m and current is not None:

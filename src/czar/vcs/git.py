@@ -74,13 +74,29 @@ def overriding(env: Mapping[str, str], settings: Mapping[str, str]) -> dict[str,
     return out
 
 
+# Settings of yours that would change what czar reads of git's output: names of files quoted
+# (any name not in ASCII), diffs without their a/ b/ prefixes, in colour, with signatures.
+READABLE = {
+    "core.quotePath": "false",
+    "diff.noprefix": "false",
+    "diff.mnemonicPrefix": "false",
+    "color.ui": "false",
+    "log.showSignature": "false",
+}
+
+
 def _env() -> dict[str, str]:
-    env = overriding(os.environ, UNSIGNED)
+    env = overriding(os.environ, {**UNSIGNED, **READABLE})
     # A user's GIT_DIR or GIT_WORK_TREE would redirect every command to the wrong place.
     for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
         env.pop(var, None)
     env["GIT_TERMINAL_PROMPT"] = "0"
     return env
+
+
+def _names(out: str) -> list[str]:
+    """The names of a ``-z`` output (ended each by a NUL: none quoted, a newline in one kept)."""
+    return [name for name in out.split("\0") if name]
 
 
 class Git:
@@ -159,8 +175,8 @@ class Git:
 
     def changed_files(self, base: str, branch: str) -> list[str]:
         """What ``branch`` changed since it left ``base`` (``git diff base...branch``)."""
-        out = self.out("diff", "--name-only", "--no-renames", "--end-of-options", f"{base}...{branch}")
-        return [line for line in out.splitlines() if line]
+        out = self.run("diff", "--name-only", "-z", "--no-renames", "--end-of-options", f"{base}...{branch}").output
+        return _names(out)
 
     def tips(self, prefix: str = "czar/") -> dict[str, str]:
         """Every branch under ``prefix`` and the commit it points at, in one command."""
@@ -171,8 +187,7 @@ class Git:
 
     def files_between(self, a: str, b: str) -> list[str]:
         """The files that differ between two commits (``git diff --name-only a b``)."""
-        out = self.out("diff", "--name-only", "--no-renames", "--end-of-options", a, b)
-        return [line for line in out.splitlines() if line]
+        return _names(self.run("diff", "--name-only", "-z", "--no-renames", "--end-of-options", a, b).output)
 
     def head(self, worktree: Path) -> str:
         return self.out("rev-parse", "HEAD", cwd=worktree)
@@ -203,14 +218,14 @@ class Git:
         ``git merge-tree --write-tree`` (git 2.38 or newer) merges in memory: no worktree, no ref moves.
         """
         result = self.run(
-            "merge-tree", "--write-tree", "--name-only", "--no-messages", "--end-of-options", a, b, check=False
+            "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", "--end-of-options", a, b, check=False
         )
         if result.returncode == 0:
             return None
         if result.returncode != 1:
             first = (result.output.strip().splitlines() or ["(no output)"])[-1]
             raise GitError(f"git merge-tree failed: {first}", output=result.output)
-        return [line for line in result.output.splitlines()[1:] if line]
+        return _names(result.output)[1:]  # after the tree it made
 
     def merge_commit(self, a: str, b: str, message: str) -> str | None:
         """A merge commit of ``a`` and ``b`` made in memory (no worktree, no ref moves); None if
