@@ -87,3 +87,48 @@ def test_what_the_repository_never_fetched_stays_empty_and_a_rewritten_gitmodule
     )
     assert submodules.fill(Git(clone), clone, Git(repo).common_dir()) == []
     assert list((clone / "vendor/lib").iterdir()) == []
+
+
+def _with_lib(tmp_path: Path, where: str = "vendor/lib") -> tuple[Path, Path]:
+    lib = _library(tmp_path / "lib", "LIB = 1\n")
+    repo = make_repo(tmp_path / "repo")
+    _add(repo, lib, where)
+    return repo, lib
+
+
+def test_a_link_in_the_tree_takes_czar_nowhere_outside_the_clone(tmp_path: Path) -> None:
+    # A tree can name a link and a folder alike (made by hand, object by object): git checks out
+    # the link, and `ls-tree` still names the submodule under it. czar must not follow the link.
+    repo, _ = _with_lib(tmp_path)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    outside = tmp_path / "outside"
+    (outside / "lib").mkdir(parents=True)
+    subprocess.run(["rm", "-rf", str(clone / "vendor")], check=True)
+    (clone / "vendor").symlink_to(outside)
+    assert submodules.fill(Git(clone), clone, Git(repo).common_dir()) == ["vendor/lib"]
+    assert list((outside / "lib").iterdir()) == []
+
+
+def test_a_commit_the_repositorys_copy_lacks_leaves_the_folder_empty_not_half_made(tmp_path: Path) -> None:
+    # The person pulled without `git submodule update`: the tree names a commit their copy has not
+    # fetched. A folder left holding the copy's own commit would be recorded by `git add -A`.
+    repo, lib = _with_lib(tmp_path)
+    (lib / "lib.py").write_text("LIB = 2\n")
+    git(lib, "commit", "-qam", "lib 2")
+    newer = git(lib, "rev-parse", "HEAD")
+    git(repo, "update-index", "--cacheinfo", f"160000,{newer},vendor/lib")
+    git(repo, "commit", "-qm", "lib 2, not fetched here")
+    git(repo, "branch", "czar/a", "main")
+    made = tmp_path / "data" / "a"
+    checkout.make(Git(repo), made, "czar/a")
+    assert list((made / "vendor/lib").iterdir()) == []
+    assert git(made, "status", "--porcelain") == ""
+
+
+def test_a_submodule_whose_name_holds_spaces_is_filled(tmp_path: Path) -> None:
+    repo, _ = _with_lib(tmp_path, "third party/lib")
+    git(repo, "branch", "czar/a", "main")
+    made = tmp_path / "data" / "a"
+    checkout.make(Git(repo), made, "czar/a")
+    assert (made / "third party/lib/lib.py").read_text() == "LIB = 1\n"

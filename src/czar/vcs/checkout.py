@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import re
 import shutil
@@ -27,12 +28,20 @@ from czar.runtime.keyed_locks import KeyedLocks
 from czar.vcs import submodules
 from czar.vcs.git import Git
 
+log = logging.getLogger("czar.checkout")
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
-def _store(git: Git) -> Path:
-    """The repository's git folder, where its copies of its submodules are (``submodules.fill``)."""
-    return _objects(git.repo).parent
+def _fill(git: Git, clone: Path) -> None:
+    """The clone's submodules, from the repository's copies of them (``czar.vcs.submodules``); those
+    left empty are said in czar's log (a check that needs one fails with what it misses)."""
+    try:
+        empty = submodules.fill(git, clone, _objects(git.repo).parent)
+    except OSError as exc:  # the clone itself is whole: only its submodules are missing
+        log.warning("submodules not filled in %s: %s", clone, exc)
+        return
+    if empty:
+        log.warning("submodules left empty in %s (not in the repository's .git/modules): %s", clone, empty)
 
 
 def is_commit_id(text: str) -> bool:
@@ -69,7 +78,7 @@ def make(git: Git, path: Path, branch: str) -> None:
     )
     # Without a remote, the agent has no name for the user's repository to push to.
     git.run("remote", "remove", "origin", cwd=making)
-    submodules.fill(git, making, _store(git))
+    _fill(git, making)
     making.rename(path)
 
 
@@ -87,7 +96,7 @@ def throwaway(git: Git, path: Path, commit: str) -> Iterator[Path]:
             "clone", "--quiet", "--shared", "--no-tags", "--no-checkout", "--end-of-options", str(git.repo), str(path)
         )
         git.run("checkout", "--quiet", "--detach", commit, cwd=path)  # a commit id: never an option
-        submodules.fill(git, path, _store(git))
+        _fill(git, path)
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
@@ -107,7 +116,7 @@ def detached(git: Git, path: Path, commit: str) -> None:
     )
     git.run("checkout", "--quiet", "--detach", commit, cwd=making)  # a commit id: never an option
     git.run("remote", "remove", "origin", cwd=making)
-    submodules.fill(git, making, _store(git))
+    _fill(git, making)
     making.rename(path)
 
 
@@ -243,6 +252,10 @@ def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
     fetched = git.run(
         "-c",
         "advice.fetchShowForcedUpdates=false",
+        # The agent's objects come into your repository: none malformed (a tree naming a link and
+        # a folder alike, say, which would check out otherwise than it reads).
+        "-c",
+        "fetch.fsckObjects=true",
         "fetch",
         "--quiet",
         "--no-tags",

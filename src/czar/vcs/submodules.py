@@ -13,6 +13,7 @@ in yours; so does a commit only an agent made inside one.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path, PurePosixPath
 
 from czar.vcs.git import Git
@@ -23,15 +24,17 @@ DEPTH = 8  # submodules within submodules, at most
 def fill(git: Git, clone: Path, store: Path, depth: int = 0) -> list[str]:
     """Check out, in ``clone`` (just made, its tree checked out; its configuration czar's own), each
     submodule that ``store`` (the repository's git folder, or a submodule's copy in it) holds a
-    copy of, at the commit ``clone``'s tree names. Returns the submodules left empty."""
+    copy of, at the commit ``clone``'s tree names. Returns the submodules left empty; a problem
+    with one leaves it empty (never half made: `git add -A` would record what it holds), and
+    never stops the clone."""
     gitmodules = clone / ".gitmodules"
-    if depth > DEPTH or not gitmodules.is_file():
+    if depth > DEPTH or not gitmodules.is_file() or gitmodules.is_symlink():
         return []
     # Only read (the file is the task's to write): never `git submodule`, which acts on it.
-    listed = git.run("config", "--file", str(gitmodules), "--get-regexp", r"^submodule\..*\.path$", check=False)
+    listed = git.run("config", "--file", str(gitmodules), "-z", "--get-regexp", r"^submodule\..*\.path$", check=False)
     empty: list[str] = []
-    for line in listed.output.splitlines() if listed.ok else []:
-        key, _, rel = line.partition(" ")
+    for entry in listed.output.split("\0") if listed.ok else []:
+        key, _, rel = entry.partition("\n")  # a name may hold spaces
         name = key.removeprefix("submodule.").removesuffix(".path")
         if not (_relative(name) and _relative(rel)):
             continue
@@ -39,18 +42,35 @@ def fill(git: Git, clone: Path, store: Path, depth: int = 0) -> list[str]:
         if len(tree) < 3 or tree[0] != "160000":
             continue  # not a submodule in this commit's tree
         commit, target, source = tree[2], clone / rel, store / "modules" / name
-        if not (source / "objects").is_dir() or not target.is_dir() or any(target.iterdir()):
+        if not _inside(clone, rel) or any(target.iterdir()) or not (source / "objects").is_dir():
             empty.append(rel)
             continue
-        git.run(
-            "clone", "--quiet", "--shared", "--no-tags", "--no-checkout", "--end-of-options", str(source), str(target)
-        )
-        git.run("remote", "remove", "origin", cwd=target, check=False)  # no name for your copy to push to
-        if not git.run("checkout", "--quiet", "--detach", commit, cwd=target, check=False).ok:
+        if not _clone(git, source, target, commit):
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir()
             empty.append(rel)
             continue
         empty += [f"{rel}/{inner}" for inner in fill(git, target, source, depth + 1)]
     return empty
+
+
+def _clone(git: Git, source: Path, target: Path, commit: str) -> bool:
+    borrowed = ("clone", "--quiet", "--shared", "--no-tags", "--no-checkout", "--end-of-options")
+    if not git.run(*borrowed, str(source), str(target), check=False).ok:
+        return False
+    git.run("remote", "remove", "origin", cwd=target, check=False)  # no name for your copy to push to
+    return git.run("checkout", "--quiet", "--detach", commit, cwd=target, check=False).ok
+
+
+def _inside(clone: Path, rel: str) -> bool:
+    """``rel`` is a folder of ``clone`` itself, each part of the way: none a link (a tree can hold
+    a link and a folder of one name, and git checks out the link) that would take czar elsewhere."""
+    here = clone
+    for part in PurePosixPath(rel).parts:
+        here = here / part
+        if here.is_symlink() or not here.is_dir():
+            return False
+    return True
 
 
 def object_stores(store: Path) -> list[Path]:
