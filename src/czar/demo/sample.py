@@ -28,7 +28,6 @@ read a stored ``.gitignore``.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import string
 import sys
@@ -38,8 +37,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from czar.errors import CzarError, GitError
-from czar.runtime import proc
+from czar.errors import CzarError
+from czar.vcs.git import Git
 
 # Commits of the sample carry their own identity, so the demo works without any git config.
 DEMO_IDENTITY = ("-c", "user.name=czar-demo", "-c", "user.email=demo@czar.localhost", "-c", "commit.gpgsign=false")
@@ -188,15 +187,7 @@ def plan_text(workers: int = 4) -> str:
 
 
 def _git(repo: Path, *args: str) -> None:
-    env = dict(os.environ)
-    # A caller's GIT_DIR or GIT_WORK_TREE would point these commands at another repository.
-    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-        env.pop(var, None)
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    result = proc.run(["git", "-C", str(repo), *DEMO_IDENTITY, *args], env=env, timeout=60)
-    if not result.ok:
-        last = (result.output.strip().splitlines() or ["(no output)"])[-1]
-        raise GitError(f"git {args[0]} failed in {repo}: {last}", output=result.output)
+    Git(repo).run(*DEMO_IDENTITY, *args, timeout=60)  # czar's git: none of your settings that would stop it
 
 
 def write_sample(root: Path, workers: int = 4) -> Path:

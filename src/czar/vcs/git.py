@@ -85,8 +85,14 @@ READABLE = {
 }
 
 
-def _env() -> dict[str, str]:
-    env = overriding(os.environ, {**UNSIGNED, **READABLE})
+# czar's own commits, merges and checkouts run no hook: not yours (a global `core.hooksPath`, or
+# the repository's .git/hooks, which its worktrees share), not a task's. Its pushes run yours (a
+# pre-push hook is your guard on what leaves the machine).
+NO_HOOKS = {"core.hooksPath": "/dev/null"}
+
+
+def _env(hooks: bool = False) -> dict[str, str]:
+    env = overriding(os.environ, {**UNSIGNED, **READABLE, **({} if hooks else NO_HOOKS)})
     # A user's GIT_DIR or GIT_WORK_TREE would redirect every command to the wrong place.
     for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
         env.pop(var, None)
@@ -106,10 +112,13 @@ class Git:
         self.repo = repo
         self.wrap = wrap  # runs each command through this (a sandbox, for a checkout an agent controls)
 
-    def run(self, *args: str, cwd: Path | None = None, check: bool = True, timeout: float = 120) -> proc.Result:
+    def run(
+        self, *args: str, cwd: Path | None = None, check: bool = True, timeout: float = 120, hooks: bool = False
+    ) -> proc.Result:
+        """``hooks``: your hooks run (see ``NO_HOOKS``)."""
         where = cwd or self.repo
         argv = ["git", "-C", str(where), *args]
-        result = proc.run(self.wrap(argv) if self.wrap else argv, env=_env(), timeout=timeout)
+        result = proc.run(self.wrap(argv) if self.wrap else argv, env=_env(hooks), timeout=timeout)
         if check and not result.ok:
             first = (result.output.strip().splitlines() or ["(no output)"])[-1]
             raise GitError(f"git {' '.join(args[:3])} failed in {where}: {first}", output=result.output)

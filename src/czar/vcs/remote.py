@@ -97,6 +97,7 @@ class Remote:
             f"{commit}:refs/heads/{branch}",
             check=False,
             timeout=timeout,
+            hooks=True,  # your pre-push hook guards what leaves the machine
         )
         if not result.ok:
             return _said(result.output)
