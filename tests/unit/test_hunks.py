@@ -136,10 +136,11 @@ def test_parse_reads_names_as_git_writes_them_quoted_or_ending_in_a_tab() -> Non
         'diff --git x y\n--- /dev/null\n+++ "b/q\\"uote.txt"\n@@ -0,0 +1 @@\n+y\n'
         "diff --git x y\n--- /dev/null\n+++ b/sp ace.txt\t\n@@ -0,0 +1 @@\n+x\n"
         'diff --git x y\n--- /dev/null\n+++ "b/ta\\tb.txt"\n@@ -0,0 +1 @@\n+z\n'
+        'diff --git x y\n--- /dev/null\n+++ "b/q\\"x y.txt"\t\n@@ -0,0 +1 @@\n+t\n'
         'diff --git x y\n--- "a/caf\\303\\251 2.txt"\n+++ /dev/null\n@@ -1 +0,0 @@\n-u\n'
     )
     files = parse(diff)
     assert sorted(files) == sorted(
-        ["back\\slash.txt", "café.txt", 'q"uote.txt', "sp ace.txt", "ta\tb.txt", "café 2.txt"]
+        ["back\\slash.txt", "café.txt", 'q"uote.txt', "sp ace.txt", "ta\tb.txt", "café 2.txt", 'q"x y.txt']
     )
     assert files["café 2.txt"].deleted and files["sp ace.txt"].created and files["sp ace.txt"].added_lines == ["x"]

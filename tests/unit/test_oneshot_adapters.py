@@ -441,8 +441,9 @@ def test_aider_command(tmp_path: Path, clean_env: None) -> None:
         str(folder / "input.txt"),
     ]
     # Its own files stay out of the work: its git (and the agent's) ignores them.
-    assert launch.env["GIT_CONFIG_KEY_0"] == "core.excludesFile"
-    assert Path(launch.env["GIT_CONFIG_VALUE_0"]).read_text().startswith(".aider*\n")
+    settings = _git_settings(launch.env)
+    assert Path(settings["core.excludesFile"]).read_text().startswith(".aider*\n")
+    assert settings["commit.gpgsign"] == "false"  # its commits are not signed with your key
     assert launch.stdin == []
     assert launch.keep_stdin is False
     assert "OPENAI_API_BASE" not in launch.env
@@ -459,9 +460,14 @@ def test_aider_keeps_the_users_git_settings_and_ignores(
     monkeypatch.setenv("GIT_CONFIG_KEY_0", "user.name")
     monkeypatch.setenv("GIT_CONFIG_VALUE_0", "someone")
     env = AiderAdapter().launch(context(tmp_path)).env
-    assert env["GIT_CONFIG_COUNT"] == "2" and env["GIT_CONFIG_KEY_0"] == "user.name"
-    assert env["GIT_CONFIG_KEY_1"] == "core.excludesFile"
-    assert Path(env["GIT_CONFIG_VALUE_1"]).read_text() == ".aider*\n.env\n"
+    assert env["GIT_CONFIG_KEY_0"] == "user.name" and env["GIT_CONFIG_VALUE_0"] == "someone"  # kept, first
+    assert Path(_git_settings(env)["core.excludesFile"]).read_text() == ".aider*\n.env\n"
+
+
+def _git_settings(env: dict[str, str]) -> dict[str, str]:
+    """The git settings an environment carries (GIT_CONFIG_*), the later winning."""
+    count = int(env["GIT_CONFIG_COUNT"])
+    return {env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"] for i in range(count)}
 
 
 def test_aider_model_base_url_and_extra_arguments(tmp_path: Path, clean_env: None) -> None:
@@ -507,3 +513,12 @@ def test_aider_without_any_key_cannot_reach_its_model() -> None:
     assert AiderAdapter().parse(line) == [
         Signal("model_error", text=line.strip(), data={"kind": "auth", "retry": False})
     ]
+
+
+def test_an_agents_commits_stay_unsigned_whatever_the_plans_env_numbers_among_gits_settings(
+    tmp_path: Path, clean_env: None
+) -> None:
+    plans = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "commit.gpgsign", "GIT_CONFIG_VALUE_0": "true"}
+    ctx = context(tmp_path, settings=AgentSettings(env=plans))
+    for adapter in (GeminiAdapter(), AiderAdapter()):
+        assert _git_settings(adapter.launch(ctx).env)["commit.gpgsign"] == "false", adapter

@@ -20,6 +20,7 @@ from czar.agents.base import Capabilities, HookProtocol, Launch, LaunchContext, 
 from czar.agents.oneshot import message
 from czar.core.host_commands import MessageKind
 from czar.runtime import proc
+from czar.vcs.git import overriding
 
 # "Tokens: 16k sent, 15k cache hit, 1.2k received. Cost: $0.01 message, $0.03 session." (with both
 # a cache hit and a cache write, the cost comes on the next line)
@@ -176,7 +177,4 @@ def _exclude(env: dict[str, str], path: Path) -> None:
     with contextlib.suppress(OSError, UnicodeDecodeError):
         patterns += users.read_text()
     path.write_text(patterns)
-    count = env.get("GIT_CONFIG_COUNT") or "0"
-    n = int(count) if count.isdigit() else 0
-    env.update({"GIT_CONFIG_COUNT": str(n + 1), f"GIT_CONFIG_KEY_{n}": "core.excludesFile"})
-    env[f"GIT_CONFIG_VALUE_{n}"] = str(path)
+    env.update(overriding(env, {"core.excludesFile": str(path)}))

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from czar.core.host_commands import MessageKind
 from czar.runtime import search_path
 from czar.runtime.withheld import without
+from czar.vcs.git import UNSIGNED, overriding
 
 
 class SignalKind(StrEnum):
@@ -262,7 +263,9 @@ def base_env(ctx: LaunchContext) -> dict[str, str]:
     env.pop(search_path.PERSONS_PATH, None)  # czar's own, for its own processes
     env.update(ctx.env)
     env.update(ctx.settings.env)
-    return env
+    # Its commits unsigned, whatever the plan's `env` numbered among git's settings (see
+    # ``git.UNSIGNED``): after them, so that they cannot undo it.
+    return overriding(env, UNSIGNED)
 
 
 def mcp_config(ctx: LaunchContext) -> dict[str, Any]:

@@ -58,10 +58,11 @@ class FileChange:
 def _path(text: str, prefix: str) -> str | None:
     """The file a ``---`` or ``+++`` line names (None: ``/dev/null``). git quotes a name holding
     unusual characters, C-style (a quote, a backslash, a tab; any byte above 127 unless
-    ``core.quotePath`` is off), and ends one holding a space with a tab."""
+    ``core.quotePath`` is off), and ends one holding a space with a tab, quoted or not."""
+    text = text.removesuffix("\t")  # a name holding a tab is always quoted: this one is git's
     if text == "/dev/null":
         return None
-    name = _unquote(text) if text.startswith('"') else text.removesuffix("\t")
+    name = _unquote(text) if text.startswith('"') else text
     return name.removeprefix(prefix)
 
 

@@ -30,7 +30,7 @@ from czar.host.screen import Screen
 from czar.runtime import sandbox, search_path
 from czar.runtime.proc import Child, run, spawn
 from czar.vcs import checkout
-from czar.vcs.git import UNSIGNED, Git, overriding
+from czar.vcs.git import Git
 
 if TYPE_CHECKING:
     from czar.host.worker_host import WorkerHost
@@ -244,8 +244,6 @@ class AgentProcess:
             "GIT_AUTHOR_EMAIL": f"{self.host.worker}@czar.localhost",
             "GIT_COMMITTER_NAME": f"czar {self.host.worker}",
             "GIT_COMMITTER_EMAIL": f"{self.host.worker}@czar.localhost",
-            # Its commits are not signed with your key (see ``git.UNSIGNED``).
-            **{k: v for k, v in overriding(os.environ, UNSIGNED).items() if k.startswith("GIT_CONFIG_")},
         }
 
     def agent_path(self) -> str:

@@ -32,6 +32,7 @@ class Result:
     output: str  # stdout and stderr interleaved, as a person would have seen them
     timed_out: bool = False
     interrupted: bool = False  # killed (or never started) because czar is stopping: says nothing of the work
+    errors: str = ""  # stderr, where it was kept apart from ``output`` (``run(errors_too=False)``)
 
     @property
     def ok(self) -> bool:
@@ -54,7 +55,7 @@ def run(
     Without ``own_group`` it stays in the caller's group, and ends with it (an agent's commands:
     whoever kills the agent's group kills them too); on timeout only it is killed, and what it
     started and left holding its output is not waited for. Without ``errors_too`` the output is
-    its standard output alone (to parse), its errors dropped."""
+    its standard output alone (to parse), its errors kept apart (``Result.errors``)."""
     log.debug("run %s (cwd=%s)", argv, cwd)
     with _lock:
         if label and label in _stopped:
@@ -66,7 +67,7 @@ def run(
                 env=dict(env) if env is not None else None,
                 stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT if errors_too else subprocess.DEVNULL,
+                stderr=subprocess.STDOUT if errors_too else subprocess.PIPE,
                 text=True,
                 errors="replace",
                 start_new_session=own_group,
@@ -75,8 +76,8 @@ def run(
             return Result(tuple(argv), 127, f"cannot run {argv[0]}: {exc.strerror or exc}\n")
         RUNNING[proc.pid] = label
     try:
-        out, _ = proc.communicate(input_text, timeout=timeout)
-        return Result(tuple(argv), proc.returncode, out, interrupted=proc.pid in _killed)
+        out, err = proc.communicate(input_text, timeout=timeout)
+        return Result(tuple(argv), proc.returncode, out, interrupted=proc.pid in _killed, errors=err or "")
     except subprocess.TimeoutExpired:
         if own_group:
             kill_group(proc.pid)

@@ -93,11 +93,19 @@ NO_HOOKS = {"core.hooksPath": "/dev/null"}
 
 def _env(hooks: bool = False) -> dict[str, str]:
     env = overriding(os.environ, {**UNSIGNED, **READABLE, **({} if hooks else NO_HOOKS)})
-    # A user's GIT_DIR or GIT_WORK_TREE would redirect every command to the wrong place.
-    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+    # A user's GIT_DIR or GIT_WORK_TREE would redirect every command to the wrong place; a parent
+    # git's `-c` settings (GIT_CONFIG_PARAMETERS) would win over czar's.
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG_PARAMETERS"):
         env.pop(var, None)
     env["GIT_TERMINAL_PROMPT"] = "0"
     return env
+
+
+# What czar reads of a diff, whatever the person's diff settings (prefixes, hunks joined, submodules
+# hidden or shown as logs).
+_SHOWN = ("--src-prefix=a/", "--dst-prefix=b/", "--submodule=short", "--ignore-submodules=none")
+ZERO = ("-U0", "--inter-hunk-context=0", "--no-color", "--no-ext-diff", *_SHOWN)
+NAMES = ("--name-only", "-z", "--no-renames", "--ignore-submodules=none")
 
 
 def _names(out: str) -> list[str]:
@@ -113,15 +121,26 @@ class Git:
         self.wrap = wrap  # runs each command through this (a sandbox, for a checkout an agent controls)
 
     def run(
-        self, *args: str, cwd: Path | None = None, check: bool = True, timeout: float = 120, hooks: bool = False
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        check: bool = True,
+        timeout: float = 120,
+        hooks: bool = False,
+        parsed: bool = False,
     ) -> proc.Result:
-        """``hooks``: your hooks run (see ``NO_HOOKS``)."""
+        """``hooks``: your hooks run (see ``NO_HOOKS``); ``parsed``: the output is git's standard
+        output alone (a warning would read as part of it), its errors kept apart."""
         where = cwd or self.repo
         argv = ["git", "-C", str(where), *args]
-        result = proc.run(self.wrap(argv) if self.wrap else argv, env=_env(hooks), timeout=timeout)
+        result = proc.run(
+            self.wrap(argv) if self.wrap else argv, env=_env(hooks), timeout=timeout, errors_too=not parsed
+        )
         if check and not result.ok:
-            first = (result.output.strip().splitlines() or ["(no output)"])[-1]
-            raise GitError(f"git {' '.join(args[:3])} failed in {where}: {first}", output=result.output)
+            said = result.errors + result.output
+            first = (said.strip().splitlines() or ["(no output)"])[-1]
+            words = [a for i, a in enumerate(args) if a != "-c" and (i == 0 or args[i - 1] != "-c")]
+            raise GitError(f"git {' '.join(words[:3])} failed in {where}: {first}", output=said)
         return result
 
     def out(self, *args: str, cwd: Path | None = None) -> str:
@@ -184,8 +203,7 @@ class Git:
 
     def changed_files(self, base: str, branch: str) -> list[str]:
         """What ``branch`` changed since it left ``base`` (``git diff base...branch``)."""
-        out = self.run("diff", "--name-only", "-z", "--no-renames", "--end-of-options", f"{base}...{branch}").output
-        return _names(out)
+        return _names(self.run("diff", *NAMES, "--end-of-options", f"{base}...{branch}", parsed=True).output)
 
     def tips(self, prefix: str = "czar/") -> dict[str, str]:
         """Every branch under ``prefix`` and the commit it points at, in one command."""
@@ -196,7 +214,7 @@ class Git:
 
     def files_between(self, a: str, b: str) -> list[str]:
         """The files that differ between two commits (``git diff --name-only a b``)."""
-        return _names(self.run("diff", "--name-only", "-z", "--no-renames", "--end-of-options", a, b).output)
+        return _names(self.run("diff", *NAMES, "--end-of-options", a, b, parsed=True).output)
 
     def head(self, worktree: Path) -> str:
         return self.out("rev-parse", "HEAD", cwd=worktree)
@@ -207,15 +225,13 @@ class Git:
 
     def diff_zero(self, base: str, tip: str) -> str:
         """``git diff -U0`` from ``base`` to ``tip``: only the changed lines, for hunk overlaps."""
-        return self.run(
-            "diff", "-U0", "--no-color", "--no-renames", "--no-ext-diff", "--end-of-options", base, tip
-        ).output
+        return self.run("diff", *ZERO, "--no-renames", "--end-of-options", base, tip, parsed=True).output
 
     def own_changes(self, base: str, tip: str) -> str:
-        return self.out(
-            "log", "--no-merges", "--format=", "-p", "-U0", "--no-color", "--no-ext-diff", "--no-textconv",
-            "--end-of-options", f"{base}..{tip}", "--",
-        )  # fmt: skip
+        return self.run(
+            "log", "--no-merges", "--format=", "-p", *ZERO, "--no-textconv", "--end-of-options", f"{base}..{tip}", "--",
+            parsed=True,
+        ).output.strip()  # fmt: skip
 
     def first_parent(self, commit: str) -> str | None:
         result = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{commit}^1", check=False)
