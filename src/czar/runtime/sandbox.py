@@ -243,11 +243,7 @@ def program_folders(command: str, search: str | None = None) -> tuple[Path, ...]
                 folders += [Path(node).parent, Path(node).resolve().parent.parent]
         if candidate.parent.name == "bin" and (candidate.parent.parent / "pyvenv.cfg").exists():
             venv = candidate.parent.parent
-            folders.append(venv)
-            for line in (venv / "pyvenv.cfg").read_text(errors="replace").splitlines():
-                key, _, value = line.partition("=")
-                if key.strip() == "home" and value.strip():
-                    folders.append(Path(value.strip()).resolve().parent)  # the Python's prefix
+            folders += [venv, *_base_python(venv)]
     return tuple(dict.fromkeys(folders))
 
 
@@ -262,12 +258,16 @@ def _path_and_venvs(path: str) -> tuple[list[Path], list[Path]]:
 def _venv_parts(venv: Path) -> list[Path]:
     """What a virtualenv is made of, and no more (``python -m venv .`` makes a project folder one):
     its programs, its packages, its settings, and the Python it was made from."""
-    parts = [venv / "bin", venv / "include", venv / "pyvenv.cfg", *venv.glob("lib*")]
+    return [venv / "bin", venv / "include", venv / "pyvenv.cfg", *venv.glob("lib*"), *_base_python(venv)]
+
+
+def _base_python(venv: Path) -> list[Path]:
+    """The prefix of the Python a virtualenv was made from (its ``pyvenv.cfg`` names its folder)."""
     for line in (venv / "pyvenv.cfg").read_text(errors="replace").splitlines():
         key, _, value = line.partition("=")
         if key.strip() == "home" and value.strip():
-            parts.append(Path(value.strip()).resolve().parent)  # the base Python's prefix
-    return parts
+            return [Path(value.strip()).resolve().parent]
+    return []
 
 
 def _existing(paths: Sequence[Path]) -> list[Path]:

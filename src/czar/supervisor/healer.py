@@ -270,12 +270,7 @@ class Healer:
         self.say(f"health: {v.worker} on {v.task}: {repair} ({f.problem})")
         if repair is Repair.SIDELINE and authors and authors.keys() <= self.sidelined:
             # Nothing is left to take the tasks: said now, not after ``stall_after`` of nothing.
-            names, settings = ", ".join(sorted(authors)), stall.settings_of(authors.values())
-            stall.cannot_go_on(
-                self.store,
-                f"no worker can take a task: the agent of every one ({names}) cannot start. "
-                f"Fix {settings} (`czar doctor`, `czar logs WORKER`), then run the plan again",
-            )
+            stall.none_can_start(self.store, "worker", "take a task", authors)
 
     def _sideline(self, conn: Tx, pt: Patient, f: Diagnosis) -> None:
         """The worker's agent cannot start (every start ended before its model said a word): its

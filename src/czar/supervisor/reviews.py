@@ -271,7 +271,6 @@ class Reviewing:
                 and not r.findings
                 and not Store.reached_a_model(conn, w.agent, self.earlier)
             }
-        self._no_reviewer_left()
         for review, worker, attempt, task in seen:
             reason = None
             if task.state is not TaskState.REVIEWING:
@@ -295,8 +294,7 @@ class Reviewing:
             aside = self.false_starts[worker.id] >= FALSE_STARTS
             self._lost(review, NOT_STARTED, cannot_start=said if aside else None)
         self._tidy()
-        if self.sidelined:
-            self._no_reviewer_left()
+        self._no_reviewer_left()  # after this sweep's losses: a reviewer may have been set aside
 
     def _no_reviewer_left(self) -> None:
         """Every reviewer's host was given up on (it kept dying) while work waits for review: a
@@ -308,12 +306,7 @@ class Reviewing:
         gone = bool(reviewers) and all(w.state is WorkerState.CRASHED for w in reviewers)
         if gone and {w.id for w in reviewers} <= self.sidelined and not self._alerted:
             self._alerted = True
-            names, settings = ", ".join(sorted(w.id for w in reviewers)), stall.settings_of(w.agent for w in reviewers)
-            stall.cannot_go_on(
-                self.store,
-                f"no reviewer can review: the agent of every one ({names}) cannot start. "
-                f"Fix {settings} (`czar doctor`, `czar logs WORKER`), then run the plan again",
-            )
+            stall.none_can_start(self.store, "reviewer", "review", {w.id: w.agent for w in reviewers})
         elif gone and waiting and not self._alerted:
             self._alerted = True
             with self.store.write() as conn:

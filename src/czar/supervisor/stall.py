@@ -3,7 +3,7 @@ for whom and what is stuck (``run.stalled``), so that nobody watches a run that 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 from czar.core import waits
 from czar.core.clock import Clock
@@ -44,9 +44,16 @@ def diagnosis(store: Store) -> list[str]:
     return waits.diagnose(lines, idle)
 
 
-def settings_of(kinds: Iterable[str]) -> str:
-    """Where the plan sets agents of ``kinds``: ``[agents.claude] and [agents.codex]``."""
-    return " and ".join(f"[agents.{k}]" for k in sorted(set(kinds)))
+def none_can_start(store: Store, who: str, what: str, agents: Mapping[str, str]) -> list[str]:
+    """``cannot_go_on``: the agent of every ``who`` ("worker", "reviewer"; ``agents``: each one's
+    kind) cannot start, and ``what`` is what none is left to do ("take a task")."""
+    names = ", ".join(sorted(agents))
+    settings = " and ".join(f"[agents.{k}]" for k in sorted(set(agents.values())))
+    return cannot_go_on(
+        store,
+        f"no {who} can {what}: the agent of every one ({names}) cannot start. "
+        f"Fix {settings} (`czar doctor`, `czar logs WORKER`), then run the plan again",
+    )
 
 
 def cannot_go_on(store: Store, why: str) -> list[str]:
