@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 AGENTS := agent-clis/node_modules/.installed-stamp
 AIDER := agent-clis/aider-venv/.installed-stamp
 MOCKS := forge-mocks/node_modules/.installed-stamp
-BROWSER := $(VENV)/.browser-stamp
+TEST_PROGRAMS := $(VENV)/.test-programs-stamp
 
 .PHONY: demo test check bench bench-ci clean setup
 
@@ -37,10 +37,10 @@ $(MOCKS): forge-mocks/package.json forge-mocks/package-lock.json
 	cd forge-mocks && npm ci --no-audit --no-fund --loglevel=error
 	touch $(MOCKS)
 
-# Debian's Chromium, the real browser the web page's tests drive through Playwright.
-$(BROWSER): scripts/system-deps $(STAMP)
-	./scripts/system-deps --browser
-	touch $(BROWSER)
+# Debian's Chromium, the real browser the web page's tests drive through Playwright, and Git LFS.
+$(TEST_PROGRAMS): scripts/system-deps $(STAMP)
+	./scripts/system-deps --tests
+	touch $(TEST_PROGRAMS)
 
 # Aider, a Python program, in a virtual environment of its own (it pins its dependencies; it runs on
 # Python 3.10 to 3.12).
@@ -56,8 +56,12 @@ $(AIDER): agent-clis/requirements-aider.txt $(STAMP)
 # time on two cores take half the time of one at a time. A worker that is done takes tests queued for
 # another (worksteal), so the long runs spread out.
 TEST_WORKERS ?= 4
-test: $(STAMP) $(AGENTS) $(AIDER) $(MOCKS) $(BROWSER)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+# The tests run as in an activated virtualenv: a check's `python` is the virtualenv's, not a
+# version manager's shim (pyenv's starts a dozen shell processes for each, a sixth of a run's CPU).
+# Byte code is written even where PYTHONDONTWRITEBYTECODE is set, so that each of pytest's processes
+# does not rewrite the asserts of every test module again (four seconds of CPU each).
+test: $(STAMP) $(AGENTS) $(AIDER) $(MOCKS) $(TEST_PROGRAMS)
+	env -u PYTHONDONTWRITEBYTECODE PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -66,7 +70,7 @@ check: $(STAMP)
 	$(BIN)/lint-imports
 
 # The benchmarks, full size (about eleven minutes); each exits non-zero if a target is missed.
-bench: $(STAMP) $(AGENTS) $(BROWSER)
+bench: $(STAMP) $(AGENTS) $(TEST_PROGRAMS)
 	$(BIN)/czar bench seed
 	$(BIN)/czar bench scale
 	$(BIN)/czar bench dag

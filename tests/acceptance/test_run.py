@@ -275,3 +275,46 @@ def test_a_person_who_signs_their_commits_gets_a_run_whose_commits_are_not_signe
     assert git(repo, "log", "-1", "--format=%G?", "czar/integration") == "N"  # czar's merge: not signed
     # Your own commits are yours to sign: your configuration is left as it was.
     assert "gpgsign = true" in (home / ".gitconfig").read_text()
+
+
+def test_large_files_of_git_lfs_that_agents_add_reach_the_repository(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by hand: an agent's new large file stayed in its clone's LFS store (a fetch brings the
+    # pointer only), so the merge's checkout could not make the file: every such task failed its
+    # merge, sent back as a conflict, and the file was lost with the clone.
+    home = tmp_path / "person"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Person\n\temail = person@example.com\n")
+    monkeypatch.setenv("HOME", str(home))
+    assert shutil.which("git-lfs"), "Git LFS is missing: `make test` installs it (scripts/system-deps --tests)"
+    subprocess.run(["git", "lfs", "install", "--skip-repo"], check=True, capture_output=True)
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".gitattributes").write_text("*.bin filter=lfs diff=lfs merge=lfs -text\n")
+    (repo / "data.bin").write_text("data one\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "large data")
+    assert git(repo, "show", "HEAD:data.bin").startswith("version https://git-lfs.github.com/spec/v1")
+    reads = 'python -c \'import sys; sys.exit(open("{0}").read() != "{1}\\n")\''
+    tasks = [
+        sim_task("a", files={"new.bin": "new one"}, accept=[reads.format("data.bin", "data one")]),
+        # Its clone is made from a's merge: the file a added is there, whole.
+        sim_task("b", deps=("a",), files={"data.bin": "data two"}, accept=[reads.format("new.bin", "new one")]),
+    ]
+    # The integration branch's checks read the files themselves too, not their pointers.
+    whole = 'python -c \'import sys; sys.exit(any("git-lfs" in open(p).read() for p in ("data.bin", "new.bin")))\''
+    plan = write_plan(tmp_path, "large-files", tasks, workers=2, project_extra=f"accept = [{json.dumps(whole)}]")
+    before = _user_checkout(repo)
+    result = czar("run", str(plan), "--json", timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["tasks_merged"] == 2 and summary["integration_tests_passed"] is True
+    # Each merged file is in your repository's LFS store: a checkout of the integration branch gets it.
+    for path, content in (("new.bin", "new one\n"), ("data.bin", "data two\n")):
+        pointer = git(repo, "show", f"czar/integration:{path}") + "\n"
+        assert pointer.startswith("version https://git-lfs.github.com/spec/v1")
+        smudged = subprocess.run(
+            ["git", "-C", str(repo), "lfs", "smudge"], input=pointer, capture_output=True, text=True, check=True
+        )
+        assert smudged.stdout == content
+    assert _user_checkout(repo) == before

@@ -25,7 +25,7 @@ from pathlib import Path
 from czar.errors import GitError
 from czar.runtime import untrusted
 from czar.runtime.keyed_locks import KeyedLocks
-from czar.vcs import submodules
+from czar.vcs import lfs, submodules
 from czar.vcs.git import Git
 
 log = logging.getLogger("czar.checkout")
@@ -269,6 +269,8 @@ def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
         f"+{source}:refs/heads/{branch}",
         check=False,
     )
+    if fetched.ok:
+        lfs.bring(path, git.repo)  # the large files its commits point to, which a fetch leaves behind
     return fetched.ok
 
 
