@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -187,6 +188,39 @@ def test_two_repositories_never_share_a_project(tmp_path: Path, czar_home: Path)
     refused = czar("run", cwd=first)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
     assert f"project.name: 'first' is the project of an earlier repository at {first.resolve()}" in refused.stderr
+
+
+def test_two_plans_in_one_repository_never_share_branches(tmp_path: Path, czar_home: Path) -> None:
+    # Found by hand: a second plan of another name in the same repository started its task `a`
+    # from the first plan's branch czar/a, and merged into the first one's integration branch:
+    # each run's work mixed into the other's, and nothing said.
+    repo = make_repo(tmp_path / "repo")
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+    one = write_plan(tmp_path / "one", "one", [sim_task("a"), sim_task("b")], workers=2)
+    (one.parent / "repo").symlink_to(repo)
+    assert czar("run", str(one), "--json", timeout=120).returncode == 0
+    git(repo, "worktree", "add", "-q", "-b", "feature", str(tmp_path / "feature"))
+    for where in (repo, tmp_path / "feature"):  # the repository, or a checkout of it of its own
+        two = write_plan(tmp_path / "two", "two", [sim_task("a", files={"x.txt": "x\n"}), sim_task("c")])
+        (two.parent / "repo").unlink(missing_ok=True)
+        (two.parent / "repo").symlink_to(where)
+        for command in ("validate", "status", "up", "run"):
+            refused = czar(command, str(two))
+            assert refused.returncode == 2 and "Traceback" not in refused.stderr, (command, refused.stderr)
+            assert (
+                f"project 'one' (its data: {czar_home / 'projects' / 'one'}) works in this repository on the same "
+                "branches (czar/integration, czar/a)" in refused.stderr
+            ), refused.stderr
+    # With branches of its own, it runs beside the first, from the base branch, not from its work.
+    own = 'integration_branch = "czar/two"'
+    two = write_plan(tmp_path / "two", "two", [sim_task("c"), sim_task("d")], project_extra=own)
+    result = czar("run", str(two), "--json", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 2
+    ahead = git(repo, "log", "--format=%s", "main..czar/two").splitlines()
+    assert not any("task a" in line or "task b" in line for line in ahead), ahead
+    assert "2 merged" in czar("status", str(one)).stdout
 
 
 def test_init_builds_on_the_branch_the_repository_is_on(tmp_path: Path, czar_home: Path) -> None:

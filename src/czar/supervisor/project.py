@@ -319,6 +319,44 @@ class Project:
                     Store.set_worker(conn, wid, agent=kind, role=role)
 
 
+def check_neighbours(project: Project) -> None:
+    """A new project shares no branch with another project of yours in the same repository: its
+    tasks would start from the other's branches of the same names (``czar/<task>``), and both
+    would merge into one integration branch, each run's work mixed into the other's."""
+    plan = project.plan
+    git = Git(plan.repo)
+    if not git.is_repo():
+        return
+    ours = git.common_dir().resolve()
+    branches = set(git.tips())
+    for folder in sorted(project.paths.root.parent.glob("*/czar.db")):
+        paths = ProjectPaths(name=folder.parent.name, root=folder.parent)
+        if paths.name == project.name:
+            continue
+        try:
+            store = Store(paths)
+            try:
+                with store.read() as conn:
+                    repo = Store.get_meta(conn, "repo")
+                    integration = Store.get_meta(conn, "integration_branch")
+                    ids = {t.id for t in Store.all_tasks(conn)}
+            finally:
+                store.close()
+        except StoreError:
+            continue  # a broken project cannot be told apart; its own commands say what is wrong
+        if not repo or not Git(Path(repo)).is_repo() or Git(Path(repo)).common_dir().resolve() != ours:
+            continue
+        shared = sorted(f"czar/{t.id}" for t in plan.tasks if t.id in ids and f"czar/{t.id}" in branches)
+        if integration == plan.project.integration_branch and git.has_branch(integration):
+            shared.insert(0, integration)
+        if shared:
+            raise PlanError(
+                f"{plan.path}: project {paths.name!r} (its data: {paths.root}) works in this repository on the "
+                f"same branches ({', '.join(shared)}); give this plan an integration_branch and task ids of its "
+                "own, or remove that project's branches and data first"
+            )
+
+
 def open_project(plan_path: Path, *, check_repo: bool = True, owned: bool = True) -> Project:
     """The plan's project; ``owned``: refused if its data is another repository's (`czar down`
     skips this: it must always be able to stop a run, a repository moved under it included)."""
@@ -337,6 +375,7 @@ def check_owner(project: Project) -> None:
     stop the first one's run as its own, and never do its own work. The same goes for a repository
     made again where an earlier one was (its data's tasks merged into branches that are gone)."""
     if not project.paths.db.exists():
+        check_neighbours(project)
         return
     try:
         with project.store.read() as conn:
