@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
-from czar.vcs import lfs
+import pytest
+
+from czar.vcs import checkout, lfs
+from czar.vcs.git import Git
 from helpers import git, make_repo
 
 
@@ -31,6 +36,12 @@ def test_the_clones_large_files_are_brought_checked_against_their_names(tmp_path
     misplaced = hashlib.sha256(b"elsewhere\n").hexdigest()
     (theirs / "00" / "00").mkdir(parents=True)
     (theirs / "00" / "00" / misplaced).write_bytes(b"elsewhere\n")  # not where its name says it lies
+    # A FIFO in a file's place must not block czar; a name with a line's end after it is no name.
+    fifo = hashlib.sha256(b"fifo\n").hexdigest()
+    (theirs / fifo[:2] / fifo[2:4]).mkdir(parents=True, exist_ok=True)
+    os.mkfifo(theirs / fifo[:2] / fifo[2:4] / fifo)
+    trailing = hashlib.sha256(b"trailing\n").hexdigest()
+    _put(theirs, b"trailing\n", oid=trailing + "\n")
     # Links the agent planted, to a file and to a folder of files of this machine (valid ones).
     outside = tmp_path / "outside"
     linked = _put(outside, b"a secret of this machine\n")
@@ -48,7 +59,7 @@ def test_the_clones_large_files_are_brought_checked_against_their_names(tmp_path
     assert found == expected  # nothing half-written beside them either
     assert (ours / good[:2] / good[2:4] / good).read_bytes() == b"a large file\n"
     assert oct((ours / good[:2] / good[2:4] / good).stat().st_mode & 0o777) == "0o644"
-    assert forged not in found and linked not in found and other not in found and misplaced not in found
+    assert not {forged, linked, other, misplaced, fifo, trailing, trailing + "\n"} & set(found)
     # Each once: a file the store has is left as it is.
     assert lfs.bring(clone, repo) == []
 
@@ -67,3 +78,51 @@ def test_a_clone_without_large_files_brings_nothing_and_lfs_storage_is_followed(
     assert lfs.bring(clone, repo) == [oid]
     assert (repo / ".git" / "elsewhere" / "objects" / oid[:2] / oid[2:4] / oid).read_bytes() == b"x\n"
     lfs.store.cache_clear()
+
+
+def test_a_clone_czar_makes_of_a_repository_with_large_files_owns_its_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From a review: git-lfs hard-links the repository's large files into a clone that borrows its
+    # objects, and the agent (or a check) writing into its clone's file rewrote yours.
+    home = tmp_path / "person"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Person\n\temail = person@example.com\n")
+    monkeypatch.setenv("HOME", str(home))
+    assert shutil.which("git-lfs"), "Git LFS is missing: `make test` installs it (scripts/system-deps --tests)"
+    subprocess.run(["git", "lfs", "install", "--skip-repo"], check=True, capture_output=True)
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".gitattributes").write_text("*.bin filter=lfs diff=lfs merge=lfs -text\n")
+    (repo / "data.bin").write_text("yours\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "large data")
+    oid = hashlib.sha256(b"yours\n").hexdigest()
+    yours = repo / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+    assert yours.read_text() == "yours\n"
+
+    clone = tmp_path / "clone"
+    checkout.make(Git(repo), clone, "main")
+    assert (clone / "data.bin").read_text() == "yours\n"  # the file, not its pointer
+    theirs = clone / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+    assert theirs.stat().st_ino != yours.stat().st_ino and yours.stat().st_nlink == 1
+    theirs.chmod(0o644)
+    theirs.write_text("rewritten by the agent\n")
+    assert yours.read_text() == "yours\n"
+    with checkout.throwaway(Git(repo), tmp_path / "checks", git(repo, "rev-parse", "HEAD")) as checks:
+        assert (checks / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid).stat().st_nlink == 1
+    assert lfs.own_copies(clone) == 0  # nothing left to copy
+
+
+def test_a_file_that_grows_while_brought_is_read_as_it_was(tmp_path: Path) -> None:
+    # From a review: an agent growing a file as czar read it kept czar copying until the disk filled.
+    source = tmp_path / "source"
+    source.write_bytes(b"what it held\n")
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        with open(source, "ab") as grows:
+            grows.write(b"x" * 4096)
+        assert lfs._copied(fd, tmp_path / "part", size) == hashlib.sha256(b"what it held\n").hexdigest()
+    finally:
+        os.close(fd)
+    assert (tmp_path / "part").read_bytes() == b"what it held\n"

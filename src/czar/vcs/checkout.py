@@ -32,6 +32,13 @@ log = logging.getLogger("czar.checkout")
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
+def _settle(git: Git, clone: Path) -> None:
+    """A clone czar just made, before anything runs in it: its submodules filled, and its large
+    files its own (``czar.vcs.lfs``: git-lfs links yours into it)."""
+    _fill(git, clone)
+    lfs.own_copies(clone)
+
+
 def _fill(git: Git, clone: Path) -> None:
     """The clone's submodules, from the repository's copies of them (``czar.vcs.submodules``); those
     left empty are said in czar's log (a check that needs one fails with what it misses)."""
@@ -78,7 +85,7 @@ def make(git: Git, path: Path, branch: str) -> None:
     )
     # Without a remote, the agent has no name for the user's repository to push to.
     git.run("remote", "remove", "origin", cwd=making)
-    _fill(git, making)
+    _settle(git, making)
     making.rename(path)
 
 
@@ -96,7 +103,7 @@ def throwaway(git: Git, path: Path, commit: str) -> Iterator[Path]:
             "clone", "--quiet", "--shared", "--no-tags", "--no-checkout", "--end-of-options", str(git.repo), str(path)
         )
         git.run("checkout", "--quiet", "--detach", commit, cwd=path)  # a commit id: never an option
-        _fill(git, path)
+        _settle(git, path)
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
@@ -116,7 +123,7 @@ def detached(git: Git, path: Path, commit: str) -> None:
     )
     git.run("checkout", "--quiet", "--detach", commit, cwd=making)  # a commit id: never an option
     git.run("remote", "remove", "origin", cwd=making)
-    _fill(git, making)
+    _settle(git, making)
     making.rename(path)
 
 
@@ -208,9 +215,11 @@ def harvest_commit(git: Git, path: Path, branch: str, commit: str) -> bool:
     if not is_commit_id(commit):
         return False
     with _fetching(branch):
-        # The radar and a verification may both bring one hand-in in: the second finds it done.
+        # The radar and a verification may both bring one hand-in in: the second finds it done
+        # (its large files again: a copy that failed, on a full disk say, is tried once more).
         with contextlib.suppress(GitError):
             if git.tip(branch) == commit:
+                lfs.bring(path, git.repo)
                 return True
         return _fetch_into(git, path, commit, branch)
 
