@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -64,6 +65,23 @@ def make_repo(path: Path) -> Path:
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", "initial")
     return path
+
+
+def lfs_repo(root: Path, home: Path, content: str) -> Path:
+    """A repository (``root/repo``) using Git LFS for ``*.bin``, its ``data.bin`` holding
+    ``content``, for a person whose home is ``home`` (set as HOME before this: ``git lfs install``
+    is theirs, in its ``.gitconfig``)."""
+    home.mkdir(exist_ok=True)
+    (home / ".gitconfig").write_text("[user]\n\tname = Person\n\temail = person@example.com\n")
+    assert shutil.which("git-lfs"), "Git LFS is missing: `make test` installs it (scripts/system-deps --tests)"
+    subprocess.run(["git", "lfs", "install", "--skip-repo"], check=True, capture_output=True)
+    repo = make_repo(root / "repo")
+    (repo / ".gitattributes").write_text("*.bin filter=lfs diff=lfs merge=lfs -text\n")
+    (repo / "data.bin").write_text(content)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "large data")
+    assert git(repo, "show", "HEAD:data.bin").startswith("version https://git-lfs.github.com/spec/v1")
+    return repo
 
 
 def repo_with_remote(root: Path, *, task_branch: str | None = None) -> tuple[Path, Path]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import czar, git, make_repo, retry_until, sim_task, write_plan
+from helpers import czar, git, lfs_repo, make_repo, retry_until, sim_task, write_plan
 
 CHECK = ["python", "-c", "import pathlib, sys; sys.exit(0 if pathlib.Path('{f}').read_text() == '{c}\\n' else 1)"]
 
@@ -283,18 +283,8 @@ def test_large_files_of_git_lfs_that_agents_add_reach_the_repository(
     # Found by hand: an agent's new large file stayed in its clone's LFS store (a fetch brings the
     # pointer only), so the merge's checkout could not make the file: every such task failed its
     # merge, sent back as a conflict, and the file was lost with the clone.
-    home = tmp_path / "person"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Person\n\temail = person@example.com\n")
-    monkeypatch.setenv("HOME", str(home))
-    assert shutil.which("git-lfs"), "Git LFS is missing: `make test` installs it (scripts/system-deps --tests)"
-    subprocess.run(["git", "lfs", "install", "--skip-repo"], check=True, capture_output=True)
-    repo = make_repo(tmp_path / "repo")
-    (repo / ".gitattributes").write_text("*.bin filter=lfs diff=lfs merge=lfs -text\n")
-    (repo / "data.bin").write_text("data one\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "large data")
-    assert git(repo, "show", "HEAD:data.bin").startswith("version https://git-lfs.github.com/spec/v1")
+    monkeypatch.setenv("HOME", str(tmp_path / "person"))
+    repo = lfs_repo(tmp_path, tmp_path / "person", "data one\n")
     reads = 'python -c \'import sys; sys.exit(open("{0}").read() != "{1}\\n")\''
     tasks = [
         sim_task("a", files={"new.bin": "new one"}, accept=[reads.format("data.bin", "data one")]),

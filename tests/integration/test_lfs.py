@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from czar.vcs import checkout, lfs
 from czar.vcs.git import Git
-from helpers import git, make_repo
+from helpers import git, lfs_repo, make_repo
 
 
 def _put(objects: Path, content: bytes, *, oid: str | None = None) -> str:
@@ -85,17 +83,8 @@ def test_a_clone_czar_makes_of_a_repository_with_large_files_owns_its_copies(
 ) -> None:
     # From a review: git-lfs hard-links the repository's large files into a clone that borrows its
     # objects, and the agent (or a check) writing into its clone's file rewrote yours.
-    home = tmp_path / "person"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Person\n\temail = person@example.com\n")
-    monkeypatch.setenv("HOME", str(home))
-    assert shutil.which("git-lfs"), "Git LFS is missing: `make test` installs it (scripts/system-deps --tests)"
-    subprocess.run(["git", "lfs", "install", "--skip-repo"], check=True, capture_output=True)
-    repo = make_repo(tmp_path / "repo")
-    (repo / ".gitattributes").write_text("*.bin filter=lfs diff=lfs merge=lfs -text\n")
-    (repo / "data.bin").write_text("yours\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "large data")
+    monkeypatch.setenv("HOME", str(tmp_path / "person"))
+    repo = lfs_repo(tmp_path, tmp_path / "person", "yours\n")
     oid = hashlib.sha256(b"yours\n").hexdigest()
     yours = repo / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
     assert yours.read_text() == "yours\n"
