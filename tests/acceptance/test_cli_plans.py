@@ -278,3 +278,23 @@ def test_a_hook_never_breaks_an_agent_but_a_tool_use_czar_cannot_decide_is_denie
     assert let_through.returncode == 0 and "Traceback" not in let_through.stderr
     denied = hook("--deny-on-error")
     assert denied.returncode == 2 and "czar denied it" in denied.stderr and "Traceback" not in denied.stderr
+
+
+def test_a_plan_in_a_folder_inside_the_repository_names_the_repository(tmp_path: Path, czar_home: Path) -> None:
+    # Found by hand: `czar init` in a folder of the repository wrote `repo = "."`, `czar validate`
+    # said the plan was fine, and every task's clone failed (git clones a repository, not a
+    # folder of it), over and over, while `czar run` waited.
+    repo = make_repo(tmp_path / "my repo")
+    inside = repo / "pkg"
+    inside.mkdir()
+    assert czar("init", cwd=inside).returncode == 0
+    text = (inside / "czar.toml").read_text()
+    assert 'repo = ".."' in text and 'name = "my-repo"' in text
+    ok = czar("validate", cwd=inside)
+    assert ok.returncode == 0 and f"repository {repo.resolve()}" in ok.stdout, ok.stderr
+    (inside / "czar.toml").write_text(text.replace('repo = ".."', 'repo = "."'))
+    for command in ("validate", "run"):
+        refused = czar(command, cwd=inside)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, (command, refused.stderr)
+        said = f"project.repo: {inside.resolve()} is a folder inside the repository {repo.resolve()}"
+        assert f'{said}: name that (repo = "..")' in refused.stderr, refused.stderr

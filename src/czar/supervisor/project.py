@@ -42,6 +42,12 @@ def check_repository(plan: Plan) -> None:
     git = Git(repo)
     if not git.is_repo():
         raise PlanError(f"{where}: {repo} is not a git repository")
+    top = git.top()
+    if top is not None and top.resolve() != repo.resolve():
+        # git works from a folder inside a repository, but clones of it do not: every task's
+        # start failed, over and over, while `czar validate` said the plan was fine.
+        inside = os.path.relpath(top, plan.path.parent)
+        raise PlanError(f'{where}: {repo} is a folder inside the repository {top}: name that (repo = "{inside}")')
     if not git.has_branch(plan.project.base_branch):
         raise PlanError(f"{plan.path}: project.base_branch: no branch {plan.project.base_branch!r} in {repo}")
     remote = plan.project.remote

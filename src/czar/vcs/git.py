@@ -151,6 +151,12 @@ class Git:
     def is_repo(self) -> bool:
         return self.run("rev-parse", "--git-dir", check=False).ok
 
+    def top(self) -> Path | None:
+        """The top folder of the checkout this path is in (a folder inside a repository is not its
+        top); None where there is none (a bare repository, a git folder)."""
+        result = self.run("rev-parse", "--show-toplevel", check=False)
+        return Path(result.output.strip()) if result.ok and result.output.strip() else None
+
     def common_dir(self) -> Path:
         """The repository's git folder (shared by its worktrees): where its objects live."""
         return Path(self.out("rev-parse", "--path-format=absolute", "--git-common-dir"))

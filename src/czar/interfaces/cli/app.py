@@ -13,7 +13,13 @@ import typer
 from czar.core.events import EventKind
 from czar.errors import CzarError, StoreError, SupervisorError
 from czar.interfaces.cli import agent as agent_commands
-from czar.interfaces.cli.starter import base_branch_of, checked_base_branch, project_name_for, starter_plan
+from czar.interfaces.cli.starter import (
+    base_branch_of,
+    checked_base_branch,
+    project_name_for,
+    repository_of,
+    starter_plan,
+)
 
 app = typer.Typer(
     name="czar",
@@ -65,9 +71,12 @@ def init(
     """Write a commented starter plan."""
     if path.exists() and not force:
         raise CzarError(f"{path} exists; use --force to overwrite it")
-    base = checked_base_branch(base_branch) if base_branch else base_branch_of(path.absolute().parent)
+    folder = path.absolute().parent
+    base = checked_base_branch(base_branch) if base_branch else base_branch_of(folder)
+    repo = repository_of(folder)
+    text = starter_plan(base, project_name_for(repo), os.path.relpath(repo, folder.resolve()))
     try:
-        path.write_text(starter_plan(base, project_name_for(path.absolute().parent)), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise CzarError(f"cannot write {path}: {exc.strerror}") from exc
     typer.echo(f"wrote {path}; edit it, then run `czar validate {path}`")

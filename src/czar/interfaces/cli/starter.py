@@ -14,7 +14,7 @@ STARTER_PLAN = '''\
 
 [project]
 name = "{project_name}"{project_pad}# names the data folder and the tmux session: one per repository
-repo = "."                              # the git repository, relative to this file
+repo = "{repo}"{repo_pad}# the git repository (its top folder), relative to this file
 base_branch = "{base_branch}"{pad}# the integration branch starts from here
 integration_branch = "czar/integration" # verified work is merged here, never into {base_branch}
 accept = []                             # default acceptance commands, e.g. ["python -m pytest -q"]
@@ -72,16 +72,28 @@ finish shout is in place
 '''
 
 
-def starter_plan(base_branch: str, name: str = "my-project") -> str:
-    """The starter plan of project ``name``, building on ``base_branch``."""
+def starter_plan(base_branch: str, name: str = "my-project", repo: str = ".") -> str:
+    """The starter plan of project ``name``, building on ``base_branch`` of the repository at
+    ``repo`` (relative to the plan)."""
     pad = " " * max(1, 40 - len(f'base_branch = "{base_branch}"'))
     project_pad = " " * max(1, 40 - len(f'name = "{name}"'))
+    repo_pad = " " * max(1, 40 - len(f'repo = "{repo}"'))
     return (
         STARTER_PLAN.replace("{pad}", pad)
         .replace("{base_branch}", base_branch)
         .replace("{project_pad}", project_pad)
         .replace("{project_name}", name)  # not "{name}": the sample's Python holds one
+        .replace("{repo_pad}", repo_pad)
+        .replace("{repo}", repo)
     )
+
+
+def repository_of(folder: Path) -> Path:
+    """The top folder of the repository ``folder`` lies in (a plan written in a folder inside
+    it names that); ``folder`` itself outside a repository."""
+    from czar.vcs.git import Git
+
+    return Git(folder.resolve()).top() or folder.resolve()
 
 
 def project_name_for(folder: Path) -> str:
