@@ -50,6 +50,9 @@ class Snapshot:
     prefer_other: bool = True  # a reviewer of another agent kind than the author's, when one is free
     stack: bool = False  # a task may start from its one unmerged dependency's approved branch
     paused: bool = False  # a person paused the run: no task or review starts (work under way goes on)
+    # Tasks whose start failed a moment ago (git could not make their branch or clone): not given
+    # to a worker until they are tried again, so that the others start meanwhile.
+    resting: frozenset[str] = frozenset()
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -237,7 +240,10 @@ def _assignments(snap: Snapshot, promoted: set[str]) -> list[Assign]:
         (
             t
             for t in snap.tasks.values()
-            if (t.state is TaskState.READY or t.id in promoted) and t.id not in with_worker and not _waiting(snap, t)
+            if (t.state is TaskState.READY or t.id in promoted)
+            and t.id not in with_worker
+            and t.id not in snap.resting
+            and not _waiting(snap, t)
         ),
         key=lambda t: (-t.priority, -t.rank, t.order, t.id),
     )

@@ -64,6 +64,8 @@ PREPARE_AHEAD = 8  # ready tasks whose worktrees are made before a worker is fre
 HOST_RESTARTS = 5  # starts of one worker's host within HOST_RESTART_WINDOW before czar gives up on it
 HOST_RESTART_WINDOW = 60.0
 STEP_SECONDS = 0.02  # the least time between two decision steps (a flood of events is taken at once)
+START_RETRY = (1.0, 60.0)  # seconds before a task whose start failed is tried again: doubling, at most
+START_ALERT = 3  # failed starts of a task in a row before a person hears
 
 
 class Supervisor:
@@ -98,6 +100,7 @@ class Supervisor:
         self.restack_look: tuple[object, float] = ((), 0.0)  # what the last look for restacks saw, and when
         self.reported_done = False
         self.budget_alerted = False
+        self.failed_starts: dict[str, tuple[int, float]] = {}  # task -> failures in a row, not before
         self.log = logs.to_file(project.paths.logs / "supervisor.log")
 
     def say(self, text: str) -> None:
@@ -270,7 +273,11 @@ class Supervisor:
                         Store.emit(conn, EventKind.SUPERVISOR_ERROR, task=name, error=repr(exc))
         self.radar_wanted.set()
         plan = self.p.plan
-        snap = replace(snapshot(self.store), prefer_other=plan.review.prefer_other, stack=plan.project.stack)
+        now = self.p.clock.monotonic()
+        resting = frozenset(t for t, (_, until) in self.failed_starts.items() if until > now)
+        snap = replace(
+            snapshot(self.store), prefer_other=plan.review.prefer_other, stack=plan.project.stack, resting=resting
+        )
         if self.p.plan.project.budget_usd is not None and self._run_spent() >= self.p.plan.project.budget_usd:
             snap = replace(snap, out_of_budget=True)
         decisions = decide(snap)
@@ -282,7 +289,7 @@ class Supervisor:
         # Assignments prepare branches and worktrees (git, tens of milliseconds each): side by side.
         assigns = [d for d in decisions if isinstance(d, Assign)]
         if assigns:
-            tips = self.p.git.tips()
+            tips = self.p.repo.tips()
             for fut in [self.assigners.submit(self._assign, d, tips) for d in assigns]:
                 fut.result()
         self._prepare_ahead(snap, {d.task for d in assigns})
@@ -389,7 +396,7 @@ class Supervisor:
             self.preparing = self.assigners.submit(self._prepare_tasks, todo)
 
     def _prepare_tasks(self, task_ids: list[str]) -> None:
-        tips = self.p.git.tips()
+        tips = self.p.repo.tips()
         for t in task_ids:
             try:
                 self.actions.prepare_ahead(t, tips)
@@ -411,7 +418,7 @@ class Supervisor:
         if not stacked or (stacked == seen and time.monotonic() - when < LIVENESS_SECONDS):
             return
         self.restack_look = (stacked, time.monotonic())
-        tips = self.p.git.tips()
+        tips = self.p.repo.tips()
         for task in stacked:
             try:
                 if self.actions.restack(task, tips):
@@ -423,13 +430,21 @@ class Supervisor:
         try:
             self.actions.assign(d.task, d.worker, reason=f"ready and worker {d.worker} is idle", tips=tips)
             self.say(f"assigned task {d.task} to {d.worker}")
+            self.failed_starts.pop(d.task, None)
         except TransitionRefused:
             pass  # another process moved the task first; the next step decides again
         except CzarError as exc:
-            # git refused (a branch or worktree it cannot make): say so; the task stays ready.
+            # git refused (a branch or clone it cannot make): the task stays ready and rests, longer
+            # each time (tried again at once, it failed thousands of times a minute), and the other
+            # tasks start meanwhile; a person hears when it keeps failing.
+            failures = self.failed_starts.get(d.task, (0, 0.0))[0] + 1
+            first, most = START_RETRY
+            self.failed_starts[d.task] = (failures, self.p.clock.monotonic() + min(most, first * 2 ** (failures - 1)))
             self.say(f"could not assign task {d.task} to {d.worker}: {exc}")
             with self.store.write() as conn:
                 Store.emit(conn, EventKind.SUPERVISOR_ERROR, task=d.task, worker=d.worker, error=str(exc))
+                if failures == START_ALERT:
+                    Store.alert(conn, "critical", f"task {d.task} cannot start ({failures} tries): {exc}", task=d.task)
 
     def heal(self) -> float:
         """One health round; starts lost worker hosts again. Returns when to look again."""
