@@ -9,10 +9,10 @@ import io
 from pathlib import Path
 
 from czar.core.events import EventKind
-from czar.core.states import WorkerState
+from czar.core.states import TaskState, WorkerState
 from czar.errors import GitError
 from czar.store.store import Store
-from czar.supervisor.loop import START_ALERT, Supervisor
+from czar.supervisor.loop import START_ALERT, START_GIVE_UP, Supervisor
 from helpers import OnFakes, on_fakes, project_events
 
 BROKEN = "git clone --quiet --shared failed: fatal: repository does not exist"
@@ -59,7 +59,7 @@ def test_the_other_tasks_start_while_a_task_that_cannot_start_rests(tmp_path: Pa
             pool.shutdown(wait=True)
 
 
-def test_a_task_that_cannot_start_is_tried_again_later_each_time_and_a_person_hears(
+def test_a_task_that_cannot_start_is_tried_again_later_each_time_then_fails_and_a_person_hears(
     tmp_path: Path, czar_home: Path
 ) -> None:
     f = on_fakes(tmp_path, ["a"], workers=1)
@@ -67,17 +67,26 @@ def test_a_task_that_cannot_start_is_tried_again_later_each_time_and_a_person_he
     sup = _supervisor(f)
     try:
         tries = []
-        for wait in (0.0, 0.9, 0.2, 1.9, 0.2):  # its first try, then twice after resting 1 s, then 2 s
-            f.clock.advance(wait)
+        # Its first try; then after resting 1 s, 2, 4, 8, 16, 32, and 60 at most (each looked at
+        # a little before its time too: no try then).
+        for rest in (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0):
+            f.clock.advance(max(0.0, rest - 0.1))
             sup.step()
             tries.append(_errors("a"))
-        assert tries == [1, 1, 2, 2, 3]
-        assert START_ALERT == 3
+            f.clock.advance(0.1 if rest else 0.0)
+            sup.step()
+            tries.append(_errors("a"))
+        assert tries == [1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8]
+        assert (START_ALERT, START_GIVE_UP) == (3, 8)
         alerts = [e for e in project_events("fakes", EventKind.ALERT) if e["task"] == "a"]
-        assert [a["level"] for a in alerts] == ["critical"]
-        assert alerts[0]["message"] == f"task a cannot start (3 tries): {BROKEN}"
+        assert [a["message"] for a in alerts] == [
+            f"task a cannot start (3 tries): {BROKEN}",
+            f"task a failed: it could not start (8 tries): {BROKEN}",
+        ]
+        assert f.states() == {"a": "failed"}  # the run goes on without it, and can end
+        # A person retries it once git works again: it starts at once, its count begun afresh.
         broken[0] = False
-        f.clock.advance(4.1)
+        f.move("a", TaskState.READY)
         sup.step()
         assert f.states() == {"a": "assigned"}
         assert sup.failed_starts == {}

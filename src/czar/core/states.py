@@ -40,7 +40,8 @@ UNMERGED = IN_FLIGHT | {TaskState.READY}
 _T = TaskState
 TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     _T.PENDING: frozenset({_T.READY, _T.FAILED, _T.CANCELLED}),  # FAILED: a dependency failed
-    _T.READY: frozenset({_T.ASSIGNED, _T.PENDING, _T.CANCELLED}),
+    # READY -> FAILED: it could not start, try after try (git cannot make its branch or clone).
+    _T.READY: frozenset({_T.ASSIGNED, _T.PENDING, _T.FAILED, _T.CANCELLED}),
     # ASSIGNED -> READY: the worker vanished before it acknowledged; the task goes back to the pool.
     _T.ASSIGNED: frozenset({_T.RUNNING, _T.READY, _T.FAILED, _T.CANCELLED}),
     _T.RUNNING: frozenset({_T.SUBMITTED, _T.READY, _T.FAILED, _T.CANCELLED}),

@@ -66,6 +66,7 @@ HOST_RESTART_WINDOW = 60.0
 STEP_SECONDS = 0.02  # the least time between two decision steps (a flood of events is taken at once)
 START_RETRY = (1.0, 60.0)  # seconds before a task whose start failed is tried again: doubling, at most
 START_ALERT = 3  # failed starts of a task in a row before a person hears
+START_GIVE_UP = 8  # ... and before it fails (about two minutes of tries): the run goes on without it
 
 
 class Supervisor:
@@ -273,11 +274,14 @@ class Supervisor:
                         Store.emit(conn, EventKind.SUPERVISOR_ERROR, task=name, error=repr(exc))
         self.radar_wanted.set()
         plan = self.p.plan
+        snap = snapshot(self.store)
+        for task in [
+            t for t in self.failed_starts if t not in snap.tasks or snap.tasks[t].state is not TaskState.READY
+        ]:
+            del self.failed_starts[task]  # started, failed, cancelled: a person's retry starts afresh
         now = self.p.clock.monotonic()
         resting = frozenset(t for t, (_, until) in self.failed_starts.items() if until > now)
-        snap = replace(
-            snapshot(self.store), prefer_other=plan.review.prefer_other, stack=plan.project.stack, resting=resting
-        )
+        snap = replace(snap, prefer_other=plan.review.prefer_other, stack=plan.project.stack, resting=resting)
         if self.p.plan.project.budget_usd is not None and self._run_spent() >= self.p.plan.project.budget_usd:
             snap = replace(snap, out_of_budget=True)
         decisions = decide(snap)
@@ -439,12 +443,18 @@ class Supervisor:
             # tasks start meanwhile; a person hears when it keeps failing.
             failures = self.failed_starts.get(d.task, (0, 0.0))[0] + 1
             first, most = START_RETRY
-            self.failed_starts[d.task] = (failures, self.p.clock.monotonic() + min(most, first * 2 ** (failures - 1)))
+            rest = min(most, first * 2 ** min(failures - 1, 16))
+            self.failed_starts[d.task] = (failures, self.p.clock.monotonic() + rest)
             self.say(f"could not assign task {d.task} to {d.worker}: {exc}")
             with self.store.write() as conn:
                 Store.emit(conn, EventKind.SUPERVISOR_ERROR, task=d.task, worker=d.worker, error=str(exc))
                 if failures == START_ALERT:
                     Store.alert(conn, "critical", f"task {d.task} cannot start ({failures} tries): {exc}", task=d.task)
+                elif failures >= START_GIVE_UP:
+                    self.failed_starts.pop(d.task, None)  # a person's retry starts afresh
+                    with contextlib.suppress(TransitionRefused):
+                        why = f"it could not start ({failures} tries): {exc}"
+                        self.actions.fail(conn, d.task, reason=why, alert=f"task {d.task} failed: {why}")
 
     def heal(self) -> float:
         """One health round; starts lost worker hosts again. Returns when to look again."""
