@@ -289,12 +289,15 @@ def test_a_plan_in_a_folder_inside_the_repository_names_the_repository(tmp_path:
     inside.mkdir()
     assert czar("init", cwd=inside).returncode == 0
     text = (inside / "czar.toml").read_text()
-    assert 'repo = ".."' in text and 'name = "my-repo"' in text
+    assert 'repo = ".."' in text and 'name = "pkg"' in text
     ok = czar("validate", cwd=inside)
     assert ok.returncode == 0 and f"repository {repo.resolve()}" in ok.stdout, ok.stderr
     (inside / "czar.toml").write_text(text.replace('repo = ".."', 'repo = "."'))
-    for command in ("validate", "run"):
-        refused = czar(command, cwd=inside)
+    # Reached through a link, the way back to the repository is the one git sees.
+    (tmp_path / "link").symlink_to(inside)
+    link = str(tmp_path / "link" / "czar.toml")
+    for command in (["validate"], ["run"], ["validate", link]):
+        refused = czar(*command, cwd=inside)
         assert refused.returncode == 2 and "Traceback" not in refused.stderr, (command, refused.stderr)
         said = f"project.repo: {inside.resolve()} is a folder inside the repository {repo.resolve()}"
         assert f'{said}: name that (repo = "..")' in refused.stderr, refused.stderr

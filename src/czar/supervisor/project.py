@@ -46,7 +46,7 @@ def check_repository(plan: Plan) -> None:
     if top is not None and top.resolve() != repo.resolve():
         # git works from a folder inside a repository, but clones of it do not: every task's
         # start failed, over and over, while `czar validate` said the plan was fine.
-        inside = os.path.relpath(top, plan.path.parent)
+        inside = os.path.relpath(top, plan.path.parent.resolve())  # top is git's: links resolved
         raise PlanError(f'{where}: {repo} is a folder inside the repository {top}: name that (repo = "{inside}")')
     if not git.has_branch(plan.project.base_branch):
         raise PlanError(f"{plan.path}: project.base_branch: no branch {plan.project.base_branch!r} in {repo}")

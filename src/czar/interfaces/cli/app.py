@@ -74,7 +74,9 @@ def init(
     folder = path.absolute().parent
     base = checked_base_branch(base_branch) if base_branch else base_branch_of(folder)
     repo = repository_of(folder)
-    text = starter_plan(base, project_name_for(repo), os.path.relpath(repo, folder.resolve()))
+    # Named after the plan's folder, not the repository's: two plans in two folders of one
+    # repository are two projects, not one project whose plan changes under it.
+    text = starter_plan(base, project_name_for(folder), os.path.relpath(repo, folder.resolve()))
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
