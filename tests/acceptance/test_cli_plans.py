@@ -197,30 +197,32 @@ def test_two_plans_in_one_repository_never_share_branches(tmp_path: Path, czar_h
     repo = make_repo(tmp_path / "repo")
     for folder in ("one", "two"):
         (tmp_path / folder).mkdir()
-    one = write_plan(tmp_path / "one", "one", [sim_task("a"), sim_task("b")], workers=2)
-    (one.parent / "repo").symlink_to(repo)
-    assert czar("run", str(one), "--json", timeout=120).returncode == 0
+        (tmp_path / folder / "repo").symlink_to(repo)
+    one = write_plan(tmp_path / "one", "one", [sim_task("a", files={"x.txt": "x\n"}), sim_task("c")])
+    assert czar("status", str(one)).returncode == 0  # its data made, before the other started
+    two = write_plan(tmp_path / "two", "two", [sim_task("a"), sim_task("b")], workers=2)
+    assert czar("run", str(two), "--json", timeout=120).returncode == 0
     git(repo, "worktree", "add", "-q", "-b", "feature", str(tmp_path / "feature"))
     for where in (repo, tmp_path / "feature"):  # the repository, or a checkout of it of its own
-        two = write_plan(tmp_path / "two", "two", [sim_task("a", files={"x.txt": "x\n"}), sim_task("c")])
-        (two.parent / "repo").unlink(missing_ok=True)
-        (two.parent / "repo").symlink_to(where)
-        for command in ("validate", "status", "up", "run"):
-            refused = czar(command, str(two))
+        (one.parent / "repo").unlink()
+        (one.parent / "repo").symlink_to(where)
+        for command in ("validate", "up", "run"):
+            refused = czar(command, str(one))
             assert refused.returncode == 2 and "Traceback" not in refused.stderr, (command, refused.stderr)
+            said = f"project 'two' (plan {two}, data {czar_home / 'projects' / 'two'}) has branches of the same names"
             assert (
-                f"project 'one' (its data: {czar_home / 'projects' / 'one'}) works in this repository on the same "
-                "branches (czar/integration, czar/a)" in refused.stderr
+                f"{said} in this repository (czar/integration, czar/a); give this plan an integration_branch and "
+                "task ids of its own" in refused.stderr
             ), refused.stderr
-    # With branches of its own, it runs beside the first, from the base branch, not from its work.
-    own = 'integration_branch = "czar/two"'
-    two = write_plan(tmp_path / "two", "two", [sim_task("c"), sim_task("d")], project_extra=own)
-    result = czar("run", str(two), "--json", timeout=120)
+    # With branches of its own, it runs beside the other, from the base branch, not from its work.
+    own = 'integration_branch = "czar/one"'
+    one = write_plan(tmp_path / "one", "one", [sim_task("c"), sim_task("d")], project_extra=own)
+    result = czar("run", str(one), "--json", timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["tasks_merged"] == 2
-    ahead = git(repo, "log", "--format=%s", "main..czar/two").splitlines()
+    ahead = git(repo, "log", "--format=%s", "main..czar/one").splitlines()
     assert not any("task a" in line or "task b" in line for line in ahead), ahead
-    assert "2 merged" in czar("status", str(one)).stdout
+    assert "2 merged" in czar("status", str(two)).stdout
 
 
 def test_init_builds_on_the_branch_the_repository_is_on(tmp_path: Path, czar_home: Path) -> None:

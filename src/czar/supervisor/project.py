@@ -25,6 +25,7 @@ from czar.runtime import clock as machine_clock
 from czar.runtime import sandbox, search_path
 from czar.runtime.tmux import TmuxHost
 from czar.runtime.withheld import withhold
+from czar.store.peek import peek
 from czar.store.records import TaskSpec
 from czar.store.store import Store
 from czar.vcs import submodules
@@ -326,41 +327,38 @@ class Project:
 
 
 def check_neighbours(project: Project) -> None:
-    """A new project shares no branch with another project of yours in the same repository: its
+    """The project shares no branch with another project of yours in the same repository: its
     tasks would start from the other's branches of the same names (``czar/<task>``), and both
-    would merge into one integration branch, each run's work mixed into the other's."""
+    would merge into one integration branch, each run's work mixed into the other's. Looked at
+    before each start (``czar validate``, ``up``, ``run``): the other may have started since."""
     plan = project.plan
     git = Git(plan.repo)
     if not git.is_repo():
         return
     ours = git.common_dir().resolve()
     branches = set(git.tips())
-    for folder in sorted(project.paths.root.parent.glob("*/czar.db")):
-        paths = ProjectPaths(name=folder.parent.name, root=folder.parent)
-        if paths.name == project.name:
+    if plan.project.integration_branch not in branches and not any(f"czar/{t.id}" in branches for t in plan.tasks):
+        return  # nothing of the plan's names is there yet
+    for db in sorted(project.paths.root.parent.glob("*/czar.db")):
+        if db.parent.name == project.name:
             continue
-        try:
-            store = Store(paths)
-            try:
-                with store.read() as conn:
-                    repo = Store.get_meta(conn, "repo")
-                    integration = Store.get_meta(conn, "integration_branch")
-                    ids = {t.id for t in Store.all_tasks(conn)}
-            finally:
-                store.close()
-        except StoreError:
-            continue  # a broken project cannot be told apart; its own commands say what is wrong
-        if not repo or not Git(Path(repo)).is_repo() or Git(Path(repo)).common_dir().resolve() != ours:
+        other = peek(db)
+        if other is None or not other.repo or not Git(Path(other.repo)).is_repo():
+            continue  # one that cannot be read says so to its own commands
+        if Git(Path(other.repo)).common_dir().resolve() != ours:
             continue
-        shared = sorted(f"czar/{t.id}" for t in plan.tasks if t.id in ids and f"czar/{t.id}" in branches)
-        if integration == plan.project.integration_branch and git.has_branch(integration):
-            shared.insert(0, integration)
-        if shared:
-            raise PlanError(
-                f"{plan.path}: project {paths.name!r} (its data: {paths.root}) works in this repository on the "
-                f"same branches ({', '.join(shared)}); give this plan an integration_branch and task ids of its "
-                "own, or remove that project's branches and data first"
-            )
+        ids = sorted(t.id for t in plan.tasks if t.id in other.task_ids and f"czar/{t.id}" in branches)
+        integration = plan.project.integration_branch
+        shares_integration = other.integration_branch == integration and integration in branches
+        if not ids and not shares_integration:
+            continue
+        named = ([integration] if shares_integration else []) + [f"czar/{t}" for t in ids]
+        fix = " and ".join((["an integration_branch"] if shares_integration else []) + (["task ids"] if ids else []))
+        raise PlanError(
+            f"{plan.path}: project {db.parent.name!r} (plan {other.plan or '?'}, data {db.parent}) has branches of "
+            f"the same names in this repository ({', '.join(named)}); give this plan {fix} of its own, or remove "
+            "that project's branches and data first"
+        )
 
 
 def open_project(plan_path: Path, *, check_repo: bool = True, owned: bool = True) -> Project:
@@ -381,7 +379,6 @@ def check_owner(project: Project) -> None:
     stop the first one's run as its own, and never do its own work. The same goes for a repository
     made again where an earlier one was (its data's tasks merged into branches that are gone)."""
     if not project.paths.db.exists():
-        check_neighbours(project)
         return
     try:
         with project.store.read() as conn:
