@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -303,3 +305,35 @@ def test_a_plan_in_a_folder_inside_the_repository_names_the_repository(tmp_path:
         assert refused.returncode == 2 and "Traceback" not in refused.stderr, (command, refused.stderr)
         said = f"project.repo: {inside.resolve()} is a folder inside the repository {repo.resolve()}"
         assert f'{said}: name that (repo = "..")' in refused.stderr, refused.stderr
+
+
+def test_a_repository_of_another_user_is_refused_with_what_trusts_it(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by hand: git refuses a repository another user owns (safe.directory), and czar said
+    # it was "not a git repository"; trusted for the checkout alone, every task's clone failed
+    # ("and the repository exists."), since a clone reads the git folder, a second place to refuse.
+    if os.geteuid() != 0:
+        pytest.skip("giving a folder to another user takes root")
+    repo = make_repo(tmp_path / "repo")
+    plan = write_plan(tmp_path, "theirs", [sim_task("a")], workers=1)
+    subprocess.run(["chown", "-R", "nobody", str(repo)], check=True)
+    home = tmp_path / "person"
+    home.mkdir()
+    config = home / ".gitconfig"
+    config.write_text("[user]\n\tname = Person\n\temail = person@example.com\n")
+    trust = "`git config --global --add safe.directory {}`"
+    monkeypatch.setenv("HOME", str(home))
+    refused = czar("validate", str(plan))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert (
+        f"project.repo: git refuses {repo}, which belongs to another user ({trust.format(repo)} and "
+        f"{trust.format(repo / '.git')} let czar use it)" in refused.stderr
+    ), refused.stderr
+    config.write_text(config.read_text() + f"[safe]\n\tdirectory = {repo}\n")
+    refused = czar("validate", str(plan))
+    assert refused.returncode == 2 and f"({trust.format(repo / '.git')} let czar use it)" in refused.stderr
+    config.write_text(config.read_text() + f"\tdirectory = {repo / '.git'}\n")
+    result = czar("run", str(plan), "--json", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 1

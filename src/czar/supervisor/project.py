@@ -41,8 +41,14 @@ def check_repository(plan: Plan) -> None:
     if not repo.is_dir():
         raise PlanError(f"{where}: {repo} is not a folder")
     git = Git(repo)
-    if not git.is_repo():
+    if not git.is_repo() and not git.refuses():
         raise PlanError(f"{where}: {repo} is not a git repository")
+    # A repository of another user: git refuses it, and czar's clones of it (which read its git
+    # folder, a second place for git to refuse), until you say you trust both.
+    refused = [p for p in (repo, repo / ".git") if Git(p).refuses()]
+    if refused:
+        trust = " and ".join(f"`git config --global --add safe.directory {p}`" for p in refused)
+        raise PlanError(f"{where}: git refuses {repo}, which belongs to another user ({trust} let czar use it)")
     top = git.top()
     if top is not None and top.resolve() != repo.resolve():
         # git works from a folder inside a repository, but clones of it do not: every task's

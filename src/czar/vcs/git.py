@@ -138,7 +138,11 @@ class Git:
         )
         if check and not result.ok:
             said = result.errors + result.output
-            first = (said.strip().splitlines() or ["(no output)"])[-1]
+            lines = said.strip().splitlines() or ["(no output)"]
+            # git's own "fatal:" says what went wrong; a clone's last line is only "and the repository exists."
+            first = next((line for line in lines if line.startswith("fatal:")), None) or next(
+                (line for line in lines if line.startswith("error:")), lines[-1]
+            )
             words = [a for i, a in enumerate(args) if a != "-c" and (i == 0 or args[i - 1] != "-c")]
             raise GitError(f"git {' '.join(words[:3])} failed in {where}: {first}", output=said)
         return result
@@ -150,6 +154,11 @@ class Git:
 
     def is_repo(self) -> bool:
         return self.run("rev-parse", "--git-dir", check=False).ok
+
+    def refuses(self) -> bool:
+        """git refuses the repository as another user's (``safe.directory``): it is one, but
+        every command fails there as if it were not."""
+        return "dubious ownership" in self.run("rev-parse", "--git-dir", check=False).output
 
     def top(self) -> Path | None:
         """The top folder of the checkout this path is in (a folder inside a repository is not its
