@@ -337,3 +337,27 @@ def test_a_repository_of_another_user_is_refused_with_what_trusts_it(
     result = czar("run", str(plan), "--json", timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["tasks_merged"] == 1
+
+
+def test_a_branch_that_leaves_no_room_for_czars_branches_is_named(tmp_path: Path, czar_home: Path) -> None:
+    # Found by hand: with a branch named `czar` in the repository, `czar validate` said the plan
+    # was fine and the run stopped at its start: git cannot make czar/integration beside it.
+    repo = make_repo(tmp_path / "repo")
+    git(repo, "branch", "czar")
+    plan = write_plan(tmp_path, "room", [sim_task("a")], workers=1)
+    room = "(git keeps a branch as a file of its name); rename it (`git branch -m {0} NEW`)"
+    for command in ("validate", "run"):
+        refused = czar(command, str(plan))
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+        assert (
+            f"project.integration_branch: the branch 'czar' of {repo} leaves no room for 'czar/integration' "
+            f"{room.format('czar')} or choose another integration branch" in refused.stderr
+        ), refused.stderr
+    plan.write_text(plan.read_text().replace('repo = "repo"', 'repo = "repo"\nintegration_branch = "work/integration"'))
+    refused = czar("validate", str(plan))
+    assert (
+        f"its tasks' branches: the branch 'czar' of {repo} leaves no room for 'czar/<task>' {room.format('czar')}"
+        in (refused.stderr)
+    ), refused.stderr
+    git(repo, "branch", "-m", "czar", "czar-old")
+    assert czar("validate", str(plan)).returncode == 0
