@@ -90,6 +90,7 @@ def test_the_omnibus_is_written_once_from_the_integration_branch_into_the_base(t
     assert (pull.task_id, pull.head_branch, pull.base_branch) == (OMNIBUS, "czar/integration", "main")
     assert pull.head_commit == f.repo.tip("czar/integration") and pull.state is PullState.OPEN
     assert "- Tasks: 2 merged, 0 not." in pull.body and [s.path for s in pull.files] == ["a.txt", "b.txt"]
+    assert "- Into `main` as it is now: merges cleanly." in pull.body and written.conflicts == ()
     assert omnibus.write(f.project, True).pull == written.pull  # again: nothing new
     with f.project.store.read() as conn:
         assert [e.kind for e in Store.pull_entries(conn, pull.id)] == ["opened"]
@@ -118,3 +119,26 @@ def test_nothing_merged_no_omnibus(tmp_path: Path, czar_home: Path) -> None:
     f.move("a", T.FAILED)
     written = omnibus.write(f.project, None)
     assert written.pull is None and written.proof.ok
+
+
+def test_the_omnibus_says_where_the_base_branch_moved_on_and_conflicts(tmp_path: Path, czar_home: Path) -> None:
+    # Found by hand: a person committed to main during the run; the omnibus said "containment
+    # proven" and nothing of its conflict with main, found only by whoever merged it.
+    f = _merged(tmp_path)
+    f.repo.commit("main", {"a.txt": "the person's a\n", "c.txt": "c\n"}, "a person's commit")
+    written = omnibus.write(f.project, True)
+    assert written.proof.ok and written.conflicts == ("a.txt",)
+    with f.project.store.read() as conn:
+        body = Store.pull(conn, written.pull.number).body  # type: ignore[union-attr]
+    assert (
+        "- Into `main` as it is now: CONFLICTS in `a.txt` (main moved on since the run began): merge `main` into "
+        "`czar/integration` and resolve them, then write the omnibus again (`czar omnibus`)." in body
+    )
+    alerts = [e.payload["message"] for e in f.project.store.events_after(0) if e.kind == "alert"]
+    assert alerts == [
+        f"the omnibus, pull request #{written.pull.number} into main (containment proven; it conflicts with main in "  # type: ignore[union-attr]
+        "1 file(s)), waits for a person to land it"
+    ]
+    # Brought in and resolved by a person, it merges cleanly again.
+    f.repo.merge_by_hand("czar/integration", "main", {"a.txt": "a, and the person's\n"}, "main brought in")
+    assert omnibus.write(f.project, True).conflicts == ()

@@ -66,8 +66,10 @@ def release_notes(
     proof: Containment,
     checks_passed: bool | None,
     totals: Mapping[str, float],
+    conflicts: Sequence[str] | None = None,
 ) -> str:
-    """The omnibus's description (Markdown)."""
+    """The omnibus's description (Markdown). ``conflicts``: the files a merge into the base branch
+    as it is now would conflict in (it moved on since the run began); None: it merges cleanly."""
     merged = [t for t in tasks if t.state is TaskState.MERGED]
     left = [t for t in tasks if t.state is not TaskState.MERGED]
     check_line = {True: "pass", False: "FAIL", None: "none configured"}[checks_passed]
@@ -78,6 +80,7 @@ def release_notes(
         f"- Tasks: {len(merged)} merged, {len(left)} not.",
         f"- The project's checks on `{integration}`: {check_line}.",
         f"- Containment: {proven if proof.ok else 'NOT proven'}.",
+        f"- Into `{base}` as it is now: {into_base(base, integration, conflicts)}.",
         f"- Cost: ${totals.get('cost_usd', 0.0):.4f}.",
         "",
     ]
@@ -95,3 +98,16 @@ def release_notes(
         lines += ["", "## Not merged (a person decides)", ""]
         lines += [f"- **{t.task}**: {t.title} ({t.state})" for t in left]
     return "\n".join(lines) + "\n"
+
+
+def into_base(base: str, integration: str, conflicts: Sequence[str] | None) -> str:
+    """How the omnibus merges into the base branch as it is now, in a few words."""
+    if not conflicts:
+        return "merges cleanly"
+    files = ", ".join(f"`{f}`" for f in conflicts[:5]) + (
+        f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
+    )
+    return (
+        f"CONFLICTS in {files} ({base} moved on since the run began): merge `{base}` into `{integration}` and "
+        "resolve them, then write the omnibus again (`czar omnibus`)"
+    )

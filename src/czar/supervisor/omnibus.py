@@ -24,6 +24,7 @@ from czar.supervisor.project import Project
 class Omnibus:
     pull: PullRef | None  # None: nothing merged, nothing to propose
     proof: Containment
+    conflicts: tuple[str, ...] = ()  # with the base branch as it is now (it moved on since the run began)
 
 
 def write(project: Project, checks_passed: bool | None, forge: Forge | None = None) -> Omnibus:
@@ -38,6 +39,9 @@ def write(project: Project, checks_passed: bool | None, forge: Forge | None = No
         return Omnibus(None, proof)
     with project.store.read() as conn:
         spent = Store.spent(conn)
+    # The base branch may have moved on since the run began (your own commits, another run's
+    # landing): the omnibus says whether it still merges, before a person or `land` finds out.
+    conflicts = tuple(repo.merge_tree(base, head) or ())
     notes = release_notes(
         project=project.name,
         integration=integration,
@@ -47,6 +51,7 @@ def write(project: Project, checks_passed: bool | None, forge: Forge | None = No
         proof=proof,
         checks_passed=checks_passed,
         totals={"cost_usd": spent},
+        conflicts=conflicts,
     )
     merged = sum(1 for t in shipped if t.state is TaskState.MERGED)
     draft = PullDraft(
@@ -67,10 +72,11 @@ def write(project: Project, checks_passed: bool | None, forge: Forge | None = No
         ):
             # A person lands it: they hear so once for each new head, wherever they are.
             proven = "containment proven" if proof.ok else "containment NOT proven"
+            clash = f"; it conflicts with {base} in {len(conflicts)} file(s)" if conflicts else ""
             Store.alert(
                 conn,
                 "warning",
-                f"the omnibus, pull request #{ref.number} into {base} ({proven}), waits for a person to land it",
+                f"the omnibus, pull request #{ref.number} into {base} ({proven}{clash}), waits for a person to land it",
             )
         Store.emit(
             conn,
@@ -80,8 +86,9 @@ def write(project: Project, checks_passed: bool | None, forge: Forge | None = No
             containment=proof.ok,
             problems=proof.problems(),
             checks=checks_passed,
+            conflicts=list(conflicts),
         )
-    return Omnibus(ref, proof)
+    return Omnibus(ref, proof, conflicts)
 
 
 def land(project: Project, written: Omnibus, checks_passed: bool | None, forge: Forge | None = None) -> str:

@@ -266,6 +266,7 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
 def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = sys.stdout) -> None:
     """The tasks' pull requests brought up to date, then the run's omnibus, proven and written;
     a line says which, or why not."""
+    from czar.core.omnibus import into_base
     from czar.supervisor import omnibus
     from czar.supervisor.pulls import PullRequests
 
@@ -281,8 +282,10 @@ def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = 
     proof = (
         "containment proven" if written.proof.ok else "containment NOT proven: " + "; ".join(written.proof.problems())
     )
+    spec = project.plan.project
+    clash = f"; {into_base(spec.base_branch, spec.integration_branch, written.conflicts)}" if written.conflicts else ""
     print(
-        f"omnibus: pull request #{written.pull.number} into {project.plan.project.base_branch}; {proof}",
+        f"omnibus: pull request #{written.pull.number} into {spec.base_branch}; {proof}{clash}",
         file=print_to,
         flush=True,
     )
