@@ -308,3 +308,38 @@ def test_large_files_of_git_lfs_that_agents_add_reach_the_repository(
         )
         assert smudged.stdout == content
     assert _user_checkout(repo) == before
+
+
+def test_the_dependencies_installed_in_your_checkout_are_there_for_agents_and_checks(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    # Found by hand: in a JavaScript project every check failed in every task's clone (`Cannot
+    # find module`): node_modules, installed in your checkout and ignored by git, is not in a
+    # clone, and a sandbox cannot download it again. Each task failed its rounds.
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".gitignore").write_text("node_modules/\n")
+    small = repo / "node_modules" / "is-small"
+    small.mkdir(parents=True)
+    (small / "index.js").write_text("module.exports = (n) => n < 10;\n")
+    (repo / "vendor").mkdir()
+    (repo / "vendor" / "v.txt").write_text("yours\n")  # tracked: never shown over the task's own
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a project with dependencies")
+    uses = "node -e \"if (!require('is-small')(3)) process.exit(1)\""
+    tasks = [
+        # It cannot change your installed packages: its write fails, and yours stay as they were.
+        sim_task("a", extra="run sh -c 'echo broken > node_modules/is-small/index.js || true'", accept=[uses]),
+        sim_task(
+            "b",
+            files={"vendor/v.txt": "the task's own\n"},
+            accept=['python -c \'assert open("vendor/v.txt").read().startswith("the task")\''],
+        ),
+    ]
+    extra = f'accept = [{json.dumps(uses)}]\n\n[sandbox]\nshared = ["node_modules", "vendor"]\n'
+    plan = write_plan(tmp_path, "dependencies", tasks, workers=2, project_extra=extra)
+    result = czar("run", str(plan), "--json", timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["tasks_merged"] == 2 and summary["integration_tests_passed"] is True
+    assert (small / "index.js").read_text() == "module.exports = (n) => n < 10;\n"
+    assert git(repo, "status", "--porcelain") == ""

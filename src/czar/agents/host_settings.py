@@ -26,6 +26,7 @@ class SandboxSettings:
     network: str = "filtered"  # or "host"
     allow_hosts: tuple[str, ...] = ()
     ports: tuple[int, ...] = ()
+    shared: tuple[str, ...] = ()  # the folders of the repository shown in its checkout (ignored by git)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class HostSettings:
                     network=str(sandbox["network"]),
                     allow_hosts=tuple(sandbox["allow_hosts"]),
                     ports=tuple(int(p) for p in sandbox["ports"]),
+                    shared=tuple(str(f) for f in sandbox.get("shared", ())),
                 ),
                 reviewer=bool(data.get("reviewer", False)),
             )

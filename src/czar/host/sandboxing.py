@@ -110,6 +110,7 @@ class AgentSandbox:
             network=sandbox.HOST_NETWORK if self.config.network == "host" else sandbox.NO_NETWORK,
             private=private,
             readable=(self.commands, *submodules.object_stores(self.objects.parent)),
+            shared=self.config.shared,
         )
 
     def network(self, run: AgentRun) -> sandbox.Network:

@@ -344,6 +344,21 @@ class SandboxConfig(_Strict):
     their network (a database the project's tests use, say); with ``network = "filtered"``.
     1024 and above: a sandbox cannot listen below."""
 
+    shared: list[str] | None = None
+    """Folders of your checkout that git ignores (dependencies installed there), shown read-only at
+    the same place in each task's clone, where agents and checks run: a clone has only what git
+    tracks, and a sandbox cannot download them again. Paths in the repository; by default
+    ``["node_modules"]``. One git does not ignore is never shown (it would hide the task's work)."""
+
+    @field_validator("shared")
+    @classmethod
+    def _in_the_repository(cls, v: list[str] | None) -> list[str] | None:
+        for path in v or []:
+            parts = path.split("/")
+            if path.startswith("/") or any(part in ("", ".", "..", ".git") for part in parts):
+                raise ValueError(f"{path!r} must be a path in the repository (no '..', '.git' or leading '/')")
+        return v
+
     @field_validator("allow_hosts")
     @classmethod
     def _host_patterns(cls, v: list[str]) -> list[str]:

@@ -112,6 +112,9 @@ class Confinement:
     # (czar's folder, the place it stands in for): a folder of the agent's own bound over one of
     # yours that it must not share with your sessions (what Claude Code sources before each command)
     private: tuple[tuple[Path, Path], ...] = ()
+    # (a folder of yours, where it shows in the checkout): read-only (the dependencies installed in
+    # your checkout, which a clone lacks)
+    shared: tuple[tuple[Path, Path], ...] = ()
 
 
 def for_task(
@@ -128,11 +131,13 @@ def for_task(
     network: Network = NO_NETWORK,
     private: tuple[tuple[Path, Path], ...] = (),
     readable: tuple[Path, ...] = (),
+    shared: tuple[str, ...] = (),
 ) -> Confinement:
     """The sandbox of an agent, or of checks that run its code, on one task's ``checkout``:
     ``home`` is its own (and ``<home>.tmp`` its /tmp), ``data`` czar's data folder (every
     project's store, checkouts and homes: hidden), ``repo`` the user's checkout (hidden, its
-    ``objects`` readable for the clone that borrows them), ``readable`` more of ``data`` it reads."""
+    ``objects`` readable for the clone that borrows them), ``readable`` more of ``data`` it reads,
+    ``shared`` folders of ``repo`` shown read-only at the same place in the checkout."""
     # Beside the home, not in it: a folder the agent may replace (with a link to /etc, say) must
     # never be a source czar binds read-write.
     tmp = home.with_name(home.name + ".tmp")
@@ -152,6 +157,7 @@ def for_task(
         locked=locked,
         network=network,
         private=private,
+        shared=tuple((repo / name, checkout / name) for name in shared),
     )
 
 
@@ -321,6 +327,9 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
         args += ["--bind", str(writable), str(writable)]
     for own, place in c.private:
         args += ["--bind", str(own), str(place)]
+    for yours, place in c.shared:
+        if yours.is_dir():
+            args += ["--ro-bind", str(yours), str(place)]
     for locked in _existing(c.locked):
         args += ["--ro-bind", str(locked), str(locked)]
     net = c.network

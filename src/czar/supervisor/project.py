@@ -224,6 +224,20 @@ class Project:
         """The repository's objects folder, which every task's clone borrows (asked of git once)."""
         return self.git.common_dir() / "objects"
 
+    @cached_property
+    def shared(self) -> tuple[str, ...]:
+        """The folders of your checkout shown read-only in each clone (``[sandbox] shared``, by
+        default ``node_modules``): those that are folders there and that git ignores (one it
+        tracks would hide the task's own work). Read once: a run's clones see the same."""
+        wanted = self.plan.sandbox.shared if self.plan.sandbox.shared is not None else ["node_modules"]
+        present = [name for name in wanted if (self.plan.repo / name).is_dir()]
+        if not present:
+            return ()
+        # (A name git would quote reads as another and is not shown: never one it tracks.)
+        said = Git(self.plan.repo).run("check-ignore", "--", *present, check=False, parsed=True)
+        ignored = set(said.output.splitlines())
+        return tuple(name for name in present if name in ignored)
+
     def confinement(self, folder: Path, home: Path) -> sandbox.Confinement | None:
         """The sandbox for code run in ``folder`` (a clone: a task's checkout, or a throwaway one
         for checks after a merge), with ``home`` as its home; None when the plan runs agents
@@ -251,6 +265,7 @@ class Project:
             extra=tuple(Path(p) for p in config.writable),
             network=network,
             readable=tuple(submodules.object_stores(self.objects.parent)),
+            shared=self.shared,
         )
 
     def host_settings(self, worker: str) -> HostSettings:
@@ -275,6 +290,7 @@ class Project:
             network=box.network,
             allow_hosts=tuple(box.allow_hosts),
             ports=tuple(box.ports),
+            shared=self.shared,
         )
         reviewer = worker in self.plan.reviewers
         return HostSettings(self.name, worker, kind, agent, self.plan.repo, sandboxed, reviewer=reviewer)
