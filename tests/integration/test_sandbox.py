@@ -377,3 +377,28 @@ def test_czar_data_reached_through_a_link_stays_hidden(
     real = disk / "czar-home" / "projects" / "p" / "czar.db"
     result = _run(confine, f"cat {real}; echo done")
     assert "STORE-SECRET" not in result.stdout and result.stdout.strip().endswith("done")
+
+
+def test_a_shared_folder_of_yours_is_read_only_in_the_checkout_and_never_where_a_link_points(tmp_path: Path) -> None:
+    repo, data, mine, _, home = _layout(tmp_path)
+    (repo / "node_modules" / "dep").mkdir(parents=True)
+    (repo / "node_modules" / "dep" / "index.js").write_text("yours\n")
+    shared = ("node_modules",)
+    confine = sandbox.for_task(
+        mine, home=home, data=data, repo=repo, objects=Git(repo).common_dir() / "objects", shared=shared
+    )
+    seen = _run(confine, "cat node_modules/dep/index.js; echo changed > node_modules/dep/index.js; echo $?")
+    assert seen.stdout.splitlines()[0] == "yours" and seen.stdout.splitlines()[-1] != "0"
+    assert (repo / "node_modules" / "dep" / "index.js").read_text() == "yours\n"
+    # What a task committed there instead (a link to another checkout, a file) is left as it is:
+    # the mount never goes where a link points, and the sandbox still starts.
+    (mine / "node_modules").rmdir()
+    elsewhere = home / "elsewhere"
+    elsewhere.mkdir(parents=True)
+    (mine / "node_modules").symlink_to(elsewhere)
+    seen = _run(confine, "ls node_modules/")
+    assert seen.returncode == 0 and "dep" not in seen.stdout, seen.stdout + seen.stderr
+    (mine / "node_modules").unlink()
+    (mine / "node_modules").write_text("a file\n")
+    seen = _run(confine, "cat node_modules")
+    assert seen.returncode == 0 and seen.stdout == "a file\n", seen.stderr

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -280,6 +281,25 @@ def _existing(paths: Sequence[Path]) -> list[Path]:
     return [p for p in paths if p.exists()]
 
 
+def _a_folder_or_nothing(place: Path, checkout: Path | None) -> bool:
+    """``place`` in the checkout is a folder, or nothing yet, and so is each folder on the way to
+    it: what a task committed there (a link to elsewhere, a file) must not take the mount where it
+    points, nor stop the sandbox (and every check after it) from starting."""
+    if checkout is None or not place.is_relative_to(checkout):
+        return False
+    here = checkout
+    for part in place.relative_to(checkout).parts:
+        here = here / part
+        try:
+            if not stat.S_ISDIR(os.lstat(here).st_mode):
+                return False
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+    return True
+
+
 def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
     """``argv`` run inside the sandbox ``c`` describes (bwrap must be available)."""
     exe = bwrap_path()
@@ -328,7 +348,7 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
     for own, place in c.private:
         args += ["--bind", str(own), str(place)]
     for yours, place in c.shared:
-        if yours.is_dir():
+        if yours.is_dir() and _a_folder_or_nothing(place, c.chdir):
             args += ["--ro-bind", str(yours), str(place)]
     for locked in _existing(c.locked):
         args += ["--ro-bind", str(locked), str(locked)]
