@@ -355,9 +355,15 @@ def test_a_branch_that_leaves_no_room_for_czars_branches_is_named(tmp_path: Path
         ), refused.stderr
     plan.write_text(plan.read_text().replace('repo = "repo"', 'repo = "repo"\nintegration_branch = "work/integration"'))
     refused = czar("validate", str(plan))
-    assert (
-        f"its tasks' branches: the branch 'czar' of {repo} leaves no room for 'czar/<task>' {room.format('czar')}"
-        in (refused.stderr)
+    assert f"its tasks' branches: the branch 'czar' of {repo} leaves no room for 'czar/a' {room.format('czar')}" in (
+        refused.stderr
     ), refused.stderr
     git(repo, "branch", "-m", "czar", "czar-old")
     assert czar("validate", str(plan)).returncode == 0
+    # The other way round: a branch under the name czar wants.
+    git(repo, "branch", "work/integration/old")
+    refused = czar("validate", str(plan))
+    assert (
+        f"project.integration_branch: the branch 'work/integration/old' of {repo} leaves no room for "
+        f"'work/integration' {room.format('work/integration/old')}" in refused.stderr
+    ), refused.stderr

@@ -317,7 +317,9 @@ def test_the_dependencies_installed_in_your_checkout_are_there_for_agents_and_ch
     # find module`): node_modules, installed in your checkout and ignored by git, is not in a
     # clone, and a sandbox cannot download it again. Each task failed its rounds.
     repo = make_repo(tmp_path / "repo")
-    (repo / ".gitignore").write_text("node_modules/\n")
+    # Ignored where a clone does not look (your exclude file): an agent's `git add -A` must still
+    # not commit what is shown there.
+    (repo / ".git" / "info" / "exclude").write_text("node_modules/\n")
     small = repo / "node_modules" / "is-small"
     small.mkdir(parents=True)
     (small / "index.js").write_text("module.exports = (n) => n < 10;\n")

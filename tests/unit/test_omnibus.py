@@ -90,7 +90,7 @@ def test_the_omnibus_is_written_once_from_the_integration_branch_into_the_base(t
     assert (pull.task_id, pull.head_branch, pull.base_branch) == (OMNIBUS, "czar/integration", "main")
     assert pull.head_commit == f.repo.tip("czar/integration") and pull.state is PullState.OPEN
     assert "- Tasks: 2 merged, 0 not." in pull.body and [s.path for s in pull.files] == ["a.txt", "b.txt"]
-    assert "- Into `main` as it is now: merges cleanly." in pull.body and written.conflicts == ()
+    assert "- Into `main` as it is here: merges cleanly." in pull.body and written.conflicts == ()
     assert omnibus.write(f.project, True).pull == written.pull  # again: nothing new
     with f.project.store.read() as conn:
         assert [e.kind for e in Store.pull_entries(conn, pull.id)] == ["opened"]
@@ -131,7 +131,7 @@ def test_the_omnibus_says_where_the_base_branch_moved_on_and_conflicts(tmp_path:
     with f.project.store.read() as conn:
         body = Store.pull(conn, written.pull.number).body  # type: ignore[union-attr]
     assert (
-        "- Into `main` as it is now: CONFLICTS in `a.txt` (main moved on since the run began): merge `main` into "
+        "- Into `main` as it is here: CONFLICTS in `a.txt` (main moved on since the run began): merge `main` into "
         "`czar/integration` and resolve them, then write the omnibus again (`czar omnibus`)." in body
     )
     alerts = [e.payload["message"] for e in f.project.store.events_after(0) if e.kind == "alert"]

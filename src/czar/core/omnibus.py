@@ -66,10 +66,10 @@ def release_notes(
     proof: Containment,
     checks_passed: bool | None,
     totals: Mapping[str, float],
-    conflicts: Sequence[str] | None = None,
+    conflicts: Sequence[str] | None = (),
 ) -> str:
     """The omnibus's description (Markdown). ``conflicts``: the files a merge into the base branch
-    as it is now would conflict in (it moved on since the run began); None: it merges cleanly."""
+    as it is here would conflict in (it moved on since the run began); None: not known."""
     merged = [t for t in tasks if t.state is TaskState.MERGED]
     left = [t for t in tasks if t.state is not TaskState.MERGED]
     check_line = {True: "pass", False: "FAIL", None: "none configured"}[checks_passed]
@@ -80,7 +80,7 @@ def release_notes(
         f"- Tasks: {len(merged)} merged, {len(left)} not.",
         f"- The project's checks on `{integration}`: {check_line}.",
         f"- Containment: {proven if proof.ok else 'NOT proven'}.",
-        f"- Into `{base}` as it is now: {into_base(base, integration, conflicts)}.",
+        f"- Into `{base}` as it is here: {into_base(base, integration, conflicts)}.",
         f"- Cost: ${totals.get('cost_usd', 0.0):.4f}.",
         "",
     ]
@@ -101,7 +101,9 @@ def release_notes(
 
 
 def into_base(base: str, integration: str, conflicts: Sequence[str] | None) -> str:
-    """How the omnibus merges into the base branch as it is now, in a few words."""
+    """How the omnibus merges into the base branch as it is here, in a few words."""
+    if conflicts is None:
+        return "not known (git could not merge them in memory)"
     if not conflicts:
         return "merges cleanly"
     files = ", ".join(f"`{f}`" for f in conflicts[:5]) + (

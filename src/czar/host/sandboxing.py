@@ -16,7 +16,7 @@ from czar.host.agent_run import AgentRun
 from czar.paths import czar_home
 from czar.runtime import sandbox
 from czar.runtime.gateway import Gateway
-from czar.vcs import submodules
+from czar.vcs import checkout, submodules
 from czar.vcs.git import Git
 
 # What an agent keeps in your home when it runs with it (``home = "user"``): writable in its sandbox.
@@ -98,6 +98,8 @@ class AgentSandbox:
             private = user_config.private(self.agent_kind, Path.home(), self.home.with_name(f"{self.worker}.user"))
         if self.read_only:
             locked = (*locked, worktree)
+        else:
+            checkout.exclude(worktree, self.config.shared)  # what is shown there is not the task's work
         return sandbox.for_task(
             worktree,
             home=self.home,

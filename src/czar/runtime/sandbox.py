@@ -347,11 +347,12 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
         args += ["--bind", str(writable), str(writable)]
     for own, place in c.private:
         args += ["--bind", str(own), str(place)]
+    for locked in _existing(c.locked):
+        args += ["--ro-bind", str(locked), str(locked)]
+    # After what is locked: a reviewer's checkout is bound read-only whole, and would cover them.
     for yours, place in c.shared:
         if yours.is_dir() and _a_folder_or_nothing(place, c.chdir):
             args += ["--ro-bind", str(yours), str(place)]
-    for locked in _existing(c.locked):
-        args += ["--ro-bind", str(locked), str(locked)]
     net = c.network
     if not net.shared:
         # A network of its own: no route out, and neither this machine's loopback services nor

@@ -24,7 +24,8 @@ from czar.supervisor.project import Project
 class Omnibus:
     pull: PullRef | None  # None: nothing merged, nothing to propose
     proof: Containment
-    conflicts: tuple[str, ...] = ()  # with the base branch as it is now (it moved on since the run began)
+    # with the base branch as it is here (it moved on since the run began); None: not known
+    conflicts: tuple[str, ...] | None = ()
 
 
 def write(project: Project, checks_passed: bool | None, forge: Forge | None = None) -> Omnibus:
@@ -41,7 +42,11 @@ def write(project: Project, checks_passed: bool | None, forge: Forge | None = No
         spent = Store.spent(conn)
     # The base branch may have moved on since the run began (your own commits, another run's
     # landing): the omnibus says whether it still merges, before a person or `land` finds out.
-    conflicts = tuple(repo.merge_tree(base, head) or ())
+    conflicts: tuple[str, ...] | None
+    try:
+        conflicts = tuple(repo.merge_tree(base, head) or ())
+    except CzarError:  # histories git will not merge: the line says it is not known, the rest stands
+        conflicts = None
     notes = release_notes(
         project=project.name,
         integration=integration,
@@ -86,7 +91,7 @@ def write(project: Project, checks_passed: bool | None, forge: Forge | None = No
             containment=proof.ok,
             problems=proof.problems(),
             checks=checks_passed,
-            conflicts=list(conflicts),
+            conflicts=None if conflicts is None else list(conflicts),
         )
     return Omnibus(ref, proof, conflicts)
 

@@ -70,16 +70,16 @@ def check_repository(plan: Plan) -> None:
             f"{plan.path}: project.integration_branch: {integration!r} is checked out in {checked_out[integration]};"
             " czar would move it under you (choose another branch, or switch that checkout away from it)"
         )
-    # git keeps a branch as a file of its name: beside a branch `czar`, no `czar/<task>` can be made.
-    for key, wanted, also in (
-        ("project.integration_branch", integration, " or choose another integration branch"),
-        ("its tasks' branches", "czar/<task>", ""),
-    ):
-        parts = wanted.split("/")
-        clash = next((b for b in ("/".join(parts[:i]) for i in range(1, len(parts))) if git.has_branch(b)), None)
+    # git keeps a branch as a file of its name: beside a branch `czar`, no `czar/<task>` can be
+    # made, nor a branch `work` beside `work/old`.
+    branches = set(git.tips(""))
+    wanted = [("project.integration_branch", integration, " or choose another integration branch")]
+    wanted += [("its tasks' branches", f"czar/{t.id}", "") for t in plan.tasks]
+    for key, name, also in wanted:
+        clash = next((b for b in sorted(branches) if name.startswith(f"{b}/") or b.startswith(f"{name}/")), None)
         if clash is not None:
             raise PlanError(
-                f"{plan.path}: {key}: the branch {clash!r} of {repo} leaves no room for {wanted!r} (git keeps a "
+                f"{plan.path}: {key}: the branch {clash!r} of {repo} leaves no room for {name!r} (git keeps a "
                 f"branch as a file of its name); rename it (`git branch -m {clash} NEW`){also}"
             )
 

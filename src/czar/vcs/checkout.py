@@ -283,6 +283,28 @@ def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
     return fetched.ok
 
 
+def exclude(path: Path, names: tuple[str, ...]) -> None:
+    """The clone's ``.git/info/exclude`` names each of ``names`` (folders shown in it, not its
+    work): your checkout may ignore them in its own exclude file or your global one, which a clone
+    and its sandbox lack, and the agent's ``git add -A`` would commit what is shown there. Written
+    beside and renamed, through no link (the folder is the agent's). Best effort: the task's scope
+    still stops what it commits."""
+    if not names:
+        return
+    try:
+        with untrusted.folder(path / ".git", ("info",), make=True) as info:
+            text = (untrusted.read("exclude", limit=1 << 20, dir_fd=info) or b"").decode(errors="replace")
+            missing = [f"/{name}/" for name in names if f"/{name}/" not in text.splitlines()]
+            if missing:
+                untrusted.replace(
+                    info,
+                    "exclude",
+                    text + ("" if text.endswith("\n") or not text else "\n") + "\n".join(missing) + "\n",
+                )
+    except OSError as exc:
+        log.warning("could not exclude %s in %s: %s", ", ".join(names), path, exc)
+
+
 def remove(git: Git, path: Path) -> None:
     if (path / ".git").is_file():
         git.run("worktree", "remove", "--force", "--end-of-options", str(path), check=False)

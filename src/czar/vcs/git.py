@@ -157,8 +157,14 @@ class Git:
 
     def refuses(self) -> bool:
         """git refuses the repository as another user's (``safe.directory``): it is one, but
-        every command fails there as if it were not."""
-        return "dubious ownership" in self.run("rev-parse", "--git-dir", check=False).output
+        every command fails there as if it were not. (Told by its owner, not by git's message,
+        which comes in the person's language.)"""
+        try:
+            owner = self.repo.stat().st_uid
+        except OSError:
+            return False
+        looks_like_one = (self.repo / ".git").exists() or (self.repo / "HEAD").is_file()
+        return owner != os.geteuid() and looks_like_one and not self.is_repo()
 
     def top(self) -> Path | None:
         """The top folder of the checkout this path is in (a folder inside a repository is not its

@@ -283,7 +283,11 @@ def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = 
         "containment proven" if written.proof.ok else "containment NOT proven: " + "; ".join(written.proof.problems())
     )
     spec = project.plan.project
-    clash = f"; {into_base(spec.base_branch, spec.integration_branch, written.conflicts)}" if written.conflicts else ""
+    clash = (
+        f"; {into_base(spec.base_branch, spec.integration_branch, written.conflicts)}"
+        if written.conflicts != ()
+        else ""
+    )
     print(
         f"omnibus: pull request #{written.pull.number} into {spec.base_branch}; {proof}{clash}",
         file=print_to,
