@@ -187,7 +187,7 @@ def test_land_merge_merges_the_omnibus_into_the_base_branch_only_where_no_checko
     assert shown["state"] == "merged"
 
 
-@pytest.mark.parametrize("where", ["beside", "inside"])
+@pytest.mark.parametrize("where", ["beside", "inside", "inside-not-activated"])
 def test_checks_run_with_the_persons_virtualenv(
     tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
@@ -197,13 +197,17 @@ def test_checks_run_with_the_persons_virtualenv(
     # it (`.venv`, ignored), where the sandbox hides the rest of the person's checkout.
     make_repo(tmp_path / "repo")
     venv = tmp_path / "venv" if where == "beside" else tmp_path / "repo" / ".venv"
-    if where == "inside":
+    if where != "beside":
         (tmp_path / "repo" / ".gitignore").write_text(".venv/\n")
         git(tmp_path / "repo", "commit", "-qam", "ignore .venv")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     (site,) = venv.glob("lib/python3*/site-packages")
     (site / "projectdep.py").write_text("VALUE = 42\n")
-    monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")  # activated
+    if where != "inside-not-activated":
+        monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")  # activated
+    # Else, as a project whose tools use its .venv without activating it (uv's): czar shares it
+    # with each checkout (`[sandbox] shared`) and puts it first for agents and checks.
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     # The agent's own run of the project's code too (found after: czar's folder came first on the
     # agent's PATH, whose `python` had none of the project's packages), and its `czar` is czar's.
     own_run = (

@@ -113,7 +113,7 @@ class AgentProcess:
             worktree=cur.worktree,
             worker=self.host.worker,
             task=cur.task,
-            env=self.agent_env(cur),
+            env=self.agent_env(cur, sandbox.project_bins(confine)),
             messages=messages,
             session=cur.session if resume else None,
             home=self.host.home,
@@ -133,7 +133,7 @@ class AgentProcess:
                 confine = dataclasses.replace(
                     confine,
                     new_session=not launch.terminal,
-                    programs=sandbox.program_folders(launch.argv[0], launch.env.get("PATH")),
+                    programs=(*confine.programs, *sandbox.program_folders(launch.argv[0], launch.env.get("PATH"))),
                     network=self.host.box.network(cur),
                 )
                 argv = sandbox.wrap(argv, confine)
@@ -228,7 +228,7 @@ class AgentProcess:
                 self.host.tools.wrap = wrapper(confine)
         return Git(cur.worktree, self.host.tools.wrap)
 
-    def agent_env(self, cur: AgentRun) -> dict[str, str]:
+    def agent_env(self, cur: AgentRun, first: list[Path]) -> dict[str, str]:
         return {
             "CZAR_HOME": str(self.host.paths.root.parent.parent),
             ENV_PROJECT: self.host.paths.name,
@@ -239,18 +239,19 @@ class AgentProcess:
             "CZAR_AGENT_LAUNCH": str(cur.launches),
             # czar's tools through this host: inside its sandbox the agent cannot reach the store.
             **({ENV_ENDPOINT: cur.relay.base} if cur.relay is not None else {}),
-            "PATH": self.agent_path(),
+            "PATH": self.agent_path(first),
             "GIT_AUTHOR_NAME": f"czar {self.host.worker}",
             "GIT_AUTHOR_EMAIL": f"{self.host.worker}@czar.localhost",
             "GIT_COMMITTER_NAME": f"czar {self.host.worker}",
             "GIT_COMMITTER_EMAIL": f"{self.host.worker}@czar.localhost",
         }
 
-    def agent_path(self) -> str:
-        """Its `czar` first, then yours (with czar's folder first, `python` and `pytest` were
-        czar's own, without the project's virtualenv), then czar's folder."""
+    def agent_path(self, first: list[Path]) -> str:
+        """Its `czar` first, then ``first`` (the project's own virtualenv, shared with its
+        checkout, when you activated none), then yours (with czar's folder first, `python` and
+        `pytest` were czar's own, without the project's virtualenv), then czar's folder."""
         try:
-            return search_path.for_project_code(search_path.czar_only(self.host.box.commands))
+            return search_path.for_project_code(search_path.czar_only(self.host.box.commands), *first)
         except OSError as exc:  # a full disk, say: the agent still finds czar, first
             self.host.say(f"  no folder of its own for the agent's czar ({exc}): czar's folder comes first")
             return search_path.czar_env()["PATH"]

@@ -348,7 +348,9 @@ class SandboxConfig(_Strict):
     """Folders of your checkout that git ignores (dependencies installed there), shown read-only at
     the same place in each task's clone, where agents and checks run: a clone has only what git
     tracks, and a sandbox cannot download them again. Paths in the repository; by default
-    ``["node_modules"]``. One git does not ignore is never shown (it would hide the task's work)."""
+    ``["node_modules", ".venv"]``. One git does not ignore is never shown (it would hide the task's
+    work). A virtualenv among them stays readable where it is too, and its ``bin`` comes first on
+    the PATH of agents and checks unless you activated one."""
 
     @field_validator("shared")
     @classmethod

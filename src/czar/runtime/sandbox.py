@@ -145,6 +145,8 @@ def for_task(
     for folder in (home, tmp):
         folder.mkdir(parents=True, exist_ok=True)
     defuse(home)
+    # A shared virtualenv stays readable where it is too: its scripts name its python by that path.
+    programs = (*programs, *virtualenvs(repo, shared))
     return Confinement(
         writable=(checkout, home),
         hidden=(data, repo),
@@ -160,6 +162,19 @@ def for_task(
         private=private,
         shared=tuple((repo / name, checkout / name) for name in shared),
     )
+
+
+def virtualenvs(repo: Path, shared: Sequence[str]) -> list[Path]:
+    """The shared folders of ``repo`` that are virtualenvs (a project's ``.venv``, as uv makes it)."""
+    return [repo / name for name in shared if (repo / name / "pyvenv.cfg").is_file()]
+
+
+def project_bins(c: Confinement | None) -> list[Path]:
+    """What goes first on the PATH of what runs in ``c``, for the project's own virtualenv: its
+    shared one's ``bin``, unless you activated one (yours is first already)."""
+    if c is None or os.environ.get("VIRTUAL_ENV"):
+        return []
+    return [yours / "bin" for yours, _ in c.shared if (yours / "pyvenv.cfg").is_file()]
 
 
 # Sockets that would hand an agent more than its sandbox: a container engine's (root on the machine).

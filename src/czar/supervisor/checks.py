@@ -35,12 +35,13 @@ class CheckResult:
         return self.returncode == 0 and not self.timed_out
 
 
-def check_env() -> dict[str, str]:
+def check_env(first: Sequence[Path] = ()) -> dict[str, str]:
     env = without(os.environ)  # the checks run the agents' code: no forge token for it
     # Your PATH first (a virtualenv you activated holds your project's dependencies: with czar's
     # interpreter first, `python -m pytest` ran without them, and every task of a project with
     # dependencies failed its checks); czar's folder last, for a machine with no `python` at all.
-    env["PATH"] = search_path.for_project_code()
+    # ``first``: the project's own virtualenv, shared with the clone, when you activated none.
+    env["PATH"] = search_path.for_project_code(*first)
     env.pop(search_path.PERSONS_PATH, None)  # czar's own, for its own processes
     env.pop("PYTHONPATH", None)  # czar's own import path must not leak into the project's tests
     return env
@@ -52,6 +53,7 @@ def run_checks(
     """Run each command (split into words, never through a shell); stop at the first failure.
     ``confine``: run them in that sandbox (they run the agents' code)."""
     results = []
+    first = sandbox.project_bins(confine)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w", encoding="utf-8") as fh, gateway.serving(confine.network if confine else None) as gate:
         for command in commands:
@@ -59,7 +61,7 @@ def run_checks(
             if confine is not None:
                 argv = sandbox.wrap(argv, confine)
             seen = len(gate.denied) if gate else 0
-            r = proc.run(argv, cwd=cwd, env=check_env(), timeout=timeout, label=CHECK)
+            r = proc.run(argv, cwd=cwd, env=check_env(first), timeout=timeout, label=CHECK)
             if r.interrupted:
                 raise ChecksStopped(command)
             # What the sandbox refused, said where the agent reads why its checks failed.

@@ -227,9 +227,9 @@ class Project:
     @cached_property
     def shared(self) -> tuple[str, ...]:
         """The folders of your checkout shown read-only in each clone (``[sandbox] shared``, by
-        default ``node_modules``): those that are folders there and that git ignores (one it
+        default ``node_modules`` and ``.venv``): those that are folders there and that git ignores (one it
         tracks would hide the task's own work). Read once: a run's clones see the same."""
-        wanted = self.plan.sandbox.shared if self.plan.sandbox.shared is not None else ["node_modules"]
+        wanted = self.plan.sandbox.shared if self.plan.sandbox.shared is not None else ["node_modules", ".venv"]
         present = [name for name in wanted if (self.plan.repo / name).is_dir()]
         if not present:
             return ()
