@@ -344,6 +344,7 @@ def test_a_branch_that_leaves_no_room_for_czars_branches_is_named(tmp_path: Path
     # was fine and the run stopped at its start: git cannot make czar/integration beside it.
     repo = make_repo(tmp_path / "repo")
     git(repo, "branch", "czar")
+    git(repo, "tag", "czar")  # a tag of the same name must not hide it
     plan = write_plan(tmp_path, "room", [sim_task("a")], workers=1)
     room = "(git keeps a branch as a file of its name); rename it (`git branch -m {0} NEW`)"
     for command in ("validate", "run"):

@@ -390,6 +390,13 @@ def test_a_shared_folder_of_yours_is_read_only_in_the_checkout_and_never_where_a
     seen = _run(confine, "cat node_modules/dep/index.js; echo changed > node_modules/dep/index.js; echo $?")
     assert seen.stdout.splitlines()[0] == "yours" and seen.stdout.splitlines()[-1] != "0"
     assert (repo / "node_modules" / "dep" / "index.js").read_text() == "yours\n"
+    # A reviewer's checkout, read-only whole, has them too (bwrap cannot make their place there).
+    (mine / "node_modules").rmdir()
+    reviewer = sandbox.for_task(
+        mine, home=home, data=data, repo=repo, objects=Git(repo).common_dir() / "objects", shared=shared, locked=(mine,)
+    )
+    seen = _run(reviewer, "cat node_modules/dep/index.js")
+    assert seen.returncode == 0 and seen.stdout == "yours\n", seen.stderr
     # What a task committed there instead (a link to another checkout, a file) is left as it is:
     # the mount never goes where a link points, and the sandbox still starts.
     (mine / "node_modules").rmdir()

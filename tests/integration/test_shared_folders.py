@@ -23,3 +23,16 @@ def test_node_modules_is_shared_by_default_where_git_ignores_it(tmp_path: Path, 
     git(repo, "add", "build")
     git(repo, "commit", "-qm", "a tracked build folder")
     assert open_project(plan).shared == ()  # .venv missing, build tracked, node_modules not asked for
+
+
+def test_a_link_is_never_shared(tmp_path: Path, czar_home: Path) -> None:
+    # From a review: `.venv` in .gitignore (no slash) also ignores a link named so, and a link into
+    # your home would have shown all of it, credentials unmasked.
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".gitignore").write_text(".venv\nnode_modules\n")
+    elsewhere = tmp_path / "home"
+    (elsewhere / "pkg").mkdir(parents=True)
+    (repo / ".venv").symlink_to(elsewhere)
+    (repo / "node_modules").symlink_to(elsewhere)
+    plan = write_plan(tmp_path, "links", [sim_task("a")])
+    assert open_project(plan).shared == ()

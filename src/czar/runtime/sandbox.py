@@ -14,6 +14,7 @@ plan opts out, the machine's.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from czar.runtime import proc
+from czar.runtime import proc, untrusted
 
 # What stays readable of the user's home, which is hidden otherwise: who they are to git, and the
 # tools an agent runs (installed per user: pip's --user packages, Node and Rust toolchains, ...).
@@ -145,8 +146,12 @@ def for_task(
     for folder in (home, tmp):
         folder.mkdir(parents=True, exist_ok=True)
     defuse(home)
-    # A shared virtualenv stays readable where it is too: its scripts name its python by that path.
-    programs = (*programs, *virtualenvs(repo, shared))
+    # A shared virtualenv stays readable where it is too: its scripts name its python by that path
+    # (its parts and the Python it was made from, as for one on your PATH).
+    programs = (*programs, *(part for venv in virtualenvs(repo, shared) for part in _venv_parts(venv)))
+    for name in shared:  # their places, made while czar may (a reviewer's checkout is read-only to bwrap)
+        with contextlib.suppress(OSError), untrusted.folder(checkout, tuple(name.split("/")), make=True):
+            pass
     return Confinement(
         writable=(checkout, home),
         hidden=(data, repo),
@@ -171,8 +176,12 @@ def virtualenvs(repo: Path, shared: Sequence[str]) -> list[Path]:
 
 def project_bins(c: Confinement | None) -> list[Path]:
     """What goes first on the PATH of what runs in ``c``, for the project's own virtualenv: its
-    shared one's ``bin``, unless you activated one (yours is first already)."""
-    if c is None or os.environ.get("VIRTUAL_ENV"):
+    shared one's ``bin``, unless you activated one (one on your PATH, not czar's own: yours is
+    first already)."""
+    from czar.runtime.search_path import czar_folder, persons
+
+    czar = czar_folder()
+    if c is None or any(p != czar and (Path(p).parent / "pyvenv.cfg").is_file() for p in persons()):
         return []
     return [yours / "bin" for yours, _ in c.shared if (yours / "pyvenv.cfg").is_file()]
 

@@ -230,7 +230,14 @@ class Project:
         default ``node_modules`` and ``.venv``): those that are folders there and that git ignores (one it
         tracks would hide the task's own work). Read once: a run's clones see the same."""
         wanted = self.plan.sandbox.shared if self.plan.sandbox.shared is not None else ["node_modules", ".venv"]
-        present = [name for name in wanted if (self.plan.repo / name).is_dir()]
+        # A link (`.venv` pointing into your home, say) is no folder of the repository's to show.
+        repo = self.plan.repo.resolve()
+        present = [
+            name
+            for name in wanted
+            if (repo / name).is_dir()
+            and not any((repo / Path(*Path(name).parts[: i + 1])).is_symlink() for i in range(len(Path(name).parts)))
+        ]
         if not present:
             return ()
         # (A name git would quote reads as another and is not shown: never one it tracks.)

@@ -229,7 +229,11 @@ class Git:
     def tips(self, prefix: str = "czar/") -> dict[str, str]:
         """Every branch under ``prefix`` and the commit it points at, in one command."""
         out = self.out(
-            "for-each-ref", "--format=%(refname:short) %(objectname)", "--end-of-options", f"refs/heads/{prefix}"
+            # lstrip, not short: with a tag of the same name, short says heads/<name>
+            "for-each-ref",
+            "--format=%(refname:lstrip=2) %(objectname)",
+            "--end-of-options",
+            f"refs/heads/{prefix}",
         )
         return dict(line.split(" ", 1) for line in out.splitlines() if line)
 
