@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from czar.runtime import proc, untrusted
+from czar.runtime import proc, search_path, untrusted
 
 # What stays readable of the user's home, which is hidden otherwise: who they are to git, and the
 # tools an agent runs (installed per user: pip's --user packages, Node and Rust toolchains, ...).
@@ -178,10 +178,8 @@ def project_bins(c: Confinement | None) -> list[Path]:
     """What goes first on the PATH of what runs in ``c``, for the project's own virtualenv: its
     shared one's ``bin``, unless you activated one (one on your PATH, not czar's own: yours is
     first already)."""
-    from czar.runtime.search_path import czar_folder, persons
-
-    czar = czar_folder()
-    if c is None or any(p != czar and (Path(p).parent / "pyvenv.cfg").is_file() for p in persons()):
+    czar = search_path.czar_folder()
+    if c is None or any(p != czar and (Path(p).parent / "pyvenv.cfg").is_file() for p in search_path.persons()):
         return []
     return [yours / "bin" for yours, _ in c.shared if (yours / "pyvenv.cfg").is_file()]
 

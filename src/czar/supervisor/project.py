@@ -41,14 +41,14 @@ def check_repository(plan: Plan) -> None:
     if not repo.is_dir():
         raise PlanError(f"{where}: {repo} is not a folder")
     git = Git(repo)
-    if not git.is_repo() and not git.refuses():
-        raise PlanError(f"{where}: {repo} is not a git repository")
     # A repository of another user: git refuses it, and czar's clones of it (which read its git
     # folder, a second place for git to refuse), until you say you trust both.
     refused = [p for p in (repo, repo / ".git") if Git(p).refuses()]
     if refused:
         trust = " and ".join(f"`git config --global --add safe.directory {p}`" for p in refused)
         raise PlanError(f"{where}: git refuses {repo}, which belongs to another user ({trust} let czar use it)")
+    if not git.is_repo():
+        raise PlanError(f"{where}: {repo} is not a git repository")
     top = git.top()
     if top is not None and top.resolve() != repo.resolve():
         # git works from a folder inside a repository, but clones of it do not: every task's
@@ -230,14 +230,9 @@ class Project:
         default ``node_modules`` and ``.venv``): those that are folders there and that git ignores (one it
         tracks would hide the task's own work). Read once: a run's clones see the same."""
         wanted = self.plan.sandbox.shared if self.plan.sandbox.shared is not None else ["node_modules", ".venv"]
-        # A link (`.venv` pointing into your home, say) is no folder of the repository's to show.
+        # Through a link (`.venv` pointing into your home, say) it is no folder of the repository's.
         repo = self.plan.repo.resolve()
-        present = [
-            name
-            for name in wanted
-            if (repo / name).is_dir()
-            and not any((repo / Path(*Path(name).parts[: i + 1])).is_symlink() for i in range(len(Path(name).parts)))
-        ]
+        present = [name for name in wanted if (repo / name).is_dir() and (repo / name).resolve() == repo / name]
         if not present:
             return ()
         # (A name git would quote reads as another and is not shown: never one it tracks.)
@@ -380,16 +375,15 @@ def check_neighbours(project: Project) -> None:
     branches = set(git.tips())
     if plan.project.integration_branch not in branches and not any(f"czar/{t.id}" in branches for t in plan.tasks):
         return  # nothing of the plan's names is there yet
+    integration = plan.project.integration_branch
     for db in sorted(project.paths.root.parent.glob("*/czar.db")):
         if db.parent.name == project.name:
             continue
         other = peek(db)
-        if other is None or not other.repo or not Git(Path(other.repo)).is_repo():
-            continue  # one that cannot be read says so to its own commands
-        if Git(Path(other.repo)).common_dir().resolve() != ours:
-            continue
+        theirs = Git(Path(other.repo)) if other is not None and other.repo else None
+        if other is None or theirs is None or not theirs.is_repo() or theirs.common_dir().resolve() != ours:
+            continue  # another repository's, or one that cannot be read (its own commands say so)
         ids = sorted(t.id for t in plan.tasks if t.id in other.task_ids and f"czar/{t.id}" in branches)
-        integration = plan.project.integration_branch
         shares_integration = other.integration_branch == integration and integration in branches
         if not ids and not shares_integration:
             continue
