@@ -10,7 +10,7 @@ from pathlib import Path
 
 from czar.paths import ProjectPaths
 from czar.store.store import Event, Store
-from helpers import git, make_repo, sim_task, write_plan
+from helpers import git, make_repo, retry_until, sim_task, write_plan
 
 TASKS = "abcdef"
 
@@ -40,6 +40,22 @@ def events(name: str) -> list[Event]:
 
 def first(name: str, point: Callable[[Event], bool]) -> Event | None:
     return next((e for e in events(name) if point(e)), None)
+
+
+def reach(name: str, point: Callable[[Event], bool], what: str, *, after: int = 0, timeout: float = 60) -> Event:
+    """Wait for the first event of ``point`` since event ``after``: a point met again after a
+    restart, where one run meets several points one after the other."""
+    met = retry_until(
+        lambda: next((e for e in events(name) if e.id > after and point(e)), None),
+        timeout=timeout,
+        what=f"{what} (after event {after})",
+    )
+    assert met is not None
+    return met
+
+
+def last_event(name: str) -> int:
+    return events(name)[-1].id
 
 
 def assert_whole(name: str, repo: Path, summary: dict[str, object]) -> list[Event]:

@@ -13,14 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from czar.paths import ProjectPaths
 from czar.runtime.proc import find_by_env, pid_alive
 from czar.store.store import Store
 from czar.supervisor.lock import holder_pid
 from helpers import czar, make_repo, retry_until, write_plan
-from run_checks import assert_nothing_charged, assert_whole, crash_plan, events, first
+from run_checks import assert_nothing_charged, assert_whole, crash_plan, events, first, last_event, reach
 
 SLOW_CHECK = 'python -c "import time; time.sleep(1.5)"'  # so that `down` comes while checks run
 QUICK_CHECK = 'python -c "pass"'  # where a kill comes before any check
@@ -49,35 +47,39 @@ def _workers(name: str) -> list[Any]:
         store.close()
 
 
-@pytest.mark.parametrize("point", list(POINTS))
-def test_down_then_up_with_work_in_flight_carries_it_on_and_charges_nothing(
-    tmp_path: Path, czar_home: Path, point: str
-) -> None:
-    name = f"downup-{point}"
+def test_down_then_up_with_work_in_flight_carries_it_on_and_charges_nothing(tmp_path: Path, czar_home: Path) -> None:
+    # Each point in turn in the same run (`up` after each `down`, `czar run` after the last): one
+    # run for the suite to pay for, not one per point.
+    name = "downup"
     plan = crash_plan(tmp_path, name, SLOW_CHECK)
     czar("up", str(plan), check=True)
-    retry_until(lambda: first(name, POINTS[point]), timeout=60, what=f"the run to reach {point}")
-
-    down = czar("down", str(plan))
-    assert down.returncode == 0, down.stderr
-    # `down` returned: the supervisor has stopped (not merging on in the background), and
-    # nothing of the run is left.
-    assert holder_pid(ProjectPaths.for_project(name).supervisor_lock) is None
-    assert left_over(czar_home) == []
-    after = [e.kind for e in events(name)]
-    assert after[after.index("run.down") :] == ["run.down", "person.down"]  # nothing moved after it
-    stopped_at = events(name)[-1].id
+    stops: list[int] = []
+    for n, point in enumerate(POINTS):
+        after = stops[-1] if stops else 0
+        reach(name, POINTS[point], f"the run to reach {point}", after=after)
+        down = czar("down", str(plan))
+        assert down.returncode == 0, down.stderr
+        # `down` returned: the supervisor has stopped (not merging on in the background), and
+        # nothing of the run is left.
+        assert holder_pid(ProjectPaths.for_project(name).supervisor_lock) is None, point
+        assert left_over(czar_home) == [], point
+        after_down = [e.kind for e in events(name) if e.id > after]
+        assert after_down[after_down.index("run.down") :] == ["run.down", "person.down"], point  # nothing moved
+        stops.append(last_event(name))
+        if n < len(POINTS) - 1:
+            czar("up", str(plan), check=True)
 
     result = czar("run", str(plan), "--json", timeout=240)
     assert result.returncode == 0, result.stderr
     evs = assert_whole(name, tmp_path / "repo", json.loads(result.stdout))
     assert_nothing_charged(name, evs)
-    # No worker was lost: each had a host again after `up`.
-    restarted = {e.worker_id for e in evs if e.kind == "worker.host_started" and e.id > stopped_at}
-    assert restarted == {"w1", "w2", "w3"}
+    # No worker was lost: each had a host again after each `up`.
+    for stopped_at, up_to in zip(stops, [*stops[1:], evs[-1].id + 1], strict=True):
+        restarted = {e.worker_id for e in evs if e.kind == "worker.host_started" and stopped_at < e.id < up_to}
+        assert restarted == {"w1", "w2", "w3"}, stopped_at
     # Never two supervisors at once: each one stopped before the next started.
     lives = [e.kind for e in evs if e.kind in ("supervisor.started", "supervisor.stopped")]
-    assert lives == ["supervisor.started", "supervisor.stopped"] * 2
+    assert lives == ["supervisor.started", "supervisor.stopped"] * (len(POINTS) + 1)
     assert left_over(czar_home) == []
 
 
@@ -153,14 +155,9 @@ def test_no_agent_process_outlives_down_even_after_restarts(tmp_path: Path, czar
     assert left_over(czar_home) == []
 
 
-@pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_on_czar_run_stops_the_run_says_so_and_a_second_run_carries_it_on(
-    tmp_path: Path, czar_home: Path, presses: int
-) -> None:
-    # Twice: a person presses again while czar stops the run. Before, the second press cut `down`
-    # short and left the workers running, with a traceback.
-    name = f"ctrl-c-{presses}"
-    plan = crash_plan(tmp_path, name, QUICK_CHECK)
+def _interrupt(plan: Path, name: str, presses: int, after: int) -> None:
+    """Start `czar run`, press Ctrl-C ``presses`` times once the run is at work (after event
+    ``after``): it stops the run and says so."""
     run = subprocess.Popen(
         [sys.executable, "-m", "czar", "run", str(plan)],
         stdout=subprocess.PIPE,
@@ -169,7 +166,7 @@ def test_ctrl_c_on_czar_run_stops_the_run_says_so_and_a_second_run_carries_it_on
         start_new_session=True,  # a terminal's Ctrl-C reaches the whole foreground group
     )
     try:
-        retry_until(lambda: first(name, POINTS["running"]), timeout=60, what="the run to start")
+        reach(name, POINTS["running"], "the run to be at work", after=after)
         os.killpg(run.pid, signal.SIGINT)
         said = ""
         if presses == 2:
@@ -182,15 +179,28 @@ def test_ctrl_c_on_czar_run_stops_the_run_says_so_and_a_second_run_carries_it_on
     finally:
         run.kill()
     # Typer ended the process without a word: now it says what became of the run.
-    assert run.returncode == 130
+    assert run.returncode == 130, (presses, err)
     assert "Traceback" not in err
     assert (
         f"czar: interrupted: the run is stopped; its tasks, branches and checkouts are kept (`czar run {plan}`" in err
     )
-    assert holder_pid(ProjectPaths.for_project(name).supervisor_lock) is None
-    assert left_over(czar_home) == []
+
+
+def test_ctrl_c_on_czar_run_stops_the_run_says_so_and_a_second_run_carries_it_on(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    # Once, then twice in the next run: a person presses again while czar stops the run. Before,
+    # the second press cut `down` short and left the workers running, with a traceback.
+    name = "ctrl-c"
+    plan = crash_plan(tmp_path, name, QUICK_CHECK)
+    after = 0
+    for presses in (1, 2):
+        _interrupt(plan, name, presses, after)
+        assert holder_pid(ProjectPaths.for_project(name).supervisor_lock) is None
+        assert left_over(czar_home) == []
+        after = last_event(name)
     downs = [e.payload["reason"] for e in events(name) if e.kind == "run.down"]
-    assert downs == ["interrupted (Ctrl-C)"]
+    assert downs == ["interrupted (Ctrl-C)"] * 2
     result = czar("run", str(plan), "--json", timeout=240)
     assert result.returncode == 0, result.stderr
     assert_whole(name, tmp_path / "repo", json.loads(result.stdout))
