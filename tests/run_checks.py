@@ -13,21 +13,27 @@ from czar.store.store import Event, Store
 from helpers import git, make_repo, retry_until, sim_task, write_plan
 
 TASKS = "abcdef"
+LONGER = "abcdefghijkl"  # two diamonds side by side: for a run that meets many points in turn
+SINKS = ("f", "l")  # the diamonds' last tasks, on which no other waits
 
 
-def crash_plan(root: Path, name: str, check: str, *, extra_project: str = "", agent_extra: str = "") -> Path:
-    """Six tasks in a diamond of dependencies on three workers; ``check`` runs after each task
-    and after each merge."""
+def crash_plan(
+    root: Path, name: str, check: str, *, extra_project: str = "", agent_extra: str = "", tasks: str = TASKS
+) -> Path:
+    """Six tasks in a diamond of dependencies (or twelve in two, side by side) on three workers;
+    ``check`` runs after each task and after each merge."""
     make_repo(root / "repo")
-    tasks = [
-        sim_task("a", extra="sleep 0.3" + agent_extra),
-        sim_task("b", extra="sleep 0.3"),
-        sim_task("c", deps=("a",), extra="sleep 0.2"),
-        sim_task("d", deps=("a", "b")),
-        sim_task("e", deps=("c",)),
-        sim_task("f", deps=("d", "e")),
-    ]
-    return write_plan(root, name, tasks, workers=3, project_extra=f"accept = [{json.dumps(check)}]\n{extra_project}")
+    entries = []
+    for a, b, c, d, e, f in (tasks[i : i + 6] for i in range(0, len(tasks), 6)):
+        entries += [
+            sim_task(a, extra="sleep 0.3" + agent_extra),
+            sim_task(b, extra="sleep 0.3"),
+            sim_task(c, deps=(a,), extra="sleep 0.2"),
+            sim_task(d, deps=(a, b)),
+            sim_task(e, deps=(c,)),
+            sim_task(f, deps=(d, e)),
+        ]
+    return write_plan(root, name, entries, workers=3, project_extra=f"accept = [{json.dumps(check)}]\n{extra_project}")
 
 
 def events(name: str) -> list[Event]:
@@ -58,10 +64,10 @@ def last_event(name: str) -> int:
     return events(name)[-1].id
 
 
-def assert_whole(name: str, repo: Path, summary: dict[str, object]) -> list[Event]:
+def assert_whole(name: str, repo: Path, summary: dict[str, object], tasks: str = TASKS) -> list[Event]:
     """The run finished: every task merged exactly once, none ever held by two workers at once,
     everything an agent committed is in the integration branch. Returns the run's events."""
-    assert summary["tasks_merged"] == summary["tasks_total"] == len(TASKS)
+    assert summary["tasks_merged"] == summary["tasks_total"] == len(tasks)
     assert summary["integration_tests_passed"] is True
     evs = events(name)
     holding: dict[str | None, str | None] = defaultdict(lambda: None)
@@ -72,17 +78,17 @@ def assert_whole(name: str, repo: Path, summary: dict[str, object]) -> list[Even
         elif e.kind == "task.state" and e.payload["new"] in ("ready", "approved", "failed"):
             holding[e.task_id] = None
     merged = [e.task_id for e in evs if e.kind == "task.state" and e.payload["new"] == "merged"]
-    assert sorted(t or "" for t in merged) == list(TASKS)
+    assert sorted(t or "" for t in merged) == list(tasks)
     commits = [e.payload["sha"] for e in evs if e.kind == "agent.commit"]
     assert commits
     for sha in commits:
         git(repo, "merge-base", "--is-ancestor", sha, "czar/integration")
     log = git(repo, "log", "--merges", "--format=%s", "czar/integration").splitlines()
-    assert sorted(line.split()[3].rstrip(":") for line in log) == list(TASKS)
+    assert sorted(line.split()[3].rstrip(":") for line in log) == list(tasks)
     return evs
 
 
-def assert_nothing_charged(name: str, evs: list[Event]) -> None:
+def assert_nothing_charged(name: str, evs: list[Event], tasks: str = TASKS) -> None:
     """The interruption cost no task anything: no failed verification or merge, no task taken
     back to the pool, each task verified once."""
     failed = [
@@ -97,6 +103,6 @@ def assert_nothing_charged(name: str, evs: list[Event]) -> None:
     assert back == [], back
     store = Store(ProjectPaths.for_project(name))
     try:
-        assert {t.id: t.rounds for t in store.tasks()} == dict.fromkeys(TASKS, 1)
+        assert {t.id: t.rounds for t in store.tasks()} == dict.fromkeys(tasks, 1)
     finally:
         store.close()

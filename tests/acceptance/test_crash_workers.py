@@ -18,7 +18,7 @@ from pathlib import Path
 from czar.paths import ProjectPaths
 from czar.store.store import Event, Store
 from helpers import retry_until
-from run_checks import assert_nothing_charged, assert_whole, crash_plan, events, last_event, reach
+from run_checks import LONGER, SINKS, assert_nothing_charged, assert_whole, crash_plan, events, last_event, reach
 
 CHECK = 'python -c "import time; time.sleep(0.4)"'
 
@@ -31,17 +31,25 @@ POINTS: dict[str, Callable[[Event], bool]] = {
 }
 
 # The host at every point; its agent while it has one at work (once handed in, the agent that is
-# killed is whichever other one works then, which the host's points already cover). In the order
-# a task meets them, so that each is met again after the kill before it.
+# killed is whichever other one works then, which the host's points already cover). The agents
+# first, while the first tasks are at work; then the first merge (a later one may be the last
+# task's, after which no host is needed again); then in the order a task meets them, each met
+# again after the kill before it (a killed host's task starts again: assigned and running come
+# again).
 KILLS = [
-    ("host", "assigned"),
-    ("agent", "running"),
-    ("host", "running"),
     ("agent", "assigned"),
+    ("agent", "running"),
+    ("host", "merging"),
+    ("host", "assigned"),
+    ("host", "running"),
     ("host", "handed-in"),
     ("host", "verifying"),
-    ("host", "merging"),
 ]
+
+
+def _before_last(point: Callable[[Event], bool], e: Event) -> bool:
+    """No kill at a last task's points: work after them all needs each worker again."""
+    return point(e) and e.task_id not in SINKS
 
 
 def _started(e: Event) -> bool:
@@ -73,34 +81,39 @@ def test_sigkill_of_worker_hosts_and_agents_at_every_point_and_the_run_finishes(
     tmp_path: Path, czar_home: Path
 ) -> None:
     name = "kill-workers"
-    plan = crash_plan(tmp_path, name, CHECK)
-    run = subprocess.Popen(
+    plan = crash_plan(tmp_path, name, CHECK, tasks=LONGER)
+    killed_hosts: list[tuple[str, int]] = []
+    with subprocess.Popen(
         [sys.executable, "-m", "czar", "run", str(plan), "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    killed_hosts: list[tuple[str, int]] = []
-    try:
-        after = 0
-        for victim, point in KILLS:
-            at = reach(name, POINTS[point], f"the run to reach {point} to kill the {victim}", after=after)
-            worker = _worker_of(name, at)
-            # An agent may be between two tasks when the point comes: one at work is killed then.
-            pid = retry_until(partial(_pid, name, worker, victim), timeout=30, what=f"the {victim} of {worker}")
-            assert pid
-            os.kill(pid, signal.SIGKILL)
-            after = last_event(name)
-            if victim == "host":
-                killed_hosts.append((worker, after))
-            # The next point is met after this kill is seen to: its agent or host is back.
-            reach(name, _started, f"the {victim} killed at {point} to be started again", after=after)
-        out, err = run.communicate(timeout=240)
-    finally:
-        run.kill()
+    ) as run:
+        try:
+            after = 0
+            for victim, point in KILLS:
+                at = reach(
+                    name,
+                    partial(_before_last, POINTS[point]),
+                    f"the run to reach {point} to kill the {victim}",
+                    after=after,
+                )
+                worker = _worker_of(name, at)
+                # An agent may be between two tasks when the point comes: one at work is killed then.
+                pid = retry_until(partial(_pid, name, worker, victim), timeout=30, what=f"the {victim} of {worker}")
+                assert pid
+                os.kill(pid, signal.SIGKILL)
+                after = last_event(name)
+                if victim == "host":
+                    killed_hosts.append((worker, after))
+                # The next point is met after this kill is seen to: its agent or host is back.
+                reach(name, _started, f"the {victim} killed at {point} to be started again", after=after)
+            out, err = run.communicate(timeout=240)
+        finally:
+            run.kill()  # (ended already, unless the test failed)
     assert run.returncode == 0, err
-    evs = assert_whole(name, tmp_path / "repo", json.loads(out))
-    assert_nothing_charged(name, evs)
+    evs = assert_whole(name, tmp_path / "repo", json.loads(out), LONGER)
+    assert_nothing_charged(name, evs, LONGER)
     # No worker was lost: each killed host was followed by a host of its own started again.
     for worker, since in killed_hosts:
         assert any(e.kind == "worker.host_started" and e.worker_id == worker and e.id > since for e in evs), worker

@@ -158,26 +158,26 @@ def test_no_agent_process_outlives_down_even_after_restarts(tmp_path: Path, czar
 def _interrupt(plan: Path, name: str, presses: int, after: int) -> None:
     """Start `czar run`, press Ctrl-C ``presses`` times once the run is at work (after event
     ``after``): it stops the run and says so."""
-    run = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "czar", "run", str(plan)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # a terminal's Ctrl-C reaches the whole foreground group
-    )
-    try:
-        reach(name, POINTS["running"], "the run to be at work", after=after)
-        os.killpg(run.pid, signal.SIGINT)
-        said = ""
-        if presses == 2:
-            assert run.stderr is not None
-            while "stopping the run" not in said and run.poll() is None:
-                said += run.stderr.readline()
-            os.killpg(run.pid, signal.SIGINT)  # while it stops the run
-        _, err = run.communicate(timeout=120)
-        err = said + err
-    finally:
-        run.kill()
+    ) as run:
+        try:
+            reach(name, POINTS["running"], "the run to be at work", after=after)
+            os.killpg(run.pid, signal.SIGINT)
+            said = ""
+            if presses == 2:
+                assert run.stderr is not None
+                while "stopping the run" not in said and run.poll() is None:
+                    said += run.stderr.readline()
+                os.killpg(run.pid, signal.SIGINT)  # while it stops the run
+            _, err = run.communicate(timeout=120)
+            err = said + err
+        finally:
+            run.kill()  # (ended already, unless the test failed)
     # Typer ended the process without a word: now it says what became of the run.
     assert run.returncode == 130, (presses, err)
     assert "Traceback" not in err
