@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from czar.paths import ProjectPaths
+from czar.supervisor.outcome import integration_check
+from czar.supervisor.project import open_project
 from helpers import czar, git, lfs_repo, make_repo, retry_until, sim_task, write_plan
 
 CHECK = ["python", "-c", "import pathlib, sys; sys.exit(0 if pathlib.Path('{f}').read_text() == '{c}\\n' else 1)"]
@@ -82,6 +85,35 @@ def test_run_merges_everything_and_never_touches_the_users_checkout(tmp_path: Pa
     shown = json.loads(czar("pr", "show", str(summary["omnibus"]), str(plan), "--json", check=True).stdout)
     assert (shown["head"], shown["base"], shown["state"]) == ("czar/integration", "main", "open")
     assert shown["head_commit"] == git(repo, "rev-parse", "czar/integration") and "Containment: proven" in shown["body"]
+    # The run's last look at the integration branch: its last merge's checks passed on the same
+    # files, in a clean checkout too, so they were not run again.
+    final = ProjectPaths.for_project("runs").checks / "integration-final.log"
+    assert "not run again" in final.read_text()
+    # Its files changed since (a commit of yours on it): they are checked again, and only once.
+    listing = git(repo, "ls-tree", "czar/integration")
+    blob = subprocess.run(
+        ["git", "-C", str(repo), "hash-object", "-w", "--stdin"], input="yours\n", capture_output=True, text=True
+    ).stdout.strip()
+    tree = subprocess.run(
+        ["git", "-C", str(repo), "mktree"],
+        input=f"{listing}\n100644 blob {blob}\tyours.txt\n",
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    git(
+        repo,
+        "update-ref",
+        "refs/heads/czar/integration",
+        git(repo, "commit-tree", tree, "-p", "czar/integration", "-m", "yours"),
+    )
+    project = open_project(plan)
+    try:
+        assert integration_check(project) is True
+        assert "not run again" not in final.read_text() and "git status --porcelain" in final.read_text()
+        assert integration_check(project) is True
+        assert "not run again" in final.read_text()
+    finally:
+        project.store.close()
 
 
 def test_up_is_idempotent_and_down_keeps_branches_and_checkouts(tmp_path: Path, czar_home: Path) -> None:

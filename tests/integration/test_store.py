@@ -192,3 +192,21 @@ def test_whether_every_task_is_finished_is_the_cores_answer_read_at_once(tmp_pat
         with store.read() as conn:
             assert Store.all_finished(conn) is run_finished(snapshot(store)), (a, b)
     store.close()
+
+
+def test_checks_passed_are_known_by_their_files_commands_and_time_allowed(tmp_path: Path) -> None:
+    store = Store(_paths(tmp_path))
+    try:
+        with store.write() as conn:
+            for n in range(20):
+                Store.note_checks_passed(conn, f"tree-{n}", ["pytest -q"], 600)
+            Store.note_checks_passed(conn, "tree-19", ["pytest -q"], 600)  # again: kept once
+        with store.read() as conn:
+            assert Store.checks_passed(conn, "tree-19", ["pytest -q"], 600)
+            assert Store.checks_passed(conn, "tree-4", ["pytest -q"], 600.0)
+            assert not Store.checks_passed(conn, "tree-3", ["pytest -q"], 600)  # the oldest are let go
+            assert not Store.checks_passed(conn, "tree-19", ["pytest -q", "ruff check"], 600)
+            assert not Store.checks_passed(conn, "tree-19", ["pytest -q"], 60)
+            assert len(Store.get_meta(conn, "checks_passed")) == 16
+    finally:
+        store.close()

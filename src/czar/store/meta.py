@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -10,6 +11,8 @@ from sqlalchemy import Connection, insert, select, update
 from czar.store.schema import meta
 
 MERGE_WINDOWS = "merge_windows"
+CHECKS_PASSED = "checks_passed"
+KEPT_PASSES = 16  # the last merges' are enough: the run's end asks about the last one
 
 
 class Meta:
@@ -24,6 +27,19 @@ class Meta:
     def get_meta(conn: Connection, key: str, default: Any = None) -> Any:
         row = conn.execute(select(meta.c.value).where(meta.c.key == key)).first()
         return default if row is None else json.loads(row.value)
+
+    @staticmethod
+    def note_checks_passed(conn: Connection, tree: str, commands: Sequence[str], timeout: float) -> None:
+        """The project's checks ``commands`` passed in a clean checkout of ``tree`` (a merge's)."""
+        passed = {"tree": tree, "commands": list(commands), "timeout": timeout}
+        kept = [p for p in Meta.get_meta(conn, CHECKS_PASSED, []) if p != passed]
+        Meta.set_meta(conn, CHECKS_PASSED, [*kept, passed][-KEPT_PASSES:])
+
+    @staticmethod
+    def checks_passed(conn: Connection, tree: str, commands: Sequence[str], timeout: float) -> bool:
+        """Whether ``commands`` passed in a clean checkout of these very files."""
+        passed = {"tree": tree, "commands": list(commands), "timeout": timeout}
+        return passed in Meta.get_meta(conn, CHECKS_PASSED, [])
 
     @staticmethod
     def merge_window(conn: Connection) -> int:

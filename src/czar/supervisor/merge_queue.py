@@ -467,6 +467,12 @@ class MergeQueue:
         with task_checkout.throwaway(self.p.git, self.p.paths.checks / ".integration-run", head) as folder:
             confine = self.p.confinement(folder, self.p.paths.checks / "integration-home")
             failure = describe_failure(run_checks(project.accept, folder, project.accept_timeout, log, confine))
+        if not failure:
+            # Kept, so that the run's last look at the integration branch need not run them again
+            # on the same files (``outcome.integration_check``).
+            tree = self.p.git.tree(head)
+            with self.p.store.write() as conn:
+                Store.note_checks_passed(conn, tree, project.accept, project.accept_timeout)
         return failure or None
 
     def _broke(self, failure: str) -> str:

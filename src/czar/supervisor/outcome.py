@@ -111,17 +111,35 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
 
 
 def integration_check(project: Project) -> bool | None:
-    """Run the plan's default acceptance commands on the integration branch as it is now."""
+    """The plan's default acceptance commands on the integration branch as it is now: run, unless
+    they passed on the very same files already (its last merge's check, in a clean checkout too:
+    a project whose tests take minutes would wait for them twice)."""
     commands = project.plan.project.accept
     if not commands:
         return None
+    timeout = project.plan.project.accept_timeout
     log = project.paths.checks / "integration-final.log"
     head = project.git.tip(project.plan.project.integration_branch)
+    tree = project.git.tree(head)
+    with project.store.read() as conn:
+        known = Store.checks_passed(conn, tree, commands, timeout)
+    if known:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(
+            f"{head}: these checks passed on the same files when they were merged (its log is in the "
+            "folder of the task merged last); not run again\n",
+            encoding="utf-8",
+        )
+        return True
     # In a clone of its own (see MergeQueue._check): the code is the agents'.
     with task_checkout.throwaway(project.git, project.paths.checks / ".integration-final", head) as folder:
         confine = project.confinement(folder, project.paths.checks / "integration-home")
-        results = run_checks(commands, folder, project.plan.project.accept_timeout, log, confine)
-    return all(r.ok for r in results)
+        results = run_checks(commands, folder, timeout, log, confine)
+    passed = all(r.ok for r in results)
+    if passed:
+        with project.store.write() as conn:
+            Store.note_checks_passed(conn, tree, commands, timeout)
+    return passed
 
 
 def contributions(project: Project) -> dict[str, dict[str, hunks.FileChange]]:

@@ -244,6 +244,10 @@ class Git:
     def head(self, worktree: Path) -> str:
         return self.out("rev-parse", "HEAD", cwd=worktree)
 
+    def tree(self, commit: str) -> str:
+        """The commit's tree: its files, whatever its history."""
+        return self.out("rev-parse", "--verify", "--end-of-options", f"{commit}^{{tree}}")
+
     def merge_base(self, a: str, b: str) -> str | None:
         result = self.run("merge-base", "--end-of-options", a, b, check=False)
         return result.output.strip() if result.ok else None
