@@ -500,12 +500,16 @@ def test_codex_and_gemini_review_through_czars_tools(
 
 
 @pytest.mark.timeout(300)
-def test_claude_codes_shell_runs_the_projects_python_and_czars_czar(
-    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("kind", ["claude", "codex"])
+def test_the_agents_shell_runs_the_projects_python_and_czars_czar(
+    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
-    """With a virtualenv of the project's activated, Claude Code's own Bash tool finds its `python`
+    """With a virtualenv of the project's activated, the agent's own shell tool finds its `python`
     (with the project's packages), a pipe and a `cd` included, and `czar` is czar's (found by
-    hand: czar's folder came first, and the agent's test runs had none of the project's packages)."""
+    hand: czar's folder came first, and the agent's test runs had none of the project's packages;
+    Codex's commands ran in a login shell, whose profile set PATH again: `python: command not
+    found`). Its node finds the packages installed in your checkout's node_modules, from a folder
+    below."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     (site,) = venv.glob("lib/python3*/site-packages")
@@ -513,18 +517,26 @@ def test_claude_codes_shell_runs_the_projects_python_and_czars_czar(
     monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")  # activated
     url, _ = model
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
-    make_repo(tmp_path / "repo")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdefghijklmnop")
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".gitignore").write_text("node_modules/\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-q", "-m", "node_modules is installed, not committed")
+    (repo / "node_modules" / "projectjs").mkdir(parents=True)
+    (repo / "node_modules" / "projectjs" / "index.js").write_text("module.exports = 7;\n")
     shell = (
         'run mkdir -p sub && cd sub && python -c "import projectdep, sys; print(projectdep.VALUE, sys.prefix)"'
         " | tee ../venv.py > /dev/null && command -v czar >> ../venv.py && czar board > /dev/null"
-        " && echo board-ok >> ../venv.py\n"
+        " && echo board-ok >> ../venv.py && node -e \"console.log(require('projectjs'))\" >> ../venv.py\n"
     )
     script = f"report checking the project's python\n{shell}commit add venv\ndone venv.py written\nend Done."
     allow_all = '\n[permissions]\ndefaults = false\nallow = [{ tool = "*", match = "*" }]\n'
-    one_worker(tmp_path / "czar.toml", "venv", clis, url, allow_all + task("venv", None, script))
+    one_worker(tmp_path / "czar.toml", f"venv-{kind}", clis, url, allow_all + task("venv", None, script), kind=kind)
     result = czar("run", str(tmp_path / "czar.toml"), "--json", timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
-    answer, found, board = git(tmp_path / "repo", "show", "czar/integration:venv.py").splitlines()
+    answer, found, board, js = git(repo, "show", "czar/integration:venv.py").splitlines()
     assert answer == f"42 {venv}"
     assert Path(found).name == "czar" and Path(found).parent.name == "w1.bin"
     assert board == "board-ok"
+    assert js == "7"
+    assert "node_modules" not in git(repo, "ls-tree", "-r", "--name-only", "czar/integration")

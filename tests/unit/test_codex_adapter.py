@@ -344,6 +344,8 @@ def test_czars_server_is_given_per_run(tmp_path: Path, clean_env: None, session:
     config = merged_toml(overrides(argv))
     # A resumed run gets its sandbox through the configuration (`exec resume` takes no -s).
     assert config.pop("sandbox_mode", None) == ("workspace-write" if session else None)
+    # Its commands in a plain shell: a login shell's profile sets PATH again (czar's is lost).
+    assert config.pop("allow_login_shell") is False
     assert config == {
         "mcp_servers": {
             "czar": {

@@ -63,6 +63,10 @@ class CodexAdapter:
             # Its tools must be there in the first request: wait for the server's catalog.
             'mcp_servers.czar.startup_readiness="connection"',
             "mcp_servers.czar.startup_timeout_sec=60",
+            # Its commands run in a login shell unless told otherwise (bash -lc): the system's
+            # profile sets PATH again, and the agent lost what czar put first on it (your
+            # virtualenv's or the project's python, czar's own `czar`): `python: command not found`.
+            "allow_login_shell=false",
         ]
         argv = [s.command or "codex", "exec"]
         if ctx.session:
