@@ -374,3 +374,26 @@ def test_a_port_the_sandbox_cannot_listen_on_is_one_clear_line(tmp_path: Path) -
     assert result.returncode == 126
     assert "cannot open port 80 in the sandbox (below 1024" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_npm_and_pip_ask_nobody_for_a_newer_version_of_themselves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At each command npm asked its registry for a newer npm (unless it had in the last days,
+    which an agent's home of its own never has): a refused host, an alert in every worker of a
+    JavaScript project, for nothing the work needs (found running the real agents on one). pip's
+    own check is turned off the same way."""
+    from czar.supervisor.checks import run_checks
+
+    project = tmp_path / "work"  # where _confine runs them
+    (project / "home").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(project / "home"))  # a home npm has never run in
+    (project / "package.json").write_text('{"name": "p", "version": "1.0.0", "scripts": {"test": "node -e 0"}}')
+    network = sandbox.Network(gate=tmp_path / "checks.net", hosts=("pypi.org",))
+    log = tmp_path / "log"
+    results = run_checks(
+        ["npm test", "sh -c 'echo $PIP_DISABLE_PIP_VERSION_CHECK'"], project, 60, log, _confine(tmp_path, network)
+    )
+    assert all(r.ok for r in results), log.read_text()
+    assert "refused" not in log.read_text() and "registry.npmjs.org" not in log.read_text()
+    assert "\n1\n" in log.read_text()

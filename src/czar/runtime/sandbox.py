@@ -192,6 +192,9 @@ ROOT_SOCKETS = (
     "/run/podman/podman.sock",
 )
 
+# Set in a sandbox's network of its own (see ``wrap``).
+QUIET_TOOLS = {"npm_config_update_notifier": "false", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
 
 def _sockets() -> list[Path]:
     """Folders of sockets a read-only view would still let an agent connect to: the session's
@@ -389,6 +392,10 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
                 args += ["--setenv", var, "localhost,127.0.0.1,::1"]
             doors = [f"{port}={port}.sock" for port in net.ports] + [f"{net.proxy()}=proxy.sock"]
             argv = [sys.executable, "-I", "-S", NETNS, str(net.gate), *doors, "--", *argv]
+        # npm and pip ask their registry for a newer version of themselves at each command: a
+        # refused host, said as an alert for every worker, for nothing the work needs.
+        for var, value in QUIET_TOOLS.items():
+            args += ["--setenv", var, value]
     # No capabilities inside, even for root: else it could unmount what hides the store, or
     # remount the machine writable.
     args += ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--cap-drop", "ALL"]
