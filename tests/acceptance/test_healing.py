@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from czar.paths import ProjectPaths
 from czar.store.store import Event, Store
 from helpers import czar, git, make_repo, retry_until, write_plan
@@ -93,22 +95,42 @@ def test_every_fault_is_detected_and_repaired_without_a_person(tmp_path: Path, c
         assert git(repo, "show", f"czar/integration:{tid}.txt") == tid
 
 
-def test_out_of_scope_edits_and_early_finishes_go_back_to_the_agent(tmp_path: Path, czar_home: Path) -> None:
+def test_out_of_scope_edits_and_early_finishes_go_back_to_the_agent(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What you ignore beyond the repository's .gitignore (its own exclude file, your global one)
+    # and tools' caches are not the task's work: its `git add -A` leaves them out, and nothing
+    # sends it back for them (a clone has neither file, and every task committed them).
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".git" / "info" / "exclude").write_text("# mine\nnotes.local\n")
+    config = tmp_path / "config"
+    (config / "git").mkdir(parents=True)
+    (config / "git" / "ignore").write_text(".idea/\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    junk = "write notes.local <<E\nn\nE\nwrite .idea/ws.xml <<E\ni\nE\nwrite .pytest_cache/v <<E\nc\nE\n"
     tasks = [
         task(
             "wanderer",
-            "write wanderer.txt <<E\nw\nE\nwrite elsewhere.txt <<E\nx\nE\ncommit wander\nfinish ok\n"
-            "on feedback\nrun git rm -q elsewhere.txt\ncommit back in scope\nfinish fixed",
+            "write wanderer.txt <<E\nw\nE\nwrite elsewhere.txt <<E\nx\nE\n"
+            # A binary file and an empty one: a diff has no lines to show of them (they went by).
+            "run python3 -c \"open('logo.bin', 'wb').write(bytes(range(256)))\"\nrun touch empty.txt\n"
+            f"{junk}commit wander\nfinish ok\n"
+            "on feedback\nrun git rm -q elsewhere.txt logo.bin empty.txt\ncommit back in scope\nfinish fixed",
         ),
         task("hasty", f"finish all done, honest\non feedback\n{work('hasty')}"),
     ]
-    summary = _run(tmp_path, "scope", tasks, workers=2)
-    assert summary["tasks_merged"] == 2
+    plan = write_plan(tmp_path, "scope", tasks, workers=2, project_extra="max_rounds = 3\n" + HEALTH)
+    result = czar("run", str(plan), "--json", timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 2
     failures = {e.task_id: e.payload["evidence"] for e in events_of("scope") if e.kind == "verify.failed"}
-    assert "outside your task's scope" in failures["wanderer"] and "elsewhere.txt" in failures["wanderer"]
+    assert "outside your task's scope" in failures["wanderer"]
+    assert all(name in failures["wanderer"] for name in ("elsewhere.txt", "logo.bin", "empty.txt")), failures
+    assert not any(name in failures["wanderer"] for name in ("notes.local", ".idea", ".pytest_cache")), failures
     assert "no commits" in failures["hasty"]
-    files = git(tmp_path / "repo", "ls-tree", "-r", "--name-only", "czar/integration").split()
-    assert "elsewhere.txt" not in files and "hasty.txt" in files
+    files = git(repo, "ls-tree", "-r", "--name-only", "czar/integration").split()
+    assert not {"elsewhere.txt", "logo.bin", "empty.txt", "notes.local", ".idea/ws.xml"} & set(files)
+    assert "hasty.txt" in files and "wanderer.txt" in files and not [f for f in files if "cache" in f]
 
 
 def test_an_agent_killed_in_the_middle_of_a_git_command_leaves_nothing_locked(tmp_path: Path, czar_home: Path) -> None:

@@ -68,3 +68,22 @@ def test_a_conflicting_merge_is_undone(tmp_path: Path) -> None:
     assert git(integ, "rev-parse", "HEAD") == head
     assert git(integ, "status", "--porcelain") == ""
     assert g.is_ancestor(git(wx, "rev-parse", "HEAD"), "czar/integration")
+
+
+def test_a_branchs_changes_name_its_binary_and_empty_files_too(tmp_path: Path) -> None:
+    from czar.core import hunks
+
+    repo = make_repo(tmp_path / "repo")
+    (repo / "run.sh").write_text("echo\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a script")
+    git(repo, "checkout", "-q", "-b", "work")
+    (repo / "logo.bin").write_bytes(bytes(range(256)))
+    (repo / "sp ace é.txt").write_text("")
+    (repo / "run.sh").chmod(0o755)
+    (repo / "code.py").write_text("x = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "work")
+    changes = hunks.parse(Git(repo).diff_zero("main", "work"))
+    assert sorted(changes) == sorted(["logo.bin", "sp ace é.txt", "run.sh", "code.py"])
+    assert changes["logo.bin"].created and changes["code.py"].added_lines == ["x = 1"]

@@ -144,3 +144,20 @@ def test_parse_reads_names_as_git_writes_them_quoted_or_ending_in_a_tab() -> Non
         ["back\\slash.txt", "café.txt", 'q"uote.txt', "sp ace.txt", "ta\tb.txt", "café 2.txt", 'q"x y.txt']
     )
     assert files["café 2.txt"].deleted and files["sp ace.txt"].created and files["sp ace.txt"].added_lines == ["x"]
+
+
+def test_parse_names_the_files_a_diff_shows_no_lines_of() -> None:
+    # A binary file, an empty one, a mode changed: only the `diff --git` line names them. Read
+    # otherwise, a task's scope went unchecked for them (an agent's committed __pycache__ merged).
+    diff = (
+        "diff --git a/logo.bin b/logo.bin\nnew file mode 100644\nindex 0000000..e69de29\n"
+        "Binary files /dev/null and b/logo.bin differ\n"
+        "diff --git a/a b/c.txt b/a b/c.txt\nnew file mode 100644\nindex 0000000..e69de29\n"
+        'diff --git "a/t\\303\\251 \\"q\\".txt" "b/t\\303\\251 \\"q\\".txt"\ndeleted file mode 100644\n'
+        "diff --git a/run.sh b/run.sh\nold mode 100644\nnew mode 100755\n"
+        "diff --git a/old.txt b/new.txt\nsimilarity index 100%\nrename from old.txt\nrename to new.txt\n"
+    )
+    files = parse(diff)
+    assert sorted(files) == sorted(["logo.bin", "a b/c.txt", 'té "q".txt', "run.sh"])
+    assert files["logo.bin"].created and files["a b/c.txt"].created and files['té "q".txt'].deleted
+    assert not files["run.sh"].created and not files["run.sh"].hunks

@@ -66,6 +66,24 @@ def _path(text: str, prefix: str) -> str | None:
     return name.removeprefix(prefix)
 
 
+def _header_path(rest: str) -> str | None:
+    """The file a ``diff --git a/P b/P`` line names (``rest``: what follows ``diff --git``), when
+    both sides name the same one, as they do without renames; None for a rename or a copy (its
+    ``---`` and ``+++`` lines name it). A file with no lines to show (binary, empty, a mode
+    changed) has no other line that names it."""
+    if rest.startswith('"'):  # git quotes both names, or neither
+        i = 1
+        while i < len(rest) and rest[i] != '"':
+            i += 2 if rest[i] == "\\" else 1
+        old, new = _unquote(rest[: i + 1]), _unquote(rest[i + 2 :])
+    else:
+        half = (len(rest) - len(" ")) // 2  # "a/P b/P": the two halves are as long
+        old, new = rest[:half], rest[half + 1 :]
+    if old.startswith("a/") and new.startswith("b/") and old[2:] == new[2:]:
+        return old[2:]
+    return None
+
+
 def _unquote(text: str) -> str:
     body, out, i = text[1:-1] if text.endswith('"') else text[1:], bytearray(), 0
     while i < len(body):
@@ -93,6 +111,13 @@ def parse(diff: str) -> dict[str, FileChange]:
     while i < len(lines):
         line = lines[i]
         i += 1
+        if line.startswith("diff --git "):
+            named = _header_path(line.removeprefix("diff --git "))
+            current = files.setdefault(named, FileChange(named)) if named is not None else None
+            continue
+        if current is not None and line.startswith(("new file mode ", "deleted file mode ")):
+            current.created, current.deleted = line.startswith("new"), line.startswith("deleted")
+            continue
         if line.startswith("--- "):
             old_path = _path(line[4:], "a/")
             continue

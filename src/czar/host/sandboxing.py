@@ -51,6 +51,11 @@ class AgentSandbox:
         self.read_only = read_only  # a reviewer's: the checkout it reads is not its to write
         self.objects: Path | None = None  # the repository's objects, which task checkouts borrow
 
+    @functools.cached_property
+    def ignored(self) -> tuple[str, ...]:
+        """What your checkout ignores beyond the repository's .gitignore (read once)."""
+        return checkout.yours_ignored(Git(self.repo)) if self.repo is not None else ()
+
     @property
     def enabled(self) -> bool:
         return self.config.enabled
@@ -73,6 +78,10 @@ class AgentSandbox:
     def confinement(self, worktree: Path, *, new_session: bool) -> sandbox.Confinement | None:
         """The agent's sandbox, or None when the plan opts out. Only the simulated agent, czar's
         own, runs unconfined on a machine that cannot confine."""
+        if self.repo is not None and not self.read_only:
+            # Not the task's work: the folders shown in it, what you ignore, tools' caches.
+            shown = self.config.shared if self.config.enabled else ()
+            checkout.exclude(worktree, shown, (*self.ignored, *checkout.CACHES))
         if not self.config.enabled or self.repo is None:
             return None
         why = sandbox.available()
@@ -98,8 +107,6 @@ class AgentSandbox:
             private = user_config.private(self.agent_kind, Path.home(), self.home.with_name(f"{self.worker}.user"))
         if self.read_only:
             locked = (*locked, worktree)
-        else:
-            checkout.exclude(worktree, self.config.shared)  # what is shown there is not the task's work
         return sandbox.for_task(
             worktree,
             home=self.home,

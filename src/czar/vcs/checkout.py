@@ -283,18 +283,46 @@ def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
     return fetched.ok
 
 
-def exclude(path: Path, names: tuple[str, ...]) -> None:
+# Caches a project's tools write beside its code, never its work: a task's clone ignores them
+# where the repository does not (the agent's `git add -A`, and czar's own commit for an agent that
+# cannot commit, took in the __pycache__ of every test run).
+CACHES = ("__pycache__/", "*.py[cod]", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/")
+IGNORE_LIMIT = 1 << 20  # bytes of an exclude file read
+
+
+def yours_ignored(git: Git) -> tuple[str, ...]:
+    """What your checkout ignores beyond the repository's ``.gitignore`` files: its own
+    ``.git/info/exclude`` and your global excludes file (``core.excludesFile``, else git's default
+    place), which a clone lacks, and its sandbox hides your home."""
+    configured = git.run("config", "--type=path", "--get", "core.excludesFile", check=False)
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    files = [
+        git.common_dir() / "info" / "exclude",
+        Path(configured.output.strip()) if configured.ok and configured.output.strip() else xdg / "git" / "ignore",
+    ]
+    patterns: list[str] = []
+    for file in files:
+        with contextlib.suppress(OSError):
+            with open(file, "rb") as fh:
+                text = fh.read(IGNORE_LIMIT).decode(errors="replace")
+            patterns += [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return tuple(patterns)
+
+
+def exclude(path: Path, names: tuple[str, ...], patterns: tuple[str, ...] = ()) -> None:
     """The clone's ``.git/info/exclude`` names each of ``names`` (folders shown in it, not its
-    work): your checkout may ignore them in its own exclude file or your global one, which a clone
-    and its sandbox lack, and the agent's ``git add -A`` would commit what is shown there. Written
-    beside and renamed, through no link (the folder is the agent's). Best effort: the task's scope
-    still stops what it commits."""
-    if not names:
+    work), and ``patterns``: your checkout may ignore them in its own exclude file or your global
+    one, which a clone and its sandbox lack, and the agent's ``git add -A`` would commit what is
+    shown there. Written beside and renamed, through no link (the folder is the agent's). Best
+    effort: the task's scope still stops what it commits."""
+    lines = [*(f"/{name}/" for name in names), *patterns]
+    if not lines:
         return
     try:
         with untrusted.folder(path / ".git", ("info",), make=True) as info:
-            text = (untrusted.read("exclude", limit=1 << 20, dir_fd=info) or b"").decode(errors="replace")
-            missing = [f"/{name}/" for name in names if f"/{name}/" not in text.splitlines()]
+            text = (untrusted.read("exclude", limit=IGNORE_LIMIT, dir_fd=info) or b"").decode(errors="replace")
+            there = set(text.splitlines())
+            missing = list(dict.fromkeys(line for line in lines if line not in there))
             if missing:
                 untrusted.replace(
                     info,
