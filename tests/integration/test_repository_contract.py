@@ -4,6 +4,7 @@ holds on git. Each case runs on both."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
@@ -160,7 +161,7 @@ def test_tips_ancestry_and_the_merge_base(h: History) -> None:
         ({"new/file.txt": "one\ntwo\n"}, {"new/file.txt": [(0, 0, ("one", "two"))]}),
         ({"README.md": None}, {"README.md": [(1, 1, ())]}),
         ({"README.md": "# sample"}, {"README.md": [(1, 1, ("# sample",))]}),  # the last newline dropped
-        ({"new/__init__.py": ""}, {}),  # an empty file: git shows no lines, and no path to read
+        ({"new/__init__.py": ""}, {"new/__init__.py": []}),  # an empty file: no lines, named by `diff --git`
     ],
     ids=["changed", "inserted", "deleted-ends", "replaced-two", "created", "deleted", "no-newline", "created-empty"],
 )
@@ -178,8 +179,13 @@ def test_diff_zero_reads_the_same(
         old = before.get(path, "").splitlines()
         for x in change.hunks:
             assert list(x.removed) == old[x.old_start - 1 : x.old_start - 1 + x.old_count], (path, x)
-    assert [p for p, f in got.items() if f.created] == [p for p, t in changes.items() if t and "new" in p]
+    assert [p for p, f in got.items() if f.created] == [p for p, t in changes.items() if t is not None and "new" in p]
     assert [p for p, f in got.items() if f.deleted] == [p for p, t in changes.items() if t is None]
+    # What each holds after, by git's name for it: the same empty file made twice is one.
+    for path, text in changes.items():
+        data = (text or "").encode()
+        held = "0" * 40 if text is None else hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        assert got[path].blob == held, path
 
 
 @pytest.mark.parametrize(

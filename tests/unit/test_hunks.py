@@ -161,3 +161,15 @@ def test_parse_names_the_files_a_diff_shows_no_lines_of() -> None:
     assert sorted(files) == sorted(["logo.bin", "a b/c.txt", 'té "q".txt', "run.sh"])
     assert files["logo.bin"].created and files["a b/c.txt"].created and files['té "q".txt'].deleted
     assert not files["run.sh"].created and not files["run.sh"].hunks
+
+
+def test_the_same_file_made_by_both_with_no_lines_to_show_is_no_overlap() -> None:
+    # Two tasks each adding an empty __init__.py: git merges them as one (a stand-off for it, found
+    # in a review, would have made one task wait for the other for nothing).
+    def made(blob: str) -> dict[str, FileChange]:
+        return {"pkg/__init__.py": FileChange("pkg/__init__.py", created=True, blob=blob)}
+
+    assert overlap(made("e69de29"), made("e69de29")) == []
+    assert overlap(made("e69de29"), made("d00491f")) == ["pkg/__init__.py"]
+    unknown = {"pkg/__init__.py": FileChange("pkg/__init__.py", created=True)}
+    assert overlap(unknown, unknown) == ["pkg/__init__.py"]  # not known to be the same

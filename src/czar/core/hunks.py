@@ -45,6 +45,7 @@ class FileChange:
     created: bool = False
     deleted: bool = False
     hunks: list[Hunk] = field(default_factory=list)
+    blob: str | None = None  # what it holds after (its ``index`` line), where a diff says
 
     @property
     def added_lines(self) -> list[str]:
@@ -118,6 +119,9 @@ def parse(diff: str) -> dict[str, FileChange]:
         if current is not None and line.startswith(("new file mode ", "deleted file mode ")):
             current.created, current.deleted = line.startswith("new"), line.startswith("deleted")
             continue
+        if current is not None and line.startswith("index "):
+            current.blob = line.removeprefix("index ").partition("..")[2].partition(" ")[0] or None
+            continue
         if line.startswith("--- "):
             old_path = _path(line[4:], "a/")
             continue
@@ -165,7 +169,10 @@ def overlap(a: Mapping[str, FileChange], b: Mapping[str, FileChange], *, near: i
     out = []
     for path in sorted(a.keys() & b.keys()):
         fa, fb = a[path], b[path]
-        if (fa.created and fb.created) or any(_meet(x, y, near) for x in fa.hunks for y in fb.hunks):
+        # Both made: whatever their lines, unless it is the same file, with no lines to show (an
+        # empty __init__.py each, or one image: git merges them as one).
+        same = not fa.hunks and not fb.hunks and fa.blob is not None and fa.blob == fb.blob
+        if (fa.created and fb.created and not same) or any(_meet(x, y, near) for x in fa.hunks for y in fb.hunks):
             out.append(path)
     return out
 

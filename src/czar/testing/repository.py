@@ -188,6 +188,7 @@ class FakeRepository:
                 out.append("new file mode 100644")
             elif b is None:
                 out.append("deleted file mode 100644")
+            out.append(f"index {_blob(a)}..{_blob(b)}" + (" 100644" if a is not None and b is not None else ""))
             if not (a or b):
                 continue  # an empty file made or removed: git writes no ---/+++ lines for it
             out.append(f"--- a/{path}" if a is not None else "--- /dev/null")
@@ -329,6 +330,14 @@ class FakeRepository:
 
     def prune_worktrees(self) -> None:
         pass  # worktrees in memory have no folder to lose
+
+
+def _blob(text: str | None) -> str:
+    """git's name for a file holding ``text`` (all zeros: none), as ``--full-index`` writes it."""
+    if text is None:
+        return "0" * 40
+    data = text.encode()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def _lines(text: str | None) -> list[str]:

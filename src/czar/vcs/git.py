@@ -104,7 +104,7 @@ def _env(hooks: bool = False) -> dict[str, str]:
 # What czar reads of a diff, whatever the person's diff settings (prefixes, hunks joined, submodules
 # hidden or shown as logs).
 _SHOWN = ("--src-prefix=a/", "--dst-prefix=b/", "--submodule=short", "--ignore-submodules=none")
-ZERO = ("-U0", "--inter-hunk-context=0", "--no-color", "--no-ext-diff", *_SHOWN)
+ZERO = ("-U0", "--inter-hunk-context=0", "--no-color", "--no-ext-diff", "--full-index", *_SHOWN)
 NAMES = ("--name-only", "-z", "--no-renames", "--ignore-submodules=none")
 
 
