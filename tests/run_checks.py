@@ -24,7 +24,8 @@ def crash_plan(
     ``check`` runs after each task and after each merge."""
     make_repo(root / "repo")
     entries = []
-    for a, b, c, d, e, f in (tasks[i : i + 6] for i in range(0, len(tasks), 6)):
+    for i in range(0, len(tasks), 6):
+        a, b, c, d, e, f = tuple(tasks[i : i + 6])
         entries += [
             sim_task(a, extra="sleep 0.3" + agent_extra),
             sim_task(b, extra="sleep 0.3"),

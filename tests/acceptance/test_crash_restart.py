@@ -10,9 +10,11 @@ import json
 import os
 import signal
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from czar.paths import ProjectPaths
+from czar.runtime.proc import find_by_env
 from czar.store.store import Event, Store
 from czar.supervisor.lock import holder_pid
 from helpers import czar, retry_until
@@ -28,6 +30,17 @@ POINTS: dict[str, Callable[[Event], bool]] = {
     "merging": lambda e: e.kind == "task.state" and e.payload["new"] == "merging",
     "after-merge": lambda e: e.kind == "task.merged",
 }
+
+
+def _live_host(name: str, home: Path, task: str | None) -> int | None:
+    """The pid of the host of the worker that holds ``task``, if it is one of the run's now."""
+    store = Store(ProjectPaths.for_project(name))
+    try:
+        worker = next(t.worker_id for t in store.tasks() if t.id == task)
+        pid = next(w.pid for w in store.workers() if w.id == worker)
+    finally:
+        store.close()
+    return int(pid) if pid and int(pid) in find_by_env({"CZAR_HOME": str(home)}) else None
 
 
 def _kill_supervisor(name: str) -> int:
@@ -77,13 +90,9 @@ def test_supervisor_and_worker_host_killed_with_work_handed_in_then_up_finishes(
         supervisor = holder_pid(paths.supervisor_lock)
         assert supervisor
         os.kill(supervisor, signal.SIGKILL)
-        store = Store(paths)
-        try:
-            worker = next(t.worker_id for t in store.tasks() if t.id == at.task_id)
-            host = next(w.pid for w in store.workers() if w.id == worker)
-        finally:
-            store.close()
-        assert host
+        # Its worker's host: after a restart it may not be there yet (the task is verified first).
+        host = retry_until(partial(_live_host, name, czar_home, at.task_id), timeout=60, what=f"the host at {point}")
+        assert host is not None
         os.kill(host, signal.SIGKILL)
         retry_until(lambda: holder_pid(lock) is None, what="the supervisor to die")
         after = last_event(name)

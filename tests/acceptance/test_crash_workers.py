@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 
 from czar.paths import ProjectPaths
+from czar.runtime.proc import find_by_env
 from czar.store.store import Event, Store
 from helpers import retry_until
 from run_checks import LONGER, SINKS, assert_nothing_charged, assert_whole, crash_plan, events, last_event, reach
@@ -52,8 +53,8 @@ def _before_last(point: Callable[[Event], bool], e: Event) -> bool:
     return point(e) and e.task_id not in SINKS
 
 
-def _started(e: Event) -> bool:
-    return e.kind in ("agent.started", "worker.host_started")
+def _started_again(kind: str, worker: str, e: Event) -> bool:
+    return e.kind == kind and e.worker_id == worker
 
 
 def _worker_of(name: str, e: Event) -> str:
@@ -63,18 +64,29 @@ def _worker_of(name: str, e: Event) -> str:
     return str(assigned[-1].worker_id)
 
 
-def _pid(name: str, worker: str, victim: str) -> int | None:
-    """The worker's host or agent; for an agent, if that worker has none now (its task is
-    merging, no next one came to it), whichever agent is at work."""
+def _kill(name: str, home: Path, worker: str, victim: str) -> str | None:
+    """Kill the worker's host or agent; for an agent, if that worker has none at work now (its
+    task is merging, no next one came to it), whichever agent is. Returns whose it was, or None
+    when there is none alive now (a row may name a process that just died)."""
     store = Store(ProjectPaths.for_project(name))
     try:
         rows = store.workers()
     finally:
         store.close()
-    row = next(w for w in rows if w.id == worker)
+    mine = next(w for w in rows if w.id == worker)
     if victim == "host":
-        return int(row.pid) if row.pid else None
-    return row.agent_pid or next((w.agent_pid for w in rows if w.agent_pid), None)
+        candidates = [(mine.id, mine.pid)]
+    else:
+        candidates = [(w.id, w.agent_pid) for w in (mine, *(w for w in rows if w.id != worker))]
+    ours = set(find_by_env({"CZAR_HOME": str(home)}))  # never another process that took its number
+    for who, pid in candidates:
+        if pid and int(pid) in ours:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            return who
+    return None
 
 
 def test_sigkill_of_worker_hosts_and_agents_at_every_point_and_the_run_finishes(
@@ -100,14 +112,21 @@ def test_sigkill_of_worker_hosts_and_agents_at_every_point_and_the_run_finishes(
                 )
                 worker = _worker_of(name, at)
                 # An agent may be between two tasks when the point comes: one at work is killed then.
-                pid = retry_until(partial(_pid, name, worker, victim), timeout=30, what=f"the {victim} of {worker}")
-                assert pid
-                os.kill(pid, signal.SIGKILL)
+                who = retry_until(
+                    partial(_kill, name, czar_home, worker, victim), timeout=30, what=f"the {victim} of {worker}"
+                )
+                assert who is not None
                 after = last_event(name)
                 if victim == "host":
-                    killed_hosts.append((worker, after))
-                # The next point is met after this kill is seen to: its agent or host is back.
-                reach(name, _started, f"the {victim} killed at {point} to be started again", after=after)
+                    killed_hosts.append((who, after))
+                # The next point is met after this kill is seen to: that host or agent is back.
+                again = "worker.host_started" if victim == "host" else "agent.started"
+                reach(
+                    name,
+                    partial(_started_again, again, who),
+                    f"the {victim} of {who} killed at {point} to be started again",
+                    after=after,
+                )
             out, err = run.communicate(timeout=240)
         finally:
             run.kill()  # (ended already, unless the test failed)

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,10 @@ def left_over(home: Path) -> list[int]:
     return find_by_env({"CZAR_HOME": str(home)})
 
 
+def _hosts_started(name: str, after: int) -> bool:
+    return {e.worker_id for e in events(name) if e.kind == "worker.host_started" and e.id > after} == {"w1", "w2", "w3"}
+
+
 def _workers(name: str) -> list[Any]:
     store = Store(ProjectPaths.for_project(name))
     try:
@@ -57,6 +62,10 @@ def test_down_then_up_with_work_in_flight_carries_it_on_and_charges_nothing(tmp_
     for n, point in enumerate(POINTS):
         after = stops[-1] if stops else 0
         reach(name, POINTS[point], f"the run to reach {point}", after=after)
+        if stops:  # every host back before the next `down` (the point may come before a slow one)
+            retry_until(
+                partial(_hosts_started, name, after), timeout=60, what=f"every host to start again before {point}"
+            )
         down = czar("down", str(plan))
         assert down.returncode == 0, down.stderr
         # `down` returned: the supervisor has stopped (not merging on in the background), and

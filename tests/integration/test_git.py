@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from czar.vcs.git import Git
 from helpers import git, make_repo
 
@@ -87,3 +89,23 @@ def test_a_branchs_changes_name_its_binary_and_empty_files_too(tmp_path: Path) -
     changes = hunks.parse(Git(repo).diff_zero("main", "work"))
     assert sorted(changes) == sorted(["logo.bin", "sp ace é.txt", "run.sh", "code.py"])
     assert changes["logo.bin"].created and changes["code.py"].added_lines == ["x = 1"]
+
+
+def test_a_clone_ignores_what_you_ignore_in_gits_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from czar.vcs import checkout
+
+    config = tmp_path / "config"
+    (config / "git").mkdir(parents=True)
+    (config / "git" / "ignore").write_text("# yours\n*.log\n.idea/\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".git" / "info" / "exclude").write_text("!keep.log\nnotes.local\n")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    checkout.exclude(clone, ("node_modules",), (*checkout.CACHES, *checkout.yours_ignored(Git(repo))))
+    for name in ("a.log", "keep.log", ".idea/ws.xml", "notes.local", "__pycache__/m.pyc", "node_modules/x", "work.py"):
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        (clone / name).write_text("x\n")
+    shown = git(clone, "status", "--porcelain", "--untracked-files=all").splitlines()
+    # The repository's own file outranks yours, as in your checkout: keep.log is shown.
+    assert sorted(line[3:] for line in shown) == ["keep.log", "work.py"]

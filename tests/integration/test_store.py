@@ -194,19 +194,24 @@ def test_whether_every_task_is_finished_is_the_cores_answer_read_at_once(tmp_pat
     store.close()
 
 
-def test_checks_passed_are_known_by_their_files_commands_and_time_allowed(tmp_path: Path) -> None:
+def test_checks_passed_are_known_by_their_files_commands_time_allowed_and_sandbox(tmp_path: Path) -> None:
     store = Store(_paths(tmp_path))
     try:
         with store.write() as conn:
             for n in range(20):
-                Store.note_checks_passed(conn, f"tree-{n}", ["pytest -q"], 600)
-            Store.note_checks_passed(conn, "tree-19", ["pytest -q"], 600)  # again: kept once
+                Store.note_checks_passed(conn, f"tree-{n}", ["pytest -q"], 600, "boxed")
+            Store.note_checks_passed(conn, "tree-19", ["pytest -q"], 600, "boxed")  # again: kept once
         with store.read() as conn:
-            assert Store.checks_passed(conn, "tree-19", ["pytest -q"], 600)
-            assert Store.checks_passed(conn, "tree-4", ["pytest -q"], 600.0)
-            assert not Store.checks_passed(conn, "tree-3", ["pytest -q"], 600)  # the oldest are let go
-            assert not Store.checks_passed(conn, "tree-19", ["pytest -q", "ruff check"], 600)
-            assert not Store.checks_passed(conn, "tree-19", ["pytest -q"], 60)
+            assert Store.checks_passed(conn, "tree-19", ["pytest -q"], 600, "boxed")
+            assert Store.checks_passed(conn, "tree-4", ["pytest -q"], 600.0, "boxed")
+            assert not Store.checks_passed(conn, "tree-3", ["pytest -q"], 600, "boxed")  # the oldest are let go
+            assert not Store.checks_passed(conn, "tree-19", ["pytest -q", "ruff check"], 600, "boxed")
+            assert not Store.checks_passed(conn, "tree-19", ["pytest -q"], 60, "boxed")
+            assert not Store.checks_passed(conn, "tree-19", ["pytest -q"], 600, "unboxed")
             assert len(Store.get_meta(conn, "checks_passed")) == 16
+        with store.write() as conn:
+            Store.forget_checks_passed(conn)  # a supervisor starts
+        with store.read() as conn:
+            assert not Store.checks_passed(conn, "tree-19", ["pytest -q"], 600, "boxed")
     finally:
         store.close()

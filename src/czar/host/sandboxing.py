@@ -81,7 +81,7 @@ class AgentSandbox:
         if self.repo is not None and not self.read_only:
             # Not the task's work: the folders shown in it, what you ignore, tools' caches.
             shown = self.config.shared if self.config.enabled else ()
-            checkout.exclude(worktree, shown, (*self.ignored, *checkout.CACHES))
+            checkout.exclude(worktree, shown, (*checkout.CACHES, *self.ignored))  # yours after: they win
         if not self.config.enabled or self.repo is None:
             return None
         why = sandbox.available()

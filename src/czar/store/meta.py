@@ -29,17 +29,24 @@ class Meta:
         return default if row is None else json.loads(row.value)
 
     @staticmethod
-    def note_checks_passed(conn: Connection, tree: str, commands: Sequence[str], timeout: float) -> None:
-        """The project's checks ``commands`` passed in a clean checkout of ``tree`` (a merge's)."""
-        passed = {"tree": tree, "commands": list(commands), "timeout": timeout}
+    def note_checks_passed(conn: Connection, tree: str, commands: Sequence[str], timeout: float, setting: str) -> None:
+        """The project's checks ``commands`` passed in a clean checkout of ``tree`` (a merge's),
+        in the sandbox ``setting`` describes."""
+        passed = {"tree": tree, "commands": list(commands), "timeout": timeout, "setting": setting}
         kept = [p for p in Meta.get_meta(conn, CHECKS_PASSED, []) if p != passed]
         Meta.set_meta(conn, CHECKS_PASSED, [*kept, passed][-KEPT_PASSES:])
 
     @staticmethod
-    def checks_passed(conn: Connection, tree: str, commands: Sequence[str], timeout: float) -> bool:
-        """Whether ``commands`` passed in a clean checkout of these very files."""
-        passed = {"tree": tree, "commands": list(commands), "timeout": timeout}
+    def checks_passed(conn: Connection, tree: str, commands: Sequence[str], timeout: float, setting: str) -> bool:
+        """Whether ``commands`` passed in a clean checkout of these very files, the same way."""
+        passed = {"tree": tree, "commands": list(commands), "timeout": timeout, "setting": setting}
         return passed in Meta.get_meta(conn, CHECKS_PASSED, [])
+
+    @staticmethod
+    def forget_checks_passed(conn: Connection) -> None:
+        """A supervisor starts: what passed before it is not taken for granted (the dependencies
+        you installed may have changed since)."""
+        Meta.set_meta(conn, CHECKS_PASSED, [])
 
     @staticmethod
     def merge_window(conn: Connection) -> int:

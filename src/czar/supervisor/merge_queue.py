@@ -66,6 +66,7 @@ class MergeQueue:
         self.radar = radar  # to look again, just before a merge, at what the task overlaps
         self.git = project.repo
         self.check = check or self._run_checks
+        self.real_checks = check is None  # the project's own, in a clean checkout of the merge
         self.actions = actions
         self.integration = project.plan.project.integration_branch
         self.worktree = project.paths.integration_worktree
@@ -442,6 +443,7 @@ class MergeQueue:
 
         failure = self.check(heads[-1], name(count), rounds)
         if failure is None:
+            self._passed(heads[-1])
             return count, None
         culprit = first_breaking(count, lambda n: self.check(heads[n - 1], name(n), rounds) is None)
         again = self.check(heads[culprit], name(culprit + 1), rows[fresh[culprit]].rounds)
@@ -467,13 +469,18 @@ class MergeQueue:
         with task_checkout.throwaway(self.p.git, self.p.paths.checks / ".integration-run", head) as folder:
             confine = self.p.confinement(folder, self.p.paths.checks / "integration-home")
             failure = describe_failure(run_checks(project.accept, folder, project.accept_timeout, log, confine))
-        if not failure:
-            # Kept, so that the run's last look at the integration branch need not run them again
-            # on the same files (``outcome.integration_check``).
-            tree = self.p.git.tree(head)
-            with self.p.store.write() as conn:
-                Store.note_checks_passed(conn, tree, project.accept, project.accept_timeout)
         return failure or None
+
+    def _passed(self, head: str) -> None:
+        """The project's checks passed on the batch's merge at once (not on a second run, which a
+        flaky test may pass): kept, so that the run's last look at the integration branch need not
+        run them again on the same files (``outcome.integration_check``)."""
+        if not self.real_checks:
+            return
+        project = self.p.plan.project
+        tree = self.p.git.tree(head)
+        with self.p.store.write() as conn:
+            Store.note_checks_passed(conn, tree, project.accept, project.accept_timeout, self.p.checks_setting)
 
     def _broke(self, failure: str) -> str:
         return f"After merging into {self.integration}, the project's checks failed:\n{failure}"

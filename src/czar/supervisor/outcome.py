@@ -121,13 +121,14 @@ def integration_check(project: Project) -> bool | None:
     log = project.paths.checks / "integration-final.log"
     head = project.git.tip(project.plan.project.integration_branch)
     tree = project.git.tree(head)
+    setting = project.checks_setting
     with project.store.read() as conn:
-        known = Store.checks_passed(conn, tree, commands, timeout)
+        known = Store.checks_passed(conn, tree, commands, timeout, setting)
     if known:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(
-            f"{head}: these checks passed on the same files when they were merged (its log is in the "
-            "folder of the task merged last); not run again\n",
+            f"{head}: these checks passed on the same files, the same way, after a merge of this run "
+            "(the merges' logs are in the tasks' folders here); not run again\n",
             encoding="utf-8",
         )
         return True
@@ -138,7 +139,7 @@ def integration_check(project: Project) -> bool | None:
     passed = all(r.ok for r in results)
     if passed:
         with project.store.write() as conn:
-            Store.note_checks_passed(conn, tree, commands, timeout)
+            Store.note_checks_passed(conn, tree, commands, timeout, setting)
     return passed
 
 

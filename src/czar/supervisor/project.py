@@ -3,6 +3,7 @@ its store, git and tmux. Every command that loads a plan goes through ``open_pro
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -325,6 +326,12 @@ class Project:
                 env[var] = os.environ[var]
         return env
 
+    @property
+    def checks_setting(self) -> str:
+        """How the project's checks run, beside their commands: the sandbox, and the folders of
+        your checkout shown in it (a pass is known again only where all of it is the same)."""
+        return json.dumps([self.plan.sandbox.model_dump(mode="json"), list(self.shared)], sort_keys=True)
+
     def sync_plan(self) -> None:
         """Bring the store's tasks and workers in line with the plan, keeping all progress.
 
@@ -335,6 +342,7 @@ class Project:
         plan = self.plan
         roots = self.repo.roots(plan.project.base_branch)  # which repository this is (``check_owner``)
         with self.store.write() as conn:
+            Store.forget_checks_passed(conn)
             Store.set_meta(conn, "repo_roots", roots)
             Store.set_meta(conn, "plan_path", str(plan.path))
             Store.set_meta(conn, "base_branch", plan.project.base_branch)

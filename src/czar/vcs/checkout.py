@@ -296,9 +296,9 @@ def yours_ignored(git: Git) -> tuple[str, ...]:
     place), which a clone lacks, and its sandbox hides your home."""
     configured = git.run("config", "--type=path", "--get", "core.excludesFile", check=False)
     xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    files = [
-        git.common_dir() / "info" / "exclude",
+    files = [  # in git's order: the last line that matches wins, and the repository's own outranks yours
         Path(configured.output.strip()) if configured.ok and configured.output.strip() else xdg / "git" / "ignore",
+        git.common_dir() / "info" / "exclude",
     ]
     patterns: list[str] = []
     for file in files:
