@@ -18,21 +18,30 @@ SINKS = ("f", "l")  # the diamonds' last tasks, on which no other waits
 
 
 def crash_plan(
-    root: Path, name: str, check: str, *, extra_project: str = "", agent_extra: str = "", tasks: str = TASKS
+    root: Path,
+    name: str,
+    check: str,
+    *,
+    extra_project: str = "",
+    agent_extra: str = "",
+    tasks: str = TASKS,
+    pace: float = 0.0,
 ) -> Path:
     """Six tasks in a diamond of dependencies (or twelve in two, side by side) on three workers;
-    ``check`` runs after each task and after each merge."""
+    ``check`` runs after each task and after each merge. ``pace``: seconds more each agent takes
+    (sleeping: no CPU), so that the run leaves a test time to meet many points in turn."""
     make_repo(root / "repo")
     entries = []
     for i in range(0, len(tasks), 6):
         a, b, c, d, e, f = tuple(tasks[i : i + 6])
+        more = f"\nsleep {pace}" if pace else ""
         entries += [
-            sim_task(a, extra="sleep 0.3" + agent_extra),
-            sim_task(b, extra="sleep 0.3"),
-            sim_task(c, deps=(a,), extra="sleep 0.2"),
-            sim_task(d, deps=(a, b)),
-            sim_task(e, deps=(c,)),
-            sim_task(f, deps=(d, e)),
+            sim_task(a, extra="sleep 0.3" + more + agent_extra),
+            sim_task(b, extra="sleep 0.3" + more),
+            sim_task(c, deps=(a,), extra="sleep 0.2" + more),
+            sim_task(d, deps=(a, b), extra=more.strip()),
+            sim_task(e, deps=(c,), extra=more.strip()),
+            sim_task(f, deps=(d, e), extra=more.strip()),
         ]
     return write_plan(root, name, entries, workers=3, project_extra=f"accept = [{json.dumps(check)}]\n{extra_project}")
 
