@@ -10,7 +10,6 @@ are applied and committed. Cost from its ``Tokens: ... Cost:`` lines.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shlex
 from pathlib import Path
@@ -19,8 +18,7 @@ from typing import Any
 from czar.agents.base import Capabilities, HookProtocol, Launch, LaunchContext, Signal, SignalKind, base_env
 from czar.agents.oneshot import message
 from czar.core.host_commands import MessageKind
-from czar.runtime import proc
-from czar.vcs.git import overriding
+from czar.vcs.git import excludes_file, overriding
 
 # "Tokens: 16k sent, 15k cache hit, 1.2k received. Cost: $0.01 message, $0.03 session." (with both
 # a cache hit and a cache write, the cost comes on the next line)
@@ -170,11 +168,7 @@ def _exclude(env: dict[str, str], path: Path) -> None:
     """Aider's files out of the agent's git: ``core.excludesFile`` set for its processes (after any
     settings the environment carries already) to a file with its patterns and the user's own."""
     patterns = ".aider*\n"
-    found = proc.run(["git", "config", "--global", "--get", "core.excludesFile"], env=env, timeout=10)
-    configured = found.output.strip() if found.ok else ""
-    xdg = Path(env.get("XDG_CONFIG_HOME") or Path(env.get("HOME") or Path.home()) / ".config")
-    users = Path(os.path.expanduser(configured)) if configured else xdg / "git" / "ignore"
     with contextlib.suppress(OSError, UnicodeDecodeError):
-        patterns += users.read_text()
+        patterns += excludes_file(env).read_text()
     path.write_text(patterns)
     env.update(overriding(env, {"core.excludesFile": str(path)}))

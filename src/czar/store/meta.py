@@ -32,15 +32,14 @@ class Meta:
     def note_checks_passed(conn: Connection, tree: str, commands: Sequence[str], timeout: float, setting: str) -> None:
         """The project's checks ``commands`` passed in a clean checkout of ``tree`` (a merge's),
         in the sandbox ``setting`` describes."""
-        passed = {"tree": tree, "commands": list(commands), "timeout": timeout, "setting": setting}
+        passed = _checks_pass(tree, commands, timeout, setting)
         kept = [p for p in Meta.get_meta(conn, CHECKS_PASSED, []) if p != passed]
         Meta.set_meta(conn, CHECKS_PASSED, [*kept, passed][-KEPT_PASSES:])
 
     @staticmethod
     def checks_passed(conn: Connection, tree: str, commands: Sequence[str], timeout: float, setting: str) -> bool:
         """Whether ``commands`` passed in a clean checkout of these very files, the same way."""
-        passed = {"tree": tree, "commands": list(commands), "timeout": timeout, "setting": setting}
-        return passed in Meta.get_meta(conn, CHECKS_PASSED, [])
+        return _checks_pass(tree, commands, timeout, setting) in Meta.get_meta(conn, CHECKS_PASSED, [])
 
     @staticmethod
     def forget_checks_passed(conn: Connection) -> None:
@@ -56,3 +55,8 @@ class Meta:
     @staticmethod
     def next_merge_window(conn: Connection) -> None:
         Meta.set_meta(conn, MERGE_WINDOWS, Meta.merge_window(conn) + 1)
+
+
+def _checks_pass(tree: str, commands: Sequence[str], timeout: float, setting: str) -> dict[str, Any]:
+    """A pass of the checks as kept in the meta table (JSON: compared as it reads back)."""
+    return {"tree": tree, "commands": list(commands), "timeout": timeout, "setting": setting}

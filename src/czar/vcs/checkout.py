@@ -26,7 +26,7 @@ from czar.errors import GitError
 from czar.runtime import untrusted
 from czar.runtime.keyed_locks import KeyedLocks
 from czar.vcs import lfs, submodules
-from czar.vcs.git import Git
+from czar.vcs.git import Git, excludes_file
 
 log = logging.getLogger("czar.checkout")
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -294,12 +294,8 @@ def yours_ignored(git: Git) -> tuple[str, ...]:
     """What your checkout ignores beyond the repository's ``.gitignore`` files: its own
     ``.git/info/exclude`` and your global excludes file (``core.excludesFile``, else git's default
     place), which a clone lacks, and its sandbox hides your home."""
-    configured = git.run("config", "--type=path", "--get", "core.excludesFile", check=False)
-    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    files = [  # in git's order: the last line that matches wins, and the repository's own outranks yours
-        Path(configured.output.strip()) if configured.ok and configured.output.strip() else xdg / "git" / "ignore",
-        git.common_dir() / "info" / "exclude",
-    ]
+    # In git's order: the last line that matches wins, and the repository's own outranks yours.
+    files = [excludes_file(os.environ, git.repo), git.common_dir() / "info" / "exclude"]
     patterns: list[str] = []
     for file in files:
         with contextlib.suppress(OSError):

@@ -74,6 +74,19 @@ def overriding(env: Mapping[str, str], settings: Mapping[str, str]) -> dict[str,
     return out
 
 
+def excludes_file(env: Mapping[str, str], repo: Path | None = None) -> Path:
+    """Your global excludes file, as git finds it for ``env``: ``core.excludesFile`` (``repo``'s
+    configuration too, where one is named), else its default place under XDG_CONFIG_HOME."""
+    where = ["-C", str(repo)] if repo is not None else []
+    scope = [] if repo is not None else ["--global"]
+    found = proc.run(
+        ["git", *where, "config", *scope, "--type=path", "--get", "core.excludesFile"], env=env, timeout=10
+    )
+    if found.ok and found.output.strip():
+        return Path(found.output.strip())
+    return Path(env.get("XDG_CONFIG_HOME") or Path(env.get("HOME") or Path.home()) / ".config") / "git" / "ignore"
+
+
 # Settings of yours that would change what czar reads of git's output: names of files quoted
 # (any name not in ASCII), diffs without their a/ b/ prefixes, in colour, with signatures.
 READABLE = {
