@@ -282,6 +282,16 @@ def test_the_hosts_of_a_real_run_never_load_sqlalchemy(tmp_path: Path, czar_home
         czar("down", str(plan), timeout=60)
 
 
+def test_a_hosts_start_said_again_after_its_answer_was_lost_is_one_start(project: Project, server: Any) -> None:
+    # Seen in a loaded run: the tools server killed while the hosts' starts were in flight; each
+    # host said it again to the next server, and the run counted four host starts for two hosts.
+    for carry in (_over_http(project, "w1"), LocalCarrier(project.store, "w1")):
+        carry("started", None, {"pid": 4242, "token_digest": "d"})
+    carry("started", None, {"pid": 4343, "token_digest": "d"})  # a host of its own, started again
+    starts = project.store.events_after(0, kinds=(EventKind.WORKER_HOST_STARTED,))
+    assert [(e.worker_id, e.payload["pid"]) for e in starts] == [("w1", 4242), ("w1", 4343)]
+
+
 def test_usage_sent_again_after_its_answer_was_lost_counts_once(project: Project, server: Any) -> None:
     """A tools server killed after it wrote, before it answered: the host sends the call again
     (to the next server, or on the store itself); the same exchange's cost must not count twice."""

@@ -41,13 +41,17 @@ class StoreLink:
 
     def started(self, pid: int, token_digest: str) -> dict[str, Any]:
         with self.store.write() as conn:
+            # The same host saying it again: its answer was lost with a tools server killed after
+            # it wrote (the host sends the call again). One start, one event.
+            again = Store.worker(conn, self.worker).pid == pid
             Store.set_worker(
                 conn, self.worker, pid=pid, last_seen=time.time(), agent_pid=None, token=token_digest, repeats=0
             )
             # Idle unless the supervisor gave this worker a task while the host was starting.
             Store.idle_unless_given_a_task(conn, self.worker)
             adopted = self._adopted(conn)
-            self._event(conn, EventKind.WORKER_HOST_STARTED, None, None, pid=pid)
+            if not again:
+                self._event(conn, EventKind.WORKER_HOST_STARTED, None, None, pid=pid)
             integration = str(Store.get_meta(conn, "integration_branch", "czar/integration"))
         return {"adopted": adopted, "integration_branch": integration}
 
