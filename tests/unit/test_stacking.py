@@ -197,6 +197,16 @@ def test_a_stacked_task_made_ahead_starts_on_its_dependencys_work_as_it_is_when_
 # -- restacking --------------------------------------------------------------------------------
 
 
+def _hand_in_and_verify(f: OnFakes, actions: Actions) -> None:
+    """c's agent commits its work (c.txt) and hands it in: verified, its own change is c.txt alone."""
+    f.repo.commit_in(f.checkout("c"), "czar/c", {"c.txt": "c\n"}, "c: its work")
+    actions.bring_in_handed_in("c")
+    f.move("c", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    actions.verify("c")
+    verified = [e.payload for e in f.project.store.events_after(0) if e.kind == "verify.passed" and e.task_id == "c"]
+    assert f.task("c").state is T.APPROVED and verified[0]["changed"] == ["c.txt"]
+
+
 def _told(f: OnFakes, wid: str, kind: MessageKind) -> list[Tell]:
     return [c for c in f.take(wid) if isinstance(c, Tell) and c.kind is kind]
 
@@ -222,12 +232,7 @@ def test_a_stacked_task_at_work_is_restacked_when_its_dependencys_approved_work_
     assert not actions.restack("c", f.repo.tips())  # told once
     # c's agent brings it in and does its work: its own change is c.txt, not p's new p.txt.
     f.repo.merge_in(f.checkout("c"), "czar/c", "czar/p", {})
-    f.repo.commit_in(f.checkout("c"), "czar/c", {"c.txt": "c\n"}, "c: its work")
-    actions.bring_in_handed_in("c")
-    f.move("c", T.RUNNING, T.SUBMITTED, T.VERIFYING)
-    actions.verify("c")
-    verified = [e.payload for e in f.project.store.events_after(0) if e.kind == "verify.passed" and e.task_id == "c"]
-    assert f.task("c").state is T.APPROVED and verified[0]["changed"] == ["c.txt"]
+    _hand_in_and_verify(f, actions)
 
 
 def test_a_restack_its_agent_has_not_brought_in_leaves_its_work_measured_from_where_it_started(
@@ -273,3 +278,35 @@ def test_a_task_handed_in_or_not_stacked_is_not_restacked(tmp_path: Path, czar_h
     assert not actions.restack("c", f.repo.tips())  # its merge, after p's, restacks it
     f.move("p", T.MERGING, T.MERGED)
     assert not actions.restack("p", f.repo.tips())
+
+
+def test_a_stacked_agent_at_work_is_not_interrupted_when_the_work_it_is_built_on_merges(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Its branch holds that work already (its own merge brings the rest): a message would only
+    cost a real agent a turn. Work that changed since it started (not restacked yet) is news."""
+    f = _stacked(tmp_path)
+    f.assign({"c": "w2"})
+    f.take("w2")
+    actions = Actions(f.project)
+    f.move("p", T.MERGING)
+    MergeQueue(f.project, actions).merge(["p"])
+    assert f.task("p").state is T.MERGED
+    assert not _told(f, "w2", MessageKind.MERGED)
+    # c hands in on p's approved work as it started on it: measured against that, merged whole.
+    _hand_in_and_verify(f, actions)
+    f.move("c", T.MERGING)
+    MergeQueue(f.project, actions).merge(["c"])
+    assert f.task("c").state is T.MERGED
+    assert f.repo.files("czar/integration")["p.txt"] == "p\n" and f.repo.files("czar/integration")["c.txt"] == "c\n"
+
+
+def test_a_stacked_agent_at_work_hears_when_work_it_was_not_built_on_merges(tmp_path: Path, czar_home: Path) -> None:
+    f = _stacked(tmp_path)
+    f.assign({"c": "w2"})
+    f.take("w2")
+    f.repo.commit("czar/p", {"p.txt": "p, made again\n"}, "p: made again, merged before c is restacked")
+    f.move("p", T.MERGING)
+    MergeQueue(f.project, Actions(f.project)).merge(["p"])
+    told = _told(f, "w2", MessageKind.MERGED)
+    assert len(told) == 1 and "git merge czar/integration" in told[0].text

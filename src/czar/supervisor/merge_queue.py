@@ -137,7 +137,7 @@ class MergeQueue:
                 self.actions.merge_failed(conn, rows[t], self._moved_under(files, t), Landing.MOVED_UNDER)
             for t in task_ids:
                 if t in done.merged:
-                    self.actions.merged(conn, rows[t], done.merged[t])
+                    self.actions.merged(conn, rows[t], done.merged[t], tips.get(branch_of(t)))
                 elif t in done.sent_back:
                     self.actions.merge_failed(conn, rows[t], done.sent_back[t], Landing.MOVED_UNDER)
                 elif t in done.refused:
