@@ -19,7 +19,7 @@ from typing import Any
 
 from czar.agent_tools import board as board_mod
 from czar.agent_tools.identity import Caller, CallerError, token_matches
-from czar.agents import adapter_for
+from czar.agents.adapters import adapter_for
 from czar.agents.base import HookCall, HookKind
 from czar.core import policy, reviewer_policy, waits
 from czar.core.board import BoardRow

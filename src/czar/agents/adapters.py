@@ -1,4 +1,4 @@
-"""Agent adapters: one per agent kind."""
+"""Every agent kind czar drives, and its adapter."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ from czar.agent_tools.identity import (
     new_token,
     token_digest,
 )
-from czar.agents import adapter_for
+from czar.agents.adapters import adapter_for
 from czar.agents.base import HookKind, Signal, SignalKind
 from czar.agents.host_settings import HostSettings
 from czar.core import egress, pricing, usage

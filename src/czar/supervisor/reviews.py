@@ -14,7 +14,7 @@ import shutil
 import threading
 from collections.abc import Callable
 
-from czar.agents import adapter_for
+from czar.agents.adapters import adapter_for
 from czar.core.events import EventKind
 from czar.core.forge import Verdict, changes_since
 from czar.core.host_commands import MessageKind, StartTask, StopAgent

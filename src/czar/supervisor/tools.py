@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from czar.agent_tools.host_link import URL_FILE
 from czar.agent_tools.tools_server import MCP_FLAG, MODULE, PID_KEY, URL_KEY
-from czar.agents import adapter_for
+from czar.agents.adapters import adapter_for
 from czar.core.events import EventKind
 from czar.errors import CzarError
 from czar.runtime import proc

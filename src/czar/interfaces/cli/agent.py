@@ -151,7 +151,7 @@ def register(app: typer.Typer) -> None:
         import sys
 
         from czar.agent_tools.identity import CallerError, caller_from_env
-        from czar.agents import adapter_for
+        from czar.agents.adapters import adapter_for
         from czar.agents.base import HookKind, UnsupportedAgent
 
         def refuse(why: str) -> None:
