@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +110,51 @@ def test_a_clone_ignores_what_you_ignore_in_gits_order(tmp_path: Path, monkeypat
     shown = git(clone, "status", "--porcelain", "--untracked-files=all").splitlines()
     # The repository's own file outranks yours, as in your checkout: keep.log is shown.
     assert sorted(line[3:] for line in shown) == ["keep.log", "work.py"]
+
+
+class _Counting(Git):
+    def __init__(self, repo: Path) -> None:
+        super().__init__(repo)
+        self.asked: list[str] = []
+
+    def run(self, *args: str, **kwargs: Any) -> Any:
+        self.asked.append(args[0])
+        return super().run(*args, **kwargs)
+
+
+def test_what_git_says_of_commits_by_id_is_asked_once_and_what_it_cannot_tell_again(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    first = git(repo, "rev-parse", "HEAD")
+    second = _commit(repo, "b.txt", "b\n", "second")
+    g = _Counting(repo)
+    for _ in range(2):
+        assert g.is_ancestor(first, second) and not g.is_ancestor(second, first)
+        assert g.merge_base(first, second) == first
+        assert "+b" in g.diff_zero(first, second)
+        assert g.tree(second) == git(repo, "rev-parse", f"{second}^{{tree}}")
+    assert g.asked.count("merge-base") == 3 and g.asked.count("diff") == 1
+    # Names move: asked each time.
+    g.asked.clear()
+    assert g.is_ancestor("main", second) and g.is_ancestor("main", second)
+    assert g.asked.count("merge-base") == 2
+    # A commit this repository does not have yet: git cannot tell; once fetched, it can.
+    other = make_repo(tmp_path / "other")
+    theirs = _commit(other, "c.txt", "c\n", "theirs")
+    assert not g.is_ancestor(first, theirs) and g.merge_base(first, theirs) is None
+    git(repo, "fetch", "-q", str(other), "main:refs/heads/theirs")
+    assert g.merge_base(first, theirs) == first and g.is_ancestor(first, theirs)
+
+
+def test_a_shallow_repositorys_answers_are_not_kept(tmp_path: Path) -> None:
+    """Its history grows when it is deepened: what was no ancestor may become one."""
+    origin = make_repo(tmp_path / "origin")
+    first = git(origin, "rev-parse", "HEAD")
+    git(origin, "branch", "old")
+    _commit(origin, "b.txt", "b\n", "second")
+    third = _commit(origin, "c.txt", "c\n", "third")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--no-single-branch", f"file://{origin}", str(shallow))
+    g = Git(shallow)
+    assert not g.is_ancestor(first, third)  # both here, the history between them not
+    git(shallow, "fetch", "-q", "--unshallow")
+    assert g.is_ancestor(first, third)

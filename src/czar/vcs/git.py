@@ -17,12 +17,14 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from czar.core.repository import MergeResult
 from czar.errors import GitError
 from czar.runtime import proc
 
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")  # SHA-1 or SHA-256
+KNOWN = 2048  # answers about commits a Git keeps (see ``Git._kept``): a long run's last ones
 
 # Merges czar makes itself are signed by czar, whatever the user's git config says.
 CZAR_IDENTITY = ("-c", "user.name=czar", "-c", "user.email=czar@localhost")
@@ -132,6 +134,31 @@ class Git:
     def __init__(self, repo: Path, wrap: Callable[[list[str]], list[str]] | None = None) -> None:
         self.repo = repo
         self.wrap = wrap  # runs each command through this (a sandbox, for a checkout an agent controls)
+        self._known: dict[tuple[str, ...], Any] = {}
+        self._shallow: Path | None = None
+
+    def _kept(self, key: tuple[str, ...]) -> tuple[bool, Any]:
+        """Whether ``key`` (a question and the commit ids it is about) was answered before, and
+        the answer: what git says of commits named by id never changes (their files and history
+        are fixed by the id), and the supervisor asks the same of them at every look."""
+        answer = self._known.get(key, self)
+        return (answer is not self), answer
+
+    def _keep(self, key: tuple[str, ...], answer: Any) -> None:
+        """Keep an answer about commits named by their ids, in czar's own repositories only (a
+        checkout an agent controls may have replacement refs), and not in a shallow one (its
+        history grows when it is deepened)."""
+        if self.wrap is not None or not all(_COMMIT_ID.fullmatch(c) for c in key[1:]):
+            return
+        if isinstance(answer, str) and len(answer) > KNOWN * 128:
+            return  # a diff of generated files: asked again, rather than held
+        if self._shallow is None:
+            self._shallow = Path(self.out("rev-parse", "--path-format=absolute", "--git-path", "shallow"))
+        if self._shallow.exists():
+            return
+        if len(self._known) >= KNOWN:
+            self._known.clear()
+        self._known[key] = answer
 
     def run(
         self,
@@ -216,10 +243,14 @@ class Git:
         return self.run("cat-file", "-e", "--end-of-options", f"{commit}^{{commit}}", check=False).ok
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        return (
-            self.run("merge-base", "--is-ancestor", "--end-of-options", ancestor, descendant, check=False).returncode
-            == 0
-        )
+        key = ("is-ancestor", ancestor, descendant)
+        known, answer = self._kept(key)
+        if known:
+            return bool(answer)
+        code = self.run("merge-base", "--is-ancestor", "--end-of-options", ancestor, descendant, check=False).returncode
+        if code in (0, 1):  # else git could not tell (a commit not here yet)
+            self._keep(key, code == 0)
+        return code == 0
 
     def lines_at(self, commit: str, path: str) -> int | None:
         """How many lines ``path`` has at ``commit``; None if it is no file there."""
@@ -259,15 +290,32 @@ class Git:
 
     def tree(self, commit: str) -> str:
         """The commit's tree: its files, whatever its history."""
-        return self.out("rev-parse", "--verify", "--end-of-options", f"{commit}^{{tree}}")
+        key = ("tree", commit)
+        known, answer = self._kept(key)
+        if not known:
+            answer = self.out("rev-parse", "--verify", "--end-of-options", f"{commit}^{{tree}}")
+            self._keep(key, answer)
+        return str(answer)
 
     def merge_base(self, a: str, b: str) -> str | None:
+        key = ("merge-base", a, b)
+        known, answer = self._kept(key)
+        if known:
+            return str(answer)
         result = self.run("merge-base", "--end-of-options", a, b, check=False)
-        return result.output.strip() if result.ok else None
+        if not result.ok:
+            return None
+        self._keep(key, result.output.strip())
+        return result.output.strip()
 
     def diff_zero(self, base: str, tip: str) -> str:
         """``git diff -U0`` from ``base`` to ``tip``: only the changed lines, for hunk overlaps."""
-        return self.run("diff", *ZERO, "--no-renames", "--end-of-options", base, tip, parsed=True).output
+        key = ("diff-zero", base, tip)
+        known, answer = self._kept(key)
+        if not known:
+            answer = self.run("diff", *ZERO, "--no-renames", "--end-of-options", base, tip, parsed=True).output
+            self._keep(key, answer)
+        return str(answer)
 
     def own_changes(self, base: str, tip: str) -> str:
         return self.run(
