@@ -266,6 +266,39 @@ def test_good_plan_validates(root: Path) -> None:
     assert "2 task(s), dependency depth 2, 2 sim worker(s)" in result.stdout
 
 
+def test_a_scope_git_ignores_is_warned_of_before_a_start(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in a trial: a task whose new files git ignores (your global `lib/`, say) had its
+    agent told it made no commits, round after round. Now `validate`, `up` and `run` say so first."""
+    config = tmp_path / "config"
+    (config / "git").mkdir(parents=True)
+    (config / "git" / "ignore").write_text("build/\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    repo = root / "repo"
+    (repo / ".gitignore").write_text("lib/\n")
+    (repo / "vendor").mkdir()
+    (repo / "vendor" / "kept.py").write_text("x\n")
+    (repo / ".git" / "info" / "exclude").write_text("vendor/\n")
+    git(repo, "add", "-f", ".gitignore", "vendor/kept.py")
+    git(repo, "commit", "-q", "-m", "ignore rules")
+    tasks = [
+        sim_task("a", files={"lib/a.py": "a\n"}),
+        sim_task("b", files={"build/out.txt": "b\n"}),
+        sim_task("c", files={"vendor/kept.py": "c\n", "src/c.py": "c\n"}),
+    ]
+    plan = write_plan(root, "ignored", tasks)
+    result = czar("validate", str(plan))
+    assert result.returncode == 0, result.stderr
+    warned = result.stderr.splitlines()
+    assert warned == [
+        "czar: warning: git ignores the scope lib/a.py of task a here (.gitignore:1: lib/): new files its agent "
+        "makes there would not be committed; change that rule or the task's scope",
+        f"czar: warning: git ignores the scope build/out.txt of task b here ({config}/git/ignore:1: build/): new "
+        "files its agent makes there would not be committed; change that rule or the task's scope",
+    ], warned  # vendor/kept.py is tracked: its changes are committed whatever the rules say
+
+
 def test_a_hook_never_breaks_an_agent_but_a_tool_use_czar_cannot_decide_is_denied(tmp_path: Path) -> None:
     import os
     import subprocess

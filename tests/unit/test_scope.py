@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from czar.core.scope import glob_problem, in_scope, matches, patterns_overlap, scopes_overlap
+from czar.core.scope import glob_problem, in_scope, matches, patterns_overlap, probe, scopes_overlap
 
 FAST = settings(max_examples=200, deadline=None)
 
@@ -265,3 +265,19 @@ def test_class_with_doubled_punctuation_is_rejected_or_matches() -> None:
 
 def test_negated_class_stays_within_a_segment() -> None:
     assert not matches("a[!b]c", "a/c")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path"),
+    [
+        ("src/a.py", "src/a.py"),
+        ("lib/", "lib/czar-new-file"),
+        ("src/lib/**", "src/lib/czar-new-file"),
+        ("docs/*.md", "docs/czar-new-file"),
+        ("a/b/[xy].txt", "a/b/czar-new-file"),
+        ("*.py", None),
+        ("**/test_*.py", None),
+    ],
+)
+def test_a_scope_is_probed_by_a_file_it_names_or_a_new_file_in_its_folder(pattern: str, path: str | None) -> None:
+    assert probe(pattern) == path

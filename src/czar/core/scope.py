@@ -143,3 +143,21 @@ def scopes_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     if not a or not b:
         return False
     return any(patterns_overlap(x, y) for x in a for y in b)
+
+
+NEW_FILE = "czar-new-file"  # a name no rule of anyone's is likely to mean
+
+
+def probe(pattern: str) -> str | None:
+    """A path a new file of the scope ``pattern`` could have, to ask git whether it would ignore
+    it: the pattern itself when it names one file, else a file in the folder before its first
+    wildcard; None when it has no such folder (``*.py``)."""
+    literal: list[str] = []
+    for segment in pattern.rstrip("/").split("/"):
+        if _WILD.search(segment):
+            break
+        literal.append(segment)
+    else:
+        if not pattern.endswith("/"):
+            return pattern
+    return "/".join([*literal, NEW_FILE]) if literal else None

@@ -16,6 +16,7 @@ from czar.core.clock import Clock
 from czar.core.events import EventKind
 from czar.core.forge import Forge
 from czar.core.repository import Repository
+from czar.core.scope import probe
 from czar.core.states import TaskState, WorkerRole
 from czar.core.terminal import Terminal
 from czar.errors import ForgeError, PlanError, StoreError
@@ -368,6 +369,21 @@ class Project:
                     Store.add_worker(conn, wid, kind, role)
                 else:
                     Store.set_worker(conn, wid, agent=kind, role=role)
+
+
+def ignored_scopes(project: Project) -> list[str]:
+    """A line for each scope pattern of a task where git ignores the new files its agent would
+    make (your checkout's .gitignore files, its .git/info/exclude, your global excludes file: a
+    task's clone ignores them too): its `git add -A` would leave them out, and czar would find
+    no commits. A warning, not a refusal: the task may only change files git tracks there."""
+    probes = {(t.id, pattern): path for t in project.plan.tasks for pattern in t.scope if (path := probe(pattern))}
+    rules = project.git.ignored(sorted(set(probes.values())))
+    return [
+        f"git ignores the scope {pattern} of task {task} here ({rules[path]}): new files its agent makes there "
+        "would not be committed; change that rule or the task's scope"
+        for (task, pattern), path in probes.items()
+        if path in rules
+    ]
 
 
 def check_neighbours(project: Project) -> None:

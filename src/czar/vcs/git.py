@@ -14,7 +14,7 @@ import fcntl
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -168,13 +168,18 @@ class Git:
         timeout: float = 120,
         hooks: bool = False,
         parsed: bool = False,
+        input_text: str | None = None,
     ) -> proc.Result:
         """``hooks``: your hooks run (see ``NO_HOOKS``); ``parsed``: the output is git's standard
         output alone (a warning would read as part of it), its errors kept apart."""
         where = cwd or self.repo
         argv = ["git", "-C", str(where), *args]
         result = proc.run(
-            self.wrap(argv) if self.wrap else argv, env=_env(hooks), timeout=timeout, errors_too=not parsed
+            self.wrap(argv) if self.wrap else argv,
+            env=_env(hooks),
+            timeout=timeout,
+            errors_too=not parsed,
+            input_text=input_text,
         )
         if check and not result.ok:
             said = result.errors + result.output
@@ -280,6 +285,23 @@ class Git:
             f"refs/heads/{prefix}",
         )
         return dict(line.split(" ", 1) for line in out.splitlines() if line)
+
+    def ignored(self, paths: Sequence[str]) -> dict[str, str]:
+        """Which of ``paths`` git ignores here (a file it tracks is never one), each with the rule
+        that does, as ``FILE:LINE: PATTERN`` (``git check-ignore -v``: your checkout's .gitignore
+        files, its .git/info/exclude, your global excludes file)."""
+        if not paths:
+            return {}
+        said = self.run(
+            "check-ignore", "-v", "-z", "--stdin", check=False, parsed=True, input_text="\0".join(paths) + "\0"
+        )
+        fields = said.output.split("\0")
+        out: dict[str, str] = {}
+        for i in range(0, len(fields) - 3, 4):
+            source, line, pattern, path = fields[i : i + 4]
+            if source and not pattern.startswith("!"):
+                out[path] = f"{source}:{line}: {pattern}"
+        return out
 
     def files_between(self, a: str, b: str) -> list[str]:
         """The files that differ between two commits (``git diff --name-only a b``)."""

@@ -51,10 +51,14 @@ def _open(plan: Path, *, check_repo: bool = True, owned: bool = True) -> Any:
 
 
 def _check_neighbours(project: Any) -> None:
-    """Before a start: no other project of yours works on branches of the same names there."""
+    """Before a start: no other project of yours works on branches of the same names there; and
+    a warning for each task scope git ignores there."""
     from czar.supervisor.project import check_neighbours as check
+    from czar.supervisor.project import ignored_scopes
 
     check(project)
+    for line in ignored_scopes(project):
+        typer.echo(f"czar: warning: {line}", err=True)
 
 
 def _for_person(command: str, plan: Path, *, check_repo: bool = True, owned: bool = True) -> Any:
