@@ -164,3 +164,42 @@ def test_waiting_for_a_ci_that_never_reports_is_said_to_a_person_once(tmp_path: 
     said = [a for a in _events(f, EventKind.ALERT) if "no check has reported" in str(a["message"])]
     assert len(said) == 1 and "wait_for_ci holds its merge" in str(said[0]["message"])
     assert not feedback.ci_passed("a", f.repo.tip("czar/a"))
+
+
+def test_merged_through_the_forge_a_task_waits_quietly_until_its_pull_request_is_there(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Seen in a loaded run: approved before the pull requests' loop had opened its pull request
+    on the forge, the task was merged and checked here for nothing, then asked of the forge once
+    its pull request was there, past the forge's rules (and a person heard of it)."""
+    from czar.supervisor.merge_queue import MergeQueue
+
+    f = on_fakes(tmp_path, ["a"], workers=1)
+    landed: list[int] = []
+
+    class Forge(FakeForge):
+        def land(self, number: int, head_commit: str) -> str:
+            landed.append(number)
+            return super().land(number, head_commit)
+
+    forge = Forge(f.project.store)
+    via = f.project.plan.forge.model_copy(update={"merge_via": "pull-request"})
+    f.project = replace(f.project, forge_port=forge, plan=replace(f.project.plan, forge=via))
+    f.assign({"a": "w1"})
+    f.repo.commit_in(f.checkout("a"), "czar/a", {"a.txt": "a\n"})
+    actions = Actions(f.project)
+    actions.bring_in_handed_in("a")
+    f.move("a", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    actions.verify("a")
+    before = f.repo.tip("czar/integration")
+    f.move("a", T.MERGING)
+    queue = MergeQueue(f.project, actions)
+    queue.merge(["a"])
+    task = f.task("a")
+    assert task.state is T.APPROVED and landed == [] and f.repo.tip("czar/integration") == before
+    assert queue.waits_on_forge("a")  # asked again in a moment, not at once
+    assert not _events(f, EventKind.ALERT) and not _events(f, EventKind.FORGE_ERROR)
+    PullRequests(f.project, lambda _t: None).sync()  # now it is there: the forge is asked to merge it
+    f.move("a", T.MERGING)
+    queue.merge(["a"])
+    assert len(landed) == 1

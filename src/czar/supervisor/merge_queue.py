@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 TAIL = 3000
 RESOLVE_AFTER = 2  # times a task's work was made again for conflicts: then both tasks' text comes with it
+OPENING_SECONDS = 1.0  # a task whose pull request is not on the forge yet is merged no sooner than this
 
 # The project's checks on a commit: (commit, the log's name, its round) -> why they failed, or None.
 CheckRun = Callable[[str, str, int], "str | None"]
@@ -238,8 +239,15 @@ class MergeQueue:
             # A rule of the forge's holds it (checks, reviews): no merge nor checks here meanwhile.
             with self.p.store.read() as conn:
                 pull = Store.pull_of_task(conn, t)
+            if pull is None or pull.remote_number is None:
+                # Its pull request is not on the forge yet (the pull requests' loop opens it in a
+                # moment): the forge could neither say what holds it nor merge it, and a merge and
+                # the checks here would be for nothing. Nobody needs to hear of it.
+                waiting[t] = "its pull request is not on the forge yet; asked again in a moment"
+                self.refused[t] = (time.monotonic() + OPENING_SECONDS, self.refused.get(t, (0.0, ""))[1])
+                continue
             try:
-                why = self.p.forge.blocked(pull.id) if pull is not None and pull.remote_number is not None else None
+                why = self.p.forge.blocked(pull.id)
             except CzarError as exc:
                 why = str(exc)
             if why is not None:
