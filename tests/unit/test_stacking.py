@@ -310,3 +310,34 @@ def test_a_stacked_agent_at_work_hears_when_work_it_was_not_built_on_merges(tmp_
     MergeQueue(f.project, Actions(f.project)).merge(["p"])
     told = _told(f, "w2", MessageKind.MERGED)
     assert len(told) == 1 and "git merge czar/integration" in told[0].text
+
+
+def test_a_stacked_agent_made_ahead_is_not_interrupted_either(tmp_path: Path, czar_home: Path) -> None:
+    """Made ahead, then assigned on the branch it has: what it holds is read from its branch."""
+    f = _stacked(tmp_path)
+    with f.project.store.write() as conn:
+        Store.move_task(conn, "c", T.READY, reason="test: promoted on p's approved work")
+    actions = Actions(f.project)
+    assert actions.prepare_ahead("c", f.repo.tips())
+    f.move("c", T.PENDING)
+    f.assign({"c": "w2"})
+    f.take("w2")
+    f.move("p", T.MERGING)
+    MergeQueue(f.project, actions).merge(["p"])
+    assert f.task("p").state is T.MERGED and not _told(f, "w2", MessageKind.MERGED)
+
+
+def test_a_stacked_agent_that_did_not_bring_a_restack_in_hears_when_that_work_merges(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Told to bring p's new work in, its agent had not (or a new agent carries on its branch):
+    its branch lacks what merged, so it is told again when p merges."""
+    f = _stacked(tmp_path)
+    f.assign({"c": "w2"})
+    f.take("w2")
+    actions = Actions(f.project)
+    f.repo.commit("czar/p", {"p.txt": "p, made again\n"}, "p: after a review")
+    assert actions.restack("c", f.repo.tips()) and _told(f, "w2", MessageKind.RESTACK)
+    f.move("p", T.MERGING)
+    MergeQueue(f.project, actions).merge(["p"])
+    assert len(_told(f, "w2", MessageKind.MERGED)) == 1

@@ -46,8 +46,9 @@ def render(p: PromptInput) -> str:
             "## Built on approved work",
             "",
             f"Your branch starts from the approved work of task {p.stacked_on}, which is not merged yet: build on"
-            f" it, and leave its changes as they are unless your task says otherwise. czar tells you when it"
-            f" merges; then bring {p.integration_branch} in.",
+            f" it, and leave its changes as they are unless your task says otherwise. If anything of it must"
+            f" come into your branch (its work changed, or it merged otherwise than you have it), czar tells"
+            f" you what to bring in.",
             "",
         ]
     if p.subtasks:

@@ -7,7 +7,7 @@ one transaction, so a crash between two actions never leaves half a decision beh
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -674,9 +674,9 @@ class Actions:
 
     # -- after a merge -----------------------------------------------------------------------
 
-    def merged(self, conn: Tx, task: Task, commit: str, work: str | None = None) -> None:
-        """The task is in the integration branch (``work``: the commit of its branch merged, if
-        known): record it, free its claims, tell who waits."""
+    def merged(self, conn: Tx, task: Task, commit: str, holding: Collection[str] = ()) -> None:
+        """The task is in the integration branch: record it, free its claims, tell who waits
+        (``holding``: the tasks stacked on it whose branches hold the very work that merged)."""
         Store.move_task(
             conn,
             task.id,
@@ -690,13 +690,13 @@ class Actions:
         Store.release_claims(conn, task.id)
         Store.set_waits(conn, task.id, None)
         Store.emit(conn, EventKind.TASK_MERGED, task=task.id, attempt=task.attempt_id, commit=commit)
-        self._tell_waiting(conn, task.id, work)
+        self._tell_waiting(conn, task.id, holding)
 
-    def _tell_waiting(self, conn: Tx, merged: str, work: str | None = None) -> None:
+    def _tell_waiting(self, conn: Tx, merged: str, holding: Collection[str] = ()) -> None:
         """Workers whose task comes after ``merged``, or waited for it and for nothing else any
         more, hear at once that it merged (one still waiting for other tasks hears when they have).
-        An agent stacked on the very ``work`` that merged is not interrupted: its branch holds it
-        already, and its own merge brings the rest (a message costs a real agent a turn)."""
+        An agent stacked on it whose branch holds the very work that merged (``holding``) is not
+        interrupted: its own merge brings the rest (a message costs a real agent a turn)."""
         bring_in = f"Bring it into your branch now: `git merge {self.integration}`, then go on."
         waiting = {t.id for t in Store.waiting_tasks(conn) if merged in waits.parse(t.blocked_on)}
         self.finished(
@@ -708,7 +708,7 @@ class Actions:
                     conn, t, MessageKind.MERGED, f"Task {merged}, which your task comes after, is merged. {bring_in}"
                 )
             elif t.id not in waiting and merged in t.spec.depends_on:  # stacked on its approved work
-                if work is not None and _built_on(conn, t.id, merged) == work:
+                if t.id in holding:
                     continue
                 self.tell(
                     conn, t, MessageKind.MERGED, f"Task {merged}, whose work yours is built on, is merged. {bring_in}"
@@ -749,17 +749,6 @@ def stack_ref(task_id: str) -> str:
     """The branch a restacked task's checkout is shown its new start under (beside ``czar/``, so
     that no task's name can clash with it)."""
     return f"czar-stack/{task_id}"
-
-
-def _built_on(conn: Tx, task_id: str, dependency: str) -> str | None:
-    """The commit of ``dependency``'s approved work a stacked task's branch was last made on (or
-    restacked on: its agent was told to bring that in); None when its last restack waits for
-    the dependency's merge (its work conflicted) or it was never stacked on it."""
-    records = Store.stack_records(conn, task_id)
-    if not records or records[-1].get("base") is None:
-        return None
-    commit = records[-1]["built_on"].get(dependency)
-    return str(commit) if commit else None
 
 
 def stack_starts(conn: Tx, task_id: str) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from czar.core.findings import OVERLAPS
 from czar.core.hunks import FileChange
 from czar.core.landing import Landing, after_landing
 from czar.core.lost_lines import LostLine, evidence, lost_lines, meaningful
-from czar.core.states import TaskState
+from czar.core.states import AGENT_AT_WORK, TaskState
 from czar.errors import CzarError
 from czar.forge.local import ForgeRefused, InMergeQueue
 from czar.store.store import Store
@@ -117,6 +117,7 @@ class MergeQueue:
             git.detach(self.worktree, head)
         if head != before:
             git.move_branch(self.integration, head, before)
+        holding = {} if via_forge else self._holding(list(done.merged), tips)
         if done.merged:
             with self.p.git_lock.held():  # worktree metadata is shared with assignments
                 for t in done.merged:
@@ -138,7 +139,7 @@ class MergeQueue:
                 self.actions.merge_failed(conn, rows[t], self._moved_under(files, t), Landing.MOVED_UNDER)
             for t in task_ids:
                 if t in done.merged:
-                    self.actions.merged(conn, rows[t], done.merged[t], tips.get(branch_of(t)))
+                    self.actions.merged(conn, rows[t], done.merged[t], holding.get(t, ()))
                 elif t in done.sent_back:
                     self.actions.merge_failed(conn, rows[t], done.sent_back[t], Landing.MOVED_UNDER)
                 elif t in done.refused:
@@ -157,6 +158,28 @@ class MergeQueue:
                     )
         if head != before and not via_forge:
             remote_sync.push(self.p, self.integration, head, replace=False)
+
+    def _holding(self, merged: Sequence[str], tips: dict[str, str]) -> dict[str, list[str]]:
+        """For each task merged, the tasks at work stacked on it whose branches hold the very
+        commit that merged (``[project] stack``): their agents need not bring it in (its merge
+        brings the rest). Read from their branches, not from what they were told: an agent may
+        not have brought a restack in, or a new one may carry on a branch made on older work.
+        (Not for merges through the forge, which may take only branches up to date with it.)"""
+        if not merged or not self.p.plan.project.stack:
+            return {}
+        with self.p.store.read() as conn:
+            at_work = [t for t in Store.tasks_in(conn, AGENT_AT_WORK) if set(t.spec.depends_on) & set(merged)]
+        if not at_work:
+            return {}
+        now = self.git.tips()
+        out: dict[str, list[str]] = {}
+        for t in merged:
+            work = tips.get(branch_of(t))
+            for d in at_work:
+                branch = now.get(branch_of(d.id))
+                if work and branch and t in d.spec.depends_on and self.git.is_ancestor(work, branch):
+                    out.setdefault(t, []).append(d.id)
+        return out
 
     def _through_forge(self, task_ids: Sequence[str], done: _Outcome, tips: dict[str, str], before: str) -> str:
         """Each task this batch merged (and checked) here, merged by the forge instead, in order,
