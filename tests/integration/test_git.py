@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +114,8 @@ def test_a_clone_ignores_what_you_ignore_in_gits_order(tmp_path: Path, monkeypat
 
 
 class _Counting(Git):
-    def __init__(self, repo: Path) -> None:
-        super().__init__(repo)
+    def __init__(self, repo: Path, *, remember: bool = True) -> None:
+        super().__init__(repo, remember=remember)
         self.asked: list[str] = []
 
     def run(self, *args: str, **kwargs: Any) -> Any:
@@ -133,6 +134,11 @@ def test_what_git_says_of_commits_by_id_is_asked_once_and_what_it_cannot_tell_ag
         assert "+b" in g.diff_zero(first, second)
         assert g.tree(second) == git(repo, "rev-parse", f"{second}^{{tree}}")
     assert g.asked.count("merge-base") == 3 and g.asked.count("diff") == 1
+    assert g.asked.count("rev-parse") == 2  # the tree, and where a shallow repository's list would be
+    # Of a checkout an agent controls, nothing is kept.
+    agents = _Counting(repo, remember=False)
+    assert agents.is_ancestor(first, second) and agents.is_ancestor(first, second)
+    assert agents.asked.count("merge-base") == 2
     # Names move: asked each time.
     g.asked.clear()
     assert g.is_ancestor("main", second) and g.is_ancestor("main", second)
@@ -158,3 +164,23 @@ def test_a_shallow_repositorys_answers_are_not_kept(tmp_path: Path) -> None:
     assert not g.is_ancestor(first, third)  # both here, the history between them not
     git(shallow, "fetch", "-q", "--unshallow")
     assert g.is_ancestor(first, third)
+
+
+def test_the_answers_kept_are_the_newest_within_their_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from czar.vcs import git as git_module
+
+    repo = make_repo(tmp_path / "repo")
+    commits = [git(repo, "rev-parse", "HEAD")]
+    for i in range(3):
+        commits.append(_commit(repo, f"f{i}.txt", "x\n" * 50, f"commit {i}"))
+    one_diff = len(Git(repo).diff_zero(commits[0], commits[1]))
+    monkeypatch.setattr(git_module, "KNOWN_CHARS", 2 * one_diff + 10)
+    g = _Counting(repo)
+    for a, b in pairwise(commits):
+        g.diff_zero(a, b)  # three diffs of the same size: the first goes when the third comes
+    g.asked.clear()
+    g.diff_zero(commits[2], commits[3])
+    g.diff_zero(commits[1], commits[2])
+    assert g.asked == []
+    g.diff_zero(commits[0], commits[1])
+    assert g.asked == ["diff"]

@@ -605,7 +605,7 @@ def commit_for_agent(
     """Commit what an agent that cannot commit (a sandbox keeps ``.git`` read-only) left in its
     worktree; the commit's author is the worker. Returns the commit, or None if nothing changed.
     ``wrap``: the agent's sandbox, which git then runs in."""
-    git = Git(worktree, wrap)
+    git = Git(worktree, wrap, remember=False)  # the agent's checkout
     git.run("add", "-A", cwd=worktree)
     if git.run("diff", "--cached", "--quiet", cwd=worktree, check=False).ok:
         return None

@@ -226,7 +226,7 @@ class AgentProcess:
                 return None
             if confine is not None:
                 self.host.tools.wrap = wrapper(confine)
-        return Git(cur.worktree, self.host.tools.wrap)
+        return Git(cur.worktree, self.host.tools.wrap, remember=False)  # the agent's checkout
 
     def agent_env(self, cur: AgentRun, first: list[Path]) -> dict[str, str]:
         return {

@@ -14,6 +14,7 @@ import fcntl
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,8 @@ from czar.errors import GitError
 from czar.runtime import proc
 
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")  # SHA-1 or SHA-256
-KNOWN = 2048  # answers about commits a Git keeps (see ``Git._kept``): a long run's last ones
+KNOWN_CHARS = 8 << 20  # the answers about commits a Git keeps (see ``Git._kept``), newest first
+KNOWN_LARGEST = 256 << 10  # a larger one (a diff of generated files) is asked for again, not kept
 
 # Merges czar makes itself are signed by czar, whatever the user's git config says.
 CZAR_IDENTITY = ("-c", "user.name=czar", "-c", "user.email=czar@localhost")
@@ -131,34 +133,48 @@ def _names(out: str) -> list[str]:
 class Git:
     """git commands against one repository (``-C repo``)."""
 
-    def __init__(self, repo: Path, wrap: Callable[[list[str]], list[str]] | None = None) -> None:
+    def __init__(
+        self, repo: Path, wrap: Callable[[list[str]], list[str]] | None = None, *, remember: bool = True
+    ) -> None:
         self.repo = repo
         self.wrap = wrap  # runs each command through this (a sandbox, for a checkout an agent controls)
+        # A checkout an agent controls may have replacement refs of its own: nothing is kept of it.
+        self.remember = remember and wrap is None
         self._known: dict[tuple[str, ...], Any] = {}
+        self._known_chars = 0
+        self._lock = threading.Lock()
         self._shallow: Path | None = None
 
     def _kept(self, key: tuple[str, ...]) -> tuple[bool, Any]:
         """Whether ``key`` (a question and the commit ids it is about) was answered before, and
-        the answer: what git says of commits named by id never changes (their files and history
-        are fixed by the id), and the supervisor asks the same of them at every look."""
+        the answer. What git says of commits named by id does not change: their files and history
+        are fixed by the id (replacement refs or grafts someone makes during a run, and a change
+        of the checkout's diff attributes, are not followed). The supervisor asks the same of
+        them at every look."""
         answer = self._known.get(key, self)
         return (answer is not self), answer
 
     def _keep(self, key: tuple[str, ...], answer: Any) -> None:
-        """Keep an answer about commits named by their ids, in czar's own repositories only (a
-        checkout an agent controls may have replacement refs), and not in a shallow one (its
-        history grows when it is deepened)."""
-        if self.wrap is not None or not all(_COMMIT_ID.fullmatch(c) for c in key[1:]):
+        """Keep an answer about commits named by their ids, unless told not to (``remember``),
+        or the repository is shallow (its history grows when it is deepened). The oldest answers
+        go first beyond ``KNOWN_CHARS``."""
+        if not self.remember or not all(_COMMIT_ID.fullmatch(c) for c in key[1:]):
             return
-        if isinstance(answer, str) and len(answer) > KNOWN * 128:
-            return  # a diff of generated files: asked again, rather than held
+        size = len(answer) if isinstance(answer, str) else 0
+        if size > KNOWN_LARGEST:
+            return
         if self._shallow is None:
             self._shallow = Path(self.out("rev-parse", "--path-format=absolute", "--git-path", "shallow"))
         if self._shallow.exists():
             return
-        if len(self._known) >= KNOWN:
-            self._known.clear()
-        self._known[key] = answer
+        with self._lock:
+            while self._known and self._known_chars + size > KNOWN_CHARS:
+                oldest = next(iter(self._known))
+                dropped = self._known.pop(oldest)
+                self._known_chars -= len(dropped) if isinstance(dropped, str) else 0
+            if key not in self._known:
+                self._known[key] = answer
+                self._known_chars += size
 
     def run(
         self,
