@@ -275,6 +275,8 @@ def test_a_scope_git_ignores_is_warned_of_before_a_start(
     (config / "git").mkdir(parents=True)
     (config / "git" / "ignore").write_text("build/\n")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    (config / "gitconfig").write_text("")  # not this machine's global settings (its excludes file)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config / "gitconfig"))
     repo = root / "repo"
     (repo / ".gitignore").write_text("lib/\n")
     (repo / "vendor").mkdir()

@@ -184,3 +184,20 @@ def test_the_answers_kept_are_the_newest_within_their_budget(tmp_path: Path, mon
     assert g.asked == []
     g.diff_zero(commits[0], commits[1])
     assert g.asked == ["diff"]
+
+
+def test_what_git_ignores_is_named_with_its_rule_and_a_path_it_will_not_look_at_is_left_out(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".gitignore").write_text("*.log\n!keep.log\nbuild/\n")
+    (repo / "tracked.log").write_text("x\n")
+    git(repo, "add", "-f", ".gitignore", "tracked.log")
+    git(repo, "commit", "-q", "-m", "rules")
+    (repo / "link").symlink_to(tmp_path)
+    g = Git(repo)
+    asked = ["a b.log", "keep.log", "tracked.log", "build/out", "src/x.py", "link/y.log", "z.log"]
+    assert g.ignored(asked) == {
+        "a b.log": ".gitignore:1: *.log",
+        "build/out": ".gitignore:3: build/",
+        "z.log": ".gitignore:1: *.log",
+    }  # keep.log taken back by `!`, tracked.log tracked, link/y.log beyond a link (git refuses it)
+    assert g.ignored([]) == {} and g.ignored(["src/x.py"]) == {}

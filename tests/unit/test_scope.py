@@ -273,11 +273,14 @@ def test_negated_class_stays_within_a_segment() -> None:
         ("src/a.py", "src/a.py"),
         ("lib/", "lib/czar-new-file"),
         ("src/lib/**", "src/lib/czar-new-file"),
-        ("docs/*.md", "docs/czar-new-file"),
-        ("a/b/[xy].txt", "a/b/czar-new-file"),
-        ("*.py", None),
-        ("**/test_*.py", None),
+        ("docs/*.md", "docs/czar-new-file.md"),
+        ("a/b/[xy].txt", "a/b/x.txt"),
+        ("a/[!x]?.txt", "a/_x.txt"),
+        ("*.py", "czar-new-file.py"),
+        ("**/test_*.py", "test_czar-new-file.py"),
+        ("src/**/gen/*.ts", "src/gen/czar-new-file.ts"),
     ],
 )
-def test_a_scope_is_probed_by_a_file_it_names_or_a_new_file_in_its_folder(pattern: str, path: str | None) -> None:
+def test_a_scope_is_probed_by_a_path_a_new_file_of_it_could_have(pattern: str, path: str) -> None:
     assert probe(pattern) == path
+    assert matches(pattern, path) or pattern.endswith(("/", "**"))

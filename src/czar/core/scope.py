@@ -148,16 +148,34 @@ def scopes_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 NEW_FILE = "czar-new-file"  # a name no rule of anyone's is likely to mean
 
 
-def probe(pattern: str) -> str | None:
+def probe(pattern: str) -> str:
     """A path a new file of the scope ``pattern`` could have, to ask git whether it would ignore
-    it: the pattern itself when it names one file, else a file in the folder before its first
-    wildcard; None when it has no such folder (``*.py``)."""
-    literal: list[str] = []
-    for segment in pattern.rstrip("/").split("/"):
-        if _WILD.search(segment):
-            break
-        literal.append(segment)
-    else:
-        if not pattern.endswith("/"):
-            return pattern
-    return "/".join([*literal, NEW_FILE]) if literal else None
+    it: the pattern with each wildcard filled in (``*`` as ``NEW_FILE``, ``?`` as a letter, a
+    class as one of its members, a ``**`` folder as none), a new file in it for a folder."""
+    segments = pattern.rstrip("/").split("/")
+    parts = [_filled(segment) for segment in segments if segment != "**"]
+    if pattern.endswith("/") or segments[-1] == "**" or not parts:
+        parts.append(NEW_FILE)
+    return "/".join(parts)
+
+
+def _filled(segment: str) -> str:
+    out, i = "", 0
+    while i < len(segment):
+        ch = segment[i]
+        if ch == "*":
+            while i < len(segment) and segment[i] == "*":
+                i += 1
+            out += NEW_FILE
+            continue
+        if ch == "[" and (end := segment.find("]", i + 2)) != -1:
+            members = segment[i + 1 : end]
+            if members.startswith("!"):
+                out += next(c for c in "x_0" if c not in members)
+            else:
+                out += members[0]
+            i = end + 1
+            continue
+        out += "x" if ch == "?" else ch
+        i += 1
+    return out

@@ -237,9 +237,7 @@ class Project:
         present = [name for name in wanted if (repo / name).is_dir() and (repo / name).resolve() == repo / name]
         if not present:
             return ()
-        # (A name git would quote reads as another and is not shown: never one it tracks.)
-        said = Git(self.plan.repo).run("check-ignore", "--", *present, check=False, parsed=True)
-        ignored = set(said.output.splitlines())
+        ignored = self.git.ignored(present)
         return tuple(name for name in present if name in ignored)
 
     def confinement(self, folder: Path, home: Path) -> sandbox.Confinement | None:
@@ -375,8 +373,11 @@ def ignored_scopes(project: Project) -> list[str]:
     """A line for each scope pattern of a task where git ignores the new files its agent would
     make (your checkout's .gitignore files, its .git/info/exclude, your global excludes file: a
     task's clone ignores them too): its `git add -A` would leave them out, and czar would find
-    no commits. A warning, not a refusal: the task may only change files git tracks there."""
-    probes = {(t.id, pattern): path for t in project.plan.tasks for pattern in t.scope if (path := probe(pattern))}
+    no commits. A warning, not a refusal: the task may only change files git tracks there. Asked
+    of your checkout: a .gitignore it has untracked, or one only the base branch has, can make a
+    clone differ. Tasks merged already are not looked at."""
+    merged = {t.id for t in project.store.tasks() if t.state is TaskState.MERGED}
+    probes = {(t.id, pattern): probe(pattern) for t in project.plan.tasks if t.id not in merged for pattern in t.scope}
     rules = project.git.ignored(sorted(set(probes.values())))
     return [
         f"git ignores the scope {pattern} of task {task} here ({rules[path]}): new files its agent makes there "

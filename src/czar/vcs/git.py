@@ -305,17 +305,29 @@ class Git:
     def ignored(self, paths: Sequence[str]) -> dict[str, str]:
         """Which of ``paths`` git ignores here (a file it tracks is never one), each with the rule
         that does, as ``FILE:LINE: PATTERN`` (``git check-ignore -v``: your checkout's .gitignore
-        files, its .git/info/exclude, your global excludes file)."""
+        files, its .git/info/exclude, your global excludes file). A path git will not look at (one
+        beyond a link, or in a submodule) is left out; git stops at the first, so the others are
+        then asked one by one."""
+        found = self._check_ignore(paths)
+        if found is None:
+            found = {}
+            for path in paths:
+                found |= self._check_ignore([path]) or {}
+        return found
+
+    def _check_ignore(self, paths: Sequence[str]) -> dict[str, str] | None:
         if not paths:
             return {}
         said = self.run(
             "check-ignore", "-v", "-z", "--stdin", check=False, parsed=True, input_text="\0".join(paths) + "\0"
         )
+        if said.returncode not in (0, 1):  # 1: none is ignored
+            return None
         fields = said.output.split("\0")
         out: dict[str, str] = {}
         for i in range(0, len(fields) - 3, 4):
             source, line, pattern, path = fields[i : i + 4]
-            if source and not pattern.startswith("!"):
+            if source and not pattern.startswith("!"):  # a path a `!` rule takes back is not ignored
                 out[path] = f"{source}:{line}: {pattern}"
         return out
 

@@ -50,9 +50,9 @@ def _open(plan: Path, *, check_repo: bool = True, owned: bool = True) -> Any:
     return open_project(plan, check_repo=check_repo, owned=owned)
 
 
-def _check_neighbours(project: Any) -> None:
-    """Before a start: no other project of yours works on branches of the same names there; and
-    a warning for each task scope git ignores there."""
+def _before_start(project: Any) -> None:
+    """Before a start, and in `validate`: no other project of yours works on branches of the same
+    names there; and a warning for each task scope git ignores there."""
     from czar.supervisor.project import check_neighbours as check
     from czar.supervisor.project import ignored_scopes
 
@@ -102,7 +102,7 @@ def validate(plan: PlanArg = DEFAULT_PLAN) -> None:
     from czar.supervisor.doctor import require_programs
 
     project = _open(plan)
-    _check_neighbours(project)
+    _before_start(project)
     require_programs(project.plan)
     tasks = project.plan.tasks
     edges = {t.id: t.depends_on for t in tasks}
@@ -130,7 +130,7 @@ def up(
     from czar.supervisor.launcher import up as start
 
     project = _for_person("up", plan)
-    _check_neighbours(project)
+    _before_start(project)
     if foreground:
         _supervise(project)
         return
@@ -261,7 +261,7 @@ def run(
     Exits 0 only if every task merged and the integration branch passes the plan's checks.
     """
     project = _for_person("run", plan)
-    _check_neighbours(project)
+    _before_start(project)
     outcome = _views().run_to_end(project, as_json=as_json, keep_running=keep_running, timeout=timeout)
     raise typer.Exit(
         0 if outcome.tasks_merged == outcome.tasks_total and outcome.integration_tests_passed is not False else 1
