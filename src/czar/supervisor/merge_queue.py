@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 TAIL = 3000
 RESOLVE_AFTER = 2  # times a task's work was made again for conflicts: then both tasks' text comes with it
 OPENING_SECONDS = 1.0  # a task whose pull request is not on the forge yet is merged no sooner than this
+OPENING_ALERT = 3  # ... and after this many ``[forge] poll_seconds`` without it, a person hears
 
 # The project's checks on a commit: (commit, the log's name, its round) -> why they failed, or None.
 CheckRun = Callable[[str, str, int], "str | None"]
@@ -75,6 +76,7 @@ class MergeQueue:
         self.refused: dict[str, tuple[float, str]] = {}  # task -> until when the forge's refusal holds it, why
         self.queued: set[str] = set()  # tasks in the forge's own merge queue (GitHub's)
         self.behind_at: dict[str, str] = {}  # task -> its head when the forge found it behind
+        self.unopened: dict[str, float] = {}  # task -> when it was first found without its pull request there
 
     def merge(self, task_ids: Sequence[str]) -> None:
         """Merge these approved tasks, in this order; runs on the merge thread."""
@@ -263,12 +265,9 @@ class MergeQueue:
             with self.p.store.read() as conn:
                 pull = Store.pull_of_task(conn, t)
             if pull is None or pull.remote_number is None:
-                # Its pull request is not on the forge yet (the pull requests' loop opens it in a
-                # moment): the forge could neither say what holds it nor merge it, and a merge and
-                # the checks here would be for nothing. Nobody needs to hear of it.
-                waiting[t] = "its pull request is not on the forge yet; asked again in a moment"
-                self.refused[t] = (time.monotonic() + OPENING_SECONDS, self.refused.get(t, (0.0, ""))[1])
+                waiting[t] = self._unopened(t)
                 continue
+            self.unopened.pop(t, None)
             try:
                 why = self.p.forge.blocked(pull.id)
             except CzarError as exc:
@@ -300,6 +299,22 @@ class MergeQueue:
             if there is not None and there != here and self.git.is_ancestor(here, there):
                 self.git.move_branch(self.integration, there, here)
         return waiting
+
+    def _unopened(self, task: str) -> str:
+        """Its pull request is not on the forge yet (the pull requests' loop opens it in a moment):
+        the forge could neither say what holds it nor merge it, and a merge and the checks here
+        would be for nothing. Asked again in a moment; a person hears once it has been a while
+        (publishing fails where no forge error says so: see ``czar prs`` and the supervisor's log),
+        and it is asked as seldom as the forge's other refusals from then on."""
+        now = time.monotonic()
+        since = self.unopened.setdefault(task, now)
+        patience = OPENING_ALERT * self.p.plan.forge.poll_seconds
+        if now - since < patience:
+            self.refused[task] = (now + OPENING_SECONDS, self.refused.get(task, (0.0, ""))[1])
+            return "its pull request is not on the forge yet; asked again in a moment"
+        why = f"its pull request is still not on the forge after {patience:g} s (see `czar prs` and `czar logs`)"
+        self._refused(task, why)
+        return f"{why}; asked again later"
 
     def _refused(self, task: str, why: str, *, quiet: bool = False) -> None:
         """The forge would not merge ``task``: it is asked again after ``[forge] poll_seconds``
