@@ -173,8 +173,8 @@ def test_the_answers_kept_are_the_newest_within_their_budget(tmp_path: Path, mon
     commits = [git(repo, "rev-parse", "HEAD")]
     for i in range(3):
         commits.append(_commit(repo, f"f{i}.txt", "x\n" * 50, f"commit {i}"))
-    one_diff = len(Git(repo).diff_zero(commits[0], commits[1]))
-    monkeypatch.setattr(git_module, "KNOWN_CHARS", 2 * one_diff + 10)
+    one = git_module._size(("diff-zero", commits[0], commits[1]), Git(repo).diff_zero(commits[0], commits[1]))
+    monkeypatch.setattr(git_module, "KNOWN_CHARS", 2 * one + 10)
     g = _Counting(repo)
     for a, b in pairwise(commits):
         g.diff_zero(a, b)  # three diffs of the same size: the first goes when the third comes
@@ -201,3 +201,18 @@ def test_what_git_ignores_is_named_with_its_rule_and_a_path_it_will_not_look_at_
         "z.log": ".gitignore:1: *.log",
     }  # keep.log taken back by `!`, tracked.log tracked, link/y.log beyond a link (git refuses it)
     assert g.ignored([]) == {} and g.ignored(["src/x.py"]) == {}
+
+
+def test_yes_and_no_answers_count_against_the_budget_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from czar.vcs import git as git_module
+
+    repo = make_repo(tmp_path / "repo")
+    first = git(repo, "rev-parse", "HEAD")
+    commits = [_commit(repo, f"f{i}.txt", "x\n", f"commit {i}") for i in range(4)]
+    monkeypatch.setattr(git_module, "KNOWN_CHARS", 2 * git_module._size(("is-ancestor", first, first), True))
+    g = _Counting(repo)
+    for c in commits:
+        assert g.is_ancestor(first, c)
+    g.asked.clear()
+    assert g.is_ancestor(first, commits[3]) and g.is_ancestor(first, commits[2]) and g.asked == []
+    assert g.is_ancestor(first, commits[0]) and g.asked == ["merge-base"]

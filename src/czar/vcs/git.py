@@ -25,7 +25,7 @@ from czar.errors import GitError
 from czar.runtime import proc
 
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")  # SHA-1 or SHA-256
-KNOWN_CHARS = 8 << 20  # the answers about commits a Git keeps (see ``Git._kept``), newest first
+KNOWN_CHARS = 8 << 20  # what the answers about commits a Git keeps may cost (``_size``), newest first
 KNOWN_LARGEST = 256 << 10  # a larger one (a diff of generated files) is asked for again, not kept
 
 # Merges czar makes itself are signed by czar, whatever the user's git config says.
@@ -125,6 +125,11 @@ ZERO = ("-U0", "--inter-hunk-context=0", "--no-color", "--no-ext-diff", "--full-
 NAMES = ("--name-only", "-z", "--no-renames", "--ignore-submodules=none")
 
 
+def _size(key: tuple[str, ...], answer: Any) -> int:
+    """About what a kept answer costs, in characters: its text, its question, the rest."""
+    return (len(answer) if isinstance(answer, str) else 0) + sum(map(len, key)) + 100
+
+
 def _names(out: str) -> list[str]:
     """The names of a ``-z`` output (ended each by a NUL: none quoted, a newline in one kept)."""
     return [name for name in out.split("\0") if name]
@@ -160,7 +165,7 @@ class Git:
         go first beyond ``KNOWN_CHARS``."""
         if not self.remember or not all(_COMMIT_ID.fullmatch(c) for c in key[1:]):
             return
-        size = len(answer) if isinstance(answer, str) else 0
+        size = _size(key, answer)
         if size > KNOWN_LARGEST:
             return
         if self._shallow is None:
@@ -168,13 +173,13 @@ class Git:
         if self._shallow.exists():
             return
         with self._lock:
+            if key in self._known:
+                return  # answered meanwhile on another thread
             while self._known and self._known_chars + size > KNOWN_CHARS:
                 oldest = next(iter(self._known))
-                dropped = self._known.pop(oldest)
-                self._known_chars -= len(dropped) if isinstance(dropped, str) else 0
-            if key not in self._known:
-                self._known[key] = answer
-                self._known_chars += size
+                self._known_chars -= _size(oldest, self._known.pop(oldest))
+            self._known[key] = answer
+            self._known_chars += size
 
     def run(
         self,
