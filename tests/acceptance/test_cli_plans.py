@@ -264,6 +264,7 @@ def test_good_plan_validates(root: Path) -> None:
     result = czar("validate", str(plan))
     assert result.returncode == 0, result.stderr
     assert "2 task(s), dependency depth 2, 2 sim worker(s)" in result.stdout
+    assert not ProjectPaths.for_project("good").db.exists()  # a check keeps nothing
 
 
 def test_a_scope_git_ignores_is_warned_of_before_a_start(

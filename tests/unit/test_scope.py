@@ -275,10 +275,13 @@ def test_negated_class_stays_within_a_segment() -> None:
         ("src/lib/**", "src/lib/czar-new-file"),
         ("docs/*.md", "docs/czar-new-file.md"),
         ("a/b/[xy].txt", "a/b/x.txt"),
-        ("a/[!x]?.txt", "a/_x.txt"),
+        ("a/[!x]?.txt", "a/ax.txt"),
         ("*.py", "czar-new-file.py"),
         ("**/test_*.py", "test_czar-new-file.py"),
         ("src/**/gen/*.ts", "src/gen/czar-new-file.ts"),
+        ("[!x_0]*.py", "aczar-new-file.py"),
+        ("v[!a-z]x", "v_x"),
+        ("n[0-9].txt", "n0.txt"),
     ],
 )
 def test_a_scope_is_probed_by_a_path_a_new_file_of_it_could_have(pattern: str, path: str) -> None:

@@ -8,6 +8,7 @@ Paths are relative to the repository root and use ``/``.
 from __future__ import annotations
 
 import re
+import string
 from functools import lru_cache
 
 _WILD = re.compile(r"[*?\[]")
@@ -146,6 +147,8 @@ def scopes_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 
 
 NEW_FILE = "czar-new-file"  # a name no rule of anyone's is likely to mean
+# What a character class is filled in with: the first of these it takes.
+_FILLERS = "".join(dict.fromkeys("xa_0Z9.-" + string.ascii_letters + string.digits))
 
 
 def probe(pattern: str) -> str:
@@ -168,13 +171,14 @@ def _filled(segment: str) -> str:
                 i += 1
             out += NEW_FILE
             continue
-        if ch == "[" and (end := segment.find("]", i + 2)) != -1:
-            members = segment[i + 1 : end]
-            if members.startswith("!"):
-                out += next(c for c in "x_0" if c not in members)
-            else:
-                out += members[0]
-            i = end + 1
+        if ch == "[":
+            try:
+                regex, i = _class(segment, i)
+            except _BadGlob:  # refused when the plan was read; taken literally here
+                out += ch
+                i += 1
+                continue
+            out += next((c for c in _FILLERS if re.fullmatch(regex, c)), "x")
             continue
         out += "x" if ch == "?" else ch
         i += 1

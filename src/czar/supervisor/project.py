@@ -3,6 +3,7 @@ its store, git and tmux. Every command that loads a plan goes through ``open_pro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -376,7 +377,10 @@ def ignored_scopes(project: Project) -> list[str]:
     no commits. A warning, not a refusal: the task may only change files git tracks there. Asked
     of your checkout: a .gitignore it has untracked, or one only the base branch has, can make a
     clone differ. Tasks merged already are not looked at."""
-    merged = {t.id for t in project.store.tasks() if t.state is TaskState.MERGED}
+    merged: set[str] = set()
+    if project.paths.db.exists():  # (`czar validate` before any run makes no store)
+        with contextlib.suppress(StoreError):
+            merged = {t.id for t in project.store.tasks() if t.state is TaskState.MERGED}
     probes = {(t.id, pattern): probe(pattern) for t in project.plan.tasks if t.id not in merged for pattern in t.scope}
     rules = project.git.ignored(sorted(set(probes.values())))
     return [
