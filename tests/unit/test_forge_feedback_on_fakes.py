@@ -27,6 +27,15 @@ def _approved(tmp_path: Path, *, rounds: int = 3) -> tuple[OnFakes, FakeForge, F
     f = on_fakes(tmp_path, ["a"], workers=1, project_extra=f"max_rounds = {rounds}\n")
     forge = FakeForge(f.project.store)
     f.project = replace(f.project, forge_port=forge)
+    actions = _verified(f)
+    PullRequests(f.project, lambda _t: None).sync()
+    with f.project.store.read() as conn:
+        [pull] = Store.all_pulls(conn)
+    return f, forge, ForgeFeedback(f.project, actions, lambda _t: None), pull.id
+
+
+def _verified(f: OnFakes) -> Actions:
+    """Task a worked on by w1, handed in and verified (no review: its worker is free again)."""
     f.assign({"a": "w1"})
     f.repo.commit_in(f.checkout("a"), "czar/a", {"a.txt": "a\n"})
     actions = Actions(f.project)
@@ -34,10 +43,7 @@ def _approved(tmp_path: Path, *, rounds: int = 3) -> tuple[OnFakes, FakeForge, F
     f.move("a", T.RUNNING, T.SUBMITTED, T.VERIFYING)
     actions.verify("a")
     assert f.task("a").state is T.APPROVED
-    PullRequests(f.project, lambda _t: None).sync()
-    with f.project.store.read() as conn:
-        [pull] = Store.all_pulls(conn)
-    return f, forge, ForgeFeedback(f.project, actions, lambda _t: None), pull.id
+    return actions
 
 
 def _events(f: OnFakes, kind: EventKind) -> list[dict[str, object]]:
@@ -185,12 +191,7 @@ def test_merged_through_the_forge_a_task_waits_quietly_until_its_pull_request_is
     forge = Forge(f.project.store)
     via = f.project.plan.forge.model_copy(update={"merge_via": "pull-request"})
     f.project = replace(f.project, forge_port=forge, plan=replace(f.project.plan, forge=via))
-    f.assign({"a": "w1"})
-    f.repo.commit_in(f.checkout("a"), "czar/a", {"a.txt": "a\n"})
-    actions = Actions(f.project)
-    actions.bring_in_handed_in("a")
-    f.move("a", T.RUNNING, T.SUBMITTED, T.VERIFYING)
-    actions.verify("a")
+    actions = _verified(f)
     before = f.repo.tip("czar/integration")
     f.move("a", T.MERGING)
     queue = MergeQueue(f.project, actions)

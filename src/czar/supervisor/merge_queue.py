@@ -170,7 +170,7 @@ class MergeQueue:
         if not merged or not self.p.plan.project.stack:
             return {}
         with self.p.store.read() as conn:
-            at_work = [t for t in Store.tasks_in(conn, AGENT_AT_WORK) if set(t.spec.depends_on) & set(merged)]
+            at_work = [t for t in Store.tasks_in(conn, AGENT_AT_WORK) if not set(merged).isdisjoint(t.spec.depends_on)]
         if not at_work:
             return {}
         now = self.git.tips()

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from czar.core.repository import MergeResult
 from czar.errors import GitError
@@ -27,6 +27,8 @@ from czar.runtime import proc
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")  # SHA-1 or SHA-256
 KNOWN_CHARS = 8 << 20  # what the answers about commits a Git keeps may cost (``_size``), newest first
 KNOWN_LARGEST = 256 << 10  # a larger one (a diff of generated files) is asked for again, not kept
+_UNKNOWN = object()  # no answer kept
+_T = TypeVar("_T")
 
 # Merges czar makes itself are signed by czar, whatever the user's git config says.
 CZAR_IDENTITY = ("-c", "user.name=czar", "-c", "user.email=czar@localhost")
@@ -150,14 +152,19 @@ class Git:
         self._lock = threading.Lock()
         self._shallow: Path | None = None
 
-    def _kept(self, key: tuple[str, ...]) -> tuple[bool, Any]:
-        """Whether ``key`` (a question and the commit ids it is about) was answered before, and
-        the answer. What git says of commits named by id does not change: their files and history
-        are fixed by the id (replacement refs or grafts someone makes during a run, and a change
-        of the checkout's diff attributes, are not followed). The supervisor asks the same of
-        them at every look."""
-        answer = self._known.get(key, self)
-        return (answer is not self), answer
+    def _once(self, key: tuple[str, ...], ask: Callable[[], tuple[_T, bool]]) -> _T:
+        """The answer to ``key`` (a question and the commit ids it is about): kept from before, or
+        ``ask()``'s, kept when it says git could tell. What git says of commits named by id does
+        not change: their files and history are fixed by the id (replacement refs or grafts
+        someone makes during a run, and a change of the checkout's diff attributes, are not
+        followed). The supervisor asks the same of them at every look."""
+        kept = self._known.get(key, _UNKNOWN)
+        if kept is not _UNKNOWN:
+            return cast(_T, kept)
+        answer, told = ask()
+        if told:
+            self._keep(key, answer)
+        return answer
 
     def _keep(self, key: tuple[str, ...], answer: Any) -> None:
         """Keep an answer about commits named by their ids, unless told not to (``remember``),
@@ -269,14 +276,11 @@ class Git:
         return self.run("cat-file", "-e", "--end-of-options", f"{commit}^{{commit}}", check=False).ok
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        key = ("is-ancestor", ancestor, descendant)
-        known, answer = self._kept(key)
-        if known:
-            return bool(answer)
-        code = self.run("merge-base", "--is-ancestor", "--end-of-options", ancestor, descendant, check=False).returncode
-        if code in (0, 1):  # else git could not tell (a commit not here yet)
-            self._keep(key, code == 0)
-        return code == 0
+        def ask() -> tuple[bool, bool]:
+            code = self.run("merge-base", "--is-ancestor", "--end-of-options", ancestor, descendant, check=False)
+            return code.returncode == 0, code.returncode in (0, 1)  # else git could not tell (a commit not here yet)
+
+        return self._once(("is-ancestor", ancestor, descendant), ask)
 
     def lines_at(self, commit: str, path: str) -> int | None:
         """How many lines ``path`` has at ``commit``; None if it is no file there."""
@@ -345,32 +349,24 @@ class Git:
 
     def tree(self, commit: str) -> str:
         """The commit's tree: its files, whatever its history."""
-        key = ("tree", commit)
-        known, answer = self._kept(key)
-        if not known:
-            answer = self.out("rev-parse", "--verify", "--end-of-options", f"{commit}^{{tree}}")
-            self._keep(key, answer)
-        return str(answer)
+        return self._once(
+            ("tree", commit),
+            lambda: (self.out("rev-parse", "--verify", "--end-of-options", f"{commit}^{{tree}}"), True),
+        )
 
     def merge_base(self, a: str, b: str) -> str | None:
-        key = ("merge-base", a, b)
-        known, answer = self._kept(key)
-        if known:
-            return str(answer)
-        result = self.run("merge-base", "--end-of-options", a, b, check=False)
-        if not result.ok:
-            return None
-        self._keep(key, result.output.strip())
-        return result.output.strip()
+        def ask() -> tuple[str | None, bool]:
+            result = self.run("merge-base", "--end-of-options", a, b, check=False)
+            return (result.output.strip(), True) if result.ok else (None, False)
+
+        return self._once(("merge-base", a, b), ask)
 
     def diff_zero(self, base: str, tip: str) -> str:
         """``git diff -U0`` from ``base`` to ``tip``: only the changed lines, for hunk overlaps."""
-        key = ("diff-zero", base, tip)
-        known, answer = self._kept(key)
-        if not known:
-            answer = self.run("diff", *ZERO, "--no-renames", "--end-of-options", base, tip, parsed=True).output
-            self._keep(key, answer)
-        return str(answer)
+        return self._once(
+            ("diff-zero", base, tip),
+            lambda: (self.run("diff", *ZERO, "--no-renames", "--end-of-options", base, tip, parsed=True).output, True),
+        )
 
     def own_changes(self, base: str, tip: str) -> str:
         return self.run(
