@@ -143,8 +143,10 @@ def test_what_git_says_of_commits_by_id_is_asked_once_and_what_it_cannot_tell_ag
     g.asked.clear()
     assert g.is_ancestor("main", second) and g.is_ancestor("main", second)
     assert g.asked.count("merge-base") == 2
-    # A commit this repository does not have yet: git cannot tell; once fetched, it can.
-    other = make_repo(tmp_path / "other")
+    # A commit this repository does not have yet: git cannot tell; once fetched, it can. (A clone:
+    # two repositories made alike share their first commit only when made in the same second.)
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(repo), str(other))
     theirs = _commit(other, "c.txt", "c\n", "theirs")
     assert not g.is_ancestor(first, theirs) and g.merge_base(first, theirs) is None
     git(repo, "fetch", "-q", str(other), "main:refs/heads/theirs")
