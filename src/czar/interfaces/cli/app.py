@@ -361,9 +361,12 @@ def bench(
 ) -> None:
     """Run a benchmark on real git and tmux (simulated agents, or the real agent CLIs against the
     scripted model); exit 1 if a target is missed."""
-    from czar.bench import SCENARIOS
+    from czar.bench import SCENARIOS, neighbours
     from czar.bench.harness import run as run_bench
 
+    crowded = neighbours.warning(neighbours.running())
+    if crowded:
+        typer.echo(f"czar: warning: {crowded}", err=True)
     if scenario == "agents":
         _bench_agents(agent or "claude", tasks, folder, timeout, as_json)
     if scenario == "stack":
