@@ -364,6 +364,17 @@ def bench(
     from czar.bench import SCENARIOS, neighbours
     from czar.bench.harness import run as run_bench
 
+    others = ["queue", "review", "stack", "views", "agents", "replay"]
+    if scenario not in [*SCENARIOS, *others]:
+        raise CzarError(f"no benchmark {scenario!r}; choose one of: " + ", ".join([*SCENARIOS, *others]))
+    if replay and scenario != "replay":
+        raise CzarError(f"unexpected argument(s) {' '.join(replay)!r}: only replay takes a repository and a range")
+    given = {"workers": workers, "tasks": tasks, "seed": seed, "task_seconds": task_seconds}
+    options = {k: v for k, v in given.items() if v is not None}
+    if options and scenario == "seed":
+        raise CzarError(
+            "the seed scenario is fixed; --workers, --tasks, --seed and --task-seconds are for scale and dag"
+        )
     crowded = neighbours.warning(neighbours.running())
     if crowded:
         typer.echo(f"czar: warning: {crowded}", err=True)
@@ -391,19 +402,6 @@ def bench(
         _measured(f"benchmark queue ({measured['tasks_total']} tasks)", measured, as_json)
     if scenario == "replay":
         _bench_replay(replay or [], not no_deps, workers or 4, folder, timeout, as_json)
-    elif replay:
-        raise CzarError(f"unexpected argument(s) {' '.join(replay)!r}: only replay takes a repository and a range")
-    if scenario not in SCENARIOS:
-        raise CzarError(
-            f"no benchmark {scenario!r}; choose one of: "
-            + ", ".join([*SCENARIOS, "queue", "review", "stack", "views", "agents", "replay"])
-        )
-    given = {"workers": workers, "tasks": tasks, "seed": seed, "task_seconds": task_seconds}
-    options = {k: v for k, v in given.items() if v is not None}
-    if options and scenario == "seed":
-        raise CzarError(
-            "the seed scenario is fixed; --workers, --tasks, --seed and --task-seconds are for scale and dag"
-        )
     result = run_bench(SCENARIOS[scenario](**options), folder=folder, timeout=timeout, progress=not as_json)
     if as_json:
         typer.echo(json.dumps(result))
