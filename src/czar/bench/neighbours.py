@@ -28,7 +28,8 @@ COMMANDS = {
     "worker-host": "a worker host",
 }
 MODULES = {"czar.host": "a worker host", "czar.agent_tools.tools_server": "a tools server"}
-NAMED = ("a supervisor", "a `czar run`", "a `czar demo`", "another benchmark")  # each said with its pid
+# The roles counted, with their plurals; each of the others (a supervisor, a run, a benchmark: what
+# a person stops) is named with its plan and pid.
 PLURALS = {
     "a worker host": "worker hosts",
     "a tools server": "tools servers",
@@ -92,8 +93,8 @@ def warning(found: list[tuple[str, str | None, int]]) -> str | None:
     its plan and pid (what a person stops), and how many of the rest."""
     if not found:
         return None
-    named = [f"{what}{f' ({plan})' if plan else ''}, pid {pid}" for what, plan, pid in found if what in NAMED]
-    counted = Counter(what for what, _, _ in found if what not in NAMED)
+    named = [f"{what}{f' ({plan})' if plan else ''}, pid {pid}" for what, plan, pid in found if what not in PLURALS]
+    counted = Counter(what for what, _, _ in found if what in PLURALS)
     rest = [what if n == 1 else f"{n} {PLURALS[what]}" for what, n in sorted(counted.items())]
     return (
         f"{len(found)} other czar process(es) run on this machine ({'; '.join([*named, *rest])}): "
