@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -60,3 +61,42 @@ def _cleanup(home: Path) -> None:
                 kill_group(pid)
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test that ran czar shows how each of its runs ended: a whole run that timed out
+    in CI is otherwise a traceback of the test's own wait, with nothing of what the run did."""
+    outcome = yield
+    report = outcome.get_result()
+    home = item.funcargs.get("czar_home") if isinstance(item, pytest.Function) else None
+    if report.when == "call" and report.failed and isinstance(home, Path):
+        with contextlib.suppress(Exception):  # a post-mortem never hides the failure itself
+            report.sections.append(("czar runs (the end of each)", _post_mortem(home)))
+
+
+def _post_mortem(home: Path, events: int = 30, lines: int = 12) -> str:
+    from czar.paths import ProjectPaths
+    from czar.store.store import Store
+
+    out: list[str] = []
+    projects = home / "projects"
+    for folder in sorted(projects.iterdir()) if projects.is_dir() else []:
+        paths = ProjectPaths(name=folder.name, root=folder)
+        out.append(f"== {folder.name}")
+        if paths.db.exists():
+            store = Store(paths)
+            try:
+                tail = store.all_events_after(0)[-events:]
+                tasks, workers = store.tasks(), store.workers()
+            finally:
+                store.close()
+            out.append("tasks: " + " ".join(f"{t.id}={t.state.value}" for t in tasks))
+            out += [f"{w.id}: {w.state.value} task={w.task_id} host={w.pid} agent={w.agent_pid}" for w in workers]
+            for e in tail:
+                who = " ".join(x for x in (e.worker_id or "", e.task_id or "") if x)
+                out.append(f"{e.id:>4} {e.ts:.2f} {e.kind} {who} {json.dumps(e.payload)[:140]}")
+        for log in sorted(paths.logs.glob("*.log")) if paths.logs.is_dir() else []:
+            out.append(f"-- {log.name}")
+            out += log.read_text(errors="replace").splitlines()[-lines:]
+    return "\n".join(out)
