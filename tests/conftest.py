@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,7 +76,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.sections.append(("czar runs (the end of each)", _post_mortem(home)))
 
 
-def _post_mortem(home: Path, events: int = 30, lines: int = 12) -> str:
+def _post_mortem(home: Path, events: int = 25, lines: int = 10, others: int = 4) -> str:
+    """Kept short: CI shows only the end of what the tests print."""
     from czar.paths import ProjectPaths
     from czar.store.store import Store
 
@@ -95,8 +97,11 @@ def _post_mortem(home: Path, events: int = 30, lines: int = 12) -> str:
             out += [f"{w.id}: {w.state.value} task={w.task_id} host={w.pid} agent={w.agent_pid}" for w in workers]
             for e in tail:
                 who = " ".join(x for x in (e.worker_id or "", e.task_id or "") if x)
-                out.append(f"{e.id:>4} {e.ts:.2f} {e.kind} {who} {json.dumps(e.payload)[:140]}")
+                at = time.strftime("%H:%M:%S", time.localtime(e.ts)) + f"{e.ts % 1:.2f}"[1:]
+                out.append(f"{e.id:>4} {at} {e.kind} {who} {json.dumps(e.payload)[:140]}")
         for log in sorted(paths.logs.glob("*.log")) if paths.logs.is_dir() else []:
-            out.append(f"-- {log.name}")
-            out += log.read_text(errors="replace").splitlines()[-lines:]
+            said = log.read_text(errors="replace").splitlines()
+            if said:
+                out.append(f"-- {log.name}")
+                out += said[-(lines if log.stem == "supervisor" else others) :]
     return "\n".join(out)
