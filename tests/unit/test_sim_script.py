@@ -222,6 +222,27 @@ def test_unbalanced_quote_names_the_line() -> None:
         parse("note ok\nrun echo 'unclosed\n")
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "commit fix the README's title",
+        "progress 1 it's half done",
+        "note don't forget the tests",
+        "finish the README's title is fixed",
+        "ask edit the team's config",
+        "finding a.py 3 high the user's input is never checked",
+        "request-changes it's missing a test",
+        "approve it's fine",
+    ],
+)
+def test_prose_is_split_at_spaces_an_apostrophe_is_a_letter(line: str) -> None:
+    """A commit message or a summary is prose: it was split as a shell would, and the first
+    apostrophe in one stopped the agent ("No closing quotation") at every start of its task."""
+    (step,) = parse(line + "\n").main
+    assert step.args == tuple(line.split()[1:])
+    assert step.text == line.split(" ", 1)[1]
+
+
 def test_script_error_is_a_value_error() -> None:
     assert issubclass(ScriptError, ValueError)
 

@@ -59,6 +59,11 @@ _ARITY: dict[str, tuple[int, int | None]] = {
     "request-changes": (0, None),
 }
 
+# Verbs whose words are prose (a commit message, a summary, a note): split at spaces only, so that
+# an apostrophe ("fix the README's title") is a letter, not an unclosed shell quotation. The other
+# verbs' words are a command's or paths, split as a shell splits them.
+PROSE = frozenset({"commit", "progress", "note", "finish", "ask", "loop", "finding", "approve", "request-changes"})
+
 # The sim's older names of the verbs it shares with the scripted model (``line_script.SHARED``).
 ALIASES = {"done": "finish", "checkpoint": "progress"}
 
@@ -145,7 +150,7 @@ def _step(line: line_script.Line) -> Step:
         raise ScriptError(f"line {number}: unknown action {verb!r}")
     low, high = _ARITY[verb]
     try:
-        words = shlex.split(rest)
+        words = rest.split() if verb in PROSE else shlex.split(rest)
     except ValueError as exc:
         raise ScriptError(f"line {number}: {exc}") from exc
     if len(words) < low or (high is not None and len(words) > high):

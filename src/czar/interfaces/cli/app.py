@@ -11,7 +11,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from czar.core.events import EventKind
-from czar.errors import CzarError, StoreError, SupervisorError
+from czar.errors import CzarError, PlanError, StoreError, SupervisorError
 from czar.interfaces.cli import agent as agent_commands
 from czar.interfaces.cli.starter import (
     base_branch_of,
@@ -52,12 +52,17 @@ def _open(plan: Path, *, check_repo: bool = True, owned: bool = True) -> Any:
 
 def _before_start(project: Any) -> None:
     """Before a start, and in `validate`: no other project of yours works on branches of the same
-    names there; and a warning for each task scope git ignores there."""
+    names there; the simulated agents' scripts parse; and a warning for each task scope git
+    ignores there, and for each task a simulated agent may be given with no script."""
+    from czar.agents import sim_plans
     from czar.supervisor.project import check_neighbours as check
     from czar.supervisor.project import ignored_scopes
 
     check(project)
-    for line in ignored_scopes(project):
+    errors, warnings = sim_plans.problems(project.plan)
+    if errors:
+        raise PlanError(f"{project.plan.path}: " + "; ".join(errors))
+    for line in [*warnings, *ignored_scopes(project)]:
         typer.echo(f"czar: warning: {line}", err=True)
 
 
