@@ -179,6 +179,33 @@ def test_an_agent_that_never_reaches_its_model_sidelines_its_worker_and_keeps_th
     )
 
 
+def test_an_agent_that_keeps_exiting_is_said_with_its_last_words(tmp_path: Path, czar_home: Path, host: int) -> None:
+    # Before, its task went back (and later failed, with an alert) on "the agent of w1 exited
+    # before finishing a" alone: why it exited was in its transcript only.
+    f = on_fakes(tmp_path, ["a", "b"], workers=1)
+    f.assign({"a": "w1"}, pid=host)
+    healer = Healer(f.project, Actions(f.project), lambda _line: None)
+    attempt = f.task("a").attempt_id
+    assert attempt is not None
+    with f.project.store.write() as conn:
+        Store.set_attempt(conn, attempt, input_tokens=120, output_tokens=8)  # it reached its model
+    for _ in range(T.restarts + 1):
+        with f.project.store.write() as conn:
+            Store.emit(
+                conn, EventKind.AGENT_ACTIVITY, task="a", worker="w1", attempt=attempt, text="error: " + "x" * 500
+            )
+            Store.set_attempt(conn, attempt, agent_exited_at=f.clock.time())
+        healer.tick()
+    assert _repairs(f) == ["restart", "restart", "reassign"]
+    said = "the agent of w1 exited before finishing a; it said last: error: " + "x" * 293
+    evidence = [e.payload["evidence"] for e in f.project.store.events_after(0) if e.kind.startswith("health.")]
+    assert evidence and all(e == said for e in evidence), evidence
+    (back,) = [
+        e.payload for e in f.project.store.events_after(0) if e.kind == "task.state" and e.payload["new"] == "ready"
+    ][-1:]
+    assert back["reason"] == f"agent_exited: {said}"
+
+
 @pytest.mark.parametrize("others_started", [True, False])
 def test_a_task_no_second_worker_can_start_on_is_charged_where_its_agent_starts_on_others(
     tmp_path: Path, czar_home: Path, host: int, others_started: bool

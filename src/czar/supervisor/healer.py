@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from czar.core import health, waits
@@ -21,6 +21,7 @@ from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project
 
 HOST_START_SECONDS = 30.0  # a worker host that has not registered by then is started again
+LAST_WORDS = 300  # characters of what an agent said last, in the evidence of its exit
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class Healer:
         for pt in patients:
             v = pt.vitals
             finding = health.examine(v, now, self.t)
+            if finding is not None and finding.problem is Problem.AGENT_EXITED:
+                finding = self._last_words(finding, pt.attempt)
             if finding is None:
                 self.reported.pop(v.worker, None)
             else:
@@ -80,6 +83,13 @@ class Healer:
             if when is not None:
                 nxt.append(when)
         return (min(nxt) if nxt else None), lost
+
+    def _last_words(self, f: Diagnosis, attempt: int) -> Diagnosis:
+        """An agent's exit with what it said last: the alert of a task that fails for it says why
+        (a script that does not parse, a missing key), not only that it exited."""
+        with self.store.read() as conn:
+            said = last_said(conn, attempt)
+        return replace(f, evidence=f"{f.evidence}; it said last: {said[:LAST_WORDS]}") if said else f
 
     def _read(self, now: float) -> tuple[list[Patient], list[str]]:
         with self.store.read() as conn:
