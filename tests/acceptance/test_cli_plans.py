@@ -124,7 +124,8 @@ def test_an_agent_program_that_is_nowhere_is_refused_before_anything_starts(root
 @pytest.mark.parametrize("command", ["validate", "up", "run"])
 def test_a_simulated_agents_script_that_cannot_run_is_refused_before_anything_starts(root: Path, command: str) -> None:
     # Before, the plan validated and the run started: every start of the task's agent stopped at
-    # its script, and the task went to worker after worker until it failed (nine starts in 8 s, for a commit message with an apostrophe).
+    # its script, and the task went to worker after worker until it failed (nine starts in 8 s,
+    # for a commit message with an apostrophe).
     broken = sim_task("a").replace("progress 1 starting", "run sed -i 's/a/b/ a.txt")
     bare = '[[tasks]]\nid = "b"\nbody = "Write b.txt."\n'
     _bad(

@@ -48,7 +48,9 @@ def test_among_other_agents_a_task_with_no_script_is_a_warning_and_a_broken_one_
         "task 'b': its czar-sim script: line 2: No closing quotation",
         "task 'c' has no czar-sim block: a simulated agent does only what its script says (docs/sim.md)",
     ]
-    assert warnings == ["task 'a' has no czar-sim block: a simulated agent does only what its script says (docs/sim.md)"]
+    assert warnings == [
+        "task 'a' has no czar-sim block: a simulated agent does only what its script says (docs/sim.md)"
+    ]
 
 
 def test_a_task_no_simulated_agent_takes_is_not_looked_at(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from czar.core.landing import Landing, after_landing
 from czar.core.prompt import PromptInput, render
 from czar.core.repository import Repository
 from czar.core.rounds import Setback, after_setback
-from czar.core.scope import in_scope
+from czar.core.scope import in_scope, scopes_overlap
 from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, AttemptOutcome, TaskState, WorkerState
 from czar.core.verification import Approve, Blocker, Defer, Fail, SendBack, judge
 from czar.errors import CzarError
@@ -148,7 +148,8 @@ class Actions:
         worktree = self.p.paths.worktree(task_id)
         tips = self.p.repo.tips() if tips is None else tips
         with self.store.write() as conn:
-            fresh = Store.task(conn, task_id).fresh
+            planned = Store.task(conn, task_id)
+            fresh = planned.fresh
             stacked_on = self._stacked_on(conn, task_id)
             if stacked_on is None:
                 # What it would build on was sent back since it was made ready: it waits again.
@@ -171,6 +172,8 @@ class Actions:
                 never_started = Store.first_base(conn, task_id) is None
             # Made ahead on what its dependencies were then: made again on what they are now.
             fresh = fresh or never_started
+        if start is None and not fresh and self._merged_under(task_id, planned.spec.scope, tips):
+            fresh = True  # made ahead: it starts again where that work is, checkout and all
         if not (fresh or branch not in tips):
             built_on = None  # it goes on on the branch it has: what that was built on stays recorded
         # Other tasks' checkouts may be made meanwhile; this one's, only here (or ahead, done).
@@ -247,6 +250,27 @@ class Actions:
                 **({"stacked_on": ", ".join(stacked_on)} if stacked_on else {}),
                 built_on=built_on,  # what a start made on its dependencies' approved work holds
             )
+
+    def _merged_under(self, task_id: str, scope: tuple[str, ...], tips: dict[str, str]) -> bool:
+        """The task's branch was made ahead (no agent has started on it) and the integration branch
+        has since taken in changes within its scope: the work of a task it waited for, their scopes
+        overlapping. Started where it was made, its agent would work on the old text and conflict
+        with that work at once. A branch with commits of its own (a person's) is never dropped."""
+        branch, integration = branch_of(task_id), tips.get(self.integration)
+        made = tips.get(branch)
+        if not scope or made is None or integration is None or made == integration:
+            return False
+        with self.store.read() as conn:
+            if Store.first_base(conn, task_id) is not None:
+                return False  # an agent started on it: its work goes on where it is
+            merged = Store.tasks_in(conn, (TaskState.MERGED,))
+        # No git where no merged task's scope meets its own (a task with none may change anything).
+        if not any(not t.spec.scope or scopes_overlap(scope, t.spec.scope) for t in merged):
+            return False
+        repo = self.p.repo
+        if repo.commits_ahead(integration, branch) > 0:
+            return False
+        return any(in_scope(scope, path) for path in repo.changed_files(made, integration))
 
     def prepare_ahead(self, task_id: str, tips: dict[str, str]) -> bool:
         """Make a ready task's branch and checkout before a worker is free for it, so that handing
