@@ -47,6 +47,7 @@ class Actions:
         self.integration = project.plan.project.integration_branch
         # One thread at a time makes a task's checkout (preparing ahead, and assigning it).
         self._checkout_lock = KeyedLocks()
+        self._sharers: dict[str, tuple[str, ...]] = {}  # each task's: see ``_sharing``
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -260,17 +261,27 @@ class Actions:
         made = tips.get(branch)
         if not scope or made is None or integration is None or made == integration:
             return False
+        sharing = self._sharing(task_id, scope)
+        if not sharing:
+            return False  # no git, no store: the common case, tasks of scopes of their own
         with self.store.read() as conn:
             if Store.first_base(conn, task_id) is not None:
                 return False  # an agent started on it: its work goes on where it is
-            merged = Store.tasks_in(conn, (TaskState.MERGED,))
-        # No git where no merged task's scope meets its own (a task with none may change anything).
-        if not any(not t.spec.scope or scopes_overlap(scope, t.spec.scope) for t in merged):
-            return False
+            if all(t.state is not TaskState.MERGED for t in Store.tasks_named(conn, sharing).values()):
+                return False
         repo = self.p.repo
         if repo.commits_ahead(integration, branch) > 0:
             return False
         return any(in_scope(scope, path) for path in repo.changed_files(made, integration))
+
+    def _sharing(self, task_id: str, scope: tuple[str, ...]) -> tuple[str, ...]:
+        """The plan's other tasks whose scope may meet this one's (a task with none may change
+        anything); the plan does not change during a run, so each task's are found once."""
+        if task_id not in self._sharers:
+            self._sharers[task_id] = tuple(
+                t.id for t in self.p.plan.tasks if t.id != task_id and (not t.scope or scopes_overlap(scope, t.scope))
+            )
+        return self._sharers[task_id]
 
     def prepare_ahead(self, task_id: str, tips: dict[str, str]) -> bool:
         """Make a ready task's branch and checkout before a worker is free for it, so that handing
