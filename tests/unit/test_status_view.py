@@ -98,23 +98,26 @@ def test_a_short_row_is_refused_rather_than_shifted() -> None:
         views._table("t", ("a", "b", "c"), [("1", "2")])
 
 
+PULL = {
+    "number": 1,
+    "task": "a",
+    "state": "open",
+    "head_commit": "c0ffee" * 7,
+    "checks": 0,
+    "checks_passed": 0,
+    "reviews": 0,
+    "verdict": None,
+    "files": 1,
+    "added": 2,
+    "removed": 0,
+    "rounds": 1,
+    "cost_usd": 0.0,
+    "remote_number": None,
+}
+
+
 def test_czar_prs_shows_the_forges_number_beside_czars_only_when_there_is_one() -> None:
-    pull = {
-        "number": 1,
-        "task": "a",
-        "state": "open",
-        "head_commit": "c0ffee" * 7,
-        "checks": 0,
-        "checks_passed": 0,
-        "reviews": 0,
-        "verdict": None,
-        "files": 1,
-        "added": 2,
-        "removed": 0,
-        "rounds": 1,
-        "cost_usd": 0.0,
-        "remote_number": None,
-    }
+    pull = PULL
     console = Console(width=160, record=True)
     views.print_pulls([pull], console)
     assert "forge" not in console.export_text()
@@ -135,3 +138,23 @@ def test_czar_status_says_where_the_pull_requests_live_when_on_a_forge() -> None
     console = Console(width=200, record=True)
     views.print_status({**data, "forge": forge}, console)
     assert "pull requests: on GitHub, acme/app (merged by the forge; merges wait for CI)" in console.export_text()
+
+
+def test_names_are_never_cut_short_in_a_narrow_terminal() -> None:
+    # In 80 columns (a pipe, a small window), `readme-top` and `readme-too` both showed as
+    # `readme-…`: the names a person types back (`czar retry`, `czar logs`) are whole; a title wraps.
+    data = _data()
+    long = [
+        {**t, "id": f"readme-{k}", "title": "Reword the README's first line, and " * 3, "worker": "w1"}
+        for t, k in zip(data["tasks"], ("top", "too"), strict=True)
+    ]
+    data = {**data, "tasks": long}
+    console = Console(record=True, width=80)
+    views.print_status(data, console)
+    text = console.export_text()
+    assert "readme-top" in text and "readme-too" in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    console = Console(record=True, width=80)
+    views.print_pulls([{**PULL, "task": "readme-top"}, {**PULL, "number": 2, "task": "readme-too"}], console)
+    text = console.export_text()
+    assert "readme-top" in text and "readme-too" in text
