@@ -420,3 +420,20 @@ def test_a_branch_that_leaves_no_room_for_czars_branches_is_named(tmp_path: Path
         f"project.integration_branch: the branch 'work/integration/old' of {repo} leaves no room for "
         f"'work/integration' {room.format('work/integration/old')}" in refused.stderr
     ), refused.stderr
+
+
+def test_logs_takes_the_plan_before_or_after_the_worker_and_names_the_workers_it_has(
+    root: Path, czar_home: Path
+) -> None:
+    plan = write_plan(root, "p", [sim_task("a")], workers=2)
+    logs = ProjectPaths.for_project("p").logs
+    logs.mkdir(parents=True)
+    (logs / "w1.log").write_text("10:00:00 worker w1 ready\n")
+    for args in (("logs", str(plan), "w1"), ("logs", "w1", str(plan)), ("logs", "w1", "-p", str(plan))):
+        result = czar(*args)
+        assert result.returncode == 0 and result.stdout == "10:00:00 worker w1 ready\n", (args, result)
+    # Before, `czar logs czar.toml w1` was refused ("unexpected extra argument"), and an unknown
+    # worker said only that no file was there.
+    wrong = czar("logs", "w9", "-p", str(plan))
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    assert wrong.stderr.strip() == "czar: no worker 'w9' in project p (logs of: supervisor, w1, w2)"

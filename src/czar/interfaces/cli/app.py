@@ -288,13 +288,23 @@ def attach(
 
 @app.command()
 def logs(
-    worker: Annotated[str | None, typer.Argument(help="Worker id; the supervisor's log if omitted.")] = None,
+    worker: Annotated[str | None, typer.Argument(help="Worker id (w1, r1, ...); the supervisor's if omitted.")] = None,
+    plan_here: Annotated[Path | None, typer.Argument(help="The plan file (as -p).", show_default=False)] = None,
     plan: PlanOpt = DEFAULT_PLAN,
     lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines from the end.")] = 50,
 ) -> None:
     """Print the end of a worker's transcript or of the supervisor's log."""
-    project = _open(plan, check_repo=False)
-    path = project.paths.logs / f"{worker or 'supervisor'}.log"
+    if worker is not None and worker.endswith(".toml"):
+        # The plan first, as the other commands take it (`czar logs czar.toml w1`).
+        given = Path(worker)
+        worker = str(plan_here) if plan_here is not None else None
+        plan_here = given
+    project = _open(plan_here or plan, check_repo=False)
+    name = worker or "supervisor"
+    known = ["supervisor", *project.plan.worker_kinds]
+    if name not in known:
+        raise CzarError(f"no worker {name!r} in project {project.name} (logs of: {', '.join(known)})")
+    path = project.paths.logs / f"{name}.log"
     if not path.exists():
         raise CzarError(f"no log yet at {path}")
     typer.echo("\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]))
