@@ -437,3 +437,19 @@ def test_logs_takes_the_plan_before_or_after_the_worker_and_names_the_workers_it
     wrong = czar("logs", "w9", "-p", str(plan))
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
     assert wrong.stderr.strip() == "czar: no worker 'w9' in project p (logs of: supervisor, w1, w2)"
+
+
+def test_a_check_whose_program_is_nowhere_is_a_warning_before_the_run(root: Path) -> None:
+    # Before, `pytestt` for `pytest` validated, and each task failed its verification three times.
+    tasks = [sim_task(t, accept=["pytestt -q"]) for t in ("a", "b", "c", "d")] + [sim_task("e")]
+    plan = write_plan(
+        root, "p", tasks, project_extra='accept = ["python -c pass", "./scripts/test.sh"]\nlint = ["no-such-linter ."]'
+    )
+    result = czar("validate", str(plan))
+    assert result.returncode == 0, result
+    assert result.stderr.splitlines() == [
+        "czar: warning: the check `no-such-linter .` (lint) runs 'no-such-linter', which is on no folder of the PATH "
+        "checks run with: each verification it is part of would fail",
+        "czar: warning: the check `pytestt -q` (a, b, c and 1 more) runs 'pytestt', which is on no folder of the PATH "
+        "checks run with: each verification it is part of would fail",
+    ]

@@ -321,6 +321,15 @@ def test_empty_project_accept_command(tmp_path: Path) -> None:
     assert line == "project: accept command is empty"
 
 
+def test_lint_commands_are_looked_at_as_accept_commands_are(tmp_path: Path) -> None:
+    # Before, one that cannot be split passed, and its first use failed every verification.
+    text = '[project]\nname = "demo"\nlint = ["ruff \'check"]\n[[tasks]]\nid = "a"\nbody = "x"\n'
+    line = only_problem(tmp_path, text)
+    assert line.startswith('project: lint command "ruff \'check" cannot be split into words:')
+    line = only_problem(tmp_path, '[project]\nname = "demo"\nlint = [""]\n[[tasks]]\nid = "a"\nbody = "x"\n')
+    assert line == "project: lint command is empty"
+
+
 # -- several problems, several lines -------------------------------------------------------
 
 

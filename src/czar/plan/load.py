@@ -114,14 +114,14 @@ def _schema_errors(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _check_commands(owner: str, commands: list[str]) -> list[str]:
+def _check_commands(owner: str, commands: list[str], kind: str = "accept") -> list[str]:
     problems = []
     for cmd in commands:
         try:
             if not shlex.split(cmd):
-                problems.append(f"{owner}: accept command is empty")
+                problems.append(f"{owner}: {kind} command is empty")
         except ValueError as exc:
-            problems.append(f"{owner}: accept command {cmd!r} cannot be split into words: {exc}")
+            problems.append(f"{owner}: {kind} command {cmd!r} cannot be split into words: {exc}")
     return problems
 
 
@@ -225,6 +225,7 @@ def _build(path: Path, parsed: PlanFile) -> Plan:
                 problems.append(f"task {t.id!r}: after names unknown task {dep!r}")
         problems += _check_commands(f"task {t.id!r}", t.accept or [])
     problems += _check_commands("project", parsed.project.accept)
+    problems += _check_commands("project", parsed.project.lint, "lint")
     kinds = set(parsed.workers.kinds())
     for t in parsed.tasks:
         if t.agent is not None and t.agent not in kinds:

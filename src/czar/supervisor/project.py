@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
+import shutil
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -389,6 +391,33 @@ def ignored_scopes(project: Project) -> list[str]:
         for (task, pattern), path in probes.items()
         if path in rules
     ]
+
+
+def unfound_checks(project: Project) -> list[str]:
+    """Checks whose program is on no folder of the PATH they run with (the plan's `pytestt` for
+    `pytest`): every verification they are part of would fail, a round each, until the tasks fail.
+    Warnings, not errors: a task may install it (into the project's virtualenv, say). A program
+    named by a path (`./test.sh`) is not looked for: a task may write it."""
+    repo = project.plan.repo
+    venvs = [repo / name / "bin" for name in project.shared if (repo / name / "pyvenv.cfg").is_file()]
+    path = search_path.for_project_code(*venvs)
+    users: dict[str, list[str]] = {}
+    for command in project.plan.project.lint:
+        users.setdefault(command, []).append("lint")
+    for t in project.plan.tasks:
+        for command in t.accept:
+            users.setdefault(command, []).append(t.id)
+    out = []
+    for command, who in users.items():
+        words = shlex.split(command)  # (the plan's loader refused one that cannot be split)
+        if not words or "/" in words[0] or shutil.which(words[0], path=path):
+            continue
+        named = ", ".join(who[:3]) + (f" and {len(who) - 3} more" if len(who) > 3 else "")
+        out.append(
+            f"the check `{command}` ({named}) runs {words[0]!r}, which is on no folder of the PATH checks "
+            "run with: each verification it is part of would fail"
+        )
+    return out
 
 
 def check_neighbours(project: Project) -> None:

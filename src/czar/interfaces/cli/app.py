@@ -53,16 +53,17 @@ def _open(plan: Path, *, check_repo: bool = True, owned: bool = True) -> Any:
 def _before_start(project: Any) -> None:
     """Before a start, and in `validate`: no other project of yours works on branches of the same
     names there; the simulated agents' scripts parse; and a warning for each task scope git
-    ignores there, and for each task a simulated agent may be given with no script."""
+    ignores there, each task a simulated agent may be given with no script, and each check whose
+    program is not found."""
     from czar.agents import sim_plans
     from czar.supervisor.project import check_neighbours as check
-    from czar.supervisor.project import ignored_scopes
+    from czar.supervisor.project import ignored_scopes, unfound_checks
 
     check(project)
     errors, warnings = sim_plans.problems(project.plan)
     if errors:
         raise PlanError(f"{project.plan.path}: " + "; ".join(errors))
-    for line in [*warnings, *ignored_scopes(project)]:
+    for line in [*warnings, *ignored_scopes(project), *unfound_checks(project)]:
         typer.echo(f"czar: warning: {line}", err=True)
 
 
