@@ -123,9 +123,14 @@ def test_up_is_idempotent_and_down_keeps_branches_and_checkouts(tmp_path: Path, 
     first = czar("up", str(plan), check=True)
     assert "started" in first.stdout
     second = czar("up", str(plan), check=True)
-    assert "already running" in second.stdout
+    assert "already running" in second.stdout and second.stderr == ""
     pid = first.stdout.split("pid ")[1].split(")")[0]
     assert f"pid {pid})" in second.stdout
+    # A task added to the plan meanwhile: the running supervisor has not taken it in, and says so.
+    plan.write_text(plan.read_text() + sim_task("later"))
+    third = czar("up", str(plan), check=True)
+    assert "already running" in third.stdout
+    assert "it has changed since (task(s) added: later): `czar down`, then `czar up`" in third.stderr
 
     def slow_running() -> bool:
         status = json.loads(czar("status", str(plan), "--json", check=True).stdout)

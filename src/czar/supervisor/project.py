@@ -4,6 +4,7 @@ its store, git and tmux. Every command that loads a plan goes through ``open_pro
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shlex
@@ -347,6 +348,7 @@ class Project:
             Store.forget_checks_passed(conn)
             Store.set_meta(conn, "repo_roots", roots)
             Store.set_meta(conn, "plan_path", str(plan.path))
+            Store.set_meta(conn, "plan_digest", plan_digest(plan.path))
             Store.set_meta(conn, "base_branch", plan.project.base_branch)
             Store.set_meta(conn, "integration_branch", plan.project.integration_branch)
             Store.set_meta(conn, "repo", str(plan.repo))
@@ -391,6 +393,41 @@ def ignored_scopes(project: Project) -> list[str]:
         for (task, pattern), path in probes.items()
         if path in rules
     ]
+
+
+def plan_digest(path: Path) -> str | None:
+    """The plan file's digest, as the supervisor took it in (``sync_plan``); None if unreadable."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def plan_drift(project: Project) -> str | None:
+    """What of the plan a running supervisor has not taken in (it reads the plan when it starts):
+    tasks added or changed before they started, or its other settings; None if nothing. A person
+    who edits the plan and runs `czar up` again would otherwise wait for tasks that never come."""
+    plan = project.plan
+    with project.store.read() as conn:
+        rows = {t.id: t for t in Store.all_tasks(conn)}
+        taken = Store.get_meta(conn, "plan_digest")
+    added = [t.id for t in plan.tasks if t.id not in rows]
+    changed = [
+        t.id
+        for t in plan.tasks
+        if (row := rows.get(t.id)) is not None
+        and row.state in (TaskState.PENDING, TaskState.READY)
+        and row.attempt_id is None
+        and (row.title, row.body, row.spec) != (t.title, t.body, TaskSpec.of(t))
+    ]
+    parts = [f"task(s) added: {', '.join(added)}"] if added else []
+    parts += [f"changed: {', '.join(changed)}"] if changed else []
+    if not parts and (taken is None or taken == plan_digest(plan.path)):
+        return None
+    return (
+        f"the running supervisor took {plan.path.name} in when it started, and it has changed since "
+        f"({'; '.join(parts) or 'its settings'}): `czar down`, then `czar up`, takes it in (nothing done is lost)"
+    )
 
 
 def unfound_checks(project: Project) -> list[str]:

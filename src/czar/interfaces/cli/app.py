@@ -148,6 +148,17 @@ def up(
     typer.echo(
         f"supervisor {'started' if started else 'already running'} (pid {pid}); `czar status {plan}` shows progress"
     )
+    if not started:
+        _drift(project)
+
+
+def _drift(project: Any) -> None:
+    """A running supervisor took the plan in when it started: a person who edited it since hears so."""
+    from czar.supervisor.project import plan_drift
+
+    said = plan_drift(project)
+    if said:
+        typer.echo(f"czar: warning: {said}", err=True)
 
 
 def _supervise(project: Any) -> None:
@@ -266,8 +277,12 @@ def run(
 
     Exits 0 only if every task merged and the integration branch passes the plan's checks.
     """
+    from czar.supervisor.launcher import supervisor_pid
+
     project = _for_person("run", plan)
     _before_start(project)
+    if supervisor_pid(project) is not None:
+        _drift(project)  # (joined: it goes on with the plan it took in)
     outcome = _views().run_to_end(project, as_json=as_json, keep_running=keep_running, timeout=timeout)
     raise typer.Exit(
         0 if outcome.tasks_merged == outcome.tasks_total and outcome.integration_tests_passed is not False else 1
