@@ -386,3 +386,15 @@ def test_the_dependencies_installed_in_your_checkout_are_there_for_agents_and_ch
     assert summary["tasks_merged"] == 2 and summary["integration_tests_passed"] is True
     assert (small / "index.js").read_text() == "module.exports = (n) => n < 10;\n"
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_up_sees_its_supervisor_start_behind_a_thousand_tasks_added(tmp_path: Path, czar_home: Path) -> None:
+    # Before, `czar up` looked for the supervisor's start among the first thousand events after it
+    # began: a plan of 2000 tasks adds 2000 before it, and `up` said after 30 s that the supervisor
+    # did not start, while it ran.
+    make_repo(tmp_path / "repo")
+    tasks = [sim_task(f"t{i}", extra="ask may I continue?") for i in range(1100)]
+    plan = write_plan(tmp_path, "many", tasks, workers=1)
+    up = czar("up", str(plan), timeout=90)
+    assert up.returncode == 0 and "supervisor started" in up.stdout, up
+    czar("down", str(plan), check=True)

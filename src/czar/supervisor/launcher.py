@@ -44,7 +44,8 @@ def up(project: Project) -> tuple[int, bool]:
         project.tmux.start_window("supervisor", argv, env=project.supervisor_env(), cwd=project.paths.root)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            started = [e for e in store.events_after(last) if e.kind == EventKind.SUPERVISOR_STARTED]
+            # Of that kind alone: a plan of thousands of tasks adds as many events before it.
+            started = store.events_after(last, kinds=(EventKind.SUPERVISOR_STARTED,))
             if started:
                 return int(started[-1].payload["pid"]), True
             if not project.tmux.window_alive("supervisor"):

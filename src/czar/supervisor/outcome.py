@@ -82,7 +82,7 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
     try:
         while True:
             moved = False
-            for event in store.events_after(after):
+            for event in store.all_events_after(after):  # all: a thousand at a time lagged a second each
                 on_event(event)
                 after = event.id
                 moved = moved or event.kind == EventKind.TASK_STATE
@@ -96,10 +96,10 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
                     return after
             if supervisor_pid(project) is None:
                 # Its last events (written before its lock went) tell a stop from a death.
-                seen = [e.kind for e in store.events_after(after)]
+                stopped = store.events_after(after, kinds=(EventKind.SUPERVISOR_STOPPED,))
                 if _finished(store):
                     return after
-                raise SupervisorGone(project.plan.path, stopped=EventKind.SUPERVISOR_STOPPED in seen)
+                raise SupervisorGone(project.plan.path, stopped=bool(stopped))
             if deadline is not None and time.monotonic() > deadline:
                 raise SupervisorError(f"the run did not finish within {timeout:g} s")
             listener.wait(1.0)
