@@ -180,14 +180,15 @@ class OnFakes:
     def task(self, tid: str) -> Task:
         return next(t for t in self.project.store.tasks() if t.id == tid)
 
-    def assign(self, pairs: dict[str, str], *, pid: int | None = None) -> None:
+    def assign(self, pairs: dict[str, str], *, pid: int | None = None, actions: Actions | None = None) -> None:
         """Each task to its worker, as the supervisor does (its branch and checkout made in the
-        fake repository); ``pid``, the process that stands for every worker host."""
+        fake repository); ``pid``, the process that stands for every worker host; ``actions``,
+        the supervisor's (what it remembers of the tasks made ahead), if not new ones."""
         with self.project.store.write() as conn:
             for tid, wid in pairs.items():
                 Store.move_task(conn, tid, TaskState.READY, reason="test")
                 Store.set_worker(conn, wid, state=WorkerState.IDLE, pid=pid)
-        actions = Actions(self.project)
+        actions = actions or Actions(self.project)
         for tid, wid in pairs.items():
             actions.assign(tid, wid, "test")
         self.catch_up()
@@ -228,11 +229,13 @@ def on_fakes(
     workers: int = 2,
     project_extra: str = "",
     scope: tuple[str, ...] = (),
+    entries: list[str] | None = None,
 ) -> OnFakes:
     """The plan's tasks in the store, ``czar/integration`` at ``main``, and its worktree. Each
-    task's scope is its own ``<id>.txt`` and ``scope``."""
+    task's scope is its own ``<id>.txt`` and ``scope``; or the plan's ``entries`` as given."""
     (tmp_path / "repo").mkdir(exist_ok=True)
-    entries = [sim_task(t, files={f"{t}.txt": f"{t}\n", **dict.fromkeys(scope, "x\n")}) for t in task_ids]
+    if entries is None:
+        entries = [sim_task(t, files={f"{t}.txt": f"{t}\n", **dict.fromkeys(scope, "x\n")}) for t in task_ids]
     plan = write_plan(tmp_path, "fakes", entries, workers=workers, project_extra=project_extra)
     repo, terminal, clock = FakeRepository(), FakeTerminal(), FakeClock(time.time())
     opened = open_project(plan, check_repo=False)

@@ -48,6 +48,7 @@ class Actions:
         # One thread at a time makes a task's checkout (preparing ahead, and assigning it).
         self._checkout_lock = KeyedLocks()
         self._sharers: dict[str, tuple[str, ...]] = {}  # each task's: see ``_sharing``
+        self._made_ahead: dict[str, str] = {}  # where ``prepare_ahead`` made each task's branch
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -257,9 +258,9 @@ class Actions:
         has since taken in changes within its scope: the work of a task it waited for, their scopes
         overlapping. Started where it was made, its agent would work on the old text and conflict
         with that work at once. A branch with commits of its own (a person's) is never dropped."""
-        branch, integration = branch_of(task_id), tips.get(self.integration)
+        branch = branch_of(task_id)
         made = tips.get(branch)
-        if not scope or made is None or integration is None or made == integration:
+        if not scope or made is None:
             return False
         sharing = self._sharing(task_id, scope)
         if not sharing:
@@ -270,7 +271,12 @@ class Actions:
             if all(t.state is not TaskState.MERGED for t in Store.tasks_named(conn, sharing).values()):
                 return False
         repo = self.p.repo
-        if repo.commits_ahead(integration, branch) > 0:
+        integration = tips.get(self.integration) or repo.tip(self.integration)  # (`tips`: czar/ alone)
+        if made == integration:
+            return False
+        # As it was made ahead (on a stacked start that is a merge czar made, in no history of the
+        # integration branch), or with no commit of its own: what it has is czar's to make again.
+        if self._made_ahead.get(task_id) != made and repo.commits_ahead(integration, branch) > 0:
             return False
         return any(in_scope(scope, path) for path in repo.changed_files(made, integration))
 
@@ -300,7 +306,7 @@ class Actions:
             stack = self._stack_start(stacked_on, tips) if stacked_on else None
             if stacked_on and stack is None:
                 return False  # the assignment sees it and waits
-            self._prepare(branch, checkout, False, tips, stack[0] if stack else None)
+            self._made_ahead[task_id] = self._prepare(branch, checkout, False, tips, stack[0] if stack else None)
         return True
 
     def restack(self, task_id: str, tips: dict[str, str]) -> bool:
