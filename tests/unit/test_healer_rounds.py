@@ -206,6 +206,21 @@ def test_an_agent_that_keeps_exiting_is_said_with_its_last_words(tmp_path: Path,
     assert back["reason"] == f"agent_exited: {said}"
 
 
+def test_the_last_words_are_those_of_the_agents_last_start(tmp_path: Path, czar_home: Path, host: int) -> None:
+    f = on_fakes(tmp_path, ["a"], workers=1)
+    f.assign({"a": "w1"}, pid=host)
+    healer = Healer(f.project, Actions(f.project), lambda _line: None)
+    attempt = f.task("a").attempt_id
+    assert attempt is not None
+    with f.project.store.write() as conn:
+        Store.emit(conn, EventKind.AGENT_ACTIVITY, task="a", worker="w1", attempt=attempt, text="running the tests")
+        Store.emit(conn, EventKind.AGENT_RESTARTED, task="a", worker="w1", attempt=attempt, launch=2)
+        Store.set_attempt(conn, attempt, agent_exited_at=f.clock.time())  # the second start said nothing
+    healer.tick()
+    (detected,) = [e.payload for e in f.project.store.events_after(0) if e.kind == "health.detected"]
+    assert detected["evidence"] == "the agent of w1 exited before finishing a"
+
+
 @pytest.mark.parametrize("others_started", [True, False])
 def test_a_task_no_second_worker_can_start_on_is_charged_where_its_agent_starts_on_others(
     tmp_path: Path, czar_home: Path, host: int, others_started: bool

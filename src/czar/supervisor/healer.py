@@ -22,6 +22,7 @@ from czar.supervisor.project import Project
 
 HOST_START_SECONDS = 30.0  # a worker host that has not registered by then is started again
 LAST_WORDS = 300  # characters of what an agent said last, in the evidence of its exit
+STARTS = (EventKind.AGENT_STARTED, EventKind.AGENT_RESTARTED)  # an agent's start, for ``last_said``
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,13 @@ class Patient:
 
 
 def last_said(conn: Tx, attempt: int) -> str | None:
-    """What the attempt's agent said last (its last line of activity, or of error)."""
+    """What the attempt's agent said last (its last line of activity, or of error), since its last
+    start: a start that said nothing is not quoted with the words of the one before."""
     kinds = (EventKind.AGENT_ACTIVITY, EventKind.AGENT_ERROR)
     said = [e for e in (Store.last_event_of(conn, attempt, k) for k in kinds) if e]
-    return str(max(said, key=lambda e: e.id).payload.get("text")) if said else None
+    starts = [e.id for e in (Store.last_event_of(conn, attempt, k) for k in STARTS) if e]
+    last = max(said, key=lambda e: e.id) if said else None
+    return str(last.payload.get("text")) if last is not None and last.id > max(starts, default=0) else None
 
 
 def thresholds(project: Project) -> Thresholds:
