@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from czar.core.states import TaskState
 from czar.paths import ProjectPaths
+from czar.store.store import Store
 from czar.supervisor.lock import holder_pid
+from czar.supervisor.project import open_project
 from helpers import czar, git, make_repo, sim_task, write_plan
 
 
@@ -434,9 +437,11 @@ def test_logs_takes_the_plan_before_or_after_the_worker_and_names_the_workers_it
         assert result.returncode == 0 and result.stdout == "10:00:00 worker w1 ready\n", (args, result)
     # Before, `czar logs czar.toml w1` was refused ("unexpected extra argument"), and an unknown
     # worker said only that no file was there.
+    (logs / "tools-server.log").write_text("10:00:01 tools server up\n")  # a log of no worker's: read too
+    assert czar("logs", "tools-server", "-p", str(plan)).stdout == "10:00:01 tools server up\n"
     wrong = czar("logs", "w9", "-p", str(plan))
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
-    assert wrong.stderr.strip() == "czar: no worker 'w9' in project p (logs of: supervisor, w1, w2)"
+    assert wrong.stderr.strip() == "czar: no worker 'w9' in project p (logs of: supervisor, w1, w2, tools-server)"
 
 
 def test_a_check_whose_program_is_nowhere_is_a_warning_before_the_run(root: Path) -> None:
@@ -453,3 +458,17 @@ def test_a_check_whose_program_is_nowhere_is_a_warning_before_the_run(root: Path
         "czar: warning: the check `pytestt -q` (a, b, c and 1 more) runs 'pytestt', which is on no folder of the PATH "
         "checks run with: each verification it is part of would fail",
     ]
+
+
+def test_a_task_the_run_settled_already_is_not_refused_for_its_script(root: Path) -> None:
+    bare = '[[tasks]]\nid = "b"\nbody = "Write b.txt."\n'
+    plan = root / "czar.toml"
+    plan.write_text(GOOD_HEAD + sim_task("a") + bare)
+    assert czar("validate", str(plan)).returncode == 2
+    project = open_project(plan)
+    project.sync_plan()
+    with project.store.write() as conn:
+        Store.move_task(conn, "b", TaskState.FAILED, reason="test: failed in an earlier run")
+    project.store.close()
+    result = czar("validate", str(plan))  # carrying the run on for the rest
+    assert result.returncode == 0, result

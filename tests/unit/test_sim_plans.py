@@ -21,10 +21,12 @@ PROSE = "Write a.txt.\n"
 BAD_REVIEW = "```czar-review\nfinding a.py\n```\n"
 
 
-def _problems(tmp_path: Path, workers: str, tasks: str, review: str = "") -> tuple[list[str], list[str]]:
+def _problems(
+    tmp_path: Path, workers: str, tasks: str, review: str = "", settled: frozenset[str] | set[str] = frozenset()
+) -> tuple[list[str], list[str]]:
     plan = tmp_path / "czar.toml"
     plan.write_text(f'[project]\nname = "p"\n\n[workers]\n{workers}\n{review}\n' + tasks, encoding="utf-8")
-    return problems(load_plan(plan))
+    return problems(load_plan(plan), settled)
 
 
 def test_a_plan_of_good_scripts_has_none(tmp_path: Path) -> None:
@@ -62,3 +64,9 @@ def test_a_task_no_simulated_agent_takes_is_not_looked_at(tmp_path: Path) -> Non
 def test_a_simulated_reviewers_script_is_looked_at_too(tmp_path: Path) -> None:
     errors, _ = _problems(tmp_path, 'agent = "claude"', _task("a", BAD_REVIEW), "[review]\nagents = { sim = 1 }\n")
     assert errors == ["task 'a': its czar-review script: line 1: finding takes 4+ argument(s)"]
+
+
+def test_tasks_a_run_settled_already_are_not_looked_at(tmp_path: Path) -> None:
+    # A plan whose failed task has no script is carried on (`czar up` after `czar down`) for the rest.
+    tasks = _task("a", PROSE) + _task("b", BROKEN) + _task("c", GOOD)
+    assert _problems(tmp_path, 'agent = "sim"', tasks, settled={"a", "b"}) == ([], [])

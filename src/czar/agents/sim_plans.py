@@ -4,20 +4,24 @@ of the task failing, a restart, another worker, and the task failed."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from czar.agents.sim_script import ScriptError, extract, parse
 from czar.core.decide import ANY_AGENT
 from czar.plan.load import Plan
 
 
-def problems(plan: Plan) -> tuple[list[str], list[str]]:
+def problems(plan: Plan, settled: Collection[str] = ()) -> tuple[list[str], list[str]]:
     """What in the plan would stop its simulated agents: errors (a script that does not parse,
     where a simulated agent may read it; no script in a task only simulated agents may take) and
-    warnings (no script in a task a simulated agent may be given among others)."""
+    warnings (no script in a task a simulated agent may be given among others). ``settled``: the
+    tasks a run has merged, failed or cancelled already, which no agent is given again unless a
+    person says so (carrying a run on is not refused for them)."""
     kinds = set(plan.workers.kinds())
     reviewed_by_sim = "sim" in plan.reviewers.values()
     errors: list[str] = []
     warnings: list[str] = []
-    for t in plan.tasks:
+    for t in (t for t in plan.tasks if t.id not in settled):
         takers = kinds if t.agent == ANY_AGENT else {t.agent}
         script = extract(t.body)
         scripts = [("czar-sim", script)] if "sim" in takers else []

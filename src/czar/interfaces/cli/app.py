@@ -60,11 +60,23 @@ def _before_start(project: Any) -> None:
     from czar.supervisor.project import ignored_scopes, unfound_checks
 
     check(project)
-    errors, warnings = sim_plans.problems(project.plan)
+    errors, warnings = sim_plans.problems(project.plan, _settled(project))
     if errors:
         raise PlanError(f"{project.plan.path}: " + "; ".join(errors))
     for line in [*warnings, *ignored_scopes(project), *unfound_checks(project)]:
         typer.echo(f"czar: warning: {line}", err=True)
+
+
+def _settled(project: Any) -> set[str]:
+    """The tasks the project's run has merged, failed or cancelled already (none before a run)."""
+    from czar.core.states import TERMINAL_TASK_STATES
+
+    if not project.paths.db.exists():
+        return set()
+    try:
+        return {t.id for t in project.store.tasks() if t.state in TERMINAL_TASK_STATES}
+    except StoreError:
+        return set()  # a broken store: the command that needs it says so
 
 
 def _for_person(command: str, plan: Path, *, check_repo: bool = True, owned: bool = True) -> Any:
@@ -317,7 +329,9 @@ def logs(
         plan_here = given
     project = _open(plan_here or plan, check_repo=False)
     name = worker or "supervisor"
-    known = ["supervisor", *project.plan.worker_kinds]
+    # The plan's workers, and every log there is (the tools server's, a worker a plan had before).
+    kept = sorted(p.stem for p in project.paths.logs.glob("*.log")) if project.paths.logs.is_dir() else []
+    known = list(dict.fromkeys(["supervisor", *project.plan.worker_kinds, *kept]))
     if name not in known:
         raise CzarError(f"no worker {name!r} in project {project.name} (logs of: {', '.join(known)})")
     path = project.paths.logs / f"{name}.log"
