@@ -13,7 +13,6 @@ The run passes when every task merges and the integration branch ends with B's t
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -79,8 +78,7 @@ def script(c: Commit) -> str:
     off, wait with the branch as it is; told to go on (whatever it waited for merged, the
     integration branch moved under it, or its work came back), make it again on the integration
     branch as it is then."""
-    # The sim splits its lines as a shell would: no quotes or backslashes in a message.
-    subject = re.sub(r"[\"'`\\]", "", c.subject)[:200].strip() or c.sha[:8]
+    subject = c.subject[:200].strip() or c.sha[:8]  # prose: the sim takes it as it is
     work = f"{redo()}pick {c.sha}\ncommit {subject}\nfinish {subject}\n"
     out = work + "on every stand-off\nnote waiting, my branch as it is\n"
     for kind in ("merged", "go-on", "conflict", "feedback"):

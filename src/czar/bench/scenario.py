@@ -51,7 +51,10 @@ def toml_task(
     if extra:
         lines.append(extra.rstrip())
     body = f"{prose.strip()}\n\n```czar-sim\n{script.strip()}\n```\n"
-    lines.append(f"body = '''\n{body}'''\n")
+    # As written, where TOML's literal string can hold it; escaped where not (a commit subject of a
+    # history replayed may hold three quotes, or a control character).
+    literal = "'''" not in body and all(c in "\n\t" or (c >= " " and c != "\x7f") for c in body)
+    lines.append(f"body = '''\n{body}'''\n" if literal else f"body = {json.dumps(body)}\n")
     return "\n".join(lines)
 
 
