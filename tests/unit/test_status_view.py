@@ -140,21 +140,28 @@ def test_czar_status_says_where_the_pull_requests_live_when_on_a_forge() -> None
     assert "pull requests: on GitHub, acme/app (merged by the forge; merges wait for CI)" in console.export_text()
 
 
-def test_names_are_never_cut_short_in_a_narrow_terminal() -> None:
+def _first_column(text: str) -> str:
+    """The first column's cells, each folded one joined again."""
+    return "".join(line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│"))
+
+
+@pytest.mark.parametrize("width", [80, 40])
+def test_names_are_never_cut_short_in_a_narrow_terminal(width: int) -> None:
     # In 80 columns (a pipe, a small window), `readme-top` and `readme-too` both showed as
-    # `readme-…`: the names a person types back (`czar retry`, `czar logs`) are whole; a title wraps.
+    # `readme-…`: the names a person types back (`czar retry`, `czar logs`) are whole, folded onto
+    # a next line if need be, and the table still fits.
     data = _data()
     long = [
-        {**t, "id": f"readme-{k}", "title": "Reword the README's first line, and " * 3, "worker": "w1"}
+        {**t, "id": f"readme-{k}", "title": "Reword the README's first line", "worker": "w1", "depends_on": []}
         for t, k in zip(data["tasks"], ("top", "too"), strict=True)
     ]
-    data = {**data, "tasks": long}
-    console = Console(record=True, width=80)
-    views.print_status(data, console)
+    console = Console(record=True, width=width)
+    console.print(views._table("tasks", views.TASK_COLUMNS, views.task_rows({**data, "tasks": long})))
     text = console.export_text()
-    assert "readme-top" in text and "readme-too" in text
-    assert all(len(line) <= 80 for line in text.splitlines())
-    console = Console(record=True, width=80)
-    views.print_pulls([{**PULL, "task": "readme-top"}, {**PULL, "number": 2, "task": "readme-too"}], console)
+    assert all(len(line) <= width for line in text.splitlines())
+    assert "readme-topreadme-too" in _first_column(text)
+    console = Console(record=True, width=width)
+    views.print_pulls([{**PULL, "task": "t" * 64}], console)
     text = console.export_text()
-    assert "readme-top" in text and "readme-too" in text
+    assert all(len(line) <= width for line in text.splitlines())
+    assert "t" * 64 in "".join(line.split("│")[2].strip() for line in text.splitlines() if line.startswith("│"))

@@ -73,21 +73,16 @@ def radar_rows(data: dict[str, Any]) -> list[tuple[str, ...]]:
     return [(f["kind"], f["task"], f["other"] or "integration", ", ".join(f["files"][:5])) for f in data["radar"]]
 
 
-# Columns of names a person types back (`czar retry a-task`, `czar logs w2`): never cut short in a
-# narrow terminal or a pipe (80 columns), where two tasks `readme-top` and `readme-too` both showed
-# as `readme-…`; the other columns (a title) wrap instead.
-NAMES = frozenset({"#", "worker", "task", "with", "branch", "project", "state"})
-NAME_WIDTH = 32  # at most: a longer one is cut with the rest
+# Columns of names a person types back (`czar retry a-task`, `czar logs w2`): folded onto a next
+# line where the terminal is narrow, never cut short (in 80 columns, a pipe, two tasks `readme-top`
+# and `readme-too` both showed as `readme-…`); the table still fits the terminal.
+NAMES = frozenset({"#", "worker", "task", "with", "branch", "project", "depends on", "against"})
 
 
 def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Table:
     table = Table(title=title, title_justify="left")
-    for i, name in enumerate(columns):
-        if name in NAMES:
-            longest = max([len(name), *(len(row[i]) for row in rows if i < len(row))])
-            table.add_column(name, no_wrap=True, min_width=min(longest, NAME_WIDTH))
-        else:
-            table.add_column(name)
+    for name in columns:
+        table.add_column(name, overflow="fold" if name in NAMES else "ellipsis")
     for row in rows:
         if len(row) != len(columns):
             # rich pads a short row without a word: every cell after the gap would sit one column left.
