@@ -446,17 +446,18 @@ def test_logs_takes_the_plan_before_or_after_the_worker_and_names_the_workers_it
 
 def test_a_check_whose_program_is_nowhere_is_a_warning_before_the_run(root: Path) -> None:
     # Before, `pytestt` for `pytest` validated, and each task failed its verification three times.
-    tasks = [sim_task(t, accept=["pytestt -q"]) for t in ("a", "b", "c", "d")] + [sim_task("e")]
-    plan = write_plan(
-        root, "p", tasks, project_extra='accept = ["python -c pass", "./scripts/test.sh"]\nlint = ["no-such-linter ."]'
-    )
+    tasks = [sim_task(t, accept=["pytestt -q"]) for t in ("a", "b", "c", "d")]
+    tasks += [sim_task("e", accept=["env CI=1 python -c pass", "env -u X CI=1 no-such-tool"])]
+    project = 'accept = ["python -c pass", "./scripts/test.sh", "no-such-check"]\nlint = ["no-such-linter ."]'
+    plan = write_plan(root, "p", tasks, project_extra=project)
     result = czar("validate", str(plan))
     assert result.returncode == 0, result
+    tail = "which is on no folder of the PATH checks run with: each verification it is part of would fail"
     assert result.stderr.splitlines() == [
-        "czar: warning: the check `no-such-linter .` (lint) runs 'no-such-linter', which is on no folder of the PATH "
-        "checks run with: each verification it is part of would fail",
-        "czar: warning: the check `pytestt -q` (a, b, c and 1 more) runs 'pytestt', which is on no folder of the PATH "
-        "checks run with: each verification it is part of would fail",
+        f"czar: warning: the check `no-such-linter .` (lint) runs 'no-such-linter', {tail}",
+        f"czar: warning: the check `no-such-check` (integration) runs 'no-such-check', {tail}",
+        f"czar: warning: the check `pytestt -q` (a, b, c and 1 more) runs 'pytestt', {tail}",
+        f"czar: warning: the check `env -u X CI=1 no-such-tool` (e) runs 'no-such-tool', {tail}",
     ]
 
 

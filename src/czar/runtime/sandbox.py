@@ -178,10 +178,15 @@ def project_bins(c: Confinement | None) -> list[Path]:
     """What goes first on the PATH of what runs in ``c``, for the project's own virtualenv: its
     shared one's ``bin``, unless you activated one (one on your PATH, not czar's own: yours is
     first already)."""
+    return [] if c is None else venv_bins([yours for yours, _ in c.shared])
+
+
+def venv_bins(shared: list[Path]) -> list[Path]:
+    """``project_bins`` for the folders of your checkout a sandbox shows (``Project.shared``)."""
     czar = search_path.czar_folder()
-    if c is None or any(p != czar and (Path(p).parent / "pyvenv.cfg").is_file() for p in search_path.persons()):
+    if any(p != czar and (Path(p).parent / "pyvenv.cfg").is_file() for p in search_path.persons()):
         return []
-    return [yours / "bin" for yours, _ in c.shared if (yours / "pyvenv.cfg").is_file()]
+    return [yours / "bin" for yours in shared if (yours / "pyvenv.cfg").is_file()]
 
 
 # Sockets that would hand an agent more than its sandbox: a container engine's (root on the machine).

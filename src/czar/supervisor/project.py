@@ -9,7 +9,7 @@ import json
 import os
 import shlex
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -348,7 +348,7 @@ class Project:
             Store.forget_checks_passed(conn)
             Store.set_meta(conn, "repo_roots", roots)
             Store.set_meta(conn, "plan_path", str(plan.path))
-            Store.set_meta(conn, "plan_digest", plan_digest(plan.path))
+            Store.set_meta(conn, "plan_digest", plan_digest(plan))
             Store.set_meta(conn, "base_branch", plan.project.base_branch)
             Store.set_meta(conn, "integration_branch", plan.project.integration_branch)
             Store.set_meta(conn, "repo", str(plan.repo))
@@ -395,38 +395,41 @@ def ignored_scopes(project: Project) -> list[str]:
     ]
 
 
-def plan_digest(path: Path) -> str | None:
-    """The plan file's digest, as the supervisor took it in (``sync_plan``); None if unreadable."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
+def plan_digest(plan: Plan) -> str:
+    """The plan's settings (all but its tasks), as the supervisor took them in (``sync_plan``):
+    what a comment or a task's text edited does not change."""
+    settings = {k: v for k, v in vars(plan).items() if k not in ("tasks", "path")}
+    return hashlib.sha256(repr(sorted(settings.items())).encode()).hexdigest()
 
 
 def plan_drift(project: Project) -> str | None:
     """What of the plan a running supervisor has not taken in (it reads the plan when it starts):
-    tasks added or changed before they started, or its other settings; None if nothing. A person
-    who edits the plan and runs `czar up` again would otherwise wait for tasks that never come."""
+    tasks added, tasks not started yet whose text changed, or its other settings; None if nothing.
+    A person who edits the plan and runs `czar up` again would otherwise wait for tasks that never
+    come."""
     plan = project.plan
     with project.store.read() as conn:
         rows = {t.id: t for t in Store.all_tasks(conn)}
         taken = Store.get_meta(conn, "plan_digest")
     added = [t.id for t in plan.tasks if t.id not in rows]
+    # Its rank is the plan's to compute again from the whole graph: a task added re-ranks others.
     changed = [
         t.id
         for t in plan.tasks
         if (row := rows.get(t.id)) is not None
         and row.state in (TaskState.PENDING, TaskState.READY)
         and row.attempt_id is None
-        and (row.title, row.body, row.spec) != (t.title, t.body, TaskSpec.of(t))
+        and (row.title, row.body, replace(row.spec, rank=0.0)) != (t.title, t.body, replace(TaskSpec.of(t), rank=0.0))
     ]
-    parts = [f"task(s) added: {', '.join(added)}"] if added else []
-    parts += [f"changed: {', '.join(changed)}"] if changed else []
-    if not parts and (taken is None or taken == plan_digest(plan.path)):
+    parts = [f"task(s) added: {_few(added)}"] if added else []
+    parts += [f"changed: {_few(changed)}"] if changed else []
+    if taken is not None and taken != plan_digest(plan):
+        parts.append("its settings")
+    if not parts:
         return None
     return (
         f"the running supervisor took {plan.path.name} in when it started, and it has changed since "
-        f"({'; '.join(parts) or 'its settings'}): `czar down`, then `czar up`, takes it in (nothing done is lost)"
+        f"({'; '.join(parts)}): `czar down`, then `czar up`, takes it in (nothing done is lost)"
     )
 
 
@@ -436,25 +439,43 @@ def unfound_checks(project: Project) -> list[str]:
     Warnings, not errors: a task may install it (into the project's virtualenv, say). A program
     named by a path (`./test.sh`) is not looked for: a task may write it."""
     repo = project.plan.repo
-    venvs = [repo / name / "bin" for name in project.shared if (repo / name / "pyvenv.cfg").is_file()]
-    path = search_path.for_project_code(*venvs)
+    # As the checks' PATH is made (``run_checks``): the shared virtualenv's only in a sandbox.
+    first = sandbox.venv_bins([repo / name for name in project.shared]) if project.sandboxed else []
+    path = search_path.for_project_code(*first)
     users: dict[str, list[str]] = {}
     for command in project.plan.project.lint:
         users.setdefault(command, []).append("lint")
+    for command in project.plan.project.accept:  # also the integration branch's, after each merge
+        users.setdefault(command, []).append("integration")
     for t in project.plan.tasks:
         for command in t.accept:
             users.setdefault(command, []).append(t.id)
     out = []
     for command, who in users.items():
-        words = shlex.split(command)  # (the plan's loader refused one that cannot be split)
-        if not words or "/" in words[0] or shutil.which(words[0], path=path):
+        program = _program(shlex.split(command))  # (the plan's loader refused one that cannot be split)
+        if program is None or "/" in program or shutil.which(program, path=path):
             continue
-        named = ", ".join(who[:3]) + (f" and {len(who) - 3} more" if len(who) > 3 else "")
         out.append(
-            f"the check `{command}` ({named}) runs {words[0]!r}, which is on no folder of the PATH checks "
+            f"the check `{command}` ({_few(who)}) runs {program!r}, which is on no folder of the PATH checks "
             "run with: each verification it is part of would fail"
         )
     return out
+
+
+def _program(words: list[str]) -> str | None:
+    """The program a command runs: past `env`, its options and its settings (`env -u X FOO=1 pytest`)."""
+    if words and words[0] == "env":
+        words = words[1:]
+        while words and (words[0].startswith("-") or "=" in words[0]):
+            words = words[2:] if words[0] in ENV_OPTIONS_WITH_VALUE else words[1:]
+    return words[0] if words else None
+
+
+ENV_OPTIONS_WITH_VALUE = frozenset({"-u", "--unset", "-C", "--chdir", "-S", "--split-string"})
+
+
+def _few(names: list[str], most: int = 3) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def check_neighbours(project: Project) -> None:
