@@ -317,9 +317,9 @@ def attach(
 @app.command()
 def logs(
     worker: Annotated[str | None, typer.Argument(help="Worker id (w1, r1, ...); the supervisor's if omitted.")] = None,
-    plan_here: Annotated[Path | None, typer.Argument(help="The plan file (as -p).", show_default=False)] = None,
+    plan_here: Annotated[Path | None, typer.Argument(metavar="PLAN", help="The plan file (or -p).")] = None,
     plan: PlanOpt = DEFAULT_PLAN,
-    lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines from the end.")] = 50,
+    lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="How many lines from the end.")] = 50,
 ) -> None:
     """Print the end of a worker's transcript or of the supervisor's log."""
     if worker is not None and worker.endswith(".toml"):
