@@ -215,3 +215,76 @@ def test_checks_passed_are_known_by_their_files_commands_time_allowed_and_sandbo
             assert not Store.checks_passed(conn, "tree-19", ["pytest -q"], 600, "boxed")
     finally:
         store.close()
+
+
+def test_the_briefs_decisions_read_are_the_records_fields(tmp_path: Path) -> None:
+    """What the supervisor reads at every step (a task or worker without its text) says what the
+    whole record says, and a joined row (a worker with its task and attempt) is read whole, its
+    missing side None."""
+    from czar.core.states import WorkerRole, WorkerState
+    from czar.store.records import TaskBrief, TaskSpec, WorkerBrief
+
+    store = Store(_paths(tmp_path))
+    with store.write() as conn:
+        for n, tid in enumerate(("a", "b", "c")):
+            spec = TaskSpec(depends_on=("a",) if tid != "a" else (), scope=(f"{tid}/*",), agent="sim", rank=n + 1.5)
+            Store.add_task(conn, tid, order=n, title=f"task {tid}", body="do it", spec=spec)
+        Store.add_worker(conn, "w1", "sim")
+        Store.add_worker(conn, "w2", "claude", WorkerRole.REVIEWER)
+        Store.move_task(conn, "a", TaskState.READY, reason="test")
+        attempt = Store.new_attempt(
+            conn,
+            task_id="a",
+            worker_id="w1",
+            branch="czar/a",
+            worktree="/x",
+            base_commit="0" * 40,
+            prompt="p",
+            prompt_sha256="h",
+        )
+        fields = {"worker_id": "w1", "approved_window": 3, "attempt_id": attempt}
+        Store.move_task(conn, "a", TaskState.ASSIGNED, reason="test", **fields)
+        Store.set_waits(conn, "b", "a")
+        Store.set_worker(conn, "w1", state=WorkerState.WORKING.value, task_id="a")
+    with store.read() as conn:
+        tasks, briefs = Store.all_tasks(conn), Store.task_briefs(conn)
+        workers, worker_briefs = Store.all_workers(conn), Store.worker_briefs(conn)
+        stations = {s.worker.id: s for s in Store.stations(conn)}
+    assert briefs == [
+        TaskBrief(t.id, t.order, t.state, t.spec, t.worker_id, t.blocked_on, t.approved_window) for t in tasks
+    ]
+    assert [(b.id, b.state, b.worker_id, b.blocked_on, b.approved_window) for b in briefs] == [
+        ("a", TaskState.ASSIGNED, "w1", None, 3),
+        ("b", TaskState.PENDING, None, "a", None),
+        ("c", TaskState.PENDING, None, None, None),
+    ]
+    assert briefs[2].spec.rank == 3.5 and briefs[1].spec.depends_on == ("a",)
+    assert worker_briefs == [WorkerBrief(w.id, w.agent, w.state, w.task_id, w.role) for w in workers]
+    assert [(b.id, b.state, b.task_id, b.role) for b in worker_briefs] == [
+        ("w1", WorkerState.WORKING, "a", WorkerRole.AUTHOR),
+        ("w2", WorkerState.STOPPED, None, WorkerRole.REVIEWER),
+    ]
+    busy = stations["w1"]
+    assert busy.worker == workers[0] and busy.task == tasks[0]
+    assert busy.attempt is not None and busy.attempt.id == attempt and busy.attempt.branch == "czar/a"
+    assert stations["w2"].worker == workers[1] and stations["w2"].task is None and stations["w2"].attempt is None
+
+
+def test_a_brief_of_a_state_this_czar_does_not_know_is_one_line_too(tmp_path: Path) -> None:
+    from sqlalchemy import insert, update
+
+    from czar.errors import StoreError
+    from czar.store.schema import tasks, workers
+
+    store = Store(_paths(tmp_path))
+    with store.write() as conn:
+        row = {"id": "t", "ord": 0, "title": "t", "body": "b", "spec": "{}", "created_at": 0, "updated_at": 0}
+        conn.execute(insert(tasks).values(**row, state="judging"))
+        Store.add_worker(conn, "w1", "sim")
+        conn.execute(update(workers).values(role="auditor"))
+    with store.read() as conn:
+        with pytest.raises(StoreError, match="a task state this czar does not know: 'judging'"):
+            Store.task_briefs(conn)
+        with pytest.raises(StoreError, match="a worker role this czar does not know: 'auditor'"):
+            Store.worker_briefs(conn)
+    store.close()

@@ -275,12 +275,20 @@ def wait_gone(pids: Sequence[int], timeout: float) -> bool:
 
 
 def _zombie(pid: int) -> bool:
+    # os.open and bytes, not Path.read_text: the health round asks this of every worker's host
+    # several times a second.
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
         return False  # no /proc (not Linux), or it ended meanwhile: the signal test stands
+    try:
+        stat = os.read(fd, 4096)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     # "PID (comm) STATE ...": the command may hold spaces and parentheses, so split at the last ')'.
-    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+    return stat.rpartition(b")")[2].split()[:1] == [b"Z"]
 
 
 def find_by_env(marks: Mapping[str, str]) -> list[int]:

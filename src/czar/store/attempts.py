@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from czar.core.states import AttemptOutcome
 from czar.errors import StoreError
+from czar.store.columns import rows_of
 from czar.store.records import Attempt, Costs
 from czar.store.schema import attempts, workers
 
@@ -30,7 +31,7 @@ class Attempts:
     def all_attempts(conn: Connection) -> list[Attempt]:
         """Every attempt of the run, oldest first."""
         columns = [c for c in attempts.c if c.name != "prompt"]  # prompts are long, and not wanted here
-        rows = conn.execute(select(*columns).order_by(attempts.c.id)).all()
+        rows = rows_of(conn.execute(select(*columns).order_by(attempts.c.id)))
         return [Attempt.from_row(r) for r in rows]
 
     @staticmethod

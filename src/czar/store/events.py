@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 
 from czar.core.events import EventKind
+from czar.store.columns import rows_of
 from czar.store.records import from_columns
 from czar.store.schema import events
 
@@ -90,7 +91,7 @@ class Events:
         query = select(events).where(events.c.id > after)
         if kinds:
             query = query.where(events.c.kind.in_(kinds))
-        rows = conn.execute(query.order_by(events.c.id).limit(limit)).all()
+        rows = rows_of(conn.execute(query.order_by(events.c.id).limit(limit)))
         return [Event.from_row(r) for r in rows]
 
     @staticmethod
@@ -108,13 +109,13 @@ class Events:
     def events_of_task(conn: Connection, task_id: str, kinds: Sequence[EventKind]) -> list[Event]:
         """The task's events of ``kinds``, oldest first."""
         query = select(events).where(events.c.task_id == task_id, events.c.kind.in_(kinds)).order_by(events.c.id)
-        return [Event.from_row(r) for r in conn.execute(query).all()]
+        return [Event.from_row(r) for r in rows_of(conn.execute(query))]
 
     @staticmethod
     def all_events_of_task(conn: Connection, task_id: str, limit: int = 5_000) -> list[Event]:
         """The task's newest ``limit`` events, oldest first."""
         query = select(events).where(events.c.task_id == task_id).order_by(events.c.id.desc()).limit(limit)
-        return [Event.from_row(r) for r in reversed(conn.execute(query).all())]
+        return [Event.from_row(r) for r in reversed(rows_of(conn.execute(query)))]
 
     @staticmethod
     def stack_records(conn: Connection, task_id: str) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from czar.core.forge import FileStat, PullState
 from czar.errors import StoreError
+from czar.store.columns import rows_of
 from czar.store.records import Pull, PullEntry
 from czar.store.schema import pull_history, pulls
 
@@ -115,7 +116,7 @@ class Pulls:
 
     @staticmethod
     def all_pulls(conn: Connection) -> list[Pull]:
-        return [Pull.from_row(r) for r in conn.execute(select(pulls).order_by(pulls.c.id))]
+        return [Pull.from_row(r) for r in rows_of(conn.execute(select(pulls).order_by(pulls.c.id)))]
 
     @staticmethod
     def pull_changes(conn: Connection, after_entry: int, since: float) -> tuple[set[int], int]:
@@ -131,7 +132,7 @@ class Pulls:
     @staticmethod
     def pulls_named(conn: Connection, numbers: Collection[int]) -> list[Pull]:
         query = select(pulls).where(pulls.c.id.in_(list(numbers))).order_by(pulls.c.id)
-        return [Pull.from_row(r) for r in conn.execute(query)]
+        return [Pull.from_row(r) for r in rows_of(conn.execute(query))]
 
     @staticmethod
     def all_pull_entries(conn: Connection, only: Collection[int] | None = None) -> dict[int, list[PullEntry]]:
@@ -151,4 +152,4 @@ class Pulls:
         query = select(pull_history).where(pull_history.c.pull_id == number)
         if kind is not None:
             query = query.where(pull_history.c.kind == kind)
-        return [PullEntry.from_row(r) for r in conn.execute(query.order_by(pull_history.c.id))]
+        return [PullEntry.from_row(r) for r in rows_of(conn.execute(query.order_by(pull_history.c.id)))]

@@ -7,14 +7,16 @@ parsed here, once per distinct text, and never again by string key elsewhere.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from czar.core.forge import FileStat, Finding, PullState
 from czar.core.review import ReviewState
 from czar.core.states import AttemptOutcome, TaskState, WorkerRole, WorkerState
 from czar.errors import StoreError
+from czar.store.columns import columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +66,17 @@ def _parse_spec(text: str) -> TaskSpec:
 
 
 def _known(kind: type[_E], value: str, what: str) -> _E:
+    # A dict of the members, not ``kind(value)``: an enum's call is slow, and each step of the
+    # supervisor reads the states of every task and worker.
+    members = _MEMBERS.get(kind) or _MEMBERS.setdefault(kind, {m.value: m for m in kind})
     try:
-        return kind(value)
-    except ValueError:
+        found: _E = members[value]
+    except KeyError:
         raise StoreError(f"the store holds a {what} this czar does not know: {value!r} (a newer czar's?)") from None
+    return found
+
+
+_MEMBERS: dict[type, dict[str, Any]] = {}
 
 
 _E = TypeVar("_E", TaskState, WorkerState, WorkerRole, AttemptOutcome, PullState, ReviewState)
@@ -79,7 +88,8 @@ def from_columns(cls: type[_R], row: Any, **converted: Any) -> _R:
     """A record of ``cls`` from a row whose columns bear the record's field names; ``converted``
     gives the fields read otherwise."""
     names = _NAMES.get(cls) or _NAMES.setdefault(cls, tuple(f.name for f in fields(cls)))  # type: ignore[arg-type]
-    return cls(**{n: converted[n] if n in converted else getattr(row, n) for n in names})
+    values = columns(row)
+    return cls(**{n: converted[n] if n in converted else values[n] for n in names})
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +127,36 @@ class Task:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskBrief:
+    """A task without its text and history: what the supervisor's decisions and health rounds
+    read of every task, several times a second (a whole ``Task`` costs four times as much)."""
+
+    id: str
+    order: int
+    state: TaskState
+    spec: TaskSpec
+    worker_id: str | None
+    blocked_on: str | None
+    approved_window: int | None
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ("id", "ord", "state", "spec", "worker_id", "blocked_on", "approved_window")
+
+    @staticmethod
+    def from_values(values: Sequence[Any]) -> TaskBrief:
+        """From the values of ``COLUMNS``, in that order."""
+        id_, order, state, spec, worker_id, blocked_on, approved_window = values
+        return TaskBrief(
+            id_,
+            order,
+            _known(TaskState, state, "task state"),
+            TaskSpec.from_json(spec),
+            worker_id,
+            blocked_on,
+            approved_window,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Worker:
     id: str
     agent: str
@@ -142,6 +182,27 @@ class Worker:
             row,
             state=_known(WorkerState, row.state, "worker state"),
             role=_known(WorkerRole, row.role, "worker role"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerBrief:
+    """A worker as the supervisor's decisions read it at every step (see ``TaskBrief``)."""
+
+    id: str
+    agent: str
+    state: WorkerState
+    task_id: str | None
+    role: WorkerRole
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ("id", "agent", "state", "task_id", "role")
+
+    @staticmethod
+    def from_values(values: Sequence[Any]) -> WorkerBrief:
+        """From the values of ``COLUMNS``, in that order."""
+        id_, agent, state, task_id, role = values
+        return WorkerBrief(
+            id_, agent, _known(WorkerState, state, "worker state"), task_id, _known(WorkerRole, role, "worker role")
         )
 
 

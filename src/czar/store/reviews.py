@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from czar.core.forge import Finding
 from czar.core.review import ReviewState
 from czar.errors import StoreError
+from czar.store.columns import rows_of
 from czar.store.records import Review
 from czar.store.schema import reviews
 
@@ -77,22 +78,22 @@ class Reviews:
     @staticmethod
     def all_reviews(conn: Connection) -> list[Review]:
         """Every review of the run, oldest first."""
-        return [Review.from_row(r) for r in conn.execute(select(reviews).order_by(reviews.c.id)).all()]
+        return [Review.from_row(r) for r in rows_of(conn.execute(select(reviews).order_by(reviews.c.id)))]
 
     @staticmethod
     def reviews_in(conn: Connection, states: tuple[ReviewState, ...]) -> list[Review]:
-        rows = conn.execute(
-            select(reviews).where(reviews.c.state.in_([s.value for s in states])).order_by(reviews.c.id)
-        ).all()
+        rows = rows_of(
+            conn.execute(select(reviews).where(reviews.c.state.in_([s.value for s in states])).order_by(reviews.c.id))
+        )
         return [Review.from_row(r) for r in rows]
 
     @staticmethod
     def unposted_reviews(conn: Connection) -> list[Review]:
         """Reviews with a verdict that are not on their pull request yet."""
         done = (ReviewState.APPROVED.value, ReviewState.CHANGES_REQUESTED.value)
-        rows = conn.execute(
-            select(reviews).where(reviews.c.state.in_(done), reviews.c.posted == 0).order_by(reviews.c.id)
-        ).all()
+        rows = rows_of(
+            conn.execute(select(reviews).where(reviews.c.state.in_(done), reviews.c.posted == 0).order_by(reviews.c.id))
+        )
         return [Review.from_row(r) for r in rows]
 
     @staticmethod

@@ -11,9 +11,10 @@ from sqlalchemy import Connection, insert, select, update
 from czar.core.events import EventKind
 from czar.core.states import TERMINAL_TASK_STATES, TaskState, can_transition
 from czar.errors import StoreError
+from czar.store.columns import rows_of
 from czar.store.events import Events
-from czar.store.joins import Part, prefixed
-from czar.store.records import Attempt, Task, TaskAtWork, TaskSpec
+from czar.store.joins import parts, prefixed
+from czar.store.records import Attempt, Task, TaskAtWork, TaskBrief, TaskSpec
 from czar.store.schema import attempts, tasks
 
 
@@ -37,18 +38,24 @@ class Tasks:
     @staticmethod
     def all_tasks(conn: Connection) -> list[Task]:
         """Every task, in the plan's order."""
-        return [Task.from_row(r) for r in conn.execute(select(tasks).order_by(tasks.c.ord)).all()]
+        return [Task.from_row(r) for r in rows_of(conn.execute(select(tasks).order_by(tasks.c.ord)))]
+
+    @staticmethod
+    def task_briefs(conn: Connection) -> list[TaskBrief]:
+        """Every task without its text, in the plan's order."""
+        query = select(*(tasks.c[name] for name in TaskBrief.COLUMNS)).order_by(tasks.c.ord)
+        return [TaskBrief.from_values(r) for r in conn.execute(query).all()]
 
     @staticmethod
     def tasks_named(conn: Connection, task_ids: Iterable[str]) -> dict[str, Task]:
         """The tasks of these ids (those that exist), by id."""
-        rows = conn.execute(select(tasks).where(tasks.c.id.in_(list(task_ids)))).all()
+        rows = rows_of(conn.execute(select(tasks).where(tasks.c.id.in_(list(task_ids)))))
         return {r.id: Task.from_row(r) for r in rows}
 
     @staticmethod
     def tasks_in(conn: Connection, states: Iterable[TaskState]) -> list[Task]:
         wanted = [s.value for s in states]
-        rows = conn.execute(select(tasks).where(tasks.c.state.in_(wanted)).order_by(tasks.c.ord)).all()
+        rows = rows_of(conn.execute(select(tasks).where(tasks.c.state.in_(wanted)).order_by(tasks.c.ord)))
         return [Task.from_row(r) for r in rows]
 
     @staticmethod
@@ -61,7 +68,7 @@ class Tasks:
     @staticmethod
     def waiting_tasks(conn: Connection) -> list[Task]:
         """The tasks that wait for something (``blocked_on`` set)."""
-        rows = conn.execute(select(tasks).where(tasks.c.blocked_on.is_not(None)).order_by(tasks.c.ord)).all()
+        rows = rows_of(conn.execute(select(tasks).where(tasks.c.blocked_on.is_not(None)).order_by(tasks.c.ord)))
         return [Task.from_row(r) for r in rows]
 
     @staticmethod
@@ -144,15 +151,18 @@ class Tasks:
     def tasks_at_work(conn: Connection, states: Iterable[TaskState]) -> list[TaskAtWork]:
         """The tasks in ``states``, each with its current attempt (if it has one)."""
         wanted = [s.value for s in states]
-        rows = conn.execute(
-            select(*prefixed(tasks, "t_"), *prefixed(attempts, "a_", skip=("prompt",)))
-            .select_from(tasks)
-            .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
-            .where(tasks.c.state.in_(wanted))
-            .order_by(tasks.c.ord)
-        ).all()
+        rows = parts(
+            conn.execute(
+                select(*prefixed(tasks, "t_"), *prefixed(attempts, "a_", skip=("prompt",)))
+                .select_from(tasks)
+                .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
+                .where(tasks.c.state.in_(wanted))
+                .order_by(tasks.c.ord)
+            ),
+            "t_",
+            "a_",
+        )
         out = []
-        for r in rows:
-            a = Part(r, "a_")
-            out.append(TaskAtWork(Task.from_row(Part(r, "t_")), Attempt.from_row(a) if a.present() else None))
+        for t, a in rows:
+            out.append(TaskAtWork(Task.from_row(t), Attempt.from_row(a) if a.present() else None))
         return out

@@ -10,8 +10,9 @@ from sqlalchemy import Connection, case, func, insert, select, update
 
 from czar.core.states import WorkerRole, WorkerState
 from czar.errors import StoreError
-from czar.store.joins import Part, prefixed
-from czar.store.records import Attempt, Station, Task, Worker
+from czar.store.columns import rows_of
+from czar.store.joins import parts, prefixed
+from czar.store.records import Attempt, Station, Task, Worker, WorkerBrief
 from czar.store.schema import attempts, tasks, workers
 
 
@@ -26,12 +27,18 @@ class Workers:
     @staticmethod
     def workers_named(conn: Connection, worker_ids: Iterable[str]) -> dict[str, Worker]:
         """The workers of these ids (those that exist), by id."""
-        rows = conn.execute(select(workers).where(workers.c.id.in_(list(worker_ids)))).all()
+        rows = rows_of(conn.execute(select(workers).where(workers.c.id.in_(list(worker_ids)))))
         return {r.id: Worker.from_row(r) for r in rows}
 
     @staticmethod
+    def worker_briefs(conn: Connection) -> list[WorkerBrief]:
+        """Every worker, as decisions read it, by id."""
+        query = select(*(workers.c[name] for name in WorkerBrief.COLUMNS)).order_by(workers.c.id)
+        return [WorkerBrief.from_values(r) for r in conn.execute(query).all()]
+
+    @staticmethod
     def all_workers(conn: Connection) -> list[Worker]:
-        return [Worker.from_row(r) for r in conn.execute(select(workers).order_by(workers.c.id)).all()]
+        return [Worker.from_row(r) for r in rows_of(conn.execute(select(workers).order_by(workers.c.id)))]
 
     @staticmethod
     def idle_count(conn: Connection) -> int:
@@ -50,19 +57,23 @@ class Workers:
     @staticmethod
     def stations(conn: Connection) -> list[Station]:
         """Every worker with the task it holds and that task's current attempt."""
-        rows = conn.execute(
-            select(*prefixed(workers, "w_"), *prefixed(tasks, "t_"), *prefixed(attempts, "a_", skip=("prompt",)))
-            .select_from(workers)
-            .outerjoin(tasks, tasks.c.id == workers.c.task_id)
-            .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
-            .order_by(workers.c.id)
-        ).all()
+        rows = parts(
+            conn.execute(
+                select(*prefixed(workers, "w_"), *prefixed(tasks, "t_"), *prefixed(attempts, "a_", skip=("prompt",)))
+                .select_from(workers)
+                .outerjoin(tasks, tasks.c.id == workers.c.task_id)
+                .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
+                .order_by(workers.c.id)
+            ),
+            "w_",
+            "t_",
+            "a_",
+        )
         out = []
-        for r in rows:
-            t, a = Part(r, "t_"), Part(r, "a_")
+        for w, t, a in rows:
             task = Task.from_row(t) if t.present() else None
             attempt = Attempt.from_row(a) if a.present() else None
-            out.append(Station(Worker.from_row(Part(r, "w_")), task, attempt))
+            out.append(Station(Worker.from_row(w), task, attempt))
         return out
 
     @staticmethod

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from czar.core import health, waits
 from czar.core.events import EventKind
@@ -14,7 +14,7 @@ from czar.core.health import Diagnosis, Problem, Repair, Thresholds, Vitals, rep
 from czar.core.host_commands import Answer, MessageKind, Restart, StartTask, Tell
 from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, AttemptOutcome, TaskState, WorkerRole, WorkerState
 from czar.runtime import proc
-from czar.store.records import Task, Worker
+from czar.store.records import Task, TaskBrief, Worker
 from czar.store.store import Store, Tx
 from czar.supervisor import stall
 from czar.supervisor.actions import Actions
@@ -23,6 +23,14 @@ from czar.supervisor.project import Project
 HOST_START_SECONDS = 30.0  # a worker host that has not registered by then is started again
 LAST_WORDS = 300  # characters of what an agent said last, in the evidence of its exit
 STARTS = (EventKind.AGENT_STARTED, EventKind.AGENT_RESTARTED)  # an agent's start, for ``last_said``
+
+
+class _Tasks(NamedTuple):
+    """Every task, and the merges held back (task -> the tasks it conflicts with or duplicates),
+    read together: a health round that changed no wait reads them once."""
+
+    rows: list[TaskBrief]
+    holds: dict[str, frozenset[str]]
 
 
 @dataclass(frozen=True)
@@ -66,8 +74,7 @@ class Healer:
         """Examine and repair; returns the next moment worth looking again, and the workers whose
         host must be started again."""
         now = self.p.clock.time() if now is None else now
-        self._settle_waits()
-        patients, lost = self._read(now)
+        patients, lost = self._read(now, self._settle_waits())
         nxt: list[float] = []
         for pt in patients:
             v = pt.vitals
@@ -95,11 +102,11 @@ class Healer:
             said = last_said(conn, attempt)
         return replace(f, evidence=f"{f.evidence}; it said last: {said[:LAST_WORDS]}") if said else f
 
-    def _read(self, now: float) -> tuple[list[Patient], list[str]]:
+    def _read(self, now: float, tasks: _Tasks | None) -> tuple[list[Patient], list[str]]:
         with self.store.read() as conn:
             stations = Store.stations(conn)
         spent = self._spent()
-        finished, release = self._waits()
+        finished, release = self._waits(tasks)
         patients: list[Patient] = []
         lost: list[str] = []
         for w, task, attempt in ((s.worker, s.task, s.attempt) for s in stations):
@@ -143,23 +150,25 @@ class Healer:
             patients.append(Patient(vitals, attempt.id, attempt.base_commit, w.pid))
         return patients, lost
 
-    def _waits(self) -> tuple[set[str], dict[str, frozenset[str]]]:
+    def _waits(self, tasks: _Tasks | None) -> tuple[set[str], dict[str, frozenset[str]]]:
         """The tasks that can no longer come (merged, failed, cancelled), and the waits to drop
-        to break every cycle of waits (by plan order, see czar.core.waits)."""
-        with self.store.read() as conn:
-            rows = Store.all_tasks(conn)
-            holds = Store.held_tasks(conn)
+        to break every cycle of waits (by plan order, see czar.core.waits); of ``tasks`` as read
+        just now, if given."""
+        if tasks is None:
+            with self.store.read() as conn:
+                tasks = _Tasks(Store.task_briefs(conn), Store.held_tasks(conn))
+        rows, holds = tasks
         finished, graph, order = _wait_graph(rows)
         return finished, waits.releases(graph, order, holds)
 
-    def _settle_waits(self) -> None:
+    def _settle_waits(self) -> _Tasks | None:
         """Waits of tasks no agent holds, and waits that hold every worker: a task back in the
         pool stops waiting for tasks that are over, or that wait for it in a cycle it comes first
         in; and when every worker waits for a task that needs one to start, the waiting agent last
         in the plan gives its worker back (see czar.core.waits). Agents at work hear theirs from
-        their own examination."""
+        their own examination. Returns the tasks as read if it changed none (the usual case)."""
         with self.store.read() as conn:
-            rows = Store.all_tasks(conn)
+            rows = Store.task_briefs(conn)
             idle = Store.idle_count(conn)
             holds = Store.held_tasks(conn)
         finished, graph, order = _wait_graph(rows)
@@ -174,7 +183,7 @@ class Healer:
         states = {r.id: r.state for r in rows}
         yielding = waits.starved(states, graph, order, idle, holds)
         if not changes and yielding is None:
-            return  # the usual case: nothing to write
+            return _Tasks(rows, holds)  # the usual case: nothing to write
         with self.store.write() as conn:
             for tid, (before, left) in changes.items():
                 if Store.task(conn, tid).blocked_on != waits.render(before):
@@ -184,12 +193,13 @@ class Healer:
             if yielding is not None:
                 row = Store.task(conn, yielding)
                 if row.state != states[yielding] or waits.parse(row.blocked_on) != graph[yielding]:
-                    return
+                    return None
                 needed = sorted(t for t in graph[yielding] if states.get(t) == TaskState.READY.value)
                 why = f"every worker waits, and {', '.join(needed) or 'a task it waits for'} needs one to start"
                 self.actions.requeue(conn, yielding, f"gave its worker back: {why}", waiting=True)
         if yielding is not None:
             self.say(f"task {yielding} gives its worker back while it waits: {why}")
+        return None
 
     def _spent(self) -> dict[str, float]:
         """What each task's attempts cost so far."""
@@ -339,10 +349,10 @@ def agent_start_waiting(conn: Tx, worker: str, attempt: int) -> bool:
     return any(isinstance(p.command, starts) and p.command.attempt == attempt for p in Store.queued(conn, worker))
 
 
-def _wait_graph(rows: list[Task]) -> tuple[set[str], dict[str, frozenset[str]], dict[str, int]]:
+def _wait_graph(rows: list[TaskBrief]) -> tuple[set[str], dict[str, frozenset[str]], dict[str, int]]:
     """From the tasks' rows: those that can no longer come, who waits for which tasks (tasks back
     in the pool or at work), and the plan's order."""
-    finished = {r.id for r in rows if TaskState(r.state) in TERMINAL_TASK_STATES}
+    finished = {r.id for r in rows if r.state in TERMINAL_TASK_STATES}
     waiting = (TaskState.READY, TaskState.ASSIGNED, TaskState.RUNNING)
     graph = {r.id: waits.parse(r.blocked_on) - {waits.PERSON} for r in rows if r.blocked_on and r.state in waiting}
     return finished, graph, {r.id: r.order for r in rows}

@@ -16,7 +16,7 @@ from czar.core.review import ReviewState
 from czar.core.states import TaskState
 from czar.errors import CzarError
 from czar.runtime import untrusted
-from czar.store.records import Pull, Task
+from czar.store.records import Pull, Task, TaskBrief
 from czar.store.store import Store
 from czar.supervisor import remote_sync
 from czar.supervisor.actions import branch_of, stack_starts, stacked_base
@@ -41,8 +41,9 @@ class PullRequests:
 
     def sync(self) -> None:
         """Open, update, merge and close what the tasks' states call for."""
-        tasks = self.p.store.tasks()
         with self.p.store.read() as conn:
+            # Briefs: a pull request's step reads a task whole only when it opens or merges one.
+            tasks = Store.task_briefs(conn)
             pulls = {p.task_id: p for p in Store.all_pulls(conn)}
         wanted = any(t.state in VERIFIED or (t.state is TaskState.MERGED and t.id not in pulls) for t in tasks)
         tips = self.p.repo.tips() if wanted else {}
@@ -84,28 +85,33 @@ class PullRequests:
             with self.p.store.write() as conn:
                 Store.set_review(conn, r.id, posted=1)
 
-    def _step(self, task: Task, pull: Pull | None, tips: dict[str, str]) -> None:
-        state = task.state
+    def _step(self, brief: TaskBrief, pull: Pull | None, tips: dict[str, str]) -> None:
+        state, task_id = brief.state, brief.id
         if state in VERIFIED:
-            head = tips.get(branch_of(task.id))
+            head = tips.get(branch_of(task_id))
             if head and (
                 pull is None
                 or pull.head_commit != head
                 or pull.state is not PullState.OPEN
                 or (self.mirrored and pull.synced is None)
             ):
-                self.publish(task, head)
+                self.publish(self._task(task_id), head)
         elif state is TaskState.MERGED:
             if pull is None:  # verified and merged between two looks: opened now, at what merged
-                head = tips.get(branch_of(task.id))
+                head = tips.get(branch_of(task_id))
                 if head is None:
                     return  # its branch is gone: nothing to show
+                task = self._task(task_id)
                 ref = self.publish(task, head)
                 self.forge.merge(ref.number, head, self._merged_as(task) or head)
             elif pull.state is PullState.OPEN:
-                self.forge.merge(pull.id, pull.head_commit, self._merged_as(task) or pull.head_commit)
+                self.forge.merge(pull.id, pull.head_commit, self._merged_as(self._task(task_id)) or pull.head_commit)
         elif state in (TaskState.FAILED, TaskState.CANCELLED) and pull is not None and pull.state is PullState.OPEN:
-            self.forge.close(pull.id, f"task {task.id} {state}")
+            self.forge.close(pull.id, f"task {task_id} {state}")
+
+    def _task(self, task_id: str) -> Task:
+        with self.p.store.read() as conn:
+            return Store.task(conn, task_id)
 
     def publish(self, task: Task, head: str) -> PullRef:
         """The task's pull request, opened or updated at ``head``."""

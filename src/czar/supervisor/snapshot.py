@@ -12,8 +12,8 @@ PAUSED = "paused"  # meta key: a person paused the run (``czar pause``): no task
 
 def snapshot(store: Store) -> Snapshot:
     with store.read() as conn:
-        tasks = Store.all_tasks(conn)
-        workers = Store.all_workers(conn)
+        tasks = Store.task_briefs(conn)
+        workers = Store.worker_briefs(conn)
         claims = Store.all_claims(conn)
         waiting = Store.held_tasks(conn)
         window = Store.merge_window(conn)
