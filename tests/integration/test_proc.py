@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from czar.runtime import ancestry, proc
 from czar.runtime.proc import pid_alive, wait_gone
 from helpers import retry_until
@@ -37,6 +39,29 @@ def test_a_running_process_is_alive_and_a_reaped_one_is_not() -> None:
     child.wait()
     assert not pid_alive(child.pid)
     assert not pid_alive(None)
+
+
+def test_a_process_whose_name_the_kernel_cut_inside_a_character_is_alive(tmp_path: Path) -> None:
+    # The kernel keeps a command's first 15 bytes, so a name of two-byte letters is cut inside
+    # one: /proc/PID/stat is not UTF-8 then, and a worker host's (or agent's) liveness must
+    # still be read from it.
+    program = tmp_path / ("\u00e9" * 9)
+    program.write_bytes(Path("/bin/sleep").read_bytes())
+    program.chmod(0o755)
+    child = subprocess.Popen([str(program), "30"])
+    try:
+        retry_until(lambda: _comm(child.pid) != b"", what="the child to start")
+        with pytest.raises(UnicodeDecodeError):
+            _comm(child.pid).decode()  # the name as the kernel keeps it: cut inside a letter
+        assert pid_alive(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def _comm(pid: int) -> bytes:
+    stat = Path(f"/proc/{pid}/stat").read_bytes()
+    return stat[stat.index(b"(") + 1 : stat.rindex(b")")]
 
 
 def test_the_processes_a_sandboxed_program_started_are_found_and_waited_for() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -264,3 +265,32 @@ def test_a_task_no_second_worker_can_start_on_is_charged_where_its_agent_starts_
     (only,) = stalled
     assert only["why"].startswith("no worker can take a task: the agent of every one (w1, w2) cannot start")
     assert any("task a" in line for line in only["diagnosis"])
+
+
+def test_a_round_reads_the_workers_and_their_waits_at_one_moment(
+    tmp_path: Path, czar_home: Path, host: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """a and b wait for each other, and b's agent says it waits no more just as the round looks:
+    the round sees a cycle of waits only if it was there when it read the workers (a release
+    read from before that breaks a cycle that is no longer, and tells an agent to go on)."""
+    f = on_fakes(tmp_path, ["a", "b"], workers=2)
+    f.assign({"a": "w1", "b": "w2"}, pid=host)
+    f.move("a", TaskState.RUNNING)
+    f.move("b", TaskState.RUNNING)
+    with f.project.store.write() as conn:
+        Store.set_waits(conn, "a", "b")
+        Store.set_waits(conn, "b", "a")
+        for w in ("w1", "w2"):
+            Store.set_worker(conn, w, state=WorkerState.BLOCKED.value)
+    f.take("w1")
+    real = Store.stations
+
+    def stations_once_b_waits_no_more(conn: Any) -> Any:
+        with f.project.store.write() as other:  # b's agent, in the tools server
+            Store.set_waits(other, "b", None)
+        return real(conn)
+
+    monkeypatch.setattr(Store, "stations", staticmethod(stations_once_b_waits_no_more))
+    Healer(f.project, Actions(f.project), lambda _: None).tick()
+    assert [c for c in f.take("w1") if isinstance(c, Tell)] == []
+    assert f.task("a").blocked_on == "b"

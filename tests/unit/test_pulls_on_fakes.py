@@ -6,6 +6,7 @@ commit, closed when the task fails; a supervisor that missed any of it catches u
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,3 +135,26 @@ def test_checks_are_kept_per_head_commit(tmp_path: Path, czar_home: Path) -> Non
     forge.open_or_update(moved)
     assert forge.checks(ref.number) == ()  # none ran on the new head yet
     assert _history(f, ref.number) == ["opened", "checks", "updated"]
+
+
+def test_a_task_sent_back_to_work_during_a_look_is_left_to_the_next(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look saw it approved; by the time its pull request would be opened its agent is back
+    at work (a person's retry, a review's changes): no pull request of what the task no longer
+    stands by, and the next look sees it as it is."""
+    f, pulls = _verified(tmp_path, {"a.txt": "a\n"})
+    real = Store.task_briefs
+
+    def briefs_then_sent_back(conn: Any) -> Any:
+        seen = real(conn)
+        with f.project.store.write() as other:
+            Store.move_task(other, "a", T.RUNNING, reason="changes requested")
+        return seen
+
+    monkeypatch.setattr(Store, "task_briefs", staticmethod(briefs_then_sent_back))
+    pulls.sync()
+    assert _pulls(f) == []
+    monkeypatch.undo()
+    pulls.sync()
+    assert _pulls(f) == []  # at work: nothing to show yet

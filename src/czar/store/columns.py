@@ -1,8 +1,8 @@
 """A row's columns by name, read once: what ``from_row`` reads.
 
 A SQLAlchemy row's attribute is about ten times as dear as a dict's item, and the supervisor
-reads every task and worker at each decision step (up to fifty a second), so a result's rows are
-read into dicts with the result's names looked up once.
+reads many rows several times a second, so a result's rows are read into dicts with the result's
+names looked up once; the records are built from their items.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from sqlalchemy import Result, Row
 
 
 class Columns(dict[str, Any]):
-    """A row's columns by name, also as attributes (``row.id``, as on a SQLAlchemy row)."""
+    """A row's columns by name, also as attributes (``row.id``, as on a SQLAlchemy row; no faster
+    than a row's, and a column named as a dict's method, ``items`` say, is the method there)."""
 
     __slots__ = ()
 

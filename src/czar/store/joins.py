@@ -28,11 +28,13 @@ def parts(result: Result[Any], *prefixes: str) -> list[tuple[Part, ...]]:
     """Each row of a joined query as one ``Part`` per prefix, in the order of ``prefixes``; which
     column goes where is worked out once for the whole result."""
     names = tuple(result.keys())
+    owners = [[p for p in prefixes if name.startswith(p)] for name in names]
+    if any(len(o) != 1 for o in owners):
+        raise ValueError(f"each column must have one of the prefixes {prefixes}: {names}")
     layout = []
     for prefix in prefixes:
-        at = [i for i, name in enumerate(names) if name.startswith(prefix)]
-        if not at:
-            raise ValueError(f"no column of the query has the prefix {prefix!r}")
-        # itemgetter of one index gives the item, not a 1-tuple: a table has an id and more.
+        at = [i for i, owner in enumerate(owners) if owner == [prefix]]
+        if len(at) < 2:  # itemgetter of one index gives the item itself, not a tuple of one
+            raise ValueError(f"a part needs an id and more: {prefix!r} has {len(at)} column(s)")
         layout.append((tuple(names[i][len(prefix) :] for i in at), itemgetter(*at)))
     return [tuple(Part(zip(own, pick(row), strict=True)) for own, pick in layout) for row in result.all()]

@@ -32,7 +32,7 @@ class Workers:
 
     @staticmethod
     def worker_briefs(conn: Connection) -> list[WorkerBrief]:
-        """Every worker, as decisions read it, by id."""
+        """Every worker as decisions read it, in the order of their ids."""
         query = select(*(workers.c[name] for name in WorkerBrief.COLUMNS)).order_by(workers.c.id)
         return [WorkerBrief.from_values(r) for r in conn.execute(query).all()]
 

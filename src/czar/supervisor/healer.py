@@ -14,7 +14,7 @@ from czar.core.health import Diagnosis, Problem, Repair, Thresholds, Vitals, rep
 from czar.core.host_commands import Answer, MessageKind, Restart, StartTask, Tell
 from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, AttemptOutcome, TaskState, WorkerRole, WorkerState
 from czar.runtime import proc
-from czar.store.records import Task, TaskBrief, Worker
+from czar.store.records import Station, Task, TaskBrief, Worker
 from czar.store.store import Store, Tx
 from czar.supervisor import stall
 from czar.supervisor.actions import Actions
@@ -25,12 +25,15 @@ LAST_WORDS = 300  # characters of what an agent said last, in the evidence of it
 STARTS = (EventKind.AGENT_STARTED, EventKind.AGENT_RESTARTED)  # an agent's start, for ``last_said``
 
 
-class _Tasks(NamedTuple):
-    """Every task, and the merges held back (task -> the tasks it conflicts with or duplicates),
-    read together: a health round that changed no wait reads them once."""
+class _Look(NamedTuple):
+    """What a health round reads, in one read transaction: the workers with their tasks and
+    attempts, every task, the merges held back (task -> the tasks it conflicts with or
+    duplicates), and how many workers are idle. A round that changes no wait reads it once."""
 
-    rows: list[TaskBrief]
+    stations: list[Station]
+    tasks: list[TaskBrief]
     holds: dict[str, frozenset[str]]
+    idle: int
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,10 @@ class Healer:
         """Examine and repair; returns the next moment worth looking again, and the workers whose
         host must be started again."""
         now = self.p.clock.time() if now is None else now
-        patients, lost = self._read(now, self._settle_waits())
+        look = self._look()
+        if self._settle_waits(look):
+            look = self._look()  # what the round examines is read after its changes, not before
+        patients, lost = self._read(now, look)
         nxt: list[float] = []
         for pt in patients:
             v = pt.vitals
@@ -102,11 +108,14 @@ class Healer:
             said = last_said(conn, attempt)
         return replace(f, evidence=f"{f.evidence}; it said last: {said[:LAST_WORDS]}") if said else f
 
-    def _read(self, now: float, tasks: _Tasks | None) -> tuple[list[Patient], list[str]]:
+    def _look(self) -> _Look:
         with self.store.read() as conn:
-            stations = Store.stations(conn)
+            return _Look(Store.stations(conn), Store.task_briefs(conn), Store.held_tasks(conn), Store.idle_count(conn))
+
+    def _read(self, now: float, look: _Look) -> tuple[list[Patient], list[str]]:
+        stations = look.stations
         spent = self._spent()
-        finished, release = self._waits(tasks)
+        finished, release = self._waits(look)
         patients: list[Patient] = []
         lost: list[str] = []
         for w, task, attempt in ((s.worker, s.task, s.attempt) for s in stations):
@@ -150,27 +159,19 @@ class Healer:
             patients.append(Patient(vitals, attempt.id, attempt.base_commit, w.pid))
         return patients, lost
 
-    def _waits(self, tasks: _Tasks | None) -> tuple[set[str], dict[str, frozenset[str]]]:
+    def _waits(self, look: _Look) -> tuple[set[str], dict[str, frozenset[str]]]:
         """The tasks that can no longer come (merged, failed, cancelled), and the waits to drop
-        to break every cycle of waits (by plan order, see czar.core.waits); of ``tasks`` as read
-        just now, if given."""
-        if tasks is None:
-            with self.store.read() as conn:
-                tasks = _Tasks(Store.task_briefs(conn), Store.held_tasks(conn))
-        rows, holds = tasks
-        finished, graph, order = _wait_graph(rows)
-        return finished, waits.releases(graph, order, holds)
+        to break every cycle of waits (by plan order, see czar.core.waits)."""
+        finished, graph, order = _wait_graph(look.tasks)
+        return finished, waits.releases(graph, order, look.holds)
 
-    def _settle_waits(self) -> _Tasks | None:
+    def _settle_waits(self, look: _Look) -> bool:
         """Waits of tasks no agent holds, and waits that hold every worker: a task back in the
         pool stops waiting for tasks that are over, or that wait for it in a cycle it comes first
         in; and when every worker waits for a task that needs one to start, the waiting agent last
         in the plan gives its worker back (see czar.core.waits). Agents at work hear theirs from
-        their own examination. Returns the tasks as read if it changed none (the usual case)."""
-        with self.store.read() as conn:
-            rows = Store.task_briefs(conn)
-            idle = Store.idle_count(conn)
-            holds = Store.held_tasks(conn)
+        their own examination. True if it changed something."""
+        rows, idle, holds = look.tasks, look.idle, look.holds
         finished, graph, order = _wait_graph(rows)
         released = waits.releases(graph, order, holds)
         changes: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
@@ -183,7 +184,7 @@ class Healer:
         states = {r.id: r.state for r in rows}
         yielding = waits.starved(states, graph, order, idle, holds)
         if not changes and yielding is None:
-            return _Tasks(rows, holds)  # the usual case: nothing to write
+            return False  # the usual case: nothing to write
         with self.store.write() as conn:
             for tid, (before, left) in changes.items():
                 if Store.task(conn, tid).blocked_on != waits.render(before):
@@ -193,13 +194,13 @@ class Healer:
             if yielding is not None:
                 row = Store.task(conn, yielding)
                 if row.state != states[yielding] or waits.parse(row.blocked_on) != graph[yielding]:
-                    return None
+                    return True
                 needed = sorted(t for t in graph[yielding] if states.get(t) == TaskState.READY.value)
                 why = f"every worker waits, and {', '.join(needed) or 'a task it waits for'} needs one to start"
                 self.actions.requeue(conn, yielding, f"gave its worker back: {why}", waiting=True)
         if yielding is not None:
             self.say(f"task {yielding} gives its worker back while it waits: {why}")
-        return None
+        return True
 
     def _spent(self) -> dict[str, float]:
         """What each task's attempts cost so far."""

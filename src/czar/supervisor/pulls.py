@@ -89,29 +89,29 @@ class PullRequests:
         state, task_id = brief.state, brief.id
         if state in VERIFIED:
             head = tips.get(branch_of(task_id))
-            if head and (
-                pull is None
-                or pull.head_commit != head
-                or pull.state is not PullState.OPEN
-                or (self.mirrored and pull.synced is None)
-            ):
-                self.publish(self._task(task_id), head)
+            behind = pull is None or pull.head_commit != head or pull.state is not PullState.OPEN
+            unsynced = self.mirrored and pull is not None and pull.synced is None
+            if head and (behind or unsynced) and (task := self._task(brief)):
+                self.publish(task, head)
         elif state is TaskState.MERGED:
             if pull is None:  # verified and merged between two looks: opened now, at what merged
                 head = tips.get(branch_of(task_id))
                 if head is None:
                     return  # its branch is gone: nothing to show
-                task = self._task(task_id)
-                ref = self.publish(task, head)
-                self.forge.merge(ref.number, head, self._merged_as(task) or head)
-            elif pull.state is PullState.OPEN:
-                self.forge.merge(pull.id, pull.head_commit, self._merged_as(self._task(task_id)) or pull.head_commit)
+                if task := self._task(brief):
+                    ref = self.publish(task, head)
+                    self.forge.merge(ref.number, head, self._merged_as(task) or head)
+            elif pull.state is PullState.OPEN and (task := self._task(brief)):
+                self.forge.merge(pull.id, pull.head_commit, self._merged_as(task) or pull.head_commit)
         elif state in (TaskState.FAILED, TaskState.CANCELLED) and pull is not None and pull.state is PullState.OPEN:
             self.forge.close(pull.id, f"task {task_id} {state}")
 
-    def _task(self, task_id: str) -> Task:
+    def _task(self, brief: TaskBrief) -> Task | None:
+        """The task whole, if it is still in the state its brief said: one that moved on since
+        (its agent sent back to work, a new attempt) is the next look's, as it is then."""
         with self.p.store.read() as conn:
-            return Store.task(conn, task_id)
+            task = Store.task(conn, brief.id)
+        return task if task.state is brief.state else None
 
     def publish(self, task: Task, head: str) -> PullRef:
         """The task's pull request, opened or updated at ``head``."""
