@@ -7,9 +7,10 @@ names looked up once; the records are built from their items.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Result, Row
+if TYPE_CHECKING:  # records read rows but need not load SQLAlchemy (what imports them may not)
+    from sqlalchemy import Result, Row
 
 
 class Columns(dict[str, Any]):
