@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, NamedTuple
+from functools import cached_property
+from typing import Any
 
 from czar.core import health, waits
 from czar.core.events import EventKind
@@ -25,7 +26,8 @@ LAST_WORDS = 300  # characters of what an agent said last, in the evidence of it
 STARTS = (EventKind.AGENT_STARTED, EventKind.AGENT_RESTARTED)  # an agent's start, for ``last_said``
 
 
-class _Look(NamedTuple):
+@dataclass(frozen=True)
+class _Look:
     """What a health round reads, in one read transaction: the workers with their tasks and
     attempts, every task, the merges held back (task -> the tasks it conflicts with or
     duplicates), and how many workers are idle. A round that changes no wait reads it once."""
@@ -34,6 +36,14 @@ class _Look(NamedTuple):
     tasks: list[TaskBrief]
     holds: dict[str, frozenset[str]]
     idle: int
+
+    @cached_property
+    def wait_graph(self) -> tuple[set[str], dict[str, frozenset[str]], dict[str, int], dict[str, frozenset[str]]]:
+        """The tasks that can no longer come (merged, failed, cancelled), who waits for which,
+        the plan's order, and the waits to drop to break every cycle of waits (by plan order,
+        see czar.core.waits)."""
+        finished, graph, order = _wait_graph(self.tasks)
+        return finished, graph, order, waits.releases(graph, order, self.holds)
 
 
 @dataclass(frozen=True)
@@ -115,7 +125,7 @@ class Healer:
     def _read(self, now: float, look: _Look) -> tuple[list[Patient], list[str]]:
         stations = look.stations
         spent = self._spent()
-        finished, release = self._waits(look)
+        finished, _, _, release = look.wait_graph
         patients: list[Patient] = []
         lost: list[str] = []
         for w, task, attempt in ((s.worker, s.task, s.attempt) for s in stations):
@@ -159,12 +169,6 @@ class Healer:
             patients.append(Patient(vitals, attempt.id, attempt.base_commit, w.pid))
         return patients, lost
 
-    def _waits(self, look: _Look) -> tuple[set[str], dict[str, frozenset[str]]]:
-        """The tasks that can no longer come (merged, failed, cancelled), and the waits to drop
-        to break every cycle of waits (by plan order, see czar.core.waits)."""
-        finished, graph, order = _wait_graph(look.tasks)
-        return finished, waits.releases(graph, order, look.holds)
-
     def _settle_waits(self, look: _Look) -> bool:
         """Waits of tasks no agent holds, and waits that hold every worker: a task back in the
         pool stops waiting for tasks that are over, or that wait for it in a cycle it comes first
@@ -172,8 +176,7 @@ class Healer:
         in the plan gives its worker back (see czar.core.waits). Agents at work hear theirs from
         their own examination. True if it changed something."""
         rows, idle, holds = look.tasks, look.idle, look.holds
-        finished, graph, order = _wait_graph(rows)
-        released = waits.releases(graph, order, holds)
+        finished, graph, order, released = look.wait_graph
         changes: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         for r in rows:
             if r.state is TaskState.READY and r.blocked_on:
