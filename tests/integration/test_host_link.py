@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import struct
 import subprocess
 import threading
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from czar.agent_tools.host_link import (
+    DROPS,
     URL_FILE,
     Fallback,
     HostLink,
@@ -220,13 +222,7 @@ def test_a_connection_the_server_closed_while_idle_is_made_again(project: Projec
 
     def serve() -> None:
         for _ in range(2):
-            conn, _ = listening.accept()
-            with conn:
-                conn.recv(65536)
-                body = b'{"ok": true, "result": 7}'
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-                answered.append(1)
-            # closed at once, as a server's keep-alive timeout does
+            _answer_one_call(listening, answered)  # and closed at once, as a server's keep-alive timeout does
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -235,6 +231,56 @@ def test_a_connection_the_server_closed_while_idle_is_made_again(project: Projec
     retry_until(lambda: len(answered) == 1, what="the first answer")
     assert carrier("newest_event", None, {}) == 7  # the server answers one call per connection
     retry_until(lambda: len(answered) == 2, what="the second answer, on a connection of its own")
+    thread.join(timeout=5)
+    listening.close()
+
+
+def _serve_dropping(listening: socket.socket, drops: int, answered: list[int] | None) -> None:
+    """A server that dies with the call ``drops`` times (reads it and resets the connection, as a
+    killed process's socket does), then answers on the next connection (given ``answered``)."""
+    for _ in range(drops):
+        conn, _ = listening.accept()
+        conn.recv(65536)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+    if answered is not None:
+        _answer_one_call(listening, answered)
+
+
+def _answer_one_call(listening: socket.socket, answered: list[int]) -> None:
+    conn, _ = listening.accept()
+    with conn:
+        conn.recv(65536)
+        body = b'{"ok": true, "result": 7}'
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        answered.append(1)
+
+
+@pytest.mark.parametrize("drops", [1, DROPS - 1])
+def test_a_call_the_server_died_with_goes_to_the_next_server(drops: int) -> None:
+    """Seen in CI: a host's first call (no kept connection) in flight when the tools server was
+    killed went on the store itself, though the supervisor starts the next server on the same socket."""
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(4)
+    answered: list[int] = []
+    thread = threading.Thread(target=_serve_dropping, args=(listening, drops, answered), daemon=True)
+    thread.start()
+    carrier = _carrier(f"http://127.0.0.1:{listening.getsockname()[1]}", "k" * 64, "w1")
+    assert carrier("newest_event", None, {}) == 7 and answered == [1]
+    thread.join(timeout=5)
+    listening.close()
+
+
+def test_a_call_dropped_every_time_is_unreachable() -> None:
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(4)
+    thread = threading.Thread(target=_serve_dropping, args=(listening, DROPS, None), daemon=True)
+    thread.start()
+    carrier = _carrier(f"http://127.0.0.1:{listening.getsockname()[1]}", "k" * 64, "w1")
+    with pytest.raises(Unreachable, match=f"dropped the call {DROPS} times"):
+        carrier("newest_event", None, {})
     thread.join(timeout=5)
     listening.close()
 

@@ -36,6 +36,8 @@ from czar.core.states import WorkerState
 from czar.errors import CzarError
 
 PATH_PREFIX = "/host/"  # the tools server's path for worker ``W``'s host: /host/W
+DROPS = 3  # a call dropped unanswered this often in a row: its server is not coming back for it
+DROPPED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 TIMEOUT = 60.0  # a permission can wait on czar's policy; nothing here waits on a person
 TOOL = "tool."  # a call's name for one of the agent tools (``AgentTools``), as ``tool.done``
 KEY_FILE = "host.key"  # in the project's folder: what proves a worker host to the tools server
@@ -286,17 +288,20 @@ class HttpCarrier:
 
     def __call__(self, name: str, launch: int | None, args: dict[str, Any]) -> Any:
         body = json.dumps({"call": name, "launch": launch, "args": args}).encode()
-        kept = getattr(self._local, "conn", None)
-        try:
-            data = self._post(kept, body)
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
-            if kept is None:
-                raise Unreachable(f"the tools server dropped the call: {exc}") from exc
-            # The connection kept from an earlier call was closed: by the server while idle (the
-            # call was not read), or by a server that died (it may have been carried out). Sent
-            # again on a new connection: a call is carried out at least once, and those that must
-            # count once (usage) carry a mark the store checks.
-            data = self._post(None, body)
+        conn = getattr(self._local, "conn", None)
+        for tried in range(1, DROPS + 1):
+            try:
+                data = self._post(conn, body)
+                break
+            except DROPPED as exc:
+                # Closed unanswered: a kept connection by the server while idle (the call was not
+                # read), or the server died with the call (it may have been carried out). Sent
+                # again on a new connection, which waits in the socket's queue for the server the
+                # supervisor starts again: a call is carried out at least once, and those that must
+                # count once (usage) carry a mark the store checks.
+                if tried == DROPS:
+                    raise Unreachable(f"the tools server dropped the call {DROPS} times: {exc}") from exc
+                conn = None
         answer = json.loads(data)
         if not answer.get("ok"):
             error = str(answer.get("error") or "the call failed")
@@ -313,7 +318,7 @@ class HttpCarrier:
             conn.request("POST", self.path, body=body, headers=self.headers)
             response = conn.getresponse()
             data = response.read()
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        except DROPPED:
             self._forget(conn)
             raise
         except (OSError, http.client.HTTPException) as exc:
