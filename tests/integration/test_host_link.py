@@ -235,13 +235,17 @@ def test_a_connection_the_server_closed_while_idle_is_made_again(project: Projec
     listening.close()
 
 
-def _serve_dropping(listening: socket.socket, drops: int, answered: list[int] | None) -> None:
-    """A server that dies with the call ``drops`` times (reads it and resets the connection, as a
-    killed process's socket does), then answers on the next connection (given ``answered``)."""
+def _serve_dropping(listening: socket.socket, drops: int, answered: list[int] | None, how: str = "reset") -> None:
+    """A server that dies with the call ``drops`` times (reads it, then its connection is reset as a
+    killed process's socket is, closed, or closed half-way through the answer), then answers on the
+    next connection (given ``answered``)."""
     for _ in range(drops):
         conn, _ = listening.accept()
         conn.recv(65536)
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if how == "reset":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif how == "half-answered":
+            conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{"ok": tr')
         conn.close()
     if answered is not None:
         _answer_one_call(listening, answered)
@@ -256,15 +260,17 @@ def _answer_one_call(listening: socket.socket, answered: list[int]) -> None:
         answered.append(1)
 
 
-@pytest.mark.parametrize("drops", [1, DROPS - 1])
-def test_a_call_the_server_died_with_goes_to_the_next_server(drops: int) -> None:
+@pytest.mark.parametrize(
+    ("drops", "how"), [(1, "reset"), (DROPS - 1, "reset"), (1, "closed"), (DROPS - 1, "half-answered")]
+)
+def test_a_call_the_server_died_with_goes_to_the_next_server(drops: int, how: str) -> None:
     """Seen in CI: a host's first call (no kept connection) in flight when the tools server was
     killed went on the store itself, though the supervisor starts the next server on the same socket."""
     listening = socket.socket()
     listening.bind(("127.0.0.1", 0))
     listening.listen(4)
     answered: list[int] = []
-    thread = threading.Thread(target=_serve_dropping, args=(listening, drops, answered), daemon=True)
+    thread = threading.Thread(target=_serve_dropping, args=(listening, drops, answered, how), daemon=True)
     thread.start()
     carrier = _carrier(f"http://127.0.0.1:{listening.getsockname()[1]}", "k" * 64, "w1")
     assert carrier("newest_event", None, {}) == 7 and answered == [1]

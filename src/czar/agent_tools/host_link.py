@@ -37,7 +37,8 @@ from czar.errors import CzarError
 
 PATH_PREFIX = "/host/"  # the tools server's path for worker ``W``'s host: /host/W
 DROPS = 3  # a call dropped unanswered this often in a row: its server is not coming back for it
-DROPPED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+# The server closed a connection without a whole answer: it died with the call, or (a kept one) closed it while idle.
+DROPPED = (http.client.RemoteDisconnected, http.client.IncompleteRead, ConnectionResetError, BrokenPipeError)
 TIMEOUT = 60.0  # a permission can wait on czar's policy; nothing here waits on a person
 TOOL = "tool."  # a call's name for one of the agent tools (``AgentTools``), as ``tool.done``
 KEY_FILE = "host.key"  # in the project's folder: what proves a worker host to the tools server
