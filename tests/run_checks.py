@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from czar.paths import ProjectPaths
@@ -44,6 +45,34 @@ def crash_plan(
             sim_task(f, deps=(d, e), extra=more.strip()),
         ]
     return write_plan(root, name, entries, workers=3, project_extra=f"accept = [{json.dumps(check)}]\n{extra_project}")
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A run held where it stands: its checks take ``seconds``, then wait while the hold is on. A
+    test that acts on work in flight puts it on when the run reaches its point, so that an act
+    slow to start (a `czar down` on a loaded machine: seen taking eight seconds) still meets that
+    work, instead of a run that finished meanwhile."""
+
+    folder: Path  # made here; the checks' sandbox is told to show it
+    seconds: float
+
+    @property
+    def check(self) -> str:
+        hold = self.folder / "hold"
+        wait = f"all(os.path.exists({str(hold)!r}) and not time.sleep(0.05) for _ in iter(int, 1))"
+        return f'python -c "import os, time; time.sleep({self.seconds}); {wait}"'
+
+    def plan_lines(self) -> str:
+        """The plan's lines that show the folder (made now) to the sandboxed checks."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return f"[sandbox]\nwritable = [{json.dumps(str(self.folder))}]\n"
+
+    def on(self) -> None:
+        (self.folder / "hold").touch()
+
+    def off(self) -> None:
+        (self.folder / "hold").unlink(missing_ok=True)
 
 
 def events(name: str) -> list[Event]:

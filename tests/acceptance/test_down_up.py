@@ -19,13 +19,13 @@ from czar.runtime.proc import find_by_env, pid_alive
 from czar.store.store import Store
 from czar.supervisor.lock import holder_pid
 from helpers import czar, make_repo, retry_until, write_plan
-from run_checks import assert_nothing_charged, assert_whole, crash_plan, events, first, last_event, reach
+from run_checks import Hold, assert_nothing_charged, assert_whole, crash_plan, events, first, last_event, reach
 
-SLOW_CHECK = 'python -c "import time; time.sleep(1.5)"'  # so that `down` comes while checks run
+SLOW_CHECK_SECONDS = 1.5  # so that `down` comes while checks run
 QUICK_CHECK = 'python -c "pass"'  # where a kill comes before any check
-# `down` always meets slow checks: with quick ones a loaded machine could finish all six tasks
-# while the `czar down` process is starting (seen from the running and handed-in points alike),
-# and there would be nothing left to carry on.
+# `down` always meets slow checks, held at each point: with quick ones a loaded machine could
+# finish all six tasks while the `czar down` process is starting (seen from the running and
+# handed-in points alike), and there would be nothing left to carry on.
 
 POINTS = {
     "running": lambda e: e.kind == "agent.progress",
@@ -56,12 +56,15 @@ def test_down_then_up_with_work_in_flight_carries_it_on_and_charges_nothing(tmp_
     # Each point in turn in the same run (`up` after each `down`, `czar run` after the last): one
     # run for the suite to pay for, not one per point.
     name = "downup"
-    plan = crash_plan(tmp_path, name, SLOW_CHECK)
+    hold = Hold(tmp_path / "gate", SLOW_CHECK_SECONDS)
+    plan = crash_plan(tmp_path, name, hold.check, extra_project=hold.plan_lines())
     czar("up", str(plan), check=True)
     stops: list[int] = []
     for n, point in enumerate(POINTS):
         after = stops[-1] if stops else 0
+        hold.off()
         reach(name, POINTS[point], f"the run to reach {point}", after=after)
+        hold.on()  # `down` meets work in flight however long it takes to start
         if stops:  # every host back before the next `down` (the point may come before a slow one)
             retry_until(
                 partial(_hosts_started, name, after), timeout=60, what=f"every host to start again before {point}"
@@ -78,6 +81,7 @@ def test_down_then_up_with_work_in_flight_carries_it_on_and_charges_nothing(tmp_
         if n < len(POINTS) - 1:
             czar("up", str(plan), check=True)
 
+    hold.off()
     result = czar("run", str(plan), "--json", timeout=240)
     assert result.returncode == 0, result.stderr
     evs = assert_whole(name, tmp_path / "repo", json.loads(result.stdout))
