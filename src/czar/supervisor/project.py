@@ -29,7 +29,6 @@ from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan, load_plan
 from czar.runtime import clock as machine_clock
 from czar.runtime import sandbox, search_path
-from czar.runtime.tmux import TmuxHost
 from czar.runtime.withheld import withhold
 from czar.store.peek import peek
 from czar.store.records import TaskSpec
@@ -202,6 +201,8 @@ class Project:
         """The windows czar's processes run in (a port)."""
         if self.terminal is not None:
             return self.terminal
+        from czar.runtime.tmux import TmuxHost  # libtmux: 50 ms at the start of commands that never use it
+
         return TmuxHost(self.paths.tmux_socket, self.paths.tmux_session)
 
     @property
