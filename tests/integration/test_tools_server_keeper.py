@@ -7,6 +7,7 @@ import os
 import signal
 from pathlib import Path
 
+from czar.agent_tools.host_link import HttpCarrier, host_key
 from czar.agent_tools.tools_server import address, tools_pid
 from czar.runtime import proc
 from czar.runtime.ancestry import process
@@ -52,5 +53,44 @@ def test_a_new_supervisor_keeps_the_running_server_and_replaces_a_dead_one(tmp_p
         assert second.pid not in (None, pid) and address(project.store) not in (None, url)
         second.stop()
         assert address(project.store) is None
+    finally:
+        first.stop()
+
+
+def test_a_server_told_of_the_plan_as_it_was_is_replaced_and_none_loads_the_plan(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    make_repo(tmp_path / "repo")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    plan = write_plan(tmp_path, "told", [sim_task("a")], workers=1)
+    project = open_project(plan)
+    project.sync_plan()
+    first = ToolsServer(project, lambda _text: None)
+    first.start()
+    try:
+        pid = first.pid
+        assert pid is not None
+        # It serves without the plan's models (pydantic): it was told what it needs of them.
+        url = address(project.store)
+        assert url is not None
+        carrier = HttpCarrier(url, host_key(project.paths.root), "w1")
+        try:
+            assert carrier("newest_event", None, {}) >= 1
+        finally:
+            carrier.close()
+        assert "pydantic" not in Path(f"/proc/{pid}/maps").read_text()
+        # The plan now lets agents write a cache: the next supervisor replaces the server told otherwise.
+        plan.write_text(plan.read_text().replace("[workers]", f'[sandbox]\nwritable = ["{cache}"]\n\n[workers]'))
+        said: list[str] = []
+        second = ToolsServer(open_project(plan), said.append)
+        second.start()
+        try:
+            assert second.pid not in (None, pid) and any("replaced" in line for line in said), said
+            retry_until(lambda: not proc.pid_alive(pid), what="the server told of the old plan to end")
+            told = process(second.pid) if second.pid else None
+            assert told is not None and ("--writable", str(cache)) in zip(told.cmdline, told.cmdline[1:], strict=False)
+        finally:
+            second.stop()
     finally:
         first.stop()

@@ -1,4 +1,4 @@
-"""``python -m czar.agent_tools.tools_server --plan PLAN --fd N``: the project's tools server, one
+"""``python -m czar.agent_tools.tools_server --plan PLAN --project NAME --fd N ...``: the project's tools server, one
 process per run. It serves the worker hosts' calls on the store (``czar.agent_tools.host_service``:
 a host does not load SQLAlchemy) and, when the plan has an agent that speaks MCP over HTTP, czar's
 MCP server for every worker's agent (``czar.agent_tools.mcp_tools.app``; else the MCP SDK is not
@@ -8,9 +8,8 @@ The supervisor starts it (``czar.supervisor.tools``) on a listening socket it ma
 as file descriptor ``N``: the address is good before this process has loaded anything, and an
 agent that connects meanwhile waits in the socket's queue. It keeps nothing of its own (every call
 is a transaction in the store), so when it dies the supervisor starts it again on the same socket
-and the agents' next calls reach the new one.
-
-It never imports the CLI: it is on the path of a cold `czar run`.
+and the agents' next calls reach the new one. It is told what it needs of the plan (its project,
+how agents are confined) and never loads it, nor the CLI: it is on the path of a cold `czar run`.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import re
 import socket
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from czar.runtime import proc, sandbox
 from czar.store.store import Store
 from czar.vcs.git import Git
 
-if TYPE_CHECKING:  # the plan's models (pydantic) are for this process, not the worker hosts that read its address
+if TYPE_CHECKING:  # the plan's models (pydantic) are the supervisor's: this process is told what it needs of them
     from czar.plan.load import Plan
 
 Wrap = Callable[[list[str]], list[str]]
@@ -40,27 +40,27 @@ MODULE = "czar.agent_tools.tools_server"
 URL_KEY = "tools_url"  # in the store's meta: where the running server listens
 PID_KEY = "tools_pid"
 MCP_FLAG = "--mcp"
+UNCONFINED = "--unconfined"
 KEEP_ALIVE = 300  # seconds a worker host's idle connection is kept (it calls again soon)
 PATH = re.compile(r"^/mcp/([A-Za-z0-9_.-]{1,64})/([0-9]{1,9})/?$")  # see mcp_path
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m czar.agent_tools.tools_server")
-    parser.add_argument("--plan", type=Path, required=True)
+    parser.add_argument("--plan", type=Path, required=True, help="the plan served (by which a supervisor knows it)")
+    parser.add_argument("--project", required=True, help="the project's name (its store)")
     parser.add_argument("--fd", type=int, required=True, help="the listening socket, handed down")
     parser.add_argument(MCP_FLAG, action="store_true", help="serve MCP too (the plan has agents that speak it)")
+    Sandboxing.arguments(parser)
     args = parser.parse_args()
     try:
-        from czar.plan.load import load_plan
-
-        plan = load_plan(args.plan)
-        store = Store(ProjectPaths.for_project(plan.project.name))
+        store = Store(ProjectPaths.for_project(args.project))
         key = host_key(store.paths.root)
         listening = socket.socket(fileno=args.fd)
     except (CzarError, OSError) as exc:
         print(f"czar tools-server: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
-    serve(listening, store, functools.partial(sandbox_for, plan, store), key, mcp=args.mcp)
+    serve(listening, store, functools.partial(sandbox_for, Sandboxing.parsed(args), store), key, mcp=args.mcp)
     return 0
 
 
@@ -147,15 +147,50 @@ def in_background(build: Callable[[], ASGIApp]) -> ASGIApp:
     return app
 
 
-def sandbox_for(plan: Plan, store: Store, worker: str) -> Wrap | None:
+@dataclass(frozen=True)
+class Sandboxing:
+    """What the plan says that this server's git needs to run in an agent's sandbox. The
+    supervisor hands it down on the command line: this process never loads the plan (pydantic and
+    the plan's models, a tenth of a second before the worker hosts' first calls are answered)."""
+
+    repo: Path
+    writable: tuple[Path, ...]
+
+    @classmethod
+    def of(cls, plan: Plan) -> Sandboxing | None:
+        """None: the plan runs agents unconfined."""
+        return cls(plan.repo, tuple(Path(p) for p in plan.sandbox.writable)) if plan.sandbox.enabled else None
+
+    @staticmethod
+    def argv(sandboxing: Sandboxing | None) -> list[str]:
+        if sandboxing is None:
+            return [UNCONFINED]
+        return ["--repo", str(sandboxing.repo), *(a for w in sandboxing.writable for a in ("--writable", str(w)))]
+
+    @staticmethod
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--repo", type=Path, help="the plan's repository")
+        parser.add_argument("--writable", type=Path, action="append", default=[], help="more folders agents write")
+        parser.add_argument(UNCONFINED, action="store_true", help="the plan runs agents without a sandbox")
+
+    @classmethod
+    def parsed(cls, args: argparse.Namespace) -> Sandboxing | None:
+        if args.unconfined:
+            return None
+        if args.repo is None:
+            raise SystemExit(f"czar tools-server: --repo or {UNCONFINED} is required")
+        return cls(args.repo, tuple(args.writable))
+
+
+def sandbox_for(sandboxing: Sandboxing | None, store: Store, worker: str) -> Wrap | None:
     """How git runs, for czar, in the checkout of ``worker``'s task: in a sandbox like its
     agent's (the checkout's configuration and hooks are the agent's to write), without network."""
-    if not plan.sandbox.enabled:
+    if sandboxing is None:
         return None
-    return functools.partial(_confined, plan, store, worker)
+    return functools.partial(_confined, sandboxing, store, worker)
 
 
-def _confined(plan: Plan, store: Store, worker: str, argv: list[str]) -> list[str]:
+def _confined(sandboxing: Sandboxing, store: Store, worker: str, argv: list[str]) -> list[str]:
     with store.read() as conn:
         row = Store.worker(conn, worker)
         task = Store.task(conn, row.task_id) if row.task_id else None
@@ -166,9 +201,9 @@ def _confined(plan: Plan, store: Store, worker: str, argv: list[str]) -> list[st
         Path(attempt.worktree),
         home=store.paths.root / "agents" / worker,
         data=czar_home(),
-        repo=plan.repo,
-        objects=Git(plan.repo).common_dir() / "objects",
-        extra=tuple(Path(p) for p in plan.sandbox.writable),
+        repo=sandboxing.repo,
+        objects=Git(sandboxing.repo).common_dir() / "objects",
+        extra=sandboxing.writable,
     )
     return sandbox.wrap(argv, confine)
 

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 
 from czar.agent_tools.host_link import URL_FILE
-from czar.agent_tools.tools_server import MCP_FLAG, MODULE, PID_KEY, URL_KEY
+from czar.agent_tools.tools_server import MCP_FLAG, MODULE, PID_KEY, URL_KEY, Sandboxing
 from czar.agents.adapters import adapter_for
 from czar.core.events import EventKind
 from czar.errors import CzarError
@@ -29,6 +29,7 @@ from czar.supervisor.project import Project
 LOG = "tools-server.log"  # in the project's logs
 RESTARTS = 5  # starts within RESTART_WINDOW before the supervisor gives up on it
 RESTART_WINDOW = 60.0
+FD = "--fd"
 
 
 class ToolsServer:
@@ -106,9 +107,7 @@ class ToolsServer:
             self.listening.listen(128)  # agents that connect before the server runs wait here
         if self.child is not None:
             self.child.wait(timeout=1)  # the last one, reaped
-        argv = [sys.executable, "-m", MODULE, "--plan", str(self.p.plan.path), "--fd", str(self.listening.fileno())]
-        if self.mcp:
-            argv.append(MCP_FLAG)
+        argv = [sys.executable, "-m", MODULE, *self._told(), FD, str(self.listening.fileno())]
         try:
             self.child = proc.start_server(
                 argv,
@@ -151,10 +150,23 @@ class ToolsServer:
         except OSError as exc:  # the hosts then go on on the store itself
             self.say(f"cannot publish the tools server's address: {exc}")
 
+    def _told(self) -> list[str]:
+        """What the server is told, but its socket: the plan, its project, how agents are
+        confined, and whether the plan's agents speak MCP."""
+        plan = self.p.plan
+        mcp = [MCP_FLAG] if self.mcp else []
+        return ["--plan", str(plan.path), "--project", plan.project.name, *Sandboxing.argv(Sandboxing.of(plan)), *mcp]
+
     def _is_ours(self, info: ProcessInfo | None) -> bool:
-        """A tools server of this project's plan (not a process that took a dead one's pid), that
-        serves MCP if and only if the plan's agents now need it."""
-        return info is not None and self._of_this_plan(info) and (MCP_FLAG in info.cmdline) == self.mcp
+        """A tools server of this project's plan (not a process that took a dead one's pid) told
+        what it would be told now: not one of the plan as it was (its agents now speak MCP, or no
+        longer; their sandbox changed)."""
+        if info is None or not self._of_this_plan(info):
+            return False
+        told = list(info.cmdline[info.cmdline.index(MODULE) + 1 :])
+        if FD in told:
+            del told[told.index(FD) : told.index(FD) + 2]
+        return told == self._told()
 
     def _of_this_plan(self, info: ProcessInfo) -> bool:
         return MODULE in info.cmdline and str(self.p.plan.path) in info.cmdline
