@@ -292,6 +292,31 @@ def test_a_call_dropped_every_time_is_unreachable() -> None:
     listening.close()
 
 
+@pytest.mark.parametrize("answer", [b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]"])
+def test_an_unreadable_answer_is_unreachable_not_a_crash(answer: bytes) -> None:
+    """Found in review: a server cut off after its status line (no headers, no body) or answering
+    with JSON that is no object raised a raw JSONDecodeError or AttributeError, which no fallback
+    caught."""
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(4)
+
+    def serve() -> None:
+        conn, _ = listening.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    carrier = _carrier(f"http://127.0.0.1:{listening.getsockname()[1]}", "k" * 64, "w1")
+    with pytest.raises(Unreachable, match="unreadable"):
+        carrier("newest_event", None, {})
+    thread.join(timeout=5)
+    carrier.close()
+    listening.close()
+
+
 def test_the_unreadable_command_reaches_the_host_as_unreadable(project: Project, server: Any) -> None:
     from sqlalchemy import insert
 

@@ -303,7 +303,12 @@ class HttpCarrier:
                 if tried == DROPS:
                     raise Unreachable(f"the tools server dropped the call {DROPS} times: {exc}") from exc
                 conn = None
-        answer = json.loads(data)
+        try:
+            answer = json.loads(data)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):  # a server cut off after its headers: no body, or half of one
+            raise Unreachable(f"the tools server's answer is unreadable: {data[:80]!r}")
         if not answer.get("ok"):
             error = str(answer.get("error") or "the call failed")
             raise CallerError(error) if answer.get("caller") else CzarError(error)
