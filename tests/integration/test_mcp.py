@@ -14,7 +14,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from czar.agent_tools.identity import Caller, CallerError, token_digest
-from czar.agent_tools.mcp_tools import build, target_of
+from czar.agent_tools.mcp_tools import build
+from czar.core.policy import target_of
 from czar.core.states import TaskState, WorkerState
 from czar.runtime import proc
 from czar.store.store import Store
@@ -215,7 +216,9 @@ def test_czar_commands_inside_the_sandbox_reach_the_tools_through_the_host(proje
     confine = dataclasses.replace(confine, network=network)
     gate = Gateway(network)
 
-    def czar_in_sandbox(*args: str, token: str = "secret-1", stdin: str = "") -> Any:
+    def czar_in_sandbox(
+        *args: str, token: str = "secret-1", stdin: str = "", more: dict[str, str] | None = None
+    ) -> Any:
         import subprocess
 
         env = {
@@ -224,6 +227,7 @@ def test_czar_commands_inside_the_sandbox_reach_the_tools_through_the_host(proje
             "CZAR_WORKER": "w1",
             "CZAR_TOKEN": token,
             "CZAR_ENDPOINT": endpoint.base,
+            **(more or {}),
         }
         argv = sandbox.wrap([sys.executable, "-m", "czar", *args], confine)
         return subprocess.run(argv, env=env, input=stdin, capture_output=True, text=True, timeout=60, check=False)
@@ -237,8 +241,12 @@ def test_czar_commands_inside_the_sandbox_reach_the_tools_through_the_host(proje
         assert stop.returncode == 2 and "not handed in yet" in stop.stderr, stop.stderr
         # A Gemini tool-use hook written before --agent existed is still read as Gemini's.
         use = '{"hook_event_name": "BeforeTool", "tool_name": "run_shell_command", "tool_input": {"command": "ls"}}'
-        legacy = czar_in_sandbox("hook", "--deny-on-error", stdin=use)
+        legacy = czar_in_sandbox("hook", "--deny-on-error", stdin=use, more={"PYTHONPROFILEIMPORTTIME": "1"})
         assert legacy.returncode == 0 and json.loads(legacy.stdout)["decision"] == "allow", legacy.stderr
+        # Run at each tool use: it never loads the store (a quarter of a second of SQLAlchemy).
+        loaded = {ln.rsplit("|", 1)[1].strip() for ln in legacy.stderr.splitlines() if ln.startswith("import time:")}
+        assert "czar.core.policy" in loaded and "czar.agent_tools.service" not in loaded
+        assert not any(m.startswith("sqlalchemy") for m in loaded)
         # A deciding hook that gets no tool use denies rather than lets anything through.
         odd = czar_in_sandbox("hook", "--agent", "claude", "--deny-on-error", stdin='{"hook_event_name": "Stop"}')
         assert odd.returncode == 2 and "not a tool use" in odd.stderr

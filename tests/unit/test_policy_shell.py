@@ -569,7 +569,7 @@ def test_what_bash_and_the_grammar_might_read_differently_is_refused(text: str) 
 
 
 def test_a_command_given_a_folder_is_judged_as_run_there() -> None:
-    from czar.agent_tools.service import target_of
+    from czar.core.policy import target_of
 
     outside = target_of("run_shell_command", {"command": "rm -rf x", "dir_path": USER})
     assert judged(outside) is Decision.DENY

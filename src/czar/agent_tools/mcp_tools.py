@@ -26,9 +26,9 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
 from czar.agent_tools.identity import Caller, token_digest
-from czar.agent_tools.service import AgentTools, target_of
+from czar.agent_tools.service import AgentTools
 from czar.agent_tools.tools_server import PATH
-from czar.core.policy import Decision
+from czar.core.policy import Decision, target_of
 from czar.core.toolbox import BY_NAME, NAMES
 from czar.errors import CzarError, StoreError
 from czar.store.store import Store

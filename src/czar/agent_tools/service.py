@@ -9,7 +9,6 @@ Each call is one short write transaction whose events record what the agent said
 from __future__ import annotations
 
 import json
-import shlex
 import tempfile
 import time
 from collections.abc import Callable
@@ -581,22 +580,6 @@ class AgentTools:
     @staticmethod
     def _integration(conn: Tx) -> str:
         return str(Store.get_meta(conn, "integration_branch", "czar/integration"))
-
-
-def target_of(tool_name: str, tool_input: dict[str, Any]) -> str:
-    """What a tool use is about, for the policy: the command, or the path, or its input. A command
-    to run in another folder (Gemini CLI's ``dir_path``, say) is judged as run there."""
-    for key in ("command", "cmd", "file_path", "path", "notebook_path", "url"):
-        value = tool_input.get(key)
-        if isinstance(value, str):
-            folder = next((tool_input[k] for k in _FOLDER_KEYS if isinstance(tool_input.get(k), str)), "")
-            if key in ("command", "cmd") and folder:
-                return f"cd {shlex.quote(folder)} && {value}"
-            return value
-    return json.dumps(tool_input, sort_keys=True)[:1000]
-
-
-_FOLDER_KEYS = ("dir_path", "directory", "workdir", "cwd")
 
 
 def commit_for_agent(

@@ -13,14 +13,17 @@ person sends it to a person. A command czar cannot parse is denied.
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import Any
 
 from czar.core import commands, shell
 from czar.core.verdicts import Context, Decision, Verdict, inside, worst, writable
 
-__all__ = ["Context", "Decision", "Request", "Rule", "Verdict", "decide", "default", "inside"]
+__all__ = ["Context", "Decision", "Request", "Rule", "Verdict", "decide", "default", "inside", "target_of"]
 
 
 @dataclass(frozen=True)
@@ -105,3 +108,20 @@ def _ruled(
     if not defaults:
         return Verdict(Decision.ASK, f"no rule of the plan covers `{finding.command}`")
     return finding.verdict
+
+
+def target_of(tool_name: str, tool_input: dict[str, Any]) -> str:
+    """What an agent's tool use is about, for the policy: the command, or the path, or its input. A
+    command to run in another folder (Gemini CLI's ``dir_path``, say) is judged as run there. Here,
+    not with the agent tools: a tool-use hook (`czar hook`, at each tool use) must not load the store."""
+    for key in ("command", "cmd", "file_path", "path", "notebook_path", "url"):
+        value = tool_input.get(key)
+        if isinstance(value, str):
+            folder = next((tool_input[k] for k in _FOLDER_KEYS if isinstance(tool_input.get(k), str)), "")
+            if key in ("command", "cmd") and folder:
+                return f"cd {shlex.quote(folder)} && {value}"
+            return value
+    return json.dumps(tool_input, sort_keys=True)[:1000]
+
+
+_FOLDER_KEYS = ("dir_path", "directory", "workdir", "cwd")

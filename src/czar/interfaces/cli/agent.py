@@ -36,12 +36,13 @@ def _tools() -> ToolCalls:
 
     from czar.agent_tools.identity import caller_from_env
     from czar.agent_tools.relay import ENV_ENDPOINT, RemoteTools
-    from czar.agent_tools.service import AgentTools
 
     caller = caller_from_env()
     endpoint = os.environ.get(ENV_ENDPOINT)
     if endpoint:  # inside a sandbox, where the store is out of reach: through the worker host
         return RemoteTools(endpoint, caller.token)
+    from czar.agent_tools.service import AgentTools  # the store (SQLAlchemy): a quarter of a second
+
     return AgentTools.for_caller(caller)
 
 
@@ -210,7 +211,7 @@ def register(app: typer.Typer) -> None:
 def _decide(tools: ToolCalls, call: HookCall) -> tuple[str, str]:
     """czar's decision on a tool use: allow, deny or ask, and why; deny when it cannot decide (an
     undecided tool use must not wait on a prompt nobody answers)."""
-    from czar.agent_tools.service import target_of
+    from czar.core.policy import target_of
 
     try:
         if not isinstance(call.tool_input, dict):
