@@ -245,7 +245,7 @@ def test_czar_commands_inside_the_sandbox_reach_the_tools_through_the_host(proje
         assert legacy.returncode == 0 and json.loads(legacy.stdout)["decision"] == "allow", legacy.stderr
         # Run at each tool use: it never loads the store (a quarter of a second of SQLAlchemy).
         assert "czar.core.policy" in _imported(legacy.stderr)
-        assert not _loads_the_store(legacy.stderr)
+        assert not _loads_the_store(legacy.stderr) and "typer" not in _imported(legacy.stderr)  # nor the CLI
         # A deciding hook that gets no tool use denies rather than lets anything through.
         odd = czar_in_sandbox("hook", "--agent", "claude", "--deny-on-error", stdin='{"hook_event_name": "Stop"}')
         assert odd.returncode == 2 and "not a tool use" in odd.stderr

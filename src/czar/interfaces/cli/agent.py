@@ -16,7 +16,6 @@ from czar.errors import CzarError
 
 if TYPE_CHECKING:
     from czar.agent_tools.relay import ToolCalls
-    from czar.agents.base import HookCall
 
 
 def _summary(name: str) -> str:
@@ -32,18 +31,9 @@ def _help(tool: str, arg: str) -> str:
 
 
 def _tools() -> ToolCalls:
-    import os
+    from czar.agent_tools.hook import tools
 
-    from czar.agent_tools.identity import caller_from_env
-    from czar.agent_tools.relay import ENV_ENDPOINT, RemoteTools
-
-    caller = caller_from_env()
-    endpoint = os.environ.get(ENV_ENDPOINT)
-    if endpoint:  # inside a sandbox, where the store is out of reach: through the worker host
-        return RemoteTools(endpoint, caller.token)
-    from czar.agent_tools.service import AgentTools  # the store (SQLAlchemy): a quarter of a second
-
-    return AgentTools.for_caller(caller)
+    return tools()
 
 
 def register(app: typer.Typer) -> None:
@@ -151,50 +141,11 @@ def register(app: typer.Typer) -> None:
         """
         import sys
 
-        from czar.agent_tools.identity import CallerError, caller_from_env
-        from czar.agents.adapters import adapter_for
-        from czar.agents.base import HookKind, UnsupportedAgent
+        from czar.agent_tools.hook import run
 
-        def refuse(why: str) -> None:
-            if deny_on_error:
-                print(f"czar denied it: {why}", file=sys.stderr)
-                raise typer.Exit(2)
-            raise typer.Exit(0)  # a hook must never break the agent
-
-        try:
-            payload = json.loads(sys.stdin.read() or "{}")
-            payload = payload if isinstance(payload, dict) else {}
-            if agent is None:
-                agent = "gemini" if payload.get("hook_event_name") == "BeforeTool" else "claude"
-            hooks = adapter_for(agent).hooks
-            if hooks is None:
-                raise CzarError(f"agent {agent} runs no hook of czar's")
-            call = hooks.read(payload)
-            tools = _tools() if caller_from_env() else None
-        except (json.JSONDecodeError, CallerError, CzarError, UnsupportedAgent) as exc:
-            refuse(f"czar could not read the request ({exc})")
-            return
-        assert tools is not None
-        if deny_on_error and call.kind is not HookKind.TOOL_USE:
-            refuse(f"not a tool use of {agent}'s: {call.name or 'no hook_event_name'}")
-            return
-        try:
-            if call.kind is HookKind.TOOL_USE:
-                if not call.free:
-                    answer = hooks.allow_or_deny(call, *_decide(tools, call))
-                    print(answer.stdout)
-                return
-            reason = tools.on_hook(call)
-        except CzarError as exc:
-            refuse(str(exc))
-            return
-        if reason:
-            answer = hooks.go_on(reason)
-            if answer.stdout:
-                print(answer.stdout)
-            if answer.stderr:
-                print(answer.stderr, file=sys.stderr)
-            raise typer.Exit(answer.exit_code)
+        code = run(agent, deny_on_error, sys.stdin, sys.stdout, sys.stderr)
+        if code:
+            raise typer.Exit(code)
 
     @app.command()
     def mcp(worker: Annotated[str, typer.Option("--worker", help="The worker this server speaks for.")]) -> None:
@@ -206,17 +157,3 @@ def register(app: typer.Typer) -> None:
         if caller.worker != worker:
             raise CallerError(f"--worker {worker} does not match this environment's worker {caller.worker}")
         run(caller)
-
-
-def _decide(tools: ToolCalls, call: HookCall) -> tuple[str, str]:
-    """czar's decision on a tool use: allow, deny or ask, and why; deny when it cannot decide (an
-    undecided tool use must not wait on a prompt nobody answers)."""
-    from czar.core.policy import target_of
-
-    try:
-        if not isinstance(call.tool_input, dict):
-            raise CzarError(f"no input for {call.tool}")
-        decision, why = tools.decide_permission(call.tool, target_of(call.tool, call.tool_input))
-        return decision.value, why
-    except Exception as exc:
-        return "deny", f"czar could not decide ({exc})"
