@@ -32,6 +32,10 @@ class CzarError(Exception):
 
     exit_code = 1
 
+    def said(self) -> list[str]:
+        """How a command that ends on it says it: each line after ``czar:``."""
+        return [f"czar: {line}" for line in str(self).splitlines() or [self.__class__.__name__]]
+
 
 class PlanError(CzarError):
     """The plan is invalid; the message names the place and the problem."""

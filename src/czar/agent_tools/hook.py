@@ -121,11 +121,11 @@ def decide(calls: ToolCalls, call: HookCall) -> tuple[str, str]:
 
 
 def main(agent: str | None, deny_on_error: bool) -> int:
-    """``python -m czar hook ...`` without the CLI, ended as the CLI ends a command."""
+    """``python -m czar hook ...`` without the CLI, a czar error said as the CLI says it."""
     try:
         return run(agent, deny_on_error, sys.stdin, sys.stdout, sys.stderr)
     except CzarError as exc:  # (run answers those it expects itself)
-        print(f"czar: {exc}", file=sys.stderr)
+        print(*exc.said(), sep="\n", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("czar: interrupted", file=sys.stderr)

@@ -655,8 +655,7 @@ def main() -> None:
     try:
         app()
     except CzarError as exc:
-        for line in str(exc).splitlines() or [exc.__class__.__name__]:
-            print(f"czar: {line}", file=sys.stderr)
+        print(*exc.said(), sep="\n", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("czar: interrupted", file=sys.stderr)
