@@ -11,7 +11,6 @@ it is in reach); `czar hook --help` and any other shape of the command go throug
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -44,26 +43,13 @@ def fast_call(argv: list[str]) -> tuple[str | None, bool] | None:
     return agent, deny
 
 
-def tools() -> ToolCalls:
-    """The calling worker's agent tools: through its worker host inside a sandbox, else on the store."""
-    from czar.agent_tools.identity import caller_from_env
-    from czar.agent_tools.relay import ENV_ENDPOINT, RemoteTools
-
-    caller = caller_from_env()
-    endpoint = os.environ.get(ENV_ENDPOINT)
-    if endpoint:  # inside a sandbox, where the store is out of reach: through the worker host
-        return RemoteTools(endpoint, caller.token)
-    from czar.agent_tools.service import AgentTools  # the store (SQLAlchemy): a quarter of a second
-
-    return AgentTools.for_caller(caller)
-
-
 def run(agent: str | None, deny_on_error: bool, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     """Answer one hook call read from ``stdin``; the exit code. Without ``agent`` (hooks written
     before the option existed) a ``BeforeTool`` call is Gemini CLI's and any other Claude Code's.
     With ``deny_on_error``, a tool use czar cannot decide is denied (exit 2) rather than left to a
     prompt nobody answers; without, a hook never breaks the agent (exit 0)."""
     from czar.agent_tools.identity import CallerError, caller_from_env
+    from czar.agent_tools.relay import caller_tools
     from czar.agents.adapters import adapter_for
     from czar.agents.base import HookKind, UnsupportedAgent
 
@@ -82,7 +68,7 @@ def run(agent: str | None, deny_on_error: bool, stdin: TextIO, out: TextIO, err:
         if hooks is None:
             raise CzarError(f"agent {agent} runs no hook of czar's")
         call = hooks.read(payload)
-        calls = tools() if caller_from_env() else None
+        calls = caller_tools() if caller_from_env() else None
     except (json.JSONDecodeError, CallerError, CzarError, UnsupportedAgent) as exc:
         return refuse(f"czar could not read the request ({exc})")
     assert calls is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 import threading
 import urllib.error
 import urllib.request
@@ -18,6 +19,7 @@ from dataclasses import asdict, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from czar.agent_tools.identity import caller_from_env
 from czar.agents.base import HookCall, HookKind
 from czar.core.board import BoardRow
 from czar.core.claims import ClaimResult
@@ -138,6 +140,18 @@ class RelayServer:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def caller_tools() -> ToolCalls:
+    """The calling worker's agent tools (its environment names it): through its worker host
+    inside a sandbox, else on the store."""
+    caller = caller_from_env()
+    endpoint = os.environ.get(ENV_ENDPOINT)
+    if endpoint:  # inside a sandbox, where the store is out of reach: through the worker host
+        return RemoteTools(endpoint, caller.token)
+    from czar.agent_tools.service import AgentTools  # the store (SQLAlchemy): a quarter of a second
+
+    return AgentTools.for_caller(caller)
 
 
 class RemoteTools:

@@ -21,6 +21,7 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +157,12 @@ class Sandboxing:
     repo: Path
     writable: tuple[Path, ...]
 
+    @cached_property
+    def objects(self) -> Path:
+        """The repository's objects, which a task's clone borrows (asked of git once, not at each
+        git command run in a sandbox)."""
+        return Git(self.repo).common_dir() / "objects"
+
     @classmethod
     def of(cls, plan: Plan) -> Sandboxing | None:
         """None: the plan runs agents unconfined."""
@@ -202,7 +209,7 @@ def _confined(sandboxing: Sandboxing, store: Store, worker: str, argv: list[str]
         home=store.paths.root / "agents" / worker,
         data=czar_home(),
         repo=sandboxing.repo,
-        objects=Git(sandboxing.repo).common_dir() / "objects",
+        objects=sandboxing.objects,
         extra=sandboxing.writable,
     )
     return sandbox.wrap(argv, confine)

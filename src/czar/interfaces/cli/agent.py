@@ -31,9 +31,9 @@ def _help(tool: str, arg: str) -> str:
 
 
 def _tools() -> ToolCalls:
-    from czar.agent_tools.hook import tools
+    from czar.agent_tools.relay import caller_tools  # here: the commands' list loads none of it
 
-    return tools()
+    return caller_tools()
 
 
 def register(app: typer.Typer) -> None:
