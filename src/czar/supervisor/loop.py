@@ -117,13 +117,13 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         listener = self.listener = self.store.listen("supervisor")
+        # First: it takes a few tenths of a second to load, and the hosts' first calls wait for it.
+        self.tools.start()
         self.p.sync_plan()
         self.reconcile()
         with self.store.write() as conn:
             Store.emit(conn, EventKind.SUPERVISOR_STARTED, pid=os.getpid(), plan=str(self.p.plan.path))
         self.say(f"supervisor of {self.p.name} started (pid {os.getpid()})")
-        # Before the hosts: they speak to the store through it, and their agents are given its address.
-        self.tools.start()
         # Started after the announcement: `czar up` need not wait for a hundred windows.
         self.start_hosts(self.to_start)
         threading.Thread(target=self._radar_loop, name="radar", daemon=True).start()
