@@ -90,6 +90,14 @@ def test_pipelines_are_checks_people_are_remarks_and_merges_are_pinned(world) ->
     assert not checks["test/pytest"].passed and "Failing job: test/pytest" in checks["test/pytest"].output
     assert "AssertionError: 2 != 3" in checks["test/pytest"].output and checks["test/pytest"].url.endswith("/jobs/2")
 
+    # Jobs not ended yet, in the states GitLab added later (a callback awaited, a cancel under way).
+    fake.set_pipeline(head, [("deploy", "hook", "waiting_for_callback"), ("test", "slow", "canceling")], {})
+    waiting = forge.checks(ref.number)
+    assert [(c.name, c.passed, c.pending) for c in waiting] == [
+        ("deploy/hook", False, True),
+        ("test/slow", False, True),
+    ]
+
     fake.person_note(41, "alice", "Why three?", path="a.txt", line=3)
     fake.person_note(41, "bob", "Looks fine.")
     fake.person_requests_changes(41, "alice")

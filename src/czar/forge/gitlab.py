@@ -38,7 +38,20 @@ TIMEOUT = 30.0
 # that never answered; the next look tries again anyway.
 RETRIES = 2
 LOG_TAIL = 4000
-RUNNING = frozenset({"created", "pending", "running", "waiting_for_resource", "preparing", "scheduled"})
+# A job's statuses before it ends (GitLab's OpenAPI description lists them all; a status not here
+# nor in PASSED is an end that failed): waiting for an external system's callback, being cancelled.
+RUNNING = frozenset(
+    {
+        "created",
+        "pending",
+        "running",
+        "waiting_for_resource",
+        "preparing",
+        "scheduled",
+        "waiting_for_callback",
+        "canceling",
+    }
+)
 PASSED = frozenset({"success", "skipped", "manual"})
 # What GitLab's detailed_merge_status says while it waits for something other than czar.
 WAITING = frozenset(

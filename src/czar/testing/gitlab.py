@@ -29,6 +29,24 @@ from czar.testing.bare_forge import Answer, BareForge, Route, stamp
 
 FIRST = 41  # the first merge request's iid: a project with history (not czar's own numbering)
 PAGES = frozenset({"page", "per_page", "pagination"})  # python-gitlab's, on every list
+# A job's statuses, as GitLab's API documents them (its OpenAPI description lists the same).
+JOB_STATUSES = frozenset(
+    {
+        "created",
+        "waiting_for_resource",
+        "preparing",
+        "pending",
+        "running",
+        "success",
+        "failed",
+        "canceling",
+        "canceled",
+        "skipped",
+        "manual",
+        "scheduled",
+        "waiting_for_callback",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -143,6 +161,8 @@ class FakeGitLab(BareForge):
 
     def set_pipeline(self, commit: str, jobs: list[tuple[str, str, str]], traces: dict[str, str] | None = None) -> None:
         """The newest pipeline of ``commit``: its jobs (stage, name, status), a failed one's log."""
+        unknown = {status for _, _, status in jobs} - JOB_STATUSES
+        assert not unknown, f"GitLab's jobs have no status {sorted(unknown)}"
         with self._lock:
             made = []
             for stage, name, status in jobs:
