@@ -158,6 +158,13 @@ def czar(
     return result
 
 
+def czar_started(*args: str) -> subprocess.Popen[str]:
+    """The real ``czar`` command, started in the background (its output in text pipes)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "czar", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
 @dataclass
 class OnFakes:
     """A project whose repository, terminal and clock are czar's fakes (``czar.testing``); its

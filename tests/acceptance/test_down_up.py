@@ -18,7 +18,7 @@ from czar.paths import ProjectPaths
 from czar.runtime.proc import find_by_env, pid_alive
 from czar.store.store import Store
 from czar.supervisor.lock import holder_pid
-from helpers import czar, make_repo, retry_until, write_plan
+from helpers import czar, czar_started, make_repo, retry_until, write_plan
 from run_checks import Hold, assert_nothing_charged, assert_whole, crash_plan, events, first, last_event, reach
 
 SLOW_CHECK_SECONDS = 1.5  # so that `down` comes while checks run
@@ -99,12 +99,7 @@ def test_down_then_up_with_work_in_flight_carries_it_on_and_charges_nothing(tmp_
 def test_czar_run_leaves_the_workers_running_when_the_supervisor_dies(tmp_path: Path, czar_home: Path) -> None:
     name = "run-orphan"
     plan = crash_plan(tmp_path, name, QUICK_CHECK)
-    run = subprocess.Popen(
-        [sys.executable, "-m", "czar", "run", str(plan), "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    run = czar_started("run", str(plan), "--json")
     try:
         retry_until(lambda: first(name, POINTS["running"]), timeout=60, what="the run to start")
         pid = holder_pid(ProjectPaths.for_project(name).supervisor_lock)

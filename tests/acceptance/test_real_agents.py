@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from czar.model.server import serve
 from czar.paths import ProjectPaths
 from czar.runtime import sandbox
 from czar.store.store import Event, Store
-from helpers import czar, git, make_repo, retry_until
+from helpers import czar, czar_started, git, make_repo, retry_until
 
 BIN = Path(__file__).resolve().parents[2] / "agent-clis" / "node_modules" / ".bin"
 
@@ -207,6 +208,42 @@ def test_the_mcp_inspector_lists_and_calls_czars_tools(tmp_path: Path, czar_home
     assert {"report", "board", "claim", "release", "done", "blocked", "ask", "permission"} <= names
     called = inspect("--method", "tools/call", "--tool-name", "report", "--tool-arg", "task=a", "--tool-arg", "text=hi")
     assert "acknowledged" in json.dumps(called)
+
+
+@pytest.mark.timeout(300)
+def test_a_persons_answer_after_claude_codes_own_minute_still_reaches_its_agent(
+    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claude Code gives up on a request to an HTTP MCP server after 60 s unless told otherwise:
+    its permission tool, waiting for a person, failed ("The operation timed out") and the person's
+    `czar allow` came to nobody. It waits now as long as czar does."""
+    url, _ = model
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
+    make_repo(tmp_path / "repo")
+    # `cd` elsewhere before git: czar cannot tell which repository git works on, so a person decides.
+    script = (
+        "report asking\nrun cd /tmp && cd - && git status --short && echo allowed > late.py\n"
+        "commit add late\ndone late.py\nend Done."
+    )
+    plan = one_worker(tmp_path / "czar.toml", "late", clis, url, task("late", None, script))
+    run = czar_started("run", str(plan), "--json")
+    try:
+        asked = retry_until(
+            lambda: next((e for e in events_of("late") if e.kind == "permission.asked"), None), 120, "the ask"
+        )
+        time.sleep(max(0.0, asked.ts + 65 - time.time()))  # past Claude Code's own 60 s
+        czar("allow", "-p", str(plan), "w1", check=True)
+        out, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, err
+    assert json.loads(out)["tasks_merged"] == 1
+    assert git(tmp_path / "repo", "show", "czar/integration:late.py") == "allowed"
+    events = events_of("late")
+    decided = [e.payload for e in events if e.kind == "permission.decided" and e.payload.get("by") == "person"]
+    assert [d["decision"] for d in decided] == ["allow"]
+    assert not [e for e in events if "timed out" in str(e.payload.get("text", ""))]
 
 
 @pytest.mark.timeout(300)

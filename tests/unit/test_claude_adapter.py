@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import shlex
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from czar.agent_tools.service import PERSON_WAIT_SECONDS
 from czar.agents import claude
 from czar.agents.base import AgentSettings, LaunchContext, Signal
 from czar.agents.claude import ALLOWED, QUIET, ClaudeAdapter, private_home
@@ -552,6 +554,21 @@ def test_czars_server_is_the_only_mcp_server(tmp_path: Path, clean_env: None) ->
     assert "--strict-mcp-config" in argv
 
 
+@pytest.mark.parametrize("interactive", [False, True])
+def test_czars_server_over_http_is_waited_for_as_long_as_a_person_may_take(
+    tmp_path: Path, clean_env: None, interactive: bool
+) -> None:
+    """Claude Code cuts a request to an HTTP server at 60 s, and a call with no progress at five
+    minutes: a permission waiting for a person would fail (czar waits up to an hour)."""
+    url = "http://127.0.0.1:7000/mcp/w1/1"
+    settings = replace(context(tmp_path).settings, interactive=interactive)
+    launch = ClaudeAdapter().launch(context(tmp_path, mcp_url=url, settings=settings))
+    server = json.loads(after(launch.argv, "--mcp-config"))["mcpServers"]["czar"]
+    assert server["type"] == "http" and server["url"] == url
+    assert server["timeout"] >= (PERSON_WAIT_SECONDS + 60) * 1000  # milliseconds
+    assert int(launch.env["CLAUDE_CODE_MCP_TOOL_IDLE_TIMEOUT"]) == server["timeout"]
+
+
 def test_czar_run_through_python_gets_its_arguments_first(tmp_path: Path, clean_env: None) -> None:
     argv = ClaudeAdapter().launch(context(tmp_path, czar=("/venv/bin/python", "-m", "czar"))).argv
     server = json.loads(after(argv, "--mcp-config"))["mcpServers"]["czar"]
@@ -716,6 +733,7 @@ def test_czars_server_over_http_when_the_host_serves_one(tmp_path: Path, clean_e
                 "url": "http://127.0.0.1:43117/mcp",
                 # Expanded by Claude Code from its environment: the secret stays off the command line.
                 "headers": {"Authorization": "Bearer ${CZAR_TOKEN}"},
+                "timeout": 3_660_000,  # see test_czars_server_over_http_is_waited_for_as_long_as_a_person_may_take
             }
         }
     }

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from czar.agents.base import (
+    DECISION_WAIT_SECONDS,
     Capabilities,
     HookAnswer,
     HookCall,
@@ -129,7 +130,7 @@ class ClaudeAdapter:
             "--verbose",
             "--replay-user-messages",
             "--mcp-config",
-            json.dumps({"mcpServers": {"czar": mcp_config(ctx)}}),
+            json.dumps({"mcpServers": {"czar": _czar_server(ctx)}}),
             "--strict-mcp-config",
             "--settings",
             json.dumps(settings),
@@ -159,13 +160,13 @@ class ClaudeAdapter:
         ]
         # A tool use may wait for a person's decision (`czar allow`): the hook waits as long.
         deciding = shlex.join([*ctx.czar, "hook", "--agent", self.kind, "--deny-on-error"])
-        pre_tool = [{"hooks": [{"type": "command", "command": deciding, "timeout": 3660}]}]
+        pre_tool = [{"hooks": [{"type": "command", "command": deciding, "timeout": DECISION_WAIT_SECONDS}]}]
         events = ("SessionStart", "UserPromptSubmit", "PostToolUse", "Stop", "Notification")
         settings = {"hooks": {**{e: hook for e in events}, "PreToolUse": pre_tool}}
         argv = [
             s.command or "claude",
             "--mcp-config",
-            json.dumps({"mcpServers": {"czar": mcp_config(ctx)}}),
+            json.dumps({"mcpServers": {"czar": _czar_server(ctx)}}),
             "--strict-mcp-config",
             "--settings",
             json.dumps(settings),
@@ -257,11 +258,24 @@ class ClaudeAdapter:
         return []
 
 
+def _czar_server(ctx: LaunchContext) -> dict[str, Any]:
+    """czar's MCP server in its configuration. Over HTTP, Claude Code gives up on a request after
+    60 s unless the server's ``timeout`` says otherwise: its permission tool, waiting for a person,
+    failed then as "The operation timed out", and the person's answer came to nobody."""
+    server = mcp_config(ctx)
+    if server.get("type") == "http":
+        server["timeout"] = DECISION_WAIT_SECONDS * 1000  # milliseconds
+    return server
+
+
 def _env(ctx: LaunchContext) -> dict[str, str]:
     """Its environment, headless or on its screen: quiet, its model API, its home."""
     env = base_env(ctx)
     for k, v in QUIET.items():
         env.setdefault(k, v)
+    # A call to an HTTP server that shows no progress is cut after five minutes: czar's answers
+    # come whole (no progress while a permission waits for a person), as late as its timeout.
+    env.setdefault("CLAUDE_CODE_MCP_TOOL_IDLE_TIMEOUT", str(DECISION_WAIT_SECONDS * 1000))
     if ctx.settings.base_url:
         env["ANTHROPIC_BASE_URL"] = ctx.settings.base_url
     if ctx.settings.home == "private":

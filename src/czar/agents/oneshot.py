@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from czar.agents.base import (
+    DECISION_WAIT_SECONDS,
     Capabilities,
     HookAnswer,
     HookCall,
@@ -99,7 +100,7 @@ class GeminiAdapter:
         # Its shell and edits run without its own confirmation (which a headless run cannot give):
         # czar's policy decides each one in a BeforeTool hook instead.
         deciding = shlex.join([*ctx.czar, "hook", "--agent", self.kind, "--deny-on-error"])
-        hook = {"type": "command", "command": deciding, "timeout": 3_660_000}
+        hook = {"type": "command", "command": deciding, "timeout": DECISION_WAIT_SECONDS * 1000}  # milliseconds here
         # Only for those tools: a hook is a process, and czar's own tools need none.
         decided = {"matcher": f"^({'|'.join(GEMINI_DECIDED)})$", "hooks": [hook]}
         settings: dict[str, Any] = {
