@@ -127,4 +127,6 @@ def test_an_agent_cannot_answer_a_permission_even_without_its_variables(tmp_path
     assert "allowed" in czar("allow", "w1", "--plan", str(plan), check=True).stdout
     decided = [e for e in _events("asking") if e.kind == "permission.decided" and e.actor == "person"]
     assert len(decided) == 1
+    # What was allowed, as a policy's decision says it (`czar run` showed "its request").
+    assert (decided[0].payload["tool"], decided[0].payload["target"]) == ("Bash", "terraform apply")
     czar("down", str(plan), check=True)

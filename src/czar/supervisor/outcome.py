@@ -272,7 +272,9 @@ def describe(event: Event) -> str | None:
         return f"task {task}: {worker}: {k.split('.', 1)[1]} ({p.get('problem')})"
     if k == EventKind.PERMISSION_DECIDED:
         what = f"{p.get('tool', '')} {p.get('target', '')}".strip() or "its request"
-        return f"task {task}: {worker} {p.get('decision')}: {what} ({p.get('reason')}, by {p.get('by')})"
+        reason, by = str(p.get("reason")), str(p.get("by"))
+        said = reason if by == "person" and reason.endswith("by a person") else f"{reason}, by {by}"
+        return f"task {task}: {worker} {p.get('decision')}: {what} ({said})"
     if k == EventKind.PERMISSION_ASKED:
         return f"task {task}: {worker} asks to use {p.get('tool')} {p.get('target')}: waiting for a person"
     if k == EventKind.WORKER_TOLD and p.get("about") not in ("feedback",):

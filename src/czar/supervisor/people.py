@@ -69,6 +69,7 @@ def answer_permission(
         if asked_at is not None and _asked_at(worker.detail) != asked_at:
             raise SupervisorError(f"worker {worker_id} asks for something else now; look at it again")
         why = reason or ("allowed by a person" if allow else "denied by a person")
+        asked = _request(worker.detail)
         Store.post(conn, worker_id, Answer(attempt, allow, why))
         Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
         Store.emit(
@@ -81,8 +82,20 @@ def answer_permission(
             decision="allow" if allow else "deny",
             reason=why,
             by="person",
+            **asked,  # what was asked, as the policy's decisions say it
         )
     return f"{'allowed' if allow else 'denied'}; worker {worker_id} goes on with task {task}"
+
+
+def _request(detail: str | None) -> dict[str, str]:
+    """The tool and target a waiting worker asked for (its detail), as far as it says them."""
+    try:
+        found = json.loads(detail or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {k: found[k] for k in ("tool", "target") if isinstance(found.get(k), str)}
 
 
 def _asked_at(detail: str | None) -> float | None:
