@@ -301,13 +301,19 @@ class WorkerHost:
             return
         if isinstance(cmd, StartTask):
             self.agent.retire()
+            earlier = cmd.earlier_launches
+            if cur is not None and cur.attempt == cmd.attempt:
+                # A host that died having started the agent, before it marked this start done: the
+                # start comes again, and its launch must be a new one (the store has the last one,
+                # superseded since: the agent's calls under its number are refused as replaced).
+                earlier = max(earlier, cur.launches)
             self.current = AgentRun(
                 attempt=cmd.attempt,
                 task=cmd.task,
                 worktree=Path(cmd.worktree),
                 prompt=cmd.prompt,
                 adapter=adapter_for(self.agent_kind),
-                launches=cmd.earlier_launches,
+                launches=earlier,
             )
             what = f"review of task {cmd.task}" if self.reviewer else f"task {cmd.task}"
             self.say(f"== {what} (attempt {cmd.attempt}): prompt of {len(cmd.prompt)} characters")
