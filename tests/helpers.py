@@ -158,6 +158,23 @@ def czar(
     return result
 
 
+def assigned(root: Path, name: str, token: str | None = None) -> Project:
+    """A project of one simulated task, ``a``, assigned to its one worker, ``w1`` (its branch and
+    checkout made, its start waiting in w1's inbox), as the supervisor leaves it; ``token``: the
+    worker's agent token, whose digest the store keeps."""
+    from czar.agent_tools.identity import token_digest
+
+    make_repo(root / "repo")
+    project = open_project(write_plan(root, name, [sim_task("a")], workers=1))
+    project.sync_plan()
+    project.git.ensure_branch("czar/integration", "main")
+    with project.store.write() as conn:
+        Store.move_task(conn, "a", TaskState.READY, reason="test")
+        Store.set_worker(conn, "w1", state=WorkerState.IDLE, token=token_digest(token) if token else None)
+    Actions(project).assign("a", "w1", "test")
+    return project
+
+
 def czar_started(*args: str) -> subprocess.Popen[str]:
     """The real ``czar`` command, started in the background (its output in text pipes)."""
     return subprocess.Popen(

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from czar.agent_tools.identity import token_digest
 from czar.model.server import serve
 from czar.paths import ProjectPaths
 from czar.runtime import sandbox
 from czar.store.store import Event, Store
-from helpers import czar, czar_started, git, make_repo, retry_until
+from helpers import assigned, czar, czar_started, git, make_repo, retry_until
 
 BIN = Path(__file__).resolve().parents[2] / "agent-clis" / "node_modules" / ".bin"
 
@@ -182,19 +181,7 @@ def test_claude_code_and_codex_work_a_plan_to_the_end(
 
 
 def test_the_mcp_inspector_lists_and_calls_czars_tools(tmp_path: Path, czar_home: Path, clis: Path) -> None:
-    from czar.core.states import TaskState, WorkerState
-    from czar.supervisor.actions import Actions
-    from czar.supervisor.project import open_project
-    from helpers import sim_task, write_plan
-
-    make_repo(tmp_path / "repo")
-    project = open_project(write_plan(tmp_path, "inspected", [sim_task("a")], workers=1))
-    project.sync_plan()
-    project.git.ensure_branch("czar/integration", "main")
-    with project.store.write() as conn:
-        Store.move_task(conn, "a", TaskState.READY, reason="test")
-        Store.set_worker(conn, "w1", state=WorkerState.IDLE, token=token_digest("the-token"))
-    Actions(project).assign("a", "w1", "test")
+    assigned(tmp_path, "inspected", token="the-token")
     env = [f"CZAR_HOME={czar_home}", "CZAR_PROJECT=inspected", "CZAR_WORKER=w1", "CZAR_TOKEN=the-token"]
     base = [str(clis / "mcp-inspector"), "--cli", *[x for v in env for x in ("-e", v)]]
     server = [sys.executable, "-m", "czar", "mcp", "--worker", "w1"]

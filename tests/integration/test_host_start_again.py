@@ -11,25 +11,15 @@ import pytest
 
 from czar.agent_tools.identity import token_digest
 from czar.agent_tools.service import AgentTools
-from czar.core.states import TaskState, WorkerState
 from czar.host.worker_host import WorkerHost
 from czar.store.store import Store
-from czar.supervisor.actions import Actions
-from czar.supervisor.project import Project, open_project
-from helpers import make_repo, sim_task, write_plan
+from czar.supervisor.project import Project
+from helpers import assigned
 
 
 @pytest.fixture
 def project(tmp_path: Path, czar_home: Path) -> Project:
-    make_repo(tmp_path / "repo")
-    project = open_project(write_plan(tmp_path, "again", [sim_task("a")], workers=1))
-    project.sync_plan()
-    project.git.ensure_branch("czar/integration", "main")
-    with project.store.write() as conn:
-        Store.move_task(conn, "a", TaskState.READY, reason="test")
-        Store.set_worker(conn, "w1", state=WorkerState.IDLE)
-    Actions(project).assign("a", "w1", "test")
-    return project
+    return assigned(tmp_path, "again")
 
 
 def test_a_start_a_dead_host_left_unmarked_starts_the_agent_under_a_new_launch(project: Project) -> None:

@@ -9,31 +9,20 @@ from typing import Any
 
 import pytest
 
-from czar.agent_tools.identity import token_digest
 from czar.agents.claude import ClaudeAdapter
 from czar.agents.host_settings import HostSettings
-from czar.core.states import TaskState, WorkerState
 from czar.host.agent_run import AgentRun
 from czar.host.worker_host import WorkerHost
 from czar.store.store import Store
-from czar.supervisor.actions import Actions
-from czar.supervisor.project import Project, open_project
-from helpers import make_repo, sim_task, write_plan
+from czar.supervisor.project import Project
+from helpers import assigned
 
 MODEL = "claude-sonnet-4-5"
 
 
 @pytest.fixture
 def project(tmp_path: Path, czar_home: Path) -> Project:
-    make_repo(tmp_path / "repo")
-    project = open_project(write_plan(tmp_path, "usage", [sim_task("a")], workers=1))
-    project.sync_plan()
-    project.git.ensure_branch("czar/integration", "main")
-    with project.store.write() as conn:
-        Store.move_task(conn, "a", TaskState.READY, reason="test")
-        Store.set_worker(conn, "w1", state=WorkerState.IDLE, token=token_digest("secret"))
-    Actions(project).assign("a", "w1", "test")
-    return project
+    return assigned(tmp_path, "usage", token="secret")
 
 
 def current(project: Project) -> AgentRun:
