@@ -282,8 +282,13 @@ def test_good_plan_validates(root: Path) -> None:
     plan = write_plan(root, "good", [sim_task("a"), sim_task("b", deps=("a",))])
     result = czar("validate", str(plan))
     assert result.returncode == 0, result.stderr
-    assert "2 task(s), dependency depth 2, 2 sim worker(s)" in result.stdout
+    assert "2 task(s), dependency depth 2, 2 sim worker(s)," in result.stdout
     assert not ProjectPaths.for_project("good").db.exists()  # a check keeps nothing
+    # Reviewers are said apart from the authors (they were counted as "3 sim worker(s)").
+    text = plan.read_text().replace("[[tasks]]", "[review]\nagents = { sim = 1 }\n\n[[tasks]]", 1)
+    plan.write_text(text)
+    reviewed = czar("validate", str(plan))
+    assert "dependency depth 2, 2 sim worker(s), 1 sim reviewer(s), repository" in reviewed.stdout, reviewed.stderr
 
 
 def test_a_scope_git_ignores_is_warned_of_before_a_start(

@@ -126,15 +126,24 @@ def validate(plan: PlanArg = DEFAULT_PLAN) -> None:
     edges = {t.id: t.depends_on for t in tasks}
     typer.echo(
         f"{plan}: ok: {len(tasks)} task(s), dependency depth {depth(edges)}, "
-        f"{_workers(project.plan.worker_kinds.values())}, repository {project.plan.repo}"
+        f"{_workers(project.plan)}, repository {project.plan.repo}"
     )
 
 
-def _workers(kinds: Any) -> str:
-    counts: dict[str, int] = {}
-    for k in kinds:
-        counts[k] = counts.get(k, 0) + 1
-    return " and ".join(f"{n} {k} worker(s)" for k, n in counts.items())
+def _workers(plan: Any) -> str:
+    """``2 claude worker(s) and 1 sim worker(s), 1 codex reviewer(s)``: the authors, then the reviewers."""
+    reviewers = plan.reviewers
+
+    def counted(kinds: list[str], role: str) -> str:
+        counts: dict[str, int] = {}
+        for k in kinds:
+            counts[k] = counts.get(k, 0) + 1
+        return " and ".join(f"{n} {k} {role}(s)" for k, n in counts.items())
+
+    authors = [k for w, k in plan.worker_kinds.items() if w not in reviewers]
+    return ", ".join(
+        part for part in (counted(authors, "worker"), counted(list(reviewers.values()), "reviewer")) if part
+    )
 
 
 @app.command()
