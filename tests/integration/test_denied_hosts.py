@@ -31,10 +31,13 @@ def _refused(tmp_path: Path, kind: str, hosts: tuple[str, ...]) -> tuple[Project
 
 
 def test_a_refused_host_is_an_alert_once_and_an_update_check_is_only_said(tmp_path: Path, czar_home: Path) -> None:
-    project, said = _refused(tmp_path, "codex", ("api.github.com", "github.com", "pypi.org", "pypi.org"))
+    hosts = ("api.github.com", "github.com", "ab.chatgpt.com", "pypi.org", "pypi.org", "chatgpt.com")
+    project, said = _refused(tmp_path, "codex", hosts)
     alerts = [e.payload for e in project.store.events_after(0) if e.kind == "alert"]
+    # Its experiments' host too is reached at every start; chatgpt.com may be its model's (a login).
     assert [(a["level"], a["message"]) for a in alerts] == [
-        ("warning", "the agent of w1 could not reach pypi.org: not an allowed host")
+        ("warning", "the agent of w1 could not reach pypi.org: not an allowed host"),
+        ("warning", "the agent of w1 could not reach chatgpt.com: not an allowed host"),
     ]
     assert "could not reach api.github.com: not an allowed host (its program reaches for it at every start" in said
     assert said.count("could not reach pypi.org") == 1

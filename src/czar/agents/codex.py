@@ -40,8 +40,10 @@ class CodexAdapter:
         commits=False,
         hosts=("openai.com", "*.openai.com", "chatgpt.com", "*.chatgpt.com"),
         # It reaches GitHub on its own at every start (its release check; check_for_update_on_startup
-        # = false does not stop it in 0.169): a task that needs GitHub says so in its window.
-        chatter=("github.com", "api.github.com"),
+        # = false does not stop it in 0.169): a task that needs GitHub says so in its window. And
+        # its experiments' host (ab.chatgpt.com) at every start and end, its model elsewhere or not:
+        # one alert per worker and run said nothing a person could act on.
+        chatter=("github.com", "api.github.com", "ab.chatgpt.com"),
     )
 
     def launch(self, ctx: LaunchContext) -> Launch:
