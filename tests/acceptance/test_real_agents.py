@@ -198,12 +198,20 @@ def test_the_mcp_inspector_lists_and_calls_czars_tools(tmp_path: Path, czar_home
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("interactive", [False, True], ids=["headless", "on-its-screen"])
 def test_a_persons_answer_after_claude_codes_own_minute_still_reaches_its_agent(
-    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    czar_home: Path,
+    clis: Path,
+    model: tuple[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    interactive: bool,
 ) -> None:
     """Claude Code gives up on a request to an HTTP MCP server after 60 s unless told otherwise:
     its permission tool, waiting for a person, failed ("The operation timed out") and the person's
-    `czar allow` came to nobody. It waits now as long as czar does."""
+    `czar allow` came to nobody. On its own screen, its hook's call to the worker host, and the
+    host's to the tools server, timed out at the same minute (and the host went on on the store).
+    Each waits now as long as czar does."""
     url, _ = model
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
     make_repo(tmp_path / "repo")
@@ -212,7 +220,8 @@ def test_a_persons_answer_after_claude_codes_own_minute_still_reaches_its_agent(
         "report asking\nrun cd /tmp && cd - && git status --short && echo allowed > late.py\n"
         "commit add late\ndone late.py\nend Done."
     )
-    plan = one_worker(tmp_path / "czar.toml", "late", clis, url, task("late", None, script))
+    settings = "interactive = true\n" if interactive else ""
+    plan = one_worker(tmp_path / "czar.toml", "late", clis, url, task("late", None, script), settings)
     run = czar_started("run", str(plan), "--json")
     try:
         asked = retry_until(

@@ -11,11 +11,13 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from czar.agent_tools import host_link, relay
 from czar.agent_tools.host_link import (
     DROPS,
     URL_FILE,
@@ -32,6 +34,7 @@ from czar.agent_tools.identity import CallerError, token_digest
 from czar.agent_tools.tools_server import tools_pid
 from czar.core.events import EventKind
 from czar.core.host_commands import MessageKind, Tell, Unreadable
+from czar.core.policy import Decision
 from czar.core.states import TaskState, WorkerState
 from czar.errors import CzarError
 from czar.paths import ProjectPaths
@@ -387,3 +390,58 @@ def test_usage_sent_again_after_its_answer_was_lost_counts_once(project: Project
     for one in (link, other):
         one.usage(attempt, "a", delta)
     assert len(project.store.events_after(0, kinds=(EventKind.AGENT_USAGE,))) == 4
+
+
+def _answer_late(listening: socket.socket, after: float, calls: int) -> None:
+    """A server that answers each of ``calls`` calls ``after`` seconds late (as a permission that
+    waits for a person does), on connections kept or new."""
+    answered = 0
+    while answered < calls:
+        conn, _ = listening.accept()
+        with conn:
+            conn.settimeout(10)
+            while answered < calls:
+                try:
+                    if not conn.recv(65536):
+                        break
+                except OSError:
+                    break
+                time.sleep(after)
+                body = b'{"ok": true, "result": ["allow", "allowed by a person"]}'
+                try:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                except OSError:
+                    break
+                answered += 1
+
+
+def test_a_permission_waits_for_a_person_past_the_calls_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen with Claude Code on its own screen: the host's call to the tools server for a permission
+    a person had to answer timed out after a minute (every call's timeout), the host went on on the
+    store for good and asked again there, and the agent's hook had given up at the same minute."""
+    monkeypatch.setattr(host_link, "TIMEOUT", 0.3)
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(4)
+    threading.Thread(target=_answer_late, args=(listening, 0.8, 2), daemon=True).start()
+    carrier = _carrier(f"http://127.0.0.1:{listening.getsockname()[1]}", "k" * 64, "w1")
+    tools = HostTools(carrier, launch=1)
+    assert tools.decide_permission("Bash", "git push") == (Decision.ALLOW, "allowed by a person")
+    with pytest.raises(Unreachable, match="timed out"):  # any other call keeps its timeout
+        carrier("newest_event", None, {})
+    carrier.close()
+    listening.close()
+
+
+def test_a_hooks_permission_waits_for_a_person_past_the_calls_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same between an agent's hook (in its sandbox) and its worker host's relay."""
+    monkeypatch.setattr(relay, "TIMEOUT", 0.3)
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(4)
+    threading.Thread(target=_answer_late, args=(listening, 0.8, 2), daemon=True).start()
+    tools = relay.RemoteTools(f"http://127.0.0.1:{listening.getsockname()[1]}", "t" * 32)
+    assert tools.decide_permission("Bash", "git push") == (Decision.ALLOW, "allowed by a person")
+    with pytest.raises(relay.RelayError, match="timed out"):
+        tools.done("finished")
+    listening.close()

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from czar.agent_tools.service import PERSON_WAIT_SECONDS
 from czar.agents import claude
 from czar.agents.base import AgentSettings, LaunchContext, Signal
 from czar.agents.claude import ALLOWED, QUIET, ClaudeAdapter, private_home
+from czar.core.policy import PERSON_WAIT_SECONDS
 from czar.core.toolbox import NAMES as CZAR_TOOLS
 from czar.core.usage import KEYS, Meter
 

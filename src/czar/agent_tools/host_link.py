@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from czar.agent_tools.identity import CallerError
-from czar.agent_tools.relay import RemoteTools
+from czar.agent_tools.relay import WAITS, RemoteTools
 from czar.core.events import EventKind
 from czar.core.host_commands import Posted, Unreadable, decode
-from czar.core.policy import Decision, Verdict
+from czar.core.policy import DECISION_WAIT_SECONDS, Decision, Verdict
 from czar.core.states import WorkerState
 from czar.errors import CzarError
 
@@ -39,7 +39,7 @@ PATH_PREFIX = "/host/"  # the tools server's path for worker ``W``'s host: /host
 DROPS = 3  # a call dropped unanswered this often in a row: its server is not coming back for it
 # The server closed a connection without a whole answer: it died with the call, or (a kept one) closed it while idle.
 DROPPED = (http.client.RemoteDisconnected, http.client.IncompleteRead, ConnectionResetError, BrokenPipeError)
-TIMEOUT = 60.0  # a permission can wait on czar's policy; nothing here waits on a person
+TIMEOUT = 60.0  # what a call may take, but one that waits for a person (relay.WAITS)
 TOOL = "tool."  # a call's name for one of the agent tools (``AgentTools``), as ``tool.done``
 KEY_FILE = "host.key"  # in the project's folder: what proves a worker host to the tools server
 URL_FILE = "tools.url"  # in the project's folder: where the running tools server listens
@@ -290,9 +290,10 @@ class HttpCarrier:
     def __call__(self, name: str, launch: int | None, args: dict[str, Any]) -> Any:
         body = json.dumps({"call": name, "launch": launch, "args": args}).encode()
         conn = getattr(self._local, "conn", None)
+        wait = DECISION_WAIT_SECONDS if name.removeprefix(TOOL) in WAITS else TIMEOUT
         for tried in range(1, DROPS + 1):
             try:
-                data = self._post(conn, body)
+                data = self._post(conn, body, wait)
                 break
             except DROPPED as exc:
                 # Closed unanswered: a kept connection by the server while idle (the call was not
@@ -314,12 +315,15 @@ class HttpCarrier:
             raise CallerError(error) if answer.get("caller") else CzarError(error)
         return answer.get("result")
 
-    def _post(self, conn: http.client.HTTPConnection | None, body: bytes) -> bytes:
+    def _post(self, conn: http.client.HTTPConnection | None, body: bytes, wait: float) -> bytes:
         if conn is None:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT)
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=wait)
             self._local.conn = conn
             with self._lock:
                 self._open.add(conn)
+        conn.timeout = wait  # this call's (a kept connection's socket has the last call's)
+        if conn.sock is not None:
+            conn.sock.settimeout(wait)
         try:
             conn.request("POST", self.path, body=body, headers=self.headers)
             response = conn.getresponse()

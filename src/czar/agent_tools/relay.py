@@ -23,12 +23,13 @@ from czar.agent_tools.identity import caller_from_env
 from czar.agents.base import HookCall, HookKind
 from czar.core.board import BoardRow
 from czar.core.claims import ClaimResult
-from czar.core.policy import Decision
+from czar.core.policy import DECISION_WAIT_SECONDS, Decision
 from czar.errors import CzarError
 
 PATH = "/czar/call"
 ENV_ENDPOINT = "CZAR_ENDPOINT"  # the host's endpoint, for an agent whose store is out of reach
-TIMEOUT = 60.0  # a permission can wait on czar's policy; nothing here waits on a person
+TIMEOUT = 60.0  # what a call may take, but a permission's (it may wait for a person)
+WAITS = frozenset({"decide_permission"})  # calls that may wait for a person: DECISION_WAIT_SECONDS
 MAX_BODY = 4 * 1024 * 1024  # a hook's payload (a tool's input) is small; more is not read
 
 
@@ -170,7 +171,8 @@ class RemoteTools:
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            wait = DECISION_WAIT_SECONDS if name in WAITS else TIMEOUT
+            with urllib.request.urlopen(request, timeout=wait) as response:
                 answer = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             raise RelayError(f"the worker host refused the call ({exc.code})") from exc

@@ -26,6 +26,7 @@ from czar.core.claims import ClaimResult
 from czar.core.events import EventKind
 from czar.core.forge import Finding, Verdict
 from czar.core.host_commands import StopAgent
+from czar.core.policy import PERSON_WAIT_SECONDS
 from czar.core.prompt import digest
 from czar.core.review import ReviewState, finding_problem, verdict_of, verdict_problem
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerRole, WorkerState
@@ -34,10 +35,6 @@ from czar.store.records import Attempt, Review, Task, Worker
 from czar.store.store import Store, Tx
 from czar.vcs import checkout
 from czar.vcs.git import Git
-
-# The most a permission request waits for a person; the plan's permission_timeout (the health
-# round's) normally decides long before.
-PERSON_WAIT_SECONDS = 3600.0
 
 PERSON = waits.PERSON  # what ``blocked_on`` says when a person, not a task, must act
 

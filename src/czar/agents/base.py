@@ -23,10 +23,6 @@ from czar.runtime import search_path
 from czar.runtime.withheld import without
 from czar.vcs.git import UNSIGNED, overriding
 
-# How long an agent's tool use may wait for czar's decision (a permission request waits for a
-# person up to an hour: ``czar.agent_tools.service.PERSON_WAIT_SECONDS``), and a minute more.
-DECISION_WAIT_SECONDS = 3660
-
 
 class SignalKind(StrEnum):
     """What an agent's signal is about (its adapter reads it from the agent's own output)."""

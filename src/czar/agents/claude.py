@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from czar.agents.base import (
-    DECISION_WAIT_SECONDS,
     Capabilities,
     HookAnswer,
     HookCall,
@@ -38,6 +37,7 @@ from czar.agents.base import (
 )
 from czar.core import toolbox
 from czar.core.host_commands import MessageKind
+from czar.core.policy import DECISION_WAIT_SECONDS
 
 # Tools it may use without asking: czar's own, and reading.
 ALLOWED = (*(f"mcp__czar__{t}" for t in toolbox.NAMES), "Read", "Glob", "Grep", "LS", "TodoWrite")

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from czar.agents.base import (
-    DECISION_WAIT_SECONDS,
     Capabilities,
     HookAnswer,
     HookCall,
@@ -30,6 +29,7 @@ from czar.agents.base import (
     mcp_config,
 )
 from czar.core.host_commands import MessageKind
+from czar.core.policy import DECISION_WAIT_SECONDS
 from czar.core.pricing import DEFAULT_MODELS
 
 

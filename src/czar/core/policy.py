@@ -23,6 +23,13 @@ from typing import Any
 from czar.core import commands, shell
 from czar.core.verdicts import Context, Decision, Verdict, inside, worst, writable
 
+# The most a permission request waits for a person (the plan's permission_timeout normally decides
+# long before), and how long whatever waits for such a decision waits: a minute more. Each timeout
+# on the way (the agent's own, its hook's call to its worker host, the host's to the tools server)
+# is at least that, or the wait ends on a timeout and the person's answer reaches nobody.
+PERSON_WAIT_SECONDS = 3600
+DECISION_WAIT_SECONDS = PERSON_WAIT_SECONDS + 60
+
 __all__ = ["Context", "Decision", "Request", "Rule", "Verdict", "decide", "default", "inside", "target_of"]
 
 
