@@ -47,3 +47,12 @@ def test_aiders_model_list_fetch_is_only_said(tmp_path: Path, czar_home: Path) -
     project, said = _refused(tmp_path, "aider", ("raw.githubusercontent.com",))
     assert not [e for e in project.store.events_after(0) if e.kind == "alert"]
     assert "could not reach raw.githubusercontent.com" in said
+
+
+def test_claude_codes_update_and_marketplace_looks_are_only_said(tmp_path: Path, czar_home: Path) -> None:
+    """Claude Code on its own screen reaches for both at every start (seen offline: two alerts per
+    worker and start)."""
+    project, said = _refused(tmp_path, "claude", ("downloads.claude.ai", "github.com", "pypi.org"))
+    alerts = [e.payload["message"] for e in project.store.events_after(0) if e.kind == "alert"]
+    assert alerts == ["the agent of w1 could not reach pypi.org: not an allowed host"]
+    assert "could not reach downloads.claude.ai" in said and "could not reach github.com" in said

@@ -102,6 +102,10 @@ class ClaudeAdapter:
         permission_tool=True,
         reports_cost=True,
         hosts=("anthropic.com", "*.anthropic.com", "claude.ai", "*.claude.ai", "claude.com", "*.claude.com"),
+        # On its own screen it looks for a newer version of itself (downloads.claude.ai) and for
+        # its plugins' marketplace on GitHub at every start, DISABLE_AUTOUPDATER or not: an alert
+        # per worker and start that nobody could act on. A task that needs GitHub says so in its window.
+        chatter=("downloads.claude.ai", "github.com"),
     )
 
     def launch(self, ctx: LaunchContext) -> Launch:
