@@ -5,6 +5,7 @@ itself, and the host of a real run never loads SQLAlchemy."""
 
 from __future__ import annotations
 
+import http.server
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import struct
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -392,56 +394,81 @@ def test_usage_sent_again_after_its_answer_was_lost_counts_once(project: Project
     assert len(project.store.events_after(0, kinds=(EventKind.AGENT_USAGE,))) == 4
 
 
-def _answer_late(listening: socket.socket, after: float, calls: int) -> None:
-    """A server that answers each of ``calls`` calls ``after`` seconds late (as a permission that
-    waits for a person does), on connections kept or new."""
-    answered = 0
-    while answered < calls:
-        conn, _ = listening.accept()
-        with conn:
-            conn.settimeout(10)
-            while answered < calls:
-                try:
-                    if not conn.recv(65536):
-                        break
-                except OSError:
-                    break
-                time.sleep(after)
-                body = b'{"ok": true, "result": ["allow", "allowed by a person"]}'
-                try:
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-                except OSError:
-                    break
-                answered += 1
+class _Late(http.server.BaseHTTPRequestHandler):
+    """Answers every call ``after`` seconds late (as a permission that waits for a person does)."""
+
+    protocol_version = "HTTP/1.1"  # connections kept alive, as the tools server keeps them
+    after = 0.0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(self.after)
+        body = b'{"ok": true, "result": ["allow", "allowed by a person"]}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
-def test_a_permission_waits_for_a_person_past_the_calls_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def late() -> Iterator[Callable[[float], str]]:
+    """``late(after)``: the address of a server that answers ``after`` seconds late."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(after: float) -> str:
+        handler = type("Late", (_Late,), {"after": after})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_permission_waits_for_a_person_past_the_calls_timeout(
+    monkeypatch: pytest.MonkeyPatch, late: Callable[[float], str]
+) -> None:
     """Seen with Claude Code on its own screen: the host's call to the tools server for a permission
     a person had to answer timed out after a minute (every call's timeout), the host went on on the
     store for good and asked again there, and the agent's hook had given up at the same minute."""
     monkeypatch.setattr(host_link, "TIMEOUT", 0.3)
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    listening.listen(4)
-    threading.Thread(target=_answer_late, args=(listening, 0.8, 2), daemon=True).start()
-    carrier = _carrier(f"http://127.0.0.1:{listening.getsockname()[1]}", "k" * 64, "w1")
+    carrier = _carrier(late(0.8), "k" * 64, "w1")
     tools = HostTools(carrier, launch=1)
     assert tools.decide_permission("Bash", "git push") == (Decision.ALLOW, "allowed by a person")
     with pytest.raises(Unreachable, match="timed out"):  # any other call keeps its timeout
         carrier("newest_event", None, {})
     carrier.close()
-    listening.close()
 
 
-def test_a_hooks_permission_waits_for_a_person_past_the_calls_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hooks_permission_waits_for_a_person_past_the_calls_timeout(
+    monkeypatch: pytest.MonkeyPatch, late: Callable[[float], str]
+) -> None:
     """The same between an agent's hook (in its sandbox) and its worker host's relay."""
     monkeypatch.setattr(relay, "TIMEOUT", 0.3)
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    listening.listen(4)
-    threading.Thread(target=_answer_late, args=(listening, 0.8, 2), daemon=True).start()
-    tools = relay.RemoteTools(f"http://127.0.0.1:{listening.getsockname()[1]}", "t" * 32)
+    tools = relay.RemoteTools(late(0.8), "t" * 32)
     assert tools.decide_permission("Bash", "git push") == (Decision.ALLOW, "allowed by a person")
     with pytest.raises(relay.RelayError, match="timed out"):
         tools.done("finished")
-    listening.close()
+
+
+def test_the_hooks_calls_through_the_relay_keep_no_connection_each(late: Callable[[float], str]) -> None:
+    """Found in review: each call an agent's hook makes through its worker host's relay runs on a
+    thread of its own, and the host kept one connection to the tools server per thread, for
+    good: a long run of hooks ran the host out of file descriptors."""
+    carrier = _carrier(late(0.0), "k" * 64, "w1")
+    server = relay.RelayServer(HostTools(carrier, launch=1), "t" * 32)
+    hook = relay.RemoteTools(server.base, "t" * 32)
+    try:
+        for _ in range(60):
+            assert hook.decide_permission("Bash", "ls") == (Decision.ALLOW, "allowed by a person")
+        assert len(carrier._open) == 1  # one call at a time: one connection, kept
+    finally:
+        server.stop()
+        carrier.close()

@@ -273,7 +273,10 @@ class Unreachable(CzarError):
 
 class HttpCarrier:
     """Calls on the tools server at ``url``, as worker ``worker``'s host, proven by the project's
-    host key. One kept-alive connection per thread (the host's loop, its relay's threads)."""
+    host key. Kept-alive connections, each used by one call at a time and kept idle between calls:
+    as many as calls went on at once (the host's loop, its relay's threads). One per thread leaked
+    a connection and its socket with every thread the relay starts for a hook's call: a long run
+    of hooks ran a host out of file descriptors."""
 
     def __init__(self, url: str, key: str, worker: str) -> None:
         parts = urllib.parse.urlsplit(url)
@@ -283,13 +286,14 @@ class HttpCarrier:
         self.host, self.port = parts.hostname, parts.port
         self.path = PATH_PREFIX + urllib.parse.quote(worker, safe="")
         self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        self._local = threading.local()
         self._lock = threading.Lock()
+        self._idle: list[http.client.HTTPConnection] = []
         self._open: set[http.client.HTTPConnection] = set()
 
     def __call__(self, name: str, launch: int | None, args: dict[str, Any]) -> Any:
         body = json.dumps({"call": name, "launch": launch, "args": args}).encode()
-        conn = getattr(self._local, "conn", None)
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
         wait = DECISION_WAIT_SECONDS if name.removeprefix(TOOL) in WAITS else TIMEOUT
         for tried in range(1, DROPS + 1):
             try:
@@ -318,13 +322,13 @@ class HttpCarrier:
     def _post(self, conn: http.client.HTTPConnection | None, body: bytes, wait: float) -> bytes:
         if conn is None:
             conn = http.client.HTTPConnection(self.host, self.port, timeout=wait)
-            self._local.conn = conn
             with self._lock:
                 self._open.add(conn)
         conn.timeout = wait  # this call's (a kept connection's socket has the last call's)
-        if conn.sock is not None:
-            conn.sock.settimeout(wait)
         try:
+            sock = conn.sock
+            if sock is not None:
+                sock.settimeout(wait)
             conn.request("POST", self.path, body=body, headers=self.headers)
             response = conn.getresponse()
             data = response.read()
@@ -334,22 +338,23 @@ class HttpCarrier:
         except (OSError, http.client.HTTPException) as exc:
             self._forget(conn)
             raise Unreachable(f"cannot reach the tools server at {self.host}:{self.port}: {exc}") from exc
+        with self._lock:
+            if conn in self._open:  # kept for the next call (not if closed meanwhile)
+                self._idle.append(conn)
         if response.status != 200:
             raise Unreachable(f"the tools server refused the call ({response.status})")
         return data
 
     def _forget(self, conn: http.client.HTTPConnection) -> None:
         conn.close()
-        self._local.conn = None
         with self._lock:
             self._open.discard(conn)
 
     def close(self) -> None:
         with self._lock:
-            conns, self._open = self._open, set()
+            conns, self._open, self._idle = self._open, set(), []
         for conn in conns:
             conn.close()
-        self._local = threading.local()
 
 
 class Fallback:
