@@ -14,7 +14,7 @@ from typing import Any
 
 from czar.agent_tools.host_link import PATH_PREFIX, TOOL, Wrap
 from czar.agent_tools.identity import CallerError
-from czar.agent_tools.relay import CALLS
+from czar.agent_tools.relay import CALLS, WAITS, WAITS_PER_WORKER
 from czar.agent_tools.service import AgentTools
 from czar.core.events import EventKind
 from czar.core.host_commands import Unreadable, encode
@@ -309,8 +309,13 @@ ASGIApp = Any  # (scope, receive, send) -> awaitable
 def host_app(store: Store, key: str, sandbox_for: Callable[[str], Wrap | None], inner: ASGIApp | None) -> ASGIApp:
     """The worker hosts' calls (``POST /host/<worker>``, the host key as ``Authorization: Bearer``),
     each in a thread of its own (a call is a transaction); every other request goes to ``inner``
-    (the MCP server), or is not found when there is none."""
+    (the MCP server), or is not found when there is none. A call that may wait for a person
+    (``relay.WAITS``) waits on its worker's own threads, as the MCP server's permission tool does:
+    on the shared ones (forty), forty of them waiting held every host's every other call."""
+    import anyio
     import anyio.to_thread
+
+    waiting: dict[str, anyio.CapacityLimiter] = {}
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -331,10 +336,20 @@ def host_app(store: Store, key: str, sandbox_for: Callable[[str], Wrap | None], 
         if body is None:
             await _reply(send, 413, b"czar: too large\n", "text/plain")
             return
-        answer = await anyio.to_thread.run_sync(answer_of, store, worker, sandbox_for(worker), body)
+        limiter = waiting.setdefault(worker, anyio.CapacityLimiter(WAITS_PER_WORKER)) if _waits(body) else None
+        answer = await anyio.to_thread.run_sync(answer_of, store, worker, sandbox_for(worker), body, limiter=limiter)
         await _reply(send, 200, json.dumps(answer).encode(), "application/json")
 
     return app
+
+
+def _waits(body: bytes) -> bool:
+    """Whether the call may wait for a person."""
+    try:
+        call = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(call, dict) and str(call.get("call", "")).removeprefix(TOOL) in WAITS
 
 
 async def _lifespan(receive: Any, send: Any) -> None:

@@ -26,6 +26,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
 from czar.agent_tools.identity import Caller, token_digest
+from czar.agent_tools.relay import WAITS_PER_WORKER
 from czar.agent_tools.service import AgentTools
 from czar.agent_tools.tools_server import PATH
 from czar.core.policy import Decision, target_of
@@ -35,7 +36,6 @@ from czar.store.store import Store
 
 Resolve = Callable[[Context], AgentTools]  # the calling worker's tools, for one request
 ASGIApp = Any  # Starlette's application: (scope, receive, send) -> awaitable
-WAITS_PER_WORKER = 2  # permission requests of one worker decided at once (the rest queue)
 CALLER = "czar.caller"  # the ASGI scope's key for the (worker, launch) the guard proved
 
 

@@ -30,6 +30,7 @@ PATH = "/czar/call"
 ENV_ENDPOINT = "CZAR_ENDPOINT"  # the host's endpoint, for an agent whose store is out of reach
 TIMEOUT = 60.0  # what a call may take, but a permission's (it may wait for a person)
 WAITS = frozenset({"decide_permission"})  # calls that may wait for a person: DECISION_WAIT_SECONDS
+WAITS_PER_WORKER = 2  # of those, one worker's decided at once (the rest queue), wherever they come from
 MAX_BODY = 4 * 1024 * 1024  # a hook's payload (a tool's input) is small; more is not read
 
 
