@@ -548,6 +548,7 @@ def test_czars_server_is_the_only_mcp_server(tmp_path: Path, clean_env: None) ->
                     "CZAR_TOKEN": "tok-123",
                     "PATH": "/usr/local/bin:/usr/bin",
                 },
+                "timeout": 3_660_000,  # a permission waits for a person here too
             }
         }
     }

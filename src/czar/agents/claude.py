@@ -267,8 +267,7 @@ def _czar_server(ctx: LaunchContext) -> dict[str, Any]:
     60 s unless the server's ``timeout`` says otherwise: its permission tool, waiting for a person,
     failed then as "The operation timed out", and the person's answer came to nobody."""
     server = mcp_config(ctx)
-    if server.get("type") == "http":
-        server["timeout"] = DECISION_WAIT_SECONDS * 1000  # milliseconds
+    server["timeout"] = DECISION_WAIT_SECONDS * 1000  # milliseconds; over stdio (`czar mcp`) too
     return server
 
 
