@@ -107,6 +107,7 @@ def test_a_permission_request_nobody_answers_is_denied_in_time(tmp_path: Path, c
     assert f.told("w1")[-1] == "answer"
     decided = [e for e in f.project.store.events_after(0) if e.kind == "permission.decided"]
     assert [(e.payload["decision"], e.payload["by"]) for e in decided] == [("deny", "timeout")]
+    assert decided[0].payload["tool"] == "Bash"  # what was denied, as the other decisions say it
 
 
 def test_an_agent_on_the_wrong_task_is_corrected_once_then_its_task_starts_fresh(

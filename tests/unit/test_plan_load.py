@@ -574,3 +574,14 @@ def test_max_attempts_is_read_as_max_rounds_its_new_name(tmp_path: Path) -> None
     assert old.project.max_rounds == 5
     line = only_problem(tmp_path, PROJECT + "max_attempts = 5\nmax_rounds = 4\n" + task)
     assert line.endswith("max_attempts is the old name of max_rounds: give only max_rounds"), line
+
+
+def test_a_permission_timeout_past_the_hour_a_request_waits_is_refused(tmp_path: Path) -> None:
+    """A request waits for a person an hour at most (then it is denied): a longer timeout would
+    show it waiting when nobody does any more."""
+    from czar.core.policy import PERSON_WAIT_SECONDS
+
+    line = only_problem(tmp_path, PROJECT + '[health]\npermission_timeout = 7200\n[[tasks]]\nid = "a"\nbody = "x"\n')
+    assert line.startswith("health.permission_timeout:") and f"{PERSON_WAIT_SECONDS}" in line, line
+    at_most = f'[health]\npermission_timeout = {PERSON_WAIT_SECONDS}\n[[tasks]]\nid = "a"\nbody = "x"\n'
+    assert load_plan(write_plan(tmp_path, PROJECT + at_most)).health.permission_timeout == PERSON_WAIT_SECONDS

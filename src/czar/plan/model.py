@@ -266,7 +266,9 @@ class HealthConfig(_Strict):
     """Nudges (a message) per attempt before a restart."""
     restarts: int = Field(default=2, ge=0)
     """Restarts of the agent, session resumed, per attempt before the task goes to another worker."""
-    permission_timeout: float = Field(default=300.0, gt=0)
+    # At most the hour a request waits for a person at all (czar.core.policy.PERSON_WAIT_SECONDS):
+    # beyond it the agent was denied while czar still showed the request waiting.
+    permission_timeout: float = Field(default=300.0, gt=0, le=3600)
     """Seconds a permission request no rule decides waits for a person before it is denied."""
     stall_after: float = Field(default=900.0, gt=0)
     """Seconds the whole run may go without progress (a task changing state, a commit, a

@@ -19,6 +19,7 @@ from czar.store.records import Station, Task, TaskBrief, Worker
 from czar.store.store import Store, Tx
 from czar.supervisor import stall
 from czar.supervisor.actions import Actions
+from czar.supervisor.people import asked_request
 from czar.supervisor.project import Project
 
 HOST_START_SECONDS = 30.0  # a worker host that has not registered by then is started again
@@ -289,10 +290,13 @@ class Healer:
             elif repair is Repair.SIDELINE:
                 self._sideline(conn, pt, f)
             elif repair is Repair.DENY:
+                asked = asked_request(Store.worker(conn, v.worker).detail)
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, detail=None)
                 reason = f"nobody answered within {self.t.permission_timeout:g} s"
                 Store.post(conn, v.worker, Answer(pt.attempt, False, reason))
-                Store.emit(conn, EventKind.PERMISSION_DECIDED, **ids, decision="deny", reason=reason, by="timeout")
+                Store.emit(
+                    conn, EventKind.PERMISSION_DECIDED, **ids, decision="deny", reason=reason, by="timeout", **asked
+                )
             Store.emit(conn, repaired(repair), **ids, problem=f.problem.value, evidence=f.evidence)
             authors = {w.id: w.agent for w in Store.all_workers(conn) if w.role is WorkerRole.AUTHOR}
         self.say(f"health: {v.worker} on {v.task}: {repair} ({f.problem})")

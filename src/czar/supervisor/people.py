@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from czar.agent_tools.identity import AgentCaller, agent_trace
 from czar.agent_tools.service import PERSON
@@ -69,7 +70,7 @@ def answer_permission(
         if asked_at is not None and _asked_at(worker.detail) != asked_at:
             raise SupervisorError(f"worker {worker_id} asks for something else now; look at it again")
         why = reason or ("allowed by a person" if allow else "denied by a person")
-        asked = _request(worker.detail)
+        asked = asked_request(worker.detail)
         Store.post(conn, worker_id, Answer(attempt, allow, why))
         Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
         Store.emit(
@@ -87,8 +88,9 @@ def answer_permission(
     return f"{'allowed' if allow else 'denied'}; worker {worker_id} goes on with task {task}"
 
 
-def _request(detail: str | None) -> dict[str, str]:
-    """The tool and target a waiting worker asked for (its detail), as far as it says them."""
+def asked_request(detail: str | None) -> dict[str, Any]:
+    """The tool and target a waiting worker asked for (its detail), as far as it says them: what
+    a decision on it answers, in its event."""
     try:
         found = json.loads(detail or "{}")
     except ValueError:
