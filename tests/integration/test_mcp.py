@@ -108,7 +108,10 @@ def _post(url: str, headers: dict[str, str]) -> int:
 
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
     request = urllib.request.Request(
-        url, data=body, headers={"Content-Type": "application/json", "Accept": "application/json", **headers}
+        # Both, as MCP's streamable HTTP asks of every client: czar answers a call as a stream.
+        url,
+        data=body,
+        headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream", **headers},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:

@@ -150,7 +150,10 @@ def app(store: Store, sandbox_for: Callable[[str], Callable[[list[str]], list[st
         return tools
 
     # Stateless: an agent that stays quiet for long keeps its connection (no session to expire).
-    return _guarded(_server(resolve).streamable_http_app(stateless_http=True, json_response=True), store)
+    # Each answer a stream (its headers at once, a ping every 15 s): Claude Code gives up on an
+    # answer whose headers have not come within five minutes, whatever its configured timeout, and
+    # a permission may wait for a person longer (seen: "The operation timed out" at 300 s).
+    return _guarded(_server(resolve).streamable_http_app(stateless_http=True, json_response=False), store)
 
 
 def _guarded(inner: ASGIApp, store: Store) -> ASGIApp:
