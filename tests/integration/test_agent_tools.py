@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project, open_project
-from helpers import make_repo, sim_task, write_plan
+from helpers import make_repo, retry_until, sim_task, write_plan
 
 
 @pytest.fixture
@@ -237,3 +238,46 @@ def test_an_unreachable_model_is_one_event_per_outage_and_its_clock_follows_the_
     assert worker().state == WorkerState.WORKING.value
     kinds = [e.kind for e in project.store.events_after(0) if e.kind.startswith("agent.model_")]
     assert kinds == ["agent.model_unreachable", "agent.model_reachable"]
+
+
+def test_a_persons_answer_decides_the_request_they_saw_and_the_next_waits_its_turn(project: Project) -> None:
+    """Found in review: two requests of one worker waiting at once (two tool calls of one turn)
+    were both released by one `czar allow`, the second shown in place of the first: an agent could
+    have a person allow `terraform destroy` by asking for `terraform plan` after it."""
+    import json
+    import threading
+
+    from czar.supervisor.people import answer_permission
+
+    t = tools(project)
+    t.acknowledge("a")
+    answers: dict[str, tuple[Decision, str]] = {}
+
+    def ask(target: str) -> None:
+        answers[target] = tools(project).decide_permission("WebFetch", target)
+
+    def shown() -> str | None:
+        with project.store.read() as conn:
+            w = Store.worker(conn, "w1")
+        return json.loads(w.detail)["target"] if w.state == "waiting_permission" else None
+
+    first = threading.Thread(target=ask, args=("https://example.com/destroy",))
+    first.start()
+    retry_until(lambda: shown() == "https://example.com/destroy", what="the first request")
+    second = threading.Thread(target=ask, args=("https://example.com/plan",))
+    second.start()
+    time.sleep(0.5)
+    assert shown() == "https://example.com/destroy"  # the second waits its turn, not shown over it
+    answer_permission(project, "w1", False)  # the person denies what they see
+    first.join(timeout=10)
+    assert answers["https://example.com/destroy"][0] is Decision.DENY
+    assert "https://example.com/plan" not in answers  # still waiting: now it is shown
+    retry_until(lambda: shown() == "https://example.com/plan", what="the second request")
+    answer_permission(project, "w1", True)
+    second.join(timeout=10)
+    assert answers["https://example.com/plan"][0] is Decision.ALLOW
+    decided = [e.payload for e in project.store.events_after(0) if e.kind == "permission.decided"]
+    assert [(d["target"], d["decision"]) for d in decided if d["by"] == "person"] == [
+        ("https://example.com/destroy", "deny"),
+        ("https://example.com/plan", "allow"),
+    ]

@@ -422,6 +422,13 @@ class AgentTools:
 
     def permission(self, tool: str, target: str) -> policy.Verdict:
         """Decide a permission request by the plan's policy; undecided ones wait for a person."""
+        return self._decide(tool, target)[0]
+
+    def _decide(self, tool: str, target: str) -> tuple[policy.Verdict, int | None]:
+        """The policy's verdict on a request, recorded; for one that asks a person, the id of its
+        ask, which the person's answer names. None for an ask while another request of the worker
+        waits for a person still: one request at a time is shown and answered (a person who saw
+        one must not answer another with it), so this one waits its turn, not recorded yet."""
         with self.store.write() as conn:
             cur = self._current(conn, reviewer_ok=True)
             verdict = (
@@ -441,7 +448,10 @@ class AgentTools:
                     defaults=Store.get_meta(conn, "permissions_defaults", True),
                 )
             )
-            Store.emit(
+            asking = verdict.decision is policy.Decision.ASK
+            if asking and Store.worker(conn, self.worker).state == WorkerState.WAITING_PERMISSION.value:
+                return verdict, None
+            event = Store.emit(
                 conn,
                 EventKind.PERMISSION_DECIDED
                 if verdict.decision is not policy.Decision.ASK
@@ -453,8 +463,8 @@ class AgentTools:
                 reason=verdict.reason,
                 by="policy",
             )
-            if verdict.decision is policy.Decision.ASK:
-                detail = json.dumps({"tool": tool, "target": target[:1000], "asked_at": time.time()})
+            if asking:
+                detail = json.dumps({"tool": tool, "target": target[:1000], "asked_at": time.time(), "asked": event})
                 Store.set_worker(conn, self.worker, state=WorkerState.WAITING_PERMISSION, detail=detail)
                 Store.alert(
                     conn,
@@ -467,27 +477,36 @@ class AgentTools:
                 )
             else:
                 self._alive(conn, state=WorkerState.WORKING)
-            return verdict
+            return verdict, event if asking else None
 
     def decide_permission(self, tool: str, target: str) -> tuple[policy.Decision, str]:
         """The policy's decision on a tool use, or, when it has none, a person's (``czar allow``,
-        ``czar deny``), or a denial once the health round's timeout passes: waits for it."""
-        verdict = self.permission(tool, target)
-        if verdict.decision is not policy.Decision.ASK:
-            return verdict.decision, verdict.reason
+        ``czar deny``) on this request, or a denial once the health round's timeout passes: waits
+        for it (behind the worker's request that waits for a person already, if any)."""
         store = self.store
-        since = store.last_event_id()
         listener = store.listen(f"permission-{self.worker}-{time.monotonic_ns()}")
         deadline = time.monotonic() + PERSON_WAIT_SECONDS
         try:
+            while True:
+                since = store.last_event_id()
+                verdict, asked = self._decide(tool, target)
+                if verdict.decision is not policy.Decision.ASK:
+                    return verdict.decision, verdict.reason
+                if asked is not None:
+                    break
+                if time.monotonic() >= deadline:
+                    return policy.Decision.DENY, f"nobody answered within {PERSON_WAIT_SECONDS:g} s"
+                listener.wait(2.0)  # its turn comes when the worker's request before it is answered
             while time.monotonic() < deadline:
                 for e in store.events_after(since, kinds=(EventKind.PERMISSION_DECIDED,)):
                     since = e.id
-                    if e.worker_id == self.worker and e.payload.get("by") in ("person", "timeout"):
+                    answers = e.payload.get("asked", asked) == asked  # (a decision that names none: older)
+                    if e.worker_id == self.worker and e.payload.get("by") in ("person", "timeout") and answers:
                         return policy.Decision(e.payload["decision"]), str(e.payload.get("reason", ""))
                 with store.read() as conn:
-                    if Store.worker(conn, self.worker).state != WorkerState.WAITING_PERMISSION.value:
-                        return policy.Decision.DENY, "the request was withdrawn"
+                    worker = Store.worker(conn, self.worker)
+                if worker.state != WorkerState.WAITING_PERMISSION.value or _asked(worker.detail) != asked:
+                    return policy.Decision.DENY, "the request was withdrawn"
                 listener.wait(2.0)
         finally:
             listener.close()
@@ -606,3 +625,13 @@ def _resume(state: str, *, answered: bool = False) -> WorkerState | None:
 
 def _rules(raw: list[dict[str, str]]) -> list[policy.Rule]:
     return [policy.Rule(r.get("tool", "*"), r.get("match", "*"), r.get("reason", "")) for r in raw]
+
+
+def _asked(detail: str | None) -> int | None:
+    """The id of the ask a waiting worker's detail shows."""
+    try:
+        found = json.loads(detail or "{}")
+    except ValueError:
+        return None
+    asked = found.get("asked") if isinstance(found, dict) else None
+    return asked if isinstance(asked, int) else None

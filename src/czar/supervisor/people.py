@@ -97,7 +97,10 @@ def asked_request(detail: str | None) -> dict[str, Any]:
         return {}
     if not isinstance(found, dict):
         return {}
-    return {k: found[k] for k in ("tool", "target") if isinstance(found.get(k), str)}
+    said = {k: found[k] for k in ("tool", "target") if isinstance(found.get(k), str)}
+    if isinstance(found.get("asked"), int):  # the ask it answers: its waiting call takes only that
+        said["asked"] = found["asked"]
+    return said
 
 
 def _asked_at(detail: str | None) -> float | None:
