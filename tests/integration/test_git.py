@@ -54,6 +54,28 @@ def test_worktrees_are_reused_and_a_stale_folder_is_replaced(tmp_path: Path) -> 
     assert g.ensure_branch("czar/t", "main") is False
 
 
+def test_a_link_or_a_file_where_a_worktree_goes_is_replaced_and_never_followed(tmp_path: Path) -> None:
+    """Seen trying a supervisor start on a damaged data folder: a file there raised a traceback;
+    and a link there was resolved before the removal of a leftover, which deletes a folder whole:
+    whatever it pointed at would have gone."""
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo)
+    g.ensure_branch("czar/t", "main")
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("yours\n")
+    wt = tmp_path / "data" / "worktrees" / "t"
+    wt.parent.mkdir(parents=True)
+    wt.symlink_to(precious)
+    g.ensure_worktree(wt, "czar/t")
+    assert (precious / "keep.txt").read_text() == "yours\n" and not wt.is_symlink()
+    assert (wt / "README.md").exists()
+    g.remove_worktree(wt)
+    wt.write_text("a file where a folder goes\n")
+    g.ensure_worktree(wt, "czar/t")
+    assert (wt / "README.md").exists()
+
+
 def test_a_conflicting_merge_is_undone(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     g = Git(repo)

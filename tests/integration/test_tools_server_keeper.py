@@ -7,11 +7,14 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from czar.agent_tools.host_link import HttpCarrier, host_key
 from czar.agent_tools.tools_server import address, tools_pid
 from czar.runtime import proc
 from czar.runtime.ancestry import process
 from czar.store.store import Store
+from czar.supervisor.lock import holder_pid
 from czar.supervisor.project import open_project
 from czar.supervisor.tools import PID_KEY, ToolsServer
 from helpers import make_repo, retry_until, sim_task, write_plan
@@ -94,3 +97,29 @@ def test_a_server_told_of_the_plan_as_it_was_is_replaced_and_none_loads_the_plan
             second.stop()
     finally:
         first.stop()
+
+
+def test_a_supervisor_that_fails_to_start_leaves_no_tools_server_it_started(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The supervisor starts its tools server first (it loads while the plan is synced): a start
+    that fails after it (a git error, say) must not leave it running for a run that never began,
+    nor hold the project's lock."""
+    import io
+
+    from czar.errors import CzarError
+    from czar.supervisor.loop import Supervisor
+
+    make_repo(tmp_path / "repo")
+    project = open_project(write_plan(tmp_path, "failing", [sim_task("a")], workers=1))
+
+    def broken() -> None:
+        raise CzarError("git said no")
+
+    monkeypatch.setattr(project, "sync_plan", broken)
+    with pytest.raises(CzarError, match="git said no"):
+        Supervisor(project, out=io.StringIO()).run()
+    started = [e.payload["pid"] for e in project.store.events_after(0) if e.kind == "tools.started"]
+    assert len(started) == 1 and not proc.pid_alive(started[0])
+    assert tools_pid(project.store) is None
+    assert holder_pid(project.paths.supervisor_lock) is None  # the next supervisor may start

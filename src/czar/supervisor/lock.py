@@ -33,6 +33,12 @@ class SupervisorLock:
         fh.flush()
         self.fh = fh
 
+    def release(self) -> None:
+        """Let the next supervisor take it (a start that failed; else the process's end does)."""
+        fh, self.fh = self.fh, None
+        if fh is not None:
+            fh.close()
+
 
 def holder_pid(path: Any) -> int | None:
     """The pid of the running supervisor, or None if none holds the lock."""

@@ -119,8 +119,14 @@ class Supervisor:
         listener = self.listener = self.store.listen("supervisor")
         # First: it takes a few tenths of a second to load, and the hosts' first calls wait for it.
         self.tools.start()
-        self.p.sync_plan()
-        self.reconcile()
+        try:
+            self.p.sync_plan()
+            self.reconcile()
+        except BaseException:
+            if self.tools.child is not None:  # started now, for a run that does not start: ended
+                self.tools.stop()
+            lock.release()
+            raise
         with self.store.write() as conn:
             Store.emit(conn, EventKind.SUPERVISOR_STARTED, pid=os.getpid(), plan=str(self.p.plan.path))
         self.say(f"supervisor of {self.p.name} started (pid {os.getpid()})")

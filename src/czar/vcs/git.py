@@ -441,6 +441,10 @@ class Git:
     ) -> None:
         """Check ``ref`` out at ``path`` (a branch, or any commit with ``detach``), reusing a worktree
         already there. With ``new_branch_at``, ``ref`` is a new branch made there at once."""
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            # No folder of czar's: a link is removed, never followed to what it points at (which
+            # the removal of a leftover below would delete whole); a file in its place, the same.
+            path.unlink()
         path = path.resolve()
         if (path / ".git").is_file() and self.run("rev-parse", "--git-dir", cwd=path, check=False).ok:
             if detach and self.run("symbolic-ref", "-q", "HEAD", cwd=path, check=False).ok:
