@@ -281,3 +281,28 @@ def test_a_persons_answer_decides_the_request_they_saw_and_the_next_waits_its_tu
         ("https://example.com/destroy", "deny"),
         ("https://example.com/plan", "allow"),
     ]
+
+
+def test_an_answer_given_between_the_waiting_calls_two_looks_is_not_taken_for_a_withdrawal(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen on a loaded machine: the person answered after the waiting call looked for an answer
+    and before it looked at the worker, which no longer waited: the request counted as withdrawn
+    and was denied though the person had allowed it."""
+    from czar.supervisor.people import answer_permission
+
+    t = tools(project)
+    t.acknowledge("a")
+    real = AgentTools._answer
+    looks: list[int] = []
+
+    def a_moment_early(self: AgentTools, since: int, asked: int) -> Any:
+        looks.append(asked)
+        if len(looks) == 1:  # the first look finds nothing; the person answers right after it
+            answer_permission(project, "w1", True)
+            return None, since
+        return real(self, since, asked)
+
+    monkeypatch.setattr(AgentTools, "_answer", a_moment_early)
+    assert t.decide_permission("WebFetch", "https://example.com/x") == (Decision.ALLOW, "allowed by a person")
+    assert len(looks) == 2

@@ -498,19 +498,28 @@ class AgentTools:
                     return policy.Decision.DENY, f"nobody answered within {PERSON_WAIT_SECONDS:g} s"
                 listener.wait(2.0)  # its turn comes when the worker's request before it is answered
             while time.monotonic() < deadline:
-                for e in store.events_after(since, kinds=(EventKind.PERMISSION_DECIDED,)):
-                    since = e.id
-                    answers = e.payload.get("asked", asked) == asked  # (a decision that names none: older)
-                    if e.worker_id == self.worker and e.payload.get("by") in ("person", "timeout") and answers:
-                        return policy.Decision(e.payload["decision"]), str(e.payload.get("reason", ""))
+                answer, since = self._answer(since, asked)
+                if answer is not None:
+                    return answer
                 with store.read() as conn:
                     worker = Store.worker(conn, self.worker)
                 if worker.state != WorkerState.WAITING_PERMISSION.value or _asked(worker.detail) != asked:
-                    return policy.Decision.DENY, "the request was withdrawn"
+                    # Answered between the two reads, or withdrawn (the attempt replaced, say).
+                    return self._answer(since, asked)[0] or (policy.Decision.DENY, "the request was withdrawn")
                 listener.wait(2.0)
         finally:
             listener.close()
         return policy.Decision.DENY, f"nobody answered within {PERSON_WAIT_SECONDS:g} s"
+
+    def _answer(self, since: int, asked: int) -> tuple[tuple[policy.Decision, str] | None, int]:
+        """A person's (or the timeout's) decision on the ask ``asked``, recorded after ``since``
+        (None if none yet); and the last decision looked at, to look after next time."""
+        for e in self.store.events_after(since, kinds=(EventKind.PERMISSION_DECIDED,)):
+            since = e.id
+            answers = e.payload.get("asked", asked) == asked  # (a decision that names none: older)
+            if e.worker_id == self.worker and e.payload.get("by") in ("person", "timeout") and answers:
+                return (policy.Decision(e.payload["decision"]), str(e.payload.get("reason", ""))), since
+        return None, since
 
     def on_hook(self, call: HookCall) -> str | None:
         """Record an agent's hook (its adapter read it); for a turn that ended before the task was
