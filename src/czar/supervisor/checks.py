@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,22 @@ def check_env(first: Sequence[Path] = ()) -> dict[str, str]:
     return env
 
 
+def drop_bytecode(folder: Path) -> None:
+    """Remove the Python bytecode caches (``__pycache__``) in a checkout before its checks: Python
+    takes a cache for current when its source has the same size and the same second as when it
+    was compiled, and an agent that changes ``==`` to ``<=`` in the second its tests ran had its
+    fix verified against the code before it (seen: the demo's task failing twice on a fixed line).
+    Links are not followed, nor ``.git`` entered."""
+    for root, dirs, _files in os.walk(folder):
+        if ".git" in dirs:
+            dirs.remove(".git")
+        if "__pycache__" in dirs:
+            dirs.remove("__pycache__")
+            cache = Path(root) / "__pycache__"
+            if not cache.is_symlink():
+                shutil.rmtree(cache, ignore_errors=True)
+
+
 def run_checks(
     commands: Sequence[str], cwd: Path, timeout: float, log: Path, confine: sandbox.Confinement | None = None
 ) -> list[CheckResult]:
@@ -54,6 +71,7 @@ def run_checks(
     ``confine``: run them in that sandbox (they run the agents' code)."""
     results = []
     first = sandbox.project_bins(confine)
+    drop_bytecode(cwd)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w", encoding="utf-8") as fh, gateway.serving(confine.network if confine else None) as gate:
         for command in commands:
