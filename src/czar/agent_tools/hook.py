@@ -48,7 +48,7 @@ def run(agent: str | None, deny_on_error: bool, stdin: TextIO, out: TextIO, err:
     before the option existed) a ``BeforeTool`` call is Gemini CLI's and any other Claude Code's.
     With ``deny_on_error``, a tool use czar cannot decide is denied (exit 2) rather than left to a
     prompt nobody answers; without, a hook never breaks the agent (exit 0)."""
-    from czar.agent_tools.identity import CallerError, caller_from_env
+    from czar.agent_tools.identity import CallerError
     from czar.agent_tools.relay import caller_tools
     from czar.agents.adapters import adapter_for
     from czar.agents.base import HookKind, UnsupportedAgent
@@ -68,10 +68,9 @@ def run(agent: str | None, deny_on_error: bool, stdin: TextIO, out: TextIO, err:
         if hooks is None:
             raise CzarError(f"agent {agent} runs no hook of czar's")
         call = hooks.read(payload)
-        calls = caller_tools() if caller_from_env() else None
+        calls = caller_tools()  # (a CallerError when the environment names no worker)
     except (json.JSONDecodeError, CallerError, CzarError, UnsupportedAgent) as exc:
         return refuse(f"czar could not read the request ({exc})")
-    assert calls is not None
     if deny_on_error and call.kind is not HookKind.TOOL_USE:
         return refuse(f"not a tool use of {agent}'s: {call.name or 'no hook_event_name'}")
     try:

@@ -8,7 +8,6 @@ Each call is one short write transaction whose events record what the agent said
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from czar.agent_tools.identity import Caller, CallerError, token_matches
 from czar.agents.adapters import adapter_for
 from czar.agents.base import HookCall, HookKind
 from czar.core import policy, reviewer_policy, waits
+from czar.core.asked import Asked
 from czar.core.board import BoardRow
 from czar.core.claims import ClaimResult
 from czar.core.events import EventKind
@@ -464,7 +464,7 @@ class AgentTools:
                 by="policy",
             )
             if asking:
-                detail = json.dumps({"tool": tool, "target": target[:1000], "asked_at": time.time(), "asked": event})
+                detail = Asked(tool, target[:1000], time.time(), event).dumps()
                 Store.set_worker(conn, self.worker, state=WorkerState.WAITING_PERMISSION, detail=detail)
                 Store.alert(
                     conn,
@@ -503,7 +503,7 @@ class AgentTools:
                     return answer
                 with store.read() as conn:
                     worker = Store.worker(conn, self.worker)
-                if worker.state != WorkerState.WAITING_PERMISSION.value or _asked(worker.detail) != asked:
+                if worker.state != WorkerState.WAITING_PERMISSION.value or Asked.read(worker.detail).ask != asked:
                     # Answered between the two reads, or withdrawn (the attempt replaced, say).
                     return self._answer(since, asked)[0] or (policy.Decision.DENY, "the request was withdrawn")
                 listener.wait(2.0)
@@ -634,13 +634,3 @@ def _resume(state: str, *, answered: bool = False) -> WorkerState | None:
 
 def _rules(raw: list[dict[str, str]]) -> list[policy.Rule]:
     return [policy.Rule(r.get("tool", "*"), r.get("match", "*"), r.get("reason", "")) for r in raw]
-
-
-def _asked(detail: str | None) -> int | None:
-    """The id of the ask a waiting worker's detail shows."""
-    try:
-        found = json.loads(detail or "{}")
-    except ValueError:
-        return None
-    asked = found.get("asked") if isinstance(found, dict) else None
-    return asked if isinstance(asked, int) else None

@@ -276,8 +276,8 @@ def _env(ctx: LaunchContext) -> dict[str, str]:
     env = base_env(ctx)
     for k, v in QUIET.items():
         env.setdefault(k, v)
-    # A call to an HTTP server that shows no progress is cut after five minutes: czar's answers
-    # come whole (no progress while a permission waits for a person), as late as its timeout.
+    # A call to an HTTP server that shows no progress is cut after five minutes: czar reports none
+    # while a permission waits for a person (its stream's pings keep the connection, not the call).
     env.setdefault("CLAUDE_CODE_MCP_TOOL_IDLE_TIMEOUT", str(DECISION_WAIT_SECONDS * 1000))
     if ctx.settings.base_url:
         env["ANTHROPIC_BASE_URL"] = ctx.settings.base_url

@@ -3,13 +3,13 @@ its evidence, and carry out the next repair on the ladder (see ``czar.core.healt
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
 from czar.core import health, waits
+from czar.core.asked import Asked
 from czar.core.events import EventKind
 from czar.core.health import Diagnosis, Problem, Repair, Thresholds, Vitals, repaired
 from czar.core.host_commands import Answer, MessageKind, Restart, StartTask, Tell
@@ -19,7 +19,6 @@ from czar.store.records import Station, Task, TaskBrief, Worker
 from czar.store.store import Store, Tx
 from czar.supervisor import stall
 from czar.supervisor.actions import Actions
-from czar.supervisor.people import asked_request
 from czar.supervisor.project import Project
 
 HOST_START_SECONDS = 30.0  # a worker host that has not registered by then is started again
@@ -149,7 +148,7 @@ class Healer:
                 last_output=w.last_output,
                 last_progress=w.last_progress,
                 wait_until=w.wait_until,
-                asked_at=_asked_at(w.detail) if w.state is WorkerState.WAITING_PERMISSION else None,
+                asked_at=Asked.read(w.detail).asked_at if w.state is WorkerState.WAITING_PERMISSION else None,
                 repeats=w.repeats,
                 nudges=attempt.nudges,
                 restarts=attempt.restarts,
@@ -290,7 +289,7 @@ class Healer:
             elif repair is Repair.SIDELINE:
                 self._sideline(conn, pt, f)
             elif repair is Repair.DENY:
-                asked = asked_request(Store.worker(conn, v.worker).detail)
+                asked = Asked.read(Store.worker(conn, v.worker).detail).answered()
                 Store.set_worker(conn, v.worker, state=WorkerState.WORKING, detail=None)
                 reason = f"nobody answered within {self.t.permission_timeout:g} s"
                 Store.post(conn, v.worker, Answer(pt.attempt, False, reason))
@@ -371,14 +370,6 @@ def _host_alive(worker: Worker, now: float) -> bool:
         since = worker.state_since or worker.updated_at
         return now - since < HOST_START_SECONDS
     return proc.pid_alive(worker.pid)
-
-
-def _asked_at(detail: str | None) -> float | None:
-    try:
-        value = json.loads(detail or "")
-    except json.JSONDecodeError:
-        return None
-    return float(value["asked_at"]) if isinstance(value, dict) and "asked_at" in value else None
 
 
 def nudge_text(f: Diagnosis, task: str) -> str:

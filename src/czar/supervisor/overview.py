@@ -10,7 +10,6 @@ failed task, an omnibus that waits to be landed by hand.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, TypeVar
 
 from czar.core import waits
+from czar.core.asked import Asked
 from czar.core.events import EventKind
 from czar.core.omnibus import OMNIBUS
 from czar.core.states import TaskState, WorkerState
@@ -572,22 +572,19 @@ def _inbox(tasks: list[Task], workers: list[Worker], questions: dict[str, tuple[
     for w in workers:
         if w.state is not WorkerState.WAITING_PERMISSION or w.task_id is None:
             continue
-        asked: dict[str, Any] = {}
-        try:
-            asked = json.loads(w.detail or "{}")
-        except ValueError:
-            asked = {}
-        what = f"{asked.get('tool', '')} {asked.get('target', '')}".strip() or (w.detail or "a permission")
+        asked = Asked.read(w.detail)
+        what = f"{asked.tool} {asked.target}".strip() or (w.detail or "a permission")
+        since = asked.asked_at if asked.asked_at is not None else w.state_since
         out.append(
             NeedsYou(
-                key=f"permission:{w.id}:{asked.get('asked_at', w.state_since)}",
+                key=f"permission:{w.id}:{since}",
                 kind="permission",
                 text=f"{w.id} asks to use {what}",
-                since=float(asked.get("asked_at") or w.state_since or 0.0),
+                since=float(since or 0.0),
                 task=w.task_id,
                 worker=w.id,
                 actions=("allow", "deny"),
-                asked_at=asked.get("asked_at") if isinstance(asked.get("asked_at"), int | float) else None,
+                asked_at=asked.asked_at,
             )
         )
     for t in tasks:

@@ -7,12 +7,11 @@ intervention: its events carry ``actor="person"``, which the run's outcome and r
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
 
 from czar.agent_tools.identity import AgentCaller, agent_trace
 from czar.agent_tools.service import PERSON
+from czar.core.asked import Asked
 from czar.core.events import EventKind
 from czar.core.host_commands import Answer, MessageKind, Tell
 from czar.core.review import ReviewState
@@ -67,10 +66,10 @@ def answer_permission(
         worker = Store.worker(conn, worker_id)
         if worker.state != WorkerState.WAITING_PERMISSION.value:
             raise SupervisorError(f"worker {worker_id} is not waiting for a permission")
-        if asked_at is not None and _asked_at(worker.detail) != asked_at:
+        asked = Asked.read(worker.detail)
+        if asked_at is not None and asked.asked_at != asked_at:
             raise SupervisorError(f"worker {worker_id} asks for something else now; look at it again")
         why = reason or ("allowed by a person" if allow else "denied by a person")
-        asked = asked_request(worker.detail)
         Store.post(conn, worker_id, Answer(attempt, allow, why))
         Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
         Store.emit(
@@ -83,32 +82,9 @@ def answer_permission(
             decision="allow" if allow else "deny",
             reason=why,
             by="person",
-            **asked,  # what was asked, as the policy's decisions say it
+            **asked.answered(),  # what was asked, as the policy's decisions say it
         )
     return f"{'allowed' if allow else 'denied'}; worker {worker_id} goes on with task {task}"
-
-
-def asked_request(detail: str | None) -> dict[str, Any]:
-    """The tool and target a waiting worker asked for (its detail), as far as it says them: what
-    a decision on it answers, in its event."""
-    try:
-        found = json.loads(detail or "{}")
-    except ValueError:
-        return {}
-    if not isinstance(found, dict):
-        return {}
-    said = {k: found[k] for k in ("tool", "target") if isinstance(found.get(k), str)}
-    if isinstance(found.get("asked"), int):  # the ask it answers: its waiting call takes only that
-        said["asked"] = found["asked"]
-    return said
-
-
-def _asked_at(detail: str | None) -> float | None:
-    try:
-        found = json.loads(detail or "{}").get("asked_at")
-    except (ValueError, AttributeError):
-        return None
-    return float(found) if isinstance(found, int | float) else None
 
 
 def tell(project: Project, worker_id: str, text: str) -> str:
