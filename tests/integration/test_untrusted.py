@@ -130,3 +130,37 @@ def test_the_integration_branch_is_shown_in_a_clone_without_running_its_git_or_f
     assert list(elsewhere.iterdir()) == []
     assert not checkout.show_ref(clone, "czar/../../../x", tip)
     assert not checkout.show_ref(clone, "czar/integration", "not-a-commit")
+
+
+def test_a_link_or_a_file_where_a_clone_goes_is_replaced_and_never_followed(tmp_path: Path) -> None:
+    """A task's and a reviewer's clone, and the throwaway clone of the checks, made where a link
+    or a file stands: the link goes, not what it points at (rmtree raised on it, a traceback from
+    the assignment), and a file goes (the same)."""
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo)
+    g.ensure_branch("czar/a", "main")
+    head = g.commit_of("main")
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("yours\n")
+    for n, made in enumerate(
+        (
+            lambda place: checkout.make(g, place, "czar/a"),
+            lambda place: checkout.detached(g, place, head),
+        )
+    ):
+        for planted in ("link", "file"):
+            place = tmp_path / "clones" / f"{n}-{planted}"
+            place.parent.mkdir(exist_ok=True)
+            if planted == "link":
+                place.symlink_to(precious)
+            else:
+                place.write_text("a file where a folder goes\n")
+            made(place)
+            assert not place.is_symlink() and (place / "README.md").is_file()
+    place = tmp_path / "clones" / "throwaway"
+    place.symlink_to(precious)
+    with checkout.throwaway(g, place, head) as folder:
+        assert not folder.is_symlink() and (folder / "README.md").is_file()
+    assert not place.exists() and sorted(p.name for p in precious.iterdir()) == ["keep.txt"]
+    untrusted.remove(tmp_path / "missing")  # nothing there: nothing to do

@@ -1,12 +1,14 @@
 """Reading a file an agent can write, from outside its sandbox (a ref in its checkout, its
 transcript): never through a link it planted, never blocking on a FIFO it put in the file's place,
 never more than a bound (a link to ``/dev/zero`` or a file of gigabytes must not take czar down).
+Removing one the same way: a link, never what it points at.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -88,3 +90,17 @@ def read_beneath(root: Path, path: Path, *, offset: int = 0, limit: int = LIMIT)
 def read_text(path: Path, *, limit: int = LIMIT) -> str | None:
     data = read(path, limit=limit)
     return data.decode("utf-8", errors="replace") if data is not None else None
+
+
+def remove(path: Path, *, ignore_errors: bool = False) -> None:
+    """Whatever is at ``path`` gone: a folder with all in it (links inside are removed, not
+    followed), a file, or a link itself, never what it points at. Nothing there: nothing to do.
+    Raises ``OSError`` unless ``ignore_errors``."""
+    try:
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            path.unlink()
+        elif path.exists():
+            shutil.rmtree(path, ignore_errors=ignore_errors)
+    except OSError:
+        if not ignore_errors:
+            raise

@@ -10,7 +10,6 @@ requested reach the agent that made the work.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import threading
 from collections.abc import Callable
 
@@ -30,6 +29,7 @@ from czar.core.review import (
 )
 from czar.core.states import TaskState, WorkerRole, WorkerState
 from czar.errors import CzarError
+from czar.runtime import untrusted
 from czar.store.records import Review, Task
 from czar.store.store import Store, Tx
 from czar.supervisor import stall
@@ -105,7 +105,7 @@ class Reviewing:
                 task, worker = Store.task(conn, task_id), Store.worker(conn, worker_id)
                 taken = Store.reviewing(conn, worker_id) is not None or task_id in Store.pending_reviews(conn)
                 if task.state is not TaskState.REVIEWING or worker.state is not WorkerState.IDLE or taken:
-                    shutil.rmtree(checkout, ignore_errors=True)
+                    untrusted.remove(checkout, ignore_errors=True)
                     return  # the state moved on since the decision: decide again
                 attempt_id = Store.new_attempt(
                     conn,
@@ -372,7 +372,7 @@ class Reviewing:
                 if str(path) in keep or path.name.startswith("."):
                     continue
                 try:
-                    shutil.rmtree(path)
+                    untrusted.remove(path)
                 except OSError as exc:  # a file the agent made unremovable: said, tried again next time
                     raise CzarError(f"cannot remove the review checkout {path}: {exc}") from exc
 

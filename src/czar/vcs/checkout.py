@@ -17,7 +17,6 @@ import functools
 import logging
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,10 +65,9 @@ def make(git: Git, path: Path, branch: str) -> None:
     if (path / ".git").is_file():
         # A worktree made by an earlier czar: its branch must leave it before a clone can take it.
         git.run("worktree", "remove", "--force", "--end-of-options", str(path), check=False)
-    if path.exists():
-        shutil.rmtree(path)  # a clone left half made by a crash: nothing of value in it yet
+    untrusted.remove(path)  # a clone left half made by a crash: nothing of value in it yet
     making = path.with_name(f".{path.name}.making")
-    shutil.rmtree(making, ignore_errors=True)
+    untrusted.remove(making, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     git.run(
         "clone",
@@ -96,7 +94,7 @@ def throwaway(git: Git, path: Path, commit: str) -> Iterator[Path]:
     ran there may have written its configuration."""
     if not is_commit_id(commit):
         raise GitError(f"not a commit id: {commit[:40]!r}")
-    shutil.rmtree(path, ignore_errors=True)
+    untrusted.remove(path, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         git.run(
@@ -106,7 +104,7 @@ def throwaway(git: Git, path: Path, commit: str) -> Iterator[Path]:
         _settle(git, path)
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        untrusted.remove(path, ignore_errors=True)
 
 
 def detached(git: Git, path: Path, commit: str) -> None:
@@ -116,7 +114,7 @@ def detached(git: Git, path: Path, commit: str) -> None:
         raise GitError(f"not a commit id: {commit[:40]!r}")
     making = path.with_name(f".{path.name}.making")
     for old in (path, making):
-        shutil.rmtree(old, ignore_errors=True)
+        untrusted.remove(old, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     git.run(
         "clone", "--quiet", "--shared", "--no-tags", "--no-checkout", "--end-of-options", str(git.repo), str(making)
@@ -332,4 +330,4 @@ def exclude(path: Path, names: tuple[str, ...], patterns: tuple[str, ...] = ()) 
 def remove(git: Git, path: Path) -> None:
     if (path / ".git").is_file():
         git.run("worktree", "remove", "--force", "--end-of-options", str(path), check=False)
-    shutil.rmtree(path, ignore_errors=True)
+    untrusted.remove(path, ignore_errors=True)
