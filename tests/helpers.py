@@ -158,18 +158,19 @@ def czar(
     return result
 
 
-def assigned(root: Path, name: str, token: str | None = None) -> Project:
+def assigned(root: Path, name: str, token: str | None = None, *, more: tuple[str, ...] = ()) -> Project:
     """A project of one simulated task, ``a``, assigned to its one worker, ``w1`` (its branch and
     checkout made, its start waiting in w1's inbox), as the supervisor leaves it; ``token``: the
-    worker's agent token, whose digest the store keeps."""
+    worker's agent token, whose digest the store keeps; ``more``: other tasks, ready too."""
     from czar.agent_tools.identity import token_digest
 
     make_repo(root / "repo")
-    project = open_project(write_plan(root, name, [sim_task("a")], workers=1))
+    project = open_project(write_plan(root, name, [sim_task(t) for t in ("a", *more)], workers=1))
     project.sync_plan()
     project.git.ensure_branch("czar/integration", "main")
     with project.store.write() as conn:
-        Store.move_task(conn, "a", TaskState.READY, reason="test")
+        for t in ("a", *more):
+            Store.move_task(conn, t, TaskState.READY, reason="test")
         Store.set_worker(conn, "w1", state=WorkerState.IDLE, token=token_digest(token) if token else None)
     Actions(project).assign("a", "w1", "test")
     return project

@@ -1,5 +1,6 @@
-"""A worker host started after one that died in the middle of starting its agent (the agent
-launched, its start not yet marked done): the start comes again, under a new launch."""
+"""A worker's agent starts are numbered in turn: a worker host started after one that died in
+the middle of starting its agent (the agent launched, its start not yet marked done) starts it
+again under a new launch, and what the agent of a worker's earlier task still says is refused."""
 
 from __future__ import annotations
 
@@ -10,16 +11,29 @@ from pathlib import Path
 import pytest
 
 from czar.agent_tools.identity import token_digest
-from czar.agent_tools.service import AgentTools
+from czar.agent_tools.service import AgentTools, CallerError
 from czar.host.worker_host import WorkerHost
 from czar.store.store import Store
+from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project
 from helpers import assigned
 
 
 @pytest.fixture
 def project(tmp_path: Path, czar_home: Path) -> Project:
-    return assigned(tmp_path, "again")
+    return assigned(tmp_path, "again", more=("b",))
+
+
+def _host(project: Project) -> WorkerHost:
+    host = WorkerHost.on_store(project.store, project.host_settings("w1"), out=io.StringIO())
+    host.current = host._adopt(host.link.started(os.getpid(), token_digest(host.token)))
+    return host
+
+
+def _stop(project: Project, host: WorkerHost) -> None:
+    host.agent.retire()
+    with project.store.write() as conn:  # this test's process stood for the host: not one to end
+        Store.set_worker(conn, "w1", pid=None)
 
 
 def test_a_start_a_dead_host_left_unmarked_starts_the_agent_under_a_new_launch(project: Project) -> None:
@@ -30,8 +44,7 @@ def test_a_start_a_dead_host_left_unmarked_starts_the_agent_under_a_new_launch(p
         assert attempt is not None
         Store.set_attempt(conn, attempt, launches=1)
         Store.supersede(conn, attempt)
-    host = WorkerHost.on_store(project.store, project.host_settings("w1"), out=io.StringIO())
-    host.current = host._adopt(host.link.started(os.getpid(), token_digest(host.token)))
+    host = _host(project)
     try:
         for posted in host.link.commands():
             host.handle(posted)  # the start the first host never marked done
@@ -44,6 +57,35 @@ def test_a_start_a_dead_host_left_unmarked_starts_the_agent_under_a_new_launch(p
         with pytest.raises(Exception, match="was replaced"):
             AgentTools(project.store, "w1", launch=1).report("the old one", task="a")
     finally:
-        host.agent.retire()
-        with project.store.write() as conn:  # this test's process stood for the host: not one to end
-            Store.set_worker(conn, "w1", pid=None)
+        _stop(project, host)
+
+
+def test_the_agent_of_a_workers_earlier_task_is_not_taken_for_its_next(project: Project) -> None:
+    host = _host(project)
+    try:
+        for posted in host.link.commands():
+            host.handle(posted)  # task a's agent: launch 1, the task's first start
+        assert host.current is not None and host.current.launches == host.current.first_launch == 1
+        with project.store.write() as conn:  # a is taken back; w1 is given b
+            Actions(project).requeue(conn, "a", "test")
+        Actions(project).assign("b", "w1", "test")
+        for posted in host.link.commands():
+            host.handle(posted)
+        cur = host.current
+        assert cur is not None and cur.task == "b" and cur.launches == cur.first_launch == 2
+        # a's agent, still ending, reports: not taken for b's (it was, under numbers per task).
+        with pytest.raises(CallerError, match="was replaced"):
+            AgentTools(project.store, "w1", launch=1).report("a's last words", task="b")
+        assert "acknowledged" in AgentTools(project.store, "w1", launch=2).report("started", task="b")
+        # a again, on w1: its agent's start is numbered on, and it is not the task's first.
+        with project.store.write() as conn:
+            Actions(project).requeue(conn, "b", "test")
+        Actions(project).assign("a", "w1", "test")
+        for posted in host.link.commands():
+            host.handle(posted)
+        cur = host.current
+        assert cur is not None and cur.task == "a" and cur.launches == 3 and cur.first_launch == 0
+        with pytest.raises(CallerError, match="was replaced"):
+            AgentTools(project.store, "w1", launch=2).report("b's last words", task="a")
+    finally:
+        _stop(project, host)

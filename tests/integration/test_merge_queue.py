@@ -219,6 +219,7 @@ def test_a_resolution_that_took_out_another_tasks_lines_is_not_merged(tmp_path: 
                 base_commit=start,
                 prompt="p",
                 prompt_sha256="d",
+                after_launch=0,
             )
     _commit(project, "czar/a", "CHANGES.md", "\n".join([*lines[:3], "entry of task a", *lines[3:]]) + "\n")
     _commit(project, "czar/b", "CHANGES.md", "\n".join([*lines[:15], "entry of task b", *lines[15:]]) + "\n")

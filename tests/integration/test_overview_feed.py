@@ -132,6 +132,7 @@ def test_a_live_views_feed_counts_only_the_branches_at_work_and_can_leave_git_to
             base_commit="0" * 40,
             prompt="do it",
             prompt_sha256="0" * 64,
+            after_launch=0,
         )
         Store.move_task(conn, "a", T.ASSIGNED, reason="test", worker_id="w1", attempt_id=attempt)
         Store.set_worker(conn, "w1", task_id="a", state=WorkerState.WORKING)

@@ -12,11 +12,11 @@ from typing import Any
 from helpers import git, make_repo
 
 
-def _run(cwd: Path, script: str, *messages: tuple[str, str], launch: int = 1) -> list[dict[str, Any]]:
+def _run(cwd: Path, script: str, *messages: tuple[str, str], first: bool = True) -> list[dict[str, Any]]:
     prompt = f"Task id: t1\nTitle: Do t1\n\n```czar-sim\n{script}\n```\n"
     lines = [json.dumps({"type": "user", "kind": "task", "text": prompt})]
     lines += [json.dumps({"type": "user", "kind": kind, "text": text}) for kind, text in messages]
-    env = dict(os.environ, CZAR_AGENT_LAUNCH=str(launch), GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t")
+    env = dict(os.environ, CZAR_FIRST_START="1" if first else "0", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t")
     env.update(GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
     proc = subprocess.run(
         [sys.executable, "-m", "czar.agents.sim"],
@@ -70,7 +70,7 @@ def test_faults_act_only_on_the_first_start(tmp_path: Path) -> None:
     script = "crash\nnote survived\nfinish ok"
     first = _run(tmp_path, script)
     assert [e.get("action") for e in first][-1] == "crash" and "finished" not in [e["type"] for e in first]
-    again = _run(tmp_path, script, launch=2)
+    again = _run(tmp_path, script, first=False)
     assert _notes(again) == ["survived"]
 
 
@@ -79,7 +79,7 @@ def test_claim_task_names_another_task_and_runs_its_script(tmp_path: Path) -> No
     events = _run(tmp_path, script)
     assert events[0]["task"] == "other"
     assert _notes(events) == ["theirs"]
-    assert _notes(_run(tmp_path, script, launch=2)) == ["mine"]
+    assert _notes(_run(tmp_path, script, first=False)) == ["mine"]
 
 
 def test_ask_waits_for_the_answer_and_runs_an_allowed_command(tmp_path: Path) -> None:

@@ -241,6 +241,7 @@ def test_the_briefs_decisions_read_are_the_records_fields(tmp_path: Path) -> Non
             base_commit="0" * 40,
             prompt="p",
             prompt_sha256="h",
+            after_launch=0,
         )
         fields = {"worker_id": "w1", "approved_window": 3, "attempt_id": attempt}
         Store.move_task(conn, "a", TaskState.ASSIGNED, reason="test", **fields)

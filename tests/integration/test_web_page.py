@@ -63,6 +63,7 @@ def _at_work(project: Project, task: str, worker: str) -> int:
             base_commit="0" * 40,
             prompt="do it",
             prompt_sha256="0" * 64,
+            after_launch=0,
         )
         Store.move_task(conn, task, TaskState.ASSIGNED, reason="test", worker_id=worker, attempt_id=attempt)
         Store.move_task(conn, task, TaskState.RUNNING, reason="test")

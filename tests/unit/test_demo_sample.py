@@ -31,7 +31,7 @@ def _env() -> dict[str, str]:
     for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
         env.pop(var, None)
     env.update(
-        CZAR_AGENT_LAUNCH="1",
+        CZAR_FIRST_START="1",
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",  # the sample needs no plugins; loading them costs half a second
         GIT_AUTHOR_NAME="test",
         GIT_AUTHOR_EMAIL="test@example.com",

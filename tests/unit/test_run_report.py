@@ -246,7 +246,7 @@ def test_write_report_writes_both_files_from_the_store(tmp_path: Path, czar_home
         for tid, wid, cost in (("a", "w1", 0.25), ("b", "w2", 1.5)):
             attempts[tid] = attempt = Store.new_attempt(
                 conn, task_id=tid, worker_id=wid, branch=f"czar/{tid}", worktree="/w", base_commit="0" * 40,
-                prompt="p", prompt_sha256="d",
+                prompt="p", prompt_sha256="d", after_launch=0,
             )  # fmt: skip
             Store.add_usage(
                 conn, attempt, input_tokens=1000, output_tokens=200, cache_read_tokens=0, cache_write_tokens=0,
@@ -259,7 +259,7 @@ def test_write_report_writes_both_files_from_the_store(tmp_path: Path, czar_home
         # A review runs as an attempt of the reviewer's; its span is the review's, once.
         looked = Store.new_attempt(
             conn, task_id="a", worker_id="w2", branch="", worktree="/r", base_commit="1" * 40, prompt="p",
-            prompt_sha256="d",
+            prompt_sha256="d", after_launch=0,
         )  # fmt: skip
         review = Store.new_review(conn, task_id="a", worker_id="w2", attempt_id=looked, agent="sim", commit="1" * 40)
         Store.set_review(conn, review, state=ReviewState.APPROVED)

@@ -93,9 +93,9 @@ class Stop(Exception):
 
 
 class Sim:
-    def __init__(self, cwd: Path, launch: int, script: Script, inbox: Inbox) -> None:
+    def __init__(self, cwd: Path, first: bool, script: Script, inbox: Inbox) -> None:
         self.cwd = cwd
-        self.launch = launch  # 1 on the first start for this task; faults act only then
+        self.first = first  # the first start for this task: faults act only then
         self.script = script
         self.inbox = inbox
         self.used: dict[str, int] = {}  # sections of each kind already run
@@ -170,7 +170,7 @@ class Sim:
         return target
 
     def step(self, s: Step) -> None:
-        if s.verb in FAULTS and self.launch != 1:
+        if s.verb in FAULTS and not self.first:
             return
         if s.verb in ("write", "append"):
             path = self._path(s.args[0])
@@ -390,10 +390,10 @@ def main() -> int:
             script = parse(source)
         except ScriptError as exc:
             problem = f"script: {exc}"
-    launch = int(os.environ.get("CZAR_AGENT_LAUNCH", "1"))
+    first_start = os.environ.get("CZAR_FIRST_START", "1") == "1"
     named = TASK_LINE.search(prompt)
     title = TITLE_LINE.search(prompt)
-    wrong = script.claimed_task if script and launch == 1 else None
+    wrong = script.claimed_task if script and first_start else None
     emit(
         "ack",
         task=wrong or (named.group(1) if named else None),
@@ -404,7 +404,7 @@ def main() -> int:
     if script is None:
         emit("error", message=problem)
         return 1
-    sim = Sim(Path.cwd(), launch, script, inbox)
+    sim = Sim(Path.cwd(), first_start, script, inbox)
     try:
         if reviewer:
             found, rounds = COMMIT_LINE.search(prompt), ROUND_LINE.search(prompt)

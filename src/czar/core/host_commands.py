@@ -44,7 +44,8 @@ class StartTask:
     worktree: str  # the task's checkout
     prompt: str  # the task's full text, as the agent gets it
     digest: str  # of the prompt: the agent names it back when it acknowledges the task
-    earlier_launches: int = 0  # of this attempt's agent, by hosts before this one
+    earlier_launches: int = 0  # the worker's last agent start: this attempt's are numbered on from it
+    again: bool = False  # an agent started on the task before, in an earlier attempt
 
 
 @dataclass(frozen=True)

@@ -237,6 +237,8 @@ class AgentProcess:
             "CZAR_TASK": cur.task,
             "CZAR_ATTEMPT": str(cur.attempt),
             "CZAR_AGENT_LAUNCH": str(cur.launches),
+            # The task's first agent start (a simulated agent's scripted faults act on it only).
+            "CZAR_FIRST_START": "1" if cur.launches == cur.first_launch else "0",
             # czar's tools through this host: inside its sandbox the agent cannot reach the store.
             **({ENV_ENDPOINT: cur.relay.base} if cur.relay is not None else {}),
             "PATH": self.agent_path(first),

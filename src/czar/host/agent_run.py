@@ -34,7 +34,8 @@ class AgentRun:
     worktree: Path
     prompt: str
     adapter: AgentAdapter
-    launches: int = 0  # agent starts for this task, in this attempt and earlier ones
+    launches: int = 0  # the number of its agent's last start (the worker's starts are numbered in turn)
+    first_launch: int = 0  # the number of the task's first agent start, when this attempt made it
     proc: Child | None = None
     buffer: bytes = b""
     finished: bool = False

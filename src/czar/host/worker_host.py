@@ -314,6 +314,7 @@ class WorkerHost:
                 prompt=cmd.prompt,
                 adapter=adapter_for(self.agent_kind),
                 launches=earlier,
+                first_launch=0 if cmd.again else cmd.earlier_launches + 1,
             )
             what = f"review of task {cmd.task}" if self.reviewer else f"task {cmd.task}"
             self.say(f"== {what} (attempt {cmd.attempt}): prompt of {len(cmd.prompt)} characters")

@@ -53,7 +53,11 @@ class Attempts:
         base_commit: str,
         prompt: str,
         prompt_sha256: str,
+        after_launch: int,
     ) -> int:
+        """A new attempt of the worker's. Its agent's starts are numbered on from ``after_launch``,
+        the worker's last (``launches_by``): what an agent the worker ran before still says as it
+        ends (a hook, a last report) is refused, not taken for this attempt's."""
         result = conn.execute(
             insert(attempts).values(
                 task_id=task_id,
@@ -63,6 +67,7 @@ class Attempts:
                 base_commit=base_commit,
                 prompt=prompt,
                 prompt_sha256=prompt_sha256,
+                stale_launch=after_launch,
                 outcome=AttemptOutcome.OPEN.value,
                 started_at=time.time(),
             )
@@ -110,8 +115,12 @@ class Attempts:
 
     @staticmethod
     def supersede(conn: Connection, attempt_id: int) -> None:
-        """From now on, ignore what the agent processes started so far for the attempt still report."""
-        conn.execute(update(attempts).where(attempts.c.id == attempt_id).values(stale_launch=attempts.c.launches))
+        """From now on, ignore what the agent processes started so far for the attempt still report
+        (none started yet: the worker's earlier ones stay refused)."""
+        started = attempts.c.launches > attempts.c.stale_launch
+        conn.execute(
+            update(attempts).where(attempts.c.id == attempt_id, started).values(stale_launch=attempts.c.launches)
+        )
 
     @staticmethod
     def first_base(conn: Connection, task_id: str) -> str | None:
@@ -126,15 +135,17 @@ class Attempts:
         return str(found) if found else None
 
     @staticmethod
-    def launches_of(conn: Connection, task_id: str) -> int:
-        """Agent processes started for all of a task's attempts."""
-        query = select(func.coalesce(func.sum(attempts.c.launches), 0)).where(attempts.c.task_id == task_id)
-        return int(conn.execute(query).scalar_one())
+    def started_before(conn: Connection, task_id: str, *, review: bool) -> bool:
+        """Whether an agent started on the task in one of its attempts so far: an author's, or
+        where ``review``, a reviewer's."""
+        kind = attempts.c.branch == "" if review else attempts.c.branch != ""
+        query = select(attempts.c.id).where(attempts.c.task_id == task_id, kind, attempts.c.launches > 0).limit(1)
+        return conn.execute(query).first() is not None
 
     @staticmethod
     def launches_by(conn: Connection, worker_id: str) -> int:
-        """The last number of an agent start of the worker's attempts (a reviewer's start numbers
-        go on from there, so that no earlier one is taken for it)."""
+        """The last number of an agent start of the worker's attempts (a new attempt's starts are
+        numbered on from there, so that no earlier one is taken for it)."""
         query = select(func.coalesce(func.max(attempts.c.launches), 0)).where(attempts.c.worker_id == worker_id)
         return int(conn.execute(query).scalar_one())
 

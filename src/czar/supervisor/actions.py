@@ -206,7 +206,8 @@ class Actions:
                 )
             )
             digest = hashlib.sha256(prompt.encode()).hexdigest()
-            launches = Store.launches_of(conn, task_id)
+            earlier = Store.launches_by(conn, worker_id)
+            again = Store.started_before(conn, task_id, review=False)
             attempt_id = Store.new_attempt(
                 conn,
                 task_id=task_id,
@@ -216,6 +217,7 @@ class Actions:
                 base_commit=base,
                 prompt=prompt,
                 prompt_sha256=digest,
+                after_launch=earlier,
             )
             Store.move_task(
                 conn,
@@ -237,7 +239,7 @@ class Actions:
             Store.post(
                 conn,
                 worker_id,
-                StartTask(attempt_id, task_id, str(worktree), prompt, digest, earlier_launches=launches),
+                StartTask(attempt_id, task_id, str(worktree), prompt, digest, earlier_launches=earlier, again=again),
             )
             Store.emit(
                 conn,

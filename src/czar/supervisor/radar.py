@@ -361,7 +361,8 @@ def _being_corrected(r: TaskAtWork) -> bool:
         return False
     if r.attempt.named_task is not None:
         return r.attempt.named_task != r.task.id
-    return bool(r.attempt.stale_launch) and r.task.state in AGENT_AT_WORK
+    # czar superseded its agent (a correction resets the branch) and has not started the next yet.
+    return 0 < r.attempt.launches <= r.attempt.stale_launch and r.task.state in AGENT_AT_WORK
 
 
 def seniority(task: Task) -> tuple[int, float, int, str]:

@@ -107,6 +107,10 @@ class Reviewing:
                 if task.state is not TaskState.REVIEWING or worker.state is not WorkerState.IDLE or taken:
                     untrusted.remove(checkout, ignore_errors=True)
                     return  # the state moved on since the decision: decide again
+                # Its agent's starts are numbered on from the reviewer's earlier ones: what an agent of
+                # an earlier review still says (a hook as it ends) is not taken for this review.
+                launched = Store.launches_by(conn, worker_id)
+                again = Store.started_before(conn, task_id, review=True)
                 attempt_id = Store.new_attempt(
                     conn,
                     task_id=task_id,
@@ -116,14 +120,11 @@ class Reviewing:
                     base_commit=commit,
                     prompt=prompt,
                     prompt_sha256=digest,
+                    after_launch=launched,
                 )
                 review_id = Store.new_review(
                     conn, task_id=task_id, worker_id=worker_id, attempt_id=attempt_id, agent=worker.agent, commit=commit
                 )
-                # Its agent's starts are numbered on from the reviewer's earlier ones: what an agent of
-                # an earlier review still says (a hook as it ends) is not taken for this review.
-                launched = Store.launches_by(conn, worker_id)
-                Store.set_attempt(conn, attempt_id, stale_launch=launched)
                 now = self.p.clock.time()
                 detail = f"reviews {task_id} at {commit[:10]}"
                 Store.set_worker(
@@ -132,7 +133,9 @@ class Reviewing:
                 Store.post(
                     conn,
                     worker_id,
-                    StartTask(attempt_id, task_id, str(checkout), prompt, digest, earlier_launches=launched),
+                    StartTask(
+                        attempt_id, task_id, str(checkout), prompt, digest, earlier_launches=launched, again=again
+                    ),
                 )
                 Store.emit(
                     conn,
