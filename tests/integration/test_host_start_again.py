@@ -12,6 +12,7 @@ import pytest
 
 from czar.agent_tools.identity import token_digest
 from czar.agent_tools.service import AgentTools, CallerError
+from czar.core.host_commands import Restart
 from czar.host.worker_host import WorkerHost
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
@@ -87,5 +88,32 @@ def test_the_agent_of_a_workers_earlier_task_is_not_taken_for_its_next(project: 
         assert cur is not None and cur.task == "a" and cur.launches == 3 and cur.first_launch == 0
         with pytest.raises(CallerError, match="was replaced"):
             AgentTools(project.store, "w1", launch=2).report("b's last words", task="a")
+    finally:
+        _stop(project, host)
+
+
+def test_a_start_its_dead_host_never_recorded_is_refused_and_the_next_numbered_past_it(project: Project) -> None:
+    # The first host started the agent (launch 1, recorded), started it again (launch 2) and died
+    # before recording that: outside a sandbox, agent 2 lives on. The supervisor, finding the
+    # host gone, supersedes past the start it cannot know of (as its health round does).
+    first = _host(project)
+    for posted in first.link.commands():
+        first.handle(posted)
+    first.agent.retire()
+    with project.store.write() as conn:
+        attempt = Store.task(conn, "a").attempt_id
+        assert attempt is not None and Store.attempt(conn, attempt).launches == 1
+        Store.supersede(conn, attempt, unrecorded=True)
+        Store.post(conn, "w1", Restart(attempt, "the worker host of w1 was started again"))
+        assert Store.launches_by(conn, "w1") == 2  # a next task's agents are numbered past it too
+    host = _host(project)
+    try:
+        for posted in host.link.commands():
+            host.handle(posted)
+        cur = host.current
+        assert cur is not None and cur.launches == 3
+        with pytest.raises(CallerError, match="was replaced"):
+            AgentTools(project.store, "w1", launch=2).report("the orphan's words", task="a")
+        assert "acknowledged" in AgentTools(project.store, "w1", launch=3).report("started", task="a")
     finally:
         _stop(project, host)

@@ -73,7 +73,8 @@ class StoreLink:
             "state": TaskState(task.state).value,
             "worktree": attempt.worktree,
             "prompt": Store.prompt(conn, attempt.id),
-            "launches": attempt.launches,
+            # Its next start is numbered past any refused (one its dead host made unrecorded).
+            "launches": max(attempt.launches, attempt.stale_launch),
             "session": attempt.session_id,
         }
 

@@ -114,12 +114,15 @@ class Attempts:
         conn.execute(update(attempts).where(attempts.c.id == attempt_id).values({repair: column + 1, "healed_at": now}))
 
     @staticmethod
-    def supersede(conn: Connection, attempt_id: int) -> None:
+    def supersede(conn: Connection, attempt_id: int, *, unrecorded: bool = False) -> None:
         """From now on, ignore what the agent processes started so far for the attempt still report
-        (none started yet: the worker's earlier ones stay refused)."""
-        started = attempts.c.launches > attempts.c.stale_launch
+        (none started yet: the worker's earlier ones stay refused). ``unrecorded``: also the start
+        a host that died may have made without recording it (outside a sandbox, its agent lives on)."""
+        past = attempts.c.launches + (1 if unrecorded else 0)
         conn.execute(
-            update(attempts).where(attempts.c.id == attempt_id, started).values(stale_launch=attempts.c.launches)
+            update(attempts)
+            .where(attempts.c.id == attempt_id, past > attempts.c.stale_launch)
+            .values(stale_launch=past)
         )
 
     @staticmethod
@@ -144,10 +147,14 @@ class Attempts:
 
     @staticmethod
     def launches_by(conn: Connection, worker_id: str) -> int:
-        """The last number of an agent start of the worker's attempts (a new attempt's starts are
-        numbered on from there, so that no earlier one is taken for it)."""
-        query = select(func.coalesce(func.max(attempts.c.launches), 0)).where(attempts.c.worker_id == worker_id)
-        return int(conn.execute(query).scalar_one())
+        """The last number of an agent start of the worker's attempts, or one refused before it
+        was recorded (a new attempt's starts are numbered on from there, so that no earlier one
+        is taken for it)."""
+        query = select(func.max(attempts.c.launches), func.max(attempts.c.stale_launch)).where(
+            attempts.c.worker_id == worker_id
+        )
+        launched, refused = conn.execute(query).one()
+        return max(launched or 0, refused or 0)
 
     @staticmethod
     def last_attempt_id(conn: Connection) -> int:

@@ -230,7 +230,9 @@ class Supervisor:
         if task.worker_id != wid or task.attempt_id is None or task.state not in ACTIVE_TASK_STATES:
             Store.set_worker(conn, wid, task_id=None)  # a stale link: nothing to carry on
             return
-        Store.supersede(conn, task.attempt_id)  # the dead host's agent is killed; its last words do not count
+        # The dead host's agent is killed, or, outside a sandbox, may live on (with a start the host
+        # died before recording): its words do not count.
+        Store.supersede(conn, task.attempt_id, unrecorded=True)
         # Its agent must start again, unless a command waiting for the new host starts it anyway
         # (a start it never read, the health round's restart, a message).
         working = task.state in AGENT_AT_WORK
