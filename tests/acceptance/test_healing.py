@@ -136,7 +136,7 @@ def test_out_of_scope_edits_and_early_finishes_go_back_to_the_agent(
 def test_an_agent_killed_in_the_middle_of_a_git_command_leaves_nothing_locked(tmp_path: Path, czar_home: Path) -> None:
     # On its first start the agent leaves what a git command killed midway leaves (the index's
     # lock), then hangs until czar restarts it: the next start must be able to commit.
-    lock_once = '[ "$CZAR_AGENT_LAUNCH" = 1 ] && : > .git/index.lock; true'
+    lock_once = '[ "$CZAR_FIRST_START" = 1 ] && : > .git/index.lock; true'
     script = f"write .git/lock-once.sh <<E\n{lock_once}\nE\nrun sh .git/lock-once.sh\nhang\n{work('locked')}"
     tasks = [task("locked", script)]
     summary = _run(tmp_path, "locks", tasks, workers=1)

@@ -117,3 +117,46 @@ def test_a_start_its_dead_host_never_recorded_is_refused_and_the_next_numbered_p
         assert "acknowledged" in AgentTools(project.store, "w1", launch=3).report("started", task="a")
     finally:
         _stop(project, host)
+
+
+def test_a_first_start_its_dead_host_never_recorded_is_refused(project: Project) -> None:
+    # The first host started the agent (launch 1) and died before recording it or marking the
+    # start done: the store knows of no start. The supervisor supersedes past it all the same.
+    with project.store.write() as conn:
+        attempt = Store.task(conn, "a").attempt_id
+        assert attempt is not None and Store.attempt(conn, attempt).launches == 0
+        Store.supersede(conn, attempt, unrecorded=True)
+    host = _host(project)
+    try:
+        for posted in host.link.commands():
+            host.handle(posted)  # the start, again
+        cur = host.current
+        assert cur is not None and cur.launches == 2 and cur.first_launch == 0  # it may have started
+        with pytest.raises(CallerError, match="was replaced"):
+            AgentTools(project.store, "w1", launch=1).report("the orphan's words", task="a")
+        assert "acknowledged" in AgentTools(project.store, "w1", launch=2).report("started", task="a")
+    finally:
+        _stop(project, host)
+
+
+def test_a_message_for_the_last_task_handled_before_the_next_start_is_numbered_past(project: Project) -> None:
+    host = _host(project)
+    try:
+        for posted in host.link.commands():
+            host.handle(posted)  # a's agent: launch 1
+        with project.store.write() as conn:
+            attempt = Store.task(conn, "a").attempt_id
+            assert attempt is not None
+            # The worker is given b while a restart of a's agent still waits for the host (an
+            # approval frees a worker so): b's start is posted numbered on from launch 1.
+            Store.post(conn, "w1", Restart(attempt, "a test"))
+            Actions.free_worker(conn, "w1", attempt)
+        Actions(project).assign("b", "w1", "test")
+        for posted in host.link.commands():
+            host.handle(posted)  # a's agent started again (launch 2), then b's start
+        cur = host.current
+        assert cur is not None and cur.task == "b" and cur.launches == 3
+        with pytest.raises(CallerError, match="was replaced"):
+            AgentTools(project.store, "w1", launch=2).report("a's last words", task="b")
+    finally:
+        _stop(project, host)

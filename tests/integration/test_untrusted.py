@@ -158,6 +158,15 @@ def test_a_link_or_a_file_where_a_clone_goes_is_replaced_and_never_followed(tmp_
                 place.write_text("a file where a folder goes\n")
             made(place)
             assert not place.is_symlink() and (place / "README.md").is_file()
+    # A link to a worktree of the repository (yours, or an older czar's) is not taken for an old
+    # worktree of czar's in the clone's place: that one is removed, changes and all.
+    yours = tmp_path / "your-worktree"
+    g.run("worktree", "add", "--quiet", str(yours), "czar/a")
+    (yours / "README.md").write_text("your change, not committed\n")
+    place = tmp_path / "clones" / "to-a-worktree"
+    place.symlink_to(yours)
+    checkout.make(g, place, "main")
+    assert (yours / "README.md").read_text() == "your change, not committed\n" and not place.is_symlink()
     place = tmp_path / "clones" / "throwaway"
     place.symlink_to(precious)
     with checkout.throwaway(g, place, head) as folder:

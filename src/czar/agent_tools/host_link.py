@@ -145,9 +145,12 @@ class HostLink:
         """Set the attempt's ``session_id``, ``launches`` or ``agent_exited_at``."""
         self._call("attempt_fields", attempt=attempt, fields=fields)
 
-    def launched(self, attempt: int, agent_pid: int, launches: int, session: str | None) -> None:
-        """An agent started on ``attempt``: its process, the starts so far, its session."""
-        self._call("launched", attempt=attempt, agent_pid=agent_pid, launches=launches, session=session)
+    def launched(self, attempt: int, agent_pid: int, launches: int, session: str | None, first: bool) -> None:
+        """An agent started on ``attempt``: its process, its start's number, its session. ``first``:
+        this host's first start of it, numbered past every earlier one, whose words are refused
+        from now on (the host may have started one the store did not know of when it posted the
+        start: a message for the worker's last task, handled in between)."""
+        self._call("launched", attempt=attempt, agent_pid=agent_pid, launches=launches, session=session, first=first)
 
     def cannot_start(self, attempt: int, task: str, launches: int, text: str) -> None:
         """The agent could not start: it "exited" at once, with the error said."""

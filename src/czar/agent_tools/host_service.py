@@ -124,12 +124,14 @@ class StoreLink:
         if Store.attempt(conn, attempt).worker_id != self.worker:
             raise CallerError(f"attempt {attempt} is not worker {self.worker}'s")
 
-    def launched(self, attempt: int, agent_pid: int, launches: int, session: str | None) -> None:
+    def launched(self, attempt: int, agent_pid: int, launches: int, session: str | None, first: bool = False) -> None:
         now = time.time()
         with self.store.write() as conn:
             self._own(conn, attempt)
             Store.set_worker(conn, self.worker, agent_pid=agent_pid, last_seen=now, last_output=now, repeats=0)
             Store.set_attempt(conn, attempt, launches=launches, agent_exited_at=None, session_id=session)
+            if first:
+                Store.refuse_before(conn, attempt, launches)
 
     def cannot_start(self, attempt: int, task: str, launches: int, text: str) -> None:
         with self.store.write() as conn:

@@ -92,6 +92,7 @@ class AgentProcess:
         cur = self.host.current
         assert cur is not None
         cur.launches += 1
+        self.host.last_launch = cur.launches
         self.host.tools.launch = cur.launches
         self.close_endpoint(cur)
         self.end_retiring()
@@ -163,7 +164,8 @@ class AgentProcess:
         if launch.transcript is not None and launch.transcript != cur.transcript:
             cur.transcript = launch.transcript
             cur.transcript_at = launch.transcript.stat().st_size if launch.transcript.exists() else 0
-        self.host.link.launched(cur.attempt, cur.proc.pid, cur.launches, cur.session)
+        first, cur.started = not cur.started, True
+        self.host.link.launched(cur.attempt, cur.proc.pid, cur.launches, cur.session, first)
         for line in [] if launch.terminal else launch.stdin:
             self.host._write(line)
         if not launch.keep_stdin and not launch.terminal:

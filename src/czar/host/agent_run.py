@@ -36,6 +36,7 @@ class AgentRun:
     adapter: AgentAdapter
     launches: int = 0  # the number of its agent's last start (the worker's starts are numbered in turn)
     first_launch: int = 0  # the number of the task's first agent start, when this attempt made it
+    started: bool = False  # this host started its agent (once, or more)
     proc: Child | None = None
     buffer: bytes = b""
     finished: bool = False

@@ -82,10 +82,10 @@ class WorkerHost:
         self._denied_hosts: set[str] = set()
         self.token = new_token()
         self.current: AgentRun | None = None
+        self.last_launch = 0  # its agent's last start, whatever the task: the next is numbered on
         self.stopping = False
         self.listener: Listener | None = None
         self.log = logs.to_file(paths.logs / f"{worker_id}.log")
-        # Ending agents of earlier tasks, and the threads that end them.
         self.resized = False
         self.pane = Pane(out)
         self.keyboard: int | None = None  # the pane's keys, while an agent's screen has them
@@ -301,11 +301,15 @@ class WorkerHost:
             return
         if isinstance(cmd, StartTask):
             self.agent.retire()
-            earlier = cmd.earlier_launches
+            # Numbered on from the worker's last start: the store's when the command was posted,
+            # or one this host made since (a message for the last task, handled in between).
+            earlier = max(cmd.earlier_launches, self.last_launch)
+            again = cmd.again
             if cur is not None and cur.attempt == cmd.attempt:
                 # A host that died having started the agent, before it marked this start done: the
                 # start comes again, and its launch must be a new one (the store has the last one,
                 # superseded since: the agent's calls under its number are refused as replaced).
+                again = again or cur.launches > cmd.earlier_launches
                 earlier = max(earlier, cur.launches)
             self.current = AgentRun(
                 attempt=cmd.attempt,
@@ -314,7 +318,7 @@ class WorkerHost:
                 prompt=cmd.prompt,
                 adapter=adapter_for(self.agent_kind),
                 launches=earlier,
-                first_launch=0 if cmd.again else cmd.earlier_launches + 1,
+                first_launch=0 if again else earlier + 1,
             )
             what = f"review of task {cmd.task}" if self.reviewer else f"task {cmd.task}"
             self.say(f"== {what} (attempt {cmd.attempt}): prompt of {len(cmd.prompt)} characters")

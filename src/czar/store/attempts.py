@@ -6,7 +6,7 @@ import time
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, case, func, insert, select, update
 
 from czar.core.states import AttemptOutcome
 from czar.errors import StoreError
@@ -118,11 +118,21 @@ class Attempts:
         """From now on, ignore what the agent processes started so far for the attempt still report
         (none started yet: the worker's earlier ones stay refused). ``unrecorded``: also the start
         a host that died may have made without recording it (outside a sandbox, its agent lives on)."""
-        past = attempts.c.launches + (1 if unrecorded else 0)
+        a = attempts.c
+        if unrecorded:
+            last = case((a.launches > a.stale_launch, a.launches), else_=a.stale_launch)
+            conn.execute(update(attempts).where(a.id == attempt_id).values(stale_launch=last + 1))
+            return
         conn.execute(
-            update(attempts)
-            .where(attempts.c.id == attempt_id, past > attempts.c.stale_launch)
-            .values(stale_launch=past)
+            update(attempts).where(a.id == attempt_id, a.launches > a.stale_launch).values(stale_launch=a.launches)
+        )
+
+    @staticmethod
+    def refuse_before(conn: Connection, attempt_id: int, launch: int) -> None:
+        """What starts numbered below ``launch`` still say is refused for the attempt."""
+        a = attempts.c
+        conn.execute(
+            update(attempts).where(a.id == attempt_id, a.stale_launch < launch - 1).values(stale_launch=launch - 1)
         )
 
     @staticmethod

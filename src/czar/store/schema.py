@@ -87,7 +87,7 @@ attempts = Table(
     Column("agent_exited_at", Float),  # the agent process ended while the attempt was open
     Column("summary", Text),
     Column("session_id", String),  # the agent's own session, to resume it after a crash
-    Column("launches", Integer, nullable=False, server_default="0"),  # agent processes started
+    Column("launches", Integer, nullable=False, server_default="0"),  # its agent's last start (numbered per worker)
     Column("nudges", Integer, nullable=False, server_default="0"),
     Column("restarts", Integer, nullable=False, server_default="0"),
     Column("named_task", String),  # the task id the agent named in its first report

@@ -62,7 +62,7 @@ def is_checkout(path: Path) -> bool:
 def make(git: Git, path: Path, branch: str) -> None:
     """A clone at ``path`` with ``branch`` (which must exist in ``git``'s repository) checked out.
     Made beside it and moved in whole: a crash midway leaves no half clone where one is expected."""
-    if (path / ".git").is_file():
+    if not path.is_symlink() and (path / ".git").is_file():
         # A worktree made by an earlier czar: its branch must leave it before a clone can take it.
         git.run("worktree", "remove", "--force", "--end-of-options", str(path), check=False)
     untrusted.remove(path)  # a clone left half made by a crash: nothing of value in it yet
@@ -328,6 +328,6 @@ def exclude(path: Path, names: tuple[str, ...], patterns: tuple[str, ...] = ()) 
 
 
 def remove(git: Git, path: Path) -> None:
-    if (path / ".git").is_file():
+    if not path.is_symlink() and (path / ".git").is_file():
         git.run("worktree", "remove", "--force", "--end-of-options", str(path), check=False)
     untrusted.remove(path, ignore_errors=True)
