@@ -31,6 +31,13 @@ def _host(project: Project) -> WorkerHost:
     return host
 
 
+def _heard_only(project: Project, launch: int, old: int, task: str) -> None:
+    """The agent start ``launch`` is heard on ``task``; what start ``old`` still says is refused."""
+    with pytest.raises(CallerError, match="was replaced"):
+        AgentTools(project.store, "w1", launch=old).report("the old one's words", task=task)
+    assert "acknowledged" in AgentTools(project.store, "w1", launch=launch).report("started", task=task)
+
+
 def _stop(project: Project, host: WorkerHost) -> None:
     host.agent.retire()
     with project.store.write() as conn:  # this test's process stood for the host: not one to end
@@ -53,10 +60,7 @@ def test_a_start_a_dead_host_left_unmarked_starts_the_agent_under_a_new_launch(p
         assert cur is not None and cur.attempt == attempt
         assert cur.launches == 2  # launch 1 was the dead host's: its agent's calls are refused
         # The new agent is heard (it was told "this agent process of worker w1 was replaced").
-        tools = AgentTools(project.store, "w1", launch=cur.launches)
-        assert "acknowledged" in tools.report("started", task="a")
-        with pytest.raises(Exception, match="was replaced"):
-            AgentTools(project.store, "w1", launch=1).report("the old one", task="a")
+        _heard_only(project, 2, old=1, task="a")
     finally:
         _stop(project, host)
 
@@ -75,9 +79,7 @@ def test_the_agent_of_a_workers_earlier_task_is_not_taken_for_its_next(project: 
         cur = host.current
         assert cur is not None and cur.task == "b" and cur.launches == cur.first_launch == 2
         # a's agent, still ending, reports: not taken for b's (it was, under numbers per task).
-        with pytest.raises(CallerError, match="was replaced"):
-            AgentTools(project.store, "w1", launch=1).report("a's last words", task="b")
-        assert "acknowledged" in AgentTools(project.store, "w1", launch=2).report("started", task="b")
+        _heard_only(project, 2, old=1, task="b")
         # a again, on w1: its agent's start is numbered on, and it is not the task's first.
         with project.store.write() as conn:
             Actions(project).requeue(conn, "b", "test")
@@ -86,8 +88,7 @@ def test_the_agent_of_a_workers_earlier_task_is_not_taken_for_its_next(project: 
             host.handle(posted)
         cur = host.current
         assert cur is not None and cur.task == "a" and cur.launches == 3 and cur.first_launch == 0
-        with pytest.raises(CallerError, match="was replaced"):
-            AgentTools(project.store, "w1", launch=2).report("b's last words", task="a")
+        _heard_only(project, 3, old=2, task="a")
     finally:
         _stop(project, host)
 
@@ -112,9 +113,7 @@ def test_a_start_its_dead_host_never_recorded_is_refused_and_the_next_numbered_p
             host.handle(posted)
         cur = host.current
         assert cur is not None and cur.launches == 3
-        with pytest.raises(CallerError, match="was replaced"):
-            AgentTools(project.store, "w1", launch=2).report("the orphan's words", task="a")
-        assert "acknowledged" in AgentTools(project.store, "w1", launch=3).report("started", task="a")
+        _heard_only(project, 3, old=2, task="a")
     finally:
         _stop(project, host)
 
@@ -132,9 +131,7 @@ def test_a_first_start_its_dead_host_never_recorded_is_refused(project: Project)
             host.handle(posted)  # the start, again
         cur = host.current
         assert cur is not None and cur.launches == 2 and cur.first_launch == 0  # it may have started
-        with pytest.raises(CallerError, match="was replaced"):
-            AgentTools(project.store, "w1", launch=1).report("the orphan's words", task="a")
-        assert "acknowledged" in AgentTools(project.store, "w1", launch=2).report("started", task="a")
+        _heard_only(project, 2, old=1, task="a")
     finally:
         _stop(project, host)
 
@@ -156,7 +153,6 @@ def test_a_message_for_the_last_task_handled_before_the_next_start_is_numbered_p
             host.handle(posted)  # a's agent started again (launch 2), then b's start
         cur = host.current
         assert cur is not None and cur.task == "b" and cur.launches == 3
-        with pytest.raises(CallerError, match="was replaced"):
-            AgentTools(project.store, "w1", launch=2).report("a's last words", task="b")
+        _heard_only(project, 3, old=2, task="b")
     finally:
         _stop(project, host)
