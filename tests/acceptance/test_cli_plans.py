@@ -449,6 +449,27 @@ def test_logs_takes_the_plan_before_or_after_the_worker_and_names_the_workers_it
     assert wrong.stderr.strip() == "czar: no worker 'w9' in project p (logs of: supervisor, w1, w2, tools-server)"
 
 
+@pytest.mark.parametrize(
+    "command", [("retry", "zz"), ("cancel", "zz"), ("allow", "w9"), ("deny", "w9"), ("tell", "w9", "hi")]
+)
+def test_a_persons_command_takes_the_plan_before_or_after_the_id(
+    root: Path, czar_home: Path, command: tuple[str, ...]
+) -> None:
+    # Before, `czar allow czar.toml w1` (the plan first, as `czar status czar.toml` takes it) was
+    # refused: "Got unexpected extra argument(s) (w1)".
+    plan = write_plan(root, "p", [sim_task("a")], workers=1)
+    name, *rest = command
+    answers = {
+        args: czar(*args)
+        for args in ((name, str(plan), *rest), (*command, "-p", str(plan)))
+        + (((*command, str(plan)),) if name != "tell" else ())
+    }
+    said = {(r.returncode, r.stderr) for r in answers.values()}
+    assert len(said) == 1, answers
+    code, err = said.pop()
+    assert code != 0 and err.startswith("czar: ") and "Traceback" not in err and command[1] in err, err
+
+
 def test_a_check_whose_program_is_nowhere_is_a_warning_before_the_run(root: Path) -> None:
     # Before, `pytestt` for `pytest` validated, and each task failed its verification three times.
     tasks = [sim_task(t, accept=["pytestt -q"]) for t in ("a", "b", "c", "d")]

@@ -123,8 +123,8 @@ def test_an_agent_cannot_answer_a_permission_even_without_its_variables(tmp_path
     assert waiting()
     assert not [e for e in _events("asking") if e.actor == "person"]
 
-    # A person can.
-    assert "allowed" in czar("allow", "w1", "--plan", str(plan), check=True).stdout
+    # A person can (the plan first, as `czar status` takes it, or after the worker, or -p).
+    assert "allowed" in czar("allow", str(plan), "w1", check=True).stdout
     decided = [e for e in _events("asking") if e.kind == "permission.decided" and e.actor == "person"]
     assert len(decided) == 1
     # What was allowed, as a policy's decision says it (`czar run` showed "its request").

@@ -34,6 +34,16 @@ PlanArg = Annotated[Path, typer.Argument(help="The plan file.", show_default=Tru
 PlanOpt = Annotated[Path, typer.Option("--plan", "-p", help="The plan file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 DEFAULT_PLAN = Path("czar.toml")
+# After a worker's or a task's id, the plan may come as the other commands take it (or -p).
+PlanAfter = Annotated[Path | None, typer.Argument(metavar="[PLAN]", help="The plan file (or -p).", show_default=False)]
+
+
+def _in_plan(name: str, plan_here: Path | None, plan: Path) -> tuple[str, Path]:
+    """A command's worker or task id and its plan, given in either order (`czar allow w1
+    czar.toml`, or the plan first as `czar status` takes it: `czar allow czar.toml w1`)."""
+    if plan_here is not None and name.endswith(".toml") and not str(plan_here).endswith(".toml"):
+        return str(plan_here), Path(name)
+    return name, plan_here or plan
 
 
 def _views() -> Any:
@@ -313,9 +323,11 @@ def run(
 @app.command()
 def attach(
     worker: Annotated[str, typer.Argument(help="Worker id (w1, w2, ...) or 'supervisor'.")],
+    plan_here: PlanAfter = None,
     plan: PlanOpt = DEFAULT_PLAN,
 ) -> None:
     """Attach this terminal to a worker's tmux window (detach with C-b d)."""
+    worker, plan = _in_plan(worker, plan_here, plan)
     project = _open(plan, check_repo=False)
     if worker not in project.tmux.windows():
         raise SupervisorError(f"no window {worker!r}; running: {', '.join(project.tmux.windows()) or 'nothing'}")
@@ -326,17 +338,16 @@ def attach(
 @app.command()
 def logs(
     worker: Annotated[str | None, typer.Argument(help="Worker id (w1, r1, ...); the supervisor's if omitted.")] = None,
-    plan_here: Annotated[Path | None, typer.Argument(metavar="PLAN", help="The plan file (or -p).")] = None,
+    plan_here: PlanAfter = None,
     plan: PlanOpt = DEFAULT_PLAN,
     lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="How many lines from the end.")] = 50,
 ) -> None:
     """Print the end of a worker's transcript or of the supervisor's log."""
-    if worker is not None and worker.endswith(".toml"):
-        # The plan first, as the other commands take it (`czar logs czar.toml w1`).
-        given = Path(worker)
-        worker = str(plan_here) if plan_here is not None else None
-        plan_here = given
-    project = _open(plan_here or plan, check_repo=False)
+    if worker is not None and worker.endswith(".toml") and plan_here is None:
+        plan, worker = Path(worker), None  # `czar logs czar.toml`: the supervisor's
+    elif worker is not None:
+        worker, plan = _in_plan(worker, plan_here, plan)
+    project = _open(plan, check_repo=False)
     name = worker or "supervisor"
     # The plan's workers, and every log there is (the tools server's, a worker a plan had before).
     kept = sorted(p.stem for p in project.paths.logs.glob("*.log")) if project.paths.logs.is_dir() else []
@@ -545,9 +556,11 @@ def model_server(
 @app.command()
 def allow(
     worker: Annotated[str, typer.Argument(help="The worker waiting for a permission.")],
+    plan_here: PlanAfter = None,
     plan: PlanOpt = DEFAULT_PLAN,
 ) -> None:
     """Allow what a worker's agent asked for (a human intervention)."""
+    worker, plan = _in_plan(worker, plan_here, plan)
     from czar.supervisor.people import answer_permission
 
     typer.echo(answer_permission(_for_person("allow", plan, check_repo=False), worker, True))
@@ -556,10 +569,12 @@ def allow(
 @app.command()
 def deny(
     worker: Annotated[str, typer.Argument(help="The worker waiting for a permission.")],
+    plan_here: PlanAfter = None,
     plan: PlanOpt = DEFAULT_PLAN,
     reason: Annotated[str, typer.Option("--reason", help="Why, for the agent.")] = "",
 ) -> None:
     """Deny what a worker's agent asked for (a human intervention)."""
+    worker, plan = _in_plan(worker, plan_here, plan)
     from czar.supervisor.people import answer_permission
 
     typer.echo(answer_permission(_for_person("deny", plan, check_repo=False), worker, False, reason))
@@ -572,6 +587,8 @@ def tell(
     plan: PlanOpt = DEFAULT_PLAN,
 ) -> None:
     """Send a message to a worker's agent: an answer, a hint (a human intervention)."""
+    if worker.endswith(".toml") and len(text) > 1:  # the plan first (`czar tell czar.toml w1 ...`)
+        plan, worker, text = Path(worker), text[0], text[1:]
     from czar.supervisor.people import tell as send
 
     typer.echo(send(_for_person("tell", plan, check_repo=False), worker, " ".join(text)))
@@ -580,9 +597,11 @@ def tell(
 @app.command()
 def retry(
     task: Annotated[str, typer.Argument(help="The failed task.")],
+    plan_here: PlanAfter = None,
     plan: PlanOpt = DEFAULT_PLAN,
 ) -> None:
     """Give a failed task another go, its rounds counted from zero (a human intervention)."""
+    task, plan = _in_plan(task, plan_here, plan)
     from czar.supervisor.people import retry as again
 
     typer.echo(again(_for_person("retry", plan, check_repo=False), task))
@@ -591,10 +610,12 @@ def retry(
 @app.command()
 def cancel(
     task: Annotated[str, typer.Argument(help="The task to withdraw.")],
+    plan_here: PlanAfter = None,
     plan: PlanOpt = DEFAULT_PLAN,
     reason: Annotated[str, typer.Option("--reason", help="Why, for the record.")] = "",
 ) -> None:
     """Withdraw a task: its agent is stopped and tasks that depend on it fail (a human intervention)."""
+    task, plan = _in_plan(task, plan_here, plan)
     from czar.supervisor.people import cancel as withdraw
 
     typer.echo(withdraw(_for_person("cancel", plan, check_repo=False), task, reason))
