@@ -200,3 +200,18 @@ def test_a_feed_reads_the_workers_last_sign_of_life_between_whole_reads(tmp_path
     assert next(w for w in picture.workers if w.id == "w2").last_seen == 123.0
     assert seldom.look().changed == frozenset()
     assert often.look().changed == frozenset()  # read again, and nothing moved
+
+
+def test_a_permission_request_is_said_in_words_where_the_workers_are_listed(tmp_path: Path, czar_home: Path) -> None:
+    # `czar status` showed the worker's detail as the store keeps it: {"tool": "Bash", "target": ...
+    f = on_fakes(tmp_path, ["a"], workers=1)
+    f.assign({"a": "w1"})
+    with f.project.store.write() as conn:
+        detail = json.dumps({"tool": "Bash", "target": "cd /tmp && ls", "asked_at": time.time(), "asked": 7})
+        Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
+    (w1,) = overview(f.project, git=False).workers
+    assert w1.detail == "Bash: cd /tmp && ls"
+    with f.project.store.write() as conn:
+        Store.set_worker(conn, "w1", state=WorkerState.WORKING, detail="[x] a note of its own")
+    (w1,) = overview(f.project, git=False).workers
+    assert w1.detail == "[x] a note of its own"

@@ -36,6 +36,10 @@ class Asked:
             ask if isinstance(ask, int) and not isinstance(ask, bool) else None,
         )
 
+    def said(self) -> str:
+        """For a person: what it asks to use, and on what."""
+        return f"{self.tool}: {self.target}" if self.tool and self.target else self.tool or self.target
+
     def answered(self) -> dict[str, Any]:
         """What a decision on it records of it, as the policy's decisions name what they decide."""
         said: dict[str, Any] = {k: v for k, v in (("tool", self.tool), ("target", self.target)) if v}

@@ -505,7 +505,8 @@ def _worker_row(w: Worker, held: Task | None, branch: dict[str, Any] | None, spe
         state=w.state.value,
         task=w.task_id,
         state_since=w.state_since,
-        detail=w.detail,
+        # For people: a permission request's is kept as JSON (``Asked``), said here as words.
+        detail=Asked.read(w.detail).said() or w.detail if w.state is WorkerState.WAITING_PERMISSION else w.detail,
         last_seen=w.last_seen,
         last_output=w.last_output,
         checkpoint=held.checkpoint if held else None,
