@@ -103,22 +103,27 @@ def test_the_server_speaks_mcp_over_stdio(project: Project, czar_home: Path) -> 
 
 def _post(url: str, headers: dict[str, str]) -> int:
     """The status of a bare MCP request (tools/list) to ``url``."""
+    return _answer(url, headers, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"})[0]
+
+
+def _answer(url: str, headers: dict[str, str], message: dict[str, Any]) -> tuple[int, str]:
+    """The status of a bare MCP request to ``url``, and the type of its answer."""
     import urllib.error
     import urllib.request
 
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
     request = urllib.request.Request(
-        # Both, as MCP's streamable HTTP asks of every client: czar answers a call as a stream.
+        # Both, as MCP's streamable HTTP asks of every client (czar streams some answers).
         url,
-        data=body,
+        data=json.dumps(message).encode(),
         headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream", **headers},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
-            return int(answer.status)
+            answer.read()
+            return int(answer.status), answer.headers.get("content-type", "")
     except urllib.error.HTTPError as refused:
         refused.close()
-        return refused.code
+        return refused.code, ""
 
 
 def _session(url: str, token: str, tool: str, args: dict[str, Any]) -> tuple[list[str], str]:
@@ -175,6 +180,17 @@ def test_the_projects_tools_server_serves_each_worker_its_own_tools_and_survives
         # An agent's token does not open its host's door (the hosts' calls on the store).
         assert _post(base + "/host/w1", {"Authorization": "Bearer secret-1"}) == 401
         assert _post(base + mcp_path("w1", 1), {"Authorization": "Bearer secret-1"}) == 200
+        # A permission, which may wait for a person, is answered as a stream (its headers at once:
+        # Claude Code waits five minutes for them at most); any other call whole (a stream's client
+        # that loses it waits one to two minutes for it to resume, which this server cannot do).
+        proven = {"Authorization": "Bearer secret-1"}
+        for tool, args, kind in (
+            ("permission", {"tool_name": "Bash", "input": {"command": "ls"}}, "text/event-stream"),
+            ("report", {"text": "halfway"}, "application/json"),
+            ("board", {}, "application/json"),
+        ):
+            message = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": tool, "arguments": args}}
+            assert _answer(base + mcp_path("w1", 1), proven, message) == (200, kind), tool
         # A start of the agent that czar replaced speaks no more.
         with project.store.write() as conn:
             attempt = Store.task(conn, "a").attempt_id

@@ -13,10 +13,11 @@ once per project, it costs a worker host nothing, and the agent connects at once
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -24,6 +25,9 @@ import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE as MAX_BODY
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 from czar.agent_tools.identity import Caller, token_digest
 from czar.agent_tools.relay import WAITS_PER_WORKER
@@ -37,6 +41,7 @@ from czar.store.store import Store
 Resolve = Callable[[Context], AgentTools]  # the calling worker's tools, for one request
 ASGIApp = Any  # Starlette's application: (scope, receive, send) -> awaitable
 CALLER = "czar.caller"  # the ASGI scope's key for the (worker, launch) the guard proved
+WAITING = frozenset({"permission"})  # tools a call of which may wait for a person
 
 
 def build(caller: Caller) -> MCPServer:
@@ -98,7 +103,7 @@ def _server(resolve: Resolve) -> MCPServer:
 
     waits: dict[str, anyio.CapacityLimiter] = {}  # worker -> its permission requests waiting
 
-    @server.tool(structured_output=False)
+    @server.tool(structured_output=False)  # in WAITING
     async def permission(tool_name: str, input: dict[str, Any], ctx: Context, tool_use_id: str | None = None) -> str:
         """Decide whether the agent may use a tool (Claude Code's permission prompt tool)."""
         # A request may wait for a person for long: on threads of the worker's own, a few at most,
@@ -150,10 +155,73 @@ def app(store: Store, sandbox_for: Callable[[str], Callable[[list[str]], list[st
         return tools
 
     # Stateless: an agent that stays quiet for long keeps its connection (no session to expire).
-    # Each answer a stream (its headers at once, a ping every 15 s): Claude Code gives up on an
-    # answer whose headers have not come within five minutes, whatever its configured timeout, and
-    # a permission may wait for a person longer (seen: "The operation timed out" at 300 s).
-    return _guarded(_server(resolve).streamable_http_app(stateless_http=True, json_response=False), store)
+    # A call that may wait for a person is answered as a stream (its headers at once, a ping every
+    # 15 s): Claude Code gives up on an answer whose headers have not come within five minutes,
+    # whatever its configured timeout (seen: "The operation timed out" at 300 s). The others are
+    # answered whole: a stream's client that loses it waits for it to resume, which this server
+    # cannot do (Claude Code gives up after 90 to 120 s, seen when the tools server was killed in
+    # the middle of an agent's report), and a whole answer's fails at once, so the agent goes on.
+    server = _server(resolve)
+    return _guarded(
+        _by_call(
+            server.streamable_http_app(stateless_http=True, json_response=True),
+            server.streamable_http_app(stateless_http=True, json_response=False),
+        ),
+        store,
+    )
+
+
+def _by_call(whole: Starlette, streamed: Starlette) -> ASGIApp:
+    """``streamed`` for a call of a tool that may wait for a person (``WAITING``), ``whole`` for
+    every other request; the lifespans of both."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with whole.router.lifespan_context(whole), streamed.router.lifespan_context(streamed):
+            yield
+
+    async def route(scope: dict[str, Any], receive: Any, send: Any) -> None:  # an ASGI app
+        if scope["method"] != "POST":
+            await whole(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > MAX_BODY:
+                await _refuse(send, 413, b"czar: a call this large is no call of czar's tools\n")
+                return
+            if not message.get("more_body", False):
+                break
+        given = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def again() -> Any:
+            return given.pop() if given else await receive()
+
+        await (streamed if _waits(body) else whole)(scope, again, send)
+
+    # (An object, not a function: Starlette would take a function for one of requests.)
+    return Starlette(routes=[Route("/mcp", _Asgi(route), methods=["GET", "POST", "DELETE"])], lifespan=lifespan)
+
+
+class _Asgi:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+def _waits(body: bytes) -> bool:
+    """Whether ``body`` calls a tool that may wait for a person."""
+    try:
+        call = json.loads(body)
+    except ValueError:
+        return False
+    params = call.get("params") if isinstance(call, dict) and call.get("method") == "tools/call" else None
+    return isinstance(params, dict) and params.get("name") in WAITING
 
 
 def _guarded(inner: ASGIApp, store: Store) -> ASGIApp:
