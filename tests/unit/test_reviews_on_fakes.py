@@ -130,6 +130,12 @@ def test_a_review_whose_reviewer_is_gone_or_too_slow_is_lost_never_an_approval(t
     with f.project.store.write() as conn:
         Store.set_worker(conn, "r1", state=WorkerState.IDLE)
     reviewing.start("a", "r1")
+    # Its agents are numbered past a start the dead host may have made unrecorded (outside a
+    # sandbox that agent lives on): what it says is refused.
+    (start,) = [c for c in f.take("r1") if isinstance(c, StartTask)]
+    assert start.earlier_launches == 1 and start.again is False
+    with f.project.store.read() as conn:
+        assert Store.attempt(conn, start.attempt).stale_launch == 1
     f.clock.advance(601)
     reviewing.sweep()
     assert _review(f).state is ReviewState.LOST and "no verdict within 600 s" in str(_review(f).reason)

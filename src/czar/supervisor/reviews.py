@@ -339,7 +339,9 @@ class Reviewing:
                 reason=reason,
             )
             Store.drop_queued(conn, review.worker_id)  # a start its host has not read yet must not run later
-            Store.supersede(conn, review.attempt_id)
+            # Whatever its agents still say is refused, a start its host died before recording too:
+            # the reviewer's next review is numbered past it.
+            Store.supersede(conn, review.attempt_id, unrecorded=True)
             worker = Store.worker(conn, review.worker_id)
             if worker.state not in ENDED and cannot_start is not None:
                 words = f" (it said: {cannot_start})" if cannot_start else ""
