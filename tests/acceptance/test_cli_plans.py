@@ -470,6 +470,20 @@ def test_a_persons_command_takes_the_plan_before_or_after_the_id(
     assert code != 0 and err.startswith("czar: ") and "Traceback" not in err and command[1] in err, err
 
 
+def test_a_persons_command_given_two_plans_or_no_plan_where_one_goes_says_so(root: Path, czar_home: Path) -> None:
+    plan = write_plan(root, "p", [sim_task("a")], workers=1)
+    other = str(root / "other.toml")
+    for args, said in (
+        (("allow", "w1", str(plan), "-p", other), "two plans given"),
+        (("logs", str(plan), "-p", other), "two plans given"),
+        (("tell", str(plan), "w1", "hi", "-p", other), "two plans given"),
+        (("deny", "w1", "too risky"), "'too risky' is no plan file"),  # a reason goes with --reason
+        (("tell", str(plan), "w1"), "what to tell?"),
+    ):
+        result = czar(*args)
+        assert result.returncode != 0 and result.stderr.startswith(f"czar: {said}"), (args, result.stderr)
+
+
 def test_a_check_whose_program_is_nowhere_is_a_warning_before_the_run(root: Path) -> None:
     # Before, `pytestt` for `pytest` validated, and each task failed its verification three times.
     tasks = [sim_task(t, accept=["pytestt -q"]) for t in ("a", "b", "c", "d")]

@@ -191,6 +191,10 @@ def test_the_projects_tools_server_serves_each_worker_its_own_tools_and_survives
         ):
             message = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": tool, "arguments": args}}
             assert _answer(base + mcp_path("w1", 1), proven, message) == (200, kind), tool
+        # A call czar cannot read to choose is left to the SDK to answer (it was a 500 and a traceback).
+        for odd in ({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": ["x"]}}, [[[[]]]] * 2):
+            status, _ = _answer(base + mcp_path("w1", 1), proven, odd)  # type: ignore[arg-type]
+            assert status != 500, odd
         # A start of the agent that czar replaced speaks no more.
         with project.store.write() as conn:
             attempt = Store.task(conn, "a").attempt_id

@@ -207,10 +207,10 @@ def test_a_permission_request_is_said_in_words_where_the_workers_are_listed(tmp_
     f = on_fakes(tmp_path, ["a"], workers=1)
     f.assign({"a": "w1"})
     with f.project.store.write() as conn:
-        detail = json.dumps({"tool": "Bash", "target": "cd /tmp && ls", "asked_at": time.time(), "asked": 7})
+        detail = json.dumps({"tool": "Bash", "target": "cd /tmp &&\nls", "asked_at": time.time(), "asked": 7})
         Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
     (w1,) = overview(f.project, git=False).workers
-    assert w1.detail == "Bash: cd /tmp && ls"
+    assert w1.detail == "Bash: cd /tmp && ↵ ls"  # on one line, as a table's cell shows it
     with f.project.store.write() as conn:
         Store.set_worker(conn, "w1", state=WorkerState.WORKING, detail="[x] a note of its own")
     (w1,) = overview(f.project, git=False).workers

@@ -218,10 +218,11 @@ def _waits(body: bytes) -> bool:
     """Whether ``body`` calls a tool that may wait for a person."""
     try:
         call = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's stack: the SDK answers it
         return False
     params = call.get("params") if isinstance(call, dict) and call.get("method") == "tools/call" else None
-    return isinstance(params, dict) and params.get("name") in WAITING
+    name = params.get("name") if isinstance(params, dict) else None
+    return isinstance(name, str) and name in WAITING
 
 
 def _guarded(inner: ASGIApp, store: Store) -> ASGIApp:

@@ -38,7 +38,8 @@ class Asked:
 
     def said(self) -> str:
         """For a person: what it asks to use, and on what."""
-        return f"{self.tool}: {self.target}" if self.tool and self.target else self.tool or self.target
+        target = self.target.replace("\n", " ↵ ")  # on one line, as a table's cell shows it
+        return f"{self.tool}: {target}" if self.tool and target else self.tool or target
 
     def answered(self) -> dict[str, Any]:
         """What a decision on it records of it, as the policy's decisions name what they decide."""

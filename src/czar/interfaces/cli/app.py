@@ -35,15 +35,21 @@ PlanOpt = Annotated[Path, typer.Option("--plan", "-p", help="The plan file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 DEFAULT_PLAN = Path("czar.toml")
 # After a worker's or a task's id, the plan may come as the other commands take it (or -p).
-PlanAfter = Annotated[Path | None, typer.Argument(metavar="[PLAN]", help="The plan file (or -p).", show_default=False)]
+PlanAfter = Annotated[Path | None, typer.Argument(metavar="[plan]", help="The plan file (or -p).", show_default=False)]
 
 
 def _in_plan(name: str, plan_here: Path | None, plan: Path) -> tuple[str, Path]:
     """A command's worker or task id and its plan, given in either order (`czar allow w1
     czar.toml`, or the plan first as `czar status` takes it: `czar allow czar.toml w1`)."""
-    if plan_here is not None and name.endswith(".toml") and not str(plan_here).endswith(".toml"):
-        return str(plan_here), Path(name)
-    return name, plan_here or plan
+    if plan_here is None:
+        return name, plan
+    if name.endswith(".toml") and not str(plan_here).endswith(".toml"):
+        name, plan_here = str(plan_here), Path(name)
+    if plan != DEFAULT_PLAN and plan != plan_here:
+        raise CzarError(f"two plans given ({plan_here} and --plan {plan}): give one")
+    if not str(plan_here).endswith(".toml") and not plan_here.is_file():
+        raise CzarError(f"{str(plan_here)!r} is no plan file (see --help for what this command takes)")
+    return name, plan_here
 
 
 def _views() -> Any:
@@ -344,7 +350,7 @@ def logs(
 ) -> None:
     """Print the end of a worker's transcript or of the supervisor's log."""
     if worker is not None and worker.endswith(".toml") and plan_here is None:
-        plan, worker = Path(worker), None  # `czar logs czar.toml`: the supervisor's
+        plan, worker = _in_plan("", Path(worker), plan)[1], None  # `czar logs czar.toml`: the supervisor's
     elif worker is not None:
         worker, plan = _in_plan(worker, plan_here, plan)
     project = _open(plan, check_repo=False)
@@ -587,8 +593,10 @@ def tell(
     plan: PlanOpt = DEFAULT_PLAN,
 ) -> None:
     """Send a message to a worker's agent: an answer, a hint (a human intervention)."""
-    if worker.endswith(".toml") and len(text) > 1:  # the plan first (`czar tell czar.toml w1 ...`)
-        plan, worker, text = Path(worker), text[0], text[1:]
+    if worker.endswith(".toml"):  # the plan first (`czar tell czar.toml w1 ...`)
+        if len(text) < 2:
+            raise CzarError(f"what to tell? `czar tell {worker} WORKER WORDS...`")
+        (worker, plan), text = _in_plan(text[0], Path(worker), plan), text[1:]
     from czar.supervisor.people import tell as send
 
     typer.echo(send(_for_person("tell", plan, check_repo=False), worker, " ".join(text)))
