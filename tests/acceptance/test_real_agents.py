@@ -346,17 +346,32 @@ def test_gemini_cli_works_a_task_with_czars_policy_deciding_in_its_hook(
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("named", "api"),
+    [("openai/gpt-5", "chat"), (None, "anthropic")],
+    ids=["openai", "anthropic-by-its-key"],
+)
 def test_aider_works_a_task_and_czar_carries_out_the_czar_commands_it_proposes(
-    tmp_path: Path, czar_home: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    czar_home: Path,
+    model: tuple[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    named: str | None,
+    api: str,
 ) -> None:
+    """With no model named, Aider takes Anthropic's when ANTHROPIC_API_KEY is set (as it is for
+    many): it went to api.anthropic.com, past the plan's base_url."""
     aider = BIN.parents[1] / "aider-venv" / "bin"
     if not (aider / "aider").exists():
         pytest.fail(f"{aider / 'aider'} is missing: `make test` installs it (agent-clis/requirements-aider.txt)")
     url, log = model
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
+    if named is None:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
     repo = make_repo(tmp_path / "repo")
     plan = tmp_path / "czar.toml"
-    one_worker(plan, "aid", aider, url, task("hello", None, module("hello")), 'model = "openai/gpt-5"\n', kind="aider")
+    settings = f'model = "{named}"\n' if named else ""
+    one_worker(plan, "aid", aider, url, task("hello", None, module("hello")), settings, kind="aider")
     result = czar("run", str(plan), "--json", timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["cost_usd"] > 0  # priced from the tokens it reports
@@ -367,7 +382,7 @@ def test_aider_works_a_task_and_czar_carries_out_the_czar_commands_it_proposes(
     assert any(e.kind == "agent.ack" and e.task_id == "hello" for e in events)  # its proposed `czar report`
     assert any(e.kind == "agent.progress" and e.payload.get("checkpoint") == 1 for e in events)
     assert any(e.kind == "agent.finished" for e in events)  # its proposed `czar done`
-    assert {json.loads(line)["api"] for line in log.read_text().splitlines()} == {"chat"}
+    assert {json.loads(line)["api"] for line in log.read_text().splitlines()} == {api}
 
 
 @pytest.mark.timeout(300)

@@ -1,14 +1,15 @@
-"""The scripted model's Chat Completions API, for an agent that offers no tools and acts on the
-text (Aider): what it reads from a request, and the script rendered as one answer."""
+"""The scripted model's Chat Completions API, and its Messages API, for an agent that offers no
+tools and acts on the text (Aider): what it reads from a request, and the script rendered as one
+answer."""
 
 from __future__ import annotations
 
 import json
 
 from czar.core.pricing import cost_usd
-from czar.model.answers import as_text
+from czar.model.answers import Say, as_text
 from czar.model.script import parse
-from czar.model.server import _chat_request, chat_chunks
+from czar.model.server import _anthropic_request, _chat_request, anthropic_message, chat_chunks
 
 SCRIPT = (
     "report writing a.py\nwrite a.py <<END\nx = 1\nEND\nrun python3 a.py\n"
@@ -43,6 +44,28 @@ def test_a_request_for_a_commit_message_is_not_the_scripts() -> None:
     }
     req = _chat_request(body)
     assert req.texts == [] and req.side
+
+
+def test_aider_on_anthropics_api_is_read_as_on_chat_completions() -> None:
+    # Aider takes Anthropic's model when ANTHROPIC_API_KEY is set; its system prompt asks for edits
+    # as SEARCH/REPLACE blocks, and it offers no tools.
+    system = [{"type": "text", "text": "Act as an expert software developer. Use SEARCH/REPLACE blocks."}]
+    messages = [
+        {"role": "user", "content": "Change get_factorial() to use math.factorial"},  # an example
+        {"role": "assistant", "content": "mathweb/flask/app.py ..."},
+        {"role": "user", "content": f"Task id: t1\n\n```czar-model\n{SCRIPT}\n```"},
+    ]
+    req = _anthropic_request({"system": system, "messages": messages})
+    assert req.on_text and req.answered == 0 and req.offered == []
+    commit = [{"type": "text", "text": "You generate concise Git commit messages."}]
+    assert _anthropic_request({"system": commit, "messages": messages}).side
+    # Claude Code offers tools: read as before, every answer counted.
+    claude = _anthropic_request({"system": system, "messages": messages, "tools": [{"name": "Bash"}]})
+    assert not claude.on_text and claude.answered == 1
+    # Asked with no stream (litellm's commit message), the answer comes whole.
+    whole = anthropic_message(Say("hello"), 10)
+    assert whole["content"] == [{"type": "text", "text": "hello"}] and whole["stop_reason"] == "end_turn"
+    assert whole["usage"]["input_tokens"] == 10 and whole["type"] == "message"
 
 
 def test_the_rest_of_a_script_is_one_text_of_edits_and_commands() -> None:

@@ -47,7 +47,7 @@ def context(tmp_path: Path, **kw: Any) -> LaunchContext:
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in ("GEMINI_CLI_HOME", "GOOGLE_GEMINI_BASE_URL", "OPENAI_API_BASE"):
+    for key in ("GEMINI_CLI_HOME", "GOOGLE_GEMINI_BASE_URL", "OPENAI_API_BASE", "ANTHROPIC_API_BASE"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("HOME", "/home/someone")
 
@@ -446,7 +446,7 @@ def test_aider_command(tmp_path: Path, clean_env: None) -> None:
     assert settings["commit.gpgsign"] == "false"  # its commits are not signed with your key
     assert launch.stdin == []
     assert launch.keep_stdin is False
-    assert "OPENAI_API_BASE" not in launch.env
+    assert "OPENAI_API_BASE" not in launch.env and "ANTHROPIC_API_BASE" not in launch.env
 
 
 def test_aider_keeps_the_users_git_settings_and_ignores(
@@ -478,6 +478,7 @@ def test_aider_model_base_url_and_extra_arguments(tmp_path: Path, clean_env: Non
     assert launch.argv[0] == "/venv/bin/aider"
     assert launch.argv[-4:] == ["--model", "openai/gpt-5", "--map-tokens", "0"]
     assert launch.env["OPENAI_API_BASE"] == "http://127.0.0.1:9000/v1"
+    assert launch.env["ANTHROPIC_API_BASE"] == "http://127.0.0.1:9000"  # /v1/messages added by it
     assert launch.env["GIT_AUTHOR_NAME"] == "czar w3"
 
 

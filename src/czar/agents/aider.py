@@ -68,7 +68,11 @@ class AiderAdapter:
         s = ctx.settings
         env = base_env(ctx)
         if s.base_url:
+            # Whichever provider it picks: with no model named it takes the first one a key is set
+            # for, Anthropic's before OpenAI's (with ANTHROPIC_API_KEY in your environment it went to
+            # api.anthropic.com, past base_url). Anthropic's base is the host's, /v1/messages added.
             env["OPENAI_API_BASE"] = s.base_url
+            env["ANTHROPIC_API_BASE"] = s.base_url.rstrip("/").removesuffix("/v1")
         env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # its prices from its own copy, not the web
         # Its files (chat history, repo-map cache) stay out of the worktree's commits.
         folder = ctx.home / "aider"

@@ -42,18 +42,19 @@ class Request:
     namespaces: dict[str, tuple[str, str]] = field(default_factory=dict)  # flat name -> (namespace, name)
     fillers: int = 0  # filler calls already in the conversation
     side: str | None = None  # the answer to a side request of the agent's own (a commit message)
+    on_text: bool = False  # an agent that offers no tools and acts on the text (Aider): answered as text
 
 
 def _anthropic_request(body: dict[str, Any]) -> Request:
     texts: list[str] = []
-    answered = 0
-    fillers = 0
+    answered = fillers = after_script = 0
     for m in body.get("messages", []):
         if m.get("role") == "assistant":
             if FILLER in json.dumps(m.get("content")):
                 fillers += 1
             else:
                 answered += 1
+                after_script += any("```czar-model" in t for t in texts)
         elif m.get("role") == "user":
             content = m.get("content")
             if isinstance(content, str):
@@ -62,14 +63,15 @@ def _anthropic_request(body: dict[str, Any]) -> Request:
                 texts += [c.get("text", "") for c in content if isinstance(c, dict) and c.get("type") == "text"]
     system = json.dumps(body.get("system", ""))
     cwd = CWD.search(system.replace("\\n", "\n"))
+    offered = [t.get("name", "") for t in body.get("tools", [])]
+    if not offered and "commit message" in system.lower():  # an agent asking for one (Aider): not the script's
+        return Request("anthropic", [], 0, [], None, len(json.dumps(body)), side="the work of the scripted model")
+    if not offered and "SEARCH/REPLACE" in system:
+        # Aider on Anthropic's API (it asked for edits as SEARCH/REPLACE blocks, and offers no tools):
+        # as on Chat Completions, the answers before the script are examples in its prompt.
+        return Request("anthropic", texts, after_script, [], None, len(json.dumps(body)), on_text=True)
     return Request(
-        "anthropic",
-        texts,
-        answered,
-        [t.get("name", "") for t in body.get("tools", [])],
-        cwd.group(1) if cwd else None,
-        len(json.dumps(body)),
-        fillers=fillers,
+        "anthropic", texts, answered, offered, cwd.group(1) if cwd else None, len(json.dumps(body)), fillers=fillers
     )
 
 
@@ -128,7 +130,7 @@ def _chat_request(body: dict[str, Any]) -> Request:
     system = " ".join(str(m.get("content")) for m in body.get("messages", []) if m.get("role") == "system")
     if "commit message" in system.lower():  # an agent asking for a commit message (Aider): not the script's
         return Request("chat", [], 0, offered, None, len(json.dumps(body)), side="the work of the scripted model")
-    return Request("chat", texts, answered, offered, None, len(json.dumps(body)))
+    return Request("chat", texts, answered, offered, None, len(json.dumps(body)), on_text=not offered)
 
 
 def _gemini_request(body: dict[str, Any]) -> Request:
@@ -194,7 +196,7 @@ class ScriptedModel:
         elif problem is not None:
             reply = Say(f"[scripted model] {problem}")
             wait, turn_no = 0.0, None
-        elif req.api == "chat" and not req.offered:
+        elif req.on_text:
             # An agent with no tools acts on the text: the rest of the script in one answer (and
             # once it was given, whatever it asks again is answered with a close).
             wait, turn_no = (turns[0][0], 0) if turns and not req.answered else (0.0, None)
@@ -301,6 +303,24 @@ def anthropic_events(reply: Call | Say, input_tokens: int) -> Iterator[tuple[str
         {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": usage},
     )
     yield "message_stop", {"type": "message_stop"}
+
+
+def anthropic_message(reply: Call | Say, input_tokens: int) -> dict[str, Any]:
+    """One Messages API answer whole, for a request that asks for no stream (Aider's, through
+    litellm, for a commit message: an event stream there failed, and was asked again and again)."""
+    events = dict(anthropic_events(reply, input_tokens))
+    message: dict[str, Any] = events["message_start"]["message"]
+    block = dict(events["content_block_start"]["content_block"])
+    if isinstance(reply, Call):
+        block["input"] = reply.input
+    else:
+        block["text"] = reply.text
+    message.update(
+        content=[block],
+        stop_reason=events["message_delta"]["delta"]["stop_reason"],
+        usage={"input_tokens": input_tokens, **events["message_delta"]["usage"]},
+    )
+    return message
 
 
 def openai_events(
@@ -416,6 +436,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif path.endswith("/messages"):
             req = _anthropic_request(body)
             reply = self._answer(req)
+            if not body.get("stream"):
+                self._json(200, anthropic_message(reply, req.size // 4))
+                return
             self._stream(
                 (
                     f"event: {name}\ndata: {json.dumps(data)}\n\n"
