@@ -31,6 +31,12 @@ def _host(project: Project) -> WorkerHost:
     return host
 
 
+def _handle_all(host: WorkerHost) -> None:
+    """What waits in the host's inbox, carried out as its loop would."""
+    for posted in host.link.commands():
+        host.handle(posted)
+
+
 def _heard_only(project: Project, launch: int, old: int, task: str) -> None:
     """The agent start ``launch`` is heard on ``task``; what start ``old`` still says is refused."""
     with pytest.raises(CallerError, match="was replaced"):
@@ -54,8 +60,7 @@ def test_a_start_a_dead_host_left_unmarked_starts_the_agent_under_a_new_launch(p
         Store.supersede(conn, attempt)
     host = _host(project)
     try:
-        for posted in host.link.commands():
-            host.handle(posted)  # the start the first host never marked done
+        _handle_all(host)  # the start the first host never marked done
         cur = host.current
         assert cur is not None and cur.attempt == attempt
         assert cur.launches == 2  # launch 1 was the dead host's: its agent's calls are refused
@@ -68,14 +73,12 @@ def test_a_start_a_dead_host_left_unmarked_starts_the_agent_under_a_new_launch(p
 def test_the_agent_of_a_workers_earlier_task_is_not_taken_for_its_next(project: Project) -> None:
     host = _host(project)
     try:
-        for posted in host.link.commands():
-            host.handle(posted)  # task a's agent: launch 1, the task's first start
+        _handle_all(host)  # task a's agent: launch 1, the task's first start
         assert host.current is not None and host.current.launches == host.current.first_launch == 1
         with project.store.write() as conn:  # a is taken back; w1 is given b
             Actions(project).requeue(conn, "a", "test")
         Actions(project).assign("b", "w1", "test")
-        for posted in host.link.commands():
-            host.handle(posted)
+        _handle_all(host)
         cur = host.current
         assert cur is not None and cur.task == "b" and cur.launches == cur.first_launch == 2
         # a's agent, still ending, reports: not taken for b's (it was, under numbers per task).
@@ -84,8 +87,7 @@ def test_the_agent_of_a_workers_earlier_task_is_not_taken_for_its_next(project: 
         with project.store.write() as conn:
             Actions(project).requeue(conn, "b", "test")
         Actions(project).assign("a", "w1", "test")
-        for posted in host.link.commands():
-            host.handle(posted)
+        _handle_all(host)
         cur = host.current
         assert cur is not None and cur.task == "a" and cur.launches == 3 and cur.first_launch == 0
         _heard_only(project, 3, old=2, task="a")
@@ -98,8 +100,7 @@ def test_a_start_its_dead_host_never_recorded_is_refused_and_the_next_numbered_p
     # before recording that: outside a sandbox, agent 2 lives on. The supervisor, finding the
     # host gone, supersedes past the start it cannot know of (as its health round does).
     first = _host(project)
-    for posted in first.link.commands():
-        first.handle(posted)
+    _handle_all(first)
     first.agent.retire()
     with project.store.write() as conn:
         attempt = Store.task(conn, "a").attempt_id
@@ -109,8 +110,7 @@ def test_a_start_its_dead_host_never_recorded_is_refused_and_the_next_numbered_p
         assert Store.launches_by(conn, "w1") == 2  # a next task's agents are numbered past it too
     host = _host(project)
     try:
-        for posted in host.link.commands():
-            host.handle(posted)
+        _handle_all(host)
         cur = host.current
         assert cur is not None and cur.launches == 3
         _heard_only(project, 3, old=2, task="a")
@@ -127,8 +127,7 @@ def test_a_first_start_its_dead_host_never_recorded_is_refused(project: Project)
         Store.supersede(conn, attempt, unrecorded=True)
     host = _host(project)
     try:
-        for posted in host.link.commands():
-            host.handle(posted)  # the start, again
+        _handle_all(host)  # the start, again
         cur = host.current
         assert cur is not None and cur.launches == 2 and cur.first_launch == 0  # it may have started
         _heard_only(project, 2, old=1, task="a")
@@ -139,8 +138,7 @@ def test_a_first_start_its_dead_host_never_recorded_is_refused(project: Project)
 def test_a_message_for_the_last_task_handled_before_the_next_start_is_numbered_past(project: Project) -> None:
     host = _host(project)
     try:
-        for posted in host.link.commands():
-            host.handle(posted)  # a's agent: launch 1
+        _handle_all(host)  # a's agent: launch 1
         with project.store.write() as conn:
             attempt = Store.task(conn, "a").attempt_id
             assert attempt is not None
@@ -149,8 +147,7 @@ def test_a_message_for_the_last_task_handled_before_the_next_start_is_numbered_p
             Store.post(conn, "w1", Restart(attempt, "a test"))
             Actions.free_worker(conn, "w1", attempt)
         Actions(project).assign("b", "w1", "test")
-        for posted in host.link.commands():
-            host.handle(posted)  # a's agent started again (launch 2), then b's start
+        _handle_all(host)  # a's agent started again (launch 2), then b's start
         cur = host.current
         assert cur is not None and cur.task == "b" and cur.launches == 3
         _heard_only(project, 3, old=2, task="b")

@@ -119,21 +119,20 @@ class Attempts:
         (none started yet: the worker's earlier ones stay refused). ``unrecorded``: also the start
         a host that died may have made without recording it (outside a sandbox, its agent lives on)."""
         a = attempts.c
-        if unrecorded:
-            last = case((a.launches > a.stale_launch, a.launches), else_=a.stale_launch)
-            conn.execute(update(attempts).where(a.id == attempt_id).values(stale_launch=last + 1))
-            return
-        conn.execute(
-            update(attempts).where(a.id == attempt_id, a.launches > a.stale_launch).values(stale_launch=a.launches)
-        )
+        last = case((a.launches > a.stale_launch, a.launches), else_=a.stale_launch) + 1 if unrecorded else a.launches
+        Attempts._refuse_to(conn, attempt_id, last)
 
     @staticmethod
     def refuse_before(conn: Connection, attempt_id: int, launch: int) -> None:
         """What starts numbered below ``launch`` still say is refused for the attempt."""
+        Attempts._refuse_to(conn, attempt_id, launch - 1)
+
+    @staticmethod
+    def _refuse_to(conn: Connection, attempt_id: int, last: Any) -> None:
+        """The attempt's starts up to ``last`` (a number, or an expression of its row) refused; it
+        never lowers what is refused already."""
         a = attempts.c
-        conn.execute(
-            update(attempts).where(a.id == attempt_id, a.stale_launch < launch - 1).values(stale_launch=launch - 1)
-        )
+        conn.execute(update(attempts).where(a.id == attempt_id, a.stale_launch < last).values(stale_launch=last))
 
     @staticmethod
     def first_base(conn: Connection, task_id: str) -> str | None:
