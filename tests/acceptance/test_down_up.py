@@ -137,7 +137,8 @@ FORK = (
 
 def test_no_agent_process_outlives_down_even_after_restarts(tmp_path: Path, czar_home: Path) -> None:
     # An agent that forks a process into a session of its own (as Codex runs its tools), left
-    # unconfined, whose host is killed and started again (its agent too): `down` ends them all.
+    # unconfined, whose host is killed and started again (its agent too): the supervisor ends what
+    # the dead host's agent left, `down` ends the rest.
     make_repo(tmp_path / "repo")
     task = (
         '[[tasks]]\nid = "a"\ntitle = "forks"\nscope = ["a.txt"]\n'
@@ -152,10 +153,14 @@ def test_no_agent_process_outlives_down_even_after_restarts(tmp_path: Path, czar
         return [p for p in left_over(czar_home) if b"time.sleep(600)" in _cmdline(p) and b"Popen" not in _cmdline(p)]
 
     retry_until(lambda: len(sleepers()) == 1, timeout=60, what="the agent to fork")
+    (first,) = sleepers()
     host = _workers(name)[0].pid
     os.kill(host, signal.SIGKILL)
-    # Its next host carries the task on and starts the agent again, which forks again.
-    retry_until(lambda: len(sleepers()) == 2, timeout=60, what="the restarted agent to fork")
+    # The dead host's agent is ended with what it started (it carries its worker's marks); the
+    # next host carries the task on and starts the agent again, which forks again.
+    retry_until(
+        lambda: len(sleepers()) == 1 and first not in sleepers(), timeout=60, what="the restarted agent to fork"
+    )
     assert sum(1 for e in events(name) if e.kind == "worker.host_started") == 2
 
     down = czar("down", str(plan))

@@ -6,7 +6,10 @@ runs; the terminal says which windows live. End to end, with real hosts in tmux:
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,3 +158,26 @@ def test_a_host_on_its_way_is_not_started_twice_when_its_workers_task_is_verifie
     assert _worker(f, "w1") == (WorkerState.STARTING, None, None)  # starting still, not idle
     sup.heal()
     assert f.terminal.started == ["w1"]  # one start: the host on its way was not taken for lost
+
+
+def test_the_agent_a_dead_host_never_recorded_is_found_and_ended(tmp_path: Path, czar_home: Path, gone: int) -> None:
+    """A host killed between starting its agent and recording it leaves, outside a sandbox, an
+    agent nobody knows of, still editing the checkout the next host works in: it is found by the
+    environment its host gave it. Another worker's agent is left alone."""
+    f, sup = _at_work_on_a_dead_host(tmp_path, gone)
+
+    def agent(worker: str) -> subprocess.Popen[bytes]:
+        env = {**f.project.marks(), "CZAR_WORKER": worker, "PATH": "/usr/bin:/bin"}
+        return subprocess.Popen(["sh", "-c", "sleep 600 & wait"], env=env, start_new_session=True)
+
+    orphan, other = agent("w1"), agent("w2")
+    try:
+        assert _worker(f, "w1")[1] == gone  # the host's pid: no agent's recorded
+        sup.start_hosts(sup.take_back(["w1"]))
+        assert orphan.wait(timeout=10) != 0
+        assert other.poll() is None
+    finally:
+        for p in (orphan, other):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait()

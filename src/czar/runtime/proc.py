@@ -312,3 +312,20 @@ def find_by_env(marks: Mapping[str, str]) -> list[int]:
         if all(w in env for w in wanted):
             found.append(int(name))
     return found
+
+
+def kill_by_env(marks: Mapping[str, str], rounds: int = 10) -> bool:
+    """Kill every process carrying ``marks`` (see ``find_by_env``) and its group, until none is
+    left (one may fork meanwhile); True if any was found."""
+    found = False
+    for _ in range(rounds):
+        pids = find_by_env(marks)
+        if not pids:
+            break
+        found = True
+        for pid in pids:
+            kill_group(pid)  # its group too: a stray often leads one
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        wait_gone(pids, 2.0)
+    return found

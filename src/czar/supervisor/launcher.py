@@ -120,7 +120,7 @@ def _down(project: Project, reason: str, hurry: threading.Event) -> bool:
             _signal(w.pid, signal.SIGKILL)
     # What a group kill misses, found by the environment czar gave it: an agent's child that
     # left its group, the agent of a host that was since replaced, a killed supervisor's checks.
-    was_running = _sweep(project.marks()) or was_running
+    was_running = proc.kill_by_env(project.marks()) or was_running
     with contextlib.suppress(OSError):  # its tools server is gone with the rest (a folder made read-only keeps it)
         (project.paths.root / URL_FILE).unlink(missing_ok=True)
     try:
@@ -138,21 +138,6 @@ def _workers(project: Project) -> list[Any]:
         return project.store.workers()
     except StoreError:
         return []  # the processes are still found: by tmux and by their environment
-
-
-def _sweep(marks: dict[str, str]) -> bool:
-    """Kill every process carrying ``marks``, until none is left (one may fork meanwhile)."""
-    found = False
-    for _ in range(10):
-        pids = proc.find_by_env(marks)
-        if not pids:
-            break
-        found = True
-        for pid in pids:
-            proc.kill_group(pid)  # its group too: a stray often leads one
-            _signal(pid, signal.SIGKILL)
-        _wait(lambda: not any(proc.pid_alive(p) for p in pids), 2.0)  # noqa: B023 - waited for at once
-    return found
 
 
 def _signal(pid: int, sig: int) -> None:

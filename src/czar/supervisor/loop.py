@@ -215,8 +215,11 @@ class Supervisor:
                     with self.store.write() as conn:
                         Store.set_worker(conn, wid, state=WorkerState.IDLE)
                 continue
+            # An orphan of the dead host must not keep editing: the agent it recorded, and one it
+            # started and died before recording (outside a sandbox, nothing else ends that one).
             if row.agent_pid:
-                proc.kill_group(row.agent_pid)  # an orphan of the dead host must not keep editing
+                proc.kill_group(row.agent_pid)
+            proc.kill_by_env(self.p.agent_marks(wid))
             with self.store.write() as conn:
                 if row.task_id is not None:
                     self._keep_task(conn, wid, row.task_id)

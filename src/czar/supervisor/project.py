@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
-from czar.agent_tools.identity import ENV_PROJECT
+from czar.agent_tools.identity import ENV_PROJECT, ENV_WORKER
 from czar.agents.base import AgentSettings
 from czar.agents.host_settings import HostSettings, SandboxSettings, settings_file
 from czar.core.clock import Clock
@@ -316,6 +316,12 @@ class Project:
         """What every process of this project's run carries in its environment (czar's own, the
         checks and the agents, and whatever they start): how `czar down` finds them all."""
         return {"CZAR_HOME": str(self.paths.root.parent.parent), ENV_PROJECT: self.paths.name}
+
+    def agent_marks(self, worker: str) -> dict[str, str]:
+        """What the agents of ``worker`` (an author's or a reviewer's) carry in their environment,
+        and whatever they start: how a dead host's agent is found when the host died before
+        recording it."""
+        return {**self.marks(), ENV_WORKER: worker}
 
     def supervisor_env(self) -> dict[str, str]:
         """The supervisor's environment: its children's, and the forge's token (none of the
