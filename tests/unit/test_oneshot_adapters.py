@@ -523,3 +523,32 @@ def test_an_agents_commits_stay_unsigned_whatever_the_plans_env_numbers_among_gi
     ctx = context(tmp_path, settings=AgentSettings(env=plans))
     for adapter in (GeminiAdapter(), AiderAdapter()):
         assert _git_settings(adapter.launch(ctx).env)["commit.gpgsign"] == "false", adapter
+
+
+def test_aider_with_a_base_url_and_no_model_named_is_given_no_key_that_would_go_past_it(
+    tmp_path: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no model named it picks one by the keys it finds (OpenRouter's and DeepSeek's before
+    OpenAI's, Gemini's after), and those providers' requests cannot be sent to base_url: it went
+    to Google with only GEMINI_API_KEY set. A model named is the plan's choice: all keys stay."""
+    for key in ("OPENROUTER_API_KEY", "DEEPSEEK_API_KEY", "GEMINI_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.setenv(key, f"{key.lower()}-value")
+    monkeypatch.delenv("VERTEXAI_PROJECT", raising=False)
+    monkeypatch.delenv("AIDER_MODEL", raising=False)
+    adapter = AiderAdapter()
+    env = adapter.launch(context(tmp_path, settings=AgentSettings(base_url="http://127.0.0.1:9000/v1"))).env
+    assert env["OPENAI_API_KEY"] == "openai_api_key-value"
+    assert not {"OPENROUTER_API_KEY", "DEEPSEEK_API_KEY", "GEMINI_API_KEY"} & set(env)
+    line = "No LLM model was specified and no API keys were provided.\n"
+    (said,) = adapter.parse(line)
+    assert said.text.startswith(line.strip()) and "no OPENROUTER_API_KEY, DEEPSEEK_API_KEY, GEMINI_API_KEY" in said.text
+    named = [
+        AgentSettings(base_url="http://127.0.0.1:9000/v1", model="gemini/gemini-2.5-pro"),
+        AgentSettings(base_url="http://127.0.0.1:9000/v1", args=("--deepseek",)),
+        AgentSettings(base_url="http://127.0.0.1:9000/v1", env={"AIDER_MODEL": "openrouter/x"}),
+        AgentSettings(),  # no base_url: its providers are its own
+    ]
+    for settings in named:
+        env = AiderAdapter().launch(context(tmp_path, settings=settings)).env
+        assert env["GEMINI_API_KEY"] == "gemini_api_key-value", settings
+        assert env["OPENROUTER_API_KEY"] == "openrouter_api_key-value", settings

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shlex
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,13 @@ COST = re.compile(r"^Cost: \$([\d.]+) message")
 # What it says when it has no key for any model: then it waits minutes for a login in a browser.
 NO_KEY = "No LLM model was specified and no API keys were provided"
 SHELL_FENCES = ("bash", "sh", "shell", "zsh", "console")
+# Keys by which it picks a model when none is named, whose requests the plan's base_url cannot
+# carry: OpenRouter's and DeepSeek's come before OpenAI's, Gemini's and Vertex's after (litellm
+# takes no plain base address for those).
+PAST_BASE_URL = ("OPENROUTER_API_KEY", "DEEPSEEK_API_KEY", "GEMINI_API_KEY", "VERTEXAI_PROJECT")
+# Its arguments that name a model: --model and its (deprecated) shortcuts.
+MODEL_ARGS = frozenset({"--model", "--opus", "--sonnet", "--haiku", "--4", "--4o", "--4-turbo", "--mini", "--3"})
+MODEL_ARGS |= {"--35turbo", "--35-turbo", "--deepseek", "--o1-mini", "--o1-preview"}
 
 
 class AiderAdapter:
@@ -62,6 +70,7 @@ class AiderAdapter:
         self._done: set[str] = set()  # those carried out
         self._replied = False  # its reply is over (its token count came): what follows is settled
         self._usage: dict[str, Any] | None = None  # tokens whose cost may come on the next line
+        self._keys_kept: tuple[str, ...] = ()  # keys not given to it: they would go past base_url
 
     def launch(self, ctx: LaunchContext) -> Launch:
         self._reset()
@@ -73,6 +82,8 @@ class AiderAdapter:
             # api.anthropic.com, past base_url). Anthropic's base is the host's, /v1/messages added.
             env["OPENAI_API_BASE"] = s.base_url
             env["ANTHROPIC_API_BASE"] = s.base_url.rstrip("/").removesuffix("/v1")
+            if not _names_a_model(s.model, s.args, env):
+                self._keys_kept = tuple(k for k in PAST_BASE_URL if env.pop(k, None) is not None)
         env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # its prices from its own copy, not the web
         # Its files (chat history, repo-map cache) stay out of the worktree's commits.
         folder = ctx.home / "aider"
@@ -109,10 +120,13 @@ class AiderAdapter:
                 return [Signal(SignalKind.USAGE, data={**usage, "cost_usd": float(cost.group(1))})]
             out.append(Signal(SignalKind.USAGE, data=usage))  # no price known to it: czar prices the tokens
         if not self._replied and NO_KEY in line:  # its words before any reply: a person must give it a key
-            return [
-                *out,
-                Signal(SignalKind.MODEL_ERROR, text=line.strip()[:500], data={"kind": "auth", "retry": False}),
-            ]
+            said = line.strip()[:500]
+            if self._keys_kept:
+                said += (
+                    f" (czar gave it no {', '.join(self._keys_kept)}: with the plan's base_url its model is"
+                    " reached with ANTHROPIC_API_KEY or OPENAI_API_KEY, or name its model)"
+                )
+            return [*out, Signal(SignalKind.MODEL_ERROR, text=said, data={"kind": "auth", "retry": False})]
         m = TOKENS.search(line)
         if m:
             self._replied = True
@@ -176,3 +190,9 @@ def _exclude(env: dict[str, str], path: Path) -> None:
         patterns += excludes_file(env).read_text()
     path.write_text(patterns)
     env.update(overriding(env, {"core.excludesFile": str(path)}))
+
+
+def _names_a_model(model: str | None, args: Sequence[str], env: Mapping[str, str]) -> bool:
+    """Whether the plan names aider's model (its setting, its arguments, its environment)."""
+    named = any(a.split("=", 1)[0] in MODEL_ARGS for a in args)
+    return bool(model) or named or bool(env.get("AIDER_MODEL"))
