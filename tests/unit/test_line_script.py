@@ -35,6 +35,38 @@ def test_a_heredoc_without_its_end_names_its_line() -> None:
         list(lines("run x\nwrite a.py <<EOF\nprint(1)\n", heredoc_verbs=("write",)))
 
 
+def test_a_heredocs_path_is_split_as_a_shell_splits_it() -> None:
+    # A path with spaces or a quote (met writing "docs/notes ü/a file.rst": "unknown action 'write'").
+    source = 'write "docs/notes ü/a file.rst" <<END\nx\nEND\nappend docs/it\\\'s.md<<END\ny\nEND\n'
+    got = list(lines(source, heredoc_verbs=("write", "append")))
+    assert [(g.verb, g.rest, g.text) for g in got] == [
+        ("write", "docs/notes ü/a file.rst", "x\n"),
+        ("append", "docs/it's.md", "y\n"),
+    ]
+    assert sim_script.parse(source).main[0].args == ("docs/notes ü/a file.rst",)
+    assert model_script.parse(source.split("append")[0]) == [
+        model_script.Turn("write", "x\n", "docs/notes ü/a file.rst", 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("write docs/a file.rst <<END\nx\nEND\n", "line 1: write takes one path (quote a path with spaces)"),
+        ("run x\nwrite 'a.rst <<END\nx\nEND\n", "line 2: write: No closing quotation"),
+        ("write a.rst\n", "line 1: write takes PATH <<MARKER, then the file's lines and MARKER"),
+        ("write a.rst <<\n", "line 1: write takes PATH <<MARKER"),
+    ],
+)
+def test_a_heredoc_verb_written_wrong_says_how_it_is_written(source: str, message: str) -> None:
+    for parse, error in (
+        (sim_script.parse, sim_script.ScriptError),
+        (model_script.parse, model_script.ModelScriptError),
+    ):
+        with pytest.raises(error, match=re.escape(message)):
+            parse(source)
+
+
 def test_only_the_languages_heredoc_verbs_take_a_heredoc() -> None:
     got = list(lines("run cat <<EOF\n", heredoc_verbs=("write",)))
     assert (got[0].verb, got[0].rest, got[0].text) == ("run", "cat <<EOF", None)

@@ -184,8 +184,9 @@ def test_unknown_action_names_the_line() -> None:
     assert str(info.value) == "line 3: unknown action 'explode'"
 
 
-def test_write_without_heredoc_is_unknown() -> None:
-    with pytest.raises(ScriptError, match=r"^line 1: unknown action 'write'$"):
+def test_write_without_heredoc_says_how_write_is_written() -> None:
+    # Not "unknown action 'write'": write is known, it is written wrong.
+    with pytest.raises(ScriptError, match=r"^line 1: write takes PATH <<MARKER, then the file's lines and MARKER$"):
         parse("write a.py\n")
 
 

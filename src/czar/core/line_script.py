@@ -11,6 +11,7 @@ Each language says which verbs take a heredoc and what its verbs mean; this read
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
@@ -28,7 +29,8 @@ SHARED = {
     "request-changes": "request changes to the commit reviewed, with a summary",
 }
 
-_HEREDOC = re.compile(r"^(\S+)\s+(\S+)\s+<<\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+# The path is split as a shell splits words: one with spaces is quoted ("docs/a file.md").
+_HEREDOC = re.compile(r"^(\S+)\s+(.+?)\s*<<\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 
 
 class LineError(ValueError):
@@ -55,7 +57,8 @@ def lines(source: str, heredoc_verbs: Collection[str]) -> Iterator[Line]:
             continue
         heredoc = _HEREDOC.match(stripped)
         if heredoc and heredoc.group(1) in heredoc_verbs:
-            verb, path, marker = heredoc.groups()
+            verb, written, marker = heredoc.groups()
+            path = _one_path(number, verb, written)
             body: list[str] = []
             while i < len(raw) and raw[i].strip() != marker:
                 body.append(raw[i])
@@ -66,4 +69,16 @@ def lines(source: str, heredoc_verbs: Collection[str]) -> Iterator[Line]:
             yield Line(number, verb, path, "".join(line + "\n" for line in body))
             continue
         verb, *rest = stripped.split(maxsplit=1)
+        if verb in heredoc_verbs:
+            raise LineError(f"line {number}: {verb} takes PATH <<MARKER, then the file's lines and MARKER")
         yield Line(number, verb, rest[0].strip() if rest else "")
+
+
+def _one_path(number: int, verb: str, written: str) -> str:
+    try:
+        words = shlex.split(written)
+    except ValueError as exc:
+        raise LineError(f"line {number}: {verb}: {exc}") from None
+    if len(words) != 1:
+        raise LineError(f"line {number}: {verb} takes one path (quote a path with spaces)")
+    return words[0]

@@ -104,8 +104,6 @@ def _turn(line: line_script.Line) -> Turn:
     verb = "wait" if written == "sleep" else written
     if line.text is not None:
         return Turn("write", line.text, rest, number)
-    if verb == "write":
-        raise ModelScriptError(f"line {number}: write needs its text after <<MARKER (write PATH <<END ... END)")
     if verb not in VERBS:
         raise ModelScriptError(f"line {number}: unknown action {verb!r} (one of: {', '.join(VERBS)})")
     if verb == "tool":
