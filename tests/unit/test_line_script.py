@@ -36,8 +36,8 @@ def test_a_heredoc_without_its_end_names_its_line() -> None:
 
 
 def test_a_heredocs_path_is_split_as_a_shell_splits_it() -> None:
-    # A path with spaces or a quote (met writing "docs/notes ü/a file.rst": "unknown action 'write'").
-    source = 'write "docs/notes ü/a file.rst" <<END\nx\nEND\nappend docs/it\\\'s.md<<END\ny\nEND\n'
+    # A path with spaces, quoted (met writing "docs/notes ü/a file.rst": "unknown action 'write'").
+    source = "write \"docs/notes ü/a file.rst\" <<END\nx\nEND\nappend 'docs/it'\"'\"'s.md'<<END\ny\nEND\n"
     got = list(lines(source, heredoc_verbs=("write", "append")))
     assert [(g.verb, g.rest, g.text) for g in got] == [
         ("write", "docs/notes ü/a file.rst", "x\n"),
@@ -55,6 +55,7 @@ def test_a_heredocs_path_is_split_as_a_shell_splits_it() -> None:
         ("write docs/a file.rst <<END\nx\nEND\n", "line 1: write takes one path (quote a path with spaces)"),
         ("run x\nwrite 'a.rst <<END\nx\nEND\n", "line 2: write: No closing quotation"),
         ("write a.rst\n", "line 1: write takes PATH <<MARKER, then the file's lines and MARKER"),
+        ("write it's a.rst <<END\nx\nEND\n", "line 1: write: No closing quotation"),
         ("write a.rst <<\n", "line 1: write takes PATH <<MARKER"),
     ],
 )
@@ -65,6 +66,11 @@ def test_a_heredoc_verb_written_wrong_says_how_it_is_written(source: str, messag
     ):
         with pytest.raises(error, match=re.escape(message)):
             parse(source)
+
+
+def test_a_bare_heredoc_path_is_taken_as_written() -> None:
+    got = list(lines("write docs/it's.md <<END\nx\nEND\nwrite a\\b <<END\nEND\n", heredoc_verbs=("write",)))
+    assert [g.rest for g in got] == ["docs/it's.md", "a\\b"]
 
 
 def test_only_the_languages_heredoc_verbs_take_a_heredoc() -> None:

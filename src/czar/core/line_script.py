@@ -29,7 +29,7 @@ SHARED = {
     "request-changes": "request changes to the commit reviewed, with a summary",
 }
 
-# The path is split as a shell splits words: one with spaces is quoted ("docs/a file.md").
+# A path with spaces is quoted as a shell quotes words ("docs/a file.md"); a bare one is as written.
 _HEREDOC = re.compile(r"^(\S+)\s+(.+?)\s*<<\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 
 
@@ -75,6 +75,9 @@ def lines(source: str, heredoc_verbs: Collection[str]) -> Iterator[Line]:
 
 
 def _one_path(number: int, verb: str, written: str) -> str:
+    # A bare path is taken as written (docs/it's.md: scripts wrote that before quoting was read).
+    if not written.startswith(("'", '"')) and not any(c.isspace() for c in written):
+        return written
     try:
         words = shlex.split(written)
     except ValueError as exc:
