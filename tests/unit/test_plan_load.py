@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -150,6 +151,23 @@ def test_missing_plan_file(tmp_path: Path) -> None:
         load_plan(path)
     assert str(info.value) == f"{path}: no such plan file (create one with `czar init`)"
     assert info.value.exit_code == 2
+
+
+def test_a_plan_that_is_no_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    # A named pipe waited for a writer and /dev/zero was read until memory ran out.
+    os.mkfifo(tmp_path / "pipe.toml")
+    (tmp_path / "folder.toml").mkdir()
+    for path, kind in (
+        (tmp_path / "pipe.toml", "named pipe"),
+        (tmp_path / "folder.toml", "folder"),
+        (Path("/dev/zero"), "device"),
+    ):
+        with pytest.raises(PlanError) as info:
+            load_plan(path)
+        assert str(info.value) == f"{path}: not a plan file (a {kind})"
+        assert info.value.exit_code == 2
+    (tmp_path / "link.toml").symlink_to(write_plan(tmp_path, PROJECT + '[[tasks]]\nid = "a"\nbody = "x"\n'))
+    assert load_plan(tmp_path / "link.toml").tasks[0].id == "a"  # a link to a file is that file
 
 
 def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:

@@ -541,7 +541,7 @@ def doctor(
 
 @app.command("model-server")
 def model_server(
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free one).")] = 0,
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free one).", min=0, max=65535)] = 0,
     log: Annotated[Path | None, typer.Option("--log", help="Log each request here (JSON lines).")] = None,
 ) -> None:
     """Serve the scripted model (Anthropic and OpenAI APIs) to rehearse a plan with real agent CLIs
@@ -551,7 +551,15 @@ def model_server(
 
     from czar.model.server import serve
 
-    server = serve(port, log)
+    if log is not None:
+        try:  # said now, not as a traceback at each request
+            log.open("a", encoding="utf-8").close()
+        except OSError as exc:
+            raise CzarError(f"cannot write the log {log}: {exc.strerror or exc}") from None
+    try:
+        server = serve(port, log)
+    except OSError as exc:
+        raise CzarError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
     typer.echo(f"scripted model at http://127.0.0.1:{server.server_address[1]} (Ctrl-C stops it)", err=False)
     try:
         threading.Event().wait()
