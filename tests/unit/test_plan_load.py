@@ -170,6 +170,14 @@ def test_a_plan_that_is_no_file_is_refused_before_it_is_read(tmp_path: Path) -> 
     assert load_plan(tmp_path / "link.toml").tasks[0].id == "a"  # a link to a file is that file
 
 
+def test_workers_of_a_kind_as_keys_of_workers_say_how_they_are_written(tmp_path: Path) -> None:
+    plan = PROJECT + '[workers]\ncodex = 1\nlimit = 2\n[[tasks]]\nid = "a"\nbody = "x"\n'
+    assert problems(tmp_path, plan) == [
+        "workers: unknown key 'codex' (workers of several kinds: agents = { codex = 1, ... })",
+        "workers: unknown key 'limit'",
+    ]
+
+
 def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
     line = only_problem(tmp_path, PROJECT + "[[tasks]]\nid = \nbody = 'x'\n")
     assert line.startswith("TOML syntax:")

@@ -7,7 +7,7 @@ import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
@@ -17,6 +17,7 @@ from czar.core.graph import chain_rank, find_cycle, topological_order
 from czar.errors import PlanError
 from czar.plan.model import (
     AgentConfig,
+    AgentKind,
     AlertsConfig,
     ForgeConfig,
     HealthConfig,
@@ -104,7 +105,11 @@ def _schema_errors(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
     for err in exc.errors():
         where = _where(tuple(err["loc"]), raw)
         if err["type"] == "extra_forbidden":
-            lines.append(f"{_where(tuple(err['loc'][:-1]), raw)}: unknown key {err['loc'][-1]!r}")
+            key = err["loc"][-1]
+            line = f"{_where(tuple(err['loc'][:-1]), raw)}: unknown key {key!r}"
+            if tuple(err["loc"][:-1]) == ("workers",) and key in get_args(AgentKind):  # [workers] codex = 1
+                line += f" (workers of several kinds: agents = {{ {key} = {err['input']!r}, ... }})"
+            lines.append(line)
         elif err["type"] == "missing":
             lines.append(f"{where}: required but missing")
         elif err["type"] == "literal_error":
