@@ -165,19 +165,44 @@ def test_the_agent_a_dead_host_never_recorded_is_found_and_ended(tmp_path: Path,
     agent nobody knows of, still editing the checkout the next host works in: it is found by the
     environment its host gave it. Another worker's agent is left alone."""
     f, sup = _at_work_on_a_dead_host(tmp_path, gone)
-
-    def agent(worker: str) -> subprocess.Popen[bytes]:
-        env = {**f.project.marks(), "CZAR_WORKER": worker, "PATH": "/usr/bin:/bin"}
-        return subprocess.Popen(["sh", "-c", "sleep 600 & wait"], env=env, start_new_session=True)
-
-    orphan, other = agent("w1"), agent("w2")
+    orphan, other = _agent(f, "w1"), _agent(f, "w2")
     try:
         assert _worker(f, "w1")[1] == gone  # the host's pid: no agent's recorded
         sup.start_hosts(sup.take_back(["w1"]))
         assert orphan.wait(timeout=10) != 0
         assert other.poll() is None
     finally:
-        for p in (orphan, other):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+        _end(orphan, other)
+
+
+def test_the_agent_of_a_host_that_keeps_dying_is_ended_when_czar_gives_up_on_it(
+    tmp_path: Path, czar_home: Path, gone: int
+) -> None:
+    """Its task goes to another worker, maybe into the same checkout: the last host's agent must
+    not keep editing it."""
+    f, sup = _at_work_on_a_dead_host(tmp_path, gone)
+    for _ in range(HOST_RESTARTS):
+        sup.start_hosts(sup.take_back(["w1"]))
+        f.terminal.exit("w1", "Traceback: the host died")
+        _host_runs(f, "w1", gone)  # each host recorded itself, then died
+        f.clock.advance(HOST_RESTART_WINDOW / (HOST_RESTARTS + 1))
+    orphan = _agent(f, "w1")
+    try:
+        sup.heal()
+        assert _worker(f, "w1")[0] is WorkerState.CRASHED
+        assert orphan.wait(timeout=10) != 0
+    finally:
+        _end(orphan)
+
+
+def _agent(f: OnFakes, worker: str) -> subprocess.Popen[bytes]:
+    """A process as a host starts an agent of ``worker``: in a session of its own, with a child."""
+    env = {**f.project.marks(), "CZAR_WORKER": worker, "PATH": "/usr/bin:/bin"}
+    return subprocess.Popen(["sh", "-c", "sleep 600 & wait"], env=env, start_new_session=True)
+
+
+def _end(*agents: subprocess.Popen[bytes]) -> None:
+    for p in agents:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()

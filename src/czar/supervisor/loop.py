@@ -38,6 +38,7 @@ from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, Worke
 from czar.errors import CzarError
 from czar.runtime import logs, proc
 from czar.store.doorbell import Listener
+from czar.store.records import Worker
 from czar.store.store import Store, TransitionRefused, Tx
 from czar.supervisor.actions import Actions, branch_of
 from czar.supervisor.alerts import AlertSender
@@ -215,11 +216,7 @@ class Supervisor:
                     with self.store.write() as conn:
                         Store.set_worker(conn, wid, state=WorkerState.IDLE)
                 continue
-            # An orphan of the dead host must not keep editing: the agent it recorded, and one it
-            # started and died before recording (outside a sandbox, nothing else ends that one).
-            if row.agent_pid:
-                proc.kill_group(row.agent_pid)
-            proc.kill_by_env(self.p.agent_marks(wid))
+            self._end_agents(row)
             with self.store.write() as conn:
                 if row.task_id is not None:
                     self._keep_task(conn, wid, row.task_id)
@@ -227,6 +224,16 @@ class Supervisor:
                 Store.emit(conn, EventKind.WORKER_SPAWNED, worker=wid, reason="no live worker host")
             lost.append(wid)
         return lost
+
+    def _end_agents(self, row: Worker) -> None:
+        """End what the dead host of ``row`` left: an orphan must not keep editing a checkout the
+        task's next agent works in. The agent it recorded, and one it started and died before
+        recording (outside a sandbox, nothing else ends that one), found by its environment; no
+        scan of every process where no host was recorded (a first start, after `czar down`)."""
+        if row.agent_pid:
+            proc.kill_group(row.agent_pid)
+        if row.pid:
+            proc.kill_by_env(self.p.agent_marks(row.id))
 
     def _keep_task(self, conn: Tx, wid: str, task_id: str) -> None:
         task = Store.task(conn, task_id)
@@ -259,6 +266,9 @@ class Supervisor:
         self.host_starts[wid] = recent
         if len(recent) < HOST_RESTARTS:
             return False
+        with self.store.read() as conn:
+            last = Store.worker(conn, wid)
+        self._end_agents(last)
         with self.store.write() as conn:
             row = Store.worker(conn, wid)
             if row.task_id is not None:
