@@ -546,9 +546,64 @@ def test_aider_with_a_base_url_and_no_model_named_is_given_no_key_that_would_go_
         AgentSettings(base_url="http://127.0.0.1:9000/v1", model="gemini/gemini-2.5-pro"),
         AgentSettings(base_url="http://127.0.0.1:9000/v1", args=("--deepseek",)),
         AgentSettings(base_url="http://127.0.0.1:9000/v1", env={"AIDER_MODEL": "openrouter/x"}),
+        AgentSettings(base_url="http://127.0.0.1:9000/v1", env={"AIDER_DEEPSEEK": "1"}),
+        AgentSettings(base_url="http://127.0.0.1:9000/v1", args=("--model=gemini/gemini-2.5-pro",)),
+        AgentSettings(base_url="http://127.0.0.1:9000/v1", args=("-c", "my.aider.conf.yml")),
         AgentSettings(),  # no base_url: its providers are its own
     ]
     for settings in named:
         env = AiderAdapter().launch(context(tmp_path, settings=settings)).env
         assert env["GEMINI_API_KEY"] == "gemini_api_key-value", settings
         assert env["OPENROUTER_API_KEY"] == "openrouter_api_key-value", settings
+
+
+def test_aider_taking_a_model_past_the_plans_base_url_is_stopped_with_what_to_do(
+    tmp_path: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key czar does not give it, it may find itself (~/.env, .aider.conf.yml, its OpenRouter
+    login): the model it says it took, at its start, shows where its requests go."""
+    monkeypatch.delenv("AIDER_MODEL", raising=False)
+    routed = AgentSettings(base_url="http://127.0.0.1:9000/v1")
+    past = "Model: openrouter/anthropic/claude-sonnet-4 with diff edit format, prompt cache\n"
+    fine = (
+        "Main model: anthropic/claude-sonnet-4-20250514 with diff edit format, infinite output\n",
+        "Model: gpt-4o with diff edit format\n",
+        "Model: openai/gpt-5 with diff edit format\n",
+    )
+    adapter = AiderAdapter()
+    adapter.launch(context(tmp_path, settings=routed))
+    (stop,) = adapter.parse(past)
+    assert stop.kind == "model_error" and stop.data == {"kind": "auth", "retry": False}
+    assert stop.text.startswith("aider took the model openrouter/anthropic/claude-sonnet-4, which is not reached")
+    for line in fine:
+        adapter.launch(context(tmp_path, settings=routed))
+        assert [s.kind for s in adapter.parse(line)] == ["activity"], line
+    for settings in (AgentSettings(), AgentSettings(base_url="http://127.0.0.1:9000/v1", model="openrouter/x")):
+        adapter.launch(context(tmp_path, settings=settings))  # no base_url, or a model the plan named
+        assert [s.kind for s in adapter.parse(past)] == ["activity"], settings
+
+
+def test_aiders_model_hosts_are_closed_when_the_plan_gives_its_model_elsewhere(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from czar.agents.claude import ClaudeAdapter
+    from czar.agents.host_settings import SandboxSettings
+    from czar.host.sandboxing import AgentSandbox
+
+    def hosts(adapter: Any, base_url: str | None) -> tuple[str, ...]:
+        box = AgentSandbox(
+            worker="w1",
+            agent_kind=adapter.kind,
+            settings=AgentSettings(base_url=base_url),
+            home=tmp_path / "w1",
+            repo=None,
+            config=SandboxSettings(allow_hosts=("pypi.org",)),
+            on_denied=lambda host, why: None,
+        )
+        run = SimpleNamespace(relay=None, mcp_url=None, adapter=adapter, attempt=1, launches=1)
+        return box.network(run).hosts  # type: ignore[arg-type]
+
+    assert hosts(AiderAdapter(), "http://models.lan:9000/v1") == ("pypi.org", "models.lan")
+    assert "openrouter.ai" in hosts(AiderAdapter(), None) and "pypi.org" in hosts(AiderAdapter(), None)
+    claude = ClaudeAdapter()  # its hosts serve more than its model (its login): kept
+    assert hosts(claude, "http://models.lan:9000") == (*claude.capabilities.hosts, "pypi.org", "models.lan")

@@ -34,10 +34,15 @@ SHELL_FENCES = ("bash", "sh", "shell", "zsh", "console")
 # Keys by which it picks a model when none is named, whose requests the plan's base_url cannot
 # carry: OpenRouter's and DeepSeek's come before OpenAI's, Gemini's and Vertex's after (litellm
 # takes no plain base address for those).
+CHOSEN = re.compile(r"^(?:Main model|Model): (\S+) with ")  # its start: the model it took
 PAST_BASE_URL = ("OPENROUTER_API_KEY", "DEEPSEEK_API_KEY", "GEMINI_API_KEY", "VERTEXAI_PROJECT")
-# Its arguments that name a model: --model and its (deprecated) shortcuts.
-MODEL_ARGS = frozenset({"--model", "--opus", "--sonnet", "--haiku", "--4", "--4o", "--4-turbo", "--mini", "--3"})
-MODEL_ARGS |= {"--35turbo", "--35-turbo", "--deepseek", "--o1-mini", "--o1-preview"}
+# Its arguments that name a model: --model and its (deprecated) shortcuts, and a configuration
+# file (which may); each shortcut also read from its variable (AIDER_SONNET=1).
+SHORTCUTS = "opus sonnet haiku 4 4o 4-turbo mini 3 35turbo 35-turbo deepseek o1-mini o1-preview".split()  # noqa: SIM905
+MODEL_ARGS = frozenset({"--model", "-4", "-3", "-c", "--config", *(f"--{name}" for name in SHORTCUTS)})
+MODEL_VARIABLES = frozenset(
+    {"AIDER_MODEL", "AIDER_CONFIG", *(f"AIDER_{n.upper().replace('-', '_')}" for n in SHORTCUTS)}
+)
 
 
 class AiderAdapter:
@@ -49,6 +54,7 @@ class AiderAdapter:
         resumes=False,
         reports_cost=True,
         # The providers its models are served by most often; others go in [sandbox] allow_hosts.
+        hosts_only_models=True,
         hosts=(
             "api.openai.com",
             "api.anthropic.com",
@@ -71,6 +77,7 @@ class AiderAdapter:
         self._replied = False  # its reply is over (its token count came): what follows is settled
         self._usage: dict[str, Any] | None = None  # tokens whose cost may come on the next line
         self._keys_kept: tuple[str, ...] = ()  # keys not given to it: they would go past base_url
+        self._base_url: str | None = None  # the plan's, when it names no model: where its model must be
 
     def launch(self, ctx: LaunchContext) -> Launch:
         self._reset()
@@ -84,6 +91,7 @@ class AiderAdapter:
             env["ANTHROPIC_API_BASE"] = s.base_url.rstrip("/").removesuffix("/v1")
             if not _names_a_model(s.model, s.args, env):
                 self._keys_kept = tuple(k for k in PAST_BASE_URL if env.pop(k, None) is not None)
+                self._base_url = s.base_url
         env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # its prices from its own copy, not the web
         # Its files (chat history, repo-map cache) stay out of the worktree's commits.
         folder = ctx.home / "aider"
@@ -119,6 +127,15 @@ class AiderAdapter:
             if cost:
                 return [Signal(SignalKind.USAGE, data={**usage, "cost_usd": float(cost.group(1))})]
             out.append(Signal(SignalKind.USAGE, data=usage))  # no price known to it: czar prices the tokens
+        chosen = CHOSEN.match(line.strip()) if not self._replied and self._base_url else None
+        if chosen and not _through_base_url(chosen.group(1)):
+            # It found a key of its own (~/.env, .aider.conf.yml, its OpenRouter login) and took a
+            # model whose requests go past the plan's base_url: a person names one.
+            said = (
+                f"aider took the model {chosen.group(1)}, which is not reached through the plan's base_url"
+                f" ({self._base_url}): name its model (openai/... or anthropic/...) in [agents.aider]"
+            )
+            return [*out, Signal(SignalKind.MODEL_ERROR, text=said, data={"kind": "auth", "retry": False})]
         if not self._replied and NO_KEY in line:  # its words before any reply: a person must give it a key
             said = line.strip()[:500]
             if self._keys_kept:
@@ -192,7 +209,16 @@ def _exclude(env: dict[str, str], path: Path) -> None:
     env.update(overriding(env, {"core.excludesFile": str(path)}))
 
 
+def _through_base_url(model: str) -> bool:
+    """Whether litellm sends ``model``'s requests to the base addresses czar sets (OpenAI's and
+    Anthropic's): their prefixes, or a bare name of theirs."""
+    provider, _, name = model.partition("/")
+    if name:
+        return provider in ("openai", "anthropic")
+    return model.startswith(("gpt-", "o1", "o3", "o4", "chatgpt-", "claude-"))
+
+
 def _names_a_model(model: str | None, args: Sequence[str], env: Mapping[str, str]) -> bool:
     """Whether the plan names aider's model (its setting, its arguments, its environment)."""
     named = any(a.split("=", 1)[0] in MODEL_ARGS for a in args)
-    return bool(model) or named or bool(env.get("AIDER_MODEL"))
+    return bool(model) or named or any(env.get(name) for name in MODEL_VARIABLES)

@@ -85,6 +85,9 @@ class Capabilities:
     reports_cost: bool = False  # its usage signals carry a cost (else czar prices its tokens)
     commits: bool = True  # can commit in its worktree (else czar commits its work when it hands in)
     hosts: tuple[str, ...] = ()  # what its program reaches through the sandbox's proxy: its model's API, its login
+    # Its hosts are its models' alone: with the plan's base_url they stay closed (a key it finds
+    # in a file of its own would else take it past base_url).
+    hosts_only_models: bool = False
     # What its program reaches for on its own at every start, for nothing the work needs (its update
     # check): refused as any host is, said in its window, not raised as an alert (one per worker per
     # run would only teach people to ignore alerts).

@@ -130,7 +130,8 @@ class AgentSandbox:
             return sandbox.HOST_NETWORK
         named = [run.relay.base if run.relay else "", run.mcp_url or ""]
         named += [self.settings.base_url or "", *self.settings.env.values()]
-        hosts = [*run.adapter.capabilities.hosts, *self.config.allow_hosts]
+        caps = run.adapter.capabilities
+        hosts = [*(() if self.settings.base_url and caps.hosts_only_models else caps.hosts), *self.config.allow_hosts]
         if self.settings.base_url and (elsewhere := egress.url_host(self.settings.base_url)):
             hosts.append(elsewhere)
         ports = egress.forwarded_ports([*named, *(f"http://127.0.0.1:{p}" for p in self.config.ports)])
