@@ -21,6 +21,7 @@ from czar.core.host_commands import Restart, StartTask
 from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
+from czar.supervisor.healer import HOST_START_SECONDS
 from czar.supervisor.loop import HOST_RESTART_WINDOW, HOST_RESTARTS, Supervisor
 from helpers import OnFakes, on_fakes
 
@@ -132,13 +133,18 @@ def test_a_host_that_died_a_few_times_spread_out_is_always_started_again(
 ) -> None:
     f = on_fakes(tmp_path, ["a"], workers=1)
     sup = _supervisor(f)
-    for _ in range(HOST_RESTARTS * 2):
-        sup.start_hosts(sup.take_back(["w1"]))
+
+    def dies() -> None:  # the host started registers, then dies
         f.terminal.exit("w1")
         with f.project.store.write() as conn:
             Store.set_worker(conn, "w1", state=WorkerState.IDLE, pid=gone)
+
+    for _ in range(HOST_RESTARTS * 2):
+        sup.start_hosts(sup.take_back(["w1"]))
+        dies()
         f.clock.advance(HOST_RESTART_WINDOW / 2)
         sup.heal()
+        dies()
     assert _worker(f, "w1")[0] is not WorkerState.CRASHED
     assert len(f.terminal.started) == HOST_RESTARTS * 2 + HOST_RESTARTS * 2
 
@@ -193,6 +199,18 @@ def test_the_agent_of_a_host_that_keeps_dying_is_ended_when_czar_gives_up_on_it(
         assert orphan.wait(timeout=10) != 0
     finally:
         _end(orphan)
+
+
+def test_a_host_on_its_way_when_the_supervisor_starts_is_left_to_come(tmp_path: Path, czar_home: Path) -> None:
+    """A supervisor started (`czar up`) just after the one before it started a host, not yet
+    registered: started over it, its agent, if it starts one meanwhile, would be no one's."""
+    f = on_fakes(tmp_path, ["a"], workers=1)
+    sup = _supervisor(f)
+    sup.start_hosts(sup.take_back(["w1"]))  # on its way: its window lives, it has not registered
+    assert _supervisor(f).take_back(["w1"]) == []
+    assert f.terminal.started == ["w1"]
+    f.clock.advance(HOST_START_SECONDS + 1)  # it never came: started again
+    assert _supervisor(f).take_back(["w1"]) == ["w1"]
 
 
 def _agent(f: OnFakes, worker: str) -> subprocess.Popen[bytes]:

@@ -129,7 +129,7 @@ class Healer:
         patients: list[Patient] = []
         lost: list[str] = []
         for w, task, attempt in ((s.worker, s.task, s.attempt) for s in stations):
-            alive = _host_alive(w, now)
+            alive = host_alive(w, now)
             if task is None or task.state not in AGENT_AT_WORK or attempt is None:
                 # A host that ended on its own (stopped, or an error) is started again too; one the
                 # supervisor gave up on (crashed: it kept dying) is not.
@@ -365,7 +365,8 @@ def _wait_graph(rows: list[TaskBrief]) -> tuple[set[str], dict[str, frozenset[st
     return finished, graph, {r.id: r.order for r in rows}
 
 
-def _host_alive(worker: Worker, now: float) -> bool:
+def host_alive(worker: Worker, now: float) -> bool:
+    """Whether ``worker``'s host runs, or is on its way (started, not registered yet, for a while)."""
     if worker.state is WorkerState.STARTING and worker.pid is None:
         since = worker.state_since or worker.updated_at
         return now - since < HOST_START_SECONDS

@@ -44,7 +44,7 @@ from czar.supervisor.actions import Actions, branch_of
 from czar.supervisor.alerts import AlertSender
 from czar.supervisor.checks import CHECK
 from czar.supervisor.forge_feedback import ForgeFeedback
-from czar.supervisor.healer import Healer, agent_start_waiting
+from czar.supervisor.healer import Healer, agent_start_waiting, host_alive
 from czar.supervisor.lock import SupervisorLock
 from czar.supervisor.merge_queue import MergeQueue
 from czar.supervisor.project import Project
@@ -207,10 +207,12 @@ class Supervisor:
         rows = {w.id: w for w in self.store.workers()}
         with self.store.read() as conn:
             reviewing = {r.worker_id for r in Store.reviews_in(conn, (ReviewState.OPEN,))}
-        lost = []
+        lost, now = [], self.p.clock.time()
         for wid in wids:
             row = rows[wid]
-            if wid in live and proc.pid_alive(row.pid):
+            # A host on its way (a supervisor before this one started it) is left to come: one
+            # started over it would leave the agent it may start meanwhile to no one.
+            if wid in live and host_alive(row, now):
                 busy = row.task_id is not None or wid in reviewing  # a reviewer's review goes on
                 if not busy and row.state not in (WorkerState.IDLE, WorkerState.STARTING):
                     with self.store.write() as conn:
