@@ -53,6 +53,7 @@ def test_a_heredocs_path_is_split_as_a_shell_splits_it() -> None:
     ("source", "message"),
     [
         ("write docs/a file.rst <<END\nx\nEND\n", "line 1: write takes one path (quote a path with spaces)"),
+        ('write "" <<END\nx\nEND\n', "line 1: write takes one path (quote a path with spaces)"),
         ("run x\nwrite 'a.rst <<END\nx\nEND\n", "line 2: write: No closing quotation"),
         ("write a.rst\n", "line 1: write takes PATH <<MARKER, then the file's lines and MARKER"),
         ("write it's a.rst <<END\nx\nEND\n", "line 1: write: No closing quotation"),

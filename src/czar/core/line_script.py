@@ -82,6 +82,6 @@ def _one_path(number: int, verb: str, written: str) -> str:
         words = shlex.split(written)
     except ValueError as exc:
         raise LineError(f"line {number}: {verb}: {exc}") from None
-    if len(words) != 1:
+    if len(words) != 1 or not words[0]:
         raise LineError(f"line {number}: {verb} takes one path (quote a path with spaces)")
     return words[0]

@@ -12,6 +12,7 @@ import contextlib
 import http.server
 import json
 import re
+import sys
 import threading
 import time
 import uuid
@@ -234,8 +235,12 @@ class ScriptedModel:
     def _log(self, entry: dict[str, Any]) -> None:
         if self.log is None:
             return
-        with self._lock, open(self.log, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry) + "\n")
+        try:
+            with self._lock, open(self.log, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(entry) + "\n")
+        except OSError as exc:  # a full disk, say: the requests are still answered, the log stops
+            print(f"czar model-server: no more log in {self.log}: {exc.strerror or exc}", file=sys.stderr)
+            self.log = None
 
 
 def _logged(reply: Answer) -> dict[str, Any]:

@@ -234,8 +234,9 @@ class Supervisor:
         scan of every process where no host was recorded (a first start, after `czar down`)."""
         if row.agent_pid:
             proc.kill_group(row.agent_pid)
-        if row.pid:
-            proc.kill_by_env(self.p.agent_marks(row.id))
+        # Two rounds (one may fork meanwhile) at most: the loop waits for them.
+        if row.pid and proc.kill_by_env(self.p.agent_marks(row.id), rounds=2):
+            self.say(f"ended what the dead host of {row.id} left running")
 
     def _keep_task(self, conn: Tx, wid: str, task_id: str) -> None:
         task = Store.task(conn, task_id)

@@ -552,6 +552,8 @@ def model_server(
     from czar.model.server import serve
 
     if log is not None:
+        if log.exists() and not log.is_file():  # a pipe would hold the first request, a device...
+            raise CzarError(f"cannot write the log {log}: not a file")
         try:  # said now, not as a traceback at each request
             log.open("a", encoding="utf-8").close()
         except OSError as exc:
