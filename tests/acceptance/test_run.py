@@ -116,6 +116,29 @@ def test_run_merges_everything_and_never_touches_the_users_checkout(tmp_path: Pa
         project.store.close()
 
 
+def test_two_ups_typed_together_start_one_supervisor_and_say_so(tmp_path: Path, czar_home: Path) -> None:
+    # The second replaced the first's supervisor window while it started, and both said "started".
+    make_repo(tmp_path / "repo")
+    plan = write_plan(tmp_path, "twins", [sim_task("slow", extra="ask may I continue?")], workers=1)
+    argv = [sys.executable, "-m", "czar", "up", str(plan)]
+    ups = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        said = [up.communicate(timeout=120) for up in ups]
+        assert [up.returncode for up in ups] == [0, 0], said
+        lines = sorted(out.split(" (pid")[0] for out, _ in said)
+        assert lines == ["supervisor already running", "supervisor started"], said
+        pids = {out.split("pid ")[1].split(")")[0] for out, _ in said}
+        assert len(pids) == 1
+        project = open_project(plan)
+        try:
+            started = [e for e in project.store.events_after(0) if e.kind == "supervisor.started"]
+        finally:
+            project.store.close()
+        assert [str(e.payload["pid"]) for e in started] == list(pids)
+    finally:
+        czar("down", str(plan))
+
+
 def test_up_is_idempotent_and_down_keeps_branches_and_checkouts(tmp_path: Path, czar_home: Path) -> None:
     make_repo(tmp_path / "repo")
     # The task waits for a message that never comes, so the run stays in flight.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from czar.agent_tools.host_link import URL_FILE
@@ -33,6 +34,26 @@ def up(project: Project) -> tuple[int, bool]:
     pid = supervisor_pid(project)
     if pid is not None:
         return pid, False
+    with _one_start(project):
+        pid = supervisor_pid(project)  # started by the command this one waited for
+        if pid is not None:
+            return pid, False
+        return _start(project)
+
+
+@contextlib.contextmanager
+def _one_start(project: Project) -> Iterator[None]:
+    """One start of the supervisor at a time: of two `czar run` typed together, the second
+    replaced the first's supervisor window while that one was starting, and both said they started
+    it. The second waits (the first's start takes ``START_TIMEOUT`` at most), then finds it."""
+    path = project.paths.supervisor_lock.with_name("starting.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # released when this ends, or with the process
+        yield
+
+
+def _start(project: Project) -> tuple[int, bool]:
     project.check_sandbox()
     doctor.require_programs(project.plan)  # said here, not by every task failing in a detached window
     project.forge  # noqa: B018  (opened now: a missing token is said here, not in a detached window)
