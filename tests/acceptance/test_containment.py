@@ -135,3 +135,24 @@ def test_an_agent_reaches_only_the_doors_its_sandbox_opens(tmp_path: Path, czar_
     finally:
         store.close()
     assert any("could not reach pypi.org" in text and "allow_hosts" in text for text in alerts), alerts
+
+
+def test_an_agents_escape_sequences_never_reach_your_terminal(tmp_path: Path, czar_home: Path) -> None:
+    """What an agent says is shown by `czar run`, `czar logs` and `czar status`: an escape
+    sequence in it (a terminal title, OSC 52 writing your clipboard, a screen cleared) acted on
+    the terminal that showed it. Each is written out (``^[``) instead."""
+    make_repo(tmp_path / "repo")
+    esc = "\\u001b]52;c;ZXZpbA==\\u0007 \\u001b]0;PWNED\\u0007 \\u001b[2J \\u009b31m"
+    task = (
+        '[[tasks]]\nid = "a"\ntitle = "a"\nscope = ["a.txt"]\nbody = """\nDo a.\n\n```czar-sim\n'
+        f'note {esc}\nwrite a.txt <<END\na\nEND\ncommit add a\nask Bash {esc}\nfinish {esc}\n```\n"""\n'
+    )
+    plan = write_plan(tmp_path, "escapes", [task], workers=1)
+    run = czar("run", str(plan), "--timeout", "1", timeout=120)  # ends waiting for the ask
+    status = czar("status", str(plan), check=True)
+    logs = [czar("logs", str(plan), who, check=True).stdout for who in ("w1", "supervisor")]
+    czar("down", str(plan))
+    shown = [run.stdout, run.stderr, status.stdout, *logs]
+    assert "^[]52;c;ZXZpbA==^G" in logs[0]  # said, written out
+    for text in shown:
+        assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text, text

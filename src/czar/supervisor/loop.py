@@ -34,6 +34,7 @@ from czar.core.decide import (
 from czar.core.events import EventKind
 from czar.core.host_commands import Restart
 from czar.core.review import ReviewState
+from czar.core.shown import visible
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerState
 from czar.errors import CzarError
 from czar.runtime import logs, proc
@@ -106,6 +107,7 @@ class Supervisor:
         self.log = logs.to_file(project.paths.logs / "supervisor.log")
 
     def say(self, text: str) -> None:
+        text = visible(text)  # it quotes agents: no escape sequence of theirs acts on its window
         self.log.info(text)
         print(f"{time.strftime('%H:%M:%S')} {text}", file=self.out, flush=True)
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from czar.core.events import EventKind
+from czar.core.shown import visible
 from czar.errors import CzarError, PlanError, StoreError, SupervisorError
 from czar.interfaces.cli import agent as agent_commands
 from czar.interfaces.cli.starter import (
@@ -363,7 +364,8 @@ def logs(
     path = project.paths.logs / f"{name}.log"
     if not path.exists():
         raise CzarError(f"no log yet at {path}")
-    typer.echo("\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]))
+    # Visible: the log holds what agents said, and escape sequences would act on your terminal.
+    typer.echo(visible("\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])))
 
 
 @app.command()

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from czar.core.shown import visible
 from czar.errors import CzarError, SupervisorGone
 from czar.store.store import Event
 from czar.supervisor import launcher, outcome, status
@@ -87,8 +88,9 @@ def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) ->
         if len(row) != len(columns):
             # rich pads a short row without a word: every cell after the gap would sit one column left.
             raise ValueError(f"{title} table: a row of {len(row)} cells under {len(columns)} headers")
-        # As plain text: titles and notes come from plans and agents, and `[...]` is not markup.
-        table.add_row(*(Text(cell) for cell in row))
+        # As plain text: titles and notes come from plans and agents, and `[...]` is not markup
+        # (nor an escape sequence).
+        table.add_row(*(Text(visible(cell)) for cell in row))
     return table
 
 
@@ -130,7 +132,7 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
         console.print("alerts:")
         for a in data["alerts"][-10:]:
             when = time.strftime("%H:%M:%S", time.localtime(a["time"]))
-            console.print(f"  {when} [{a['level']}] {a['message']}", markup=False)
+            console.print(f"  {when} [{a['level']}] {visible(a['message'])}", markup=False)
 
 
 PROJECT_COLUMNS = ("project", "supervisor", "tasks", "last activity", "plan")
@@ -194,20 +196,23 @@ def print_pull(data: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     merged = f", merged as {data['merged_as'][:10]}" if data["merged_as"] else ""
     console.print(
-        f"#{data['number']} {data['title']}\n{data['state']}{merged}: {data['head']} "
-        f"({data['head_commit'][:10]}) into {data['base']}",
+        visible(
+            f"#{data['number']} {data['title']}\n{data['state']}{merged}: {data['head']} "
+            f"({data['head_commit'][:10]}) into {data['base']}"
+        ),
         markup=False,
         highlight=False,
     )
     if data.get("url"):
-        console.print(data["url"], markup=False, highlight=False)
-    console.print(data["body"], markup=False, highlight=False, soft_wrap=True)
+        console.print(visible(data["url"]), markup=False, highlight=False)
+    console.print(visible(data["body"]), markup=False, highlight=False, soft_wrap=True)
     console.print("history:")
     for h in data["history"]:
         when = time.strftime("%H:%M:%S", time.localtime(h["time"]))
         commit = f" {h['commit'][:10]}" if h.get("commit") else ""
         extra = {k: v for k, v in h.items() if k not in ("time", "what", "commit", "runs", "title")}
-        console.print(f"  {when} {h['what']}{commit} {json.dumps(extra) if extra else ''}".rstrip(), markup=False)
+        line = f"  {when} {h['what']}{commit} {json.dumps(extra) if extra else ''}".rstrip()
+        console.print(visible(line), markup=False)
 
 
 def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: float | None) -> outcome.RunOutcome:
@@ -218,7 +223,9 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
     def show(event: Event) -> None:
         line = outcome.describe(event)
         if line:
-            print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr if as_json else sys.stdout, flush=True)
+            print(
+                f"{time.strftime('%H:%M:%S')} {visible(line)}", file=sys.stderr if as_json else sys.stdout, flush=True
+            )
 
     try:
         # Inside the try: a supervisor that fails to start in time is stopped, not left behind.

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from czar.core.shown import visible
 from czar.supervisor.projects import ProjectEntry
 
 _CSS = """
@@ -41,7 +42,7 @@ class AskLine(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text(self.question))
+            yield Label(Text(visible(self.question)))
             yield Input(id="line")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -64,7 +65,7 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text(f"{self.question} (y/n)"))
+            yield Label(Text(visible(f"{self.question} (y/n)")))
 
 
 class ChooseProject(ModalScreen[str | None]):

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.text import Text
 
+from czar.core.shown import visible
 from czar.core.states import TaskState
 from czar.supervisor.overview import Overview, TaskRow
 
@@ -77,7 +78,8 @@ def one_line(text: str | None, at_most: int = 300) -> str:
 
 
 def _cells(*values: str | Text) -> tuple[Text, ...]:
-    return tuple(v if isinstance(v, Text) else Text(v) for v in values)
+    # Visible: agents' words, an escape sequence of which would act on your terminal.
+    return tuple(v if isinstance(v, Text) else Text(visible(v)) for v in values)
 
 
 def _marked(state: str) -> Text:

@@ -1,0 +1,20 @@
+"""Text from agents, made safe to show on a person's terminal.
+
+What an agent says (its reports, questions, summaries, output, the names of the files it makes)
+reaches `czar run`'s lines, `czar logs`, `czar status` and the worker's window. An agent is
+untrusted: an escape sequence in its words would act on the terminal that shows them (set its
+title, write its clipboard with OSC 52, clear it, hide what follows). ``visible`` writes every
+control character out instead, as ``cat -v`` does, and keeps the line breaks and tabs.
+"""
+
+from __future__ import annotations
+
+# C0 controls but tab and newline, DEL, and C1 controls (0x9b alone starts a sequence on some terminals).
+_CARET = {c: f"^{chr(c + 64)}" for c in range(0x20) if chr(c) not in "\t\n"}
+_OUT = str.maketrans({**_CARET, 0x7F: "^?", **{c: f"\\x{c:02x}" for c in range(0x80, 0xA0)}})
+
+
+def visible(text: str) -> str:
+    """``text`` with its control characters written out (``^[`` for escape); tabs and line
+    breaks kept."""
+    return text.translate(_OUT)

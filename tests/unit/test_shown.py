@@ -1,0 +1,33 @@
+"""Text from agents shown on a person's terminal: no control character acts there."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from czar.core.shown import visible
+
+
+def test_escape_sequences_are_written_out_and_lines_and_tabs_kept() -> None:
+    said = "a\x1b]52;c;ZXZpbA==\x07b\tc\nd \x1b[2J\x9b31m\x7f\r\x00"
+    assert visible(said) == "a^[]52;c;ZXZpbA==^Gb\tc\nd ^[[2J\\x9b31m^?^M^@"
+
+
+@given(st.text())
+def test_nothing_but_tabs_and_line_breaks_is_left_of_the_controls(text: str) -> None:
+    shown = visible(text)
+    controls = {c for c in shown if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0}
+    assert controls <= {"\t", "\n"}
+    assert visible(shown) == shown  # written out once: nothing left to write out
+
+
+def test_text_without_controls_is_left_as_it_is() -> None:
+    text = "Ünïcödé — it's [bold]fine[/bold] 漢字 \u202e"
+    assert visible(text) == text
+
+
+def test_the_dashboards_cells_show_agents_words_written_out() -> None:
+    from czar.interfaces.tui import rows
+
+    (cell,) = rows._cells(rows.one_line("done \x1b]0;PWNED\x07 it"))
+    assert cell.plain == "done ^[]0;PWNED^G it"
