@@ -139,6 +139,31 @@ def test_two_ups_typed_together_start_one_supervisor_and_say_so(tmp_path: Path, 
         czar("down", str(plan))
 
 
+def test_up_and_down_wait_for_a_start_in_progress_and_say_so(tmp_path: Path, czar_home: Path) -> None:
+    import fcntl
+    import time
+
+    make_repo(tmp_path / "repo")
+    plan = write_plan(tmp_path, "waits", [sim_task("slow", extra="ask may I continue?")], workers=1)
+    lock = ProjectPaths.for_project("waits").supervisor_lock.with_name("starting.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    for command in ("up", "down"):
+        with open(lock, "a") as held:  # another command's start (or stop), in progress
+            fcntl.flock(held, fcntl.LOCK_EX)
+            waiting = subprocess.Popen(
+                [sys.executable, "-m", "czar", command, str(plan)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(2)
+            assert waiting.poll() is None  # it waits
+        out, err = waiting.communicate(timeout=120)
+        assert waiting.returncode == 0, err
+        assert "another czar command is starting or stopping this run; waiting" in err
+        assert ("supervisor started" if command == "up" else "stopped") in out
+
+
 def test_up_is_idempotent_and_down_keeps_branches_and_checkouts(tmp_path: Path, czar_home: Path) -> None:
     make_repo(tmp_path / "repo")
     # The task waits for a message that never comes, so the run stays in flight.

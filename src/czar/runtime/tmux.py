@@ -92,7 +92,21 @@ class TmuxHost:
             "-g",
             "history-limit",
             "20000",
+            # An agent's screen goes through its pane: none of its escape sequences may rename a
+            # window (czar finds them by name) or write your clipboard, whatever ~/.tmux.conf says.
+            ";",
+            "set-option",
+            "-g",
+            "allow-rename",
+            "off",
+            ";",
+            "set-option",
+            "-s",
+            "set-clipboard",
+            "off",
         )
+        with contextlib.suppress(RuntimeHostError):  # tmux 3.3 and later: nor pass anything through
+            self._cmd("set-option", "-g", "allow-passthrough", "off")
 
     def _panes(self) -> dict[str, tuple[bool, int]]:
         """Window name -> (pane dead, pane pid), for the session's windows; one tmux call."""

@@ -43,13 +43,36 @@ def up(project: Project) -> tuple[int, bool]:
 
 @contextlib.contextmanager
 def _one_start(project: Project) -> Iterator[None]:
-    """One start of the supervisor at a time: of two `czar run` typed together, the second
+    """One start (or stop) of the supervisor at a time: of two `czar run` typed together, the second
     replaced the first's supervisor window while that one was starting, and both said they started
-    it. The second waits (the first's start takes ``START_TIMEOUT`` at most), then finds it."""
+    it. The second waits (the first's start takes ``START_TIMEOUT`` at most), then finds it; a
+    `czar down` meanwhile waits too, then stops what was started, rather than stop nothing and let
+    the start go on."""
     path = project.paths.supervisor_lock.with_name("starting.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)  # released when this ends, or with the process
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        held = open(path, "a")  # noqa: SIM115 - released when this ends, or with the process
+    except OSError:  # a broken project folder: `czar down` must stop the run all the same
+        yield
+        return
+    with held:
+        patience = START_TIMEOUT + STOP_TIMEOUT + 10  # the other's start, or its stop
+        deadline = time.monotonic() + patience
+        waited = False
+        while True:
+            try:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited:
+                    print("czar: another czar command is starting or stopping this run; waiting", file=sys.stderr)
+                    waited = True
+                if time.monotonic() > deadline:  # one stopped (Ctrl-Z) holds it: say so, not hang
+                    raise SupervisorError(
+                        f"another czar command has been starting or stopping this run for {patience:g} s"
+                        f" (its lock: {path})"
+                    ) from None
+                time.sleep(0.1)
         yield
 
 
@@ -92,7 +115,8 @@ def down(project: Project, reason: str = "czar down") -> bool:
     hurry = threading.Event()
     previous = _on_ctrl_c(hurry)
     try:
-        return _down(project, reason, hurry)
+        with _one_start(project):  # not in the middle of a start, which would then go on
+            return _down(project, reason, hurry)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

@@ -289,7 +289,7 @@ def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = 
         PullRequests(project, lambda _text: None).sync()
         written = omnibus.write(project, checks_passed)
     except CzarError as exc:  # the run's work is merged whatever happens here; `czar omnibus` tries again
-        print(f"omnibus not written: {exc}", file=print_to, flush=True)
+        print(visible(f"omnibus not written: {exc}"), file=print_to, flush=True)
         return
     if written.pull is None:
         print("no omnibus: nothing merged", file=print_to, flush=True)
@@ -303,8 +303,8 @@ def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = 
         if written.conflicts != ()
         else ""
     )
-    print(
-        f"omnibus: pull request #{written.pull.number} into {spec.base_branch}; {proof}{clash}",
+    print(  # the files in conflict, and what containment found, are named by agents
+        visible(f"omnibus: pull request #{written.pull.number} into {spec.base_branch}; {proof}{clash}"),
         file=print_to,
         flush=True,
     )
@@ -313,7 +313,7 @@ def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = 
     except CzarError as exc:  # the base branch moved meanwhile, say: a person merges the pull request
         landed = f"not landed: {exc}"
     if landed:
-        print(f"omnibus {landed}", file=print_to, flush=True)
+        print(visible(f"omnibus {landed}"), file=print_to, flush=True)
     # The run's report, with what the checks of the integration branch said.
     from czar.supervisor.report import report_line
 
