@@ -210,6 +210,12 @@ def test_a_host_on_its_way_when_the_supervisor_starts_is_left_to_come(tmp_path: 
     assert _supervisor(f).take_back(["w1"]) == []
     assert f.terminal.started == ["w1"]
     f.clock.advance(HOST_START_SECONDS + 1)  # it never came: started again
+    again = _supervisor(f)
+    again.start_hosts(again.take_back(["w1"]))
+    assert f.terminal.started == ["w1", "w1"]
+    # The new one has its grace in turn: not started a third time at once.
+    assert _supervisor(f).take_back(["w1"]) == []
+    f.clock.advance(HOST_START_SECONDS + 1)
     assert _supervisor(f).take_back(["w1"]) == ["w1"]
 
 

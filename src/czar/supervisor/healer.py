@@ -128,8 +128,11 @@ class Healer:
         finished, _, _, release = look.wait_graph
         patients: list[Patient] = []
         lost: list[str] = []
+        # Asked of tmux only while a host is on its way: one that died before registering is lost.
+        on_way = any(s.worker.state is WorkerState.STARTING and s.worker.pid is None for s in stations)
+        live = self.p.tmux.live_windows() if on_way else set()
         for w, task, attempt in ((s.worker, s.task, s.attempt) for s in stations):
-            alive = host_alive(w, now)
+            alive = host_alive(w, now, live)
             if task is None or task.state not in AGENT_AT_WORK or attempt is None:
                 # A host that ended on its own (stopped, or an error) is started again too; one the
                 # supervisor gave up on (crashed: it kept dying) is not.
@@ -365,11 +368,12 @@ def _wait_graph(rows: list[TaskBrief]) -> tuple[set[str], dict[str, frozenset[st
     return finished, graph, {r.id: r.order for r in rows}
 
 
-def host_alive(worker: Worker, now: float) -> bool:
-    """Whether ``worker``'s host runs, or is on its way (started, not registered yet, for a while)."""
+def host_alive(worker: Worker, now: float, live: set[str]) -> bool:
+    """Whether ``worker``'s host runs, or is on its way: started in its window (one of ``live``,
+    the windows whose process runs), not registered yet, for a while."""
     if worker.state is WorkerState.STARTING and worker.pid is None:
         since = worker.state_since or worker.updated_at
-        return now - since < HOST_START_SECONDS
+        return worker.id in live and now - since < HOST_START_SECONDS
     return proc.pid_alive(worker.pid)
 
 

@@ -214,7 +214,7 @@ class Supervisor:
             row = rows[wid]
             # A host on its way (a supervisor before this one started it) is left to come: one
             # started over it would leave the agent it may start meanwhile to no one.
-            if wid in live and host_alive(row, now):
+            if wid in live and host_alive(row, now, live):
                 busy = row.task_id is not None or wid in reviewing  # a reviewer's review goes on
                 if not busy and row.state not in (WorkerState.IDLE, WorkerState.STARTING):
                     with self.store.write() as conn:
@@ -224,7 +224,9 @@ class Supervisor:
             with self.store.write() as conn:
                 if row.task_id is not None:
                     self._keep_task(conn, wid, row.task_id)
-                Store.set_worker(conn, wid, state=WorkerState.STARTING, pid=None, agent_pid=None)
+                # Its new host's grace runs from now, also when it was starting already (one that
+                # never came): else it would be taken for lost at once, and started every round.
+                Store.set_worker(conn, wid, state=WorkerState.STARTING, pid=None, agent_pid=None, state_since=now)
                 Store.emit(conn, EventKind.WORKER_SPAWNED, worker=wid, reason="no live worker host")
             lost.append(wid)
         return lost
