@@ -16,14 +16,21 @@ def test_escape_sequences_are_written_out_and_lines_and_tabs_kept() -> None:
 @given(st.text())
 def test_nothing_but_tabs_and_line_breaks_is_left_of_the_controls(text: str) -> None:
     shown = visible(text)
-    controls = {c for c in shown if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0}
+    controls = {c for c in shown if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or 0xD800 <= ord(c) < 0xE000}
     assert controls <= {"\t", "\n"}
     assert visible(shown) == shown  # written out once: nothing left to write out
 
 
 def test_text_without_controls_is_left_as_it_is() -> None:
-    text = "Ünïcödé — it's [bold]fine[/bold] 漢字 \u202e"
+    text = "Ünïcödé — it's [bold]fine[/bold] 漢字 עברית"
     assert visible(text) == text
+
+
+def test_marks_that_reorder_or_hide_text_and_undecodable_bytes_are_named() -> None:
+    # `rm -rf /tmp/x` that reads as another command, and a byte of an agent's output Python could
+    # not decode (a lone surrogate, which went out raw or failed to encode).
+    assert visible("ls \u202e/tmp\u200b x\udc9b") == "ls <U+202E>/tmp<U+200B> x<U+DC9B>"
+    visible("\udc9b").encode("utf-8")  # encodes
 
 
 def test_the_dashboards_cells_show_agents_words_written_out() -> None:

@@ -4,14 +4,22 @@ What an agent says (its reports, questions, summaries, output, the names of the 
 reaches `czar run`'s lines, `czar logs`, `czar status` and the worker's window. An agent is
 untrusted: an escape sequence in its words would act on the terminal that shows them (set its
 title, write its clipboard with OSC 52, clear it, hide what follows). ``visible`` writes every
-control character out instead, as ``cat -v`` does, and keeps the line breaks and tabs.
+control character out instead, as ``cat -v`` does, and keeps the line breaks and tabs; and names
+the characters that reorder or hide text (``<U+202E>``).
 """
 
 from __future__ import annotations
 
 # C0 controls but tab and newline, DEL, and C1 controls (0x9b alone starts a sequence on some terminals).
 _CARET = {c: f"^{chr(c + 64)}" for c in range(0x20) if chr(c) not in "\t\n"}
-_OUT = str.maketrans({**_CARET, 0x7F: "^?", **{c: f"\\x{c:02x}" for c in range(0x80, 0xA0)}})
+# Lone surrogates (undecodable bytes of an agent's output) would go out as those raw bytes, or
+# fail to encode; the marks that reorder or hide text would make a command read as another one
+# where a person decides on it (a permission request).
+_NAMED = [*range(0xD800, 0xE000), *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_NAMED += [0x2060, 0xFEFF]
+_OUT = str.maketrans(
+    {**_CARET, 0x7F: "^?", **{c: f"\\x{c:02x}" for c in range(0x80, 0xA0)}, **{c: f"<U+{c:04X}>" for c in _NAMED}}
+)
 
 
 def visible(text: str) -> str:
