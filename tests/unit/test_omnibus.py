@@ -142,3 +142,21 @@ def test_the_omnibus_says_where_the_base_branch_moved_on_and_conflicts(tmp_path:
     # Brought in and resolved by a person, it merges cleanly again.
     f.repo.merge_by_hand("czar/integration", "main", {"a.txt": "a, and the person's\n"}, "main brought in")
     assert omnibus.write(f.project, True).conflicts == ()
+
+
+def test_the_omnibus_line_writes_out_the_escape_sequences_of_the_files_it_names(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """`czar run` ends naming the files in conflict with the base branch: agents name those."""
+    import io
+
+    from czar.interfaces.cli.views import write_omnibus
+
+    f = _merged(tmp_path)
+    evil = "a\x1b]52;c;ZXZpbA==\x07.txt"
+    f.repo.commit("czar/integration", {evil: "an agent's\n"}, "a file an agent named")
+    f.repo.commit("main", {evil: "the person's\n"}, "a person's commit")
+    said = io.StringIO()
+    write_omnibus(f.project, True, print_to=said)
+    assert "a^[]52;c;ZXZpbA==^G.txt" in said.getvalue()
+    assert "\x1b" not in said.getvalue() and "\x07" not in said.getvalue()
