@@ -141,7 +141,7 @@ def test_two_ups_typed_together_start_one_supervisor_and_say_so(tmp_path: Path, 
 
 def test_up_and_down_wait_for_a_start_in_progress_and_say_so(tmp_path: Path, czar_home: Path) -> None:
     import fcntl
-    import time
+    import select
 
     make_repo(tmp_path / "repo")
     plan = write_plan(tmp_path, "waits", [sim_task("slow", extra="ask may I continue?")], workers=1)
@@ -156,11 +156,14 @@ def test_up_and_down_wait_for_a_start_in_progress_and_say_so(tmp_path: Path, cza
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            time.sleep(2)
-            assert waiting.poll() is None  # it waits
+            assert waiting.stderr is not None
+            # Its first words, however long a busy machine takes to start it: that it waits.
+            ready, _, _ = select.select([waiting.stderr], [], [], 120)
+            assert ready, "no word from it in 120 s"
+            assert waiting.stderr.readline() == "czar: another czar command is starting or stopping this run; waiting\n"
+            assert waiting.poll() is None  # and it does
         out, err = waiting.communicate(timeout=120)
         assert waiting.returncode == 0, err
-        assert "another czar command is starting or stopping this run; waiting" in err
         assert ("supervisor started" if command == "up" else "stopped") in out
 
 
