@@ -51,3 +51,8 @@ def decided(**payload: Any) -> Event:
 )
 def test_a_permission_decided_is_one_line_naming_what_and_who(payload: dict[str, Any], line: str) -> None:
     assert describe(decided(**payload)) == line
+
+
+def test_an_agents_words_cannot_print_a_line_that_reads_as_czars() -> None:
+    finished = Event(1, 0.0, "agent.finished", "w1", "t1", "w1", 3, {"summary": "done\n12:00:00 task b: -> merged"})
+    assert describe(finished) == "task t1: w1 finished: done ↵ 12:00:00 task b: -> merged"

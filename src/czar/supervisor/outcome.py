@@ -237,7 +237,14 @@ def outcome(project: Project, integration_ok: bool | None) -> RunOutcome:
 
 
 def describe(event: Event) -> str | None:
-    """One line for a person following the run, or None for events too fine to show."""
+    """One line for a person following the run, or None for events too fine to show. One line
+    whatever the agents' words in it hold: a line break in a summary would print a line of its own
+    that reads as czar's ("12:00:00 task b: merging -> merged")."""
+    line = _describe(event)
+    return None if line is None else " ↵ ".join(line.splitlines())
+
+
+def _describe(event: Event) -> str | None:
     p, task, worker = event.payload, event.task_id, event.worker_id
     k = event.kind
     if k == EventKind.TASK_STATE:
