@@ -156,11 +156,14 @@ def test_no_agent_process_outlives_down_even_after_restarts(tmp_path: Path, czar
     (first,) = sleepers()
     host = _workers(name)[0].pid
     os.kill(host, signal.SIGKILL)
+
     # The dead host's agent is ended with what it started (it carries its worker's marks); the
     # next host carries the task on and starts the agent again, which forks again.
-    retry_until(
-        lambda: len(sleepers()) == 1 and first not in sleepers(), timeout=60, what="the restarted agent to fork"
-    )
+    def restarted_forked() -> bool:
+        found = sleepers()  # one look: two could see the first sleeper, then not yet its successor
+        return len(found) == 1 and first not in found
+
+    retry_until(restarted_forked, timeout=60, what="the restarted agent to fork")
     assert sum(1 for e in events(name) if e.kind == "worker.host_started") == 2
 
     down = czar("down", str(plan))
