@@ -31,10 +31,10 @@ COST = re.compile(r"^Cost: \$([\d.]+) message")
 # What it says when it has no key for any model: then it waits minutes for a login in a browser.
 NO_KEY = "No LLM model was specified and no API keys were provided"
 SHELL_FENCES = ("bash", "sh", "shell", "zsh", "console")
+CHOSEN = re.compile(r"^(?:Main model|Model): (\S+) with ")  # its start: the model it took
 # Keys by which it picks a model when none is named, whose requests the plan's base_url cannot
 # carry: OpenRouter's and DeepSeek's come before OpenAI's, Gemini's and Vertex's after (litellm
 # takes no plain base address for those).
-CHOSEN = re.compile(r"^(?:Main model|Model): (\S+) with ")  # its start: the model it took
 PAST_BASE_URL = ("OPENROUTER_API_KEY", "DEEPSEEK_API_KEY", "GEMINI_API_KEY", "VERTEXAI_PROJECT")
 # Its arguments that name a model: --model and its (deprecated) shortcuts, and a configuration
 # file (which may); each shortcut also read from its variable (AIDER_SONNET=1).

@@ -164,8 +164,7 @@ def _branch_problems(project: ProjectConfig, task_ids: list[str]) -> list[str]:
     return problems
 
 
-def _kind(path: Path) -> str:
-    mode = path.stat().st_mode
+def _kind(mode: int) -> str:
     kinds = ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"))
     return next((name for test, name in kinds if test(mode)), "device")
 
@@ -174,8 +173,9 @@ def load_plan(path: Path) -> Plan:
     """Parse and validate the plan at ``path``; raise ``PlanError`` listing every problem."""
     try:
         # Only a file: a pipe would wait for a writer, a device (/dev/zero) be read without end.
-        if not stat.S_ISREG(path.stat().st_mode):
-            raise PlanError(f"{path}: not a plan file (a {_kind(path)})")
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise PlanError(f"{path}: not a plan file (a {_kind(mode)})")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PlanError(f"{path}: no such plan file (create one with `czar init`)") from None
