@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from czar.paths import ProjectPaths
-from czar.runtime.proc import find_by_env, pid_alive
+from czar.runtime.proc import find_by_env, kill_by_env, pid_alive
+from czar.runtime.tmux import TmuxHost
 from czar.store.store import Store
 from czar.supervisor.lock import holder_pid
 from helpers import czar, czar_started, make_repo, retry_until, write_plan
@@ -188,9 +189,10 @@ def _signals(pid: int) -> str:
     return " ".join(line for line in status.splitlines() if line.startswith(("State", "Sig", "ShdPnd")))
 
 
-def _interrupt(plan: Path, name: str, presses: int, after: int) -> None:
-    """Start `czar run`, press Ctrl-C ``presses`` times once the run is at work (after event
-    ``after``): it stops the run and says so."""
+def _interrupt(plan: Path, name: str, presses: int, after: int, sig: signal.Signals = signal.SIGINT) -> None:
+    """Start `czar run`; once the run is at work (after event ``after``), press Ctrl-C
+    ``presses`` times, or send it ``sig`` so (to it alone, as `timeout` and `kill` do): it stops
+    the run and says so."""
     with subprocess.Popen(
         [sys.executable, "-m", "czar", "run", str(plan)],
         stdout=subprocess.PIPE,
@@ -199,43 +201,92 @@ def _interrupt(plan: Path, name: str, presses: int, after: int) -> None:
         start_new_session=True,  # a terminal's Ctrl-C reaches the whole foreground group
         preexec_fn=_as_in_a_terminal,
     ) as run:
+
+        def send() -> None:
+            if sig is signal.SIGINT:
+                os.killpg(run.pid, sig)
+            else:
+                os.kill(run.pid, sig)
+
         try:
             reach(name, POINTS["running"], "the run to be at work", after=after)
-            os.killpg(run.pid, signal.SIGINT)
+            send()
             seen = _signals(run.pid)  # were it ever to miss the key
             said = ""
             if presses == 2:
                 assert run.stderr is not None
                 while "stopping the run" not in said and run.poll() is None:
                     said += run.stderr.readline()
-                os.killpg(run.pid, signal.SIGINT)  # while it stops the run
+                send()  # while it stops the run
             out, err = run.communicate(timeout=120)
             err = said + err
         finally:
             run.kill()  # (ended already, unless the test failed)
-    # Typer ended the process without a word: now it says what became of the run.
-    assert run.returncode == 130, (presses, err, out[-2000:], seen)
+    # Typer ended the process without a word (a kill ended it with no way out, the run left
+    # going): now it says what became of the run.
+    assert run.returncode == 128 + sig, (presses, err, out[-2000:], seen)
     assert "Traceback" not in err
-    assert (
-        f"czar: interrupted: the run is stopped; its tasks, branches and checkouts are kept (`czar run {plan}`" in err
-    )
+    how = "interrupted" if sig is signal.SIGINT else f"stopped by {sig.name}"
+    assert f"czar: {how}: the run is stopped; its tasks, branches and checkouts are kept (`czar run {plan}`" in err, err
 
 
-def test_ctrl_c_on_czar_run_stops_the_run_says_so_and_a_second_run_carries_it_on(
+def test_ctrl_c_or_a_kill_of_czar_run_stops_the_run_says_so_and_a_second_run_carries_it_on(
     tmp_path: Path, czar_home: Path
 ) -> None:
     # Once, then twice in the next run: a person presses again while czar stops the run. Before,
-    # the second press cut `down` short and left the workers running, with a traceback.
+    # the second press cut `down` short and left the workers running, with a traceback. Then
+    # SIGTERM twice (`timeout`, or a CI job cancelled) and SIGHUP (the terminal closed), which
+    # ended czar run with no way out and left the run going with nobody following it.
     name = "ctrl-c"
     plan = crash_plan(tmp_path, name, QUICK_CHECK)
     after = 0
-    for presses in (1, 2):
-        _interrupt(plan, name, presses, after)
+    for sig, presses in ((signal.SIGINT, 1), (signal.SIGINT, 2), (signal.SIGTERM, 2), (signal.SIGHUP, 1)):
+        _interrupt(plan, name, presses, after, sig)
         assert holder_pid(ProjectPaths.for_project(name).supervisor_lock) is None
         assert left_over(czar_home) == []
         after = last_event(name)
+    # Its terminal closed for real: SIGHUP, and every line it writes then fails (which kept it
+    # from stopping the run: its first line on the way out raised).
+    terminal = TmuxHost(f"czar-test-hangup-{os.getpid()}", "hangup")
+    try:
+        terminal.start_window("run", [sys.executable, "-m", "czar", "run", str(plan)], env={}, cwd=tmp_path)
+        reach(name, POINTS["running"], "the run to be at work", after=after)
+    finally:
+        terminal.kill_server()
+    retry_until(
+        lambda: holder_pid(ProjectPaths.for_project(name).supervisor_lock) is None and left_over(czar_home) == [],
+        timeout=60,
+        what="the run to stop",
+    )
     downs = [e.payload["reason"] for e in events(name) if e.kind == "run.down"]
-    assert downs == ["interrupted (Ctrl-C)"] * 2
+    assert downs == ["interrupted (Ctrl-C)"] * 2 + ["stopped (SIGTERM)"] + ["stopped (SIGHUP)"] * 2
     result = czar("run", str(plan), "--json", timeout=240)
     assert result.returncode == 0, result.stderr
     assert_whole(name, tmp_path / "repo", json.loads(result.stdout))
+
+
+def test_a_benchmark_killed_at_work_stops_its_run(tmp_path: Path, czar_home: Path) -> None:
+    # Seen: `timeout 600 czar bench scale`, cut short, left its hundred worker hosts running (and
+    # spoiling every figure measured after it on the machine).
+    folder = tmp_path / "bench"
+    home = folder / "home"  # the benchmark keeps its run there, apart from yours
+    argv = [sys.executable, "-m", "czar", "bench", "dag", "--workers", "2", "--tasks", "4", "--task-seconds", "30"]
+    with subprocess.Popen(
+        [*argv, "--json", "--dir", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as bench:
+        try:
+            # Its agents at work: a simulated agent's sleep, under a worker host.
+            retry_until(
+                lambda: any(b"czar.agents.sim" in _cmdline(p) for p in find_by_env({"CZAR_HOME": str(home)})),
+                timeout=60,
+                what="the benchmark's agents to start",
+            )
+            bench.send_signal(signal.SIGTERM)
+            out, err = bench.communicate(timeout=120)
+        finally:
+            bench.kill()  # (ended already, unless the test failed)
+            left = find_by_env({"CZAR_HOME": str(home)})
+            kill_by_env({"CZAR_HOME": str(home)})  # (none, unless the test failed)
+    assert bench.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and out == ""
+    assert left == []

@@ -65,7 +65,8 @@ def _one_start(project: Project) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if not waited:
-                    print("czar: another czar command is starting or stopping this run; waiting", file=sys.stderr)
+                    with contextlib.suppress(OSError):  # (a terminal gone must not stop a `down`)
+                        print("czar: another czar command is starting or stopping this run; waiting", file=sys.stderr)
                     waited = True
                 if time.monotonic() > deadline:  # one stopped (Ctrl-Z) holds it: say so, not hang
                     raise SupervisorError(
@@ -131,11 +132,12 @@ def _on_ctrl_c(hurry: threading.Event) -> Any:
     def hurried(_signum: int, _frame: object) -> None:
         if not hurry.is_set():
             hurry.set()
-            print(
-                "czar: stopping at once: the supervisor's merges are cut short (nothing is lost)",
-                file=sys.stderr,
-                flush=True,
-            )
+            with contextlib.suppress(OSError):  # to a terminal that may be gone
+                print(
+                    "czar: stopping at once: the supervisor's merges are cut short (nothing is lost)",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     return signal.signal(signal.SIGINT, hurried)
 

@@ -14,6 +14,7 @@ from czar.core.events import EventKind
 from czar.core.shown import visible
 from czar.errors import CzarError, PlanError, StoreError, SupervisorError
 from czar.interfaces.cli import agent as agent_commands
+from czar.interfaces.cli import stopped
 from czar.interfaces.cli.starter import (
     base_branch_of,
     checked_base_branch,
@@ -305,6 +306,7 @@ def pr_show(
 
 
 @app.command()
+@stopped.on_signals  # killed or hung up, it stops the run as Ctrl-C does
 def run(
     plan: PlanArg = DEFAULT_PLAN,
     as_json: JsonOpt = False,
@@ -369,6 +371,7 @@ def logs(
 
 
 @app.command()
+@stopped.on_signals
 def demo(
     as_json: JsonOpt = False,
     workers: Annotated[int, typer.Option("--workers", min=1, max=16, help="Simulated workers.")] = 4,
@@ -399,6 +402,7 @@ def demo(
 
 
 @app.command()
+@stopped.on_signals  # its runs are its own: stopped with it
 def bench(
     scenario: Annotated[
         str,

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from czar.core.shown import visible
 from czar.errors import CzarError, SupervisorGone
+from czar.interfaces.cli import stopped
 from czar.store.store import Event
 from czar.supervisor import launcher, outcome, status
 from czar.supervisor.project import Project
@@ -218,7 +219,7 @@ def print_pull(data: dict[str, Any], console: Console | None = None) -> None:
 def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: float | None) -> outcome.RunOutcome:
     """Start or join the run, print progress (to stderr with --json), and print the outcome."""
     since = outcome.last_event_id(project)
-    interrupted = False
+    stop: stopped.Stop | None = None  # how it was interrupted, if it was
 
     def show(event: Event) -> None:
         line = outcome.describe(event)
@@ -240,27 +241,29 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
         # next supervisor (or were stopped by whoever stopped this one).
         keep_running = True
         raise
-    except KeyboardInterrupt:
-        # Ctrl-C stops the run as its end does (unless --keep-running); Typer would end the
-        # process without a word, and a person must know what is left running and what is kept.
-        interrupted = True
+    except KeyboardInterrupt as exc:
+        # Ctrl-C (or SIGTERM, SIGHUP: ``stopped``) stops the run as its end does (unless
+        # --keep-running); Typer would end the process without a word, and a person must know
+        # what is left running and what is kept.
+        stop = stopped.how(exc)
         raise
     finally:
-        if interrupted:
-            # A second Ctrl-C must not cut what follows short (`down`, what it says after).
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if interrupted and not keep_running:
-            print("czar: interrupted: stopping the run...", file=sys.stderr, flush=True)
+        if stop is not None:
+            # A second Ctrl-C (or kill) must not cut what follows short (`down`, what it says after).
+            for sig in (signal.SIGINT, *stopped.ASKED):
+                signal.signal(sig, signal.SIG_IGN)
+        if stop is not None and not keep_running:
+            stopped.say(f"czar: {stop.said}: stopping the run...")
         if not keep_running:
-            launcher.down(project, reason="interrupted (Ctrl-C)" if interrupted else "run finished")
-        if interrupted:
+            launcher.down(project, reason=stop.reason if stop is not None else "run finished")
+        if stop is not None:
             what = (
                 "the run goes on (`czar status` follows it, `czar down` stops it)"
                 if keep_running
                 else f"the run is stopped; its tasks, branches and checkouts are kept (`czar run {project.plan.path}` "
                 "carries it on)"
             )
-            print(f"czar: interrupted: {what}", file=sys.stderr, flush=True)
+            stopped.say(f"czar: {stop.said}: {what}")
     # The whole run's numbers, also when this joined a run `czar up` started earlier.
     result = outcome.outcome(project, integration_ok)
     if as_json:

@@ -1,0 +1,94 @@
+"""A command that owns a run stops it when told to stop, whichever way it is told.
+
+Ctrl-C (SIGINT) reaches Python as ``KeyboardInterrupt``, and the commands that start a run
+(`czar run`, `czar demo`, `czar bench`) stop it on their way out. SIGTERM (``timeout``, a CI job
+cancelled, ``kill``) and SIGHUP (the terminal closed) ended the process at once, with no way
+out: the run went on with nobody following it, its agents spending tokens (seen: a benchmark
+cut short by ``timeout`` left a hundred worker hosts running). Here they take Ctrl-C's way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import FrameType
+from typing import ParamSpec, TypeVar
+
+import typer
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ASKED = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(KeyboardInterrupt):
+    """Told to stop by a signal other than Ctrl-C: handled as Ctrl-C is, and said as itself."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+def _raise(signum: int, _frame: FrameType | None) -> None:
+    for sig in ASKED:  # once: the stopping that follows is not cut short by a second signal
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def as_interrupts() -> Iterator[None]:
+    """Within it, SIGTERM and SIGHUP raise ``Terminated``; one the process ignores (``nohup``)
+    stays ignored."""
+    before = {sig: signal.getsignal(sig) for sig in ASKED}
+    for sig, handler in before.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(sig, _raise)
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def on_signals(command: Callable[P, R]) -> Callable[P, R]:
+    """``command`` run within ``as_interrupts`` (a command that starts runs of its own); it
+    exits as a shell says of a process the signal ended (Typer makes every interrupt 130)."""
+
+    @functools.wraps(command)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            with as_interrupts():
+                return command(*args, **kwargs)
+        except Terminated as exc:
+            raise typer.Exit(how(exc).exit_code) from exc
+
+    return wrapped
+
+
+def say(text: str) -> None:
+    """A line on the way out, to a terminal that may be gone (closed: SIGHUP): writing to it
+    fails, and that must not keep the run from being stopped."""
+    with contextlib.suppress(OSError):
+        print(text, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Stop:
+    said: str  # to the person: "interrupted", "stopped by SIGTERM"
+    reason: str  # in the run's record (``run.down``)
+    exit_code: int  # as a shell reports a process a signal ended
+
+
+def how(exc: KeyboardInterrupt) -> Stop:
+    if isinstance(exc, Terminated):
+        return Stop(f"stopped by {exc.name}", f"stopped ({exc.name})", 128 + exc.signum)
+    return Stop("interrupted", "interrupted (Ctrl-C)", 128 + signal.SIGINT)

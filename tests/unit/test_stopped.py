@@ -1,0 +1,46 @@
+"""SIGTERM and SIGHUP take Ctrl-C's way out of the commands that own a run."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from czar.interfaces.cli import stopped
+
+
+def test_a_kill_within_is_an_interrupt_said_as_itself_and_the_handlers_come_back() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt) as raised, stopped.as_interrupts():
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert isinstance(raised.value, stopped.Terminated)
+    stop = stopped.how(raised.value)
+    assert (stop.said, stop.reason, stop.exit_code) == ("stopped by SIGTERM", "stopped (SIGTERM)", 143)
+    assert signal.getsignal(signal.SIGTERM) is before
+    ctrl_c = stopped.how(KeyboardInterrupt())
+    assert (ctrl_c.said, ctrl_c.reason, ctrl_c.exit_code) == ("interrupted", "interrupted (Ctrl-C)", 130)
+
+
+def test_a_hangup_ignored_before_stays_ignored() -> None:
+    # `nohup czar run ...`: the person asked for the run to outlive the terminal.
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with stopped.as_interrupts():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGHUP)  # nothing happens
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+def test_a_line_to_a_terminal_gone_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Gone:
+        def write(self, _text: str) -> int:
+            raise OSError(5, "Input/output error")
+
+        def flush(self) -> None:
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("sys.stderr", Gone())
+    stopped.say("czar: stopped by SIGHUP: stopping the run...")  # no exception
