@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from czar.paths import ProjectPaths
+from czar.runtime.proc import find_by_env
 from czar.supervisor.outcome import integration_check
 from czar.supervisor.project import open_project
 from helpers import czar, git, lfs_repo, make_repo, retry_until, sim_task, write_plan
@@ -162,9 +164,15 @@ def test_up_and_down_wait_for_a_start_in_progress_and_say_so(tmp_path: Path, cza
             assert ready, "no word from it in 120 s"
             assert waiting.stderr.readline() == "czar: another czar command is starting or stopping this run; waiting\n"
             assert waiting.poll() is None  # and it does
+            if command == "down":
+                # Killed meanwhile (`timeout 30 czar down`), it stops the run all the same, in a
+                # hurry: it ended where it stood, the run left going.
+                waiting.send_signal(signal.SIGTERM)
         out, err = waiting.communicate(timeout=120)
         assert waiting.returncode == 0, err
         assert ("supervisor started" if command == "up" else "stopped") in out
+    assert "czar: stopping at once" in err
+    assert find_by_env({"CZAR_HOME": str(czar_home)}) == []
 
 
 def test_up_is_idempotent_and_down_keeps_branches_and_checkouts(tmp_path: Path, czar_home: Path) -> None:

@@ -111,23 +111,29 @@ def down(project: Project, reason: str = "czar down") -> bool:
     processes' environment are enough), so a broken store cannot keep a run going.
 
     Ctrl-C meanwhile does not leave it half done: it only stops waiting for the supervisor's
-    merges, which are cut short (a supervisor killed at any moment loses nothing).
+    merges, which are cut short (a supervisor killed at any moment loses nothing). A kill
+    (SIGTERM) or a closed terminal (SIGHUP) does the same: `timeout 30 czar down` cut it short
+    with the worker hosts still running.
     """
     hurry = threading.Event()
-    previous = _on_ctrl_c(hurry)
+    previous = _hurried_by_signals(hurry)
     try:
         with _one_start(project):  # not in the middle of a start, which would then go on
             return _down(project, reason, hurry)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def _on_ctrl_c(hurry: threading.Event) -> Any:
-    """Ctrl-C sets ``hurry`` (said once) instead of interrupting; the handler it replaces, or None
-    where signals cannot be handled (not the main thread)."""
+HURRY_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _hurried_by_signals(hurry: threading.Event) -> dict[signal.Signals, Any]:
+    """Ctrl-C, SIGTERM and SIGHUP set ``hurry`` (said once) instead of interrupting (also one
+    ignored: a second Ctrl-C in `czar run`, which ignores it while it stops the run, hurries it);
+    the handlers they replace: none where signals cannot be handled (not the main thread)."""
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return {}
 
     def hurried(_signum: int, _frame: object) -> None:
         if not hurry.is_set():
@@ -139,7 +145,10 @@ def _on_ctrl_c(hurry: threading.Event) -> Any:
                     flush=True,
                 )
 
-    return signal.signal(signal.SIGINT, hurried)
+    previous = {sig: signal.getsignal(sig) for sig in HURRY_SIGNALS}
+    for sig in previous:
+        signal.signal(sig, hurried)
+    return previous
 
 
 def _down(project: Project, reason: str, hurry: threading.Event) -> bool:
