@@ -9,6 +9,7 @@ import html
 import json
 import os
 import re
+import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -426,3 +427,23 @@ def test_under_a_steady_stream_the_dashboard_looks_again_at_a_pace_its_cpu_allow
     assert pace.next_look(100.0, cpu_since=0.01) == 101.0  # a cheap look: a second on, no sooner
     assert pace.next_look(100.0, cpu_since=0.1) == pytest.approx(102.5)  # 0.1 s of CPU is 4% of 2.5 s
     assert pace.next_look(100.0, cpu_since=2.0) == 104.0  # never held back more than the longest
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_kill_or_a_hangup_quits_it_as_q_does(run: Project, sig: signal.Signals) -> None:
+    # Killed, it ended at once and left the terminal on its screen, the cursor hidden.
+    caught: list[int] = []
+    previous = signal.signal(sig, lambda signum, _frame: caught.append(signum))  # were it not heard
+    app = Dashboard(run)
+
+    async def go() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.overview is not None, "the first picture of the run")
+            os.kill(os.getpid(), sig)
+            await _until(pilot, lambda: not app.is_running, "the dashboard to quit")
+
+    try:
+        asyncio.run(go())
+    finally:
+        signal.signal(sig, previous)
+    assert caught == [] and app.return_code == 0

@@ -7,8 +7,10 @@ as the CLI's commands, and shows its answer or its one-line refusal.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import signal
 import time
 from collections.abc import Callable
 from typing import ClassVar
@@ -60,6 +62,9 @@ class Unreadable(Message):
         super().__init__()
         self.project = project
         self.why = why
+
+
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class Dashboard(App[None]):
@@ -119,6 +124,12 @@ class Dashboard(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Killed (`kill`, `timeout`) or hung up, it quits as `q` does: it ended at once, and left
+        # the terminal on its screen, the cursor hidden, keys not echoed.
+        loop = asyncio.get_running_loop()
+        for sig in QUIT_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                loop.add_signal_handler(sig, self.exit)
         self._table("workers").focus()
         if self.live:
             self._follow(self.project)
@@ -126,6 +137,10 @@ class Dashboard(App[None]):
             self._fresh(Fresh(self.project, overview(self.project)))
 
     def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in QUIT_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
         if self._watch is not None:
             self._watch.stop(wait=2.0)
 
