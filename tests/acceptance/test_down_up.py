@@ -176,8 +176,8 @@ def _as_in_a_terminal() -> None:
     """Ctrl-C as a terminal's foreground command has it: the tests may run as a shell's background
     job, whose commands ignore SIGINT and SIGQUIT (and pass that on): czar run then never heard
     the key and ran to its end (seen: signals 2 and 3 ignored, `_signals`)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP):  # (`nohup make test`)
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _signals(pid: int) -> str:
@@ -272,7 +272,11 @@ def test_a_benchmark_killed_at_work_stops_its_run(tmp_path: Path, czar_home: Pat
     home = folder / "home"  # the benchmark keeps its run there, apart from yours
     argv = [sys.executable, "-m", "czar", "bench", "dag", "--workers", "2", "--tasks", "4", "--task-seconds", "30"]
     with subprocess.Popen(
-        [*argv, "--json", "--dir", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*argv, "--json", "--dir", str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_in_a_terminal,
     ) as bench:
         try:
             # Its agents at work: a simulated agent's sleep, under a worker host.

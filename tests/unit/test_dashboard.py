@@ -25,7 +25,7 @@ from czar.core.events import EventKind
 from czar.core.forge import FileStat
 from czar.core.states import TaskState, WorkerState
 from czar.interfaces.tui import watch
-from czar.interfaces.tui.dashboard import Dashboard
+from czar.interfaces.tui.dashboard import Dashboard, kept_signals
 from czar.interfaces.tui.tables import Grid
 from czar.store.store import Store
 from czar.supervisor.project import Project, open_project
@@ -126,6 +126,14 @@ def _point_at(app: Dashboard, table: str, key: str) -> None:
 
 def _events(project: Project, kind: EventKind) -> list[Any]:
     return project.store.events_after(0, 10_000, (kind,))
+
+
+@pytest.fixture(autouse=True)
+def _signals_kept() -> Iterator[None]:
+    # The dashboard's loop, closing, leaves its quit signals at their default (as `czar dash`
+    # keeps them around it): the tests after these keep theirs.
+    with kept_signals():
+        yield
 
 
 @pytest.fixture

@@ -22,6 +22,20 @@ def test_a_kill_within_is_an_interrupt_said_as_itself_and_the_handlers_come_back
     assert (ctrl_c.said, ctrl_c.reason, ctrl_c.exit_code) == ("interrupted", "interrupted (Ctrl-C)", 130)
 
 
+def test_only_the_first_stop_raises_the_next_are_noted_for_down_to_hurry() -> None:
+    previous = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt) as raised, stopped.as_interrupts():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: as Python has it
+        finally:
+            assert not stopped.told_again()
+            os.kill(os.getpid(), signal.SIGTERM)  # on the way out: noted, not raised
+            os.kill(os.getpid(), signal.SIGINT)
+            assert stopped.told_again()
+    assert type(raised.value) is KeyboardInterrupt
+    assert signal.getsignal(signal.SIGINT) is previous and not stopped.told_again()
+
+
 def test_a_hangup_ignored_before_stays_ignored() -> None:
     # `nohup czar run ...`: the person asked for the run to outlive the terminal.
     previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)

@@ -103,7 +103,7 @@ def _start(project: Project) -> tuple[int, bool]:
     raise SupervisorError(f"the supervisor did not start within {START_TIMEOUT:g} s; see `czar logs`")
 
 
-def down(project: Project, reason: str = "czar down") -> bool:
+def down(project: Project, reason: str = "czar down", *, hurry: bool = False) -> bool:
     """Stop the supervisor, the worker hosts, their agents and whatever those started; keep
     branches, worktrees and the store. Returns when none of them runs any more: True if any did.
 
@@ -111,43 +111,58 @@ def down(project: Project, reason: str = "czar down") -> bool:
     processes' environment are enough), so a broken store cannot keep a run going.
 
     Ctrl-C meanwhile does not leave it half done: it only stops waiting for the supervisor's
-    merges, which are cut short (a supervisor killed at any moment loses nothing). A kill
-    (SIGTERM) or a closed terminal (SIGHUP) does the same: `timeout 30 czar down` cut it short
-    with the worker hosts still running.
+    merges, which are cut short (a supervisor killed at any moment loses nothing); ``hurry``: so
+    from the start. A kill (SIGTERM) or a closed terminal (SIGHUP) does the same (`timeout 30 czar
+    down` cut it short with the worker hosts still running), and is not lost: it comes again to
+    the caller once the run is stopped (a benchmark killed during one run's stop started the next).
     """
-    hurry = threading.Event()
-    previous = _hurried_by_signals(hurry)
+    hurried = threading.Event()
+    if hurry:
+        _say_hurried()
+        hurried.set()
+    got: list[int] = []
+    previous = _hurried_by_signals(hurried, got)
     try:
         with _one_start(project):  # not in the middle of a start, which would then go on
-            return _down(project, reason, hurry)
+            return _down(project, reason, hurried)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        for signum in dict.fromkeys(got):
+            if signum != signal.SIGINT:  # Ctrl-C meant hurry; a kill, stop
+                signal.raise_signal(signum)
 
 
 HURRY_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def _hurried_by_signals(hurry: threading.Event) -> dict[signal.Signals, Any]:
-    """Ctrl-C, SIGTERM and SIGHUP set ``hurry`` (said once) instead of interrupting (also one
-    ignored: a second Ctrl-C in `czar run`, which ignores it while it stops the run, hurries it);
-    the handlers they replace: none where signals cannot be handled (not the main thread)."""
+def _say_hurried() -> None:
+    with contextlib.suppress(OSError):  # to a terminal that may be gone
+        print(
+            "czar: stopping at once: the supervisor's merges are cut short (nothing is lost)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _hurried_by_signals(hurry: threading.Event, got: list[int]) -> dict[signal.Signals, Any]:
+    """Ctrl-C, SIGTERM and SIGHUP set ``hurry`` (said once) instead of interrupting, and are
+    noted in ``got``; the handlers they replace: none where signals cannot be handled (not the
+    main thread). Ctrl-C even if ignored (`czar run` ignores it while it stops the run, and a
+    second press hurries), the others not (`nohup`: a hangup must not cut the merges short)."""
     if threading.current_thread() is not threading.main_thread():
         return {}
 
-    def hurried(_signum: int, _frame: object) -> None:
+    def hurried(signum: int, _frame: object) -> None:
+        got.append(signum)
         if not hurry.is_set():
             hurry.set()
-            with contextlib.suppress(OSError):  # to a terminal that may be gone
-                print(
-                    "czar: stopping at once: the supervisor's merges are cut short (nothing is lost)",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            _say_hurried()
 
     previous = {sig: signal.getsignal(sig) for sig in HURRY_SIGNALS}
-    for sig in previous:
-        signal.signal(sig, hurried)
+    for sig, handler in previous.items():
+        if sig is signal.SIGINT or handler is not signal.SIG_IGN:
+            signal.signal(sig, hurried)
     return previous
 
 

@@ -24,6 +24,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 ASKED = (signal.SIGTERM, signal.SIGHUP)
+STOPS = (signal.SIGINT, *ASKED)
+_again: list[int] = []  # the stop signals that came after the first, before `down` took them over
 
 
 class Terminated(KeyboardInterrupt):
@@ -39,16 +41,31 @@ class Terminated(KeyboardInterrupt):
 
 
 def _raise(signum: int, _frame: FrameType | None) -> None:
-    for sig in ASKED:  # once: the stopping that follows is not cut short by a second signal
-        signal.signal(sig, signal.SIG_IGN)
+    # Once: what follows (the run's `down`, which takes the signals over and hurries when told
+    # again) must not be cut short by a second signal raising in the middle of its way there.
+    for sig in STOPS:
+        if signal.getsignal(sig) is _raise:
+            signal.signal(sig, _noted)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise Terminated(signum)
+
+
+def _noted(signum: int, _frame: FrameType | None) -> None:
+    _again.append(signum)
+
+
+def told_again() -> bool:
+    """A stop signal came again since the first (`down` then hurries from its start)."""
+    return bool(_again)
 
 
 @contextlib.contextmanager
 def as_interrupts() -> Iterator[None]:
-    """Within it, SIGTERM and SIGHUP raise ``Terminated``; one the process ignores (``nohup``)
+    """Within it, SIGTERM and SIGHUP raise ``Terminated``, and Ctrl-C ``KeyboardInterrupt``; the
+    first of them only (see ``_raise``). One the process ignores (``nohup``, a background job)
     stays ignored."""
-    before = {sig: signal.getsignal(sig) for sig in ASKED}
+    before = {sig: signal.getsignal(sig) for sig in STOPS}
     for sig, handler in before.items():
         if handler is not signal.SIG_IGN:
             signal.signal(sig, _raise)
@@ -57,6 +74,7 @@ def as_interrupts() -> Iterator[None]:
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
+        _again.clear()
 
 
 def on_signals(command: Callable[P, R]) -> Callable[P, R]:

@@ -249,13 +249,14 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
         raise
     finally:
         if stop is not None:
-            # A second Ctrl-C (or kill) must not cut what follows short (`down`, what it says after).
-            for sig in (signal.SIGINT, *stopped.ASKED):
-                signal.signal(sig, signal.SIG_IGN)
+            # A second Ctrl-C must not cut what follows short (`down`, what it says after); a
+            # second kill is noted already (``stopped``). Either, now or in `down`, hurries it.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         if stop is not None and not keep_running:
             stopped.say(f"czar: {stop.said}: stopping the run...")
         if not keep_running:
-            launcher.down(project, reason=stop.reason if stop is not None else "run finished")
+            reason = stop.reason if stop is not None else "run finished"
+            launcher.down(project, reason=reason, hurry=stopped.told_again())
         if stop is not None:
             what = (
                 "the run goes on (`czar status` follows it, `czar down` stops it)"

@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 from rich.text import Text
@@ -128,6 +128,8 @@ class Dashboard(App[None]):
         # the terminal on its screen, the cursor hidden, keys not echoed.
         loop = asyncio.get_running_loop()
         for sig in QUIT_SIGNALS:
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                continue  # (`nohup`)
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
                 loop.add_signal_handler(sig, self.exit)
         self._table("workers").focus()
@@ -137,10 +139,8 @@ class Dashboard(App[None]):
             self._fresh(Fresh(self.project, overview(self.project)))
 
     def on_unmount(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in QUIT_SIGNALS:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(sig)
+        # Its quit signals stay with it until its loop closes: a second one (a closed window
+        # sends two) quits again, rather than end it before the terminal is given back.
         if self._watch is not None:
             self._watch.stop(wait=2.0)
 
@@ -386,4 +386,17 @@ def run_dashboard(project: Project) -> None:
     person)."""
     people.require_person(project, "dash")
     project.store.last_event_id()  # a store that cannot be read is said in one line, before the screen
-    Dashboard(project).run()
+    with kept_signals():
+        Dashboard(project).run()
+
+
+@contextlib.contextmanager
+def kept_signals() -> Iterator[None]:
+    """The quit signals' handlers as they were (its loop, closing, leaves them at their default:
+    `nohup` undone)."""
+    before = {sig: signal.getsignal(sig) for sig in QUIT_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
