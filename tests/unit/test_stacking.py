@@ -31,14 +31,17 @@ def _tasks(parent: TaskState, child: TaskState = T.PENDING, other: TaskState | N
 
 
 def test_a_dependent_starts_on_its_dependencys_approved_work_only_when_stacking() -> None:
+    # Promoted as stacked (its record says so: not "dependencies merged"), or, merged, as ever.
+    stacked_on = Promote("c", stacked=True)
     for parent, stacked in ((T.APPROVED, True), (T.MERGING, True), (T.REVIEWING, False), (T.RUNNING, False)):
         out = decide(Snapshot(tasks=_tasks(parent), workers={}, stack=True))
-        assert (Promote("c") in out) is stacked, parent
-    assert Promote("c") not in decide(Snapshot(tasks=_tasks(T.APPROVED), workers={}))  # not stacking
+        assert (stacked_on in out) is stacked and Promote("c") not in out, parent
+    assert Promote("c") in decide(Snapshot(tasks=_tasks(T.MERGED), workers={}, stack=True))
+    assert not any(isinstance(o, Promote) for o in decide(Snapshot(tasks=_tasks(T.APPROVED), workers={})))
     # Two dependencies not merged: both approved, it builds on both; one not approved, it waits.
-    assert Promote("c") in decide(Snapshot(tasks=_tasks(T.APPROVED, other=T.APPROVED), workers={}, stack=True))
-    assert Promote("c") in decide(Snapshot(tasks=_tasks(T.APPROVED, other=T.MERGED), workers={}, stack=True))
-    assert Promote("c") not in decide(Snapshot(tasks=_tasks(T.APPROVED, other=T.RUNNING), workers={}, stack=True))
+    assert stacked_on in decide(Snapshot(tasks=_tasks(T.APPROVED, other=T.APPROVED), workers={}, stack=True))
+    assert stacked_on in decide(Snapshot(tasks=_tasks(T.APPROVED, other=T.MERGED), workers={}, stack=True))
+    assert stacked_on not in decide(Snapshot(tasks=_tasks(T.APPROVED, other=T.RUNNING), workers={}, stack=True))
 
 
 def test_a_stacked_dependent_merges_after_its_dependency_never_before() -> None:

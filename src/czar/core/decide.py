@@ -60,9 +60,11 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Promote:
-    """Every hard dependency is merged: the task becomes ready."""
+    """Every hard dependency is merged, or (``stacked``) approved with ``stack = true``: the
+    task becomes ready."""
 
     task: str
+    stacked: bool = False  # it starts from its dependencies' approved work, not merged yet
 
 
 @dataclass(frozen=True)
@@ -178,8 +180,10 @@ def decide(snap: Snapshot) -> list[Order]:
             dead = next((d for d in deps if d.state in (TaskState.FAILED, TaskState.CANCELLED)), None)
             if dead is not None:
                 out.append(Block(t.id, dead.id))
-            elif all(d.state is TaskState.MERGED for d in deps) or (snap.stack and stackable(d.state for d in deps)):
+            elif all(d.state is TaskState.MERGED for d in deps):
                 out.append(Promote(t.id))
+            elif snap.stack and stackable(d.state for d in deps):
+                out.append(Promote(t.id, stacked=True))
         elif t.state is TaskState.SUBMITTED:
             out.append(Verify(t.id))
         elif t.state is TaskState.REVIEWING and t.review in (ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED):

@@ -502,7 +502,10 @@ class Supervisor:
     def apply(self, d: Order) -> None:
         if isinstance(d, Promote):
             with self.store.write() as conn:
-                Store.move_task(conn, d.task, TaskState.READY, expect=TaskState.PENDING, reason="dependencies merged")
+                why = (
+                    "dependencies approved; it starts from their work (stacked)" if d.stacked else "dependencies merged"
+                )
+                Store.move_task(conn, d.task, TaskState.READY, expect=TaskState.PENDING, reason=why)
             self.say(f"task {d.task} is ready")
         elif isinstance(d, Block):
             with self.store.write() as conn:
