@@ -180,6 +180,17 @@ def _as_in_a_terminal() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
+def _czar(*args: str) -> subprocess.Popen[str]:
+    """A czar command, its output read here, signals as in a terminal."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "czar", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_in_a_terminal,
+    )
+
+
 def _signals(pid: int) -> str:
     """What the kernel says of a process's signals (pending, blocked, ignored, caught) and state."""
     try:
@@ -258,8 +269,26 @@ def test_ctrl_c_or_a_kill_of_czar_run_stops_the_run_says_so_and_a_second_run_car
         timeout=60,
         what="the run to stop",
     )
+    # What read its output went away (`czar run | head`, a pager quit): the run was stopped as
+    # "run finished", without a word, exit 1.
+    after = last_event(name)
+    with _czar("run", str(plan)) as run:
+        try:
+            reach(name, POINTS["running"], "the run to be at work", after=after)
+            assert run.stdout is not None
+            run.stdout.close()  # its next line finds no reader
+            err = run.stderr.read() if run.stderr is not None else ""
+            run.wait(timeout=120)
+        finally:
+            run.kill()  # (ended already, unless the test failed)
+    assert run.returncode == 128 + signal.SIGPIPE, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert "czar: its output was closed: the run is stopped; its tasks, branches and checkouts are kept" in err
+    assert left_over(czar_home) == []
     downs = [e.payload["reason"] for e in events(name) if e.kind == "run.down"]
-    assert downs == ["interrupted (Ctrl-C)"] * 2 + ["stopped (SIGTERM)"] + ["stopped (SIGHUP)"] * 2
+    assert downs == ["interrupted (Ctrl-C)"] * 2 + ["stopped (SIGTERM)"] + ["stopped (SIGHUP)"] * 2 + [
+        "stopped (its output was closed)"
+    ]
     result = czar("run", str(plan), "--json", timeout=240)
     assert result.returncode == 0, result.stderr
     assert_whole(name, tmp_path / "repo", json.loads(result.stdout))
@@ -270,14 +299,8 @@ def test_a_benchmark_killed_at_work_stops_its_run(tmp_path: Path, czar_home: Pat
     # spoiling every figure measured after it on the machine).
     folder = tmp_path / "bench"
     home = folder / "home"  # the benchmark keeps its run there, apart from yours
-    argv = [sys.executable, "-m", "czar", "bench", "dag", "--workers", "2", "--tasks", "4", "--task-seconds", "30"]
-    with subprocess.Popen(
-        [*argv, "--json", "--dir", str(folder)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_as_in_a_terminal,
-    ) as bench:
+    argv = ["bench", "dag", "--workers", "2", "--tasks", "4", "--task-seconds", "30"]
+    with _czar(*argv, "--json", "--dir", str(folder)) as bench:
         try:
             # Its agents at work: a simulated agent's sleep, under a worker host.
             retry_until(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -88,6 +89,9 @@ def on_signals(command: Callable[P, R]) -> Callable[P, R]:
                 return command(*args, **kwargs)
         except Terminated as exc:
             raise typer.Exit(how(exc).exit_code) from exc
+        except BrokenPipeError as exc:
+            output_gone()
+            raise typer.Exit(how(exc).exit_code) from exc
 
     return wrapped
 
@@ -106,7 +110,17 @@ class Stop:
     exit_code: int  # as a shell reports a process a signal ended
 
 
-def how(exc: KeyboardInterrupt) -> Stop:
+def how(exc: KeyboardInterrupt | BrokenPipeError) -> Stop:
+    if isinstance(exc, BrokenPipeError):
+        # What read its output is gone (`czar run | head`, a pager quit): as a terminal closed.
+        return Stop("its output was closed", "stopped (its output was closed)", 128 + signal.SIGPIPE)
     if isinstance(exc, Terminated):
         return Stop(f"stopped by {exc.name}", f"stopped ({exc.name})", 128 + exc.signum)
     return Stop("interrupted", "interrupted (Ctrl-C)", 128 + signal.SIGINT)
+
+
+def output_gone() -> None:
+    """Standard output points nowhere from now on: what is still written to it (Python's own
+    flush on the way out) must not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

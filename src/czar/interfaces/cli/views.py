@@ -241,11 +241,13 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
         # next supervisor (or were stopped by whoever stopped this one).
         keep_running = True
         raise
-    except KeyboardInterrupt as exc:
-        # Ctrl-C (or SIGTERM, SIGHUP: ``stopped``) stops the run as its end does (unless
-        # --keep-running); Typer would end the process without a word, and a person must know
-        # what is left running and what is kept.
+    except (KeyboardInterrupt, BrokenPipeError) as exc:
+        # Ctrl-C (or SIGTERM, SIGHUP, its output closed: ``stopped``) stops the run as its end
+        # does (unless --keep-running); Typer would end the process without a word, and a person
+        # must know what is left running and what is kept.
         stop = stopped.how(exc)
+        if isinstance(exc, BrokenPipeError):
+            stopped.output_gone()
         raise
     finally:
         if stop is not None:
