@@ -62,3 +62,11 @@ def test_a_line_to_a_terminal_gone_is_dropped(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr("sys.stderr", Gone())
     stopped.say("czar: stopped by SIGHUP: stopping the run...")  # no exception
+
+
+def test_a_closed_output_on_the_way_out_has_the_next_kill_noted_not_raised() -> None:
+    with stopped.as_interrupts():
+        stopped.stopping()  # (what `czar run` does when its output is closed)
+        os.kill(os.getpid(), signal.SIGTERM)  # would have raised in the middle of its way to `down`
+        assert stopped.told_again()
+    assert not stopped.told_again()

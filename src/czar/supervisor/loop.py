@@ -503,7 +503,9 @@ class Supervisor:
         if isinstance(d, Promote):
             with self.store.write() as conn:
                 why = (
-                    "dependencies approved; it starts from their work (stacked)" if d.stacked else "dependencies merged"
+                    "dependencies approved (stacked: it may start on their work before they merge)"
+                    if d.stacked
+                    else "dependencies merged"
                 )
                 Store.move_task(conn, d.task, TaskState.READY, expect=TaskState.PENDING, reason=why)
             self.say(f"task {d.task} is ready")

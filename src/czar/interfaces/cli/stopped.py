@@ -42,14 +42,19 @@ class Terminated(KeyboardInterrupt):
 
 
 def _raise(signum: int, _frame: FrameType | None) -> None:
-    # Once: what follows (the run's `down`, which takes the signals over and hurries when told
-    # again) must not be cut short by a second signal raising in the middle of its way there.
-    for sig in STOPS:
-        if signal.getsignal(sig) is _raise:
-            signal.signal(sig, _noted)
+    stopping()
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise Terminated(signum)
+
+
+def stopping() -> None:
+    """The command is on its way out (a signal, its output closed): what follows (the run's
+    `down`, which takes the signals over and hurries when told again) must not be cut short by a
+    signal raising in the middle of its way there; they are noted until then."""
+    for sig in STOPS:
+        if signal.getsignal(sig) is _raise:
+            signal.signal(sig, _noted)
 
 
 def _noted(signum: int, _frame: FrameType | None) -> None:
@@ -90,6 +95,7 @@ def on_signals(command: Callable[P, R]) -> Callable[P, R]:
         except Terminated as exc:
             raise typer.Exit(how(exc).exit_code) from exc
         except BrokenPipeError as exc:
+            stopping()
             output_gone()
             raise typer.Exit(how(exc).exit_code) from exc
 
@@ -123,4 +129,8 @@ def output_gone() -> None:
     """Standard output points nowhere from now on: what is still written to it (Python's own
     flush on the way out) must not fail again."""
     with contextlib.suppress(OSError, ValueError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        nowhere = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(nowhere, sys.stdout.fileno())
+        finally:
+            os.close(nowhere)

@@ -247,6 +247,7 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
         # must know what is left running and what is kept.
         stop = stopped.how(exc)
         if isinstance(exc, BrokenPipeError):
+            stopped.stopping()  # (a signal's own way out does so first thing)
             stopped.output_gone()
         raise
     finally:
