@@ -137,12 +137,14 @@ HURRY_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _say_hurried() -> None:
-    with contextlib.suppress(OSError):  # to a terminal that may be gone
-        print(
-            "czar: stopping at once: the supervisor's merges are cut short (nothing is lost)",
-            file=sys.stderr,
-            flush=True,
-        )
+    """Said from a signal handler too: written straight to the descriptor, as a print from within
+    one that came in the middle of another print fails (a reentrant call on stderr's buffer, which
+    ended a killed `czar down` without a word); to a terminal that may be gone."""
+    with contextlib.suppress(OSError, ValueError):
+        os.write(sys.stderr.fileno(), HURRIED.encode())
+
+
+HURRIED = "czar: stopping at once: the supervisor's merges are cut short (nothing is lost)\n"
 
 
 def _hurried_by_signals(hurry: threading.Event, got: list[int]) -> dict[signal.Signals, Any]:
