@@ -134,6 +134,7 @@ def down(project: Project, reason: str = "czar down", *, hurry: bool = False) ->
 
 
 HURRY_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+HURRIED = "czar: stopping at once: the supervisor's merges are cut short (nothing is lost)\n"
 
 
 def _say_hurried() -> None:
@@ -142,9 +143,6 @@ def _say_hurried() -> None:
     ended a killed `czar down` without a word); to a terminal that may be gone."""
     with contextlib.suppress(OSError, ValueError):
         os.write(sys.stderr.fileno(), HURRIED.encode())
-
-
-HURRIED = "czar: stopping at once: the supervisor's merges are cut short (nothing is lost)\n"
 
 
 def _hurried_by_signals(hurry: threading.Event, got: list[int]) -> dict[signal.Signals, Any]:

@@ -24,8 +24,7 @@ import typer
 P = ParamSpec("P")
 R = TypeVar("R")
 
-ASKED = (signal.SIGTERM, signal.SIGHUP)
-STOPS = (signal.SIGINT, *ASKED)
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _again: list[int] = []  # the stop signals that came after the first, before `down` took them over
 
 

@@ -130,7 +130,8 @@ class Dashboard(App[None]):
         for sig in QUIT_SIGNALS:
             if signal.getsignal(sig) is signal.SIG_IGN:
                 continue  # (`nohup`)
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            # A loop that cannot take signals (off the main thread, or not on Unix) quits by `q` alone.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.exit)
         self._table("workers").focus()
         if self.live:
