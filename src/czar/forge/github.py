@@ -41,11 +41,9 @@ if TYPE_CHECKING:
     from githubkit.typing import RetryOption
 
 API_URL = "https://api.github.com"
-LOG_TAIL = 4000
+LOG_TAIL = 4000  # characters of a failed GitHub Actions job's log kept for its author
 PAGE, PAGES = 100, 20  # items a page (GitHub's most), pages read of one list at most
-TRUSTED = frozenset(
-    {"OWNER", "MEMBER", "COLLABORATOR"}
-)  # whose remarks reach an agent  # characters of a failed GitHub Actions job's log kept for its author
+TRUSTED = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})  # whose remarks reach an agent
 TIMEOUT = 30.0  # seconds a request may take
 MAX_WAIT = 60.0  # seconds czar waits, when GitHub says to, before giving up until the next look
 
@@ -71,7 +69,7 @@ mutation Enqueue($id: ID!, $head: GitObjectID!) {
     mergeQueueEntry { state position }
   }
 }
-"""  # where the token is looked for, in order
+"""
 
 
 @dataclass(frozen=True)
