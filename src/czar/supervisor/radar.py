@@ -22,6 +22,7 @@ Tasks are watched until they are merged: one in the merge queue still holds the 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -75,6 +76,7 @@ class Radar:
         self._pairs: dict[tuple[str, str], list[str] | None] = {}  # (tip, tip) -> conflicted files
         self._last: frozenset[tuple[str, str]] = frozenset()  # (task, tip) last scanned, and integration
         self._integration_seen: str | None = None  # the integration tip the cache has caught up with
+        self._integration_before: deque[str] = deque(maxlen=64)  # ... and those it had caught up with before
         # task -> its tip when last read, and where its branch started (``stack_starts``: a restack
         # counts once its agent brings it in, which moves the tip)
         self._starts: dict[str, tuple[str, tuple[str, ...]]] = {}
@@ -112,10 +114,20 @@ class Radar:
 
     def _catch_up(self, integration: str) -> None:
         """The integration branch moved (a merge): only branches that change a file the merges
-        changed can have new findings against it; the others just take note, without git."""
-        seen = self._integration_seen
-        self._integration_seen = integration
-        if seen is None or seen == integration:
+        changed can have new findings against it; the others just take note, without git.
+
+        Called by the radar's scans and by every look of a verification or a merge: a merge's
+        look after the merge before it would otherwise run git again for every branch in flight
+        (three commands each, three hundred at a hundred workers). A look that read the tips
+        before a merge another thread has caught up with already changes nothing."""
+        with self._lock:
+            seen = self._integration_seen
+            if seen == integration or integration in self._integration_before:
+                return
+            self._integration_seen = integration
+            if seen is not None:
+                self._integration_before.append(seen)
+        if seen is None:
             return
         moved = set(self.git.files_between(seen, integration))
         with self._lock:
@@ -224,6 +236,7 @@ class Radar:
         live, claims, tips, integration = self._look(harvest=fresh)
         if integration is None or task not in live:
             return [], None
+        self._catch_up(integration)
         over = self._stacked(live, tips)
         mine = self._branch(task, tips[branch_of(task)], integration, over.get(task))
         if fresh:
