@@ -52,7 +52,7 @@ from czar.supervisor.project import Project
 from czar.supervisor.pulls import PullRequests
 from czar.supervisor.radar import Radar, gate
 from czar.supervisor.reviews import Reviewing
-from czar.supervisor.snapshot import snapshot
+from czar.supervisor.snapshot import Snapshots
 from czar.supervisor.stall import StallWatch
 from czar.supervisor.tools import ToolsServer
 
@@ -88,6 +88,7 @@ class Supervisor:
         self.radar = Radar(project, self.actions)
         self.merge_queue = MergeQueue(project, self.actions, self.radar)
         self.radar_wanted = threading.Event()
+        self.snapshots = Snapshots(self.store)  # read by the main thread alone, at each step
         self.stall = StallWatch(self.store, project.plan.health.stall_after, project.clock)
         self.stall_look = 0.0  # when the run's progress was last looked at
         self.alerts = AlertSender(project)
@@ -302,7 +303,7 @@ class Supervisor:
                         Store.emit(conn, EventKind.SUPERVISOR_ERROR, task=name, error=repr(exc))
         self.radar_wanted.set()
         plan = self.p.plan
-        snap = snapshot(self.store)
+        snap = self.snapshots.read()
         for task in [
             t for t in self.failed_starts if t not in snap.tasks or snap.tasks[t].state is not TaskState.READY
         ]:
