@@ -210,3 +210,19 @@ def test_a_task_whose_work_overlaps_one_in_flight_that_came_first_is_held(tmp_pa
     assert _merged_titles(f) == []
     held = [e.payload["reason"] for e in f.project.store.events_after(0) if e.kind == "task.state"][-1]
     assert held.startswith("held:") and "first" in held
+
+
+def test_a_batch_is_looked_at_once_before_it_merges(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each look before a merge reads the store and every agent's checkout: a batch of eight (seen
+    at a hundred workers) looked eight times."""
+    f = _batch(tmp_path, {t: {f"{t}.txt": f"{t}\n"} for t in ("a", "b", "c")})
+    queue = _queue(f, radar=True)
+    assert queue.radar is not None
+    looks: list[bool] = []
+    look = queue.radar._look
+    monkeypatch.setattr(queue.radar, "_look", lambda *, harvest=True: looks.append(harvest) or look(harvest=harvest))
+    queue.merge(["a", "b", "c"])
+    assert f.states() == {"a": "merged", "b": "merged", "c": "merged"}
+    assert looks == [True]

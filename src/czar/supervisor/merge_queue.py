@@ -348,8 +348,9 @@ class MergeQueue:
         if self.radar is None:
             return held, behind
         taken: dict[str, str] = {}  # file -> the task of this batch that changes it
+        looked = self.radar.before_merge(task_ids)
         for t in task_ids:
-            found, read = self.radar.findings_for(t, fresh=True)
+            found, read = looked[t]
             overlaps = [f for f in found if f.kind in OVERLAPS]
             others = {f.other for f in overlaps if f.other is not None}
             files = read[1] if read is not None else []

@@ -229,25 +229,42 @@ class Radar:
         self, task: str, *, fresh: bool = False
     ) -> tuple[list[RadarFinding], tuple[bool, list[str]] | None]:
         """The findings that concern one task now (for verification, which must not wait a
-        round, and for the merge queue, ``fresh``), and what was read of its branch: whether it
-        has commits of its own, and the files it changed (None if it has no branch)."""
+        round, and for the merge queue, ``fresh``: see ``before_merge``), and what was read of its
+        branch: whether it has commits of its own, and the files it changed (None if it has no
+        branch)."""
+        if fresh:
+            return self.before_merge([task])[task]
         # Only a look before a merge brings in the others' new commits: a verification must not
         # wait for fetches from every checkout (the radar's next round has them in a moment).
-        live, claims, tips, integration = self._look(harvest=fresh)
+        live, claims, tips, integration = self._look(harvest=False)
         if integration is None or task not in live:
             return [], None
         self._catch_up(integration)
         over = self._stacked(live, tips)
         mine = self._branch(task, tips[branch_of(task)], integration, over.get(task))
-        if fresh:
-            # Before a merge: every branch as it is now (git only for those whose tip moved).
-            others = {t: self._branch(t, tips[branch_of(t)], integration, over.get(t)) for t in live if t != task}
-        else:
-            # The others as the radar last saw them: analysing every branch for each verification
-            # would cost a hundred git commands at scale; the radar's next round catches the rest.
-            with self._lock:
-                others = {t: b for t, b in self._branches.items() if t in live and t != task}
-        found = [f for f in self._findings(live, {**others, task: mine}, claims, only=task) if f.task == task]
+        # The others as the radar last saw them: analysing every branch for each verification
+        # would cost a hundred git commands at scale; the radar's next round catches the rest.
+        with self._lock:
+            others = {t: b for t, b in self._branches.items() if t in live and t != task}
+        return self._for(task, live, {**others, task: mine}, claims)
+
+    def before_merge(self, tasks: Sequence[str]) -> dict[str, tuple[list[RadarFinding], tuple[bool, list[str]] | None]]:
+        """``findings_for`` each of ``tasks`` just before they merge: every branch as it is now,
+        with what agents committed brought in (git only for branches whose tip moved). One look
+        for the whole batch: each look reads the store and every agent's checkout."""
+        live, claims, tips, integration = self._look(harvest=True)
+        if integration is None:
+            return {t: ([], None) for t in tasks}
+        self._catch_up(integration)
+        over = self._stacked(live, tips)
+        branches = {t: self._branch(t, tips[branch_of(t)], integration, over.get(t)) for t in live}
+        return {t: self._for(t, live, branches, claims) if t in live else ([], None) for t in tasks}
+
+    def _for(
+        self, task: str, live: dict[str, TaskAtWork], branches: dict[str, _Branch], claims: dict[str, tuple[str, ...]]
+    ) -> tuple[list[RadarFinding], tuple[bool, list[str]]]:
+        mine = branches[task]
+        found = [f for f in self._findings(live, branches, claims, only=task) if f.task == task]
         return found, (mine.tip != mine.base, sorted(mine.changes))
 
     def _findings(
