@@ -62,7 +62,8 @@ class PullRequests:
         each review saw)."""
         with self.p.store.read() as conn:
             waiting = Store.unposted_reviews(conn)
-            pulls = {p.task_id: p for p in Store.all_pulls(conn)}
+            # (Every pull request is read only when a verdict waits: this runs at each verification's end.)
+            pulls = {p.task_id: p for p in Store.all_pulls(conn)} if waiting else {}
         for r in waiting:
             pull = pulls.get(r.task_id)
             verdict = Verdict.APPROVE if r.state is ReviewState.APPROVED else Verdict.REQUEST_CHANGES
@@ -121,7 +122,7 @@ class PullRequests:
             if task.attempt_id is not None:
                 attempt = Store.attempt(conn, task.attempt_id)
                 passed = Store.last_event_of(conn, task.attempt_id, EventKind.VERIFY_PASSED)
-            cost = Store.costs_by_task(conn).get(task.id)
+            cost = Store.costs_by_task(conn, only=(task.id,)).get(task.id)
         # A stacked task's own changes: since it started on its dependencies' work, until it brings
         # the integration branch in (their changes are theirs, on their own pull requests).
         start = None
