@@ -149,3 +149,51 @@ def test_a_look_before_a_merge_reads_again_only_the_branches_the_last_merge_touc
     # What the look saw holds: b's lines and the merge's are the same file's, a conflict for b.
     found, _ = radar.findings_for("b", fresh=True)
     assert [(str(x.kind), x.task, x.files) for x in found] == [("conflict", "b", ("b.txt",))]
+
+
+def test_after_a_reset_of_the_integration_branch_and_a_look_from_before_it_the_radar_sees_what_a_new_one_sees(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A branch the radar knows is caught up with a moved integration branch only when the move
+    is merges on top of what it knew: after a person's reset, and a verification's look that read
+    the tips just before it, b's branch would bring back a line the reset took out; a radar that
+    caught up across the reset said nothing of it."""
+    f, radar = _at_work(tmp_path, ("a", "b"))
+    before = f.repo.tip("czar/integration")
+    assert _found(radar) == []
+    merged = f.repo.commit("czar/integration", _line(10, "a merge's line"), "a merge")
+    assert _found(radar) == []
+    f.repo.merge_in(f.checkout("b"), "czar/b", "czar/integration", {})  # b brings it in, as told
+    f.repo.commit_in(f.checkout("b"), "czar/b", {"b.txt": "b's work\n"})
+    assert _found(radar) == []
+    f.repo.reset_branch("czar/integration", before)  # a person takes the merge back
+    _found(radar)
+    tips = f.repo.tips
+    monkeypatch.setattr(f.repo, "tips", lambda prefix="czar/": {**tips(prefix), "czar/integration": merged})
+    radar.findings_for("b")  # a verification that read the tips before the reset
+    monkeypatch.setattr(f.repo, "tips", tips)
+    f.repo.commit("czar/integration", _line(10, "a person's line"), "a person's fix")
+    fresh = Radar(f.project, Actions(f.project)).scan() or []
+    assert ("conflict", "b", None, ("CHANGES.md",)) in [(str(x.kind), x.task, x.other, x.files) for x in fresh]
+    assert sorted(map(str, radar.scan() or [])) == sorted(map(str, fresh))
+
+
+def test_a_look_from_before_the_last_merge_does_not_undo_the_catching_up(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f, radar = _at_work(tmp_path, ("a", "b", "c"))
+    for t in ("a", "b", "c"):
+        f.repo.commit_in(f.checkout(t), f"czar/{t}", {f"{t}.txt": f"{t}'s work\n"})
+    assert _found(radar) == []
+    older = f.repo.commit("czar/integration", {"x.txt": "x\n"}, "a merge")
+    f.repo.commit("czar/integration", {"y.txt": "y\n"}, "the next merge")
+    radar.before_merge(["a"])
+    tips = f.repo.tips
+    monkeypatch.setattr(f.repo, "tips", lambda prefix="czar/": {**tips(prefix), "czar/integration": older})
+    radar.findings_for("a")  # a verification that read the tips before the last merge
+    monkeypatch.setattr(f.repo, "tips", tips)
+    read: list[str] = []
+    diff_zero = f.repo.diff_zero
+    monkeypatch.setattr(f.repo, "diff_zero", lambda base, tip: read.append(tip) or diff_zero(base, tip))
+    radar.before_merge(["a"])
+    assert f.repo.tip("czar/b") not in read and f.repo.tip("czar/c") not in read

@@ -22,7 +22,6 @@ Tasks are watched until they are merged: one in the merge queue still holds the 
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -76,7 +75,6 @@ class Radar:
         self._pairs: dict[tuple[str, str], list[str] | None] = {}  # (tip, tip) -> conflicted files
         self._last: frozenset[tuple[str, str]] = frozenset()  # (task, tip) last scanned, and integration
         self._integration_seen: str | None = None  # the integration tip the cache has caught up with
-        self._integration_before: deque[str] = deque(maxlen=64)  # ... and those it had caught up with before
         # task -> its tip when last read, and where its branch started (``stack_starts``: a restack
         # counts once its agent brings it in, which moves the tip)
         self._starts: dict[str, tuple[str, tuple[str, ...]]] = {}
@@ -113,24 +111,30 @@ class Radar:
         return branch
 
     def _catch_up(self, integration: str) -> None:
-        """The integration branch moved (a merge): only branches that change a file the merges
-        changed can have new findings against it; the others just take note, without git.
+        """The integration branch moved on (merges on top of it): only branches that change a
+        file the merges changed can have new findings against it; the others just take note,
+        without git.
 
         Called by the radar's scans and by every look of a verification or a merge: a merge's
         look after the merge before it would otherwise run git again for every branch in flight
-        (three commands each, three hundred at a hundred workers). A look that read the tips
-        before a merge another thread has caught up with already changes nothing."""
+        (three commands each, three hundred at a hundred workers). Only a move onto what the
+        cache has caught up with is caught up with: a look that read the tips before a merge
+        another look has caught up with changes nothing, and after a reset (a person's) the
+        branches are read again."""
         with self._lock:
             seen = self._integration_seen
-            if seen == integration or integration in self._integration_before:
-                return
-            self._integration_seen = integration
-            if seen is not None:
-                self._integration_before.append(seen)
-        if seen is None:
+        if seen == integration:
             return
-        moved = set(self.git.files_between(seen, integration))
+        if seen is not None and self.git.is_ancestor(integration, seen):
+            return  # an older tip: a look that read the tips before a merge (or a reset: read again)
+        onto = seen is not None and self.git.is_ancestor(seen, integration)
+        moved = set(self.git.files_between(seen, integration)) if onto and seen is not None else None
         with self._lock:
+            if self._integration_seen != seen:
+                return  # another look caught up meanwhile (its branches are read again if need be)
+            self._integration_seen = integration
+            if moved is None:
+                return  # not merges on top of what the cache holds: each branch is read again
             for task, b in list(self._branches.items()):
                 if b.integration == seen and b.over is None and not moved & b.changes.keys():
                     self._branches[task] = replace(b, integration=integration)
