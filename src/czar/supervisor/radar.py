@@ -117,10 +117,10 @@ class Radar:
 
         Called by the radar's scans and by every look of a verification or a merge: a merge's
         look after the merge before it would otherwise run git again for every branch in flight
-        (three commands each, three hundred at a hundred workers). Only a move onto what the
-        cache has caught up with is caught up with: a look that read the tips before a merge
-        another look has caught up with changes nothing, and after a reset (a person's) the
-        branches are read again."""
+        (three commands each, three hundred at a hundred workers). Only merges on top of the tip
+        the cache knows are caught up with: a look that read the tips before a merge another look
+        has caught up with changes nothing, and after a reset (a person's) each branch is read
+        again."""
         with self._lock:
             seen = self._integration_seen
         if seen == integration:
