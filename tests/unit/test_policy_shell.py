@@ -514,7 +514,8 @@ WRAPS = [
     lambda c: f"if true; then {c}; fi",
     lambda c: f"for i in 1; do {c}; done",
     lambda c: f"cd src && {c}",
-    lambda c: f"X=$({c}) true",
+    # (spaced: wrapped around `( c )`, `$((` would be an arithmetic expansion, where bash runs nothing)
+    lambda c: f"X=$( {c} ) true",
     lambda c: f"cat <<E\n$({c})\nE",
 ]
 
