@@ -219,10 +219,10 @@ def test_checks_passed_are_known_by_their_files_commands_time_allowed_and_sandbo
 
 def test_the_briefs_decisions_read_are_the_records_fields(tmp_path: Path) -> None:
     """What the supervisor reads at every step (a task or worker without its text) says what the
-    whole record says, and a joined row (a worker with its task and attempt) is read whole, its
+    whole record says, and a joined row (a worker with its task and attempt) is read with its
     missing side None."""
     from czar.core.states import WorkerRole, WorkerState
-    from czar.store.records import TaskBrief, TaskSpec, WorkerBrief
+    from czar.store.records import HeldTask, TaskAtWork, TaskBrief, TaskSpec, WorkerBrief
 
     store = Store(_paths(tmp_path))
     with store.write() as conn:
@@ -247,10 +247,19 @@ def test_the_briefs_decisions_read_are_the_records_fields(tmp_path: Path) -> Non
         Store.move_task(conn, "a", TaskState.ASSIGNED, reason="test", **fields)
         Store.set_waits(conn, "b", "a")
         Store.set_worker(conn, "w1", state=WorkerState.WORKING.value, task_id="a")
+        Store.set_attempt(conn, attempt, named_task="b", launches=2, stale_launch=1)
     with store.read() as conn:
         tasks, briefs = Store.all_tasks(conn), Store.task_briefs(conn)
         workers, worker_briefs = Store.all_workers(conn), Store.worker_briefs(conn)
         stations = {s.worker.id: s for s in Store.stations(conn)}
+        at_work = Store.tasks_at_work(conn, (TaskState.ASSIGNED, TaskState.PENDING))
+        whole = Store.attempt(conn, attempt)
+    # The radar's reading: the task's fields, and its attempt's (none for a task without one).
+    assert at_work == [
+        TaskAtWork("a", 0, TaskState.ASSIGNED, tasks[0].spec, False, attempt, whole.worktree, "b", 2, 1),
+        *(TaskAtWork(t.id, t.order, t.state, t.spec, t.fresh, None, None, None, 0, 0) for t in tasks[1:]),
+    ]
+    assert whole.worktree == "/x" and whole.named_task == "b" and (whole.launches, whole.stale_launch) == (2, 1)
     assert briefs == [
         TaskBrief(t.id, t.order, t.state, t.spec, t.worker_id, t.blocked_on, t.approved_window) for t in tasks
     ]
@@ -266,7 +275,9 @@ def test_the_briefs_decisions_read_are_the_records_fields(tmp_path: Path) -> Non
         ("w2", WorkerState.STOPPED, None, WorkerRole.REVIEWER),
     ]
     busy = stations["w1"]
-    assert busy.worker == workers[0] and busy.task == tasks[0]
+    a = tasks[0]
+    assert busy.worker == workers[0]
+    assert busy.task == HeldTask(a.id, a.state, a.spec, a.checkpoint, a.confusions, a.blocked_on)
     assert busy.attempt is not None and busy.attempt.id == attempt and busy.attempt.branch == "czar/a"
     assert stations["w2"].worker == workers[1] and stations["w2"].task is None and stations["w2"].attempt is None
 

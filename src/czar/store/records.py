@@ -7,7 +7,7 @@ parsed here, once per distinct text, and never again by string key elsewhere.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from typing import Any, ClassVar, TypeVar
@@ -82,6 +82,19 @@ _MEMBERS: dict[type, dict[str, Any]] = {}
 _E = TypeVar("_E", TaskState, WorkerState, WorkerRole, AttemptOutcome, PullState, ReviewState)
 _R = TypeVar("_R")
 _NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def recalled(make: Callable[[tuple[Any, ...]], _R], size: int) -> Callable[[Sequence[Any]], _R]:
+    """``make`` (a record from a row's values), remembering the records it made by their values
+    (the ``size`` last). The supervisor reads every task and worker several times a second,
+    nearly all as they were: a record known by its values costs a lookup, not a making. Records
+    are frozen, so one may be handed out again and again."""
+    made = lru_cache(maxsize=size)(make)
+
+    def recall(values: Sequence[Any]) -> _R:
+        return made(tuple(values))
+
+    return recall
 
 
 def from_columns(cls: type[_R], row: Any, **converted: Any) -> _R:
@@ -244,20 +257,74 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldTask:
+    """A task held by a worker, as the health round reads it (several times a second, of every
+    worker): without its text."""
+
+    id: str
+    state: TaskState
+    spec: TaskSpec
+    checkpoint: int
+    confusions: int  # times its agent named another task
+    blocked_on: str | None  # what it waits for (``core.waits``)
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ("id", "state", "spec", "checkpoint", "confusions", "blocked_on")
+
+    @staticmethod
+    def from_values(values: Sequence[Any]) -> HeldTask:
+        """From the values of ``COLUMNS``, in that order."""
+        id_, state, spec, checkpoint, confusions, blocked_on = values
+        return HeldTask(
+            id_, _known(TaskState, state, "task state"), TaskSpec.from_json(spec), checkpoint, confusions, blocked_on
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Station:
     """A worker with the task it holds and that task's attempt (either may be missing)."""
 
     worker: Worker
-    task: Task | None
+    task: HeldTask | None
     attempt: Attempt | None
 
 
 @dataclass(frozen=True, slots=True)
 class TaskAtWork:
-    """A task with its current attempt, if it has one."""
+    """An unmerged task as the conflict radar reads it at every look (a hundred at a time, several
+    times a second): what it needs of the task and of its current attempt, without their text and
+    history (whole records cost three times as much)."""
 
-    task: Task
-    attempt: Attempt | None
+    id: str
+    order: int
+    state: TaskState
+    spec: TaskSpec
+    fresh: bool  # its branch starts again from scratch
+    attempt_id: int | None  # its current attempt; the fields below are that attempt's (None: no attempt)
+    worktree: str | None
+    named_task: str | None  # the task its agent said it works on
+    launches: int
+    stale_launch: int  # czar superseded its agent's launches up to this one (a correction)
+
+    TASK_COLUMNS: ClassVar[tuple[str, ...]] = ("id", "ord", "state", "spec", "fresh", "attempt_id")
+    ATTEMPT_COLUMNS: ClassVar[tuple[str, ...]] = ("worktree", "named_task", "launches", "stale_launch")
+
+    @staticmethod
+    def from_values(values: Sequence[Any]) -> TaskAtWork:
+        """From the values of ``TASK_COLUMNS`` then ``ATTEMPT_COLUMNS``, in that order (the
+        attempt's None for a task without one)."""
+        id_, order, state, spec, fresh, attempt_id, worktree, named_task, launches, stale_launch = values
+        return TaskAtWork(
+            id_,
+            order,
+            _known(TaskState, state, "task state"),
+            TaskSpec.from_json(spec),
+            bool(fresh),
+            attempt_id,
+            worktree if attempt_id is not None else None,
+            named_task if attempt_id is not None else None,
+            launches or 0,
+            stale_launch or 0,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,12 @@ from czar.core.states import TERMINAL_TASK_STATES, TaskState, can_transition
 from czar.errors import StoreError
 from czar.store.columns import rows_of
 from czar.store.events import Events
-from czar.store.joins import parts, prefixed
-from czar.store.records import Attempt, Task, TaskAtWork, TaskBrief, TaskSpec
+from czar.store.records import Task, TaskAtWork, TaskBrief, TaskSpec, recalled
 from czar.store.schema import attempts, tasks
+
+# Several thousand tasks' records (each state of a task is another), remembered by their values.
+_brief = recalled(TaskBrief.from_values, 8192)
+_at_work = recalled(TaskAtWork.from_values, 8192)
 
 
 class TransitionRefused(StoreError):
@@ -44,7 +47,7 @@ class Tasks:
     def task_briefs(conn: Connection) -> list[TaskBrief]:
         """Every task without its text, in the plan's order."""
         query = select(*(tasks.c[name] for name in TaskBrief.COLUMNS)).order_by(tasks.c.ord)
-        return [TaskBrief.from_values(r) for r in conn.execute(query).all()]
+        return [_brief(r) for r in conn.execute(query).all()]
 
     @staticmethod
     def tasks_named(conn: Connection, task_ids: Iterable[str]) -> dict[str, Task]:
@@ -149,20 +152,16 @@ class Tasks:
 
     @staticmethod
     def tasks_at_work(conn: Connection, states: Iterable[TaskState]) -> list[TaskAtWork]:
-        """The tasks in ``states``, each with its current attempt (if it has one)."""
+        """The tasks in ``states`` as the radar reads them, each with its current attempt's part."""
         wanted = [s.value for s in states]
-        rows = parts(
-            conn.execute(
-                select(*prefixed(tasks, "t_"), *prefixed(attempts, "a_", skip=("prompt",)))
-                .select_from(tasks)
-                .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
-                .where(tasks.c.state.in_(wanted))
-                .order_by(tasks.c.ord)
-            ),
-            "t_",
-            "a_",
+        query = (
+            select(
+                *(tasks.c[name] for name in TaskAtWork.TASK_COLUMNS),
+                *(attempts.c[name] for name in TaskAtWork.ATTEMPT_COLUMNS),
+            )
+            .select_from(tasks)
+            .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
+            .where(tasks.c.state.in_(wanted))
+            .order_by(tasks.c.ord)
         )
-        out = []
-        for t, a in rows:
-            out.append(TaskAtWork(Task.from_row(t), Attempt.from_row(a) if a.present() else None))
-        return out
+        return [_at_work(r) for r in conn.execute(query).all()]

@@ -10,10 +10,18 @@ from sqlalchemy import Connection, case, func, insert, select, update
 
 from czar.core.states import WorkerRole, WorkerState
 from czar.errors import StoreError
-from czar.store.columns import rows_of
-from czar.store.joins import parts, prefixed
-from czar.store.records import Attempt, Station, Task, Worker, WorkerBrief
+from czar.store.columns import Columns, rows_of
+from czar.store.records import Attempt, HeldTask, Station, Worker, WorkerBrief, recalled
 from czar.store.schema import attempts, tasks, workers
+
+_WORKER_COLUMNS = tuple(c.name for c in workers.c)
+_ATTEMPT_COLUMNS = tuple(c.name for c in attempts.c if c.name != "prompt")  # (the largest, read alone)
+
+# Each worker's record (and each state of it) remembered by its values: read several times a second.
+_brief = recalled(WorkerBrief.from_values, 4096)
+_held = recalled(HeldTask.from_values, 4096)
+_worker = recalled(lambda values: Worker.from_row(Columns(zip(_WORKER_COLUMNS, values, strict=True))), 4096)
+_attempt = recalled(lambda values: Attempt.from_row(Columns(zip(_ATTEMPT_COLUMNS, values, strict=True))), 4096)
 
 
 class Workers:
@@ -34,7 +42,7 @@ class Workers:
     def worker_briefs(conn: Connection) -> list[WorkerBrief]:
         """Every worker as decisions read it, in the order of their ids."""
         query = select(*(workers.c[name] for name in WorkerBrief.COLUMNS)).order_by(workers.c.id)
-        return [WorkerBrief.from_values(r) for r in conn.execute(query).all()]
+        return [_brief(r) for r in conn.execute(query).all()]
 
     @staticmethod
     def all_workers(conn: Connection) -> list[Worker]:
@@ -56,24 +64,25 @@ class Workers:
 
     @staticmethod
     def stations(conn: Connection) -> list[Station]:
-        """Every worker with the task it holds and that task's current attempt."""
-        rows = parts(
-            conn.execute(
-                select(*prefixed(workers, "w_"), *prefixed(tasks, "t_"), *prefixed(attempts, "a_", skip=("prompt",)))
-                .select_from(workers)
-                .outerjoin(tasks, tasks.c.id == workers.c.task_id)
-                .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
-                .order_by(workers.c.id)
-            ),
-            "w_",
-            "t_",
-            "a_",
+        """Every worker with the task it holds (without its text) and that task's current attempt."""
+        query = (
+            select(
+                *workers.c,
+                *(tasks.c[name] for name in HeldTask.COLUMNS),
+                *(attempts.c[name] for name in _ATTEMPT_COLUMNS),
+            )
+            .select_from(workers)
+            .outerjoin(tasks, tasks.c.id == workers.c.task_id)
+            .outerjoin(attempts, attempts.c.id == tasks.c.attempt_id)
+            .order_by(workers.c.id)
         )
+        held, ends = len(_WORKER_COLUMNS), len(_WORKER_COLUMNS) + len(HeldTask.COLUMNS)
         out = []
-        for w, t, a in rows:
-            task = Task.from_row(t) if t.present() else None
-            attempt = Attempt.from_row(a) if a.present() else None
-            out.append(Station(Worker.from_row(w), task, attempt))
+        for row in conn.execute(query).all():
+            values = tuple(row)
+            task = _held(values[held:ends]) if values[held] is not None else None
+            attempt = _attempt(values[ends:]) if values[ends] is not None else None
+            out.append(Station(_worker(values[:held]), task, attempt))
         return out
 
     @staticmethod

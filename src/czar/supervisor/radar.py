@@ -33,7 +33,7 @@ from czar.core.host_commands import MessageKind
 from czar.core.scope import in_scope
 from czar.core.states import AGENT_AT_WORK, HANDED_IN, UNMERGED
 from czar.core.verification import Blocker
-from czar.store.records import Task, TaskAtWork
+from czar.store.records import TaskAtWork
 from czar.store.store import Store, Tx
 from czar.supervisor.actions import Actions, branch_of, scope_message, stack_starts, stacked_base
 from czar.supervisor.project import Project
@@ -159,30 +159,30 @@ class Radar:
             rows = Store.tasks_at_work(conn, UNMERGED)
             claims = Store.all_claims(conn)
         tips = self._harvest(rows) if harvest else self.git.tips()
-        live = {r.task.id: r for r in rows if branch_of(r.task.id) in tips and not _being_corrected(r)}
+        live = {r.id: r for r in rows if branch_of(r.id) in tips and not _being_corrected(r)}
         with self._lock:  # work that was not the task's own is not expected back
-            self._footprints = {t: f for t, f in self._footprints.items() if t in live and not live[t].task.fresh}
+            self._footprints = {t: f for t, f in self._footprints.items() if t in live and not live[t].fresh}
         return live, claims, tips, tips.get(self.integration)
 
     def _harvest(self, rows: Sequence[TaskAtWork]) -> dict[str, str]:
         tips = self.git.tips()
         for r in rows:
-            if r.attempt is None or not r.attempt.worktree:
+            if not r.worktree:
                 continue
             # What agents committed in their checkouts since the last look, brought in (see
             # czar.vcs.checkout); of a task handed in, the commit it handed in.
-            task, branch = r.task, branch_of(r.task.id)
-            if task.state in AGENT_AT_WORK:
-                tip = self.git.harvest(Path(r.attempt.worktree), branch, tips.get(branch))
+            branch = branch_of(r.id)
+            if r.state in AGENT_AT_WORK:
+                tip = self.git.harvest(Path(r.worktree), branch, tips.get(branch))
                 if tip is not None:
                     tips[branch] = tip
-            elif task.state in HANDED_IN and self._handed_in_seen.get(task.id) != (task.attempt_id, tips.get(branch)):
+            elif r.state in HANDED_IN and self._handed_in_seen.get(r.id) != (r.attempt_id, tips.get(branch)):
                 # Handed in, its verification not started yet: what it handed in holds the tasks
                 # after it back already (else one could merge first in the meantime). Once per
                 # hand-in: the store is not asked again while it waits for its verification.
-                if self.actions.bring_in_handed_in(task.id, tips):
+                if self.actions.bring_in_handed_in(r.id, tips):
                     tips[branch] = self.git.tip(branch)
-                self._handed_in_seen[task.id] = (task.attempt_id, tips.get(branch))
+                self._handed_in_seen[r.id] = (r.attempt_id, tips.get(branch))
         return tips
 
     def _stacked(self, live: dict[str, TaskAtWork], tips: dict[str, str]) -> dict[str, tuple[tuple[str, ...], bool]]:
@@ -193,8 +193,8 @@ class Radar:
         stale = [
             t
             for t, row in live.items()
-            if row.attempt is not None
-            and row.task.spec.depends_on
+            if row.attempt_id is not None
+            and row.spec.depends_on
             and self._starts.get(t, ("",))[0] != tips.get(branch_of(t))
         ]
         if stale:
@@ -203,13 +203,13 @@ class Radar:
                     self._starts[t] = (tips.get(branch_of(t), ""), stack_starts(conn, t))
         out: dict[str, tuple[tuple[str, ...], bool]] = {}
         for t, row in live.items():
-            if not row.task.spec.depends_on:
+            if not row.spec.depends_on:
                 continue
             # Prepared ahead, with no attempt yet: its branch holds nothing of its own.
-            prepared = (tips[branch_of(t)],) if row.attempt is None and branch_of(t) in tips else ()
-            starts = self._starts[t][1] if row.attempt is not None else prepared
+            prepared = (tips[branch_of(t)],) if row.attempt_id is None and branch_of(t) in tips else ()
+            starts = self._starts[t][1] if row.attempt_id is not None else prepared
             if starts:
-                out[t] = (starts, any(d in live for d in row.task.spec.depends_on))
+                out[t] = (starts, any(d in live for d in row.spec.depends_on))
         return out
 
     def scan(self) -> list[RadarFinding] | None:
@@ -281,12 +281,12 @@ class Radar:
         """What the branches do to each other and to the integration branch (``only``: to and
         with that one task)."""
         out: list[RadarFinding] = []
-        order = {t: seniority(r.task) for t, r in live.items()}
+        order = {t: seniority(r) for t, r in live.items()}
         busy = {t: b for t, b in branches.items() if b.changes}
         for t, b in busy.items():
             if only is not None and t != only:
                 continue
-            scope = live[t].task.spec.scope
+            scope = live[t].spec.scope
             if scope:
                 allowed = tuple(dict.fromkeys(scope + claims.get(t, ())))
                 outside = tuple(p for p in b.changes if not in_scope(allowed, p))
@@ -312,7 +312,7 @@ class Radar:
                 if later not in busy:
                     continue
                 a, b = seen[first], busy[later]
-                stacked = first in live[later].task.spec.depends_on or later in live[first].task.spec.depends_on
+                stacked = first in live[later].spec.depends_on or later in live[first].spec.depends_on
                 if not a.changes.keys() & b.changes.keys() or stacked:
                     continue  # (a dependency's work is what a stacked task builds on, not a rival)
                 same = hunks.overlap(a.changes, b.changes)
@@ -391,15 +391,15 @@ class Radar:
 def _being_corrected(r: TaskAtWork) -> bool:
     """Its agent works on the wrong task, or is being restarted on the right one: what its branch
     holds now is about to be undone, and must not set the radar off against anyone."""
-    if r.attempt is None:
+    if r.attempt_id is None:
         return False
-    if r.attempt.named_task is not None:
-        return r.attempt.named_task != r.task.id
+    if r.named_task is not None:
+        return r.named_task != r.id
     # czar superseded its agent (a correction resets the branch) and has not started the next yet.
-    return 0 < r.attempt.launches <= r.attempt.stale_launch and r.task.state in AGENT_AT_WORK
+    return 0 < r.launches <= r.stale_launch and r.state in AGENT_AT_WORK
 
 
-def seniority(task: Task) -> tuple[int, float, int, str]:
+def seniority(task: TaskAtWork) -> tuple[int, float, int, str]:
     """Who comes first of two tasks whose work overlaps: the one the plan hands out first (by
     priority, then the longest chain of work after it, then the plan's order; as ``decide``
     does). Not the one whose agent happened to start first: tasks assigned in one step start in
