@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from czar.core.states import TaskState
 from czar.store.schema import tasks
 from czar.store.store import Store
+from czar.supervisor import merge_queue
 from czar.supervisor.actions import Actions
 from czar.supervisor.merge_queue import MergeQueue
 from czar.supervisor.project import Project, open_project
@@ -261,3 +264,36 @@ def test_a_resolution_that_took_out_another_tasks_lines_is_not_merged(tmp_path: 
     assert _states(project)["b"] == "merged"
     text = git(project.plan.repo, "show", "czar/integration:CHANGES.md")
     assert "entry of task a" in text and "entry of task b" in text
+
+
+def test_checkouts_go_once_the_merge_is_recorded_and_a_leftover_at_the_next_start(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleting a merged task's checkout takes tens of milliseconds under a hundred agents: it
+    comes after the merge is recorded (the tasks waiting for it start meanwhile), with the
+    repository's lock shared (assignments making their clones go on). A checkout a stop left
+    behind in between goes at the supervisor's next start; the others stay."""
+    project = _project(tmp_path, ["a", "b"])
+    _commit(project, "czar/a", "a.txt", "a\n")
+    _commit(project, "czar/b", "b.txt", "b\n")
+    seen: list[tuple[list[str], dict[str, str]]] = []
+    discard = merge_queue.discard_checkouts
+
+    def watching(p: Project, merged: list[str]) -> None:
+        with p.git_lock.held(shared=True):  # as an assignment would, meanwhile
+            seen.append((list(merged), _states(p)))
+        discard(p, merged)
+
+    monkeypatch.setattr(merge_queue, "discard_checkouts", watching)
+    MergeQueue(project, Actions(project)).merge(["a"])
+    assert seen == [(["a"], {"a": "merged", "b": "merging"})]
+    assert not project.paths.worktree("a").exists() and project.paths.worktree("b").exists()
+
+    # b merges, and the supervisor stops before its checkout goes.
+    monkeypatch.setattr(merge_queue, "discard_checkouts", lambda p, merged: None)
+    MergeQueue(project, Actions(project)).merge(["b"])
+    assert _states(project)["b"] == "merged" and project.paths.worktree("b").exists()
+    project.paths.worktree("c").mkdir()  # not a merged task's: kept
+    monkeypatch.setattr(merge_queue, "discard_checkouts", discard)
+    merge_queue.discard_leftovers(project)
+    assert not project.paths.worktree("b").exists() and project.paths.worktree("c").exists()

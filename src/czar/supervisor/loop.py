@@ -47,7 +47,7 @@ from czar.supervisor.checks import CHECK
 from czar.supervisor.forge_feedback import ForgeFeedback
 from czar.supervisor.healer import Healer, agent_start_waiting, host_alive
 from czar.supervisor.lock import SupervisorLock
-from czar.supervisor.merge_queue import MergeQueue
+from czar.supervisor.merge_queue import MergeQueue, discard_leftovers
 from czar.supervisor.project import Project
 from czar.supervisor.pulls import PullRequests
 from czar.supervisor.radar import Radar, gate
@@ -200,6 +200,7 @@ class Supervisor:
         with self.store.write() as conn:
             for t in Store.tasks_in(conn, (TaskState.VERIFYING,)):
                 Store.move_task(conn, t.id, TaskState.SUBMITTED, reason="reconcile: verification was interrupted; redo")
+        discard_leftovers(p)
         self.to_start = self.take_back(list(p.plan.worker_kinds))
 
     def take_back(self, wids: list[str]) -> list[str]:

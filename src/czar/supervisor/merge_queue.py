@@ -120,11 +120,6 @@ class MergeQueue:
         if head != before:
             git.move_branch(self.integration, head, before)
         holding = {} if via_forge else self._holding(list(done.merged), tips)
-        if done.merged:
-            with self.p.git_lock.held():  # worktree metadata is shared with assignments
-                for t in done.merged:
-                    git.discard_checkout(self.p.paths.worktree(t))
-                git.prune_worktrees()
         with self.p.store.write() as conn:
             for t, why in waiting.items():
                 Store.move_task(conn, t, TaskState.APPROVED, expect=TaskState.MERGING, reason=why)
@@ -160,6 +155,7 @@ class MergeQueue:
                     )
         if head != before and not via_forge:
             remote_sync.push(self.p, self.integration, head, replace=False)
+        discard_checkouts(self.p, list(done.merged))
 
     def _holding(self, merged: Sequence[str], tips: dict[str, str]) -> dict[str, list[str]]:
         """For each task merged, the tasks at work stacked on it whose branches hold the very
@@ -415,6 +411,7 @@ class MergeQueue:
     def _merge_all(self, task_ids: Sequence[str], rows: dict[str, Any], onto: str, tips: dict[str, str]) -> _Outcome:
         git = self.git
         git.detach(self.worktree, onto)
+        head = onto  # the worktree's, followed here: each `git rev-parse` is a process (four a task)
         out = _Outcome({}, {})
         for t in task_ids:
             if any(d in task_ids and d not in out.merged for d in rows[t].spec.depends_on):
@@ -425,18 +422,20 @@ class MergeQueue:
             if git.is_ancestor(tip, onto):
                 out.merged[t] = onto  # merged before an interruption
                 continue
-            conflicted = git.merge_tree(git.head(self.worktree), tip)
+            conflicted = git.merge_tree(head, tip)
             if conflicted:
                 # Checked when it was verified: the integration branch moved under it since.
                 out.sent_back[t] = self._moved_under(conflicted, t)
                 continue
             title = rows[t].title
-            before = git.head(self.worktree)
+            before = head
             result = git.merge(self.worktree, tip, f"czar: merge task {t}: {title}")
             if result.ok:
-                lost = self._lost(t, before, git.head(self.worktree), tip, out.merged)
+                head = git.head(self.worktree)
+                lost = self._lost(t, before, head, tip, out.merged)
                 if lost:
                     git.detach(self.worktree, before)  # undone: nothing of it reaches the branch
+                    head = before
                     out.problems[t] = evidence(lost, self.integration)
                     with self.p.store.write() as conn:
                         Store.emit(
@@ -447,7 +446,7 @@ class MergeQueue:
                             owners=sorted({x.owner for x in lost}),
                         )
                     continue
-                out.merged[t] = git.head(self.worktree)
+                out.merged[t] = head
             else:
                 out.problems[t] = (
                     f"Merging {branch} into {self.integration} conflicted:\n```\n{result.output[-TAIL:]}\n```\n"
@@ -531,3 +530,30 @@ class MergeQueue:
 
     def _broke(self, failure: str) -> str:
         return f"After merging into {self.integration}, the project's checks failed:\n{failure}"
+
+
+def discard_checkouts(project: Project, tasks: Sequence[str]) -> None:
+    """The checkouts of ``tasks``, merged, go: after their merge is recorded, so that the tasks
+    waiting for it start meanwhile (deleting a clone's files takes tens of milliseconds under a
+    hundred agents). Each is a clone of its own, and removing it touches nothing of the
+    repository that an assignment making another may read: the lock is shared (a checkout of an
+    older czar, a worktree, is removed through git). One left behind by a stop in between goes
+    when the supervisor starts again (``discard_leftovers``)."""
+    if not tasks:
+        return
+    with project.git_lock.held(shared=True):
+        for t in tasks:
+            project.repo.discard_checkout(project.paths.worktree(t))
+        project.repo.prune_worktrees()
+
+
+def discard_leftovers(project: Project) -> None:
+    """The checkouts of merged tasks that a stop left behind (between a merge's record and the
+    removal of its checkouts), gone."""
+    try:
+        present = {c.name for c in project.paths.worktrees.iterdir()}
+    except OSError:
+        return  # no checkout made yet
+    with project.store.read() as conn:
+        merged = {t.id for t in Store.tasks_in(conn, (TaskState.MERGED,))}
+    discard_checkouts(project, sorted(merged & present))
