@@ -36,6 +36,15 @@ def _verified(tmp_path: Path, changes: dict[str, str | None]) -> tuple[OnFakes, 
     return f, PullRequests(f.project, lambda _text: None)
 
 
+def _verify_b(f: OnFakes) -> None:
+    """Task b handed in on worker w1, and verified."""
+    f.assign({"b": "w1"})
+    f.repo.commit_in(f.checkout("b"), "czar/b", {"b.txt": "b\n"})
+    Actions(f.project).bring_in_handed_in("b")
+    f.move("b", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    Actions(f.project).verify("b")
+
+
 def _pulls(f: OnFakes) -> list[Pull]:
     with f.project.store.read() as conn:
         return Store.all_pulls(conn)
@@ -88,11 +97,7 @@ def test_merged_at_the_integration_commit_and_closed_when_failed(tmp_path: Path,
     pulls.publish(f.task("a"), f.repo.tip("main"))
     assert _pulls(f)[0].state is PullState.MERGED and _history(f, pr.id) == ["opened", "merged"]
 
-    f.assign({"b": "w1"})
-    f.repo.commit_in(f.checkout("b"), "czar/b", {"b.txt": "b\n"})
-    Actions(f.project).bring_in_handed_in("b")
-    f.move("b", T.RUNNING, T.SUBMITTED, T.VERIFYING)
-    Actions(f.project).verify("b")
+    _verify_b(f)
     pulls.sync()
     f.move("b", T.MERGING)  # its merge broke the checks at its last round
     with f.project.store.write() as conn:
@@ -158,3 +163,37 @@ def test_a_task_sent_back_to_work_during_a_look_is_left_to_the_next(
     monkeypatch.undo()
     pulls.sync()
     assert _pulls(f) == []  # at work: nothing to show yet
+
+
+def test_a_sync_reads_no_pull_request_that_needs_nothing_more(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync runs after every verification and merge: at a hundred workers it read every pull
+    request each time. A merged task's pull request, merged, and a failed task's, closed, are read
+    no more while their tasks stay so; a failed task tried again is read again."""
+    f, pulls = _verified(tmp_path, {"a.txt": "a\n"})
+    pulls.sync()
+    f.move("a", T.MERGING)
+    with f.project.store.write() as conn:
+        Actions(f.project).merged(conn, f.task("a"), f.repo.tip("czar/a"))
+    _verify_b(f)
+    pulls.sync()
+    f.move("b", T.MERGING)
+    with f.project.store.write() as conn:
+        Actions(f.project).fail(conn, "b", "test", "b failed")
+    asked: list[list[str]] = []
+    read = Store.pulls_of_tasks
+
+    def reading(conn: Any, task_ids: list[str]) -> list[Pull]:
+        asked.append(sorted(task_ids))
+        return read(conn, task_ids)
+
+    monkeypatch.setattr(Store, "pulls_of_tasks", staticmethod(reading))
+    pulls.sync()  # a's was recorded merged by the sync before: nothing more to do; b's is closed
+    pulls.sync()  # b's read closed: nothing more to do
+    pulls.sync()
+    assert asked == [["a", "b"], ["b"], []]
+    assert {p.task_id: p.state for p in _pulls(f)} == {"a": PullState.MERGED, "b": PullState.CLOSED}
+    f.move("b", T.READY)  # a person's retry
+    pulls.sync()
+    assert asked[-1] == ["b"]

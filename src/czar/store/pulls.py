@@ -115,6 +115,14 @@ class Pulls:
         return None if row is None else Pull.from_row(row)
 
     @staticmethod
+    def pulls_of_tasks(conn: Connection, task_ids: Sequence[str]) -> list[Pull]:
+        """The pull requests of these tasks (those that have one)."""
+        if not task_ids:
+            return []
+        query = select(pulls).where(pulls.c.task_id.in_(list(task_ids))).order_by(pulls.c.id)
+        return [Pull.from_row(r) for r in rows_of(conn.execute(query))]
+
+    @staticmethod
     def all_pulls(conn: Connection) -> list[Pull]:
         return [Pull.from_row(r) for r in rows_of(conn.execute(select(pulls).order_by(pulls.c.id)))]
 

@@ -38,13 +38,16 @@ class PullRequests:
         # A remote forge (GitHub) sees only what is pushed, and may have missed an update.
         self.mirrored = project.plan.forge.kind != "local"
         self.trouble = ForgeTrouble(project, say)
+        # Tasks whose pull request needs nothing more while they stay as they are (merged with it,
+        # failed or cancelled without it open), with that state: a sync does not read them again.
+        self._settled: dict[str, TaskState] = {}
 
     def sync(self) -> None:
         """Open, update, merge and close what the tasks' states call for."""
         with self.p.store.read() as conn:
             # Briefs: a pull request's step reads a task whole only when it opens or merges one.
-            tasks = Store.task_briefs(conn)
-            pulls = {p.task_id: p for p in Store.all_pulls(conn)}
+            tasks = [t for t in Store.task_briefs(conn) if self._settled.get(t.id) is not t.state]
+            pulls = {p.task_id: p for p in Store.pulls_of_tasks(conn, [t.id for t in tasks])}
         wanted = any(t.state in VERIFIED or (t.state is TaskState.MERGED and t.id not in pulls) for t in tasks)
         tips = self.p.repo.tips() if wanted else {}
         for task in tasks:
@@ -54,6 +57,9 @@ class PullRequests:
                 self.trouble.worked(task.id, "its pull request")
             except CzarError as exc:  # one task's pull request must not keep the others back
                 self.trouble.failed(task.id, "its pull request", exc)
+                continue
+            if _settled(task.state, pull):
+                self._settled[task.id] = task.state
         self._post_reviews()
 
     def _post_reviews(self) -> None:
@@ -183,3 +189,12 @@ class PullRequests:
         with self.p.store.read() as conn:
             merged = Store.last_event_of(conn, task.attempt_id, EventKind.TASK_MERGED) if task.attempt_id else None
         return str(merged.payload.get("commit")) if merged is not None else None
+
+
+def _settled(state: TaskState, pull: Pull | None) -> bool:
+    """Whether a task in ``state`` with ``pull`` (as read before its step) has nothing more to do
+    on its pull request while it stays in that state."""
+    closed = pull is None or pull.state is not PullState.OPEN
+    if state is TaskState.MERGED:
+        return pull is not None and closed
+    return state in (TaskState.FAILED, TaskState.CANCELLED) and closed
