@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from czar.core.board import BoardRow
+from czar.store.records import Worker
 from czar.store.store import Store, Tx
 
 
-def board(conn: Tx) -> list[BoardRow]:
-    """Every worker, with its task and that task's claims."""
-    claims = Store.all_claims(conn)
-    workers = Store.all_workers(conn)
-    tasks = Store.tasks_named(conn, {w.task_id for w in workers if w.task_id is not None})
+def board(conn: Tx, workers: list[Worker] | None = None) -> list[BoardRow]:
+    """Every worker (or these ``workers``), with its task and that task's claims."""
+    workers = Store.all_workers(conn) if workers is None else workers
+    held = {w.task_id for w in workers if w.task_id is not None}
+    claims = Store.all_claims(conn, only=held)
+    tasks = Store.tasks_named(conn, held)
     out = []
     for w in workers:
         task = tasks.get(w.task_id) if w.task_id is not None else None
@@ -34,9 +36,12 @@ EXCERPT_LINES = 12  # a prompt carries this much of the board; `czar board` show
 
 
 def excerpt(conn: Tx, for_worker: str) -> list[str]:
-    """The board lines a worker's prompt carries: the others that hold a task (the first few)."""
-    lines = [row.line() for row in board(conn) if row.worker != for_worker and row.task is not None]
-    if len(lines) > EXCERPT_LINES:
-        more = len(lines) - EXCERPT_LINES
-        lines = [*lines[:EXCERPT_LINES], f"... and {more} more workers: `czar board` shows them all"]
+    """The board lines a worker's prompt carries: the others that hold a task (the first few).
+    Only those are read: every assignment makes one, a hundred workers' tasks read whole would
+    cost more than the rest of it."""
+    holding = [w for w in Store.workers_holding(conn) if w.id != for_worker]
+    lines = [row.line() for row in board(conn, holding[:EXCERPT_LINES]) if row.task is not None]
+    if len(holding) > EXCERPT_LINES:
+        more = len(holding) - EXCERPT_LINES
+        lines.append(f"... and {more} more workers: `czar board` shows them all")
     return lines

@@ -49,6 +49,12 @@ class Workers:
         return [Worker.from_row(r) for r in rows_of(conn.execute(select(workers).order_by(workers.c.id)))]
 
     @staticmethod
+    def workers_holding(conn: Connection) -> list[Worker]:
+        """The workers that hold a task, in the order of their ids."""
+        query = select(workers).where(workers.c.task_id.is_not(None)).order_by(workers.c.id)
+        return [_worker(r) for r in conn.execute(query).all()]
+
+    @staticmethod
     def idle_count(conn: Connection) -> int:
         """Authors idle and without a task (reviewers take no task)."""
         query = (
