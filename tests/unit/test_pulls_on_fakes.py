@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from czar.core.forge import CheckRun, PullState, Review, Verdict
+from czar.core.review import ReviewState
 from czar.core.states import TaskState
 from czar.forge.local import ForgeRefused, LocalForge
 from czar.store.records import Pull
@@ -169,8 +170,9 @@ def test_a_sync_reads_no_pull_request_that_needs_nothing_more(
     tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A sync runs after every verification and merge: at a hundred workers it read every pull
-    request each time. A merged task's pull request, merged, and a failed task's, closed, are read
-    no more while their tasks stay so; a failed task tried again is read again."""
+    request whole each time. A merged task's pull request, merged, and a failed task's, closed,
+    are not read whole; but as soon as one may need something (its task tried again and failed
+    again, a pull request opened for a cancelled task by a review's posting), it is."""
     f, pulls = _verified(tmp_path, {"a.txt": "a\n"})
     pulls.sync()
     f.move("a", T.MERGING)
@@ -189,11 +191,49 @@ def test_a_sync_reads_no_pull_request_that_needs_nothing_more(
         return read(conn, task_ids)
 
     monkeypatch.setattr(Store, "pulls_of_tasks", staticmethod(reading))
-    pulls.sync()  # a's was recorded merged by the sync before: nothing more to do; b's is closed
-    pulls.sync()  # b's read closed: nothing more to do
+    pulls.sync()  # a's was recorded merged by the sync before; b's is closed now
     pulls.sync()
-    assert asked == [["a", "b"], ["b"], []]
+    assert asked == [["b"], []]
     assert {p.task_id: p.state for p in _pulls(f)} == {"a": PullState.MERGED, "b": PullState.CLOSED}
-    f.move("b", T.READY)  # a person's retry
+
+    # A person tries b again; it is verified again (its pull request open again), and fails again.
+    f.move("b", T.READY)
     pulls.sync()
     assert asked[-1] == ["b"]
+    with f.project.store.write() as conn:
+        Store.move_task(conn, "b", T.PENDING, reason="test")  # (assigned from pending, as it was made)
+    f.assign({"b": "w1"})
+    f.repo.commit_in(f.checkout("b"), "czar/b", {"b.txt": "b again\n"})
+    Actions(f.project).bring_in_handed_in("b")
+    f.move("b", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    Actions(f.project).verify("b")
+    pulls.sync()
+    assert next(p for p in _pulls(f) if p.task_id == "b").state is PullState.OPEN
+    f.move("b", T.MERGING)
+    with f.project.store.write() as conn:
+        Actions(f.project).fail(conn, "b", "test", "b failed again")
+    pulls.sync()
+    assert next(p for p in _pulls(f) if p.task_id == "b").state is PullState.CLOSED
+
+
+def test_a_pull_request_a_review_opens_for_a_cancelled_task_is_closed_at_the_next_sync(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """A verdict waits to be posted on a task with no pull request yet (the forge was in trouble),
+    and a person cancels the task: posting it opens one, after the sync had found nothing to do
+    for the task. The next sync closes it."""
+    f = on_fakes(tmp_path, ["a", "b"], workers=1)
+    pulls = PullRequests(f.project, lambda _text: None)
+    f.assign({"b": "w1"})
+    f.repo.commit_in(f.checkout("b"), "czar/b", {"b.txt": "b\n"})
+    Actions(f.project).bring_in_handed_in("b")
+    f.move("b", T.RUNNING, T.SUBMITTED, T.VERIFYING, T.REVIEWING)
+    with f.project.store.write() as conn:
+        attempt, head = f.task("b").attempt_id, f.repo.tip("czar/b")
+        review = Store.new_review(conn, task_id="b", worker_id="w1", attempt_id=attempt, agent="sim", commit=head)
+        Store.set_review(conn, review, state=ReviewState.CHANGES_REQUESTED, summary="no")
+    f.move("b", T.CANCELLED)
+    pulls.sync()
+    assert [p.state for p in _pulls(f)] == [PullState.OPEN]  # opened to post the review on
+    pulls.sync()
+    assert [p.state for p in _pulls(f)] == [PullState.CLOSED]

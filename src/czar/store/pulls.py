@@ -115,6 +115,12 @@ class Pulls:
         return None if row is None else Pull.from_row(row)
 
     @staticmethod
+    def pull_states(conn: Connection) -> dict[str, PullState]:
+        """Each task's pull request's state (of the tasks that have one)."""
+        rows = conn.execute(select(pulls.c.task_id, pulls.c.state))
+        return {str(task): PullState(state) for task, state in rows}
+
+    @staticmethod
     def pulls_of_tasks(conn: Connection, task_ids: Sequence[str]) -> list[Pull]:
         """The pull requests of these tasks (those that have one)."""
         if not task_ids:

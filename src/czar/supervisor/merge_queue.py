@@ -535,16 +535,20 @@ class MergeQueue:
 def discard_checkouts(project: Project, tasks: Sequence[str]) -> None:
     """The checkouts of ``tasks``, merged, go: after their merge is recorded, so that the tasks
     waiting for it start meanwhile (deleting a clone's files takes tens of milliseconds under a
-    hundred agents). Each is a clone of its own, and removing it touches nothing of the
-    repository that an assignment making another may read: the lock is shared (a checkout of an
-    older czar, a worktree, is removed through git). One left behind by a stop in between goes
-    when the supervisor starts again (``discard_leftovers``)."""
-    if not tasks:
-        return
-    with project.git_lock.held(shared=True):
-        for t in tasks:
-            project.repo.discard_checkout(project.paths.worktree(t))
-        project.repo.prune_worktrees()
+    hundred agents). A clone of its own touches nothing of the repository, so removing it takes
+    no lock that an assignment waits on; a worktree of an older czar is removed through git,
+    under the exclusive lock (its metadata is the repository's). One left behind by a stop in
+    between goes when the supervisor starts again (``discard_leftovers``)."""
+    places = [project.paths.worktree(t) for t in tasks]
+    worktrees = [p for p in places if p.exists() and not project.repo.has_checkout(p)]
+    for place in places:
+        if place not in worktrees:
+            project.repo.discard_checkout(place)
+    if worktrees:
+        with project.git_lock.held():
+            for place in worktrees:
+                project.repo.discard_checkout(place)
+            project.repo.prune_worktrees()
 
 
 def discard_leftovers(project: Project) -> None:

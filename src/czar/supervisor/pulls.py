@@ -38,15 +38,14 @@ class PullRequests:
         # A remote forge (GitHub) sees only what is pushed, and may have missed an update.
         self.mirrored = project.plan.forge.kind != "local"
         self.trouble = ForgeTrouble(project, say)
-        # Tasks whose pull request needs nothing more while they stay as they are (merged with it,
-        # failed or cancelled without it open), with that state: a sync does not read them again.
-        self._settled: dict[str, TaskState] = {}
 
     def sync(self) -> None:
         """Open, update, merge and close what the tasks' states call for."""
         with self.p.store.read() as conn:
-            # Briefs: a pull request's step reads a task whole only when it opens or merges one.
-            tasks = [t for t in Store.task_briefs(conn) if self._settled.get(t.id) is not t.state]
+            # Briefs: a pull request's step reads a task whole only when it opens or merges one;
+            # and a pull request is read whole only when its task may need something of it.
+            states = Store.pull_states(conn)
+            tasks = [t for t in Store.task_briefs(conn) if not _settled(t.state, states.get(t.id))]
             pulls = {p.task_id: p for p in Store.pulls_of_tasks(conn, [t.id for t in tasks])}
         wanted = any(t.state in VERIFIED or (t.state is TaskState.MERGED and t.id not in pulls) for t in tasks)
         tips = self.p.repo.tips() if wanted else {}
@@ -57,9 +56,6 @@ class PullRequests:
                 self.trouble.worked(task.id, "its pull request")
             except CzarError as exc:  # one task's pull request must not keep the others back
                 self.trouble.failed(task.id, "its pull request", exc)
-                continue
-            if _settled(task.state, pull):
-                self._settled[task.id] = task.state
         self._post_reviews()
 
     def _post_reviews(self) -> None:
@@ -191,10 +187,9 @@ class PullRequests:
         return str(merged.payload.get("commit")) if merged is not None else None
 
 
-def _settled(state: TaskState, pull: Pull | None) -> bool:
-    """Whether a task in ``state`` with ``pull`` (as read before its step) has nothing more to do
-    on its pull request while it stays in that state."""
-    closed = pull is None or pull.state is not PullState.OPEN
+def _settled(state: TaskState, pull: PullState | None) -> bool:
+    """Whether a task in ``state`` whose pull request is in state ``pull`` (None: it has none)
+    needs nothing of it (merged with it, failed or cancelled without it open)."""
     if state is TaskState.MERGED:
-        return pull is not None and closed
-    return state in (TaskState.FAILED, TaskState.CANCELLED) and closed
+        return pull is not None and pull is not PullState.OPEN
+    return state in (TaskState.FAILED, TaskState.CANCELLED) and pull is not PullState.OPEN
