@@ -286,7 +286,7 @@ def test_a_brief_of_a_state_this_czar_does_not_know_is_one_line_too(tmp_path: Pa
     from sqlalchemy import insert, update
 
     from czar.errors import StoreError
-    from czar.store.schema import tasks, workers
+    from czar.store.schema import pulls, tasks, workers
 
     store = Store(_paths(tmp_path))
     with store.write() as conn:
@@ -294,9 +294,14 @@ def test_a_brief_of_a_state_this_czar_does_not_know_is_one_line_too(tmp_path: Pa
         conn.execute(insert(tasks).values(**row, state="judging"))
         Store.add_worker(conn, "w1", "sim")
         conn.execute(update(workers).values(role="auditor"))
+        pull = {"task_id": "t", "title": "t", "body": "", "files": "[]", "rounds": 1, "cost_usd": 0}
+        branches = {"head_branch": "czar/t", "base_branch": "czar/integration", "head_commit": "0" * 40}
+        conn.execute(insert(pulls).values(**pull, **branches, state="queued", created_at=0, updated_at=0))
     with store.read() as conn:
         with pytest.raises(StoreError, match="a task state this czar does not know: 'judging'"):
             Store.task_briefs(conn)
         with pytest.raises(StoreError, match="a worker role this czar does not know: 'auditor'"):
             Store.worker_briefs(conn)
+        with pytest.raises(StoreError, match="a pull request state this czar does not know: 'queued'"):
+            Store.pull_states(conn)
     store.close()

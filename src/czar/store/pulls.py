@@ -12,7 +12,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from czar.core.forge import FileStat, PullState
 from czar.errors import StoreError
 from czar.store.columns import rows_of
-from czar.store.records import Pull, PullEntry
+from czar.store.records import Pull, PullEntry, pull_state
 from czar.store.schema import pull_history, pulls
 
 
@@ -118,7 +118,7 @@ class Pulls:
     def pull_states(conn: Connection) -> dict[str, PullState]:
         """Each task's pull request's state (of the tasks that have one)."""
         rows = conn.execute(select(pulls.c.task_id, pulls.c.state))
-        return {str(task): PullState(state) for task, state in rows}
+        return {str(task): pull_state(state) for task, state in rows}
 
     @staticmethod
     def pulls_of_tasks(conn: Connection, task_ids: Sequence[str]) -> list[Pull]:

@@ -50,8 +50,8 @@ class Workers:
 
     @staticmethod
     def workers_holding(conn: Connection) -> list[Worker]:
-        """The workers that hold a task, in the order of their ids."""
-        query = select(workers).where(workers.c.task_id.is_not(None)).order_by(workers.c.id)
+        """The workers that hold a task (one the store has), in the order of their ids."""
+        query = select(workers).join(tasks, tasks.c.id == workers.c.task_id).order_by(workers.c.id)
         return [_worker(r) for r in conn.execute(query).all()]
 
     @staticmethod
