@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import html
 import json
 import os
+import pty
 import re
 import signal
+import struct
+import subprocess
+import sys
+import termios
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -25,7 +31,7 @@ from czar.core.events import EventKind
 from czar.core.forge import FileStat
 from czar.core.states import TaskState, WorkerState
 from czar.interfaces.tui import watch
-from czar.interfaces.tui.dashboard import Dashboard, kept_signals
+from czar.interfaces.tui.dashboard import QUIT_GRACE_SECONDS, Dashboard, kept_signals
 from czar.interfaces.tui.tables import Grid
 from czar.store.store import Store
 from czar.supervisor.project import Project, open_project
@@ -455,3 +461,32 @@ def test_a_kill_or_a_hangup_quits_it_as_q_does(run: Project, sig: signal.Signals
     finally:
         signal.signal(sig, previous)
     assert caught == [] and app.return_code == 0
+
+
+def test_killed_while_nobody_reads_its_terminal_it_still_ends(run: Project) -> None:
+    """A terminal nobody reads any more (a stalled connection): its screen's writes wait for
+    ever, and giving the terminal back with them. Killed, `czar dash` ended never (seen: two left
+    running, holding the store, after benchmarks); it ends within its grace now."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    argv = [sys.executable, "-m", "czar", "dash", str(run.plan.path)]
+    dash = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    try:
+        # Its quit signals taken (the screen is up), and what it wrote no longer growing: its
+        # first picture fills the terminal's buffer, and its writer waits.
+        deadline, pending, still = time.monotonic() + 60, -1, 0
+        while still < 5:
+            assert time.monotonic() < deadline and dash.poll() is None, "the dashboard's screen never came"
+            time.sleep(0.2)
+            status = Path(f"/proc/{dash.pid}/status").read_text()
+            caught = int(next(x for x in status.splitlines() if x.startswith("SigCgt")).split()[1], 16)
+            now = struct.unpack("i", fcntl.ioctl(master, termios.FIONREAD, b"\0\0\0\0"))[0]
+            still = still + 1 if caught & (1 << (signal.SIGTERM - 1)) and now == pending and now > 0 else 0
+            pending = now
+        dash.send_signal(signal.SIGTERM)
+        assert dash.wait(timeout=QUIT_GRACE_SECONDS + 30) == 128 + signal.SIGTERM
+    finally:
+        if dash.poll() is None:
+            dash.kill()
+        os.close(master)

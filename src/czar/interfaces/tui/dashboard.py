@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import ClassVar
@@ -65,6 +67,7 @@ class Unreadable(Message):
 
 
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+QUIT_GRACE_SECONDS = 5.0  # after a quit signal, the longest giving the terminal back may take
 
 
 class Dashboard(App[None]):
@@ -94,13 +97,22 @@ class Dashboard(App[None]):
         Binding("q", "quit", "quit"),
     ]
 
-    def __init__(self, project: Project, *, now: Callable[[], float] = time.time, live: bool = True) -> None:
+    def __init__(
+        self,
+        project: Project,
+        *,
+        now: Callable[[], float] = time.time,
+        live: bool = True,
+        on_quit_signal: Callable[[int], None] | None = None,
+    ) -> None:
         """``live``: follow the run (else show one picture of it, read at start: a still, for a
-        screenshot that must come out the same every time)."""
+        screenshot that must come out the same every time). ``on_quit_signal``: called with a
+        quit signal's number when one comes (``run_dashboard`` makes sure the process ends)."""
         super().__init__()
         self.project = project
         self.now = now
         self.live = live
+        self.on_quit_signal = on_quit_signal
         self.overview: Overview | None = None
         self._watch: Watch | None = None
         self._task_cells: dict[str, tuple[TaskRow, tuple[Text, ...]]] = {}  # made at the last look
@@ -125,19 +137,26 @@ class Dashboard(App[None]):
 
     def on_mount(self) -> None:
         # Killed (`kill`, `timeout`) or hung up, it quits as `q` does: it ended at once, and left
-        # the terminal on its screen, the cursor hidden, keys not echoed.
+        # the terminal on its screen, the cursor hidden, keys not echoed. The handler is the signal
+        # module's, not the loop's: a loop stuck writing to a terminal nobody reads any more (a
+        # stalled connection) would never run the loop's, and the dashboard would run on for ever.
         loop = asyncio.get_running_loop()
         for sig in QUIT_SIGNALS:
             if signal.getsignal(sig) is signal.SIG_IGN:
                 continue  # (`nohup`)
-            # A loop that cannot take signals (off the main thread, or not on Unix) quits by `q` alone.
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.exit)
+            with contextlib.suppress(ValueError):  # off the main thread: it quits by `q` alone
+                signal.signal(sig, functools.partial(self._quit_signal, loop))
         self._table("workers").focus()
         if self.live:
             self._follow(self.project)
         else:
             self._fresh(Fresh(self.project, overview(self.project)))
+
+    def _quit_signal(self, loop: asyncio.AbstractEventLoop, signum: int, _frame: object) -> None:
+        if self.on_quit_signal is not None:
+            self.on_quit_signal(signum)
+        with contextlib.suppress(RuntimeError):  # its loop is closed: it is ending already
+            loop.call_soon_threadsafe(self.exit)
 
     def on_unmount(self) -> None:
         # Its quit signals stay with it until its loop closes: a second one (a closed window
@@ -387,8 +406,22 @@ def run_dashboard(project: Project) -> None:
     person)."""
     people.require_person(project, "dash")
     project.store.last_event_id()  # a store that cannot be read is said in one line, before the screen
+    ending: list[threading.Timer] = []
+
+    def end_soon(signum: int) -> None:
+        # Killed or hung up, it ends within QUIT_GRACE_SECONDS whatever happens: giving a terminal
+        # nobody reads any more its screen back waits for ever (Textual's writes to it are queued
+        # behind one that never returns). It reads the run and changes nothing by itself: a
+        # person's command, if one was being carried out, is one transaction, kept or not.
+        if not ending:
+            ending.append(threading.Timer(QUIT_GRACE_SECONDS, os._exit, (128 + signum,)))
+            ending[0].daemon = True
+            ending[0].start()
+
     with kept_signals():
-        Dashboard(project).run()
+        Dashboard(project, on_quit_signal=end_soon).run()
+    for timer in ending:
+        timer.cancel()
 
 
 @contextlib.contextmanager
