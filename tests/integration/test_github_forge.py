@@ -302,3 +302,18 @@ def test_every_check_run_of_a_commit_is_read_however_many(world) -> None:
     fake.set_check(head, "shard-last", "failure", title="1 failed")
     checks = forge.checks(ref.number)
     assert len(checks) == 131 and [c.name for c in checks if not c.passed] == ["shard-last"]
+
+
+def test_the_fake_shows_a_pull_requests_lines_when_a_push_merges_it_during_a_review(world) -> None:
+    """The fake looks at a pull request, then at its diff: a push of its base that merges it
+    between the two looks made the diff empty, and a review's line comment was refused (seen in
+    a fresh clone's run). GitHub reads both at once: the lines are those of its diff still."""
+    repo, fake, forge = world
+    forge.open_or_update(_draft(repo))
+    head = git(repo, "rev-parse", "czar/a")
+    assert fake.lines_shown("czar/integration", head, False, "a.txt") == {1, 2, 3}
+    git(repo, "checkout", "-q", "czar/integration")
+    git(repo, "merge", "-q", "--no-ff", "-m", "merge a", "czar/a")
+    git(repo, "push", "-q", "origin", "czar/integration")
+    # The review's look at the pull request came first (not merged yet), its diff after the push.
+    assert fake.lines_shown("czar/integration", head, False, "a.txt") == {1, 2, 3}

@@ -126,7 +126,10 @@ class BareForge(ABC):
         hunks). A merged one keeps its diff: against the base as it was before the head came in
         (the newest commit of its first-parent line without it)."""
         base = self.tip(base_branch) or ""
-        if merged:
+        # Merged by now if its base holds it now: a push may land between the caller's look at
+        # the pull request and this one (a forge reads both at once), and the diff against a base
+        # that holds the head shows nothing.
+        if merged or (base and self.git("merge-base", "--is-ancestor", head, base).ok):
             line = self.git("rev-list", "--first-parent", "--max-count=200", base).output.split()
             base = next((c for c in line if not self.git("merge-base", "--is-ancestor", head, c).ok), base)
         out = self.git("diff", "--unified=3", f"{base}...{head}", "--", path).output
