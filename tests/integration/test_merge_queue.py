@@ -270,9 +270,9 @@ def test_checkouts_go_once_the_merge_is_recorded_and_a_leftover_at_the_next_star
     tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Deleting a merged task's checkout takes tens of milliseconds under a hundred agents: it
-    comes after the merge is recorded (the tasks waiting for it start meanwhile), with the
-    repository's lock shared (assignments making their clones go on). A checkout a stop left
-    behind in between goes at the supervisor's next start; the others stay."""
+    comes after the merge is recorded (the tasks waiting for it start meanwhile), and the merge
+    holds no lock then (assignments making their clones go on). A checkout a stop left behind in
+    between goes at the supervisor's next start; the others stay."""
     project = _project(tmp_path, ["a", "b"])
     _commit(project, "czar/a", "a.txt", "a\n")
     _commit(project, "czar/b", "b.txt", "b\n")
