@@ -169,7 +169,7 @@ def test_work_handed_in_and_not_verified_yet_holds_a_later_overlapping_task_back
     actions.bring_in_handed_in("b")  # b's own commit, as its verification brought it in
     move(project, "b", *TO_MERGING)
     assert "czar/a" not in project.git.tips() or project.git.tips()["czar/a"] != head
-    found, _ = Radar(project, actions).findings_for("b", fresh=True)
+    found, _ = Radar(project, actions).before_merge(["b"])["b"]
     assert [(f.kind, f.other) for f in found if f.kind != "scope"] == [("duplicate", "a")]
     assert project.git.tips()["czar/a"] == head  # brought in: the commit it handed in
 
@@ -194,11 +194,11 @@ def test_work_an_agent_undid_to_make_again_still_holds_a_later_overlapping_task_
     _commit_in_checkout(project, "b", "shared.txt", "b's entry\n")
     actions.bring_in_handed_in("b")
     move(project, "b", *TO_MERGING)
-    found, _ = radar.findings_for("b", fresh=True)
+    found, _ = radar.before_merge(["b"])["b"]
     assert [(f.kind, f.other) for f in found if f.kind != "scope"] == [("duplicate", "a")]
     # Once a merged (or failed), what it had holds nobody back.
     move(project, "a", T.SUBMITTED, T.VERIFYING, T.APPROVED, T.MERGING, T.MERGED)
-    found, _ = radar.findings_for("b", fresh=True)
+    found, _ = radar.before_merge(["b"])["b"]
     assert [(f.kind, f.other) for f in found if f.kind != "scope"] == []
 
 
@@ -246,7 +246,7 @@ def test_work_undid_at_an_older_base_holds_back_a_later_task_whose_same_lines_mo
     _commit_in_checkout(project, "b", "CHANGES.md", shifted.replace("Unreleased\n", "Unreleased\n- b's entry\n"))
     actions.bring_in_handed_in("b")
     move(project, "b", *TO_MERGING)
-    found, _ = radar.findings_for("b", fresh=True)
+    found, _ = radar.before_merge(["b"])["b"]
     assert [(f.kind, f.other) for f in found if f.other is not None] == [("conflict", "a")]
     # The merge queue holds b back while a is in flight.
     from czar.supervisor.merge_queue import MergeQueue

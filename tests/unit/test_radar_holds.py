@@ -142,12 +142,12 @@ def test_a_look_before_a_merge_reads_again_only_the_branches_the_last_merge_touc
     monkeypatch.setattr(f.repo, "diff_zero", lambda base, tip: read.append((base, tip)) or diff_zero(base, tip))
     # Another task's merge changes b.txt: b's branch is read again, c's and a's are not.
     f.repo.commit("czar/integration", {"b.txt": "merged meanwhile\n"}, "another task's merge")
-    found, seen = radar.findings_for("c", fresh=True)
+    found, seen = radar.before_merge(["c"])["c"]
     assert found == [] and seen == (True, ["c.txt"])
     # b's: its work and the integration branch's since it started; nothing of a's or c's.
     assert sorted(tip for _, tip in read) == sorted([f.repo.tip("czar/b"), f.repo.tip("czar/integration")])
     # What the look saw holds: b's lines and the merge's are the same file's, a conflict for b.
-    found, _ = radar.findings_for("b", fresh=True)
+    found, _ = radar.before_merge(["b"])["b"]
     assert [(str(x.kind), x.task, x.files) for x in found] == [("conflict", "b", ("b.txt",))]
 
 

@@ -316,7 +316,7 @@ class TaskAtWork:
     @staticmethod
     def from_values(values: Sequence[Any]) -> TaskAtWork:
         """From the values of ``TASK_COLUMNS`` then ``ATTEMPT_COLUMNS``, in that order (the
-        attempt's None for a task without one)."""
+        attempt's None for a task without one: an outer join)."""
         id_, order, state, spec, fresh, attempt_id, worktree, named_task, launches, stale_launch = values
         return TaskAtWork(
             id_,
@@ -325,8 +325,8 @@ class TaskAtWork:
             TaskSpec.from_json(spec),
             bool(fresh),
             attempt_id,
-            worktree if attempt_id is not None else None,
-            named_task if attempt_id is not None else None,
+            worktree,
+            named_task,
             launches or 0,
             stale_launch or 0,
         )

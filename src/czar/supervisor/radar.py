@@ -229,15 +229,10 @@ class Radar:
                 del self._branches[gone]
         return self._findings(live, branches, claims)
 
-    def findings_for(
-        self, task: str, *, fresh: bool = False
-    ) -> tuple[list[RadarFinding], tuple[bool, list[str]] | None]:
-        """The findings that concern one task now (for verification, which must not wait a
-        round, and for the merge queue, ``fresh``: see ``before_merge``), and what was read of its
-        branch: whether it has commits of its own, and the files it changed (None if it has no
-        branch)."""
-        if fresh:
-            return self.before_merge([task])[task]
+    def findings_for(self, task: str) -> tuple[list[RadarFinding], tuple[bool, list[str]] | None]:
+        """The findings that concern one task now, for its verification, which must not wait a
+        round (the merge queue's look is ``before_merge``), and what was read of its branch:
+        whether it has commits of its own, and the files it changed (None if it has no branch)."""
         # Only a look before a merge brings in the others' new commits: a verification must not
         # wait for fetches from every checkout (the radar's next round has them in a moment).
         live, claims, tips, integration = self._look(harvest=False)
