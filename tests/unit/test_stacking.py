@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from czar.core.decide import Merge, Promote, Snapshot, TaskView, decide
 from czar.core.host_commands import MessageKind, StartTask, Tell
@@ -344,3 +345,24 @@ def test_a_stacked_agent_that_did_not_bring_a_restack_in_hears_when_that_work_me
     f.move("p", T.MERGING)
     MergeQueue(f.project, actions).merge(["p"])
     assert len(_told(f, "w2", MessageKind.MERGED)) == 1
+
+
+def test_a_stacked_agent_assigned_while_its_dependency_merges_is_not_interrupted(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """The assigner and the merge thread run side by side: c is assigned, on p's approved work,
+    after the merge queue looked at the tasks at work and before it records p merged. c's branch
+    holds the work that merged, so its agent is not told to bring it in (seen in a stack run)."""
+    f = _stacked(tmp_path)
+    actions = Actions(f.project)
+
+    class AssignedMeanwhile(MergeQueue):
+        def _holding(self, *args: Any, **kwargs: Any) -> Any:
+            holding = super()._holding(*args, **kwargs)
+            f.assign({"c": "w2"})  # after the look at the tasks at work, before the record
+            return holding
+
+    f.move("p", T.MERGING)
+    AssignedMeanwhile(f.project, actions).merge(["p"])
+    assert f.task("p").state is T.MERGED and f.task("c").state is T.ASSIGNED
+    assert not _told(f, "w2", MessageKind.MERGED)

@@ -7,7 +7,7 @@ one transaction, so a crash between two actions never leaves half a decision beh
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -717,9 +717,9 @@ class Actions:
 
     # -- after a merge -----------------------------------------------------------------------
 
-    def merged(self, conn: Tx, task: Task, commit: str, holding: Collection[str] = ()) -> None:
+    def merged(self, conn: Tx, task: Task, commit: str, holds: Callable[[str], bool] = lambda _: False) -> None:
         """The task is in the integration branch: record it, free its claims, tell who waits
-        (``holding``: the tasks stacked on it whose branches hold the very work that merged)."""
+        (``holds``: whether a task stacked on it holds, in its branch, the very work that merged)."""
         Store.move_task(
             conn,
             task.id,
@@ -733,12 +733,12 @@ class Actions:
         Store.release_claims(conn, task.id)
         Store.set_waits(conn, task.id, None)
         Store.emit(conn, EventKind.TASK_MERGED, task=task.id, attempt=task.attempt_id, commit=commit)
-        self._tell_waiting(conn, task.id, holding)
+        self._tell_waiting(conn, task.id, holds)
 
-    def _tell_waiting(self, conn: Tx, merged: str, holding: Collection[str] = ()) -> None:
+    def _tell_waiting(self, conn: Tx, merged: str, holds: Callable[[str], bool] = lambda _: False) -> None:
         """Workers whose task comes after ``merged``, or waited for it and for nothing else any
         more, hear at once that it merged (one still waiting for other tasks hears when they have).
-        An agent stacked on it whose branch holds the very work that merged (``holding``) is not
+        An agent stacked on it whose branch holds the very work that merged (``holds``) is not
         interrupted: its own merge brings the rest (a message costs a real agent a turn)."""
         bring_in = f"Bring it into your branch now: `git merge {self.integration}`, then go on."
         waiting = {t.id for t in Store.waiting_tasks(conn) if merged in waits.parse(t.blocked_on)}
@@ -751,7 +751,7 @@ class Actions:
                     conn, t, MessageKind.MERGED, f"Task {merged}, which your task comes after, is merged. {bring_in}"
                 )
             elif t.id not in waiting and merged in t.spec.depends_on:  # stacked on its approved work
-                if t.id in holding:
+                if holds(t.id):
                     continue
                 self.tell(
                     conn, t, MessageKind.MERGED, f"Task {merged}, whose work yours is built on, is merged. {bring_in}"

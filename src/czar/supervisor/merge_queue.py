@@ -12,6 +12,7 @@ the integration branch was merged.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ from czar.core.findings import OVERLAPS
 from czar.core.hunks import FileChange
 from czar.core.landing import Landing, after_landing
 from czar.core.lost_lines import LostLine, evidence, lost_lines, meaningful
-from czar.core.states import AGENT_AT_WORK, TaskState
+from czar.core.repository import Repository
+from czar.core.states import TaskState
 from czar.errors import CzarError
 from czar.forge.local import ForgeRefused, InMergeQueue
 from czar.store.store import Store
@@ -44,6 +46,25 @@ OPENING_ALERT = 3  # ... and after this many ``[forge] poll_seconds`` without it
 
 # The project's checks on a commit: (commit, the log's name, its round) -> why they failed, or None.
 CheckRun = Callable[[str, str, int], "str | None"]
+
+
+class Holds:
+    """Whether a task's branch holds the commit a task merged with: each branch's tip read once,
+    when first asked (see ``MergeQueue._holding``)."""
+
+    def __init__(self, git: Repository, work: dict[str, str]) -> None:
+        self.git = git
+        self.work = work  # task merged -> the commit of its branch that merged
+        self.tips: dict[str, str] | None = None
+
+    def __call__(self, merged: str, task: str) -> bool:
+        work = self.work.get(merged)
+        if work is None:
+            return False
+        if self.tips is None or branch_of(task) not in self.tips:
+            self.tips = self.git.tips()  # (again for a branch made since: a task assigned meanwhile)
+        branch = self.tips.get(branch_of(task))
+        return branch is not None and self.git.is_ancestor(work, branch)
 
 
 @dataclass
@@ -119,7 +140,7 @@ class MergeQueue:
             git.detach(self.worktree, head)
         if head != before:
             git.move_branch(self.integration, head, before)
-        holding = {} if via_forge else self._holding(list(done.merged), tips)
+        holding = self._holding([] if via_forge else list(done.merged), tips)
         with self.p.store.write() as conn:
             for t, why in waiting.items():
                 Store.move_task(conn, t, TaskState.APPROVED, expect=TaskState.MERGING, reason=why)
@@ -136,7 +157,7 @@ class MergeQueue:
                 self.actions.merge_failed(conn, rows[t], self._moved_under(files, t), Landing.MOVED_UNDER)
             for t in task_ids:
                 if t in done.merged:
-                    self.actions.merged(conn, rows[t], done.merged[t], holding.get(t, ()))
+                    self.actions.merged(conn, rows[t], done.merged[t], functools.partial(holding, t))
                 elif t in done.sent_back:
                     self.actions.merge_failed(conn, rows[t], done.sent_back[t], Landing.MOVED_UNDER)
                 elif t in done.refused:
@@ -157,27 +178,16 @@ class MergeQueue:
             remote_sync.push(self.p, self.integration, head, replace=False)
         discard_checkouts(self.p, list(done.merged))
 
-    def _holding(self, merged: Sequence[str], tips: dict[str, str]) -> dict[str, list[str]]:
-        """For each task merged, the tasks at work stacked on it whose branches hold the very
-        commit that merged (``[project] stack``): their agents need not bring it in (its merge
-        brings the rest). Read from their branches, not from what they were told: an agent may
-        not have brought a restack in, or a new one may carry on a branch made on older work.
-        (Not for merges through the forge, which may take only branches up to date with it.)"""
-        if not merged or not self.p.plan.project.stack:
-            return {}
-        with self.p.store.read() as conn:
-            at_work = [t for t in Store.tasks_in(conn, AGENT_AT_WORK) if not set(merged).isdisjoint(t.spec.depends_on)]
-        if not at_work:
-            return {}
-        now = self.git.tips()
-        out: dict[str, list[str]] = {}
-        for t in merged:
-            work = tips.get(branch_of(t))
-            for d in at_work:
-                branch = now.get(branch_of(d.id))
-                if work and branch and t in d.spec.depends_on and self.git.is_ancestor(work, branch):
-                    out.setdefault(t, []).append(d.id)
-        return out
+    def _holding(self, merged: Sequence[str], tips: dict[str, str]) -> Holds:
+        """Whether a task at work stacked on a task merged holds the very commit that merged
+        (``[project] stack``): its agent need not bring it in (its merge brings the rest). Read
+        from its branch, not from what it was told: an agent may not have brought a restack in,
+        or a new one may carry on a branch made on older work. Asked as the merge is recorded,
+        not before: a task assigned meanwhile, on that work, is one of them. (Not for merges
+        through the forge, which may take only branches up to date with it.)"""
+        if not self.p.plan.project.stack:
+            return Holds(self.git, {})
+        return Holds(self.git, {t: c for t in merged if (c := tips.get(branch_of(t)))})
 
     def _through_forge(self, task_ids: Sequence[str], done: _Outcome, tips: dict[str, str], before: str) -> str:
         """Each task this batch merged (and checked) here, merged by the forge instead, in order,
