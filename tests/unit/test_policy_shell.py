@@ -177,6 +177,10 @@ DANGEROUS = [
     "rm -rf .",
     "cd /tmp; cd ..; rm -rf x",
     "for d in a b; do cd ..; done; rm -rf x",
+    "cd ..; cd src; cd -; rm -rf x",  # back to the folder above the checkout
+    "cd ..; false && cd /; cd -; rm -rf etc",  # back to the checkout or to the folder above it
+    "cd -; rm -rf x",  # before any cd here: czar cannot tell where it goes back to
+    "cd src; cd $X; cd -; cd -; rm -rf x",
     f"sed -i 's/x/y/' {USER}/src/a.py",
     "sed -i.bak 's/x/y/' ../b/file",
     "sed -ni 's/x/y/p' /etc/hosts",
@@ -278,6 +282,9 @@ DANGEROUS = [
 # Ordinary work inside the task's checkout: none of it may wait for a person.
 ORDINARY = [
     "cd src && pytest",
+    "cd src && make && cd - && git add -A && git commit -m 'build src'",
+    "cd src && pytest; cd .. && cd - && git status",
+    "cd /tmp && ls && cd - && git diff",
     "pytest 2>&1 | tail",
     "pytest 2>&1 | tail -20",
     "sleep 5",

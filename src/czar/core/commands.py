@@ -16,6 +16,7 @@ import posixpath
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from czar.core import file_commands, git_commands, network_commands, shell
 from czar.core import options as opts
@@ -23,7 +24,18 @@ from czar.core.options import names
 from czar.core.shell import Block, Command, Flow, Redirect, Script, ShellError, Word
 from czar.core.verdicts import Context, Verdict, allow, ask, deny, inside, writable
 
-Cwds = frozenset[str] | None  # the folders a command may run in; None when czar cannot tell
+
+class Here(NamedTuple):
+    """A folder a command may run in, with the folder before the last ``cd`` (where ``cd -``
+    goes back to): None when czar cannot tell (before the script's first ``cd``)."""
+
+    folder: str
+    previous: str | None
+
+
+# Where a command may run: every (folder, previous folder) the flow may lead to, kept in pairs so
+# that ``cd -`` goes back soundly past ``&&``, ``||`` and loops; None when czar cannot tell.
+Cwds = frozenset[Here] | None
 
 
 @dataclass(frozen=True)
@@ -35,7 +47,7 @@ class CommandVerdict:
 def judge(script: Script, ctx: Context, cwd: str | None = None) -> list[CommandVerdict]:
     """A verdict per command ``script`` would run, starting in ``cwd`` (the checkout by default)."""
     j = Judge(ctx)
-    j.script(script, frozenset({cwd or ctx.worktree}))
+    j.script(script, frozenset({Here(cwd or ctx.worktree, None)}))
     return j.findings
 
 
@@ -237,7 +249,7 @@ class Judge:
         elif cwds is None:
             return ask(f"czar cannot tell which folder {who} writes {path} in")
         else:
-            places = [posixpath.join(c, path) for c in cwds]
+            places = [posixpath.join(c.folder, path) for c in cwds]
         if not all(writable(p, self.ctx) for p in places):
             return deny(f"{who} would write {path}, outside the task's checkout")
         return None
@@ -247,7 +259,7 @@ class Judge:
         path = word.value
         if path is None or path.startswith("~") or (cwds is None and not path.startswith("/")):
             return False
-        places = [path] if path.startswith("/") else [posixpath.join(c, path) for c in cwds or ()]
+        places = [path] if path.startswith("/") else [posixpath.join(c.folder, path) for c in cwds or ()]
         return all(inside(p, self.ctx.worktree) for p in places)
 
     def is_checkout(self, word: Word, cwds: Cwds) -> bool:
@@ -255,7 +267,7 @@ class Judge:
         path = word.value
         if path is None or (cwds is None and not path.startswith("/")):
             return False
-        places = [path] if path.startswith("/") else [posixpath.join(c, path) for c in cwds or ()]
+        places = [path] if path.startswith("/") else [posixpath.join(c.folder, path) for c in cwds or ()]
         return any(posixpath.normpath(p) == posixpath.normpath(self.ctx.worktree) for p in places)
 
     def writes(self, line: str, words: Sequence[Word], cwds: Cwds, who: str) -> bool:
@@ -345,15 +357,17 @@ def _cd(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tuple[C
 
 
 def chdir(folder: Word, cwds: Cwds) -> Cwds:
-    """The folders ``cd folder`` leads to from ``cwds``; None when czar cannot tell."""
+    """Where ``cd folder`` leads from ``cwds``; None when czar cannot tell."""
     path = folder.value
-    if path is None or path == "-" or path.startswith("~"):
-        return None  # a variable, the previous folder, a home
-    if path.startswith("/"):
-        return frozenset({posixpath.normpath(path)})
-    if cwds is None:
-        return None
-    return frozenset(posixpath.normpath(posixpath.join(c, path)) for c in cwds)
+    if path is None or path.startswith("~"):
+        return None  # a variable, a home
+    if cwds is None:  # from where czar cannot tell: only a full path leads somewhere known
+        return frozenset({Here(posixpath.normpath(path), None)}) if path.startswith("/") else None
+    if path == "-":  # back to the folder before the last cd, which becomes the previous one
+        if any(c.previous is None for c in cwds):
+            return None
+        return frozenset(Here(c.previous, c.folder) for c in cwds if c.previous is not None)
+    return frozenset(Here(posixpath.normpath(posixpath.join(c.folder, path)), c.folder) for c in cwds)
 
 
 @handles("popd")

@@ -113,7 +113,7 @@ def judge(j: Judge, args: Sequence[Word], cwds: Cwds, line: str) -> None:
         if cwds is None:
             j.add(line, ask("czar cannot tell which repository git works on"))
             return
-        outside = sorted(c for c in cwds if not writable(c, j.ctx))
+        outside = sorted(c.folder for c in cwds if not writable(c.folder, j.ctx))
         if outside:
             j.add(line, deny(f"git would work in {outside[0]}, outside the task's checkout"))
             return
@@ -433,7 +433,7 @@ def _new_repository(j: Judge, sub: str, rest: list[Word], cwds: Cwds, line: str)
     separate = [rest[k + 1] for k, w in enumerate(rest[:-1]) if w.value == "--separate-git-dir"]
     if sub == "clone" and not folders:
         j.add(line, allow("cloning into the current folder"))
-        if cwds is None or not all(writable(c, j.ctx) for c in cwds):
+        if cwds is None or not all(writable(c.folder, j.ctx) for c in cwds):
             j.add(line, ask("czar cannot tell where git clone writes"))
         return
     if j.writes(line, folders + separate, cwds, f"git {sub}"):
