@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+from types import SimpleNamespace
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -38,3 +42,17 @@ def test_the_dashboards_cells_show_agents_words_written_out() -> None:
 
     (cell,) = rows._cells(rows.one_line("done \x1b]0;PWNED\x07 it"))
     assert cell.plain == "done ^[]0;PWNED^G it"
+
+
+def test_an_agents_line_breaks_never_make_a_line_of_czars_own_in_a_workers_log(tmp_path: Path) -> None:
+    """A worker's log (`czar logs w1`) and window show what its agent says, one said thing a
+    line: a summary with a break in it printed a line that read as czar's."""
+    from czar.host.worker_host import WorkerHost
+    from czar.runtime import logs
+
+    path = tmp_path / "w1.log"
+    host = SimpleNamespace(log=logs.to_file(path), current=None, out=io.StringIO())
+    WorkerHost.say(host, "agent finished: done\n12:00:00 task b: merging -> merged\r\n\x1b[2J")  # type: ignore[arg-type]
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1 and lines[0].endswith("agent finished: done ↵ 12:00:00 task b: merging -> merged^M ↵ ^[[2J")
+    assert host.out.getvalue().count("\n") == 1

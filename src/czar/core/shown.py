@@ -26,3 +26,10 @@ def visible(text: str) -> str:
     """``text`` with its control characters written out (``^[`` for escape); tabs and line
     breaks kept."""
     return text.translate(_OUT)
+
+
+def on_one_line(text: str) -> str:
+    """``text`` on one line, each line break shown as ``↵``: a break in an agent's words would
+    start a line of its own that reads as czar's in a log or a run's lines ("12:00:00 task b:
+    merging -> merged")."""
+    return " ↵ ".join(text.splitlines())

@@ -43,7 +43,7 @@ from czar.agents.host_settings import HostSettings
 from czar.core import egress, pricing, usage
 from czar.core.events import EventKind
 from czar.core.host_commands import Answer, MessageKind, Posted, Restart, StartTask, StopAgent, Tell, Unreadable
-from czar.core.shown import visible
+from czar.core.shown import on_one_line, visible
 from czar.core.states import HANDED_IN, TaskState, WorkerState
 from czar.host import delivery, output, signals
 from czar.host.agent_process import AgentProcess
@@ -121,7 +121,9 @@ class WorkerHost:
     # -- transcript --------------------------------------------------------------------------
 
     def say(self, text: str) -> None:
-        text = visible(text)  # what agents say, in its log and on its window: no escape sequence acts
+        # What agents say, in its log (`czar logs`) and on its window: no escape sequence acts,
+        # and no line of theirs passes for one of czar's.
+        text = on_one_line(visible(text))
         self.log.info(text)
         if self.current is None or self.current.screen is None:  # else the pane is the agent's screen
             print(f"{time.strftime('%H:%M:%S')} {text}", file=self.out, flush=True)

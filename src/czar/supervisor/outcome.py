@@ -11,6 +11,7 @@ from czar.core import hunks
 from czar.core.events import EventKind
 from czar.core.omnibus import OMNIBUS
 from czar.core.review import ReviewState
+from czar.core.shown import on_one_line
 from czar.core.states import TaskState
 from czar.errors import SupervisorError, SupervisorGone
 from czar.store.store import Event, Store, Tx
@@ -241,7 +242,7 @@ def describe(event: Event) -> str | None:
     whatever the agents' words in it hold: a line break in a summary would print a line of its own
     that reads as czar's ("12:00:00 task b: merging -> merged")."""
     line = _describe(event)
-    return None if line is None else " ↵ ".join(line.splitlines())
+    return None if line is None else on_one_line(line)
 
 
 def _describe(event: Event) -> str | None:
