@@ -215,9 +215,10 @@ def test_a_persons_answer_after_claude_codes_own_minute_still_reaches_its_agent(
     url, _ = model
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
     make_repo(tmp_path / "repo")
-    # `cd` elsewhere before git: czar cannot tell which repository git works on, so a person decides.
+    # `cd` to a variable's folder before git: czar cannot tell which repository git works on, so a
+    # person decides.
     script = (
-        "report asking\nrun cd /tmp && cd - && git status --short && echo allowed > late.py\n"
+        'report asking\nrun cd /tmp && cd "$OLDPWD" && git status --short && echo allowed > late.py\n'
         "commit add late\ndone late.py\nend Done."
     )
     settings = "interactive = true\n" if interactive else ""
@@ -418,6 +419,36 @@ def test_claude_codes_own_shell_cannot_reach_beyond_its_task_even_when_the_polic
     assert git(repo, "stash", "list") == "" and git(repo, "status", "--porcelain") == ""
     files = git(repo, "ls-tree", "-r", "--name-only", "czar/integration").split()
     assert "walls.py" in files and "stolen.db" not in files
+
+
+@pytest.mark.timeout(300)
+def test_claude_code_that_kills_its_sandboxs_network_is_started_again_not_waited_for_as_an_outage(
+    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listener that carries a sandbox's connections out is a process in the sandbox, which
+    the agent can kill: its model then seemed unreachable (a critical alert), and the run waited
+    for a model that was fine until a person came (four minutes here, and on). The host sees the
+    listener gone, stops the agent, and it is started again (its session resumed) at once."""
+    if sandbox.available() is not None:
+        pytest.skip(f"no sandbox here: {sandbox.available()}")
+    url, _ = model
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
+    make_repo(tmp_path / "repo")
+    # Once (a mark in its git folder): resumed, its session holds the command's result anyway.
+    cut = "run test -e .git/cut || { touch .git/cut; pkill -f 'netn[s].py'; }\n"
+    allow_all = '\n[permissions]\ndefaults = false\nallow = [{ tool = "*", match = "*" }]\n'
+    one_worker(tmp_path / "czar.toml", "cut", clis, url, allow_all + task("cut", None, module("cut", extra=cut)))
+    started = time.monotonic()
+    result = czar("run", str(tmp_path / "czar.toml"), "--json", timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert time.monotonic() - started < 60
+    events = events_of("cut")
+    kinds = [e.kind for e in events]
+    assert "agent.model_unreachable" not in kinds, kinds
+    assert not [e for e in events if e.kind == "alert" and "model" in e.payload["message"]]
+    assert "agent.restarted" in kinds
+    log = (czar_home / "projects" / "cut" / "logs" / "w1.log").read_text()
+    assert "the network of its sandbox is gone" in log
 
 
 def test_claude_code_with_your_home_keeps_its_state_there_but_leaves_nothing_to_run_later(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from czar.runtime import sandbox
+from czar.runtime import ancestry, sandbox
 from czar.runtime.gateway import Gateway
 from helpers import retry_until
 
@@ -397,3 +399,31 @@ def test_npm_and_pip_ask_nobody_for_a_newer_version_of_themselves(
     assert all(r.ok for r in results), log.read_text()
     assert "refused" not in log.read_text() and "registry.npmjs.org" not in log.read_text()
     assert "\n1\n" in log.read_text()
+
+
+def test_the_listener_that_carries_its_connections_out_is_seen_and_so_is_its_end(tmp_path: Path) -> None:
+    """What runs in the sandbox can kill the process that carries its connections out: the
+    worker host then knows its agent's failures to connect are no outage of its model."""
+    with _web() as port:
+        network = sandbox.Network(gate=tmp_path / "gate", ports=(port,))
+        gate = Gateway(network)
+        child = subprocess.Popen(sandbox.wrap(["sleep", "60"], _confine(tmp_path, network)))
+        try:
+            retry_until(lambda: sandbox.network_listens(child.pid), timeout=10)
+            assert sandbox.network_listens(child.pid)  # not merely named on bwrap's command line
+            subprocess.run(  # as an agent would, from inside: `pkill -f netns.py`
+                sandbox.wrap(["pkill", "-f", "netn[s].py"], _confine(tmp_path, network)), check=False, timeout=30
+            )
+            assert sandbox.network_listens(child.pid)  # another sandbox's kill reaches only its own
+            listener = next(
+                p
+                for p in ancestry.descendants(child.pid)
+                if (i := ancestry.process(p)) and i.cmdline[1:4] == sandbox.LISTENER
+            )
+            os.kill(listener, signal.SIGKILL)
+            retry_until(lambda: not sandbox.network_listens(child.pid), timeout=10)
+            assert child.poll() is None  # the program runs on, without a network
+        finally:
+            child.kill()
+            child.wait()
+            gate.stop()

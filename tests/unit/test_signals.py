@@ -89,6 +89,7 @@ class FakeHost:
         self.counted: list[dict[str, Any]] = []
         self.written: list[Note] = []
         self.sessions: list[str | None] = []
+        self.sandbox_network_gone = False
 
     def say(self, text: str) -> None:
         self.said.append(text)
@@ -107,6 +108,9 @@ class FakeHost:
 
     def unreachable(self, run: AgentRun) -> str:
         return "its model API: " + run.watch.summary()
+
+    def network_lost(self, run: AgentRun) -> bool:
+        return self.sandbox_network_gone
 
 
 def agent(adapter: Any = None) -> AgentRun:
@@ -174,6 +178,14 @@ def test_a_model_that_answers_again_after_failures_is_reported_reachable_once() 
     on_signal(host, tools, run, signal(SignalKind.USAGE, input_tokens=10, output_tokens=5))
     assert tools.names().count("model_reachable") == 1
     assert len(host.counted) == 2  # every report of usage is counted
+
+
+def test_failed_requests_of_an_agent_whose_sandbox_lost_its_network_are_no_outage_of_its_model() -> None:
+    host, tools, run = FakeHost(), FakeTools(), agent()
+    host.sandbox_network_gone = True  # the host stops the agent, which is started again
+    for _ in range(3):
+        on_signal(host, tools, run, signal(SignalKind.MODEL_ERROR, "connection refused", kind="connection"))
+    assert "model_unreachable" not in tools.names()
 
 
 def test_a_session_is_kept_and_a_lost_one_forgotten() -> None:

@@ -417,7 +417,8 @@ class AgentProcess:
         self.host.say(f"agent exited with code {code}" + ("" if cur.finished else " before finishing"))
         # An agent that ends on failed requests to its model did not crash: it waits for its model
         # (the health round has it try again later), its restarts and attempts untouched.
-        unreachable = not cur.finished and cur.watch.exited(code)
+        lost, cur.network_lost = cur.network_lost, False  # (then it did not end on its model)
+        unreachable = not cur.finished and not lost and cur.watch.exited(code)
         if unreachable:
             with contextlib.suppress(CallerError):
                 self.host.tools.model_unreachable(self.host.unreachable(cur))

@@ -53,6 +53,7 @@ class Host(Protocol):
     def notes(self, notes: list[Note]) -> None: ...
     def keep_session(self, run: AgentRun) -> None: ...
     def unreachable(self, run: AgentRun) -> str: ...
+    def network_lost(self, run: AgentRun) -> bool: ...
 
 
 def on_signal(host: Host, tools: Tools, run: AgentRun, sig: Signal) -> None:
@@ -114,7 +115,7 @@ def on_signal(host: Host, tools: Tools, run: AgentRun, sig: Signal) -> None:
         case SignalKind.MODEL_ERROR:
             host.say(f"  model error: {output.shown(sig.text)}")
             kind, retry = str(sig.data.get("kind") or "other"), bool(sig.data.get("retry", True))
-            if run.watch.failed(sig.text, kind, retry=retry):
+            if run.watch.failed(sig.text, kind, retry=retry) and not host.network_lost(run):
                 tools.model_unreachable(host.unreachable(run))
         case SignalKind.SESSION_LOST:
             host.say(f"  {sig.text}: starting it afresh with the task's text")

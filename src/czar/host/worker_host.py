@@ -53,7 +53,7 @@ from czar.host.output import Note
 from czar.host.sandboxing import AgentSandbox
 from czar.host.screen import Pane, Screen
 from czar.paths import ProjectPaths
-from czar.runtime import logs, untrusted
+from czar.runtime import logs, sandbox, untrusted
 from czar.store.doorbell import Listener, worker_bell
 
 if TYPE_CHECKING:
@@ -420,6 +420,18 @@ class WorkerHost:
         model = self.settings.model or pricing.DEFAULT_MODELS.get(self.agent_kind)
         now = usage.reported(data, model, self.settings.prices)
         self._record_usage(cur, cur.meter.add(data, now))
+
+    def network_lost(self, cur: AgentRun) -> bool:
+        """True if its model seems unreachable only because its sandbox's network is gone (the
+        listener that carries its connections out ended: an agent can kill it): then the agent is
+        stopped, and started again as after a crash, rather than wait for a model that is fine."""
+        proc = cur.proc
+        if cur.gateway is None or proc is None or not proc.running() or sandbox.network_listens(proc.pid):
+            return False
+        self.say("  the network of its sandbox is gone (its listener ended): the agent is stopped, to start again")
+        cur.network_lost, cur.watch = True, output.ModelWatch()
+        proc.signal_group(signal.SIGKILL)
+        return True
 
     def unreachable(self, cur: AgentRun) -> str:
         """The evidence that the agent cannot reach its model, for people."""

@@ -46,6 +46,21 @@ class Request:
     on_text: bool = False  # an agent that offers no tools and acts on the text (Aider): answered as text
 
 
+# What Claude Code writes into its session as the model's when the model said nothing: its note of
+# a request that failed, and its answer to its own "Continue from where you left off." when it
+# resumes a session cut short in the middle of a turn. Sent back on resume; no answer of the model.
+CLAUDES_OWN = re.compile(r"API Error\b|No response requested\.$")
+
+
+def _claudes_own(content: object) -> bool:
+    """An assistant message of Claude Code's own making (``CLAUDES_OWN``), not the model's."""
+    if isinstance(content, str):
+        return bool(CLAUDES_OWN.match(content))
+    parts = content if isinstance(content, list) else []
+    texts = [p.get("text", "") for p in parts if isinstance(p, dict) and p.get("type") == "text"]
+    return bool(texts) and len(texts) == len(parts) and all(CLAUDES_OWN.match(t) for t in texts)
+
+
 def _anthropic_request(body: dict[str, Any]) -> Request:
     texts: list[str] = []
     answered = fillers = after_script = 0
@@ -53,6 +68,8 @@ def _anthropic_request(body: dict[str, Any]) -> Request:
         if m.get("role") == "assistant":
             if FILLER in json.dumps(m.get("content")):
                 fillers += 1
+            elif _claudes_own(m.get("content")):
+                continue  # in a resumed session: not one of the script's answers
             else:
                 answered += 1
                 after_script += any("```czar-model" in t for t in texts)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from czar.runtime import proc, search_path, untrusted
+from czar.runtime import ancestry, proc, search_path, untrusted
 
 # What stays readable of the user's home, which is hidden otherwise: who they are to git, and the
 # tools an agent runs (installed per user: pip's --user packages, Node and Rust toolchains, ...).
@@ -396,7 +396,7 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
             for var in ("NO_PROXY", "no_proxy"):
                 args += ["--setenv", var, "localhost,127.0.0.1,::1"]
             doors = [f"{port}={port}.sock" for port in net.ports] + [f"{net.proxy()}=proxy.sock"]
-            argv = [sys.executable, "-I", "-S", NETNS, str(net.gate), *doors, "--", *argv]
+            argv = [sys.executable, *LISTENER, str(net.gate), *doors, "--", *argv]
         # npm and pip ask their registry for a newer version of themselves at each command: a
         # refused host, said as an alert for every worker, for nothing the work needs.
         for var, value in QUIET_TOOLS.items():
@@ -412,6 +412,18 @@ def wrap(argv: Sequence[str], c: Confinement) -> list[str]:
 
 
 NETNS = str(Path(__file__).with_name("netns.py"))
+LISTENER = ("-I", "-S", NETNS)  # how Python runs it: its command line after the program's name
+
+
+def network_listens(pid: int) -> bool:
+    """Whether the sandbox started as process ``pid`` still has the listener that carries its
+    network's connections out (``netns.py``: a process of its own in the sandbox, which what
+    runs there can kill). Without it nothing in the sandbox reaches czar's tools or a model."""
+    for kid in ancestry.descendants(pid):
+        info = ancestry.process(kid)
+        if info is not None and info.cmdline[1:4] == LISTENER:  # (not bwrap, whose command names it too)
+            return True
+    return False
 
 
 def _under(path: Path, folder: Path) -> bool:
