@@ -410,19 +410,25 @@ def test_the_listener_that_carries_its_connections_out_is_seen_and_so_is_its_end
         child = subprocess.Popen(sandbox.wrap(["sleep", "60"], _confine(tmp_path, network)))
         try:
             retry_until(lambda: sandbox.network_listens(child.pid), timeout=10)
-            assert sandbox.network_listens(child.pid)  # not merely named on bwrap's command line
+            assert sandbox.network_listens(child.pid) is True  # not merely named on bwrap's command line
             subprocess.run(  # as an agent would, from inside: `pkill -f netns.py`
                 sandbox.wrap(["pkill", "-f", "netn[s].py"], _confine(tmp_path, network)), check=False, timeout=30
             )
-            assert sandbox.network_listens(child.pid)  # another sandbox's kill reaches only its own
+            assert sandbox.network_listens(child.pid) is True  # another sandbox's kill reaches only its own
             listener = next(
                 p
                 for p in ancestry.descendants(child.pid)
                 if (i := ancestry.process(p)) and i.cmdline[1:4] == sandbox.LISTENER
             )
             os.kill(listener, signal.SIGKILL)
-            retry_until(lambda: not sandbox.network_listens(child.pid), timeout=10)
+            retry_until(lambda: sandbox.network_listens(child.pid) is False, timeout=10)
             assert child.poll() is None  # the program runs on, without a network
+            program = next(
+                p for p in ancestry.descendants(child.pid) if (i := ancestry.process(p)) and i.cmdline[:1] == ("sleep",)
+            )
+            os.kill(program, signal.SIGKILL)
+            child.wait(timeout=10)
+            assert sandbox.network_listens(child.pid) is None  # its program has ended: nothing to tell
         finally:
             child.kill()
             child.wait()

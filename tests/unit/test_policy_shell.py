@@ -181,6 +181,26 @@ DANGEROUS = [
     "cd ..; false && cd /; cd -; rm -rf etc",  # back to the checkout or to the folder above it
     "cd -; rm -rf x",  # before any cd here: czar cannot tell where it goes back to
     "cd src; cd $X; cd -; cd -; rm -rf x",
+    # `cd -` goes to $OLDPWD, which the script may set itself (or $PWD, which a cd copies to it)
+    "cd src && OLDPWD=/etc && cd - && rm -rf passwd",
+    "cd src && export OLDPWD=/etc && cd - && rm -rf passwd",
+    "cd src && OLDPWD=/etc cd - && rm -rf passwd",
+    "cd src && read OLDPWD <<< /etc && cd - && rm -rf passwd",
+    "cd src && printf -v OLDPWD /etc && cd - && rm -rf passwd",
+    "cd src && eval 'OLDPWD=/etc' && cd - && rm -rf passwd",
+    "cd src && unset OLDPWD && : ${OLDPWD:=/etc} && cd - && rm -rf passwd",
+    "PWD=/etc; cd src && cd - && rm -rf passwd",
+    # `-` is a folder's name to git and env, not the previous folder
+    "cd /home/user && git -C - reset --hard",
+    "cd /home/user && env -C - rm -rf x",
+    # a process of its own changes its own folder, not the shell's
+    f"cd /etc && bash -c 'cd {WT}' && rm -rf passwd",
+    f"cd /etc && env -C {WT} true && rm -rf passwd",
+    f"cd /etc && timeout 5 cd {WT} && rm -rf passwd",
+    f"cd /etc && nohup cd {WT} && rm -rf passwd",
+    f"cd /etc && python -m cd {WT} && rm -rf passwd",
+    # a script sourced from the checkout runs in this shell: it may have moved it
+    "source ./env.sh && rm -rf passwd",
     f"sed -i 's/x/y/' {USER}/src/a.py",
     "sed -i.bak 's/x/y/' ../b/file",
     "sed -ni 's/x/y/p' /etc/hosts",

@@ -44,9 +44,10 @@ class CommandVerdict:
     verdict: Verdict
 
 
-def judge(script: Script, ctx: Context, cwd: str | None = None) -> list[CommandVerdict]:
-    """A verdict per command ``script`` would run, starting in ``cwd`` (the checkout by default)."""
-    j = Judge(ctx)
+def judge(script: Script, ctx: Context, cwd: str | None = None, text: str = "") -> list[CommandVerdict]:
+    """A verdict per command ``script`` (read from ``text``) would run, starting in ``cwd`` (the
+    checkout by default)."""
+    j = Judge.of_text(ctx, text)
     j.script(script, frozenset({Here(cwd or ctx.worktree, None)}))
     return j.findings
 
@@ -139,6 +140,14 @@ class Judge:
     ctx: Context
     depth: int = 0
     findings: list[CommandVerdict] = field(default_factory=list)
+    previous_known: bool = True  # whether `cd -` may be followed (see ``of_text``)
+
+    @classmethod
+    def of_text(cls, ctx: Context, text: str) -> Judge:
+        """The judge of the script ``text``. `cd -` goes to $OLDPWD, which a cd sets from $PWD: a
+        script that names either (to set it, read into it, unset, export or declare it) makes
+        czar's record of the folder before the last cd worthless."""
+        return cls(ctx, previous_known="PWD" not in text)
 
     def add(self, command: str, verdict: Verdict) -> None:
         self.findings.append(CommandVerdict(command, verdict))
@@ -319,8 +328,15 @@ class Judge:
         except ShellError as exc:
             self.add(line, deny(f"{who}: {exc}"))
             return cwds, cwds
-        inner = Judge(self.ctx, self.depth + 1, self.findings)
+        inner = Judge(self.ctx, self.depth + 1, self.findings, self.previous_known)
         return inner.script(script, cwds)
+
+    def back(self, cwds: Cwds) -> Cwds:
+        """Where ``cd -`` leads from ``cwds``: to the folder before the last cd, which becomes the
+        previous one; None when czar cannot tell."""
+        if cwds is None or not self.previous_known or any(c.previous is None for c in cwds):
+            return None
+        return frozenset(Here(c.previous, c.folder) for c in cwds if c.previous is not None)
 
     def options(self, line: str, name: str, args: Sequence[Word], spec: opts.Spec) -> opts.Parsed | None:
         try:
@@ -352,21 +368,18 @@ def _cd(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tuple[C
     operands = [a for a in args if a.value is None or not (a.value.startswith("-") and a.value != "-")]
     if len(operands) != 1 or (name == "pushd" and (operands[0].value or "+").startswith(("+", "-"))):
         return None, None  # home, or a place on pushd's stack: czar cannot tell where
-    moved = chdir(operands[0], cwds)
+    moved = j.back(cwds) if name == "cd" and operands[0].value == "-" else chdir(operands[0], cwds)
     return moved, union(cwds, moved)  # a failed cd leaves the folder as it was
 
 
 def chdir(folder: Word, cwds: Cwds) -> Cwds:
-    """Where ``cd folder`` leads from ``cwds``; None when czar cannot tell."""
+    """Where a change to ``folder`` leads from ``cwds`` (``cd``, ``git -C``, ``env -C``: to them
+    ``-`` is a folder's name; ``cd -`` is ``Judge.back``); None when czar cannot tell."""
     path = folder.value
     if path is None or path.startswith("~"):
         return None  # a variable, a home
     if cwds is None:  # from where czar cannot tell: only a full path leads somewhere known
         return frozenset({Here(posixpath.normpath(path), None)}) if path.startswith("/") else None
-    if path == "-":  # back to the folder before the last cd, which becomes the previous one
-        if any(c.previous is None for c in cwds):
-            return None
-        return frozenset(Here(c.previous, c.folder) for c in cwds if c.previous is not None)
     return frozenset(Here(posixpath.normpath(posixpath.join(c.folder, path)), c.folder) for c in cwds)
 
 
@@ -411,6 +424,7 @@ def _wrapper(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tu
     parsed = j.options(line, name, args, WRAPPERS[name])
     if parsed is None:
         return None
+    here = cwds  # where the caller is, and stays: the command runs in a process of its own
     inner = list(parsed.rest)
     if name == "env":
         for value in parsed.values("-S", "--split-string"):
@@ -448,7 +462,12 @@ def _wrapper(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tu
     if not inner:
         j.add(line, allow(f"{name} without a command"))
         return None
-    return j.run(inner, cwds)
+    ok, after = j.run(inner, cwds)
+    if name in ("command", "builtin"):  # the shell's own command (`command cd x` moves the shell)
+        return ok, after
+    if name == "time":  # bash's keyword (in this shell) or the program (a process of its own)
+        return union(here, ok), union(here, after)
+    return here, here
 
 
 @handles(*SHELLS)
@@ -471,7 +490,8 @@ def _shell(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tupl
         if script >= len(args):
             j.add(line, deny(f"{name} -c without a script"))
             return None
-        return j.nested(line, args[script], cwds, f"{name} -c")
+        j.nested(line, args[script], cwds, f"{name} -c")
+        return None  # a shell of its own: its cd moves only itself
     if i < len(args) and args[i].value not in ("-", "--"):
         if j.in_checkout(args[i], cwds):
             j.add(line, allow(f"{name} runs a script of the task's checkout"))
@@ -497,11 +517,12 @@ def _eval(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tuple
 
 
 @handles("source", ".")
-def _source(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+def _source(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tuple[Cwds, Cwds]:
     if args and j.in_checkout(args[0], cwds):
         j.add(line, allow(f"{name} runs a script of the task's checkout"))
     else:
         j.add(line, ask(f"{name} runs a script file from outside the task's checkout"))
+    return None, None  # it runs in this shell: it may have changed its folder (and $OLDPWD)
 
 
 @handles("alias", "trap", "function")
@@ -522,7 +543,8 @@ def _python(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tup
             rest = args[i + 1 :] if text[2:] else args[i + 2 :]
             top = module.split(".")[0]
             if top in OUTWARD or top in PUBLISHING or top in HANDLERS:
-                return j.run([Word(top, top), *rest], cwds)
+                j.run([Word(top, top), *rest], cwds)
+                return None  # a process of its own: it moves no shell
             break
         if not text.startswith("-") or text.startswith("-c"):
             break

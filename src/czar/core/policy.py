@@ -98,7 +98,7 @@ def _shell(req: Request, ctx: Context, allow: Sequence[Rule], deny: Sequence[Rul
     except shell.ShellError as exc:
         return Verdict(Decision.DENY, str(exc))
     verdicts = []
-    for finding in commands.judge(script, ctx):
+    for finding in commands.judge(script, ctx, text=req.target):
         verdicts.append(_ruled(req.tool, finding, allow, deny, defaults))
     return worst(verdicts, Verdict(Decision.ALLOW, "nothing to run"))
 

@@ -92,6 +92,7 @@ class AgentProcess:
         cur = self.host.current
         assert cur is not None
         cur.launches += 1
+        cur.network_lost = False  # (of its last start, if that one did not end through ``on_exit``)
         self.host.last_launch = cur.launches
         self.host.tools.launch = cur.launches
         self.close_endpoint(cur)

@@ -426,7 +426,9 @@ class WorkerHost:
         listener that carries its connections out ended: an agent can kill it): then the agent is
         stopped, and started again as after a crash, rather than wait for a model that is fine."""
         proc = cur.proc
-        if cur.gateway is None or proc is None or not proc.running() or sandbox.network_listens(proc.pid):
+        if cur.gateway is None or proc is None or not proc.running():
+            return False
+        if sandbox.network_listens(proc.pid) is not False:  # it listens, or czar cannot tell
             return False
         self.say("  the network of its sandbox is gone (its listener ended): the agent is stopped, to start again")
         cur.network_lost, cur.watch = True, output.ModelWatch()

@@ -415,15 +415,18 @@ NETNS = str(Path(__file__).with_name("netns.py"))
 LISTENER = ("-I", "-S", NETNS)  # how Python runs it: its command line after the program's name
 
 
-def network_listens(pid: int) -> bool:
+def network_listens(pid: int) -> bool | None:
     """Whether the sandbox started as process ``pid`` still has the listener that carries its
     network's connections out (``netns.py``: a process of its own in the sandbox, which what
-    runs there can kill). Without it nothing in the sandbox reaches czar's tools or a model."""
-    for kid in ancestry.descendants(pid):
-        info = ancestry.process(kid)
-        if info is not None and info.cmdline[1:4] == LISTENER:  # (not bwrap, whose command names it too)
-            return True
-    return False
+    runs there can kill). Without it nothing in the sandbox reaches czar's tools or a model.
+    None when czar cannot tell: its program has ended (the listener ends with the sandbox), or
+    ``/proc`` does not list children."""
+    found = [info for kid in ancestry.descendants(pid) if (info := ancestry.process(kid)) is not None]
+    listens = any(info.cmdline[1:4] == LISTENER for info in found)  # (not bwrap, whose command names it too)
+    # Its program: neither bwrap nor the listener (nor a process that ended: no command line).
+    if not any(info.cmdline and info.name != "bwrap" and info.cmdline[1:4] != LISTENER for info in found):
+        return None
+    return listens
 
 
 def _under(path: Path, folder: Path) -> bool:

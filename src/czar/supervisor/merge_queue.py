@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from czar.core.hunks import FileChange
 from czar.core.landing import Landing, after_landing
 from czar.core.lost_lines import LostLine, evidence, lost_lines, meaningful
 from czar.core.repository import Repository
-from czar.core.states import TaskState
+from czar.core.states import AGENT_AT_WORK, TaskState
 from czar.errors import CzarError
 from czar.forge.local import ForgeRefused, InMergeQueue
 from czar.store.store import Store
@@ -49,20 +49,34 @@ CheckRun = Callable[[str, str, int], "str | None"]
 
 
 class Holds:
-    """Whether a task's branch holds the commit a task merged with: each branch's tip read once,
-    when first asked (see ``MergeQueue._holding``)."""
+    """Whether a task's branch holds the commit a task merged with (see ``MergeQueue._holding``):
+    asked of git ahead for the tasks at work then, outside the transaction that records the merge
+    (no transaction waits on git); for a task assigned since, in it."""
 
     def __init__(self, git: Repository, work: dict[str, str]) -> None:
         self.git = git
         self.work = work  # task merged -> the commit of its branch that merged
         self.tips: dict[str, str] | None = None
+        self.reread = False  # the tips read again once, for a branch made since the first read
+        self.known: dict[tuple[str, str], bool] = {}
+
+    def ahead(self, pairs: Iterable[tuple[str, str]]) -> Holds:
+        for merged, task in pairs:
+            self.known[(merged, task)] = self._ask(merged, task)
+        return self
 
     def __call__(self, merged: str, task: str) -> bool:
+        if (merged, task) not in self.known:
+            self.known[(merged, task)] = self._ask(merged, task)
+        return self.known[(merged, task)]
+
+    def _ask(self, merged: str, task: str) -> bool:
         work = self.work.get(merged)
         if work is None:
             return False
-        if self.tips is None or branch_of(task) not in self.tips:
-            self.tips = self.git.tips()  # (again for a branch made since: a task assigned meanwhile)
+        if self.tips is None or (branch_of(task) not in self.tips and not self.reread):
+            self.reread = self.tips is not None
+            self.tips = self.git.tips()
         branch = self.tips.get(branch_of(task))
         return branch is not None and self.git.is_ancestor(work, branch)
 
@@ -182,12 +196,16 @@ class MergeQueue:
         """Whether a task at work stacked on a task merged holds the very commit that merged
         (``[project] stack``): its agent need not bring it in (its merge brings the rest). Read
         from its branch, not from what it was told: an agent may not have brought a restack in,
-        or a new one may carry on a branch made on older work. Asked as the merge is recorded,
-        not before: a task assigned meanwhile, on that work, is one of them. (Not for merges
-        through the forge, which may take only branches up to date with it.)"""
-        if not self.p.plan.project.stack:
-            return Holds(self.git, {})
-        return Holds(self.git, {t: c for t in merged if (c := tips.get(branch_of(t)))})
+        or a new one may carry on a branch made on older work. Asked ahead for the tasks at work
+        now, and as the merge is recorded for a task assigned meanwhile, on that work. (Not for
+        merges through the forge, which may take only branches up to date with it.)"""
+        stacking = self.p.plan.project.stack
+        holds = Holds(self.git, {t: c for t in merged if (c := tips.get(branch_of(t)))} if stacking else {})
+        if not holds.work:
+            return holds
+        with self.p.store.read() as conn:
+            at_work = Store.tasks_in(conn, AGENT_AT_WORK)
+        return holds.ahead((m, t.id) for t in at_work for m in holds.work if m in t.spec.depends_on)
 
     def _through_forge(self, task_ids: Sequence[str], done: _Outcome, tips: dict[str, str], before: str) -> str:
         """Each task this batch merged (and checked) here, merged by the forge instead, in order,
