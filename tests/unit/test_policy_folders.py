@@ -68,6 +68,6 @@ def test_the_folders_czar_follows_hold_the_one_bash_ends_in(
     )
     ended = run.stdout.strip().splitlines()[-1]
     ctx = Context(worktree=str(root), base_branch="main", branch="czar/a", integration_branch="czar/integration")
-    _, after = Judge.of_text(ctx, script).script(parse(script), frozenset({Here(str(root), before)}))
+    _, after = Judge.of_script(ctx, parse(script), script).script(parse(script), frozenset({Here(str(root), before)}))
     if after is not None:  # czar may not know; when it says it does, it is right
         assert ended in {h.folder for h in after}, (script, after)

@@ -201,6 +201,30 @@ DANGEROUS = [
     f"cd /etc && python -m cd {WT} && rm -rf passwd",
     # a script sourced from the checkout runs in this shell: it may have moved it
     "source ./env.sh && rm -rf passwd",
+    # quotes that hide a variable's name from a reader of text, not from bash
+    "cd src && eval OLDP''WD=/etc && cd - && rm -rf passwd",
+    "cd src && declare OLDP''WD=/etc && cd - && rm -rf passwd",
+    'cd src && export OLDP""WD=/etc && cd - && rm -rf passwd',
+    "cd src && read OLDP''WD <<< /etc && cd - && rm -rf passwd",
+    "cd src && printf -v OLDP''WD /etc && cd - && rm -rf passwd",
+    "declare P''WD=/etc && cd src && cd - && rm -rf passwd",
+    f'export GIT_""DIR={USER}/.git; git stash',
+    'cd src && declare "$V" && cd - && rm -rf passwd',
+    # what changes where cd goes
+    ": ${CDPATH=/} && cd etc && rm -rf passwd",
+    "declare CD''PATH=/ && cd etc && rm -rf passwd",
+    'export CD""PATH=/ && cd etc && rm -rf passwd',
+    "e=/etc && shopt -s cdable_vars && cd e && rm -rf passwd",
+    "shopt -s lastpipe && echo | cd .. && rm -rf x",
+    f"cd /etc && cd {WT} && pushd -n src && cd - && rm -rf passwd",
+    # a function's body runs where it is called
+    "ls() { rm -rf passwd; } && cd /etc && ls",
+    "function ls { rm -rf passwd; } && cd /etc && ls",
+    f"ls() {{ cd ..; }} && cd {WT} && ls && rm -rf x",
+    # -execdir runs on a starting point from its parent folder
+    f"find {WT} -execdir touch x \\;",
+    "find ../a -maxdepth 0 -execdir touch x \\;",
+    "hash -p /usr/bin/rm ls; ls -rf /etc/x",
     f"sed -i 's/x/y/' {USER}/src/a.py",
     "sed -i.bak 's/x/y/' ../b/file",
     "sed -ni 's/x/y/p' /etc/hosts",

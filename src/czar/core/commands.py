@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -47,7 +47,9 @@ class CommandVerdict:
 def judge(script: Script, ctx: Context, cwd: str | None = None, text: str = "") -> list[CommandVerdict]:
     """A verdict per command ``script`` (read from ``text``) would run, starting in ``cwd`` (the
     checkout by default)."""
-    j = Judge.of_text(ctx, text)
+    j = Judge.of_script(ctx, script, text)
+    if "CDPATH" in text:  # ``${CDPATH:=/}``: cd would take a folder's name from it
+        j.add("CDPATH", ask("CDPATH changes where cd goes"))
     j.script(script, frozenset({Here(cwd or ctx.worktree, None)}))
     return j.findings
 
@@ -55,7 +57,7 @@ def judge(script: Script, ctx: Context, cwd: str | None = None, text: str = "") 
 # Programs that read, build, test or edit inside the checkout and reach nothing outside it.
 SAFE = names("""
     ls cat head tail wc grep egrep fgrep rg ag fd echo printf pwd true false test [ [[ : diff cmp
-    comm sort uniq cut tr awk gawk mawk which whereis type hash command date basename dirname
+    comm sort uniq cut tr awk gawk mawk which whereis type command date basename dirname
     realpath readlink stat file tree du df free uname id whoami hostname printenv sleep seq expr
     bc jq yq column nl od xxd hexdump sha1sum sha256sum sha512sum md5sum cksum paste join fold
     fmt rev tac less more ps pgrep nproc getconf locale iconv base64 envsubst mktemp
@@ -117,6 +119,7 @@ COMMAND_VALUED = names("PAGER GIT_PAGER EDITOR VISUAL GIT_EDITOR GIT_SEQUENCE_ED
 WATCHED = GIT_PLACES | RUNS_PROGRAMS | COMMAND_VALUED
 # Builtins that set a variable named among their words, to a value czar cannot see (read x).
 SETS_VARIABLES = names("export declare typeset local readonly read printf mapfile readarray getopts")
+DECLARES = names("export declare typeset local readonly")  # their words may be assignments
 
 _PYTHON = re.compile(r"(python|pypy)(\d+(\.\d+)*)?")
 _PIP = re.compile(r"pip\d+(\.\d+)*")
@@ -131,6 +134,22 @@ def program_name(path: str) -> str:
     return name
 
 
+def _words(s: Script) -> Iterator[str]:
+    """Every word's value in ``s`` (and the names it assigns), nested ones included."""
+    for sub in s.substitutions:
+        yield from _words(sub)
+    for r in s.redirects:
+        yield r.target.value or "" if r.target is not None else ""
+    if isinstance(s, Command):
+        yield from (w.value or "" for w in s.words)
+        for name, value in s.assignments:
+            yield name
+            yield value.value or ""
+    else:
+        for part in s.parts:
+            yield from _words(part)
+
+
 def union(a: Cwds, b: Cwds) -> Cwds:
     return None if a is None or b is None else a | b
 
@@ -143,11 +162,12 @@ class Judge:
     previous_known: bool = True  # whether `cd -` may be followed (see ``of_text``)
 
     @classmethod
-    def of_text(cls, ctx: Context, text: str) -> Judge:
-        """The judge of the script ``text``. `cd -` goes to $OLDPWD, which a cd sets from $PWD: a
-        script that names either (to set it, read into it, unset, export or declare it) makes
-        czar's record of the folder before the last cd worthless."""
-        return cls(ctx, previous_known="PWD" not in text)
+    def of_script(cls, ctx: Context, script: Script, text: str) -> Judge:
+        """The judge of ``script``, read from ``text``. `cd -` goes to $OLDPWD, which a cd sets
+        from $PWD: a script that names either, in its text or in a word once its quotes are
+        undone (``OLDP''WD=x``, in what ``eval`` runs), makes czar's record of the folder before
+        the last cd worthless."""
+        return cls(ctx, previous_known="PWD" not in text and not any("PWD" in w for w in _words(script)))
 
     def add(self, command: str, verdict: Verdict) -> None:
         self.findings.append(CommandVerdict(command, verdict))
@@ -306,10 +326,18 @@ class Judge:
             self.nested(line, value, cwds, name)
 
     def sets_variables(self, name: str, args: Sequence[Word], cwds: Cwds, line: str) -> None:
-        """``read GIT_DIR``, ``export GIT_DIR``: a watched variable set to what czar cannot see."""
-        for w in args:
-            if w.value is not None and (w.value in WATCHED or w.value.startswith("GIT_CONFIG_")):
-                self.variable(w.value, Word(None, f"<set by {name}>"), cwds)
+        """``read GIT_DIR``, ``export GIT_DIR``: a watched variable set to what czar cannot see;
+        ``export GIT_""DIR=x``: an assignment, quoted so that it reads as a word."""
+        for k, w in enumerate(args):
+            if w.value is None:
+                if name != "printf" or (k > 0 and args[k - 1].value == "-v"):
+                    self.add(line, ask(f"czar cannot tell which variable {name} sets ({w.source})"))
+                continue
+            var, eq, value = w.value.partition("=")
+            if eq and name in DECLARES and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
+                self.variable(var, Word(value, value), cwds)
+            elif var in WATCHED or var.startswith("GIT_CONFIG_"):
+                self.variable(var, Word(None, f"<set by {name}>"), cwds)
         if name in ("declare", "typeset", "local") and any(
             w.value and w.value.startswith("-") and "n" in w.value[1:] for w in args
         ):
@@ -368,6 +396,8 @@ def _cd(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tuple[C
     operands = [a for a in args if a.value is None or not (a.value.startswith("-") and a.value != "-")]
     if len(operands) != 1 or (name == "pushd" and (operands[0].value or "+").startswith(("+", "-"))):
         return None, None  # home, or a place on pushd's stack: czar cannot tell where
+    if name == "pushd" and any(a.value == "-n" for a in args):
+        return cwds, cwds  # only the stack changes, not the folder nor $OLDPWD
     moved = j.back(cwds) if name == "cd" and operands[0].value == "-" else chdir(operands[0], cwds)
     return moved, union(cwds, moved)  # a failed cd leaves the folder as it was
 
@@ -523,6 +553,15 @@ def _source(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tup
     else:
         j.add(line, ask(f"{name} runs a script file from outside the task's checkout"))
     return None, None  # it runs in this shell: it may have changed its folder (and $OLDPWD)
+
+
+@handles("shopt")
+def _shopt(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    named = {a.value for a in args if a.value is not None}
+    if any(a.value is None for a in args) or ("-s" in named and named & {"cdable_vars", "lastpipe"}):
+        j.add(line, ask("this shopt changes where cd goes or which shell a pipeline's last command moves"))
+    else:
+        j.add(line, allow("setting the shell's options"))
 
 
 @handles("alias", "trap", "function")

@@ -193,8 +193,10 @@ def _find(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
                     Word(w.value.replace("{}", root.value), w.source) if w.value and root.value else w for w in command
                 ]
                 run_in = cwds
-                if word in ("-execdir", "-okdir"):
-                    run_in = j.chdir(root, cwds)
+                if word in ("-execdir", "-okdir"):  # in each file's folder: the root's own is its parent
+                    parent = Word(posixpath.dirname(root.value) or ".", root.source) if root.value else root
+                    there, above = j.chdir(root, cwds), j.chdir(parent, cwds)
+                    run_in = None if there is None or above is None else there | above
                 j.run(filled, run_in)
             k = end
         k += 1

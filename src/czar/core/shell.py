@@ -206,6 +206,8 @@ class _Reader:
                 parts.append(Command(substitutions=tuple(subs)))
                 continue
             parts.append(self.node(child))
+        if n.type == "function_definition":  # its body runs where it is called, not here: a person decides
+            parts.insert(0, Command((Word("function", "function"),)))
         return Block(Flow.MAYBE, (Block(Flow.SEQ, tuple(parts)),))
 
     def loop(self, n: Node) -> Block:
@@ -317,6 +319,7 @@ class _Reader:
         words: list[Word] = []
         assignments: list[tuple[str, Word]] = []
         subs: list[Script] = []
+        end = -1
         for child in n.children:
             if child.type == "variable_assignment":
                 assignments.append(self.assignment(child, subs))
@@ -324,10 +327,15 @@ class _Reader:
                 continue
             elif not child.is_named:  # the keyword: export, declare, local, readonly, typeset, unset
                 words.append(Word(child.type, child.type))
-            elif child.type == "variable_name":
-                words.append(Word(_text(child), _text(child)))
             else:
-                words.append(self.word(child, subs))
+                word = Word(_text(child), _text(child)) if child.type == "variable_name" else self.word(child, subs)
+                if words and child.start_byte == end:
+                    # One word to bash (``OLDP''WD=x``), read as two pieces: a name, then the rest.
+                    last = words.pop()
+                    value = None if last.value is None or word.value is None else last.value + word.value
+                    word = Word(value, last.source + word.source)
+                words.append(word)
+            end = child.end_byte
         return Command(tuple(words), tuple(assignments), (), tuple(subs))
 
     def assignment(self, n: Node, subs: list[Script]) -> tuple[str, Word]:
