@@ -112,7 +112,7 @@ GIT_PLACES = names(
 RUNS_PROGRAMS = names(
     "GIT_EXEC_PATH GIT_SSH GIT_SSH_COMMAND GIT_PROXY_COMMAND GIT_ASKPASS SSH_ASKPASS GIT_TEMPLATE_DIR "
     "GIT_EXTERNAL_DIFF LD_PRELOAD LD_AUDIT BASH_ENV ENV PROMPT_COMMAND GIT_CONFIG GIT_CONFIG_GLOBAL "
-    "GIT_CONFIG_SYSTEM GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT CDPATH"
+    "GIT_CONFIG_SYSTEM GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT CDPATH BASHOPTS SHELLOPTS"
 )
 # Variables whose value is a command czar can read (a pager, an editor).
 COMMAND_VALUED = names("PAGER GIT_PAGER EDITOR VISUAL GIT_EDITOR GIT_SEQUENCE_EDITOR MANPAGER")
@@ -167,7 +167,8 @@ class Judge:
         from $PWD: a script that names either, in its text or in a word once its quotes are
         undone (``OLDP''WD=x``, in what ``eval`` runs), makes czar's record of the folder before
         the last cd worthless."""
-        return cls(ctx, previous_known="PWD" not in text and not any("PWD" in w for w in _words(script)))
+        words = list(_words(script))  # (eval undoes quotes once more: what it runs may name PWD)
+        return cls(ctx, previous_known="PWD" not in text and not any("PWD" in w or w == "eval" for w in words))
 
     def add(self, command: str, verdict: Verdict) -> None:
         self.findings.append(CommandVerdict(command, verdict))
@@ -316,7 +317,10 @@ class Judge:
 
     def variable(self, name: str, value: Word, cwds: Cwds) -> None:
         line = f"{name}={value.text}"
-        if name in GIT_PLACES:
+        if name in GIT_PLACES and value.value is not None and not value.value.startswith("/"):
+            # Read by git where git runs, not where it is set: a later cd takes it elsewhere.
+            self.add(line, ask(f"{name} is a relative path: czar cannot tell where git will read it from"))
+        elif name in GIT_PLACES:
             v = self.target(value, cwds, name)
             if v is not None:
                 self.add(line, deny(f"{name} points git outside the task's checkout") if v.decision == "deny" else v)
@@ -329,12 +333,17 @@ class Judge:
         """``read GIT_DIR``, ``export GIT_DIR``: a watched variable set to what czar cannot see;
         ``export GIT_""DIR=x``: an assignment, quoted so that it reads as a word."""
         for k, w in enumerate(args):
+            quoted = re.match(r"""["']?([A-Za-z_][A-Za-z0-9_]*)=""", w.source)
             if w.value is None:
-                if name != "printf" or (k > 0 and args[k - 1].value == "-v"):
+                if quoted and name in DECLARES:  # `export "PATH=$PATH:x"`: a known name
+                    self.variable(quoted.group(1), Word(None, w.source), cwds)
+                elif name != "printf" or (k > 0 and args[k - 1].value == "-v"):
                     self.add(line, ask(f"czar cannot tell which variable {name} sets ({w.source})"))
                 continue
             var, eq, value = w.value.partition("=")
-            if eq and name in DECLARES and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
+            if eq and name in DECLARES and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
+                self.add(line, ask(f"czar cannot tell which variable {name} sets ({w.source})"))  # a glob, say
+            elif eq and name in DECLARES:
                 self.variable(var, Word(value, value), cwds)
             elif var in WATCHED or var.startswith("GIT_CONFIG_"):
                 self.variable(var, Word(None, f"<set by {name}>"), cwds)
@@ -552,16 +561,35 @@ def _source(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tup
         j.add(line, allow(f"{name} runs a script of the task's checkout"))
     else:
         j.add(line, ask(f"{name} runs a script file from outside the task's checkout"))
+    if args and args[0].value is not None and args[0].value.endswith("bin/activate"):
+        return cwds, cwds  # a virtualenv's: it sets PATH and a prompt (the sandbox holds if it is not)
     return None, None  # it runs in this shell: it may have changed its folder (and $OLDPWD)
+
+
+# Options of the shell's globbing and matching: none changes where cd goes or which shell runs what.
+HARMLESS_SHOPTS = names(
+    "globstar nullglob extglob dotglob failglob nocaseglob nocasematch globasciiranges progcomp checkwinsize histappend"
+)
 
 
 @handles("shopt")
 def _shopt(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
-    named = {a.value for a in args if a.value is not None}
-    if any(a.value is None for a in args) or ("-s" in named and named & {"cdable_vars", "lastpipe"}):
-        j.add(line, ask("this shopt changes where cd goes or which shell a pipeline's last command moves"))
+    values = [a.value for a in args]
+    flags = "".join(v[1:] for v in values if v and v.startswith("-"))
+    options = [v for v in values if v is None or not v.startswith("-")]
+    setting = "s" in flags or "o" in flags or (not flags and options)  # (no flag: it only prints)
+    if None in values or (("s" in flags or "o" in flags) and any(o not in HARMLESS_SHOPTS for o in options)):
+        j.add(line, ask("a shell option czar does not follow (cdable_vars moves cd, lastpipe a pipeline's end)"))
     else:
-        j.add(line, allow("setting the shell's options"))
+        j.add(line, allow("setting the shell's globbing" if setting else "reading the shell's options"))
+
+
+@handles("hash")
+def _hash(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    if any(a.value is None or (a.value.startswith("-") and "p" in a.value) for a in args):
+        j.add(line, ask("hash -p makes a name run another program"))
+    else:
+        j.add(line, allow("the shell's table of programs"))
 
 
 @handles("alias", "trap", "function")

@@ -194,7 +194,9 @@ def _find(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
                 ]
                 run_in = cwds
                 if word in ("-execdir", "-okdir"):  # in each file's folder: the root's own is its parent
-                    parent = Word(posixpath.dirname(root.value) or ".", root.source) if root.value else root
+                    # (GNU find runs it for `.` in `.` itself.)
+                    up = root.value if root.value in (".", "./") else posixpath.join(root.value or "", "..")
+                    parent = Word(up, root.source) if root.value else root
                     there, above = j.chdir(root, cwds), j.chdir(parent, cwds)
                     run_in = None if there is None or above is None else there | above
                 j.run(filled, run_in)

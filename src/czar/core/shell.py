@@ -320,9 +320,15 @@ class _Reader:
         assignments: list[tuple[str, Word]] = []
         subs: list[Script] = []
         end = -1
+        assigned = -1  # where the last assignment ends
         for child in n.children:
             if child.type == "variable_assignment":
                 assignments.append(self.assignment(child, subs))
+                assigned = child.end_byte
+            elif child.is_named and child.start_byte == assigned and assignments:
+                # More of the assignment's value, read as a piece of its own (``A=(x)"/y"``).
+                var, was = assignments.pop()
+                assignments.append((var, Word(None, was.source + _text(child))))
             elif child.type == "comment":
                 continue
             elif not child.is_named:  # the keyword: export, declare, local, readonly, typeset, unset
