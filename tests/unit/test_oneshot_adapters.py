@@ -607,3 +607,11 @@ def test_aiders_model_hosts_are_closed_when_the_plan_gives_its_model_elsewhere(t
     assert "openrouter.ai" in hosts(AiderAdapter(), None) and "pypi.org" in hosts(AiderAdapter(), None)
     claude = ClaudeAdapter()  # its hosts serve more than its model (its login): kept
     assert hosts(claude, "http://models.lan:9000") == (*claude.capabilities.hosts, "pypi.org", "models.lan")
+
+
+def test_gemini_trying_a_request_again_after_it_failed_to_connect_is_a_model_error() -> None:
+    """Gemini CLI prints each failed try as text, not as an event (seen when its sandbox lost its
+    network): czar hears it, and looks at why (``WorkerHost.network_lost``)."""
+    said = "Attempt 8 failed. Retrying with backoff... Error: exception TypeError: fetch failed sending request"
+    assert gemini(said + "\n") == [Signal("model_error", text=said, data={"kind": "connection", "retry": True})]
+    assert gemini("Attempt 2 failed. Retrying with backoff... Error: something else\n")[0].kind == "activity"

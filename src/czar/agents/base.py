@@ -220,6 +220,7 @@ _FAILURES = (
         re.compile(
             r"econnrefused|connection ?refused|enotfound|getaddrinfo|name or service not known|name resolution"
             r"|failed to lookup|dns error|unable to connect|error sending request|connection (failed|error)"
+            r"|fetch failed"  # Node's, for a request that never reached a server (Gemini CLI, Claude Code)
             r"|could not connect|network is unreachable|econnreset|etimedout|connect timeout"
         ),
     ),

@@ -41,6 +41,8 @@ def message(ctx: LaunchContext) -> str:
 GEMINI_DECIDED = ("run_shell_command", "write_file", "replace")  # decided by czar's policy
 # What Gemini CLI prints, outside its stream of events, when it has no credentials (no key for the
 # auth type chosen, or none chosen: czar chooses the API key's when the key is set); it exits 41.
+# What Gemini CLI prints (not as an event) for each failed try of a request, before it tries again.
+RETRYING = re.compile(r"^Attempt \d+ failed\. Retrying with backoff\.\.\. (.*)")
 NO_CREDENTIALS = re.compile(
     r"^(invalid auth method selected|when using (gemini api|vertex ai), you must specify)", re.I
 )
@@ -147,6 +149,8 @@ class GeminiAdapter:
         if msg is None:
             if NO_CREDENTIALS.search(line.strip()):  # not the work's fault: a person must give it a key
                 return [Signal(SignalKind.MODEL_ERROR, text=line.strip()[:500], data={"kind": "auth", "retry": False})]
+            if (retrying := RETRYING.match(line.strip())) and (failure := api_failure(retrying.group(1))):
+                return [Signal(SignalKind.MODEL_ERROR, text=line.strip()[:500], data={"kind": failure, "retry": True})]
             return [Signal(SignalKind.ACTIVITY, text=line.rstrip())] if line.strip() else []
         kind = msg.get("type")
         if kind == "init":
