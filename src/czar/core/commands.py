@@ -120,6 +120,9 @@ WATCHED = GIT_PLACES | RUNS_PROGRAMS | COMMAND_VALUED
 # Builtins that set a variable named among their words, to a value czar cannot see (read x).
 SETS_VARIABLES = names("export declare typeset local readonly read printf mapfile readarray getopts")
 DECLARES = names("export declare typeset local readonly")  # their words may be assignments
+# A name with an index that runs a command: `let 'a[$(cmd)]=1'`, `read 'a[$(cmd)]'`, `$((x))` with
+# x='a[$(cmd)]' run it, quotes or not.
+INDEX_RUNS = re.compile(r"\[[^\]]*(\$\(|`)")
 
 _PYTHON = re.compile(r"(python|pypy)(\d+(\.\d+)*)?")
 _PIP = re.compile(r"pip\d+(\.\d+)*")
@@ -223,6 +226,10 @@ class Judge:
     # -- one command -----------------------------------------------------------------------------
 
     def command(self, c: Command, cwds: Cwds) -> tuple[Cwds, Cwds]:
+        for w in [*c.words, *(value for _, value in c.assignments)]:
+            if w.value is not None and INDEX_RUNS.search(w.value):
+                # Asked, not denied: a grep pattern may read so too.
+                self.add(w.source, ask("an array's index that would run a command as bash reads the name"))
         for name, value in c.assignments:
             self.variable(name, value, cwds)
         if not c.words:
@@ -270,7 +277,7 @@ class Judge:
         path = word.value
         if path is None:
             return ask(f"czar cannot tell where {who} writes ({word.source})")
-        if path in DEVICES or path.startswith("/dev/fd/"):
+        if path in DEVICES or re.fullmatch(r"/dev/fd/\d+", path):  # (not /dev/fd/../..: that is /)
             return None
         if path.startswith("~"):
             return deny(f"{who} would write {path}, outside the task's checkout")
@@ -582,6 +589,19 @@ def _shopt(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None
         j.add(line, ask("a shell option czar does not follow (cdable_vars moves cd, lastpipe a pipeline's end)"))
     else:
         j.add(line, allow("setting the shell's globbing" if setting else "reading the shell's options"))
+
+
+@handles("set")
+def _set(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    values = [a.value for a in args]
+    flags = "".join(v[1:] for v in values if v and v.startswith("-") and not v.startswith("--"))
+    named = {v for v in values if v}
+    if None in values or "k" in flags or "a" in flags or named & {"keyword", "allexport"}:
+        # -k: NAME=value words anywhere on a command line set its environment (git's GIT_DIR);
+        # -a: every variable set from then on is exported.
+        j.add(line, ask("set -k or -a makes variables reach programs where czar does not look for them"))
+    else:
+        j.add(line, allow("setting the shell's options"))
 
 
 @handles("hash")
