@@ -120,6 +120,7 @@ WATCHED = GIT_PLACES | RUNS_PROGRAMS | COMMAND_VALUED
 # Builtins that set a variable named among their words, to a value czar cannot see (read x).
 SETS_VARIABLES = names("export declare typeset local readonly read printf mapfile readarray getopts")
 DECLARES = names("export declare typeset local readonly")  # their words may be assignments
+NAME = r"[A-Za-z_][A-Za-z0-9_]*"  # a variable's
 # A name with an index that runs a command: `let 'a[$(cmd)]=1'`, `read 'a[$(cmd)]'`, `$((x))` with
 # x='a[$(cmd)]' run it, quotes or not.
 INDEX_RUNS = re.compile(r"\[[^\]]*(\$\(|`)")
@@ -142,7 +143,8 @@ def _words(s: Script) -> Iterator[str]:
     for sub in s.substitutions:
         yield from _words(sub)
     for r in s.redirects:
-        yield r.target.value or "" if r.target is not None else ""
+        if r.target is not None:
+            yield r.target.value or ""
     if isinstance(s, Command):
         yield from (w.value or "" for w in s.words)
         for name, value in s.assignments:
@@ -162,7 +164,7 @@ class Judge:
     ctx: Context
     depth: int = 0
     findings: list[CommandVerdict] = field(default_factory=list)
-    previous_known: bool = True  # whether `cd -` may be followed (see ``of_text``)
+    previous_known: bool = True  # whether `cd -` may be followed (see ``of_script``)
 
     @classmethod
     def of_script(cls, ctx: Context, script: Script, text: str) -> Judge:
@@ -340,7 +342,7 @@ class Judge:
         """``read GIT_DIR``, ``export GIT_DIR``: a watched variable set to what czar cannot see;
         ``export GIT_""DIR=x``: an assignment, quoted so that it reads as a word."""
         for k, w in enumerate(args):
-            quoted = re.match(r"""["']?([A-Za-z_][A-Za-z0-9_]*)=""", w.source)
+            quoted = re.match(rf"""["']?({NAME})=""", w.source)
             if w.value is None:
                 if quoted and name in DECLARES:  # `export "PATH=$PATH:x"`: a known name
                     self.variable(quoted.group(1), Word(None, w.source), cwds)
@@ -348,7 +350,7 @@ class Judge:
                     self.add(line, ask(f"czar cannot tell which variable {name} sets ({w.source})"))
                 continue
             var, eq, value = w.value.partition("=")
-            if eq and name in DECLARES and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
+            if eq and name in DECLARES and not re.fullmatch(NAME, var):
                 self.add(line, ask(f"czar cannot tell which variable {name} sets ({w.source})"))  # a glob, say
             elif eq and name in DECLARES:
                 self.variable(var, Word(value, value), cwds)
@@ -482,7 +484,7 @@ def _wrapper(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tu
             except ShellError as exc:
                 j.add(line, deny(f"env -S: {exc}"))
                 return None
-        while inner and inner[0].value is not None and re.match(r"[A-Za-z_][A-Za-z0-9_]*=", inner[0].value):
+        while inner and inner[0].value is not None and re.match(f"{NAME}=", inner[0].value):
             var, _, value_text = inner[0].value.partition("=")
             j.variable(var, Word(value_text, value_text), cwds)
             inner = inner[1:]
@@ -579,10 +581,15 @@ HARMLESS_SHOPTS = names(
 )
 
 
+def _flags(values: Sequence[str | None]) -> str:
+    """The letters of the short options among ``values`` (``-qs`` -> ``qs``)."""
+    return "".join(v[1:] for v in values if v and v.startswith("-") and not v.startswith("--"))
+
+
 @handles("shopt")
 def _shopt(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
     values = [a.value for a in args]
-    flags = "".join(v[1:] for v in values if v and v.startswith("-"))
+    flags = _flags(values)
     options = [v for v in values if v is None or not v.startswith("-")]
     setting = "s" in flags or "o" in flags or (not flags and options)  # (no flag: it only prints)
     if None in values or (("s" in flags or "o" in flags) and any(o not in HARMLESS_SHOPTS for o in options)):
@@ -594,7 +601,7 @@ def _shopt(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None
 @handles("set")
 def _set(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
     values = [a.value for a in args]
-    flags = "".join(v[1:] for v in values if v and v.startswith("-") and not v.startswith("--"))
+    flags = _flags(values)
     named = {v for v in values if v}
     if None in values or "k" in flags or "a" in flags or named & {"keyword", "allexport"}:
         # -k: NAME=value words anywhere on a command line set its environment (git's GIT_DIR);

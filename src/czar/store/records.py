@@ -79,6 +79,11 @@ def _known(kind: type[_E], value: str, what: str) -> _E:
 _MEMBERS: dict[type, dict[str, Any]] = {}
 
 
+def task_state(value: str) -> TaskState:
+    """A task's state as the store keeps it (one this czar does not know: one line)."""
+    return _known(TaskState, value, "task state")
+
+
 def pull_state(value: str) -> PullState:
     """A pull request's state as the store keeps it (one this czar does not know: one line)."""
     return _known(PullState, value, "pull request state")
@@ -139,7 +144,7 @@ class Task:
             row,
             order=row.ord,
             spec=TaskSpec.from_json(row.spec),
-            state=_known(TaskState, row.state, "task state"),
+            state=task_state(row.state),
             fresh=bool(row.fresh),
         )
 
@@ -166,7 +171,7 @@ class TaskBrief:
         return TaskBrief(
             id_,
             order,
-            _known(TaskState, state, "task state"),
+            task_state(state),
             TaskSpec.from_json(spec),
             worker_id,
             blocked_on,
@@ -279,9 +284,7 @@ class HeldTask:
     def from_values(values: Sequence[Any]) -> HeldTask:
         """From the values of ``COLUMNS``, in that order."""
         id_, state, spec, checkpoint, confusions, blocked_on = values
-        return HeldTask(
-            id_, _known(TaskState, state, "task state"), TaskSpec.from_json(spec), checkpoint, confusions, blocked_on
-        )
+        return HeldTask(id_, task_state(state), TaskSpec.from_json(spec), checkpoint, confusions, blocked_on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +324,7 @@ class TaskAtWork:
         return TaskAtWork(
             id_,
             order,
-            _known(TaskState, state, "task state"),
+            task_state(state),
             TaskSpec.from_json(spec),
             bool(fresh),
             attempt_id,

@@ -62,7 +62,7 @@ class Holds:
 
     def ahead(self, pairs: Iterable[tuple[str, str]]) -> Holds:
         for merged, task in pairs:
-            self.known[(merged, task)] = self._ask(merged, task)
+            self(merged, task)
         return self
 
     def __call__(self, merged: str, task: str) -> bool:

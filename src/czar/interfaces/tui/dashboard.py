@@ -159,8 +159,9 @@ class Dashboard(App[None]):
             loop.call_soon_threadsafe(self.exit)
 
     def on_unmount(self) -> None:
-        # Its quit signals stay with it until its loop closes: a second one (a closed window
-        # sends two) quits again, rather than end it before the terminal is given back.
+        # Its quit signals stay with it until ``kept_signals`` puts the old handlers back: a
+        # second one (a closed window sends two) quits again, rather than end it before the
+        # terminal is given back.
         if self._watch is not None:
             self._watch.stop(wait=2.0)
 
@@ -426,8 +427,8 @@ def run_dashboard(project: Project) -> None:
 
 @contextlib.contextmanager
 def kept_signals() -> Iterator[None]:
-    """The quit signals' handlers as they were (its loop, closing, leaves them at their default:
-    `nohup` undone)."""
+    """The quit signals' handlers as they were before the dashboard took them (else they would
+    stay its own after it ended, and `nohup` would be undone)."""
     before = {sig: signal.getsignal(sig) for sig in QUIT_SIGNALS}
     try:
         yield
