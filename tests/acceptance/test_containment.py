@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from czar.paths import ProjectPaths
 from czar.runtime import sandbox
-from czar.store.store import Store
-from helpers import czar, git, make_repo, sim_task, write_plan
+from czar.store.store import Event, Store
+from helpers import czar, czar_started, git, make_repo, retry_until, sim_task, write_plan
 
 pytestmark = pytest.mark.skipif(sandbox.available() is not None, reason=f"no sandbox here: {sandbox.available()}")
 
@@ -137,6 +139,14 @@ def test_an_agent_reaches_only_the_doors_its_sandbox_opens(tmp_path: Path, czar_
     assert any("could not reach pypi.org" in text and "allow_hosts" in text for text in alerts), alerts
 
 
+def _events(name: str) -> list[Event]:
+    store = Store(ProjectPaths.for_project(name))
+    try:
+        return list(store.events_after(0, limit=100_000))
+    finally:
+        store.close()
+
+
 def test_an_agents_escape_sequences_never_reach_your_terminal(tmp_path: Path, czar_home: Path) -> None:
     """What an agent says is shown by `czar run`, `czar logs` and `czar status`: an escape
     sequence in it (a terminal title, OSC 52 writing your clipboard, a screen cleared) acted on
@@ -148,7 +158,15 @@ def test_an_agents_escape_sequences_never_reach_your_terminal(tmp_path: Path, cz
         f'note {esc}\nwrite a.txt <<END\na\nEND\ncommit add a\nask Bash {esc}\nfinish {esc}\n```\n"""\n'
     )
     plan = write_plan(tmp_path, "escapes", [task], workers=1)
-    run = czar("run", str(plan), "--timeout", "1", timeout=120)  # ends waiting for the ask
+    # It ends waiting for the ask: stopped once the ask is there (not at a time a busy machine
+    # may not have reached it by).
+    started = czar_started("run", str(plan), "--timeout", "120")
+    try:
+        retry_until(lambda: any(e.kind == "permission.asked" for e in _events("escapes")), 90, "the ask")
+    finally:
+        started.send_signal(signal.SIGTERM)
+        out, err = started.communicate(timeout=120)
+    run = subprocess.CompletedProcess(started.args, started.returncode, out, err)
     status = czar("status", str(plan), check=True)
     logs = [czar("logs", str(plan), who, check=True).stdout for who in ("w1", "supervisor")]
     czar("down", str(plan))
