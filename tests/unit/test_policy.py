@@ -38,6 +38,10 @@ def test_work_in_the_worktree_is_allowed(tool: str, target: str) -> None:
     [
         ("Edit", "/etc/passwd", "outside the task's worktree"),
         ("Write", "../other/x.py", "outside the task's worktree"),
+        ("Write", ".git", "own git files"),  # `gitdir: /home/you/repo/.git` would point git there
+        ("Edit", "/data/wt/a/.git/config", "own git files"),
+        ("Write", "vendor/x/.git", "own git files"),
+        ("Bash", "echo 'gitdir: /home/user/repo/.git' > .git", "only git writes there"),
         ("Bash", "git push origin main", "pushing"),
         ("Bash", "git push", "pushing"),
         ("Bash", "git push --all origin", "pushing"),

@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from czar.core import file_commands, git_commands, network_commands, shell
+from czar.core import file_commands, git_commands, network_commands, output_options, shell
 from czar.core import options as opts
 from czar.core.options import names
 from czar.core.shell import Block, Command, Flow, Redirect, Script, ShellError, Word
-from czar.core.verdicts import Context, Verdict, allow, ask, deny, inside, writable
+from czar.core.verdicts import Context, Verdict, allow, ask, deny, git_files, inside, writable
 
 
 class Here(NamedTuple):
@@ -116,7 +116,10 @@ RUNS_PROGRAMS = names(
 )
 # Variables whose value is a command czar can read (a pager, an editor).
 COMMAND_VALUED = names("PAGER GIT_PAGER EDITOR VISUAL GIT_EDITOR GIT_SEQUENCE_EDITOR MANPAGER")
-WATCHED = GIT_PLACES | RUNS_PROGRAMS | COMMAND_VALUED
+# Variables that say where git (and most programs) read their configuration: a folder the agent
+# filled could hold an alias, a hook path or a filter (asked: rarely needed for ordinary work).
+CONFIG_HOMES = names("HOME XDG_CONFIG_HOME")
+WATCHED = GIT_PLACES | RUNS_PROGRAMS | COMMAND_VALUED | CONFIG_HOMES
 # Builtins that set a variable named among their words, to a value czar cannot see (read x).
 SETS_VARIABLES = names("export declare typeset local readonly read printf mapfile readarray getopts")
 DECLARES = names("export declare typeset local readonly")  # their words may be assignments
@@ -289,17 +292,29 @@ class Judge:
             return ask(f"czar cannot tell which folder {who} writes {path} in")
         else:
             places = [posixpath.join(c.folder, path) for c in cwds]
+        kinds = {git_files(p, self.ctx) for p in places} - {None}
+        if "own" in kinds:
+            return deny(f"{who} would write {path}, the checkout's own git files (only git writes there)")
+        if kinds:
+            return ask(f"{who} would write {path}, a repository's own git files (it can point git anywhere)")
         if not all(writable(p, self.ctx) for p in places):
             return deny(f"{who} would write {path}, outside the task's checkout")
         return None
 
     def in_checkout(self, word: Word, cwds: Cwds) -> bool:
         """True if the file ``word`` names is in the task's checkout, from every folder in ``cwds``."""
+        return self._under(word, cwds, (self.ctx.worktree,))
+
+    def ours(self, word: Word, cwds: Cwds) -> bool:
+        """True if the file ``word`` names is in the task's checkout or a folder of its own."""
+        return self._under(word, cwds, (self.ctx.worktree, *self.ctx.writable))
+
+    def _under(self, word: Word, cwds: Cwds, roots: Sequence[str]) -> bool:
         path = word.value
         if path is None or path.startswith("~") or (cwds is None and not path.startswith("/")):
             return False
         places = [path] if path.startswith("/") else [posixpath.join(c.folder, path) for c in cwds or ()]
-        return all(inside(p, self.ctx.worktree) for p in places)
+        return all(any(inside(p, r) for r in roots) for p in places)
 
     def is_checkout(self, word: Word, cwds: Cwds) -> bool:
         """True if ``word`` may name the checkout's own folder (``.``, ``../a``)."""
@@ -330,13 +345,30 @@ class Judge:
             # Read by git where git runs, not where it is set: a later cd takes it elsewhere.
             self.add(line, ask(f"{name} is a relative path: czar cannot tell where git will read it from"))
         elif name in GIT_PLACES:
-            v = self.target(value, cwds, name)
+            kind = {"GIT_DIR": "git_dir", "GIT_COMMON_DIR": "git_dir", "GIT_WORK_TREE": "work_tree"}.get(name, "file")
+            v = git_commands.place(self, kind, value, cwds, name)
             if v is not None:
-                self.add(line, deny(f"{name} points git outside the task's checkout") if v.decision == "deny" else v)
+                self.add(line, v)
         elif name in RUNS_PROGRAMS or name.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")):
             self.add(line, deny(f"{name} makes git or the shell run or read what czar cannot check"))
         elif name in COMMAND_VALUED:
             self.nested(line, value, cwds, name)
+        elif name in CONFIG_HOMES:
+            self.add(line, ask(f"{name} changes where git reads its configuration, which czar cannot check"))
+        elif name.startswith("GIT_TRACE"):
+            self.trace(line, value, cwds)
+
+    def trace(self, line: str, value: Word, cwds: Cwds) -> None:
+        """``GIT_TRACE=1`` (or true, or a descriptor's number) prints; a full path is a file git writes."""
+        text = value.value
+        if text is not None and (text.lower() in ("", "true", "false", "yes", "no") or text.isdigit()):
+            return
+        if text is None or not text.startswith("/"):  # (af_unix:..., a relative path)
+            v: Verdict | None = ask(f"czar cannot tell where {line} writes git's trace")
+        else:
+            v = self.target(value, cwds, line)
+        if v is not None:
+            self.add(line, v)
 
     def sets_variables(self, name: str, args: Sequence[Word], cwds: Cwds, line: str) -> None:
         """``read GIT_DIR``, ``export GIT_DIR``: a watched variable set to what czar cannot see;
@@ -354,7 +386,7 @@ class Judge:
                 self.add(line, ask(f"czar cannot tell which variable {name} sets ({w.source})"))  # a glob, say
             elif eq and name in DECLARES:
                 self.variable(var, Word(value, value), cwds)
-            elif var in WATCHED or var.startswith("GIT_CONFIG_"):
+            elif var in WATCHED or var.startswith(("GIT_CONFIG_", "GIT_TRACE")):
                 self.variable(var, Word(None, f"<set by {name}>"), cwds)
         if name in ("declare", "typeset", "local") and any(
             w.value and w.value.startswith("-") and "n" in w.value[1:] for w in args
@@ -654,3 +686,4 @@ def _git(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
 
 HANDLERS.update(file_commands.HANDLERS)
 HANDLERS.update(network_commands.HANDLERS)
+HANDLERS.update(output_options.HANDLERS)

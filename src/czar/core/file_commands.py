@@ -10,6 +10,7 @@ import re
 from typing import TYPE_CHECKING
 
 from czar.core import options as opts
+from czar.core import sed_script
 from czar.core.shell import Word
 from czar.core.verdicts import allow, ask, deny
 
@@ -92,6 +93,13 @@ def _copies(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> Non
     if parsed.has("--strip-program"):
         j.add(line, ask("install --strip-program runs a program czar cannot check"))
         return
+    if name == "cp" and _keeps_links(parsed):
+        # A link copied as a link points where it pointed: `cp -P /proc/self/root r` makes r a door
+        # to /, and `touch r/etc/x` then reads as a write in the checkout.
+        outside = [w for w in sources if not j.ours(w, cwds)]
+        if outside:
+            j.add(line, ask(f"cp copies links as links from {outside[0].text}, outside the task's checkout"))
+            return
     written = list(targets)
     if name == "mv":
         written += sources  # moved away: removed from where they were
@@ -113,6 +121,14 @@ def _copies(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> Non
                     written.append(t)
     if j.writes(line, written, cwds, name):
         j.add(line, allow(f"{name} inside the task's checkout"))
+
+
+def _keeps_links(parsed: opts.Parsed) -> bool:
+    """Whether cp copies symbolic links as links: with -P, -d or -a, and when copying folders
+    (-r; even with -H, the links inside them), unless -L follows every link."""
+    if parsed.has("-L", "--dereference"):
+        return False
+    return parsed.has("-P", "-d", "-a", "--no-dereference", "--archive", "-r", "-R", "--recursive")
 
 
 SED = opts.Spec.of(
@@ -146,9 +162,37 @@ def _sed(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
     parsed = j.options(line, name, cleaned, SED)
     if parsed is None:
         return
-    files = parsed.operands if parsed.has("-e", "--expression", "-f", "--file") else parsed.operands[1:]
-    if not in_place or j.writes(line, files, cwds, "sed -i"):
-        j.add(line, allow("editing files in the task's checkout"))
+    given = parsed.has("-e", "--expression", "-f", "--file")
+    files = parsed.operands if given else parsed.operands[1:]
+    if in_place and not j.writes(line, files, cwds, "sed -i"):
+        return
+    if not parsed.has("--sandbox") and not _sed_scripts(j, line, parsed, cwds):
+        return
+    j.add(line, allow("editing files in the task's checkout"))
+
+
+def _sed_scripts(j: Judge, line: str, parsed: opts.Parsed, cwds: Cwds) -> bool:
+    """Check what sed's scripts do besides editing: ``w FILE`` writes it, ``e`` runs a command.
+    False (with a verdict recorded) if that is not allowed."""
+    if parsed.values("-f", "--file"):
+        j.add(line, ask("sed -f runs a script file czar does not read (sed --sandbox would be allowed)"))
+        return False
+    scripts = parsed.values("-e", "--expression") or parsed.operands[:1]
+    for script in scripts:
+        if script.value is None:
+            j.add(line, ask(f"czar cannot read sed's script {script.source}"))
+            return False
+        try:
+            found = sed_script.effects(script.value)
+        except sed_script.SedError as exc:
+            j.add(line, ask(str(exc)))
+            return False
+        if found.runs:
+            j.add(line, ask("sed's e command runs a command czar cannot read in advance"))
+            return False
+        if not j.writes(line, [Word(f, f) for f in found.writes], cwds, "sed's w command"):
+            return False
+    return True
 
 
 FIND_ACTIONS_WITH_FILE = frozenset({"-fprint", "-fprint0", "-fls", "-fprintf"})

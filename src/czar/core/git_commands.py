@@ -11,6 +11,7 @@ configuration or other branches goes to a person; an unknown subcommand (an alia
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from czar.core.options import names
 from czar.core.shell import Word
-from czar.core.verdicts import Decision, allow, ask, deny, writable
+from czar.core.verdicts import Verdict, allow, ask, deny, inside, writable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -96,9 +97,9 @@ def judge(j: Judge, args: Sequence[Word], cwds: Cwds, line: str) -> None:
                 j.add(line, deny(f"git --config-env {value.source} sets configuration czar cannot check"))
                 return
         elif name in ("--git-dir", "--work-tree"):
-            v = j.target(value, cwds, f"git {name}")
+            v = place(j, name.removeprefix("--").replace("-", "_"), value, cwds, f"git {name}={value.text}")
             if v is not None:
-                j.add(line, deny(f"git {name}={value.text} works outside the task's checkout") if _denied(v) else v)
+                j.add(line, v)
                 return
         elif name == "--exec-path":
             if eq:
@@ -129,9 +130,7 @@ def judge(j: Judge, args: Sequence[Word], cwds: Cwds, line: str) -> None:
     if handler is not None:
         handler(j, sub, rest, cwds, line)
     elif sub in READING or sub in LOCAL_WORK:
-        outputs = [Word(w.text.partition("=")[2], w.source) for w in rest if w.text.startswith("--output=")]
-        outputs += [rest[k + 1] for k, w in enumerate(rest[:-1]) if w.value in ("-o", "--output", "--output-directory")]
-        if j.writes(line, outputs, cwds, f"git {sub}"):
+        if j.writes(line, _outputs(sub, rest), cwds, f"git {sub}"):
             j.add(line, allow(f"git {sub} in the task's checkout is allowed"))
     elif sub in OUTWARD:
         j.add(line, ask(f"git {sub} reaches other hosts or credentials; it needs a person"))
@@ -141,8 +140,56 @@ def judge(j: Judge, args: Sequence[Word], cwds: Cwds, line: str) -> None:
         j.add(line, ask(f"no rule covers git {sub} (an alias, or a command czar does not know)"))
 
 
-def _denied(v: object) -> bool:
-    return getattr(v, "decision", None) is Decision.DENY
+def _outputs(sub: str, rest: Sequence[Word]) -> list[Word]:
+    """The files and folders ``git sub rest`` writes besides the repository: ``--output``,
+    ``--output-directory`` (however abbreviated: git takes a unique prefix), ``-o``; the folder
+    ``checkout-index --prefix`` writes under; the file ``merge-file`` merges into."""
+    found: list[Word] = []
+    for k, w in enumerate(rest):
+        text = w.value or ""
+        following = rest[k + 1] if k + 1 < len(rest) else None
+        name, eq, value = text.partition("=")
+        if sub == "checkout-index" and name == "--prefix":  # a prefix of each file's path: a/ or a-
+            prefix = Word(value, w.source) if eq else following
+            if prefix is not None:
+                found.append(Word(None if prefix.value is None else prefix.value + "x", prefix.source))
+        elif len(name) >= 4 and "--output-directory".startswith(name):
+            if eq:
+                found.append(Word(value, w.source))
+            elif following is not None:
+                found.append(following)
+        elif text == "-o" and following is not None:
+            found.append(following)
+        elif text.startswith("-o") and sub in ("format-patch", "archive"):
+            found.append(Word(text[2:], w.source))
+    if sub == "merge-file":
+        names, operands = _split(rest, "-L --marker-size --diff-algorithm")
+        if operands and not {"-p", "--stdout"} & set(names):
+            found.append(operands[0])
+    return found
+
+
+def place(j: Judge, kind: str, value: Word, cwds: Cwds, who: str) -> Verdict | None:
+    """None if git may be pointed at ``value`` as its ``kind`` of place (``git_dir``, ``work_tree``,
+    or a file git writes: ``GIT_INDEX_FILE``), else the verdict that says why not. Another
+    repository in the checkout (``sub/.git``, one the agent made) asks: git would work there, on
+    whatever it points to."""
+    path = value.value
+    if path is None:
+        return ask(f"czar cannot tell where {who} points git")
+    if not path.startswith("/") and cwds is None:
+        return ask(f"czar cannot tell which folder {who} is read from")
+    places = [path] if path.startswith("/") else [posixpath.join(c.folder, path) for c in cwds or ()]
+    worktree = posixpath.normpath(j.ctx.worktree)
+    if not all(inside(p, worktree) or any(inside(p, w) for w in j.ctx.writable) for p in places):
+        return deny(f"{who} points git outside the task's checkout")
+    if kind == "git_dir":
+        if all(posixpath.normpath(p) == worktree + "/.git" for p in places):
+            return None
+        return ask(f"{who} points git at another repository than the task's checkout")
+    if kind == "work_tree":
+        return None
+    return j.target(value, cwds, who)
 
 
 def config_setting(j: Judge, line: str, setting: Word, cwds: Cwds) -> bool:
@@ -440,6 +487,35 @@ def _new_repository(j: Judge, sub: str, rest: list[Word], cwds: Cwds, line: str)
         j.add(line, allow(f"git {sub} inside the task's checkout"))
 
 
+def _difftool(j: Judge, sub: str, rest: list[Word], cwds: Cwds, line: str) -> None:
+    for k, w in enumerate(rest):
+        text = w.value or ""
+        if text in ("-x", "--extcmd") and k + 1 < len(rest):
+            j.nested(line, rest[k + 1], cwds, f"git difftool {text}")
+        elif text.startswith("--extcmd="):
+            j.nested(line, Word(text.partition("=")[2], w.source), cwds, "git difftool --extcmd")
+        elif text.startswith("-x") and len(text) > 2:
+            j.nested(line, Word(text[2:], w.source), cwds, "git difftool -x")
+    j.add(line, allow("git difftool in the task's checkout is allowed"))
+
+
+def _apply(j: Judge, sub: str, rest: list[Word], cwds: Cwds, line: str) -> None:
+    if any(w.value == "--unsafe-paths" for w in rest):
+        j.add(line, ask(f"git {sub} --unsafe-paths writes where the patch says, outside git's checks"))
+        return
+    roots = [Word(w.text.partition("=")[2], w.source) for w in rest if w.text.startswith("--directory=")]
+    roots += [rest[k + 1] for k, w in enumerate(rest[:-1]) if w.value == "--directory"]
+    if j.writes(line, roots, cwds, f"git {sub} --directory"):
+        j.add(line, allow(f"git {sub} in the task's checkout is allowed"))
+
+
+def _archive(j: Judge, sub: str, rest: list[Word], cwds: Cwds, line: str) -> None:
+    if any((w.value or "").startswith("--remote") for w in rest):
+        j.add(line, ask("git archive --remote reaches another repository; it needs a person"))
+    elif j.writes(line, _outputs(sub, rest), cwds, "git archive"):
+        j.add(line, allow("git archive in the task's checkout is allowed"))
+
+
 SUBCOMMANDS: dict[str, Handler] = {
     "push": _push,
     "fetch": _fetch,
@@ -459,4 +535,8 @@ SUBCOMMANDS: dict[str, Handler] = {
     "grep": _grep,
     "clone": _new_repository,
     "init": _new_repository,
+    "difftool": _difftool,
+    "apply": _apply,
+    "am": _apply,
+    "archive": _archive,
 }

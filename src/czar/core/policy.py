@@ -21,7 +21,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from czar.core import commands, shell
-from czar.core.verdicts import Context, Decision, Verdict, inside, worst, writable
+from czar.core.verdicts import Context, Decision, Verdict, git_files, inside, worst, writable
 
 # The most a permission request waits for a person (the plan's permission_timeout normally decides
 # long before), and how long whatever waits for such a decision waits: a minute more. Each timeout
@@ -77,6 +77,8 @@ def default(req: Request, ctx: Context) -> Verdict:
         return Verdict(Decision.ALLOW, "reading is allowed")
     if req.tool in WRITE_TOOLS:
         full = req.target if req.target.startswith("/") else f"{ctx.worktree}/{req.target}"
+        if git_files(full, ctx) is not None:
+            return Verdict(Decision.DENY, f"{req.target} is a repository's own git files (only git writes there)")
         if inside(req.target, ctx.worktree) or (req.target.startswith("/") and writable(full, ctx)):
             return Verdict(Decision.ALLOW, "edits inside the task's worktree are allowed")
         return Verdict(Decision.DENY, f"{req.target} is outside the task's worktree")

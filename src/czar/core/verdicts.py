@@ -56,9 +56,25 @@ def inside(path: str, root: str) -> bool:
 
 
 def writable(path: str, ctx: Context) -> bool:
-    """True if an agent may write ``path`` (absolute): in its checkout, or under a folder of its own."""
+    """True if an agent may write ``path`` (absolute): in its checkout, or under a folder of its own,
+    and not in a repository's own files (``git_files``)."""
     full = posixpath.normpath(path)
+    if git_files(full, ctx) is not None:
+        return False
     return inside(full, ctx.worktree) or any(inside(full, w) and full != posixpath.normpath(w) for w in ctx.writable)
+
+
+def git_files(path: str, ctx: Context) -> str | None:
+    """``"own"`` if ``path`` (absolute) is the checkout's ``.git`` or in it, ``"nested"`` if it is
+    another ``.git`` under the checkout or an agent's folder, else None. Written by hand, a ``.git``
+    can point git anywhere (``gitdir: /home/you/repo/.git``): only git itself writes there."""
+    full = posixpath.normpath(path)
+    for root in (ctx.worktree, *ctx.writable):
+        root = posixpath.normpath(root)
+        if full.startswith(root + "/") and ".git" in full[len(root) + 1 :].split("/"):
+            own = root == posixpath.normpath(ctx.worktree) and full[len(root) + 1 :].split("/")[0] == ".git"
+            return "own" if own else "nested"
+    return None
 
 
 def worst(verdicts: Iterable[Verdict], fallback: Verdict) -> Verdict:

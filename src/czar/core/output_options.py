@@ -1,0 +1,198 @@
+"""The files that programs otherwise allowed (sorting, compiling, formatting) write through their
+options or operands: ``sort -o FILE``, ``gcc -o FILE``, ``gofmt -w FILES``, ``uniq IN OUT``. Each
+must be in the task's checkout, as for ``cp`` or a redirect.
+
+Options are read leniently (a program's full table is not needed): a word an unknown option takes
+reads as an operand, which only makes the check stricter. Interpreters and build tools (python,
+make, npm, awk) run the project's own code: what that code writes is the sandbox's to hold.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from czar.core.options import names
+from czar.core.shell import Word
+from czar.core.verdicts import allow, ask
+
+if TYPE_CHECKING:
+    from czar.core.commands import Cwds, Handler, Judge
+
+
+@dataclass(frozen=True)
+class Writes:
+    outputs: frozenset[str] = frozenset()  # options whose value is a file or folder it writes
+    valued: frozenset[str] = frozenset()  # other options that take the next word
+    runs: frozenset[str] = frozenset()  # options that run a program they name
+    operands: slice | None = None  # which operands it writes in place, if any
+    only_with: frozenset[str] = frozenset()  # ... only when given one of these (gofmt -w)
+    not_with: frozenset[str] = frozenset()  # ... never when given one of these (black --check)
+    single_dash: bool = False  # gcc's style: -o is a prefix (-ofile), -std=c11 is one option
+
+    @staticmethod
+    def of(
+        outputs: str = "",
+        valued: str = "",
+        *,
+        runs: str = "",
+        operands: slice | None = None,
+        only_with: str = "",
+        not_with: str = "",
+        single_dash: bool = False,
+    ) -> Writes:
+        return Writes(
+            names(outputs), names(valued), names(runs), operands, names(only_with), names(not_with), single_dash
+        )
+
+
+ALL = slice(0, None)
+COMPILER = Writes.of("-o -MF", single_dash=True)
+WRITES: dict[str, Writes] = {
+    "sort": Writes.of(
+        "-o --output -T --temporary-directory",
+        "-k --key -t --field-separator -S --buffer-size --parallel --batch-size --files0-from",
+        runs="--compress-program",
+    ),
+    "uniq": Writes.of(valued="-f --skip-fields -s --skip-chars -w --check-chars", operands=slice(1, None)),
+    "xxd": Writes.of(valued="-c -cols -g -groupsize -l -len -o -offset -s -seek -n -name", operands=slice(1, None)),
+    "iconv": Writes.of("-o --output", "-f --from-code -t --to-code"),
+    "tree": Writes.of("-o", "-L -P -I --charset --filelimit --timefmt -H -T --sort"),
+    "less": Writes.of("-o -O --log-file --LOG-FILE", "-b -h -j -k -p -P -t -T -x -y -z -# --tag --pattern"),
+    **dict.fromkeys(("gcc", "g++", "cc", "c++", "clang", "clang++"), COMPILER),
+    "ld": Writes.of("-o --output -Map", single_dash=True),
+    "go": Writes.of("-o -coverprofile -cpuprofile -memprofile -trace", single_dash=True),
+    "patch": Writes.of(
+        "-o --output -r --reject-file -B --prefix -d --directory",
+        "-p --strip -i --input -F --fuzz -D --ifdef -V --version-control -z --suffix",
+        operands=slice(0, 1),
+    ),
+    "gofmt": Writes.of("-cpuprofile", "-r", operands=ALL, only_with="-w", single_dash=True),
+    "rustfmt": Writes.of(
+        valued="--edition --config-path --emit --config --color --style-edition",
+        operands=ALL,
+        not_with="--check --emit=stdout",
+    ),
+    "black": Writes.of(
+        valued="-l --line-length -t --target-version --include --exclude --extend-exclude --force-exclude "
+        "--stdin-filename -W --workers --config --required-version --python-cell-magics -c --code",
+        operands=ALL,
+        not_with="--check --diff -c --code",
+    ),
+    "isort": Writes.of(
+        valued="--profile -l --line-length --settings-path --sp --skip -s --skip-glob --sg --src -p --project",
+        operands=ALL,
+        not_with="--check-only --check -c --diff --df --stdout -d",
+    ),
+    "ruff format": Writes.of(
+        "--cache-dir", "--config --target-version --line-length", operands=ALL, not_with="--check --diff"
+    ),
+    "ruff check": Writes.of(
+        "-o --output-file --cache-dir",
+        "--config --target-version --line-length --select --ignore --extend-select --output-format",
+        operands=ALL,
+        only_with="--fix --unsafe-fixes --add-noqa",
+    ),
+    "pytest": Writes.of("--basetemp --junitxml --junit-xml --result-log", "-k -m -p -c --rootdir --maxfail -n"),
+}
+
+
+@dataclass
+class Read:
+    """What a command's words say it writes."""
+
+    seen: set[str]
+    outputs: list[Word]
+    operands: list[Word]
+    runs: list[str]
+
+
+def read(args: Sequence[Word], w: Writes) -> Read:
+    out = Read(set(), [], [], [])
+    k = 0
+    while k < len(args):
+        word = args[k]
+        text = word.value
+        k += 1
+        if text is None or not text.startswith("-") or text == "-":
+            out.operands.append(word)
+            continue
+        if text == "--":
+            out.operands.extend(args[k:])
+            break
+        name, eq, value = text.partition("=")
+        out.seen.update({text, name})
+        if name in w.runs:
+            out.runs.append(name)
+        if name in w.outputs or name in w.valued:
+            if not eq and k < len(args):
+                given, k = args[k], k + 1
+            else:
+                given = Word(value, word.source)
+            if name in w.outputs:
+                out.outputs.append(given)
+            continue
+        if text.startswith("--"):
+            continue
+        if w.single_dash:  # -ofile, -MFfile: the value attached
+            prefix = next((o for o in w.outputs if not o.startswith("--") and text.startswith(o)), None)
+            if prefix:
+                out.outputs.append(Word(text[len(prefix) :], word.source))
+            continue
+        for m, letter in enumerate(text[1:], start=1):  # a getopt cluster: -uo FILE, -ofile
+            option = "-" + letter
+            out.seen.add(option)
+            if option in w.outputs or option in w.valued:
+                attached: Word | None = Word(text[m + 1 :], word.source) if text[m + 1 :] else None
+                if attached is None and k < len(args):
+                    attached, k = args[k], k + 1
+                if option in w.outputs and attached is not None:
+                    out.outputs.append(attached)
+                break
+    return out
+
+
+def _writes(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    key = name
+    if name == "ruff":
+        sub = next((a.value for a in args if a.value and not a.value.startswith("-")), None)
+        if sub not in ("format", "check"):
+            j.add(line, allow("building, testing and reading are allowed"))
+            return
+        key, args = f"ruff {sub}", [a for a in args if a.value != sub]
+    w = WRITES[key]
+    found = read(args, w)
+    if found.runs:
+        j.add(line, ask(f"{name} {found.runs[0]} runs a program czar cannot check"))
+        return
+    written = list(found.outputs)
+    in_place = w.operands is not None and not (found.seen & w.not_with)
+    if w.operands is not None and in_place and (not w.only_with or found.seen & w.only_with):
+        written += found.operands[w.operands]
+    if j.writes(line, written, cwds, name):
+        j.add(line, allow("building, testing and reading are allowed"))
+
+
+def _mktemp(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
+    found = read(args, Writes.of("-p", "--suffix"))
+    folders = found.outputs + [Word(a.text.partition("=")[2], a.source) for a in args if a.text.startswith("--tmpdir=")]
+    if not folders and ("-t" in found.seen or "--tmpdir" in found.seen or not found.operands):
+        j.add(line, allow("a temporary file"))  # in $TMPDIR, czar's temp folder for the task
+        return
+    written = list(found.operands)  # a template without -p names a file from here
+    if folders:
+        written = [
+            Word(None if f.value is None or t.value is None else posixpath.join(f.value, t.value), f.source)
+            for f in folders
+            for t in found.operands or [Word("tmp.X", "tmp.X")]
+        ]
+    if j.writes(line, written, cwds, name):
+        j.add(line, allow("a temporary file"))
+
+
+HANDLERS: dict[str, Handler] = {
+    **dict.fromkeys({key.split()[0] for key in WRITES}, _writes),
+    "mktemp": _mktemp,
+}
