@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from czar.agent_tools.identity import ENV_PROJECT
 from czar.paths import ProjectPaths
 from czar.runtime.proc import find_by_env
 from czar.store.store import Event, Store
@@ -103,3 +105,33 @@ def test_supervisor_and_worker_host_killed_with_work_handed_in_then_up_finishes(
     assert result.returncode == 0, result.stderr
     evs = assert_whole(name, tmp_path / "repo", json.loads(result.stdout))
     assert_nothing_charged(name, evs)
+
+
+def test_a_supervisor_killed_at_work_in_the_integration_worktree_is_started_again(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Killed in the middle of a merge, the supervisor leaves its git commands and checks running
+    in the integration worktree, or their locks: the next start's reset there failed ("index.lock:
+    File exists") and `czar up` could never start the run again (found by `czar bench chaos`). The
+    next supervisor ends what was left working there and removes its locks."""
+    name = "crash-locked"
+    plan = crash_plan(tmp_path, name, SLOW_CHECK)
+    czar("up", str(plan), check=True)
+    reach(name, POINTS["merging"], "the run to reach merging")
+    _kill_supervisor(name)
+    worktree = ProjectPaths.for_project(name).integration_worktree
+    git_dir = Path((worktree / ".git").read_text().removeprefix("gitdir: ").strip())
+    (git_dir / "index.lock").write_text("")  # a git killed in the middle of a command
+    marks = {"CZAR_HOME": str(czar_home), ENV_PROJECT: name}
+    left = subprocess.Popen(["sleep", "300"], cwd=worktree, env={**os.environ, **marks}, start_new_session=True)
+    try:
+        up = czar("up", str(plan))
+        assert up.returncode == 0, up.stderr
+        assert left.wait(timeout=30) == -signal.SIGKILL
+        assert not (git_dir / "index.lock").exists()
+        result = czar("run", str(plan), "--json", timeout=240)
+        assert result.returncode == 0, result.stderr
+        assert_whole(name, tmp_path / "repo", json.loads(result.stdout))
+    finally:
+        left.kill()
+        left.wait()

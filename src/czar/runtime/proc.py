@@ -291,10 +291,11 @@ def _zombie(pid: int) -> bool:
     return stat.rpartition(b")")[2].split()[:1] == [b"Z"]
 
 
-def find_by_env(marks: Mapping[str, str]) -> list[int]:
+def find_by_env(marks: Mapping[str, str], under: Path | None = None) -> list[int]:
     """This user's processes whose environment holds every ``NAME=value`` of ``marks``, but not
     this process nor its ancestors. Children inherit their environment, so this finds what a
-    process group kill misses: an agent's child that left its group (a daemon, a forked tool)."""
+    process group kill misses: an agent's child that left its group (a daemon, a forked tool).
+    ``under``: only those that work in that folder (their current folder is in it)."""
     wanted = [f"{k}={v}".encode() for k, v in marks.items()]
     spared = {p.pid for p in ancestry.ancestry()}
     found = []
@@ -309,17 +310,25 @@ def find_by_env(marks: Mapping[str, str]) -> list[int]:
             env = set(Path(f"/proc/{name}/environ").read_bytes().split(b"\0"))
         except OSError:
             continue  # another user's, or gone
-        if all(w in env for w in wanted):
+        if all(w in env for w in wanted) and (under is None or _works_in(name, under)):
             found.append(int(name))
     return found
 
 
-def kill_by_env(marks: Mapping[str, str], rounds: int = 10) -> bool:
-    """Kill every process carrying ``marks`` (see ``find_by_env``) and its group, until none is
-    left (one may fork meanwhile); True if any was found."""
+def _works_in(pid: str, folder: Path) -> bool:
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return False
+    return cwd == str(folder) or cwd.startswith(f"{folder}/")
+
+
+def kill_by_env(marks: Mapping[str, str], rounds: int = 10, under: Path | None = None) -> bool:
+    """Kill every process carrying ``marks`` (see ``find_by_env``; ``under``: working in that
+    folder) and its group, until none is left (one may fork meanwhile); True if any was found."""
     found = False
     for _ in range(rounds):
-        pids = find_by_env(marks)
+        pids = find_by_env(marks, under)
         if not pids:
             break
         found = True

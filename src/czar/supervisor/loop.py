@@ -55,6 +55,7 @@ from czar.supervisor.reviews import Reviewing
 from czar.supervisor.snapshot import Snapshots
 from czar.supervisor.stall import StallWatch
 from czar.supervisor.tools import ToolsServer
+from czar.vcs import checkout
 
 POLL_SECONDS = 2.0  # the safety net; the doorbell and the health round's deadlines wake the loop
 LIVENESS_SECONDS = 1.0  # how often worker hosts are checked for life with nothing else happening
@@ -193,6 +194,7 @@ class Supervisor:
         with p.git_lock.held():
             if git.ensure_branch(integration, p.plan.project.base_branch):
                 self.say(f"created {integration} from {p.plan.project.base_branch}")
+            self.free_integration_worktree()
             git.clean_worktree_if_present(p.paths.integration_worktree)
             # Detached: merges are made and checked there before the branch moves (see Actions.merge).
             git.ensure_worktree(p.paths.integration_worktree, integration, detach=True)
@@ -202,6 +204,19 @@ class Supervisor:
                 Store.move_task(conn, t.id, TaskState.SUBMITTED, reason="reconcile: verification was interrupted; redo")
         discard_leftovers(p)
         self.to_start = self.take_back(list(p.plan.worker_kinds))
+
+    def free_integration_worktree(self) -> None:
+        """What a supervisor killed at work left in the integration worktree ended: its git
+        commands and checks, still running there (they would hold its index locked, and the
+        reset below fails: the run could not be started again), then the locks of those killed
+        in the middle of a command."""
+        worktree = self.p.paths.integration_worktree
+        if not worktree.is_dir():
+            return
+        if proc.kill_by_env(self.p.marks(), rounds=3, under=worktree.resolve()):
+            self.say("ended what a stopped supervisor left running in the integration worktree")
+        if removed := checkout.unlock_worktree(worktree):
+            self.say(f"removed what a stopped supervisor left locked: {', '.join(removed)}")
 
     def take_back(self, wids: list[str]) -> list[str]:
         """Of these workers, the ones without a live host, marked starting; returns them, for

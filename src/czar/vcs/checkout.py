@@ -141,6 +141,21 @@ def tip(path: Path, branch: str) -> str | None:
     return None
 
 
+def unlock_worktree(path: Path) -> list[str]:
+    """``unlock`` for a worktree of the repository czar made (the integration worktree), whose
+    ``.git`` is a file naming its git folder (in the repository's, ``worktrees/<name>``); only
+    that folder's locks: the repository's own (its refs) may be a person's git at work."""
+    text = untrusted.read_text(path / ".git", limit=4096) or ""
+    if not text.startswith("gitdir: "):
+        return []
+    git_dir = Path(text.removeprefix("gitdir: ").strip())
+    if not git_dir.is_absolute():
+        git_dir = path / git_dir
+    if git_dir.is_symlink() or not git_dir.is_dir() or git_dir.parent.name != "worktrees":
+        return []
+    return _remove_locks(git_dir)
+
+
 def unlock(path: Path) -> list[str]:
     """Remove the lock files git left in the clone's git folder when an agent was killed in the
     middle of a command (``index.lock``, a ref's ``.lock``): with them, every later ``git add``,
@@ -153,6 +168,10 @@ def unlock(path: Path) -> list[str]:
     git_dir = path / ".git"
     if git_dir.is_symlink() or not git_dir.is_dir():
         return []
+    return _remove_locks(git_dir)
+
+
+def _remove_locks(git_dir: Path) -> list[str]:
     removed = []
     for folder, dirs, files in os.walk(git_dir, followlinks=False):
         here = Path(folder)
