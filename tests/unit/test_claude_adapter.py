@@ -141,9 +141,9 @@ def test_init_gives_the_session_and_what_started() -> None:
 
 
 @pytest.mark.parametrize("status", ["failed", "pending", "needs-auth"])
-def test_init_with_czars_server_not_connected_is_an_error(status: str) -> None:
+def test_init_with_czars_server_not_connected_says_the_tools_are_lost(status: str) -> None:
     signals = parse(init_event([{"name": "czar", "status": status}]))
-    assert [s.kind for s in signals] == ["session", "error", "activity"]
+    assert [s.kind for s in signals] == ["session", "tools_lost", "activity"]
     assert signals[1].text == f"czar's MCP server is {status}"
     assert signals[2].text == f"started: {MODEL}, czar's tools {status}"
 

@@ -112,6 +112,9 @@ class FakeHost:
     def network_lost(self, run: AgentRun) -> bool:
         return self.sandbox_network_gone
 
+    def tools_lost(self, run: AgentRun, text: str) -> None:
+        self.said.append(f"tools lost: {text}")
+
 
 def agent(adapter: Any = None) -> AgentRun:
     return AgentRun(attempt=1, task="a", worktree=Path("/w"), prompt="", adapter=adapter or ClaudeAdapter())
@@ -217,3 +220,9 @@ def test_every_other_signal_reaches_its_tool() -> None:
         ("ask", ("which?",)),
         ("rate_limited", (5.0, "slow down")),
     ]
+
+
+def test_czar_s_tools_not_connected_at_the_start_go_to_the_host() -> None:
+    host, run = FakeHost(), agent()
+    on_signal(host, FakeTools(), run, signal(SignalKind.TOOLS_LOST, "czar's MCP server is failed"))
+    assert host.said[-1] == "tools lost: czar's MCP server is failed"

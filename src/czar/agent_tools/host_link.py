@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import secrets
+import socket
 import tempfile
 import threading
 import urllib.parse
@@ -423,6 +424,16 @@ def _read_key(path: Path) -> str:
     if len(key) < 32:
         raise CzarError(f"the host key in {path} is damaged; remove it and start the run again")
     return key
+
+
+def answers(url: str, timeout: float = 0.5) -> bool:
+    """True if something listens at ``url`` (``http://HOST:PORT``): a tools server still there."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def published_url(root: Path) -> str | None:

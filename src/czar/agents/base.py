@@ -41,6 +41,7 @@ class SignalKind(StrEnum):
     TURN_DONE = "turn_done"  # answered, and waits for the next message
     SESSION_LOST = "session_lost"  # the session to resume is gone
     MODEL_ERROR = "model_error"  # a request to its model failed
+    TOOLS_LOST = "tools_lost"  # czar's MCP server did not connect at its start
     # Proposed by an agent that cannot run czar's commands itself (Aider):
     CLAIM = "claim"
     RELEASE = "release"

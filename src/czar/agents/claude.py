@@ -207,7 +207,7 @@ class ClaudeAdapter:
             out = [Signal(SignalKind.SESSION, text=str(msg.get("session_id", "")))]
             servers = {s.get("name"): s.get("status") for s in msg.get("mcp_servers", []) if isinstance(s, dict)}
             if servers.get("czar") not in (None, "connected"):
-                out.append(Signal(SignalKind.ERROR, text=f"czar's MCP server is {servers.get('czar')}"))
+                out.append(Signal(SignalKind.TOOLS_LOST, text=f"czar's MCP server is {servers.get('czar')}"))
             out.append(
                 Signal(SignalKind.ACTIVITY, text=f"started: {msg.get('model')}, czar's tools {servers.get('czar')}")
             )

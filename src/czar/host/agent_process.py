@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from czar.agent_tools.host_link import mcp_path
+from czar.agent_tools.host_link import answers, mcp_path
 from czar.agent_tools.identity import ENV_PROJECT, ENV_TOKEN, ENV_WORKER, CallerError
 from czar.agent_tools.relay import ENV_ENDPOINT, RelayServer
 from czar.agents.base import LaunchContext, SignalKind
@@ -92,7 +92,7 @@ class AgentProcess:
         cur = self.host.current
         assert cur is not None
         cur.launches += 1
-        cur.network_lost = False  # (of its last start, if that one did not end through ``on_exit``)
+        cur.restarting = False  # (of its last start, if that one did not end through ``on_exit``)
         self.host.last_launch = cur.launches
         self.host.tools.launch = cur.launches
         self.close_endpoint(cur)
@@ -179,6 +179,9 @@ class AgentProcess:
         base = self.host.link.tools_address()
         if base is None:
             self.host.say("  czar's tools server is not running; the agent starts its own")
+            return None
+        if not answers(base):  # killed, or moved, since this host last called on it
+            self.host.say(f"  czar's tools server at {base} does not answer; the agent starts its own")
             return None
         return base + mcp_path(self.host.worker, launch)
 
@@ -418,7 +421,7 @@ class AgentProcess:
         self.host.say(f"agent exited with code {code}" + ("" if cur.finished else " before finishing"))
         # An agent that ends on failed requests to its model did not crash: it waits for its model
         # (the health round has it try again later), its restarts and attempts untouched.
-        lost, cur.network_lost = cur.network_lost, False  # (then it did not end on its model)
+        lost, cur.restarting = cur.restarting, False  # (then it did not end on its model)
         unreachable = not cur.finished and not lost and cur.watch.exited(code)
         if unreachable:
             with contextlib.suppress(CallerError):

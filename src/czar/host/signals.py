@@ -54,6 +54,7 @@ class Host(Protocol):
     def keep_session(self, run: AgentRun) -> None: ...
     def unreachable(self, run: AgentRun) -> str: ...
     def network_lost(self, run: AgentRun) -> bool: ...
+    def tools_lost(self, run: AgentRun, text: str) -> None: ...
 
 
 def on_signal(host: Host, tools: Tools, run: AgentRun, sig: Signal) -> None:
@@ -117,6 +118,9 @@ def on_signal(host: Host, tools: Tools, run: AgentRun, sig: Signal) -> None:
             kind, retry = str(sig.data.get("kind") or "other"), bool(sig.data.get("retry", True))
             if run.watch.failed(sig.text, kind, retry=retry) and not host.network_lost(run):
                 tools.model_unreachable(host.unreachable(run))
+        case SignalKind.TOOLS_LOST:
+            host.say(f"  {sig.text}")
+            host.tools_lost(run, sig.text)
         case SignalKind.SESSION_LOST:
             host.say(f"  {sig.text}: starting it afresh with the task's text")
             run.session, run.session_lost = None, True

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from czar.store.store import Store
 
 POLL_SECONDS = 5.0  # safety net only: the doorbell and the agent's output wake the loop
+TOOLS_RESTARTS = 3  # starts again of an agent whose czar tools did not connect, per attempt
 
 
 class WorkerHost:
@@ -431,9 +432,23 @@ class WorkerHost:
         if sandbox.network_listens(proc.pid) is not False:  # it listens, or czar cannot tell
             return False
         self.say("  the network of its sandbox is gone (its listener ended): the agent is stopped, to start again")
-        cur.network_lost, cur.watch = True, output.ModelWatch()
+        cur.restarting, cur.watch = True, output.ModelWatch()
         proc.signal_group(signal.SIGKILL)
         return True
+
+    def tools_lost(self, cur: AgentRun, text: str) -> None:
+        """czar's tools did not connect at the agent's start (its tools server was down, or moved):
+        it would work without them, unable to report or hand in. It is stopped and started again
+        as after a crash, where it finds the tools server that answers now (or starts its own), a
+        few times at most for an attempt."""
+        proc = cur.proc
+        self.emit(cur, EventKind.AGENT_ERROR, text=text)
+        if proc is None or not proc.running() or cur.tools_restarts >= TOOLS_RESTARTS:
+            return
+        cur.tools_restarts += 1
+        self.say("  czar's tools did not connect: the agent is stopped, to start again")
+        cur.restarting = True
+        proc.signal_group(signal.SIGKILL)
 
     def unreachable(self, cur: AgentRun) -> str:
         """The evidence that the agent cannot reach its model, for people."""
