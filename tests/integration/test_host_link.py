@@ -487,3 +487,18 @@ def test_the_hooks_calls_through_the_relay_keep_no_connection_each(late: Callabl
     finally:
         server.stop()
         carrier.close()
+
+
+def test_a_tools_server_that_does_not_answer_is_told_from_one_that_does() -> None:
+    # An agent is never given the address of a tools server killed since its host last called on it.
+    import socket
+
+    from czar.agent_tools.host_link import answers
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    try:
+        assert answers(f"http://127.0.0.1:{port}")
+    finally:
+        server.close()
+    assert not answers(f"http://127.0.0.1:{port}")

@@ -409,7 +409,7 @@ def bench(
         typer.Argument(
             help="seed, scale, dag, queue (the merge queue), review (a reviewer's precision and recall), stack"
             " (stacked dependents), views (czar web and czar dash under load), agents (the real agent CLIs),"
-            " or replay REPO A..B."
+            " chaos (kill -9 at random moments), or replay REPO A..B."
         ),
     ],
     replay: Annotated[list[str] | None, typer.Argument(help="replay: the repository and the range A..B.")] = None,
@@ -430,7 +430,9 @@ def bench(
     timeout: Annotated[float, typer.Option("--timeout", help="Give up after this many seconds.")] = 900,
     agent: Annotated[
         str | None,
-        typer.Option("--agent", help="The agent to measure: claude, codex or gemini (agents); sim or those (review)."),
+        typer.Option(
+            "--agent", help="The agent to measure: claude, codex or gemini (agents); sim or those (review, chaos)."
+        ),
     ] = None,
     no_deps: Annotated[
         bool, typer.Option("--no-deps", help="replay: no dependencies; every task may start at once.")
@@ -441,7 +443,7 @@ def bench(
     from czar.bench import SCENARIOS, neighbours
     from czar.bench.harness import run as run_bench
 
-    others = ["queue", "review", "stack", "views", "agents", "replay"]
+    others = ["queue", "review", "stack", "views", "agents", "chaos", "replay"]
     if scenario not in [*SCENARIOS, *others]:
         raise CzarError(f"no benchmark {scenario!r}; choose one of: " + ", ".join([*SCENARIOS, *others]))
     if replay and scenario != "replay":
@@ -457,6 +459,19 @@ def bench(
         typer.echo(f"czar: warning: {crowded}", err=True)
     if scenario == "agents":
         _bench_agents(agent or "claude", tasks, folder, timeout, as_json)
+    if scenario == "chaos":
+        from czar.bench import chaos
+
+        measured = chaos.run(
+            agent or "sim",
+            tasks=tasks or 12,
+            workers=workers or 3,
+            seed=1 if seed is None else seed,
+            folder=folder,
+            timeout=timeout,
+            progress=not as_json,
+        )
+        _measured(f"benchmark chaos ({measured['agent']}, seed {measured['seed']})", measured, as_json)
     if scenario == "stack":
         from czar.bench import stack
 

@@ -1,0 +1,208 @@
+"""czar under fire (``czar bench chaos``): a run of tasks on a few workers (the simulated agent, or
+a real agent CLI against the scripted model) while czar's own processes and the agents' are killed
+with SIGKILL at random moments: the supervisor, the tools server, a worker host, an agent (and,
+for a sandboxed real agent, the process that carries its sandbox's connections out). Whenever
+the supervisor is gone, the run is started again (``czar up``), as a person or a service manager
+would. Passed: every task merged, every task's file in the integration branch, within the time.
+
+Each seed is one sequence of kills; the runs that found real faults (an agent whose sandbox lost
+its network, waited for as an outage for ever) were of this kind. Not a speed measure: the figures
+say what was killed and how long the run took with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from czar.bench import agents
+from czar.demo.sample import init_repo
+from czar.errors import CzarError
+from czar.runtime import proc
+from czar.store.store import Store
+from czar.supervisor import launcher, outcome
+from czar.supervisor.project import Project, open_project
+
+KINDS = ("sim", *agents.KINDS)
+# A process's role, told by its command line (the tmux server that holds the run is spared: a
+# person's terminal server is not czar's to lose).
+ROLES = (
+    ("supervisor", "czar supervise"),
+    ("tools", "tools_server"),
+    ("host", "czar.host"),
+    ("network", "netns.py"),
+    ("agent", "czar.agents.sim"),
+    *(("agent", kind) for kind in agents.KINDS),
+)
+
+
+def plan_text(kind: str, tasks: int, workers: int, model_url: str | None) -> str:
+    """The plan: ``tasks`` small tasks, every other one after the task three before it."""
+    ids = [f"t{i}" for i in range(tasks)]
+    head = f'[project]\nname = "chaos"\nrepo = "repo"\n\n[workers]\nagent = "{kind}"\ncount = {workers}\n\n'
+    if kind != "sim":
+        head += f'[agents.{kind}]\ncommand = "{agents.find_cli(kind)}"\nbase_url = "{model_url}"\nhome = "private"\n\n'
+    body = ""
+    for i, tid in enumerate(ids):
+        deps = [ids[i - 3]] if i >= 3 and i % 2 else []
+        if kind == "sim":
+            steps = f"write {tid}.txt <<EOF\n{tid}\nEOF\nsleep 3\ncommit add {tid}\nfinish {tid}.txt is written"
+            script = f"```czar-sim\n{steps}\n```"
+        else:
+            script = f"```czar-model\n{agents.script(tid)}\n```"
+        body += (
+            f'[[tasks]]\nid = "{tid}"\ntitle = "Write {tid}.txt"\nscope = ["{tid}.txt"]\n'
+            f"depends_on = {json.dumps(deps)}\n"
+            f"body = '''\nWrite {tid}.txt with the task id in it, commit it and hand the task in.\n\n{script}\n'''\n\n"
+        )
+    return head + body
+
+
+def processes(root: Path) -> dict[str, list[int]]:
+    """The run's processes (their environment names its folder), by role."""
+    mark = str(root).encode()
+    found: dict[str, list[int]] = {}
+    for pid in proc.find_by_env({}):
+        try:
+            if mark not in Path(f"/proc/{pid}/environ").read_bytes():
+                continue
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if os.path.basename(command.split(" ", 1)[0]) == "tmux":
+            continue
+        role = next((name for name, words in ROLES if words in command), None)
+        if role is not None:
+            found.setdefault(role, []).append(pid)
+    return found
+
+
+def _finished(project: Project) -> bool:
+    with project.store.read() as conn:
+        return Store.all_finished(conn)
+
+
+def run(
+    kind: str = "sim",
+    *,
+    tasks: int = 12,
+    workers: int = 3,
+    seed: int = 1,
+    kills: int = 20,
+    folder: Path | None = None,
+    timeout: float = 600,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """One run under fire; its figures and ``passed``."""
+    if kind not in KINDS:
+        raise CzarError(f"no agent {kind!r} for the chaos benchmark; choose one of: {', '.join(KINDS)}")
+    if kind != "sim" and agents.find_cli(kind) is None:
+        raise CzarError(f"the {kind} CLI is not installed (make agent-clis)")
+    root = (folder or Path(tempfile.mkdtemp(prefix=f"czar-bench-chaos-{seed}-"))).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    saved = dict(os.environ)
+    os.environ["CZAR_HOME"] = str(root / "home")
+    server = None
+    try:
+        url = None
+        if kind != "sim":
+            from czar.model.server import serve
+
+            os.environ.update(agents.KEYS)
+            server = serve(0, root / "model.log")
+            url = f"http://127.0.0.1:{server.server_address[1]}"
+        init_repo(root / "repo", {"README.md": "# chaos\n"}, "initial commit")
+        plan = root / "czar.toml"
+        plan.write_text(plan_text(kind, tasks, workers, url), encoding="utf-8")
+        project = open_project(plan)
+        return _under_fire(project, root, random.Random(seed), kills, timeout, progress) | {
+            "agent": kind,
+            "seed": seed,
+            "workers": workers,
+            "folder": str(root),
+        }
+    finally:
+        if server is not None:
+            server.shutdown()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _under_fire(
+    project: Project, root: Path, rng: random.Random, kills: int, timeout: float, progress: bool
+) -> dict[str, Any]:
+    def say(text: str) -> None:
+        if progress:
+            print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+    killed: Counter[str] = Counter()
+    restarts = 0
+    refused: list[str] = []  # `czar up` failing, as a person would see it
+    started = time.monotonic()
+    launcher.up(project)
+    try:
+        while time.monotonic() - started < timeout and not _finished(project):
+            time.sleep(rng.uniform(0.2, 1.2))
+            if launcher.supervisor_pid(project) is None:
+                try:
+                    launcher.up(project)
+                    restarts += 1
+                    say("the supervisor was gone: started again")
+                except CzarError as exc:  # a person would be stuck here: the benchmark fails
+                    refused.append(str(exc))
+                    say(f"czar up failed: {exc}")
+                continue
+            running = processes(root)
+            if sum(killed.values()) >= kills or not running or rng.random() > 0.8:
+                continue
+            role = rng.choice(sorted(running))
+            pid = rng.choice(running[role])
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                killed[role] += 1
+                say(f"killed the {role} ({pid})")
+        done = _finished(project)
+        wall = time.monotonic() - started
+    finally:
+        launcher.down(project, reason="benchmark finished")
+    result = outcome.outcome(project, None)
+    listed = proc.run(["git", "-C", str(project.plan.repo), "ls-tree", "--name-only", result.integration_branch])
+    files = set(listed.output.split()) if listed.ok else set()
+    ids = [t.id for t in project.store.tasks()]
+    missing = [tid for tid in ids if f"{tid}.txt" not in files]
+    passed = done and result.tasks_merged == result.tasks_total and not missing and not refused
+    return {
+        "tasks_total": result.tasks_total,
+        "tasks_merged": result.tasks_merged,
+        "tasks_failed": result.tasks_failed,
+        "files_missing": len(missing),
+        "kills": sum(killed.values()),
+        "kills_by_role": ", ".join(f"{role} {n}" for role, n in sorted(killed.items())) or "none",
+        "restarts": restarts,
+        "start_failures": len(refused),
+        "first_start_failure": refused[0] if refused else "",
+        "wall_seconds": round(wall, 1),
+        "targets": {
+            "merged": {
+                "value": f"{result.tasks_merged}/{result.tasks_total}",
+                "target": "all, in time",
+                "met": done and result.tasks_merged == result.tasks_total,
+            },
+            "started again each time": {"value": len(refused), "target": 0, "met": not refused},
+            "files in the integration branch": {
+                "value": len(ids) - len(missing),
+                "target": len(ids),
+                "met": not missing,
+            },
+        },
+        "passed": passed,
+    }
