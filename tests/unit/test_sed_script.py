@@ -53,6 +53,11 @@ PIECES = [
     "e",
     "e echo",
     "v 4.2",
+    ":a w out",
+    "b a w out",
+    "t x e",
+    "v 4.2 w out",
+    ":a\tw out",
     "{",
     "}",
     "=",
@@ -90,6 +95,8 @@ def test_czar_finds_what_sed_s_sandbox_refuses(pieces: list[tuple[str, str]]) ->
         ("a foo; w /tmp/q", [], False),
         ("s/[/]/x/;W /etc/passwd", ["/etc/passwd"], False),
         ("1e rm -rf /", [], True),
+        (":a w /home/x", ["/home/x"], False),
+        ("b end e touch x", [], True),
     ],
 )
 def test_the_files_a_script_writes_are_named(script: str, writes: list[str], runs: bool) -> None:

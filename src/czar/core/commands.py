@@ -50,6 +50,10 @@ def judge(script: Script, ctx: Context, cwd: str | None = None, text: str = "") 
     j = Judge.of_script(ctx, script, text)
     if "CDPATH" in text:  # ``${CDPATH:=/}``: cd would take a folder's name from it
         j.add("CDPATH", ask("CDPATH changes where cd goes"))
+    if ARITHMETIC.search(text):
+        for name in sorted(WATCHED):
+            if re.search(rf"\b{name}\s*([-+*/%&|^]|<<|>>)?=(?!=)", text):
+                j.add(name, ask(f"{name} assigned in arithmetic (let, (( ))), which czar does not follow"))
     j.script(script, frozenset({Here(cwd or ctx.worktree, None)}))
     return j.findings
 
@@ -112,14 +116,26 @@ GIT_PLACES = names(
 RUNS_PROGRAMS = names(
     "GIT_EXEC_PATH GIT_SSH GIT_SSH_COMMAND GIT_PROXY_COMMAND GIT_ASKPASS SSH_ASKPASS GIT_TEMPLATE_DIR "
     "GIT_EXTERNAL_DIFF LD_PRELOAD LD_AUDIT BASH_ENV ENV PROMPT_COMMAND GIT_CONFIG GIT_CONFIG_GLOBAL "
-    "GIT_CONFIG_SYSTEM GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT CDPATH BASHOPTS SHELLOPTS"
+    "GIT_CONFIG_SYSTEM GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT CDPATH BASHOPTS SHELLOPTS LESSOPEN LESSCLOSE"
 )
 # Variables whose value is a command czar can read (a pager, an editor).
 COMMAND_VALUED = names("PAGER GIT_PAGER EDITOR VISUAL GIT_EDITOR GIT_SEQUENCE_EDITOR MANPAGER")
-# Variables that say where git (and most programs) read their configuration: a folder the agent
-# filled could hold an alias, a hook path or a filter (asked: rarely needed for ordinary work).
-CONFIG_HOMES = names("HOME XDG_CONFIG_HOME")
-WATCHED = GIT_PLACES | RUNS_PROGRAMS | COMMAND_VALUED | CONFIG_HOMES
+# Variables asked about, rarely needed for ordinary work: where git (and most programs) read their
+# configuration (a folder the agent filled could hold an alias, a hook path or a filter), ...
+ASKED_VARIABLES = {
+    "HOME": "changes where git reads its configuration",
+    "XDG_CONFIG_HOME": "changes where git reads its configuration",
+    "LESS": "gives less options (a log file) czar does not read",
+    "GLOBIGNORE": "makes globs match dot files (.git), as dotglob does",
+}
+# Where mktemp and most programs make their temporary files: judged as a write.
+TEMP_FOLDER = "TMPDIR"
+WATCHED = GIT_PLACES | RUNS_PROGRAMS | COMMAND_VALUED | set(ASKED_VARIABLES) | {TEMP_FOLDER}
+# Arithmetic assigns too (`let HOME=0`, `(( GIT_DIR=0 ))`, `: $((HOME=0))`): a watched name
+# assigned there asks.
+ARITHMETIC = re.compile(r"\(\(|\blet\b")
+# git's trace variables that name no destination (they shape what a trace says).
+TRACE_SETTINGS = re.compile(r"GIT_TRACE2?_.*(BRIEF|PARAMS|VARS|NESTING|MAX_FILES|DEBUG|REDACT)")
 # Builtins that set a variable named among their words, to a value czar cannot see (read x).
 SETS_VARIABLES = names("export declare typeset local readonly read printf mapfile readarray getopts")
 DECLARES = names("export declare typeset local readonly")  # their words may be assignments
@@ -277,8 +293,9 @@ class Judge:
 
     # -- what a command writes -----------------------------------------------------------------
 
-    def target(self, word: Word, cwds: Cwds, who: str) -> Verdict | None:
-        """None if ``who`` may write ``word`` from ``cwds``, else the verdict that says why not."""
+    def target(self, word: Word, cwds: Cwds, who: str, *, removes: bool = False) -> Verdict | None:
+        """None if ``who`` may write ``word`` from ``cwds``, else the verdict that says why not.
+        ``removes``: it only removes it (another repository's ``.git`` removed points git nowhere)."""
         path = word.value
         if path is None:
             return ask(f"czar cannot tell where {who} writes ({word.source})")
@@ -295,9 +312,9 @@ class Judge:
         kinds = {git_files(p, self.ctx) for p in places} - {None}
         if "own" in kinds:
             return deny(f"{who} would write {path}, the checkout's own git files (only git writes there)")
-        if kinds:
+        if kinds and not removes:
             return ask(f"{who} would write {path}, a repository's own git files (it can point git anywhere)")
-        if not all(writable(p, self.ctx) for p in places):
+        if not all(writable(p, self.ctx, git=not removes) for p in places):
             return deny(f"{who} would write {path}, outside the task's checkout")
         return None
 
@@ -324,10 +341,10 @@ class Judge:
         places = [path] if path.startswith("/") else [posixpath.join(c.folder, path) for c in cwds or ()]
         return any(posixpath.normpath(p) == posixpath.normpath(self.ctx.worktree) for p in places)
 
-    def writes(self, line: str, words: Sequence[Word], cwds: Cwds, who: str) -> bool:
-        """Record a verdict if one of ``words`` may not be written; False if so."""
+    def writes(self, line: str, words: Sequence[Word], cwds: Cwds, who: str, *, removes: bool = False) -> bool:
+        """Record a verdict if one of ``words`` may not be written (``removes``: removed); False if so."""
         for w in words:
-            v = self.target(w, cwds, who)
+            v = self.target(w, cwds, who, removes=removes)
             if v is not None:
                 self.add(line, v)
                 return False
@@ -353,9 +370,13 @@ class Judge:
             self.add(line, deny(f"{name} makes git or the shell run or read what czar cannot check"))
         elif name in COMMAND_VALUED:
             self.nested(line, value, cwds, name)
-        elif name in CONFIG_HOMES:
-            self.add(line, ask(f"{name} changes where git reads its configuration, which czar cannot check"))
-        elif name.startswith("GIT_TRACE"):
+        elif name in ASKED_VARIABLES:
+            self.add(line, ask(f"{name} {ASKED_VARIABLES[name]}; czar cannot check it"))
+        elif name == TEMP_FOLDER:
+            v = self.target(Word(None if value.value is None else value.value + "/x", value.source), cwds, name)
+            if v is not None:
+                self.add(line, v)
+        elif name.startswith("GIT_TRACE") and not TRACE_SETTINGS.fullmatch(name):
             self.trace(line, value, cwds)
 
     def trace(self, line: str, value: Word, cwds: Cwds) -> None:
@@ -608,8 +629,9 @@ def _source(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> tup
 
 
 # Options of the shell's globbing and matching: none changes where cd goes or which shell runs what.
+# (Not dotglob: then `*` matches .git, which czar takes only `.`-led globs to reach.)
 HARMLESS_SHOPTS = names(
-    "globstar nullglob extglob dotglob failglob nocaseglob nocasematch globasciiranges progcomp checkwinsize histappend"
+    "globstar nullglob extglob failglob nocaseglob nocasematch globasciiranges progcomp checkwinsize histappend"
 )
 
 

@@ -49,7 +49,7 @@ def _writes_operands(j: Judge, name: str, args: list[Word], cwds: Cwds, line: st
     if name in ("rm", "rmdir") and any(j.is_checkout(w, cwds) for w in parsed.operands):
         j.add(line, deny(f"{name} would remove the task's whole checkout"))
         return
-    if j.writes(line, parsed.operands, cwds, name):
+    if j.writes(line, parsed.operands, cwds, name, removes=name in ("rm", "rmdir", "unlink")):
         j.add(line, allow(f"{name} inside the task's checkout"))
 
 
@@ -95,8 +95,10 @@ def _copies(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> Non
         return
     if name == "cp" and _keeps_links(parsed):
         # A link copied as a link points where it pointed: `cp -P /proc/self/root r` makes r a door
-        # to /, and `touch r/etc/x` then reads as a write in the checkout.
-        outside = [w for w in sources if not j.ours(w, cwds)]
+        # to /, and `touch r/etc/x` then reads as a write in the checkout. The system's own links to
+        # anywhere are in /proc, /dev and /sys; elsewhere only -P (-d) copying from outside asks.
+        told = parsed.has("-P", "-d", "--no-dereference")
+        outside = [w for w in sources if not j.ours(w, cwds) and (told or _system_links(w, cwds))]
         if outside:
             j.add(line, ask(f"cp copies links as links from {outside[0].text}, outside the task's checkout"))
             return
@@ -125,10 +127,22 @@ def _copies(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> Non
 
 def _keeps_links(parsed: opts.Parsed) -> bool:
     """Whether cp copies symbolic links as links: with -P, -d or -a, and when copying folders
-    (-r; even with -H, the links inside them), unless -L follows every link."""
-    if parsed.has("-L", "--dereference"):
-        return False
-    return parsed.has("-P", "-d", "-a", "--no-dereference", "--archive", "-r", "-R", "--recursive")
+    (-r; even with -H, the links inside them), unless -L follows every link (the last of them
+    counts: `cp -L -P` keeps links)."""
+    keeps = {"-P", "-d", "-a", "--no-dereference", "--archive"}
+    last = [name for name, _ in parsed.options if name in keeps | {"-L", "--dereference"}]
+    if last:
+        return last[-1] in keeps
+    return parsed.has("-r", "-R", "--recursive")
+
+
+def _system_links(source: Word, cwds: Cwds) -> bool:
+    """A source the system fills with links to anywhere (/proc/self/root is /), or not known."""
+    path = source.value
+    if path is None or (cwds is None and not path.startswith("/")):
+        return True
+    places = [path] if path.startswith("/") else [posixpath.join(c.folder, path) for c in cwds or ()]
+    return any(posixpath.normpath(p).startswith(("/proc", "/dev", "/sys")) for p in places)
 
 
 SED = opts.Spec.of(
@@ -142,10 +156,12 @@ def _sed(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
     # -i takes an optional suffix attached to it (-i.bak, -ni, -Ei): found here, then dropped.
     cleaned: list[Word] = []
     in_place = False
+    suffixes: list[str] = []  # a backup's: with a `/`, a folder it goes to (`-i'bak/*'`)
     for a in args:
         text = a.value or ""
         if text.startswith("--in-place"):
             in_place = True
+            suffixes.append(text.partition("=")[2])
             continue
         if text.startswith("-") and not text.startswith("--"):
             letters = text[1:]
@@ -154,6 +170,7 @@ def _sed(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
                     break  # a value follows: the rest is not flags
                 if letter == "i":
                     in_place = True
+                    suffixes.append(letters[k + 1 :])
                     a = Word("-" + letters[:k], a.source)
                     break
             if a.value == "-":
@@ -164,7 +181,8 @@ def _sed(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
         return
     given = parsed.has("-e", "--expression", "-f", "--file")
     files = parsed.operands if given else parsed.operands[1:]
-    if in_place and not j.writes(line, files, cwds, "sed -i"):
+    backups = [Word(s.replace("*", "x"), s) for s in suffixes if "/" in s]
+    if in_place and not j.writes(line, files + backups, cwds, "sed -i"):
         return
     if not parsed.has("--sandbox") and not _sed_scripts(j, line, parsed, cwds):
         return

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from czar.core.options import names
 from czar.core.shell import Word
-from czar.core.verdicts import Verdict, allow, ask, deny, inside, writable
+from czar.core.verdicts import Verdict, allow, ask, deny, git_files, inside, writable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -149,24 +149,30 @@ def _outputs(sub: str, rest: Sequence[Word]) -> list[Word]:
         text = w.value or ""
         following = rest[k + 1] if k + 1 < len(rest) else None
         name, eq, value = text.partition("=")
-        if sub == "checkout-index" and name == "--prefix":  # a prefix of each file's path: a/ or a-
+        if sub == "checkout-index" and len(name) >= 4 and "--prefix".startswith(name):
+            # A prefix of each file's path: only a folder's (`a/`) is read; `.` + `git/hooks/x` is .git's.
             prefix = Word(value, w.source) if eq else following
             if prefix is not None:
-                found.append(Word(None if prefix.value is None else prefix.value + "x", prefix.source))
+                whole = prefix.value is not None and prefix.value.endswith("/")
+                found.append(Word(prefix.value + "x" if whole and prefix.value else None, prefix.source))
         elif len(name) >= 4 and "--output-directory".startswith(name):
             if eq:
                 found.append(Word(value, w.source))
             elif following is not None:
                 found.append(following)
-        elif text == "-o" and following is not None:
-            found.append(following)
-        elif text.startswith("-o") and sub in ("format-patch", "archive"):
-            found.append(Word(text[2:], w.source))
+        elif sub in ("format-patch", "archive") and _short(text, "o"):  # (elsewhere -o is --others, --only)
+            attached = text[text.index("o") + 1 :]  # -ko DIR, -oDIR
+            found.append(Word(attached, w.source) if attached else following or Word("", w.source))
     if sub == "merge-file":
         names, operands = _split(rest, "-L --marker-size --diff-algorithm")
         if operands and not {"-p", "--stdout"} & set(names):
             found.append(operands[0])
     return found
+
+
+def _short(text: str, letter: str) -> bool:
+    """Whether ``text`` is a cluster of short options that holds ``letter`` (``-yx``)."""
+    return text.startswith("-") and not text.startswith("--") and letter in text[1:]
 
 
 def place(j: Judge, kind: str, value: Word, cwds: Cwds, who: str) -> Verdict | None:
@@ -188,6 +194,10 @@ def place(j: Judge, kind: str, value: Word, cwds: Cwds, who: str) -> Verdict | N
             return None
         return ask(f"{who} points git at another repository than the task's checkout")
     if kind == "work_tree":
+        if any(git_files(p, j.ctx) for p in places):  # --work-tree=.git: git's files written as work
+            return deny(f"{who} makes git's own files a work tree")
+        return None
+    if all(git_files(p, j.ctx) == "own" for p in places):  # GIT_INDEX_FILE=.git/index.tmp: git's own
         return None
     return j.target(value, cwds, who)
 
@@ -490,21 +500,26 @@ def _new_repository(j: Judge, sub: str, rest: list[Word], cwds: Cwds, line: str)
 def _difftool(j: Judge, sub: str, rest: list[Word], cwds: Cwds, line: str) -> None:
     for k, w in enumerate(rest):
         text = w.value or ""
-        if text in ("-x", "--extcmd") and k + 1 < len(rest):
-            j.nested(line, rest[k + 1], cwds, f"git difftool {text}")
-        elif text.startswith("--extcmd="):
-            j.nested(line, Word(text.partition("=")[2], w.source), cwds, "git difftool --extcmd")
-        elif text.startswith("-x") and len(text) > 2:
-            j.nested(line, Word(text[2:], w.source), cwds, "git difftool -x")
+        name, eq, value = text.partition("=")
+        following = rest[k + 1] if k + 1 < len(rest) else Word(None, "<nothing>")
+        if len(name) >= 3 and "--extcmd".startswith(name):
+            j.nested(line, Word(value, w.source) if eq else following, cwds, "git difftool --extcmd")
+        elif _short(text, "x"):  # -x CMD, -xCMD, -yx CMD
+            attached = text[text.index("x") + 1 :]
+            j.nested(line, Word(attached, w.source) if attached else following, cwds, "git difftool -x")
     j.add(line, allow("git difftool in the task's checkout is allowed"))
 
 
 def _apply(j: Judge, sub: str, rest: list[Word], cwds: Cwds, line: str) -> None:
-    if any(w.value == "--unsafe-paths" for w in rest):
+    names = [(w.value or "").partition("=")[0] for w in rest]
+    if any(len(n) >= 4 and "--unsafe-paths".startswith(n) for n in names):
         j.add(line, ask(f"git {sub} --unsafe-paths writes where the patch says, outside git's checks"))
         return
-    roots = [Word(w.text.partition("=")[2], w.source) for w in rest if w.text.startswith("--directory=")]
-    roots += [rest[k + 1] for k, w in enumerate(rest[:-1]) if w.value == "--directory"]
+    roots = []
+    for k, w in enumerate(rest):  # --directory=ROOT (or a prefix of the name), --directory ROOT
+        name, eq, value = w.text.partition("=")
+        if len(name) >= 4 and "--directory".startswith(name):
+            roots.append(Word(value, w.source) if eq else rest[k + 1] if k + 1 < len(rest) else w)
     if j.writes(line, roots, cwds, f"git {sub} --directory"):
         j.add(line, allow(f"git {sub} in the task's checkout is allowed"))
 

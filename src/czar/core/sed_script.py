@@ -183,7 +183,10 @@ class _Reader:
                 return
 
     def label(self) -> None:
-        self.until("\n;")
+        """A label (of ``:``, ``b``, ``t``, ``T``) or ``v``'s version: a word, ended by a blank
+        as by ``;`` (``:a w FILE`` labels ``a``, then writes FILE)."""
+        self.skip(" \t")
+        self.until(" \t\n;")
 
     def filename(self) -> str:
         self.skip(" \t")

@@ -106,6 +106,21 @@ def _walk(node: Node) -> Any:
         yield from _walk(child)
 
 
+def _onto_last(s: Script, redirects: tuple[Redirect, ...], subs: tuple[Script, ...]) -> Script:
+    """``s`` (a list or a pipeline, as the reader builds them) with ``redirects`` on its last
+    command: where bash applies them, after the folder changes before it."""
+    if isinstance(s, Command):
+        return Command(s.words, s.assignments, s.redirects + redirects, s.substitutions + subs)
+    if s.flow in (Flow.AND, Flow.OR):
+        return Block(s.flow, (s.parts[0], _onto_last(s.parts[1], redirects, subs)), s.redirects, s.substitutions)
+    if s.flow is Flow.SEQ and s.parts and all(isinstance(p, Block) and p.flow is Flow.SUB for p in s.parts):
+        last = s.parts[-1]  # a pipeline's command, in a process of its own
+        assert isinstance(last, Block)
+        moved = Block(Flow.SUB, last.parts, last.redirects + redirects, last.substitutions + subs)
+        return Block(Flow.SEQ, (*s.parts[:-1], moved), s.redirects, s.substitutions)
+    return Block(s.flow, s.parts, s.redirects + redirects, s.substitutions + subs)
+
+
 def _text(node: Node) -> str:
     return (node.text or b"").decode("utf-8", "surrogatepass")
 
@@ -249,6 +264,9 @@ class _Reader:
             body: Script = Command()
         else:
             body = self.node(body_node)
+        if body_node is not None and body_node.type in ("list", "pipeline") and not after:
+            # The grammar hangs `a && b > f` (and `a | b > f`) on the whole list; bash, on `b`.
+            return _onto_last(body, tuple(redirects), tuple(subs))
         if isinstance(body, Command) and not after:
             return Command(
                 body.words,

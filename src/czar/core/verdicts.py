@@ -6,6 +6,7 @@ import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from fnmatch import fnmatchcase
 
 
 class Decision(StrEnum):
@@ -55,11 +56,11 @@ def inside(path: str, root: str) -> bool:
     return full == root or full.startswith(root + "/")
 
 
-def writable(path: str, ctx: Context) -> bool:
+def writable(path: str, ctx: Context, *, git: bool = True) -> bool:
     """True if an agent may write ``path`` (absolute): in its checkout, or under a folder of its own,
-    and not in a repository's own files (``git_files``)."""
+    and (``git``) not in a repository's own files (``git_files``)."""
     full = posixpath.normpath(path)
-    if git_files(full, ctx) is not None:
+    if git and git_files(full, ctx) is not None:
         return False
     return inside(full, ctx.worktree) or any(inside(full, w) and full != posixpath.normpath(w) for w in ctx.writable)
 
@@ -67,13 +68,20 @@ def writable(path: str, ctx: Context) -> bool:
 def git_files(path: str, ctx: Context) -> str | None:
     """``"own"`` if ``path`` (absolute) is the checkout's ``.git`` or in it, ``"nested"`` if it is
     another ``.git`` under the checkout or an agent's folder, else None. Written by hand, a ``.git``
-    can point git anywhere (``gitdir: /home/you/repo/.git``): only git itself writes there."""
+    can point git anywhere (``gitdir: /home/you/repo/.git``): only git itself writes there. A
+    glob is taken for every name it matches (``.gi?``); ``.git/info/exclude`` (patterns of files
+    git ignores, nothing it runs) may be written."""
     full = posixpath.normpath(path)
     for root in (ctx.worktree, *ctx.writable):
         root = posixpath.normpath(root)
-        if full.startswith(root + "/") and ".git" in full[len(root) + 1 :].split("/"):
-            own = root == posixpath.normpath(ctx.worktree) and full[len(root) + 1 :].split("/")[0] == ".git"
-            return "own" if own else "nested"
+        if not full.startswith(root + "/"):
+            continue
+        parts = full[len(root) + 1 :].split("/")
+        # (bash's globs match a leading dot only when they start with one: dotglob asks)
+        hit = next((k for k, part in enumerate(parts) if part[:1] == "." and fnmatchcase(".git", part)), None)
+        if hit is None or parts[hit:] == [".git", "info", "exclude"]:
+            return None
+        return "own" if root == posixpath.normpath(ctx.worktree) and hit == 0 else "nested"
     return None
 
 
