@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import sys
+import urllib.parse
 from collections.abc import Callable
 
 from czar.agent_tools.host_link import URL_FILE
@@ -102,8 +103,7 @@ class ToolsServer:
 
     def _start(self) -> None:
         if self.listening is None:
-            self.listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.listening.bind(("127.0.0.1", 0))
+            self.listening = self._socket()
             self.listening.listen(128)  # agents that connect before the server runs wait here
         if self.child is not None:
             self.child.wait(timeout=1)  # the last one, reaped
@@ -127,6 +127,21 @@ class ToolsServer:
             Store.emit(conn, EventKind.TOOLS_STARTED, actor="supervisor", url=url, pid=self.pid)
         self._publish(url)
         self.say(f"tools server at {url} (pid {self.pid})")
+
+    def _socket(self) -> socket.socket:
+        """The server's socket: at the port of the last server when it is free (that one died with
+        the supervisor that held its socket: the agents it served, given its address, go on
+        reaching czar's tools, which keep no session), else at any port."""
+        with self.p.store.read() as conn:
+            last = Store.get_meta(conn, URL_KEY)
+        port = urllib.parse.urlsplit(last).port if isinstance(last, str) else None
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (its connections' TIME_WAIT)
+        try:
+            sock.bind(("127.0.0.1", port or 0))
+        except OSError:  # taken meanwhile
+            sock.bind(("127.0.0.1", 0))
+        return sock
 
     def _exited(self) -> bool:
         return self.child is not None and not self.child.running()
