@@ -22,7 +22,7 @@ from czar.core import file_commands, git_commands, network_commands, output_opti
 from czar.core import options as opts
 from czar.core.options import names
 from czar.core.shell import Block, Command, Flow, Redirect, Script, ShellError, Word
-from czar.core.verdicts import Context, Verdict, allow, ask, deny, git_files, inside, writable
+from czar.core.verdicts import Context, Verdict, allow, ask, deny, git_files, inside, through_links, writable
 
 
 class Here(NamedTuple):
@@ -133,7 +133,7 @@ TEMP_FOLDER = "TMPDIR"
 WATCHED = GIT_PLACES | RUNS_PROGRAMS | COMMAND_VALUED | set(ASKED_VARIABLES) | {TEMP_FOLDER}
 # Arithmetic assigns too (`let HOME=0`, `(( GIT_DIR=0 ))`, `: $((HOME=0))`): a watched name
 # assigned there asks.
-ARITHMETIC = re.compile(r"\(\(|\blet\b")
+ARITHMETIC = re.compile(r"\(\(|\blet\b|\[|\s-[A-Za-z]*i")  # ((, let, [[, $[, a[...], declare -i
 # git's trace variables that name no destination (they shape what a trace says).
 TRACE_SETTINGS = re.compile(r"GIT_TRACE2?_.*(BRIEF|PARAMS|VARS|NESTING|MAX_FILES|DEBUG|REDACT)")
 # Builtins that set a variable named among their words, to a value czar cannot see (read x).
@@ -309,6 +309,14 @@ class Judge:
             return ask(f"czar cannot tell which folder {who} writes {path} in")
         else:
             places = [posixpath.join(c.folder, path) for c in cwds]
+        if through_links(path):
+            # `s/../x` is `x` only if `s` is not a link (`ln -s . s`): the lowest it may reach is
+            # as many folders up as it has `..` (links in the checkout lead inside it).
+            up = [".."] * path.split("/").count("..")
+            lowest = [posixpath.join(c.folder, *up) for c in cwds or ()]
+            roots = (self.ctx.worktree, *self.ctx.writable)
+            if path.startswith("/") or not all(any(inside(p, r) for r in roots) for p in lowest):
+                return ask(f"czar cannot tell where {who} writes {path} (a link may take `..` elsewhere)")
         kinds = {git_files(p, self.ctx) for p in places} - {None}
         if "own" in kinds:
             return deny(f"{who} would write {path}, the checkout's own git files (only git writes there)")
@@ -477,8 +485,8 @@ def chdir(folder: Word, cwds: Cwds) -> Cwds:
     """Where a change to ``folder`` leads from ``cwds`` (``cd``, ``git -C``, ``env -C``: to them
     ``-`` is a folder's name; ``cd -`` is ``Judge.back``); None when czar cannot tell."""
     path = folder.value
-    if path is None or path.startswith("~"):
-        return None  # a variable, a home
+    if path is None or path.startswith("~") or through_links(path):
+        return None  # a variable, a home, a `..` after a name that may be a link
     if cwds is None:  # from where czar cannot tell: only a full path leads somewhere known
         return frozenset({Here(posixpath.normpath(path), None)}) if path.startswith("/") else None
     return frozenset(Here(posixpath.normpath(posixpath.join(c.folder, path)), c.folder) for c in cwds)
@@ -645,8 +653,9 @@ def _shopt(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None
     values = [a.value for a in args]
     flags = _flags(values)
     options = [v for v in values if v is None or not v.startswith("-")]
-    setting = "s" in flags or "o" in flags or (not flags and options)  # (no flag: it only prints)
-    if None in values or (("s" in flags or "o" in flags) and any(o not in HARMLESS_SHOPTS for o in options)):
+    changes = "s" in flags or "u" in flags or "o" in flags  # (-u globskipdots: `.?` matches `..`)
+    setting = changes or (not flags and options)  # (no flag: it only prints)
+    if None in values or (changes and any(o not in HARMLESS_SHOPTS for o in options)):
         j.add(line, ask("a shell option czar does not follow (cdable_vars moves cd, lastpipe a pipeline's end)"))
     else:
         j.add(line, allow("setting the shell's globbing" if setting else "reading the shell's options"))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from czar.core import options as opts
 from czar.core import sed_script
 from czar.core.shell import Word
-from czar.core.verdicts import allow, ask, deny
+from czar.core.verdicts import allow, ask, deny, through_links
 
 if TYPE_CHECKING:
     from czar.core.commands import Cwds, Handler, Judge
@@ -118,11 +118,18 @@ def _copies(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> Non
             for t in targets:
                 folders = [t.value or ""] if parsed.has("-t", "--target-directory") else []
                 folders += [] if folders else [t.value or "", posixpath.dirname(t.value or "")]
-                written += [Word(posixpath.join(f, src.value), src.source) for f in folders if t.value]
+                written += [Word(_link_target(f, src.value), src.source) for f in folders if t.value]
                 if t.value is None:
                     written.append(t)
     if j.writes(line, written, cwds, name):
         j.add(line, allow(f"{name} inside the task's checkout"))
+
+
+def _link_target(folder: str, target: str) -> str:
+    """Where a relative link's ``target`` leads from the ``folder`` it is made in: as the text says
+    when the target's own `..` cannot pass through a link (see ``through_links``)."""
+    joined = posixpath.join(folder, target)
+    return joined if through_links(target) else posixpath.normpath(joined)
 
 
 def _keeps_links(parsed: opts.Parsed) -> bool:
@@ -159,7 +166,7 @@ def _sed(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
     suffixes: list[str] = []  # a backup's: with a `/`, a folder it goes to (`-i'bak/*'`)
     for a in args:
         text = a.value or ""
-        if text.startswith("--in-place"):
+        if len(text.partition("=")[0]) >= 3 and "--in-place".startswith(text.partition("=")[0]):  # (or --in)
             in_place = True
             suffixes.append(text.partition("=")[2])
             continue

@@ -149,13 +149,13 @@ def _outputs(sub: str, rest: Sequence[Word]) -> list[Word]:
         text = w.value or ""
         following = rest[k + 1] if k + 1 < len(rest) else None
         name, eq, value = text.partition("=")
-        if sub == "checkout-index" and len(name) >= 4 and "--prefix".startswith(name):
+        if sub == "checkout-index" and len(name) >= 3 and "--prefix".startswith(name):
             # A prefix of each file's path: only a folder's (`a/`) is read; `.` + `git/hooks/x` is .git's.
             prefix = Word(value, w.source) if eq else following
             if prefix is not None:
                 whole = prefix.value is not None and prefix.value.endswith("/")
                 found.append(Word(prefix.value + "x" if whole and prefix.value else None, prefix.source))
-        elif len(name) >= 4 and "--output-directory".startswith(name):
+        elif len(name) >= 3 and "--output-directory".startswith(name):
             if eq:
                 found.append(Word(value, w.source))
             elif following is not None:
@@ -484,6 +484,9 @@ def _new_repository(j: Judge, sub: str, rest: list[Word], cwds: Cwds, line: str)
     if "-u" in names and sub == "clone":
         j.add(line, deny("git clone -u runs a program czar cannot check"))
         return
+    if {"--bare", "--mirror"} & set(names):  # its files are git's, but not named .git
+        j.add(line, ask(f"a bare repository's files are git's own (its config runs programs); git {sub} --bare asks"))
+        return
     folders = operands[1:2] if sub == "clone" else operands[:1]
     if not folders:
         folders = [Word(".", ".")] if sub == "init" else []
@@ -512,13 +515,13 @@ def _difftool(j: Judge, sub: str, rest: list[Word], cwds: Cwds, line: str) -> No
 
 def _apply(j: Judge, sub: str, rest: list[Word], cwds: Cwds, line: str) -> None:
     names = [(w.value or "").partition("=")[0] for w in rest]
-    if any(len(n) >= 4 and "--unsafe-paths".startswith(n) for n in names):
+    if any(len(n) >= 3 and "--unsafe-paths".startswith(n) for n in names):
         j.add(line, ask(f"git {sub} --unsafe-paths writes where the patch says, outside git's checks"))
         return
     roots = []
     for k, w in enumerate(rest):  # --directory=ROOT (or a prefix of the name), --directory ROOT
         name, eq, value = w.text.partition("=")
-        if len(name) >= 4 and "--directory".startswith(name):
+        if len(name) >= 3 and "--directory".startswith(name):
             roots.append(Word(value, w.source) if eq else rest[k + 1] if k + 1 < len(rest) else w)
     if j.writes(line, roots, cwds, f"git {sub} --directory"):
         j.add(line, allow(f"git {sub} in the task's checkout is allowed"))

@@ -191,7 +191,7 @@ def _hidden_output(option: str) -> bool:
 def _full(name: str, w: Writes) -> str:
     """A long option as its program reads it: ``--outp`` is ``--output`` (getopt takes a unique
     prefix). A prefix of several is taken for the one that matters most: runs, then writes."""
-    if not name.startswith("--") or len(name) < 4:
+    if not name.startswith("--") or len(name) < 3:
         return name
     for group in (w.runs, w.outputs, w.only_with, w.valued):
         if name in group:
@@ -224,6 +224,9 @@ def _writes(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> Non
             j.add(line, allow("building, testing and reading are allowed"))
             return
         key, args = f"ruff {sub}", args[:k] + args[k + 1 :]
+    if name == "go" and args and args[0].value == "run":  # the words after the package are the program's
+        package = next((k for k, a in enumerate(args[1:], start=1) if not (a.value or "-").startswith("-")), None)
+        args = args if package is None else args[: package + 1]
     w = WRITES[key]
     found = read(args, w)
     if found.runs:
@@ -247,19 +250,23 @@ def _writes(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> Non
         j.add(line, allow("building, testing and reading are allowed"))
 
 
-# A template under the temporary folder, as scripts write it: "${TMPDIR:-/tmp}/build.XXXX".
+# The temporary folder as scripts name it ("$TMPDIR", "${TMPDIR:-/tmp}"), and a template under it:
+# $TMPDIR is judged where it is set, so either is the task's temp folder.
+TMPDIR_WORD = re.compile(r'"?\$\{?TMPDIR(:-/tmp)?\}?"?')
 IN_TMPDIR = re.compile(r'"?\$\{?TMPDIR(:-/tmp)?\}?/[^/$`"\\]*"?')
 
 
 def _mktemp(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> None:
     found = read(args, Writes.of("-p", "--suffix"))
+    in_tmp = [f for f in found.outputs if f.value is None and TMPDIR_WORD.fullmatch(f.source)]
+    found.outputs = [f for f in found.outputs if f not in in_tmp]
     folders = found.outputs + [
         Word(a.text.partition("=")[2], a.source)
         for a in args
         if "=" in a.text and len(a.text.partition("=")[0]) >= 4 and "--tmpdir".startswith(a.text.partition("=")[0])
     ]
     templates = [t for t in found.operands if not (t.value is None and IN_TMPDIR.fullmatch(t.source))]
-    if not folders and ("-t" in found.seen or "--tmpdir" in found.seen or not found.operands):
+    if not folders and (in_tmp or "-t" in found.seen or "--tmpdir" in found.seen or not found.operands):
         # in $TMPDIR, czar's temp folder for the task (a TMPDIR set elsewhere is judged where it is set)
         if any(t.value is None or "/" in t.value for t in templates):
             j.add(line, ask("mktemp's template names a folder of its own under $TMPDIR"))

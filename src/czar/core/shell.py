@@ -264,9 +264,10 @@ class _Reader:
             body: Script = Command()
         else:
             body = self.node(body_node)
-        if body_node is not None and body_node.type in ("list", "pipeline") and not after:
+        if body_node is not None and body_node.type in ("list", "pipeline"):
             # The grammar hangs `a && b > f` (and `a | b > f`) on the whole list; bash, on `b`.
-            return _onto_last(body, tuple(redirects), tuple(subs))
+            moved = _onto_last(body, tuple(redirects), tuple(subs))
+            return Block(Flow.SEQ, (moved, Block(Flow.MAYBE, tuple(after)))) if after else moved
         if isinstance(body, Command) and not after:
             return Command(
                 body.words,

@@ -78,11 +78,27 @@ def git_files(path: str, ctx: Context) -> str | None:
             continue
         parts = full[len(root) + 1 :].split("/")
         # (bash's globs match a leading dot only when they start with one: dotglob asks)
-        hit = next((k for k, part in enumerate(parts) if part[:1] == "." and fnmatchcase(".git", part)), None)
+        # (and nocaseglob: `.GI[T]` matches .git)
+        hit = next((k for k, part in enumerate(parts) if part[:1] == "." and fnmatchcase(".git", part.lower())), None)
         if hit is None or parts[hit:] == [".git", "info", "exclude"]:
             return None
         return "own" if root == posixpath.normpath(ctx.worktree) and hit == 0 else "nested"
     return None
+
+
+def through_links(path: str) -> bool:
+    """Whether ``path`` may lead elsewhere than its text says: a ``..`` after a name (which may be
+    a link), or a glob that may match ``..`` (``.?``, when bash's globskipdots is off)."""
+    named = False
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == ".." or (part[:1] == "." and any(c in part for c in "*?[") and fnmatchcase("..", part)):
+            if named or part != "..":
+                return True
+        else:
+            named = True
+    return False
 
 
 def worst(verdicts: Iterable[Verdict], fallback: Verdict) -> Verdict:
