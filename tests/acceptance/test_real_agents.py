@@ -619,3 +619,26 @@ def test_the_agents_shell_runs_the_projects_python_and_czars_czar(
     assert board == "board-ok"
     assert js == "7"
     assert "node_modules" not in git(repo, "ls-tree", "-r", "--name-only", "czar/integration")
+
+
+@pytest.mark.timeout(300)
+def test_claude_code_s_commands_each_start_in_the_checkout(
+    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """czar's policy judges each command from the checkout: Claude Code must run it there, not
+    where an earlier command's `cd` left its shell (its default): `cd sub` in one command, `pwd >
+    where.txt` in the next, and the file is at the checkout's top, naming it."""
+    url, _ = model
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdefghijklmnop")
+    make_repo(tmp_path / "repo")
+    moves = "run mkdir -p sub && touch sub/.keep && cd sub\nrun pwd > where.txt\n"
+    spec = task("where", None, module("where", extra=moves))
+    spec = spec.replace('["where.py"]', '["where.py", "where.txt", "sub/**"]')
+    one_worker(tmp_path / "czar.toml", "where", clis, url, spec)
+    result = czar("run", str(tmp_path / "czar.toml"), "--json", timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    repo = tmp_path / "repo"
+    files = git(repo, "ls-tree", "-r", "--name-only", "czar/integration").split()
+    assert "where.txt" in files and "sub/where.txt" not in files, files
+    where = git(repo, "show", "czar/integration:where.txt").strip()
+    assert not where.endswith("/sub"), where

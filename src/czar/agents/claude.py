@@ -46,6 +46,9 @@ QUIET = {
     # czar's MCP server must be connected before the first request: its report tool is the
     # agent's first call, and its permission tool decides every edit and command.
     "MCP_CONNECTION_NONBLOCKING": "0",
+    # Each command starts in the checkout, as czar's permission policy reads it: by default a `cd`
+    # would carry over to the next command, which the policy would then judge from the wrong folder.
+    "CLAUDE_BASH_MAINTAIN_PROJECT_WORKING_DIR": "1",
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     "DISABLE_AUTOUPDATER": "1",
     "DISABLE_TELEMETRY": "1",

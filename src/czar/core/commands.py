@@ -144,6 +144,9 @@ NAME = r"[A-Za-z_][A-Za-z0-9_]*"  # a variable's
 # x='a[$(cmd)]' run it, quotes or not.
 INDEX_RUNS = re.compile(r"\[[^\]]*(\$\(|`)")
 
+# A descriptor opened for reading on a file: `1<x`, `3<x`, `{fd}<x`, `<>x` (not `<<`, `<(`, `<&`).
+OPENS_DESCRIPTOR = re.compile(r"(\d|\})\s*<(?![<(&])|<>")
+
 _PYTHON = re.compile(r"(python|pypy)(\d+(\.\d+)*)?")
 _PIP = re.compile(r"pip\d+(\.\d+)*")
 
@@ -184,6 +187,9 @@ class Judge:
     depth: int = 0
     findings: list[CommandVerdict] = field(default_factory=list)
     previous_known: bool = True  # whether `cd -` may be followed (see ``of_script``)
+    # Whether a descriptor may have been opened on a file (`1</x`, `exec 3</x`): writing
+    # /dev/stdout or /dev/fd/3 then opens that file again, for writing.
+    descriptors_opened: bool = False
 
     @classmethod
     def of_script(cls, ctx: Context, script: Script, text: str) -> Judge:
@@ -192,7 +198,11 @@ class Judge:
         undone (``OLDP''WD=x``, in what ``eval`` runs), makes czar's record of the folder before
         the last cd worthless."""
         words = list(_words(script))  # (eval undoes quotes once more: what it runs may name PWD)
-        return cls(ctx, previous_known="PWD" not in text and not any("PWD" in w or w == "eval" for w in words))
+        return cls(
+            ctx,
+            previous_known="PWD" not in text and not any("PWD" in w or w == "eval" for w in words),
+            descriptors_opened=bool(OPENS_DESCRIPTOR.search(text)),
+        )
 
     def add(self, command: str, verdict: Verdict) -> None:
         self.findings.append(CommandVerdict(command, verdict))
@@ -299,7 +309,10 @@ class Judge:
         path = word.value
         if path is None:
             return ask(f"czar cannot tell where {who} writes ({word.source})")
-        if path in DEVICES or re.fullmatch(r"/dev/fd/\d+", path):  # (not /dev/fd/../..: that is /)
+        descriptor = path in ("/dev/stdout", "/dev/stderr") or re.fullmatch(r"/dev/fd/\d+", path)
+        if descriptor and self.descriptors_opened:
+            return ask(f"{who} writes {path}, which a descriptor opened on a file in this command leads to")
+        if path in DEVICES or descriptor:  # (not /dev/fd/../..: that is /)
             return None
         if path.startswith("~"):
             return deny(f"{who} would write {path}, outside the task's checkout")
@@ -435,7 +448,7 @@ class Judge:
         except ShellError as exc:
             self.add(line, deny(f"{who}: {exc}"))
             return cwds, cwds
-        inner = Judge(self.ctx, self.depth + 1, self.findings, self.previous_known)
+        inner = Judge(self.ctx, self.depth + 1, self.findings, self.previous_known, self.descriptors_opened)
         return inner.script(script, cwds)
 
     def back(self, cwds: Cwds) -> Cwds:

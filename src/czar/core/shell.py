@@ -89,7 +89,47 @@ def parse(text: str, depth: int = 0) -> Script:
     if root.has_error:
         raise ShellError(f"czar cannot parse it as a shell command ({_first_error(root)})")
     _check_continuations(data, root)
+    _check_hidden(root)
     return _Reader(depth).block(Flow.SEQ, root.children)
+
+
+# A here-document's delimiter as bash reads it: plain, or quoted whole ('E', "E", \E). With
+# quotes inside it (E'X', E"") bash removes them and the grammar does not: it would end elsewhere.
+_DELIMITER = re.compile(r"""-?\s*([A-Za-z0-9_.-]+|'[^']*'|"[^"]*"|\\[A-Za-z0-9_.-]+)""")
+
+
+def _check_hidden(root: Node) -> None:
+    """Refuse what bash reads otherwise than the grammar: a backtick the grammar left in a word
+    (``${x:-`cmd`}``, a here-document's text), which bash runs; a here-document delimiter with
+    quotes inside it; ``>`` or ``<`` in ``[ ]``, which bash takes for a redirect."""
+    literal: set[int] = set()  # the bodies of here-documents whose delimiter is quoted: text only
+    for n in _walk(root):
+        if n.type == "heredoc_redirect":
+            start = next((c for c in n.children if c.type == "heredoc_start"), None)
+            text = _text(start) if start is not None else ""
+            if not _DELIMITER.fullmatch(text):
+                raise ShellError(f"czar cannot read the here-document delimiter {text[:40]!r}")
+            if any(q in text for q in "'\"\\"):
+                literal.update(c.id for c in n.children if c.type == "heredoc_body")
+        single = n.type == "test_command" and _text(n).startswith("[") and not _text(n).startswith("[[")
+        if single and any(c.type in (">", "<", ">=", "<=") for c in _walk(n)):
+            raise ShellError(f"czar cannot read {_text(n)[:40]!r}: in [ ] bash takes > and < for redirects")
+    stack = [(root, False)]
+    while stack:
+        n, quiet = stack.pop()
+        quiet = quiet or n.id in literal or n.type in ("raw_string", "comment", "ansi_c_string")
+        if n.child_count == 0 and not quiet and n.is_named and _unescaped_backtick(_text(n)):
+            raise ShellError(f"czar cannot read the backquote in {_text(n)[:40]!r}")
+        stack.extend((c, quiet) for c in n.children)
+
+
+def _unescaped_backtick(text: str) -> bool:
+    escaped = False
+    for ch in text:
+        if ch == "`" and not escaped:
+            return True
+        escaped = ch == "\\" and not escaped
+    return False
 
 
 def _first_error(node: Node) -> str:
@@ -181,8 +221,8 @@ class _Reader:
             return Block(Flow.AND if op == "&&" else Flow.OR, (self.node(named[0]), self.node(named[1])))
         if kind == "pipeline":
             return Block(Flow.SEQ, tuple(Block(Flow.SUB, (self.node(c),)) for c in named))
-        if kind == "negated_command":
-            return self.block(Flow.SEQ, n.children)
+        if kind == "negated_command":  # `! cd x && ...`: what follows runs when the cd failed
+            return Block(Flow.MAYBE, (self.block(Flow.SEQ, n.children),))
         if kind == "redirected_statement":
             return self.redirected(n)
         if kind == "command":
@@ -451,7 +491,8 @@ class _Reader:
         return Block(Flow.SUB, (self.block(Flow.SEQ, body),))
 
 
-_BRACES = re.compile(r"(?<!\$)\{[^{}\s]*(,|\.\.)[^{}\s]*\}")
+# (A brace's parts may hold quoted or escaped blanks: `{/a,' '}` is two words.)
+_BRACES = re.compile(r"(?<!\$)\{[^{}]*(,|\.\.)[^{}]*\}")
 
 
 def _unescape(text: str) -> str:
