@@ -138,4 +138,5 @@ def test_an_exit_after_failed_requests_is_the_model_not_a_crash() -> None:
     assert not watch.exited(1)  # no failed request: a crash of its own
     watch.failed("500", "server")
     assert not watch.exited(0)
+    assert not watch.exited(-9)  # killed while it tried: a crash, started again at once
     assert watch.exited(1)

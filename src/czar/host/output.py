@@ -128,8 +128,10 @@ class ModelWatch:
         return back
 
     def exited(self, code: int) -> bool:
-        """The agent exited: True if it ended on failed requests to its model (not a crash of its own)."""
-        self.down = self.down or (code != 0 and self.strikes > 0)
+        """The agent exited: True if it ended on failed requests to its model (not a crash of its own).
+        Killed by a signal (a negative code), it did not end on them: something killed it while it
+        tried (its sandbox's network gone with it, maybe); started again at once, as after a crash."""
+        self.down = self.down or (code > 0 and self.strikes > 0)
         return self.down
 
     def summary(self) -> str:
