@@ -197,3 +197,20 @@ def test_a_look_from_before_the_last_merge_does_not_undo_the_catching_up(
     monkeypatch.setattr(f.repo, "diff_zero", lambda base, tip: read.append(tip) or diff_zero(base, tip))
     radar.before_merge(["a"])
     assert f.repo.tip("czar/b") not in read and f.repo.tip("czar/c") not in read
+
+
+def test_a_branch_git_cannot_place_against_the_integration_branch_is_not_judged_against_its_tip(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seen in a chaos run: git's merge-base failed once, the branch was compared with the
+    # integration branch's tip, and a file merged since it left counted as its own, out of scope.
+    f, radar = _at_work(tmp_path)
+    f.repo.commit_in(f.checkout("a"), "czar/a", {"a.txt": "a\n"})
+    f.repo.commit("czar/integration", {"b.txt": "b\n"}, "b merged meanwhile")
+    real = f.repo.merge_base
+    monkeypatch.setattr(f.repo, "merge_base", lambda a, b: None)
+    assert _found(radar) == []
+    found, known = radar.findings_for("a")
+    assert found == [] and known is None  # the verification reads the branch itself
+    monkeypatch.setattr(f.repo, "merge_base", real)
+    assert radar.findings_for("a") == ([], (True, ["a.txt"]))

@@ -56,6 +56,7 @@ class _Branch:
     changes: dict[str, hunks.FileChange]
     since_base: dict[str, hunks.FileChange]  # what the integration branch changed since ``base``
     over: tuple[tuple[str, ...], bool] | None = None  # stacked: where it started, and whether a dependency is unmerged
+    read: bool = True  # False: git could not tell where it left the integration branch (nothing concluded)
 
 
 class Radar:
@@ -100,7 +101,14 @@ class Radar:
             changes = hunks.parse(self.git.diff_zero(base, tip)) if base != tip else {}
             since = {} if over[1] else hunks.parse(self.git.diff_zero(base, integration))
         else:
-            base = self.git.merge_base(integration, tip) or integration
+            found = self.git.merge_base(integration, tip)
+            if found is None:
+                # Git could not tell now (seen once in a chaos run: the tip's objects on their way
+                # in, or a repack): compared with the integration branch's tip, the files merged
+                # since it left would count as its own changes (out of its scope, say). Nothing is
+                # concluded from this look, and nothing kept; a verification reads it itself.
+                return _Branch(task, tip, integration, tip, {}, {}, over, read=False)
+            base = found
             changes = hunks.parse(self.git.diff_zero(base, tip)) if base != tip else {}
             since = hunks.parse(self.git.diff_zero(base, integration)) if base != integration else {}
         branch = _Branch(task, tip, integration, base, changes, since, over)
@@ -261,10 +269,10 @@ class Radar:
 
     def _for(
         self, task: str, live: dict[str, TaskAtWork], branches: dict[str, _Branch], claims: dict[str, tuple[str, ...]]
-    ) -> tuple[list[RadarFinding], tuple[bool, list[str]]]:
+    ) -> tuple[list[RadarFinding], tuple[bool, list[str]] | None]:
         mine = branches[task]
         found = [f for f in self._findings(live, branches, claims, only=task) if f.task == task]
-        return found, (mine.tip != mine.base, sorted(mine.changes))
+        return found, (mine.tip != mine.base, sorted(mine.changes)) if mine.read else None
 
     def _findings(
         self,
