@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Callable
@@ -124,14 +125,21 @@ def test_a_supervisor_killed_at_work_in_the_integration_worktree_is_started_agai
     (git_dir / "index.lock").write_text("")  # a git killed in the middle of a command
     marks = {"CZAR_HOME": str(czar_home), ENV_PROJECT: name}
     left = subprocess.Popen(["sleep", "300"], cwd=worktree, env={**os.environ, **marks}, start_new_session=True)
+    # A git it left at work (the gc a merge starts in the background, say) is let finish: killed,
+    # it would leave the repository's own refs locked.
+    git_like = tmp_path / "git-gc-like"
+    shutil.copy("/bin/sleep", git_like)
+    gc = subprocess.Popen([str(git_like), "3"], cwd=worktree, env={**os.environ, **marks}, start_new_session=True)
     try:
         up = czar("up", str(plan))
         assert up.returncode == 0, up.stderr
         assert left.wait(timeout=30) == -signal.SIGKILL
+        assert gc.wait(timeout=30) == 0
         assert not (git_dir / "index.lock").exists()
         result = czar("run", str(plan), "--json", timeout=240)
         assert result.returncode == 0, result.stderr
         assert_whole(name, tmp_path / "repo", json.loads(result.stdout))
     finally:
-        left.kill()
-        left.wait()
+        for p in (left, gc):
+            p.kill()
+            p.wait()

@@ -139,4 +139,5 @@ def test_an_exit_after_failed_requests_is_the_model_not_a_crash() -> None:
     watch.failed("500", "server")
     assert not watch.exited(0)
     assert not watch.exited(-9)  # killed while it tried: a crash, started again at once
+    assert not watch.exited(137)  # the same, said by its sandbox (bwrap: 128 + 9)
     assert watch.exited(1)

@@ -1,7 +1,7 @@
 """czar under fire (``czar bench chaos``): a run of tasks on a few workers (the simulated agent, or
 a real agent CLI against the scripted model) while czar's own processes and the agents' are killed
-with SIGKILL at random moments: the supervisor, the tools server, a worker host, an agent (and,
-for a sandboxed real agent, the process that carries its sandbox's connections out). Whenever
+with SIGKILL at random moments: the supervisor, the tools server, a worker host, an agent, its
+sandbox, and the process that carries a sandbox's connections out. Whenever
 the supervisor is gone, the run is started again (``czar up``), as a person or a service manager
 would. Passed: every task merged, every task's file in the integration branch, within the time.
 
@@ -36,6 +36,7 @@ KINDS = ("sim", *agents.KINDS)
 # A process's role, told by its command line (the tmux server that holds the run is spared: a
 # person's terminal server is not czar's to lose).
 ROLES = (
+    ("sandbox", "bwrap "),  # (its command line names the agent and netns.py: checked first)
     ("supervisor", "czar supervise"),
     ("tools", "tools_server"),
     ("host", "czar.host"),
@@ -67,14 +68,11 @@ def plan_text(kind: str, tasks: int, workers: int, model_url: str | None) -> str
     return head + body
 
 
-def processes(root: Path) -> dict[str, list[int]]:
-    """The run's processes (their environment names its folder), by role."""
-    mark = str(root).encode()
+def processes(project: Project) -> dict[str, list[int]]:
+    """The run's processes (those carrying its marks: czar's, the agents', what they start), by role."""
     found: dict[str, list[int]] = {}
-    for pid in proc.find_by_env({}):
+    for pid in proc.find_by_env(project.marks()):
         try:
-            if mark not in Path(f"/proc/{pid}/environ").read_bytes():
-                continue
             command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
@@ -124,7 +122,7 @@ def run(
         plan = root / "czar.toml"
         plan.write_text(plan_text(kind, tasks, workers, url), encoding="utf-8")
         project = open_project(plan)
-        return _under_fire(project, root, random.Random(seed), kills, timeout, progress) | {
+        return _under_fire(project, random.Random(seed), kills, timeout, progress) | {
             "agent": kind,
             "seed": seed,
             "workers": workers,
@@ -137,9 +135,7 @@ def run(
         os.environ.update(saved)
 
 
-def _under_fire(
-    project: Project, root: Path, rng: random.Random, kills: int, timeout: float, progress: bool
-) -> dict[str, Any]:
+def _under_fire(project: Project, rng: random.Random, kills: int, timeout: float, progress: bool) -> dict[str, Any]:
     def say(text: str) -> None:
         if progress:
             print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
@@ -161,7 +157,7 @@ def _under_fire(
                     refused.append(str(exc))
                     say(f"czar up failed: {exc}")
                 continue
-            running = processes(root)
+            running = processes(project)
             if sum(killed.values()) >= kills or not running or rng.random() > 0.8:
                 continue
             role = rng.choice(sorted(running))

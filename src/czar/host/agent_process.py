@@ -21,6 +21,7 @@ from czar.agent_tools.host_link import answers, mcp_path
 from czar.agent_tools.identity import ENV_PROJECT, ENV_TOKEN, ENV_WORKER, CallerError
 from czar.agent_tools.relay import ENV_ENDPOINT, RelayServer
 from czar.agents.base import LaunchContext, SignalKind
+from czar.core.events import EventKind
 from czar.core.host_commands import MessageKind
 from czar.errors import CzarError
 from czar.host import output, user_config
@@ -92,7 +93,7 @@ class AgentProcess:
         cur = self.host.current
         assert cur is not None
         cur.launches += 1
-        cur.restarting = False  # (of its last start, if that one did not end through ``on_exit``)
+        cur.restarting = None  # (of its last start, if that one did not end through ``on_exit``)
         self.host.last_launch = cur.launches
         self.host.tools.launch = cur.launches
         self.close_endpoint(cur)
@@ -419,10 +420,16 @@ class AgentProcess:
             return
         cur.proc = None
         self.host.say(f"agent exited with code {code}" + ("" if cur.finished else " before finishing"))
+        why, cur.restarting = cur.restarting, None
+        if why is not None and not cur.finished:
+            # Stopped by this host to start again: not a crash of its own, nothing charged.
+            cur.host_restarts += 1
+            self.relaunch([("czar restarted you. Continue your task where you left off.", MessageKind.CONTINUE)])
+            self.host.emit(cur, EventKind.AGENT_RESTARTED, launch=cur.launches, reason=why, by="host")
+            return
         # An agent that ends on failed requests to its model did not crash: it waits for its model
         # (the health round has it try again later), its restarts and attempts untouched.
-        lost, cur.restarting = cur.restarting, False  # (then it did not end on its model)
-        unreachable = not cur.finished and not lost and cur.watch.exited(code)
+        unreachable = not cur.finished and cur.watch.exited(code)
         if unreachable:
             with contextlib.suppress(CallerError):
                 self.host.tools.model_unreachable(self.host.unreachable(cur))

@@ -48,10 +48,11 @@ class AgentRun:
     flow: Flow = field(default_factory=Flow)  # its activity, coalesced when it floods
     watch: ModelWatch = field(default_factory=ModelWatch)  # whether it reaches its model
     session_lost: bool = False  # the session it was resumed with does not exist
-    # Stopped by its host to start again as after a crash: its sandbox's network had gone, or
-    # czar's tools did not connect at its start (``tools_restarts`` times for this attempt).
-    restarting: bool = False
-    tools_restarts: int = 0
+    # Why its host stopped it to start it again itself (its sandbox's network had gone, czar's
+    # tools did not connect at its start), and how many times it did so for this attempt: not a
+    # crash, nothing charged to the attempt, up to ``HOST_RESTARTS`` times.
+    restarting: str | None = None
+    host_restarts: int = 0
     mcp_url: str | None = None  # czar's MCP server for the agent's current start (the tools server's)
     relay: RelayServer | None = None  # czar's tools for its `czar` commands, when it runs in a sandbox
     gateway: Gateway | None = None  # the doors of its sandbox's network (czar's tools, its model's API)

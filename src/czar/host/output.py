@@ -129,9 +129,11 @@ class ModelWatch:
 
     def exited(self, code: int) -> bool:
         """The agent exited: True if it ended on failed requests to its model (not a crash of its own).
-        Killed by a signal (a negative code), it did not end on them: something killed it while it
-        tried (its sandbox's network gone with it, maybe); started again at once, as after a crash."""
-        self.down = self.down or (code > 0 and self.strikes > 0)
+        Killed by a signal (a negative code, or 128 + the signal's number from its sandbox, which
+        says so for it), it did not end on them: something killed it while it tried (its
+        sandbox's network gone with it, maybe); started again at once, as after a crash."""
+        killed = code < 0 or 128 < code < 160
+        self.down = self.down or (code != 0 and not killed and self.strikes > 0)
         return self.down
 
     def summary(self) -> str:

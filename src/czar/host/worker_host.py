@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from czar.store.store import Store
 
 POLL_SECONDS = 5.0  # safety net only: the doorbell and the agent's output wake the loop
-TOOLS_RESTARTS = 3  # starts again of an agent whose czar tools did not connect, per attempt
+HOST_RESTARTS = 3  # starts again of an agent by its own host (not crashes), per attempt
 
 
 class WorkerHost:
@@ -425,30 +425,37 @@ class WorkerHost:
     def network_lost(self, cur: AgentRun) -> bool:
         """True if its model seems unreachable only because its sandbox's network is gone (the
         listener that carries its connections out ended: an agent can kill it): then the agent is
-        stopped, and started again as after a crash, rather than wait for a model that is fine."""
+        stopped, and started again at once, rather than wait for a model that is fine."""
         proc = cur.proc
         if cur.gateway is None or proc is None or not proc.running():
             return False
         if sandbox.network_listens(proc.pid) is not False:  # it listens, or czar cannot tell
             return False
         self.say("  the network of its sandbox is gone (its listener ended): the agent is stopped, to start again")
-        cur.restarting, cur.watch = True, output.ModelWatch()
-        proc.signal_group(signal.SIGKILL)
+        self.restart(cur, "its sandbox's network was gone")
         return True
 
     def tools_lost(self, cur: AgentRun, text: str) -> None:
         """czar's tools did not connect at the agent's start (its tools server was down, or moved):
-        it would work without them, unable to report or hand in. It is stopped and started again
-        as after a crash, where it finds the tools server that answers now (or starts its own), a
-        few times at most for an attempt."""
-        proc = cur.proc
+        it would work without them, unable to report or hand in. Given the tools server's address,
+        it is stopped and started again, where it finds the server that answers now (or starts its
+        own); with a server of its own that failed, starting again would not help."""
         self.emit(cur, EventKind.AGENT_ERROR, text=text)
-        if proc is None or not proc.running() or cur.tools_restarts >= TOOLS_RESTARTS:
+        proc = cur.proc
+        if proc is None or not proc.running() or cur.mcp_url is None:
             return
-        cur.tools_restarts += 1
         self.say("  czar's tools did not connect: the agent is stopped, to start again")
-        cur.restarting = True
-        proc.signal_group(signal.SIGKILL)
+        self.restart(cur, "czar's tools did not connect")
+
+    def restart(self, cur: AgentRun, why: str) -> None:
+        """Stop the agent to start it again here at once (``AgentProcess.on_exit``), up to
+        ``HOST_RESTARTS`` times an attempt; beyond, its end is an exit as any other."""
+        if cur.proc is None:
+            return
+        if cur.host_restarts < HOST_RESTARTS:
+            cur.restarting = why
+        cur.watch = output.ModelWatch()  # (its failed requests were not its model's)
+        cur.proc.signal_group(signal.SIGKILL)
 
     def unreachable(self, cur: AgentRun) -> str:
         """The evidence that the agent cannot reach its model, for people."""

@@ -38,6 +38,7 @@ from czar.core.shown import visible
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerState
 from czar.errors import CzarError
 from czar.runtime import logs, proc
+from czar.runtime.ancestry import process
 from czar.store.doorbell import Listener
 from czar.store.records import Worker
 from czar.store.store import Store, TransitionRefused, Tx
@@ -57,6 +58,7 @@ from czar.supervisor.stall import StallWatch
 from czar.supervisor.tools import ToolsServer
 from czar.vcs import checkout
 
+GIT_PATIENCE = 10.0  # seconds the git commands a killed supervisor left are let finish
 POLL_SECONDS = 2.0  # the safety net; the doorbell and the health round's deadlines wake the loop
 LIVENESS_SECONDS = 1.0  # how often worker hosts are checked for life with nothing else happening
 RADAR_SECONDS = 0.5  # the least time between two radar scans
@@ -206,16 +208,29 @@ class Supervisor:
         self.to_start = self.take_back(list(p.plan.worker_kinds))
 
     def free_integration_worktree(self) -> None:
-        """What a supervisor killed at work left in the integration worktree ended: its git
-        commands and checks, still running there (they would hold its index locked, and the
-        reset below fails: the run could not be started again), then the locks of those killed
-        in the middle of a command."""
+        """What a supervisor killed at work left in the integration worktree, gone: its git
+        commands finish (killed, one would leave your repository's refs locked: the gc a merge
+        starts in the background, say), its checks (the project's tests) end; then the worktree's
+        own locks of a git killed in the middle of a command (with them, the reset below fails
+        and the run could never be started again), if nothing works there any more."""
         worktree = self.p.paths.integration_worktree
-        if not worktree.is_dir():
+        if worktree.is_symlink() or not worktree.is_dir():
             return
-        if proc.kill_by_env(self.p.marks(), rounds=3, under=worktree.resolve()):
-            self.say("ended what a stopped supervisor left running in the integration worktree")
-        if removed := checkout.unlock_worktree(worktree):
+        here, marks = worktree.resolve(), self.p.marks()
+        deadline = time.monotonic() + GIT_PATIENCE
+        while any(_is_git(pid) for pid in proc.find_by_env(marks, under=here)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        checks = [pid for pid in proc.find_by_env(marks, under=here) if not _is_git(pid)]
+        for pid in checks:
+            proc.kill_group(pid)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        if checks:
+            proc.wait_gone(checks, 5.0)
+            self.say("ended the checks a stopped supervisor left running in the integration worktree")
+        if proc.find_by_env({}, under=here):
+            return  # a git still at work there (yours, or one that does not end): its locks are its own
+        if removed := checkout.unlock_worktree(worktree, self.p.git.common_dir()):
             self.say(f"removed what a stopped supervisor left locked: {', '.join(removed)}")
 
     def take_back(self, wids: list[str]) -> list[str]:
@@ -597,3 +612,8 @@ class Supervisor:
     def _wake(self, _job: object) -> None:
         if self.listener is not None:
             self.listener.poke()
+
+
+def _is_git(pid: int) -> bool:
+    info = process(pid)
+    return info is not None and bool(info.cmdline) and os.path.basename(info.cmdline[0]).startswith("git")

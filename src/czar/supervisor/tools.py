@@ -4,8 +4,9 @@ The supervisor makes its listening socket and hands it down, so its address (``t
 store, which worker hosts give their agents) is good from the start and stays the same when the
 server is started again. The server outlives its supervisor, as the worker hosts do: a new
 supervisor keeps the one it finds running (its agents keep their address), and `czar down` ends
-it with the rest of the run. Only if a kept server dies does the address change: the socket died
-with it; agents started since get the new one.
+it with the rest of the run. If a kept server dies with its supervisor, the socket dies with them:
+the next one listens at the same port when it is free (agents given the address keep their tools),
+else at another, which agents started since get.
 """
 
 from __future__ import annotations

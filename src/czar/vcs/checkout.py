@@ -141,17 +141,19 @@ def tip(path: Path, branch: str) -> str | None:
     return None
 
 
-def unlock_worktree(path: Path) -> list[str]:
-    """``unlock`` for a worktree of the repository czar made (the integration worktree), whose
-    ``.git`` is a file naming its git folder (in the repository's, ``worktrees/<name>``); only
-    that folder's locks: the repository's own (its refs) may be a person's git at work."""
+def unlock_worktree(path: Path, common: Path) -> list[str]:
+    """``unlock`` for a worktree czar made in your repository (the integration worktree), whose
+    ``.git`` is a file naming its git folder (``worktrees/<name>`` in the repository's git folder
+    ``common``); only that folder's locks: the repository's own (its refs) may be a git at work."""
+    if path.is_symlink():
+        return []
     text = untrusted.read_text(path / ".git", limit=4096) or ""
     if not text.startswith("gitdir: "):
         return []
     git_dir = Path(text.removeprefix("gitdir: ").strip())
     if not git_dir.is_absolute():
         git_dir = path / git_dir
-    if git_dir.is_symlink() or not git_dir.is_dir() or git_dir.parent.name != "worktrees":
+    if git_dir.is_symlink() or not git_dir.is_dir() or git_dir.resolve().parent != (common / "worktrees").resolve():
         return []
     return _remove_locks(git_dir)
 
