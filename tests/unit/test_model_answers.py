@@ -270,3 +270,18 @@ def test_fail_answers_with_its_http_error_as_each_api_words_it() -> None:
     assert error_body("openai", Fail(500, "boom"))["error"]["type"] == "server_error"
     assert error_body("gemini", Fail(401, "no"))["error"] == {"code": 401, "message": "no", "status": "UNAUTHENTICATED"}
     assert answer(parse("fail 503")[0], [], cwd=None, task=None) == Fail(503, "the scripted model fails with 503")
+
+
+def test_a_call_its_agent_never_ran_is_asked_for_again() -> None:
+    # Codex killed between the model's call and running it resumes its session with the call and
+    # no output: the script asks for it again (a step was skipped: the commit found nothing).
+    from czar.model.server import _openai_request
+
+    def call(n: int, output: bool) -> list[dict[str, object]]:
+        made = {"type": "function_call", "call_id": f"c{n}", "name": "exec_command", "arguments": "{}"}
+        return [made, {"type": "function_call_output", "call_id": f"c{n}", "output": "ok"}] if output else [made]
+
+    task = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "the task"}]}
+    go_on = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "continue"}]}
+    assert _openai_request({"input": [task, *call(1, True), *call(2, True)]}).answered == 2
+    assert _openai_request({"input": [task, *call(1, True), *call(2, False), go_on]}).answered == 1

@@ -97,10 +97,16 @@ def _openai_request(body: dict[str, Any]) -> Request:
     texts: list[str] = []
     answered = fillers = 0
     items = body.get("input", [])
-    for item in items if isinstance(items, list) else []:
+    listed = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    # A call with no output was never run: its agent was killed first, and resumes its session
+    # with it; as a model would, the script asks for it again rather than go on past it.
+    ran = {i.get("call_id") for i in listed if str(i.get("type", "")).endswith("_output")}
+    for item in listed:
         kind, role = item.get("type"), item.get("role")
         if kind == "function_call" and FILLER in str(item.get("arguments")):
             fillers += 1
+        elif kind == "function_call" and item.get("call_id") not in ran and item is not listed[-1]:
+            continue
         elif kind == "function_call" or (kind == "message" and role == "assistant"):
             answered += 1
         elif kind == "message" and role == "user":
