@@ -140,4 +140,9 @@ def test_an_exit_after_failed_requests_is_the_model_not_a_crash() -> None:
     assert not watch.exited(0)
     assert not watch.exited(-9)  # killed while it tried: a crash, started again at once
     assert not watch.exited(137)  # the same, said by its sandbox (bwrap: 128 + 9)
+    watch.started()  # started again: the last start's failures say nothing of this one
+    assert not watch.exited(1)
+    watch.failed("500", "server")
     assert watch.exited(1)
+    watch.started()  # down: the streak goes on until the model answers
+    assert watch.down and watch.exited(1)

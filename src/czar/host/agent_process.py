@@ -94,6 +94,7 @@ class AgentProcess:
         assert cur is not None
         cur.launches += 1
         cur.restarting = None  # (of its last start, if that one did not end through ``on_exit``)
+        cur.watch.started()
         self.host.last_launch = cur.launches
         self.host.tools.launch = cur.launches
         self.close_endpoint(cur)

@@ -121,6 +121,13 @@ class ModelWatch:
         self.down = self.down or self.strikes >= needed
         return self.down
 
+    def started(self) -> None:
+        """The agent started again: the failed requests of its last start, if they did not make
+        its model unreachable, say nothing of this one (killed while it retried, its sandbox's
+        network gone with it, say); if they did, the streak goes on until it answers."""
+        if not self.down:
+            self.strikes, self.evidence = 0, ""
+
     def answered(self) -> bool:
         """The model answered; True if it had been called unreachable (it is back)."""
         back = self.down
