@@ -615,3 +615,10 @@ def test_gemini_trying_a_request_again_after_it_failed_to_connect_is_a_model_err
     said = "Attempt 8 failed. Retrying with backoff... Error: exception TypeError: fetch failed sending request"
     assert gemini(said + "\n") == [Signal("model_error", text=said, data={"kind": "connection", "retry": True})]
     assert gemini("Attempt 2 failed. Retrying with backoff... Error: something else\n")[0].kind == "activity"
+
+
+def test_gemini_saying_its_mcp_server_did_not_connect_has_lost_czars_tools() -> None:
+    """czar's server is its only one: started while czar's tools server was down (seen in a chaos
+    run), it says so once, then works without czar's tools; its host starts it again."""
+    said = gemini("MCP issues detected. Run /mcp list for status.\n")
+    assert [s.kind for s in said] == ["tools_lost"]

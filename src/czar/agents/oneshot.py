@@ -43,6 +43,8 @@ GEMINI_DECIDED = ("run_shell_command", "write_file", "replace")  # decided by cz
 # auth type chosen, or none chosen: czar chooses the API key's when the key is set); it exits 41.
 # What Gemini CLI prints (not as an event) for each failed try of a request, before it tries again.
 RETRYING = re.compile(r"^Attempt \d+ failed\. Retrying with backoff\.\.\. (.*)")
+# Said at its start when an MCP server (czar's is its only one) did not connect.
+MCP_FAILED = "MCP issues detected"
 NO_CREDENTIALS = re.compile(
     r"^(invalid auth method selected|when using (gemini api|vertex ai), you must specify)", re.I
 )
@@ -149,6 +151,8 @@ class GeminiAdapter:
         if msg is None:
             if NO_CREDENTIALS.search(line.strip()):  # not the work's fault: a person must give it a key
                 return [Signal(SignalKind.MODEL_ERROR, text=line.strip()[:500], data={"kind": "auth", "retry": False})]
+            if line.strip().startswith(MCP_FAILED):
+                return [Signal(SignalKind.TOOLS_LOST, text=f"czar's MCP server did not connect ({line.strip()})")]
             if (retrying := RETRYING.match(line.strip())) and (failure := api_failure(retrying.group(1))):
                 return [Signal(SignalKind.MODEL_ERROR, text=line.strip()[:500], data={"kind": failure, "retry": True})]
             return [Signal(SignalKind.ACTIVITY, text=line.rstrip())] if line.strip() else []
