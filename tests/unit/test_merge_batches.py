@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from czar.core.repository import MergeResult
 from czar.core.states import TaskState
 from czar.errors import GitError
 from czar.store.schema import tasks
@@ -226,3 +227,33 @@ def test_a_batch_is_looked_at_once_before_it_merges(
     queue.merge(["a", "b", "c"])
     assert f.states() == {"a": "merged", "b": "merged", "c": "merged"}
     assert looks == [True]
+
+
+def test_a_merge_whose_git_was_killed_after_it_made_the_merge_counts(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seen in a chaos run: czar's `git merge` killed after it made the merge (in the gc it runs
+    # after) read as a conflict: the task went back charged, while the merge reached the branch;
+    # made again, it had "no commits beyond the integration branch" and failed.
+    f = _batch(tmp_path, {"a": {"a.txt": "a\n"}, "b": {"b.txt": "b\n"}})
+    merge, a = f.repo.merge, f.repo.tip("czar/a")
+
+    def made_then_killed(worktree: Path, tip: str, message: str) -> MergeResult:
+        made = merge(worktree, tip, message)
+        return MergeResult(False, made.output + "\n[killed]", stopped=True) if tip == a else made
+
+    monkeypatch.setattr(f.repo, "merge", made_then_killed)
+    _queue(f).merge(["a", "b"])
+    assert f.states() == {"a": "merged", "b": "merged"}
+    assert {"a.txt", "b.txt"} <= set(f.repo.files(INTEGRATION))
+    assert not [e for e in f.project.store.events_after(0) if e.kind == "merge.failed"]
+
+
+def test_a_merge_whose_git_was_killed_before_it_merged_waits_for_the_next_batch(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = _batch(tmp_path, {"c": {"c.txt": "c\n"}})
+    monkeypatch.setattr(f.repo, "merge", lambda w, tip, m: MergeResult(False, "[killed]", stopped=True))
+    _queue(f).merge(["c"])
+    assert f.states() == {"c": "approved"} and f.task("c").rounds == 0
+    assert "c.txt" not in f.repo.files(INTEGRATION)

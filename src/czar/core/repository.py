@@ -18,6 +18,7 @@ from typing import NamedTuple, Protocol
 class MergeResult(NamedTuple):
     ok: bool
     output: str  # what git said: on a conflict, the files and its message
+    stopped: bool = False  # git was killed (by a signal): it said nothing of the work
 
 
 class Repository(Protocol):

@@ -25,7 +25,7 @@ from czar.core.findings import OVERLAPS
 from czar.core.hunks import FileChange
 from czar.core.landing import Landing, after_landing
 from czar.core.lost_lines import LostLine, evidence, lost_lines, meaningful
-from czar.core.repository import Repository
+from czar.core.repository import MergeResult, Repository
 from czar.core.states import AGENT_AT_WORK, TaskState
 from czar.errors import CzarError
 from czar.forge.local import ForgeRefused, InMergeQueue
@@ -458,6 +458,18 @@ class MergeQueue:
             title = rows[t].title
             before = head
             result = git.merge(self.worktree, tip, f"czar: merge task {t}: {title}")
+            if not result.ok:
+                now = git.head(self.worktree)
+                if now != before and git.is_ancestor(tip, now):
+                    # Made, then its git ended badly (killed in the gc it runs after, say): the
+                    # merge is there, and must count (it reaches the branch with the others).
+                    result = MergeResult(True, result.output)
+                elif result.stopped:  # czar's own git was killed: nothing of it is the work's fault
+                    git.detach(self.worktree, before)
+                    out.refused[t] = "czar's git was stopped while it merged; it merges with the next batch"
+                    continue
+                elif now != before:
+                    git.detach(self.worktree, before)  # nothing of a failed merge reaches the branch
             if result.ok:
                 head = git.head(self.worktree)
                 lost = self._lost(t, before, head, tip, out.merged)

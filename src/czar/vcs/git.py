@@ -498,7 +498,8 @@ class Git:
         )
         if not result.ok:
             self.run("merge", "--abort", cwd=worktree, check=False)
-        return MergeResult(result.ok, result.output)
+        code = result.returncode
+        return MergeResult(result.ok, result.output, stopped=result.interrupted or code < 0 or 128 < code < 160)
 
     def move_branch(self, branch: str, new: str, old: str) -> None:
         """Point ``branch`` at ``new`` if it still points at ``old`` (compare and swap)."""
