@@ -72,3 +72,20 @@ def test_a_change_over_the_size_limit_goes_back_to_be_made_smaller(tmp_path: Pat
     state, note = _task(project)
     assert state is TaskState.RUNNING and "adds and removes 12 lines" in note and "more than the 10" in note
     assert not (project.paths.worktree("a") / "accepted").exists()
+
+
+def test_a_check_killed_by_a_signal_is_run_again_not_charged(tmp_path: Path, czar_home: Path) -> None:
+    # Its process killed (its sandbox, by something else than czar): its outcome says nothing of the
+    # work; verified again, no round used. One that is killed every time is the work's, at the third.
+    killed = 'python -c "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"'
+    # (Unconfined: in a sandbox, a process killed inside is its sandbox's exit 137, the work's.)
+    project, actions = _handed_in(tmp_path, "a\n", f"lint = [{json.dumps(killed)}]\n[sandbox]\nenabled = false\n")
+    for _ in range(2):
+        actions.verify("a")
+        task = next(t for t in project.store.tasks() if t.id == "a")
+        assert task.state is TaskState.SUBMITTED and task.rounds == 0
+        with project.store.write() as conn:
+            Store.move_task(conn, "a", TaskState.VERIFYING, reason="test")
+    actions.verify("a")
+    state, note = _task(project)
+    assert state is TaskState.RUNNING and "killed by a signal" in note

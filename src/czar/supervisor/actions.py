@@ -30,7 +30,7 @@ from czar.runtime.keyed_locks import KeyedLocks
 from czar.store.records import Attempt, Task
 from czar.store.store import Store, Tx
 from czar.supervisor import remote_sync
-from czar.supervisor.checks import CheckResult, describe_failure, run_checks
+from czar.supervisor.checks import CheckResult, ChecksKilled, describe_failure, run_checks
 from czar.supervisor.project import Project
 
 TAIL = 3000
@@ -519,7 +519,14 @@ class Actions:
         # The commit the checks see (pushed if they pass, with ``[project] push``).
         examined = self.p.repo.tips().get(branch_of(task_id)) if self.p.plan.project.push else None
         # With a blocker no check need run: the work waits, whatever they would say.
-        problems, changed, results = self._examine(task, attempt, claimed, known) if blocker is None else ([], [], [])
+        try:
+            problems, changed, results = (
+                self._examine(task, attempt, claimed, known) if blocker is None else ([], [], [])
+            )
+        except ChecksKilled as killed:
+            if self._verify_again(task, str(killed)):
+                return
+            problems, changed, results = [f"A check was killed by a signal, three times: {killed}"], [], []
         checks = [{"command": r.command, "exit": r.returncode, "timed_out": r.timed_out} for r in results]
         verdict = judge(blocker, tuple(problems), task.rounds, self.p.plan.project.max_rounds)
         with self.store.write() as conn:
@@ -551,6 +558,27 @@ class Actions:
         if isinstance(verdict, Approve) and examined is not None:
             # Its branch may have been made again from scratch: the remote's copy is replaced.
             remote_sync.push(self.p, branch_of(task_id), examined, replace=True, task=task_id)
+
+    def _verify_again(self, task: Task, command: str) -> bool:
+        """A check was killed by a signal czar did not send: verified again, no round used; but
+        not for ever (a check that kills itself so is the work's): False on the third time."""
+        with self.store.write() as conn:
+            before = [
+                e
+                for e in Store.events_of_task(conn, task.id, (EventKind.VERIFY_DEFERRED,))
+                if e.payload.get("about") == "killed" and e.attempt_id == task.attempt_id
+            ]
+            if len(before) >= 2:
+                return False
+            Store.emit(conn, EventKind.VERIFY_DEFERRED, task=task.id, attempt=task.attempt_id, about="killed", waits=[])
+            Store.move_task(
+                conn,
+                task.id,
+                TaskState.SUBMITTED,
+                expect=TaskState.VERIFYING,
+                reason=f"a check was killed by a signal ({command}): verified again",
+            )
+        return True
 
     def approve(
         self, conn: Tx, task: Task, reason: str, expect: TaskState, *, free: bool = True, **fields: Any

@@ -24,6 +24,11 @@ class ChecksStopped(Exception):
     code that turns those into a failed round lets this one through, and records nothing."""
 
 
+class ChecksKilled(Exception):
+    """A check's process was killed by a signal czar did not send (its sandbox killed, say): its
+    outcome says nothing about the work; the task is verified again (``Actions.verify``)."""
+
+
 @dataclass(frozen=True)
 class CheckResult:
     command: str
@@ -82,6 +87,8 @@ def run_checks(
             r = proc.run(argv, cwd=cwd, env=check_env(first), timeout=timeout, label=CHECK)
             if r.interrupted:
                 raise ChecksStopped(command)
+            if r.returncode < 0 and not r.timed_out:  # (a timeout is the work's: czar killed it for that)
+                raise ChecksKilled(command)
             # What the sandbox refused, said where the agent reads why its checks failed.
             refused = "".join(
                 f"czar: the sandbox refused {host}: {why}\n" for host, why in (gate.denied[seen:] if gate else [])

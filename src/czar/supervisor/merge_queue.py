@@ -32,7 +32,7 @@ from czar.forge.local import ForgeRefused, InMergeQueue
 from czar.store.store import Store
 from czar.supervisor import remote_sync
 from czar.supervisor.actions import Actions, branch_of
-from czar.supervisor.checks import describe_failure, run_checks
+from czar.supervisor.checks import ChecksKilled, describe_failure, run_checks
 from czar.supervisor.project import Project
 from czar.vcs import checkout as task_checkout
 
@@ -552,10 +552,16 @@ class MergeQueue:
         log = self.p.paths.checks / name.split("+")[0] / f"merge-{rounds}{'-batch' if '+' in name else ''}.log"
         # In a clone of its own, never in czar's integration worktree: the merged code is the
         # agents', and czar runs git in that worktree after.
-        with task_checkout.throwaway(self.p.git, self.p.paths.checks / ".integration-run", head) as folder:
-            confine = self.p.confinement(folder, self.p.paths.checks / "integration-home")
-            failure = describe_failure(run_checks(project.accept, folder, project.accept_timeout, log, confine))
-        return failure or None
+        for _ in range(3):  # a run killed by a signal czar did not send says nothing: run again
+            with task_checkout.throwaway(self.p.git, self.p.paths.checks / ".integration-run", head) as folder:
+                confine = self.p.confinement(folder, self.p.paths.checks / "integration-home")
+                try:
+                    failure = describe_failure(run_checks(project.accept, folder, project.accept_timeout, log, confine))
+                except ChecksKilled as killed:
+                    failure = f"a check was killed by a signal, three times: {killed}"
+                    continue
+            return failure or None
+        return failure
 
     def _passed(self, head: str) -> None:
         """The project's checks passed on the batch's merge at once (not on a second run, which a

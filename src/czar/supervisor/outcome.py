@@ -16,7 +16,7 @@ from czar.core.states import TaskState
 from czar.errors import SupervisorError, SupervisorGone
 from czar.store.store import Event, Store, Tx
 from czar.supervisor.actions import stack_starts, stacked_base
-from czar.supervisor.checks import run_checks
+from czar.supervisor.checks import ChecksKilled, run_checks
 from czar.supervisor.launcher import supervisor_pid
 from czar.supervisor.project import Project
 from czar.vcs import checkout as task_checkout
@@ -134,10 +134,16 @@ def integration_check(project: Project) -> bool | None:
         )
         return True
     # In a clone of its own (see MergeQueue._check): the code is the agents'.
-    with task_checkout.throwaway(project.git, project.paths.checks / ".integration-final", head) as folder:
-        confine = project.confinement(folder, project.paths.checks / "integration-home")
-        results = run_checks(commands, folder, timeout, log, confine)
-    passed = all(r.ok for r in results)
+    results = []
+    for _ in range(2):  # a run killed by a signal czar did not send says nothing: once more
+        with task_checkout.throwaway(project.git, project.paths.checks / ".integration-final", head) as folder:
+            confine = project.confinement(folder, project.paths.checks / "integration-home")
+            try:
+                results = run_checks(commands, folder, timeout, log, confine)
+                break
+            except ChecksKilled:
+                results = []
+    passed = bool(results) and all(r.ok for r in results)
     if passed:
         with project.store.write() as conn:
             Store.note_checks_passed(conn, tree, commands, timeout, setting)
