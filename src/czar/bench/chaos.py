@@ -49,7 +49,11 @@ ROLES = (
 def plan_text(kind: str, tasks: int, workers: int, model_url: str | None) -> str:
     """The plan: ``tasks`` small tasks, every other one after the task three before it."""
     ids = [f"t{i}" for i in range(tasks)]
-    head = f'[project]\nname = "chaos"\nrepo = "repo"\n\n[workers]\nagent = "{kind}"\ncount = {workers}\n\n'
+    # Checks on each task and after each merge: a sandboxed process of czar's the kills reach too.
+    head = (
+        f'[project]\nname = "chaos"\nrepo = "repo"\naccept = ["test -f README.md"]\n\n'
+        f'[workers]\nagent = "{kind}"\ncount = {workers}\n\n'
+    )
     if kind != "sim":
         head += f'[agents.{kind}]\ncommand = "{agents.find_cli(kind)}"\nbase_url = "{model_url}"\nhome = "private"\n\n'
     body = ""
