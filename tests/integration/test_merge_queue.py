@@ -297,3 +297,52 @@ def test_checkouts_go_once_the_merge_is_recorded_and_a_leftover_at_the_next_star
     monkeypatch.setattr(merge_queue, "discard_checkouts", discard)
     merge_queue.discard_leftovers(project)
     assert not project.paths.worktree("b").exists() and project.paths.worktree("c").exists()
+
+
+def test_a_merge_whose_git_was_killed_leaves_nothing_locked_and_merges_with_the_next_batch(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A git killed in the middle of a merge leaves the worktree's index locked: every later
+    # command there failed, and the queue stood still until czar started again.
+    from czar.core.repository import MergeResult
+
+    project = _project(tmp_path, ["a"])
+    _commit(project, "czar/a", "a.txt", "a\n")
+    worktree = project.paths.integration_worktree
+    lock = Path((worktree / ".git").read_text().removeprefix("gitdir: ").strip()) / "index.lock"
+    real = project.repo.merge
+
+    def killed(wt: Path, tip: str, message: str) -> MergeResult:
+        lock.write_text("")
+        return MergeResult(False, "[killed]", stopped=True)
+
+    monkeypatch.setattr(project.repo, "merge", killed)
+    queue = MergeQueue(project, Actions(project))
+    queue.merge(["a"])
+    assert _states(project) == {"a": "approved"} and not lock.exists()
+    monkeypatch.setattr(project.repo, "merge", real)
+    with project.store.write() as conn:
+        Store.move_task(conn, "a", TaskState.MERGING, reason="test")
+    queue.merge(["a"])
+    assert _states(project) == {"a": "merged"}
+    a = next(t for t in project.store.tasks() if t.id == "a")
+    assert a.rounds == 0
+
+
+def test_a_merge_whose_git_is_killed_every_time_is_the_tasks_failure_at_last(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from czar.core.repository import MergeResult
+
+    project = _project(tmp_path, ["a"])
+    _commit(project, "czar/a", "a.txt", "a\n")
+    monkeypatch.setattr(project.repo, "merge", lambda wt, tip, m: MergeResult(False, "[killed]", stopped=True))
+    queue = MergeQueue(project, Actions(project))
+    for _ in range(merge_queue.STOPS):
+        queue.merge(["a"])
+        assert _states(project) == {"a": "approved"}
+        with project.store.write() as conn:
+            Store.move_task(conn, "a", TaskState.MERGING, reason="test")
+    queue.merge(["a"])
+    a = next(t for t in project.store.tasks() if t.id == "a")
+    assert a.state == "ready" and "git was killed 3 times" in a.note

@@ -88,4 +88,15 @@ def test_a_check_killed_by_a_signal_is_run_again_not_charged(tmp_path: Path, cza
             Store.move_task(conn, "a", TaskState.VERIFYING, reason="test")
     actions.verify("a")
     state, note = _task(project)
-    assert state is TaskState.RUNNING and "killed by a signal" in note
+    assert state is TaskState.RUNNING and "killed by a signal" in note and "exited -9" in note
+    assert next(t for t in project.store.tasks() if t.id == "a").rounds == 1  # now the work's
+    assert "[exit -9]" in (project.paths.checks / "a" / "round-1-lint.log").read_text()
+
+
+def test_a_check_that_crashes_is_the_works_at_once(tmp_path: Path, czar_home: Path) -> None:
+    # A crash of the check's own (a segmentation fault, an abort) is no kill from outside.
+    crash = 'python -c "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"'
+    project, actions = _handed_in(tmp_path, "a\n", f"lint = [{json.dumps(crash)}]\n[sandbox]\nenabled = false\n")
+    actions.verify("a")
+    state, note = _task(project)
+    assert state is TaskState.RUNNING and "-11" in note

@@ -94,6 +94,11 @@ class Repository(Protocol):
         """Drop a half-done merge and stray changes."""
         ...
 
+    def unlock_worktree(self, worktree: Path) -> list[str]:
+        """Remove the locks a killed git left in a worktree of the repository's that only czar
+        works in (the integration worktree); what was removed."""
+        ...
+
     def move_branch(self, branch: str, new: str, old: str) -> None:
         """Point ``branch`` at ``new`` if it still points at ``old`` (GitError if not)."""
         ...

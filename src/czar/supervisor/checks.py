@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,13 @@ class ChecksStopped(Exception):
 
 
 class ChecksKilled(Exception):
-    """A check's process was killed by a signal czar did not send (its sandbox killed, say): its
-    outcome says nothing about the work; the task is verified again (``Actions.verify``)."""
+    """A check's process was killed (SIGKILL, SIGTERM) by something else than czar (its sandbox
+    killed, say): its outcome says nothing about the work; the task is verified again
+    (``Actions.verify``). Its message names the command, its exit and the end of its output. A
+    crash of the check's own (a segmentation fault, an abort) is the work's, not this."""
+
+
+KILLS = (-signal.SIGKILL, -signal.SIGTERM)  # what something else sends; a crash is SIGSEGV, SIGABRT
 
 
 @dataclass(frozen=True)
@@ -87,8 +93,6 @@ def run_checks(
             r = proc.run(argv, cwd=cwd, env=check_env(first), timeout=timeout, label=CHECK)
             if r.interrupted:
                 raise ChecksStopped(command)
-            if r.returncode < 0 and not r.timed_out:  # (a timeout is the work's: czar killed it for that)
-                raise ChecksKilled(command)
             # What the sandbox refused, said where the agent reads why its checks failed.
             refused = "".join(
                 f"czar: the sandbox refused {host}: {why}\n" for host, why in (gate.denied[seen:] if gate else [])
@@ -98,6 +102,8 @@ def run_checks(
             output = r.output + ("\n" if refused and not r.output.endswith("\n") else "") + refused
             results.append(CheckResult(command, r.returncode, r.timed_out, output))
             fh.write(f"$ {command}\n{output}\n[exit {r.returncode}]\n\n")
+            if r.returncode in KILLS and not r.timed_out:  # (a timeout is the work's: czar killed it for that)
+                raise ChecksKilled(f"`{command}` exited {r.returncode}:\n{output[-TAIL_CHARS:]}")
             if not r.ok:
                 break
     return results

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -81,6 +82,9 @@ class Holds:
         return branch is not None and self.git.is_ancestor(work, branch)
 
 
+STOPS = 3  # merges of a task whose git is killed before it counts as the task's failure
+
+
 @dataclass
 class _Outcome:
     merged: dict[str, str]  # task -> the commit that merged it (the integration tip then)
@@ -108,6 +112,7 @@ class MergeQueue:
         self.integration = project.plan.project.integration_branch
         self.worktree = project.paths.integration_worktree
         self._added: dict[str, dict[str, FileChange]] = {}  # a merged task -> what its merge brought in
+        self.stops: Counter[str] = Counter()  # task -> merges of it whose git was killed
         self.refused: dict[str, tuple[float, str]] = {}  # task -> until when the forge's refusal holds it, why
         self.queued: set[str] = set()  # tasks in the forge's own merge queue (GitHub's)
         self.behind_at: dict[str, str] = {}  # task -> its head when the forge found it behind
@@ -464,12 +469,17 @@ class MergeQueue:
                     # Made, then its git ended badly (killed in the gc it runs after, say): the
                     # merge is there, and must count (it reaches the branch with the others).
                     result = MergeResult(True, result.output)
-                elif result.stopped:  # czar's own git was killed: nothing of it is the work's fault
+                elif result.stopped and self.stops[t] < STOPS:  # czar's own git was killed: not the work's fault
+                    self.stops[t] += 1
+                    # Only the merge thread works in this worktree: a lock there is the killed git's.
+                    git.unlock_worktree(self.worktree)
                     git.detach(self.worktree, before)
                     out.refused[t] = "czar's git was stopped while it merged; it merges with the next batch"
                     continue
-                elif now != before:
-                    git.detach(self.worktree, before)  # nothing of a failed merge reaches the branch
+                else:
+                    git.unlock_worktree(self.worktree)  # (a killed git's)
+                    if now != before:
+                        git.detach(self.worktree, before)  # nothing of a failed merge reaches the branch
             if result.ok:
                 head = git.head(self.worktree)
                 lost = self._lost(t, before, head, tip, out.merged)
@@ -488,8 +498,11 @@ class MergeQueue:
                     continue
                 out.merged[t] = head
             else:
+                said = f"\n```\n{result.output[-TAIL:]}\n```\n"
                 out.problems[t] = (
-                    f"Merging {branch} into {self.integration} conflicted:\n```\n{result.output[-TAIL:]}\n```\n"
+                    f"Merging {branch} into {self.integration}: git was killed {STOPS} times.{said}"
+                    if result.stopped
+                    else f"Merging {branch} into {self.integration} conflicted:{said}"
                     f"Merge {self.integration} into your branch, resolve the conflicts, and commit."
                 )
         return out

@@ -283,6 +283,9 @@ class FakeRepository:
     def clean_worktree(self, worktree: Path) -> None:
         self._worktree(worktree)  # nothing stray is ever left in memory
 
+    def unlock_worktree(self, worktree: Path) -> list[str]:
+        return []  # no git is ever killed in memory
+
     def move_branch(self, branch: str, new: str, old: str) -> None:
         if self.branches.get(branch) != old:
             raise GitError(f"git update-ref failed: cannot lock ref 'refs/heads/{branch}': is not at {old}")

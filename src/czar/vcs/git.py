@@ -498,8 +498,9 @@ class Git:
         )
         if not result.ok:
             self.run("merge", "--abort", cwd=worktree, check=False)
-        code = result.returncode
-        return MergeResult(result.ok, result.output, stopped=result.interrupted or code < 0 or 128 < code < 160)
+        code = result.returncode  # (czar's own timeout is no stop: the merge takes too long)
+        killed = result.interrupted or code < 0 or 128 < code < 160
+        return MergeResult(result.ok, result.output, stopped=killed and not result.timed_out)
 
     def move_branch(self, branch: str, new: str, old: str) -> None:
         """Point ``branch`` at ``new`` if it still points at ``old`` (compare and swap)."""

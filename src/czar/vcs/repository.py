@@ -11,6 +11,9 @@ from czar.vcs.git import Git
 
 
 class GitRepository(Git):
+    def unlock_worktree(self, worktree: Path) -> list[str]:
+        return task_checkout.unlock_worktree(worktree, self.common_dir())
+
     def has_checkout(self, checkout: Path) -> bool:
         return task_checkout.is_checkout(checkout)
 
