@@ -226,3 +226,22 @@ def test_czar_s_tools_not_connected_at_the_start_go_to_the_host() -> None:
     host, run = FakeHost(), agent()
     on_signal(host, FakeTools(), run, signal(SignalKind.TOOLS_LOST, "czar's MCP server is failed"))
     assert host.said[-1] == "tools lost: czar's MCP server is failed"
+
+
+def test_a_session_holds_the_task_once_its_model_answered_in_it() -> None:
+    # An agent killed at its start may leave a session without the task's text: resumed, it would
+    # not know its task (seen in a chaos run with Codex: "no czar-model block"). Its host resumes
+    # only a session its model answered in (``AgentProcess.relaunch``).
+    host, run = FakeHost(), agent()
+    on_signal(host, FakeTools(), run, signal(SignalKind.SESSION, "s1"))
+    assert not run.heard
+    on_signal(host, FakeTools(), run, signal(SignalKind.USAGE, input_tokens=0, output_tokens=0))
+    assert not run.heard  # no tokens: nothing read yet
+    on_signal(host, FakeTools(), run, signal(SignalKind.USAGE, input_tokens=120, output_tokens=8))
+    assert run.heard
+    on_signal(host, FakeTools(), run, signal(SignalKind.SESSION, "s1"))  # resumed: the same session
+    assert run.heard
+    on_signal(host, FakeTools(), run, signal(SignalKind.SESSION, "s2"))  # a new one
+    assert not run.heard
+    on_signal(host, FakeTools(), run, Signal(SignalKind.ACK, task="a", text="doing a"))
+    assert run.heard

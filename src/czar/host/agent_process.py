@@ -80,9 +80,10 @@ class AgentProcess:
         needs), else with the task's text first. ``whole``: the first message is a whole task text."""
         cur = self.host.current
         assert cur is not None
-        # On its own screen, a session it never wrote down (killed at once) cannot be resumed.
+        # On its own screen, a session it never wrote down (killed at once) cannot be resumed; nor
+        # one its model never answered in (killed at its start): it may not hold the task's text.
         lost = cur.transcript is not None and not cur.transcript.exists()
-        if cur.adapter.capabilities.resumes and cur.session and not lost:
+        if cur.adapter.capabilities.resumes and cur.session and not lost and cur.heard:
             self.launch(messages, resume=True)
         elif whole:
             self.launch(messages)

@@ -44,6 +44,9 @@ class AgentRun:
     last_text: str = ""
     repeats: int = 0
     session: str | None = None  # the agent's own session, to resume it
+    # Whether that session holds the task's text: its model has answered in it (an agent killed
+    # at its start may leave a session without it, and resumed, it would not know its task).
+    heard: bool = False
     meter: Meter = field(default_factory=Meter)  # its usage, each API message counted once
     flow: Flow = field(default_factory=Flow)  # its activity, coalesced when it floods
     watch: ModelWatch = field(default_factory=ModelWatch)  # whether it reaches its model

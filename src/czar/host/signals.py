@@ -19,6 +19,14 @@ from czar.host import output
 from czar.host.agent_run import AgentRun
 from czar.host.output import Note
 
+# Signals that say its model answered (after it read the task's text).
+_HEARD = (SignalKind.ACK, SignalKind.PROGRESS, SignalKind.COMMIT, SignalKind.FINISHED, SignalKind.TURN_DONE)
+
+
+def _tokens(sig: Signal) -> bool:
+    return bool(sig.data.get("input_tokens") or sig.data.get("output_tokens"))
+
+
 # Signals that do not end a flood of activity held back (they come in the middle of it).
 _IN_THE_FLOW = (SignalKind.ACTIVITY, SignalKind.ERROR, SignalKind.USAGE, SignalKind.MODEL_ERROR)
 
@@ -60,6 +68,8 @@ class Host(Protocol):
 def on_signal(host: Host, tools: Tools, run: AgentRun, sig: Signal) -> None:
     if sig.kind not in _IN_THE_FLOW:
         host.notes(run.flow.flush())  # activity held back comes first: events keep the agent's order
+    if sig.kind in _HEARD or (sig.kind is SignalKind.USAGE and _tokens(sig)) or sig.data.get("tool"):
+        run.heard = True  # its model answered: its session holds the task
     match sig.kind:
         case SignalKind.ACK:
             confirmed = sig.digest == run.digest
@@ -103,6 +113,8 @@ def on_signal(host: Host, tools: Tools, run: AgentRun, sig: Signal) -> None:
             host.say(f"rate limited for {reset_in:g} s: {sig.text}")
             tools.rate_limited(reset_in, sig.text)
         case SignalKind.SESSION:
+            if sig.text and sig.text != run.session:
+                run.heard = False  # a session of its own: the task is in it once its model answers
             run.session = sig.text or run.session
             host.keep_session(run)
         case SignalKind.USAGE:

@@ -193,6 +193,7 @@ class WorkerHost:
             launches=adopted.launches,
             finished=state in HANDED_IN,
             session=adopted.session,
+            heard=state is not TaskState.ASSIGNED,  # (acknowledged: its session has the task)
         )
 
     def _on_resize(self, signum: int, _frame: object) -> None:
