@@ -28,6 +28,7 @@ from czar.bench import agents
 from czar.demo.sample import init_repo
 from czar.errors import CzarError
 from czar.runtime import proc
+from czar.runtime.ancestry import process
 from czar.store.store import Store
 from czar.supervisor import launcher, outcome
 from czar.supervisor.project import Project, open_project
@@ -76,12 +77,10 @@ def processes(project: Project) -> dict[str, list[int]]:
     """The run's processes (those carrying its marks: czar's, the agents', what they start), by role."""
     found: dict[str, list[int]] = {}
     for pid in proc.find_by_env(project.marks()):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+        info = process(pid)
+        if info is None or not info.cmdline or os.path.basename(info.cmdline[0]) == "tmux":
             continue
-        if os.path.basename(command.split(" ", 1)[0]) == "tmux":
-            continue
+        command = " ".join(info.cmdline)
         role = next((name for name, words in ROLES if words in command), None)
         if role is not None:
             found.setdefault(role, []).append(pid)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from czar.runtime import proc
+
 MAX_LINE = 4 << 20  # bytes kept of one line (agents' JSON lines are far smaller); the rest is dropped
 READ_BYTES = 1 << 20  # bytes read from the agent before the host looks at its inbox again
 WINDOW = 1.0  # seconds over which activity events are counted
@@ -139,8 +141,7 @@ class ModelWatch:
         Killed by a signal (a negative code, or 128 + the signal's number from its sandbox, which
         says so for it), it did not end on them: something killed it while it tried (its
         sandbox's network gone with it, maybe); started again at once, as after a crash."""
-        killed = code < 0 or 128 < code < 160
-        self.down = self.down or (code != 0 and not killed and self.strikes > 0)
+        self.down = self.down or (code != 0 and not proc.by_signal(code) and self.strikes > 0)
         return self.down
 
     def summary(self) -> str:

@@ -323,18 +323,30 @@ def _works_in(pid: str, folder: Path) -> bool:
     return cwd == str(folder) or cwd.startswith(f"{folder}/")
 
 
-def kill_by_env(marks: Mapping[str, str], rounds: int = 10, under: Path | None = None) -> bool:
-    """Kill every process carrying ``marks`` (see ``find_by_env``; ``under``: working in that
-    folder) and its group, until none is left (one may fork meanwhile); True if any was found."""
+def kill_by_env(marks: Mapping[str, str], rounds: int = 10) -> bool:
+    """Kill every process carrying ``marks`` (see ``find_by_env``) and its group, until none is
+    left (one may fork meanwhile); True if any was found."""
     found = False
     for _ in range(rounds):
-        pids = find_by_env(marks, under)
+        pids = find_by_env(marks)
         if not pids:
             break
         found = True
-        for pid in pids:
-            kill_group(pid)  # its group too: a stray often leads one
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        wait_gone(pids, 2.0)
+        kill_all(pids)
     return found
+
+
+def kill_all(pids: Sequence[int], patience: float = 2.0) -> None:
+    """Kill each of ``pids`` and its group (a stray often leads one); wait up to ``patience`` s
+    for them to be gone."""
+    for pid in pids:
+        kill_group(pid)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    wait_gone(pids, patience)
+
+
+def by_signal(code: int) -> bool:
+    """Whether an exit code says its process was killed by a signal: negative (``-N``, as Python
+    says it), or 128 + N (as a shell or a sandbox says it for the program it ran)."""
+    return code < 0 or 128 < code < 160

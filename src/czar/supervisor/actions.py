@@ -30,7 +30,7 @@ from czar.runtime.keyed_locks import KeyedLocks
 from czar.store.records import Attempt, Task
 from czar.store.store import Store, Tx
 from czar.supervisor import remote_sync
-from czar.supervisor.checks import CheckResult, ChecksKilled, describe_failure, run_checks
+from czar.supervisor.checks import KILLED_RUNS, CheckResult, ChecksKilled, describe_failure, run_checks
 from czar.supervisor.project import Project
 
 TAIL = 3000
@@ -526,7 +526,7 @@ class Actions:
         except ChecksKilled as killed:
             if self._verify_again(task, str(killed)):
                 return
-            problems, changed, results = [f"A check was killed by a signal, three times: {killed}"], [], []
+            problems, changed, results = [f"A check was killed by a signal, {KILLED_RUNS} times: {killed}"], [], []
         checks = [{"command": r.command, "exit": r.returncode, "timed_out": r.timed_out} for r in results]
         verdict = judge(blocker, tuple(problems), task.rounds, self.p.plan.project.max_rounds)
         with self.store.write() as conn:
@@ -561,14 +561,14 @@ class Actions:
 
     def _verify_again(self, task: Task, command: str) -> bool:
         """A check was killed by a signal czar did not send: verified again, no round used; but
-        not for ever (a check that kills itself so is the work's): False on the third time."""
+        not for ever (a check that kills itself so is the work's): False the ``KILLED_RUNS``th time."""
         with self.store.write() as conn:
             before = [
                 e
                 for e in Store.events_of_task(conn, task.id, (EventKind.VERIFY_DEFERRED,))
                 if e.payload.get("about") == "killed" and e.attempt_id == task.attempt_id
             ]
-            if len(before) >= 2:
+            if len(before) >= KILLED_RUNS - 1:
                 return False
             Store.emit(conn, EventKind.VERIFY_DEFERRED, task=task.id, attempt=task.attempt_id, about="killed", waits=[])
             Store.move_task(

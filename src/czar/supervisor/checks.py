@@ -33,6 +33,7 @@ class ChecksKilled(Exception):
 
 
 KILLS = (-signal.SIGKILL, -signal.SIGTERM)  # what something else sends; a crash is SIGSEGV, SIGABRT
+KILLED_RUNS = 3  # runs killed so before the checks' outcome is the work's
 
 
 @dataclass(frozen=True)

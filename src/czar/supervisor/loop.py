@@ -56,7 +56,6 @@ from czar.supervisor.reviews import Reviewing
 from czar.supervisor.snapshot import Snapshots
 from czar.supervisor.stall import StallWatch
 from czar.supervisor.tools import ToolsServer
-from czar.vcs import checkout
 
 GIT_PATIENCE = 10.0  # seconds the git commands a killed supervisor left are let finish
 POLL_SECONDS = 2.0  # the safety net; the doorbell and the health round's deadlines wake the loop
@@ -221,16 +220,12 @@ class Supervisor:
         while any(_is_git(pid) for pid in proc.find_by_env(marks, under=here)) and time.monotonic() < deadline:
             time.sleep(0.2)
         checks = [pid for pid in proc.find_by_env(marks, under=here) if not _is_git(pid)]
-        for pid in checks:
-            proc.kill_group(pid)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
         if checks:
-            proc.wait_gone(checks, 5.0)
+            proc.kill_all(checks, 5.0)
             self.say("ended the checks a stopped supervisor left running in the integration worktree")
         if proc.find_by_env({}, under=here):
             return  # a git still at work there (yours, or one that does not end): its locks are its own
-        if removed := checkout.unlock_worktree(worktree, self.p.git.common_dir()):
+        if removed := self.p.repo.unlock_worktree(worktree):
             self.say(f"removed what a stopped supervisor left locked: {', '.join(removed)}")
 
     def take_back(self, wids: list[str]) -> list[str]:

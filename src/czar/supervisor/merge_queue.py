@@ -33,7 +33,7 @@ from czar.forge.local import ForgeRefused, InMergeQueue
 from czar.store.store import Store
 from czar.supervisor import remote_sync
 from czar.supervisor.actions import Actions, branch_of
-from czar.supervisor.checks import ChecksKilled, describe_failure, run_checks
+from czar.supervisor.checks import KILLED_RUNS, ChecksKilled, describe_failure, run_checks
 from czar.supervisor.project import Project
 from czar.vcs import checkout as task_checkout
 
@@ -565,13 +565,13 @@ class MergeQueue:
         log = self.p.paths.checks / name.split("+")[0] / f"merge-{rounds}{'-batch' if '+' in name else ''}.log"
         # In a clone of its own, never in czar's integration worktree: the merged code is the
         # agents', and czar runs git in that worktree after.
-        for _ in range(3):  # a run killed by a signal czar did not send says nothing: run again
+        for _ in range(KILLED_RUNS):  # a run killed by a signal czar did not send says nothing: run again
             with task_checkout.throwaway(self.p.git, self.p.paths.checks / ".integration-run", head) as folder:
                 confine = self.p.confinement(folder, self.p.paths.checks / "integration-home")
                 try:
                     failure = describe_failure(run_checks(project.accept, folder, project.accept_timeout, log, confine))
                 except ChecksKilled as killed:
-                    failure = f"a check was killed by a signal, three times: {killed}"
+                    failure = f"a check was killed by a signal, {KILLED_RUNS} times: {killed}"
                     continue
             return failure or None
         return failure

@@ -498,8 +498,8 @@ class Git:
         )
         if not result.ok:
             self.run("merge", "--abort", cwd=worktree, check=False)
-        code = result.returncode  # (czar's own timeout is no stop: the merge takes too long)
-        killed = result.interrupted or code < 0 or 128 < code < 160
+        # (czar's own timeout is no stop: the merge takes too long)
+        killed = result.interrupted or proc.by_signal(result.returncode)
         return MergeResult(result.ok, result.output, stopped=killed and not result.timed_out)
 
     def move_branch(self, branch: str, new: str, old: str) -> None:
