@@ -316,12 +316,9 @@ class Judge:
             return None
         if path.startswith("~"):
             return deny(f"{who} would write {path}, outside the task's checkout")
-        if path.startswith("/"):
-            places = [path]
-        elif cwds is None:
+        places = self.places(path, cwds)
+        if places is None:
             return ask(f"czar cannot tell which folder {who} writes {path} in")
-        else:
-            places = [posixpath.join(c.folder, path) for c in cwds]
         if through_links(path):
             # `s/../x` is `x` only if `s` is not a link (`ln -s . s`): the lowest it may reach is
             # as many folders up as it has `..` (links in the checkout lead inside it).
@@ -348,19 +345,20 @@ class Judge:
         return self._under(word, cwds, (self.ctx.worktree, *self.ctx.writable))
 
     def _under(self, word: Word, cwds: Cwds, roots: Sequence[str]) -> bool:
-        path = word.value
-        if path is None or path.startswith("~") or (cwds is None and not path.startswith("/")):
-            return False
-        places = [path] if path.startswith("/") else [posixpath.join(c.folder, path) for c in cwds or ()]
-        return all(any(inside(p, r) for r in roots) for p in places)
+        places = None if word.value is None or word.value.startswith("~") else self.places(word.value, cwds)
+        return places is not None and all(any(inside(p, r) for r in roots) for p in places)
 
     def is_checkout(self, word: Word, cwds: Cwds) -> bool:
         """True if ``word`` may name the checkout's own folder (``.``, ``../a``)."""
-        path = word.value
-        if path is None or (cwds is None and not path.startswith("/")):
-            return False
-        places = [path] if path.startswith("/") else [posixpath.join(c.folder, path) for c in cwds or ()]
-        return any(posixpath.normpath(p) == posixpath.normpath(self.ctx.worktree) for p in places)
+        places = None if word.value is None else self.places(word.value, cwds)
+        return any(posixpath.normpath(p) == posixpath.normpath(self.ctx.worktree) for p in places or ())
+
+    @staticmethod
+    def places(path: str, cwds: Cwds) -> list[str] | None:
+        """Where ``path`` is from each folder of ``cwds``; None when czar cannot tell."""
+        if path.startswith("/"):
+            return [path]
+        return None if cwds is None else [posixpath.join(c.folder, path) for c in cwds]
 
     def writes(self, line: str, words: Sequence[Word], cwds: Cwds, who: str, *, removes: bool = False) -> bool:
         """Record a verdict if one of ``words`` may not be written (``removes``: removed); False if so."""

@@ -98,7 +98,7 @@ def _copies(j: Judge, name: str, args: list[Word], cwds: Cwds, line: str) -> Non
         # to /, and `touch r/etc/x` then reads as a write in the checkout. The system's own links to
         # anywhere are in /proc, /dev and /sys; elsewhere only -P (-d) copying from outside asks.
         told = parsed.has("-P", "-d", "--no-dereference")
-        outside = [w for w in sources if not j.ours(w, cwds) and (told or _system_links(w, cwds))]
+        outside = [w for w in sources if not j.ours(w, cwds) and (told or _system_links(j, w, cwds))]
         if outside:
             j.add(line, ask(f"cp copies links as links from {outside[0].text}, outside the task's checkout"))
             return
@@ -143,13 +143,10 @@ def _keeps_links(parsed: opts.Parsed) -> bool:
     return parsed.has("-r", "-R", "--recursive")
 
 
-def _system_links(source: Word, cwds: Cwds) -> bool:
+def _system_links(j: Judge, source: Word, cwds: Cwds) -> bool:
     """A source the system fills with links to anywhere (/proc/self/root is /), or not known."""
-    path = source.value
-    if path is None or (cwds is None and not path.startswith("/")):
-        return True
-    places = [path] if path.startswith("/") else [posixpath.join(c.folder, path) for c in cwds or ()]
-    return any(posixpath.normpath(p).startswith(("/proc", "/dev", "/sys")) for p in places)
+    places = None if source.value is None else j.places(source.value, cwds)
+    return places is None or any(posixpath.normpath(p).startswith(("/proc", "/dev", "/sys")) for p in places)
 
 
 SED = opts.Spec.of(

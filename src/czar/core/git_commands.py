@@ -183,9 +183,9 @@ def place(j: Judge, kind: str, value: Word, cwds: Cwds, who: str) -> Verdict | N
     path = value.value
     if path is None:
         return ask(f"czar cannot tell where {who} points git")
-    if not path.startswith("/") and cwds is None:
+    places = j.places(path, cwds)
+    if places is None:
         return ask(f"czar cannot tell which folder {who} is read from")
-    places = [path] if path.startswith("/") else [posixpath.join(c.folder, path) for c in cwds or ()]
     worktree = posixpath.normpath(j.ctx.worktree)
     if not all(inside(p, worktree) or any(inside(p, w) for w in j.ctx.writable) for p in places):
         return deny(f"{who} points git outside the task's checkout")
