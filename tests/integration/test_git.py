@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,25 @@ def test_what_git_says_of_commits_by_id_is_asked_once_and_what_it_cannot_tell_ag
     assert not g.is_ancestor(first, theirs) and g.merge_base(first, theirs) is None
     git(repo, "fetch", "-q", str(other), "main:refs/heads/theirs")
     assert g.merge_base(first, theirs) == first and g.is_ancestor(first, theirs)
+
+
+def test_a_merge_base_git_cannot_find_is_logged_and_unrelated_histories_are_not(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    first = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "--orphan", "alone")
+    alone = _commit(repo, "z.txt", "z\n", "no history in common")
+    g = Git(repo)
+    with caplog.at_level(logging.WARNING, logger="czar.git"):
+        assert g.merge_base(first, alone) is None  # an answer (git's exit 1): nothing to say
+        assert not caplog.records
+        missing = "0" * 39 + "1"
+        assert g.merge_base(first, missing) is None
+    [record] = caplog.records
+    assert f"git merge-base {first} {missing} failed in {repo} (exit 128): fatal: Not a valid commit name" in (
+        record.getMessage()
+    )
 
 
 def test_a_shallow_repositorys_answers_are_not_kept(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -46,3 +47,18 @@ def test_a_log_moved_away_is_written_again_and_one_that_cannot_be_written_stops_
     path.parent.rmdir()  # its folder gone: the line is dropped, nothing is raised or printed
     log.info("three")
     assert not path.exists()
+
+
+def test_a_process_gathers_its_warnings_from_deep_inside_into_its_log(tmp_path: Path) -> None:
+    path = tmp_path / "supervisor.log"
+    logs.gather(path)
+    logs.gather(path)  # once is enough: no line written twice
+    try:
+        logging.getLogger("czar.git").warning("git merge-base a b failed: bad object")
+        logging.getLogger("czar.git").info("not a warning: not kept")
+        logging.getLogger("elsewhere").warning("not czar's")
+        lines = path.read_text().splitlines()
+        assert [line.split(" ", 1)[1] for line in lines] == ["git merge-base a b failed: bad object"]
+    finally:
+        logs.close_all()
+    assert logging.getLogger("czar").handlers == []  # nothing left for the next test's process

@@ -19,13 +19,16 @@ def main() -> int:
         from czar.agents.host_settings import HostSettings
         from czar.host.worker_host import WorkerHost
         from czar.paths import ProjectPaths
+        from czar.runtime import logs
 
         try:
             text = args.settings.read_text(encoding="utf-8")
         except OSError as exc:
             raise CzarError(f"cannot read the worker host's settings: {exc}") from exc
         settings = HostSettings.loads(text)
-        return WorkerHost(settings, ProjectPaths.for_project(settings.project)).run()
+        paths = ProjectPaths.for_project(settings.project)
+        logs.gather(paths.logs / f"{settings.worker}.log")
+        return WorkerHost(settings, paths).run()
     except CzarError as exc:
         print(f"czar worker-host: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -30,6 +30,16 @@ def to_file(path: Path) -> logging.Logger:
         return logger
 
 
+def gather(path: Path) -> None:
+    """This process's warnings from czar's named loggers (``czar.git``, ``czar.checkout``, ...) go
+    to ``path`` too: in a process whose screen is a tmux window nobody reads (the supervisor, a
+    worker host), a warning from deep inside (a git command that failed) is in its log, not lost."""
+    handlers = to_file(path).handlers
+    named = logging.getLogger("czar")
+    with _LOCK:
+        named.handlers = [*(h for h in named.handlers if h not in handlers), *handlers]
+
+
 class _Handler(logging.handlers.WatchedFileHandler):
     """Opens its file again when it was moved or deleted; a line it cannot write (a full disk, a
     removed folder) is dropped quietly: the log must never stop czar, nor write over an agent's
@@ -50,3 +60,4 @@ def close_all() -> None:
             for handler in logger.handlers:
                 handler.close()
         _LOGGERS.clear()
+        logging.getLogger("czar").handlers = []

@@ -11,6 +11,7 @@ commit id, see ``commit_of``), so that no value can act as an option, whatever t
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ from czar.core.repository import MergeResult
 from czar.errors import GitError
 from czar.runtime import proc
 
+log = logging.getLogger("czar.git")
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")  # SHA-1 or SHA-256
 KNOWN_CHARS = 8 << 20  # what the answers about commits a Git keeps may cost (``_size``), newest first
 KNOWN_LARGEST = 256 << 10  # a larger one (a diff of generated files) is asked for again, not kept
@@ -356,8 +358,13 @@ class Git:
 
     def merge_base(self, a: str, b: str) -> str | None:
         def ask() -> tuple[str | None, bool]:
-            result = self.run("merge-base", "--end-of-options", a, b, check=False)
-            return (result.output.strip(), True) if result.ok else (None, False)
+            result = self.run("merge-base", "--end-of-options", a, b, check=False, parsed=True)
+            if result.ok:
+                return result.output.strip(), True
+            if result.returncode != 1 or result.errors.strip():  # 1 alone: no history in common
+                said = (result.errors.strip().splitlines() or ["timed out" if result.timed_out else "no output"])[-1]
+                log.warning("git merge-base %s %s failed in %s (exit %s): %s", a, b, self.repo, result.returncode, said)
+            return None, False
 
         return self._once(("merge-base", a, b), ask)
 

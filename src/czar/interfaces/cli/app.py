@@ -201,9 +201,11 @@ def _drift(project: Any) -> None:
 
 
 def _supervise(project: Any) -> None:
+    from czar.runtime import logs
     from czar.supervisor.loop import Supervisor
 
     project.paths.ensure()
+    logs.gather(project.paths.logs / "supervisor.log")
     Supervisor(project).run()
 
 
