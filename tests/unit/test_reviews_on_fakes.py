@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from czar.agent_tools.host_service import StoreLink
 from czar.agent_tools.identity import CallerError
 from czar.agent_tools.service import AgentTools
 from czar.core.decide import Review, decide
@@ -140,6 +141,24 @@ def test_a_review_whose_reviewer_is_gone_or_too_slow_is_lost_never_an_approval(t
     reviewing.sweep()
     assert _review(f).state is ReviewState.LOST and "no verdict within 600 s" in str(_review(f).reason)
     assert f.task("a").state is T.REVIEWING
+
+
+def test_a_review_whose_reviewer_host_started_again_before_a_sweep_saw_it_die_is_lost(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    # Seen in a chaos run: the reviewer's host (and its agent) and the supervisor killed in the
+    # middle of a review; the next supervisor started the host again, which came up idle before any
+    # sweep saw the worker ended. Its review stayed open, r1 took no other: three tasks waited.
+    f, reviewing = _in_review(tmp_path)
+    reviewing.start("a", "r1")
+    f.take("r1")  # the dead host had read the start
+    StoreLink(f.project.store, "r1").started(pid=4242, token_digest="0" * 64)
+    with f.project.store.read() as conn:
+        assert Store.worker(conn, "r1").state is WorkerState.IDLE  # a new host holds no review
+    reviewing.sweep()
+    review = _review(f)
+    assert review.state is ReviewState.LOST and "started again without it" in str(review.reason)
+    assert [d for d in decide(snapshot(f.project.store)) if isinstance(d, Review)] == [Review("a", "r1")]
 
 
 def test_three_reviews_of_one_commit_with_no_verdict_fail_the_task(tmp_path: Path, czar_home: Path) -> None:

@@ -280,6 +280,10 @@ class Reviewing:
                 reason = f"task {task.id} is {task.state} now"
             elif worker.state in ENDED:
                 reason = f"the worker host of {worker.id} ended"
+            elif worker.state is WorkerState.IDLE:
+                # Its host died, and the next one started before a sweep saw it gone: that one holds
+                # no review (a reviewer carries none over), and the reviewer would wait for ever.
+                reason = f"the worker host of {worker.id} started again without it"
             elif attempt.agent_exited_at is not None:
                 reason = "the reviewer's agent exited with no verdict"
             elif now - review.started_at > self.config.timeout:
