@@ -454,3 +454,21 @@ def test_the_worker_hosts_server_is_reached_over_http_with_the_token_from_the_en
     assert launch.env["CZAR_TOKEN"] == 'tok "quoted"'
     assert "command" not in server and "env" not in server
     assert not any('tok "quoted"' in a for a in launch.argv)  # the secret is not on the command line
+
+
+TRANSPORT_CLOSED = (
+    "2026-12-05T12:00:32.727257Z ERROR rmcp::transport::worker: worker quit with fatal: Transport channel closed,"
+    ' when Client(HttpRequest(HttpRequest("http/request failed: error sending request for url'
+    ' (http://127.0.0.1:38111/mcp/w1/4)")))'
+)
+
+
+def test_its_mcp_client_giving_up_on_czars_server_has_lost_czars_tools() -> None:
+    """Seen in a chaos run: the tools server killed as Codex connected; this process's czar tools
+    are gone for good (each later call fails), its host starts it again."""
+    [signal] = parse(TRANSPORT_CLOSED + "\n")
+    assert signal.kind == "tools_lost" and "Transport channel closed" in signal.text
+    # Another server of the person's (not czar's path), or another of rmcp's lines: its activity.
+    other = TRANSPORT_CLOSED.replace("/mcp/w1/4", "/v1/mcp")
+    assert [s.kind for s in parse(other + "\n")] == ["activity"]
+    assert [s.kind for s in parse("ERROR rmcp::service: task cancelled /mcp/w1/4\n")] == ["activity"]

@@ -11,6 +11,7 @@ in the plan, or ``czar.core.pricing``).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,11 @@ from czar.agents.base import (
     mcp_config,
 )
 from czar.core.host_commands import MessageKind
+
+# Codex's MCP client for czar's server over HTTP gave up (the tools server was killed while it
+# connected or worked): this process has no czar tools from here on, its later calls all failing.
+# Its log line names the server's address, czar's by its path (``host_link.mcp_path``).
+TOOLS_GONE = re.compile(r"\bERROR rmcp::transport::worker: worker quit with fatal\b.*https?://[^/\s]+/mcp/[^/\s]+/\d+")
 
 
 class CodexAdapter:
@@ -99,6 +105,8 @@ class CodexAdapter:
     def parse(self, line: str) -> list[Signal]:
         msg = json_line(line)
         if msg is None:
+            if TOOLS_GONE.search(line):
+                return [Signal(SignalKind.TOOLS_LOST, text=f"czar's MCP server is gone ({line.strip()[-300:]})")]
             return (
                 [Signal(SignalKind.ACTIVITY, text=line.rstrip())]
                 if line.strip() and not line.startswith("Reading")
