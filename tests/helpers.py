@@ -158,14 +158,18 @@ def czar(
     return result
 
 
-def assigned(root: Path, name: str, token: str | None = None, *, more: tuple[str, ...] = ()) -> Project:
+def assigned(
+    root: Path, name: str, token: str | None = None, *, more: tuple[str, ...] = (), extra: str = ""
+) -> Project:
     """A project of one simulated task, ``a``, assigned to its one worker, ``w1`` (its branch and
     checkout made, its start waiting in w1's inbox), as the supervisor leaves it; ``token``: the
-    worker's agent token, whose digest the store keeps; ``more``: other tasks, ready too."""
+    worker's agent token, whose digest the store keeps; ``more``: other tasks, ready too;
+    ``extra``: more of a's script, before it commits."""
     from czar.agent_tools.identity import token_digest
 
     make_repo(root / "repo")
-    project = open_project(write_plan(root, name, [sim_task(t) for t in ("a", *more)], workers=1))
+    tasks = [sim_task("a", extra=extra), *(sim_task(t) for t in more)]
+    project = open_project(write_plan(root, name, tasks, workers=1))
     project.sync_plan()
     project.git.ensure_branch("czar/integration", "main")
     with project.store.write() as conn:

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from czar.agent_tools.identity import token_digest
 from czar.agent_tools.service import AgentTools, CallerError
+from czar.core.events import EventKind
 from czar.core.host_commands import Restart
-from czar.host.worker_host import WorkerHost
+from czar.host.worker_host import HOST_RESTARTS, WorkerHost
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project
@@ -151,5 +153,40 @@ def test_a_message_for_the_last_task_handled_before_the_next_start_is_numbered_p
         cur = host.current
         assert cur is not None and cur.task == "b" and cur.launches == 3
         _heard_only(project, 3, old=2, task="b")
+    finally:
+        _stop(project, host)
+
+
+def test_its_host_starts_an_agent_again_three_times_an_attempt_then_its_end_is_an_exit(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """An agent whose czar tools did not connect is started again by its host, nothing charged;
+    an agent that loses them at every start would loop so for ever: from the fourth, its end is
+    reported as any exit, for the supervisor to judge (a crash: restarts, then the worker aside)."""
+    project = assigned(tmp_path, "again3", extra="sleep 60")
+    host = _host(project)
+    try:
+        _handle_all(host)
+        cur = host.current
+        assert cur is not None
+        for n in range(HOST_RESTARTS + 1):
+            proc = cur.proc
+            assert proc is not None and proc.running(), n
+            cur.mcp_url = "http://127.0.0.1:1/mcp/w1/1"  # as if given the tools server's address
+            host.tools_lost(cur, "czar's MCP server is failed")
+            deadline = time.monotonic() + 30
+            while cur.proc is proc and time.monotonic() < deadline:
+                host.agent.read_agent()  # its output to the end: the host's loop sees it exit
+                time.sleep(0.05)
+            assert cur.proc is not proc, f"the agent killed at start {n} never ended"
+        assert cur.proc is None and cur.host_restarts == HOST_RESTARTS  # not started a fifth time
+        events = project.store.all_events_after(0, kinds=(EventKind.AGENT_RESTARTED, EventKind.AGENT_EXITED))
+        restarts = [e for e in events if e.kind == EventKind.AGENT_RESTARTED]
+        assert [e.payload["by"] for e in restarts] == ["host"] * HOST_RESTARTS
+        assert {e.payload["reason"] for e in restarts} == {"czar's tools did not connect"}
+        assert [e.kind for e in events][-1] == EventKind.AGENT_EXITED  # the supervisor's to judge
+        with project.store.read() as conn:  # the host's own restarts charged nothing
+            attempt = Store.task(conn, "a").attempt_id
+            assert attempt is not None and Store.attempt(conn, attempt).restarts == 0
     finally:
         _stop(project, host)

@@ -20,9 +20,9 @@ from helpers import git, make_repo, sim_task, write_plan
 CHECK = "python -c \"import os, sys; sys.exit(1 if os.path.exists('bad.txt') else 0)\""
 
 
-def _project(tmp_path: Path, names: list[str], accept: bool = False) -> Project:
+def _project(tmp_path: Path, names: list[str], accept: bool = False, check: str = CHECK, extra: str = "") -> Project:
     repo = make_repo(tmp_path / "repo")
-    extra = f"accept = [{json.dumps(CHECK)}]\n" if accept else ""
+    extra = (f"accept = [{json.dumps(check)}]\n" if accept else "") + extra
     project = open_project(write_plan(tmp_path, "mq", [sim_task(n) for n in names], project_extra=extra))
     project.sync_plan()
     g = project.git
@@ -346,3 +346,36 @@ def test_a_merge_whose_git_is_killed_every_time_is_the_tasks_failure_at_last(
     queue.merge(["a"])
     a = next(t for t in project.store.tasks() if t.id == "a")
     assert a.state == "ready" and "git was killed 3 times" in a.note
+
+
+def _killed_first(tmp_path: Path, times: int) -> str:
+    """A check killed by SIGKILL (from outside, as far as czar can tell) its first ``times`` runs."""
+    script = tmp_path / "killed_first.py"
+    script.write_text(
+        "import os, pathlib, signal\n"
+        f"runs = pathlib.Path({str(tmp_path / 'runs')!r})\n"
+        "runs.open('a').write('run\\n')\n"
+        f"if len(runs.read_text().splitlines()) <= {times}:\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    return f"python {script}"
+
+
+@pytest.mark.parametrize(("killed", "runs", "merged"), [(2, 3, True), (3, 4, True), (99, 6, False)])
+def test_a_merge_check_killed_by_a_signal_is_run_again_three_times_at_most(
+    tmp_path: Path, czar_home: Path, killed: int, runs: int, merged: bool
+) -> None:
+    # Killed twice: its third run decides. Killed three times: a failure, which the queue runs
+    # once more before blaming the task (a flake). Killed every time: the task's.
+    # (Unconfined: in a sandbox, a process killed inside is its sandbox's exit 137, the work's.)
+    check = _killed_first(tmp_path, killed)
+    extra = "check_after_merge = true\n[sandbox]\nenabled = false\n"
+    project = _project(tmp_path, ["a"], accept=True, check=check, extra=extra)
+    _commit(project, "czar/a", "a.txt", "a\n")
+    MergeQueue(project, Actions(project)).merge(["a"])
+    assert len((tmp_path / "runs").read_text().splitlines()) == runs
+    a = next(t for t in project.store.tasks() if t.id == "a")
+    if merged:
+        assert a.state == "merged" and a.rounds == 0
+    else:
+        assert a.state == "ready" and "killed by a signal, 3 times" in a.note and a.rounds == 1
