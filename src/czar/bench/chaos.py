@@ -20,16 +20,18 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from czar.bench import agents
+from czar.core.events import EventKind
 from czar.demo.sample import init_repo
 from czar.errors import CzarError
 from czar.runtime import proc
 from czar.runtime.ancestry import process
-from czar.store.store import Store
+from czar.store.store import Event, Store
 from czar.supervisor import launcher, outcome
 from czar.supervisor.project import Project, open_project
 
@@ -47,24 +49,47 @@ ROLES = (
 )
 
 
-def plan_text(kind: str, tasks: int, workers: int, model_url: str | None) -> str:
-    """The plan: ``tasks`` small tasks, every other one after the task three before it."""
+def plan_text(
+    kind: str, tasks: int, workers: int, model_url: str | None, *, review: bool = False, stack: bool = False
+) -> str:
+    """The plan: ``tasks`` small tasks, every other one after the task three before it (with
+    ``stack``, in chains of three); with
+    ``review``, a reviewer of the same kind reads each (the simulated one asks for changes once on
+    every third task, and its author makes them); with ``stack``, a dependent starts from its
+    dependency's approved work."""
     ids = [f"t{i}" for i in range(tasks)]
     # Checks on each task and after each merge: a sandboxed process of czar's the kills reach too.
     head = (
-        f'[project]\nname = "chaos"\nrepo = "repo"\naccept = ["test -f README.md"]\n\n'
-        f'[workers]\nagent = "{kind}"\ncount = {workers}\n\n'
+        '[project]\nname = "chaos"\nrepo = "repo"\naccept = ["test -f README.md"]\n'
+        + ("stack = true\n" if stack else "")
+        + f'\n[workers]\nagent = "{kind}"\ncount = {workers}\n\n'
     )
+    if review:
+        head += f"[review]\nagents = {{ {kind} = 1 }}\nmax_review_rounds = 2\n\n"
     if kind != "sim":
         head += f'[agents.{kind}]\ncommand = "{agents.find_cli(kind)}"\nbase_url = "{model_url}"\nhome = "private"\n\n'
     body = ""
     for i, tid in enumerate(ids):
-        deps = [ids[i - 3]] if i >= 3 and i % 2 else []
+        # With stack, chains of three: each dependent may start on the approved work before it.
+        after = (i % 3 > 0) if stack else (i >= 3 and i % 2 == 1)
+        deps = [ids[i - 1] if stack else ids[i - 3]] if after else []
         if kind == "sim":
             steps = f"write {tid}.txt <<EOF\n{tid}\nEOF\nsleep 3\ncommit add {tid}\nfinish {tid}.txt is written"
             script = f"```czar-sim\n{steps}\n```"
+            if review and i % 3 == 0:  # one round of changes asked for, and made
+                fix = (
+                    f"on review\nappend {tid}.txt <<EOF\nreviewed\nEOF\ncommit answer the review\nfinish done as asked"
+                )
+                asked = (
+                    f"finding {tid}.txt 1 blocking the file does not say it was reviewed\nrequest-changes one finding"
+                )
+                script = (
+                    f"```czar-sim\n{steps}\n{fix}\n```\n\n```czar-review\n{asked}\non review\napprove as asked\n```"
+                )
         else:
             script = f"```czar-model\n{agents.script(tid)}\n```"
+            if review:
+                script += "\n\n```czar-model-review\napprove it does what the task says\nend Done.\n```"
         body += (
             f'[[tasks]]\nid = "{tid}"\ntitle = "Write {tid}.txt"\nscope = ["{tid}.txt"]\n'
             f"depends_on = {json.dumps(deps)}\n"
@@ -87,6 +112,38 @@ def processes(project: Project) -> dict[str, list[int]]:
     return found
 
 
+def unreviewed(project: Project) -> list[str]:
+    """The merged tasks whose merge did not bring in the very commit their reviewer last approved
+    (a merge of a branch that moved after its review, or of work never approved)."""
+    events = project.store.all_events_after(0, kinds=(EventKind.REVIEW_VERDICT, EventKind.TASK_MERGED))
+
+    def parents(commit: str) -> list[str]:
+        shown = proc.run(["git", "-C", str(project.plan.repo), "rev-list", "--parents", "-n", "1", commit, "--"])
+        return shown.output.split()[1:] if shown.ok else []
+
+    return not_as_reviewed(events, parents)
+
+
+def not_as_reviewed(events: Sequence[Event], parents: Callable[[str], Sequence[str]]) -> list[str]:
+    """Of ``events`` (verdicts and merges), the merged tasks whose merge commit is not the last
+    approved commit or a merge of it."""
+    approved: dict[str, str] = {}
+    merges: dict[str, str] = {}
+    for event in events:
+        if event.task_id is None:
+            continue
+        if event.kind == EventKind.TASK_MERGED:
+            merges[event.task_id] = str(event.payload.get("commit", ""))
+        elif event.kind == EventKind.REVIEW_VERDICT:
+            ok = event.payload.get("verdict") == "approve"
+            approved[event.task_id] = str(event.payload.get("commit", "")) if ok else ""
+    return sorted(
+        task
+        for task, merge in merges.items()
+        if not approved.get(task) or approved[task] not in (merge, *parents(merge))
+    )
+
+
 def _finished(project: Project) -> bool:
     with project.store.read() as conn:
         return Store.all_finished(conn)
@@ -102,6 +159,8 @@ def run(
     folder: Path | None = None,
     timeout: float = 600,
     progress: bool = False,
+    review: bool = False,
+    stack: bool = False,
 ) -> dict[str, Any]:
     """One run under fire; its figures and ``passed``."""
     if kind not in KINDS:
@@ -123,12 +182,14 @@ def run(
             url = f"http://127.0.0.1:{server.server_address[1]}"
         init_repo(root / "repo", {"README.md": "# chaos\n"}, "initial commit")
         plan = root / "czar.toml"
-        plan.write_text(plan_text(kind, tasks, workers, url), encoding="utf-8")
+        plan.write_text(plan_text(kind, tasks, workers, url, review=review, stack=stack), encoding="utf-8")
         project = open_project(plan)
         return _under_fire(project, random.Random(seed), kills, timeout, progress) | {
             "agent": kind,
             "seed": seed,
             "workers": workers,
+            "review": review,
+            "stack": stack,
             "folder": str(root),
         }
     finally:
@@ -178,7 +239,12 @@ def _under_fire(project: Project, rng: random.Random, kills: int, timeout: float
     files = set(listed.output.split()) if listed.ok else set()
     ids = [t.id for t in project.store.tasks()]
     missing = [tid for tid in ids if f"{tid}.txt" not in files]
-    passed = done and result.tasks_merged == result.tasks_total and not missing and not refused
+    wrong = unreviewed(project) if project.plan.reviewers else []
+    stacked = [
+        e for e in project.store.all_events_after(0, kinds=(EventKind.TASK_ASSIGNED,)) if e.payload.get("stacked_on")
+    ]
+    restacked = project.store.all_events_after(0, kinds=(EventKind.TASK_RESTACKED,))
+    passed = done and result.tasks_merged == result.tasks_total and not missing and not refused and not wrong
     return {
         "tasks_total": result.tasks_total,
         "tasks_merged": result.tasks_merged,
@@ -187,6 +253,9 @@ def _under_fire(project: Project, rng: random.Random, kills: int, timeout: float
         "kills": sum(killed.values()),
         "kills_by_role": ", ".join(f"{role} {n}" for role, n in sorted(killed.items())) or "none",
         "restarts": restarts,
+        "merged_not_as_reviewed": len(wrong),
+        "stacked_starts": len(stacked),
+        "restacks": len(restacked),
         "start_failures": len(refused),
         "first_start_failure": refused[0] if refused else "",
         "wall_seconds": round(wall, 1),
@@ -202,6 +271,11 @@ def _under_fire(project: Project, rng: random.Random, kills: int, timeout: float
                 "target": len(ids),
                 "met": not missing,
             },
-        },
+        }
+        | (
+            {"merged as reviewed": {"value": len(ids) - len(wrong), "target": len(ids), "met": not wrong}}
+            if project.plan.reviewers
+            else {}
+        ),
         "passed": passed,
     }

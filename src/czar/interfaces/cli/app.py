@@ -439,6 +439,12 @@ def bench(
     no_deps: Annotated[
         bool, typer.Option("--no-deps", help="replay: no dependencies; every task may start at once.")
     ] = False,
+    review: Annotated[
+        bool, typer.Option("--review", help="chaos: a reviewer reads each task's work before it merges.")
+    ] = False,
+    stack: Annotated[
+        bool, typer.Option("--stack", help="chaos: dependents start from their dependencies' approved work.")
+    ] = False,
 ) -> None:
     """Run a benchmark on real git and tmux (simulated agents, or the real agent CLIs against the
     scripted model); exit 1 if a target is missed."""
@@ -452,6 +458,8 @@ def bench(
         raise CzarError(f"unexpected argument(s) {' '.join(replay)!r}: only replay takes a repository and a range")
     given = {"workers": workers, "tasks": tasks, "seed": seed, "task_seconds": task_seconds}
     options = {k: v for k, v in given.items() if v is not None}
+    if (review or stack) and scenario != "chaos":
+        raise CzarError("--review and --stack are for the chaos benchmark")
     if options and scenario == "seed":
         raise CzarError(
             "the seed scenario is fixed; --workers, --tasks, --seed and --task-seconds are for scale and dag"
@@ -472,6 +480,8 @@ def bench(
             folder=folder,
             timeout=timeout,
             progress=not as_json,
+            review=review,
+            stack=stack,
         )
         _measured(f"benchmark chaos ({measured['agent']}, seed {measured['seed']})", measured, as_json)
     if scenario == "stack":

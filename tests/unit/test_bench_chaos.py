@@ -1,0 +1,63 @@
+"""The chaos benchmark's plans (``czar bench chaos``): each one a valid plan of the shape it says,
+with a reviewer and stacked chains when asked; and how it tells a merge of unreviewed work."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+import pytest
+
+from czar.bench.chaos import not_as_reviewed, plan_text
+from czar.core.events import EventKind
+from czar.plan.model import PlanFile
+from czar.store.events import Event
+
+
+def _plan(kind: str = "sim", **flags: bool) -> PlanFile:
+    url = None if kind == "sim" else "http://127.0.0.1:8999"
+    return PlanFile.model_validate(tomllib.loads(plan_text(kind, 12, 3, url, **flags)))
+
+
+def test_the_plain_plan_has_every_other_task_after_the_one_three_before_and_no_reviewer() -> None:
+    plan = _plan()
+    deps = {t.id: list(t.depends_on) for t in plan.tasks}
+    assert deps["t3"] == ["t0"] and deps["t4"] == [] and deps["t11"] == ["t8"]
+    assert not plan.review.agents and not plan.project.stack
+    assert plan.project.accept == ["test -f README.md"]  # checks the kills reach
+
+
+@pytest.mark.parametrize("kind", ["sim", "codex"])
+def test_stacked_the_tasks_are_chains_of_three_each_reviewed_by_its_own_kind(kind: str) -> None:
+    plan = _plan(kind, review=True, stack=True)
+    deps = {t.id: list(t.depends_on) for t in plan.tasks}
+    assert [deps[f"t{i}"] for i in range(6)] == [[], ["t0"], ["t1"], [], ["t3"], ["t4"]]
+    assert plan.project.stack and plan.review.agents == {kind: 1} and plan.review.max_review_rounds == 2
+    bodies = {t.id: t.body or "" for t in plan.tasks}
+    if kind == "sim":  # every third task: changes asked once, and made
+        assert "request-changes" in bodies["t0"] and "on review" in bodies["t0"]
+        assert "request-changes" not in bodies["t1"]
+    else:  # the scripted model's reviewer approves
+        assert all("```czar-model-review\napprove" in body for body in bodies.values())
+
+
+def _event(kind: EventKind, task: str, **payload: Any) -> Event:
+    return Event(0, 0.0, kind, "r1", task, "r1", 1, payload)
+
+
+def test_a_merge_counts_as_reviewed_only_when_it_brings_in_the_last_approved_commit() -> None:
+    parents = {"m1": ["base", "a2"], "m2": ["m1", "b2"], "m3": ["m2", "c1"]}
+    events = [
+        _event(EventKind.REVIEW_VERDICT, "a", verdict="request_changes", commit="a1"),
+        _event(EventKind.REVIEW_VERDICT, "a", verdict="approve", commit="a2"),
+        _event(EventKind.TASK_MERGED, "a", commit="m1"),  # the approved commit, merged
+        _event(EventKind.REVIEW_VERDICT, "b", verdict="approve", commit="b1"),
+        _event(EventKind.TASK_MERGED, "b", commit="m2"),  # its branch moved after the review
+        _event(EventKind.TASK_MERGED, "c", commit="m3"),  # never reviewed
+        _event(EventKind.REVIEW_VERDICT, "d", verdict="approve", commit="d1"),
+        _event(EventKind.TASK_MERGED, "d", commit="d1"),  # fast-forwarded to it
+        _event(EventKind.REVIEW_VERDICT, "e", verdict="approve", commit="e1"),
+        _event(EventKind.REVIEW_VERDICT, "e", verdict="request_changes", commit="e2"),
+        _event(EventKind.TASK_MERGED, "e", commit="e2"),  # its last verdict was not an approval
+    ]
+    assert not_as_reviewed(events, lambda c: parents.get(c, [])) == ["b", "c", "e"]
