@@ -439,10 +439,10 @@ def bench(
     no_deps: Annotated[
         bool, typer.Option("--no-deps", help="replay: no dependencies; every task may start at once.")
     ] = False,
-    review: Annotated[
+    with_review: Annotated[
         bool, typer.Option("--review", help="chaos: a reviewer reads each task's work before it merges.")
     ] = False,
-    stack: Annotated[
+    stacked: Annotated[
         bool, typer.Option("--stack", help="chaos: dependents start from their dependencies' approved work.")
     ] = False,
 ) -> None:
@@ -458,7 +458,7 @@ def bench(
         raise CzarError(f"unexpected argument(s) {' '.join(replay)!r}: only replay takes a repository and a range")
     given = {"workers": workers, "tasks": tasks, "seed": seed, "task_seconds": task_seconds}
     options = {k: v for k, v in given.items() if v is not None}
-    if (review or stack) and scenario != "chaos":
+    if (with_review or stacked) and scenario != "chaos":
         raise CzarError("--review and --stack are for the chaos benchmark")
     if options and scenario == "seed":
         raise CzarError(
@@ -480,8 +480,8 @@ def bench(
             folder=folder,
             timeout=timeout,
             progress=not as_json,
-            review=review,
-            stack=stack,
+            review=with_review,
+            stack=stacked,
         )
         _measured(f"benchmark chaos ({measured['agent']}, seed {measured['seed']})", measured, as_json)
     if scenario == "stack":
