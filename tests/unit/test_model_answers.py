@@ -285,3 +285,57 @@ def test_a_call_its_agent_never_ran_is_asked_for_again() -> None:
     go_on = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "continue"}]}
     assert _openai_request({"input": [task, *call(1, True), *call(2, True)]}).answered == 2
     assert _openai_request({"input": [task, *call(1, True), *call(2, False), go_on]}).answered == 1
+
+
+UNREACHED = (
+    "<tool_use_error>Error calling tool (Bash): Unable to connect. Is the computer able to access the url?"
+    "</tool_use_error>"
+)
+
+
+def test_a_call_its_agent_could_not_make_is_asked_again_twice_at_most() -> None:
+    """Claude Code's Bash with czar's permission check unreachable (its sandbox's network killed;
+    seen in a chaos run): a model tries again rather than go on to hand in uncommitted work. A
+    command that ran and failed is the command's answer: the script goes on."""
+    from czar.model.server import _anthropic_request
+
+    def turn(n: int, result: str, error: bool = True) -> list[dict[str, object]]:
+        use = {"type": "tool_use", "id": f"u{n}", "name": "Bash", "input": {"command": "git commit"}}
+        back = {"type": "tool_result", "tool_use_id": f"u{n}", "is_error": error, "content": result}
+        return [{"role": "assistant", "content": [use]}, {"role": "user", "content": [back]}]
+
+    task = {"role": "user", "content": "the task"}
+    asked = lambda *turns: _anthropic_request({"messages": [task, *turns]}).answered  # noqa: E731
+    assert asked(*turn(1, "ok", error=False)) == 1
+    assert asked(*turn(1, UNREACHED)) == 0  # the same call again
+    assert asked(*turn(1, UNREACHED), *turn(2, "ok", error=False)) == 1  # made at the second try
+    assert asked(*turn(1, UNREACHED), *turn(2, UNREACHED)) == 0
+    assert asked(*turn(1, UNREACHED), *turn(2, UNREACHED), *turn(3, UNREACHED)) == 1  # given up: on
+    assert asked(*turn(1, "Exit code 1\nfatal: not a git repository")) == 1  # the command's own failure
+    # Resumed after the agent was started again: the failed call is still to be made.
+    go_on = {"role": "user", "content": "czar restarted you. Continue your task where you left off."}
+    assert asked(*turn(1, "ok", error=False), *turn(2, UNREACHED), go_on) == 1
+
+
+def test_codex_and_gemini_calls_that_could_not_be_made_are_asked_again() -> None:
+    from czar.model.server import _gemini_request, _openai_request
+
+    def codex(n: int, output: str) -> list[dict[str, object]]:
+        made = {"type": "function_call", "call_id": f"c{n}", "name": "czar__done", "arguments": "{}"}
+        return [made, {"type": "function_call_output", "call_id": f"c{n}", "output": output}]
+
+    task = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "the task"}]}
+    closed = "tool call error: Transport channel closed"
+    assert _openai_request({"input": [task, *codex(1, "ok"), *codex(2, closed)]}).answered == 1
+    assert _openai_request({"input": [task, *codex(1, closed), *codex(2, "ok")]}).answered == 1
+
+    def gemini(error: str | None) -> list[dict[str, object]]:
+        call = {"role": "model", "parts": [{"functionCall": {"name": "mcp_czar_done", "args": {}}}]}
+        response = {"error": error} if error else {"output": "ok"}
+        back = {"role": "user", "parts": [{"functionResponse": {"name": "mcp_czar_done", "response": response}}]}
+        return [call, back]
+
+    first = {"role": "user", "parts": [{"text": "the task"}]}
+    assert _gemini_request({"contents": [first, *gemini(None)]}).answered == 1
+    assert _gemini_request({"contents": [first, *gemini("MCP error: fetch failed")]}).answered == 0
+    assert _gemini_request({"contents": [first, *gemini("fetch failed"), *gemini(None)]}).answered == 1

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,36 @@ class Request:
     on_text: bool = False  # an agent that offers no tools and acts on the text (Aider): answered as text
 
 
+# A tool call the agent could not make (its permission check or czar's tools unreachable: a
+# sandbox's network or czar's tools server killed), as each agent words it. A model tries such a
+# call again rather than go on past it; the script does, ``RETRIES`` times in a row at most.
+UNREACHED = re.compile(
+    r"Unable to connect|ECONNREFUSED|ECONNRESET|fetch failed|Connection closed|Transport channel closed"
+    r"|Not connected|[Cc]onnection refused|error sending request"
+)
+RETRIES = 2
+
+
+def _counted(failed: Sequence[bool]) -> int:
+    """Of the model's answers in a conversation (each: a call the agent could not make, or not),
+    how many count as turns of the script: one that could not be made is asked again."""
+    count = streak = 0
+    for unreached in failed:
+        if unreached and streak < RETRIES:
+            streak += 1
+            continue
+        count, streak = count + 1, 0
+    return count
+
+
+def _said(content: object) -> str:
+    """The text of a tool's result (a string, or a list of parts)."""
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else []
+    return " ".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
+
+
 # What Claude Code writes into its session as the model's when the model said nothing: its note of
 # a request that failed, and its answer to its own "Continue from where you left off." when it
 # resumes a session cut short in the middle of a turn. Sent back on resume; no answer of the model.
@@ -63,15 +93,27 @@ def _claudes_own(content: object) -> bool:
 
 def _anthropic_request(body: dict[str, Any]) -> Request:
     texts: list[str] = []
-    answered = fillers = after_script = 0
-    for m in body.get("messages", []):
+    fillers = after_script = 0
+    messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
+    unreached = {
+        c.get("tool_use_id")
+        for m in messages
+        if m.get("role") == "user" and isinstance(m.get("content"), list)
+        for c in m["content"]
+        if isinstance(c, dict) and c.get("type") == "tool_result" and c.get("is_error")
+        if UNREACHED.search(_said(c.get("content")))
+    }
+    answers: list[bool] = []  # each answer of the model's: a call the agent could not make?
+    for m in messages:
         if m.get("role") == "assistant":
-            if FILLER in json.dumps(m.get("content")):
+            content = m.get("content")
+            if FILLER in json.dumps(content):
                 fillers += 1
-            elif _claudes_own(m.get("content")):
+            elif _claudes_own(content):
                 continue  # in a resumed session: not one of the script's answers
             else:
-                answered += 1
+                calls = [c.get("id") for c in content or [] if isinstance(c, dict) and c.get("type") == "tool_use"]
+                answers.append(bool(calls) and all(c in unreached for c in calls))
                 after_script += any("```czar-model" in t for t in texts)
         elif m.get("role") == "user":
             content = m.get("content")
@@ -79,6 +121,7 @@ def _anthropic_request(body: dict[str, Any]) -> Request:
                 texts.append(content)
             elif isinstance(content, list):
                 texts += [c.get("text", "") for c in content if isinstance(c, dict) and c.get("type") == "text"]
+    answered = _counted(answers)
     system = json.dumps(body.get("system", ""))
     cwd = CWD.search(system.replace("\\n", "\n"))
     offered = [t.get("name", "") for t in body.get("tools", [])]
@@ -95,12 +138,15 @@ def _anthropic_request(body: dict[str, Any]) -> Request:
 
 def _openai_request(body: dict[str, Any]) -> Request:
     texts: list[str] = []
-    answered = fillers = 0
+    fillers = 0
     items = body.get("input", [])
     listed = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
     # A call with no output was never run: its agent was killed first, and resumes its session
     # with it; as a model would, the script asks for it again rather than go on past it.
-    ran = {i.get("call_id") for i in listed if str(i.get("type", "")).endswith("_output")}
+    outputs = [i for i in listed if str(i.get("type", "")).endswith("_output")]
+    ran = {i.get("call_id") for i in outputs}
+    unreached = {i.get("call_id") for i in outputs if UNREACHED.search(_said(i.get("output")))}
+    answers: list[bool] = []
     for item in listed:
         kind, role = item.get("type"), item.get("role")
         if kind == "function_call" and FILLER in str(item.get("arguments")):
@@ -108,9 +154,10 @@ def _openai_request(body: dict[str, Any]) -> Request:
         elif kind == "function_call" and item.get("call_id") not in ran and item is not listed[-1]:
             continue
         elif kind == "function_call" or (kind == "message" and role == "assistant"):
-            answered += 1
+            answers.append(kind == "function_call" and item.get("call_id") in unreached)
         elif kind == "message" and role == "user":
             texts += [c.get("text", "") for c in item.get("content", []) if isinstance(c, dict)]
+    answered = _counted(answers)
     if isinstance(items, str):
         texts.append(items)
     cwd = re.search(r"<cwd>([^<]+)</cwd>", "\n".join(texts))
@@ -159,18 +206,28 @@ def _chat_request(body: dict[str, Any]) -> Request:
 
 def _gemini_request(body: dict[str, Any]) -> Request:
     texts: list[str] = []
-    answered = fillers = 0
+    fillers = 0
+    answers: list[bool] = []
+    last_answer = False  # the model content just before was one of the script's answers
     for content in body.get("contents", []):
         if not isinstance(content, dict):
             continue
         parts = [p for p in content.get("parts", []) if isinstance(p, dict)]
         if content.get("role") == "model":
-            if FILLER in json.dumps(parts):
-                fillers += 1
-            elif any("functionCall" in p or p.get("text") for p in parts):
-                answered += 1
+            answer = FILLER not in json.dumps(parts) and any("functionCall" in p or p.get("text") for p in parts)
+            fillers += FILLER in json.dumps(parts)
+            if answer:
+                answers.append(False)
+            last_answer = answer
         else:
             texts += [str(p["text"]) for p in parts if "text" in p]
+            # The results of the model's last calls: each names no call, but follows it.
+            results = [p["functionResponse"] for p in parts if isinstance(p.get("functionResponse"), dict)]
+            errors = [str((r.get("response") or {}).get("error", "")) for r in results]
+            if last_answer and results and all(UNREACHED.search(e) for e in errors):
+                answers[-1] = True
+            last_answer = False
+    answered = _counted(answers)
     offered = [
         str(d.get("name", ""))
         for tool in body.get("tools", [])
