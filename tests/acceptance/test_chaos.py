@@ -1,7 +1,8 @@
 """czar under random SIGKILLs (``czar bench chaos``, the simulated agent): its supervisor, tools
-server, worker hosts, agents and sandbox listeners killed at random moments, the run started again
-whenever the supervisor is gone; every task still merges, every file is in the integration
-branch. The benchmark's own check, on a run small enough for the suite."""
+server, worker hosts, agents, reviewers and sandbox listeners killed at random moments, the run
+started again whenever the supervisor is gone; every task still merges, reviewed, every file is
+in the integration branch. The benchmark's own check, on a run small enough for the suite, with a
+reviewer and stacked dependents (the plain plan's path is a part of that one's)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from helpers import czar
 
 def test_a_run_under_random_kills_merges_every_task(tmp_path: Path, czar_home: Path) -> None:
     folder = tmp_path / "chaos"
-    argv = ["bench", "chaos", "--tasks", "6", "--workers", "2", "--seed", "3", "--dir", str(folder), "--json"]
+    argv = ["bench", "chaos", "--tasks", "6", "--workers", "2", "--seed", "3", "--review", "--stack"]
+    argv += ["--dir", str(folder), "--json"]
     result = czar(*argv, "--timeout", "240", timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     measured = json.loads(result.stdout)
     assert measured["passed"] and measured["tasks_merged"] == 6 and measured["files_missing"] == 0
+    assert measured["merged_not_as_reviewed"] == 0 and measured["review"] and measured["stack"]
     assert measured["kills"] >= 3, measured  # (a run the kills never reached proves nothing)
     roles = measured["kills_by_role"]
     assert any(role in roles for role in ("supervisor", "host", "tools")), roles
