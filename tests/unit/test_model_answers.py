@@ -311,6 +311,8 @@ def test_a_call_its_agent_could_not_make_is_asked_again_twice_at_most() -> None:
     assert asked(*turn(1, UNREACHED), *turn(2, "ok", error=False)) == 1  # made at the second try
     assert asked(*turn(1, UNREACHED), *turn(2, UNREACHED)) == 0
     assert asked(*turn(1, UNREACHED), *turn(2, UNREACHED), *turn(3, UNREACHED)) == 1  # given up: on
+    closed = "The socket connection was closed unexpectedly. For more information, pass `verbose: true` ..."
+    assert asked(*turn(1, closed), *turn(2, "ok", error=False)) == 1  # (czar's `done` so, another chaos run)
     assert asked(*turn(1, "Exit code 1\nfatal: not a git repository")) == 1  # the command's own failure
     # Resumed after the agent was started again: the failed call is still to be made.
     go_on = {"role": "user", "content": "czar restarted you. Continue your task where you left off."}

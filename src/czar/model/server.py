@@ -50,8 +50,9 @@ class Request:
 # sandbox's network or czar's tools server killed), as each agent words it. A model tries such a
 # call again rather than go on past it; the script does, ``RETRIES`` times in a row at most.
 UNREACHED = re.compile(
-    r"Unable to connect|ECONNREFUSED|ECONNRESET|fetch failed|Connection closed|Transport channel closed"
-    r"|Not connected|[Cc]onnection refused|error sending request"
+    r"Unable to connect|ECONNREFUSED|ECONNRESET|fetch failed|Transport channel closed|Not connected"
+    r"|[Cc]onnection (?:refused|reset|closed)|socket connection was closed|socket hang up|other side closed"
+    r"|error sending request"
 )
 RETRIES = 2
 
