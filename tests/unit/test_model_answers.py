@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 
 import pytest
 
@@ -307,7 +308,8 @@ def test_a_call_its_agent_could_not_make_is_asked_again_twice_at_most() -> None:
     task = {"role": "user", "content": "the task"}
     asked = lambda *turns: _anthropic_request({"messages": [task, *turns]}).answered  # noqa: E731
     assert asked(*turn(1, "ok", error=False)) == 1
-    assert asked(*turn(1, UNREACHED)) == 0  # the same call again
+    assert asked(*turn(1, UNREACHED)) == 0  # the same call again, after a moment
+    assert _anthropic_request({"messages": [task, *turn(1, UNREACHED), *turn(2, UNREACHED)]}).retrying == 2
     assert asked(*turn(1, UNREACHED), *turn(2, "ok", error=False)) == 1  # made at the second try
     assert asked(*turn(1, UNREACHED), *turn(2, UNREACHED)) == 0
     assert asked(*turn(1, UNREACHED), *turn(2, UNREACHED), *turn(3, UNREACHED)) == 1  # given up: on
@@ -341,3 +343,13 @@ def test_codex_and_gemini_calls_that_could_not_be_made_are_asked_again() -> None
     assert _gemini_request({"contents": [first, *gemini(None)]}).answered == 1
     assert _gemini_request({"contents": [first, *gemini("MCP error: fetch failed")]}).answered == 0
     assert _gemini_request({"contents": [first, *gemini("fetch failed"), *gemini(None)]}).answered == 1
+
+
+def test_a_call_tried_again_waits_a_moment_longer_each_time() -> None:
+    from czar.model.server import RETRY_WAIT, Request, ScriptedModel
+
+    script = "```czar-model\nrun true\nend Done.\n```"
+    model = ScriptedModel()
+    req = Request("anthropic", [script], 0, ["Bash"], "/w", 10)
+    assert model.decide(req)[0] == 0.0
+    assert model.decide(replace(req, retrying=2))[0] == 2 * RETRY_WAIT

@@ -43,6 +43,7 @@ class Request:
     namespaces: dict[str, tuple[str, str]] = field(default_factory=dict)  # flat name -> (namespace, name)
     fillers: int = 0  # filler calls already in the conversation
     side: str | None = None  # the answer to a side request of the agent's own (a commit message)
+    retrying: int = 0  # tries of the next answer's call the agent could not make
     on_text: bool = False  # an agent that offers no tools and acts on the text (Aider): answered as text
 
 
@@ -55,18 +56,20 @@ UNREACHED = re.compile(
     r"|error sending request"
 )
 RETRIES = 2
+RETRY_WAIT = 1.0  # seconds before each try again: a model's turn takes that long, a server starts again
 
 
-def _counted(failed: Sequence[bool]) -> int:
+def _counted(failed: Sequence[bool]) -> tuple[int, int]:
     """Of the model's answers in a conversation (each: a call the agent could not make, or not),
-    how many count as turns of the script: one that could not be made is asked again."""
+    how many count as turns of the script (one that could not be made is asked again), and how
+    many tries of the next one failed so."""
     count = streak = 0
     for unreached in failed:
         if unreached and streak < RETRIES:
             streak += 1
             continue
         count, streak = count + 1, 0
-    return count
+    return count, streak
 
 
 def _said(content: object) -> str:
@@ -122,7 +125,7 @@ def _anthropic_request(body: dict[str, Any]) -> Request:
                 texts.append(content)
             elif isinstance(content, list):
                 texts += [c.get("text", "") for c in content if isinstance(c, dict) and c.get("type") == "text"]
-    answered = _counted(answers)
+    answered, retrying = _counted(answers)
     system = json.dumps(body.get("system", ""))
     cwd = CWD.search(system.replace("\\n", "\n"))
     offered = [t.get("name", "") for t in body.get("tools", [])]
@@ -132,9 +135,9 @@ def _anthropic_request(body: dict[str, Any]) -> Request:
         # Aider on Anthropic's API (it asked for edits as SEARCH/REPLACE blocks, and offers no tools):
         # as on Chat Completions, the answers before the script are examples in its prompt.
         return Request("anthropic", texts, after_script, [], None, len(json.dumps(body)), on_text=True)
-    return Request(
-        "anthropic", texts, answered, offered, cwd.group(1) if cwd else None, len(json.dumps(body)), fillers=fillers
-    )
+    where = cwd.group(1) if cwd else None
+    size = len(json.dumps(body))
+    return Request("anthropic", texts, answered, offered, where, size, fillers=fillers, retrying=retrying)
 
 
 def _openai_request(body: dict[str, Any]) -> Request:
@@ -158,7 +161,7 @@ def _openai_request(body: dict[str, Any]) -> Request:
             answers.append(kind == "function_call" and item.get("call_id") in unreached)
         elif kind == "message" and role == "user":
             texts += [c.get("text", "") for c in item.get("content", []) if isinstance(c, dict)]
-    answered = _counted(answers)
+    answered, retrying = _counted(answers)
     if isinstance(items, str):
         texts.append(items)
     cwd = re.search(r"<cwd>([^<]+)</cwd>", "\n".join(texts))
@@ -177,7 +180,8 @@ def _openai_request(body: dict[str, Any]) -> Request:
         else:
             offered.append(str(tool.get("name", "")))
     cwd_text = cwd.group(1) if cwd else None
-    return Request("openai", texts, answered, offered, cwd_text, len(json.dumps(body)), namespaces, fillers)
+    size = len(json.dumps(body))
+    return Request("openai", texts, answered, offered, cwd_text, size, namespaces, fillers, retrying=retrying)
 
 
 def _chat_request(body: dict[str, Any]) -> Request:
@@ -228,7 +232,7 @@ def _gemini_request(body: dict[str, Any]) -> Request:
             if last_answer and results and all(UNREACHED.search(e) for e in errors):
                 answers[-1] = True
             last_answer = False
-    answered = _counted(answers)
+    answered, retrying = _counted(answers)
     offered = [
         str(d.get("name", ""))
         for tool in body.get("tools", [])
@@ -237,9 +241,8 @@ def _gemini_request(body: dict[str, Any]) -> Request:
         if isinstance(d, dict)
     ]
     cwd = re.search(r"Workspace Directories:\**\n\s*- (\S+)", "\n".join(texts))
-    return Request(
-        "gemini", texts, answered, offered, cwd.group(1) if cwd else None, len(json.dumps(body)), fillers=fillers
-    )
+    where, size = (cwd.group(1) if cwd else None), len(json.dumps(body))
+    return Request("gemini", texts, answered, offered, where, size, fillers=fillers, retrying=retrying)
 
 
 def plan_turns(req: Request) -> tuple[list[tuple[float, Turn]], str | None, str | None]:
@@ -285,6 +288,7 @@ class ScriptedModel:
             reply = Say(as_text([t for _, t in turns], task) if turn_no == 0 else "Done.")
         elif req.answered < len(turns):
             wait, turn = turns[req.answered]
+            wait += RETRY_WAIT * req.retrying  # (its call could not be made: a moment, then again)
             reply = answer(turn, req.offered, cwd=req.cwd, task=task, commit=commit)
             turn_no = req.answered
             if isinstance(reply, Say) and reply.text.startswith("[scripted model]") and req.fillers < FILLERS:
