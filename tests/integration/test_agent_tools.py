@@ -11,6 +11,7 @@ import pytest
 from czar.agent_tools.identity import Caller, CallerError, caller_from_env, token_digest
 from czar.agent_tools.service import AgentTools
 from czar.agents.claude import ClaudeHooks
+from czar.core.asked import Asked
 from czar.core.policy import Decision
 from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
@@ -281,6 +282,38 @@ def test_a_persons_answer_decides_the_request_they_saw_and_the_next_waits_its_tu
         ("https://example.com/destroy", "deny"),
         ("https://example.com/plan", "allow"),
     ]
+
+
+def test_a_request_asked_again_while_shown_waits_for_the_one_answer_a_person_gives(project: Project) -> None:
+    """The agent's call was cut while a person had not answered yet (czar's tools server killed:
+    the call's waiting ended with it, the request stayed shown), and the agent asks again: the one
+    shown is its request, and the person's answer to it is the answer to both."""
+    import threading
+
+    from czar.supervisor.people import answer_permission
+
+    tools(project).acknowledge("a")
+    with project.store.write() as conn:  # the request shown, whose waiting call ended with its server
+        detail = Asked("WebFetch", "https://example.com/x", time.time(), 1).dumps()
+        Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
+    asked: list[tuple[Decision, str]] = []
+    again = threading.Thread(
+        target=lambda: asked.append(tools(project).decide_permission("WebFetch", "https://example.com/x"))
+    )
+    again.start()
+    time.sleep(0.5)
+    assert not asked  # waits for the person
+    answer_permission(project, "w1", True)
+    again.join(timeout=10)
+    assert asked == [(Decision.ALLOW, "allowed by a person")]
+    kinds = [e.kind for e in project.store.events_after(0) if e.kind.startswith("permission.")]
+    assert kinds == ["permission.decided"]  # one answer: nothing asked twice
+    # One shown cut (longer than the 1000 characters kept) is not taken for the same as another.
+    long = "https://example.com/" + "x" * 1000
+    with project.store.write() as conn:
+        detail = Asked("WebFetch", long[:1000], time.time(), 2).dumps()
+        Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
+    assert tools(project)._decide("WebFetch", long + "/other")[1] is None  # waits its turn
 
 
 def test_an_answer_given_between_the_waiting_calls_two_looks_is_not_taken_for_a_withdrawal(

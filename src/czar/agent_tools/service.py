@@ -428,7 +428,8 @@ class AgentTools:
         """The policy's verdict on a request, recorded; for one that asks a person, the id of its
         ask, which the person's answer names. None for an ask while another request of the worker
         waits for a person still: one request at a time is shown and answered (a person who saw
-        one must not answer another with it), so this one waits its turn, not recorded yet."""
+        one must not answer another with it), so this one waits its turn, not recorded yet; the
+        same request as the one shown waits for that one's answer (its id)."""
         with self.store.write() as conn:
             cur = self._current(conn, reviewer_ok=True)
             verdict = (
@@ -449,8 +450,15 @@ class AgentTools:
                 )
             )
             asking = verdict.decision is policy.Decision.ASK
-            if asking and Store.worker(conn, self.worker).state == WorkerState.WAITING_PERMISSION.value:
-                return verdict, None
+            waiting = Store.worker(conn, self.worker)
+            if asking and waiting.state == WorkerState.WAITING_PERMISSION.value:
+                shown = Asked.read(waiting.detail)
+                # The very request shown already (the agent asking again: its call was cut when
+                # czar's tools server ended, and the request's waiting with it) waits for the
+                # answer to the one shown: a person answers it once.
+                # (Whole: one shown cut at 1000 characters is the same as none longer.)
+                same = (shown.tool, shown.target) == (tool, target) and shown.ask is not None
+                return verdict, shown.ask if same else None
             event = Store.emit(
                 conn,
                 EventKind.PERMISSION_DECIDED
