@@ -16,6 +16,10 @@ from pathlib import Path
 from czar.runtime import ancestry
 
 log = logging.getLogger("czar.proc")
+# How a person stops a process of czar's: Ctrl-C, a kill (`timeout`, a service manager), the
+# terminal closed. Each process says what a stop means to it (its supervisor ends its loop, `czar
+# down` hurries, a command ends as on Ctrl-C).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 # Process groups started by ``run`` and still running (leader pid -> label), so a stopping
 # supervisor can end them; the labels it stopped start no more; the groups it killed.

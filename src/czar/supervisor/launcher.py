@@ -133,7 +133,6 @@ def down(project: Project, reason: str = "czar down", *, hurry: bool = False) ->
                 signal.raise_signal(signum)
 
 
-HURRY_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 HURRIED = "czar: stopping at once: the supervisor's merges are cut short (nothing is lost)\n"
 
 
@@ -159,7 +158,7 @@ def _hurried_by_signals(hurry: threading.Event, got: list[int]) -> dict[signal.S
             hurry.set()
             _say_hurried()
 
-    previous = {sig: signal.getsignal(sig) for sig in HURRY_SIGNALS}
+    previous = {sig: signal.getsignal(sig) for sig in proc.STOP_SIGNALS}
     for sig, handler in previous.items():
         if sig is signal.SIGINT or handler is not signal.SIG_IGN:
             signal.signal(sig, hurried)

@@ -120,7 +120,7 @@ class Supervisor:
         self.p.check_sandbox()
         lock = SupervisorLock(self.p)
         lock.acquire()
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        for sig in proc.STOP_SIGNALS:
             signal.signal(sig, self._on_signal)
         listener = self.listener = self.store.listen("supervisor")
         # First: it takes a few tenths of a second to load, and the hosts' first calls wait for it.

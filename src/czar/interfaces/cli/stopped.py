@@ -21,10 +21,11 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
+from czar.runtime import proc
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
-STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _again: list[int] = []  # the stop signals that came after the first, before `down` took them over
 
 
@@ -51,7 +52,7 @@ def stopping() -> None:
     """The command is on its way out (a signal, its output closed): what follows (the run's
     `down`, which takes the signals over and hurries when told again) must not be cut short by a
     signal raising in the middle of its way there; they are noted until then."""
-    for sig in STOPS:
+    for sig in proc.STOP_SIGNALS:
         if signal.getsignal(sig) is _raise:
             signal.signal(sig, _noted)
 
@@ -70,7 +71,7 @@ def as_interrupts() -> Iterator[None]:
     """Within it, SIGTERM and SIGHUP raise ``Terminated``, and Ctrl-C ``KeyboardInterrupt``; the
     first of them only (see ``_raise``). One the process ignores (``nohup``, a background job)
     stays ignored."""
-    before = {sig: signal.getsignal(sig) for sig in STOPS}
+    before = {sig: signal.getsignal(sig) for sig in proc.STOP_SIGNALS}
     for sig, handler in before.items():
         if handler is not signal.SIG_IGN:
             signal.signal(sig, _raise)
