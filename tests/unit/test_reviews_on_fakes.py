@@ -161,6 +161,24 @@ def test_a_review_whose_reviewer_host_started_again_before_a_sweep_saw_it_die_is
     assert [d for d in decide(snapshot(f.project.store)) if isinstance(d, Review)] == [Review("a", "r1")]
 
 
+def test_a_reviewer_host_saying_again_that_it_started_keeps_the_review_it_was_given(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    # Its first call was written, its answer lost with a tools server killed; the supervisor gave
+    # the idle reviewer a review meanwhile; the host's call comes again: the same host, which will
+    # read that review's start, is not a new one.
+    f, reviewing = _in_review(tmp_path)
+    link = StoreLink(f.project.store, "r1")
+    link.started(pid=4242, token_digest="0" * 64)
+    reviewing.start("a", "r1")
+    link.started(pid=4242, token_digest="0" * 64)
+    with f.project.store.read() as conn:
+        assert Store.worker(conn, "r1").state is WorkerState.WORKING
+    reviewing.sweep()
+    assert _review(f).state is ReviewState.OPEN
+    assert any(isinstance(c, StartTask) for c in f.take("r1"))  # still there for the host to read
+
+
 def test_three_reviews_of_one_commit_with_no_verdict_fail_the_task(tmp_path: Path, czar_home: Path) -> None:
     f, reviewing = _in_review(tmp_path)
     for _ in range(3):

@@ -47,8 +47,11 @@ class StoreLink:
             Store.set_worker(
                 conn, self.worker, pid=pid, last_seen=time.time(), agent_pid=None, token=token_digest, repeats=0
             )
-            # Idle unless the supervisor gave this worker a task while the host was starting.
-            Store.idle_unless_given_a_task(conn, self.worker)
+            # Idle unless the supervisor gave this worker a task while the host was starting; a
+            # host saying it again leaves the worker as its first call did and the supervisor made
+            # it since (given a review, a reviewer's row names no task).
+            if not again:
+                Store.idle_unless_given_a_task(conn, self.worker)
             adopted = self._adopted(conn)
             if not again:
                 self._event(conn, EventKind.WORKER_HOST_STARTED, None, None, pid=pid)

@@ -138,6 +138,21 @@ class Events:
         return None if row is None else Event.from_row(row)
 
     @staticmethod
+    def host_started_since(conn: Connection, worker_id: str, event_id: int) -> bool:
+        """A worker host of ``worker_id`` started (a new process: one saying it again records
+        nothing) after event ``event_id``."""
+        row = conn.execute(
+            select(events.c.id)
+            .where(
+                events.c.kind == EventKind.WORKER_HOST_STARTED,
+                events.c.worker_id == worker_id,
+                events.c.id > event_id,
+            )
+            .limit(1)
+        ).first()
+        return row is not None
+
+    @staticmethod
     def run_span(conn: Connection) -> tuple[float, float] | None:
         """From the run's first supervisor start to the last change of a task's state."""
         began = conn.execute(

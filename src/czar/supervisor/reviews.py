@@ -274,13 +274,19 @@ class Reviewing:
                 and not r.findings
                 and not Store.reached_a_model(conn, w.agent, self.earlier)
             }
+            given = {r.id: Store.last_event_of(conn, r.attempt_id, EventKind.REVIEW_STARTED) for r, *_ in seen}
+            restarted = {
+                r.id
+                for r, *_ in seen
+                if (e := given[r.id]) is not None and Store.host_started_since(conn, r.worker_id, e.id)
+            }
         for review, worker, attempt, task in seen:
             reason = None
             if task.state is not TaskState.REVIEWING:
                 reason = f"task {task.id} is {task.state} now"
             elif worker.state in ENDED:
                 reason = f"the worker host of {worker.id} ended"
-            elif worker.state is WorkerState.IDLE:
+            elif review.id in restarted:
                 # Its host died, and the next one started before a sweep saw it gone: that one holds
                 # no review (a reviewer carries none over), and the reviewer would wait for ever.
                 reason = f"the worker host of {worker.id} started again without it"
