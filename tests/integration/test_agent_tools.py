@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -284,18 +285,26 @@ def test_a_persons_answer_decides_the_request_they_saw_and_the_next_waits_its_tu
     ]
 
 
-def test_a_request_asked_again_while_shown_waits_for_the_one_answer_a_person_gives(project: Project) -> None:
+def test_a_request_asked_again_after_its_call_was_cut_takes_the_place_of_the_one_shown(project: Project) -> None:
     """The agent's call was cut while a person had not answered yet (czar's tools server killed:
     the call's waiting ended with it, the request stayed shown), and the agent asks again: the one
-    shown is its request, and the person's answer to it is the answer to both."""
+    shown is its request, and the person's answer to it is the answer. The same request twice
+    while the first still waits is shown twice; one shown cut is never the same as another."""
+    import subprocess
     import threading
 
     from czar.supervisor.people import answer_permission
 
     tools(project).acknowledge("a")
-    with project.store.write() as conn:  # the request shown, whose waiting call ended with its server
-        detail = Asked("WebFetch", "https://example.com/x", time.time(), 1).dumps()
-        Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # the process whose call waited: ended
+
+    def shown(target: str, waiter: int, ask: int) -> None:
+        with project.store.write() as conn:
+            detail = Asked("WebFetch", target[:1000], time.time(), ask, waiter).dumps()
+            Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
+
+    shown("https://example.com/x", gone.pid, 1)
     asked: list[tuple[Decision, str]] = []
     again = threading.Thread(
         target=lambda: asked.append(tools(project).decide_permission("WebFetch", "https://example.com/x"))
@@ -308,12 +317,14 @@ def test_a_request_asked_again_while_shown_waits_for_the_one_answer_a_person_giv
     assert asked == [(Decision.ALLOW, "allowed by a person")]
     kinds = [e.kind for e in project.store.events_after(0) if e.kind.startswith("permission.")]
     assert kinds == ["permission.decided"]  # one answer: nothing asked twice
+    # The first call still waits (its process is alive): the second waits its turn.
+    shown("https://example.com/x", os.getpid(), 2)
+    assert tools(project)._decide("WebFetch", "https://example.com/x")[1] is None
     # One shown cut (longer than the 1000 characters kept) is not taken for the same as another.
     long = "https://example.com/" + "x" * 1000
-    with project.store.write() as conn:
-        detail = Asked("WebFetch", long[:1000], time.time(), 2).dumps()
-        Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
-    assert tools(project)._decide("WebFetch", long + "/other")[1] is None  # waits its turn
+    shown(long, gone.pid, 3)
+    assert tools(project)._decide("WebFetch", long + "/other")[1] is None
+    assert tools(project)._decide("WebFetch", long[:1000])[1] == 3  # (the same, whole: taken)
 
 
 def test_an_answer_given_between_the_waiting_calls_two_looks_is_not_taken_for_a_withdrawal(

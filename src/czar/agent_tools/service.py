@@ -8,10 +8,11 @@ Each call is one short write transaction whose events record what the agent said
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from czar.core.prompt import digest
 from czar.core.review import ReviewState, finding_problem, verdict_of, verdict_problem
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerRole, WorkerState
 from czar.errors import StoreError
+from czar.runtime import proc
 from czar.store.records import Attempt, Review, Task, Worker
 from czar.store.store import Store, Tx
 from czar.vcs import checkout
@@ -453,12 +455,17 @@ class AgentTools:
             waiting = Store.worker(conn, self.worker)
             if asking and waiting.state == WorkerState.WAITING_PERMISSION.value:
                 shown = Asked.read(waiting.detail)
-                # The very request shown already (the agent asking again: its call was cut when
-                # czar's tools server ended, and the request's waiting with it) waits for the
-                # answer to the one shown: a person answers it once.
+                # The very request shown already, whose call was cut (czar's tools server ended,
+                # and the call's waiting with it), asked again by the agent: it takes the shown
+                # one's place, and the person's answer to it is its answer. Not while that call
+                # still waits: the same request twice at once is shown twice, answered twice.
                 # (Whole: one shown cut at 1000 characters is the same as none longer.)
-                same = (shown.tool, shown.target) == (tool, target) and shown.ask is not None
-                return verdict, shown.ask if same else None
+                cut = shown.waiter is not None and not proc.pid_alive(shown.waiter)
+                if cut and (shown.tool, shown.target) == (tool, target) and shown.ask is not None:
+                    taken = replace(shown, waiter=os.getpid()).dumps()
+                    Store.set_worker(conn, self.worker, state=WorkerState.WAITING_PERMISSION, detail=taken)
+                    return verdict, shown.ask
+                return verdict, None
             event = Store.emit(
                 conn,
                 EventKind.PERMISSION_DECIDED
@@ -472,7 +479,7 @@ class AgentTools:
                 by="policy",
             )
             if asking:
-                detail = Asked(tool, target[:1000], time.time(), event).dumps()
+                detail = Asked(tool, target[:1000], time.time(), event, os.getpid()).dumps()
                 Store.set_worker(conn, self.worker, state=WorkerState.WAITING_PERMISSION, detail=detail)
                 Store.alert(
                     conn,

@@ -15,9 +15,11 @@ class Asked:
     target: str = ""
     asked_at: float | None = None
     ask: int | None = None  # its ask's event: an answer names it, and decides only that request
+    waiter: int | None = None  # the process whose call waits for the answer (gone: the call was cut)
 
     def dumps(self) -> str:
-        return json.dumps({"tool": self.tool, "target": self.target, "asked_at": self.asked_at, "asked": self.ask})
+        said = {"tool": self.tool, "target": self.target, "asked_at": self.asked_at, "asked": self.ask}
+        return json.dumps(said | {"waiter": self.waiter})
 
     @classmethod
     def read(cls, detail: str | None) -> Asked:
@@ -28,12 +30,13 @@ class Asked:
             return cls()
         if not isinstance(found, dict):
             return cls()
-        tool, target, at, ask = (found.get(k) for k in ("tool", "target", "asked_at", "asked"))
+        tool, target, at, ask, waiter = (found.get(k) for k in ("tool", "target", "asked_at", "asked", "waiter"))
         return cls(
             tool if isinstance(tool, str) else "",
             target if isinstance(target, str) else "",
             float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None,
             ask if isinstance(ask, int) and not isinstance(ask, bool) else None,
+            waiter if isinstance(waiter, int) and not isinstance(waiter, bool) else None,
         )
 
     def said(self) -> str:
