@@ -300,8 +300,8 @@ def test_a_call_its_agent_could_not_make_is_asked_again_twice_at_most() -> None:
     command that ran and failed is the command's answer: the script goes on."""
     from czar.model.server import _anthropic_request
 
-    def turn(n: int, result: str, error: bool = True) -> list[dict[str, object]]:
-        use = {"type": "tool_use", "id": f"u{n}", "name": "Bash", "input": {"command": "git commit"}}
+    def turn(n: int, result: str, error: bool = True, name: str = "Bash") -> list[dict[str, object]]:
+        use = {"type": "tool_use", "id": f"u{n}", "name": name, "input": {"command": "git commit"}}
         back = {"type": "tool_result", "tool_use_id": f"u{n}", "is_error": error, "content": result}
         return [{"role": "assistant", "content": [use]}, {"role": "user", "content": [back]}]
 
@@ -314,8 +314,11 @@ def test_a_call_its_agent_could_not_make_is_asked_again_twice_at_most() -> None:
     assert asked(*turn(1, UNREACHED), *turn(2, UNREACHED)) == 0
     assert asked(*turn(1, UNREACHED), *turn(2, UNREACHED), *turn(3, UNREACHED)) == 1  # given up: on
     closed = "The socket connection was closed unexpectedly. For more information, pass `verbose: true` ..."
-    assert asked(*turn(1, closed), *turn(2, "ok", error=False)) == 1  # (czar's `done` so, another chaos run)
+    done = "mcp__czar__done"
+    assert asked(*turn(1, closed, name=done), *turn(2, "ok", error=False, name=done)) == 1  # (another chaos run)
     assert asked(*turn(1, "Exit code 1\nfatal: not a git repository")) == 1  # the command's own failure
+    assert asked(*turn(1, "Exit code 1\ncurl: (7) Connection refused")) == 1  # ... whatever it says
+    assert asked(*turn(1, closed)) == 1  # (not czar's tool, nor Claude Code's own error)
     # Resumed after the agent was started again: the failed call is still to be made.
     go_on = {"role": "user", "content": "czar restarted you. Continue your task where you left off."}
     assert asked(*turn(1, "ok", error=False), *turn(2, UNREACHED), go_on) == 1
@@ -332,6 +335,14 @@ def test_codex_and_gemini_calls_that_could_not_be_made_are_asked_again() -> None
     closed = "tool call error: Transport channel closed"
     assert _openai_request({"input": [task, *codex(1, "ok"), *codex(2, closed)]}).answered == 1
     assert _openai_request({"input": [task, *codex(1, closed), *codex(2, "ok")]}).answered == 1
+    shell = [
+        {"type": "function_call", "call_id": "s1", "name": "exec_command", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "s1", "output": "npm ERR! fetch failed"},
+    ]
+    assert _openai_request({"input": [task, *shell]}).answered == 1  # a command's output: its answer
+    spaced = {"type": "function_call", "call_id": "n1", "namespace": "mcp__czar__", "name": "done", "arguments": "{}"}
+    out = {"type": "function_call_output", "call_id": "n1", "output": closed}
+    assert _openai_request({"input": [task, spaced, out]}).answered == 0  # (Codex's MCP tools, by namespace)
 
     def gemini(error: str | None) -> list[dict[str, object]]:
         call = {"role": "model", "parts": [{"functionCall": {"name": "mcp_czar_done", "args": {}}}]}

@@ -48,8 +48,9 @@ class Request:
 
 
 # A tool call the agent could not make (its permission check or czar's tools unreachable: a
-# sandbox's network or czar's tools server killed), as each agent words it. A model tries such a
-# call again rather than go on past it; the script does, ``RETRIES`` times in a row at most.
+# sandbox's network or czar's tools server killed), as each agent words it: the error of a call of
+# czar's tools, or of Claude Code's own (``<tool_use_error>``), never a command's output. A model
+# tries such a call again rather than go on past it; the script does, ``RETRIES`` times at most.
 UNREACHED = re.compile(
     r"Unable to connect|ECONNREFUSED|ECONNRESET|fetch failed|Transport channel closed|Not connected"
     r"|[Cc]onnection (?:refused|reset|closed)|socket connection was closed|socket hang up|other side closed"
@@ -70,6 +71,12 @@ def _counted(failed: Sequence[bool]) -> tuple[int, int]:
             continue
         count, streak = count + 1, 0
     return count, streak
+
+
+def _unreached(tool: str, said: str, own: str | None = None) -> bool:
+    """The error ``said`` of a call of ``tool`` says the agent could not make it (``own``: how
+    the agent marks an error of its own making, whatever the tool)."""
+    return ("czar" in tool or (own is not None and own in said)) and bool(UNREACHED.search(said))
 
 
 def _said(content: object) -> str:
@@ -99,13 +106,20 @@ def _anthropic_request(body: dict[str, Any]) -> Request:
     texts: list[str] = []
     fillers = after_script = 0
     messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
+    names = {
+        c.get("id"): str(c.get("name", ""))
+        for m in messages
+        if m.get("role") == "assistant" and isinstance(m.get("content"), list)
+        for c in m["content"]
+        if isinstance(c, dict) and c.get("type") == "tool_use"
+    }
     unreached = {
         c.get("tool_use_id")
         for m in messages
         if m.get("role") == "user" and isinstance(m.get("content"), list)
         for c in m["content"]
         if isinstance(c, dict) and c.get("type") == "tool_result" and c.get("is_error")
-        if UNREACHED.search(_said(c.get("content")))
+        if _unreached(names.get(c.get("tool_use_id"), ""), _said(c.get("content")), own="<tool_use_error>")
     }
     answers: list[bool] = []  # each answer of the model's: a call the agent could not make?
     for m in messages:
@@ -149,7 +163,14 @@ def _openai_request(body: dict[str, Any]) -> Request:
     # with it; as a model would, the script asks for it again rather than go on past it.
     outputs = [i for i in listed if str(i.get("type", "")).endswith("_output")]
     ran = {i.get("call_id") for i in outputs}
-    unreached = {i.get("call_id") for i in outputs if UNREACHED.search(_said(i.get("output")))}
+    called = {
+        i.get("call_id"): f"{i.get('namespace') or ''}{i.get('name', '')}"
+        for i in listed
+        if i.get("type") == "function_call"
+    }
+    unreached = {
+        i.get("call_id") for i in outputs if _unreached(called.get(i.get("call_id"), ""), _said(i.get("output")))
+    }
     answers: list[bool] = []
     for item in listed:
         kind, role = item.get("type"), item.get("role")
@@ -228,8 +249,8 @@ def _gemini_request(body: dict[str, Any]) -> Request:
             texts += [str(p["text"]) for p in parts if "text" in p]
             # The results of the model's last calls: each names no call, but follows it.
             results = [p["functionResponse"] for p in parts if isinstance(p.get("functionResponse"), dict)]
-            errors = [str((r.get("response") or {}).get("error", "")) for r in results]
-            if last_answer and results and all(UNREACHED.search(e) for e in errors):
+            errors = [(str(r.get("name", "")), str((r.get("response") or {}).get("error", ""))) for r in results]
+            if last_answer and results and all(_unreached(name, error) for name, error in errors):
                 answers[-1] = True
             last_answer = False
     answered, retrying = _counted(answers)
