@@ -6,6 +6,8 @@ import logging
 import re
 from pathlib import Path
 
+import pytest
+
 from czar.runtime import logs
 
 
@@ -49,7 +51,9 @@ def test_a_log_moved_away_is_written_again_and_one_that_cannot_be_written_stops_
     assert not path.exists()
 
 
-def test_a_process_gathers_its_warnings_from_deep_inside_into_its_log(tmp_path: Path) -> None:
+def test_a_process_gathers_its_warnings_from_deep_inside_into_its_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "supervisor.log"
     logs.gather(path)
     logs.gather(path)  # once is enough: no line written twice
@@ -59,6 +63,8 @@ def test_a_process_gathers_its_warnings_from_deep_inside_into_its_log(tmp_path: 
         logging.getLogger("elsewhere").warning("not czar's")
         lines = path.read_text().splitlines()
         assert [line.split(" ", 1)[1] for line in lines] == ["git merge-base a b failed: bad object"]
+        # Still on its screen, once, as before.
+        assert capsys.readouterr().err.count("git merge-base a b failed: bad object\n") == 1
     finally:
         logs.close_all()
     assert logging.getLogger("czar").handlers == []  # nothing left for the next test's process

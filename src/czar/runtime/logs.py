@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import logging.handlers
+import sys
 import threading
 from pathlib import Path
 
@@ -38,6 +39,18 @@ def gather(path: Path) -> None:
     named = logging.getLogger("czar")
     with _LOCK:
         named.handlers = [*(h for h in named.handlers if h not in handlers), *handlers]
+        if not any(isinstance(h, _Screen) for h in named.handlers):  # and still on its screen, as before
+            named.handlers.append(_Screen())
+
+
+class _Screen(logging.StreamHandler):  # type: ignore[type-arg]
+    """What logging printed of a warning with no handler of its own: the line, on standard error."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # a screen gone (a closed pane) stops nothing
+        pass
 
 
 class _Handler(logging.handlers.WatchedFileHandler):
