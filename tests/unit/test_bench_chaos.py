@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from czar.bench.chaos import not_as_reviewed, plan_text
+from czar.bench.chaos import merged_tips, not_as_reviewed, plan_text
 from czar.core.events import EventKind
 from czar.plan.model import PlanFile
 from czar.store.events import Event
@@ -46,18 +46,28 @@ def _event(kind: EventKind, task: str, **payload: Any) -> Event:
 
 
 def test_a_merge_counts_as_reviewed_only_when_it_brings_in_the_last_approved_commit() -> None:
-    parents = {"m1": ["base", "a2"], "m2": ["m1", "b2"], "m3": ["m2", "c1"]}
+    log = "\n".join(
+        [
+            "m2 c1\tczar: merge task c: Write c.txt",  # (m3's parents)
+            "m1 b2\tczar: merge task b: Write b.txt",
+            "base a2\tczar: merge task a: Write a.txt",
+            "root\tthe first commit",
+        ]
+    )
+    merged = merged_tips(log)
+    assert merged == {"a": "a2", "b": "b2", "c": "c1"}
     events = [
         _event(EventKind.REVIEW_VERDICT, "a", verdict="request_changes", commit="a1"),
         _event(EventKind.REVIEW_VERDICT, "a", verdict="approve", commit="a2"),
-        _event(EventKind.TASK_MERGED, "a", commit="m1"),  # the approved commit, merged
+        # Recorded at the batch's tip (merged before an interruption): its merge commit says what.
+        _event(EventKind.TASK_MERGED, "a", commit="m3"),
         _event(EventKind.REVIEW_VERDICT, "b", verdict="approve", commit="b1"),
         _event(EventKind.TASK_MERGED, "b", commit="m2"),  # its branch moved after the review
         _event(EventKind.TASK_MERGED, "c", commit="m3"),  # never reviewed
         _event(EventKind.REVIEW_VERDICT, "d", verdict="approve", commit="d1"),
-        _event(EventKind.TASK_MERGED, "d", commit="d1"),  # fast-forwarded to it
+        _event(EventKind.TASK_MERGED, "d", commit="d1"),  # no merge commit: fast-forwarded to it
         _event(EventKind.REVIEW_VERDICT, "e", verdict="approve", commit="e1"),
         _event(EventKind.REVIEW_VERDICT, "e", verdict="request_changes", commit="e2"),
         _event(EventKind.TASK_MERGED, "e", commit="e2"),  # its last verdict was not an approval
     ]
-    assert not_as_reviewed(events, lambda c: parents.get(c, [])) == ["b", "c", "e"]
+    assert not_as_reviewed(events, merged) == ["b", "c", "e"]

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from czar.supervisor import launcher, outcome
 from czar.supervisor.project import Project, open_project
 
 KINDS = ("sim", *agents.KINDS)
+MERGE_SUBJECT = re.compile(r"czar: merge task ([\w-]+): ")  # (``MergeQueue``'s merge commits)
 # A process's role, told by its command line (the tmux server that holds the run is spared: a
 # person's terminal server is not czar's to lose).
 ROLES = (
@@ -116,32 +118,38 @@ def unreviewed(project: Project) -> list[str]:
     """The merged tasks whose merge did not bring in the very commit their reviewer last approved
     (a merge of a branch that moved after its review, or of work never approved)."""
     events = project.store.all_events_after(0, kinds=(EventKind.REVIEW_VERDICT, EventKind.TASK_MERGED))
-
-    def parents(commit: str) -> list[str]:
-        shown = proc.run(["git", "-C", str(project.plan.repo), "rev-list", "--parents", "-n", "1", commit, "--"])
-        return shown.output.split()[1:] if shown.ok else []
-
-    return not_as_reviewed(events, parents)
+    branch = project.plan.project.integration_branch
+    listed = proc.run(["git", "-C", str(project.plan.repo), "log", "--first-parent", "--format=%P%x09%s", branch, "--"])
+    return not_as_reviewed(events, merged_tips(listed.output if listed.ok else ""))
 
 
-def not_as_reviewed(events: Sequence[Event], parents: Callable[[str], Sequence[str]]) -> list[str]:
-    """Of ``events`` (verdicts and merges), the merged tasks whose merge commit is not the last
-    approved commit or a merge of it."""
+def merged_tips(log: str) -> dict[str, str]:
+    """Each task's commit that czar's merge of it brought in (its merge commit's second parent),
+    from the integration branch's first-parent log (``%P<tab>%s`` a line)."""
+    found: dict[str, str] = {}
+    for line in log.splitlines():
+        parents, _, subject = line.partition("\t")
+        merged = MERGE_SUBJECT.match(subject)
+        if merged and len(parents.split()) == 2:
+            found.setdefault(merged.group(1), parents.split()[1])
+    return found
+
+
+def not_as_reviewed(events: Sequence[Event], merged: Mapping[str, str]) -> list[str]:
+    """Of ``events`` (verdicts and merges), the merged tasks whose merged commit (``merged``; else,
+    merged without a merge commit of its own, the one its event names) is not the last one
+    approved."""
     approved: dict[str, str] = {}
-    merges: dict[str, str] = {}
+    at: dict[str, str] = {}
     for event in events:
         if event.task_id is None:
             continue
         if event.kind == EventKind.TASK_MERGED:
-            merges[event.task_id] = str(event.payload.get("commit", ""))
+            at[event.task_id] = merged.get(event.task_id) or str(event.payload.get("commit", ""))
         elif event.kind == EventKind.REVIEW_VERDICT:
             ok = event.payload.get("verdict") == "approve"
             approved[event.task_id] = str(event.payload.get("commit", "")) if ok else ""
-    return sorted(
-        task
-        for task, merge in merges.items()
-        if not approved.get(task) or approved[task] not in (merge, *parents(merge))
-    )
+    return sorted(task for task, commit in at.items() if not approved.get(task) or approved[task] != commit)
 
 
 def _finished(project: Project) -> bool:
