@@ -47,6 +47,11 @@ def tools(project: Project, worker: str = "w1", token: str = "secret-1") -> Agen
     return AgentTools.for_caller(Caller(project.paths, worker, token))
 
 
+def worker_state(project: Project, worker: str = "w1") -> str:
+    with project.store.read() as conn:
+        return str(Store.worker(conn, worker).state)
+
+
 def task(project: Project, tid: str) -> object:
     with project.store.read() as conn:
         return Store.task(conn, tid)
@@ -325,6 +330,31 @@ def test_a_request_asked_again_after_its_call_was_cut_takes_the_place_of_the_one
     shown(long, gone.pid, 3)
     assert tools(project)._decide("WebFetch", long + "/other")[1] is None
     assert tools(project)._decide("WebFetch", long[:1000])[1] == 3  # (the same, whole: taken)
+
+
+def test_a_request_the_policy_decides_leaves_the_one_shown_to_a_person_waiting(project: Project) -> None:
+    """Found in review (older): two tool calls of one turn, one shown to a person and one the
+    policy allows: the allowed one set the worker to work, and the one shown was denied at once as
+    withdrawn, before any person could answer it."""
+    import threading
+
+    from czar.supervisor.people import answer_permission
+
+    t = tools(project)
+    t.acknowledge("a")
+    asked: list[tuple[Decision, str]] = []
+    first = threading.Thread(
+        target=lambda: asked.append(tools(project).decide_permission("WebFetch", "https://example.com/x"))
+    )
+    first.start()
+    retry_until(lambda: worker_state(project) == "waiting_permission", what="the request shown")
+    inside = str(project.paths.worktree("a") / "notes.txt")
+    assert tools(project).decide_permission("Write", inside)[0] is Decision.ALLOW
+    time.sleep(0.5)
+    assert not asked and worker_state(project) == "waiting_permission"  # still shown, still waiting
+    answer_permission(project, "w1", True)
+    first.join(timeout=10)
+    assert asked == [(Decision.ALLOW, "allowed by a person")]
 
 
 def test_an_answer_given_between_the_waiting_calls_two_looks_is_not_taken_for_a_withdrawal(

@@ -491,7 +491,10 @@ class AgentTools:
                     actor=self.worker,
                 )
             else:
-                self._alive(conn, state=WorkerState.WORKING)
+                # Another request of this worker shown to a person (two tool calls of one turn)
+                # still waits for its answer: this one does not withdraw it.
+                other = waiting.state == WorkerState.WAITING_PERMISSION.value
+                self._alive(conn, state=None if other else WorkerState.WORKING)
             return verdict, event if asking else None
 
     def decide_permission(self, tool: str, target: str) -> tuple[policy.Decision, str]:
