@@ -350,6 +350,8 @@ def test_a_request_the_policy_decides_leaves_the_one_shown_to_a_person_waiting(p
     retry_until(lambda: worker_state(project) == "waiting_permission", what="the request shown")
     inside = str(project.paths.worktree("a") / "notes.txt")
     assert tools(project).decide_permission("Write", inside)[0] is Decision.ALLOW
+    tools(project).acknowledge("a")  # a report of a parallel call, its model heard again: the same
+    tools(project).model_reachable()
     time.sleep(0.5)
     assert not asked and worker_state(project) == "waiting_permission"  # still shown, still waiting
     answer_permission(project, "w1", True)

@@ -113,7 +113,15 @@ class AgentTools:
     def _ids(self, cur: AtWork) -> dict[str, Any]:
         return {"actor": self.worker, "worker": self.worker, "task": cur.task.id, "attempt": cur.attempt.id}
 
-    def _alive(self, conn: Tx, *, progress: bool = False, state: WorkerState | None = None) -> None:
+    def _alive(
+        self, conn: Tx, *, progress: bool = False, state: WorkerState | None = None, withdraw: bool = False
+    ) -> None:
+        """The agent did something: its worker seen alive, in ``state`` if given. A request of its
+        shown to a person keeps waiting (what a parallel call of the same turn did is no answer to
+        it), unless ``withdraw``: the agent handed its task in."""
+        waiting = WorkerState.WAITING_PERMISSION.value
+        if state is not None and not withdraw and Store.worker(conn, self.worker).state == waiting:
+            state = None
         now = time.time()
         fields: dict[str, Any] = {"last_output": now, "last_seen": now}
         if state is WorkerState.WORKING:
@@ -245,7 +253,7 @@ class AgentTools:
                 actor=self.worker,
                 reason=f"the agent finished: {summary[:200]}",
             )
-            self._alive(conn, state=WorkerState.WORKING)
+            self._alive(conn, state=WorkerState.WORKING, withdraw=True)
             return f"task {cur.task.id} submitted; czar verifies it now and tells you if anything fails"
 
     # -- reviewing ---------------------------------------------------------------------------
@@ -491,10 +499,7 @@ class AgentTools:
                     actor=self.worker,
                 )
             else:
-                # Another request of this worker shown to a person (two tool calls of one turn)
-                # still waits for its answer: this one does not withdraw it.
-                other = waiting.state == WorkerState.WAITING_PERMISSION.value
-                self._alive(conn, state=None if other else WorkerState.WORKING)
+                self._alive(conn, state=WorkerState.WORKING)  # (not over a request shown to a person)
             return verdict, event if asking else None
 
     def decide_permission(self, tool: str, target: str) -> tuple[policy.Decision, str]:

@@ -44,7 +44,7 @@ from czar.core import egress, pricing, usage
 from czar.core.events import EventKind
 from czar.core.host_commands import Answer, MessageKind, Posted, Restart, StartTask, StopAgent, Tell, Unreadable
 from czar.core.shown import on_one_line, visible
-from czar.core.states import HANDED_IN, TaskState, WorkerState
+from czar.core.states import HANDED_IN, TaskState
 from czar.host import delivery, output, signals
 from czar.host.agent_process import AgentProcess
 from czar.host.agent_run import AgentRun, Submit
@@ -353,7 +353,8 @@ class WorkerHost:
                 self.say(f">> permission {'allowed' if allow else 'denied'}: {reason}")
                 if not cur.adapter.capabilities.permission_tool:  # else its permission tool call gets it
                     self.send(f"{'allow' if allow else 'deny'}: {reason}", MessageKind.ANSWER)
-                self.link.worker_fields(state=WorkerState.WORKING, detail=None)
+                # (Its worker was set to work where the answer was posted: by now it may show the
+                # agent's next request, which is not this answer's to withdraw.)
                 self._done(posted, EventKind.AGENT_ANSWER_DELIVERED, allow=allow)
             case Restart(reason=reason, reset_to=reset_to, prompt=prompt):
                 self.agent.stop_agent(patience=0.0)  # it is being replaced because it misbehaves: no waiting
