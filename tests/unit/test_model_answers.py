@@ -335,6 +335,10 @@ def test_codex_and_gemini_calls_that_could_not_be_made_are_asked_again() -> None
     closed = "tool call error: Transport channel closed"
     assert _openai_request({"input": [task, *codex(1, "ok"), *codex(2, closed)]}).answered == 1
     assert _openai_request({"input": [task, *codex(1, closed), *codex(2, "ok")]}).answered == 1
+    # Refused as made by a process czar had replaced (killed with its host), then resumed.
+    replaced = "tool call error: this agent process of worker w3 was replaced"
+    go_on = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "czar restarted you."}]}
+    assert _openai_request({"input": [task, *codex(1, "ok"), *codex(2, replaced), go_on]}).answered == 1
     shell = [
         {"type": "function_call", "call_id": "s1", "name": "exec_command", "arguments": "{}"},
         {"type": "function_call_output", "call_id": "s1", "output": "npm ERR! fetch failed"},

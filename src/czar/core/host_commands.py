@@ -34,6 +34,15 @@ class MessageKind(StrEnum):
     RESTACK = "restack"  # the approved work its branch is stacked on changed: bring the new version in
 
 
+# What an agent started again with its session resumed is told (its host's restart, or the
+# supervisor's): a call of czar's tools its last process made as it was stopped may have been cut
+# or refused (a replaced process's calls are), and a model that saw it fail would go on past it.
+RESUMED = (
+    "czar restarted you. Continue your task where you left off. A call of czar's tools that failed just"
+    " before (czar's tools unreachable, or your process replaced) was not recorded: make it again."
+)
+
+
 @dataclass(frozen=True)
 class StartTask:
     """Start an agent on a task (after ending whatever the host ran before)."""

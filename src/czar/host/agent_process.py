@@ -22,7 +22,7 @@ from czar.agent_tools.identity import ENV_PROJECT, ENV_TOKEN, ENV_WORKER, Caller
 from czar.agent_tools.relay import ENV_ENDPOINT, RelayServer
 from czar.agents.base import LaunchContext, SignalKind
 from czar.core.events import EventKind
-from czar.core.host_commands import MessageKind
+from czar.core.host_commands import RESUMED, MessageKind
 from czar.errors import CzarError
 from czar.host import output, user_config
 from czar.host.agent_run import AgentRun
@@ -426,7 +426,7 @@ class AgentProcess:
         if why is not None and not cur.finished:
             # Stopped by this host to start again: not a crash of its own, nothing charged.
             cur.host_restarts += 1
-            self.relaunch([("czar restarted you. Continue your task where you left off.", MessageKind.CONTINUE)])
+            self.relaunch([(RESUMED, MessageKind.CONTINUE)])
             self.host.emit(cur, EventKind.AGENT_RESTARTED, launch=cur.launches, reason=why, by="host")
             return
         # An agent that ends on failed requests to its model did not crash: it waits for its model

@@ -42,7 +42,17 @@ from czar.agents.base import HookKind, Signal, SignalKind
 from czar.agents.host_settings import HostSettings
 from czar.core import egress, pricing, usage
 from czar.core.events import EventKind
-from czar.core.host_commands import Answer, MessageKind, Posted, Restart, StartTask, StopAgent, Tell, Unreadable
+from czar.core.host_commands import (
+    RESUMED,
+    Answer,
+    MessageKind,
+    Posted,
+    Restart,
+    StartTask,
+    StopAgent,
+    Tell,
+    Unreadable,
+)
 from czar.core.shown import on_one_line, visible
 from czar.core.states import HANDED_IN, TaskState
 from czar.host import delivery, output, signals
@@ -365,9 +375,7 @@ class WorkerHost:
                 if prompt:  # a correction: the full, right text again
                     self.agent.relaunch([(prompt, MessageKind.CORRECTION)], whole=True)
                 else:
-                    self.agent.relaunch(
-                        [("czar restarted you. Continue your task where you left off.", MessageKind.CONTINUE)]
-                    )
+                    self.agent.relaunch([(RESUMED, MessageKind.CONTINUE)])
                 self._done(posted, EventKind.AGENT_RESTARTED, launch=cur.launches, reason=reason)
             case StopAgent():
                 self.agent.retire()

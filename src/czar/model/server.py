@@ -48,13 +48,15 @@ class Request:
 
 
 # A tool call the agent could not make (its permission check or czar's tools unreachable: a
-# sandbox's network or czar's tools server killed), as each agent words it: the error of a call of
+# sandbox's network or czar's tools server killed; refused, as made by a process of the agent's
+# that czar had replaced, then resumed), as each agent words it: the error of a call of
 # czar's tools, or of Claude Code's own (``<tool_use_error>``), never a command's output. A model
 # tries such a call again rather than go on past it; the script does, ``RETRIES`` times at most.
 UNREACHED = re.compile(
     r"Unable to connect|ECONNREFUSED|ECONNRESET|fetch failed|Transport channel closed|Not connected"
     r"|[Cc]onnection (?:refused|reset|closed)|socket connection was closed|socket hang up|other side closed"
     r"|error sending request"
+    r"|agent process of worker \S+ was replaced"  # (czar's: the call came from a process since replaced)
 )
 RETRIES = 2
 RETRY_WAIT = 1.0  # seconds before each try again: a model's turn takes that long, a server starts again
