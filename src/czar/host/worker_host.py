@@ -63,7 +63,7 @@ from czar.host.output import Note
 from czar.host.sandboxing import AgentSandbox
 from czar.host.screen import Pane, Screen
 from czar.paths import ProjectPaths
-from czar.runtime import logs, sandbox, untrusted
+from czar.runtime import logs, proc, sandbox, untrusted
 from czar.store.doorbell import Listener, worker_bell
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ class WorkerHost:
     # -- main loop ---------------------------------------------------------------------------
 
     def run(self) -> int:
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        for sig in proc.STOP_SIGNALS:
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGWINCH, self._on_resize)
         # Rung only by commands posted to this worker.
@@ -465,7 +465,7 @@ class WorkerHost:
         if cur.host_restarts < HOST_RESTARTS:
             cur.restarting = why
         cur.watch = output.ModelWatch()  # (its failed requests were not its model's)
-        cur.proc.signal_group(signal.SIGKILL)
+        cur.proc.kill_all()  # (its sandbox's inside too, which holds its output open)
 
     def unreachable(self, cur: AgentRun) -> str:
         """The evidence that the agent cannot reach its model, for people."""

@@ -176,6 +176,13 @@ class Child:
     def signal_group(self, sig: int) -> None:
         kill_group(self.pid, sig)
 
+    def kill_all(self) -> None:
+        """Kill it and what it started, a session of their own included (a sandbox's), at once:
+        what holds its output open would keep its end from being seen. Not waited for."""
+        inside = ancestry.descendants(self.pid)
+        kill_group(self.pid)
+        kill_all(inside, patience=0)
+
     def end_all(self, patience: float = 5.0) -> list[int]:
         """Kill its process group and wait for it. What it started in a session of its own (out of
         the group's reach, as in a sandbox) ends with it and is waited for too, up to ``patience``
