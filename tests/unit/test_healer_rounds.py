@@ -110,6 +110,33 @@ def test_a_permission_request_nobody_answers_is_denied_in_time(tmp_path: Path, c
     assert decided[0].payload["tool"] == "Bash"  # what was denied, as the other decisions say it
 
 
+def test_a_request_answered_as_the_round_looked_is_not_denied_nor_the_next_one_shown(
+    tmp_path: Path, czar_home: Path, host: int
+) -> None:
+    # Found in review: a person answered the request the round found unanswered, and the agent's
+    # next request was shown, between the round's look and its repair: the round denied that one,
+    # shown a moment before, "nobody answered".
+    f, healer = _working(tmp_path, host)
+    with f.project.store.write() as conn:
+        detail = f'{{"asked_at": {f.clock.time()}, "tool": "Bash", "asked": 1}}'
+        Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
+    f.clock.advance(T.permission_timeout)
+    repair = healer._repair
+    following = f'{{"asked_at": {f.clock.time()}, "tool": "WebFetch", "asked": 2}}'
+
+    def answered_meanwhile(*args: Any) -> None:
+        with f.project.store.write() as conn:
+            Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=following)
+        repair(*args)
+
+    healer._repair = answered_meanwhile  # type: ignore[method-assign]
+    healer.tick()
+    assert f.told("w1") == ["start"]  # no answer sent
+    assert not [e for e in f.project.store.events_after(0) if e.kind == "permission.decided"]
+    with f.project.store.read() as conn:
+        assert Store.worker(conn, "w1").detail == following
+
+
 def test_an_agent_on_the_wrong_task_is_corrected_once_then_its_task_starts_fresh(
     tmp_path: Path, czar_home: Path, host: int
 ) -> None:

@@ -248,6 +248,8 @@ class Healer:
             task = Store.task(conn, v.task)
             if task.attempt_id != pt.attempt:
                 return  # the attempt ended since we looked
+            if repair is Repair.DENY and not _still_shown(Store.worker(conn, v.worker), f.since):
+                return  # answered since we looked, or another request shown since: its own time
             sidelines = Store.events_of_task(conn, v.task, (EventKind.HEALTH_SIDELINE,))
             if (
                 repair is Repair.SIDELINE
@@ -375,6 +377,14 @@ def host_alive(worker: Worker, now: float, live: set[str]) -> bool:
         since = worker.state_since or worker.updated_at
         return worker.id in live and now - since < HOST_START_SECONDS
     return proc.pid_alive(worker.pid)
+
+
+def _still_shown(worker: Worker, since: float) -> bool:
+    """The worker still waits for a person on the request shown at ``since`` (the one the health
+    round found unanswered for too long)."""
+    shown = Asked.read(worker.detail)
+    asked = worker.state_since if shown.asked_at is None else shown.asked_at
+    return worker.state == WorkerState.WAITING_PERMISSION.value and asked == since
 
 
 def nudge_text(f: Diagnosis, task: str) -> str:
