@@ -359,6 +359,31 @@ def test_a_request_the_policy_decides_leaves_the_one_shown_to_a_person_waiting(p
     assert asked == [(Decision.ALLOW, "allowed by a person")]
 
 
+def test_a_persons_answer_to_a_question_leaves_a_permission_asked_since_waiting(project: Project) -> None:
+    """Found in review (older): the agent asked a question, then made a tool call a person must
+    allow; the person's answer to the question (`czar tell`) denied that request as withdrawn."""
+    import threading
+
+    from czar.supervisor.people import answer_permission, tell
+
+    t = tools(project)
+    t.acknowledge("a")
+    t.ask("which port should the server use?")
+    asked: list[tuple[Decision, str]] = []
+    waiting = threading.Thread(
+        target=lambda: asked.append(tools(project).decide_permission("WebFetch", "https://example.com/x"))
+    )
+    waiting.start()
+    retry_until(lambda: worker_state(project) == "waiting_permission", what="the request shown")
+    tell(project, "w1", "use 8080")
+    time.sleep(0.5)
+    assert not asked and worker_state(project) == "waiting_permission"
+    assert next(t for t in project.store.tasks() if t.id == "a").blocked_on is None  # the question: answered
+    answer_permission(project, "w1", True)
+    waiting.join(timeout=10)
+    assert asked == [(Decision.ALLOW, "allowed by a person")]
+
+
 def test_an_answer_given_between_the_waiting_calls_two_looks_is_not_taken_for_a_withdrawal(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -92,9 +92,11 @@ def tell(project: Project, worker_id: str, text: str) -> str:
         task, attempt = _busy_worker(conn, project, worker_id)
         Store.post(conn, worker_id, Tell(attempt, MessageKind.PERSON, text))
         if Store.task(conn, task).blocked_on == PERSON:
-            # The person answered what the agent waited for.
+            # The person answered what the agent waited for (a permission request it made since
+            # waits on for its own answer).
             Store.set_waits(conn, task, None)
-            Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
+            if Store.worker(conn, worker_id).state != WorkerState.WAITING_PERMISSION.value:
+                Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
         Store.emit(conn, EventKind.PERSON_TOLD, actor="person", task=task, worker=worker_id, attempt=attempt, text=text)
     return f"sent to worker {worker_id} (task {task})"
 
