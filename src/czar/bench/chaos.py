@@ -164,6 +164,7 @@ def run(
     workers: int = 3,
     seed: int = 1,
     kills: int = 20,
+    every: float = 0.7,
     folder: Path | None = None,
     timeout: float = 600,
     progress: bool = False,
@@ -192,9 +193,10 @@ def run(
         plan = root / "czar.toml"
         plan.write_text(plan_text(kind, tasks, workers, url, review=review, stack=stack), encoding="utf-8")
         project = open_project(plan)
-        return _under_fire(project, random.Random(seed), kills, timeout, progress) | {
+        return _under_fire(project, random.Random(seed), (kills, every), timeout, progress) | {
             "agent": kind,
             "seed": seed,
+            "every": every,
             "workers": workers,
             "review": review,
             "stack": stack,
@@ -207,7 +209,12 @@ def run(
         os.environ.update(saved)
 
 
-def _under_fire(project: Project, rng: random.Random, kills: int, timeout: float, progress: bool) -> dict[str, Any]:
+def _under_fire(
+    project: Project, rng: random.Random, pace: tuple[int, float], timeout: float, progress: bool
+) -> dict[str, Any]:
+    """``pace``: the most kills, and the mean of the seconds between two looks (four in five kill)."""
+    kills, every = pace
+
     def say(text: str) -> None:
         if progress:
             print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
@@ -219,7 +226,7 @@ def _under_fire(project: Project, rng: random.Random, kills: int, timeout: float
     launcher.up(project)
     try:
         while time.monotonic() - started < timeout and not _finished(project):
-            time.sleep(rng.uniform(0.2, 1.2))
+            time.sleep(rng.uniform(0.3 * every, 1.7 * every))
             if launcher.supervisor_pid(project) is None:
                 try:
                     launcher.up(project)

@@ -445,6 +445,10 @@ def bench(
     stacked: Annotated[
         bool, typer.Option("--stack", help="chaos: dependents start from their dependencies' approved work.")
     ] = False,
+    kills: Annotated[int, typer.Option("--kills", min=0, max=10_000, help="chaos: the most kills.")] = 20,
+    every: Annotated[
+        float, typer.Option("--every", min=0.05, max=60, help="chaos: mean seconds between two kills' chances.")
+    ] = 0.7,
 ) -> None:
     """Run a benchmark on real git and tmux (simulated agents, or the real agent CLIs against the
     scripted model); exit 1 if a target is missed."""
@@ -458,8 +462,9 @@ def bench(
         raise CzarError(f"unexpected argument(s) {' '.join(replay)!r}: only replay takes a repository and a range")
     given = {"workers": workers, "tasks": tasks, "seed": seed, "task_seconds": task_seconds}
     options = {k: v for k, v in given.items() if v is not None}
-    if (with_review or stacked) and scenario != "chaos":
-        raise CzarError("--review and --stack are for the chaos benchmark")
+    chaos_only = with_review or stacked or kills != 20 or every != 0.7
+    if chaos_only and scenario != "chaos":
+        raise CzarError("--review, --stack, --kills and --every are for the chaos benchmark")
     if options and scenario == "seed":
         raise CzarError(
             "the seed scenario is fixed; --workers, --tasks, --seed and --task-seconds are for scale and dag"
@@ -482,6 +487,8 @@ def bench(
             progress=not as_json,
             review=with_review,
             stack=stacked,
+            kills=kills,
+            every=every,
         )
         _measured(f"benchmark chaos ({measured['agent']}, seed {measured['seed']})", measured, as_json)
     if scenario == "stack":
