@@ -176,3 +176,25 @@ def test_a_child_that_cannot_start_raises(tmp_path: Path) -> None:
 
     with pytest.raises(OSError):
         proc.spawn([str(tmp_path / "missing")], cwd=tmp_path, env={})
+
+
+def test_killing_a_child_at_once_kills_what_it_started_in_a_session_of_its_own(tmp_path: Path) -> None:
+    # A worker host that stops its agent to start it again at once (``Child.kill_all``): a
+    # grandchild in a session of its own (a sandbox's inside, killed as it started) holds the
+    # child's output open, and the child's end would never be seen.
+    code = (
+        "import subprocess, sys, time\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = proc.spawn([sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ))
+    try:
+        line = retry_until(lambda: child.read(100)[0] or None, what="the grandchild's pid")
+        grandchild = int(line.split()[0])
+        child.kill_all()
+        retry_until(lambda: child.read(100)[1] or None, what="the end of its output")
+        assert proc.wait_gone([grandchild], timeout=5)
+    finally:
+        child.end_all(patience=0)
+        child.close()
