@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from czar.bench.chaos import merged_tips, not_as_reviewed, plan_text
+from czar.bench.chaos import merged_tips, not_as_reviewed, plan_text, why_failed
 from czar.core.events import EventKind
 from czar.plan.model import PlanFile
 from czar.store.events import Event
@@ -71,3 +71,20 @@ def test_a_merge_counts_as_reviewed_only_when_it_brings_in_the_last_approved_com
         _event(EventKind.TASK_MERGED, "e", commit="e2"),  # its last verdict was not an approval
     ]
     assert not_as_reviewed(events, merged) == ["b", "c", "e"]
+
+
+def test_why_tasks_failed_names_each_ones_own_reason_without_its_agents_last_words() -> None:
+    def failed(task: str, reason: str) -> Event:
+        return _event(EventKind.TASK_STATE, task, new="failed", old="running", reason=reason)
+
+    events = [
+        _event(EventKind.TASK_STATE, "t0", new="running", old="assigned", reason="acknowledged"),
+        failed("t0", "agent_exited: the agent of w1 exited before finishing t0; it said last: x; y; no attempts left"),
+        failed("t1", "dependency t0 failed or was cancelled"),
+        failed("t3", "crashed: the worker host of w2 is gone; no attempts left"),
+    ]
+    assert why_failed(events) == (
+        "t0: agent_exited: the agent of w1 exited before finishing t0; no attempts left; "
+        "t3: crashed: the worker host of w2 is gone; no attempts left"
+    )
+    assert why_failed(events[:1]) == ""

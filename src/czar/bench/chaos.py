@@ -152,6 +152,18 @@ def not_as_reviewed(events: Sequence[Event], merged: Mapping[str, str]) -> list[
     return sorted(task for task, commit in at.items() if not approved.get(task) or approved[task] != commit)
 
 
+def why_failed(events: Sequence[Event]) -> str:
+    """Of a run's changes of task state, why each task that failed did, its own reason (not a
+    dependency's): a person tells a task whose agent kept being killed (by design: each crash
+    spends a restart, then an attempt) from a fault of czar's at a glance."""
+    reasons = {}
+    for event in events:
+        reason = str(event.payload.get("reason", ""))
+        if event.payload.get("new") == "failed" and event.task_id and not reason.startswith("dependency "):
+            reasons[event.task_id] = re.sub(r"; it said last: .*?(?=; no attempts left|$)", "", reason)[:160]
+    return "; ".join(f"{task}: {why}" for task, why in reasons.items())
+
+
 def _finished(project: Project) -> bool:
     with project.store.read() as conn:
         return Store.all_finished(conn)
@@ -273,6 +285,7 @@ def _under_fire(
         "restacks": len(restacked),
         "start_failures": len(refused),
         "first_start_failure": refused[0] if refused else "",
+        "why_tasks_failed": why_failed(project.store.all_events_after(0, kinds=(EventKind.TASK_STATE,))),
         "wall_seconds": round(wall, 1),
         "targets": {
             "merged": {
