@@ -513,3 +513,28 @@ def test_a_task_the_run_settled_already_is_not_refused_for_its_script(root: Path
     project.store.close()
     result = czar("validate", str(plan))  # carrying the run on for the rest
     assert result.returncode == 0, result
+
+
+def test_one_broken_project_is_said_in_its_row_and_the_others_are_listed(root: Path, czar_home: Path) -> None:
+    for name in ("good", "bad"):
+        write_plan(root, name, [sim_task("a")]).rename(root / f"{name}.toml")
+        assert czar("status", str(root / f"{name}.toml")).returncode == 0
+    broken = czar_home / "projects" / "bad" / "czar.db"
+    broken.write_bytes(os.urandom(5000))
+    try:
+        result = czar("projects", "--json")
+        assert result.returncode == 0, result.stderr
+        listed = {p["name"]: p for p in json.loads(result.stdout)}
+        assert listed.keys() == {"good", "bad"}
+        assert "file is not a database" in listed["bad"]["problem"] and listed["good"]["problem"] is None
+    finally:
+        shutil.rmtree(broken.parent)  # (the suite's own look for runs left going reads every store)
+
+
+def test_a_path_the_system_refuses_is_one_line(root: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found by fuzzing: a CZAR_HOME with a name longer than the system allows ended every command
+    # on a traceback (and so did an existing file given where a folder goes).
+    monkeypatch.setenv("CZAR_HOME", str(root / ("h" * 300)))
+    result = czar("projects")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("czar: File name too long: ") and len(result.stderr.splitlines()) == 1

@@ -137,6 +137,18 @@ def test_body_file_text_becomes_the_body(tmp_path: Path) -> None:
     assert plan.task("a").body == text
 
 
+def test_a_path_the_system_cannot_take_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    # Found by a helper's fuzzing: a NUL, or a name longer than the system allows, raised from
+    # the path's resolution.
+    body = '[[tasks]]\nid = "a"\nbody_file = "{}"\n'
+    assert "a path cannot hold a NUL character" in only_problem(tmp_path, PROJECT + body.format("a\\u0000b"))
+    assert "longer than 255 bytes" in only_problem(tmp_path, PROJECT + body.format("x" * 300))
+    repo = PROJECT + 'repo = "{}"\n[[tasks]]\nid = "a"\nbody = "do a"\n'
+    assert "a path cannot hold a NUL character" in only_problem(tmp_path, repo.format("r\\u0000"))
+    assert "longer than 255 bytes" in only_problem(tmp_path, repo.format("sub/" + "r" * 256))
+    assert load_plan(write_plan(tmp_path, repo.format("sub/" + "r" * 255))).repo.name == "r" * 255
+
+
 def test_task_id_alphabet_accepts_dashes_and_underscores(tmp_path: Path) -> None:
     plan = load_plan(write_plan(tmp_path, PROJECT + '[[tasks]]\nid = "A1_b-2"\nbody = "x"\n'))
     assert plan.tasks[0].id == "A1_b-2"

@@ -39,7 +39,7 @@ def scale(workers: int = 100, tasks: int = 300, seed: int = 7, task_seconds: flo
     entries = []
     names = [f"t{i:03d}" for i in range(tasks)]
     for i, tid in enumerate(names):
-        deps = tuple(sorted(rnd.sample(names[:first], k=2))) if i >= first else ()
+        deps = tuple(sorted(rnd.sample(names[:first], k=min(2, first)))) if i >= first else ()
         # Real tasks take many minutes; these take about ``task_seconds``: a hundred agents then
         # hand in a task or two a second, bursts included, as a busy real team would, and the
         # first (half again as long) finish after a hundred worker hosts have started (a CPU

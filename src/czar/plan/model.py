@@ -27,6 +27,19 @@ def _glob(pattern: str) -> str:
 
 # Checked one by one, so that every bad glob of a scope gets its own line.
 Glob = Annotated[str, AfterValidator(_glob)]
+NAME_MAX = 255  # bytes in one name of a path, on every file system czar runs on
+
+
+def _path_text(text: str) -> str:
+    """A path the plan names: one the system can take (no NUL, no name longer than it allows)."""
+    if "\0" in text:
+        raise ValueError("a path cannot hold a NUL character")
+    if any(len(part.encode()) > NAME_MAX for part in text.split("/")):
+        raise ValueError(f"a name in the path is longer than {NAME_MAX} bytes")
+    return text
+
+
+PathText = Annotated[str, AfterValidator(_path_text)]
 
 
 class _Strict(BaseModel):
@@ -36,7 +49,7 @@ class _Strict(BaseModel):
 class ProjectConfig(_Strict):
     name: str
     """Project name; names the data folder, the tmux session and the store."""
-    repo: str = "."
+    repo: PathText = "."
     """The git repository, relative to the plan file (or absolute)."""
     base_branch: str = "main"
     """The branch the integration branch starts from."""
@@ -388,7 +401,7 @@ class TaskConfig(_Strict):
     """One line for tables and the board."""
     body: str | None = None
     """The full text the agent receives."""
-    body_file: str | None = None
+    body_file: PathText | None = None
     """A Markdown file (relative to the plan, inside its folder unless the project sets
     ``body_files_outside_plan``) whose text is the body; czar reads and delivers it."""
     depends_on: list[str] = Field(default_factory=list)

@@ -40,7 +40,10 @@ def all_projects(home: Path | None = None) -> list[ProjectEntry]:
 
 def _entry(paths: ProjectPaths) -> ProjectEntry:
     pid = holder_pid(paths.supervisor_lock)
-    store = Store(paths)
+    try:  # (one broken project is said in its row: the others are listed all the same)
+        store = Store(paths)
+    except CzarError as exc:
+        return ProjectEntry(paths.name, str(paths.root), None, None, pid is not None, pid, problem=str(exc))
     try:
         with store.read() as conn:
             plan = Store.get_meta(conn, "plan_path", None)

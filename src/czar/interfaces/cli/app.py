@@ -293,7 +293,7 @@ app.add_typer(pr_app, name="pr")
 
 @pr_app.command("show")
 def pr_show(
-    number: Annotated[int, typer.Argument(help="The pull request's number (`czar prs`).", min=1)],
+    number: Annotated[int, typer.Argument(help="The pull request's number (`czar prs`).", min=1, max=2**63 - 1)],
     plan: PlanArg = DEFAULT_PLAN,
     as_json: JsonOpt = False,
 ) -> None:
@@ -748,3 +748,7 @@ def main() -> None:
     except KeyboardInterrupt:
         print("czar: interrupted", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:  # a path the system refuses (too long, a file where a folder goes): said, not traced
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"czar: {exc.strerror or exc}{where}", file=sys.stderr)
+        sys.exit(1)
