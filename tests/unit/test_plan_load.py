@@ -149,6 +149,14 @@ def test_a_path_the_system_cannot_take_is_one_line_not_a_traceback(tmp_path: Pat
     assert load_plan(write_plan(tmp_path, repo.format("sub/" + "r" * 255))).repo.name == "r" * 255
 
 
+def test_a_title_is_one_line_with_no_control_characters(tmp_path: Path) -> None:
+    # Found by fuzzing: an escape sequence in a title passed, and `czar status` printed it raw.
+    task = '[[tasks]]\nid = "a"\nbody = "do a"\ntitle = "{}"\n'
+    for bad in ("t\\u001b]0;PWNED\\u0007", "two\\nlines", "nul\\u0000"):
+        assert "no control characters" in only_problem(tmp_path, PROJECT + task.format(bad)), bad
+    assert load_plan(write_plan(tmp_path, PROJECT + task.format("ünïcode — fine"))).task("a").title == "ünïcode — fine"
+
+
 def test_task_id_alphabet_accepts_dashes_and_underscores(tmp_path: Path) -> None:
     plan = load_plan(write_plan(tmp_path, PROJECT + '[[tasks]]\nid = "A1_b-2"\nbody = "x"\n'))
     assert plan.tasks[0].id == "A1_b-2"

@@ -23,6 +23,7 @@ from czar.bench.harness import run_to_end
 from czar.bench.scenario import toml_task
 from czar.core import hunks
 from czar.core.events import EventKind
+from czar.core.shown import visible
 from czar.errors import CzarError, GitError
 from czar.supervisor import outcome
 from czar.supervisor.project import open_project
@@ -95,7 +96,7 @@ def plan_text(name: str, history: list[Commit], workers: int, deps: bool) -> str
     entries = []
     for i, c in enumerate(history):
         tid = task_id(i, c)
-        title = c.subject[:120] or c.sha[:8]
+        title = visible(c.subject[:120]).replace("\t", " ") or c.sha[:8]  # (a title: no control character)
         prose = f"Make the change of commit {c.sha[:12]} ({title}) on your branch: files {', '.join(c.files[:20])}."
         entries.append(toml_task(tid, title, prose, script(c), deps=edges.get(tid, ()), accept=()))
     return head + "\n".join(entries)

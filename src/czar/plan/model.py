@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -431,6 +432,15 @@ class TaskConfig(_Strict):
     def _id(cls, v: str) -> str:
         if not TASK_ID.match(v):
             raise ValueError("must be letters, digits, '-' or '_' (at most 64), starting with a letter or digit")
+        return v
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        # One line of text: shown in terminals, logs and commit messages, where a control
+        # character (an escape sequence) would act instead of being read.
+        if any(unicodedata.category(c) == "Cc" for c in v):
+            raise ValueError("must be one line of text, with no control characters")
         return v
 
 
