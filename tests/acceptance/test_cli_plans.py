@@ -538,3 +538,11 @@ def test_a_path_the_system_refuses_is_one_line(root: Path, czar_home: Path, monk
     result = czar("projects")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("czar: File name too long: ") and len(result.stderr.splitlines()) == 1
+
+
+def test_an_omnibus_that_cannot_be_written_exits_non_zero(root: Path) -> None:
+    # Found by fuzzing: before any run, it said why not and exited 0.
+    plan = write_plan(root, "early", [sim_task("a")])
+    result = czar("omnibus", str(plan))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "omnibus not written" in result.stdout

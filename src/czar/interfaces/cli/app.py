@@ -284,7 +284,8 @@ def omnibus(plan: PlanArg = DEFAULT_PLAN) -> None:
     from czar.supervisor import outcome
 
     project = _open(plan)
-    _views().write_omnibus(project, outcome.integration_check(project))
+    if not _views().write_omnibus(project, outcome.integration_check(project)):
+        raise typer.Exit(1)  # (said why on its line)
 
 
 pr_app = typer.Typer(help="One pull request.", no_args_is_help=True)

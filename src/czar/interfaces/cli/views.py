@@ -285,9 +285,9 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
     return result
 
 
-def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = sys.stdout) -> None:
+def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = sys.stdout) -> bool:
     """The tasks' pull requests brought up to date, then the run's omnibus, proven and written;
-    a line says which, or why not."""
+    a line says which, or why not. False if it could not be written."""
     from czar.core.omnibus import into_base
     from czar.supervisor import omnibus
     from czar.supervisor.pulls import PullRequests
@@ -297,10 +297,10 @@ def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = 
         written = omnibus.write(project, checks_passed)
     except CzarError as exc:  # the run's work is merged whatever happens here; `czar omnibus` tries again
         print(visible(f"omnibus not written: {exc}"), file=print_to, flush=True)
-        return
+        return False
     if written.pull is None:
         print("no omnibus: nothing merged", file=print_to, flush=True)
-        return
+        return True
     proof = (
         "containment proven" if written.proof.ok else "containment NOT proven: " + "; ".join(written.proof.problems())
     )
@@ -325,6 +325,7 @@ def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = 
     from czar.supervisor.report import report_line
 
     print(report_line(project, checks_passed), file=print_to, flush=True)
+    return True
 
 
 def print_measures(title: str, r: dict[str, Any]) -> None:
