@@ -157,6 +157,13 @@ def test_a_title_is_one_line_with_no_control_characters(tmp_path: Path) -> None:
     assert load_plan(write_plan(tmp_path, PROJECT + task.format("ünïcode — fine"))).task("a").title == "ünïcode — fine"
 
 
+def test_rounds_are_bounded(tmp_path: Path) -> None:
+    # Found by fuzzing: a huge max_rounds was taken, and a task that never commits went round
+    # 1,220 times in a minute.
+    task = '[[tasks]]\nid = "a"\nbody = "do a"\n'
+    assert "less than or equal to 100" in only_problem(tmp_path, PROJECT + "max_rounds = 99999999999\n" + task)
+
+
 def test_task_id_alphabet_accepts_dashes_and_underscores(tmp_path: Path) -> None:
     plan = load_plan(write_plan(tmp_path, PROJECT + '[[tasks]]\nid = "A1_b-2"\nbody = "x"\n'))
     assert plan.tasks[0].id == "A1_b-2"

@@ -60,7 +60,7 @@ class ProjectConfig(_Strict):
     """Acceptance commands for every task without its own, and for the integration branch."""
     accept_timeout: float = Field(default=600.0, gt=0)
     """Seconds each acceptance command may run before it counts as failed."""
-    max_rounds: int = Field(default=3, ge=1)
+    max_rounds: int = Field(default=3, ge=1, le=100)  # (more is a task that never ends)
     """Rounds a task gets before it is marked failed: each verification uses one, and so does a
     merge its work broke or an attempt abandoned; waiting for other tasks, or the integration
     branch moving under verified work, uses none. (``max_attempts``, its old name, still reads.)"""
@@ -167,7 +167,7 @@ class ReviewConfig(_Strict):
     """The reviewer workers (r1, r2, ...), of any agent kind: ``{ claude = 1 }``. Empty: no review."""
     prefer_other: bool = True
     """Give a task to a reviewer of another agent kind than its author's when one is free."""
-    max_review_rounds: int = Field(default=2, ge=0)
+    max_review_rounds: int = Field(default=2, ge=0, le=100)
     """How many times reviewers may send a task's work back for changes; one more request fails it."""
     timeout: float = Field(default=900.0, gt=0)
     """Seconds a review may take; then it counts as lost and another reviewer reads the commit."""
