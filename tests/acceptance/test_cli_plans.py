@@ -546,3 +546,12 @@ def test_an_omnibus_that_cannot_be_written_exits_non_zero(root: Path) -> None:
     result = czar("omnibus", str(plan))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "omnibus not written" in result.stdout
+
+
+def test_init_will_not_write_a_plan_into_a_fifo_or_a_device(root: Path) -> None:
+    # Found by fuzzing: `init --force` into a fifo hung for ever, into /dev/null said it wrote.
+    fifo = root / "fifo"
+    os.mkfifo(fifo)
+    for target in (str(fifo), "/dev/null"):
+        result = czar("init", "--force", target, cwd=root, timeout=30)
+        assert result.returncode == 1 and "is not a regular file" in result.stderr, result

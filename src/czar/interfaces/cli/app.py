@@ -118,6 +118,8 @@ def init(
     """Write a commented starter plan."""
     if path.exists() and not force:
         raise CzarError(f"{path} exists; use --force to overwrite it")
+    if path.exists() and not path.is_file():  # a fifo would hang the write, a device swallow the plan
+        raise CzarError(f"{path} is not a regular file; give a plan file's path")
     folder = path.absolute().parent
     base = checked_base_branch(base_branch) if base_branch else base_branch_of(folder)
     repo = repository_of(folder)
