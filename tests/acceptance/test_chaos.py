@@ -37,3 +37,10 @@ def test_its_options_are_its_own(tmp_path: Path, czar_home: Path) -> None:
     result = czar("bench", "stack", "--kills", "5", "--dir", str(tmp_path / "s"))
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "--review, --stack, --kills and --every are for the chaos benchmark" in result.stderr
+
+
+def test_a_timeout_that_is_no_time_is_refused(tmp_path: Path, czar_home: Path) -> None:
+    # Found by fuzzing: nan never timed out, a negative one was taken.
+    for timeout in ("nan", "-5"):
+        result = czar("bench", "chaos", "--timeout", timeout, "--dir", str(tmp_path / "c"))
+        assert result.returncode == 1 and "--timeout must be a number of seconds above 0" in result.stderr

@@ -465,6 +465,8 @@ def bench(
         raise CzarError(f"unexpected argument(s) {' '.join(replay)!r}: only replay takes a repository and a range")
     given = {"workers": workers, "tasks": tasks, "seed": seed, "task_seconds": task_seconds}
     options = {k: v for k, v in given.items() if v is not None}
+    if not 0 < timeout < float("inf"):  # (nan too: a run that never times out)
+        raise CzarError(f"--timeout must be a number of seconds above 0, not {timeout:g}")
     chaos_only = with_review or stacked or kills != 20 or every != 0.7
     if chaos_only and scenario != "chaos":
         raise CzarError("--review, --stack, --kills and --every are for the chaos benchmark")
