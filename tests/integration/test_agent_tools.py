@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,15 @@ def tools(project: Project, worker: str = "w1", token: str = "secret-1") -> Agen
 def worker_state(project: Project, worker: str = "w1") -> str:
     with project.store.read() as conn:
         return str(Store.worker(conn, worker).state)
+
+
+def asking(project: Project, target: str) -> tuple[threading.Thread, list[tuple[Decision, str]]]:
+    """w1's agent asking to fetch ``target``, on a thread of its own (its call waits for a
+    person); the list gets the answer."""
+    answers: list[tuple[Decision, str]] = []
+    call = threading.Thread(target=lambda: answers.append(tools(project).decide_permission("WebFetch", target)))
+    call.start()
+    return call, answers
 
 
 def task(project: Project, tid: str) -> object:
@@ -252,7 +262,6 @@ def test_a_persons_answer_decides_the_request_they_saw_and_the_next_waits_its_tu
     were both released by one `czar allow`, the second shown in place of the first: an agent could
     have a person allow `terraform destroy` by asking for `terraform plan` after it."""
     import json
-    import threading
 
     from czar.supervisor.people import answer_permission
 
@@ -296,7 +305,6 @@ def test_a_request_asked_again_after_its_call_was_cut_takes_the_place_of_the_one
     shown is its request, and the person's answer to it is the answer. The same request twice
     while the first still waits is shown twice; one shown cut is never the same as another."""
     import subprocess
-    import threading
 
     from czar.supervisor.people import answer_permission
 
@@ -310,11 +318,7 @@ def test_a_request_asked_again_after_its_call_was_cut_takes_the_place_of_the_one
             Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
 
     shown("https://example.com/x", gone.pid, 1)
-    asked: list[tuple[Decision, str]] = []
-    again = threading.Thread(
-        target=lambda: asked.append(tools(project).decide_permission("WebFetch", "https://example.com/x"))
-    )
-    again.start()
+    again, asked = asking(project, "https://example.com/x")
     time.sleep(0.5)
     assert not asked  # waits for the person
     answer_permission(project, "w1", True)
@@ -336,17 +340,12 @@ def test_a_request_the_policy_decides_leaves_the_one_shown_to_a_person_waiting(p
     """Found in review (older): two tool calls of one turn, one shown to a person and one the
     policy allows: the allowed one set the worker to work, and the one shown was denied at once as
     withdrawn, before any person could answer it."""
-    import threading
 
     from czar.supervisor.people import answer_permission
 
     t = tools(project)
     t.acknowledge("a")
-    asked: list[tuple[Decision, str]] = []
-    first = threading.Thread(
-        target=lambda: asked.append(tools(project).decide_permission("WebFetch", "https://example.com/x"))
-    )
-    first.start()
+    first, asked = asking(project, "https://example.com/x")
     retry_until(lambda: worker_state(project) == "waiting_permission", what="the request shown")
     inside = str(project.paths.worktree("a") / "notes.txt")
     assert tools(project).decide_permission("Write", inside)[0] is Decision.ALLOW
@@ -362,18 +361,13 @@ def test_a_request_the_policy_decides_leaves_the_one_shown_to_a_person_waiting(p
 def test_a_persons_answer_to_a_question_leaves_a_permission_asked_since_waiting(project: Project) -> None:
     """Found in review (older): the agent asked a question, then made a tool call a person must
     allow; the person's answer to the question (`czar tell`) denied that request as withdrawn."""
-    import threading
 
     from czar.supervisor.people import answer_permission, tell
 
     t = tools(project)
     t.acknowledge("a")
     t.ask("which port should the server use?")
-    asked: list[tuple[Decision, str]] = []
-    waiting = threading.Thread(
-        target=lambda: asked.append(tools(project).decide_permission("WebFetch", "https://example.com/x"))
-    )
-    waiting.start()
+    waiting, asked = asking(project, "https://example.com/x")
     retry_until(lambda: worker_state(project) == "waiting_permission", what="the request shown")
     tell(project, "w1", "use 8080")
     time.sleep(0.5)

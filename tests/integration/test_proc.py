@@ -151,18 +151,24 @@ def test_reading_a_flood_is_bounded(tmp_path: Path) -> None:
         child.close()
 
 
-def test_ending_a_child_ends_what_it_started_in_a_session_of_its_own(tmp_path: Path) -> None:
-    # A grandchild that left the child's process group (as one in a sandbox does) is out of
-    # reach of a group kill, but ends with the child's end all the same once it is waited for.
+def _with_a_grandchild_in_a_session_of_its_own(tmp_path: Path) -> tuple[proc.Child, int]:
+    """A child that started a grandchild in a session of its own (holding the child's output),
+    and the grandchild's pid."""
     code = (
-        "import os, subprocess, sys, time\n"
+        "import subprocess, sys, time\n"
         "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
         "print(p.pid, flush=True)\n"
         "time.sleep(60)\n"
     )
     child = proc.spawn([sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ))
     line = retry_until(lambda: child.read(100)[0] or None, what="the grandchild's pid")
-    grandchild = int(line.split()[0])
+    return child, int(line.split()[0])
+
+
+def test_ending_a_child_ends_what_it_started_in_a_session_of_its_own(tmp_path: Path) -> None:
+    # A grandchild that left the child's process group (as one in a sandbox does) is out of
+    # reach of a group kill, but ends with the child's end all the same once it is waited for.
+    child, grandchild = _with_a_grandchild_in_a_session_of_its_own(tmp_path)
     left = child.end_all(patience=0.5)
     child.close()
     assert not child.running()
@@ -182,16 +188,8 @@ def test_killing_a_child_at_once_kills_what_it_started_in_a_session_of_its_own(t
     # A worker host that stops its agent to start it again at once (``Child.kill_all``): a
     # grandchild in a session of its own (a sandbox's inside, killed as it started) holds the
     # child's output open, and the child's end would never be seen.
-    code = (
-        "import subprocess, sys, time\n"
-        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
-        "print(p.pid, flush=True)\n"
-        "time.sleep(60)\n"
-    )
-    child = proc.spawn([sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ))
+    child, grandchild = _with_a_grandchild_in_a_session_of_its_own(tmp_path)
     try:
-        line = retry_until(lambda: child.read(100)[0] or None, what="the grandchild's pid")
-        grandchild = int(line.split()[0])
         child.kill_all()
         retry_until(lambda: child.read(100)[1] or None, what="the end of its output")
         assert proc.wait_gone([grandchild], timeout=5)

@@ -436,10 +436,10 @@ class WorkerHost:
         """True if its model seems unreachable only because its sandbox's network is gone (the
         listener that carries its connections out ended: an agent can kill it): then the agent is
         stopped, and started again at once, rather than wait for a model that is fine."""
-        proc = cur.proc
-        if cur.gateway is None or proc is None or not proc.running():
+        agent = cur.proc
+        if cur.gateway is None or agent is None or not agent.running():
             return False
-        if sandbox.network_listens(proc.pid) is not False:  # it listens, or czar cannot tell
+        if sandbox.network_listens(agent.pid) is not False:  # it listens, or czar cannot tell
             return False
         self.say("  the network of its sandbox is gone (its listener ended): the agent is stopped, to start again")
         self.restart(cur, "its sandbox's network was gone")
@@ -451,8 +451,7 @@ class WorkerHost:
         it is stopped and started again, where it finds the server that answers now (or starts its
         own); with a server of its own that failed, starting again would not help."""
         self.emit(cur, EventKind.AGENT_ERROR, text=text)
-        proc = cur.proc
-        if proc is None or not proc.running() or cur.mcp_url is None:
+        if cur.proc is None or not cur.proc.running() or cur.mcp_url is None:
             return
         self.say("  czar's tools did not connect: the agent is stopped, to start again")
         self.restart(cur, "czar's tools did not connect")

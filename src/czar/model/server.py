@@ -242,8 +242,9 @@ def _gemini_request(body: dict[str, Any]) -> Request:
             continue
         parts = [p for p in content.get("parts", []) if isinstance(p, dict)]
         if content.get("role") == "model":
-            answer = FILLER not in json.dumps(parts) and any("functionCall" in p or p.get("text") for p in parts)
-            fillers += FILLER in json.dumps(parts)
+            filler = FILLER in json.dumps(parts)
+            answer = not filler and any("functionCall" in p or p.get("text") for p in parts)
+            fillers += filler
             if answer:
                 answers.append(False)
             last_answer = answer
