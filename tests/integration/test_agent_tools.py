@@ -14,6 +14,7 @@ from czar.agent_tools.identity import Caller, CallerError, caller_from_env, toke
 from czar.agent_tools.service import AgentTools
 from czar.agents.claude import ClaudeHooks
 from czar.core.asked import Asked
+from czar.core.host_commands import MessageKind
 from czar.core.policy import Decision
 from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
@@ -401,3 +402,37 @@ def test_an_answer_given_between_the_waiting_calls_two_looks_is_not_taken_for_a_
     monkeypatch.setattr(AgentTools, "_answer", a_moment_early)
     assert t.decide_permission("WebFetch", "https://example.com/x") == (Decision.ALLOW, "allowed by a person")
     assert len(looks) == 2
+
+
+def test_a_request_shown_to_a_person_outlasts_a_rate_limit_an_outage_and_a_stand_off(project: Project) -> None:
+    """Found by review (older): a rate limit, a model out of reach, a stand-off the radar ordered,
+    a `czar blocked` or a question of the agent's, or a go-on, each set the worker's state over a
+    request shown to a person, and the waiting call took that for a withdrawal and denied it before
+    anyone answered. The request stays shown through them all; the person's answer leaves the worker
+    waiting still for what its task waits for, and working once it waits for nothing."""
+    from czar.supervisor.people import answer_permission
+
+    t = tools(project)
+    t.acknowledge("a")
+    call, asked = asking(project, "https://example.com/x")
+    retry_until(lambda: worker_state(project) == "waiting_permission", what="the request shown")
+    t.rate_limited(30.0, "usage limit reached")
+    t.model_unreachable("claude's model API: 529 (3 failed requests in a row)")
+    t.blocked("b", "needs the parser of task b")
+    actions = Actions(project)
+    with project.store.write() as conn:
+        actions.wait_for(conn, Store.task(conn, "a"), {"c"})  # the radar: stand off for task c
+        actions.finished(conn, "c", MessageKind.GO_ON, "task c merged: go on")  # one of its two waits ends
+    time.sleep(0.5)
+    assert not asked and worker_state(project) == "waiting_permission"  # still shown, still waiting
+    kinds = [e.kind for e in project.store.events_after(0)]
+    assert "agent.rate_limited" in kinds  # recorded all the same
+    answer_permission(project, "w1", True)
+    call.join(timeout=10)
+    assert asked == [(Decision.ALLOW, "allowed by a person")]
+    with project.store.read() as conn:
+        worker = Store.worker(conn, "w1")
+    assert (worker.state, worker.detail) == ("blocked", "stands off for b")  # what its task waits for still
+    with project.store.write() as conn:
+        actions.finished(conn, "b", MessageKind.GO_ON, "task b merged: go on")
+    assert worker_state(project) == "working"

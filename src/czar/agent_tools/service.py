@@ -358,7 +358,10 @@ class AgentTools:
         with self.store.write() as conn:
             cur = self._current(conn, reviewer_ok=True)
             until = time.time() + max(0.0, reset_in)
-            Store.set_worker(conn, self.worker, state=WorkerState.RATE_LIMITED, wait_until=until, detail=text[:200])
+            # (Over a request shown to a person: recorded; the agent says it again after the answer.)
+            Store.set_worker_unless_asking(
+                conn, self.worker, WorkerState.RATE_LIMITED, wait_until=until, detail=text[:200]
+            )
             Store.emit(conn, EventKind.AGENT_RATE_LIMITED, **self._ids(cur), reset_in=reset_in, text=text[:200])
 
     def model_unreachable(self, evidence: str) -> None:
@@ -371,7 +374,10 @@ class AgentTools:
                 # Known already: one event per outage, however often the agent retries.
                 Store.set_worker(conn, self.worker, state_since=time.time(), detail=evidence[:500])
                 return
-            Store.set_worker(conn, self.worker, state=WorkerState.MODEL_UNREACHABLE, detail=evidence[:500])
+            if not Store.set_worker_unless_asking(
+                conn, self.worker, WorkerState.MODEL_UNREACHABLE, detail=evidence[:500]
+            ):
+                return  # a request shown to a person waits: the agent's next failed request says it again
             Store.emit(conn, EventKind.AGENT_MODEL_UNREACHABLE, **self._ids(cur), evidence=evidence[:1000])
 
     def model_reachable(self) -> None:
@@ -399,7 +405,7 @@ class AgentTools:
             # A task waits for every task it named until each has merged, or for a person.
             now = waits.parse(cur.task.blocked_on) | {on_task} if on_task is not None else {PERSON}
             Store.set_waits(conn, cur.task.id, waits.render(now))
-            Store.set_worker(conn, self.worker, state=WorkerState.BLOCKED, detail=need[:500])
+            Store.set_worker_unless_asking(conn, self.worker, WorkerState.BLOCKED, detail=need[:500])
             Store.emit(conn, EventKind.AGENT_BLOCKED, **self._ids(cur), on=on_task, need=need[:500])
             if on_task is None:
                 Store.alert(
@@ -418,7 +424,7 @@ class AgentTools:
             cur = self._current(conn)
             # Waiting for a person is waiting rightly (blocked), not idling: nobody nudges it.
             Store.set_waits(conn, cur.task.id, PERSON)
-            Store.set_worker(conn, self.worker, state=WorkerState.BLOCKED, detail=question[:500])
+            Store.set_worker_unless_asking(conn, self.worker, WorkerState.BLOCKED, detail=question[:500])
             Store.emit(conn, EventKind.AGENT_QUESTION, **self._ids(cur), question=question[:2000])
             Store.alert(
                 conn,

@@ -37,6 +37,14 @@ def render(waits: Iterable[str]) -> str | None:
     return SEPARATOR.join(names)
 
 
+def said(waits: Iterable[str]) -> str:
+    """What a worker whose task waits so is shown doing."""
+    names = sorted(set(waits))
+    if PERSON in names:
+        return f"waits for {PERSON}"
+    return f"stands off for {SEPARATOR.join(names)}"
+
+
 def cycles(graph: WaitGraph) -> list[tuple[str, ...]]:
     """The groups of tasks that wait for each other, directly or round a loop (strongly connected
     components of more than one task, or a task that waits for itself), each sorted, in order."""

@@ -114,6 +114,25 @@ class Workers:
         conn.execute(update(workers).where(workers.c.id == worker_id).values(**fields))
 
     @staticmethod
+    def set_worker_unless_asking(conn: Connection, worker_id: str, state: WorkerState, **fields: Any) -> bool:
+        """Set a worker's state (and ``fields``) unless it waits for a person's answer to a
+        permission request shown to them: that request stays shown, for its waiting call takes any
+        other state for its withdrawal and denies it before anyone answered (the person's answer
+        then sets the state the task's waits call for). Returns whether it was set."""
+        waiting = WorkerState.WAITING_PERMISSION.value
+        done = conn.execute(
+            update(workers)
+            .where(workers.c.id == worker_id, workers.c.state != waiting)
+            .values(
+                state=state.value,
+                updated_at=time.time(),
+                state_since=case((workers.c.state != state.value, time.time()), else_=workers.c.state_since),
+                **fields,
+            )
+        )
+        return done.rowcount > 0
+
+    @staticmethod
     def idle_unless_given_a_task(conn: Connection, worker_id: str) -> None:
         """A starting host's worker is idle, unless the supervisor gave it a task meanwhile."""
         conn.execute(

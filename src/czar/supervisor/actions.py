@@ -120,8 +120,7 @@ class Actions:
         now = waits.parse(Store.task(conn, task.id).blocked_on) | set(others)
         Store.set_waits(conn, task.id, waits.render(now))
         if task.worker_id is not None:
-            detail = f"stands off for {', '.join(sorted(now))}"
-            Store.set_worker(conn, task.worker_id, state=WorkerState.BLOCKED, detail=detail)
+            Store.set_worker_unless_asking(conn, task.worker_id, WorkerState.BLOCKED, detail=waits.said(now))
 
     def finished(self, conn: Tx, done: str, kind: MessageKind, text: str) -> None:
         """Task ``done`` merged or failed: it leaves the waits of every task; those that waited for
@@ -135,7 +134,7 @@ class Actions:
             if left or t.state not in AGENT_AT_WORK:
                 continue
             if t.worker_id is not None:
-                Store.set_worker(conn, t.worker_id, state=WorkerState.WORKING, detail=None)
+                Store.set_worker_unless_asking(conn, t.worker_id, WorkerState.WORKING, detail=None)
             self.tell(conn, t, kind, text)
 
     # -- assign ------------------------------------------------------------------------------

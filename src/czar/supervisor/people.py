@@ -11,6 +11,7 @@ import os
 
 from czar.agent_tools.identity import AgentCaller, agent_trace
 from czar.agent_tools.service import PERSON
+from czar.core import waits
 from czar.core.asked import Asked
 from czar.core.events import EventKind
 from czar.core.host_commands import Answer, MessageKind, Tell
@@ -71,7 +72,12 @@ def answer_permission(
             raise SupervisorError(f"worker {worker_id} asks for something else now; look at it again")
         why = reason or ("allowed by a person" if allow else "denied by a person")
         Store.post(conn, worker_id, Answer(attempt, allow, why))
-        Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
+        # Back to work, or to waiting if the agent waits for a task or a person besides.
+        waiting = waits.parse(Store.task(conn, task).blocked_on)
+        if waiting:
+            Store.set_worker(conn, worker_id, state=WorkerState.BLOCKED, detail=waits.said(waiting))
+        else:
+            Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
         Store.emit(
             conn,
             EventKind.PERMISSION_DECIDED,
