@@ -3,14 +3,17 @@ with a reviewer and stacked chains when asked; and how it tells a merge of unrev
 
 from __future__ import annotations
 
+import shlex
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from czar.bench.chaos import merged_tips, not_as_reviewed, plan_text, why_failed
+from czar.bench.chaos import READY_CHECK, RESTACK_CHECK, merged_tips, not_as_reviewed, plan_text, why_failed
 from czar.core.events import EventKind
 from czar.plan.model import PlanFile
+from czar.runtime import proc
 from czar.store.events import Event
 
 
@@ -39,6 +42,28 @@ def test_stacked_the_tasks_are_chains_of_three_each_reviewed_by_its_own_kind(kin
         assert "request-changes" not in bodies["t1"]
     else:  # the scripted model's reviewer approves
         assert all("```czar-model-review\napprove" in body for body in bodies.values())
+
+
+def test_stacked_simulated_chains_reach_restacking_and_their_checks_pass_only_the_second_version() -> None:
+    plan = _plan(review=True, stack=True)
+    tasks = {t.id: t for t in plan.tasks}
+    assert plan.project.max_rounds >= 4  # a head's verification, its review's, its broken merge, the next
+    assert all(t.accept == [READY_CHECK] for t in plan.tasks)  # the head's first version passes its own
+    assert plan.project.accept == [READY_CHECK, RESTACK_CHECK]  # and breaks the checks after its merge
+    assert "echo first" in (tasks["t0"].body or "") and "on feedback" in (tasks["t0"].body or "")
+    dependent = tasks["t1"].body or ""
+    assert "on restack\n" in dependent and "git merge --no-edit czar-stack/t1" in dependent
+    # The scripted model's chains stack but are not sent back: its agents are not told to restack.
+    model = _plan("codex", review=True, stack=True)
+    assert model.project.accept == [READY_CHECK] and "on restack" not in "".join(t.body or "" for t in model.tasks)
+
+
+@pytest.mark.parametrize("version", ["first", "first\nreviewed\n", "good\n"])
+def test_the_check_after_a_merge_refuses_a_heads_first_version_only(tmp_path: Path, version: str) -> None:
+    (tmp_path / "t0.txt").write_text(version, encoding="utf-8")
+    (tmp_path / "t1.txt").write_text("t1\n", encoding="utf-8")
+    ran = proc.run(shlex.split(RESTACK_CHECK), cwd=tmp_path)
+    assert ran.ok is (version == "good\n")
 
 
 def _event(kind: EventKind, task: str, **payload: Any) -> Event:

@@ -51,6 +51,18 @@ ROLES = (
 )
 
 
+READY_CHECK = "test -f README.md"
+# After each merge, with stacked simulated agents: no chain head's first version in the integration
+# branch (its task's own checks pass it: it is sent back by the checks after its merge).
+RESTACK_CHECK = "sh -c '! grep -qsx first t*.txt'"
+
+
+def _first_then_good(tid: str) -> str:
+    """A head's first attempt writes "first"; the next (its branch holds the file) writes "good" at
+    once, approved again while its dependent is still at work: restacked."""
+    return f'run sh -c "if [ -f {tid}.txt ]; then echo good > {tid}.txt; else echo first > {tid}.txt; sleep 3; fi"'
+
+
 def plan_text(
     kind: str, tasks: int, workers: int, model_url: str | None, *, review: bool = False, stack: bool = False
 ) -> str:
@@ -58,12 +70,18 @@ def plan_text(
     ``stack``, in chains of three); with
     ``review``, a reviewer of the same kind reads each (the simulated one asks for changes once on
     every third task, and its author makes them); with ``stack``, a dependent starts from its
-    dependency's approved work."""
+    dependency's approved work. Stacked simulated agents also reach restacking: the first version
+    of each chain's head breaks the checks after its merge (``RESTACK_CHECK``), so it is sent back
+    and approved again at a new commit under its dependent at work, which merges it in."""
     ids = [f"t{i}" for i in range(tasks)]
+    restacks = stack and kind == "sim"
     # Checks on each task and after each merge: a sandboxed process of czar's the kills reach too.
+    accept = [READY_CHECK, RESTACK_CHECK] if restacks else [READY_CHECK]
     head = (
-        '[project]\nname = "chaos"\nrepo = "repo"\naccept = ["test -f README.md"]\n'
+        f'[project]\nname = "chaos"\nrepo = "repo"\naccept = {json.dumps(accept)}\n'
         + ("stack = true\n" if stack else "")
+        # (a head's rounds: its verification, the one after its review, its broken merge, the next)
+        + ("max_rounds = 6\n" if restacks else "")
         + f'\n[workers]\nagent = "{kind}"\ncount = {workers}\n\n'
     )
     if review:
@@ -77,6 +95,14 @@ def plan_text(
         deps = [ids[i - 1] if stack else ids[i - 3]] if after else []
         if kind == "sim":
             steps = f"write {tid}.txt <<EOF\n{tid}\nEOF\nsleep 3\ncommit add {tid}\nfinish {tid}.txt is written"
+            if restacks and i % 3 == 0:  # its first version breaks the checks after its merge
+                steps = steps.replace(f"write {tid}.txt <<EOF\n{tid}\nEOF\nsleep 3", _first_then_good(tid), 1)
+                steps += f"\non feedback\nwrite {tid}.txt <<EOF\ngood\nEOF\ncommit make it good\nfinish it is good now"
+            elif restacks:  # told its dependency's approved work changed: it merges that in
+                steps += (
+                    f"\non restack\nwrite {tid}.txt <<EOF\n{tid}\nEOF\ncommit add {tid}\n"
+                    f"run git merge --no-edit czar-stack/{tid}\nfinish {tid}.txt is written on the new work"
+                )
             script = f"```czar-sim\n{steps}\n```"
             if review and i % 3 == 0:  # one round of changes asked for, and made
                 fix = (
@@ -95,7 +121,9 @@ def plan_text(
         body += (
             f'[[tasks]]\nid = "{tid}"\ntitle = "Write {tid}.txt"\nscope = ["{tid}.txt"]\n'
             f"depends_on = {json.dumps(deps)}\n"
-            f"body = '''\nWrite {tid}.txt with the task id in it, commit it and hand the task in.\n\n{script}\n'''\n\n"
+            + (f"accept = {json.dumps([READY_CHECK])}\n" if restacks else "")
+            + f"body = '''\nWrite {tid}.txt with the task id in it, commit it and hand the task in.\n\n"
+            + f"{script}\n'''\n\n"
         )
     return head + body
 
