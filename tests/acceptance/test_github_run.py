@@ -91,6 +91,30 @@ def test_pull_requests_and_reviews_on_github_merged_by_czars_pushes_and_the_omni
     assert b"CZAR_TASK=a" in written.read_bytes() and fake.token.encode() not in written.read_bytes()
 
 
+def test_czar_merges_a_task_only_once_its_pull_request_is_on_github(
+    tmp_path: Path, github: tuple[Path, FakeGitHub]
+) -> None:
+    """Found by the chaos benchmark on a GitHub: with no reviewer, a task verified and merged before
+    its pull request was opened (GitHub slow to answer, here a 502 twice) was merged and pushed
+    first, and GitHub then refused the pull request ("No commits between"): the task had none there.
+    Its merge waits for its pull request now, which GitHub marks merged when the push arrives."""
+    _, fake = github
+    fake.opening_fails = 2
+    plan = write_plan(
+        tmp_path, "opening", [sim_task("a"), sim_task("b")], project_extra='remote = "origin"\npush = true\n'
+    )
+    forge = f'[forge]\nkind = "github"\napi_url = "{fake.url}"\nrepository = "acme/app"\npoll_seconds = 1\n\n'
+    plan.write_text(plan.read_text().replace("[[tasks]]", forge + "[[tasks]]", 1))
+    result = czar("run", str(plan), "--json", timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 2
+    for task in ("a", "b"):
+        pull = fake.pull_from(f"czar/{task}")
+        assert pull is not None and pull.merged and pull.base == "czar/integration", task
+    refused = [e for e in project_events("opening", EventKind.FORGE_ERROR) if "No commits" in str(e.get("message"))]
+    assert not refused
+
+
 def test_without_a_token_the_run_does_not_start_and_says_why(
     tmp_path: Path, github: tuple[Path, FakeGitHub], monkeypatch: pytest.MonkeyPatch
 ) -> None:

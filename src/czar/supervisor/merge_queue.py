@@ -122,7 +122,10 @@ class MergeQueue:
         """Merge these approved tasks, in this order; runs on the merge thread."""
         remote_sync.fetch(self.p)  # what the remote holds now, before deciding (``[project] remote``)
         via_forge = self.p.plan.forge.merge_via == "pull-request"
-        waiting = self._queued_on_forge(task_ids) if via_forge else {}
+        if via_forge:
+            waiting = self._queued_on_forge(task_ids)
+        else:
+            waiting = self._unpublished(task_ids) if self.p.plan.forge.kind != "local" else {}
         task_ids = [t for t in task_ids if t not in waiting]
         with self.p.store.read() as conn:
             rows = {t: Store.task(conn, t) for t in task_ids}
@@ -327,6 +330,22 @@ class MergeQueue:
             there, here = remote.tips().get(self.integration), self.git.tip(self.integration)
             if there is not None and there != here and self.git.is_ancestor(here, there):
                 self.git.move_branch(self.integration, there, here)
+        return waiting
+
+    def _unpublished(self, task_ids: Sequence[str]) -> dict[str, str]:
+        """Where czar merges for a forge (``merge_via = "czar"``), a task merges only once its pull
+        request is there: the forge marks it merged when the integration branch arrives with its
+        head, and refuses to open one whose work that branch holds already (GitHub: "No commits
+        between"): merged first, the task would have no pull request there at all. Returns those
+        that wait, and why."""
+        waiting: dict[str, str] = {}
+        for t in task_ids:
+            with self.p.store.read() as conn:
+                pull = Store.pull_of_task(conn, t)
+            if pull is None or pull.remote_number is None:
+                waiting[t] = self._unopened(t)
+            else:
+                self.unopened.pop(t, None)
         return waiting
 
     def _unopened(self, task: str) -> str:

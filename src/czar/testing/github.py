@@ -6,7 +6,8 @@ pull request's head is its branch's commit in the bare repository as it is now; 
 base branch contains is merged, as GitHub marks it when such a push arrives; a merge through the
 API is pinned to the head commit given (409 if the branch moved) and made in the bare repository.
 It refuses what GitHub refuses: a token it does not know (401), a pull request from a branch that
-is not there or one already open for the same branches (422), an approval or a rejection by the
+is not there, one already open for the same branches, or one whose head the base holds already
+("No commits between": 422), an approval or a rejection by the
 account that opened the pull request (422), a line comment on a line the diff does not show (422).
 Answers carry ETags, and a conditional request for an unchanged answer gets 304. A test can make
 the next requests fail (``fail_next``: a status, or a rate limit with its headers), set check runs
@@ -58,6 +59,7 @@ class FakeGitHub(BareForge):
         self.protected: dict[str, list[str]] = {}  # branch -> its required checks (protected)
         self.rules: dict[str, list[str]] = {}  # branch -> the kinds of rule its rulesets apply
         self.refuse_merges: str | None = None  # a rule of the repository's that blocks merges: its words
+        self.opening_fails = 0  # how many more requests to open a pull request answer 502 (GitHub at times)
         self.merge_queue = False  # the base branches require GitHub's merge queue
         self.up_to_date = False  # branches must be up to date before merging (a branch protection rule)
         self.queue: list[int] = []  # pull requests in the merge queue, first first
@@ -198,6 +200,13 @@ class FakeGitHub(BareForge):
         pull.head_sha = head
         if self.contains(pull.base, head):
             pull.state, pull.merged = "closed", True
+
+    def pull_from(self, branch: str) -> FakePull | None:
+        """The last pull request from ``branch``, as GitHub shows it now."""
+        found = [p for p in self.pulls.values() if p.head == branch]
+        if found:
+            self._follow(found[-1])
+        return found[-1] if found else None
 
     # -- the API ---------------------------------------------------------------------------------
 
@@ -347,6 +356,9 @@ class FakeGitHub(BareForge):
         return 200, found, {}
 
     def _create(self, query: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        if self.opening_fails > 0:
+            self.opening_fails -= 1
+            return 502, {"message": "Server Error"}, {}
         head, base = str(body.get("head", "")), str(body.get("base", ""))
         if not body.get("title") or not head or not base:
             return 422, {"message": "Validation Failed", "errors": [{"code": "missing_field"}]}, {}
@@ -357,6 +369,9 @@ class FakeGitHub(BareForge):
             if p.state == "open" and p.head == head and p.base == base:
                 message = f"A pull request already exists for {self.owner}:{head}."
                 return 422, {"message": "Validation Failed", "errors": [{"message": message}]}, {}
+        if self.contains(base, str(self.tip(head))):  # as GitHub: nothing to pull
+            errors = [{"resource": "PullRequest", "message": f"No commits between {base} and {head}"}]
+            return 422, {"message": "Validation Failed", "errors": errors}, {}
         number = max(self.pulls, default=FIRST - 1) + 1
         pull = FakePull(number, str(body["title"]), str(body.get("body") or ""), head, base, self.login)
         self.pulls[number] = pull
