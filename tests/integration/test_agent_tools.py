@@ -436,3 +436,62 @@ def test_a_request_shown_to_a_person_outlasts_a_rate_limit_an_outage_and_a_stand
     with project.store.write() as conn:
         actions.finished(conn, "b", MessageKind.GO_ON, "task b merged: go on")
     assert worker_state(project) == "working"
+
+
+def test_a_request_made_after_handing_in_stays_shown_when_the_work_is_sent_back(project: Project) -> None:
+    """Found by review: the agent asked a person after `done` (the rest of its turn); its
+    verification failed, and the send-back to its session denied the request as withdrawn."""
+    from czar.supervisor.people import answer_permission
+
+    t = tools(project)
+    t.acknowledge("a")
+    t.done("did a")
+    call, asked = asking(project, "https://example.com/x")
+    retry_until(lambda: worker_state(project) == "waiting_permission", what="the request shown")
+    with project.store.write() as conn:
+        task = Store.task(conn, "a")
+        Actions(project).send_back(
+            conn, task, MessageKind.FEEDBACK, "tests fail", held=True, reason="not verified", pool_reason="x"
+        )
+    time.sleep(0.5)
+    assert not asked and worker_state(project) == "waiting_permission"
+    answer_permission(project, "w1", True)
+    call.join(timeout=10)
+    assert asked == [(Decision.ALLOW, "allowed by a person")] and worker_state(project) == "working"
+
+
+def test_a_rate_limit_met_while_a_request_is_shown_is_waited_out_after_the_answer(project: Project) -> None:
+    from czar.supervisor.people import answer_permission
+
+    t = tools(project)
+    t.acknowledge("a")
+    call, asked = asking(project, "https://example.com/x")
+    retry_until(lambda: worker_state(project) == "waiting_permission", what="the request shown")
+    assert not asked
+    since = project.store.last_event_id()
+    t.rate_limited(3600.0, "usage limit reached")
+    t.model_unreachable("529 overloaded (3 failed requests in a row)")
+    assert {"agent.rate_limited", "agent.model_unreachable"} <= {e.kind for e in project.store.events_after(since)}
+    answer_permission(project, "w1", True)
+    call.join(timeout=10)
+    with project.store.read() as conn:
+        worker = Store.worker(conn, "w1")
+    assert worker.state == WorkerState.RATE_LIMITED.value and worker.wait_until is not None
+    assert worker.wait_until > time.time() + 3000  # the health round says continue at the reset
+
+
+def test_a_tool_call_while_standing_off_is_no_end_of_the_wait(project: Project) -> None:
+    """Found by review: a call the policy allowed set a worker standing off for another task to
+    working, and the health round then took its waiting for silence."""
+    t = tools(project)
+    t.acknowledge("a")
+    with project.store.write() as conn:
+        Actions(project).wait_for(conn, Store.task(conn, "a"), {"b"})
+        worktree = Store.attempt(conn, Store.task(conn, "a").attempt_id).worktree
+    assert worker_state(project) == "blocked"
+    assert tools(project).permission("Read", f"{worktree}/src/a.py").decision is Decision.ALLOW
+    t.report("reading while I wait", task="a")
+    assert worker_state(project) == "blocked"
+    with project.store.write() as conn:
+        Actions(project).finished(conn, "b", MessageKind.GO_ON, "task b merged: go on")
+    assert worker_state(project) == "working"

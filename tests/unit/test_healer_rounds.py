@@ -322,3 +322,70 @@ def test_a_round_reads_the_workers_and_their_waits_at_one_moment(
     Healer(f.project, Actions(f.project), lambda _: None).tick()
     assert [c for c in f.take("w1") if isinstance(c, Tell)] == []
     assert f.task("a").blocked_on == "b"
+
+
+def _shown_then_standing_off(tmp_path: Path, host: int) -> OnFakes:
+    """w1's request shown to a person; then the radar has task a stand off for task b."""
+    f = on_fakes(tmp_path, ["a", "b"], workers=2)
+    f.assign({"a": "w1", "b": "w2"}, pid=host)
+    f.move("a", TaskState.RUNNING)
+    f.move("b", TaskState.RUNNING)
+    with f.project.store.write() as conn:
+        detail = f'{{"asked_at": {f.clock.time()}, "tool": "Bash", "asked": 1}}'
+        Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
+        Actions(f.project).wait_for(conn, Store.task(conn, "a"), {"b"})
+    return f
+
+
+@pytest.mark.parametrize("by", ["the timeout", "a person"])
+def test_an_answer_leaves_an_agent_standing_off_waiting_and_nobody_nudges_it(
+    tmp_path: Path, czar_home: Path, host: int, by: str
+) -> None:
+    """Found by review: denied at the timeout, a request shown while its task came to stand off
+    set the worker working, and the agent, waiting as told, was nudged, restarted, reassigned."""
+    from czar.supervisor.people import answer_permission
+
+    f = _shown_then_standing_off(tmp_path, host)
+    healer = Healer(f.project, Actions(f.project), lambda _line: None)
+    f.take("w1")
+    if by == "the timeout":
+        f.clock.advance(T.permission_timeout)
+        healer.tick()
+        assert [e.payload["by"] for e in f.project.store.events_after(0) if e.kind == "permission.decided"] == [
+            "timeout"
+        ]
+    else:
+        answer_permission(f.project, "w1", True)
+    with f.project.store.read() as conn:
+        worker = Store.worker(conn, "w1")
+    assert (worker.state, worker.detail) == (WorkerState.BLOCKED, "stands off for b")
+    f.clock.advance(T.silent_after + 1)
+    healer.tick()
+    assert not [c for c in f.take("w1") if isinstance(c, Tell) and c.kind is MessageKind.NUDGE]
+
+
+def test_a_release_leaves_a_request_shown_since_the_round_looked(tmp_path: Path, czar_home: Path, host: int) -> None:
+    """Found by review: the round found a's wait over (b cancelled) and released it; just before its
+    repair wrote, a's agent asked a person, and the release set the worker working over it."""
+    f = on_fakes(tmp_path, ["a", "b"], workers=1)
+    f.assign({"a": "w1"}, pid=host)
+    f.move("a", TaskState.RUNNING)
+    with f.project.store.write() as conn:
+        Store.set_waits(conn, "a", "b")
+        Store.set_worker(conn, "w1", state=WorkerState.BLOCKED, detail="stands off for b")
+        Store.move_task(conn, "b", TaskState.CANCELLED, reason="test")
+    healer = Healer(f.project, Actions(f.project), lambda _line: None)
+    repair = healer._repair
+    shown = f'{{"asked_at": {f.clock.time()}, "tool": "Bash", "asked": 7}}'
+
+    def asked_meanwhile(*args: Any) -> None:
+        with f.project.store.write() as conn:
+            Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=shown)
+        repair(*args)
+
+    healer._repair = asked_meanwhile  # type: ignore[method-assign]
+    healer.tick()
+    with f.project.store.read() as conn:
+        worker = Store.worker(conn, "w1")
+    assert (worker.state, worker.detail) == (WorkerState.WAITING_PERMISSION, shown)
+    assert f.task("a").blocked_on is None  # released all the same: told to go on

@@ -119,9 +119,19 @@ class AgentTools:
         """The agent did something: its worker seen alive, in ``state`` if given. A request of its
         shown to a person keeps waiting (what a parallel call of the same turn did is no answer to
         it), unless ``withdraw``: the agent handed its task in."""
-        waiting = WorkerState.WAITING_PERMISSION.value
-        if state is not None and not withdraw and Store.worker(conn, self.worker).state == waiting:
-            state = None
+        if state is not None and not withdraw:
+            row = Store.worker(conn, self.worker)
+            if row.state == WorkerState.WAITING_PERMISSION.value:
+                state = None
+            elif (
+                state is WorkerState.WORKING
+                and row.state == WorkerState.BLOCKED.value
+                and row.task_id
+                and Store.task(conn, row.task_id).blocked_on
+            ):
+                # A tool call or a report while it stands off is no end of its wait: that comes
+                # when what it waits for merges (it would be taken for silent, then stuck).
+                state = None
         now = time.time()
         fields: dict[str, Any] = {"last_output": now, "last_seen": now}
         if state is WorkerState.WORKING:
@@ -358,10 +368,11 @@ class AgentTools:
         with self.store.write() as conn:
             cur = self._current(conn, reviewer_ok=True)
             until = time.time() + max(0.0, reset_in)
-            # (Over a request shown to a person: recorded; the agent says it again after the answer.)
-            Store.set_worker_unless_asking(
+            # Over a request shown to a person, only its reset is kept: the answer sets the state.
+            if not Store.set_worker_unless_asking(
                 conn, self.worker, WorkerState.RATE_LIMITED, wait_until=until, detail=text[:200]
-            )
+            ):
+                Store.set_worker(conn, self.worker, wait_until=until)
             Store.emit(conn, EventKind.AGENT_RATE_LIMITED, **self._ids(cur), reset_in=reset_in, text=text[:200])
 
     def model_unreachable(self, evidence: str) -> None:
@@ -374,10 +385,9 @@ class AgentTools:
                 # Known already: one event per outage, however often the agent retries.
                 Store.set_worker(conn, self.worker, state_since=time.time(), detail=evidence[:500])
                 return
-            if not Store.set_worker_unless_asking(
-                conn, self.worker, WorkerState.MODEL_UNREACHABLE, detail=evidence[:500]
-            ):
-                return  # a request shown to a person waits: the agent's next failed request says it again
+            # (Over a request shown to a person, recorded only: the agent's next failed request
+            # after the answer says it again.)
+            Store.set_worker_unless_asking(conn, self.worker, WorkerState.MODEL_UNREACHABLE, detail=evidence[:500])
             Store.emit(conn, EventKind.AGENT_MODEL_UNREACHABLE, **self._ids(cur), evidence=evidence[:1000])
 
     def model_reachable(self) -> None:

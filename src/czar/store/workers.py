@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, insert, select, update
 
+from czar.core import waits
 from czar.core.states import WorkerRole, WorkerState
 from czar.errors import StoreError
 from czar.store.columns import Columns, rows_of
@@ -117,20 +118,35 @@ class Workers:
     def set_worker_unless_asking(conn: Connection, worker_id: str, state: WorkerState, **fields: Any) -> bool:
         """Set a worker's state (and ``fields``) unless it waits for a person's answer to a
         permission request shown to them: that request stays shown, for its waiting call takes any
-        other state for its withdrawal and denies it before anyone answered (the person's answer
-        then sets the state the task's waits call for). Returns whether it was set."""
+        other state for its withdrawal and denies it before anyone answered (the answer then sets
+        the state the task's waits call for: ``after_answer``). Returns whether it was set."""
+        now = time.time()
+        fields.setdefault("updated_at", now)
+        fields.setdefault("state_since", case((workers.c.state != state.value, now), else_=workers.c.state_since))
         waiting = WorkerState.WAITING_PERMISSION.value
         done = conn.execute(
             update(workers)
             .where(workers.c.id == worker_id, workers.c.state != waiting)
-            .values(
-                state=state.value,
-                updated_at=time.time(),
-                state_since=case((workers.c.state != state.value, time.time()), else_=workers.c.state_since),
-                **fields,
-            )
+            .values(state=state.value, **fields)
         )
         return done.rowcount > 0
+
+    @staticmethod
+    def after_answer(conn: Connection, worker_id: str, blocked_on: str | None) -> None:
+        """A permission request answered (by a person, or denied at the timeout): the worker waits
+        again if its task waits for tasks or a person, else for the reset of a rate limit its agent
+        met meanwhile; else it works."""
+        waiting = waits.parse(blocked_on)
+        if waiting:
+            Workers.set_worker(conn, worker_id, state=WorkerState.BLOCKED, detail=waits.said(waiting))
+            return
+        limit = conn.execute(select(workers.c.wait_until).where(workers.c.id == worker_id)).scalar()
+        if limit is not None and limit > time.time():
+            Workers.set_worker(
+                conn, worker_id, state=WorkerState.RATE_LIMITED, detail="rate limited (met while it asked)"
+            )
+        else:
+            Workers.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None, wait_until=None)
 
     @staticmethod
     def idle_unless_given_a_task(conn: Connection, worker_id: str) -> None:

@@ -109,9 +109,9 @@ class Actions:
             return
         Store.move_task(conn, task.id, TaskState.RUNNING, expect=task.state, reason=reason, **fields)
         now = self.p.clock.time()
-        Store.set_worker(
-            conn, task.worker_id, state=WorkerState.WORKING, detail=None, last_output=now, last_progress=now
-        )
+        Store.set_worker(conn, task.worker_id, last_output=now, last_progress=now)
+        # (A request it made after handing in, shown to a person, stays shown: sent back, it goes on.)
+        Store.set_worker_unless_asking(conn, task.worker_id, WorkerState.WORKING, detail=None)
         self.tell(conn, task, kind, text)
 
     @staticmethod

@@ -283,7 +283,7 @@ class Healer:
             elif repair is Repair.REASSIGN:
                 self.actions.requeue(conn, v.task, why, fresh=f.problem is Problem.WRONG_TASK)
             elif repair is Repair.CONTINUE:
-                Store.set_worker(conn, v.worker, state=WorkerState.WORKING, wait_until=None, detail=None)
+                Store.set_worker_unless_asking(conn, v.worker, WorkerState.WORKING, wait_until=None, detail=None)
                 self.actions.tell(conn, task, MessageKind.CONTINUE, continue_text(f))
             elif repair is Repair.STOP:
                 self.actions.free_worker(conn, v.worker, pt.attempt)
@@ -295,7 +295,7 @@ class Healer:
                 self._sideline(conn, pt, f)
             elif repair is Repair.DENY:
                 asked = Asked.read(Store.worker(conn, v.worker).detail).answered()
-                Store.set_worker(conn, v.worker, state=WorkerState.WORKING, detail=None)
+                Store.after_answer(conn, v.worker, task.blocked_on)
                 reason = f"nobody answered within {self.t.permission_timeout:g} s"
                 Store.post(conn, v.worker, Answer(pt.attempt, False, reason))
                 Store.emit(
@@ -337,7 +337,7 @@ class Healer:
         Store.set_waits(conn, task.id, waits.render(left))
         if left:
             return  # it still waits, rightly, for tasks outside the cycle
-        Store.set_worker(conn, v.worker, state=WorkerState.WORKING, detail=None)
+        Store.set_worker_unless_asking(conn, v.worker, WorkerState.WORKING, detail=None)
         integration = self.p.plan.project.integration_branch
         if v.release:
             names = ", ".join(sorted(v.release))

@@ -11,7 +11,6 @@ import os
 
 from czar.agent_tools.identity import AgentCaller, agent_trace
 from czar.agent_tools.service import PERSON
-from czar.core import waits
 from czar.core.asked import Asked
 from czar.core.events import EventKind
 from czar.core.host_commands import Answer, MessageKind, Tell
@@ -73,11 +72,7 @@ def answer_permission(
         why = reason or ("allowed by a person" if allow else "denied by a person")
         Store.post(conn, worker_id, Answer(attempt, allow, why))
         # Back to work, or to waiting if the agent waits for a task or a person besides.
-        waiting = waits.parse(Store.task(conn, task).blocked_on)
-        if waiting:
-            Store.set_worker(conn, worker_id, state=WorkerState.BLOCKED, detail=waits.said(waiting))
-        else:
-            Store.set_worker(conn, worker_id, state=WorkerState.WORKING, detail=None)
+        Store.after_answer(conn, worker_id, Store.task(conn, task).blocked_on)
         Store.emit(
             conn,
             EventKind.PERMISSION_DECIDED,
