@@ -42,6 +42,18 @@ def _working(tmp_path: Path, host: int) -> tuple[OnFakes, Healer]:
     return f, Healer(f.project, Actions(f.project), lambda _line: None)
 
 
+def _asked_between_look_and_repair(f: OnFakes, healer: Healer, detail: str) -> None:
+    """The round's next repair comes after w1's agent made (another) request a person is shown."""
+    repair = healer._repair
+
+    def asked_meanwhile(*args: Any) -> None:
+        with f.project.store.write() as conn:
+            Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
+        repair(*args)
+
+    healer._repair = asked_meanwhile  # type: ignore[method-assign]
+
+
 def _repairs(f: OnFakes) -> list[str]:
     """The repairs made, in order (each is also detected first: ``health.detected``)."""
     events = f.project.store.events_after(0)
@@ -121,15 +133,8 @@ def test_a_request_answered_as_the_round_looked_is_not_denied_nor_the_next_one_s
         detail = f'{{"asked_at": {f.clock.time()}, "tool": "Bash", "asked": 1}}'
         Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
     f.clock.advance(T.permission_timeout)
-    repair = healer._repair
     following = f'{{"asked_at": {f.clock.time()}, "tool": "WebFetch", "asked": 2}}'
-
-    def answered_meanwhile(*args: Any) -> None:
-        with f.project.store.write() as conn:
-            Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=following)
-        repair(*args)
-
-    healer._repair = answered_meanwhile  # type: ignore[method-assign]
+    _asked_between_look_and_repair(f, healer, following)
     healer.tick()
     assert f.told("w1") == ["start"]  # no answer sent
     assert not [e for e in f.project.store.events_after(0) if e.kind == "permission.decided"]
@@ -375,15 +380,8 @@ def test_a_release_leaves_a_request_shown_since_the_round_looked(tmp_path: Path,
         Store.set_worker(conn, "w1", state=WorkerState.BLOCKED, detail="stands off for b")
         Store.move_task(conn, "b", TaskState.CANCELLED, reason="test")
     healer = Healer(f.project, Actions(f.project), lambda _line: None)
-    repair = healer._repair
     shown = f'{{"asked_at": {f.clock.time()}, "tool": "Bash", "asked": 7}}'
-
-    def asked_meanwhile(*args: Any) -> None:
-        with f.project.store.write() as conn:
-            Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=shown)
-        repair(*args)
-
-    healer._repair = asked_meanwhile  # type: ignore[method-assign]
+    _asked_between_look_and_repair(f, healer, shown)
     healer.tick()
     with f.project.store.read() as conn:
         worker = Store.worker(conn, "w1")
