@@ -36,7 +36,7 @@ def test_an_unknown_agent_is_one_line(tmp_path: Path, czar_home: Path) -> None:
 def test_its_options_are_its_own(tmp_path: Path, czar_home: Path) -> None:
     result = czar("bench", "stack", "--kills", "5", "--dir", str(tmp_path / "s"))
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "--review, --stack, --kills and --every are for the chaos benchmark" in result.stderr
+    assert "--review, --stack, --forge, --kills and --every are for the chaos benchmark" in result.stderr
 
 
 def test_a_timeout_that_is_no_time_is_refused(tmp_path: Path, czar_home: Path) -> None:

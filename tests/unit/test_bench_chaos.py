@@ -10,8 +10,19 @@ from typing import Any
 
 import pytest
 
-from czar.bench.chaos import READY_CHECK, RESTACK_CHECK, merged_tips, not_as_reviewed, plan_text, why_failed
+from czar.bench.chaos import (
+    FORGES,
+    GITHUB_REPOSITORY,
+    READY_CHECK,
+    RESTACK_CHECK,
+    merged_tips,
+    not_as_reviewed,
+    plan_text,
+    run,
+    why_failed,
+)
 from czar.core.events import EventKind
+from czar.errors import CzarError
 from czar.plan.model import PlanFile
 from czar.runtime import proc
 from czar.store.events import Event
@@ -66,6 +77,23 @@ def test_the_check_after_a_merge_refuses_a_heads_first_version_only(tmp_path: Pa
     assert ran.ok is (version == "good\n")
 
 
+@pytest.mark.parametrize("how", FORGES)
+def test_on_a_forge_the_plan_pushes_to_the_remote_and_names_the_github_it_runs(how: str) -> None:
+    text = plan_text("sim", 6, 2, None, review=True, forge=(how, "http://127.0.0.1:8123"))
+    plan = PlanFile.model_validate(tomllib.loads(text))
+    assert plan.project.remote == "origin" and plan.project.push
+    assert plan.forge is not None and plan.forge.kind == "github" and plan.forge.api_url == "http://127.0.0.1:8123"
+    assert plan.forge.repository == GITHUB_REPOSITORY
+    assert (plan.forge.merge_via == "pull-request") is (how == "github-merges")
+    assert "[forge]" not in plan_text("sim", 6, 2, None)  # none unless asked
+
+
+def test_an_unknown_forge_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    with pytest.raises(CzarError, match="no forge 'gitlab' for the chaos benchmark; choose one of: github"):
+        run(forge="gitlab", folder=tmp_path / "c")
+    assert not (tmp_path / "c").exists()
+
+
 def _event(kind: EventKind, task: str, **payload: Any) -> Event:
     return Event(0, 0.0, kind, "r1", task, "r1", 1, payload)
 
@@ -74,7 +102,7 @@ def test_a_merge_counts_as_reviewed_only_when_it_brings_in_the_last_approved_com
     log = "\n".join(
         [
             "m2 c1\tczar: merge task c: Write c.txt",  # (m3's parents)
-            "m1 b2\tczar: merge task b: Write b.txt",
+            "m1 b2\tMerge pull request #42 from acme/czar/b",  # (GitHub merged it: merge_via = "pull-request")
             "base a2\tczar: merge task a: Write a.txt",
             "root\tthe first commit",
         ]

@@ -35,9 +35,11 @@ from czar.runtime.ancestry import process
 from czar.store.store import Event, Store
 from czar.supervisor import launcher, outcome
 from czar.supervisor.project import Project, open_project
+from czar.testing.github import FakeGitHub
 
 KINDS = ("sim", *agents.KINDS)
-MERGE_SUBJECT = re.compile(r"czar: merge task ([\w-]+): ")  # (``MergeQueue``'s merge commits)
+# Merge commits of a task's work: ``MergeQueue``'s, and GitHub's when it merges the pull request.
+MERGE_SUBJECT = re.compile(r"czar: merge task ([\w-]+): |Merge pull request #\d+ from [^/\s]+/czar/([\w-]+)$")
 # A process's role, told by its command line (the tmux server that holds the run is spared: a
 # person's terminal server is not czar's to lose).
 ROLES = (
@@ -51,6 +53,8 @@ ROLES = (
 )
 
 
+FORGES = ("github", "github-merges")  # czar merges and pushes; GitHub merges each pull request
+GITHUB_REPOSITORY = "acme/app"  # (``FakeGitHub``'s)
 READY_CHECK = "test -f README.md"
 # After each merge, with stacked simulated agents: no chain head's first version in the integration
 # branch (its task's own checks pass it: it is sent back by the checks after its merge).
@@ -64,7 +68,14 @@ def _first_then_good(tid: str) -> str:
 
 
 def plan_text(
-    kind: str, tasks: int, workers: int, model_url: str | None, *, review: bool = False, stack: bool = False
+    kind: str,
+    tasks: int,
+    workers: int,
+    model_url: str | None,
+    *,
+    review: bool = False,
+    stack: bool = False,
+    forge: tuple[str, str] | None = None,
 ) -> str:
     """The plan: ``tasks`` small tasks, every other one after the task three before it (with
     ``stack``, in chains of three); with
@@ -72,7 +83,9 @@ def plan_text(
     every third task, and its author makes them); with ``stack``, a dependent starts from its
     dependency's approved work. Stacked simulated agents also reach restacking: the first version
     of each chain's head breaks the checks after its merge (``RESTACK_CHECK``), so it is sent back
-    and approved again at a new commit under its dependent at work, which merges it in."""
+    and approved again at a new commit under its dependent at work, which merges it in. With
+    ``forge`` (its kind, ``FORGES``, and its API's address), pull requests live on that GitHub, the
+    remote ``origin``, which czar pushes to."""
     ids = [f"t{i}" for i in range(tasks)]
     restacks = stack and kind == "sim"
     # Checks on each task and after each merge: a sandboxed process of czar's the kills reach too.
@@ -82,8 +95,13 @@ def plan_text(
         + ("stack = true\n" if stack else "")
         # (a head's rounds: its verification, the one after its review, its broken merge, the next)
         + ("max_rounds = 6\n" if restacks else "")
+        + ('remote = "origin"\npush = true\n' if forge else "")
         + f'\n[workers]\nagent = "{kind}"\ncount = {workers}\n\n'
     )
+    if forge is not None:
+        how, url = forge
+        head += f'[forge]\nkind = "github"\napi_url = "{url}"\nrepository = "{GITHUB_REPOSITORY}"\npoll_seconds = 2\n'
+        head += 'merge_via = "pull-request"\n\n' if how == "github-merges" else "\n"
     if review:
         head += f"[review]\nagents = {{ {kind} = 1 }}\nmax_review_rounds = 2\n\n"
     if kind != "sim":
@@ -159,7 +177,7 @@ def merged_tips(log: str) -> dict[str, str]:
         parents, _, subject = line.partition("\t")
         merged = MERGE_SUBJECT.match(subject)
         if merged and len(parents.split()) == 2:
-            found.setdefault(merged.group(1), parents.split()[1])
+            found.setdefault(merged.group(1) or merged.group(2), parents.split()[1])
     return found
 
 
@@ -210,10 +228,13 @@ def run(
     progress: bool = False,
     review: bool = False,
     stack: bool = False,
+    forge: str | None = None,
 ) -> dict[str, Any]:
     """One run under fire; its figures and ``passed``."""
     if kind not in KINDS:
         raise CzarError(f"no agent {kind!r} for the chaos benchmark; choose one of: {', '.join(KINDS)}")
+    if forge is not None and forge not in FORGES:
+        raise CzarError(f"no forge {forge!r} for the chaos benchmark; choose one of: {', '.join(FORGES)}")
     if kind != "sim" and agents.find_cli(kind) is None:
         raise CzarError(f"the {kind} CLI is not installed (make agent-clis)")
     root = (folder or Path(tempfile.mkdtemp(prefix=f"czar-bench-chaos-{seed}-"))).resolve()
@@ -221,6 +242,7 @@ def run(
     saved = dict(os.environ)
     os.environ["CZAR_HOME"] = str(root / "home")
     server = None
+    github: FakeGitHub | None = None
     try:
         url = None
         if kind != "sim":
@@ -230,23 +252,74 @@ def run(
             server = serve(0, root / "model.log")
             url = f"http://127.0.0.1:{server.server_address[1]}"
         init_repo(root / "repo", {"README.md": "# chaos\n"}, "initial commit")
+        on_forge = None
+        if forge is not None:
+            github = FakeGitHub(_remote_of(root / "repo", root / "remote.git"))
+            os.environ["GITHUB_TOKEN"] = github.token
+            os.environ.pop("GH_TOKEN", None)
+            on_forge = (forge, github.start())
         plan = root / "czar.toml"
-        plan.write_text(plan_text(kind, tasks, workers, url, review=review, stack=stack), encoding="utf-8")
+        text = plan_text(kind, tasks, workers, url, review=review, stack=stack, forge=on_forge)
+        plan.write_text(text, encoding="utf-8")
         project = open_project(plan)
-        return _under_fire(project, random.Random(seed), (kills, every), timeout, progress) | {
+        measured = _under_fire(project, random.Random(seed), (kills, every), timeout, progress)
+        if github is not None:
+            measured = _on_github(project, github, measured)
+        return measured | {
             "agent": kind,
             "seed": seed,
             "every": every,
             "workers": workers,
             "review": review,
             "stack": stack,
+            "forge": forge or "",
             "folder": str(root),
         }
     finally:
         if server is not None:
             server.shutdown()
+        if github is not None:
+            github.stop()
         os.environ.clear()
         os.environ.update(saved)
+
+
+def _remote_of(repo: Path, bare: Path) -> Path:
+    """``bare``, made the remote ``origin`` of ``repo`` and given its ``main``."""
+    for argv in (
+        ["git", "init", "-q", "--bare", "-b", "main", str(bare)],
+        ["git", "-C", str(repo), "remote", "add", "origin", str(bare)],
+        ["git", "-C", str(repo), "push", "-q", "origin", "main"],
+    ):
+        done = proc.run(argv)
+        if not done.ok:
+            raise CzarError(f"cannot make the remote: {' '.join(argv[:4])}: {done.output.strip()[-300:]}")
+    return bare
+
+
+def _on_github(project: Project, github: FakeGitHub, measured: dict[str, Any]) -> dict[str, Any]:
+    """The run as GitHub saw it: each task's pull request merged there, and the remote's
+    integration branch holding every task's file."""
+    branch = project.plan.project.integration_branch
+    listed = github.git("ls-tree", "--name-only", branch)
+    files = set(listed.output.split()) if listed.ok else set()
+    ids = [t.id for t in project.store.tasks()]
+    unmerged = [tid for tid in ids if not ((pull := github.pull_from(f"czar/{tid}")) and pull.merged)]
+    pushed = [tid for tid in ids if f"{tid}.txt" in files]
+    targets = measured["targets"] | {
+        "merged on GitHub": {"value": len(ids) - len(unmerged), "target": len(ids), "met": not unmerged},
+        "files in the remote's integration branch": {
+            "value": len(pushed),
+            "target": len(ids),
+            "met": len(pushed) == len(ids),
+        },
+    }
+    return measured | {
+        "pull_requests_unmerged": ", ".join(unmerged),
+        "files_not_pushed": len(ids) - len(pushed),
+        "targets": targets,
+        "passed": measured["passed"] and not unmerged and len(pushed) == len(ids),
+    }
 
 
 def _under_fire(

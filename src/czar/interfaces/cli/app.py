@@ -448,6 +448,14 @@ def bench(
     stacked: Annotated[
         bool, typer.Option("--stack", help="chaos: dependents start from their dependencies' approved work.")
     ] = False,
+    forge: Annotated[
+        str | None,
+        typer.Option(
+            "--forge",
+            help="chaos: pull requests on a GitHub (czar's own fake of it, over a bare repository as the "
+            "remote; push = true): github (czar merges and pushes) or github-merges (GitHub merges each).",
+        ),
+    ] = None,
     kills: Annotated[int, typer.Option("--kills", min=0, max=10_000, help="chaos: the most kills.")] = 20,
     every: Annotated[
         float, typer.Option("--every", min=0.05, max=60, help="chaos: mean seconds between two kills' chances.")
@@ -467,9 +475,9 @@ def bench(
     options = {k: v for k, v in given.items() if v is not None}
     if not 0 < timeout < float("inf"):  # (nan too: a run that never times out)
         raise CzarError(f"--timeout must be a number of seconds above 0, not {timeout:g}")
-    chaos_only = with_review or stacked or kills != 20 or every != 0.7
+    chaos_only = with_review or stacked or forge is not None or kills != 20 or every != 0.7
     if chaos_only and scenario != "chaos":
-        raise CzarError("--review, --stack, --kills and --every are for the chaos benchmark")
+        raise CzarError("--review, --stack, --forge, --kills and --every are for the chaos benchmark")
     if options and scenario == "seed":
         raise CzarError(
             "the seed scenario is fixed; --workers, --tasks, --seed and --task-seconds are for scale and dag"
@@ -492,6 +500,7 @@ def bench(
             progress=not as_json,
             review=with_review,
             stack=stacked,
+            forge=forge,
             kills=kills,
             every=every,
         )
