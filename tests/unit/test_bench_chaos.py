@@ -12,8 +12,8 @@ import pytest
 
 from czar.bench.chaos import (
     FORGES,
-    GITHUB_REPOSITORY,
     READY_CHECK,
+    REPOSITORY,
     RESTACK_CHECK,
     merged_tips,
     not_as_reviewed,
@@ -78,19 +78,20 @@ def test_the_check_after_a_merge_refuses_a_heads_first_version_only(tmp_path: Pa
 
 
 @pytest.mark.parametrize("how", FORGES)
-def test_on_a_forge_the_plan_pushes_to_the_remote_and_names_the_github_it_runs(how: str) -> None:
+def test_on_a_forge_the_plan_pushes_to_the_remote_and_names_the_forge_it_runs(how: str) -> None:
     text = plan_text("sim", 6, 2, None, review=True, forge=(how, "http://127.0.0.1:8123"))
     plan = PlanFile.model_validate(tomllib.loads(text))
     assert plan.project.remote == "origin" and plan.project.push
-    assert plan.forge is not None and plan.forge.kind == "github" and plan.forge.api_url == "http://127.0.0.1:8123"
-    assert plan.forge.repository == GITHUB_REPOSITORY
-    assert (plan.forge.merge_via == "pull-request") is (how == "github-merges")
+    kind = how.split("-")[0]
+    assert plan.forge is not None and plan.forge.kind == kind and plan.forge.api_url == "http://127.0.0.1:8123"
+    assert plan.forge.repository == REPOSITORY[kind]
+    assert (plan.forge.merge_via == "pull-request") is how.endswith("-merges")
     assert "[forge]" not in plan_text("sim", 6, 2, None)  # none unless asked
 
 
 def test_an_unknown_forge_is_one_line_before_anything_starts(tmp_path: Path) -> None:
-    with pytest.raises(CzarError, match="no forge 'gitlab' for the chaos benchmark; choose one of: github"):
-        run(forge="gitlab", folder=tmp_path / "c")
+    with pytest.raises(CzarError, match="no forge 'bitbucket' for the chaos benchmark; choose one of: github"):
+        run(forge="bitbucket", folder=tmp_path / "c")
     assert not (tmp_path / "c").exists()
 
 
@@ -103,12 +104,13 @@ def test_a_merge_counts_as_reviewed_only_when_it_brings_in_the_last_approved_com
         [
             "m2 c1\tczar: merge task c: Write c.txt",  # (m3's parents)
             "m1 b2\tMerge pull request #42 from acme/czar/b",  # (GitHub merged it: merge_via = "pull-request")
+            "m0 f1\tczar: merge f: Write f.txt",  # (GitLab merged it, as czar asked it to say)
             "base a2\tczar: merge task a: Write a.txt",
             "root\tthe first commit",
         ]
     )
     merged = merged_tips(log)
-    assert merged == {"a": "a2", "b": "b2", "c": "c1"}
+    assert merged == {"a": "a2", "b": "b2", "c": "c1", "f": "f1"}
     events = [
         _event(EventKind.REVIEW_VERDICT, "a", verdict="request_changes", commit="a1"),
         _event(EventKind.REVIEW_VERDICT, "a", verdict="approve", commit="a2"),

@@ -35,11 +35,16 @@ from czar.runtime.ancestry import process
 from czar.store.store import Event, Store
 from czar.supervisor import launcher, outcome
 from czar.supervisor.project import Project, open_project
+from czar.testing.bare_forge import BareForge
 from czar.testing.github import FakeGitHub
+from czar.testing.gitlab import FakeGitLab
 
 KINDS = ("sim", *agents.KINDS)
-# Merge commits of a task's work: ``MergeQueue``'s, and GitHub's when it merges the pull request.
-MERGE_SUBJECT = re.compile(r"czar: merge task ([\w-]+): |Merge pull request #\d+ from [^/\s]+/czar/([\w-]+)$")
+# Merge commits of a task's work: ``MergeQueue``'s, and GitHub's and GitLab's (as czar asks) when
+# they merge its pull request.
+MERGE_SUBJECT = re.compile(
+    r"czar: merge task ([\w-]+): |Merge pull request #\d+ from [^/\s]+/czar/([\w-]+)$|czar: merge ([\w-]+): "
+)
 # A process's role, told by its command line (the tmux server that holds the run is spared: a
 # person's terminal server is not czar's to lose).
 ROLES = (
@@ -53,8 +58,9 @@ ROLES = (
 )
 
 
-FORGES = ("github", "github-merges")  # czar merges and pushes; GitHub merges each pull request
-GITHUB_REPOSITORY = "acme/app"  # (``FakeGitHub``'s)
+# The forges (czar's fakes of their APIs): czar merges and pushes, or the forge merges each one.
+FORGES = ("github", "github-merges", "gitlab", "gitlab-merges")
+REPOSITORY = {"github": "acme/app", "gitlab": "acme/tools/app"}  # (the fakes' own)
 READY_CHECK = "test -f README.md"
 # After each merge, with stacked simulated agents: no chain head's first version in the integration
 # branch (its task's own checks pass it: it is sent back by the checks after its merge).
@@ -84,8 +90,8 @@ def plan_text(
     dependency's approved work. Stacked simulated agents also reach restacking: the first version
     of each chain's head breaks the checks after its merge (``RESTACK_CHECK``), so it is sent back
     and approved again at a new commit under its dependent at work, which merges it in. With
-    ``forge`` (its kind, ``FORGES``, and its API's address), pull requests live on that GitHub, the
-    remote ``origin``, which czar pushes to."""
+    ``forge`` (one of ``FORGES``, and its API's address), pull requests live on that forge, over
+    the remote ``origin``, which czar pushes to."""
     ids = [f"t{i}" for i in range(tasks)]
     restacks = stack and kind == "sim"
     # Checks on each task and after each merge: a sandboxed process of czar's the kills reach too.
@@ -100,8 +106,9 @@ def plan_text(
     )
     if forge is not None:
         how, url = forge
-        head += f'[forge]\nkind = "github"\napi_url = "{url}"\nrepository = "{GITHUB_REPOSITORY}"\npoll_seconds = 2\n'
-        head += 'merge_via = "pull-request"\n\n' if how == "github-merges" else "\n"
+        name = how.removesuffix("-merges")
+        head += f'[forge]\nkind = "{name}"\napi_url = "{url}"\nrepository = "{REPOSITORY[name]}"\npoll_seconds = 2\n'
+        head += 'merge_via = "pull-request"\n\n' if how.endswith("-merges") else "\n"
     if review:
         head += f"[review]\nagents = {{ {kind} = 1 }}\nmax_review_rounds = 2\n\n"
     if kind != "sim":
@@ -177,7 +184,7 @@ def merged_tips(log: str) -> dict[str, str]:
         parents, _, subject = line.partition("\t")
         merged = MERGE_SUBJECT.match(subject)
         if merged and len(parents.split()) == 2:
-            found.setdefault(merged.group(1) or merged.group(2), parents.split()[1])
+            found.setdefault(next(g for g in merged.groups() if g), parents.split()[1])
     return found
 
 
@@ -242,7 +249,7 @@ def run(
     saved = dict(os.environ)
     os.environ["CZAR_HOME"] = str(root / "home")
     server = None
-    github: FakeGitHub | None = None
+    fake: BareForge | None = None
     try:
         url = None
         if kind != "sim":
@@ -254,17 +261,19 @@ def run(
         init_repo(root / "repo", {"README.md": "# chaos\n"}, "initial commit")
         on_forge = None
         if forge is not None:
-            github = FakeGitHub(_remote_of(root / "repo", root / "remote.git"))
-            os.environ["GITHUB_TOKEN"] = github.token
-            os.environ.pop("GH_TOKEN", None)
-            on_forge = (forge, github.start())
+            bare = _remote_of(root / "repo", root / "remote.git")
+            fake = FakeGitLab(bare) if forge.startswith("gitlab") else FakeGitHub(bare)
+            for name in ("GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN"):
+                os.environ.pop(name, None)
+            os.environ["GITLAB_TOKEN" if forge.startswith("gitlab") else "GITHUB_TOKEN"] = fake.token
+            on_forge = (forge, fake.start())
         plan = root / "czar.toml"
         text = plan_text(kind, tasks, workers, url, review=review, stack=stack, forge=on_forge)
         plan.write_text(text, encoding="utf-8")
         project = open_project(plan)
         measured = _under_fire(project, random.Random(seed), (kills, every), timeout, progress)
-        if github is not None:
-            measured = _on_github(project, github, measured)
+        if fake is not None:
+            measured = _on_forge(project, fake, measured)
         return measured | {
             "agent": kind,
             "seed": seed,
@@ -278,8 +287,8 @@ def run(
     finally:
         if server is not None:
             server.shutdown()
-        if github is not None:
-            github.stop()
+        if fake is not None:
+            fake.stop()
         os.environ.clear()
         os.environ.update(saved)
 
@@ -297,17 +306,17 @@ def _remote_of(repo: Path, bare: Path) -> Path:
     return bare
 
 
-def _on_github(project: Project, github: FakeGitHub, measured: dict[str, Any]) -> dict[str, Any]:
-    """The run as GitHub saw it: each task's pull request merged there, and the remote's
+def _on_forge(project: Project, fake: BareForge, measured: dict[str, Any]) -> dict[str, Any]:
+    """The run as the forge saw it: each task's pull request merged there, and the remote's
     integration branch holding every task's file."""
     branch = project.plan.project.integration_branch
-    listed = github.git("ls-tree", "--name-only", branch)
+    listed = fake.git("ls-tree", "--name-only", branch)
     files = set(listed.output.split()) if listed.ok else set()
     ids = [t.id for t in project.store.tasks()]
-    unmerged = [tid for tid in ids if not ((pull := github.pull_from(f"czar/{tid}")) and pull.merged)]
+    unmerged = [tid for tid in ids if not fake.merged_from(f"czar/{tid}")]
     pushed = [tid for tid in ids if f"{tid}.txt" in files]
     targets = measured["targets"] | {
-        "merged on GitHub": {"value": len(ids) - len(unmerged), "target": len(ids), "met": not unmerged},
+        "merged on the forge": {"value": len(ids) - len(unmerged), "target": len(ids), "met": not unmerged},
         "files in the remote's integration branch": {
             "value": len(pushed),
             "target": len(ids),

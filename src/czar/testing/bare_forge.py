@@ -67,6 +67,10 @@ class BareForge(ABC):
 
     # -- for the tests --------------------------------------------------------------------------
 
+    def merged_from(self, branch: str) -> bool:
+        """Whether the last pull request from ``branch`` is merged, as the forge shows it now."""
+        raise NotImplementedError
+
     def start(self) -> str:
         fake = self
 

@@ -208,6 +208,10 @@ class FakeGitHub(BareForge):
             self._follow(found[-1])
         return found[-1] if found else None
 
+    def merged_from(self, branch: str) -> bool:
+        pull = self.pull_from(branch)
+        return pull is not None and pull.merged
+
     # -- the API ---------------------------------------------------------------------------------
 
     def _pull_json(self, p: FakePull) -> dict[str, Any]:

@@ -217,6 +217,12 @@ class FakeGitLab(BareForge):
         if self.contains(mr.target, head):
             mr.state = "merged"
 
+    def merged_from(self, branch: str) -> bool:
+        found = [mr for mr in self.mrs.values() if mr.source == branch]
+        if found:
+            self._follow(found[-1])
+        return bool(found) and found[-1].state == "merged"
+
     def _mr(self, iid: str) -> FakeMergeRequest | None:
         mr = self.mrs.get(int(iid))
         if mr is not None:

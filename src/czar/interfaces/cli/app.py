@@ -452,8 +452,9 @@ def bench(
         str | None,
         typer.Option(
             "--forge",
-            help="chaos: pull requests on a GitHub (czar's own fake of it, over a bare repository as the "
-            "remote; push = true): github (czar merges and pushes) or github-merges (GitHub merges each).",
+            help="chaos: pull requests on a forge (czar's own fake of its API, over a bare repository as "
+            "the remote; push = true): github or gitlab (czar merges and pushes), github-merges or "
+            "gitlab-merges (the forge merges each).",
         ),
     ] = None,
     kills: Annotated[int, typer.Option("--kills", min=0, max=10_000, help="chaos: the most kills.")] = 20,
