@@ -402,7 +402,13 @@ class GitLabForge(MirroredForge):
         except ForgeError as exc:
             cause = exc.__cause__
             if isinstance(cause, gitlab.exceptions.GitlabError) and cause.response_code in (405, 406, 409, 422):
-                raise ForgeRefused(str(exc)) from exc  # not mergeable, a rule, or its head moved
+                # Merged already, at this very commit (its answer lost: czar killed or timed out
+                # after GitLab merged it), else not mergeable, a rule, or its head moved.
+                there = self._mr(remote)
+                merged_as = there.get("merge_commit_sha")
+                if there.get("state") == "merged" and there.get("sha") == head_commit and merged_as:
+                    return str(merged_as)
+                raise ForgeRefused(str(exc)) from exc
             raise
         assert isinstance(made, dict)
         if made.get("state") != "merged" or not made.get("merge_commit_sha"):

@@ -218,10 +218,10 @@ class FakeGitLab(BareForge):
             mr.state = "merged"
 
     def merged_from(self, branch: str) -> bool:
-        found = [mr for mr in self.mrs.values() if mr.source == branch]
-        if found:
-            self._follow(found[-1])
-        return bool(found) and found[-1].state == "merged"
+        mr = self.mr_of(branch)
+        if mr is not None:
+            self._follow(mr)
+        return mr is not None and mr.state == "merged"
 
     def _mr(self, iid: str) -> FakeMergeRequest | None:
         mr = self.mrs.get(int(iid))
