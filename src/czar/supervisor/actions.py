@@ -457,6 +457,34 @@ class Actions:
             fresh=fresh,
             blocked_on=task.blocked_on if waiting else None,
         )
+        if fresh and self.p.plan.project.stack:
+            self._stacked_discard(conn, task_id)
+
+    def _stacked_discard(self, conn: Tx, discarded: str) -> None:
+        """Tasks stacked on the work of ``discarded``, which its fresh start throws away: their
+        branches hold it, and their merges would bring it in. Each waits again for its new approved
+        work and then starts afresh on it, no round used (each of their own stacked dependents so
+        too)."""
+        why = f"it was built on the work of task {discarded}, which starts afresh"
+        for t in Store.all_tasks(conn):
+            if discarded not in t.spec.depends_on or t.state in TERMINAL_TASK_STATES or t.state is TaskState.PENDING:
+                continue
+            records = Store.stack_records(conn, t.id)
+            if not records or discarded not in (records[-1].get("built_on") or {}):
+                continue  # (it started on the integration branch, once that work had merged)
+            if t.attempt_id is not None:
+                Store.set_attempt(conn, t.attempt_id, outcome=AttemptOutcome.ABANDONED)
+            if (worker := self.holder(conn, t)) is not None:
+                Store.drop_queued(conn, worker)
+                self.free_worker(conn, worker, t.attempt_id)
+            Store.release_claims(conn, t.id)
+            if t.state in (TaskState.SUBMITTED, TaskState.VERIFYING):  # (no way to the pool but this)
+                Store.move_task(conn, t.id, TaskState.RUNNING, reason=why)
+            if t.state is not TaskState.READY:
+                Store.move_task(conn, t.id, TaskState.READY, reason=why, worker_id=None, attempt_id=None)
+            note = f"Task {discarded}, whose work yours was built on, starts afresh: so does yours, on its new work."
+            Store.move_task(conn, t.id, TaskState.PENDING, reason=why, fresh=True, note=note, blocked_on=None)
+            self._stacked_discard(conn, t.id)
 
     def give_up(self, conn: Tx, task: Task, worker: str | None, reason: str, alert: str, **fields: Any) -> None:
         """The task fails with its attempt: the attempt marked failed, ``worker`` (the one that
