@@ -26,7 +26,10 @@ class SupervisorLock:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.close()
-            raise SupervisorError(f"a supervisor already runs for this project (pid {holder_pid(self.path)})") from None
+            holder = holder_pid(self.path)
+            # (-1: the lock is held and says no pid: a supervisor starting, or another program.)
+            said = f"pid {holder}" if holder is not None and holder > 0 else "its pid not written yet"
+            raise SupervisorError(f"a supervisor already runs for this project ({said})") from None
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
