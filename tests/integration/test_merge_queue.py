@@ -379,3 +379,56 @@ def test_a_merge_check_killed_by_a_signal_is_run_again_three_times_at_most(
         assert a.state == "merged" and a.rounds == 0
     else:
         assert a.state == "ready" and "killed by a signal, 3 times" in a.note and a.rounds == 1
+
+
+def test_a_dependent_waits_with_its_dependency_whose_pull_request_is_not_on_the_forge_yet(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Found by review: p had no pull request on GitHub yet (GitHub answered 502), c, stacked on
+    it, had one; c merged alone and brought p's work in, and GitHub then refused p's pull request
+    for good (its work merged already): p waited for ever."""
+    import dataclasses
+
+    from czar.plan.model import ForgeConfig
+
+    make_repo(tmp_path / "repo")
+    tasks_ = [sim_task("p"), sim_task("c", deps=("p",))]
+    project = open_project(write_plan(tmp_path, "unpub", tasks_, project_extra="stack = true\n"))
+    project.plan = dataclasses.replace(project.plan, forge=ForgeConfig(kind="github"))  # czar merges
+    project.sync_plan()
+    g = project.git
+    g.ensure_branch("czar/integration", "main")
+    g.ensure_worktree(project.paths.integration_worktree, "czar/integration", detach=True)
+    for name, base in (("p", "czar/integration"), ("c", "czar/p")):
+        g.ensure_branch(f"czar/{name}", base)
+        worktree = tmp_path / f"wt-{name}"
+        g.ensure_worktree(worktree, f"czar/{name}")
+        (worktree / f"{name}.txt").write_text(name)
+        git(worktree, "add", ".")
+        git(worktree, "commit", "-qm", name)
+    p_work = project.repo.tip("czar/p")
+    way = (TaskState.READY, TaskState.ASSIGNED, TaskState.RUNNING, TaskState.SUBMITTED, TaskState.VERIFYING)
+    with project.store.write() as conn:
+        for name in ("p", "c"):
+            for state in (*way, TaskState.APPROVED, TaskState.MERGING):
+                Store.move_task(conn, name, state, reason="test")
+        pull, _ = Store.put_pull(
+            conn,
+            task_id="c",
+            head_branch="czar/c",
+            base_branch="czar/integration",
+            head_commit=project.repo.tip("czar/c"),
+            title="c",
+            body="",
+            files=[],
+            rounds=0,
+            cost_usd=0.0,
+        )
+        Store.set_pull_remote(conn, pull.id, remote_number=7, url="u", synced="x")  # p has none
+    MergeQueue(project, Actions(project)).merge(["p", "c"])
+    with project.store.read() as conn:
+        states = {t: Store.task(conn, t) for t in ("p", "c")}
+    assert {t: r.state for t, r in states.items()} == {"p": TaskState.APPROVED, "c": TaskState.APPROVED}
+    said = [e.payload["reason"] for e in project.store.events_after(0) if e.kind == "task.state" and e.task_id == "c"]
+    assert said[-1] == "task p, which comes before it, waits for the forge; it merges after"
+    assert not project.repo.is_ancestor(p_work, project.repo.tip("czar/integration"))

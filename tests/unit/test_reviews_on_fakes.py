@@ -289,3 +289,19 @@ def test_a_reviewer_whose_agent_cannot_start_takes_no_more_reviews_and_the_run_s
         Store.set_worker(conn, "r1", state=WorkerState.IDLE)
     reviewing.start("a", "r1")
     assert f.task("a").state is T.REVIEWING and _review(f).state is ReviewState.OPEN
+
+
+def test_work_on_a_task_taken_back_stops_its_author_and_its_reviewer(tmp_path: Path, czar_home: Path) -> None:
+    """A task taken back while a reviewer reads it (cancelled, or its dependency's work thrown
+    away): the review is lost, never an approval, and both workers are free again at once."""
+    f, reviewing = _in_review(tmp_path)
+    reviewing.start("a", "r1")
+    f.take("r1")
+    with f.project.store.write() as conn:
+        Actions(f.project).stop_work_on(conn, Store.task(conn, "a"), "its dependency's work was thrown away")
+    review = _review(f)
+    assert review.state is ReviewState.LOST and review.reason == "its dependency's work was thrown away"
+    with f.project.store.read() as conn:
+        workers = {w: Store.worker(conn, w) for w in ("w1", "r1")}
+    assert all(w.task_id is None and w.state is WorkerState.IDLE for w in workers.values())
+    assert [c.KIND for c in f.take("r1")] == ["stop"]  # its agent stopped

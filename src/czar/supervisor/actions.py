@@ -21,6 +21,7 @@ from czar.core.host_commands import MessageKind, StartTask, StopAgent, Tell
 from czar.core.landing import Landing, after_landing
 from czar.core.prompt import PromptInput, render
 from czar.core.repository import Repository
+from czar.core.review import ReviewState
 from czar.core.rounds import Setback, after_setback
 from czar.core.scope import in_scope, scopes_overlap
 from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, AttemptOutcome, TaskState, WorkerState
@@ -64,6 +65,18 @@ class Actions:
         Store.set_worker(conn, worker_id, task_id=None, state=state, detail=None, wait_until=None, repeats=0)
         if attempt_id is not None:  # else no agent was started for it
             Store.post(conn, worker_id, StopAgent(attempt_id))
+
+    def stop_work_on(self, conn: Tx, task: Task, why: str) -> None:
+        """Whoever works on ``task`` stops: the agent of the worker that holds it, and a reviewer
+        reading it (its review lost for ``why``); each worker is free again."""
+        if (holder := self.holder(conn, task)) is not None:
+            Store.drop_queued(conn, holder)
+            self.free_worker(conn, holder, task.attempt_id)
+        for review in Store.reviews_of(conn, task.id):
+            if review.state is ReviewState.OPEN:
+                Store.set_review(conn, review.id, state=ReviewState.LOST, reason=why)
+                Store.drop_queued(conn, review.worker_id)
+                self.free_worker(conn, review.worker_id, review.attempt_id)
 
     @staticmethod
     def holder(conn: Tx, task: Task) -> str | None:
@@ -474,9 +487,7 @@ class Actions:
                 continue  # (it started on the integration branch, once that work had merged)
             if t.attempt_id is not None:
                 Store.set_attempt(conn, t.attempt_id, outcome=AttemptOutcome.ABANDONED)
-            if (worker := self.holder(conn, t)) is not None:
-                Store.drop_queued(conn, worker)
-                self.free_worker(conn, worker, t.attempt_id)
+            self.stop_work_on(conn, t, why)
             Store.release_claims(conn, t.id)
             if t.state in (TaskState.SUBMITTED, TaskState.VERIFYING):  # (no way to the pool but this)
                 Store.move_task(conn, t.id, TaskState.RUNNING, reason=why)
@@ -557,6 +568,9 @@ class Actions:
         checks = [{"command": r.command, "exit": r.returncode, "timed_out": r.timed_out} for r in results]
         verdict = judge(blocker, tuple(problems), task.rounds, self.p.plan.project.max_rounds)
         with self.store.write() as conn:
+            now = Store.task(conn, task_id)
+            if now.state is not TaskState.VERIFYING or now.attempt_id != task.attempt_id:
+                return  # taken back while its checks ran (its dependency's work thrown away, say)
             match verdict:
                 case Defer(found):
                     self._sent_back(conn, task, found)

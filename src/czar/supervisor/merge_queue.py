@@ -126,9 +126,16 @@ class MergeQueue:
             waiting = self._queued_on_forge(task_ids)
         else:
             waiting = self._unpublished(task_ids) if self.p.plan.forge.kind != "local" else {}
-        task_ids = [t for t in task_ids if t not in waiting]
         with self.p.store.read() as conn:
             rows = {t: Store.task(conn, t) for t in task_ids}
+        # A task after one that waits (for the forge) waits with it: stacked on it, its merge would
+        # land that work too, which the forge would then never merge (nor open, on GitHub).
+        for t in task_ids:  # (in merge order: dependencies first)
+            first = next((d for d in rows[t].spec.depends_on if d in waiting), None)
+            if first is not None and t not in waiting:
+                waiting[t] = f"task {first}, which comes before it, waits for the forge; it merges after"
+        task_ids = [t for t in task_ids if t not in waiting]
+        rows = {t: rows[t] for t in task_ids}
         git = self.git
         held, behind = self._look_again(task_ids)
         # A stacked task whose dependency of this batch does not merge now waits with it (its

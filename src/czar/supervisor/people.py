@@ -14,7 +14,6 @@ from czar.agent_tools.service import PERSON
 from czar.core.asked import Asked
 from czar.core.events import EventKind
 from czar.core.host_commands import Answer, MessageKind, Tell
-from czar.core.review import ReviewState
 from czar.core.states import TERMINAL_TASK_STATES, AttemptOutcome, TaskState, WorkerState
 from czar.errors import StoreError, SupervisorError
 from czar.paths import czar_home
@@ -162,14 +161,7 @@ def cancel(project: Project, task_id: str, reason: str = "") -> str:
         actions = Actions(project)
         if task.attempt_id is not None and task.state not in TERMINAL_TASK_STATES:
             Store.set_attempt(conn, task.attempt_id, outcome=AttemptOutcome.CANCELLED)
-        if (holder := actions.holder(conn, task)) is not None:
-            Store.drop_queued(conn, holder)
-            actions.free_worker(conn, holder, task.attempt_id)
-        for review in Store.reviews_of(conn, task_id):
-            if review.state is ReviewState.OPEN:
-                Store.set_review(conn, review.id, state=ReviewState.LOST, reason=why)
-                Store.drop_queued(conn, review.worker_id)
-                actions.free_worker(conn, review.worker_id, review.attempt_id)
+        actions.stop_work_on(conn, task, why)
         Store.move_task(conn, task_id, TaskState.CANCELLED, actor="person", reason=why, worker_id=None, merge_from=None)
         actions.will_not_merge(conn, task_id, "was cancelled")
         Store.emit(conn, EventKind.PERSON_CANCELLED, actor="person", task=task_id, was=task.state.value, reason=why)
