@@ -140,6 +140,18 @@ def test_pipelines_are_checks_people_are_remarks_and_merges_are_pinned(world) ->
     assert fake.violations == []
 
 
+def test_a_project_that_merges_by_fast_forward_only_is_merged_at_the_head_asked_for(world) -> None:
+    """Found by review: GitLab answers no merge commit for a fast-forward merge, which was read as
+    "not merged now" for ever: on such a project no task could merge."""
+    repo, fake, forge = world
+    fake.fast_forward = True
+    ref = forge.open_or_update(_draft(repo))
+    head = git(repo, "rev-parse", "czar/a")
+    assert forge.land(ref.number, head) == head == fake.tip("czar/integration")
+    assert forge.land(ref.number, head) == head  # asked again: the same
+    assert fake.violations == []
+
+
 def test_what_gitlab_refuses_is_one_line_and_its_project_is_read_from_the_remote(world, tmp_path: Path) -> None:
     repo, fake, forge = world
     bad = GitLabForge(forge.store, client("wrong", fake.url, timeout=5), forge.repo)

@@ -405,16 +405,21 @@ class GitLabForge(MirroredForge):
                 # Merged already, at this very commit (its answer lost: czar killed or timed out
                 # after GitLab merged it), else not mergeable, a rule, or its head moved.
                 there = self._mr(remote)
-                merged_as = there.get("merge_commit_sha")
-                if there.get("state") == "merged" and there.get("sha") == head_commit and merged_as:
-                    return str(merged_as)
+                if there.get("state") == "merged" and there.get("sha") == head_commit and _merged_as(there):
+                    return _merged_as(there)
                 raise ForgeRefused(str(exc)) from exc
             raise
         assert isinstance(made, dict)
-        if made.get("state") != "merged" or not made.get("merge_commit_sha"):
+        if made.get("state") != "merged" or not _merged_as(made):
             # Accepted but not merged (merged later by GitLab itself, or its merge failed).
             raise ForgeRefused(f"GitLab did not merge !{remote} now (it is {made.get('state')}): asked again later")
-        return str(made["merge_commit_sha"])
+        return _merged_as(made)
+
+
+def _merged_as(mr: dict[str, Any]) -> str:
+    """The commit a merged merge request made its target: its merge commit; its squashed commit
+    (a squash with no merge commit); its head (a fast-forward: GitLab names no commit of its own)."""
+    return str(mr.get("merge_commit_sha") or mr.get("squash_commit_sha") or mr.get("sha") or "")
 
 
 if TYPE_CHECKING:  # mypy proves it fills the port

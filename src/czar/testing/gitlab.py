@@ -144,6 +144,10 @@ class FakeGitLab(BareForge):
         self.traces: dict[int, str] = {}  # job -> its log
         self.protected: dict[str, dict[str, Any]] = {}
         self.refuse_merges: str | None = None
+        # The project merges by fast-forward only (its merge method): GitLab merges a merge request
+        # whose source holds the target by moving the target to its head, and answers no
+        # ``merge_commit_sha``; one that does not hold it cannot be merged (406).
+        self.fast_forward = False
         self.members: dict[str, int] = {"alice": 30, "bob": 40}  # username -> access level in the project
         self.violations: list[str] = []  # requests GitLab's documentation does not describe
         self._ids = 0
@@ -409,6 +413,13 @@ class FakeGitLab(BareForge):
             return 405, {"message": self.refuse_merges or "405 Method Not Allowed"}, {}
         if body.get("sha") and body["sha"] != mr.sha:
             return 409, {"message": "SHA does not match HEAD of source branch"}, {}
+        if self.fast_forward:
+            target = self.tip(mr.target)
+            if target is None or not self.git("merge-base", "--is-ancestor", target, mr.sha).ok:
+                return 406, {"message": "Branch cannot be merged"}, {}
+            self.git("update-ref", f"refs/heads/{mr.target}", mr.sha, target)
+            mr.state = "merged"  # (no merge commit: ``merge_commit_sha`` stays null)
+            return 200, self._json(mr), {}
         commit = self.merge_into(
             mr.target, mr.sha, str(body.get("merge_commit_message") or f"Merge branch '{mr.source}'")
         )
