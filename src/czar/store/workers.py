@@ -102,17 +102,7 @@ class Workers:
 
     @staticmethod
     def set_worker(conn: Connection, worker_id: str, **fields: Any) -> None:
-        now = time.time()
-        fields.setdefault("updated_at", now)
-        if "role" in fields:
-            fields["role"] = WorkerRole(fields["role"]).value
-        if "state" in fields:
-            fields["state"] = WorkerState(fields["state"]).value
-            # ``state_since`` keeps the time the state last really changed.
-            fields.setdefault(
-                "state_since", case((workers.c.state != fields["state"], now), else_=workers.c.state_since)
-            )
-        conn.execute(update(workers).where(workers.c.id == worker_id).values(**fields))
+        conn.execute(update(workers).where(workers.c.id == worker_id).values(**_stamped(fields)))
 
     @staticmethod
     def set_worker_unless_asking(conn: Connection, worker_id: str, state: WorkerState, **fields: Any) -> bool:
@@ -120,16 +110,9 @@ class Workers:
         permission request shown to them: that request stays shown, for its waiting call takes any
         other state for its withdrawal and denies it before anyone answered (the answer then sets
         the state the task's waits call for: ``after_answer``). Returns whether it was set."""
-        now = time.time()
-        fields.setdefault("updated_at", now)
-        fields.setdefault("state_since", case((workers.c.state != state.value, now), else_=workers.c.state_since))
-        waiting = WorkerState.WAITING_PERMISSION.value
-        done = conn.execute(
-            update(workers)
-            .where(workers.c.id == worker_id, workers.c.state != waiting)
-            .values(state=state.value, **fields)
-        )
-        return done.rowcount > 0
+        asking = workers.c.state == WorkerState.WAITING_PERMISSION.value
+        values = _stamped({**fields, "state": state})
+        return conn.execute(update(workers).where(workers.c.id == worker_id, ~asking).values(**values)).rowcount > 0
 
     @staticmethod
     def after_answer(conn: Connection, worker_id: str, blocked_on: str | None) -> None:
@@ -140,7 +123,7 @@ class Workers:
         if waiting:
             Workers.set_worker(conn, worker_id, state=WorkerState.BLOCKED, detail=waits.said(waiting))
             return
-        limit = conn.execute(select(workers.c.wait_until).where(workers.c.id == worker_id)).scalar()
+        limit = Workers.worker(conn, worker_id).wait_until
         if limit is not None and limit > time.time():
             Workers.set_worker(
                 conn, worker_id, state=WorkerState.RATE_LIMITED, detail="rate limited (met while it asked)"
@@ -156,3 +139,16 @@ class Workers:
             .where(workers.c.id == worker_id, workers.c.task_id.is_(None))
             .values(state=WorkerState.IDLE.value, state_since=time.time())
         )
+
+
+def _stamped(fields: dict[str, Any]) -> dict[str, Any]:
+    """A worker's new values as the table keeps them, with the time of the change; ``state_since``
+    keeps the time the state last really changed."""
+    now = time.time()
+    fields.setdefault("updated_at", now)
+    if "role" in fields:
+        fields["role"] = WorkerRole(fields["role"]).value
+    if "state" in fields:
+        fields["state"] = WorkerState(fields["state"]).value
+        fields.setdefault("state_since", case((workers.c.state != fields["state"], now), else_=workers.c.state_since))
+    return fields

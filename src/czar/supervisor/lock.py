@@ -26,10 +26,8 @@ class SupervisorLock:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.close()
-            holder = holder_pid(self.path)
-            # (-1: the lock is held and says no pid: a supervisor starting, or another program.)
-            said = f"pid {holder}" if holder is not None and holder > 0 else "its pid not written yet"
-            raise SupervisorError(f"a supervisor already runs for this project ({said})") from None
+            holder = said_pid(holder_pid(self.path))
+            raise SupervisorError(f"a supervisor already runs for this project ({holder})") from None
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
@@ -41,6 +39,12 @@ class SupervisorLock:
         fh, self.fh = self.fh, None
         if fh is not None:
             fh.close()
+
+
+def said_pid(pid: int | None) -> str:
+    """A running supervisor's pid, for people (-1: the lock is held and says no pid: a supervisor
+    starting, or another program)."""
+    return f"pid {pid}" if pid is not None and pid > 0 else "its pid not written yet"
 
 
 def holder_pid(path: Any) -> int | None:

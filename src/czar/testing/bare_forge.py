@@ -67,9 +67,9 @@ class BareForge(ABC):
 
     # -- for the tests --------------------------------------------------------------------------
 
+    @abstractmethod
     def merged_from(self, branch: str) -> bool:
         """Whether the last pull request from ``branch`` is merged, as the forge shows it now."""
-        raise NotImplementedError
 
     def start(self) -> str:
         fake = self

@@ -18,6 +18,7 @@ from czar.errors import CzarError, SupervisorGone
 from czar.interfaces.cli import stopped
 from czar.store.store import Event
 from czar.supervisor import launcher, outcome, status
+from czar.supervisor.lock import said_pid
 from czar.supervisor.project import Project
 
 
@@ -95,15 +96,6 @@ def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) ->
     return table
 
 
-def _pid(pid: int | None) -> str:
-    """A running supervisor's pid, said (-1: its lock holds none yet: one starting)."""
-    return f"pid {pid}" if pid is not None and pid > 0 else "its pid not written yet"
-
-
-def _running(pid: int | None) -> str:
-    return f"running ({_pid(pid)})"
-
-
 def print_status(data: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     sup = data["supervisor"]
@@ -113,7 +105,7 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
     cost = data["cost"]
     console.print(
         f"project {data['project']}: supervisor "
-        + (_running(sup["pid"]) if sup["running"] else "not running")
+        + (f"running ({said_pid(sup['pid'])})" if sup["running"] else "not running")
         + " | "
         + ", ".join(f"{n} {s}" for s, n in data["counts"].items())
         + (
@@ -157,7 +149,7 @@ def print_projects(found: list[Any], console: Console | None = None) -> None:
     for p in found:
         states = ", ".join(f"{n} {s}" for s, n in p.counts.items()) or "none"
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(p.last_activity)) if p.last_activity else "-"
-        running = _running(p.pid) if p.running else "stopped"
+        running = f"running ({said_pid(p.pid)})" if p.running else "stopped"
         rows.append((p.name, running, p.problem or states, when, p.plan or "-"))
     console.print(_table("projects", PROJECT_COLUMNS, rows))
 
@@ -241,7 +233,7 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
         # Inside the try: a supervisor that fails to start in time is stopped, not left behind.
         pid, fresh = launcher.up(project)
         if not as_json:
-            typer.echo(f"supervisor {'started' if fresh else 'already running'} ({_pid(pid)}); following the run")
+            typer.echo(f"supervisor {'started' if fresh else 'already running'} ({said_pid(pid)}); following the run")
         outcome.follow(project, since, show, timeout=timeout)
         integration_ok = outcome.integration_check(project)
         write_omnibus(project, integration_ok, print_to=sys.stderr if as_json else sys.stdout)
