@@ -10,7 +10,8 @@
     ├── SupervisorError        the supervisor is in a state that forbids the request
     │   ├── SupervisorGone     it ended while `czar run` followed a run that was not over
     │   └── RunStalled         the run made no progress and `czar run` gave up on it (supervisor.outcome)
-    ├── ForgeError             a remote forge (GitHub) refused or did not answer: its words (forge.github)
+    ├── ForgeError             a remote forge (GitHub, GitLab) refused or did not answer: its words
+    │   └── ForgeUnanswered    no answer, or the forge's own failure (5xx): nothing concluded, tried again
     ├── CallerError            an agent tool's caller is not who it says, or has nothing to act on
     │   └── AgentCaller        a person's command run by an agent (agent_tools.identity)
     └── RelayError             an agent's call across its sandbox wall failed (exit 2; agent_tools.relay)
@@ -78,3 +79,8 @@ class SupervisorGone(SupervisorError):
 
 class ForgeError(CzarError):
     """The forge could not be reached, or refused: what it said, in a line."""
+
+
+class ForgeUnanswered(ForgeError):
+    """No answer (a time-out, no connection) or the forge's own failure (5xx): nothing can be
+    concluded from it about what was asked; tried again."""

@@ -115,6 +115,65 @@ def test_czar_merges_a_task_only_once_its_pull_request_is_on_github(
     assert not refused
 
 
+def test_a_pull_request_a_person_closes_on_github_holds_its_task_until_they_reopen_it(
+    tmp_path: Path, github: tuple[Path, FakeGitHub]
+) -> None:
+    """A person closed task a's pull request on GitHub: czar does not merge it (nor reopen it on its
+    own) while task b merges; reopened, a merges through the same pull request."""
+    _, fake = github
+    plan = write_plan(
+        tmp_path, "closing", [sim_task("a"), sim_task("b")], project_extra='remote = "origin"\npush = true\n'
+    )
+    forge = f'[forge]\nkind = "github"\napi_url = "{fake.url}"\nrepository = "acme/app"\npoll_seconds = 1\n'
+    plan.write_text(plan.read_text().replace("[[tasks]]", forge + "wait_for_ci = true\n\n[[tasks]]", 1))
+    seen: dict[str, object] = {}
+    problems: list[str] = []
+
+    def person() -> None:
+        """Closes a's pull request once it is open; CI passes on both; once czar has said a waits
+        for a person (and b merged meanwhile), looks at what the remote holds, then reopens it."""
+        try:
+            deadline = time.monotonic() + 150
+            while time.monotonic() < deadline:
+                a, b = fake.pull_from("czar/a"), fake.pull_from("czar/b")
+                if a is not None and b is not None and a.head_sha and b.head_sha:
+                    break
+                time.sleep(0.05)
+            assert a is not None and b is not None
+            fake.person_closes(a.number)
+            fake.set_check(a.head_sha, "tests", "success")
+            fake.set_check(b.head_sha, "tests", "success")
+            while time.monotonic() < deadline:
+                said = project_events("closing", EventKind.FORGE_CLOSED)
+                if said and project_events("closing", EventKind.TASK_MERGED):
+                    break
+                time.sleep(0.1)
+            time.sleep(2)  # a while more: czar asked again meanwhile, and still holds it
+            seen["closed"] = said
+            seen["a_merged_before"] = fake.contains("czar/integration", a.head_sha)
+            seen["a_state"] = a.state
+            fake.person_closes(a.number, reopen=True)
+        except Exception as exc:  # seen by the test, not lost on this thread
+            problems.append(repr(exc))
+
+    side = threading.Thread(target=person, daemon=True)
+    side.start()
+    result = czar("run", str(plan), "--json", timeout=240)
+    side.join(timeout=10)
+    assert not problems, problems
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["tasks_merged"] == 2
+    assert seen, "the run ended without holding task a: it merged a pull request a person closed"
+    [closed] = seen["closed"]  # type: ignore[misc]
+    assert closed["task"] == "a" and "closed on GitHub by a person" in str(closed["message"])
+    assert seen["a_merged_before"] is False and seen["a_state"] == "closed"  # neither merged nor reopened by czar
+    [merged_first, _] = project_events("closing", EventKind.TASK_MERGED)
+    assert merged_first["task"] == "b"
+    assert [e["task"] for e in project_events("closing", EventKind.FORGE_REOPENED)] == ["a"]
+    pulls = [p for p in fake.pulls.values() if p.head == "czar/a"]
+    assert len(pulls) == 1 and pulls[0].merged  # the same pull request, merged by czar's push
+
+
 def test_without_a_token_the_run_does_not_start_and_says_why(
     tmp_path: Path, github: tuple[Path, FakeGitHub], monkeypatch: pytest.MonkeyPatch
 ) -> None:

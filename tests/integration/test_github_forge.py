@@ -317,3 +317,30 @@ def test_the_fake_shows_a_pull_requests_lines_when_a_push_merges_it_during_a_rev
     git(repo, "push", "-q", "origin", "czar/integration")
     # The review's look at the pull request came first (not merged yet), its diff after the push.
     assert fake.lines_shown("czar/integration", head, False, "a.txt") == {1, 2, 3}
+
+
+def test_a_pull_request_a_person_closed_is_said_so_and_never_reopened_by_czar_unlike_one_czar_closed(
+    world,
+) -> None:
+    repo, fake, forge = world
+    ref = forge.open_or_update(_draft(repo))
+    assert forge.closed_there(ref.number) is None
+    pull = fake.pull_of("czar/a")
+    assert pull is not None
+    fake.person_closes(pull.number)
+    assert "pull request #41 was closed on GitHub by a person" in str(forge.closed_there(ref.number))
+    forge.open_or_update(_draft(repo, "a new body"))  # czar's record changed: sent, not reopened
+    assert pull.body == "a new body" and pull.state == "closed"
+    fake.person_closes(pull.number, reopen=True)
+    assert forge.closed_there(ref.number) is None
+
+    # One czar closed (its task failed) is reopened when the task is tried again, even after a
+    # send that failed in between.
+    forge.close(ref.number, "task a failed")
+    assert pull.state == "closed" and forge.closed_there(ref.number) is None  # czar's record: closed too
+    fake.fail_next(502, times=3)
+    with pytest.raises(ForgeError):
+        forge.open_or_update(_draft(repo, "tried again"))
+    assert pull.state == "closed"
+    forge.open_or_update(_draft(repo, "tried again"))
+    assert pull.state == "open" and pull.body == "tried again"

@@ -255,3 +255,22 @@ def test_a_review_cut_short_is_finished_on_the_retry_without_posting_anything_tw
     on_lines = [n for n in mr.notes if n["position"]]
     verdicts = [n for n in mr.notes if "czar review" in n["body"] and not n["position"]]
     assert len(on_lines) == 1 and len(verdicts) == 1 and mr.approved_by == ["czar-bot"]
+
+
+def test_a_merge_request_a_person_closed_is_said_so_and_never_reopened_by_czar_unlike_one_czar_closed(
+    world,
+) -> None:
+    repo, fake, forge = world
+    ref = forge.open_or_update(_draft(repo))
+    mr = fake.mr_of("czar/a")
+    assert mr is not None and forge.closed_there(ref.number) is None
+    fake.person_closes(mr.iid)
+    assert "merge request !41 was closed on GitLab by a person" in str(forge.closed_there(ref.number))
+    forge.open_or_update(_draft(repo, "a new body"))  # czar's record changed: sent, not reopened
+    assert mr.description == "a new body" and mr.state == "closed"
+    fake.person_closes(mr.iid, reopen=True)
+    assert forge.closed_there(ref.number) is None
+    forge.close(ref.number, "task a failed")  # czar's own closing: undone when the task is tried again
+    assert mr.state == "closed" and forge.closed_there(ref.number) is None
+    forge.open_or_update(_draft(repo, "tried again"))
+    assert mr.state == "opened" and mr.description == "tried again" and len(fake.mrs) == 1

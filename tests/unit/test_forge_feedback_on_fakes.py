@@ -213,3 +213,38 @@ def test_merged_through_the_forge_a_task_waits_quietly_until_its_pull_request_is
     f.move("a", T.MERGING)
     queue.merge(["a"])
     assert len(landed) == 1
+
+
+def test_a_pull_request_a_person_closed_on_the_forge_holds_its_task_until_they_reopen_it(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Closing a task's pull request on the forge is a person's call: czar merged the task all the
+    same (and pushed it, which GitHub then shows as merged work nobody wanted). The task waits now,
+    in the "needs you" inbox, until the pull request is reopened there (or the task cancelled)."""
+    from czar.supervisor.merge_queue import MergeQueue
+    from czar.supervisor.overview import overview
+
+    f, forge, _, number = _approved(tmp_path)
+    github = f.project.plan.forge.model_copy(update={"kind": "github"})  # czar merges, for a forge
+    f.project = replace(f.project, plan=replace(f.project.plan, forge=github))
+    before = f.repo.tip("czar/integration")
+    forge.closed.add(number)
+    queue = MergeQueue(f.project, Actions(f.project))
+    for _ in range(2):  # asked again, it is still closed: said once
+        f.move("a", T.MERGING)
+        queue.merge(["a"])
+        assert f.task("a").state is T.APPROVED and f.repo.tip("czar/integration") == before
+    assert queue.waits_on_forge("a")
+    [closed] = _events(f, EventKind.FORGE_CLOSED)
+    assert closed["number"] == number and "closed on the forge by a person" in str(closed["message"])
+    [alert] = _events(f, EventKind.ALERT)
+    assert "czar cancel a" in str(alert["message"])
+    [need] = overview(f.project, git=False).inbox
+    assert need.kind == "closed" and need.task == "a" and need.actions == ("cancel",) and need.pull == number
+
+    forge.closed.discard(number)  # reopened there
+    f.move("a", T.MERGING)
+    queue.merge(["a"])
+    assert f.task("a").state is T.MERGED
+    assert len(_events(f, EventKind.FORGE_REOPENED)) == 1
+    assert overview(f.project, git=False).inbox == []

@@ -23,6 +23,8 @@ class EventKind(StrEnum):
     FORGE_CI_FAILED = "forge.ci_failed"  # the forge's CI failed on a task's pull request: the checks, sent back
     FORGE_REMARK = "forge.remark"  # a person wrote on a task's pull request on the forge: passed on
     FORGE_ERROR = "forge.error"  # the forge refused or did not answer: its words (tried again later)
+    FORGE_CLOSED = "forge.closed"  # a person closed a task's pull request on the forge: it does not merge
+    FORGE_REOPENED = "forge.reopened"  # that pull request is open there again: its task merges
     TASK_RESTACKED = "task.restacked"  # the approved work a stacked task builds on changed: its new start
     TASK_MERGED = "task.merged"  # a task is in the integration branch, at this commit
 

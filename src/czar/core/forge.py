@@ -132,6 +132,11 @@ class Forge(Protocol):
 
     def close(self, number: int, reason: str) -> None: ...
 
+    def closed_there(self, number: int) -> str | None:
+        """Why czar must not merge the pull request: a person closed it on the forge (czar's
+        record has it open), or None. Asked before czar merges a task for a remote forge."""
+        ...
+
     def blocked(self, number: int) -> str | None:
         """Why the forge would not merge the pull request now (its required checks or reviews
         not satisfied yet), or None: asked before czar merges and checks it here for the forge."""

@@ -27,7 +27,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from czar.core.forge import CheckRun, Forge, PullDraft, Remark, Review, Verdict
-from czar.errors import ForgeError
+from czar.errors import ForgeError, ForgeUnanswered
 from czar.forge.local import ForgeRefused, InMergeQueue
 from czar.forge.mirror import MirroredForge, findings_listed
 from czar.runtime import proc
@@ -160,7 +160,7 @@ def said(exc: Exception, doing: str) -> ForgeError:
     from githubkit.exception import RateLimitExceeded, RequestFailed, RequestTimeout
 
     if isinstance(exc, RequestTimeout):
-        return ForgeError(f"GitHub: no answer in time to {doing} (tried again at the next look)")
+        return ForgeUnanswered(f"GitHub: no answer in time to {doing} (tried again at the next look)")
     if isinstance(exc, RequestFailed):
         status = exc.response.status_code
         try:
@@ -182,8 +182,9 @@ def said(exc: Exception, doing: str) -> ForgeError:
             404: "the repository does not exist here, or the token cannot see it",
             409: "the pull request or its branch moved meanwhile",
         }.get(status)
-        return ForgeError(f"GitHub: {status} {text} to {doing}" + (f": {hint}" if hint else ""))
-    return ForgeError(f"GitHub: {doing} failed: {exc}")
+        kind = ForgeUnanswered if status >= 500 else ForgeError
+        return kind(f"GitHub: {status} {text} to {doing}" + (f": {hint}" if hint else ""))
+    return ForgeUnanswered(f"GitHub: {doing} failed: {exc}")
 
 
 class GitHubForge(MirroredForge):
@@ -375,13 +376,16 @@ class GitHubForge(MirroredForge):
         head = f"Failing step: {failing[0]}" if failing else f"Job {steps.get('name') or job} failed"
         return f"{head}\n\nThe end of its log:\n{log[-LOG_TAIL:]}"
 
+    def closed_unmerged(self, number: int) -> bool:
+        """Conditional: asked again unchanged, it costs no rate limit."""
+        pull = self._read_pull(number)
+        return pull.get("state") == "closed" and not pull.get("merged")
+
     def blocked(self, number: int) -> str | None:
         """``mergeable_state`` "blocked": a rule of the branch (required checks or reviews) holds
         it. Conditional, so a pull request asked again unchanged costs no rate limit."""
-        o, n = self.repo.owner, self.repo.name
         remote = self.remote_number(self._pull(number))
-        pull = self._call(f"read pull request #{remote}", lambda: self.gh.rest.pulls.get(o, n, remote))
-        if pull.get("mergeable_state") == "blocked":
+        if self._read_pull(remote).get("mergeable_state") == "blocked":
             return (
                 f"GitHub holds pull request #{remote}: its branch's rules (required checks or reviews) are not met yet"
             )
@@ -468,11 +472,11 @@ class GitHubForge(MirroredForge):
         return int(made["number"]), str(made.get("html_url") or "")
 
     def is_open(self, number: int) -> bool:
+        return self._read_pull(number).get("state") == "open"
+
+    def _read_pull(self, remote: int) -> dict[str, Any]:
         o, n = self.repo.owner, self.repo.name
-        return bool(
-            self._call(f"read pull request #{number}", lambda: self.gh.rest.pulls.get(o, n, number)).get("state")
-            == "open"
-        )
+        return dict(self._call(f"read pull request #{remote}", lambda: self.gh.rest.pulls.get(o, n, remote)))
 
     def author(self, number: int) -> str:
         o, n = self.repo.owner, self.repo.name

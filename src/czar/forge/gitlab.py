@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from czar.core.forge import CheckRun, Forge, PullDraft, Remark, Review, Verdict
-from czar.errors import ForgeError
+from czar.errors import ForgeError, ForgeUnanswered
 from czar.forge.local import ForgeRefused
 from czar.forge.mirror import MirroredForge, findings_listed
 from czar.runtime.withheld import GITLAB_TOKENS, first_token
@@ -83,9 +83,9 @@ def said(exc: Exception, doing: str) -> ForgeError:
     from gitlab.exceptions import GitlabError
 
     if isinstance(exc, requests.Timeout):
-        return ForgeError(f"GitLab: no answer in time to {doing} (tried again at the next look)")
+        return ForgeUnanswered(f"GitLab: no answer in time to {doing} (tried again at the next look)")
     if isinstance(exc, requests.RequestException):
-        return ForgeError(f"GitLab: could not be reached to {doing}: {type(exc).__name__}")
+        return ForgeUnanswered(f"GitLab: could not be reached to {doing}: {type(exc).__name__}")
     if isinstance(exc, GitlabError):
         status = exc.response_code
         hint = {
@@ -95,7 +95,8 @@ def said(exc: Exception, doing: str) -> ForgeError:
             409: "the merge request or its branch moved meanwhile",
         }.get(status or 0)
         text = str(exc.error_message).strip() or "no message"
-        return ForgeError(f"GitLab: {status} {text} to {doing}" + (f": {hint}" if hint else ""))
+        kind = ForgeUnanswered if (status or 0) >= 500 else ForgeError
+        return kind(f"GitLab: {status} {text} to {doing}" + (f": {hint}" if hint else ""))
     return ForgeError(f"GitLab: {doing} failed: {exc}")
 
 
@@ -103,6 +104,7 @@ class GitLabForge(MirroredForge):
     """The local forge's pull requests, as merge requests of one GitLab project."""
 
     forge_name = "GitLab"
+    pull_label = "merge request !"
 
     def __init__(self, store: Store, gl: gitlab.Gitlab, project: str) -> None:
         super().__init__(store)
@@ -377,6 +379,9 @@ class GitLabForge(MirroredForge):
                 level = 0  # not a member
             self._members[uid] = level >= DEVELOPER
         return self._members[uid]
+
+    def closed_unmerged(self, number: int) -> bool:
+        return self._mr(number).get("state") == "closed"
 
     def blocked(self, number: int) -> str | None:
         """``detailed_merge_status`` saying what GitLab waits for (a pipeline, approvals, threads)."""

@@ -74,6 +74,9 @@ class LocalForge:
             Store.set_pull_state(conn, number, PullState.MERGED, merged_as=merged_as)
             Store.add_pull_entry(conn, number, "merged", head_commit, merged_as=merged_as)
 
+    def closed_there(self, number: int) -> str | None:
+        return None  # czar's record is the pull request: nobody closes it behind czar's back
+
     def blocked(self, number: int) -> str | None:
         return None  # czar merges: nothing of the forge's own to wait for
 

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from dataclasses import replace
 
 from czar.core.forge import PullDraft, PullRef, PullState, Review, Verdict
-from czar.errors import CzarError, ForgeError
+from czar.errors import CzarError, ForgeError, ForgeUnanswered
 from czar.forge.local import ForgeRefused, LocalForge
 from czar.store.records import Pull
 from czar.store.store import Store
@@ -25,6 +25,7 @@ from czar.store.store import Store
 
 class MirroredForge(ABC):
     forge_name = "the forge"  # as a person reads it in a message: "GitHub", "GitLab"
+    pull_label = "pull request #"  # before its number there: "merge request !" on GitLab
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -52,6 +53,10 @@ class MirroredForge(ABC):
     def is_open(self, number: int) -> bool: ...
 
     @abstractmethod
+    def closed_unmerged(self, number: int) -> bool:
+        """Closed there, and not merged."""
+
+    @abstractmethod
     def author(self, number: int) -> str:
         """The account that opened it."""
 
@@ -76,16 +81,19 @@ class MirroredForge(ABC):
         digest = _digest(draft.title, draft.body, draft.base_branch, want)
         if pull.state is PullState.MERGED and pull.remote_number is not None:
             return replace(ref, url=pull.url or "")  # merged there as here: nothing more to send
+        # Reopened there only if czar closed it (its task failed, and was tried again): one a
+        # person closed stays closed, and its task does not merge until they reopen it.
+        reopen = want == "open" and pull.synced in (SENT_CLOSED, REOPEN_OWED)
         try:
             if pull.remote_number is None:
                 number, url = self._find_or_open(draft)
             elif pull.synced != digest:
-                number, url = self._update(pull.remote_number, draft, reopen=want == "open")
+                number, url = self._update(pull.remote_number, draft, reopen=reopen)
             else:
                 return replace(ref, url=pull.url or "")
         except CzarError:
             with self.store.write() as conn:  # known out of step: the next look sends it again
-                Store.unsync_pull(conn, pull.id)
+                Store.unsync_pull(conn, pull.id, REOPEN_OWED if reopen else None)
             raise
         with self.store.write() as conn:
             Store.set_pull_remote(conn, pull.id, remote_number=number, url=url, synced=digest)
@@ -116,6 +124,19 @@ class MirroredForge(ABC):
             self.send_review(remote, review, text, mark, own=own)
         self.local.post_review(number, review)
 
+    def closed_there(self, number: int) -> str | None:
+        """Closed on the forge, not merged, while czar's record has it open: a person's doing (czar
+        closes only when its task fails, and then closes its record too)."""
+        pull = self._pull(number)
+        if pull.state is not PullState.OPEN or pull.remote_number is None:
+            return None
+        if not self.closed_unmerged(pull.remote_number):
+            return None
+        return (
+            f"{self.pull_label}{pull.remote_number} was closed on {self.forge_name} by a person; "
+            "czar merges it only once it is reopened there"
+        )
+
     def merge(self, number: int, head_commit: str, merged_as: str) -> None:
         # czar merged it and pushed the integration branch with its head in it (the forge marks it
         # merged on its own), or the forge merged it (``land``): recorded here.
@@ -130,14 +151,17 @@ class MirroredForge(ABC):
         if pull.remote_number is None or pull.state is not PullState.OPEN:
             return
         with self.store.write() as conn:
-            closed = _digest("", "", "", "closed")
-            Store.set_pull_remote(conn, number, remote_number=pull.remote_number, url=pull.url or "", synced=closed)
+            Store.set_pull_remote(
+                conn, number, remote_number=pull.remote_number, url=pull.url or "", synced=SENT_CLOSED
+            )
 
     # -- shared ---------------------------------------------------------------------------------
 
     def _update(self, remote: int, draft: PullDraft, *, reopen: bool) -> tuple[int, str]:
         try:
             return self.update_remote(remote, draft, reopen=reopen)
+        except ForgeUnanswered:
+            raise  # nothing refused: tried again, not replaced by a new one
         except ForgeError:
             # No forge reopens a pull request whose branch was made again while it was closed: a
             # new one then, and the old one stays closed.
@@ -168,3 +192,12 @@ def findings_listed(review: Review) -> list[str]:
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+SENT_CLOSED = _digest("", "", "", "closed")  # what czar last sent was its own closing
+REOPEN_OWED = "reopen"  # out of step, and czar's own closing is still to undo there
+
+
+def out_of_step(pull: Pull) -> bool:
+    """Whether the forge may not show what czar has for the pull request (a send that failed)."""
+    return pull.synced is None or pull.synced == REOPEN_OWED

@@ -90,9 +90,10 @@ class Pulls:
         )
 
     @staticmethod
-    def unsync_pull(conn: Connection, number: int) -> None:
-        """The remote forge may not show what czar has for this pull request: send it again."""
-        conn.execute(update(pulls).where(pulls.c.id == number).values(synced=None))
+    def unsync_pull(conn: Connection, number: int, mark: str | None = None) -> None:
+        """The remote forge may not show what czar has for this pull request: send it again
+        (``mark``: what the forge's side wants to remember meanwhile, instead of a digest)."""
+        conn.execute(update(pulls).where(pulls.c.id == number).values(synced=mark))
 
     @staticmethod
     def add_pull_entry(conn: Connection, number: int, kind: str, commit: str | None, **detail: Any) -> None:

@@ -30,6 +30,7 @@ from czar.core.repository import MergeResult, Repository
 from czar.core.states import AGENT_AT_WORK, TaskState
 from czar.errors import CzarError
 from czar.forge.local import ForgeRefused, InMergeQueue
+from czar.store.records import Pull
 from czar.store.store import Store
 from czar.supervisor import remote_sync
 from czar.supervisor.actions import Actions, branch_of
@@ -117,6 +118,7 @@ class MergeQueue:
         self.queued: set[str] = set()  # tasks in the forge's own merge queue (GitHub's)
         self.behind_at: dict[str, str] = {}  # task -> its head when the forge found it behind
         self.unopened: dict[str, float] = {}  # task -> when it was first found without its pull request there
+        self.closed: set[str] = set()  # tasks whose pull request a person closed on the forge
 
     def merge(self, task_ids: Sequence[str]) -> None:
         """Merge these approved tasks, in this order; runs on the merge thread."""
@@ -308,7 +310,7 @@ class MergeQueue:
                 continue
             self.unopened.pop(t, None)
             try:
-                why = self.p.forge.blocked(pull.id)
+                why = self._closed_there(t, pull) or self.p.forge.blocked(pull.id)
             except CzarError as exc:
                 why = str(exc)
             if why is not None:
@@ -351,9 +353,33 @@ class MergeQueue:
                 pull = Store.pull_of_task(conn, t)
             if pull is None or pull.remote_number is None:
                 waiting[t] = self._unopened(t)
-            else:
-                self.unopened.pop(t, None)
+                continue
+            self.unopened.pop(t, None)
+            try:
+                why = self._closed_there(t, pull)
+            except CzarError as exc:  # not known to be open there: asked again later
+                why = str(exc)
+            if why is not None:
+                waiting[t] = f"{why}; asked again later"
+                self._refused(t, why)
         return waiting
+
+    def _closed_there(self, task: str, pull: Pull) -> str | None:
+        """Why a person's closing of its pull request on the forge holds the task, or None. czar
+        neither merges nor reopens it (that was a person's call): it waits, in the "needs you"
+        inbox, for them to reopen it there, or to cancel the task."""
+        why = self.p.forge.closed_there(pull.id)
+        if why is None:
+            if task in self.closed:
+                self.closed.discard(task)
+                with self.p.store.write() as conn:
+                    Store.emit(conn, EventKind.FORGE_REOPENED, task=task, number=pull.id, url=pull.url or "")
+            return None
+        if task not in self.closed:
+            self.closed.add(task)
+            with self.p.store.write() as conn:
+                Store.emit(conn, EventKind.FORGE_CLOSED, task=task, number=pull.id, url=pull.url or "", message=why)
+        return f"{why} (or `czar cancel {task}`)"
 
     def _unopened(self, task: str) -> str:
         """Its pull request is not on the forge yet (the pull requests' loop opens it in a moment):

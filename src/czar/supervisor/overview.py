@@ -101,7 +101,7 @@ class NeedsYou:
     """One thing only a person can settle, with the commands that settle it."""
 
     key: str  # stable while the need lasts: a view can tell a new one from one it showed
-    kind: str  # permission | question | failed | omnibus
+    kind: str  # permission | question | failed | closed (its pull request, by a person on the forge) | omnibus
     text: str
     since: float
     task: str | None = None
@@ -207,6 +207,7 @@ class Feed:
         self._alerts: list[AlertRow] = []
         self._questions: dict[str, tuple[str, float]] = {}  # task -> its newest question, and when
         self._omnibus: Event | None = None  # written, and not landed since
+        self._closed: dict[str, Event] = {}  # task -> a person's closing of its pull request on the forge
         self._radar: list[dict[str, Any]] = []
         self._branches: list[dict[str, Any]] = []
         self._paused = False
@@ -253,6 +254,9 @@ class Feed:
                 self._omnibus = None
             touched, self._entry = Store.pull_changes(conn, 0, 0.0)
             self._pulls = _pull_summaries(conn, touched)
+            self._closed = {}
+            for e in Store.read_events(conn, kinds=(EventKind.FORGE_CLOSED, EventKind.FORGE_REOPENED), limit=100_000):
+                self._note_closed(e)
         self._pulls_since = wall
         self._whole_at = self._workers_at = started
         self._note_held()
@@ -285,6 +289,8 @@ class Feed:
                 self._omnibus = e
             elif e.kind == EventKind.OMNIBUS_LANDED and e.payload.get("landed"):
                 self._omnibus = None
+            elif e.kind in (EventKind.FORGE_CLOSED, EventKind.FORGE_REOPENED):
+                self._note_closed(e)
         self._note_held()
         if kinds & BRANCH_KINDS:
             self._read_branches()
@@ -338,6 +344,14 @@ class Feed:
         moved = frozenset(f"worker:{k}" for k, w in workers.items() if self._workers.get(k) != w)
         self._workers = workers
         return moved
+
+    def _note_closed(self, e: Event) -> None:
+        if e.task_id is None:
+            return
+        if e.kind == EventKind.FORGE_CLOSED:
+            self._closed[e.task_id] = e
+        else:
+            self._closed.pop(e.task_id, None)
 
     def _note_held(self) -> None:
         if not self.every_branch:
@@ -408,6 +422,9 @@ class Feed:
         task_rows = [self._task_row(t, pull_of.get(t.id)) for t in tasks]
         worker_rows = [self._worker_row(w, by_branch) for w in sorted(self._workers.values(), key=lambda w: w.id)]
         inbox = _inbox(tasks, list(self._workers.values()), self._questions)
+        inbox += [
+            _closed_item(e) for t, e in self._closed.items() if t in self._tasks and self._tasks[t].state not in _OVER
+        ]
         omnibus_done = any(p["task"] == OMNIBUS and p["state"] in ("merged", "closed") for p in pulls)
         if self._omnibus is not None and not omnibus_done:  # else a person landed or closed it
             inbox.append(_omnibus_item(self._omnibus))
@@ -615,6 +632,18 @@ def _inbox(tasks: list[Task], workers: list[Worker], questions: dict[str, tuple[
                 )
             )
     return out
+
+
+def _closed_item(e: Event) -> NeedsYou:
+    return NeedsYou(
+        key=f"closed:{e.task_id}:{e.id}",
+        kind="closed",
+        text=f"task {e.task_id} waits: {e.payload.get('message') or 'its pull request was closed on the forge'}",
+        since=e.ts,
+        task=e.task_id,
+        actions=("cancel",),
+        pull=_int(e.payload.get("number")),
+    )
 
 
 def _omnibus_item(w: Event) -> NeedsYou:

@@ -15,6 +15,7 @@ from czar.core.forge import CheckRun, Forge, PullDraft, PullRef, PullState, Revi
 from czar.core.review import ReviewState
 from czar.core.states import TaskState
 from czar.errors import CzarError
+from czar.forge.mirror import out_of_step
 from czar.runtime import untrusted
 from czar.store.records import Pull, Task, TaskBrief
 from czar.store.store import Store
@@ -93,7 +94,7 @@ class PullRequests:
         if state in VERIFIED:
             head = tips.get(branch_of(task_id))
             behind = pull is None or pull.head_commit != head or pull.state is not PullState.OPEN
-            unsynced = self.mirrored and pull is not None and pull.synced is None
+            unsynced = self.mirrored and pull is not None and out_of_step(pull)
             if head and (behind or unsynced) and (task := self._task(brief)):
                 self.publish(task, head)
         elif state is TaskState.MERGED:

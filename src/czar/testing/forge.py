@@ -19,6 +19,7 @@ class FakeForge(LocalForge):
         self.ci: dict[str, list[CheckRun]] = {}  # commit -> the checks reported on it
         self.people: dict[int, list[Remark]] = {}  # pull request -> what people wrote, oldest first
         self.failing: str | None = None  # while set, every request fails with these words
+        self.closed: set[int] = set()  # pull requests a person closed on the forge (czar's record has them open)
 
     def _answer(self) -> None:
         if self.failing is not None:
@@ -41,3 +42,7 @@ class FakeForge(LocalForge):
     def remarks(self, number: int) -> tuple[Remark, ...]:
         self._answer()
         return tuple(self.people.get(number, ()))
+
+    def closed_there(self, number: int) -> str | None:
+        self._answer()
+        return f"pull request #{number} was closed on the forge by a person" if number in self.closed else None

@@ -181,6 +181,13 @@ class FakeGitHub(BareForge):
             comment = {"id": 3000 + len(pull.comments), "user": user, "body": body, "created_at": stamp()}
             pull.comments.append({**comment, "author_association": association})
 
+    def person_closes(self, number: int, *, reopen: bool = False) -> None:
+        """A person closes the pull request on GitHub (or, ``reopen``, opens it again)."""
+        with self._lock:
+            pull = self.pulls[number]
+            self._follow(pull)
+            pull.state = "open" if reopen else "closed"
+
     def pull_of(self, branch: str) -> FakePull | None:
         with self._lock:
             found = [p for p in self.pulls.values() if p.head == branch]

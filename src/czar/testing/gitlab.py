@@ -196,6 +196,14 @@ class FakeGitLab(BareForge):
             position = {"new_path": path, "new_line": line, "head_sha": mr.sha} if path else None
             self._note(mr, username, body, position=position)
 
+    def person_closes(self, iid: int, *, reopen: bool = False) -> None:
+        """A person closes the merge request on GitLab (or, ``reopen``, opens it again)."""
+        with self._lock:
+            mr = self.mrs[iid]
+            mr.state = "opened" if reopen else "closed"
+            if reopen:
+                self._follow(mr)
+
     def person_requests_changes(self, iid: int, username: str) -> None:
         with self._lock:
             self.mrs[iid].reviewers.append(
