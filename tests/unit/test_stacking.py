@@ -9,9 +9,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from czar.core.decide import Merge, Promote, Snapshot, TaskView, decide
+from czar.core.decide import Block, Merge, Promote, Snapshot, TaskView, decide
 from czar.core.host_commands import MessageKind, StartTask, Tell
 from czar.core.states import TaskState, WorkerState
+from czar.store.schema import tasks
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
 from czar.supervisor.merge_queue import MergeQueue
@@ -103,16 +104,35 @@ def test_a_stacked_task_starts_from_the_approved_branch_and_is_measured_against_
     assert f.repo.files("czar/integration")["p.txt"] == "p\n" and f.repo.files("czar/integration")["c.txt"] == "c\n"
 
 
-def test_a_task_stacked_on_one_that_fails_fails_too(tmp_path: Path, czar_home: Path) -> None:
+def test_a_task_stacked_on_one_that_fails_waits_for_it_afresh_and_goes_again_with_it(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Its branch holds the failed work, so it cannot merge; but nothing of its own was wrong. It
+    failed too, with an attempt of its own, so a person's retry of its dependency left it failed,
+    and its own retry went on from a branch holding the failed work. Now its work is stopped, it
+    waits (blocked as any task waiting for a failed one) and goes again, afresh, with it."""
+    from czar.supervisor import people
+    from czar.supervisor.snapshot import snapshot
+
     f = _stacked(tmp_path)
     f.assign({"c": "w2"})
+    f.repo.commit_in(f.checkout("c"), "czar/c", {"c.txt": "c\n"}, "c: its work")
     actions = Actions(f.project)
     with f.project.store.write() as conn:
         actions.fail(conn, "p", "test: it failed", "p failed")
-    assert f.task("c").state is T.FAILED
+    c = f.task("c")
+    assert c.state is T.PENDING and c.fresh and c.attempt_id is None and c.rounds == 0
     moved = [e.payload for e in f.project.store.events_after(0) if e.kind == "task.state" and e.task_id == "c"]
-    assert "built on task p, which failed" in moved[-1]["reason"]
+    assert "built on the work of task p, which failed" in moved[-1]["reason"]
     assert next(w for w in f.project.store.workers() if w.id == "w2").task_id is None
+    alerts = [e.payload for e in f.project.store.events_after(0) if e.kind == "alert"]
+    assert [a["message"] for a in alerts] == ["p failed"]  # one failure to see, p's
+
+    assert Block("c", "p") in decide(snapshot(f.project.store))  # as any task waiting for p
+    with f.project.store.write() as conn:
+        Store.move_task(conn, "c", T.FAILED, expect=T.PENDING, reason="dependency p failed or was cancelled")
+    people.retry(f.project, "p")
+    assert f.states()["c"] == "pending" and f.task("c").fresh  # again with p, to start afresh on its new work
 
 
 def test_a_task_stacked_on_one_that_fails_before_it_started_waits_again(tmp_path: Path, czar_home: Path) -> None:
@@ -366,3 +386,39 @@ def test_a_stacked_agent_assigned_while_its_dependency_merges_is_not_interrupted
     AssignedMeanwhile(f.project, actions).merge(["p"])
     assert f.task("p").state is T.MERGED and f.task("c").state is T.ASSIGNED
     assert not _told(f, "w2", MessageKind.MERGED)
+
+
+def test_a_batch_whose_first_task_breaks_the_checks_for_good_sends_its_stacked_dependent_to_wait_afresh(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """p and c (stacked on p) merge in one batch; p's merge breaks the checks with no round left,
+    so p fails, in the very write that moves c on: c was moved twice in it (refused, and the
+    whole write lost: p neither failed nor sent back, both left merging)."""
+    f = _stacked(tmp_path)
+    with f.project.store.write() as conn:
+        conn.execute(tasks.update().where(tasks.c.id == "p").values(rounds=3))  # its last round
+    f.assign({"c": "w2"})
+    f.repo.commit_in(f.checkout("c"), "czar/c", {"c.txt": "c\n"}, "c: its work")
+    actions = Actions(f.project)
+    actions.bring_in_handed_in("c")
+    f.move("c", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    actions.verify("c")
+    assert f.task("c").state is T.APPROVED
+    f.move("p", T.MERGING)
+    f.move("c", T.MERGING)
+    before = f.repo.tip("czar/integration")
+    project = replace(
+        f.project,
+        plan=replace(
+            f.project.plan,
+            project=f.project.plan.project.model_copy(update={"accept": ("true",), "check_after_merge": True}),
+        ),
+    )
+    broke = MergeQueue(
+        project,
+        actions,
+        check=lambda head, name, rounds: "p.txt breaks test_all" if "p.txt" in f.repo.files(head) else None,
+    )
+    broke.merge(["p", "c"])
+    assert f.states() == {"p": "failed", "c": "pending"} and f.task("c").fresh
+    assert f.repo.tip("czar/integration") == before

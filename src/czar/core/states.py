@@ -51,7 +51,6 @@ TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     # REVIEWING -> RUNNING: changes requested, the findings go to the author's session.
     _T.REVIEWING: frozenset({_T.APPROVED, _T.RUNNING, _T.READY, _T.FAILED, _T.CANCELLED}),
     # APPROVED -> REVIEWING: its branch moved since the review: that commit needs one of its own.
-    # APPROVED -> FAILED: it was stacked on a dependency that failed: its branch holds that work.
     # APPROVED -> RUNNING, READY: the forge's CI failed on its pull request, or a person asked for
     # changes there: back to its author (RUNNING, if its worker still holds it) or to the pool.
     _T.APPROVED: frozenset({_T.MERGING, _T.REVIEWING, _T.RUNNING, _T.READY, _T.FAILED, _T.CANCELLED}),

@@ -473,17 +473,27 @@ class Actions:
         if fresh and self.p.plan.project.stack:
             self._stacked_discard(conn, task_id)
 
-    def _stacked_discard(self, conn: Tx, discarded: str) -> None:
-        """Tasks stacked on the work of ``discarded``, which its fresh start throws away: their
-        branches hold it, and their merges would bring it in. Each waits again for its new approved
-        work and then starts afresh on it, no round used (each of their own stacked dependents so
-        too)."""
-        why = f"it was built on the work of task {discarded}, which starts afresh"
+    def _stacked_discard(self, conn: Tx, discarded: str, *, failed: str | None = None) -> None:
+        """Tasks stacked on the work of ``discarded``, which its fresh start throws away (or which
+        will never merge: it ``failed``, failed or was cancelled): their branches hold it, and
+        their merges would bring it in. Each waits again for its new approved work and then starts
+        afresh on it, no round used (each of their own stacked dependents so too). Behind a task
+        that failed, the supervisor blocks them as any task waiting for it, and they go again with
+        it when a person retries it: nothing of their own was wrong."""
+        if failed is None:
+            why = f"it was built on the work of task {discarded}, which starts afresh"
+            note = f"Task {discarded}, whose work yours was built on, starts afresh: so does yours, on its new work."
+        else:
+            why = f"it was built on the work of task {discarded}, which {failed}"
+            note = f"Task {discarded}, whose work yours was built on, {failed} then went again: yours starts afresh."
         for t in Store.all_tasks(conn):
             if discarded not in t.spec.depends_on or t.state in TERMINAL_TASK_STATES or t.state is TaskState.PENDING:
                 continue
+            if t.state is TaskState.READY and failed is not None and t.attempt_id is None:
+                Store.move_task(conn, t.id, TaskState.PENDING, reason=f"dependency {discarded} {failed}")
+                continue
             records = Store.stack_records(conn, t.id)
-            if not records or discarded not in (records[-1].get("built_on") or {}):
+            if failed is None and (not records or discarded not in (records[-1].get("built_on") or {})):
                 continue  # (it started on the integration branch, once that work had merged)
             if t.attempt_id is not None:
                 Store.set_attempt(conn, t.attempt_id, outcome=AttemptOutcome.ABANDONED)
@@ -493,9 +503,8 @@ class Actions:
                 Store.move_task(conn, t.id, TaskState.RUNNING, reason=why)
             if t.state is not TaskState.READY:
                 Store.move_task(conn, t.id, TaskState.READY, reason=why, worker_id=None, attempt_id=None)
-            note = f"Task {discarded}, whose work yours was built on, starts afresh: so does yours, on its new work."
             Store.move_task(conn, t.id, TaskState.PENDING, reason=why, fresh=True, note=note, blocked_on=None)
-            self._stacked_discard(conn, t.id)
+            self._stacked_discard(conn, t.id, failed=None if failed is None else f"was {failed} with it")
 
     def give_up(self, conn: Tx, task: Task, worker: str | None, reason: str, alert: str, **fields: Any) -> None:
         """The task fails with its attempt: the attempt marked failed, ``worker`` (the one that
@@ -513,7 +522,7 @@ class Actions:
 
     def will_not_merge(self, conn: Tx, task_id: str, what: str) -> None:
         """The task ended without merging (it ``what``: failed, was cancelled): its claims and waits
-        go, tasks waiting for it hear, and tasks stacked on its work fail with it."""
+        go, tasks waiting for it hear, and tasks stacked on its work wait for it afresh."""
         Store.release_claims(conn, task_id)
         Store.set_waits(conn, task_id, None)
         self.finished(
@@ -523,24 +532,7 @@ class Actions:
             f"Task {task_id}, which you were waiting for, {what} and will not merge. Go on without it if "
             "you can; otherwise say what you need (`czar blocked` or `czar ask`).",
         )
-        self._stacked_fail(conn, task_id)
-
-    def _stacked_fail(self, conn: Tx, failed: str) -> None:
-        """Tasks stacked on ``failed`` (started from its approved work) can never merge: their
-        branches hold it. One not started yet waits again (and is blocked); the others fail."""
-        for t in Store.all_tasks(conn):
-            if failed not in t.spec.depends_on or t.state in TERMINAL_TASK_STATES or t.state is TaskState.PENDING:
-                continue
-            if t.state is TaskState.READY:
-                Store.move_task(conn, t.id, TaskState.PENDING, reason=f"dependency {failed} failed")
-                continue
-            if t.attempt_id is not None:
-                Store.set_attempt(conn, t.attempt_id, outcome=AttemptOutcome.FAILED)
-            if (worker := self.holder(conn, t)) is not None:
-                Store.drop_queued(conn, worker)
-                self.free_worker(conn, worker, t.attempt_id)
-            why = f"it was built on task {failed}, which failed"
-            self.fail(conn, t.id, why, f"task {t.id} failed: {why}")
+        self._stacked_discard(conn, task_id, failed=what)
 
     # -- verify ------------------------------------------------------------------------------
 

@@ -187,6 +187,8 @@ class MergeQueue:
             for t, files in behind.items():  # no fault of the work: no round is used
                 self.actions.merge_failed(conn, rows[t], self._moved_under(files, t), Landing.MOVED_UNDER)
             for t in task_ids:
+                if Store.task(conn, t).state is not TaskState.MERGING:
+                    continue  # moved by this very write: stacked on a task of the batch that just failed
                 if t in done.merged:
                     self.actions.merged(conn, rows[t], done.merged[t], functools.partial(holding, t))
                 elif t in done.sent_back:
