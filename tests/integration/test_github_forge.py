@@ -15,6 +15,7 @@ from czar.core.forge import Finding, PullDraft, PullState, Review, Verdict
 from czar.errors import ForgeError
 from czar.forge.github import GitHubForge, Repository, client, find_token, repository_of
 from czar.forge.local import ForgeRefused
+from czar.forge.mirror import out_of_step
 from czar.paths import ProjectPaths
 from czar.store.store import Store
 from czar.testing.github import FakeGitHub
@@ -341,6 +342,17 @@ def test_a_pull_request_a_person_closed_is_said_so_and_never_reopened_by_czar_un
     fake.fail_next(502, times=3)
     with pytest.raises(ForgeError):
         forge.open_or_update(_draft(repo, "tried again"))
-    assert pull.state == "closed"
+    fake.fail_next(403, times=2, rate_limited=True)
+    with pytest.raises(ForgeError, match="rate limited"):
+        forge.open_or_update(_draft(repo, "tried again"))
+    assert pull.state == "closed" and len(fake.pulls) == 1  # no second one for an error that refused nothing
+    assert forge.closed_there(ref.number) is None  # czar's own closing, not undone yet: not a person's
     forge.open_or_update(_draft(repo, "tried again"))
     assert pull.state == "open" and pull.body == "tried again"
+
+    # czar stopped between reopening its record and sending it: known out of step, and sent.
+    forge.close(ref.number, "task a failed again")
+    record = forge.local.open_or_update(_draft(repo, "a third time"))
+    assert out_of_step(forge._pull(record.number)) and forge.closed_there(ref.number) is None
+    forge.open_or_update(_draft(repo, "a third time"))
+    assert pull.state == "open" and pull.body == "a third time" and len(fake.pulls) == 1

@@ -241,8 +241,14 @@ def test_a_pull_request_a_person_closed_on_the_forge_holds_its_task_until_they_r
     assert "czar cancel a" in str(alert["message"])
     [need] = overview(f.project, git=False).inbox
     assert need.kind == "closed" and need.task == "a" and need.actions == ("cancel",) and need.pull == number
+    # A supervisor that starts again knows it: it says it no second time.
+    queue = MergeQueue(f.project, Actions(f.project))
+    f.move("a", T.MERGING)
+    queue.merge(["a"])
+    assert len(_events(f, EventKind.FORGE_CLOSED)) == 1 and len(_events(f, EventKind.ALERT)) == 1
 
-    forge.closed.discard(number)  # reopened there
+    forge.closed.discard(number)  # reopened there, while no supervisor ran
+    queue = MergeQueue(f.project, Actions(f.project))
     f.move("a", T.MERGING)
     queue.merge(["a"])
     assert f.task("a").state is T.MERGED

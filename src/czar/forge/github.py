@@ -174,8 +174,8 @@ def said(exc: Exception, doing: str) -> ForgeError:
             if isinstance(e, dict)
         ]
         text = "; ".join([message, *[d for d in details if d]])
-        if isinstance(exc, RateLimitExceeded):
-            return ForgeError(f"GitHub: rate limited ({text}); {doing} is tried again in {exc.retry_after}")
+        if isinstance(exc, RateLimitExceeded):  # nothing refused: asked again once it may be
+            return ForgeUnanswered(f"GitHub: rate limited ({text}); {doing} is tried again in {exc.retry_after}")
         hint = {
             401: "the token is missing, expired or revoked (GITHUB_TOKEN, or `gh auth login`)",
             403: "the token lacks the permission (pull requests: write; contents: read)",

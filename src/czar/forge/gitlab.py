@@ -95,7 +95,7 @@ def said(exc: Exception, doing: str) -> ForgeError:
             409: "the merge request or its branch moved meanwhile",
         }.get(status or 0)
         text = str(exc.error_message).strip() or "no message"
-        kind = ForgeUnanswered if (status or 0) >= 500 else ForgeError
+        kind = ForgeUnanswered if (status or 0) >= 500 or status == 429 else ForgeError  # (429: rate limited)
         return kind(f"GitLab: {status} {text} to {doing}" + (f": {hint}" if hint else ""))
     return ForgeError(f"GitLab: {doing} failed: {exc}")
 

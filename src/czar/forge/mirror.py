@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from dataclasses import replace
 
 from czar.core.forge import PullDraft, PullRef, PullState, Review, Verdict
+from czar.core.omnibus import OMNIBUS
 from czar.errors import CzarError, ForgeError, ForgeUnanswered
 from czar.forge.local import ForgeRefused, LocalForge
 from czar.store.records import Pull
@@ -82,8 +83,9 @@ class MirroredForge(ABC):
         if pull.state is PullState.MERGED and pull.remote_number is not None:
             return replace(ref, url=pull.url or "")  # merged there as here: nothing more to send
         # Reopened there only if czar closed it (its task failed, and was tried again): one a
-        # person closed stays closed, and its task does not merge until they reopen it.
-        reopen = want == "open" and pull.synced in (SENT_CLOSED, REOPEN_OWED)
+        # person closed stays closed, and its task does not merge until they reopen it. The
+        # omnibus is made again by a later run: a new one, open whatever became of the last.
+        reopen = want == "open" and (pull.synced in (SENT_CLOSED, REOPEN_OWED) or draft.task == OMNIBUS)
         try:
             if pull.remote_number is None:
                 number, url = self._find_or_open(draft)
@@ -128,8 +130,8 @@ class MirroredForge(ABC):
         """Closed on the forge, not merged, while czar's record has it open: a person's doing (czar
         closes only when its task fails, and then closes its record too)."""
         pull = self._pull(number)
-        if pull.state is not PullState.OPEN or pull.remote_number is None:
-            return None
+        if pull.state is not PullState.OPEN or pull.remote_number is None or out_of_step(pull):
+            return None  # (czar's own closing, there, may not be undone yet: the next look does it)
         if not self.closed_unmerged(pull.remote_number):
             return None
         return (
@@ -147,13 +149,13 @@ class MirroredForge(ABC):
         if pull.remote_number is not None and pull.state is PullState.OPEN:
             # There first: if the forge fails, the record stays open and the next look closes it.
             self.close_remote(pull.remote_number, reason)
+            # Marked before the record is closed: whatever stops czar in between, it is known as
+            # czar's own closing (a record still open is closed again at the next look).
+            with self.store.write() as conn:
+                Store.set_pull_remote(
+                    conn, number, remote_number=pull.remote_number, url=pull.url or "", synced=SENT_CLOSED
+                )
         self.local.close(number, reason)
-        if pull.remote_number is None or pull.state is not PullState.OPEN:
-            return
-        with self.store.write() as conn:
-            Store.set_pull_remote(
-                conn, number, remote_number=pull.remote_number, url=pull.url or "", synced=SENT_CLOSED
-            )
 
     # -- shared ---------------------------------------------------------------------------------
 
@@ -199,5 +201,8 @@ REOPEN_OWED = "reopen"  # out of step, and czar's own closing is still to undo t
 
 
 def out_of_step(pull: Pull) -> bool:
-    """Whether the forge may not show what czar has for the pull request (a send that failed)."""
-    return pull.synced is None or pull.synced == REOPEN_OWED
+    """Whether the forge may not show what czar has for the pull request: a send that failed, or
+    czar's own closing there not undone yet though its record is open again (czar stopped between
+    the two)."""
+    reopening = pull.state is PullState.OPEN and pull.synced == SENT_CLOSED
+    return pull.synced is None or pull.synced == REOPEN_OWED or reopening

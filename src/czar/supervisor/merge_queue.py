@@ -30,7 +30,7 @@ from czar.core.repository import MergeResult, Repository
 from czar.core.states import AGENT_AT_WORK, TaskState
 from czar.errors import CzarError
 from czar.forge.local import ForgeRefused, InMergeQueue
-from czar.store.records import Pull
+from czar.store.records import Pull, Task
 from czar.store.store import Store
 from czar.supervisor import remote_sync
 from czar.supervisor.actions import Actions, branch_of
@@ -118,18 +118,27 @@ class MergeQueue:
         self.queued: set[str] = set()  # tasks in the forge's own merge queue (GitHub's)
         self.behind_at: dict[str, str] = {}  # task -> its head when the forge found it behind
         self.unopened: dict[str, float] = {}  # task -> when it was first found without its pull request there
-        self.closed: set[str] = set()  # tasks whose pull request a person closed on the forge
+        # Tasks whose pull request a person closed on the forge, as the events say (a supervisor
+        # that starts again neither says it again nor misses that it was reopened meanwhile).
+        self.closed: set[str] = set()
+        with project.store.read() as conn:
+            for e in Store.read_events(conn, kinds=(EventKind.FORGE_CLOSED, EventKind.FORGE_REOPENED), limit=100_000):
+                if e.task_id is not None and e.kind == EventKind.FORGE_CLOSED:
+                    self.closed.add(e.task_id)
+                    self.refused[e.task_id] = (0.0, str(e.payload.get("message", "")))  # said already
+                elif e.task_id is not None:
+                    self.closed.discard(e.task_id)
 
     def merge(self, task_ids: Sequence[str]) -> None:
         """Merge these approved tasks, in this order; runs on the merge thread."""
         remote_sync.fetch(self.p)  # what the remote holds now, before deciding (``[project] remote``)
         via_forge = self.p.plan.forge.merge_via == "pull-request"
+        with self.p.store.read() as conn:
+            rows = {t: Store.task(conn, t) for t in task_ids}
         if via_forge:
             waiting = self._queued_on_forge(task_ids)
         else:
-            waiting = self._unpublished(task_ids) if self.p.plan.forge.kind != "local" else {}
-        with self.p.store.read() as conn:
-            rows = {t: Store.task(conn, t) for t in task_ids}
+            waiting = self._unpublished(task_ids, rows) if self.p.plan.forge.kind != "local" else {}
         # A task after one that waits (for the forge) waits with it: stacked on it, its merge would
         # land that work too, which the forge would then never merge (nor open, on GitHub).
         for t in task_ids:  # (in merge order: dependencies first)
@@ -343,14 +352,16 @@ class MergeQueue:
                 self.git.move_branch(self.integration, there, here)
         return waiting
 
-    def _unpublished(self, task_ids: Sequence[str]) -> dict[str, str]:
+    def _unpublished(self, task_ids: Sequence[str], rows: dict[str, Task]) -> dict[str, str]:
         """Where czar merges for a forge (``merge_via = "czar"``), a task merges only once its pull
         request is there: the forge marks it merged when the integration branch arrives with its
         head, and refuses to open one whose work that branch holds already (GitHub: "No commits
         between"): merged first, the task would have no pull request there at all. Returns those
         that wait, and why."""
         waiting: dict[str, str] = {}
-        for t in task_ids:
+        for t in task_ids:  # (in merge order: dependencies first)
+            if any(d in waiting for d in rows[t].spec.depends_on):
+                continue  # it waits with that one (``merge`` says so): nothing to ask the forge
             with self.p.store.read() as conn:
                 pull = Store.pull_of_task(conn, t)
             if pull is None or pull.remote_number is None:
@@ -377,11 +388,12 @@ class MergeQueue:
                 with self.p.store.write() as conn:
                     Store.emit(conn, EventKind.FORGE_REOPENED, task=task, number=pull.id, url=pull.url or "")
             return None
+        held = f"{why} (or `czar cancel {task}`)"
         if task not in self.closed:
             self.closed.add(task)
             with self.p.store.write() as conn:
-                Store.emit(conn, EventKind.FORGE_CLOSED, task=task, number=pull.id, url=pull.url or "", message=why)
-        return f"{why} (or `czar cancel {task}`)"
+                Store.emit(conn, EventKind.FORGE_CLOSED, task=task, number=pull.id, url=pull.url or "", message=held)
+        return held
 
     def _unopened(self, task: str) -> str:
         """Its pull request is not on the forge yet (the pull requests' loop opens it in a moment):

@@ -422,8 +422,9 @@ class Feed:
         task_rows = [self._task_row(t, pull_of.get(t.id)) for t in tasks]
         worker_rows = [self._worker_row(w, by_branch) for w in sorted(self._workers.values(), key=lambda w: w.id)]
         inbox = _inbox(tasks, list(self._workers.values()), self._questions)
+        # (Held only where it would merge: a task sent back to work meanwhile is not waiting on it.)
         inbox += [
-            _closed_item(e) for t, e in self._closed.items() if t in self._tasks and self._tasks[t].state not in _OVER
+            _closed_item(e) for t, e in self._closed.items() if t in self._tasks and self._tasks[t].state in _HELD
         ]
         omnibus_done = any(p["task"] == OMNIBUS and p["state"] in ("merged", "closed") for p in pulls)
         if self._omnibus is not None and not omnibus_done:  # else a person landed or closed it
@@ -659,6 +660,7 @@ def _omnibus_item(w: Event) -> NeedsYou:
 
 
 _OVER = frozenset({TaskState.MERGED, TaskState.FAILED, TaskState.CANCELLED})
+_HELD = frozenset({TaskState.APPROVED, TaskState.MERGING})  # where a pull request closed on the forge holds it
 _ENDED = frozenset(s.value for s in _OVER)
 
 
