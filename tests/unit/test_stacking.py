@@ -104,13 +104,11 @@ def test_a_stacked_task_starts_from_the_approved_branch_and_is_measured_against_
     assert f.repo.files("czar/integration")["p.txt"] == "p\n" and f.repo.files("czar/integration")["c.txt"] == "c\n"
 
 
-def test_a_task_stacked_on_one_that_fails_waits_for_it_afresh_and_goes_again_with_it(
-    tmp_path: Path, czar_home: Path
-) -> None:
+def test_a_task_stacked_on_one_that_fails_waits_for_it_and_goes_again_with_it(tmp_path: Path, czar_home: Path) -> None:
     """Its branch holds the failed work, so it cannot merge; but nothing of its own was wrong. It
-    failed too, with an attempt of its own, so a person's retry of its dependency left it failed,
-    and its own retry went on from a branch holding the failed work. Now its work is stopped, it
-    waits (blocked as any task waiting for a failed one) and goes again, afresh, with it."""
+    failed too, with an attempt of its own, so a person's retry of its dependency left it failed.
+    Now its work is stopped, it waits (blocked as any task waiting for a failed one), its branch
+    kept, and goes again with it."""
     from czar.supervisor import people
     from czar.supervisor.snapshot import snapshot
 
@@ -118,10 +116,13 @@ def test_a_task_stacked_on_one_that_fails_waits_for_it_afresh_and_goes_again_wit
     f.assign({"c": "w2"})
     f.repo.commit_in(f.checkout("c"), "czar/c", {"c.txt": "c\n"}, "c: its work")
     actions = Actions(f.project)
+    actions.bring_in_handed_in("c")
+    mine = f.repo.tip("czar/c")
     with f.project.store.write() as conn:
         actions.fail(conn, "p", "test: it failed", "p failed")
     c = f.task("c")
-    assert c.state is T.PENDING and c.fresh and c.attempt_id is None and c.rounds == 0
+    assert c.state is T.PENDING and not c.fresh and c.attempt_id is None and c.rounds == 0
+    assert f.repo.tip("czar/c") == mine  # its own work kept
     moved = [e.payload for e in f.project.store.events_after(0) if e.kind == "task.state" and e.task_id == "c"]
     assert "built on the work of task p, which failed" in moved[-1]["reason"]
     assert next(w for w in f.project.store.workers() if w.id == "w2").task_id is None
@@ -132,7 +133,53 @@ def test_a_task_stacked_on_one_that_fails_waits_for_it_afresh_and_goes_again_wit
     with f.project.store.write() as conn:
         Store.move_task(conn, "c", T.FAILED, expect=T.PENDING, reason="dependency p failed or was cancelled")
     people.retry(f.project, "p")
-    assert f.states()["c"] == "pending" and f.task("c").fresh  # again with p, to start afresh on its new work
+    assert f.states()["c"] == "pending"  # again with p
+
+
+def _stacked_three(tmp_path: Path, d_deps: tuple[str, ...]) -> tuple[OnFakes, Actions]:
+    """p approved; c (on p) approved; d (on ``d_deps``) at work on their approved work."""
+    f = on_fakes(tmp_path, ["p", "c", "d"], workers=3, project_extra="stack = true\n")
+    with f.project.store.write() as conn:
+        for tid, deps, order in (("c", ("p",), 1), ("d", d_deps, 2)):
+            spec = replace(Store.task(conn, tid).spec, depends_on=deps)
+            Store.set_task_text(conn, tid, order=order, title=f"task {tid}", body=f"do {tid}", spec=spec)
+    actions = Actions(f.project)
+    for tid, wid in (("p", "w1"), ("c", "w2")):
+        f.assign({tid: wid})
+        f.repo.commit_in(f.checkout(tid), f"czar/{tid}", {f"{tid}.txt": f"{tid}\n"}, f"{tid}: its work")
+        actions.bring_in_handed_in(tid)
+        f.move(tid, T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED)
+        with f.project.store.write() as conn:
+            Store.set_worker(conn, wid, task_id=None, state=WorkerState.IDLE)
+    f.assign({"d": "w3"})
+    return f, actions
+
+
+def test_a_task_stacked_on_two_that_end_together_is_moved_once(tmp_path: Path, czar_home: Path) -> None:
+    """d builds on p and on c (itself on p): p's failure reached d twice, through c and then
+    directly, and the second move was refused: the whole write was lost (a verdict, a cancel)."""
+    from czar.supervisor import people
+
+    f, _ = _stacked_three(tmp_path, ("p", "c"))
+    f.move("d", T.RUNNING, T.SUBMITTED)
+    people.cancel(f.project, "p")
+    assert f.states() == {"p": "cancelled", "c": "pending", "d": "pending"}
+
+
+def test_a_task_stacked_on_one_sent_back_to_the_pool_stops_when_the_first_fails(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """p <- c <- d, c sent back to the pool (its branch kept) while d works on its approved work:
+    p's failure moved c back to waiting, and left d at work on work that can never merge."""
+    f, actions = _stacked_three(tmp_path, ("c",))
+    f.move("d", T.RUNNING)
+    with f.project.store.write() as conn:
+        Store.move_task(
+            conn, "c", T.READY, reason="test: its pull request's CI failed", worker_id=None, attempt_id=None
+        )
+        actions.fail(conn, "p", "test: it failed", "p failed")
+    assert f.states() == {"p": "failed", "c": "pending", "d": "pending"}
+    assert all(w.task_id is None for w in f.project.store.workers())
 
 
 def test_a_task_stacked_on_one_that_fails_before_it_started_waits_again(tmp_path: Path, czar_home: Path) -> None:
@@ -388,7 +435,7 @@ def test_a_stacked_agent_assigned_while_its_dependency_merges_is_not_interrupted
     assert not _told(f, "w2", MessageKind.MERGED)
 
 
-def test_a_batch_whose_first_task_breaks_the_checks_for_good_sends_its_stacked_dependent_to_wait_afresh(
+def test_a_batch_whose_first_task_breaks_the_checks_for_good_sends_its_stacked_dependent_to_wait(
     tmp_path: Path, czar_home: Path
 ) -> None:
     """p and c (stacked on p) merge in one batch; p's merge breaks the checks with no round left,
@@ -420,5 +467,5 @@ def test_a_batch_whose_first_task_breaks_the_checks_for_good_sends_its_stacked_d
         check=lambda head, name, rounds: "p.txt breaks test_all" if "p.txt" in f.repo.files(head) else None,
     )
     broke.merge(["p", "c"])
-    assert f.states() == {"p": "failed", "c": "pending"} and f.task("c").fresh
+    assert f.states() == {"p": "failed", "c": "pending"}
     assert f.repo.tip("czar/integration") == before

@@ -473,27 +473,32 @@ class Actions:
         if fresh and self.p.plan.project.stack:
             self._stacked_discard(conn, task_id)
 
-    def _stacked_discard(self, conn: Tx, discarded: str, *, failed: str | None = None) -> None:
-        """Tasks stacked on the work of ``discarded``, which its fresh start throws away (or which
-        will never merge: it ``failed``, failed or was cancelled): their branches hold it, and
-        their merges would bring it in. Each waits again for its new approved work and then starts
-        afresh on it, no round used (each of their own stacked dependents so too). Behind a task
-        that failed, the supervisor blocks them as any task waiting for it, and they go again with
-        it when a person retries it: nothing of their own was wrong."""
-        if failed is None:
+    def _stacked_discard(self, conn: Tx, discarded: str, *, ended: str | None = None) -> None:
+        """Tasks stacked on the work of ``discarded``, which its fresh start throws away: their
+        branches hold it, and their merges would bring it in. Each waits again for its new approved
+        work and then starts afresh on it, no round used (each of their own stacked dependents so
+        too). Or ``discarded`` will not merge (it ``ended``: failed, was cancelled): their work
+        stops, and they wait for it, blocked as any task waiting for it, their branches kept (its
+        own goes on from its branch when a person retries it: they are restacked on its new work)."""
+        if ended is None:
             why = f"it was built on the work of task {discarded}, which starts afresh"
             note = f"Task {discarded}, whose work yours was built on, starts afresh: so does yours, on its new work."
         else:
-            why = f"it was built on the work of task {discarded}, which {failed}"
-            note = f"Task {discarded}, whose work yours was built on, {failed} then went again: yours starts afresh."
-        for t in Store.all_tasks(conn):
-            if discarded not in t.spec.depends_on or t.state in TERMINAL_TASK_STATES or t.state is TaskState.PENDING:
+            why = f"it was built on the work of task {discarded}, which {ended}"
+            note = (
+                f"Task {discarded}, whose work yours was built on, {ended}, and your work was stopped. Your"
+                " branch keeps what you committed: go on from there."
+            )
+        for tid in [t.id for t in Store.all_tasks(conn) if discarded in t.spec.depends_on]:
+            t = Store.task(conn, tid)  # as it is now: a task stacked on two of these moved already
+            if t.state in TERMINAL_TASK_STATES or t.state is TaskState.PENDING:
                 continue
-            if t.state is TaskState.READY and failed is not None and t.attempt_id is None:
-                Store.move_task(conn, t.id, TaskState.PENDING, reason=f"dependency {discarded} {failed}")
+            if ended is not None and t.state is TaskState.READY and t.attempt_id is None:
+                Store.move_task(conn, t.id, TaskState.PENDING, reason=f"dependency {discarded} {ended}")
+                self._stacked_discard(conn, t.id, ended=f"waits for task {discarded} again")
                 continue
             records = Store.stack_records(conn, t.id)
-            if failed is None and (not records or discarded not in (records[-1].get("built_on") or {})):
+            if ended is None and (not records or discarded not in (records[-1].get("built_on") or {})):
                 continue  # (it started on the integration branch, once that work had merged)
             if t.attempt_id is not None:
                 Store.set_attempt(conn, t.attempt_id, outcome=AttemptOutcome.ABANDONED)
@@ -503,8 +508,9 @@ class Actions:
                 Store.move_task(conn, t.id, TaskState.RUNNING, reason=why)
             if t.state is not TaskState.READY:
                 Store.move_task(conn, t.id, TaskState.READY, reason=why, worker_id=None, attempt_id=None)
-            Store.move_task(conn, t.id, TaskState.PENDING, reason=why, fresh=True, note=note, blocked_on=None)
-            self._stacked_discard(conn, t.id, failed=None if failed is None else f"was {failed} with it")
+            fresh = ended is None
+            Store.move_task(conn, t.id, TaskState.PENDING, reason=why, fresh=fresh, note=note, blocked_on=None)
+            self._stacked_discard(conn, t.id, ended=None if fresh else f"waits for task {discarded} again")
 
     def give_up(self, conn: Tx, task: Task, worker: str | None, reason: str, alert: str, **fields: Any) -> None:
         """The task fails with its attempt: the attempt marked failed, ``worker`` (the one that
@@ -532,7 +538,7 @@ class Actions:
             f"Task {task_id}, which you were waiting for, {what} and will not merge. Go on without it if "
             "you can; otherwise say what you need (`czar blocked` or `czar ask`).",
         )
-        self._stacked_discard(conn, task_id, failed=what)
+        self._stacked_discard(conn, task_id, ended=what)
 
     # -- verify ------------------------------------------------------------------------------
 
