@@ -359,7 +359,9 @@ def snapshots(draw: st.DrawFn) -> Snapshot:
     task_items, worker_items = list(tasks.items()), list(workers.items())
     rnd.shuffle(task_items)
     rnd.shuffle(worker_items)
-    return Snapshot(tasks=dict(task_items), workers=dict(worker_items))
+    approved = sorted(t for t, v in tasks.items() if v.state is T.APPROVED)
+    unready = frozenset(draw(st.lists(st.sampled_from(approved), unique=True))) if approved else frozenset()
+    return Snapshot(tasks=dict(task_items), workers=dict(worker_items), unready=unready)
 
 
 @FAST
@@ -423,8 +425,8 @@ def test_an_idle_worker_and_an_assignable_task_give_an_assignment(s: Snapshot) -
 def test_decide_is_deterministic(s: Snapshot) -> None:
     first = decide(s)
     assert decide(s) == first
-    reordered = Snapshot(
-        tasks=dict(sorted(s.tasks.items(), reverse=True)), workers=dict(sorted(s.workers.items(), reverse=True))
+    reordered = replace(
+        s, tasks=dict(sorted(s.tasks.items(), reverse=True)), workers=dict(sorted(s.workers.items(), reverse=True))
     )
     again = decide(reordered)
     assert set(again) == set(first)
@@ -450,12 +452,13 @@ def test_other_decisions_fit_the_state(s: Snapshot) -> None:
             else:
                 batch = [s.tasks[x] for x in d.tasks]
                 assert all(o.state is T.APPROVED for o in batch) and 0 < len(batch) <= MERGE_BATCH
+                assert not {o.id for o in batch} & s.unready  # the forge holds those a while
                 # Never a task before its dependency; none that waited long left behind for
                 # one that waited less (``test_merge_order.py`` holds the order itself).
                 for i, o in enumerate(batch):
                     assert not set(o.depends_on) & {later.id for later in batch[i + 1 :]}
                 left = [o for o in s.tasks.values() if o.state is T.APPROVED and o.id not in d.tasks]
-                aged = [o for o in left if o.waited >= AGED and not s.held.get(o.id)]
+                aged = [o for o in left if o.waited >= AGED and not s.held.get(o.id) and o.id not in s.unready]
                 assert not aged or all(o.waited >= AGED for o in batch)
     # Every submitted task is verified; a pending task with a dead dependency is blocked.
     for t in s.tasks.values():
@@ -603,3 +606,14 @@ def test_a_paused_run_starts_nothing_and_still_merges_and_verifies() -> None:
     paused = decide(replace(s, paused=True))
     assert not any(isinstance(d, Assign) for d in paused)
     assert Merge(("b",)) in paused and Verify("c") in paused
+
+
+def test_tasks_the_forge_holds_a_while_never_fill_a_merge_batch() -> None:
+    """Seen reading the merge queue: approved tasks the forge held (their pull requests not there
+    yet, say) aged to the front of the merge order; eight of them made every batch, which the
+    queue then left out whole, and no other task merged until the forge let them go."""
+    held = {f"h{i}": task(f"h{i}", T.APPROVED, order=i, waited=5) for i in range(MERGE_BATCH)}
+    fresh = task("f", T.APPROVED, order=MERGE_BATCH)
+    snap = Snapshot(tasks={**held, "f": fresh}, workers={})
+    assert "f" not in of(Merge, decide(snap))[0].tasks  # (as it was)
+    assert of(Merge, decide(replace(snap, unready=frozenset(held))))[0].tasks == ("f",)

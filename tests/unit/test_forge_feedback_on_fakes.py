@@ -202,13 +202,20 @@ def test_merged_through_the_forge_a_task_waits_quietly_until_its_pull_request_is
     assert not _events(f, EventKind.ALERT) and not _events(f, EventKind.FORGE_ERROR)
     # A while later and still not there (its publishing fails where no forge error says so): a
     # person hears, once, and it is asked as seldom as the forge's other refusals.
-    queue.unopened["a"] -= 3 * f.project.plan.forge.poll_seconds
+    queue.unopened["a", f.repo.tip("czar/a")] -= 3 * f.project.plan.forge.poll_seconds
     for _ in range(2):
         f.move("a", T.MERGING)
         queue.merge(["a"])
     [alert] = _events(f, EventKind.ALERT)
     assert "task a: its pull request is still not on the forge after 60 s" in str(alert["message"])
     assert f.task("a").state is T.APPROVED and landed == []
+    # Approved again at another commit (sent back meanwhile): given the same time again, not
+    # alerted at once.
+    f.repo.commit("czar/a", {"a.txt": "a, better\n"})
+    queue.refused.clear()
+    f.move("a", T.MERGING)
+    queue.merge(["a"])
+    assert len(_events(f, EventKind.ALERT)) == 1 and queue.waits_on_forge("a")
     PullRequests(f.project, lambda _t: None).sync()  # now it is there: the forge is asked to merge it
     f.move("a", T.MERGING)
     queue.merge(["a"])

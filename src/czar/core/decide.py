@@ -53,6 +53,9 @@ class Snapshot:
     # Tasks whose start failed a moment ago (git could not make their branch or clone): not given
     # to a worker until they are tried again, so that the others start meanwhile.
     resting: frozenset[str] = frozenset()
+    # Approved tasks the forge holds a while (a refusal, a pull request not there yet, one a person
+    # closed): left out of merge batches, so that aged ones never fill a batch that cannot merge.
+    unready: frozenset[str] = frozenset()
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -195,7 +198,11 @@ def decide(snap: Snapshot) -> list[Order]:
     if merging:
         out.append(Merge(tuple(t.id for t in merging)))
     else:
-        approved = [t for t in tasks.values() if t.state is TaskState.APPROVED and not _held(snap, t.id)]
+        approved = [
+            t
+            for t in tasks.values()
+            if t.state is TaskState.APPROVED and not _held(snap, t.id) and t.id not in snap.unready
+        ]
         batch = _dependencies_first(snap, merge_order(approved))[:MERGE_BATCH]
         if batch:
             out.append(Merge(tuple(t.id for t in batch)))

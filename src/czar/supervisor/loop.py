@@ -336,7 +336,10 @@ class Supervisor:
             del self.failed_starts[task]  # started, failed, cancelled: a person's retry starts afresh
         now = self.p.clock.monotonic()
         resting = frozenset(t for t, (_, until) in self.failed_starts.items() if until > now)
-        snap = replace(snap, prefer_other=plan.review.prefer_other, stack=plan.project.stack, resting=resting)
+        unready = self.merge_queue.held_by_forge()
+        snap = replace(
+            snap, prefer_other=plan.review.prefer_other, stack=plan.project.stack, resting=resting, unready=unready
+        )
         if self.p.plan.project.budget_usd is not None and self._run_spent() >= self.p.plan.project.budget_usd:
             snap = replace(snap, out_of_budget=True)
         decisions = decide(snap)

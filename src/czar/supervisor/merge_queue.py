@@ -117,7 +117,9 @@ class MergeQueue:
         self.refused: dict[str, tuple[float, str]] = {}  # task -> until when the forge's refusal holds it, why
         self.queued: set[str] = set()  # tasks in the forge's own merge queue (GitHub's)
         self.behind_at: dict[str, str] = {}  # task -> its head when the forge found it behind
-        self.unopened: dict[str, float] = {}  # task -> when it was first found without its pull request there
+        # (task, its head) -> when it was first found without its pull request there (approved
+        # again at another commit after a send-back, it is given the same time again)
+        self.unopened: dict[tuple[str, str | None], float] = {}
         # Tasks whose pull request a person closed on the forge, as the events say (a supervisor
         # that starts again neither says it again nor misses that it was reopened meanwhile).
         self.closed: set[str] = set()
@@ -136,7 +138,7 @@ class MergeQueue:
         with self.p.store.read() as conn:
             rows = {t: Store.task(conn, t) for t in task_ids}
         if via_forge:
-            waiting = self._queued_on_forge(task_ids)
+            waiting = self._queued_on_forge(task_ids, rows)
         else:
             waiting = self._unpublished(task_ids, rows) if self.p.plan.forge.kind != "local" else {}
         # A task after one that waits (for the forge) waits with it: stacked on it, its merge would
@@ -304,7 +306,7 @@ class MergeQueue:
         there = remote.tips().get(self.integration) if remote is not None else None
         return there is not None and not self.git.is_ancestor(there, head)
 
-    def _queued_on_forge(self, task_ids: Sequence[str]) -> dict[str, str]:
+    def _queued_on_forge(self, task_ids: Sequence[str], rows: dict[str, Task]) -> dict[str, str]:
         """The tasks the forge holds, with no merge and no checks here while it does: those its
         rules hold (``blocked``: a person hears why, once), and those in its own merge queue
         (``InMergeQueue`` before), asked how they went. Returns those still held, and why. One
@@ -319,7 +321,7 @@ class MergeQueue:
             if pull is None or pull.remote_number is None:
                 waiting[t] = self._unopened(t)
                 continue
-            self.unopened.pop(t, None)
+            self._opened(t)
             try:
                 why = self._closed_there(t, pull) or self.p.forge.blocked(pull.id)
             except CzarError as exc:
@@ -367,7 +369,7 @@ class MergeQueue:
             if pull is None or pull.remote_number is None:
                 waiting[t] = self._unopened(t)
                 continue
-            self.unopened.pop(t, None)
+            self._opened(t)
             try:
                 why = self._closed_there(t, pull)
             except CzarError as exc:  # not known to be open there: asked again later
@@ -395,6 +397,10 @@ class MergeQueue:
                 Store.emit(conn, EventKind.FORGE_CLOSED, task=task, number=pull.id, url=pull.url or "", message=held)
         return held
 
+    def _opened(self, task: str) -> None:
+        for key in [k for k in self.unopened if k[0] == task]:
+            del self.unopened[key]
+
     def _unopened(self, task: str) -> str:
         """Its pull request is not on the forge yet (the pull requests' loop opens it in a moment):
         the forge could neither say what holds it nor merge it, and a merge and the checks here
@@ -402,7 +408,7 @@ class MergeQueue:
         (publishing fails where no forge error says so: see ``czar prs`` and the supervisor's log),
         and it is asked as seldom as the forge's other refusals from then on."""
         now = time.monotonic()
-        since = self.unopened.setdefault(task, now)
+        since = self.unopened.setdefault((task, self.git.tip(branch_of(task))), now)
         patience = OPENING_ALERT * self.p.plan.forge.poll_seconds
         if now - since < patience:
             self.refused[task] = (now + OPENING_SECONDS, self.refused.get(task, (0.0, ""))[1])
@@ -422,6 +428,11 @@ class MergeQueue:
         with self.p.store.write() as conn:
             Store.emit(conn, EventKind.FORGE_ERROR, task=task, doing="merge", message=why[-2000:])
             Store.alert(conn, "warning", f"the forge would not merge task {task}: {why}", task=task)
+
+    def held_by_forge(self) -> frozenset[str]:
+        """The tasks ``waits_on_forge`` says wait (read from another thread than the merges')."""
+        now = time.monotonic()
+        return frozenset(t for t, (until, _) in list(self.refused.items()) if now < until)
 
     def waits_on_forge(self, task: str) -> bool:
         """Whether the forge refused to merge ``task`` a moment ago (asked again after a while)."""
