@@ -134,6 +134,21 @@ def test_a_task_stacked_on_one_that_fails_waits_for_it_and_goes_again_with_it(tm
         Store.move_task(conn, "c", T.FAILED, expect=T.PENDING, reason="dependency p failed or was cancelled")
     people.retry(f.project, "p")
     assert f.states()["c"] == "pending"  # again with p
+    # p goes on from its branch and is approved again: c goes on from its own, and is restacked
+    # on p's new work.
+    actions.assign("p", "w1", "test: a person retried it")
+    f.catch_up()
+    f.repo.commit_in(f.checkout("p"), "czar/p", {"p.txt": "p, fixed\n"}, "p: fixed")
+    actions.bring_in_handed_in("p")
+    f.move("p", T.RUNNING, T.SUBMITTED, T.VERIFYING, T.APPROVED)
+    with f.project.store.write() as conn:
+        Store.set_worker(conn, "w1", task_id=None, state=WorkerState.IDLE)
+    assert Promote("c", stacked=True) in decide(replace(snapshot(f.project.store), stack=True))
+    f.assign({"c": "w2"})
+    assert f.repo.tip("czar/c") == mine
+    assert actions.restack("c", f.repo.tips())
+    [told] = [c for c in f.take("w2") if isinstance(c, Tell) and c.kind is MessageKind.RESTACK]
+    assert "task p" in told.text
 
 
 def _stacked_three(tmp_path: Path, d_deps: tuple[str, ...]) -> tuple[OnFakes, Actions]:
