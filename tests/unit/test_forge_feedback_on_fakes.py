@@ -261,3 +261,42 @@ def test_a_pull_request_a_person_closed_on_the_forge_holds_its_task_until_they_r
     assert f.task("a").state is T.MERGED
     assert len(_events(f, EventKind.FORGE_REOPENED)) == 1
     assert overview(f.project, git=False).inbox == []
+
+
+def test_a_pull_request_closed_while_its_batch_is_checked_stops_the_whole_batch_before_the_push(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Found by a review: asked before the merge only, a pull request a person closed while the
+    batch's checks ran (minutes, at times) was merged and pushed all the same."""
+    from czar.supervisor.merge_queue import MergeQueue
+
+    f = on_fakes(tmp_path, ["a", "b"], workers=2)
+    forge = FakeForge(f.project.store)
+    github = f.project.plan.forge.model_copy(update={"kind": "github"})
+    f.project = replace(f.project, forge_port=forge, plan=replace(f.project.plan, forge=github))
+    f.assign({"a": "w1", "b": "w2"})
+    actions = Actions(f.project)
+    for tid in ("a", "b"):
+        f.repo.commit_in(f.checkout(tid), f"czar/{tid}", {f"{tid}.txt": f"{tid}\n"})
+        actions.bring_in_handed_in(tid)
+        f.move(tid, T.RUNNING, T.SUBMITTED, T.VERIFYING)
+        actions.verify(tid)
+    PullRequests(f.project, lambda _t: None).sync()
+    with f.project.store.read() as conn:
+        number = {p.task_id: p.id for p in Store.all_pulls(conn)}
+    before = f.repo.tip("czar/integration")
+
+    def checks(head: str, name: str, rounds: int) -> str | None:
+        forge.closed.add(number["a"])  # a person closes a's pull request meanwhile
+        return None
+
+    f.move("a", T.MERGING)
+    f.move("b", T.MERGING)
+    checked = f.project.plan.project.model_copy(update={"accept": ("true",)})  # (the merge's checks run)
+    project = replace(f.project, plan=replace(f.project.plan, project=checked))
+    MergeQueue(project, actions, check=checks).merge(["a", "b"])
+    assert f.states() == {"a": "approved", "b": "approved"} and f.repo.tip("czar/integration") == before
+    [closed] = _events(f, EventKind.FORGE_CLOSED)
+    assert "#1 was closed on the forge" in str(closed["message"])
+    moved = [e.payload for e in f.project.store.events_after(0) if e.kind == "task.state" and e.task_id == "b"]
+    assert "the pull request of a, of its batch, was closed on the forge meanwhile" in moved[-1]["reason"]

@@ -180,6 +180,9 @@ class MergeQueue:
             # Merged and checked here; merged for good by the forge, under its rules.
             head = self._through_forge(task_ids, done, tips, before)
             git.detach(self.worktree, head)
+        elif head != before and self.p.plan.forge.kind != "local" and self._closed_meanwhile(done):
+            git.detach(self.worktree, before)  # nothing of the batch is pushed: it goes again
+            head = before
         if head != before:
             git.move_branch(self.integration, head, before)
         holding = self._holding([] if via_forge else list(done.merged), tips)
@@ -378,6 +381,33 @@ class MergeQueue:
                 waiting[t] = f"{why}; asked again later"
                 self._refused(t, why)
         return waiting
+
+    def _closed_meanwhile(self, done: _Outcome) -> bool:
+        """Whether a person closed the pull request of a task of the batch on the forge while its
+        merge was checked (minutes, at times): asked again before anything is pushed. If so, that
+        task waits for them, and the rest of the batch merges with the next one (checked again
+        without it): no round is used."""
+        closed: dict[str, str] = {}
+        for t in done.merged:
+            with self.p.store.read() as conn:
+                pull = Store.pull_of_task(conn, t)
+            try:
+                why = self._closed_there(t, pull) if pull is not None and pull.remote_number is not None else None
+            except CzarError as exc:  # not known to be open there any more: asked again later
+                why = str(exc)
+            if why is not None:
+                closed[t] = why
+        if not closed:
+            return False
+        for t in list(done.merged):
+            del done.merged[t]
+            if t in closed:
+                done.refused[t] = f"{closed[t]}; asked again later"
+                self._refused(t, closed[t])
+            else:
+                names = ", ".join(sorted(closed))
+                done.refused[t] = f"the pull request of {names}, of its batch, was closed on the forge meanwhile"
+        return True
 
     def _closed_there(self, task: str, pull: Pull) -> str | None:
         """Why a person's closing of its pull request on the forge holds the task, or None. czar
