@@ -167,8 +167,11 @@ def test_names_are_never_cut_short_in_a_narrow_terminal(width: int) -> None:
     assert "t" * 64 in "".join(line.split("│")[2].strip() for line in text.splitlines() if line.startswith("│"))
 
 
-@pytest.mark.parametrize(("pid", "said"), [(42, "running (pid 42)"), (-1, "running (its pid not written yet)")])
-def test_czar_status_says_the_supervisors_pid_or_that_its_lock_holds_none_yet(pid: int, said: str) -> None:
+@pytest.mark.parametrize(
+    ("pid", "said"),
+    [(42, "running (pid 42)"), (-1, "running (its pid not written yet)"), (None, "running (its pid not written yet)")],
+)
+def test_czar_status_says_the_supervisors_pid_or_that_its_lock_holds_none_yet(pid: int | None, said: str) -> None:
     data = _data()
     console = Console(width=200, record=True)
     views.print_status({**data, "supervisor": {"running": True, "pid": pid}}, console)

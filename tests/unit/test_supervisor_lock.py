@@ -40,3 +40,20 @@ def test_a_lock_held_with_no_pid_in_it_says_so_not_pid_minus_one(tmp_path: Path,
         with pytest.raises(SupervisorError) as refused:
             _lock(path).acquire()
     assert str(refused.value) == "a supervisor already runs for this project (its pid not written yet)"
+
+
+def test_the_views_data_give_no_pid_for_a_lock_held_with_none_in_it(tmp_path: Path, czar_home: Path) -> None:
+    """``czar status --json`` and ``czar projects --json`` said ``"pid": -1`` then."""
+    from czar.supervisor.overview import overview
+    from czar.supervisor.projects import _entry
+    from helpers import on_fakes
+
+    f = on_fakes(tmp_path, ["a"])
+    path = f.project.paths.supervisor_lock
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    with open(path) as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert overview(f.project, git=False).supervisor == {"running": True, "pid": None}
+        entry = _entry(f.project.paths)
+        assert entry.running and entry.pid is None

@@ -439,7 +439,7 @@ class Feed:
             project=project.name,
             at=now,
             last_event=self._last,
-            supervisor={"running": pid is not None, "pid": pid},
+            supervisor={"running": pid is not None, "pid": pid if pid is not None and pid > 0 else None},
             paused=self._paused,
             integration_branch=project.plan.project.integration_branch,
             base_branch=project.plan.project.base_branch,

@@ -39,11 +39,12 @@ def all_projects(home: Path | None = None) -> list[ProjectEntry]:
 
 
 def _entry(paths: ProjectPaths) -> ProjectEntry:
-    pid = holder_pid(paths.supervisor_lock)
+    held = holder_pid(paths.supervisor_lock)
+    running, pid = held is not None, held if held is not None and held > 0 else None  # (-1: no pid written yet)
     try:  # (one broken project is said in its row: the others are listed all the same)
         store = Store(paths)
     except CzarError as exc:
-        return ProjectEntry(paths.name, str(paths.root), None, None, pid is not None, pid, problem=str(exc))
+        return ProjectEntry(paths.name, str(paths.root), None, None, running, pid, problem=str(exc))
     try:
         with store.read() as conn:
             plan = Store.get_meta(conn, "plan_path", None)
@@ -52,7 +53,7 @@ def _entry(paths: ProjectPaths) -> ProjectEntry:
             last = Store.newest_event_id(conn)
             newest = Store.read_events(conn, after=(last or 1) - 1, limit=1) if last else []
     except CzarError as exc:
-        return ProjectEntry(paths.name, str(paths.root), None, None, pid is not None, pid, problem=str(exc))
+        return ProjectEntry(paths.name, str(paths.root), None, None, running, pid, problem=str(exc))
     finally:
         store.close()
     counts: dict[str, int] = {}
@@ -63,7 +64,7 @@ def _entry(paths: ProjectPaths) -> ProjectEntry:
         folder=str(paths.root),
         plan=plan,
         repo=repo,
-        running=pid is not None,
+        running=running,
         pid=pid,
         counts=dict(sorted(counts.items())),
         last_activity=newest[-1].ts if newest else None,

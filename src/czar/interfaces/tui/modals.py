@@ -13,6 +13,7 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from czar.core.shown import visible
+from czar.supervisor.lock import said_pid
 from czar.supervisor.projects import ProjectEntry
 
 _CSS = """
@@ -89,7 +90,7 @@ class ChooseProject(ModalScreen[str | None]):
 
 
 def _described(p: ProjectEntry, current: str) -> Text:
-    running = f"running (pid {p.pid})" if p.running else "stopped"
+    running = f"running ({said_pid(p.pid)})" if p.running else "stopped"
     states = p.problem or ", ".join(f"{n} {s}" for s, n in p.counts.items()) or "no tasks"
     here = " (shown now)" if p.name == current else ""
     return Text(f"{p.name}{here}: {running}; {states}")
