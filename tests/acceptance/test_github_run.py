@@ -167,6 +167,9 @@ def test_a_pull_request_a_person_closes_on_github_holds_its_task_until_they_reop
     [closed] = seen["closed"]  # type: ignore[misc]
     assert closed["task"] == "a" and "closed on GitHub by a person" in str(closed["message"])
     assert seen["a_merged_before"] is False and seen["a_state"] == "closed"  # neither merged nor reopened by czar
+    # `czar run` says so once, not at each look of czar's (every second here).
+    held = [line for line in result.stderr.splitlines() if "merging -> approved (pull request #" in line]
+    assert len(held) == 1, result.stderr
     [merged_first, _] = project_events("closing", EventKind.TASK_MERGED)
     assert merged_first["task"] == "b"
     assert [e["task"] for e in project_events("closing", EventKind.FORGE_REOPENED)] == ["a"]

@@ -222,8 +222,16 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
     since = outcome.last_event_id(project)
     stop: stopped.Stop | None = None  # how it was interrupted, if it was
 
+    last: dict[str, str] = {}  # task -> the line last shown of it
+
     def show(event: Event) -> None:
         line = outcome.describe(event)
+        if line and event.task_id is not None:
+            # Said once: a task the forge holds is asked again every `poll_seconds`, and each time
+            # goes back to approved for the same reason.
+            if last.get(event.task_id) == line:
+                return
+            last[event.task_id] = line
         if line:
             print(
                 f"{time.strftime('%H:%M:%S')} {visible(line)}", file=sys.stderr if as_json else sys.stdout, flush=True
