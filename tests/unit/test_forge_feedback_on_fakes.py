@@ -263,13 +263,8 @@ def test_a_pull_request_a_person_closed_on_the_forge_holds_its_task_until_they_r
     assert overview(f.project, git=False).inbox == []
 
 
-def test_a_pull_request_closed_while_its_batch_is_checked_stops_the_whole_batch_before_the_push(
-    tmp_path: Path, czar_home: Path
-) -> None:
-    """Found by a review: asked before the merge only, a pull request a person closed while the
-    batch's checks ran (minutes, at times) was merged and pushed all the same."""
-    from czar.supervisor.merge_queue import MergeQueue
-
+def _two_approved_on_a_forge(tmp_path: Path) -> tuple[OnFakes, FakeForge, Actions, dict[str, int]]:
+    """a and b verified, their pull requests open on a remote forge (czar merges)."""
     f = on_fakes(tmp_path, ["a", "b"], workers=2)
     forge = FakeForge(f.project.store)
     github = f.project.plan.forge.model_copy(update={"kind": "github"})
@@ -284,19 +279,63 @@ def test_a_pull_request_closed_while_its_batch_is_checked_stops_the_whole_batch_
     PullRequests(f.project, lambda _t: None).sync()
     with f.project.store.read() as conn:
         number = {p.task_id: p.id for p in Store.all_pulls(conn)}
+    f.move("a", T.MERGING)
+    f.move("b", T.MERGING)
+    return f, forge, actions, number
+
+
+def _merged_with_checks(f: OnFakes, actions: Actions, checks: object) -> None:
+    from czar.supervisor.merge_queue import MergeQueue
+
+    checked = f.project.plan.project.model_copy(update={"accept": ("true",)})  # (the merge's checks run)
+    project = replace(f.project, plan=replace(f.project.plan, project=checked))
+    MergeQueue(project, actions, check=checks).merge(["a", "b"])  # type: ignore[arg-type]
+
+
+def test_a_pull_request_closed_while_its_batch_is_checked_stops_the_whole_batch_before_the_push(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Found by a review: asked before the merge only, a pull request a person closed while the
+    batch's checks ran (minutes, at times) was merged and pushed all the same."""
+    f, forge, actions, number = _two_approved_on_a_forge(tmp_path)
     before = f.repo.tip("czar/integration")
 
     def checks(head: str, name: str, rounds: int) -> str | None:
         forge.closed.add(number["a"])  # a person closes a's pull request meanwhile
         return None
 
-    f.move("a", T.MERGING)
-    f.move("b", T.MERGING)
-    checked = f.project.plan.project.model_copy(update={"accept": ("true",)})  # (the merge's checks run)
-    project = replace(f.project, plan=replace(f.project.plan, project=checked))
-    MergeQueue(project, actions, check=checks).merge(["a", "b"])
+    _merged_with_checks(f, actions, checks)
     assert f.states() == {"a": "approved", "b": "approved"} and f.repo.tip("czar/integration") == before
     [closed] = _events(f, EventKind.FORGE_CLOSED)
     assert "#1 was closed on the forge" in str(closed["message"])
     moved = [e.payload for e in f.project.store.events_after(0) if e.kind == "task.state" and e.task_id == "b"]
     assert "the pull request of a, of its batch, was closed on the forge meanwhile" in moved[-1]["reason"]
+
+
+def test_a_batch_withdrawn_for_a_closed_pull_request_charges_no_task_for_the_checks_it_broke(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """b broke the checks on top of a, whose pull request a person closed meanwhile: nothing of
+    the batch lands, so b is not sent back for it (a round used), it goes with the next batch."""
+    f, forge, actions, number = _two_approved_on_a_forge(tmp_path)
+
+    def checks(head: str, name: str, rounds: int) -> str | None:
+        forge.closed.add(number["a"])
+        return "test_b failed" if "b.txt" in f.repo.files(head) else None
+
+    _merged_with_checks(f, actions, checks)
+    assert f.states() == {"a": "approved", "b": "approved"} and f.task("b").rounds == 1
+
+
+def test_a_forge_that_does_not_answer_after_the_checks_withdraws_no_batch(tmp_path: Path, czar_home: Path) -> None:
+    """Asked just before the merge, the pull requests were open: a forge out of reach now does not
+    throw a checked batch away (each task alerted as if the forge refused it)."""
+    f, forge, actions, _ = _two_approved_on_a_forge(tmp_path)
+
+    def checks(head: str, name: str, rounds: int) -> str | None:
+        forge.failing = "GitHub: 502 Bad Gateway"
+        return None
+
+    _merged_with_checks(f, actions, checks)
+    assert f.states() == {"a": "merged", "b": "merged"}
+    assert not _events(f, EventKind.ALERT) and len(_events(f, EventKind.FORGE_ERROR)) == 2

@@ -484,3 +484,25 @@ def test_a_batch_whose_first_task_breaks_the_checks_for_good_sends_its_stacked_d
     broke.merge(["p", "c"])
     assert f.states() == {"p": "failed", "c": "pending"}
     assert f.repo.tip("czar/integration") == before
+
+
+def test_a_task_waiting_on_its_kept_branch_starts_afresh_when_the_work_it_holds_is_thrown_away(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Found by a review: c kept its branch, built on p's work, while p failed and went again; p's
+    new attempt then started afresh (its agent on the wrong task): c, waiting, was passed over,
+    and would have gone on from a branch holding p's thrown-away work, and merged it."""
+    from czar.supervisor import people
+
+    f = _stacked(tmp_path)
+    f.assign({"c": "w2"})
+    actions = Actions(f.project)
+    with f.project.store.write() as conn:
+        actions.fail(conn, "p", "test: it failed", "p failed")
+    people.retry(f.project, "p")
+    actions.assign("p", "w1", "test: a person retried it")
+    assert f.task("c").state is T.PENDING and not f.task("c").fresh
+    with f.project.store.write() as conn:
+        actions.requeue(conn, "p", "its agent worked on the wrong task", fresh=True)
+    c = f.task("c")
+    assert c.state is T.PENDING and c.fresh and "starts afresh" in str(c.note)

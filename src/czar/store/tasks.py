@@ -106,6 +106,12 @@ class Tasks:
         return old
 
     @staticmethod
+    def start_afresh(conn: Connection, task_id: str, note: str) -> None:
+        """A task not at work will start from a fresh branch (what its branch holds is thrown
+        away), and is told why: a new state is no part of it (it moves when it starts)."""
+        conn.execute(update(tasks).where(tasks.c.id == task_id).values(fresh=1, note=note, updated_at=time.time()))
+
+    @staticmethod
     def set_waits(conn: Connection, task_id: str, blocked_on: str | None) -> None:
         """What the task waits for now (``core.waits.render``), or None."""
         conn.execute(update(tasks).where(tasks.c.id == task_id).values(blocked_on=blocked_on))

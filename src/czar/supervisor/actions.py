@@ -491,14 +491,20 @@ class Actions:
             )
         for tid in [t.id for t in Store.all_tasks(conn) if discarded in t.spec.depends_on]:
             t = Store.task(conn, tid)  # as it is now: a task stacked on two of these moved already
-            if t.state in TERMINAL_TASK_STATES or t.state is TaskState.PENDING:
+            if t.state in TERMINAL_TASK_STATES:
+                continue
+            if t.state is TaskState.PENDING:
+                # One waiting with its branch kept (its dependency failed, then went again): if
+                # that branch holds the work thrown away now, it starts afresh too.
+                if ended is None and not t.fresh and self._built_on(conn, t.id, discarded):
+                    Store.start_afresh(conn, t.id, note)
+                    self._stacked_discard(conn, t.id)
                 continue
             if ended is not None and t.state is TaskState.READY and t.attempt_id is None:
                 Store.move_task(conn, t.id, TaskState.PENDING, reason=f"dependency {discarded} {ended}")
                 self._stacked_discard(conn, t.id, ended=f"waits for task {discarded} again")
                 continue
-            records = Store.stack_records(conn, t.id)
-            if ended is None and (not records or discarded not in (records[-1].get("built_on") or {})):
+            if ended is None and not self._built_on(conn, t.id, discarded):
                 continue  # (it started on the integration branch, once that work had merged)
             if t.attempt_id is not None:
                 Store.set_attempt(conn, t.attempt_id, outcome=AttemptOutcome.ABANDONED)
@@ -511,6 +517,12 @@ class Actions:
             fresh = ended is None
             Store.move_task(conn, t.id, TaskState.PENDING, reason=why, fresh=fresh, note=note, blocked_on=None)
             self._stacked_discard(conn, t.id, ended=None if fresh else f"waits for task {discarded} again")
+
+    @staticmethod
+    def _built_on(conn: Tx, task_id: str, dependency: str) -> bool:
+        """Whether the task's branch was last made (or restacked) on the dependency's approved work."""
+        records = Store.stack_records(conn, task_id)
+        return bool(records) and dependency in (records[-1].get("built_on") or {})
 
     def give_up(self, conn: Tx, task: Task, worker: str | None, reason: str, alert: str, **fields: Any) -> None:
         """The task fails with its attempt: the attempt marked failed, ``worker`` (the one that

@@ -166,11 +166,13 @@ class MergeQueue:
             tips = {**tips, **{branch_of(t): c for t, c in self._approved(task_ids).items()}}
         done = self._merge_all(task_ids, rows, before, tips)
         fresh = [t for t in task_ids if t in done.merged and done.merged[t] != before]
+        broke: str | None = None  # the task blamed for breaking the checks
         if fresh and self._checks_wanted():
             kept, failure = self._checked(fresh, [done.merged[t] for t in fresh], rows)
             if kept < len(fresh):
                 if failure is not None:
-                    done.problems[fresh[kept]] = self._broke(failure)
+                    broke = fresh[kept]
+                    done.problems[broke] = self._broke(failure)
                 done.later += fresh[kept + 1 :] if failure is not None else fresh[kept:]
                 for t in fresh[kept:]:
                     del done.merged[t]
@@ -180,7 +182,7 @@ class MergeQueue:
             # Merged and checked here; merged for good by the forge, under its rules.
             head = self._through_forge(task_ids, done, tips, before)
             git.detach(self.worktree, head)
-        elif head != before and self.p.plan.forge.kind != "local" and self._closed_meanwhile(done):
+        elif head != before and self.p.plan.forge.kind != "local" and self._closed_meanwhile(done, fresh, broke):
             git.detach(self.worktree, before)  # nothing of the batch is pushed: it goes again
             head = before
         if head != before:
@@ -382,30 +384,39 @@ class MergeQueue:
                 self._refused(t, why)
         return waiting
 
-    def _closed_meanwhile(self, done: _Outcome) -> bool:
-        """Whether a person closed the pull request of a task of the batch on the forge while its
-        merge was checked (minutes, at times): asked again before anything is pushed. If so, that
-        task waits for them, and the rest of the batch merges with the next one (checked again
-        without it): no round is used."""
+    def _closed_meanwhile(self, done: _Outcome, fresh: Sequence[str], broke: str | None) -> bool:
+        """Whether a person closed the pull request of a task the batch merges (``fresh``) on the
+        forge while its merge was checked (minutes, at times): asked again before anything is
+        pushed. If so, the batch is withdrawn: that task waits for them, the others merge with the
+        next batch (checked again without it), and none uses a round, not even one ``broke``
+        blamed for breaking the checks on top of it. A forge that does not answer now is no
+        reason to withdraw a batch checked already: it was asked just before the merge."""
         closed: dict[str, str] = {}
-        for t in done.merged:
+        for t in [t for t in fresh if t in done.merged]:
             with self.p.store.read() as conn:
                 pull = Store.pull_of_task(conn, t)
+            if pull is None or pull.remote_number is None:
+                continue
             try:
-                why = self._closed_there(t, pull) if pull is not None and pull.remote_number is not None else None
-            except CzarError as exc:  # not known to be open there any more: asked again later
-                why = str(exc)
+                why = self._closed_there(t, pull)
+            except CzarError as exc:  # (an event, no alert: it merges as it was asked just before)
+                with self.p.store.write() as conn:
+                    Store.emit(conn, EventKind.FORGE_ERROR, task=t, doing="ask again before the push", message=str(exc))
+                continue
             if why is not None:
                 closed[t] = why
         if not closed:
             return False
-        for t in list(done.merged):
-            del done.merged[t]
+        names = ", ".join(sorted(closed))
+        withdrawn = [*done.merged, *done.later, *([broke] if broke is not None else [])]
+        done.later = []
+        for t in withdrawn:
+            done.merged.pop(t, None)
+            done.problems.pop(t, None)
             if t in closed:
                 done.refused[t] = f"{closed[t]}; asked again later"
                 self._refused(t, closed[t])
             else:
-                names = ", ".join(sorted(closed))
                 done.refused[t] = f"the pull request of {names}, of its batch, was closed on the forge meanwhile"
         return True
 
