@@ -170,6 +170,9 @@ def test_a_pull_request_a_person_closes_on_github_holds_its_task_until_they_reop
     # `czar run` says so once, not at each look of czar's (every second here).
     held = [line for line in result.stderr.splitlines() if "merging -> approved (pull request #" in line]
     assert len(held) == 1, result.stderr
+    # Held approved until it is reopened, not merging and approved again at each look of czar's.
+    back = [e for e in project_events("closing", EventKind.TASK_STATE) if e["task"] == "a" and e["new"] == "approved"]
+    assert len(back) == 2, back  # verified, then held once
     [merged_first, _] = project_events("closing", EventKind.TASK_MERGED)
     assert merged_first["task"] == "b"
     assert [e["task"] for e in project_events("closing", EventKind.FORGE_REOPENED)] == ["a"]

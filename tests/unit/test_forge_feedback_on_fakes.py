@@ -242,6 +242,8 @@ def test_a_pull_request_a_person_closed_on_the_forge_holds_its_task_until_they_r
         queue.merge(["a"])
         assert f.task("a").state is T.APPROVED and f.repo.tip("czar/integration") == before
     assert queue.waits_on_forge("a")
+    queue.refused["a"] = (0.0, queue.refused["a"][1])  # long after: still held, until reopened
+    assert queue.waits_on_forge("a") and "a" in queue.held_by_forge()
     [closed] = _events(f, EventKind.FORGE_CLOSED)
     assert closed["number"] == number and "closed on the forge by a person" in str(closed["message"])
     [alert] = _events(f, EventKind.ALERT)
@@ -254,8 +256,14 @@ def test_a_pull_request_a_person_closed_on_the_forge_holds_its_task_until_they_r
     queue.merge(["a"])
     assert len(_events(f, EventKind.FORGE_CLOSED)) == 1 and len(_events(f, EventKind.ALERT)) == 1
 
+    queue.look_at_closed()  # asked again while it is approved: still closed, said no second time
+    assert len(_events(f, EventKind.FORGE_CLOSED)) == 1 and queue.waits_on_forge("a")
+
     forge.closed.discard(number)  # reopened there, while no supervisor ran
     queue = MergeQueue(f.project, Actions(f.project))
+    assert queue.waits_on_forge("a")  # (known closed, from the events)
+    queue.look_at_closed()
+    assert not queue.waits_on_forge("a") and len(_events(f, EventKind.FORGE_REOPENED)) == 1
     f.move("a", T.MERGING)
     queue.merge(["a"])
     assert f.task("a").state is T.MERGED

@@ -12,6 +12,7 @@ the integration branch was merged.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections import Counter
@@ -27,7 +28,7 @@ from czar.core.hunks import FileChange
 from czar.core.landing import Landing, after_landing
 from czar.core.lost_lines import LostLine, evidence, lost_lines, meaningful
 from czar.core.repository import MergeResult, Repository
-from czar.core.states import AGENT_AT_WORK, TaskState
+from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, TaskState
 from czar.errors import CzarError
 from czar.forge.local import ForgeRefused, InMergeQueue
 from czar.store.records import Pull, Task
@@ -473,12 +474,27 @@ class MergeQueue:
     def held_by_forge(self) -> frozenset[str]:
         """The tasks ``waits_on_forge`` says wait (read from another thread than the merges')."""
         now = time.monotonic()
-        return frozenset(t for t, (until, _) in list(self.refused.items()) if now < until)
+        return frozenset(t for t, (until, _) in list(self.refused.items()) if now < until) | set(self.closed)
 
     def waits_on_forge(self, task: str) -> bool:
-        """Whether the forge refused to merge ``task`` a moment ago (asked again after a while)."""
+        """Whether the forge refused to merge ``task`` a moment ago (asked again after a while),
+        or a person closed its pull request there (until ``look_at_closed`` finds it open)."""
         until = self.refused.get(task, (0.0, ""))[0]
-        return time.monotonic() < until
+        return time.monotonic() < until or task in self.closed
+
+    def look_at_closed(self) -> None:
+        """The pull requests people closed on the forge, asked again (on the pull requests' thread,
+        every ``poll_seconds``): one reopened lets its task merge. Asked here, not by a merge, the
+        task stays approved meanwhile (not approved, merging and approved again at each look)."""
+        for t in sorted(self.closed):
+            with self.p.store.read() as conn:
+                task = Store.find_task(conn, t)
+                pull = Store.pull_of_task(conn, t)
+            if task is None or task.state in TERMINAL_TASK_STATES or pull is None or pull.remote_number is None:
+                self.closed.discard(t)  # cancelled, or its pull request made anew: nothing to hold
+                continue
+            with contextlib.suppress(CzarError):  # (the forge out of reach: asked at the next look)
+                self._closed_there(t, pull)
 
     def _look_again(self, task_ids: Sequence[str]) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
         """Looked at again now (the radar's last scan may be older than the last commits): the
