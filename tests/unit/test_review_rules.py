@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,18 @@ def test_a_task_waiting_for_review_goes_to_a_reviewer_of_another_kind_first() ->
     assert [o for o in out if isinstance(o, Review)] == [Review("t", "r2")]
     # No reviewer of another kind free: any reviewer; prefer_other off: the first.
     assert [o for o in decide(_snap(reviewers={"r1": "claude"})) if isinstance(o, Review)] == [Review("t", "r1")]
+
+
+def test_a_reviewer_whose_review_of_the_task_was_lost_is_given_it_last() -> None:
+    """Its agent crashed or answered nothing on this task (a diff too big for its model, say): the
+    same reviewer again would likely end the same, and three lost reviews fail the task."""
+    snap = _snap(reviewers={"r1": "claude", "r2": "codex"})
+    lost = replace(snap, lost_with={"t": frozenset({"r2"})})
+    assert [o for o in decide(lost) if isinstance(o, Review)] == [Review("t", "r1")]  # before another kind
+    everyone = replace(snap, lost_with={"t": frozenset({"r1", "r2"})})
+    assert [o for o in decide(everyone) if isinstance(o, Review)] == [Review("t", "r2")]  # then as ever
+    elsewhere = replace(snap, lost_with={"u": frozenset({"r2"})})
+    assert [o for o in decide(elsewhere) if isinstance(o, Review)] == [Review("t", "r2")]  # its own only
 
 
 def test_reviews_queue_by_priority_then_the_longest_chain_waiting_then_the_plans_order() -> None:

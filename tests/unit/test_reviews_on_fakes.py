@@ -123,6 +123,7 @@ def test_a_review_whose_reviewer_is_gone_or_too_slow_is_lost_never_an_approval(t
     reviewing.sweep()
     assert _review(f).state is ReviewState.LOST and f.task("a").state is T.REVIEWING
     assert [d for d in decide(snapshot(f.project.store)) if isinstance(d, Review)] == []  # r1 not idle yet
+    assert snapshot(f.project.store).lost_with == {"a": frozenset({"r1"})}  # another reviewer first, if free
     reviewing.start("a", "r1")  # refused: r1 is not idle
     with f.project.store.read() as conn:
         assert len(Store.reviews_of(conn, "a")) == 1

@@ -56,6 +56,8 @@ class Snapshot:
     # Approved tasks the forge holds a while (a refusal, a pull request not there yet, one a person
     # closed): left out of merge batches, so that aged ones never fill a batch that cannot merge.
     unready: frozenset[str] = frozenset()
+    # task -> the reviewers whose review of it ended with no verdict: another is given it first.
+    lost_with: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -235,8 +237,11 @@ def _reviews(snap: Snapshot) -> list[Review]:
         if not idle:
             break
         author = snap.workers.get(task.worker or "")
-        other = [w for w in idle if author is None or w.agent != author.agent]
-        worker = (other if snap.prefer_other and other else idle)[0]
+        # One whose review of it was lost (its agent crashed, or answered nothing) comes last: the
+        # same again would likely end the same (a diff too big for its model, say).
+        fresh = [w for w in idle if w.id not in snap.lost_with.get(task.id, ())] or idle
+        other = [w for w in fresh if author is None or w.agent != author.agent]
+        worker = (other if snap.prefer_other and other else fresh)[0]
         idle.remove(worker)
         out.append(Review(task.id, worker.id))
     return out

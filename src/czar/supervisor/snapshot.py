@@ -5,6 +5,7 @@ from __future__ import annotations
 from czar.core import waits
 from czar.core.decide import Snapshot, TaskView, WorkerView
 from czar.core.review import ReviewState
+from czar.core.states import TaskState
 from czar.store.records import TaskBrief, WorkerBrief
 from czar.store.store import Store
 
@@ -32,6 +33,9 @@ class Snapshots:
             reviews = Store.pending_reviews(conn)
             open_reviews = Store.reviews_in(conn, (ReviewState.OPEN,))
             paused = bool(Store.get_meta(conn, PAUSED, False))
+            # (Read only while a review may be given: most steps of most runs have none to give.)
+            reviewing = any(t.state is TaskState.REVIEWING for t in tasks)
+            lost = Store.reviews_in(conn, (ReviewState.LOST,)) if reviewing else []
         task_views: dict[str, TaskView] = {}
         for t in tasks:
             made_of = (t, claims.get(t.id), window if t.approved_window is not None else None, reviews.get(t.id))
@@ -52,7 +56,16 @@ class Snapshots:
             self._tasks = {t: v for t, v in self._tasks.items() if t in task_views}
         if len(self._workers) > len(worker_views):
             self._workers = {w: v for w, v in self._workers.items() if w in worker_views}
-        return Snapshot(tasks=task_views, workers=worker_views, held=waiting, paused=paused)
+        lost_with: dict[str, set[str]] = {}
+        for r in lost:
+            lost_with.setdefault(r.task_id, set()).add(r.worker_id)
+        return Snapshot(
+            tasks=task_views,
+            workers=worker_views,
+            held=waiting,
+            paused=paused,
+            lost_with={t: frozenset(w) for t, w in lost_with.items()},
+        )
 
 
 def snapshot(store: Store) -> Snapshot:
