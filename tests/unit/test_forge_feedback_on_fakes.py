@@ -256,13 +256,13 @@ def test_a_pull_request_a_person_closed_on_the_forge_holds_its_task_until_they_r
     queue.merge(["a"])
     assert len(_events(f, EventKind.FORGE_CLOSED)) == 1 and len(_events(f, EventKind.ALERT)) == 1
 
-    queue.look_at_closed()  # asked again while it is approved: still closed, said no second time
+    queue.look_again()  # asked again while it is approved: still closed, said no second time
     assert len(_events(f, EventKind.FORGE_CLOSED)) == 1 and queue.waits_on_forge("a")
 
     forge.closed.discard(number)  # reopened there, while no supervisor ran
     queue = MergeQueue(f.project, Actions(f.project))
     assert queue.waits_on_forge("a")  # (known closed, from the events)
-    queue.look_at_closed()
+    queue.look_again()
     assert not queue.waits_on_forge("a") and len(_events(f, EventKind.FORGE_REOPENED)) == 1
     f.move("a", T.MERGING)
     queue.merge(["a"])
@@ -347,3 +347,29 @@ def test_a_forge_that_does_not_answer_after_the_checks_withdraws_no_batch(tmp_pa
     _merged_with_checks(f, actions, checks)
     assert f.states() == {"a": "merged", "b": "merged"}
     assert not _events(f, EventKind.ALERT) and len(_events(f, EventKind.FORGE_ERROR)) == 2
+
+
+def test_a_task_the_forges_rules_hold_stays_approved_until_they_let_it_go(tmp_path: Path, czar_home: Path) -> None:
+    """Merged through the forge under its rules (a required review, say: hours at times): the task
+    went to merging and back to approved at each look, the remote fetched each time. The pull
+    requests' thread asks the forge now, and the task merges once its rules let it."""
+    from czar.supervisor.merge_queue import MergeQueue
+
+    f, forge, _, number = _approved(tmp_path)
+    via = f.project.plan.forge.model_copy(update={"merge_via": "pull-request"})
+    f.project = replace(f.project, plan=replace(f.project.plan, forge=via))
+    forge.rules[number] = "GitHub holds pull request #1: a review is required"
+    queue = MergeQueue(f.project, Actions(f.project))
+    f.move("a", T.MERGING)
+    queue.merge(["a"])
+    assert f.task("a").state is T.APPROVED
+    queue.refused["a"] = (0.0, queue.refused["a"][1])  # long after
+    queue.look_again()
+    assert queue.waits_on_forge("a") and "a" in queue.held_by_forge()  # still held: not tried again
+    [alert] = _events(f, EventKind.ALERT)
+    assert "a review is required" in str(alert["message"])
+    del forge.rules[number]  # a person approved it there
+    queue.look_again()
+    assert not queue.waits_on_forge("a")
+    states = [e.payload["new"] for e in f.project.store.events_after(0) if e.kind == "task.state" and e.task_id == "a"]
+    assert states[-2:] == ["merging", "approved"]  # once

@@ -421,7 +421,7 @@ class Supervisor:
                 if spec.kind != "local" and time.monotonic() - looked >= spec.poll_seconds:
                     looked = time.monotonic()
                     self.feedback.look()  # the forge's CI and people's remarks
-                    self.merge_queue.look_at_closed()  # pull requests people closed there, reopened?
+                    self.merge_queue.look_again()  # what the forge holds (closed, its rules), let go?
             except Exception as exc:  # a forge's trouble must not stop the supervisor
                 self.say(f"pull requests error: {exc!r}")
 

@@ -124,6 +124,7 @@ class MergeQueue:
         # Tasks whose pull request a person closed on the forge, as the events say (a supervisor
         # that starts again neither says it again nor misses that it was reopened meanwhile).
         self.closed: set[str] = set()
+        self.blocked: dict[str, str] = {}  # task -> the forge's rules that hold it (``blocked``), as said
         with project.store.read() as conn:
             for e in Store.read_events(conn, kinds=(EventKind.FORGE_CLOSED, EventKind.FORGE_REOPENED), limit=100_000):
                 if e.task_id is not None and e.kind == EventKind.FORGE_CLOSED:
@@ -329,7 +330,9 @@ class MergeQueue:
                 continue
             self._opened(t)
             try:
-                why = self._closed_there(t, pull) or self.p.forge.blocked(pull.id)
+                why = self._closed_there(t, pull)
+                if why is None and (rules := self.p.forge.blocked(pull.id)) is not None:
+                    why = self.blocked[t] = rules  # asked again by ``look_again``, not by merges
             except CzarError as exc:
                 why = str(exc)
             if why is not None:
@@ -474,18 +477,22 @@ class MergeQueue:
     def held_by_forge(self) -> frozenset[str]:
         """The tasks ``waits_on_forge`` says wait (read from another thread than the merges')."""
         now = time.monotonic()
-        return frozenset(t for t, (until, _) in list(self.refused.items()) if now < until) | set(self.closed)
+        held = {t for t, (until, _) in list(self.refused.items()) if now < until}
+        return frozenset(held | set(self.closed) | set(self.blocked))
 
     def waits_on_forge(self, task: str) -> bool:
         """Whether the forge refused to merge ``task`` a moment ago (asked again after a while),
-        or a person closed its pull request there (until ``look_at_closed`` finds it open)."""
+        or a person closed its pull request there, or its rules hold it (until ``look_again`` finds
+        otherwise)."""
         until = self.refused.get(task, (0.0, ""))[0]
-        return time.monotonic() < until or task in self.closed
+        return time.monotonic() < until or task in self.closed or task in self.blocked
 
-    def look_at_closed(self) -> None:
-        """The pull requests people closed on the forge, asked again (on the pull requests' thread,
-        every ``poll_seconds``): one reopened lets its task merge. Asked here, not by a merge, the
-        task stays approved meanwhile (not approved, merging and approved again at each look)."""
+    def look_again(self) -> None:
+        """What the forge holds, asked again (on the pull requests' thread, every
+        ``poll_seconds``): a pull request people closed there, reopened, and one its rules held
+        (required checks, reviews), let go, let their tasks merge. Asked here, not by a merge, a
+        task stays approved meanwhile (not approved, merging and approved again at each look, a
+        fetch each time, for as long as a person takes)."""
         for t in sorted(self.closed):
             with self.p.store.read() as conn:
                 task = Store.find_task(conn, t)
@@ -495,6 +502,22 @@ class MergeQueue:
                 continue
             with contextlib.suppress(CzarError):  # (the forge out of reach: asked at the next look)
                 self._closed_there(t, pull)
+        for t in sorted(self.blocked):
+            with self.p.store.read() as conn:
+                task = Store.find_task(conn, t)
+                pull = Store.pull_of_task(conn, t)
+            if task is None or task.state is not TaskState.APPROVED or pull is None or pull.remote_number is None:
+                self.blocked.pop(t, None)  # moved on: asked again when it comes to merge
+                continue
+            try:
+                why = self.p.forge.blocked(pull.id)
+            except CzarError:
+                continue  # (the forge out of reach: asked at the next look)
+            if why is None:
+                self.blocked.pop(t, None)
+            elif why != self.blocked.get(t):
+                self.blocked[t] = why
+                self._refused(t, why)  # a new reason: a person hears it
 
     def _look_again(self, task_ids: Sequence[str]) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
         """Looked at again now (the radar's last scan may be older than the last commits): the

@@ -1,7 +1,8 @@
 """A remote forge without the network: the local forge, each pull request given a number "there"
 as a mirror gives it, plus what a remote forge adds and a test sets: the checks its CI reports on
-a commit (``ci``) and what people write on a pull request (``people``); and a forge that refuses
-everything for a while (``failing``: its words)."""
+a commit (``ci``), what people write on a pull request (``people``), those a person closed there
+(``closed``) and those its rules hold (``rules``); and a forge that refuses everything for a while
+(``failing``: its words)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class FakeForge(LocalForge):
         self.people: dict[int, list[Remark]] = {}  # pull request -> what people wrote, oldest first
         self.failing: str | None = None  # while set, every request fails with these words
         self.closed: set[int] = set()  # pull requests a person closed on the forge (czar's record has them open)
+        self.rules: dict[int, str] = {}  # pull requests the forge's rules hold (required checks, reviews): why
 
     def _answer(self) -> None:
         if self.failing is not None:
@@ -46,3 +48,7 @@ class FakeForge(LocalForge):
     def closed_there(self, number: int) -> str | None:
         self._answer()
         return f"pull request #{number} was closed on the forge by a person" if number in self.closed else None
+
+    def blocked(self, number: int) -> str | None:
+        self._answer()
+        return self.rules.get(number)
