@@ -373,3 +373,49 @@ def test_a_task_the_forges_rules_hold_stays_approved_until_they_let_it_go(tmp_pa
     assert not queue.waits_on_forge("a")
     states = [e.payload["new"] for e in f.project.store.events_after(0) if e.kind == "task.state" and e.task_id == "a"]
     assert states[-2:] == ["merging", "approved"]  # once
+
+
+def test_a_supervisor_started_again_mid_merge_of_a_task_whose_pull_request_was_closed_takes_it_back(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Found by a review: czar stopped after it found the pull request closed and before it put
+    the task back; started again, it knew the task held (from the events), so it left the merge in
+    progress undone, and a merge in progress blocks every other: nothing merged any more, and
+    `czar cancel` refuses a task that merges."""
+    import io
+
+    from czar.supervisor.loop import Supervisor
+
+    f, forge, _, number = _approved(tmp_path)
+    github = f.project.plan.forge.model_copy(update={"kind": "github"})
+    f.project = replace(f.project, plan=replace(f.project.plan, forge=github))
+    forge.closed.add(number)
+    f.move("a", T.MERGING)
+    with f.project.store.write() as conn:
+        Store.emit(conn, EventKind.FORGE_CLOSED, task="a", number=number, url="", message="closed (or cancel)")
+    sup = Supervisor(f.project, out=io.StringIO())
+    try:
+        assert sup.merge_queue.waits_on_forge("a")
+        sup.step()
+    finally:
+        for pool in (sup.checks, sup.merges, sup.assigners):
+            pool.shutdown(wait=True)
+    assert f.task("a").state is T.APPROVED  # back where it waits, not merging for ever
+
+
+def test_a_task_the_rules_hold_stays_held_while_its_batch_ends(tmp_path: Path, czar_home: Path) -> None:
+    """Asked again while its batch was still merging (the other tasks' merges and checks), it was
+    let go at once, and went round again at the next batch."""
+    from czar.supervisor.merge_queue import MergeQueue
+
+    f, forge, _, number = _approved(tmp_path)
+    via = f.project.plan.forge.model_copy(update={"merge_via": "pull-request"})
+    f.project = replace(f.project, plan=replace(f.project.plan, forge=via))
+    forge.rules[number] = "GitHub holds pull request #1: a review is required"
+    queue = MergeQueue(f.project, Actions(f.project))
+    f.move("a", T.MERGING)
+    with f.project.store.read() as conn:
+        rows = {"a": Store.task(conn, "a")}
+    queue._queued_on_forge(["a"], rows)  # the batch goes on: a is still merging
+    queue.look_again()
+    assert "a" in queue.blocked

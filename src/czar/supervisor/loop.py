@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import IO
@@ -416,14 +417,16 @@ class Supervisor:
             self.pulls_wanted.clear()
             if self.stopping:
                 return
-            try:
-                self.pulls.sync()
-                if spec.kind != "local" and time.monotonic() - looked >= spec.poll_seconds:
-                    looked = time.monotonic()
-                    self.feedback.look()  # the forge's CI and people's remarks
-                    self.merge_queue.look_again()  # what the forge holds (closed, its rules), let go?
-            except Exception as exc:  # a forge's trouble must not stop the supervisor
-                self.say(f"pull requests error: {exc!r}")
+            parts: list[Callable[[], None]] = [self.pulls.sync]
+            if spec.kind != "local" and time.monotonic() - looked >= spec.poll_seconds:
+                looked = time.monotonic()
+                # The forge's CI and people's remarks; what it holds (closed there, its rules), let go?
+                parts += [self.feedback.look, self.merge_queue.look_again]
+            for part in parts:  # each on its own: one's trouble must not stop the supervisor, nor the others
+                try:
+                    part()
+                except Exception as exc:
+                    self.say(f"pull requests error: {exc!r}")
 
     def _alert_loop(self) -> None:
         """Send alerts to the webhook as they come (on a thread: a slow server must not slow the loop)."""
@@ -576,7 +579,9 @@ class Supervisor:
                     all(dep not in d.tasks or dep in kept for dep in deps[t])
                     and self.reviewing.as_approved(t, tips)
                     and (t in resumed or self.feedback.ci_passed(t, tips.get(branch_of(t))))
-                    and not self.merge_queue.waits_on_forge(t)
+                    # (One merging already, a supervisor restarted mid-merge: its merge asks the
+                    # forge again and puts it back where it waits, if it does.)
+                    and (t in resumed or not self.merge_queue.waits_on_forge(t))
                 ):
                     kept.append(t)
             d = Merge(tuple(kept))

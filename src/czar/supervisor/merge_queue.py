@@ -412,7 +412,8 @@ class MergeQueue:
         if not closed:
             return False
         names = ", ".join(sorted(closed))
-        withdrawn = [*done.merged, *done.later, *([broke] if broke is not None else [])]
+        # (One merged before the batch is in what stays: it is recorded as merged, as it is.)
+        withdrawn = [*(t for t in done.merged if t in fresh), *done.later, *([broke] if broke is not None else [])]
         done.later = []
         for t in withdrawn:
             done.merged.pop(t, None)
@@ -506,7 +507,8 @@ class MergeQueue:
             with self.p.store.read() as conn:
                 task = Store.find_task(conn, t)
                 pull = Store.pull_of_task(conn, t)
-            if task is None or task.state is not TaskState.APPROVED or pull is None or pull.remote_number is None:
+            held = (TaskState.APPROVED, TaskState.MERGING)  # (merging: its batch is not over yet)
+            if task is None or task.state not in held or pull is None or pull.remote_number is None:
                 self.blocked.pop(t, None)  # moved on: asked again when it comes to merge
                 continue
             try:
