@@ -15,6 +15,7 @@ from czar.core.states import TaskState
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
 from czar.supervisor.forge_feedback import ForgeFeedback
+from czar.supervisor.merge_queue import MergeQueue
 from czar.supervisor.pulls import PullRequests
 from czar.testing.forge import FakeForge
 from helpers import OnFakes, on_fakes
@@ -178,8 +179,6 @@ def test_merged_through_the_forge_a_task_waits_quietly_until_its_pull_request_is
     """Seen in a loaded run: approved before the pull requests' loop had opened its pull request
     on the forge, the task was merged and checked here for nothing, then asked of the forge once
     its pull request was there, past the forge's rules (and a person heard of it)."""
-    from czar.supervisor.merge_queue import MergeQueue
-
     f = on_fakes(tmp_path, ["a"], workers=1)
     landed: list[int] = []
 
@@ -228,7 +227,6 @@ def test_a_pull_request_a_person_closed_on_the_forge_holds_its_task_until_they_r
     """Closing a task's pull request on the forge is a person's call: czar merged the task all the
     same (and pushed it, which GitHub then shows as merged work nobody wanted). The task waits now,
     in the "needs you" inbox, until the pull request is reopened there (or the task cancelled)."""
-    from czar.supervisor.merge_queue import MergeQueue
     from czar.supervisor.overview import overview
 
     f, forge, _, number = _approved(tmp_path)
@@ -293,8 +291,6 @@ def _two_approved_on_a_forge(tmp_path: Path) -> tuple[OnFakes, FakeForge, Action
 
 
 def _merged_with_checks(f: OnFakes, actions: Actions, checks: object) -> None:
-    from czar.supervisor.merge_queue import MergeQueue
-
     checked = f.project.plan.project.model_copy(update={"accept": ("true",)})  # (the merge's checks run)
     project = replace(f.project, plan=replace(f.project.plan, project=checked))
     MergeQueue(project, actions, check=checks).merge(["a", "b"])  # type: ignore[arg-type]
@@ -349,18 +345,23 @@ def test_a_forge_that_does_not_answer_after_the_checks_withdraws_no_batch(tmp_pa
     assert not _events(f, EventKind.ALERT) and len(_events(f, EventKind.FORGE_ERROR)) == 2
 
 
-def test_a_task_the_forges_rules_hold_stays_approved_until_they_let_it_go(tmp_path: Path, czar_home: Path) -> None:
-    """Merged through the forge under its rules (a required review, say: hours at times): the task
-    went to merging and back to approved at each look, the remote fetched each time. The pull
-    requests' thread asks the forge now, and the task merges once its rules let it."""
-    from czar.supervisor.merge_queue import MergeQueue
-
+def _held_by_rules(tmp_path: Path) -> tuple[OnFakes, FakeForge, MergeQueue, int]:
+    """Task a approved and merging through the forge (``merge_via = "pull-request"``), whose rules
+    hold its pull request (a review is required)."""
     f, forge, _, number = _approved(tmp_path)
     via = f.project.plan.forge.model_copy(update={"merge_via": "pull-request"})
     f.project = replace(f.project, plan=replace(f.project.plan, forge=via))
     forge.rules[number] = "GitHub holds pull request #1: a review is required"
     queue = MergeQueue(f.project, Actions(f.project))
     f.move("a", T.MERGING)
+    return f, forge, queue, number
+
+
+def test_a_task_the_forges_rules_hold_stays_approved_until_they_let_it_go(tmp_path: Path, czar_home: Path) -> None:
+    """Merged through the forge under its rules (a required review, say: hours at times): the task
+    went to merging and back to approved at each look, the remote fetched each time. The pull
+    requests' thread asks the forge now, and the task merges once its rules let it."""
+    f, forge, queue, number = _held_by_rules(tmp_path)
     queue.merge(["a"])
     assert f.task("a").state is T.APPROVED
     queue.refused["a"] = (0.0, queue.refused["a"][1])  # long after
@@ -406,14 +407,7 @@ def test_a_supervisor_started_again_mid_merge_of_a_task_whose_pull_request_was_c
 def test_a_task_the_rules_hold_stays_held_while_its_batch_ends(tmp_path: Path, czar_home: Path) -> None:
     """Asked again while its batch was still merging (the other tasks' merges and checks), it was
     let go at once, and went round again at the next batch."""
-    from czar.supervisor.merge_queue import MergeQueue
-
-    f, forge, _, number = _approved(tmp_path)
-    via = f.project.plan.forge.model_copy(update={"merge_via": "pull-request"})
-    f.project = replace(f.project, plan=replace(f.project.plan, forge=via))
-    forge.rules[number] = "GitHub holds pull request #1: a review is required"
-    queue = MergeQueue(f.project, Actions(f.project))
-    f.move("a", T.MERGING)
+    f, _, queue, _ = _held_by_rules(tmp_path)
     with f.project.store.read() as conn:
         rows = {"a": Store.task(conn, "a")}
     queue._queued_on_forge(["a"], rows)  # the batch goes on: a is still merging
