@@ -16,6 +16,7 @@ from czar.store.store import Store
 from czar.supervisor.actions import Actions
 from czar.supervisor.forge_feedback import ForgeFeedback
 from czar.supervisor.merge_queue import MergeQueue
+from czar.supervisor.pull_view import pull_list
 from czar.supervisor.pulls import PullRequests
 from czar.testing.forge import FakeForge
 from helpers import OnFakes, on_fakes
@@ -248,6 +249,8 @@ def test_a_pull_request_a_person_closed_on_the_forge_holds_its_task_until_they_r
     assert "czar cancel a" in str(alert["message"])
     [need] = overview(f.project, git=False).inbox
     assert need.kind == "closed" and need.task == "a" and need.actions == ("cancel",) and need.pull == number
+    [shown] = pull_list(f.project)  # `czar prs`: open in czar's record, closed there
+    assert shown["state"] == "open" and shown["closed_there"] is True
     # A supervisor that starts again knows it: it says it no second time.
     queue = MergeQueue(f.project, Actions(f.project))
     f.move("a", T.MERGING)
@@ -262,6 +265,7 @@ def test_a_pull_request_a_person_closed_on_the_forge_holds_its_task_until_they_r
     assert queue.waits_on_forge("a")  # (known closed, from the events)
     queue.look_again()
     assert not queue.waits_on_forge("a") and len(_events(f, EventKind.FORGE_REOPENED)) == 1
+    assert pull_list(f.project)[0]["closed_there"] is False
     f.move("a", T.MERGING)
     queue.merge(["a"])
     assert f.task("a").state is T.MERGED

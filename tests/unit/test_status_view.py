@@ -129,6 +129,12 @@ def test_czar_prs_shows_the_forges_number_beside_czars_only_when_there_is_one() 
     assert row_a.index("#57") == header.index("forge") and row_b[header.index("forge")] == "-"
 
 
+def test_czar_prs_says_a_pull_request_a_person_closed_on_the_forge() -> None:
+    console = Console(width=160, record=True)
+    views.print_pulls([{**PULL, "remote_number": 57, "closed_there": True}], console)
+    assert "open (closed there)" in console.export_text()
+
+
 def test_czar_status_says_where_the_pull_requests_live_when_on_a_forge() -> None:
     data = _data()
     console = Console(width=200, record=True)

@@ -37,6 +37,7 @@ from czar.supervisor import remote_sync
 from czar.supervisor.actions import Actions, branch_of
 from czar.supervisor.checks import KILLED_RUNS, ChecksKilled, describe_failure, run_checks
 from czar.supervisor.project import Project
+from czar.supervisor.pull_view import CLOSED_THERE, REOPENED_THERE
 from czar.vcs import checkout as task_checkout
 
 if TYPE_CHECKING:
@@ -435,12 +436,14 @@ class MergeQueue:
                 self.closed.discard(task)
                 with self.p.store.write() as conn:
                     Store.emit(conn, EventKind.FORGE_REOPENED, task=task, number=pull.id, url=pull.url or "")
+                    Store.add_pull_entry(conn, pull.id, REOPENED_THERE, pull.head_commit)
             return None
         held = f"{why} (or `czar cancel {task}`)"
         if task not in self.closed:
             self.closed.add(task)
             with self.p.store.write() as conn:
                 Store.emit(conn, EventKind.FORGE_CLOSED, task=task, number=pull.id, url=pull.url or "", message=held)
+                Store.add_pull_entry(conn, pull.id, CLOSED_THERE, pull.head_commit, reason=why)
         return held
 
     def _opened(self, task: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from czar.core.forge import PullState
 from czar.errors import CzarError
 from czar.store.records import Pull, checks_at
 from czar.store.store import Store
@@ -38,13 +39,22 @@ def pull_detail(project: Project, number: int) -> dict[str, Any]:
     return data
 
 
+# A pull request's history entries when a person closed it on the remote forge (czar's record has
+# it open: its task waits for them) and when it was found open there again.
+CLOSED_THERE = "closed there"
+REOPENED_THERE = "reopened there"
+
+
 def summary(pull: Pull, entries: list[Any]) -> dict[str, Any]:
     runs = checks_at(entries, pull.head_commit)
     reviews = [e.detail for e in entries if e.kind == "review"]
+    there = [e.kind for e in entries if e.kind in (CLOSED_THERE, REOPENED_THERE)]
     return {
         "number": pull.id,
         "task": pull.task_id,
         "state": pull.state.value,
+        # a person closed it on the forge (its task waits for them to reopen it there)
+        "closed_there": pull.state is PullState.OPEN and bool(there) and there[-1] == CLOSED_THERE,
         "head": pull.head_branch,
         "base": pull.base_branch,
         "head_commit": pull.head_commit,

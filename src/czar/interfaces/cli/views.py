@@ -168,7 +168,7 @@ def pull_rows(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
             (
                 f"#{p['number']}",
                 p["task"],
-                p["state"],
+                p["state"] + (" (closed there)" if p.get("closed_there") else ""),
                 p["head_commit"][:10],
                 checks,
                 reviews,

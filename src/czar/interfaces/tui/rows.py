@@ -169,7 +169,7 @@ def _pull_cells(p: dict[str, Any]) -> tuple[Text, ...]:
     return _cells(
         f"#{p['number']}",
         p["task"],
-        _marked(p["state"]),
+        _marked(p["state"] + (" (closed there)" if p.get("closed_there") else "")),
         checks,
         reviews,
         f"+{p.get('added', 0)} -{p.get('removed', 0)}",
