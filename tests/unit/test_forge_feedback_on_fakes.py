@@ -411,9 +411,7 @@ def test_a_supervisor_started_again_mid_merge_of_a_task_whose_pull_request_was_c
 def test_a_task_the_rules_hold_stays_held_while_its_batch_ends(tmp_path: Path, czar_home: Path) -> None:
     """Asked again while its batch was still merging (the other tasks' merges and checks), it was
     let go at once, and went round again at the next batch."""
-    f, _, queue, _ = _held_by_rules(tmp_path)
-    with f.project.store.read() as conn:
-        rows = {"a": Store.task(conn, "a")}
-    queue._queued_on_forge(["a"], rows)  # the batch goes on: a is still merging
+    _, _, queue, _ = _held_by_rules(tmp_path)
+    queue._queued_on_forge(["a"])  # the batch goes on: a is still merging
     queue.look_again()
     assert "a" in queue.blocked

@@ -72,6 +72,17 @@ def _stacked(tmp_path: Path) -> OnFakes:
     return f
 
 
+def _c_verified(f: OnFakes) -> Actions:
+    """c, stacked on p, worked on by w2 (c.txt), handed in and verified."""
+    f.assign({"c": "w2"})
+    f.repo.commit_in(f.checkout("c"), "czar/c", {"c.txt": "c\n"}, "c: its work")
+    actions = Actions(f.project)
+    actions.bring_in_handed_in("c")
+    f.move("c", T.RUNNING, T.SUBMITTED, T.VERIFYING)
+    actions.verify("c")
+    return actions
+
+
 def test_a_stacked_task_starts_from_the_approved_branch_and_is_measured_against_it(
     tmp_path: Path, czar_home: Path
 ) -> None:
@@ -250,12 +261,7 @@ def test_a_stacked_task_does_not_merge_when_its_dependency_in_the_batch_does_not
     tmp_path: Path, czar_home: Path
 ) -> None:
     f = _stacked(tmp_path)
-    f.assign({"c": "w2"})
-    f.repo.commit_in(f.checkout("c"), "czar/c", {"c.txt": "c\n"}, "c: its work")
-    actions = Actions(f.project)
-    actions.bring_in_handed_in("c")
-    f.move("c", T.RUNNING, T.SUBMITTED, T.VERIFYING)
-    actions.verify("c")
+    actions = _c_verified(f)
     f.repo.commit("czar/integration", {"p.txt": "someone else's p\n"}, "another task")  # p now conflicts
     f.move("p", T.MERGING)
     f.move("c", T.MERGING)
@@ -459,12 +465,7 @@ def test_a_batch_whose_first_task_breaks_the_checks_for_good_sends_its_stacked_d
     f = _stacked(tmp_path)
     with f.project.store.write() as conn:
         conn.execute(tasks.update().where(tasks.c.id == "p").values(rounds=3))  # its last round
-    f.assign({"c": "w2"})
-    f.repo.commit_in(f.checkout("c"), "czar/c", {"c.txt": "c\n"}, "c: its work")
-    actions = Actions(f.project)
-    actions.bring_in_handed_in("c")
-    f.move("c", T.RUNNING, T.SUBMITTED, T.VERIFYING)
-    actions.verify("c")
+    actions = _c_verified(f)
     assert f.task("c").state is T.APPROVED
     f.move("p", T.MERGING)
     f.move("c", T.MERGING)

@@ -141,7 +141,7 @@ class MergeQueue:
         with self.p.store.read() as conn:
             rows = {t: Store.task(conn, t) for t in task_ids}
         if via_forge:
-            waiting = self._queued_on_forge(task_ids, rows)
+            waiting = self._queued_on_forge(task_ids)
         else:
             waiting = self._unpublished(task_ids, rows) if self.p.plan.forge.kind != "local" else {}
         # A task after one that waits (for the forge) waits with it: stacked on it, its merge would
@@ -314,7 +314,11 @@ class MergeQueue:
         there = remote.tips().get(self.integration) if remote is not None else None
         return there is not None and not self.git.is_ancestor(there, head)
 
-    def _queued_on_forge(self, task_ids: Sequence[str], rows: dict[str, Task]) -> dict[str, str]:
+    def _task_and_pull(self, task_id: str) -> tuple[Task | None, Pull | None]:
+        with self.p.store.read() as conn:
+            return Store.find_task(conn, task_id), Store.pull_of_task(conn, task_id)
+
+    def _queued_on_forge(self, task_ids: Sequence[str]) -> dict[str, str]:
         """The tasks the forge holds, with no merge and no checks here while it does: those its
         rules hold (``blocked``: a person hears why, once), and those in its own merge queue
         (``InMergeQueue`` before), asked how they went. Returns those still held, and why. One
@@ -324,21 +328,8 @@ class MergeQueue:
         landed = False
         for t in [t for t in task_ids if t not in self.queued]:
             # A rule of the forge's holds it (checks, reviews): no merge nor checks here meanwhile.
-            with self.p.store.read() as conn:
-                pull = Store.pull_of_task(conn, t)
-            if pull is None or pull.remote_number is None:
-                waiting[t] = self._unopened(t)
-                continue
-            self._opened(t)
-            try:
-                why = self._closed_there(t, pull)
-                if why is None and (rules := self.p.forge.blocked(pull.id)) is not None:
-                    why = self.blocked[t] = rules  # asked again by ``look_again``, not by merges
-            except CzarError as exc:
-                why = str(exc)
-            if why is not None:
-                waiting[t] = f"{why}; asked again later"
-                self._refused(t, why)
+            if (why := self._held_there(t, rules=True)) is not None:
+                waiting[t] = why
         for t in [t for t in task_ids if t in self.queued]:
             with self.p.store.read() as conn:
                 pull = Store.pull_of_task(conn, t)
@@ -374,20 +365,30 @@ class MergeQueue:
         for t in task_ids:  # (in merge order: dependencies first)
             if any(d in waiting for d in rows[t].spec.depends_on):
                 continue  # it waits with that one (``merge`` says so): nothing to ask the forge
-            with self.p.store.read() as conn:
-                pull = Store.pull_of_task(conn, t)
-            if pull is None or pull.remote_number is None:
-                waiting[t] = self._unopened(t)
-                continue
-            self._opened(t)
-            try:
-                why = self._closed_there(t, pull)
-            except CzarError as exc:  # not known to be open there: asked again later
-                why = str(exc)
-            if why is not None:
-                waiting[t] = f"{why}; asked again later"
-                self._refused(t, why)
+            if (why := self._held_there(t, rules=False)) is not None:
+                waiting[t] = why
         return waiting
+
+    def _held_there(self, task: str, *, rules: bool) -> str | None:
+        """Why the forge holds ``task`` now, asked before its merge (a person hears each new
+        reason): its pull request not there yet, closed there by a person, its ``rules``
+        (``blocked``: asked again by ``look_again``, not by merges), or no answer; None if it may
+        merge."""
+        with self.p.store.read() as conn:
+            pull = Store.pull_of_task(conn, task)
+        if pull is None or pull.remote_number is None:
+            return self._unopened(task)
+        self._opened(task)
+        try:
+            why = self._closed_there(task, pull)
+            if why is None and rules and (held := self.p.forge.blocked(pull.id)) is not None:
+                why = self.blocked[task] = held
+        except CzarError as exc:  # not known to be open there: asked again later
+            why = str(exc)
+        if why is None:
+            return None
+        self._refused(task, why)
+        return f"{why}; asked again later"
 
     def _closed_meanwhile(self, done: _Outcome, fresh: Sequence[str], broke: str | None) -> bool:
         """Whether a person closed the pull request of a task the batch merges (``fresh``) on the
@@ -498,18 +499,14 @@ class MergeQueue:
         task stays approved meanwhile (not approved, merging and approved again at each look, a
         fetch each time, for as long as a person takes)."""
         for t in sorted(self.closed):
-            with self.p.store.read() as conn:
-                task = Store.find_task(conn, t)
-                pull = Store.pull_of_task(conn, t)
+            task, pull = self._task_and_pull(t)
             if task is None or task.state in TERMINAL_TASK_STATES or pull is None or pull.remote_number is None:
                 self.closed.discard(t)  # cancelled, or its pull request made anew: nothing to hold
                 continue
             with contextlib.suppress(CzarError):  # (the forge out of reach: asked at the next look)
                 self._closed_there(t, pull)
         for t in sorted(self.blocked):
-            with self.p.store.read() as conn:
-                task = Store.find_task(conn, t)
-                pull = Store.pull_of_task(conn, t)
+            task, pull = self._task_and_pull(t)
             held = (TaskState.APPROVED, TaskState.MERGING)  # (merging: its batch is not over yet)
             if task is None or task.state not in held or pull is None or pull.remote_number is None:
                 self.blocked.pop(t, None)  # moved on: asked again when it comes to merge
