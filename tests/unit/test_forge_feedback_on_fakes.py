@@ -415,3 +415,23 @@ def test_a_task_the_rules_hold_stays_held_while_its_batch_ends(tmp_path: Path, c
     queue._queued_on_forge(["a"])  # the batch goes on: a is still merging
     queue.look_again()
     assert "a" in queue.blocked
+
+
+def test_a_supervisor_started_again_does_not_say_again_why_the_forge_would_not_merge(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """A person heard once why the forge's rules hold a task; a supervisor started again (its merge
+    queue new) asked the forge once more, found the same reason, and said it again."""
+    f, forge, queue, number = _held_by_rules(tmp_path)
+    queue.merge(["a"])
+    assert f.task("a").state is T.APPROVED and len(_events(f, EventKind.ALERT)) == 1
+    again = MergeQueue(f.project, Actions(f.project))  # a supervisor started again
+    f.move("a", T.MERGING)
+    again.merge(["a"])
+    assert f.task("a").state is T.APPROVED and "a" in again.blocked
+    assert len(_events(f, EventKind.ALERT)) == 1  # not said again
+    forge.rules[number] = "GitHub holds pull request #1: a check is required"  # a new reason: said
+    del again.blocked["a"]
+    f.move("a", T.MERGING)
+    again.merge(["a"])
+    assert len(_events(f, EventKind.ALERT)) == 2

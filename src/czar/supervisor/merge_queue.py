@@ -126,13 +126,18 @@ class MergeQueue:
         # that starts again neither says it again nor misses that it was reopened meanwhile).
         self.closed: set[str] = set()
         self.blocked: dict[str, str] = {}  # task -> the forge's rules that hold it (``blocked``), as said
+        kinds = (EventKind.FORGE_CLOSED, EventKind.FORGE_REOPENED, EventKind.FORGE_ERROR)
         with project.store.read() as conn:
-            for e in Store.read_events(conn, kinds=(EventKind.FORGE_CLOSED, EventKind.FORGE_REOPENED), limit=100_000):
-                if e.task_id is not None and e.kind == EventKind.FORGE_CLOSED:
+            for e in Store.read_events(conn, kinds=kinds, limit=100_000):
+                if e.task_id is None:
+                    continue
+                if e.kind == EventKind.FORGE_CLOSED:
                     self.closed.add(e.task_id)
                     self.refused[e.task_id] = (0.0, str(e.payload.get("message", "")))  # said already
-                elif e.task_id is not None:
+                elif e.kind == EventKind.FORGE_REOPENED:
                     self.closed.discard(e.task_id)
+                elif e.payload.get("doing") == "merge":  # why the forge would not merge it: said already
+                    self.refused[e.task_id] = (0.0, str(e.payload.get("message", "")))
 
     def merge(self, task_ids: Sequence[str]) -> None:
         """Merge these approved tasks, in this order; runs on the merge thread."""
