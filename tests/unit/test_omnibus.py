@@ -53,10 +53,10 @@ def test_the_notes_tell_what_merged_by_whom_and_what_a_person_must_decide() -> N
     assert "- Tasks: 1 merged, 1 not." in notes and "checks on `czar/integration`: FAIL" in notes
     assert "Containment: proven" in notes and "Cost: $0.7500" in notes
     assert (
-        "**a**: Add A (by w1 (claude); 2 round(s); $0.5000; checks 1/1 passed; reviews: request_changes, approve)"
+        "**a**: `Add A` (by w1 (claude); 2 round(s); $0.5000; checks 1/1 passed; reviews: request_changes, approve)"
         in notes
     )
-    assert "## Not merged (a person decides)" in notes and "**b**: Add B (failed)" in notes
+    assert "## Not merged (a person decides)" in notes and "**b**: `Add B` (failed)" in notes
 
 
 def _merged(tmp_path: Path) -> OnFakes:

@@ -21,7 +21,7 @@ def test_the_tasks_text_cannot_close_its_fence() -> None:
         cost_usd=0.125,
     )
     fence = "~" * 9  # one more than the longest run of tildes
-    assert body.count(f"\n{fence}\n") == 4 and "(nothing said)" in body
+    assert body.count(f"\n{fence}\n") == 6 and "(nothing said)" in body
     assert "- `pytest -q`: timed out" in body
     assert "## Files: 2 changed, +3 -1" in body and "Rounds: 2. Cost: $0.1250." in body
 

@@ -8,13 +8,12 @@ is first verified and updated on every later attempt. The local forge keeps them
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from czar.core import hunks
+from czar.core import hunks, markdown
 from czar.core.hunks import FileChange
 from czar.core.repository import Repository
 
@@ -177,23 +176,24 @@ def describe(
     cost_usd: float,
 ) -> str:
     """A pull request's body (Markdown): the task, what its agent says it did, the checks and
-    their output, the files changed, the rounds it took and what it cost."""
-    # Tildes, not backticks (a task's own text is full of those), more than any run in the text.
-    runs = [len(r) for r in re.findall(r"~+", text + log_tail)]
-    fence = "~" * max([4, *(n + 1 for n in runs)])
-    lines = [f"Task **{task}**: {title}", "", fence, text.strip(), fence, ""]
-    lines += ["## What the agent says it did", "", (summary or "(nothing said)").strip(), ""]
+    their output, the files changed, the rounds it took and what it cost. What is not czar's own
+    (the agent's words, its files' names, the plan's text) is shown as code
+    (``czar.core.markdown``): it can neither pass for czar's sections nor notify anyone."""
+    said = (summary or "").strip() or "(nothing said)"
+    marks = markdown.fence(text, said, log_tail)
+    lines = [f"Task **{task}**: {markdown.code(title)}", "", *markdown.block(text.strip(), marks), ""]
+    lines += ["## What the agent says it did", "", *markdown.block(said, marks), ""]
     lines += ["## Checks", ""]
     if checks:
         for c in checks:
             mark = "passed" if c.passed else "timed out" if c.timed_out else "failed"
-            lines.append(f"- `{c.name}`: {mark}")
+            lines.append(f"- {markdown.code(c.name)}: {mark}")
         if log_tail.strip():
-            lines += ["", "Their output, the end:", "", fence, log_tail.rstrip(), fence]
+            lines += ["", "Their output, the end:", "", *markdown.block(log_tail.rstrip(), marks)]
     else:
         lines.append("(the plan names no acceptance command for this task)")
     added, removed = sum(max(f.added, 0) for f in files), sum(max(f.removed, 0) for f in files)
     lines += ["", f"## Files: {len(files)} changed, +{added} -{removed}", ""]
-    lines += [f"- `{f.path}` +{f.added} -{f.removed}" for f in files]
+    lines += [f"- {markdown.code(f.path)} +{f.added} -{f.removed}" for f in files]
     lines += ["", f"Rounds: {rounds}. Cost: ${cost_usd:.4f}."]
     return "\n".join(lines) + "\n"

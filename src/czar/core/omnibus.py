@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from czar.core import markdown
 from czar.core.states import TaskState
 
 OMNIBUS = "(omnibus)"  # the omnibus's place among the tasks' pull requests: no task is named so
@@ -91,12 +92,11 @@ def release_notes(
         done_by = ", ".join(t.workers) or "?"
         reviews = f"; reviews: {', '.join(t.reviews)}" if t.reviews else ""
         checks = f"; checks {t.checks}" if t.checks else ""
-        lines.append(
-            f"- **{t.task}**: {t.title} (by {done_by}; {t.rounds} round(s); ${t.cost_usd:.4f}{checks}{reviews})"
-        )
+        title = markdown.code(t.title)
+        lines.append(f"- **{t.task}**: {title} (by {done_by}; {t.rounds} round(s); ${t.cost_usd:.4f}{checks}{reviews})")
     if left:
         lines += ["", "## Not merged (a person decides)", ""]
-        lines += [f"- **{t.task}**: {t.title} ({t.state})" for t in left]
+        lines += [f"- **{t.task}**: {markdown.code(t.title)} ({t.state})" for t in left]
     return "\n".join(lines) + "\n"
 
 
@@ -106,7 +106,7 @@ def into_base(base: str, integration: str, conflicts: Sequence[str] | None) -> s
         return "not known (git could not merge them in memory)"
     if not conflicts:
         return "merges cleanly"
-    files = ", ".join(f"`{f}`" for f in conflicts[:5]) + (
+    files = ", ".join(markdown.code(f) for f in conflicts[:5]) + (
         f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
     )
     return (

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from czar.core.forge import CheckRun, Forge, PullDraft, Remark, Review, Verdict
 from czar.errors import ForgeError, ForgeUnanswered
 from czar.forge.local import ForgeRefused, InMergeQueue
-from czar.forge.mirror import MirroredForge, findings_listed
+from czar.forge.mirror import MirroredForge, finding_text, findings_listed
 from czar.runtime import proc
 from czar.runtime.withheld import GITHUB_TOKENS, first_token
 from czar.store.store import Store
@@ -498,7 +498,7 @@ class GitHubForge(MirroredForge):
             "COMMENT" if own else "APPROVE" if approve else "REQUEST_CHANGES"
         )
         comments: list[Any] = [
-            {"path": f.path, "line": f.line, "side": "RIGHT", "body": f"**{f.severity}**: {f.failure}"}
+            {"path": f.path, "line": f.line, "side": "RIGHT", "body": finding_text(f)}
             for f in review.findings
             if f.line > 0
         ]

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from czar.core.forge import CheckRun, Forge, PullDraft, Remark, Review, Verdict
 from czar.errors import ForgeError, ForgeUnanswered
 from czar.forge.local import ForgeRefused
-from czar.forge.mirror import MirroredForge, findings_listed
+from czar.forge.mirror import MirroredForge, finding_text, findings_listed
 from czar.runtime.withheld import GITLAB_TOKENS, first_token
 from czar.store.store import Store
 
@@ -248,7 +248,7 @@ class GitLabForge(MirroredForge):
                     self.gl.http_post,
                     f"/merge_requests/{number}/discussions",
                     {
-                        "body": f"**{f.severity}**: {f.failure}\n\n{tag}",
+                        "body": f"{finding_text(f)}\n\n{tag}",
                         "position": position,
                         "commit_id": review.commit,
                     },

@@ -16,7 +16,8 @@ import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import replace
 
-from czar.core.forge import PullDraft, PullRef, PullState, Review, Verdict
+from czar.core import markdown
+from czar.core.forge import Finding, PullDraft, PullRef, PullState, Review, Verdict
 from czar.core.omnibus import OMNIBUS
 from czar.errors import CzarError, ForgeError, ForgeUnanswered
 from czar.forge.local import ForgeRefused, LocalForge
@@ -115,7 +116,7 @@ class MirroredForge(ABC):
             text = [
                 f"**{review.reviewer}** {words} {review.commit[:10]}.",
                 "",
-                review.summary.strip() or "(no summary)",
+                *markdown.block(review.summary.strip() or "(no summary)"),  # the reviewer's words: shown, not read
             ]
             if own:
                 text += [
@@ -189,7 +190,13 @@ class MirroredForge(ABC):
 
 def findings_listed(review: Review) -> list[str]:
     """A review's findings as lines of Markdown, for a body (where a line comment cannot go)."""
-    return [f"- `{f.path}:{f.line}` **{f.severity}**: {f.failure}" for f in review.findings]
+    return [f"- {markdown.code(f'{f.path}:{f.line}')} {finding_text(f)}" for f in review.findings]
+
+
+def finding_text(finding: Finding) -> str:
+    """A finding in Markdown, for a comment on its line: the reviewer's words as code
+    (``czar.core.markdown``: they neither forge czar's text nor notify anyone)."""
+    return f"**{finding.severity}**: {markdown.code(finding.failure)}"
 
 
 def _digest(*parts: str) -> str:
