@@ -253,6 +253,16 @@ def test_bad_project_name(tmp_path: Path) -> None:
     assert line.startswith("project.name: must be letters, digits")
 
 
+def test_an_id_or_a_name_ending_in_a_line_break_is_refused(tmp_path: Path) -> None:
+    """Found by a probe: "abc\\n" passed ("$" matches before a last line break); its branch
+    could not be made, and the run tried it for ever; a project so named left a tmux server
+    behind that `czar down` did not find."""
+    line = only_problem(tmp_path, PROJECT + '[[tasks]]\nid = "abc\\n"\nbody = "x"\n')
+    assert line.startswith("task 'abc\\n': id: must be letters, digits")
+    line = only_problem(tmp_path, '[project]\nname = "p\\n"\n[[tasks]]\nid = "a"\nbody = "x"\n')
+    assert line.startswith("project.name: must be letters, digits")
+
+
 def test_duplicate_id(tmp_path: Path) -> None:
     line = only_problem(tmp_path, PROJECT + '[[tasks]]\nid = "a"\nbody = "x"\n[[tasks]]\nid = "a"\nbody = "y"\n')
     assert line == "task 'a': duplicate id"

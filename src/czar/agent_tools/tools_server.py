@@ -43,7 +43,7 @@ PID_KEY = "tools_pid"
 MCP_FLAG = "--mcp"
 UNCONFINED = "--unconfined"
 KEEP_ALIVE = 300  # seconds a worker host's idle connection is kept (it calls again soon)
-PATH = re.compile(r"^/mcp/([A-Za-z0-9_.-]{1,64})/([0-9]{1,9})/?$")  # see mcp_path
+PATH = re.compile(r"^/mcp/([A-Za-z0-9_.-]{1,64})/([0-9]{1,9})/?\Z")  # see mcp_path
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ from czar.core.scope import glob_problem
 AgentKind = Literal["sim", "claude", "codex", "gemini", "aider"]
 
 # Task ids become branch, folder and tmux window names: keep them to a safe alphabet.
-TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")  # \Z: "$" lets a last line break by
 PROJECT_NAME = TASK_ID
 
 

@@ -28,7 +28,7 @@ from czar.vcs import lfs, submodules
 from czar.vcs.git import Git, excludes_file
 
 log = logging.getLogger("czar.checkout")
-_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?\Z")
 
 
 def _settle(git: Git, clone: Path) -> None:
