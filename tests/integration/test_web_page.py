@@ -3,9 +3,12 @@ run shown live, on a desktop and a phone, and a person's actions through the pag
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -15,12 +18,15 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from httpx import Response
 from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from starlette.testclient import TestClient
 
 from browser import chromium, png_size, screenshots_folder
 from czar.core.events import EventKind
 from czar.core.forge import CheckRun, PullDraft, PullRef
+from czar.core.omnibus import OMNIBUS
 from czar.core.states import TaskState, WorkerState
 from czar.interfaces.web.site import make_app
 from czar.store.store import Store
@@ -118,6 +124,15 @@ def _pull_of_parse(site: Site, title: str, body: str, *checks: CheckRun) -> Pull
         checks=checks,
     )
     return site.project.forge.open_or_update(draft)
+
+
+def _said(client: TestClient, acted: Response) -> str:
+    """What the page an action leads back to says of it."""
+    assert acted.status_code == 303, acted.text
+    back = client.get(urllib.parse.urljoin("/p/webby/act", acted.headers["location"]))
+    found = re.search(r'<section class="(?:said|error)" role="(?:status|alert)">(.*?)</section>', back.text, re.S)
+    assert found is not None, back.text
+    return html.unescape(found.group(1))
 
 
 def _log_in(page: Page, site: Site) -> None:
@@ -288,7 +303,7 @@ def test_over_http_the_checks_hold(site: Site) -> None:
     cross = client.post("/p/webby/act", data={"action": "resume"}, headers={"sec-fetch-site": "cross-site"})
     assert cross.status_code == 401
     unknown = client.post("/p/webby/act", data={"action": "merge-everything"}, headers=bearer)
-    assert "no action" in urllib.parse.unquote(unknown.headers["location"])
+    assert "no action" in _said(client, unknown)
     with site.project.store.read() as conn:
         assert Store.get_meta(conn, PAUSED, False)
     private = TestClient(make_app(site.project, TOKEN, private=True), follow_redirects=False)
@@ -385,12 +400,12 @@ def test_an_allow_answers_the_request_the_person_saw_and_no_later_one(site: Site
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     form = {"action": "allow", "worker": "w1", "asked": repr(seen.asked_at)}
     refused = client.post("/p/webby/act", data=form, headers=bearer)
-    assert "asks for something else now" in urllib.parse.unquote(refused.headers["location"])
+    assert "asks for something else now" in _said(client, refused)
     with site.project.store.read() as conn:
         assert Store.worker(conn, "w1").state is WorkerState.WAITING_PERMISSION
     now = next(n for n in overview(site.project).inbox if n.kind == "permission")
     form["asked"] = repr(now.asked_at)
-    assert "allowed" in urllib.parse.unquote(client.post("/p/webby/act", data=form, headers=bearer).headers["location"])
+    assert "allowed" in _said(client, client.post("/p/webby/act", data=form, headers=bearer))
 
 
 def test_a_link_from_a_forge_or_a_ci_is_shown_only_if_it_is_http(site: Site) -> None:
@@ -429,3 +444,83 @@ def test_czar_web_gives_its_page_a_name_of_its_own_and_says_how_to_log_in(site: 
     finally:
         web.terminate()
         web.communicate(timeout=10)  # its pipe read to the end and closed
+
+
+def test_no_page_of_another_port_shows_this_one_in_a_frame(site: Site, tmp_path: Path) -> None:
+    """Found by a probe: a page an agent served on another port of this host framed the page, and
+    a person's click in the frame paused the run (their session cookie goes to every port)."""
+    attempt = _at_work(site.project, "parse", "w1")
+    assert attempt
+    client = TestClient(make_app(site.project, TOKEN), base_url="http://127.0.0.1:8765", follow_redirects=False)
+    answer = client.get("/p/webby/")
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    other = socket.create_server(("127.0.0.1", 0))
+    port = other.getsockname()[1]
+    framing = tmp_path / "framing"
+    framing.mkdir()
+    (framing / "index.html").write_text(f'<iframe id="f" src="{site.url}/p/webby/" width=800 height=600></iframe>')
+    other.close()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(framing)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with chromium() as browser:
+            page = browser.new_page()
+            _log_in(page, site)
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    page.goto(f"http://127.0.0.1:{port}/")
+                    break
+                except Exception:
+                    assert time.monotonic() < deadline, "the framing page was not served"
+                    time.sleep(0.1)
+            page.wait_for_selector("#f")
+            frame = page.frame_locator("#f")
+            with pytest.raises(PlaywrightTimeout):  # the browser refused to show czar's page in the frame
+                frame.locator("#live").wait_for(timeout=3_000)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_words_that_reorder_text_are_named_on_the_page(site: Site) -> None:
+    """Found by a probe: a permission request with a right-to-left mark read, next to its allow
+    button, as another command; czar status and the dashboard name such marks, the page did not."""
+    with site.project.store.write() as conn:
+        Store.alert(conn, "warning", "git push origin \u202e<img src=x>\u202c main")
+    page_text = TestClient(make_app(site.project, TOKEN), base_url="http://127.0.0.1:8765").get("/p/webby/").text
+    assert "\u202e" not in page_text and "&lt;U+202E&gt;&lt;img src=x&gt;&lt;U+202C&gt;" in page_text
+
+
+def test_a_page_says_only_what_an_action_did(site: Site) -> None:
+    """Found by a probe: what an action did was said by the link it led to (?error=...): any link
+    could put words of its own on czar's page ("Session expired: log in again at http://evil...")."""
+    client = TestClient(make_app(site.project, TOKEN), base_url="http://127.0.0.1:8765", follow_redirects=False)
+    forged = client.get("/p/webby/?error=Session expired: log in at http://evil.example&said=x&note=made-up").text
+    assert "evil.example" not in forged and 'class="error"' not in forged and 'class="said"' not in forged
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert "paused" in _said(client, client.post("/p/webby/act", data={"action": "pause"}, headers=bearer))
+
+
+def test_the_omnibus_has_a_page(site: Site) -> None:
+    """Found by a probe: the pull requests' table links to the omnibus's page, which said "no task
+    '(omnibus)'"."""
+    draft = PullDraft(
+        task=OMNIBUS,
+        head_branch="czar/integration",
+        base_branch="main",
+        head_commit=site.project.git.tip("main"),
+        title="czar: the run of webby",
+        body="Everything the run merged.",
+    )
+    ref = site.project.forge.open_or_update(draft)
+    answer = TestClient(make_app(site.project, TOKEN), base_url="http://127.0.0.1:8765").get(
+        f"/p/webby/pr/{ref.number}"
+    )
+    assert answer.status_code == 200, answer.text
+    assert "Everything the run merged." in answer.text and "the run's omnibus" in answer.text

@@ -10,6 +10,8 @@ the characters that reorder or hide text (``<U+202E>``).
 
 from __future__ import annotations
 
+import re
+
 # C0 controls but tab and newline, DEL, and C1 controls (0x9b alone starts a sequence on some terminals).
 _CARET = {c: f"^{chr(c + 64)}" for c in range(0x20) if chr(c) not in "\t\n"}
 # Lone surrogates (undecodable bytes of an agent's output) would go out as those raw bytes, or
@@ -22,10 +24,14 @@ _OUT = str.maketrans(
 )
 
 
+# Any character ``_OUT`` writes out: most text has none, and is given back as it is, at once.
+_ANY = re.compile("[" + "".join(re.escape(chr(c)) for c in _OUT) + "]")
+
+
 def visible(text: str) -> str:
     """``text`` with its control characters written out (``^[`` for escape); tabs and line
     breaks kept."""
-    return text.translate(_OUT)
+    return text.translate(_OUT) if _ANY.search(text) else text
 
 
 def on_one_line(text: str) -> str:
@@ -33,3 +39,11 @@ def on_one_line(text: str) -> str:
     start a line of its own that reads as czar's in a log or a run's lines ("12:00:00 task b:
     merging -> merged")."""
     return " ↵ ".join(text.splitlines())
+
+
+def in_page(value: object) -> object:
+    """What a page of czar's shows of ``value`` (Jinja's ``finalize``, for the web page and the
+    report): a text through ``visible``, as on a terminal (a mark that reorders text would make a
+    permission request read as another command there too); HTML that czar made (``__html__``:
+    escaped already) as it is."""
+    return visible(value) if isinstance(value, str) and not hasattr(value, "__html__") else value

@@ -22,6 +22,7 @@ from markupsafe import Markup
 from czar.core.events import EventKind
 from czar.core.findings import FindingKind
 from czar.core.health import Repair, repaired
+from czar.core.shown import in_page
 from czar.core.states import TaskState
 from czar.errors import CzarError
 from czar.store.store import Event, Store
@@ -388,6 +389,7 @@ def _markdown_table(table: Table) -> list[str]:
 _PAGES = Environment(
     loader=PackageLoader("czar.supervisor", "templates"),
     autoescape=True,  # every text in a report comes from plans and agents
+    finalize=in_page,
     trim_blocks=True,
     lstrip_blocks=True,
 )

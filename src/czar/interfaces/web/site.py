@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import secrets
 import time
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from czar.core.omnibus import OMNIBUS
+from czar.core.shown import in_page
 from czar.errors import CzarError
 from czar.interfaces.web.auth import COOKIE, local_host, session_of, trusted
 from czar.interfaces.web.graph import STATE_COLOURS
@@ -35,6 +39,37 @@ from czar.supervisor.project import Project
 from czar.supervisor.projects import all_projects, open_named
 
 ACTIONS = ("allow", "deny", "answer", "tell", "retry", "cancel", "pause", "resume")
+
+
+# Sent with every answer. No other page may show this one in a frame: a page an agent serves on
+# another port could lay it under its own, and have a person's click act here (their session
+# goes with it: the same site). Nothing is guessed as another type than the one sent; a link
+# followed from here says nothing of where it was (a token in a login link, a task's name).
+GUARDS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # (not no-referrer: a browser then sends its own forms as Origin: null)
+}
+NOTES_KEPT = 256
+
+
+class Notes:
+    """What an action did, said on the page it leads back to, by a name in the link (not the text
+    itself: a link from anywhere could then put any words in czar's mouth, on its page)."""
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[str, tuple[str, str]] = OrderedDict()
+
+    def add(self, kind: str, text: str) -> str:
+        name = secrets.token_urlsafe(9)
+        self._kept[name] = (kind, text)
+        while len(self._kept) > NOTES_KEPT:
+            self._kept.popitem(last=False)
+        return name
+
+    def get(self, name: str, default: tuple[str, str]) -> tuple[str, str]:
+        return self._kept.get(name, default)
 
 
 @dataclass
@@ -59,7 +94,9 @@ def _web_link(url: object) -> str:
 
 
 def pages() -> Environment:
-    env = Environment(loader=PackageLoader("czar.interfaces.web", "templates"), autoescape=select_autoescape())
+    env = Environment(
+        loader=PackageLoader("czar.interfaces.web", "templates"), autoescape=select_autoescape(), finalize=in_page
+    )
     env.filters["web_link"] = _web_link
     env.filters["clock"] = _clock
     env.filters["money"] = _money
@@ -72,6 +109,7 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
     needs the token as well (``czar web`` listening beyond this machine)."""
     env = pages()
     served: dict[str, Served] = {}
+    notes = Notes()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -80,6 +118,12 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
             s.live.close()
 
     app = FastAPI(title="czar", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+
+    @app.middleware("http")
+    async def guarded(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        answer = await call_next(request)
+        answer.headers.update(GUARDS)
+        return answer
 
     if not private:
 
@@ -99,8 +143,9 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
         return served[name]
 
     def page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-        values.setdefault("said", request.query_params.get("said"))
-        values.setdefault("error", request.query_params.get("error"))
+        kind, text = notes.get(request.query_params.get("note", ""), ("", ""))
+        values.setdefault("said", text if kind == "said" else None)
+        values.setdefault("error", text if kind == "error" else None)
         values.setdefault("trusted", trusted(request, token))
         # Links are relative to where the page is, so the site works under a proxy's path too.
         values.setdefault("up", "../" * (request.url.path.count("/") - 1) or "./")
@@ -205,7 +250,8 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
         may_read(request)
         p = project_named(name).project
         pull = await found(lambda: pull_view.pull_detail(p, number))
-        detail = await found(lambda: task_view.task_detail(p, pull["task"]))
+        # The omnibus is the run's, no task's: its page has its notes, checks and history.
+        detail = None if pull["task"] == OMNIBUS else await found(lambda: task_view.task_detail(p, pull["task"]))
         return page(request, "pull.html", project=name, pull=pull, task=detail)
 
     @app.post("/p/{name}/act")
@@ -224,8 +270,8 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
         try:
             said = await asyncio.to_thread(_carry_out, s.project, action, worker, task, text, asked)
         except CzarError as exc:
-            return RedirectResponse(f"./?error={urllib.parse.quote(str(exc))}", status_code=303)
-        return RedirectResponse(f"./?said={urllib.parse.quote(said)}", status_code=303)
+            return RedirectResponse(f"./?note={notes.add('error', str(exc))}", status_code=303)
+        return RedirectResponse(f"./?note={notes.add('said', said)}", status_code=303)
 
     return app
 
