@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from czar.core.shown import visible
+from czar.core.shown import on_one_line, visible
 from czar.errors import CzarError, SupervisorGone
 from czar.interfaces.cli import stopped
 from czar.store.store import Event
@@ -134,7 +134,9 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
         console.print("alerts:")
         for a in data["alerts"][-10:]:
             when = time.strftime("%H:%M:%S", time.localtime(a["time"]))
-            console.print(f"  {when} [{a['level']}] {visible(a['message'])}", markup=False)
+            # On one line: an agent's words there (a question, a command it asks to run) could
+            # otherwise start a line that reads as czar's own.
+            console.print(f"  {when} [{a['level']}] {visible(on_one_line(a['message']))}", markup=False)
 
 
 PROJECT_COLUMNS = ("project", "supervisor", "tasks", "last activity", "plan")
