@@ -80,6 +80,7 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
     listener = store.listen(f"follow-{id(on_event)}-{time.monotonic_ns()}")
     deadline = None if timeout is None else time.monotonic() + timeout
     last_look = 0.0
+    stopped = False  # the last supervisor's stop read (a person's `czar down`): no death then
     try:
         while True:
             moved = False
@@ -87,6 +88,8 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
                 on_event(event)
                 after = event.id
                 moved = moved or event.kind == EventKind.TASK_STATE
+                if event.kind in (EventKind.SUPERVISOR_STARTED, EventKind.SUPERVISOR_STOPPED):
+                    stopped = event.kind == EventKind.SUPERVISOR_STOPPED
                 if event.kind == EventKind.RUN_STALLED:
                     p = event.payload
                     raise RunStalled(int(p.get("seconds", 0)), list(p.get("diagnosis", [])), p.get("why"))
@@ -97,10 +100,10 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
                     return after
             if supervisor_pid(project) is None:
                 # Its last events (written before its lock went) tell a stop from a death.
-                stopped = store.events_after(after, kinds=(EventKind.SUPERVISOR_STOPPED,))
+                stopped = stopped or bool(store.events_after(after, kinds=(EventKind.SUPERVISOR_STOPPED,)))
                 if _finished(store):
                     return after
-                raise SupervisorGone(project.plan.path, stopped=bool(stopped))
+                raise SupervisorGone(project.plan.path, stopped=stopped)
             if deadline is not None and time.monotonic() > deadline:
                 raise SupervisorError(f"the run did not finish within {timeout:g} s")
             listener.wait(1.0)
