@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import subprocess
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,28 @@ def test_worktrees_are_reused_and_a_stale_folder_is_replaced(tmp_path: Path) -> 
     g.ensure_worktree(wt, "czar/t")
     assert (wt / "README.md").exists() and not (wt / "junk").exists()
     assert g.ensure_branch("czar/t", "main") is False
+
+
+def test_a_worktree_of_yours_whose_folder_is_away_is_not_forgotten(tmp_path: Path) -> None:
+    """Found by a probe: czar ran `git worktree prune` on your repository, which forgets every
+    worktree whose folder is out of reach: one of yours on a drive not mounted, or moved a while."""
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo)
+    yours = tmp_path / "yours"
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", "-b", "feature", str(yours)], check=True)
+    yours.rename(tmp_path / "away")
+    ours = tmp_path / "data" / "integration"
+    g.ensure_worktree(ours, "main", detach=True)
+    shutil.rmtree(ours)  # czar's own folder deleted: its registration is czar's to forget
+    g.clean_worktree_if_present(ours)
+    g.ensure_worktree(ours, "main", detach=True)
+    shutil.rmtree(ours)
+    g.ensure_worktree(ours, "main", detach=True)  # registered still, its folder gone: made again
+    g.remove_worktree(ours)
+    assert not ours.exists() and ours.resolve() not in g.worktrees()
+    (tmp_path / "away").rename(yours)
+    assert subprocess.run(["git", "-C", str(yours), "status", "--short"], capture_output=True).returncode == 0
+    assert yours.resolve() in g.worktrees()
 
 
 def test_a_link_or_a_file_where_a_worktree_goes_is_replaced_and_never_followed(tmp_path: Path) -> None:

@@ -315,4 +315,3 @@ def test_work_committed_in_a_checkout_is_brought_in(h: History, tmp_path: Path) 
     h.repo.discard_checkout(checkout)
     assert not h.repo.has_checkout(checkout)
     assert h.repo.harvest(checkout, "czar/a", second) == second  # nothing to bring in from
-    h.repo.prune_worktrees()

@@ -137,7 +137,3 @@ class Repository(Protocol):
     def discard_checkout(self, checkout: Path) -> None:
         """Remove a task's checkout (a merged task's, say)."""
         ...
-
-    def prune_worktrees(self) -> None:
-        """Forget worktrees whose folders are gone."""
-        ...

@@ -771,7 +771,6 @@ def discard_checkouts(project: Project, tasks: Sequence[str]) -> None:
         with project.git_lock.held():
             for place in worktrees:
                 project.repo.discard_checkout(place)
-            project.repo.prune_worktrees()
 
 
 def discard_leftovers(project: Project) -> None:

@@ -331,9 +331,6 @@ class FakeRepository:
     def discard_checkout(self, checkout: Path) -> None:
         self.checkouts.pop(checkout, None)
 
-    def prune_worktrees(self) -> None:
-        pass  # worktrees in memory have no folder to lose
-
 
 def _blob(text: str | None) -> str:
     """git's name for a file holding ``text`` (all zeros: none), as ``--full-index`` writes it."""

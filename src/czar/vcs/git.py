@@ -444,7 +444,7 @@ class Git:
         *,
         detach: bool = False,
         new_branch_at: str | None = None,
-        prune_allowed: bool = True,
+        forget_allowed: bool = True,
     ) -> None:
         """Check ``ref`` out at ``path`` (a branch, or any commit with ``detach``), reusing a worktree
         already there. With ``new_branch_at``, ``ref`` is a new branch made there at once."""
@@ -469,25 +469,22 @@ class Git:
             how, target = ["-b", ref], [self.commit_of(new_branch_at)]
         added = self.run("worktree", "add", "--quiet", *how, "--end-of-options", str(path), *target, check=False)
         if not added.ok:
-            # Most likely a registration whose folder is gone. Pruning rewrites shared metadata:
-            # the caller must hold the git lock exclusively (see ``GitLock``).
-            if not prune_allowed:
+            # Most likely a registration whose folder is gone. Forgetting it rewrites shared
+            # metadata: the caller must hold the git lock exclusively (see ``GitLock``).
+            if not forget_allowed:
                 raise WorktreeStale(f"cannot add a worktree at {path}: {added.output.strip()[-300:]}")
-            self.run("worktree", "prune")
+            self.remove_worktree(path)
             self.run("worktree", "add", "--quiet", *how, "--end-of-options", str(path), *target)
 
-    def remove_worktree(self, path: Path, *, prune: bool = True) -> None:
-        if path.exists():
-            self.run("worktree", "remove", "--force", "--end-of-options", str(path), check=False)
-        if prune:
-            self.run("worktree", "prune")
+    def remove_worktree(self, path: Path) -> None:
+        """The worktree at ``path`` gone, and forgotten by the repository if its folder is gone
+        already. Never ``git worktree prune``: that forgets every worktree whose folder is out of
+        reach, yours too (on a drive not mounted now, or moved for a while)."""
+        self.run("worktree", "remove", "--force", "--force", "--end-of-options", str(path), check=False)
 
     def detach(self, worktree: Path, ref: str) -> None:
         """Check ``ref`` out at ``worktree``, detached, discarding what the worktree held."""
         self.run("checkout", "--quiet", "--detach", "--force", self.commit_of(ref), cwd=worktree)
-
-    def prune_worktrees(self) -> None:
-        self.run("worktree", "prune")
 
     def merge(self, worktree: Path, branch: str, message: str) -> MergeResult:
         """Merge ``branch`` into the branch checked out at ``worktree``; undo it on conflict."""
@@ -525,7 +522,8 @@ class Git:
         self.run("reset", "--hard", "--quiet", self.commit_of(ref), cwd=worktree)
 
     def clean_worktree_if_present(self, worktree: Path) -> None:
-        self.run("worktree", "prune")  # forget worktrees whose folders were deleted
+        if not worktree.exists():
+            self.remove_worktree(worktree)  # its folder deleted: forgotten (only it)
         if worktree.resolve() in self.worktrees():
             self.clean_worktree(worktree)
 
