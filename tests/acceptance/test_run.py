@@ -208,6 +208,16 @@ def test_up_is_idempotent_and_down_keeps_branches_and_checkouts(tmp_path: Path, 
     status = json.loads(czar("status", str(plan), "--json", check=True).stdout)
     assert status["supervisor"]["running"] is True
     assert status["workers"][0]["task"] == "slow"
+    # Paused, it says so: else a run that starts nothing looks hung (found by a probe).
+    czar("pause", str(plan), check=True)
+    assert "| PAUSED (`czar resume`)" in " ".join(czar("status", str(plan), check=True).stdout.split())
+    joined = czar("run", str(plan), "--keep-running", "--timeout", "1")
+    assert "the run is paused: no task or review starts until `czar resume`" in joined.stdout, joined.stdout
+    czar("resume", str(plan), check=True)
+    # A task of the run taken out of the plan goes on, and a person hears so (found by a probe).
+    assert write_plan(tmp_path, "updown", [sim_task("later")], workers=1) == plan
+    dropped = czar("up", str(plan), check=True).stderr
+    assert "task(s) slow of the run are no longer in czar.toml: they go on (`czar cancel slow` drops one)" in dropped
 
     down = czar("down", str(plan), check=True)
     assert "stopped" in down.stdout

@@ -178,6 +178,11 @@ def pause(project: Project) -> str:
     return "paused: no task or review starts until `czar resume` (work under way goes on)"
 
 
+def paused(project: Project) -> bool:
+    with project.store.read() as conn:
+        return bool(Store.get_meta(conn, PAUSED, False))
+
+
 def resume(project: Project) -> str:
     with project.store.write() as conn:
         if not Store.get_meta(conn, PAUSED, False):

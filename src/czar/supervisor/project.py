@@ -21,7 +21,7 @@ from czar.core.events import EventKind
 from czar.core.forge import Forge
 from czar.core.repository import Repository
 from czar.core.scope import probe
-from czar.core.states import TaskState, WorkerRole
+from czar.core.states import TERMINAL_TASK_STATES, TaskState, WorkerRole
 from czar.core.terminal import Terminal
 from czar.errors import ForgeError, PlanError, StoreError
 from czar.forge.local import LocalForge
@@ -438,6 +438,23 @@ def plan_drift(project: Project) -> str | None:
         f"the running supervisor took {plan.path.name} in when it started, and it has changed since "
         f"({'; '.join(parts)}): `czar down`, then `czar up`, takes it in (nothing done is lost)"
     )
+
+
+def dropped_tasks(project: Project) -> list[str]:
+    """A warning for the tasks of the run that the plan no longer has, not ended yet: a run keeps
+    them (a task renamed, or deleted by mistake, must not lose its work), and a person who deleted
+    one would otherwise see it run and merge without a word."""
+    if not project.paths.db.exists():
+        return []
+    names = {t.id for t in project.plan.tasks}
+    with project.store.read() as conn:
+        left = [t.id for t in Store.all_tasks(conn) if t.id not in names and t.state not in TERMINAL_TASK_STATES]
+    if not left:
+        return []
+    return [
+        f"task(s) {_few(left)} of the run are no longer in {project.plan.path.name}: they go on "
+        f"(`czar cancel {left[0]}` drops one)"
+    ]
 
 
 def unfound_checks(project: Project) -> list[str]:

@@ -71,17 +71,17 @@ def _open(plan: Path, *, check_repo: bool = True, owned: bool = True) -> Any:
 def _before_start(project: Any) -> None:
     """Before a start, and in `validate`: no other project of yours works on branches of the same
     names there; the simulated agents' scripts parse; and a warning for each task scope git
-    ignores there, each task a simulated agent may be given with no script, and each check whose
-    program is not found."""
+    ignores there, each task a simulated agent may be given with no script, each check whose
+    program is not found, and the run's tasks the plan no longer has."""
     from czar.agents import sim_plans
     from czar.supervisor.project import check_neighbours as check
-    from czar.supervisor.project import ignored_scopes, unfound_checks
+    from czar.supervisor.project import dropped_tasks, ignored_scopes, unfound_checks
 
     check(project)
     errors, warnings = sim_plans.problems(project.plan, _settled(project))
     if errors:
         raise PlanError(f"{project.plan.path}: " + "; ".join(errors))
-    for line in [*warnings, *ignored_scopes(project), *unfound_checks(project)]:
+    for line in [*warnings, *ignored_scopes(project), *unfound_checks(project), *dropped_tasks(project)]:
         typer.echo(f"czar: warning: {line}", err=True)
 
 

@@ -17,7 +17,7 @@ from czar.core.shown import on_one_line, visible
 from czar.errors import CzarError, SupervisorGone
 from czar.interfaces.cli import stopped
 from czar.store.store import Event
-from czar.supervisor import launcher, outcome, status
+from czar.supervisor import launcher, outcome, people, status
 from czar.supervisor.lock import said_pid
 from czar.supervisor.project import Project
 
@@ -106,6 +106,7 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
     console.print(
         f"project {data['project']}: supervisor "
         + (f"running ({said_pid(sup['pid'])})" if sup["running"] else "not running")
+        + (" | PAUSED (`czar resume`)" if data.get("paused") else "")
         + " | "
         + ", ".join(f"{n} {s}" for s, n in data["counts"].items())
         + (
@@ -219,6 +220,9 @@ def print_pull(data: dict[str, Any], console: Console | None = None) -> None:
         console.print(visible(line), markup=False)
 
 
+PAUSED_LINE = "the run is paused: no task or review starts until `czar resume` (work under way goes on)"
+
+
 def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: float | None) -> outcome.RunOutcome:
     """Start or join the run, print progress (to stderr with --json), and print the outcome."""
     since = outcome.last_event_id(project)
@@ -244,6 +248,8 @@ def run_to_end(project: Project, *, as_json: bool, keep_running: bool, timeout: 
         pid, fresh = launcher.up(project)
         if not as_json:
             typer.echo(f"supervisor {'started' if fresh else 'already running'} ({said_pid(pid)}); following the run")
+        if people.paused(project):  # (else it would seem to hang: a person paused it, maybe long ago)
+            print(PAUSED_LINE, file=sys.stderr if as_json else sys.stdout, flush=True)
         outcome.follow(project, since, show, timeout=timeout)
         integration_ok = outcome.integration_check(project)
         write_omnibus(project, integration_ok, print_to=sys.stderr if as_json else sys.stdout)
