@@ -6,7 +6,17 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from czar.core.scope import glob_problem, in_scope, matches, patterns_overlap, probe, scopes_overlap
+from czar.core.scope import (
+    _regex,
+    _steps,
+    _walk,
+    glob_problem,
+    in_scope,
+    matches,
+    patterns_overlap,
+    probe,
+    scopes_overlap,
+)
 
 FAST = settings(max_examples=200, deadline=None)
 
@@ -287,3 +297,22 @@ def test_negated_class_stays_within_a_segment() -> None:
 def test_a_scope_is_probed_by_a_path_a_new_file_of_it_could_have(pattern: str, path: str) -> None:
     assert probe(pattern) == path
     assert matches(pattern, path) or pattern.endswith(("/", "**"))
+
+
+_PIECES = st.sampled_from(["a", "b", "/", "*", "?", "**/", "/**", "[ab]", "[!a]", "a/"])
+
+
+@given(st.lists(_PIECES, min_size=1, max_size=7).map("".join), st.text(alphabet="ab/", max_size=14))
+def test_a_pattern_of_many_wildcards_matches_as_its_regex_does(pattern: str, path: str) -> None:
+    assume(glob_problem(pattern) is None)
+    assert _walk(_steps(pattern), path) == (_regex(pattern).match(path) is not None)
+
+
+@pytest.mark.timeout(60)
+def test_a_pattern_an_agent_claims_cannot_freeze_the_supervisor() -> None:
+    """Found by a probe: `czar claim "zz/*a*a*a*a*a*a*a*a*a*a*b"` and a file of 60 a's froze the
+    supervisor (a backtracking regex: hours at a hundred). Matched now in time linear in the path."""
+    assert not matches("zz/" + "*a" * 10 + "*b", "zz/" + "a" * 255)
+    assert matches("zz/" + "*a" * 10 + "*b", "zz/" + "a" * 254 + "b")
+    deep = "/".join(["a"] * 2000)
+    assert not matches("**/a/**/a/**/a/**/b", deep) and matches("**/a/**/a/**/a/**/a", deep)

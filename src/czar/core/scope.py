@@ -108,8 +108,95 @@ def _regex(pattern: str) -> re.Pattern[str]:
 
 
 def matches(pattern: str, path: str) -> bool:
-    """True if repository path ``path`` falls under ``pattern``."""
-    return _regex(pattern).match(path) is not None
+    """True if repository path ``path`` falls under ``pattern``.
+
+    An agent names both (``czar claim``, the files it makes): a pattern of many wildcards, such as
+    ``*a*a*a*a*a*a*a*a*b``, against a long name took a backtracking regex hours (found by a probe:
+    the supervisor froze). Those are matched state by state, in time linear in the path."""
+    if _tame(pattern):
+        return _regex(pattern).match(path) is not None
+    return _walk(_steps(pattern), path)
+
+
+@lru_cache(maxsize=4096)
+def _tame(pattern: str) -> bool:
+    """Whether the regex of ``pattern`` backtracks little whatever the path: one ``**`` at most,
+    and two ``*`` at most in a name (so at worst the square of a name's length)."""
+    segments = pattern.split("/")
+    return sum(seg == "**" for seg in segments) <= 1 and all(seg == "**" or seg.count("*") <= 2 for seg in segments)
+
+
+# A step of a pattern: a character ("c" and it), one of a name ("?", or "[" and a class's regex),
+# a run within a name ("*"), any run ("**"), or any run that ends with a "/" or none ("**/").
+_Step = tuple[str, str]
+
+
+@lru_cache(maxsize=256)
+def _steps(pattern: str) -> tuple[_Step, ...]:
+    if pattern.endswith("/"):
+        pattern += "**"
+    out: list[_Step] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append(("**/", ""))
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(("**", ""))
+            i += 2
+        elif pattern[i] in "*?":
+            out.append((pattern[i], ""))
+            i += 1
+        elif pattern[i] == "[":
+            regex, i = _class(pattern, i)
+            out.append(("[", regex))
+        else:
+            out.append(("c", pattern[i]))
+            i += 1
+    return tuple(out)
+
+
+def _walk(steps: tuple[_Step, ...], path: str) -> bool:
+    """``path`` matched by the steps as an automaton: every place the match may be at once, moved
+    a character at a time. A place is (step, inside): inside a ``**/`` that has taken characters,
+    it may end only at a "/"."""
+    end = len(steps)
+
+    def closed(places: set[tuple[int, bool]]) -> set[tuple[int, bool]]:
+        todo, seen = list(places), set(places)
+        while todo:
+            i, inside = todo.pop()
+            if i < end and not inside and steps[i][0] in ("*", "**", "**/") and (i + 1, False) not in seen:
+                seen.add((i + 1, False))  # a run of none
+                todo.append((i + 1, False))
+        return seen
+
+    places = closed({(0, False)})
+    for ch in path:
+        moved: set[tuple[int, bool]] = set()
+        for i, _inside in places:
+            if i == end:
+                continue
+            kind, arg = steps[i]
+            if kind == "c":
+                if ch == arg:
+                    moved.add((i + 1, False))
+            elif kind in ("?", "["):
+                if ch != "/" and (kind == "?" or re.fullmatch(arg, ch) is not None):
+                    moved.add((i + 1, False))
+            elif kind == "*":
+                if ch != "/":
+                    moved.add((i, False))
+            elif kind == "**":
+                moved.add((i, False))
+            else:  # "**/"
+                moved.add((i, True))
+                if ch == "/":
+                    moved.add((i + 1, False))
+        if not moved:
+            return False
+        places = closed(moved)
+    return (end, False) in places
 
 
 def in_scope(scope: tuple[str, ...], path: str) -> bool:
