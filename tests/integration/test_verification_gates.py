@@ -17,9 +17,9 @@ LINT = "python -c \"import sys; sys.exit('a.txt: trailing spaces' if ' \\\\n' in
 ACCEPT = "python -c \"open('accepted', 'w')\""  # leaves a mark in the checkout when it runs
 
 
-def _handed_in(tmp_path: Path, text: str, extra: str) -> tuple[Project, Actions]:
+def _handed_in(tmp_path: Path, text: str, extra: str, more: dict[str, str] | None = None) -> tuple[Project, Actions]:
     make_repo(tmp_path / "repo")
-    task = sim_task("a", accept=[ACCEPT])
+    task = sim_task("a", accept=[ACCEPT], files={"a.txt": text, **(more or {})})
     project = open_project(write_plan(tmp_path, "gates", [task], workers=1, project_extra=extra))
     project.sync_plan()
     project.git.ensure_branch("czar/integration", "main")
@@ -29,8 +29,9 @@ def _handed_in(tmp_path: Path, text: str, extra: str) -> tuple[Project, Actions]
     actions = Actions(project)
     actions.assign("a", "w1", "test")
     checkout = project.paths.worktree("a")
-    (checkout / "a.txt").write_text(text)
-    git(checkout, "add", "a.txt")
+    for name, content in {"a.txt": text, **(more or {})}.items():
+        (checkout / name).write_text(content)
+        git(checkout, "add", name)
     git(checkout, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "a")
     actions.bring_in_handed_in("a")
     with project.store.write() as conn:
@@ -100,3 +101,15 @@ def test_a_check_that_crashes_is_the_works_at_once(tmp_path: Path, czar_home: Pa
     actions.verify("a")
     state, note = _task(project)
     assert state is TaskState.RUNNING and "-11" in note
+
+
+def test_work_that_changes_lfsconfig_goes_back_whatever_its_scope(tmp_path: Path, czar_home: Path) -> None:
+    """Found by a probe: an agent's .lfsconfig (in its scope) named a server of its own, and
+    czar's merge of the work, outside the sandbox, asked that server for the large files."""
+    lfsconfig = "[lfs]\n\turl = http://127.0.0.1:9/exfil\n"
+    project, actions = _handed_in(tmp_path, "a\n", "", more={".lfsconfig": lfsconfig})
+    assert ".lfsconfig" in next(t for t in project.store.tasks() if t.id == "a").spec.scope
+    actions.verify("a")
+    state, note = _task(project)
+    assert state is TaskState.RUNNING and "Your branch changes .lfsconfig" in note
+    assert not (project.paths.worktree("a") / "accepted").exists()

@@ -669,6 +669,8 @@ class Actions:
             outside = _outside_scope(spec.scope, claimed, changed)
             if outside:
                 problems.append(scope_message(spec.scope, outside, self.integration))
+            if POINTS_ELSEWHERE in changed:
+                problems.append(elsewhere_message(self.integration))
             project = self.p.plan.project
             if not problems and project.max_diff_lines is not None:
                 size = self._diff_lines(branch, against)
@@ -902,6 +904,23 @@ def _outside_scope(scope: tuple[str, ...], claimed: tuple[str, ...], changed: li
         return []
     allowed = tuple(dict.fromkeys(scope + claimed))
     return [path for path in changed if not in_scope(allowed, path)]
+
+
+# A file of the work that czar's own git would follow, outside any sandbox (its merges and the
+# checkouts it makes): .lfsconfig names the server git-lfs fetches missing large files from, and
+# sends them to on a push. Found by a probe: an agent's .lfsconfig had czar's merge ask a server
+# of the agent's choosing (loopback, or anywhere, carrying what it likes in the address). Whatever
+# its scope says, such a change is a person's to make.
+POINTS_ELSEWHERE = ".lfsconfig"
+
+
+def elsewhere_message(integration: str) -> str:
+    return (
+        f"Your branch changes {POINTS_ELSEWHERE}: czar's own git (its merges and checkouts, outside your sandbox) "
+        f"would fetch large files from the server it names, so no task may change it. Undo it "
+        f"(`git checkout {integration} -- {POINTS_ELSEWHERE}` if it existed, `git rm {POINTS_ELSEWHERE}` if you added "
+        "it); then commit, and say in your summary what a person should change there."
+    )
 
 
 def scope_message(scope: tuple[str, ...], outside: list[str], integration: str) -> str:
