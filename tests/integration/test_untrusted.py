@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from czar.runtime import untrusted
 from czar.vcs import checkout
 from czar.vcs.git import Git
@@ -173,3 +175,31 @@ def test_a_link_or_a_file_where_a_clone_goes_is_replaced_and_never_followed(tmp_
         assert not folder.is_symlink() and (folder / "README.md").is_file()
     assert not place.exists() and sorted(p.name for p in precious.iterdir()) == ["keep.txt"]
     untrusted.remove(tmp_path / "missing")  # nothing there: nothing to do
+
+
+@pytest.mark.timeout(60)
+def test_what_an_agent_puts_in_its_clones_configuration_neither_stalls_nor_redirects_a_fetch(tmp_path: Path) -> None:
+    """Found by a probe: an include of a FIFO in the clone's configuration held czar's fetch (and
+    the supervisor) until git's time-out, at every look. Nor may the configuration point the fetch
+    at another git folder, or at a server for missing objects; the agent's other settings stay."""
+    g, place = _clone(tmp_path)
+    (place / "a.txt").write_text("work\n")
+    git(place, "add", "a.txt")
+    git(place, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "work")
+    work = git(place, "rev-parse", "HEAD")
+    gitdir = place / ".git"
+    os.mkfifo(gitdir / "hang")
+    with open(gitdir / "config", "a") as config:
+        config.write(
+            "[include]\n\tpath = hang\n"
+            f'[includeIf "gitdir:/"]\n\tpath = {gitdir / "hang"}\n'
+            '[remote "evil"]\n\turl = http://127.0.0.1:9/\n\tpromisor = true\n'
+            "[extensions]\n\tpartialClone = evil\n"
+            '[user]\n\tname = "Agent \\"quoted\\" \\\\ name"\n'
+        )
+    (gitdir / "commondir").write_text(f"{g.common_dir()}\n")  # the repository's own refs, not the clone's
+    assert checkout.harvest(g, place, "czar/a", None) == work
+    listed = git(place, "config", "--file", str(gitdir / "config"), "--list")
+    assert "include" not in listed and "remote." not in listed and "partialclone" not in listed
+    assert 'user.name=Agent "quoted" \\ name' in listed.splitlines()
+    assert not (gitdir / "commondir").exists()

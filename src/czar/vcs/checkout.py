@@ -6,7 +6,8 @@ branch or delete objects. A clone keeps everything the agent writes inside the t
 objects (new ones only; the repository's are borrowed read-only through ``alternates``), its one
 branch ``czar/<task>``, no remote. czar brings the branch into the repository by fetching from the
 clone (``harvest``); ``git upload-pack``, which serves the fetch, runs no configuration of the
-clone's that could run a program. czar never runs other git commands in a clone outside the
+clone's that could run a program, and what of it could make it wait or reach out is taken out
+first (``czar.vcs.clone_config``). czar never runs other git commands in a clone outside the
 agent's sandbox: its configuration and hooks are the agent's to write.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from czar.errors import GitError
 from czar.runtime import untrusted
 from czar.runtime.keyed_locks import KeyedLocks
-from czar.vcs import lfs, submodules
+from czar.vcs import clone_config, lfs, submodules
 from czar.vcs.git import Git, excludes_file
 
 log = logging.getLogger("czar.checkout")
@@ -273,7 +274,7 @@ def _objects(repo: Path) -> Path:
 
 def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
     """``git fetch`` of ``source`` (a ref or a commit id) from the clone into ``branch``, forced."""
-    if not _borrows_only_the_repository(git, path):
+    if not (_borrows_only_the_repository(git, path) and clone_config.made_safe(git, path)):
         return False
     # As few processes and history walks as git allows: with a hundred agents on two cores, each
     # process of a fetch waits its turn, and verification waits for the fetch.
