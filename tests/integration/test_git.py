@@ -284,3 +284,18 @@ def test_yes_and_no_answers_count_against_the_budget_too(tmp_path: Path, monkeyp
     g.asked.clear()
     assert g.is_ancestor(first, commits[3]) and g.is_ancestor(first, commits[2]) and g.asked == []
     assert g.is_ancestor(first, commits[0]) and g.asked == ["merge-base"]
+
+
+def test_a_huge_text_file_is_diffed_as_binary_not_line_by_line(tmp_path: Path) -> None:
+    """Found by a probe: an agent's 40 MB text file took the supervisor past 3 GB of memory, the
+    diff's lines parsed one by one for the radar and the verification."""
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo)
+    before = g.tip("main")
+    (repo / "big.txt").write_text("x\n" * (5 << 20))  # 10 MB
+    (repo / "small.txt").write_text("one\ntwo\n")
+    git(repo, "add", "big.txt", "small.txt")
+    git(repo, "commit", "-qm", "big")
+    diff = g.diff_zero(before, g.tip("main"))
+    assert len(diff) < 10_000 and "Binary files /dev/null and b/big.txt differ" in diff and "+two" in diff
+    assert len(g.own_changes(before, g.tip("main"))) < 10_000

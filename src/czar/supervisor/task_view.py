@@ -10,7 +10,7 @@ from czar.errors import CzarError
 from czar.store.store import Event, Store
 from czar.supervisor.outcome import describe
 from czar.supervisor.project import Project
-from czar.vcs.git import Git
+from czar.vcs.git import WHOLE, Git
 
 DIFF_LIMIT = 200_000  # characters of a diff shown; a person reads the rest with git
 TRANSCRIPT_LINES = 400
@@ -52,7 +52,7 @@ def task_detail(project: Project, task_id: str) -> TaskDetail:
     diff = ""
     if base is not None and tip is not None:
         try:
-            diff = git.out("diff", "--no-color", base, tip)
+            diff = git.out(*WHOLE, "diff", "--no-color", base, tip)
         except CzarError:
             diff = ""  # a commit gone (a branch deleted by hand, say): the rest of the page still says a lot
     last_worker = task.worker_id or (workers[-1] if workers else None)

@@ -126,6 +126,10 @@ def _env(hooks: bool = False) -> dict[str, str]:
 # hidden or shown as logs).
 _SHOWN = ("--src-prefix=a/", "--dst-prefix=b/", "--submodule=short", "--ignore-submodules=none")
 ZERO = ("-U0", "--inter-hunk-context=0", "--no-color", "--no-ext-diff", "--full-index", *_SHOWN)
+# A file this big is shown by a diff as binary ("Binary files differ"), not line by line: an
+# agent's 40 MB text file took the supervisor past 3 GB of memory in lines parsed (found by a
+# probe). Nothing czar reads lines for (overlaps, lost lines, sizes) is that big in real work.
+WHOLE = ("-c", "core.bigFileThreshold=8m")
 NAMES = ("--name-only", "-z", "--no-renames", "--ignore-submodules=none")
 
 
@@ -372,13 +376,16 @@ class Git:
         """``git diff -U0`` from ``base`` to ``tip``: only the changed lines, for hunk overlaps."""
         return self._once(
             ("diff-zero", base, tip),
-            lambda: (self.run("diff", *ZERO, "--no-renames", "--end-of-options", base, tip, parsed=True).output, True),
+            lambda: (
+                self.run(*WHOLE, "diff", *ZERO, "--no-renames", "--end-of-options", base, tip, parsed=True).output,
+                True,
+            ),
         )
 
     def own_changes(self, base: str, tip: str) -> str:
         return self.run(
-            "log", "--no-merges", "--format=", "-p", *ZERO, "--no-textconv", "--end-of-options", f"{base}..{tip}", "--",
-            parsed=True,
+            *WHOLE, "log", "--no-merges", "--format=", "-p", *ZERO, "--no-textconv", "--end-of-options",
+            f"{base}..{tip}", "--", parsed=True,
         ).output.strip()  # fmt: skip
 
     def first_parent(self, commit: str) -> str | None:
