@@ -38,6 +38,9 @@ def test_retry_gives_a_failed_task_and_those_it_blocked_another_go(tmp_path: Pat
             Store.set_task_text(conn, tid, order=row.order, title=row.title, body=row.body, spec=spec)
     f.move("a", T.READY, T.ASSIGNED)
     _fail(f, "a", "b", "c")
+    # b failed with a: on its own, it would fail again at once (found by a probe: it said it went again).
+    with pytest.raises(SupervisorError, match=r"task b waits for a, which failed: `czar retry a` \(task b goes again"):
+        people.retry(f.project, "b")
     said = people.retry(f.project, "a")
     assert said == "task a goes again (and b, c, which waited for it)"
     assert f.states() == {"a": "ready", "b": "pending", "c": "pending"}

@@ -115,6 +115,13 @@ def retry(project: Project, task_id: str) -> str:
         task = _task(conn, project, task_id)
         if task.state is not TaskState.FAILED:
             raise SupervisorError(f"task {task_id} is {task.state}; only a failed task can be retried")
+        # One that failed with a dependency would fail again at once, the dependency failed still.
+        failed = [d for d in task.spec.depends_on if Store.task(conn, d).state is TaskState.FAILED]
+        if failed:
+            raise SupervisorError(
+                f"task {task_id} waits for {', '.join(failed)}, which failed: `czar retry {failed[0]}` "
+                f"(task {task_id} goes again with it)"
+            )
         again = [task_id, *_blocked_by(conn, task_id)]
         for t in again:
             row = Store.task(conn, t)
