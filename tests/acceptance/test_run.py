@@ -116,6 +116,11 @@ def test_run_merges_everything_and_never_touches_the_users_checkout(tmp_path: Pa
         assert "not run again" in final.read_text()
     finally:
         project.store.close()
+    # The integration branch lost the tasks' work (moved back by hand): the run is not a success,
+    # though every task says merged (found by a probe: it exited 0).
+    git(repo, "update-ref", "refs/heads/czar/integration", "main")
+    again = czar("run", str(plan), "--json", timeout=180)
+    assert again.returncode == 1 and json.loads(again.stdout)["containment_ok"] is False, again.stderr
 
 
 def test_two_ups_typed_together_start_one_supervisor_and_say_so(tmp_path: Path, czar_home: Path) -> None:

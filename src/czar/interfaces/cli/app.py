@@ -320,7 +320,8 @@ def run(
 ) -> None:
     """Start (or join) a run, follow it until every task is merged or failed, and sum it up.
 
-    Exits 0 only if every task merged and the integration branch passes the plan's checks.
+    Exits 0 only if every task merged, the integration branch passes the plan's checks, and the
+    omnibus proves that nothing was left out.
     """
     from czar.supervisor.launcher import supervisor_pid
 
@@ -329,9 +330,13 @@ def run(
     if supervisor_pid(project) is not None:
         _drift(project)  # (joined: it goes on with the plan it took in)
     outcome = _views().run_to_end(project, as_json=as_json, keep_running=keep_running, timeout=timeout)
-    raise typer.Exit(
-        0 if outcome.tasks_merged == outcome.tasks_total and outcome.integration_tests_passed is not False else 1
-    )
+    raise typer.Exit(0 if _all_done(outcome) and outcome.integration_tests_passed is not False else 1)
+
+
+def _all_done(outcome: Any) -> bool:
+    """Every task merged, and the omnibus's proof did not find one left out (found by a probe: a
+    run whose integration branch lost a task's work said "containment NOT proven", and exited 0)."""
+    return bool(outcome.tasks_merged == outcome.tasks_total and outcome.containment_ok is not False)
 
 
 @app.command()
@@ -403,7 +408,7 @@ def demo(
         typer.echo(f"inspect it: git -C {root / 'repo'} log --graph --oneline {outcome.integration_branch}")
         me = sys.argv[0] if Path(sys.argv[0]).name == "czar" else f"{sys.executable} -m czar"  # as it was run
         typer.echo(f"browse it: CZAR_HOME={root / 'czar-home'} {me} web {plan}  (or dash)")
-    raise typer.Exit(0 if outcome.tasks_merged == outcome.tasks_total and outcome.integration_tests_passed else 1)
+    raise typer.Exit(0 if _all_done(outcome) and outcome.integration_tests_passed else 1)
 
 
 @app.command()
