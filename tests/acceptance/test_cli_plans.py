@@ -257,6 +257,26 @@ def test_init_builds_on_the_branch_the_repository_is_on(tmp_path: Path, czar_hom
     assert ok.returncode == 0, ok.stderr
 
 
+def test_init_writes_a_plan_for_any_branch_name_and_outside_the_repository(tmp_path: Path, czar_home: Path) -> None:
+    """Found by a probe: a branch named `fix"quote` made a plan that did not parse; a plan written
+    outside the repository (`czar init /elsewhere/plan.toml` run in it) named its own folder."""
+    repo = make_repo(tmp_path / "repo")
+    git(repo, "switch", "-q", "-c", 'fix"quote')
+    assert czar("init", cwd=repo).returncode == 0
+    assert czar("validate", cwd=repo).returncode == 0
+    elsewhere = tmp_path / "plans" / "czar.toml"
+    elsewhere.parent.mkdir()
+    written = czar("init", str(elsewhere), cwd=repo)
+    assert written.returncode == 0 and written.stderr == "", written.stderr
+    assert 'repo = "../repo"' in elsewhere.read_text()
+    ok = czar("validate", str(elsewhere))
+    assert ok.returncode == 0, ok.stderr
+    nowhere = tmp_path / "nowhere"
+    nowhere.mkdir()
+    lonely = czar("init", cwd=nowhere)
+    assert lonely.returncode == 0 and "is in a git repository: `git init` one" in lonely.stderr
+
+
 def test_init_on_a_detached_head_asks_which_branch(root: Path) -> None:
     repo = root / "repo"
     git(repo, "switch", "-q", "--detach", "HEAD")

@@ -121,15 +121,21 @@ def init(
     if path.exists() and not path.is_file():  # a fifo would hang the write, a device swallow the plan
         raise CzarError(f"{path} is not a regular file; give a plan file's path")
     folder = path.absolute().parent
-    base = checked_base_branch(base_branch) if base_branch else base_branch_of(folder)
-    repo = repository_of(folder)
+    repo = repository_of(folder, Path.cwd())
+    base = checked_base_branch(base_branch) if base_branch else base_branch_of(repo or folder)
     # Named after the plan's folder, not the repository's: two plans in two folders of one
     # repository are two projects, not one project whose plan changes under it.
-    text = starter_plan(base, project_name_for(folder), os.path.relpath(repo, folder.resolve()))
+    text = starter_plan(base, project_name_for(folder), os.path.relpath(repo or folder, folder.resolve()))
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise CzarError(f"cannot write {path}: {exc.strerror}") from exc
+    if repo is None:
+        typer.echo(
+            f"czar: warning: neither {folder} nor this folder is in a git repository: `git init` one, "
+            f"or set `repo` in {path.name} to yours",
+            err=True,
+        )
     typer.echo(f"wrote {path}; edit it, then run `czar validate {path}`")
 
 

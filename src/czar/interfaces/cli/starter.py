@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -13,9 +14,9 @@ STARTER_PLAN = '''\
 # Check it with `czar validate`, run it with `czar run`.
 
 [project]
-name = "{project_name}"{project_pad}# names the data folder and the tmux session: one per repository
-repo = "{repo}"{repo_pad}# the git repository (its top folder), relative to this file
-base_branch = "{base_branch}"{pad}# the integration branch starts from here
+name = {project_name}{project_pad}# names the data folder and the tmux session: one per repository
+repo = {repo}{repo_pad}# the git repository (its top folder), relative to this file
+base_branch = {base_quoted}{pad}# the integration branch starts from here
 integration_branch = "czar/integration" # verified work is merged here, never into {base_branch}
 accept = []                             # default acceptance commands, e.g. ["python -m pytest -q"]
 accept_timeout = 600                    # seconds per acceptance command (never run by a shell)
@@ -75,25 +76,35 @@ finish shout is in place
 def starter_plan(base_branch: str, name: str = "my-project", repo: str = ".") -> str:
     """The starter plan of project ``name``, building on ``base_branch`` of the repository at
     ``repo`` (relative to the plan)."""
-    pad = " " * max(1, 40 - len(f'base_branch = "{base_branch}"'))
-    project_pad = " " * max(1, 40 - len(f'name = "{name}"'))
-    repo_pad = " " * max(1, 40 - len(f'repo = "{repo}"'))
+    base, quoted_name, quoted_repo = _toml(base_branch), _toml(name), _toml(repo)
+    pad = " " * max(1, 40 - len(f"base_branch = {base}"))
+    project_pad = " " * max(1, 40 - len(f"name = {quoted_name}"))
+    repo_pad = " " * max(1, 40 - len(f"repo = {quoted_repo}"))
     return (
         STARTER_PLAN.replace("{pad}", pad)
+        .replace("{base_quoted}", base)
         .replace("{base_branch}", base_branch)
         .replace("{project_pad}", project_pad)
-        .replace("{project_name}", name)  # not "{name}": the sample's Python holds one
+        .replace("{project_name}", quoted_name)  # not "{name}": the sample's Python holds one
         .replace("{repo_pad}", repo_pad)
-        .replace("{repo}", repo)
+        .replace("{repo}", quoted_repo)
     )
 
 
-def repository_of(folder: Path) -> Path:
+def _toml(text: str) -> str:
+    """``text`` as a TOML string: a branch or a folder may hold a quote or a backslash (found by a
+    probe: a branch named `fix"quote` made a plan that did not parse)."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def repository_of(folder: Path, here: Path) -> Path | None:
     """The top folder of the repository ``folder`` lies in (a plan written in a folder inside
-    it names that); ``folder`` itself outside a repository."""
+    it names that); else, of the one ``here`` (the folder `czar init` runs in) lies in: a plan
+    written outside the repository it is for (found by a probe: it named its own folder). None
+    if neither is in one."""
     from czar.vcs.git import Git
 
-    return Git(folder.resolve()).top() or folder.resolve()
+    return Git(folder.resolve()).top() or Git(here.resolve()).top()
 
 
 def project_name_for(folder: Path) -> str:
