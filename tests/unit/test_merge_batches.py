@@ -257,3 +257,50 @@ def test_a_merge_whose_git_was_killed_before_it_merged_waits_for_the_next_batch(
     _queue(f).merge(["c"])
     assert f.states() == {"c": "approved"} and f.task("c").rounds == 0
     assert "c.txt" not in f.repo.files(INTEGRATION)
+
+
+def test_the_integration_branch_checked_out_in_a_checkout_of_yours_is_not_moved_under_it(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Found by a probe: czar moved czar/integration while a person had it checked out; their
+    checkout then showed the run's work undone, staged, for a commit to revert. The batch waits
+    (no round used), a person hears it once, and it merges once the checkout is on another branch."""
+    f = _batch(tmp_path, {"a": {"a.txt": "a\n"}, "b": {"b.txt": "b\n"}}, checks=True)
+    before = f.repo.tip(INTEGRATION)
+    queue = _queue(f, Checks(f))
+    f.repo.yours[INTEGRATION] = tmp_path / "yours"  # switched to it while the batch's checks ran
+    queue.merge(["a", "b"])
+    assert f.repo.tip(INTEGRATION) == before and f.states() == {"a": "approved", "b": "approved"}
+    assert all(f.task(t).rounds == 0 for t in ("a", "b"))
+    assert queue.checked_out_by_you() == tmp_path / "yours"
+    alerts = [e.payload["message"] for e in f.project.store.events_after(0) if e.kind == "alert"]
+    assert len(alerts) == 1 and f"{INTEGRATION} is checked out in {tmp_path / 'yours'}" in str(alerts[0])
+    del f.repo.yours[INTEGRATION]
+    f.move("a", T.MERGING)
+    f.move("b", T.MERGING)
+    queue.merge(["a", "b"])
+    assert f.states() == {"a": "merged", "b": "merged"}
+
+
+def test_no_batch_starts_while_a_checkout_of_yours_has_the_integration_branch(tmp_path: Path, czar_home: Path) -> None:
+    import io
+
+    from czar.supervisor.loop import Supervisor
+
+    f = on_fakes(tmp_path, ["a"])
+    f.move("a", *TO_MERGING[:-1])
+    f.repo.branch("czar/a", INTEGRATION)
+    f.repo.commit("czar/a", {"a.txt": "a\n"}, "a: its work")
+    f.repo.yours[INTEGRATION] = tmp_path / "yours"
+    sup = Supervisor(f.project, out=io.StringIO())
+    try:
+        sup.step()
+        sup.step()
+        assert f.task("a").state is T.APPROVED  # not merging and back at each step
+        del f.repo.yours[INTEGRATION]
+        sup.merge_queue._checkout = (None, 0.0)  # (the next look, a moment later)
+        sup.step()
+    finally:
+        for pool in (sup.checks, sup.merges, sup.assigners):
+            pool.shutdown(wait=True)
+    assert f.task("a").state is T.MERGED

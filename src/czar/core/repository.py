@@ -32,6 +32,10 @@ class Repository(Protocol):
         """Every branch under ``prefix`` and its commit."""
         ...
 
+    def checked_out(self) -> dict[str, Path]:
+        """Each branch checked out in a worktree of the repository (yours included), and where."""
+        ...
+
     def is_ancestor(self, ancestor: str, descendant: str) -> bool: ...
 
     def roots(self, ref: str) -> list[str]:

@@ -585,8 +585,8 @@ class Supervisor:
                 ):
                     kept.append(t)
             d = Merge(tuple(kept))
-            if not d.tasks:
-                return
+            if not d.tasks or self.merge_queue.checked_out_by_you() is not None:
+                return  # (a checkout of yours has the integration branch: said, and nothing merges)
             merging: list[str] = []
             with self.store.write() as conn:
                 Store.next_merge_window(conn)  # the approved tasks left out of it wait one more

@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from czar.core import hunks
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 TAIL = 3000
 RESOLVE_AFTER = 2  # times a task's work was made again for conflicts: then both tasks' text comes with it
+CHECKOUT_SECONDS = 2.0  # how often a checkout of yours that has the integration branch is looked at again
 OPENING_SECONDS = 1.0  # a task whose pull request is not on the forge yet is merged no sooner than this
 OPENING_ALERT = 3  # ... and after this many ``[forge] poll_seconds`` without it, a person hears
 
@@ -126,6 +128,7 @@ class MergeQueue:
         # that starts again neither says it again nor misses that it was reopened meanwhile).
         self.closed: set[str] = set()
         self.blocked: dict[str, str] = {}  # task -> the forge's rules that hold it (``blocked``), as said
+        self._checkout: tuple[Path | None, float] = (None, 0.0)  # a checkout of yours with the branch, until when
         kinds = (EventKind.FORGE_CLOSED, EventKind.FORGE_REOPENED, EventKind.FORGE_ERROR)
         with project.store.read() as conn:
             for e in Store.read_events(conn, kinds=kinds, limit=100_000):
@@ -192,6 +195,12 @@ class MergeQueue:
             git.detach(self.worktree, head)
         elif head != before and self.p.plan.forge.kind != "local" and self._closed_meanwhile(done, fresh, broke):
             git.detach(self.worktree, before)  # nothing of the batch is pushed: it goes again
+            head = before
+        if head != before and not via_forge and (where := self.checked_out_by_you(fresh=True)) is not None:
+            why = f"{self.integration} is checked out in {where}: czar does not move it under your checkout"
+            for t in self._withdrawn(done, fresh, broke):
+                done.refused[t] = why
+            git.detach(self.worktree, before)
             head = before
         if head != before:
             git.move_branch(self.integration, head, before)
@@ -419,18 +428,46 @@ class MergeQueue:
         if not closed:
             return False
         names = ", ".join(sorted(closed))
-        # (One merged before the batch is in what stays: it is recorded as merged, as it is.)
-        withdrawn = [*(t for t in done.merged if t in fresh), *done.later, *([broke] if broke is not None else [])]
-        done.later = []
-        for t in withdrawn:
-            done.merged.pop(t, None)
-            done.problems.pop(t, None)
+        for t in self._withdrawn(done, fresh, broke):
             if t in closed:
                 done.refused[t] = f"{closed[t]}; asked again later"
                 self._refused(t, closed[t])
             else:
                 done.refused[t] = f"the pull request of {names}, of its batch, was closed on the forge meanwhile"
         return True
+
+    @staticmethod
+    def _withdrawn(done: _Outcome, fresh: Sequence[str], broke: str | None) -> list[str]:
+        """The batch's tasks taken back from ``done`` (none uses a round: they merge with a later
+        batch, checked again); one merged before the batch is in what stays, and is recorded as
+        merged, as it is."""
+        withdrawn = [*(t for t in done.merged if t in fresh), *done.later, *([broke] if broke is not None else [])]
+        done.later = []
+        for t in withdrawn:
+            done.merged.pop(t, None)
+            done.problems.pop(t, None)
+        return withdrawn
+
+    def checked_out_by_you(self, *, fresh: bool = False) -> Path | None:
+        """A checkout of yours that has the integration branch checked out (czar's own has it
+        detached), or None. czar moves the branch under no checkout: git would leave its files as
+        they were, and `git status` there would show the run's work undone, staged, for a commit
+        to revert (found by a probe). A person hears of it once; it is asked again at most every
+        ``CHECKOUT_SECONDS`` while it lasts, unless ``fresh`` (just before a move)."""
+        now = time.monotonic()
+        if not fresh and self._checkout[0] is not None and now < self._checkout[1]:
+            return self._checkout[0]
+        where = self.git.checked_out().get(self.integration)
+        said, self._checkout = self._checkout[0], (where, now + CHECKOUT_SECONDS)
+        if where is not None and where != said:
+            message = (
+                f"{self.integration} is checked out in {where}: czar does not move a branch under your checkout, "
+                f"so nothing merges until you switch it to another branch (`git -C {where} switch "
+                f"{self.p.plan.project.base_branch}`)"
+            )
+            with self.p.store.write() as conn:
+                Store.alert(conn, "warning", message)
+        return where
 
     def _closed_there(self, task: str, pull: Pull) -> str | None:
         """Why a person's closing of its pull request on the forge holds the task, or None. czar

@@ -51,6 +51,7 @@ class FakeRepository:
         self.branches: dict[str, str] = {}
         self.worktrees: dict[Path, str] = {}  # a worktree czar owns -> its (detached) HEAD
         self.checkouts: dict[Path, dict[str, str]] = {}  # a task's clone -> its branches
+        self.yours: dict[str, Path] = {}  # a branch a person checked out -> where (``checked_out``)
         self.merges_made = 0
         first = {"README.md": "# sample\n"} if files is None else dict(files)
         self.branches[branch] = self._store((), first, "initial")
@@ -141,6 +142,9 @@ class FakeRepository:
 
     def tips(self, prefix: str = "czar/") -> dict[str, str]:
         return {b: c for b, c in sorted(self.branches.items()) if b.startswith(prefix)}
+
+    def checked_out(self) -> dict[str, Path]:
+        return dict(self.yours)  # czar's own worktrees are detached: only a person's have a branch
 
     def _ancestors(self, cid: str) -> dict[str, int]:
         """Every ancestor of ``cid`` (itself included) and its distance."""
