@@ -9,6 +9,7 @@ from pathlib import Path
 
 from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
+from czar.supervisor import your_checkouts
 from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project, open_project
 from helpers import git, make_repo, sim_task, write_plan
@@ -17,7 +18,9 @@ LINT = "python -c \"import sys; sys.exit('a.txt: trailing spaces' if ' \\\\n' in
 ACCEPT = "python -c \"open('accepted', 'w')\""  # leaves a mark in the checkout when it runs
 
 
-def _handed_in(tmp_path: Path, text: str, extra: str, more: dict[str, str] | None = None) -> tuple[Project, Actions]:
+def _handed_in(
+    tmp_path: Path, text: str, extra: str, more: dict[str, str] | None = None, *, yours: Path | None = None
+) -> tuple[Project, Actions]:
     make_repo(tmp_path / "repo")
     task = sim_task("a", accept=[ACCEPT], files={"a.txt": text, **(more or {})})
     project = open_project(write_plan(tmp_path, "gates", [task], workers=1, project_extra=extra))
@@ -33,6 +36,8 @@ def _handed_in(tmp_path: Path, text: str, extra: str, more: dict[str, str] | Non
         (checkout / name).write_text(content)
         git(checkout, "add", name)
     git(checkout, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "a")
+    if yours is not None:  # a person looks at the task's branch in a checkout of their own
+        git(tmp_path / "repo", "worktree", "add", "-q", str(yours), "czar/a")
     actions.bring_in_handed_in("a")
     with project.store.write() as conn:
         for state in (TaskState.RUNNING, TaskState.SUBMITTED, TaskState.VERIFYING):
@@ -113,3 +118,24 @@ def test_work_that_changes_lfsconfig_goes_back_whatever_its_scope(tmp_path: Path
     state, note = _task(project)
     assert state is TaskState.RUNNING and "Your branch changes .lfsconfig" in note
     assert not (project.paths.worktree("a") / "accepted").exists()
+
+
+def test_a_task_branch_checked_out_in_a_checkout_of_yours_waits_and_uses_no_round(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Found by a probe: a person checked out czar/a to look at it; git refused to bring the
+    agent's commit in, and czar took that for work with no commits: three rounds, then failed."""
+    yours = tmp_path / "yours"
+    project, actions = _handed_in(tmp_path, "a\n", "", yours=yours)
+    actions.verify("a")
+    task = next(t for t in project.store.tasks() if t.id == "a")
+    assert task.state is TaskState.SUBMITTED and task.rounds == 0
+    alerts = [str(e.payload["message"]) for e in project.store.events_after(0) if e.kind == "alert"]
+    assert len(alerts) == 1 and f"czar/a is checked out in {yours}" in alerts[0], alerts
+    git(tmp_path / "repo", "worktree", "remove", str(yours))
+    your_checkouts._seen.clear()  # (looked at again a moment later)
+    actions.bring_in_handed_in("a")
+    with project.store.write() as conn:
+        Store.move_task(conn, "a", TaskState.VERIFYING, reason="test")
+    actions.verify("a")
+    assert next(t for t in project.store.tasks() if t.id == "a").state is TaskState.APPROVED

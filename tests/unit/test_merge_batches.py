@@ -13,6 +13,7 @@ from czar.core.repository import MergeResult
 from czar.core.states import TaskState
 from czar.errors import GitError
 from czar.store.schema import tasks
+from czar.supervisor import your_checkouts
 from czar.supervisor.actions import Actions
 from czar.supervisor.merge_queue import MergeQueue
 from czar.supervisor.radar import Radar
@@ -298,7 +299,7 @@ def test_no_batch_starts_while_a_checkout_of_yours_has_the_integration_branch(tm
         sup.step()
         assert f.task("a").state is T.APPROVED  # not merging and back at each step
         del f.repo.yours[INTEGRATION]
-        sup.merge_queue._checkout = (None, 0.0)  # (the next look, a moment later)
+        your_checkouts._seen.clear()  # (the next look, a moment later)
         sup.step()
     finally:
         for pool in (sup.checks, sup.merges, sup.assigners):

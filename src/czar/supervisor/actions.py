@@ -30,7 +30,7 @@ from czar.errors import CzarError
 from czar.runtime.keyed_locks import KeyedLocks
 from czar.store.records import Attempt, Task
 from czar.store.store import Store, Tx
-from czar.supervisor import remote_sync
+from czar.supervisor import remote_sync, your_checkouts
 from czar.supervisor.checks import KILLED_RUNS, CheckResult, ChecksKilled, describe_failure, run_checks
 from czar.supervisor.project import Project
 
@@ -39,6 +39,11 @@ TAIL = 3000
 
 def branch_of(task_id: str) -> str:
     return f"czar/{task_id}"
+
+
+class BranchHeld(Exception):
+    """The task's branch is checked out in a checkout of yours: its work cannot be brought in
+    (``czar.supervisor.your_checkouts``); it is verified once that checkout is on another branch."""
 
 
 class Actions:
@@ -575,6 +580,16 @@ class Actions:
             if self._verify_again(task, str(killed)):
                 return
             problems, changed, results = [f"A check was killed by a signal, {KILLED_RUNS} times: {killed}"], [], []
+        except BranchHeld as held:
+            with self.store.write() as conn:
+                Store.move_task(
+                    conn,
+                    task_id,
+                    TaskState.SUBMITTED,
+                    expect=TaskState.VERIFYING,
+                    reason=f"{held} is checked out in a checkout of yours: verified once it is on another branch",
+                )
+            return
         checks = [{"command": r.command, "exit": r.returncode, "timed_out": r.timed_out} for r in results]
         verdict = judge(blocker, tuple(problems), task.rounds, self.p.plan.project.max_rounds)
         with self.store.write() as conn:
@@ -665,6 +680,8 @@ class Actions:
                 self.p.repo.changed_files(against, branch),
             )
             if not ahead:
+                if your_checkouts.where(self.p, branch, f"task {task.id}'s work is not brought in", fresh=True):
+                    raise BranchHeld(branch)  # (git refused to bring the work in: no fault of the work)
                 problems.append(f"There are no commits on {branch} beyond {self.integration}: commit your work.")
             outside = _outside_scope(spec.scope, claimed, changed)
             if outside:

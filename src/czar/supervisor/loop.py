@@ -43,6 +43,7 @@ from czar.runtime.ancestry import process
 from czar.store.doorbell import Listener
 from czar.store.records import Worker
 from czar.store.store import Store, TransitionRefused, Tx
+from czar.supervisor import your_checkouts
 from czar.supervisor.actions import Actions, branch_of
 from czar.supervisor.alerts import AlertSender
 from czar.supervisor.checks import CHECK
@@ -554,6 +555,8 @@ class Supervisor:
                 )
             self.say(f"task {d.task} cannot run: dependency {d.dependency} failed")
         elif isinstance(d, Verify) and d.task not in self.busy:
+            if your_checkouts.where(self.p, branch_of(d.task), f"task {d.task}'s work is not brought in") is not None:
+                return  # (its work cannot be brought in: it waits, submitted, no round used)
             with self.store.write() as conn:
                 Store.move_task(conn, d.task, TaskState.VERIFYING, expect=TaskState.SUBMITTED, reason="submitted")
             self.say(f"verifying task {d.task}")

@@ -34,7 +34,7 @@ from czar.errors import CzarError
 from czar.forge.local import ForgeRefused, InMergeQueue
 from czar.store.records import Pull, Task
 from czar.store.store import Store
-from czar.supervisor import remote_sync
+from czar.supervisor import remote_sync, your_checkouts
 from czar.supervisor.actions import Actions, branch_of
 from czar.supervisor.checks import KILLED_RUNS, ChecksKilled, describe_failure, run_checks
 from czar.supervisor.project import Project
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 TAIL = 3000
 RESOLVE_AFTER = 2  # times a task's work was made again for conflicts: then both tasks' text comes with it
-CHECKOUT_SECONDS = 2.0  # how often a checkout of yours that has the integration branch is looked at again
 OPENING_SECONDS = 1.0  # a task whose pull request is not on the forge yet is merged no sooner than this
 OPENING_ALERT = 3  # ... and after this many ``[forge] poll_seconds`` without it, a person hears
 
@@ -128,7 +127,6 @@ class MergeQueue:
         # that starts again neither says it again nor misses that it was reopened meanwhile).
         self.closed: set[str] = set()
         self.blocked: dict[str, str] = {}  # task -> the forge's rules that hold it (``blocked``), as said
-        self._checkout: tuple[Path | None, float] = (None, 0.0)  # a checkout of yours with the branch, until when
         kinds = (EventKind.FORGE_CLOSED, EventKind.FORGE_REOPENED, EventKind.FORGE_ERROR)
         with project.store.read() as conn:
             for e in Store.read_events(conn, kinds=kinds, limit=100_000):
@@ -449,25 +447,9 @@ class MergeQueue:
         return withdrawn
 
     def checked_out_by_you(self, *, fresh: bool = False) -> Path | None:
-        """A checkout of yours that has the integration branch checked out (czar's own has it
-        detached), or None. czar moves the branch under no checkout: git would leave its files as
-        they were, and `git status` there would show the run's work undone, staged, for a commit
-        to revert (found by a probe). A person hears of it once; it is asked again at most every
-        ``CHECKOUT_SECONDS`` while it lasts, unless ``fresh`` (just before a move)."""
-        now = time.monotonic()
-        if not fresh and self._checkout[0] is not None and now < self._checkout[1]:
-            return self._checkout[0]
-        where = self.git.checked_out().get(self.integration)
-        said, self._checkout = self._checkout[0], (where, now + CHECKOUT_SECONDS)
-        if where is not None and where != said:
-            message = (
-                f"{self.integration} is checked out in {where}: czar does not move a branch under your checkout, "
-                f"so nothing merges until you switch it to another branch (`git -C {where} switch "
-                f"{self.p.plan.project.base_branch}`)"
-            )
-            with self.p.store.write() as conn:
-                Store.alert(conn, "warning", message)
-        return where
+        """A checkout of yours that has the integration branch (czar's own has it detached), or
+        None: nothing merges meanwhile (``czar.supervisor.your_checkouts``)."""
+        return your_checkouts.where(self.p, self.integration, "nothing merges", fresh=fresh)
 
     def _closed_there(self, task: str, pull: Pull) -> str | None:
         """Why a person's closing of its pull request on the forge holds the task, or None. czar
