@@ -246,6 +246,31 @@ def test_two_plans_in_one_repository_never_share_branches(tmp_path: Path, czar_h
     assert "2 merged" in czar("status", str(two)).stdout
 
 
+def test_branches_of_the_plans_names_with_work_no_run_of_it_made_are_refused(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a probe: a branch of yours named czar/integration was built on, and its commit
+    went into the omnibus, "proven"; a finished run's branches, kept when the run's data was
+    another CZAR_HOME's, had the new run's tasks find nothing to do, and fail."""
+    repo = make_repo(tmp_path / "repo")
+    plan = write_plan(tmp_path, "fresh", [sim_task("a")], workers=1)
+    git(repo, "switch", "-q", "-c", "czar/integration")
+    (repo / "other.txt").write_text("not the plan's\n")
+    git(repo, "add", "other.txt")
+    git(repo, "commit", "-qm", "other")
+    git(repo, "switch", "-q", "main")
+    for command in ("validate", "up", "run"):
+        refused = czar(command, str(plan))
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, (command, refused.stderr)
+        assert "czar/integration is in this repository already, with commits main has not" in refused.stderr
+    git(repo, "branch", "-D", "czar/integration")
+    assert czar("run", str(plan), "--json", timeout=120).returncode == 0
+    assert czar("validate", str(plan)).returncode == 0  # its own branches, once it has run
+    monkeypatch.setenv("CZAR_HOME", str(tmp_path / "another-home"))
+    again = czar("validate", str(plan))
+    assert again.returncode == 2 and "czar/integration, czar/a are in this repository already" in again.stderr
+
+
 def test_init_builds_on_the_branch_the_repository_is_on(tmp_path: Path, czar_home: Path) -> None:
     repo = tmp_path / "old"
     repo.mkdir()

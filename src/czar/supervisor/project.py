@@ -23,7 +23,7 @@ from czar.core.repository import Repository
 from czar.core.scope import probe
 from czar.core.states import TERMINAL_TASK_STATES, TaskState, WorkerRole
 from czar.core.terminal import Terminal
-from czar.errors import ForgeError, PlanError, StoreError
+from czar.errors import CzarError, ForgeError, PlanError, StoreError
 from czar.forge.local import LocalForge
 from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan, load_plan
@@ -534,6 +534,43 @@ def check_neighbours(project: Project) -> None:
             f"the same names in this repository ({', '.join(named)}); give this plan {fix} of its own, or remove "
             "that project's branches and data first"
         )
+    _no_foreign_work(project, git, branches)
+
+
+def _no_foreign_work(project: Project, git: Git, branches: set[str]) -> None:
+    """Before the project's first start, no branch of its names holds work its base branch has
+    not: czar would build on it, and its omnibus would carry it into the base branch, "proven"
+    (found by a probe: a branch of yours named czar/integration, or a finished run's branches kept
+    from another CZAR_HOME, whose tasks then found nothing to do and failed)."""
+    if _has_run(project):
+        return  # its own branches, then
+    plan = project.plan
+    base = plan.project.base_branch
+    names = [plan.project.integration_branch, *(f"czar/{t.id}" for t in plan.tasks)]
+    try:
+        foreign = [b for b in names if b in branches and git.commits_ahead(base, b) > 0]
+    except CzarError:
+        return  # no base branch: `check_repository` says so
+    if foreign:
+        raise PlanError(
+            f"{plan.path}: {_few(foreign)} {'is' if len(foreign) == 1 else 'are'} in this repository already, with "
+            f"commits {base} has not, made by no run of this project (yours, or one with another CZAR_HOME): "
+            f"remove {'it' if len(foreign) == 1 else 'them'} (`git branch -D {foreign[0]}`), or give this plan "
+            "an integration_branch and task ids of its own"
+        )
+
+
+def _has_run(project: Project) -> bool:
+    """Whether any task of the project's run has started (its branches are then its own)."""
+    if not project.paths.db.exists():
+        return False
+    try:
+        return any(t.attempt_id is not None or t.state not in _UNSTARTED for t in project.store.tasks())
+    except StoreError:
+        return True  # a broken store: the command that needs it says so
+
+
+_UNSTARTED = (TaskState.PENDING, TaskState.READY)
 
 
 def open_project(plan_path: Path, *, check_repo: bool = True, owned: bool = True) -> Project:
