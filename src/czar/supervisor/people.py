@@ -21,6 +21,7 @@ from czar.runtime.ancestry import ancestry
 from czar.store.records import Task
 from czar.store.store import Store, Tx
 from czar.supervisor.actions import Actions
+from czar.supervisor.lock import holder_pid
 from czar.supervisor.project import Project
 from czar.supervisor.snapshot import PAUSED
 
@@ -162,6 +163,11 @@ def cancel(project: Project, task_id: str, reason: str = "") -> str:
     with project.store.write() as conn:
         task = _task(conn, project, task_id)
         if task.state is TaskState.MERGING:
+            if holder_pid(project.paths.supervisor_lock) is None:  # (its merge may have moved the branch already)
+                raise SupervisorError(
+                    f"task {task_id} was merging when the supervisor stopped: `czar up` ends that merge "
+                    "first; cancel it then, if it did not merge"
+                )
             raise SupervisorError(f"task {task_id} is merging now; cancel it when the merge is over")
         if task.state in (TaskState.MERGED, TaskState.CANCELLED):
             raise SupervisorError(f"task {task_id} is {task.state} already")
