@@ -600,3 +600,18 @@ def test_init_will_not_write_a_plan_into_a_fifo_or_a_device(root: Path) -> None:
     for target in (str(fifo), "/dev/null"):
         result = czar("init", "--force", target, cwd=root, timeout=30)
         assert result.returncode == 1 and "is not a regular file" in result.stderr, result
+
+
+def test_an_omnibus_before_any_run_and_a_time_limit_below_zero_are_refused_in_words(root: Path) -> None:
+    """Found by a probe: `czar omnibus` before a run said git's "fatal: Needed a single revision";
+    `czar run --timeout -1` started the whole run and stopped it at once."""
+    plan = write_plan(root, "early", [sim_task("a")], workers=1)
+    early = czar("omnibus", str(plan))
+    assert early.returncode == 1
+    assert (
+        early.stderr.strip()
+        == "czar: no run has made czar/integration yet: `czar run` makes it, and writes the omnibus at its end"
+    )
+    negative = czar("run", str(plan), "--timeout", "-1")
+    assert negative.returncode == 2 and "not in the range x>=0.1" in negative.stderr
+    assert "supervisor" not in negative.stdout  # nothing started

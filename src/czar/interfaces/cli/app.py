@@ -292,6 +292,10 @@ def omnibus(plan: PlanArg = DEFAULT_PLAN) -> None:
     from czar.supervisor import outcome
 
     project = _open(plan)
+    integration = project.plan.project.integration_branch
+    if integration not in project.git.tips(integration):
+        # (Found by a probe: git's own words, "fatal: Needed a single revision", said it.)
+        raise CzarError(f"no run has made {integration} yet: `czar run` makes it, and writes the omnibus at its end")
     if not _views().write_omnibus(project, outcome.integration_check(project)):
         raise typer.Exit(1)  # (said why on its line)
 
@@ -322,7 +326,9 @@ def run(
     plan: PlanArg = DEFAULT_PLAN,
     as_json: JsonOpt = False,
     keep_running: Annotated[bool, typer.Option("--keep-running", help="Leave workers up at the end.")] = False,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Give up after this many seconds.")] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0.1, help="Give up after this many seconds.")
+    ] = None,
 ) -> None:
     """Start (or join) a run, follow it until every task is merged or failed, and sum it up.
 
@@ -443,7 +449,7 @@ def bench(
         float | None, typer.Option("--task-seconds", min=0.5, help="Mean time a task takes (scale, dag).")
     ] = None,
     folder: Annotated[Path | None, typer.Option("--dir", help="Run it here (default: a new temp folder).")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Give up after this many seconds.")] = 900,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Give up after this many seconds.")] = 900,
     agent: Annotated[
         str | None,
         typer.Option(
