@@ -24,7 +24,7 @@ def root(tmp_path: Path, czar_home: Path) -> Path:
     return tmp_path
 
 
-def _bad(root: Path, text: str, *expected: str, command: str = "validate") -> None:
+def _bad(root: Path, text: str, *expected: str, command: str = "validate") -> list[str]:
     plan = root / "czar.toml"
     plan.write_text(text)
     result = czar(command, str(plan))
@@ -34,6 +34,7 @@ def _bad(root: Path, text: str, *expected: str, command: str = "validate") -> No
     assert all(line.startswith("czar: ") for line in lines), lines
     for fragment in expected:
         assert any(fragment in line for line in lines), (fragment, lines)
+    return lines
 
 
 GOOD_HEAD = '[project]\nname = "p"\nrepo = "repo"\n\n'
@@ -131,12 +132,14 @@ def test_a_simulated_agents_script_that_cannot_run_is_refused_before_anything_st
     # for a commit message with an apostrophe).
     broken = sim_task("a").replace("progress 1 starting", "run sed -i 's/a/b/ a.txt")
     bare = '[[tasks]]\nid = "b"\nbody = "Write b.txt."\n'
-    _bad(
+    lines = _bad(
         root,
         GOOD_HEAD + broken + bare,
-        "task 'a': its czar-sim script: line 1: No closing quotation; task 'b' has no czar-sim block",
+        "task 'a': its czar-sim script: line 1: No closing quotation",
+        "task 'b' has no czar-sim block",
         command=command,
     )
+    assert not any("task 'a'" in line and "task 'b'" in line for line in lines)  # a line each (found by a probe)
     assert holder_pid(ProjectPaths.for_project("p").supervisor_lock) is None  # nothing was started
 
 

@@ -80,7 +80,7 @@ def _before_start(project: Any) -> None:
     check(project)
     errors, warnings = sim_plans.problems(project.plan, _settled(project))
     if errors:
-        raise PlanError(f"{project.plan.path}: " + "; ".join(errors))
+        raise PlanError("\n".join(f"{project.plan.path}: {e}" for e in errors))  # a line each
     for line in [*warnings, *ignored_scopes(project), *unfound_checks(project), *dropped_tasks(project)]:
         typer.echo(f"czar: warning: {line}", err=True)
 
