@@ -166,7 +166,10 @@ class _Counting(Git):
         self.asked: list[str] = []
 
     def run(self, *args: str, **kwargs: Any) -> Any:
-        self.asked.append(args[0])
+        command = list(args)
+        while command[:1] == ["-c"]:  # (settings for this command: its name follows)
+            command = command[2:]
+        self.asked.append(command[0])
         return super().run(*args, **kwargs)
 
 
