@@ -43,6 +43,11 @@ class Attempts:
         return str(value)
 
     @staticmethod
+    def tries(conn: Connection, task_id: str) -> int:
+        """How many attempts the task has had (this one included, once made)."""
+        return int(conn.execute(select(func.count()).where(attempts.c.task_id == task_id)).scalar_one())
+
+    @staticmethod
     def new_attempt(
         conn: Connection,
         *,

@@ -268,6 +268,7 @@ class Actions:
                 branch=branch,
                 base=base,
                 prompt_chars=len(prompt),
+                tries=Store.tries(conn, task_id),  # (the attempt's id counts the whole run's)
                 **({"stacked_on": ", ".join(stacked_on)} if stacked_on else {}),
                 built_on=built_on,  # what a start made on its dependencies' approved work holds
             )

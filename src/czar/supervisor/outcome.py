@@ -263,7 +263,9 @@ def _describe(event: Event) -> str | None:
             return f"task {task}: {p['old']} -> {new} ({p['reason']})"
         return None
     if k == EventKind.TASK_ASSIGNED:
-        return f"task {task} -> {worker} (attempt {event.attempt_id}, {p['prompt_chars']} chars delivered)"
+        # Its try of the task (found by a probe: "attempt 3" of a task's first try was the run's third).
+        tried = f"try {p['tries']}" if "tries" in p else f"attempt {event.attempt_id}"
+        return f"task {task} -> {worker} ({tried}, {p['prompt_chars']} chars delivered)"
     if k == EventKind.REVIEW_STARTED:
         commit = str(p.get("commit"))[:10]
         return f"task {task}: reviewer {worker} ({p.get('agent')}) reads {commit} (round {p.get('round')})"
