@@ -74,3 +74,11 @@ def test_replay_refuses_a_range_that_is_not_one(tmp_path: Path, czar_home: Path)
     assert "Traceback" not in result.stderr
     result = czar("bench", "replay", str(repo), "nope..HEAD", "--dir", str(tmp_path / "bench2"))
     assert result.returncode != 0 and "czar: " in result.stderr and "Traceback" not in result.stderr
+    # A shallow clone lacks the history a replay makes again (found by a probe: every task failed).
+    (repo / "more.txt").write_text("more\n")
+    git(repo, "add", "more.txt")
+    git(repo, "commit", "-qm", "more")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow))
+    result = czar("bench", "replay", str(shallow), "HEAD~1..HEAD", "--dir", str(tmp_path / "bench3"))
+    assert result.returncode != 0 and "is a shallow clone: a replay needs its history whole" in result.stderr

@@ -136,6 +136,9 @@ def run(
         raise CzarError(f"{span!r}: give a range A..B")
     if not Git(source).is_repo():
         raise CzarError(f"{source} is not a git repository")
+    if Git(source).out("rev-parse", "--is-shallow-repository").strip() == "true":
+        # (Found by a probe: every task failed, its commit's parent not in the replay's clone.)
+        raise CzarError(f"{source} is a shallow clone: a replay needs its history whole (`git fetch --unshallow`)")
     root = (folder or Path(tempfile.mkdtemp(prefix="czar-bench-replay-"))).resolve()
     root.mkdir(parents=True, exist_ok=True)
     a, b = copy_repository(source.resolve(), start, end, root / "repo")
