@@ -289,9 +289,11 @@ def test_init_writes_a_plan_for_any_branch_name_and_outside_the_repository(tmp_p
     """Found by a probe: a branch named `fix"quote` made a plan that did not parse; a plan written
     outside the repository (`czar init /elsewhere/plan.toml` run in it) named its own folder."""
     repo = make_repo(tmp_path / "repo")
-    git(repo, "switch", "-q", "-c", 'fix"quote')
-    assert czar("init", cwd=repo).returncode == 0
-    assert czar("validate", cwd=repo).returncode == 0
+    for branch in ('fix"quote', "feat{repo}"):  # (found by a review: its braces were filled in)
+        git(repo, "switch", "-q", "-c", branch)
+        assert czar("init", "--force", cwd=repo).returncode == 0
+        ok = czar("validate", cwd=repo)
+        assert ok.returncode == 0, (branch, ok.stderr)
     elsewhere = tmp_path / "plans" / "czar.toml"
     elsewhere.parent.mkdir()
     written = czar("init", str(elsewhere), cwd=repo)

@@ -52,6 +52,11 @@ def test_retry_gives_a_failed_task_and_those_it_blocked_another_go(tmp_path: Pat
         people.retry(f.project, "a")
     with pytest.raises(SupervisorError, match="no task 'zz'"):
         people.retry(f.project, "zz")
+    with f.project.store.write() as conn:
+        Store.move_task(conn, "a", T.CANCELLED, reason="test")
+        Store.move_task(conn, "b", T.FAILED, reason="test")
+    with pytest.raises(SupervisorError, match="task b waits for a, which was cancelled: it cannot run"):
+        people.retry(f.project, "b")
 
 
 def test_a_retried_task_keeps_its_failed_attempt_as_it_was(tmp_path: Path, czar_home: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,24 @@ def test_what_an_agent_puts_in_its_clones_configuration_neither_stalls_nor_redir
     assert "include" not in listed and "remote." not in listed and "partialclone" not in listed
     assert 'user.name=Agent "quoted" \\ name' in listed.splitlines()
     assert not (gitdir / "commondir").exists()
+
+
+@pytest.mark.timeout(60)
+def test_a_clone_whose_git_makes_a_fetch_wait_is_passed_by_for_a_while(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a review: a FIFO where git reads a file of the clone (packed-refs, HEAD, a ref)
+    held each fetch from it until git's time-out (two minutes), at every look at every agent's
+    work, merges included. A fetch is given a bound; a clone that took it is passed by a while."""
+    monkeypatch.setattr(checkout, "FETCH_SECONDS", 1.0)
+    g, place = _clone(tmp_path)
+    known = g.tip("czar/a")
+    (place / "a.txt").write_text("work\n")
+    git(place, "add", "a.txt")
+    git(place, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "work")
+    (place / ".git" / "packed-refs").unlink(missing_ok=True)
+    os.mkfifo(place / ".git" / "packed-refs")
+    assert checkout.harvest(g, place, "czar/a", known) == known and checkout.stuck(place)
+    started = time.monotonic()
+    assert checkout.harvest(g, place, "czar/a", known) == known  # passed by: no wait at all
+    assert time.monotonic() - started < 1.0

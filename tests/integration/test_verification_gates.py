@@ -5,13 +5,18 @@ change larger than `max_diff_lines` goes back, to be made smaller."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
+
+from czar.core.events import EventKind
 from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
 from czar.supervisor import your_checkouts
 from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project, open_project
+from czar.vcs import checkout
 from helpers import git, make_repo, sim_task, write_plan
 
 LINT = "python -c \"import sys; sys.exit('a.txt: trailing spaces' if ' \\\\n' in open('a.txt').read() else 0)\""
@@ -132,6 +137,7 @@ def test_a_task_branch_checked_out_in_a_checkout_of_yours_waits_and_uses_no_roun
     assert task.state is TaskState.SUBMITTED and task.rounds == 0
     alerts = [str(e.payload["message"]) for e in project.store.events_after(0) if e.kind == "alert"]
     assert len(alerts) == 1 and f"czar/a is checked out in {yours}" in alerts[0], alerts
+    assert f"`git -C {yours} switch main`" in alerts[0]
     git(tmp_path / "repo", "worktree", "remove", str(yours))
     your_checkouts._seen.clear()  # (looked at again a moment later)
     actions.bring_in_handed_in("a")
@@ -139,3 +145,32 @@ def test_a_task_branch_checked_out_in_a_checkout_of_yours_waits_and_uses_no_roun
         Store.move_task(conn, "a", TaskState.VERIFYING, reason="test")
     actions.verify("a")
     assert next(t for t in project.store.tasks() if t.id == "a").state is TaskState.APPROVED
+
+
+@pytest.mark.timeout(60)
+def test_work_czar_cannot_read_from_its_checkout_goes_back_saying_why(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A FIFO where git reads a file of the agent's checkout: the hand-in cannot be brought in.
+    It was judged as no commits at all; it says now that czar could not read it, and why."""
+    monkeypatch.setattr(checkout, "FETCH_SECONDS", 1.0)
+    project, actions = _handed_in(tmp_path, "a\n", "")
+    place = project.paths.worktree("a")
+    (place / "a.txt").write_text("more\n")
+    git(place, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "more")
+    task = next(t for t in project.store.tasks() if t.id == "a")
+    with project.store.write() as conn:
+        Store.emit(
+            conn,
+            EventKind.AGENT_FINISHED,
+            task="a",
+            worker="w1",
+            attempt=task.attempt_id,
+            head=git(place, "rev-parse", "HEAD"),
+        )
+    (place / ".git" / "packed-refs").unlink(missing_ok=True)
+    os.mkfifo(place / ".git" / "packed-refs")
+    actions.bring_in_handed_in("a")
+    actions.verify("a")
+    state, note = _task(project)
+    assert state is TaskState.RUNNING and "czar could not read czar/a from your checkout" in note

@@ -276,6 +276,7 @@ def test_the_integration_branch_checked_out_in_a_checkout_of_yours_is_not_moved_
     assert queue.checked_out_by_you() == tmp_path / "yours"
     alerts = [e.payload["message"] for e in f.project.store.events_after(0) if e.kind == "alert"]
     assert len(alerts) == 1 and f"{INTEGRATION} is checked out in {tmp_path / 'yours'}" in str(alerts[0])
+    assert "if that checkout is gone for good, `git worktree prune`" in str(alerts[0])  # (its folder is not there)
     del f.repo.yours[INTEGRATION]
     f.move("a", T.MERGING)
     f.move("b", T.MERGING)

@@ -316,3 +316,5 @@ def test_a_pattern_an_agent_claims_cannot_freeze_the_supervisor() -> None:
     assert matches("zz/" + "*a" * 10 + "*b", "zz/" + "a" * 254 + "b")
     deep = "/".join(["a"] * 2000)
     assert not matches("**/a/**/a/**/a/**/b", deep) and matches("**/a/**/a/**/a/**/a", deep)
+    # Two stars a name, but six names (found by a review: minutes of backtracking).
+    assert not matches("src/" + "*a*/" * 6 + "b", "src/" + ("a" * 40 + "/") * 6 + "c")

@@ -121,9 +121,11 @@ def matches(pattern: str, path: str) -> bool:
 @lru_cache(maxsize=4096)
 def _tame(pattern: str) -> bool:
     """Whether the regex of ``pattern`` backtracks little whatever the path: one ``**`` at most,
-    and two ``*`` at most in a name (so at worst the square of a name's length)."""
+    and two ``*`` at most in the whole pattern (so at worst the square of the path's length:
+    backtracking multiplies across names, ``*a*/*a*/*a*/...`` as much as within one)."""
     segments = pattern.split("/")
-    return sum(seg == "**" for seg in segments) <= 1 and all(seg == "**" or seg.count("*") <= 2 for seg in segments)
+    stars = sum(seg.count("*") for seg in segments if seg != "**")
+    return sum(seg == "**" for seg in segments) <= 1 and stars <= 2
 
 
 # A step of a pattern: a character ("c" and it), one of a name ("?", or "[" and a class's regex),

@@ -33,6 +33,7 @@ from czar.store.store import Store, Tx
 from czar.supervisor import remote_sync, your_checkouts
 from czar.supervisor.checks import KILLED_RUNS, CheckResult, ChecksKilled, describe_failure, run_checks
 from czar.supervisor.project import Project
+from czar.vcs import checkout as task_checkout
 
 TAIL = 3000
 
@@ -676,6 +677,15 @@ class Actions:
         results: list[CheckResult] = []
         against = self._compared_with(task)
         try:
+            handed = self._handed_in(attempt.id)
+            if handed is not None and self.p.repo.tips().get(branch) != handed:
+                # Not brought in: git refused (the branch checked out in a checkout of yours), or
+                # the clone made it wait. The work would be judged as it was before, or as none.
+                if your_checkouts.where(self.p, branch, f"task {task.id}'s work is not brought in", fresh=True):
+                    raise BranchHeld(branch)  # no fault of the work
+                if task_checkout.stuck(Path(attempt.worktree)):
+                    problems.append(unreadable_message(branch))
+                    return problems, changed, results
             ahead, changed = known or (
                 self.p.repo.commits_ahead(against, branch) > 0,
                 self.p.repo.changed_files(against, branch),
@@ -930,6 +940,14 @@ def _outside_scope(scope: tuple[str, ...], claimed: tuple[str, ...], changed: li
 # of the agent's choosing (loopback, or anywhere, carrying what it likes in the address). Whatever
 # its scope says, such a change is a person's to make.
 POINTS_ELSEWHERE = ".lfsconfig"
+
+
+def unreadable_message(branch: str) -> str:
+    return (
+        f"czar could not read {branch} from your checkout: git waited on a file of its .git folder and was "
+        "stopped (a FIFO, a device or a link where git reads a file: HEAD, a ref, packed-refs, an object). Make "
+        "it a plain git repository again, commit, and finish again."
+    )
 
 
 def elsewhere_message(integration: str) -> str:

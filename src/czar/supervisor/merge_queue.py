@@ -497,7 +497,9 @@ class MergeQueue:
         reason."""
         said = self.refused.get(task, (0.0, ""))[1]
         self.refused[task] = (time.monotonic() + self.p.plan.forge.poll_seconds, why)
-        if why == said or quiet:  # waiting in the forge's own merge queue is no trouble
+        # Compared as the event keeps it (a restart reads that); waiting in the forge's own merge
+        # queue (``quiet``) is no trouble.
+        if why[-2000:] == said[-2000:] or quiet:
             return
         with self.p.store.write() as conn:
             Store.emit(conn, EventKind.FORGE_ERROR, task=task, doing="merge", message=why[-2000:])

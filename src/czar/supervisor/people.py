@@ -117,11 +117,18 @@ def retry(project: Project, task_id: str) -> str:
         if task.state is not TaskState.FAILED:
             raise SupervisorError(f"task {task_id} is {task.state}; only a failed task can be retried")
         # One that failed with a dependency would fail again at once, the dependency failed still.
-        failed = [d for d in task.spec.depends_on if Store.task(conn, d).state is TaskState.FAILED]
+        ended = {d: Store.task(conn, d).state for d in task.spec.depends_on}
+        failed = [d for d, s in ended.items() if s is TaskState.FAILED]
         if failed:
             raise SupervisorError(
                 f"task {task_id} waits for {', '.join(failed)}, which failed: `czar retry {failed[0]}` "
                 f"(task {task_id} goes again with it)"
+            )
+        cancelled = [d for d, s in ended.items() if s is TaskState.CANCELLED]
+        if cancelled:
+            raise SupervisorError(
+                f"task {task_id} waits for {', '.join(cancelled)}, which was cancelled: it cannot run; take that "
+                "dependency out of the plan first"
             )
         again = [task_id, *_blocked_by(conn, task_id)]
         for t in again:

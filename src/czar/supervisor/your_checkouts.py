@@ -42,11 +42,15 @@ def where(project: Project, branch: str, waits: str, *, fresh: bool = False) -> 
                 _said.pop((repo, branch), None)
             return there
         _said[(repo, branch)] = there
+    if there.exists():
+        until = f"switch it to another branch (`git -C {there} switch {project.plan.project.base_branch}`)"
+    else:  # a drive not mounted now, or a folder moved or deleted: git still counts it
+        until = "switch it to another branch there, or, if that checkout is gone for good, `git worktree prune`"
     with project.store.write() as conn:
         Store.alert(
             conn,
             "warning",
             f"{branch} is checked out in {there}: czar moves no branch under your checkout, so {waits} until you "
-            f"switch it to another branch (`git -C {there} switch {project.plan.project.base_branch}`)",
+            f"{until}",
         )
     return there

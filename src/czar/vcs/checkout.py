@@ -18,6 +18,7 @@ import functools
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,7 +66,7 @@ def make(git: Git, path: Path, branch: str) -> None:
     Made beside it and moved in whole: a crash midway leaves no half clone where one is expected."""
     if not path.is_symlink() and (path / ".git").is_file():
         # A worktree made by an earlier czar: its branch must leave it before a clone can take it.
-        git.run("worktree", "remove", "--force", "--end-of-options", str(path), check=False)
+        git.remove_worktree(path)
     untrusted.remove(path)  # a clone left half made by a crash: nothing of value in it yet
     making = path.with_name(f".{path.name}.making")
     untrusted.remove(making, ignore_errors=True)
@@ -210,12 +211,34 @@ def show_ref(path: Path, branch: str, commit: str) -> bool:
 
 def harvest(git: Git, path: Path, branch: str, known: str | None) -> str | None:
     """Bring the clone's ``branch`` into the repository if it moved from ``known``; returns the
-    repository's tip of ``branch`` afterwards (``known`` if nothing moved or it cannot be read)."""
+    repository's tip of ``branch`` afterwards (``known`` if nothing moved or it cannot be read).
+    A look, not a need: a clone whose git made a fetch wait is passed by for a while, and one
+    being fetched from already is not waited for."""
     now = tip(path, branch)
-    if now is None or now == known:
+    if now is None or now == known or stuck(path):
         return known
-    with _fetching(branch):
+    lock = _fetching(branch)
+    if not lock.acquire(blocking=False):
+        return known  # (another thread brings it in now: the next look sees it)
+    try:
         return _fetch(git, path, branch, known)
+    finally:
+        lock.release()
+
+
+# An agent owns its clone's git folder: a FIFO in place of a file git reads there (HEAD, a ref,
+# packed-refs, an object) holds a fetch from it until its time-out (found by a probe: every look
+# at every agent's work waited, merges too). A fetch from a clone is given FETCH_SECONDS (a local
+# fetch of one branch takes well under one); a clone that took longer is passed by for
+# STUCK_SECONDS by the looks, and its task's own verification says why it could not be read.
+FETCH_SECONDS = 20.0
+STUCK_SECONDS = 300.0
+_stuck: dict[Path, float] = {}  # clone -> until when looks pass it by
+
+
+def stuck(path: Path) -> bool:
+    """Whether a fetch from the clone at ``path`` timed out a while ago (looks pass it by)."""
+    return _stuck.get(path, 0.0) > time.monotonic()
 
 
 # One fetch into a branch at a time in this process: of two fetches into one branch at once (the
@@ -297,8 +320,13 @@ def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
         str(path),
         f"+{source}:refs/heads/{branch}",
         check=False,
+        timeout=FETCH_SECONDS,
     )
-    if fetched.ok:
+    if fetched.timed_out:
+        _stuck[path] = time.monotonic() + STUCK_SECONDS
+        log.warning("git waited on the clone %s for %g s and was stopped: passed by for a while", path, FETCH_SECONDS)
+    elif fetched.ok:
+        _stuck.pop(path, None)
         lfs.bring(path, git.repo)  # the large files its commits point to, which a fetch leaves behind
     return fetched.ok
 
@@ -351,5 +379,5 @@ def exclude(path: Path, names: tuple[str, ...], patterns: tuple[str, ...] = ()) 
 
 def remove(git: Git, path: Path) -> None:
     if not path.is_symlink() and (path / ".git").is_file():
-        git.run("worktree", "remove", "--force", "--end-of-options", str(path), check=False)
+        git.remove_worktree(path)
     untrusted.remove(path, ignore_errors=True)

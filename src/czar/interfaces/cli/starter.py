@@ -80,15 +80,17 @@ def starter_plan(base_branch: str, name: str = "my-project", repo: str = ".") ->
     pad = " " * max(1, 40 - len(f"base_branch = {base}"))
     project_pad = " " * max(1, 40 - len(f"name = {quoted_name}"))
     repo_pad = " " * max(1, 40 - len(f"repo = {quoted_repo}"))
-    return (
-        STARTER_PLAN.replace("{pad}", pad)
-        .replace("{base_quoted}", base)
-        .replace("{base_branch}", base_branch)
-        .replace("{project_pad}", project_pad)
-        .replace("{project_name}", quoted_name)  # not "{name}": the sample's Python holds one
-        .replace("{repo_pad}", repo_pad)
-        .replace("{repo}", quoted_repo)
-    )
+    values = {
+        "pad": pad,
+        "base_quoted": base,
+        "base_branch": base_branch,
+        "project_pad": project_pad,
+        "project_name": quoted_name,  # not "{name}": the sample's Python holds one
+        "repo_pad": repo_pad,
+        "repo": quoted_repo,
+    }
+    # In one pass: a branch named `feat{repo}` must not have its own braces filled in.
+    return re.sub(r"\{(" + "|".join(values) + r")\}", lambda m: values[m.group(1)], STARTER_PLAN)
 
 
 def _toml(text: str) -> str:
