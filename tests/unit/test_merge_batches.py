@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from czar.core.repository import MergeResult
-from czar.core.states import TaskState
+from czar.core.states import TaskState, WorkerState
 from czar.errors import GitError
 from czar.store.schema import tasks
+from czar.store.store import Store
 from czar.supervisor import your_checkouts
 from czar.supervisor.actions import Actions
 from czar.supervisor.merge_queue import MergeQueue
@@ -306,3 +307,37 @@ def test_no_batch_starts_while_a_checkout_of_yours_has_the_integration_branch(tm
         for pool in (sup.checks, sup.merges, sup.assigners):
             pool.shutdown(wait=True)
     assert f.task("a").state is T.MERGED
+
+
+def test_a_task_whose_branch_a_person_has_checked_out_waits_to_start_afresh_and_uses_no_try(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Found by a review: starting a task afresh resets its branch, which git refuses while a
+    checkout of yours has it: each refusal counted as a failed start, and the task failed."""
+    import io
+
+    from czar.supervisor.loop import Supervisor
+
+    f = on_fakes(tmp_path, ["a"], workers=1)
+    f.repo.branch("czar/a", INTEGRATION)
+    f.repo.commit("czar/a", {"a.txt": "wrong\n"}, "a: the wrong task's work")
+    with f.project.store.write() as conn:
+        Store.move_task(conn, "a", T.READY, reason="test", fresh=1)
+        Store.set_worker(conn, "w1", state=WorkerState.IDLE)
+    f.repo.yours["czar/a"] = tmp_path / "yours"
+    sup = Supervisor(f.project, out=io.StringIO())
+    try:
+        for _ in range(3):
+            sup.failed_starts.pop("a", None)  # (its rest over)
+            sup.step()
+        assert f.task("a").state is T.READY and sup.failed_starts["a"][0] == 0
+        alerts = [e.payload["message"] for e in f.project.store.events_after(0) if e.kind == "alert"]
+        assert len(alerts) == 1 and "czar/a is checked out in" in str(alerts[0]) and "does not start" in str(alerts[0])
+        del f.repo.yours["czar/a"]
+        your_checkouts._seen.clear()
+        sup.failed_starts.pop("a", None)
+        sup.step()
+        assert f.task("a").state is T.ASSIGNED
+    finally:
+        for pool in (sup.checks, sup.merges, sup.assigners):
+            pool.shutdown(wait=True)

@@ -503,7 +503,11 @@ class Supervisor:
         except CzarError as exc:
             # git refused (a branch or clone it cannot make): the task stays ready and rests, longer
             # each time (tried again at once, it failed thousands of times a minute), and the other
-            # tasks start meanwhile; a person hears when it keeps failing.
+            # tasks start meanwhile; a person hears when it keeps failing. Its branch checked out
+            # in a checkout of yours (git will not move it) is no try: said once, it waits for you.
+            if your_checkouts.where(self.p, branch_of(d.task), f"task {d.task} does not start", fresh=True):
+                self.failed_starts[d.task] = (0, self.p.clock.monotonic() + START_RETRY[0])
+                return
             failures = self.failed_starts.get(d.task, (0, 0.0))[0] + 1
             first, most = START_RETRY
             rest = min(most, first * 2 ** min(failures - 1, 16))

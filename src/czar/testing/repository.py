@@ -304,6 +304,10 @@ class FakeRepository:
         return True
 
     def reset_branch(self, branch: str, to: str) -> None:
+        if branch in self.yours:  # as git: it moves no branch checked out in a worktree
+            raise GitError(
+                f"git branch --force failed: fatal: cannot force update the branch '{branch}' used by worktree"
+            )
         self.branches[branch] = self.tip(to)
 
     def has_checkout(self, checkout: Path) -> bool:
