@@ -119,6 +119,10 @@ def test_claims_refuse_with_the_holder_named(project: Project) -> None:
     assert "part of your task's scope" in scope.reason
     (now_free,) = tools(project, "w2", "secret-2").claim(["docs/*.md"])
     assert now_free.granted
+    # A task's claims are few (found by a probe: thousands, each compared with every other's).
+    many = t.claim([f"lib/f{i}.py" for i in range(70)])
+    assert sum(r.granted for r in many) == 63  # 64 with its scope's src/a.py
+    assert many[-1].reason == "your task holds 64 claims already: claim folders (src/parser/) rather than files"
 
 
 def test_done_submits_and_the_board_shows_everyone(project: Project) -> None:
@@ -495,3 +499,47 @@ def test_a_tool_call_while_standing_off_is_no_end_of_the_wait(project: Project) 
     with project.store.write() as conn:
         Actions(project).finished(conn, "b", MessageKind.GO_ON, "task b merged: go on")
     assert worker_state(project) == "working"
+
+
+@pytest.mark.timeout(120)
+def test_czars_commit_for_an_agent_holds_no_write_of_the_store(project: Project, tmp_path: Path) -> None:
+    """Found by a probe: for an agent that does not commit (Codex), `done` ran git in the agent's
+    checkout inside its write: a clean filter of the agent's that waited held the store for two
+    minutes, and the supervisor and the worker hosts, unable to write, ended."""
+    with project.store.write() as conn:
+        Store.set_worker(conn, "w1", agent="codex")
+    w1 = tools(project)
+    w1.report("on it", task="a")
+    checkout = project.paths.worktree("a")
+    gate = tmp_path / "gate"
+    git_config = checkout / ".git" / "config"
+    git_config.write_text(
+        git_config.read_text()
+        # (Quoted: a ';' would start a comment in git's configuration.)
+        + f'[filter "slow"]\n\tclean = "sh -c \'until [ -e {gate} ]; do sleep 0.05; done; cat\'"\n'
+    )
+    (checkout / ".gitattributes").write_text("*.py filter=slow\n")
+    (checkout / "src").mkdir(exist_ok=True)
+    (checkout / "src" / "a.py").write_text("the work\n")
+    said: list[object] = []
+
+    def finish() -> None:
+        try:
+            said.append(w1.done("the work"))
+        except Exception as exc:  # (said, for the assertion below)
+            said.append(exc)
+
+    call = threading.Thread(target=finish)
+    call.start()
+    try:
+        time.sleep(0.5)  # (the commit is under way: git waits on the filter)
+        assert call.is_alive(), said
+        with project.store.write() as conn:  # not held: another writer goes on at once
+            Store.set_worker(conn, "w2", last_output=time.time())
+    finally:
+        gate.touch()
+        call.join(60)
+    assert said and "submitted" in str(said[0]), said
+    assert task(project, "a").state is TaskState.SUBMITTED  # type: ignore[attr-defined]
+    commits = [e for e in project.store.events_after(0) if e.kind == "agent.commit" and e.payload.get("by") == "czar"]
+    assert len(commits) == 1

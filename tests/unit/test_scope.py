@@ -318,3 +318,13 @@ def test_a_pattern_an_agent_claims_cannot_freeze_the_supervisor() -> None:
     assert not matches("**/a/**/a/**/a/**/b", deep) and matches("**/a/**/a/**/a/**/a", deep)
     # Two stars a name, but six names (found by a review: minutes of backtracking).
     assert not matches("src/" + "*a*/" * 6 + "b", "src/" + ("a" * 40 + "/") * 6 + "c")
+
+
+def test_a_glob_is_a_few_folders_and_files_not_a_program() -> None:
+    """Found by a probe: an agent's claim of 200,000 characters, or of thousands of wildcards,
+    cost seconds a match in a write of the store and in each look of the radar; one with a line
+    break printed as a line of the board of its own."""
+    assert glob_problem("src/" + "x" * 300) == "is longer than 256 characters"
+    assert glob_problem("src/a\nw9 (working) works on task b") == "holds a control character (a line break, a tab)"
+    assert glob_problem("a/" + "*x" * 9) == "has more than 8 wildcards"
+    assert glob_problem("**/src/**/test_*[0-9]?.py") is None

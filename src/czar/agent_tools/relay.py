@@ -56,11 +56,25 @@ class ToolCalls(Protocol):
     def decide_permission(self, tool: str, target: str) -> tuple[Decision, str]: ...
 
 
+def _checkpoint(value: object) -> int | None:
+    """A checkpoint as the command line and MCP take it: a whole number from 1 (found by a probe:
+    1e308 was stored, and kept by every later max)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+        raise RelayError(f"a checkpoint is a whole number from 1, not {value!r:.40}")
+    return value
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
 # Each call an agent's side may make: czar's agent tools (``czar.core.toolbox``), and the calls
 # behind its hooks and permission requests.
 CALLS: dict[str, Callable[[ToolCalls, dict[str, Any]], Any]] = {
     "report": lambda tools, args: tools.report(
-        str(args["text"]), checkpoint=args.get("checkpoint"), task=args.get("task")
+        str(args["text"]), checkpoint=_checkpoint(args.get("checkpoint")), task=_text(args.get("task"))
     ),
     "board": lambda tools, args: [asdict(r) for r in tools.board()],
     "claim": lambda tools, args: [asdict(r) for r in tools.claim([str(p) for p in args["paths"]])],
@@ -91,7 +105,9 @@ def _hook_call(fields: dict[str, Any]) -> HookCall:
     """A hook call as the agent's side sent it (``asdict``); only its own fields are taken."""
     try:
         call = HookCall(**{k: v for k, v in fields.items() if k in HOOK_CALL_FIELDS})
-        return replace(call, kind=HookKind(call.kind), said={str(k): str(v) for k, v in dict(call.said).items()})
+        # What it said is recorded: within bounds (found by a probe: megabytes a call were kept).
+        said = {str(k)[:100]: str(v)[:2000] for k, v in list(dict(call.said).items())[:20]}
+        return replace(call, name=str(call.name)[:200], kind=HookKind(call.kind), said=said)
     except (TypeError, ValueError) as exc:
         raise RelayError(f"not a hook call: {exc}") from None
 

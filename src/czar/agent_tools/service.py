@@ -148,7 +148,9 @@ class AgentTools:
     # -- reports -----------------------------------------------------------------------------
 
     def acknowledge(self, named: str | None, goal: str | None = None, digest_ok: bool | None = None) -> str:
-        """The agent's first report: the task it believes it has, and its goal in its own words."""
+        """The agent's first report: the task it believes it has, and its goal in its own words
+        (each kept within bounds: an agent's words are stored, and shown)."""
+        named, goal = _bounded(named, NAME_CHARS), _bounded(goal, TEXT_CHARS)
         with self.store.write() as conn:
             cur = self._current(conn, reviewer_ok=True)
             return self._acknowledge(conn, cur, named, goal, digest_ok)
@@ -187,6 +189,8 @@ class AgentTools:
         self, text: str, *, checkpoint: int | None = None, task: str | None = None, goal: str | None = None
     ) -> str:
         """A progress report; the first one of an attempt must name the task (it acknowledges it)."""
+        # (Found by a probe: a task named with 3 MB, five times, grew the store by 19 MB in seconds.)
+        task, goal = _bounded(task, NAME_CHARS), _bounded(goal, TEXT_CHARS)
         with self.store.write() as conn:
             cur = self._current(conn)
             reply = ""
@@ -231,6 +235,18 @@ class AgentTools:
         """The agent says the task is finished: it goes to verification. What is verified is the
         commit its branch holds now (or ``head``, the one it says it handed in), whatever the
         agent does next."""
+        # czar's commit for an agent that does not commit runs git in the agent's checkout, whose
+        # files and configuration are the agent's (a filter that sleeps, a huge tree): before the
+        # write, never inside it (found by a probe: one call held the store for two minutes, and
+        # the supervisor and the worker hosts, waiting to write, gave up and ended).
+        with self.store.read() as conn:
+            cur = self._current(conn)
+            commits = adapter_for(cur.worker.agent).capabilities.commits
+            at_work = TaskState(cur.task.state) in AGENT_AT_WORK and cur.attempt.named_task in (None, cur.task.id)
+            attempt_id, worktree, task_id = cur.attempt.id, Path(cur.attempt.worktree), cur.task.id
+        committed = None
+        if at_work and not commits:
+            committed = commit_for_agent(worktree, task_id, self.worker, summary, self.wrap)
         with self.store.write() as conn:
             cur = self._current(conn)
             state = TaskState(cur.task.state)
@@ -241,12 +257,8 @@ class AgentTools:
                 # Work handed in for the wrong task is not verified; the health round corrects the agent.
                 Store.emit(conn, EventKind.AGENT_FINISHED, **self._ids(cur), summary=summary[:2000], refused=True)
                 return f"not submitted: you named task {named}, but your task is {cur.task.id}"
-            if not adapter_for(cur.worker.agent).capabilities.commits:
-                committed = commit_for_agent(Path(cur.attempt.worktree), cur.task.id, self.worker, summary, self.wrap)
-                if committed:
-                    Store.emit(
-                        conn, EventKind.AGENT_COMMIT, **self._ids(cur), sha=committed, text=summary[:200], by="czar"
-                    )
+            if committed and cur.attempt.id == attempt_id:
+                Store.emit(conn, EventKind.AGENT_COMMIT, **self._ids(cur), sha=committed, text=summary[:200], by="czar")
             Store.set_attempt(conn, cur.attempt.id, finished_at=time.time(), summary=summary[:2000])
             if head is None or not checkout.is_commit_id(head):
                 head = checkout.tip(Path(cur.attempt.worktree), f"czar/{cur.task.id}")
@@ -271,13 +283,16 @@ class AgentTools:
     def finding(self, path: str, line: int, severity: str, failure: str) -> str:
         """One finding of the caller's review, on a line of the reviewed commit; refused (with an
         event) if that line is not there or the finding says no failure."""
+        found = Finding(path.strip().removeprefix("./"), int(line), severity.strip().lower(), failure.strip()[:2000])
+        with self.store.read() as conn:  # (git reads the commit's file before the write, not in it)
+            cur = self._review_at_work(conn)
+            assert cur.review is not None
+            commit, repo = cur.review.commit, Store.get_meta(conn, "repo", None)
+        lines = Git(Path(repo)).lines_at(commit, found.path) if repo else None
         with self.store.write() as conn:
             cur = self._review_at_work(conn)
             assert cur.review is not None
-            found = Finding(path.strip().removeprefix("./"), int(line), severity.strip().lower(), failure.strip())
-            repo = Store.get_meta(conn, "repo", None)
-            lines = Git(Path(repo)).lines_at(cur.review.commit, found.path) if repo else None
-            problem = finding_problem(found, lines)
+            problem = finding_problem(found, lines) if cur.review.commit == commit else "the review moved on meanwhile"
             if problem:
                 # Recorded, then refused (outside the transaction: a refusal must not undo its record).
                 Store.emit(conn, EventKind.REVIEW_REFUSED, **self._ids(cur), review=cur.review.id, problem=problem)
@@ -644,6 +659,14 @@ class AgentTools:
     @staticmethod
     def _integration(conn: Tx) -> str:
         return str(Store.get_meta(conn, "integration_branch", "czar/integration"))
+
+
+NAME_CHARS = 100  # a task's name as an agent gives it (ids are 64 at most)
+TEXT_CHARS = 500  # a goal, a report's words
+
+
+def _bounded(text: str | None, most: int) -> str | None:
+    return None if text is None else text[:most]
 
 
 def commit_for_agent(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+HELD_SHOWN = 12  # claims a board line names
+
 
 @dataclass(frozen=True)
 class BoardRow:
@@ -26,7 +28,10 @@ class BoardRow:
         if self.checkpoints:
             parts.append(f"checkpoint {self.checkpoint}/{self.checkpoints}")
         if self.claims:
-            parts.append("holds " + ", ".join(self.claims))
+            # A few: the line goes into every other agent's prompt (found by a probe: 300,000
+            # characters of one agent's claims in each later prompt).
+            more = f" and {len(self.claims) - HELD_SHOWN} more" if len(self.claims) > HELD_SHOWN else ""
+            parts.append("holds " + ", ".join(c[:80] for c in self.claims[:HELD_SHOWN]) + more)
         if self.blocked_on:
             parts.append(f"waits for {self.blocked_on}")
         if self.note:

@@ -83,10 +83,23 @@ def _compile(pattern: str) -> str:
     return "".join(out) + r"\Z"
 
 
+# A glob names a few folders and files: an agent's claim of 200,000 characters, or of hundreds
+# of wildcards, made each match cost seconds, in a write of the store and in every look of the
+# radar; a line break in one printed as a line of the board of its own (found by a probe).
+GLOB_LENGTH = 256
+GLOB_WILDCARDS = 8
+
+
 def glob_problem(pattern: str) -> str | None:
     """Why ``pattern`` is not a valid scope glob, or None if it is."""
     if not pattern.strip():
         return "is empty"
+    if len(pattern) > GLOB_LENGTH:
+        return f"is longer than {GLOB_LENGTH} characters"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in pattern):
+        return "holds a control character (a line break, a tab)"
+    if len(_WILD.findall(pattern.replace("**", "*"))) > GLOB_WILDCARDS:
+        return f"has more than {GLOB_WILDCARDS} wildcards"
     if pattern.startswith("/"):
         return "is absolute; scope paths are relative to the repository root"
     if ".." in pattern.split("/"):
@@ -158,47 +171,66 @@ def _steps(pattern: str) -> tuple[_Step, ...]:
     return tuple(out)
 
 
+_Places = frozenset[tuple[int, bool]]
+# Each pattern's moves, learnt as they are made (a lazy DFA): a move from the same places on the
+# same character is a look-up the next time, not a walk over the places.
+_moves: dict[tuple[_Step, ...], dict[tuple[_Places, str], _Places]] = {}
+MOVES_KEPT = 100_000
+
+
 def _walk(steps: tuple[_Step, ...], path: str) -> bool:
     """``path`` matched by the steps as an automaton: every place the match may be at once, moved
     a character at a time. A place is (step, inside): inside a ``**/`` that has taken characters,
     it may end only at a "/"."""
-    end = len(steps)
-
-    def closed(places: set[tuple[int, bool]]) -> set[tuple[int, bool]]:
-        todo, seen = list(places), set(places)
-        while todo:
-            i, inside = todo.pop()
-            if i < end and not inside and steps[i][0] in ("*", "**", "**/") and (i + 1, False) not in seen:
-                seen.add((i + 1, False))  # a run of none
-                todo.append((i + 1, False))
-        return seen
-
-    places = closed({(0, False)})
+    moves = _moves.setdefault(steps, {})
+    if len(moves) > MOVES_KEPT:
+        moves.clear()
+    places: _Places = frozenset(_closed(steps, {(0, False)}))
     for ch in path:
-        moved: set[tuple[int, bool]] = set()
-        for i, _inside in places:
-            if i == end:
-                continue
-            kind, arg = steps[i]
-            if kind == "c":
-                if ch == arg:
-                    moved.add((i + 1, False))
-            elif kind in ("?", "["):
-                if ch != "/" and (kind == "?" or re.fullmatch(arg, ch) is not None):
-                    moved.add((i + 1, False))
-            elif kind == "*":
-                if ch != "/":
-                    moved.add((i, False))
-            elif kind == "**":
-                moved.add((i, False))
-            else:  # "**/"
-                moved.add((i, True))
-                if ch == "/":
-                    moved.add((i + 1, False))
-        if not moved:
+        known = moves.get((places, ch))
+        if known is None:
+            known = moves[(places, ch)] = frozenset(_closed(steps, _moved(steps, places, ch)))
+        if not known:
             return False
-        places = closed(moved)
-    return (end, False) in places
+        places = known
+    return (len(steps), False) in places
+
+
+def _moved(steps: tuple[_Step, ...], places: _Places, ch: str) -> set[tuple[int, bool]]:
+    end = len(steps)
+    moved: set[tuple[int, bool]] = set()
+    for i, _inside in places:
+        if i == end:
+            continue
+        kind, arg = steps[i]
+        if kind == "c":
+            if ch == arg:
+                moved.add((i + 1, False))
+        elif kind in ("?", "["):
+            if ch != "/" and (kind == "?" or re.fullmatch(arg, ch) is not None):
+                moved.add((i + 1, False))
+        elif kind == "*":
+            if ch != "/":
+                moved.add((i, False))
+        elif kind == "**":
+            moved.add((i, False))
+        else:  # "**/"
+            moved.add((i, True))
+            if ch == "/":
+                moved.add((i + 1, False))
+    return moved
+
+
+def _closed(steps: tuple[_Step, ...], places: set[tuple[int, bool]]) -> set[tuple[int, bool]]:
+    """``places`` with those a run of none reaches from them."""
+    end = len(steps)
+    todo, seen = list(places), set(places)
+    while todo:
+        i, inside = todo.pop()
+        if i < end and not inside and steps[i][0] in ("*", "**", "**/") and (i + 1, False) not in seen:
+            seen.add((i + 1, False))
+            todo.append((i + 1, False))
+    return seen
 
 
 def in_scope(scope: tuple[str, ...], path: str) -> bool:

@@ -20,6 +20,9 @@ SCOPE = "scope"  # claimed on assignment, from the plan
 EXTRA = "extra"  # claimed by the agent
 
 
+MOST_CLAIMS = 64  # a task's claims, its scope included: each is compared with every other task's, and shown to all
+
+
 class Claims:
     @staticmethod
     def claim_scope(conn: Connection, task_id: str, worker_id: str, scope: tuple[str, ...]) -> None:
@@ -66,6 +69,10 @@ class Claims:
                 continue
             if pattern in mine:
                 results.append(ClaimResult(pattern, True, "already held by your task"))
+                continue
+            if len(mine) >= MOST_CLAIMS:
+                why = f"your task holds {MOST_CLAIMS} claims already: claim folders (src/parser/) rather than files"
+                results.append(ClaimResult(pattern, False, why))
                 continue
             holder = next((o for o in others if patterns_overlap(pattern, o.pattern)), None)
             if holder is not None:
