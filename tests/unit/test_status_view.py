@@ -103,6 +103,10 @@ def test_an_alert_is_one_line_whatever_an_agent_put_in_it() -> None:
     [alert] = [line for line in lines if "Which one?" in line]
     assert "all checks passed" in alert and "<U+202E>evil" in alert
     assert not any(line.lstrip().startswith("20:00:00") for line in lines)
+    asked = {**_data()["workers"][0], "detail": said}
+    console = Console(record=True, width=300)
+    views.print_status({**_data(), "workers": [asked]}, console)
+    assert not any("20:00:00" in line and "Which one?" not in line for line in console.export_text().splitlines())
 
 
 def test_a_short_row_is_refused_rather_than_shifted() -> None:

@@ -91,8 +91,9 @@ def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) ->
             # rich pads a short row without a word: every cell after the gap would sit one column left.
             raise ValueError(f"{title} table: a row of {len(row)} cells under {len(columns)} headers")
         # As plain text: titles and notes come from plans and agents, and `[...]` is not markup
-        # (nor an escape sequence).
-        table.add_row(*(Text(visible(cell)) for cell in row))
+        # (nor an escape sequence); on one line each (an agent's question with a line break in
+        # it printed a line of its own in the table, found by a probe).
+        table.add_row(*(Text(visible(on_one_line(cell))) for cell in row))
     return table
 
 
