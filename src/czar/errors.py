@@ -68,8 +68,10 @@ class SupervisorGone(SupervisorError):
     """The supervisor ended before the run finished: stopped by a person, or dead. Either way the
     workers are not `czar run`'s to stop: a new supervisor carries their work on."""
 
-    def __init__(self, plan: object, *, stopped: bool) -> None:
-        if stopped:
+    def __init__(self, plan: object, *, stopped: bool, error: str | None = None) -> None:
+        if error is not None:
+            why = f"the supervisor ended on an error before the run finished ({error})"
+        elif stopped:
             why = "the supervisor was stopped before the run finished"
         else:
             why = "the supervisor died before the run finished; the workers and their agents go on"

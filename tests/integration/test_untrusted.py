@@ -225,3 +225,19 @@ def test_a_clone_whose_git_makes_a_fetch_wait_is_passed_by_for_a_while(
     started = time.monotonic()
     assert checkout.harvest(g, place, "czar/a", known) == known  # passed by: no wait at all
     assert time.monotonic() - started < 1.0
+
+
+def test_a_fetch_that_fails_on_the_repositorys_side_says_why(tmp_path: Path) -> None:
+    g, place = _clone(tmp_path)
+    known = g.tip("czar/a")
+    (place / "a.txt").write_text("work\n")
+    git(place, "add", "a.txt")
+    git(place, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "work")
+    lock = g.repo / ".git" / "refs" / "heads" / "czar" / "a.lock"  # (as a full disk would, git cannot write there)
+    lock.write_text("")
+    try:
+        assert checkout.harvest(g, place, "czar/a", known) == known
+        assert "lock" in (checkout.fetch_failure(place) or "")
+    finally:
+        lock.unlink()
+    assert checkout.harvest(g, place, "czar/a", known) != known and checkout.fetch_failure(place) is None

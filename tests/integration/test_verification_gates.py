@@ -14,7 +14,7 @@ from czar.core.events import EventKind
 from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
 from czar.supervisor import your_checkouts
-from czar.supervisor.actions import Actions
+from czar.supervisor.actions import Actions, NotBroughtIn
 from czar.supervisor.project import Project, open_project
 from czar.vcs import checkout
 from helpers import git, make_repo, sim_task, write_plan
@@ -48,6 +48,19 @@ def _handed_in(
         for state in (TaskState.RUNNING, TaskState.SUBMITTED, TaskState.VERIFYING):
             Store.move_task(conn, "a", state, reason="test")
     return project, actions
+
+
+def _handed_in_again(project: Project) -> Path:
+    """Task a's agent committed more and handed that in (its head said, not brought in yet);
+    returns its checkout."""
+    place = project.paths.worktree("a")
+    (place / "a.txt").write_text("more\n")
+    git(place, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "more")
+    task = next(t for t in project.store.tasks() if t.id == "a")
+    with project.store.write() as conn:
+        head = git(place, "rev-parse", "HEAD")
+        Store.emit(conn, EventKind.AGENT_FINISHED, task="a", worker="w1", attempt=task.attempt_id, head=head)
+    return place
 
 
 def _task(project: Project) -> tuple[TaskState, str]:
@@ -155,22 +168,24 @@ def test_work_czar_cannot_read_from_its_checkout_goes_back_saying_why(
     It was judged as no commits at all; it says now that czar could not read it, and why."""
     monkeypatch.setattr(checkout, "FETCH_SECONDS", 1.0)
     project, actions = _handed_in(tmp_path, "a\n", "")
-    place = project.paths.worktree("a")
-    (place / "a.txt").write_text("more\n")
-    git(place, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "more")
-    task = next(t for t in project.store.tasks() if t.id == "a")
-    with project.store.write() as conn:
-        Store.emit(
-            conn,
-            EventKind.AGENT_FINISHED,
-            task="a",
-            worker="w1",
-            attempt=task.attempt_id,
-            head=git(place, "rev-parse", "HEAD"),
-        )
+    place = _handed_in_again(project)
     (place / ".git" / "packed-refs").unlink(missing_ok=True)
     os.mkfifo(place / ".git" / "packed-refs")
     actions.bring_in_handed_in("a")
     actions.verify("a")
     state, note = _task(project)
     assert state is TaskState.RUNNING and "czar could not read czar/a from your checkout" in note
+
+
+def test_work_git_could_not_bring_in_is_not_judged_and_uses_no_round(tmp_path: Path, czar_home: Path) -> None:
+    """Found by a probe: the repository's disk full, each fetch of the work failed, and czar took
+    that for work with no commits: three rounds, then failed, tasks whose work was committed."""
+    project, actions = _handed_in(tmp_path, "a\n", "")
+    place = _handed_in_again(project)
+    checkout._failed[place] = "fatal: write error: No space left on device"  # (the fetch failed so)
+    try:
+        with pytest.raises(NotBroughtIn, match="czar could not bring czar/a in: fatal: write error"):
+            actions.verify("a")
+    finally:
+        checkout._failed.pop(place, None)
+    assert next(t for t in project.store.tasks() if t.id == "a").rounds == 0

@@ -42,6 +42,12 @@ def branch_of(task_id: str) -> str:
     return f"czar/{task_id}"
 
 
+class NotBroughtIn(Exception):
+    """The work handed in could not be fetched into the repository for a reason of the
+    repository's (git failed there): the verification's job raises it, and the supervisor puts the
+    task back, to be verified again after a rest (``Supervisor._failed``)."""
+
+
 class BranchHeld(Exception):
     """The task's branch is checked out in a checkout of yours: its work cannot be brought in
     (``czar.supervisor.your_checkouts``); it is verified once that checkout is on another branch."""
@@ -686,6 +692,10 @@ class Actions:
                 if task_checkout.stuck(Path(attempt.worktree)):
                     problems.append(unreadable_message(branch))
                     return problems, changed, results
+                if (why := task_checkout.fetch_failure(Path(attempt.worktree))) is not None:
+                    # git failed on the repository's side (a full disk, found by a probe): no
+                    # fault of the work, which was judged as none and failed; tried again later.
+                    raise NotBroughtIn(f"czar could not bring {branch} in: {why}")
             ahead, changed = known or (
                 self.p.repo.commits_ahead(against, branch) > 0,
                 self.p.repo.changed_files(against, branch),

@@ -37,7 +37,7 @@ from czar.core.host_commands import Restart
 from czar.core.review import ReviewState
 from czar.core.shown import visible
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerState
-from czar.errors import CzarError
+from czar.errors import CzarError, StoreError
 from czar.runtime import logs, proc
 from czar.runtime.ancestry import process
 from czar.store.doorbell import Listener
@@ -109,6 +109,9 @@ class Supervisor:
         self.reported_done = False
         self.budget_alerted = False
         self.failed_starts: dict[str, tuple[int, float]] = {}  # task -> failures in a row, not before
+        # A verification or the merge whose job raised (git could not run: a full disk, no file
+        # descriptors left): failures in a row, and not tried again before when.
+        self.failing: dict[str, tuple[int, float]] = {}
         self.log = logs.to_file(project.paths.logs / "supervisor.log")
 
     def say(self, text: str) -> None:
@@ -144,6 +147,7 @@ class Supervisor:
         threading.Thread(target=self._pulls_loop, name="pulls", daemon=True).start()
         if self.p.plan.alerts.webhook:
             threading.Thread(target=self._alert_loop, name="alerts", daemon=True).start()
+        ended: BaseException | None = None  # what ended it, if not a stop (said where `czar run` reads it)
         try:
             next_heal = due = 0.0
             while not self.stopping:
@@ -160,6 +164,9 @@ class Supervisor:
                 # Coalesce a flood of events: at most one step per STEP_SECONDS.
                 time.sleep(max(0.0, STEP_SECONDS - (time.monotonic() - stepped)))
                 listener.wait(max(0.0, min(POLL_SECONDS, max(due, next_heal) - time.time())))
+        except BaseException as exc:
+            ended = exc
+            raise
         finally:
             self.radar_wanted.set()
             listener.close()
@@ -178,9 +185,15 @@ class Supervisor:
             if self.p.plan.alerts.webhook:
                 with contextlib.suppress(Exception):  # best effort: the alerts stay in the store
                     self.alerts.flush()  # what the run's last moments raised (bounded)
+            # (Found by a probe: a supervisor ended by an error said "stopped", and `czar run` that it
+            # was stopped; the cause was only in its window, gone with it.)
+            why = None if ended is None or isinstance(ended, KeyboardInterrupt) else str(ended) or repr(ended)
+            self.say("supervisor stopped" if why is None else f"supervisor ended on an error: {why}")
             with self.store.write() as conn:
-                Store.emit(conn, EventKind.SUPERVISOR_STOPPED, pid=os.getpid())
-            self.say("supervisor stopped")
+                if why is None:
+                    Store.emit(conn, EventKind.SUPERVISOR_STOPPED, pid=os.getpid())
+                else:
+                    Store.emit(conn, EventKind.SUPERVISOR_STOPPED, pid=os.getpid(), error=why)
         return 0
 
     def _on_signal(self, signum: int, _frame: object) -> None:
@@ -325,10 +338,11 @@ class Supervisor:
                 del self.busy[name]
                 self.pulls_wanted.set()  # a verification or a merge ended: pull requests follow
                 exc = fut.exception()
-                if exc is not None:
+                if exc is None:
+                    self.failing.pop(name, None)
+                else:
                     self.say(f"error while handling task {name}: {exc!r}")
-                    with self.store.write() as conn:
-                        Store.emit(conn, EventKind.SUPERVISOR_ERROR, task=name, error=repr(exc))
+                    self._failed(name, exc)
         self.radar_wanted.set()
         plan = self.p.plan
         snap = self.snapshots.read()
@@ -558,7 +572,7 @@ class Supervisor:
                     reason=f"dependency {d.dependency} failed or was cancelled",
                 )
             self.say(f"task {d.task} cannot run: dependency {d.dependency} failed")
-        elif isinstance(d, Verify) and d.task not in self.busy:
+        elif isinstance(d, Verify) and d.task not in self.busy and not self._resting(d.task):
             if your_checkouts.where(self.p, branch_of(d.task), f"task {d.task}'s work is not brought in") is not None:
                 return  # (its work cannot be brought in: it waits, submitted, no round used)
             with self.store.write() as conn:
@@ -570,7 +584,7 @@ class Supervisor:
         elif isinstance(d, Reviewed):
             self.reviewing.act(d.task)
             self.pulls_wanted.set()  # the verdict goes on the pull request
-        elif isinstance(d, Merge) and MERGE_SLOT not in self.busy:
+        elif isinstance(d, Merge) and MERGE_SLOT not in self.busy and not self._resting(MERGE_SLOT):
             kept: list[str] = []
             with self.store.read() as conn:
                 rows = {t: Store.task(conn, t) for t in d.tasks}
@@ -612,6 +626,28 @@ class Supervisor:
                 return
             self.say(f"merging {'task' if len(d.tasks) == 1 else 'tasks'} {', '.join(d.tasks)}")
             self._hold(MERGE_SLOT, self.merges.submit(self.merge_queue.merge, d.tasks))
+
+    def _failed(self, name: str, exc: BaseException) -> None:
+        """A verification's or the merge's job raised: what it held goes back where it waits (a
+        task left verifying waited for a new supervisor; found by a probe), and is tried again
+        after a rest that doubles, up to a minute (the merge was tried 25 times a second on a
+        full disk); a person hears it from the third time."""
+        failures = self.failing.get(name, (0, 0.0))[0] + 1
+        first, most = START_RETRY
+        self.failing[name] = (failures, time.monotonic() + min(most, first * 2 ** min(failures - 1, 16)))
+        with self.store.write() as conn:
+            Store.emit(conn, EventKind.SUPERVISOR_ERROR, task=name, error=repr(exc))
+            if name != MERGE_SLOT and not name.startswith("review:"):
+                with contextlib.suppress(TransitionRefused, StoreError):
+                    Store.move_task(
+                        conn, name, TaskState.SUBMITTED, expect=TaskState.VERIFYING, reason=f"verified again: {exc}"
+                    )
+            if failures == 3:
+                what = "the merges" if name == MERGE_SLOT else f"task {name}"
+                Store.alert(conn, "critical", f"czar fails at {what}, again and again: {exc}", task=None)
+
+    def _resting(self, name: str) -> bool:
+        return self.failing.get(name, (0, 0.0))[1] > time.monotonic()
 
     def _hold(self, key: str, job: Future[None]) -> None:
         """``key`` is busy until ``job`` ends, and its end wakes the loop: the job's last store

@@ -81,6 +81,7 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
     deadline = None if timeout is None else time.monotonic() + timeout
     last_look = 0.0
     stopped = False  # the last supervisor's stop read (a person's `czar down`): no death then
+    error: str | None = None  # what ended it, if an error did
     try:
         while True:
             moved = False
@@ -90,6 +91,7 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
                 moved = moved or event.kind == EventKind.TASK_STATE
                 if event.kind in (EventKind.SUPERVISOR_STARTED, EventKind.SUPERVISOR_STOPPED):
                     stopped = event.kind == EventKind.SUPERVISOR_STOPPED
+                    error = str(event.payload["error"]) if stopped and event.payload.get("error") else None
                 if event.kind == EventKind.RUN_STALLED:
                     p = event.payload
                     raise RunStalled(int(p.get("seconds", 0)), list(p.get("diagnosis", [])), p.get("why"))
@@ -100,10 +102,12 @@ def follow(project: Project, after: int, on_event: Callable[[Event], None], time
                     return after
             if supervisor_pid(project) is None:
                 # Its last events (written before its lock went) tell a stop from a death.
-                stopped = stopped or bool(store.events_after(after, kinds=(EventKind.SUPERVISOR_STOPPED,)))
+                last = store.events_after(after, kinds=(EventKind.SUPERVISOR_STOPPED,))
+                if last:
+                    stopped, error = True, str(last[-1].payload["error"]) if last[-1].payload.get("error") else None
                 if _finished(store):
                     return after
-                raise SupervisorGone(project.plan.path, stopped=stopped)
+                raise SupervisorGone(project.plan.path, stopped=stopped, error=error)
             if deadline is not None and time.monotonic() > deadline:
                 raise SupervisorError(f"the run did not finish within {timeout:g} s")
             listener.wait(1.0)

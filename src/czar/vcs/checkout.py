@@ -234,6 +234,13 @@ def harvest(git: Git, path: Path, branch: str, known: str | None) -> str | None:
 FETCH_SECONDS = 20.0
 STUCK_SECONDS = 300.0
 _stuck: dict[Path, float] = {}  # clone -> until when looks pass it by
+_failed: dict[Path, str] = {}  # clone -> what git said when a fetch from it last failed
+
+
+def fetch_failure(path: Path) -> str | None:
+    """What git said when the last fetch from the clone at ``path`` failed (a full disk, say), or
+    None if it did not."""
+    return _failed.get(path)
 
 
 def stuck(path: Path) -> bool:
@@ -325,8 +332,13 @@ def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
     if fetched.timed_out:
         _stuck[path] = time.monotonic() + STUCK_SECONDS
         log.warning("git waited on the clone %s for %g s and was stopped: passed by for a while", path, FETCH_SECONDS)
-    elif fetched.ok:
+    elif not fetched.ok:
+        lines = fetched.output.strip().splitlines() or [f"exit {fetched.returncode}"]
+        _failed[path] = next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1])
+        log.warning("git could not fetch from the clone %s: %s", path, _failed[path])
+    else:
         _stuck.pop(path, None)
+        _failed.pop(path, None)
         lfs.bring(path, git.repo)  # the large files its commits point to, which a fetch leaves behind
     return fetched.ok
 

@@ -790,3 +790,21 @@ def main() -> None:
         where = f": {exc.filename}" if exc.filename else ""
         print(f"czar: {exc.strerror or exc}{where}", file=sys.stderr)
         sys.exit(1)
+    except Exception as exc:  # czar's own fault, or the machine's (no thread left): a line, the trace kept
+        print(f"czar: {exc!r}; the trace is in {_traced(exc)}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _traced(exc: BaseException) -> str:
+    """Where the trace of ``exc`` is written (found by a probe: a supervisor out of threads ended
+    on fifty lines of traceback in its window)."""
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    try:
+        with tempfile.NamedTemporaryFile("w", prefix="czar-trace-", suffix=".txt", delete=False) as fh:
+            fh.write(text)
+            return fh.name
+    except OSError:
+        return "(nowhere: it could not be written)"
