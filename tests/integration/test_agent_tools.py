@@ -120,7 +120,7 @@ def test_claims_refuse_with_the_holder_named(project: Project) -> None:
     (now_free,) = tools(project, "w2", "secret-2").claim(["docs/*.md"])
     assert now_free.granted
     # A task's claims are few (found by a probe: thousands, each compared with every other's).
-    many = t.claim([f"lib/f{i}.py" for i in range(70)])
+    many = t.claim([f"lib/f{i}.py" for i in range(64)])
     assert sum(r.granted for r in many) == 63  # 64 with its scope's src/a.py
     assert many[-1].reason == "your task holds 64 claims already: claim folders (src/parser/) rather than files"
 
@@ -529,17 +529,22 @@ def test_czars_commit_for_an_agent_holds_no_write_of_the_store(project: Project,
         except Exception as exc:  # (said, for the assertion below)
             said.append(exc)
 
-    call = threading.Thread(target=finish)
-    call.start()
+    # Sent twice (a host's resend after a dropped connection): one commit, and no git refusal
+    # for the second (found by a review: index.lock exists).
+    calls = [threading.Thread(target=finish) for _ in range(2)]
+    for call in calls:
+        call.start()
     try:
         time.sleep(0.5)  # (the commit is under way: git waits on the filter)
-        assert call.is_alive(), said
+        assert all(call.is_alive() for call in calls), said
         with project.store.write() as conn:  # not held: another writer goes on at once
             Store.set_worker(conn, "w2", last_output=time.time())
     finally:
         gate.touch()
-        call.join(60)
-    assert said and "submitted" in str(said[0]), said
+        for call in calls:
+            call.join(60)
+    assert len(said) == 2 and not any(isinstance(s, Exception) for s in said), said
+    assert any("submitted" in str(s) for s in said), said
     assert task(project, "a").state is TaskState.SUBMITTED  # type: ignore[attr-defined]
     commits = [e for e in project.store.events_after(0) if e.kind == "agent.commit" and e.payload.get("by") == "czar"]
     assert len(commits) == 1

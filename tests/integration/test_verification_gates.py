@@ -189,3 +189,19 @@ def test_work_git_could_not_bring_in_is_not_judged_and_uses_no_round(tmp_path: P
     finally:
         checkout._failed.pop(place, None)
     assert next(t for t in project.store.tasks() if t.id == "a").rounds == 0
+
+
+def test_work_its_own_clone_would_not_give_is_sent_back_saying_so(tmp_path: Path, czar_home: Path) -> None:
+    """Found by a review: a fetch the clone was at fault for (a commit it does not have, an object
+    git refuses) was taken for the repository's, and verified again for ever, never judged."""
+    project, actions = _handed_in(tmp_path, "a\n", "")
+    place = _handed_in_again(project)
+    checkout._failed[place] = "fatal: remote error: upload-pack: not our ref 1111111111111111111111111111111111111111"
+    try:
+        actions.verify("a")
+    finally:
+        checkout._failed.pop(place, None)
+    state, note = _task(project)
+    assert (
+        state is TaskState.RUNNING and "czar could not bring czar/a in from your checkout: fatal: remote error" in note
+    )

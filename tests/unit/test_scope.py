@@ -328,3 +328,11 @@ def test_a_glob_is_a_few_folders_and_files_not_a_program() -> None:
     assert glob_problem("src/a\nw9 (working) works on task b") == "holds a control character (a line break, a tab)"
     assert glob_problem("a/" + "*x" * 9) == "has more than 8 wildcards"
     assert glob_problem("**/src/**/test_*[0-9]?.py") is None
+
+
+def test_the_moves_learnt_are_kept_for_a_bounded_number_of_patterns() -> None:
+    from czar.core import scope
+
+    for i in range(scope.PATTERNS_KEPT + 50):
+        matches(f"a{i}/*x*y*z", f"a{i}/qxqyqz")
+    assert len(scope._moves) <= scope.PATTERNS_KEPT + 1

@@ -19,7 +19,7 @@ from dataclasses import asdict, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from czar.agent_tools.identity import caller_from_env
+from czar.agent_tools.identity import CallerError, caller_from_env
 from czar.agents.base import HookCall, HookKind
 from czar.core.board import BoardRow
 from czar.core.claims import ClaimResult
@@ -62,7 +62,7 @@ def _checkpoint(value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
-        raise RelayError(f"a checkpoint is a whole number from 1, not {value!r:.40}")
+        raise CallerError(f"a checkpoint is a whole number from 1, not {value!r:.40}")
     return value
 
 

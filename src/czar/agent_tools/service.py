@@ -33,6 +33,8 @@ from czar.core.review import ReviewState, finding_problem, verdict_of, verdict_p
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerRole, WorkerState
 from czar.errors import StoreError
 from czar.runtime import proc
+from czar.runtime.keyed_locks import KeyedLocks
+from czar.store.claims import MOST_CLAIMS
 from czar.store.records import Attempt, Review, Task, Worker
 from czar.store.store import Store, Tx
 from czar.vcs import checkout
@@ -246,7 +248,8 @@ class AgentTools:
             attempt_id, worktree, task_id = cur.attempt.id, Path(cur.attempt.worktree), cur.task.id
         committed = None
         if at_work and not commits:
-            committed = commit_for_agent(worktree, task_id, self.worker, summary, self.wrap)
+            with _committing(str(worktree)):  # (a `done` sent again meanwhile finds it committed)
+                committed = commit_for_agent(worktree, task_id, self.worker, summary, self.wrap)
         with self.store.write() as conn:
             cur = self._current(conn)
             state = TaskState(cur.task.state)
@@ -634,6 +637,7 @@ class AgentTools:
             return board_mod.board(conn)
 
     def claim(self, patterns: list[str]) -> list[ClaimResult]:
+        patterns = _few_patterns(patterns)
         with self.store.write() as conn:
             cur = self._current(conn)
             results = Store.claim(conn, cur.task.id, self.worker, patterns)
@@ -648,6 +652,7 @@ class AgentTools:
             return results
 
     def release(self, patterns: list[str]) -> list[ClaimResult]:
+        patterns = _few_patterns(patterns)
         with self.store.write() as conn:
             cur = self._current(conn)
             results = Store.release_extra(conn, cur.task.id, patterns)
@@ -659,6 +664,18 @@ class AgentTools:
     @staticmethod
     def _integration(conn: Tx) -> str:
         return str(Store.get_meta(conn, "integration_branch", "czar/integration"))
+
+
+_committing = KeyedLocks()  # one commit for an agent at a time in a checkout
+
+
+def _few_patterns(patterns: list[str]) -> list[str]:
+    """A call's patterns, each once, and no more than a task may hold: each is checked against
+    every other task's in a write of the store (found by a review: 100,000 in one call held it 19 s)."""
+    unique = list(dict.fromkeys(patterns))
+    if len(unique) > MOST_CLAIMS:
+        raise CallerError(f"{len(unique)} paths in one call: a task holds at most {MOST_CLAIMS}; claim folders")
+    return unique
 
 
 NAME_CHARS = 100  # a task's name as an agent gives it (ids are 64 at most)

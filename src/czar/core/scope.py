@@ -176,12 +176,15 @@ _Places = frozenset[tuple[int, bool]]
 # same character is a look-up the next time, not a walk over the places.
 _moves: dict[tuple[_Step, ...], dict[tuple[_Places, str], _Places]] = {}
 MOVES_KEPT = 100_000
+PATTERNS_KEPT = 1_000
 
 
 def _walk(steps: tuple[_Step, ...], path: str) -> bool:
     """``path`` matched by the steps as an automaton: every place the match may be at once, moved
     a character at a time. A place is (step, inside): inside a ``**/`` that has taken characters,
     it may end only at a "/"."""
+    if len(_moves) > PATTERNS_KEPT:
+        _moves.clear()  # (patterns come and go with claims: those of now are learnt again)
     moves = _moves.setdefault(steps, {})
     if len(moves) > MOVES_KEPT:
         moves.clear()

@@ -696,6 +696,14 @@ class Actions:
                     # git failed on the repository's side (a full disk, found by a probe): no
                     # fault of the work, which was judged as none and failed; tried again later.
                     raise NotBroughtIn(f"czar could not bring {branch} in: {why}")
+                if (said := task_checkout.fetch_said(Path(attempt.worktree))) is not None:
+                    # The clone's fault (a commit it lacks, an object git refuses): judged so, not
+                    # as whatever the branch held before.
+                    problems.append(
+                        f"czar could not bring {branch} in from your checkout: {said}. Commit your work on "
+                        f"{branch} (a plain commit), and finish again."
+                    )
+                    return problems, changed, results
             ahead, changed = known or (
                 self.p.repo.commits_ahead(against, branch) > 0,
                 self.p.repo.changed_files(against, branch),

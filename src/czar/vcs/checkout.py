@@ -237,10 +237,26 @@ _stuck: dict[Path, float] = {}  # clone -> until when looks pass it by
 _failed: dict[Path, str] = {}  # clone -> what git said when a fetch from it last failed
 
 
-def fetch_failure(path: Path) -> str | None:
-    """What git said when the last fetch from the clone at ``path`` failed (a full disk, say), or
-    None if it did not."""
+# What git says when the repository's side cannot take a fetch (its disk full, no file descriptor
+# left, a lock of its own): no fault of the clone's.
+_REPOSITORYS = re.compile(
+    r"No space left|Out of diskspace|write error|Disk quota|Too many open files|Cannot allocate memory"
+    r"|cannot lock ref|Unable to create .*\.lock|unable to write|Read-only file system",
+    re.IGNORECASE,
+)
+
+
+def fetch_said(path: Path) -> str | None:
+    """What git said when the last fetch from the clone at ``path`` failed, whoever's fault."""
     return _failed.get(path)
+
+
+def fetch_failure(path: Path) -> str | None:
+    """What git said when the last fetch from the clone at ``path`` failed on the repository's
+    side (a full disk, say), or None: it did not, or the clone was at fault (a commit it does not
+    have, an object git refuses), which its work's verification judges."""
+    said = _failed.get(path)
+    return said if said is not None and _REPOSITORYS.search(said) else None
 
 
 def stuck(path: Path) -> bool:
@@ -304,6 +320,7 @@ def _objects(repo: Path) -> Path:
 
 def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
     """``git fetch`` of ``source`` (a ref or a commit id) from the clone into ``branch``, forced."""
+    _failed.pop(path, None)  # (what the last fetch said is of that fetch only)
     if not (_borrows_only_the_repository(git, path) and clone_config.made_safe(git, path)):
         return False
     # As few processes and history walks as git allows: with a hundred agents on two cores, each
@@ -334,11 +351,12 @@ def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
         log.warning("git waited on the clone %s for %g s and was stopped: passed by for a while", path, FETCH_SECONDS)
     elif not fetched.ok:
         lines = fetched.output.strip().splitlines() or [f"exit {fetched.returncode}"]
-        _failed[path] = next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1])
+        _failed[path] = next((line for line in lines if _REPOSITORYS.search(line)), None) or next(
+            (line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1]
+        )
         log.warning("git could not fetch from the clone %s: %s", path, _failed[path])
     else:
         _stuck.pop(path, None)
-        _failed.pop(path, None)
         lfs.bring(path, git.repo)  # the large files its commits point to, which a fetch leaves behind
     return fetched.ok
 
