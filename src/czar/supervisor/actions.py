@@ -687,7 +687,7 @@ class Actions:
             if handed is not None and self.p.repo.tips().get(branch) != handed:
                 # Not brought in: git refused (the branch checked out in a checkout of yours), or
                 # the clone made it wait. The work would be judged as it was before, or as none.
-                if your_checkouts.where(self.p, branch, f"task {task.id}'s work is not brought in", fresh=True):
+                if your_checkouts.holds_work_of(self.p, task.id, fresh=True):
                     raise BranchHeld(branch)  # no fault of the work
                 if task_checkout.stuck(Path(attempt.worktree)):
                     problems.append(unreadable_message(branch))
@@ -709,7 +709,7 @@ class Actions:
                 self.p.repo.changed_files(against, branch),
             )
             if not ahead:
-                if your_checkouts.where(self.p, branch, f"task {task.id}'s work is not brought in", fresh=True):
+                if your_checkouts.holds_work_of(self.p, task.id, fresh=True):
                     raise BranchHeld(branch)  # (git refused to bring the work in: no fault of the work)
                 problems.append(f"There are no commits on {branch} beyond {self.integration}: commit your work.")
             outside = _outside_scope(spec.scope, claimed, changed)

@@ -523,9 +523,7 @@ class Supervisor:
                 self.failed_starts[d.task] = (0, self.p.clock.monotonic() + START_RETRY[0])
                 return
             failures = self.failed_starts.get(d.task, (0, 0.0))[0] + 1
-            first, most = START_RETRY
-            rest = min(most, first * 2 ** min(failures - 1, 16))
-            self.failed_starts[d.task] = (failures, self.p.clock.monotonic() + rest)
+            self.failed_starts[d.task] = (failures, self.p.clock.monotonic() + _rest(failures))
             self.say(f"could not assign task {d.task} to {d.worker}: {exc}")
             with self.store.write() as conn:
                 Store.emit(conn, EventKind.SUPERVISOR_ERROR, task=d.task, worker=d.worker, error=str(exc))
@@ -573,7 +571,7 @@ class Supervisor:
                 )
             self.say(f"task {d.task} cannot run: dependency {d.dependency} failed")
         elif isinstance(d, Verify) and d.task not in self.busy and not self._resting(d.task):
-            if your_checkouts.where(self.p, branch_of(d.task), f"task {d.task}'s work is not brought in") is not None:
+            if your_checkouts.holds_work_of(self.p, d.task) is not None:
                 return  # (its work cannot be brought in: it waits, submitted, no round used)
             with self.store.write() as conn:
                 Store.move_task(conn, d.task, TaskState.VERIFYING, expect=TaskState.SUBMITTED, reason="submitted")
@@ -633,8 +631,7 @@ class Supervisor:
         after a rest that doubles, up to a minute (the merge was tried 25 times a second on a
         full disk); a person hears it from the third time."""
         failures = self.failing.get(name, (0, 0.0))[0] + 1
-        first, most = START_RETRY
-        self.failing[name] = (failures, time.monotonic() + min(most, first * 2 ** min(failures - 1, 16)))
+        self.failing[name] = (failures, time.monotonic() + _rest(failures))
         with self.store.write() as conn:
             Store.emit(conn, EventKind.SUPERVISOR_ERROR, task=name, error=repr(exc))
             if name != MERGE_SLOT and not name.startswith("review:"):
@@ -659,6 +656,13 @@ class Supervisor:
     def _wake(self, _job: object) -> None:
         if self.listener is not None:
             self.listener.poke()
+
+
+def _rest(failures: int) -> float:
+    """Seconds before something that failed ``failures`` times in a row is tried again: doubling
+    from ``START_RETRY``'s first, up to its most."""
+    first, most = START_RETRY
+    return float(min(most, first * 2 ** min(failures - 1, 16)))
 
 
 def _is_git(pid: int) -> bool:

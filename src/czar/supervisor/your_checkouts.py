@@ -54,3 +54,8 @@ def where(project: Project, branch: str, waits: str, *, fresh: bool = False) -> 
             f"{until}",
         )
     return there
+
+
+def holds_work_of(project: Project, task: str, *, fresh: bool = False) -> Path | None:
+    """``where`` for a task's branch, whose work czar then cannot bring in (nor verify)."""
+    return where(project, f"czar/{task}", f"task {task}'s work is not brought in", fresh=fresh)
