@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from czar.agent_tools.identity import agent_trace
 from czar.runtime.ancestry import ProcessInfo, ancestry, process
+from czar.supervisor.overview import _stopped
+from helpers import retry_until
 
 DATA = Path("/home/u/.local/share/czar")
 SHOW_ANCESTRY = "import json; from czar.runtime.ancestry import ancestry as a; print(json.dumps([p.pid for p in a()]))"
@@ -55,3 +58,17 @@ def test_ancestry_reads_the_real_line_of_parents() -> None:
     )
     pids = json.loads(child.stdout)
     assert pids[1] == os.getpid() and os.getppid() in pids
+
+
+def test_a_process_stopped_by_a_signal_reads_as_stopped_until_it_is_continued() -> None:
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        assert _stopped(sleeper.pid) is False
+        os.kill(sleeper.pid, signal.SIGSTOP)
+        retry_until(lambda: _stopped(sleeper.pid))
+        os.kill(sleeper.pid, signal.SIGCONT)
+        retry_until(lambda: not _stopped(sleeper.pid))
+        assert _stopped(None) is False and _stopped(-1) is False
+    finally:
+        sleeper.kill()
+        sleeper.wait()

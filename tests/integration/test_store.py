@@ -34,6 +34,30 @@ def test_store_is_wal_and_migrated_once(tmp_path: Path) -> None:
     again.close()
 
 
+def test_a_store_at_this_schema_opens_and_reads_while_another_connection_holds_its_write_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `czar status` waited a minute in silence, then failed, while a person's sqlite3 shell (or a
+    # long write) held the lock: opening took the write lock to migrate even with nothing to do.
+    import sqlite3
+
+    from czar.store import sqlite as database
+
+    paths = _paths(tmp_path)
+    Store(paths).close()
+    holder = sqlite3.connect(paths.db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    monkeypatch.setattr(database, "LOCK_WAIT_SECONDS", 1.0)
+    try:
+        store = Store(paths)
+        with store.read() as conn:
+            assert conn.execute(text("PRAGMA user_version")).scalar_one() == len(MIGRATIONS)
+        store.close()
+    finally:
+        holder.rollback()
+        holder.close()
+
+
 def _writer(root: str, n: int, who: str) -> None:
     store = Store(ProjectPaths(name="s", root=Path(root)))
     for i in range(n):

@@ -198,3 +198,11 @@ def test_czar_status_says_the_supervisors_pid_or_that_its_lock_holds_none_yet(pi
     console = Console(width=200, record=True)
     views.print_status({**data, "supervisor": {"running": True, "pid": pid}}, console)
     assert f"project p: supervisor {said} |" in console.export_text()
+
+
+def test_czar_status_says_a_supervisor_stopped_by_a_signal_is_stopped_and_how_to_continue_it() -> None:
+    console = Console(width=200, record=True)
+    views.print_status({**_data(), "supervisor": {"running": True, "pid": 42, "stopped": True}}, console)
+    assert (
+        "project p: supervisor STOPPED by a signal (pid 42; `kill -CONT 42` lets it go on) |" in console.export_text()
+    )

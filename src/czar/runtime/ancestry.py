@@ -19,6 +19,11 @@ class ProcessInfo:
     sid: int  # its session: kept even by a child that forks twice and is adopted by init
     name: str  # the program's short name (``comm``)
     cmdline: tuple[str, ...]
+    state: str = "R"  # ``/proc``'s one letter: "T" stopped by a signal (SIGSTOP, Ctrl-Z), "t" by a debugger
+
+    @property
+    def stopped(self) -> bool:
+        return self.state in ("T", "t")
 
 
 def process(pid: int) -> ProcessInfo | None:
@@ -34,7 +39,9 @@ def process(pid: int) -> ProcessInfo | None:
     if left < 0 or right < 0 or len(fields) < 4:
         return None
     cmdline = tuple(a.decode(errors="replace") for a in raw.split(b"\0") if a)
-    return ProcessInfo(pid, int(fields[1]), int(fields[2]), int(fields[3]), stat[left + 1 : right], cmdline)
+    return ProcessInfo(
+        pid, int(fields[1]), int(fields[2]), int(fields[3]), stat[left + 1 : right], cmdline, state=fields[0]
+    )
 
 
 def ancestry(pid: int | None = None) -> list[ProcessInfo]:

@@ -336,6 +336,11 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
 ]
 
 
+def current(conn: Connection) -> bool:
+    """Whether the store's schema is this czar's: nothing to migrate, so no write to open it."""
+    return int(conn.execute(text("PRAGMA user_version")).scalar_one()) == len(MIGRATIONS)
+
+
 def migrate(conn: Connection) -> int:
     """Apply the migrations not applied yet; return the schema version now in force."""
     version = int(conn.execute(text("PRAGMA user_version")).scalar_one())

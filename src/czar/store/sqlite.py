@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from czar.errors import StoreError
-from czar.store.schema import migrate
+from czar.store.schema import current, migrate
 
 LOCK_WAIT_SECONDS = 30.0  # how long a write waits for the lock before it fails
 
@@ -31,8 +31,14 @@ class SqliteDatabase:
         _owner_only(path)
         try:
             self.engine = _engine(path)
-            with self.write() as conn:
-                migrate(conn)
+            # Read first: a store already at this schema opens without the write lock, so a
+            # process holding it (a long write, a person's sqlite3 shell) does not hold up
+            # `czar status` or a view, which only read.
+            with self.read() as conn:
+                ready = current(conn)
+            if not ready:
+                with self.write() as conn:
+                    migrate(conn)
         except StoreError as exc:
             raise StoreError(f"cannot open {exc}") from exc
         except RuntimeError as exc:

@@ -47,6 +47,15 @@ def said_pid(pid: int | None) -> str:
     return f"pid {pid}" if pid is not None and pid > 0 else "its pid not written yet"
 
 
+def supervisor_said(sup: dict[str, Any]) -> str:
+    """The supervisor's state in a view's words, from the read model's ``supervisor`` entry."""
+    if not sup.get("running"):
+        return "not running"
+    if sup.get("stopped"):  # it holds its lock, but nothing moves until it is continued
+        return f"STOPPED by a signal ({said_pid(sup['pid'])}; `kill -CONT {sup['pid']}` lets it go on)"
+    return f"running ({said_pid(sup['pid'])})"
+
+
 def holder_pid(path: Any) -> int | None:
     """The pid of the running supervisor, or None if none holds the lock."""
     try:

@@ -22,6 +22,7 @@ from czar.core.events import EventKind
 from czar.core.omnibus import OMNIBUS
 from czar.core.states import TaskState, WorkerState
 from czar.errors import CzarError
+from czar.runtime.ancestry import process
 from czar.store.records import Costs, Task, Worker
 from czar.store.store import Event, Store, Tx
 from czar.supervisor import launcher, pull_view
@@ -439,7 +440,11 @@ class Feed:
             project=project.name,
             at=now,
             last_event=self._last,
-            supervisor={"running": pid is not None, "pid": pid if pid is not None and pid > 0 else None},
+            supervisor={
+                "running": pid is not None,
+                "pid": pid if pid is not None and pid > 0 else None,
+                "stopped": _stopped(pid),
+            },
             paused=self._paused,
             integration_branch=project.plan.project.integration_branch,
             base_branch=project.plan.project.base_branch,
@@ -685,3 +690,10 @@ def forge_of(project: Project) -> dict[str, Any]:
         "merge_via": spec.merge_via,
         "wait_for_ci": spec.wait_for_ci,
     }
+
+
+def _stopped(pid: int | None) -> bool:
+    """Whether the supervisor is stopped by a signal (SIGSTOP, Ctrl-Z in its window, a debugger):
+    it holds its lock, so it reads as running, but nothing moves until it is continued."""
+    info = process(pid) if pid is not None and pid > 0 else None
+    return info is not None and info.stopped

@@ -18,7 +18,7 @@ from czar.errors import CzarError, SupervisorGone
 from czar.interfaces.cli import stopped
 from czar.store.store import Event
 from czar.supervisor import launcher, outcome, people, status
-from czar.supervisor.lock import said_pid
+from czar.supervisor.lock import said_pid, supervisor_said
 from czar.supervisor.project import Project
 
 
@@ -106,7 +106,7 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
     cost = data["cost"]
     console.print(
         f"project {data['project']}: supervisor "
-        + (f"running ({said_pid(sup['pid'])})" if sup["running"] else "not running")
+        + supervisor_said(sup)
         + (" | PAUSED (`czar resume`)" if data.get("paused") else "")
         + " | "
         + ", ".join(f"{n} {s}" for s, n in data["counts"].items())

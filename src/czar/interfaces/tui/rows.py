@@ -14,7 +14,7 @@ from rich.text import Text
 
 from czar.core.shown import visible
 from czar.core.states import TaskState
-from czar.supervisor.lock import said_pid
+from czar.supervisor.lock import supervisor_said
 from czar.supervisor.overview import Overview, TaskRow
 
 Row = tuple[str, tuple[Text, ...]]  # its key (stable while the thing lasts), then its cells
@@ -93,7 +93,7 @@ def summary(o: Overview) -> Text:
     sup = o.supervisor
     parts = [
         f"project {o.project}",
-        f"supervisor running ({said_pid(sup['pid'])})" if sup.get("running") else "supervisor not running",
+        f"supervisor {supervisor_said(sup)}",
     ]
     if o.paused:
         parts.append("PAUSED (p resumes)")
