@@ -105,6 +105,39 @@ def test_an_agent_that_prints_is_left_alone(tmp_path: Path, czar_home: Path, hos
     assert f.told("w1") == ["start"] and _repairs(f) == []  # the start, never taken here
 
 
+def test_a_machine_that_slept_judges_no_agent_for_the_sleep(tmp_path: Path, czar_home: Path, host: int) -> None:
+    # A laptop's lid closed for an hour: on waking, every agent read as an hour silent (nudged),
+    # and a request a person had not answered yet was denied at once.
+    f, healer = _working(tmp_path, host)
+    with f.project.store.write() as conn:
+        detail = f'{{"asked_at": {f.clock.time()}, "tool": "Bash"}}'
+        Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
+    f.clock.advance(60)
+    healer.tick()
+    f.clock.jump(3600)  # Linux's monotonic clock stands still while the machine sleeps
+    healer.tick()
+    assert f.told("w1") == ["start"] and _repairs(f) == []
+    (jumped,) = [e for e in f.project.store.events_after(0) if e.kind == EventKind.CLOCK_JUMPED]
+    assert jumped.payload["seconds"] == 3600
+    f.clock.advance(T.permission_timeout - 1)  # counted from the waking, not from the request
+    healer.tick()
+    assert f.told("w1") == ["start"]
+    f.clock.advance(1)
+    healer.tick()
+    assert f.told("w1")[-1] == "answer"  # denied, as any request nobody answers in time
+
+
+def test_a_clock_set_back_does_not_hide_a_silent_agent(tmp_path: Path, czar_home: Path, host: int) -> None:
+    f, healer = _working(tmp_path, host)
+    f.clock.advance(10)
+    healer.tick()
+    f.clock.jump(-3600)  # its last output now reads as an hour ahead
+    healer.tick()
+    f.clock.advance(T.silent_after + 1)
+    healer.tick()
+    assert _repairs(f) == ["nudge"]
+
+
 def test_a_permission_request_nobody_answers_is_denied_in_time(tmp_path: Path, czar_home: Path, host: int) -> None:
     f, healer = _working(tmp_path, host)
     asked = f.clock.time()

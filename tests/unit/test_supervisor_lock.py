@@ -54,6 +54,6 @@ def test_the_views_data_give_no_pid_for_a_lock_held_with_none_in_it(tmp_path: Pa
     path.write_text("")
     with open(path) as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        assert overview(f.project, git=False).supervisor == {"running": True, "pid": None}
+        assert overview(f.project, git=False).supervisor == {"running": True, "pid": None, "stopped": False}
         entry = _entry(f.project.paths)
         assert entry.running and entry.pid is None

@@ -114,6 +114,7 @@ class EventKind(StrEnum):
     SUPERVISOR_STARTED = "supervisor.started"
     SUPERVISOR_STOPPED = "supervisor.stopped"
     SUPERVISOR_ERROR = "supervisor.error"  # a round of the loop failed (the loop goes on)
+    CLOCK_JUMPED = "clock.jumped"  # the wall clock jumped (the machine slept, or it was set): seconds
     TOOLS_STARTED = "tools.started"  # czar's tools server for the agents was started (its url, pid)
     RUN_STALLED = "run.stalled"  # nothing moved for `stall_after` seconds: who waits for whom
     RUN_DOWN = "run.down"  # the run was stopped

@@ -153,17 +153,19 @@ class Supervisor:
             while not self.stopping:
                 stepped = time.monotonic()
                 self.step()
-                now = time.time()
+                now = time.monotonic()
                 if now >= next_heal:
                     # The health round runs on any wake-up, at most every HEAL_SECONDS (so an agent
                     # that just exited is seen within that), and by itself when a deadline it
-                    # computed falls due, or for the next look at the hosts' liveness.
-                    deadline = self.heal()
+                    # computed falls due, or for the next look at the hosts' liveness. Paced on the
+                    # monotonic clock: planned by the wall clock, the rounds stopped for an hour
+                    # when the clock was set back an hour.
+                    deadline = self.heal() - time.time()  # the round's deadline is a wall-clock time
                     next_heal = now + HEAL_SECONDS
-                    due = min(deadline, now + LIVENESS_SECONDS)
+                    due = now + min(deadline, LIVENESS_SECONDS)
                 # Coalesce a flood of events: at most one step per STEP_SECONDS.
                 time.sleep(max(0.0, STEP_SECONDS - (time.monotonic() - stepped)))
-                listener.wait(max(0.0, min(POLL_SECONDS, max(due, next_heal) - time.time())))
+                listener.wait(max(0.0, min(POLL_SECONDS, max(due, next_heal) - time.monotonic())))
         except BaseException as exc:
             ended = exc
             raise
