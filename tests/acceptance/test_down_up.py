@@ -14,6 +14,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from czar.paths import ProjectPaths
 from czar.runtime.proc import find_by_env, kill_by_env, pid_alive
 from czar.runtime.tmux import TmuxHost
@@ -97,7 +99,18 @@ def test_down_then_up_with_work_in_flight_carries_it_on_and_charges_nothing(tmp_
     assert left_over(czar_home) == []
 
 
-def test_czar_run_leaves_the_workers_running_when_the_supervisor_dies(tmp_path: Path, czar_home: Path) -> None:
+@pytest.mark.parametrize(
+    ("sig", "said"),
+    [
+        (signal.SIGKILL, "czar: the supervisor died before the run finished"),
+        # Ctrl-C typed in its window (`czar attach supervisor`, then Ctrl-C to leave it)
+        (signal.SIGINT, "czar: the supervisor was stopped before the run finished"),
+    ],
+    ids=["killed", "ctrl-c"],
+)
+def test_czar_run_leaves_the_workers_running_when_the_supervisor_dies(
+    tmp_path: Path, czar_home: Path, sig: signal.Signals, said: str
+) -> None:
     name = "run-orphan"
     plan = crash_plan(tmp_path, name, QUICK_CHECK)
     run = czar_started("run", str(plan), "--json")
@@ -105,17 +118,22 @@ def test_czar_run_leaves_the_workers_running_when_the_supervisor_dies(tmp_path: 
         retry_until(lambda: first(name, POINTS["running"]), timeout=60, what="the run to start")
         pid = holder_pid(ProjectPaths.for_project(name).supervisor_lock)
         assert pid
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, sig)
         _, err = run.communicate(timeout=60)
     finally:
         run.kill()
     assert run.returncode != 0
-    assert "czar: the supervisor died before the run finished" in err
+    assert said in err
     assert f"`czar up {plan}`" in err
     assert "Traceback" not in err
     # The workers and their hosts were left alone, for the next supervisor.
     assert all(pid_alive(w.pid) for w in _workers(name))
     assert not any(e.kind == "run.down" for e in events(name))
+    if sig is signal.SIGINT:  # its window says so too, where the person typed it
+        log = czar("logs", str(plan), "-n", "5").stdout
+        assert f"the workers go on; `czar up {plan}` starts the supervisor again" in log
+        assert czar("down", str(plan)).returncode == 0
+        return
 
     result = czar("run", str(plan), "--json", timeout=240)
     assert result.returncode == 0, result.stderr

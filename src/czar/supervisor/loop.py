@@ -83,6 +83,7 @@ class Supervisor:
         self.out = out
         self.stopping = False
         self.listener: Listener | None = None
+        self.stopped_by: int | None = None  # the signal that stopped it, if one did
         self.busy: dict[str, Future[None]] = {}  # task -> its running check or merge
         # Verification mostly waits on git and the checks' processes: a few run side by side.
         self.checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="verify")
@@ -191,6 +192,10 @@ class Supervisor:
             # was stopped; the cause was only in its window, gone with it.)
             why = None if ended is None or isinstance(ended, KeyboardInterrupt) else str(ended) or repr(ended)
             self.say("supervisor stopped" if why is None else f"supervisor ended on an error: {why}")
+            if why is None and self.stopped_by == signal.SIGINT:
+                # Ctrl-C typed in its window (`czar attach supervisor`, then Ctrl-C to leave): the
+                # workers go on, and nothing merges until it is started again.
+                self.say(f"the workers go on; `czar up {self.p.plan.path}` starts the supervisor again")
             with self.store.write() as conn:
                 if why is None:
                     Store.emit(conn, EventKind.SUPERVISOR_STOPPED, pid=os.getpid())
@@ -200,6 +205,7 @@ class Supervisor:
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.stopping = True
+        self.stopped_by = signum
         if self.listener is not None:
             self.listener.poke()
 
