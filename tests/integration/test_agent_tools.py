@@ -20,7 +20,7 @@ from czar.core.states import TaskState, WorkerState
 from czar.store.store import Store
 from czar.supervisor.actions import Actions
 from czar.supervisor.project import Project, open_project
-from helpers import make_repo, retry_until, sim_task, write_plan
+from helpers import git, make_repo, retry_until, sim_task, write_plan
 
 
 @pytest.fixture
@@ -135,6 +135,42 @@ def test_done_submits_and_the_board_shows_everyone(project: Project) -> None:
     assert "submitted" in t.done("a is written")
     assert task(project, "a").state == "submitted"  # type: ignore[attr-defined]
     assert "already submitted" in t.done("again")
+
+
+def test_work_left_uncommitted_or_on_another_branch_is_not_handed_in_until_it_is_on_the_task_branch(
+    project: Project,
+) -> None:
+    # Found by a probe with the real Claude Code and Codex: `done` was taken with a file of the task
+    # never committed, or with commits on a branch the agent made; the task branch merged without
+    # them, and they were lost with the checkout.
+    t = tools(project)
+    t.acknowledge("a", "write a")
+    checkout = project.paths.worktree("a")
+    (checkout / "src").mkdir(exist_ok=True)
+    (checkout / "src" / "a.py").write_text("the work\n")
+    (checkout / "scratch.txt").write_text("the agent's notes, outside the task's scope\n")
+    with pytest.raises(CallerError, match=r"not submitted: changes not committed in src/a\.py: czar verifies"):
+        t.done("a is written")
+    git(checkout, "add", "src/a.py")
+    git(checkout, "commit", "-q", "-m", "a")
+    (checkout / "README.md").write_text("changed, not committed\n")  # a file of the repository
+    with pytest.raises(CallerError, match=r"changes not committed in README\.md"):
+        t.done("a is written")
+    git(checkout, "checkout", "-q", "README.md")
+    git(checkout, "checkout", "-q", "-b", "feature")  # a branch of its own, no commit yet: nothing lost
+    git(checkout, "commit", "-q", "--allow-empty", "-m", "more work, on the feature branch")
+    with pytest.raises(CallerError, match="your checkout is on branch feature, not on your task's branch czar/a"):
+        t.done("a is written")
+    git(checkout, "checkout", "-q", "--detach", "HEAD")
+    with pytest.raises(CallerError, match=r"on a detached commit \([0-9a-f]{10}\)"):
+        t.done("a is written")
+    assert task(project, "a").state == "running"  # type: ignore[attr-defined]
+    refused = [e for e in project.store.events_after(0) if e.kind == "agent.finished"]
+    assert len(refused) == 4 and all(e.payload["refused"] for e in refused)
+    git(checkout, "checkout", "-q", "czar/a")
+    git(checkout, "merge", "-q", "feature")
+    assert "submitted" in t.done("a is written")  # scratch.txt, outside the scope, is not the work
+    assert checkout.joinpath("scratch.txt").exists()
 
 
 def test_blocked_and_ask_wait_and_alert(project: Project) -> None:

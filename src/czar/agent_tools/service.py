@@ -30,6 +30,7 @@ from czar.core.host_commands import StopAgent
 from czar.core.policy import PERSON_WAIT_SECONDS
 from czar.core.prompt import digest
 from czar.core.review import ReviewState, finding_problem, verdict_of, verdict_problem
+from czar.core.scope import in_scope
 from czar.core.states import ACTIVE_TASK_STATES, AGENT_AT_WORK, TaskState, WorkerRole, WorkerState
 from czar.errors import StoreError
 from czar.runtime import proc
@@ -246,7 +247,18 @@ class AgentTools:
             commits = adapter_for(cur.worker.agent).capabilities.commits
             at_work = TaskState(cur.task.state) in AGENT_AT_WORK and cur.attempt.named_task in (None, cur.task.id)
             attempt_id, worktree, task_id = cur.attempt.id, Path(cur.attempt.worktree), cur.task.id
+            allowed = (*cur.task.spec.scope, *Store.claims_of(conn, task_id)) if cur.task.spec.scope else ()
         committed = None
+        if at_work:
+            # What is verified and merged is the task's branch: commits made on another one, and
+            # changes never committed, were dropped with the checkout (found by a probe).
+            refused = off_branch(worktree, task_id)
+            if refused is None and commits:
+                refused = left_uncommitted(worktree, allowed, self.wrap)
+            if refused is not None:
+                with self.store.write() as conn:
+                    Store.emit(conn, EventKind.AGENT_FINISHED, **self._ids(self._current(conn)), refused=refused)
+                raise CallerError(f"not submitted: {refused}")
         if at_work and not commits:
             with _committing(str(worktree)):  # (a `done` sent again meanwhile finds it committed)
                 committed = commit_for_agent(worktree, task_id, self.worker, summary, self.wrap)
@@ -684,6 +696,41 @@ TEXT_CHARS = 500  # a goal, a report's words
 
 def _bounded(text: str | None, most: int) -> str | None:
     return None if text is None else text[:most]
+
+
+def off_branch(worktree: Path, task: str) -> str | None:
+    """Why a hand-in is refused because the checkout is not on the task's branch with commits of
+    its own; None if it is (or its HEAD cannot be read: the branch is what is verified anyway)."""
+    branch, at = checkout.head(worktree)
+    ours = f"czar/{task}"
+    if branch == ours or at is None or at == checkout.tip(worktree, ours):
+        return None
+    where = f"branch {branch}" if branch is not None else f"a detached commit ({at[:10]})"
+    return (
+        f"your checkout is on {where}, not on your task's branch {ours}, which is what czar verifies and "
+        f"merges: work committed there would be lost. Bring it onto {ours} (`git checkout {ours}`, then "
+        f"`git merge` or `git cherry-pick` it), then finish again"
+    )
+
+
+def left_uncommitted(
+    worktree: Path, allowed: tuple[str, ...], wrap: Callable[[list[str]], list[str]] | None
+) -> str | None:
+    """Why a hand-in is refused because work is left uncommitted: files of the repository changed,
+    or new files in the task's scope (``allowed``; empty: anywhere), which a merge of the branch
+    would leave behind; None if there are none (or git could not say: nothing is refused for that)."""
+    found = checkout.uncommitted(worktree, wrap)
+    if found is None:
+        return None
+    changed, untracked = found
+    left = [*changed, *(p for p in untracked if in_scope(allowed, p))]
+    if not left:
+        return None
+    shown = ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+    return (
+        f"changes not committed in {shown}: czar verifies and merges your commits only. Commit them "
+        "(or undo them if they are not part of the task), then finish again"
+    )
 
 
 def commit_for_agent(

@@ -305,6 +305,8 @@ def _describe(event: Event) -> str | None:
     if k == EventKind.AGENT_PROGRESS:
         return f"task {task}: {worker} checkpoint {p.get('checkpoint')}: {p.get('text')}"
     if k == EventKind.AGENT_FINISHED:
+        if isinstance(p.get("refused"), str):  # not handed in: the agent is told why, and goes on
+            return f"task {task}: {worker} finished, not taken: {str(p['refused']).split(':')[0]}"
         return f"task {task}: {worker} finished: {p.get('summary')}"
     if k == EventKind.VERIFY_FAILED:
         first = str(p.get("evidence", "")).splitlines()[:1]

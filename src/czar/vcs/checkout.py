@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -141,6 +141,49 @@ def tip(path: Path, branch: str) -> str | None:
         if ref == f"refs/heads/{branch}" and _SHA.match(sha):
             return sha
     return None
+
+
+def head(path: Path) -> tuple[str | None, str | None]:
+    """What the clone has checked out, read from its files as ``tip`` is: (its branch, or None
+    when detached; the commit it points at, or None if it cannot be read)."""
+    text = (untrusted.read_text(path / ".git" / "HEAD", limit=4096) or "").strip()
+    if text.startswith("ref: refs/heads/"):
+        branch = text.removeprefix("ref: refs/heads/")
+        return branch, tip(path, branch)
+    return None, text if _SHA.match(text) else None
+
+
+STATUS_SECONDS = 30.0  # a look at a clone's uncommitted changes (its files and filters are the agent's)
+
+
+def uncommitted(path: Path, wrap: Callable[[list[str]], list[str]] | None) -> tuple[list[str], list[str]] | None:
+    """The clone's changes not committed: (tracked files changed, untracked files), what the
+    clone ignores left out (its exclude file names tools' caches and what you ignore). git runs
+    in ``wrap`` (the agent's sandbox: the clone's configuration is the agent's), writing nothing
+    (no index refresh), for ``STATUS_SECONDS`` at most; None if it could not say."""
+    git = Git(path, wrap, remember=False)
+    said = git.run(
+        "--no-optional-locks",
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--no-renames",
+        "--ignore-submodules=all",
+        cwd=path,
+        check=False,
+        timeout=STATUS_SECONDS,
+        parsed=True,
+    )
+    if not said.ok:
+        return None
+    changed: list[str] = []
+    untracked: list[str] = []
+    for entry in said.output.split("\0"):
+        if len(entry) < 4:
+            continue
+        (untracked if entry[:2] == "??" else changed).append(entry[3:])
+    return changed, untracked
 
 
 def unlock_worktree(path: Path, common: Path) -> list[str]:
