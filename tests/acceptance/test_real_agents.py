@@ -347,6 +347,33 @@ def test_gemini_cli_works_a_task_with_czars_policy_deciding_in_its_hook(
 
 
 @pytest.mark.timeout(300)
+def test_two_messages_told_to_gemini_cli_at_once_both_reach_it(
+    tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gemini CLI answers one message per process: each message starts it again, with the task's
+    text first. Found by a probe: a second message that came while the first one's start was under
+    way (seconds, for Gemini) replaced it, and the first never reached its model."""
+    url, log = model
+    monkeypatch.setenv("GEMINI_API_KEY", "gemini-test-key")
+    make_repo(tmp_path / "repo")
+    script = 'report asking\ntool ask {"question": "What should tg.py hold?"}\nend Waiting for an answer.'
+    plan = one_worker(tmp_path / "czar.toml", "tell2", clis, url, task("tg", None, script), kind="gemini")
+    czar("up", str(plan), check=True)
+    try:
+        retry_until(lambda: any(e.kind == "agent.question" for e in events_of("tell2")), 120, "the question")
+        czar("tell", "-p", str(plan), "w1", "PART-ONE: it holds TG = 1", check=True)
+        czar("tell", "-p", str(plan), "w1", "PART-TWO: and a docstring", check=True)
+
+        def both_heard() -> bool:
+            texts = [json.loads(line)["last_user_text"] for line in log.read_text().splitlines()]
+            return any("PART-ONE" in t and "PART-TWO" in t for t in texts)
+
+        retry_until(both_heard, 120, "a request of its model with both messages")
+    finally:
+        czar("down", str(plan))
+
+
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize(
     ("named", "api"),
     [("openai/gpt-5", "chat"), (None, "anthropic")],

@@ -88,12 +88,14 @@ class AgentProcess:
         elif whole:
             self.launch(messages)
         else:
-            self.launch([(cur.prompt, MessageKind.TASK), *messages])
+            carried = [m for m in cur.unheard if m not in messages]
+            self.launch([(cur.prompt, MessageKind.TASK), *carried, *messages])
 
     def launch(self, messages: list[tuple[str, MessageKind]], *, resume: bool = False) -> None:
         cur = self.host.current
         assert cur is not None
         cur.launches += 1
+        cur.unheard = [m for m in messages if m[1] is not MessageKind.TASK]
         cur.restarting = None  # (of its last start, if that one did not end through ``on_exit``)
         cur.watch.started()
         self.host.last_launch = cur.launches

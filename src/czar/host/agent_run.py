@@ -7,6 +7,7 @@ from pathlib import Path
 
 from czar.agent_tools.relay import RelayServer
 from czar.agents.base import AgentAdapter
+from czar.core.host_commands import MessageKind
 from czar.core.usage import Meter
 from czar.host import user_config
 from czar.host.output import Flow, ModelWatch
@@ -47,6 +48,10 @@ class AgentRun:
     # Whether that session holds the task's text: its model has answered in it (an agent killed
     # at its start may leave a session without it, and resumed, it would not know its task).
     heard: bool = False
+    # Messages its current start was given that its model has not answered since: an agent that
+    # cannot resume its session is started again with them too, else a second message that came
+    # while it was starting (Gemini takes seconds) replaced the first, never heard.
+    unheard: list[tuple[str, MessageKind]] = field(default_factory=list)
     meter: Meter = field(default_factory=Meter)  # its usage, each API message counted once
     flow: Flow = field(default_factory=Flow)  # its activity, coalesced when it floods
     watch: ModelWatch = field(default_factory=ModelWatch)  # whether it reaches its model

@@ -70,6 +70,7 @@ def on_signal(host: Host, tools: Tools, run: AgentRun, sig: Signal) -> None:
         host.notes(run.flow.flush())  # activity held back comes first: events keep the agent's order
     if sig.kind in _HEARD or (sig.kind is SignalKind.USAGE and _tokens(sig)) or sig.data.get("tool"):
         run.heard = True  # its model answered: its session holds the task
+        run.unheard = []  # ... and what its start was told
     match sig.kind:
         case SignalKind.ACK:
             confirmed = sig.digest == run.digest
