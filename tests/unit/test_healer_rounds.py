@@ -105,6 +105,29 @@ def test_an_agent_that_prints_is_left_alone(tmp_path: Path, czar_home: Path, hos
     assert f.told("w1") == ["start"] and _repairs(f) == []  # the start, never taken here
 
 
+def test_an_agent_stopped_after_a_done_czar_refused_is_nudged_with_why(
+    tmp_path: Path, czar_home: Path, host: int
+) -> None:
+    f, healer = _working(tmp_path, host)
+    with f.project.store.write() as conn:
+        attempt = Store.task(conn, "a").attempt_id
+        Store.emit(
+            conn,
+            EventKind.AGENT_FINISHED,
+            task="a",
+            worker="w1",
+            attempt=attempt,
+            refused="changes not committed in a.txt",
+        )
+        Store.set_worker(conn, "w1", state=WorkerState.WAITING_INPUT, state_since=f.clock.time())
+    f.clock.advance(T.idle_after)
+    healer.tick()
+    (nudge,) = f.take("w1")[-1:]
+    assert isinstance(nudge, Tell) and nudge.kind is MessageKind.NUDGE
+    assert nudge.text.startswith("You stopped before finishing task a.")
+    assert nudge.text.endswith("Your last `done` was not taken: changes not committed in a.txt.")
+
+
 def test_a_machine_that_slept_judges_no_agent_for_the_sleep(tmp_path: Path, czar_home: Path, host: int) -> None:
     # A laptop's lid closed for an hour: on waking, every agent read as an hour silent (nudged),
     # and a request a person had not answered yet was denied at once.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from czar.agent_tools.identity import CallerError
 from czar.agents.base import Signal, SignalKind
 from czar.agents.claude import ClaudeAdapter
 from czar.agents.codex import CodexAdapter
@@ -141,10 +142,26 @@ def test_a_turn_end_after_the_hand_in_or_of_a_one_message_agent_is_waiting_not_s
     host, tools, run = FakeHost(), FakeTools(), agent()
     on_signal(host, tools, run, signal(SignalKind.FINISHED, "all done", head="abc"))
     on_signal(host, tools, run, signal(SignalKind.TURN_DONE))
-    assert host.sent == [] and tools.names() == ["done", "idle"]
+    # Not idle either: it waits for czar. (Found by a probe with Gemini CLI: that idle, read just
+    # after its work came back with failing checks, was taken as of the new round, and the agent
+    # started with the failures was nudged as if it had stopped.)
+    assert host.sent == [] and tools.names() == ["done"]
     host, tools, run = FakeHost(), FakeTools(), agent(CodexAdapter())  # one message per process
     on_signal(host, tools, run, signal(SignalKind.TURN_DONE))
     assert host.sent == [] and tools.names() == ["idle"]
+
+
+def test_a_hand_in_czar_refuses_is_no_finish() -> None:
+    class Refusing(FakeTools):
+        def done(self, summary: str, head: str | None = None) -> str:
+            self._note("done", summary, head)
+            raise CallerError("not submitted: changes not committed in a.py: commit them")
+
+    host, tools, run = FakeHost(), Refusing(), agent(CodexAdapter())
+    on_signal(host, tools, run, signal(SignalKind.FINISHED, "all done"))
+    assert not run.finished and "  not submitted: changes not committed in a.py: commit them" in host.said
+    on_signal(host, tools, run, signal(SignalKind.TURN_DONE))
+    assert tools.names() == ["done", "idle"]  # it stopped unfinished: the health round nudges it, with why
 
 
 def test_a_permission_czar_decides_is_answered_and_one_for_a_person_waits() -> None:

@@ -78,10 +78,19 @@ def on_signal(host: Host, tools: Tools, run: AgentRun, sig: Signal) -> None:
             host.say(f"agent acknowledged task {sig.task}: {sig.text}{differs}")
             host.say("  " + tools.acknowledge(sig.task, sig.text or None, confirmed))
         case SignalKind.FINISHED:
-            run.finished = True
             host.say(f"agent finished: {sig.text}")
             head = sig.data.get("head")
-            host.say("  " + tools.done(sig.text, head=str(head) if head else None))
+            # Refused (work off its branch, not committed): it has not finished; stopped there, the
+            # health round's nudge tells it why.
+            try:
+                said = tools.done(sig.text, head=str(head) if head else None)
+            except CallerError as exc:
+                if not str(exc).startswith("not submitted"):
+                    raise
+                host.say(f"  {exc}")
+                return
+            run.finished = True
+            host.say("  " + said)
         case SignalKind.PROGRESS:
             checkpoint = sig.data.get("checkpoint")
             host.say(f"checkpoint {checkpoint}: {sig.text}")
@@ -180,5 +189,7 @@ def _turn_done(host: Host, tools: Tools, run: AgentRun, sig: Signal) -> None:
         run.sent_back = True
         host.say(f">> back to work: {reason}")
         host.send(reason, MessageKind.CONTINUE)
-    elif waits:
+    elif waits and not run.finished:
+        # (Finished, it waits for czar: an idle said now would be read as of the round its work may
+        # be back in by then, and the feedback starting it again was followed by a nudge.)
         tools.idle()

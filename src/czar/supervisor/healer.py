@@ -290,7 +290,12 @@ class Healer:
             if repair is Repair.NUDGE:
                 Store.count_repair(conn, pt.attempt, "nudges", now)
                 Store.set_worker(conn, v.worker, repeats=0)
-                self.actions.tell(conn, task, MessageKind.NUDGE, nudge_text(f, v.task))
+                refused = Store.last_event_of(conn, pt.attempt, EventKind.AGENT_FINISHED)
+                why_not = refused.payload.get("refused") if refused is not None else None
+                text = nudge_text(f, v.task)
+                if f.problem is Problem.IDLE and isinstance(why_not, str):
+                    text += f" Your last `done` was not taken: {why_not}."  # (where it may have missed it)
+                self.actions.tell(conn, task, MessageKind.NUDGE, text)
             elif repair is Repair.RESTART:
                 Store.count_repair(conn, pt.attempt, "restarts", now)
                 Store.supersede(conn, pt.attempt)
