@@ -143,6 +143,18 @@ def test_a_simulated_agents_script_that_cannot_run_is_refused_before_anything_st
     assert holder_pid(ProjectPaths.for_project("p").supervisor_lock) is None  # nothing was started
 
 
+def test_a_scripted_models_script_that_cannot_be_read_is_refused_before_anything_starts(root: Path) -> None:
+    # Found by a probe: a path with a space, unquoted, was validated; at the run, the model
+    # answered only that its script was wrong, at every start of the agent, for over a minute.
+    model = "\n```czar-model\nwrite data/ünï côdé.txt <<END\nx\nEND\ndone written\n```\n"
+    task = sim_task("a").replace("Do a.\n", "Do a.\n" + model, 1)
+    _bad(
+        root,
+        GOOD_HEAD + task,
+        "task 'a': its czar-model script (for czar model-server): line 1: write takes one path",
+    )
+
+
 def test_an_agent_program_found_on_the_path_or_as_a_file_is_taken(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     program = root / "bin" / "claude"
     program.parent.mkdir()

@@ -74,11 +74,14 @@ def _before_start(project: Any) -> None:
     ignores there, each task a simulated agent may be given with no script, each check whose
     program is not found, and the run's tasks the plan no longer has."""
     from czar.agents import sim_plans
+    from czar.model import plan_scripts
     from czar.supervisor.project import check_neighbours as check
     from czar.supervisor.project import dropped_tasks, ignored_scopes, unfound_checks
 
     check(project)
-    errors, warnings = sim_plans.problems(project.plan, _settled(project))
+    settled = _settled(project)
+    errors, warnings = sim_plans.problems(project.plan, settled)
+    errors += plan_scripts.problems(project.plan, settled)
     if errors:
         raise PlanError("\n".join(f"{project.plan.path}: {e}" for e in errors))  # a line each
     for line in [*warnings, *ignored_scopes(project), *unfound_checks(project), *dropped_tasks(project)]:
