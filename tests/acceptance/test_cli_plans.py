@@ -518,18 +518,27 @@ def test_a_persons_command_takes_the_plan_before_or_after_the_id(
     root: Path, czar_home: Path, command: tuple[str, ...]
 ) -> None:
     # Before, `czar allow czar.toml w1` (the plan first, as `czar status czar.toml` takes it) was
-    # refused: "Got unexpected extra argument(s) (w1)".
+    # refused: "Got unexpected extra argument(s) (w1)"; and `czar tell w1 "..." czar.toml` told the
+    # agent "... czar.toml" (found by a probe).
     plan = write_plan(root, "p", [sim_task("a")], workers=1)
     name, *rest = command
     answers = {
-        args: czar(*args)
-        for args in ((name, str(plan), *rest), (*command, "-p", str(plan)))
-        + (((*command, str(plan)),) if name != "tell" else ())
+        args: czar(*args) for args in ((name, str(plan), *rest), (*command, "-p", str(plan)), (*command, str(plan)))
     }
     said = {(r.returncode, r.stderr) for r in answers.values()}
     assert len(said) == 1, answers
     code, err = said.pop()
     assert code != 0 and err.startswith("czar: ") and "Traceback" not in err and command[1] in err, err
+
+
+def test_a_toml_file_named_last_in_a_message_is_its_plan_only_if_it_holds_tasks(root: Path) -> None:
+    from czar.interfaces.cli.app import _a_plan
+
+    plan = write_plan(root, "p", [sim_task("a")], workers=1)
+    (root / "pyproject.toml").write_text('[project]\nname = "lib"\n')
+    assert _a_plan(str(plan))
+    assert not _a_plan(str(root / "pyproject.toml"))  # `czar tell w1 look at pyproject.toml`
+    assert not _a_plan(str(root / "nowhere.toml")) and not _a_plan(str(root))
 
 
 def test_a_persons_command_given_two_plans_or_no_plan_where_one_goes_says_so(root: Path, czar_home: Path) -> None:

@@ -337,7 +337,7 @@ class WorkerHost:
                 first_launch=0 if again else earlier + 1,
             )
             what = f"review of task {cmd.task}" if self.reviewer else f"task {cmd.task}"
-            self.say(f"== {what} (attempt {cmd.attempt}): prompt of {len(cmd.prompt)} characters")
+            self.say(f"== {what} (attempt id {cmd.attempt}): prompt of {len(cmd.prompt)} characters")
             self.agent.launch([(self.current.prompt, MessageKind.TASK)])
             self._done(posted, EventKind.AGENT_STARTED, launch=self.current.launches)
             return

@@ -54,6 +54,18 @@ def _in_plan(name: str, plan_here: Path | None, plan: Path) -> tuple[str, Path]:
     return name, plan_here
 
 
+def _a_plan(word: str) -> bool:
+    """Whether a command's last word names a plan, not words of a message: a TOML file with
+    tasks (a project's pyproject.toml, named in a message, has none)."""
+    if not word.endswith(".toml"):
+        return False
+    try:
+        with open(word, "rb") as fh:
+            return b"[[tasks]]" in fh.read(1 << 20)
+    except OSError:
+        return False
+
+
 def _views() -> Any:
     # Imported when needed: agents run `czar report` and friends often, and must not pay for the
     # views' imports (the supervisor, rich tables) each time.
@@ -688,6 +700,8 @@ def tell(
         if len(text) < 2:
             raise CzarError(f"what to tell? `czar tell {worker} WORKER WORDS...`")
         (worker, plan), text = _in_plan(text[0], Path(worker), plan), text[1:]
+    elif len(text) > 1 and _a_plan(text[-1]):  # the plan last, as `czar status` and `logs` take it
+        (worker, plan), text = _in_plan(worker, Path(text[-1]), plan), text[:-1]
     from czar.supervisor.people import tell as send
 
     typer.echo(send(_for_person("tell", plan, check_repo=False), worker, " ".join(text)))
