@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from czar.core.host_commands import MessageKind
-from czar.core.verification import Approve, Blocker, Defer, Fail, SendBack, judge
+from czar.core.verification import UNRESOLVED, Approve, Blocker, Defer, Fail, SendBack, judge
 
 blockers = st.none() | st.builds(
     Blocker,
@@ -35,6 +35,39 @@ def test_what_the_radar_found_defers_the_work_whatever_else_and_costs_nothing(
         assert verdict == Defer(blocker)
     else:
         assert not isinstance(verdict, Defer)
+
+
+@given(blockers, problems, rounds, limits, st.integers(0, 10))
+def test_a_blocker_its_agent_leaves_unresolved_hand_in_after_hand_in_uses_a_round(
+    blocker: Blocker | None, found: tuple[str, ...], used: int, limit: int, unresolved: int
+) -> None:
+    # Found by a probe: an agent that handed in the same conflict again and again was deferred
+    # 404 times in 194 s, no round used, with no end.
+    verdict = judge(blocker, found, used, limit, unresolved)
+    if blocker is None:
+        assert verdict == judge(None, found, used, limit)  # only blockers are counted
+    elif blocker.waits or unresolved < UNRESOLVED - 1:
+        assert verdict == Defer(blocker)  # a task to wait for, or not yet the UNRESOLVEDth
+    else:
+        assert isinstance(verdict, SendBack | Fail) and verdict.rounds == used + 1
+        assert blocker.evidence in verdict.evidence and all(p in verdict.evidence for p in found)
+        assert isinstance(verdict, Fail) == (used + 1 >= limit)
+
+
+def test_an_agent_that_never_resolves_its_conflict_fails_its_task_after_its_rounds() -> None:
+    conflict = Blocker(MessageKind.CONFLICT, "Your branch conflicts with the integration branch in a.py")
+    used, unresolved, hand_ins = 0, 0, 0
+    while True:
+        hand_ins += 1
+        verdict = judge(conflict, (), used, 3, unresolved)
+        if isinstance(verdict, Fail):
+            break
+        if isinstance(verdict, SendBack):
+            used, unresolved = verdict.rounds, 0
+        else:
+            unresolved += 1
+    assert hand_ins == 3 * UNRESOLVED and verdict.rounds == 3
+    assert "Handed in 3 times in a row without resolving this" in verdict.evidence
 
 
 @given(problems, rounds, limits)

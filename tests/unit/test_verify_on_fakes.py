@@ -91,3 +91,20 @@ def test_an_approved_task_ages_by_the_merge_batches_that_start_without_it(tmp_pa
     f.move("a", T.MERGING, T.READY, T.ASSIGNED, T.RUNNING, T.SUBMITTED, T.VERIFYING)
     actions.verify("a")
     assert f.task("a").approved_window == 1 and snapshot(f.project.store).tasks["a"].waited == 2
+
+
+def test_a_conflict_handed_in_again_and_again_uses_a_round_at_the_third(tmp_path: Path, czar_home: Path) -> None:
+    f, actions = _handed_in(tmp_path, {"a.txt": "a\n"})
+    conflict = Blocker(MessageKind.CONFLICT, "Your branch conflicts with the integration branch in a.txt")
+    for hand_in in (1, 2, 3):
+        if hand_in > 1:
+            f.move("a", T.SUBMITTED, T.VERIFYING)
+        actions.verify("a", conflict)
+        assert f.task("a").state is T.RUNNING
+        assert f.task("a").rounds == (1 if hand_in == 3 else 0)  # waiting costs nothing, twice
+    assert len(_events(f, "verify.deferred")) == 2
+    (failed,) = _events(f, "verify.failed")
+    assert "Handed in 3 times in a row without resolving this" in str(failed["evidence"])
+    f.move("a", T.SUBMITTED, T.VERIFYING)  # counted again from the round used
+    actions.verify("a", conflict)
+    assert f.task("a").rounds == 1 and len(_events(f, "verify.deferred")) == 3

@@ -50,12 +50,25 @@ class Fail:
 Verdict = Approve | Defer | SendBack | Fail
 
 
-def judge(blocker: Blocker | None, problems: tuple[str, ...], rounds: int, limit: int) -> Verdict:
+UNRESOLVED = 3  # hand-ins in a row still in conflict with the integration branch, before a round is used
+
+
+def judge(blocker: Blocker | None, problems: tuple[str, ...], rounds: int, limit: int, unresolved: int = 0) -> Verdict:
     """The verdict on work that had used ``rounds`` of its ``limit``: ``blocker`` is the radar's
     finding, ``problems`` what the verification found (no commits, files outside its scope,
-    failed checks), each as evidence."""
-    if blocker is not None:
+    failed checks), each as evidence. ``unresolved``: hand-ins of this round deferred already for
+    a blocker its own agent had to resolve (one with no task to wait for: bring the integration
+    branch in). Waiting costs nothing, but not for ever: an agent that hands in the same conflict
+    again and again (found by a probe: 404 times in 194 s, no round used) is charged a round at
+    the ``UNRESOLVED``th, and fails with the last, as for failing checks."""
+    if blocker is not None and (blocker.waits or unresolved < UNRESOLVED - 1):
         return Defer(blocker)
+    if blocker is not None:
+        problems = (
+            f"Handed in {unresolved + 1} times in a row without resolving this (a round is used):\n\n"
+            f"{blocker.evidence}",
+            *problems,
+        )
     if not problems:
         return Approve(rounds + 1)
     after = after_setback(Setback.CHECKS_FAILED, rounds, limit)

@@ -599,7 +599,8 @@ class Actions:
                 )
             return
         checks = [{"command": r.command, "exit": r.returncode, "timed_out": r.timed_out} for r in results]
-        verdict = judge(blocker, tuple(problems), task.rounds, self.p.plan.project.max_rounds)
+        unresolved = self._unresolved(task) if blocker is not None and not blocker.waits else 0
+        verdict = judge(blocker, tuple(problems), task.rounds, self.p.plan.project.max_rounds, unresolved)
         with self.store.write() as conn:
             now = Store.task(conn, task_id)
             if now.state is not TaskState.VERIFYING or now.attempt_id != task.attempt_id:
@@ -632,6 +633,21 @@ class Actions:
         if isinstance(verdict, Approve) and examined is not None:
             # Its branch may have been made again from scratch: the remote's copy is replaced.
             remote_sync.push(self.p, branch_of(task_id), examined, replace=True, task=task_id)
+
+    def _unresolved(self, task: Task) -> int:
+        """Hand-ins of the task's attempt deferred in a row, since its last failed verification,
+        for what its agent had to resolve itself (no task to wait for)."""
+        with self.store.read() as conn:
+            seen = Store.events_of_task(conn, task.id, (EventKind.VERIFY_DEFERRED, EventKind.VERIFY_FAILED))
+        count = 0
+        for e in seen:
+            if e.attempt_id != task.attempt_id:
+                continue
+            if e.kind == EventKind.VERIFY_FAILED:
+                count = 0
+            elif e.payload.get("about") != "killed" and not e.payload.get("waits"):
+                count += 1
+        return count
 
     def _verify_again(self, task: Task, command: str) -> bool:
         """A check was killed by a signal czar did not send: verified again, no round used; but
