@@ -3,8 +3,9 @@ injects, and the targets it must meet."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+
+from czar.plan.toml_text import toml_string, toml_strings
 
 
 @dataclass
@@ -41,20 +42,22 @@ def toml_task(
     """One ``[[tasks]]`` entry: prose for a real agent, and the ``czar-sim`` script that does it."""
     lines = [
         "[[tasks]]",
-        f"id = {json.dumps(tid)}",
-        f"title = {json.dumps(title)}",
-        f"depends_on = {json.dumps(list(deps))}",
-        f"scope = {json.dumps(list(scope))}",
+        f"id = {toml_string(tid)}",
+        f"title = {toml_string(title)}",
+        f"depends_on = {toml_strings(deps)}",
+        f"scope = {toml_strings(scope)}",
     ]
     if accept is not None:
-        lines.append(f"accept = {json.dumps(list(accept))}")
+        lines.append(f"accept = {toml_strings(accept)}")
     if extra:
         lines.append(extra.rstrip())
     body = f"{prose.strip()}\n\n```czar-sim\n{script.strip()}\n```\n"
     # As written, where TOML's literal string can hold it; escaped where not (a commit subject of a
     # history replayed may hold three quotes, or a control character).
-    literal = "'''" not in body and all(c in "\n\t" or (c >= " " and c != "\x7f") for c in body)
-    lines.append(f"body = '''\n{body}'''\n" if literal else f"body = {json.dumps(body)}\n")
+    literal = "'''" not in body and all(
+        c in "\n\t" or (c >= " " and c != "\x7f" and not "\ud800" <= c <= "\udfff") for c in body
+    )
+    lines.append(f"body = '''\n{body}'''\n" if literal else f"body = {toml_string(body)}\n")
     return "\n".join(lines)
 
 

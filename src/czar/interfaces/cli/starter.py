@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from czar.core.branches import branch_name_problem
 from czar.errors import CzarError
+from czar.plan.toml_text import toml_string
 
 STARTER_PLAN = '''\
 # czar plan: what to build, in which order, and how to know it is done.
@@ -76,7 +76,7 @@ finish shout is in place
 def starter_plan(base_branch: str, name: str = "my-project", repo: str = ".") -> str:
     """The starter plan of project ``name``, building on ``base_branch`` of the repository at
     ``repo`` (relative to the plan)."""
-    base, quoted_name, quoted_repo = _toml(base_branch), _toml(name), _toml(repo)
+    base, quoted_name, quoted_repo = toml_string(base_branch), toml_string(name), toml_string(repo)
     pad = " " * max(1, 40 - len(f"base_branch = {base}"))
     project_pad = " " * max(1, 40 - len(f"name = {quoted_name}"))
     repo_pad = " " * max(1, 40 - len(f"repo = {quoted_repo}"))
@@ -91,12 +91,6 @@ def starter_plan(base_branch: str, name: str = "my-project", repo: str = ".") ->
     }
     # In one pass: a branch named `feat{repo}` must not have its own braces filled in.
     return re.sub(r"\{(" + "|".join(values) + r")\}", lambda m: values[m.group(1)], STARTER_PLAN)
-
-
-def _toml(text: str) -> str:
-    """``text`` as a TOML string: a branch or a folder may hold a quote or a backslash (found by a
-    probe: a branch named `fix"quote` made a plan that did not parse)."""
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def repository_of(folder: Path, here: Path) -> Path | None:
