@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import _cleanup
-from helpers import czar, git, make_repo
+from helpers import czar, git, lfs_repo, make_repo
 
 LINES = "".join(f"line {i}\n" for i in range(1, 41))
 
@@ -82,3 +84,37 @@ def test_replay_refuses_a_range_that_is_not_one(tmp_path: Path, czar_home: Path)
     git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow))
     result = czar("bench", "replay", str(shallow), "HEAD~1..HEAD", "--dir", str(tmp_path / "bench3"))
     assert result.returncode != 0 and "is a shallow clone: a replay needs its history whole" in result.stderr
+    # A partial clone lacks the files (found by a probe: "Could not reset index file to revision").
+    git(repo, "config", "uploadpack.allowFilter", "true")
+    partial = tmp_path / "partial"
+    git(tmp_path, "clone", "-q", "--filter=blob:none", f"file://{repo}", str(partial))
+    result = czar("bench", "replay", str(partial), "HEAD~1..HEAD", "--dir", str(tmp_path / "bench4"))
+    assert result.returncode != 0 and "is a partial clone (made with --filter)" in result.stderr
+    # A start on a branch merged into the end: its merge would have nothing to hand in (found by a probe).
+    git(repo, "checkout", "-q", "-b", "side", "HEAD~1")
+    _commit(repo, "on the side", **{"side.txt": "side\n"})
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "merge side", "side")
+    result = czar("bench", "replay", str(repo), "side..main", "--dir", str(tmp_path / "bench5"))
+    assert result.returncode != 0 and "side is not on main's first-parent line" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_replay_of_a_history_of_large_files_ends_with_its_tree(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by a probe: the replay's copy of the repository had the pointers of its Git LFS files
+    # but not the files; every task that checked one out failed.
+    monkeypatch.setenv("HOME", str(tmp_path / "person"))
+    repo = lfs_repo(tmp_path, tmp_path / "person", "data one\n")
+    git(repo, "tag", "start")
+    _commit(repo, "new data", **{"data.bin": "data two\n", "more.bin": "more\n"})
+    _commit(repo, "the data renamed", **{"more.bin": "more, again\n"})
+    bench = tmp_path / "bench"
+    try:
+        result = czar("bench", "replay", str(repo), "start..HEAD", "--json", "--dir", str(bench), timeout=300)
+    finally:
+        _cleanup(bench / "home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    r = json.loads(result.stdout)
+    assert r["passed"] and r["tree_matches"] and r["tasks_merged"] == 2

@@ -13,6 +13,7 @@ The run passes when every task merges and the integration branch ends with B's t
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -112,12 +113,35 @@ def copy_repository(source: Path, start: str, end: str, dest: Path) -> tuple[str
         raise CzarError(f"{start}..{end}: not two commits of {source}") from None
     if not git.is_ancestor(a, b):
         raise CzarError(f"{start} is not an ancestor of {end} in {source}")
+    if a not in git.out("rev-list", "--first-parent", b).split():
+        # (Found by a probe: a commit of a branch merged into B, whose merge then had nothing to
+        # hand in and failed; the run failed by construction.)
+        raise CzarError(
+            f"{start} is not on {end}'s first-parent line in {source} (a commit of a branch merged into it): "
+            f"start from one of `git log --first-parent {end}`"
+        )
     Git(dest.parent).run("clone", "-q", "--no-checkout", "--", str(source), str(dest), cwd=dest.parent)
     copy = Git(dest)
     copy.run("remote", "remove", "origin", cwd=dest)
+    _large_files(git.common_dir() / "lfs" / "objects", copy.common_dir() / "lfs" / "objects")
     copy.run("update-ref", TARGET_REF, b, cwd=dest)
     copy.run("checkout", "-q", "-B", BASE, a, cwd=dest)
     return a, b
+
+
+def _large_files(source: Path, dest: Path) -> None:
+    """The source's Git LFS files, for the copy (a clone brings their pointers only: each
+    checkout of one then failed, found by a probe); linked, not copied, where they can be (a file
+    there is named by its content and never changes)."""
+    if source.is_dir() and not dest.exists():
+
+        def link(src: str, dst: str) -> None:
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+
+        shutil.copytree(source, dest, copy_function=link, symlinks=False)
 
 
 def run(
@@ -139,6 +163,12 @@ def run(
     if Git(source).out("rev-parse", "--is-shallow-repository").strip() == "true":
         # (Found by a probe: every task failed, its commit's parent not in the replay's clone.)
         raise CzarError(f"{source} is a shallow clone: a replay needs its history whole (`git fetch --unshallow`)")
+    if any((Git(source).common_dir() / "objects" / "pack").glob("*.promisor")):  # what git fetches later
+        # (Found by a probe: the run's first checkout failed, in git's words, "Could not reset index file".)
+        raise CzarError(
+            f"{source} is a partial clone (made with --filter): a replay needs every file of its history "
+            "(clone it again without --filter)"
+        )
     root = (folder or Path(tempfile.mkdtemp(prefix="czar-bench-replay-"))).resolve()
     root.mkdir(parents=True, exist_ok=True)
     a, b = copy_repository(source.resolve(), start, end, root / "repo")

@@ -16,7 +16,7 @@ from czar.host.agent_run import AgentRun
 from czar.paths import czar_home
 from czar.runtime import sandbox
 from czar.runtime.gateway import Gateway
-from czar.vcs import checkout, submodules
+from czar.vcs import checkout, lfs, submodules
 from czar.vcs.git import Git
 
 # What an agent keeps in your home when it runs with it (``home = "user"``): writable in its sandbox.
@@ -50,6 +50,7 @@ class AgentSandbox:
         self.on_denied = on_denied  # a host the sandbox's network refused, and why
         self.read_only = read_only  # a reviewer's: the checkout it reads is not its to write
         self.objects: Path | None = None  # the repository's objects, which task checkouts borrow
+        self.large_files: Path | None = None  # its Git LFS store, where git-lfs finds them for a checkout
 
     @functools.cached_property
     def ignored(self) -> tuple[str, ...]:
@@ -91,6 +92,7 @@ class AgentSandbox:
             raise CzarError(f"no sandbox for the agent: {why}")
         if self.objects is None:
             self.objects = Git(self.repo).common_dir() / "objects"
+            self.large_files = lfs.store(self.repo)
         extra = [Path(p) for p in self.config.writable]
         locked: tuple[Path, ...] = ()
         private: tuple[tuple[Path, Path], ...] = ()
@@ -118,7 +120,13 @@ class AgentSandbox:
             locked=locked,
             network=sandbox.HOST_NETWORK if self.config.network == "host" else sandbox.NO_NETWORK,
             private=private,
-            readable=(self.commands, *submodules.object_stores(self.objects.parent)),
+            # (The large files too: a checkout in the sandbox of a commit made since the clone, a
+            # merge of the integration branch, found them nowhere, and git-lfs left them empty.)
+            readable=(
+                self.commands,
+                *submodules.object_stores(self.objects.parent),
+                *((self.large_files,) if self.large_files is not None and self.large_files.is_dir() else ()),
+            ),
             shared=self.config.shared,
         )
 
