@@ -206,3 +206,16 @@ def test_czar_status_says_a_supervisor_stopped_by_a_signal_is_stopped_and_how_to
     assert (
         "project p: supervisor STOPPED by a signal (pid 42; `kill -CONT 42` lets it go on) |" in console.export_text()
     )
+
+
+def test_into_a_pipe_a_task_is_on_one_line_whatever_its_title(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found by a probe: wrapped to 80 columns, `czar status | grep bugfix-note` found no task row.
+    import io
+
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    data = _data()
+    data["tasks"][0] = {**data["tasks"][0], "id": "bugfix-note-of-the-parser", "title": "word " * 30}
+    views.print_status(data)
+    rows = [line for line in out.getvalue().splitlines() if "bugfix-note-of-the-parser" in line]
+    assert rows and any("merged" in line and ("word " * 30).strip() in line for line in rows)

@@ -82,6 +82,15 @@ def radar_rows(data: dict[str, Any]) -> list[tuple[str, ...]]:
 NAMES = frozenset({"#", "worker", "task", "with", "branch", "project", "depends on", "against"})
 
 
+PIPED_WIDTH = 400  # columns of a table written to a pipe or a file
+
+
+def _console() -> Console:
+    """The terminal's width, or, into a pipe or a file, as wide as the rows need: wrapped to
+    80 columns, `czar status | grep a-task` found the task split over two lines (found by a probe)."""
+    return Console() if sys.stdout.isatty() else Console(width=PIPED_WIDTH)
+
+
 def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Table:
     table = Table(title=title, title_justify="left")
     for name in columns:
@@ -98,7 +107,7 @@ def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) ->
 
 
 def print_status(data: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or _console()
     sup = data["supervisor"]
     if not data["tasks"]:
         console.print(f"project {data['project']}: no run yet; `czar up` or `czar run` starts one")
@@ -145,7 +154,7 @@ PROJECT_COLUMNS = ("project", "supervisor", "tasks", "last activity", "plan")
 
 
 def print_projects(found: list[Any], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or _console()
     if not found:
         console.print("no projects yet: `czar up` or `czar run` in a repository starts one")
         return
@@ -185,7 +194,7 @@ def pull_rows(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
 
 
 def print_pulls(rows: list[dict[str, Any]], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or _console()
     if not rows:
         console.print("no pull requests yet: a task's opens when it is verified")
         return
@@ -199,7 +208,7 @@ def print_pulls(rows: list[dict[str, Any]], console: Console | None = None) -> N
 
 
 def print_pull(data: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or _console()
     merged = f", merged as {data['merged_as'][:10]}" if data["merged_as"] else ""
     console.print(
         visible(
@@ -348,7 +357,7 @@ def write_omnibus(project: Project, checks_passed: bool | None, print_to: Any = 
 
 def print_measures(title: str, r: dict[str, Any]) -> None:
     """A benchmark's figures and its targets, met or not."""
-    console = Console()
+    console = _console()
     table = Table("measure", "value", title=title, title_justify="left")
     for key, value in r.items():
         if key not in ("targets", "passed", "scenario"):
@@ -360,7 +369,7 @@ def print_measures(title: str, r: dict[str, Any]) -> None:
 
 
 def print_bench(r: dict[str, Any]) -> None:
-    console = Console()
+    console = _console()
     table = Table("measure", "value", title=f"benchmark {r['scenario']} ({r['workers']} workers)", title_justify="left")
     rows: list[tuple[str, str]] = [
         ("tasks merged", f"{r['tasks_merged']}/{r['tasks_total']}"),
@@ -393,7 +402,7 @@ def print_bench(r: dict[str, Any]) -> None:
 
 
 def print_agents_bench(r: dict[str, Any]) -> None:
-    console = Console()
+    console = _console()
     table = Table("measure (medians)", "czar", f"bare {r['agent']} CLI", title=f"benchmark agents ({r['agent']})")
     table.add_row("tasks merged", f"{r['tasks_merged']}/{r['tasks_total']}", "")
     table.add_row("start to first model request (s)", _num(r["czar_start_seconds"]), _num(r["cli_start_seconds"]))
@@ -414,7 +423,7 @@ def print_agents_bench(r: dict[str, Any]) -> None:
 
 
 def print_replay(r: dict[str, Any]) -> None:
-    console = Console()
+    console = _console()
     mode = "no dependencies" if not r["deps"] else "dependencies by file"
     table = Table("measure", "value", title=f"replay {r['range']} of {r['source']} ({mode}, {r['workers']} workers)")
     table.add_row("tasks merged", f"{r['tasks_merged']}/{r['tasks_total']} ({r['tasks_failed']} failed)")
