@@ -49,7 +49,10 @@ def _fill(git: Git, clone: Path) -> None:
         log.warning("submodules not filled in %s: %s", clone, exc)
         return
     if empty:
-        log.warning("submodules left empty in %s (not in the repository's .git/modules): %s", clone, empty)
+        shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+        log.warning(
+            "%d submodule(s) left empty in %s (not in the repository's .git/modules): %s", len(empty), clone, shown
+        )
 
 
 def is_commit_id(text: str) -> bool:
