@@ -334,4 +334,6 @@ def test_a_benchmark_killed_at_work_stops_its_run(tmp_path: Path, czar_home: Pat
             kill_by_env({"CZAR_HOME": str(home)})  # (none, unless the test failed)
     assert bench.returncode == 128 + signal.SIGTERM, err
     assert "Traceback" not in err and out == ""
+    # Said, as `czar run` says it (found by a probe: a replay stopped so ended in silence).
+    assert err.strip().endswith("czar: stopped by SIGTERM; its runs are stopped, nothing of them left running"), err
     assert left == []

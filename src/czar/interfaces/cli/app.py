@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -446,7 +447,7 @@ def demo(
 
 
 @app.command()
-@stopped.on_signals  # its runs are its own: stopped with it
+@functools.partial(stopped.on_signals, said="its runs are stopped, nothing of them left running")
 def bench(
     scenario: Annotated[
         str,

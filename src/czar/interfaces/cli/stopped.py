@@ -83,16 +83,21 @@ def as_interrupts() -> Iterator[None]:
         _again.clear()
 
 
-def on_signals(command: Callable[P, R]) -> Callable[P, R]:
+def on_signals(command: Callable[P, R], *, said: str | None = None) -> Callable[P, R]:
     """``command`` run within ``as_interrupts`` (a command that starts runs of its own); it
-    exits as a shell says of a process the signal ended (Typer makes every interrupt 130)."""
+    exits as a shell says of a process the signal ended (Typer makes every interrupt 130), saying
+    ``said`` after how it was stopped, if given (a command that says nothing of its own)."""
 
     @functools.wraps(command)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             with as_interrupts():
                 return command(*args, **kwargs)
-        except Terminated as exc:
+        except KeyboardInterrupt as exc:  # Terminated too
+            if said is None and not isinstance(exc, Terminated):
+                raise
+            if said is not None:
+                say(f"czar: {how(exc).said}; {said}")
             raise typer.Exit(how(exc).exit_code) from exc
         except BrokenPipeError as exc:
             stopping()
