@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 from itertools import pairwise
@@ -302,3 +303,30 @@ def test_a_huge_text_file_is_diffed_as_binary_not_line_by_line(tmp_path: Path) -
     diff = g.diff_zero(before, g.tip("main"))
     assert len(diff) < 10_000 and "Binary files /dev/null and b/big.txt differ" in diff and "+two" in diff
     assert len(g.own_changes(before, g.tip("main"))) < 10_000
+
+
+def test_gits_variables_of_another_repository_in_czars_environment_change_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by a probe: with GIT_OBJECT_DIRECTORY exported (a hook's, a script's), czar said the
+    # base branch was not there; an agent started so would work on your checkout (GIT_DIR).
+    from czar.agents.base import base_env
+    from czar.vcs.git import UNSIGNED
+
+    repo = make_repo(tmp_path / "repo")
+    elsewhere = make_repo(tmp_path / "elsewhere")
+    monkeypatch.setenv("GIT_DIR", str(elsewhere / ".git"))
+    monkeypatch.setenv("GIT_OBJECT_DIRECTORY", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(tmp_path / "index"))
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")  # a parent git's own settings, kept, czar's after them
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "commit.gpgsign")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "true")
+    git_ = Git(repo)
+    assert git_.tip("main") == subprocess.run(
+        ["git", "-C", str(repo), "--git-dir", str(repo / ".git"), "rev-parse", "main"],
+        capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"]},
+    ).stdout.strip()  # fmt: skip
+    assert git_.out("config", "--get", "commit.gpgsign") == UNSIGNED["commit.gpgsign"]
+    ctx = type("Ctx", (), {"env": {}, "settings": type("S", (), {"env": {}})()})()
+    agent = base_env(ctx)  # type: ignore[arg-type]
+    assert not {"GIT_DIR", "GIT_OBJECT_DIRECTORY", "GIT_INDEX_FILE"} & set(agent)

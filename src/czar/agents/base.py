@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from czar.core.host_commands import MessageKind
 from czar.runtime import search_path
 from czar.runtime.withheld import without
-from czar.vcs.git import UNSIGNED, overriding
+from czar.vcs.git import REPOSITORY_VARIABLES, UNSIGNED, overriding
 
 
 class SignalKind(StrEnum):
@@ -266,6 +266,8 @@ def base_env(ctx: LaunchContext) -> dict[str, str]:
     """The agent's environment: the host's, czar's variables, then the plan's additions."""
     env = without(os.environ)  # a forge token is the supervisor's alone
     env.pop(search_path.PERSONS_PATH, None)  # czar's own, for its own processes
+    for var in REPOSITORY_VARIABLES:  # your GIT_DIR (where czar was started) would be your checkout
+        env.pop(var, None)
     env.update(ctx.env)
     env.update(ctx.settings.env)
     # Its commits unsigned, whatever the plan's `env` numbered among git's settings (see

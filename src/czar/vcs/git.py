@@ -112,12 +112,26 @@ READABLE = {
 NO_HOOKS = {"core.hooksPath": "/dev/null"}
 
 
+# What `git rev-parse --local-env-vars` names (git 2.39), which git itself unsets when it moves
+# to another repository, and what changes how it reads paths: a user's GIT_DIR or
+# GIT_OBJECT_DIRECTORY (a hook's, a script's) redirected every command to the wrong place (found by a
+# probe: czar said the base branch was not there); a parent git's `-c` settings
+# (GIT_CONFIG_PARAMETERS) would win over czar's. (GIT_CONFIG_COUNT stays: ``overriding`` puts
+# czar's own settings after those it holds.)
+REPOSITORY_VARIABLES = frozenset(
+    {
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_OBJECT_DIRECTORY",
+        "GIT_DIR", "GIT_WORK_TREE", "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE", "GIT_INDEX_FILE",
+        "GIT_NO_REPLACE_OBJECTS", "GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_INTERNAL_SUPER_PREFIX",
+        "GIT_SHALLOW_FILE", "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_LITERAL_PATHSPECS", "GIT_GLOB_PATHSPECS",
+        "GIT_NOGLOB_PATHSPECS", "GIT_ICASE_PATHSPECS",
+    }
+)  # fmt: skip
+
+
 def _env(hooks: bool = False) -> dict[str, str]:
-    env = overriding(os.environ, {**UNSIGNED, **READABLE, **({} if hooks else NO_HOOKS)})
-    # A user's GIT_DIR or GIT_WORK_TREE would redirect every command to the wrong place; a parent
-    # git's `-c` settings (GIT_CONFIG_PARAMETERS) would win over czar's.
-    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG_PARAMETERS"):
-        env.pop(var, None)
+    own = {k: v for k, v in os.environ.items() if k not in REPOSITORY_VARIABLES}
+    env = overriding(own, {**UNSIGNED, **READABLE, **({} if hooks else NO_HOOKS)})
     env["GIT_TERMINAL_PROMPT"] = "0"
     return env
 
