@@ -286,6 +286,17 @@ def test_branches_of_the_plans_names_with_work_no_run_of_it_made_are_refused(
     assert again.returncode == 2 and "czar/integration, czar/a are in this repository already" in again.stderr
 
 
+def test_a_task_given_another_go_keeps_its_branch_as_the_runs_own(tmp_path: Path, czar_home: Path) -> None:
+    # Found by a probe: after `czar retry`, the task pending again with no attempt, `czar run` and
+    # `up` refused its branch as no run's, and said to delete it, with its work.
+    make_repo(tmp_path / "repo")
+    plan = write_plan(tmp_path, "again", [sim_task("a", accept=["false"])], workers=1, project_extra="max_rounds = 1")
+    assert czar("run", str(plan), "--json", timeout=120).returncode == 1  # its task failed
+    assert czar("retry", "a", str(plan)).returncode == 0
+    validated = czar("validate", str(plan))
+    assert validated.returncode == 0, validated.stderr
+
+
 def test_init_builds_on_the_branch_the_repository_is_on(tmp_path: Path, czar_home: Path) -> None:
     repo = tmp_path / "old"
     repo.mkdir()

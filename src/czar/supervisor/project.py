@@ -561,10 +561,15 @@ def _no_foreign_work(project: Project, git: Git, branches: set[str]) -> None:
 
 
 def _has_run(project: Project) -> bool:
-    """Whether any task of the project's run has started (its branches are then its own)."""
+    """Whether any task of the project's run has started (its branches are then its own), now or
+    ever: a task given another go (`czar retry`) is pending again, with no attempt, and its
+    branch, with the work of its earlier attempts, was refused as no run's (found by a probe)."""
     if not project.paths.db.exists():
         return False
     try:
+        with project.store.read() as conn:
+            if Store.last_attempt_id(conn) > 0:
+                return True
         return any(t.attempt_id is not None or t.state not in _UNSTARTED for t in project.store.tasks())
     except StoreError:
         return True  # a broken store: the command that needs it says so
