@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from czar.core.events import EventKind
 from czar.core.states import TaskState
 from czar.store.schema import tasks
 from czar.store.store import Store
@@ -432,3 +433,19 @@ def test_a_dependent_waits_with_its_dependency_whose_pull_request_is_not_on_the_
     said = [e.payload["reason"] for e in project.store.events_after(0) if e.kind == "task.state" and e.task_id == "c"]
     assert said[-1] == "task p, which comes before it, waits for the forge; it merges after"
     assert not project.repo.is_ancestor(p_work, project.repo.tip("czar/integration"))
+
+
+def test_what_merges_is_the_commit_verified_not_a_branch_moved_since(tmp_path: Path, czar_home: Path) -> None:
+    # Found by a probe: a person moved an approved task's branch to a commit that took its work out;
+    # the merge took the branch as it was, what no check had seen, and the omnibus said "proven".
+    project = _project(tmp_path, ["a"])
+    _commit(project, "czar/a", "a.txt", "the work checked\n")
+    verified = git(project.plan.repo, "rev-parse", "czar/a")
+    with project.store.write() as conn:
+        Store.emit(conn, EventKind.VERIFY_PASSED, task="a", checks=[], changed=["a.txt"], commit=verified)
+    _commit(project, "czar/a", "a.txt", "moved after the checks\n")
+    MergeQueue(project, Actions(project)).merge(["a"])
+    assert _states(project) == {"a": "merged"}
+    assert git(project.plan.repo, "show", "czar/integration:a.txt") == "the work checked"
+    (alert,) = [e for e in project.store.events_after(0) if e.kind == "alert"]
+    assert "czar/a moved to" in alert.payload["message"] and "what moved it is not merged" in alert.payload["message"]

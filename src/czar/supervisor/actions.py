@@ -577,8 +577,9 @@ class Actions:
             assert task.attempt_id is not None, "a task being verified has an attempt"
             attempt = Store.attempt(conn, task.attempt_id)
             claimed = Store.claims_of(conn, task_id)
-        # The commit the checks see (pushed if they pass, with ``[project] push``).
-        examined = self.p.repo.tips().get(branch_of(task_id)) if self.p.plan.project.push else None
+        # The commit the checks see: what merges (see ``MergeQueue.merge``), and is pushed if they
+        # pass, with ``[project] push``.
+        examined = self.p.repo.tips().get(branch_of(task_id))
         # With a blocker no check need run: the work waits, whatever they would say.
         try:
             problems, changed, results = (
@@ -617,6 +618,7 @@ class Actions:
                         attempt=task.attempt_id,
                         checks=checks,
                         changed=changed,
+                        commit=examined,
                     )
                     if self.p.plan.review.enabled:
                         # Its author keeps the worker: changes requested go to the same session.

@@ -170,9 +170,12 @@ class MergeQueue:
         git.clean_worktree(self.worktree)
         before = git.tip(self.integration)
         tips = git.tips()
-        if self.p.plan.review.enabled:
-            # Only the commit its reviewer approved merges, whatever its branch holds by now.
-            tips = {**tips, **{branch_of(t): c for t, c in self._approved(task_ids).items()}}
+        # Only the commit its reviewer approved merges, or without review the one verified,
+        # whatever its branch holds by now (found by a probe: a branch moved after its
+        # verification merged what no check had seen, and the omnibus said "proven").
+        pinned = self._approved(task_ids) if self.p.plan.review.enabled else self._verified(task_ids)
+        self._moved_since(pinned, tips)
+        tips = {**tips, **{branch_of(t): c for t, c in pinned.items()}}
         done = self._merge_all(task_ids, rows, before, tips)
         fresh = [t for t in task_ids if t in done.merged and done.merged[t] != before]
         broke: str | None = None  # the task blamed for breaking the checks
@@ -691,6 +694,28 @@ class MergeQueue:
                     f"Merge {self.integration} into your branch, resolve the conflicts, and commit."
                 )
         return out
+
+    def _verified(self, task_ids: Sequence[str]) -> dict[str, str]:
+        """Each task's commit its last verification passed (a store of an older czar's: none)."""
+        with self.p.store.read() as conn:
+            passed = {t: Store.events_of_task(conn, t, (EventKind.VERIFY_PASSED,)) for t in task_ids}
+        found = {t: e[-1].payload.get("commit") for t, e in passed.items() if e}
+        return {t: str(c) for t, c in found.items() if isinstance(c, str) and c}
+
+    def _moved_since(self, pinned: dict[str, str], tips: dict[str, str]) -> None:
+        """A person hears of a task branch moved since its commit was verified (or approved): what
+        moved it is not merged."""
+        moved = {t: tips[branch_of(t)] for t, c in pinned.items() if tips.get(branch_of(t)) not in (None, c)}
+        if not moved:
+            return
+        with self.p.store.write() as conn:
+            for t, tip in moved.items():
+                said = (
+                    f"{branch_of(t)} moved to {tip[:10]} after {pinned[t][:10]} was checked: czar merges "
+                    f"{pinned[t][:10]}, and what moved it is not merged"
+                )
+                if not any(e.payload.get("message") == said for e in Store.events_of_task(conn, t, (EventKind.ALERT,))):
+                    Store.alert(conn, "warning", said, task=t)  # once, however often it is in a batch
 
     def _approved(self, task_ids: Sequence[str]) -> dict[str, str]:
         """Each task's commit its reviewer approved."""
