@@ -65,3 +65,21 @@ def test_a_broken_store_gets_one_line_and_down_still_stops_everything(
     # `down` stopped everything all the same.
     assert not TmuxHost(paths.tmux_socket, paths.tmux_session).alive()
     assert find_by_env({"CZAR_HOME": str(czar_home)}) == []
+
+
+def test_a_plan_that_no_longer_parses_still_lets_down_stop_its_run(tmp_path: Path, czar_home: Path) -> None:
+    # Found by a probe: a syntax error typed into the plan mid-run, and `czar down` said only the
+    # error: the run went on, and nothing could stop it.
+    make_repo(tmp_path / "repo")
+    name = "plan-broken"
+    plan = write_plan(tmp_path, name, [HANG.format(tid="a")], workers=1)
+    czar("up", str(plan), check=True)
+    retry_until(lambda: first(name, lambda e: e.kind == "agent.progress"), timeout=60, what="an agent at work")
+    plan.write_text(plan.read_text() + "oops = [\n")
+    stopped = czar("down", str(plan))
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stderr.startswith("czar: warning: ") and "TOML syntax" in stopped.stderr
+    assert f"stopping project {name}, last started from it" in stopped.stderr
+    paths = ProjectPaths.for_project(name)
+    assert not TmuxHost(paths.tmux_socket, paths.tmux_session).alive()
+    assert find_by_env({"CZAR_HOME": str(czar_home)}) == []

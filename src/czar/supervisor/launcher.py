@@ -19,13 +19,13 @@ from czar.runtime import proc
 from czar.store.store import Store
 from czar.supervisor import doctor
 from czar.supervisor.lock import holder_pid
-from czar.supervisor.project import Project
+from czar.supervisor.project import Project, RunAt
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 60.0  # for the supervisor to end its merges and verifications before it is killed
 
 
-def supervisor_pid(project: Project) -> int | None:
+def supervisor_pid(project: Project | RunAt) -> int | None:
     return holder_pid(project.paths.supervisor_lock)
 
 
@@ -42,7 +42,7 @@ def up(project: Project) -> tuple[int, bool]:
 
 
 @contextlib.contextmanager
-def _one_start(project: Project) -> Iterator[None]:
+def _one_start(project: Project | RunAt) -> Iterator[None]:
     """One start (or stop) of the supervisor at a time: of two `czar run` typed together, the second
     replaced the first's supervisor window while that one was starting, and both said they started
     it. The second waits (the first's start takes ``START_TIMEOUT`` at most), then finds it; a
@@ -103,7 +103,7 @@ def _start(project: Project) -> tuple[int, bool]:
     raise SupervisorError(f"the supervisor did not start within {START_TIMEOUT:g} s; see `czar logs`")
 
 
-def down(project: Project, reason: str = "czar down", *, hurry: bool = False) -> bool:
+def down(project: Project | RunAt, reason: str = "czar down", *, hurry: bool = False) -> bool:
     """Stop the supervisor, the worker hosts, their agents and whatever those started; keep
     branches, worktrees and the store. Returns when none of them runs any more: True if any did.
 
@@ -165,7 +165,7 @@ def _hurried_by_signals(hurry: threading.Event, got: list[int]) -> dict[signal.S
     return previous
 
 
-def _down(project: Project, reason: str, hurry: threading.Event) -> bool:
+def _down(project: Project | RunAt, reason: str, hurry: threading.Event) -> bool:
     was_running = False
     pid = supervisor_pid(project)
     if pid and pid > 0:
@@ -203,7 +203,7 @@ def _down(project: Project, reason: str, hurry: threading.Event) -> bool:
     return was_running
 
 
-def _workers(project: Project) -> list[Any]:
+def _workers(project: Project | RunAt) -> list[Any]:
     try:
         return project.store.workers()
     except StoreError:

@@ -22,11 +22,11 @@ from czar.store.records import Task
 from czar.store.store import Store, Tx
 from czar.supervisor.actions import Actions
 from czar.supervisor.lock import holder_pid
-from czar.supervisor.project import Project
+from czar.supervisor.project import Project, RunAt
 from czar.supervisor.snapshot import PAUSED
 
 
-def require_person(project: Project, command: str) -> None:
+def require_person(project: Project | RunAt, command: str) -> None:
     """Refuse ``command`` (allow, deny, tell, down, up, run) when an agent runs it: it acts for a
     person, and an agent must not approve its own or another worker's request, or stop the run."""
     hosts: set[int] = set()

@@ -315,7 +315,7 @@ class Project:
     def marks(self) -> dict[str, str]:
         """What every process of this project's run carries in its environment (czar's own, the
         checks and the agents, and whatever they start): how `czar down` finds them all."""
-        return {"CZAR_HOME": str(self.paths.root.parent.parent), ENV_PROJECT: self.paths.name}
+        return marks_of(self.paths)
 
     def agent_marks(self, worker: str) -> dict[str, str]:
         """What the agents of ``worker`` (an author's or a reviewer's) carry in their environment,
@@ -576,6 +576,31 @@ def _has_run(project: Project) -> bool:
 
 
 _UNSTARTED = (TaskState.PENDING, TaskState.READY)
+
+
+def marks_of(paths: ProjectPaths) -> dict[str, str]:
+    return {"CZAR_HOME": str(paths.root.parent.parent), ENV_PROJECT: paths.name}
+
+
+@dataclass
+class RunAt:
+    """A project's run known by its folder alone, for `czar down` when its plan cannot be read
+    (found by a probe: a syntax error typed into the plan mid-run, and nothing could stop the run)."""
+
+    paths: ProjectPaths
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.paths)
+
+    @property
+    def tmux(self) -> Terminal:
+        from czar.runtime.tmux import TmuxHost
+
+        return TmuxHost(self.paths.tmux_socket, self.paths.tmux_session)
+
+    def marks(self) -> dict[str, str]:
+        return marks_of(self.paths)
 
 
 def open_project(plan_path: Path, *, check_repo: bool = True, owned: bool = True) -> Project:

@@ -260,7 +260,10 @@ def down(plan: PlanArg = DEFAULT_PLAN) -> None:
     from czar.store.store import Store
     from czar.supervisor.launcher import down as stop
 
-    project = _for_person("down", plan, check_repo=False, owned=False)
+    try:
+        project = _for_person("down", plan, check_repo=False, owned=False)
+    except PlanError as exc:
+        project = _run_of(plan, exc)
     broken: StoreError | None = None
     try:
         unfinished = any(t.state not in ("merged", "failed", "cancelled", "pending") for t in project.store.tasks())
@@ -275,6 +278,24 @@ def down(plan: PlanArg = DEFAULT_PLAN) -> None:
         typer.echo("nothing was running")
     if broken is not None:
         raise StoreError(f"{broken} (everything is stopped all the same)")
+
+
+def _run_of(plan: Path, unreadable: PlanError) -> Any:
+    """The run of the project last started from ``plan``, which cannot be read now (a syntax error
+    typed into it meanwhile): `czar down` must stop it all the same. ``unreadable`` if none."""
+    from czar.paths import ProjectPaths
+    from czar.supervisor.people import require_person
+    from czar.supervisor.project import RunAt
+    from czar.supervisor.projects import all_projects
+
+    where = plan.resolve()
+    runs = [p for p in all_projects() if p.plan is not None and Path(p.plan).resolve() == where]
+    if len(runs) != 1:
+        raise unreadable
+    typer.echo(f"czar: warning: {unreadable}; stopping project {runs[0].name}, last started from it", err=True)
+    run = RunAt(ProjectPaths.for_project(runs[0].name))
+    require_person(run, "down")
+    return run
 
 
 @app.command()
