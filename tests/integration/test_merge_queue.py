@@ -449,3 +449,34 @@ def test_what_merges_is_the_commit_verified_not_a_branch_moved_since(tmp_path: P
     assert git(project.plan.repo, "show", "czar/integration:a.txt") == "the work checked"
     (alert,) = [e for e in project.store.events_after(0) if e.kind == "alert"]
     assert "czar/a moved to" in alert.payload["message"] and "what moved it is not merged" in alert.payload["message"]
+
+
+def test_an_integration_branch_deleted_or_moved_back_is_put_back_at_the_last_merge(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    # Found by a probe: deleted mid-run, every verification "could not run" and used a round, and
+    # the next run made it again from the base branch; moved back, the next merges went on top
+    # without a word, and a dependent was built without its dependency.
+    from czar.supervisor import integration_guard
+
+    project = _project(tmp_path, ["a", "b", "c"])
+    for t in ("a", "b", "c"):
+        _commit(project, f"czar/{t}", f"{t}.txt", f"{t}\n")
+    queue = MergeQueue(project, Actions(project))
+    queue.merge(["a"])
+    merged_a = git(project.plan.repo, "rev-parse", "czar/integration")
+    git(project.plan.repo, "branch", "-D", "czar/integration")
+    queue.merge(["b"])
+    assert _states(project) == {"a": "merged", "b": "merged", "c": "merging"}
+    assert git(project.plan.repo, "merge-base", "--is-ancestor", merged_a, "czar/integration") == ""
+    git(project.plan.repo, "branch", "-f", "czar/integration", "main")
+    queue.merge(["c"])
+    assert _states(project)["c"] == "merged"
+    assert {"a.txt", "b.txt", "c.txt"} <= set(
+        git(project.plan.repo, "ls-tree", "--name-only", "czar/integration").split()
+    )
+    alerts = [e.payload["message"] for e in project.store.events_after(0) if e.kind == "alert"]
+    assert any("czar/integration was deleted: czar put it back at its last merge" in a for a in alerts)
+    assert any("which lacks czar's merges: czar put it back" in a for a in alerts)
+    # Where it holds the last merge (and more, a person's commit on top), it is left as it is.
+    assert integration_guard.restore(project, lambda _said: None) is False

@@ -30,7 +30,7 @@ from czar.errors import CzarError
 from czar.runtime.keyed_locks import KeyedLocks
 from czar.store.records import Attempt, Task
 from czar.store.store import Store, Tx
-from czar.supervisor import remote_sync, your_checkouts
+from czar.supervisor import integration_guard, remote_sync, your_checkouts
 from czar.supervisor.checks import KILLED_RUNS, CheckResult, ChecksKilled, describe_failure, run_checks
 from czar.supervisor.project import Project
 from czar.vcs import checkout as task_checkout
@@ -577,6 +577,8 @@ class Actions:
             assert task.attempt_id is not None, "a task being verified has an attempt"
             attempt = Store.attempt(conn, task.attempt_id)
             claimed = Store.claims_of(conn, task_id)
+        # Gone (a person's `git branch -D`): made again at its last merge, not charged to the work.
+        integration_guard.restore(self.p, lambda _said: None, back=False)
         # The commit the checks see: what merges (see ``MergeQueue.merge``), and is pushed if they
         # pass, with ``[project] push``.
         examined = self.p.repo.tips().get(branch_of(task_id))

@@ -43,7 +43,7 @@ from czar.runtime.ancestry import process
 from czar.store.doorbell import Listener
 from czar.store.records import Worker
 from czar.store.store import Store, TransitionRefused, Tx
-from czar.supervisor import your_checkouts
+from czar.supervisor import integration_guard, your_checkouts
 from czar.supervisor.actions import Actions, branch_of
 from czar.supervisor.alerts import AlertSender
 from czar.supervisor.checks import CHECK
@@ -216,6 +216,7 @@ class Supervisor:
         p, git = self.p, self.p.git
         integration = p.plan.project.integration_branch
         with p.git_lock.held():
+            integration_guard.restore(p, self.say)  # at its last merge, if one was recorded
             if git.ensure_branch(integration, p.plan.project.base_branch):
                 self.say(f"created {integration} from {p.plan.project.base_branch}")
             self.free_integration_worktree()

@@ -34,7 +34,7 @@ from czar.errors import CzarError
 from czar.forge.local import ForgeRefused, InMergeQueue
 from czar.store.records import Pull, Task
 from czar.store.store import Store
-from czar.supervisor import remote_sync, your_checkouts
+from czar.supervisor import integration_guard, remote_sync, your_checkouts
 from czar.supervisor.actions import Actions, branch_of
 from czar.supervisor.checks import KILLED_RUNS, ChecksKilled, describe_failure, run_checks
 from czar.supervisor.project import Project
@@ -167,6 +167,7 @@ class MergeQueue:
             if waits_for and t not in behind:
                 held[t] = held.get(t, set()) | waits_for
         task_ids = [t for t in task_ids if t not in held and t not in behind]
+        integration_guard.restore(self.p, lambda _said: None)  # a person deleted it or moved it back (an alert)
         git.clean_worktree(self.worktree)
         before = git.tip(self.integration)
         tips = git.tips()
