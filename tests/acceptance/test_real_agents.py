@@ -347,12 +347,13 @@ def test_gemini_cli_works_a_task_with_czars_policy_deciding_in_its_hook(
 
 
 @pytest.mark.timeout(300)
-def test_two_messages_told_to_gemini_cli_at_once_both_reach_it(
+def test_two_messages_told_to_gemini_cli_in_a_row_both_reach_it(
     tmp_path: Path, czar_home: Path, clis: Path, model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Gemini CLI answers one message per process: each message starts it again, with the task's
-    text first. Found by a probe: a second message that came while the first one's start was under
-    way (seconds, for Gemini) replaced it, and the first never reached its model."""
+    """Gemini CLI answers one message per process: each message starts it again, a new
+    conversation, with the task's text first. Found by a probe: a second message that came while
+    the first one's start was under way (seconds, for Gemini) replaced it, and the first never
+    reached its model; and one that came after was alone in the new conversation."""
     url, log = model
     monkeypatch.setenv("GEMINI_API_KEY", "gemini-test-key")
     make_repo(tmp_path / "repo")
@@ -362,13 +363,16 @@ def test_two_messages_told_to_gemini_cli_at_once_both_reach_it(
     try:
         retry_until(lambda: any(e.kind == "agent.question" for e in events_of("tell2")), 120, "the question")
         czar("tell", "-p", str(plan), "w1", "PART-ONE: it holds TG = 1", check=True)
-        czar("tell", "-p", str(plan), "w1", "PART-TWO: and a docstring", check=True)
+        czar("tell", "-p", str(plan), "w1", "PART-TWO: and a docstring", check=True)  # (it may be starting)
 
-        def both_heard() -> bool:
+        def heard(*parts: str) -> bool:
             texts = [json.loads(line)["last_user_text"] for line in log.read_text().splitlines()]
-            return any("PART-ONE" in t and "PART-TWO" in t for t in texts)
+            return any(all(p in t for p in parts) for t in texts)
 
-        retry_until(both_heard, 120, "a request of its model with both messages")
+        retry_until(lambda: heard("PART-ONE", "PART-TWO"), 120, "a request of its model with both messages")
+        retry_until(lambda: sum(e.kind == "agent.question" for e in events_of("tell2")) > 1, 120, "it asks again")
+        czar("tell", "-p", str(plan), "w1", "PART-THREE: and a test", check=True)  # after both were heard
+        retry_until(lambda: heard("PART-ONE", "PART-TWO", "PART-THREE"), 120, "a request with all three")
     finally:
         czar("down", str(plan))
 

@@ -88,7 +88,7 @@ class AgentProcess:
         elif whole:
             self.launch(messages)
         else:
-            carried = [m for m in cur.unheard if m not in messages]
+            carried = [m for m in dict.fromkeys([*cur.persons, *cur.unheard]) if m not in messages]
             self.launch([(cur.prompt, MessageKind.TASK), *carried, *messages])
 
     def launch(self, messages: list[tuple[str, MessageKind]], *, resume: bool = False) -> None:

@@ -52,6 +52,9 @@ class AgentRun:
     # cannot resume its session is started again with them too, else a second message that came
     # while it was starting (Gemini takes seconds) replaced the first, never heard.
     unheard: list[tuple[str, MessageKind]] = field(default_factory=list)
+    # What a person told it in this attempt: each new start of an agent that cannot resume is a
+    # new conversation, and their earlier words would be gone from it (the last ``PERSONS_KEPT``).
+    persons: list[tuple[str, MessageKind]] = field(default_factory=list)
     meter: Meter = field(default_factory=Meter)  # its usage, each API message counted once
     flow: Flow = field(default_factory=Flow)  # its activity, coalesced when it floods
     watch: ModelWatch = field(default_factory=ModelWatch)  # whether it reaches its model

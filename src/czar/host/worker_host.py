@@ -71,6 +71,7 @@ if TYPE_CHECKING:
 
 POLL_SECONDS = 5.0  # safety net only: the doorbell and the agent's output wake the loop
 HOST_RESTARTS = 3  # starts again of an agent by its own host (not crashes), per attempt
+PERSONS_KEPT = 10  # a person's messages given again to each new start of an agent that cannot resume
 
 
 class WorkerHost:
@@ -352,6 +353,8 @@ class WorkerHost:
                 self.agent.show_integration(cur, show)
                 if kind in (MessageKind.FEEDBACK, MessageKind.REVIEW):  # its work came back to it
                     cur.finished = False
+                if kind is MessageKind.PERSON:
+                    cur.persons = [*cur.persons, (text, kind)][-PERSONS_KEPT:]
                 if cur.proc is not None and cur.proc.running() and cur.adapter.capabilities.long_lived:
                     self.send(text, kind)
                 else:
