@@ -480,3 +480,22 @@ def test_an_integration_branch_deleted_or_moved_back_is_put_back_at_the_last_mer
     assert any("which lacks czar's merges: czar put it back" in a for a in alerts)
     # Where it holds the last merge (and more, a person's commit on top), it is left as it is.
     assert integration_guard.restore(project, lambda _said: None) is False
+
+
+def test_the_worktree_merges_are_made_in_is_made_again_once_deleted(tmp_path: Path, czar_home: Path) -> None:
+    # Found by a probe: deleted (and pruned) mid-run, every merge failed with a critical alert
+    # until the supervisor was started again.
+    import io
+    import shutil
+
+    from czar.supervisor.loop import Supervisor
+
+    project = _project(tmp_path, ["a"])
+    worktree = project.paths.integration_worktree
+    shutil.rmtree(worktree)
+    git(project.plan.repo, "worktree", "prune")
+    out = io.StringIO()
+    Supervisor(project, out=out)._integration_worktree()
+    assert git(worktree, "rev-parse", "HEAD") == git(project.plan.repo, "rev-parse", "czar/integration")
+    assert "the worktree merges are made in was gone" in out.getvalue()
+    MergeQueue(project, Actions(project)).merge(["a"])  # (nothing to merge: a has no commit; it runs)

@@ -632,7 +632,18 @@ class Supervisor:
             if not d.tasks:
                 return
             self.say(f"merging {'task' if len(d.tasks) == 1 else 'tasks'} {', '.join(d.tasks)}")
+            self._integration_worktree()
             self._hold(MERGE_SLOT, self.merges.submit(self.merge_queue.merge, d.tasks))
+
+    def _integration_worktree(self) -> None:
+        """The worktree merges are made in, made again if it was deleted (found by a probe: every
+        merge failed, with a critical alert, until the supervisor was started again)."""
+        worktree = self.p.paths.integration_worktree
+        if (worktree / ".git").is_file() or self.p.repository is not None:  # (the fakes have none)
+            return
+        with self.p.git_lock.held():
+            self.p.git.ensure_worktree(worktree, self.p.plan.project.integration_branch, detach=True)
+        self.say(f"the worktree merges are made in was gone: made again at {worktree}")
 
     def _failed(self, name: str, exc: BaseException) -> None:
         """A verification's or the merge's job raised: what it held goes back where it waits (a
