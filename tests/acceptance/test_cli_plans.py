@@ -297,6 +297,20 @@ def test_a_task_given_another_go_keeps_its_branch_as_the_runs_own(tmp_path: Path
     assert validated.returncode == 0, validated.stderr
 
 
+def test_a_command_in_a_subfolder_of_the_repository_finds_its_plan_at_the_top(tmp_path: Path, czar_home: Path) -> None:
+    # Found by a probe: `czar status` in a subfolder said there was no plan, and to write one.
+    repo = make_repo(tmp_path / "repo")
+    assert czar("init", cwd=repo).returncode == 0
+    deeper = repo / "src" / "pkg"
+    deeper.mkdir(parents=True)
+    found = czar("validate", cwd=deeper)
+    assert found.returncode == 0, found.stderr
+    elsewhere = tmp_path / "not-a-repo"
+    elsewhere.mkdir()
+    missing = czar("status", cwd=elsewhere)
+    assert missing.returncode != 0 and "czar.toml: no such plan file" in missing.stderr
+
+
 def test_init_builds_on_the_branch_the_repository_is_on(tmp_path: Path, czar_home: Path) -> None:
     repo = tmp_path / "old"
     repo.mkdir()

@@ -78,7 +78,22 @@ def _views() -> Any:
 def _open(plan: Path, *, check_repo: bool = True, owned: bool = True) -> Any:
     from czar.supervisor.project import open_project
 
-    return open_project(plan, check_repo=check_repo, owned=owned)
+    return open_project(_found(plan), check_repo=check_repo, owned=owned)
+
+
+def _found(plan: Path) -> Path:
+    """The plan: where given, or, for the default `czar.toml` not in this folder, the nearest one in
+    a folder above, up to the repository's top (found by a probe: from a subfolder of the
+    repository, `czar status` said there was no plan, and to write one)."""
+    if plan != DEFAULT_PLAN or plan.exists():
+        return plan
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / DEFAULT_PLAN).is_file():
+            return folder / DEFAULT_PLAN
+        if (folder / ".git").exists():
+            break  # the repository's top: a plan above it is another project's
+    return plan
 
 
 def _before_start(project: Any) -> None:
@@ -288,7 +303,7 @@ def _run_of(plan: Path, unreadable: PlanError) -> Any:
     from czar.supervisor.project import RunAt
     from czar.supervisor.projects import all_projects
 
-    where = plan.resolve()
+    where = _found(plan).resolve()
     runs = [p for p in all_projects() if p.plan is not None and Path(p.plan).resolve() == where]
     if len(runs) != 1:
         raise unreadable
