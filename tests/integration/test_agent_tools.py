@@ -584,3 +584,14 @@ def test_czars_commit_for_an_agent_holds_no_write_of_the_store(project: Project,
     assert task(project, "a").state is TaskState.SUBMITTED  # type: ignore[attr-defined]
     commits = [e for e in project.store.events_after(0) if e.kind == "agent.commit" and e.payload.get("by") == "czar"]
     assert len(commits) == 1
+
+
+def test_a_task_changed_in_the_plan_after_it_started_is_said_to_go_on_as_given(project: Project) -> None:
+    # Found by a probe: a dependency given in the plan to a task at work was dropped without a word.
+    from czar.supervisor.project import changed_started
+
+    assert changed_started(project) == []
+    text = project.plan.path.read_text()
+    project.plan.path.write_text(text.replace("Do a.", "Do a, and more.").replace("Do c.", "Do c, and more."))
+    (warning,) = changed_started(open_project(project.plan.path))
+    assert warning.startswith(f"task(s) a changed in {project.plan.path.name} after they started")  # not c: not started

@@ -457,6 +457,30 @@ def dropped_tasks(project: Project) -> list[str]:
     ]
 
 
+def changed_started(project: Project) -> list[str]:
+    """A warning for the tasks started already, not ended, whose text or settings the plan changed
+    since: a run keeps what it gave their agents (found by a probe: a dependency given to a task at
+    work was dropped without a word)."""
+    if not project.paths.db.exists():
+        return []
+    with project.store.read() as conn:
+        rows = {t.id: t for t in Store.all_tasks(conn)}
+    changed = [
+        t.id
+        for t in project.plan.tasks
+        if (row := rows.get(t.id)) is not None
+        and row.state not in TERMINAL_TASK_STATES
+        and (row.attempt_id is not None or row.state not in (TaskState.PENDING, TaskState.READY))
+        and (row.title, row.body, replace(row.spec, rank=0.0)) != (t.title, t.body, replace(TaskSpec.of(t), rank=0.0))
+    ]
+    if not changed:
+        return []
+    return [
+        f"task(s) {_few(changed)} changed in {project.plan.path.name} after they started: the run goes on with them "
+        f"as they were given (`czar cancel {changed[0]}`, and a task of a new id, takes the change)"
+    ]
+
+
 def unfound_checks(project: Project) -> list[str]:
     """Checks whose program is on no folder of the PATH they run with (the plan's `pytestt` for
     `pytest`): every verification they are part of would fail, a round each, until the tasks fail.

@@ -103,8 +103,8 @@ def _before_start(project: Any) -> None:
     program is not found, and the run's tasks the plan no longer has."""
     from czar.agents import sim_plans
     from czar.model import plan_scripts
+    from czar.supervisor.project import changed_started, dropped_tasks, ignored_scopes, unfound_checks
     from czar.supervisor.project import check_neighbours as check
-    from czar.supervisor.project import dropped_tasks, ignored_scopes, unfound_checks
 
     check(project)
     settled = _settled(project)
@@ -112,7 +112,8 @@ def _before_start(project: Any) -> None:
     errors += plan_scripts.problems(project.plan, settled)
     if errors:
         raise PlanError("\n".join(f"{project.plan.path}: {e}" for e in errors))  # a line each
-    for line in [*warnings, *ignored_scopes(project), *unfound_checks(project), *dropped_tasks(project)]:
+    extra = [*ignored_scopes(project), *unfound_checks(project), *dropped_tasks(project), *changed_started(project)]
+    for line in [*warnings, *extra]:
         typer.echo(f"czar: warning: {line}", err=True)
 
 
