@@ -330,3 +330,34 @@ def test_gits_variables_of_another_repository_in_czars_environment_change_nothin
     ctx = type("Ctx", (), {"env": {}, "settings": type("S", (), {"env": {}})()})()
     agent = base_env(ctx)  # type: ignore[arg-type]
     assert not {"GIT_DIR", "GIT_OBJECT_DIRECTORY", "GIT_INDEX_FILE"} & set(agent)
+
+
+def test_a_commit_of_yours_on_a_task_branch_is_kept_when_its_agents_work_replaces_it(tmp_path: Path) -> None:
+    # Found by a probe: a person's commit on czar/mul was replaced by the next fetch of the agent's
+    # work, forced, and lost without a word.
+    from czar.vcs import checkout
+
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo)
+    git(repo, "branch", "czar/a", "main")
+    clone = tmp_path / "clone"
+    checkout.make(g, clone, "czar/a")
+    checkout.replaced()  # (of other tests in this process)
+
+    def agent_commits(text: str, *, amend: bool = False) -> None:
+        (clone / "a.txt").write_text(text)
+        git(clone, "add", "a.txt")
+        git(clone, "commit", "-q", *(["--amend"] if amend else []), "-m", text)
+
+    agent_commits("one\n")
+    first = checkout.harvest(g, clone, "czar/a", g.tip("czar/a"))
+    agent_commits("one, amended\n", amend=True)  # its own history rewritten: nobody else's lost
+    checkout.harvest(g, clone, "czar/a", first)
+    assert checkout.replaced() == []
+    yours = git(repo, "commit-tree", "-p", "czar/a", "-m", "a person's commit", "main^{tree}")
+    git(repo, "update-ref", "refs/heads/czar/a", yours)
+    agent_commits("two\n")
+    checkout.harvest(g, clone, "czar/a", yours)
+    assert checkout.replaced() == [("czar/a", yours, f"refs/czar-kept/czar/a/{yours[:12]}")]
+    assert git(repo, "rev-parse", f"refs/czar-kept/czar/a/{yours[:12]}") == yours
+    assert checkout.replaced() == []  # said once

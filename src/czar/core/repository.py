@@ -141,3 +141,9 @@ class Repository(Protocol):
     def discard_checkout(self, checkout: Path) -> None:
         """Remove a task's checkout (a merged task's, say)."""
         ...
+
+    def replaced(self) -> list[tuple[str, str, str]]:
+        """Commits a task branch held that someone else put there (a person committing on it), which
+        a harvest replaced with its agent's work since the last call: (branch, commit, the ref
+        that keeps it)."""
+        ...

@@ -191,7 +191,24 @@ class Radar:
                 if self.actions.bring_in_handed_in(r.id, tips):
                     tips[branch] = self.git.tip(branch)
                 self._handed_in_seen[r.id] = (r.attempt_id, tips.get(branch))
+        self._say_replaced()
         return tips
+
+    def _say_replaced(self) -> None:
+        """A person hears of a commit of theirs on a task branch that its agent's work replaced
+        there (it is kept under a ref of its own: found by a probe, it was lost without a word)."""
+        found = self.git.replaced()
+        if not found:
+            return
+        with self.store.write() as conn:
+            for branch, commit, ref in found:
+                Store.alert(
+                    conn,
+                    "warning",
+                    f"{branch} held {commit[:10]}, which its agent's work does not include (made outside its "
+                    f"checkout: yours?): the agent's work replaced it there; it is kept as {ref}",
+                    task=branch.removeprefix("czar/"),
+                )
 
     def _stacked(self, live: dict[str, TaskAtWork], tips: dict[str, str]) -> dict[str, tuple[tuple[str, ...], bool]]:
         """Each task that started off the integration branch (``[project] stack``: on its

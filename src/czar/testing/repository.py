@@ -336,6 +336,9 @@ class FakeRepository:
         self.branches[branch] = commit
         return True
 
+    def replaced(self) -> list[tuple[str, str, str]]:
+        return []  # only czar moves the fake's task branches: nobody else's commit is on one
+
     def discard_checkout(self, checkout: Path) -> None:
         self.checkouts.pop(checkout, None)
 

@@ -364,11 +364,46 @@ def _objects(repo: Path) -> Path:
     return Git(repo).common_dir() / "objects"
 
 
+# The tip czar last put in each task branch, in this process: a tip found there that is another
+# was put by someone else (you, committing on it), and would be lost to the forced fetch below
+# (found by a probe). It is kept under a ref of its own, and said (``replaced``).
+_put: dict[tuple[Path, str], str] = {}  # (repository, branch) -> its tip czar put there
+_replaced: list[tuple[str, str, str]] = []  # (branch, the commit replaced, the ref that keeps it)
+KEPT_REFS = "refs/czar-kept"
+
+
+def replaced() -> list[tuple[str, str, str]]:
+    """The commits of someone else's that a task branch held and its agent's work replaced since
+    the last call: (branch, commit, the ref that keeps it)."""
+    found = list(_replaced)
+    del _replaced[: len(found)]
+    return found
+
+
+def _tip_of(git: Git, branch: str) -> str | None:
+    said = git.run(
+        "rev-parse", "--verify", "--quiet", "--end-of-options", f"refs/heads/{branch}", check=False, parsed=True
+    )
+    return said.output.strip() if said.ok else None
+
+
+def _keep_others(git: Git, branch: str, before: str | None) -> None:
+    after = _tip_of(git, branch)
+    key = (git.repo, branch)
+    put, _put[key] = _put.get(key), after or ""
+    if before is None or put is None or before in (put, after) or after is None or git.is_ancestor(before, after):
+        return
+    ref = f"{KEPT_REFS}/{branch}/{before[:12]}"
+    if git.run("update-ref", "--end-of-options", ref, before, check=False).ok:
+        _replaced.append((branch, before, ref))
+
+
 def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
     """``git fetch`` of ``source`` (a ref or a commit id) from the clone into ``branch``, forced."""
     _failed.pop(path, None)  # (what the last fetch said is of that fetch only)
     if not (_borrows_only_the_repository(git, path) and clone_config.made_safe(git, path)):
         return False
+    before = _tip_of(git, branch)
     # As few processes and history walks as git allows: with a hundred agents on two cores, each
     # process of a fetch waits its turn, and verification waits for the fetch.
     fetched = git.run(
@@ -404,6 +439,7 @@ def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
     else:
         _stuck.pop(path, None)
         lfs.bring(path, git.repo)  # the large files its commits point to, which a fetch leaves behind
+        _keep_others(git, branch, before)
     return fetched.ok
 
 

@@ -32,6 +32,9 @@ class GitRepository(Git):
     def discard_checkout(self, checkout: Path) -> None:
         task_checkout.remove(self, checkout)
 
+    def replaced(self) -> list[tuple[str, str, str]]:
+        return task_checkout.replaced()
+
 
 if TYPE_CHECKING:  # mypy proves it fills the port
     from czar.core.repository import Repository
