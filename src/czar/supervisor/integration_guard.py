@@ -36,7 +36,7 @@ def restore(project: Project, say: Callable[[str], None], *, back: bool = True) 
     last = last_merge(project)
     if last is None:
         return False  # nothing merged yet: made from the base branch, as at a start
-    git, branch = project.git, project.plan.project.integration_branch
+    git, branch = project.repo, project.plan.project.integration_branch
     tip = git.tips().get(branch)
     if tip is not None and (tip == last or not back or git.is_ancestor(last, tip)):
         return False

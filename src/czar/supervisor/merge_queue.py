@@ -30,7 +30,7 @@ from czar.core.landing import Landing, after_landing
 from czar.core.lost_lines import LostLine, evidence, lost_lines, meaningful
 from czar.core.repository import MergeResult, Repository
 from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, TaskState
-from czar.errors import CzarError
+from czar.errors import CzarError, GitError, SupervisorError
 from czar.forge.local import ForgeRefused, InMergeQueue
 from czar.store.records import Pull, Task
 from czar.store.store import Store
@@ -205,7 +205,16 @@ class MergeQueue:
             git.detach(self.worktree, before)
             head = before
         if head != before:
-            git.move_branch(self.integration, head, before)
+            try:
+                git.move_branch(self.integration, head, before)
+            except GitError as exc:
+                # (found by a probe: git's own words, "cannot lock ref ... is at X but expected
+                # Y", were the alert a person read while moving the branch themselves)
+                now = git.tips().get(self.integration)
+                raise SupervisorError(
+                    f"{self.integration} was moved while czar merged into it (to {(now or 'nothing')[:10]}, "
+                    f"from {before[:10]}: by you?): the batch merges again on it as it is"
+                ) from exc
         holding = self._holding([] if via_forge else list(done.merged), tips)
         with self.p.store.write() as conn:
             for t, why in waiting.items():
