@@ -278,6 +278,7 @@ def test_branches_of_the_plans_names_with_work_no_run_of_it_made_are_refused(
         refused = czar(command, str(plan))
         assert refused.returncode == 2 and "Traceback" not in refused.stderr, (command, refused.stderr)
         assert "czar/integration is in this repository already, with commits main has not" in refused.stderr
+    assert not (czar_home / "projects" / "fresh").exists()  # refused, it left no project (found by a probe)
     git(repo, "branch", "-D", "czar/integration")
     assert czar("run", str(plan), "--json", timeout=120).returncode == 0
     assert czar("validate", str(plan)).returncode == 0  # its own branches, once it has run

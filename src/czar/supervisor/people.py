@@ -32,7 +32,9 @@ def require_person(project: Project | RunAt, command: str) -> None:
     hosts: set[int] = set()
     agents: set[int] = set()
     try:
-        known = project.store.workers()
+        # (No store yet: none is made here, for a command that may yet be refused; found by a
+        # probe, a refused `czar up` left a project `czar projects` then listed.)
+        known = project.store.workers() if project.paths.db.exists() else []
     except StoreError:
         known = []  # a broken store must not stop `czar down`; the environment and ancestry still tell
     for w in known:
