@@ -361,3 +361,19 @@ def test_a_commit_of_yours_on_a_task_branch_is_kept_when_its_agents_work_replace
     assert checkout.replaced() == [("czar/a", yours, f"refs/czar-kept/czar/a/{yours[:12]}")]
     assert git(repo, "rev-parse", f"refs/czar-kept/czar/a/{yours[:12]}") == yours
     assert checkout.replaced() == []  # said once
+
+
+def test_a_repository_without_its_large_files_says_how_to_bring_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by a probe: a clone made with GIT_LFS_SKIP_SMUDGE=1 could not be started, in git's words only.
+    from czar.errors import GitError
+    from helpers import lfs_repo
+
+    monkeypatch.setenv("HOME", str(tmp_path / "person"))
+    repo = lfs_repo(tmp_path, tmp_path / "person", "data\n")
+    shutil.rmtree(repo / ".git" / "lfs" / "objects")
+    with pytest.raises(
+        GitError, match=r"smudge filter lfs failed \(the repository lacks Git LFS files .*git lfs fetch --all"
+    ):
+        Git(repo).ensure_worktree(tmp_path / "checkout", "main", detach=True)

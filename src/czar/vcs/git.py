@@ -129,6 +129,16 @@ REPOSITORY_VARIABLES = frozenset(
 )  # fmt: skip
 
 
+# What to do, for what git says that a person can fix (found by a probe: a clone made without its
+# large files, GIT_LFS_SKIP_SMUDGE=1, could not be started, in git's words only).
+_HINTS = (
+    (
+        "smudge filter lfs failed",
+        " (the repository lacks Git LFS files its commits name: `git lfs fetch --all` in it brings them)",
+    ),
+)
+
+
 def _env(hooks: bool = False) -> dict[str, str]:
     own = {k: v for k, v in os.environ.items() if k not in REPOSITORY_VARIABLES}
     env = overriding(own, {**UNSIGNED, **READABLE, **({} if hooks else NO_HOOKS)})
@@ -237,7 +247,8 @@ class Git:
                 (line for line in lines if line.startswith("error:")), lines[-1]
             )
             words = [a for i, a in enumerate(args) if a != "-c" and (i == 0 or args[i - 1] != "-c")]
-            raise GitError(f"git {' '.join(words[:3])} failed in {where}: {first}", output=said)
+            hint = next((h for pattern, h in _HINTS if pattern in said), "")
+            raise GitError(f"git {' '.join(words[:3])} failed in {where}: {first}{hint}", output=said)
         return result
 
     def out(self, *args: str, cwd: Path | None = None) -> str:
