@@ -403,7 +403,10 @@ def test_aider_works_a_task_and_czar_carries_out_the_czar_commands_it_proposes(
     repo = make_repo(tmp_path / "repo")
     plan = tmp_path / "czar.toml"
     settings = f'model = "{named}"\n' if named else ""
-    one_worker(plan, "aid", aider, url, task("hello", None, module("hello")), settings, kind="aider")
+    hello = task("hello", None, module("hello"))
+    if named is None:  # a task of no scope: every file it leaves is the work's (found by a review:
+        hello = hello.replace('scope = ["hello.py"]\n', "")  # its done was refused for Aider's caches)
+    one_worker(plan, "aid", aider, url, hello, settings, kind="aider")
     result = czar("run", str(plan), "--json", timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["cost_usd"] > 0  # priced from the tokens it reports
@@ -414,6 +417,7 @@ def test_aider_works_a_task_and_czar_carries_out_the_czar_commands_it_proposes(
     assert any(e.kind == "agent.ack" and e.task_id == "hello" for e in events)  # its proposed `czar report`
     assert any(e.kind == "agent.progress" and e.payload.get("checkpoint") == 1 for e in events)
     assert any(e.kind == "agent.finished" for e in events)  # its proposed `czar done`
+    assert not [e for e in events if e.kind == "agent.finished" and e.payload.get("refused")]
     assert {json.loads(line)["api"] for line in log.read_text().splitlines()} == {api}
 
 

@@ -50,6 +50,7 @@ class AiderAdapter:
     hooks: HookProtocol | None = None  # it runs no hook of czar's
     capabilities = Capabilities(
         mcp=False,
+        own_files=(".aider*",),
         long_lived=False,
         resumes=False,
         reports_cost=True,

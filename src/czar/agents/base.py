@@ -85,6 +85,9 @@ class Capabilities:
     permission_tool: bool = False  # asks czar for permissions through its MCP tool, not its output
     reports_cost: bool = False  # its usage signals carry a cost (else czar prices its tokens)
     commits: bool = True  # can commit in its worktree (else czar commits its work when it hands in)
+    # What its program writes into the checkout that is never the work (Aider's caches): ignored
+    # there, by czar's git too (a `done` refused for changes not committed in them, found by a review).
+    own_files: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()  # what its program reaches through the sandbox's proxy: its model's API, its login
     # Its hosts are its models' alone: with the plan's base_url they stay closed (a key it finds
     # in a file of its own would else take it past base_url).

@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
+from czar.agents.adapters import adapter_for
 from czar.agents.base import AgentSettings
 from czar.agents.host_settings import SandboxSettings
 from czar.core import egress
@@ -82,7 +83,8 @@ class AgentSandbox:
         if self.repo is not None and not self.read_only:
             # Not the task's work: the folders shown in it, what you ignore, tools' caches.
             shown = self.config.shared if self.config.enabled else ()
-            checkout.exclude(worktree, shown, (*checkout.CACHES, *self.ignored))  # yours after: they win
+            own = adapter_for(self.agent_kind).capabilities.own_files
+            checkout.exclude(worktree, shown, (*checkout.CACHES, *own, *self.ignored))  # yours after: they win
         if not self.config.enabled or self.repo is None:
             return None
         why = sandbox.available()
