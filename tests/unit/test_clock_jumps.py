@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from czar.supervisor.clock_jumps import JUMP_SECONDS, ClockJumps, since_jump
+from czar.supervisor.clock_jumps import JUMP_SECONDS, ClockJumps, SinceJump
 from czar.testing import FakeClock
 
 
@@ -29,12 +29,24 @@ def test_a_jump_is_seen_once_either_way_and_drift_never_adds_up_to_one() -> None
         (None, 200.0, None),  # nothing stored
         (90.0, 200.0, 100.0),  # before the jump: from the jump
         (150.0, 200.0, 150.0),  # after it: as it is
-        (250.0, 200.0, 100.0),  # later than now: stored before the clock was set back
+        (200.5, 200.0, 200.5),  # written just after the round read its now (found by a review): as it is
+        (250.0, 200.0, 100.0),  # well past now: stored before the clock was set back
     ],
 )
 def test_times_before_a_jump_count_from_it(at: float | None, now: float, counted: float | None) -> None:
-    assert since_jump(at, 100.0, now) == counted
-    assert since_jump(at, None, now) == at  # no jump seen: every time as it is
+    since = SinceJump()
+    assert since(at, now) == at  # no jump seen: every time as it is
+    since.jumped(100.0)
+    assert since(at, now) == counted
+
+
+def test_a_time_ahead_of_a_clock_set_back_stays_before_the_jump_when_the_clock_catches_up() -> None:
+    since = SinceJump()
+    since.jumped(1000.0)  # set back an hour: an agent's last output reads as at 4000
+    assert since(4000.0, 1000.0) == 1000.0
+    assert since(4000.0, 4100.0) == 1000.0  # its silence counts from the jump, not from 4000
+    since.jumped(5000.0)
+    assert since(4000.0, 5000.0) == 5000.0  # (a new jump: counted from it)
 
 
 def test_a_fake_clock_jumps_by_a_number_of_seconds() -> None:

@@ -150,6 +150,26 @@ def test_a_machine_that_slept_judges_no_agent_for_the_sleep(tmp_path: Path, czar
     assert f.told("w1")[-1] == "answer"  # denied, as any request nobody answers in time
 
 
+def test_after_a_jump_a_request_written_as_the_round_looks_is_not_denied_at_once(
+    tmp_path: Path, czar_home: Path, host: int
+) -> None:
+    # Found by a review: a time written by another process just after the round read its now
+    # was taken as one from before a jump back, and the request was denied in that very round.
+    f, healer = _working(tmp_path, host)
+    f.clock.jump(3600)
+    healer.tick()
+    for _ in range(10):
+        f.clock.advance(T.silent_after / 2)
+        with f.project.store.write() as conn:
+            Store.set_worker(conn, "w1", last_output=f.clock.time(), last_progress=f.clock.time())
+        healer.tick()
+    with f.project.store.write() as conn:
+        detail = f'{{"asked_at": {f.clock.time() + 0.005}, "tool": "Bash"}}'
+        Store.set_worker(conn, "w1", state=WorkerState.WAITING_PERMISSION, detail=detail)
+    healer.tick()
+    assert _repairs(f) == []
+
+
 def test_a_clock_set_back_does_not_hide_a_silent_agent(tmp_path: Path, czar_home: Path, host: int) -> None:
     f, healer = _working(tmp_path, host)
     f.clock.advance(10)

@@ -30,13 +30,33 @@ class ClockJumps:
         return jumped if abs(jumped) >= JUMP_SECONDS else 0.0
 
 
-@overload
-def since_jump(at: float, jumped_at: float | None, now: float) -> float: ...
-@overload
-def since_jump(at: float | None, jumped_at: float | None, now: float) -> float | None: ...
-def since_jump(at: float | None, jumped_at: float | None, now: float) -> float | None:
-    """A stored time, counted from the last jump noticed (``jumped_at``) when it came before it:
-    earlier than the jump (the clock moved on), or later than now (it was set back)."""
-    if at is None or jumped_at is None:
-        return at
-    return jumped_at if at < jumped_at or at > now else at
+AHEAD_SECONDS = 1.0  # a time this far past the round's now was written before a jump back, not since
+
+
+class SinceJump:
+    """Stored times counted from the last jump noticed, when they came before it: earlier than the
+    jump (the clock moved on), or, after the clock was set back, ahead of it. A time ahead stays
+    one of before the jump once seen, also when the clock has caught up with it (an agent silent
+    since then would otherwise look silent only from that time on). A time written just after the
+    round read its ``now`` (another process at work meanwhile) is taken as it is."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+        self.ahead: set[float] = set()
+
+    def jumped(self, now: float) -> None:
+        self.at, self.ahead = now, set()
+
+    @overload
+    def __call__(self, t: float, now: float) -> float: ...
+    @overload
+    def __call__(self, t: float | None, now: float) -> float | None: ...
+    def __call__(self, t: float | None, now: float) -> float | None:
+        if t is None or self.at is None:
+            return t
+        if t < self.at:
+            return self.at
+        if t > now + AHEAD_SECONDS or t in self.ahead:
+            self.ahead.add(t)
+            return self.at
+        return t

@@ -19,7 +19,7 @@ from czar.store.records import Station, Task, TaskBrief, Worker
 from czar.store.store import Store, Tx
 from czar.supervisor import stall
 from czar.supervisor.actions import Actions
-from czar.supervisor.clock_jumps import ClockJumps, since_jump
+from czar.supervisor.clock_jumps import ClockJumps, SinceJump
 from czar.supervisor.project import Project
 
 HOST_START_SECONDS = 30.0  # a worker host that has not registered by then is started again
@@ -77,7 +77,7 @@ class Healer:
         self.say = say
         self.t = thresholds(project)
         self.jumps = ClockJumps(project.clock)
-        self.jumped_at: float | None = None  # when the wall clock last jumped: times before count from it
+        self.since_jump = SinceJump()  # times stored before the wall clock last jumped count from it
         self.reported: dict[str, tuple[Problem, int]] = {}  # worker -> the incident reported last
         self.unreachable: set[int] = set()  # attempts whose unreachable model people were alerted to
         self.sidelined: set[str] = set()  # workers whose agent cannot start, until the run starts again
@@ -119,16 +119,13 @@ class Healer:
         jumped = self.jumps.look()
         if not jumped:
             return
-        self.jumped_at = now
+        self.since_jump.jumped(now)
         with self.store.write() as conn:
             Store.emit(conn, EventKind.CLOCK_JUMPED, seconds=round(jumped, 1))
         said = f"{jumped:.0f} s on" if jumped > 0 else f"{-jumped:.0f} s back"
         self.say(
             f"health: the clock jumped {said} (the machine slept, or the clock was set); no agent is judged for it"
         )
-
-    def _since_jump(self, at: float | None, now: float) -> float | None:
-        return since_jump(at, self.jumped_at, now)
 
     def _last_words(self, f: Diagnosis, attempt: int) -> Diagnosis:
         """An agent's exit with what it said last: the alert of a task that fails for it says why
@@ -163,26 +160,26 @@ class Healer:
                 worker=w.id,
                 task=task.id,
                 state=w.state,
-                state_since=since_jump(w.state_since or attempt.started_at, self.jumped_at, now),
+                state_since=self.since_jump(w.state_since or attempt.started_at, now),
                 host_alive=alive,
                 agent_exited=attempt.agent_exited_at is not None,
-                started_at=since_jump(attempt.started_at, self.jumped_at, now),
-                last_output=self._since_jump(w.last_output, now),
-                last_progress=self._since_jump(w.last_progress, now),
+                started_at=self.since_jump(attempt.started_at, now),
+                last_output=self.since_jump(w.last_output, now),
+                last_progress=self.since_jump(w.last_progress, now),
                 wait_until=w.wait_until,
-                asked_at=self._since_jump(Asked.read(w.detail).asked_at, now)
+                asked_at=self.since_jump(Asked.read(w.detail).asked_at, now)
                 if w.state is WorkerState.WAITING_PERMISSION
                 else None,
                 repeats=w.repeats,
                 nudges=attempt.nudges,
                 restarts=attempt.restarts,
-                healed_at=self._since_jump(attempt.healed_at, now),
+                healed_at=self.since_jump(attempt.healed_at, now),
                 expected_gap=health.expected_gap(
                     spec.estimate,
                     len(spec.subtasks),
                     task.checkpoint,
-                    since_jump(attempt.started_at, self.jumped_at, now),
-                    self._since_jump(w.last_progress, now),
+                    self.since_jump(attempt.started_at, now),
+                    self.since_jump(w.last_progress, now),
                 ),
                 named_task=attempt.named_task,
                 confusions=task.confusions,
@@ -273,7 +270,7 @@ class Healer:
             task = Store.task(conn, v.task)
             if task.attempt_id != pt.attempt:
                 return  # the attempt ended since we looked
-            if repair is Repair.DENY and not _still_shown(Store.worker(conn, v.worker), f.since, self.jumped_at, now):
+            if repair is Repair.DENY and not _still_shown(Store.worker(conn, v.worker), f.since, self.since_jump, now):
                 return  # answered since we looked, or another request shown since: its own time
             sidelines = Store.events_of_task(conn, v.task, (EventKind.HEALTH_SIDELINE,))
             if (
@@ -409,11 +406,11 @@ def host_alive(worker: Worker, now: float, live: set[str]) -> bool:
     return proc.pid_alive(worker.pid)
 
 
-def _still_shown(worker: Worker, since: float, jumped_at: float | None, now: float) -> bool:
+def _still_shown(worker: Worker, since: float, since_jump: SinceJump, now: float) -> bool:
     """The worker still waits for a person on the request shown at ``since`` (the one the health
     round found unanswered for too long; counted from the clock's last jump if it came before)."""
     shown = Asked.read(worker.detail)
-    asked = since_jump(worker.state_since if shown.asked_at is None else shown.asked_at, jumped_at, now)
+    asked = since_jump(worker.state_since if shown.asked_at is None else shown.asked_at, now)
     return worker.state == WorkerState.WAITING_PERMISSION.value and asked == since
 
 
