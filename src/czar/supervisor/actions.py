@@ -639,15 +639,17 @@ class Actions:
             remote_sync.push(self.p, branch_of(task_id), examined, replace=True, task=task_id)
 
     def _unresolved(self, task: Task) -> int:
-        """Hand-ins of the task's attempt deferred in a row, since its last failed verification,
-        for what its agent had to resolve itself (no task to wait for)."""
+        """Hand-ins of the task's attempt deferred in a row, since its last verification that
+        ended otherwise (failed, or passed: a review or a merge may send it back after), for what
+        its agent had to resolve itself (no task to wait for)."""
+        ended = (EventKind.VERIFY_FAILED, EventKind.VERIFY_PASSED, EventKind.MERGE_FAILED)
         with self.store.read() as conn:
-            seen = Store.events_of_task(conn, task.id, (EventKind.VERIFY_DEFERRED, EventKind.VERIFY_FAILED))
+            seen = Store.events_of_task(conn, task.id, (EventKind.VERIFY_DEFERRED, *ended))
         count = 0
         for e in seen:
             if e.attempt_id != task.attempt_id:
                 continue
-            if e.kind == EventKind.VERIFY_FAILED:
+            if e.kind in ended:
                 count = 0
             elif e.payload.get("about") != "killed" and not e.payload.get("waits"):
                 count += 1
