@@ -499,3 +499,46 @@ def test_the_worktree_merges_are_made_in_is_made_again_once_deleted(tmp_path: Pa
     assert git(worktree, "rev-parse", "HEAD") == git(project.plan.repo, "rev-parse", "czar/integration")
     assert "the worktree merges are made in was gone" in out.getvalue()
     MergeQueue(project, Actions(project)).merge(["a"])  # (nothing to merge: a has no commit; it runs)
+
+
+def test_an_approved_task_whose_branch_moved_since_its_verification_is_verified_again(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    # Found by a review: through the forge, its pull request showed the moved commit, which the
+    # forge was asked to merge as the one verified, for ever.
+    project = _project(tmp_path, ["a"])
+    _commit(project, "czar/a", "a.txt", "the work checked\n")
+    verified = git(project.plan.repo, "rev-parse", "czar/a")
+    with project.store.write() as conn:
+        Store.move_task(conn, "a", TaskState.APPROVED, reason="test")
+        Store.emit(conn, EventKind.VERIFY_PASSED, task="a", checks=[], changed=["a.txt"], commit=verified)
+    queue = MergeQueue(project, Actions(project))
+    assert queue.as_verified("a", project.repo.tips()) is True  # as verified: it merges
+    _commit(project, "czar/a", "a.txt", "moved after the checks\n")
+    assert queue.as_verified("a", project.repo.tips()) is False
+    assert _states(project) == {"a": "submitted"}
+
+
+def test_the_integration_branch_put_back_by_another_thread_meanwhile_raises_no_alert(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by a review: two verifications' threads put a deleted branch back at once; the one
+    # that lost the compare-and-swap raised a critical alert that it could not.
+    from czar.supervisor import integration_guard
+
+    project = _project(tmp_path, ["a"])
+    _commit(project, "czar/a", "a.txt", "a\n")
+    MergeQueue(project, Actions(project)).merge(["a"])
+    last = git(project.plan.repo, "rev-parse", "czar/integration")
+    git(project.plan.repo, "branch", "-D", "czar/integration")
+    repo = project.repo
+    real = type(repo).move_branch
+
+    def beaten(self: object, branch: str, new: str, old: str) -> None:
+        git(project.plan.repo, "branch", "czar/integration", last)  # the other thread, first
+        real(repo, branch, new, old)
+
+    monkeypatch.setattr(type(repo), "move_branch", beaten)
+    assert integration_guard.restore(project, lambda _said: None, back=False) is False
+    assert not [e for e in project.store.events_after(0) if e.kind == "alert"]
+    assert git(project.plan.repo, "rev-parse", "czar/integration") == last

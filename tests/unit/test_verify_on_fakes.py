@@ -110,9 +110,7 @@ def test_a_conflict_handed_in_again_and_again_uses_a_round_at_the_third(tmp_path
     assert f.task("a").rounds == 1 and len(_events(f, "verify.deferred")) == 3
 
 
-def test_conflicts_resolved_before_a_passed_verification_do_not_count_after_it(
-    tmp_path: Path, czar_home: Path
-) -> None:
+def test_conflicts_resolved_before_a_passed_verification_do_not_count_after_it(tmp_path: Path, czar_home: Path) -> None:
     # Found by a review: sent back by its reviewer after passing, one new conflict was charged a
     # round as the third in a row.
     f, actions = _handed_in(tmp_path, {"a.txt": "a\n"})
@@ -127,4 +125,3 @@ def test_conflicts_resolved_before_a_passed_verification_do_not_count_after_it(
     f.move("a", T.RUNNING, T.SUBMITTED, T.VERIFYING)  # back to its agent (a reviewer asked), same attempt
     actions.verify("a", conflict)
     assert f.task("a").rounds == 1 and not _events(f, "verify.failed")
-

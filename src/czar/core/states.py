@@ -51,9 +51,10 @@ TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     # REVIEWING -> RUNNING: changes requested, the findings go to the author's session.
     _T.REVIEWING: frozenset({_T.APPROVED, _T.RUNNING, _T.READY, _T.FAILED, _T.CANCELLED}),
     # APPROVED -> REVIEWING: its branch moved since the review: that commit needs one of its own.
+    # APPROVED -> SUBMITTED: with no review, its branch moved since its verification: verified again.
     # APPROVED -> RUNNING, READY: the forge's CI failed on its pull request, or a person asked for
     # changes there: back to its author (RUNNING, if its worker still holds it) or to the pool.
-    _T.APPROVED: frozenset({_T.MERGING, _T.REVIEWING, _T.RUNNING, _T.READY, _T.FAILED, _T.CANCELLED}),
+    _T.APPROVED: frozenset({_T.MERGING, _T.REVIEWING, _T.SUBMITTED, _T.RUNNING, _T.READY, _T.FAILED, _T.CANCELLED}),
     # MERGING -> READY: the merge conflicted or broke the integration tests; the task goes back
     # to the pool with the evidence, and its branch keeps the work.
     _T.MERGING: frozenset({_T.MERGED, _T.APPROVED, _T.READY, _T.FAILED}),

@@ -45,6 +45,9 @@ def restore(project: Project, say: Callable[[str], None], *, back: bool = True) 
     try:
         git.move_branch(branch, last, tip or "")  # (compare and swap: nothing else moved it meanwhile)
     except GitError as exc:
+        now = git.tips().get(branch)
+        if now is not None and (now == last or git.is_ancestor(last, now)):
+            return False  # put back meanwhile (another verification's thread, found by a review)
         said = f"{branch} {'is gone' if tip is None else f'was moved to {tip[:10]}'}, without czar's last merge "
         with project.store.write() as conn:
             Store.alert(conn, "critical", f"{said}{last[:10]}, and czar could not put it back: {exc}")

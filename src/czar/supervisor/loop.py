@@ -599,13 +599,13 @@ class Supervisor:
             # One already merging (a supervisor that restarted mid-merge) passed these gates when
             # it started, and the forge's CI verdict lives in memory: it goes on.
             resumed = {t for t in d.tasks if rows[t].state is TaskState.MERGING}
-            ci = self.p.plan.forge.wait_for_ci
-            tips = self.p.repo.tips() if self.p.plan.review.enabled or ci else {}
+            tips = self.p.repo.tips()
             for t in d.tasks:
                 # A stacked task merges after its dependency: not without it, if it was left out.
                 if (
                     all(dep not in d.tasks or dep in kept for dep in deps[t])
                     and self.reviewing.as_approved(t, tips)
+                    and (t in resumed or self.merge_queue.as_verified(t, tips))
                     and (t in resumed or self.feedback.ci_passed(t, tips.get(branch_of(t))))
                     # (One merging already, a supervisor restarted mid-merge: its merge asks the
                     # forge again and puts it back where it waits, if it does.)

@@ -705,6 +705,31 @@ class MergeQueue:
                 )
         return out
 
+    def as_verified(self, task_id: str, tips: dict[str, str]) -> bool:
+        """Without review, a task merges at the commit its verification passed: an approved task
+        whose branch moved since (a person's commit; ``tips``: the branches now) is verified again,
+        no round used (found by a review: through the forge, its pull request showed the moved
+        commit, which the forge was then asked to merge as the one verified, for ever); False then.
+        Its verification brings back the commit its agent handed in (what moved it is kept)."""
+        if self.p.plan.review.enabled:
+            return True  # its reviewer's approval pins it (``Reviewing.as_approved``)
+        verified = self._verified([task_id]).get(task_id)
+        tip = tips.get(branch_of(task_id))
+        if verified is None or tip is None or tip == verified:
+            return True
+        with self.p.store.write() as conn:
+            if Store.task(conn, task_id).state is not TaskState.APPROVED:
+                return True
+            Store.move_task(
+                conn,
+                task_id,
+                TaskState.SUBMITTED,
+                expect=TaskState.APPROVED,
+                reason=f"its branch is at {tip[:10]}, its verification passed {verified[:10]}: verified again"
+                " (no round used)",
+            )
+        return False
+
     def _verified(self, task_ids: Sequence[str]) -> dict[str, str]:
         """Each task's commit its last verification passed (a store of an older czar's: none)."""
         with self.p.store.read() as conn:
