@@ -343,7 +343,19 @@ def _branch_command(j: Judge, sub: str, rest: list[Word], cwds: Cwds, line: str)
     if named and all(w.value == j.ctx.branch and j.ctx.branch for w in named):
         j.add(line, allow("the task's own branch"))
         return
+    deleting = set(names) <= {"-d", "-D", "--delete", "-f", "--force"} and set(names) & {"-d", "-D", "--delete"}
+    if deleting and named and all(_scratch(w.value) for w in named):
+        # A branch of the agent's own making in its clone (a scratch branch): czar takes only the
+        # task's branch from there (found by a probe: its deletion waited for a person).
+        j.add(line, allow("deleting a branch of its own in its checkout"))
+        return
     j.add(line, ask("deleting, moving or forcing a branch other than the task's needs a person"))
+
+
+def _scratch(name: str | None) -> bool:
+    """A branch name that is none of czar's (``czar/...``) and no pattern (a protected branch is
+    refused before this)."""
+    return bool(name) and not _branch(name or "").startswith("czar/") and not set("*?[\\") & set(name or "")
 
 
 def _checkout(j: Judge, sub: str, rest: list[Word], cwds: Cwds, line: str) -> None:
