@@ -52,3 +52,22 @@ def test_a_time_ahead_of_a_clock_set_back_stays_before_the_jump_when_the_clock_c
 def test_a_fake_clock_jumps_by_a_number_of_seconds() -> None:
     with pytest.raises(ValueError, match="number of seconds"):
         FakeClock().jump(float("nan"))
+
+
+def test_a_host_on_its_way_when_the_machine_slept_is_still_on_its_way_on_waking() -> None:
+    # Found by a review: started just before a sleep, it read as a start that never came, and was
+    # started again.
+    from czar.core.states import WorkerRole, WorkerState
+    from czar.store.records import Worker
+    from czar.supervisor.healer import host_alive
+
+    before = 1000.0
+    starting = Worker(
+        "w1", "sim", WorkerState.STARTING, None, None, None, None, before, None, before, None, None, None, None, 0,
+        WorkerRole.AUTHOR,
+    )  # fmt: skip
+    since = SinceJump()
+    now = before + 3600.0  # the lid opened an hour later
+    assert not host_alive(starting, now, {"w1"})
+    since.jumped(now)
+    assert host_alive(starting, now, {"w1"}, since)

@@ -148,7 +148,7 @@ class Healer:
         on_way = any(s.worker.state is WorkerState.STARTING and s.worker.pid is None for s in stations)
         live = self.p.tmux.live_windows() if on_way else set()
         for w, task, attempt in ((s.worker, s.task, s.attempt) for s in stations):
-            alive = host_alive(w, now, live)
+            alive = host_alive(w, now, live, self.since_jump)
             if task is None or task.state not in AGENT_AT_WORK or attempt is None:
                 # A host that ended on its own (stopped, or an error) is started again too; one the
                 # supervisor gave up on (crashed: it kept dying) is not.
@@ -397,11 +397,12 @@ def _wait_graph(rows: list[TaskBrief]) -> tuple[set[str], dict[str, frozenset[st
     return finished, graph, {r.id: r.order for r in rows}
 
 
-def host_alive(worker: Worker, now: float, live: set[str]) -> bool:
+def host_alive(worker: Worker, now: float, live: set[str], since_jump: SinceJump | None = None) -> bool:
     """Whether ``worker``'s host runs, or is on its way: started in its window (one of ``live``,
     the windows whose process runs), not registered yet, for a while."""
     if worker.state is WorkerState.STARTING and worker.pid is None:
         since = worker.state_since or worker.updated_at
+        since = since_jump(since, now) if since_jump is not None else since  # (a sleep is no slow start)
         return worker.id in live and now - since < HOST_START_SECONDS
     return proc.pid_alive(worker.pid)
 
