@@ -318,7 +318,11 @@ _fetching = KeyedLocks()
 
 
 def _fetch(git: Git, path: Path, branch: str, known: str | None) -> str | None:
-    return git.tip(branch) if _fetch_into(git, path, f"refs/heads/{branch}", branch) else known
+    if not _fetch_into(git, path, f"refs/heads/{branch}", branch):
+        return known
+    now = git.tip(branch)
+    _keep_others(git, branch, known, now)
+    return now
 
 
 def harvest_commit(git: Git, path: Path, branch: str, commit: str) -> bool:
@@ -329,11 +333,16 @@ def harvest_commit(git: Git, path: Path, branch: str, commit: str) -> bool:
     with _fetching(branch):
         # The radar and a verification may both bring one hand-in in: the second finds it done
         # (its large files again: a copy that failed, on a full disk say, is tried once more).
+        before = None
         with contextlib.suppress(GitError):
-            if git.tip(branch) == commit:
+            before = git.tip(branch)
+            if before == commit:
                 lfs.bring(path, git.repo)
                 return True
-        return _fetch_into(git, path, commit, branch)
+        if not _fetch_into(git, path, commit, branch):
+            return False
+        _keep_others(git, branch, before, commit)
+        return True
 
 
 def _borrows_only_the_repository(git: Git, path: Path) -> bool:
@@ -380,15 +389,9 @@ def replaced() -> list[tuple[str, str, str]]:
     return found
 
 
-def _tip_of(git: Git, branch: str) -> str | None:
-    said = git.run(
-        "rev-parse", "--verify", "--quiet", "--end-of-options", f"refs/heads/{branch}", check=False, parsed=True
-    )
-    return said.output.strip() if said.ok else None
-
-
-def _keep_others(git: Git, branch: str, before: str | None) -> None:
-    after = _tip_of(git, branch)
+def _keep_others(git: Git, branch: str, before: str | None, after: str | None) -> None:
+    """After a fetch moved ``branch`` from ``before`` to ``after`` (both as the caller read them:
+    no git more for it, a hundred agents' fetches on two cores)."""
     key = (git.repo, branch)
     put, _put[key] = _put.get(key), after or ""
     if before is None or put is None or before in (put, after) or after is None or git.is_ancestor(before, after):
@@ -403,7 +406,6 @@ def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
     _failed.pop(path, None)  # (what the last fetch said is of that fetch only)
     if not (_borrows_only_the_repository(git, path) and clone_config.made_safe(git, path)):
         return False
-    before = _tip_of(git, branch)
     # As few processes and history walks as git allows: with a hundred agents on two cores, each
     # process of a fetch waits its turn, and verification waits for the fetch.
     fetched = git.run(
@@ -439,7 +441,6 @@ def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
     else:
         _stuck.pop(path, None)
         lfs.bring(path, git.repo)  # the large files its commits point to, which a fetch leaves behind
-        _keep_others(git, branch, before)
     return fetched.ok
 
 
