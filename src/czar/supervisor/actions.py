@@ -26,7 +26,7 @@ from czar.core.rounds import Setback, after_setback
 from czar.core.scope import in_scope, scopes_overlap
 from czar.core.states import AGENT_AT_WORK, TERMINAL_TASK_STATES, AttemptOutcome, TaskState, WorkerState
 from czar.core.verification import Approve, Blocker, Defer, Fail, SendBack, judge
-from czar.errors import CzarError
+from czar.errors import CzarError, GitError
 from czar.runtime.keyed_locks import KeyedLocks
 from czar.store.records import Attempt, Task
 from czar.store.store import Store, Tx
@@ -581,7 +581,10 @@ class Actions:
         integration_guard.restore(self.p, lambda _said: None, back=False)
         # The commit the checks see: what merges (see ``MergeQueue.merge``), and is pushed if they
         # pass, with ``[project] push``.
-        examined = self.p.repo.tips().get(branch_of(task_id))
+        try:  # (that branch alone: hundreds of them, and a verification per hand-in)
+            examined: str | None = self.p.repo.tip(f"refs/heads/{branch_of(task_id)}")
+        except GitError:
+            examined = None
         # With a blocker no check need run: the work waits, whatever they would say.
         try:
             problems, changed, results = (

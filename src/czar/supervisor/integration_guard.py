@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from czar.core.events import EventKind
+from czar.core.repository import Repository
 from czar.errors import GitError
 from czar.store.store import Store
 from czar.supervisor import your_checkouts
@@ -37,7 +38,7 @@ def restore(project: Project, say: Callable[[str], None], *, back: bool = True) 
     if last is None:
         return False  # nothing merged yet: made from the base branch, as at a start
     git, branch = project.repo, project.plan.project.integration_branch
-    tip = git.tips().get(branch)
+    tip = _tip(git, branch)  # (that branch alone: at every verification, among hundreds of branches)
     if tip is not None and (tip == last or not back or git.is_ancestor(last, tip)):
         return False
     if tip is not None and your_checkouts.where(project, branch, "it is not put back", fresh=True) is not None:
@@ -45,7 +46,7 @@ def restore(project: Project, say: Callable[[str], None], *, back: bool = True) 
     try:
         git.move_branch(branch, last, tip or "")  # (compare and swap: nothing else moved it meanwhile)
     except GitError as exc:
-        now = git.tips().get(branch)
+        now = _tip(git, branch)
         if now is not None and (now == last or git.is_ancestor(last, now)):
             return False  # put back meanwhile (another verification's thread, found by a review)
         said = f"{branch} {'is gone' if tip is None else f'was moved to {tip[:10]}'}, without czar's last merge "
@@ -58,3 +59,10 @@ def restore(project: Project, say: Callable[[str], None], *, back: bool = True) 
     with project.store.write() as conn:
         Store.alert(conn, "warning", message)
     return True
+
+
+def _tip(git: Repository, branch: str) -> str | None:
+    try:
+        return git.tip(f"refs/heads/{branch}")
+    except GitError:
+        return None  # gone
