@@ -27,11 +27,12 @@ from czar.errors import CzarError, ForgeError, PlanError, StoreError
 from czar.forge.local import LocalForge
 from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan, load_plan
+from czar.plan.load import Task as PlanTask
 from czar.runtime import clock as machine_clock
 from czar.runtime import sandbox, search_path
 from czar.runtime.withheld import withhold
 from czar.store.peek import peek
-from czar.store.records import TaskSpec
+from czar.store.records import Task, TaskSpec
 from czar.store.store import Store
 from czar.vcs import submodules
 from czar.vcs.git import Git, GitLock
@@ -409,6 +410,13 @@ def plan_digest(plan: Plan) -> str:
     return hashlib.sha256(repr(sorted(settings.items())).encode()).hexdigest()
 
 
+def _changed(row: Task, planned: PlanTask) -> bool:
+    """Whether the plan's task differs from the run's record of it. (Its rank is the plan's to
+    compute again from the whole graph: a task added re-ranks others.)"""
+    recorded = (row.title, row.body, replace(row.spec, rank=0.0))
+    return recorded != (planned.title, planned.body, replace(TaskSpec.of(planned), rank=0.0))
+
+
 def plan_drift(project: Project) -> str | None:
     """What of the plan a running supervisor has not taken in (it reads the plan when it starts):
     tasks added, tasks not started yet whose text changed, or its other settings; None if nothing.
@@ -419,14 +427,13 @@ def plan_drift(project: Project) -> str | None:
         rows = {t.id: t for t in Store.all_tasks(conn)}
         taken = Store.get_meta(conn, "plan_digest")
     added = [t.id for t in plan.tasks if t.id not in rows]
-    # Its rank is the plan's to compute again from the whole graph: a task added re-ranks others.
     changed = [
         t.id
         for t in plan.tasks
         if (row := rows.get(t.id)) is not None
         and row.state in (TaskState.PENDING, TaskState.READY)
         and row.attempt_id is None
-        and (row.title, row.body, replace(row.spec, rank=0.0)) != (t.title, t.body, replace(TaskSpec.of(t), rank=0.0))
+        and _changed(row, t)
     ]
     parts = [f"task(s) added: {_few(added)}"] if added else []
     parts += [f"changed: {_few(changed)}"] if changed else []
@@ -471,7 +478,7 @@ def changed_started(project: Project) -> list[str]:
         if (row := rows.get(t.id)) is not None
         and row.state not in TERMINAL_TASK_STATES
         and (row.attempt_id is not None or row.state not in (TaskState.PENDING, TaskState.READY))
-        and (row.title, row.body, replace(row.spec, rank=0.0)) != (t.title, t.body, replace(TaskSpec.of(t), rank=0.0))
+        and _changed(row, t)
     ]
     if not changed:
         return []
