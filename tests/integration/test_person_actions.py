@@ -105,6 +105,27 @@ def test_cancel_stops_the_agent_frees_the_worker_and_releases_the_claims(tmp_pat
         lock.release()
 
 
+def test_an_answer_or_a_give_up_written_for_what_has_moved_on_is_not_carried_out(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Found by a probe: a page or a dashboard stands still while a person types; the answer typed
+    for task q1 went to the worker's next task, and a "give up" on a failed task cancelled it
+    after another person had retried it."""
+    f = on_fakes(tmp_path, ["q1", "q2"])
+    f.assign({"q2": "w1"})
+    with pytest.raises(SupervisorError, match="worker w1 works on task q2 now, not q1: your words were not sent"):
+        people.tell(f.project, "w1", "red", "q1")
+    assert not f.project.store.events_after(0, kinds=(EventKind.PERSON_TOLD,))
+    assert people.tell(f.project, "w1", "blue", "q2") == "sent to worker w1 (task q2)"
+    _fail(f, "q1")
+    people.retry(f.project, "q1")
+    with pytest.raises(SupervisorError, match="task q1 is ready now, not failed: it was not cancelled"):
+        people.cancel(f.project, "q1", was=T.FAILED)
+    assert f.states()["q1"] == "ready"
+    _fail(f, "q1")
+    assert people.cancel(f.project, "q1", was=T.FAILED) == "task q1 cancelled (it was failed)"
+
+
 def test_pause_holds_new_work_until_resume(tmp_path: Path, czar_home: Path) -> None:
     f = on_fakes(tmp_path, ["a"])
     assert people.pause(f.project).startswith("paused")

@@ -3,6 +3,7 @@ run shown live, on a desktop and a phone, and a person's actions through the pag
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
@@ -12,12 +13,14 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from httpx import Response
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -92,12 +95,13 @@ class Site:
     url: str
 
 
-@pytest.fixture
-def site(tmp_path: Path, czar_home: Path) -> Iterator[Site]:
-    project = _project(tmp_path)
-    app = make_app(project, TOKEN)
-    sock = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+@contextlib.contextmanager
+def _serving(app: FastAPI, port: int = 0) -> Iterator[str]:
+    """``app`` served on 127.0.0.1 (``port``, or one free) while in the block: its address."""
+    sock = socket.create_server(("127.0.0.1", port))
+    # (A page's live stream never ends of itself: at the end, the server cuts it after a second.)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -105,11 +109,18 @@ def site(tmp_path: Path, czar_home: Path) -> Iterator[Site]:
         assert time.monotonic() < deadline, "the web server did not start"
         time.sleep(0.02)
     try:
-        yield Site(project, f"http://127.0.0.1:{sock.getsockname()[1]}")
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path, czar_home: Path) -> Iterator[Site]:
+    project = _project(tmp_path)
+    with _serving(make_app(project, TOKEN)) as url:
+        yield Site(project, url)
 
 
 def _pull_of_parse(site: Site, title: str, body: str, *checks: CheckRun) -> PullRef:
@@ -200,6 +211,24 @@ def test_a_change_in_the_store_reaches_an_open_page_without_reloading(site: Site
         assert page.evaluate("window.czarMark") == 1
         assert page.locator("#live").get_attribute("data-version") != first
         print(f"store to page: {took * 1000:.0f} ms")
+
+
+def test_a_page_no_longer_live_says_so(tmp_path: Path, czar_home: Path) -> None:
+    """Found by a probe: after `czar web --host` restarted (a new server secret: the session
+    refused), the open page's stream got a 401 once and stopped, and the page went on showing the
+    run as it was, with its buttons, as if live."""
+    project = _project(tmp_path)
+    with chromium() as browser:
+        page = browser.new_page()
+        with _serving(make_app(project, TOKEN, private=True)) as url:
+            page.goto(f"{url}/login?token={TOKEN}")
+            page.wait_for_selector("#live")
+            assert page.locator("#not-live").is_hidden()
+        page.wait_for_selector("#not-live:has-text('does not answer')", timeout=15_000)  # gone: trying again
+        page.context.clear_cookies()  # as a restarted server's secret makes of the session
+        with _serving(make_app(project, TOKEN, private=True), int(urllib.parse.urlsplit(url).port or 0)):
+            page.wait_for_selector("#not-live:has-text('no longer live')", timeout=15_000)
+        assert "stale" in (page.locator("#live").get_attribute("class") or "")
 
 
 def test_acting_needs_the_token(site: Site) -> None:
@@ -310,6 +339,13 @@ def test_over_http_the_checks_hold(site: Site) -> None:
     assert private.get("/p/webby/", headers={"host": "czar.example.com"}).status_code == 401  # any name, the token
     assert private.get("/p/webby/").status_code == 401
     assert private.get("/p/webby/", headers=bearer).status_code == 200
+    # Hand-made addresses and forms: a page that says what is wrong (found by a probe: a number
+    # past SQLite's integers was a 500, a word where a number goes the framework's JSON).
+    for number, code in (("9223372036854775808", 404), ("abc", 404), ("0", 404), ("-1", 404)):
+        answer = client.get(f"/p/webby/pr/{number}")
+        assert answer.status_code == code and "<html" in answer.text, (number, answer.text)
+    no_action = client.post("/p/webby/act", data={"task": "parse"}, headers=bearer)
+    assert no_action.status_code == 400 and "action: Field required" in no_action.text
 
 
 def test_a_change_sends_only_the_rows_and_parts_it_touched(site: Site) -> None:
@@ -346,6 +382,26 @@ def test_a_change_sends_only_the_rows_and_parts_it_touched(site: Site) -> None:
     patch = live.update()
     assert patch is not None and patch["rows"] == {} and set(patch["parts"]) == {"alerts"}
     assert "disk almost full" in patch["parts"]["alerts"]
+
+
+def test_a_supervisor_that_dies_without_a_word_is_shown_not_running(site: Site) -> None:
+    """Found by a probe: after a `kill -9` of the supervisor (it writes no event) the page, and a
+    page loaded afresh, said "running" for as long as nothing else happened."""
+    from czar.interfaces.web.live import Broadcaster, LivePage
+    from czar.interfaces.web.site import pages
+    from czar.supervisor.lock import SupervisorLock
+
+    lock = SupervisorLock(site.project)
+    lock.acquire()
+    shown = Broadcaster(LivePage(site.project, pages()), "webby")
+    try:
+        assert "supervisor: <b>running" in shown.latest()[1]
+        assert not shown._refresh(False)  # the safety poll: nothing happened, nothing is sent
+    finally:
+        lock.release()  # as a killed supervisor's lock goes: no event
+    assert shown._refresh(False)
+    assert "supervisor: <b>not running" in shown.latest()[1]
+    assert not shown._refresh(False)
 
 
 def test_a_pull_request_page_shows_its_checks_and_a_failing_ones_output(site: Site) -> None:
@@ -408,6 +464,41 @@ def test_an_allow_answers_the_request_the_person_saw_and_no_later_one(site: Site
     assert "allowed" in _said(client, client.post("/p/webby/act", data=form, headers=bearer))
 
 
+def test_an_answer_or_a_give_up_from_a_page_that_stood_still_is_refused(site: Site) -> None:
+    """Found by a probe: the answer form named only the worker, so an answer typed for task
+    parse went to whatever the worker had taken since; "give up" cancelled a task another person
+    had just retried."""
+    project = site.project
+    _at_work(project, "parse", "w1")
+    with project.store.write() as conn:
+        Store.set_waits(conn, "parse", "a person")
+        Store.emit(conn, EventKind.AGENT_QUESTION, task="parse", worker="w1", question="CSV or JSON?")
+        Store.move_task(conn, "export", TaskState.READY, reason="test")
+        Store.move_task(conn, "export", TaskState.ASSIGNED, reason="test")
+        Store.move_task(conn, "export", TaskState.FAILED, reason="test")
+    client = TestClient(make_app(project, TOKEN), base_url="http://127.0.0.1:8765", follow_redirects=False)
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    shown = client.get("/p/webby/").text
+    forms = re.findall(r'<form method="post" action="act">(.*?)</form>', shown, re.S)
+    fields = [dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', f)) for f in forms]
+    answer = next(f for f in fields if f.get("action") == "answer")
+    give_up = next(f for f in fields if f.get("was"))
+    assert (answer["worker"], answer["task"]) == ("w1", "parse")
+    assert (give_up["task"], give_up["was"]) == ("export", "failed")
+
+    with project.store.write() as conn:  # w1 takes docs, and export is retried, as the page stands still
+        Store.set_waits(conn, "parse", None)
+    _at_work(project, "docs", "w1")
+    people.retry(project, "export")
+    refused = client.post("/p/webby/act", data={**answer, "text": "JSON"}, headers=bearer)
+    assert "works on task docs now, not parse: your words were not sent" in _said(client, refused)
+    refused = client.post("/p/webby/act", data={**give_up, "action": "cancel"}, headers=bearer)
+    assert "task export is pending now, not failed: it was not cancelled" in _said(client, refused)
+    with project.store.read() as conn:
+        assert not Store.read_events(conn, kinds=(EventKind.PERSON_TOLD, EventKind.PERSON_CANCELLED))
+        assert Store.task(conn, "export").state is TaskState.PENDING
+
+
 def test_a_link_from_a_forge_or_a_ci_is_shown_only_if_it_is_http(site: Site) -> None:
     ref = _pull_of_parse(
         site,
@@ -422,28 +513,42 @@ def test_a_link_from_a_forge_or_a_ci_is_shown_only_if_it_is_http(site: Site) -> 
     assert 'href="https://ci.example.com/run/1"' in page
 
 
-def test_czar_web_gives_its_page_a_name_of_its_own_and_says_how_to_log_in(site: Site) -> None:
-    import subprocess
-    import sys
-
+@contextlib.contextmanager
+def _czar_web(site: Site, *args: str) -> Iterator[tuple[str, str]]:
+    """`czar web` started for ``site``'s plan with ``args``: the first two lines it prints."""
     web = subprocess.Popen(
-        [sys.executable, "-m", "czar", "web", str(site.project.plan.path), "--port", "0", "--token", TOKEN],
+        [sys.executable, "-m", "czar", "web", str(site.project.plan.path), "--port", "0", "--token", TOKEN, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     try:
         assert web.stdout is not None
-        first, second = web.stdout.readline(), web.stdout.readline()
+        yield web.stdout.readline(), web.stdout.readline()
+    finally:
+        web.terminate()
+        web.communicate(timeout=10)  # its pipe read to the end and closed
+
+
+def test_czar_web_gives_its_page_a_name_of_its_own_and_says_how_to_log_in(site: Site) -> None:
+    with _czar_web(site) as (first, second):
         found = re.match(r"czar web: http://(czar-[0-9a-f]{8}\.localhost):(\d+)/ \(or http://127\.0\.0\.1:\2/", first)
         assert found, first
         assert second.strip().endswith(f"http://{found.group(1)}:{found.group(2)}/login?token={TOKEN}")
         # Its own name and this machine's both reach it (a browser resolves every *.localhost here).
         client = TestClient(make_app(site.project, TOKEN), base_url=f"http://{found.group(1)}:{found.group(2)}")
         assert client.get("/p/webby/").status_code == 200
-    finally:
-        web.terminate()
-        web.communicate(timeout=10)  # its pipe read to the end and closed
+
+
+def test_czar_web_on_every_address_prints_one_a_phone_can_open(site: Site) -> None:
+    """Found by a probe: `--host 0.0.0.0` printed http://0.0.0.0:PORT/login?token=..., which no
+    phone opens, and its login page said reading was open."""
+    with _czar_web(site, "--host", "0.0.0.0") as (first, second):
+        found = re.match(r"czar web: http://([^/]+):(\d+)/ \(Ctrl-C stops it\)", first)
+        assert found and found.group(1) != "0.0.0.0", first
+        assert second.strip().endswith(f"http://{found.group(1)}:{found.group(2)}/login?token={TOKEN}"), second
+        login = urllib.request.urlopen(f"http://127.0.0.1:{found.group(2)}/login", timeout=10).read().decode()
+        assert "Reading and acting need the token" in login and "Reading is open" not in login
 
 
 def test_no_page_of_another_port_shows_this_one_in_a_frame(site: Site, tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from czar.core.forge import FileStat
 from czar.core.states import TaskState, WorkerState
 from czar.interfaces.tui import watch
 from czar.interfaces.tui.dashboard import QUIT_GRACE_SECONDS, Dashboard, kept_signals
+from czar.interfaces.tui.modals import ChooseProject
 from czar.interfaces.tui.tables import Grid
 from czar.store.store import Store
 from czar.supervisor.project import Project, open_project
@@ -248,6 +249,66 @@ def test_p_pauses_the_run_and_p_again_resumes_it(run: Project) -> None:
     _drive(app, pause)
     assert [e.actor for e in _events(run, EventKind.PERSON_PAUSED)] == ["person"]
     assert [e.actor for e in _events(run, EventKind.PERSON_RESUMED)] == ["person"]
+
+
+def test_the_keys_answer_while_an_action_waits_for_a_busy_store(run: Project) -> None:
+    """Found by a probe: an action ran on the screen's thread, and a write waits up to half a
+    minute for a store another process holds: every key, `q` too, was dead meanwhile."""
+    import sqlite3
+
+    app = Dashboard(run)
+    holder = sqlite3.connect(run.paths.db, isolation_level=None)
+
+    async def pause_while_held(pilot: Pilot[None]) -> None:
+        holder.execute("BEGIN IMMEDIATE")  # a person's sqlite3 shell, say
+        try:
+            await pilot.press("p")
+            await pilot.press("P")  # while the pause waits for the store, the projects come up
+            await _until(pilot, lambda: isinstance(app.screen, ChooseProject), "the projects to choose from")
+            await pilot.press("escape")
+        finally:
+            holder.rollback()
+        await _until(pilot, lambda: "PAUSED" in str(app.query_one("#summary", Static).render()), "the pause")
+
+    try:
+        _drive(app, pause_while_held)
+    finally:
+        holder.close()
+    assert [e.actor for e in _events(run, EventKind.PERSON_PAUSED)] == ["person"]
+
+
+def test_a_quiet_run_keeps_its_times_counting_and_a_killed_supervisor_shows(
+    run: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a probe: with no event coming (a still run; a supervisor killed with `kill -9`
+    writes none), "for" and "seen" stood at their last drawing and the header said the supervisor
+    ran, minutes after it had died."""
+    from czar.interfaces.tui import dashboard
+    from czar.supervisor.lock import SupervisorLock
+
+    monkeypatch.setattr(dashboard, "TICK_SECONDS", 0.2)
+    monkeypatch.setattr(watch, "SAFETY_POLL", 0.2)
+    clock = [time.time()]
+    app = Dashboard(run, now=lambda: clock[0])
+    lock = SupervisorLock(run)
+    lock.acquire()
+
+    def summary() -> str:
+        return str(app.query_one("#summary", Static).render())
+
+    async def wait(pilot: Pilot[None]) -> None:
+        await _until(pilot, lambda: "supervisor running" in summary(), "the supervisor shown running")
+        seen = _cells(app, "workers")["w1"][8]
+        clock[0] += 600  # ten minutes on, and nothing happens
+        await _until(pilot, lambda: _cells(app, "workers")["w1"][8] != seen, "w1's last sign of life counting on")
+        assert _cells(app, "workers")["w1"][8].startswith("10m")
+        lock.release()  # as a killed supervisor's lock goes: no event
+        await _until(pilot, lambda: "supervisor not running" in summary(), "the supervisor shown gone")
+
+    try:
+        _drive(app, wait)
+    finally:
+        lock.release()
 
 
 def test_shift_r_retries_the_failed_task_pointed_at(run: Project) -> None:

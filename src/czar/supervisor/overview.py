@@ -434,17 +434,12 @@ class Feed:
         for t in tasks:
             counts[t.state.value] = counts.get(t.state.value, 0) + 1
         spent = self._by_task.values()
-        pid = launcher.supervisor_pid(project)
         remote = project.remote
         return Overview(
             project=project.name,
             at=now,
             last_event=self._last,
-            supervisor={
-                "running": pid is not None,
-                "pid": pid if pid is not None and pid > 0 else None,
-                "stopped": _stopped(pid),
-            },
+            supervisor=supervisor_of(project),
             paused=self._paused,
             integration_branch=project.plan.project.integration_branch,
             base_branch=project.plan.project.base_branch,
@@ -690,6 +685,13 @@ def forge_of(project: Project) -> dict[str, Any]:
         "merge_via": spec.merge_via,
         "wait_for_ci": spec.wait_for_ci,
     }
+
+
+def supervisor_of(project: Project) -> dict[str, Any]:
+    """Whether the run's supervisor runs, its pid, and whether a signal stopped it. A view asks
+    again when no event came for a while: a supervisor killed (``kill -9``) writes none."""
+    pid = launcher.supervisor_pid(project)
+    return {"running": pid is not None, "pid": pid if pid is not None and pid > 0 else None, "stopped": _stopped(pid)}
 
 
 def _stopped(pid: int | None) -> bool:

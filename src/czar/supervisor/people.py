@@ -90,9 +90,16 @@ def answer_permission(
     return f"{'allowed' if allow else 'denied'}; worker {worker_id} goes on with task {task}"
 
 
-def tell(project: Project, worker_id: str, text: str) -> str:
+def tell(project: Project, worker_id: str, text: str, for_task: str | None = None) -> str:
+    """``for_task``: the task the person wrote for (a question it asked, the row they pointed at);
+    if the worker holds another by now, nothing is sent (an answer typed while the page stood
+    still must not reach the next task's agent)."""
     with project.store.write() as conn:
         task, attempt = _busy_worker(conn, project, worker_id)
+        if for_task is not None and task != for_task:
+            raise SupervisorError(
+                f"worker {worker_id} works on task {task} now, not {for_task}: your words were not sent"
+            )
         Store.post(conn, worker_id, Tell(attempt, MessageKind.PERSON, text))
         if Store.task(conn, task).blocked_on == PERSON:
             # The person answered what the agent waited for (a permission request it made since
@@ -165,12 +172,18 @@ def _blocked_by(conn: Tx, failed: str) -> list[str]:
     return found
 
 
-def cancel(project: Project, task_id: str, reason: str = "") -> str:
+def cancel(project: Project, task_id: str, reason: str = "", was: TaskState | None = None) -> str:
     """Withdraw a task: its agent or reviewer is stopped, its claims released; tasks that depend on
-    it fail (the supervisor blocks them), tasks that waited for it are told."""
+    it fail (the supervisor blocks them), tasks that waited for it are told. ``was``: the state
+    the person saw (a failed task they give up on); in another by now (someone retried it),
+    nothing is cancelled."""
     why = reason or "cancelled by a person"
     with project.store.write() as conn:
         task = _task(conn, project, task_id)
+        if was is not None and task.state is not was:
+            raise SupervisorError(
+                f"task {task_id} is {task.state} now, not {was}: it was not cancelled; look at it again"
+            )
         if task.state is TaskState.MERGING:
             if holder_pid(project.paths.supervisor_lock) is None:  # (its merge may have moved the branch already)
                 raise SupervisorError(

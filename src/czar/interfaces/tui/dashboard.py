@@ -26,6 +26,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
 
+from czar.core.states import TaskState
 from czar.errors import CzarError
 from czar.interfaces.tui import rows
 from czar.interfaces.tui.modals import AskLine, ChooseProject, Confirm
@@ -68,6 +69,9 @@ class Unreadable(Message):
 
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 QUIT_GRACE_SECONDS = 5.0  # after a quit signal, the longest giving the terminal back may take
+# A quiet run is drawn again this often, for its times to count on: longer than the watch makes a
+# busy run wait for its next picture (``watch.LONGEST``), so a busy run is never drawn twice over.
+TICK_SECONDS = 5.0
 
 
 class Dashboard(App[None]):
@@ -116,6 +120,7 @@ class Dashboard(App[None]):
         self.overview: Overview | None = None
         self._watch: Watch | None = None
         self._task_cells: dict[str, tuple[TaskRow, tuple[Text, ...]]] = {}  # made at the last look
+        self._drawn_at = 0.0  # (monotonic)
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"project {self.project.name}: reading the run…"), id="summary")
@@ -149,6 +154,7 @@ class Dashboard(App[None]):
         self._table("workers").focus()
         if self.live:
             self._follow(self.project)
+            self.set_interval(1.0, self._tick)
         else:
             self._fresh(Fresh(self.project, overview(self.project)))
 
@@ -190,8 +196,15 @@ class Dashboard(App[None]):
             return  # a late picture of the project switched away from
         self._draw(message.overview)
 
+    def _tick(self) -> None:
+        """How long ago, and for how long, count on while the run is quiet (a still run, or a
+        supervisor killed: no picture comes). A busy run's pictures come more often than this."""
+        if self.overview is not None and time.monotonic() - self._drawn_at >= TICK_SECONDS:
+            self._draw(self.overview)
+
     def _draw(self, o: Overview) -> None:
         self.overview = o
+        self._drawn_at = time.monotonic()
         now = self.now()
         summary = self.query_one("#summary", Static)
         summary.remove_class("trouble")
@@ -300,10 +313,18 @@ class Dashboard(App[None]):
     # -- acting, through people ----------------------------------------------------------------
 
     def _act(self, deed: Callable[[], str]) -> None:
-        try:
-            self.notify(deed(), markup=False)
-        except CzarError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+        """``deed`` off the screen's thread: a write waits up to half a minute for a store another
+        process holds, and the keys (and `q`) must answer meanwhile."""
+
+        def carry_out() -> None:
+            try:
+                said, severity = deed(), "information"
+            except CzarError as exc:
+                said, severity = str(exc), "error"
+            with contextlib.suppress(RuntimeError):  # the dashboard closed meanwhile: nobody to tell
+                self.call_from_thread(self.notify, said, severity=severity, markup=False)
+
+        self.run_worker(carry_out, thread=True, group="acts", exit_on_error=False)
 
     def action_attach(self) -> None:
         worker = self._selected_worker()
@@ -327,10 +348,11 @@ class Dashboard(App[None]):
         worker = self._selected_worker()
         if worker is None:
             return
+        task = self._subject()[0]  # the one it works on as the person starts typing
 
         def send(text: str | None) -> None:
             if text:
-                self._act(lambda: people.tell(self.project, worker, text))
+                self._act(lambda: people.tell(self.project, worker, text, task))
 
         self.push_screen(AskLine(f"tell worker {worker}:"), send)
 
@@ -353,11 +375,11 @@ class Dashboard(App[None]):
         if need is None or need.worker is None:
             self.notify("the selected row asks no question", severity="warning")
             return
-        worker = need.worker
+        worker, task = need.worker, need.task
 
         def send(text: str | None) -> None:
             if text:
-                self._act(lambda: people.tell(self.project, worker, text))
+                self._act(lambda: people.tell(self.project, worker, text, task))
 
         self.push_screen(AskLine(need.text), send)
 
@@ -370,10 +392,13 @@ class Dashboard(App[None]):
         task = self._selected_task()
         if task is None:
             return
+        shown = self.overview.task(task) if self.overview else None
+        # Giving up on a failed task: not if someone retried it meanwhile.
+        was = TaskState.FAILED if shown is not None and shown.state == TaskState.FAILED.value else None
 
         def cancel(sure: bool | None) -> None:
             if sure:
-                self._act(lambda: people.cancel(self.project, task))
+                self._act(lambda: people.cancel(self.project, task, was=was))
 
         self.push_screen(Confirm(f"cancel task {task}?"), cancel)
 

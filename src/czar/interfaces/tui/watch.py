@@ -17,9 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from czar.errors import CzarError
-from czar.supervisor.overview import Feed, Overview
+from czar.supervisor.overview import Feed, Overview, supervisor_of
 from czar.supervisor.project import Project
 
 SAFETY_POLL = 5.0  # seconds: the doorbell's safety net, not a refresh tick
@@ -63,6 +64,7 @@ class Watch:
         self._stopped = threading.Event()
         self._last_began = 0.0  # when the last look began (monotonic) ...
         self._cpu_at_last = 0.0  # ... and the CPU used then (``_cpu``)
+        self._supervisor_shown: dict[str, Any] | None = None  # as the last picture showed it
         # Listening before the first read: a write between the two still rings.
         self._listener = project.store.listen(f"dash-{os.getpid()}-{next(_numbers)}")
         self._thread = threading.Thread(target=self._follow, name=f"czar-dash-{project.name}", daemon=True)
@@ -84,7 +86,7 @@ class Watch:
             seen: int | None = None
             rung = True
             while not self._stopped.is_set():
-                if rung or self._newest() != seen:
+                if rung or self._newest() != seen or self._supervisor() != self._supervisor_shown:
                     seen = self._read()
                 rung = self._listener.wait(SAFETY_POLL)
                 if rung:
@@ -124,7 +126,14 @@ class Watch:
             return None
         if not self._stopped.is_set():
             self._show(picture)
+        self._supervisor_shown = picture.supervisor
         return picture.last_event
+
+    def _supervisor(self) -> dict[str, Any] | None:
+        try:
+            return supervisor_of(self.project)
+        except (CzarError, OSError):
+            return self._supervisor_shown  # (the next read says what is wrong, if anything is)
 
 
 def _cpu() -> float:

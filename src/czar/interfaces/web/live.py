@@ -19,12 +19,13 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from jinja2 import Environment
 
 from czar.interfaces.web.graph import graph_layout_key, graph_node, graph_positions, graph_svg
 from czar.store.doorbell import Listener
-from czar.supervisor.overview import BRANCH_SECONDS, Feed, Overview, TaskRow
+from czar.supervisor.overview import BRANCH_SECONDS, Feed, Overview, TaskRow, supervisor_of
 from czar.supervisor.project import Project
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class LivePage:
         self._at: dict[str, tuple[int, int]] = {}  # ... and where each task's node stands in it
         self._shown: dict[str, object] = {}  # each row's key -> what its HTML was rendered from
         self._whole_next = False  # the next look reads the whole run (a look that failed half-way)
+        self.supervisor_shown: dict[str, Any] | None = None  # as the page shows it
 
     def update(self) -> dict[str, dict[str, str]] | None:
         """Read the run again: the patch that brings a page up to date (rows, graph nodes and
@@ -80,6 +82,7 @@ class LivePage:
         a whole read of a hundred workers renders the few rows that moved."""
         view = self.feed.look(whole=self._whole_next)
         self._whole_next = False
+        self.supervisor_shown = view.supervisor
         task_keys = [f"task:{t.id}" for t in view.tasks]
         worker_keys = [f"worker:{w.id}" for w in view.workers]
         layout = graph_layout_key(view.tasks)
@@ -271,7 +274,8 @@ class Broadcaster:
         meanwhile are not held up by the reading and rendering, only by the swap."""
         newest = self.store.last_event_id()
         due = rung and time.monotonic() - self._rendered_at >= QUIET_SECONDS
-        if newest == self._seen and self.version and not due and not self.page.feed.has_news():
+        quiet = newest == self._seen and self.version and not due and not self.page.feed.has_news()
+        if quiet and supervisor_of(self.page.feed.p) == self.page.supervisor_shown:
             return False
         self._rendered_at = time.monotonic()
         self._seen = newest

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sse_starlette.sse import EventSourceResponse
@@ -28,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from czar.core.omnibus import OMNIBUS
 from czar.core.shown import in_page
+from czar.core.states import TaskState
 from czar.errors import CzarError
 from czar.interfaces.web.auth import COOKIE, local_host, session_of, trusted
 from czar.interfaces.web.graph import STATE_COLOURS
@@ -147,6 +149,7 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
         values.setdefault("said", text if kind == "said" else None)
         values.setdefault("error", text if kind == "error" else None)
         values.setdefault("trusted", trusted(request, token))
+        values.setdefault("private", private)
         # Links are relative to where the page is, so the site works under a proxy's path too.
         values.setdefault("up", "../" * (request.url.path.count("/") - 1) or "./")
         return HTMLResponse(env.get_template(template).render(**values), status_code=status)
@@ -160,6 +163,16 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
         if exc.status_code == 401:
             return page(request, "login.html", 401, project=project.name, problem=exc.detail)
         return page(request, "problem.html", exc.status_code, project=project.name, problem=exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> Response:
+        """A hand-made address or form (``pr/abc``, an action with no action): a page that says
+        what is wrong, not the framework's JSON."""
+        wrong = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'it'}: {e.get('msg', '')}" for e in exc.errors()
+        )
+        in_path = any(e.get("loc", ("",))[0] == "path" for e in exc.errors())
+        return page(request, "problem.html", 404 if in_path else 400, project=project.name, problem=wrong[:300])
 
     async def found(read: Callable[[], Any]) -> Any:
         """What ``read`` reads from the store (off the server's loop); not there: a 404 page."""
@@ -249,6 +262,8 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
     async def pull_page(request: Request, name: str, number: int) -> Response:
         may_read(request)
         p = project_named(name).project
+        if not 0 < number < 2**63:  # (SQLite's integers: a larger one is no pull request, not a fault)
+            raise HTTPException(404, f"no pull request #{number}")
         pull = await found(lambda: pull_view.pull_detail(p, number))
         # The omnibus is the run's, no task's: its page has its notes, checks and history.
         detail = None if pull["task"] == OMNIBUS else await found(lambda: task_view.task_detail(p, pull["task"]))
@@ -263,12 +278,13 @@ def make_app(project: Project, token: str, *, private: bool = False, home: Path 
         task: str = Form(""),
         text: str = Form(""),
         asked: str = Form(""),
+        was: str = Form(""),
     ) -> Response:
         if not trusted(request, token):
             raise HTTPException(401, "acting needs the token `czar web` printed")
         s = project_named(name)
         try:
-            said = await asyncio.to_thread(_carry_out, s.project, action, worker, task, text, asked)
+            said = await asyncio.to_thread(_carry_out, s.project, action, worker, task, text, asked, was)
         except CzarError as exc:
             return RedirectResponse(f"./?note={notes.add('error', str(exc))}", status_code=303)
         return RedirectResponse(f"./?note={notes.add('said', said)}", status_code=303)
@@ -280,8 +296,10 @@ def _same(given: str, token: str) -> bool:
     return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def _carry_out(project: Project, action: str, worker: str, task: str, text: str, asked: str = "") -> str:
-    """A person's action, through the same functions as the CLI's commands."""
+def _carry_out(project: Project, action: str, worker: str, task: str, text: str, asked: str = "", was: str = "") -> str:
+    """A person's action, through the same functions as the CLI's commands. ``task`` with an
+    answer, ``asked`` with a permission and ``was`` with a cancel say what the page showed: what
+    moved on since is not acted on."""
     if action not in ACTIONS:
         raise CzarError(f"no action {action!r}; the actions are {', '.join(ACTIONS)}")
     if action in ("allow", "deny"):
@@ -291,14 +309,23 @@ def _carry_out(project: Project, action: str, worker: str, task: str, text: str,
             raise CzarError(f"not a time: {asked!r}") from None
         return people.answer_permission(project, _needed(worker, "worker"), action == "allow", text, asked_at)
     if action in ("answer", "tell"):
-        return people.tell(project, _needed(worker, "worker"), _needed(text.strip(), "text"))
+        return people.tell(project, _needed(worker, "worker"), _needed(text.strip(), "text"), task or None)
     if action == "retry":
         return people.retry(project, _needed(task, "task"))
     if action == "cancel":
-        return people.cancel(project, _needed(task, "task"), text)
+        return people.cancel(project, _needed(task, "task"), text, _state(was))
     if action == "pause":
         return people.pause(project)
     return people.resume(project)
+
+
+def _state(was: str) -> TaskState | None:
+    if not was:
+        return None
+    try:
+        return TaskState(was)
+    except ValueError:
+        raise CzarError(f"no task state {was!r}") from None
 
 
 def _needed(value: str, what: str) -> str:
