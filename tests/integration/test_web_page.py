@@ -302,7 +302,15 @@ def test_the_inbox_answers_a_permission_a_question_and_a_failed_task(site: Site)
 def test_a_task_page_shows_its_text_history_and_transcript(site: Site) -> None:
     _at_work(site.project, "export", "w2")
     site.project.paths.logs.mkdir(parents=True, exist_ok=True)
-    (site.project.paths.logs / "w2.log").write_text("agent: reading the parser\nagent: writing export.txt\n")
+    (site.project.paths.logs / "w2.log").write_text(
+        "10:00:00 worker w2 ready (sim); waiting for a task\n"
+        "10:00:01 == task parse (attempt id 1): prompt of 10 characters\n10:00:02 agent: parsing\n"
+        "10:00:03 == task ended; waiting for the next one\n"
+        "10:00:04 == task export (attempt id 2): prompt of 10 characters\n"
+        "10:00:05 agent: reading the parser\n10:00:06 agent: writing export.txt\n"
+        "10:00:07 == task ended; waiting for the next one\n"
+        "10:00:08 == task docs (attempt id 3): prompt of 10 characters\n10:00:09 w2 asks to use Bash\n"
+    )
     dialogs: list[str] = []
     with chromium() as browser:
         page = browser.new_page()
@@ -312,6 +320,8 @@ def test_a_task_page_shows_its_text_history_and_transcript(site: Site) -> None:
         assert f"task export: {HOSTILE}" in text
         assert "Do export." in text
         assert "agent: writing export.txt" in text
+        # Only its part of the worker's transcript (found by a probe: the next task's showed too).
+        assert "agent: parsing" not in text and "asks to use Bash" not in text and "task docs" not in text
         assert "pending -> ready" in text or "ready" in text
         page.goto(site.url + "/p/webby/task/nothing-such")
         assert "no task 'nothing-such'" in page.inner_text("main")

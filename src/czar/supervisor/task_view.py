@@ -33,7 +33,7 @@ class TaskDetail:
     diff: str  # what its branch changed, from where it started
     diff_cut: bool
     reviews: list[dict[str, Any]]
-    transcript: list[str]  # the end of its last worker's transcript
+    transcript: list[str]  # the end of its last worker's transcript of it
 
 
 def task_detail(project: Project, task_id: str) -> TaskDetail:
@@ -84,7 +84,7 @@ def task_detail(project: Project, task_id: str) -> TaskDetail:
             }
             for r in reviews
         ],
-        transcript=_transcript(project, last_worker),
+        transcript=_transcript(project, last_worker, task.id),
     )
 
 
@@ -93,7 +93,11 @@ def _events_of(project: Project, task_id: str) -> list[Event]:
         return Store.all_events_of_task(conn, task_id)
 
 
-def _transcript(project: Project, worker: str | None) -> list[str]:
+def _transcript(project: Project, worker: str | None, task_id: str) -> list[str]:
+    """What the worker's window said while at this task: its log holds every task the worker
+    took, each begun by the host's ``== task ID (attempt id N)`` line and ended by its ``== task
+    ended``; the others' are not this task's (found by a probe: a task's page showed the next
+    task's start and the permission it asked)."""
     if worker is None:
         return []
     path = project.paths.logs / f"{worker}.log"
@@ -101,4 +105,11 @@ def _transcript(project: Project, worker: str | None) -> list[str]:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
-    return text.splitlines()[-TRANSCRIPT_LINES:]
+    ours, begun = [], False
+    for line in text.splitlines():
+        said = line.partition(" ")[2]  # (after the time: the host's own lines begin so)
+        if said.startswith(("== task ", "== review ")):
+            begun = said.startswith(f"== task {task_id} (attempt id ")
+        if begun:
+            ours.append(line)
+    return ours[-TRANSCRIPT_LINES:]
