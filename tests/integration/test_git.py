@@ -363,6 +363,37 @@ def test_a_commit_of_yours_on_a_task_branch_is_kept_when_its_agents_work_replace
     assert checkout.replaced() == []  # said once
 
 
+def test_what_an_agent_committed_after_its_hand_in_is_kept_when_its_checkout_goes(tmp_path: Path) -> None:
+    # Found by a probe: told something while its work was under review, an agent committed again;
+    # the reviewed commit merged, and the new one went with its clone, without a word.
+    from czar.vcs import checkout
+
+    repo = make_repo(tmp_path / "repo")
+    g = Git(repo)
+    git(repo, "branch", "czar/a", "main")
+    clone = tmp_path / "clone"
+    checkout.make(g, clone, "czar/a")
+    (clone / "a.txt").write_text("one\n")
+    git(clone, "add", "a.txt")
+    git(clone, "commit", "-q", "-m", "one")
+    handed_in = git(clone, "rev-parse", "HEAD")
+    assert checkout.harvest_commit(g, clone, "czar/a", handed_in)
+    assert checkout.keep_unmerged(g, clone, "czar/a") == []  # all it has is brought in
+    (clone / "a.txt").write_text("one, and a late change\n")
+    git(clone, "commit", "-q", "-am", "late change")
+    late = git(clone, "rev-parse", "HEAD")
+    git(clone, "checkout", "-q", "-b", "aside")  # on a branch of its own, another commit
+    (clone / "b.txt").write_text("aside\n")
+    git(clone, "add", "b.txt")
+    git(clone, "commit", "-q", "-m", "aside")
+    aside = git(clone, "rev-parse", "HEAD")
+    kept = checkout.keep_unmerged(g, clone, "czar/a")
+    assert kept == [(late, f"refs/czar-kept/czar/a/{late[:12]}"), (aside, f"refs/czar-kept/czar/a/{aside[:12]}")]
+    checkout.remove(g, clone)
+    assert git(repo, "show", f"refs/czar-kept/czar/a/{late[:12]}:a.txt") == "one, and a late change"
+    assert git(repo, "rev-parse", "czar/a") == handed_in  # the task's branch is what was handed in
+
+
 def test_a_repository_without_its_large_files_says_how_to_bring_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

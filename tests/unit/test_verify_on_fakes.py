@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from czar.core.events import EventKind
 from czar.core.host_commands import MessageKind
 from czar.core.states import TaskState
 from czar.core.verification import Blocker
@@ -125,3 +126,28 @@ def test_conflicts_resolved_before_a_passed_verification_do_not_count_after_it(t
     f.move("a", T.RUNNING, T.SUBMITTED, T.VERIFYING)  # back to its agent (a reviewer asked), same attempt
     actions.verify("a", conflict)
     assert f.task("a").rounds == 1 and not _events(f, "verify.failed")
+
+
+def test_a_commit_made_after_the_hand_in_is_kept_and_said_when_the_merged_tasks_checkout_goes(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Found by a probe: an agent told something while its work was under review committed again;
+    the reviewed commit merged, and the new one went with its checkout, without a word."""
+    from czar.store.store import Store
+    from czar.supervisor.merge_queue import discard_checkouts
+
+    f = on_fakes(tmp_path, ["a"])
+    f.assign({"a": "w1"})
+    handed_in = f.repo.commit_in(f.checkout("a"), "czar/a", {"a.txt": "a\n"})
+    assert f.repo.harvest_commit(f.checkout("a"), "czar/a", handed_in)
+    late = f.repo.commit_in(f.checkout("a"), "czar/a", {"a.txt": "a, and more\n"})
+    discard_checkouts(f.project, ["a"])
+    assert not f.repo.has_checkout(f.checkout("a"))
+    assert f.repo.tip(f"refs/czar-kept/czar/a/{late[:12]}") == late
+    with f.project.store.read() as conn:
+        alerts = [e.payload["message"] for e in Store.read_events(conn, kinds=(EventKind.ALERT,))]
+    ref = f"refs/czar-kept/czar/a/{late[:12]}"
+    assert alerts == [
+        f"task a merged without commit {late[:10]}, which its agent made after it handed its work in: kept as "
+        f"{ref} (`git log {ref}`; a task of its own can take it)"
+    ]

@@ -266,7 +266,11 @@ class AgentTools:
             cur = self._current(conn)
             state = TaskState(cur.task.state)
             if state not in AGENT_AT_WORK:
-                return f"task {cur.task.id} is already {state}; nothing to do"
+                # (An agent told something while its work is under review may have committed again.)
+                return (
+                    f"task {cur.task.id} is already {state}: the work you handed in before is what is checked and "
+                    "merged; commits you made since are not part of it (czar keeps them, and says so)"
+                )
             named = cur.attempt.named_task
             if named is not None and named != cur.task.id:
                 # Work handed in for the wrong task is not verified; the health round corrects the agent.

@@ -142,6 +142,12 @@ class Repository(Protocol):
         """Remove a task's checkout (a merged task's, say)."""
         ...
 
+    def keep_unmerged(self, checkout: Path, branch: str) -> list[tuple[str, str]]:
+        """Before a merged task's checkout goes: the commits it holds (on ``branch``, or checked
+        out) that the repository's ``branch`` does not (its agent committed after it handed its
+        work in), kept under refs of their own: (commit, the ref that keeps it)."""
+        ...
+
     def replaced(self) -> list[tuple[str, str, str]]:
         """Commits a task branch held that someone else put there (a person committing on it), which
         a harvest replaced with its agent's work since the last call: (branch, commit, the ref

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -40,6 +41,8 @@ from czar.supervisor.checks import KILLED_RUNS, ChecksKilled, describe_failure, 
 from czar.supervisor.project import Project
 from czar.supervisor.pull_view import CLOSED_THERE, REOPENED_THERE
 from czar.vcs import checkout as task_checkout
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from czar.supervisor.radar import Radar
@@ -844,6 +847,7 @@ def discard_checkouts(project: Project, tasks: Sequence[str]) -> None:
     under the exclusive lock (its metadata is the repository's). One left behind by a stop in
     between goes when the supervisor starts again (``discard_leftovers``)."""
     places = [project.paths.worktree(t) for t in tasks]
+    _keep_unmerged(project, tasks)
     worktrees = [p for p in places if p.exists() and not project.repo.has_checkout(p)]
     for place in places:
         if place not in worktrees:
@@ -852,6 +856,30 @@ def discard_checkouts(project: Project, tasks: Sequence[str]) -> None:
         with project.git_lock.held():
             for place in worktrees:
                 project.repo.discard_checkout(place)
+
+
+def _keep_unmerged(project: Project, tasks: Sequence[str]) -> None:
+    """What a merged task's agent committed after its hand-in (told something while its work was
+    under review, say) merged with nothing: kept, and said, before its checkout goes."""
+    said: list[tuple[str, str, str]] = []
+    for task in tasks:
+        try:
+            said += [
+                (task, c, ref) for c, ref in project.repo.keep_unmerged(project.paths.worktree(task), branch_of(task))
+            ]
+        except CzarError as exc:
+            log.warning("could not look for task %s's commits after its hand-in: %s", task, exc)
+    if not said:
+        return
+    with project.store.write() as conn:
+        for task, commit, ref in said:
+            Store.alert(
+                conn,
+                "warning",
+                f"task {task} merged without commit {commit[:10]}, which its agent made after it handed its work "
+                f"in: kept as {ref} (`git log {ref}`; a task of its own can take it)",
+                task=task,
+            )
 
 
 def discard_leftovers(project: Project) -> None:

@@ -342,6 +342,16 @@ class FakeRepository:
     def discard_checkout(self, checkout: Path) -> None:
         self.checkouts.pop(checkout, None)
 
+    def keep_unmerged(self, checkout: Path, branch: str) -> list[tuple[str, str]]:
+        held = self.branches.get(branch)
+        kept: list[tuple[str, str]] = []
+        for commit in dict.fromkeys(c for c in (self.checkouts.get(checkout, {}).get(branch),) if c):
+            if commit in self.commits and not (held is not None and self.is_ancestor(commit, held)):
+                ref = f"refs/czar-kept/{branch}/{commit[:12]}"
+                self.branches[ref] = commit
+                kept.append((commit, ref))
+        return kept
+
 
 def _blob(text: str | None) -> str:
     """git's name for a file holding ``text`` (all zeros: none), as ``--full-index`` writes it."""

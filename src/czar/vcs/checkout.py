@@ -401,8 +401,30 @@ def _keep_others(git: Git, branch: str, before: str | None, after: str | None) -
         _replaced.append((branch, before, ref))
 
 
-def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
-    """``git fetch`` of ``source`` (a ref or a commit id) from the clone into ``branch``, forced."""
+def keep_unmerged(git: Git, path: Path, branch: str) -> list[tuple[str, str]]:
+    """The commits the clone at ``path`` holds on ``branch``, or checked out, that the
+    repository's ``branch`` does not (found by a probe: an agent told something while its work
+    was under review committed again; the review's commit merged, and the new one went with the
+    clone), each kept under ``refs/czar-kept/BRANCH/SHA12``: (commit, ref)."""
+    if not is_checkout(path):
+        return []
+    held: str | None = None
+    with contextlib.suppress(GitError):
+        held = git.tip(branch)
+    kept: list[tuple[str, str]] = []
+    for commit in dict.fromkeys(c for c in (tip(path, branch), head(path)[1]) if c and c != held):
+        with contextlib.suppress(GitError):
+            if held is not None and git.is_ancestor(commit, held):
+                continue  # merged, or brought in
+        ref = f"{KEPT_REFS}/{branch}/{commit[:12]}"
+        if _fetch_into(git, path, commit, branch, into=ref):
+            kept.append((commit, ref))
+    return kept
+
+
+def _fetch_into(git: Git, path: Path, source: str, branch: str, into: str | None = None) -> bool:
+    """``git fetch`` of ``source`` (a ref or a commit id) from the clone into ``branch`` (or the
+    ref ``into``), forced."""
     _failed.pop(path, None)  # (what the last fetch said is of that fetch only)
     if not (_borrows_only_the_repository(git, path) and clone_config.made_safe(git, path)):
         return False
@@ -425,7 +447,7 @@ def _fetch_into(git: Git, path: Path, source: str, branch: str) -> bool:
         "--no-write-commit-graph",
         "--end-of-options",
         str(path),
-        f"+{source}:refs/heads/{branch}",
+        f"+{source}:{into or f'refs/heads/{branch}'}",
         check=False,
         timeout=FETCH_SECONDS,
     )
