@@ -123,3 +123,40 @@ def test_a_credential_in_a_remotes_url_is_never_shown() -> None:
     said = without_secrets("fatal: unable to access 'https://x-access-token:ghs_S3CR3T@github.com/o/r.git/'")
     assert "ghs_S3CR3T" not in said and "https://***@github.com/o/r.git/" in said
     assert without_secrets("git@github.com:o/r.git") == "git@github.com:o/r.git"  # no credential there
+
+
+def test_a_commit_someone_pushed_to_a_task_branch_on_the_remote_is_kept_when_czar_replaces_it(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Found by a probe: with the forge merging pull requests, a person's commit pushed to a task's
+    branch there was erased by czar's push of the reviewed commit, without a word."""
+    from czar.core.events import EventKind
+    from czar.store.store import Store
+    from czar.supervisor import remote_sync
+    from czar.supervisor.project import open_project
+    from helpers import repo_with_remote, sim_task, write_plan
+
+    repo, bare = repo_with_remote(tmp_path, task_branch="czar/a")
+    plan = write_plan(tmp_path, "kept", [sim_task("a")], project_extra='remote = "origin"\npush = true\n')
+    project = open_project(plan)
+    project.sync_plan()
+    reviewed = git(repo, "rev-parse", "czar/a")
+    assert remote_sync.push(project, "czar/a", reviewed, replace=True, task="a")
+    theirs = tmp_path / "theirs"
+    git(tmp_path, "clone", "-q", "-b", "czar/a", str(bare), str(theirs))
+    (theirs / "a.txt").write_text("one\ntwo\nthree\nfour\n")
+    git(theirs, "-c", "user.name=P", "-c", "user.email=p@example.com", "commit", "-qam", "a person's fix")
+    person = git(theirs, "rev-parse", "HEAD")
+    git(theirs, "push", "-q", "origin", "czar/a")
+    assert remote_sync.fetch(project) is None
+    made_again = git(repo, "commit-tree", "-p", "main", "-m", "a, made again", "main^{tree}")
+    assert remote_sync.push(project, "czar/a", made_again, replace=True, task="a")
+    assert git(repo, "rev-parse", f"refs/czar-kept/czar/a/{person[:12]}") == person
+    with project.store.read() as conn:
+        alerts = [e.payload["message"] for e in Store.read_events(conn, kinds=(EventKind.ALERT,))]
+    assert len(alerts) == 1 and f"held commit {person[:10]}, which czar did not push there" in alerts[0]
+    # czar's own push, replaced by its own again (a task started over): nothing said.
+    assert remote_sync.fetch(project) is None
+    assert remote_sync.push(project, "czar/a", reviewed, replace=True, task="a")
+    with project.store.read() as conn:
+        assert len(Store.read_events(conn, kinds=(EventKind.ALERT,))) == 1

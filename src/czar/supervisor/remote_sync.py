@@ -6,8 +6,10 @@ own words; a remote out of reach is an event, and the run goes on locally."""
 from __future__ import annotations
 
 from czar.core.events import EventKind
+from czar.errors import GitError
 from czar.store.store import Store
 from czar.supervisor.project import Project
+from czar.vcs.checkout import KEPT_REFS
 
 
 def fetch(project: Project) -> str | None:
@@ -28,6 +30,8 @@ def push(project: Project, branch: str, commit: str, *, replace: bool, task: str
     remote = project.remote
     if remote is None or not project.plan.project.push:
         return False
+    if replace and task is not None:
+        _keep_theirs(project, branch, commit, task)
     refused = remote.push(branch, commit, replace=replace)
     with project.store.write() as conn:
         if refused is None:
@@ -46,3 +50,33 @@ def push(project: Project, branch: str, commit: str, *, replace: bool, task: str
             conn, "warning", f"{remote.name} refused the push of {branch} at {commit[:10]}: {refused}", task=task
         )
     return False
+
+
+def _keep_theirs(project: Project, branch: str, commit: str, task: str) -> None:
+    """Before a task's branch on the remote is replaced: a commit there that czar did not push
+    (a person's, pushed to the pull request's branch on the forge) is kept here under
+    ``refs/czar-kept/``, with a warning, as one on the branch here is (``czar.vcs.checkout``).
+    Found by a probe: czar's push of the reviewed commit erased it from the forge, without a word."""
+    remote = project.remote
+    assert remote is not None
+    try:
+        seen = project.git.tip(remote.tracking(branch))
+    except GitError:
+        return  # the remote has no such branch (as of the last fetch)
+    if seen == commit or project.git.is_ancestor(seen, commit):
+        return
+    with project.store.read() as conn:
+        pushed = Store.events_of_task(conn, task, (EventKind.REMOTE_PUSHED,))
+    if any(e.payload.get("branch") == branch and e.payload.get("commit") == seen for e in pushed):
+        return  # czar's own, made again since (a task started over, restacked)
+    ref = f"{KEPT_REFS}/{branch}/{seen[:12]}"
+    if not project.git.run("update-ref", "--end-of-options", ref, seen, check=False).ok:
+        return
+    with project.store.write() as conn:
+        Store.alert(
+            conn,
+            "warning",
+            f"{remote.name}'s {branch} held commit {seen[:10]}, which czar did not push there (someone's, on the "
+            f"forge), and czar's push of task {task}'s work at {commit[:10]} replaces it: kept as {ref}",
+            task=task,
+        )
