@@ -160,3 +160,49 @@ def test_a_commit_someone_pushed_to_a_task_branch_on_the_remote_is_kept_when_cza
     assert remote_sync.push(project, "czar/a", reviewed, replace=True, task="a")
     with project.store.read() as conn:
         assert len(Store.read_events(conn, kinds=(EventKind.ALERT,))) == 1
+
+
+def test_an_integration_branch_changed_on_the_remote_is_said_once_and_the_omnibus_is_proven_against_it(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a probe: a person merged a task's pull request by hand on the forge; czar's push
+    of its integration branch was refused, with the same alert every second (413 in two minutes),
+    and the omnibus, whose pull request holds the remote's branch, said "containment proven" of a
+    branch that lacked a task."""
+    from czar.core.events import EventKind
+    from czar.store.store import Store
+    from czar.supervisor import omnibus, remote_sync
+    from czar.supervisor.project import open_project
+    from helpers import repo_with_remote, sim_task, write_plan
+
+    monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
+    repo, bare = repo_with_remote(tmp_path, task_branch="czar/a")
+    extra = 'remote = "origin"\npush = true\n'
+    plan = write_plan(tmp_path, "diverged", [sim_task("a")], project_extra=extra)
+    plan.write_text(
+        plan.read_text() + '\n[forge]\nkind = "github"\napi_url = "http://127.0.0.1:9/api"\nrepository = "acme/app"\n'
+    )
+    project = open_project(plan)
+    project.sync_plan()
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", "-b", "czar/integration", str(bare), str(other))
+    (other / "hotfix.txt").write_text("theirs\n")
+    git(other, "add", "hotfix.txt")
+    git(other, "-c", "user.name=P", "-c", "user.email=p@example.com", "commit", "-qm", "a person's hotfix")
+    git(other, "push", "-q", "origin", "czar/integration")
+    theirs = git(other, "rev-parse", "HEAD")
+    ours = git(repo, "commit-tree", "-p", "czar/integration", "-m", "czar merges a", "czar/a^{tree}")
+    git(repo, "update-ref", "refs/heads/czar/integration", ours)
+    for _ in range(3):
+        assert not remote_sync.push(project, "czar/integration", ours, replace=False)
+    with project.store.read() as conn:
+        refused = Store.read_events(conn, kinds=(EventKind.REMOTE_PUSH_REFUSED,))
+        alerts = Store.read_events(conn, kinds=(EventKind.ALERT,))
+    assert len(refused) == 1 and len(alerts) == 1  # said once
+    assert omnibus._as_the_forge_has_it(project, "czar/integration", ours) == theirs
+    with project.store.read() as conn:
+        said = [e.payload["message"] for e in Store.read_events(conn, kinds=(EventKind.ALERT,))][1:]
+    assert said == [
+        f"origin's czar/integration is at {theirs[:10]}, not at czar's {ours[:10]}: it was changed there (a pull "
+        "request merged by hand, a forced push), and czar's pushes are refused; the omnibus is what origin has"
+    ]

@@ -14,9 +14,10 @@ from czar.core.events import EventKind
 from czar.core.forge import Forge, PullDraft, PullRef, changes_since
 from czar.core.omnibus import OMNIBUS, Containment, Shipped, containment, release_notes
 from czar.core.states import TaskState
-from czar.errors import CzarError
+from czar.errors import CzarError, GitError
 from czar.store.records import checks_at
 from czar.store.store import Store
+from czar.supervisor import remote_sync
 from czar.supervisor.project import Project
 
 
@@ -34,8 +35,8 @@ def write(project: Project, checks_passed: bool | None, forge: Forge | None = No
     repo, spec = project.repo, project.plan.project
     integration, base = spec.integration_branch, spec.base_branch
     shipped = _shipped(project)
-    head = repo.tip(integration)
-    proof = containment(shipped, lambda commit: repo.is_ancestor(commit, integration))
+    head = _as_the_forge_has_it(project, integration, repo.tip(integration))
+    proof = containment(shipped, lambda commit: repo.is_ancestor(commit, head))
     if not any(t.state is TaskState.MERGED for t in shipped):
         return Omnibus(None, proof)
     with project.store.read() as conn:
@@ -94,6 +95,32 @@ def write(project: Project, checks_passed: bool | None, forge: Forge | None = No
             conflicts=None if conflicts is None else list(conflicts),
         )
     return Omnibus(ref, proof, conflicts)
+
+
+def _as_the_forge_has_it(project: Project, integration: str, head: str) -> str:
+    """The integration branch's commit the omnibus's pull request holds: on the remote, for a
+    forge there (czar pushes the branch after each merge). Someone who changed it there (a task's
+    pull request merged by hand, a forced push) made czar's pushes fail: the omnibus is proven
+    against what the forge has, not what czar has here (found by a probe: it said "containment
+    proven" of a pull request that lacked a task), and that is said."""
+    remote = project.remote
+    if project.plan.forge.kind == "local" or remote is None or not project.plan.project.push:
+        return head
+    remote_sync.fetch(project)
+    try:
+        there = project.git.tip(remote.tracking(integration))
+    except GitError:
+        return head  # not there at all: opening the pull request says so
+    if there != head:
+        with project.store.write() as conn:
+            Store.alert(
+                conn,
+                "error",
+                f"{remote.name}'s {integration} is at {there[:10]}, not at czar's {head[:10]}: it was changed there "
+                f"(a pull request merged by hand, a forced push), and czar's pushes are refused; the omnibus is "
+                f"what {remote.name} has",
+            )
+    return there
 
 
 def land(project: Project, written: Omnibus, checks_passed: bool | None, forge: Forge | None = None) -> str:

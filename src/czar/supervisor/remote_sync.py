@@ -24,6 +24,10 @@ def fetch(project: Project) -> str | None:
     return problem
 
 
+# The last refusal of each branch's push said, in this process: (project, branch) -> (commit, words).
+_refused: dict[tuple[str, str], tuple[str, str]] = {}
+
+
 def push(project: Project, branch: str, commit: str, *, replace: bool, task: str | None = None) -> bool:
     """Push ``branch`` at ``commit`` when the plan says so (``replace``: a task's branch, which
     may have been made again; the integration branch only moves forward). Whether it is there."""
@@ -33,6 +37,13 @@ def push(project: Project, branch: str, commit: str, *, replace: bool, task: str
     if replace and task is not None:
         _keep_theirs(project, branch, commit, task)
     refused = remote.push(branch, commit, replace=replace)
+    said = (project.name, branch)
+    if refused is not None and _refused.get(said) == (commit, refused):
+        return False  # said already (found by a probe: the same refusal, and its alert, every second)
+    if refused is None:
+        _refused.pop(said, None)
+    else:
+        _refused[said] = (commit, refused)
     with project.store.write() as conn:
         if refused is None:
             Store.emit(conn, EventKind.REMOTE_PUSHED, task=task, remote=remote.name, branch=branch, commit=commit)
