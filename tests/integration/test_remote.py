@@ -206,3 +206,22 @@ def test_an_integration_branch_changed_on_the_remote_is_said_once_and_the_omnibu
         f"origin's czar/integration is at {theirs[:10]}, not at czar's {ours[:10]}: it was changed there (a pull "
         "request merged by hand, a forced push), and czar's pushes are refused; the omnibus is what origin has"
     ]
+
+
+def test_a_task_branch_deleted_on_the_remote_is_known_gone_after_a_fetch(tmp_path: Path, czar_home: Path) -> None:
+    """Found by a probe: a task's branch deleted on GitHub closed its pull request, and czar asked a
+    person to reopen it, which GitHub refuses without the branch: czar says the branch is gone
+    and how to put it back (``remote_sync.gone_there``)."""
+    from czar.supervisor import remote_sync
+    from czar.supervisor.project import open_project
+    from helpers import repo_with_remote, sim_task, write_plan
+
+    repo, bare = repo_with_remote(tmp_path, task_branch="czar/a")
+    plan = write_plan(tmp_path, "gone", [sim_task("a")], project_extra='remote = "origin"\npush = true\n')
+    project = open_project(plan)
+    assert remote_sync.fetch(project) is None
+    assert not remote_sync.gone_there(project, "czar/a")
+    git(bare, "update-ref", "-d", "refs/heads/czar/a")
+    assert remote_sync.fetch(project) is None
+    assert remote_sync.gone_there(project, "czar/a")
+    assert not remote_sync.gone_there(project, "czar/integration")

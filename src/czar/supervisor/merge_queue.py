@@ -480,6 +480,15 @@ class MergeQueue:
                     Store.add_pull_entry(conn, pull.id, REOPENED_THERE, pull.head_commit)
             return None
         held = f"{why} (or `czar cancel {task}`)"
+        branch = branch_of(task)
+        if remote_sync.gone_there(self.p, branch) and self.p.remote is not None:
+            # Its branch deleted there closed it, and the forge reopens none without its branch
+            # (found by a probe: the advice to reopen it could not be followed).
+            there = self.p.remote.name
+            held = (
+                f"{why}; its branch {branch} is gone from {there}, and a pull request is reopened only with its "
+                f"branch there: `git push {there} {branch}` puts it back (or `czar cancel {task}`)"
+            )
         if task not in self.closed:
             self.closed.add(task)
             with self.p.store.write() as conn:

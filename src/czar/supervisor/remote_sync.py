@@ -91,3 +91,15 @@ def _keep_theirs(project: Project, branch: str, commit: str, task: str) -> None:
             f"forge), and czar's push of task {task}'s work at {commit[:10]} replaces it: kept as {ref}",
             task=task,
         )
+
+
+def gone_there(project: Project, branch: str) -> bool:
+    """``branch`` is not on the remote, as of the last fetch (which prunes what it dropped)."""
+    remote = project.remote
+    if remote is None or not project.plan.project.push:
+        return False
+    try:
+        project.git.tip(remote.tracking(branch))
+    except GitError:
+        return True
+    return False
