@@ -216,7 +216,7 @@ def test_a_task_branch_deleted_on_the_remote_is_known_gone_after_a_fetch(tmp_pat
     from czar.supervisor.project import open_project
     from helpers import repo_with_remote, sim_task, write_plan
 
-    repo, bare = repo_with_remote(tmp_path, task_branch="czar/a")
+    _repo, bare = repo_with_remote(tmp_path, task_branch="czar/a")
     plan = write_plan(tmp_path, "gone", [sim_task("a")], project_extra='remote = "origin"\npush = true\n')
     project = open_project(plan)
     assert remote_sync.fetch(project) is None
