@@ -225,3 +225,37 @@ def test_a_task_branch_deleted_on_the_remote_is_known_gone_after_a_fetch(tmp_pat
     assert remote_sync.fetch(project) is None
     assert remote_sync.gone_there(project, "czar/a")
     assert not remote_sync.gone_there(project, "czar/integration")
+
+
+def test_a_merged_tasks_branch_someone_pushed_to_after_its_review_is_put_back_and_their_commit_kept(
+    tmp_path: Path, czar_home: Path
+) -> None:
+    """Found by a probe: with czar merging for GitHub, a person's push to a pull request after its
+    review left it open there for ever (its head not in the integration branch), their commit left
+    out without a word."""
+    from czar.core.events import EventKind
+    from czar.store.store import Store
+    from czar.supervisor import remote_sync
+    from czar.supervisor.project import open_project
+    from helpers import repo_with_remote, sim_task, write_plan
+
+    repo, bare = repo_with_remote(tmp_path, task_branch="czar/a")
+    plan = write_plan(tmp_path, "late", [sim_task("a")], project_extra='remote = "origin"\npush = true\n')
+    project = open_project(plan)
+    project.sync_plan()
+    reviewed = git(repo, "rev-parse", "czar/a")
+    remote_sync.follow_merged(project, "czar/a", reviewed, "a")  # there already: nothing to do
+    assert remote_sync.push(project, "czar/a", reviewed, replace=True, task="a")
+    theirs = tmp_path / "theirs"
+    git(tmp_path, "clone", "-q", "-b", "czar/a", str(bare), str(theirs))
+    (theirs / "a.txt").write_text("one\ntwo\nthree\nfour\n")
+    git(theirs, "-c", "user.name=P", "-c", "user.email=p@example.com", "commit", "-qam", "after the review")
+    person = git(theirs, "rev-parse", "HEAD")
+    git(theirs, "push", "-q", "origin", "czar/a")
+    assert remote_sync.fetch(project) is None
+    remote_sync.follow_merged(project, "czar/a", reviewed, "a")
+    assert git(bare, "rev-parse", "czar/a") == reviewed  # the forge sees the pull request's head merged
+    assert git(repo, "rev-parse", f"refs/czar-kept/czar/a/{person[:12]}") == person
+    with project.store.read() as conn:
+        alerts = [e.payload["message"] for e in Store.read_events(conn, kinds=(EventKind.ALERT,))]
+    assert len(alerts) == 1 and f"held commit {person[:10]}, which czar did not push there" in alerts[0]

@@ -255,6 +255,10 @@ class MergeQueue:
                         conn, rows[t], done.problems.get(t, "merge did not happen"), Landing.BROKE
                     )
         if head != before and not via_forge:
+            if self.p.plan.forge.kind != "local":  # (first: the integration branch's push marks them merged)
+                for t in done.merged:
+                    if (merged := tips.get(branch_of(t))) is not None:
+                        remote_sync.follow_merged(self.p, branch_of(t), merged, t)
             remote_sync.push(self.p, self.integration, head, replace=False)
         discard_checkouts(self.p, list(done.merged))
 

@@ -103,3 +103,20 @@ def gone_there(project: Project, branch: str) -> bool:
     except GitError:
         return True
     return False
+
+
+def follow_merged(project: Project, branch: str, commit: str, task: str) -> None:
+    """A merged task's ``branch`` on the remote put at the ``commit`` that merged, where czar merges
+    for the forge (which marks a pull request merged once its head is in the integration branch).
+    Found by a probe: a person's push to the pull request after its review left it open there for
+    ever, the person's commit left out without a word; it is kept here now, and said, as when
+    czar's push replaces it otherwise (``_keep_theirs``). Already there: no git is run."""
+    remote = project.remote
+    if remote is None or not project.plan.project.push:
+        return
+    try:
+        seen = project.git.tip(remote.tracking(branch))
+    except GitError:
+        return  # not on the remote: nothing there to mark merged
+    if seen != commit:
+        push(project, branch, commit, replace=True, task=task)
