@@ -125,6 +125,16 @@ def test_a_credential_in_a_remotes_url_is_never_shown() -> None:
     assert without_secrets("git@github.com:o/r.git") == "git@github.com:o/r.git"  # no credential there
 
 
+def _someone_pushes(root: Path, bare: Path, branch: str, message: str) -> str:
+    """A person's commit on ``branch`` of the remote, pushed from a clone of their own: its id."""
+    theirs = root / "theirs"
+    git(root, "clone", "-q", "-b", branch, str(bare), str(theirs))
+    (theirs / "a.txt").write_text("one\ntwo\nthree\nfour\n")
+    git(theirs, "-c", "user.name=P", "-c", "user.email=p@example.com", "commit", "-qam", message)
+    git(theirs, "push", "-q", "origin", branch)
+    return git(theirs, "rev-parse", "HEAD")
+
+
 def test_a_commit_someone_pushed_to_a_task_branch_on_the_remote_is_kept_when_czar_replaces_it(
     tmp_path: Path, czar_home: Path
 ) -> None:
@@ -142,12 +152,7 @@ def test_a_commit_someone_pushed_to_a_task_branch_on_the_remote_is_kept_when_cza
     project.sync_plan()
     reviewed = git(repo, "rev-parse", "czar/a")
     assert remote_sync.push(project, "czar/a", reviewed, replace=True, task="a")
-    theirs = tmp_path / "theirs"
-    git(tmp_path, "clone", "-q", "-b", "czar/a", str(bare), str(theirs))
-    (theirs / "a.txt").write_text("one\ntwo\nthree\nfour\n")
-    git(theirs, "-c", "user.name=P", "-c", "user.email=p@example.com", "commit", "-qam", "a person's fix")
-    person = git(theirs, "rev-parse", "HEAD")
-    git(theirs, "push", "-q", "origin", "czar/a")
+    person = _someone_pushes(tmp_path, bare, "czar/a", "a person's fix")
     assert remote_sync.fetch(project) is None
     made_again = git(repo, "commit-tree", "-p", "main", "-m", "a, made again", "main^{tree}")
     assert remote_sync.push(project, "czar/a", made_again, replace=True, task="a")
@@ -246,12 +251,7 @@ def test_a_merged_tasks_branch_someone_pushed_to_after_its_review_is_put_back_an
     reviewed = git(repo, "rev-parse", "czar/a")
     remote_sync.follow_merged(project, "czar/a", reviewed, "a")  # there already: nothing to do
     assert remote_sync.push(project, "czar/a", reviewed, replace=True, task="a")
-    theirs = tmp_path / "theirs"
-    git(tmp_path, "clone", "-q", "-b", "czar/a", str(bare), str(theirs))
-    (theirs / "a.txt").write_text("one\ntwo\nthree\nfour\n")
-    git(theirs, "-c", "user.name=P", "-c", "user.email=p@example.com", "commit", "-qam", "after the review")
-    person = git(theirs, "rev-parse", "HEAD")
-    git(theirs, "push", "-q", "origin", "czar/a")
+    person = _someone_pushes(tmp_path, bare, "czar/a", "after the review")
     assert remote_sync.fetch(project) is None
     remote_sync.follow_merged(project, "czar/a", reviewed, "a")
     assert git(bare, "rev-parse", "czar/a") == reviewed  # the forge sees the pull request's head merged
