@@ -175,7 +175,8 @@ def said(exc: Exception, doing: str) -> ForgeError:
         ]
         text = "; ".join([message, *[d for d in details if d]])
         if isinstance(exc, RateLimitExceeded):  # nothing refused: asked again once it may be
-            return ForgeUnanswered(f"GitHub: rate limited ({text}); {doing} is tried again in {exc.retry_after}")
+            # ("to read the token's account": what was asked is said as the other errors say it)
+            return ForgeUnanswered(f"GitHub: rate limited ({text}); asked again in {exc.retry_after} to {doing}")
         hint = {
             401: "the token is missing, expired or revoked (GITHUB_TOKEN, or `gh auth login`)",
             403: "the token lacks the permission (pull requests: write; contents: read)",
