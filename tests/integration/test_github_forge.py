@@ -236,6 +236,11 @@ def test_czar_doctor_checks_the_remote_the_token_what_it_may_do_and_reports_the_
         assert "gho_stale0123" not in result.stdout + result.stderr  # the token's value is never shown
     finally:
         fake.stop()
+    # A forge that does not answer: its address is what to look at, not the token (found by a probe).
+    result = czar("doctor", str(plan))
+    assert result.returncode == 1 and "FAIL  forge github:" in result.stdout, result.stdout
+    assert "the forge's address (`[forge] api_url`), and that it answers from here" in result.stdout, result.stdout
+    assert "a token that can read the repository" not in result.stdout
 
 
 def test_a_github_that_does_not_answer_costs_one_line_not_a_stuck_supervisor(tmp_path: Path, czar_home: Path) -> None:

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from czar.errors import CzarError, PlanError
+from czar.errors import CzarError, ForgeUnanswered, PlanError
 from czar.paths import ProjectPaths, czar_home
 from czar.plan.load import Plan
 from czar.plan.model import AgentConfig
@@ -211,6 +211,8 @@ def forge(project: Project) -> list[Check]:
     try:
         login = opened.login()
         may = opened.may_write()
+    except ForgeUnanswered as exc:  # (no token is at fault in a forge that does not answer)
+        return [Check(name, False, str(exc), "the forge's address (`[forge] api_url`), and that it answers from here")]
     except CzarError as exc:
         return [Check(name, False, str(exc), "a token that can read the repository (see `czar doctor`'s line)")]
     checks = [
