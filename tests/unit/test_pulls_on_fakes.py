@@ -237,3 +237,31 @@ def test_a_pull_request_a_review_opens_for_a_cancelled_task_is_closed_at_the_nex
     assert [p.state for p in _pulls(f)] == [PullState.OPEN]  # opened to post the review on
     pulls.sync()
     assert [p.state for p in _pulls(f)] == [PullState.CLOSED]
+
+
+def test_a_forge_out_of_reach_is_said_once_while_its_task_moves_under_the_looks(
+    tmp_path: Path, czar_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a probe: with the forge down, a task going merging and back to approved at each
+    look had the same alert at every look (197 in five minutes): a look that found it moved on
+    between its two reads asked the forge nothing, and was taken for the forge working again."""
+    from czar.core.events import EventKind
+    from czar.errors import ForgeError
+
+    f, pulls = _verified(tmp_path, {"a.txt": "a\n"})
+
+    def down(*_args: Any, **_kwargs: Any) -> Any:
+        raise ForgeError("GitHub: look for a pull request from czar/a failed: [Errno 111] Connection refused")
+
+    monkeypatch.setattr(pulls.forge, "open_or_update", down)
+    read_whole = pulls._task
+    moved = iter([False, True] * 3)  # every other look, the task moves between its brief and its read
+    monkeypatch.setattr(pulls, "_task", lambda brief: None if next(moved) else read_whole(brief))
+    for _ in range(6):
+        pulls.sync()
+    with f.project.store.read() as conn:
+        alerts = Store.read_events(conn, kinds=(EventKind.ALERT,))
+    assert [e.payload["message"] for e in alerts] == [
+        "the forge, its pull request for task a: GitHub: look for a pull request from czar/a failed: "
+        "[Errno 111] Connection refused"
+    ]

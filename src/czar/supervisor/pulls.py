@@ -53,8 +53,10 @@ class PullRequests:
         for task in tasks:
             pull = pulls.get(task.id)
             try:
-                self._step(task, pull, tips)
-                self.trouble.worked(task.id, "its pull request")
+                if self._step(task, pull, tips):
+                    # (Only a step that asked the forge: one with nothing to ask, its task moved on
+                    # meanwhile, says nothing of it; found by a probe: the same alert every look.)
+                    self.trouble.worked(task.id, "its pull request")
             except CzarError as exc:  # one task's pull request must not keep the others back
                 self.trouble.failed(task.id, "its pull request", exc)
         self._post_reviews()
@@ -89,7 +91,8 @@ class PullRequests:
             with self.p.store.write() as conn:
                 Store.set_review(conn, r.id, posted=1)
 
-    def _step(self, brief: TaskBrief, pull: Pull | None, tips: dict[str, str]) -> None:
+    def _step(self, brief: TaskBrief, pull: Pull | None, tips: dict[str, str]) -> bool:
+        """What the task's state calls for; whether the forge was asked anything."""
         state, task_id = brief.state, brief.id
         if state in VERIFIED:
             head = tips.get(branch_of(task_id))
@@ -97,18 +100,23 @@ class PullRequests:
             unsynced = self.mirrored and pull is not None and out_of_step(pull)
             if head and (behind or unsynced) and (task := self._task(brief)):
                 self.publish(task, head)
+                return True
         elif state is TaskState.MERGED:
             if pull is None:  # verified and merged between two looks: opened now, at what merged
                 head = tips.get(branch_of(task_id))
                 if head is None:
-                    return  # its branch is gone: nothing to show
+                    return False  # its branch is gone: nothing to show
                 if task := self._task(brief):
                     ref = self.publish(task, head)
                     self.forge.merge(ref.number, head, self._merged_as(task) or head)
+                    return True
             elif pull.state is PullState.OPEN and (task := self._task(brief)):
                 self.forge.merge(pull.id, pull.head_commit, self._merged_as(task) or pull.head_commit)
+                return True
         elif state in (TaskState.FAILED, TaskState.CANCELLED) and pull is not None and pull.state is PullState.OPEN:
             self.forge.close(pull.id, f"task {task_id} {state}")
+            return True
+        return False
 
     def _task(self, brief: TaskBrief) -> Task | None:
         """The task whole, if it is still in the state its brief said: one that moved on since
