@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import subprocess
+import time
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -387,6 +388,10 @@ def test_what_an_agent_committed_after_its_hand_in_is_kept_when_its_checkout_goe
     git(clone, "add", "b.txt")
     git(clone, "commit", "-q", "-m", "aside")
     aside = git(clone, "rev-parse", "HEAD")
+    # A clone that made git wait before is not asked again: what it holds is said, not brought in.
+    checkout._stuck[clone] = time.monotonic() + 60
+    assert checkout.keep_unmerged(g, clone, "czar/a") == [(late, None), (aside, None)]
+    del checkout._stuck[clone]
     kept = checkout.keep_unmerged(g, clone, "czar/a")
     assert kept == [(late, f"refs/czar-kept/czar/a/{late[:12]}"), (aside, f"refs/czar-kept/czar/a/{aside[:12]}")]
     checkout.remove(g, clone)

@@ -155,16 +155,28 @@ def test_a_commit_someone_pushed_to_a_task_branch_on_the_remote_is_kept_when_cza
     person = _someone_pushes(tmp_path, bare, "czar/a", "a person's fix")
     assert remote_sync.fetch(project) is None
     made_again = git(repo, "commit-tree", "-p", "main", "-m", "a, made again", "main^{tree}")
-    assert remote_sync.push(project, "czar/a", made_again, replace=True, task="a")
-    assert git(repo, "rev-parse", f"refs/czar-kept/czar/a/{person[:12]}") == person
+    # The forge refuses forced pushes for a while (a ruleset): the refusal is said once, and nothing
+    # is said replaced (found by a review: "replaces it" at every look, the push refused).
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'no forced pushes to czar/*' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    for _ in range(3):
+        assert not remote_sync.push(project, "czar/a", made_again, replace=True, task="a")
     with project.store.read() as conn:
         alerts = [e.payload["message"] for e in Store.read_events(conn, kinds=(EventKind.ALERT,))]
+    assert len(alerts) == 1 and "no forced pushes to czar/*" in alerts[0]
+    assert git(repo, "rev-parse", f"refs/czar-kept/czar/a/{person[:12]}") == person  # kept before any push
+    hook.unlink()
+    assert remote_sync.push(project, "czar/a", made_again, replace=True, task="a")
+    with project.store.read() as conn:
+        alerts = [e.payload["message"] for e in Store.read_events(conn, kinds=(EventKind.ALERT,))][1:]
     assert len(alerts) == 1 and f"held commit {person[:10]}, which czar did not push there" in alerts[0]
+    assert "replaced it: kept as refs/czar-kept/czar/a/" in alerts[0]
     # czar's own push, replaced by its own again (a task started over): nothing said.
     assert remote_sync.fetch(project) is None
     assert remote_sync.push(project, "czar/a", reviewed, replace=True, task="a")
     with project.store.read() as conn:
-        assert len(Store.read_events(conn, kinds=(EventKind.ALERT,))) == 1
+        assert len(Store.read_events(conn, kinds=(EventKind.ALERT,))) == 2
 
 
 def test_an_integration_branch_changed_on_the_remote_is_said_once_and_the_omnibus_is_proven_against_it(
@@ -208,9 +220,15 @@ def test_an_integration_branch_changed_on_the_remote_is_said_once_and_the_omnibu
     with project.store.read() as conn:
         said = [e.payload["message"] for e in Store.read_events(conn, kinds=(EventKind.ALERT,))][1:]
     assert said == [
-        f"origin's czar/integration is at {theirs[:10]}, not at czar's {ours[:10]}: it was changed there (a pull "
-        "request merged by hand, a forced push), and czar's pushes are refused; the omnibus is what origin has"
+        f"origin's czar/integration is at {theirs[:10]}, not at czar's {ours[:10]}, and czar cannot push its own "
+        "there (changed there: a pull request merged by hand, a forced push?); the omnibus is what origin has"
     ]
+    # Only behind czar's (a push that failed on the way): brought up to date, nothing said.
+    git(bare, "update-ref", "refs/heads/czar/integration", git(repo, "rev-parse", "czar/integration^"))
+    assert omnibus._as_the_forge_has_it(project, "czar/integration", ours) == ours
+    assert git(bare, "rev-parse", "czar/integration") == ours
+    with project.store.read() as conn:
+        assert len(Store.read_events(conn, kinds=(EventKind.ALERT,))) == 2
 
 
 def test_a_task_branch_deleted_on_the_remote_is_known_gone_after_a_fetch(tmp_path: Path, czar_home: Path) -> None:

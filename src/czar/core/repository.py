@@ -142,10 +142,11 @@ class Repository(Protocol):
         """Remove a task's checkout (a merged task's, say)."""
         ...
 
-    def keep_unmerged(self, checkout: Path, branch: str) -> list[tuple[str, str]]:
+    def keep_unmerged(self, checkout: Path, branch: str) -> list[tuple[str, str | None]]:
         """Before a merged task's checkout goes: the commits it holds (on ``branch``, or checked
         out) that the repository's ``branch`` does not (its agent committed after it handed its
-        work in), kept under refs of their own: (commit, the ref that keeps it)."""
+        work in), kept under refs of their own: (commit, the ref that keeps it; None if it could
+        not be brought in)."""
         ...
 
     def replaced(self) -> list[tuple[str, str, str]]:

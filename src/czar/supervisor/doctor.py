@@ -212,7 +212,12 @@ def forge(project: Project) -> list[Check]:
         login = opened.login()
         may = opened.may_write()
     except ForgeUnanswered as exc:  # (no token is at fault in a forge that does not answer)
-        return [Check(name, False, str(exc), "the forge's address (`[forge] api_url`), and that it answers from here")]
+        fix = (
+            "wait for the rate limit to pass (or use another account's token)"
+            if "rate limited" in str(exc)
+            else "the forge's address (`[forge] api_url`), and that it answers from here"
+        )
+        return [Check(name, False, str(exc), fix)]
     except CzarError as exc:
         return [Check(name, False, str(exc), "a token that can read the repository (see `czar doctor`'s line)")]
     checks = [

@@ -255,10 +255,11 @@ class MergeQueue:
                         conn, rows[t], done.problems.get(t, "merge did not happen"), Landing.BROKE
                     )
         if head != before and not via_forge:
-            if self.p.plan.forge.kind != "local":  # (first: the integration branch's push marks them merged)
+            if self.p.plan.forge.kind != "local" and self.p.remote is not None:
+                there = self.p.remote.tips()  # (first: the integration branch's push marks them merged)
                 for t in done.merged:
                     if (merged := tips.get(branch_of(t))) is not None:
-                        remote_sync.follow_merged(self.p, branch_of(t), merged, t)
+                        remote_sync.follow_merged(self.p, branch_of(t), merged, t, there)
             remote_sync.push(self.p, self.integration, head, replace=False)
         discard_checkouts(self.p, list(done.merged))
 
@@ -491,7 +492,8 @@ class MergeQueue:
             there = self.p.remote.name
             held = (
                 f"{why}; its branch {branch} is gone from {there}, and a pull request is reopened only with its "
-                f"branch there: `git push {there} {branch}` puts it back (or `czar cancel {task}`)"
+                f"branch there: `git push {there} {pull.head_commit}:refs/heads/{branch}` puts it back as it was "
+                f"(or `czar cancel {task}`)"
             )
         if task not in self.closed:
             self.closed.add(task)
@@ -859,8 +861,8 @@ def discard_checkouts(project: Project, tasks: Sequence[str]) -> None:
     no lock that an assignment waits on; a worktree of an older czar is removed through git,
     under the exclusive lock (its metadata is the repository's). One left behind by a stop in
     between goes when the supervisor starts again (``discard_leftovers``)."""
-    places = [project.paths.worktree(t) for t in tasks]
-    _keep_unmerged(project, tasks)
+    unread = _keep_unmerged(project, tasks)
+    places = [project.paths.worktree(t) for t in tasks if t not in unread]
     worktrees = [p for p in places if p.exists() and not project.repo.has_checkout(p)]
     for place in places:
         if place not in worktrees:
@@ -871,28 +873,34 @@ def discard_checkouts(project: Project, tasks: Sequence[str]) -> None:
                 project.repo.discard_checkout(place)
 
 
-def _keep_unmerged(project: Project, tasks: Sequence[str]) -> None:
+def _keep_unmerged(project: Project, tasks: Sequence[str]) -> set[str]:
     """What a merged task's agent committed after its hand-in (told something while its work was
-    under review, say) merged with nothing: kept, and said, before its checkout goes."""
-    said: list[tuple[str, str, str]] = []
+    under review, say) merged with nothing: kept, and said, before its checkout goes. The tasks
+    whose checkout holds such a commit that could not be brought in: their checkouts stay (until
+    the supervisor starts again), and a person hears where."""
+    said: list[tuple[str, str, str | None]] = []
     for task in tasks:
         try:
-            said += [
-                (task, c, ref) for c, ref in project.repo.keep_unmerged(project.paths.worktree(task), branch_of(task))
-            ]
+            kept = project.repo.keep_unmerged(project.paths.worktree(task), branch_of(task))
+            said += [(task, commit, ref) for commit, ref in kept]
         except CzarError as exc:
             log.warning("could not look for task %s's commits after its hand-in: %s", task, exc)
-    if not said:
-        return
-    with project.store.write() as conn:
-        for task, commit, ref in said:
+    for task, commit, ref in said:
+        where = (
+            f"kept as {ref} (`git log {ref}`; a task of its own can take it)"
+            if ref is not None
+            else f"czar could not bring it in: its checkout {project.paths.worktree(task)} is left as it is until "
+            "the supervisor starts again"
+        )
+        with project.store.write() as conn:
             Store.alert(
                 conn,
                 "warning",
                 f"task {task} merged without commit {commit[:10]}, which its agent made after it handed its work "
-                f"in: kept as {ref} (`git log {ref}`; a task of its own can take it)",
+                f"in: {where}",
                 task=task,
             )
+    return {task for task, _, ref in said if ref is None}
 
 
 def discard_leftovers(project: Project) -> None:

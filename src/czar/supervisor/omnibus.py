@@ -99,27 +99,32 @@ def write(project: Project, checks_passed: bool | None, forge: Forge | None = No
 
 def _as_the_forge_has_it(project: Project, integration: str, head: str) -> str:
     """The integration branch's commit the omnibus's pull request holds: on the remote, for a
-    forge there (czar pushes the branch after each merge). Someone who changed it there (a task's
-    pull request merged by hand, a forced push) made czar's pushes fail: the omnibus is proven
-    against what the forge has, not what czar has here (found by a probe: it said "containment
-    proven" of a pull request that lacked a task), and that is said."""
+    forge there (czar pushes the branch after each merge). Just behind czar's (a push that failed
+    on the way): brought up to date, as after a merge. Changed there (a task's pull request merged
+    by hand, a forced push), which makes czar's pushes fail: the omnibus is proven against what
+    the forge has, not what czar has here (found by a probe: it said "containment proven" of a
+    pull request that lacked a task), and that is said."""
     remote = project.remote
     if project.plan.forge.kind == "local" or remote is None or not project.plan.project.push:
         return head
-    remote_sync.fetch(project)
+    if remote_sync.fetch(project) is not None:
+        return head  # out of reach: nothing known of it (the fetch's event says so)
     try:
         there = project.git.tip(remote.tracking(integration))
     except GitError:
         return head  # not there at all: opening the pull request says so
-    if there != head:
-        with project.store.write() as conn:
-            Store.alert(
-                conn,
-                "error",
-                f"{remote.name}'s {integration} is at {there[:10]}, not at czar's {head[:10]}: it was changed there "
-                f"(a pull request merged by hand, a forced push), and czar's pushes are refused; the omnibus is "
-                f"what {remote.name} has",
-            )
+    if there == head:
+        return head
+    if project.git.is_ancestor(there, head) and remote_sync.push(project, integration, head, replace=False):
+        return head
+    with project.store.write() as conn:
+        Store.alert(
+            conn,
+            "error",
+            f"{remote.name}'s {integration} is at {there[:10]}, not at czar's {head[:10]}, and czar cannot push "
+            f"its own there (changed there: a pull request merged by hand, a forced push?); the omnibus is what "
+            f"{remote.name} has",
+        )
     return there
 
 

@@ -34,8 +34,7 @@ def push(project: Project, branch: str, commit: str, *, replace: bool, task: str
     remote = project.remote
     if remote is None or not project.plan.project.push:
         return False
-    if replace and task is not None:
-        _keep_theirs(project, branch, commit, task)
+    kept = _keep_theirs(project, branch, commit, task) if replace and task is not None else None
     refused = remote.push(branch, commit, replace=replace)
     said = (project.name, branch)
     if refused is not None and _refused.get(said) == (commit, refused):
@@ -47,6 +46,15 @@ def push(project: Project, branch: str, commit: str, *, replace: bool, task: str
     with project.store.write() as conn:
         if refused is None:
             Store.emit(conn, EventKind.REMOTE_PUSHED, task=task, remote=remote.name, branch=branch, commit=commit)
+            if kept is not None:  # said once it is so: a refused push replaced nothing
+                seen, ref = kept
+                Store.alert(
+                    conn,
+                    "warning",
+                    f"{remote.name}'s {branch} held commit {seen[:10]}, which czar did not push there (someone's, "
+                    f"on the forge); czar's push of task {task}'s work at {commit[:10]} replaced it: kept as {ref}",
+                    task=task,
+                )
             return True
         Store.emit(
             conn,
@@ -63,34 +71,28 @@ def push(project: Project, branch: str, commit: str, *, replace: bool, task: str
     return False
 
 
-def _keep_theirs(project: Project, branch: str, commit: str, task: str) -> None:
+def _keep_theirs(project: Project, branch: str, commit: str, task: str) -> tuple[str, str] | None:
     """Before a task's branch on the remote is replaced: a commit there that czar did not push
     (a person's, pushed to the pull request's branch on the forge) is kept here under
-    ``refs/czar-kept/``, with a warning, as one on the branch here is (``czar.vcs.checkout``).
-    Found by a probe: czar's push of the reviewed commit erased it from the forge, without a word."""
+    ``refs/czar-kept/``, as one on the branch here is (``czar.vcs.checkout``); (it, the ref), for
+    the push to say once it has replaced it. Found by a probe: czar's push of the reviewed commit
+    erased it from the forge, without a word."""
     remote = project.remote
     assert remote is not None
     try:
         seen = project.git.tip(remote.tracking(branch))
     except GitError:
-        return  # the remote has no such branch (as of the last fetch)
+        return None  # the remote has no such branch (as of the last fetch)
     if seen == commit or project.git.is_ancestor(seen, commit):
-        return
+        return None
     with project.store.read() as conn:
         pushed = Store.events_of_task(conn, task, (EventKind.REMOTE_PUSHED,))
     if any(e.payload.get("branch") == branch and e.payload.get("commit") == seen for e in pushed):
-        return  # czar's own, made again since (a task started over, restacked)
+        return None  # czar's own, made again since (a task started over, restacked)
     ref = f"{KEPT_REFS}/{branch}/{seen[:12]}"
     if not project.git.run("update-ref", "--end-of-options", ref, seen, check=False).ok:
-        return
-    with project.store.write() as conn:
-        Store.alert(
-            conn,
-            "warning",
-            f"{remote.name}'s {branch} held commit {seen[:10]}, which czar did not push there (someone's, on the "
-            f"forge), and czar's push of task {task}'s work at {commit[:10]} replaces it: kept as {ref}",
-            task=task,
-        )
+        return None
+    return seen, ref
 
 
 def gone_there(project: Project, branch: str) -> bool:
@@ -105,18 +107,18 @@ def gone_there(project: Project, branch: str) -> bool:
     return False
 
 
-def follow_merged(project: Project, branch: str, commit: str, task: str) -> None:
+def follow_merged(project: Project, branch: str, commit: str, task: str, there: dict[str, str] | None = None) -> None:
     """A merged task's ``branch`` on the remote put at the ``commit`` that merged, where czar merges
     for the forge (which marks a pull request merged once its head is in the integration branch).
     Found by a probe: a person's push to the pull request after its review left it open there for
     ever, the person's commit left out without a word; it is kept here now, and said, as when
-    czar's push replaces it otherwise (``_keep_theirs``). Already there: no git is run."""
+    czar's push replaces it otherwise (``_keep_theirs``). Already there: no git is run (``there``:
+    the remote's branches as the caller read them, once for a batch)."""
     remote = project.remote
     if remote is None or not project.plan.project.push:
         return
-    try:
-        seen = project.git.tip(remote.tracking(branch))
-    except GitError:
+    seen = (there if there is not None else remote.tips()).get(branch)
+    if seen is None:
         return  # not on the remote: nothing there to mark merged
     if seen != commit:
         push(project, branch, commit, replace=True, task=task)

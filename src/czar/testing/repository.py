@@ -342,9 +342,9 @@ class FakeRepository:
     def discard_checkout(self, checkout: Path) -> None:
         self.checkouts.pop(checkout, None)
 
-    def keep_unmerged(self, checkout: Path, branch: str) -> list[tuple[str, str]]:
+    def keep_unmerged(self, checkout: Path, branch: str) -> list[tuple[str, str | None]]:
         held = self.branches.get(branch)
-        kept: list[tuple[str, str]] = []
+        kept: list[tuple[str, str | None]] = []
         for commit in dict.fromkeys(c for c in (self.checkouts.get(checkout, {}).get(branch),) if c):
             if commit in self.commits and not (held is not None and self.is_ancestor(commit, held)):
                 ref = f"refs/czar-kept/{branch}/{commit[:12]}"

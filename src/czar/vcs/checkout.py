@@ -401,24 +401,25 @@ def _keep_others(git: Git, branch: str, before: str | None, after: str | None) -
         _replaced.append((branch, before, ref))
 
 
-def keep_unmerged(git: Git, path: Path, branch: str) -> list[tuple[str, str]]:
+def keep_unmerged(git: Git, path: Path, branch: str) -> list[tuple[str, str | None]]:
     """The commits the clone at ``path`` holds on ``branch``, or checked out, that the
     repository's ``branch`` does not (found by a probe: an agent told something while its work
     was under review committed again; the review's commit merged, and the new one went with the
-    clone), each kept under ``refs/czar-kept/BRANCH/SHA12``: (commit, ref)."""
+    clone), each kept under ``refs/czar-kept/BRANCH/SHA12``: (commit, ref), the ref None for one
+    that could not be brought in (a clone that made git wait is not asked again)."""
     if not is_checkout(path):
         return []
     held: str | None = None
     with contextlib.suppress(GitError):
         held = git.tip(branch)
-    kept: list[tuple[str, str]] = []
+    kept: list[tuple[str, str | None]] = []
     for commit in dict.fromkeys(c for c in (tip(path, branch), head(path)[1]) if c and c != held):
         with contextlib.suppress(GitError):
             if held is not None and git.is_ancestor(commit, held):
                 continue  # merged, or brought in
         ref = f"{KEPT_REFS}/{branch}/{commit[:12]}"
-        if _fetch_into(git, path, commit, branch, into=ref):
-            kept.append((commit, ref))
+        brought = not stuck(path) and _fetch_into(git, path, commit, branch, into=ref)
+        kept.append((commit, ref if brought else None))
     return kept
 
 

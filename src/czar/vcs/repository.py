@@ -32,7 +32,7 @@ class GitRepository(Git):
     def discard_checkout(self, checkout: Path) -> None:
         task_checkout.remove(self, checkout)
 
-    def keep_unmerged(self, checkout: Path, branch: str) -> list[tuple[str, str]]:
+    def keep_unmerged(self, checkout: Path, branch: str) -> list[tuple[str, str | None]]:
         return task_checkout.keep_unmerged(self, checkout, branch)
 
     def replaced(self) -> list[tuple[str, str, str]]:

@@ -121,6 +121,7 @@ class Dashboard(App[None]):
         self._watch: Watch | None = None
         self._task_cells: dict[str, tuple[TaskRow, tuple[Text, ...]]] = {}  # made at the last look
         self._drawn_at = 0.0  # (monotonic)
+        self._acting = threading.Lock()  # a person's actions, carried out one at a time
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"project {self.project.name}: reading the run…"), id="summary")
@@ -317,10 +318,13 @@ class Dashboard(App[None]):
         process holds, and the keys (and `q`) must answer meanwhile."""
 
         def carry_out() -> None:
-            try:
-                said, severity = deed(), "information"
-            except CzarError as exc:
-                said, severity = str(exc), "error"
+            with self._acting:  # one at a time, in the order pressed (a pause, then a resume)
+                try:
+                    said, severity = deed(), "information"
+                except CzarError as exc:
+                    said, severity = str(exc), "error"
+                except Exception as exc:  # (the store's or the system's own: said, not lost with the thread)
+                    said, severity = f"not done: {exc}", "error"
             with contextlib.suppress(RuntimeError):  # the dashboard closed meanwhile: nobody to tell
                 self.call_from_thread(self.notify, said, severity=severity, markup=False)
 
@@ -349,10 +353,11 @@ class Dashboard(App[None]):
         if worker is None:
             return
         task = self._subject()[0]  # the one it works on as the person starts typing
+        project = self.project  # (the person may switch projects while typing)
 
         def send(text: str | None) -> None:
             if text:
-                self._act(lambda: people.tell(self.project, worker, text, task))
+                self._act(functools.partial(people.tell, project, worker, text, task))
 
         self.push_screen(AskLine(f"tell worker {worker}:"), send)
 
@@ -362,7 +367,7 @@ class Dashboard(App[None]):
             self.notify("the selected row asks for no permission", severity="warning")
             return
         worker, asked_at = need.worker, need.asked_at
-        self._act(lambda: people.answer_permission(self.project, worker, allow, asked_at=asked_at))
+        self._act(functools.partial(people.answer_permission, self.project, worker, allow, asked_at=asked_at))
 
     def action_allow(self) -> None:
         self._decide(True)
@@ -375,18 +380,18 @@ class Dashboard(App[None]):
         if need is None or need.worker is None:
             self.notify("the selected row asks no question", severity="warning")
             return
-        worker, task = need.worker, need.task
+        worker, task, project = need.worker, need.task, self.project
 
         def send(text: str | None) -> None:
             if text:
-                self._act(lambda: people.tell(self.project, worker, text, task))
+                self._act(functools.partial(people.tell, project, worker, text, task))
 
         self.push_screen(AskLine(need.text), send)
 
     def action_retry(self) -> None:
         task = self._selected_task()
         if task is not None:
-            self._act(lambda: people.retry(self.project, task))
+            self._act(functools.partial(people.retry, self.project, task))
 
     def action_cancel_task(self) -> None:
         task = self._selected_task()
@@ -395,10 +400,11 @@ class Dashboard(App[None]):
         shown = self.overview.task(task) if self.overview else None
         # Giving up on a failed task: not if someone retried it meanwhile.
         was = TaskState.FAILED if shown is not None and shown.state == TaskState.FAILED.value else None
+        project = self.project
 
         def cancel(sure: bool | None) -> None:
             if sure:
-                self._act(lambda: people.cancel(self.project, task, was=was))
+                self._act(functools.partial(people.cancel, project, task, was=was))
 
         self.push_screen(Confirm(f"cancel task {task}?"), cancel)
 
@@ -406,9 +412,9 @@ class Dashboard(App[None]):
         if self.overview is None:
             self.notify("the run is not read yet", severity="warning")
         elif self.overview.paused:
-            self._act(lambda: people.resume(self.project))
+            self._act(functools.partial(people.resume, self.project))
         else:
-            self._act(lambda: people.pause(self.project))
+            self._act(functools.partial(people.pause, self.project))
 
     def action_switch_project(self) -> None:
         def switch(name: str | None) -> None:
