@@ -115,7 +115,9 @@ def _as_the_forge_has_it(project: Project, integration: str, head: str) -> str:
         return head  # not there at all: opening the pull request says so
     if there == head:
         return head
-    if project.git.is_ancestor(there, head) and remote_sync.push(project, integration, head, replace=False):
+    # Where the forge merges (under its rules), czar never pushes the integration branch itself.
+    behind = project.plan.forge.merge_via == "czar" and project.git.is_ancestor(there, head)
+    if behind and remote_sync.push(project, integration, head, replace=False):
         return head
     with project.store.write() as conn:
         Store.alert(
