@@ -11,6 +11,7 @@
     │   ├── SupervisorGone     it ended while `czar run` followed a run that was not over
     │   └── RunStalled         the run made no progress and `czar run` gave up on it (supervisor.outcome)
     ├── ForgeError             a remote forge (GitHub, GitLab) refused or did not answer: its words
+    │   ├── ForgeDenied        the forge refuses the token itself (401): an error alert, until a person acts
     │   └── ForgeUnanswered    no answer, or the forge's own failure (5xx): nothing concluded, tried again
     ├── CallerError            an agent tool's caller is not who it says, or has nothing to act on
     │   └── AgentCaller        a person's command run by an agent (agent_tools.identity)
@@ -81,6 +82,11 @@ class SupervisorGone(SupervisorError):
 
 class ForgeError(CzarError):
     """The forge could not be reached, or refused: what it said, in a line."""
+
+
+class ForgeDenied(ForgeError):
+    """The forge refuses the token itself (401: missing, expired, revoked): nothing asked of it
+    goes through until a person gives it another; said as an error, not a warning."""
 
 
 class ForgeUnanswered(ForgeError):

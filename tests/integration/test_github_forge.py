@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from czar.core.forge import Finding, PullDraft, PullState, Review, Verdict
-from czar.errors import ForgeError
+from czar.errors import ForgeDenied, ForgeError
 from czar.forge.github import GitHubForge, Repository, client, find_token, repository_of
 from czar.forge.local import ForgeRefused
 from czar.forge.mirror import out_of_step
@@ -126,7 +126,7 @@ def test_a_pull_request_merged_by_czars_push_is_merged_there(world) -> None:
 def test_what_github_refuses_is_one_line_and_a_rate_limit_is_waited_out(world, tmp_path: Path) -> None:
     repo, fake, forge = world
     bad = GitHubForge(forge.store, client("wrong", fake.url), forge.repo)
-    with pytest.raises(ForgeError, match=r"^GitHub: 401 Bad credentials to .*token is missing, expired or revoked"):
+    with pytest.raises(ForgeDenied, match=r"^GitHub: 401 Bad credentials to .*token is missing, expired or revoked"):
         bad.open_or_update(_draft(repo))
     lost = GitHubForge(Store(ProjectPaths.for_project("gh3")), forge.gh, Repository("acme", "gone"))
     with pytest.raises(ForgeError, match=r"404 Not Found .*cannot see it"):

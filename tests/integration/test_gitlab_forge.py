@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from czar.core.forge import Finding, PullDraft, Review, Verdict
-from czar.errors import ForgeError
+from czar.errors import ForgeDenied, ForgeError
 from czar.forge.github import repository_of
 from czar.forge.gitlab import GitLabForge, client
 from czar.forge.local import ForgeRefused
@@ -155,7 +155,7 @@ def test_a_project_that_merges_by_fast_forward_only_is_merged_at_the_head_asked_
 def test_what_gitlab_refuses_is_one_line_and_its_project_is_read_from_the_remote(world, tmp_path: Path) -> None:
     repo, fake, forge = world
     bad = GitLabForge(forge.store, client("wrong", fake.url, timeout=5), forge.repo)
-    with pytest.raises(ForgeError, match=r"^GitLab: 401 .* the token is missing, expired or revoked \(GITLAB_TOKEN\)"):
+    with pytest.raises(ForgeDenied, match=r"^GitLab: 401 .* the token is missing, expired or revoked \(GITLAB_TOKEN\)"):
         bad.open_or_update(_draft(repo))
     lost = GitLabForge(Store(ProjectPaths.for_project("gl3")), forge.gl, "acme/gone")
     with pytest.raises(ForgeError, match=r"GitLab: 404 .*cannot see it"):

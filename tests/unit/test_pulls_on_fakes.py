@@ -265,3 +265,19 @@ def test_a_forge_out_of_reach_is_said_once_while_its_task_moves_under_the_looks(
         "the forge, its pull request for task a: GitHub: look for a pull request from czar/a failed: "
         "[Errno 111] Connection refused"
     ]
+
+
+def test_a_token_the_forge_refuses_is_an_error_other_refusals_a_warning(tmp_path: Path, czar_home: Path) -> None:
+    """Found by a probe: a token revoked mid-run was a warning among others, and the run waited on
+    the forge for ever; nothing goes through until a person gives another token."""
+    from czar.core.events import EventKind
+    from czar.errors import ForgeDenied, ForgeError
+    from czar.supervisor.forge_trouble import ForgeTrouble
+
+    f = on_fakes(tmp_path, ["a", "b"])
+    trouble = ForgeTrouble(f.project, lambda _text: None)
+    trouble.failed("a", "its pull request", ForgeDenied("GitHub: 401 Bad credentials to open a pull request"))
+    trouble.failed("b", "its pull request", ForgeError("GitHub: 422 Validation Failed to open a pull request"))
+    with f.project.store.read() as conn:
+        alerts = Store.read_events(conn, kinds=(EventKind.ALERT,))
+    assert [(e.task_id, e.payload["level"]) for e in alerts] == [("a", "error"), ("b", "warning")]

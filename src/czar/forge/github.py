@@ -27,7 +27,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from czar.core.forge import CheckRun, Forge, PullDraft, Remark, Review, Verdict
-from czar.errors import ForgeError, ForgeUnanswered
+from czar.errors import ForgeDenied, ForgeError, ForgeUnanswered
 from czar.forge.local import ForgeRefused, InMergeQueue
 from czar.forge.mirror import MirroredForge, finding_text, findings_listed
 from czar.runtime import proc
@@ -183,7 +183,7 @@ def said(exc: Exception, doing: str) -> ForgeError:
             404: "the repository does not exist here, or the token cannot see it",
             409: "the pull request or its branch moved meanwhile",
         }.get(status)
-        kind = ForgeUnanswered if status >= 500 else ForgeError
+        kind = ForgeUnanswered if status >= 500 else ForgeDenied if status == 401 else ForgeError
         return kind(f"GitHub: {status} {text} to {doing}" + (f": {hint}" if hint else ""))
     return ForgeUnanswered(f"GitHub: {doing} failed: {exc}")
 

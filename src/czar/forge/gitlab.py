@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from czar.core.forge import CheckRun, Forge, PullDraft, Remark, Review, Verdict
-from czar.errors import ForgeError, ForgeUnanswered
+from czar.errors import ForgeDenied, ForgeError, ForgeUnanswered
 from czar.forge.local import ForgeRefused
 from czar.forge.mirror import MirroredForge, finding_text, findings_listed
 from czar.runtime.withheld import GITLAB_TOKENS, first_token
@@ -95,7 +95,9 @@ def said(exc: Exception, doing: str) -> ForgeError:
             409: "the merge request or its branch moved meanwhile",
         }.get(status or 0)
         text = str(exc.error_message).strip() or "no message"
-        kind = ForgeUnanswered if (status or 0) >= 500 or status == 429 else ForgeError  # (429: rate limited)
+        kind = ForgeDenied if status == 401 else ForgeError
+        if (status or 0) >= 500 or status == 429:  # (429: rate limited)
+            kind = ForgeUnanswered
         return kind(f"GitLab: {status} {text} to {doing}" + (f": {hint}" if hint else ""))
     return ForgeError(f"GitLab: {doing} failed: {exc}")
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 
 from czar.core.events import EventKind
-from czar.errors import ForgeError
+from czar.errors import ForgeDenied, ForgeError
 from czar.store.store import Store
 from czar.supervisor.project import Project
 
@@ -31,7 +31,9 @@ class ForgeTrouble:
         self.said[(task, doing)] = shape
         with self.p.store.write() as conn:
             Store.emit(conn, EventKind.FORGE_ERROR, task=task, doing=doing, message=message[-2000:])
-            Store.alert(conn, "warning", f"the forge, {doing} for task {task}: {message}", task=task)
+            # A token refused holds every pull request until a person acts: an error, not a warning.
+            level = "error" if isinstance(exc, ForgeDenied) else "warning"
+            Store.alert(conn, level, f"the forge, {doing} for task {task}: {message}", task=task)
 
     def worked(self, task: str, doing: str) -> None:
         self.said.pop((task, doing), None)
