@@ -361,3 +361,22 @@ def test_a_pull_request_a_person_closed_is_said_so_and_never_reopened_by_czar_un
     assert out_of_step(forge._pull(record.number)) and forge.closed_there(ref.number) is None
     forge.open_or_update(_draft(repo, "a third time"))
     assert pull.state == "open" and pull.body == "a third time" and len(fake.pulls) == 1
+
+
+def test_the_fake_forge_says_nothing_of_a_client_gone_mid_answer(world, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a probe: `czar bench chaos --forge github` printed a BrokenPipe traceback from the
+    fake forge's server after each supervisor it killed mid-request. Any other fault still shows."""
+    _, fake, _ = world
+    server = fake._server
+    assert server is not None
+    for gone in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "Connection reset by peer")):
+        try:
+            raise gone
+        except ConnectionError:
+            server.handle_error(None, ("127.0.0.1", 1))
+    assert capsys.readouterr().err == ""
+    try:
+        raise ValueError("a fault of the fake's own")
+    except ValueError:
+        server.handle_error(None, ("127.0.0.1", 1))
+    assert "ValueError: a fault of the fake's own" in capsys.readouterr().err
