@@ -333,16 +333,24 @@ def test_gits_variables_of_another_repository_in_czars_environment_change_nothin
     assert not {"GIT_DIR", "GIT_OBJECT_DIRECTORY", "GIT_INDEX_FILE"} & set(agent)
 
 
+def _task_clone(root: Path) -> tuple[Path, Git, Path]:
+    """A repository with task branch czar/a, and the task's clone (``root/clone``) made of it."""
+    from czar.vcs import checkout
+
+    repo = make_repo(root / "repo")
+    g = Git(repo)
+    git(repo, "branch", "czar/a", "main")
+    clone = root / "clone"
+    checkout.make(g, clone, "czar/a")
+    return repo, g, clone
+
+
 def test_a_commit_of_yours_on_a_task_branch_is_kept_when_its_agents_work_replaces_it(tmp_path: Path) -> None:
     # Found by a probe: a person's commit on czar/mul was replaced by the next fetch of the agent's
     # work, forced, and lost without a word.
     from czar.vcs import checkout
 
-    repo = make_repo(tmp_path / "repo")
-    g = Git(repo)
-    git(repo, "branch", "czar/a", "main")
-    clone = tmp_path / "clone"
-    checkout.make(g, clone, "czar/a")
+    repo, g, clone = _task_clone(tmp_path)
     checkout.replaced()  # (of other tests in this process)
 
     def agent_commits(text: str, *, amend: bool = False) -> None:
@@ -369,11 +377,7 @@ def test_what_an_agent_committed_after_its_hand_in_is_kept_when_its_checkout_goe
     # the reviewed commit merged, and the new one went with its clone, without a word.
     from czar.vcs import checkout
 
-    repo = make_repo(tmp_path / "repo")
-    g = Git(repo)
-    git(repo, "branch", "czar/a", "main")
-    clone = tmp_path / "clone"
-    checkout.make(g, clone, "czar/a")
+    repo, g, clone = _task_clone(tmp_path)
     (clone / "a.txt").write_text("one\n")
     git(clone, "add", "a.txt")
     git(clone, "commit", "-q", "-m", "one")

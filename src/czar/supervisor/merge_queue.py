@@ -885,21 +885,22 @@ def _keep_unmerged(project: Project, tasks: Sequence[str]) -> set[str]:
             said += [(task, commit, ref) for commit, ref in kept]
         except CzarError as exc:
             log.warning("could not look for task %s's commits after its hand-in: %s", task, exc)
-    for task, commit, ref in said:
-        where = (
-            f"kept as {ref} (`git log {ref}`; a task of its own can take it)"
-            if ref is not None
-            else f"czar could not bring it in: its checkout {project.paths.worktree(task)} is left as it is until "
-            "the supervisor starts again"
-        )
+    if said:
         with project.store.write() as conn:
-            Store.alert(
-                conn,
-                "warning",
-                f"task {task} merged without commit {commit[:10]}, which its agent made after it handed its work "
-                f"in: {where}",
-                task=task,
-            )
+            for task, commit, ref in said:
+                where = (
+                    f"kept as {ref} (`git log {ref}`; a task of its own can take it)"
+                    if ref is not None
+                    else f"czar could not bring it in: its checkout {project.paths.worktree(task)} is left as it is "
+                    "until the supervisor starts again"
+                )
+                Store.alert(
+                    conn,
+                    "warning",
+                    f"task {task} merged without commit {commit[:10]}, which its agent made after it handed its work "
+                    f"in: {where}",
+                    task=task,
+                )
     return {task for task, _, ref in said if ref is None}
 
 

@@ -14,7 +14,7 @@ from czar.core.events import EventKind
 from czar.core.forge import Forge, PullDraft, PullRef, changes_since
 from czar.core.omnibus import OMNIBUS, Containment, Shipped, containment, release_notes
 from czar.core.states import TaskState
-from czar.errors import CzarError, GitError
+from czar.errors import CzarError
 from czar.store.records import checks_at
 from czar.store.store import Store
 from czar.supervisor import remote_sync
@@ -109,12 +109,9 @@ def _as_the_forge_has_it(project: Project, integration: str, head: str) -> str:
         return head
     if remote_sync.fetch(project) is not None:
         return head  # out of reach: nothing known of it (the fetch's event says so)
-    try:
-        there = project.git.tip(remote.tracking(integration))
-    except GitError:
-        return head  # not there at all: opening the pull request says so
-    if there == head:
-        return head
+    there = remote_sync.tip_there(project, integration)
+    if there is None or there == head:
+        return head  # (not there at all: opening the pull request says so)
     # Where the forge merges (under its rules), czar never pushes the integration branch itself.
     behind = project.plan.forge.merge_via == "czar" and project.git.is_ancestor(there, head)
     if behind and remote_sync.push(project, integration, head, replace=False):

@@ -77,13 +77,8 @@ def _keep_theirs(project: Project, branch: str, commit: str, task: str) -> tuple
     ``refs/czar-kept/``, as one on the branch here is (``czar.vcs.checkout``); (it, the ref), for
     the push to say once it has replaced it. Found by a probe: czar's push of the reviewed commit
     erased it from the forge, without a word."""
-    remote = project.remote
-    assert remote is not None
-    try:
-        seen = project.git.tip(remote.tracking(branch))
-    except GitError:
-        return None  # the remote has no such branch (as of the last fetch)
-    if seen == commit or project.git.is_ancestor(seen, commit):
+    seen = tip_there(project, branch)
+    if seen is None or seen == commit or project.git.is_ancestor(seen, commit):
         return None
     with project.store.read() as conn:
         pushed = Store.events_of_task(conn, task, (EventKind.REMOTE_PUSHED,))
@@ -95,16 +90,21 @@ def _keep_theirs(project: Project, branch: str, commit: str, task: str) -> tuple
     return seen, ref
 
 
-def gone_there(project: Project, branch: str) -> bool:
-    """``branch`` is not on the remote, as of the last fetch (which prunes what it dropped)."""
+def tip_there(project: Project, branch: str) -> str | None:
+    """Where ``branch`` is on the remote, as of the last fetch (which prunes what it dropped);
+    None if it is not there, or there is no remote."""
     remote = project.remote
-    if remote is None or not project.plan.project.push:
-        return False
+    if remote is None:
+        return None
     try:
-        project.git.tip(remote.tracking(branch))
+        return project.git.tip(remote.tracking(branch))
     except GitError:
-        return True
-    return False
+        return None
+
+
+def gone_there(project: Project, branch: str) -> bool:
+    """``branch`` is not on the remote czar pushes to, as of the last fetch."""
+    return project.remote is not None and project.plan.project.push and tip_there(project, branch) is None
 
 
 def follow_merged(project: Project, branch: str, commit: str, task: str, there: dict[str, str] | None = None) -> None:
